@@ -1,0 +1,336 @@
+import { createWriteStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+import type { Readable, Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { DEFAULT_NAMESPACE, parseEntryRef, parseNamespace, parseVersion, type StoreResult } from '../../src-shared/domain';
+import { CacheError, INPUT_ERROR_CODES, isCacheError } from '../../src-shared/errors';
+import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
+import { chunksOf } from '../core/hashing';
+import { mapLimit } from '../core/keyed-lock';
+import { defaultStoreDir, openCache } from '../core/open-store';
+import type { ContentSource } from '../core/storage/types';
+import { ProgressLine } from './progress';
+
+export interface CliIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+const USAGE = `usage: cache-admin [--store DIR | --memory] [--ns NAMESPACE] [--json] <command> [args]
+commands:
+  hash <path|-> [--as bytes|string|json]     print the cache hash without storing
+  store <path...|-> [--as bytes|json]        store files (folders recursively)
+  get <hash|cache_id> [--version N] [--out FILE]
+  info <hash|cache_id> [--version N]
+  versions <hash>
+  namespaces
+  stats
+  ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
+  delete <hash|cache_id>`;
+
+export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
+/** Stores in flight at once for multi-file stores: overlaps fsync waits on a small machine. */
+const STORE_CONCURRENCY = 16;
+
+const OPTIONS = {
+  store: { type: 'string' },
+  memory: { type: 'boolean' },
+  ns: { type: 'string' },
+  json: { type: 'boolean' },
+  as: { type: 'string' },
+  version: { type: 'string' },
+  out: { type: 'string' },
+  delimiter: { type: 'boolean' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function usageError(message: string): CacheError {
+  return new CacheError('invalid_input', message);
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const write = (text: string) => io.stdout.write(text);
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (err) {
+      throw usageError(`${(err as Error).message}\n${USAGE}`);
+    }
+    const { values, positionals } = parsed;
+    const [command, ...args] = positionals;
+    if (values.help || !command) {
+      if (!command && !values.help) throw usageError(USAGE);
+      write(`${USAGE}\n`);
+      return EXIT.ok;
+    }
+    const ns = parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
+    if (values.store !== undefined && values.memory) throw usageError('give --store or --memory, not both');
+    const handler = COMMANDS[command];
+    if (!handler) throw usageError(`unknown command "${command}"\n${USAGE}`);
+    // Validate what can be validated before the store is opened, so bad input creates nothing.
+    const cache = await openCache(values.memory ? { kind: 'memory' } : { kind: 'local', dir: values.store ?? defaultStoreDir(io.env) });
+    try {
+      return await handler({ cache, ns, values, args, io, write });
+    } finally {
+      await cache.storage.close();
+    }
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+function reportError(err: unknown, io: CliIo): number {
+  if (isCacheError(err)) {
+    io.stderr.write(`cache-admin: ${err.code}: ${err.message}\n`);
+    if (err.code === 'not_found') return EXIT.notFound;
+    if (err.code === 'cancelled') return EXIT.cancelled;
+    return INPUT_ERROR_CODES.has(err.code) ? EXIT.usage : EXIT.failure;
+  }
+  const e = err as NodeJS.ErrnoException;
+  io.stderr.write(`cache-admin: internal: ${e?.message ?? String(err)}\n`);
+  return EXIT.failure;
+}
+
+interface Ctx {
+  cache: CacheService;
+  ns: string;
+  values: Values;
+  args: string[];
+  io: CliIo;
+  write: (text: string) => void;
+}
+
+function one(args: string[], what: string): string {
+  if (args.length !== 1) throw usageError(`expected exactly one ${what}`);
+  return args[0]!;
+}
+
+function storeAs(value: string | undefined, allowed: readonly string[]): StoreAs | 'string' {
+  const as = value ?? 'bytes';
+  if (!allowed.includes(as)) throw usageError(`--as takes ${allowed.join(', ')}`);
+  return as as StoreAs | 'string';
+}
+
+/** A hash, cache id or SHA-256 argument plus an optional --version. */
+function lookupOf(ctx: Ctx): EntryLookup {
+  const ref = parseEntryRef(one(ctx.args, 'hash or cache id'));
+  const version = ctx.values.version === undefined ? undefined : parseVersion(ctx.values.version);
+  if (ref.kind === 'cache_id') {
+    if (version !== undefined && version !== ref.version) throw usageError('--version disagrees with the cache id');
+    return { hash: ref.hash, version: ref.version };
+  }
+  return { hash: ref.hash, version, sha256: ref.kind === 'sha256' ? ref.sha256 : undefined };
+}
+
+function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string } {
+  if (arg === '-') return { source: { kind: 'stream', stream: io.stdin }, name: 'stdin' };
+  return { source: { kind: 'file', path: arg }, name: path.basename(arg) };
+}
+
+/** Files to store: each argument, folders walked recursively in a stable order. */
+async function expandPaths(args: string[]): Promise<{ path: string; name: string }[]> {
+  const out: { path: string; name: string }[] = [];
+  for (const arg of args) {
+    let st;
+    try {
+      st = await fs.stat(arg);
+    } catch {
+      throw new CacheError('not_found', `no such file or folder: ${arg}`);
+    }
+    if (!st.isDirectory()) {
+      out.push({ path: arg, name: path.basename(arg) });
+      continue;
+    }
+    const base = path.dirname(path.resolve(arg));
+    const entries = await fs.readdir(arg, { recursive: true, withFileTypes: true });
+    const files = entries
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+      .sort();
+    for (const file of files) out.push({ path: file, name: path.relative(base, path.resolve(file)).split(path.sep).join('/') });
+  }
+  return out;
+}
+
+async function* utf8Checked(source: ContentSource): AsyncIterable<Uint8Array> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const chunk of chunksOf(source)) {
+      decoder.decode(chunk, { stream: true });
+      yield chunk;
+    }
+    decoder.decode();
+  } catch (err) {
+    if (err instanceof TypeError) throw new CacheError('invalid_input', 'the input is not valid UTF-8 text');
+    throw err;
+  }
+}
+
+function storeLine(r: StoreResult): string {
+  const what = r.version === 1 ? 'new content' : 'new version of content already stored';
+  return `${r.cache_id}  ${r.size} bytes  ${r.source || '-'}  (${what})\n`;
+}
+
+async function cmdHash(ctx: Ctx): Promise<number> {
+  const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
+  const { source, name } = sourceOf(one(ctx.args, 'path'), ctx.io);
+  // A string hashes its UTF-8 bytes, so the input must be valid UTF-8 text (checked as it streams).
+  const checked: ContentSource = as === 'string' ? { kind: 'stream', stream: utf8Checked(source) } : source;
+  const input: StoreInput = { source: checked, name, as: as === 'json' ? 'json' : 'bytes' };
+  const result = await ctx.cache.hash(input);
+  ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
+  return EXIT.ok;
+}
+
+async function cmdStore(ctx: Ctx): Promise<number> {
+  const as = storeAs(ctx.values.as, ['bytes', 'json']) as StoreAs;
+  if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
+  const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
+  const emit = (r: StoreResult) => ctx.write(ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r));
+  if (ctx.args.includes('-')) {
+    if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
+    const { source, name } = sourceOf('-', ctx.io);
+    emit(await ctx.cache.store(ctx.ns, { source, name, as }, { onProgress: (n) => progress?.bytes(n) }));
+    progress?.done();
+    return EXIT.ok;
+  }
+  const files = await expandPaths(ctx.args);
+  // Results print in input order as soon as every earlier file is done.
+  const done = new Map<number, StoreResult>();
+  let printed = 0;
+  let bytes = 0;
+  await mapLimit(files, STORE_CONCURRENCY, async (file, i) => {
+    const onProgress = files.length === 1 ? (n: number) => progress?.bytes(n) : undefined;
+    const result = await ctx.cache.store(ctx.ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress });
+    done.set(i, result);
+    bytes += result.size;
+    while (done.has(printed)) {
+      emit(done.get(printed)!);
+      done.delete(printed++);
+    }
+    if (files.length > 1) progress?.files(printed, files.length, bytes);
+  });
+  progress?.done();
+  return EXIT.ok;
+}
+
+async function cmdGet(ctx: Ctx): Promise<number> {
+  const { content } = await ctx.cache.retrieve(ctx.ns, lookupOf(ctx));
+  const out = ctx.values.out;
+  if (!out) {
+    await pipeline(content, ctx.io.stdout, { end: false });
+    return EXIT.ok;
+  }
+  // Write beside the target and rename, so an interrupted get never leaves a partial file.
+  const temp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.part`);
+  try {
+    await pipeline(content, createWriteStream(temp, { flags: 'wx' }));
+    await fs.rename(temp, out);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+  return EXIT.ok;
+}
+
+async function cmdInfo(ctx: Ctx): Promise<number> {
+  const record = await ctx.cache.record(ctx.ns, lookupOf(ctx));
+  const info = {
+    cache_id: record.cache_id,
+    hash: record.hash,
+    sha256: record.sha256,
+    version: record.version,
+    namespace: record.namespace,
+    size: record.size,
+    content_type: record.content_type,
+    source: record.source,
+    stored_at: record.stored_at,
+    keys: ctx.cache.keysOf(record),
+  };
+  if (ctx.values.json) {
+    ctx.write(`${JSON.stringify(info)}\n`);
+  } else {
+    const { keys, ...fields } = info;
+    for (const [k, v] of Object.entries(fields)) ctx.write(`${k.padEnd(13)}${v}\n`);
+    for (const k of keys) ctx.write(`${'key'.padEnd(13)}${k}\n`);
+  }
+  return EXIT.ok;
+}
+
+async function cmdVersions(ctx: Ctx): Promise<number> {
+  const ref = parseEntryRef(one(ctx.args, 'hash'));
+  const versions = await ctx.cache.versions(ctx.ns, ref.hash);
+  if (versions.length === 0) throw new CacheError('not_found', `${ref.hash} is not in namespace ${ctx.ns}`);
+  if (ctx.values.json) {
+    ctx.write(`${JSON.stringify({ hash: ref.hash, versions, count: versions.length })}\n`);
+  } else {
+    for (const v of versions) ctx.write(`${v.cache_id}  ${v.stored_at}  ${v.size}  ${v.source}\n`);
+  }
+  return EXIT.ok;
+}
+
+async function cmdNamespaces(ctx: Ctx): Promise<number> {
+  if (ctx.args.length) throw usageError('namespaces takes no arguments');
+  const namespaces = await ctx.cache.namespaces();
+  if (ctx.values.json) ctx.write(`${JSON.stringify({ namespaces })}\n`);
+  else for (const n of namespaces) ctx.write(`${n.name}  ${n.entries} entries  ${n.versions} versions  ${n.bytes} bytes\n`);
+  return EXIT.ok;
+}
+
+async function cmdStats(ctx: Ctx): Promise<number> {
+  if (ctx.args.length) throw usageError('stats takes no arguments (use --ns)');
+  const stats = await ctx.cache.stats(ctx.ns);
+  if (ctx.values.json) ctx.write(`${JSON.stringify(stats)}\n`);
+  else for (const [k, v] of Object.entries(stats)) ctx.write(`${k.padEnd(10)}${v}\n`);
+  return EXIT.ok;
+}
+
+async function cmdLs(ctx: Ctx): Promise<number> {
+  if (ctx.args.length > 1) throw usageError('ls takes at most one prefix');
+  const prefix = ctx.args[0] ?? '';
+  const limit = ctx.values.limit === undefined ? undefined : Number(ctx.values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError('--limit takes 1 to 1000');
+  const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
+  let cursor = ctx.values.cursor;
+  do {
+    const page = await ctx.cache.listKeys(prefix, { delimiter, cursor, limit });
+    if (ctx.values.json) ctx.write(`${JSON.stringify(page)}\n`);
+    else {
+      for (const p of page.prefixes) ctx.write(`${p}\n`);
+      for (const o of page.objects) ctx.write(`${o.key}\t${o.size}\n`);
+    }
+    cursor = page.cursor;
+    if (limit !== undefined && cursor && !ctx.values.json) ctx.io.stderr.write(`more: --cursor ${cursor}\n`);
+  } while (cursor !== undefined && limit === undefined);
+  return EXIT.ok;
+}
+
+async function cmdDelete(ctx: Ctx): Promise<number> {
+  const ref = parseEntryRef(one(ctx.args, 'hash or cache id'));
+  const result = await ctx.cache.delete(ctx.ns, { hash: ref.hash, version: ref.kind === 'cache_id' ? ref.version : undefined });
+  if (ctx.values.json) ctx.write(`${JSON.stringify({ deleted: result.deleted, content_removed: result.contentRemoved })}\n`);
+  else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}\n`);
+  return EXIT.ok;
+}
+
+const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+  hash: cmdHash,
+  store: cmdStore,
+  get: cmdGet,
+  info: cmdInfo,
+  versions: cmdVersions,
+  namespaces: cmdNamespaces,
+  stats: cmdStats,
+  ls: cmdLs,
+  delete: cmdDelete,
+};

@@ -1,0 +1,43 @@
+import type { Writable } from 'node:stream';
+
+/** One self-overwriting status line on a terminal's stderr, redrawn at most 10 times a second. */
+export class ProgressLine {
+  private readonly started = Date.now();
+  private lastDraw = 0;
+
+  constructor(private readonly out: Writable) {}
+
+  private draw(text: string, force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    this.out.write(`\r\x1b[K${text}`);
+  }
+
+  private rate(bytes: number): string {
+    const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+    return `${formatBytes(bytes / seconds)}/s`;
+  }
+
+  bytes(done: number): void {
+    this.draw(`stored ${formatBytes(done)} (${this.rate(done)})`);
+  }
+
+  files(done: number, total: number, bytes: number): void {
+    this.draw(`stored ${done}/${total} files, ${formatBytes(bytes)} (${this.rate(bytes)})`, done === total);
+  }
+
+  done(): void {
+    this.out.write('\r\x1b[K');
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+}

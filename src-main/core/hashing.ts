@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { CacheHash } from '../../src-shared/domain';
+import { HASH_LENGTH } from '../../src-shared/domain';
+import { CacheError } from '../../src-shared/errors';
+import type { ContentSource, StageOptions } from './storage/types';
+
+export const HEAD_BYTES = 512;
+const READ_CHUNK = 1 << 20;
+
+export function cacheHashOfSha256(sha256: string): CacheHash {
+  return sha256.slice(0, HASH_LENGTH) as CacheHash;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export function cacheHashOf(bytes: Uint8Array | string): CacheHash {
+  return cacheHashOfSha256(createHash('sha256').update(bytes).digest('hex'));
+}
+
+/** The bytes of a source as a stream of chunks (files are read in 1 MiB chunks, never whole). */
+export function chunksOf(source: ContentSource, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  switch (source.kind) {
+    case 'bytes':
+      return (async function* () {
+        yield source.bytes;
+      })();
+    case 'file':
+      return createReadStream(source.path, { highWaterMark: READ_CHUNK, signal });
+    case 'stream':
+      return source.stream;
+  }
+}
+
+export interface HashedChunkSink {
+  (chunk: Uint8Array): Promise<void> | void;
+}
+
+export interface HashResult {
+  sha256: string;
+  size: number;
+  head: Uint8Array;
+}
+
+/**
+ * Reads a source once, hashing it and handing each chunk to `sink`. Enforces `maxBytes` before a
+ * chunk reaches the sink and stops promptly on abort.
+ */
+export async function pumpHashed(source: ContentSource, options: StageOptions, sink?: HashedChunkSink): Promise<HashResult> {
+  const hash = createHash('sha256');
+  let size = 0;
+  let head: Uint8Array = new Uint8Array(0);
+  try {
+    for await (const raw of chunksOf(source, options.signal)) {
+      if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
+      const chunk = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
+      size += chunk.byteLength;
+      if (options.maxBytes !== undefined && size > options.maxBytes) {
+        throw new CacheError('too_large', `content is larger than the ${options.maxBytes}-byte limit for one entry`);
+      }
+      if (head.byteLength < HEAD_BYTES) {
+        head = concat(head, chunk.subarray(0, HEAD_BYTES - head.byteLength));
+      }
+      hash.update(chunk);
+      if (sink) await sink(chunk);
+      options.onProgress?.(size);
+    }
+  } catch (err) {
+    if (err instanceof CacheError) throw err;
+    if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled', { cause: err });
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOENT') throw new CacheError('not_found', `no such file: ${source.kind === 'file' ? source.path : 'input'}`);
+    if (e.code === 'EISDIR') throw new CacheError('invalid_input', `${source.kind === 'file' ? source.path : 'input'} is a directory`);
+    if (e.code === 'EACCES') throw new CacheError('access_denied', `cannot read ${source.kind === 'file' ? source.path : 'input'}`);
+    throw err;
+  }
+  return { sha256: hash.digest('hex'), size, head };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a, 0);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+/** Collects a source into memory, failing with `too_large` past `maxBytes` (JSON must be parsed whole). */
+export async function readAllBounded(source: ContentSource, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+  if (source.kind === 'bytes') {
+    if (source.bytes.byteLength > maxBytes) throw new CacheError('too_large', `JSON input is larger than ${maxBytes} bytes`);
+    return source.bytes;
+  }
+  const parts: Uint8Array[] = [];
+  await pumpHashed(source, { maxBytes, signal }, (chunk) => {
+    parts.push(chunk);
+  });
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,35 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CacheService, type CacheServiceOptions } from './cache-service';
+import { LocalFolderStorage } from './storage/local';
+import { MemoryStorage } from './storage/memory';
+import type { StorageBackend } from './storage/types';
+
+export const APP_FOLDER_NAME = 'cache-admin';
+
+/** The app's data folder, where Electron's app.getPath('userData') would put it on each OS. */
+export function appDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') return path.join(env.APPDATA ?? path.join(os.homedir(), 'AppData', 'Roaming'), APP_FOLDER_NAME);
+  if (platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', APP_FOLDER_NAME);
+  return path.join(env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), APP_FOLDER_NAME);
+}
+
+/** `$CACHE_ADMIN_STORE`, else `store/` in the app's data folder. */
+export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CACHE_ADMIN_STORE || path.join(appDataDir(env), 'store');
+}
+
+export type StoreLocation = { kind: 'memory' } | { kind: 'local'; dir: string };
+
+export async function openBackend(location: StoreLocation): Promise<StorageBackend> {
+  switch (location.kind) {
+    case 'memory':
+      return new MemoryStorage();
+    case 'local':
+      return LocalFolderStorage.open(location.dir);
+  }
+}
+
+export async function openCache(location: StoreLocation, options: CacheServiceOptions = {}): Promise<CacheService> {
+  return new CacheService(await openBackend(location), options);
+}

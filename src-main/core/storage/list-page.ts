@@ -1,0 +1,40 @@
+import type { ListOptions, ListPage, ObjectInfo } from './types';
+import { MAX_LIST_PAGE } from './types';
+
+/**
+ * Builds one page from keys in ascending order, with S3 semantics: with a delimiter, keys below
+ * a deeper "/" fold into one prefix entry; the cursor is the last key or prefix returned.
+ */
+export function pageFromSorted(
+  sorted: Iterable<ObjectInfo>,
+  prefix: string,
+  options: ListOptions = {},
+): ListPage {
+  const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
+  const objects: ObjectInfo[] = [];
+  const prefixes: string[] = [];
+  let last: string | undefined;
+  for (const info of sorted) {
+    if (!info.key.startsWith(prefix)) {
+      if (info.key > prefix) break; // sorted: past the prefix's range
+      continue;
+    }
+    if (options.cursor !== undefined && info.key <= options.cursor) continue;
+    let entry = info.key;
+    let folded: string | undefined;
+    if (options.delimiter) {
+      const at = info.key.indexOf(options.delimiter, prefix.length);
+      if (at >= 0) {
+        folded = info.key.slice(0, at + 1);
+        if (folded === last) continue;
+        if (options.cursor !== undefined && folded <= options.cursor) continue;
+        entry = folded;
+      }
+    }
+    if (objects.length + prefixes.length >= limit) return { objects, prefixes, cursor: last };
+    if (folded) prefixes.push(folded);
+    else objects.push(info);
+    last = entry;
+  }
+  return { objects, prefixes };
+}

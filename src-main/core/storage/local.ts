@@ -1,0 +1,272 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, type Dirent } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { CacheError } from '../../../src-shared/errors';
+import { pumpHashed } from '../hashing';
+import { assertValidKey, assertValidPrefix } from './keys';
+import type { ContentSource, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import { MAX_LIST_PAGE } from './types';
+
+/** Where staged content waits for its hash to be known; same filesystem, so placing it is a link. */
+export const STAGING_DIR = '.staging';
+/** Temp files start with "." so no valid key can name them; the rest marks them for `verify`. */
+export const TEMP_MARK = '.tmp-';
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+function tempName(): string {
+  return `${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A folder on disk. Every write goes to a temp file in the target folder, is flushed, then renamed
+ * (or hard-linked, for create-only writes) into place, so a crash never leaves a partial file under
+ * a final name. Keys are validated so that no path can leave the root.
+ */
+export class LocalFolderStorage implements StorageBackend {
+  readonly root: string;
+  readonly description: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+    this.description = `local folder ${this.root}`;
+  }
+
+  static async open(root: string): Promise<LocalFolderStorage> {
+    const storage = new LocalFolderStorage(root);
+    await fs.mkdir(path.join(storage.root, STAGING_DIR), { recursive: true });
+    return storage;
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    const full = path.join(this.root, ...key.split('/'));
+    if (!full.startsWith(this.root + path.sep)) throw new CacheError('invalid_key', 'storage key leaves the storage root');
+    return full;
+  }
+
+  /** Writes a new file, creating its folder on first use (folders are not pre-created per write). */
+  private async writeNew(file: string, data: Uint8Array, durable: boolean): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let handle: fs.FileHandle;
+      try {
+        handle = await fs.open(file, 'wx');
+      } catch (err) {
+        // A concurrent delete may prune the folder between mkdir and open: retry a few times.
+        if (errno(err) === 'ENOENT' && attempt < 5) {
+          await fs.mkdir(path.dirname(file), { recursive: true });
+          continue;
+        }
+        throw err;
+      }
+      try {
+        await handle.writeFile(data);
+        if (durable) await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      return;
+    }
+  }
+
+  private async linkNew(from: string, to: string): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fs.link(from, to);
+        return true;
+      } catch (err) {
+        if (errno(err) === 'EEXIST') return false;
+        if (errno(err) === 'ENOENT' && attempt < 5) {
+          await fs.mkdir(path.dirname(to), { recursive: true });
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
+    const file = this.pathOf(key);
+    const dir = path.dirname(file);
+    if (options.ifAbsent && (await this.exists(key))) return false;
+    const temp = path.join(dir, tempName());
+    await this.writeNew(temp, data, options.durable ?? false);
+    try {
+      if (options.ifAbsent) {
+        if (!(await this.linkNew(temp, file))) return false;
+      } else {
+        await fs.rename(temp, file);
+      }
+    } finally {
+      if (options.ifAbsent) await fs.rm(temp, { force: true });
+    }
+    if (options.durable) await fsyncDir(dir);
+    return true;
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    try {
+      return await fs.readFile(this.pathOf(key));
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR' || errno(err) === 'EISDIR') return null;
+      throw err;
+    }
+  }
+
+  async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(this.pathOf(key), 'r');
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
+      throw err;
+    }
+    return createReadStream('', { fd: handle, highWaterMark: 1 << 20, signal: options.signal });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      return (await fs.stat(this.pathOf(key))).isFile();
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return false;
+      throw err;
+    }
+  }
+
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    assertValidPrefix(prefix);
+    const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const namePrefix = prefix.slice(dirKey.length);
+    const cursor = options.cursor;
+    const found: { key: string; isPrefix: boolean }[] = [];
+
+    const walk = async (key: string, filter: string): Promise<boolean> => {
+      const entries = await this.readSortedDir(key, filter);
+      for (const { name, isDir } of entries) {
+        const childKey = key + name;
+        if (isDir) {
+          const folder = `${childKey}/`;
+          if (options.delimiter) {
+            if (cursor !== undefined && folder <= cursor) continue;
+            found.push({ key: folder, isPrefix: true });
+          } else {
+            // Skip a whole folder when every key in it sorts before the cursor.
+            if (cursor !== undefined && folder < cursor && !cursor.startsWith(folder)) continue;
+            if (await walk(folder, '')) return true;
+          }
+        } else {
+          if (cursor !== undefined && childKey <= cursor) continue;
+          found.push({ key: childKey, isPrefix: false });
+        }
+        if (found.length > limit) return true;
+      }
+      return false;
+    };
+    await walk(dirKey, namePrefix);
+
+    const more = found.length > limit;
+    const page = found.slice(0, limit);
+    const objects = await Promise.all(page.filter((f) => !f.isPrefix).map((f) => this.info(f.key)));
+    return {
+      objects: objects.filter((o): o is ObjectInfo => o !== null),
+      prefixes: page.filter((f) => f.isPrefix).map((f) => f.key),
+      cursor: more ? page[page.length - 1]!.key : undefined,
+    };
+  }
+
+  private async info(key: string): Promise<ObjectInfo | null> {
+    try {
+      const st = await fs.stat(this.pathOf(key));
+      return { key, size: st.size, modified: st.mtime.toISOString() };
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return null; // deleted while listing
+      throw err;
+    }
+  }
+
+  /** Folder entries in S3 key order (a folder sorts as its name plus "/"), temp and dot files hidden. */
+  private async readSortedDir(key: string, filter: string): Promise<{ name: string; isDir: boolean }[]> {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(key ? this.pathOf(key.slice(0, -1)) : this.root, { withFileTypes: true });
+    } catch (err) {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return [];
+      throw err;
+    }
+    return entries
+      .filter((e) => !e.name.startsWith('.') && e.name.startsWith(filter) && (e.isDirectory() || e.isFile()))
+      .map((e) => ({ name: e.name, isDir: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
+      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    await fs.rm(file, { force: true });
+    // Prune folders left empty, so the tree shows only what holds keys.
+    let dir = path.dirname(file);
+    while (dir.startsWith(this.root + path.sep)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        break;
+      }
+      dir = path.dirname(dir);
+    }
+  }
+
+  async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
+    const temp = path.join(this.root, STAGING_DIR, tempName());
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(temp, 'wx');
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+      await fs.mkdir(path.dirname(temp), { recursive: true });
+      handle = await fs.open(temp, 'wx');
+    }
+    let result;
+    try {
+      result = await pumpHashed(source, options, async (chunk) => {
+        await handle.write(chunk);
+      });
+      await handle.datasync();
+    } catch (err) {
+      await handle.close();
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
+    await handle.close();
+    const discard = async () => {
+      await fs.rm(temp, { force: true });
+    };
+    return {
+      ...result,
+      commit: async (key) => {
+        const file = this.pathOf(key);
+        try {
+          if (!(await this.linkNew(temp, file))) return 'exists';
+          await fsyncDir(path.dirname(file));
+          return 'created';
+        } finally {
+          await discard();
+        }
+      },
+      discard,
+    };
+  }
+
+  async close(): Promise<void> {}
+}

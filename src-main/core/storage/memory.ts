@@ -1,0 +1,98 @@
+import { CacheError } from '../../../src-shared/errors';
+import { pumpHashed } from '../hashing';
+import { assertValidKey, assertValidPrefix } from './keys';
+import { pageFromSorted } from './list-page';
+import type { ContentSource, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+
+interface StoredObject {
+  data: Uint8Array;
+  modified: string;
+}
+
+/** Everything in one Map: for tests and `--memory`. */
+export class MemoryStorage implements StorageBackend {
+  readonly description = 'memory';
+  private readonly objects = new Map<string, StoredObject>();
+  private sortedKeys: string[] | null = null;
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
+    assertValidKey(key);
+    if (options.ifAbsent && this.objects.has(key)) return false;
+    this.set(key, data);
+    return true;
+  }
+
+  private set(key: string, data: Uint8Array): void {
+    if (!this.objects.has(key)) this.sortedKeys = null;
+    this.objects.set(key, { data: Uint8Array.from(data), modified: new Date().toISOString() });
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    assertValidKey(key);
+    return this.objects.get(key)?.data ?? null;
+  }
+
+  async getStream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
+    const data = await this.get(key);
+    if (!data) return null;
+    return (async function* () {
+      yield data;
+    })();
+  }
+
+  async exists(key: string): Promise<boolean> {
+    assertValidKey(key);
+    return this.objects.has(key);
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    assertValidPrefix(prefix);
+    this.sortedKeys ??= [...this.objects.keys()].sort();
+    const objects = this.objects;
+    const keys = this.sortedKeys;
+    const from = lowerBound(keys, options?.cursor !== undefined && options.cursor > prefix ? options.cursor : prefix);
+    function* infos(): Iterable<ObjectInfo> {
+      for (let i = from; i < keys.length; i++) {
+        const key = keys[i]!;
+        const obj = objects.get(key)!;
+        yield { key, size: obj.data.byteLength, modified: obj.modified };
+      }
+    }
+    return pageFromSorted(infos(), prefix, options);
+  }
+
+  async delete(key: string): Promise<void> {
+    assertValidKey(key);
+    if (this.objects.delete(key)) this.sortedKeys = null;
+  }
+
+  async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
+    const parts: Uint8Array[] = [];
+    const result = await pumpHashed(source, options, (chunk) => {
+      parts.push(Uint8Array.from(chunk));
+    });
+    const data = Buffer.concat(parts);
+    return {
+      ...result,
+      commit: async (key) => {
+        if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
+        return (await this.put(key, data, { ifAbsent: true })) ? 'created' : 'exists';
+      },
+      discard: async () => {},
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Index of the first key >= target. */
+function lowerBound(keys: string[], target: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

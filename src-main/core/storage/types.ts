@@ -1,0 +1,71 @@
+/** The storage interface every backend implements: a flat namespace of keys holding bytes. */
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** ISO-8601 UTC. */
+  modified: string;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** With a delimiter: the "folders" directly under the prefix, each ending in the delimiter. */
+  prefixes: string[];
+  /** Pass back to get the next page; absent on the last page. */
+  cursor?: string;
+}
+
+export interface ListOptions {
+  delimiter?: '/';
+  cursor?: string;
+  /** Page size, at most 1,000 (one S3 LIST). */
+  limit?: number;
+}
+
+export interface PutOptions {
+  /** Create-only: do nothing and return false when the key already exists. */
+  ifAbsent?: boolean;
+  /** Flush to stable storage before the key becomes visible (local folder). */
+  durable?: boolean;
+}
+
+export type ContentSource =
+  | { kind: 'bytes'; bytes: Uint8Array }
+  | { kind: 'file'; path: string }
+  | { kind: 'stream'; stream: AsyncIterable<Uint8Array> };
+
+export interface StageOptions {
+  signal?: AbortSignal;
+  onProgress?: (bytesDone: number) => void;
+  /** Fail with `too_large` as soon as the content passes this many bytes. */
+  maxBytes?: number;
+}
+
+/** Content that has been read, hashed and made ready to place under its key. */
+export interface StagedContent {
+  readonly sha256: string;
+  readonly size: number;
+  /** The first bytes, for content sniffing. */
+  readonly head: Uint8Array;
+  /** Place the content at `key` unless something is already there. */
+  commit(key: string, options?: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void }): Promise<'created' | 'exists'>;
+  /** Drop what was staged. Safe to call after commit. */
+  discard(): Promise<void>;
+}
+
+export interface StorageBackend {
+  /** For messages and the UI: never contains a secret. */
+  readonly description: string;
+  put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean>;
+  /** A whole small object, or null when there is none. */
+  get(key: string): Promise<Uint8Array | null>;
+  /** A streamed object, or null when there is none. */
+  getStream(key: string, options?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array> | null>;
+  exists(key: string): Promise<boolean>;
+  list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  delete(key: string): Promise<void>;
+  stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
+  close(): Promise<void>;
+}
+
+export const MAX_LIST_PAGE = 1000;

@@ -1,0 +1,220 @@
+/**
+ * The canonical JSON text of the Python cache service: `json.dumps(value, sort_keys=True)`.
+ * Separators ", " and ": ", keys sorted by code point, every character outside printable ASCII
+ * escaped as \uXXXX (UTF-16 surrogate pairs above U+FFFF), floats written as Python's repr.
+ *
+ * Text is parsed here rather than with JSON.parse so that number lexemes survive: Python keeps
+ * `1.0` a float ("1.0") and `1` an int ("1"), which JSON.parse cannot tell apart.
+ */
+import { CacheError } from './errors';
+
+/** A number already in its Python text form. */
+class PyNumber {
+  constructor(readonly text: string) {}
+}
+
+type Node = null | boolean | string | PyNumber | Node[] | Map<string, Node>;
+
+/** Python's repr() of a float. */
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  // toExponential() without an argument gives the shortest digits that round-trip, like repr().
+  const [mantissa, exp] = Math.abs(x).toExponential().split('e');
+  const digits = mantissa!.replace('.', '');
+  const decpt = Number(exp) + 1;
+  if (decpt <= -4 || decpt > 16) {
+    const e = decpt - 1;
+    const frac = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${frac}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+  if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+  return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+}
+
+function compareCodePoints(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(j)!;
+    if (ca !== cb) return ca - cb;
+    i += ca > 0xffff ? 2 : 1;
+    j += cb > 0xffff ? 2 : 1;
+  }
+  return a.length - i - (b.length - j);
+}
+
+const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
+
+function quote(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const short = SHORT_ESCAPES[c];
+    if (short) out += short;
+    else if (c >= 0x20 && c <= 0x7e) out += s[i];
+    else out += `\\u${c.toString(16).padStart(4, '0')}`;
+  }
+  return `${out}"`;
+}
+
+function serialize(node: Node): string {
+  if (node === null) return 'null';
+  if (node === true) return 'true';
+  if (node === false) return 'false';
+  if (typeof node === 'string') return quote(node);
+  if (node instanceof PyNumber) return node.text;
+  if (Array.isArray(node)) return `[${node.map(serialize).join(', ')}]`;
+  const keys = [...node.keys()].sort(compareCodePoints);
+  return `{${keys.map((k) => `${quote(k)}: ${serialize(node.get(k)!)}`).join(', ')}}`;
+}
+
+const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
+
+/** A parser with the grammar of Python's json.loads (including NaN and +/-Infinity). */
+class Parser {
+  private pos = 0;
+  constructor(private readonly text: string) {}
+
+  parseDocument(): Node {
+    this.skipWhitespace();
+    const value = this.parseValue();
+    this.skipWhitespace();
+    if (this.pos !== this.text.length) this.fail('unexpected text after the JSON value');
+    return value;
+  }
+
+  private fail(what: string): never {
+    throw new CacheError('invalid_json', `not valid JSON: ${what} at character ${this.pos}`);
+  }
+
+  private skipWhitespace(): void {
+    while (this.pos < this.text.length) {
+      const c = this.text.charCodeAt(this.pos);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+      this.pos++;
+    }
+  }
+
+  private consume(word: string): boolean {
+    if (this.text.startsWith(word, this.pos)) {
+      this.pos += word.length;
+      return true;
+    }
+    return false;
+  }
+
+  private parseValue(): Node {
+    const c = this.text[this.pos];
+    if (c === '{') return this.parseObject();
+    if (c === '[') return this.parseArray();
+    if (c === '"') return this.parseString();
+    if (this.consume('null')) return null;
+    if (this.consume('true')) return true;
+    if (this.consume('false')) return false;
+    if (this.consume('NaN')) return new PyNumber('NaN');
+    if (this.consume('Infinity')) return new PyNumber('Infinity');
+    if (this.consume('-Infinity')) return new PyNumber('-Infinity');
+    NUMBER_RE.lastIndex = this.pos;
+    const m = NUMBER_RE.exec(this.text);
+    if (!m) this.fail('expected a value');
+    this.pos += m[0].length;
+    const isFloat = m[1] !== undefined || m[2] !== undefined;
+    return new PyNumber(isFloat ? pythonFloatRepr(Number(m[0])) : BigInt(m[0]).toString());
+  }
+
+  private parseArray(): Node[] {
+    this.pos++;
+    const items: Node[] = [];
+    this.skipWhitespace();
+    if (this.consume(']')) return items;
+    for (;;) {
+      this.skipWhitespace();
+      items.push(this.parseValue());
+      this.skipWhitespace();
+      if (this.consume(']')) return items;
+      if (!this.consume(',')) this.fail('expected "," or "]"');
+    }
+  }
+
+  private parseObject(): Map<string, Node> {
+    this.pos++;
+    const map = new Map<string, Node>();
+    this.skipWhitespace();
+    if (this.consume('}')) return map;
+    for (;;) {
+      this.skipWhitespace();
+      if (this.text[this.pos] !== '"') this.fail('expected a string key');
+      const key = this.parseString();
+      this.skipWhitespace();
+      if (!this.consume(':')) this.fail('expected ":"');
+      this.skipWhitespace();
+      map.set(key, this.parseValue()); // a repeated key keeps its last value, as in Python
+      this.skipWhitespace();
+      if (this.consume('}')) return map;
+      if (!this.consume(',')) this.fail('expected "," or "}"');
+    }
+  }
+
+  private parseString(): string {
+    this.pos++;
+    let out = '';
+    for (;;) {
+      if (this.pos >= this.text.length) this.fail('unterminated string');
+      const c = this.text.charCodeAt(this.pos);
+      if (c === 0x22) {
+        this.pos++;
+        return out;
+      }
+      if (c < 0x20) this.fail('control character in string');
+      if (c !== 0x5c) {
+        out += this.text[this.pos++];
+        continue;
+      }
+      const esc = this.text[this.pos + 1];
+      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+      if (esc !== undefined && esc in simple) {
+        out += simple[esc];
+        this.pos += 2;
+      } else if (esc === 'u' && /^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) {
+        out += String.fromCharCode(parseInt(this.text.slice(this.pos + 2, this.pos + 6), 16));
+        this.pos += 6;
+      } else {
+        this.fail('invalid escape');
+      }
+    }
+  }
+}
+
+/** Canonical text of JSON source text (bytes already decoded). */
+export function canonicalJsonFromText(text: string): string {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return serialize(new Parser(body).parseDocument());
+}
+
+function fromValue(value: unknown, depth: number): Node {
+  if (depth > 1000) throw new CacheError('invalid_json', 'JSON value is nested too deeply');
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
+  if (typeof value === 'number') {
+    // A JS number cannot say whether it was written 1 or 1.0: integral values are Python ints.
+    return new PyNumber(Number.isInteger(value) ? BigInt(value).toString() : pythonFloatRepr(value));
+  }
+  if (typeof value === 'bigint') return new PyNumber(value.toString());
+  if (Array.isArray(value)) return value.map((v) => fromValue(v, depth + 1));
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const map = new Map<string, Node>();
+    for (const [k, v] of Object.entries(value)) map.set(k, fromValue(v, depth + 1));
+    return map;
+  }
+  throw new CacheError('invalid_json', `a ${typeof value} cannot be stored as JSON`);
+}
+
+/** Canonical text of an in-memory value (numbers follow the integral-is-int rule above). */
+export function canonicalJsonFromValue(value: unknown): string {
+  return serialize(fromValue(value, 0));
+}
