@@ -74,11 +74,14 @@ function serialize(node: Node): string {
   return `{${keys.map((k) => `${quote(k)}: ${serialize(node.get(k)!)}`).join(', ')}}`;
 }
 
+/** Deeper documents are refused rather than risking the stack (Python's own limit is near 1,000). */
+const MAX_DEPTH = 1000;
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
 
 /** A parser with the grammar of Python's json.loads (including NaN and +/-Infinity). */
 class Parser {
   private pos = 0;
+  private depth = 0;
   constructor(private readonly text: string) {}
 
   parseDocument(): Node {
@@ -111,8 +114,12 @@ class Parser {
 
   private parseValue(): Node {
     const c = this.text[this.pos];
-    if (c === '{') return this.parseObject();
-    if (c === '[') return this.parseArray();
+    if (c === '{' || c === '[') {
+      if (++this.depth > MAX_DEPTH) this.fail('nested too deeply');
+      const node = c === '{' ? this.parseObject() : this.parseArray();
+      this.depth--;
+      return node;
+    }
     if (c === '"') return this.parseString();
     if (this.consume('null')) return null;
     if (this.consume('true')) return true;
@@ -198,7 +205,7 @@ export function canonicalJsonFromText(text: string): string {
 }
 
 function fromValue(value: unknown, depth: number): Node {
-  if (depth > 1000) throw new CacheError('invalid_json', 'JSON value is nested too deeply');
+  if (depth > MAX_DEPTH) throw new CacheError('invalid_json', 'JSON value is nested too deeply');
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'number') {
     // A JS number cannot say whether it was written 1 or 1.0: integral values are Python ints.

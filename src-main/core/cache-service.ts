@@ -129,9 +129,11 @@ export class CacheService {
     const lockKey = `${ns}/${hash}`;
     const record = await this.allocation.run(lockKey, async () => {
       const latest = await this.readRecord(this.layout.latest(ns, hash));
-      let version = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
+      let taken = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
       for (;;) {
-        version++;
+        // Latest may lag behind other writers: skip past the versions they already took.
+        taken = await this.highestVersionFrom(ns, hash, taken);
+        const version = taken + 1;
         if (version > MAX_VERSION) throw new CacheError('conflict', `entry ${hash} has reached the maximum of ${MAX_VERSION} versions`);
         const candidate: VersionRecord = {
           namespace: ns,
@@ -149,6 +151,7 @@ export class CacheService {
           this.allocated.set(lockKey, version);
           return candidate;
         }
+        taken = version;
       }
     });
     await Promise.all([
@@ -160,18 +163,40 @@ export class CacheService {
   }
 
   /**
-   * Points "latest" at `record`, then checks for a newer version; a writer that finds one points
-   * latest at it instead, so the last write always names the newest version.
+   * The highest version at or above `known` whose successor does not exist yet. Versions are dense
+   * above the latest one, so a galloping search finds it in O(log n) reads however far behind we are.
+   */
+  private async highestVersionFrom(ns: Namespace, hash: CacheHash, known: number): Promise<number> {
+    const exists = (v: number) => this.storage.exists(this.layout.record(ns, hash, v));
+    let low = known;
+    let step = 1;
+    while (known + step <= MAX_VERSION && (await exists(known + step))) {
+      low = known + step;
+      step *= 2;
+    }
+    let high = Math.min(known + step, MAX_VERSION + 1); // does not exist
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await exists(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /**
+   * Points "latest" at `record`, then looks for a newer version; a writer that finds one points
+   * latest at the newest instead, so the last write always names the newest version.
    */
   private async publishLatest(record: VersionRecord): Promise<void> {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
-    await this.storage.put(latestKey, encodeRecord(current));
     for (;;) {
-      const next = await this.readRecord(this.layout.record(current.namespace, current.hash, current.version + 1));
-      if (!next) return;
-      current = next;
       await this.storage.put(latestKey, encodeRecord(current));
+      const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
+      if (top === current.version) return;
+      const newer = await this.readRecord(this.layout.record(current.namespace, current.hash, top));
+      if (!newer) return; // deleted meanwhile: its deleter fixes latest
+      current = newer;
     }
   }
 

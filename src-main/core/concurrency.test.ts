@@ -1,0 +1,32 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+import { REPO_ROOT } from '../test-support/cli-harness';
+import { CacheService } from './cache-service';
+import { cacheHashOf } from './hashing';
+import { LocalFolderStorage } from './storage/local';
+
+const run = promisify(execFile);
+
+it('8 processes x 200 concurrent stores of one content get versions exactly 1..1600', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-procs-'));
+  try {
+    const worker = path.join(REPO_ROOT, 'src-main/test-support/store-worker.ts');
+    const outputs = await Promise.all(
+      Array.from({ length: 8 }, () => run(process.execPath, ['--import', 'tsx', worker, dir, '200', 'contended'], { cwd: REPO_ROOT })),
+    );
+    const versions = outputs.flatMap((o) => JSON.parse(o.stdout) as number[]).sort((a, b) => a - b);
+    expect(versions).toEqual(Array.from({ length: 1600 }, (_, i) => i + 1));
+
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const hash = cacheHashOf('contended');
+    expect((await cache.versions('default', hash)).map((v) => v.version)).toEqual(versions);
+    expect((await cache.record('default', { hash })).version).toBe(1600);
+    expect(await cache.stats('default')).toMatchObject({ entries: 1, versions: 1600, bytes: 9 });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}, 180_000);

@@ -1,0 +1,65 @@
+import type { ContentSource, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
+
+export type StorageCall = 'put' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
+
+/** Wraps a backend and counts calls by kind: how tests and benchmarks prove request budgets. */
+export class CountingStorage implements StorageBackend {
+  readonly counts: Record<StorageCall, number> = { put: 0, get: 0, getStream: 0, exists: 0, list: 0, delete: 0, stage: 0 };
+
+  constructor(readonly inner: StorageBackend) {}
+
+  get description(): string {
+    return this.inner.description;
+  }
+
+  reset(): void {
+    for (const k of Object.keys(this.counts) as StorageCall[]) this.counts[k] = 0;
+  }
+
+  /** Reads of any kind: whole gets, streamed gets, existence checks and lists. */
+  get reads(): number {
+    return this.counts.get + this.counts.getStream + this.counts.exists + this.counts.list;
+  }
+
+  put(key: string, data: Uint8Array, options?: PutOptions) {
+    this.counts.put++;
+    return this.inner.put(key, data, options);
+  }
+  get(key: string) {
+    this.counts.get++;
+    return this.inner.get(key);
+  }
+  getStream(key: string, options?: { signal?: AbortSignal }) {
+    this.counts.getStream++;
+    return this.inner.getStream(key, options);
+  }
+  exists(key: string) {
+    this.counts.exists++;
+    return this.inner.exists(key);
+  }
+  list(prefix: string, options?: ListOptions) {
+    this.counts.list++;
+    return this.inner.list(prefix, options);
+  }
+  delete(key: string) {
+    this.counts.delete++;
+    return this.inner.delete(key);
+  }
+  async stage(source: ContentSource, options?: StageOptions) {
+    this.counts.stage++;
+    const staged = await this.inner.stage(source, options);
+    return {
+      sha256: staged.sha256,
+      size: staged.size,
+      head: staged.head,
+      commit: (key: string, o?: Parameters<typeof staged.commit>[1]) => {
+        this.counts.put++;
+        return staged.commit(key, o);
+      },
+      discard: () => staged.discard(),
+    };
+  }
+  close() {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,60 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { storageConformance } from './conformance';
+import { LocalFolderStorage, STAGING_DIR } from './local';
+import type { StorageBackend } from './types';
+
+const made: string[] = [];
+async function tempRoot(): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-local-'));
+  made.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(made.map((d) => fs.rm(d, { recursive: true, force: true })));
+});
+
+storageConformance('local folder', {
+  create: async () => LocalFolderStorage.open(path.join(await tempRoot(), 'store')),
+  reopen: async (s: StorageBackend) => LocalFolderStorage.open((s as LocalFolderStorage).root),
+});
+
+async function tree(dir: string): Promise<string[]> {
+  return (await fs.readdir(dir, { recursive: true })).map(String).sort();
+}
+
+describe('local folder specifics', () => {
+  it('never creates anything outside its root, whatever the key', async () => {
+    const outer = await tempRoot();
+    const storage = await LocalFolderStorage.open(path.join(outer, 'store'));
+    const before = await tree(outer);
+    for (const key of ['../x', '../../x', 'a/../../x', '/etc/x', `${outer}/x`, 'a/..', '..\\x', 'C:\\x', 'a\u0000b']) {
+      await storage.put(key, new Uint8Array(1)).catch(() => undefined);
+    }
+    expect(await tree(outer)).toEqual(before);
+  });
+
+  it('hides temp files from listings and leaves none after a failed stage', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    await fs.mkdir(path.join(root, 'ns'), { recursive: true });
+    await fs.writeFile(path.join(root, 'ns', '.tmp-123-abc'), 'partial');
+    expect((await storage.list('ns/')).objects).toEqual([]);
+    const failing = (async function* () {
+      yield new Uint8Array(10);
+      throw new Error('source broke');
+    })();
+    await expect(storage.stage({ kind: 'stream', stream: failing })).rejects.toThrow('source broke');
+    expect(await fs.readdir(path.join(root, STAGING_DIR))).toEqual([]);
+  });
+
+  it('prunes folders that a delete leaves empty', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    await storage.put('ns/content/ab/cd/abcd', new Uint8Array(1));
+    await storage.delete('ns/content/ab/cd/abcd');
+    expect((await fs.readdir(root)).sort()).toEqual([STAGING_DIR]);
+  });
+});

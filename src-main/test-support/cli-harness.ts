@@ -1,0 +1,47 @@
+import { execFile } from 'node:child_process';
+import { PassThrough, Readable } from 'node:stream';
+import * as path from 'node:path';
+import { runCli } from '../cli/cli';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const CLI_ENTRY = path.join(REPO_ROOT, 'src-main/cli/main.ts');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  stdoutBytes: Buffer;
+}
+
+/** Runs the CLI in this process with captured streams (fast; same code path as the binary). */
+export async function cli(args: string[], options: { stdin?: Uint8Array; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (c: Buffer) => out.push(c));
+  stderr.on('data', (c: Buffer) => err.push(c));
+  const code = await runCli(args, {
+    stdin: Readable.from(options.stdin ? [Buffer.from(options.stdin)] : []),
+    stdout,
+    stderr,
+    env: options.env ?? {},
+  });
+  const stdoutBytes = Buffer.concat(out);
+  return { code, stdout: stdoutBytes.toString(), stderr: Buffer.concat(err).toString(), stdoutBytes };
+}
+
+/** Runs the CLI as a real process: exit codes and stdio as scripts see them. */
+export function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', CLI_ENTRY, ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, ...env }, encoding: 'buffer', maxBuffer: 1 << 28 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout: stdout.toString(), stderr: stderr.toString(), stdoutBytes: stdout });
+      },
+    );
+  });
+}
