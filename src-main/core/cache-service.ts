@@ -154,9 +154,10 @@ export class CacheService {
         taken = version;
       }
     });
+    const recordKey = this.layout.record(ns, hash, record.version);
     await Promise.all([
-      this.storage.put(this.layout.versionEntry(record), new Uint8Array(0)),
-      this.storage.put(this.layout.temporal(record), new Uint8Array(0)),
+      this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true }),
+      this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true }),
     ]);
     await this.publishLatest(record);
     return record;
@@ -191,7 +192,7 @@ export class CacheService {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
     for (;;) {
-      await this.storage.put(latestKey, encodeRecord(current));
+      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey);
       const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
       if (top === current.version) return;
       const newer = await this.readRecord(this.layout.record(current.namespace, current.hash, top));
@@ -256,16 +257,6 @@ export class CacheService {
     } while (cursor !== undefined);
   }
 
-  private async countPrefix(prefix: string): Promise<{ count: number; bytes: number }> {
-    let count = 0;
-    let bytes = 0;
-    await this.forEachPage(prefix, (page) => {
-      count += page.objects.length;
-      for (const o of page.objects) bytes += o.size;
-    });
-    return { count, bytes };
-  }
-
   async namespaceNames(): Promise<Namespace[]> {
     const names: Namespace[] = [];
     await this.forEachPage(
@@ -285,36 +276,36 @@ export class CacheService {
     return names;
   }
 
-  /** Namespaces with counts, from storage (content is never read). */
+  /** Namespaces with counts, from listings only (content is never read). */
   async namespaces(): Promise<NamespaceSummary[]> {
     const names = await this.namespaceNames();
     return mapLimit(names, LIST_CONCURRENCY, async (name) => {
-      const [content, records] = await Promise.all([
-        this.countPrefix(this.layout.viewPrefix(name, 'content')),
-        this.countPrefix(this.layout.viewPrefix(name, 'records')),
-      ]);
-      return { name, entries: content.count, versions: records.count, bytes: content.bytes };
+      const { entries, versions, bytes } = await this.count(this.layout.objectsPrefix(name));
+      return { name, entries, versions, bytes };
     });
   }
 
   /** Exact counts from one listing of the namespace: nothing multiplied, nothing downloaded. */
   async stats(namespace: string): Promise<NamespaceStats> {
     const ns = parseNamespace(namespace);
-    const contentPrefix = this.layout.viewPrefix(ns, 'content');
-    const recordsPrefix = this.layout.viewPrefix(ns, 'records');
-    const stats: NamespaceStats = { namespace: ns, entries: 0, versions: 0, bytes: 0, objects: 0 };
-    await this.forEachPage(`${ns}/`, (page) => {
+    return { namespace: ns, ...(await this.count(`${ns}/`)) };
+  }
+
+  private async count(prefix: string): Promise<Omit<NamespaceStats, 'namespace'>> {
+    const counts = { entries: 0, versions: 0, bytes: 0, objects: 0 };
+    await this.forEachPage(prefix, (page) => {
       for (const o of page.objects) {
-        stats.objects++;
-        if (o.key.startsWith(contentPrefix)) {
-          stats.entries++;
-          stats.bytes += o.size;
-        } else if (o.key.startsWith(recordsPrefix)) {
-          stats.versions++;
+        counts.objects++;
+        const kind = this.layout.describeKey(o.key)?.kind;
+        if (kind === 'content') {
+          counts.entries++;
+          counts.bytes += o.size;
+        } else if (kind === 'record') {
+          counts.versions++;
         }
       }
     });
-    return stats;
+    return counts;
   }
 
   /** Deletes one version, or every version of a hash; the bytes go with the last version. */
@@ -345,7 +336,7 @@ export class CacheService {
       const newest = remaining[remaining.length - 1];
       const newestRecord = newest ? await this.readRecord(this.layout.record(ns, hash, newest.version)) : null;
       if (newestRecord) {
-        await this.storage.put(this.layout.latest(ns, hash), encodeRecord(newestRecord));
+        await this.storage.copy(this.layout.record(ns, hash, newestRecord.version), this.layout.latest(ns, hash));
         return { deleted: targets.map((t) => t.cache_id), contentRemoved: false };
       }
       await this.storage.delete(this.layout.latest(ns, hash));

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { CacheHash } from '../../src-shared/domain';
 import { HASH_LENGTH } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
@@ -28,10 +29,26 @@ export function chunksOf(source: ContentSource, signal?: AbortSignal): AsyncIter
         yield source.bytes;
       })();
     case 'file':
-      return createReadStream(source.path, { highWaterMark: READ_CHUNK, signal });
+      return readFileChunks(source.path, signal);
     case 'stream':
       return source.stream;
   }
+}
+
+/** A file in chunks of up to 1 MiB; a small file is one read into a buffer of its own size. */
+async function* readFileChunks(file: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size < READ_CHUNK) {
+      const data = await handle.readFile();
+      if (data.byteLength > 0) yield data;
+      return;
+    }
+  } finally {
+    await handle.close();
+  }
+  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal });
 }
 
 export interface HashedChunkSink {

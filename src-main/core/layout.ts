@@ -2,13 +2,16 @@ import type { CacheHash, Namespace, VersionRecord, VersionSummary } from '../../
 import { makeCacheId } from '../../src-shared/domain';
 
 /**
- * The one key layout every backend uses (see docs/storage-layout.md):
+ * The one key layout every backend uses (see docs/storage-layout.md). Everything about one hash
+ * sits in its shard folder, so a new entry costs one new folder on a local disk:
  *
- *   <ns>/content/ab/cd/<hash>                          the bytes, once per namespace and hash
- *   <ns>/records/ab/cd/<hash>/00000001.json            one version's metadata, created create-only
- *   <ns>/versions/ab/cd/<hash>/00000001~<t>~<size>~<source>   empty; the name is the listing
- *   <ns>/latest/ab/cd/<hash>.json                      copy of the newest version's record
- *   <ns>/temporal/YYYY/MM/DD/HH/<t>~<hash>-v1          empty; time-ordered view (UTC)
+ *   <ns>/objects/ab/cd/<hash>                               the bytes, once per namespace and hash
+ *   <ns>/objects/ab/cd/<hash>.latest.json                   latest view: the newest version's record
+ *   <ns>/objects/ab/cd/<hash>.v00000001.json                version record, created create-only
+ *   <ns>/objects/ab/cd/<hash>~00000001~<t>~<size>~<source>  versions index: the name is the listing
+ *   <ns>/temporal/YYYY/MM/DD/HH/<t>~<hash>-v1               temporal view (UTC)
+ *
+ * The index, latest and temporal keys hold a copy of the record (a hard link on a local disk).
  */
 export interface ShardSpec {
   /** How many folder levels. */
@@ -22,11 +25,21 @@ export const VERSION_DIGITS = 8;
 const SOURCE_IN_KEY_MAX = 150;
 const TRUNCATED_MARK = '%E2%80%A6'; // "…"
 
-export type ViewName = 'content' | 'records' | 'versions' | 'latest' | 'temporal';
+export type KeyKind = 'content' | 'latest' | 'record' | 'version_entry' | 'temporal';
+
+export interface KeyDescription {
+  namespace: string;
+  kind: KeyKind;
+  hash: CacheHash;
+  version?: number;
+}
+
+const OBJECT_NAME_RE = /^([0-9a-f]{16})(?:(\.latest\.json)|\.v(\d{8})\.json|~(\d{8})~.*)?$/;
+const TEMPORAL_NAME_RE = /^\d{8}T\d{9}Z~([0-9a-f]{16})-v(\d+)$/;
 
 export class KeyLayout {
   constructor(readonly shards: ShardSpec = DEFAULT_SHARDS) {
-    if (shards.depth < 0 || shards.width < 1 || shards.depth * shards.width > 12) {
+    if (!Number.isInteger(shards.depth) || !Number.isInteger(shards.width) || shards.depth < 0 || shards.width < 1 || shards.depth * shards.width > 12) {
       throw new Error(`invalid shard spec ${JSON.stringify(shards)}`);
     }
   }
@@ -37,34 +50,32 @@ export class KeyLayout {
     return parts.join('/');
   }
 
-  private sharded(ns: Namespace, view: ViewName, hash: CacheHash): string {
+  /** The shard folder of a hash, with a trailing "/". */
+  shardFolder(ns: Namespace, hash: CacheHash): string {
     const shard = this.shardPath(hash);
-    return shard ? `${ns}/${view}/${shard}/${hash}` : `${ns}/${view}/${hash}`;
+    return shard ? `${ns}/objects/${shard}/` : `${ns}/objects/`;
   }
 
   content(ns: Namespace, hash: CacheHash): string {
-    return this.sharded(ns, 'content', hash);
+    return `${this.shardFolder(ns, hash)}${hash}`;
   }
 
-  recordsPrefix(ns: Namespace, hash: CacheHash): string {
-    return `${this.sharded(ns, 'records', hash)}/`;
+  latest(ns: Namespace, hash: CacheHash): string {
+    return `${this.content(ns, hash)}.latest.json`;
   }
 
   record(ns: Namespace, hash: CacheHash, version: number): string {
-    return `${this.recordsPrefix(ns, hash)}${padVersion(version)}.json`;
+    return `${this.content(ns, hash)}.v${padVersion(version)}.json`;
   }
 
+  /** Lists exactly the versions-index keys of one hash. */
   versionsPrefix(ns: Namespace, hash: CacheHash): string {
-    return `${this.sharded(ns, 'versions', hash)}/`;
+    return `${this.content(ns, hash)}~`;
   }
 
   versionEntry(record: VersionRecord): string {
     const fields = [padVersion(record.version), compactTime(record.stored_at), String(record.size), encodeSource(record.source)];
     return `${this.versionsPrefix(record.namespace, record.hash)}${fields.join('~')}`;
-  }
-
-  latest(ns: Namespace, hash: CacheHash): string {
-    return `${this.sharded(ns, 'latest', hash)}.json`;
   }
 
   temporal(record: VersionRecord): string {
@@ -73,11 +84,15 @@ export class KeyLayout {
     return `${record.namespace}/temporal/${folder}/${compactTime(t)}~${record.cache_id}`;
   }
 
-  viewPrefix(ns: Namespace, view: ViewName): string {
-    return `${ns}/${view}/`;
+  objectsPrefix(ns: Namespace): string {
+    return `${ns}/objects/`;
   }
 
-  /** Every key one version uses: content first, then its references. */
+  temporalPrefix(ns: Namespace): string {
+    return `${ns}/temporal/`;
+  }
+
+  /** Every key one version uses: content first, then its record and views. */
   keysOf(record: VersionRecord): string[] {
     return [
       this.content(record.namespace, record.hash),
@@ -88,10 +103,10 @@ export class KeyLayout {
     ];
   }
 
-  /** Reads one versions-listing key back into a summary; null for a key of another shape. */
+  /** Reads one versions-index key back into a summary; null for a key of another shape. */
   parseVersionEntry(hash: CacheHash, key: string): VersionSummary | null {
     const name = key.slice(key.lastIndexOf('/') + 1);
-    const m = /^(\d{8})~(\d{8}T\d{9}Z)~(\d+)~(.*)$/.exec(name);
+    const m = /^[0-9a-f]{16}~(\d{8})~(\d{8}T\d{9}Z)~(\d+)~(.*)$/.exec(name);
     if (!m) return null;
     const version = Number(m[1]);
     if (version < 1) return null;
@@ -104,20 +119,26 @@ export class KeyLayout {
     };
   }
 
-  /** What a key is, for the layout inspector: view, hash and version where the key names them. */
-  describeKey(key: string): { namespace: string; view: string; hash?: string; version?: number } | null {
+  /** What a key is (for stats, verify and the layout inspector); null for a key outside the layout. */
+  describeKey(key: string): KeyDescription | null {
     const parts = key.split('/');
-    if (parts.length < 3) return null;
-    const [namespace, view] = parts as [string, string];
-    const last = parts[parts.length - 1]!;
-    const hashMatch = /([0-9a-f]{16})/.exec(view === 'records' || view === 'versions' ? parts[parts.length - 2]! : last);
-    const versionMatch = view === 'records' ? /^(\d{8})\.json$/.exec(last) : view === 'versions' ? /^(\d{8})~/.exec(last) : /-v(\d+)$/.exec(last);
-    return {
-      namespace,
-      view,
-      ...(hashMatch ? { hash: hashMatch[1] } : {}),
-      ...(versionMatch ? { version: Number(versionMatch[1]) } : {}),
-    };
+    const [namespace, tree] = parts;
+    const name = parts[parts.length - 1]!;
+    if (!namespace) return null;
+    if (tree === 'objects' && parts.length === 3 + this.shards.depth) {
+      const m = OBJECT_NAME_RE.exec(name);
+      if (!m) return null;
+      const hash = m[1] as CacheHash;
+      if (m[2]) return { namespace, kind: 'latest', hash };
+      if (m[3]) return { namespace, kind: 'record', hash, version: Number(m[3]) };
+      if (m[4]) return { namespace, kind: 'version_entry', hash, version: Number(m[4]) };
+      return { namespace, kind: 'content', hash };
+    }
+    if (tree === 'temporal' && parts.length === 7) {
+      const m = TEMPORAL_NAME_RE.exec(name);
+      if (m) return { namespace, kind: 'temporal', hash: m[1] as CacheHash, version: Number(m[2]) };
+    }
+    return null;
   }
 }
 

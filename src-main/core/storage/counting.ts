@@ -1,10 +1,10 @@
 import type { ContentSource, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
 
-export type StorageCall = 'put' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
+export type StorageCall = 'put' | 'copy' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
 
 /** Wraps a backend and counts calls by kind: how tests and benchmarks prove request budgets. */
 export class CountingStorage implements StorageBackend {
-  readonly counts: Record<StorageCall, number> = { put: 0, get: 0, getStream: 0, exists: 0, list: 0, delete: 0, stage: 0 };
+  readonly counts: Record<StorageCall, number> = { put: 0, copy: 0, get: 0, getStream: 0, exists: 0, list: 0, delete: 0, stage: 0 };
 
   constructor(readonly inner: StorageBackend) {}
 
@@ -24,6 +24,15 @@ export class CountingStorage implements StorageBackend {
   put(key: string, data: Uint8Array, options?: PutOptions) {
     this.counts.put++;
     return this.inner.put(key, data, options);
+  }
+  /** Writes of any kind: puts, copies and content commits. */
+  get writes(): number {
+    return this.counts.put + this.counts.copy;
+  }
+
+  copy(from: string, to: string, options?: { ifAbsent?: boolean }) {
+    this.counts.copy++;
+    return this.inner.copy(from, to, options);
   }
   get(key: string) {
     this.counts.get++;

@@ -21,15 +21,6 @@ function tempName(): string {
   return `${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`;
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /**
  * A folder on disk. Every write goes to a temp file in the target folder, is flushed, then renamed
  * (or hard-linked, for create-only writes) into place, so a crash never leaves a partial file under
@@ -44,10 +35,9 @@ export class LocalFolderStorage implements StorageBackend {
     this.description = `local folder ${this.root}`;
   }
 
+  /** Opening creates nothing: folders appear with the first write, so reads and bad input leave no trace. */
   static async open(root: string): Promise<LocalFolderStorage> {
-    const storage = new LocalFolderStorage(root);
-    await fs.mkdir(path.join(storage.root, STAGING_DIR), { recursive: true });
-    return storage;
+    return new LocalFolderStorage(root);
   }
 
   private pathOf(key: string): string {
@@ -88,9 +78,11 @@ export class LocalFolderStorage implements StorageBackend {
         return true;
       } catch (err) {
         if (errno(err) === 'EEXIST') return false;
+        // ENOENT means a missing target folder, unless the folder exists: then the source is gone.
         if (errno(err) === 'ENOENT' && attempt < 5) {
-          await fs.mkdir(path.dirname(to), { recursive: true });
-          continue;
+          const created = await fs.mkdir(path.dirname(to), { recursive: true });
+          if (created !== undefined || attempt > 0) continue;
+          if (await fs.stat(from).then(() => true, () => false)) continue;
         }
         throw err;
       }
@@ -99,21 +91,36 @@ export class LocalFolderStorage implements StorageBackend {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
     const file = this.pathOf(key);
-    const dir = path.dirname(file);
-    if (options.ifAbsent && (await this.exists(key))) return false;
-    const temp = path.join(dir, tempName());
+    const temp = path.join(path.dirname(file), tempName());
     await this.writeNew(temp, data, options.durable ?? false);
-    try {
-      if (options.ifAbsent) {
-        if (!(await this.linkNew(temp, file))) return false;
-      } else {
-        await fs.rename(temp, file);
-      }
-    } finally {
-      if (options.ifAbsent) await fs.rm(temp, { force: true });
+    return this.place(temp, file, options.ifAbsent ?? false);
+  }
+
+  /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
+  private async place(temp: string, file: string, ifAbsent: boolean): Promise<boolean> {
+    if (!ifAbsent) {
+      await fs.rename(temp, file);
+      return true;
     }
-    if (options.durable) await fsyncDir(dir);
-    return true;
+    try {
+      return await this.linkNew(temp, file);
+    } finally {
+      await fs.unlink(temp);
+    }
+  }
+
+  async copy(from: string, to: string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    const source = this.pathOf(from);
+    const target = this.pathOf(to);
+    // Stored objects are never modified in place, so a hard link is a safe, cheap copy.
+    const link = options.ifAbsent ? target : path.join(path.dirname(target), tempName());
+    try {
+      if (!(await this.linkNew(source, link))) return false;
+    } catch (err) {
+      if (errno(err) === 'ENOENT') throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+      throw err;
+    }
+    return options.ifAbsent ? true : this.place(link, target, false);
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -249,17 +256,12 @@ export class LocalFolderStorage implements StorageBackend {
       throw err;
     }
     await handle.close();
-    const discard = async () => {
-      await fs.rm(temp, { force: true });
-    };
+    const discard = () => fs.unlink(temp).catch(() => undefined);
     return {
       ...result,
       commit: async (key) => {
-        const file = this.pathOf(key);
         try {
-          if (!(await this.linkNew(temp, file))) return 'exists';
-          await fsyncDir(path.dirname(file));
-          return 'created';
+          return (await this.linkNew(temp, this.pathOf(key))) ? 'created' : 'exists';
         } finally {
           await discard();
         }

@@ -22,6 +22,13 @@ export class MemoryStorage implements StorageBackend {
     return true;
   }
 
+  async copy(from: string, to: string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+    assertValidKey(to);
+    const data = await this.get(from);
+    if (!data) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+    return this.put(to, data, options);
+  }
+
   private set(key: string, data: Uint8Array): void {
     if (!this.objects.has(key)) this.sortedKeys = null;
     this.objects.set(key, { data: Uint8Array.from(data), modified: new Date().toISOString() });

@@ -57,6 +57,8 @@ export interface StorageBackend {
   /** For messages and the UI: never contains a secret. */
   readonly description: string;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean>;
+  /** Server-side copy of a small object (a hard link on a local disk). Fails with not_found if `from` is gone. */
+  copy(from: string, to: string, options?: { ifAbsent?: boolean }): Promise<boolean>;
   /** A whole small object, or null when there is none. */
   get(key: string): Promise<Uint8Array | null>;
   /** A streamed object, or null when there is none. */

@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import * as os from 'node:os';
+
+export interface BenchRow {
+  name: string;
+  ours: string;
+  reference: string;
+  /** ours / reference in the unit the target is stated in. */
+  ratio: number | null;
+  target: string;
+  pass: boolean | null;
+  note?: string;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs a command to completion and returns its wall time in ms (throws on a non-zero exit). */
+export function timeCommand(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(performance.now() - started);
+      else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 500)}`));
+    });
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+export function machineFacts(): string {
+  return `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), ${Math.round(os.totalmem() / 1024 ** 3)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+export function formatTable(rows: BenchRow[]): string {
+  const header = ['what', 'ours', 'reference', 'ratio', 'target', 'result'];
+  const body = rows.map((r) => [
+    r.name,
+    r.ours,
+    r.reference,
+    r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+    r.target,
+    r.pass === null ? `skipped${r.note ? `: ${r.note}` : ''}` : r.pass ? 'pass' : 'FAIL',
+  ]);
+  const lines = [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`);
+  return lines.join('\n');
+}

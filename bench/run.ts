@@ -1,0 +1,67 @@
+/**
+ * `npm run bench`: each performance promise measured against its reference in the same run.
+ * `--smoke` runs every row on tiny inputs (what `npm test` does so the harness cannot rot).
+ */
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeSmallFiles } from './fixtures';
+import { type BenchRow, formatTable, machineFacts, median, timeCommand } from './harness';
+
+const REPO = path.resolve(import.meta.dirname, '..');
+const CLI = ['--import', 'tsx', path.join(REPO, 'src-main/cli/main.ts')];
+
+export interface BenchOptions {
+  smoke: boolean;
+  runs: number;
+  work: string;
+}
+
+/** Row 1: bulk store of small files via the CLI vs `git hash-object -w --stdin-paths`. */
+export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
+  const count = o.smoke ? 50 : 10_000;
+  const files = await writeSmallFiles(path.join(o.work, 'small'), count);
+  const ours: number[] = [];
+  const git: number[] = [];
+  for (let run = 0; run < o.runs; run++) {
+    const repo = path.join(o.work, `git-${run}`);
+    await timeCommand('git', ['init', '-q', repo]);
+    git.push(await timeCommand('git', ['hash-object', '-w', '--stdin-paths'], { cwd: repo, stdin: files.join('\n') + '\n' }));
+    const store = path.join(o.work, `store-${run}`);
+    ours.push(await timeCommand(process.execPath, [...CLI, '--store', store, '--json', 'store', path.join(o.work, 'small')]));
+  }
+  const ratio = median(ours) / median(git);
+  return {
+    name: `bulk store of ${count} small files (CLI, local folder)`,
+    ours: `${median(ours).toFixed(0)} ms`,
+    reference: `${median(git).toFixed(0)} ms (git hash-object -w)`,
+    ratio,
+    target: '<= 1.5x git time',
+    pass: ratio <= 1.5,
+  };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
+  return [await benchBulkStore(o)];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' } } });
+  const smoke = values.smoke ?? false;
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
+  try {
+    const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work });
+    const table = formatTable(rows);
+    console.log(`Cache Admin benchmarks${smoke ? ' (smoke run: tiny inputs, numbers mean nothing)' : ''}\n${machineFacts()}\n\n${table}`);
+    if (!smoke) {
+      const doc = `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machineFacts()}.\nMedians of several runs; ours and the reference run alternately in the same process tree.\n\n${table}\n`;
+      await fs.writeFile(path.join(REPO, 'docs/benchmarks.md'), doc);
+    }
+    process.exitCode = rows.some((r) => r.pass === false) ? 1 : 0;
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) await main();

@@ -1,0 +1,151 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliProcess } from '../test-support/cli-harness';
+
+let work: string;
+let store: string;
+beforeAll(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-cli-'));
+  store = path.join(work, 'store');
+  await fs.writeFile(path.join(work, 'hello.txt'), 'hello world');
+  await fs.mkdir(path.join(work, 'tree/sub'), { recursive: true });
+  await fs.writeFile(path.join(work, 'tree/a.bin'), Buffer.from([0, 1, 2, 3]));
+  await fs.writeFile(path.join(work, 'tree/sub/b.json'), '{"b": 2, "a": 1}');
+  await fs.writeFile(path.join(work, 'data.json'), '{"name": "café", "n": [1, 2.5, null, true]}');
+});
+afterAll(async () => {
+  await fs.rm(work, { recursive: true, force: true });
+});
+
+const json = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l));
+
+describe('cli', () => {
+  it('hash prints the cache hash without storing anything', async () => {
+    const r = await cli(['--store', store, 'hash', path.join(work, 'hello.txt')]);
+    expect(r).toMatchObject({ code: 0, stdout: 'b94d27b9934d3e08\n' });
+    expect(await cli(['--store', store, 'hash', '--as', 'json', path.join(work, 'data.json')])).toMatchObject({ stdout: '860088a84cdd3238\n' });
+    expect(await cli(['hash', '--as', 'string', '-'], { stdin: new TextEncoder().encode('hello world') })).toMatchObject({ stdout: 'b94d27b9934d3e08\n' });
+    expect((await cli(['hash', '--as', 'string', '-'], { stdin: new Uint8Array([0xff, 0xfe]) })).code).toBe(2);
+    await expect(fs.readdir(store)).rejects.toThrow();
+  });
+
+  it('store --json prints one object per file with the documented fields', async () => {
+    const first = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
+    const second = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
+    expect(first[0]).toEqual({
+      cache_id: 'b94d27b9934d3e08-v1',
+      hash: 'b94d27b9934d3e08',
+      version: 1,
+      namespace: 'default',
+      size: 11,
+      source: 'hello.txt',
+      deduplicated: false,
+      keys: expect.arrayContaining(['default/objects/b9/4d/b94d27b9934d3e08', 'default/objects/b9/4d/b94d27b9934d3e08.v00000001.json']),
+    });
+    expect(second[0]).toMatchObject({ cache_id: 'b94d27b9934d3e08-v2', version: 2, deduplicated: true });
+  });
+
+  it('stores folders recursively, in path order, with relative source names', async () => {
+    const r = await cli(['--store', store, '--ns', 'tree', '--json', 'store', path.join(work, 'tree')]);
+    expect(json(r.stdout).map((o) => o.source)).toEqual(['tree/a.bin', 'tree/sub/b.json']);
+  });
+
+  it('store --as json stores the canonical text', async () => {
+    const [stored] = json((await cli(['--store', store, '--ns', 'js', '--json', 'store', '--as', 'json', path.join(work, 'data.json')])).stdout);
+    expect(stored.hash).toBe('860088a84cdd3238');
+    const got = await cli(['--store', store, '--ns', 'js', 'get', stored.hash]);
+    expect(got.stdout).toBe('{"n": [1, 2.5, null, true], "name": "caf\\u00e9"}');
+  });
+
+  it('get writes the exact bytes to stdout or a file, by hash, cache id or version', async () => {
+    const [stored] = json((await cli(['--store', store, '--ns', 'bin', '--json', 'store', path.join(work, 'tree/a.bin')])).stdout);
+    expect((await cli(['--store', store, '--ns', 'bin', 'get', stored.cache_id])).stdoutBytes).toEqual(Buffer.from([0, 1, 2, 3]));
+    const out = path.join(work, 'out.bin');
+    expect((await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--version', '1', '--out', out])).code).toBe(0);
+    expect(await fs.readFile(out)).toEqual(Buffer.from([0, 1, 2, 3]));
+  });
+
+  it('info --json has every metadata field and the keys', async () => {
+    const r = await cli(['--store', store, '--json', 'info', 'b94d27b9934d3e08-v1']);
+    expect(JSON.parse(r.stdout)).toEqual({
+      cache_id: 'b94d27b9934d3e08-v1',
+      hash: 'b94d27b9934d3e08',
+      sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+      version: 1,
+      namespace: 'default',
+      size: 11,
+      content_type: 'text/plain',
+      source: 'hello.txt',
+      stored_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      keys: expect.any(Array),
+    });
+  });
+
+  it('versions, namespaces and stats print the documented JSON', async () => {
+    const versions = JSON.parse((await cli(['--store', store, '--json', 'versions', 'b94d27b9934d3e08'])).stdout);
+    expect(versions).toMatchObject({ hash: 'b94d27b9934d3e08', count: 2 });
+    expect(Object.keys(versions.versions[0])).toEqual(['version', 'cache_id', 'stored_at', 'size', 'source']);
+    const namespaces = JSON.parse((await cli(['--store', store, '--json', 'namespaces'])).stdout);
+    expect(namespaces.namespaces.map((n: { name: string }) => n.name)).toEqual(['bin', 'default', 'js', 'tree']);
+    expect(namespaces.namespaces[1]).toEqual({ name: 'default', entries: 1, versions: 2, bytes: 11 });
+    expect(JSON.parse((await cli(['--store', store, '--json', 'stats'])).stdout)).toEqual({
+      namespace: 'default', entries: 1, versions: 2, bytes: 11, objects: 8,
+    });
+  });
+
+  it('ls lists keys under a prefix, one page at a time with --limit', async () => {
+    const all = await cli(['--store', store, 'ls', 'default/']);
+    expect(all.stdout.trim().split('\n')).toHaveLength(8);
+    const page = await cli(['--store', store, '--json', 'ls', 'default/', '--limit', '3']);
+    expect(JSON.parse(page.stdout)).toMatchObject({ objects: expect.any(Array), cursor: expect.any(String) });
+    expect(JSON.parse(page.stdout).objects).toHaveLength(3);
+    const folders = await cli(['--store', store, 'ls', '--delimiter']);
+    expect(folders.stdout).toBe('bin/\ndefault/\njs/\ntree/\n');
+  });
+
+  it('delete removes a version, then the entry', async () => {
+    await cli(['--store', store, '--ns', 'del', 'store', path.join(work, 'hello.txt')]);
+    expect(await cli(['--store', store, '--ns', 'del', 'delete', 'b94d27b9934d3e08'])).toMatchObject({
+      code: 0,
+      stdout: 'deleted b94d27b9934d3e08-v1 (content removed)\n',
+    });
+    expect((await cli(['--store', store, '--ns', 'del', 'get', 'b94d27b9934d3e08'])).code).toBe(1);
+  });
+
+  it.each([
+    [['get', 'nothexatall'], 2, 'invalid_hash'],
+    [['get', 'b94d27b9934d3e08-v0'], 2, 'invalid_cache_id'],
+    [['--ns', '../x', 'stats'], 2, 'invalid_namespace'],
+    [['get', '0000000000000000'], 1, 'not_found'],
+    [['info', 'b94d27b9934d3e08-v99'], 1, 'not_found'],
+    [['bogus'], 2, 'unknown command'],
+    [['store', '--frobnicate', 'x'], 2, 'Unknown option'],
+    [['store', '--as', 'xml', 'x'], 2, '--as takes'],
+  ])('%j exits %i with one clear line on stderr', async (args, code, message) => {
+    const r = await cli(['--store', store, ...args]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toContain(message);
+    expect(r.stderr.startsWith('cache-admin: ')).toBe(true);
+  });
+
+  it('invalid input writes nothing to the store', async () => {
+    const fresh = path.join(work, 'untouched');
+    await cli(['--store', fresh, '--ns', 'Bad/Name', 'store', path.join(work, 'hello.txt')]);
+    await cli(['--store', fresh, 'store', '--as', 'json', path.join(work, 'tree/a.bin')]);
+    await expect(fs.readdir(fresh)).rejects.toThrow();
+  });
+
+  it('runs as a real process with the documented exit codes and stdout', async () => {
+    const env = { CACHE_ADMIN_STORE: path.join(work, 'proc-store') };
+    const stored = await cliProcess(['--json', 'store', path.join(work, 'hello.txt')], env);
+    expect(stored.code).toBe(0);
+    expect(JSON.parse(stored.stdout).cache_id).toBe('b94d27b9934d3e08-v1');
+    expect(await cliProcess(['get', 'b94d27b9934d3e08'], env)).toMatchObject({ code: 0, stdout: 'hello world' });
+    expect((await cliProcess(['get', 'ffffffffffffffff'], env)).code).toBe(1);
+    const bad = await cliProcess(['get', 'xyz'], env);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
