@@ -1,5 +1,6 @@
 // Import boundaries (see DEVELOPERS.md): the folder a file lives in says what it may import.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const electronOnly = {
@@ -11,12 +12,14 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    languageOptions: { globals: { ...globals.node } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
     files: ['src-shared/**'],
+    ignores: ['src-shared/**/*.test.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -42,6 +45,8 @@ export default tseslint.config(
   },
   {
     files: ['src-renderer/**'],
+    ignores: ['src-renderer/**/*.test.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
     rules: {
       'no-restricted-imports': [
         'error',
