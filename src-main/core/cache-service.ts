@@ -155,9 +155,10 @@ export class CacheService {
       }
     });
     const recordKey = this.layout.record(ns, hash, record.version);
+    const data = encodeRecord(record);
     await Promise.all([
-      this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true }),
-      this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true }),
+      this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true, data }),
+      this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data }),
     ]);
     await this.publishLatest(record);
     return record;
@@ -192,7 +193,7 @@ export class CacheService {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
     for (;;) {
-      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey);
+      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey, { data: encodeRecord(current) });
       const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
       if (top === current.version) return;
       const newer = await this.readRecord(this.layout.record(current.namespace, current.hash, top));
@@ -336,7 +337,7 @@ export class CacheService {
       const newest = remaining[remaining.length - 1];
       const newestRecord = newest ? await this.readRecord(this.layout.record(ns, hash, newest.version)) : null;
       if (newestRecord) {
-        await this.storage.copy(this.layout.record(ns, hash, newestRecord.version), this.layout.latest(ns, hash));
+        await this.storage.copy(this.layout.record(ns, hash, newestRecord.version), this.layout.latest(ns, hash), { data: encodeRecord(newestRecord) });
         return { deleted: targets.map((t) => t.cache_id), contentRemoved: false };
       }
       await this.storage.delete(this.layout.latest(ns, hash));

@@ -1,4 +1,4 @@
-import type { ContentSource, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
 
 export type StorageCall = 'put' | 'copy' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
 
@@ -30,7 +30,7 @@ export class CountingStorage implements StorageBackend {
     return this.counts.put + this.counts.copy;
   }
 
-  copy(from: string, to: string, options?: { ifAbsent?: boolean }) {
+  copy(from: string, to: string, options?: CopyOptions) {
     this.counts.copy++;
     return this.inner.copy(from, to, options);
   }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
-import type { ContentSource, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 /** Where staged content waits for its hash to be known; same filesystem, so placing it is a link. */
@@ -109,7 +109,7 @@ export class LocalFolderStorage implements StorageBackend {
     }
   }
 
-  async copy(from: string, to: string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
     const source = this.pathOf(from);
     const target = this.pathOf(to);
     // Stored objects are never modified in place, so a hard link is a safe, cheap copy.

@@ -2,7 +2,7 @@ import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
 import { pageFromSorted } from './list-page';
-import type { ContentSource, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 
 interface StoredObject {
   data: Uint8Array;
@@ -22,11 +22,11 @@ export class MemoryStorage implements StorageBackend {
     return true;
   }
 
-  async copy(from: string, to: string, options: { ifAbsent?: boolean } = {}): Promise<boolean> {
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
     assertValidKey(to);
     const data = await this.get(from);
     if (!data) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
-    return this.put(to, data, options);
+    return this.put(to, data, { ifAbsent: options.ifAbsent });
   }
 
   private set(key: string, data: Uint8Array): void {

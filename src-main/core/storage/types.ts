@@ -29,6 +29,11 @@ export interface PutOptions {
   durable?: boolean;
 }
 
+export interface CopyOptions {
+  ifAbsent?: boolean;
+  data?: Uint8Array;
+}
+
 export type ContentSource =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'file'; path: string }
@@ -57,8 +62,12 @@ export interface StorageBackend {
   /** For messages and the UI: never contains a secret. */
   readonly description: string;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean>;
-  /** Server-side copy of a small object (a hard link on a local disk). Fails with not_found if `from` is gone. */
-  copy(from: string, to: string, options?: { ifAbsent?: boolean }): Promise<boolean>;
+  /**
+   * Copies a small object: a hard link on a local disk. `data`, when the caller has the bytes of
+   * `from`, lets a remote backend write them directly instead of a server-side copy.
+   * Fails with not_found if `from` is gone.
+   */
+  copy(from: string, to: string, options?: CopyOptions): Promise<boolean>;
   /** A whole small object, or null when there is none. */
   get(key: string): Promise<Uint8Array | null>;
   /** A streamed object, or null when there is none. */

@@ -1,0 +1,184 @@
+import * as fs from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes, createHash } from 'node:crypto';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CacheService } from '../cache-service';
+import { FaultProxy } from '../../test-support/fault-proxy';
+import { startS3, type S3Endpoint } from '../../test-support/s3-emulator';
+import { storageConformance } from './conformance';
+import { S3Storage, type S3Config } from './s3';
+
+let s3: S3Endpoint;
+let proxy: FaultProxy;
+beforeAll(async () => {
+  s3 = await startS3();
+  // The suite talks to the emulator through the proxy, which supplies conditional PUTs (see FaultProxy).
+  proxy = await new FaultProxy(s3.endpoint, { conditionalWrites: true }).start();
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+});
+
+let prefixes = 0;
+function config(overrides: Partial<S3Config> = {}): S3Config {
+  return {
+    bucket: s3.bucket,
+    prefix: `t${process.pid}-${Date.now()}-${prefixes++}/`,
+    region: s3.region,
+    endpoint: s3.real ? s3.endpoint || undefined : proxy.endpoint,
+    forcePathStyle: !s3.real,
+    credentials: s3.credentials,
+    maxAttempts: 3,
+    ...overrides,
+  };
+}
+
+storageConformance('s3', {
+  create: () => S3Storage.open(config()),
+  reopen: async (s) => S3Storage.open({ ...(s as S3Storage).config }),
+});
+
+const bytes = (t: string) => new TextEncoder().encode(t);
+const isS3 = (method: string, pattern: RegExp) => (r: { method: string; url: string }) => r.method === method && pattern.test(r.url);
+
+describe('s3 backend', () => {
+  it('reports missing conditional writes on a server without them (s3rver direct)', async () => {
+    if (s3.real) return;
+    const direct = await S3Storage.open({ ...config(), endpoint: s3.endpoint });
+    expect(direct.capabilities).toEqual({ conditionalWrites: false });
+    const viaProxy = await S3Storage.open(config());
+    expect(viaProxy.capabilities).toEqual({ conditionalWrites: true });
+  });
+
+  it('keeps request budgets: retrieve 2 GETs and no HEAD; versions and namespaces one LIST; stats no GET', async () => {
+    const storage = await S3Storage.open(config());
+    const cache = new CacheService(storage);
+    const first = await cache.store('ns-a', { source: { kind: 'bytes', bytes: bytes('budget') } });
+    await cache.store('ns-a', { source: { kind: 'bytes', bytes: bytes('budget') } });
+    await cache.store('ns-b', { source: { kind: 'bytes', bytes: bytes('other') } });
+    const mark = proxy.log.length;
+    const since = () => proxy.log.slice(mark);
+    for (const lookup of [{ hash: first.hash }, { hash: first.hash, version: 1 }]) {
+      const start = proxy.log.length;
+      const { content } = await cache.retrieve('ns-a', lookup);
+      for await (const _ of content) void _;
+      const requests = proxy.log.slice(start);
+      expect(requests.filter((r) => r.method === 'GET')).toHaveLength(2);
+      expect(requests.filter((r) => r.method !== 'GET')).toHaveLength(0);
+    }
+    let start = proxy.log.length;
+    expect(await cache.versions('ns-a', first.hash)).toHaveLength(2);
+    expect(proxy.log.slice(start).map((r) => r.method)).toEqual(['GET']); // one ListObjectsV2
+    start = proxy.log.length;
+    expect((await cache.namespaceNames()).sort()).toEqual(['ns-a', 'ns-b']);
+    expect(proxy.log.slice(start)).toHaveLength(1);
+    start = proxy.log.length;
+    expect(await cache.stats('ns-a')).toMatchObject({ entries: 1, versions: 2, bytes: 6 });
+    expect(proxy.log.slice(start).every((r) => r.url.includes('list-type=2'))).toBe(true);
+    expect(since().filter((r) => r.method === 'GET' && !r.url.includes('list-type=2'))).toHaveLength(4); // the two retrieves only
+  });
+
+  it('uploads multipart content byte-exact with progress, and a cancelled upload leaves no parts', async () => {
+    const storage = await S3Storage.open(config({ partSize: 5 * 1024 * 1024, queueSize: 2 }));
+    const cache = new CacheService(storage);
+    const data = randomBytes(12 * 1024 * 1024 + 7);
+    const progress: number[] = [];
+    const stored = await cache.store('big', { source: { kind: 'bytes', bytes: data } }, { onProgress: (n) => progress.push(n) });
+    expect(proxy.count(isS3('POST', /uploads/))).toBeGreaterThan(0);
+    const { content } = await cache.retrieve('big', { hash: stored.hash });
+    const parts: Uint8Array[] = [];
+    for await (const c of content) parts.push(c);
+    expect(createHash('sha256').update(Buffer.concat(parts)).digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(progress.at(-1)).toBe(data.length);
+
+    const controller = new AbortController();
+    proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'delay', ms: 300 }, times: 1 });
+    const other = randomBytes(12 * 1024 * 1024);
+    // Progress is reported once while hashing (one chunk), then per uploaded part: cancel mid-upload.
+    let reports = 0;
+    const onProgress = () => {
+      if (++reports === 2) controller.abort();
+    };
+    const pending = cache.store('big', { source: { kind: 'bytes', bytes: other } }, { signal: controller.signal, onProgress });
+    await expect(pending).rejects.toThrow(expect.objectContaining({ code: 'cancelled' }));
+    // The cancelled upload's parts went out, then AbortMultipartUpload for that same upload id.
+    const uploadIdOf = (url: string) => /uploadId=([^&]+)/.exec(url)?.[1];
+    const partIds = new Set(proxy.log.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).map((r) => uploadIdOf(r.url)));
+    const aborted = proxy.log.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).map((r) => uploadIdOf(r.url));
+    expect(aborted.length).toBeGreaterThan(0);
+    expect(new Set(aborted).size).toBe(1); // lib-storage's abort and ours, both for that upload
+    expect(partIds.has(aborted[0])).toBe(true);
+    expect(await cache.versions('big', createHash('sha256').update(other).digest('hex').slice(0, 16) as never)).toEqual([]);
+    if (s3.real) {
+      // s3rver does not implement AbortMultipartUpload (it answers 501); a real endpoint must list none.
+      const { ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
+      const pending = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: storage.config.prefix }));
+      expect(pending.Uploads ?? []).toEqual([]);
+    }
+  });
+
+  it('retries 5xx, throttling and dropped connections within a bounded number of attempts', async () => {
+    const cache = new CacheService(await S3Storage.open(config()));
+    proxy.inject({ match: isS3('PUT', /\.v00000001\.json/), action: { kind: 'status', status: 503 }, times: 1 });
+    proxy.inject({ match: isS3('PUT', /objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}(\?|$)/), action: { kind: 'reset' }, times: 1 });
+    proxy.inject({ match: isS3('GET', /latest\.json/), action: { kind: 'status', status: 500 }, times: 1 });
+    const stored = await cache.store('retry', { source: { kind: 'bytes', bytes: bytes('survives faults') } });
+    expect(stored.version).toBe(1);
+    expect((await cache.record('retry', { hash: stored.hash })).version).toBe(1);
+    proxy.clearFaults();
+
+    proxy.inject({ match: isS3('GET', /\.latest\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    const before = proxy.count();
+    await expect(cache.record('retry', { hash: stored.hash })).rejects.toThrow(expect.objectContaining({ code: 'storage_unreachable' }));
+    expect(proxy.count() - before).toBe(3); // maxAttempts
+    proxy.clearFaults();
+  });
+
+  it('a failed record write leaves no version pointing at missing bytes, and a failed upload no record', async () => {
+    const storage = await S3Storage.open(config({ maxAttempts: 2 }));
+    const cache = new CacheService(storage);
+    proxy.inject({ match: isS3('PUT', /\/[0-9a-f]{16}(\?|$)/), action: { kind: 'status', status: 500 }, times: Infinity });
+    await expect(cache.store('clean', { source: { kind: 'bytes', bytes: bytes('upload fails') } })).rejects.toThrow(
+      expect.objectContaining({ code: 'storage_unreachable' }),
+    );
+    proxy.clearFaults();
+    const keys = (await storage.list('clean/')).objects.map((o) => o.key);
+    expect(keys).toEqual([]);
+
+    proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    await expect(cache.store('clean', { source: { kind: 'bytes', bytes: bytes('record fails') } })).rejects.toThrow();
+    proxy.clearFaults();
+    const after = (await storage.list('clean/')).objects.map((o) => o.key);
+    expect(after.filter((k) => /\.v\d{8}\.json|latest|~/.test(k))).toEqual([]);
+  });
+
+  it('maps failures to typed errors that name the bucket and never the secret', async () => {
+    if (s3.real) return;
+    // s3rver checks the key id, not the signature: an unknown key id stands in for bad credentials.
+    const secret = 'not-the-right-secret-key-123';
+    const denied = S3Storage.open(config({ credentials: { accessKeyId: 'UNKNOWNKEYID', secretAccessKey: secret } }));
+    await expect(denied).rejects.toThrow(expect.objectContaining({ code: 'access_denied' }));
+    const err = await denied.catch((e: Error) => e);
+    expect(String((err as Error).message)).toContain(s3.bucket);
+    expect(String((err as Error).message)).not.toContain(secret);
+    await expect(S3Storage.open(config({ bucket: 'no-such-bucket-here' }))).rejects.toThrow(expect.objectContaining({ code: 'no_such_bucket' }));
+    await expect(S3Storage.open(config({ endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }))).rejects.toThrow(
+      expect.objectContaining({ code: 'storage_unreachable' }),
+    );
+  });
+
+  it('stores a stream (spooled, not buffered) and cleans up its spool file', async () => {
+    const cache = new CacheService(await S3Storage.open(config()));
+    const before = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('cache-admin-spool-'));
+    const stream = (async function* () {
+      for (let i = 0; i < 4; i++) yield randomBytes(1000);
+    })();
+    const r = await cache.store('spool', { source: { kind: 'stream', stream } });
+    expect(r.size).toBe(4000);
+    const after = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('cache-admin-spool-'));
+    expect(after.sort()).toEqual(before.sort());
+    void path;
+  });
+});

@@ -1,0 +1,371 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  AbortMultipartUploadCommand,
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { fromIni } from '@aws-sdk/credential-providers';
+import { Upload } from '@aws-sdk/lib-storage';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { CacheError } from '../../../src-shared/errors';
+import { pumpHashed } from '../hashing';
+import { assertValidKey, assertValidPrefix } from './keys';
+import type { ContentSource, CopyOptions, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import { MAX_LIST_PAGE } from './types';
+
+export type ChecksumMode = 'when_supported' | 'when_required';
+
+export interface S3Config {
+  bucket: string;
+  /** Key prefix inside the bucket ("" or ending in "/"). */
+  prefix?: string;
+  region?: string;
+  /** For S3-compatible servers (MinIO, R2, Ceph, an emulator). */
+  endpoint?: string;
+  forcePathStyle?: boolean;
+  /** A named profile from the shared config/credentials files (SSO profiles included). */
+  profile?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /**
+   * `when_required` turns off the SDK's default request checksums (aws-chunked bodies with
+   * trailers), which some S3-compatible servers store verbatim or reject.
+   */
+  checksumMode?: ChecksumMode;
+  maxAttempts?: number;
+  partSize?: number;
+  queueSize?: number;
+}
+
+export interface S3Capabilities {
+  /** `If-None-Match: *` on PUT is honoured: concurrent writers never collide on a version number. */
+  conditionalWrites: boolean;
+}
+
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_QUEUE_SIZE = 4;
+
+function isLoopback(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    const host = new URL(endpoint).hostname;
+    return host === 'localhost' || host === '[::1]' || host.startsWith('127.');
+  } catch {
+    return false;
+  }
+}
+
+interface AwsError {
+  name?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number };
+  message?: string;
+}
+
+/** An S3 bucket (or S3-compatible endpoint). Keys are those of the layout, under `prefix`. */
+export class S3Storage implements StorageBackend {
+  readonly description: string;
+  readonly client: S3Client;
+  capabilities: S3Capabilities = { conditionalWrites: false };
+  private readonly prefix: string;
+
+  constructor(readonly config: S3Config) {
+    const prefix = config.prefix ?? '';
+    if (prefix !== '') assertValidPrefix(prefix);
+    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    this.description = `s3://${config.bucket}/${this.prefix}${config.endpoint ? ` at ${config.endpoint}` : ''}`;
+    if (isLoopback(config.endpoint)) {
+      // Never let the default credential chain reach for the EC2 metadata service for a local server.
+      process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    }
+    const checksum = config.checksumMode === 'when_supported' ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
+    const clientConfig: S3ClientConfig = {
+      region: config.region ?? 'us-east-1',
+      endpoint: config.endpoint,
+      forcePathStyle: config.forcePathStyle,
+      maxAttempts: config.maxAttempts ?? 5,
+      retryMode: 'standard',
+      requestChecksumCalculation: checksum,
+      responseChecksumValidation: checksum,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
+      credentials: config.credentials ?? (config.profile ? fromIni({ profile: config.profile }) : undefined),
+    };
+    this.client = new S3Client(clientConfig);
+  }
+
+  /** Connects, checks the bucket is reachable and writable, and probes for conditional writes. */
+  static async open(config: S3Config): Promise<S3Storage> {
+    const storage = new S3Storage(config);
+    storage.capabilities = await storage.probe();
+    return storage;
+  }
+
+  private async probe(): Promise<S3Capabilities> {
+    const key = `${this.prefix}_cache-admin-probe/${Date.now()}-${randomBytes(6).toString('hex')}`;
+    const put = (conditional: boolean) =>
+      this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
+    try {
+      await put(false);
+      let conditionalWrites = false;
+      try {
+        await put(true);
+      } catch (err) {
+        if (this.isPreconditionFailed(err)) conditionalWrites = true;
+        else throw err;
+      }
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+      return { conditionalWrites };
+    } catch (err) {
+      throw this.mapError(err, 'open the store');
+    }
+  }
+
+  private isPreconditionFailed(err: unknown): boolean {
+    const e = err as AwsError;
+    return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
+  }
+
+  private isNotFound(err: unknown): boolean {
+    const e = err as AwsError;
+    return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
+  }
+
+  /**
+   * A typed error naming the bucket and endpoint. The SDK error is not kept as a cause: it carries
+   * the signed request (headers, signature) and would put it in any log that prints the error.
+   */
+  mapError(err: unknown, action: string): CacheError {
+    if (err instanceof CacheError) return err;
+    const e = err as AwsError;
+    const status = e.$metadata?.httpStatusCode;
+    const where = `${this.config.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}`;
+    const name = e.name ?? e.code ?? '';
+    if (name === 'AbortError') return new CacheError('cancelled', `${action} was cancelled`);
+    if (name === 'NoSuchBucket') return new CacheError('no_such_bucket', `bucket ${where} does not exist`);
+    if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'CredentialsProviderError'].includes(name)) {
+      return new CacheError('access_denied', `access to bucket ${where} was denied (${name || status}): check the credentials and permissions`);
+    }
+    if (status === 429 || status === 503 || ['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded'].includes(name)) {
+      return new CacheError('throttled', `bucket ${where} is throttling requests; try again shortly`);
+    }
+    if (status === undefined || status >= 500 || ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'TimeoutError', 'EPIPE'].includes(name)) {
+      return new CacheError('storage_unreachable', `cannot ${action}: bucket ${where} is unreachable (${name || status || 'network error'})`);
+    }
+    return new CacheError('internal', `cannot ${action} on bucket ${where}: ${name || status}`);
+  }
+
+  private key(key: string): string {
+    assertValidKey(key);
+    return this.prefix + key;
+  }
+
+  async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
+    const Key = this.key(key);
+    try {
+      if (options.ifAbsent && !this.capabilities.conditionalWrites) {
+        // Best effort where the server cannot do it atomically; `capabilities` warns about this.
+        if (await this.exists(key)) return false;
+      }
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key,
+          Body: data,
+          ContentLength: data.byteLength,
+          IfNoneMatch: options.ifAbsent && this.capabilities.conditionalWrites ? '*' : undefined,
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (options.ifAbsent && this.isPreconditionFailed(err)) return false;
+      throw this.mapError(err, `write ${key}`);
+    }
+  }
+
+  async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
+    const source = this.key(from);
+    if (options.data) return this.put(to, options.data, { ifAbsent: options.ifAbsent });
+    try {
+      if (options.ifAbsent && (await this.exists(to))) return false;
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.config.bucket, Key: this.key(to), CopySource: `${this.config.bucket}/${encodeURI(source)}` }),
+      );
+      return true;
+    } catch (err) {
+      if (this.isNotFound(err)) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+      throw this.mapError(err, `copy ${from}`);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | null> {
+    const stream = await this.getStream(key);
+    if (!stream) return null;
+    const parts: Uint8Array[] = [];
+    try {
+      for await (const chunk of stream) parts.push(chunk);
+    } catch (err) {
+      throw this.mapError(err, `read ${key}`);
+    }
+    return Buffer.concat(parts);
+  }
+
+  async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }), { abortSignal: options.signal });
+      return out.Body as AsyncIterable<Uint8Array>;
+    } catch (err) {
+      if (this.isNotFound(err)) return null;
+      throw this.mapError(err, `read ${key}`);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+      return true;
+    } catch (err) {
+      if (this.isNotFound(err)) return false;
+      throw this.mapError(err, `check ${key}`);
+    }
+  }
+
+  /** One ListObjectsV2 call; the cursor is S3's continuation token. */
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    assertValidPrefix(prefix);
+    const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
+    try {
+      const out = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.config.bucket,
+          Prefix: this.prefix + prefix,
+          Delimiter: options.delimiter,
+          MaxKeys: limit,
+          ContinuationToken: options.cursor,
+        }),
+      );
+      const strip = (k: string) => k.slice(this.prefix.length);
+      return {
+        objects: (out.Contents ?? []).map((o) => ({ key: strip(o.Key!), size: o.Size ?? 0, modified: (o.LastModified ?? new Date(0)).toISOString() })),
+        prefixes: (out.CommonPrefixes ?? []).map((p) => strip(p.Prefix!)),
+        cursor: out.IsTruncated ? out.NextContinuationToken : undefined,
+      };
+    } catch (err) {
+      throw this.mapError(err, `list ${prefix || 'the bucket'}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+    } catch (err) {
+      if (!this.isNotFound(err)) throw this.mapError(err, `delete ${key}`);
+    }
+  }
+
+  /**
+   * Hashes first, uploads on commit: S3 cannot rename, and uploading to a temp key then copying
+   * would move every byte twice. A stream is spooled to a local temp file so it can be re-read.
+   */
+  async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
+    let file: string | undefined;
+    let spool: string | undefined;
+    let result;
+    if (source.kind === 'stream') {
+      spool = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-spool-')), 'content');
+      const handle = await fs.open(spool, 'wx');
+      try {
+        result = await pumpHashed(source, options, async (chunk) => {
+          await handle.write(chunk);
+        });
+      } catch (err) {
+        await handle.close();
+        await fs.rm(path.dirname(spool), { recursive: true, force: true });
+        throw err;
+      }
+      await handle.close();
+      file = spool;
+    } else {
+      result = await pumpHashed(source, options);
+      if (source.kind === 'file') file = source.path;
+    }
+    const bytes = source.kind === 'bytes' ? source.bytes : undefined;
+    const discard = async () => {
+      if (spool) await fs.rm(path.dirname(spool), { recursive: true, force: true });
+    };
+    return {
+      ...result,
+      commit: async (key, commitOptions = {}) => {
+        if (await this.exists(key)) return 'exists';
+        await this.upload(key, bytes ?? createReadStream(file!, { highWaterMark: 1 << 20 }), result.size, commitOptions);
+        return 'created';
+      },
+      discard,
+    };
+  }
+
+  /** Streamed multipart upload with bounded memory (queueSize x partSize); abort cleans up its parts. */
+  private async upload(
+    key: string,
+    body: Uint8Array | NodeJS.ReadableStream,
+    size: number,
+    options: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void },
+  ): Promise<void> {
+    const abortController = new AbortController();
+    const onAbort = () => abortController.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.config.bucket, Key: this.key(key), Body: body as Uint8Array, ContentLength: size },
+      partSize: this.config.partSize ?? DEFAULT_PART_SIZE,
+      queueSize: this.config.queueSize ?? DEFAULT_QUEUE_SIZE,
+      leavePartsOnError: false,
+      abortController,
+    });
+    upload.on('httpUploadProgress', (p) => {
+      if (p.loaded !== undefined) options.onProgress?.(p.loaded);
+    });
+    try {
+      if (options.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
+      await upload.done();
+    } catch (err) {
+      if (options.signal?.aborted) {
+        await this.abortMultipart(upload, key);
+        throw new CacheError('cancelled', 'the upload was cancelled');
+      }
+      throw this.mapError(err, `upload ${key}`);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * lib-storage's done() rejects on abort before its part uploads settle, and sends
+   * AbortMultipartUpload only later from that background path. Wait for the parts, then abort the
+   * upload ourselves, so a cancelled store returns only once no parts remain.
+   */
+  private async abortMultipart(upload: Upload, key: string): Promise<void> {
+    const internals = upload as unknown as {
+      concurrentUploaders?: Promise<unknown>[];
+      createMultiPartPromise?: Promise<{ UploadId?: string }>;
+    };
+    await Promise.allSettled(internals.concurrentUploaders ?? []);
+    const created = await internals.createMultiPartPromise?.catch(() => undefined);
+    if (!created?.UploadId) return;
+    await this.client
+      .send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(key), UploadId: created.UploadId }))
+      .catch(() => undefined); // already aborted by lib-storage
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}

@@ -1,0 +1,143 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type FaultAction = { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'delay'; ms: number };
+
+export interface FaultRule {
+  /** Which requests it applies to. */
+  match: (req: { method: string; url: string }) => boolean;
+  action: FaultAction;
+  /** How many matching requests to hit; Infinity for all. */
+  times: number;
+}
+
+export interface LoggedRequest {
+  method: string;
+  url: string;
+  status: number | 'reset';
+}
+
+/**
+ * A test-only HTTP proxy in front of an S3 endpoint, on 127.0.0.1. It injects faults (error
+ * statuses, dropped connections, latency) and logs every request, so tests can count requests and
+ * prove that stores complete or fail cleanly.
+ *
+ * With `conditionalWrites`, it answers `PUT` with `If-None-Match: *` the way AWS S3, MinIO and R2
+ * do (412 when the key exists). s3rver ignores that header; this lets the suite exercise the
+ * create-only path the production servers provide. It also passes requests for one key one at a
+ * time: s3rver's filesystem store hangs when one key is read and written at once, which real S3
+ * serves fine.
+ */
+export class FaultProxy {
+  readonly log: LoggedRequest[] = [];
+  private rules: FaultRule[] = [];
+  private server: http.Server;
+  private readonly locks = new Map<string, Promise<void>>();
+  endpoint = '';
+
+  constructor(
+    private readonly upstream: string,
+    private readonly options: { conditionalWrites?: boolean } = {},
+  ) {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.endpoint = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  inject(rule: FaultRule): void {
+    this.rules.push(rule);
+  }
+
+  clearFaults(): void {
+    this.rules = [];
+  }
+
+  count(filter: (r: LoggedRequest) => boolean = () => true): number {
+    return this.log.filter(filter).length;
+  }
+
+  private takeFault(method: string, url: string): FaultAction | undefined {
+    const rule = this.rules.find((r) => r.times > 0 && r.match({ method, url }));
+    if (!rule) return undefined;
+    rule.times--;
+    return rule.action;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const fault = this.takeFault(method, url);
+    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.kind === 'reset') {
+      this.log.push({ method, url, status: 'reset' });
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === 'status') {
+      this.log.push({ method, url, status: fault.status });
+      req.resume();
+      res.writeHead(fault.status, { 'content-type': 'application/xml' });
+      res.end(`<?xml version="1.0"?><Error><Code>${fault.status === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>`);
+      return;
+    }
+    // Listings and multipart parts are not one object's requests: they pass straight through.
+    if (url.includes('list-type=') || url.includes('uploadId=') || url.includes('?uploads')) return this.forward(req, res, method, url);
+    const conditional = this.options.conditionalWrites && method === 'PUT' && req.headers['if-none-match'] === '*';
+    const key = url.split('?')[0]!;
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    this.locks.set(key, previous.then(() => mine));
+    await previous;
+    try {
+      if (conditional && (await this.upstreamHas(key))) {
+        this.log.push({ method, url, status: 412 });
+        req.resume();
+        res.writeHead(412, { 'content-type': 'application/xml' });
+        res.end('<?xml version="1.0"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
+        return;
+      }
+      await this.forward(req, res, method, url);
+    } finally {
+      release();
+    }
+  }
+
+  private upstreamHas(pathname: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const r = http.request(`${this.upstream}${pathname}`, { method: 'HEAD' }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      r.on('error', reject);
+      r.end();
+    });
+  }
+
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, url: string): Promise<void> {
+    return new Promise((resolve) => {
+      const target = new URL(url, this.upstream);
+      const upstream = http.request(target, { method, headers: req.headers }, (up) => {
+        this.log.push({ method, url, status: up.statusCode ?? 0 });
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+        up.on('end', resolve);
+        up.on('error', () => resolve());
+      });
+      upstream.on('error', () => {
+        res.destroy();
+        resolve();
+      });
+      req.pipe(upstream);
+    });
+  }
+}
