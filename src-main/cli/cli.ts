@@ -10,7 +10,7 @@ import { CacheError, INPUT_ERROR_CODES, isCacheError } from '../../src-shared/er
 import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
 import { chunksOf } from '../core/hashing';
 import { mapLimit } from '../core/keyed-lock';
-import { defaultStoreDir, openCache } from '../core/open-store';
+import { defaultStoreDir, openCache, type StoreLocation } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
 
@@ -21,8 +21,11 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
 }
 
-const USAGE = `usage: cache-admin [--store DIR | --memory] [--ns NAMESPACE] [--json] <command> [args]
+const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--ns NAMESPACE] [--json] <command> [args]
+S3 options: --s3-prefix P --s3-endpoint URL --s3-region R --s3-path-style --s3-checksum when_required|when_supported --profile NAME
+  (credentials: the AWS SDK's usual chain: environment, shared config/credentials files, SSO)
 commands:
+  capabilities                               what the store supports (conditional writes)
   hash <path|-> [--as bytes|string|json]     print the cache hash without storing
   store <path...|-> [--as bytes|json]        store files (folders recursively)
   get <hash|cache_id> [--version N] [--out FILE]
@@ -49,6 +52,13 @@ const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  's3-bucket': { type: 'string' },
+  's3-prefix': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-region': { type: 'string' },
+  's3-path-style': { type: 'boolean' },
+  's3-checksum': { type: 'string' },
+  profile: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -74,11 +84,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       return EXIT.ok;
     }
     const ns = parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
-    if (values.store !== undefined && values.memory) throw usageError('give --store or --memory, not both');
     const handler = COMMANDS[command];
     if (!handler) throw usageError(`unknown command "${command}"\n${USAGE}`);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
-    const cache = await openCache(values.memory ? { kind: 'memory' } : { kind: 'local', dir: values.store ?? defaultStoreDir(io.env) });
+    const cache = await openCache(storeLocation(values, io.env));
     try {
       return await handler({ cache, ns, values, args, io, write });
     } finally {
@@ -88,6 +97,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return reportError(err, io);
   }
 }
+
+function storeLocation(values: Values, env: NodeJS.ProcessEnv): StoreLocation {
+  const chosen = [values.store !== undefined, values.memory === true, values['s3-bucket'] !== undefined].filter(Boolean).length;
+  if (chosen > 1) throw usageError('give one of --store, --memory or --s3-bucket');
+  const s3Only = (['s3-prefix', 's3-endpoint', 's3-region', 's3-path-style', 's3-checksum', 'profile'] as const).filter((k) => values[k] !== undefined);
+  if (values['s3-bucket'] === undefined) {
+    if (s3Only.length) throw usageError(`--${s3Only[0]} needs --s3-bucket`);
+    return values.memory ? { kind: 'memory' } : { kind: 'local', dir: values.store ?? defaultStoreDir(env) };
+  }
+  const checksum = values['s3-checksum'];
+  if (checksum !== undefined && checksum !== 'when_required' && checksum !== 'when_supported') {
+    throw usageError('--s3-checksum takes when_required or when_supported');
+  }
+  if (values['s3-endpoint'] !== undefined && !/^https?:\/\/[^\s/]+/.test(values['s3-endpoint'])) throw usageError('--s3-endpoint must be an http(s) URL');
+  return {
+    kind: 's3',
+    config: {
+      bucket: values['s3-bucket'],
+      prefix: values['s3-prefix'],
+      endpoint: values['s3-endpoint'],
+      region: values['s3-region'] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+      forcePathStyle: values['s3-path-style'],
+      checksumMode: checksum,
+      profile: values.profile,
+    },
+  };
+}
+
+const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';
 
 function reportError(err: unknown, io: CliIo): number {
   if (isCacheError(err)) {
@@ -196,6 +234,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'json']) as StoreAs;
   if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
+  if (!ctx.cache.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
   const emit = (r: StoreResult) => ctx.write(ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r));
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
@@ -323,7 +362,19 @@ async function cmdDelete(ctx: Ctx): Promise<number> {
   return EXIT.ok;
 }
 
+async function cmdCapabilities(ctx: Ctx): Promise<number> {
+  const { storage } = ctx.cache;
+  if (ctx.values.json) {
+    ctx.write(`${JSON.stringify({ store: storage.description, ...storage.capabilities })}\n`);
+  } else {
+    ctx.write(`store: ${storage.description}\n`);
+    ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
+  }
+  return EXIT.ok;
+}
+
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+  capabilities: cmdCapabilities,
   hash: cmdHash,
   store: cmdStore,
   get: cmdGet,

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CacheService, type CacheServiceOptions } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
+import { S3Storage, type S3Config } from './storage/s3';
 import type { StorageBackend } from './storage/types';
 
 export const APP_FOLDER_NAME = 'cache-admin';
@@ -19,7 +20,7 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.CACHE_ADMIN_STORE || path.join(appDataDir(env), 'store');
 }
 
-export type StoreLocation = { kind: 'memory' } | { kind: 'local'; dir: string };
+export type StoreLocation = { kind: 'memory' } | { kind: 'local'; dir: string } | { kind: 's3'; config: S3Config };
 
 export async function openBackend(location: StoreLocation): Promise<StorageBackend> {
   switch (location.kind) {
@@ -27,6 +28,8 @@ export async function openBackend(location: StoreLocation): Promise<StorageBacke
       return new MemoryStorage();
     case 'local':
       return LocalFolderStorage.open(location.dir);
+    case 's3':
+      return S3Storage.open(location.config);
   }
 }
 

@@ -12,6 +12,10 @@ export class CountingStorage implements StorageBackend {
     return this.inner.description;
   }
 
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+
   reset(): void {
     for (const k of Object.keys(this.counts) as StorageCall[]) this.counts[k] = 0;
   }

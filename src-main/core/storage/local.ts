@@ -29,6 +29,7 @@ function tempName(): string {
 export class LocalFolderStorage implements StorageBackend {
   readonly root: string;
   readonly description: string;
+  readonly capabilities = { conditionalWrites: true };
 
   constructor(root: string) {
     this.root = path.resolve(root);

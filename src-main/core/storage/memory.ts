@@ -12,6 +12,7 @@ interface StoredObject {
 /** Everything in one Map: for tests and `--memory`. */
 export class MemoryStorage implements StorageBackend {
   readonly description = 'memory';
+  readonly capabilities = { conditionalWrites: true };
   private readonly objects = new Map<string, StoredObject>();
   private sortedKeys: string[] | null = null;
 

@@ -20,7 +20,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from './keys';
-import type { ContentSource, CopyOptions, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 export type ChecksumMode = 'when_supported' | 'when_required';
@@ -46,12 +46,11 @@ export interface S3Config {
   queueSize?: number;
 }
 
-export interface S3Capabilities {
-  /** `If-None-Match: *` on PUT is honoured: concurrent writers never collide on a version number. */
-  conditionalWrites: boolean;
-}
+// The pinned SDK runs on Node 20; its notice about future SDK releases would break the CLI's
+// one-line stderr and means nothing to an operator.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 
 function isLoopback(endpoint: string | undefined): boolean {
@@ -75,7 +74,8 @@ interface AwsError {
 export class S3Storage implements StorageBackend {
   readonly description: string;
   readonly client: S3Client;
-  capabilities: S3Capabilities = { conditionalWrites: false };
+  /** Until the probe in open() says otherwise. */
+  capabilities: StorageCapabilities = { conditionalWrites: false };
   private readonly prefix: string;
 
   constructor(readonly config: S3Config) {
@@ -109,7 +109,7 @@ export class S3Storage implements StorageBackend {
     return storage;
   }
 
-  private async probe(): Promise<S3Capabilities> {
+  private async probe(): Promise<StorageCapabilities> {
     const key = `${this.prefix}_cache-admin-probe/${Date.now()}-${randomBytes(6).toString('hex')}`;
     const put = (conditional: boolean) =>
       this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));

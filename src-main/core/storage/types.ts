@@ -58,9 +58,15 @@ export interface StagedContent {
   discard(): Promise<void>;
 }
 
+export interface StorageCapabilities {
+  /** Create-only writes are atomic: concurrent writers never collide on a version number. */
+  conditionalWrites: boolean;
+}
+
 export interface StorageBackend {
   /** For messages and the UI: never contains a secret. */
   readonly description: string;
+  readonly capabilities: StorageCapabilities;
   put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean>;
   /**
    * Copies a small object: a hard link on a local disk. `data`, when the caller has the bytes of
