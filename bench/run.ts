@@ -6,6 +6,9 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { startS3 } from '../src-main/test-support/s3-emulator';
 import { writeSmallFiles } from './fixtures';
 import { type BenchRow, formatTable, machineFacts, median, timeCommand } from './harness';
 
@@ -42,8 +45,56 @@ export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
   };
 }
 
+function hasCommand(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+}
+
+/** Row 7: upload of one large file to the S3 emulator via the CLI vs `rclone copyto` to the same endpoint. */
+export async function benchS3Upload(o: BenchOptions): Promise<BenchRow> {
+  const mib = o.smoke ? 8 : 1024;
+  const name = `upload of a ${mib} MiB file to the S3 emulator (CLI)`;
+  if (!hasCommand('rclone')) return { name, ours: '-', reference: 'rclone', ratio: null, target: '>= 1.0x rclone throughput', pass: null, note: 'rclone is not installed' };
+  const file = path.join(o.work, 'upload.bin');
+  const handle = await fs.open(file, 'w');
+  for (let i = 0; i < mib; i++) await handle.write(randomBytes(1024 * 1024));
+  await handle.close();
+  const s3 = await startS3('bench');
+  const credentials = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+  const rcloneEnv = {
+    RCLONE_CONFIG_EMU_TYPE: 's3',
+    RCLONE_CONFIG_EMU_PROVIDER: 'Other',
+    RCLONE_CONFIG_EMU_ACCESS_KEY_ID: 'S3RVER',
+    RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: 'S3RVER',
+    RCLONE_CONFIG_EMU_ENDPOINT: s3.endpoint,
+    RCLONE_CONFIG_EMU_FORCE_PATH_STYLE: 'true',
+    // Debian's rclone fails outright when a CA bundle is set and the endpoint is plain http.
+    AWS_CA_BUNDLE: '',
+  };
+  const ours: number[] = [];
+  const rclone: number[] = [];
+  try {
+    for (let run = 0; run < o.runs; run++) {
+      rclone.push(await timeCommand('rclone', ['copyto', file, `emu:${s3.bucket}/rclone-${run}/upload.bin`], { env: rcloneEnv }));
+      const s3Args = ['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--s3-prefix', `ours-${run}/`];
+      ours.push(await timeCommand(process.execPath, [...CLI, ...s3Args, '--json', 'store', file], { env: credentials }));
+    }
+  } finally {
+    await s3.stop();
+  }
+  const mbps = (ms: number) => mib / (ms / 1000);
+  const ratio = mbps(median(ours)) / mbps(median(rclone));
+  return {
+    name,
+    ours: `${mbps(median(ours)).toFixed(0)} MiB/s`,
+    reference: `${mbps(median(rclone)).toFixed(0)} MiB/s (rclone copyto)`,
+    ratio,
+    target: '>= 1.0x rclone throughput',
+    pass: ratio >= 1.0,
+  };
+}
+
 export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
-  return [await benchBulkStore(o)];
+  return [await benchBulkStore(o), await benchS3Upload(o)];
 }
 
 async function main(): Promise<void> {
