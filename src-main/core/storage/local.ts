@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
-import { assertValidKey, assertValidPrefix } from './keys';
+import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 

@@ -1,6 +1,6 @@
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
-import { assertValidKey, assertValidPrefix } from './keys';
+import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import { pageFromSorted } from './list-page';
 import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 

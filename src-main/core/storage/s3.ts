@@ -19,7 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
-import { assertValidKey, assertValidPrefix } from './keys';
+import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 

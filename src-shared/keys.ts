@@ -1,4 +1,4 @@
-import { CacheError } from '../../../src-shared/errors';
+import { CacheError } from './errors';
 
 /** Characters a key segment may use; the layout only writes these (percent-encoding included). */
 const SEGMENT_RE = /^[A-Za-z0-9_~%!*'()+=-][A-Za-z0-9._~%!*'()+=-]*$/;
@@ -24,4 +24,13 @@ export function assertValidPrefix(prefix: string): void {
   if (prefix === '') return;
   const trimmed = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
   assertValidKey(trimmed);
+}
+
+export function isValidPrefix(prefix: string): boolean {
+  try {
+    assertValidPrefix(prefix);
+    return true;
+  } catch {
+    return false;
+  }
 }
