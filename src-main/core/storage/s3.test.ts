@@ -136,6 +136,15 @@ describe('s3 backend', () => {
     proxy.clearFaults();
   });
 
+  it('reports persistent throttling as throttled, after bounded retries', async () => {
+    const cache = new CacheService(await S3Storage.open(config()));
+    proxy.inject({ match: isS3('GET', /list-type=2/), action: { kind: 'status', status: 503 }, times: Infinity });
+    const before = proxy.count();
+    await expect(cache.stats('busy')).rejects.toThrow(expect.objectContaining({ code: 'throttled', message: expect.stringContaining(s3.bucket) }));
+    expect(proxy.count() - before).toBe(3);
+    proxy.clearFaults();
+  });
+
   it('a failed record write leaves no version pointing at missing bytes, and a failed upload no record', async () => {
     const storage = await S3Storage.open(config({ maxAttempts: 2 }));
     const cache = new CacheService(storage);
