@@ -1,13 +1,10 @@
+/** Codes that mean "the caller's input was wrong" (CLI exit code 2). */
+const INPUT_CODES = ['invalid_hash', 'invalid_cache_id', 'invalid_namespace', 'invalid_key', 'invalid_input', 'invalid_json', 'too_large'] as const;
+
 /** Error codes the UI and scripts can act on. The same codes cross every boundary (CLI, IPC, bridge). */
 export const ERROR_CODES = [
-  'invalid_hash',
-  'invalid_cache_id',
-  'invalid_namespace',
-  'invalid_key',
-  'invalid_input',
-  'invalid_json',
+  ...INPUT_CODES,
   'not_found',
-  'too_large',
   'cancelled',
   'conflict',
   'access_denied',
@@ -44,13 +41,4 @@ export function isCacheError(value: unknown): value is CacheError {
   return value instanceof CacheError;
 }
 
-/** Codes that mean "the caller's input was wrong" (CLI exit code 2). */
-export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set([
-  'invalid_hash',
-  'invalid_cache_id',
-  'invalid_namespace',
-  'invalid_key',
-  'invalid_input',
-  'invalid_json',
-  'too_large',
-]);
+export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(INPUT_CODES);
