@@ -49,10 +49,6 @@ export function parseCacheHash(value: unknown): CacheHash {
   throw new CacheError('invalid_hash', `${describe(value)} is not a cache hash: expected 16 hex characters`);
 }
 
-export function isCacheHash(value: unknown): value is CacheHash {
-  return typeof value === 'string' && HASH_RE.test(value);
-}
-
 export function parseNamespace(value: unknown): Namespace {
   const result = namespaceSchema.safeParse(value);
   if (result.success) return result.data;

@@ -13,10 +13,6 @@ export function cacheHashOfSha256(sha256: string): CacheHash {
   return sha256.slice(0, HASH_LENGTH) as CacheHash;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
 export function cacheHashOf(bytes: Uint8Array | string): CacheHash {
   return cacheHashOfSha256(createHash('sha256').update(bytes).digest('hex'));
 }

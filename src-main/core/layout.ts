@@ -88,10 +88,6 @@ export class KeyLayout {
     return `${ns}/objects/`;
   }
 
-  temporalPrefix(ns: Namespace): string {
-    return `${ns}/temporal/`;
-  }
-
   /** Every key one version uses: content first, then its record and views. */
   keysOf(record: VersionRecord): string[] {
     return [
