@@ -58,13 +58,11 @@ export interface HashResult {
 }
 
 /**
- * Reads a source once, hashing it and handing each chunk to `sink`. Enforces `maxBytes` before a
- * chunk reaches the sink and stops promptly on abort.
+ * Reads a source once, handing each chunk to `sink`. Enforces `maxBytes` before a chunk reaches
+ * the sink, stops promptly on abort, and turns file errors into typed ones. Returns the size.
  */
-export async function pumpHashed(source: ContentSource, options: StageOptions, sink?: HashedChunkSink): Promise<HashResult> {
-  const hash = createHash('sha256');
+async function pumpChunks(source: ContentSource, options: StageOptions, sink: HashedChunkSink): Promise<number> {
   let size = 0;
-  let head: Uint8Array = new Uint8Array(0);
   try {
     for await (const raw of chunksOf(source, options.signal)) {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
@@ -73,22 +71,31 @@ export async function pumpHashed(source: ContentSource, options: StageOptions, s
       if (options.maxBytes !== undefined && size > options.maxBytes) {
         throw new CacheError('too_large', `content is larger than the ${options.maxBytes}-byte limit for one entry`);
       }
-      if (head.byteLength < HEAD_BYTES) {
-        head = concat(head, chunk.subarray(0, HEAD_BYTES - head.byteLength));
-      }
-      hash.update(chunk);
-      if (sink) await sink(chunk);
+      await sink(chunk);
       options.onProgress?.(size);
     }
   } catch (err) {
     if (err instanceof CacheError) throw err;
     if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled', { cause: err });
+    const name = source.kind === 'file' ? source.path : 'input';
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new CacheError('not_found', `no such file: ${source.kind === 'file' ? source.path : 'input'}`);
-    if (e.code === 'EISDIR') throw new CacheError('invalid_input', `${source.kind === 'file' ? source.path : 'input'} is a directory`);
-    if (e.code === 'EACCES') throw new CacheError('access_denied', `cannot read ${source.kind === 'file' ? source.path : 'input'}`);
+    if (e.code === 'ENOENT') throw new CacheError('not_found', `no such file: ${name}`);
+    if (e.code === 'EISDIR') throw new CacheError('invalid_input', `${name} is a directory`);
+    if (e.code === 'EACCES') throw new CacheError('access_denied', `cannot read ${name}`);
     throw err;
   }
+  return size;
+}
+
+/** Reads a source once, hashing it and handing each chunk to `sink`. */
+export async function pumpHashed(source: ContentSource, options: StageOptions, sink?: HashedChunkSink): Promise<HashResult> {
+  const hash = createHash('sha256');
+  let head: Uint8Array = new Uint8Array(0);
+  const size = await pumpChunks(source, options, async (chunk) => {
+    if (head.byteLength < HEAD_BYTES) head = concat(head, chunk.subarray(0, HEAD_BYTES - head.byteLength));
+    hash.update(chunk);
+    if (sink) await sink(chunk);
+  });
   return { sha256: hash.digest('hex'), size, head };
 }
 
@@ -106,7 +113,7 @@ export async function readAllBounded(source: ContentSource, maxBytes: number, si
     return source.bytes;
   }
   const parts: Uint8Array[] = [];
-  await pumpHashed(source, { maxBytes, signal }, (chunk) => {
+  await pumpChunks(source, { maxBytes, signal }, (chunk) => {
     parts.push(chunk);
   });
   return Buffer.concat(parts);

@@ -2,7 +2,6 @@ import * as fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { CacheService } from '../cache-service';
 import { FaultProxy } from '../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../test-support/s3-emulator';
@@ -188,6 +187,5 @@ describe('s3 backend', () => {
     expect(r.size).toBe(4000);
     const after = (await fs.readdir(os.tmpdir())).filter((f) => f.startsWith('cache-admin-spool-'));
     expect(after.sort()).toEqual(before.sort());
-    void path;
   });
 });
