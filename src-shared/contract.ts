@@ -1,7 +1,7 @@
 /**
- * The one contract between the renderer and main: every method, its input schema and its result.
- * Electron IPC and the loopback bridge both carry exactly this; main validates every payload here
- * before the core sees it.
+ * The one contract between the renderer and main: every method, its input schema and its result,
+ * and every event main pushes. Electron IPC and the loopback bridge both carry exactly this; main
+ * validates every payload here before the core sees it.
  */
 import { z } from 'zod';
 import { cacheHashSchema, namespaceSchema } from './domain';
@@ -22,11 +22,45 @@ export const LIMITS = {
   inlineBytes: 1024 * 1024,
   previewBytes: 64 * 1024,
   pageSize: 1000,
+  profileField: 256,
+  secretLength: 512,
 } as const;
 
 const namespace = namespaceSchema;
 const ref = z.string().min(1).max(LIMITS.refLength);
 const storeAs = z.enum(['bytes', 'json']).default('bytes');
+const noNul = (s: string) => !s.includes('\u0000');
+/** Chosen by the renderer so it can cancel and match progress events before the call returns. */
+export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'transfer ids are 1-64 letters, digits, - or _');
+/** A file on the machine running main: absolute, no NUL. Main only ever reads it. */
+const filePath = z
+  .string()
+  .min(1)
+  .max(LIMITS.pathLength)
+  .refine(noNul, 'paths cannot contain NUL')
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path');
+const profileText = z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL');
+const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
+
+export const s3ProfileInputSchema = z
+  .object({
+    kind: z.literal('s3'),
+    name: profileText.pipe(z.string().min(1)),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name'),
+    prefix: profileText.refine((p) => p === '' || (p.endsWith('/') && isValidPrefix(p)), 'prefix is empty or ends in "/"').default(''),
+    region: profileText.default(''),
+    endpoint: profileText.refine((e) => e === '' || /^https?:\/\/[^\s/]+/.test(e), 'endpoint must be an http(s) URL').default(''),
+    pathStyle: z.boolean().default(false),
+    /** A profile from the shared AWS config files; or keys below; or neither (default chain). */
+    awsProfile: profileText.default(''),
+    accessKeyId: z.string().regex(/^[A-Za-z0-9/+=]{0,128}$/, 'not an access key id').default(''),
+    secretAccessKey: z.string().max(LIMITS.secretLength).refine(noNul).default(''),
+  })
+  .strict();
+
+export const localProfileInputSchema = z
+  .object({ kind: z.literal('local'), name: profileText.pipe(z.string().min(1)), dir: filePath })
+  .strict();
 
 export const methods = {
   capabilities: { input: z.object({}).strict() },
@@ -57,7 +91,39 @@ export const methods = {
       })
       .strict(),
   },
+  /** Hash a file main can read, and say whether the namespace already holds it; stores nothing. */
+  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema }).strict() },
+  /** Store a file main streams from disk (Electron drops arrive as paths). */
+  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs }).strict() },
+  /** Stop a running hashFile/storeFile/upload; it then fails with `cancelled` and writes nothing. */
+  cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
+  /** Save a version's full content to a file the operator picks (main shows the dialog). */
+  saveEntry: { input: z.object({ namespace, ref }).strict() },
+  profiles: { input: z.object({}).strict() },
+  saveProfile: {
+    input: z
+      .object({
+        profile: z.discriminatedUnion('kind', [s3ProfileInputSchema, localProfileInputSchema]),
+        /** Keep the secret key on disk even though the OS offers no keyring to encrypt it. */
+        allowPlaintextSecret: z.boolean().default(false),
+      })
+      .strict(),
+  },
+  removeProfile: { input: z.object({ id: profileId }).strict() },
+  connect: { input: z.object({ id: profileId }).strict() },
 } as const;
+
+/** Streamed uploads over the bridge carry these fields in the query string. */
+export const uploadQuerySchema = z
+  .object({
+    op: z.enum(['hash', 'store']),
+    namespace,
+    name: z.string().max(LIMITS.nameLength).default(''),
+    transferId: transferIdSchema,
+    as: storeAs,
+  })
+  .strict();
+export type UploadQuery = z.input<typeof uploadQuerySchema>;
 
 export type MethodName = keyof typeof methods;
 export type MethodInput<M extends MethodName> = z.input<(typeof methods)[M]['input']>;
@@ -77,8 +143,44 @@ export interface KeyPage {
   cursor?: string;
 }
 
+export interface HashReport {
+  hash: string;
+  sha256: string;
+  size: number;
+  /** The namespace's latest version of this content, when it already holds it. */
+  existing: { cache_id: string; version: number } | null;
+}
+
+/** What the renderer may know about a profile: never a secret, the key id only masked. */
+export interface ProfileSummary {
+  id: string;
+  name: string;
+  kind: 'local' | 's3' | 'memory';
+  /** A folder, or s3://bucket/prefix. */
+  location: string;
+  endpoint?: string;
+  region?: string;
+  pathStyle?: boolean;
+  awsProfile?: string;
+  maskedKeyId?: string;
+  /** Where the secret key lives: none given, encrypted by the OS keyring, on disk in plain text, or only until the app exits. */
+  secret: 'none' | 'keyring' | 'plaintext' | 'session';
+}
+
+export interface ProfilesView {
+  profiles: ProfileSummary[];
+  active: string;
+  keyring: { available: boolean; backend: string };
+}
+
+export interface Capabilities {
+  profile: string;
+  store: string;
+  conditionalWrites: boolean;
+}
+
 export interface MethodResults {
-  capabilities: { store: string; conditionalWrites: boolean };
+  capabilities: Capabilities;
   namespaces: { namespaces: NamespaceSummary[] };
   stats: NamespaceStats;
   versions: { hash: string; versions: VersionSummary[]; count: number };
@@ -86,12 +188,35 @@ export interface MethodResults {
   listKeys: KeyPage;
   delete: { deleted: string[]; contentRemoved: boolean };
   storeBytes: StoreResult;
+  hashFile: HashReport;
+  storeFile: StoreResult;
+  cancel: { cancelled: boolean };
+  saveEntry: { saved: boolean; path?: string; bytes?: number };
+  profiles: ProfilesView;
+  saveProfile: ProfileSummary;
+  removeProfile: { removed: boolean };
+  connect: Capabilities;
 }
+
+/** Events main pushes to every window / bridge client. */
+export type CacheAdminEvent =
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store'; bytesDone: number; totalBytes: number | null }
+  | { type: 'connected'; capabilities: Capabilities };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */
 export type CacheAdminApi = {
   [M in MethodName]: (input: MethodInput<M>) => Promise<Result<MethodResults[M]>>;
 };
+
+/** The object the Electron preload exposes as `window.cacheAdmin`. */
+export type PreloadApi = CacheAdminApi & {
+  onEvent(listener: (event: CacheAdminEvent) => void): () => void;
+  /** The path of a dropped file (Electron's webUtils.getPathForFile); main streams it from disk. */
+  pathForFile(file: unknown): string;
+};
+
+export const IPC_INVOKE_PREFIX = 'cache-admin:';
+export const IPC_EVENT_CHANNEL = 'cache-admin:event';
 
 export function isMethodName(value: unknown): value is MethodName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(methods, value);

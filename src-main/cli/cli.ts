@@ -10,9 +10,10 @@ import { CacheError, INPUT_ERROR_CODES, isCacheError } from '../../src-shared/er
 import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
 import { chunksOf } from '../core/hashing';
 import { mapLimit } from '../core/keyed-lock';
-import { defaultStoreDir, openCache, type StoreLocation } from '../core/open-store';
+import { openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
+import { STORE_OPTIONS, storeLocation, usageError } from './store-options';
 
 export interface CliIo {
   stdin: Readable;
@@ -41,8 +42,6 @@ export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 }
 const STORE_CONCURRENCY = 16;
 
 const OPTIONS = {
-  store: { type: 'string' },
-  memory: { type: 'boolean' },
   ns: { type: 'string' },
   json: { type: 'boolean' },
   as: { type: 'string' },
@@ -52,20 +51,11 @@ const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
-  's3-bucket': { type: 'string' },
-  's3-prefix': { type: 'string' },
-  's3-endpoint': { type: 'string' },
-  's3-region': { type: 'string' },
-  's3-path-style': { type: 'boolean' },
-  's3-checksum': { type: 'string' },
-  profile: { type: 'string' },
+  ...STORE_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-function usageError(message: string): CacheError {
-  return new CacheError('invalid_input', message);
-}
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const write = (text: string) => io.stdout.write(text);
@@ -96,33 +86,6 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     return reportError(err, io);
   }
-}
-
-function storeLocation(values: Values, env: NodeJS.ProcessEnv): StoreLocation {
-  const chosen = [values.store !== undefined, values.memory === true, values['s3-bucket'] !== undefined].filter(Boolean).length;
-  if (chosen > 1) throw usageError('give one of --store, --memory or --s3-bucket');
-  const s3Only = (['s3-prefix', 's3-endpoint', 's3-region', 's3-path-style', 's3-checksum', 'profile'] as const).filter((k) => values[k] !== undefined);
-  if (values['s3-bucket'] === undefined) {
-    if (s3Only.length) throw usageError(`--${s3Only[0]} needs --s3-bucket`);
-    return values.memory ? { kind: 'memory' } : { kind: 'local', dir: values.store ?? defaultStoreDir(env) };
-  }
-  const checksum = values['s3-checksum'];
-  if (checksum !== undefined && checksum !== 'when_required' && checksum !== 'when_supported') {
-    throw usageError('--s3-checksum takes when_required or when_supported');
-  }
-  if (values['s3-endpoint'] !== undefined && !/^https?:\/\/[^\s/]+/.test(values['s3-endpoint'])) throw usageError('--s3-endpoint must be an http(s) URL');
-  return {
-    kind: 's3',
-    config: {
-      bucket: values['s3-bucket'],
-      prefix: values['s3-prefix'],
-      endpoint: values['s3-endpoint'],
-      region: values['s3-region'] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
-      forcePathStyle: values['s3-path-style'],
-      checksumMode: checksum,
-      profile: values.profile,
-    },
-  };
 }
 
 const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';

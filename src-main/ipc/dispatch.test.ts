@@ -1,15 +1,31 @@
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { methods, type MethodName } from '../../src-shared/contract';
-import { CacheService } from '../core/cache-service';
 import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
+import { AppSession } from './session';
 
-function setup() {
+const dir = mkdtempSync(path.join(tmpdir(), 'dispatch-'));
+const FILE = path.join(dir, 'hello.txt');
+writeFileSync(FILE, 'hello world');
+
+/** A session on a counting in-memory store; `realBackends` lets profiles open real stores. */
+async function setup({ realBackends = false } = {}) {
   const storage = new CountingStorage(new MemoryStorage());
-  const dispatch = createDispatcher(new CacheService(storage));
+  const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+  const profiles = new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store'));
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: realBackends ? undefined : async () => storage });
+  await session.start();
+  const dispatch = createDispatcher(session);
   const calls = () => Object.values(storage.counts).reduce((a, b) => a + b, 0);
-  return { storage, dispatch, calls };
+  const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
+  return { storage, session, dispatch, calls, profilesText, profiles };
 }
 
 const HOSTILE = ['../../etc/passwd', '/abs/path', 'a\u0000b', 'x'.repeat(100_000), '😀', '', 'DEFAULT'];
@@ -37,6 +53,14 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   listKeys: { prefix: 'default/', limit: 10, delimiter: true },
   delete: { namespace: 'default', ref: 'b94d27b9934d3e08-v1' },
   storeBytes: { namespace: 'default', name: 'a.txt', base64: Buffer.from('hello world').toString('base64'), as: 'bytes' },
+  hashFile: { namespace: 'default', path: FILE, transferId: 't1' },
+  storeFile: { namespace: 'default', path: FILE, transferId: 't2', as: 'bytes' },
+  cancel: { transferId: 't3' },
+  saveEntry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
+  profiles: {},
+  saveProfile: { profile: { kind: 's3', name: 'prod', bucket: 'my-bucket', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'secret/KEY' } },
+  removeProfile: { id: 's3-abcdef12' },
+  connect: { id: 'local-default' },
 };
 
 describe('contract dispatch', () => {
@@ -45,22 +69,26 @@ describe('contract dispatch', () => {
   });
 
   it.each(Object.keys(VALID) as MethodName[])('%s: malformed payloads get a typed error and never reach storage', async (method) => {
-    const { dispatch, calls } = setup();
+    const { dispatch, calls, profilesText } = await setup();
     const rejected: string[] = [];
     for (const payload of malformed(VALID[method])) {
       const before = calls();
+      const profilesBefore = await profilesText();
       const result = await dispatch(method, payload);
       if (result.ok) continue; // e.g. a hostile string that is still a valid listKeys prefix is not an error
       expect(result.error.code).toMatch(/^(invalid_\w+|not_found)$/);
       expect(JSON.stringify(result.error)).not.toMatch(/\n\s+at /); // no stack traces
-      if (result.error.code !== 'not_found') expect(calls()).toBe(before);
+      if (result.error.code !== 'not_found') {
+        expect(calls()).toBe(before);
+        expect(await profilesText()).toBe(profilesBefore);
+      }
       rejected.push(result.error.code);
     }
     expect(rejected.length).toBeGreaterThan(0);
   });
 
   it('rejects unknown methods and prototype names', async () => {
-    const { dispatch, calls } = setup();
+    const { dispatch, calls } = await setup();
     for (const name of ['nope', '__proto__', 'constructor', 'toString', 42, null]) {
       expect(await dispatch(name, {})).toEqual({ ok: false, error: { code: 'invalid_input', message: 'unknown method' } });
     }
@@ -68,7 +96,7 @@ describe('contract dispatch', () => {
   });
 
   it('round-trips valid calls: store, entry with preview, versions, keys, delete', async () => {
-    const { dispatch } = setup();
+    const { dispatch } = await setup();
     const stored = await dispatch('storeBytes', VALID.storeBytes);
     expect(stored).toMatchObject({ ok: true, value: { cache_id: 'b94d27b9934d3e08-v1' } });
     const entry = await dispatch('entry', { namespace: 'default', ref: 'B94D27B9934D3E08' });
@@ -81,12 +109,95 @@ describe('contract dispatch', () => {
   });
 
   it('bounds the preview of big content', async () => {
-    const { dispatch } = setup();
+    const { dispatch } = await setup();
     const big = Buffer.alloc(200_000, 7).toString('base64');
     const stored = await dispatch('storeBytes', { namespace: 'default', name: 'big', base64: big });
     const ref = (stored as { value: { hash: string } }).value.hash;
     const entry = (await dispatch('entry', { namespace: 'default', ref })) as { value: { preview: string; previewTruncated: boolean } };
     expect(Buffer.from(entry.value.preview, 'base64').length).toBe(64 * 1024);
     expect(entry.value.previewTruncated).toBe(true);
+  });
+
+  it('hashes before storing, reports progress, and says when content is already stored', async () => {
+    const { dispatch, session } = await setup();
+    const events: unknown[] = [];
+    session.onEvent((e) => events.push(e));
+    expect(await dispatch('hashFile', VALID.hashFile)).toEqual({ ok: true, value: { hash: 'b94d27b9934d3e08', sha256: expect.any(String), size: 11, existing: null } });
+    expect(await dispatch('storeFile', VALID.storeFile)).toMatchObject({ ok: true, value: { cache_id: 'b94d27b9934d3e08-v1', source: 'hello.txt' } });
+    expect(await dispatch('hashFile', VALID.hashFile)).toMatchObject({ ok: true, value: { existing: { cache_id: 'b94d27b9934d3e08-v1', version: 1 } } });
+    expect(events).toContainEqual({ type: 'progress', transferId: 't2', phase: 'store', bytesDone: 11, totalBytes: 11 });
+  });
+
+  it('refuses folders and missing files without touching storage', async () => {
+    const { dispatch, calls } = await setup();
+    expect(await dispatch('storeFile', { ...VALID.storeFile, path: dir })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await dispatch('storeFile', { ...VALID.storeFile, path: path.join(dir, 'missing') })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(calls()).toBe(0);
+  });
+
+  it('cancels a running store: it fails with cancelled and nothing is stored', async () => {
+    const { dispatch, session } = await setup();
+    const big = path.join(dir, 'big.bin');
+    writeFileSync(big, Buffer.alloc(64 * 1024 * 1024, 1));
+    session.onEvent((e) => {
+      if (e.type === 'progress' && e.transferId === 'big') void dispatch('cancel', { transferId: 'big' });
+    });
+    const result = await dispatch('storeFile', { namespace: 'default', path: big, transferId: 'big' });
+    expect(result).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+    expect(await dispatch('cancel', { transferId: 'big' })).toEqual({ ok: true, value: { cancelled: false } });
+  });
+
+  it('never returns or persists a secret key without a keyring unless the operator allows it', async () => {
+    const { dispatch, profilesText, profiles } = await setup();
+    const saved = await dispatch('saveProfile', VALID.saveProfile);
+    expect(saved).toMatchObject({ ok: true, value: { kind: 's3', maskedKeyId: 'AKIA…2345', secret: 'session', location: 's3://my-bucket/' } });
+    const listed = await dispatch('profiles', {});
+    expect(listed).toMatchObject({ ok: true, value: { keyring: { available: false }, active: 'command-line' } });
+    for (const seenByRenderer of [JSON.stringify(saved), JSON.stringify(listed)]) {
+      expect(seenByRenderer).not.toContain('secret/KEY');
+      expect(seenByRenderer).not.toContain('AKIAEXAMPLE12345');
+    }
+    expect(await profilesText()).not.toContain('secret/KEY');
+    const plain = await dispatch('saveProfile', { ...VALID.saveProfile, allowPlaintextSecret: true });
+    expect(plain).toMatchObject({ ok: true, value: { secret: 'plaintext' } });
+    expect(await profilesText()).toContain('secret/KEY');
+    expect(statSync(profiles.file).mode & 0o077).toBe(0); // owner-only
+  });
+
+  it('rejects bad nested profile fields without writing the profiles file', async () => {
+    const { dispatch, profilesText } = await setup();
+    const before = await profilesText();
+    const profile = VALID.saveProfile.profile as Record<string, unknown>;
+    const bad = [
+      { bucket: '../etc' },
+      { bucket: 'UPPER' },
+      { prefix: '../x/' },
+      { prefix: 'no-slash' },
+      { endpoint: 'file:///etc/passwd' },
+      { accessKeyId: 'has space' },
+      { secretAccessKey: 'x'.repeat(10_000) },
+      { name: '' },
+      { kind: 'ftp' },
+      { pathStyle: 'yes' },
+    ];
+    for (const change of bad) {
+      expect(await dispatch('saveProfile', { profile: { ...profile, ...change } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    }
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'x', dir: 'relative/dir' } })).toMatchObject({ ok: false });
+    expect(await dispatch('saveProfile', { profile: { ...profile, secretAccessKey: '' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await profilesText()).toBe(before);
+  });
+
+  it('switches stores by profile, and a profile that cannot connect changes nothing', async () => {
+    const { dispatch } = await setup({ realBackends: true });
+    const unreachable = await dispatch('saveProfile', { profile: { kind: 's3', name: 'down', bucket: 'nobody', endpoint: 'http://127.0.0.1:9', pathStyle: true, region: 'us-east-1', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 's' } });
+    const id = (unreachable as { value: { id: string } }).value.id;
+    const failed = await dispatch('connect', { id });
+    expect(failed).toMatchObject({ ok: false, error: { code: 'storage_unreachable' } });
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+    expect(await dispatch('connect', { id: 'local-default' })).toMatchObject({ ok: true, value: { profile: 'local-default', conditionalWrites: true } });
+    expect(await dispatch('removeProfile', { id: 'local-default' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await dispatch('removeProfile', { id })).toEqual({ ok: true, value: { removed: true } });
   });
 });

@@ -1,29 +1,40 @@
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
-import { parseEntryRef } from '../../src-shared/domain';
+import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
-import type { CacheService, EntryLookup } from '../core/cache-service';
+import type { EntryLookup } from '../core/cache-service';
+import type { AppSession } from './session';
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
 
-function lookupOf(ref: string): EntryLookup {
+export function lookupOf(ref: string): EntryLookup {
   const parsed = parseEntryRef(ref);
   if (parsed.kind === 'cache_id') return { hash: parsed.hash, version: parsed.version };
   return { hash: parsed.hash, sha256: parsed.kind === 'sha256' ? parsed.sha256 : undefined };
 }
 
-function handlers(cache: CacheService): Handlers {
+/** Hash-before-store: the hash, and the version the namespace already holds it as. */
+export async function hashReport(session: AppSession, namespace: string, hashed: { hash: CacheHash; sha256: string; size: number }) {
+  const existing = await session.cache.exists(namespace, hashed.hash) ? await session.cache.record(namespace, { hash: hashed.hash }) : null;
+  return { ...hashed, existing: existing ? { cache_id: existing.cache_id, version: existing.version } : null };
+}
+
+function handlers(session: AppSession): Handlers {
+  const cache = () => session.cache;
   return {
-    capabilities: async () => ({ store: cache.storage.description, ...cache.storage.capabilities }),
-    namespaces: async () => ({ namespaces: await cache.namespaces() }),
-    stats: async ({ namespace }: { namespace: string }) => cache.stats(namespace),
-    versions: async ({ namespace, hash }: { namespace: string; hash: string }) => {
-      const versions = await cache.versions(namespace, hash as never);
+    capabilities: async () => session.capabilities(),
+    namespaces: async () => ({ namespaces: await cache().namespaces() }),
+    stats: async ({ namespace }: { namespace: string }) => cache().stats(namespace),
+    versions: async ({ namespace, hash }: { namespace: string; hash: CacheHash }) => {
+      const versions = await cache().versions(namespace, hash);
       return { hash, versions, count: versions.length };
     },
     entry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
-      const lookup = lookupOf(ref);
-      const { record, content } = await cache.retrieve(namespace, lookup);
-      const latest = await cache.record(namespace, { hash: record.hash });
+      const { record, content } = await cache().retrieve(namespace, lookupOf(ref));
+      const latest = await cache().record(namespace, { hash: record.hash });
       const parts: Uint8Array[] = [];
       let size = 0;
       for await (const chunk of content) {
@@ -34,48 +45,93 @@ function handlers(cache: CacheService): Handlers {
       return {
         record,
         latestVersion: latest.version,
-        keys: cache.keysOf(record),
+        keys: cache().keysOf(record),
         preview: Buffer.concat(parts).toString('base64'),
         previewTruncated: record.size > size,
       };
     },
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
-      cache.listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
+      cache().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     delete: async ({ namespace, ref }: { namespace: string; ref: string }) => {
       const parsed = parseEntryRef(ref);
-      const result = await cache.delete(namespace, { hash: parsed.hash, version: parsed.kind === 'cache_id' ? parsed.version : undefined });
+      const result = await cache().delete(namespace, { hash: parsed.hash, version: parsed.kind === 'cache_id' ? parsed.version : undefined });
       return { deleted: result.deleted, contentRemoved: result.contentRemoved };
     },
     storeBytes: async ({ namespace, name, base64, as }: { namespace: string; name: string; base64: string; as: 'bytes' | 'json' }) => {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new CacheError('invalid_input', 'content must be base64');
-      return cache.store(namespace, { source: { kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as });
+      return cache().store(namespace, { source: { kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as });
     },
+    hashFile: async ({ namespace, path: file, transferId }: { namespace: string; path: string; transferId: string }) => {
+      const size = await session.fileSize(file);
+      const hashed = await session.transfer(transferId, 'hash', size, (options) => cache().hash({ source: { kind: 'file', path: file } }, options));
+      return hashReport(session, namespace, hashed);
+    },
+    storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: 'bytes' | 'json' }) => {
+      const size = await session.fileSize(file);
+      return session.transfer(transferId, 'store', size, (options) =>
+        cache().store(namespace, { source: { kind: 'file', path: file }, name: path.basename(file), as }, options),
+      );
+    },
+    cancel: async ({ transferId }: { transferId: string }) => ({ cancelled: session.cancel(transferId) }),
+    saveEntry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
+      const choose = session.options.chooseSavePath;
+      if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');
+      const record = await cache().record(namespace, lookupOf(ref));
+      const target = await choose(path.basename(record.source) || record.cache_id);
+      if (!target) return { saved: false };
+      // Written next to the target and renamed, so a failed save never leaves a half file.
+      const tmp = `${target}.partial`;
+      try {
+        const { content } = await cache().retrieve(namespace, { hash: record.hash, version: record.version });
+        await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
+        await rename(tmp, target);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      }
+      return { saved: true, path: target, bytes: record.size };
+    },
+    profiles: async () => session.profilesView(),
+    saveProfile: async ({ profile, allowPlaintextSecret }: { profile: never; allowPlaintextSecret: boolean }) => session.profiles.upsert(profile, allowPlaintextSecret),
+    removeProfile: async ({ id }: { id: string }) => {
+      if (id === session.activeProfileId) throw new CacheError('invalid_input', 'switch to another profile before removing this one');
+      return { removed: await session.profiles.remove(id) };
+    },
+    connect: async ({ id }: { id: string }) => session.connect(id),
   };
+}
+
+const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invalid_key'> = { namespace: 'invalid_namespace', hash: 'invalid_hash', prefix: 'invalid_key' };
+
+export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unknown>>;
+
+/** A thrown error as a Result: typed codes pass through, anything else is logged here and hidden. */
+export function errorResult(err: unknown, what: string): Result<never> {
+  if (err instanceof CacheError) return { ok: false, error: err.toInfo() };
+  // Logged in main only: the renderer gets a code and a sentence, never a stack.
+  console.error(`cache-admin: ${what} failed: ${(err as Error)?.message ?? String(err)}`);
+  return { ok: false, error: { code: 'internal', message: `${what} failed unexpectedly` } };
 }
 
 /**
  * Validates a method call against the contract and runs it. Anything that is not a valid call is
  * answered with a typed error and never reaches the core; no stack trace leaves this function.
  */
-export function createDispatcher(cache: CacheService): (method: unknown, payload: unknown) => Promise<Result<unknown>> {
-  const table = handlers(cache);
+export function createDispatcher(session: AppSession): Dispatch {
+  const table = handlers(session);
   return async (method, payload) => {
     if (!isMethodName(method)) return { ok: false, error: { code: 'invalid_input', message: 'unknown method' } };
     const parsed = methods[method].input.safeParse(payload ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = issue?.path.join('.') || 'payload';
-      const code = field === 'namespace' ? 'invalid_namespace' : field === 'hash' ? 'invalid_hash' : field === 'prefix' ? 'invalid_key' : 'invalid_input';
-      return { ok: false, error: { code, message: `${method}: ${field}: ${issue?.message ?? 'invalid'}` } };
+      return { ok: false, error: { code: FIELD_CODES[field] ?? 'invalid_input', message: `${method}: ${field}: ${issue?.message ?? 'invalid'}` } };
     }
     try {
       const handler = table[method] as (input: unknown) => Promise<unknown>;
       return { ok: true, value: await handler(parsed.data) };
     } catch (err) {
-      if (err instanceof CacheError) return { ok: false, error: err.toInfo() };
-      // Logged in main only: the renderer gets a code and a sentence, never a stack.
-      console.error(`cache-admin: ${method} failed: ${(err as Error)?.message ?? String(err)}`);
-      return { ok: false, error: { code: 'internal', message: `${method} failed unexpectedly` } };
+      return errorResult(err, method);
     }
   };
 }

@@ -1,0 +1,54 @@
+import { CacheError } from '../../src-shared/errors';
+import { defaultStoreDir, type StoreLocation } from '../core/open-store';
+
+/** Where the store is: shared by the CLI and the bridge (`npm run web`). */
+export const STORE_OPTIONS = {
+  store: { type: 'string' },
+  memory: { type: 'boolean' },
+  's3-bucket': { type: 'string' },
+  's3-prefix': { type: 'string' },
+  's3-endpoint': { type: 'string' },
+  's3-region': { type: 'string' },
+  's3-path-style': { type: 'boolean' },
+  's3-checksum': { type: 'string' },
+  profile: { type: 'string' },
+} as const;
+
+type StoreValues = { [K in keyof typeof STORE_OPTIONS]?: (typeof STORE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+export function usageError(message: string): CacheError {
+  return new CacheError('invalid_input', message);
+}
+
+/** Whether any store option was given (else the caller picks its default store). */
+export function storeChosen(values: StoreValues): boolean {
+  return values.store !== undefined || values.memory === true || values['s3-bucket'] !== undefined;
+}
+
+export function storeLocation(values: StoreValues, env: NodeJS.ProcessEnv): StoreLocation {
+  const chosen = [values.store !== undefined, values.memory === true, values['s3-bucket'] !== undefined].filter(Boolean).length;
+  if (chosen > 1) throw usageError('give one of --store, --memory or --s3-bucket');
+  const s3Only = (['s3-prefix', 's3-endpoint', 's3-region', 's3-path-style', 's3-checksum', 'profile'] as const).filter((k) => values[k] !== undefined);
+  if (values['s3-bucket'] === undefined) {
+    if (s3Only.length) throw usageError(`--${s3Only[0]} needs --s3-bucket`);
+    return values.memory ? { kind: 'memory' } : { kind: 'local', dir: values.store ?? defaultStoreDir(env) };
+  }
+  const checksum = values['s3-checksum'];
+  if (checksum !== undefined && checksum !== 'when_required' && checksum !== 'when_supported') {
+    throw usageError('--s3-checksum takes when_required or when_supported');
+  }
+  if (values['s3-endpoint'] !== undefined && !/^https?:\/\/[^\s/]+/.test(values['s3-endpoint'])) throw usageError('--s3-endpoint must be an http(s) URL');
+  return {
+    kind: 's3',
+    config: {
+      bucket: values['s3-bucket'],
+      prefix: values['s3-prefix'],
+      endpoint: values['s3-endpoint'],
+      region: values['s3-region'] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
+      forcePathStyle: values['s3-path-style'],
+      checksumMode: checksum,
+      profile: values.profile,
+    },
+  };
+}
+
