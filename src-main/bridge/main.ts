@@ -1,0 +1,42 @@
+// `npm run web`: the app in a browser, served on 127.0.0.1 with a per-run token.
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { appDataDir, defaultStoreDir } from '../core/open-store';
+import { STORE_OPTIONS, storeChosen, storeLocation } from '../cli/store-options';
+import { createDispatcher } from '../ipc/dispatch';
+import { AppSession } from '../ipc/session';
+import { ProfileStore } from '../profiles/profiles';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { startBridge } from './server';
+
+const USAGE = 'usage: npm run web -- [--port N] [--store DIR | --memory | --s3-bucket B [S3 options]]';
+export const DEFAULT_PORT = 5199;
+const RENDERER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../out/renderer');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { ...STORE_OPTIONS, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
+  const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir());
+  const session = new AppSession({ profiles, commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined });
+  await session.start();
+  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: RENDERER_DIR, port }).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port N (0 picks a free one)`) : err;
+  });
+  console.log(`Cache Admin bridge (${session.capabilities().store}): open ${bridge.url}`);
+  const stop = () => {
+    void bridge.close().then(() => session.close()).then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: Error) => {
+  console.error(`cache-admin web: ${err.message}`);
+  process.exit(2);
+});

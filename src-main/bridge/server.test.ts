@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
+import { createDispatcher } from '../ipc/dispatch';
+import { AppSession } from '../ipc/session';
+import { ProfileStore } from '../profiles/profiles';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { REPO_ROOT } from '../test-support/cli-harness';
+import { startBridge, type Bridge } from './server';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bridge-'));
+const staticDir = path.join(dir, 'renderer');
+const running: Bridge[] = [];
+
+async function setup() {
+  mkdirSync(staticDir, { recursive: true });
+  writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>Cache Admin</title>');
+  writeFileSync(path.join(dir, 'secret.txt'), 'outside the static folder');
+  const profiles = new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'store'));
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' } });
+  await session.start();
+  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
+  running.push(bridge);
+  const base = `http://127.0.0.1:${bridge.port}`;
+  const headers = { 'x-cache-admin-token': bridge.token };
+  const call = async (method: string, payload: unknown, h: Record<string, string> = headers) => {
+    const res = await fetch(`${base}/api/call/${method}`, { method: 'POST', headers: { ...h, 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+    return { status: res.status, body: (await res.json()) as { ok: boolean; value?: never; error?: { code: string } } };
+  };
+  return { bridge, session, base, headers, call };
+}
+
+/** Collects Server-Sent Events until `stop` is called. */
+async function listen(url: string) {
+  const controller = new AbortController();
+  const res = await fetch(url, { signal: controller.signal });
+  const events: { type: string; transferId?: string; bytesDone?: number }[] = [];
+  const reading = (async () => {
+    let buffer = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += Buffer.from(chunk).toString();
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (frame.startsWith('data: ')) events.push(JSON.parse(frame.slice(6)));
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return { status: res.status, events, stop: async () => (controller.abort(), reading) };
+}
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((b) => b.close()));
+});
+
+describe('loopback bridge', () => {
+  it('listens on 127.0.0.1 only and prints a URL with a random token', async () => {
+    const { bridge } = await setup();
+    const other = await setup();
+    expect(bridge.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
+    expect(bridge.address).toBe('127.0.0.1');
+    expect(other.bridge.token).not.toBe(bridge.token);
+  });
+
+  it('answers every API request without the right token with 401 and changes nothing', async () => {
+    const { base, call } = await setup();
+    const store = { namespace: 'default', name: 'a', base64: Buffer.from('x').toString('base64') };
+    for (const h of [{}, { 'x-cache-admin-token': 'wrong' }, { 'x-cache-admin-token': '' }]) {
+      expect((await call('storeBytes', store, h)).status).toBe(401);
+    }
+    const upload = await fetch(`${base}/api/upload?op=store&namespace=default&transferId=t1`, { method: 'POST', body: 'data' });
+    expect(upload.status).toBe(401);
+    expect((await fetch(`${base}/api/events`)).status).toBe(401);
+    expect((await fetch(`${base}/api/content?namespace=default&ref=2d711642b726b044`)).status).toBe(401);
+    expect((await fetch(`${base}/api/call/namespaces?token=nope`, { method: 'POST' })).status).toBe(401);
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('refuses other Host names (DNS rebinding)', async () => {
+    const { bridge } = await setup();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: bridge.port, path: '/', headers: { host: `evil.example:${bridge.port}` } }, (res) => resolve(res.statusCode ?? 0));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+
+  it('round-trips contract calls and maps bad payloads to typed errors', async () => {
+    const { call } = await setup();
+    const stored = await call('storeBytes', { namespace: 'default', name: 'hello.txt', base64: Buffer.from('hello world').toString('base64') });
+    expect(stored.body).toMatchObject({ ok: true, value: { cache_id: 'b94d27b9934d3e08-v1' } });
+    expect((await call('entry', { namespace: 'default', ref: 'b94d27b9934d3e08-v1' })).body).toMatchObject({ ok: true, value: { latestVersion: 1 } });
+    expect((await call('versions', { namespace: '../x', hash: 'b94d27b9934d3e08' })).body).toMatchObject({ ok: false, error: { code: 'invalid_namespace' } });
+    expect((await call('nope', {})).body).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+  });
+
+  it('rejects bodies that are not JSON or too big', async () => {
+    const { base, headers } = await setup();
+    const notJson = await fetch(`${base}/api/call/namespaces`, { method: 'POST', headers, body: '{' });
+    expect(await notJson.json()).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    const huge = await fetch(`${base}/api/call/storeBytes`, { method: 'POST', headers, body: 'x'.repeat(3 * 1024 * 1024) });
+    expect(huge.status).toBe(413);
+  });
+
+  it('streams an upload into the store with progress events, then reports it as already stored', async () => {
+    const { base, bridge, headers } = await setup();
+    const sse = await listen(`${base}/api/events?token=${bridge.token}`);
+    expect(sse.status).toBe(200);
+    const content = Buffer.alloc(8 * 1024 * 1024, 'ab');
+    const sha256 = createHash('sha256').update(content).digest('hex');
+    const chunks = (async function* () {
+      for (let i = 0; i < content.length; i += 1 << 20) {
+        yield content.subarray(i, i + (1 << 20));
+        await new Promise((r) => setTimeout(r, 30)); // slow enough for progress events
+      }
+    })();
+    const res = await fetch(`${base}/api/upload?op=store&namespace=uploads&name=big.bin&transferId=up1`, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': String(content.length) },
+      body: chunks as unknown as BodyInit,
+      duplex: 'half',
+    } as RequestInit);
+    expect(await res.json()).toMatchObject({ ok: true, value: { hash: sha256.slice(0, 16), size: content.length, source: 'big.bin', version: 1 } });
+    const again = await fetch(`${base}/api/upload?op=hash&namespace=uploads&transferId=up2`, { method: 'POST', headers, body: content });
+    expect(await again.json()).toMatchObject({ ok: true, value: { sha256, existing: { version: 1 } } });
+    await sse.stop();
+    const progress = sse.events.filter((e) => e.type === 'progress' && e.transferId === 'up1');
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress.at(-1)).toMatchObject({ bytesDone: content.length });
+  });
+
+  it('an upload the client abandons stores nothing', async () => {
+    const { base, headers, call } = await setup();
+    const controller = new AbortController();
+    const body = (async function* () {
+      yield Buffer.alloc(1 << 20, 1);
+      controller.abort();
+      await new Promise((r) => setTimeout(r, 1000));
+      yield Buffer.alloc(1 << 20, 2);
+    })();
+    await expect(
+      fetch(`${base}/api/upload?op=store&namespace=default&transferId=gone`, { method: 'POST', headers, body: body as unknown as BodyInit, duplex: 'half', signal: controller.signal } as RequestInit),
+    ).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
+    expect((await call('cancel', { transferId: 'gone' })).body).toEqual({ ok: true, value: { cancelled: false } });
+  });
+
+  it('rejects upload parameters it cannot trust', async () => {
+    const { base, headers, call } = await setup();
+    for (const query of ['op=store&namespace=../etc&transferId=a', 'op=store&namespace=default&transferId=../a', 'op=rm&namespace=default&transferId=a', 'op=store&namespace=default&transferId=a&extra=1']) {
+      const res = await fetch(`${base}/api/upload?${query}`, { method: 'POST', headers, body: 'data' });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    }
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('downloads content as an attachment that never renders on the bridge origin', async () => {
+    const { base, bridge, call } = await setup();
+    await call('storeBytes', { namespace: 'default', name: 'page.html', base64: Buffer.from('<script>alert(1)</script>').toString('base64') });
+    const hash = createHash('sha256').update('<script>alert(1)</script>').digest('hex').slice(0, 16);
+    expect((await fetch(`${base}/api/content?namespace=default&ref=${hash}`)).status).toBe(401);
+    const ok = await fetch(`${base}/api/content?namespace=default&ref=${hash}&token=${bridge.token}`);
+    expect(ok.headers.get('content-type')).toBe('application/octet-stream');
+    expect(ok.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''page.html");
+    expect(await ok.text()).toBe('<script>alert(1)</script>');
+  });
+
+  it('serves the renderer with the CSP and never a file outside it', async () => {
+    const { base } = await setup();
+    const index = await fetch(`${base}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-security-policy')).toContain(CONTENT_SECURITY_POLICY);
+    expect(index.headers.get('referrer-policy')).toBe('no-referrer');
+    for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%00', '/missing.js']) {
+        const status = await new Promise<number>((resolve) => {
+        const url = new URL(base);
+        request({ host: url.hostname, port: url.port, path: p }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).end();
+      });
+      expect(status, p).toBe(404);
+    }
+  });
+
+  it('`npm run web` prints one line with the URL and serves the contract', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', '--memory', '--port', '0'], { cwd: REPO_ROOT, env: { ...process.env, XDG_CONFIG_HOME: dir } });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0]);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+      });
+      const url = new URL(/http:\S+/.exec(line)![0]);
+      expect(url.hostname).toBe('127.0.0.1');
+      const token = url.searchParams.get('token')!;
+      const res = await fetch(new URL('/api/call/capabilities', url), { method: 'POST', headers: { 'x-cache-admin-token': token } });
+      expect(await res.json()).toMatchObject({ ok: true, value: { profile: 'command-line', store: 'memory' } });
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});

@@ -1,0 +1,223 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import mime from 'mime';
+import { LIMITS, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
+import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
+import { namespaceSchema } from '../../src-shared/domain';
+import type { ErrorCode } from '../../src-shared/errors';
+import { errorResult, hashReport, lookupOf, type Dispatch } from '../ipc/dispatch';
+import type { AppSession } from '../ipc/session';
+
+export const BRIDGE_HOST = '127.0.0.1';
+/** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
+const MAX_CALL_BODY = 2 * 1024 * 1024;
+const HEARTBEAT_MS = 15_000;
+
+export interface BridgeOptions {
+  session: AppSession;
+  dispatch: Dispatch;
+  /** The built renderer (out/renderer). */
+  staticDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  token?: string;
+}
+
+export interface Bridge {
+  url: string;
+  /** The address actually bound. */
+  address: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+const SECURITY_HEADERS = {
+  'Content-Security-Policy': `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'`,
+  'X-Content-Type-Options': 'nosniff',
+  // The page URL carries the token: never send it anywhere as a referrer.
+  'Referrer-Policy': 'no-referrer',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(text);
+}
+
+function fail(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
+  sendJson(res, status, { ok: false, error: { code, message } } satisfies Result<never>);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) return null;
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The loopback bridge: the same contract dispatch as Electron IPC, over HTTP on 127.0.0.1 only,
+ * behind a random per-run token. Serves the built renderer, streams uploads and downloads, and
+ * pushes events over Server-Sent Events.
+ */
+export async function startBridge(options: BridgeOptions): Promise<Bridge> {
+  const { session, dispatch } = options;
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const tokenBytes = Buffer.from(token);
+  const staticRoot = path.resolve(options.staticDir);
+  const eventStreams = new Set<ServerResponse>();
+  let port = 0;
+
+  const authorized = (req: IncomingMessage, url: URL) => {
+    const given = Buffer.from(String(req.headers['x-cache-admin-token'] ?? url.searchParams.get('token') ?? ''));
+    return given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes);
+  };
+
+  const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
+    const frame = `data: ${JSON.stringify(event)}\n\n`;
+    for (const res of eventStreams) res.write(frame);
+  });
+
+  async function serveStatic(res: ServerResponse, pathname: string): Promise<void> {
+    const relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    const file = path.resolve(staticRoot, relative);
+    if (!file.startsWith(staticRoot + path.sep) || relative.includes('\0')) return fail(res, 404, 'not_found', 'no such file');
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) return fail(res, 404, 'not_found', 'no such file');
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': mime.getType(file) ?? 'application/octet-stream',
+      'Content-Length': info.size,
+      'Cache-Control': file.endsWith('.html') ? 'no-store' : 'max-age=300',
+    });
+    await pipeline(createReadStream(file), res);
+  }
+
+  async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const fields = Object.fromEntries([...url.searchParams].filter(([k]) => k !== 'token'));
+    const parsed = uploadQuerySchema.safeParse(fields);
+    if (!parsed.success) return fail(res, 400, 'invalid_input', `upload: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
+    const { op, namespace, name, transferId, as } = parsed.data;
+    const length = Number(req.headers['content-length']);
+    const total = Number.isSafeInteger(length) && length >= 0 ? length : null;
+    // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const source = { kind: 'stream' as const, stream: req as AsyncIterable<Uint8Array> };
+    let result: Result<unknown>;
+    try {
+      const value = await session.transfer(
+        transferId,
+        op,
+        total,
+        async (transfer) =>
+          op === 'store'
+            ? session.cache.store(namespace, { source, name, as }, transfer)
+            : hashReport(session, namespace, await session.cache.hash({ source, as }, transfer)),
+        gone.signal,
+      );
+      result = { ok: true, value };
+    } catch (err) {
+      result = errorResult(err, `upload ${op}`);
+    }
+    sendJson(res, 200, result);
+    if (!req.complete) req.destroy(); // refused early: do not read the rest
+  }
+
+  async function download(res: ServerResponse, url: URL): Promise<void> {
+    const namespace = namespaceSchema.safeParse(url.searchParams.get('namespace'));
+    const ref = url.searchParams.get('ref') ?? '';
+    if (!namespace.success || ref.length === 0 || ref.length > LIMITS.refLength) return fail(res, 400, 'invalid_input', 'content: namespace and ref are required');
+    let opened;
+    try {
+      opened = await session.cache.retrieve(namespace.data, lookupOf(ref));
+    } catch (err) {
+      return sendJson(res, 200, errorResult(err, 'content'));
+    }
+    const { record, content } = opened;
+    const filename = path.basename(record.source) || record.cache_id;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      // Never rendered on this origin: stored HTML must not run next to the token.
+      'Content-Type': 'application/octet-stream',
+      'Content-Security-Policy': "sandbox; default-src 'none'",
+      'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(filename)}`,
+      'Content-Length': record.size,
+    });
+    await pipeline(content, res);
+  }
+
+  function events(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
+    res.write(': connected\n\n');
+    eventStreams.add(res);
+    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    req.on('close', () => {
+      clearInterval(heartbeat);
+      eventStreams.delete(res);
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
+    const host = req.headers.host ?? '';
+    if (host !== `${BRIDGE_HOST}:${port}` && host !== `localhost:${port}`) return fail(res, 403, 'unauthorized', 'wrong host');
+    const url = new URL(req.url ?? '/', `http://${host}`);
+    if (!url.pathname.startsWith('/api/')) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'invalid_input', 'method not allowed');
+      return serveStatic(res, url.pathname);
+    }
+    if (!authorized(req, url)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
+    if (req.method === 'GET' && url.pathname === '/api/events') return events(req, res);
+    if (req.method === 'GET' && url.pathname === '/api/content') return download(res, url);
+    if (req.method === 'POST' && url.pathname === '/api/upload') return upload(req, res, url);
+    const call = /^\/api\/call\/([A-Za-z]+)$/.exec(url.pathname);
+    if (req.method !== 'POST' || !call) return fail(res, 404, 'not_found', 'no such endpoint');
+    const body = await readBody(req, MAX_CALL_BODY);
+    if (body === null) return fail(res, 413, 'too_large', `a call carries at most ${MAX_CALL_BODY} bytes; send files as uploads`);
+    let payload: unknown;
+    try {
+      payload = body.byteLength ? JSON.parse(body.toString('utf8')) : {};
+    } catch {
+      return fail(res, 400, 'invalid_input', 'the body is not JSON');
+    }
+    sendJson(res, 200, await dispatch(call[1], payload));
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) sendJson(res, 500, errorResult(err, 'bridge request'));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, BRIDGE_HOST, resolve);
+  });
+  const bound = server.address() as AddressInfo;
+  port = bound.port;
+  return {
+    address: bound.address,
+    url: `http://${BRIDGE_HOST}:${port}/?token=${token}`,
+    port,
+    token,
+    close: async () => {
+      unsubscribe();
+      for (const res of eventStreams) res.end();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
