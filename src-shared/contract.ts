@@ -4,6 +4,7 @@
  * validates every payload here before the core sees it.
  */
 import { z } from 'zod';
+import type { ChannelMethod } from './channels';
 import { cacheHashSchema, namespaceSchema } from './domain';
 import type { NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from './domain';
 import type { ErrorInfo } from './errors';
@@ -111,7 +112,7 @@ export const methods = {
   },
   removeProfile: { input: z.object({ id: profileId }).strict() },
   connect: { input: z.object({ id: profileId }).strict() },
-} as const;
+} as const satisfies Record<ChannelMethod, { input: z.ZodType }>;
 
 /** Streamed uploads over the bridge carry these fields in the query string. */
 export const uploadQuerySchema = z
@@ -214,9 +215,6 @@ export type PreloadApi = CacheAdminApi & {
   /** The path of a dropped file (Electron's webUtils.getPathForFile); main streams it from disk. */
   pathForFile(file: unknown): string;
 };
-
-export const IPC_INVOKE_PREFIX = 'cache-admin:';
-export const IPC_EVENT_CHANNEL = 'cache-admin:event';
 
 export function isMethodName(value: unknown): value is MethodName {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(methods, value);

@@ -75,7 +75,7 @@ describe('loopback bridge', () => {
   it('answers every API request without the right token with 401 and changes nothing', async () => {
     const { base, call } = await setup();
     const store = { namespace: 'default', name: 'a', base64: Buffer.from('x').toString('base64') };
-    for (const h of [{}, { 'x-cache-admin-token': 'wrong' }, { 'x-cache-admin-token': '' }]) {
+    for (const h of [{}, { 'x-cache-admin-token': 'wrong' }, { 'x-cache-admin-token': '' }] as Record<string, string>[]) {
       expect((await call('storeBytes', store, h)).status).toBe(401);
     }
     const upload = await fetch(`${base}/api/upload?op=store&namespace=default&transferId=t1`, { method: 'POST', body: 'data' });
@@ -200,7 +200,7 @@ describe('loopback bridge', () => {
         let out = '';
         child.stdout.on('data', (c: Buffer) => {
           out += c.toString();
-          if (out.includes('\n')) resolve(out.split('\n')[0]);
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
         });
         child.on('exit', (code) => reject(new Error(`exited ${code}`)));
       });

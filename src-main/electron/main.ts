@@ -1,2 +1,54 @@
-// Placeholder until the Electron issue: the desktop window is not built yet.
-console.log('Cache Admin: the desktop window arrives with the Electron issue.');
+// Electron entry: wires the core to windows. Everything testable lives in the modules it imports.
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { IPC_EVENT_CHANNEL } from '../../src-shared/channels';
+import { createDispatcher } from '../ipc/dispatch';
+import { AppSession } from '../ipc/session';
+import { ProfileStore } from '../profiles/profiles';
+import type { ElectronMain } from './electron-api';
+import { registerIpc } from './ipc';
+import { safeStorageBox } from './safe-storage-box';
+import { WindowRegistry, appUrlOf, createMainWindow, hardenSession, lockDownContents } from './window';
+
+const electron = createRequire(import.meta.url)('electron') as ElectronMain;
+const { app } = electron;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const paths = { preload: path.join(here, '../preload/index.cjs'), indexHtml: path.join(here, '../renderer/index.html') };
+const registry = new WindowRegistry(appUrlOf(paths.indexHtml));
+
+app.on('web-contents-created', (_event, contents) => lockDownContents(contents, registry.appUrl));
+
+async function start(): Promise<void> {
+  await app.whenReady();
+  hardenSession(electron.session.defaultSession);
+  const dataDir = app.getPath('userData');
+  const session = new AppSession({
+    profiles: new ProfileStore(path.join(dataDir, 'profiles.json'), safeStorageBox(electron.safeStorage), path.join(dataDir, 'store')),
+    chooseSavePath: async (name) => {
+      const choice = await electron.dialog.showSaveDialog({ defaultPath: name });
+      return choice.canceled || !choice.filePath ? null : choice.filePath;
+    },
+  });
+  await session.start();
+  registerIpc(electron.ipcMain, createDispatcher(session), (event) => registry.isTrustedSender(event));
+  const windows = new Set<ReturnType<typeof createMainWindow>>();
+  session.onEvent((event) => {
+    for (const w of windows) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, event);
+  });
+  const open = () => {
+    const w = createMainWindow(electron, paths, registry);
+    windows.add(w);
+    w.on('closed', () => windows.delete(w));
+  };
+  open();
+  app.on('activate', () => windows.size === 0 && open());
+  app.on('window-all-closed', () => {
+    void session.close().finally(() => app.quit());
+  });
+}
+
+start().catch((err: Error) => {
+  console.error(`cache-admin: could not start: ${err.message}`);
+  app.quit();
+});

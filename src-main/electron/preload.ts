@@ -1,2 +1,31 @@
-// Placeholder until the Electron issue.
-export {};
+// Sandboxed preload (bundled as CommonJS): one function per contract method, never ipcRenderer itself.
+import { IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, METHOD_NAMES } from '../../src-shared/channels';
+import type { CacheAdminEvent, PreloadApi } from '../../src-shared/contract';
+
+interface PreloadElectron {
+  contextBridge: { exposeInMainWorld(key: string, api: unknown): void };
+  ipcRenderer: {
+    invoke(channel: string, payload: unknown): Promise<unknown>;
+    on(channel: string, listener: (event: unknown, payload: CacheAdminEvent) => void): void;
+    removeListener(channel: string, listener: (event: unknown, payload: CacheAdminEvent) => void): void;
+  };
+  webUtils: { getPathForFile(file: unknown): string };
+}
+
+// A sandboxed preload can only require('electron'); the bundler leaves this call as it is.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { contextBridge, ipcRenderer, webUtils } = require('electron') as PreloadElectron;
+
+const api = Object.fromEntries(METHOD_NAMES.map((method) => [method, (payload: unknown) => ipcRenderer.invoke(IPC_INVOKE_PREFIX + method, payload)]));
+
+const exposed: PreloadApi = {
+  ...(api as Omit<PreloadApi, 'onEvent' | 'pathForFile'>),
+  onEvent: (listener) => {
+    const forward = (_event: unknown, payload: CacheAdminEvent) => listener(payload);
+    ipcRenderer.on(IPC_EVENT_CHANNEL, forward);
+    return () => ipcRenderer.removeListener(IPC_EVENT_CHANNEL, forward);
+  },
+  pathForFile: (file) => webUtils.getPathForFile(file),
+};
+
+contextBridge.exposeInMainWorld('cacheAdmin', exposed);

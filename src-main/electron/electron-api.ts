@@ -1,0 +1,77 @@
+/**
+ * The part of Electron's main-process API this app uses, typed structurally. The adapters take it
+ * as a parameter, so tests pass a double and the real module is only ever loaded by main.ts.
+ */
+export interface WebContentsLike {
+  id: number;
+  mainFrame: unknown;
+  setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }): void;
+  on(event: 'will-navigate' | 'will-redirect', listener: (event: { preventDefault(): void }, url: string) => void): void;
+  on(event: 'will-attach-webview', listener: (event: { preventDefault(): void }) => void): void;
+  send(channel: string, ...args: unknown[]): void;
+  isDestroyed(): boolean;
+}
+
+export interface BrowserWindowLike {
+  webContents: WebContentsLike;
+  loadFile(file: string): Promise<void>;
+  once(event: 'ready-to-show', listener: () => void): void;
+  on(event: 'closed', listener: () => void): void;
+  show(): void;
+}
+
+export interface BrowserWindowOptions {
+  width: number;
+  height: number;
+  minWidth: number;
+  minHeight: number;
+  show: boolean;
+  title: string;
+  backgroundColor: string;
+  webPreferences: Record<string, unknown>;
+}
+
+export interface SessionLike {
+  setPermissionRequestHandler(handler: (webContents: unknown, permission: string, callback: (granted: boolean) => void) => void): void;
+  setPermissionCheckHandler(handler: () => boolean): void;
+  webRequest: {
+    onHeadersReceived(
+      listener: (
+        details: { responseHeaders?: Record<string, string[]> },
+        callback: (response: { responseHeaders: Record<string, string[]> }) => void,
+      ) => void,
+    ): void;
+  };
+}
+
+export interface IpcMainInvokeEventLike {
+  sender: { id: number };
+  senderFrame: { url: string } | null;
+}
+
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: IpcMainInvokeEventLike, payload: unknown) => Promise<unknown>): void;
+}
+
+export interface SafeStorageLike {
+  isEncryptionAvailable(): boolean;
+  /** Linux only: `basic_text` means secrets would be "encrypted" with a hard-coded key. */
+  getSelectedStorageBackend?(): string;
+  encryptString(plain: string): Buffer;
+  decryptString(sealed: Buffer): string;
+}
+
+export interface ElectronMain {
+  app: {
+    whenReady(): Promise<void>;
+    getPath(name: 'userData'): string;
+    on(event: 'window-all-closed' | 'activate', listener: () => void): void;
+    on(event: 'web-contents-created', listener: (event: unknown, contents: WebContentsLike) => void): void;
+    quit(): void;
+  };
+  BrowserWindow: new (options: BrowserWindowOptions) => BrowserWindowLike;
+  ipcMain: IpcMainLike;
+  session: { defaultSession: SessionLike };
+  safeStorage: SafeStorageLike;
+  dialog: { showSaveDialog(options: { defaultPath: string }): Promise<{ canceled: boolean; filePath?: string }> };
+}

@@ -1,0 +1,28 @@
+/**
+ * Channel names of the contract, free of any schema code so the sandboxed preload can bundle them
+ * without zod. `contract.ts` checks its method table against this list.
+ */
+export const METHOD_NAMES = [
+  'capabilities',
+  'namespaces',
+  'stats',
+  'versions',
+  'entry',
+  'listKeys',
+  'delete',
+  'storeBytes',
+  'hashFile',
+  'storeFile',
+  'cancel',
+  'saveEntry',
+  'profiles',
+  'saveProfile',
+  'removeProfile',
+  'connect',
+] as const;
+
+export type ChannelMethod = (typeof METHOD_NAMES)[number];
+
+/** `ipcRenderer.invoke(IPC_INVOKE_PREFIX + method, payload)`; events arrive on IPC_EVENT_CHANNEL. */
+export const IPC_INVOKE_PREFIX = 'cache-admin:';
+export const IPC_EVENT_CHANNEL = 'cache-admin:event';
