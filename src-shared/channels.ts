@@ -9,6 +9,8 @@ export const METHOD_NAMES = [
   'versions',
   'entry',
   'listKeys',
+  'entries',
+  'describeKey',
   'delete',
   'storeBytes',
   'hashFile',

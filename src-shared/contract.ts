@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
 import { cacheHashSchema, namespaceSchema } from './domain';
-import type { NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from './domain';
+import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from './domain';
 import type { ErrorInfo } from './errors';
 import { isValidPrefix } from './keys';
 
@@ -80,6 +80,12 @@ export const methods = {
       })
       .strict(),
   },
+  /** A page of a namespace's entries (hash order); follow `cursor` for the next page. */
+  entries: {
+    input: z.object({ namespace, cursor: z.string().max(LIMITS.cursorLength).optional(), limit: z.number().int().min(1).max(LIMITS.pageSize).optional() }).strict(),
+  },
+  /** What a storage key is: which entry and version it belongs to, and its size. */
+  describeKey: { input: z.object({ key: z.string().min(1).max(LIMITS.keyLength).refine(isValidPrefix, { message: 'not a valid storage key' }) }).strict() },
   delete: { input: z.object({ namespace, ref }).strict() },
   /** Small content from the renderer itself, base64 so it survives JSON transports. */
   storeBytes: {
@@ -144,6 +150,17 @@ export interface KeyPage {
   cursor?: string;
 }
 
+export interface KeyInfo {
+  key: string;
+  kind: 'content' | 'latest' | 'record' | 'version_entry' | 'temporal' | 'unknown';
+  namespace?: string;
+  hash?: string;
+  version?: number;
+  /** Absent when no object has this key. */
+  size?: number;
+  modified?: string;
+}
+
 export interface HashReport {
   hash: string;
   sha256: string;
@@ -187,6 +204,8 @@ export interface MethodResults {
   versions: { hash: string; versions: VersionSummary[]; count: number };
   entry: EntryView;
   listKeys: KeyPage;
+  entries: { entries: EntrySummary[]; cursor?: string };
+  describeKey: KeyInfo;
   delete: { deleted: string[]; contentRemoved: boolean };
   storeBytes: StoreResult;
   hashFile: HashReport;

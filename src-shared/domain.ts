@@ -139,6 +139,15 @@ export interface NamespaceStats {
   versions: number;
   bytes: number;
   objects: number;
+  /** Entries per first-level shard folder (e.g. "00"…"ff"), for the layout heatmap. */
+  shards: Record<string, number>;
+}
+
+/** One entry of a namespace as listed from storage (no record read). */
+export interface EntrySummary {
+  hash: CacheHash;
+  size: number;
+  modified: string;
 }
 
 export interface StoreResult {

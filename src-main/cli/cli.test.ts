@@ -91,7 +91,7 @@ describe('cli', () => {
     expect(namespaces.namespaces.map((n: { name: string }) => n.name)).toEqual(['bin', 'default', 'js', 'tree']);
     expect(namespaces.namespaces[1]).toEqual({ name: 'default', entries: 1, versions: 2, bytes: 11 });
     expect(JSON.parse((await cli(['--store', store, '--json', 'stats'])).stdout)).toEqual({
-      namespace: 'default', entries: 1, versions: 2, bytes: 11, objects: 8,
+      namespace: 'default', entries: 1, versions: 2, bytes: 11, objects: 8, shards: { b9: 1 },
     });
   });
 

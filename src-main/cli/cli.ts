@@ -293,7 +293,11 @@ async function cmdStats(ctx: Ctx): Promise<number> {
   if (ctx.args.length) throw usageError('stats takes no arguments (use --ns)');
   const stats = await ctx.cache.stats(ctx.ns);
   if (ctx.values.json) ctx.write(`${JSON.stringify(stats)}\n`);
-  else for (const [k, v] of Object.entries(stats)) ctx.write(`${k.padEnd(10)}${v}\n`);
+  else {
+    const { shards, ...totals } = stats;
+    for (const [k, v] of Object.entries(totals)) ctx.write(`${k.padEnd(10)}${v}\n`);
+    ctx.write(`${'shards'.padEnd(10)}${Object.keys(shards).length} first-level shard folders in use\n`);
+  }
   return EXIT.ok;
 }
 

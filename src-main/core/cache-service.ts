@@ -1,5 +1,5 @@
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
-import type { CacheHash, CacheId, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
+import type { CacheHash, CacheId, EntrySummary, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
 import { MAX_VERSION, makeCacheId, parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
@@ -286,6 +286,18 @@ export class CacheService {
     });
   }
 
+  /** One page of a namespace's entries in hash order: one list call, no record read. */
+  async entriesPage(namespace: string, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: EntrySummary[]; cursor?: string }> {
+    const ns = parseNamespace(namespace);
+    const page = await this.storage.list(this.layout.objectsPrefix(ns), options);
+    const entries: EntrySummary[] = [];
+    for (const o of page.objects) {
+      const described = this.layout.describeKey(o.key);
+      if (described?.kind === 'content') entries.push({ hash: described.hash, size: o.size, modified: o.modified });
+    }
+    return { entries, cursor: page.cursor };
+  }
+
   /** Exact counts from one listing of the namespace: nothing multiplied, nothing downloaded. */
   async stats(namespace: string): Promise<NamespaceStats> {
     const ns = parseNamespace(namespace);
@@ -293,7 +305,7 @@ export class CacheService {
   }
 
   private async count(prefix: string): Promise<Omit<NamespaceStats, 'namespace'>> {
-    const counts = { entries: 0, versions: 0, bytes: 0, objects: 0 };
+    const counts = { entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} as Record<string, number> };
     await this.forEachPage(prefix, (page) => {
       for (const o of page.objects) {
         counts.objects++;
@@ -301,6 +313,8 @@ export class CacheService {
         if (kind === 'content') {
           counts.entries++;
           counts.bytes += o.size;
+          const shard = o.key.split('/')[2] ?? '';
+          counts.shards[shard] = (counts.shards[shard] ?? 0) + 1;
         } else if (kind === 'record') {
           counts.versions++;
         }

@@ -52,6 +52,8 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   entry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
   listKeys: { prefix: 'default/', limit: 10, delimiter: true },
   delete: { namespace: 'default', ref: 'b94d27b9934d3e08-v1' },
+  entries: { namespace: 'default', limit: 100 },
+  describeKey: { key: 'default/objects/b9/4d/b94d27b9934d3e08' },
   storeBytes: { namespace: 'default', name: 'a.txt', base64: Buffer.from('hello world').toString('base64'), as: 'bytes' },
   hashFile: { namespace: 'default', path: FILE, transferId: 't1' },
   storeFile: { namespace: 'default', path: FILE, transferId: 't2', as: 'bytes' },
@@ -104,6 +106,9 @@ describe('contract dispatch', () => {
     expect(Buffer.from((entry as { value: { preview: string } }).value.preview, 'base64').toString()).toBe('hello world');
     expect(await dispatch('versions', VALID.versions)).toMatchObject({ ok: true, value: { count: 1 } });
     expect(await dispatch('listKeys', { prefix: '', delimiter: true })).toMatchObject({ ok: true, value: { prefixes: ['default/'] } });
+    expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { entries: [{ hash: 'b94d27b9934d3e08', size: 11 }] } });
+    expect(await dispatch('describeKey', VALID.describeKey)).toMatchObject({ ok: true, value: { kind: 'content', hash: 'b94d27b9934d3e08', size: 11 } });
+    expect(await dispatch('stats', { namespace: 'default' })).toMatchObject({ ok: true, value: { entries: 1, shards: { b9: 1 } } });
     expect(await dispatch('delete', VALID.delete)).toMatchObject({ ok: true, value: { contentRemoved: true } });
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });

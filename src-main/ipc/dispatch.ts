@@ -52,6 +52,13 @@ function handlers(session: AppSession): Handlers {
     },
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
       cache().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
+    entries: async ({ namespace, cursor, limit }: { namespace: string; cursor?: string; limit?: number }) => cache().entriesPage(namespace, { cursor, limit }),
+    describeKey: async ({ key }: { key: string }) => {
+      const described = cache().layout.describeKey(key);
+      const listed = await cache().listKeys(key, { limit: 1 });
+      const object = listed.objects.find((o) => o.key === key);
+      return { key, kind: described?.kind ?? 'unknown', ...described, size: object?.size, modified: object?.modified };
+    },
     delete: async ({ namespace, ref }: { namespace: string; ref: string }) => {
       const parsed = parseEntryRef(ref);
       const result = await cache().delete(namespace, { hash: parsed.hash, version: parsed.kind === 'cache_id' ? parsed.version : undefined });
