@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import * as path from 'node:path';
+import { test as base, expect, type Page } from '@playwright/test';
+
+const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+
+export interface RunningBridge {
+  url: string;
+  storeDir: string;
+  stop(): Promise<void>;
+}
+
+/** `npm run web` on a store folder, as an operator starts it; resolves with the URL it prints. */
+export async function startWeb(storeDir: string): Promise<RunningBridge> {
+  const configHome = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'config-'));
+  const child: ChildProcess = spawn('npm', ['run', '--silent', 'web', '--', '--store', storeDir, '--port', '0'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, XDG_CONFIG_HOME: configHome },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const match = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out);
+      if (match) resolve(match[0]);
+    });
+    child.on('exit', (code) => reject(new Error(`npm run web exited with ${code}: ${stderr}`)));
+  });
+  return {
+    url,
+    storeDir,
+    stop: async () => {
+      if (child.exitCode === null) {
+        process.kill(-child.pid!, 'SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    },
+  };
+}
+
+/** A fresh temporary store per test file, served by `npm run web`. */
+export const test = base.extend<object, { bridge: RunningBridge }>({
+  bridge: [
+    // eslint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      const bridge = await startWeb(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'store-')));
+      await use(bridge);
+      await bridge.stop();
+    },
+    { scope: 'worker' },
+  ],
+});
+
+export { expect };
+
+/** Drops files from disk onto `target` the way a browser delivers an OS drop: a DataTransfer of real Files. */
+export async function dropFiles(page: Page, target: string, files: string[]): Promise<void> {
+  const input = await page.evaluateHandle(() => {
+    const el = document.createElement('input');
+    el.type = 'file';
+    el.multiple = true;
+    el.style.display = 'none';
+    document.body.append(el);
+    return el;
+  });
+  await input.setInputFiles(files);
+  const dataTransfer = await page.evaluateHandle((el) => {
+    const dt = new DataTransfer();
+    for (const file of el.files ?? []) dt.items.add(file);
+    el.remove();
+    return dt;
+  }, input);
+  const zone = page.locator(target);
+  await zone.dispatchEvent('dragenter', { dataTransfer });
+  await zone.dispatchEvent('dragover', { dataTransfer });
+  await zone.dispatchEvent('drop', { dataTransfer });
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(REPO_ROOT, 'test-results', 'screenshots', `${name}.png`) });
+}

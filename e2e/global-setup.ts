@@ -1,0 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { LocalFolderStorage } from '../src-main/core/storage/local';
+import { populateNamespace } from '../src-main/test-support/fixture-store';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..');
+export const BIG_NAMESPACE_ENTRIES = 100_000;
+
+/** Builds the renderer once and writes the 100,000-entry fixture store the tests share. */
+export default async function globalSetup(): Promise<void> {
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const root = mkdtempSync(path.join(tmpdir(), 'cache-admin-e2e-'));
+  const bigStore = path.join(root, 'big-store');
+  mkdirSync(bigStore);
+  const storage = await LocalFolderStorage.open(bigStore);
+  await populateNamespace(storage, 'big', BIG_NAMESPACE_ENTRIES);
+  await storage.close();
+  process.env.E2E_ROOT = root;
+  process.env.E2E_BIG_STORE = bigStore;
+}

@@ -1,0 +1,71 @@
+import { METHOD_NAMES } from '../../src-shared/channels';
+import type { CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
+import { failure, type CacheAdminClient } from './client';
+
+const TOKEN_KEY = 'cache-admin-token';
+
+/** The token from `?token=…`, kept for reloads and then removed from the address bar. */
+export function takeToken(location: Location, history: History, storage: Storage): string {
+  const fromUrl = new URLSearchParams(location.search).get('token');
+  if (fromUrl) {
+    storage.setItem(TOKEN_KEY, fromUrl);
+    history.replaceState(null, '', location.pathname);
+  }
+  return fromUrl ?? storage.getItem(TOKEN_KEY) ?? '';
+}
+
+async function parse<T>(response: Response): Promise<Result<T>> {
+  if (response.status === 401) return { ok: false, error: { code: 'unauthorized', message: 'the bridge refused the token: open the URL it printed' } };
+  try {
+    return (await response.json()) as Result<T>;
+  } catch {
+    return failure('internal', `the bridge answered ${response.status}`);
+  }
+}
+
+/** The browser: the same contract over the loopback bridge; files are streamed as upload bodies. */
+export function bridgeClient(token: string, base = ''): CacheAdminClient {
+  const headers = { 'x-cache-admin-token': token };
+  const uploads = new Map<string, AbortController>();
+
+  async function post<T>(url: string, body: BodyInit, signal?: AbortSignal): Promise<Result<T>> {
+    try {
+      return await parse<T>(await fetch(base + url, { method: 'POST', headers, body, signal }));
+    } catch (err) {
+      if (signal?.aborted) return failure('cancelled', 'cancelled');
+      return failure('storage_unreachable', `the bridge is not reachable (${(err as Error).message})`);
+    }
+  }
+
+  const api = Object.fromEntries(METHOD_NAMES.map((m) => [m, (input: unknown) => post(`/api/call/${m}`, JSON.stringify(input ?? {}))])) as CacheAdminApi;
+
+  // A File body is read from disk by the browser as it is sent: never buffered here.
+  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string): Promise<Result<T>> {
+    const controller = new AbortController();
+    uploads.set(transferId, controller);
+    const query = new URLSearchParams({ op, namespace, name: file.name, transferId });
+    return post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
+  }
+
+  return {
+    api,
+    onEvent(listener) {
+      const source = new EventSource(`${base}/api/events?token=${encodeURIComponent(token)}`);
+      source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
+      return () => source.close();
+    },
+    hashFile: (file, namespace, transferId) => upload('hash', file, namespace, transferId),
+    storeFile: (file, namespace, transferId) => upload('store', file, namespace, transferId),
+    async cancel(transferId) {
+      uploads.get(transferId)?.abort();
+      await api.cancel({ transferId });
+    },
+    async saveEntry(namespace, ref) {
+      const link = document.createElement('a');
+      link.href = `${base}/api/content?${new URLSearchParams({ namespace, ref, token })}`;
+      link.download = '';
+      link.click();
+      return { ok: true, value: { saved: true } };
+    },
+  };
+}

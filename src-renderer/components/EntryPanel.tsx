@@ -1,0 +1,161 @@
+import { useMemo } from 'react';
+import { formatBytes, formatTime, previewOf } from '../lib/format';
+import { useApp } from '../state/context';
+import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
+
+export function EntryPanel() {
+  const entry = useApp((s) => s.entry);
+  const namespace = useApp((s) => s.namespace);
+  const save = useApp((s) => s.saveEntry);
+  const setTab = useApp((s) => s.setTab);
+  const describeKey = useApp((s) => s.describeKey);
+  const data = entry.status === 'ready' ? entry.data : null;
+  const preview = useMemo(() => (data ? previewOf(data.record.content_type, data.preview, data.previewTruncated) : null), [data]);
+
+  return (
+    <Panel
+      label="Entry"
+      actions={
+        data && (
+          <button type="button" onClick={() => void save()}>
+            Save to file…
+          </button>
+        )
+      }
+    >
+      {entry.status === 'idle' && <Empty>Look up a hash, or pick an entry in the list, to see it here.</Empty>}
+      {entry.status === 'loading' && <Loading what="entry" />}
+      {entry.status === 'error' &&
+        (entry.error.code === 'not_found' ? (
+          <p className="error" role="alert">
+            Nothing found: {entry.error.message}.
+          </p>
+        ) : (
+          <ErrorLine error={entry.error} />
+        ))}
+      {data && (
+        <>
+          <dl className="facts">
+            <dt>Hash</dt>
+            <dd>
+              <code data-testid="entry-hash">{data.record.hash}</code> <CopyButton text={data.record.hash} label="Copy hash" />
+            </dd>
+            <dt>Cache id</dt>
+            <dd>
+              <code data-testid="entry-cache-id">{data.record.cache_id}</code> <CopyButton text={data.record.cache_id} label="Copy cache id" />
+            </dd>
+            <dt>Version</dt>
+            <dd>
+              {data.record.version}{' '}
+              {data.record.version === data.latestVersion ? <span className="badge ok">latest</span> : <span className="badge">latest is v{data.latestVersion}</span>}
+            </dd>
+            <dt>SHA-256</dt>
+            <dd>
+              <code className="wrap">{data.record.sha256}</code>
+            </dd>
+            <dt>Size</dt>
+            <dd>
+              {formatBytes(data.record.size)} ({data.record.size.toLocaleString('en-US')} bytes)
+            </dd>
+            <dt>Content type</dt>
+            <dd>{data.record.content_type}</dd>
+            <dt>Source</dt>
+            <dd>{data.record.source || <span className="muted">none</span>}</dd>
+            <dt>Stored at</dt>
+            <dd>{formatTime(data.record.stored_at)}</dd>
+            <dt>Namespace</dt>
+            <dd>{namespace}</dd>
+          </dl>
+          <h3>Storage keys</h3>
+          <ul className="keys">
+            {data.keys.map((key) => (
+              <li key={key}>
+                <button
+                  type="button"
+                  className="link mono"
+                  onClick={() => {
+                    setTab('layout');
+                    void describeKey(key);
+                  }}
+                >
+                  {key}
+                </button>
+              </li>
+            ))}
+          </ul>
+          <h3>
+            Preview {data.previewTruncated && <span className="muted">(first {formatBytes(Math.floor((data.preview.length * 3) / 4))})</span>}
+          </h3>
+          {preview?.kind === 'image' ? (
+            <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
+          ) : (
+            <pre className={`preview ${preview?.kind}`} aria-label="Preview">
+              {preview?.text}
+            </pre>
+          )}
+        </>
+      )}
+    </Panel>
+  );
+}
+
+export function VersionsPanel() {
+  const versions = useApp((s) => s.versions);
+  const entry = useApp((s) => s.entry);
+  const lookup = useApp((s) => s.lookup);
+  const setInput = useApp((s) => s.setLookupInput);
+  const shown = entry.status === 'ready' ? entry.data.record.version : null;
+  const list = versions.status === 'ready' ? versions.data.versions : [];
+  const latest = list.length ? list[list.length - 1]!.version : null;
+
+  function open(cacheId: string) {
+    setInput(cacheId);
+    void lookup(cacheId);
+  }
+
+  return (
+    <Panel label="Versions" actions={versions.status === 'ready' && <span className="muted">{list.length} versions</span>}>
+      {versions.status === 'idle' && <Empty>The versions of the looked-up hash appear here.</Empty>}
+      {versions.status === 'loading' && <Loading what="versions" />}
+      {versions.status === 'error' && <ErrorLine error={versions.error} />}
+      {versions.status === 'ready' && list.length === 0 && <Empty>No versions.</Empty>}
+      {list.length > 0 && (
+        <div className="table-scroll">
+          <table className="versions">
+            <thead>
+              <tr>
+                <th scope="col">Version</th>
+                <th scope="col">Cache id</th>
+                <th scope="col">Stored at</th>
+                <th scope="col">Size</th>
+                <th scope="col">Source</th>
+              </tr>
+            </thead>
+            <tbody>
+              {[...list].reverse().map((v) => (
+                <tr
+                  key={v.version}
+                  className={v.version === shown ? 'selected' : ''}
+                  aria-selected={v.version === shown}
+                  tabIndex={0}
+                  onClick={() => open(v.cache_id)}
+                  onKeyDown={(e) => e.key === 'Enter' && open(v.cache_id)}
+                >
+                  <td>
+                    v{v.version} {v.version === latest && <span className="badge ok">latest</span>}
+                  </td>
+                  <td>
+                    <code>{v.cache_id}</code>
+                  </td>
+                  <td>{formatTime(v.stored_at)}</td>
+                  <td>{formatBytes(v.size)}</td>
+                  <td className="ellipsis">{v.source}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Panel>
+  );
+}

@@ -1,0 +1,77 @@
+import { useMemo, useRef, type KeyboardEvent } from 'react';
+import { namespaceSchema } from '../../src-shared/domain';
+import { formatBytes, formatCount } from '../lib/format';
+import { useApp } from '../state/context';
+import { Empty, ErrorLine, Loading, Panel } from './common';
+
+export function NamespacesPanel() {
+  const namespaces = useApp((s) => s.namespaces);
+  const selected = useApp((s) => s.namespace);
+  const filter = useApp((s) => s.namespaceFilter);
+  const setFilter = useApp((s) => s.setNamespaceFilter);
+  const select = useApp((s) => s.selectNamespace);
+  const refresh = useApp((s) => s.refreshNamespaces);
+  const listRef = useRef<HTMLUListElement>(null);
+  const listed = 'data' in namespaces ? namespaces.data : undefined;
+  // The selected namespace is shown even before anything is stored in it.
+  const data = useMemo(
+    () => (listed && !listed.some((n) => n.name === selected) ? [...listed, { name: selected, entries: 0, versions: 0, bytes: 0 }].sort((a, b) => a.name.localeCompare(b.name)) : listed),
+    [listed, selected],
+  );
+  const typed = filter.trim().toLowerCase();
+  // A filter that names no namespace yet can start one: it exists once something is stored in it.
+  const candidate = typed && namespaceSchema.safeParse(typed).success && !(data ?? []).some((n) => n.name === typed) && typed !== selected ? typed : null;
+  const visible = useMemo(() => (data ?? []).filter((n) => n.name.includes(filter.trim().toLowerCase())), [data, filter]);
+
+  function onKey(event: KeyboardEvent) {
+    const index = visible.findIndex((n) => n.name === selected);
+    const next = event.key === 'ArrowDown' ? index + 1 : event.key === 'ArrowUp' ? index - 1 : -2;
+    if (next === -2 || !visible.length) return;
+    event.preventDefault();
+    const target = visible[Math.max(0, Math.min(visible.length - 1, next))]!;
+    select(target.name);
+    listRef.current?.querySelector<HTMLElement>(`[data-name="${target.name}"]`)?.scrollIntoView({ block: 'nearest' });
+  }
+
+  return (
+    <Panel
+      label="Namespaces"
+      actions={
+        <button type="button" className="link" onClick={() => void refresh()} aria-label="Refresh namespaces">
+          ↻
+        </button>
+      }
+    >
+      <input className="filter" aria-label="Filter namespaces" placeholder="Filter" value={filter} onChange={(e) => setFilter(e.target.value)} />
+      {namespaces.status === 'error' && <ErrorLine error={namespaces.error} />}
+      {!data && namespaces.status !== 'error' && <Loading what="namespaces" />}
+      {listed && listed.length === 0 && <Empty>Nothing stored yet. Drop files to store them in “{selected}”.</Empty>}
+      {data && data.length > 0 && visible.length === 0 && <Empty>No namespace matches “{filter}”.</Empty>}
+      {candidate && (
+        <button type="button" className="link new-ns" onClick={() => select(candidate)}>
+          Use new namespace “{candidate}”
+        </button>
+      )}
+      {visible.length > 0 && (
+        <ul className="ns-list" role="listbox" aria-label="Namespace list" tabIndex={0} ref={listRef} onKeyDown={onKey} aria-activedescendant={`ns-${selected}`}>
+          {visible.map((n) => (
+            <li
+              key={n.name}
+              id={`ns-${n.name}`}
+              data-name={n.name}
+              role="option"
+              aria-selected={n.name === selected}
+              className={n.name === selected ? 'selected' : ''}
+              onClick={() => select(n.name)}
+            >
+              <span className="ns-name">{n.name}</span>
+              <span className="ns-meta">
+                {formatCount(n.entries)} entries · {formatCount(n.versions)} versions · {formatBytes(n.bytes)}
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Panel>
+  );
+}

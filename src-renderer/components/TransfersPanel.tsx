@@ -1,0 +1,113 @@
+import { useRef } from 'react';
+import { formatBytes } from '../lib/format';
+import { useApp } from '../state/context';
+import type { Transfer } from '../state/store';
+import { Empty, ErrorLine, Panel } from './common';
+
+const ACTIVE: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
+
+export function TransfersPanel() {
+  const transfers = useApp((s) => s.transfers);
+  const namespace = useApp((s) => s.namespace);
+  const storeFiles = useApp((s) => s.storeFiles);
+  const cancelAll = useApp((s) => s.cancelAll);
+  const clearFinished = useApp((s) => s.clearFinished);
+  const picker = useRef<HTMLInputElement>(null);
+  const running = transfers.some((t) => ACTIVE.includes(t.phase));
+
+  return (
+    <Panel
+      label="Transfers"
+      actions={
+        <>
+          {running && (
+            <button type="button" onClick={() => void cancelAll()}>
+              Cancel all
+            </button>
+          )}
+          {transfers.some((t) => !ACTIVE.includes(t.phase)) && (
+            <button type="button" className="link" onClick={clearFinished}>
+              Clear finished
+            </button>
+          )}
+        </>
+      }
+    >
+      <div
+        className="dropzone"
+        role="button"
+        tabIndex={0}
+        aria-label="Drop files to store"
+        onClick={() => picker.current?.click()}
+        onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && picker.current?.click()}
+      >
+        <strong>Drop files or folders</strong> anywhere to store them in <code>{namespace}</code>
+        <span className="muted">or click to choose files</span>
+        <input
+          ref={picker}
+          type="file"
+          multiple
+          hidden
+          onChange={(e) => {
+            void storeFiles([...(e.target.files ?? [])]);
+            e.target.value = '';
+          }}
+        />
+      </div>
+      {transfers.length === 0 && <Empty>No transfers yet.</Empty>}
+      <ul className="transfers">
+        {transfers.map((t) => (
+          <TransferRow key={t.id} transfer={t} />
+        ))}
+      </ul>
+    </Panel>
+  );
+}
+
+function TransferRow({ transfer: t }: { transfer: Transfer }) {
+  const cancel = useApp((s) => s.cancelTransfer);
+  const percent = t.size > 0 ? Math.min(100, Math.round((t.bytesDone / t.size) * 100)) : t.phase === 'done' ? 100 : 0;
+  const active = ACTIVE.includes(t.phase);
+  return (
+    <li className={`transfer ${t.phase}`} aria-label={`Transfer ${t.name}`}>
+      <div className="transfer-head">
+        <span className="name ellipsis" title={t.name}>
+          {t.name}
+        </span>
+        <span className="muted">{formatBytes(t.size)}</span>
+        {active && (
+          <button type="button" className="link" onClick={() => void cancel(t.id)} aria-label={`Cancel ${t.name}`}>
+            Cancel
+          </button>
+        )}
+      </div>
+      {active && (
+        <>
+          <div className="progress" role="progressbar" aria-label={`${t.name} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+            <div className={`bar ${t.phase}`} style={{ width: `${percent}%` }} />
+          </div>
+          <div className="transfer-status muted">
+            {t.phase === 'queued' ? 'Waiting' : t.phase === 'hashing' ? 'Hashing' : 'Storing'} · {formatBytes(t.bytesDone)} of {formatBytes(t.size)} · {percent}%
+            {t.rate > 0 && ` · ${formatBytes(t.rate)}/s`}
+          </div>
+        </>
+      )}
+      {t.existing && (
+        <div className="note">
+          Already stored in this namespace as v{t.existing.version}
+          {t.phase === 'done' ? '.' : ': storing a new version.'}
+        </div>
+      )}
+      {t.phase === 'done' && t.result && (
+        <div className="transfer-result">
+          <code>{t.result.hash}</code> <code>{t.result.cache_id}</code>{' '}
+          <span className={`badge ${t.result.version > 1 ? '' : 'ok'}`}>
+            {t.result.version > 1 ? `new version v${t.result.version} of content already stored` : 'new content'}
+          </span>
+        </div>
+      )}
+      {t.phase === 'cancelled' && <div className="muted">Cancelled: nothing was stored.</div>}
+      {t.phase === 'failed' && t.error && <ErrorLine error={t.error} />}
+    </li>
+  );
+}

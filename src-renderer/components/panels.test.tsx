@@ -1,0 +1,216 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EntryView } from '../../src-shared/contract';
+import type { EntrySummary, NamespaceSummary } from '../../src-shared/domain';
+import { fail, fakeClient, ok, renderWith } from '../test/render';
+import { EntriesPanel } from './EntriesPanel';
+import { EntryPanel, VersionsPanel } from './EntryPanel';
+import { LayoutPanel } from './LayoutPanel';
+import { LookupBox } from './LookupBox';
+import { NamespacesPanel } from './NamespacesPanel';
+import { StatsPanel } from './StatsPanel';
+import { TransfersPanel } from './TransfersPanel';
+
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
+
+const ns = (name: string, entries = 1): NamespaceSummary => ({ name: name as never, entries, versions: entries, bytes: entries * 100 });
+const hashOf = (i: number) => i.toString(16).padStart(16, '0');
+const entryView = (over: Partial<EntryView['record']> = {}, preview = 'aGVsbG8=', latestVersion = 2): EntryView => ({
+  record: {
+    namespace: 'default' as never,
+    hash: 'b94d27b9934d3e08' as never,
+    cache_id: 'b94d27b9934d3e08-v2' as never,
+    version: 2,
+    sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
+    size: 5,
+    content_type: 'text/plain',
+    source: 'hello.txt',
+    stored_at: '2026-11-24T00:00:00.000Z',
+    ...over,
+  },
+  latestVersion,
+  keys: ['default/objects/b9/4d/b94d27b9934d3e08'],
+  preview,
+  previewTruncated: false,
+});
+
+describe('Namespaces', () => {
+  it('shows loading, then error', () => {
+    const { store } = renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'loading' } } });
+    expect(screen.getByRole('status')).toHaveProperty('textContent', 'Loading namespaces…');
+    act(() => store.setState({ namespaces: { status: 'error', error: { code: 'storage_unreachable', message: 'bucket unreachable' } } }));
+    expect(screen.getByRole('alert').textContent).toContain('bucket unreachable');
+  });
+
+  it('says when nothing is stored yet', () => {
+    renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [] } } });
+    expect(screen.getByText(/Nothing stored yet/)).toBeTruthy();
+  });
+
+  it('lists many namespaces, filters them, and moves the selection with arrow keys', () => {
+    const data = Array.from({ length: 1000 }, (_, i) => ns(`ns-${String(i).padStart(4, '0')}`, i));
+    const { store } = renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data }, namespace: 'ns-0000' } });
+    const list = screen.getByRole('listbox', { name: 'Namespace list' });
+    expect(within(list).getAllByRole('option')).toHaveLength(1000);
+    expect(within(list).getAllByRole('option')[1]!.textContent).toMatch(/^ns-0001/);
+    fireEvent.keyDown(list, { key: 'ArrowDown' });
+    expect(store.getState().namespace).toBe('ns-0001');
+    fireEvent.change(screen.getByLabelText('Filter namespaces'), { target: { value: '099' } });
+    expect(within(list).getAllByRole('option').map((o) => o.textContent?.slice(0, 7))).toEqual(['ns-0099', 'ns-0990', 'ns-0991', 'ns-0992', 'ns-0993', 'ns-0994', 'ns-0995', 'ns-0996', 'ns-0997', 'ns-0998', 'ns-0999']);
+  });
+
+  it('offers a new namespace for a valid name nobody uses, never for an invalid one', () => {
+    renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [ns('default')] } } });
+    const filter = screen.getByLabelText('Filter namespaces');
+    fireEvent.change(filter, { target: { value: 'reports' } });
+    expect(screen.getByRole('button', { name: 'Use new namespace “reports”' })).toBeTruthy();
+    fireEvent.change(filter, { target: { value: '../etc' } });
+    expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();
+  });
+});
+
+describe('Entries', () => {
+  it('shows an error from main inline', () => {
+    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items: [], done: false, status: 'error', error: { code: 'throttled', message: 'slow down' } } } });
+    expect(screen.getByRole('alert').textContent).toContain('slow down');
+  });
+
+  it('says when the namespace is empty', () => {
+    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items: [], done: true, status: 'ready' } } });
+    expect(screen.getByText('This namespace has no entries yet.')).toBeTruthy();
+  });
+
+  it('renders only a window of a 100,000-entry list', () => {
+    // happy-dom lays nothing out: give elements the size a window would.
+    vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(600);
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
+    const items: EntrySummary[] = Array.from({ length: 100_000 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
+    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'big', items, done: true, status: 'ready' } } });
+    const rows = screen.getAllByRole('option');
+    expect(rows.length).toBeGreaterThan(10);
+    expect(rows.length).toBeLessThan(100);
+    expect(rows[0]!.textContent).toContain(hashOf(0));
+  });
+
+  it('pages from main until the end of the list', async () => {
+    const pages: Record<string, { entries: EntrySummary[]; cursor?: string }> = {
+      start: { entries: [{ hash: hashOf(1) as never, size: 1, modified: '2026-11-24T00:00:00.000Z' }], cursor: 'c1' },
+      c1: { entries: [{ hash: hashOf(2) as never, size: 2, modified: '2026-11-24T00:00:00.000Z' }] },
+    };
+    const { client, calls } = fakeClient({ entries: (input) => ok(pages[input.cursor ?? 'start']) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await act(() => store.getState().loadMoreEntries());
+    expect(store.getState().entries.done).toBe(false);
+    await act(() => store.getState().loadMoreEntries());
+    expect(store.getState().entries.done).toBe(true);
+    expect(store.getState().entries.items.map((e) => e.hash)).toEqual([hashOf(1), hashOf(2)]);
+    expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { cursor?: string }).cursor)).toEqual([undefined, 'c1']);
+  });
+});
+
+describe('Entry and versions', () => {
+  it('idle, loading, not found, other errors', () => {
+    const { store } = renderWith(<EntryPanel />);
+    expect(screen.getByText(/Look up a hash/)).toBeTruthy();
+    act(() => store.setState({ entry: { status: 'loading' } }));
+    expect(screen.getByRole('status').textContent).toBe('Loading entry…');
+    act(() => store.setState({ entry: { status: 'error', error: { code: 'not_found', message: 'b94d27b9934d3e08 is not in namespace default' } } }));
+    expect(screen.getByRole('alert').textContent).toBe('Nothing found: b94d27b9934d3e08 is not in namespace default.');
+    act(() => store.setState({ entry: { status: 'error', error: { code: 'access_denied', message: 'no permission' } } }));
+    expect(screen.getByRole('alert').textContent).toContain('access_denied');
+  });
+
+  it('shows every fact, the keys and a pretty JSON preview; marks an older version', () => {
+    const json = btoa('{"b": 1, "a": [1, 2]}');
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ version: 1, cache_id: 'b94d27b9934d3e08-v1' as never, content_type: 'application/json' }, json) } } });
+    expect(screen.getByTestId('entry-cache-id').textContent).toBe('b94d27b9934d3e08-v1');
+    expect(screen.getByText('latest is v2')).toBeTruthy();
+    expect(screen.getByText('default/objects/b9/4d/b94d27b9934d3e08')).toBeTruthy();
+    expect(screen.getByLabelText('Preview').textContent).toBe('{\n  "b": 1,\n  "a": [\n    1,\n    2\n  ]\n}');
+  });
+
+  it('shows binary content as hex', () => {
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/octet-stream' }, btoa('\u0000\u0001\u0002AB')) } } });
+    expect(screen.getByLabelText('Preview').textContent).toContain('00 01 02 41 42');
+  });
+
+  it('has one table row per version with the latest marked', () => {
+    const versions = Array.from({ length: 5 }, (_, i) => ({ version: i + 1, cache_id: `b94d27b9934d3e08-v${i + 1}` as never, stored_at: '2026-11-24T00:00:00.000Z', size: 5, source: 'a' }));
+    renderWith(<VersionsPanel />, { state: { versions: { status: 'ready', data: { hash: 'b94d27b9934d3e08', versions } } } });
+    const rows = within(screen.getByRole('region', { name: 'Versions' }).querySelector('tbody')!).getAllByRole('row');
+    expect(rows).toHaveLength(5);
+    expect(rows[0]!.textContent).toContain('v5 latest');
+  });
+});
+
+describe('Lookup', () => {
+  it('says plainly when the input is not valid, without asking main', () => {
+    const { client, calls } = fakeClient();
+    renderWith(<LookupBox />, { client });
+    const input = screen.getByLabelText('Look up hash or cache id');
+    fireEvent.change(input, { target: { value: 'xyz' } });
+    fireEvent.submit(input);
+    expect(screen.getByRole('alert').textContent).toContain('is not a cache hash');
+    expect(calls).toHaveLength(0);
+  });
+});
+
+describe('Transfers', () => {
+  const file = (name: string, size: number) => new File([new Uint8Array(size)], name);
+
+  it('hashes, reports existing content, stores, and says it is a new version', async () => {
+    const { client, emit } = fakeClient({
+      hashFile: () => ok({ hash: 'b94d27b9934d3e08', sha256: 'x', size: 10, existing: { cache_id: 'b94d27b9934d3e08-v3', version: 3 } }),
+      storeFile: () => new Promise((resolve) => setTimeout(() => resolve(ok({ cache_id: 'b94d27b9934d3e08-v4', hash: 'b94d27b9934d3e08', version: 4, namespace: 'default', size: 10, source: 'a.bin', deduplicated: true, keys: [] })), 50)),
+      namespaces: () => ok({ namespaces: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([file('a.bin', 10)]));
+    await waitFor(() => expect(screen.getByText(/Already stored in this namespace as v3/)).toBeTruthy());
+    const id = store.getState().transfers[0]!.id;
+    act(() => emit({ type: 'progress', transferId: `${id}s`, phase: 'store', bytesDone: 5, totalBytes: 10 }));
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('50');
+    await waitFor(() => expect(screen.getByText('new version v4 of content already stored')).toBeTruthy());
+  });
+
+  it('cancels a row, and shows failures inline', async () => {
+    const { client, calls } = fakeClient({ hashFile: (input) => (input.path.endsWith('bad.bin') ? fail('too_large', 'bigger than the 1 GiB limit') : new Promise(() => {})), cancel: () => ok({ cancelled: true }) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([file('slow.bin', 10), file('bad.bin', 10)]));
+    await waitFor(() => expect(screen.getByText(/bigger than the 1 GiB limit/)).toBeTruthy());
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel slow.bin' }));
+    await waitFor(() => expect(screen.getByText('Cancelled: nothing was stored.')).toBeTruthy());
+    expect(calls.some((c) => c.method === 'cancel')).toBe(true);
+  });
+});
+
+describe('Layout and stats', () => {
+  const stats = { namespace: 'default' as never, entries: 3, versions: 4, bytes: 30, objects: 17, shards: { b9: 2, '00': 1 } };
+
+  it('draws the 16x16 heatmap from shard counts and highlights the entry shard', () => {
+    const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: ['default/objects/', 'default/temporal/'] }) });
+    renderWith(<LayoutPanel />, { client, state: { stats: { status: 'ready', data: stats }, entry: { status: 'ready', data: entryView() } } });
+    expect(screen.getAllByRole('gridcell')).toHaveLength(256);
+    const cell = screen.getByRole('gridcell', { name: 'Shard b9: 2 entries' });
+    expect(cell.className).toContain('selected');
+    expect(screen.getByRole('gridcell', { name: 'Shard ff: 0 entries' }).className).toContain('heat-0');
+  });
+
+  it('shows the tree error inline', async () => {
+    const { client } = fakeClient({ listKeys: () => fail('access_denied', 'list denied') });
+    renderWith(<LayoutPanel />, { client, state: { stats: { status: 'ready', data: stats } } });
+    await waitFor(() => expect(screen.getByText(/list denied/)).toBeTruthy());
+  });
+
+  it('shows namespace and store totals', () => {
+    renderWith(<StatsPanel />, { state: { stats: { status: 'ready', data: stats }, namespaces: { status: 'ready', data: [ns('default', 3), ns('other', 7)] } } });
+    expect(screen.getByLabelText('Namespace stats').textContent).toContain('Objects17'.replace('Objects', 'Storage objects'));
+    expect(screen.getByLabelText('Store stats').textContent).toContain('Entries10');
+  });
+});

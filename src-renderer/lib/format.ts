@@ -1,0 +1,73 @@
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+export function formatBytes(n: number): string {
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+export function formatTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** A hex dump line per 16 bytes: offset, bytes, printable characters. */
+export function hexDump(bytes: Uint8Array, maxBytes = 4096): string {
+  const lines: string[] = [];
+  for (let offset = 0; offset < Math.min(bytes.length, maxBytes); offset += 16) {
+    const row = bytes.subarray(offset, offset + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    const text = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.')).join('');
+    lines.push(`${offset.toString(16).padStart(8, '0')}  ${hex.padEnd(47)}  ${text}`);
+  }
+  return lines.join('\n');
+}
+
+export function base64ToBytes(base64: string): Uint8Array {
+  const binary = atob(base64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** Control characters other than tab, newlines, form feed: a sign of binary content. */
+function isControlByte(b: number): boolean {
+  return b < 0x09 || (b > 0x0d && b < 0x20);
+}
+
+export type Preview = { kind: 'json' | 'text' | 'hex'; text: string } | { kind: 'image'; src: string };
+
+/** How to show the first bytes of an entry: pretty JSON, text, an image, or hex for binary. */
+export function previewOf(contentType: string, base64: string, truncated: boolean): Preview {
+  const bytes = base64ToBytes(base64);
+  if (contentType.startsWith('image/') && !truncated && contentType !== 'image/svg+xml') return { kind: 'image', src: `data:${contentType};base64,${base64}` };
+  let text: string | null = null;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // a multi-byte character cut at the preview limit is still text
+    if (truncated) {
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, Math.max(0, bytes.length - 3)));
+      } catch {
+        text = null;
+      }
+    }
+  }
+  if (text === null || bytes.some(isControlByte)) return { kind: 'hex', text: hexDump(bytes) };
+  if (!truncated && (contentType.includes('json') || /^\s*[[{]/.test(text))) {
+    try {
+      return { kind: 'json', text: JSON.stringify(JSON.parse(text), null, 2) };
+    } catch {
+      // not JSON after all
+    }
+  }
+  return { kind: 'text', text };
+}

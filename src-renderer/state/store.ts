@@ -1,0 +1,303 @@
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { Capabilities, EntryView, KeyInfo, MethodResults, ProfilesView, Result } from '../../src-shared/contract';
+import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionSummary } from '../../src-shared/domain';
+import type { ErrorInfo } from '../../src-shared/errors';
+import type { CacheAdminClient } from '../api/client';
+import { parseLookup } from '../lib/lookup';
+
+export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
+
+export interface Transfer {
+  id: string;
+  name: string;
+  size: number;
+  phase: 'queued' | 'hashing' | 'storing' | 'done' | 'failed' | 'cancelled';
+  bytesDone: number;
+  /** Bytes per second over the current phase. */
+  rate: number;
+  phaseStartedAt: number;
+  existing?: { cache_id: string; version: number } | null;
+  result?: StoreResult;
+  error?: ErrorInfo;
+}
+
+export interface EntriesList {
+  namespace: string;
+  items: EntrySummary[];
+  cursor?: string;
+  done: boolean;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  error?: ErrorInfo;
+}
+
+export type Tab = 'browse' | 'layout' | 'stats';
+export type Theme = 'system' | 'light' | 'dark';
+
+export interface AppState {
+  capabilities: Load<Capabilities>;
+  profiles: Load<ProfilesView>;
+  namespaces: Load<NamespaceSummary[]>;
+  namespace: string;
+  namespaceFilter: string;
+  entries: EntriesList;
+  lookupInput: string;
+  lookupError: string | null;
+  entry: Load<EntryView>;
+  versions: Load<{ hash: string; versions: VersionSummary[] }>;
+  transfers: Transfer[];
+  stats: Load<NamespaceStats>;
+  keyInfo: Load<KeyInfo>;
+  tab: Tab;
+  theme: Theme;
+  notice: string | null;
+}
+
+export interface AppActions {
+  init(): () => void;
+  refreshNamespaces(): Promise<void>;
+  selectNamespace(namespace: string): void;
+  setNamespaceFilter(filter: string): void;
+  loadMoreEntries(): Promise<void>;
+  setLookupInput(input: string): void;
+  lookup(input?: string): Promise<void>;
+  clearLookup(): void;
+  storeFiles(files: File[]): Promise<void>;
+  cancelTransfer(id: string): Promise<void>;
+  cancelAll(): Promise<void>;
+  clearFinished(): void;
+  connect(profileId: string): Promise<void>;
+  saveProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<Result<MethodResults['saveProfile']>>;
+  loadStats(): Promise<void>;
+  describeKey(key: string): Promise<void>;
+  saveEntry(): Promise<void>;
+  setTab(tab: Tab): void;
+  setTheme(theme: Theme): void;
+  notify(message: string | null): void;
+}
+
+export type AppStore = StoreApi<AppState & AppActions>;
+
+const ENTRY_PAGE = 1000;
+/** Files hashed and stored at once: enough to overlap, few enough to keep the UI responsive. */
+const TRANSFER_CONCURRENCY = 3;
+
+function settle<T>(result: Result<T>): Load<T> {
+  return result.ok ? { status: 'ready', data: result.value } : { status: 'error', error: result.error };
+}
+
+function newId(): string {
+  return crypto.randomUUID().replace(/-/g, '');
+}
+
+export function createAppStore(client: CacheAdminClient, options: { theme?: Theme } = {}): AppStore {
+  const store = createStore<AppState & AppActions>()((set, get) => {
+    const updateTransfer = (id: string, change: Partial<Transfer> | ((t: Transfer) => Partial<Transfer>)) =>
+      set((s) => ({ transfers: s.transfers.map((t) => (t.id === id ? { ...t, ...(typeof change === 'function' ? change(t) : change) } : t)) }));
+    const queue: string[] = [];
+    const files = new Map<string, File>();
+    let running = 0;
+    let entriesRequest = 0;
+
+    async function runTransfer(id: string): Promise<void> {
+      const file = files.get(id);
+      const { namespace } = get();
+      if (!file || get().transfers.find((t) => t.id === id)?.phase !== 'queued') return;
+      updateTransfer(id, { phase: 'hashing', phaseStartedAt: Date.now(), bytesDone: 0 });
+      const hashed = await client.hashFile(file, namespace, `${id}h`);
+      if (!hashed.ok) return finish(id, hashed.error);
+      updateTransfer(id, { existing: hashed.value.existing, phase: 'storing', phaseStartedAt: Date.now(), bytesDone: 0, rate: 0 });
+      const stored = await client.storeFile(file, namespace, `${id}s`);
+      if (!stored.ok) return finish(id, stored.error);
+      updateTransfer(id, { phase: 'done', result: stored.value, bytesDone: stored.value.size });
+      void get().refreshNamespaces();
+      if (get().entries.namespace === namespace) resetEntries(namespace);
+    }
+
+    function finish(id: string, error: ErrorInfo): void {
+      updateTransfer(id, (t) => (t.phase === 'cancelled' ? {} : error.code === 'cancelled' ? { phase: 'cancelled' } : { phase: 'failed', error }));
+    }
+
+    function pump(): void {
+      while (running < TRANSFER_CONCURRENCY && queue.length) {
+        const id = queue.shift()!;
+        running++;
+        void runTransfer(id).finally(() => {
+          running--;
+          files.delete(id);
+          pump();
+        });
+      }
+    }
+
+    function resetEntries(namespace: string): void {
+      entriesRequest++;
+      set({ entries: { namespace, items: [], done: false, status: 'idle' } });
+      void get().loadMoreEntries();
+    }
+
+    return {
+      capabilities: { status: 'idle' },
+      profiles: { status: 'idle' },
+      namespaces: { status: 'idle' },
+      namespace: 'default',
+      namespaceFilter: '',
+      entries: { namespace: 'default', items: [], done: false, status: 'idle' },
+      lookupInput: '',
+      lookupError: null,
+      entry: { status: 'idle' },
+      versions: { status: 'idle' },
+      transfers: [],
+      stats: { status: 'idle' },
+      keyInfo: { status: 'idle' },
+      tab: 'browse',
+      theme: options.theme ?? 'system',
+      notice: null,
+
+      init() {
+        const off = client.onEvent((event) => {
+          if (event.type === 'connected') {
+            set({ capabilities: { status: 'ready', data: event.capabilities } });
+            return;
+          }
+          const id = event.transferId.slice(0, -1);
+          updateTransfer(id, (t) => {
+            const seconds = (Date.now() - t.phaseStartedAt) / 1000;
+            return { bytesDone: event.bytesDone, rate: seconds > 0.05 ? event.bytesDone / seconds : t.rate };
+          });
+        });
+        set({ capabilities: { status: 'loading' }, profiles: { status: 'loading' } });
+        void client.api.capabilities({}).then((r) => set({ capabilities: settle(r) }));
+        void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        void get().refreshNamespaces();
+        resetEntries(get().namespace);
+        return off;
+      },
+
+      async refreshNamespaces() {
+        set((s) => ({ namespaces: { status: 'loading', data: 'data' in s.namespaces ? s.namespaces.data : undefined } }));
+        const result = await client.api.namespaces({});
+        set({ namespaces: result.ok ? { status: 'ready', data: [...result.value.namespaces].sort((a, b) => a.name.localeCompare(b.name)) } : { status: 'error', error: result.error } });
+      },
+
+      selectNamespace(namespace) {
+        if (namespace === get().namespace) return;
+        set({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null });
+        resetEntries(namespace);
+        if (get().tab !== 'browse') void get().loadStats();
+      },
+
+      setNamespaceFilter: (namespaceFilter) => set({ namespaceFilter }),
+
+      async loadMoreEntries() {
+        const { entries } = get();
+        if (entries.status === 'loading' || entries.done) return;
+        const request = entriesRequest;
+        set({ entries: { ...entries, status: 'loading' } });
+        // Pages of keys hold several keys per entry: keep reading until a page has entries or the end.
+        let cursor = entries.cursor;
+        const items: EntrySummary[] = [];
+        let result;
+        do {
+          result = await client.api.entries({ namespace: entries.namespace, cursor, limit: ENTRY_PAGE });
+          if (request !== entriesRequest) return; // the namespace changed meanwhile
+          if (!result.ok) break;
+          items.push(...result.value.entries);
+          cursor = result.value.cursor;
+        } while (items.length === 0 && cursor);
+        const current = get().entries;
+        if (!result.ok) set({ entries: { ...current, status: 'error', error: result.error } });
+        else set({ entries: { ...current, items: [...current.items, ...items], cursor, done: cursor === undefined, status: 'ready' } });
+      },
+
+      setLookupInput: (lookupInput) => set({ lookupInput }),
+
+      async lookup(input = get().lookupInput) {
+        const target = parseLookup(input);
+        if (!target.ok) {
+          set({ lookupError: target.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
+          return;
+        }
+        if (target.namespace && target.namespace !== get().namespace) get().selectNamespace(target.namespace);
+        const { namespace } = get();
+        set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
+        const [entry, versions] = await Promise.all([client.api.entry({ namespace, ref: target.ref }), client.api.versions({ namespace, hash: target.hash })]);
+        if (get().namespace !== namespace) return;
+        set({ entry: settle(entry), versions: versions.ok ? { status: 'ready', data: versions.value } : { status: 'error', error: versions.error } });
+      },
+
+      clearLookup: () => set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } }),
+
+      async storeFiles(dropped) {
+        const added: Transfer[] = dropped.map((file) => {
+          const id = newId();
+          files.set(id, file);
+          queue.push(id);
+          return { id, name: file.webkitRelativePath || file.name, size: file.size, phase: 'queued', bytesDone: 0, rate: 0, phaseStartedAt: Date.now() };
+        });
+        set((s) => ({ transfers: [...added, ...s.transfers] }));
+        pump();
+      },
+
+      async cancelTransfer(id) {
+        const transfer = get().transfers.find((t) => t.id === id);
+        if (!transfer || transfer.phase === 'done' || transfer.phase === 'failed' || transfer.phase === 'cancelled') return;
+        updateTransfer(id, { phase: 'cancelled' });
+        const queued = queue.indexOf(id);
+        if (queued >= 0) queue.splice(queued, 1);
+        await Promise.all([client.cancel(`${id}h`), client.cancel(`${id}s`)]);
+      },
+
+      async cancelAll() {
+        await Promise.all(get().transfers.map((t) => get().cancelTransfer(t.id)));
+      },
+
+      clearFinished: () => set((s) => ({ transfers: s.transfers.filter((t) => t.phase === 'queued' || t.phase === 'hashing' || t.phase === 'storing') })),
+
+      async connect(profileId) {
+        const result = await client.api.connect({ id: profileId });
+        if (!result.ok) {
+          set({ notice: `Could not connect: ${result.error.message}` });
+          return;
+        }
+        set({ capabilities: { status: 'ready', data: result.value }, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' } });
+        void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        await get().refreshNamespaces();
+        resetEntries(get().namespace);
+      },
+
+      async saveProfile(input) {
+        const result = await client.api.saveProfile(input);
+        if (result.ok) void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        return result;
+      },
+
+      async loadStats() {
+        const { namespace } = get();
+        set({ stats: { status: 'loading' } });
+        const result = await client.api.stats({ namespace });
+        if (get().namespace === namespace) set({ stats: settle(result) });
+      },
+
+      async describeKey(key) {
+        set({ keyInfo: { status: 'loading' } });
+        set({ keyInfo: settle(await client.api.describeKey({ key })) });
+      },
+
+      async saveEntry() {
+        const { entry, namespace } = get();
+        if (entry.status !== 'ready') return;
+        const result = await client.saveEntry(namespace, entry.data.record.cache_id);
+        set({ notice: result.ok ? (result.value.saved ? `Saving ${entry.data.record.cache_id}` : null) : `Could not save: ${result.error.message}` });
+      },
+
+      setTab(tab) {
+        set({ tab });
+        if (tab !== 'browse' && get().stats.status === 'idle') void get().loadStats();
+      },
+
+      setTheme: (theme) => set({ theme }),
+      notify: (notice) => set({ notice }),
+    };
+  });
+  return store;
+}

@@ -1,0 +1,43 @@
+import { render } from '@testing-library/react';
+import type { ReactElement } from 'react';
+import { METHOD_NAMES } from '../../src-shared/channels';
+import type { CacheAdminApi, CacheAdminEvent } from '../../src-shared/contract';
+import type { CacheAdminClient } from '../api/client';
+import { AppContext } from '../state/context';
+import { createAppStore, type AppState } from '../state/store';
+
+/** A client whose methods answer from `answers` (or never, to show loading states). */
+export function fakeClient(answers: Partial<{ [M in keyof CacheAdminApi]: (input: Parameters<CacheAdminApi[M]>[0]) => unknown }> = {}) {
+  const listeners = new Set<(e: CacheAdminEvent) => void>();
+  const calls: { method: string; input: unknown }[] = [];
+  const api = Object.fromEntries(
+    METHOD_NAMES.map((m) => [
+      m,
+      async (input: unknown) => {
+        calls.push({ method: m, input });
+        const answer = (answers as Record<string, ((i: unknown) => unknown) | undefined>)[m];
+        return answer ? answer(input) : new Promise(() => {});
+      },
+    ]),
+  ) as unknown as CacheAdminApi;
+  const client: CacheAdminClient = {
+    api,
+    onEvent: (l) => (listeners.add(l), () => listeners.delete(l)),
+    hashFile: (file, namespace, transferId) => api.hashFile({ namespace, path: `/drop/${file.name}`, transferId }),
+    storeFile: (file, namespace, transferId) => api.storeFile({ namespace, path: `/drop/${file.name}`, transferId }),
+    cancel: async (transferId) => void (await api.cancel({ transferId })),
+    saveEntry: (namespace, ref) => api.saveEntry({ namespace, ref }) as never,
+  };
+  return { client, calls, emit: (e: CacheAdminEvent) => listeners.forEach((l) => l(e)) };
+}
+
+export function renderWith(ui: ReactElement, options: { client?: CacheAdminClient; state?: Partial<AppState> } = {}) {
+  const client = options.client ?? fakeClient().client;
+  const store = createAppStore(client);
+  if (options.state) store.setState(options.state);
+  const view = render(<AppContext.Provider value={{ store, client }}>{ui}</AppContext.Provider>);
+  return { ...view, store, client };
+}
+
+export const ok = <T,>(value: T) => ({ ok: true as const, value });
+export const fail = (code: string, message: string) => ({ ok: false as const, error: { code, message } });
