@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * One behavioural suite for every StorageBackend and for the cache service on top of it.
  * Each backend's test file calls these with a factory; nothing here knows which backend it runs on.
@@ -234,7 +235,12 @@ export function storageConformance(name: string, factory: BackendFactory): void 
         { name: 'beta', entries: 1, versions: 1, bytes: 2 },
       ]);
       // 2 content + 3 records + 3 version entries + 2 latest + 3 temporal
-      expect(await cache.stats('alpha')).toEqual({ namespace: 'alpha', entries: 2, versions: 3, bytes: 8, objects: 13 });
+      const stats = await cache.stats('alpha');
+      expect(stats).toEqual({ namespace: 'alpha', entries: 2, versions: 3, bytes: 8, objects: 13, shards: expect.any(Object) });
+      const shardOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 2);
+      const expected: Record<string, number> = {};
+      for (const text of ['one', 'three']) expected[shardOf(text)] = (expected[shardOf(text)] ?? 0) + 1;
+      expect(stats.shards).toEqual(expected);
     });
 
     it('deletes one version and then the last one, taking the bytes with it', async () => {
