@@ -12,6 +12,7 @@ import { chunksOf } from '../core/hashing';
 import { mapLimit } from '../core/keyed-lock';
 import { openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
+import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
 import { STORE_OPTIONS, storeLocation, usageError } from './store-options';
 
@@ -35,7 +36,8 @@ commands:
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
-  delete <hash|cache_id>`;
+  delete <hash|cache_id>
+  verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)`;
 
 export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
 /** Stores in flight at once for multi-file stores: overlaps fsync waits on a small machine. */
@@ -51,6 +53,8 @@ const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  sample: { type: 'string' },
+  repair: { type: 'boolean' },
   ...STORE_OPTIONS,
 } as const;
 
@@ -351,4 +355,28 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   stats: cmdStats,
   ls: cmdLs,
   delete: cmdDelete,
+  verify: cmdVerify,
 };
+
+async function cmdVerify(ctx: Ctx): Promise<number> {
+  if (ctx.args.length) throw usageError('verify takes no arguments (use --ns to check one namespace)');
+  const sample = ctx.values.sample === undefined ? undefined : Number(ctx.values.sample);
+  if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1)) throw usageError('--sample takes a positive whole number');
+  const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
+  const report = await verifyStore(ctx.cache, {
+    namespace: ctx.values.ns,
+    sample,
+    repair: ctx.values.repair,
+    onProgress: ({ checked }) => progress?.count('checked', checked),
+  });
+  progress?.done();
+  for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${note}\n`);
+  if (ctx.values.json) {
+    ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}) })}\n`);
+  } else {
+    for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${p.key}  ${p.detail}\n`);
+    for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${r.key}  ${r.action}\n`);
+    ctx.write(`checked ${report.checked} keys: ${report.problems.length ? `${report.problems.length} problems` : 'no problems'}\n`);
+  }
+  return report.problems.length ? EXIT.notFound : EXIT.ok;
+}

@@ -27,6 +27,10 @@ export class ProgressLine {
     this.draw(`stored ${done}/${total} files, ${formatBytes(bytes)} (${this.rate(bytes)})`, done === total);
   }
 
+  count(what: string, n: number): void {
+    this.draw(`${what} ${n.toLocaleString('en-US')}`);
+  }
+
   done(): void {
     this.out.write('\r\x1b[K');
   }

@@ -1,4 +1,4 @@
-import type { ContentSource, CopyOptions, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, Leftover, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
 
 export type StorageCall = 'put' | 'copy' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
 
@@ -71,6 +71,12 @@ export class CountingStorage implements StorageBackend {
       },
       discard: () => staged.discard(),
     };
+  }
+  leftovers() {
+    return this.inner.leftovers();
+  }
+  removeLeftover(leftover: Leftover) {
+    return this.inner.removeLeftover(leftover);
   }
   close() {
     return this.inner.close();

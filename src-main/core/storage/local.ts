@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
-import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 /** Where staged content waits for its hash to be known; same filesystem, so placing it is a link. */
@@ -271,5 +271,43 @@ export class LocalFolderStorage implements StorageBackend {
     };
   }
 
+  /** Temp files anywhere under the root; those of a live process are still being written. */
+  async leftovers(): Promise<Leftover[]> {
+    const found: Leftover[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+      for (const e of entries) {
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else if (e.name.startsWith(TEMP_MARK)) {
+          const st = await fs.stat(full).catch(() => null);
+          if (!st) continue;
+          const pid = Number(e.name.slice(TEMP_MARK.length).split('-')[0]);
+          found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: st.mtime.toISOString(), inFlight: pid !== process.pid && isAlive(pid) });
+        }
+      }
+    };
+    await walk(this.root);
+    return found;
+  }
+
+  async removeLeftover(leftover: Leftover): Promise<void> {
+    const name = path.basename(leftover.id);
+    const full = path.resolve(this.root, leftover.id);
+    // Only temp files, only under the root.
+    if (!name.startsWith(TEMP_MARK) || !full.startsWith(this.root + path.sep)) throw new CacheError('invalid_key', `${leftover.id} is not a temp file of this store`);
+    await fs.rm(full, { force: true });
+  }
+
   async close(): Promise<void> {}
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errno(err) === 'EPERM';
+  }
 }

@@ -2,7 +2,7 @@ import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import { pageFromSorted } from './list-page';
-import type { ContentSource, CopyOptions, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 
 interface StoredObject {
   data: Uint8Array;
@@ -89,6 +89,13 @@ export class MemoryStorage implements StorageBackend {
       discard: async () => {},
     };
   }
+
+  /** Memory writes are atomic: nothing is ever left behind. */
+  async leftovers(): Promise<Leftover[]> {
+    return [];
+  }
+
+  async removeLeftover(): Promise<void> {}
 
   async close(): Promise<void> {}
 }

@@ -9,6 +9,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -20,7 +21,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
-import type { ContentSource, CopyOptions, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 export type ChecksumMode = 'when_supported' | 'when_required';
@@ -363,6 +364,42 @@ export class S3Storage implements StorageBackend {
     await this.client
       .send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(key), UploadId: created.UploadId }))
       .catch(() => undefined); // already aborted by lib-storage
+  }
+
+  /** Unfinished multipart uploads under the prefix (their parts are billed until aborted). */
+  async leftovers(): Promise<Leftover[] | null> {
+    const found: Leftover[] = [];
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.config.bucket, Prefix: this.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId) continue;
+          // S3 cannot tell whether a writer is still sending parts: only uploads idle for an hour count as abandoned.
+          const initiated = u.Initiated ?? new Date(0);
+          found.push({ id: `${u.Key.slice(this.prefix.length)}?uploadId=${u.UploadId}`, modified: initiated.toISOString(), inFlight: Date.now() - initiated.getTime() < 3_600_000 });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotImplemented') return null;
+      throw this.mapError(err, 'list unfinished uploads');
+    }
+    return found;
+  }
+
+  async removeLeftover(leftover: Leftover): Promise<void> {
+    const [key, uploadId] = leftover.id.split('?uploadId=');
+    if (!key || !uploadId) throw new CacheError('invalid_key', `${leftover.id} is not an unfinished upload`);
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(key), UploadId: uploadId }));
+    } catch (err) {
+      throw this.mapError(err, `abort the upload of ${key}`);
+    }
   }
 
   async close(): Promise<void> {

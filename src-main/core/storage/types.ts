@@ -82,7 +82,21 @@ export interface StorageBackend {
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
   delete(key: string): Promise<void>;
   stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
+  /**
+   * What interrupted writes left behind (temp files, unfinished multipart uploads), for `verify`.
+   * Null when the backend cannot list them (an S3 server without ListMultipartUploads).
+   */
+  leftovers(): Promise<Leftover[] | null>;
+  removeLeftover(leftover: Leftover): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface Leftover {
+  /** Where it is, for reports: a path under the root, or `key?uploadId=…`. */
+  id: string;
+  modified: string;
+  /** Its writer is still running (a live process id): never removed. */
+  inFlight: boolean;
 }
 
 export const MAX_LIST_PAGE = 1000;

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../test-support/cli-harness';
+import { CacheService, encodeRecord } from './cache-service';
+import { LocalFolderStorage } from './storage/local';
+import { MemoryStorage } from './storage/memory';
+import { verifyStore, type Problem } from './verify';
+
+const bytes = (text: string) => ({ source: { kind: 'bytes' as const, bytes: Buffer.from(text) } });
+const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+async function damagedStore() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'verify-'));
+  const cache = new CacheService(await LocalFolderStorage.open(dir));
+  const file = (key: string) => path.join(dir, ...key.split('/'));
+  const names = ['flip', 'truncate', 'lose', 'move', 'unrecord', 'stale', 'healthy'];
+  const stored = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await cache.store('ns', { ...bytes(`content ${n}`), name: `${n}.txt` })])));
+  await cache.store('ns', bytes('content stale'));
+  const key = (n: string) => cache.layout.content('ns' as never, hashOf(`content ${n}`) as never);
+
+  const flipped = readFileSync(file(key('flip')));
+  flipped[0]! ^= 0xff;
+  writeFileSync(file(key('flip')), flipped);
+  truncateSync(file(key('truncate')), 3);
+  rmSync(file(key('lose')));
+  const wrongShard = `ns/objects/00/00/${hashOf('content move')}`;
+  mkdirSync(path.dirname(file(wrongShard)), { recursive: true });
+  renameSync(file(key('move')), file(wrongShard));
+  rmSync(file(cache.layout.record('ns' as never, hashOf('content unrecord') as never, 1)));
+  const staleRecord = await cache.record('ns', { hash: hashOf('content stale') as never, version: 1 });
+  // Views are hard links of the record: replace the file, do not write through it.
+  rmSync(file(cache.layout.latest('ns' as never, staleRecord.hash)));
+  writeFileSync(file(cache.layout.latest('ns' as never, staleRecord.hash)), encodeRecord(staleRecord));
+  const temp = `${path.dirname(file(key('healthy')))}/.tmp-999999999-abcdef`;
+  writeFileSync(temp, 'half a write');
+  const orphanKey = cache.layout.content('ns' as never, hashOf('nobody') as never);
+  mkdirSync(path.dirname(file(orphanKey)), { recursive: true });
+  writeFileSync(file(orphanKey), 'nobody');
+  utimesSync(file(orphanKey), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+  return { dir, cache, stored, key, wrongShard, orphanKey, file, temp };
+}
+
+const summary = (problems: Problem[]) => problems.map((p) => `${p.kind} ${p.key}`).sort();
+
+describe('verify', () => {
+  it('is clean on a healthy store, in every namespace', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    for (let i = 0; i < 20; i++) await cache.store(i % 2 ? 'a' : 'b', bytes(`x${i % 7}`));
+    const report = await verifyStore(cache);
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThan(20 * 4);
+  });
+
+  it('finds every kind of damage, and repairs only the safe ones', async () => {
+    const { cache, key, wrongShard, orphanKey, dir, temp } = await damagedStore();
+    const L = cache.layout;
+    const h = (n: string) => hashOf(`content ${n}`) as never;
+    const report = await verifyStore(cache, { namespace: 'ns' });
+    const expected = [
+      `corrupt ${key('flip')}`,
+      `corrupt ${key('truncate')}`,
+      `missing_content ${L.record('ns' as never, h('lose'), 1)}`,
+      `missing_content ${L.record('ns' as never, h('move'), 1)}`,
+      `misplaced ${wrongShard}`,
+      `dangling_ref ${L.latest('ns' as never, h('unrecord'))}`,
+    ];
+    const kinds = summary(report.problems);
+    for (const line of expected) expect(kinds).toContain(line);
+    expect(kinds.filter((k) => k.startsWith('dangling_ref'))).toHaveLength(3); // latest, index entry, temporal entry
+    expect(kinds).toContain(`stale_latest ${L.latest('ns' as never, h('stale'))}`);
+    expect(kinds).toContain(`orphan ${orphanKey}`);
+    expect(kinds).toContain(`temp_leftover ${path.relative(dir, temp)}`);
+    expect(new Set(report.problems.map((p) => p.kind))).toEqual(new Set(['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover']));
+
+    const repaired = await verifyStore(cache, { namespace: 'ns', repair: true });
+    expect(repaired.repaired?.map((r) => r.kind).sort()).toEqual(['orphan', 'stale_latest', 'temp_leftover']);
+    expect(existsSync(temp)).toBe(false);
+    expect(await cache.storage.exists(`_quarantine/${orphanKey}`)).toBe(true); // moved, never deleted
+    expect((await cache.record('ns', { hash: h('stale') })).version).toBe(2);
+
+    const after = await verifyStore(cache, { namespace: 'ns' });
+    expect(new Set(after.problems.map((p) => p.kind))).toEqual(new Set(['corrupt', 'missing_content', 'dangling_ref', 'misplaced']));
+    expect(summary(after.problems)).toEqual(summary(report.problems.filter((p) => ['corrupt', 'missing_content', 'dangling_ref', 'misplaced'].includes(p.kind))));
+    expect(await cache.namespaceNames()).toEqual(['ns']); // the quarantine is not a namespace
+  });
+
+  it('re-hashes only a sample when asked, but still checks every reference', async () => {
+    const { cache, key } = await damagedStore();
+    const report = await verifyStore(cache, { namespace: 'ns', sample: 1 });
+    expect(summary(report.problems)).toContain(`corrupt ${key('truncate')}`); // size disagrees with the record: no hashing needed
+    expect(report.problems.some((p) => p.kind === 'missing_content')).toBe(true);
+  });
+
+  it('can be cancelled', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    for (let i = 0; i < 50; i++) await cache.store('ns', bytes(`x${i}`));
+    const controller = new AbortController();
+    const run = verifyStore(cache, { signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+  });
+
+  it('CLI: --json report, exit 1 on problems, 0 when clean, 2 on bad input', async () => {
+    const { dir } = await damagedStore();
+    const dirty = await cli(['--store', dir, '--json', 'verify']);
+    expect(dirty.code).toBe(1);
+    const parsed = JSON.parse(dirty.stdout) as { checked: number; problems: Problem[] };
+    expect(Object.keys(parsed)).toEqual(['checked', 'problems']);
+    expect(Object.keys(parsed.problems[0]!)).toEqual(['kind', 'key', 'hash', 'detail']);
+    expect((await cli(['--store', dir, 'verify', '--sample', '0'])).code).toBe(2);
+    expect((await cli(['--store', dir, '--ns', '../x', 'verify'])).code).toBe(2);
+    const clean = mkdtempSync(path.join(tmpdir(), 'verify-clean-'));
+    await cli(['--store', clean, 'store', '-'], { stdin: Buffer.from('fine') });
+    const ok = await cli(['--store', clean, 'verify']);
+    expect(ok).toMatchObject({ code: 0 });
+    expect(ok.stdout).toMatch(/no problems/);
+    const repaired = await cli(['--store', dir, '--json', 'verify', '--repair']);
+    expect(JSON.parse(repaired.stdout).repaired).toHaveLength(3);
+  });
+});

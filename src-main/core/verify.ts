@@ -1,0 +1,235 @@
+import { createHash } from 'node:crypto';
+import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domain';
+import { parseNamespace } from '../../src-shared/domain';
+import { CacheError } from '../../src-shared/errors';
+import type { CacheService } from './cache-service';
+import { encodeRecord } from './cache-service';
+import { cacheHashOfSha256 } from './hashing';
+import { mapLimit } from './keyed-lock';
+import type { Leftover, ObjectInfo } from './storage/types';
+
+export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface Problem {
+  kind: ProblemKind;
+  key: string;
+  hash: string | null;
+  detail: string;
+}
+
+export interface RepairAction {
+  kind: ProblemKind;
+  key: string;
+  action: string;
+}
+
+export interface VerifyReport {
+  checked: number;
+  problems: Problem[];
+  repaired?: RepairAction[];
+  /** Checks that could not run (e.g. an S3 server that cannot list unfinished uploads). */
+  notes: string[];
+}
+
+export interface VerifyOptions {
+  namespace?: string;
+  /** Re-hash only this many entries' content (picked at random); every other check still covers all. */
+  sample?: number;
+  repair?: boolean;
+  concurrency?: number;
+  /** Content younger than this with no version yet may be a store in flight: not an orphan. */
+  orphanGraceMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: { checked: number; phase: 'listing' | 'checking' }) => void;
+}
+
+/** Orphans are moved here by --repair, never deleted. Not a valid namespace name, so never listed as one. */
+export const QUARANTINE_PREFIX = '_quarantine/';
+const DEFAULT_ORPHAN_GRACE_MS = 60_000;
+
+interface HashKeys {
+  content?: ObjectInfo;
+  latest?: ObjectInfo;
+  records: Map<number, ObjectInfo>;
+  entries: Map<number, ObjectInfo>;
+  temporal: Map<number, ObjectInfo>;
+}
+
+/**
+ * Walks a store (or one namespace) and checks that every byte matches its hash and every reference
+ * points at something real: see docs/verify.md. With `repair`, fixes only what is safe.
+ */
+export async function verifyStore(cache: CacheService, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const { storage, layout } = cache;
+  const problems: Problem[] = [];
+  const repaired: RepairAction[] = [];
+  const notes: string[] = [];
+  const concurrency = options.concurrency ?? 8;
+  const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  let checked = 0;
+  const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
+  const tick = (phase: 'listing' | 'checking', n = 1) => {
+    checked += n;
+    options.onProgress?.({ checked, phase });
+  };
+  const throwIfCancelled = () => {
+    if (options.signal?.aborted) throw new CacheError('cancelled', 'verify was cancelled');
+  };
+  const repair = async (kind: ProblemKind, key: string, action: string, run: () => Promise<unknown>) => {
+    if (!options.repair) return;
+    await run();
+    repaired.push({ kind, key, action });
+  };
+
+  const namespaces = options.namespace !== undefined ? [parseNamespace(options.namespace)] : await cache.namespaceNames();
+
+  for (const ns of namespaces) {
+    // Pass 1: one listing of the namespace, every key sorted by the entry it belongs to.
+    const byHash = new Map<CacheHash, HashKeys>();
+    const keysOf = (hash: CacheHash) => {
+      let k = byHash.get(hash);
+      if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map() }));
+      return k;
+    };
+    let cursor: string | undefined;
+    do {
+      throwIfCancelled();
+      const page = await storage.list(`${ns}/`, { cursor });
+      for (const o of page.objects) {
+        const described = layout.describeKey(o.key);
+        if (!described) {
+          report('misplaced', o.key, null, 'not a key of the cache layout');
+          continue;
+        }
+        const { hash, kind, version } = described;
+        const expectedFolder = kind === 'temporal' ? temporalFolder(ns, o.key) : layout.shardFolder(ns, hash);
+        if (!o.key.startsWith(expectedFolder) || o.key.slice(expectedFolder.length).includes('/')) {
+          report('misplaced', o.key, hash, `belongs under ${expectedFolder}`);
+          continue;
+        }
+        const k = keysOf(hash);
+        if (kind === 'content') k.content = o;
+        else if (kind === 'latest') k.latest = o;
+        else if (kind === 'record') k.records.set(version!, o);
+        else if (kind === 'version_entry') k.entries.set(version!, o);
+        else k.temporal.set(version!, o);
+      }
+      tick('listing', page.objects.length);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+
+    const hashes = [...byHash.keys()];
+    const sampled = options.sample !== undefined ? new Set(shuffle(hashes.filter((h) => byHash.get(h)!.content)).slice(0, options.sample)) : null;
+
+    // Pass 2: each entry on its own, a few at a time.
+    await mapLimit(hashes, concurrency, async (hash) => {
+      throwIfCancelled();
+      const k = byHash.get(hash)!;
+      const records = new Map<number, VersionRecord>();
+      for (const [version, info] of k.records) {
+        const record = await readJson<VersionRecord>(storage, info.key);
+        if (!record || record.hash !== hash || record.version !== version || record.namespace !== ns) {
+          report('corrupt', info.key, hash, 'the version record is unreadable or names another entry');
+          continue;
+        }
+        records.set(version, record);
+        if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
+        else if (k.content.size !== record.size) report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
+      }
+
+      if (k.content && (sampled === null || sampled.has(hash))) {
+        const sha256 = await sha256Of(cache, k.content.key, options.signal);
+        if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
+        else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
+        else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
+      }
+
+      for (const [version, info] of k.entries) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record`);
+      for (const [version, info] of k.temporal) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `temporal entry for v${version}, which has no record`);
+
+      const newest = Math.max(0, ...records.keys());
+      const latestKey = layout.latest(ns, hash);
+      const latest = k.latest ? await readJson<VersionRecord>(storage, latestKey) : null;
+      if (k.latest && latest && !k.records.has(latest.version)) {
+        report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
+      } else if (newest > 0 && (!latest || latest.version !== newest)) {
+        report('stale_latest', latestKey, hash, latest ? `latest names v${latest.version}, the newest is v${newest}` : `no latest pointer; the newest is v${newest}`);
+        const record = records.get(newest)!;
+        await repair('stale_latest', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
+      }
+      // Views of a record are derived from it: a crash between the record and its views leaves them missing.
+      for (const record of records.values()) {
+        for (const [view, have] of [
+          [layout.versionEntry(record), k.entries.has(record.version)],
+          [layout.temporal(record), k.temporal.has(record.version)],
+        ] as const) {
+          if (have) continue;
+          report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
+          await repair('stale_latest', view, 'rewrote the view from the record', () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) }));
+        }
+      }
+
+      if (k.content && k.records.size === 0 && !k.latest && k.entries.size === 0 && k.temporal.size === 0) {
+        if (Date.now() - Date.parse(k.content.modified) >= grace) {
+          const target = QUARANTINE_PREFIX + k.content.key;
+          report('orphan', k.content.key, hash, 'content no version references');
+          await repair('orphan', k.content.key, `moved to ${target}`, async () => {
+            await storage.copy(k.content!.key, target);
+            await storage.delete(k.content!.key);
+          });
+        }
+      }
+      tick('checking');
+    });
+  }
+
+  const leftovers = await storage.leftovers();
+  if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
+  for (const leftover of leftovers ?? []) {
+    if (leftover.inFlight) continue;
+    if (options.namespace !== undefined && !inNamespaceOrShared(leftover, options.namespace)) continue;
+    report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
+    await repair('temp_leftover', leftover.id, 'removed', () => storage.removeLeftover(leftover));
+  }
+
+  problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
+  return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
+}
+
+function inNamespaceOrShared(leftover: Leftover, namespace: string): boolean {
+  return leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');
+}
+
+/** `<ns>/temporal/YYYY/MM/DD/HH/` from the time in a temporal key's name. */
+function temporalFolder(ns: Namespace, key: string): string {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const t = name.slice(0, 18); // 20261123T232246123Z
+  return `${ns}/temporal/${t.slice(0, 4)}/${t.slice(4, 6)}/${t.slice(6, 8)}/${t.slice(9, 11)}/`;
+}
+
+async function readJson<T>(storage: CacheService['storage'], key: string): Promise<T | null> {
+  const bytes = await storage.get(key);
+  if (!bytes) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch {
+    return null;
+  }
+}
+
+async function sha256Of(cache: CacheService, key: string, signal?: AbortSignal): Promise<string | null> {
+  const stream = await cache.storage.getStream(key, { signal });
+  if (!stream) return null;
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
