@@ -103,6 +103,13 @@ test('switches namespace, stores into a new one, and browses the layout to the e
   await page.getByRole('tab', { name: 'Stats' }).click();
   await expect(page.getByRole('region', { name: 'Stats' }).getByLabel('Namespace stats')).toContainText('Versions2');
   await screenshot(page, '06-stats');
+
+  await page.getByRole('tab', { name: 'Verify' }).click();
+  const verify = page.getByRole('region', { name: 'Verify' });
+  await verify.getByRole('radio', { name: /Whole store/ }).check();
+  await verify.getByRole('button', { name: 'Verify', exact: true }).click();
+  await expect(verify.getByLabel('Verify report')).toContainText('No problems in the whole store');
+  await screenshot(page, '09-verify');
 });
 
 test('theme toggle switches between system, dark and light', async ({ page, bridge }) => {

@@ -7,6 +7,7 @@ import { LookupBox } from './components/LookupBox';
 import { NamespacesPanel } from './components/NamespacesPanel';
 import { StatsPanel } from './components/StatsPanel';
 import { TransfersPanel } from './components/TransfersPanel';
+import { VerifyPanel } from './components/VerifyPanel';
 import { filesFromDrop } from './lib/drop';
 import { useApp } from './state/context';
 import type { Tab } from './state/store';
@@ -15,6 +16,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'browse', label: 'Browse' },
   { id: 'layout', label: 'Layout' },
   { id: 'stats', label: 'Stats' },
+  { id: 'verify', label: 'Verify' },
 ];
 
 export function App() {
@@ -131,6 +133,7 @@ export function App() {
           )}
           {tab === 'layout' && <LayoutPanel />}
           {tab === 'stats' && <StatsPanel />}
+          {tab === 'verify' && <VerifyPanel />}
         </main>
         <aside className="transfers-side">
           <TransfersPanel />

@@ -17,6 +17,7 @@ export const METHOD_NAMES = [
   'storeFile',
   'cancel',
   'saveEntry',
+  'verify',
   'profiles',
   'saveProfile',
   'removeProfile',

@@ -106,6 +106,12 @@ export const methods = {
   cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
   /** Save a version's full content to a file the operator picks (main shows the dialog). */
   saveEntry: { input: z.object({ namespace, ref }).strict() },
+  /** Check the store (or one namespace): see docs/verify.md. `repair` fixes only what is safe. */
+  verify: {
+    input: z
+      .object({ namespace: namespace.optional(), sample: z.number().int().min(1).max(1_000_000_000).optional(), repair: z.boolean().default(false), transferId: transferIdSchema })
+      .strict(),
+  },
   profiles: { input: z.object({}).strict() },
   saveProfile: {
     input: z
@@ -191,6 +197,16 @@ export interface ProfilesView {
   keyring: { available: boolean; backend: string };
 }
 
+export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+export interface VerifyResult {
+  checked: number;
+  problems: { kind: ProblemKind; key: string; hash: string | null; detail: string }[];
+  repaired?: { kind: ProblemKind; key: string; action: string }[];
+  notes: string[];
+}
+
 export interface Capabilities {
   profile: string;
   store: string;
@@ -212,6 +228,7 @@ export interface MethodResults {
   storeFile: StoreResult;
   cancel: { cancelled: boolean };
   saveEntry: { saved: boolean; path?: string; bytes?: number };
+  verify: VerifyResult;
   profiles: ProfilesView;
   saveProfile: ProfileSummary;
   removeProfile: { removed: boolean };
@@ -220,7 +237,8 @@ export interface MethodResults {
 
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store'; bytesDone: number; totalBytes: number | null }
+  /** For `verify`, bytesDone counts the keys checked so far. */
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify'; bytesDone: number; totalBytes: number | null }
   | { type: 'connected'; capabilities: Capabilities };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */

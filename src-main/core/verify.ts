@@ -8,8 +8,9 @@ import { cacheHashOfSha256 } from './hashing';
 import { mapLimit } from './keyed-lock';
 import type { Leftover, ObjectInfo } from './storage/types';
 
-export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
-export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/contract';
+
+export { PROBLEM_KINDS, type ProblemKind };
 
 export interface Problem {
   kind: ProblemKind;

@@ -59,6 +59,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   storeFile: { namespace: 'default', path: FILE, transferId: 't2', as: 'bytes' },
   cancel: { transferId: 't3' },
   saveEntry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
+  verify: { namespace: 'default', transferId: 'v1' },
   profiles: {},
   saveProfile: { profile: { kind: 's3', name: 'prod', bucket: 'my-bucket', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'secret/KEY' } },
   removeProfile: { id: 's3-abcdef12' },

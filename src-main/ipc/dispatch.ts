@@ -6,6 +6,7 @@ import { LIMITS, isMethodName, methods, type MethodName, type MethodResults, typ
 import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { EntryLookup } from '../core/cache-service';
+import { verifyStore } from '../core/verify';
 import type { AppSession } from './session';
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
@@ -98,6 +99,10 @@ function handlers(session: AppSession): Handlers {
       }
       return { saved: true, path: target, bytes: record.size };
     },
+    verify: async ({ namespace, sample, repair, transferId }: { namespace?: string; sample?: number; repair: boolean; transferId: string }) =>
+      session.transfer(transferId, 'verify', null, ({ signal, onProgress }) =>
+        verifyStore(cache(), { namespace, sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
+      ),
     profiles: async () => session.profilesView(),
     saveProfile: async ({ profile, allowPlaintextSecret }: { profile: never; allowPlaintextSecret: boolean }) => session.profiles.upsert(profile, allowPlaintextSecret),
     removeProfile: async ({ id }: { id: string }) => {

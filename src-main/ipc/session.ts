@@ -103,7 +103,7 @@ export class AppSession {
    */
   async transfer<T>(
     transferId: string,
-    phase: 'hash' | 'store',
+    phase: 'hash' | 'store' | 'verify',
     totalBytes: number | null,
     run: (options: { signal: AbortSignal; onProgress: (bytesDone: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
@@ -125,7 +125,7 @@ export class AppSession {
       this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? 0, totalBytes });
       return result;
     } catch (err) {
-      if (controller.signal.aborted) throw new CacheError('cancelled', `transfer ${transferId} was cancelled; nothing was stored`);
+      if (controller.signal.aborted) throw new CacheError('cancelled', phase === 'store' ? `transfer ${transferId} was cancelled; nothing was stored` : `${phase} was cancelled`);
       throw err;
     } finally {
       this.transfers.delete(transferId);

@@ -11,6 +11,7 @@ import { LookupBox } from './LookupBox';
 import { NamespacesPanel } from './NamespacesPanel';
 import { StatsPanel } from './StatsPanel';
 import { TransfersPanel } from './TransfersPanel';
+import { VerifyPanel } from './VerifyPanel';
 
 afterEach(() => {
   cleanup();
@@ -212,5 +213,46 @@ describe('Layout and stats', () => {
     renderWith(<StatsPanel />, { state: { stats: { status: 'ready', data: stats }, namespaces: { status: 'ready', data: [ns('default', 3), ns('other', 7)] } } });
     expect(screen.getByLabelText('Namespace stats').textContent).toContain('Objects17'.replace('Objects', 'Storage objects'));
     expect(screen.getByLabelText('Store stats').textContent).toContain('Entries10');
+  });
+});
+
+describe('Verify', () => {
+  it('runs, shows progress, then the report grouped by kind', async () => {
+    let finish: (v: unknown) => void = () => {};
+    const { client, emit, calls } = fakeClient({ verify: () => new Promise((r) => (finish = r)) });
+    const { store } = renderWith(<VerifyPanel />, { client });
+    expect(screen.getByText(/Nothing is changed unless you choose repair/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    const transferId = store.getState().verify.transferId!;
+    act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: null }));
+    expect(screen.getByRole('status').textContent).toContain('1,234 keys checked');
+    await act(async () =>
+      finish(
+        ok({
+          checked: 2000,
+          notes: [],
+          problems: [
+            { kind: 'corrupt', key: 'default/objects/b9/4d/b94d27b9934d3e08', hash: 'b94d27b9934d3e08', detail: 'content hashes to 0000000000000000' },
+            { kind: 'orphan', key: 'default/objects/00/11/0011223344556677', hash: '0011223344556677', detail: 'content no version references' },
+            { kind: 'orphan', key: 'default/objects/00/22/0022223344556677', hash: '0022223344556677', detail: 'content no version references' },
+          ],
+        }),
+      ),
+    );
+    expect(screen.getByLabelText('Verify report').textContent).toContain('3 problems in default (2,000 keys checked)');
+    expect(within(screen.getByRole('region', { name: 'orphan' })).getAllByRole('listitem')).toHaveLength(2);
+    expect(within(screen.getByRole('region', { name: 'corrupt' })).getByText(/hashes to 0000000000000000/)).toBeTruthy();
+    expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: false });
+  });
+
+  it('shows an error and refuses a bad sample size', async () => {
+    const { client } = fakeClient({ verify: () => fail('cancelled', 'verify was cancelled') });
+    renderWith(<VerifyPanel />, { client });
+    fireEvent.change(screen.getByLabelText('Sample size'), { target: { value: '-3' } });
+    expect(screen.getByRole('alert').textContent).toContain('whole number');
+    expect((screen.getByRole('button', { name: 'Verify' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.change(screen.getByLabelText('Sample size'), { target: { value: '' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('verify was cancelled'));
   });
 });

@@ -1,5 +1,5 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { Capabilities, EntryView, KeyInfo, MethodResults, ProfilesView, Result } from '../../src-shared/contract';
+import type { Capabilities, EntryView, KeyInfo, MethodResults, ProfilesView, Result, VerifyResult } from '../../src-shared/contract';
 import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionSummary } from '../../src-shared/domain';
 import type { ErrorInfo } from '../../src-shared/errors';
 import type { CacheAdminClient } from '../api/client';
@@ -30,7 +30,16 @@ export interface EntriesList {
   error?: ErrorInfo;
 }
 
-export type Tab = 'browse' | 'layout' | 'stats';
+export type Tab = 'browse' | 'layout' | 'stats' | 'verify';
+
+export interface VerifyRun {
+  status: 'idle' | 'running' | 'done' | 'error';
+  checked: number;
+  transferId?: string;
+  scope?: string;
+  report?: VerifyResult;
+  error?: ErrorInfo;
+}
 export type Theme = 'system' | 'light' | 'dark';
 
 export interface AppState {
@@ -47,6 +56,7 @@ export interface AppState {
   transfers: Transfer[];
   stats: Load<NamespaceStats>;
   keyInfo: Load<KeyInfo>;
+  verify: VerifyRun;
   tab: Tab;
   theme: Theme;
   notice: string | null;
@@ -69,6 +79,8 @@ export interface AppActions {
   saveProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<Result<MethodResults['saveProfile']>>;
   loadStats(): Promise<void>;
   describeKey(key: string): Promise<void>;
+  runVerify(options: { wholeStore: boolean; sample?: number; repair: boolean }): Promise<void>;
+  cancelVerify(): Promise<void>;
   saveEntry(): Promise<void>;
   setTab(tab: Tab): void;
   setTheme(theme: Theme): void;
@@ -149,6 +161,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       transfers: [],
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
+      verify: { status: 'idle', checked: 0 },
       tab: 'browse',
       theme: options.theme ?? 'system',
       notice: null,
@@ -157,6 +170,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const off = client.onEvent((event) => {
           if (event.type === 'connected') {
             set({ capabilities: { status: 'ready', data: event.capabilities } });
+            return;
+          }
+          if (event.phase === 'verify') {
+            if (event.transferId === get().verify.transferId && get().verify.status === 'running') set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone) } }));
             return;
           }
           const id = event.transferId.slice(0, -1);
@@ -183,7 +200,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (namespace === get().namespace) return;
         set({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null });
         resetEntries(namespace);
-        if (get().tab !== 'browse') void get().loadStats();
+        if (get().tab === 'layout' || get().tab === 'stats') void get().loadStats();
       },
 
       setNamespaceFilter: (namespaceFilter) => set({ namespaceFilter }),
@@ -283,6 +300,21 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set({ keyInfo: settle(await client.api.describeKey({ key })) });
       },
 
+      async runVerify({ wholeStore, sample, repair }) {
+        const transferId = newId();
+        const namespace = wholeStore ? undefined : get().namespace;
+        set({ verify: { status: 'running', checked: 0, transferId, scope: namespace ?? 'the whole store' } });
+        const result = await client.api.verify({ namespace, sample, repair, transferId });
+        if (get().verify.transferId !== transferId) return;
+        set((s) => ({ verify: result.ok ? { ...s.verify, status: 'done', report: result.value, checked: result.value.checked } : { ...s.verify, status: 'error', error: result.error } }));
+        if (repair && result.ok) void get().refreshNamespaces();
+      },
+
+      async cancelVerify() {
+        const { transferId, status } = get().verify;
+        if (transferId && status === 'running') await client.cancel(transferId);
+      },
+
       async saveEntry() {
         const { entry, namespace } = get();
         if (entry.status !== 'ready') return;
@@ -292,7 +324,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       setTab(tab) {
         set({ tab });
-        if (tab !== 'browse' && get().stats.status === 'idle') void get().loadStats();
+        if ((tab === 'layout' || tab === 'stats') && get().stats.status === 'idle') void get().loadStats();
       },
 
       setTheme: (theme) => set({ theme }),

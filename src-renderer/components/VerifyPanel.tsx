@@ -1,0 +1,119 @@
+import { useState } from 'react';
+import { PROBLEM_KINDS, type ProblemKind, type VerifyResult } from '../../src-shared/contract';
+import { formatCount } from '../lib/format';
+import { useApp } from '../state/context';
+import { Empty, ErrorLine, Panel } from './common';
+
+const KIND_TITLES: Record<ProblemKind, string> = {
+  corrupt: 'Corrupt: bytes do not match their hash or record',
+  missing_content: 'Missing content: a version points at bytes that are not there',
+  dangling_ref: 'Dangling references: views naming a version that has no record',
+  orphan: 'Orphans: content no version references (repair moves them to _quarantine/)',
+  misplaced: 'Misplaced: keys in the wrong shard or outside the layout',
+  stale_latest: 'Stale views: latest or index entries behind the records (repair rewrites them)',
+  temp_leftover: 'Temp leftovers of interrupted writes (repair removes them)',
+};
+
+export function VerifyPanel() {
+  const run = useApp((s) => s.verify);
+  const namespace = useApp((s) => s.namespace);
+  const start = useApp((s) => s.runVerify);
+  const cancel = useApp((s) => s.cancelVerify);
+  const [wholeStore, setWholeStore] = useState(false);
+  const [sample, setSample] = useState('');
+  const running = run.status === 'running';
+  const sampleNumber = sample.trim() === '' ? undefined : Number(sample);
+  const sampleValid = sampleNumber === undefined || (Number.isInteger(sampleNumber) && sampleNumber >= 1);
+
+  return (
+    <Panel label="Verify" title="Verify integrity">
+      <form
+        className="verify-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void start({ wholeStore, sample: sampleNumber, repair: false });
+        }}
+      >
+        <label className="check">
+          <input type="radio" name="scope" checked={!wholeStore} onChange={() => setWholeStore(false)} /> Namespace <code>{namespace}</code>
+        </label>
+        <label className="check">
+          <input type="radio" name="scope" checked={wholeStore} onChange={() => setWholeStore(true)} /> Whole store
+        </label>
+        <label className="check">
+          Re-hash a sample of
+          <input aria-label="Sample size" className="narrow" value={sample} onChange={(e) => setSample(e.target.value)} placeholder="all" inputMode="numeric" /> entries
+        </label>
+        <button type="submit" className="primary" disabled={running || !sampleValid}>
+          Verify
+        </button>
+        <button type="button" disabled={running || !sampleValid} onClick={() => void start({ wholeStore, sample: sampleNumber, repair: true })}>
+          Verify and repair
+        </button>
+        {running && (
+          <button type="button" onClick={() => void cancel()}>
+            Cancel
+          </button>
+        )}
+      </form>
+      {!sampleValid && (
+        <p className="error" role="alert">
+          The sample is a whole number of entries, 1 or more.
+        </p>
+      )}
+      {run.status === 'idle' && <Empty>Verify re-hashes content and checks every reference. Nothing is changed unless you choose repair.</Empty>}
+      {running && (
+        <p role="status">
+          Verifying {run.scope}: {formatCount(run.checked)} keys checked…
+        </p>
+      )}
+      {run.status === 'error' && run.error && <ErrorLine error={run.error} />}
+      {run.status === 'done' && run.report && <VerifyReport report={run.report} scope={run.scope ?? ''} />}
+    </Panel>
+  );
+}
+
+function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }) {
+  const groups = PROBLEM_KINDS.map((kind) => ({ kind, problems: report.problems.filter((p) => p.kind === kind) })).filter((g) => g.problems.length);
+  return (
+    <div aria-label="Verify report">
+      <p className={report.problems.length ? 'error' : 'ok-text'} role="status">
+        {report.problems.length ? `${report.problems.length} problems` : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked).
+      </p>
+      {report.notes.map((n) => (
+        <p key={n} className="muted">
+          {n}
+        </p>
+      ))}
+      {groups.map((g) => (
+        <section key={g.kind} aria-label={g.kind} className="problem-group">
+          <h3>
+            {KIND_TITLES[g.kind]} <span className="badge">{g.problems.length}</span>
+          </h3>
+          <ul className="problems">
+            {g.problems.slice(0, 500).map((p) => (
+              <li key={`${p.kind}${p.key}`}>
+                <code className="wrap">{p.key}</code> <span className="muted">{p.detail}</span>
+              </li>
+            ))}
+            {g.problems.length > 500 && <li className="muted">…and {g.problems.length - 500} more (the CLI prints them all: verify --json)</li>}
+          </ul>
+        </section>
+      ))}
+      {report.repaired && (
+        <section aria-label="Repairs" className="problem-group">
+          <h3>
+            Repaired <span className="badge ok">{report.repaired.length}</span>
+          </h3>
+          <ul className="problems">
+            {report.repaired.map((r) => (
+              <li key={`${r.kind}${r.key}`}>
+                <code className="wrap">{r.key}</code> <span className="muted">{r.action}</span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
