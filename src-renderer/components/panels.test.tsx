@@ -221,6 +221,7 @@ describe('Verify', () => {
     let finish: (v: unknown) => void = () => {};
     const { client, emit, calls } = fakeClient({ verify: () => new Promise((r) => (finish = r)) });
     const { store } = renderWith(<VerifyPanel />, { client });
+    act(() => void store.getState().init());
     expect(screen.getByText(/Nothing is changed unless you choose repair/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
     const transferId = store.getState().verify.transferId!;
