@@ -18,7 +18,12 @@ const CACHE_ID_RE = /^([0-9a-f]{16})-v([1-9][0-9]{0,7})$/;
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
 function describe(value: unknown): string {
-  const text = typeof value === 'string' ? value : String(value);
+  if (typeof value !== 'string') {
+    // Never String() an arbitrary object: it may have no prototype, or a hostile toString.
+    if (value === null || typeof value === 'object') return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+    return typeof value === 'function' ? 'a function' : `${typeof value} ${String(value).slice(0, 40)}`;
+  }
+  const text = value;
   const shown = text.length > 80 ? `${text.slice(0, 77)}...` : text;
   return JSON.stringify(shown);
 }
