@@ -3,14 +3,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appDataDir, defaultStoreDir } from '../core/open-store';
-import { STORE_OPTIONS, storeChosen, storeLocation } from '../cli/store-options';
+import { STORE_OPTIONS, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { startBridge } from './server';
 
-const USAGE = 'usage: npm run web -- [--port N] [--store DIR | --memory | --s3-bucket B [S3 options]]';
+const USAGE = 'usage: npm run web -- [--port N] [--max-entry-size SIZE] [--store DIR | --memory | --s3-bucket B [S3 options]]';
 export const DEFAULT_PORT = 5199;
 const RENDERER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../out/renderer');
 
@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
   const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir());
-  const session = new AppSession({ profiles, commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined });
+  const session = new AppSession({
+    profiles,
+    commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined,
+    cacheOptions: { maxEntryBytes: maxEntryBytesOf(values, process.env) },
+  });
   await session.start();
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: RENDERER_DIR, port }).catch((err: NodeJS.ErrnoException) => {
     throw err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port N (0 picks a free one)`) : err;

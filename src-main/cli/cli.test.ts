@@ -130,6 +130,23 @@ describe('cli', () => {
     expect(r.stderr.startsWith('cache-admin: ')).toBe(true);
   });
 
+  it('--max-entry-size refuses bigger content with a clear error, before anything is stored', async () => {
+    const limited = path.join(work, 'limited');
+    const over = await cli(['--store', limited, '--max-entry-size', '10', 'store', path.join(work, 'hello.txt')]);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toMatch(/too_large: content is larger than the 10-byte limit/);
+    const keys = await cli(['--store', limited, 'ls', '']);
+    expect(keys.stdout).toBe('');
+    expect((await cli(['--store', limited, '--max-entry-size', '11', 'store', path.join(work, 'hello.txt')])).code).toBe(0);
+    expect((await cli(['--store', limited, '--max-entry-size', '1K', 'store', path.join(work, 'tree')])).code).toBe(0);
+    expect((await cli(['--store', limited, 'store', '-'], { stdin: new Uint8Array(20), env: { CACHE_ADMIN_MAX_ENTRY_SIZE: '16' } })).code).toBe(2);
+    for (const bad of ['0', '-5', 'lots', '1.5G', '']) {
+      const r = await cli(['--store', limited, '--max-entry-size', bad, 'namespaces']);
+      expect(r.code, bad).toBe(2);
+      expect(r.stderr).toMatch(bad === '-5' ? /--max-entry-size/ : /--max-entry-size takes a size/);
+    }
+  });
+
   it('invalid input writes nothing to the store', async () => {
     const fresh = path.join(work, 'untouched');
     await cli(['--store', fresh, '--ns', 'Bad/Name', 'store', path.join(work, 'hello.txt')]);

@@ -14,7 +14,7 @@ import { openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
-import { STORE_OPTIONS, storeLocation, usageError } from './store-options';
+import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 
 export interface CliIo {
   stdin: Readable;
@@ -24,6 +24,7 @@ export interface CliIo {
 }
 
 const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--ns NAMESPACE] [--json] <command> [args]
+Limits: --max-entry-size SIZE (e.g. 512M; default 64G) refuses bigger content before it is stored
 S3 options: --s3-prefix P --s3-endpoint URL --s3-region R --s3-path-style --s3-checksum when_required|when_supported --profile NAME
   (credentials: the AWS SDK's usual chain: environment, shared config/credentials files, SSO)
 commands:
@@ -81,7 +82,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const handler = COMMANDS[command];
     if (!handler) throw usageError(`unknown command "${command}"\n${USAGE}`);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
-    const cache = await openCache(storeLocation(values, io.env));
+    const cache = await openCache(storeLocation(values, io.env), { maxEntryBytes: maxEntryBytesOf(values, io.env) });
     try {
       return await handler({ cache, ns, values, args, io, write });
     } finally {

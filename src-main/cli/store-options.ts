@@ -12,12 +12,25 @@ export const STORE_OPTIONS = {
   's3-path-style': { type: 'boolean' },
   's3-checksum': { type: 'string' },
   profile: { type: 'string' },
+  'max-entry-size': { type: 'string' },
 } as const;
 
 type StoreValues = { [K in keyof typeof STORE_OPTIONS]?: (typeof STORE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 export function usageError(message: string): CacheError {
   return new CacheError('invalid_input', message);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `--max-entry-size 512M` (or `$CACHE_ADMIN_MAX_ENTRY_SIZE`): bytes, or K/M/G/T (binary units). */
+export function maxEntryBytesOf(values: StoreValues, env: NodeJS.ProcessEnv): number | undefined {
+  const text = values['max-entry-size'] ?? env.CACHE_ADMIN_MAX_ENTRY_SIZE;
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : Number.NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw usageError(`--max-entry-size takes a size such as 1048576, 512M or 2G, not ${JSON.stringify(text)}`);
+  return bytes;
 }
 
 /** Whether any store option was given (else the caller picks its default store). */

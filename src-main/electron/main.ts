@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC_EVENT_CHANNEL } from '../../src-shared/channels';
+import { maxEntryBytesOf } from '../cli/store-options';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
@@ -24,6 +25,7 @@ async function start(): Promise<void> {
   hardenSession(electron.session.defaultSession);
   const dataDir = app.getPath('userData');
   const session = new AppSession({
+    cacheOptions: { maxEntryBytes: maxEntryBytesOf({}, process.env) },
     profiles: new ProfileStore(path.join(dataDir, 'profiles.json'), safeStorageBox(electron.safeStorage), path.join(dataDir, 'store')),
     chooseSavePath: async (name) => {
       const choice = await electron.dialog.showSaveDialog({ defaultPath: name });
