@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { CacheService } from '../cache-service';
+import { verifyStore } from '../verify';
 import { FaultProxy } from '../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../test-support/s3-emulator';
 import { storageConformance } from './conformance';
@@ -160,6 +161,30 @@ describe('s3 backend', () => {
     proxy.clearFaults();
     const after = (await storage.list('clean/')).objects.map((o) => o.key);
     expect(after.filter((k) => /\.v\d{8}\.json|latest|~/.test(k))).toEqual([]);
+  });
+
+  it('verify stays clean after interrupted uploads and failed version writes (the one orphan is quarantined)', async () => {
+    const storage = await S3Storage.open(config({ maxAttempts: 2, partSize: 5 * 1024 * 1024, queueSize: 1 }));
+    const cache = new CacheService(storage);
+    await cache.store('faults', { source: { kind: 'bytes', bytes: bytes('already here') } });
+    // An upload whose connection drops for good mid-way through its parts.
+    proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'reset' }, times: Infinity });
+    await expect(cache.store('faults', { source: { kind: 'bytes', bytes: randomBytes(11 * 1024 * 1024) } })).rejects.toThrow();
+    proxy.clearFaults();
+    const afterUpload = await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 });
+    expect(afterUpload.problems).toEqual([]);
+
+    // Version records that cannot be written: for content already stored, and for new content.
+    proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    await expect(cache.store('faults', { source: { kind: 'bytes', bytes: bytes('already here') } })).rejects.toThrow();
+    await expect(cache.store('faults', { source: { kind: 'bytes', bytes: bytes('new content') } })).rejects.toThrow();
+    proxy.clearFaults();
+    const afterRecords = await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 });
+    // No reference to missing bytes, nothing stale or corrupt: only the new content's bytes without a version.
+    expect(afterRecords.problems.map((p) => p.kind)).toEqual(['orphan']);
+    expect((await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0, repair: true })).repaired).toHaveLength(1);
+    expect((await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 })).problems).toEqual([]);
+    expect((await cache.record('faults', { hash: createHash('sha256').update('already here').digest('hex').slice(0, 16) as never })).version).toBe(1);
   });
 
   it('maps failures to typed errors that name the bucket and never the secret', async () => {
