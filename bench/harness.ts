@@ -19,7 +19,12 @@ export function median(values: number[]): number {
 }
 
 /** Runs a command to completion and returns its wall time in ms (throws on a non-zero exit). */
-export function timeCommand(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+export async function timeCommand(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+  return (await runTimed(command, args, options)).ms;
+}
+
+/** Like timeCommand, also returning what the command wrote to stderr. */
+export function runTimed(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'ignore', 'pipe'] });
@@ -27,11 +32,17 @@ export function timeCommand(command: string, args: string[], options: { cwd?: st
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) resolve(performance.now() - started);
+      if (code === 0) resolve({ ms: performance.now() - started, stderr });
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 500)}`));
     });
     child.stdin.end(options.stdin ?? '');
   });
+}
+
+/** The value at quantile q (0..1) of already collected samples. */
+export function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 export function machineFacts(): string {

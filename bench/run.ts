@@ -9,7 +9,10 @@ import { parseArgs } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startS3 } from '../src-main/test-support/s3-emulator';
+import { LocalFolderStorage } from '../src-main/core/storage/local';
+import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { writeSmallFiles } from './fixtures';
+import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
 import { type BenchRow, formatTable, machineFacts, median, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -94,7 +97,27 @@ export async function benchS3Upload(o: BenchOptions): Promise<BenchRow> {
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
-  return [await benchBulkStore(o), await benchS3Upload(o)];
+  const rows: BenchRow[] = [];
+  const step = async (run: () => Promise<BenchRow | BenchRow[]>) => {
+    const result = await run();
+    for (const r of Array.isArray(result) ? result : [result]) {
+      rows.push(r);
+      console.error(`  ${r.name}: ${r.ours} vs ${r.reference}`);
+    }
+  };
+  await step(() => benchBulkStore(o));
+  await step(() => benchBigFile(o));
+  await step(() => benchHash(o));
+  // One 100,000-entry local store serves the lookup and renderer rows.
+  const localDir = path.join(o.work, 'lookup-store');
+  const local = await LocalFolderStorage.open(localDir);
+  const records = await populateNamespace(local, 'big', o.smoke ? 200 : 100_000, { concurrency: 48 });
+  await step(() => benchLookups(o, { storage: local, records }));
+  await step(() => benchVersions(o));
+  await step(() => benchNamespaces(o));
+  await step(() => benchS3Upload(o));
+  await step(() => benchRenderer(o, localDir, 'big'));
+  return rows;
 }
 
 async function main(): Promise<void> {
