@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
+import * as path from 'node:path';
+
+/** What `npm run cli` runs, minus npm's own start-up. */
+export const CLI = [path.resolve(import.meta.dirname, '../scripts/cli.mjs')];
 
 export interface BenchRow {
   name: string;

@@ -19,11 +19,10 @@ import { NO_KEYRING } from '../src-main/profiles/secret-box';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { startS3 } from '../src-main/test-support/s3-emulator';
 import { makeCacheId, type Namespace, type VersionRecord } from '../src-shared/domain';
-import { type BenchRow, median, percentile, runTimed, timeCommand } from './harness';
+import { type BenchRow, CLI, median, percentile, runTimed, timeCommand } from './harness';
 import type { BenchOptions } from './run';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const CLI_RSS = ['--import', 'tsx', path.join(REPO, 'bench/cli-rss.ts')];
 
 async function writeRandomFile(file: string, mib: number): Promise<void> {
   const handle = await fs.open(file, 'w');
@@ -48,7 +47,8 @@ export async function benchBigFile(o: BenchOptions): Promise<BenchRow> {
     cp.push(await timeCommand('cp', [file, copy]));
     await fs.rm(copy);
     const store = path.join(o.work, `big-store-${run}`);
-    const { ms, stderr } = await runTimed(process.execPath, [...CLI_RSS, '--store', store, '--json', 'store', file]);
+    // GNU time reports the peak RSS of the whole CLI process.
+    const { ms, stderr } = await runTimed('/usr/bin/time', ['-f', 'peak-rss-kb %M', process.execPath, ...CLI, '--store', store, '--json', 'store', file]);
     ours.push(ms);
     peakRssKb = Math.max(peakRssKb, Number(/peak-rss-kb (\d+)/.exec(stderr)?.[1] ?? 0));
     await fs.rm(store, { recursive: true });
@@ -76,7 +76,7 @@ export async function benchHash(o: BenchOptions): Promise<BenchRow> {
   const openssl: number[] = [];
   for (let run = 0; run < Math.max(o.runs, 3); run++) {
     openssl.push(await timeCommand('openssl', ['dgst', '-sha256', file]));
-    ours.push(await timeCommand(process.execPath, [...CLI_RSS, 'hash', file]));
+    ours.push(await timeCommand(process.execPath, [...CLI, 'hash', file]));
   }
   const mbps = (ms: number) => mib / (ms / 1000);
   const ratio = mbps(median(ours)) / mbps(median(openssl));
@@ -244,19 +244,17 @@ export async function benchRenderer(o: BenchOptions, localDir: string, namespace
       await filter.fill(namespace);
       const target = namespaces.getByRole('option', { name: new RegExp(`^${namespace}`) }).or(namespaces.getByRole('button', { name: /Use new namespace/ })).first();
       await target.waitFor();
-      const elapsed = await target.evaluate(
-        (el) =>
-          new Promise<number>((resolve) => {
-            const started = performance.now();
-            (el as HTMLElement).click();
-            const check = () => {
-              const row = document.querySelector('[aria-label="Entries"] [role="option"] code');
-              if (row?.textContent) resolve(performance.now() - started);
-              else requestAnimationFrame(check);
-            };
-            check();
-          }),
-      );
+      // Passed as source text: the TypeScript loader's helpers do not exist in the page.
+      const elapsed = (await target.evaluate(`(el) => new Promise((resolve) => {
+        const started = performance.now();
+        el.click();
+        const check = () => {
+          const row = document.querySelector('[aria-label="Entries"] [role="option"] code');
+          if (row && row.textContent) resolve(performance.now() - started);
+          else requestAnimationFrame(check);
+        };
+        check();
+      })`)) as number;
       times.push(elapsed);
     }
   } finally {

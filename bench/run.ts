@@ -13,10 +13,9 @@ import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
-import { type BenchRow, formatTable, machineFacts, median, timeCommand } from './harness';
+import { type BenchRow, CLI, formatTable, machineFacts, median, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
-const CLI = ['--import', 'tsx', path.join(REPO, 'src-main/cli/main.ts')];
 
 export interface BenchOptions {
   smoke: boolean;

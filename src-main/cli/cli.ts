@@ -82,7 +82,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const handler = COMMANDS[command];
     if (!handler) throw usageError(`unknown command "${command}"\n${USAGE}`);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
-    const cache = await openCache(storeLocation(values, io.env), { maxEntryBytes: maxEntryBytesOf(values, io.env) });
+    const location = storeLocation(values, io.env);
+    // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
+    const cache = await openCache(location.kind === 'local' ? { ...location, blockingIo: true } : location, { maxEntryBytes: maxEntryBytesOf(values, io.env) });
     try {
       return await handler({ cache, ns, values, args, io, write });
     } finally {

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { CacheService, type CacheServiceOptions } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
-import { S3Storage, type S3Config } from './storage/s3';
+import type { S3Config } from './storage/s3';
 import type { StorageBackend } from './storage/types';
 
 export const APP_FOLDER_NAME = 'cache-admin';
@@ -20,16 +20,23 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.CACHE_ADMIN_STORE || path.join(appDataDir(env), 'store');
 }
 
-export type StoreLocation = { kind: 'memory' } | { kind: 'local'; dir: string } | { kind: 's3'; config: S3Config };
+export type StoreLocation =
+  | { kind: 'memory' }
+  /** blockingIo: small file operations as direct system calls (the CLI; see LocalFolderStorage). */
+  | { kind: 'local'; dir: string; blockingIo?: boolean }
+  | { kind: 's3'; config: S3Config };
 
 export async function openBackend(location: StoreLocation): Promise<StorageBackend> {
   switch (location.kind) {
     case 'memory':
       return new MemoryStorage();
     case 'local':
-      return LocalFolderStorage.open(location.dir);
-    case 's3':
+      return LocalFolderStorage.open(location.dir, { blockingIo: location.blockingIo });
+    case 's3': {
+      // Loaded on demand: the AWS SDK costs a local-folder CLI run a third of its start-up time.
+      const { S3Storage } = await import('./storage/s3');
       return S3Storage.open(location.config);
+    }
   }
 }
 

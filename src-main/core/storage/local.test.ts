@@ -21,6 +21,12 @@ storageConformance('local folder', {
   reopen: async (s: StorageBackend) => LocalFolderStorage.open((s as LocalFolderStorage).root),
 });
 
+// The CLI's flavour: the same behaviour with direct system calls.
+storageConformance('local folder, blocking io', {
+  create: async () => LocalFolderStorage.open(path.join(await tempRoot(), 'store'), { blockingIo: true }),
+  reopen: async (s: StorageBackend) => LocalFolderStorage.open((s as LocalFolderStorage).root, { blockingIo: true }),
+});
+
 async function tree(dir: string): Promise<string[]> {
   return (await fs.readdir(dir, { recursive: true })).map(String).sort();
 }

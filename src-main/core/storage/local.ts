@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { createReadStream, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
@@ -17,8 +19,67 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/** The small file operations of a write, on numeric descriptors so both flavours below fit. */
+interface SmallIo {
+  createExclusive(file: string): Promise<number>;
+  writeAll(fd: number, data: Uint8Array): Promise<void>;
+  close(fd: number): Promise<void>;
+  mkdirp(dir: string): Promise<string | undefined>;
+  link(from: string, to: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  stat(file: string): Promise<fsSync.Stats>;
+  readFile(file: string): Promise<Buffer>;
+}
+
+const writeCb = promisify(fsSync.write);
+
+/** Each call a trip to libuv's thread pool: the event loop never waits on the disk (the app). */
+const threadPoolIo: SmallIo = {
+  createExclusive: (file) => promisify(fsSync.open)(file, 'wx'),
+  async writeAll(fd, data) {
+    for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done)).bytesWritten;
+  },
+  close: (fd) => promisify(fsSync.close)(fd),
+  mkdirp: (dir) => fs.mkdir(dir, { recursive: true }),
+  link: (from, to) => fs.link(from, to),
+  rename: (from, to) => fs.rename(from, to),
+  unlink: (file) => fs.unlink(file),
+  stat: (file) => fs.stat(file),
+  readFile: (file) => fs.readFile(file),
+};
+
+/**
+ * The same operations as direct system calls. Each takes microseconds on a local disk, far less
+ * than a thread-pool round trip, so bulk stores from the CLI run several times faster. Not for the
+ * app's main process: a slow network mount would stall it.
+ */
+const blockingIo: SmallIo = {
+  createExclusive: async (file) => fsSync.openSync(file, 'wx'),
+  async writeAll(fd, data) {
+    for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
+  },
+  close: async (fd) => fsSync.closeSync(fd),
+  mkdirp: async (dir) => fsSync.mkdirSync(dir, { recursive: true }),
+  link: async (from, to) => fsSync.linkSync(from, to),
+  rename: async (from, to) => fsSync.renameSync(from, to),
+  unlink: async (file) => fsSync.unlinkSync(file),
+  stat: async (file) => fsSync.statSync(file),
+  readFile: async (file) => fsSync.readFileSync(file),
+};
+
+/** Flushes stay on the thread pool in both modes, so concurrent stores flush in parallel. */
+const datasync = promisify(fsSync.fdatasync);
+
+export interface LocalFolderOptions {
+  /** Small file operations as direct system calls (CLI bulk stores); see blockingIo. */
+  blockingIo?: boolean;
+}
+
+const PID = process.pid; // read once: each read of process.pid is a system call
+
 function tempName(): string {
-  return `${TEMP_MARK}${process.pid}-${randomBytes(6).toString('hex')}`;
+  return `${TEMP_MARK}${PID}-${randomBytes(6).toString('hex')}`;
 }
 
 /**
@@ -30,15 +91,17 @@ export class LocalFolderStorage implements StorageBackend {
   readonly root: string;
   readonly description: string;
   readonly capabilities = { conditionalWrites: true };
+  private readonly io: SmallIo;
 
-  constructor(root: string) {
+  constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
     this.description = `local folder ${this.root}`;
+    this.io = options.blockingIo ? blockingIo : threadPoolIo;
   }
 
   /** Opening creates nothing: folders appear with the first write, so reads and bad input leave no trace. */
-  static async open(root: string): Promise<LocalFolderStorage> {
-    return new LocalFolderStorage(root);
+  static async open(root: string, options: LocalFolderOptions = {}): Promise<LocalFolderStorage> {
+    return new LocalFolderStorage(root, options);
   }
 
   private pathOf(key: string): string {
@@ -48,42 +111,44 @@ export class LocalFolderStorage implements StorageBackend {
     return full;
   }
 
-  /** Writes a new file, creating its folder on first use (folders are not pre-created per write). */
-  private async writeNew(file: string, data: Uint8Array, durable: boolean): Promise<void> {
+  /** Creates a file for writing, and its folder on first use (folders are not pre-created per write). */
+  private async createFile(file: string): Promise<number> {
     for (let attempt = 0; ; attempt++) {
-      let handle: fs.FileHandle;
       try {
-        handle = await fs.open(file, 'wx');
+        return await this.io.createExclusive(file);
       } catch (err) {
         // A concurrent delete may prune the folder between mkdir and open: retry a few times.
         if (errno(err) === 'ENOENT' && attempt < 5) {
-          await fs.mkdir(path.dirname(file), { recursive: true });
+          await this.io.mkdirp(path.dirname(file));
           continue;
         }
         throw err;
       }
-      try {
-        await handle.writeFile(data);
-        if (durable) await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-      return;
+    }
+  }
+
+  private async writeNew(file: string, data: Uint8Array, durable: boolean): Promise<void> {
+    const fd = await this.createFile(file);
+    try {
+      await this.io.writeAll(fd, data);
+      if (durable) await datasync(fd);
+    } finally {
+      await this.io.close(fd);
     }
   }
 
   private async linkNew(from: string, to: string): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await fs.link(from, to);
+        await this.io.link(from, to);
         return true;
       } catch (err) {
         if (errno(err) === 'EEXIST') return false;
         // ENOENT means a missing target folder, unless the folder exists: then the source is gone.
         if (errno(err) === 'ENOENT' && attempt < 5) {
-          const created = await fs.mkdir(path.dirname(to), { recursive: true });
+          const created = await this.io.mkdirp(path.dirname(to));
           if (created !== undefined || attempt > 0) continue;
-          if (await fs.stat(from).then(() => true, () => false)) continue;
+          if (await this.io.stat(from).then(() => true, () => false)) continue;
         }
         throw err;
       }
@@ -100,13 +165,13 @@ export class LocalFolderStorage implements StorageBackend {
   /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
   private async place(temp: string, file: string, ifAbsent: boolean): Promise<boolean> {
     if (!ifAbsent) {
-      await fs.rename(temp, file);
+      await this.io.rename(temp, file);
       return true;
     }
     try {
       return await this.linkNew(temp, file);
     } finally {
-      await fs.unlink(temp);
+      await this.io.unlink(temp);
     }
   }
 
@@ -126,7 +191,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   async get(key: string): Promise<Uint8Array | null> {
     try {
-      return await fs.readFile(this.pathOf(key));
+      return await this.io.readFile(this.pathOf(key));
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR' || errno(err) === 'EISDIR') return null;
       throw err;
@@ -146,7 +211,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   async exists(key: string): Promise<boolean> {
     try {
-      return (await fs.stat(this.pathOf(key))).isFile();
+      return (await this.io.stat(this.pathOf(key))).isFile();
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return false;
       throw err;
@@ -237,27 +302,23 @@ export class LocalFolderStorage implements StorageBackend {
 
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(temp, 'wx');
-    } catch (err) {
-      if (errno(err) !== 'ENOENT') throw err;
-      await fs.mkdir(path.dirname(temp), { recursive: true });
-      handle = await fs.open(temp, 'wx');
-    }
+    const fd = await this.createFile(temp);
     let result;
     try {
-      result = await pumpHashed(source, options, async (chunk) => {
-        await handle.write(chunk);
-      });
-      await handle.datasync();
+      result = await pumpHashed(source, options, (chunk) => this.io.writeAll(fd, chunk));
+      await datasync(fd);
     } catch (err) {
-      await handle.close();
+      await this.io.close(fd);
       await fs.rm(temp, { force: true });
       throw err;
     }
-    await handle.close();
-    const discard = () => fs.unlink(temp).catch(() => undefined);
+    await this.io.close(fd);
+    let discarded = false;
+    const discard = async () => {
+      if (discarded) return;
+      discarded = true;
+      await this.io.unlink(temp).catch(() => undefined);
+    };
     return {
       ...result,
       commit: async (key) => {
@@ -283,7 +344,7 @@ export class LocalFolderStorage implements StorageBackend {
           const st = await fs.stat(full).catch(() => null);
           if (!st) continue;
           const pid = Number(e.name.slice(TEMP_MARK.length).split('-')[0]);
-          found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: st.mtime.toISOString(), inFlight: pid !== process.pid && isAlive(pid) });
+          found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: st.mtime.toISOString(), inFlight: pid !== PID && isAlive(pid) });
         }
       }
     };
