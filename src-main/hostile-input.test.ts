@@ -33,6 +33,8 @@ const hostileValue: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
     fc.integer(),
     fc.double(),
     fc.constantFrom(null, undefined, true, [], {}, Number.NaN, -1, 2 ** 53, 1e308),
+    // Found by this test once: zod threw while describing it.
+    fc.constant(Object.assign(Object.create(null), { constructor: { name: Object.create(null) } })),
     fc.array(tie('value'), { maxLength: 4 }),
     fc.dictionary(fc.constantFrom('namespace', 'hash', 'ref', 'prefix', 'path', 'transferId', 'name', 'base64', 'id', 'cursor', 'profile', 'key', '__proto__', 'constructor'), tie('value'), { maxKeys: 6 }),
   ),

@@ -55,7 +55,8 @@ export function parseCacheHash(value: unknown): CacheHash {
 }
 
 export function parseNamespace(value: unknown): Namespace {
-  const result = namespaceSchema.safeParse(value);
+  // Only strings reach zod: it can throw while describing some hostile objects.
+  const result = namespaceSchema.safeParse(typeof value === 'string' ? value : null);
   if (result.success) return result.data;
   throw new CacheError(
     'invalid_namespace',
@@ -65,7 +66,7 @@ export function parseNamespace(value: unknown): Namespace {
 
 export function parseVersion(value: unknown): number {
   const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : value;
-  const result = versionSchema.safeParse(n);
+  const result = versionSchema.safeParse(typeof n === 'number' ? n : null);
   if (result.success) return result.data;
   throw new CacheError('invalid_input', `${describe(value)} is not a version: expected a whole number from 1 to ${MAX_VERSION}`);
 }

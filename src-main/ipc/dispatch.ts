@@ -133,7 +133,13 @@ export function createDispatcher(session: AppSession): Dispatch {
   const table = handlers(session);
   return async (method, payload) => {
     if (!isMethodName(method)) return { ok: false, error: { code: 'invalid_input', message: 'unknown method' } };
-    const parsed = methods[method].input.safeParse(payload ?? {});
+    let parsed;
+    try {
+      parsed = methods[method].input.safeParse(payload ?? {});
+    } catch {
+      // zod can throw on objects built to break it (a null-prototype `constructor`): still bad input.
+      return { ok: false, error: { code: 'invalid_input', message: `${method}: the payload is not valid` } };
+    }
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const field = issue?.path.join('.') || 'payload';
