@@ -128,7 +128,8 @@ async function main(): Promise<void> {
     const table = formatTable(rows);
     console.log(`Cache Admin benchmarks${smoke ? ' (smoke run: tiny inputs, numbers mean nothing)' : ''}\n${machineFacts()}\n\n${table}`);
     if (!smoke) {
-      const doc = `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machineFacts()}.\nMedians of several runs; ours and the reference run alternately in the same process tree.\n\n${table}\n`;
+      const analysis = await fs.readFile(path.join(REPO, 'bench/analysis.md'), 'utf8');
+      const doc = `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machineFacts()}.\nMedians of several runs; ours and the reference run alternately in the same process tree.\n\n${table}\n\n${analysis}`;
       await fs.writeFile(path.join(REPO, 'docs/benchmarks.md'), doc);
     }
     process.exitCode = rows.some((r) => r.pass === false) ? 1 : 0;

@@ -65,7 +65,9 @@ export function EntriesPanel() {
                     <>
                       <code className="hash">{entry.hash}</code>
                       <span className="size">{formatBytes(entry.size)}</span>
-                      <span className="time">{formatTime(entry.modified)}</span>
+                      <span className="time" title={formatTime(entry.modified)}>
+                        {formatTime(entry.modified).slice(0, 16)}
+                      </span>
                     </>
                   ) : (
                     <span className="muted">Loading more…</span>

@@ -44,7 +44,17 @@ export function NamespacesPanel() {
     >
       <input className="filter" aria-label="Filter namespaces" placeholder="Filter" value={filter} onChange={(e) => setFilter(e.target.value)} />
       {namespaces.status === 'error' && <ErrorLine error={namespaces.error} />}
-      {!data && namespaces.status !== 'error' && <Loading what="namespaces" />}
+      {!data && namespaces.status !== 'error' && (
+        <>
+          <Loading what="namespaces" />
+          <ul className="ns-list" role="listbox" aria-label="Namespace list">
+            <li role="option" aria-selected className="selected">
+              <span className="ns-name">{selected}</span>
+              <span className="ns-meta">counting…</span>
+            </li>
+          </ul>
+        </>
+      )}
       {listed && listed.length === 0 && <Empty>Nothing stored yet. Drop files to store them in “{selected}”.</Empty>}
       {data && data.length > 0 && visible.length === 0 && <Empty>No namespace matches “{filter}”.</Empty>}
       {candidate && (
