@@ -125,7 +125,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         async (transfer) =>
           op === 'store'
             ? session.cache.store(namespace, { source, name, as }, transfer)
-            : hashReport(session, namespace, await session.cache.hash({ source, as }, transfer)),
+            : hashReport(session.cache, namespace, { source, as }, transfer),
         gone.signal,
       );
       result = { ok: true, value };

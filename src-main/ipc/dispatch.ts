@@ -2,10 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LIMITS, isMethodName, methods, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
+import { LIMITS, isMethodName, methods, type HashReport, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
 import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
-import type { EntryLookup } from '../core/cache-service';
+import type { CacheService, EntryLookup, StoreInput, TransferOptions } from '../core/cache-service';
 import { verifyStore } from '../core/verify';
 import type { AppSession } from './session';
 
@@ -17,10 +17,10 @@ export function lookupOf(ref: string): EntryLookup {
   return { hash: parsed.hash, sha256: parsed.kind === 'sha256' ? parsed.sha256 : undefined };
 }
 
-/** Hash-before-store: the hash, and the version the namespace already holds it as. */
-export async function hashReport(session: AppSession, namespace: string, hashed: { hash: CacheHash; sha256: string; size: number }) {
-  const existing = await session.cache.exists(namespace, hashed.hash) ? await session.cache.record(namespace, { hash: hashed.hash }) : null;
-  return { ...hashed, existing: existing ? { cache_id: existing.cache_id, version: existing.version } : null };
+/** Hash-before-store: the hash, and the version the namespace already holds it as (one read). */
+export async function hashReport(cache: CacheService, namespace: string, input: StoreInput, options: TransferOptions): Promise<HashReport> {
+  const { hash, sha256, size, latest } = await cache.peek(namespace, input, options);
+  return { hash, sha256, size, existing: latest ? { cache_id: latest.cache_id, version: latest.version } : null };
 }
 
 function handlers(session: AppSession): Handlers {
@@ -71,8 +71,7 @@ function handlers(session: AppSession): Handlers {
     },
     hashFile: async ({ namespace, path: file, transferId }: { namespace: string; path: string; transferId: string }) => {
       const size = await session.fileSize(file);
-      const hashed = await session.transfer(transferId, 'hash', size, (options) => cache().hash({ source: { kind: 'file', path: file } }, options));
-      return hashReport(session, namespace, hashed);
+      return session.transfer(transferId, 'hash', size, (options) => hashReport(cache(), namespace, { source: { kind: 'file', path: file } }, options));
     },
     storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: 'bytes' | 'json' }) => {
       const size = await session.fileSize(file);
