@@ -6,14 +6,13 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { startS3 } from '../src-main/test-support/s3-emulator';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
-import { type BenchRow, CLI, formatTable, machineFacts, median, timeCommand } from './harness';
+import { type BenchRow, CLI, formatTable, hasCommand, machineFacts, median, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 
@@ -45,10 +44,6 @@ export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
     target: '<= 1.5x git time',
     pass: ratio <= 1.5,
   };
-}
-
-function hasCommand(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
 }
 
 /** Row 7: upload of one large file to the S3 emulator via the CLI vs `rclone copyto` to the same endpoint. */
