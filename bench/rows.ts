@@ -37,6 +37,8 @@ async function writeRandomFile(file: string, mib: number): Promise<void> {
 /** Row 2: store of a 2 GiB file into a local-folder store vs cp to the same disk; our peak RSS. */
 export async function benchBigFile(o: BenchOptions): Promise<BenchRow> {
   const mib = o.smoke ? 16 : 2048;
+  const name = `store of a ${mib} MiB file (CLI, local folder; fsynced) and peak RSS`;
+  if (!hasCommand('/usr/bin/time')) return { name, ours: '-', reference: 'cp', ratio: null, target: '>= 0.8x cp throughput; RSS <= 200 MB', pass: null, note: 'GNU time (/usr/bin/time) is not installed' };
   const file = path.join(o.work, 'big.bin');
   await writeRandomFile(file, mib);
   const ours: number[] = [];
@@ -57,7 +59,7 @@ export async function benchBigFile(o: BenchOptions): Promise<BenchRow> {
   const ratio = mbps(median(ours)) / mbps(median(cp));
   const rssMb = peakRssKb / 1024;
   return {
-    name: `store of a ${mib} MiB file (CLI, local folder; fsynced) and peak RSS`,
+    name,
     ours: `${mbps(median(ours)).toFixed(0)} MiB/s, peak RSS ${rssMb.toFixed(0)} MB`,
     reference: `${mbps(median(cp)).toFixed(0)} MiB/s (cp, not fsynced)`,
     ratio,
