@@ -67,6 +67,6 @@ export function formatTable(rows: BenchRow[]): string {
     r.target,
     r.pass === null ? `skipped${r.note ? `: ${r.note}` : ''}` : r.pass ? 'pass' : 'FAIL',
   ]);
-  const lines = [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`);
+  const lines = [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   return lines.join('\n');
 }
