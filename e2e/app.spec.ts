@@ -80,7 +80,7 @@ test('switches namespace, stores into a new one, and browses the layout to the e
   const list = namespaces.getByRole('listbox');
   await expect(list.getByRole('option')).toHaveCount(2);
   await expect(list.getByRole('option').nth(0)).toHaveText(/^default/);
-  await expect(list.getByRole('option').nth(1)).toHaveText(/^docs\s*1 entries · 1 versions/);
+  await expect(list.getByRole('option').nth(1)).toHaveText(/^docs\s*1 entry · 1 version/);
 
   await list.getByRole('option', { name: /^default/ }).click();
   const entries = page.getByRole('region', { name: 'Entries' });
@@ -95,7 +95,7 @@ test('switches namespace, stores into a new one, and browses the layout to the e
   await tree.getByRole('treeitem', { name: `${helloHash.slice(0, 2)}/` }).getByRole('button').first().click();
   await tree.getByRole('treeitem', { name: `${helloHash.slice(2, 4)}/` }).getByRole('button').first().click();
   await expect(tree.getByRole('treeitem', { name: helloHash, exact: true })).toBeVisible();
-  await expect(layout.getByRole('gridcell', { name: `Shard ${helloHash.slice(0, 2)}: 1 entries` })).toBeVisible();
+  await expect(layout.getByRole('gridcell', { name: `Shard ${helloHash.slice(0, 2)}: 1 entry` })).toBeVisible();
   await tree.getByRole('treeitem', { name: `${helloHash}.v00000002.json` }).getByRole('button').click();
   await expect(layout.getByLabel('Key details')).toContainText('Version record');
   await screenshot(page, '05-layout');

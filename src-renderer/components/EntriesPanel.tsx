@@ -1,6 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import { formatBytes, formatCount, formatTime } from '../lib/format';
+import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel } from './common';
 
@@ -43,7 +43,7 @@ export function EntriesPanel() {
   }
 
   return (
-    <Panel label="Entries" title={`Entries in ${entries.namespace}`} actions={<span className="muted">{total !== undefined ? `${formatCount(total)} entries` : `${formatCount(entries.items.length)}${entries.done ? '' : '+'} loaded`}</span>}>
+    <Panel label="Entries" title={`Entries in ${entries.namespace}`} actions={<span className="muted">{total !== undefined ? counted(total, 'entry', 'entries') : `${formatCount(entries.items.length)}${entries.done ? '' : '+'} loaded`}</span>}>
       {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
       {entries.done && entries.items.length === 0 && entries.status === 'ready' && <Empty>This namespace has no entries yet.</Empty>}
       {rows > 0 && !(entries.done && entries.items.length === 0) && (

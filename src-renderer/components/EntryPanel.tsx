@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { formatBytes, formatTime, previewOf } from '../lib/format';
+import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
 import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
 
@@ -114,7 +114,7 @@ export function VersionsPanel() {
   }
 
   return (
-    <Panel label="Versions" actions={versions.status === 'ready' && <span className="muted">{list.length} versions</span>}>
+    <Panel label="Versions" actions={versions.status === 'ready' && <span className="muted">{counted(list.length, 'version', 'versions')}</span>}>
       {versions.status === 'idle' && <Empty>The versions of the looked-up hash appear here.</Empty>}
       {versions.status === 'loading' && <Loading what="versions" />}
       {versions.status === 'error' && <ErrorLine error={versions.error} />}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { KeyPage } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
-import { formatBytes, formatCount, formatTime } from '../lib/format';
+import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp, useClient } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
 
@@ -111,7 +111,7 @@ function Heatmap() {
   return (
     <figure className="heatmap-figure">
       <figcaption>
-        Entries per first-level shard in <code>{namespace}</code> ({formatCount(stats.data.entries)} entries)
+        Entries per first-level shard in <code>{namespace}</code> ({counted(stats.data.entries, 'entry', 'entries')})
       </figcaption>
       <div className="heatmap" role="grid" aria-label="Shard heatmap">
         {[...HEX].map((hi) => (
@@ -125,8 +125,8 @@ function Heatmap() {
                   role="gridcell"
                   key={shard}
                   className={`heat heat-${level} ${shard === selectedShard ? 'selected' : ''}`}
-                  aria-label={`Shard ${shard}: ${n} entries`}
-                  title={`${shard}: ${n} entries`}
+                  aria-label={`Shard ${shard}: ${counted(n, 'entry', 'entries')}`}
+                  title={`${shard}: ${counted(n, 'entry', 'entries')}`}
                 >
                   {shard}
                 </div>

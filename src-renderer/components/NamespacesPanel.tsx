@@ -1,6 +1,6 @@
 import { useMemo, useRef, type KeyboardEvent } from 'react';
 import { namespaceSchema } from '../../src-shared/domain';
-import { formatBytes, formatCount } from '../lib/format';
+import { counted, formatBytes } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
 
@@ -76,7 +76,7 @@ export function NamespacesPanel() {
             >
               <span className="ns-name">{n.name}</span>
               <span className="ns-meta">
-                {formatCount(n.entries)} entries · {formatCount(n.versions)} versions · {formatBytes(n.bytes)}
+                {counted(n.entries, 'entry', 'entries')} · {counted(n.versions, 'version', 'versions')} · {formatBytes(n.bytes)}
               </span>
             </li>
           ))}
