@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { KeyPage } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
-import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
+import { counted, formatBytes, formatTime } from '../lib/format';
 import { useApp, useClient } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
 
