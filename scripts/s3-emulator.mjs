@@ -1,7 +1,10 @@
 // An S3-compatible server (s3rver) on 127.0.0.1, for tests and `npm run s3:local`.
 // Run with --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES,
 // which OpenSSL 3 only offers through its legacy provider (without it, paging fails with 500).
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import S3rver from 's3rver';
 import FilesystemStore from 's3rver/lib/stores/filesystem.js';
@@ -22,6 +25,22 @@ FilesystemStore.prototype.listObjects = async function (bucket, options = {}) {
     else commonPrefixes.add(object.key.slice(0, at + 1));
   }
   return { objects, commonPrefixes: [...commonPrefixes], isTruncated: false };
+};
+
+// s3rver answers a PUT with an in-memory body before the bytes reach its file, and writes in place:
+// a GET right after (or during) an overwrite can read a short file. S3 replaces objects atomically,
+// so write to a temp file and rename, and answer only once that is done.
+const putObject = FilesystemStore.prototype.putObject;
+FilesystemStore.prototype.putObject = async function (object) {
+  if (!Buffer.isBuffer(object.content)) return putObject.call(this, object);
+  const target = this.getResourcePath(object.bucket, object.key, 'object');
+  await mkdir(path.dirname(target), { recursive: true });
+  const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`; // not an object: no listing shows it
+  await writeFile(temp, object.content);
+  await rename(temp, target);
+  const md5 = createHash('md5').update(object.content).digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size: object.content.length, md5 };
 };
 
 const { values } = parseArgs({
