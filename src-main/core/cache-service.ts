@@ -232,10 +232,6 @@ export class CacheService {
     return { record, content };
   }
 
-  async exists(namespace: string, hash: CacheHash): Promise<boolean> {
-    return this.storage.exists(this.layout.latest(parseNamespace(namespace), hash));
-  }
-
   /** Every version, ascending: one list call per 1,000 versions. */
   async versions(namespace: string, hash: CacheHash): Promise<VersionSummary[]> {
     const ns = parseNamespace(namespace);
