@@ -17,12 +17,12 @@ const dir = mkdtempSync(path.join(tmpdir(), 'bridge-'));
 const staticDir = path.join(dir, 'renderer');
 const running: Bridge[] = [];
 
-async function setup() {
+async function setup(maxEntryBytes?: number) {
   mkdirSync(staticDir, { recursive: true });
   writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html><title>Cache Admin</title>');
   writeFileSync(path.join(dir, 'secret.txt'), 'outside the static folder');
   const profiles = new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'store'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'memory' } });
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, cacheOptions: { maxEntryBytes } });
   await session.start();
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
   running.push(bridge);
@@ -155,6 +155,13 @@ describe('loopback bridge', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
     expect((await call('cancel', { transferId: 'gone' })).body).toEqual({ ok: true, value: { cancelled: false } });
+  });
+
+  it('refuses an upload over the entry size limit with a typed error, storing nothing', async () => {
+    const { base, headers, call } = await setup(1024 * 1024);
+    const res = await fetch(`${base}/api/upload?op=store&namespace=default&transferId=big`, { method: 'POST', headers, body: Buffer.alloc(8 * 1024 * 1024) });
+    expect(await res.json()).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
   });
 
   it('rejects upload parameters it cannot trust', async () => {

@@ -132,8 +132,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, `upload ${op}`);
     }
+    // Refused part-way (too large, cancelled): answer first, then drop the rest of the body.
+    res.on('finish', () => {
+      if (!req.complete) req.destroy();
+    });
     sendJson(res, 200, result);
-    if (!req.complete) req.destroy(); // refused early: do not read the rest
   }
 
   async function download(res: ServerResponse, url: URL): Promise<void> {
