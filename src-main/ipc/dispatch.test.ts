@@ -197,6 +197,7 @@ describe('contract dispatch', () => {
 
   it('switches stores by profile, and a profile that cannot connect changes nothing', async () => {
     const { dispatch } = await setup({ realBackends: true });
+    await dispatch('storeBytes', { namespace: 'kept', name: 'a', base64: Buffer.from('kept').toString('base64') });
     const unreachable = await dispatch('saveProfile', { profile: { kind: 's3', name: 'down', bucket: 'nobody', endpoint: 'http://127.0.0.1:9', pathStyle: true, region: 'us-east-1', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 's' } });
     const id = (unreachable as { value: { id: string } }).value.id;
     const failed = await dispatch('connect', { id });
@@ -204,6 +205,10 @@ describe('contract dispatch', () => {
     expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
     expect(await dispatch('connect', { id: 'local-default' })).toMatchObject({ ok: true, value: { profile: 'local-default', conditionalWrites: true } });
     expect(await dispatch('removeProfile', { id: 'local-default' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    // The command-line store stays listed and keeps its contents while another profile is active.
+    expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { active: 'local-default', profiles: [{ id: 'command-line' }, { id: 'local-default' }, { id }] } });
+    expect(await dispatch('connect', { id: 'command-line' })).toMatchObject({ ok: true, value: { profile: 'command-line', store: 'memory' } });
+    expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'kept' }] } });
     expect(await dispatch('removeProfile', { id })).toEqual({ ok: true, value: { removed: true } });
   });
 });

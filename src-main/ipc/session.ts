@@ -26,6 +26,7 @@ export interface SessionOptions {
  */
 export class AppSession {
   private active: { profile: ProfileSummary; cache: CacheService } | null = null;
+  private commandLineCache: CacheService | null = null;
   private readonly transfers = new Map<string, AbortController>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
 
@@ -37,39 +38,48 @@ export class AppSession {
 
   /** Opens the command-line store or the saved active profile (falling back to the default folder). */
   async start(): Promise<void> {
-    const { commandLine } = this.options;
-    if (commandLine) {
-      const location = commandLine.kind === 'local' ? commandLine.dir : commandLine.kind === 's3' ? `s3://${commandLine.config.bucket}/${commandLine.config.prefix ?? ''}` : 'memory';
-      const profile: ProfileSummary = { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: commandLine.kind, location, secret: 'none' };
-      await this.open(profile, commandLine);
-      return;
-    }
-    const { active } = await this.profiles.view();
-    await this.connect(active);
+    if (this.commandLineProfile) await this.connect(COMMAND_LINE_PROFILE);
+    else await this.connect((await this.profiles.view()).active);
   }
 
-  /** The saved profiles plus the command-line store when that is what this run uses. */
+  /** The store given on the command line, offered like a profile for this run (never saved). */
+  private get commandLineProfile(): ProfileSummary | null {
+    const location = this.options.commandLine;
+    if (!location) return null;
+    const where = location.kind === 'local' ? location.dir : location.kind === 's3' ? `s3://${location.config.bucket}/${location.config.prefix ?? ''}` : 'memory';
+    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none' };
+  }
+
+  /** The saved profiles, plus the command-line store when this run has one. */
   async profilesView(): Promise<ProfilesView> {
     const view = await this.profiles.view();
-    const active = this.active?.profile;
-    if (!active) return view;
-    return { ...view, active: active.id, profiles: active.id === COMMAND_LINE_PROFILE ? [active, ...view.profiles] : view.profiles };
+    const extra = this.commandLineProfile;
+    return { ...view, active: this.active?.profile.id ?? view.active, profiles: extra ? [extra, ...view.profiles] : view.profiles };
   }
 
   async connect(id: string): Promise<Capabilities> {
-    if (id === COMMAND_LINE_PROFILE && this.active?.profile.id === id) return this.capabilities();
+    const commandLine = this.commandLineProfile;
+    if (id === COMMAND_LINE_PROFILE && commandLine) {
+      // Kept open for the whole run, so switching back finds an in-memory store as it was left.
+      this.commandLineCache ??= await this.openCache(this.options.commandLine!);
+      await this.activate({ profile: commandLine, cache: this.commandLineCache });
+      return this.capabilities();
+    }
     const { profile, location } = await this.profiles.location(id);
-    await this.open(profile, location);
+    // Open the new store before closing the old one: a profile that cannot connect changes nothing.
+    await this.activate({ profile, cache: await this.openCache(location) });
     await this.profiles.setActive(id);
     return this.capabilities();
   }
 
-  private async open(profile: ProfileSummary, location: StoreLocation): Promise<void> {
-    // Open the new store before closing the old one: a profile that cannot connect changes nothing.
-    const storage = await (this.options.openBackend ?? openBackend)(location);
+  private async openCache(location: StoreLocation): Promise<CacheService> {
+    return new CacheService(await (this.options.openBackend ?? openBackend)(location), this.options.cacheOptions);
+  }
+
+  private async activate(next: { profile: ProfileSummary; cache: CacheService }): Promise<void> {
     const previous = this.active;
-    this.active = { profile, cache: new CacheService(storage, this.options.cacheOptions) };
-    await previous?.cache.storage.close();
+    this.active = next;
+    if (previous && previous.cache !== this.commandLineCache) await previous.cache.storage.close();
     this.emit({ type: 'connected', capabilities: this.capabilities() });
   }
 
@@ -153,7 +163,9 @@ export class AppSession {
 
   async close(): Promise<void> {
     for (const controller of this.transfers.values()) controller.abort();
-    await this.active?.cache.storage.close();
+    if (this.active?.cache !== this.commandLineCache) await this.active?.cache.storage.close();
+    await this.commandLineCache?.storage.close();
     this.active = null;
+    this.commandLineCache = null;
   }
 }
