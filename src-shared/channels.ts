@@ -5,6 +5,7 @@
 export const METHOD_NAMES = [
   'capabilities',
   'namespaces',
+  'namespaceNames',
   'stats',
   'versions',
   'entry',

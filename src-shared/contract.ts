@@ -66,6 +66,8 @@ export const localProfileInputSchema = z
 export const methods = {
   capabilities: { input: z.object({}).strict() },
   namespaces: { input: z.object({}).strict() },
+  /** Just the names: one delimited listing, so a list can show before its counts are in. */
+  namespaceNames: { input: z.object({}).strict() },
   stats: { input: z.object({ namespace }).strict() },
   versions: { input: z.object({ namespace, hash: cacheHashSchema }).strict() },
   /** Metadata, storage keys and a bounded preview of one version (hash, cache id or SHA-256). */
@@ -216,6 +218,7 @@ export interface Capabilities {
 export interface MethodResults {
   capabilities: Capabilities;
   namespaces: { namespaces: NamespaceSummary[] };
+  namespaceNames: { names: string[] };
   stats: NamespaceStats;
   versions: { hash: string; versions: VersionSummary[]; count: number };
   entry: EntryView;

@@ -47,6 +47,7 @@ function malformed(valid: Record<string, unknown>): unknown[] {
 const VALID: { [M in MethodName]: Record<string, unknown> } = {
   capabilities: {},
   namespaces: {},
+  namespaceNames: {},
   stats: { namespace: 'default' },
   versions: { namespace: 'default', hash: 'b94d27b9934d3e08' },
   entry: { namespace: 'default', ref: 'b94d27b9934d3e08' },

@@ -28,6 +28,7 @@ function handlers(session: AppSession): Handlers {
   return {
     capabilities: async () => session.capabilities(),
     namespaces: async () => ({ namespaces: await cache().namespaces() }),
+    namespaceNames: async () => ({ names: await cache().namespaceNames() }),
     stats: async ({ namespace }: { namespace: string }) => cache().stats(namespace),
     versions: async ({ namespace, hash }: { namespace: string; hash: CacheHash }) => {
       const versions = await cache().versions(namespace, hash);

@@ -76,7 +76,7 @@ export function NamespacesPanel() {
             >
               <span className="ns-name">{n.name}</span>
               <span className="ns-meta">
-                {counted(n.entries, 'entry', 'entries')} · {counted(n.versions, 'version', 'versions')} · {formatBytes(n.bytes)}
+                {n.entries === undefined ? 'counting…' : `${counted(n.entries, 'entry', 'entries')} · ${counted(n.versions ?? 0, 'version', 'versions')} · ${formatBytes(n.bytes ?? 0)}`}
               </span>
             </li>
           ))}

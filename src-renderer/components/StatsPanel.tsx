@@ -6,7 +6,7 @@ export function StatsPanel() {
   const stats = useApp((s) => s.stats);
   const namespaces = useApp((s) => s.namespaces);
   const all = namespaces.status === 'ready' ? namespaces.data : [];
-  const totals = all.reduce((t, n) => ({ entries: t.entries + n.entries, versions: t.versions + n.versions, bytes: t.bytes + n.bytes }), { entries: 0, versions: 0, bytes: 0 });
+  const totals = all.reduce((t, n) => ({ entries: t.entries + (n.entries ?? 0), versions: t.versions + (n.versions ?? 0), bytes: t.bytes + (n.bytes ?? 0) }), { entries: 0, versions: 0, bytes: 0 });
   return (
     <Panel label="Stats">
       <div className="stats-grid">

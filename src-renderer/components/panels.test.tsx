@@ -47,6 +47,17 @@ describe('Namespaces', () => {
     expect(screen.getByRole('alert').textContent).toContain('bucket unreachable');
   });
 
+  it('lists names at once and fills in counts when the full listing is done', async () => {
+    let counts: (v: unknown) => void = () => {};
+    const { client } = fakeClient({ namespaceNames: () => ok({ names: ['docs', 'default'] }), namespaces: () => new Promise((r) => (counts = r)) });
+    const { store } = renderWith(<NamespacesPanel />, { client });
+    await act(() => void store.getState().refreshNamespaces());
+    const options = () => within(screen.getByRole('listbox', { name: 'Namespace list' })).getAllByRole('option').map((o) => o.textContent);
+    await waitFor(() => expect(options()).toEqual(['defaultcounting…', 'docscounting…']));
+    await act(async () => counts(ok({ namespaces: [ns('docs', 3), ns('default', 1)] })));
+    expect(options()).toEqual(['default1 entry · 1 version · 100 B', 'docs3 entries · 3 versions · 300 B']);
+  });
+
   it('says when nothing is stored yet', () => {
     renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [] } } });
     expect(screen.getByText(/Nothing stored yet/)).toBeTruthy();

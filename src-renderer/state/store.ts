@@ -21,6 +21,8 @@ export interface Transfer {
   error?: ErrorInfo;
 }
 
+export type NamespaceRow = { name: string } & Partial<Omit<NamespaceSummary, 'name'>>;
+
 export interface EntriesList {
   namespace: string;
   items: EntrySummary[];
@@ -45,7 +47,8 @@ export type Theme = 'system' | 'light' | 'dark';
 export interface AppState {
   capabilities: Load<Capabilities>;
   profiles: Load<ProfilesView>;
-  namespaces: Load<NamespaceSummary[]>;
+  /** While counts load, rows carry only a name. */
+  namespaces: Load<NamespaceRow[]>;
   namespace: string;
   namespaceFilter: string;
   entries: EntriesList;
@@ -192,7 +195,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async refreshNamespaces() {
         set((s) => ({ namespaces: { status: 'loading', data: 'data' in s.namespaces ? s.namespaces.data : undefined } }));
-        const result = await client.api.namespaces({});
+        // Names first (one listing), so the list shows at once; counts follow from a full listing.
+        const counting = client.api.namespaces({});
+        const names = await client.api.namespaceNames({});
+        if (names.ok && get().namespaces.status === 'loading') {
+          const known = new Map(('data' in get().namespaces ? (get().namespaces as { data?: NamespaceRow[] }).data ?? [] : []).map((n) => [n.name, n]));
+          set({ namespaces: { status: 'loading', data: names.value.names.map((name) => known.get(name) ?? { name }).sort((a, b) => a.name.localeCompare(b.name)) } });
+        }
+        const result = await counting;
         set({ namespaces: result.ok ? { status: 'ready', data: [...result.value.namespaces].sort((a, b) => a.name.localeCompare(b.name)) } : { status: 'error', error: result.error } });
       },
 
