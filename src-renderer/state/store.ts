@@ -198,8 +198,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // Names first (one listing), so the list shows at once; counts follow from a full listing.
         const counting = client.api.namespaces({});
         const names = await client.api.namespaceNames({});
-        if (names.ok && get().namespaces.status === 'loading') {
-          const known = new Map(('data' in get().namespaces ? (get().namespaces as { data?: NamespaceRow[] }).data ?? [] : []).map((n) => [n.name, n]));
+        const current = get().namespaces;
+        if (names.ok && current.status === 'loading') {
+          const known = new Map((current.data ?? []).map((n) => [n.name, n]));
           set({ namespaces: { status: 'loading', data: names.value.names.map((name) => known.get(name) ?? { name }).sort((a, b) => a.name.localeCompare(b.name)) } });
         }
         const result = await counting;
