@@ -2,7 +2,7 @@ import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { methods, type MethodName } from '../../src-shared/contract';
 import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
@@ -211,5 +211,18 @@ describe('contract dispatch', () => {
     expect(await dispatch('connect', { id: 'command-line' })).toMatchObject({ ok: true, value: { profile: 'command-line', store: 'memory' } });
     expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'kept' }] } });
     expect(await dispatch('removeProfile', { id })).toEqual({ ok: true, value: { removed: true } });
+  });
+
+  it('opens the default folder when the saved active profile cannot connect', async () => {
+    const dir2 = mkdtempSync(path.join(dir, 'restart-'));
+    const profiles = new ProfileStore(path.join(dir2, 'profiles.json'), NO_KEYRING, path.join(dir2, 'store'));
+    const down = await profiles.upsert({ kind: 's3', name: 'down', bucket: 'nobody', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', pathStyle: true, awsProfile: '', accessKeyId: '', secretAccessKey: '' }, false);
+    await profiles.setActive(down.id);
+    const session = new AppSession({ profiles });
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    await session.start();
+    expect(session.capabilities().profile).toBe('local-default');
+    expect(logged.mock.calls[0]?.[0]).toMatch(/did not connect/);
+    logged.mockRestore();
   });
 });

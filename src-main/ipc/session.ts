@@ -4,7 +4,7 @@ import { CacheError } from '../../src-shared/errors';
 import { CacheService, type CacheServiceOptions } from '../core/cache-service';
 import { openBackend, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
-import type { ProfileStore } from '../profiles/profiles';
+import { DEFAULT_PROFILE_ID, type ProfileStore } from '../profiles/profiles';
 
 /** A store given on the command line (`npm run web -- --store DIR`): active, but not saved as a profile. */
 export const COMMAND_LINE_PROFILE = 'command-line';
@@ -38,8 +38,19 @@ export class AppSession {
 
   /** Opens the command-line store or the saved active profile (falling back to the default folder). */
   async start(): Promise<void> {
-    if (this.commandLineProfile) await this.connect(COMMAND_LINE_PROFILE);
-    else await this.connect((await this.profiles.view()).active);
+    if (this.commandLineProfile) {
+      await this.connect(COMMAND_LINE_PROFILE);
+      return;
+    }
+    const { active } = await this.profiles.view();
+    try {
+      await this.connect(active);
+    } catch (err) {
+      // A saved profile that is unreachable today must not keep the app from opening.
+      if (active === DEFAULT_PROFILE_ID) throw err;
+      console.error(`cache-admin: profile ${active} did not connect (${(err as Error).message}); opening the default folder`);
+      await this.connect(DEFAULT_PROFILE_ID);
+    }
   }
 
   /** The store given on the command line, offered like a profile for this run (never saved). */
