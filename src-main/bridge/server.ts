@@ -10,6 +10,7 @@ import { LIMITS, uploadQuerySchema, type CacheAdminEvent, type Result } from '..
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { namespaceSchema } from '../../src-shared/domain';
 import type { ErrorCode } from '../../src-shared/errors';
+import { suggestedFileName } from '../core/cache-service';
 import { errorResult, hashReport, lookupOf, type Dispatch } from '../ipc/dispatch';
 import type { AppSession } from '../ipc/session';
 
@@ -150,7 +151,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       return sendJson(res, 200, errorResult(err, 'content'));
     }
     const { record, content } = opened;
-    const filename = path.basename(record.source) || record.cache_id;
+    const filename = suggestedFileName(record);
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       // Never rendered on this origin: stored HTML must not run next to the token.

@@ -205,11 +205,9 @@ export class CacheService {
   private async readRecord(key: string): Promise<VersionRecord | null> {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
-    try {
-      return JSON.parse(new TextDecoder().decode(bytes)) as VersionRecord;
-    } catch (err) {
-      throw new CacheError('internal', `version record ${key} is not readable JSON`, { cause: err });
-    }
+    const record = decodeRecord(bytes);
+    if (!record) throw new CacheError('internal', `version record ${key} is not readable JSON`);
+    return record;
   }
 
   /** Metadata of one version: one read. */
@@ -367,4 +365,18 @@ export class CacheService {
 
 export function encodeRecord(record: VersionRecord): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(record)}\n`);
+}
+
+/** A stored record, or null when the bytes are not JSON (verify reports those as corrupt). */
+export function decodeRecord(bytes: Uint8Array): VersionRecord | null {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as VersionRecord;
+  } catch {
+    return null;
+  }
+}
+
+/** The file name to save a version under: its source name, else its cache id. */
+export function suggestedFileName(record: VersionRecord): string {
+  return record.source.split(/[\\/]/).pop() || record.cache_id;
 }

@@ -3,7 +3,7 @@ import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domai
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
-import { encodeRecord } from './cache-service';
+import { decodeRecord, encodeRecord } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
 import { mapLimit } from './keyed-lock';
 import type { Leftover, ObjectInfo } from './storage/types';
@@ -129,7 +129,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       const k = byHash.get(hash)!;
       const records = new Map<number, VersionRecord>();
       for (const [version, info] of k.records) {
-        const record = await readJson<VersionRecord>(storage, info.key);
+        const record = await readRecord(storage, info.key);
         if (!record || record.hash !== hash || record.version !== version || record.namespace !== ns) {
           report('corrupt', info.key, hash, 'the version record is unreadable or names another entry');
           continue;
@@ -151,7 +151,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
       const newest = Math.max(0, ...records.keys());
       const latestKey = layout.latest(ns, hash);
-      const latest = k.latest ? await readJson<VersionRecord>(storage, latestKey) : null;
+      const latest = k.latest ? await readRecord(storage, latestKey) : null;
       if (k.latest && latest && !k.records.has(latest.version)) {
         report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
       } else if (newest > 0 && (!latest || latest.version !== newest)) {
@@ -209,14 +209,9 @@ function temporalFolder(ns: Namespace, key: string): string {
   return `${ns}/temporal/${t.slice(0, 4)}/${t.slice(4, 6)}/${t.slice(6, 8)}/${t.slice(9, 11)}/`;
 }
 
-async function readJson<T>(storage: CacheService['storage'], key: string): Promise<T | null> {
+async function readRecord(storage: CacheService['storage'], key: string): Promise<VersionRecord | null> {
   const bytes = await storage.get(key);
-  if (!bytes) return null;
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as T;
-  } catch {
-    return null;
-  }
+  return bytes ? decodeRecord(bytes) : null;
 }
 
 async function sha256Of(cache: CacheService, key: string, signal?: AbortSignal): Promise<string | null> {

@@ -34,17 +34,12 @@ async function start(): Promise<void> {
   });
   await session.start();
   registerIpc(electron.ipcMain, createDispatcher(session), (event) => registry.isTrustedSender(event));
-  const windows = new Set<ReturnType<typeof createMainWindow>>();
   session.onEvent((event) => {
-    for (const w of windows) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, event);
+    for (const w of registry.windows.values()) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, event);
   });
-  const open = () => {
-    const w = createMainWindow(electron, paths, registry);
-    windows.add(w);
-    w.on('closed', () => windows.delete(w));
-  };
+  const open = () => createMainWindow(electron, paths, registry);
   open();
-  app.on('activate', () => windows.size === 0 && open());
+  app.on('activate', () => registry.windows.size === 0 && open());
   app.on('window-all-closed', () => {
     void session.close().finally(() => app.quit());
   });

@@ -59,18 +59,19 @@ export function hardenSession(session: SessionLike): void {
  * app's own page, never for another page or an embedded frame.
  */
 export class WindowRegistry {
-  private readonly ids = new Set<number>();
+  /** Open windows by web-contents id. */
+  readonly windows = new Map<number, BrowserWindowLike>();
 
   constructor(readonly appUrl: string) {}
 
   add(window: BrowserWindowLike): void {
     const { id } = window.webContents;
-    this.ids.add(id);
-    window.on('closed', () => this.ids.delete(id));
+    this.windows.set(id, window);
+    window.on('closed', () => this.windows.delete(id));
   }
 
   isTrustedSender(event: IpcMainInvokeEventLike): boolean {
-    return this.ids.has(event.sender.id) && event.senderFrame !== null && event.senderFrame.url.split('#')[0] === this.appUrl;
+    return this.windows.has(event.sender.id) && event.senderFrame !== null && event.senderFrame.url.split('#')[0] === this.appUrl;
   }
 }
 

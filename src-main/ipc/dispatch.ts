@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type HashReport, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
 import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
-import type { CacheService, EntryLookup, StoreInput, TransferOptions } from '../core/cache-service';
+import { suggestedFileName, type CacheService, type EntryLookup, type StoreInput, type TransferOptions } from '../core/cache-service';
 import { verifyStore } from '../core/verify';
 import type { AppSession } from './session';
 
@@ -85,7 +85,7 @@ function handlers(session: AppSession): Handlers {
       const choose = session.options.chooseSavePath;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');
       const record = await cache().record(namespace, lookupOf(ref));
-      const target = await choose(path.basename(record.source) || record.cache_id);
+      const target = await choose(suggestedFileName(record));
       if (!target) return { saved: false };
       // Written next to the target and renamed, so a failed save never leaves a half file.
       const tmp = `${target}.partial`;

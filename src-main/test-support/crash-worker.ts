@@ -11,13 +11,13 @@ let n = Number(seedText) * 1_000_000;
 function contentOf(i: number): Buffer {
   const id = i % 3 === 0 ? i % 97 : i;
   const size = id % 5 === 0 ? 256 * 1024 + (id % 13) * 65_536 : 100 + (id % 4000);
-  return createHash('sha256').update(String(id)).digest().toString('hex').repeat(Math.ceil(size / 64)).slice(0, size) as unknown as Buffer;
+  return Buffer.from(createHash('sha256').update(String(id)).digest('hex').repeat(Math.ceil(size / 64)).slice(0, size));
 }
 
 async function lane(): Promise<void> {
   for (;;) {
     const i = n++;
-    const bytes = Buffer.from(contentOf(i));
+    const bytes = contentOf(i);
     const result = await cache.store('crash', { source: { kind: 'bytes', bytes }, name: `c${i}` });
     // A line per store that reported success (pipes are written synchronously on Linux).
     process.stdout.write(`ok ${result.cache_id} ${createHash('sha256').update(bytes).digest('hex')}\n`);
