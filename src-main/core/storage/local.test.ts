@@ -56,6 +56,16 @@ describe('local folder specifics', () => {
     expect(await fs.readdir(path.join(root, STAGING_DIR))).toEqual([]);
   });
 
+  it('leaves no temp link when a copy replaces a key that already is the same file', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    await storage.put('ns/record', new TextEncoder().encode('{"version":1}'));
+    await storage.copy('ns/record', 'ns/latest'); // a new key: linked directly
+    await storage.copy('ns/record', 'ns/latest'); // replaced by itself (rename does nothing then)
+    expect(await fs.readdir(path.join(root, 'ns'))).toEqual(['latest', 'record']);
+    expect(await storage.leftovers()).toEqual([]);
+  });
+
   it('prunes folders that a delete leaves empty', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

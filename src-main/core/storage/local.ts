@@ -137,13 +137,12 @@ export class LocalFolderStorage implements StorageBackend {
     }
   }
 
-  private async linkNew(from: string, to: string): Promise<boolean> {
+  /** A link or rename into `to`'s folder, creating the folder on first use. */
+  private async withFolder(from: string, to: string, move: () => Promise<void>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.io.link(from, to);
-        return true;
+        return await move();
       } catch (err) {
-        if (errno(err) === 'EEXIST') return false;
         // ENOENT means a missing target folder, unless the folder exists: then the source is gone.
         if (errno(err) === 'ENOENT' && attempt < 5) {
           const created = await this.io.mkdirp(path.dirname(to));
@@ -152,6 +151,16 @@ export class LocalFolderStorage implements StorageBackend {
         }
         throw err;
       }
+    }
+  }
+
+  private async linkNew(from: string, to: string): Promise<boolean> {
+    try {
+      await this.withFolder(from, to, () => this.io.link(from, to));
+      return true;
+    } catch (err) {
+      if (errno(err) === 'EEXIST') return false;
+      throw err;
     }
   }
 
@@ -178,15 +187,21 @@ export class LocalFolderStorage implements StorageBackend {
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
     const source = this.pathOf(from);
     const target = this.pathOf(to);
-    // Stored objects are never modified in place, so a hard link is a safe, cheap copy.
-    const link = options.ifAbsent ? target : path.join(path.dirname(target), tempName());
+    // Stored objects are never modified in place, so a hard link is a safe, cheap copy. A target
+    // that does not exist yet is linked directly; an existing one is replaced through a temp link.
     try {
-      if (!(await this.linkNew(source, link))) return false;
+      if (await this.linkNew(source, target)) return true;
+      if (options.ifAbsent) return false;
+      const link = path.join(path.dirname(target), tempName());
+      await this.linkNew(source, link);
+      await this.io.rename(link, target);
+      // When the target already was this very file, rename does nothing and the temp link stays.
+      await this.io.unlink(link).catch(() => undefined);
+      return true;
     } catch (err) {
       if (errno(err) === 'ENOENT') throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
       throw err;
     }
-    return options.ifAbsent ? true : this.place(link, target, false);
   }
 
   async get(key: string): Promise<Uint8Array | null> {
@@ -322,11 +337,16 @@ export class LocalFolderStorage implements StorageBackend {
     return {
       ...result,
       commit: async (key) => {
-        try {
-          return (await this.linkNew(temp, this.pathOf(key))) ? 'created' : 'exists';
-        } finally {
+        const file = this.pathOf(key);
+        if (await this.io.stat(file).then(() => true, () => false)) {
           await discard();
+          return 'exists';
         }
+        // A rename, not a create-only link: one directory operation fewer per new entry. Content
+        // keys are named by their bytes, so a writer that placed them meanwhile placed the same bytes.
+        await this.withFolder(temp, file, () => this.io.rename(temp, file));
+        discarded = true;
+        return 'created';
       },
       discard,
     };
