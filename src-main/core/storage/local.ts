@@ -77,9 +77,13 @@ export interface LocalFolderOptions {
 }
 
 const PID = process.pid; // read once: each read of process.pid is a system call
+// Unique per process (the random part covers a recycled pid) and per call (the counter), without
+// a trip to the random source for every temp file.
+const TEMP_PREFIX = `${TEMP_MARK}${PID}-${randomBytes(6).toString('hex')}-`;
+let tempCount = 0;
 
 function tempName(): string {
-  return `${TEMP_MARK}${PID}-${randomBytes(6).toString('hex')}`;
+  return `${TEMP_PREFIX}${(tempCount++).toString(36)}`;
 }
 
 /**
