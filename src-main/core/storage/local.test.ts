@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { storageConformance } from './conformance';
-import { LocalFolderStorage, STAGING_DIR } from './local';
+import * as fsSync from 'node:fs';
+import { LocalFolderStorage, STAGING_DIR, StagingWriter } from './local';
 import type { StorageBackend } from './types';
 
 const made: string[] = [];
@@ -64,6 +65,21 @@ describe('local folder specifics', () => {
     await storage.copy('ns/record', 'ns/latest'); // replaced by itself (rename does nothing then)
     expect(await fs.readdir(path.join(root, 'ns'))).toEqual(['latest', 'record']);
     expect(await storage.leftovers()).toEqual([]);
+  });
+
+  it('reports a write that fails behind the hashing (a full disk), small or large chunks', async () => {
+    for (const size of [100, 1 << 20]) {
+      const fd = fsSync.openSync('/dev/full', 'w'); // every write fails with ENOSPC
+      const writer = new StagingWriter(fd, { writeAll: async (f, data) => void fsSync.writeSync(f, data) });
+      const chunk = new Uint8Array(size);
+      const staging = (async () => {
+        for (let i = 0; i < 3; i++) await writer.write(chunk);
+        await writer.finish();
+      })();
+      await expect(staging).rejects.toMatchObject({ code: 'ENOSPC' });
+      await writer.settle();
+      fsSync.closeSync(fd);
+    }
   });
 
   it('prunes folders that a delete leaves empty', async () => {

@@ -71,6 +71,61 @@ const blockingIo: SmallIo = {
 /** Flushes stay on the thread pool in both modes, so concurrent stores flush in parallel. */
 const datasync = promisify(fsSync.fdatasync);
 
+/** Chunks this big are written on the thread pool, so the next chunk is hashed meanwhile. */
+const LARGE_CHUNK = 64 * 1024;
+/** Big content is flushed as it is written, so the disk works while we hash. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+
+/**
+ * Writes staged content one chunk behind the hashing and starts flushing it early: a big store
+ * takes about as long as its hashing, not hashing plus writing plus one long flush at the end.
+ */
+export class StagingWriter {
+  private writing: Promise<void> = Promise.resolve();
+  private flushing: Promise<void> | null = null;
+  private flushError: unknown = null;
+  private unflushed = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly io: Pick<SmallIo, 'writeAll'>,
+  ) {}
+
+  /** Resolves once the previous chunk is written and this one is under way. */
+  async write(chunk: Uint8Array): Promise<void> {
+    await this.writing;
+    this.writing = chunk.byteLength < LARGE_CHUNK ? this.io.writeAll(this.fd, chunk) : this.writeLarge(chunk);
+    this.writing.catch(() => undefined); // reported by the next write, finish() or settle()
+  }
+
+  private async writeLarge(chunk: Uint8Array): Promise<void> {
+    await threadPoolIo.writeAll(this.fd, chunk);
+    this.unflushed += chunk.byteLength;
+    if (this.unflushed >= FLUSH_EVERY && !this.flushing) {
+      this.unflushed = 0;
+      // A flush error is kept for finish(): Linux reports a writeback error to one flush only.
+      this.flushing = datasync(this.fd).then(
+        () => void (this.flushing = null),
+        (err: unknown) => void ((this.flushError = err), (this.flushing = null)),
+      );
+    }
+  }
+
+  /** Every byte written and on disk. */
+  async finish(): Promise<void> {
+    await this.writing;
+    await this.flushing;
+    if (this.flushError) throw this.flushError;
+    await datasync(this.fd);
+  }
+
+  /** Nothing in flight any more (after a failure), so the file can be closed and removed. */
+  async settle(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.flushing;
+  }
+}
+
 export interface LocalFolderOptions {
   /** Small file operations as direct system calls (CLI bulk stores); see blockingIo. */
   blockingIo?: boolean;
@@ -322,11 +377,13 @@ export class LocalFolderStorage implements StorageBackend {
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
     const fd = await this.createFile(temp);
+    const writer = new StagingWriter(fd, this.io);
     let result;
     try {
-      result = await pumpHashed(source, options, (chunk) => this.io.writeAll(fd, chunk));
-      await datasync(fd);
+      result = await pumpHashed(source, options, (chunk) => writer.write(chunk));
+      await writer.finish();
     } catch (err) {
+      await writer.settle();
       await this.io.close(fd);
       await fs.rm(temp, { force: true });
       throw err;
