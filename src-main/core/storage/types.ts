@@ -34,6 +34,7 @@ export interface CopyOptions {
   data?: Uint8Array;
 }
 
+/** A stream's chunks must stay unchanged once yielded: a backend may still be writing one while it reads the next. */
 export type ContentSource =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'file'; path: string }
