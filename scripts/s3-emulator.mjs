@@ -36,19 +36,19 @@ FilesystemStore.prototype.listObjects = async function (bucket, options = {}) {
 // into place once complete, and a GET reads the size from the very file it streams.
 async function writeAtomically(target, source) {
   const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`; // not an object: no listing shows it
-  const md5 = createHash('md5');
-  let size = 0;
-  const count = async function* (chunks) {
-    for await (const chunk of chunks) {
-      md5.update(chunk);
-      size += chunk.length;
-      yield chunk;
-    }
-  };
   for (let attempt = 0; ; attempt++) {
+    const md5 = createHash('md5');
+    let size = 0;
+    const count = async function* (chunks) {
+      for await (const chunk of chunks) {
+        md5.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    };
     await mkdir(path.dirname(target), { recursive: true });
     try {
-      await pipeline(Buffer.isBuffer(source) || typeof source === 'string' ? Readable.from([source]) : source, count, createWriteStream(temp));
+      await pipeline(Buffer.isBuffer(source) ? Readable.from([source]) : source, count, createWriteStream(temp));
       await rename(temp, target);
       return { size, md5: md5.digest('hex') };
     } catch (err) {

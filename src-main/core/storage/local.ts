@@ -399,7 +399,7 @@ export class LocalFolderStorage implements StorageBackend {
       ...result,
       commit: async (key) => {
         const file = this.pathOf(key);
-        if (await this.io.stat(file).then(() => true, () => false)) {
+        if (await this.exists(key)) {
           await discard();
           return 'exists';
         }
