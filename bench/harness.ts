@@ -43,6 +43,14 @@ export function runTimed(command: string, args: string[], options: { cwd?: strin
   });
 }
 
+/**
+ * Writes every dirty page to disk before a timed command (untimed), so no command pays for the
+ * write-back of the one before it, whether it flushes or not.
+ */
+export function settleWrites(): void {
+  spawnSync('sync');
+}
+
 /** The value at quantile q (0..1) of already collected samples. */
 export function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,7 +1,8 @@
 import { CacheError } from './errors';
 
 /** Characters a key segment may use; the layout only writes these (percent-encoding included). */
-const SEGMENT_RE = /^[A-Za-z0-9_~%!*'()+=-][A-Za-z0-9._~%!*'()+=-]*$/;
+const SEGMENT = "[A-Za-z0-9_~%!*'()+=-][A-Za-z0-9._~%!*'()+=-]*";
+const KEY_RE = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
 export const MAX_KEY_LENGTH = 1024;
 
 /**
@@ -12,10 +13,8 @@ export function assertValidKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new CacheError('invalid_key', `storage key must be 1-${MAX_KEY_LENGTH} characters`);
   }
-  for (const segment of key.split('/')) {
-    if (!SEGMENT_RE.test(segment)) {
-      throw new CacheError('invalid_key', `${JSON.stringify(key.slice(0, 100))} is not a valid storage key`);
-    }
+  if (!KEY_RE.test(key)) {
+    throw new CacheError('invalid_key', `${JSON.stringify(key.slice(0, 100))} is not a valid storage key`);
   }
 }
 

@@ -5,15 +5,15 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_NAMESPACE, parseEntryRef, parseNamespace, parseVersion, type StoreResult } from '../../src-shared/domain';
+import { DEFAULT_NAMESPACE, type Namespace, parseEntryRef, parseNamespace, parseVersion, type StoreResult } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, isCacheError } from '../../src-shared/errors';
 import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
 import { chunksOf } from '../core/hashing';
-import { mapLimit } from '../core/keyed-lock';
-import { openCache } from '../core/open-store';
+import { type StoreLocation, openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
+import { type FileToStore, type StoreOutcome, StorePool, WORKER_MIN_FILES, anyFolder, expandPaths, storeFiles } from './store-files';
 import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 
 export interface CliIo {
@@ -21,6 +21,8 @@ export interface CliIo {
   stdout: Writable;
   stderr: Writable & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
+  /** The store worker's script, when this process can start worker threads (the CLI binary). */
+  storeWorker?: URL;
 }
 
 const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--ns NAMESPACE] [--json] <command> [args]
@@ -41,8 +43,6 @@ commands:
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)`;
 
 export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
-/** Stores in flight at once for multi-file stores: overlaps fsync waits on a small machine. */
-const STORE_CONCURRENCY = 16;
 
 const OPTIONS = {
   ns: { type: 'string' },
@@ -86,7 +86,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
     const cache = await openCache(location.kind === 'local' ? { ...location, blockingIo: true } : location, { maxEntryBytes: maxEntryBytesOf(values, io.env) });
     try {
-      return await handler({ cache, ns, values, args, io, write });
+      return await handler({ cache, location, ns, values, args, io, write });
     } finally {
       await cache.storage.close();
     }
@@ -111,7 +111,8 @@ function reportError(err: unknown, io: CliIo): number {
 
 interface Ctx {
   cache: CacheService;
-  ns: string;
+  location: StoreLocation;
+  ns: Namespace;
   values: Values;
   args: string[];
   io: CliIo;
@@ -143,31 +144,6 @@ function lookupOf(ctx: Ctx): EntryLookup {
 function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string } {
   if (arg === '-') return { source: { kind: 'stream', stream: io.stdin }, name: 'stdin' };
   return { source: { kind: 'file', path: arg }, name: path.basename(arg) };
-}
-
-/** Files to store: each argument, folders walked recursively in a stable order. */
-async function expandPaths(args: string[]): Promise<{ path: string; name: string }[]> {
-  const out: { path: string; name: string }[] = [];
-  for (const arg of args) {
-    let st;
-    try {
-      st = await fs.stat(arg);
-    } catch {
-      throw new CacheError('not_found', `no such file or folder: ${arg}`);
-    }
-    if (!st.isDirectory()) {
-      out.push({ path: arg, name: path.basename(arg) });
-      continue;
-    }
-    const base = path.dirname(path.resolve(arg));
-    const entries = await fs.readdir(arg, { recursive: true, withFileTypes: true });
-    const files = entries
-      .filter((e) => e.isFile())
-      .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-      .sort();
-    for (const file of files) out.push({ path: file, name: path.relative(base, path.resolve(file)).split(path.sep).join('/') });
-  }
-  return out;
 }
 
 async function* utf8Checked(source: ContentSource): AsyncIterable<Uint8Array> {
@@ -205,31 +181,47 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!ctx.cache.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
-  const emit = (r: StoreResult) => ctx.write(ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r));
+  const line = (r: StoreResult) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r));
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     const { source, name } = sourceOf('-', ctx.io);
-    emit(await ctx.cache.store(ctx.ns, { source, name, as }, { onProgress: (n) => progress?.bytes(n) }));
+    ctx.write(line(await ctx.cache.store(ctx.ns, { source, name, as }, { onProgress: (n) => progress?.bytes(n) })));
     progress?.done();
     return EXIT.ok;
   }
-  const files = await expandPaths(ctx.args);
-  // Results print in input order as soon as every earlier file is done.
+  // A folder may hold many files: start the workers while it is walked.
+  const { location } = ctx;
+  const pool = location.kind === 'local' && ctx.io.storeWorker && (await anyFolder(ctx.args)) ? new StorePool(ctx.io.storeWorker, { dir: location.dir, ns: ctx.ns, as, maxEntryBytes: ctx.cache.maxEntryBytes }) : null;
+  // Results print in input order as soon as every earlier file is done; printing stops at the
+  // first failure, which is reported once the stores under way have finished.
   const done = new Map<number, StoreResult>();
   let printed = 0;
   let bytes = 0;
-  await mapLimit(files, STORE_CONCURRENCY, async (file, i) => {
-    const onProgress = files.length === 1 ? (n: number) => progress?.bytes(n) : undefined;
-    const result = await ctx.cache.store(ctx.ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress });
-    done.set(i, result);
-    bytes += result.size;
-    while (done.has(printed)) {
-      emit(done.get(printed)!);
-      done.delete(printed++);
-    }
-    if (files.length > 1) progress?.files(printed, files.length, bytes);
-  });
+  let failure: { index: number; error: unknown } | null = null;
+  try {
+    const files = await expandPaths(ctx.args);
+    const onOutcome = (file: FileToStore, outcome: StoreOutcome) => {
+      if ('error' in outcome) {
+        if (!failure || file.index < failure.index) failure = { index: file.index, error: outcome.error };
+        return;
+      }
+      done.set(file.index, outcome.result);
+      bytes += outcome.result.size;
+      let text = '';
+      while (done.has(printed)) {
+        text += line(done.get(printed)!);
+        done.delete(printed++);
+      }
+      if (text) ctx.write(text);
+      if (files.length > 1) progress?.files(printed, files.length, bytes);
+    };
+    if (pool && files.length >= WORKER_MIN_FILES) await pool.run(files, onOutcome);
+    else await storeFiles(ctx.cache, ctx.ns, as, files, onOutcome, files.length === 1 ? (n) => progress?.bytes(n) : undefined);
+  } finally {
+    await pool?.close();
+  }
   progress?.done();
+  if (failure) throw (failure as { error: unknown }).error;
   return EXIT.ok;
 }
 

@@ -108,7 +108,7 @@ export class CacheService {
       const placed = await staged.commit(contentKey, options);
       const contentType = input.as === 'json' ? 'application/json' : detectContentType(sourceName || undefined, staged.head);
       // The record is written only now that the content is durable under its key.
-      const record = await this.addVersion(ns, hash, staged, contentType, sourceName);
+      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placed === 'created');
       const keys = this.layout.keysOf(record);
       return {
         cache_id: record.cache_id,
@@ -125,14 +125,18 @@ export class CacheService {
     }
   }
 
-  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string): Promise<VersionRecord> {
+  /** `newContent`: the content was just placed, so no version of it can be known yet. */
+  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, newContent: boolean): Promise<VersionRecord> {
     const lockKey = `${ns}/${hash}`;
     const record = await this.allocation.run(lockKey, async () => {
-      const latest = await this.readRecord(this.layout.latest(ns, hash));
+      const latest = newContent ? null : await this.readRecord(this.layout.latest(ns, hash));
       let taken = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
+      // New content almost always gets version 1: try it first, the create-only write decides.
+      let probe = !newContent || taken > 0;
       for (;;) {
         // Latest may lag behind other writers: skip past the versions they already took.
-        taken = await this.highestVersionFrom(ns, hash, taken);
+        if (probe) taken = await this.highestVersionFrom(ns, hash, taken);
+        probe = true;
         const version = taken + 1;
         if (version > MAX_VERSION) throw new CacheError('conflict', `entry ${hash} has reached the maximum of ${MAX_VERSION} versions`);
         const candidate: VersionRecord = {

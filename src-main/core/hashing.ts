@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { CacheHash } from '../../src-shared/domain';
@@ -7,7 +8,8 @@ import { CacheError } from '../../src-shared/errors';
 import type { ContentSource, StageOptions } from './storage/types';
 
 export const HEAD_BYTES = 512;
-const READ_CHUNK = 1 << 20;
+/** Files smaller than this are read in one call; bigger ones stream in chunks of this size. */
+export const READ_CHUNK = 1 << 20;
 
 export function cacheHashOfSha256(sha256: string): CacheHash {
   return sha256.slice(0, HASH_LENGTH) as CacheHash;
@@ -17,15 +19,21 @@ export function cacheHashOf(bytes: Uint8Array | string): CacheHash {
   return cacheHashOfSha256(createHash('sha256').update(bytes).digest('hex'));
 }
 
+export interface ReadOptions {
+  signal?: AbortSignal;
+  /** Small files read with direct system calls rather than thread-pool trips (CLI bulk stores). */
+  blockingReads?: boolean;
+}
+
 /** The bytes of a source as a stream of chunks (files are read in 1 MiB chunks, never whole). */
-export function chunksOf(source: ContentSource, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+export function chunksOf(source: ContentSource, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
   switch (source.kind) {
     case 'bytes':
       return (async function* () {
         yield source.bytes;
       })();
     case 'file':
-      return readFileChunks(source.path, signal);
+      return options.blockingReads ? readFileChunksBlocking(source.path, options.signal) : readFileChunks(source.path, options.signal);
     case 'stream':
       return source.stream;
   }
@@ -47,6 +55,24 @@ async function* readFileChunks(file: string, signal?: AbortSignal): AsyncIterabl
   yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal });
 }
 
+/** The same as readFileChunks, with the small-file case as direct system calls. */
+async function* readFileChunksBlocking(file: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  const fd = fsSync.openSync(file, 'r');
+  try {
+    const { size } = fsSync.fstatSync(fd);
+    if (size < READ_CHUNK) {
+      const data = Buffer.allocUnsafe(size);
+      let done = 0;
+      for (let n = 1; done < size && n > 0; done += n) n = fsSync.readSync(fd, data, done, size - done, null);
+      if (done > 0) yield data.subarray(0, done);
+      return;
+    }
+  } finally {
+    fsSync.closeSync(fd);
+  }
+  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal });
+}
+
 export interface HashedChunkSink {
   (chunk: Uint8Array): Promise<void> | void;
 }
@@ -61,10 +87,10 @@ export interface HashResult {
  * Reads a source once, handing each chunk to `sink`. Enforces `maxBytes` before a chunk reaches
  * the sink, stops promptly on abort, and turns file errors into typed ones. Returns the size.
  */
-async function pumpChunks(source: ContentSource, options: StageOptions, sink: HashedChunkSink): Promise<number> {
+async function pumpChunks(source: ContentSource, options: PumpOptions, sink: HashedChunkSink): Promise<number> {
   let size = 0;
   try {
-    for await (const raw of chunksOf(source, options.signal)) {
+    for await (const raw of chunksOf(source, options)) {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
       const chunk = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
       size += chunk.byteLength;
@@ -87,8 +113,10 @@ async function pumpChunks(source: ContentSource, options: StageOptions, sink: Ha
   return size;
 }
 
+export type PumpOptions = StageOptions & Pick<ReadOptions, 'blockingReads'>;
+
 /** Reads a source once, hashing it and handing each chunk to `sink`. */
-export async function pumpHashed(source: ContentSource, options: StageOptions, sink?: HashedChunkSink): Promise<HashResult> {
+export async function pumpHashed(source: ContentSource, options: PumpOptions, sink?: HashedChunkSink): Promise<HashResult> {
   const hash = createHash('sha256');
   let head: Uint8Array = new Uint8Array(0);
   const size = await pumpChunks(source, options, async (chunk) => {

@@ -49,12 +49,16 @@ describe('local folder specifics', () => {
     await fs.mkdir(path.join(root, 'ns'), { recursive: true });
     await fs.writeFile(path.join(root, 'ns', '.tmp-123-abc'), 'partial');
     expect((await storage.list('ns/')).objects).toEqual([]);
-    const failing = (async function* () {
-      yield new Uint8Array(10);
-      throw new Error('source broke');
-    })();
-    await expect(storage.stage({ kind: 'stream', stream: failing })).rejects.toThrow('source broke');
+    // One chunk (held in memory) or several (spooled to .staging/), then the source fails.
+    for (const chunks of [1, 3]) {
+      const failing = (async function* () {
+        for (let i = 0; i < chunks; i++) yield new Uint8Array(100_000);
+        throw new Error('source broke');
+      })();
+      await expect(storage.stage({ kind: 'stream', stream: failing })).rejects.toThrow('source broke');
+    }
     expect(await fs.readdir(path.join(root, STAGING_DIR))).toEqual([]);
+    expect((await storage.leftovers()).map((l) => l.id)).toEqual(['ns/.tmp-123-abc']); // only the one planted above
   });
 
   it('leaves no temp link when a copy replaces a key that already is the same file', async () => {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
-import { pumpHashed } from '../hashing';
+import { type HashResult, pumpHashed } from '../hashing';
+import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
@@ -28,7 +29,8 @@ interface SmallIo {
   link(from: string, to: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
-  stat(file: string): Promise<fsSync.Stats>;
+  /** Undefined when nothing is there (a miss is the common case: no error object is built). */
+  stat(file: string): Promise<fsSync.Stats | undefined>;
   readFile(file: string): Promise<Buffer>;
 }
 
@@ -45,7 +47,11 @@ const threadPoolIo: SmallIo = {
   link: (from, to) => fs.link(from, to),
   rename: (from, to) => fs.rename(from, to),
   unlink: (file) => fs.unlink(file),
-  stat: (file) => fs.stat(file),
+  stat: (file) =>
+    fs.stat(file).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    }),
   readFile: (file) => fs.readFile(file),
 };
 
@@ -64,11 +70,11 @@ const blockingIo: SmallIo = {
   link: async (from, to) => fsSync.linkSync(from, to),
   rename: async (from, to) => fsSync.renameSync(from, to),
   unlink: async (file) => fsSync.unlinkSync(file),
-  stat: async (file) => fsSync.statSync(file),
+  stat: async (file) => fsSync.statSync(file, { throwIfNoEntry: false }),
   readFile: async (file) => fsSync.readFileSync(file),
 };
 
-/** Flushes stay on the thread pool in both modes, so concurrent stores flush in parallel. */
+/** Early flushes of big content, on the thread pool while the hashing goes on. */
 const datasync = promisify(fsSync.fdatasync);
 
 /** Chunks this big are written on the thread pool, so the next chunk is hashed meanwhile. */
@@ -111,12 +117,11 @@ export class StagingWriter {
     }
   }
 
-  /** Every byte written and on disk. */
+  /** Every byte written (not yet flushed: the caller does that once the file is closed). */
   async finish(): Promise<void> {
     await this.writing;
     await this.flushing;
     if (this.flushError) throw this.flushError;
-    await datasync(this.fd);
   }
 
   /** Nothing in flight any more (after a failure), so the file can be closed and removed. */
@@ -126,9 +131,18 @@ export class StagingWriter {
   }
 }
 
+/** Content too long to hold in memory, written to `.staging/` while it is hashed. */
+interface Spool {
+  temp: string;
+  fd: number;
+  writer: StagingWriter;
+}
+
 export interface LocalFolderOptions {
   /** Small file operations as direct system calls (CLI bulk stores); see blockingIo. */
   blockingIo?: boolean;
+  /** How to sync the whole filesystem for a group of flushes (tests replace it); null: never. */
+  syncfs?: SyncFileSystem | null;
 }
 
 const PID = process.pid; // read once: each read of process.pid is a system call
@@ -148,14 +162,19 @@ function tempName(): string {
  */
 export class LocalFolderStorage implements StorageBackend {
   readonly root: string;
+  /** The root with a trailing separator: every file of the store starts with it. */
+  private readonly rootPrefix: string;
   readonly description: string;
   readonly capabilities = { conditionalWrites: true };
   private readonly io: SmallIo;
+  private readonly flushes: FlushGroup;
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
+    this.rootPrefix = this.root.endsWith(path.sep) ? this.root : this.root + path.sep;
     this.description = `local folder ${this.root}`;
     this.io = options.blockingIo ? blockingIo : threadPoolIo;
+    this.flushes = new FlushGroup(this.root, { syncfs: options.syncfs });
   }
 
   /** Opening creates nothing: folders appear with the first write, so reads and bad input leave no trace. */
@@ -165,8 +184,9 @@ export class LocalFolderStorage implements StorageBackend {
 
   private pathOf(key: string): string {
     assertValidKey(key);
-    const full = path.join(this.root, ...key.split('/'));
-    if (!full.startsWith(this.root + path.sep)) throw new CacheError('invalid_key', 'storage key leaves the storage root');
+    // A valid key has no empty, "." or ".." segment, so joining needs no normalising.
+    const full = this.rootPrefix + (path.sep === '/' ? key : key.split('/').join(path.sep));
+    if (!full.startsWith(this.rootPrefix)) throw new CacheError('invalid_key', 'storage key leaves the storage root');
     return full;
   }
 
@@ -189,10 +209,15 @@ export class LocalFolderStorage implements StorageBackend {
   private async writeNew(file: string, data: Uint8Array, durable: boolean): Promise<void> {
     const fd = await this.createFile(file);
     try {
-      await this.io.writeAll(fd, data);
-      if (durable) await datasync(fd);
-    } finally {
-      await this.io.close(fd);
+      try {
+        await this.io.writeAll(fd, data);
+      } finally {
+        await this.io.close(fd);
+      }
+      if (durable) await this.flushes.flush(file);
+    } catch (err) {
+      await fs.rm(file, { force: true });
+      throw err;
     }
   }
 
@@ -206,7 +231,7 @@ export class LocalFolderStorage implements StorageBackend {
         if (errno(err) === 'ENOENT' && attempt < 5) {
           const created = await this.io.mkdirp(path.dirname(to));
           if (created !== undefined || attempt > 0) continue;
-          if (await this.io.stat(from).then(() => true, () => false)) continue;
+          if (await this.io.stat(from)) continue;
         }
         throw err;
       }
@@ -285,9 +310,9 @@ export class LocalFolderStorage implements StorageBackend {
 
   async exists(key: string): Promise<boolean> {
     try {
-      return (await this.io.stat(this.pathOf(key))).isFile();
+      return (await this.io.stat(this.pathOf(key)))?.isFile() ?? false;
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return false;
+      if (errno(err) === 'ENOTDIR') return false;
       throw err;
     }
   }
@@ -374,21 +399,84 @@ export class LocalFolderStorage implements StorageBackend {
     }
   }
 
+  /**
+   * Content that arrives in one chunk (small files, bytes) stays in memory until its key is known,
+   * then is written straight into its shard folder: no write at all when the key is already there,
+   * and a rename within one folder. Longer content streams into `.staging/` as it is hashed.
+   */
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
+    let first: Uint8Array | null = null;
+    let spool: Spool | null = null;
+    try {
+      const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo }, async (chunk) => {
+        if (!spool && !first) {
+          first = chunk;
+          return;
+        }
+        if (!spool) {
+          spool = await this.openSpool();
+          await spool.writer.write(first!);
+          first = null;
+        }
+        await spool.writer.write(chunk);
+      });
+      if (!spool) return this.stagedInMemory(result, first ?? new Uint8Array(0));
+      const written: Spool = spool;
+      spool = null; // from here on finishSpool cleans up after itself
+      return { ...result, ...(await this.finishSpool(written)) };
+    } catch (err) {
+      if (spool) await this.dropSpool(spool);
+      throw err;
+    }
+  }
+
+  private stagedInMemory(result: HashResult, bytes: Uint8Array): StagedContent {
+    return {
+      ...result,
+      commit: async (key) => {
+        const file = this.pathOf(key);
+        if (await this.exists(key)) return 'exists';
+        // Most new hashes open a new shard folder: creating it first is cheaper than failing.
+        await this.io.mkdirp(path.dirname(file));
+        const temp = path.join(path.dirname(file), tempName());
+        await this.writeNew(temp, bytes, true);
+        // Content keys are named by their bytes, so a writer that placed the key meanwhile placed
+        // the same bytes: a rename over it is harmless.
+        await this.withFolder(temp, file, () => this.io.rename(temp, file));
+        return 'created';
+      },
+      discard: async () => {},
+    };
+  }
+
+  private async openSpool(): Promise<Spool> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
     const fd = await this.createFile(temp);
-    const writer = new StagingWriter(fd, this.io);
-    let result;
+    return { temp, fd, writer: new StagingWriter(fd, this.io) };
+  }
+
+  private async dropSpool({ temp, fd, writer }: Spool): Promise<void> {
+    await writer.settle();
+    await this.io.close(fd);
+    await fs.rm(temp, { force: true });
+  }
+
+  /** Waits for the last writes, closes and flushes the spooled file; then it can be renamed to its key. */
+  private async finishSpool(spool: Spool): Promise<Pick<StagedContent, 'commit' | 'discard'>> {
+    const { temp, fd, writer } = spool;
     try {
-      result = await pumpHashed(source, options, (chunk) => writer.write(chunk));
       await writer.finish();
     } catch (err) {
-      await writer.settle();
-      await this.io.close(fd);
-      await fs.rm(temp, { force: true });
+      await this.dropSpool(spool);
       throw err;
     }
     await this.io.close(fd);
+    try {
+      await this.flushes.flush(temp);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
     let discarded = false;
     const discard = async () => {
       if (discarded) return;
@@ -396,15 +484,12 @@ export class LocalFolderStorage implements StorageBackend {
       await this.io.unlink(temp).catch(() => undefined);
     };
     return {
-      ...result,
       commit: async (key) => {
         const file = this.pathOf(key);
         if (await this.exists(key)) {
           await discard();
           return 'exists';
         }
-        // A rename, not a create-only link: one directory operation fewer per new entry. Content
-        // keys are named by their bytes, so a writer that placed them meanwhile placed the same bytes.
         await this.withFolder(temp, file, () => this.io.rename(temp, file));
         discarded = true;
         return 'created';

@@ -1,0 +1,177 @@
+import * as fsSync from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Namespace, StoreResult } from '../../src-shared/domain';
+import { CacheError, ERROR_CODES, type ErrorInfo, isCacheError } from '../../src-shared/errors';
+import type { CacheService, StoreAs } from '../core/cache-service';
+import { READ_CHUNK } from '../core/hashing';
+import { mapLimit } from '../core/keyed-lock';
+
+export interface FileToStore {
+  /** Position in the input: results are reported in this order. */
+  index: number;
+  path: string;
+  /** Source name recorded with the version: the path relative to the folder given. */
+  name: string;
+}
+
+export type StoreOutcome = { result: StoreResult } | { error: unknown };
+
+/**
+ * Files read in one call are stored many at a time: their flushes then share one filesystem sync
+ * (see FlushGroup), and each holds at most one small buffer.
+ */
+const SMALL_FILE_CONCURRENCY = 512;
+/** Bigger files stream through a few buffers each: a few at a time. */
+const BIG_FILE_CONCURRENCY = 4;
+/** Files handed to a worker at a time. */
+const WORKER_BATCH = 512;
+/** Below this many files, starting workers costs more than they save. */
+export const WORKER_MIN_FILES = 2 * WORKER_BATCH;
+/** More workers than this only queue on the disk. */
+const MAX_WORKERS = 4;
+
+/** Whether any argument is a folder (which may hold many files). */
+export async function anyFolder(args: string[]): Promise<boolean> {
+  for (const arg of args) if ((await fs.stat(arg).catch(() => null))?.isDirectory()) return true;
+  return false;
+}
+
+/** Files to store: each argument, folders walked recursively in a stable order. */
+export async function expandPaths(args: string[]): Promise<FileToStore[]> {
+  const out: FileToStore[] = [];
+  const add = (file: string, name: string) => out.push({ index: out.length, path: file, name });
+  for (const arg of args) {
+    let st;
+    try {
+      st = await fs.stat(arg);
+    } catch {
+      throw new CacheError('not_found', `no such file or folder: ${arg}`);
+    }
+    if (!st.isDirectory()) {
+      add(arg, path.basename(arg));
+      continue;
+    }
+    // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
+    const base = path.dirname(path.resolve(arg));
+    const files = (await fs.readdir(arg, { recursive: true, withFileTypes: true }))
+      .filter((e) => e.isFile())
+      .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+      .sort();
+    for (const file of files) add(file, path.relative(base, path.resolve(file)).split(path.sep).join('/'));
+  }
+  return out;
+}
+
+/**
+ * Stores files in this thread. Every file gets an outcome, except that no new store starts after
+ * one has failed (stores already running finish).
+ */
+export async function storeFiles(cache: CacheService, ns: Namespace, as: StoreAs, files: FileToStore[], onOutcome: (file: FileToStore, outcome: StoreOutcome) => void, onBytes?: (done: number) => void): Promise<void> {
+  let failed = false;
+  const store = async (file: FileToStore) => {
+    if (failed) return;
+    try {
+      const result = await cache.store(ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress: onBytes });
+      onOutcome(file, { result });
+    } catch (error) {
+      failed = true;
+      onOutcome(file, { error });
+    }
+  };
+  // A file that cannot be read is sorted with the small ones and fails its own store.
+  const isBig = (file: FileToStore) => (fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0) >= READ_CHUNK;
+  const big = new Set(files.filter(isBig));
+  await Promise.all([
+    mapLimit(
+      files.filter((f) => !big.has(f)),
+      SMALL_FILE_CONCURRENCY,
+      store,
+    ),
+    mapLimit([...big], BIG_FILE_CONCURRENCY, store),
+  ]);
+}
+
+/** What a store worker needs to open the same local folder the CLI was given. */
+export interface StoreWorkerConfig {
+  dir: string;
+  ns: Namespace;
+  as: StoreAs;
+  maxEntryBytes: number;
+}
+
+export type WireOutcome = { index: number; result: StoreResult } | { index: number; error: ErrorInfo };
+
+export function toWire(file: FileToStore, outcome: StoreOutcome): WireOutcome {
+  if ('result' in outcome) return { index: file.index, result: outcome.result };
+  const { error } = outcome;
+  return { index: file.index, error: isCacheError(error) ? error.toInfo() : { code: 'internal', message: (error as Error)?.message ?? String(error) } };
+}
+
+function fromWire(info: ErrorInfo): CacheError {
+  return new CacheError(ERROR_CODES.includes(info.code) ? info.code : 'internal', info.message);
+}
+
+/**
+ * Worker threads that store files into one local folder, one batch at a time each. A bulk store of
+ * small files is mostly system calls on one thread, so this uses every core; versions are still
+ * allocated in storage, so workers never collide. Started before the file list is ready, so
+ * their start-up overlaps the folder walk.
+ */
+export class StorePool {
+  private readonly workers: Worker[];
+
+  constructor(workerUrl: URL, config: StoreWorkerConfig) {
+    const count = Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
+    this.workers = Array.from({ length: count }, () => new Worker(workerUrl, { workerData: config }));
+  }
+
+  async run(files: FileToStore[], onOutcome: (file: FileToStore, outcome: StoreOutcome) => void): Promise<void> {
+    let next = 0;
+    let failed = false;
+    const feed = async (worker: Worker) => {
+      while (next < files.length && !failed) {
+        const batch = files.slice(next, (next += WORKER_BATCH));
+        for (const outcome of await exchange(worker, batch)) {
+          const file = files[outcome.index]!;
+          if ('error' in outcome) failed = true;
+          onOutcome(file, 'error' in outcome ? { error: fromWire(outcome.error) } : { result: outcome.result });
+        }
+      }
+    };
+    await Promise.all(this.workers.map(feed));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Sends one batch and waits for its outcomes; a worker that dies fails the whole run. */
+function exchange(worker: Worker, batch: FileToStore[]): Promise<WireOutcome[]> {
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    const onMessage = (outcomes: WireOutcome[]) => {
+      done();
+      resolve(outcomes);
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    const onExit = (code: number) => {
+      done();
+      reject(new CacheError('internal', `a store worker stopped unexpectedly (exit code ${code})`));
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    worker.postMessage(batch);
+  });
+}

@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
+import type { StoreResult } from '../../src-shared/domain';
+import { WORKER_MIN_FILES } from './store-files';
+
+// Bulk stores run in worker threads only in the bundled CLI (built once by the test setup).
+function bundledCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI_BUNDLE, ...args], { maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const made: string[] = [];
+afterAll(async () => {
+  await Promise.all(made.map((d) => fs.rm(d, { recursive: true, force: true })));
+});
+
+/** A folder of `count` small files named f00000.txt… in input order, each with its own content. */
+async function folderOfFiles(count: number): Promise<{ dir: string; root: string }> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-workers-'));
+  made.push(root);
+  const dir = path.join(root, 'files');
+  await fs.mkdir(dir);
+  await Promise.all(Array.from({ length: count }, (_, i) => fs.writeFile(path.join(dir, `f${String(i).padStart(5, '0')}.txt`), `file number ${i}\n`)));
+  return { dir, root };
+}
+
+describe('bulk store in worker threads (bundled CLI)', () => {
+  const count = WORKER_MIN_FILES + 100;
+
+  it('stores every file once, prints results in input order and allocates versions across workers', async () => {
+    const { dir, root } = await folderOfFiles(count);
+    // The same bytes as the first file, in a batch another worker stores.
+    await fs.writeFile(path.join(dir, 'zz-copy-of-first.txt'), 'file number 0\n');
+    const store = path.join(root, 'store');
+    const run = await bundledCli(['--store', store, '--json', 'store', dir]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const results = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as StoreResult);
+    expect(results.map((r) => r.source)).toEqual([...Array.from({ length: count }, (_, i) => `files/f${String(i).padStart(5, '0')}.txt`), 'files/zz-copy-of-first.txt']);
+    const first = results[0]!;
+    const copy = results[count]!;
+    expect(copy.hash).toBe(first.hash);
+    expect([first.version, copy.version].sort()).toEqual([1, 2]);
+    expect([first.deduplicated, copy.deduplicated].filter(Boolean)).toHaveLength(1);
+
+    const stats = JSON.parse((await bundledCli(['--store', store, '--json', 'stats'])).stdout);
+    expect(stats).toMatchObject({ entries: count, versions: count + 1, objects: 5 * count + 3 }); // a second version adds a record, an index entry and a temporal key
+    const verify = await bundledCli(['--store', store, 'verify']);
+    expect(verify.code).toBe(0);
+  });
+
+  it('stops at the first failure: earlier files are reported in order, then the error', async () => {
+    const { dir, root } = await folderOfFiles(count);
+    const failing = 700;
+    await fs.writeFile(path.join(dir, `f${String(failing).padStart(5, '0')}.txt`), 'x'.repeat(4096));
+    const run = await bundledCli(['--store', path.join(root, 'store'), '--max-entry-size', '1K', '--json', 'store', dir]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^cache-admin: too_large: /);
+    const sources = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as StoreResult).source);
+    expect(sources).toEqual(Array.from({ length: failing }, (_, i) => `files/f${String(i).padStart(5, '0')}.txt`));
+  });
+});
