@@ -56,11 +56,20 @@ export async function expandPaths(args: string[]): Promise<FileToStore[]> {
     }
     // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
     const base = path.dirname(path.resolve(arg));
+    const namePrefixes = new Map<string, string>(); // per folder: computed once, not per file
+    const namePrefix = (dir: string) => {
+      let prefix = namePrefixes.get(dir);
+      if (prefix === undefined) namePrefixes.set(dir, (prefix = `${path.relative(base, path.resolve(dir)).split(path.sep).join('/')}/`));
+      return prefix;
+    };
     const files = (await fs.readdir(arg, { recursive: true, withFileTypes: true }))
       .filter((e) => e.isFile())
-      .map((e) => path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-      .sort();
-    for (const file of files) add(file, path.relative(base, path.resolve(file)).split(path.sep).join('/'));
+      .map((e) => {
+        const dir = e.parentPath ?? (e as unknown as { path: string }).path;
+        return { path: path.join(dir, e.name), name: namePrefix(dir) + e.name };
+      })
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const file of files) add(file.path, file.name);
   }
   return out;
 }
