@@ -2,6 +2,7 @@ import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, StoreResult } from '../../src-shared/domain';
 import { CacheError, ERROR_CODES, type ErrorInfo, isCacheError } from '../../src-shared/errors';
@@ -130,20 +131,32 @@ function fromWire(info: ErrorInfo): CacheError {
  * their start-up overlaps the folder walk.
  */
 export class StorePool {
-  private readonly workers: Worker[];
+  private readonly workers: { worker: Worker; stopped: Promise<never> }[];
 
   constructor(workerUrl: URL, config: StoreWorkerConfig) {
     const count = Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
-    this.workers = Array.from({ length: count }, () => new Worker(workerUrl, { workerData: config }));
+    this.workers = Array.from({ length: count }, () => {
+      const worker = new Worker(workerUrl, { workerData: config });
+      // Listening from the start: a worker that fails before its first batch fails the run, not the process.
+      const stopped = new Promise<never>((_, reject) => {
+        worker.on('error', reject);
+        worker.on('exit', (code) => reject(new CacheError('internal', `a store worker stopped unexpectedly (exit code ${code})`)));
+      });
+      stopped.catch(() => undefined);
+      return { worker, stopped };
+    });
   }
 
   async run(files: FileToStore[], onOutcome: (file: FileToStore, outcome: StoreOutcome) => void): Promise<void> {
     let next = 0;
     let failed = false;
-    const feed = async (worker: Worker) => {
+    const feed = async ({ worker, stopped }: { worker: Worker; stopped: Promise<never> }) => {
       while (next < files.length && !failed) {
         const batch = files.slice(next, (next += WORKER_BATCH));
-        for (const outcome of await exchange(worker, batch)) {
+        const reply = once(worker, 'message') as Promise<[WireOutcome[]]>;
+        worker.postMessage(batch);
+        const [outcomes] = await Promise.race([reply, stopped]);
+        for (const outcome of outcomes) {
           const file = files[outcome.index]!;
           if ('error' in outcome) failed = true;
           onOutcome(file, 'error' in outcome ? { error: fromWire(outcome.error) } : { result: outcome.result });
@@ -154,33 +167,6 @@ export class StorePool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
   }
-}
-
-/** Sends one batch and waits for its outcomes; a worker that dies fails the whole run. */
-function exchange(worker: Worker, batch: FileToStore[]): Promise<WireOutcome[]> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    const onMessage = (outcomes: WireOutcome[]) => {
-      done();
-      resolve(outcomes);
-    };
-    const onError = (err: Error) => {
-      done();
-      reject(err);
-    };
-    const onExit = (code: number) => {
-      done();
-      reject(new CacheError('internal', `a store worker stopped unexpectedly (exit code ${code})`));
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-    worker.postMessage(batch);
-  });
 }

@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
-import type { StoreResult } from '../../src-shared/domain';
-import { WORKER_MIN_FILES } from './store-files';
+import type { Namespace, StoreResult } from '../../src-shared/domain';
+import { StorePool, WORKER_MIN_FILES } from './store-files';
 
 // Bulk stores run in worker threads only in the bundled CLI (built once by the test setup).
 function bundledCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -65,5 +65,15 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     expect(run.stderr).toMatch(/^cache-admin: too_large: /);
     const sources = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as StoreResult).source);
     expect(sources).toEqual(Array.from({ length: failing }, (_, i) => `files/f${String(i).padStart(5, '0')}.txt`));
+  });
+
+  it('a worker that fails to start fails the store with its error, and the process goes on', async () => {
+    const pool = new StorePool(new URL('data:text/javascript,throw new Error("worker broke")'), { dir: os.tmpdir(), ns: 'default' as Namespace, as: 'bytes', maxEntryBytes: 1024 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the worker fails while the folder is still being walked
+      await expect(pool.run([{ index: 0, path: 'a.txt', name: 'a.txt' }], () => undefined)).rejects.toThrow('worker broke');
+    } finally {
+      await pool.close();
+    }
   });
 });

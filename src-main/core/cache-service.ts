@@ -128,7 +128,7 @@ export class CacheService {
   /** `newContent`: the content was just placed, so no version of it can be known yet. */
   private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, newContent: boolean): Promise<VersionRecord> {
     const lockKey = `${ns}/${hash}`;
-    const record = await this.allocation.run(lockKey, async () => {
+    const { record, data } = await this.allocation.run(lockKey, async () => {
       const latest = newContent ? null : await this.readRecord(this.layout.latest(ns, hash));
       let taken = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
       // New content almost always gets version 1: try it first, the create-only write decides.
@@ -151,20 +151,20 @@ export class CacheService {
           stored_at: this.now().toISOString(),
         };
         // Create-only: when another process took this number, try the next one.
-        if (await this.storage.put(this.layout.record(ns, hash, version), encodeRecord(candidate), { ifAbsent: true, durable: true })) {
+        const bytes = encodeRecord(candidate);
+        if (await this.storage.put(this.layout.record(ns, hash, version), bytes, { ifAbsent: true, durable: true })) {
           this.allocated.set(lockKey, version);
-          return candidate;
+          return { record: candidate, data: bytes };
         }
         taken = version;
       }
     });
     const recordKey = this.layout.record(ns, hash, record.version);
-    const data = encodeRecord(record);
     await Promise.all([
       this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true, data }),
       this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data }),
     ]);
-    await this.publishLatest(record);
+    await this.publishLatest(record, data);
     return record;
   }
 
@@ -193,11 +193,11 @@ export class CacheService {
    * Points "latest" at `record`, then looks for a newer version; a writer that finds one points
    * latest at the newest instead, so the last write always names the newest version.
    */
-  private async publishLatest(record: VersionRecord): Promise<void> {
+  private async publishLatest(record: VersionRecord, data: Uint8Array): Promise<void> {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
-    for (;;) {
-      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey, { data: encodeRecord(current) });
+    for (let currentData = data; ; currentData = encodeRecord(current)) {
+      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey, { data: currentData });
       const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
       if (top === current.version) return;
       const newer = await this.readRecord(this.layout.record(current.namespace, current.hash, top));
