@@ -13,7 +13,7 @@ import { type StoreLocation, openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
-import { type FileToStore, type StoreOutcome, StorePool, WORKER_MIN_FILES, anyFolder, expandPaths, storeFiles } from './store-files';
+import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, anyFolder, expandPaths, storeFiles } from './store-files';
 import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 
 export interface CliIo {
@@ -216,7 +216,12 @@ async function cmdStore(ctx: Ctx): Promise<number> {
       if (files.length > 1) progress?.files(printed, files.length, bytes);
     };
     if (pool && files.length >= WORKER_MIN_FILES) await pool.run(files, onOutcome);
-    else await storeFiles(ctx.cache, ctx.ns, as, files, onOutcome, files.length === 1 ? (n) => progress?.bytes(n) : undefined);
+    else {
+      await storeFiles(ctx.cache, ctx.ns, as, files, onOutcome, {
+        small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
+        onBytes: files.length === 1 ? (n) => progress?.bytes(n) : undefined,
+      });
+    }
   } finally {
     await pool?.close();
   }

@@ -21,10 +21,12 @@ export interface FileToStore {
 export type StoreOutcome = { result: StoreResult } | { error: unknown };
 
 /**
- * Files read in one call are stored many at a time: their flushes then share one filesystem sync
- * (see FlushGroup), and each holds at most one small buffer.
+ * Into a local folder, files read in one call are stored many at a time, so their flushes share one
+ * filesystem sync (see FlushGroup); each holds its bytes until then, hence the byte budget too.
  */
-const SMALL_FILE_CONCURRENCY = 512;
+export const LOCAL_SMALL_FILES = { count: 512, bytes: 64 * 1024 * 1024 };
+/** Elsewhere (S3, memory) each store waits on its own requests: a few at a time is enough. */
+export const REMOTE_SMALL_FILES = { count: 16, bytes: 64 * 1024 * 1024 };
 /** Bigger files stream through a few buffers each: a few at a time. */
 const BIG_FILE_CONCURRENCY = 4;
 /** Files handed to a worker at a time. */
@@ -79,29 +81,45 @@ export async function expandPaths(args: string[]): Promise<FileToStore[]> {
  * Stores files in this thread. Every file gets an outcome, except that no new store starts after
  * one has failed (stores already running finish).
  */
-export async function storeFiles(cache: CacheService, ns: Namespace, as: StoreAs, files: FileToStore[], onOutcome: (file: FileToStore, outcome: StoreOutcome) => void, onBytes?: (done: number) => void): Promise<void> {
+export async function storeFiles(
+  cache: CacheService,
+  ns: Namespace,
+  as: StoreAs,
+  files: FileToStore[],
+  onOutcome: (file: FileToStore, outcome: StoreOutcome) => void,
+  options: { small: { count: number; bytes: number }; onBytes?: (done: number) => void },
+): Promise<void> {
   let failed = false;
   const store = async (file: FileToStore) => {
     if (failed) return;
     try {
-      const result = await cache.store(ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress: onBytes });
+      const result = await cache.store(ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress: options.onBytes });
       onOutcome(file, { result });
     } catch (error) {
       failed = true;
       onOutcome(file, { error });
     }
   };
-  // A file that cannot be read is sorted with the small ones and fails its own store.
-  const isBig = (file: FileToStore) => (fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0) >= READ_CHUNK;
-  const big = new Set(files.filter(isBig));
-  await Promise.all([
-    mapLimit(
-      files.filter((f) => !big.has(f)),
-      SMALL_FILE_CONCURRENCY,
-      store,
-    ),
-    mapLimit([...big], BIG_FILE_CONCURRENCY, store),
-  ]);
+  // A file that cannot be read counts as small and fails its own store.
+  const sized = files.map((file) => ({ file, size: fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0 }));
+  const smallOnes = async () => {
+    // Groups of at most `count` files and `bytes` bytes, each stored at once.
+    let group: FileToStore[] = [];
+    let groupBytes = 0;
+    const storeGroup = async () => {
+      await Promise.all(group.map(store));
+      group = [];
+      groupBytes = 0;
+    };
+    for (const { file, size } of sized.filter((s) => s.size < READ_CHUNK)) {
+      if (group.length > 0 && (group.length >= options.small.count || groupBytes + size > options.small.bytes)) await storeGroup();
+      group.push(file);
+      groupBytes += size;
+    }
+    await storeGroup();
+  };
+  const bigOnes = sized.filter((s) => s.size >= READ_CHUNK).map((s) => s.file);
+  await Promise.all([smallOnes(), mapLimit(bigOnes, BIG_FILE_CONCURRENCY, store)]);
 }
 
 /** What a store worker needs to open the same local folder the CLI was given. */

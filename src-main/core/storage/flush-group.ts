@@ -33,7 +33,8 @@ interface Waiter {
 
 /** Opens a written file again and flushes it: reports a write-back error no one has seen yet. */
 async function datasyncFile(file: string): Promise<void> {
-  const fd = await open(file, 'r');
+  const fd = await open(file, 'r+'); // Windows flushes only handles open for writing
+
   try {
     await datasync(fd);
   } finally {
