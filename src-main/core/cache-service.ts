@@ -102,13 +102,17 @@ export class CacheService {
     const sourceName = (input.name ?? '').slice(0, MAX_SOURCE_LENGTH);
     const source = await this.prepare(input, options.signal);
     const staged = await this.storage.stage(source, { ...options, maxBytes: this.maxEntryBytes });
+    let placing: Promise<'created' | 'exists'> | undefined;
     try {
       const hash = cacheHashOfSha256(staged.sha256);
       const contentKey = this.layout.content(ns, hash);
-      const placed = await staged.commit(contentKey, options);
+      // The record is written while the content is placed (one flush can serve both); it appears
+      // under its key only once the content is durable under its own.
+      placing = staged.commit(contentKey, options);
+      placing.catch(() => undefined); // handled where it is awaited; this only keeps it from counting as unhandled meanwhile
       const contentType = input.as === 'json' ? 'application/json' : detectContentType(sourceName || undefined, staged.head);
-      // The record is written only now that the content is durable under its key.
-      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placed === 'created');
+      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing);
+      const placed = await placing;
       const keys = this.layout.keysOf(record);
       return {
         cache_id: record.cache_id,
@@ -121,18 +125,19 @@ export class CacheService {
         keys: placed === 'exists' ? keys.slice(1) : keys,
       };
     } finally {
+      await placing?.catch(() => undefined); // settled before its staged bytes are dropped
       await staged.discard();
     }
   }
 
-  /** `newContent`: the content was just placed, so no version of it can be known yet. */
-  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, newContent: boolean): Promise<VersionRecord> {
+  /** `placing`: the content being placed; the record appears only once that has succeeded. */
+  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, placing: Promise<unknown>): Promise<VersionRecord> {
     const lockKey = `${ns}/${hash}`;
     const { record, data } = await this.allocation.run(lockKey, async () => {
-      const latest = newContent ? null : await this.readRecord(this.layout.latest(ns, hash));
+      const latest = await this.readRecord(this.layout.latest(ns, hash));
       let taken = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
-      // New content almost always gets version 1: try it first, the create-only write decides.
-      let probe = !newContent || taken > 0;
+      // Content with no version yet almost always gets version 1: try it first, the create-only write decides.
+      let probe = taken > 0;
       for (;;) {
         // Latest may lag behind other writers: skip past the versions they already took.
         if (probe) taken = await this.highestVersionFrom(ns, hash, taken);
@@ -152,7 +157,7 @@ export class CacheService {
         };
         // Create-only: when another process took this number, try the next one.
         const bytes = encodeRecord(candidate);
-        if (await this.storage.put(this.layout.record(ns, hash, version), bytes, { ifAbsent: true, durable: true })) {
+        if (await this.storage.put(this.layout.record(ns, hash, version), bytes, { ifAbsent: true, durable: true, after: placing })) {
           this.allocated.set(lockKey, version);
           return { record: candidate, data: bytes };
         }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
  */
 import { describe, expect, it } from 'vitest';
 import { CacheService } from '../cache-service';
+import { CacheError } from '../../../src-shared/errors';
 import { cacheHashOf } from '../hashing';
 import { CountingStorage } from './counting';
 import type { StorageBackend } from './types';
@@ -61,6 +62,25 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       expect(await s.put('k/one', bytes('first'), { ifAbsent: true, durable: true })).toBe(true);
       expect(await s.put('k/one', bytes('second'), { ifAbsent: true })).toBe(false);
       expect(text(await s.get('k/one'))).toBe('first');
+    });
+
+    it('a put waiting on another write appears only after it, and not at all if it fails', async () => {
+      const s = await factory.create();
+      let release!: () => void;
+      const placed = new Promise<void>((resolve) => (release = resolve));
+      const writing = s.put('after/ok', bytes('record'), { ifAbsent: true, durable: true, after: placed });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await s.exists('after/ok')).toBe(false);
+      release();
+      expect(await writing).toBe(true);
+      expect(text(await s.get('after/ok'))).toBe('record');
+
+      const failed = Promise.reject(new CacheError('internal', 'the content could not be placed'));
+      failed.catch(() => undefined);
+      await expect(s.put('after/failed', bytes('record'), { ifAbsent: true, durable: true, after: failed })).rejects.toThrow('could not be placed');
+      expect(await s.exists('after/failed')).toBe(false);
+      expect((await s.list('after/')).objects.map((o) => o.key)).toEqual(['after/ok']);
+      expect((await s.leftovers()) ?? []).toEqual([]); // no temp file left behind
     });
 
     it('create-only put lets exactly one of many concurrent writers win', async () => {

@@ -74,7 +74,7 @@ describe('group commit in a local folder', () => {
     const cache = new CacheService(storage);
     const contents = Array.from({ length: 300 }, (_, i) => new TextEncoder().encode(`entry ${i}`));
     const stored = await Promise.all(contents.map((bytes) => cache.store('default', { source: { kind: 'bytes', bytes } })));
-    // Two flush points per store (content, then record): 600 flushes served by a few syncs.
+    // 600 flushes (content and record of each store) served by a few syncs.
     expect(syncs).toBeGreaterThan(0);
     expect(syncs).toBeLessThanOrEqual(4);
     for (const [i, r] of stored.entries()) {

@@ -252,6 +252,12 @@ export class LocalFolderStorage implements StorageBackend {
     const file = this.pathOf(key);
     const temp = path.join(path.dirname(file), tempName());
     await this.writeNew(temp, data, options.durable ?? false);
+    try {
+      await options.after;
+    } catch (err) {
+      await this.io.unlink(temp).catch(() => undefined);
+      throw err;
+    }
     return this.place(temp, file, options.ifAbsent ?? false);
   }
 

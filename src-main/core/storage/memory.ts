@@ -18,6 +18,7 @@ export class MemoryStorage implements StorageBackend {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
     assertValidKey(key);
+    await options.after;
     if (options.ifAbsent && this.objects.has(key)) return false;
     this.set(key, data);
     return true;

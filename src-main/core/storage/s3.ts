@@ -171,6 +171,7 @@ export class S3Storage implements StorageBackend {
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
     const Key = this.key(key);
+    await options.after;
     try {
       if (options.ifAbsent && !this.capabilities.conditionalWrites) {
         // Best effort where the server cannot do it atomically; `capabilities` warns about this.

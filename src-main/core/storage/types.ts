@@ -27,6 +27,11 @@ export interface PutOptions {
   ifAbsent?: boolean;
   /** Flush to stable storage before the key becomes visible (local folder). */
   durable?: boolean;
+  /**
+   * The key appears only once this has resolved (a local folder writes and flushes the bytes
+   * meanwhile, so one flush can serve both). If it rejects, nothing is written and put rejects.
+   */
+  after?: Promise<unknown>;
 }
 
 export interface CopyOptions {
