@@ -109,7 +109,7 @@ export class CacheService {
       // The record is written while the content is placed (one flush can serve both); it appears
       // under its key only once the content is durable under its own.
       placing = staged.commit(contentKey, options);
-      placing.catch(() => undefined); // handled where it is awaited; this only keeps it from counting as unhandled meanwhile
+      placing.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
       const contentType = input.as === 'json' ? 'application/json' : detectContentType(sourceName || undefined, staged.head);
       const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing);
       const placed = await placing;

@@ -33,44 +33,45 @@ export function chunksOf(source: ContentSource, options: ReadOptions = {}): Asyn
         yield source.bytes;
       })();
     case 'file':
-      return options.blockingReads ? readFileChunksBlocking(source.path, options.signal) : readFileChunks(source.path, options.signal);
+      return readFileChunks(source.path, options);
     case 'stream':
       return source.stream;
   }
 }
 
 /** A file in chunks of up to 1 MiB; a small file is one read into a buffer of its own size. */
-async function* readFileChunks(file: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+async function* readFileChunks(file: string, options: ReadOptions): AsyncIterable<Uint8Array> {
+  const small = options.blockingReads ? readSmallFileBlocking(file) : await readSmallFile(file);
+  if (small) {
+    if (small.byteLength > 0) yield small;
+    return;
+  }
+  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal: options.signal });
+}
+
+/** The whole file when it is smaller than one chunk, else null. */
+async function readSmallFile(file: string): Promise<Buffer | null> {
   const handle = await open(file, 'r');
   try {
-    const { size } = await handle.stat();
-    if (size < READ_CHUNK) {
-      const data = await handle.readFile();
-      if (data.byteLength > 0) yield data;
-      return;
-    }
+    return (await handle.stat()).size < READ_CHUNK ? await handle.readFile() : null;
   } finally {
     await handle.close();
   }
-  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal });
 }
 
-/** The same as readFileChunks, with the small-file case as direct system calls. */
-async function* readFileChunksBlocking(file: string, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+/** The same with direct system calls. */
+function readSmallFileBlocking(file: string): Buffer | null {
   const fd = fsSync.openSync(file, 'r');
   try {
     const { size } = fsSync.fstatSync(fd);
-    if (size < READ_CHUNK) {
-      const data = Buffer.allocUnsafe(size);
-      let done = 0;
-      for (let n = 1; done < size && n > 0; done += n) n = fsSync.readSync(fd, data, done, size - done, null);
-      if (done > 0) yield data.subarray(0, done);
-      return;
-    }
+    if (size >= READ_CHUNK) return null;
+    const data = Buffer.allocUnsafe(size);
+    let done = 0;
+    for (let n = 1; done < size && n > 0; done += n) n = fsSync.readSync(fd, data, done, size - done, null);
+    return data.subarray(0, done);
   } finally {
     fsSync.closeSync(fd);
   }
-  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal });
 }
 
 export interface HashedChunkSink {
