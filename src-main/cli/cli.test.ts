@@ -130,6 +130,14 @@ describe('cli', () => {
     expect(r.stderr.startsWith('cache-admin: ')).toBe(true);
   });
 
+  it('a missing path among real ones stores nothing and exits 1', async () => {
+    const untouched = path.join(work, 'untouched');
+    const r = await cli(['--store', untouched, 'store', path.join(work, 'hello.txt'), path.join(work, 'no-such-file')]);
+    expect(r).toMatchObject({ code: 1, stdout: '' });
+    expect(r.stderr).toMatch(/^cache-admin: not_found: no such file or folder: .*no-such-file\n$/);
+    expect((await cli(['--store', untouched, 'ls', ''])).stdout).toBe('');
+  });
+
   it('--max-entry-size refuses bigger content with a clear error, before anything is stored', async () => {
     const limited = path.join(work, 'limited');
     const over = await cli(['--store', limited, '--max-entry-size', '10', 'store', path.join(work, 'hello.txt')]);

@@ -13,7 +13,7 @@ import { type StoreLocation, openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
-import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, anyFolder, expandPaths, storeFiles } from './store-files';
+import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 
 export interface CliIo {
@@ -189,20 +189,21 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     progress?.done();
     return EXIT.ok;
   }
+  const roots = await statRoots(ctx.args);
   // A folder may hold many files: start the workers while it is walked.
   const { location } = ctx;
-  const pool = location.kind === 'local' && ctx.io.storeWorker && (await anyFolder(ctx.args)) ? new StorePool(ctx.io.storeWorker, { dir: location.dir, ns: ctx.ns, as, maxEntryBytes: ctx.cache.maxEntryBytes }) : null;
+  const pool = location.kind === 'local' && ctx.io.storeWorker && roots.some((r) => r.isFolder) ? new StorePool(ctx.io.storeWorker, { dir: location.dir, ns: ctx.ns, as, maxEntryBytes: ctx.cache.maxEntryBytes }) : null;
   // Results print in input order as soon as every earlier file is done; printing stops at the
   // first failure, which is reported once the stores under way have finished.
   const done = new Map<number, StoreResult>();
   let printed = 0;
   let bytes = 0;
-  let failure: { index: number; error: unknown } | null = null;
+  const failure = { index: Infinity, error: undefined as unknown }; // the earliest failed file
   try {
-    const files = await expandPaths(ctx.args);
+    const files = await expandPaths(roots);
     const onOutcome = (file: FileToStore, outcome: StoreOutcome) => {
       if ('error' in outcome) {
-        if (!failure || file.index < failure.index) failure = { index: file.index, error: outcome.error };
+        if (file.index < failure.index) Object.assign(failure, { index: file.index, error: outcome.error });
         return;
       }
       done.set(file.index, outcome.result);
@@ -226,7 +227,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     await pool?.close();
   }
   progress?.done();
-  if (failure) throw (failure as { error: unknown }).error;
+  if (failure.index !== Infinity) throw failure.error;
   return EXIT.ok;
 }
 

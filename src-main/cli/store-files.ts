@@ -36,24 +36,29 @@ export const WORKER_MIN_FILES = 2 * WORKER_BATCH;
 /** More workers than this only queue on the disk. */
 const MAX_WORKERS = 4;
 
-/** Whether any argument is a folder (which may hold many files). */
-export async function anyFolder(args: string[]): Promise<boolean> {
-  for (const arg of args) if ((await fs.stat(arg).catch(() => null))?.isDirectory()) return true;
-  return false;
+/** A path given to `store`: a file, or a folder to walk. */
+export interface StoreRoot {
+  arg: string;
+  isFolder: boolean;
 }
 
-/** Files to store: each argument, folders walked recursively in a stable order. */
-export async function expandPaths(args: string[]): Promise<FileToStore[]> {
+/** Each argument, which must exist (checked before anything is started or stored). */
+export async function statRoots(args: string[]): Promise<StoreRoot[]> {
+  return Promise.all(
+    args.map(async (arg) => {
+      const st = await fs.stat(arg).catch(() => null);
+      if (!st) throw new CacheError('not_found', `no such file or folder: ${arg}`);
+      return { arg, isFolder: st.isDirectory() };
+    }),
+  );
+}
+
+/** Files to store: each root, folders walked recursively in a stable order. */
+export async function expandPaths(roots: StoreRoot[]): Promise<FileToStore[]> {
   const out: FileToStore[] = [];
   const add = (file: string, name: string) => out.push({ index: out.length, path: file, name });
-  for (const arg of args) {
-    let st;
-    try {
-      st = await fs.stat(arg);
-    } catch {
-      throw new CacheError('not_found', `no such file or folder: ${arg}`);
-    }
-    if (!st.isDirectory()) {
+  for (const { arg, isFolder } of roots) {
+    if (!isFolder) {
       add(arg, path.basename(arg));
       continue;
     }
