@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises';
 import type { CacheHash } from '../../src-shared/domain';
 import { HASH_LENGTH } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
-import { type ChunkBuffers, freshBuffers } from './buffer-ring';
+import { BufferRing, type ChunkBuffers, freshBuffers } from './buffer-ring';
 import type { ContentSource, StageOptions } from './storage/types';
 
 export const HEAD_BYTES = 512;
@@ -153,6 +153,9 @@ export type PumpOptions = StageOptions & ReadOptions;
 
 /** Reads a source once, hashing it and handing each chunk to `sink`. */
 export async function pumpHashed(source: ContentSource, options: PumpOptions, sink?: HashedChunkSink): Promise<HashResult> {
+  // Without a sink nothing keeps a chunk past its hashing, so two reused buffers serve a file of
+  // any size (no garbage for the GC to catch up with).
+  if (!sink && !options.buffers) options = { ...options, buffers: new BufferRing(2, READ_CHUNK) };
   const hash = createHash('sha256');
   let head: Uint8Array = new Uint8Array(0);
   const size = await pumpChunks(source, options, async (chunk) => {

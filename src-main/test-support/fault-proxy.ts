@@ -137,6 +137,11 @@ export class FaultProxy {
         res.destroy();
         resolve();
       });
+      // A client that hangs up (a cancelled request) hangs up upstream too, as a network would;
+      // otherwise the emulator waits forever for the rest of a body.
+      res.on('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
       req.pipe(upstream);
     });
   }

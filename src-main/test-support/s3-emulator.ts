@@ -56,7 +56,10 @@ export async function startS3(bucket = 'cache-admin-test'): Promise<S3Endpoint> 
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      // It closes gracefully, waiting for open connections; a client that never hangs up must not stall the suite.
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
+      clearTimeout(kill);
       await fs.rm(directory, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,11 @@
 // Child process: streams a large file through the cache on S3 and back, and reports its peak RSS.
 // argv: endpoint bucket workDir (holding big.bin, made by the caller so its making is not measured)
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { CacheService } from '../core/cache-service';
+import { pumpHashed } from '../core/hashing';
 import { S3Storage } from '../core/storage/s3';
 import { EMULATOR_CREDENTIALS } from './s3-emulator';
 
@@ -24,12 +24,9 @@ const { content } = await cache.retrieve('big', { hash: stored.hash });
 await pipeline(content, createWriteStream(copy));
 const t2 = performance.now();
 
-const sha = async (file: string) => {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk);
-  return hash.digest('hex');
-};
-const [a, b] = await Promise.all([sha(source), sha(copy)]);
+const sha = async (file: string) => (await pumpHashed({ kind: 'file', path: file }, {})).sha256;
+const a = await sha(source);
+const b = await sha(copy);
 process.stdout.write(
   JSON.stringify({
     size,

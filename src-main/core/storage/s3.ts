@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,10 +15,10 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { fromIni } from '@aws-sdk/credential-providers';
-import { Upload } from '@aws-sdk/lib-storage';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
+import { uploadContent } from './s3-upload';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
@@ -307,64 +306,35 @@ export class S3Storage implements StorageBackend {
       ...result,
       commit: async (key, commitOptions = {}) => {
         if (await this.exists(key)) return 'exists';
-        await this.upload(key, bytes ?? createReadStream(file!, { highWaterMark: 1 << 20 }), result.size, commitOptions);
+        await this.upload(key, bytes ? { bytes } : { file: file! }, result, commitOptions);
         return 'created';
       },
       discard,
     };
   }
 
-  /** Streamed multipart upload with bounded memory (queueSize x partSize); abort cleans up its parts. */
   private async upload(
     key: string,
-    body: Uint8Array | NodeJS.ReadableStream,
-    size: number,
+    body: { bytes: Uint8Array } | { file: string },
+    content: { size: number; sha256: string },
     options: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void },
   ): Promise<void> {
-    const abortController = new AbortController();
-    const onAbort = () => abortController.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.config.bucket, Key: this.key(key), Body: body as Uint8Array, ContentLength: size },
-      partSize: this.config.partSize ?? DEFAULT_PART_SIZE,
-      queueSize: this.config.queueSize ?? DEFAULT_QUEUE_SIZE,
-      leavePartsOnError: false,
-      abortController,
-    });
-    upload.on('httpUploadProgress', (p) => {
-      if (p.loaded !== undefined) options.onProgress?.(p.loaded);
-    });
     try {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
-      await upload.done();
+      await uploadContent({
+        client: this.client,
+        bucket: this.config.bucket,
+        key: this.key(key),
+        body,
+        ...content,
+        partSize: this.config.partSize ?? DEFAULT_PART_SIZE,
+        queueSize: this.config.queueSize ?? DEFAULT_QUEUE_SIZE,
+        ...options,
+      });
     } catch (err) {
-      if (options.signal?.aborted) {
-        await this.abortMultipart(upload, key);
-        throw new CacheError('cancelled', 'the upload was cancelled');
-      }
+      if (options.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
       throw this.mapError(err, `upload ${key}`);
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
     }
-  }
-
-  /**
-   * lib-storage's done() rejects on abort before its part uploads settle, and sends
-   * AbortMultipartUpload only later from that background path. Wait for the parts, then abort the
-   * upload ourselves, so a cancelled store returns only once no parts remain.
-   */
-  private async abortMultipart(upload: Upload, key: string): Promise<void> {
-    const internals = upload as unknown as {
-      concurrentUploaders?: Promise<unknown>[];
-      createMultiPartPromise?: Promise<{ UploadId?: string }>;
-    };
-    await Promise.allSettled(internals.concurrentUploaders ?? []);
-    const created = await internals.createMultiPartPromise?.catch(() => undefined);
-    if (!created?.UploadId) return;
-    await this.client
-      .send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(key), UploadId: created.UploadId }))
-      .catch(() => undefined); // already aborted by lib-storage
   }
 
   /** Unfinished multipart uploads under the prefix (their parts are billed until aborted). */
