@@ -128,6 +128,24 @@ describe('local folder specifics', () => {
     expect((await fs.readFile(stored)).equals(await fs.readFile(source))).toBe(true);
   });
 
+  it('a big store cancelled or cut short mid-file leaves no staging file behind', async () => {
+    const dir = await tempRoot();
+    const source = path.join(dir, 'big');
+    await fs.writeFile(source, randomBytes(8 * RING_BUFFER_BYTES));
+    const storage = await LocalFolderStorage.open(path.join(dir, 'store'));
+    const openFiles = () => (process.platform === 'linux' ? fsSync.readdirSync('/proc/self/fd').length : 0);
+    const before = openFiles();
+    const controller = new AbortController();
+    const onProgress = (done: number) => {
+      if (done >= 3 * RING_BUFFER_BYTES) controller.abort(); // a few chunks are already on disk
+    };
+    await expect(storage.stage({ kind: 'file', path: source }, { signal: controller.signal, onProgress })).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(storage.stage({ kind: 'file', path: source }, { maxBytes: 5 * RING_BUFFER_BYTES })).rejects.toMatchObject({ code: 'too_large' });
+    expect(await fs.readdir(path.join(dir, 'store', STAGING_DIR))).toEqual([]);
+    expect(await storage.leftovers()).toEqual([]);
+    expect(openFiles()).toBe(before); // the source, the spool and its direct-I/O twin all closed
+  });
+
   it('prunes folders that a delete leaves empty', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);
