@@ -77,7 +77,7 @@ describe('local folder specifics', () => {
   it('reports a write that fails behind the hashing (a full disk), small or large chunks', async () => {
     for (const size of [100, 1 << 20]) {
       const fd = fsSync.openSync('/dev/full', 'w'); // every write fails with ENOSPC
-      const writer = new StagingWriter(fd, { writeAll: async (f, data) => void fsSync.writeSync(f, data) });
+      const writer = new StagingWriter(fd);
       const chunk = new Uint8Array(size);
       const staging = (async () => {
         for (let i = 0; i < 3; i++) await writer.write(chunk);
@@ -96,7 +96,7 @@ describe('local folder specifics', () => {
     // A ring that vouches for any chunk: the kernel then refuses the unaligned one with EINVAL
     // (where direct I/O exists; elsewhere the write simply succeeds, which is the same outcome).
     const ring = Object.assign(new BufferRing(), { starts: () => true });
-    const writer = new StagingWriter(fd, { writeAll: async (f, data, at) => void fsSync.writeSync(f, data, 0, data.byteLength, at) }, { fd: directFd, ring });
+    const writer = new StagingWriter(fd, { ring, directFd });
     const chunks = [randomBytes(IO_ALIGN * 16 + 1).subarray(1), randomBytes(IO_ALIGN * 16), randomBytes(100)];
     for (const chunk of chunks) await writer.write(chunk);
     await writer.finish();
