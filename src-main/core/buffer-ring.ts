@@ -1,6 +1,9 @@
 /** Where big files are read into, chunk by chunk. */
 export interface ChunkBuffers {
-  /** A buffer to read the next chunk into; the caller owns it until it asks for the next one. */
+  /**
+   * A buffer to read the next chunk into. A reader holds two at a time: the chunk its consumer
+   * works on and the one it reads ahead; a consumer that keeps a chunk longer must hold it.
+   */
   next(): Promise<Uint8Array>;
 }
 
@@ -14,8 +17,8 @@ const WASM_PAGE = 1 << 16;
  * A few page-aligned buffers, reused in turn: one is read into while the others are hashed or
  * written, so a big store allocates nothing per chunk and can write with direct I/O. Page-aligned
  * because they are WebAssembly memories, which V8 maps on page boundaries (a Buffer's address has
- * no useful alignment). A buffer handed out again was released by its last user: the reader owns
- * one until it asks for the next, and a writer holds one until its write has finished.
+ * no useful alignment). A buffer is handed out again only after the others have been, and not
+ * before a write holding it has finished.
  */
 export class BufferRing implements ChunkBuffers {
   private readonly buffers: Uint8Array[] = [];
