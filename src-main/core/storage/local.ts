@@ -24,8 +24,7 @@ function errno(err: unknown): string | undefined {
 /** The small file operations of a write, on numeric descriptors so both flavours below fit. */
 interface SmallIo {
   createExclusive(file: string): Promise<number>;
-  /** At `position`, or at the file position when it is omitted. */
-  writeAll(fd: number, data: Uint8Array, position?: number): Promise<void>;
+  writeAll(fd: number, data: Uint8Array): Promise<void>;
   close(fd: number): Promise<void>;
   mkdirp(dir: string): Promise<string | undefined>;
   link(from: string, to: string): Promise<void>;
@@ -41,10 +40,8 @@ const writeCb = promisify(fsSync.write);
 /** Each call a trip to libuv's thread pool: the event loop never waits on the disk (the app). */
 const threadPoolIo: SmallIo = {
   createExclusive: (file) => promisify(fsSync.open)(file, 'wx'),
-  async writeAll(fd, data, position) {
-    for (let done = 0; done < data.byteLength; ) {
-      done += (await writeCb(fd, data, done, data.byteLength - done, position === undefined ? null : position + done)).bytesWritten;
-    }
+  async writeAll(fd, data) {
+    for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done)).bytesWritten;
   },
   close: (fd) => promisify(fsSync.close)(fd),
   mkdirp: (dir) => fs.mkdir(dir, { recursive: true }),
@@ -66,10 +63,8 @@ const threadPoolIo: SmallIo = {
  */
 const blockingIo: SmallIo = {
   createExclusive: async (file) => fsSync.openSync(file, 'wx'),
-  async writeAll(fd, data, position) {
-    for (let done = 0; done < data.byteLength; ) {
-      done += fsSync.writeSync(fd, data, done, data.byteLength - done, position === undefined ? null : position + done);
-    }
+  async writeAll(fd, data) {
+    for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
   },
   close: async (fd) => fsSync.closeSync(fd),
   mkdirp: async (dir) => fsSync.mkdirSync(dir, { recursive: true }),
@@ -82,6 +77,11 @@ const blockingIo: SmallIo = {
 
 /** Early flushes of big content, on the thread pool while the hashing goes on. */
 const datasync = promisify(fsSync.fdatasync);
+
+/** Staged content at an offset, on the thread pool (a file opened twice has no shared position). */
+async function writeAllAt(fd: number, data: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done, position + done)).bytesWritten;
+}
 
 /** Big content written through the page cache is flushed as it is written, so the disk works while we hash. */
 const FLUSH_EVERY = 64 * 1024 * 1024;
@@ -176,14 +176,14 @@ export class StagingWriter {
     const aligned = (this.readBuffers?.starts(data) || this.gatherBuffers.starts(data)) && at % IO_ALIGN === 0 && data.byteLength % IO_ALIGN === 0;
     if (directFd !== null && aligned) {
       try {
-        return await threadPoolIo.writeAll(directFd, data, at);
+        return await writeAllAt(directFd, data, at);
       } catch (err) {
         if (errno(err) !== 'EINVAL') throw err;
         // A filesystem that opens for direct I/O but will not do it: the page cache then.
         await this.closeDirect();
       }
     }
-    await threadPoolIo.writeAll(this.fd, data, at);
+    await writeAllAt(this.fd, data, at);
     this.unflushed += data.byteLength;
     if (this.unflushed >= FLUSH_EVERY && !this.flushing) {
       this.unflushed = 0;

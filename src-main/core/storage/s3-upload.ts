@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import {
   AbortMultipartUploadCommand,
@@ -40,36 +40,26 @@ export interface UploadRequest {
  */
 export async function uploadContent(r: UploadRequest): Promise<void> {
   const partSize = Math.max(r.partSize, Math.ceil(r.size / MAX_PARTS / MIB) * MIB);
-  const file = 'file' in r.body ? await open(r.body.file, 'r') : null;
+  const source: PartSource =
+    'file' in r.body ? { file: await open(r.body.file, 'r'), name: r.body.file, hash: createHash('sha256') } : { bytes: r.body.bytes };
   try {
-    // Bytes in memory are what was hashed; a file is hashed again as it is read.
-    const hash = file ? createHash('sha256') : null;
-    const source = { file, bytes: 'bytes' in r.body ? r.body.bytes : null, name: 'file' in r.body ? r.body.file : 'the content' };
-    const hashPart = (part: Uint8Array) => hash?.update(part);
-    const checkHash = () => {
-      if (hash && hash.digest('hex') !== r.sha256) throw changed(source.name);
-    };
     if (r.size <= partSize) {
       const body = await readPart(source, 0, r.size, () => Buffer.allocUnsafeSlow(r.size));
-      hashPart(body);
-      checkHash();
+      checkUnchanged(source, r.sha256);
       await r.client.send(new PutObjectCommand({ Bucket: r.bucket, Key: r.key, Body: body, ContentLength: r.size }), { abortSignal: r.signal });
       r.onProgress?.(r.size);
       return;
     }
-    await uploadParts(r, partSize, source, hashPart, checkHash);
+    await uploadParts(r, partSize, source);
   } finally {
-    await file?.close();
+    if ('file' in source) await source.file.close();
   }
 }
 
-interface PartSource {
-  file: FileHandle | null;
-  bytes: Uint8Array | null;
-  name: string;
-}
+/** Bytes in memory (what was hashed), or a file, hashed again as its parts are read in order. */
+type PartSource = { bytes: Uint8Array } | { file: FileHandle; name: string; hash: Hash };
 
-async function uploadParts(r: UploadRequest, partSize: number, source: PartSource, hashPart: (part: Uint8Array) => void, checkHash: () => void): Promise<void> {
+async function uploadParts(r: UploadRequest, partSize: number, source: PartSource): Promise<void> {
   const { UploadId } = await r.client.send(new CreateMultipartUploadCommand({ Bucket: r.bucket, Key: r.key }), { abortSignal: r.signal });
   // One failed part stops the others at once.
   const stop = new AbortController();
@@ -86,7 +76,6 @@ async function uploadParts(r: UploadRequest, partSize: number, source: PartSourc
       if (stop.signal.aborted) break;
       let buffer: Buffer | null = null;
       const part = await readPart(source, offset, Math.min(partSize, r.size - offset), () => (buffer = freeBuffers.pop() ?? Buffer.allocUnsafeSlow(partSize)));
-      hashPart(part);
       const sending = r.client
         .send(new UploadPartCommand({ Bucket: r.bucket, Key: r.key, UploadId, PartNumber: partNumber, Body: part, ContentLength: part.byteLength }), {
           abortSignal: stop.signal,
@@ -110,7 +99,7 @@ async function uploadParts(r: UploadRequest, partSize: number, source: PartSourc
     await Promise.all(inFlight);
     if (failure) throw failure;
     if (r.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
-    checkHash();
+    checkUnchanged(source, r.sha256);
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
     await r.client.send(new CompleteMultipartUploadCommand({ Bucket: r.bucket, Key: r.key, UploadId, MultipartUpload: { Parts: completed } }));
   } catch (err) {
@@ -124,16 +113,23 @@ async function uploadParts(r: UploadRequest, partSize: number, source: PartSourc
   }
 }
 
-/** `length` bytes at `offset`: a view of in-memory content, or read from the file into a buffer. */
+/** `length` bytes at `offset`: a view of in-memory content, or read from the file into a buffer (and hashed). */
 async function readPart(source: PartSource, offset: number, length: number, takeBuffer: () => Buffer): Promise<Uint8Array> {
-  if (source.bytes) return source.bytes.subarray(offset, offset + length);
+  if ('bytes' in source) return source.bytes.subarray(offset, offset + length);
   const buffer = takeBuffer();
   for (let filled = 0; filled < length; ) {
-    const { bytesRead } = await source.file!.read(buffer, filled, length - filled, offset + filled);
+    const { bytesRead } = await source.file.read(buffer, filled, length - filled, offset + filled);
     if (bytesRead === 0) throw changed(source.name); // it shrank
     filled += bytesRead;
   }
-  return buffer.subarray(0, length);
+  const part = buffer.subarray(0, length);
+  source.hash.update(part);
+  return part;
+}
+
+/** Fails the upload if the file's bytes are no longer those that were hashed when it was staged. */
+function checkUnchanged(source: PartSource, sha256: string): void {
+  if ('hash' in source && source.hash.digest('hex') !== sha256) throw changed(source.name);
 }
 
 function changed(name: string): CacheError {
