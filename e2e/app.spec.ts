@@ -114,8 +114,8 @@ test('switches namespace, stores into a new one, and browses the layout to the e
 
 test('theme toggle switches between system, dark and light', async ({ page, bridge }) => {
   await page.emulateMedia({ colorScheme: 'light' });
-  await page.goto(bridge.url.replace(/\?.*/, '')); // the token is remembered for this tab
   await page.goto(bridge.url);
+  await page.goto(bridge.url.replace(/\?.*/, '')); // the token is remembered for this tab
   const toggle = page.getByRole('button', { name: /^Theme:/ });
   await expect(toggle).toHaveAccessibleName('Theme: system');
   await toggle.click();

@@ -1,5 +1,4 @@
-import { expect, test } from '@playwright/test';
-import { startWeb, screenshot, type RunningBridge } from './bridge';
+import { expect, startWeb, screenshot, test, type RunningBridge } from './bridge';
 
 let bridge: RunningBridge;
 test.beforeAll(async () => {
@@ -30,6 +29,12 @@ test('a 100,000-entry namespace renders its first rows fast and scrolls through 
   const header = await entries.locator('.panel-head').textContent();
   expect(header).toMatch(/100,000 entries|[\d,]+\+? loaded/);
   expect(await entries.getByRole('option').first().locator('code').textContent()).not.toBe(firstHash);
+
+  // On a laptop-sized window a row still shows its whole stored-at minute, not an ellipsis.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const time = entries.getByRole('option').first().locator('.time');
+  await expect(time).toHaveText(/^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  expect(await time.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
 
   // Keyboard: the list takes arrow keys and Enter opens the entry.
   await list.focus();

@@ -43,8 +43,20 @@ export async function startWeb(storeDir: string): Promise<RunningBridge> {
   };
 }
 
-/** A fresh temporary store per test file, served by `npm run web`. */
+/**
+ * A fresh temporary store per test file, served by `npm run web`. Every page fails its test if it
+ * throws or logs an error (a failed request, a React warning): an operator would see it in the console.
+ */
 export const test = base.extend<object, { bridge: RunningBridge }>({
+  page: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+    });
+    await use(page);
+    expect(errors, 'errors in the page').toEqual([]);
+  },
   bridge: [
     // eslint-disable-next-line no-empty-pattern
     async ({}, use) => {
