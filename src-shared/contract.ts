@@ -191,6 +191,8 @@ export interface ProfileSummary {
   maskedKeyId?: string;
   /** Where the secret key lives: none given, encrypted by the OS keyring, on disk in plain text, or only until the app exits. */
   secret: 'none' | 'keyring' | 'plaintext' | 'session';
+  /** False for the default folder and the command-line store, which are always offered. */
+  removable: boolean;
 }
 
 export interface ProfilesView {

@@ -207,7 +207,7 @@ describe('contract dispatch', () => {
     expect(await dispatch('connect', { id: 'local-default' })).toMatchObject({ ok: true, value: { profile: 'local-default', conditionalWrites: true } });
     expect(await dispatch('removeProfile', { id: 'local-default' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
     // The command-line store stays listed and keeps its contents while another profile is active.
-    expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { active: 'local-default', profiles: [{ id: 'command-line' }, { id: 'local-default' }, { id }] } });
+    expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { active: 'local-default', profiles: [{ id: 'command-line', removable: false }, { id: 'local-default', removable: false }, { id, removable: true }] } });
     expect(await dispatch('connect', { id: 'command-line' })).toMatchObject({ ok: true, value: { profile: 'command-line', store: 'memory' } });
     expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'kept' }] } });
     expect(await dispatch('removeProfile', { id })).toEqual({ ok: true, value: { removed: true } });

@@ -58,7 +58,7 @@ export class AppSession {
     const location = this.options.commandLine;
     if (!location) return null;
     const where = location.kind === 'local' ? location.dir : location.kind === 's3' ? `s3://${location.config.bucket}/${location.config.prefix ?? ''}` : 'memory';
-    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none' };
+    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none', removable: false };
   }
 
   /** The saved profiles, plus the command-line store when this run has one. */

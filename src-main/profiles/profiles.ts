@@ -88,7 +88,8 @@ export class ProfileStore {
   }
 
   summary(p: StoredProfile): ProfileSummary {
-    if (p.kind === 'local') return { id: p.id, name: p.name, kind: 'local', location: p.dir, secret: 'none' };
+    const removable = p.id !== DEFAULT_PROFILE_ID;
+    if (p.kind === 'local') return { id: p.id, name: p.name, kind: 'local', location: p.dir, secret: 'none', removable };
     const secret = p.secret ? ('sealed' in p.secret ? 'keyring' : 'plaintext') : this.sessionSecrets.has(p.id) ? 'session' : 'none';
     return {
       id: p.id,
@@ -101,6 +102,7 @@ export class ProfileStore {
       awsProfile: p.awsProfile || undefined,
       maskedKeyId: p.accessKeyId ? maskKeyId(p.accessKeyId) : undefined,
       secret,
+      removable,
     };
   }
 

@@ -1,6 +1,7 @@
-import { useState, type FormEvent } from 'react';
+import { useState, type FormEvent, type ReactNode } from 'react';
 import { useApp } from '../state/context';
-import type { Theme } from '../state/store';
+import type { ProfileSummary } from '../../src-shared/contract';
+import type { AppActions, Theme } from '../state/store';
 
 const NEXT_THEME: Record<Theme, Theme> = { system: 'dark', dark: 'light', light: 'system' };
 
@@ -10,7 +11,8 @@ export function ConnectionBar() {
   const connect = useApp((s) => s.connect);
   const theme = useApp((s) => s.theme);
   const setTheme = useApp((s) => s.setTheme);
-  const [adding, setAdding] = useState(false);
+  const notify = useApp((s) => s.notify);
+  const [managing, setManaging] = useState(false);
   const active = profiles.status === 'ready' ? profiles.data.active : capabilities.status === 'ready' ? capabilities.data.profile : '';
 
   return (
@@ -23,7 +25,7 @@ export function ConnectionBar() {
       </div>
       <label className="profile">
         <span className="muted">Store</span>
-        <select aria-label="Store profile" value={active} onChange={(e) => void connect(e.target.value)} disabled={profiles.status !== 'ready'}>
+        <select aria-label="Store profile" value={active} onChange={(e) => void connect(e.target.value).then((error) => error && notify(`Could not connect: ${error.message}`))} disabled={profiles.status !== 'ready'}>
           {profiles.status === 'ready' &&
             profiles.data.profiles.map((p) => (
               <option key={p.id} value={p.id}>
@@ -32,8 +34,8 @@ export function ConnectionBar() {
             ))}
         </select>
       </label>
-      <button type="button" onClick={() => setAdding(true)}>
-        Add S3 profile
+      <button type="button" onClick={() => setManaging(true)}>
+        Stores…
       </button>
       {capabilities.status === 'ready' && (
         <span className={`badge ${capabilities.data.conditionalWrites ? 'ok' : 'warn'}`} title={capabilities.data.store}>
@@ -45,88 +47,158 @@ export function ConnectionBar() {
       <button type="button" onClick={() => setTheme(NEXT_THEME[theme])} aria-label={`Theme: ${theme}`} title="Switch theme">
         {theme === 'system' ? '◐ System' : theme === 'dark' ? '● Dark' : '○ Light'}
       </button>
-      {adding && <AddS3Profile onClose={() => setAdding(false)} />}
+      {managing && <StoresDialog onClose={() => setManaging(false)} />}
     </header>
   );
 }
 
-function AddS3Profile({ onClose }: { onClose: () => void }) {
-  const saveProfile = useApp((s) => s.saveProfile);
-  const connect = useApp((s) => s.connect);
-  const keyring = useApp((s) => (s.profiles.status === 'ready' ? s.profiles.data.keyring : null));
-  const [error, setError] = useState<string | null>(null);
+const SECRET_PLACES: Record<ProfileSummary['secret'], string> = {
+  none: '',
+  keyring: 'secret sealed by the OS keyring',
+  plaintext: 'secret on disk, unencrypted',
+  session: 'secret kept until the app exits',
+};
 
-  async function submit(event: FormEvent<HTMLFormElement>) {
-    event.preventDefault();
-    const f = new FormData(event.currentTarget);
-    const text = (k: string) => String(f.get(k) ?? '').trim();
-    const result = await saveProfile({
-      profile: {
-        kind: 's3',
-        name: text('name'),
-        bucket: text('bucket'),
-        prefix: text('prefix'),
-        region: text('region'),
-        endpoint: text('endpoint'),
-        pathStyle: f.get('pathStyle') === 'on',
-        awsProfile: text('awsProfile'),
-        accessKeyId: text('accessKeyId'),
-        secretAccessKey: String(f.get('secretAccessKey') ?? ''),
-      },
-      allowPlaintextSecret: f.get('plaintext') === 'on',
-    });
-    if (!result.ok) return setError(result.error.message);
-    onClose();
-    await connect(result.value.id);
+/** Which credentials an S3 profile uses, never the secret itself. */
+function credentialsOf(p: ProfileSummary): string {
+  if (p.kind !== 's3') return '';
+  if (p.maskedKeyId) return `key ${p.maskedKeyId}${p.secret === 'none' ? '' : ` · ${SECRET_PLACES[p.secret]}`}`;
+  return p.awsProfile ? `AWS profile ${p.awsProfile}` : 'default AWS credentials';
+}
+
+/** The saved stores: connect, remove (the profile only, never the data), or add one. */
+function StoresDialog({ onClose }: { onClose: () => void }) {
+  const profiles = useApp((s) => s.profiles);
+  const connect = useApp((s) => s.connect);
+  const removeProfile = useApp((s) => s.removeProfile);
+  const [adding, setAdding] = useState<'s3' | 'local' | null>(null);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  /** Connects and closes; on failure stays open with the reason. */
+  const connectTo = async (id: string) => {
+    const failed = await connect(id);
+    if (!failed) onClose();
+    return failed ? `Could not connect: ${failed.message}` : null;
+  };
+  if (adding === 's3') return <AddS3Profile onCancel={() => setAdding(null)} onSaved={connectTo} />;
+  if (adding === 'local') return <AddFolderProfile onCancel={() => setAdding(null)} onSaved={connectTo} />;
+  if (profiles.status !== 'ready') return null;
+  const { active } = profiles.data;
+
+  async function remove(id: string) {
+    setConfirming(null);
+    const result = await removeProfile(id);
+    setError(result.ok ? null : result.error.message);
   }
 
   return (
     <div className="modal-backdrop">
-      <form className="modal" aria-label="Add S3 profile" onSubmit={(e) => void submit(e)}>
-        <h2>Add S3 profile</h2>
-        <div className="form-grid">
-          <label>
-            Name <input name="name" required />
-          </label>
-          <label>
-            Bucket <input name="bucket" required />
-          </label>
-          <label>
-            Prefix <input name="prefix" placeholder="cache/" />
-          </label>
-          <label>
-            Region <input name="region" placeholder="us-east-1" />
-          </label>
-          <label>
-            Endpoint <input name="endpoint" placeholder="https://s3.example.com (S3-compatible)" />
-          </label>
-          <label className="check">
-            <input type="checkbox" name="pathStyle" /> Path-style addressing
-          </label>
-          <label>
-            AWS profile <input name="awsProfile" placeholder="from ~/.aws/config" />
-          </label>
-          <label>
-            Access key id <input name="accessKeyId" autoComplete="off" />
-          </label>
-          <label>
-            Secret key <input name="secretAccessKey" type="password" autoComplete="off" />
-          </label>
-        </div>
-        {keyring && !keyring.available && (
-          <label className="check warn-text">
-            <input type="checkbox" name="plaintext" /> No OS keyring here ({keyring.backend}): keep the secret key on disk unencrypted. Unchecked, it is kept
-            only until the app exits.
-          </label>
-        )}
+      <div className="modal wide" role="dialog" aria-label="Stores">
+        <h2>Stores</h2>
+        <table className="profiles">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Where</th>
+              <th>Credentials</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {profiles.data.profiles.map((p) => (
+              <tr key={p.id}>
+                <td>
+                  {p.name} {p.id === active && <span className="badge ok">connected</span>}
+                </td>
+                <td>
+                  <code>{p.location}</code>
+                  {p.endpoint && <div className="muted">{p.endpoint}</div>}
+                </td>
+                <td className="muted">{credentialsOf(p)}</td>
+                <td className="row-actions">
+                  {confirming === p.id ? (
+                    <>
+                      <button type="button" className="danger" onClick={() => void remove(p.id)}>
+                        Confirm removal
+                      </button>
+                      <button type="button" onClick={() => setConfirming(null)}>
+                        Keep
+                      </button>
+                    </>
+                  ) : (
+                    <>
+                      {p.id !== active && (
+                        <button type="button" onClick={() => void connectTo(p.id).then(setError)}>
+                          Connect
+                        </button>
+                      )}
+                      {p.removable && p.id !== active && (
+                        <button type="button" onClick={() => setConfirming(p.id)} aria-label={`Remove ${p.name}`}>
+                          Remove
+                        </button>
+                      )}
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <p className="muted">Removing a store forgets its profile and secret; what is stored there stays.</p>
         {error && (
           <p className="error" role="alert">
             {error}
           </p>
         )}
         <div className="modal-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
+          <button type="button" onClick={() => setAdding('local')}>
+            Add local folder
+          </button>
+          <button type="button" onClick={() => setAdding('s3')}>
+            Add S3 bucket
+          </button>
+          <button type="button" className="primary" onClick={onClose}>
+            Close
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+interface AddProps {
+  onCancel: () => void;
+  /** Connects to the saved profile; resolves with why it could not, or null. */
+  onSaved: (id: string) => Promise<string | null>;
+}
+
+type ProfileInput = Parameters<AppActions['saveProfile']>[0];
+
+/** Saves the profile the fields describe and connects to it; a failure stays in the form. */
+function ProfileForm({ title, toInput, onCancel, onSaved, children }: AddProps & { title: string; toInput: (fields: FormData) => ProfileInput; children: ReactNode }) {
+  const saveProfile = useApp((s) => s.saveProfile);
+  const [error, setError] = useState<string | null>(null);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const result = await saveProfile(toInput(new FormData(event.currentTarget)));
+    if (!result.ok) return setError(result.error.message);
+    setError(await onSaved(result.value.id));
+  }
+
+  return (
+    <div className="modal-backdrop">
+      <form className="modal" aria-label={title} onSubmit={(e) => void submit(e)}>
+        <h2>{title}</h2>
+        {children}
+        {error && (
+          <p className="error" role="alert">
+            {error}
+          </p>
+        )}
+        <div className="modal-actions">
+          <button type="button" onClick={onCancel}>
+            Back
           </button>
           <button type="submit" className="primary">
             Save and connect
@@ -134,5 +206,81 @@ function AddS3Profile({ onClose }: { onClose: () => void }) {
         </div>
       </form>
     </div>
+  );
+}
+
+const textOf = (fields: FormData, name: string) => String(fields.get(name) ?? '').trim();
+
+function AddFolderProfile(props: AddProps) {
+  return (
+    <ProfileForm {...props} title="Add local folder" toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir') }, allowPlaintextSecret: false })}>
+      <div className="form-grid">
+        <label>
+          Name <input name="name" required />
+        </label>
+        <label>
+          Folder <input name="dir" required placeholder="/srv/cache (absolute)" />
+        </label>
+      </div>
+    </ProfileForm>
+  );
+}
+
+function AddS3Profile(props: AddProps) {
+  const keyring = useApp((s) => (s.profiles.status === 'ready' ? s.profiles.data.keyring : null));
+  const toInput = (f: FormData): ProfileInput => ({
+    profile: {
+      kind: 's3',
+      name: textOf(f, 'name'),
+      bucket: textOf(f, 'bucket'),
+      prefix: textOf(f, 'prefix'),
+      region: textOf(f, 'region'),
+      endpoint: textOf(f, 'endpoint'),
+      pathStyle: f.get('pathStyle') === 'on',
+      awsProfile: textOf(f, 'awsProfile'),
+      accessKeyId: textOf(f, 'accessKeyId'),
+      secretAccessKey: String(f.get('secretAccessKey') ?? ''),
+    },
+    allowPlaintextSecret: f.get('plaintext') === 'on',
+  });
+
+  return (
+    <ProfileForm {...props} title="Add S3 bucket" toInput={toInput}>
+      <div className="form-grid">
+        <label>
+          Name <input name="name" required />
+        </label>
+        <label>
+          Bucket <input name="bucket" required />
+        </label>
+        <label>
+          Prefix <input name="prefix" placeholder="cache/" />
+        </label>
+        <label>
+          Region <input name="region" placeholder="us-east-1" />
+        </label>
+        <label>
+          Endpoint <input name="endpoint" placeholder="https://s3.example.com (S3-compatible)" />
+        </label>
+        <label className="check">
+          <input type="checkbox" name="pathStyle" /> Path-style addressing
+        </label>
+        <label>
+          AWS profile <input name="awsProfile" placeholder="from ~/.aws/config" />
+        </label>
+        <label>
+          Access key id <input name="accessKeyId" autoComplete="off" />
+        </label>
+        <label>
+          Secret key <input name="secretAccessKey" type="password" autoComplete="off" />
+        </label>
+      </div>
+      {keyring && !keyring.available && (
+        <label className="check warn-text">
+          <input type="checkbox" name="plaintext" /> No OS keyring here ({keyring.backend}): keep the secret key on disk unencrypted. Unchecked, it is kept
+          only until the app exits.
+        </label>
+      )}
+    </ProfileForm>
   );
 }

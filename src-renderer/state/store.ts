@@ -78,8 +78,10 @@ export interface AppActions {
   cancelTransfer(id: string): Promise<void>;
   cancelAll(): Promise<void>;
   clearFinished(): void;
-  connect(profileId: string): Promise<void>;
+  /** Switches store; on failure nothing changes and the error is returned (the caller shows it). */
+  connect(profileId: string): Promise<ErrorInfo | null>;
   saveProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<Result<MethodResults['saveProfile']>>;
+  removeProfile(profileId: string): Promise<Result<MethodResults['removeProfile']>>;
   loadStats(): Promise<void>;
   describeKey(key: string): Promise<void>;
   runVerify(options: { wholeStore: boolean; sample?: number; repair: boolean }): Promise<void>;
@@ -283,19 +285,23 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async connect(profileId) {
         const result = await client.api.connect({ id: profileId });
-        if (!result.ok) {
-          set({ notice: `Could not connect: ${result.error.message}` });
-          return;
-        }
+        if (!result.ok) return result.error;
         set({ capabilities: { status: 'ready', data: result.value }, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' } });
         void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
         await get().refreshNamespaces();
         resetEntries(get().namespace);
+        return null;
       },
 
       async saveProfile(input) {
         const result = await client.api.saveProfile(input);
         if (result.ok) void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        return result;
+      },
+
+      async removeProfile(profileId) {
+        const result = await client.api.removeProfile({ id: profileId });
+        if (result.ok) set({ profiles: settle(await client.api.profiles({})) });
         return result;
       },
 
