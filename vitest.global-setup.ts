@@ -1,6 +1,16 @@
-// Built once before any test file runs: tests that run the bundled CLI must not build it at once.
+// Runs once around the whole test run, in the main process.
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { ensureCliBuilt } from './scripts/build-cli.mjs';
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
+  // Built once before any test file runs: tests that run the bundled CLI must not build it at once.
   await ensureCliBuilt();
+  // Everything the tests put in the temp folder (stores, spools, the S3 emulator's files, CLI runs
+  // and their children) lands in one folder for this run, deleted at the end: a run writes ~0.5 GB.
+  const root = mkdtempSync(path.join(tmpdir(), 'cache-admin-tests-'));
+  process.env.TMPDIR = root;
+  return () => rm(root, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { dropFiles, expect, screenshot, test } from './bridge';
 
@@ -123,4 +123,37 @@ test('theme toggle switches between system, dark and light', async ({ page, brid
   await screenshot(page, '07-dark');
   await toggle.click();
   await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+});
+
+test('deletes one version, then the last one with its bytes, after asking', async ({ page, bridge }) => {
+  await page.goto(bridge.url);
+  const lookup = page.getByLabel('Look up hash or cache id');
+  await lookup.fill(helloHash);
+  await lookup.press('Enter');
+  const entry = page.getByRole('region', { name: 'Entry' });
+  await expect(entry.getByTestId('entry-cache-id')).toHaveText(`${helloHash}-v2`);
+  const confirm = entry.getByRole('alertdialog', { name: 'Delete entry' });
+  await entry.getByRole('button', { name: 'Delete…' }).click();
+  await expect(confirm.getByRole('button', { name: 'Delete all 2 versions' })).toBeVisible();
+  await screenshot(page, '12-delete-confirm');
+  await confirm.getByRole('button', { name: 'Keep' }).click();
+  await expect(confirm).toBeHidden();
+
+  await entry.getByRole('button', { name: 'Delete…' }).click();
+  await confirm.getByRole('button', { name: 'Delete v2' }).click();
+  const notice = page.getByRole('status').filter({ hasText: 'Deleted' });
+  await expect(notice).toContainText(`Deleted ${helloHash}-v2: the content stays for the other versions`);
+  await expect(entry.getByTestId('entry-cache-id')).toHaveText(`${helloHash}-v1`);
+  await expect(entry).toContainText('latest');
+  await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody').getByRole('row')).toHaveCount(1);
+
+  await entry.getByRole('button', { name: 'Delete…' }).click();
+  await expect(confirm.getByRole('button', { name: /Delete all/ })).toHaveCount(0);
+  await confirm.getByRole('button', { name: 'Delete v1' }).click();
+  await expect(notice).toContainText(`Deleted ${helloHash}-v1: its content is gone from the store`);
+  expect(existsSync(path.join(bridge.storeDir, 'default/objects', helloHash.slice(0, 2), helloHash.slice(2, 4), helloHash))).toBe(false);
+  await expect(page.getByRole('region', { name: 'Entries' })).toContainText('no entries');
+  await lookup.fill(helloHash);
+  await lookup.press('Enter');
+  await expect(entry.getByRole('alert')).toContainText('Nothing found');
 });

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
 import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
@@ -9,6 +9,9 @@ export function EntryPanel() {
   const save = useApp((s) => s.saveEntry);
   const setTab = useApp((s) => s.setTab);
   const describeKey = useApp((s) => s.describeKey);
+  const deleteEntry = useApp((s) => s.deleteEntry);
+  const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
+  const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
   const preview = useMemo(() => (data ? previewOf(data.record.content_type, data.preview, data.previewTruncated) : null), [data]);
 
@@ -17,12 +20,37 @@ export function EntryPanel() {
       label="Entry"
       actions={
         data && (
-          <button type="button" onClick={() => void save()}>
-            Save to file…
-          </button>
+          <>
+            <button type="button" onClick={() => void save()}>
+              Save to file…
+            </button>
+            <button type="button" onClick={() => setConfirming(data.record.cache_id)}>
+              Delete…
+            </button>
+          </>
         )
       }
     >
+      {data && confirming === data.record.cache_id && (
+        <div className="confirm" role="alertdialog" aria-label="Delete entry">
+          <p>
+            Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its bytes are removed with the last version of {data.record.hash}. This cannot be undone.
+          </p>
+          <div className="row-actions">
+            <button type="button" className="danger" onClick={() => void deleteEntry('version').then(() => setConfirming(null))}>
+              Delete v{data.record.version}
+            </button>
+            {versionCount !== null && versionCount > 1 && (
+              <button type="button" className="danger" onClick={() => void deleteEntry('all').then(() => setConfirming(null))}>
+                Delete all {versionCount} versions
+              </button>
+            )}
+            <button type="button" onClick={() => setConfirming(null)}>
+              Keep
+            </button>
+          </div>
+        </div>
+      )}
       {entry.status === 'idle' && <Empty>Look up a hash, or pick an entry in the list, to see it here.</Empty>}
       {entry.status === 'loading' && <Loading what="entry" />}
       {entry.status === 'error' &&

@@ -87,6 +87,8 @@ export interface AppActions {
   runVerify(options: { wholeStore: boolean; sample?: number; repair: boolean }): Promise<void>;
   cancelVerify(): Promise<void>;
   saveEntry(): Promise<void>;
+  /** Deletes the shown version, or every version of its hash; the bytes go with the last one. */
+  deleteEntry(scope: 'version' | 'all'): Promise<void>;
   setTab(tab: Tab): void;
   setTheme(theme: Theme): void;
   notify(message: string | null): void;
@@ -337,6 +339,23 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (entry.status !== 'ready') return;
         const result = await client.saveEntry(namespace, entry.data.record.cache_id);
         set({ notice: result.ok ? (result.value.saved ? `Saving ${entry.data.record.cache_id}` : null) : `Could not save: ${result.error.message}` });
+      },
+
+      async deleteEntry(scope) {
+        const { entry, namespace } = get();
+        if (entry.status !== 'ready') return;
+        const { hash, cache_id } = entry.data.record;
+        const result = await client.api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
+        if (!result.ok) {
+          set({ notice: `Could not delete: ${result.error.message}` });
+          return;
+        }
+        const { deleted, contentRemoved } = result.value;
+        set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the content stays for the other versions'}` });
+        resetEntries(namespace);
+        void get().refreshNamespaces();
+        if (contentRemoved) set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
+        else await get().lookup(hash); // the latest remaining version
       },
 
       setTab(tab) {
