@@ -10,7 +10,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   await ensureCliBuilt();
   // Everything the tests put in the temp folder (stores, spools, the S3 emulator's files, CLI runs
   // and their children) lands in one folder for this run, deleted at the end: a run writes ~0.5 GB.
+  // KEEP_TEST_TMP=1 keeps it, to see what the tests leave behind.
   const root = mkdtempSync(path.join(tmpdir(), 'cache-admin-tests-'));
   process.env.TMPDIR = root;
-  return () => rm(root, { recursive: true, force: true });
+  return () => (process.env.KEEP_TEST_TMP ? undefined : rm(root, { recursive: true, force: true }));
 }

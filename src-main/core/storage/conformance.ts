@@ -162,8 +162,10 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       expect(staged.size).toBe(11);
       expect(staged.sha256.slice(0, 16)).toBe('b94d27b9934d3e08');
       expect(await staged.commit('c/hw')).toBe('created');
+      await staged.discard();
       const again = await s.stage({ kind: 'bytes', bytes: bytes('hello world') });
       expect(await again.commit('c/hw')).toBe('exists');
+      await again.discard();
       expect(text(await s.get('c/hw'))).toBe('hello world');
       expect(await allKeys(s)).toEqual(['c/hw']);
     });
@@ -181,12 +183,14 @@ export function storageConformance(name: string, factory: BackendFactory): void 
           const sha256 = createHash('sha256').update(data).digest('hex');
           expect({ size: staged.size, sha256: staged.sha256 }).toEqual({ size, sha256 });
           expect(await staged.commit(`c/${size}`)).toBe('created');
+          await staged.discard();
           const back = await s.get(`c/${size}`);
           expect(back && createHash('sha256').update(back).digest('hex')).toBe(sha256);
           // The same bytes streamed in uneven chunks (as uploads arrive) land byte-exact too.
           const streamed = await s.stage({ kind: 'stream', stream: unevenChunks(data) });
           expect({ size: streamed.size, sha256: streamed.sha256 }).toEqual({ size, sha256 });
           expect(await streamed.commit(`s/${size}`)).toBe('created');
+          await streamed.discard(); // S3 drops its spool file here
           const backStreamed = await s.get(`s/${size}`);
           expect(backStreamed && createHash('sha256').update(backStreamed).digest('hex')).toBe(sha256);
         }
