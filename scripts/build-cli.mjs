@@ -1,6 +1,6 @@
 // The CLI bundled to plain JavaScript (rebuilt when a source is newer), so each run starts in a
 // fraction of the time a TypeScript loader needs. Used by `npm run cli` and, once, by the tests.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +31,7 @@ export async function ensureCliBuilt() {
   const newest = Math.max(newestSource(path.join(root, 'src-main')), newestSource(path.join(root, 'src-shared')), statSync(path.join(root, 'package-lock.json')).mtimeMs);
   if (builtAt() >= newest) return;
   const { build } = await import('esbuild');
-  await build({
+  const { metafile } = await build({
     entryPoints: { main: path.join(root, 'src-main/cli/main.ts'), 'store-worker': path.join(root, 'src-main/cli/store-worker.ts') },
     outdir,
     bundle: true,
@@ -42,5 +42,12 @@ export async function ensureCliBuilt() {
     platform: 'node',
     target: 'node20',
     logLevel: 'warning',
+    absWorkingDir: root,
+    metafile: true,
   });
+  // Chunks are named by their content, so each change leaves the previous ones unused: drop them.
+  const current = new Set(Object.keys(metafile.outputs).map((file) => path.resolve(root, file)));
+  for (const name of readdirSync(outdir)) {
+    if (!current.has(path.join(outdir, name))) rmSync(path.join(outdir, name), { force: true });
+  }
 }
