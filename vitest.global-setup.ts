@@ -13,5 +13,7 @@ export default async function setup(): Promise<() => Promise<void>> {
   // KEEP_TEST_TMP=1 keeps it, to see what the tests leave behind.
   const root = mkdtempSync(path.join(tmpdir(), 'cache-admin-tests-'));
   process.env.TMPDIR = root;
-  return () => (process.env.KEEP_TEST_TMP ? undefined : rm(root, { recursive: true, force: true }));
+  return async () => {
+    if (!process.env.KEEP_TEST_TMP) await rm(root, { recursive: true, force: true });
+  };
 }

@@ -198,7 +198,7 @@ describe('s3 backend', () => {
     expect(String((err as Error).message)).not.toContain(secret);
     await expect(S3Storage.open(config({ bucket: 'no-such-bucket-here' }))).rejects.toThrow(expect.objectContaining({ code: 'no_such_bucket' }));
     await expect(S3Storage.open(config({ endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }))).rejects.toThrow(
-      expect.objectContaining({ code: 'storage_unreachable' }),
+      expect.objectContaining({ code: 'storage_unreachable', message: expect.stringContaining('unreachable (ECONNREFUSED)') }),
     );
   });
 

@@ -148,7 +148,8 @@ export class S3Storage implements StorageBackend {
     const e = err as AwsError;
     const status = e.$metadata?.httpStatusCode;
     const where = `${this.config.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}`;
-    const name = e.name ?? e.code ?? '';
+    // Network failures arrive as a plain Error whose code says what happened (ECONNREFUSED...).
+    const name = (e.name && e.name !== 'Error' ? e.name : e.code) ?? '';
     if (name === 'AbortError') return new CacheError('cancelled', `${action} was cancelled`);
     if (name === 'NoSuchBucket') return new CacheError('no_such_bucket', `bucket ${where} does not exist`);
     if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'CredentialsProviderError'].includes(name)) {
