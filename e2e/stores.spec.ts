@@ -30,6 +30,9 @@ test('adds an S3 bucket, says why it cannot connect, never shows the secret, sto
   await page.getByRole('button', { name: 'Stores…' }).click();
   const stores = page.getByRole('dialog', { name: 'Stores' });
   await expect(stores.getByRole('row', { name: /Command line/ })).toContainText('connected');
+  await page.keyboard.press('Escape');
+  await expect(stores).toBeHidden();
+  await page.getByRole('button', { name: 'Stores…' }).click();
   await stores.getByRole('button', { name: 'Add S3 bucket' }).click();
 
   const form = page.getByRole('form', { name: 'Add S3 bucket' });

@@ -92,7 +92,7 @@ function StoresDialog({ onClose }: { onClose: () => void }) {
   }
 
   return (
-    <div className="modal-backdrop">
+    <div className="modal-backdrop" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
       <div className="modal wide" role="dialog" aria-label="Stores">
         <h2>Stores</h2>
         <table className="profiles">
@@ -157,7 +157,7 @@ function StoresDialog({ onClose }: { onClose: () => void }) {
           <button type="button" onClick={() => setAdding('s3')}>
             Add S3 bucket
           </button>
-          <button type="button" className="primary" onClick={onClose}>
+          <button type="button" className="primary" onClick={onClose} autoFocus>
             Close
           </button>
         </div>
@@ -187,7 +187,7 @@ function ProfileForm({ title, toInput, onCancel, onSaved, children }: AddProps &
   }
 
   return (
-    <div className="modal-backdrop">
+    <div className="modal-backdrop" onKeyDown={(e) => e.key === 'Escape' && onCancel()}>
       <form className="modal" aria-label={title} onSubmit={(e) => void submit(e)}>
         <h2>{title}</h2>
         {children}
@@ -216,7 +216,7 @@ function AddFolderProfile(props: AddProps) {
     <ProfileForm {...props} title="Add local folder" toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir') }, allowPlaintextSecret: false })}>
       <div className="form-grid">
         <label>
-          Name <input name="name" required />
+          Name <input name="name" required autoFocus />
         </label>
         <label>
           Folder <input name="dir" required placeholder="/srv/cache (absolute)" />
@@ -248,7 +248,7 @@ function AddS3Profile(props: AddProps) {
     <ProfileForm {...props} title="Add S3 bucket" toInput={toInput}>
       <div className="form-grid">
         <label>
-          Name <input name="name" required />
+          Name <input name="name" required autoFocus />
         </label>
         <label>
           Bucket <input name="bucket" required />
