@@ -52,8 +52,7 @@ export function ConnectionBar() {
   );
 }
 
-const SECRET_PLACES: Record<ProfileSummary['secret'], string> = {
-  none: '',
+const SECRET_PLACES: Record<Exclude<ProfileSummary['secret'], 'none'>, string> = {
   keyring: 'secret sealed by the OS keyring',
   plaintext: 'secret on disk, unencrypted',
   session: 'secret kept until the app exits',

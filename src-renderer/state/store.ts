@@ -148,6 +148,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       }
     }
 
+    async function reloadProfiles(): Promise<void> {
+      set({ profiles: settle(await client.api.profiles({})) });
+    }
+
     function resetEntries(namespace: string): void {
       entriesRequest++;
       set({ entries: { namespace, items: [], done: false, status: 'idle' } });
@@ -191,7 +195,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         });
         set({ capabilities: { status: 'loading' }, profiles: { status: 'loading' } });
         void client.api.capabilities({}).then((r) => set({ capabilities: settle(r) }));
-        void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        void reloadProfiles();
         void get().refreshNamespaces();
         resetEntries(get().namespace);
         return off;
@@ -289,7 +293,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const result = await client.api.connect({ id: profileId });
         if (!result.ok) return result.error;
         set({ capabilities: { status: 'ready', data: result.value }, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' } });
-        void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        void reloadProfiles();
         await get().refreshNamespaces();
         resetEntries(get().namespace);
         return null;
@@ -297,13 +301,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async saveProfile(input) {
         const result = await client.api.saveProfile(input);
-        if (result.ok) void client.api.profiles({}).then((r) => set({ profiles: settle(r) }));
+        if (result.ok) void reloadProfiles();
         return result;
       },
 
       async removeProfile(profileId) {
         const result = await client.api.removeProfile({ id: profileId });
-        if (result.ok) set({ profiles: settle(await client.api.profiles({})) });
+        if (result.ok) await reloadProfiles();
         return result;
       },
 
