@@ -20,6 +20,8 @@ export interface BenchOptions {
   smoke: boolean;
   runs: number;
   work: string;
+  /** Row numbers to run (`--only 1,2`); all when absent. The docs are written only for a full run. */
+  only?: Set<number>;
 }
 
 /** Row 1: bulk store of small files via the CLI vs `git hash-object -w --stdin-paths`. */
@@ -116,37 +118,41 @@ export async function benchS3Upload(o: BenchOptions): Promise<BenchRow> {
 
 export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  const step = async (run: () => Promise<BenchRow | BenchRow[]>) => {
+  const step = async (row: number, run: () => Promise<BenchRow | BenchRow[]>) => {
+    if (o.only && !o.only.has(row)) return;
     const result = await run();
     for (const r of Array.isArray(result) ? result : [result]) {
       rows.push(r);
       console.error(`  ${r.name}: ${r.ours} vs ${r.reference}`);
     }
   };
-  await step(() => benchBulkStore(o));
-  await step(() => benchBigFile(o));
-  await step(() => benchHash(o));
+  await step(1, () => benchBulkStore(o));
+  await step(2, () => benchBigFile(o));
+  await step(3, () => benchHash(o));
   // One 100,000-entry local store serves the lookup and renderer rows.
   const localDir = path.join(o.work, 'lookup-store');
-  const local = await LocalFolderStorage.open(localDir);
-  const records = await populateNamespace(local, 'big', o.smoke ? 200 : 100_000, { concurrency: 48 });
-  await step(() => benchLookups(o, { storage: local, records }));
-  await step(() => benchVersions(o));
-  await step(() => benchNamespaces(o));
-  await step(() => benchS3Upload(o));
-  await step(() => benchRenderer(o, localDir, 'big'));
+  if (!o.only || o.only.has(4) || o.only.has(8)) {
+    const local = await LocalFolderStorage.open(localDir);
+    const records = await populateNamespace(local, 'big', o.smoke ? 200 : 100_000, { concurrency: 48 });
+    await step(4, () => benchLookups(o, { storage: local, records }));
+  }
+  await step(5, () => benchVersions(o));
+  await step(6, () => benchNamespaces(o));
+  await step(7, () => benchS3Upload(o));
+  await step(8, () => benchRenderer(o, localDir, 'big'));
   return rows;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' } } });
+  const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
+  const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
-    const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work });
+    const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });
     const table = formatTable(rows);
     console.log(`Cache Admin benchmarks${smoke ? ' (smoke run: tiny inputs, numbers mean nothing)' : ''}\n${machineFacts()}\n\n${table}`);
-    if (!smoke) {
+    if (!smoke && !only) {
       const analysis = await fs.readFile(path.join(REPO, 'bench/analysis.md'), 'utf8');
       const doc = `# Benchmarks\n\nMeasured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}: ${machineFacts()}.\nMedians of several runs; ours and the reference run alternately in the same process tree.\n\n${table}\n\n${analysis}`;
       await fs.writeFile(path.join(REPO, 'docs/benchmarks.md'), doc);

@@ -42,6 +42,8 @@ test('adds an S3 bucket, says why it cannot connect, never shows the secret, sto
   await form.getByLabel('Region').fill(s3.region);
   if (s3.endpoint) await form.getByLabel('Endpoint').fill(s3.endpoint);
   await form.getByLabel('Path-style addressing').check();
+  // The bridge has no keyring at all: the note says so without naming a backend.
+  await expect(form.getByText(/No OS keyring here: keep the secret key on disk unencrypted/)).toBeVisible();
   await form.getByLabel('Access key id').fill('WRONGKEYID000000');
   await form.getByRole('textbox', { name: 'Secret key' }).fill(secret!);
   await form.getByRole('button', { name: 'Save and connect' }).click();
