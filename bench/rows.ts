@@ -93,7 +93,8 @@ export async function benchBigFile(o: BenchOptions): Promise<BenchRow> {
   return {
     name,
     ours: `${mbps(median(ours)).toFixed(0)} MiB/s, peak RSS ${rssMb.toFixed(0)} MB`,
-    reference: `${mbps(median(cp)).toFixed(0)} MiB/s (cp); ${mbps(median(cpFlushed)).toFixed(0)} MiB/s cp + sync --data (${vs(cpFlushed)}x)${hasOpenssl ? `; SHA-256 alone (openssl dgst) ${mbps(median(hashOnly)).toFixed(0)} MiB/s (${vs(hashOnly)}x)` : ''}`,
+    // SHA-256 alone over cp is the most any store can reach: every byte must be hashed.
+    reference: `${mbps(median(cp)).toFixed(0)} MiB/s (cp); ${mbps(median(cpFlushed)).toFixed(0)} MiB/s cp + sync --data (${vs(cpFlushed)}x)${hasOpenssl ? `; SHA-256 alone (openssl dgst) ${mbps(median(hashOnly)).toFixed(0)} MiB/s (${vs(hashOnly)}x; its own ${(median(cp) / median(hashOnly)).toFixed(2)}x cp is the ceiling for any store)` : ''}`,
     ratio,
     target: '>= 0.8x cp throughput; RSS <= 200 MB',
     pass: ratio >= 0.8 && rssMb <= 200,
