@@ -147,6 +147,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
+  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 8)) throw new Error(`--only takes row numbers 1-8, like --only 1,2 (got ${values.only})`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
     const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });
