@@ -198,7 +198,8 @@ export interface ProfileSummary {
 export interface ProfilesView {
   profiles: ProfileSummary[];
   active: string;
-  keyring: { available: boolean; backend: string };
+  /** `backend`: the keyring's name, null where there is none at all (CLI, bridge). */
+  keyring: { available: boolean; backend: string | null };
 }
 
 export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;

@@ -276,7 +276,7 @@ function AddS3Profile(props: AddProps) {
       </div>
       {keyring && !keyring.available && (
         <label className="check warn-text">
-          <input type="checkbox" name="plaintext" /> No OS keyring here{keyring.backend === 'none' ? '' : ` (${keyring.backend})`}: keep the secret key on disk unencrypted. Unchecked, it is kept
+          <input type="checkbox" name="plaintext" /> No OS keyring here{keyring.backend && ` (${keyring.backend})`}: keep the secret key on disk unencrypted. Unchecked, it is kept
           only until the app exits.
         </label>
       )}
