@@ -2,9 +2,16 @@
  * The part of Electron's main-process API this app uses, typed structurally. The adapters take it
  * as a parameter, so tests pass a double and the real module is only ever loaded by main.ts.
  */
+/** What identifies a frame (Electron's WebFrameMain): two objects for one frame share processId and routingId. */
+export interface WebFrameLike {
+  url: string;
+  processId: number;
+  routingId: number;
+}
+
 export interface WebContentsLike {
   id: number;
-  mainFrame: unknown;
+  mainFrame: WebFrameLike;
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }): void;
   on(event: 'will-navigate' | 'will-redirect', listener: (event: { preventDefault(): void }, url: string) => void): void;
   on(event: 'will-attach-webview', listener: (event: { preventDefault(): void }) => void): void;
@@ -46,7 +53,7 @@ export interface SessionLike {
 
 export interface IpcMainInvokeEventLike {
   sender: { id: number };
-  senderFrame: { url: string } | null;
+  senderFrame: WebFrameLike | null;
 }
 
 export interface IpcMainLike {

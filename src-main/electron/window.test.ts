@@ -14,7 +14,7 @@ import { WindowRegistry, appUrlOf, createMainWindow, hardenSession } from './win
 class FakeContents implements WebContentsLike {
   static next = 1;
   id = FakeContents.next++;
-  mainFrame = {};
+  mainFrame = { url: '', processId: 100 + this.id, routingId: 1 };
   openHandler?: (details: { url: string }) => { action: string };
   listeners = new Map<string, (event: { preventDefault(): void }, url: string) => void>();
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'deny' | 'allow' }) {
@@ -122,19 +122,33 @@ describe('window factory', () => {
 });
 
 describe('IPC sender validation', () => {
-  const event = (senderId: number, url: string | null): IpcMainInvokeEventLike => ({ sender: { id: senderId }, senderFrame: url === null ? null : { url } });
+  /** An invoke event from a window's top frame (a new object, as Electron gives) or from an iframe in the same process. */
+  const event = (contents: FakeContents, url: string | null, frame: 'top' | 'iframe' = 'top'): IpcMainInvokeEventLike => ({
+    sender: { id: contents.id },
+    senderFrame:
+      url === null ? null : { url, processId: contents.mainFrame.processId, routingId: contents.mainFrame.routingId + (frame === 'top' ? 0 : 1) },
+  });
 
   it('answers only the app page in windows this app created', () => {
     const { window, registry } = openWindow();
-    const id = window.webContents.id;
-    expect(registry.isTrustedSender(event(id, registry.appUrl))).toBe(true);
-    expect(registry.isTrustedSender(event(id, `${registry.appUrl}#/lookup`))).toBe(true);
-    expect(registry.isTrustedSender(event(id, 'https://evil.example/'))).toBe(false);
-    expect(registry.isTrustedSender(event(id, 'file:///tmp/other.html'))).toBe(false);
-    expect(registry.isTrustedSender(event(id, null))).toBe(false);
-    expect(registry.isTrustedSender(event(id + 1000, registry.appUrl))).toBe(false);
+    const contents = window.webContents;
+    expect(registry.isTrustedSender(event(contents, registry.appUrl))).toBe(true);
+    expect(registry.isTrustedSender(event(contents, `${registry.appUrl}#/lookup`))).toBe(true);
+    expect(registry.isTrustedSender(event(contents, 'https://evil.example/'))).toBe(false);
+    expect(registry.isTrustedSender(event(contents, 'file:///tmp/other.html'))).toBe(false);
+    expect(registry.isTrustedSender(event(contents, null))).toBe(false);
+    expect(registry.isTrustedSender(event(new FakeContents(), registry.appUrl))).toBe(false);
     window.emit('closed');
-    expect(registry.isTrustedSender(event(id, registry.appUrl))).toBe(false);
+    expect(registry.isTrustedSender(event(contents, registry.appUrl))).toBe(false);
+  });
+
+  it('refuses an iframe showing the app page inside an app window', () => {
+    const { window, registry } = openWindow();
+    expect(registry.isTrustedSender(event(window.webContents, registry.appUrl, 'iframe'))).toBe(false);
+    // The top frame of another window this app did not create, even in the same process.
+    const stranger = new FakeContents();
+    stranger.mainFrame = { ...window.webContents.mainFrame };
+    expect(registry.isTrustedSender(event(stranger, registry.appUrl))).toBe(false);
   });
 
   it('registers one handler per contract channel; untrusted senders never reach the dispatcher', async () => {
@@ -144,9 +158,10 @@ describe('IPC sender validation', () => {
     registerIpc({ handle: (channel, listener) => handlers.set(channel, listener) }, dispatch, (e) => registry.isTrustedSender(e));
     expect([...handlers.keys()].sort()).toEqual(METHOD_NAMES.map((m) => IPC_INVOKE_PREFIX + m).sort());
     const stats = handlers.get(`${IPC_INVOKE_PREFIX}stats`)!;
-    expect(await stats(event(window.webContents.id, 'https://evil.example/'), { namespace: 'default' })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    expect(await stats(event(window.webContents, 'https://evil.example/'), { namespace: 'default' })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+    expect(await stats(event(window.webContents, registry.appUrl, 'iframe'), { namespace: 'default' })).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
     expect(dispatch).not.toHaveBeenCalled();
-    expect(await stats(event(window.webContents.id, registry.appUrl), { namespace: 'default' })).toEqual({ ok: true, value: 'called' });
+    expect(await stats(event(window.webContents, registry.appUrl), { namespace: 'default' })).toEqual({ ok: true, value: 'called' });
     expect(dispatch).toHaveBeenCalledWith('stats', { namespace: 'default' });
   });
 });

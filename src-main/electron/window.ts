@@ -71,7 +71,11 @@ export class WindowRegistry {
   }
 
   isTrustedSender(event: IpcMainInvokeEventLike): boolean {
-    return this.windows.has(event.sender.id) && event.senderFrame !== null && event.senderFrame.url.split('#')[0] === this.appUrl;
+    const frame = event.senderFrame;
+    const top = this.windows.get(event.sender.id)?.webContents.mainFrame;
+    // An iframe can show the app's page too: only the window's own top frame counts.
+    const isTopFrame = !!frame && !!top && frame.processId === top.processId && frame.routingId === top.routingId;
+    return isTopFrame && frame.url.split('#')[0] === this.appUrl;
   }
 }
 
