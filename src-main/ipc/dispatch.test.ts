@@ -1,4 +1,5 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -9,23 +10,30 @@ import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
+import { PathGrants } from './path-grants';
 import { AppSession } from './session';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'dispatch-'));
 const FILE = path.join(dir, 'hello.txt');
 writeFileSync(FILE, 'hello world');
 
-/** A session on a counting in-memory store; `realBackends` lets profiles open real stores. */
+/**
+ * A session on a counting in-memory store, as Electron runs it: the operator chose `dir` (which
+ * also holds the app's data folder, as a home folder holds ~/.config); `realBackends` lets
+ * profiles open real stores.
+ */
 async function setup({ realBackends = false } = {}) {
   const storage = new CountingStorage(new MemoryStorage());
   const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
   const profiles = new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: realBackends ? undefined : async () => storage });
+  const pathGrants = new PathGrants([profilesDir]);
+  pathGrants.grant(dir);
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: realBackends ? undefined : async () => storage, pathGrants });
   await session.start();
   const dispatch = createDispatcher(session);
   const calls = () => Object.values(storage.counts).reduce((a, b) => a + b, 0);
   const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
-  return { storage, session, dispatch, calls, profilesText, profiles };
+  return { storage, session, dispatch, calls, profilesText, profiles, pathGrants };
 }
 
 const HOSTILE = ['../../etc/passwd', '/abs/path', 'a\u0000b', 'x'.repeat(100_000), '😀', '', 'DEFAULT'];
@@ -80,7 +88,7 @@ describe('contract dispatch', () => {
       const profilesBefore = await profilesText();
       const result = await dispatch(method, payload);
       if (result.ok) continue; // e.g. a hostile string that is still a valid listKeys prefix is not an error
-      expect(result.error.code).toMatch(/^(invalid_\w+|not_found)$/);
+      expect(result.error.code).toMatch(/^(invalid_\w+|not_found|access_denied)$/);
       expect(JSON.stringify(result.error)).not.toMatch(/\n\s+at /); // no stack traces
       if (result.error.code !== 'not_found') {
         expect(calls()).toBe(before);
@@ -140,6 +148,53 @@ describe('contract dispatch', () => {
     expect(await dispatch('storeFile', { ...VALID.storeFile, path: dir })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
     expect(await dispatch('storeFile', { ...VALID.storeFile, path: path.join(dir, 'missing') })).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(calls()).toBe(0);
+  });
+
+  it('reads only files the operator chose, never the app data, /proc, a link out or a FIFO: refused, nothing stored', async () => {
+    const { dispatch, calls, profiles, pathGrants } = await setup();
+    await dispatch('saveProfile', { ...VALID.saveProfile, allowPlaintextSecret: true }); // profiles.json now holds a secret
+    const chosen = mkdtempSync(path.join(dir, 'chosen-'));
+    const fifo = path.join(chosen, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    symlinkSync(profiles.file, path.join(chosen, 'profiles-link.json'));
+    symlinkSync('/proc/self/environ', path.join(chosen, 'environ'));
+    mkdirSync(path.join(chosen, 'sub'));
+    writeFileSync(path.join(chosen, 'sub', 'photo.jpg'), 'chosen bytes');
+    const elsewhere = path.join(mkdtempSync(path.join(tmpdir(), 'not-chosen-')), 'a.txt');
+    writeFileSync(elsewhere, 'never chosen');
+    // Even chosen, the app's own data and the kernel's trees stay closed.
+    for (const granted of ['/proc/self/environ', profiles.file, '/dev']) pathGrants.grant(granted);
+    const refused = [
+      ['/proc/self/environ', 'access_denied'],
+      [profiles.file, 'access_denied'],
+      [path.join(chosen, 'profiles-link.json'), 'access_denied'],
+      [path.join(chosen, 'environ'), 'access_denied'],
+      ['/dev/zero', 'access_denied'],
+      [elsewhere, 'access_denied'],
+      ['/etc/passwd', 'access_denied'],
+      [fifo, 'invalid_input'],
+    ] as const;
+    for (const [file, code] of refused) {
+      for (const method of ['storeFile', 'hashFile'] as const) {
+        const result = await dispatch(method, { namespace: 'default', path: file, transferId: 'r1' });
+        expect(result, `${method} ${file}`).toMatchObject({ ok: false, error: { code } });
+      }
+    }
+    expect(calls()).toBe(0);
+    expect(await dispatch('storeFile', { namespace: 'default', path: path.join(chosen, 'sub', 'photo.jpg'), transferId: 'ok1' })).toMatchObject({
+      ok: true,
+      value: { source: 'photo.jpg', size: 12 },
+    });
+  });
+
+  it('a window without path grants (the bridge) sends files as uploads: path channels are refused', async () => {
+    const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+    const session = new AppSession({ profiles: new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store')), commandLine: { kind: 'memory' } });
+    await session.start();
+    const bridgeDispatch = createDispatcher(session);
+    expect(await bridgeDispatch('storeFile', VALID.storeFile)).toMatchObject({ ok: false, error: { code: 'access_denied' } });
+    expect(await bridgeDispatch('hashFile', VALID.hashFile)).toMatchObject({ ok: false, error: { code: 'access_denied' } });
+    expect(await bridgeDispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
   });
 
   it('cancels a running store: it fails with cancelled and nothing is stored', async () => {

@@ -71,13 +71,13 @@ function handlers(session: AppSession): Handlers {
       return cache().store(namespace, { source: { kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as });
     },
     hashFile: async ({ namespace, path: file, transferId }: { namespace: string; path: string; transferId: string }) => {
-      const size = await session.fileSize(file);
-      return session.transfer(transferId, 'hash', size, (options) => hashReport(cache(), namespace, { source: { kind: 'file', path: file } }, options));
+      const chosen = await session.readableFile(file);
+      return session.transfer(transferId, 'hash', chosen.size, (options) => hashReport(cache(), namespace, { source: { kind: 'file', path: chosen.path } }, options));
     },
     storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: 'bytes' | 'json' }) => {
-      const size = await session.fileSize(file);
-      return session.transfer(transferId, 'store', size, (options) =>
-        cache().store(namespace, { source: { kind: 'file', path: file }, name: path.basename(file), as }, options),
+      const chosen = await session.readableFile(file);
+      return session.transfer(transferId, 'store', chosen.size, (options) =>
+        cache().store(namespace, { source: { kind: 'file', path: chosen.path }, name: path.basename(file), as }, options),
       );
     },
     cancel: async ({ transferId }: { transferId: string }) => ({ cancelled: session.cancel(transferId) }),

@@ -1,10 +1,10 @@
-import { stat } from 'node:fs/promises';
 import type { CacheAdminEvent, Capabilities, ProfileSummary, ProfilesView } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import { CacheService, type CacheServiceOptions } from '../core/cache-service';
 import { openBackend, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
 import { DEFAULT_PROFILE_ID, type ProfileStore } from '../profiles/profiles';
+import type { PathGrants, ReadableFile } from './path-grants';
 
 /** A store given on the command line (`npm run web -- --store DIR`): active, but not saved as a profile. */
 export const COMMAND_LINE_PROFILE = 'command-line';
@@ -18,6 +18,8 @@ export interface SessionOptions {
   openBackend?: (location: StoreLocation) => Promise<StorageBackend>;
   /** Asks the operator where to save content (Electron's save dialog); absent where main has no UI. */
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
+  /** The files the operator chose (Electron drops and dialogs); absent, windows send files as uploads only. */
+  pathGrants?: PathGrants;
 }
 
 /**
@@ -160,16 +162,11 @@ export class AppSession {
     return controller !== undefined;
   }
 
-  /** Size of a regular file main is asked to read; folders and devices are refused. */
-  async fileSize(file: string): Promise<number> {
-    let info;
-    try {
-      info = await stat(file);
-    } catch {
-      throw new CacheError('not_found', `cannot read ${file}`);
-    }
-    if (!info.isFile()) throw new CacheError('invalid_input', `${file} is not a regular file`);
-    return info.size;
+  /** A file a window asks main to read: only one the operator chose, as its real path and size. */
+  async readableFile(file: string): Promise<ReadableFile> {
+    const grants = this.options.pathGrants;
+    if (!grants) throw new CacheError('access_denied', 'this window sends files as uploads, never as paths');
+    return grants.check(file);
   }
 
   async close(): Promise<void> {
