@@ -21,7 +21,7 @@ export interface WebContentsLike {
 
 export interface BrowserWindowLike {
   webContents: WebContentsLike;
-  loadFile(file: string): Promise<void>;
+  loadURL(url: string): Promise<void>;
   once(event: 'ready-to-show', listener: () => void): void;
   on(event: 'closed', listener: () => void): void;
   show(): void;
@@ -68,6 +68,11 @@ export interface SafeStorageLike {
   decryptString(sealed: Buffer): string;
 }
 
+export interface ProtocolLike {
+  registerSchemesAsPrivileged(schemes: { scheme: string; privileges: Record<string, boolean> }[]): void;
+  handle(scheme: string, handler: (request: Request) => Promise<Response>): void;
+}
+
 export interface ElectronMain {
   app: {
     whenReady(): Promise<void>;
@@ -77,6 +82,7 @@ export interface ElectronMain {
     quit(): void;
   };
   BrowserWindow: new (options: BrowserWindowOptions) => BrowserWindowLike;
+  protocol: ProtocolLike;
   ipcMain: IpcMainLike;
   session: { defaultSession: SessionLike };
   safeStorage: SafeStorageLike;

@@ -7,21 +7,25 @@ import { maxEntryBytesOf } from '../cli/store-options';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
+import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol';
 import type { ElectronMain } from './electron-api';
 import { registerIpc } from './ipc';
 import { safeStorageBox } from './safe-storage-box';
-import { WindowRegistry, appUrlOf, createMainWindow, hardenSession, lockDownContents } from './window';
+import { WindowRegistry, createMainWindow, hardenSession, lockDownContents } from './window';
 
 const electron = createRequire(import.meta.url)('electron') as ElectronMain;
 const { app } = electron;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const paths = { preload: path.join(here, '../preload/index.cjs'), indexHtml: path.join(here, '../renderer/index.html') };
-const registry = new WindowRegistry(appUrlOf(paths.indexHtml));
+const preload = path.join(here, '../preload/index.cjs');
+const registry = new WindowRegistry(APP_PAGE_URL);
 
+// Before ready, as Electron requires.
+electron.protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }]);
 app.on('web-contents-created', (_event, contents) => lockDownContents(contents, registry.appUrl));
 
 async function start(): Promise<void> {
   await app.whenReady();
+  electron.protocol.handle(APP_SCHEME, appProtocolHandler(path.join(here, '../renderer')));
   hardenSession(electron.session.defaultSession);
   const dataDir = app.getPath('userData');
   const session = new AppSession({
@@ -37,7 +41,7 @@ async function start(): Promise<void> {
   session.onEvent((event) => {
     for (const w of registry.windows.values()) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, event);
   });
-  const open = () => createMainWindow(electron, paths, registry);
+  const open = () => createMainWindow(electron, preload, registry);
   open();
   app.on('activate', () => registry.windows.size === 0 && open());
   app.on('window-all-closed', () => {

@@ -8,7 +8,8 @@ import { REPO_ROOT } from '../test-support/cli-harness';
 import type { BrowserWindowOptions, IpcMainInvokeEventLike, SessionLike, WebContentsLike } from './electron-api';
 import { registerIpc } from './ipc';
 import { safeStorageBox } from './safe-storage-box';
-import { WindowRegistry, appUrlOf, createMainWindow, hardenSession } from './window';
+import { APP_PAGE_URL, appProtocolHandler } from './app-protocol';
+import { WindowRegistry, createMainWindow, hardenSession } from './window';
 
 /** A stand-in for Electron's web contents that records the handlers the app installs. */
 class FakeContents implements WebContentsLike {
@@ -43,8 +44,8 @@ class FakeWindow {
   constructor(readonly options: BrowserWindowOptions) {
     FakeWindow.created.push(this);
   }
-  async loadFile(file: string) {
-    this.loaded = file;
+  async loadURL(url: string) {
+    this.loaded = url;
   }
   once(event: string, listener: () => void) {
     this.handlers.set(event, listener);
@@ -58,19 +59,19 @@ class FakeWindow {
   }
 }
 
-const paths = { preload: '/app/out/preload/index.cjs', indexHtml: '/app/out/renderer/index.html' };
+const preload = '/app/out/preload/index.cjs';
 
 function openWindow() {
-  const registry = new WindowRegistry(appUrlOf(paths.indexHtml));
-  const window = createMainWindow({ BrowserWindow: FakeWindow as never }, paths, registry) as unknown as FakeWindow;
+  const registry = new WindowRegistry(APP_PAGE_URL);
+  const window = createMainWindow({ BrowserWindow: FakeWindow as never }, preload, registry) as unknown as FakeWindow;
   return { registry, window };
 }
 
 describe('window factory', () => {
-  it('creates windows isolated, sandboxed and without Node, loading the app page', () => {
+  it('creates windows isolated, sandboxed and without Node, loading the app page from app://, not file://', () => {
     const { window } = openWindow();
     expect(window.options.webPreferences).toMatchObject({
-      preload: paths.preload,
+      preload,
       contextIsolation: true,
       sandbox: true,
       nodeIntegration: false,
@@ -80,7 +81,7 @@ describe('window factory', () => {
       webviewTag: false,
       navigateOnDragDrop: false,
     });
-    expect(window.loaded).toBe(paths.indexHtml);
+    expect(window.loaded).toBe('app://cache-admin/index.html');
   });
 
   it('denies new windows, navigation away, redirects and <webview>', () => {
@@ -89,6 +90,8 @@ describe('window factory', () => {
     expect(contents.openHandler?.({ url: 'https://example.com' })).toEqual({ action: 'deny' });
     expect(contents.fire('will-navigate', 'https://example.com/phish')).toBe(true);
     expect(contents.fire('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(contents.fire('will-navigate', 'file:///app/out/renderer/index.html')).toBe(true);
+    expect(contents.fire('will-navigate', 'app://other-host/index.html')).toBe(true);
     expect(contents.fire('will-navigate', registry.appUrl)).toBe(false); // reload of the app itself
     expect(contents.fire('will-redirect', registry.appUrl)).toBe(true);
     expect(contents.fire('will-attach-webview')).toBe(true);
@@ -136,6 +139,7 @@ describe('IPC sender validation', () => {
     expect(registry.isTrustedSender(event(contents, `${registry.appUrl}#/lookup`))).toBe(true);
     expect(registry.isTrustedSender(event(contents, 'https://evil.example/'))).toBe(false);
     expect(registry.isTrustedSender(event(contents, 'file:///tmp/other.html'))).toBe(false);
+    expect(registry.isTrustedSender(event(contents, 'file:///app/out/renderer/index.html'))).toBe(false);
     expect(registry.isTrustedSender(event(contents, null))).toBe(false);
     expect(registry.isTrustedSender(event(new FakeContents(), registry.appUrl))).toBe(false);
     window.emit('closed');
@@ -197,5 +201,17 @@ describe('built bundles', () => {
     expect(preload).toContain('exposeInMainWorld("cacheAdmin"');
     const html = readFileSync(path.join(REPO_ROOT, 'out/renderer/index.html'), 'utf8');
     expect(html).toContain(`content="${CONTENT_SECURITY_POLICY}"`);
+  });
+
+  it('serves the built page and every script and style it links on app://', async () => {
+    const serve = appProtocolHandler(path.join(REPO_ROOT, 'out/renderer'));
+    const html = await (await serve({ url: APP_PAGE_URL })).text();
+    const linked = [...html.matchAll(/(?:src|href)="(\.\/assets\/[^"]+)"/g)].map((m) => new URL(m[1]!, APP_PAGE_URL).href);
+    expect(linked.length).toBeGreaterThanOrEqual(2);
+    for (const url of linked) {
+      const response = await serve({ url });
+      expect(response.status, url).toBe(200);
+      expect(response.headers.get('content-type'), url).toMatch(/^text\/(javascript|css)$/);
+    }
   });
 });

@@ -1,11 +1,5 @@
-import { pathToFileURL } from 'node:url';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import type { BrowserWindowLike, BrowserWindowOptions, ElectronMain, IpcMainInvokeEventLike, SessionLike, WebContentsLike } from './electron-api';
-
-export interface WindowPaths {
-  preload: string;
-  indexHtml: string;
-}
 
 /** The hardened web preferences of every window (Electron security checklist). */
 export function windowOptions(preload: string): BrowserWindowOptions {
@@ -79,15 +73,12 @@ export class WindowRegistry {
   }
 }
 
-export function appUrlOf(indexHtml: string): string {
-  return pathToFileURL(indexHtml).href;
-}
-
-export function createMainWindow(electron: Pick<ElectronMain, 'BrowserWindow'>, paths: WindowPaths, registry: WindowRegistry): BrowserWindowLike {
-  const window = new electron.BrowserWindow(windowOptions(paths.preload));
+/** A window showing the app page (served on app://, see app-protocol.ts) with the given preload. */
+export function createMainWindow(electron: Pick<ElectronMain, 'BrowserWindow'>, preload: string, registry: WindowRegistry): BrowserWindowLike {
+  const window = new electron.BrowserWindow(windowOptions(preload));
   lockDownContents(window.webContents, registry.appUrl);
   registry.add(window);
   window.once('ready-to-show', () => window.show());
-  void window.loadFile(paths.indexHtml);
+  void window.loadURL(registry.appUrl);
   return window;
 }
