@@ -63,15 +63,26 @@ function quote(s: string): string {
   return `${out}"`;
 }
 
-function serialize(node: Node): string {
+/** Python json.dumps options: `indent` lays the text out as `json.dumps(indent=n)` does. */
+export interface DumpsOptions {
+  indent?: number;
+  sortKeys: boolean;
+}
+
+function serialize(node: Node, options: DumpsOptions = { sortKeys: true }, level = 0): string {
   if (node === null) return 'null';
   if (node === true) return 'true';
   if (node === false) return 'false';
   if (typeof node === 'string') return quote(node);
   if (node instanceof PyNumber) return node.text;
-  if (Array.isArray(node)) return `[${node.map(serialize).join(', ')}]`;
-  const keys = [...node.keys()].sort(compareCodePoints);
-  return `{${keys.map((k) => `${quote(k)}: ${serialize(node.get(k)!)}`).join(', ')}}`;
+  const items = Array.isArray(node)
+    ? node.map((v) => serialize(v, options, level + 1))
+    : (options.sortKeys ? [...node.keys()].sort(compareCodePoints) : [...node.keys()]).map((k) => `${quote(k)}: ${serialize(node.get(k)!, options, level + 1)}`);
+  const [open, close] = Array.isArray(node) ? ['[', ']'] : ['{', '}'];
+  if (items.length === 0) return `${open}${close}`;
+  if (options.indent === undefined) return `${open}${items.join(', ')}${close}`;
+  const inner = `\n${' '.repeat(options.indent * (level + 1))}`;
+  return `${open}${inner}${items.join(`,${inner}`)}\n${' '.repeat(options.indent * level)}${close}`;
 }
 
 /** Deeper documents are refused rather than risking the stack (Python's own limit is near 1,000). */
@@ -224,4 +235,15 @@ function fromValue(value: unknown, depth: number): Node {
 /** Canonical text of an in-memory value (numbers follow the integral-is-int rule above). */
 export function canonicalJsonFromValue(value: unknown): string {
   return serialize(fromValue(value, 0));
+}
+
+/** Python's `json.dumps(json.loads(text), indent=…, sort_keys=…)`: how the Python service writes JSON files. */
+export function pythonJsonDumpsText(text: string, options: DumpsOptions): string {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  return serialize(new Parser(body).parseDocument(), options);
+}
+
+/** Python's `json.dumps(value, indent=…, sort_keys=…)` of an in-memory value (integral numbers are ints). */
+export function pythonJsonDumpsValue(value: unknown, options: DumpsOptions): string {
+  return serialize(fromValue(value, 0), options);
 }

@@ -1,0 +1,35 @@
+import type { StorageBackend } from '../storage/types';
+import type { FormatName } from './format';
+
+/** Folders directly under a namespace that only one layout writes. */
+const MARKERS: Record<string, FormatName> = { 'objects/': 'native', 'temporal/': 'native', 'refs/': 'mgraph', 'data/': 'mgraph' };
+/** Namespaces looked into before deciding: a handful of LIST calls at most. */
+const NAMESPACES_PROBED = 8;
+
+export interface Detection {
+  format: FormatName;
+  /** Why, in one line (shown by the CLI and the connection bar). */
+  reason: string;
+}
+
+/**
+ * Which layout a store holds, from a few listings: `<ns>/objects/…` and `<ns>/temporal/…` are
+ * native; `<ns>/refs/…` and `<ns>/data/…` are the Python service's. An empty store (or one with
+ * neither) is `emptyAs`, native unless told.
+ */
+export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName } = {}): Promise<Detection> {
+  const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED * 4 });
+  const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
+  for (const ns of root.prefixes.slice(0, NAMESPACES_PROBED)) {
+    const page = await storage.list(ns, { delimiter: '/', limit: 16 });
+    for (const sub of page.prefixes) {
+      const format = MARKERS[sub.slice(ns.length)];
+      if (format) votes[format].push(sub);
+    }
+  }
+  const fallback = options.emptyAs ?? 'native';
+  if (votes.native.length === 0 && votes.mgraph.length === 0) return { format: fallback, reason: `no layout keys found: ${fallback} (the default)` };
+  const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
+  const label = format === 'mgraph' ? "the Python cache service's layout" : 'the native layout';
+  return { format, reason: `${label}: found ${votes[format].slice(0, 3).join(', ')}` };
+}

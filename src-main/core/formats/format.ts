@@ -1,0 +1,182 @@
+/**
+ * What every store layout offers, over the same storage backends (memory, local folder, S3).
+ * `core/storage/` says where bytes live; a format says what the keys mean. The CLI, IPC, bridge
+ * and UI talk to this interface only, so a third layout is one more folder beside `native/` and
+ * `mgraph/`.
+ *
+ * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
+ * its ordinal among the hash's versions, oldest first, numbered from 1.
+ */
+import type { ProblemKind } from '../../../src-shared/contract';
+import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
+
+export type FormatName = 'native' | 'mgraph';
+export const FORMAT_NAMES: readonly FormatName[] = ['native', 'mgraph'];
+
+/** Which version of an entry: by hash (latest, or the n-th), or by a cache id. */
+export type FormatLookup =
+  | { hash: string; version?: number; /** When given, the entry must have exactly this SHA-256 (native). */ sha256?: string }
+  | { cacheId: string };
+
+export interface FormatNamespace {
+  name: string;
+  /** Hashes with content (native) or with a by-hash ref (service). */
+  entries: number;
+  /** Cache ids. */
+  versions: number;
+  /** Bytes of content files, from listings. */
+  bytes: number;
+}
+
+export interface FormatStats extends FormatNamespace {
+  /** Every storage object under the namespace. */
+  objects: number;
+  /** Entries per first-level shard folder ("00"…"ff"), for the layout heatmap. */
+  shards: Record<string, number>;
+}
+
+export interface FormatEntrySummary {
+  hash: string;
+  /** Null where a listing cannot tell without reading (the service keys content by cache id). */
+  size: number | null;
+  modified: string;
+}
+
+export interface FormatVersion {
+  version: number;
+  cache_id: string;
+  stored_at: string;
+  size: number | null;
+  source: string;
+}
+
+/** A key an entry uses, with what it is for (content, ref, sidecar, copy). */
+export interface EntryKey {
+  key: string;
+  role: string;
+}
+
+/** One version's facts: the same fields for every layout, plus the layout's own in `details`. */
+export interface FormatRecord {
+  format: FormatName;
+  namespace: string;
+  hash: string;
+  cache_id: string;
+  version: number;
+  latest_version: number;
+  /** Bytes stored (for gzip-encoded content, the compressed size). */
+  size: number;
+  stored_at: string;
+  /** What retrieve serves. */
+  content_type: string;
+  data_type: 'binary' | 'json' | 'string';
+  /** Set when the stored bytes are encoded (gzip) and retrieve decodes them. */
+  content_encoding: string | null;
+  sha256: string | null;
+  source: string;
+  /** Layout facts for operators, e.g. strategy, file_id, cache_key, json_field_path. */
+  details: Record<string, string | number | boolean | null>;
+  /** Every key this version uses. */
+  keys: EntryKey[];
+  /** Child data files stored under the entry (service layout). */
+  child_data: { key: string; size: number }[];
+}
+
+export interface FormatStoreInput {
+  source: ContentSource;
+  name?: string;
+  /** How the bytes are read: as they are, as JSON (hashed canonically), or as text (service). */
+  as?: 'bytes' | 'json' | 'string';
+  /** Layout-specific choices, e.g. `{ strategy: 'key_based', cache_key: 'a/b', file_id: 'x' }`. */
+  options?: Record<string, string>;
+}
+
+export interface FormatStoreResult {
+  namespace: string;
+  hash: string;
+  cache_id: string;
+  version: number;
+  size: number;
+  /** True when the namespace already held this content (a version was added to it). */
+  deduplicated: boolean;
+  keys: string[];
+}
+
+export interface FormatDeleteResult {
+  deleted: string[];
+  /** The hash has no version left. */
+  contentRemoved: boolean;
+}
+
+export interface FormatKeyInfo {
+  key: string;
+  /** Layout-specific kind, e.g. `content`, `record`, `ref_by_hash`, `sidecar_config`, `child_data`; `unknown` otherwise. */
+  kind: string;
+  /** One line for the layout inspector. */
+  explanation: string;
+  namespace?: string;
+  hash?: string;
+  cache_id?: string;
+  version?: number;
+  size?: number;
+  modified?: string;
+}
+
+export interface FormatProblem {
+  kind: ProblemKind;
+  key: string;
+  hash: string | null;
+  detail: string;
+}
+
+export interface FormatVerifyReport {
+  checked: number;
+  problems: FormatProblem[];
+  repaired?: { kind: ProblemKind; key: string; action: string }[];
+  notes: string[];
+}
+
+export interface FormatVerifyOptions {
+  namespace?: string;
+  sample?: number;
+  repair?: boolean;
+  concurrency?: number;
+  orphanGraceMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: { checked: number; phase: 'listing' | 'checking' }) => void;
+}
+
+export interface TransferOptions {
+  signal?: AbortSignal;
+  onProgress?: (bytesDone: number) => void;
+}
+
+export interface StoreFormat {
+  readonly name: FormatName;
+  readonly storage: StorageBackend;
+  /** Validates a namespace name by this layout's rules (typed `invalid_namespace` error otherwise). */
+  parseNamespace(name: string): string;
+  /** What an operator typed: a hash, a cache id, or a storage key of an entry. */
+  parseLookup(namespace: string, text: string): Promise<FormatLookup>;
+  namespaces(): Promise<FormatNamespace[]>;
+  stats(namespace: string): Promise<FormatStats>;
+  /** One page of entries in hash order, from one listing, no content read. */
+  entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }>;
+  versions(namespace: string, hash: string): Promise<FormatVersion[]>;
+  record(namespace: string, lookup: FormatLookup): Promise<FormatRecord>;
+  /** What the layout's own reader serves, streamed. */
+  retrieve(namespace: string, lookup: FormatLookup, options?: { signal?: AbortSignal }): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }>;
+  store(namespace: string, input: FormatStoreInput, options?: TransferOptions): Promise<FormatStoreResult>;
+  /** One version (a cache id or hash + version) or, for a bare hash, all of them. */
+  delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult>;
+  verify(options?: FormatVerifyOptions): Promise<FormatVerifyReport>;
+  describeKey(key: string): Promise<FormatKeyInfo>;
+  listKeys(prefix: string, options?: ListOptions): Promise<ListPage>;
+}
+
+/** Reads a whole small stream (tests, previews). */
+export async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of content) parts.push(chunk);
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,445 @@
+/** The Python cache service's layout as a store format, over any storage backend. */
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { CacheError } from '../../../../src-shared/errors';
+import { readAllBounded } from '../../hashing';
+import { mapLimit } from '../../keyed-lock';
+import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
+import type {
+  EntryKey,
+  FormatDeleteResult,
+  FormatEntrySummary,
+  FormatKeyInfo,
+  FormatLookup,
+  FormatNamespace,
+  FormatRecord,
+  FormatStats,
+  FormatStoreInput,
+  FormatStoreResult,
+  FormatVerifyOptions,
+  FormatVerifyReport,
+  FormatVersion,
+  StoreFormat,
+  TransferOptions,
+} from '../format';
+import { contentMd5, prepareContent, type DataType } from './content';
+import {
+  DEFAULT_STRATEGY,
+  childDataStems,
+  classifyKey,
+  contentOfSidecar,
+  entryPaths,
+  isGuid,
+  isServiceNamespace,
+  isServiceHash,
+  parseCacheKey,
+  parseFieldPath,
+  parseFileId,
+  parseServiceNamespace,
+  parseStrategy,
+  refByHashKey,
+  refByIdKey,
+  strategyFolders,
+  type FileType,
+} from './keys';
+import { RefWriter, configFile, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { verifyServiceStore } from './verify';
+
+export interface MgraphFormatOptions {
+  now?: () => Date;
+  /** Entries are held in memory while stored, as the service does. */
+  maxEntryBytes?: number;
+}
+
+export const DEFAULT_MGRAPH_MAX_ENTRY_BYTES = 256 * 1024 ** 2;
+const LIST_CONCURRENCY = 8;
+
+const CONTENT_TYPES: Record<DataType, string> = { json: 'application/json', string: 'text/plain; charset=utf-8', binary: 'application/octet-stream' };
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One version found: its refs, its ordinal and the latest's. */
+interface Resolved {
+  hashRef: HashRef | null;
+  idRef: IdRef;
+  cacheId: string;
+  version: number;
+  latestVersion: number;
+}
+
+export class MgraphFormat implements StoreFormat {
+  readonly name = 'mgraph' as const;
+  readonly refs: RefWriter;
+  private readonly now: () => Date;
+  private readonly maxEntryBytes: number;
+
+  constructor(
+    readonly storage: StorageBackend,
+    options: MgraphFormatOptions = {},
+  ) {
+    this.refs = new RefWriter(storage);
+    this.now = options.now ?? (() => new Date());
+    this.maxEntryBytes = options.maxEntryBytes ?? DEFAULT_MGRAPH_MAX_ENTRY_BYTES;
+  }
+
+  parseNamespace(name: string): string {
+    return parseServiceNamespace(name);
+  }
+
+  async parseLookup(namespace: string, text: string): Promise<FormatLookup> {
+    parseServiceNamespace(namespace);
+    const value = text.trim();
+    const lower = value.toLowerCase();
+    if (isServiceHash(lower)) return { hash: lower };
+    if (isGuid(lower)) return { cacheId: lower };
+    if (value.includes('/')) {
+      const info = await this.describeKey(value);
+      if (info.cache_id) return { cacheId: info.cache_id };
+      if (info.hash) return { hash: info.hash };
+    }
+    throw new CacheError('invalid_hash', `${JSON.stringify(value.slice(0, 80))} is not a cache hash (16 hex characters), a cache id (a GUID) or a storage key of an entry`);
+  }
+
+  private async forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.storage.list(prefix, { ...options, cursor });
+      visit(page);
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  async namespaceNames(): Promise<string[]> {
+    const names: string[] = [];
+    await this.forEachPage('', (page) => names.push(...page.prefixes.map((p) => p.slice(0, -1)).filter(isServiceNamespace)), { delimiter: '/' });
+    return names;
+  }
+
+  async namespaces(): Promise<FormatNamespace[]> {
+    return mapLimit(await this.namespaceNames(), LIST_CONCURRENCY, async (name) => {
+      const { entries, versions, bytes } = await this.stats(name);
+      return { name, entries, versions, bytes };
+    });
+  }
+
+  /** Exact counts from one listing: entries = by-hash refs, versions = by-id refs, bytes = content files (every copy). */
+  async stats(namespace: string): Promise<FormatStats> {
+    const ns = parseServiceNamespace(namespace);
+    const stats: FormatStats = { name: ns, entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} };
+    const dataFiles = new Map<string, number>();
+    const withSidecar = new Set<string>();
+    await this.forEachPage(`${ns}/`, (page) => {
+      for (const o of page.objects) {
+        stats.objects++;
+        const kind = classifyKey(o.key)?.kind;
+        if (kind === 'ref_by_hash') {
+          stats.entries++;
+          const shard = o.key.split('/')[3]!;
+          stats.shards[shard] = (stats.shards[shard] ?? 0) + 1;
+        } else if (kind === 'ref_by_id') stats.versions++;
+        else if (kind === 'data_file') dataFiles.set(o.key, o.size);
+        else if (kind) withSidecar.add(contentOfSidecar(o.key));
+      }
+    });
+    for (const [key, size] of dataFiles) if (withSidecar.has(key)) stats.bytes += size;
+    return stats;
+  }
+
+  /** One page of by-hash refs: the hashes, in order, without reading anything. */
+  async entriesPage(namespace: string, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: FormatEntrySummary[]; cursor?: string }> {
+    const ns = parseServiceNamespace(namespace);
+    const page = await this.storage.list(`${ns}/refs/by-hash/`, options);
+    const entries: FormatEntrySummary[] = [];
+    for (const o of page.objects) {
+      const c = classifyKey(o.key);
+      if (c?.kind === 'ref_by_hash' && isServiceHash(c.id!)) entries.push({ hash: c.id!, size: null, modified: o.modified });
+    }
+    return { entries, cursor: page.cursor };
+  }
+
+  async readHashRef(ns: string, hash: string): Promise<HashRef | null> {
+    const key = refByHashKey(ns, hash);
+    const bytes = await this.storage.get(key);
+    if (!bytes) return null;
+    const ref = parseJsonObject<HashRef>(bytes);
+    if (!isHashRef(ref)) throw new CacheError('internal', `${key} is not a readable by-hash ref (run verify)`);
+    return ref;
+  }
+
+  async readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
+    const key = refByIdKey(ns, cacheId);
+    const bytes = await this.storage.get(key);
+    if (!bytes) return null;
+    const ref = parseJsonObject<IdRef>(bytes);
+    if (!isIdRef(ref)) throw new CacheError('internal', `${key} is not a readable by-id ref (run verify)`);
+    return ref;
+  }
+
+  /** A hash's versions: the cache ids of its by-hash ref, oldest first, numbered 1..n. One read. */
+  async versions(namespace: string, hash: string): Promise<FormatVersion[]> {
+    const ns = parseServiceNamespace(namespace);
+    const ref = await this.readHashRef(ns, hash.toLowerCase());
+    return (ref?.cache_ids ?? []).map((e, i) => ({ version: i + 1, cache_id: e.cache_id, stored_at: iso(e.timestamp), size: null, source: '' }));
+  }
+
+  private async resolve(ns: string, lookup: FormatLookup): Promise<Resolved> {
+    let cacheId: string;
+    let hashRef: HashRef | null;
+    if ('cacheId' in lookup) {
+      cacheId = lookup.cacheId.toLowerCase();
+      if (!isGuid(cacheId)) throw new CacheError('invalid_cache_id', `${JSON.stringify(lookup.cacheId.slice(0, 80))} is not a service cache id (a GUID)`);
+      const idRef = await this.readIdRef(ns, cacheId);
+      if (!idRef) throw new CacheError('not_found', `${cacheId} is not in namespace ${ns}`);
+      hashRef = await this.readHashRef(ns, idRef.cache_hash);
+      return { ...ordinals(hashRef, cacheId), hashRef, idRef, cacheId };
+    }
+    const hash = lookup.hash.toLowerCase();
+    if (!isServiceHash(hash)) throw new CacheError('invalid_hash', `${JSON.stringify(lookup.hash.slice(0, 80))} is not a cache hash: expected 16 hex characters`);
+    hashRef = await this.readHashRef(ns, hash);
+    const what = lookup.version === undefined ? hash : `version ${lookup.version} of ${hash}`;
+    const picked = lookup.version === undefined ? hashRef?.latest_id : hashRef?.cache_ids[lookup.version - 1]?.cache_id;
+    if (!picked) throw new CacheError('not_found', `${what} is not in namespace ${ns}`);
+    const idRef = await this.readIdRef(ns, picked);
+    if (!idRef) throw new CacheError('not_found', `${what} names ${picked}, whose by-id ref is missing (run verify)`);
+    return { ...ordinals(hashRef, picked), hashRef, idRef, cacheId: picked };
+  }
+
+  async record(namespace: string, lookup: FormatLookup): Promise<FormatRecord> {
+    const ns = parseServiceNamespace(namespace);
+    return (await this.readEntry(ns, await this.resolve(ns, lookup))).record;
+  }
+
+  /** The record, and which content copy is served: the first that exists, as the service reads the first listed. */
+  private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string; head: Uint8Array | null }> {
+    const { idRef } = r;
+    let contentKey = idRef.file_paths.content_files[0] ?? '';
+    let metadata: Metadata | null = null;
+    let head: Uint8Array | null = null;
+    for (const key of idRef.file_paths.content_files) {
+      head = idRef.file_type === 'json' ? await this.storage.get(key) : (await this.storage.exists(key)) ? new Uint8Array() : null;
+      if (head) {
+        contentKey = key;
+        metadata = parseJsonObject<Metadata>(await this.storage.get(`${key}.metadata`));
+        break;
+      }
+    }
+    if (!head) throw new CacheError('not_found', `the content of ${r.cacheId} is missing from storage (run verify)`);
+    const data = metadata?.data;
+    const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : firstNonSpace(head) === 0x22 ? 'string' : 'json';
+    const childData = (await mapLimit(idRef.file_paths.data_folders, LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat();
+    const record: FormatRecord = {
+      format: 'mgraph',
+      namespace: ns,
+      hash: idRef.cache_hash,
+      cache_id: r.cacheId,
+      version: r.version,
+      latest_version: r.latestVersion,
+      size: metadata?.content__size ?? head.byteLength,
+      stored_at: iso(idRef.timestamp),
+      content_type: CONTENT_TYPES[dataType],
+      data_type: dataType,
+      content_encoding: data?.content_encoding ?? null,
+      sha256: null,
+      source: '',
+      details: {
+        strategy: idRef.strategy,
+        file_id: data?.file_id ?? null,
+        cache_key: data?.cache_key || null,
+        json_field_path: data?.json_field_path ?? null,
+        file_type: idRef.file_type,
+        served_from: contentKey,
+      },
+      keys: entryKeys(idRef),
+      child_data: childData.map((o) => ({ key: o.key, size: o.size })),
+    };
+    return { record, contentKey, head: idRef.file_type === 'json' ? head : null };
+  }
+
+  private async listAll(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    await this.forEachPage(prefix, (page) => out.push(...page.objects));
+    return out;
+  }
+
+  /** What the service's retrieve serves: binary bytes (gzip decoded), a string's text, JSON as stored. */
+  async retrieve(namespace: string, lookup: FormatLookup, options: { signal?: AbortSignal } = {}): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }> {
+    const ns = parseServiceNamespace(namespace);
+    const { record, contentKey, head } = await this.readEntry(ns, await this.resolve(ns, lookup));
+    if (head) {
+      const bytes = record.data_type === 'string' ? new TextEncoder().encode(JSON.parse(new TextDecoder().decode(head)) as string) : head;
+      return { record, content: Readable.from([bytes]) };
+    }
+    const stream = await this.storage.getStream(contentKey, options);
+    if (!stream) throw new CacheError('not_found', `the content of ${record.cache_id} vanished while reading it`);
+    return { record, content: record.content_encoding === 'gzip' ? Readable.from(stream).pipe(createGunzip()) : stream };
+  }
+
+  /**
+   * Writes what the service writes for the strategy (content, .config and .metadata per copy, the
+   * by-id ref, then the by-hash ref), so its own retrieve finds the entry by hash and by id.
+   */
+  async store(namespace: string, input: FormatStoreInput, options: TransferOptions = {}): Promise<FormatStoreResult> {
+    const ns = parseServiceNamespace(namespace);
+    const o = input.options ?? {};
+    const strategy = parseStrategy(o.strategy ?? DEFAULT_STRATEGY);
+    const cacheKey = o.cache_key ? parseCacheKey(o.cache_key) : '';
+    const jsonFieldPath = o.json_field_path ? parseFieldPath(o.json_field_path) : null;
+    const gzip = o.content_encoding === 'gzip';
+    if (o.content_encoding && !gzip) throw new CacheError('invalid_input', `content encoding ${JSON.stringify(o.content_encoding.slice(0, 20))} is not supported: only gzip`);
+    const as: DataType = input.as === 'json' ? 'json' : input.as === 'string' ? 'string' : 'binary';
+    if (jsonFieldPath && as !== 'json') throw new CacheError('invalid_input', 'json_field_path applies to JSON content only');
+    if (gzip && as !== 'binary') throw new CacheError('invalid_input', 'gzip applies to binary content only');
+    const cacheId = randomUUID();
+    const fileId = o.file_id ? parseFileId(o.file_id) : cacheId;
+    const prepared = prepareContent(await readAllBounded(input.source, this.maxEntryBytes, options.signal), as, { jsonFieldPath: jsonFieldPath ?? undefined, gzip });
+    const byHash = refByHashKey(ns, prepared.hash);
+    const existing = await this.readHashRef(ns, prepared.hash); // an unreadable ref fails here, before anything is written
+    const now = this.now();
+    const timestamp = now.getTime();
+    const fileType: FileType = prepared.dataType === 'binary' ? 'binary' : 'json';
+    const paths = entryPaths(strategyFolders(ns, strategy, fileId, cacheKey, now), fileId, fileType);
+    const data = { cache_hash: prepared.hash, cache_key: cacheKey, cache_id: cacheId, content_encoding: gzip ? 'gzip' : null, file_id: fileId, file_type: fileType, json_field_path: jsonFieldPath, namespace: ns, stored_at: timestamp, strategy };
+    const config = configFile(fileId, cacheKey, paths.folders, fileType);
+    let done = 0;
+    for (const contentKey of paths.contentFiles) {
+      if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
+      await this.storage.put(contentKey, prepared.fileBytes);
+      // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
+      // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
+      await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
+      const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
+      const metadata: Metadata = previous
+        ? { ...previous, data }
+        : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
+      await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
+      options.onProgress?.((done += prepared.fileBytes.byteLength));
+    }
+    const byId = refByIdKey(ns, cacheId);
+    const idRef: IdRef = {
+      all_paths: { data: paths.data, by_hash: [byHash], by_id: [byId] },
+      cache_id: cacheId,
+      cache_hash: prepared.hash,
+      file_paths: { content_files: paths.contentFiles, data_folders: paths.dataFolders },
+      file_type: fileType,
+      namespace: ns,
+      strategy,
+      timestamp,
+    };
+    // The service writes the by-hash ref first; we write it last, so a crash never leaves it naming a missing by-id ref.
+    await this.storage.put(byId, dumps(idRef, 2));
+    const ref = await this.refs.update(byHash, (current) => {
+      const entry = { cache_id: cacheId, timestamp };
+      if (!current) return { cache_hash: prepared.hash, cache_ids: [entry], latest_id: cacheId, total_versions: 1 };
+      if (!isHashRef(current)) throw new CacheError('conflict', `${byHash} became unreadable while storing; ${byId} is written, run verify --repair`);
+      return { cache_hash: current.cache_hash, cache_ids: [...current.cache_ids, entry], latest_id: cacheId, total_versions: current.total_versions + 1 };
+    });
+    return {
+      namespace: ns,
+      hash: prepared.hash,
+      cache_id: cacheId,
+      version: ref!.cache_ids.length,
+      size: prepared.fileBytes.byteLength,
+      deduplicated: existing !== null,
+      keys: [...paths.data, byId, byHash],
+    };
+  }
+
+  /**
+   * Deletes as the service's delete_by_id does (data files, by-id ref, by-hash ref updated or
+   * removed) and also the entry's child data, which the service leaves behind. Refs go first, so
+   * a crash leaves orphan content (verify reports it), never a ref to missing content.
+   */
+  async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
+    const ns = parseServiceNamespace(namespace);
+    let targets: string[];
+    if ('hash' in lookup && lookup.version === undefined) {
+      const ref = await this.readHashRef(ns, lookup.hash.toLowerCase());
+      if (!ref) throw new CacheError('not_found', `${lookup.hash} is not in namespace ${ns}`);
+      targets = ref.cache_ids.map((e) => e.cache_id);
+    } else {
+      targets = [(await this.resolve(ns, lookup)).cacheId];
+    }
+    let contentRemoved = false;
+    for (const cacheId of targets) {
+      const idRef = await this.readIdRef(ns, cacheId);
+      const hash = idRef?.cache_hash ?? ('hash' in lookup ? lookup.hash.toLowerCase() : null);
+      if (hash) {
+        const left = await this.refs.update(refByHashKey(ns, hash), (current) => {
+          if (!current || !isHashRef(current)) return current;
+          const cacheIds = current.cache_ids.filter((e) => e.cache_id !== cacheId);
+          if (cacheIds.length === 0) return null;
+          const latest = current.latest_id === cacheId ? cacheIds[cacheIds.length - 1]!.cache_id : current.latest_id;
+          return { ...current, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
+        });
+        contentRemoved = left === null;
+      }
+      await this.storage.delete(refByIdKey(ns, cacheId));
+      if (!idRef) continue;
+      const children = (await mapLimit(idRef.file_paths.data_folders, LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
+      for (const key of [...idRef.all_paths.data, ...children.map((c) => c.key)]) await this.storage.delete(key);
+    }
+    return { deleted: targets, contentRemoved };
+  }
+
+  verify(options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
+    return verifyServiceStore(this, options);
+  }
+
+  async describeKey(key: string): Promise<FormatKeyInfo> {
+    const found = (await this.storage.list(key, { limit: 1 })).objects.find((o) => o.key === key);
+    const base = { key, ...(found ? { size: found.size, modified: found.modified } : {}) };
+    const c = classifyKey(key);
+    if (!c) return { ...base, kind: 'unknown', explanation: 'not a key of the service layout' };
+    const ns = c.namespace;
+    if (c.kind === 'ref_by_hash') {
+      return { ...base, kind: c.kind, namespace: ns, hash: c.id, explanation: `by-hash ref: the cache ids stored with hash ${c.id}, oldest first, and the latest` };
+    }
+    if (c.kind === 'ref_by_id') {
+      const ref = parseJsonObject<IdRef>(await this.storage.get(key));
+      return { ...base, kind: c.kind, namespace: ns, cache_id: c.id, hash: ref?.cache_hash, explanation: `by-id ref of ${c.id}: its hash, strategy and every path it uses` };
+    }
+    if (c.kind === 'sidecar_config' || c.kind === 'sidecar_metadata') {
+      const content = contentOfSidecar(key);
+      const ids = await this.idsOfContent(content);
+      const what = c.kind === 'sidecar_config' ? 'config sidecar (file id, paths, type)' : 'metadata sidecar (cache hash, id, strategy, encoding, size)';
+      return { ...base, kind: c.kind, namespace: ns, ...ids, explanation: `${what} of ${content}` };
+    }
+    const own = await this.idsOfContent(key);
+    if (own.cache_id) return { ...base, kind: 'content', namespace: ns, ...own, explanation: `content of ${own.cache_id}` };
+    for (const stem of childDataStems(key)) {
+      for (const ext of ['json', 'bin']) {
+        const ids = await this.idsOfContent(`${stem}.${ext}`);
+        if (ids.cache_id) return { ...base, kind: 'child_data', namespace: ns, ...ids, explanation: `child data of ${ids.cache_id} (stored beside its content, not hashed)` };
+      }
+    }
+    return { ...base, kind: 'unknown', namespace: ns, explanation: 'under data/ but no content file claims it (no sidecars): an orphan' };
+  }
+
+  /** The cache id and hash a content file's .metadata names. */
+  private async idsOfContent(contentKey: string): Promise<{ cache_id?: string; hash?: string }> {
+    const meta = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`).catch(() => null));
+    return meta?.data?.cache_id ? { cache_id: meta.data.cache_id, hash: meta.data.cache_hash } : {};
+  }
+
+  listKeys(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    return this.storage.list(prefix, options);
+  }
+}
+
+function ordinals(ref: HashRef | null, cacheId: string): { version: number; latestVersion: number } {
+  const ids = ref?.cache_ids.map((e) => e.cache_id) ?? [];
+  return { version: ids.indexOf(cacheId) + 1, latestVersion: ids.indexOf(ref?.latest_id ?? '') + 1 };
+}
+
+function firstNonSpace(bytes: Uint8Array): number | undefined {
+  return bytes.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+}
+
+function entryKeys(idRef: IdRef): EntryKey[] {
+  const copyOf = (key: string) => (key.includes('/latest/') ? ' (latest copy)' : key.includes('/versions/') ? ' (versions copy)' : '');
+  const data = idRef.all_paths.data.map((key) => ({
+    key,
+    role: key.endsWith('.config') ? `config sidecar${copyOf(key)}` : key.endsWith('.metadata') ? `metadata sidecar${copyOf(key)}` : `content${copyOf(key)}`,
+  }));
+  return [...data, ...idRef.all_paths.by_id.map((key) => ({ key, role: 'by-id ref' })), ...idRef.all_paths.by_hash.map((key) => ({ key, role: 'by-hash ref' }))];
+}

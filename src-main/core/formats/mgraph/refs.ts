@@ -1,0 +1,152 @@
+/**
+ * The service's JSON files: its two refs and the .config/.metadata sidecars, byte for byte as it
+ * writes them, and the read-modify-write of a by-hash ref.
+ */
+import { pythonJsonDumpsValue } from '../../../../src-shared/canonical-json';
+import { CacheError } from '../../../../src-shared/errors';
+import { KeyedLock } from '../../keyed-lock';
+import type { S3Storage } from '../../storage/s3';
+import type { StorageBackend } from '../../storage/types';
+import type { FileType, Strategy } from './keys';
+
+export interface HashRef {
+  cache_hash: string;
+  cache_ids: { cache_id: string; timestamp: number }[];
+  latest_id: string;
+  total_versions: number;
+}
+
+export interface IdRef {
+  all_paths: { data: string[]; by_hash: string[]; by_id: string[] };
+  cache_id: string;
+  cache_hash: string;
+  file_paths: { content_files: string[]; data_folders: string[] };
+  file_type: FileType;
+  namespace: string;
+  strategy: Strategy;
+  timestamp: number;
+}
+
+export interface MetadataData {
+  cache_hash: string;
+  cache_key: string;
+  cache_id: string;
+  content_encoding: string | null;
+  file_id: string;
+  file_type: FileType;
+  json_field_path: string | null;
+  namespace: string;
+  stored_at: number;
+  strategy: Strategy;
+}
+
+export interface Metadata {
+  content__hash: string;
+  chain_hash: null;
+  previous_version_path: null;
+  content__size: number;
+  tags: string[];
+  timestamp: number;
+  data: MetadataData;
+}
+
+const FILE_TYPES = {
+  json: { name: 'json', content_type: 'application/json; charset=utf-8', file_extension: 'json', encoding: 'utf-8', serialization: 'json' },
+  binary: { name: 'binary', content_type: 'application/octet-stream', file_extension: 'bin', encoding: null, serialization: 'binary' },
+} as const;
+
+const encoder = new TextEncoder();
+/** Refs are written with indent=2 (Memory-FS's json serializer), sidecars with indent=4 (osbot's json_dumps). */
+export const dumps = (value: unknown, indent: 2 | 4) => encoder.encode(pythonJsonDumpsValue(value, { indent, sortKeys: false }));
+
+export function configFile(fileId: string, cacheKey: string, folders: string[], fileType: FileType): Uint8Array {
+  return dumps({ exists_strategy: 'first', file_id: fileId, file_key: cacheKey, file_paths: folders, file_type: FILE_TYPES[fileType] }, 4);
+}
+
+export function metadataFile(metadata: Metadata): Uint8Array {
+  return dumps(metadata, 4);
+}
+
+/** Parses a ref or sidecar; null when the bytes are not a JSON object. */
+export function parseJsonObject<T>(bytes: Uint8Array | null): T | null {
+  if (!bytes) return null;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as T) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function isHashRef(value: HashRef | null): value is HashRef {
+  return !!value && typeof value.latest_id === 'string' && Array.isArray(value.cache_ids) && value.cache_ids.every((e) => e && typeof e.cache_id === 'string');
+}
+
+export function isIdRef(value: IdRef | null): value is IdRef {
+  return !!value && typeof value.cache_hash === 'string' && Array.isArray(value.file_paths?.content_files) && Array.isArray(value.all_paths?.data);
+}
+
+const CONFLICT_RETRIES = 8;
+
+/**
+ * Read-modify-write of one by-hash ref. On S3 with conditional writes it is an ETag-conditional
+ * PUT (If-Match, or If-None-Match for a new ref), retried on conflict, so concurrent writers
+ * anywhere never lose an update. Elsewhere it is serialized within this process only, as the
+ * service itself does no better (see docs/service-layout.md). `change` returns null to delete.
+ */
+export class RefWriter {
+  private readonly lock = new KeyedLock();
+
+  constructor(private readonly storage: StorageBackend) {}
+
+  async update(key: string, change: (current: HashRef | null) => HashRef | null): Promise<HashRef | null> {
+    if (isS3(this.storage) && this.storage.capabilities.conditionalWrites) return this.updateS3(this.storage, key, change);
+    return this.lock.run(key, async () => {
+      const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
+      if (next) await this.storage.put(key, dumps(next, 2));
+      else await this.storage.delete(key);
+      return next;
+    });
+  }
+
+  private async updateS3(s3: S3Storage, key: string, change: (current: HashRef | null) => HashRef | null): Promise<HashRef | null> {
+    // Loaded on demand, as open-store does: the SDK is slow to load and local folders never need it.
+    const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
+    const { bucket, prefix = '' } = s3.config;
+    const Key = `${prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`}${key}`;
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      let current: { bytes: Uint8Array; etag: string } | null = null;
+      try {
+        const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key }));
+        current = { bytes: await out.Body!.transformToByteArray(), etag: out.ETag! };
+      } catch (err) {
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw s3Failure(err, key);
+      }
+      const next = change(current ? parseJsonObject<HashRef>(current.bytes) : null);
+      if (!next) {
+        await s3.delete(key);
+        return null;
+      }
+      try {
+        await s3.client.send(
+          new PutObjectCommand({ Bucket: bucket, Key, Body: dumps(next, 2), ContentType: 'application/json', ...(current ? { IfMatch: current.etag } : { IfNoneMatch: '*' }) }),
+        );
+        return next;
+      } catch (err) {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status !== 412 && status !== 409) throw s3Failure(err, key);
+      }
+    }
+    throw new CacheError('conflict', `${key} kept changing under concurrent writers; nothing was changed, try again`);
+  }
+}
+
+function isS3(storage: StorageBackend): storage is S3Storage {
+  const s = storage as Partial<S3Storage>;
+  return typeof s.client?.send === 'function' && typeof s.config?.bucket === 'string';
+}
+
+function s3Failure(err: unknown, key: string): CacheError {
+  const name = (err as { name?: string }).name ?? 'error';
+  return new CacheError('storage_unreachable', `could not update ${key} (${name})`, { cause: err });
+}
