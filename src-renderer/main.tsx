@@ -1,7 +1,7 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { PreloadApi } from '../src-shared/contract';
-import { bridgeClient, takeToken } from './api/bridge-client';
+import { bridgeClient } from './api/bridge-client';
 import { preloadClient } from './api/preload-client';
 import { App } from './App';
 import { AppContext } from './state/context';
@@ -10,7 +10,7 @@ import './styles.css';
 
 // Electron's preload exposes `cacheAdmin`; in a browser the same contract goes over the bridge.
 const preload = (window as unknown as { cacheAdmin?: PreloadApi }).cacheAdmin;
-const client = preload ? preloadClient(preload) : bridgeClient(takeToken(window.location, window.history, window.sessionStorage));
+const client = preload ? preloadClient(preload) : bridgeClient();
 const savedTheme = (() => {
   try {
     return localStorage.getItem('cache-admin-theme');

@@ -35,10 +35,23 @@ async function setup(maxEntryBytes?: number) {
   return { bridge, session, base, headers, call };
 }
 
+/** One request exactly as written (fetch would normalize the path); resolves with status, headers and body. */
+function raw(port: number, options: { path: string; method?: string; headers?: Record<string, string>; body?: string }) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path, headers: options.headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
 /** Collects Server-Sent Events until `stop` is called. */
-async function listen(url: string) {
+async function listen(url: string, headers: Record<string, string>) {
   const controller = new AbortController();
-  const res = await fetch(url, { signal: controller.signal });
+  const res = await fetch(url, { headers, signal: controller.signal });
   const events: { type: string; transferId?: string; bytesDone?: number }[] = [];
   const reading = (async () => {
     let buffer = '';
@@ -88,12 +101,73 @@ describe('loopback bridge', () => {
 
   it('refuses other Host names (DNS rebinding)', async () => {
     const { bridge } = await setup();
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: bridge.port, path: '/', headers: { host: `evil.example:${bridge.port}` } }, (res) => resolve(res.statusCode ?? 0));
-      req.on('error', reject);
-      req.end();
-    });
-    expect(status).toBe(403);
+    expect((await raw(bridge.port, { path: '/', headers: { host: `evil.example:${bridge.port}` } })).status).toBe(403);
+  });
+
+  it('refuses a cross-site request with 403 even with the right token, and stores and deletes nothing', async () => {
+    const { bridge, call, headers } = await setup();
+    const hello = { namespace: 'default', name: 'a', base64: Buffer.from('hello world').toString('base64') };
+    await call('storeBytes', hello);
+    const own = `http://127.0.0.1:${bridge.port}`;
+    const crossSite = [{ origin: 'http://evil.example' }, { origin: 'null' }, { origin: `http://localhost:${bridge.port}` }, { origin: own, 'sec-fetch-site': 'cross-site' }, { 'sec-fetch-site': 'same-site' }] as Record<string, string>[];
+    for (const from of crossSite) {
+      // A text/plain form post, the kind a page on any site can send without asking.
+      const cookie = `cache-admin-token-${bridge.port}=${bridge.token}`;
+      for (const [what, body] of [['storeBytes', { ...hello, base64: Buffer.from('planted').toString('base64') }], ['delete', { namespace: 'default', ref: 'b94d27b9934d3e08' }]] as const) {
+        const res = await raw(bridge.port, { path: `/api/call/${what}?token=${bridge.token}`, method: 'POST', headers: { ...headers, cookie, ...from, 'content-type': 'text/plain' }, body: JSON.stringify(body) });
+        expect(res.status, JSON.stringify(from)).toBe(403);
+        expect(JSON.parse(res.body)).toMatchObject({ ok: false, error: { code: 'unauthorized' } });
+      }
+    }
+    expect((await call('namespaces', {})).body).toMatchObject({ ok: true, value: { namespaces: [{ name: 'default', entries: 1 }] } });
+    // The bridge's own page, and scripts (no Origin at all), still get through.
+    expect((await call('namespaces', {}, { ...headers, origin: own, 'sec-fetch-site': 'same-origin' })).status).toBe(200);
+  });
+
+  it('takes the token in the query only on the first page load, which sets an HttpOnly SameSite cookie and drops it from the URL', async () => {
+    const { bridge, base, call } = await setup();
+    const name = `cache-admin-token-${bridge.port}`;
+    for (const [method, route] of [['POST', '/api/call/namespaces'], ['POST', '/api/upload?op=store&namespace=default&transferId=q1'], ['GET', '/api/events'], ['GET', '/api/content?namespace=default&ref=b94d27b9934d3e08']] as const) {
+      const res = await raw(bridge.port, { method, path: `${route}${route.includes('?') ? '&' : '?'}token=${bridge.token}`, body: method === 'POST' ? 'data' : undefined });
+      expect(res.status, `${method} ${route}`).toBe(401);
+    }
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
+
+    expect((await raw(bridge.port, { path: '/?token=wrong' })).status).toBe(401);
+    const first = await raw(bridge.port, { path: `/?token=${bridge.token}`, headers: { 'sec-fetch-site': 'none' } });
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(first.headers['set-cookie']).toEqual([`${name}=${bridge.token}; HttpOnly; SameSite=Strict; Path=/`]);
+    // Everything after it carries the cookie alone: calls, the event stream, downloads.
+    const cookie = { cookie: `other=1; ${name}=${bridge.token}` };
+    expect((await call('storeBytes', { namespace: 'default', name: 'c.txt', base64: Buffer.from('hello world').toString('base64') }, cookie)).body).toMatchObject({ ok: true });
+    const download = await fetch(`${base}/api/content?namespace=default&ref=b94d27b9934d3e08`, { headers: cookie });
+    expect(await download.text()).toBe('hello world');
+    const sse = await fetch(`${base}/api/events`, { headers: cookie });
+    expect(sse.status).toBe(200);
+    await sse.body?.cancel();
+    expect((await call('namespaces', {}, { cookie: `${name}=wrong` })).status).toBe(401);
+    expect((await call('namespaces', {}, { cookie: `cache-admin-token-1=${bridge.token}` })).status).toBe(401);
+  });
+
+  it('takes files as uploads only: storeFile and hashFile of a path are refused, whatever the path', async () => {
+    const { call } = await setup();
+    for (const file of ['/proc/self/environ', path.join(dir, 'profiles.json'), path.join(dir, 'secret.txt')]) {
+      for (const method of ['storeFile', 'hashFile']) {
+        const res = await call(method, { namespace: 'default', path: file, transferId: 'p1' });
+        expect(res.body, `${method} ${file}`).toMatchObject({ ok: false, error: { code: 'access_denied' } });
+      }
+    }
+    expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('answers malformed URLs with 400 and a typed error, never 500', async () => {
+    const { bridge } = await setup();
+    for (const p of ['/%', '/%E0%A4%A', '/assets/%ZZ.js', '//[', 'http://[/', '/%C0%AF']) {
+      const res = await raw(bridge.port, { path: p });
+      expect(res.status, p).toBe(400);
+      expect(JSON.parse(res.body), p).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    }
   });
 
   it('round-trips contract calls and maps bad payloads to typed errors', async () => {
@@ -114,8 +188,8 @@ describe('loopback bridge', () => {
   });
 
   it('streams an upload into the store with progress events, then reports it as already stored', async () => {
-    const { base, bridge, headers } = await setup();
-    const sse = await listen(`${base}/api/events?token=${bridge.token}`);
+    const { base, headers } = await setup();
+    const sse = await listen(`${base}/api/events`, headers);
     expect(sse.status).toBe(200);
     const content = Buffer.alloc(8 * 1024 * 1024, 'ab');
     const sha256 = createHash('sha256').update(content).digest('hex');
@@ -175,11 +249,11 @@ describe('loopback bridge', () => {
   });
 
   it('downloads content as an attachment that never renders on the bridge origin', async () => {
-    const { base, bridge, call } = await setup();
+    const { base, headers, call } = await setup();
     await call('storeBytes', { namespace: 'default', name: 'page.html', base64: Buffer.from('<script>alert(1)</script>').toString('base64') });
     const hash = createHash('sha256').update('<script>alert(1)</script>').digest('hex').slice(0, 16);
     expect((await fetch(`${base}/api/content?namespace=default&ref=${hash}`)).status).toBe(401);
-    const ok = await fetch(`${base}/api/content?namespace=default&ref=${hash}&token=${bridge.token}`);
+    const ok = await fetch(`${base}/api/content?namespace=default&ref=${hash}`, { headers });
     expect(ok.headers.get('content-type')).toBe('application/octet-stream');
     expect(ok.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''page.html");
     expect(await ok.text()).toBe('<script>alert(1)</script>');

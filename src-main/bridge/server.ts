@@ -57,6 +57,26 @@ function fail(res: ServerResponse, status: number, code: ErrorCode, message: str
   sendJson(res, status, { ok: false, error: { code, message } } satisfies Result<never>);
 }
 
+/** The token cookie is per port: cookies are shared by every port of a host, bridges are not. */
+function cookieName(port: number): string {
+  return `cache-admin-token-${port}`;
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const pair of (header ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) return pair.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+/** A browser says where a request comes from: Origin (any non-GET, every CORS request) and Sec-Fetch-Site. */
+function fromAnotherSite(req: IncomingMessage, ownOrigin: string): boolean {
+  const origin = req.headers.origin;
+  const site = req.headers['sec-fetch-site'];
+  return (origin !== undefined && origin !== ownOrigin) || (site !== undefined && site !== 'same-origin' && site !== 'none');
+}
+
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   const parts: Buffer[] = [];
   let size = 0;
@@ -81,10 +101,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const eventStreams = new Set<ServerResponse>();
   let port = 0;
 
-  const authorized = (req: IncomingMessage, url: URL) => {
-    const given = Buffer.from(String(req.headers['x-cache-admin-token'] ?? url.searchParams.get('token') ?? ''));
-    return given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes);
+  const tokenMatches = (given: string | undefined) => {
+    const bytes = Buffer.from(given ?? '');
+    return bytes.length === tokenBytes.length && timingSafeEqual(bytes, tokenBytes);
   };
+  // Scripts send the header; the page sends the cookie (EventSource and downloads cannot set headers).
+  const authorized = (req: IncomingMessage) => tokenMatches(String(req.headers['x-cache-admin-token'] ?? '')) || tokenMatches(cookieValue(req.headers.cookie, cookieName(port)));
 
   const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
     const frame = `data: ${JSON.stringify(event)}\n\n`;
@@ -92,7 +114,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   });
 
   async function serveStatic(res: ServerResponse, pathname: string): Promise<void> {
-    const relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    let relative;
+    try {
+      relative = pathname === '/' ? 'index.html' : decodeURIComponent(pathname).replace(/^\/+/, '');
+    } catch {
+      return fail(res, 400, 'invalid_input', 'the URL is not valid percent-encoding');
+    }
     const file = path.resolve(staticRoot, relative);
     if (!file.startsWith(staticRoot + path.sep) || relative.includes('\0')) return fail(res, 404, 'not_found', 'no such file');
     const info = await stat(file).catch(() => null);
@@ -107,8 +134,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   }
 
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const fields = Object.fromEntries([...url.searchParams].filter(([k]) => k !== 'token'));
-    const parsed = uploadQuerySchema.safeParse(fields);
+    const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return fail(res, 400, 'invalid_input', `upload: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
     const { op, namespace, name, transferId, as } = parsed.data;
     const length = Number(req.headers['content-length']);
@@ -174,16 +200,33 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     });
   }
 
+  /** The printed URL, opened once: its token becomes a cookie and the address bar loses it. */
+  function signIn(res: ServerResponse, given: string): void {
+    if (!tokenMatches(given)) return fail(res, 401, 'unauthorized', "this link's token is not this run's: open the URL the bridge printed");
+    res.writeHead(303, {
+      ...SECURITY_HEADERS,
+      'Set-Cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+      Location: '/',
+      'Cache-Control': 'no-store',
+    });
+    res.end();
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
     const host = req.headers.host ?? '';
     if (host !== `${BRIDGE_HOST}:${port}` && host !== `localhost:${port}`) return fail(res, 403, 'unauthorized', 'wrong host');
-    const url = new URL(req.url ?? '/', `http://${host}`);
+    // CSRF: a page of another origin (or an opaque `null` one) gets nothing, whatever it carries.
+    if (fromAnotherSite(req, `http://${host}`)) return fail(res, 403, 'unauthorized', 'requests from other sites are refused');
+    const url = URL.parse(req.url ?? '/', `http://${host}`);
+    if (!url) return fail(res, 400, 'invalid_input', 'the URL is not valid');
     if (!url.pathname.startsWith('/api/')) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'invalid_input', 'method not allowed');
+      const given = url.searchParams.get('token');
+      if (url.pathname === '/' && given !== null) return signIn(res, given);
       return serveStatic(res, url.pathname);
     }
-    if (!authorized(req, url)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
+    if (!authorized(req)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
     if (req.method === 'GET' && url.pathname === '/api/events') return events(req, res);
     if (req.method === 'GET' && url.pathname === '/api/content') return download(res, url);
     if (req.method === 'POST' && url.pathname === '/api/upload') return upload(req, res, url);
@@ -202,8 +245,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      if (!res.headersSent) sendJson(res, 500, errorResult(err, 'bridge request'));
-      else res.destroy();
+      // A client that went away (or sent a body Node's parser refused) has nobody left to answer.
+      if (res.headersSent || req.destroyed) res.destroy();
+      else sendJson(res, 500, errorResult(err, 'bridge request'));
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -214,6 +258,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   port = bound.port;
   return {
     address: bound.address,
+    // Opened once: the bridge answers with the token as an HttpOnly cookie and a URL without it.
     url: `http://${BRIDGE_HOST}:${port}/?token=${token}`,
     port,
     token,

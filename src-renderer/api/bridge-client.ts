@@ -2,18 +2,6 @@ import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
 import { failure, type CacheAdminClient } from './client';
 
-const TOKEN_KEY = 'cache-admin-token';
-
-/** The token from `?token=…`, kept for reloads and then removed from the address bar. */
-export function takeToken(location: Location, history: History, storage: Storage): string {
-  const fromUrl = new URLSearchParams(location.search).get('token');
-  if (fromUrl) {
-    storage.setItem(TOKEN_KEY, fromUrl);
-    history.replaceState(null, '', location.pathname);
-  }
-  return fromUrl ?? storage.getItem(TOKEN_KEY) ?? '';
-}
-
 async function parse<T>(response: Response): Promise<Result<T>> {
   if (response.status === 401) return { ok: false, error: { code: 'unauthorized', message: 'the bridge refused the token: open the URL it printed' } };
   try {
@@ -23,14 +11,16 @@ async function parse<T>(response: Response): Promise<Result<T>> {
   }
 }
 
-/** The browser: the same contract over the loopback bridge; files are streamed as upload bodies. */
-export function bridgeClient(token: string, base = ''): CacheAdminClient {
-  const headers = { 'x-cache-admin-token': token };
+/**
+ * The browser: the same contract over the loopback bridge; files are streamed as upload bodies.
+ * The token travels as the HttpOnly cookie the bridge set when its printed URL was opened.
+ */
+export function bridgeClient(): CacheAdminClient {
   const uploads = new Map<string, AbortController>();
 
   async function post<T>(url: string, body: BodyInit, signal?: AbortSignal): Promise<Result<T>> {
     try {
-      return await parse<T>(await fetch(base + url, { method: 'POST', headers, body, signal }));
+      return await parse<T>(await fetch(url, { method: 'POST', body, signal }));
     } catch (err) {
       if (signal?.aborted) return failure('cancelled', 'cancelled');
       return failure('storage_unreachable', `the bridge is not reachable (${(err as Error).message})`);
@@ -50,7 +40,7 @@ export function bridgeClient(token: string, base = ''): CacheAdminClient {
   return {
     api,
     onEvent(listener) {
-      const source = new EventSource(`${base}/api/events?token=${encodeURIComponent(token)}`);
+      const source = new EventSource('/api/events');
       source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
       return () => source.close();
     },
@@ -62,7 +52,7 @@ export function bridgeClient(token: string, base = ''): CacheAdminClient {
     },
     async saveEntry(namespace, ref) {
       const link = document.createElement('a');
-      link.href = `${base}/api/content?${new URLSearchParams({ namespace, ref, token })}`;
+      link.href = `/api/content?${new URLSearchParams({ namespace, ref })}`;
       link.download = '';
       link.click();
       return { ok: true, value: { saved: true } };
