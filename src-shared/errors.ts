@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   'cancelled',
   'conflict',
   'access_denied',
+  'no_space',
+  'io_error',
   'no_such_bucket',
   'storage_unreachable',
   'throttled',
@@ -42,3 +44,34 @@ export function isCacheError(value: unknown): value is CacheError {
 }
 
 export const INPUT_ERROR_CODES: ReadonlySet<ErrorCode> = new Set(INPUT_CODES);
+
+/** Why a file system call failed, in words (the rest: the errno code itself). */
+const ERRNO_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'it is a folder',
+  EEXIST: 'it already exists',
+  ELOOP: 'it is a symbolic link',
+  ENXIO: 'it cannot be opened (a socket?)',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+const ERRNO_CODES: Record<string, ErrorCode> = { ENOSPC: 'no_space', EDQUOT: 'no_space', EACCES: 'access_denied', EPERM: 'access_denied', EROFS: 'access_denied' };
+
+/**
+ * The one place a file system failure (a Node error with an errno code) becomes a typed error:
+ * "<doing>: <reason>", e.g. "cannot write /x/out.bin: no space left on the device". Anything
+ * else comes back unchanged.
+ */
+export function fileSystemError(err: unknown, doing: string): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (isCacheError(err) || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return err;
+  return new CacheError(ERRNO_CODES[code] ?? 'io_error', `${doing}: ${ERRNO_REASONS[code] ?? code}`, { cause: err });
+}

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { addAbortSignal } from 'node:stream';
+import { promisify } from 'node:util';
 import type { CacheHash } from '../../src-shared/domain';
 import { HASH_LENGTH } from '../../src-shared/domain';
-import { CacheError } from '../../src-shared/errors';
+import { CacheError, fileSystemError } from '../../src-shared/errors';
 import { BufferRing, type ChunkBuffers, freshBuffers } from './buffer-ring';
 import type { ContentSource, StageOptions } from './storage/types';
 
 export const HEAD_BYTES = 512;
-/** Files smaller than this are read in one call; bigger ones stream in chunks of this size. */
+/** Regular files smaller than this are read in one call; bigger ones stream in chunks of this size. */
 export const READ_CHUNK = 1 << 20;
 
 export function cacheHashOfSha256(sha256: string): CacheHash {
@@ -24,6 +27,8 @@ export interface ReadOptions {
   blockingReads?: boolean;
   /** What big files are read into (default: a new 1 MiB buffer per chunk). */
   buffers?: ChunkBuffers;
+  /** Stops a read that waits (a pipe with no writer yet). */
+  signal?: AbortSignal;
 }
 
 /** The bytes of a source as a stream of chunks (big files are read in chunks, never whole). */
@@ -40,72 +45,118 @@ export function chunksOf(source: ContentSource, options: ReadOptions = {}): Asyn
   }
 }
 
-/** A file in chunks; a small file is one read into a buffer of its own size. */
+const { O_RDONLY, O_NONBLOCK } = fsSync.constants;
+/** A FIFO with no writer yet opens at once instead of blocking a thread (regular files ignore O_NONBLOCK). */
+const OPEN_WITHOUT_WAITING = O_RDONLY | (O_NONBLOCK ?? 0);
+const openAsync = promisify(fsSync.open);
+const fstatAsync = promisify(fsSync.fstat);
+const readAsync = promisify(fsSync.read);
+const closeAsync = promisify(fsSync.close);
+
+/**
+ * A file in chunks, always read to its end: the size stat reports is only a hint (a pipe, /proc
+ * and a file still growing all say otherwise). A small regular file is one read into a buffer one
+ * byte longer than its size, so a short read proves the end without a second call.
+ */
 async function* readFileChunks(file: string, options: ReadOptions): AsyncIterable<Uint8Array> {
-  const small = options.blockingReads ? readSmallFileBlocking(file) : await readSmallFile(file);
-  if (small) {
-    if (small.byteLength > 0) yield small;
-    return;
+  const blocking = options.blockingReads ?? false;
+  const fd = blocking ? fsSync.openSync(file, OPEN_WITHOUT_WAITING) : await openAsync(file, OPEN_WITHOUT_WAITING);
+  let ownsFd = true;
+  try {
+    const stats = blocking ? fsSync.fstatSync(fd) : await fstatAsync(fd);
+    if (stats.isDirectory()) throw new CacheError('invalid_input', `${file} is a directory`);
+    if (stats.isFIFO()) {
+      ownsFd = false; // the pipe reader closes it
+      yield* readPipe(fd, options.signal);
+      return;
+    }
+    const buffers = options.buffers ?? freshBuffers(READ_CHUNK);
+    if (!stats.isFile()) {
+      yield* readDevice(file, buffers);
+      return;
+    }
+    let position = 0;
+    if (stats.size > 0 && stats.size < READ_CHUNK) {
+      const data = Buffer.allocUnsafe(stats.size + 1);
+      position = blocking ? readBlocking(fd, data, stats.size) : await readUpTo(fd, data, stats.size);
+      if (position <= stats.size) {
+        yield data.subarray(0, position);
+        return;
+      }
+      yield data; // it grew since fstat: read on
+    }
+    // /proc files say 0 bytes and may answer in short reads: only a read of nothing ends them.
+    yield* readRegularFile(fd, position, stats.size > 0, buffers);
+  } finally {
+    if (ownsFd && blocking) fsSync.closeSync(fd);
+    else if (ownsFd) await closeAsync(fd);
   }
-  yield* readBigFile(file, options.buffers ?? freshBuffers(READ_CHUNK));
+}
+
+/** Reads into `data` until `expected` bytes came or a read returns nothing; returns the count (more than `expected` if the file grew). */
+function readBlocking(fd: number, data: Buffer, expected: number): number {
+  let done = 0;
+  for (let n = 1; done < expected && n > 0; done += n) n = fsSync.readSync(fd, data, done, data.byteLength - done, null);
+  return done;
+}
+
+async function readUpTo(fd: number, data: Buffer, expected: number): Promise<number> {
+  let done = 0;
+  for (let n = 1; done < expected && n > 0; done += n) n = (await readAsync(fd, data, done, data.byteLength - done, null)).bytesRead;
+  return done;
 }
 
 /**
- * A big file as long as it was when opened, one buffer per chunk; the next chunk is read while
- * the caller works on this one.
+ * The rest of a regular file from `start`, one buffer per chunk; the next chunk is read while the
+ * caller works on this one. Where the size is real, a short read is the end of the file.
  */
-async function* readBigFile(file: string, buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
-  const handle = await open(file, 'r');
-  let ahead: Promise<Uint8Array> | null = null;
+async function* readRegularFile(fd: number, start: number, shortReadEnds: boolean, buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
+  const readAt = async (position: number): Promise<{ chunk: Uint8Array; last: boolean }> => {
+    const buffer = await buffers.next();
+    const { bytesRead } = await readAsync(fd, buffer, 0, buffer.byteLength, position);
+    return { chunk: buffer.subarray(0, bytesRead), last: bytesRead === 0 || (shortReadEnds && bytesRead < buffer.byteLength) };
+  };
+  const readAhead = (position: number) => {
+    const read = readAt(position);
+    read.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
+    return read;
+  };
+  let ahead: Promise<{ chunk: Uint8Array; last: boolean }> | null = readAhead(start);
   try {
-    const { size } = await handle.stat();
-    const readAt = async (position: number): Promise<Uint8Array> => {
-      const buffer = await buffers.next();
-      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.byteLength, size - position), position);
-      return buffer.subarray(0, bytesRead);
-    };
-    const readAhead = (position: number) => {
-      const read = readAt(position);
-      read.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
-      return read;
-    };
-    let position = 0;
-    ahead = size > 0 ? readAhead(0) : null;
-    while (ahead) {
-      const chunk = await ahead;
-      if (chunk.byteLength === 0) break; // the file shrank
+    for (let position = start; ahead; ) {
+      const { chunk, last }: { chunk: Uint8Array; last: boolean } = await ahead;
       position += chunk.byteLength;
-      ahead = position < size ? readAhead(position) : null;
-      yield chunk;
+      ahead = last ? null : readAhead(position);
+      if (chunk.byteLength > 0) yield chunk;
     }
   } finally {
     await ahead?.catch(() => undefined); // a read in flight must end before its file closes
-    await handle.close();
   }
 }
 
-/** The whole file when it is smaller than one chunk, else null. */
-async function readSmallFile(file: string): Promise<Buffer | null> {
+/** A FIFO through the event loop: waiting for a writer holds no thread, and `signal` ends the wait. */
+async function* readPipe(fd: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  const pipe = new Socket({ fd, readable: true, writable: false });
+  if (signal) addAbortSignal(signal, pipe);
+  try {
+    yield* pipe;
+  } finally {
+    pipe.destroy();
+  }
+}
+
+/** A character or block device (/dev/zero, a terminal), opened again to block on reads, read until it ends. */
+async function* readDevice(file: string, buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
   const handle = await open(file, 'r');
   try {
-    return (await handle.stat()).size < READ_CHUNK ? await handle.readFile() : null;
+    for (;;) {
+      const buffer = await buffers.next();
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
   } finally {
     await handle.close();
-  }
-}
-
-/** The same with direct system calls. */
-function readSmallFileBlocking(file: string): Buffer | null {
-  const fd = fsSync.openSync(file, 'r');
-  try {
-    const { size } = fsSync.fstatSync(fd);
-    if (size >= READ_CHUNK) return null;
-    const data = Buffer.allocUnsafe(size);
-    let done = 0;
-    for (let n = 1; done < size && n > 0; done += n) n = fsSync.readSync(fd, data, done, size - done, null);
-    return data.subarray(0, done);
-  } finally {
-    fsSync.closeSync(fd);
   }
 }
 
@@ -140,11 +191,8 @@ async function pumpChunks(source: ContentSource, options: PumpOptions, sink: Has
     if (err instanceof CacheError) throw err;
     if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled', { cause: err });
     const name = source.kind === 'file' ? source.path : 'input';
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ENOENT') throw new CacheError('not_found', `no such file: ${name}`);
-    if (e.code === 'EISDIR') throw new CacheError('invalid_input', `${name} is a directory`);
-    if (e.code === 'EACCES') throw new CacheError('access_denied', `cannot read ${name}`);
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CacheError('not_found', `no such file: ${name}`);
+    throw fileSystemError(err, `cannot read ${name}`);
   }
   return size;
 }

@@ -4,7 +4,7 @@ import { createReadStream, type Dirent } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
-import { CacheError } from '../../../src-shared/errors';
+import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
@@ -30,12 +30,37 @@ interface SmallIo {
   link(from: string, to: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
-  /** Undefined when nothing is there (a miss is the common case: no error object is built). */
-  stat(file: string): Promise<fsSync.Stats | undefined>;
+  /** The entry itself, never a link's target; undefined when nothing is there (a miss is the common case: no error object is built). */
+  lstat(file: string): Promise<fsSync.Stats | undefined>;
   readFile(file: string): Promise<Buffer>;
 }
 
 const writeCb = promisify(fsSync.write);
+
+/** Reads never follow a link at a key's name: the store makes none, so one is planted. */
+const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW ?? 0);
+
+/**
+ * mkdir -p with a bounded number of calls (Node's recursive mkdir retries forever where mkdir keeps
+ * answering ENOENT, as under /proc). Returns the first folder created, undefined if `dir` was there.
+ */
+async function makeFolders(dir: string, mkdir: (dir: string) => Promise<unknown>): Promise<string | undefined> {
+  const parent = path.dirname(dir);
+  try {
+    await mkdir(dir);
+    return dir;
+  } catch (err) {
+    if (errno(err) === 'EEXIST') return undefined;
+    if (errno(err) !== 'ENOENT' || parent === dir) throw err;
+  }
+  const created = await makeFolders(parent, mkdir);
+  try {
+    await mkdir(dir); // a second ENOENT: the parent exists but cannot hold folders
+  } catch (err) {
+    if (errno(err) !== 'EEXIST') throw err;
+  }
+  return created ?? dir;
+}
 
 /** Each call a trip to libuv's thread pool: the event loop never waits on the disk (the app). */
 const threadPoolIo: SmallIo = {
@@ -44,16 +69,16 @@ const threadPoolIo: SmallIo = {
     for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done)).bytesWritten;
   },
   close: (fd) => promisify(fsSync.close)(fd),
-  mkdirp: (dir) => fs.mkdir(dir, { recursive: true }),
+  mkdirp: (dir) => makeFolders(dir, fs.mkdir),
   link: (from, to) => fs.link(from, to),
   rename: (from, to) => fs.rename(from, to),
   unlink: (file) => fs.unlink(file),
-  stat: (file) =>
-    fs.stat(file).catch((err: unknown) => {
+  lstat: (file) =>
+    fs.lstat(file).catch((err: unknown) => {
       if (errno(err) === 'ENOENT') return undefined;
       throw err;
     }),
-  readFile: (file) => fs.readFile(file),
+  readFile: (file) => fs.readFile(file, { flag: READ_NO_FOLLOW }),
 };
 
 /**
@@ -67,12 +92,19 @@ const blockingIo: SmallIo = {
     for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
   },
   close: async (fd) => fsSync.closeSync(fd),
-  mkdirp: async (dir) => fsSync.mkdirSync(dir, { recursive: true }),
+  mkdirp: (dir) => makeFolders(dir, async (d) => fsSync.mkdirSync(d)),
   link: async (from, to) => fsSync.linkSync(from, to),
   rename: async (from, to) => fsSync.renameSync(from, to),
   unlink: async (file) => fsSync.unlinkSync(file),
-  stat: async (file) => fsSync.statSync(file, { throwIfNoEntry: false }),
-  readFile: async (file) => fsSync.readFileSync(file),
+  lstat: async (file) => fsSync.lstatSync(file, { throwIfNoEntry: false }),
+  async readFile(file) {
+    const fd = fsSync.openSync(file, READ_NO_FOLLOW);
+    try {
+      return fsSync.readFileSync(fd);
+    } finally {
+      fsSync.closeSync(fd);
+    }
+  },
 };
 
 /** Early flushes of big content, on the thread pool while the hashing goes on. */
@@ -265,8 +297,12 @@ export class LocalFolderStorage implements StorageBackend {
     this.flushes = new FlushGroup(this.root, { syncfs: options.syncfs });
   }
 
-  /** Opening creates nothing: folders appear with the first write, so reads and bad input leave no trace. */
+  /**
+   * Opening creates nothing: folders appear with the first write, so reads and bad input leave no
+   * trace. A root that could never hold a store fails here, with invalid_input.
+   */
   static async open(root: string, options: LocalFolderOptions = {}): Promise<LocalFolderStorage> {
+    await checkStoreRoot(path.resolve(root));
     return new LocalFolderStorage(root, options);
   }
 
@@ -319,7 +355,7 @@ export class LocalFolderStorage implements StorageBackend {
         if (errno(err) === 'ENOENT' && attempt < 5) {
           const created = await this.io.mkdirp(path.dirname(to));
           if (created !== undefined || attempt > 0) continue;
-          if (await this.io.stat(from)) continue;
+          if (await this.io.lstat(from)) continue;
         }
         throw err;
       }
@@ -339,14 +375,23 @@ export class LocalFolderStorage implements StorageBackend {
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
     const file = this.pathOf(key);
     const temp = path.join(path.dirname(file), tempName());
-    await this.writeNew(temp, data, options.durable ?? false);
+    await this.writing(file, () => this.writeNew(temp, data, options.durable ?? false));
     try {
       await options.after;
     } catch (err) {
       await this.io.unlink(temp).catch(() => undefined);
       throw err;
     }
-    return this.place(temp, file, options.ifAbsent ?? false);
+    return this.writing(file, () => this.place(temp, file, options.ifAbsent ?? false));
+  }
+
+  /** A write's file system failures as typed errors naming the file (ENOSPC: no_space, EACCES: access_denied…). */
+  private async writing<T>(file: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      throw fileSystemError(err, `cannot write ${file}`);
+    }
   }
 
   /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
@@ -378,7 +423,7 @@ export class LocalFolderStorage implements StorageBackend {
       return true;
     } catch (err) {
       if (errno(err) === 'ENOENT') throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
-      throw err;
+      throw fileSystemError(err, `cannot write ${target}`);
     }
   }
 
@@ -386,25 +431,26 @@ export class LocalFolderStorage implements StorageBackend {
     try {
       return await this.io.readFile(this.pathOf(key));
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR' || errno(err) === 'EISDIR') return null;
-      throw err;
+      // ELOOP: a link where the store keeps a file, which counts as nothing there.
+      if (['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) return null;
+      throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
     }
   }
 
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(this.pathOf(key), 'r');
+      handle = await fs.open(this.pathOf(key), READ_NO_FOLLOW);
     } catch (err) {
-      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
-      throw err;
+      if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) return null;
+      throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
     }
     return createReadStream('', { fd: handle, highWaterMark: 1 << 20, signal: options.signal });
   }
 
   async exists(key: string): Promise<boolean> {
     try {
-      return (await this.io.stat(this.pathOf(key)))?.isFile() ?? false;
+      return (await this.io.lstat(this.pathOf(key)))?.isFile() ?? false;
     } catch (err) {
       if (errno(err) === 'ENOTDIR') return false;
       throw err;
@@ -455,7 +501,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   private async info(key: string): Promise<ObjectInfo | null> {
     try {
-      const st = await fs.stat(this.pathOf(key));
+      const st = await fs.lstat(this.pathOf(key));
       return { key, size: st.size, modified: st.mtime.toISOString() };
     } catch (err) {
       if (errno(err) === 'ENOENT') return null; // deleted while listing
@@ -480,7 +526,9 @@ export class LocalFolderStorage implements StorageBackend {
 
   async delete(key: string): Promise<void> {
     const file = this.pathOf(key);
-    await fs.rm(file, { force: true });
+    await fs.rm(file, { force: true }).catch((err: unknown) => {
+      throw fileSystemError(err, `cannot delete ${file}`);
+    });
     // Prune folders left empty, so the tree shows only what holds keys.
     let dir = path.dirname(file);
     while (dir.startsWith(this.root + path.sep)) {
@@ -503,22 +551,25 @@ export class LocalFolderStorage implements StorageBackend {
     let spool: Spool | null = null;
     const buffers = new BufferRing();
     try {
+      const staging = path.join(this.root, STAGING_DIR);
       const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo, buffers }, async (chunk) => {
         if (!spool && !first) {
           first = chunk;
           return;
         }
-        if (!spool) {
-          spool = await this.openSpool(buffers);
-          await spool.writer.write(first!);
-          first = null;
-        }
-        await spool.writer.write(chunk);
+        await this.writing(staging, async () => {
+          if (!spool) {
+            spool = await this.openSpool(buffers);
+            await spool.writer.write(first!);
+            first = null;
+          }
+          await spool.writer.write(chunk);
+        });
       });
       if (!spool) return this.stagedInMemory(result, first ?? new Uint8Array(0));
       const written: Spool = spool;
       spool = null; // from here on finishSpool cleans up after itself
-      return { ...result, ...(await this.finishSpool(written)) };
+      return { ...result, ...(await this.writing(staging, () => this.finishSpool(written))) };
     } catch (err) {
       if (spool) await this.dropSpool(spool);
       throw err;
@@ -531,14 +582,16 @@ export class LocalFolderStorage implements StorageBackend {
       commit: async (key) => {
         const file = this.pathOf(key);
         if (await this.exists(key)) return 'exists';
-        // Most new hashes open a new shard folder: creating it first is cheaper than failing.
-        await this.io.mkdirp(path.dirname(file));
-        const temp = path.join(path.dirname(file), tempName());
-        await this.writeNew(temp, bytes, true);
-        // Content keys are named by their bytes, so a writer that placed the key meanwhile placed
-        // the same bytes: a rename over it is harmless.
-        await this.withFolder(temp, file, () => this.io.rename(temp, file));
-        return 'created';
+        return this.writing(file, async (): Promise<'created'> => {
+          // Most new hashes open a new shard folder: creating it first is cheaper than failing.
+          await this.io.mkdirp(path.dirname(file));
+          const temp = path.join(path.dirname(file), tempName());
+          await this.writeNew(temp, bytes, true);
+          // Content keys are named by their bytes, so a writer that placed the key meanwhile placed
+          // the same bytes: a rename over it is harmless.
+          await this.withFolder(temp, file, () => this.io.rename(temp, file));
+          return 'created';
+        });
       },
       discard: async () => {},
     };
@@ -586,7 +639,7 @@ export class LocalFolderStorage implements StorageBackend {
           await discard();
           return 'exists';
         }
-        await this.withFolder(temp, file, () => this.io.rename(temp, file));
+        await this.writing(file, () => this.withFolder(temp, file, () => this.io.rename(temp, file)));
         discarded = true;
         return 'created';
       },
@@ -623,6 +676,29 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Linux pseudo file systems (statfs magic numbers) that list folders but never let one be made. */
+const PSEUDO_FILE_SYSTEMS = new Map([
+  [0x9fa0, 'procfs'],
+  [0x62656572, 'sysfs'],
+]);
+
+/** The root, or the nearest folder above it that exists, must be a folder on a file system that holds files. */
+async function checkStoreRoot(root: string): Promise<void> {
+  let existing = root;
+  for (;;) {
+    const st = await fs.stat(existing).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
+      throw fileSystemError(err, `cannot open the store folder ${root}`);
+    });
+    if (st && !st.isDirectory()) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is not a folder`);
+    if (st || path.dirname(existing) === existing) break;
+    existing = path.dirname(existing);
+  }
+  if (process.platform !== 'linux') return;
+  const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
+  if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
 }
 
 function isAlive(pid: number): boolean {
