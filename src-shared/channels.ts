@@ -30,3 +30,5 @@ export type ChannelMethod = (typeof METHOD_NAMES)[number];
 /** `ipcRenderer.invoke(IPC_INVOKE_PREFIX + method, payload)`; events arrive on IPC_EVENT_CHANNEL. */
 export const IPC_INVOKE_PREFIX = 'cache-admin:';
 export const IPC_EVENT_CHANNEL = 'cache-admin:event';
+/** The preload tells main the path of a File the operator dropped or picked: main reads only such paths. */
+export const IPC_GRANT_CHANNEL = 'cache-admin:grant-path';

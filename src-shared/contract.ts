@@ -100,9 +100,9 @@ export const methods = {
       })
       .strict(),
   },
-  /** Hash a file main can read, and say whether the namespace already holds it; stores nothing. */
+  /** Hash a file the operator chose (see PathGrants), and say whether the namespace already holds it; stores nothing. */
   hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema }).strict() },
-  /** Store a file main streams from disk (Electron drops arrive as paths). */
+  /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
   storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs }).strict() },
   /** Stop a running hashFile/storeFile/upload; it then fails with `cancelled` and writes nothing. */
   cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
@@ -255,7 +255,7 @@ export type CacheAdminApi = {
 /** The object the Electron preload exposes as `window.cacheAdmin`. */
 export type PreloadApi = CacheAdminApi & {
   onEvent(listener: (event: CacheAdminEvent) => void): () => void;
-  /** The path of a dropped file (Electron's webUtils.getPathForFile); main streams it from disk. */
+  /** The path of a dropped or picked file (webUtils.getPathForFile); it also lets main read that path, and only such paths. */
   pathForFile(file: unknown): string;
 };
 

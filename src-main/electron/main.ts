@@ -2,9 +2,10 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IPC_EVENT_CHANNEL } from '../../src-shared/channels';
+import { IPC_EVENT_CHANNEL, IPC_GRANT_CHANNEL } from '../../src-shared/channels';
 import { maxEntryBytesOf } from '../cli/store-options';
 import { createDispatcher } from '../ipc/dispatch';
+import { PathGrants } from '../ipc/path-grants';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
 import { APP_PAGE_URL, APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './app-protocol';
@@ -28,7 +29,9 @@ async function start(): Promise<void> {
   electron.protocol.handle(APP_SCHEME, appProtocolHandler(path.join(here, '../renderer')));
   hardenSession(electron.session.defaultSession);
   const dataDir = app.getPath('userData');
+  const pathGrants = new PathGrants([dataDir]);
   const session = new AppSession({
+    pathGrants,
     cacheOptions: { maxEntryBytes: maxEntryBytesOf({}, process.env) },
     profiles: new ProfileStore(path.join(dataDir, 'profiles.json'), safeStorageBox(electron.safeStorage), path.join(dataDir, 'store')),
     chooseSavePath: async (name) => {
@@ -38,6 +41,9 @@ async function start(): Promise<void> {
   });
   await session.start();
   registerIpc(electron.ipcMain, createDispatcher(session), (event) => registry.isTrustedSender(event));
+  electron.ipcMain.handle(IPC_GRANT_CHANNEL, async (event, file) => {
+    if (registry.isTrustedSender(event) && typeof file === 'string') pathGrants.grant(file);
+  });
   session.onEvent((event) => {
     for (const w of registry.windows.values()) if (!w.webContents.isDestroyed()) w.webContents.send(IPC_EVENT_CHANNEL, event);
   });

@@ -1,5 +1,5 @@
 // Sandboxed preload (bundled as CommonJS): one function per contract method, never ipcRenderer itself.
-import { IPC_EVENT_CHANNEL, IPC_INVOKE_PREFIX, METHOD_NAMES } from '../../src-shared/channels';
+import { IPC_EVENT_CHANNEL, IPC_GRANT_CHANNEL, IPC_INVOKE_PREFIX, METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminEvent, PreloadApi } from '../../src-shared/contract';
 
 interface PreloadElectron {
@@ -25,7 +25,12 @@ const exposed: PreloadApi = {
     ipcRenderer.on(IPC_EVENT_CHANNEL, forward);
     return () => ipcRenderer.removeListener(IPC_EVENT_CHANNEL, forward);
   },
-  pathForFile: (file) => webUtils.getPathForFile(file),
+  pathForFile: (file) => {
+    const chosen = webUtils.getPathForFile(file);
+    // Only a File from a real drop or file picker has a path: that is the operator's choice, so main may read it.
+    if (chosen) void ipcRenderer.invoke(IPC_GRANT_CHANNEL, chosen);
+    return chosen;
+  },
 };
 
 contextBridge.exposeInMainWorld('cacheAdmin', exposed);
