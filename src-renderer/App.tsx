@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent as ReactKeyboardEvent } from 'react';
 import { ConnectionBar } from './components/ConnectionBar';
 import { EntriesPanel } from './components/EntriesPanel';
 import { EntryPanel, VersionsPanel } from './components/EntryPanel';
@@ -10,7 +10,7 @@ import { TransfersPanel } from './components/TransfersPanel';
 import { VerifyPanel } from './components/VerifyPanel';
 import { filesFromDrop } from './lib/drop';
 import { useApp } from './state/context';
-import type { Tab } from './state/store';
+import { ACTIVE_PHASES, type Tab } from './state/store';
 
 const TABS: { id: Tab; label: string }[] = [
   { id: 'browse', label: 'Browse' },
@@ -28,8 +28,24 @@ export function App() {
   const clearLookup = useApp((s) => s.clearLookup);
   const notice = useApp((s) => s.notice);
   const notify = useApp((s) => s.notify);
+  const runningTransfers = useApp((s) => s.transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length);
   const lookupRef = useRef<HTMLInputElement>(null);
+  const tabsRef = useRef<HTMLDivElement>(null);
   const [dragging, setDragging] = useState(false);
+  // On a narrow window the transfers column folds to a button; a drop opens it.
+  const [transfersOpen, setTransfersOpen] = useState(false);
+
+  // Arrow keys, Home and End move between tabs (one tab stop for the whole list).
+  function onTabKey(event: ReactKeyboardEvent) {
+    const index = TABS.findIndex((t) => t.id === tab);
+    const moves: Record<string, number> = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: TABS.length - 1 };
+    const target = moves[event.key];
+    if (target === undefined) return;
+    event.preventDefault();
+    const next = TABS[(target + TABS.length) % TABS.length]!;
+    setTab(next.id);
+    tabsRef.current?.querySelector<HTMLElement>(`#tab-${next.id}`)?.focus();
+  }
 
   useEffect(() => init(), [init]);
 
@@ -81,7 +97,9 @@ export function App() {
       depth = 0;
       setDragging(false);
       if (e.dataTransfer) void filesFromDrop(e.dataTransfer).then((files) => {
-          if (files.length) void storeFiles(files);
+          if (!files.length) return;
+          setTransfersOpen(true);
+          void storeFiles(files);
         });
     };
     window.addEventListener('dragenter', onEnter);
@@ -107,37 +125,54 @@ export function App() {
           </button>
         </div>
       )}
-      <div className="workspace">
-        <aside className="sidebar">
+      <div className={`workspace ${transfersOpen ? 'transfers-open' : ''}`}>
+        <div className="sidebar">
           <NamespacesPanel />
-        </aside>
+        </div>
         <main className="main">
           <div className="toolbar">
             <LookupBox ref={lookupRef} />
-            <nav className="tabs" role="tablist" aria-label="Views">
+            <div className="tabs" role="tablist" aria-label="Views" ref={tabsRef} onKeyDown={onTabKey}>
               {TABS.map((t) => (
-                <button key={t.id} type="button" role="tab" aria-selected={tab === t.id} className={tab === t.id ? 'active' : ''} onClick={() => setTab(t.id)}>
+                <button
+                  key={t.id}
+                  id={`tab-${t.id}`}
+                  type="button"
+                  role="tab"
+                  aria-selected={tab === t.id}
+                  aria-controls="view"
+                  tabIndex={tab === t.id ? 0 : -1}
+                  className={tab === t.id ? 'active' : ''}
+                  onClick={() => setTab(t.id)}
+                >
                   {t.label}
                 </button>
               ))}
-            </nav>
-          </div>
-          {tab === 'browse' && (
-            <div className="browse">
-              <EntriesPanel />
-              <div className="detail">
-                <EntryPanel />
-                <VersionsPanel />
-              </div>
             </div>
-          )}
-          {tab === 'layout' && <LayoutPanel />}
-          {tab === 'stats' && <StatsPanel />}
-          {tab === 'verify' && <VerifyPanel />}
+          </div>
+          <div className="view" id="view" role="tabpanel" aria-labelledby={`tab-${tab}`}>
+            {tab === 'browse' && (
+              <div className="browse">
+                <EntriesPanel />
+                <div className="detail">
+                  <EntryPanel />
+                  <VersionsPanel />
+                </div>
+              </div>
+            )}
+            {tab === 'layout' && <LayoutPanel />}
+            {tab === 'stats' && <StatsPanel />}
+            {tab === 'verify' && <VerifyPanel />}
+          </div>
         </main>
-        <aside className="transfers-side">
-          <TransfersPanel />
-        </aside>
+        <div className="transfers-side">
+          <button type="button" className="transfers-toggle" aria-expanded={transfersOpen} aria-controls="transfers-column" onClick={() => setTransfersOpen(!transfersOpen)}>
+            Transfers{runningTransfers > 0 && ` (${runningTransfers})`}
+          </button>
+          <div className="transfers-column" id="transfers-column">
+            <TransfersPanel />
+          </div>
+        </div>
       </div>
       {dragging && (
         <div className="drop-overlay" aria-hidden="true">

@@ -1,9 +1,11 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useApp } from '../state/context';
+import { Loading, Modal } from './common';
 import type { ProfileSummary } from '../../src-shared/contract';
 import type { AppActions, Theme } from '../state/store';
 
 const NEXT_THEME: Record<Theme, Theme> = { system: 'dark', dark: 'light', light: 'system' };
+const THEME_ICONS: Record<Theme, string> = { system: '◐', dark: '●', light: '○' };
 
 export function ConnectionBar() {
   const capabilities = useApp((s) => s.capabilities);
@@ -17,12 +19,12 @@ export function ConnectionBar() {
 
   return (
     <header className="topbar">
-      <div className="brand">
+      <h1 className="brand">
         <span className="logo" aria-hidden="true">
           ▦
         </span>
         Cache Admin
-      </div>
+      </h1>
       <label className="profile">
         <span className="muted">Store</span>
         <select aria-label="Store profile" value={active} onChange={(e) => void connect(e.target.value).then((error) => error && notify(`Could not connect: ${error.message}`))} disabled={profiles.status !== 'ready'}>
@@ -44,8 +46,8 @@ export function ConnectionBar() {
       )}
       {capabilities.status === 'error' && <span className="badge warn">{capabilities.error.message}</span>}
       <span className="spacer" />
-      <button type="button" onClick={() => setTheme(NEXT_THEME[theme])} aria-label={`Theme: ${theme}`} title="Switch theme">
-        {theme === 'system' ? '◐ System' : theme === 'dark' ? '● Dark' : '○ Light'}
+      <button type="button" onClick={() => setTheme(NEXT_THEME[theme])} title="Switch theme">
+        <span aria-hidden="true">{THEME_ICONS[theme]}</span> Theme: {theme}
       </button>
       {managing && <StoresDialog onClose={() => setManaging(false)} />}
     </header>
@@ -67,22 +69,31 @@ function credentialsOf(p: ProfileSummary): string {
 
 /** The saved stores: connect, remove (the profile only, never the data), or add one. */
 function StoresDialog({ onClose }: { onClose: () => void }) {
+  const [adding, setAdding] = useState<'s3' | 'local' | null>(null);
+  const back = () => setAdding(null);
+  return (
+    <Modal label={adding === 's3' ? 'Add S3 bucket' : adding === 'local' ? 'Add local folder' : 'Stores'} className={adding ? '' : 'wide'} onClose={adding ? back : onClose}>
+      {adding === 's3' && <AddS3Profile onCancel={back} onConnected={onClose} />}
+      {adding === 'local' && <AddFolderProfile onCancel={back} onConnected={onClose} />}
+      {!adding && <ProfileList onAdd={setAdding} onClose={onClose} />}
+    </Modal>
+  );
+}
+
+function ProfileList({ onAdd, onClose }: { onAdd: (kind: 's3' | 'local') => void; onClose: () => void }) {
   const profiles = useApp((s) => s.profiles);
   const connect = useApp((s) => s.connect);
   const removeProfile = useApp((s) => s.removeProfile);
-  const [adding, setAdding] = useState<'s3' | 'local' | null>(null);
   const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  /** Connects and closes; on failure stays open with the reason. */
-  const connectTo = async (id: string) => {
-    const failed = await connect(id);
-    if (!failed) onClose();
-    return failed ? `Could not connect: ${failed.message}` : null;
-  };
-  if (adding === 's3') return <AddS3Profile onCancel={() => setAdding(null)} onSaved={connectTo} />;
-  if (adding === 'local') return <AddFolderProfile onCancel={() => setAdding(null)} onSaved={connectTo} />;
-  if (profiles.status !== 'ready') return null;
+  if (profiles.status !== 'ready') return <Loading what="stores" />;
   const { active } = profiles.data;
+
+  async function connectTo(id: string) {
+    const failed = await connect(id);
+    if (failed) setError(`Could not connect: ${failed.message}`);
+    else onClose();
+  }
 
   async function remove(id: string) {
     setConfirming(null);
@@ -91,120 +102,120 @@ function StoresDialog({ onClose }: { onClose: () => void }) {
   }
 
   return (
-    <div className="modal-backdrop" onKeyDown={(e) => e.key === 'Escape' && onClose()}>
-      <div className="modal wide" role="dialog" aria-label="Stores">
-        <h2>Stores</h2>
-        <table className="profiles">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Where</th>
-              <th>Credentials</th>
-              <th />
+    <>
+      <h2>Stores</h2>
+      <table className="profiles">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Where</th>
+            <th scope="col">Credentials</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {profiles.data.profiles.map((p) => (
+            <tr key={p.id}>
+              <td>
+                {p.name} {p.id === active && <span className="badge ok">connected</span>}
+              </td>
+              <td>
+                <code>{p.location}</code>
+                {p.endpoint && <div className="muted">{p.endpoint}</div>}
+              </td>
+              <td className="muted">{credentialsOf(p)}</td>
+              <td className="row-actions">
+                {confirming === p.id ? (
+                  <>
+                    <button type="button" className="danger" onClick={() => void remove(p.id)}>
+                      Confirm removal
+                    </button>
+                    <button type="button" onClick={() => setConfirming(null)}>
+                      Keep
+                    </button>
+                  </>
+                ) : (
+                  <>
+                    {p.id !== active && (
+                      <button type="button" onClick={() => void connectTo(p.id)}>
+                        Connect
+                      </button>
+                    )}
+                    {p.removable && p.id !== active && (
+                      <button type="button" onClick={() => setConfirming(p.id)}>
+                        Remove<span className="visually-hidden"> {p.name}</span>
+                      </button>
+                    )}
+                  </>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {profiles.data.profiles.map((p) => (
-              <tr key={p.id}>
-                <td>
-                  {p.name} {p.id === active && <span className="badge ok">connected</span>}
-                </td>
-                <td>
-                  <code>{p.location}</code>
-                  {p.endpoint && <div className="muted">{p.endpoint}</div>}
-                </td>
-                <td className="muted">{credentialsOf(p)}</td>
-                <td className="row-actions">
-                  {confirming === p.id ? (
-                    <>
-                      <button type="button" className="danger" onClick={() => void remove(p.id)}>
-                        Confirm removal
-                      </button>
-                      <button type="button" onClick={() => setConfirming(null)}>
-                        Keep
-                      </button>
-                    </>
-                  ) : (
-                    <>
-                      {p.id !== active && (
-                        <button type="button" onClick={() => void connectTo(p.id).then(setError)}>
-                          Connect
-                        </button>
-                      )}
-                      {p.removable && p.id !== active && (
-                        <button type="button" onClick={() => setConfirming(p.id)} aria-label={`Remove ${p.name}`}>
-                          Remove
-                        </button>
-                      )}
-                    </>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        <p className="muted">Removing a store forgets its profile and secret; what is stored there stays.</p>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="modal-actions">
-          <button type="button" onClick={() => setAdding('local')}>
-            Add local folder
-          </button>
-          <button type="button" onClick={() => setAdding('s3')}>
-            Add S3 bucket
-          </button>
-          <button type="button" className="primary" onClick={onClose} autoFocus>
-            Close
-          </button>
-        </div>
+          ))}
+        </tbody>
+      </table>
+      <p className="muted">Removing a store forgets its profile and secret; what is stored there stays.</p>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="modal-actions">
+        <button type="button" onClick={() => onAdd('local')}>
+          Add local folder
+        </button>
+        <button type="button" onClick={() => onAdd('s3')}>
+          Add S3 bucket
+        </button>
+        <button type="button" className="primary" onClick={onClose} data-autofocus>
+          Close
+        </button>
       </div>
-    </div>
+    </>
   );
 }
 
 interface AddProps {
   onCancel: () => void;
-  /** Connects to the saved profile; resolves with why it could not, or null. */
-  onSaved: (id: string) => Promise<string | null>;
+  onConnected: () => void;
 }
 
-type ProfileInput = Parameters<AppActions['saveProfile']>[0];
+type ProfileInput = Parameters<AppActions['addProfile']>[0];
 
-/** Saves the profile the fields describe and connects to it; a failure stays in the form. */
-function ProfileForm({ title, toInput, onCancel, onSaved, children }: AddProps & { title: string; toInput: (fields: FormData) => ProfileInput; children: ReactNode }) {
-  const saveProfile = useApp((s) => s.saveProfile);
+/** Saves the profile the fields describe and connects to it; a failure stays in the form, and nothing is kept. */
+function ProfileForm({ title, toInput, onCancel, onConnected, children }: AddProps & { title: string; toInput: (fields: FormData) => ProfileInput; children: ReactNode }) {
+  const addProfile = useApp((s) => s.addProfile);
   const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const result = await saveProfile(toInput(new FormData(event.currentTarget)));
-    if (!result.ok) return setError(result.error.message);
-    setError(await onSaved(result.value.id));
+    setBusy(true);
+    const failed = await addProfile(toInput(new FormData(event.currentTarget)));
+    setBusy(false);
+    if (failed) setError(failed.message);
+    else onConnected();
   }
 
   return (
-    <div className="modal-backdrop" onKeyDown={(e) => e.key === 'Escape' && onCancel()}>
-      <form className="modal" aria-label={title} onSubmit={(e) => void submit(e)}>
-        <h2>{title}</h2>
-        {children}
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="modal-actions">
-          <button type="button" onClick={onCancel}>
-            Back
-          </button>
-          <button type="submit" className="primary">
-            Save and connect
-          </button>
-        </div>
-      </form>
-    </div>
+    <form aria-label={title} onSubmit={(e) => void submit(e)}>
+      <h2>{title}</h2>
+      {children}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="modal-actions">
+        <button type="button" onClick={onCancel}>
+          Back
+        </button>
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Connecting…' : 'Save and connect'}
+        </button>
+      </div>
+    </form>
   );
 }
 

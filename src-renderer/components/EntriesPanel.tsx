@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel } from './common';
@@ -13,12 +13,21 @@ export function EntriesPanel() {
   const loadMore = useApp((s) => s.loadMoreEntries);
   const lookup = useApp((s) => s.lookup);
   const setInput = useApp((s) => s.setLookupInput);
+  const shownHash = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.hash : null));
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
   const rows = entries.items.length + (entries.done ? 0 : 1);
   const virtualizer = useVirtualizer({ count: rows, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
   const items = virtualizer.getVirtualItems();
   const last = items[items.length - 1];
+
+  // The row of the entry on show is selected, however it was opened (a lookup, a version, a key).
+  const shownIndex = useMemo(() => entries.items.findIndex((e) => e.hash === shownHash), [entries.items, shownHash]);
+  useEffect(() => {
+    if (shownIndex < 0) return;
+    setActive(shownIndex);
+    virtualizer.scrollToIndex(shownIndex, { align: 'auto' });
+  }, [shownIndex, virtualizer]);
 
   useEffect(() => {
     if (last && last.index >= entries.items.length - 50 && !entries.done && entries.status === 'ready') void loadMore();
@@ -33,11 +42,13 @@ export function EntriesPanel() {
   }
 
   function onKey(event: KeyboardEvent) {
-    const delta = event.key === 'ArrowDown' ? 1 : event.key === 'ArrowUp' ? -1 : event.key === 'PageDown' ? 20 : event.key === 'PageUp' ? -20 : 0;
     if (event.key === 'Enter') return open(active);
-    if (!delta) return;
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
+    const moves: Record<string, number> = { ArrowDown: active + 1, ArrowUp: active - 1, PageDown: active + page, PageUp: active - page, Home: 0, End: entries.items.length - 1 };
+    const target = moves[event.key];
+    if (target === undefined) return;
     event.preventDefault();
-    const next = Math.max(0, Math.min(entries.items.length - 1, active + delta));
+    const next = Math.max(0, Math.min(entries.items.length - 1, target));
     setActive(next);
     virtualizer.scrollToIndex(next, { align: 'auto' });
   }

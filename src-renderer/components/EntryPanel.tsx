@@ -66,11 +66,11 @@ export function EntryPanel() {
           <dl className="facts">
             <dt>Hash</dt>
             <dd>
-              <code data-testid="entry-hash">{data.record.hash}</code> <CopyButton text={data.record.hash} label="Copy hash" />
+              <code data-testid="entry-hash">{data.record.hash}</code> <CopyButton text={data.record.hash} what="hash" />
             </dd>
             <dt>Cache id</dt>
             <dd>
-              <code data-testid="entry-cache-id">{data.record.cache_id}</code> <CopyButton text={data.record.cache_id} label="Copy cache id" />
+              <code data-testid="entry-cache-id">{data.record.cache_id}</code> <CopyButton text={data.record.cache_id} what="cache id" />
             </dd>
             <dt>Version</dt>
             <dd>
@@ -111,8 +111,15 @@ export function EntryPanel() {
               </li>
             ))}
           </ul>
-          <h3>
-            Preview {data.previewTruncated && <span className="muted">(first {formatBytes(Math.floor((data.preview.length * 3) / 4))})</span>}
+          <h3 id="preview-heading">
+            Preview
+            {preview && preview.shownBytes < data.record.size && (
+              <span className="muted">
+                {' '}
+                (first {formatBytes(preview.shownBytes)} of {formatBytes(data.record.size)}
+                {preview.kind === 'hex' && ', in hex'})
+              </span>
+            )}
           </h3>
           {preview?.kind === 'image' ? (
             <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />

@@ -1,10 +1,8 @@
 import { useRef } from 'react';
 import { formatBytes } from '../lib/format';
 import { useApp } from '../state/context';
-import type { Transfer } from '../state/store';
+import { ACTIVE_PHASES as ACTIVE, type Transfer } from '../state/store';
 import { Empty, ErrorLine, Panel } from './common';
-
-const ACTIVE: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
 
 export function TransfersPanel() {
   const transfers = useApp((s) => s.transfers);
@@ -80,6 +78,10 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
             Cancel
           </button>
         )}
+      </div>
+      <div className="transfer-target muted">
+        into <code>{t.namespace}</code>
+        {t.store && <> on {t.store}</>}
       </div>
       {active && (
         <>

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ErrorInfo } from '../../src-shared/errors';
 
 export function ErrorLine({ error }: { error: ErrorInfo }) {
@@ -33,10 +33,71 @@ export function Panel({ label, title, actions, children, className }: { label: s
   );
 }
 
-export function CopyButton({ text, label }: { text: string; label: string }) {
+/** Copies `text`; the button says "Copied" (or that it could not) for a moment, so the operator knows. */
+export function CopyButton({ text, what }: { text: string; what: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
+  useEffect(() => {
+    if (state === 'idle') return;
+    const timer = setTimeout(() => setState('idle'), 2000);
+    return () => clearTimeout(timer);
+  }, [state]);
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState('copied');
+    } catch {
+      setState('failed');
+    }
+  }
   return (
-    <button type="button" className="link" onClick={() => void navigator.clipboard?.writeText(text)} aria-label={label} title={label}>
-      Copy
+    <button type="button" className="link" onClick={() => void copy()} title={`Copy ${what}`}>
+      <span aria-live="polite">{state === 'copied' ? 'Copied' : state === 'failed' ? 'Copy failed' : 'Copy'}</span>
+      <span className="visually-hidden"> {what}</span>
     </button>
+  );
+}
+
+const FOCUSABLE = 'button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea, [href], [tabindex]:not([tabindex="-1"])';
+
+/**
+ * A modal dialog (the platform's: the rest of the page is inert). Focus starts on `[data-autofocus]`
+ * or the first control, Tab cycles inside, Escape calls `onClose`, and focus returns to the opener.
+ */
+export function Modal({ label, onClose, className, children }: { label: string; onClose: () => void; className?: string; children: ReactNode }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [opener] = useState(() => document.activeElement); // read before any child takes focus
+  useEffect(() => {
+    const dialog = ref.current!;
+    if (!dialog.open) dialog.showModal();
+    if (!dialog.contains(document.activeElement) || document.activeElement === dialog) dialog.querySelector<HTMLElement>(`[data-autofocus], ${FOCUSABLE}`)?.focus();
+    return () => {
+      dialog.close();
+      if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
+    };
+  }, [opener]);
+
+  function trapTab(event: KeyboardEvent) {
+    if (event.key !== 'Tab') return;
+    const controls = [...ref.current!.querySelectorAll<HTMLElement>(FOCUSABLE)];
+    const edge = event.shiftKey ? controls[0] : controls[controls.length - 1];
+    if (edge && document.activeElement === edge) {
+      event.preventDefault();
+      (event.shiftKey ? controls[controls.length - 1] : controls[0])!.focus();
+    }
+  }
+
+  return (
+    <dialog
+      ref={ref}
+      className={`modal ${className ?? ''}`}
+      aria-label={label}
+      onKeyDown={trapTab}
+      onCancel={(e) => {
+        e.preventDefault(); // Escape: the owner decides what closes
+        onClose();
+      }}
+    >
+      {children}
+    </dialog>
   );
 }

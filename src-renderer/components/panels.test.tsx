@@ -268,3 +268,162 @@ describe('Verify', () => {
     await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('verify was cancelled'));
   });
 });
+
+describe('Issue 17: data goes where the operator put it, and nothing stale is shown', () => {
+  const file = (name: string) => new File([new Uint8Array(10)], name);
+  const stored = (input: { namespace: string; path: string }) => ok({ cache_id: `${hashOf(1)}-v1`, hash: hashOf(1), version: 1, namespace: input.namespace, size: 10, source: input.path, deduplicated: false, keys: [] });
+
+  it('stores queued drops in the namespace they were dropped in, even after the operator switches namespace', async () => {
+    const held: (() => void)[] = [];
+    const { client, calls } = fakeClient({
+      hashFile: (input) => new Promise((resolve) => held.push(() => resolve(ok({ hash: hashOf(1), sha256: 'x', size: 10, existing: null, path: input.path })))),
+      storeFile: stored,
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles(['1', '2', '3', '4', '5', '6'].map((n) => file(`${n}.bin`))));
+    act(() => store.getState().selectNamespace('docs')); // while the first three run, five more wait
+    for (let i = 0; i < 6; i++) {
+      await waitFor(() => expect(held.length).toBeGreaterThan(i));
+      await act(async () => held[i]!());
+    }
+    await waitFor(() => expect(store.getState().transfers.every((t) => t.phase === 'done')).toBe(true));
+    const targets = calls.filter((c) => c.method === 'hashFile' || c.method === 'storeFile').map((c) => (c.input as { namespace: string }).namespace);
+    expect(targets).toHaveLength(12);
+    expect(new Set(targets)).toEqual(new Set(['default']));
+    expect(screen.getAllByText(/^into/).map((row) => row.textContent)).toEqual(Array(6).fill('into default'));
+  });
+
+  it('refuses to switch store while transfers are still going, so none lands in the other store', async () => {
+    const { client, calls } = fakeClient({ hashFile: () => new Promise(() => {}) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([file('a.bin')]));
+    const error = await store.getState().connect('other');
+    expect(error?.message).toMatch(/1 transfer is still going into .*cancel/);
+    expect(calls.some((c) => c.method === 'connect')).toBe(false);
+  });
+
+  it('switching store clears every panel at once and drops a late answer from the previous store', async () => {
+    const answers: ((value: unknown) => void)[] = [];
+    const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));
+    const { client } = fakeClient({
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true }),
+      stats: () => late(),
+      describeKey: () => late(),
+      entries: () => ok({ entries: [] }),
+    });
+    const report = { checked: 7, problems: [], notes: [] };
+    vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(600);
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
+    const { store } = renderWith(
+      <>
+        <StatsPanel />
+        <EntriesPanel />
+        <EntryPanel />
+        <VerifyPanel />
+      </>,
+      {
+        client,
+        state: {
+          tab: 'stats',
+          entries: { namespace: 'default', items: [{ hash: hashOf(7) as never, size: 1, modified: '2026-11-24T00:00:00.000Z' }], done: true, status: 'ready' },
+          entry: { status: 'ready', data: entryView() },
+          verify: { status: 'done', checked: 7, scope: 'default', report },
+        },
+      },
+    );
+    void store.getState().loadStats();
+    void store.getState().describeKey('default/objects/b9/4d/b94d27b9934d3e08');
+    expect(screen.getByText(hashOf(7))).toBeTruthy();
+    await act(async () => void (await store.getState().connect('other')));
+    // At once: no entry, list, report or key of the previous store.
+    expect(screen.queryByText(hashOf(7))).toBeNull();
+    expect(screen.queryByTestId('entry-hash')).toBeNull();
+    expect(screen.queryByLabelText('Verify report')).toBeNull();
+    expect(store.getState().keyInfo.status).toBe('idle');
+    // The previous store's answers arrive late: they are not shown.
+    await act(async () => {
+      answers[0]!(ok({ namespace: 'default', entries: 99, versions: 99, bytes: 1, objects: 1, shards: {} }));
+      answers[1]!(ok({ key: 'default/objects/b9/4d/b94d27b9934d3e08', kind: 'content' }));
+    });
+    expect(screen.queryByText('99')).toBeNull();
+    expect(store.getState().keyInfo.status).toBe('idle');
+    expect(store.getState().stats.status).toBe('loading'); // the new store's stats are on their way
+  });
+
+  it('a storage key of a namespace that does not exist says not found and creates no namespace', async () => {
+    const { client } = fakeClient({ entry: () => fail('not_found', 'b94d27b9934d3e08 is not in namespace tmp'), versions: () => ok({ hash: 'b94d27b9934d3e08', versions: [] }) });
+    const { store } = renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default')] } } });
+    await act(() => store.getState().lookup('tmp/objects/b9/4d/b94d27b9934d3e08'));
+    expect(store.getState().namespace).toBe('default');
+    expect(store.getState().entry).toMatchObject({ status: 'error', error: { code: 'not_found' } });
+    expect(within(screen.getByRole('listbox', { name: 'Namespace list' })).getAllByRole('option').map((o) => o.textContent?.split(/\d/)[0])).toEqual(['default']);
+  });
+
+  it('a pasted file path explains what the lookup takes, and no namespace appears', () => {
+    const { store, calls } = { ...renderWith(<LookupBox />), calls: [] };
+    const input = screen.getByLabelText('Look up hash or cache id');
+    fireEvent.change(input, { target: { value: '/tmp/store/default/objects/b9/4d/b94d27b9934d3e08' } });
+    fireEvent.submit(input);
+    expect(screen.getByRole('alert').textContent).toMatch(/is a file path\. The lookup takes a cache hash/);
+    expect(store.getState().namespace).toBe('default');
+    expect(calls).toHaveLength(0);
+  });
+
+  it('a new profile that cannot connect is not kept', async () => {
+    const profiles = { active: 'local', keyring: { available: true, backend: 'gnome' }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none' }] };
+    const { client, calls } = fakeClient({
+      profiles: () => ok(profiles),
+      saveProfile: () => ok({ id: 's3-new', name: 'bucket', kind: 's3', location: 's3://b/', removable: true, secret: 'session' }),
+      connect: () => fail('access_denied', 'access denied'),
+      removeProfile: () => ok({ removed: true }),
+    });
+    const { store } = renderWith(<div />, { client, state: { profiles: { status: 'ready', data: profiles as never } } });
+    const error = await store.getState().addProfile({ profile: { kind: 's3', name: 'bucket', bucket: 'b' } as never, allowPlaintextSecret: false });
+    expect(error?.message).toBe('Could not connect: access denied');
+    expect(calls.find((c) => c.method === 'removeProfile')?.input).toEqual({ id: 's3-new' });
+  });
+});
+
+describe('Issue 17: the entries browser', () => {
+  const items: EntrySummary[] = Array.from({ length: 500 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
+  // The list's current row, as assistive technology reads it (happy-dom does not scroll, so rows far down are not rendered).
+  const selected = () => screen.getByRole('listbox', { name: 'Entry list' }).getAttribute('aria-activedescendant');
+
+  it('selects the row of the entry a lookup shows, and moves with Home, End, PageDown and PageUp', () => {
+    vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(300);
+    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
+    const { store } = renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items, done: true, status: 'ready' } } });
+    act(() => store.setState({ entry: { status: 'ready', data: entryView({ hash: hashOf(42) as never }) } }));
+    expect(selected()).toBe('entry-42');
+    const list = screen.getByRole('listbox', { name: 'Entry list' });
+    fireEvent.keyDown(list, { key: 'End' });
+    expect(selected()).toBe('entry-499');
+    fireEvent.keyDown(list, { key: 'Home' });
+    expect(selected()).toBe('entry-0');
+    fireEvent.keyDown(list, { key: 'PageDown' }); // a page is the rows that fit: 300 px / 30 px, less one
+    expect(selected()).toBe('entry-9');
+    fireEvent.keyDown(list, { key: 'PageUp' });
+    expect(selected()).toBe('entry-0');
+  });
+
+  it('Copy says Copied once the hash is on the clipboard', async () => {
+    const writeText = vi.fn(async () => {});
+    Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView() } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Copy hash' }));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Copied hash' })).toBeTruthy());
+    expect(writeText).toHaveBeenCalledWith('b94d27b9934d3e08');
+  });
+
+  it('the hex preview heading says how much of the content the dump shows', () => {
+    const bytes = new Uint8Array(10_000).map((_, i) => i % 7);
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/octet-stream', size: 10_000 }, btoa(String.fromCharCode(...bytes))) } } });
+    expect(screen.getByRole('heading', { name: /^Preview/ }).textContent).toBe('Preview (first 4.0 KiB of 9.8 KiB, in hex)');
+    const lines = screen.getByLabelText('Preview').textContent!.split('\n');
+    expect(lines).toHaveLength(4096 / 16);
+    expect(lines[lines.length - 1]).toMatch(/^00000ff0 /);
+  });
+});

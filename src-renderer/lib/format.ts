@@ -23,8 +23,11 @@ export function formatTime(iso: string): string {
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** Bytes a hex preview shows: a dump of more is too long to read in a panel. */
+export const HEX_PREVIEW_BYTES = 4096;
+
 /** A hex dump line per 16 bytes: offset, bytes, printable characters. */
-export function hexDump(bytes: Uint8Array, maxBytes = 4096): string {
+export function hexDump(bytes: Uint8Array, maxBytes = HEX_PREVIEW_BYTES): string {
   const lines: string[] = [];
   for (let offset = 0; offset < Math.min(bytes.length, maxBytes); offset += 16) {
     const row = bytes.subarray(offset, offset + 16);
@@ -47,12 +50,14 @@ function isControlByte(b: number): boolean {
   return b < 0x09 || (b > 0x0d && b < 0x20);
 }
 
-export type Preview = { kind: 'json' | 'text' | 'hex'; text: string } | { kind: 'image'; src: string };
+/** What to show, and how many of the content's bytes it shows. */
+export type Preview = ({ kind: 'json' | 'text' | 'hex'; text: string } | { kind: 'image'; src: string }) & { shownBytes: number };
 
 /** How to show the first bytes of an entry: pretty JSON, text, an image, or hex for binary. */
 export function previewOf(contentType: string, base64: string, truncated: boolean): Preview {
   const bytes = base64ToBytes(base64);
-  if (contentType.startsWith('image/') && !truncated && contentType !== 'image/svg+xml') return { kind: 'image', src: `data:${contentType};base64,${base64}` };
+  const shownBytes = bytes.length;
+  if (contentType.startsWith('image/') && !truncated && contentType !== 'image/svg+xml') return { kind: 'image', src: `data:${contentType};base64,${base64}`, shownBytes };
   let text: string | null = null;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -66,13 +71,13 @@ export function previewOf(contentType: string, base64: string, truncated: boolea
       }
     }
   }
-  if (text === null || bytes.some(isControlByte)) return { kind: 'hex', text: hexDump(bytes) };
+  if (text === null || bytes.some(isControlByte)) return { kind: 'hex', text: hexDump(bytes), shownBytes: Math.min(shownBytes, HEX_PREVIEW_BYTES) };
   if (!truncated && (contentType.includes('json') || /^\s*[[{]/.test(text))) {
     try {
-      return { kind: 'json', text: JSON.stringify(JSON.parse(text), null, 2) };
+      return { kind: 'json', text: JSON.stringify(JSON.parse(text), null, 2), shownBytes };
     } catch {
       // not JSON after all
     }
   }
-  return { kind: 'text', text };
+  return { kind: 'text', text, shownBytes };
 }

@@ -14,7 +14,12 @@ describe('lookup input', () => {
     expect(parseLookup(input)).toMatchObject(expected);
   });
 
-  it.each(['', 'xyz', 'b94d27b9934d3e0', 'b94d27b9934d3e08-v0', '../objects/b9/4d/b94d27b9934d3e08', 'docs/objects/b9/4d/readme.txt'])('rejects %j with a message', (input) => {
+  it.each(['/tmp/x', '/tmp/store/default/objects/b9/4d/b94d27b9934d3e08', '~/b94d27b9934d3e08', 'C:\\cache\\b94d27b9934d3e08', './b94d27b9934d3e08'])('says %j is a file path and what the lookup takes, naming no namespace', (input) => {
+    const result = parseLookup(input);
+    expect(result).toMatchObject({ ok: false, message: expect.stringMatching(/is a file path\. The lookup takes a cache hash .*storage key/) });
+  });
+
+  it.each(['', 'xyz', 'tmp/x/objects/b9/4d/b94d27b9934d3e08', 'docs/objects/00/00/b94d27b9934d3e08', 'b94d27b9934d3e0', 'b94d27b9934d3e08-v0', '../objects/b9/4d/b94d27b9934d3e08', 'docs/objects/b9/4d/readme.txt'])('rejects %j with a message', (input) => {
     const result = parseLookup(input);
     expect(result.ok).toBe(false);
     expect(result.ok || result.message.length).toBeGreaterThan(10);

@@ -3,6 +3,7 @@ import type { Capabilities, EntryView, KeyInfo, MethodResults, ProfilesView, Res
 import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionSummary } from '../../src-shared/domain';
 import type { ErrorInfo } from '../../src-shared/errors';
 import type { CacheAdminClient } from '../api/client';
+import { counted } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
 
 export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
@@ -10,6 +11,10 @@ export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { s
 export interface Transfer {
   id: string;
   name: string;
+  /** Where the drop goes, fixed when it was dropped: later clicks never move it. */
+  namespace: string;
+  /** The store (profile name) that was connected when it was dropped. */
+  store: string;
   size: number;
   phase: 'queued' | 'hashing' | 'storing' | 'done' | 'failed' | 'cancelled';
   bytesDone: number;
@@ -63,6 +68,8 @@ export interface AppState {
   tab: Tab;
   theme: Theme;
   notice: string | null;
+  /** Bumped on every store switch; answers to requests from an older epoch are dropped. */
+  storeEpoch: number;
 }
 
 export interface AppActions {
@@ -80,7 +87,8 @@ export interface AppActions {
   clearFinished(): void;
   /** Switches store; on failure nothing changes and the error is returned (the caller shows it). */
   connect(profileId: string): Promise<ErrorInfo | null>;
-  saveProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<Result<MethodResults['saveProfile']>>;
+  /** Saves a profile and connects to it; a new profile that cannot connect is not kept. Resolves with why it failed, or null. */
+  addProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<ErrorInfo | null>;
   removeProfile(profileId: string): Promise<Result<MethodResults['removeProfile']>>;
   loadStats(): Promise<void>;
   describeKey(key: string): Promise<void>;
@@ -97,6 +105,7 @@ export interface AppActions {
 export type AppStore = StoreApi<AppState & AppActions>;
 
 const ENTRY_PAGE = 1000;
+export const ACTIVE_PHASES: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
 /** Files hashed and stored at once: enough to overlap, few enough to keep the UI responsive. */
 const TRANSFER_CONCURRENCY = 3;
 
@@ -119,8 +128,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     async function runTransfer(id: string): Promise<void> {
       const file = files.get(id);
-      const { namespace } = get();
-      if (!file || get().transfers.find((t) => t.id === id)?.phase !== 'queued') return;
+      const transfer = get().transfers.find((t) => t.id === id);
+      if (!file || transfer?.phase !== 'queued') return;
+      const { namespace } = transfer;
       updateTransfer(id, { phase: 'hashing', phaseStartedAt: Date.now(), bytesDone: 0 });
       const hashed = await client.hashFile(file, namespace, `${id}h`);
       if (!hashed.ok) return finish(id, hashed.error);
@@ -146,6 +156,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           pump();
         });
       }
+    }
+
+    /** The connected store as the operator named it: its profile's name, else where it is. */
+    function storeName(): string {
+      const { profiles, capabilities } = get();
+      const active = profiles.status === 'ready' ? profiles.data.profiles.find((p) => p.id === profiles.data.active) : undefined;
+      return active?.name ?? (capabilities.status === 'ready' ? capabilities.data.store : '');
     }
 
     async function reloadProfiles(): Promise<void> {
@@ -176,6 +193,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       tab: 'browse',
       theme: options.theme ?? 'system',
       notice: null,
+      storeEpoch: 0,
 
       init() {
         const off = client.onEvent((event) => {
@@ -202,16 +220,19 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async refreshNamespaces() {
+        const epoch = get().storeEpoch;
         set((s) => ({ namespaces: { status: 'loading', data: 'data' in s.namespaces ? s.namespaces.data : undefined } }));
         // Names first (one listing), so the list shows at once; counts follow from a full listing.
         const counting = client.api.namespaces({});
         const names = await client.api.namespaceNames({});
+        if (get().storeEpoch !== epoch) return;
         const current = get().namespaces;
         if (names.ok && current.status === 'loading') {
           const known = new Map((current.data ?? []).map((n) => [n.name, n]));
           set({ namespaces: { status: 'loading', data: names.value.names.map((name) => known.get(name) ?? { name }).sort((a, b) => a.name.localeCompare(b.name)) } });
         }
         const result = await counting;
+        if (get().storeEpoch !== epoch) return;
         set({ namespaces: result.ok ? { status: 'ready', data: [...result.value.namespaces].sort((a, b) => a.name.localeCompare(b.name)) } : { status: 'error', error: result.error } });
       },
 
@@ -253,22 +274,29 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set({ lookupError: target.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
           return;
         }
-        if (target.namespace && target.namespace !== get().namespace) get().selectNamespace(target.namespace);
-        const { namespace } = get();
+        const { storeEpoch, namespace: from } = get();
+        const namespace = target.namespace ?? from;
         set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
         const [entry, versions] = await Promise.all([client.api.entry({ namespace, ref: target.ref }), client.api.versions({ namespace, hash: target.hash })]);
-        if (get().namespace !== namespace) return;
+        if (get().storeEpoch !== storeEpoch || get().namespace !== from) return; // the operator moved on meanwhile
+        // A storage key moves to its namespace only when the entry is there: no namespace appears from a typo.
+        if (namespace !== from) {
+          if (!entry.ok) return set({ entry: settle(entry), versions: { status: 'idle' } });
+          get().selectNamespace(namespace);
+        }
         set({ entry: settle(entry), versions: versions.ok ? { status: 'ready', data: versions.value } : { status: 'error', error: versions.error } });
       },
 
       clearLookup: () => set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } }),
 
       async storeFiles(dropped) {
+        const { namespace } = get();
+        const store = storeName();
         const added: Transfer[] = dropped.map((file) => {
           const id = newId();
           files.set(id, file);
           queue.push(id);
-          return { id, name: file.webkitRelativePath || file.name, size: file.size, phase: 'queued', bytesDone: 0, rate: 0, phaseStartedAt: Date.now() };
+          return { id, name: file.webkitRelativePath || file.name, namespace, store, size: file.size, phase: 'queued', bytesDone: 0, rate: 0, phaseStartedAt: Date.now() };
         });
         set((s) => ({ transfers: [...added, ...s.transfers] }));
         pump();
@@ -287,22 +315,45 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         await Promise.all(get().transfers.map((t) => get().cancelTransfer(t.id)));
       },
 
-      clearFinished: () => set((s) => ({ transfers: s.transfers.filter((t) => t.phase === 'queued' || t.phase === 'hashing' || t.phase === 'storing') })),
+      clearFinished: () => set((s) => ({ transfers: s.transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)) })),
 
       async connect(profileId) {
+        // Transfers are fixed to the store they were dropped on: never let one land in another.
+        const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length;
+        if (busy) return { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let them finish or cancel them before switching store` };
         const result = await client.api.connect({ id: profileId });
         if (!result.ok) return result.error;
-        set({ capabilities: { status: 'ready', data: result.value }, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' } });
-        void reloadProfiles();
-        await get().refreshNamespaces();
+        const { verify, tab } = get();
+        if (verify.status === 'running' && verify.transferId) void client.cancel(verify.transferId);
+        // Every panel of the previous store goes at once; answers still on their way from it are dropped.
+        set((s) => ({
+          storeEpoch: s.storeEpoch + 1,
+          capabilities: { status: 'ready', data: result.value },
+          namespaces: { status: 'loading' },
+          lookupError: null,
+          entry: { status: 'idle' },
+          versions: { status: 'idle' },
+          stats: { status: 'idle' },
+          keyInfo: { status: 'idle' },
+          verify: { status: 'idle', checked: 0 },
+        }));
         resetEntries(get().namespace);
+        void reloadProfiles();
+        void get().refreshNamespaces();
+        if (tab === 'layout' || tab === 'stats') void get().loadStats();
         return null;
       },
 
-      async saveProfile(input) {
-        const result = await client.api.saveProfile(input);
-        if (result.ok) void reloadProfiles();
-        return result;
+      async addProfile(input) {
+        const { profiles } = get();
+        const known = new Set(profiles.status === 'ready' ? profiles.data.profiles.map((p) => p.id) : []);
+        const saved = await client.api.saveProfile(input);
+        if (!saved.ok) return saved.error;
+        const failed = await get().connect(saved.value.id);
+        // Main saves before it can try: forget a profile this attempt created (one it replaced is main's to restore).
+        if (failed && !known.has(saved.value.id) && profiles.status === 'ready') await client.api.removeProfile({ id: saved.value.id });
+        await reloadProfiles();
+        return failed && { code: failed.code, message: `Could not connect: ${failed.message}` };
       },
 
       async removeProfile(profileId) {
@@ -312,15 +363,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async loadStats() {
-        const { namespace } = get();
+        const { namespace, storeEpoch } = get();
         set({ stats: { status: 'loading' } });
         const result = await client.api.stats({ namespace });
-        if (get().namespace === namespace) set({ stats: settle(result) });
+        if (get().namespace === namespace && get().storeEpoch === storeEpoch) set({ stats: settle(result) });
       },
 
       async describeKey(key) {
+        const { storeEpoch } = get();
         set({ keyInfo: { status: 'loading' } });
-        set({ keyInfo: settle(await client.api.describeKey({ key })) });
+        const result = await client.api.describeKey({ key });
+        if (get().storeEpoch === storeEpoch) set({ keyInfo: settle(result) });
       },
 
       async runVerify({ wholeStore, sample, repair }) {
@@ -346,10 +399,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async deleteEntry(scope) {
-        const { entry, namespace } = get();
+        const { entry, namespace, storeEpoch } = get();
         if (entry.status !== 'ready') return;
         const { hash, cache_id } = entry.data.record;
         const result = await client.api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
+        if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });
           return;
