@@ -142,7 +142,7 @@ describe('cli', () => {
     const limited = path.join(work, 'limited');
     const over = await cli(['--store', limited, '--max-entry-size', '10', 'store', path.join(work, 'hello.txt')]);
     expect(over.code).toBe(2);
-    expect(over.stderr).toMatch(/too_large: content is larger than the 10-byte limit/);
+    expect(over.stderr).toMatch(/too_large: .*hello\.txt: content is larger than the 10-byte limit/);
     const keys = await cli(['--store', limited, 'ls', '']);
     expect(keys.stdout).toBe('');
     expect((await cli(['--store', limited, '--max-entry-size', '11', 'store', path.join(work, 'hello.txt')])).code).toBe(0);

@@ -6,15 +6,22 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, type Namespace, parseEntryRef, parseNamespace, parseVersion, type StoreResult } from '../../src-shared/domain';
-import { CacheError, INPUT_ERROR_CODES, isCacheError } from '../../src-shared/errors';
+import { CacheError, INPUT_ERROR_CODES, fileSystemError } from '../../src-shared/errors';
 import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
 import { chunksOf } from '../core/hashing';
 import { type StoreLocation, openCache } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
-import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, expandPaths, statRoots, storeFiles } from './store-files';
+import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
+
+/** Usage errors that show the whole usage text after their one line. */
+class UsageTextError extends CacheError {
+  constructor(message: string) {
+    super('invalid_input', message);
+  }
+}
 
 export interface CliIo {
   stdin: Readable;
@@ -63,24 +70,30 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  const write = (text: string) => io.stdout.write(text);
+  // A reader that goes away (`ls | head -1`) ends the command quietly: stop writing, exit 0.
+  let stdoutError: NodeJS.ErrnoException | null = null;
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => void (stdoutError ??= err));
+  const write = (text: string) => {
+    if (stdoutError) throw stdoutError;
+    io.stdout.write(text);
+  };
   try {
     let parsed;
     try {
       parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     } catch (err) {
-      throw usageError(`${(err as Error).message}\n${USAGE}`);
+      throw new UsageTextError((err as Error).message);
     }
     const { values, positionals } = parsed;
     const [command, ...args] = positionals;
     if (values.help || !command) {
-      if (!command && !values.help) throw usageError(USAGE);
+      if (!command && !values.help) throw new UsageTextError('no command given');
       write(`${USAGE}\n`);
       return EXIT.ok;
     }
     const ns = parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
     const handler = COMMANDS[command];
-    if (!handler) throw usageError(`unknown command "${command}"\n${USAGE}`);
+    if (!handler) throw new UsageTextError(`unknown command "${command}"`);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
     // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
@@ -91,22 +104,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       await cache.storage.close();
     }
   } catch (err) {
+    if ((stdoutError ?? (err as NodeJS.ErrnoException))?.code === 'EPIPE') return EXIT.ok;
     return reportError(err, io);
   }
 }
 
 const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';
 
+/** One line on stderr, and the exit code for it. */
 function reportError(err: unknown, io: CliIo): number {
-  if (isCacheError(err)) {
-    io.stderr.write(`cache-admin: ${err.code}: ${err.message}\n`);
-    if (err.code === 'not_found') return EXIT.notFound;
-    if (err.code === 'cancelled') return EXIT.cancelled;
-    return INPUT_ERROR_CODES.has(err.code) ? EXIT.usage : EXIT.failure;
-  }
-  const e = err as NodeJS.ErrnoException;
-  io.stderr.write(`cache-admin: internal: ${e?.message ?? String(err)}\n`);
-  return EXIT.failure;
+  const error = asCacheError(err);
+  io.stderr.write(`cache-admin: ${error.code}: ${printable(error.message)}\n${error instanceof UsageTextError ? `${USAGE}\n` : ''}`);
+  return exitCodeOf(error);
+}
+
+function exitCodeOf(error: CacheError): number {
+  if (error.code === 'not_found') return EXIT.notFound;
+  if (error.code === 'cancelled') return EXIT.cancelled;
+  return INPUT_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
+}
+
+const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text for a terminal line with its control characters (and bidi overrides) escaped, like
+ * `ls -b`: a file name cannot start a new output line or send a terminal escape.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return text.replace(/[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => ESCAPES[c] ?? (c < '\u0100' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
 }
 
 interface Ctx {
@@ -162,18 +188,34 @@ async function* utf8Checked(source: ContentSource): AsyncIterable<Uint8Array> {
 
 function storeLine(r: StoreResult): string {
   const what = r.version === 1 ? 'new content' : 'new version of content already stored';
-  return `${r.cache_id}  ${r.size} bytes  ${r.source || '-'}  (${what})\n`;
+  return `${r.cache_id}  ${r.size} bytes  ${printable(r.source) || '-'}  (${what})\n`;
 }
 
 async function cmdHash(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
-  const { source, name } = sourceOf(one(ctx.args, 'path'), ctx.io);
+  const arg = one(ctx.args, 'path');
+  const { source, name } = sourceOf(arg, ctx.io);
   // A string hashes its UTF-8 bytes, so the input must be valid UTF-8 text (checked as it streams).
   const checked: ContentSource = as === 'string' ? { kind: 'stream', stream: utf8Checked(source) } : source;
   const input: StoreInput = { source: checked, name, as: as === 'json' ? 'json' : 'bytes' };
-  const result = await ctx.cache.hash(input);
-  ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
+  const waiting = arg !== '-' && (await fs.stat(arg).catch(() => null))?.isFIFO() ? waitingNote(ctx.io, arg) : null;
+  try {
+    const result = await ctx.cache.hash(input, { onProgress: waiting?.arrived });
+    ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
+  } finally {
+    waiting?.arrived();
+  }
   return EXIT.ok;
+}
+
+/** How long a pipe may stay silent before the CLI says what it waits for. */
+export const PIPE_NOTE_AFTER_MS = 1000;
+
+/** A named pipe is read as it is written: if nothing comes for a moment, say what the command waits for. */
+function waitingNote(io: CliIo, file: string): { arrived: () => void } {
+  const timer = setTimeout(() => io.stderr.write(`cache-admin: note: waiting for a writer on ${printable(file)}… (Ctrl+C stops)\n`), PIPE_NOTE_AFTER_MS);
+  timer.unref();
+  return { arrived: () => clearTimeout(timer) };
 }
 
 async function cmdStore(ctx: Ctx): Promise<number> {
@@ -193,42 +235,90 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   // A folder may hold many files: start the workers while it is walked.
   const { location } = ctx;
   const pool = location.kind === 'local' && ctx.io.storeWorker && roots.some((r) => r.isFolder) ? new StorePool(ctx.io.storeWorker, { dir: location.dir, ns: ctx.ns, as, maxEntryBytes: ctx.cache.maxEntryBytes }) : null;
-  // Results print in input order as soon as every earlier file is done; printing stops at the
-  // first failure, which is reported once the stores under way have finished.
-  const done = new Map<number, StoreResult>();
-  let printed = 0;
-  let bytes = 0;
-  const failure = { index: Infinity, error: undefined as unknown }; // the earliest failed file
+  const waiting = roots.length === 1 && roots[0]!.isPipe ? waitingNote(ctx.io, roots[0]!.arg) : null;
+  const report = new StoreReport(ctx, line, progress);
   try {
-    const files = await expandPaths(roots);
-    const onOutcome = (file: FileToStore, outcome: StoreOutcome) => {
-      if ('error' in outcome) {
-        if (file.index < failure.index) Object.assign(failure, { index: file.index, error: outcome.error });
-        return;
-      }
-      done.set(file.index, outcome.result);
-      bytes += outcome.result.size;
-      let text = '';
-      while (done.has(printed)) {
-        text += line(done.get(printed)!);
-        done.delete(printed++);
-      }
-      if (text) ctx.write(text);
-      if (files.length > 1) progress?.files(printed, files.length, bytes);
-    };
+    const { files, passedOver } = expandPaths(roots);
+    report.expect(files.length + passedOver.length);
+    for (const item of passedOver) report.outcome(item.index, item.path, item.outcome);
+    const onOutcome = (file: FileToStore, outcome: StoreOutcome) => report.outcome(file.index, file.path, outcome);
     if (pool && files.length >= WORKER_MIN_FILES) await pool.run(files, onOutcome);
     else {
       await storeFiles(ctx.cache, ctx.ns, as, files, onOutcome, {
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
-        onBytes: files.length === 1 ? (n) => progress?.bytes(n) : undefined,
+        onBytes: files.length === 1 ? (n) => (waiting?.arrived(), progress?.bytes(n)) : undefined,
       });
     }
   } finally {
+    waiting?.arrived();
     await pool?.close();
   }
   progress?.done();
-  if (failure.index !== Infinity) throw failure.error;
-  return EXIT.ok;
+  return report.finish();
+}
+
+/**
+ * Reports a store's outcomes in input order, each as soon as every earlier one is known: a result
+ * on stdout; a failure on stderr (and in --json on stdout too); a skipped entry as a note. A failure
+ * stops nothing: the command ends with a count and the exit code of the first failure.
+ */
+class StoreReport {
+  private readonly waiting = new Map<number, { path: string; outcome: StoreOutcome }>();
+  private next = 0;
+  private total = 0;
+  private bytes = 0;
+  private stored = 0;
+  private failed = 0;
+  private firstFailure: CacheError | null = null;
+
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly line: (r: StoreResult) => string,
+    private readonly progress: ProgressLine | null,
+  ) {}
+
+  expect(total: number): void {
+    this.total = total;
+  }
+
+  outcome(index: number, file: string, outcome: StoreOutcome): void {
+    this.waiting.set(index, { path: file, outcome });
+    let text = '';
+    for (let ready = this.waiting.get(this.next); ready; ready = this.waiting.get(this.next)) {
+      this.waiting.delete(this.next++);
+      text += this.print(ready.path, ready.outcome);
+    }
+    if (text) this.ctx.write(text);
+    if (this.total > 1) this.progress?.files(this.next, this.total, this.bytes);
+  }
+
+  /** Writes notes and errors to stderr; returns what goes to stdout. */
+  private print(file: string, outcome: StoreOutcome): string {
+    const json = this.ctx.values.json;
+    if ('result' in outcome) {
+      this.stored++;
+      this.bytes += outcome.result.size;
+      return this.line(outcome.result);
+    }
+    if ('skipped' in outcome) {
+      this.ctx.io.stderr.write(`cache-admin: note: skipped ${printable(file)}: ${outcome.skipped}\n`);
+      return json ? `${JSON.stringify({ path: file, skipped: outcome.skipped })}\n` : '';
+    }
+    const error = asCacheError(outcome.error);
+    this.failed++;
+    this.firstFailure ??= error;
+    const message = error.message.includes(file) ? error.message : `${file}: ${error.message}`;
+    this.ctx.io.stderr.write(`cache-admin: ${error.code}: ${printable(message)}\n`);
+    return json ? `${JSON.stringify({ path: file, error: { code: error.code, message } })}\n` : '';
+  }
+
+  /** The exit code; after failures among several files, one last line says how many. */
+  finish(): number {
+    if (!this.firstFailure) return EXIT.ok;
+    const attempted = this.stored + this.failed;
+    if (attempted > 1) this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} files not stored (each named above)\n`);
+    return exitCodeOf(this.firstFailure);
+  }
 }
 
 async function cmdGet(ctx: Ctx): Promise<number> {
@@ -245,7 +335,7 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     await fs.rename(temp, out);
   } catch (err) {
     await fs.rm(temp, { force: true });
-    throw err;
+    throw fileSystemError(err, `cannot write ${out}`);
   }
   return EXIT.ok;
 }
@@ -268,8 +358,8 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
     ctx.write(`${JSON.stringify(info)}\n`);
   } else {
     const { keys, ...fields } = info;
-    for (const [k, v] of Object.entries(fields)) ctx.write(`${k.padEnd(13)}${v}\n`);
-    for (const k of keys) ctx.write(`${'key'.padEnd(13)}${k}\n`);
+    for (const [k, v] of Object.entries(fields)) ctx.write(`${k.padEnd(13)}${printable(String(v))}\n`);
+    for (const k of keys) ctx.write(`${'key'.padEnd(13)}${printable(k)}\n`);
   }
   return EXIT.ok;
 }
@@ -281,7 +371,7 @@ async function cmdVersions(ctx: Ctx): Promise<number> {
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ hash: ref.hash, versions, count: versions.length })}\n`);
   } else {
-    for (const v of versions) ctx.write(`${v.cache_id}  ${v.stored_at}  ${v.size}  ${v.source}\n`);
+    for (const v of versions) ctx.write(`${v.cache_id}  ${v.stored_at}  ${v.size}  ${printable(v.source)}\n`);
   }
   return EXIT.ok;
 }
@@ -317,11 +407,11 @@ async function cmdLs(ctx: Ctx): Promise<number> {
     const page = await ctx.cache.listKeys(prefix, { delimiter, cursor, limit });
     if (ctx.values.json) ctx.write(`${JSON.stringify(page)}\n`);
     else {
-      for (const p of page.prefixes) ctx.write(`${p}\n`);
-      for (const o of page.objects) ctx.write(`${o.key}\t${o.size}\n`);
+      for (const p of page.prefixes) ctx.write(`${printable(p)}\n`);
+      for (const o of page.objects) ctx.write(`${printable(o.key)}\t${o.size}\n`);
     }
     cursor = page.cursor;
-    if (limit !== undefined && cursor && !ctx.values.json) ctx.io.stderr.write(`more: --cursor ${cursor}\n`);
+    if (limit !== undefined && cursor && !ctx.values.json) ctx.io.stderr.write(`more: --cursor ${printable(cursor)}\n`);
   } while (cursor !== undefined && limit === undefined);
   return EXIT.ok;
 }
@@ -339,7 +429,7 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ store: storage.description, ...storage.capabilities })}\n`);
   } else {
-    ctx.write(`store: ${storage.description}\n`);
+    ctx.write(`store: ${printable(storage.description)}\n`);
     ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
   }
   return EXIT.ok;
@@ -371,12 +461,12 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
     onProgress: ({ checked }) => progress?.count('checked', checked),
   });
   progress?.done();
-  for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${note}\n`);
+  for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${printable(note)}\n`);
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}) })}\n`);
   } else {
-    for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${p.key}  ${p.detail}\n`);
-    for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${r.key}  ${r.action}\n`);
+    for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${printable(p.key)}  ${printable(p.detail)}\n`);
+    for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${printable(r.key)}  ${printable(r.action)}\n`);
     ctx.write(`checked ${report.checked} keys: ${report.problems.length ? `${report.problems.length} problems` : 'no problems'}\n`);
   }
   return report.problems.length ? EXIT.notFound : EXIT.ok;

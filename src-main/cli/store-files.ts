@@ -2,10 +2,11 @@ import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Namespace, StoreResult } from '../../src-shared/domain';
-import { CacheError, ERROR_CODES, type ErrorInfo, isCacheError } from '../../src-shared/errors';
+import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { CacheService, StoreAs } from '../core/cache-service';
 import { READ_CHUNK } from '../core/hashing';
 import { mapLimit } from '../core/keyed-lock';
@@ -18,7 +19,17 @@ export interface FileToStore {
   name: string;
 }
 
-export type StoreOutcome = { result: StoreResult } | { error: unknown };
+/** What became of one file given to a store. */
+export type FileOutcome = { result: StoreResult } | { error: unknown };
+/** What became of one entry of the input, in the order the input lists them. */
+export type StoreOutcome = FileOutcome | { skipped: string };
+
+/** Something in a folder that is not stored: a link or special file, an unreadable folder, a name that is not text. */
+export interface PassedOver {
+  index: number;
+  path: string;
+  outcome: { error: CacheError } | { skipped: string };
+}
 
 /**
  * Into a local folder, files read in one call are stored many at a time, so their flushes share one
@@ -36,10 +47,11 @@ export const WORKER_MIN_FILES = 2 * WORKER_BATCH;
 /** More workers than this only queue on the disk. */
 const MAX_WORKERS = 4;
 
-/** A path given to `store`: a file, or a folder to walk. */
+/** A path given to `store`: a file, a pipe (read as it is written) or a folder to walk. */
 export interface StoreRoot {
   arg: string;
   isFolder: boolean;
+  isPipe: boolean;
 }
 
 /** Each argument, which must exist (checked before anything is started or stored). */
@@ -48,60 +60,73 @@ export async function statRoots(args: string[]): Promise<StoreRoot[]> {
     args.map(async (arg) => {
       const st = await fs.stat(arg).catch(() => null);
       if (!st) throw new CacheError('not_found', `no such file or folder: ${arg}`);
-      return { arg, isFolder: st.isDirectory() };
+      return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO() };
     }),
   );
 }
 
-/** Files to store: each root, folders walked recursively in a stable order. */
-export async function expandPaths(roots: StoreRoot[]): Promise<FileToStore[]> {
-  const out: FileToStore[] = [];
-  const add = (file: string, name: string) => out.push({ index: out.length, path: file, name });
-  for (const { arg, isFolder } of roots) {
-    if (!isFolder) {
-      add(arg, path.basename(arg));
-      continue;
-    }
-    // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
-    const base = path.dirname(path.resolve(arg));
-    const namePrefixes = new Map<string, string>(); // per folder: computed once, not per file
-    const namePrefix = (dir: string) => {
-      let prefix = namePrefixes.get(dir);
-      if (prefix === undefined) namePrefixes.set(dir, (prefix = `${path.relative(base, path.resolve(dir)).split(path.sep).join('/')}/`));
-      return prefix;
-    };
-    const files = (await fs.readdir(arg, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => {
-        const dir = e.parentPath ?? (e as unknown as { path: string }).path;
-        return { path: path.join(dir, e.name), name: namePrefix(dir) + e.name };
-      })
-      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    for (const file of files) add(file.path, file.name);
+type Found = { path: string; name: string } | { path: string; outcome: PassedOver['outcome'] };
+
+/**
+ * Every entry under `dir`, recursively. Names are read as bytes: one that is not UTF-8 text
+ * cannot be recorded as a source name, so it fails alone instead of turning into another path.
+ */
+function walkFolder(dir: string, namePrefix: string, found: Found[]): void {
+  let entries: fsSync.Dirent<Buffer>[];
+  try {
+    entries = fsSync.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (err) {
+    found.push({ path: dir, outcome: { error: fileSystemError(err, `cannot read the folder ${dir}`) as CacheError } });
+    return;
   }
-  return out;
+  for (const entry of entries) {
+    const name = entry.name.toString();
+    const full = path.join(dir, name);
+    if (!isUtf8(entry.name)) found.push({ path: full, outcome: { error: new CacheError('invalid_input', `${full}: the name is not valid UTF-8 text (rename it to store it)`) } });
+    else if (entry.isDirectory()) walkFolder(full, `${namePrefix}${name}/`, found);
+    else if (entry.isFile()) found.push({ path: full, name: namePrefix + name });
+    else found.push({ path: full, outcome: { skipped: entry.isSymbolicLink() ? 'a symbolic link (links in folders are not followed)' : 'not a regular file' } });
+  }
 }
 
 /**
- * Stores files in this thread. Every file gets an outcome, except that no new store starts after
- * one has failed (stores already running finish).
+ * Files to store, each root in turn, folders walked recursively in path order; and what in those
+ * folders is not stored. Both share one sequence of indexes: the order results are reported in.
  */
+export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedOver: PassedOver[] } {
+  const files: FileToStore[] = [];
+  const passedOver: PassedOver[] = [];
+  let index = 0;
+  for (const { arg, isFolder } of roots) {
+    const found: Found[] = [];
+    if (isFolder) {
+      // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
+      const folder = path.resolve(arg);
+      walkFolder(arg, `${path.relative(path.dirname(folder), folder).split(path.sep).join('/')}/`, found);
+      found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    } else found.push({ path: arg, name: path.basename(arg) });
+    for (const item of found) {
+      if ('outcome' in item) passedOver.push({ index: index++, ...item });
+      else files.push({ index: index++, ...item });
+    }
+  }
+  return { files, passedOver };
+}
+
+/** Stores files in this thread. Every file gets an outcome: a failure stops nothing else. */
 export async function storeFiles(
   cache: CacheService,
   ns: Namespace,
   as: StoreAs,
   files: FileToStore[],
-  onOutcome: (file: FileToStore, outcome: StoreOutcome) => void,
+  onOutcome: (file: FileToStore, outcome: FileOutcome) => void,
   options: { small: { count: number; bytes: number }; onBytes?: (done: number) => void },
 ): Promise<void> {
-  let failed = false;
   const store = async (file: FileToStore) => {
-    if (failed) return;
     try {
       const result = await cache.store(ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress: options.onBytes });
       onOutcome(file, { result });
     } catch (error) {
-      failed = true;
       onOutcome(file, { error });
     }
   };
@@ -137,10 +162,16 @@ export interface StoreWorkerConfig {
 
 export type WireOutcome = { index: number; result: StoreResult } | { index: number; error: ErrorInfo };
 
-export function toWire(file: FileToStore, outcome: StoreOutcome): WireOutcome {
+/** Any failure as a typed error (file system failures by their errno, the rest as internal). */
+export function asCacheError(err: unknown): CacheError {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const typed = fileSystemError(err, e?.path ? `cannot ${e.syscall ?? 'use'} ${e.path}` : `${e?.syscall ?? 'a file system call'} failed`);
+  return isCacheError(typed) ? typed : new CacheError('internal', e?.message ?? String(err));
+}
+
+export function toWire(file: FileToStore, outcome: FileOutcome): WireOutcome {
   if ('result' in outcome) return { index: file.index, result: outcome.result };
-  const { error } = outcome;
-  return { index: file.index, error: isCacheError(error) ? error.toInfo() : { code: 'internal', message: (error as Error)?.message ?? String(error) } };
+  return { index: file.index, error: asCacheError(outcome.error).toInfo() };
 }
 
 function fromWire(info: ErrorInfo): CacheError {
@@ -170,20 +201,16 @@ export class StorePool {
     });
   }
 
-  async run(files: FileToStore[], onOutcome: (file: FileToStore, outcome: StoreOutcome) => void): Promise<void> {
+  async run(files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void): Promise<void> {
+    const byIndex = new Map(files.map((file) => [file.index, file]));
     let next = 0;
-    let failed = false;
     const feed = async ({ worker, stopped }: { worker: Worker; stopped: Promise<never> }) => {
-      while (next < files.length && !failed) {
+      while (next < files.length) {
         const batch = files.slice(next, (next += WORKER_BATCH));
         const reply = once(worker, 'message') as Promise<[WireOutcome[]]>;
         worker.postMessage(batch);
         const [outcomes] = await Promise.race([reply, stopped]);
-        for (const outcome of outcomes) {
-          const file = files[outcome.index]!;
-          if ('error' in outcome) failed = true;
-          onOutcome(file, 'error' in outcome ? { error: fromWire(outcome.error) } : { result: outcome.result });
-        }
+        for (const outcome of outcomes) onOutcome(byIndex.get(outcome.index)!, 'error' in outcome ? { error: fromWire(outcome.error) } : { result: outcome.result });
       }
     };
     await Promise.all(this.workers.map(feed));
