@@ -1,20 +1,10 @@
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import type { Namespace, StoreResult } from '../../src-shared/domain';
+import { bundledCli } from '../test-support/cli-harness';
 import { StorePool, WORKER_MIN_FILES } from './store-files';
-
-// Bulk stores run in worker threads only in the bundled CLI (built once by the test setup).
-function bundledCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI_BUNDLE, ...args], { maxBuffer: 1 << 28 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const made: string[] = [];
 afterAll(async () => {
@@ -56,15 +46,17 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     expect(verify.code).toBe(0);
   });
 
-  it('stops at the first failure: earlier files are reported in order, then the error', async () => {
+  it('a failure stops nothing: every other file is stored and printed in order, the failure named at its place', async () => {
     const { dir, root } = await folderOfFiles(count);
     const failing = 700;
     await fs.writeFile(path.join(dir, `f${String(failing).padStart(5, '0')}.txt`), 'x'.repeat(4096));
     const run = await bundledCli(['--store', path.join(root, 'store'), '--max-entry-size', '1K', '--json', 'store', dir]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^cache-admin: too_large: /);
-    const sources = run.stdout.trim().split('\n').map((l) => (JSON.parse(l) as StoreResult).source);
-    expect(sources).toEqual(Array.from({ length: failing }, (_, i) => `files/f${String(i).padStart(5, '0')}.txt`));
+    const failed = path.join(dir, `f${String(failing).padStart(5, '0')}.txt`);
+    expect(run.stderr.split('\n')).toEqual([`cache-admin: too_large: ${failed}: content is larger than the 1024-byte limit for one entry`, `cache-admin: too_large: 1 of ${count} files not stored (each named above)`, '']);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as StoreResult & { path?: string; error?: { code: string } });
+    expect(lines.map((l) => l.source ?? l.path)).toEqual(Array.from({ length: count }, (_, i) => (i === failing ? failed : `files/f${String(i).padStart(5, '0')}.txt`)));
+    expect(lines[failing]!.error!.code).toBe('too_large');
   });
 
   it('a worker that fails to start fails the store with its error, and the process goes on', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import { PassThrough, Readable } from 'node:stream';
 import * as path from 'node:path';
 import { runCli } from '../cli/cli';
@@ -43,5 +44,27 @@ export function cliProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise
         resolve({ code, stdout: stdout.toString(), stderr: stderr.toString(), stdoutBytes: stdout });
       },
     );
+  });
+}
+
+export interface BundledCliOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Run as this user (needs root): tests of permissions, which root never hits. */
+  uid?: number;
+  /** Kill it after this many ms (a hang then shows as exit code null). */
+  timeout?: number;
+}
+
+/**
+ * Runs the bundled CLI (built once by the test setup) as a real process: starts in ~0.1 s, and
+ * bulk stores run in its worker threads.
+ */
+export function bundledCli(args: string[], options: BundledCliOptions = {}): Promise<Omit<CliResult, 'code'> & { code: number | null }> {
+  return new Promise((resolve) => {
+    const ids = options.uid === undefined ? {} : { uid: options.uid, gid: options.uid };
+    execFile(process.execPath, [CLI_BUNDLE, ...args], { env: { ...process.env, ...options.env }, encoding: 'buffer', maxBuffer: 1 << 28, timeout: options.timeout, ...ids }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout: stdout.toString(), stderr: stderr.toString(), stdoutBytes: stdout });
+    });
   });
 }
