@@ -1,5 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isEmulatorEndpoint } from './s3-emulator';
 
 export type FaultAction = { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'delay'; ms: number };
 
@@ -22,24 +23,27 @@ export interface LoggedRequest {
  * statuses, dropped connections, latency) and logs every request, so tests can count requests and
  * prove that stores complete or fail cleanly.
  *
- * With `conditionalWrites`, it answers `PUT` with `If-None-Match: *` the way AWS S3, MinIO and R2
- * do (412 when the key exists). s3rver ignores that header; this lets the suite exercise the
- * create-only path the production servers provide. It also passes requests for one key one at a
- * time: s3rver's filesystem store hangs when one key is read and written at once, which real S3
- * serves fine.
+ * With `conditionalWrites`, in front of the s3rver emulator (which ignores them), it answers `PUT`
+ * with `If-None-Match: *` the way S3, Ceph RGW, MinIO and R2 do (412 when the key exists), and
+ * `If-Match: <etag>` (412 when the object's ETag differs), and it passes requests for one key one
+ * at a time (s3rver's filesystem store hangs when one key is read and written at once). In front of
+ * a real server it changes nothing: the server answers those itself.
  */
 export class FaultProxy {
   readonly log: LoggedRequest[] = [];
   private rules: FaultRule[] = [];
   private server: http.Server;
   private readonly locks = new Map<string, Promise<void>>();
+  /** Whether it stands in for what the emulator lacks (see above). */
+  private readonly emulating: boolean;
   endpoint = '';
 
   constructor(
     private readonly upstream: string,
-    private readonly options: { conditionalWrites?: boolean } = {},
+    options: { conditionalWrites?: boolean } = {},
   ) {
     this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.emulating = (options.conditionalWrites ?? false) && isEmulatorEndpoint(upstream);
   }
 
   async start(): Promise<this> {
@@ -90,8 +94,9 @@ export class FaultProxy {
       return;
     }
     // Listings and multipart parts are not one object's requests: they pass straight through.
-    if (url.includes('list-type=') || url.includes('uploadId=') || url.includes('?uploads')) return this.forward(req, res, method, url);
-    const conditional = this.options.conditionalWrites && method === 'PUT' && req.headers['if-none-match'] === '*';
+    if (!this.emulating || url.includes('list-type=') || url.includes('uploadId=') || url.includes('?uploads')) return this.forward(req, res, method, url);
+    const conditional = method === 'PUT' && req.headers['if-none-match'] === '*';
+    const ifMatch = method === 'PUT' ? req.headers['if-match'] : undefined;
     const key = url.split('?')[0]!;
     const previous = this.locks.get(key) ?? Promise.resolve();
     let release!: () => void;
@@ -99,7 +104,7 @@ export class FaultProxy {
     this.locks.set(key, previous.then(() => mine));
     await previous;
     try {
-      if (conditional && (await this.upstreamHas(key))) {
+      if ((conditional && (await this.upstreamHas(key))) || (ifMatch !== undefined && unquoted(await this.upstreamEtag(key)) !== unquoted(ifMatch))) {
         this.log.push({ method, url, status: 412 });
         req.resume();
         res.writeHead(412, { 'content-type': 'application/xml' });
@@ -112,11 +117,16 @@ export class FaultProxy {
     }
   }
 
-  private upstreamHas(pathname: string): Promise<boolean> {
+  private async upstreamHas(pathname: string): Promise<boolean> {
+    return (await this.upstreamEtag(pathname)) !== null;
+  }
+
+  /** The object's ETag, null when there is none: `If-Match` is answered from it, as S3 does. */
+  private upstreamEtag(pathname: string): Promise<string | null> {
     return new Promise((resolve, reject) => {
       const r = http.request(`${this.upstream}${pathname}`, { method: 'HEAD' }, (res) => {
         res.resume();
-        resolve(res.statusCode === 200);
+        resolve(res.statusCode === 200 ? String(res.headers.etag ?? '') : null);
       });
       r.on('error', reject);
       r.end();
@@ -145,4 +155,9 @@ export class FaultProxy {
       req.pipe(upstream);
     });
   }
+}
+
+/** ETags compare with or without their quotes, as S3 compares them (S3Storage sends them bare). */
+function unquoted(etag: string | null): string | null {
+  return etag === null ? null : etag.replace(/^"(.*)"$/, '$1');
 }

@@ -8,6 +8,7 @@
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
 import type { ProblemKind } from '../../../src-shared/contract';
+import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
 
 export type FormatName = 'native' | 'mgraph';
@@ -136,15 +137,8 @@ export interface FormatVerifyReport {
   notes: string[];
 }
 
-export interface FormatVerifyOptions {
-  namespace?: string;
-  sample?: number;
-  repair?: boolean;
-  concurrency?: number;
-  orphanGraceMs?: number;
-  signal?: AbortSignal;
-  onProgress?: (progress: { checked: number; phase: 'listing' | 'checking' }) => void;
-}
+/** The same options as the native verify. */
+export type FormatVerifyOptions = VerifyOptions;
 
 export interface TransferOptions {
   signal?: AbortSignal;

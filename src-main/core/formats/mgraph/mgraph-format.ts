@@ -157,21 +157,19 @@ export class MgraphFormat implements StoreFormat {
     return { entries, cursor: page.cursor };
   }
 
-  async readHashRef(ns: string, hash: string): Promise<HashRef | null> {
-    const key = refByHashKey(ns, hash);
-    const bytes = await this.storage.get(key);
-    if (!bytes) return null;
-    const ref = parseJsonObject<HashRef>(bytes);
-    if (!isHashRef(ref)) throw new CacheError('internal', `${key} is not a readable by-hash ref (run verify)`);
-    return ref;
+  readHashRef(ns: string, hash: string): Promise<HashRef | null> {
+    return this.readRef(refByHashKey(ns, hash), isHashRef, 'by-hash');
   }
 
-  async readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
-    const key = refByIdKey(ns, cacheId);
+  readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
+    return this.readRef(refByIdKey(ns, cacheId), isIdRef, 'by-id');
+  }
+
+  private async readRef<T>(key: string, valid: (ref: T | null) => ref is T, what: string): Promise<T | null> {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
-    const ref = parseJsonObject<IdRef>(bytes);
-    if (!isIdRef(ref)) throw new CacheError('internal', `${key} is not a readable by-id ref (run verify)`);
+    const ref = parseJsonObject<T>(bytes);
+    if (!valid(ref)) throw new CacheError('internal', `${key} is not a readable ${what} ref (run verify)`);
     return ref;
   }
 

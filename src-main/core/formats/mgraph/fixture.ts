@@ -1,0 +1,50 @@
+/** Test helpers: the store the real Python service wrote (test-fixtures/mgraph), loaded into any backend. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../../../test-support/cli-harness';
+import type { StorageBackend } from '../../storage/types';
+
+export const FIXTURE_DIR = path.join(REPO_ROOT, 'test-fixtures/mgraph');
+export const FIXTURE_STORE = path.join(FIXTURE_DIR, 'store');
+
+/** Every file of the fixture store, as storage keys. */
+export function fixtureKeys(): string[] {
+  return (fs.readdirSync(FIXTURE_STORE, { recursive: true }) as string[])
+    .filter((p) => fs.statSync(path.join(FIXTURE_STORE, p)).isFile())
+    .map((p) => p.split(path.sep).join('/'))
+    .sort();
+}
+
+export async function loadFixture(storage: StorageBackend): Promise<number> {
+  const keys = fixtureKeys();
+  for (const key of keys) await storage.put(key, fs.readFileSync(path.join(FIXTURE_STORE, key)));
+  return keys.length;
+}
+
+export function readJsonl<T = Record<string, unknown>>(name: string): T[] {
+  return fs
+    .readFileSync(path.join(FIXTURE_DIR, name), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as T);
+}
+
+export interface StoreOp {
+  op: string;
+  type: 'json' | 'string' | 'binary';
+  namespace: string;
+  strategy?: string;
+  data?: unknown;
+  data_b64?: string;
+  content_encoding?: string;
+  json_field_path?: string;
+  cache_key?: string;
+  file_id?: string;
+}
+
+/** What each stored cache id held when the service stored it: fixture-ops.jsonl beside its results. */
+export function storedByCacheId(): Map<string, StoreOp> {
+  const ops = readJsonl<StoreOp>('fixture-ops.jsonl');
+  const results = readJsonl<{ cache_id: string }>('store-results.jsonl');
+  return new Map(results.map((r, i) => [r.cache_id, ops[i]!]));
+}

@@ -1,0 +1,223 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaultProxy } from '../../../test-support/fault-proxy';
+import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
+import { LocalFolderStorage } from '../../storage/local';
+import { MemoryStorage } from '../../storage/memory';
+import { S3Storage } from '../../storage/s3';
+import type { StorageBackend } from '../../storage/types';
+import { detectFormat } from '../detect';
+import { collect } from '../format';
+import { fixtureKeys, loadFixture, readJsonl, storedByCacheId, type StoreOp } from './fixture';
+import { MgraphFormat } from './mgraph-format';
+
+let s3: S3Endpoint;
+let proxy: FaultProxy;
+let tmp: string;
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-mgraph-'));
+  s3 = await startS3('mgraph-ai-cache');
+  proxy = await new FaultProxy(s3.endpoint, { conditionalWrites: true }).start();
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await s3?.stop();
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+let stores = 0;
+/** Each backend fresh; S3 with an empty prefix (the service keeps its keys at the bucket root), in a bucket of its own. */
+const backends: [string, () => Promise<StorageBackend>][] = [
+  ['memory', async () => new MemoryStorage()],
+  ['local folder', async () => LocalFolderStorage.open(path.join(tmp, `store-${stores++}`))],
+  [
+    's3 (bucket root)',
+    async () => {
+      const storage = await S3Storage.open({ bucket: s3.bucket, prefix: '', region: s3.region, endpoint: proxy.endpoint, forcePathStyle: true, credentials: s3.credentials, maxAttempts: 2 });
+      for (let page = await storage.list(''); page.objects.length > 0; page = await storage.list('')) for (const o of page.objects) await storage.delete(o.key);
+      return storage;
+    },
+  ],
+];
+
+const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+/** What the service's retrieve gives for a stored op, as bytes we serve. */
+function expectedContent(op: StoreOp): { bytes?: Buffer; json?: unknown } {
+  if (op.type === 'binary') {
+    const raw = Buffer.from(op.data_b64!, 'base64');
+    return { bytes: op.content_encoding === 'gzip' ? gunzipSync(raw) : raw };
+  }
+  if (op.type === 'string') return { bytes: Buffer.from(op.data as string, 'utf8') };
+  return { json: op.data };
+}
+
+describe.each(backends)('service layout on %s', (_name, open) => {
+  let format: MgraphFormat;
+  beforeAll(async () => {
+    const storage = await open();
+    expect(await loadFixture(storage)).toBe(163);
+    format = new MgraphFormat(storage);
+  });
+
+  it('is detected as the service layout and understands every fixture key (163/163)', async () => {
+    expect((await detectFormat(format.storage)).format).toBe('mgraph');
+    const kinds = await Promise.all(fixtureKeys().map((k) => format.describeKey(k)));
+    expect(kinds.filter((k) => k.kind === 'unknown').map((k) => k.key)).toEqual([]);
+    expect(new Set(kinds.map((k) => k.kind))).toEqual(new Set(['ref_by_hash', 'ref_by_id', 'content', 'sidecar_config', 'sidecar_metadata', 'child_data']));
+  });
+
+  it('counts namespaces exactly as the service names them: entries = by-hash refs, versions = cache ids', async () => {
+    const namespaces = (await format.namespaces()).sort((a, b) => (a.name < b.name ? -1 : 1));
+    expect(namespaces).toEqual([
+      { name: 'TeamA', entries: 2, versions: 2, bytes: 174 },
+      { name: 'dups', entries: 2, versions: 5, bytes: 168 },
+      { name: 'reports', entries: 14, versions: 14, bytes: 303564 },
+      { name: 'site-cache', entries: 4, versions: 4, bytes: 176 },
+    ]);
+    expect((await format.stats('reports')).objects).toBe(99); // find store/reports -type f | wc -l
+  });
+
+  it('reads back every stored entry of every strategy and type as the service serves it (strings as text)', async () => {
+    const stored = storedByCacheId();
+    const results = readJsonl<{ op: string; found?: boolean; cache_id?: string; cache_hash?: string; error?: string }>('retrieve-results.jsonl');
+    const asked = readJsonl<{ op: string; cache_id?: string; hash?: string; namespace: string }>('fixture-ops-3.jsonl');
+    let compared = 0;
+    for (const [i, q] of asked.entries()) {
+      if (q.op === 'refs_hash') continue;
+      const lookup = q.cache_id ? { cacheId: q.cache_id } : { hash: q.hash! };
+      const answer = results[i]!;
+      if (answer.found === false) {
+        await expect(format.retrieve(q.namespace, lookup)).rejects.toMatchObject({ code: 'not_found' });
+        continue;
+      }
+      const { record, content } = await format.retrieve(q.namespace, lookup);
+      if (answer.found) expect([record.cache_id, record.hash]).toEqual([answer.cache_id, answer.cache_hash]);
+      const op = stored.get(record.cache_id)!;
+      const want = expectedContent(op);
+      const got = await collect(content);
+      if (want.bytes) expect(got.equals(want.bytes)).toBe(true);
+      else expect(JSON.parse(utf8(got))).toEqual(want.json);
+      expect(record.data_type).toBe(op.type);
+      expect(record.content_encoding).toBe(op.content_encoding ?? null);
+      compared++;
+    }
+    expect(compared).toBe(47); // every id and hash the service was asked for, its LOCAL_DISK failures (strings) included
+  });
+
+  it('lists versions oldest first from the by-hash ref; latest is its latest_id; a deleted version is gone', async () => {
+    const versions = await format.versions('dups', '1f59c04c6c23d303');
+    expect(versions.map((v) => [v.version, v.cache_id])).toEqual([
+      [1, '59e56740-d55a-4365-8c4c-072ad8a41514'],
+      [2, 'f950f89e-78ea-431f-9fd5-7cd214c17eab'],
+      [3, '5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65'],
+    ]);
+    const latest = await format.record('dups', { hash: '1f59c04c6c23d303' });
+    expect([latest.version, latest.latest_version, latest.details.strategy]).toEqual([3, 3, 'direct']);
+    expect((await format.record('dups', { hash: '1f59c04c6c23d303', version: 1 })).details.strategy).toBe('temporal');
+    await expect(format.record('dups', { cacheId: 'e89cc78d-2c0b-4503-92ec-9d293d2f9f9c' })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('gives operators the layout facts: strategy, file id, cache key, json_field_path, every path, child data', async () => {
+    const about = await format.record('site-cache', await format.parseLookup('site-cache', 'cea0fc4b-e33e-426b-a913-034d27eb94a4'));
+    expect(about.details).toMatchObject({ strategy: 'key_based', file_id: 'page', cache_key: 'example.com/about', json_field_path: 'url' });
+    expect(about.keys.map((k) => k.key)).toContain('site-cache/data/key-based/example.com/about/page.json.metadata');
+    const versioned = await format.record('reports', { hash: '20468753006bc152' });
+    expect(versioned.keys.filter((k) => k.role.startsWith('content')).map((k) => k.role)).toEqual(['content', 'content (latest copy)', 'content (versions copy)']);
+    expect(versioned.keys).toHaveLength(11);
+    const parent = await format.record('reports', await format.parseLookup('reports', 'reports/data/direct/67/3b/673ba2a8-1dd7-4ecc-b702-9cc49e44f642/data/note.txt'));
+    expect(parent.child_data.map((c) => c.key.split('/').slice(-2).join('/'))).toEqual(['analysis/summary.json', 'data/note.txt']);
+    expect(parent.stored_at).toBe('2026-12-02T10:47:05.143Z');
+  });
+
+  it('verifies the untouched store clean', async () => {
+    const report = await format.verify({ orphanGraceMs: 0 });
+    expect(report.problems).toEqual([]);
+    expect(report.checked).toBeGreaterThanOrEqual(163);
+  });
+});
+
+describe.each(backends)('verify on the service layout finds injected faults (%s)', (_name, open) => {
+  it('a flipped byte in a second copy, a missing content file, a dangling ref, an orphan; repair rebuilds the ref only', async () => {
+    const storage = await open();
+    await loadFixture(storage);
+    const format = new MgraphFormat(storage);
+    const latestCopy = 'reports/data/temporal-versioned/latest/a9d6605a-8122-4554-ad3f-d8c495e53bf6.bin';
+    const bytes = Buffer.from((await storage.get(latestCopy))!);
+    bytes[5]! ^= 0xff;
+    await storage.put(latestCopy, bytes);
+    const missing = 'reports/data/temporal/2026/12/02/10/797a926d-cc60-4aee-b745-edf95f190b5c.json';
+    await storage.delete(missing);
+    const byId = 'dups/refs/by-id/f9/50/f950f89e-78ea-431f-9fd5-7cd214c17eab.json';
+    await storage.delete(byId);
+    const orphan = 'site-cache/data/direct/zz/zz/stray.json';
+    await storage.put(orphan, new TextEncoder().encode('{}'));
+
+    const report = await format.verify({ orphanGraceMs: 0 });
+    const found = report.problems.map((p) => `${p.kind} ${p.key}`);
+    expect(found).toContain(`corrupt ${latestCopy}`);
+    expect(found).toContain(`missing_content ${missing}`);
+    expect(found).toContain('dangling_ref dups/refs/by-hash/1f/59/1f59c04c6c23d303.json');
+    expect(found).toContain(`orphan ${orphan}`);
+    expect(found).toContain('orphan dups/data/temporal/2026/12/02/10/f950f89e-78ea-431f-9fd5-7cd214c17eab.json'); // its ref is gone
+
+    const before = (await storage.list('dups/data/')).objects.length;
+    const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
+    expect(repaired.repaired).toEqual([expect.objectContaining({ kind: 'dangling_ref', key: 'dups/refs/by-hash/1f/59/1f59c04c6c23d303.json' })]);
+    expect((await storage.list('dups/data/')).objects).toHaveLength(before);
+    expect((await format.versions('dups', '1f59c04c6c23d303')).map((v) => v.cache_id)).toEqual(['59e56740-d55a-4365-8c4c-072ad8a41514', '5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65']);
+    expect((await format.verify({ orphanGraceMs: 0 })).problems.filter((p) => p.kind === 'dangling_ref')).toEqual([]);
+  });
+});
+
+describe.each(backends)('storing into the service layout (%s)', (_name, open) => {
+  it('stores every type and strategy, reads it back, dedups by appending a cache id, deletes back to the previous version', async () => {
+    const format = new MgraphFormat(await open());
+    const bytes = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+    const json = await format.store('Team_B', { source: bytes('{"b": 1.0, "a": "Zoë"}'), as: 'json' });
+    expect(json.hash).toBe('2a433209f2f0a3fd'); // Python: sha256(json.dumps({'b': 1.0, 'a': 'Zoë'}, sort_keys=True))[:16]
+    const text = await format.store('Team_B', { source: bytes('hello ✓'), as: 'string', options: { strategy: 'temporal_versioned' } });
+    const keyed = await format.store('Team_B', { source: bytes('{"url": "https://x/"}'), as: 'json', options: { strategy: 'key_based', cache_key: 'x/home', file_id: 'page', json_field_path: 'url' } });
+    expect(keyed.keys).toContain('Team_B/data/key-based/x/home/page.json');
+    expect(keyed.hash).toBe('4b7efacc825af67f'); // the url field's hash
+    expect(text.hash).toBe('58e78311a18a99e2');
+    const again = await format.store('Team_B', { source: bytes('hello ✓'), as: 'string', options: { strategy: 'direct' } });
+    expect([again.hash, again.version, again.deduplicated]).toEqual([text.hash, 2, true]);
+    expect(utf8(await collect((await format.retrieve('Team_B', { hash: text.hash })).content))).toBe('hello ✓');
+    expect(JSON.parse(utf8(await collect((await format.retrieve('Team_B', { cacheId: json.cache_id })).content)))).toEqual({ b: 1, a: 'Zoë' });
+    expect(utf8((await format.storage.get(json.keys.find((k) => k.endsWith('.json'))!))!)).toBe('{\n  "b": 1.0,\n  "a": "Zo\\u00eb"\n}');
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+
+    const removed = await format.delete('Team_B', { cacheId: again.cache_id });
+    expect(removed).toEqual({ deleted: [again.cache_id], contentRemoved: false });
+    expect((await format.record('Team_B', { hash: text.hash })).cache_id).toBe(text.cache_id);
+    expect(await format.storage.exists(again.keys[0]!)).toBe(false);
+    expect(await format.delete('Team_B', { hash: text.hash })).toEqual({ deleted: [text.cache_id], contentRemoved: true });
+    await expect(format.record('Team_B', { hash: text.hash })).rejects.toMatchObject({ code: 'not_found' });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
+  it('refuses bad input with a typed error and writes nothing', async () => {
+    const format = new MgraphFormat(await open());
+    const src = { kind: 'bytes' as const, bytes: new TextEncoder().encode('{"a": 1}') };
+    await expect(format.store('a/b', { source: src })).rejects.toMatchObject({ code: 'invalid_namespace' });
+    await expect(format.store('ns', { source: src, options: { strategy: 'key_based', cache_key: '../../etc' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(format.store('ns', { source: src, options: { strategy: 'sideways' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(format.store('ns', { source: { kind: 'bytes', bytes: new TextEncoder().encode('[1]') }, as: 'json' })).rejects.toMatchObject({ code: 'invalid_json' });
+    await expect(format.store('ns', { source: src, as: 'json', options: { json_field_path: 'missing' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    expect((await format.storage.list('')).objects).toEqual([]);
+  });
+});
+
+describe('by-hash ref updates on S3', () => {
+  it('concurrent writers of the same content (separate processes, no shared lock) never lose a cache id: ETag-conditional, retried', async () => {
+    const storage = await backends[2]![1]();
+    const writers = Array.from({ length: 6 }, () => new MgraphFormat(storage));
+    const results = await Promise.all(writers.map((w) => w.store('race', { source: { kind: 'bytes', bytes: new TextEncoder().encode('same bytes') } })));
+    const ids = (await writers[0]!.versions('race', results[0]!.hash)).map((v) => v.cache_id);
+    expect(ids.sort()).toEqual(results.map((r) => r.cache_id).sort());
+    expect(proxy.count((r) => r.status === 412)).toBeGreaterThan(0);
+  });
+});
