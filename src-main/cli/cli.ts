@@ -316,7 +316,7 @@ class StoreReport {
   finish(): number {
     if (!this.firstFailure) return EXIT.ok;
     const attempted = this.stored + this.failed;
-    if (attempted > 1) this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} files not stored (each named above)\n`);
+    if (attempted > 1) this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} paths not stored (each named above)\n`);
     return exitCodeOf(this.firstFailure);
   }
 }
