@@ -1,0 +1,48 @@
+/** The same format-level checks, passed by every layout: what the CLI, IPC and UI will rely on. */
+import { describe, expect, it } from 'vitest';
+import { CacheService } from '../cache-service';
+import { MemoryStorage } from '../storage/memory';
+import { detectFormat } from './detect';
+import { collect, type StoreFormat } from './format';
+import { MgraphFormat } from './mgraph/mgraph-format';
+import { NativeFormat } from './native/native-format';
+
+const layouts: [string, () => StoreFormat][] = [
+  ['native', () => new NativeFormat(new CacheService(new MemoryStorage()))],
+  ['mgraph', () => new MgraphFormat(new MemoryStorage())],
+];
+const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+
+describe.each(layouts)('the %s format', (name, make) => {
+  it('stores, finds by hash and by cache id, versions oldest first, deletes back, verifies clean, and is detected', async () => {
+    const format = make();
+    expect(await detectFormat(format.storage)).toMatchObject({ format: 'native' }); // empty: native unless told
+    const first = await format.store('docs', { source: text('same bytes') });
+    const second = await format.store('docs', { source: text('same bytes') });
+    expect([second.hash, second.version, second.deduplicated]).toEqual([first.hash, 2, true]);
+    expect((await detectFormat(format.storage)).format).toBe(name);
+
+    expect((await format.versions('docs', first.hash)).map((v) => [v.version, v.cache_id])).toEqual([
+      [1, first.cache_id],
+      [2, second.cache_id],
+    ]);
+    for (const typed of [first.hash, first.cache_id, first.keys[0]!]) {
+      const lookup = await format.parseLookup('docs', typed);
+      const { record, content } = await format.retrieve('docs', lookup);
+      expect(record.hash).toBe(first.hash);
+      expect((await collect(content)).toString()).toBe('same bytes');
+    }
+    expect(await format.record('docs', { cacheId: first.cache_id })).toMatchObject({ version: 1, latest_version: 2, format: name });
+    expect(await format.namespaces()).toEqual([{ name: 'docs', entries: 1, versions: 2, bytes: expect.any(Number) }]);
+    expect((await format.entriesPage('docs')).entries.map((e) => e.hash)).toEqual([first.hash]);
+    expect((await format.describeKey(first.keys[0]!)).kind).toBe('content');
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+
+    expect(await format.delete('docs', { cacheId: second.cache_id })).toEqual({ deleted: [second.cache_id], contentRemoved: false });
+    expect((await format.record('docs', { hash: first.hash })).cache_id).toBe(first.cache_id);
+    expect(await format.delete('docs', { hash: first.hash })).toEqual({ deleted: [first.cache_id], contentRemoved: true });
+    await expect(format.record('docs', { hash: first.hash })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(format.parseLookup('docs', 'not a hash')).rejects.toMatchObject({ code: 'invalid_hash' });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+});

@@ -1,0 +1,133 @@
+/** The native layout as a store format: CacheService and verifyStore, wrapped, their behaviour unchanged. */
+import type { VersionRecord } from '../../../../src-shared/domain';
+import { parseCacheHash, parseCacheId, parseEntryRef, parseNamespace } from '../../../../src-shared/domain';
+import type { CacheService, EntryLookup } from '../../cache-service';
+import type { ListOptions, ListPage } from '../../storage/types';
+import { verifyStore } from '../../verify';
+import type {
+  FormatDeleteResult,
+  FormatEntrySummary,
+  FormatKeyInfo,
+  FormatLookup,
+  FormatNamespace,
+  FormatRecord,
+  FormatStats,
+  FormatStoreInput,
+  FormatStoreResult,
+  FormatVerifyOptions,
+  FormatVerifyReport,
+  FormatVersion,
+  StoreFormat,
+  TransferOptions,
+} from '../format';
+
+const EXPLANATIONS: Record<string, string> = {
+  content: 'content: the bytes, once per namespace and hash',
+  latest: 'latest view: a copy of the newest version record',
+  record: 'version record',
+  version_entry: 'versions index entry: the key name is the listing',
+  temporal: 'temporal view of a version (UTC)',
+};
+
+export class NativeFormat implements StoreFormat {
+  readonly name = 'native' as const;
+
+  constructor(readonly cache: CacheService) {}
+
+  get storage() {
+    return this.cache.storage;
+  }
+
+  parseNamespace(name: string): string {
+    return parseNamespace(name);
+  }
+
+  async parseLookup(namespace: string, text: string): Promise<FormatLookup> {
+    parseNamespace(namespace);
+    const described = text.includes('/') ? this.cache.layout.describeKey(text.trim()) : null;
+    if (described) return { hash: described.hash, version: described.version };
+    const ref = parseEntryRef(text);
+    if (ref.kind === 'cache_id') return { hash: ref.hash, version: ref.version };
+    if (ref.kind === 'sha256') return { hash: ref.hash, sha256: ref.sha256 };
+    return { hash: ref.hash };
+  }
+
+  private toLookup(lookup: FormatLookup): EntryLookup {
+    if ('cacheId' in lookup) return parseCacheId(lookup.cacheId);
+    return { hash: parseCacheHash(lookup.hash), version: lookup.version, sha256: lookup.sha256 };
+  }
+
+  namespaces(): Promise<FormatNamespace[]> {
+    return this.cache.namespaces();
+  }
+
+  async stats(namespace: string): Promise<FormatStats> {
+    const { namespace: name, ...counts } = await this.cache.stats(namespace);
+    return { name, ...counts };
+  }
+
+  entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }> {
+    return this.cache.entriesPage(namespace, options);
+  }
+
+  versions(namespace: string, hash: string): Promise<FormatVersion[]> {
+    return this.cache.versions(namespace, parseCacheHash(hash));
+  }
+
+  async record(namespace: string, lookup: FormatLookup): Promise<FormatRecord> {
+    return this.toRecord(await this.cache.record(namespace, this.toLookup(lookup)));
+  }
+
+  async retrieve(namespace: string, lookup: FormatLookup, options?: { signal?: AbortSignal }) {
+    const { record, content } = await this.cache.retrieve(namespace, this.toLookup(lookup), options);
+    return { record: await this.toRecord(record), content };
+  }
+
+  private async toRecord(r: VersionRecord): Promise<FormatRecord> {
+    const latest = await this.cache.record(r.namespace, { hash: r.hash });
+    return {
+      format: 'native',
+      namespace: r.namespace,
+      hash: r.hash,
+      cache_id: r.cache_id,
+      version: r.version,
+      latest_version: latest.version,
+      size: r.size,
+      stored_at: r.stored_at,
+      content_type: r.content_type,
+      data_type: r.content_type === 'application/json' ? 'json' : 'binary',
+      content_encoding: null,
+      sha256: r.sha256,
+      source: r.source,
+      details: {},
+      keys: this.cache.keysOf(r).map((key, i) => ({ key, role: ['content', 'version record', 'versions index entry', 'latest view', 'temporal view'][i]! })),
+      child_data: [],
+    };
+  }
+
+  async store(namespace: string, input: FormatStoreInput, options?: TransferOptions): Promise<FormatStoreResult> {
+    const r = await this.cache.store(namespace, { source: input.source, name: input.name, as: input.as === 'json' ? 'json' : 'bytes' }, options);
+    return { namespace: r.namespace, hash: r.hash, cache_id: r.cache_id, version: r.version, size: r.size, deduplicated: r.deduplicated, keys: r.keys };
+  }
+
+  delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
+    const { hash, version } = this.toLookup(lookup);
+    return this.cache.delete(namespace, { hash, version });
+  }
+
+  verify(options?: FormatVerifyOptions): Promise<FormatVerifyReport> {
+    return verifyStore(this.cache, options);
+  }
+
+  async describeKey(key: string): Promise<FormatKeyInfo> {
+    const found = (await this.cache.listKeys(key, { limit: 1 })).objects.find((o) => o.key === key);
+    const base = { key, ...(found ? { size: found.size, modified: found.modified } : {}) };
+    const d = this.cache.layout.describeKey(key);
+    if (!d) return { ...base, kind: 'unknown', explanation: 'not a key of the native layout' };
+    return { ...base, kind: d.kind, namespace: d.namespace, hash: d.hash, version: d.version, explanation: EXPLANATIONS[d.kind]! };
+  }
+
+  listKeys(prefix: string, options?: ListOptions): Promise<ListPage> {
+    return this.cache.listKeys(prefix, options);
+  }
+}
