@@ -46,6 +46,51 @@ export const namespaceSchema = z
 
 export const versionSchema = z.number().int().min(1).max(MAX_VERSION);
 
+/** Longest source name a version records, in UTF-16 code units. */
+export const MAX_SOURCE_NAME_LENGTH = 1024;
+// With the u flag a surrogate pair is one code point, so only a lone surrogate matches.
+const LONE_SURROGATE_RE = /\p{Surrogate}/u;
+const STORED_AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** Text a record can hold and a key can percent-encode: no lone surrogate (encodeURIComponent throws on one). */
+const wellFormedText = z.string().refine((s) => !LONE_SURROGATE_RE.test(s), { message: 'is not well-formed Unicode (it holds a lone surrogate)' });
+
+/** The shape every stored version record must have; anything else is damage that verify reports. */
+export const versionRecordSchema = z
+  .object({
+    namespace: namespaceSchema,
+    hash: z.string().regex(HASH_RE, { message: 'is not a cache hash' }),
+    cache_id: z.string(),
+    version: versionSchema,
+    sha256: z.string().regex(SHA256_RE, { message: 'is not a SHA-256' }),
+    size: z.number().int().min(0),
+    content_type: z.string(),
+    source: wellFormedText,
+    stored_at: z.string().refine((s) => STORED_AT_RE.test(s) && !Number.isNaN(Date.parse(s)), { message: 'is not a UTC time like 2026-11-23T23:22:46.123Z' }),
+  })
+  .refine((r) => r.cache_id === makeCacheId(r.hash as CacheHash, r.version), { message: 'cache_id does not match hash and version' })
+  .refine((r) => r.sha256.startsWith(r.hash), { message: 'hash is not the start of sha256' });
+
+/** Why `value` is not a valid version record (field and reason), or null when it is one. */
+export function versionRecordProblem(value: unknown): string | null {
+  const result = versionRecordSchema.safeParse(value);
+  if (result.success) return null;
+  const issue = result.error.issues[0]!;
+  return issue.path.length > 0 ? `${issue.path.join('.')} ${issue.message}` : issue.message;
+}
+
+/**
+ * A source name to record with a version: a string of well-formed Unicode without NUL (no file
+ * name holds one), at most MAX_SOURCE_NAME_LENGTH characters. Refused before anything is written.
+ */
+export function parseSourceName(value: unknown): string {
+  if (typeof value !== 'string') throw new CacheError('invalid_input', `${describe(value)} is not a source name: expected text`);
+  if (LONE_SURROGATE_RE.test(value)) throw new CacheError('invalid_input', 'the source name is not well-formed Unicode (it holds a lone surrogate)');
+  if (value.includes('\u0000')) throw new CacheError('invalid_input', 'the source name holds a NUL character, which no file name can');
+  if (value.length > MAX_SOURCE_NAME_LENGTH) throw new CacheError('invalid_input', `the source name is ${value.length} characters; at most ${MAX_SOURCE_NAME_LENGTH} are kept`);
+  return value;
+}
+
 export function parseCacheHash(value: unknown): CacheHash {
   if (typeof value === 'string') {
     const lower = value.toLowerCase();

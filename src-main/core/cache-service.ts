@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
 import type { CacheHash, CacheId, EntrySummary, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
-import { MAX_VERSION, makeCacheId, parseNamespace } from '../../src-shared/domain';
+import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecordProblem } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
 import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
 import { KeyedLock, mapLimit } from './keyed-lock';
 import { KeyLayout } from './layout';
-import type { ContentSource, ListOptions, ListPage, StagedContent, StorageBackend } from './storage/types';
+import type { ContentSource, ListOptions, ListPage, ObjectInfo, StagedContent, StorageBackend } from './storage/types';
 
 export type StoreAs = 'bytes' | 'json';
 
@@ -41,8 +43,27 @@ export interface CacheServiceOptions {
 
 export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_MAX_JSON_BYTES = 256 * 1024 ** 2;
-const MAX_SOURCE_LENGTH = 1024;
 const LIST_CONCURRENCY = 8;
+/** Quarantined objects go under this prefix (not a namespace, so never listed as entries); never deleted by the app. */
+export const QUARANTINE_PREFIX = '_quarantine/';
+/**
+ * A deletion marker older than this belongs to a deleter that crashed: stores stop waiting for it
+ * and deleters replace it. A live deleter gives up removing bytes after half of it.
+ */
+export const DELETION_MARKER_LIFETIME_MS = 30_000;
+/** A record without its index entry younger than this is a store in flight, not yet a version a delete may take. */
+const IN_FLIGHT_RECORD_MS = 60_000;
+
+interface DeletionMarker {
+  token: string;
+  since: number;
+}
+
+/** A hash's keys from one listing: whether latest exists, and each version's record and index entries. */
+interface HashListing {
+  latest: boolean;
+  versions: Map<number, { record?: ObjectInfo; entries: string[] }>;
+}
 
 export interface DeleteResult {
   deleted: CacheId[];
@@ -93,13 +114,13 @@ export class CacheService {
   async peek(namespace: string, input: StoreInput, options: TransferOptions = {}) {
     const ns = parseNamespace(namespace);
     const hashed = await this.hash(input, options);
-    const latest = await this.readRecord(this.layout.latest(ns, hashed.hash));
+    const latest = (await this.tryReadRecord(this.layout.latest(ns, hashed.hash)))?.record ?? null;
     return { ...hashed, latest };
   }
 
   async store(namespace: string, input: StoreInput, options: TransferOptions = {}): Promise<StoreResult> {
     const ns = parseNamespace(namespace);
-    const sourceName = (input.name ?? '').slice(0, MAX_SOURCE_LENGTH);
+    const sourceName = parseSourceName(input.name ?? '');
     const source = await this.prepare(input, options.signal);
     const staged = await this.storage.stage(source, { ...options, maxBytes: this.maxEntryBytes });
     let placing: Promise<'created' | 'exists'> | undefined;
@@ -111,9 +132,10 @@ export class CacheService {
       placing = staged.commit(contentKey, options);
       placing.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
       const contentType = input.as === 'json' ? 'application/json' : detectContentType(sourceName || undefined, staged.head);
-      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing);
+      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing, options.signal);
       const placed = await placing;
-      const keys = this.layout.keysOf(record);
+      const { layout } = this;
+      const keys = [contentKey, layout.record(ns, hash, record.version), layout.temporal(record), layout.latest(ns, hash), layout.versionEntry(record)]; // in the order written
       return {
         cache_id: record.cache_id,
         hash,
@@ -130,12 +152,16 @@ export class CacheService {
     }
   }
 
-  /** `placing`: the content being placed; the record appears only once that has succeeded. */
-  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, placing: Promise<unknown>): Promise<VersionRecord> {
+  /**
+   * `placing`: the content being placed; the record appears only once that has succeeded. A store
+   * that fails after its record was linked removes the version again, so no record outlives it
+   * without its views or its bytes.
+   */
+  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, placing: Promise<unknown>, signal?: AbortSignal): Promise<VersionRecord> {
     const lockKey = `${ns}/${hash}`;
     const { record, data } = await this.allocation.run(lockKey, async () => {
-      const latest = await this.readRecord(this.layout.latest(ns, hash));
-      let taken = Math.max(latest?.version ?? 0, this.allocated.get(lockKey) ?? 0);
+      const latest = await this.tryReadRecord(this.layout.latest(ns, hash));
+      let taken = Math.max(latest?.record.version ?? 0, this.allocated.get(lockKey) ?? 0);
       // Content with no version yet almost always gets version 1: try it first, the create-only write decides.
       let probe = taken > 0;
       for (;;) {
@@ -165,12 +191,86 @@ export class CacheService {
       }
     });
     const recordKey = this.layout.record(ns, hash, record.version);
-    await Promise.all([
-      this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true, data }),
-      this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data }),
-    ]);
-    await this.publishLatest(record, data);
+    try {
+      // The index entry goes last: a delete takes a version once it is listed, and then finds every other key written.
+      await this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data });
+      await this.publishLatest(record, data);
+      await this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true, data });
+      await this.keepContent(record, data, staged, signal);
+    } catch (err) {
+      await this.allocation.run(lockKey, () => this.removeVersions(ns, hash, [record.version])).catch(() => undefined);
+      throw err;
+    }
     return record;
+  }
+
+  /**
+   * The store's half of the deletion handshake (docs/storage-layout.md, "Deleting the last
+   * version"), run once the record and its views are written: wait out a deleter holding the
+   * marker, then make sure the bytes are there, placing them again if a deleter removed them.
+   */
+  private async keepContent(record: VersionRecord, data: Uint8Array, staged: StagedContent, signal?: AbortSignal): Promise<void> {
+    await this.waitForDeleter(record.namespace, record.hash);
+    const contentKey = this.layout.content(record.namespace, record.hash);
+    if (await this.storage.exists(contentKey)) return;
+    try {
+      await staged.commit(contentKey, { signal });
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // A local folder moves big staged content into place, so it cannot be placed twice.
+      throw new CacheError('conflict', `the content of ${record.hash} was deleted while it was being stored; store it again`, { cause: err });
+    }
+    await this.publishLatest(record, data); // the deleter removed latest with the bytes
+  }
+
+  /** Returns once the deleter holding the hash's marker (if any) has finished or is taken for crashed. */
+  private async waitForDeleter(ns: Namespace, hash: CacheHash): Promise<void> {
+    const key = this.layout.deletionMarker(ns, hash);
+    const firstSeen = Date.now();
+    const first = await this.readDeletionMarker(key);
+    if (!first) return;
+    // Only the deleter seen first may have listed the versions before this one was linked.
+    for (let current: DeletionMarker | null = first, attempt = 0; current?.token === first.token && !isStale(current, firstSeen); attempt++) {
+      await sleep(pollDelay(attempt));
+      current = await this.readDeletionMarker(key);
+    }
+  }
+
+  private async readDeletionMarker(key: string): Promise<DeletionMarker | null> {
+    const bytes = await this.storage.get(key);
+    if (!bytes) return null;
+    try {
+      const { token, since } = JSON.parse(new TextDecoder().decode(bytes)) as { token?: unknown; since?: unknown };
+      if (typeof token === 'string' && typeof since === 'string' && !Number.isNaN(Date.parse(since))) return { token, since: Date.parse(since) };
+    } catch {
+      // not a marker we wrote: treated as a crashed deleter's
+    }
+    return { token: '', since: 0 };
+  }
+
+  /**
+   * Runs `task` holding the hash's deletion marker (created create-only, so one deleter at a time
+   * across processes). `inTime` turns false half-way through the marker's lifetime: past it, a
+   * waiting store may already take the marker for crashed, so bytes must no longer be removed.
+   */
+  private async holdingDeletionMarker<T>(ns: Namespace, hash: CacheHash, task: (inTime: () => boolean) => Promise<T>): Promise<T> {
+    const key = this.layout.deletionMarker(ns, hash);
+    const token = randomUUID();
+    const waitingSince = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      const body = new TextEncoder().encode(`${JSON.stringify({ token, since: new Date().toISOString() })}\n`);
+      if (await this.storage.put(key, body, { ifAbsent: true })) break;
+      const other = await this.readDeletionMarker(key);
+      if (other && isStale(other, waitingSince)) await this.storage.delete(key);
+      else if (other) await sleep(pollDelay(attempt));
+    }
+    const taken = performance.now();
+    try {
+      return await task(() => performance.now() - taken < DELETION_MARKER_LIFETIME_MS / 2);
+    } finally {
+      // Another deleter replaces the marker only once it is stale: then it is no longer ours to remove.
+      if ((await this.readDeletionMarker(key))?.token === token) await this.storage.delete(key);
+    }
   }
 
   /**
@@ -202,21 +302,28 @@ export class CacheService {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
     for (let currentData = data; ; currentData = encodeRecord(current)) {
-      await this.storage.copy(this.layout.record(current.namespace, current.hash, current.version), latestKey, { data: currentData });
+      if (!(await this.copyIfPresent(this.layout.record(current.namespace, current.hash, current.version), latestKey, currentData))) return; // deleted meanwhile: its deleter fixes latest
       const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
       if (top === current.version) return;
-      const newer = await this.readRecord(this.layout.record(current.namespace, current.hash, top));
-      if (!newer) return; // deleted meanwhile: its deleter fixes latest
-      current = newer;
+      const newer = await this.tryReadRecord(this.layout.record(current.namespace, current.hash, top));
+      if (!newer) return; // deleted meanwhile (its deleter fixes latest) or damaged (verify reports it)
+      current = newer.record;
     }
   }
 
   private async readRecord(key: string): Promise<VersionRecord | null> {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
-    const record = decodeRecord(bytes);
-    if (!record) throw new CacheError('internal', `version record ${key} is not readable JSON`);
-    return record;
+    const decoded = decodeRecord(bytes);
+    if ('problem' in decoded) throw new CacheError('internal', `version record ${key} is damaged (${decoded.problem}); delete the version or run verify --repair`);
+    return decoded.record;
+  }
+
+  /** A record and its bytes; null when it is missing or damaged. */
+  private async tryReadRecord(key: string): Promise<{ record: VersionRecord; data: Uint8Array } | null> {
+    const data = await this.storage.get(key);
+    const decoded = data && decodeRecord(data);
+    return decoded && 'record' in decoded ? { record: decoded.record, data } : null;
   }
 
   /** Metadata of one version: one read. */
@@ -326,41 +433,125 @@ export class CacheService {
     return counts;
   }
 
-  /** Deletes one version, or every version of a hash; the bytes go with the last version. */
-  async delete(namespace: string, lookup: { hash: CacheHash; version?: number }): Promise<DeleteResult> {
+  /**
+   * Deletes one version, or every version of a hash; the bytes go with the last version. Damaged
+   * versions (a record that is not valid, or views without a record) are found by listing, so they
+   * can be deleted too. With `quarantine` (verify --repair), records and bytes are moved to
+   * QUARANTINE_PREFIX instead of deleted.
+   */
+  async delete(namespace: string, lookup: { hash: CacheHash; version?: number }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
     const ns = parseNamespace(namespace);
-    const { hash } = lookup;
+    const { hash, version } = lookup;
     return this.allocation.run(`${ns}/${hash}`, async () => {
-      let targets: VersionSummary[];
-      const all = await this.versions(ns, hash);
-      if (lookup.version === undefined) {
-        targets = all;
-        if (targets.length === 0 && !(await this.storage.exists(this.layout.latest(ns, hash)))) {
-          throw new CacheError('not_found', `${hash} is not in namespace ${ns}`);
-        }
-      } else {
-        const record = await this.record(ns, { hash, version: lookup.version });
-        targets = [{ version: record.version, cache_id: record.cache_id, stored_at: record.stored_at, size: record.size, source: record.source }];
+      const listed = await this.listHash(ns, hash);
+      const now = Date.now();
+      // A version is listed by its index entry, written last; a record long left without one is a failed store's.
+      const deletable = [...listed.versions].filter(([, v]) => v.entries.length > 0 || now - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS).map(([n]) => n);
+      const versions = version === undefined ? deletable : deletable.filter((n) => n === version);
+      if (versions.length === 0 && (version !== undefined || !listed.latest)) {
+        throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
       }
-      // References go first and the bytes last, so no reference ever points at missing bytes.
-      for (const v of targets) {
-        const record = (await this.readRecord(this.layout.record(ns, hash, v.version))) ?? { ...v, namespace: ns, hash, sha256: '', content_type: '' };
-        await this.storage.delete(this.layout.versionEntry(record));
-        await this.storage.delete(this.layout.temporal(record));
-        await this.storage.delete(this.layout.record(ns, hash, v.version));
-      }
-      const deleted = new Set(targets.map((t) => t.version));
-      const remaining = all.filter((v) => !deleted.has(v.version));
-      const newest = remaining[remaining.length - 1];
-      const newestRecord = newest ? await this.readRecord(this.layout.record(ns, hash, newest.version)) : null;
-      if (newestRecord) {
-        await this.storage.copy(this.layout.record(ns, hash, newestRecord.version), this.layout.latest(ns, hash), { data: encodeRecord(newestRecord) });
-        return { deleted: targets.map((t) => t.cache_id), contentRemoved: false };
-      }
-      await this.storage.delete(this.layout.latest(ns, hash));
-      await this.storage.delete(this.layout.content(ns, hash));
-      return { deleted: targets.map((t) => t.cache_id), contentRemoved: true };
+      return this.removeVersions(ns, hash, versions, listed, options.quarantine);
     });
+  }
+
+  /** Every key of one hash, from one listing (one LIST per 1,000 keys). */
+  private async listHash(ns: Namespace, hash: CacheHash): Promise<HashListing> {
+    const listed: HashListing = { latest: false, versions: new Map() };
+    await this.forEachPage(this.layout.content(ns, hash), (page) => {
+      for (const o of page.objects) {
+        const described = this.layout.describeKey(o.key);
+        if (described?.hash !== hash) continue;
+        if (described.kind === 'latest') listed.latest = true;
+        if (described.version === undefined || described.kind === 'temporal') continue;
+        const v = listed.versions.get(described.version) ?? { entries: [] };
+        if (described.kind === 'record') v.record = o;
+        else v.entries.push(o.key);
+        listed.versions.set(described.version, v);
+      }
+    });
+    return listed;
+  }
+
+  /** Removes versions (caller holds the hash's lock): each one's views, then its record; then settles latest and the bytes. */
+  private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listing?: HashListing, quarantine = false): Promise<DeleteResult> {
+    const listed = listing ?? (await this.listHash(ns, hash));
+    for (const version of versions) {
+      const recordKey = this.layout.record(ns, hash, version);
+      const entries = listed.versions.get(version)?.entries ?? [];
+      // A damaged record still has its views found: the index entry by listing, the temporal one from the entry's time.
+      const summary = entries.map((key) => this.layout.parseVersionEntry(hash, key)).find((s) => s !== null);
+      const known = (await this.tryReadRecord(recordKey))?.record ?? (summary ? { ...summary, namespace: ns, hash, sha256: '', content_type: '' } : null);
+      const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
+      // References go first and the record last, so no reference ever points at a missing record.
+      for (const key of views) await this.storage.delete(key);
+      if (quarantine) await this.copyIfPresent(recordKey, QUARANTINE_PREFIX + recordKey);
+      await this.storage.delete(recordKey);
+    }
+    const contentRemoved = await this.settleAfterRemoval(ns, hash, quarantine);
+    return { deleted: versions.map((v) => makeCacheId(hash, v)), contentRemoved };
+  }
+
+  /** After versions went: latest names the newest one left; with none left, latest and the bytes go too. */
+  private async settleAfterRemoval(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
+    const versions = await this.recordVersions(ns, hash);
+    if (versions.length === 0) return this.removeUnreferenced(ns, hash, quarantine);
+    for (const version of versions.reverse()) {
+      const newest = await this.tryReadRecord(this.layout.record(ns, hash, version));
+      if (newest) {
+        await this.publishLatest(newest.record, newest.data);
+        return false;
+      }
+    }
+    await this.storage.delete(this.layout.latest(ns, hash)); // only damaged records are left: verify reports them
+    return false;
+  }
+
+  /** Version numbers that have a record, ascending: one LIST per 1,000 versions. */
+  private async recordVersions(ns: Namespace, hash: CacheHash): Promise<number[]> {
+    const versions: number[] = [];
+    await this.forEachPage(this.layout.recordsPrefix(ns, hash), (page) => {
+      for (const o of page.objects) {
+        const described = this.layout.describeKey(o.key);
+        if (described?.kind === 'record' && described.hash === hash) versions.push(described.version!);
+      }
+    });
+    return versions;
+  }
+
+  /**
+   * Removes latest and the bytes of a hash that no version record references, holding its
+   * deletion marker: the deleter's half of the handshake in docs/storage-layout.md. False when a
+   * store linked a version meanwhile (that store then keeps the bytes and latest).
+   */
+  private async removeUnreferenced(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
+    const contentKey = this.layout.content(ns, hash);
+    const aside = QUARANTINE_PREFIX + contentKey;
+    // Copied before the marker is taken, so the marker is held for one listing and two deletes only.
+    const copied = quarantine && (await this.copyIfPresent(contentKey, aside));
+    const removed = await this.holdingDeletionMarker(ns, hash, async (inTime) => {
+      if ((await this.recordVersions(ns, hash)).length > 0 || !inTime()) return false;
+      await this.storage.delete(this.layout.latest(ns, hash));
+      await this.storage.delete(contentKey);
+      return true;
+    });
+    if (copied && !removed) await this.storage.delete(aside);
+    return removed;
+  }
+
+  private async copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
+    try {
+      await this.storage.copy(from, to, { data });
+      return true;
+    } catch (err) {
+      if (err instanceof CacheError && err.code === 'not_found') return false;
+      throw err;
+    }
+  }
+
+  /** verify --repair: moves content no version references to the quarantine, by the same handshake as delete. */
+  quarantineOrphan(ns: Namespace, hash: CacheHash): Promise<boolean> {
+    return this.allocation.run(`${ns}/${hash}`, () => this.removeUnreferenced(ns, hash, true));
   }
 
   listKeys(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -376,13 +567,26 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(record)}\n`);
 }
 
-/** A stored record, or null when the bytes are not JSON (verify reports those as corrupt). */
-export function decodeRecord(bytes: Uint8Array): VersionRecord | null {
+/** A stored record, or what is wrong with it (verify reports those as corrupt). */
+export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string } {
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes)) as VersionRecord;
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
-    return null;
+    return { problem: 'is not JSON' };
   }
+  const problem = versionRecordProblem(value);
+  return problem === null ? { record: value as VersionRecord } : { problem };
+}
+
+function isStale(marker: DeletionMarker, waitingSince: number): boolean {
+  const now = Date.now();
+  return now - marker.since > DELETION_MARKER_LIFETIME_MS || now - waitingSince > DELETION_MARKER_LIFETIME_MS;
+}
+
+/** 1, 2, 4 … 32 ms between looks at a deletion marker. */
+function pollDelay(attempt: number): number {
+  return 2 ** Math.min(attempt, 5);
 }
 
 /** The file name to save a version under: its source name, else its cache id. */

@@ -24,6 +24,7 @@ export const DEFAULT_SHARDS: ShardSpec = { depth: 2, width: 2 };
 export const VERSION_DIGITS = 8;
 const SOURCE_IN_KEY_MAX = 150;
 const TRUNCATED_MARK = '%E2%80%A6'; // "…"
+const DELETION_MARKER_SUFFIX = '.deleting.json';
 
 export type KeyKind = 'content' | 'latest' | 'record' | 'version_entry' | 'temporal';
 
@@ -66,6 +67,21 @@ export class KeyLayout {
 
   record(ns: Namespace, hash: CacheHash, version: number): string {
     return `${this.content(ns, hash)}.v${padVersion(version)}.json`;
+  }
+
+  /** Held by a deleter while it removes a hash's last bytes (docs/storage-layout.md); not an entry key. */
+  deletionMarker(ns: Namespace, hash: CacheHash): string {
+    return `${this.content(ns, hash)}${DELETION_MARKER_SUFFIX}`;
+  }
+
+  isDeletionMarker(key: string): boolean {
+    const name = key.slice(key.lastIndexOf('/') + 1);
+    return name.endsWith(DELETION_MARKER_SUFFIX) && /^[0-9a-f]{16}$/.test(name.slice(0, -DELETION_MARKER_SUFFIX.length));
+  }
+
+  /** Lists exactly the records of one hash, in version order. */
+  recordsPrefix(ns: Namespace, hash: CacheHash): string {
+    return `${this.content(ns, hash)}.v`;
   }
 
   /** Lists exactly the versions-index keys of one hash. */

@@ -3,7 +3,7 @@ import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domai
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
-import { decodeRecord, encodeRecord } from './cache-service';
+import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
 import { mapLimit } from './keyed-lock';
 import type { Leftover, ObjectInfo } from './storage/types';
@@ -45,8 +45,8 @@ export interface VerifyOptions {
   onProgress?: (progress: { checked: number; phase: 'listing' | 'checking' }) => void;
 }
 
-/** Orphans are moved here by --repair, never deleted. Not a valid namespace name, so never listed as one. */
-export const QUARANTINE_PREFIX = '_quarantine/';
+/** Orphans (and damaged versions' records) are moved here by --repair, never deleted. */
+export { QUARANTINE_PREFIX };
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
 interface HashKeys {
@@ -93,11 +93,17 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map() }));
       return k;
     };
+    const staleMarkers: ObjectInfo[] = [];
     let cursor: string | undefined;
     do {
       throwIfCancelled();
       const page = await storage.list(`${ns}/`, { cursor });
       for (const o of page.objects) {
+        // A deleter holds its marker for a moment; one past its lifetime was left by a crash.
+        if (layout.isDeletionMarker(o.key)) {
+          if (Date.now() - Date.parse(o.modified) > DELETION_MARKER_LIFETIME_MS) staleMarkers.push(o);
+          continue;
+        }
         const described = layout.describeKey(o.key);
         if (!described) {
           report('misplaced', o.key, null, 'not a key of the cache layout');
@@ -128,12 +134,18 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       throwIfCancelled();
       const k = byHash.get(hash)!;
       const records = new Map<number, VersionRecord>();
+      const damaged: number[] = [];
       for (const [version, info] of k.records) {
-        const record = await readRecord(storage, info.key);
-        if (!record || record.hash !== hash || record.version !== version || record.namespace !== ns) {
-          report('corrupt', info.key, hash, 'the version record is unreadable or names another entry');
+        const bytes = await storage.get(info.key);
+        if (!bytes) continue; // deleted while verifying
+        const decoded = decodeRecord(bytes);
+        const elsewhere = 'record' in decoded && (decoded.record.hash !== hash || decoded.record.version !== version || decoded.record.namespace !== ns);
+        if ('problem' in decoded || elsewhere) {
+          report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}`);
+          damaged.push(version);
           continue;
         }
+        const { record } = decoded;
         records.set(version, record);
         if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
         else if (k.content.size !== record.size) report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
@@ -152,10 +164,11 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       const newest = Math.max(0, ...records.keys());
       const latestKey = layout.latest(ns, hash);
       const latest = k.latest ? await readRecord(storage, latestKey) : null;
-      if (k.latest && latest && !k.records.has(latest.version)) {
+      if (latest && !k.records.has(latest.version)) {
         report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
       } else if (newest > 0 && (!latest || latest.version !== newest)) {
-        report('stale_latest', latestKey, hash, latest ? `latest names v${latest.version}, the newest is v${newest}` : `no latest pointer; the newest is v${newest}`);
+        const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
+        report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
         const record = records.get(newest)!;
         await repair('stale_latest', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
       }
@@ -175,14 +188,21 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         if (Date.now() - Date.parse(k.content.modified) >= grace) {
           const target = QUARANTINE_PREFIX + k.content.key;
           report('orphan', k.content.key, hash, 'content no version references');
-          await repair('orphan', k.content.key, `moved to ${target}`, async () => {
-            await storage.copy(k.content!.key, target);
-            await storage.delete(k.content!.key);
-          });
+          await repair('orphan', k.content.key, `moved to ${target}`, () => cache.quarantineOrphan(ns, hash));
         }
+      }
+      // Last, as it may take the bytes with it (to the quarantine) when no valid version is left.
+      for (const version of damaged) {
+        const key = layout.record(ns, hash, version);
+        await repair('corrupt', key, `removed v${version} (record moved to ${QUARANTINE_PREFIX}${key})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
       }
       tick('checking');
     });
+
+    for (const marker of staleMarkers) {
+      report('temp_leftover', marker.key, null, `deletion marker of a deleter that stopped at ${marker.modified}`);
+      await repair('temp_leftover', marker.key, 'removed', () => storage.delete(marker.key));
+    }
   }
 
   const leftovers = await storage.leftovers();
@@ -209,9 +229,11 @@ function temporalFolder(ns: Namespace, key: string): string {
   return `${ns}/temporal/${t.slice(0, 4)}/${t.slice(4, 6)}/${t.slice(6, 8)}/${t.slice(9, 11)}/`;
 }
 
+/** A valid record, or null when it is missing or damaged. */
 async function readRecord(storage: CacheService['storage'], key: string): Promise<VersionRecord | null> {
   const bytes = await storage.get(key);
-  return bytes ? decodeRecord(bytes) : null;
+  const decoded = bytes && decodeRecord(bytes);
+  return decoded && 'record' in decoded ? decoded.record : null;
 }
 
 async function sha256Of(cache: CacheService, key: string, signal?: AbortSignal): Promise<string | null> {
