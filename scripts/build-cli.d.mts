@@ -1,4 +1,6 @@
 /** The bundled CLI's entry file. */
 export const CLI_BUNDLE: string;
-/** Builds the CLI bundle unless it is newer than every source. */
-export function ensureCliBuilt(): Promise<void>;
+/** What the CLI bundle is built from and what it consists of, relative to the repository. */
+export function cliBuild(root: string): { name: string; inputs: string[]; outputs: string[] };
+/** Builds the CLI bundle unless it was built from exactly today's sources; resolves to whether it built. */
+export function ensureCliBuilt(root?: string): Promise<boolean>;
