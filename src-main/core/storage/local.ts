@@ -42,24 +42,48 @@ const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW 
 
 /**
  * mkdir -p with a bounded number of calls (Node's recursive mkdir retries forever where mkdir keeps
- * answering ENOENT, as under /proc). Returns the first folder created, undefined if `dir` was there.
+ * answering ENOENT, as under /proc): each missing level is tried once, then once more after its
+ * parent. Returns the first folder created, undefined if `dir` was there.
  */
-async function makeFolders(dir: string, mkdir: (dir: string) => Promise<unknown>): Promise<string | undefined> {
-  const parent = path.dirname(dir);
+async function makeFolders(dir: string): Promise<string | undefined> {
+  const made = await fs.mkdir(dir).then(
+    () => dir,
+    (err: unknown) => folderMissing(err, dir),
+  );
+  if (made !== null) return made;
+  const created = await makeFolders(path.dirname(dir));
+  await fs.mkdir(dir).catch(unlessExists); // ENOENT again: the parent cannot hold folders
+  return created ?? dir;
+}
+
+/** The same in one go, without yielding: concurrent stores then find the folders their first sibling made. */
+function makeFoldersSync(dir: string): string | undefined {
+  let made: string | undefined | null;
   try {
-    await mkdir(dir);
-    return dir;
+    fsSync.mkdirSync(dir);
+    made = dir;
   } catch (err) {
-    if (errno(err) === 'EEXIST') return undefined;
-    if (errno(err) !== 'ENOENT' || parent === dir) throw err;
+    made = folderMissing(err, dir);
   }
-  const created = await makeFolders(parent, mkdir);
+  if (made !== null) return made;
+  const created = makeFoldersSync(path.dirname(dir));
   try {
-    await mkdir(dir); // a second ENOENT: the parent exists but cannot hold folders
+    fsSync.mkdirSync(dir);
   } catch (err) {
-    if (errno(err) !== 'EEXIST') throw err;
+    unlessExists(err);
   }
   return created ?? dir;
+}
+
+function unlessExists(err: unknown): void {
+  if (errno(err) !== 'EEXIST') throw err;
+}
+
+/** After a failed mkdir: undefined if the folder is there, null if its parent is missing; else the error. */
+function folderMissing(err: unknown, dir: string): undefined | null {
+  if (errno(err) === 'EEXIST') return undefined;
+  if (errno(err) === 'ENOENT' && path.dirname(dir) !== dir) return null;
+  throw err;
 }
 
 /** Each call a trip to libuv's thread pool: the event loop never waits on the disk (the app). */
@@ -69,7 +93,7 @@ const threadPoolIo: SmallIo = {
     for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done)).bytesWritten;
   },
   close: (fd) => promisify(fsSync.close)(fd),
-  mkdirp: (dir) => makeFolders(dir, fs.mkdir),
+  mkdirp: makeFolders,
   link: (from, to) => fs.link(from, to),
   rename: (from, to) => fs.rename(from, to),
   unlink: (file) => fs.unlink(file),
@@ -92,7 +116,7 @@ const blockingIo: SmallIo = {
     for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
   },
   close: async (fd) => fsSync.closeSync(fd),
-  mkdirp: (dir) => makeFolders(dir, async (d) => fsSync.mkdirSync(d)),
+  mkdirp: async (dir) => makeFoldersSync(dir),
   link: async (from, to) => fsSync.linkSync(from, to),
   rename: async (from, to) => fsSync.renameSync(from, to),
   unlink: async (file) => fsSync.unlinkSync(file),
