@@ -444,10 +444,14 @@ export class CacheService {
     const { hash, version } = lookup;
     return this.allocation.run(`${ns}/${hash}`, async () => {
       const listed = await this.listHash(ns, hash);
-      const now = Date.now();
-      // A version is listed by its index entry, written last; a record long left without one is a failed store's.
-      const deletable = [...listed.versions].filter(([, v]) => v.entries.length > 0 || now - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS).map(([n]) => n);
-      const versions = version === undefined ? deletable : deletable.filter((n) => n === version);
+      const versions: number[] = [];
+      for (const [n, v] of listed.versions) {
+        if (version !== undefined && n !== version) continue;
+        // A version is listed by its index entry, written last. A record without one is a store in
+        // flight, unless it is damaged or old (a failed store's).
+        const settled = v.entries.length > 0 || Date.now() - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS;
+        if (settled || !(await this.tryReadRecord(v.record!.key))) versions.push(n);
+      }
       if (versions.length === 0 && (version !== undefined || !listed.latest)) {
         throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
       }

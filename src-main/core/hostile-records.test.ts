@@ -1,0 +1,168 @@
+// Hostile input: names a record cannot hold, stores that fail half-way, and damaged version records
+// must never break verify or delete for the whole store (issue 15, item 3 and item 8's numeric source).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CacheHash, Namespace } from '../../src-shared/domain';
+import { cli } from '../test-support/cli-harness';
+import { CacheService, QUARANTINE_PREFIX, encodeRecord } from './cache-service';
+import { cacheHashOf } from './hashing';
+import { LocalFolderStorage } from './storage/local';
+import { MemoryStorage } from './storage/memory';
+import type { CopyOptions } from './storage/types';
+import { verifyStore } from './verify';
+
+const NS = 'ns' as Namespace;
+const bytes = (text: string) => ({ kind: 'bytes' as const, bytes: Buffer.from(text) });
+
+async function allKeys(cache: CacheService): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await cache.listKeys('', { cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return keys;
+}
+
+/**
+ * A store holding one healthy entry, plus content and a version record written as `fields` change
+ * a valid record (or as raw bytes) with none of its views: what the lone-surrogate bug left behind.
+ */
+async function storeWithDamagedRecord(damage: Record<string, unknown> | string, cache = new CacheService(new MemoryStorage())) {
+  await cache.store(NS, { source: bytes('healthy'), name: 'healthy.txt' });
+  const text = 'damaged entry';
+  const hash = cacheHashOf(text);
+  const { sha256 } = await cache.hash({ source: bytes(text) });
+  const valid = { namespace: NS, hash, cache_id: `${hash}-v1`, version: 1, sha256, size: text.length, content_type: 'text/plain', source: 'x.txt', stored_at: '2026-11-23T23:22:46.123Z' };
+  const record = typeof damage === 'string' ? Buffer.from(damage) : Buffer.from(`${JSON.stringify({ ...valid, ...damage })}\n`);
+  await cache.storage.put(cache.layout.content(NS, hash), Buffer.from(text));
+  await cache.storage.put(cache.layout.record(NS, hash, 1), record);
+  return { cache, hash, recordKey: cache.layout.record(NS, hash, 1) };
+}
+
+describe('hostile input: source names a record cannot hold are refused before anything is written', () => {
+  it.each([
+    ['a lone surrogate', 'bad\ud800.txt', /not well-formed Unicode/],
+    ['a lone low surrogate', '\udc00', /not well-formed Unicode/],
+    ['a NUL', 'a\u0000b.txt', /NUL/],
+    ['over 1,024 characters', 'n'.repeat(1025), /1025 characters/],
+    ['not text', 42 as unknown as string, /expected text/],
+  ])('a name with %s: invalid_input, no key written', async (_what, name, message) => {
+    const cache = new CacheService(new MemoryStorage());
+    await expect(cache.store(NS, { source: bytes('content'), name })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(message) });
+    expect(await allKeys(cache)).toEqual([]);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
+  it('keeps names that are odd but storable: emoji, newlines, 1,024 characters', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    for (const name of ['😀.txt', 'two\nlines', 'n'.repeat(1024)]) {
+      const stored = await cache.store(NS, { source: bytes(name), name });
+      expect((await cache.record(NS, { hash: stored.hash })).source).toBe(name);
+    }
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+});
+
+describe('hostile input: a store that fails half-way removes what it wrote', () => {
+  it('a view that cannot be written leaves no record, no view and no bytes behind', async () => {
+    const storage = new MemoryStorage();
+    const copy = storage.copy.bind(storage);
+    storage.copy = async (from: string, to: string, options?: CopyOptions) => {
+      if (to.includes('/temporal/')) throw new Error('disk went away');
+      return copy(from, to, options);
+    };
+    const cache = new CacheService(storage);
+    await expect(cache.store(NS, { source: bytes('half a store'), name: 'half.txt' })).rejects.toThrow('disk went away');
+    expect(await allKeys(cache)).toEqual([]);
+  });
+
+  it('a failed store of known content removes only its own version', async () => {
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage);
+    const first = await cache.store(NS, { source: bytes('kept'), name: 'first.txt' });
+    const before = await allKeys(cache);
+    const copy = storage.copy.bind(storage);
+    storage.copy = async (from: string, to: string, options?: CopyOptions) => {
+      if (to.includes('/temporal/')) throw new Error('disk went away');
+      return copy(from, to, options);
+    };
+    await expect(cache.store(NS, { source: bytes('kept'), name: 'second.txt' })).rejects.toThrow('disk went away');
+    expect(await allKeys(cache)).toEqual(before);
+    expect((await cache.record(NS, { hash: first.hash })).version).toBe(1);
+  });
+});
+
+describe('hostile input: a damaged version record is reported, and verify goes on', () => {
+  const cases: [string, Record<string, unknown> | string, RegExp][] = [
+    ['a source with a lone surrogate', { source: '\ud800' }, /source is not well-formed Unicode/],
+    ['"stored_at": null', { stored_at: null }, /stored_at/],
+    ['a stored_at that is no time', { stored_at: '2026-13-45T99:00:00.000Z' }, /stored_at is not a UTC time/],
+    ['a numeric source', { source: 42 }, /source/],
+    ['a string size', { size: '11' }, /size/],
+    ['another hash', { hash: '0000000000000000' }, /cache_id does not match|names another entry|hash is not the start/],
+    ['another version', { version: 2, cache_id: 'x' }, /cache_id does not match|names another entry/],
+    ['bytes that are not JSON', '{"namespace": "ns", ', /is not JSON/],
+    ['JSON that is not an object', '[1, 2, 3]', /expected object|Invalid input/],
+  ];
+
+  it.each(cases)('%s: reported as corrupt, the rest of the store still checked', async (_what, damage, detail) => {
+    const { cache, recordKey, hash } = await storeWithDamagedRecord(damage);
+    await cache.store('other', { source: bytes('elsewhere') });
+    // Damage verify must still find elsewhere, after the bad record.
+    await cache.storage.delete(cache.layout.content('other' as Namespace, cacheHashOf('elsewhere')));
+    const report = await verifyStore(cache);
+    expect(report.problems.map((p) => `${p.kind} ${p.key}`)).toEqual([
+      `corrupt ${recordKey}`,
+      `missing_content ${cache.layout.record('other' as Namespace, cacheHashOf('elsewhere'), 1)}`,
+    ]);
+    expect(report.problems[0]).toMatchObject({ hash, detail: expect.stringMatching(detail) });
+  });
+
+  it.each(cases)('%s: delete removes the broken version and its bytes', async (_what, damage) => {
+    const { cache, hash } = await storeWithDamagedRecord(damage);
+    await expect(cache.record(NS, { hash, version: 1 })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/damaged/) });
+    expect(await cache.delete(NS, { hash })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true });
+    expect((await allKeys(cache)).filter((k) => k.includes(hash))).toEqual([]);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
+  it('delete of one broken version by its cache id, and its views found without a readable record', async () => {
+    const { cache, hash } = await storeWithDamagedRecord({ stored_at: null });
+    const good = await cache.store(NS, { source: bytes('damaged entry'), name: 'good.txt' });
+    expect(good.version).toBe(2);
+    // A damaged v1 that did get an index entry and a temporal entry before it was damaged.
+    const v1 = { ...(await cache.record(NS, { hash, version: 2 })), version: 1, cache_id: `${hash}-v1`, stored_at: '2026-01-02T03:04:05.006Z' } as never;
+    await cache.storage.put(cache.layout.versionEntry(v1), encodeRecord(v1));
+    await cache.storage.put(cache.layout.temporal(v1), encodeRecord(v1));
+    expect(await cache.delete(NS, { hash, version: 1 })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: false });
+    expect((await verifyStore(cache)).problems).toEqual([]);
+    expect((await cache.record(NS, { hash })).version).toBe(2);
+  });
+
+  it('verify --repair moves the broken record (and bytes no valid version uses) to the quarantine', async () => {
+    const { cache, hash, recordKey } = await storeWithDamagedRecord({ source: 42 });
+    const repaired = await verifyStore(cache, { repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: `removed v1 (record moved to ${QUARANTINE_PREFIX}${recordKey})` }]);
+    const contentKey = cache.layout.content(NS, hash as CacheHash);
+    expect(await cache.storage.exists(`${QUARANTINE_PREFIX}${recordKey}`)).toBe(true);
+    expect(await cache.storage.exists(`${QUARANTINE_PREFIX}${contentKey}`)).toBe(true);
+    expect(await cache.storage.exists(contentKey)).toBe(false);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+});
+
+describe('hostile input: a damaged record through the CLI', () => {
+  it('verify exits 1 naming the record (not 3 with "URI malformed"), delete removes it, then verify is clean', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-records-'));
+    const { hash, recordKey } = await storeWithDamagedRecord({ source: '\ud800' }, new CacheService(await LocalFolderStorage.open(dir)));
+    const report = await cli(['--store', dir, '--json', 'verify']);
+    expect(report).toMatchObject({ code: 1, stderr: '' });
+    expect(JSON.parse(report.stdout).problems).toEqual([expect.objectContaining({ kind: 'corrupt', key: recordKey })]);
+    expect((await cli(['--store', dir, '--ns', NS, 'delete', hash])).code).toBe(0);
+    expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
+  });
+});
