@@ -12,6 +12,7 @@ import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
+import { benchStart } from './start';
 import { type BenchRow, CLI, formatTable, hasCommand, machineFacts, median, settleWrites, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
@@ -140,6 +141,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
   await step(6, () => benchNamespaces(o));
   await step(7, () => benchS3Upload(o));
   await step(8, () => benchRenderer(o, localDir, 'big'));
+  await step(9, () => benchStart(o));
   return rows;
 }
 
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
-  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 8)) throw new Error(`--only takes row numbers 1-8, like --only 1,2 (got ${values.only})`);
+  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 9)) throw new Error(`--only takes row numbers 1-9, like --only 1,2 (got ${values.only})`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
     const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });
