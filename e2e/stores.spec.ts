@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type S3Endpoint, startS3 } from '../src-main/test-support/s3-emulator';
+import { EMULATOR_CREDENTIALS, type S3Endpoint, startS3 } from '../src-main/test-support/s3-emulator';
 import { dropFiles, expect, screenshot, test } from './bridge';
 
 const HELLO = path.join(import.meta.dirname, 'files/hello.txt');
@@ -16,10 +16,11 @@ test.beforeAll(async () => {
 test.afterAll(async () => s3?.stop());
 
 test('adds an S3 bucket, says why it cannot connect, never shows the secret, stores into it, and removes it', async ({ page, bridge }) => {
-  // The emulator checks the key id, not the signature, so a distinctive secret can be traced; a
-  // real endpoint (CACHE_ADMIN_S3_TEST_BUCKET) uses the key pair from the environment.
+  // s3rver checks the key id, not the signature, so a distinctive made-up secret can be traced; a
+  // server that checks signatures needs its own secret, and a real endpoint the environment's pair.
   const accessKeyId = s3.real ? process.env.AWS_ACCESS_KEY_ID : s3.credentials!.accessKeyId;
-  const secret = s3.real ? process.env.AWS_SECRET_ACCESS_KEY : 'e2e-Secret-7fQk2xZp';
+  const ownSecret = s3.real ? process.env.AWS_SECRET_ACCESS_KEY : s3.credentials!.secretAccessKey;
+  const secret = ownSecret === EMULATOR_CREDENTIALS.secretAccessKey ? 'e2e-Secret-7fQk2xZp' : ownSecret;
   test.skip(!accessKeyId || !secret, 'a real endpoint needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
   const bodies: string[] = [];
   page.on('response', async (response) => {
@@ -50,6 +51,8 @@ test('adds an S3 bucket, says why it cannot connect, never shows the secret, sto
   // The form stays open with the reason, and the app stays on the store it was using.
   await expect(form.getByRole('alert')).toContainText(/Could not connect: .*denied/);
   await expect(page.getByLabel('Store profile')).toHaveValue('command-line');
+  // A profile that could not connect is not kept.
+  await expect(page.getByLabel('Store profile').locator('option', { hasText: 'e2e bucket' })).toHaveCount(0);
   await screenshot(page, '10-s3-connect-error');
 
   // Saving again under the same name replaces the profile.

@@ -10,6 +10,7 @@ const NO_KEYS: string[] = [];
 
 export function LayoutPanel() {
   const namespace = useApp((s) => s.namespace);
+  const storeEpoch = useApp((s) => s.storeEpoch);
   const entryKeys = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.keys : NO_KEYS));
   return (
     <Panel label="Layout" title="Storage layout" className="layout-panel">
@@ -17,7 +18,8 @@ export function LayoutPanel() {
         <div>
           <h3>Keys by prefix</h3>
           <ul role="tree" aria-label="Storage keys" className="tree">
-            <TreeNode prefix={`${namespace}/`} label={`${namespace}/`} highlight={entryKeys} initiallyOpen />
+            {/* A new store or namespace starts a new tree: nothing listed from the previous one stays. */}
+            <TreeNode key={`${storeEpoch}:${namespace}`} prefix={`${namespace}/`} label={`${namespace}/`} highlight={entryKeys} initiallyOpen />
           </ul>
         </div>
         <div>

@@ -1,0 +1,173 @@
+import AxeBuilder from '@axe-core/playwright';
+import { mkdtempSync } from 'node:fs';
+import * as path from 'node:path';
+import { dropFiles, expect, screenshot, startWeb, test, type RunningBridge } from './bridge';
+import type { Page } from '@playwright/test';
+
+// Every screen and dialog at a laptop size and a big screen: usable panels, screenshots, and axe-core
+// (light and dark) with no serious or critical violation. A store of its own with two entries.
+test.describe.configure({ mode: 'serial' });
+
+const FILES = ['files/hello.txt', 'files/config.json'].map((f) => path.join(import.meta.dirname, f));
+const SIZES = [
+  { name: '1024x700', width: 1024, height: 700 },
+  { name: '1920x1080', width: 1920, height: 1080 },
+];
+
+let bridge: RunningBridge;
+test.beforeAll(async () => {
+  bridge = await startWeb(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'screens-store-')));
+});
+test.afterAll(async () => bridge?.stop());
+
+/** Each screen, opened from the one before it; `open` leaves the page showing it. */
+const SCREENS: { name: string; open: (page: Page) => Promise<void> }[] = [
+  {
+    name: 'browse',
+    open: async (page) => {
+      await page.getByRole('tab', { name: 'Browse' }).click();
+      await page.getByRole('region', { name: 'Entries' }).getByRole('option').first().click();
+      await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody tr')).toHaveCount(1);
+    },
+  },
+  {
+    name: 'delete-confirm',
+    open: async (page) => {
+      await page.getByRole('region', { name: 'Entry' }).getByRole('button', { name: 'Delete…' }).click();
+      await expect(page.getByRole('alertdialog', { name: 'Delete entry' })).toBeVisible();
+    },
+  },
+  {
+    name: 'layout',
+    open: async (page) => {
+      await page.getByRole('alertdialog', { name: 'Delete entry' }).getByRole('button', { name: 'Keep' }).click();
+      await page.getByRole('region', { name: 'Entry' }).getByRole('list').getByRole('button').first().click();
+      await expect(page.getByLabel('Key details')).toBeVisible();
+      await expect(page.getByRole('grid', { name: 'Shard heatmap' })).toBeVisible();
+    },
+  },
+  {
+    name: 'stats',
+    open: async (page) => {
+      await page.getByRole('tab', { name: 'Stats' }).click();
+      await expect(page.getByLabel('Namespace stats')).toBeVisible();
+    },
+  },
+  {
+    name: 'verify',
+    open: async (page) => {
+      await page.getByRole('tab', { name: 'Verify' }).click();
+      await page.getByRole('region', { name: 'Verify' }).getByRole('button', { name: 'Verify', exact: true }).click();
+      await expect(page.getByLabel('Verify report')).toContainText('No problems');
+    },
+  },
+  {
+    name: 'stores-dialog',
+    open: async (page) => {
+      await page.getByRole('button', { name: 'Stores…' }).click();
+      await expect(page.getByRole('dialog', { name: 'Stores' })).toBeVisible();
+    },
+  },
+  {
+    name: 'add-folder-dialog',
+    open: async (page) => {
+      await page.getByRole('dialog', { name: 'Stores' }).getByRole('button', { name: 'Add local folder' }).click();
+      await expect(page.getByRole('form', { name: 'Add local folder' })).toBeVisible();
+    },
+  },
+  {
+    name: 'add-s3-dialog',
+    open: async (page) => {
+      await page.getByRole('button', { name: 'Back' }).click();
+      await page.getByRole('dialog', { name: 'Stores' }).getByRole('button', { name: 'Add S3 bucket' }).click();
+      await expect(page.getByRole('form', { name: 'Add S3 bucket' })).toBeVisible();
+    },
+  },
+];
+
+test('stores two files to show', async ({ page }) => {
+  await page.goto(bridge.url);
+  await dropFiles(page, 'main', FILES);
+  await expect(page.getByRole('region', { name: 'Transfers' }).getByText('new content', { exact: true })).toHaveCount(2);
+});
+
+for (const size of SIZES) {
+  for (const theme of ['light', 'dark'] as const) {
+    test(`every screen and dialog at ${size.name} in the ${theme} theme: no serious or critical axe violation`, async ({ page }) => {
+      test.setTimeout(240_000); // eight axe runs on a shared 2-core machine
+      await page.setViewportSize(size);
+      await page.emulateMedia({ colorScheme: theme });
+      await page.goto(bridge.url);
+      const found: string[] = [];
+      for (const screen of SCREENS) {
+        await screen.open(page);
+        await page.waitForTimeout(200); // let transitions settle so colors are final
+        if (theme === 'light') await screenshot(page, `screen-${size.name}-${screen.name}`);
+        const { violations } = await new AxeBuilder({ page }).analyze();
+        for (const v of violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')) {
+          found.push(`${screen.name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+        }
+      }
+      expect(found).toEqual([]);
+    });
+  }
+}
+
+test('at 1024x700 every panel keeps a usable size, and the transfers column folds to a button', async ({ page }) => {
+  await page.setViewportSize({ width: 1024, height: 700 });
+  await page.goto(bridge.url);
+  await SCREENS[0]!.open(page);
+  const box = async (name: string) => (await page.getByRole('region', { name, exact: true }).boundingBox())!;
+  for (const [name, width, height] of [
+    ['Namespaces', 180, 300],
+    ['Entries', 320, 300],
+    ['Entry', 320, 220],
+    ['Versions', 320, 120],
+  ] as const) {
+    const b = await box(name);
+    expect(b.width, `${name} width`).toBeGreaterThanOrEqual(width);
+    expect(b.height, `${name} height`).toBeGreaterThanOrEqual(height);
+  }
+  // Nothing spills out of the window.
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+  await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
+  await page.getByRole('button', { name: 'Transfers' }).click();
+  const transfers = await box('Transfers');
+  expect(transfers.width).toBeGreaterThanOrEqual(300);
+  await screenshot(page, 'screen-1024x700-transfers-open');
+
+  await page.getByRole('tab', { name: 'Layout' }).click();
+  for (const label of ['Storage keys', 'Shard heatmap']) {
+    const b = (await page.getByLabel(label, { exact: true }).boundingBox())!;
+    expect(b.width, `${label} width`).toBeGreaterThanOrEqual(280);
+  }
+
+  // A big screen shows the transfers column beside the lists, no button needed.
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await expect(page.getByRole('button', { name: 'Transfers' })).toBeHidden();
+  expect((await box('Transfers')).width).toBeGreaterThanOrEqual(340);
+});
+
+test('dialogs keep focus inside and give it back to what opened them', async ({ page }) => {
+  await page.goto(bridge.url);
+  const opener = page.getByRole('button', { name: 'Stores…' });
+  await opener.click();
+  const dialog = page.getByRole('dialog', { name: 'Stores' });
+  await expect(dialog.getByRole('button', { name: 'Close' })).toBeFocused();
+  const inside = () => page.evaluate(() => Boolean(document.activeElement?.closest('dialog')));
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press('Tab');
+    expect(await inside(), `after ${i + 1} Tab`).toBe(true);
+  }
+  for (let i = 0; i < 8; i++) {
+    await page.keyboard.press('Shift+Tab');
+    expect(await inside(), `after ${i + 1} Shift+Tab`).toBe(true);
+  }
+  await dialog.getByRole('button', { name: 'Add local folder' }).click();
+  await expect(page.getByRole('form', { name: 'Add local folder' }).getByLabel('Name')).toBeFocused();
+  await page.keyboard.press('Escape'); // back to the list
+  await expect(dialog.getByRole('button', { name: 'Add local folder' })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(dialog).toBeHidden();
+  await expect(opener).toBeFocused();
+});
