@@ -343,26 +343,27 @@ describe('hostile files and paths', () => {
   });
 
   it('get --out to a missing folder or onto a folder is io_error naming the path, exit 3', async () => {
-    await cli(['--store', store, '--ns', 'out', 'store', namedPipe('out-pipe', 'abc')]);
+    writeFileSync(path.join(work, 'abc.txt'), 'abc');
+    await cli(['--store', store, '--ns', 'out', 'store', path.join(work, 'abc.txt')]);
     const missing = path.join(work, 'no-such-folder', 'out.bin');
     expect(await cli(['--store', store, '--ns', 'out', 'get', ABC, '--out', missing])).toMatchObject({ code: 3, stderr: `cache-admin: io_error: cannot write ${missing}: no such file or folder\n` });
     expect(await cli(['--store', store, '--ns', 'out', 'get', ABC, '--out', work])).toMatchObject({ code: 3, stderr: `cache-admin: io_error: cannot write ${work}: it is a folder\n` });
   });
 
-  const tmpfs = linux ? path.join(work, 'full-disk') : '';
-  const mounted = linux && (() => {
+  it('a full disk is no_space, exit 3, and leaves no file behind (needs root to mount a 256 KiB tmpfs, else skipped)', async (test) => {
+    const tmpfs = path.join(work, 'full-disk');
     mkdirSync(tmpfs);
-    return spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tmpfs]).status === 0;
-  })();
-  afterAll(() => void (mounted && spawnSync('umount', [tmpfs])));
-
-  it.skipIf(!mounted)('a full disk is no_space, exit 3, and leaves no file behind (needs a tmpfs mount)', async () => {
-    const big = path.join(work, 'two-mib.bin');
-    writeFileSync(big, Buffer.alloc(2 << 20, 7));
-    const run = await cli(['--store', tmpfs, 'store', big]);
-    expect(run.code).toBe(3);
-    expect(run.stderr).toMatch(new RegExp(`^cache-admin: no_space: ${big}: cannot write ${tmpfs}/\\S+: no space left on the device\\n$`));
-    expect(tree(tmpfs).filter((f) => statSync(path.join(tmpfs, f)).isFile())).toEqual([]);
+    if (!linux || spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', tmpfs]).status !== 0) return test.skip();
+    try {
+      const big = path.join(work, 'two-mib.bin');
+      writeFileSync(big, Buffer.alloc(2 << 20, 7));
+      const run = await cli(['--store', tmpfs, 'store', big]);
+      expect(run.code).toBe(3);
+      expect(run.stderr).toMatch(new RegExp(`^cache-admin: no_space: ${big}: cannot write ${tmpfs}/\\S+: no space left on the device\\n$`));
+      expect(tree(tmpfs).filter((f) => statSync(path.join(tmpfs, f)).isFile())).toEqual([]);
+    } finally {
+      spawnSync('umount', [tmpfs]);
+    }
   });
 
   it('ls | head -1 prints one line and exits 0 without a word on stderr', async () => {
