@@ -95,7 +95,8 @@ export class FaultProxy {
     }
     // Listings and multipart parts are not one object's requests: they pass straight through.
     if (!this.emulating || url.includes('list-type=') || url.includes('uploadId=') || url.includes('?uploads')) return this.forward(req, res, method, url);
-    const conditional = method === 'PUT' && req.headers['if-none-match'] === '*';
+    // Only PutObject: CopyObject ignores If-None-Match on Ceph RGW 16.2, and so does this stand-in.
+    const conditional = method === 'PUT' && req.headers['if-none-match'] === '*' && !req.headers['x-amz-copy-source'];
     const ifMatch = method === 'PUT' ? req.headers['if-match'] : undefined;
     const key = url.split('?')[0]!;
     const previous = this.locks.get(key) ?? Promise.resolve();

@@ -1,5 +1,6 @@
 // Child process: streams a large file through the cache on S3 and back, and reports its peak RSS.
-// argv: endpoint bucket workDir (holding big.bin, made by the caller so its making is not measured)
+// argv: endpoint bucket workDir (holding big.bin, made by the caller so its making is not measured);
+// credentials in the SDK's usual environment variables.
 import { createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -7,7 +8,6 @@ import { pipeline } from 'node:stream/promises';
 import { CacheService } from '../core/cache-service';
 import { pumpHashed } from '../core/hashing';
 import { S3Storage } from '../core/storage/s3';
-import { EMULATOR_CREDENTIALS } from './s3-emulator';
 
 const [endpoint, bucket, work] = process.argv.slice(2) as [string, string, string];
 const source = path.join(work, 'big.bin');
@@ -15,7 +15,7 @@ const copy = path.join(work, 'copy.bin');
 const { size } = await stat(source);
 
 const cache = new CacheService(
-  await S3Storage.open({ bucket, endpoint, forcePathStyle: true, credentials: EMULATOR_CREDENTIALS, prefix: 'roundtrip/' }),
+  await S3Storage.open({ bucket, endpoint: endpoint || undefined, forcePathStyle: endpoint !== '', prefix: 'roundtrip/' }),
 );
 const t0 = performance.now();
 const stored = await cache.store('big', { source: { kind: 'file', path: source }, name: 'big.bin' });

@@ -104,6 +104,16 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       expect(text(await s.get('race/key'))).toBe(`w${results.indexOf(true)}`);
     });
 
+    it('create-only copy lets exactly one of many concurrent copies win, and a missing source is not_found', async () => {
+      const s = await factory.create();
+      for (let i = 0; i < 12; i++) await s.put(`from/${i}`, bytes(`source ${i}`));
+      const results = await Promise.all(Array.from({ length: 12 }, (_, i) => s.copy(`from/${i}`, 'race/copy', { ifAbsent: true })));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(text(await s.get('race/copy'))).toBe(`source ${results.indexOf(true)}`);
+      await expect(s.copy('from/missing', 'race/other', { ifAbsent: true })).rejects.toThrow(code('not_found'));
+      expect(await s.exists('race/other')).toBe(false);
+    });
+
     it('lists in key order with sizes, folds folders with a delimiter, and pages with a cursor', async () => {
       const s = await factory.create();
       for (const k of ['p/a', 'p/b/1', 'p/b/2', 'p/c', 'p.x', 'q/1']) await s.put(k, bytes(k));
@@ -245,11 +255,15 @@ export function storageConformance(name: string, factory: BackendFactory): void 
 
     it('lists versions ascending in one list call per 1,000 versions', async () => {
       const { cache, counting } = await open();
-      for (let i = 1; i <= 1005; i++) await cache.store('ns1', { ...src('same'), name: `f${i}.txt` });
+      // 8 stores at a time: a remote store takes ~10 requests each, and only allocation is serialized.
+      for (let i = 1; i <= 1005; i += 8) {
+        await Promise.all(Array.from({ length: Math.min(8, 1006 - i) }, (_, j) => cache.store('ns1', { ...src('same'), name: `f${i + j}.txt` })));
+      }
       counting.reset();
       const versions = await cache.versions('ns1', cacheHashOf('same'));
       expect(versions.map((v) => v.version)).toEqual(Array.from({ length: 1005 }, (_, i) => i + 1));
-      expect(versions[1004]).toMatchObject({ cache_id: `${cacheHashOf('same')}-v1005`, size: 4, source: 'f1005.txt' });
+      expect(versions[1004]).toMatchObject({ cache_id: `${cacheHashOf('same')}-v1005`, size: 4, source: expect.stringMatching(/^f\d+\.txt$/) });
+      expect(new Set(versions.map((v) => v.source)).size).toBe(1005); // each store's own name, from the listing alone
       expect(counting.counts.list).toBe(2);
       expect(counting.counts.get + counting.counts.getStream).toBe(0);
     }, 120_000);

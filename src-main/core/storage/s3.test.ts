@@ -1,41 +1,21 @@
 import * as fs from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
 import * as os from 'node:os';
+import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { CacheService } from '../cache-service';
 import { verifyStore } from '../verify';
-import { FaultProxy } from '../../test-support/fault-proxy';
-import { startS3, type S3Endpoint } from '../../test-support/s3-emulator';
+import { s3ServerName, startEmulator } from '../../test-support/s3-emulator';
+import { useProxiedS3 } from '../../test-support/s3-proxied';
 import { storageConformance } from './conformance';
-import { S3Storage, type S3Config } from './s3';
+import { S3Storage } from './s3';
 
-let s3: S3Endpoint;
-let proxy: FaultProxy;
-beforeAll(async () => {
-  s3 = await startS3();
-  // The suite talks to the emulator through the proxy, which supplies conditional PUTs (see FaultProxy).
-  proxy = await new FaultProxy(s3.endpoint, { conditionalWrites: true }).start();
-});
-afterAll(async () => {
-  await proxy?.stop();
-  await s3?.stop();
-});
+// Ceph RGW where radosgw is installed, else the s3rver emulator (or the bucket configured): the name says which.
+const SERVER = `S3 (${s3ServerName()})`;
+const ctx = useProxiedS3();
+const config = ctx.config;
 
-let prefixes = 0;
-function config(overrides: Partial<S3Config> = {}): S3Config {
-  return {
-    bucket: s3.bucket,
-    prefix: `t${process.pid}-${Date.now()}-${prefixes++}/`,
-    region: s3.region,
-    endpoint: s3.real ? s3.endpoint || undefined : proxy.endpoint,
-    forcePathStyle: !s3.real,
-    credentials: s3.credentials,
-    maxAttempts: 3,
-    ...overrides,
-  };
-}
-
-storageConformance('s3', {
+storageConformance(SERVER, {
   create: () => S3Storage.open(config()),
   reopen: async (s) => S3Storage.open({ ...(s as S3Storage).config }),
 });
@@ -43,13 +23,36 @@ storageConformance('s3', {
 const bytes = (t: string) => new TextEncoder().encode(t);
 const isS3 = (method: string, pattern: RegExp) => (r: { method: string; url: string }) => r.method === method && pattern.test(r.url);
 
-describe('s3 backend', () => {
-  it('reports missing conditional writes on a server without them (s3rver direct)', async () => {
-    if (s3.real) return;
-    const direct = await S3Storage.open({ ...config(), endpoint: s3.endpoint });
-    expect(direct.capabilities).toEqual({ conditionalWrites: false });
-    const viaProxy = await S3Storage.open(config());
-    expect(viaProxy.capabilities).toEqual({ conditionalWrites: true });
+describe(`${SERVER} backend`, () => {
+  it('reports what the server does: conditional create, and (on Ceph RGW 16.2) no conditional copy', async () => {
+    const storage = await S3Storage.open(config());
+    expect(storage.capabilities.conditionalWrites).toBe(true);
+    if (ctx.s3.kind !== 'configured') expect(storage.capabilities.conditionalCopy).toBe(false); // RGW ignores it; so does the emulator's stand-in
+  });
+
+  it('reports missing conditional writes on a server without them (s3rver direct)', async (context) => {
+    if (ctx.s3.real) context.skip();
+    const emulator = ctx.s3.kind === 'emulator' ? ctx.s3 : await startEmulator();
+    try {
+      const direct = await S3Storage.open({ ...config(), endpoint: emulator.endpoint, credentials: emulator.credentials });
+      expect(direct.capabilities).toEqual({ conditionalWrites: false, conditionalCopy: false });
+    } finally {
+      if (emulator !== ctx.s3) await emulator.stop();
+    }
+  });
+
+  it('replaces an object only while it holds the ETag a read returned (If-Match, quoted as S3 returns it)', async () => {
+    const storage = await S3Storage.open(config());
+    const Key = `${storage.config.prefix}cas/ref.json`;
+    const Bucket = ctx.s3.bucket;
+    await storage.put('cas/ref.json', bytes('first'));
+    const { ETag } = await storage.client.send(new HeadObjectCommand({ Bucket, Key }));
+    expect(ETag).toMatch(/^".+"$/);
+    await storage.client.send(new PutObjectCommand({ Bucket, Key, Body: 'second', IfMatch: ETag }));
+    expect(new TextDecoder().decode((await storage.get('cas/ref.json'))!)).toBe('second');
+    // The ETag of "first" no longer holds.
+    await expect(storage.client.send(new PutObjectCommand({ Bucket, Key, Body: 'third', IfMatch: ETag }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    expect(new TextDecoder().decode((await storage.get('cas/ref.json'))!)).toBe('second');
   });
 
   it('keeps request budgets: retrieve 2 GETs and no HEAD; versions and namespaces one LIST; stats no GET', async () => {
@@ -58,25 +61,25 @@ describe('s3 backend', () => {
     const first = await cache.store('ns-a', { source: { kind: 'bytes', bytes: bytes('budget') } });
     await cache.store('ns-a', { source: { kind: 'bytes', bytes: bytes('budget') } });
     await cache.store('ns-b', { source: { kind: 'bytes', bytes: bytes('other') } });
-    const mark = proxy.log.length;
-    const since = () => proxy.log.slice(mark);
+    const mark = ctx.proxy.log.length;
+    const since = () => ctx.proxy.log.slice(mark);
     for (const lookup of [{ hash: first.hash }, { hash: first.hash, version: 1 }]) {
-      const start = proxy.log.length;
+      const start = ctx.proxy.log.length;
       const { content } = await cache.retrieve('ns-a', lookup);
       for await (const _ of content) void _;
-      const requests = proxy.log.slice(start);
+      const requests = ctx.proxy.log.slice(start);
       expect(requests.filter((r) => r.method === 'GET')).toHaveLength(2);
       expect(requests.filter((r) => r.method !== 'GET')).toHaveLength(0);
     }
-    let start = proxy.log.length;
+    let start = ctx.proxy.log.length;
     expect(await cache.versions('ns-a', first.hash)).toHaveLength(2);
-    expect(proxy.log.slice(start).map((r) => r.method)).toEqual(['GET']); // one ListObjectsV2
-    start = proxy.log.length;
+    expect(ctx.proxy.log.slice(start).map((r) => r.method)).toEqual(['GET']); // one ListObjectsV2
+    start = ctx.proxy.log.length;
     expect((await cache.namespaceNames()).sort()).toEqual(['ns-a', 'ns-b']);
-    expect(proxy.log.slice(start)).toHaveLength(1);
-    start = proxy.log.length;
+    expect(ctx.proxy.log.slice(start)).toHaveLength(1);
+    start = ctx.proxy.log.length;
     expect(await cache.stats('ns-a')).toMatchObject({ entries: 1, versions: 2, bytes: 6 });
-    expect(proxy.log.slice(start).every((r) => r.url.includes('list-type=2'))).toBe(true);
+    expect(ctx.proxy.log.slice(start).every((r) => r.url.includes('list-type=2'))).toBe(true);
     expect(since().filter((r) => r.method === 'GET' && !r.url.includes('list-type=2'))).toHaveLength(4); // the two retrieves only
   });
 
@@ -86,7 +89,7 @@ describe('s3 backend', () => {
     const data = randomBytes(12 * 1024 * 1024 + 7);
     const progress: number[] = [];
     const stored = await cache.store('big', { source: { kind: 'bytes', bytes: data } }, { onProgress: (n) => progress.push(n) });
-    expect(proxy.count(isS3('POST', /uploads/))).toBeGreaterThan(0);
+    expect(ctx.proxy.count(isS3('POST', /uploads/))).toBeGreaterThan(0);
     const { content } = await cache.retrieve('big', { hash: stored.hash });
     const parts: Uint8Array[] = [];
     for await (const c of content) parts.push(c);
@@ -94,7 +97,7 @@ describe('s3 backend', () => {
     expect(progress.at(-1)).toBe(data.length);
 
     const controller = new AbortController();
-    proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'delay', ms: 300 }, times: 1 });
+    ctx.proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'delay', ms: 300 }, times: 1 });
     const other = randomBytes(12 * 1024 * 1024);
     // Progress is reported once while hashing (one chunk), then per uploaded part: cancel mid-upload.
     let reports = 0;
@@ -105,60 +108,60 @@ describe('s3 backend', () => {
     await expect(pending).rejects.toThrow(expect.objectContaining({ code: 'cancelled' }));
     // The cancelled upload's parts went out, then AbortMultipartUpload for that same upload id.
     const uploadIdOf = (url: string) => /uploadId=([^&]+)/.exec(url)?.[1];
-    const partIds = new Set(proxy.log.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).map((r) => uploadIdOf(r.url)));
-    const aborted = proxy.log.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).map((r) => uploadIdOf(r.url));
+    const partIds = new Set(ctx.proxy.log.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).map((r) => uploadIdOf(r.url)));
+    const aborted = ctx.proxy.log.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).map((r) => uploadIdOf(r.url));
     expect(aborted.length).toBeGreaterThan(0);
     expect(new Set(aborted).size).toBe(1); // for that upload only
     expect(partIds.has(aborted[0])).toBe(true);
     expect(await cache.versions('big', createHash('sha256').update(other).digest('hex').slice(0, 16) as never)).toEqual([]);
-    if (s3.real) {
-      // s3rver does not implement AbortMultipartUpload (it answers 501); a real endpoint must list none.
+    if (ctx.s3.kind !== 'emulator') {
+      // s3rver does not implement AbortMultipartUpload (it answers 501); a real server must list none.
       const { ListMultipartUploadsCommand } = await import('@aws-sdk/client-s3');
-      const pending = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: storage.config.prefix }));
+      const pending = await storage.client.send(new ListMultipartUploadsCommand({ Bucket: ctx.s3.bucket, Prefix: storage.config.prefix }));
       expect(pending.Uploads ?? []).toEqual([]);
     }
   });
 
   it('retries 5xx, throttling and dropped connections within a bounded number of attempts', async () => {
     const cache = new CacheService(await S3Storage.open(config()));
-    proxy.inject({ match: isS3('PUT', /\.v00000001\.json/), action: { kind: 'status', status: 503 }, times: 1 });
-    proxy.inject({ match: isS3('PUT', /objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}(\?|$)/), action: { kind: 'reset' }, times: 1 });
-    proxy.inject({ match: isS3('GET', /latest\.json/), action: { kind: 'status', status: 500 }, times: 1 });
+    ctx.proxy.inject({ match: isS3('PUT', /\.v00000001\.json/), action: { kind: 'status', status: 503 }, times: 1 });
+    ctx.proxy.inject({ match: isS3('PUT', /objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}(\?|$)/), action: { kind: 'reset' }, times: 1 });
+    ctx.proxy.inject({ match: isS3('GET', /latest\.json/), action: { kind: 'status', status: 500 }, times: 1 });
     const stored = await cache.store('retry', { source: { kind: 'bytes', bytes: bytes('survives faults') } });
     expect(stored.version).toBe(1);
     expect((await cache.record('retry', { hash: stored.hash })).version).toBe(1);
-    proxy.clearFaults();
+    ctx.proxy.clearFaults();
 
-    proxy.inject({ match: isS3('GET', /\.latest\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
-    const before = proxy.count();
+    ctx.proxy.inject({ match: isS3('GET', /\.latest\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    const before = ctx.proxy.count();
     await expect(cache.record('retry', { hash: stored.hash })).rejects.toThrow(expect.objectContaining({ code: 'storage_unreachable' }));
-    expect(proxy.count() - before).toBe(3); // maxAttempts
-    proxy.clearFaults();
+    expect(ctx.proxy.count() - before).toBe(3); // maxAttempts
+    ctx.proxy.clearFaults();
   });
 
   it('reports persistent throttling as throttled, after bounded retries', async () => {
     const cache = new CacheService(await S3Storage.open(config()));
-    proxy.inject({ match: isS3('GET', /list-type=2/), action: { kind: 'status', status: 503 }, times: Infinity });
-    const before = proxy.count();
-    await expect(cache.stats('busy')).rejects.toThrow(expect.objectContaining({ code: 'throttled', message: expect.stringContaining(s3.bucket) }));
-    expect(proxy.count() - before).toBe(3);
-    proxy.clearFaults();
+    ctx.proxy.inject({ match: isS3('GET', /list-type=2/), action: { kind: 'status', status: 503 }, times: Infinity });
+    const before = ctx.proxy.count();
+    await expect(cache.stats('busy')).rejects.toThrow(expect.objectContaining({ code: 'throttled', message: expect.stringContaining(ctx.s3.bucket) }));
+    expect(ctx.proxy.count() - before).toBe(3);
+    ctx.proxy.clearFaults();
   });
 
   it('a failed record write leaves no version pointing at missing bytes, and a failed upload no record', async () => {
     const storage = await S3Storage.open(config({ maxAttempts: 2 }));
     const cache = new CacheService(storage);
-    proxy.inject({ match: isS3('PUT', /\/[0-9a-f]{16}(\?|$)/), action: { kind: 'status', status: 500 }, times: Infinity });
+    ctx.proxy.inject({ match: isS3('PUT', /\/[0-9a-f]{16}(\?|$)/), action: { kind: 'status', status: 500 }, times: Infinity });
     await expect(cache.store('clean', { source: { kind: 'bytes', bytes: bytes('upload fails') } })).rejects.toThrow(
       expect.objectContaining({ code: 'storage_unreachable' }),
     );
-    proxy.clearFaults();
+    ctx.proxy.clearFaults();
     const keys = (await storage.list('clean/')).objects.map((o) => o.key);
     expect(keys).toEqual([]);
 
-    proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    ctx.proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
     await expect(cache.store('clean', { source: { kind: 'bytes', bytes: bytes('record fails') } })).rejects.toThrow();
-    proxy.clearFaults();
+    ctx.proxy.clearFaults();
     const after = (await storage.list('clean/')).objects.map((o) => o.key);
     expect(after.filter((k) => /\.v\d{8}\.json|latest|~/.test(k))).toEqual([]);
   });
@@ -168,17 +171,17 @@ describe('s3 backend', () => {
     const cache = new CacheService(storage);
     await cache.store('faults', { source: { kind: 'bytes', bytes: bytes('already here') } });
     // An upload whose connection drops for good mid-way through its parts.
-    proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'reset' }, times: Infinity });
+    ctx.proxy.inject({ match: isS3('PUT', /partNumber=2/), action: { kind: 'reset' }, times: Infinity });
     await expect(cache.store('faults', { source: { kind: 'bytes', bytes: randomBytes(11 * 1024 * 1024) } })).rejects.toThrow();
-    proxy.clearFaults();
+    ctx.proxy.clearFaults();
     const afterUpload = await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 });
     expect(afterUpload.problems).toEqual([]);
 
     // Version records that cannot be written: for content already stored, and for new content.
-    proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
+    ctx.proxy.inject({ match: isS3('PUT', /\.v\d{8}\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
     await expect(cache.store('faults', { source: { kind: 'bytes', bytes: bytes('already here') } })).rejects.toThrow();
     await expect(cache.store('faults', { source: { kind: 'bytes', bytes: bytes('new content') } })).rejects.toThrow();
-    proxy.clearFaults();
+    ctx.proxy.clearFaults();
     const afterRecords = await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 });
     // No reference to missing bytes, nothing stale or corrupt: only the new content's bytes without a version.
     expect(afterRecords.problems.map((p) => p.kind)).toEqual(['orphan']);
@@ -187,14 +190,15 @@ describe('s3 backend', () => {
     expect((await cache.record('faults', { hash: createHash('sha256').update('already here').digest('hex').slice(0, 16) as never })).version).toBe(1);
   });
 
-  it('maps failures to typed errors that name the bucket and never the secret', async () => {
-    if (s3.real) return;
-    // s3rver checks the key id, not the signature: an unknown key id stands in for bad credentials.
+  it('maps failures to typed errors that name the bucket and never the secret', async (context) => {
+    if (ctx.s3.real) context.skip();
+    // A wrong secret for a known key id; s3rver checks the key id only, so there an unknown one stands in.
     const secret = 'not-the-right-secret-key-123';
-    const denied = S3Storage.open(config({ credentials: { accessKeyId: 'UNKNOWNKEYID', secretAccessKey: secret } }));
+    const accessKeyId = ctx.s3.kind === 'emulator' ? 'UNKNOWNKEYID' : ctx.s3.credentials!.accessKeyId;
+    const denied = S3Storage.open(config({ credentials: { accessKeyId, secretAccessKey: secret } }));
     await expect(denied).rejects.toThrow(expect.objectContaining({ code: 'access_denied' }));
     const err = await denied.catch((e: Error) => e);
-    expect(String((err as Error).message)).toContain(s3.bucket);
+    expect(String((err as Error).message)).toContain(ctx.s3.bucket);
     expect(String((err as Error).message)).not.toContain(secret);
     await expect(S3Storage.open(config({ bucket: 'no-such-bucket-here' }))).rejects.toThrow(expect.objectContaining({ code: 'no_such_bucket' }));
     await expect(S3Storage.open(config({ endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }))).rejects.toThrow(

@@ -25,6 +25,14 @@ import { MAX_LIST_PAGE } from './types';
 
 export type ChecksumMode = 'when_supported' | 'when_required';
 
+export interface S3Capabilities extends StorageCapabilities {
+  /**
+   * CopyObject honours `If-None-Match: *`. Reported, never relied on: Ceph RGW 16.2 ignores it,
+   * so a create-only copy is a read and a create-only PUT instead.
+   */
+  conditionalCopy: boolean;
+}
+
 export interface S3Config {
   bucket: string;
   /** Key prefix inside the bucket ("" or ending in "/"). */
@@ -75,7 +83,7 @@ export class S3Storage implements StorageBackend {
   readonly description: string;
   readonly client: S3Client;
   /** Until the probe in open() says otherwise. */
-  capabilities: StorageCapabilities = { conditionalWrites: false };
+  capabilities: S3Capabilities = { conditionalWrites: false, conditionalCopy: false };
   private readonly prefix: string;
 
   constructor(readonly config: S3Config) {
@@ -100,6 +108,13 @@ export class S3Storage implements StorageBackend {
       credentials: config.credentials ?? (config.profile ? fromIni({ profile: config.profile }) : undefined),
     };
     this.client = new S3Client(clientConfig);
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        stripIfMatchQuotes(args.request);
+        return next(args);
+      },
+      { step: 'build', name: 'bareIfMatch' },
+    );
   }
 
   /** Connects, checks the bucket is reachable and writable, and probes for conditional writes. */
@@ -109,21 +124,26 @@ export class S3Storage implements StorageBackend {
     return storage;
   }
 
-  private async probe(): Promise<StorageCapabilities> {
+  private async probe(): Promise<S3Capabilities> {
     const key = `${this.prefix}_cache-admin-probe/${Date.now()}-${randomBytes(6).toString('hex')}`;
-    const put = (conditional: boolean) =>
-      this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
+    const Bucket = this.config.bucket;
+    const put = (conditional: boolean) => this.client.send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
+    /** Whether the request was refused with 412 (any other failure: the server does not do it). */
+    const refused = (request: Promise<unknown>) =>
+      request.then(
+        () => false,
+        (err: unknown) => this.isPreconditionFailed(err),
+      );
     try {
       await put(false);
-      let conditionalWrites = false;
-      try {
-        await put(true);
-      } catch (err) {
-        if (this.isPreconditionFailed(err)) conditionalWrites = true;
-        else throw err;
-      }
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
-      return { conditionalWrites };
+      const conditionalWrites = await put(true).then(
+        () => false,
+        (err: unknown) => (this.isPreconditionFailed(err) ? true : Promise.reject(err)),
+      );
+      const copy = new CopyObjectCommand({ Bucket, Key: key, CopySource: `${Bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' });
+      const conditionalCopy = await refused(this.client.send(copy));
+      await this.client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+      return { conditionalWrites, conditionalCopy };
     } catch (err) {
       throw this.mapError(err, 'open the store');
     }
@@ -195,12 +215,16 @@ export class S3Storage implements StorageBackend {
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
     const source = this.key(from);
-    if (options.data) return this.put(to, options.data, { ifAbsent: options.ifAbsent });
+    if (options.ifAbsent) {
+      // Create-only copies of small objects go through a conditional PUT: CopyObject ignores
+      // If-None-Match on Ceph RGW 16.2 (see S3Capabilities), and a HEAD first would race.
+      const data = options.data ?? (await this.get(from));
+      if (!data) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+      return this.put(to, data, { ifAbsent: true });
+    }
+    if (options.data) return this.put(to, options.data);
     try {
-      if (options.ifAbsent && (await this.exists(to))) return false;
-      await this.client.send(
-        new CopyObjectCommand({ Bucket: this.config.bucket, Key: this.key(to), CopySource: `${this.config.bucket}/${encodeURI(source)}` }),
-      );
+      await this.client.send(new CopyObjectCommand({ Bucket: this.config.bucket, Key: this.key(to), CopySource: `${this.config.bucket}/${encodeURI(source)}` }));
       return true;
     } catch (err) {
       if (this.isNotFound(err)) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
@@ -376,5 +400,17 @@ export class S3Storage implements StorageBackend {
 
   async close(): Promise<void> {
     this.client.destroy();
+  }
+}
+
+/**
+ * Sends `If-Match` ETags without their quotes: Ceph RGW 16.2 (and DigitalOcean Spaces, built on
+ * it) compares the header with the bare ETag, so the quoted one every GET and HEAD returns always
+ * fails with 412. S3, MinIO and R2 take either form.
+ */
+function stripIfMatchQuotes(request: unknown): void {
+  const headers = (request as { headers?: Record<string, string> }).headers ?? {};
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === 'if-match') headers[name] = headers[name]!.replace(/^"(.*)"$/, '$1');
   }
 }
