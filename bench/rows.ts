@@ -156,7 +156,7 @@ async function measureLookups(storage: CountingStorage, records: VersionRecord[]
   };
 }
 
-/** Row 4: lookups by hash and by cache id in a 100,000-entry store, local folder and S3 emulator. */
+/** Row 4: lookups by hash and by cache id in a 100,000-entry store, local folder and the test S3 server (Ceph RGW, else the emulator). */
 export async function benchLookups(o: BenchOptions, local: { storage: StorageBackend; records: VersionRecord[] }): Promise<BenchRow[]> {
   const lookups = o.smoke ? 50 : 10_000;
   const rows: BenchRow[] = [];
@@ -178,8 +178,8 @@ export async function benchLookups(o: BenchOptions, local: { storage: StorageBac
     const storage = await S3Storage.open({ bucket: s3.bucket, endpoint: s3.endpoint, forcePathStyle: true, region: s3.region, credentials: s3.credentials });
     const records = await populateNamespace(storage, 'bench', entries, { concurrency: 48 });
     const s3Lookups = new CountingStorage(storage);
-    rows.push(row('S3 emulator', entries, 'hash', await measureLookups(s3Lookups, records, lookups, false)));
-    rows.push(row('S3 emulator', entries, 'cache id', await measureLookups(s3Lookups, records, lookups, true)));
+    rows.push(row(`S3 (${s3.server})`, entries, 'hash', await measureLookups(s3Lookups, records, lookups, false)));
+    rows.push(row(`S3 (${s3.server})`, entries, 'cache id', await measureLookups(s3Lookups, records, lookups, true)));
     await storage.close();
   } finally {
     await s3.stop();

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import { startS3 } from '../src-main/test-support/s3-emulator';
+import { s3ServerName, startS3 } from '../src-main/test-support/s3-emulator';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { writeSmallFiles } from './fixtures';
@@ -73,22 +73,24 @@ export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
   };
 }
 
-/** Row 7: upload of one large file to the S3 emulator via the CLI vs `rclone copyto` to the same endpoint. */
+/** Row 7: upload of one large file to the test S3 server (Ceph RGW, else the emulator) via the CLI vs `rclone copyto` to the same endpoint. */
 export async function benchS3Upload(o: BenchOptions): Promise<BenchRow> {
   const mib = o.smoke ? 8 : 1024;
-  const name = `upload of a ${mib} MiB file to the S3 emulator (CLI)`;
+  const server = s3ServerName();
+  const name = `upload of a ${mib} MiB file to ${server} (CLI)`;
   if (!hasCommand('rclone')) return { name, ours: '-', reference: 'rclone', ratio: null, target: '>= 1.0x rclone throughput', pass: null, note: 'rclone is not installed' };
   const file = path.join(o.work, 'upload.bin');
   const handle = await fs.open(file, 'w');
   for (let i = 0; i < mib; i++) await handle.write(randomBytes(1024 * 1024));
   await handle.close();
   const s3 = await startS3('bench');
-  const credentials = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
+  const { accessKeyId, secretAccessKey } = s3.credentials ?? { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? '' };
+  const credentials = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
   const rcloneEnv = {
     RCLONE_CONFIG_EMU_TYPE: 's3',
-    RCLONE_CONFIG_EMU_PROVIDER: 'Other',
-    RCLONE_CONFIG_EMU_ACCESS_KEY_ID: 'S3RVER',
-    RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: 'S3RVER',
+    RCLONE_CONFIG_EMU_PROVIDER: s3.kind === 'rgw' ? 'Ceph' : 'Other',
+    RCLONE_CONFIG_EMU_ACCESS_KEY_ID: accessKeyId,
+    RCLONE_CONFIG_EMU_SECRET_ACCESS_KEY: secretAccessKey,
     RCLONE_CONFIG_EMU_ENDPOINT: s3.endpoint,
     RCLONE_CONFIG_EMU_FORCE_PATH_STYLE: 'true',
     // Debian's rclone fails outright when a CA bundle is set and the endpoint is plain http.
