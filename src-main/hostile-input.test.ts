@@ -302,12 +302,15 @@ describe('hostile files and paths', () => {
 
   /** Runs the bundled CLI as a user without root's way past permissions. */
   const asUnprivileged = (args: string[]) => bundledCli(args, { uid: process.getuid?.() === 0 ? 65534 : undefined, timeout: 120_000 });
-  /** A folder that user can reach (the test temp folder is private to root). */
-  const shared = linux ? mkdtempSync('/tmp/cache-admin-hostile-') : '';
-  afterAll(() => shared && rmSync(shared, { recursive: true, force: true }));
 
   describe.skipIf(!linux)('permissions (as an unprivileged user)', () => {
-    beforeAll(() => chmodSync(shared, 0o755));
+    /** A folder that user can reach (the test temp folder is private to root). */
+    let shared = '';
+    beforeAll(() => {
+      shared = mkdtempSync('/tmp/cache-admin-hostile-');
+      chmodSync(shared, 0o755);
+    });
+    afterAll(() => rmSync(shared, { recursive: true, force: true }));
 
     it('1,100 files with one unreadable and an unreadable folder, through worker threads: 1,099 stored and printed in order, each failure named, exit 3', async () => {
       const dir = path.join(shared, 'files');
