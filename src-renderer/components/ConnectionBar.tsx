@@ -168,7 +168,8 @@ function ProfileList({ onAdd, onClose }: { onAdd: (kind: 's3' | 'local') => void
         <button type="button" onClick={() => onAdd('s3')}>
           Add S3 bucket
         </button>
-        <button type="button" className="primary" onClick={onClose} data-autofocus>
+        {/* data-autofocus when the dialog opens; autoFocus when the list comes back from a form */}
+        <button type="button" className="primary" onClick={onClose} data-autofocus autoFocus>
           Close
         </button>
       </div>
