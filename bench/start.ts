@@ -59,6 +59,8 @@ export async function benchStart(o: BenchOptions): Promise<BenchRow> {
   const script = electronRuntime(copy).binary ? 'web' : 'start';
   const cold: number[] = [];
   const warm: number[] = [];
+  // What any `npm start` pays before our code runs, measured alongside: npm's start and Node's.
+  const npmAlone: number[] = [];
   const bareNode: number[] = [];
   let warmBuilt = false;
   for (let run = 0; run < o.runs; run++) {
@@ -69,13 +71,14 @@ export async function benchStart(o: BenchOptions): Promise<BenchRow> {
       warm.push(start.ms);
       warmBuilt ||= start.built;
     }
+    npmAlone.push(await timeCommand('npm', ['run', '--silent'], { cwd: copy })); // lists the scripts, runs none
     bareNode.push(await timeCommand(process.execPath, ['-e', '0']));
   }
   const ms = median(warm);
   return {
     name: `npm ${script === 'start' ? 'start (no Electron here: the bridge)' : 'run web'} to a URL that answers, warm (nothing changed) and cold (first start: full build)`,
     ours: `warm ${ms.toFixed(0)} ms, cold ${median(cold).toFixed(0)} ms${warmBuilt ? ' (a warm start rebuilt the app)' : ''}`,
-    reference: `target ${TARGET_MS} ms warm; bare Node start (node -e 0) ${median(bareNode).toFixed(0)} ms in the same run`,
+    reference: `target ${TARGET_MS} ms warm; in the same run, npm alone (npm run, listing the scripts) ${median(npmAlone).toFixed(0)} ms, node -e 0 ${median(bareNode).toFixed(0)} ms`,
     ratio: ms / TARGET_MS,
     target: `warm <= ${TARGET_MS} ms, no rebuild`,
     pass: ms <= TARGET_MS && !warmBuilt,
