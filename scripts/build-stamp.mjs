@@ -99,7 +99,7 @@ export async function buildIfStale({ root, name, inputs, outputs, build }) {
 
 /** Bundles TypeScript entry points for Node with esbuild (dependencies stay in node_modules). */
 export async function bundleForNode(root, entryPoints, outdir) {
-  const { build } = await import('esbuild');
+  const { build, stop } = await import('esbuild');
   const { metafile } = await build({
     entryPoints,
     outdir,
@@ -113,7 +113,7 @@ export async function bundleForNode(root, entryPoints, outdir) {
     logLevel: 'warning',
     absWorkingDir: root,
     metafile: true,
-  });
+  }).finally(stop); // its service process would otherwise live as long as the app started after it
   // Chunks are named by their content, so each change leaves the previous ones unused: drop them.
   const current = new Set(Object.keys(metafile.outputs).map((file) => path.resolve(root, file)));
   for (const name of readdirSync(outdir)) {
