@@ -6,7 +6,7 @@ import type { Page } from '@playwright/test';
 
 // Every screen and dialog at a laptop size and a big screen: usable panels, screenshots, and axe-core
 // (light and dark) with no serious or critical violation. A store of its own with two entries.
-test.describe.configure({ mode: 'serial' });
+test.describe.configure({ mode: 'serial', timeout: 300_000 });
 
 const FILES = ['files/hello.txt', 'files/config.json'].map((f) => path.join(import.meta.dirname, f));
 const SIZES = [
@@ -102,6 +102,7 @@ async function visitScreens(page: Page, each: (name: string) => Promise<void>): 
 
 for (const size of SIZES) {
   test(`screenshots of every screen and dialog at ${size.name}`, async ({ page }) => {
+    test.setTimeout(300_000); // the shared 2-core machine runs at a load of ~20
     await page.setViewportSize(size);
     await visitScreens(page, (name) => screenshot(page, `screen-${size.name}-${name}`));
   });
