@@ -12,6 +12,7 @@ let files: string[];
 const hashOf = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 16);
 
 test.beforeAll(async () => {
+  test.setTimeout(300_000); // `npm run web` builds the renderer first: slow on a loaded machine
   const root = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'operator-'));
   files = Array.from({ length: 6 }, (_, i) => {
     const file = path.join(root, `file-${i}.txt`);

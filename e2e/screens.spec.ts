@@ -16,6 +16,7 @@ const SIZES = [
 
 let bridge: RunningBridge;
 test.beforeAll(async () => {
+  test.setTimeout(300_000); // `npm run web` builds the renderer first: slow on a loaded machine
   bridge = await startWeb(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'screens-store-')));
 });
 test.afterAll(async () => bridge?.stop());
