@@ -191,14 +191,17 @@ export class CacheService {
       }
     });
     const recordKey = this.layout.record(ns, hash, record.version);
-    try {
+    const writeViews = async () => {
+      await Promise.all([this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data }), this.publishLatest(record, data)]);
       // The index entry goes last: a delete takes a version once it is listed, and then finds every other key written.
-      await this.storage.copy(recordKey, this.layout.temporal(record), { ifAbsent: true, data });
-      await this.publishLatest(record, data);
       await this.storage.copy(recordKey, this.layout.versionEntry(record), { ifAbsent: true, data });
-      await this.keepContent(record, data, staged, signal);
+    };
+    try {
+      // The handshake needs only the record written first, so it runs beside the views.
+      const failed = (await Promise.allSettled([writeViews(), this.keepContent(record, data, staged, signal)])).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
-      await this.allocation.run(lockKey, () => this.removeVersions(ns, hash, [record.version])).catch(() => undefined);
+      await this.allocation.run(lockKey, () => this.holdingDeletionMarker(ns, hash, async (inTime) => this.removeVersions(ns, hash, [record.version], await this.listHash(ns, hash), inTime))).catch(() => undefined);
       throw err;
     }
     return record;
@@ -206,8 +209,8 @@ export class CacheService {
 
   /**
    * The store's half of the deletion handshake (docs/storage-layout.md, "Deleting the last
-   * version"), run once the record and its views are written: wait out a deleter holding the
-   * marker, then make sure the bytes are there, placing them again if a deleter removed them.
+   * version"), run once the record is written: wait out a deleter holding the marker, then make
+   * sure the bytes are there, placing them again if a deleter removed them.
    */
   private async keepContent(record: VersionRecord, data: Uint8Array, staged: StagedContent, signal?: AbortSignal): Promise<void> {
     await this.waitForDeleter(record.namespace, record.hash);
@@ -437,26 +440,33 @@ export class CacheService {
    * Deletes one version, or every version of a hash; the bytes go with the last version. Damaged
    * versions (a record that is not valid, or views without a record) are found by listing, so they
    * can be deleted too. With `quarantine` (verify --repair), records and bytes are moved to
-   * QUARANTINE_PREFIX instead of deleted.
+   * QUARANTINE_PREFIX instead of deleted. Runs holding the hash's deletion marker, so deleters in
+   * other processes never interleave.
    */
   async delete(namespace: string, lookup: { hash: CacheHash; version?: number }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
     const ns = parseNamespace(namespace);
     const { hash, version } = lookup;
-    return this.allocation.run(`${ns}/${hash}`, async () => {
-      const listed = await this.listHash(ns, hash);
-      const versions: number[] = [];
-      for (const [n, v] of listed.versions) {
-        if (version !== undefined && n !== version) continue;
-        // A version is listed by its index entry, written last. A record without one is a store in
-        // flight, unless it is damaged or old (a failed store's).
-        const settled = v.entries.length > 0 || Date.now() - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS;
-        if (settled || !(await this.tryReadRecord(v.record!.key))) versions.push(n);
-      }
-      if (versions.length === 0 && (version !== undefined || !listed.latest)) {
-        throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
-      }
-      return this.removeVersions(ns, hash, versions, listed, options.quarantine);
-    });
+    return this.allocation.run(`${ns}/${hash}`, () =>
+      this.holdingDeletionMarker(ns, hash, async (inTime) => {
+        const listed = await this.listHash(ns, hash);
+        const versions: number[] = [];
+        for (const [n, v] of listed.versions) {
+          if (version !== undefined && n !== version) continue;
+          // A version is listed by its index entry, written last. A record without one is a store in
+          // flight, unless it is damaged or old (a failed store's).
+          const settled = v.entries.length > 0 || Date.now() - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS;
+          const damaged = async () => {
+            const data = await this.storage.get(v.record!.key);
+            return data !== null && 'problem' in decodeRecord(data);
+          };
+          if (settled || (await damaged())) versions.push(n);
+        }
+        if (versions.length === 0 && (version !== undefined || !listed.latest)) {
+          throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
+        }
+        return this.removeVersions(ns, hash, versions, listed, inTime, options.quarantine);
+      }),
+    );
   }
 
   /** Every key of one hash, from one listing (one LIST per 1,000 keys). */
@@ -477,38 +487,38 @@ export class CacheService {
     return listed;
   }
 
-  /** Removes versions (caller holds the hash's lock): each one's views, then its record; then settles latest and the bytes. */
-  private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listing?: HashListing, quarantine = false): Promise<DeleteResult> {
-    const listed = listing ?? (await this.listHash(ns, hash));
+  /**
+   * Removes versions, holding the hash's deletion marker: each one's views, then its record. Then
+   * latest names the newest version left; with none left, latest and the bytes go too.
+   */
+  private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listed: HashListing, inTime: () => boolean, quarantine = false): Promise<DeleteResult> {
+    const deleted: CacheId[] = [];
     for (const version of versions) {
       const recordKey = this.layout.record(ns, hash, version);
       const entries = listed.versions.get(version)?.entries ?? [];
       // A damaged record still has its views found: the index entry by listing, the temporal one from the entry's time.
       const summary = entries.map((key) => this.layout.parseVersionEntry(hash, key)).find((s) => s !== null);
-      const known = (await this.tryReadRecord(recordKey))?.record ?? (summary ? { ...summary, namespace: ns, hash, sha256: '', content_type: '' } : null);
+      const stored = (await this.tryReadRecord(recordKey))?.record;
+      const known = stored ?? (summary ? { ...summary, namespace: ns, hash, sha256: '', content_type: '' } : null);
       const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
       // References go first and the record last, so no reference ever points at a missing record.
       for (const key of views) await this.storage.delete(key);
       if (quarantine) await this.copyIfPresent(recordKey, QUARANTINE_PREFIX + recordKey);
       await this.storage.delete(recordKey);
+      deleted.push(makeCacheId(hash, version));
     }
-    const contentRemoved = await this.settleAfterRemoval(ns, hash, quarantine);
-    return { deleted: versions.map((v) => makeCacheId(hash, v)), contentRemoved };
-  }
-
-  /** After versions went: latest names the newest one left; with none left, latest and the bytes go too. */
-  private async settleAfterRemoval(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
-    const versions = await this.recordVersions(ns, hash);
-    if (versions.length === 0) return this.removeUnreferenced(ns, hash, quarantine);
-    for (const version of versions.reverse()) {
+    // Listed afresh after the marker was taken: the deleter's half of the handshake in docs/storage-layout.md.
+    const left = await this.recordVersions(ns, hash);
+    if (left.length === 0) return { deleted, contentRemoved: await this.removeBytes(ns, hash, inTime, quarantine) };
+    for (const version of left.reverse()) {
       const newest = await this.tryReadRecord(this.layout.record(ns, hash, version));
       if (newest) {
         await this.publishLatest(newest.record, newest.data);
-        return false;
+        return { deleted, contentRemoved: false };
       }
     }
     await this.storage.delete(this.layout.latest(ns, hash)); // only damaged records are left: verify reports them
-    return false;
+    return { deleted, contentRemoved: false };
   }
 
   /** Version numbers that have a record, ascending: one LIST per 1,000 versions. */
@@ -524,23 +534,20 @@ export class CacheService {
   }
 
   /**
-   * Removes latest and the bytes of a hash that no version record references, holding its
-   * deletion marker: the deleter's half of the handshake in docs/storage-layout.md. False when a
-   * store linked a version meanwhile (that store then keeps the bytes and latest).
+   * Removes latest and the bytes of a hash whose records were just listed as none, holding its
+   * deletion marker; false (the bytes stay) when the marker is held too long to do it safely.
    */
-  private async removeUnreferenced(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
+  private async removeBytes(ns: Namespace, hash: CacheHash, inTime: () => boolean, quarantine: boolean): Promise<boolean> {
     const contentKey = this.layout.content(ns, hash);
     const aside = QUARANTINE_PREFIX + contentKey;
-    // Copied before the marker is taken, so the marker is held for one listing and two deletes only.
     const copied = quarantine && (await this.copyIfPresent(contentKey, aside));
-    const removed = await this.holdingDeletionMarker(ns, hash, async (inTime) => {
-      if ((await this.recordVersions(ns, hash)).length > 0 || !inTime()) return false;
-      await this.storage.delete(this.layout.latest(ns, hash));
-      await this.storage.delete(contentKey);
-      return true;
-    });
-    if (copied && !removed) await this.storage.delete(aside);
-    return removed;
+    if (!inTime()) {
+      if (copied) await this.storage.delete(aside);
+      return false;
+    }
+    await this.storage.delete(this.layout.latest(ns, hash));
+    await this.storage.delete(contentKey);
+    return true;
   }
 
   private async copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
@@ -555,7 +562,9 @@ export class CacheService {
 
   /** verify --repair: moves content no version references to the quarantine, by the same handshake as delete. */
   quarantineOrphan(ns: Namespace, hash: CacheHash): Promise<boolean> {
-    return this.allocation.run(`${ns}/${hash}`, () => this.removeUnreferenced(ns, hash, true));
+    return this.allocation.run(`${ns}/${hash}`, () =>
+      this.holdingDeletionMarker(ns, hash, async (inTime) => (await this.recordVersions(ns, hash)).length === 0 && this.removeBytes(ns, hash, inTime, true)),
+    );
   }
 
   listKeys(prefix: string, options: ListOptions = {}): Promise<ListPage> {
