@@ -80,6 +80,14 @@ describe('cli', () => {
       source: 'hello.txt',
       stored_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       keys: expect.any(Array),
+      // Added by the layout interface; the fields above are unchanged.
+      format: 'native',
+      latest_version: 2,
+      data_type: 'binary',
+      content_encoding: null,
+      details: {},
+      key_roles: expect.arrayContaining([{ key: 'default/objects/b9/4d/b94d27b9934d3e08', role: 'content' }]),
+      child_data: [],
     });
   });
 
@@ -91,7 +99,7 @@ describe('cli', () => {
     expect(namespaces.namespaces.map((n: { name: string }) => n.name)).toEqual(['bin', 'default', 'js', 'tree']);
     expect(namespaces.namespaces[1]).toEqual({ name: 'default', entries: 1, versions: 2, bytes: 11 });
     expect(JSON.parse((await cli(['--store', store, '--json', 'stats'])).stdout)).toEqual({
-      namespace: 'default', entries: 1, versions: 2, bytes: 11, objects: 8, shards: { b9: 1 },
+      namespace: 'default', entries: 1, versions: 2, bytes: 11, objects: 8, shards: { b9: 1 }, format: 'native',
     });
   });
 

@@ -5,16 +5,15 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_NAMESPACE, type Namespace, parseEntryRef, parseNamespace, parseVersion, type StoreResult } from '../../src-shared/domain';
+import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError } from '../../src-shared/errors';
-import type { CacheService, EntryLookup, StoreAs, StoreInput } from '../core/cache-service';
-import { chunksOf } from '../core/hashing';
-import { type StoreLocation, openCache } from '../core/open-store';
+import type { Detection } from '../core/formats/detect';
+import type { FormatLookup, FormatStoreInput, FormatStoreResult, StoreFormat } from '../core/formats/format';
+import { type StoreLocation, openStore } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
-import { verifyStore } from '../core/verify';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
-import { STORE_OPTIONS, maxEntryBytesOf, storeLocation, usageError } from './store-options';
+import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 
 /** Usage errors that show the whole usage text after their one line. */
 class UsageTextError extends CacheError {
@@ -32,21 +31,26 @@ export interface CliIo {
   storeWorker?: URL;
 }
 
-const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--ns NAMESPACE] [--json] <command> [args]
-Limits: --max-entry-size SIZE (e.g. 512M; default 64G) refuses bigger content before it is stored
+const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--format native|mgraph] [--ns NAMESPACE] [--json] <command> [args]
+Layout: detected from the store's keys (an empty store is native); --format native|mgraph forces it
+  (mgraph: the Python cache service's own layout; an empty store is then created in it)
+Limits: --max-entry-size SIZE (e.g. 512M; default 64G, 256M in the service layout) refuses bigger content before it is stored
 S3 options: --s3-prefix P --s3-endpoint URL --s3-region R --s3-path-style --s3-checksum when_required|when_supported --profile NAME
   (credentials: the AWS SDK's usual chain: environment, shared config/credentials files, SSO)
 commands:
-  capabilities                               what the store supports (conditional writes)
+  capabilities                               the layout open and what the store supports (conditional writes)
   hash <path|-> [--as bytes|string|json]     print the cache hash without storing
-  store <path...|-> [--as bytes|json]        store files (folders recursively)
+  store <path...|-> [--as bytes|json|string] [--strategy S]
+                                             store files (folders recursively); --as string and --strategy
+                                             (direct, temporal, temporal_latest, temporal_versioned, key_based)
+                                             in the service layout
   get <hash|cache_id> [--version N] [--out FILE]
   info <hash|cache_id> [--version N]
-  versions <hash>
+  versions <hash|cache_id>
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
-  delete <hash|cache_id>
+  delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)`;
 
 export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
@@ -63,6 +67,7 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
   sample: { type: 'string' },
   repair: { type: 'boolean' },
+  strategy: { type: 'string' },
   ...STORE_OPTIONS,
 } as const;
 
@@ -91,17 +96,20 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       write(`${USAGE}\n`);
       return EXIT.ok;
     }
-    const ns = parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
     const handler = COMMANDS[command];
     if (!handler) throw new UsageTextError(`unknown command "${command}"`);
+    if (values.strategy !== undefined && command !== 'store') throw usageError('--strategy applies to store only');
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
+    const maxEntryBytes = maxEntryBytesOf(values, io.env);
     // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
-    const cache = await openCache(location.kind === 'local' ? { ...location, blockingIo: true } : location, { maxEntryBytes: maxEntryBytesOf(values, io.env) });
+    const { format, detection } = await openStore(location.kind === 'local' ? { ...location, blockingIo: true } : location, { format: formatChoice(values), maxEntryBytes });
     try {
-      return await handler({ cache, location, ns, values, args, io, write });
+      // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
+      const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
+      return await handler({ format, detection, location, maxEntryBytes, ns, values, args, io, write });
     } finally {
-      await cache.storage.close();
+      await format.storage.close();
     }
   } catch (err) {
     if ((stdoutError ?? (err as NodeJS.ErrnoException))?.code === 'EPIPE') return EXIT.ok;
@@ -136,9 +144,13 @@ export function printable(text: string): string {
 }
 
 interface Ctx {
-  cache: CacheService;
+  format: StoreFormat;
+  /** Which layout is open, and why. */
+  detection: Detection;
   location: StoreLocation;
-  ns: Namespace;
+  /** --max-entry-size, when given (each layout has its own default). */
+  maxEntryBytes: number | undefined;
+  ns: string;
   values: Values;
   args: string[];
   io: CliIo;
@@ -150,21 +162,21 @@ function one(args: string[], what: string): string {
   return args[0]!;
 }
 
-function storeAs(value: string | undefined, allowed: readonly string[]): StoreAs | 'string' {
+type StoreAs = NonNullable<FormatStoreInput['as']>;
+
+function storeAs(value: string | undefined, allowed: readonly StoreAs[]): StoreAs {
   const as = value ?? 'bytes';
-  if (!allowed.includes(as)) throw usageError(`--as takes ${allowed.join(', ')}`);
-  return as as StoreAs | 'string';
+  if (!(allowed as readonly string[]).includes(as)) throw usageError(`--as takes ${allowed.join(', ')}`);
+  return as as StoreAs;
 }
 
-/** A hash, cache id or SHA-256 argument plus an optional --version. */
-function lookupOf(ctx: Ctx): EntryLookup {
-  const ref = parseEntryRef(one(ctx.args, 'hash or cache id'));
-  const version = ctx.values.version === undefined ? undefined : parseVersion(ctx.values.version);
-  if (ref.kind === 'cache_id') {
-    if (version !== undefined && version !== ref.version) throw usageError('--version disagrees with the cache id');
-    return { hash: ref.hash, version: ref.version };
-  }
-  return { hash: ref.hash, version, sha256: ref.kind === 'sha256' ? ref.sha256 : undefined };
+/** A hash, cache id, SHA-256 or entry key argument (as the layout reads them) plus an optional --version. */
+async function lookupOf(ctx: Ctx): Promise<FormatLookup> {
+  const lookup = await ctx.format.parseLookup(ctx.ns, one(ctx.args, 'hash or cache id'));
+  if (ctx.values.version === undefined) return lookup;
+  const version = parseVersion(ctx.values.version);
+  if ('cacheId' in lookup || (lookup.version !== undefined && lookup.version !== version)) throw usageError('--version disagrees with the cache id');
+  return { ...lookup, version };
 }
 
 function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string } {
@@ -172,35 +184,19 @@ function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string
   return { source: { kind: 'file', path: arg }, name: path.basename(arg) };
 }
 
-async function* utf8Checked(source: ContentSource): AsyncIterable<Uint8Array> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  try {
-    for await (const chunk of chunksOf(source)) {
-      decoder.decode(chunk, { stream: true });
-      yield chunk;
-    }
-    decoder.decode();
-  } catch (err) {
-    if (err instanceof TypeError) throw new CacheError('invalid_input', 'the input is not valid UTF-8 text');
-    throw err;
-  }
-}
-
-function storeLine(r: StoreResult): string {
-  const what = r.version === 1 ? 'new content' : 'new version of content already stored';
-  return `${r.cache_id}  ${r.size} bytes  ${printable(r.source) || '-'}  (${what})\n`;
+/** One store result as a text line; `name` stands in where the layout records no source name. */
+function storeLine(r: FormatStoreResult, name: string): string {
+  const what = r.deduplicated ? 'new version of content already stored' : 'new content';
+  return `${r.cache_id}  ${r.size} bytes  ${printable(r.source || name) || '-'}  (${what})\n`;
 }
 
 async function cmdHash(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
   const arg = one(ctx.args, 'path');
   const { source, name } = sourceOf(arg, ctx.io);
-  // A string hashes its UTF-8 bytes, so the input must be valid UTF-8 text (checked as it streams).
-  const checked: ContentSource = as === 'string' ? { kind: 'stream', stream: utf8Checked(source) } : source;
-  const input: StoreInput = { source: checked, name, as: as === 'json' ? 'json' : 'bytes' };
   const waiting = arg !== '-' && (await fs.stat(arg).catch(() => null))?.isFIFO() ? waitingNote(ctx.io, arg) : null;
   try {
-    const result = await ctx.cache.hash(input, { onProgress: waiting?.arrived });
+    const result = await ctx.format.hash({ source, name, as }, { onProgress: waiting?.arrived });
     ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
   } finally {
     waiting?.arrived();
@@ -219,22 +215,27 @@ function waitingNote(io: CliIo, file: string): { arrived: () => void } {
 }
 
 async function cmdStore(ctx: Ctx): Promise<number> {
-  const as = storeAs(ctx.values.as, ['bytes', 'json']) as StoreAs;
+  const { format } = ctx;
+  const as = storeAs(ctx.values.as, format.capabilities.storeAs);
+  const input = { as, options: ctx.values.strategy === undefined ? undefined : { strategy: ctx.values.strategy } };
+  // The layout refuses what it cannot store (--strategy on a native store) before anything is read.
+  format.checkStoreInput(input);
   if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
-  if (!ctx.cache.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
-  const line = (r: StoreResult) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r));
+  if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
+  const line = (r: FormatStoreResult, name: string) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r, name));
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     const { source, name } = sourceOf('-', ctx.io);
-    ctx.write(line(await ctx.cache.store(ctx.ns, { source, name, as }, { onProgress: (n) => progress?.bytes(n) })));
+    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n) }), name));
     progress?.done();
     return EXIT.ok;
   }
   const roots = await statRoots(ctx.args);
-  // A folder may hold many files: start the workers while it is walked.
+  // A folder may hold many files: start the workers while it is walked, where the layout lets several threads write.
   const { location } = ctx;
-  const pool = location.kind === 'local' && ctx.io.storeWorker && roots.some((r) => r.isFolder) ? new StorePool(ctx.io.storeWorker, { dir: location.dir, ns: ctx.ns, as, maxEntryBytes: ctx.cache.maxEntryBytes }) : null;
+  const parallel = location.kind === 'local' && format.capabilities.parallelWriters && ctx.io.storeWorker && roots.some((r) => r.isFolder);
+  const pool = parallel ? new StorePool(ctx.io.storeWorker!, { dir: location.dir, format: format.name, ns: ctx.ns, ...input, maxEntryBytes: ctx.maxEntryBytes }) : null;
   const waiting = roots.length === 1 && roots[0]!.isPipe ? waitingNote(ctx.io, roots[0]!.arg) : null;
   const report = new StoreReport(ctx, line, progress);
   try {
@@ -244,7 +245,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     const onOutcome = (file: FileToStore, outcome: StoreOutcome) => report.outcome(file.index, file.path, outcome);
     if (pool && files.length >= WORKER_MIN_FILES) await pool.run(files, onOutcome);
     else {
-      await storeFiles(ctx.cache, ctx.ns, as, files, onOutcome, {
+      await storeFiles(format, ctx.ns, input, files, onOutcome, {
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         onBytes: files.length === 1 ? (n) => (waiting?.arrived(), progress?.bytes(n)) : undefined,
       });
@@ -273,7 +274,7 @@ class StoreReport {
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly line: (r: StoreResult) => string,
+    private readonly line: (r: FormatStoreResult, name: string) => string,
     private readonly progress: ProgressLine | null,
   ) {}
 
@@ -298,7 +299,7 @@ class StoreReport {
     if ('result' in outcome) {
       this.stored++;
       this.bytes += outcome.result.size;
-      return this.line(outcome.result);
+      return this.line(outcome.result, file);
     }
     if ('skipped' in outcome) {
       this.ctx.io.stderr.write(`cache-admin: note: skipped ${printable(file)}: ${outcome.skipped}\n`);
@@ -322,7 +323,8 @@ class StoreReport {
 }
 
 async function cmdGet(ctx: Ctx): Promise<number> {
-  const { content } = await ctx.cache.retrieve(ctx.ns, lookupOf(ctx));
+  const { record, content } = await ctx.format.retrieve(ctx.ns, await lookupOf(ctx));
+  if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
   const out = ctx.values.out;
   if (!out) {
     await pipeline(content, ctx.io.stdout, { end: false });
@@ -341,7 +343,8 @@ async function cmdGet(ctx: Ctx): Promise<number> {
 }
 
 async function cmdInfo(ctx: Ctx): Promise<number> {
-  const record = await ctx.cache.record(ctx.ns, lookupOf(ctx));
+  const record = await ctx.format.record(ctx.ns, await lookupOf(ctx));
+  // The native fields first, as scripts know them; then what the layout adds.
   const info = {
     cache_id: record.cache_id,
     hash: record.hash,
@@ -352,41 +355,52 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
     content_type: record.content_type,
     source: record.source,
     stored_at: record.stored_at,
-    keys: ctx.cache.keysOf(record),
+    keys: record.keys.map((k) => k.key),
+    format: record.format,
+    latest_version: record.latest_version,
+    data_type: record.data_type,
+    content_encoding: record.content_encoding,
+    details: record.details,
+    key_roles: record.keys,
+    child_data: record.child_data,
   };
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify(info)}\n`);
-  } else {
-    const { keys, ...fields } = info;
-    for (const [k, v] of Object.entries(fields)) ctx.write(`${k.padEnd(13)}${printable(String(v))}\n`);
-    for (const k of keys) ctx.write(`${'key'.padEnd(13)}${printable(k)}\n`);
+    return EXIT.ok;
   }
+  const { keys: _keys, details, key_roles, child_data, ...fields } = info;
+  const field = (name: string, value: unknown) => ctx.write(`${name.padEnd(12)} ${value === null ? '-' : printable(String(value))}\n`);
+  for (const [name, value] of [...Object.entries(fields), ...Object.entries(details)]) field(name, value);
+  for (const k of key_roles) field('key', `${k.key}  (${k.role})`);
+  for (const c of child_data) field('child data', `${c.key}  ${c.size} bytes`);
   return EXIT.ok;
 }
 
 async function cmdVersions(ctx: Ctx): Promise<number> {
-  const ref = parseEntryRef(one(ctx.args, 'hash'));
-  const versions = await ctx.cache.versions(ctx.ns, ref.hash);
-  if (versions.length === 0) throw new CacheError('not_found', `${ref.hash} is not in namespace ${ctx.ns}`);
+  const lookup = await ctx.format.parseLookup(ctx.ns, one(ctx.args, 'hash or cache id'));
+  const hash = 'cacheId' in lookup ? (await ctx.format.record(ctx.ns, lookup)).hash : lookup.hash;
+  const versions = await ctx.format.versions(ctx.ns, hash);
+  if (versions.length === 0) throw new CacheError('not_found', `${hash} is not in namespace ${ctx.ns}`);
   if (ctx.values.json) {
-    ctx.write(`${JSON.stringify({ hash: ref.hash, versions, count: versions.length })}\n`);
+    ctx.write(`${JSON.stringify({ hash, versions, count: versions.length, format: ctx.format.name })}\n`);
   } else {
-    for (const v of versions) ctx.write(`${v.cache_id}  ${v.stored_at}  ${v.size}  ${printable(v.source)}\n`);
+    for (const v of versions) ctx.write(`${v.version}  ${v.cache_id}  ${v.stored_at}  ${v.size ?? '-'}  ${printable(v.source)}\n`);
   }
   return EXIT.ok;
 }
 
 async function cmdNamespaces(ctx: Ctx): Promise<number> {
   if (ctx.args.length) throw usageError('namespaces takes no arguments');
-  const namespaces = await ctx.cache.namespaces();
-  if (ctx.values.json) ctx.write(`${JSON.stringify({ namespaces })}\n`);
+  const namespaces = await ctx.format.namespaces();
+  if (ctx.values.json) ctx.write(`${JSON.stringify({ namespaces, format: ctx.format.name })}\n`);
   else for (const n of namespaces) ctx.write(`${n.name}  ${n.entries} entries  ${n.versions} versions  ${n.bytes} bytes\n`);
   return EXIT.ok;
 }
 
 async function cmdStats(ctx: Ctx): Promise<number> {
   if (ctx.args.length) throw usageError('stats takes no arguments (use --ns)');
-  const stats = await ctx.cache.stats(ctx.ns);
+  const { name, ...counts } = await ctx.format.stats(ctx.ns);
+  const stats = { namespace: name, ...counts, format: ctx.format.name };
   if (ctx.values.json) ctx.write(`${JSON.stringify(stats)}\n`);
   else {
     const { shards, ...totals } = stats;
@@ -404,7 +418,7 @@ async function cmdLs(ctx: Ctx): Promise<number> {
   const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
   let cursor = ctx.values.cursor;
   do {
-    const page = await ctx.cache.listKeys(prefix, { delimiter, cursor, limit });
+    const page = await ctx.format.listKeys(prefix, { delimiter, cursor, limit });
     if (ctx.values.json) ctx.write(`${JSON.stringify(page)}\n`);
     else {
       for (const p of page.prefixes) ctx.write(`${printable(p)}\n`);
@@ -417,19 +431,19 @@ async function cmdLs(ctx: Ctx): Promise<number> {
 }
 
 async function cmdDelete(ctx: Ctx): Promise<number> {
-  const ref = parseEntryRef(one(ctx.args, 'hash or cache id'));
-  const result = await ctx.cache.delete(ctx.ns, { hash: ref.hash, version: ref.kind === 'cache_id' ? ref.version : undefined });
+  const result = await ctx.format.delete(ctx.ns, await lookupOf(ctx));
   if (ctx.values.json) ctx.write(`${JSON.stringify({ deleted: result.deleted, content_removed: result.contentRemoved })}\n`);
   else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}\n`);
   return EXIT.ok;
 }
 
 async function cmdCapabilities(ctx: Ctx): Promise<number> {
-  const { storage } = ctx.cache;
+  const { storage } = ctx.format;
   if (ctx.values.json) {
-    ctx.write(`${JSON.stringify({ store: storage.description, ...storage.capabilities })}\n`);
+    ctx.write(`${JSON.stringify({ store: storage.description, ...storage.capabilities, format: ctx.detection.format, format_reason: ctx.detection.reason })}\n`);
   } else {
     ctx.write(`store: ${printable(storage.description)}\n`);
+    ctx.write(`layout: ${printable(ctx.detection.reason)}\n`);
     ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
   }
   return EXIT.ok;
@@ -454,8 +468,8 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   const sample = ctx.values.sample === undefined ? undefined : Number(ctx.values.sample);
   if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1)) throw usageError('--sample takes a positive whole number');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
-  const report = await verifyStore(ctx.cache, {
-    namespace: ctx.values.ns,
+  const report = await ctx.format.verify({
+    namespace: ctx.values.ns === undefined ? undefined : ctx.ns,
     sample,
     repair: ctx.values.repair,
     onProgress: ({ checked }) => progress?.count('checked', checked),

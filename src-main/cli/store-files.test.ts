@@ -2,8 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import type { Namespace, StoreResult } from '../../src-shared/domain';
-import type { CacheService } from '../core/cache-service';
+import type { FormatStoreResult, StoreFormat } from '../core/formats/format';
 import { type FileToStore, storeFiles } from './store-files';
 
 const made: string[] = [];
@@ -11,19 +10,19 @@ afterAll(async () => {
   await Promise.all(made.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
 
-/** A cache double that records how many stores run at once. */
-function countingCache() {
+/** A format double that records how many stores run at once. */
+function countingFormat() {
   const seen = { inFlight: 0, most: 0, stored: 0 };
-  const cache = {
-    async store(): Promise<StoreResult> {
+  const format = {
+    async store(): Promise<FormatStoreResult> {
       seen.most = Math.max(seen.most, ++seen.inFlight);
       await new Promise((resolve) => setImmediate(resolve));
       seen.inFlight--;
       seen.stored++;
-      return { size: 1 } as StoreResult;
+      return { size: 1 } as FormatStoreResult;
     },
-  } as unknown as CacheService;
-  return { cache, seen };
+  } as unknown as StoreFormat;
+  return { format, seen };
 }
 
 async function files(count: number, bytes: number): Promise<FileToStore[]> {
@@ -40,15 +39,15 @@ async function files(count: number, bytes: number): Promise<FileToStore[]> {
 }
 
 it('stores small files many at a time, but never holds more than the byte budget at once', async () => {
-  const { cache, seen } = countingCache();
-  await storeFiles(cache, 'default' as Namespace, 'bytes', await files(100, 900 * 1024), () => undefined, { small: { count: 512, bytes: 16 * 1024 * 1024 } });
+  const { format, seen } = countingFormat();
+  await storeFiles(format, 'default', { as: 'bytes' }, await files(100, 900 * 1024), () => undefined, { small: { count: 512, bytes: 16 * 1024 * 1024 } });
   expect(seen.stored).toBe(100);
   expect(seen.most).toBe(18); // 18 x 900 KiB fit in 16 MiB
 });
 
 it('stores tiny files up to the count limit at once', async () => {
-  const { cache, seen } = countingCache();
-  await storeFiles(cache, 'default' as Namespace, 'bytes', await files(40, 10), () => undefined, { small: { count: 16, bytes: 16 * 1024 * 1024 } });
+  const { format, seen } = countingFormat();
+  await storeFiles(format, 'default', { as: 'bytes' }, await files(40, 10), () => undefined, { small: { count: 16, bytes: 16 * 1024 * 1024 } });
   expect(seen.stored).toBe(40);
   expect(seen.most).toBe(16);
 });

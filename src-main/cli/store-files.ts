@@ -5,9 +5,8 @@ import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Namespace, StoreResult } from '../../src-shared/domain';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
-import type { CacheService, StoreAs } from '../core/cache-service';
+import type { FormatName, FormatStoreInput, FormatStoreResult, StoreFormat } from '../core/formats/format';
 import { READ_CHUNK } from '../core/hashing';
 import { mapLimit } from '../core/keyed-lock';
 
@@ -20,7 +19,9 @@ export interface FileToStore {
 }
 
 /** What became of one file given to a store. */
-export type FileOutcome = { result: StoreResult } | { error: unknown };
+export type FileOutcome = { result: FormatStoreResult } | { error: unknown };
+/** How every file of one store is read, and the layout's options (e.g. strategy). */
+export type StoreChoice = Pick<FormatStoreInput, 'as' | 'options'>;
 /** What became of one entry of the input, in the order the input lists them. */
 export type StoreOutcome = FileOutcome | { skipped: string };
 
@@ -115,16 +116,16 @@ export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedO
 
 /** Stores files in this thread. Every file gets an outcome: a failure stops nothing else. */
 export async function storeFiles(
-  cache: CacheService,
-  ns: Namespace,
-  as: StoreAs,
+  format: StoreFormat,
+  ns: string,
+  choice: StoreChoice,
   files: FileToStore[],
   onOutcome: (file: FileToStore, outcome: FileOutcome) => void,
   options: { small: { count: number; bytes: number }; onBytes?: (done: number) => void },
 ): Promise<void> {
   const store = async (file: FileToStore) => {
     try {
-      const result = await cache.store(ns, { source: { kind: 'file', path: file.path }, name: file.name, as }, { onProgress: options.onBytes });
+      const result = await format.store(ns, { ...choice, source: { kind: 'file', path: file.path }, name: file.name }, { onProgress: options.onBytes });
       onOutcome(file, { result });
     } catch (error) {
       onOutcome(file, { error });
@@ -152,15 +153,15 @@ export async function storeFiles(
   await Promise.all([smallOnes(), mapLimit(bigOnes, BIG_FILE_CONCURRENCY, store)]);
 }
 
-/** What a store worker needs to open the same local folder the CLI was given. */
-export interface StoreWorkerConfig {
+/** What a store worker needs to open the same local folder, in the same layout, the CLI was given. */
+export interface StoreWorkerConfig extends StoreChoice {
   dir: string;
-  ns: Namespace;
-  as: StoreAs;
-  maxEntryBytes: number;
+  format: FormatName;
+  ns: string;
+  maxEntryBytes?: number;
 }
 
-export type WireOutcome = { index: number; result: StoreResult } | { index: number; error: ErrorInfo };
+export type WireOutcome = { index: number; result: FormatStoreResult } | { index: number; error: ErrorInfo };
 
 /** Any failure as a typed error (file system failures by their errno, the rest as internal). */
 export function asCacheError(err: unknown): CacheError {

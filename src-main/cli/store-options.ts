@@ -1,4 +1,5 @@
 import { CacheError } from '../../src-shared/errors';
+import { FORMAT_NAMES, type FormatName } from '../core/formats/format';
 import { defaultStoreDir, type StoreLocation } from '../core/open-store';
 
 /** Where the store is: shared by the CLI and the bridge (`npm run web`). */
@@ -13,6 +14,7 @@ export const STORE_OPTIONS = {
   's3-checksum': { type: 'string' },
   profile: { type: 'string' },
   'max-entry-size': { type: 'string' },
+  format: { type: 'string' },
 } as const;
 
 type StoreValues = { [K in keyof typeof STORE_OPTIONS]?: (typeof STORE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -31,6 +33,14 @@ export function maxEntryBytesOf(values: StoreValues, env: NodeJS.ProcessEnv): nu
   const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : Number.NaN;
   if (!Number.isSafeInteger(bytes) || bytes < 1) throw usageError(`--max-entry-size takes a size such as 1048576, 512M or 2G, not ${JSON.stringify(text)}`);
   return bytes;
+}
+
+/** `--format native|mgraph`: the layout to open (or to create an empty store in); detected when absent. */
+export function formatChoice(values: StoreValues): FormatName | undefined {
+  const value = values.format;
+  if (value === undefined) return undefined;
+  if (!(FORMAT_NAMES as readonly string[]).includes(value)) throw usageError(`--format takes ${FORMAT_NAMES.join(' or ')}`);
+  return value as FormatName;
 }
 
 /** Whether any store option was given (else the caller picks its default store). */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Namespace, StoreResult } from '../../src-shared/domain';
+import type { StoreResult } from '../../src-shared/domain';
 import { bundledCli } from '../test-support/cli-harness';
 import { StorePool, WORKER_MIN_FILES } from './store-files';
 
@@ -60,7 +60,7 @@ describe('bulk store in worker threads (bundled CLI)', () => {
   });
 
   it('a worker that fails to start fails the store with its error, and the process goes on', async () => {
-    const pool = new StorePool(new URL('data:text/javascript,throw new Error("worker broke")'), { dir: os.tmpdir(), ns: 'default' as Namespace, as: 'bytes', maxEntryBytes: 1024 });
+    const pool = new StorePool(new URL('data:text/javascript,throw new Error("worker broke")'), { dir: os.tmpdir(), format: 'native', ns: 'default', as: 'bytes', maxEntryBytes: 1024 });
     try {
       await new Promise((resolve) => setTimeout(resolve, 300)); // the worker fails while the folder is still being walked
       await expect(pool.run([{ index: 0, path: 'a.txt', name: 'a.txt' }], () => undefined)).rejects.toThrow('worker broke');

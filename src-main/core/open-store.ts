@@ -1,6 +1,10 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CacheService, type CacheServiceOptions } from './cache-service';
+import { type Detection, detectFormat } from './formats/detect';
+import type { FormatName, StoreFormat } from './formats/format';
+import { MgraphFormat } from './formats/mgraph/mgraph-format';
+import { NativeFormat } from './formats/native/native-format';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import type { S3Config } from './storage/s3';
@@ -42,4 +46,35 @@ export async function openBackend(location: StoreLocation): Promise<StorageBacke
 
 export async function openCache(location: StoreLocation, options: CacheServiceOptions = {}): Promise<CacheService> {
   return new CacheService(await openBackend(location), options);
+}
+
+/** `maxEntryBytes` and `now` apply to either layout (each has its own default size limit); the rest to native stores. */
+export interface OpenFormatOptions extends CacheServiceOptions {
+  /** Forces the layout; otherwise it is detected from the store's keys (an empty store is native). */
+  format?: FormatName;
+}
+
+/** A store opened in its layout, and why that layout (for `capabilities` and the connection bar). */
+export interface OpenedStore {
+  format: StoreFormat;
+  detection: Detection;
+}
+
+/** The layout over an open backend: forced by `format`, else detected from a few listings. */
+export async function formatOf(storage: StorageBackend, options: OpenFormatOptions = {}): Promise<OpenedStore> {
+  const detection = options.format ? { format: options.format, reason: `${options.format}, as chosen (not detected)` } : await detectFormat(storage);
+  const { format: _forced, ...cacheOptions } = options;
+  const format = detection.format === 'mgraph' ? new MgraphFormat(storage, { maxEntryBytes: options.maxEntryBytes, now: options.now }) : new NativeFormat(new CacheService(storage, cacheOptions));
+  return { format, detection };
+}
+
+/** Opens a store in its layout: the one place the CLI, the bridge and the app open stores. */
+export async function openStore(location: StoreLocation, options: OpenFormatOptions = {}): Promise<OpenedStore> {
+  const storage = await openBackend(location);
+  try {
+    return await formatOf(storage, options);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
 }

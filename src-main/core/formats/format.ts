@@ -98,6 +98,8 @@ export interface FormatStoreResult {
   cache_id: string;
   version: number;
   size: number;
+  /** The source name recorded with the version ('' where the layout records none: the service). */
+  source: string;
   /** True when the namespace already held this content (a version was added to it). */
   deduplicated: boolean;
   keys: string[];
@@ -140,6 +142,27 @@ export interface FormatVerifyReport {
 /** The same options as the native verify. */
 export type FormatVerifyOptions = VerifyOptions;
 
+/** What a layout can do beyond the common methods, so callers offer or skip features without naming the layout. */
+export interface FormatCapabilities {
+  /**
+   * Stores from several threads or processes into one store never lose an update (native: versions
+   * are allocated in storage). Bulk folder stores use worker threads only where this holds.
+   */
+  parallelWriters: boolean;
+  /** How store can read its input (FormatStoreInput.as). */
+  storeAs: readonly NonNullable<FormatStoreInput['as']>[];
+  /** The layout options store takes (FormatStoreInput.options): their allowed values, or null for free text. */
+  storeOptions: Readonly<Record<string, readonly string[] | null>>;
+}
+
+export interface FormatHashResult {
+  hash: string;
+  /** Bytes read. */
+  size: number;
+  /** The full SHA-256 where the layout keeps one (native). */
+  sha256: string | null;
+}
+
 export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: (bytesDone: number) => void;
@@ -148,6 +171,7 @@ export interface TransferOptions {
 export interface StoreFormat {
   readonly name: FormatName;
   readonly storage: StorageBackend;
+  readonly capabilities: FormatCapabilities;
   /** Validates a namespace name by this layout's rules (typed `invalid_namespace` error otherwise). */
   parseNamespace(name: string): string;
   /** What an operator typed: a hash, a cache id, or a storage key of an entry. */
@@ -160,6 +184,13 @@ export interface StoreFormat {
   record(namespace: string, lookup: FormatLookup): Promise<FormatRecord>;
   /** What the layout's own reader serves, streamed. */
   retrieve(namespace: string, lookup: FormatLookup, options?: { signal?: AbortSignal }): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }>;
+  /**
+   * Refuses what this layout cannot store (an `as` or a layout option it does not take, a bad value)
+   * with a typed error, before anything is read or written. `store` checks the same.
+   */
+  checkStoreInput(input: Pick<FormatStoreInput, 'as' | 'options'>): void;
+  /** The hash store would key this content by, without storing anything. */
+  hash(input: FormatStoreInput, options?: TransferOptions): Promise<FormatHashResult>;
   store(namespace: string, input: FormatStoreInput, options?: TransferOptions): Promise<FormatStoreResult>;
   /** One version (a cache id or hash + version) or, for a bare hash, all of them. */
   delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult>;

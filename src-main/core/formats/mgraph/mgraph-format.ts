@@ -8,8 +8,10 @@ import { mapLimit } from '../../keyed-lock';
 import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
 import type {
   EntryKey,
+  FormatCapabilities,
   FormatDeleteResult,
   FormatEntrySummary,
+  FormatHashResult,
   FormatKeyInfo,
   FormatLookup,
   FormatNamespace,
@@ -26,6 +28,7 @@ import type {
 import { contentMd5, prepareContent, type DataType } from './content';
 import {
   DEFAULT_STRATEGY,
+  STRATEGIES,
   childDataStems,
   classifyKey,
   contentOfSidecar,
@@ -67,8 +70,24 @@ interface Resolved {
   latestVersion: number;
 }
 
+/** A store's choices, checked: what the service's store endpoints take beside the content. */
+interface StoreChoices {
+  strategy: ReturnType<typeof parseStrategy>;
+  cacheKey: string;
+  fileId: string | null;
+  jsonFieldPath: string | null;
+  gzip: boolean;
+  as: DataType;
+}
+
 export class MgraphFormat implements StoreFormat {
   readonly name = 'mgraph' as const;
+  readonly capabilities: FormatCapabilities = {
+    // The by-hash ref is a read-modify-write, serialized within one process only (docs/service-layout.md).
+    parallelWriters: false,
+    storeAs: ['bytes', 'json', 'string'],
+    storeOptions: { strategy: STRATEGIES, cache_key: null, file_id: null, json_field_path: null, content_encoding: ['gzip'] },
+  };
   readonly refs: RefWriter;
   private readonly now: () => Date;
   private readonly maxEntryBytes: number;
@@ -272,23 +291,26 @@ export class MgraphFormat implements StoreFormat {
     return { record, content: record.content_encoding === 'gzip' ? Readable.from(stream).pipe(createGunzip()) : stream };
   }
 
+  checkStoreInput(input: Pick<FormatStoreInput, 'as' | 'options'>): void {
+    storeChoices(input);
+  }
+
+  /** The service's hash of this content (json_field_path and gzip options apply), nothing stored. */
+  async hash(input: FormatStoreInput, options: TransferOptions = {}): Promise<FormatHashResult> {
+    const c = storeChoices(input);
+    const bytes = await readAllBounded(input.source, this.maxEntryBytes, options.signal);
+    return { hash: prepareContent(bytes, c.as, { jsonFieldPath: c.jsonFieldPath ?? undefined, gzip: c.gzip }).hash, size: bytes.byteLength, sha256: null };
+  }
+
   /**
    * Writes what the service writes for the strategy (content, .config and .metadata per copy, the
    * by-id ref, then the by-hash ref), so its own retrieve finds the entry by hash and by id.
    */
   async store(namespace: string, input: FormatStoreInput, options: TransferOptions = {}): Promise<FormatStoreResult> {
     const ns = parseServiceNamespace(namespace);
-    const o = input.options ?? {};
-    const strategy = parseStrategy(o.strategy ?? DEFAULT_STRATEGY);
-    const cacheKey = o.cache_key ? parseCacheKey(o.cache_key) : '';
-    const jsonFieldPath = o.json_field_path ? parseFieldPath(o.json_field_path) : null;
-    const gzip = o.content_encoding === 'gzip';
-    if (o.content_encoding && !gzip) throw new CacheError('invalid_input', `content encoding ${JSON.stringify(o.content_encoding.slice(0, 20))} is not supported: only gzip`);
-    const as: DataType = input.as === 'json' ? 'json' : input.as === 'string' ? 'string' : 'binary';
-    if (jsonFieldPath && as !== 'json') throw new CacheError('invalid_input', 'json_field_path applies to JSON content only');
-    if (gzip && as !== 'binary') throw new CacheError('invalid_input', 'gzip applies to binary content only');
+    const { strategy, cacheKey, jsonFieldPath, gzip, as, fileId: givenFileId } = storeChoices(input);
     const cacheId = randomUUID();
-    const fileId = o.file_id ? parseFileId(o.file_id) : cacheId;
+    const fileId = givenFileId ?? cacheId;
     const prepared = prepareContent(await readAllBounded(input.source, this.maxEntryBytes, options.signal), as, { jsonFieldPath: jsonFieldPath ?? undefined, gzip });
     const byHash = refByHashKey(ns, prepared.hash);
     const existing = await this.readHashRef(ns, prepared.hash); // an unreadable ref fails here, before anything is written
@@ -337,6 +359,7 @@ export class MgraphFormat implements StoreFormat {
       cache_id: cacheId,
       version: ref!.cache_ids.length,
       size: prepared.fileBytes.byteLength,
+      source: '',
       deduplicated: existing !== null,
       keys: [...paths.data, byId, byHash],
     };
@@ -422,6 +445,26 @@ export class MgraphFormat implements StoreFormat {
   listKeys(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     return this.storage.list(prefix, options);
   }
+}
+
+function storeChoices(input: Pick<FormatStoreInput, 'as' | 'options'>): StoreChoices {
+  const { strategy, cache_key, file_id, json_field_path, content_encoding, ...unknown } = input.options ?? {};
+  const others = Object.keys(unknown);
+  if (others.length) throw new CacheError('invalid_input', `the service layout takes no store option ${others.map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}: it takes strategy, cache_key, file_id, json_field_path and content_encoding`);
+  const gzip = content_encoding === 'gzip';
+  if (content_encoding && !gzip) throw new CacheError('invalid_input', `content encoding ${JSON.stringify(content_encoding.slice(0, 20))} is not supported: only gzip`);
+  const as: DataType = input.as === 'json' ? 'json' : input.as === 'string' ? 'string' : 'binary';
+  const jsonFieldPath = json_field_path ? parseFieldPath(json_field_path) : null;
+  if (jsonFieldPath && as !== 'json') throw new CacheError('invalid_input', 'json_field_path applies to JSON content only');
+  if (gzip && as !== 'binary') throw new CacheError('invalid_input', 'gzip applies to binary content only');
+  return {
+    strategy: parseStrategy(strategy ?? DEFAULT_STRATEGY),
+    cacheKey: cache_key ? parseCacheKey(cache_key) : '',
+    fileId: file_id ? parseFileId(file_id) : null,
+    jsonFieldPath,
+    gzip,
+    as,
+  };
 }
 
 function ordinals(ref: HashRef | null, cacheId: string): { version: number; latestVersion: number } {

@@ -1,12 +1,16 @@
 /** The native layout as a store format: CacheService and verifyStore, wrapped, their behaviour unchanged. */
 import type { VersionRecord } from '../../../../src-shared/domain';
 import { parseCacheHash, parseCacheId, parseEntryRef, parseNamespace } from '../../../../src-shared/domain';
+import { CacheError } from '../../../../src-shared/errors';
 import type { CacheService, EntryLookup } from '../../cache-service';
-import type { ListOptions, ListPage } from '../../storage/types';
+import { chunksOf } from '../../hashing';
+import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
 import type {
+  FormatCapabilities,
   FormatDeleteResult,
   FormatEntrySummary,
+  FormatHashResult,
   FormatKeyInfo,
   FormatLookup,
   FormatNamespace,
@@ -31,6 +35,7 @@ const EXPLANATIONS: Record<string, string> = {
 
 export class NativeFormat implements StoreFormat {
   readonly name = 'native' as const;
+  readonly capabilities: FormatCapabilities = { parallelWriters: true, storeAs: ['bytes', 'json'], storeOptions: {} };
 
   constructor(readonly cache: CacheService) {}
 
@@ -105,9 +110,22 @@ export class NativeFormat implements StoreFormat {
     };
   }
 
+  checkStoreInput(input: Pick<FormatStoreInput, 'as' | 'options'>): void {
+    const options = Object.keys(input.options ?? {});
+    if (options.length) throw new CacheError('invalid_input', `the native layout takes no store options (${options.join(', ')}): they apply to stores in the Python service's layout`);
+    if (input.as && !this.capabilities.storeAs.includes(input.as)) throw new CacheError('invalid_input', `the native layout stores ${this.capabilities.storeAs.join(' or ')}, not ${input.as}`);
+  }
+
+  /** A string hashes its UTF-8 bytes, so it must be valid UTF-8 text (checked as it streams). */
+  hash(input: FormatStoreInput, options?: TransferOptions): Promise<FormatHashResult> {
+    const source: ContentSource = input.as === 'string' ? { kind: 'stream', stream: utf8Checked(input.source) } : input.source;
+    return this.cache.hash({ source, name: input.name, as: input.as === 'json' ? 'json' : 'bytes' }, options);
+  }
+
   async store(namespace: string, input: FormatStoreInput, options?: TransferOptions): Promise<FormatStoreResult> {
+    this.checkStoreInput(input);
     const r = await this.cache.store(namespace, { source: input.source, name: input.name, as: input.as === 'json' ? 'json' : 'bytes' }, options);
-    return { namespace: r.namespace, hash: r.hash, cache_id: r.cache_id, version: r.version, size: r.size, deduplicated: r.deduplicated, keys: r.keys };
+    return { namespace: r.namespace, hash: r.hash, cache_id: r.cache_id, version: r.version, size: r.size, source: r.source, deduplicated: r.deduplicated, keys: r.keys };
   }
 
   delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
@@ -129,5 +147,19 @@ export class NativeFormat implements StoreFormat {
 
   listKeys(prefix: string, options?: ListOptions): Promise<ListPage> {
     return this.cache.listKeys(prefix, options);
+  }
+}
+
+async function* utf8Checked(source: ContentSource): AsyncIterable<Uint8Array> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const chunk of chunksOf(source)) {
+      decoder.decode(chunk, { stream: true });
+      yield chunk;
+    }
+    decoder.decode();
+  } catch (err) {
+    if (err instanceof TypeError) throw new CacheError('invalid_input', 'the input is not valid UTF-8 text');
+    throw err;
   }
 }
