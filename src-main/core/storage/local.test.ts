@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { storageConformance } from './conformance';
 import * as fsSync from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { LocalFolderStorage, STAGING_DIR, StagingWriter } from './local';
 import type { StorageBackend } from './types';
@@ -103,6 +103,48 @@ describe('local folder specifics', () => {
     fsSync.closeSync(fd);
     expect(fsSync.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
     expect(() => fsSync.fstatSync(directFd)).toThrow(); // closed by the writer
+  });
+
+  it('queues the next big write before the previous one is done, so the disk never waits for a busy thread', async () => {
+    const file = path.join(await tempRoot(), 'spool');
+    const fd = fsSync.openSync(file, 'wx');
+    const pending = new Set<Promise<unknown>>();
+    const pendingAtSubmit: number[] = [];
+    // A ring that vouches for every chunk and reports each write it is asked to hold a buffer for.
+    const ring = Object.assign(new BufferRing(), {
+      starts: () => true,
+      holdUntil: (_chunk: Uint8Array, done: Promise<unknown>) => {
+        pendingAtSubmit.push(pending.size);
+        pending.add(done);
+        void done.finally(() => pending.delete(done));
+      },
+    });
+    const writer = new StagingWriter(fd, { ring });
+    const chunks = [0, 1, 2, 3].map(() => randomBytes(IO_ALIGN * 64));
+    for (const chunk of chunks) await writer.write(chunk);
+    await writer.finish();
+    fsSync.closeSync(fd);
+    expect(pendingAtSubmit).toEqual([0, 1, 1, 1]); // one write still running whenever the next starts
+    expect(fsSync.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it('reads stdin redirected from a file as a file: 4 MiB reads, from where stdin stands', async () => {
+    const dir = await tempRoot();
+    const source = path.join(dir, 'big');
+    const bytes = randomBytes(4 * RING_BUFFER_BYTES + 100);
+    await fs.writeFile(source, bytes);
+    const fd = fsSync.openSync(source, 'r');
+    fsSync.readSync(fd, Buffer.alloc(100)); // what a previous reader of stdin took
+    // How Node opens stdin when it is a file.
+    const stdin = fsSync.createReadStream('', { fd, autoClose: false });
+    const storage = await LocalFolderStorage.open(path.join(dir, 'store'));
+    const progress: number[] = [];
+    const staged = await storage.stage({ kind: 'stream', stream: stdin }, { onProgress: (done) => progress.push(done) });
+    fsSync.closeSync(fd);
+    expect(staged.sha256).toBe(createHash('sha256').update(bytes.subarray(100)).digest('hex'));
+    expect(progress.length).toBeLessThanOrEqual(5); // 64 KiB stream chunks: 256 of them
+    await staged.commit('ns/big');
+    expect((await fs.readFile(path.join(dir, 'store', 'ns', 'big'))).equals(bytes.subarray(100))).toBe(true);
   });
 
   const fincore = process.platform === 'linux' && ((): boolean => {

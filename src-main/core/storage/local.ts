@@ -139,6 +139,9 @@ async function writeAllAt(fd: number, data: Uint8Array, position: number): Promi
   for (let done = 0; done < data.byteLength; ) done += (await writeCb(fd, data, done, data.byteLength - done, position + done)).bytesWritten;
 }
 
+/** Two writes queued keep the disk busy while the thread that submits them waits for a core. */
+const WRITES_IN_FLIGHT = 2;
+
 /** Big content written through the page cache is flushed as it is written, so the disk works while we hash. */
 const FLUSH_EVERY = 64 * 1024 * 1024;
 
@@ -172,7 +175,8 @@ async function openDirect(file: string): Promise<number | null> {
  * about as long as its hashing, not hashing plus writing plus one long flush at the end.
  */
 export class StagingWriter {
-  private writing: Promise<void> = Promise.resolve();
+  /** Writes submitted and not yet awaited, oldest first. */
+  private readonly inFlight: Promise<void>[] = [];
   private flushing: Promise<void> | null = null;
   private flushError: unknown = null;
   private unflushed = 0;
@@ -180,9 +184,11 @@ export class StagingWriter {
   private position = 0;
   /** The buffer streamed chunks are being gathered into, and how much of it is used. */
   private gathering: { buffer: Uint8Array; used: number } | null = null;
-  private readonly gatherBuffers = new BufferRing(2);
+  private readonly gatherBuffers = new BufferRing(WRITES_IN_FLIGHT + 1);
   private readonly readBuffers: BufferRing | null;
   private directFd: number | null;
+  /** The filesystem opened `directFd` but refused a direct write (EINVAL). */
+  private directRefused = false;
 
   constructor(
     private readonly fd: number,
@@ -216,27 +222,32 @@ export class StagingWriter {
     await this.submit(buffer.subarray(0, used));
   }
 
-  /** Starts writing `data` once the previous write is done; its buffer is held until then. */
+  /**
+   * Starts writing `data` once fewer than WRITES_IN_FLIGHT writes are pending; its buffer is held
+   * until it is written. With the next write already queued, the disk never waits for this thread
+   * to wake up and submit it (a wait of 10-50 ms per write on a busy machine).
+   */
   private async submit(data: Uint8Array): Promise<void> {
-    await this.writing;
+    if (this.inFlight.length >= WRITES_IN_FLIGHT) await this.inFlight.shift();
     const at = this.position;
     this.position += data.byteLength;
-    this.writing = this.writeAt(data, at);
-    this.readBuffers?.holdUntil(data, this.writing);
-    this.gatherBuffers.holdUntil(data, this.writing);
-    this.writing.catch(() => undefined); // reported by the next write, finish() or settle()
+    const writing = this.writeAt(data, at);
+    this.inFlight.push(writing);
+    this.readBuffers?.holdUntil(data, writing);
+    this.gatherBuffers.holdUntil(data, writing);
+    writing.catch(() => undefined); // reported by the next write, finish() or settle()
   }
 
   private async writeAt(data: Uint8Array, at: number): Promise<void> {
-    const directFd = this.directFd;
     const aligned = (this.readBuffers?.starts(data) || this.gatherBuffers.starts(data)) && at % IO_ALIGN === 0 && data.byteLength % IO_ALIGN === 0;
-    if (directFd !== null && aligned) {
+    if (this.directFd !== null && !this.directRefused && aligned) {
       try {
-        return await writeAllAt(directFd, data, at);
+        return await writeAllAt(this.directFd, data, at);
       } catch (err) {
         if (errno(err) !== 'EINVAL') throw err;
-        // A filesystem that opens for direct I/O but will not do it: the page cache then.
-        await this.closeDirect();
+        // A filesystem that opens for direct I/O but will not do it: the page cache then (the
+        // descriptor is closed once no other write may be using it).
+        this.directRefused = true;
       }
     }
     await writeAllAt(this.fd, data, at);
@@ -254,7 +265,7 @@ export class StagingWriter {
   /** Every byte written (not yet flushed: the caller does that once the file is closed). */
   async finish(): Promise<void> {
     await this.writeGathered();
-    await this.writing;
+    while (this.inFlight.length > 0) await this.inFlight.shift();
     await this.flushing;
     await this.closeDirect();
     if (this.flushError) throw this.flushError;
@@ -262,7 +273,7 @@ export class StagingWriter {
 
   /** Nothing in flight any more (after a failure), so the file can be closed and removed. */
   async settle(): Promise<void> {
-    await this.writing.catch(() => undefined);
+    await Promise.allSettled(this.inFlight.splice(0));
     await this.flushing;
     await this.closeDirect();
   }
