@@ -1,6 +1,7 @@
 /** Test helpers: the store the real Python service wrote (test-fixtures/mgraph), loaded into any backend. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { REPO_ROOT } from '../../../test-support/cli-harness';
 import type { StorageBackend } from '../../storage/types';
 
@@ -47,4 +48,14 @@ export function storedByCacheId(): Map<string, StoreOp> {
   const ops = readJsonl<StoreOp>('fixture-ops.jsonl');
   const results = readJsonl<{ cache_id: string }>('store-results.jsonl');
   return new Map(results.map((r, i) => [r.cache_id, ops[i]!]));
+}
+
+/** What the service's retrieve gives for a stored op, as the bytes we serve (JSON: its value). */
+export function expectedContent(op: StoreOp): { bytes?: Buffer; json?: unknown } {
+  if (op.type === 'binary') {
+    const raw = Buffer.from(op.data_b64!, 'base64');
+    return { bytes: op.content_encoding === 'gzip' ? gunzipSync(raw) : raw };
+  }
+  if (op.type === 'string') return { bytes: Buffer.from(op.data as string, 'utf8') };
+  return { json: op.data };
 }

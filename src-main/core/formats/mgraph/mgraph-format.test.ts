@@ -1,7 +1,6 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
@@ -11,7 +10,7 @@ import { S3Storage } from '../../storage/s3';
 import type { StorageBackend } from '../../storage/types';
 import { detectFormat } from '../detect';
 import { collect } from '../format';
-import { fixtureKeys, loadFixture, readJsonl, storedByCacheId, type StoreOp } from './fixture';
+import { expectedContent, fixtureKeys, loadFixture, readJsonl, storedByCacheId } from './fixture';
 import { MgraphFormat } from './mgraph-format';
 
 let s3: S3Endpoint;
@@ -44,16 +43,6 @@ const backends: [string, () => Promise<StorageBackend>][] = [
 ];
 
 const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
-/** What the service's retrieve gives for a stored op, as bytes we serve. */
-function expectedContent(op: StoreOp): { bytes?: Buffer; json?: unknown } {
-  if (op.type === 'binary') {
-    const raw = Buffer.from(op.data_b64!, 'base64');
-    return { bytes: op.content_encoding === 'gzip' ? gunzipSync(raw) : raw };
-  }
-  if (op.type === 'string') return { bytes: Buffer.from(op.data as string, 'utf8') };
-  return { json: op.data };
-}
-
 describe.each(backends)('service layout on %s', (_name, open) => {
   let format: MgraphFormat;
   beforeAll(async () => {
