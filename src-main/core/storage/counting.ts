@@ -1,4 +1,4 @@
-import type { ContentSource, CopyOptions, Leftover, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, PutOptions, StageOptions, StorageBackend } from './types';
 
 export type StorageCall = 'put' | 'copy' | 'get' | 'getStream' | 'exists' | 'list' | 'delete' | 'stage';
 
@@ -6,7 +6,18 @@ export type StorageCall = 'put' | 'copy' | 'get' | 'getStream' | 'exists' | 'lis
 export class CountingStorage implements StorageBackend {
   readonly counts: Record<StorageCall, number> = { put: 0, copy: 0, get: 0, getStream: 0, exists: 0, list: 0, delete: 0, stage: 0 };
 
-  constructor(readonly inner: StorageBackend) {}
+  /** Counted as a list: it is one (a local folder's, without the stat per key). */
+  readonly listKeys?: (prefix: string, options?: ListOptions) => Promise<KeyPage>;
+
+  constructor(readonly inner: StorageBackend) {
+    const listKeys = inner.listKeys?.bind(inner);
+    if (listKeys) {
+      this.listKeys = (prefix, options) => {
+        this.counts.list++;
+        return listKeys(prefix, options);
+      };
+    }
+  }
 
   get description(): string {
     return this.inner.description;

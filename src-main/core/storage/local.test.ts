@@ -5,10 +5,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { storageConformance } from './conformance';
 import * as fsSync from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { LocalFolderStorage, STAGING_DIR, StagingWriter } from './local';
 import type { StorageBackend } from './types';
+import { CountingStorage } from './counting';
+import { CacheService } from '../cache-service';
 
 const made: string[] = [];
 async function tempRoot(): Promise<string> {
@@ -186,6 +189,40 @@ describe('local folder specifics', () => {
     expect(await fs.readdir(path.join(dir, 'store', STAGING_DIR))).toEqual([]);
     expect(await storage.leftovers()).toEqual([]);
     expect(openFiles()).toBe(before); // the source, the spool and its direct-I/O twin all closed
+  });
+
+  it('counts namespaces and stats from names alone: no stat per key, the same numbers as from sizes', async () => {
+    const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'));
+    const cache = new CacheService(storage);
+    const bytes = (text: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(text) }, name: `${text.length}.txt` });
+    const kept = await cache.store('ns', bytes('stored twice, one version deleted'));
+    await cache.store('ns', bytes('stored twice, one version deleted'));
+    await cache.store('ns', bytes('stored twice, one version deleted'));
+    await cache.delete('ns', { hash: kept.hash, version: 2 });
+    await cache.store('ns', bytes(''));
+    const gone = await cache.store('ns', bytes('every version deleted'));
+    await cache.delete('ns', { hash: gone.hash });
+    await cache.store('other', bytes('x'.repeat(5000)));
+    await storage.put('ns/objects/ab/cd/abcd000000000000', new Uint8Array(7)); // content no index entry names
+    // The listing with a size per key, as before.
+    const withSizes = new CountingStorage(storage);
+    (withSizes as { listKeys?: unknown }).listKeys = undefined;
+    const expected = { namespaces: await new CacheService(withSizes).namespaces(), stats: await new CacheService(withSizes).stats('ns') };
+    expect(expected.stats).toMatchObject({ entries: 3, versions: 3, bytes: 33 + 0 + 7 });
+
+    const fsPromises = createRequire(import.meta.url)('node:fs/promises') as typeof fs;
+    const lstat = fsPromises.lstat;
+    let stats = 0;
+    fsPromises.lstat = ((...args: Parameters<typeof lstat>) => (stats++, lstat(...args))) as typeof lstat;
+    syncBuiltinESMExports();
+    try {
+      expect(await cache.namespaces()).toEqual(expected.namespaces);
+      expect(await cache.stats('ns')).toEqual(expected.stats);
+    } finally {
+      fsPromises.lstat = lstat;
+      syncBuiltinESMExports();
+    }
+    expect(stats).toBe(2); // the content no index entry names, once for namespaces() and once for stats()
   });
 
   it('prunes folders that a delete leaves empty', async () => {

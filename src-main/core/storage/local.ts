@@ -9,7 +9,7 @@ import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
-import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
+import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 /** Where staged content waits for its hash to be known; same filesystem, so placing it is a link. */
@@ -493,6 +493,13 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    const { keys, prefixes, cursor } = await this.listKeys(prefix, options);
+    const objects = await Promise.all(keys.map((key) => this.info(key)));
+    return { objects: objects.filter((o): o is ObjectInfo => o !== null), prefixes, cursor };
+  }
+
+  /** Names from the folders alone (their entries' types come with them): no stat per key. */
+  async listKeys(prefix: string, options: ListOptions = {}): Promise<KeyPage> {
     assertValidPrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
@@ -526,9 +533,8 @@ export class LocalFolderStorage implements StorageBackend {
 
     const more = found.length > limit;
     const page = found.slice(0, limit);
-    const objects = await Promise.all(page.filter((f) => !f.isPrefix).map((f) => this.info(f.key)));
     return {
-      objects: objects.filter((o): o is ObjectInfo => o !== null),
+      keys: page.filter((f) => !f.isPrefix).map((f) => f.key),
       prefixes: page.filter((f) => f.isPrefix).map((f) => f.key),
       cursor: more ? page[page.length - 1]!.key : undefined,
     };

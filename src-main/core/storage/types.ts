@@ -15,6 +15,13 @@ export interface ListPage {
   cursor?: string;
 }
 
+/** A page of keys without sizes or times (see StorageBackend.listKeys). */
+export interface KeyPage {
+  keys: string[];
+  prefixes: string[];
+  cursor?: string;
+}
+
 export interface ListOptions {
   delimiter?: '/';
   cursor?: string;
@@ -86,6 +93,11 @@ export interface StorageBackend {
   getStream(key: string, options?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array> | null>;
   exists(key: string): Promise<boolean>;
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /**
+   * The same pages as `list`, keys only, where sizes and times cost more than the names (a local
+   * folder: a stat per key). Absent where a listing carries them anyway (S3, memory).
+   */
+  listKeys?(prefix: string, options?: ListOptions): Promise<KeyPage>;
   delete(key: string): Promise<void>;
   stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
   /**
