@@ -9,8 +9,10 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_STORE, expectedContent, readJsonl, storedByCacheId } from '../core/formats/mgraph/fixture';
+import { FIXTURE_STORE, expectedContent, loadFixture, readJsonl, storedByCacheId } from '../core/formats/mgraph/fixture';
+import { S3Storage } from '../core/storage/s3';
 import { cli } from '../test-support/cli-harness';
+import { startS3, s3ServerName } from '../test-support/s3-emulator';
 
 let work: string;
 let copies = 0;
@@ -201,6 +203,28 @@ describe('CLI storing into and deleting from a service store', () => {
     expect(JSON.parse((await cli(['--store', empty, '--json', 'capabilities'])).stdout)).toMatchObject({ format: 'native' });
     expect(await cli(['--store', empty, '--format', 'python', 'namespaces'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--format takes native or mgraph') });
     expect(await filesUnder(empty)).toEqual([]);
+  });
+});
+
+describe(`CLI on a service store at an S3 bucket's root (${s3ServerName()})`, () => {
+  it('no --s3-prefix: detected, namespaces counted, an entry read by GUID', async (ctx) => {
+    const s3 = await startS3('mgraph-cli-root');
+    try {
+      if (s3.real) ctx.skip(); // it fills the bucket's root
+      const storage = await S3Storage.open({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
+      await loadFixture(storage);
+      await storage.close();
+      // The CLI takes credentials from the SDK's chain only: this test file's worker has its own environment.
+      Object.assign(process.env, { AWS_ACCESS_KEY_ID: s3.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials!.secretAccessKey });
+      const run = (args: string[]) => cli(['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--s3-path-style', ...args], { env: { AWS_REGION: s3.region } });
+      expect(JSON.parse((await run(['--json', 'capabilities'])).stdout)).toMatchObject({ store: `s3://${s3.bucket}/ at ${s3.endpoint}`, format: 'mgraph' });
+      const { namespaces } = JSON.parse((await run(['--json', 'namespaces'])).stdout) as { namespaces: { name: string; entries: number }[] };
+      expect(namespaces.map((n) => [n.name, n.entries]).sort()).toEqual([['TeamA', 2], ['dups', 2], ['reports', 14], ['site-cache', 4]]);
+      const got = await run(['--ns', 'site-cache', 'get', 'cea0fc4b-e33e-426b-a913-034d27eb94a4']);
+      expect(JSON.parse(got.stdout)).toEqual(expectedContent(storedByCacheId().get('cea0fc4b-e33e-426b-a913-034d27eb94a4')!).json);
+    } finally {
+      await s3.stop();
+    }
   });
 });
 
