@@ -5,16 +5,19 @@
  */
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
-import { cacheHashSchema, namespaceSchema } from './domain';
-import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from './domain';
+import { cacheHashSchema } from './domain';
 import type { ErrorInfo } from './errors';
 import { isValidPrefix } from './keys';
+
+/** The store layouts: this app's own, and the Python cache service's (mgraph_ai_service_cache). */
+export const STORE_LAYOUTS = ['native', 'mgraph'] as const;
+export type StoreLayout = (typeof STORE_LAYOUTS)[number];
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo };
 
 /** Bounds on what one message may carry: no unbounded list, no whole big file. */
 export const LIMITS = {
-  refLength: 128,
+  namespaceLength: 128,
   keyLength: 1024,
   cursorLength: 2048,
   pathLength: 4096,
@@ -27,10 +30,14 @@ export const LIMITS = {
   secretLength: 512,
 } as const;
 
-const namespace = namespaceSchema;
-const ref = z.string().min(1).max(LIMITS.refLength);
-const storeAs = z.enum(['bytes', 'json']).default('bytes');
 const noNul = (s: string) => !s.includes('\u0000');
+/** Bounded text only: each layout checks its own naming rules (native lower case, the service's upper case and `_`). */
+export const namespaceTextSchema = z.string().min(1, 'a namespace cannot be empty').max(LIMITS.namespaceLength).refine(noNul, 'a namespace cannot contain NUL');
+/** A cache hash, a cache id (native `<hash>-v<n>`, service GUID), a SHA-256 or a storage key: the layout parses it. */
+export const entryRefSchema = z.string().min(1).max(LIMITS.keyLength).refine(noNul, 'cannot contain NUL');
+const namespace = namespaceTextSchema;
+const ref = entryRefSchema;
+const storeAs = z.enum(['bytes', 'json', 'string']).default('bytes');
 /** Chosen by the renderer so it can cancel and match progress events before the call returns. */
 export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'transfer ids are 1-64 letters, digits, - or _');
 /** A file on the machine running main: absolute, no NUL. Main only ever reads it. */
@@ -41,6 +48,10 @@ const filePath = z
   .refine(noNul, 'paths cannot contain NUL')
   .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path');
 const profileText = z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL');
+/** The layout a profile opens: detected from its keys (`auto`), or forced. */
+export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
+export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
+const profileFormat = z.enum(PROFILE_FORMATS).default('auto');
 const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 
 export const s3ProfileInputSchema = z
@@ -56,11 +67,12 @@ export const s3ProfileInputSchema = z
     awsProfile: profileText.default(''),
     accessKeyId: z.string().regex(/^[A-Za-z0-9/+=]{0,128}$/, 'not an access key id').default(''),
     secretAccessKey: z.string().max(LIMITS.secretLength).refine(noNul).default(''),
+    format: profileFormat,
   })
   .strict();
 
 export const localProfileInputSchema = z
-  .object({ kind: z.literal('local'), name: profileText.pipe(z.string().min(1)), dir: filePath })
+  .object({ kind: z.literal('local'), name: profileText.pipe(z.string().min(1)), dir: filePath, format: profileFormat })
   .strict();
 
 export const methods = {
@@ -143,13 +155,80 @@ export type UploadQuery = z.input<typeof uploadQuerySchema>;
 export type MethodName = keyof typeof methods;
 export type MethodInput<M extends MethodName> = z.input<(typeof methods)[M]['input']>;
 
+export interface NamespaceCounts {
+  name: string;
+  /** Hashes with content (native) or with a by-hash ref (service). */
+  entries: number;
+  versions: number;
+  bytes: number;
+}
+
+export interface NamespaceStatsView extends NamespaceCounts {
+  objects: number;
+  /** Entries per first-level shard folder ("00"…"ff"), for the layout heatmap. */
+  shards: Record<string, number>;
+}
+
+export interface EntryListItem {
+  hash: string;
+  /** Null where the layout cannot tell from a listing (the service keys content by cache id). */
+  size: number | null;
+  modified: string;
+}
+
+export interface VersionItem {
+  /** Ordinal among the hash's versions, oldest first, from 1. */
+  version: number;
+  /** Opaque: native `<hash>-v<n>`, a GUID in the service's layout. */
+  cache_id: string;
+  stored_at: string;
+  size: number | null;
+  source: string;
+}
+
+/** One version's facts, the same fields in every layout, plus the layout's own in `details`. */
+export interface EntryRecord {
+  format: StoreLayout;
+  namespace: string;
+  hash: string;
+  cache_id: string;
+  version: number;
+  latest_version: number;
+  /** Bytes stored (gzip-encoded content: the compressed size). */
+  size: number;
+  stored_at: string;
+  /** What retrieve serves (and the preview shows). */
+  content_type: string;
+  data_type: 'binary' | 'json' | 'string';
+  /** Set when the stored bytes are encoded (gzip): preview and save get them decoded. */
+  content_encoding: string | null;
+  sha256: string | null;
+  source: string;
+  /** Layout facts for operators: strategy, file id, cache key, json_field_path… */
+  details: Record<string, string | number | boolean | null>;
+  /** Every storage key this version uses, with what it is for. */
+  keys: { key: string; role: string }[];
+  /** Child data files stored under the entry (service layout). */
+  child_data: { key: string; size: number }[];
+}
+
 export interface EntryView {
-  record: VersionRecord;
-  latestVersion: number;
-  keys: string[];
-  /** The first bytes as base64, at most LIMITS.previewBytes. */
+  record: EntryRecord;
+  /** The first bytes of what retrieve serves, as base64, at most LIMITS.previewBytes. */
   preview: string;
   previewTruncated: boolean;
+}
+
+export interface StoredEntry {
+  namespace: string;
+  hash: string;
+  cache_id: string;
+  version: number;
+  size: number;
+  source: string;
+  /** True when the namespace already held this content (only a version was added). */
+  deduplicated: boolean;
+  keys: string[];
 }
 
 export interface KeyPage {
@@ -160,9 +239,13 @@ export interface KeyPage {
 
 export interface KeyInfo {
   key: string;
-  kind: 'content' | 'latest' | 'record' | 'version_entry' | 'temporal' | 'unknown';
+  /** The layout's own kind (`content`, `record`, `ref_by_hash`, `sidecar_config`, `child_data`…), `unknown` otherwise. */
+  kind: string;
+  /** One line saying what the key is for, in the open layout. */
+  explanation: string;
   namespace?: string;
   hash?: string;
+  cache_id?: string;
   version?: number;
   /** Absent when no object has this key. */
   size?: number;
@@ -171,7 +254,8 @@ export interface KeyInfo {
 
 export interface HashReport {
   hash: string;
-  sha256: string;
+  /** Null where the layout keeps none (service). */
+  sha256: string | null;
   size: number;
   /** The namespace's latest version of this content, when it already holds it. */
   existing: { cache_id: string; version: number } | null;
@@ -193,6 +277,8 @@ export interface ProfileSummary {
   secret: 'none' | 'keyring' | 'plaintext' | 'session';
   /** False for the default folder and the command-line store, which are always offered. */
   removable: boolean;
+  /** The layout this profile opens: detected, or forced. */
+  format: ProfileFormat;
 }
 
 export interface ProfilesView {
@@ -216,22 +302,27 @@ export interface Capabilities {
   profile: string;
   store: string;
   conditionalWrites: boolean;
+  /** The layout open, and why (detected from which keys, or chosen). */
+  format: StoreLayout;
+  formatReason: string;
+  /** How store reads its input in this layout (`as`). */
+  storeAs: ('bytes' | 'json' | 'string')[];
 }
 
 export interface MethodResults {
   capabilities: Capabilities;
-  namespaces: { namespaces: NamespaceSummary[] };
+  namespaces: { namespaces: NamespaceCounts[] };
   namespaceNames: { names: string[] };
-  stats: NamespaceStats;
-  versions: { hash: string; versions: VersionSummary[]; count: number };
+  stats: NamespaceStatsView;
+  versions: { hash: string; versions: VersionItem[]; count: number };
   entry: EntryView;
   listKeys: KeyPage;
-  entries: { entries: EntrySummary[]; cursor?: string };
+  entries: { entries: EntryListItem[]; cursor?: string };
   describeKey: KeyInfo;
   delete: { deleted: string[]; contentRemoved: boolean };
-  storeBytes: StoreResult;
+  storeBytes: StoredEntry;
   hashFile: HashReport;
-  storeFile: StoreResult;
+  storeFile: StoredEntry;
   cancel: { cancelled: boolean };
   saveEntry: { saved: boolean; path?: string; bytes?: number };
   verify: VerifyResult;

@@ -3,14 +3,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appDataDir, defaultStoreDir } from '../core/open-store';
-import { STORE_OPTIONS, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
+import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { startBridge } from './server';
 
-const USAGE = 'usage: npm run web -- [--port N] [--max-entry-size SIZE] [--store DIR | --memory | --s3-bucket B [S3 options]]';
+const USAGE = 'usage: npm run web -- [--port N] [--max-entry-size SIZE] [--store DIR | --memory | --s3-bucket B [S3 options]] [--format native|mgraph]';
 export const DEFAULT_PORT = 5199;
 const RENDERER_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../out/renderer');
 
@@ -22,17 +22,21 @@ async function main(): Promise<void> {
   }
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
+  // Saved profiles carry their own format: --format applies to the store given here.
+  if (values.format !== undefined && !storeChosen(values)) throw new Error(`--format needs --store, --memory or --s3-bucket (a saved profile has its own format)\n${USAGE}`);
   const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir());
   const session = new AppSession({
     profiles,
     commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined,
+    commandLineFormat: formatChoice(values),
     cacheOptions: { maxEntryBytes: maxEntryBytesOf(values, process.env) },
   });
   await session.start();
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: RENDERER_DIR, port }).catch((err: NodeJS.ErrnoException) => {
     throw err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port N (0 picks a free one)`) : err;
   });
-  console.log(`Cache Admin bridge (${session.capabilities().store}): open ${bridge.url}`);
+  const { store, format } = session.capabilities();
+  console.log(`Cache Admin bridge (${store}, ${format} layout): open ${bridge.url}`);
   const stop = () => {
     void bridge.close().then(() => session.close()).then(() => process.exit(0));
   };

@@ -174,7 +174,7 @@ describe('loopback bridge', () => {
     const { call } = await setup();
     const stored = await call('storeBytes', { namespace: 'default', name: 'hello.txt', base64: Buffer.from('hello world').toString('base64') });
     expect(stored.body).toMatchObject({ ok: true, value: { cache_id: 'b94d27b9934d3e08-v1' } });
-    expect((await call('entry', { namespace: 'default', ref: 'b94d27b9934d3e08-v1' })).body).toMatchObject({ ok: true, value: { latestVersion: 1 } });
+    expect((await call('entry', { namespace: 'default', ref: 'b94d27b9934d3e08-v1' })).body).toMatchObject({ ok: true, value: { record: { latest_version: 1 } } });
     expect((await call('versions', { namespace: '../x', hash: 'b94d27b9934d3e08' })).body).toMatchObject({ ok: false, error: { code: 'invalid_namespace' } });
     expect((await call('nope', {})).body).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
   });

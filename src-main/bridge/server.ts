@@ -6,12 +6,10 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
-import { LIMITS, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
+import { entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
-import { namespaceSchema } from '../../src-shared/domain';
 import type { ErrorCode } from '../../src-shared/errors';
-import { suggestedFileName } from '../core/cache-service';
-import { errorResult, hashReport, lookupOf, type Dispatch } from '../ipc/dispatch';
+import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import type { AppSession } from '../ipc/session';
 
 export const BRIDGE_HOST = '127.0.0.1';
@@ -137,6 +135,11 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return fail(res, 400, 'invalid_input', `upload: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
     const { op, namespace, name, transferId, as } = parsed.data;
+    try {
+      session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
+    } catch (err) {
+      return fail(res, 400, 'invalid_input', `upload: namespace: ${(err as Error).message}`);
+    }
     const length = Number(req.headers['content-length']);
     const total = Number.isSafeInteger(length) && length >= 0 ? length : null;
     // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
@@ -151,8 +154,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         total,
         async (transfer) =>
           op === 'store'
-            ? session.cache.store(namespace, { source, name, as }, transfer)
-            : hashReport(session.cache, namespace, { source, as }, transfer),
+            ? session.format.store(session.format.parseNamespace(namespace), { source, name, as }, transfer)
+            : hashReport(session.format, namespace, { source, as }, transfer),
         gone.signal,
       );
       result = { ok: true, value };
@@ -167,12 +170,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   }
 
   async function download(res: ServerResponse, url: URL): Promise<void> {
-    const namespace = namespaceSchema.safeParse(url.searchParams.get('namespace'));
-    const ref = url.searchParams.get('ref') ?? '';
-    if (!namespace.success || ref.length === 0 || ref.length > LIMITS.refLength) return fail(res, 400, 'invalid_input', 'content: namespace and ref are required');
+    const namespace = namespaceTextSchema.safeParse(url.searchParams.get('namespace'));
+    const ref = entryRefSchema.safeParse(url.searchParams.get('ref'));
+    if (!namespace.success || !ref.success) return fail(res, 400, 'invalid_input', 'content: namespace and ref are required');
     let opened;
     try {
-      opened = await session.cache.retrieve(namespace.data, lookupOf(ref));
+      opened = await retrieveRef(session.format, namespace.data, ref.data);
     } catch (err) {
       return sendJson(res, 200, errorResult(err, 'content'));
     }
@@ -184,7 +187,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       'Content-Type': 'application/octet-stream',
       'Content-Security-Policy': "sandbox; default-src 'none'",
       'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(filename)}`,
-      'Content-Length': record.size,
+      ...(servedSize(record) === null ? {} : { 'Content-Length': servedSize(record)! }),
     });
     await pipeline(content, res);
   }

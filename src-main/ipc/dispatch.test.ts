@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { methods, type MethodName } from '../../src-shared/contract';
+import { methods, type EntryView, type MethodName } from '../../src-shared/contract';
+import { FIXTURE_STORE } from '../core/formats/mgraph/fixture';
 import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
@@ -30,6 +31,8 @@ async function setup({ realBackends = false } = {}) {
   pathGrants.grant(dir);
   const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: realBackends ? undefined : async () => storage, pathGrants });
   await session.start();
+  // Opening the store lists a few keys to detect its layout; count only what calls do after that.
+  storage.counts.list = 0;
   const dispatch = createDispatcher(session);
   const calls = () => Object.values(storage.counts).reduce((a, b) => a + b, 0);
   const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
@@ -112,7 +115,7 @@ describe('contract dispatch', () => {
     const stored = await dispatch('storeBytes', VALID.storeBytes);
     expect(stored).toMatchObject({ ok: true, value: { cache_id: 'b94d27b9934d3e08-v1' } });
     const entry = await dispatch('entry', { namespace: 'default', ref: 'B94D27B9934D3E08' });
-    expect(entry).toMatchObject({ ok: true, value: { latestVersion: 1, previewTruncated: false } });
+    expect(entry).toMatchObject({ ok: true, value: { record: { format: 'native', latest_version: 1 }, previewTruncated: false } });
     expect(Buffer.from((entry as { value: { preview: string } }).value.preview, 'base64').toString()).toBe('hello world');
     expect(await dispatch('versions', VALID.versions)).toMatchObject({ ok: true, value: { count: 1 } });
     expect(await dispatch('listKeys', { prefix: '', delimiter: true })).toMatchObject({ ok: true, value: { prefixes: ['default/'] } });
@@ -279,5 +282,71 @@ describe('contract dispatch', () => {
     expect(session.capabilities().profile).toBe('local-default');
     expect(logged.mock.calls[0]?.[0]).toMatch(/did not connect/);
     logged.mockRestore();
+  });
+
+  describe("a store in the Python service's layout, through the same contract", () => {
+    // A direct-strategy JSON entry the real service wrote, with two child data files.
+    const GUID = '673ba2a8-1dd7-4ecc-b702-9cc49e44f642';
+    const HASH = 'a2a0c3b8c3a32ed2';
+
+    async function serviceSession(format?: 'native' | 'mgraph') {
+      const copy = mkdtempSync(path.join(dir, 'service-'));
+      cpSync(FIXTURE_STORE, copy, { recursive: true });
+      const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+      const profiles = new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store'));
+      const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: copy }, commandLineFormat: format });
+      await session.start();
+      return { dispatch: createDispatcher(session), session, copy, profiles };
+    }
+
+    it('detects the layout, names namespaces as the service does, and looks up a GUID, a hash and a storage key', async () => {
+      const { dispatch, session } = await serviceSession();
+      expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { format: 'mgraph', formatReason: expect.stringContaining('refs/'), storeAs: ['bytes', 'json', 'string'] } });
+      expect(await dispatch('namespaceNames', {})).toMatchObject({ ok: true, value: { names: expect.arrayContaining(['TeamA', 'reports']) } });
+      const byGuid = (await dispatch('entry', { namespace: 'reports', ref: GUID.toUpperCase() })) as { ok: true; value: EntryView };
+      expect(byGuid).toMatchObject({ ok: true, value: { record: { format: 'mgraph', hash: HASH, cache_id: GUID, version: 1, details: { strategy: 'direct' }, data_type: 'json' } } });
+      expect(byGuid.value.record.child_data.map((c) => c.key)).toEqual(expect.arrayContaining([expect.stringContaining(`${GUID}/data/analysis/summary.json`)]));
+      expect(byGuid.value.record.keys.map((k) => k.role)).toEqual(expect.arrayContaining(['content']));
+      expect(JSON.parse(Buffer.from(byGuid.value.preview, 'base64').toString('utf8'))).toMatchObject({ title: 'Quarterly report', owner: 'Zoë' });
+      expect(await dispatch('entry', { namespace: 'reports', ref: HASH })).toMatchObject({ ok: true, value: { record: { cache_id: GUID } } });
+      const key = byGuid.value.record.keys.find((k) => k.role === 'content')!.key;
+      expect(await dispatch('entry', { namespace: 'reports', ref: key })).toMatchObject({ ok: true, value: { record: { cache_id: GUID } } });
+      expect(await dispatch('versions', { namespace: 'reports', hash: HASH })).toMatchObject({ ok: true, value: { count: 1, versions: [{ cache_id: GUID, version: 1 }] } });
+      const described = await dispatch('describeKey', { key: `reports/refs/by-id/67/3b/${GUID}.json` });
+      expect(described).toMatchObject({ ok: true, value: { kind: expect.not.stringMatching(/^unknown$/), explanation: expect.any(String), cache_id: GUID } });
+      await session.close();
+    });
+
+    it("refuses a namespace by the service's rules, and a native-only name rule no longer applies", async () => {
+      const { dispatch, session } = await serviceSession();
+      expect(await dispatch('stats', { namespace: 'TeamA' })).toMatchObject({ ok: true, value: { name: 'TeamA', entries: 2 } });
+      expect(await dispatch('stats', { namespace: 'a.b' })).toMatchObject({ ok: false, error: { code: 'invalid_namespace', message: expect.stringContaining('service namespace') } });
+      expect(await dispatch('entry', { namespace: 'reports', ref: 'b94d27b9934d3e08-v2' })).toMatchObject({ ok: false, error: { code: 'invalid_hash' } });
+      await session.close();
+    });
+
+    it('stores a file the service way and hashes before storing: a second store of it is a new version of the same hash', async () => {
+      const { dispatch, session } = await serviceSession();
+      const hashed = await dispatch('storeBytes', { namespace: 'TeamA', name: 'a.txt', base64: Buffer.from('dropped into a service store').toString('base64') });
+      expect(hashed).toMatchObject({ ok: true, value: { namespace: 'TeamA', version: 1, deduplicated: false, cache_id: expect.stringMatching(/^[0-9a-f-]{36}$/) } });
+      const { hash } = (hashed as { value: { hash: string } }).value;
+      const again = await dispatch('storeBytes', { namespace: 'TeamA', name: 'a.txt', base64: Buffer.from('dropped into a service store').toString('base64') });
+      expect(again).toMatchObject({ ok: true, value: { hash, version: 2, deduplicated: true } });
+      const entry = (await dispatch('entry', { namespace: 'TeamA', ref: hash })) as { ok: true; value: EntryView };
+      expect(Buffer.from(entry.value.preview, 'base64').toString()).toBe('dropped into a service store');
+      expect(entry.value.record).toMatchObject({ version: 2, latest_version: 2 });
+      await session.close();
+    });
+
+    it('a profile (or --format) that forces the native layout opens the same folder as native', async () => {
+      const { dispatch, session, copy } = await serviceSession('native');
+      expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { format: 'native', formatReason: expect.stringContaining('chosen') } });
+      expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { profiles: expect.arrayContaining([expect.objectContaining({ id: 'command-line', format: 'native' })]) } });
+      const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'svc', dir: copy, format: 'mgraph' } });
+      expect(saved).toMatchObject({ ok: true, value: { format: 'mgraph' } });
+      expect(await dispatch('connect', { id: (saved as { value: { id: string } }).value.id })).toMatchObject({ ok: true, value: { format: 'mgraph' } });
+      expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'bad', dir: '/x', format: 'git' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+      await session.close();
+    });
   });
 });

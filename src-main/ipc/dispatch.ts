@@ -2,106 +2,143 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LIMITS, isMethodName, methods, type HashReport, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
-import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
+import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
-import { suggestedFileName, type CacheService, type EntryLookup, type StoreInput, type TransferOptions } from '../core/cache-service';
-import { verifyStore } from '../core/verify';
+import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
 import type { AppSession } from './session';
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
+type StoreAs = FormatStoreInput['as'];
 
-export function lookupOf(ref: string): EntryLookup {
-  const parsed = parseEntryRef(ref);
-  if (parsed.kind === 'cache_id') return { hash: parsed.hash, version: parsed.version };
-  return { hash: parsed.hash, sha256: parsed.kind === 'sha256' ? parsed.sha256 : undefined };
-}
-
-/** Hash-before-store: the hash, and the version the namespace already holds it as (one read). */
-export async function hashReport(cache: CacheService, namespace: string, input: StoreInput, options: TransferOptions): Promise<HashReport> {
-  const { hash, sha256, size, latest } = await cache.peek(namespace, input, options);
+/** Hash-before-store: the hash, and the version the namespace already holds it as. */
+export async function hashReport(format: StoreFormat, namespace: string, input: FormatStoreInput, options: TransferOptions): Promise<HashReport> {
+  const ns = format.parseNamespace(namespace);
+  const { hash, sha256, size } = await format.hash(input, options);
+  const latest = await format.record(ns, { hash, sha256: sha256 ?? undefined }).catch((err: unknown) => {
+    if (err instanceof CacheError && err.code === 'not_found') return null;
+    throw err;
+  });
   return { hash, sha256, size, existing: latest ? { cache_id: latest.cache_id, version: latest.version } : null };
 }
 
+/** Opens what the operator typed (hash, cache id, SHA-256 or storage key) in the open layout. */
+export async function retrieveRef(format: StoreFormat, namespace: string, ref: string, options?: { signal?: AbortSignal }) {
+  return format.retrieve(format.parseNamespace(namespace), await format.parseLookup(namespace, ref), options);
+}
+
+/** A file name for saving a version: its source name, else its file id or cache id with an extension for its type. */
+export function suggestedFileName(record: FormatRecord): string {
+  const source = record.source.split(/[\\/]/).pop();
+  if (source) return source;
+  const stem = typeof record.details.file_id === 'string' && record.details.file_id ? record.details.file_id : record.cache_id;
+  return `${stem}${{ json: '.json', string: '.txt', binary: '' }[record.data_type]}`;
+}
+
+/** The bytes retrieve serves for a record, when known up front (decoded or unquoted content differs from what is stored). */
+export function servedSize(record: FormatRecord): number | null {
+  return record.content_encoding || record.data_type === 'string' ? null : record.size;
+}
+
+/** Every layout keeps a namespace in a top-level folder: one delimited listing, names the layout accepts. */
+async function namespaceNames(format: StoreFormat): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await format.listKeys('', { delimiter: '/', cursor });
+    for (const prefix of page.prefixes) {
+      try {
+        names.push(format.parseNamespace(prefix.slice(0, -1)));
+      } catch {
+        // not a namespace (e.g. a quarantine folder)
+      }
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return names;
+}
+
+async function entryView(format: StoreFormat, namespace: string, ref: string): Promise<EntryView> {
+  const { record, content } = await retrieveRef(format, namespace, ref);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for await (const chunk of content) {
+    if (size >= LIMITS.previewBytes) {
+      truncated = chunk.byteLength > 0;
+      if (truncated) break; // stop reading: the rest is not needed
+      continue;
+    }
+    parts.push(chunk.subarray(0, LIMITS.previewBytes - size));
+    size += Math.min(chunk.byteLength, LIMITS.previewBytes - size);
+    truncated = chunk.byteLength > parts[parts.length - 1]!.byteLength;
+    if (truncated) break;
+  }
+  return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated };
+}
+
 function handlers(session: AppSession): Handlers {
-  const cache = () => session.cache;
+  const format = () => session.format;
+  const ns = (namespace: string) => format().parseNamespace(namespace);
+  const storeInput = (source: FormatStoreInput['source'], name: string, as: StoreAs): FormatStoreInput => ({ source, name, as });
   return {
     capabilities: async () => session.capabilities(),
-    namespaces: async () => ({ namespaces: await cache().namespaces() }),
-    namespaceNames: async () => ({ names: await cache().namespaceNames() }),
-    stats: async ({ namespace }: { namespace: string }) => cache().stats(namespace),
-    versions: async ({ namespace, hash }: { namespace: string; hash: CacheHash }) => {
-      const versions = await cache().versions(namespace, hash);
+    namespaces: async () => ({ namespaces: await format().namespaces() }),
+    namespaceNames: async () => ({ names: await namespaceNames(format()) }),
+    stats: async ({ namespace }: { namespace: string }) => format().stats(ns(namespace)),
+    versions: async ({ namespace, hash }: { namespace: string; hash: string }) => {
+      const versions = await format().versions(ns(namespace), hash);
       return { hash, versions, count: versions.length };
     },
-    entry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
-      const { record, content } = await cache().retrieve(namespace, lookupOf(ref));
-      const latest = await cache().record(namespace, { hash: record.hash });
-      const parts: Uint8Array[] = [];
-      let size = 0;
-      for await (const chunk of content) {
-        parts.push(chunk.subarray(0, LIMITS.previewBytes - size));
-        size += Math.min(chunk.byteLength, LIMITS.previewBytes - size);
-        if (size >= LIMITS.previewBytes) break; // stop reading: the rest is not needed
-      }
-      return {
-        record,
-        latestVersion: latest.version,
-        keys: cache().keysOf(record),
-        preview: Buffer.concat(parts).toString('base64'),
-        previewTruncated: record.size > size,
-      };
-    },
+    entry: async ({ namespace, ref }: { namespace: string; ref: string }) => entryView(format(), namespace, ref),
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
-      cache().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
-    entries: async ({ namespace, cursor, limit }: { namespace: string; cursor?: string; limit?: number }) => cache().entriesPage(namespace, { cursor, limit }),
-    describeKey: async ({ key }: { key: string }) => {
-      const described = cache().layout.describeKey(key);
-      const listed = await cache().listKeys(key, { limit: 1 });
-      const object = listed.objects.find((o) => o.key === key);
-      return { key, kind: described?.kind ?? 'unknown', ...described, size: object?.size, modified: object?.modified };
-    },
+      format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
+    entries: async ({ namespace, cursor, limit }: { namespace: string; cursor?: string; limit?: number }) => format().entriesPage(ns(namespace), { cursor, limit }),
+    describeKey: async ({ key }: { key: string }): Promise<KeyInfo> => format().describeKey(key),
     delete: async ({ namespace, ref }: { namespace: string; ref: string }) => {
-      const parsed = parseEntryRef(ref);
-      const result = await cache().delete(namespace, { hash: parsed.hash, version: parsed.kind === 'cache_id' ? parsed.version : undefined });
+      const result = await format().delete(ns(namespace), await format().parseLookup(namespace, ref));
       return { deleted: result.deleted, contentRemoved: result.contentRemoved };
     },
-    storeBytes: async ({ namespace, name, base64, as }: { namespace: string; name: string; base64: string; as: 'bytes' | 'json' }) => {
+    storeBytes: async ({ namespace, name, base64, as }: { namespace: string; name: string; base64: string; as: StoreAs }) => {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new CacheError('invalid_input', 'content must be base64');
-      return cache().store(namespace, { source: { kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as });
+      return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as));
     },
     hashFile: async ({ namespace, path: file, transferId }: { namespace: string; path: string; transferId: string }) => {
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'hash', chosen.size, (options) => hashReport(cache(), namespace, { source: { kind: 'file', path: chosen.path } }, options));
+      return session.transfer(transferId, 'hash', chosen.size, (options) => hashReport(format(), namespace, { source: { kind: 'file', path: chosen.path } }, options));
     },
-    storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: 'bytes' | 'json' }) => {
+    storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: StoreAs }) => {
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'store', chosen.size, (options) =>
-        cache().store(namespace, { source: { kind: 'file', path: chosen.path }, name: path.basename(file), as }, options),
-      );
+      return session.transfer(transferId, 'store', chosen.size, (options) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as), options));
     },
     cancel: async ({ transferId }: { transferId: string }) => ({ cancelled: session.cancel(transferId) }),
     saveEntry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
       const choose = session.options.chooseSavePath;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');
-      const record = await cache().record(namespace, lookupOf(ref));
+      const record = await format().record(ns(namespace), await format().parseLookup(namespace, ref));
       const target = await choose(suggestedFileName(record));
       if (!target) return { saved: false };
       // Written next to the target and renamed, so a failed save never leaves a half file.
       const tmp = `${target}.partial`;
+      let bytes = 0;
       try {
-        const { content } = await cache().retrieve(namespace, { hash: record.hash, version: record.version });
-        await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
+        const { content } = await format().retrieve(record.namespace, { cacheId: record.cache_id });
+        const counted = async function* () {
+          for await (const chunk of content) {
+            bytes += chunk.byteLength;
+            yield chunk;
+          }
+        };
+        await pipeline(counted, createWriteStream(tmp, { flags: 'wx' }));
         await rename(tmp, target);
       } catch (err) {
         await rm(tmp, { force: true });
         throw err;
       }
-      return { saved: true, path: target, bytes: record.size };
+      return { saved: true, path: target, bytes };
     },
     verify: async ({ namespace, sample, repair, transferId }: { namespace?: string; sample?: number; repair: boolean; transferId: string }) =>
       session.transfer(transferId, 'verify', null, ({ signal, onProgress }) =>
-        verifyStore(cache(), { namespace, sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
+        format().verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
       ),
     profiles: async () => session.profilesView(),
     saveProfile: async ({ profile, allowPlaintextSecret }: { profile: never; allowPlaintextSecret: boolean }) => session.profiles.upsert(profile, allowPlaintextSecret),

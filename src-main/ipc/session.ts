@@ -1,7 +1,8 @@
 import type { CacheAdminEvent, Capabilities, ProfileSummary, ProfilesView } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
-import { CacheService, type CacheServiceOptions } from '../core/cache-service';
-import { openBackend, type StoreLocation } from '../core/open-store';
+import type { CacheServiceOptions } from '../core/cache-service';
+import type { FormatName, StoreFormat } from '../core/formats/format';
+import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
 import { DEFAULT_PROFILE_ID, type ProfileStore } from '../profiles/profiles';
 import type { PathGrants, ReadableFile } from './path-grants';
@@ -13,6 +14,8 @@ export interface SessionOptions {
   profiles: ProfileStore;
   /** Overrides the saved active profile for this run. */
   commandLine?: StoreLocation;
+  /** The layout of the command-line store (`--format`); detected when absent. */
+  commandLineFormat?: FormatName;
   cacheOptions?: CacheServiceOptions;
   /** How a location becomes a backend (tests wrap it to count storage calls). */
   openBackend?: (location: StoreLocation) => Promise<StorageBackend>;
@@ -27,8 +30,8 @@ export interface SessionOptions {
  * transfers. The dispatcher calls into it; Electron IPC and the bridge forward its events.
  */
 export class AppSession {
-  private active: { profile: ProfileSummary; cache: CacheService } | null = null;
-  private commandLineCache: CacheService | null = null;
+  private active: { profile: ProfileSummary; store: OpenedStore } | null = null;
+  private commandLineStore: OpenedStore | null = null;
   private readonly transfers = new Map<string, AbortController>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
 
@@ -60,7 +63,7 @@ export class AppSession {
     const location = this.options.commandLine;
     if (!location) return null;
     const where = location.kind === 'local' ? location.dir : location.kind === 's3' ? `s3://${location.config.bucket}/${location.config.prefix ?? ''}` : 'memory';
-    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none', removable: false };
+    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none', removable: false, format: this.options.commandLineFormat ?? 'auto' };
   }
 
   /** The saved profiles, plus the command-line store when this run has one. */
@@ -74,31 +77,39 @@ export class AppSession {
     const commandLine = this.commandLineProfile;
     if (id === COMMAND_LINE_PROFILE && commandLine) {
       // Kept open for the whole run, so switching back finds an in-memory store as it was left.
-      this.commandLineCache ??= await this.openCache(this.options.commandLine!);
-      await this.activate({ profile: commandLine, cache: this.commandLineCache });
+      this.commandLineStore ??= await this.openStore(this.options.commandLine!, commandLine);
+      await this.activate({ profile: commandLine, store: this.commandLineStore });
       return this.capabilities();
     }
     const { profile, location } = await this.profiles.location(id);
     // Open the new store before closing the old one: a profile that cannot connect changes nothing.
-    await this.activate({ profile, cache: await this.openCache(location) });
+    await this.activate({ profile, store: await this.openStore(location, profile) });
     await this.profiles.setActive(id);
     return this.capabilities();
   }
 
-  private async openCache(location: StoreLocation): Promise<CacheService> {
-    return new CacheService(await (this.options.openBackend ?? openBackend)(location), this.options.cacheOptions);
+  /** The store in its layout: the profile's forced format, else detected from its keys. */
+  private async openStore(location: StoreLocation, profile: ProfileSummary): Promise<OpenedStore> {
+    const storage = await (this.options.openBackend ?? openBackend)(location);
+    try {
+      return await formatOf(storage, { ...this.options.cacheOptions, format: profile.format === 'auto' ? undefined : profile.format });
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
   }
 
-  private async activate(next: { profile: ProfileSummary; cache: CacheService }): Promise<void> {
+  private async activate(next: { profile: ProfileSummary; store: OpenedStore }): Promise<void> {
     const previous = this.active;
     this.active = next;
-    if (previous && previous.cache !== this.commandLineCache) await previous.cache.storage.close();
+    if (previous && previous.store !== this.commandLineStore) await previous.store.format.storage.close();
     this.emit({ type: 'connected', capabilities: this.capabilities() });
   }
 
-  get cache(): CacheService {
+  /** The open store, in its layout: every handler goes through this, never a layout's own class. */
+  get format(): StoreFormat {
     if (!this.active) throw new CacheError('storage_unreachable', 'no store is connected');
-    return this.active.cache;
+    return this.active.store.format;
   }
 
   get activeProfileId(): string | null {
@@ -106,9 +117,17 @@ export class AppSession {
   }
 
   capabilities(): Capabilities {
-    const { profile, cache } = this.active ?? {};
-    if (!profile || !cache) throw new CacheError('storage_unreachable', 'no store is connected');
-    return { profile: profile.id, store: cache.storage.description, ...cache.storage.capabilities };
+    const { profile, store } = this.active ?? {};
+    if (!profile || !store) throw new CacheError('storage_unreachable', 'no store is connected');
+    const { format, detection } = store;
+    return {
+      profile: profile.id,
+      store: format.storage.description,
+      ...format.storage.capabilities,
+      format: format.name,
+      formatReason: detection.reason,
+      storeAs: [...format.capabilities.storeAs],
+    };
   }
 
   onEvent(listener: (event: CacheAdminEvent) => void): () => void {
@@ -171,9 +190,9 @@ export class AppSession {
 
   async close(): Promise<void> {
     for (const controller of this.transfers.values()) controller.abort();
-    if (this.active?.cache !== this.commandLineCache) await this.active?.cache.storage.close();
-    await this.commandLineCache?.storage.close();
+    if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
+    await this.commandLineStore?.format.storage.close();
     this.active = null;
-    this.commandLineCache = null;
+    this.commandLineStore = null;
   }
 }

@@ -3,18 +3,22 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { ProfileSummary, ProfilesView } from '../../src-shared/contract';
-import { localProfileInputSchema, s3ProfileInputSchema } from '../../src-shared/contract';
+import { PROFILE_FORMATS, localProfileInputSchema, s3ProfileInputSchema } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { StoreLocation } from '../core/open-store';
 import type { SecretBox } from './secret-box';
 
-type S3Input = z.output<typeof s3ProfileInputSchema>;
-type LocalInput = z.output<typeof localProfileInputSchema>;
+type ProfileFormat = (typeof PROFILE_FORMATS)[number];
+/** As validated by the contract; `format` may be left out (auto). */
+type S3Input = Omit<z.output<typeof s3ProfileInputSchema>, 'format'> & { format?: ProfileFormat };
+type LocalInput = Omit<z.output<typeof localProfileInputSchema>, 'format'> & { format?: ProfileFormat };
 export type ProfileInput = z.input<typeof s3ProfileInputSchema> | z.input<typeof localProfileInputSchema>;
 
 const storedSecret = z.union([z.object({ sealed: z.string() }).strict(), z.object({ plaintext: z.string() }).strict()]);
+// Profiles saved before layouts existed have no format: they detect it.
+const storedFormat = z.enum(PROFILE_FORMATS).default('auto');
 const storedProfile = z.discriminatedUnion('kind', [
-  z.object({ id: z.string(), kind: z.literal('local'), name: z.string(), dir: z.string() }),
+  z.object({ id: z.string(), kind: z.literal('local'), name: z.string(), dir: z.string(), format: storedFormat }),
   z.object({
     id: z.string(),
     kind: z.literal('s3'),
@@ -27,6 +31,7 @@ const storedProfile = z.discriminatedUnion('kind', [
     awsProfile: z.string(),
     accessKeyId: z.string(),
     secret: storedSecret.optional(),
+    format: storedFormat,
   }),
 ]);
 const profilesFile = z.object({ version: z.literal(1), active: z.string(), profiles: z.array(storedProfile) });
@@ -65,7 +70,7 @@ export class ProfileStore {
     }
     if (text === null) {
       // First run: the default local-folder profile (written with the first change).
-      this.data = { version: 1, active: DEFAULT_PROFILE_ID, profiles: [{ id: DEFAULT_PROFILE_ID, kind: 'local', name: 'Local folder', dir: this.defaultStoreDir }] };
+      this.data = { version: 1, active: DEFAULT_PROFILE_ID, profiles: [{ id: DEFAULT_PROFILE_ID, kind: 'local', name: 'Local folder', dir: this.defaultStoreDir, format: 'auto' }] };
       return this.data;
     }
     const parsed = profilesFile.safeParse(JSON.parse(text));
@@ -89,7 +94,7 @@ export class ProfileStore {
 
   summary(p: StoredProfile): ProfileSummary {
     const removable = p.id !== DEFAULT_PROFILE_ID;
-    if (p.kind === 'local') return { id: p.id, name: p.name, kind: 'local', location: p.dir, secret: 'none', removable };
+    if (p.kind === 'local') return { id: p.id, name: p.name, kind: 'local', location: p.dir, secret: 'none', removable, format: p.format };
     const secret = p.secret ? ('sealed' in p.secret ? 'keyring' : 'plaintext') : this.sessionSecrets.has(p.id) ? 'session' : 'none';
     return {
       id: p.id,
@@ -103,6 +108,7 @@ export class ProfileStore {
       maskedKeyId: p.accessKeyId ? maskKeyId(p.accessKeyId) : undefined,
       secret,
       removable,
+      format: p.format,
     };
   }
 
@@ -113,13 +119,13 @@ export class ProfileStore {
     const id = existing?.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
     let stored: StoredProfile;
     if (input.kind === 'local') {
-      stored = { id, kind: 'local', name: input.name, dir: input.dir };
+      stored = { id, kind: 'local', name: input.name, dir: input.dir, format: input.format ?? 'auto' };
     } else {
       if (Boolean(input.accessKeyId) !== Boolean(input.secretAccessKey)) {
         throw new CacheError('invalid_input', 'give both the access key id and the secret key, or neither');
       }
       const { secretAccessKey, ...rest } = input;
-      stored = { id, ...rest };
+      stored = { id, ...rest, format: rest.format ?? 'auto' };
       this.sessionSecrets.delete(id);
       if (secretAccessKey) {
         if (this.secrets.status().available) stored.secret = { sealed: this.secrets.encrypt(secretAccessKey) };

@@ -1,5 +1,4 @@
-import type { CacheAdminApi, CacheAdminEvent, HashReport, Result } from '../../src-shared/contract';
-import type { StoreResult } from '../../src-shared/domain';
+import type { CacheAdminApi, CacheAdminEvent, HashReport, Result, StoredEntry } from '../../src-shared/contract';
 
 /**
  * What the UI talks to: the contract's methods, main's events, and the two things that differ
@@ -9,7 +8,7 @@ export interface CacheAdminClient {
   api: CacheAdminApi;
   onEvent(listener: (event: CacheAdminEvent) => void): () => void;
   hashFile(file: File, namespace: string, transferId: string): Promise<Result<HashReport>>;
-  storeFile(file: File, namespace: string, transferId: string): Promise<Result<StoreResult>>;
+  storeFile(file: File, namespace: string, transferId: string): Promise<Result<StoredEntry>>;
   cancel(transferId: string): Promise<void>;
   saveEntry(namespace: string, ref: string): Promise<Result<{ saved: boolean }>>;
 }

@@ -1,8 +1,11 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useApp } from '../state/context';
 import { Loading, Modal } from './common';
-import type { ProfileSummary } from '../../src-shared/contract';
+import type { ProfileFormat, ProfileSummary, StoreLayout } from '../../src-shared/contract';
 import type { AppActions, Theme } from '../state/store';
+
+const LAYOUT_NAMES: Record<StoreLayout, string> = { native: 'native', mgraph: 'Python cache service (mgraph)' };
+const PROFILE_FORMAT_NAMES: Record<ProfileFormat, string> = { auto: 'detect from its keys', ...LAYOUT_NAMES };
 
 const NEXT_THEME: Record<Theme, Theme> = { system: 'dark', dark: 'light', light: 'system' };
 const THEME_ICONS: Record<Theme, string> = { system: '◐', dark: '●', light: '○' };
@@ -39,6 +42,11 @@ export function ConnectionBar() {
       <button type="button" onClick={() => setManaging(true)}>
         Stores…
       </button>
+      {capabilities.status === 'ready' && (
+        <span className="badge" data-testid="store-layout" title={capabilities.data.formatReason}>
+          layout: {LAYOUT_NAMES[capabilities.data.format]}
+        </span>
+      )}
       {capabilities.status === 'ready' && (
         <span className={`badge ${capabilities.data.conditionalWrites ? 'ok' : 'warn'}`} title={capabilities.data.store}>
           {capabilities.data.conditionalWrites ? 'conditional writes: supported' : 'conditional writes: not supported — concurrent writers may collide'}
@@ -221,10 +229,27 @@ function ProfileForm({ title, toInput, onCancel, onConnected, children }: AddPro
 }
 
 const textOf = (fields: FormData, name: string) => String(fields.get(name) ?? '').trim();
+const formatOf = (fields: FormData) => (textOf(fields, 'format') || 'auto') as ProfileFormat;
+
+/** Which layout the store holds: detected when it is opened, or forced (an empty store is native unless told). */
+function FormatField() {
+  return (
+    <label>
+      Layout
+      <select name="format" defaultValue="auto">
+        {Object.entries(PROFILE_FORMAT_NAMES).map(([value, label]) => (
+          <option key={value} value={value}>
+            {label}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 function AddFolderProfile(props: AddProps) {
   return (
-    <ProfileForm {...props} title="Add local folder" toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir') }, allowPlaintextSecret: false })}>
+    <ProfileForm {...props} title="Add local folder" toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir'), format: formatOf(f) }, allowPlaintextSecret: false })}>
       <div className="form-grid">
         <label>
           Name <input name="name" required autoFocus />
@@ -232,6 +257,7 @@ function AddFolderProfile(props: AddProps) {
         <label>
           Folder <input name="dir" required placeholder="/srv/cache (absolute)" />
         </label>
+        <FormatField />
       </div>
     </ProfileForm>
   );
@@ -251,6 +277,7 @@ function AddS3Profile(props: AddProps) {
       awsProfile: textOf(f, 'awsProfile'),
       accessKeyId: textOf(f, 'accessKeyId'),
       secretAccessKey: String(f.get('secretAccessKey') ?? ''),
+      format: formatOf(f),
     },
     allowPlaintextSecret: f.get('plaintext') === 'on',
   });
@@ -285,6 +312,7 @@ function AddS3Profile(props: AddProps) {
         <label>
           Secret key <input name="secretAccessKey" type="password" autoComplete="off" />
         </label>
+        <FormatField />
       </div>
       {keyring && !keyring.available && (
         <label className="check warn-text">

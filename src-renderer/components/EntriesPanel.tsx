@@ -75,7 +75,7 @@ export function EntriesPanel() {
                   {entry ? (
                     <>
                       <code className="hash">{entry.hash}</code>
-                      <span className="size">{formatBytes(entry.size)}</span>
+                      <span className="size">{entry.size === null ? '' : formatBytes(entry.size)}</span>
                       <span className="time" title={formatTime(entry.modified)}>
                         {formatTime(entry.modified).slice(0, 16)}
                       </span>

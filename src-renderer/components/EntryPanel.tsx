@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { Fragment, useMemo, useState } from 'react';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
 import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
@@ -13,6 +13,12 @@ export function EntryPanel() {
   const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
+  const openKey = (key: string) => {
+    setTab('layout');
+    void describeKey(key);
+  };
+  // Decoded (gzip) or unquoted (string) content is not the stored size: its length is unknown here.
+  const servedSize = data && !data.record.content_encoding && data.record.data_type !== 'string' ? data.record.size : null;
   const preview = useMemo(() => (data ? previewOf(data.record.content_type, data.preview, data.previewTruncated) : null), [data]);
 
   return (
@@ -75,51 +81,79 @@ export function EntryPanel() {
             <dt>Version</dt>
             <dd>
               {data.record.version}{' '}
-              {data.record.version === data.latestVersion ? <span className="badge ok">latest</span> : <span className="badge">latest is v{data.latestVersion}</span>}
+              {data.record.version === data.record.latest_version ? (
+                <span className="badge ok">latest</span>
+              ) : (
+                <span className="badge">latest is v{data.record.latest_version}</span>
+              )}
             </dd>
-            <dt>SHA-256</dt>
-            <dd>
-              <code className="wrap">{data.record.sha256}</code>
-            </dd>
+            {data.record.sha256 && (
+              <>
+                <dt>SHA-256</dt>
+                <dd>
+                  <code className="wrap">{data.record.sha256}</code>
+                </dd>
+              </>
+            )}
             <dt>Size</dt>
             <dd>
-              {formatBytes(data.record.size)} ({data.record.size.toLocaleString('en-US')} bytes)
+              {formatBytes(data.record.size)} ({data.record.size.toLocaleString('en-US')} bytes{data.record.content_encoding && `, ${data.record.content_encoding}-encoded`})
             </dd>
             <dt>Content type</dt>
-            <dd>{data.record.content_type}</dd>
+            <dd>
+              {data.record.content_type} <span className="muted">({data.record.data_type})</span>
+            </dd>
+            {data.record.content_encoding && (
+              <>
+                <dt>Content encoding</dt>
+                <dd data-testid="entry-encoding">{data.record.content_encoding} (preview and save are decoded)</dd>
+              </>
+            )}
             <dt>Source</dt>
             <dd>{data.record.source || <span className="muted">none</span>}</dd>
             <dt>Stored at</dt>
             <dd>{formatTime(data.record.stored_at)}</dd>
             <dt>Namespace</dt>
             <dd>{namespace}</dd>
+            {Object.entries(data.record.details).map(([name, value]) => (
+              <Fragment key={name}>
+                <dt>{detailLabel(name)}</dt>
+                <dd data-testid={`entry-detail-${name}`}>{value === null ? <span className="muted">none</span> : String(value)}</dd>
+              </Fragment>
+            ))}
           </dl>
           <h3>Storage keys</h3>
-          <ul className="keys">
-            {data.keys.map((key) => (
+          <ul className="keys" aria-label="Storage keys">
+            {data.record.keys.map(({ key, role }) => (
               <li key={key}>
-                <button
-                  type="button"
-                  className="link mono"
-                  onClick={() => {
-                    setTab('layout');
-                    void describeKey(key);
-                  }}
-                >
-                  {key}
-                </button>
+                <span className="muted">{role}: </span>
+                <KeyLink storageKey={key} open={openKey} />
               </li>
             ))}
           </ul>
+          {data.record.child_data.length > 0 && (
+            <>
+              <h3>Child data</h3>
+              <ul className="keys" aria-label="Child data">
+                {data.record.child_data.map(({ key, size }) => (
+                  <li key={key}>
+                    <KeyLink storageKey={key} open={openKey} /> <span className="muted">{formatBytes(size)}</span>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           <h3 id="preview-heading">
             Preview
-            {preview && preview.shownBytes < data.record.size && (
+            {preview && (data.previewTruncated || (servedSize !== null && preview.shownBytes < servedSize)) && (
               <span className="muted">
                 {' '}
-                (first {formatBytes(preview.shownBytes)} of {formatBytes(data.record.size)}
+                (first {formatBytes(preview.shownBytes)}
+                {servedSize !== null && ` of ${formatBytes(servedSize)}`}
                 {preview.kind === 'hex' && ', in hex'})
               </span>
             )}
+            {data.record.content_encoding && <span className="badge">{data.record.content_encoding} decoded</span>}
           </h3>
           {preview?.kind === 'image' ? (
             <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
@@ -131,6 +165,20 @@ export function EntryPanel() {
         </>
       )}
     </Panel>
+  );
+}
+
+/** `json_field_path` → "Json field path": the layout's own field names, readable. */
+function detailLabel(name: string): string {
+  const words = name.replace(/_/g, ' ');
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+function KeyLink({ storageKey, open }: { storageKey: string; open: (key: string) => void }) {
+  return (
+    <button type="button" className="link mono" onClick={() => open(storageKey)}>
+      {storageKey}
+    </button>
   );
 }
 
@@ -183,7 +231,7 @@ export function VersionsPanel() {
                     <code>{v.cache_id}</code>
                   </td>
                   <td>{formatTime(v.stored_at)}</td>
-                  <td>{formatBytes(v.size)}</td>
+                  <td>{v.size === null ? '' : formatBytes(v.size)}</td>
                   <td className="ellipsis">{v.source}</td>
                 </tr>
               ))}

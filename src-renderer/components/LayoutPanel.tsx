@@ -6,12 +6,12 @@ import { useApp, useClient } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
 
 const HEX = '0123456789abcdef';
-const NO_KEYS: string[] = [];
+const NO_KEYS: { key: string }[] = [];
 
 export function LayoutPanel() {
   const namespace = useApp((s) => s.namespace);
   const storeEpoch = useApp((s) => s.storeEpoch);
-  const entryKeys = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.keys : NO_KEYS));
+  const entryKeys = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.keys : NO_KEYS)).map((k) => k.key);
   return (
     <Panel label="Layout" title="Storage layout" className="layout-panel">
       <div className="layout-grid">
@@ -141,15 +141,6 @@ function Heatmap() {
   );
 }
 
-const KIND_TEXT: Record<string, string> = {
-  content: 'Content bytes of the entry (stored once for all its versions)',
-  latest: 'Latest pointer: a copy of the newest version record',
-  record: 'Version record (metadata of one version)',
-  version_entry: 'Version index entry (listing the versions needs no reads)',
-  temporal: 'Temporal view: when this version was stored',
-  unknown: 'Not a key of the cache layout',
-};
-
 function KeyInfoView() {
   const info = useApp((s) => s.keyInfo);
   const lookup = useApp((s) => s.lookup);
@@ -157,11 +148,11 @@ function KeyInfoView() {
   if (info.status === 'loading') return <Loading what="key" />;
   if (info.status === 'error') return <ErrorLine error={info.error} />;
   const k = info.data;
-  const ref = k.hash ? (k.version ? `${k.hash}-v${k.version}` : k.hash) : null;
+  const ref = k.cache_id ?? k.hash ?? null;
   return (
     <div className="key-info" aria-label="Key details">
       <code className="wrap">{k.key}</code>
-      <p>{KIND_TEXT[k.kind]}</p>
+      <p data-testid="key-explanation">{k.explanation}</p>
       <dl className="facts">
         {k.namespace && (
           <>

@@ -17,7 +17,7 @@ export function StatsPanel() {
           {stats.status === 'ready' && (
             <dl className="facts big" aria-label="Namespace stats">
               <dt>Namespace</dt>
-              <dd>{stats.data.namespace}</dd>
+              <dd>{stats.data.name}</dd>
               <dt>Entries</dt>
               <dd>{formatCount(stats.data.entries)}</dd>
               <dt>Versions</dt>

@@ -1,8 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EntryView } from '../../src-shared/contract';
-import type { EntrySummary, NamespaceSummary } from '../../src-shared/domain';
+import type { EntryListItem, EntryView, NamespaceCounts } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntriesPanel } from './EntriesPanel';
 import { EntryPanel, VersionsPanel } from './EntryPanel';
@@ -18,23 +17,28 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const ns = (name: string, entries = 1): NamespaceSummary => ({ name: name as never, entries, versions: entries, bytes: entries * 100 });
+const ns = (name: string, entries = 1): NamespaceCounts => ({ name, entries, versions: entries, bytes: entries * 100 });
 const hashOf = (i: number) => i.toString(16).padStart(16, '0');
-const entryView = (over: Partial<EntryView['record']> = {}, preview = 'aGVsbG8=', latestVersion = 2): EntryView => ({
+const entryView = (over: Partial<EntryView['record']> = {}, preview = 'aGVsbG8='): EntryView => ({
   record: {
-    namespace: 'default' as never,
-    hash: 'b94d27b9934d3e08' as never,
-    cache_id: 'b94d27b9934d3e08-v2' as never,
+    format: 'native',
+    namespace: 'default',
+    hash: 'b94d27b9934d3e08',
+    cache_id: 'b94d27b9934d3e08-v2',
     version: 2,
+    latest_version: 2,
     sha256: 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9',
     size: 5,
     content_type: 'text/plain',
+    data_type: 'binary',
+    content_encoding: null,
     source: 'hello.txt',
     stored_at: '2026-11-24T00:00:00.000Z',
+    details: {},
+    keys: [{ key: 'default/objects/b9/4d/b94d27b9934d3e08', role: 'content' }],
+    child_data: [],
     ...over,
   },
-  latestVersion,
-  keys: ['default/objects/b9/4d/b94d27b9934d3e08'],
   preview,
   previewTruncated: false,
 });
@@ -100,7 +104,7 @@ describe('Entries', () => {
     // happy-dom lays nothing out: give elements the size a window would.
     vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(600);
     vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
-    const items: EntrySummary[] = Array.from({ length: 100_000 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
+    const items: EntryListItem[] = Array.from({ length: 100_000 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
     renderWith(<EntriesPanel />, { state: { entries: { namespace: 'big', items, done: true, status: 'ready' } } });
     const rows = screen.getAllByRole('option');
     expect(rows.length).toBeGreaterThan(10);
@@ -109,7 +113,7 @@ describe('Entries', () => {
   });
 
   it('pages from main until the end of the list', async () => {
-    const pages: Record<string, { entries: EntrySummary[]; cursor?: string }> = {
+    const pages: Record<string, { entries: EntryListItem[]; cursor?: string }> = {
       start: { entries: [{ hash: hashOf(1) as never, size: 1, modified: '2026-11-24T00:00:00.000Z' }], cursor: 'c1' },
       c1: { entries: [{ hash: hashOf(2) as never, size: 2, modified: '2026-11-24T00:00:00.000Z' }] },
     };
@@ -138,7 +142,7 @@ describe('Entry and versions', () => {
 
   it('shows every fact, the keys and a pretty JSON preview; marks an older version', () => {
     const json = btoa('{"b": 1, "a": [1, 2]}');
-    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ version: 1, cache_id: 'b94d27b9934d3e08-v1' as never, content_type: 'application/json' }, json) } } });
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ version: 1, cache_id: 'b94d27b9934d3e08-v1', content_type: 'application/json' }, json) } } });
     expect(screen.getByTestId('entry-cache-id').textContent).toBe('b94d27b9934d3e08-v1');
     expect(screen.getByText('latest is v2')).toBeTruthy();
     expect(screen.getByText('default/objects/b9/4d/b94d27b9934d3e08')).toBeTruthy();
@@ -148,6 +152,38 @@ describe('Entry and versions', () => {
   it('shows binary content as hex', () => {
     renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/octet-stream' }, btoa('\u0000\u0001\u0002AB')) } } });
     expect(screen.getByLabelText('Preview').textContent).toContain('00 01 02 41 42');
+  });
+
+  it('shows a service entry: its details, every key with its role, its child data, and gzip content flagged as decoded', () => {
+    const guid = '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b';
+    const record = {
+      format: 'mgraph' as const,
+      cache_id: guid,
+      sha256: null,
+      content_encoding: 'gzip',
+      data_type: 'string' as const,
+      content_type: 'text/plain; charset=utf-8',
+      source: '',
+      size: 40,
+      details: { strategy: 'key_based', file_id: 'report', cache_key: 'a/b', json_field_path: null },
+      keys: [
+        { key: `TeamA/refs/by-hash/b9/4d/b94d27b9934d3e08.json`, role: 'by-hash ref' },
+        { key: `TeamA/data/key-based/a/b/report.json`, role: 'content' },
+      ],
+      child_data: [{ key: `TeamA/data/key-based/a/b/report/data/extra.json`, size: 12 }],
+    };
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView(record, btoa('hello service')) } } });
+    expect(screen.getByTestId('entry-cache-id').textContent).toBe(guid);
+    expect(screen.getByTestId('entry-detail-strategy').textContent).toBe('key_based');
+    expect(screen.getByTestId('entry-detail-json_field_path').textContent).toBe('none');
+    expect(screen.getByTestId('entry-encoding').textContent).toContain('gzip');
+    expect(screen.queryByText('SHA-256')).toBeNull();
+    expect(within(screen.getByRole('list', { name: 'Storage keys' })).getAllByRole('listitem').map((li) => li.textContent)).toEqual([
+      'by-hash ref: TeamA/refs/by-hash/b9/4d/b94d27b9934d3e08.json',
+      'content: TeamA/data/key-based/a/b/report.json',
+    ]);
+    expect(within(screen.getByRole('list', { name: 'Child data' })).getByRole('listitem').textContent).toContain('TeamA/data/key-based/a/b/report/data/extra.json');
+    expect(screen.getByLabelText('Preview').textContent).toBe('hello service');
   });
 
   it('has one table row per version with the latest marked', () => {
@@ -160,14 +196,29 @@ describe('Entry and versions', () => {
 });
 
 describe('Lookup', () => {
-  it('says plainly when the input is not valid, without asking main', () => {
-    const { client, calls } = fakeClient();
+  it('says plainly why main refused the input, under the lookup box, and loads no versions', async () => {
+    const { client, calls } = fakeClient({ entry: () => fail('invalid_hash', '"xyz" is not a cache hash (16 hex characters), a cache id or a storage key') });
     renderWith(<LookupBox />, { client });
     const input = screen.getByLabelText('Look up hash or cache id');
     fireEvent.change(input, { target: { value: 'xyz' } });
     fireEvent.submit(input);
-    expect(screen.getByRole('alert').textContent).toContain('is not a cache hash');
-    expect(calls).toHaveLength(0);
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('is not a cache hash'));
+    expect(calls.map((c) => c.method)).toEqual(['entry']);
+  });
+
+  it('a GUID goes to main as typed, and the versions load for the hash main found', async () => {
+    const guid = '0F8A3C2E-5B1D-4E6F-9A7B-1C2D3E4F5A6B';
+    const { client, calls } = fakeClient({
+      entry: () => ok(entryView({ format: 'mgraph', cache_id: guid.toLowerCase(), namespace: 'TeamA' })),
+      versions: () => ok({ hash: 'b94d27b9934d3e08', versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<LookupBox />, { client, state: { namespace: 'TeamA' } });
+    await act(() => store.getState().lookup(guid));
+    expect(calls.map((c) => c.input)).toEqual([
+      { namespace: 'TeamA', ref: guid },
+      { namespace: 'TeamA', hash: 'b94d27b9934d3e08' },
+    ]);
+    expect(store.getState().entry.status).toBe('ready');
   });
 });
 
@@ -203,7 +254,7 @@ describe('Transfers', () => {
 });
 
 describe('Layout and stats', () => {
-  const stats = { namespace: 'default' as never, entries: 3, versions: 4, bytes: 30, objects: 17, shards: { b9: 2, '00': 1 } };
+  const stats = { name: 'default', entries: 3, versions: 4, bytes: 30, objects: 17, shards: { b9: 2, '00': 1 } };
 
   it('draws the 16x16 heatmap from shard counts and highlights the entry shard', () => {
     const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: ['default/objects/', 'default/temporal/'] }) });
@@ -212,6 +263,21 @@ describe('Layout and stats', () => {
     const cell = screen.getByRole('gridcell', { name: 'Shard b9: 2 entries' });
     expect(cell.className).toContain('selected');
     expect(screen.getByRole('gridcell', { name: 'Shard ff: 0 entries' }).className).toContain('heat-0');
+  });
+
+  it("explains a service key with the layout's own words and offers to open its version", () => {
+    const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: [] }) });
+    const keyInfo = {
+      key: 'TeamA/refs/by-id/0f/8a/0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b.json',
+      kind: 'ref_by_id',
+      explanation: 'by-id ref: where the content of this cache id is stored',
+      namespace: 'TeamA',
+      hash: 'b94d27b9934d3e08',
+      cache_id: '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b',
+    };
+    renderWith(<LayoutPanel />, { client, state: { namespace: 'TeamA', stats: { status: 'ready', data: stats }, keyInfo: { status: 'ready', data: keyInfo } } });
+    expect(screen.getByTestId('key-explanation').textContent).toBe('by-id ref: where the content of this cache id is stored');
+    expect(screen.getByRole('button', { name: 'Open 0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b' })).toBeTruthy();
   });
 
   it('shows the tree error inline', async () => {
@@ -309,7 +375,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     const answers: ((value: unknown) => void)[] = [];
     const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'] }),
       stats: () => late(),
       describeKey: () => late(),
       entries: () => ok({ entries: [] }),
@@ -346,7 +412,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     // The previous store's answers arrive late: they are not shown.
     await act(async () => {
       answers[0]!(ok({ namespace: 'default', entries: 99, versions: 99, bytes: 1, objects: 1, shards: {} }));
-      answers[1]!(ok({ key: 'default/objects/b9/4d/b94d27b9934d3e08', kind: 'content' }));
+      answers[1]!(ok({ key: 'default/objects/b9/4d/b94d27b9934d3e08', kind: 'content', explanation: 'content' }));
     });
     expect(screen.queryByText('99')).toBeNull();
     expect(store.getState().keyInfo.status).toBe('idle');
@@ -388,7 +454,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
 });
 
 describe('Issue 17: the entries browser', () => {
-  const items: EntrySummary[] = Array.from({ length: 500 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
+  const items: EntryListItem[] = Array.from({ length: 500 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
   // The list's current row, as assistive technology reads it (happy-dom does not scroll, so rows far down are not rendered).
   const selected = () => screen.getByRole('listbox', { name: 'Entry list' }).getAttribute('aria-activedescendant');
 

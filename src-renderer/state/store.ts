@@ -1,6 +1,18 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { Capabilities, EntryView, KeyInfo, MethodResults, ProfilesView, Result, VerifyResult } from '../../src-shared/contract';
-import type { EntrySummary, NamespaceStats, NamespaceSummary, StoreResult, VersionSummary } from '../../src-shared/domain';
+import type {
+  Capabilities,
+  EntryListItem,
+  EntryView,
+  KeyInfo,
+  MethodResults,
+  NamespaceCounts,
+  NamespaceStatsView,
+  ProfilesView,
+  Result,
+  StoredEntry,
+  VerifyResult,
+  VersionItem,
+} from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
 import type { CacheAdminClient } from '../api/client';
 import { counted } from '../lib/format';
@@ -22,15 +34,15 @@ export interface Transfer {
   rate: number;
   phaseStartedAt: number;
   existing?: { cache_id: string; version: number } | null;
-  result?: StoreResult;
+  result?: StoredEntry;
   error?: ErrorInfo;
 }
 
-export type NamespaceRow = { name: string } & Partial<Omit<NamespaceSummary, 'name'>>;
+export type NamespaceRow = { name: string } & Partial<Omit<NamespaceCounts, 'name'>>;
 
 export interface EntriesList {
   namespace: string;
-  items: EntrySummary[];
+  items: EntryListItem[];
   cursor?: string;
   done: boolean;
   status: 'idle' | 'loading' | 'ready' | 'error';
@@ -60,9 +72,9 @@ export interface AppState {
   lookupInput: string;
   lookupError: string | null;
   entry: Load<EntryView>;
-  versions: Load<{ hash: string; versions: VersionSummary[] }>;
+  versions: Load<{ hash: string; versions: VersionItem[] }>;
   transfers: Transfer[];
-  stats: Load<NamespaceStats>;
+  stats: Load<NamespaceStatsView>;
   keyInfo: Load<KeyInfo>;
   verify: VerifyRun;
   tab: Tab;
@@ -105,6 +117,8 @@ export interface AppActions {
 export type AppStore = StoreApi<AppState & AppActions>;
 
 const ENTRY_PAGE = 1000;
+/** Lookup answers that mean the input itself was not understood: shown under the lookup box. */
+const REFUSED_INPUT = new Set(['invalid_hash', 'invalid_cache_id', 'invalid_key', 'invalid_namespace', 'invalid_input']);
 export const ACTIVE_PHASES: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
 /** Files hashed and stored at once: enough to overlap, few enough to keep the UI responsive. */
 const TRANSFER_CONCURRENCY = 3;
@@ -252,7 +266,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set({ entries: { ...entries, status: 'loading' } });
         // Pages of keys hold several keys per entry: keep reading until a page has entries or the end.
         let cursor = entries.cursor;
-        const items: EntrySummary[] = [];
+        const items: EntryListItem[] = [];
         let result;
         do {
           result = await client.api.entries({ namespace: entries.namespace, cursor, limit: ENTRY_PAGE });
@@ -276,14 +290,19 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         }
         const { storeEpoch, namespace: from } = get();
         const namespace = target.namespace ?? from;
+        const current = () => get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
         set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
-        const [entry, versions] = await Promise.all([client.api.entry({ namespace, ref: target.ref }), client.api.versions({ namespace, hash: target.hash })]);
-        if (get().storeEpoch !== storeEpoch || get().namespace !== from) return; // the operator moved on meanwhile
-        // A storage key moves to its namespace only when the entry is there: no namespace appears from a typo.
-        if (namespace !== from) {
-          if (!entry.ok) return set({ entry: settle(entry), versions: { status: 'idle' } });
-          get().selectNamespace(namespace);
+        // Main parses the input in the open layout; the versions follow from the hash it found.
+        const entry = await client.api.entry({ namespace, ref: target.ref });
+        if (!current()) return;
+        if (!entry.ok) {
+          if (REFUSED_INPUT.has(entry.error.code)) return set({ lookupError: entry.error.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
+          return set({ entry: settle(entry), versions: { status: 'idle' } });
         }
+        const versions = await client.api.versions({ namespace, hash: entry.value.record.hash });
+        if (!current()) return;
+        // A storage key moves to its namespace only when the entry is there: no namespace appears from a typo.
+        if (namespace !== from) get().selectNamespace(namespace);
         set({ entry: settle(entry), versions: versions.ok ? { status: 'ready', data: versions.value } : { status: 'error', error: versions.error } });
       },
 

@@ -7,7 +7,7 @@
  * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
-import type { ProblemKind } from '../../../src-shared/contract';
+import type { EntryRecord, ProblemKind, StoredEntry } from '../../../src-shared/contract';
 import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
 
@@ -57,31 +57,8 @@ export interface EntryKey {
   role: string;
 }
 
-/** One version's facts: the same fields for every layout, plus the layout's own in `details`. */
-export interface FormatRecord {
-  format: FormatName;
-  namespace: string;
-  hash: string;
-  cache_id: string;
-  version: number;
-  latest_version: number;
-  /** Bytes stored (for gzip-encoded content, the compressed size). */
-  size: number;
-  stored_at: string;
-  /** What retrieve serves. */
-  content_type: string;
-  data_type: 'binary' | 'json' | 'string';
-  /** Set when the stored bytes are encoded (gzip) and retrieve decodes them. */
-  content_encoding: string | null;
-  sha256: string | null;
-  source: string;
-  /** Layout facts for operators, e.g. strategy, file_id, cache_key, json_field_path. */
-  details: Record<string, string | number | boolean | null>;
-  /** Every key this version uses. */
-  keys: EntryKey[];
-  /** Child data files stored under the entry (service layout). */
-  child_data: { key: string; size: number }[];
-}
+/** One version's facts: the same fields for every layout, plus the layout's own in `details` (the contract's shape, sent as is). */
+export type FormatRecord = EntryRecord;
 
 export interface FormatStoreInput {
   source: ContentSource;
@@ -92,18 +69,8 @@ export interface FormatStoreInput {
   options?: Record<string, string>;
 }
 
-export interface FormatStoreResult {
-  namespace: string;
-  hash: string;
-  cache_id: string;
-  version: number;
-  size: number;
-  /** The source name recorded with the version ('' where the layout records none: the service). */
-  source: string;
-  /** True when the namespace already held this content (a version was added to it). */
-  deduplicated: boolean;
-  keys: string[];
-}
+/** What a store did (the contract's shape): `source` is '' where the layout records none (the service). */
+export type FormatStoreResult = StoredEntry;
 
 export interface FormatDeleteResult {
   deleted: string[];
