@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_STORE, expectedContent, loadFixture, readJsonl, storedByCacheId } from '../core/formats/mgraph/fixture';
 import { S3Storage } from '../core/storage/s3';
-import { cli } from '../test-support/cli-harness';
+import { bundledCli, cli } from '../test-support/cli-harness';
 import { startS3, s3ServerName } from '../test-support/s3-emulator';
+import { WORKER_MIN_FILES } from './store-files';
 
 let work: string;
 let copies = 0;
@@ -178,6 +179,21 @@ describe('CLI storing into and deleting from a service store', () => {
     expect((await run(['get', DUPS_HASH])).code).toBe(1);
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
   });
+
+  it('a bulk folder store (>= 1,024 files, where a native store uses worker threads) keeps every cache id of content stored many times', async () => {
+    const folder = path.join(work, `bulk-${copies++}`);
+    await fs.mkdir(folder);
+    await Promise.all(Array.from({ length: WORKER_MIN_FILES }, (_, i) => fs.writeFile(path.join(folder, `f${String(i).padStart(4, '0')}.txt`), 'the same bytes')));
+    const store = path.join(work, `bulk-store-${copies++}`);
+    const r = await bundledCli(['--store', store, '--format', 'mgraph', '--ns', 'Bulk', '--json', 'store', folder]);
+    expect(r.code, r.stderr).toBe(0);
+    const ids = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { cache_id: string }).cache_id);
+    expect(ids).toHaveLength(WORKER_MIN_FILES);
+    // Threads each updating the one by-hash ref would lose cache ids; one thread serializes the updates.
+    const versions = JSON.parse((await cli(['--store', store, '--ns', 'Bulk', '--json', 'versions', ids[0]!])).stdout);
+    expect(versions.count).toBe(WORKER_MIN_FILES);
+    expect(new Set(versions.versions.map((v: { cache_id: string }) => v.cache_id))).toEqual(new Set(ids));
+  }, 120_000);
 
   it('--strategy is refused by a native store, and a bad strategy by a service store, with a typed error and nothing written', async () => {
     const note = path.join(work, 'note.txt');
