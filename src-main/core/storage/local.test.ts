@@ -127,7 +127,8 @@ describe('local folder specifics', () => {
     for (const chunk of chunks) await writer.write(chunk);
     await writer.finish();
     fsSync.closeSync(fd);
-    expect(pendingAtSubmit).toEqual([0, 1, 1, 1]); // one write still running whenever the next starts
+    expect(pendingAtSubmit[1]).toBe(1); // the second write starts while the first still runs
+    expect(Math.max(...pendingAtSubmit)).toBe(1); // and never more than two at once
     expect(fsSync.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
   });
 

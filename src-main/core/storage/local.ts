@@ -33,6 +33,8 @@ interface SmallIo {
   /** The entry itself, never a link's target; undefined when nothing is there (a miss is the common case: no error object is built). */
   lstat(file: string): Promise<fsSync.Stats | undefined>;
   readFile(file: string): Promise<Buffer>;
+  /** A folder's entries with their types (no stat). */
+  readdir(dir: string): Promise<Dirent[]>;
 }
 
 const writeCb = promisify(fsSync.write);
@@ -103,6 +105,7 @@ const threadPoolIo: SmallIo = {
       throw err;
     }),
   readFile: (file) => fs.readFile(file, { flag: READ_NO_FOLLOW }),
+  readdir: (dir) => fs.readdir(dir, { withFileTypes: true }),
 };
 
 /**
@@ -129,6 +132,8 @@ const blockingIo: SmallIo = {
       fsSync.closeSync(fd);
     }
   },
+  // A listing reads one folder per ~4 keys: as a thread-pool trip each, 2.5x the time (and 3.5x the CPU) of the read itself.
+  readdir: async (dir) => fsSync.readdirSync(dir, { withFileTypes: true }),
 };
 
 /** Early flushes of big content, on the thread pool while the hashing goes on. */
@@ -554,7 +559,7 @@ export class LocalFolderStorage implements StorageBackend {
   private async readSortedDir(key: string, filter: string): Promise<{ name: string; isDir: boolean }[]> {
     let entries: Dirent[];
     try {
-      entries = await fs.readdir(key ? this.pathOf(key.slice(0, -1)) : this.root, { withFileTypes: true });
+      entries = await this.io.readdir(key ? this.pathOf(key.slice(0, -1)) : this.root);
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return [];
       throw err;
