@@ -148,6 +148,8 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   const transfers = await box('Transfers');
   expect(transfers.width).toBeGreaterThanOrEqual(300);
   await screenshot(page, 'screen-1024x700-transfers-open');
+  await page.getByRole('button', { name: 'Transfers' }).click(); // it lies over the view: fold it again
+  await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
 
   await page.getByRole('tab', { name: 'Layout' }).click();
   for (const label of ['Storage keys', 'Shard heatmap']) {
