@@ -68,8 +68,10 @@ export function Modal({ label, onClose, className, children }: { label: string; 
   const [opener] = useState(() => document.activeElement); // read before any child takes focus
   useEffect(() => {
     const dialog = ref.current!;
-    if (!dialog.open) dialog.showModal();
-    if (!dialog.contains(document.activeElement) || document.activeElement === dialog) dialog.querySelector<HTMLElement>(`[data-autofocus], ${FOCUSABLE}`)?.focus();
+    if (!dialog.open) dialog.showModal(); // this focuses the first control; the marked one comes first
+    const preferred = dialog.querySelector<HTMLElement>('[data-autofocus]');
+    if (preferred) preferred.focus();
+    else if (!dialog.contains(document.activeElement) || document.activeElement === dialog) dialog.querySelector<HTMLElement>(FOCUSABLE)?.focus();
     return () => {
       dialog.close();
       if (opener instanceof HTMLElement && opener.isConnected) opener.focus();
