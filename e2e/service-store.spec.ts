@@ -13,6 +13,9 @@ const DROPPED = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 31) % 25
 
 let bridge: RunningBridge;
 let dropped: string;
+let droppedHash = '';
+// In order: the service reads back what the drop stored.
+test.describe.configure({ mode: 'serial' });
 test.beforeAll(async () => {
   const root = process.env.E2E_ROOT ?? '/tmp';
   const store = mkdtempSync(path.join(root, 'service-store-'));
@@ -48,23 +51,25 @@ test('a service store: the layout in the connection bar, its namespaces, a GUID 
   await expect(page.getByRole('region', { name: 'Versions' }).getByRole('row')).toHaveCount(2); // header + v1
 });
 
-test('a file dropped on a service store is stored the service way, and the real service reads it back by hash', async ({ page }) => {
+test('a file dropped on a service store is stored the service way', async ({ page }) => {
   await page.goto(bridge.url);
   await page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^TeamA/ }).click();
   await dropFiles(page, 'main', [dropped]);
   const transfers = page.getByRole('region', { name: 'Transfers' });
   await expect(transfers.getByText('new content', { exact: true })).toHaveCount(1);
   await expect(transfers.getByRole('listitem')).toContainText('into TeamA');
-  const hash = (await transfers.getByRole('listitem').locator('code').filter({ hasText: /^[0-9a-f]{16}$/ }).textContent())!.trim();
-  expect(hash).toMatch(/^[0-9a-f]{16}$/);
+  droppedHash = (await transfers.getByRole('listitem').locator('code').filter({ hasText: /^[0-9a-f]{16}$/ }).textContent())!.trim();
 
   const lookup = page.getByLabel('Look up hash or cache id');
-  await lookup.fill(hash);
+  await lookup.fill(droppedHash);
   await lookup.press('Enter');
   await expect(page.getByRole('region', { name: 'Entry' }).getByTestId('entry-detail-strategy')).toHaveText('temporal');
+});
 
-  test.skip(!UPSTREAM, 'the real service reading the dropped file back needs CACHE_ADMIN_UPSTREAM_RUN (the path of its run.py)');
-  const out = spawnSync('python3', [UPSTREAM!, '--store', bridge.storeDir], { input: JSON.stringify({ op: 'retrieve_by_hash', hash, namespace: 'TeamA' }), encoding: 'utf8', timeout: 60_000 });
+test('the real Python service retrieves the dropped file by hash, byte-exact (needs CACHE_ADMIN_UPSTREAM_RUN)', async () => {
+  test.skip(!UPSTREAM, 'needs CACHE_ADMIN_UPSTREAM_RUN (the path of the service\'s run.py)');
+  expect(droppedHash, 'the drop test stored the file').toMatch(/^[0-9a-f]{16}$/);
+  const out = spawnSync('python3', [UPSTREAM!, '--store', bridge.storeDir], { input: JSON.stringify({ op: 'retrieve_by_hash', hash: droppedHash, namespace: 'TeamA' }), encoding: 'utf8', timeout: 60_000 });
   expect(out.status, out.stderr).toBe(0);
   const answer = JSON.parse(out.stdout.trim()) as { found: boolean; data_b64?: string };
   expect(answer.found).toBe(true);
