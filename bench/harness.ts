@@ -39,6 +39,8 @@ export function runTimed(command: string, args: string[], options: { cwd?: strin
       if (code === 0) resolve({ ms: performance.now() - started, stderr });
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 500)}`));
     });
+    // A command that never reads its stdin may exit before we close it: its exit code decides, not EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.stdin ?? '');
   });
 }
