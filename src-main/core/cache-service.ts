@@ -1,3 +1,4 @@
+import { forEachPage } from './storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
@@ -362,13 +363,8 @@ export class CacheService {
     return out;
   }
 
-  private async forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.storage.list(prefix, { ...options, cursor });
-      visit(page);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+  private forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
+    return forEachPage(this.storage, prefix, visit, options);
   }
 
   async namespaceNames(): Promise<Namespace[]> {

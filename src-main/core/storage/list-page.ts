@@ -1,4 +1,4 @@
-import type { ListOptions, ListPage, ObjectInfo } from './types';
+import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
 /**
@@ -37,4 +37,14 @@ export function pageFromSorted(
     last = entry;
   }
   return { objects, prefixes };
+}
+
+/** Visits every page under a prefix, following cursors to the end. */
+export async function forEachPage(storage: StorageBackend, prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(prefix, { ...options, cursor });
+    visit(page);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
 }

@@ -1,4 +1,5 @@
 /** The Python cache service's layout as a store format, over any storage backend. */
+import { forEachPage } from '../../storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -119,13 +120,8 @@ export class MgraphFormat implements StoreFormat {
     throw new CacheError('invalid_hash', `${JSON.stringify(value.slice(0, 80))} is not a cache hash (16 hex characters), a cache id (a GUID) or a storage key of an entry`);
   }
 
-  private async forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
-    let cursor: string | undefined;
-    do {
-      const page = await this.storage.list(prefix, { ...options, cursor });
-      visit(page);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+  private forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
+    return forEachPage(this.storage, prefix, visit, options);
   }
 
   async namespaceNames(): Promise<string[]> {
