@@ -5,6 +5,8 @@ const INPUT_CODES = ['invalid_hash', 'invalid_cache_id', 'invalid_namespace', 'i
 export const ERROR_CODES = [
   ...INPUT_CODES,
   'not_found',
+  /** The version is older than its namespace's retention TTL (the service's 410 Gone); `get --allow-expired` still serves it. */
+  'expired',
   'cancelled',
   'conflict',
   'access_denied',
