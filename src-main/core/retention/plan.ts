@@ -1,0 +1,177 @@
+/**
+ * What a prune would remove, from listings and refs only: never a content read. Native: the
+ * temporal view (sorted by time, so the walk stops at the cutoff) finds the candidates, and the
+ * versions-index key names (version, time and size in the name) confirm them and tell whether a
+ * hash's last version goes. The service layout: its by-hash refs carry each cache id's timestamp.
+ */
+import type { CacheHash, Namespace } from '../../../src-shared/domain';
+import { mapLimit } from '../keyed-lock';
+import { CacheError } from '../../../src-shared/errors';
+import { compactTime } from '../layout';
+import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
+import { classifyKey, isServiceHash } from '../formats/mgraph/keys';
+import type { NativeFormat } from '../formats/native/native-format';
+import type { StoreFormat } from '../formats/format';
+import { forEachPage } from '../storage/list-page';
+import type { StorageBackend } from '../storage/types';
+
+/** Why a version is selected. */
+export type PruneReason = 'older_than' | 'expired' | 'keep_versions';
+
+export interface PruneCandidate {
+  namespace: string;
+  hash: string;
+  /** Native `<hash>-v<n>`, the service's GUID. */
+  cache_id: string;
+  version: number;
+  stored_at: string;
+  reason: PruneReason;
+  /** The hash has no version left after this one goes: its content is removed. */
+  content_removed: boolean;
+  /** Bytes of content removed with this version (native: the hash's bytes, with its last version). */
+  bytes_freed: number;
+}
+
+/** One namespace's cut: versions stored before `cutoffMs`, and those past the newest `keep`. */
+export interface NamespaceCut {
+  namespace: string;
+  cutoffMs: number | null;
+  cutoffReason: 'older_than' | 'expired';
+  keep: number | null;
+}
+
+interface ListedVersion {
+  version: number;
+  cache_id: string;
+  storedAtMs: number;
+  stored_at: string;
+  /** Content bytes this version's removal frees on its own (service layout), else 0. */
+  ownBytes: number;
+}
+
+interface ListedHash {
+  hash: string;
+  versions: ListedVersion[];
+  /** Bytes freed when the last version goes (native). */
+  contentBytes: number;
+}
+
+const CONCURRENCY = 8;
+/** Up to this many candidate hashes are confirmed one LIST each; more, by one listing of the namespace. */
+const PER_HASH_LISTS_MAX = 64;
+const TEMPORAL_NAME_RE = /\/(\d{8}T\d{9}Z)~([0-9a-f]{16})-v(\d+)$/;
+
+export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>): PruneCandidate[] {
+  const out: PruneCandidate[] = [];
+  for (const h of hashes) {
+    const versions = [...h.versions].sort((a, b) => a.version - b.version);
+    const reasons = versions.map((v, i): PruneReason | null => {
+      if (cut.cutoffMs !== null && v.storedAtMs < cut.cutoffMs) return cut.cutoffReason;
+      if (cut.keep !== null && versions.length - i > cut.keep) return 'keep_versions';
+      return null;
+    });
+    const all = reasons.every((r) => r !== null);
+    const last = reasons.findLastIndex((r) => r !== null);
+    versions.forEach((v, i) => {
+      const reason = reasons[i];
+      if (!reason) return;
+      const contentRemoved = all && i === last;
+      out.push({ namespace: cut.namespace, hash: h.hash, cache_id: v.cache_id, version: v.version, stored_at: v.stored_at, reason, content_removed: contentRemoved, bytes_freed: v.ownBytes + (contentRemoved ? h.contentBytes : 0) });
+    });
+  }
+  return out.sort((a, b) => (a.stored_at < b.stored_at ? -1 : a.stored_at > b.stored_at ? 1 : 0));
+}
+
+export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<PruneCandidate[]> {
+  if (cut.cutoffMs === null && cut.keep === null) return [];
+  const hashes = format.name === 'native' ? await listNative(format as NativeFormat, cut, signal) : await listService(format as MgraphFormat, cut, signal);
+  return selectVersions(cut, hashes);
+}
+
+export function checkSignal(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new CacheError('cancelled', 'the prune was cancelled');
+}
+
+/** Names only where the backend can skip sizes (a local folder stats nothing). */
+async function forEachKey(storage: StorageBackend, prefix: string, visit: (key: string) => boolean | void, signal?: AbortSignal): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    checkSignal(signal);
+    const page = storage.listKeys ? await storage.listKeys(prefix, { cursor }) : { ...(await storage.list(prefix, { cursor })), keys: undefined };
+    const keys = page.keys ?? (page as { objects: { key: string }[] }).objects.map((o) => o.key);
+    for (const key of keys) if (visit(key) === false) return;
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+}
+
+async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<ListedHash[]> {
+  const { storage } = format;
+  const { layout } = format.cache;
+  const ns = cut.namespace as Namespace;
+  let wanted: Set<string> | null = null;
+  if (cut.keep === null && cut.cutoffMs !== null) {
+    // The temporal view is sorted by time: stop at the first version stored at or after the cutoff.
+    const cutoff = compactTime(new Date(cut.cutoffMs).toISOString());
+    wanted = new Set();
+    const found = wanted;
+    await forEachKey(storage, `${ns}/temporal/`, (key) => {
+      const m = TEMPORAL_NAME_RE.exec(key);
+      if (!m) return;
+      if (m[1]! >= cutoff) return false;
+      found.add(m[2]!);
+    }, signal);
+    if (wanted.size === 0) return [];
+  }
+  const byHash = new Map<string, ListedHash>();
+  const addEntry = (hash: string, key: string) => {
+    const v = layout.parseVersionEntry(hash as CacheHash, key);
+    if (!v) return;
+    const listed = byHash.get(hash) ?? { hash, versions: [], contentBytes: v.size };
+    listed.versions.push({ version: v.version, cache_id: v.cache_id, stored_at: v.stored_at, storedAtMs: Date.parse(v.stored_at), ownBytes: 0 });
+    byHash.set(hash, listed);
+  };
+  if (wanted && wanted.size <= PER_HASH_LISTS_MAX) {
+    await mapLimit([...wanted], CONCURRENCY, async (hash) => {
+      checkSignal(signal);
+      await forEachPage(storage, layout.versionsPrefix(ns, hash as CacheHash), (page) => page.objects.forEach((o) => addEntry(hash, o.key)));
+    });
+  } else {
+    await forEachKey(storage, layout.objectsPrefix(ns), (key) => {
+      const d = layout.describeKey(key);
+      if (d?.kind === 'version_entry' && (!wanted || wanted.has(d.hash))) addEntry(d.hash, key);
+    }, signal);
+  }
+  return [...byHash.values()];
+}
+
+async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<ListedHash[]> {
+  const { storage } = format;
+  const ns = cut.namespace;
+  const hashes: string[] = [];
+  await forEachKey(storage, `${ns}/refs/by-hash/`, (key) => {
+    const c = classifyKey(key);
+    if (c?.kind === 'ref_by_hash' && isServiceHash(c.id!)) hashes.push(c.id!);
+  }, signal);
+  const listed = await mapLimit(hashes, CONCURRENCY, async (hash): Promise<ListedHash | null> => {
+    checkSignal(signal);
+    const ref = await format.readHashRef(ns, hash).catch(() => null); // an unreadable ref is verify's to report, not ours to prune
+    if (!ref) return null;
+    const versions = ref.cache_ids.map((e, i) => ({ version: i + 1, cache_id: e.cache_id, storedAtMs: e.timestamp, stored_at: new Date(e.timestamp).toISOString(), ownBytes: 0 }));
+    return { hash, versions, contentBytes: 0 };
+  });
+  const found = listed.filter((h): h is ListedHash => h !== null);
+  // Each cache id has its own content files: their sizes, from the by-id refs (refs, never content) and one listing.
+  const selected = selectVersions(cut, found);
+  if (selected.length === 0) return found;
+  const sizes = new Map<string, number>();
+  await forEachPage(storage, `${ns}/data/`, (page) => page.objects.forEach((o) => sizes.set(o.key, o.size)));
+  const own = new Map<string, number>();
+  await mapLimit(selected, CONCURRENCY, async (c) => {
+    checkSignal(signal);
+    const idRef = await format.readIdRef(ns, c.cache_id).catch(() => null);
+    own.set(c.cache_id, (idRef?.file_paths.content_files ?? []).reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0));
+  });
+  for (const h of found) for (const v of h.versions) v.ownBytes = own.get(v.cache_id) ?? 0;
+  return found;
+}
+

@@ -1,0 +1,246 @@
+/**
+ * Retention over any store format: the policy (a TTL and a cap on versions per hash, store-wide
+ * and per namespace), whether a version has expired, and prune (plan, then delete through the
+ * format's own delete, resumable after a kill). The one module the CLI and the app use.
+ */
+import { randomUUID } from 'node:crypto';
+import { CacheError } from '../../../src-shared/errors';
+import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
+import type { NativeFormat } from '../formats/native/native-format';
+import type { StoreFormat } from '../formats/format';
+import { forEachPage } from '../storage/list-page';
+import { checkSignal, planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
+import { ADMIN_PREFIX, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
+
+export type { PruneCandidate, PruneReason } from './plan';
+export type { PolicyChange, RetentionPolicy, RetentionRule, StoredPolicy } from './policy';
+export { ADMIN_PREFIX, POLICY_PREFIX, formatAge, parseAge, parseKeepVersions, ruleFor } from './policy';
+
+export interface Expiry {
+  expired: boolean;
+  /** When the version expires (or expired); null when its namespace keeps versions forever. */
+  expires_at: string | null;
+}
+
+/** What to prune. With none of olderThanSeconds, expired, keepVersions: the policy (its TTL and its cap). */
+export interface PruneSelection {
+  /** Absent: every namespace. */
+  namespace?: string;
+  olderThanSeconds?: number;
+  /** Versions past their namespace's TTL. */
+  expired?: boolean;
+  /** Keep at most this many versions per hash (the newest). */
+  keepVersions?: number;
+}
+
+export interface PrunePlan {
+  /** The moment ages were measured from. */
+  now: string;
+  namespaces: string[];
+  /** Oldest first: the order the real run deletes in. */
+  versions: PruneCandidate[];
+  hashes: number;
+  contentRemoved: number;
+  bytesFreed: number;
+}
+
+export interface PruneProgress {
+  done: number;
+  total: number;
+}
+
+export interface PruneRunOptions {
+  signal?: AbortSignal;
+  onProgress?: (progress: PruneProgress) => void;
+  /** Each version as it goes. */
+  onPruned?: (version: PruneCandidate) => void;
+}
+
+export interface PruneSummary {
+  pruned: number;
+  /** Planned but gone or changed meanwhile (deleted by someone else, or its number taken again). */
+  skipped: number;
+  contentRemoved: number;
+  bytesFreed: number;
+  /** Versions of earlier, interrupted prunes finished first. */
+  resumed: number;
+}
+
+const JOURNAL_PREFIX = `${ADMIN_PREFIX}prune/`;
+const DELETE_CONCURRENCY = 8;
+
+interface JournalEntry {
+  hash: string;
+  cache_id: string;
+  version: number;
+  stored_at: string;
+}
+
+export class Retention {
+  private readonly now: () => Date;
+
+  constructor(
+    readonly format: StoreFormat,
+    options: { now?: () => Date } = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private readonly validNamespace = (name: string): boolean => {
+    try {
+      this.format.parseNamespace(name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  /** The store's policy (none written: keep everything). One LIST and one GET. */
+  getPolicy(): Promise<StoredPolicy> {
+    return readPolicy(this.format.storage, this.validNamespace);
+  }
+
+  /** Applies one change; concurrent changes by other processes are kept (docs/retention.md). */
+  setPolicy(change: PolicyChange): Promise<StoredPolicy> {
+    const namespace = change.namespace === undefined ? undefined : this.format.parseNamespace(change.namespace);
+    return writePolicy(this.format.storage, { ...change, namespace }, this.validNamespace, this.now());
+  }
+
+  /** Whether a version stored at `storedAt` in `namespace` has expired under `policy`. */
+  expiryOf(policy: RetentionPolicy, namespace: string, storedAt: string): Expiry {
+    const ttl = ruleFor(policy, namespace).ttl_seconds;
+    if (ttl === null) return { expired: false, expires_at: null };
+    const expiresAt = Date.parse(storedAt) + ttl * 1000;
+    return { expired: expiresAt < this.now().getTime(), expires_at: new Date(expiresAt).toISOString() };
+  }
+
+  /** Fails with `expired` (the service's 410) unless the version is still live. */
+  async assertLive(namespace: string, record: { cache_id: string; stored_at: string }): Promise<void> {
+    const expiry = this.expiryOf((await this.getPolicy()).policy, namespace, record.stored_at);
+    if (expiry.expired) throw new CacheError('expired', `${record.cache_id} expired at ${expiry.expires_at} (its namespace's TTL); ask for it anyway to read it`);
+  }
+
+  private async namespacesOf(selection: PruneSelection): Promise<string[]> {
+    if (selection.namespace !== undefined) return [this.format.parseNamespace(selection.namespace)];
+    const f = this.format;
+    return f.name === 'native' ? (f as NativeFormat).cache.namespaceNames() : (f as MgraphFormat).namespaceNames();
+  }
+
+  /** What prune would remove, from listings and refs only (never content). */
+  async planPrune(selection: PruneSelection, options: { signal?: AbortSignal } = {}): Promise<PrunePlan> {
+    if (selection.olderThanSeconds !== undefined && selection.expired) throw new CacheError('invalid_input', 'give an age (older than) or expired, not both');
+    const now = this.now();
+    const namespaces = await this.namespacesOf(selection);
+    const byPolicy = selection.olderThanSeconds === undefined && !selection.expired && selection.keepVersions === undefined;
+    const policy = selection.expired || byPolicy ? (await this.getPolicy()).policy : null;
+    const versions: PruneCandidate[] = [];
+    for (const namespace of namespaces) {
+      const rule = policy ? ruleFor(policy, namespace) : null;
+      const cut: NamespaceCut = {
+        namespace,
+        cutoffMs: selection.olderThanSeconds !== undefined ? now.getTime() - selection.olderThanSeconds * 1000 : rule?.ttl_seconds != null ? now.getTime() - rule.ttl_seconds * 1000 : null,
+        cutoffReason: selection.olderThanSeconds !== undefined ? 'older_than' : 'expired',
+        keep: selection.keepVersions ?? (byPolicy ? rule!.keep_versions : null),
+      };
+      versions.push(...(await planNamespace(this.format, cut, options.signal)));
+    }
+    const hashes = new Set(versions.map((v) => `${v.namespace}/${v.hash}`)).size;
+    const contentRemoved = versions.filter((v) => v.content_removed).length;
+    return { now: now.toISOString(), namespaces, versions, hashes, contentRemoved, bytesFreed: versions.reduce((sum, v) => sum + v.bytes_freed, 0) };
+  }
+
+  /**
+   * Deletes a plan's versions, oldest first, each through the format's delete (records before
+   * bytes, the deletion handshake), only while it is still the version planned. A journal per
+   * namespace names what is left to do, so a run killed part-way is finished by the next prune
+   * of that namespace. Cancelling lets the deletes under way finish, then stops.
+   */
+  async prune(plan: PrunePlan, options: PruneRunOptions = {}): Promise<PruneSummary> {
+    const summary: PruneSummary = { pruned: 0, skipped: 0, contentRemoved: 0, bytesFreed: 0, resumed: 0 };
+    const total = plan.versions.length;
+    let done = 0;
+    for (const namespace of plan.namespaces) {
+      for (const journal of await this.journals(namespace)) {
+        const entries = await this.readJournal(journal);
+        const resumed = await this.deleteAll(namespace, entries.map((e) => ({ ...e, namespace, reason: 'expired', content_removed: false, bytes_freed: 0 })), options.signal, (c, outcome) => {
+          if (outcome) summary.resumed++;
+        });
+        if (resumed) await this.format.storage.delete(journal);
+      }
+      const mine = plan.versions.filter((v) => v.namespace === namespace);
+      if (mine.length === 0) continue;
+      const journal = `${JOURNAL_PREFIX}${namespace}/${plan.now.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
+      const entries: JournalEntry[] = mine.map(({ hash, cache_id, version, stored_at }) => ({ hash, cache_id, version, stored_at }));
+      await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions: entries })}\n`), { durable: true });
+      const finished = await this.deleteAll(namespace, mine, options.signal, (c, outcome) => {
+        if (outcome) {
+          summary.pruned++;
+          if (outcome.contentRemoved) summary.contentRemoved++;
+          summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
+          options.onPruned?.(c);
+        } else summary.skipped++;
+        options.onProgress?.({ done: ++done, total });
+      });
+      // Cancelled: every delete under way has finished, so nothing is half done and the rest stays as it is.
+      await this.format.storage.delete(journal);
+      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${total} versions`);
+    }
+    checkSignal(options.signal);
+    return summary;
+  }
+
+  private async journals(namespace: string): Promise<string[]> {
+    const keys: string[] = [];
+    await forEachPage(this.format.storage, `${JOURNAL_PREFIX}${namespace}/`, (page) => keys.push(...page.objects.map((o) => o.key).filter((k) => k.endsWith('.json'))));
+    return keys;
+  }
+
+  private async readJournal(key: string): Promise<JournalEntry[]> {
+    const bytes = await this.format.storage.get(key);
+    try {
+      const value = JSON.parse(new TextDecoder().decode(bytes ?? new Uint8Array())) as { versions?: JournalEntry[] };
+      return (value.versions ?? []).filter((e) => typeof e?.hash === 'string' && typeof e.cache_id === 'string' && Number.isInteger(e.version) && typeof e.stored_at === 'string');
+    } catch {
+      return []; // a journal cut short by a crash: written before its first delete, so nothing of it was done
+    }
+  }
+
+  /**
+   * Deletes versions, hash by hash, up to 8 hashes at a time; `each` hears every version's
+   * outcome (null: skipped). False when cancelled before the end.
+   */
+  private async deleteAll(namespace: string, versions: PruneCandidate[], signal: AbortSignal | undefined, each: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void): Promise<boolean> {
+    const groups = new Map<string, PruneCandidate[]>();
+    for (const v of versions) groups.set(v.hash, [...(groups.get(v.hash) ?? []), v]);
+    const queue = [...groups.values()];
+    const worker = async () => {
+      for (let group = queue.shift(); group && !signal?.aborted; group = queue.shift()) {
+        const current = await this.currentVersions(namespace, group[0]!.hash);
+        for (const c of group) each(c, await this.deleteIfUnchanged(namespace, c, current));
+      }
+    };
+    await Promise.all(Array.from({ length: DELETE_CONCURRENCY }, worker));
+    return !signal?.aborted;
+  }
+
+  /** Native version numbers can be taken again once deleted: what each number holds now (one LIST). */
+  private async currentVersions(namespace: string, hash: string): Promise<Map<number, string> | null> {
+    if (this.format.name !== 'native') return null; // the service's cache ids are GUIDs, never reused
+    return new Map((await this.format.versions(namespace, hash)).map((v) => [v.version, v.stored_at]));
+  }
+
+  private async deleteIfUnchanged(namespace: string, c: PruneCandidate, current: Map<number, string> | null): Promise<{ contentRemoved: boolean } | null> {
+    try {
+      if (current) {
+        // Not in the index: gone, or half deleted by a killed run (its record left): then the record says.
+        const storedAt = current.get(c.version) ?? (await this.format.record(namespace, { hash: c.hash, version: c.version })).stored_at;
+        if (storedAt !== c.stored_at) return null;
+      }
+      const result = await this.format.delete(namespace, current ? { hash: c.hash, version: c.version } : { cacheId: c.cache_id });
+      return { contentRemoved: result.contentRemoved };
+    } catch (err) {
+      if (err instanceof CacheError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+}
