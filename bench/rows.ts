@@ -8,6 +8,7 @@ import { startBridge } from '../src-main/bridge/server';
 import { CacheService } from '../src-main/core/cache-service';
 import { encodeRecord } from '../src-main/core/cache-service';
 import { KeyLayout } from '../src-main/core/layout';
+import type { FormatName } from '../src-main/core/formats/format';
 import { CountingStorage } from '../src-main/core/storage/counting';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { S3Storage } from '../src-main/core/storage/s3';
@@ -17,6 +18,7 @@ import { AppSession } from '../src-main/ipc/session';
 import { ProfileStore } from '../src-main/profiles/profiles';
 import { NO_KEYRING } from '../src-main/profiles/secret-box';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
+import { populateServiceNamespace } from '../src-main/test-support/service-fixture-store';
 import { startS3 } from '../src-main/test-support/s3-emulator';
 import { makeCacheId, type Namespace, type VersionRecord } from '../src-shared/domain';
 import { type BenchRow, CLI, hasCommand, median, percentile, runTimed, settleWrites, timeCommand } from './harness';
@@ -294,18 +296,37 @@ async function benchHeatmap(o: BenchOptions): Promise<BenchRow> {
   };
 }
 
-/** Row 8: first rows of a 100,000-entry namespace in Chromium through the bridge. */
-export async function benchRenderer(o: BenchOptions, localDir: string, namespace: string): Promise<BenchRow> {
-  const name = `renderer: first rows of a ${o.smoke ? 'small' : '100,000-entry'} namespace (Chromium via the bridge)`;
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!(await fs.stat(executablePath).catch(() => null))) return { name, ours: '-', reference: 'target 300 ms', ratio: null, target: '< 300 ms', pass: null, note: `no Chromium at ${executablePath}` };
+/** A store for the renderer row: its folder, the big namespace to time, and its layout. */
+export interface RendererStore {
+  dir: string;
+  namespace: string;
+  format: FormatName;
+}
+
+/** Row 8: first rows of a 100,000-entry namespace in the app, in each layout, the same way. */
+export async function benchRenderer(o: BenchOptions, stores: RendererStore[]): Promise<BenchRow[]> {
   // A build of its own, so a test building into out/ at the same time cannot disturb it.
   const outDir = path.join(o.work, 'out');
   execFileSync(process.execPath, [path.join(REPO, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'error', '--outDir', outDir], { cwd: REPO });
-  await populateNamespace(await LocalFolderStorage.open(localDir), 'small', 10);
-  const session = new AppSession({ profiles: new ProfileStore(path.join(o.work, 'profiles.json'), NO_KEYRING, localDir), commandLine: { kind: 'local', dir: localDir } });
+  const rows: BenchRow[] = [];
+  for (const store of stores) rows.push(await benchRendererOn(o, store, path.join(outDir, 'renderer')));
+  return rows;
+}
+
+async function benchRendererOn(o: BenchOptions, { dir: localDir, namespace, format }: RendererStore, staticDir: string): Promise<BenchRow> {
+  const layout = format === 'native' ? 'native' : "the service's";
+  const name = `renderer: first rows of a ${o.smoke ? 'small' : '100,000-entry'} namespace, ${layout} layout (Chromium via the bridge)`;
+  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  if (!(await fs.stat(executablePath).catch(() => null))) return { name, ours: '-', reference: 'target 300 ms', ratio: null, target: '< 300 ms', pass: null, note: `no Chromium at ${executablePath}` };
+  const storage = await LocalFolderStorage.open(localDir);
+  await (format === 'native' ? populateNamespace(storage, 'small', 10) : populateServiceNamespace(storage, 'small', 10));
+  const session = new AppSession({
+    profiles: new ProfileStore(path.join(o.work, `profiles-${format}.json`), NO_KEYRING, localDir),
+    commandLine: { kind: 'local', dir: localDir },
+    commandLineFormat: format,
+  });
   await session.start();
-  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: path.join(outDir, 'renderer') });
+  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   const times: number[] = [];
   try {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { s3ServerName, startS3 } from '../src-main/test-support/s3-emulator';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
+import { populateServiceNamespace } from '../src-main/test-support/service-fixture-store';
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
 import { benchStart } from './start';
@@ -142,7 +143,15 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
   await step(5, () => benchVersions(o));
   await step(6, () => benchNamespaces(o));
   await step(7, () => benchS3Upload(o));
-  await step(8, () => benchRenderer(o, localDir, 'big'));
+  await step(8, async () => {
+    // The same namespace size in the Python service's layout, which lists refs instead of objects.
+    const serviceDir = path.join(o.work, 'service-store');
+    await populateServiceNamespace(await LocalFolderStorage.open(serviceDir), 'Big_NS', o.smoke ? 200 : 100_000);
+    return benchRenderer(o, [
+      { dir: localDir, namespace: 'big', format: 'native' },
+      { dir: serviceDir, namespace: 'Big_NS', format: 'mgraph' },
+    ]);
+  });
   await step(9, () => benchStart(o));
   return rows;
 }
