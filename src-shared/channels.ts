@@ -6,6 +6,7 @@ export const METHOD_NAMES = [
   'capabilities',
   'namespaces',
   'namespaceNames',
+  'checkNamespace',
   'stats',
   'versions',
   'entry',

@@ -38,6 +38,8 @@ export const entryRefSchema = z.string().min(1).max(LIMITS.keyLength).refine(noN
 const namespace = namespaceTextSchema;
 const ref = entryRefSchema;
 const storeAs = z.enum(['bytes', 'json', 'string']).default('bytes');
+/** The open layout's own store choices (Capabilities.storeOptions, e.g. the service's `strategy`); the layout checks them. */
+const storeOptions = z.record(z.string().max(64), z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL')).optional();
 /** Chosen by the renderer so it can cancel and match progress events before the call returns. */
 export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'transfer ids are 1-64 letters, digits, - or _');
 /** A file on the machine running main: absolute, no NUL. Main only ever reads it. */
@@ -53,6 +55,8 @@ export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
 const profileFormat = z.enum(PROFILE_FORMATS).default('auto');
 const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
+/** Connecting is a cancellable attempt: `cancel` with this id stops it. */
+const attemptId = transferIdSchema.optional();
 
 export const s3ProfileInputSchema = z
   .object({
@@ -80,6 +84,8 @@ export const methods = {
   namespaces: { input: z.object({}).strict() },
   /** Just the names: one delimited listing, so a list can show before its counts are in. */
   namespaceNames: { input: z.object({}).strict() },
+  /** A namespace name checked by the open layout's rules (native: lower case; the service: upper case and `_` too). */
+  checkNamespace: { input: z.object({ namespace }).strict() },
   stats: { input: z.object({ namespace }).strict() },
   versions: { input: z.object({ namespace, hash: cacheHashSchema }).strict() },
   /** Metadata, storage keys and a bounded preview of one version (hash, cache id or SHA-256). */
@@ -109,14 +115,18 @@ export const methods = {
         name: z.string().max(LIMITS.nameLength),
         base64: z.string().max(Math.ceil(LIMITS.inlineBytes / 3) * 4),
         as: storeAs,
+        options: storeOptions,
       })
       .strict(),
   },
   /** Hash a file the operator chose (see PathGrants), and say whether the namespace already holds it; stores nothing. */
-  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema }).strict() },
+  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
   /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
-  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs }).strict() },
-  /** Stop a running hashFile/storeFile/upload; it then fails with `cancelled` and writes nothing. */
+  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
+  /**
+   * Stop a hashFile/storeFile/upload/verify/connect (running, or not started yet: it then never
+   * starts) and say what happened: a store that had committed first is reported as stored.
+   */
   cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
   /** Save a version's full content to a file the operator picks (main shows the dialog). */
   saveEntry: { input: z.object({ namespace, ref }).strict() },
@@ -127,17 +137,25 @@ export const methods = {
       .strict(),
   },
   profiles: { input: z.object({}).strict() },
+  /**
+   * Connects to the store a new or edited profile describes and saves the profile only once that
+   * worked; it is then the active store. A profile that cannot connect is not saved.
+   */
   saveProfile: {
     input: z
       .object({
         profile: z.discriminatedUnion('kind', [s3ProfileInputSchema, localProfileInputSchema]),
+        /** The profile being edited; absent, a new one (or the one with the same name) is saved. An empty secret keeps the saved one. */
+        id: profileId.optional(),
         /** Keep the secret key on disk even though the OS offers no keyring to encrypt it. */
         allowPlaintextSecret: z.boolean().default(false),
+        attemptId,
       })
       .strict(),
   },
   removeProfile: { input: z.object({ id: profileId }).strict() },
-  connect: { input: z.object({ id: profileId }).strict() },
+  /** Opens a profile's store within a time limit; the previous store stays active until it has. */
+  connect: { input: z.object({ id: profileId, attemptId }).strict() },
 } as const satisfies Record<ChannelMethod, { input: z.ZodType }>;
 
 /** Streamed uploads over the bridge carry these fields in the query string. */
@@ -148,6 +166,20 @@ export const uploadQuerySchema = z
     name: z.string().max(LIMITS.nameLength).default(''),
     transferId: transferIdSchema,
     as: storeAs,
+    /** Capabilities.storeOptions chosen by the operator, as JSON. */
+    options: z
+      .string()
+      .max(LIMITS.nameLength)
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'options must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(storeOptions)
+      .optional(),
   })
   .strict();
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
@@ -212,11 +244,18 @@ export interface EntryRecord {
   child_data: { key: string; size: number }[];
 }
 
+/** Why an entry's content cannot be served: its file is gone, or it does not re-hash to the entry's hash. */
+export type ContentProblem = 'missing' | 'corrupt';
+
 export interface EntryView {
   record: EntryRecord;
-  /** The first bytes of what retrieve serves, as base64, at most LIMITS.previewBytes. */
+  /** The first bytes of what retrieve serves, as base64, at most LIMITS.previewBytes; empty with a content problem. */
   preview: string;
   previewTruncated: boolean;
+  /** The preview is the whole content and it matched the entry's hash; false when truncated (the rest is not read, so not checked). */
+  previewVerified: boolean;
+  /** Set when the content cannot be served; the record is still shown, and the version can be verified or deleted. */
+  contentProblem?: ContentProblem;
 }
 
 export interface StoredEntry {
@@ -307,12 +346,23 @@ export interface Capabilities {
   formatReason: string;
   /** How store reads its input in this layout (`as`). */
   storeAs: ('bytes' | 'json' | 'string')[];
+  /** The layout's own store choices (`options`): allowed values, or null for free text (the service's `strategy`, `cache_key`…). */
+  storeOptions: Record<string, string[] | null>;
+}
+
+/** What a cancel did: stopped it before anything was stored, or came too late and the store's result stands. */
+export interface CancelOutcome {
+  /** True: it stopped (or will never start) and nothing was stored. */
+  cancelled: boolean;
+  /** Set when the store committed before the cancel arrived: what was stored. */
+  stored?: StoredEntry;
 }
 
 export interface MethodResults {
   capabilities: Capabilities;
   namespaces: { namespaces: NamespaceCounts[] };
   namespaceNames: { names: string[] };
+  checkNamespace: { namespace: string };
   stats: NamespaceStatsView;
   versions: { hash: string; versions: VersionItem[]; count: number };
   entry: EntryView;
@@ -323,11 +373,11 @@ export interface MethodResults {
   storeBytes: StoredEntry;
   hashFile: HashReport;
   storeFile: StoredEntry;
-  cancel: { cancelled: boolean };
+  cancel: CancelOutcome;
   saveEntry: { saved: boolean; path?: string; bytes?: number };
   verify: VerifyResult;
   profiles: ProfilesView;
-  saveProfile: ProfileSummary;
+  saveProfile: { profile: ProfileSummary; capabilities: Capabilities };
   removeProfile: { removed: boolean };
   connect: Capabilities;
 }

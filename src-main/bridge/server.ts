@@ -134,7 +134,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return fail(res, 400, 'invalid_input', `upload: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
-    const { op, namespace, name, transferId, as } = parsed.data;
+    const { op, namespace, name, transferId, as, options } = parsed.data;
     try {
       session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
     } catch (err) {
@@ -154,8 +154,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         total,
         async (transfer) =>
           op === 'store'
-            ? session.format.store(session.format.parseNamespace(namespace), { source, name, as }, transfer)
-            : hashReport(session.format, namespace, { source, as }, transfer),
+            ? session.format.store(session.format.parseNamespace(namespace), { source, name, as, options }, transfer)
+            : hashReport(session.format, namespace, { source, as, options }, transfer),
         gone.signal,
       );
       result = { ok: true, value };

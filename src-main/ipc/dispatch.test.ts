@@ -59,6 +59,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   capabilities: {},
   namespaces: {},
   namespaceNames: {},
+  checkNamespace: { namespace: 'default' },
   stats: { namespace: 'default' },
   versions: { namespace: 'default', hash: 'b94d27b9934d3e08' },
   entry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
@@ -156,6 +157,7 @@ describe('contract dispatch', () => {
   it('reads only files the operator chose, never the app data, /proc, a link out or a FIFO: refused, nothing stored', async () => {
     const { dispatch, calls, profiles, pathGrants } = await setup();
     await dispatch('saveProfile', { ...VALID.saveProfile, allowPlaintextSecret: true }); // profiles.json now holds a secret
+    const opened = calls(); // connecting to the saved profile's store lists a few keys
     const chosen = mkdtempSync(path.join(dir, 'chosen-'));
     const fifo = path.join(chosen, 'fifo');
     execFileSync('mkfifo', [fifo]);
@@ -183,7 +185,7 @@ describe('contract dispatch', () => {
         expect(result, `${method} ${file}`).toMatchObject({ ok: false, error: { code } });
       }
     }
-    expect(calls()).toBe(0);
+    expect(calls()).toBe(opened);
     expect(await dispatch('storeFile', { namespace: 'default', path: path.join(chosen, 'sub', 'photo.jpg'), transferId: 'ok1' })).toMatchObject({
       ok: true,
       value: { source: 'photo.jpg', size: 12 },
@@ -210,22 +212,23 @@ describe('contract dispatch', () => {
     const result = await dispatch('storeFile', { namespace: 'default', path: big, transferId: 'big' });
     expect(result).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
-    expect(await dispatch('cancel', { transferId: 'big' })).toEqual({ ok: true, value: { cancelled: false } });
+    expect(await dispatch('cancel', { transferId: 'big' })).toEqual({ ok: true, value: { cancelled: true } });
   });
 
   it('never returns or persists a secret key without a keyring unless the operator allows it', async () => {
     const { dispatch, profilesText, profiles } = await setup();
     const saved = await dispatch('saveProfile', VALID.saveProfile);
-    expect(saved).toMatchObject({ ok: true, value: { kind: 's3', maskedKeyId: 'AKIA…2345', secret: 'session', location: 's3://my-bucket/' } });
+    expect(saved).toMatchObject({ ok: true, value: { profile: { location: 's3://my-bucket/' }, capabilities: { profile: expect.stringMatching(/^s3-/) } } });
     const listed = await dispatch('profiles', {});
-    expect(listed).toMatchObject({ ok: true, value: { keyring: { available: false }, active: 'command-line' } });
+    expect(saved).toMatchObject({ ok: true, value: { profile: { kind: 's3', maskedKeyId: 'AKIA…2345', secret: 'session' } } });
+    expect(listed).toMatchObject({ ok: true, value: { keyring: { available: false }, active: (saved as { value: { profile: { id: string } } }).value.profile.id } });
     for (const seenByRenderer of [JSON.stringify(saved), JSON.stringify(listed)]) {
       expect(seenByRenderer).not.toContain('secret/KEY');
       expect(seenByRenderer).not.toContain('AKIAEXAMPLE12345');
     }
     expect(await profilesText()).not.toContain('secret/KEY');
     const plain = await dispatch('saveProfile', { ...VALID.saveProfile, allowPlaintextSecret: true });
-    expect(plain).toMatchObject({ ok: true, value: { secret: 'plaintext' } });
+    expect(plain).toMatchObject({ ok: true, value: { profile: { secret: 'plaintext' } } });
     expect(await profilesText()).toContain('secret/KEY');
     expect(statSync(profiles.file).mode & 0o077).toBe(0); // owner-only
   });
@@ -257,11 +260,14 @@ describe('contract dispatch', () => {
   it('switches stores by profile, and a profile that cannot connect changes nothing', async () => {
     const { dispatch } = await setup({ realBackends: true });
     await dispatch('storeBytes', { namespace: 'kept', name: 'a', base64: Buffer.from('kept').toString('base64') });
+    // A profile that cannot connect is not saved, and the store that was open stays open.
     const unreachable = await dispatch('saveProfile', { profile: { kind: 's3', name: 'down', bucket: 'nobody', endpoint: 'http://127.0.0.1:9', pathStyle: true, region: 'us-east-1', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 's' } });
-    const id = (unreachable as { value: { id: string } }).value.id;
-    const failed = await dispatch('connect', { id });
-    expect(failed).toMatchObject({ ok: false, error: { code: 'storage_unreachable' } });
+    expect(unreachable).toMatchObject({ ok: false, error: { code: 'storage_unreachable' } });
     expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+    expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { profiles: [{ id: 'command-line' }, { id: 'local-default' }] } });
+    const other = mkdtempSync(path.join(dir, 'other-'));
+    const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: other } });
+    const id = (saved as { value: { profile: { id: string } } }).value.profile.id;
     expect(await dispatch('connect', { id: 'local-default' })).toMatchObject({ ok: true, value: { profile: 'local-default', conditionalWrites: true } });
     expect(await dispatch('removeProfile', { id: 'local-default' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
     // The command-line store stays listed and keeps its contents while another profile is active.
@@ -274,8 +280,7 @@ describe('contract dispatch', () => {
   it('opens the default folder when the saved active profile cannot connect', async () => {
     const dir2 = mkdtempSync(path.join(dir, 'restart-'));
     const profiles = new ProfileStore(path.join(dir2, 'profiles.json'), NO_KEYRING, path.join(dir2, 'store'));
-    const down = await profiles.upsert({ kind: 's3', name: 'down', bucket: 'nobody', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', pathStyle: true, awsProfile: '', accessKeyId: '', secretAccessKey: '' }, false);
-    await profiles.setActive(down.id);
+    await profiles.save(await profiles.prepare({ kind: 's3', name: 'down', bucket: 'nobody', prefix: '', region: 'us-east-1', endpoint: 'http://127.0.0.1:9', pathStyle: true, awsProfile: '', accessKeyId: '', secretAccessKey: '' }, false));
     const session = new AppSession({ profiles });
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     await session.start();
@@ -343,8 +348,7 @@ describe('contract dispatch', () => {
       expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { format: 'native', formatReason: expect.stringContaining('chosen') } });
       expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { profiles: expect.arrayContaining([expect.objectContaining({ id: 'command-line', format: 'native' })]) } });
       const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'svc', dir: copy, format: 'mgraph' } });
-      expect(saved).toMatchObject({ ok: true, value: { format: 'mgraph' } });
-      expect(await dispatch('connect', { id: (saved as { value: { id: string } }).value.id })).toMatchObject({ ok: true, value: { format: 'mgraph' } });
+      expect(saved).toMatchObject({ ok: true, value: { profile: { format: 'mgraph' }, capabilities: { format: 'mgraph' } } });
       expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'bad', dir: '/x', format: 'git' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
       await session.close();
     });

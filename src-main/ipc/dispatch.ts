@@ -9,6 +9,7 @@ import type { AppSession } from './session';
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
 type StoreAs = FormatStoreInput['as'];
+type StoreOptions = FormatStoreInput['options'];
 
 /** Hash-before-store: the hash, and the version the namespace already holds it as. */
 export async function hashReport(format: StoreFormat, namespace: string, input: FormatStoreInput, options: TransferOptions): Promise<HashReport> {
@@ -57,33 +58,55 @@ async function namespaceNames(format: StoreFormat): Promise<string[]> {
   return names;
 }
 
+/**
+ * The record and a bounded preview. A preview that holds the whole content has been checked
+ * against the entry's hash (retrieve checks as it streams); content that is missing or corrupt
+ * still shows the record, with `contentProblem` and no preview.
+ */
 async function entryView(format: StoreFormat, namespace: string, ref: string): Promise<EntryView> {
-  const { record, content } = await retrieveRef(format, namespace, ref);
+  const ns = format.parseNamespace(namespace);
+  const lookup = await format.parseLookup(namespace, ref);
+  let opened;
+  try {
+    opened = await format.retrieve(ns, lookup);
+  } catch (err) {
+    // The record without its content: the version exists, its bytes do not.
+    if (!(err instanceof CacheError && err.code === 'not_found')) throw err;
+    const record = await format.record(ns, lookup);
+    return { record, preview: '', previewTruncated: false, previewVerified: false, contentProblem: 'missing' };
+  }
+  const { record, content } = opened;
   const parts: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
-  for await (const chunk of content) {
-    if (size >= LIMITS.previewBytes) {
-      truncated = chunk.byteLength > 0;
-      if (truncated) break; // stop reading: the rest is not needed
-      continue;
+  try {
+    for await (const chunk of content) {
+      if (size >= LIMITS.previewBytes) {
+        truncated = chunk.byteLength > 0;
+        if (truncated) break; // stop reading: the rest is not needed
+        continue;
+      }
+      parts.push(chunk.subarray(0, LIMITS.previewBytes - size));
+      size += Math.min(chunk.byteLength, LIMITS.previewBytes - size);
+      truncated = chunk.byteLength > parts[parts.length - 1]!.byteLength;
+      if (truncated) break;
     }
-    parts.push(chunk.subarray(0, LIMITS.previewBytes - size));
-    size += Math.min(chunk.byteLength, LIMITS.previewBytes - size);
-    truncated = chunk.byteLength > parts[parts.length - 1]!.byteLength;
-    if (truncated) break;
+  } catch (err) {
+    if (!(err instanceof CacheError && err.code === 'corrupt')) throw err;
+    return { record, preview: '', previewTruncated: false, previewVerified: false, contentProblem: 'corrupt' };
   }
-  return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated };
+  return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated, previewVerified: !truncated };
 }
 
 function handlers(session: AppSession): Handlers {
   const format = () => session.format;
   const ns = (namespace: string) => format().parseNamespace(namespace);
-  const storeInput = (source: FormatStoreInput['source'], name: string, as: StoreAs): FormatStoreInput => ({ source, name, as });
+  const storeInput = (source: FormatStoreInput['source'], name: string, as: StoreAs, options: StoreOptions): FormatStoreInput => ({ source, name, as, options });
   return {
     capabilities: async () => session.capabilities(),
     namespaces: async () => ({ namespaces: await format().namespaces() }),
     namespaceNames: async () => ({ names: await namespaceNames(format()) }),
+    checkNamespace: async ({ namespace }: { namespace: string }) => ({ namespace: ns(namespace) }),
     stats: async ({ namespace }: { namespace: string }) => format().stats(ns(namespace)),
     versions: async ({ namespace, hash }: { namespace: string; hash: string }) => {
       const versions = await format().versions(ns(namespace), hash);
@@ -98,19 +121,20 @@ function handlers(session: AppSession): Handlers {
       const result = await format().delete(ns(namespace), await format().parseLookup(namespace, ref));
       return { deleted: result.deleted, contentRemoved: result.contentRemoved };
     },
-    storeBytes: async ({ namespace, name, base64, as }: { namespace: string; name: string; base64: string; as: StoreAs }) => {
+    storeBytes: async ({ namespace, name, base64, as, options }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions }) => {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64)) throw new CacheError('invalid_input', 'content must be base64');
-      return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as));
+      return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as, options));
     },
-    hashFile: async ({ namespace, path: file, transferId }: { namespace: string; path: string; transferId: string }) => {
+    hashFile: async ({ namespace, path: file, transferId, as, options }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions }) => {
+      format().checkStoreInput({ as, options });
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'hash', chosen.size, (options) => hashReport(format(), namespace, { source: { kind: 'file', path: chosen.path } }, options));
+      return session.transfer(transferId, 'hash', chosen.size, (transfer) => hashReport(format(), namespace, storeInput({ kind: 'file', path: chosen.path }, '', as, options), transfer));
     },
-    storeFile: async ({ namespace, path: file, transferId, as }: { namespace: string; path: string; transferId: string; as: StoreAs }) => {
+    storeFile: async ({ namespace, path: file, transferId, as, options }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions }) => {
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'store', chosen.size, (options) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as), options));
+      return session.transfer(transferId, 'store', chosen.size, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
     },
-    cancel: async ({ transferId }: { transferId: string }) => ({ cancelled: session.cancel(transferId) }),
+    cancel: async ({ transferId }: { transferId: string }) => session.cancel(transferId),
     saveEntry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
       const choose = session.options.chooseSavePath;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');
@@ -141,12 +165,13 @@ function handlers(session: AppSession): Handlers {
         format().verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
       ),
     profiles: async () => session.profilesView(),
-    saveProfile: async ({ profile, allowPlaintextSecret }: { profile: never; allowPlaintextSecret: boolean }) => session.profiles.upsert(profile, allowPlaintextSecret),
+    saveProfile: async ({ profile, id, allowPlaintextSecret, attemptId }: { profile: never; id?: string; allowPlaintextSecret: boolean; attemptId?: string }) =>
+      session.saveProfile(profile, { id, allowPlaintextSecret, attemptId }),
     removeProfile: async ({ id }: { id: string }) => {
       if (id === session.activeProfileId) throw new CacheError('invalid_input', 'switch to another profile before removing this one');
       return { removed: await session.profiles.remove(id) };
     },
-    connect: async ({ id }: { id: string }) => session.connect(id),
+    connect: async ({ id, attemptId }: { id: string; attemptId?: string }) => session.connect(id, attemptId),
   };
 }
 

@@ -1,14 +1,18 @@
-import type { CacheAdminEvent, Capabilities, ProfileSummary, ProfilesView } from '../../src-shared/contract';
+import type { CacheAdminEvent, CancelOutcome, Capabilities, ProfileSummary, ProfilesView, StoredEntry } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
 import type { FormatName, StoreFormat } from '../core/formats/format';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
-import { DEFAULT_PROFILE_ID, type ProfileStore } from '../profiles/profiles';
+import { DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
 import type { PathGrants, ReadableFile } from './path-grants';
 
 /** A store given on the command line (`npm run web -- --store DIR`): active, but not saved as a profile. */
 export const COMMAND_LINE_PROFILE = 'command-line';
+/** How long opening a store may take before the operator is told it did not answer. */
+export const CONNECT_TIMEOUT_MS = 20_000;
+/** Outcomes kept for cancels that arrive late (or early): far more than transfers run at once. */
+const REMEMBERED_OUTCOMES = 1000;
 
 export interface SessionOptions {
   profiles: ProfileStore;
@@ -23,6 +27,14 @@ export interface SessionOptions {
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
   /** The files the operator chose (Electron drops and dialogs); absent, windows send files as uploads only. */
   pathGrants?: PathGrants;
+  /** Default CONNECT_TIMEOUT_MS, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */
+  connectTimeoutMs?: number;
+}
+
+interface RunningTransfer {
+  controller: AbortController;
+  /** Settles (never rejects) once the transfer has ended and its outcome is recorded. */
+  settled: Promise<void>;
 }
 
 /**
@@ -32,7 +44,9 @@ export interface SessionOptions {
 export class AppSession {
   private active: { profile: ProfileSummary; store: OpenedStore } | null = null;
   private commandLineStore: OpenedStore | null = null;
-  private readonly transfers = new Map<string, AbortController>();
+  private readonly transfers = new Map<string, RunningTransfer>();
+  /** What each recent transfer ended as; `beforeStart` marks one cancelled before it began. */
+  private readonly outcomes = new Map<string, CancelOutcome & { beforeStart?: boolean }>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
 
   constructor(readonly options: SessionOptions) {}
@@ -73,19 +87,60 @@ export class AppSession {
     return { ...view, active: this.active?.profile.id ?? view.active, profiles: extra ? [extra, ...view.profiles] : view.profiles };
   }
 
-  async connect(id: string): Promise<Capabilities> {
+  async connect(id: string, attemptId?: string): Promise<Capabilities> {
     const commandLine = this.commandLineProfile;
     if (id === COMMAND_LINE_PROFILE && commandLine) {
       // Kept open for the whole run, so switching back finds an in-memory store as it was left.
-      this.commandLineStore ??= await this.openStore(this.options.commandLine!, commandLine);
+      this.commandLineStore ??= await this.opening(this.options.commandLine!, commandLine, attemptId);
       await this.activate({ profile: commandLine, store: this.commandLineStore });
       return this.capabilities();
     }
     const { profile, location } = await this.profiles.location(id);
     // Open the new store before closing the old one: a profile that cannot connect changes nothing.
-    await this.activate({ profile, store: await this.openStore(location, profile) });
+    await this.activate({ profile, store: await this.opening(location, profile, attemptId) });
     await this.profiles.setActive(id);
     return this.capabilities();
+  }
+
+  /** Connects to the store a new or edited profile describes, and saves the profile only once that worked. */
+  async saveProfile(input: ProfileInput, options: { id?: string; allowPlaintextSecret: boolean; attemptId?: string }): Promise<{ profile: ProfileSummary; capabilities: Capabilities }> {
+    const prepared = await this.profiles.prepare(input as never, options.allowPlaintextSecret, options.id);
+    const summary = this.profiles.summary(prepared.stored);
+    const store = await this.opening(prepared.location, summary, options.attemptId);
+    let profile;
+    try {
+      profile = await this.profiles.save(prepared);
+    } catch (err) {
+      await store.format.storage.close();
+      throw err;
+    }
+    await this.activate({ profile, store });
+    return { profile, capabilities: this.capabilities() };
+  }
+
+  /**
+   * Opens a store within the connect time limit, cancellable with `attemptId`. A store that
+   * answers after the limit or the cancel is closed as soon as it does.
+   */
+  private async opening(location: StoreLocation, profile: ProfileSummary, attemptId?: string): Promise<OpenedStore> {
+    const limit = this.options.connectTimeoutMs ?? (Number(process.env.CACHE_ADMIN_CONNECT_TIMEOUT_MS) || CONNECT_TIMEOUT_MS);
+    const opening = this.openStore(location, profile);
+    let timer: NodeJS.Timeout | undefined;
+    const run = async ({ signal }: { signal: AbortSignal }) => {
+      const stopped = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new CacheError('storage_unreachable', `${profile.name} (${profile.location}) did not answer within ${Math.round(limit / 100) / 10} s; the store that was open stays open`)), limit);
+        signal.addEventListener('abort', () => reject(new CacheError('cancelled', `connecting to ${profile.name} was cancelled; the store that was open stays open`)));
+      });
+      return Promise.race([opening, stopped]);
+    };
+    try {
+      return await (attemptId ? this.transfer(attemptId, 'connect', null, run) : run({ signal: new AbortController().signal }));
+    } catch (err) {
+      void opening.then((late) => late.format.storage.close(), () => undefined);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The store in its layout: the profile's forced format, else detected from its keys. */
@@ -127,6 +182,7 @@ export class AppSession {
       format: format.name,
       formatReason: detection.reason,
       storeAs: [...format.capabilities.storeAs],
+      storeOptions: Object.fromEntries(Object.entries(format.capabilities.storeOptions).map(([name, values]) => [name, values && [...values]])),
     };
   }
 
@@ -141,44 +197,75 @@ export class AppSession {
 
   /**
    * Runs one cancellable transfer: progress goes out as events (at most every 100 ms), `cancel`
-   * with the same id aborts it. Ids must be unique while running.
+   * with the same id aborts it. Ids must be unique while running. A result the run returns stands
+   * even when a cancel arrived meanwhile: it was stored, and saying otherwise would be false.
    */
   async transfer<T>(
     transferId: string,
-    phase: 'hash' | 'store' | 'verify',
+    phase: 'hash' | 'store' | 'verify' | 'connect',
     totalBytes: number | null,
     run: (options: { signal: AbortSignal; onProgress: (bytesDone: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
     if (this.transfers.has(transferId)) throw new CacheError('invalid_input', `transfer ${transferId} is already running`);
+    if (this.outcomes.get(transferId)?.beforeStart) {
+      this.outcomes.delete(transferId);
+      throw this.cancelledError(transferId, phase);
+    }
     const controller = new AbortController();
+    let settle!: () => void;
+    const settled = new Promise<void>((resolve) => (settle = resolve));
     const onOuterAbort = () => controller.abort();
     outerSignal?.addEventListener('abort', onOuterAbort);
-    this.transfers.set(transferId, controller);
+    this.transfers.set(transferId, { controller, settled });
     let last = 0;
     const onProgress = (bytesDone: number) => {
       const now = Date.now();
-      if (now - last < 100) return;
+      if (now - last < 100 || phase === 'connect') return;
       last = now;
       this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes });
     };
     try {
       const result = await run({ signal: controller.signal, onProgress });
-      this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? 0, totalBytes });
+      this.remember(transferId, phase === 'store' ? { cancelled: false, stored: result as StoredEntry } : { cancelled: false });
+      if (phase !== 'connect') this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? 0, totalBytes });
       return result;
     } catch (err) {
-      if (controller.signal.aborted) throw new CacheError('cancelled', phase === 'store' ? `transfer ${transferId} was cancelled; nothing was stored` : `${phase} was cancelled`);
+      this.remember(transferId, { cancelled: controller.signal.aborted });
+      if (controller.signal.aborted) throw isCancelled(err) ? err : this.cancelledError(transferId, phase);
       throw err;
     } finally {
       this.transfers.delete(transferId);
       outerSignal?.removeEventListener('abort', onOuterAbort);
+      settle();
     }
   }
 
-  cancel(transferId: string): boolean {
-    const controller = this.transfers.get(transferId);
-    controller?.abort();
-    return controller !== undefined;
+  private cancelledError(transferId: string, phase: string): CacheError {
+    return new CacheError('cancelled', phase === 'store' ? `transfer ${transferId} was cancelled; nothing was stored` : `${phase} was cancelled`);
+  }
+
+  private remember(transferId: string, outcome: CancelOutcome & { beforeStart?: boolean }): void {
+    this.outcomes.delete(transferId);
+    this.outcomes.set(transferId, outcome);
+    if (this.outcomes.size > REMEMBERED_OUTCOMES) this.outcomes.delete(this.outcomes.keys().next().value!);
+  }
+
+  /**
+   * Stops a transfer and says what really happened once it has ended: cancelled with nothing
+   * stored, or stored (the store committed before the cancel reached it). A transfer that has not
+   * started yet never will.
+   */
+  async cancel(transferId: string): Promise<CancelOutcome> {
+    const running = this.transfers.get(transferId);
+    if (running) {
+      running.controller.abort();
+      await running.settled;
+    }
+    const outcome = this.outcomes.get(transferId);
+    if (outcome) return outcome.stored ? { cancelled: false, stored: outcome.stored } : { cancelled: outcome.cancelled };
+    this.remember(transferId, { cancelled: true, beforeStart: true });
+    return { cancelled: true };
   }
 
   /** A file a window asks main to read: only one the operator chose, as its real path and size. */
@@ -189,10 +276,14 @@ export class AppSession {
   }
 
   async close(): Promise<void> {
-    for (const controller of this.transfers.values()) controller.abort();
+    for (const { controller } of this.transfers.values()) controller.abort();
     if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
     await this.commandLineStore?.format.storage.close();
     this.active = null;
     this.commandLineStore = null;
   }
+}
+
+function isCancelled(err: unknown): boolean {
+  return err instanceof CacheError && err.code === 'cancelled';
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import type { ProfileSummary, ProfilesView } from '../../src-shared/contract';
 import { PROFILE_FORMATS, localProfileInputSchema, s3ProfileInputSchema } from '../../src-shared/contract';
-import { CacheError } from '../../src-shared/errors';
+import { CacheError, fileSystemError } from '../../src-shared/errors';
 import type { StoreLocation } from '../core/open-store';
 import type { SecretBox } from './secret-box';
 
@@ -39,6 +39,17 @@ type StoredProfile = z.infer<typeof storedProfile>;
 type ProfilesFile = z.infer<typeof profilesFile>;
 
 export const DEFAULT_PROFILE_ID = 'local-default';
+
+/** A profile checked by `prepare`, not saved yet. */
+export interface PreparedProfile {
+  stored: StoredProfile;
+  /** The saved profile it replaces (the one edited, or the one with the same name). */
+  replaces?: string;
+  /** A secret kept only for this run (no keyring, and plain text not allowed). */
+  sessionSecret?: string;
+  /** Where its store is, secret included: main only. */
+  location: StoreLocation;
+}
 
 /** `AKIA…WXYZ`: enough to tell keys apart, never the key. */
 export function maskKeyId(keyId: string): string {
@@ -80,7 +91,7 @@ export class ProfileStore {
   }
 
   /** Atomic, owner-only: a crash leaves the old file, and no other user can read it. */
-  private async save(): Promise<void> {
+  private async write(): Promise<void> {
     await fs.mkdir(path.dirname(this.file), { recursive: true });
     const tmp = `${this.file}.tmp-${randomBytes(4).toString('hex')}`;
     await fs.writeFile(tmp, `${JSON.stringify(this.data, null, 2)}\n`, { mode: 0o600 });
@@ -112,29 +123,54 @@ export class ProfileStore {
     };
   }
 
-  /** Adds a profile, or replaces the one with the same name. */
-  async upsert(input: S3Input | LocalInput, allowPlaintextSecret: boolean): Promise<ProfileSummary> {
+  /**
+   * Checks a new or edited profile and says where its store is, saving nothing: `save` keeps it
+   * once it has connected. Without `editId`, a profile with the same name is replaced. An edit
+   * that leaves the secret empty keeps the saved one for the same key id.
+   */
+  async prepare(input: S3Input | LocalInput, allowPlaintextSecret: boolean, editId?: string): Promise<PreparedProfile> {
     const data = await this.load();
-    const existing = data.profiles.find((p) => p.name === input.name);
+    const editing = editId === undefined ? undefined : data.profiles.find((p) => p.id === editId);
+    if (editId !== undefined && !editing) throw new CacheError('not_found', `no profile ${editId}`);
+    if (editing && editing.kind !== input.kind) throw new CacheError('invalid_input', `${editing.name} is a ${editing.kind === 's3' ? 'bucket' : 'folder'} profile: add a new profile for a ${input.kind === 's3' ? 'bucket' : 'folder'}`);
+    const sameName = data.profiles.find((p) => p.name === input.name);
+    if (editing && sameName && sameName.id !== editing.id) throw new CacheError('invalid_input', `another profile is already named ${input.name}`);
+    const existing = editing ?? sameName;
     const id = existing?.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
-    let stored: StoredProfile;
+    const format = input.format ?? 'auto';
     if (input.kind === 'local') {
-      stored = { id, kind: 'local', name: input.name, dir: input.dir, format: input.format ?? 'auto' };
-    } else {
-      if (Boolean(input.accessKeyId) !== Boolean(input.secretAccessKey)) {
-        throw new CacheError('invalid_input', 'give both the access key id and the secret key, or neither');
-      }
-      const { secretAccessKey, ...rest } = input;
-      stored = { id, ...rest, format: rest.format ?? 'auto' };
-      this.sessionSecrets.delete(id);
-      if (secretAccessKey) {
-        if (this.secrets.status().available) stored.secret = { sealed: this.secrets.encrypt(secretAccessKey) };
-        else if (allowPlaintextSecret) stored.secret = { plaintext: secretAccessKey };
-        else this.sessionSecrets.set(id, secretAccessKey);
-      }
+      await checkStoreFolder(input.dir);
+      const stored: StoredProfile = { id, kind: 'local', name: input.name, dir: input.dir, format };
+      return { stored, replaces: existing?.id, location: locationOf(stored, undefined) };
     }
-    data.profiles = existing ? data.profiles.map((p) => (p.id === id ? stored : p)) : [...data.profiles, stored];
-    await this.save();
+    const { secretAccessKey, ...rest } = input;
+    const previous = existing?.kind === 's3' && existing.accessKeyId && existing.accessKeyId === input.accessKeyId ? existing : undefined;
+    const stored: StoredProfile = { id, ...rest, format };
+    let secret: string | undefined = secretAccessKey || undefined;
+    let sessionSecret: string | undefined;
+    if (secret) {
+      if (this.secrets.status().available) stored.secret = { sealed: this.secrets.encrypt(secret) };
+      else if (allowPlaintextSecret) stored.secret = { plaintext: secret };
+      else sessionSecret = secret;
+    } else if (editing && previous) {
+      stored.secret = previous.secret;
+      sessionSecret = this.sessionSecrets.get(previous.id);
+      secret = this.secretOf(previous);
+      if (!secret) throw new CacheError('invalid_input', `enter the secret key of ${input.name} again (it was kept only for the last run)`);
+    }
+    if (Boolean(input.accessKeyId) !== Boolean(secret)) throw new CacheError('invalid_input', 'give both the access key id and the secret key, or neither');
+    return { stored, replaces: existing?.id, sessionSecret, location: locationOf(stored, secret) };
+  }
+
+  /** Saves a prepared profile (replacing the one it edits) and makes it the active one. */
+  async save(prepared: PreparedProfile): Promise<ProfileSummary> {
+    const data = await this.load();
+    const { stored, replaces, sessionSecret } = prepared;
+    data.profiles = replaces ? data.profiles.map((p) => (p.id === replaces ? stored : p)) : [...data.profiles, stored];
+    this.sessionSecrets.delete(stored.id);
+    if (sessionSecret) this.sessionSecrets.set(stored.id, sessionSecret);
+    data.active = stored.id;
+    await this.write();
     return this.summary(stored);
   }
 
@@ -146,14 +182,14 @@ export class ProfileStore {
     if (data.profiles.length === before) return false;
     this.sessionSecrets.delete(id);
     if (data.active === id) data.active = DEFAULT_PROFILE_ID;
-    await this.save();
+    await this.write();
     return true;
   }
 
   async setActive(id: string): Promise<void> {
     const data = await this.load();
     data.active = id;
-    await this.save();
+    await this.write();
   }
 
   /** Where a profile's store is, with its secret unsealed: for main only, never the renderer. */
@@ -161,23 +197,40 @@ export class ProfileStore {
     const data = await this.load();
     const p = data.profiles.find((q) => q.id === id);
     if (!p) throw new CacheError('not_found', `no profile ${id}`);
-    if (p.kind === 'local') return { profile: this.summary(p), location: { kind: 'local', dir: p.dir } };
-    const secret = p.secret ? ('sealed' in p.secret ? this.secrets.decrypt(p.secret.sealed) : p.secret.plaintext) : this.sessionSecrets.get(p.id);
-    if (p.accessKeyId && !secret) throw new CacheError('access_denied', `profile ${p.name} needs its secret key again (it was kept only for the last run)`);
-    return {
-      profile: this.summary(p),
-      location: {
-        kind: 's3',
-        config: {
-          bucket: p.bucket,
-          prefix: p.prefix,
-          region: p.region || undefined,
-          endpoint: p.endpoint || undefined,
-          forcePathStyle: p.pathStyle,
-          profile: p.awsProfile || undefined,
-          credentials: p.accessKeyId && secret ? { accessKeyId: p.accessKeyId, secretAccessKey: secret } : undefined,
-        },
-      },
-    };
+    const secret = this.secretOf(p);
+    if (p.kind === 's3' && p.accessKeyId && !secret) throw new CacheError('access_denied', `profile ${p.name} needs its secret key again (it was kept only for the last run): edit it in Stores…`);
+    return { profile: this.summary(p), location: locationOf(p, secret) };
   }
+
+  private secretOf(p: StoredProfile): string | undefined {
+    if (p.kind !== 's3') return undefined;
+    return p.secret ? ('sealed' in p.secret ? this.secrets.decrypt(p.secret.sealed) : p.secret.plaintext) : this.sessionSecrets.get(p.id);
+  }
+}
+
+function locationOf(p: StoredProfile, secret: string | undefined): StoreLocation {
+  if (p.kind === 'local') return { kind: 'local', dir: p.dir };
+  return {
+    kind: 's3',
+    config: {
+      bucket: p.bucket,
+      prefix: p.prefix,
+      region: p.region || undefined,
+      endpoint: p.endpoint || undefined,
+      forcePathStyle: p.pathStyle,
+      profile: p.awsProfile || undefined,
+      credentials: p.accessKeyId && secret ? { accessKeyId: p.accessKeyId, secretAccessKey: secret } : undefined,
+    },
+  };
+}
+
+/** A profile's folder must exist: a typo must not become a new, empty store. */
+async function checkStoreFolder(dir: string): Promise<void> {
+  const found = await fs.stat(dir).catch((err: unknown) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw fileSystemError(err, `cannot open ${dir}`);
+  });
+  if (!found) throw new CacheError('invalid_input', `the folder ${dir} does not exist: create it first, or choose another`);
+  if (!found.isDirectory()) throw new CacheError('invalid_input', `${dir} is not a folder`);
 }

@@ -368,9 +368,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const known = new Set(profiles.status === 'ready' ? profiles.data.profiles.map((p) => p.id) : []);
         const saved = await client.api.saveProfile(input);
         if (!saved.ok) return saved.error;
-        const failed = await get().connect(saved.value.id);
+        const failed = await get().connect(saved.value.profile.id);
         // Main saves before it can try: forget a profile this attempt created (one it replaced is main's to restore).
-        if (failed && !known.has(saved.value.id) && profiles.status === 'ready') await client.api.removeProfile({ id: saved.value.id });
+        if (failed && !known.has(saved.value.profile.id) && profiles.status === 'ready') await client.api.removeProfile({ id: saved.value.profile.id });
         await reloadProfiles();
         return failed && { code: failed.code, message: `Could not connect: ${failed.message}` };
       },

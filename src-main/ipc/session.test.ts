@@ -1,0 +1,166 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { ProfileStore } from '../profiles/profiles';
+import { createDispatcher } from './dispatch';
+import { PathGrants } from './path-grants';
+import { AppSession } from './session';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'session-'));
+
+/** A session on an in-memory command-line store, with real backends for profiles. */
+async function setup(options: { connectTimeoutMs?: number } = {}) {
+  const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+  const profiles = new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store'));
+  const pathGrants = new PathGrants([profilesDir]);
+  pathGrants.grant(dir);
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, pathGrants, connectTimeoutMs: options.connectTimeoutMs });
+  await session.start();
+  const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
+  return { session, dispatch: createDispatcher(session), profiles, profilesText };
+}
+
+const bytes = (text: string) => ({ kind: 'bytes' as const, bytes: Buffer.from(text) });
+
+describe('cancel tells what really happened', () => {
+  it('a cancel that arrives after the version was committed reports it as stored, with its version', async () => {
+    const { session, dispatch } = await setup();
+    let answer!: () => void;
+    const answering = new Promise<void>((resolve) => (answer = resolve));
+    let committed!: () => void;
+    const commit = new Promise<void>((resolve) => (committed = resolve));
+    // The store commits, then its answer is still on its way when the operator clicks Cancel.
+    const storing = session.transfer('late', 'store', null, async ({ signal }) => {
+      const stored = await session.format.store('default', { source: bytes('committed first'), name: 'a.txt' }, { signal });
+      committed();
+      await answering;
+      return stored;
+    });
+    await commit;
+    const cancelling = dispatch('cancel', { transferId: 'late' });
+    answer();
+    const stored = await storing;
+    expect(await cancelling).toEqual({ ok: true, value: { cancelled: false, stored } });
+    expect(stored).toMatchObject({ version: 1 });
+    // Asked again later, the answer is the same.
+    expect(await dispatch('cancel', { transferId: 'late' })).toEqual({ ok: true, value: { cancelled: false, stored } });
+    expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'default', versions: 1 }] } });
+  });
+
+  it('a cancel that arrives before the store starts stops it before it reads a byte: nothing is stored', async () => {
+    const { dispatch } = await setup();
+    const file = path.join(dir, 'early.txt');
+    writeFileSync(file, 'never stored');
+    expect(await dispatch('cancel', { transferId: 'early' })).toEqual({ ok: true, value: { cancelled: true } });
+    expect(await dispatch('storeFile', { namespace: 'default', path: file, transferId: 'early' })).toMatchObject({ ok: false, error: { code: 'cancelled', message: expect.stringContaining('nothing was stored') } });
+    expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+    // The id is free again once that store was refused.
+    expect(await dispatch('storeFile', { namespace: 'default', path: file, transferId: 'early' })).toMatchObject({ ok: true, value: { version: 1 } });
+  });
+
+  it('a cancel during the store waits for it to stop and says nothing was stored, which is true', async () => {
+    const { session, dispatch } = await setup();
+    let reading!: () => void;
+    const started = new Promise<void>((resolve) => (reading = resolve));
+    async function* slowSource() {
+      yield Buffer.from('first part ');
+      reading();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      yield Buffer.from('second part');
+    }
+    const storing = session.transfer('mid', 'store', null, (options) => session.format.store('default', { source: { kind: 'stream', stream: slowSource() }, name: 'b.txt' }, options));
+    storing.catch(() => undefined);
+    await started;
+    expect(await dispatch('cancel', { transferId: 'mid' })).toEqual({ ok: true, value: { cancelled: true } });
+    await expect(storing).rejects.toMatchObject({ code: 'cancelled' });
+    expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+});
+
+describe('connecting', () => {
+  let silent: Server;
+  let endpoint: string;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    // Accepts connections and never answers: a firewall that drops replies, a hung proxy.
+    silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    endpoint = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+  const silentProfile = () => ({ kind: 's3' as const, name: 'silent', bucket: 'quiet-bucket', endpoint, pathStyle: true, region: 'us-east-1', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'not-a-real-secret' });
+
+  it('a silent endpoint times out with a clear error, the open store stays active, and the profile is not saved', async () => {
+    const { dispatch, profilesText } = await setup({ connectTimeoutMs: 300 });
+    await dispatch('storeBytes', { namespace: 'kept', name: 'a', base64: Buffer.from('kept').toString('base64') });
+    const started = Date.now();
+    const result = await dispatch('saveProfile', { profile: silentProfile() });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result).toMatchObject({ ok: false, error: { code: 'storage_unreachable', message: expect.stringMatching(/silent .*did not answer within 0\.3 s; the store that was open stays open/) } });
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+    expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'kept' }] } });
+    expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { profiles: [{ id: 'command-line' }, { id: 'local-default' }] } });
+    expect(await profilesText()).not.toContain('silent');
+  });
+
+  it('a connect can be cancelled while it waits: nothing changes', async () => {
+    const { dispatch } = await setup({ connectTimeoutMs: 60_000 });
+    const connecting = dispatch('saveProfile', { profile: silentProfile(), attemptId: 'c1' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await dispatch('cancel', { transferId: 'c1' })).toEqual({ ok: true, value: { cancelled: true } });
+    expect(await connecting).toMatchObject({ ok: false, error: { code: 'cancelled', message: expect.stringContaining('the store that was open stays open') } });
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+  });
+});
+
+describe('profiles', () => {
+  it('refuses a folder that does not exist, and a file, saving nothing', async () => {
+    const { dispatch, profilesText } = await setup();
+    const missing = path.join(dir, 'no-such-folder');
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'typo', dir: missing } })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: `the folder ${missing} does not exist: create it first, or choose another` },
+    });
+    const file = path.join(dir, 'a-file');
+    writeFileSync(file, '');
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'file', dir: file } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: `${file} is not a folder` } });
+    expect(await profilesText()).toBe('');
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+  });
+
+  it('edits a profile: a new name and folder, then a secret re-entered after a restart', async () => {
+    const { dispatch, profiles } = await setup();
+    const first = mkdtempSync(path.join(dir, 'first-'));
+    const second = mkdtempSync(path.join(dir, 'second-'));
+    const saved = (await dispatch('saveProfile', { profile: { kind: 'local', name: 'work', dir: first } })) as { ok: true; value: { profile: { id: string } } };
+    const { id } = saved.value.profile;
+    expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'work (moved)', dir: second } })).toMatchObject({ ok: true, value: { profile: { id, name: 'work (moved)', location: second }, capabilities: { profile: id } } });
+    expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'Local folder', dir: second } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named Local folder' } });
+    const listed = (await dispatch('profiles', {})) as { ok: true; value: { profiles: { id: string; name: string }[] } };
+    expect(listed.value.profiles.filter((p) => p.id === id)).toEqual([expect.objectContaining({ name: 'work (moved)' })]);
+
+    // A bucket whose secret was kept only for the run: after a restart it must be entered again.
+    const bucket = { kind: 's3' as const, name: 'bucket', bucket: 'my-bucket', prefix: '', region: 'us-east-1', endpoint: '', pathStyle: false, awsProfile: '', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'kept-for-the-run' };
+    const prepared = await profiles.prepare(bucket, false);
+    await profiles.save(prepared);
+    const restarted = new ProfileStore(profiles.file, NO_KEYRING, path.join(dir, 'store'));
+    await expect(restarted.location(prepared.stored.id)).rejects.toMatchObject({ code: 'access_denied', message: expect.stringContaining('edit it in Stores') });
+    await expect(restarted.prepare({ ...bucket, secretAccessKey: '' }, false, prepared.stored.id)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('enter the secret key of bucket again') });
+    const edited = await restarted.prepare({ ...bucket, region: 'eu-west-1', secretAccessKey: 'entered-again' }, false, prepared.stored.id);
+    await restarted.save(edited);
+    expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { region: 'eu-west-1', credentials: { secretAccessKey: 'entered-again' } } });
+    // An edit that leaves the secret empty keeps the one entered, for the same key id.
+    await restarted.save(await restarted.prepare({ ...bucket, name: 'renamed bucket', secretAccessKey: '' }, false, prepared.stored.id));
+    expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { credentials: { secretAccessKey: 'entered-again' } } });
+  });
+});
