@@ -228,7 +228,7 @@ describe('loopback bridge', () => {
     ).rejects.toThrow();
     await new Promise((r) => setTimeout(r, 200));
     expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
-    expect((await call('cancel', { transferId: 'gone' })).body).toEqual({ ok: true, value: { cancelled: false } });
+    expect((await call('cancel', { transferId: 'gone' })).body).toEqual({ ok: true, value: { cancelled: true } });
   });
 
   it('refuses an upload over the entry size limit with a typed error, storing nothing', async () => {
