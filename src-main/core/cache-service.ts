@@ -6,6 +6,7 @@ import type { CacheHash, CacheId, EntrySummary, Namespace, NamespaceStats, Names
 import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecordProblem } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
+import { checkedContent, corruptContent } from './formats/checked-content';
 import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
 import { KeyedLock, mapLimit } from './keyed-lock';
 import { KeyLayout } from './layout';
@@ -342,11 +343,19 @@ export class CacheService {
     return record;
   }
 
-  /** Metadata and streamed bytes: two reads. */
+  /**
+   * Metadata and streamed bytes: two reads. The bytes are checked against the record's SHA-256 and
+   * cache hash as they stream; content that does not match ends in a `corrupt` error.
+   */
   async retrieve(namespace: string, lookup: EntryLookup, options: { signal?: AbortSignal } = {}) {
     const record = await this.record(namespace, lookup);
-    const content = await this.storage.getStream(this.layout.content(record.namespace, record.hash), options);
-    if (!content) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage`);
+    const stored = await this.storage.getStream(this.layout.content(record.namespace, record.hash), options);
+    if (!stored) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage`);
+    const content = checkedContent(stored, (sha256) => {
+      if (sha256 !== record.sha256) return corruptContent(record.cache_id, 'SHA-256', record.sha256, sha256);
+      const hash = cacheHashOfSha256(sha256);
+      return hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash);
+    });
     return { record, content };
   }
 

@@ -41,6 +41,7 @@ const entryView = (over: Partial<EntryView['record']> = {}, preview = 'aGVsbG8='
   },
   preview,
   previewTruncated: false,
+  previewVerified: true,
 });
 
 describe('Namespaces', () => {

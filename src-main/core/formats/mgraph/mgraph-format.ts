@@ -1,10 +1,10 @@
 /** The Python cache service's layout as a store format, over any storage backend. */
 import { forEachPage } from '../../storage/list-page';
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CacheError } from '../../../../src-shared/errors';
-import { readAllBounded } from '../../hashing';
+import { cacheHashOfSha256, readAllBounded } from '../../hashing';
 import { mapLimit } from '../../keyed-lock';
 import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
 import type {
@@ -26,7 +26,8 @@ import type {
   StoreFormat,
   TransferOptions,
 } from '../format';
-import { contentMd5, prepareContent, type DataType } from './content';
+import { checkedContent, corruptContent } from '../checked-content';
+import { contentMd5, prepareContent, rehashFile, type DataType } from './content';
 import {
   DEFAULT_STRATEGY,
   STRATEGIES,
@@ -222,23 +223,31 @@ export class MgraphFormat implements StoreFormat {
     return (await this.readEntry(ns, await this.resolve(ns, lookup))).record;
   }
 
-  /** The record, and which content copy is served: the first that exists, as the service reads the first listed. */
-  private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string; head: Uint8Array | null }> {
+  /**
+   * The record, and which content copy is served: the first that exists, as the service reads the
+   * first listed. With no copy left the record is still read (contentKey null), so the entry can
+   * be shown and deleted.
+   */
+  private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string | null; head: Uint8Array | null }> {
     const { idRef } = r;
-    let contentKey = idRef.file_paths.content_files[0] ?? '';
-    let metadata: Metadata | null = null;
+    const copies = idRef.file_paths.content_files;
+    let contentKey: string | null = null;
     let head: Uint8Array | null = null;
-    for (const key of idRef.file_paths.content_files) {
+    for (const key of copies) {
       head = idRef.file_type === 'json' ? await this.storage.get(key) : (await this.storage.exists(key)) ? new Uint8Array() : null;
       if (head) {
         contentKey = key;
-        metadata = parseJsonObject<Metadata>(await this.storage.get(`${key}.metadata`));
         break;
       }
     }
-    if (!head) throw new CacheError('not_found', `the content of ${r.cacheId} is missing from storage (run verify)`);
+    // The served copy's own .metadata, else any copy's, as verify reads them: it says how the service hashed.
+    let metadata: Metadata | null = null;
+    for (const key of contentKey ? [contentKey, ...copies] : copies) {
+      metadata = parseJsonObject<Metadata>(await this.storage.get(`${key}.metadata`));
+      if (metadata) break;
+    }
     const data = metadata?.data;
-    const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : firstNonSpace(head) === 0x22 ? 'string' : 'json';
+    const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : head && firstNonSpace(head) === 0x22 ? 'string' : 'json';
     const childData = (await mapLimit(idRef.file_paths.data_folders, LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat();
     const record: FormatRecord = {
       format: 'mgraph',
@@ -247,7 +256,7 @@ export class MgraphFormat implements StoreFormat {
       cache_id: r.cacheId,
       version: r.version,
       latest_version: r.latestVersion,
-      size: metadata?.content__size ?? head.byteLength,
+      size: metadata?.content__size ?? head?.byteLength ?? 0,
       stored_at: iso(idRef.timestamp),
       content_type: CONTENT_TYPES[dataType],
       data_type: dataType,
@@ -274,17 +283,32 @@ export class MgraphFormat implements StoreFormat {
     return out;
   }
 
-  /** What the service's retrieve serves: binary bytes (gzip decoded), a string's text, JSON as stored. */
+  /**
+   * What the service's retrieve serves: binary bytes (gzip decoded), a string's text, JSON as
+   * stored; checked against the cache hash by verify's rules, so wrong content fails `corrupt`.
+   */
   async retrieve(namespace: string, lookup: FormatLookup, options: { signal?: AbortSignal } = {}): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }> {
     const ns = parseServiceNamespace(namespace);
     const { record, contentKey, head } = await this.readEntry(ns, await this.resolve(ns, lookup));
+    if (!contentKey) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage (run verify)`);
+    const wrongHash = (hash: string) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash));
     if (head) {
+      // Read whole already: checked before a byte is served.
+      let hash: string;
+      try {
+        hash = rehashFile(head, 'json', { contentEncoding: record.content_encoding, jsonFieldPath: fieldPathOf(record) }).hash;
+      } catch (err) {
+        throw new CacheError('corrupt', `the content of ${record.cache_id} is corrupt: it cannot be read back as JSON (${(err as Error).message.slice(0, 100)}); it was not served (run verify)`);
+      }
+      const wrong = wrongHash(hash);
+      if (wrong) throw new CacheError('corrupt', wrong);
       const bytes = record.data_type === 'string' ? new TextEncoder().encode(JSON.parse(new TextDecoder().decode(head)) as string) : head;
       return { record, content: Readable.from([bytes]) };
     }
     const stream = await this.storage.getStream(contentKey, options);
     if (!stream) throw new CacheError('not_found', `the content of ${record.cache_id} vanished while reading it`);
-    return { record, content: record.content_encoding === 'gzip' ? Readable.from(stream).pipe(createGunzip()) : stream };
+    const served = record.content_encoding === 'gzip' ? gunzipped(stream, record.cache_id) : stream;
+    return { record, content: checkedContent(served, (sha256) => wrongHash(cacheHashOfSha256(sha256))) };
   }
 
   checkStoreInput(input: Pick<FormatStoreInput, 'as' | 'options'>): void {
@@ -461,6 +485,21 @@ function storeChoices(input: Pick<FormatStoreInput, 'as' | 'options'>): StoreCho
     gzip,
     as,
   };
+}
+
+/** A binary copy stored gzip-encoded, decoded as the service serves it; bytes that are not gzip are corrupt. */
+async function* gunzipped(stream: AsyncIterable<Uint8Array>, cacheId: string): AsyncIterable<Uint8Array> {
+  try {
+    yield* pipeline(stream, createGunzip(), () => undefined);
+  } catch (err) {
+    if (!String((err as NodeJS.ErrnoException).code).startsWith('Z_')) throw err;
+    throw new CacheError('corrupt', `the content of ${cacheId} is corrupt: it is marked gzip and does not decode (${(err as Error).message}); it was not served in full (run verify)`);
+  }
+}
+
+function fieldPathOf(record: FormatRecord): string | null {
+  const path = record.details.json_field_path;
+  return typeof path === 'string' ? path : null;
 }
 
 function ordinals(ref: HashRef | null, cacheId: string): { version: number; latestVersion: number } {

@@ -1,0 +1,33 @@
+import { createHash } from 'node:crypto';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import { CacheError } from '../../../src-shared/errors';
+
+/**
+ * Serves `content` while hashing it, holding the last chunk back until the whole SHA-256 is known:
+ * `problem` (given that hex digest) says what is wrong, or null. Wrong content ends the stream with
+ * a `corrupt` error before its last chunk is released, so content that fits in one chunk (every
+ * preview) is never served at all.
+ */
+export function checkedContent(content: AsyncIterable<Uint8Array>, problem: (sha256: string) => string | null): Readable {
+  const hash = createHash('sha256');
+  let held: Uint8Array | undefined;
+  const checker = new Transform({
+    transform(chunk: Uint8Array, _encoding, done) {
+      hash.update(chunk);
+      const ready = held;
+      held = chunk;
+      done(null, ready);
+    },
+    flush(done) {
+      const wrong = problem(hash.digest('hex'));
+      done(wrong === null ? null : new CacheError('corrupt', wrong), wrong === null ? held : undefined);
+    },
+  });
+  // Errors of either side end both: a consumer that stops early closes the stored file.
+  return pipeline(content, checker, () => undefined);
+}
+
+/** The one sentence every corrupt read says: which entry, what was expected, what was read. */
+export function corruptContent(cacheId: string, what: string, expected: string, actual: string): string {
+  return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; it was not served (run verify, then delete the version or store the content again)`;
+}
