@@ -14,6 +14,7 @@ import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
+import { RETENTION_OPTIONS, RETENTION_USAGE, cmdPolicy, cmdPrune, expiredKeys, expiryFields, refuseExpired, withExpiry } from './retention';
 
 /** Usage errors that show the whole usage text after their one line. */
 class UsageTextError extends CacheError {
@@ -44,14 +45,15 @@ commands:
                                              store files (folders recursively); --as string and --strategy
                                              (direct, temporal, temporal_latest, temporal_versioned, key_based)
                                              in the service layout
-  get <hash|cache_id> [--version N] [--out FILE]
+  get <hash|cache_id> [--version N] [--out FILE] [--allow-expired]
   info <hash|cache_id> [--version N]
   versions <hash|cache_id>
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
   delete <hash|cache_id> [--version N]
-  verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)`;
+  verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
+${RETENTION_USAGE}`;
 
 export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
 
@@ -69,6 +71,7 @@ const OPTIONS = {
   repair: { type: 'boolean' },
   strategy: { type: 'string' },
   ...STORE_OPTIONS,
+  ...RETENTION_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -324,6 +327,7 @@ class StoreReport {
 
 async function cmdGet(ctx: Ctx): Promise<number> {
   const { record, content } = await ctx.format.retrieve(ctx.ns, await lookupOf(ctx));
+  await refuseExpired(ctx, record, content);
   if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
   const out = ctx.values.out;
   if (!out) {
@@ -363,6 +367,7 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
     details: record.details,
     key_roles: record.keys,
     child_data: record.child_data,
+    ...(await expiryFields(ctx, record)),
   };
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify(info)}\n`);
@@ -379,12 +384,12 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
 async function cmdVersions(ctx: Ctx): Promise<number> {
   const lookup = await ctx.format.parseLookup(ctx.ns, one(ctx.args, 'hash or cache id'));
   const hash = 'cacheId' in lookup ? (await ctx.format.record(ctx.ns, lookup)).hash : lookup.hash;
-  const versions = await ctx.format.versions(ctx.ns, hash);
+  const versions = await withExpiry(ctx, await ctx.format.versions(ctx.ns, hash));
   if (versions.length === 0) throw new CacheError('not_found', `${hash} is not in namespace ${ctx.ns}`);
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ hash, versions, count: versions.length, format: ctx.format.name })}\n`);
   } else {
-    for (const v of versions) ctx.write(`${v.version}  ${v.cache_id}  ${v.stored_at}  ${v.size ?? '-'}  ${printable(v.source)}\n`);
+    for (const v of versions) ctx.write(`${v.version}  ${v.cache_id}  ${v.stored_at}  ${v.size ?? '-'}  ${printable(v.source)}${v.expired ? '  expired' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -419,10 +424,11 @@ async function cmdLs(ctx: Ctx): Promise<number> {
   let cursor = ctx.values.cursor;
   do {
     const page = await ctx.format.listKeys(prefix, { delimiter, cursor, limit });
-    if (ctx.values.json) ctx.write(`${JSON.stringify(page)}\n`);
+    const expired = await expiredKeys(ctx, page);
+    if (ctx.values.json) ctx.write(`${JSON.stringify({ ...page, objects: page.objects.map((o) => (expired.has(o.key) ? { ...o, expired: true } : o)) })}\n`);
     else {
       for (const p of page.prefixes) ctx.write(`${printable(p)}\n`);
-      for (const o of page.objects) ctx.write(`${printable(o.key)}\t${o.size}\n`);
+      for (const o of page.objects) ctx.write(`${printable(o.key)}\t${o.size}${expired.has(o.key) ? '\texpired' : ''}\n`);
     }
     cursor = page.cursor;
     if (limit !== undefined && cursor && !ctx.values.json) ctx.io.stderr.write(`more: --cursor ${printable(cursor)}\n`);
@@ -461,6 +467,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   ls: cmdLs,
   delete: cmdDelete,
   verify: cmdVerify,
+  policy: cmdPolicy,
+  prune: cmdPrune,
 };
 
 async function cmdVerify(ctx: Ctx): Promise<number> {

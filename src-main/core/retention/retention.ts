@@ -10,7 +10,7 @@ import type { NativeFormat } from '../formats/native/native-format';
 import type { StoreFormat } from '../formats/format';
 import { forEachPage } from '../storage/list-page';
 import { checkSignal, planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
-import { ADMIN_PREFIX, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
+import { ADMIN_PREFIX, formatAge, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
 
 export type { PruneCandidate, PruneReason } from './plan';
 export type { PolicyChange, RetentionPolicy, RetentionRule, StoredPolicy } from './policy';
@@ -116,8 +116,9 @@ export class Retention {
 
   /** Fails with `expired` (the service's 410) unless the version is still live. */
   async assertLive(namespace: string, record: { cache_id: string; stored_at: string }): Promise<void> {
-    const expiry = this.expiryOf((await this.getPolicy()).policy, namespace, record.stored_at);
-    if (expiry.expired) throw new CacheError('expired', `${record.cache_id} expired at ${expiry.expires_at} (its namespace's TTL); ask for it anyway to read it`);
+    const { policy } = await this.getPolicy();
+    const expiry = this.expiryOf(policy, namespace, record.stored_at);
+    if (expiry.expired) throw new CacheError('expired', `${record.cache_id} expired at ${expiry.expires_at} (TTL ${formatAge(ruleFor(policy, namespace).ttl_seconds!)} in namespace ${namespace})`);
   }
 
   private async namespacesOf(selection: PruneSelection): Promise<string[]> {
