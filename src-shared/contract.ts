@@ -147,6 +147,8 @@ export const methods = {
         profile: z.discriminatedUnion('kind', [s3ProfileInputSchema, localProfileInputSchema]),
         /** The profile being edited; absent, a new one (or the one with the same name) is saved. An empty secret keeps the saved one. */
         id: profileId.optional(),
+        /** Editing a bucket: keep its saved access key id (the renderer only ever sees it masked). */
+        keepKeyId: z.boolean().default(false),
         /** Keep the secret key on disk even though the OS offers no keyring to encrypt it. */
         allowPlaintextSecret: z.boolean().default(false),
         attemptId,

@@ -165,8 +165,7 @@ function handlers(session: AppSession): Handlers {
         format().verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
       ),
     profiles: async () => session.profilesView(),
-    saveProfile: async ({ profile, id, allowPlaintextSecret, attemptId }: { profile: never; id?: string; allowPlaintextSecret: boolean; attemptId?: string }) =>
-      session.saveProfile(profile, { id, allowPlaintextSecret, attemptId }),
+    saveProfile: async ({ profile, ...options }: { profile: never; id?: string; keepKeyId: boolean; allowPlaintextSecret: boolean; attemptId?: string }) => session.saveProfile(profile, options),
     removeProfile: async ({ id }: { id: string }) => {
       if (id === session.activeProfileId) throw new CacheError('invalid_input', 'switch to another profile before removing this one');
       return { removed: await session.profiles.remove(id) };

@@ -159,8 +159,9 @@ describe('profiles', () => {
     const edited = await restarted.prepare({ ...bucket, region: 'eu-west-1', secretAccessKey: 'entered-again' }, false, prepared.stored.id);
     await restarted.save(edited);
     expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { region: 'eu-west-1', credentials: { secretAccessKey: 'entered-again' } } });
-    // An edit that leaves the secret empty keeps the one entered, for the same key id.
+    // An edit that leaves the secret empty keeps the one entered, for the same key id, typed again or kept unseen.
     await restarted.save(await restarted.prepare({ ...bucket, name: 'renamed bucket', secretAccessKey: '' }, false, prepared.stored.id));
-    expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { credentials: { secretAccessKey: 'entered-again' } } });
+    await restarted.save(await restarted.prepare({ ...bucket, endpoint: 'https://s3.example.com', accessKeyId: '', secretAccessKey: '' }, false, prepared.stored.id, true));
+    expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { endpoint: 'https://s3.example.com', credentials: { accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'entered-again' } } });
   });
 });

@@ -103,8 +103,8 @@ export class AppSession {
   }
 
   /** Connects to the store a new or edited profile describes, and saves the profile only once that worked. */
-  async saveProfile(input: ProfileInput, options: { id?: string; allowPlaintextSecret: boolean; attemptId?: string }): Promise<{ profile: ProfileSummary; capabilities: Capabilities }> {
-    const prepared = await this.profiles.prepare(input as never, options.allowPlaintextSecret, options.id);
+  async saveProfile(input: ProfileInput, options: { id?: string; keepKeyId?: boolean; allowPlaintextSecret: boolean; attemptId?: string }): Promise<{ profile: ProfileSummary; capabilities: Capabilities }> {
+    const prepared = await this.profiles.prepare(input as never, options.allowPlaintextSecret, options.id, options.keepKeyId);
     const summary = this.profiles.summary(prepared.stored);
     const store = await this.opening(prepared.location, summary, options.attemptId);
     let profile;

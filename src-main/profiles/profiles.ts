@@ -128,7 +128,7 @@ export class ProfileStore {
    * once it has connected. Without `editId`, a profile with the same name is replaced. An edit
    * that leaves the secret empty keeps the saved one for the same key id.
    */
-  async prepare(input: S3Input | LocalInput, allowPlaintextSecret: boolean, editId?: string): Promise<PreparedProfile> {
+  async prepare(input: S3Input | LocalInput, allowPlaintextSecret: boolean, editId?: string, keepKeyId = false): Promise<PreparedProfile> {
     const data = await this.load();
     const editing = editId === undefined ? undefined : data.profiles.find((p) => p.id === editId);
     if (editId !== undefined && !editing) throw new CacheError('not_found', `no profile ${editId}`);
@@ -143,8 +143,8 @@ export class ProfileStore {
       const stored: StoredProfile = { id, kind: 'local', name: input.name, dir: input.dir, format };
       return { stored, replaces: existing?.id, location: locationOf(stored, undefined) };
     }
-    const { secretAccessKey, ...rest } = input;
-    const previous = existing?.kind === 's3' && existing.accessKeyId && existing.accessKeyId === input.accessKeyId ? existing : undefined;
+    const { secretAccessKey, ...rest } = keepKeyId && editing?.kind === 's3' ? { ...input, accessKeyId: editing.accessKeyId } : input;
+    const previous = existing?.kind === 's3' && existing.accessKeyId && existing.accessKeyId === rest.accessKeyId ? existing : undefined;
     const stored: StoredProfile = { id, ...rest, format };
     let secret: string | undefined = secretAccessKey || undefined;
     let sessionSecret: string | undefined;
@@ -158,7 +158,7 @@ export class ProfileStore {
       secret = this.secretOf(previous);
       if (!secret) throw new CacheError('invalid_input', `enter the secret key of ${input.name} again (it was kept only for the last run)`);
     }
-    if (Boolean(input.accessKeyId) !== Boolean(secret)) throw new CacheError('invalid_input', 'give both the access key id and the secret key, or neither');
+    if (Boolean(rest.accessKeyId) !== Boolean(secret)) throw new CacheError('invalid_input', 'give both the access key id and the secret key, or neither');
     return { stored, replaces: existing?.id, sessionSecret, location: locationOf(stored, secret) };
   }
 
