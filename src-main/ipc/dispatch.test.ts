@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -135,6 +135,40 @@ describe('contract dispatch', () => {
     const entry = (await dispatch('entry', { namespace: 'default', ref })) as { value: { preview: string; previewTruncated: boolean } };
     expect(Buffer.from(entry.value.preview, 'base64').length).toBe(64 * 1024);
     expect(entry.value.previewTruncated).toBe(true);
+  });
+
+  it('a corrupt version: Save fails corrupt and leaves no file; the entry still opens, marked corrupt, without a preview', async () => {
+    const storage = new MemoryStorage();
+    const saveDir = mkdtempSync(path.join(dir, 'save-'));
+    const target = path.join(saveDir, 'hello.txt');
+    const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+    const session = new AppSession({
+      profiles: new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store')),
+      commandLine: { kind: 'memory' },
+      openBackend: async () => storage,
+      chooseSavePath: async () => target,
+    });
+    await session.start();
+    const dispatch = createDispatcher(session);
+    await dispatch('storeBytes', VALID.storeBytes);
+    const ok = (await dispatch('entry', VALID.entry)) as { value: EntryView };
+    expect(ok.value).toMatchObject({ previewVerified: true, previewTruncated: false });
+    expect(ok.value.contentProblem).toBeUndefined();
+
+    const contentKey = 'default/objects/b9/4d/b94d27b9934d3e08';
+    await storage.put(contentKey, new TextEncoder().encode('hello wOrld'));
+    expect(await dispatch('saveEntry', VALID.saveEntry)).toEqual({ ok: false, error: { code: 'corrupt', message: expect.stringMatching(/^the content of b94d27b9934d3e08-v1 is corrupt: its SHA-256 should be b94d27b9/) } });
+    expect(readdirSync(saveDir)).toEqual([]);
+    const corrupt = (await dispatch('entry', VALID.entry)) as { value: EntryView };
+    expect(corrupt.value).toMatchObject({ record: { cache_id: 'b94d27b9934d3e08-v1' }, preview: '', previewVerified: false, contentProblem: 'corrupt' });
+
+    await storage.delete(contentKey);
+    const missing = (await dispatch('entry', VALID.entry)) as { value: EntryView };
+    expect(missing.value).toMatchObject({ record: { cache_id: 'b94d27b9934d3e08-v1', size: 11 }, preview: '', previewVerified: false, contentProblem: 'missing' });
+    expect(await dispatch('saveEntry', VALID.saveEntry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect(readdirSync(saveDir)).toEqual([]);
+    expect(await dispatch('delete', { namespace: 'default', ref: 'b94d27b9934d3e08' })).toEqual({ ok: true, value: { deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true } });
+    expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
   it('hashes before storing, reports progress, and says when content is already stored', async () => {
