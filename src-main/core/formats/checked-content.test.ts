@@ -46,7 +46,8 @@ async function tamper(format: StoreFormat, key: string, change: (stored: Buffer)
 }
 const flipMiddleByte = (b: Buffer) => {
   const copy = Buffer.from(b);
-  copy[copy.length >> 1] ^= 0x01;
+  const middle = copy.length >> 1;
+  copy[middle] = copy[middle]! ^ 0x01;
   return copy;
 };
 
