@@ -259,6 +259,33 @@ describe('loopback bridge', () => {
     expect(await ok.text()).toBe('<script>alert(1)</script>');
   });
 
+  it('never serves corrupt content as a download: small content is an error answer, big content a cut connection', async () => {
+    const storeDir = path.join(dir, `corrupt-${Date.now()}`);
+    const session = new AppSession({ profiles: new ProfileStore(path.join(dir, 'corrupt-profiles.json'), NO_KEYRING, storeDir), commandLine: { kind: 'local', dir: storeDir } });
+    await session.start();
+    const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
+    running.push(bridge);
+    const headers = { 'x-cache-admin-token': bridge.token };
+    const download = (hash: string) => fetch(`http://127.0.0.1:${bridge.port}/api/content?namespace=default&ref=${hash}`, { headers });
+    const big = Buffer.alloc(3 * 1024 * 1024, 'xy'); // three reads from the folder: the first goes out before the check ends
+    for (const content of [Buffer.from('hello world'), big]) {
+      const stored = await session.format.store('default', { source: { kind: 'bytes', bytes: content } });
+      const file = path.join(storeDir, stored.keys[0]!);
+      expect((await download(stored.hash)).status).toBe(200);
+      const changed = Buffer.from(content);
+      changed[changed.length - 1] = 0x21;
+      writeFileSync(file, changed);
+      const res = await download(stored.hash);
+      if (content === big) {
+        expect(res.status).toBe(200);
+        await expect(res.arrayBuffer()).rejects.toThrow(); // the body never completes
+      } else {
+        expect(res.status).toBe(500);
+        expect(await res.json()).toMatchObject({ ok: false, error: { code: 'corrupt', message: expect.stringContaining(`${stored.cache_id} is corrupt`) } });
+      }
+    }
+  });
+
   it('serves the renderer with the CSP and never a file outside it', async () => {
     const { base } = await setup();
     const index = await fetch(`${base}/`);

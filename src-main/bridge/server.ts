@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
 import { entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
-import type { ErrorCode } from '../../src-shared/errors';
+import { CacheError, type ErrorCode } from '../../src-shared/errors';
 import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import type { AppSession } from '../ipc/session';
 
@@ -173,13 +173,19 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const namespace = namespaceTextSchema.safeParse(url.searchParams.get('namespace'));
     const ref = entryRefSchema.safeParse(url.searchParams.get('ref'));
     if (!namespace.success || !ref.success) return fail(res, 400, 'invalid_input', 'content: namespace and ref are required');
-    let opened;
+    let record;
+    let chunks: AsyncIterator<Uint8Array>;
+    let first: IteratorResult<Uint8Array>;
     try {
-      opened = await retrieveRef(session.format, namespace.data, ref.data);
+      const opened = await retrieveRef(session.format, namespace.data, ref.data);
+      record = opened.record;
+      chunks = opened.content[Symbol.asyncIterator]();
+      // Read before the status goes out: content that fails its check in the first read (all that
+      // fits in one) is an error answer, never a 200 (a browser would save the answer as the file).
+      first = await chunks.next();
     } catch (err) {
-      return sendJson(res, 200, errorResult(err, 'content'));
+      return sendJson(res, err instanceof CacheError && err.code === 'not_found' ? 404 : 500, errorResult(err, 'content'));
     }
-    const { record, content } = opened;
     const filename = suggestedFileName(record);
     res.writeHead(200, {
       ...SECURITY_HEADERS,
@@ -189,7 +195,16 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(filename)}`,
       ...(servedSize(record) === null ? {} : { 'Content-Length': servedSize(record)! }),
     });
-    await pipeline(content, res);
+    const rest = async function* () {
+      try {
+        for (let next = first; !next.done; next = await chunks.next()) yield next.value;
+      } finally {
+        await chunks.return?.(); // a client that went away: the stored file is closed
+      }
+    };
+    // A later failure (corrupt content found at its end) destroys the response: the connection is
+    // cut before the body is complete, so the browser reports a failed download, not a file.
+    await pipeline(rest, res);
   }
 
   function events(req: IncomingMessage, res: ServerResponse): void {
