@@ -1,3 +1,4 @@
+import { ADMIN_PREFIX } from '../retention/policy';
 import type { StorageBackend } from '../storage/types';
 import type { FormatName } from './format';
 
@@ -20,7 +21,8 @@ export interface Detection {
 export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName } = {}): Promise<Detection> {
   const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED * 4 });
   const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
-  for (const ns of root.prefixes.slice(0, NAMESPACES_PROBED)) {
+  // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe.
+  for (const ns of root.prefixes.filter((p) => p !== ADMIN_PREFIX).slice(0, NAMESPACES_PROBED)) {
     const page = await storage.list(ns, { delimiter: '/', limit: 16 });
     for (const sub of page.prefixes) {
       const format = MARKERS[sub.slice(ns.length)];

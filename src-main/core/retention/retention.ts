@@ -101,7 +101,7 @@ export class Retention {
   }
 
   /** Applies one change; concurrent changes by other processes are kept (docs/retention.md). */
-  setPolicy(change: PolicyChange): Promise<StoredPolicy> {
+  async setPolicy(change: PolicyChange): Promise<StoredPolicy> {
     const namespace = change.namespace === undefined ? undefined : this.format.parseNamespace(change.namespace);
     return writePolicy(this.format.storage, { ...change, namespace }, this.validNamespace, this.now());
   }

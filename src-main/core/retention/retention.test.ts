@@ -1,0 +1,266 @@
+/** Retention on every backend and both layouts: policy, expiry, the prune plan (no content read) and the prune itself. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CacheService } from '../cache-service';
+import { detectFormat } from '../formats/detect';
+import { collect, type StoreFormat } from '../formats/format';
+import { loadFixture } from '../formats/mgraph/fixture';
+import { MgraphFormat } from '../formats/mgraph/mgraph-format';
+import { NativeFormat } from '../formats/native/native-format';
+import { CountingStorage } from '../storage/counting';
+import { LocalFolderStorage } from '../storage/local';
+import { MemoryStorage } from '../storage/memory';
+import { S3Storage } from '../storage/s3';
+import type { StorageBackend } from '../storage/types';
+import { s3ServerName } from '../../test-support/s3-emulator';
+import { useProxiedS3 } from '../../test-support/s3-proxied';
+import { ADMIN_PREFIX, POLICY_PREFIX, Retention, parseAge } from './retention';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-06-01T00:00:00.000Z');
+const s3 = useProxiedS3();
+
+const backends: [string, () => Promise<StorageBackend>][] = [
+  ['memory', async () => new MemoryStorage()],
+  ['local folder', () => LocalFolderStorage.open(mkdtempSync(path.join(tmpdir(), 'retention-')))],
+  [`S3 (${s3ServerName()})`, () => S3Storage.open(s3.config())],
+];
+
+/** Records which keys are read whole or streamed: content reads are what a dry run must not make. */
+class ReadLog extends CountingStorage {
+  readonly read: string[] = [];
+  override get(key: string) {
+    this.read.push(key);
+    return super.get(key);
+  }
+  override getStream(key: string, options?: { signal?: AbortSignal }) {
+    this.read.push(key);
+    return super.getStream(key, options);
+  }
+}
+
+/** A clock the test moves: stores are stamped with it, and ages are measured from it. */
+function clock() {
+  let now = T0;
+  return { now: () => new Date(now), set: (ms: number) => void (now = ms) };
+}
+
+type Layout = 'native' | 'mgraph';
+function formatOf(layout: Layout, storage: StorageBackend, now: () => Date): StoreFormat {
+  return layout === 'native' ? new NativeFormat(new CacheService(storage, { now })) : new MgraphFormat(storage, { now });
+}
+
+const bytes = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+
+async function allKeys(storage: StorageBackend, prefix = ''): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(prefix, { cursor });
+    keys.push(...page.objects.map((o) => `${o.key} ${o.size}`));
+    cursor = page.cursor;
+  } while (cursor);
+  return keys;
+}
+
+describe.each(backends)('retention on %s', (_backend, open) => {
+  describe.each(['native', 'mgraph'] as Layout[])('%s layout', (layout) => {
+    /** docs: "old" stored at T0 and again at T0+2h, "single" at T0+1h, "fresh" at T0+5h; "other" namespace at T0. */
+    async function seeded() {
+      const time = clock();
+      const storage = new ReadLog(await open());
+      const format = formatOf(layout, storage, time.now);
+      const store = async (ns: string, text: string, at: number) => {
+        time.set(at);
+        return format.store(ns, { source: bytes(text), name: `${text}.txt` });
+      };
+      const old1 = await store('docs', 'old', T0);
+      const single = await store('docs', 'single', T0 + HOUR);
+      const old2 = await store('docs', 'old', T0 + 2 * HOUR);
+      const fresh = await store('docs', 'fresh', T0 + 5 * HOUR);
+      const other = await store('other', 'old', T0);
+      return { time, storage, format, old1, single, old2, fresh, other, retention: new Retention(format, { now: time.now }) };
+    }
+
+    it('keeps the policy in the store under a key that is no namespace, and every process reads the same one', async () => {
+      const { format, storage, retention } = await seeded();
+      expect((await retention.getPolicy()).policy).toEqual({ default: { ttl_seconds: null, keep_versions: null }, namespaces: {} });
+      await retention.setPolicy({ ttl_seconds: parseAge('30d') });
+      await retention.setPolicy({ namespace: 'docs', ttl_seconds: parseAge('3h'), keep_versions: 2 });
+      const other = new Retention(formatOf(layout, storage, () => new Date()));
+      expect(await other.getPolicy()).toMatchObject({
+        policy: { default: { ttl_seconds: 30 * 86_400, keep_versions: null }, namespaces: { docs: { ttl_seconds: 3 * 3600, keep_versions: 2 } } },
+        generation: 2,
+        key: `${POLICY_PREFIX}policy.00000002.json`,
+      });
+      // Dropping the namespace's TTL makes it follow the store-wide one again.
+      await other.setPolicy({ namespace: 'docs', ttl_seconds: 'default' });
+      expect((await retention.getPolicy()).policy.namespaces).toEqual({ docs: { keep_versions: 2 } });
+
+      expect(() => format.parseNamespace(ADMIN_PREFIX.slice(0, -1))).toThrow(expect.objectContaining({ code: 'invalid_namespace' }));
+      expect((await format.namespaces()).map((n) => n.name)).toEqual(['docs', 'other']);
+      expect((await detectFormat(storage)).format).toBe(layout);
+      expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+    });
+
+    it('refuses bad policy input with a typed error and writes nothing', async () => {
+      const { storage, retention } = await seeded();
+      const before = await allKeys(storage);
+      expect(() => parseAge('abc')).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+      for (const age of ['12', '1w', '-1d', '0s', '1.5h', '']) expect(() => parseAge(age), age).toThrow(expect.objectContaining({ code: 'invalid_input' }));
+      await expect(retention.setPolicy({ namespace: '../x', ttl_seconds: 60 })).rejects.toMatchObject({ code: 'invalid_namespace' });
+      await expect(retention.setPolicy({ ttl_seconds: 'default' })).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(retention.setPolicy({})).rejects.toMatchObject({ code: 'invalid_input' });
+      expect(await allKeys(storage)).toEqual(before);
+    });
+
+    it('keeps every concurrent policy change (create-only generations)', async () => {
+      const { storage, retention } = await seeded();
+      const writers = Array.from({ length: 6 }, (_, i) => new Retention(formatOf(layout, storage, () => new Date())).setPolicy({ namespace: `ns${i}`, ttl_seconds: 60 * (i + 1) }));
+      await Promise.all(writers);
+      const { policy, generation } = await retention.getPolicy();
+      expect(Object.keys(policy.namespaces).sort()).toEqual(['ns0', 'ns1', 'ns2', 'ns3', 'ns4', 'ns5']);
+      expect(generation).toBe(6);
+      // Old generations are cleaned up: at most the newest two are kept.
+      expect((await allKeys(storage, POLICY_PREFIX)).length).toBeLessThanOrEqual(2);
+    });
+
+    it('says which versions have expired and when, and refuses them with `expired`', async () => {
+      const { time, format, retention, old1, old2 } = await seeded();
+      await retention.setPolicy({ namespace: 'docs', ttl_seconds: 3 * 3600 });
+      time.set(T0 + 4.5 * HOUR);
+      const { policy } = await retention.getPolicy();
+      const [v1, v2] = await format.versions('docs', old1.hash);
+      expect(retention.expiryOf(policy, 'docs', v1!.stored_at)).toEqual({ expired: true, expires_at: new Date(T0 + 3 * HOUR).toISOString() });
+      expect(retention.expiryOf(policy, 'docs', v2!.stored_at)).toEqual({ expired: false, expires_at: new Date(T0 + 5 * HOUR).toISOString() });
+      expect(retention.expiryOf(policy, 'other', v1!.stored_at)).toEqual({ expired: false, expires_at: null });
+      const record = await format.record('docs', { cacheId: old1.cache_id });
+      await expect(retention.assertLive('docs', record)).rejects.toMatchObject({ code: 'expired', message: expect.stringContaining(new Date(T0 + 3 * HOUR).toISOString()) });
+      await expect(retention.assertLive('docs', await format.record('docs', { cacheId: old2.cache_id }))).resolves.toBeUndefined();
+    });
+
+    it('plans a prune from listings and refs only (no content read), then prunes exactly that, oldest first', async () => {
+      const { time, storage, format, retention, old1, single, old2, fresh, other } = await seeded();
+      await retention.setPolicy({ namespace: 'docs', ttl_seconds: 3 * 3600 });
+      time.set(T0 + 4.5 * HOUR);
+      const otherKeys = await allKeys(storage, 'other/');
+      storage.read.length = 0;
+      const plan = await retention.planPrune({ namespace: 'docs', expired: true });
+      const contentRead = storage.read.filter((k) => !k.startsWith(ADMIN_PREFIX) && !k.includes('/refs/'));
+      expect(contentRead).toEqual([]);
+      expect(plan.versions.map((v) => [v.cache_id, v.reason, v.content_removed])).toEqual([
+        [old1.cache_id, 'expired', false],
+        [single.cache_id, 'expired', true],
+      ]);
+      expect(plan).toMatchObject({ hashes: 2, contentRemoved: 1, namespaces: ['docs'] });
+      // Native frees a hash's bytes with its last version; the service's cache ids each have their own copy.
+      expect(plan.bytesFreed).toBe(layout === 'native' ? 'single'.length : plan.versions.reduce((s, v) => s + v.bytes_freed, 0));
+      expect(plan.bytesFreed).toBeGreaterThan(0);
+
+      const seen: string[] = [];
+      const progress: number[] = [];
+      const summary = await retention.prune(plan, { onPruned: (v) => seen.push(v.cache_id), onProgress: (p) => progress.push(p.done) });
+      expect(summary).toMatchObject({ pruned: 2, skipped: 0, contentRemoved: 1, bytesFreed: plan.bytesFreed });
+      expect(seen.sort()).toEqual([old1.cache_id, single.cache_id].sort());
+      expect(progress).toEqual([1, 2]);
+      await expect(format.record('docs', { cacheId: old1.cache_id })).rejects.toMatchObject({ code: 'not_found' });
+      await expect(format.record('docs', { hash: single.hash })).rejects.toMatchObject({ code: 'not_found' });
+      for (const kept of [old2, fresh]) expect((await collect((await format.retrieve('docs', { cacheId: kept.cache_id })).content)).length).toBeGreaterThan(0);
+      expect((await format.versions('docs', old1.hash)).map((v) => v.cache_id)).toEqual([old2.cache_id]);
+      expect(await allKeys(storage, 'other/')).toEqual(otherKeys);
+      expect((await format.record('other', { cacheId: other.cache_id })).hash).toBe(other.hash);
+      expect(await allKeys(storage, `${ADMIN_PREFIX}prune/`)).toEqual([]); // the journal is gone with the job
+      expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+    });
+
+    it('prunes by age and by a cap on versions per hash, across every namespace when none is named', async () => {
+      const { time, format, retention, old1, old2, single, other } = await seeded();
+      time.set(T0 + 4.5 * HOUR);
+      const byAge = await retention.planPrune({ olderThanSeconds: 3 * 3600 });
+      expect(byAge.versions.map((v) => v.cache_id).sort()).toEqual([old1.cache_id, single.cache_id, other.cache_id].sort());
+      const capped = await retention.planPrune({ namespace: 'docs', keepVersions: 1 });
+      expect(capped.versions.map((v) => [v.cache_id, v.reason])).toEqual([[old1.cache_id, 'keep_versions']]);
+      // With no criterion, the policy: its TTL and its cap.
+      await retention.setPolicy({ keep_versions: 1 });
+      expect((await retention.planPrune({ namespace: 'docs' })).versions.map((v) => v.cache_id)).toEqual([old1.cache_id]);
+      await expect(retention.planPrune({ olderThanSeconds: 60, expired: true })).rejects.toMatchObject({ code: 'invalid_input' });
+      await retention.prune(capped);
+      expect((await format.versions('docs', old2.hash)).map((v) => v.cache_id)).toEqual([old2.cache_id]);
+      expect((await format.record('docs', { hash: old2.hash })).cache_id).toBe(old2.cache_id);
+    });
+
+    it('stops when cancelled, leaving no journal and nothing half done; the next run finishes', async () => {
+      const { time, format, retention } = await seeded();
+      for (let i = 0; i < 30; i++) await format.store('docs', { source: bytes(`more ${i}`) });
+      time.set(T0 + 10 * HOUR);
+      const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+      expect(plan.versions).toHaveLength(34);
+      const controller = new AbortController();
+      const run = retention.prune(plan, { signal: controller.signal, onProgress: () => controller.abort() });
+      await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+      const left = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+      expect(left.versions.length).toBeLessThan(34);
+      expect(left.versions.length).toBeGreaterThan(0);
+      expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+      await retention.prune(left);
+      expect((await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 })).versions).toEqual([]);
+      expect(await format.namespaces()).toEqual([expect.objectContaining({ name: 'other' })]);
+    });
+
+    it('finishes the versions an interrupted prune had journaled, and only in the namespace it prunes', async () => {
+      const { time, storage, format, retention, old1, single, other } = await seeded();
+      time.set(T0 + 10 * HOUR);
+      // A run killed right after writing its journals: nothing deleted yet.
+      const journal = (ns: string, v: { hash: string; cache_id: string; version: number }, storedAt: string) =>
+        storage.put(`${ADMIN_PREFIX}prune/${ns}/killed.json`, new TextEncoder().encode(JSON.stringify({ namespace: ns, versions: [{ ...v, stored_at: storedAt }] })));
+      await journal('docs', old1, (await format.record('docs', { cacheId: old1.cache_id })).stored_at);
+      await journal('other', other, (await format.record('other', { cacheId: other.cache_id })).stored_at);
+      // Any prune of docs finishes its journal first, even one that selects nothing else.
+      const plan = await retention.planPrune({ namespace: 'docs', keepVersions: 5 });
+      expect(plan.versions).toEqual([]);
+      expect(await retention.prune(plan)).toMatchObject({ pruned: 0, resumed: 1 });
+      expect((await format.record('docs', { cacheId: single.cache_id })).hash).toBe(single.hash);
+      await expect(format.record('docs', { cacheId: old1.cache_id })).rejects.toMatchObject({ code: 'not_found' });
+      expect((await format.record('other', { cacheId: other.cache_id })).hash).toBe(other.hash);
+      expect(await allKeys(storage, `${ADMIN_PREFIX}prune/docs/`)).toEqual([]);
+      expect(await allKeys(storage, `${ADMIN_PREFIX}prune/other/`)).toHaveLength(1);
+    });
+  });
+
+  it("prunes the Python service's own store: expired cache ids go with their refs and data, other namespaces untouched", async () => {
+    const storage = new ReadLog(await open());
+    await loadFixture(storage);
+    const format = new MgraphFormat(storage);
+    const retention = new Retention(format, { now: () => new Date('2030-01-01T00:00:00Z') });
+    const outside = (await allKeys(storage)).filter((k) => !k.startsWith('reports/'));
+    await retention.setPolicy({ namespace: 'reports', ttl_seconds: 86_400 });
+    storage.read.length = 0;
+    const plan = await retention.planPrune({ namespace: 'reports', expired: true });
+    expect(storage.read.filter((k) => !k.startsWith(ADMIN_PREFIX) && !k.includes('/refs/'))).toEqual([]);
+    expect(plan.versions.length).toBe((await format.stats('reports')).versions);
+    await retention.prune(plan);
+    expect(await format.stats('reports')).toMatchObject({ entries: 0, versions: 0, bytes: 0 });
+    expect((await allKeys(storage)).filter((k) => !k.startsWith('reports/') && !k.startsWith(ADMIN_PREFIX))).toEqual(outside);
+    const problems = (await format.verify({ orphanGraceMs: 0 })).problems;
+    expect(problems.filter((p) => p.kind === 'dangling_ref' || p.kind === 'missing_content')).toEqual([]);
+
+    const dups = await retention.planPrune({ namespace: 'dups', keepVersions: 1 });
+    expect(dups.versions.filter((v) => v.hash === '1f59c04c6c23d303')).toHaveLength(2);
+    await retention.prune(dups);
+    expect(await format.versions('dups', '1f59c04c6c23d303')).toHaveLength(1);
+  });
+});
+
+describe('the policy folder and layout detection', () => {
+  it('takes no probe from detection: a service store whose first 8 folders include it is still detected', async () => {
+    const storage = new MemoryStorage();
+    const put = (key: string) => storage.put(key, new TextEncoder().encode('{}'));
+    for (let i = 0; i < 7; i++) await put(`a${i}/notes/readme.txt`);
+    await put('a7/refs/by-hash/12/34/1234567890abcdef.json');
+    await new Retention(new MgraphFormat(storage)).setPolicy({ ttl_seconds: 60 });
+    expect((await storage.list('', { delimiter: '/' })).prefixes[0]).toBe(ADMIN_PREFIX);
+    expect((await detectFormat(storage)).format).toBe('mgraph');
+  });
+});
