@@ -1,6 +1,6 @@
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
-import { failure, type CacheAdminClient } from './client';
+import { failure, type CacheAdminClient, type StoreChoice } from './client';
 
 async function parse<T>(response: Response): Promise<Result<T>> {
   if (response.status === 401) return { ok: false, error: { code: 'unauthorized', message: 'the bridge refused the token: open the URL it printed' } };
@@ -30,10 +30,10 @@ export function bridgeClient(): CacheAdminClient {
   const api = Object.fromEntries(METHOD_NAMES.map((m) => [m, (input: unknown) => post(`/api/call/${m}`, JSON.stringify(input ?? {}))])) as CacheAdminApi;
 
   // A File body is read from disk by the browser as it is sent: never buffered here.
-  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string): Promise<Result<T>> {
+  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, { as, options }: StoreChoice): Promise<Result<T>> {
     const controller = new AbortController();
     uploads.set(transferId, controller);
-    const query = new URLSearchParams({ op, namespace, name: file.name, transferId });
+    const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }) });
     return post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
   }
 
@@ -44,11 +44,13 @@ export function bridgeClient(): CacheAdminClient {
       source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
       return () => source.close();
     },
-    hashFile: (file, namespace, transferId) => upload('hash', file, namespace, transferId),
-    storeFile: (file, namespace, transferId) => upload('store', file, namespace, transferId),
+    hashFile: (file, namespace, transferId, choice) => upload('hash', file, namespace, transferId, choice),
+    storeFile: (file, namespace, transferId, choice) => upload('store', file, namespace, transferId, choice),
     async cancel(transferId) {
-      uploads.get(transferId)?.abort();
-      await api.cancel({ transferId });
+      // Main answers once the transfer has ended; a store that committed first keeps its answer coming.
+      const outcome = await api.cancel({ transferId });
+      if (!outcome.ok || outcome.value.cancelled) uploads.get(transferId)?.abort(); // the rest of the body is not needed
+      return outcome;
     },
     async saveEntry(namespace, ref) {
       const link = document.createElement('a');

@@ -1,4 +1,7 @@
-import type { CacheAdminApi, CacheAdminEvent, HashReport, Result, StoredEntry } from '../../src-shared/contract';
+import type { CacheAdminApi, CacheAdminEvent, CancelOutcome, HashReport, MethodInput, Result, StoredEntry } from '../../src-shared/contract';
+
+/** How a drop is stored, fixed when it is dropped: `as`, and the open layout's own options (the service's strategy). */
+export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options'>;
 
 /**
  * What the UI talks to: the contract's methods, main's events, and the two things that differ
@@ -7,9 +10,10 @@ import type { CacheAdminApi, CacheAdminEvent, HashReport, Result, StoredEntry } 
 export interface CacheAdminClient {
   api: CacheAdminApi;
   onEvent(listener: (event: CacheAdminEvent) => void): () => void;
-  hashFile(file: File, namespace: string, transferId: string): Promise<Result<HashReport>>;
-  storeFile(file: File, namespace: string, transferId: string): Promise<Result<StoredEntry>>;
-  cancel(transferId: string): Promise<void>;
+  hashFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<HashReport>>;
+  storeFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<StoredEntry>>;
+  /** Main's word on what happened: cancelled with nothing stored, or stored before the cancel arrived. */
+  cancel(transferId: string): Promise<Result<CancelOutcome>>;
   saveEntry(namespace: string, ref: string): Promise<Result<{ saved: boolean }>>;
 }
 

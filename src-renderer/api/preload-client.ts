@@ -6,11 +6,9 @@ export function preloadClient(preload: PreloadApi): CacheAdminClient {
   return {
     api: preload,
     onEvent: (listener) => preload.onEvent(listener),
-    hashFile: (file, namespace, transferId) => preload.hashFile({ namespace, path: preload.pathForFile(file), transferId }),
-    storeFile: (file, namespace, transferId) => preload.storeFile({ namespace, path: preload.pathForFile(file), transferId }),
-    cancel: async (transferId) => {
-      await preload.cancel({ transferId });
-    },
+    hashFile: (file, namespace, transferId, choice) => preload.hashFile({ namespace, path: preload.pathForFile(file), transferId, ...choice }),
+    storeFile: (file, namespace, transferId, choice) => preload.storeFile({ namespace, path: preload.pathForFile(file), transferId, ...choice }),
+    cancel: (transferId) => preload.cancel({ transferId }),
     saveEntry: (namespace, ref) => preload.saveEntry({ namespace, ref }),
   };
 }

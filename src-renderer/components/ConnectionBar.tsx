@@ -9,11 +9,16 @@ const PROFILE_FORMAT_NAMES: Record<ProfileFormat, string> = { auto: 'detect from
 
 const NEXT_THEME: Record<Theme, Theme> = { system: 'dark', dark: 'light', light: 'system' };
 const THEME_ICONS: Record<Theme, string> = { system: '◐', dark: '●', light: '○' };
+/** The store given on the command line: offered for this run, never saved, so not editable. */
+const COMMAND_LINE = 'command-line';
 
 export function ConnectionBar() {
   const capabilities = useApp((s) => s.capabilities);
   const profiles = useApp((s) => s.profiles);
   const connect = useApp((s) => s.connect);
+  const connecting = useApp((s) => s.connecting);
+  const cancelConnect = useApp((s) => s.cancelConnect);
+  const storeProblem = useApp((s) => s.storeProblem);
   const theme = useApp((s) => s.theme);
   const setTheme = useApp((s) => s.setTheme);
   const notify = useApp((s) => s.notify);
@@ -30,7 +35,12 @@ export function ConnectionBar() {
       </h1>
       <label className="profile">
         <span className="muted">Store</span>
-        <select aria-label="Store profile" value={active} onChange={(e) => void connect(e.target.value).then((error) => error && notify(`Could not connect: ${error.message}`))} disabled={profiles.status !== 'ready'}>
+        <select
+          aria-label="Store profile"
+          value={active}
+          onChange={(e) => void connect(e.target.value).then((error) => error && notify(`Could not connect: ${error.message}`))}
+          disabled={profiles.status !== 'ready' || connecting !== null}
+        >
           {profiles.status === 'ready' &&
             profiles.data.profiles.map((p) => (
               <option key={p.id} value={p.id}>
@@ -42,6 +52,26 @@ export function ConnectionBar() {
       <button type="button" onClick={() => setManaging(true)}>
         Stores…
       </button>
+      {connecting && (
+        <>
+          <span className="badge" role="status">
+            Connecting to {connecting.name}…
+          </span>
+          <button type="button" onClick={() => void cancelConnect()}>
+            Cancel connecting
+          </button>
+        </>
+      )}
+      {storeProblem && !connecting && (
+        <>
+          <span className="badge warn" role="alert" data-testid="store-problem">
+            Store missing or unreachable: {storeProblem.message}
+          </span>
+          <button type="button" onClick={() => void connect(active).then((error) => error && notify(`Could not connect: ${error.message}`))}>
+            Reconnect
+          </button>
+        </>
+      )}
       {capabilities.status === 'ready' && (
         <span className="badge" data-testid="store-layout" title={capabilities.data.formatReason}>
           layout: {LAYOUT_NAMES[capabilities.data.format]}
@@ -75,20 +105,21 @@ function credentialsOf(p: ProfileSummary): string {
   return p.awsProfile ? `AWS profile ${p.awsProfile}` : 'default AWS credentials';
 }
 
-/** The saved stores: connect, remove (the profile only, never the data), or add one. */
+/** The saved stores: connect, edit, remove (the profile only, never the data), or add one. */
 function StoresDialog({ onClose }: { onClose: () => void }) {
-  const [adding, setAdding] = useState<'s3' | 'local' | null>(null);
-  const back = () => setAdding(null);
+  const [form, setForm] = useState<{ kind: 's3' | 'local'; editing?: ProfileSummary } | null>(null);
+  const back = () => setForm(null);
+  const title = form && (form.editing ? `Edit ${form.editing.name}` : form.kind === 's3' ? 'Add S3 bucket' : 'Add local folder');
   return (
-    <Modal label={adding === 's3' ? 'Add S3 bucket' : adding === 'local' ? 'Add local folder' : 'Stores'} className={adding ? '' : 'wide'} onClose={adding ? back : onClose}>
-      {adding === 's3' && <AddS3Profile onCancel={back} onConnected={onClose} />}
-      {adding === 'local' && <AddFolderProfile onCancel={back} onConnected={onClose} />}
-      {!adding && <ProfileList onAdd={setAdding} onClose={onClose} />}
+    <Modal label={title ?? 'Stores'} className={form ? '' : 'wide'} onClose={form ? back : onClose}>
+      {form?.kind === 's3' && <S3ProfileForm title={title!} editing={form.editing} onCancel={back} onConnected={onClose} />}
+      {form?.kind === 'local' && <FolderProfileForm title={title!} editing={form.editing} onCancel={back} onConnected={onClose} />}
+      {!form && <ProfileList onAdd={(kind) => setForm({ kind })} onEdit={(p) => setForm({ kind: p.kind === 's3' ? 's3' : 'local', editing: p })} onClose={onClose} />}
     </Modal>
   );
 }
 
-function ProfileList({ onAdd, onClose }: { onAdd: (kind: 's3' | 'local') => void; onClose: () => void }) {
+function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local') => void; onEdit: (profile: ProfileSummary) => void; onClose: () => void }) {
   const profiles = useApp((s) => s.profiles);
   const connect = useApp((s) => s.connect);
   const removeProfile = useApp((s) => s.removeProfile);
@@ -151,6 +182,11 @@ function ProfileList({ onAdd, onClose }: { onAdd: (kind: 's3' | 'local') => void
                         Connect
                       </button>
                     )}
+                    {p.id !== COMMAND_LINE && (
+                      <button type="button" onClick={() => onEdit(p)}>
+                        Edit<span className="visually-hidden"> {p.name}</span>
+                      </button>
+                    )}
                     {p.removable && p.id !== active && (
                       <button type="button" onClick={() => setConfirming(p.id)}>
                         Remove<span className="visually-hidden"> {p.name}</span>
@@ -185,23 +221,31 @@ function ProfileList({ onAdd, onClose }: { onAdd: (kind: 's3' | 'local') => void
   );
 }
 
-interface AddProps {
+interface FormProps {
+  title: string;
+  /** The profile being edited; absent, a new one is added. */
+  editing?: ProfileSummary;
   onCancel: () => void;
   onConnected: () => void;
 }
 
-type ProfileInput = Parameters<AppActions['addProfile']>[0];
+type ProfileInput = Parameters<AppActions['saveProfile']>[0];
 
-/** Saves the profile the fields describe and connects to it; a failure stays in the form, and nothing is kept. */
-function ProfileForm({ title, toInput, onCancel, onConnected, children }: AddProps & { title: string; toInput: (fields: FormData) => ProfileInput; children: ReactNode }) {
-  const addProfile = useApp((s) => s.addProfile);
+/**
+ * Connects to the store the fields describe; main saves the profile only once that worked. A
+ * failure stays in the form and nothing is kept; connecting shows at once and can be cancelled.
+ */
+function ProfileForm({ title, editing, toInput, onCancel, onConnected, children }: Omit<FormProps, 'title'> & { title: string; toInput: (fields: FormData) => ProfileInput; children: ReactNode }) {
+  const saveProfile = useApp((s) => s.saveProfile);
+  const cancelConnect = useApp((s) => s.cancelConnect);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     setBusy(true);
-    const failed = await addProfile(toInput(new FormData(event.currentTarget)));
+    setError(null);
+    const failed = await saveProfile({ ...toInput(new FormData(event.currentTarget)), id: editing?.id });
     setBusy(false);
     if (failed) setError(failed.message);
     else onConnected();
@@ -216,10 +260,21 @@ function ProfileForm({ title, toInput, onCancel, onConnected, children }: AddPro
           {error}
         </p>
       )}
+      {busy && (
+        <p className="muted" role="status">
+          Connecting…
+        </p>
+      )}
       <div className="modal-actions">
-        <button type="button" onClick={onCancel}>
-          Back
-        </button>
+        {busy ? (
+          <button type="button" onClick={() => void cancelConnect()}>
+            Cancel
+          </button>
+        ) : (
+          <button type="button" onClick={onCancel}>
+            Back
+          </button>
+        )}
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Connecting…' : 'Save and connect'}
         </button>
@@ -232,13 +287,13 @@ const textOf = (fields: FormData, name: string) => String(fields.get(name) ?? ''
 const formatOf = (fields: FormData) => (textOf(fields, 'format') || 'auto') as ProfileFormat;
 
 /** Which layout the store holds: detected when it is opened, or forced (an empty store is native unless told). */
-function FormatField() {
+function FormatField({ value }: { value?: ProfileFormat }) {
   return (
     <label>
       Layout
-      <select name="format" defaultValue="auto">
-        {Object.entries(PROFILE_FORMAT_NAMES).map(([value, label]) => (
-          <option key={value} value={value}>
+      <select name="format" defaultValue={value ?? 'auto'}>
+        {Object.entries(PROFILE_FORMAT_NAMES).map(([format, label]) => (
+          <option key={format} value={format}>
             {label}
           </option>
         ))}
@@ -247,24 +302,35 @@ function FormatField() {
   );
 }
 
-function AddFolderProfile(props: AddProps) {
+function FolderProfileForm(props: FormProps) {
+  const { editing } = props;
   return (
-    <ProfileForm {...props} title="Add local folder" toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir'), format: formatOf(f) }, allowPlaintextSecret: false })}>
+    <ProfileForm {...props} toInput={(f) => ({ profile: { kind: 'local', name: textOf(f, 'name'), dir: textOf(f, 'dir'), format: formatOf(f) }, allowPlaintextSecret: false })}>
       <div className="form-grid">
         <label>
-          Name <input name="name" required autoFocus />
+          Name <input name="name" required autoFocus defaultValue={editing?.name} />
         </label>
         <label>
-          Folder <input name="dir" required placeholder="/srv/cache (absolute)" />
+          Folder <input name="dir" required placeholder="/srv/cache (absolute, existing)" defaultValue={editing?.location} />
         </label>
-        <FormatField />
+        <FormatField value={editing?.format} />
       </div>
     </ProfileForm>
   );
 }
 
-function AddS3Profile(props: AddProps) {
+/** `s3://bucket/prefix/` back into its fields, for editing. */
+function bucketOf(location: string): { bucket: string; prefix: string } {
+  const [bucket = '', ...rest] = location.replace(/^s3:\/\//, '').split('/');
+  return { bucket, prefix: rest.join('/') };
+}
+
+function S3ProfileForm(props: FormProps) {
+  const { editing } = props;
   const keyring = useApp((s) => (s.profiles.status === 'ready' ? s.profiles.data.keyring : null));
+  // An edited bucket keeps its key id unless the operator types another (the UI never sees the id itself).
+  const [keepKeyId, setKeepKeyId] = useState(Boolean(editing?.maskedKeyId));
+  const saved = editing && bucketOf(editing.location);
   const toInput = (f: FormData): ProfileInput => ({
     profile: {
       kind: 's3',
@@ -275,44 +341,53 @@ function AddS3Profile(props: AddProps) {
       endpoint: textOf(f, 'endpoint'),
       pathStyle: f.get('pathStyle') === 'on',
       awsProfile: textOf(f, 'awsProfile'),
-      accessKeyId: textOf(f, 'accessKeyId'),
+      accessKeyId: keepKeyId ? '' : textOf(f, 'accessKeyId'),
       secretAccessKey: String(f.get('secretAccessKey') ?? ''),
       format: formatOf(f),
     },
+    keepKeyId,
     allowPlaintextSecret: f.get('plaintext') === 'on',
   });
+  const secretHint = !editing?.maskedKeyId ? undefined : editing.secret === 'none' ? 'kept only for the last run: enter it again' : 'saved: leave empty to keep it';
 
   return (
-    <ProfileForm {...props} title="Add S3 bucket" toInput={toInput}>
+    <ProfileForm {...props} toInput={toInput}>
       <div className="form-grid">
         <label>
-          Name <input name="name" required autoFocus />
+          Name <input name="name" required autoFocus defaultValue={editing?.name} />
         </label>
         <label>
-          Bucket <input name="bucket" required />
+          Bucket <input name="bucket" required defaultValue={saved?.bucket} />
         </label>
         <label>
-          Prefix <input name="prefix" placeholder="cache/" />
+          Prefix <input name="prefix" placeholder="cache/" defaultValue={saved?.prefix} />
         </label>
         <label>
-          Region <input name="region" placeholder="us-east-1" />
+          Region <input name="region" placeholder="us-east-1" defaultValue={editing?.region} />
         </label>
         <label>
-          Endpoint <input name="endpoint" placeholder="https://s3.example.com (S3-compatible)" />
+          Endpoint <input name="endpoint" placeholder="https://s3.example.com (S3-compatible)" defaultValue={editing?.endpoint} />
         </label>
         <label className="check">
-          <input type="checkbox" name="pathStyle" /> Path-style addressing
+          <input type="checkbox" name="pathStyle" defaultChecked={editing?.pathStyle} /> Path-style addressing
         </label>
         <label>
-          AWS profile <input name="awsProfile" placeholder="from ~/.aws/config" />
+          AWS profile <input name="awsProfile" placeholder="from ~/.aws/config" defaultValue={editing?.awsProfile} />
         </label>
+        {editing?.maskedKeyId && (
+          <label className="check">
+            <input type="checkbox" checked={keepKeyId} onChange={(e) => setKeepKeyId(e.target.checked)} /> Keep access key id {editing.maskedKeyId}
+          </label>
+        )}
+        {!keepKeyId && (
+          <label>
+            Access key id <input name="accessKeyId" autoComplete="off" />
+          </label>
+        )}
         <label>
-          Access key id <input name="accessKeyId" autoComplete="off" />
+          Secret key <input name="secretAccessKey" type="password" autoComplete="off" placeholder={secretHint} />
         </label>
-        <label>
-          Secret key <input name="secretAccessKey" type="password" autoComplete="off" />
-        </label>
-        <FormatField />
+        <FormatField value={editing?.format} />
       </div>
       {keyring && !keyring.available && (
         <label className="check warn-text">

@@ -1,5 +1,4 @@
-import { useMemo, useRef, type KeyboardEvent } from 'react';
-import { namespaceSchema } from '../../src-shared/domain';
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { counted, formatBytes } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
@@ -11,6 +10,7 @@ export function NamespacesPanel() {
   const setFilter = useApp((s) => s.setNamespaceFilter);
   const select = useApp((s) => s.selectNamespace);
   const refresh = useApp((s) => s.refreshNamespaces);
+  const checkNamespace = useApp((s) => s.checkNamespace);
   const listRef = useRef<HTMLUListElement>(null);
   const listed = 'data' in namespaces ? namespaces.data : undefined;
   // The selected namespace is shown even before anything is stored in it.
@@ -18,10 +18,20 @@ export function NamespacesPanel() {
     () => (listed && !listed.some((n) => n.name === selected) ? [...listed, { name: selected, entries: 0, versions: 0, bytes: 0 }].sort((a, b) => a.name.localeCompare(b.name)) : listed),
     [listed, selected],
   );
-  const typed = filter.trim().toLowerCase();
-  // A filter that names no namespace yet can start one: it exists once something is stored in it.
-  const candidate = typed && namespaceSchema.safeParse(typed).success && !(data ?? []).some((n) => n.name === typed) && typed !== selected ? typed : null;
-  const visible = useMemo(() => (data ?? []).filter((n) => n.name.includes(filter.trim().toLowerCase())), [data, filter]);
+  const typed = filter.trim();
+  const known = typed === selected || (data ?? []).some((n) => n.name === typed);
+  // A filter that names no namespace yet can start one (it exists once something is stored in it), if the open layout's rules take it: main checks.
+  const [checked, setChecked] = useState<{ name: string; refused: string | null } | null>(null);
+  useEffect(() => {
+    if (!typed || known) return setChecked(null);
+    let current = true;
+    void checkNamespace(typed).then((refused) => current && setChecked({ name: typed, refused: refused?.message ?? null }));
+    return () => {
+      current = false;
+    };
+  }, [typed, known, checkNamespace]);
+  const candidate = checked?.name === typed && !known ? checked : null;
+  const visible = useMemo(() => (data ?? []).filter((n) => n.name.toLowerCase().includes(filter.trim().toLowerCase())), [data, filter]);
 
   function onKey(event: KeyboardEvent) {
     const index = visible.findIndex((n) => n.name === selected);
@@ -57,11 +67,16 @@ export function NamespacesPanel() {
       )}
       {listed && listed.length === 0 && <Empty>Nothing stored yet. Drop files to store them in “{selected}”.</Empty>}
       {data && data.length > 0 && visible.length === 0 && <Empty>No namespace matches “{filter}”.</Empty>}
-      {candidate && (
-        <button type="button" className="link new-ns" onClick={() => select(candidate)}>
-          Use new namespace “{candidate}”
-        </button>
-      )}
+      {candidate &&
+        (candidate.refused === null ? (
+          <button type="button" className="link new-ns" onClick={() => select(candidate.name)}>
+            Use new namespace “{candidate.name}”
+          </button>
+        ) : (
+          <p className="muted new-ns" data-testid="namespace-refused">
+            “{candidate.name}” cannot be a namespace here: {candidate.refused}
+          </p>
+        ))}
       {visible.length > 0 && (
         <ul className="ns-list" role="listbox" aria-label="Namespace list" tabIndex={0} ref={listRef} onKeyDown={onKey} aria-activedescendant={`ns-${selected}`}>
           {visible.map((n) => (

@@ -9,6 +9,7 @@ import { LayoutPanel } from './LayoutPanel';
 import { LookupBox } from './LookupBox';
 import { NamespacesPanel } from './NamespacesPanel';
 import { StatsPanel } from './StatsPanel';
+import { ConnectionBar } from './ConnectionBar';
 import { TransfersPanel } from './TransfersPanel';
 import { VerifyPanel } from './VerifyPanel';
 
@@ -80,12 +81,14 @@ describe('Namespaces', () => {
     expect(within(list).getAllByRole('option').map((o) => o.textContent?.slice(0, 7))).toEqual(['ns-0099', 'ns-0990', 'ns-0991', 'ns-0992', 'ns-0993', 'ns-0994', 'ns-0995', 'ns-0996', 'ns-0997', 'ns-0998', 'ns-0999']);
   });
 
-  it('offers a new namespace for a valid name nobody uses, never for an invalid one', () => {
-    renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [ns('default')] } } });
+  it('offers a new namespace for a valid name nobody uses, never for an invalid one', async () => {
+    const { client } = fakeClient({ checkNamespace: (input) => (input.namespace === 'reports' ? ok({ namespace: 'reports' }) : fail('invalid_namespace', 'not a namespace')) });
+    renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default')] } } });
     const filter = screen.getByLabelText('Filter namespaces');
     fireEvent.change(filter, { target: { value: 'reports' } });
-    expect(screen.getByRole('button', { name: 'Use new namespace “reports”' })).toBeTruthy();
+    expect(await screen.findByRole('button', { name: 'Use new namespace “reports”' })).toBeTruthy();
     fireEvent.change(filter, { target: { value: '../etc' } });
+    await screen.findByTestId('namespace-refused');
     expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();
   });
 });
@@ -439,18 +442,14 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     expect(calls).toHaveLength(0);
   });
 
-  it('a new profile that cannot connect is not kept', async () => {
+  it('a profile that cannot connect is refused by main and nothing is removed after the fact', async () => {
     const profiles = { active: 'local', keyring: { available: true, backend: 'gnome' }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none' }] };
-    const { client, calls } = fakeClient({
-      profiles: () => ok(profiles),
-      saveProfile: () => ok({ id: 's3-new', name: 'bucket', kind: 's3', location: 's3://b/', removable: true, secret: 'session' }),
-      connect: () => fail('access_denied', 'access denied'),
-      removeProfile: () => ok({ removed: true }),
-    });
+    const { client, calls } = fakeClient({ profiles: () => ok(profiles), saveProfile: () => fail('access_denied', 'access denied') });
     const { store } = renderWith(<div />, { client, state: { profiles: { status: 'ready', data: profiles as never } } });
-    const error = await store.getState().addProfile({ profile: { kind: 's3', name: 'bucket', bucket: 'b' } as never, allowPlaintextSecret: false });
+    const error = await store.getState().saveProfile({ profile: { kind: 's3', name: 'bucket', bucket: 'b' } as never, allowPlaintextSecret: false });
     expect(error?.message).toBe('Could not connect: access denied');
-    expect(calls.find((c) => c.method === 'removeProfile')?.input).toEqual({ id: 's3-new' });
+    expect(calls.map((c) => c.method)).not.toContain('removeProfile');
+    expect(store.getState().connecting).toBeNull();
   });
 });
 
@@ -492,5 +491,146 @@ describe('Issue 17: the entries browser', () => {
     const lines = screen.getByLabelText('Preview').textContent!.split('\n');
     expect(lines).toHaveLength(4096 / 16);
     expect(lines[lines.length - 1]).toMatch(/^00000ff0 /);
+  });
+});
+
+describe('Issue 17: the app tells the truth', () => {
+  const file = (name: string, size = 10) => new File([new Uint8Array(size)], name);
+  const storedV3 = { cache_id: 'b94d27b9934d3e08-v3', hash: 'b94d27b9934d3e08', version: 3, namespace: 'default', size: 10, source: 'a.bin', deduplicated: true, keys: [] };
+  const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, ...over });
+
+  /** A drop whose store is under way (its answer still on the way), and main answering a cancel with `cancel`. */
+  async function storing(cancel: (input: { transferId: string }) => unknown) {
+    const { client, calls } = fakeClient({
+      hashFile: () => ok({ hash: 'b94d27b9934d3e08', sha256: 'x', size: 10, existing: null }),
+      storeFile: () => new Promise(() => {}),
+      cancel,
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([file('a.bin')]));
+    await waitFor(() => expect(screen.getByText(/Storing/)).toBeTruthy());
+    return { calls, store };
+  }
+
+  it('a cancel that arrives after the version was committed says it was stored as vN, and the counts refresh', async () => {
+    const { calls } = await storing((input) => ok(input.transferId.endsWith('s') ? { cancelled: false, stored: storedV3 } : { cancelled: false }));
+    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel a.bin' }));
+    await waitFor(() => expect(screen.getByText('The cancel came after the version was committed: stored as v3.')).toBeTruthy());
+    expect(screen.queryByText(/nothing was stored/)).toBeNull();
+    expect(screen.getByText('b94d27b9934d3e08-v3')).toBeTruthy();
+    expect(calls.filter((c) => c.method === 'namespaces').length).toBeGreaterThan(countsBefore);
+  });
+
+  it('a cancel before commit says nothing was stored only once main says so, and the counts refresh', async () => {
+    let answer!: (value: unknown) => void;
+    const { calls } = await storing((input) => (input.transferId.endsWith('s') ? new Promise((resolve) => (answer = resolve)) : ok({ cancelled: false })));
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel a.bin' }));
+    await waitFor(() => expect(screen.getByText(/Cancelling/)).toBeTruthy());
+    expect(screen.queryByText(/nothing was stored/)).toBeNull(); // not before main has said so
+    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    await act(async () => answer(ok({ cancelled: true })));
+    await waitFor(() => expect(screen.getByText('Cancelled: nothing was stored.')).toBeTruthy());
+    expect(calls.filter((c) => c.method === 'namespaces').length).toBeGreaterThan(countsBefore);
+  });
+
+  it('connecting shows at once with a Cancel, which cancels that attempt; the store stays', async () => {
+    const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }, { id: 's3-slow', name: 'silent bucket', kind: 's3', location: 's3://b/', removable: true, secret: 'none', format: 'auto' }] };
+    let refuse!: (value: unknown) => void;
+    const { client, calls } = fakeClient({ profiles: () => ok(profiles), connect: () => new Promise((resolve) => (refuse = resolve)), cancel: () => ok({ cancelled: true }) });
+    const { store } = renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities() as never } } });
+    fireEvent.change(screen.getByLabelText('Store profile'), { target: { value: 's3-slow' } });
+    await waitFor(() => expect(screen.getByRole('status').textContent).toBe('Connecting to silent bucket…'));
+    expect(screen.getByLabelText('Store profile')).toHaveProperty('disabled', true);
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel connecting' }));
+    const attemptId = (calls.find((c) => c.method === 'connect')!.input as { attemptId: string }).attemptId;
+    await waitFor(() => expect(calls.find((c) => c.method === 'cancel')?.input).toEqual({ transferId: attemptId }));
+    await act(async () => refuse(fail('cancelled', 'connecting to silent bucket was cancelled; the store that was open stays open')));
+    await waitFor(() => expect(screen.queryByRole('status')).toBeNull());
+    expect(store.getState().capabilities).toMatchObject({ status: 'ready', data: { profile: 'local' } });
+    expect(store.getState().notice).toContain('the store that was open stays open');
+  });
+
+  it('a store found missing by any call is shown in the connection bar, and drops are refused until it is reconnected', async () => {
+    let gone = true;
+    const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }] };
+    const { client, calls } = fakeClient({
+      profiles: () => ok(profiles),
+      entries: () => (gone ? fail('storage_unreachable', 'the store folder /s is gone') : ok({ entries: [] })),
+      connect: () => ok(capabilities()),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+    });
+    const { store } = renderWith(
+      <>
+        <ConnectionBar />
+        <TransfersPanel />
+      </>,
+      { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities() as never } } },
+    );
+    await act(() => store.getState().loadMoreEntries());
+    gone = false;
+    expect(screen.getByTestId('store-problem').textContent).toBe('Store missing or unreachable: the store folder /s is gone');
+    expect(screen.getByRole('button', { name: 'Drop files to store' }).getAttribute('aria-disabled')).toBe('true');
+    await act(() => store.getState().storeFiles([file('a.bin')]));
+    expect(store.getState().transfers).toEqual([]);
+    expect(store.getState().notice).toMatch(/^Nothing was stored: Local folder is missing or unreachable/);
+    expect(calls.some((c) => c.method === 'hashFile')).toBe(false);
+    // Reconnecting (the folder is back) lets drops in again.
+    fireEvent.click(screen.getByRole('button', { name: 'Reconnect' }));
+    await waitFor(() => expect(screen.queryByTestId('store-problem')).toBeNull());
+    expect(calls.find((c) => c.method === 'connect')?.input).toMatchObject({ id: 'local' });
+    expect(screen.getByRole('button', { name: 'Drop files to store' }).getAttribute('aria-disabled')).toBe('false');
+  });
+
+  it('edits a bucket profile in the Stores dialog: fields filled in, the key id kept unseen, the secret asked again when it was lost', async () => {
+    const bucket = { id: 's3-abc', name: 'prod', kind: 's3', location: 's3://prod-bucket/cache/', endpoint: 'http://127.0.0.1:9000', region: 'us-east-1', pathStyle: true, maskedKeyId: 'AKIA…2345', secret: 'none', removable: true, format: 'auto' };
+    const profiles = { active: 'local', keyring: { available: false, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }, bucket] };
+    const { client, calls } = fakeClient({ profiles: () => ok(profiles), saveProfile: () => ok({ profile: bucket, capabilities: capabilities({ profile: 's3-abc' }) }), namespaces: () => ok({ namespaces: [] }), namespaceNames: () => ok({ names: [] }), entries: () => ok({ entries: [] }) });
+    renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities() as never } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Stores…' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Edit prod' }));
+    const form = screen.getByRole('form', { name: 'Edit prod' });
+    expect(within(form).getByLabelText('Bucket')).toHaveProperty('value', 'prod-bucket');
+    expect(within(form).getByLabelText('Prefix')).toHaveProperty('value', 'cache/');
+    expect(within(form).getByLabelText('Endpoint')).toHaveProperty('value', 'http://127.0.0.1:9000');
+    expect(within(form).getByLabelText('Secret key').getAttribute('placeholder')).toBe('kept only for the last run: enter it again');
+    fireEvent.change(within(form).getByLabelText('Region'), { target: { value: 'eu-west-1' } });
+    fireEvent.change(within(form).getByLabelText('Secret key'), { target: { value: 'entered-again' } });
+    fireEvent.submit(form);
+    await waitFor(() => expect(calls.some((c) => c.method === 'saveProfile')).toBe(true));
+    expect(calls.find((c) => c.method === 'saveProfile')!.input).toMatchObject({
+      id: 's3-abc',
+      keepKeyId: true,
+      profile: { kind: 's3', name: 'prod', bucket: 'prod-bucket', prefix: 'cache/', region: 'eu-west-1', endpoint: 'http://127.0.0.1:9000', pathStyle: true, accessKeyId: '', secretAccessKey: 'entered-again' },
+    });
+  });
+
+  it('"use new namespace" follows the open layout\'s rules as main checks them: upper case in a service store, refused in a native one', async () => {
+    const { client } = fakeClient({ checkNamespace: (input) => (input.namespace === 'TeamB' ? ok({ namespace: 'TeamB' }) : fail('invalid_namespace', 'service namespaces are letters, digits, - and _')) });
+    const { store } = renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default')] } } });
+    act(() => store.getState().setNamespaceFilter('TeamB'));
+    fireEvent.click(await screen.findByRole('button', { name: 'Use new namespace “TeamB”' }));
+    expect(store.getState().namespace).toBe('TeamB');
+    act(() => store.getState().setNamespaceFilter('a.b'));
+    expect((await screen.findByTestId('namespace-refused')).textContent).toBe('“a.b” cannot be a namespace here: service namespaces are letters, digits, - and _');
+    expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();
+  });
+
+  it('in a service store, a drop is stored with the strategy and "as" the operator chose, fixed at the drop', async () => {
+    const { client, calls } = fakeClient({ hashFile: () => new Promise(() => {}) });
+    const service = capabilities({ format: 'mgraph', storeAs: ['bytes', 'json', 'string'], storeOptions: { strategy: ['direct', 'temporal', 'temporal_latest', 'temporal_versioned', 'key_based'], cache_key: null } });
+    const { store } = renderWith(<TransfersPanel />, { client, state: { capabilities: { status: 'ready', data: service as never } } });
+    fireEvent.change(screen.getByLabelText('Store as'), { target: { value: 'string' } });
+    fireEvent.change(screen.getByLabelText('Strategy'), { target: { value: 'direct' } });
+    expect(screen.queryByLabelText('Cache key')).toBeNull(); // free-text options are not offered here
+    await act(() => store.getState().storeFiles([file('notes.txt')]));
+    act(() => store.getState().setStoreChoice({ as: 'bytes' })); // a later change does not move the drop
+    await waitFor(() => expect(calls.some((c) => c.method === 'hashFile')).toBe(true));
+    expect(calls.find((c) => c.method === 'hashFile')!.input).toMatchObject({ as: 'string', options: { strategy: 'direct' } });
+    expect(screen.getByText(/into/).textContent).toBe('into default on local folder /s · as string · strategy direct');
   });
 });

@@ -1,9 +1,11 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type {
+  CacheAdminApi,
   Capabilities,
   EntryListItem,
   EntryView,
   KeyInfo,
+  MethodInput,
   MethodResults,
   NamespaceCounts,
   NamespaceStatsView,
@@ -14,7 +16,7 @@ import type {
   VersionItem,
 } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
-import type { CacheAdminClient } from '../api/client';
+import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
 
@@ -27,6 +29,12 @@ export interface Transfer {
   namespace: string;
   /** The store (profile name) that was connected when it was dropped. */
   store: string;
+  /** How it is stored (`as`, the layout's options), fixed when it was dropped. */
+  choice: StoreChoice;
+  /** The operator asked to cancel: main's answer decides what the row says. */
+  cancelling?: boolean;
+  /** The cancel arrived after the version was committed: it was stored. */
+  storedBeforeCancel?: boolean;
   size: number;
   phase: 'queued' | 'hashing' | 'storing' | 'done' | 'failed' | 'cancelled';
   bytesDone: number;
@@ -82,6 +90,12 @@ export interface AppState {
   notice: string | null;
   /** Bumped on every store switch; answers to requests from an older epoch are dropped. */
   storeEpoch: number;
+  /** A store being opened: shown at once, with a Cancel. */
+  connecting: { name: string; attemptId: string } | null;
+  /** Set when a call finds the open store missing or unreachable: drops are refused until the operator reconnects or picks another store. */
+  storeProblem: ErrorInfo | null;
+  /** How the next drops are stored. */
+  storeChoice: StoreChoice;
 }
 
 export interface AppActions {
@@ -97,10 +111,15 @@ export interface AppActions {
   cancelTransfer(id: string): Promise<void>;
   cancelAll(): Promise<void>;
   clearFinished(): void;
-  /** Switches store; on failure nothing changes and the error is returned (the caller shows it). */
+  /** Switches store (or reopens the open one); on failure nothing changes and the error is returned (the caller shows it). */
   connect(profileId: string): Promise<ErrorInfo | null>;
-  /** Saves a profile and connects to it; a new profile that cannot connect is not kept. Resolves with why it failed, or null. */
-  addProfile(input: Parameters<CacheAdminClient['api']['saveProfile']>[0]): Promise<ErrorInfo | null>;
+  /** Stops the connect (or profile save) under way; the open store stays. */
+  cancelConnect(): Promise<void>;
+  /** Connects to a new or edited profile's store; main saves it only once that worked. Resolves with why it failed, or null. */
+  saveProfile(input: Omit<MethodInput<'saveProfile'>, 'attemptId'>): Promise<ErrorInfo | null>;
+  /** Null when the open layout takes this namespace name, else why not. */
+  checkNamespace(name: string): Promise<ErrorInfo | null>;
+  setStoreChoice(choice: StoreChoice): void;
   removeProfile(profileId: string): Promise<Result<MethodResults['removeProfile']>>;
   loadStats(): Promise<void>;
   describeKey(key: string): Promise<void>;
@@ -122,6 +141,9 @@ const REFUSED_INPUT = new Set(['invalid_hash', 'invalid_cache_id', 'invalid_key'
 export const ACTIVE_PHASES: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
 /** Files hashed and stored at once: enough to overlap, few enough to keep the UI responsive. */
 const TRANSFER_CONCURRENCY = 3;
+/** Calls that are not about the open store: their `storage_unreachable` says nothing about it. */
+const NOT_THE_OPEN_STORE: ReadonlySet<string> = new Set(['connect', 'saveProfile', 'profiles', 'removeProfile', 'cancel']);
+const DEFAULT_CHOICE: StoreChoice = { as: 'bytes' };
 
 function settle<T>(result: Result<T>): Load<T> {
   return result.ok ? { status: 'ready', data: result.value } : { status: 'error', error: result.error };
@@ -140,24 +162,56 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     let running = 0;
     let entriesRequest = 0;
 
+    /** Remembers that the open store is missing or unreachable when a call on it says so. */
+    function watched<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
+      const epoch = get().storeEpoch;
+      return call().then((result) => {
+        if (!result.ok && result.error.code === 'storage_unreachable' && get().storeEpoch === epoch && !get().storeProblem) set({ storeProblem: result.error });
+        return result;
+      });
+    }
+    const api = new Proxy(client.api, {
+      get: (target, method: string) => {
+        const call = target[method as keyof CacheAdminApi] as (input: unknown) => Promise<Result<unknown>>;
+        return NOT_THE_OPEN_STORE.has(method) ? call : (input: unknown) => watched(() => call(input));
+      },
+    });
+
     async function runTransfer(id: string): Promise<void> {
       const file = files.get(id);
       const transfer = get().transfers.find((t) => t.id === id);
       if (!file || transfer?.phase !== 'queued') return;
-      const { namespace } = transfer;
+      const { namespace, choice } = transfer;
       updateTransfer(id, { phase: 'hashing', phaseStartedAt: Date.now(), bytesDone: 0 });
-      const hashed = await client.hashFile(file, namespace, `${id}h`);
+      const hashed = await watched(() => client.hashFile(file, namespace, `${id}h`, choice));
       if (!hashed.ok) return finish(id, hashed.error);
+      // Cancelled while hashing: main's answer to the cancel says what the row shows; nothing is sent.
+      if (get().transfers.find((t) => t.id === id)?.cancelling) return;
       updateTransfer(id, { existing: hashed.value.existing, phase: 'storing', phaseStartedAt: Date.now(), bytesDone: 0, rate: 0 });
-      const stored = await client.storeFile(file, namespace, `${id}s`);
+      const stored = await watched(() => client.storeFile(file, namespace, `${id}s`, choice));
       if (!stored.ok) return finish(id, stored.error);
-      updateTransfer(id, { phase: 'done', result: stored.value, bytesDone: stored.value.size });
-      void get().refreshNamespaces();
-      if (get().entries.namespace === namespace) resetEntries(namespace);
+      recordStored(id, stored.value);
+    }
+
+    /** The version main stored: it stands even when a cancel was asked for meanwhile (it arrived too late). */
+    function recordStored(id: string, result: StoredEntry): void {
+      const transfer = get().transfers.find((t) => t.id === id);
+      if (!transfer || transfer.phase === 'done') return;
+      updateTransfer(id, { phase: 'done', result, bytesDone: result.size, storedBeforeCancel: transfer.cancelling ?? false, cancelling: false });
+      refreshAfterStore(transfer.namespace);
     }
 
     function finish(id: string, error: ErrorInfo): void {
-      updateTransfer(id, (t) => (t.phase === 'cancelled' ? {} : error.code === 'cancelled' ? { phase: 'cancelled' } : { phase: 'failed', error }));
+      const transfer = get().transfers.find((t) => t.id === id);
+      if (!transfer || !ACTIVE_PHASES.includes(transfer.phase)) return;
+      updateTransfer(id, error.code === 'cancelled' ? { phase: 'cancelled', cancelling: false } : { phase: 'failed', error, cancelling: false });
+      if (error.code === 'cancelled') refreshAfterStore(transfer.namespace);
+    }
+
+    /** Counts and the list move with what was stored (or was not). */
+    function refreshAfterStore(namespace: string): void {
+      void get().refreshNamespaces();
+      if (get().entries.namespace === namespace) resetEntries(namespace);
     }
 
     function pump(): void {
@@ -181,6 +235,45 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     async function reloadProfiles(): Promise<void> {
       set({ profiles: settle(await client.api.profiles({})) });
+    }
+
+    /** Why the store cannot be switched now: transfers still going into the open one. */
+    function busyTransfers(): ErrorInfo | null {
+      const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length;
+      return busy ? { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let them finish or cancel them before switching store` } : null;
+    }
+
+    /** Runs one connect attempt, shown at once as "Connecting…" with a Cancel, and switches every panel when it worked. */
+    async function connecting<T>(name: string, attempt: (attemptId: string) => Promise<Result<T>>, capabilitiesOf: (value: T) => Capabilities): Promise<Result<T>> {
+      const attemptId = newId();
+      set({ connecting: { name, attemptId } });
+      const result = await attempt(attemptId);
+      if (get().connecting?.attemptId === attemptId) set({ connecting: null });
+      if (result.ok) switched(capabilitiesOf(result.value));
+      return result;
+    }
+
+    function switched(capabilities: Capabilities): void {
+      const { verify, tab } = get();
+      if (verify.status === 'running' && verify.transferId) void client.cancel(verify.transferId);
+      // Every panel of the previous store goes at once; answers still on their way from it are dropped.
+      set((s) => ({
+        storeEpoch: s.storeEpoch + 1,
+        capabilities: { status: 'ready', data: capabilities },
+        storeProblem: null,
+        storeChoice: DEFAULT_CHOICE,
+        namespaces: { status: 'loading' },
+        lookupError: null,
+        entry: { status: 'idle' },
+        versions: { status: 'idle' },
+        stats: { status: 'idle' },
+        keyInfo: { status: 'idle' },
+        verify: { status: 'idle', checked: 0 },
+      }));
+      resetEntries(get().namespace);
+      void reloadProfiles();
+      void get().refreshNamespaces();
+      if (tab === 'layout' || tab === 'stats') void get().loadStats();
     }
 
     function resetEntries(namespace: string): void {
@@ -208,6 +301,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       theme: options.theme ?? 'system',
       notice: null,
       storeEpoch: 0,
+      connecting: null,
+      storeProblem: null,
+      storeChoice: DEFAULT_CHOICE,
 
       init() {
         const off = client.onEvent((event) => {
@@ -226,7 +322,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           });
         });
         set({ capabilities: { status: 'loading' }, profiles: { status: 'loading' } });
-        void client.api.capabilities({}).then((r) => set({ capabilities: settle(r) }));
+        void api.capabilities({}).then((r) => set({ capabilities: settle(r) }));
         void reloadProfiles();
         void get().refreshNamespaces();
         resetEntries(get().namespace);
@@ -237,8 +333,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const epoch = get().storeEpoch;
         set((s) => ({ namespaces: { status: 'loading', data: 'data' in s.namespaces ? s.namespaces.data : undefined } }));
         // Names first (one listing), so the list shows at once; counts follow from a full listing.
-        const counting = client.api.namespaces({});
-        const names = await client.api.namespaceNames({});
+        const counting = api.namespaces({});
+        const names = await api.namespaceNames({});
         if (get().storeEpoch !== epoch) return;
         const current = get().namespaces;
         if (names.ok && current.status === 'loading') {
@@ -269,7 +365,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const items: EntryListItem[] = [];
         let result;
         do {
-          result = await client.api.entries({ namespace: entries.namespace, cursor, limit: ENTRY_PAGE });
+          result = await api.entries({ namespace: entries.namespace, cursor, limit: ENTRY_PAGE });
           if (request !== entriesRequest) return; // the namespace changed meanwhile
           if (!result.ok) break;
           items.push(...result.value.entries);
@@ -293,13 +389,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const current = () => get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
         set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
         // Main parses the input in the open layout; the versions follow from the hash it found.
-        const entry = await client.api.entry({ namespace, ref: target.ref });
+        const entry = await api.entry({ namespace, ref: target.ref });
         if (!current()) return;
         if (!entry.ok) {
           if (REFUSED_INPUT.has(entry.error.code)) return set({ lookupError: entry.error.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
           return set({ entry: settle(entry), versions: { status: 'idle' } });
         }
-        const versions = await client.api.versions({ namespace, hash: entry.value.record.hash });
+        const versions = await api.versions({ namespace, hash: entry.value.record.hash });
         if (!current()) return;
         // A storage key moves to its namespace only when the entry is there: no namespace appears from a typo.
         if (namespace !== from) get().selectNamespace(namespace);
@@ -309,13 +405,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       clearLookup: () => set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } }),
 
       async storeFiles(dropped) {
-        const { namespace } = get();
+        const { namespace, storeProblem, storeChoice: choice } = get();
+        if (storeProblem) {
+          set({ notice: `Nothing was stored: ${storeName()} is missing or unreachable (${storeProblem.message}). Reconnect, or pick another store.` });
+          return;
+        }
         const store = storeName();
         const added: Transfer[] = dropped.map((file) => {
           const id = newId();
           files.set(id, file);
           queue.push(id);
-          return { id, name: file.webkitRelativePath || file.name, namespace, store, size: file.size, phase: 'queued', bytesDone: 0, rate: 0, phaseStartedAt: Date.now() };
+          return { id, name: file.webkitRelativePath || file.name, namespace, store, choice, size: file.size, phase: 'queued', bytesDone: 0, rate: 0, phaseStartedAt: Date.now() };
         });
         set((s) => ({ transfers: [...added, ...s.transfers] }));
         pump();
@@ -323,11 +423,19 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async cancelTransfer(id) {
         const transfer = get().transfers.find((t) => t.id === id);
-        if (!transfer || transfer.phase === 'done' || transfer.phase === 'failed' || transfer.phase === 'cancelled') return;
-        updateTransfer(id, { phase: 'cancelled' });
+        if (!transfer || !ACTIVE_PHASES.includes(transfer.phase) || transfer.cancelling) return;
         const queued = queue.indexOf(id);
-        if (queued >= 0) queue.splice(queued, 1);
-        await Promise.all([client.cancel(`${id}h`), client.cancel(`${id}s`)]);
+        if (queued >= 0) {
+          queue.splice(queued, 1); // never sent: nothing can have been stored
+          updateTransfer(id, { phase: 'cancelled' });
+          return;
+        }
+        updateTransfer(id, { cancelling: true });
+        // Main answers once the transfer has ended: stopped before commit, or stored first.
+        const outcomes = await Promise.all([client.cancel(`${id}h`), client.cancel(`${id}s`)]);
+        const stored = outcomes.find((o) => o.ok && o.value.stored);
+        if (stored?.ok && stored.value.stored) recordStored(id, stored.value.stored);
+        else if (outcomes.every((o) => o.ok) && outcomes.some((o) => o.ok && o.value.cancelled)) finish(id, { code: 'cancelled', message: 'nothing was stored' });
       },
 
       async cancelAll() {
@@ -338,42 +446,34 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async connect(profileId) {
         // Transfers are fixed to the store they were dropped on: never let one land in another.
-        const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length;
-        if (busy) return { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let them finish or cancel them before switching store` };
-        const result = await client.api.connect({ id: profileId });
-        if (!result.ok) return result.error;
-        const { verify, tab } = get();
-        if (verify.status === 'running' && verify.transferId) void client.cancel(verify.transferId);
-        // Every panel of the previous store goes at once; answers still on their way from it are dropped.
-        set((s) => ({
-          storeEpoch: s.storeEpoch + 1,
-          capabilities: { status: 'ready', data: result.value },
-          namespaces: { status: 'loading' },
-          lookupError: null,
-          entry: { status: 'idle' },
-          versions: { status: 'idle' },
-          stats: { status: 'idle' },
-          keyInfo: { status: 'idle' },
-          verify: { status: 'idle', checked: 0 },
-        }));
-        resetEntries(get().namespace);
-        void reloadProfiles();
-        void get().refreshNamespaces();
-        if (tab === 'layout' || tab === 'stats') void get().loadStats();
-        return null;
+        const busy = busyTransfers();
+        if (busy) return busy;
+        const { profiles } = get();
+        const name = (profiles.status === 'ready' && profiles.data.profiles.find((p) => p.id === profileId)?.name) || profileId;
+        const result = await connecting(name, (attemptId) => client.api.connect({ id: profileId, attemptId }), (capabilities) => capabilities);
+        return result.ok ? null : result.error;
       },
 
-      async addProfile(input) {
-        const { profiles } = get();
-        const known = new Set(profiles.status === 'ready' ? profiles.data.profiles.map((p) => p.id) : []);
-        const saved = await client.api.saveProfile(input);
-        if (!saved.ok) return saved.error;
-        const failed = await get().connect(saved.value.profile.id);
-        // Main saves before it can try: forget a profile this attempt created (one it replaced is main's to restore).
-        if (failed && !known.has(saved.value.profile.id) && profiles.status === 'ready') await client.api.removeProfile({ id: saved.value.profile.id });
-        await reloadProfiles();
-        return failed && { code: failed.code, message: `Could not connect: ${failed.message}` };
+      async cancelConnect() {
+        const attempt = get().connecting;
+        if (attempt) await client.cancel(attempt.attemptId);
       },
+
+      async saveProfile(input) {
+        const busy = busyTransfers();
+        if (busy) return busy;
+        const saved = await connecting(input.profile.name, (attemptId) => client.api.saveProfile({ ...input, attemptId }), (value) => value.capabilities);
+        if (saved.ok) return null;
+        // A profile refused as it was typed says why; one that did not connect says so.
+        return REFUSED_INPUT.has(saved.error.code) ? saved.error : { code: saved.error.code, message: `Could not connect: ${saved.error.message}` };
+      },
+
+      async checkNamespace(name) {
+        const result = await api.checkNamespace({ namespace: name });
+        return result.ok ? null : result.error;
+      },
+
+      setStoreChoice: (storeChoice) => set({ storeChoice }),
 
       async removeProfile(profileId) {
         const result = await client.api.removeProfile({ id: profileId });
@@ -384,14 +484,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async loadStats() {
         const { namespace, storeEpoch } = get();
         set({ stats: { status: 'loading' } });
-        const result = await client.api.stats({ namespace });
+        const result = await api.stats({ namespace });
         if (get().namespace === namespace && get().storeEpoch === storeEpoch) set({ stats: settle(result) });
       },
 
       async describeKey(key) {
         const { storeEpoch } = get();
         set({ keyInfo: { status: 'loading' } });
-        const result = await client.api.describeKey({ key });
+        const result = await api.describeKey({ key });
         if (get().storeEpoch === storeEpoch) set({ keyInfo: settle(result) });
       },
 
@@ -399,7 +499,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const transferId = newId();
         const namespace = wholeStore ? undefined : get().namespace;
         set({ verify: { status: 'running', checked: 0, transferId, scope: namespace ?? 'the whole store' } });
-        const result = await client.api.verify({ namespace, sample, repair, transferId });
+        const result = await api.verify({ namespace, sample, repair, transferId });
         if (get().verify.transferId !== transferId) return;
         set((s) => ({ verify: result.ok ? { ...s.verify, status: 'done', report: result.value, checked: result.value.checked } : { ...s.verify, status: 'error', error: result.error } }));
         if (repair && result.ok) void get().refreshNamespaces();
@@ -421,7 +521,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const { entry, namespace, storeEpoch } = get();
         if (entry.status !== 'ready') return;
         const { hash, cache_id } = entry.data.record;
-        const result = await client.api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
+        const result = await api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });

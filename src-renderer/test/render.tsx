@@ -23,9 +23,9 @@ export function fakeClient(answers: Partial<{ [M in keyof CacheAdminApi]: (input
   const client: CacheAdminClient = {
     api,
     onEvent: (l) => (listeners.add(l), () => listeners.delete(l)),
-    hashFile: (file, namespace, transferId) => api.hashFile({ namespace, path: `/drop/${file.name}`, transferId }),
-    storeFile: (file, namespace, transferId) => api.storeFile({ namespace, path: `/drop/${file.name}`, transferId }),
-    cancel: async (transferId) => void (await api.cancel({ transferId })),
+    hashFile: (file, namespace, transferId, choice) => api.hashFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
+    storeFile: (file, namespace, transferId, choice) => api.storeFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
+    cancel: (transferId) => api.cancel({ transferId }),
     saveEntry: (namespace, ref) => api.saveEntry({ namespace, ref }) as never,
   };
   return { client, calls, emit: (e: CacheAdminEvent) => listeners.forEach((l) => l(e)) };
