@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -136,6 +136,19 @@ describe('profiles', () => {
     expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'file', dir: file } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: `${file} is not a folder` } });
     expect(await profilesText()).toBe('');
     expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+  });
+
+  it('a saved folder that was moved away does not connect (no empty store is started in its place) until it is back', async () => {
+    const { dispatch } = await setup();
+    const folder = mkdtempSync(path.join(dir, 'moved-'));
+    const saved = (await dispatch('saveProfile', { profile: { kind: 'local', name: 'moved', dir: folder } })) as { ok: true; value: { profile: { id: string } } };
+    await dispatch('connect', { id: 'command-line' });
+    renameSync(folder, `${folder}-away`);
+    expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({ ok: false, error: { code: 'storage_unreachable', message: `the store folder ${folder} is gone (moved or deleted?): put it back, or pick another store` } });
+    expect(existsSync(folder)).toBe(false);
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+    renameSync(`${folder}-away`, folder);
+    expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({ ok: true, value: { profile: saved.value.profile.id } });
   });
 
   it('edits a profile: a new name and folder, then a secret re-entered after a restart', async () => {

@@ -197,6 +197,8 @@ export class ProfileStore {
     const data = await this.load();
     const p = data.profiles.find((q) => q.id === id);
     if (!p) throw new CacheError('not_found', `no profile ${id}`);
+    // A saved folder that is gone was moved or deleted: opening it would start an empty store there.
+    if (p.kind === 'local' && p.id !== DEFAULT_PROFILE_ID) await checkStoreFolder(p.dir, 'storage_unreachable');
     const secret = this.secretOf(p);
     if (p.kind === 's3' && p.accessKeyId && !secret) throw new CacheError('access_denied', `profile ${p.name} needs its secret key again (it was kept only for the last run): edit it in Stores…`);
     return { profile: this.summary(p), location: locationOf(p, secret) };
@@ -225,12 +227,12 @@ function locationOf(p: StoredProfile, secret: string | undefined): StoreLocation
 }
 
 /** A profile's folder must exist: a typo must not become a new, empty store. */
-async function checkStoreFolder(dir: string): Promise<void> {
+async function checkStoreFolder(dir: string, code: 'invalid_input' | 'storage_unreachable' = 'invalid_input'): Promise<void> {
   const found = await fs.stat(dir).catch((err: unknown) => {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw fileSystemError(err, `cannot open ${dir}`);
   });
-  if (!found) throw new CacheError('invalid_input', `the folder ${dir} does not exist: create it first, or choose another`);
-  if (!found.isDirectory()) throw new CacheError('invalid_input', `${dir} is not a folder`);
+  if (!found) throw new CacheError(code, code === 'invalid_input' ? `the folder ${dir} does not exist: create it first, or choose another` : `the store folder ${dir} is gone (moved or deleted?): put it back, or pick another store`);
+  if (!found.isDirectory()) throw new CacheError(code, `${dir} is not a folder`);
 }
