@@ -62,19 +62,12 @@ export interface PruneSummary {
   skipped: number;
   contentRemoved: number;
   bytesFreed: number;
-  /** Versions of earlier, interrupted prunes finished first. */
+  /** Of those pruned, versions an earlier, interrupted prune had journaled. */
   resumed: number;
 }
 
 const JOURNAL_PREFIX = `${ADMIN_PREFIX}prune/`;
 const DELETE_CONCURRENCY = 8;
-
-interface JournalEntry {
-  hash: string;
-  cache_id: string;
-  version: number;
-  stored_at: string;
-}
 
 export class Retention {
   private readonly now: () => Date;
@@ -160,26 +153,28 @@ export class Retention {
     const summary: PruneSummary = { pruned: 0, skipped: 0, contentRemoved: 0, bytesFreed: 0, resumed: 0 };
     const total = plan.versions.length;
     let done = 0;
+    const counted = (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => {
+      if (!outcome) return void summary.skipped++;
+      summary.pruned++;
+      if (outcome.contentRemoved) summary.contentRemoved++;
+      summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
+      options.onPruned?.(c);
+    };
     for (const namespace of plan.namespaces) {
+      // Journals left by killed runs (or by one still running: deleting twice is harmless) are finished first.
       for (const journal of await this.journals(namespace)) {
-        const entries = await this.readJournal(journal);
-        const resumed = await this.deleteAll(namespace, entries.map((e) => ({ ...e, namespace, reason: 'expired', content_removed: false, bytes_freed: 0 })), options.signal, (c, outcome) => {
+        const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), options.signal, (c, outcome) => {
           if (outcome) summary.resumed++;
+          counted(c, outcome);
         });
-        if (resumed) await this.format.storage.delete(journal);
+        if (finished) await this.format.storage.delete(journal);
       }
       const mine = plan.versions.filter((v) => v.namespace === namespace);
       if (mine.length === 0) continue;
       const journal = `${JOURNAL_PREFIX}${namespace}/${plan.now.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
-      const entries: JournalEntry[] = mine.map(({ hash, cache_id, version, stored_at }) => ({ hash, cache_id, version, stored_at }));
-      await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions: entries })}\n`), { durable: true });
+      await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions: mine })}\n`), { durable: true });
       const finished = await this.deleteAll(namespace, mine, options.signal, (c, outcome) => {
-        if (outcome) {
-          summary.pruned++;
-          if (outcome.contentRemoved) summary.contentRemoved++;
-          summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
-          options.onPruned?.(c);
-        } else summary.skipped++;
+        counted(c, outcome);
         options.onProgress?.({ done: ++done, total });
       });
       // Cancelled: every delete under way has finished, so nothing is half done and the rest stays as it is.
@@ -196,13 +191,16 @@ export class Retention {
     return keys;
   }
 
-  private async readJournal(key: string): Promise<JournalEntry[]> {
-    const bytes = await this.format.storage.get(key);
+  /** A journal's versions; one cut short by a crash is empty: it is written before the first delete, so none was done. */
+  private async readJournal(key: string, namespace: string): Promise<PruneCandidate[]> {
     try {
-      const value = JSON.parse(new TextDecoder().decode(bytes ?? new Uint8Array())) as { versions?: JournalEntry[] };
-      return (value.versions ?? []).filter((e) => typeof e?.hash === 'string' && typeof e.cache_id === 'string' && Number.isInteger(e.version) && typeof e.stored_at === 'string');
+      const value = JSON.parse(new TextDecoder().decode((await this.format.storage.get(key)) ?? new Uint8Array())) as { versions?: unknown };
+      const versions = Array.isArray(value.versions) ? (value.versions as Partial<PruneCandidate>[]) : [];
+      return versions
+        .filter((e) => typeof e?.hash === 'string' && typeof e.cache_id === 'string' && Number.isInteger(e.version) && typeof e.stored_at === 'string')
+        .map((e) => ({ reason: 'expired', content_removed: false, bytes_freed: 0, ...e, namespace }) as PruneCandidate);
     } catch {
-      return []; // a journal cut short by a crash: written before its first delete, so nothing of it was done
+      return [];
     }
   }
 
