@@ -233,4 +233,42 @@ describe('local folder specifics', () => {
     await storage.delete('ns/content/ab/cd/abcd');
     expect(await fs.readdir(root)).toEqual([]);
   });
+
+  describe.each([
+    ['deleted', async (root: string) => fs.rm(root, { recursive: true })],
+    // An unmounted drive leaves its empty mount point: the same path, another folder.
+    ['moved away, an empty folder in its place', async (root: string) => fs.rename(root, `${root}-moved`).then(() => fs.mkdir(root))],
+  ])('a store folder %s after opening', (_what, remove) => {
+    it.each([false, true])('fails every call with storage_unreachable naming it, and is never made again (blocking io: %s)', async (blockingIo) => {
+      const root = path.join(await tempRoot(), 'store');
+      const storage = await LocalFolderStorage.open(root, { blockingIo });
+      const cache = new CacheService(storage);
+      const stored = await cache.store('docs', { source: { kind: 'bytes', bytes: new TextEncoder().encode('kept') } });
+      await remove(root);
+      const before = fsSync.existsSync(root) ? await tree(root) : null;
+      const unreachable = { code: 'storage_unreachable', message: expect.stringContaining(`the store folder ${root} is gone`) };
+      await expect(cache.namespaces()).rejects.toMatchObject(unreachable);
+      await expect(cache.entriesPage('docs')).rejects.toMatchObject(unreachable);
+      await expect(cache.record('docs', { hash: stored.hash })).rejects.toMatchObject(unreachable);
+      await expect(cache.store('docs', { source: { kind: 'bytes', bytes: new TextEncoder().encode('new') } })).rejects.toMatchObject(unreachable);
+      await expect(cache.store('docs', { source: { kind: 'bytes', bytes: Buffer.alloc(3 << 20, 1) } })).rejects.toMatchObject(unreachable); // staged in a file
+      await expect(cache.delete('docs', { hash: stored.hash })).rejects.toMatchObject(unreachable);
+      await expect(storage.put('docs/x', new Uint8Array(1))).rejects.toMatchObject(unreachable);
+      await expect(storage.leftovers()).rejects.toMatchObject(unreachable);
+      expect(fsSync.existsSync(root) ? await tree(root) : null).toEqual(before);
+    });
+  });
+
+  it('a new store folder is made by the first write inside a folder that exists, and never inside one that does not', async () => {
+    const parent = await tempRoot();
+    const fresh = await LocalFolderStorage.open(path.join(parent, 'new-store'));
+    expect(await fresh.list('')).toMatchObject({ objects: [], prefixes: [] }); // reads make nothing
+    expect(await fs.readdir(parent)).toEqual([]);
+    await fresh.put('ns/a', new Uint8Array(1));
+    expect(await tree(parent)).toEqual(['new-store', 'new-store/ns', 'new-store/ns/a']);
+
+    const orphan = await LocalFolderStorage.open(path.join(parent, 'gone', 'store'));
+    await expect(orphan.put('ns/a', new Uint8Array(1))).rejects.toMatchObject({ code: 'storage_unreachable', message: expect.stringContaining(`${path.join(parent, 'gone')}, does not exist`) });
+    expect(await tree(parent)).toEqual(['new-store', 'new-store/ns', 'new-store/ns/a']);
+  });
 });

@@ -26,7 +26,10 @@ interface SmallIo {
   createExclusive(file: string): Promise<number>;
   writeAll(fd: number, data: Uint8Array): Promise<void>;
   close(fd: number): Promise<void>;
-  mkdirp(dir: string): Promise<string | undefined>;
+  /** mkdir -p of a folder under `root`, never the root itself or above it; the first folder created. */
+  mkdirp(dir: string, root: string): Promise<string | undefined>;
+  /** A folder itself, following a link (the root may be one); undefined when nothing is there. */
+  stat(file: string): Promise<fsSync.Stats | undefined>;
   link(from: string, to: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   unlink(file: string): Promise<void>;
@@ -43,23 +46,26 @@ const writeCb = promisify(fsSync.write);
 const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW ?? 0);
 
 /**
- * mkdir -p with a bounded number of calls (Node's recursive mkdir retries forever where mkdir keeps
- * answering ENOENT, as under /proc): each missing level is tried once, then once more after its
- * parent. Returns the first folder created, undefined if `dir` was there.
+ * mkdir -p below `root` with a bounded number of calls (Node's recursive mkdir retries forever where
+ * mkdir keeps answering ENOENT, as under /proc): each missing level is tried once, then once more
+ * after its parent. The root is never made here, so a root that is gone ends in ENOENT. Returns the
+ * first folder created, undefined if `dir` was there.
  */
-async function makeFolders(dir: string): Promise<string | undefined> {
+async function makeFolders(dir: string, root: string): Promise<string | undefined> {
+  if (dir === root) return undefined;
   const made = await fs.mkdir(dir).then(
     () => dir,
     (err: unknown) => folderMissing(err, dir),
   );
   if (made !== null) return made;
-  const created = await makeFolders(path.dirname(dir));
-  await fs.mkdir(dir).catch(unlessExists); // ENOENT again: the parent cannot hold folders
+  const created = await makeFolders(path.dirname(dir), root);
+  await fs.mkdir(dir).catch(unlessExists); // ENOENT again: the parent cannot hold folders, or the root is gone
   return created ?? dir;
 }
 
 /** The same in one go, without yielding: concurrent stores then find the folders their first sibling made. */
-function makeFoldersSync(dir: string): string | undefined {
+function makeFoldersSync(dir: string, root: string): string | undefined {
+  if (dir === root) return undefined;
   let made: string | undefined | null;
   try {
     fsSync.mkdirSync(dir);
@@ -68,7 +74,7 @@ function makeFoldersSync(dir: string): string | undefined {
     made = folderMissing(err, dir);
   }
   if (made !== null) return made;
-  const created = makeFoldersSync(path.dirname(dir));
+  const created = makeFoldersSync(path.dirname(dir), root);
   try {
     fsSync.mkdirSync(dir);
   } catch (err) {
@@ -104,6 +110,11 @@ const threadPoolIo: SmallIo = {
       if (errno(err) === 'ENOENT') return undefined;
       throw err;
     }),
+  stat: (file) =>
+    fs.stat(file).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }),
   readFile: (file) => fs.readFile(file, { flag: READ_NO_FOLLOW }),
   readdir: (dir) => fs.readdir(dir, { withFileTypes: true }),
 };
@@ -119,11 +130,19 @@ const blockingIo: SmallIo = {
     for (let done = 0; done < data.byteLength; ) done += fsSync.writeSync(fd, data, done, data.byteLength - done);
   },
   close: async (fd) => fsSync.closeSync(fd),
-  mkdirp: async (dir) => makeFoldersSync(dir),
+  mkdirp: async (dir, root) => makeFoldersSync(dir, root),
   link: async (from, to) => fsSync.linkSync(from, to),
   rename: async (from, to) => fsSync.renameSync(from, to),
   unlink: async (file) => fsSync.unlinkSync(file),
   lstat: async (file) => fsSync.lstatSync(file, { throwIfNoEntry: false }),
+  stat: async (file) => {
+    try {
+      return fsSync.statSync(file, { throwIfNoEntry: false });
+    } catch (err) {
+      if (errno(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  },
   async readFile(file) {
     const fd = fsSync.openSync(file, READ_NO_FOLLOW);
     try {
@@ -328,6 +347,11 @@ export class LocalFolderStorage implements StorageBackend {
   readonly capabilities = { conditionalWrites: true };
   private readonly io: SmallIo;
   private readonly flushes: FlushGroup;
+  /**
+   * The root folder as this store first saw it. Once seen, a root that is gone or is another folder
+   * (deleted, moved, unmounted) fails every call with storage_unreachable and is never made again.
+   */
+  private rootSeen: { dev: number; ino: number } | null = null;
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
@@ -343,7 +367,52 @@ export class LocalFolderStorage implements StorageBackend {
    */
   static async open(root: string, options: LocalFolderOptions = {}): Promise<LocalFolderStorage> {
     await checkStoreRoot(path.resolve(root));
-    return new LocalFolderStorage(root, options);
+    const storage = new LocalFolderStorage(root, options);
+    await storage.checkRoot();
+    return storage;
+  }
+
+  /**
+   * Fails with storage_unreachable when the root this store has seen is gone or is another folder
+   * now, so a vanished store never reads as an empty one. A root not made yet (a new store) is
+   * fine, and is taken as the store's once it exists.
+   */
+  private async checkRoot(): Promise<void> {
+    let found: fsSync.Stats | undefined;
+    try {
+      found = await this.io.stat(this.root);
+    } catch (err) {
+      throw this.rootUnreachable(err);
+    }
+    const seen = this.rootSeen;
+    if (!found && !seen) return;
+    if (!found?.isDirectory() || (seen && (found.dev !== seen.dev || found.ino !== seen.ino))) throw this.rootUnreachable();
+    this.rootSeen ??= { dev: found.dev, ino: found.ino };
+  }
+
+  private rootUnreachable(cause?: unknown): CacheError {
+    const why = cause ? `cannot be read (${errno(cause) ?? (cause as Error).message})` : 'is gone or is not the folder that was opened (deleted, moved or unmounted)';
+    return new CacheError('storage_unreachable', `the store folder ${this.root} ${why}; nothing is read from it or written to it until it is back`, { cause });
+  }
+
+  /**
+   * Creates a folder under the root and its missing parents. The root itself only for a new store
+   * (never one that was seen and is gone), and only inside a folder that exists.
+   */
+  private async makeFolders(dir: string): Promise<string | undefined> {
+    await this.checkRoot();
+    if (!this.rootSeen) {
+      await fs.mkdir(this.root).catch(async (err: unknown) => {
+        if (errno(err) === 'EEXIST') return;
+        const parent = path.dirname(this.root);
+        if (errno(err) === 'ENOENT' && !(await this.io.stat(parent).catch(() => undefined))) {
+          throw new CacheError('storage_unreachable', `cannot create the store folder ${this.root}: the folder it goes in, ${parent}, does not exist`);
+        }
+        throw err;
+      });
+      await this.checkRoot();
+    }
+    return this.io.mkdirp(dir, this.root);
   }
 
   private pathOf(key: string): string {
@@ -362,7 +431,7 @@ export class LocalFolderStorage implements StorageBackend {
       } catch (err) {
         // A concurrent delete may prune the folder between mkdir and open: retry a few times.
         if (errno(err) === 'ENOENT' && attempt < 5) {
-          await this.io.mkdirp(path.dirname(file));
+          await this.makeFolders(path.dirname(file));
           continue;
         }
         throw err;
@@ -393,7 +462,7 @@ export class LocalFolderStorage implements StorageBackend {
       } catch (err) {
         // ENOENT means a missing target folder, unless the folder exists: then the source is gone.
         if (errno(err) === 'ENOENT' && attempt < 5) {
-          const created = await this.io.mkdirp(path.dirname(to));
+          const created = await this.makeFolders(path.dirname(to));
           if (created !== undefined || attempt > 0) continue;
           if (await this.io.lstat(from)) continue;
         }
@@ -472,8 +541,9 @@ export class LocalFolderStorage implements StorageBackend {
       return await this.io.readFile(this.pathOf(key));
     } catch (err) {
       // ELOOP: a link where the store keeps a file, which counts as nothing there.
-      if (['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) return null;
-      throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      await this.checkRoot(); // nothing there: a missing key, unless the whole store is gone
+      return null;
     }
   }
 
@@ -482,19 +552,23 @@ export class LocalFolderStorage implements StorageBackend {
     try {
       handle = await fs.open(this.pathOf(key), READ_NO_FOLLOW);
     } catch (err) {
-      if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) return null;
-      throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      await this.checkRoot();
+      return null;
     }
     return createReadStream('', { fd: handle, highWaterMark: 1 << 20, signal: options.signal });
   }
 
   async exists(key: string): Promise<boolean> {
+    let found: fsSync.Stats | undefined;
     try {
-      return (await this.io.lstat(this.pathOf(key)))?.isFile() ?? false;
+      found = await this.io.lstat(this.pathOf(key));
     } catch (err) {
-      if (errno(err) === 'ENOTDIR') return false;
-      throw err;
+      if (errno(err) !== 'ENOTDIR') throw err;
     }
+    if (found?.isFile()) return true;
+    await this.checkRoot();
+    return false;
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -535,6 +609,7 @@ export class LocalFolderStorage implements StorageBackend {
       return false;
     };
     await walk(dirKey, namePrefix);
+    if (found.length === 0) await this.checkRoot(); // an empty listing: an empty store, or one that is gone
 
     const more = found.length > limit;
     const page = found.slice(0, limit);
@@ -572,6 +647,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   async delete(key: string): Promise<void> {
     const file = this.pathOf(key);
+    await this.checkRoot(); // a delete in a store that is gone would "succeed" on nothing
     await fs.rm(file, { force: true }).catch((err: unknown) => {
       throw fileSystemError(err, `cannot delete ${file}`);
     });
@@ -630,7 +706,7 @@ export class LocalFolderStorage implements StorageBackend {
         if (await this.exists(key)) return 'exists';
         return this.writing(file, async (): Promise<'created'> => {
           // Most new hashes open a new shard folder: creating it first is cheaper than failing.
-          await this.io.mkdirp(path.dirname(file));
+          await this.makeFolders(path.dirname(file));
           const temp = path.join(path.dirname(file), tempName());
           await this.writeNew(temp, bytes, true);
           // Content keys are named by their bytes, so a writer that placed the key meanwhile placed
@@ -695,6 +771,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   /** Temp files anywhere under the root; those of a live process are still being written. */
   async leftovers(): Promise<Leftover[]> {
+    await this.checkRoot();
     const found: Leftover[] = [];
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
