@@ -1,3 +1,4 @@
+import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CacheService, type CacheServiceOptions } from './cache-service';
@@ -35,6 +36,8 @@ export async function openBackend(location: StoreLocation): Promise<StorageBacke
     case 'memory':
       return new MemoryStorage();
     case 'local':
+      // A new store folder is made only inside a folder that exists; the app's own data folder is ours to make.
+      if (path.resolve(location.dir) === path.join(appDataDir(), 'store')) await fs.mkdir(appDataDir(), { recursive: true });
       return LocalFolderStorage.open(location.dir, { blockingIo: location.blockingIo });
     case 's3': {
       // Loaded on demand: the AWS SDK costs a local-folder CLI run a third of its start-up time.
