@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -169,6 +169,21 @@ describe('contract dispatch', () => {
     expect(readdirSync(saveDir)).toEqual([]);
     expect(await dispatch('delete', { namespace: 'default', ref: 'b94d27b9934d3e08' })).toEqual({ ok: true, value: { deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true } });
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
+  });
+
+  it('a store folder deleted while open is reported unreachable on every call, never as empty, and a store never makes it again', async () => {
+    const storeDir = path.join(mkdtempSync(path.join(dir, 'vanishing-')), 'store');
+    const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+    const session = new AppSession({ profiles: new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store')), commandLine: { kind: 'local', dir: storeDir } });
+    await session.start();
+    const dispatch = createDispatcher(session);
+    expect(await dispatch('storeBytes', VALID.storeBytes)).toMatchObject({ ok: true });
+    rmSync(storeDir, { recursive: true });
+    const unreachable = { ok: false, error: { code: 'storage_unreachable', message: expect.stringContaining(storeDir) } };
+    for (const method of ['namespaces', 'namespaceNames', 'entries', 'stats', 'entry', 'storeBytes', 'delete', 'listKeys'] as const) {
+      expect(await dispatch(method, VALID[method]), method).toMatchObject(unreachable);
+    }
+    expect(existsSync(storeDir)).toBe(false);
   });
 
   it('hashes before storing, reports progress, and says when content is already stored', async () => {
