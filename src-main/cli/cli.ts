@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError } from '../../src-shared/errors';
 import type { Detection } from '../core/formats/detect';
-import type { FormatLookup, FormatStoreInput, FormatStoreResult, StoreFormat } from '../core/formats/format';
+import { type FormatLookup, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
@@ -368,6 +368,8 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
     key_roles: record.keys,
     child_data: record.child_data,
     ...(await expiryFields(ctx, record)),
+    // Only when the version cannot be served: it can still be inspected and deleted.
+    ...(await contentProblemOf(ctx.format, record).then((problem) => (problem ? { content_problem: problem } : {}))),
   };
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify(info)}\n`);

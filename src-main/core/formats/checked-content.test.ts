@@ -105,8 +105,26 @@ describe.each(layouts)('the %s layout', (layout, makeFormat) => {
     expect(toFile).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(new RegExp(`^cache-admin: corrupt: the content of ${stored.cache_id} is corrupt`)) });
     expect(await fs.readdir(tmp)).not.toContainEqual(expect.stringContaining(`out-${layout}`));
 
+    const info = await cli(['--store', dir, '--format', layout, '--json', 'info', stored.cache_id]);
+    expect(JSON.parse(info.stdout)).not.toHaveProperty('content_problem'); // a binary is not read for info
+
     const toStdout = await cli(args);
     expect(toStdout).toMatchObject({ code: 3, stderr: expect.stringMatching(/^cache-admin: corrupt: .*\n$/) });
     expect(toStdout.stdoutBytes.byteLength).toBeLessThan(BIG.byteLength);
+  });
+
+  it('a version whose content file is gone still opens (record, CLI info marked content_problem: missing), get says not_found, and it can be deleted', async () => {
+    const dir = path.join(tmp, `missing-${layout}`);
+    const format = makeFormat(await LocalFolderStorage.open(dir));
+    const stored = await format.store('default', { source: bytes('soon gone') });
+    await format.storage.delete(await contentKeyOf(format, 'default', stored.cache_id));
+    expect(await format.record('default', { hash: stored.hash })).toMatchObject({ cache_id: stored.cache_id });
+    const base = ['--store', dir, '--format', layout];
+    const info = await cli([...base, '--json', 'info', stored.cache_id]);
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ cache_id: stored.cache_id, content_problem: 'missing' });
+    expect(await cli([...base, 'get', stored.cache_id])).toMatchObject({ code: 1, stderr: expect.stringContaining('is missing from storage') });
+    expect(await cli([...base, 'delete', stored.hash])).toMatchObject({ code: 0, stdout: expect.stringContaining(stored.cache_id) });
+    await expect(format.record('default', { hash: stored.hash })).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -7,7 +7,8 @@
  * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
-import type { EntryRecord, ProblemKind, StoredEntry } from '../../../src-shared/contract';
+import type { ContentProblem, EntryRecord, ProblemKind, StoredEntry } from '../../../src-shared/contract';
+import { CacheError } from '../../../src-shared/errors';
 import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
 
@@ -171,4 +172,19 @@ export async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffe
   const parts: Uint8Array[] = [];
   for await (const chunk of content) parts.push(chunk);
   return Buffer.concat(parts);
+}
+
+/**
+ * Whether a version's content can be served, without reading it (JSON in the service layout is
+ * read whole, so checked): 'missing' when its file is gone, 'corrupt' when found so, else null.
+ */
+export async function contentProblemOf(format: StoreFormat, record: FormatRecord): Promise<ContentProblem | null> {
+  try {
+    const { content } = await format.retrieve(record.namespace, { cacheId: record.cache_id });
+    await content[Symbol.asyncIterator]().return?.(); // closes the stored file unread
+    return null;
+  } catch (err) {
+    if (err instanceof CacheError && (err.code === 'not_found' || err.code === 'corrupt')) return err.code === 'corrupt' ? 'corrupt' : 'missing';
+    throw err;
+  }
 }
