@@ -4,6 +4,7 @@
  * format's own delete, resumable after a kill). The one module the CLI and the app use.
  */
 import { randomUUID } from 'node:crypto';
+import type { CacheHash, Namespace } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
 import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
 import type { NativeFormat } from '../formats/native/native-format';
@@ -163,7 +164,7 @@ export class Retention {
     for (const namespace of plan.namespaces) {
       // Journals left by killed runs (or by one still running: deleting twice is harmless) are finished first.
       for (const journal of await this.journals(namespace)) {
-        const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), options.signal, (c, outcome) => {
+        const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), { signal: options.signal, resuming: true }, (c, outcome) => {
           if (outcome) summary.resumed++;
           counted(c, outcome);
         });
@@ -173,7 +174,7 @@ export class Retention {
       if (mine.length === 0) continue;
       const journal = `${JOURNAL_PREFIX}${namespace}/${plan.now.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
       await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions: mine })}\n`), { durable: true });
-      const finished = await this.deleteAll(namespace, mine, options.signal, (c, outcome) => {
+      const finished = await this.deleteAll(namespace, mine, { signal: options.signal, resuming: false }, (c, outcome) => {
         counted(c, outcome);
         options.onProgress?.({ done: ++done, total });
       });
@@ -208,7 +209,12 @@ export class Retention {
    * Deletes versions, hash by hash, up to 8 hashes at a time; `each` hears every version's
    * outcome (null: skipped). False when cancelled before the end.
    */
-  private async deleteAll(namespace: string, versions: PruneCandidate[], signal: AbortSignal | undefined, each: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void): Promise<boolean> {
+  private async deleteAll(
+    namespace: string,
+    versions: PruneCandidate[],
+    { signal, resuming }: { signal?: AbortSignal; resuming: boolean },
+    each: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void,
+  ): Promise<boolean> {
     const groups = new Map<string, PruneCandidate[]>();
     for (const v of versions) groups.set(v.hash, [...(groups.get(v.hash) ?? []), v]);
     const queue = [...groups.values()];
@@ -216,6 +222,7 @@ export class Retention {
       for (let group = queue.shift(); group && !signal?.aborted; group = queue.shift()) {
         const current = await this.currentVersions(namespace, group[0]!.hash);
         for (const c of group) each(c, await this.deleteIfUnchanged(namespace, c, current));
+        if (resuming && current?.size === 0) await this.finishBytes(namespace, group[0]!.hash);
       }
     };
     await Promise.all(Array.from({ length: DELETE_CONCURRENCY }, worker));
@@ -226,6 +233,19 @@ export class Retention {
   private async currentVersions(namespace: string, hash: string): Promise<Map<number, string> | null> {
     if (this.format.name !== 'native') return null; // the service's cache ids are GUIDs, never reused
     return new Map((await this.format.versions(namespace, hash)).map((v) => [v.version, v.stored_at]));
+  }
+
+  /**
+   * A native delete killed after a hash's last record went, before its bytes did, leaves latest
+   * naming a missing record, or the bytes alone. Finished as verify --repair does, under the
+   * deletion handshake and only while no record exists: the bytes move to the quarantine.
+   */
+  private async finishBytes(namespace: string, hash: string): Promise<void> {
+    const { cache } = this.format as NativeFormat;
+    const layout = cache.layout;
+    if (await cache.storage.exists(layout.latest(namespace as Namespace, hash as CacheHash)) || (await cache.storage.exists(layout.content(namespace as Namespace, hash as CacheHash)))) {
+      await cache.quarantineOrphan(namespace as Namespace, hash as CacheHash);
+    }
   }
 
   private async deleteIfUnchanged(namespace: string, c: PruneCandidate, current: Map<number, string> | null): Promise<{ contentRemoved: boolean } | null> {
