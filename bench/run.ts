@@ -13,6 +13,7 @@ import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { populateServiceNamespace } from '../src-main/test-support/service-fixture-store';
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
+import { benchPrune } from './retention-row';
 import { benchStart } from './start';
 import { type BenchRow, CLI, formatTable, hasCommand, machineFacts, median, settleWrites, timeCommand } from './harness';
 
@@ -153,6 +154,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
     ]);
   });
   await step(9, () => benchStart(o));
+  await step(10, () => benchPrune(o));
   return rows;
 }
 
@@ -160,7 +162,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
-  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 9)) throw new Error(`--only takes row numbers 1-9, like --only 1,2 (got ${values.only})`);
+  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 10)) throw new Error(`--only takes row numbers 1-10, like --only 1,2 (got ${values.only})`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
     const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });

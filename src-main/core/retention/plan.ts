@@ -88,7 +88,7 @@ export async function planNamespace(format: StoreFormat, cut: NamespaceCut, sign
   return selectVersions(cut, hashes);
 }
 
-export function checkSignal(signal?: AbortSignal): void {
+function checkSignal(signal?: AbortSignal): void {
   if (signal?.aborted) throw new CacheError('cancelled', 'the prune was cancelled');
 }
 

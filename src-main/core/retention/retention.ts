@@ -10,7 +10,8 @@ import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
 import type { NativeFormat } from '../formats/native/native-format';
 import type { StoreFormat } from '../formats/format';
 import { forEachPage } from '../storage/list-page';
-import { checkSignal, planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
+import { holdingLease } from './lease';
+import { planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
 import { ADMIN_PREFIX, formatAge, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
 
 export type { PruneCandidate, PruneReason } from './plan';
@@ -68,6 +69,15 @@ export interface PruneSummary {
 }
 
 const JOURNAL_PREFIX = `${ADMIN_PREFIX}prune/`;
+const LEASE_PREFIX = `${ADMIN_PREFIX}leases/prune/`;
+
+/** How a prune run hears of each version's outcome. */
+interface PruneRun {
+  signal?: AbortSignal;
+  counted: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void;
+  resumed: () => void;
+  progressed: () => void;
+}
 const DELETE_CONCURRENCY = 8;
 
 export class Retention {
@@ -152,38 +162,47 @@ export class Retention {
    */
   async prune(plan: PrunePlan, options: PruneRunOptions = {}): Promise<PruneSummary> {
     const summary: PruneSummary = { pruned: 0, skipped: 0, contentRemoved: 0, bytesFreed: 0, resumed: 0 };
-    const total = plan.versions.length;
     let done = 0;
-    const counted = (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => {
-      if (!outcome) return void summary.skipped++;
-      summary.pruned++;
-      if (outcome.contentRemoved) summary.contentRemoved++;
-      summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
-      options.onPruned?.(c);
+    const run: PruneRun = {
+      signal: options.signal,
+      counted: (c, outcome) => {
+        if (!outcome) return void summary.skipped++;
+        summary.pruned++;
+        if (outcome.contentRemoved) summary.contentRemoved++;
+        summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
+        options.onPruned?.(c);
+      },
+      resumed: () => void summary.resumed++,
+      progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
     };
     for (const namespace of plan.namespaces) {
-      // Journals left by killed runs (or by one still running: deleting twice is harmless) are finished first.
-      for (const journal of await this.journals(namespace)) {
-        const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), { signal: options.signal, resuming: true }, (c, outcome) => {
-          if (outcome) summary.resumed++;
-          counted(c, outcome);
-        });
-        if (finished) await this.format.storage.delete(journal);
-      }
       const mine = plan.versions.filter((v) => v.namespace === namespace);
-      if (mine.length === 0) continue;
-      const journal = `${JOURNAL_PREFIX}${namespace}/${plan.now.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
-      await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions: mine })}\n`), { durable: true });
-      const finished = await this.deleteAll(namespace, mine, { signal: options.signal, resuming: false }, (c, outcome) => {
-        counted(c, outcome);
-        options.onProgress?.({ done: ++done, total });
-      });
-      // Cancelled: every delete under way has finished, so nothing is half done and the rest stays as it is.
-      await this.format.storage.delete(journal);
-      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${total} versions`);
+      const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, options.signal, () => this.pruneNamespace(namespace, plan.now, mine, run));
+      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${plan.versions.length} versions`);
     }
-    checkSignal(options.signal);
     return summary;
+  }
+
+  /** One namespace's part of a plan, holding its lease: journals of killed runs first, then its own. False when cancelled. */
+  private async pruneNamespace(namespace: string, planned: string, versions: PruneCandidate[], run: PruneRun): Promise<boolean> {
+    for (const journal of await this.journals(namespace)) {
+      const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), { signal: run.signal, resuming: true }, (c, outcome) => {
+        if (outcome) run.resumed();
+        run.counted(c, outcome);
+      });
+      if (!finished) return false;
+      await this.format.storage.delete(journal);
+    }
+    if (versions.length === 0) return !run.signal?.aborted;
+    const journal = `${JOURNAL_PREFIX}${namespace}/${planned.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
+    await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions })}\n`), { durable: true });
+    const finished = await this.deleteAll(namespace, versions, { signal: run.signal, resuming: false }, (c, outcome) => {
+      run.counted(c, outcome);
+      run.progressed();
+    });
+    // Cancelled too: every delete under way has finished, so nothing is half done and the rest stays as it is.
+    await this.format.storage.delete(journal);
+    return finished;
   }
 
   private async journals(namespace: string): Promise<string[]> {

@@ -1,0 +1,56 @@
+/**
+ * One prune per namespace at a time, across processes: a lease key written create-only and
+ * refreshed while the prune runs. A lease not refreshed for LEASE_STALE_MS belongs to a killed
+ * prune and is taken over. Two pruners would otherwise race each other's deletes: one could check
+ * a version, the other delete it, a store take its number again, and the first delete the new one.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CacheError } from '../../../src-shared/errors';
+import type { StorageBackend } from '../storage/types';
+
+export const LEASE_STALE_MS = 30_000;
+const LEASE_REFRESH_MS = 5_000;
+
+interface Lease {
+  token: string;
+  refreshed: number;
+}
+
+async function readLease(storage: StorageBackend, key: string): Promise<Lease | null> {
+  const bytes = await storage.get(key);
+  if (!bytes) return null;
+  try {
+    const { token, refreshed } = JSON.parse(new TextDecoder().decode(bytes)) as { token?: unknown; refreshed?: unknown };
+    if (typeof token === 'string' && typeof refreshed === 'string' && !Number.isNaN(Date.parse(refreshed))) return { token, refreshed: Date.parse(refreshed) };
+  } catch {
+    // not a lease we wrote: taken for a dead one's
+  }
+  return { token: '', refreshed: 0 };
+}
+
+/** Runs `task` holding the lease at `key`, waiting for a live holder to finish (cancellable). */
+export async function holdingLease<T>(storage: StorageBackend, key: string, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
+  const token = randomUUID();
+  const body = () => new TextEncoder().encode(`${JSON.stringify({ token, refreshed: new Date().toISOString() })}\n`);
+  for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true })); attempt++) {
+    const other = await readLease(storage, key);
+    if (other && Date.now() - other.refreshed > LEASE_STALE_MS) await storage.delete(key);
+    else {
+      if (signal?.aborted) throw new CacheError('cancelled', 'the prune was cancelled while another prune of the namespace ran');
+      await sleep(Math.min(1000, 25 * 2 ** attempt));
+    }
+  }
+  const refresh = setInterval(() => {
+    void readLease(storage, key)
+      .then((current) => (current?.token === token ? storage.put(key, body()) : undefined))
+      .catch(() => undefined); // the next refresh tries again; a lease left stale is taken over, which the journal makes safe
+  }, LEASE_REFRESH_MS);
+  refresh.unref();
+  try {
+    return await task();
+  } finally {
+    clearInterval(refresh);
+    if ((await readLease(storage, key))?.token === token) await storage.delete(key);
+  }
+}
