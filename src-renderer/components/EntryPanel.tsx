@@ -10,6 +10,7 @@ export function EntryPanel() {
   const setTab = useApp((s) => s.setTab);
   const describeKey = useApp((s) => s.describeKey);
   const deleteEntry = useApp((s) => s.deleteEntry);
+  const runVerify = useApp((s) => s.runVerify);
   const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
@@ -27,9 +28,11 @@ export function EntryPanel() {
       actions={
         data && (
           <>
-            <button type="button" onClick={() => void save()}>
-              Save to file…
-            </button>
+            {!data.contentProblem && (
+              <button type="button" onClick={() => void save()}>
+                Save to file…
+              </button>
+            )}
             <button type="button" onClick={() => setConfirming(data.record.cache_id)}>
               Delete…
             </button>
@@ -67,6 +70,35 @@ export function EntryPanel() {
         ) : (
           <ErrorLine error={entry.error} />
         ))}
+      {data?.contentProblem && (
+        <div className="confirm" role="alert" data-testid="content-problem">
+          <p>
+            {data.contentProblem === 'corrupt' ? (
+              <>
+                <strong>Corrupt:</strong> the content of <code>{data.record.cache_id}</code> no longer matches its hash. It is not previewed or saved.
+              </>
+            ) : (
+              <>
+                <strong>Missing:</strong> the content of <code>{data.record.cache_id}</code> is not in the store. Only its record is left.
+              </>
+            )}
+          </p>
+          <div className="row-actions">
+            <button
+              type="button"
+              onClick={() => {
+                setTab('verify');
+                void runVerify({ wholeStore: false, repair: false });
+              }}
+            >
+              Verify {namespace}
+            </button>
+            <button type="button" className="danger" onClick={() => setConfirming(data.record.cache_id)}>
+              Delete…
+            </button>
+          </div>
+        </div>
+      )}
       {data && (
         <>
           <dl className="facts">
@@ -143,24 +175,33 @@ export function EntryPanel() {
               </ul>
             </>
           )}
-          <h3 id="preview-heading">
-            Preview
-            {preview && (data.previewTruncated || (servedSize !== null && preview.shownBytes < servedSize)) && (
-              <span className="muted">
-                {' '}
-                (first {formatBytes(preview.shownBytes)}
-                {servedSize !== null && ` of ${formatBytes(servedSize)}`}
-                {preview.kind === 'hex' && ', in hex'})
-              </span>
-            )}
-            {data.record.content_encoding && <span className="badge">{data.record.content_encoding} decoded</span>}
-          </h3>
-          {preview?.kind === 'image' ? (
-            <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
-          ) : (
-            <pre className={`preview ${preview?.kind}`} aria-label="Preview">
-              {preview?.text}
-            </pre>
+          {!data.contentProblem && (
+            <>
+              <h3 id="preview-heading">
+                Preview
+                {preview && (data.previewTruncated || (servedSize !== null && preview.shownBytes < servedSize)) && (
+                  <span className="muted">
+                    {' '}
+                    (first {formatBytes(preview.shownBytes)}
+                    {servedSize !== null && ` of ${formatBytes(servedSize)}`}
+                    {preview.kind === 'hex' && ', in hex'})
+                  </span>
+                )}
+                {data.record.content_encoding && <span className="badge">{data.record.content_encoding} decoded</span>}
+                {data.previewVerified && (
+                  <span className="badge ok" title="The whole content was read and matches its hash">
+                    verified
+                  </span>
+                )}
+              </h3>
+              {preview?.kind === 'image' ? (
+                <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
+              ) : (
+                <pre className={`preview ${preview?.kind}`} aria-label="Preview">
+                  {preview?.text}
+                </pre>
+              )}
+            </>
           )}
         </>
       )}

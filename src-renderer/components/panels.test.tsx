@@ -487,7 +487,7 @@ describe('Issue 17: the entries browser', () => {
   it('the hex preview heading says how much of the content the dump shows', () => {
     const bytes = new Uint8Array(10_000).map((_, i) => i % 7);
     renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/octet-stream', size: 10_000 }, btoa(String.fromCharCode(...bytes))) } } });
-    expect(screen.getByRole('heading', { name: /^Preview/ }).textContent).toBe('Preview (first 4.0 KiB of 9.8 KiB, in hex)');
+    expect(screen.getByRole('heading', { name: /^Preview/ }).textContent).toBe('Preview (first 4.0 KiB of 9.8 KiB, in hex)verified');
     const lines = screen.getByLabelText('Preview').textContent!.split('\n');
     expect(lines).toHaveLength(4096 / 16);
     expect(lines[lines.length - 1]).toMatch(/^00000ff0 /);
@@ -632,5 +632,45 @@ describe('Issue 17: the app tells the truth', () => {
     await waitFor(() => expect(calls.some((c) => c.method === 'hashFile')).toBe(true));
     expect(calls.find((c) => c.method === 'hashFile')!.input).toMatchObject({ as: 'string', options: { strategy: 'direct' } });
     expect(screen.getByText(/into/).textContent).toBe('into default on local folder /s · as string · strategy direct');
+  });
+});
+
+describe('Issue 17: corrupt and missing content', () => {
+  const corrupt = { ...entryView(), preview: '', previewVerified: false, contentProblem: 'corrupt' as const };
+
+  it('marks a corrupt entry, shows no preview and no Save, and offers Verify and Delete', async () => {
+    const { client, calls } = fakeClient({ verify: () => new Promise(() => {}) });
+    const { store } = renderWith(<EntryPanel />, { client, state: { entry: { status: 'ready', data: corrupt } } });
+    expect(screen.getByTestId('content-problem').textContent).toBe('Corrupt: the content of b94d27b9934d3e08-v2 no longer matches its hash. It is not previewed or saved.Verify defaultDelete…');
+    expect(screen.queryByLabelText('Preview')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Save to file…' })).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Verify default' }));
+    expect(store.getState().tab).toBe('verify');
+    await waitFor(() => expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: false }));
+    fireEvent.click(within(screen.getByTestId('content-problem')).getByRole('button', { name: 'Delete…' }));
+    expect(screen.getByRole('alertdialog', { name: 'Delete entry' })).toBeTruthy();
+  });
+
+  it('marks an entry whose content is missing, and still offers Delete', () => {
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: { ...corrupt, contentProblem: 'missing' } } } });
+    expect(screen.getByTestId('content-problem').textContent).toContain('Missing: the content of b94d27b9934d3e08-v2 is not in the store.');
+    expect(screen.getAllByRole('button', { name: 'Delete…' }).length).toBeGreaterThan(0);
+  });
+
+  it('says a preview was checked against the hash, and only then', () => {
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: { ...entryView(), previewVerified: true } } } });
+    expect(screen.getByRole('heading', { name: /Preview/ }).textContent).toContain('verified');
+    cleanup();
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: { ...entryView(), previewTruncated: true, previewVerified: false } } } });
+    expect(screen.getByRole('heading', { name: /Preview/ }).textContent).not.toContain('verified');
+  });
+
+  it('Save failing with corrupt says nothing was saved and marks the entry corrupt', async () => {
+    const { client } = fakeClient({ saveEntry: () => fail('corrupt', 'the content of b94d27b9934d3e08-v2 is corrupt: its SHA-256 should be b94d27b9…') });
+    const { store } = renderWith(<EntryPanel />, { client, state: { entry: { status: 'ready', data: { ...entryView(), previewVerified: true } } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save to file…' }));
+    await waitFor(() => expect(store.getState().notice).toBe('Nothing was saved: the content of b94d27b9934d3e08-v2 is corrupt: its SHA-256 should be b94d27b9…'));
+    expect(screen.getByTestId('content-problem').textContent).toContain('Corrupt:');
+    expect(screen.queryByRole('button', { name: 'Save to file…' })).toBeNull();
   });
 });

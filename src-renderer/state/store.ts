@@ -513,8 +513,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async saveEntry() {
         const { entry, namespace } = get();
         if (entry.status !== 'ready') return;
-        const result = await client.saveEntry(namespace, entry.data.record.cache_id);
-        set({ notice: result.ok ? (result.value.saved ? `Saving ${entry.data.record.cache_id}` : null) : `Could not save: ${result.error.message}` });
+        const { cache_id } = entry.data.record;
+        const result = await client.saveEntry(namespace, cache_id);
+        if (!result.ok && result.error.code === 'corrupt') {
+          // Say so where the entry is shown too: its content must not be trusted.
+          set((s) => ({ notice: `Nothing was saved: ${result.error.message}`, entry: s.entry.status === 'ready' && s.entry.data.record.cache_id === cache_id ? { status: 'ready', data: { ...s.entry.data, preview: '', previewVerified: false, contentProblem: 'corrupt' } } : s.entry }));
+          return;
+        }
+        set({ notice: result.ok ? (result.value.saved ? `Saving ${cache_id}` : null) : `Could not save: ${result.error.message}` });
       },
 
       async deleteEntry(scope) {
