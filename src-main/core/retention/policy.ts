@@ -38,6 +38,11 @@ export interface RetentionPolicy {
 
 export const EMPTY_POLICY: RetentionPolicy = { default: { ttl_seconds: null, keep_versions: null }, namespaces: {} };
 
+/** Namespace rules keyed by name without a prototype: a service namespace may be called `__proto__`. */
+function namespaceMap(from: Record<string, NamespaceRule> = {}): Record<string, NamespaceRule> {
+  return Object.assign(Object.create(null) as Record<string, NamespaceRule>, from);
+}
+
 /** A change to one rule: a value, null (forever / every version) or 'default' (drop a namespace's override). */
 export interface PolicyChange {
   /** Absent: the store-wide default. */
@@ -105,7 +110,7 @@ export function decodePolicy(bytes: Uint8Array, validNamespace: (name: string) =
   const problem = ruleProblem(v.default, false);
   if (problem) return { problem: `default: ${problem}` };
   if (!v.namespaces || typeof v.namespaces !== 'object' || Array.isArray(v.namespaces)) return { problem: 'namespaces is not an object' };
-  const namespaces: Record<string, NamespaceRule> = Object.create(null) as Record<string, NamespaceRule>;
+  const namespaces = namespaceMap();
   for (const [name, rule] of Object.entries(v.namespaces)) {
     if (!validNamespace(name)) return { problem: `${JSON.stringify(name.slice(0, 80))} is not a namespace` };
     const p = ruleProblem(rule, true);
@@ -130,12 +135,12 @@ export function applyChange(policy: RetentionPolicy, change: PolicyChange): Rete
     for (const k of fields) next[k] = change[k] as number | null;
     return { ...policy, default: next };
   }
-  const own: NamespaceRule = { ...(policy.namespaces[change.namespace] ?? {}) };
+  const own: NamespaceRule = { ...(Object.hasOwn(policy.namespaces, change.namespace) ? policy.namespaces[change.namespace] : {}) };
   for (const k of fields) {
     if (change[k] === 'default') delete own[k];
     else own[k] = change[k] as number | null;
   }
-  const namespaces = { ...policy.namespaces };
+  const namespaces = namespaceMap(policy.namespaces);
   if (Object.keys(own).length) namespaces[change.namespace] = own;
   else delete namespaces[change.namespace];
   return { ...policy, namespaces };

@@ -116,6 +116,16 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect(await allKeys(storage)).toEqual(before);
     });
 
+    it('keeps a rule for a namespace named like an object property (__proto__, constructor)', async () => {
+      const { retention } = await seeded();
+      const names = layout === 'mgraph' ? ['__proto__', 'constructor'] : ['constructor'];
+      for (const namespace of names) await retention.setPolicy({ namespace, ttl_seconds: 60 });
+      const { policy } = await retention.getPolicy();
+      expect(Object.keys(policy.namespaces).sort()).toEqual(names.sort());
+      expect(retention.expiryOf(policy, names[0]!, new Date(T0 - 120_000).toISOString()).expired).toBe(true);
+      expect(retention.expiryOf(policy, 'docs', new Date(T0 - 120_000).toISOString()).expired).toBe(false);
+    });
+
     it('keeps every concurrent policy change (create-only generations)', async () => {
       const { storage, retention } = await seeded();
       const writers = Array.from({ length: 6 }, (_, i) => new Retention(formatOf(layout, storage, () => new Date())).setPolicy({ namespace: `ns${i}`, ttl_seconds: 60 * (i + 1) }));
