@@ -126,6 +126,15 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect(retention.expiryOf(policy, 'docs', new Date(T0 - 120_000).toISOString()).expired).toBe(false);
     });
 
+    it('names a damaged policy in a typed error, and policy set replaces it', async () => {
+      const { storage, format, retention, old1 } = await seeded();
+      await retention.setPolicy({ ttl_seconds: 60 });
+      await storage.put(`${POLICY_PREFIX}policy.00000002.json`, new TextEncoder().encode('{"format":"cache-admin.retention/1","default":{"ttl_seconds":"soon"}}'));
+      await expect(retention.getPolicy()).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('policy.00000002.json') });
+      await expect(retention.assertLive('docs', await format.record('docs', { cacheId: old1.cache_id }))).rejects.toMatchObject({ code: 'internal' });
+      expect(await retention.setPolicy({ namespace: 'docs', ttl_seconds: 120 })).toMatchObject({ generation: 3, policy: { default: { ttl_seconds: null }, namespaces: { docs: { ttl_seconds: 120 } } } });
+    });
+
     it('keeps every concurrent policy change (create-only generations)', async () => {
       const { storage, retention } = await seeded();
       const writers = Array.from({ length: 6 }, (_, i) => new Retention(formatOf(layout, storage, () => new Date())).setPolicy({ namespace: `ns${i}`, ttl_seconds: 60 * (i + 1) }));
