@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import * as path from 'node:path';
 import type { Page, Route } from '@playwright/test';
@@ -99,6 +99,33 @@ test('a cancel that arrives before the store starts says nothing was stored, and
   await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^default/ })).toContainText('1 entry');
 });
 
+test('a corrupt entry is marked, not previewed or saved, and can be deleted; a missing one is marked too', async ({ page }) => {
+  const corrupt = fileWith('flipped.txt', 'a byte of this will change\n');
+  const missing = fileWith('gone.txt', 'this content file will be deleted\n');
+  await page.goto(bridge.url);
+  await dropFiles(page, 'main', [corrupt, missing]);
+  await expect(page.getByRole('region', { name: 'Transfers' }).getByText('new content', { exact: true })).toHaveCount(2);
+  writeFileSync(contentFile(bridge.storeDir, hashOf(corrupt)), 'a byte of thiS will change\n');
+  rmSync(contentFile(bridge.storeDir, hashOf(missing)));
+
+  const lookup = page.getByLabel('Look up hash or cache id');
+  const entry = page.getByRole('region', { name: 'Entry' });
+  await lookup.fill(hashOf(corrupt));
+  await lookup.press('Enter');
+  await expect(entry.getByTestId('content-problem')).toContainText(`Corrupt: the content of ${hashOf(corrupt)}-v1 no longer matches its hash`);
+  await expect(entry.getByLabel('Preview')).toHaveCount(0);
+  await expect(entry.getByRole('button', { name: 'Save to file…' })).toHaveCount(0);
+  await expect(entry.getByRole('button', { name: 'Verify default' })).toBeVisible();
+  await screenshot(page, '34-corrupt-entry');
+  await entry.getByTestId('content-problem').getByRole('button', { name: 'Delete…' }).click();
+  await entry.getByRole('alertdialog', { name: 'Delete entry' }).getByRole('button', { name: 'Delete v1' }).click();
+  await expect(page.getByRole('status').filter({ hasText: `Deleted ${hashOf(corrupt)}-v1` })).toBeVisible();
+
+  await lookup.fill(hashOf(missing));
+  await lookup.press('Enter');
+  await expect(entry.getByTestId('content-problem')).toContainText(`Missing: the content of ${hashOf(missing)}-v1 is not in the store`);
+});
+
 test('a silent S3 endpoint: "Connecting…" at once, Cancel works, then a clear timeout; the open store stays and nothing is saved', async ({ page }) => {
   await page.goto(bridge.url);
   const form = await openStoresForm(page, 'Add S3 bucket');
@@ -126,7 +153,7 @@ test('a silent S3 endpoint: "Connecting…" at once, Cancel works, then a clear 
   expect(Date.now() - started).toBeGreaterThanOrEqual((CONNECT_TIMEOUT_S - 1) * 1000);
   await expect(page.getByLabel('Store profile')).toHaveValue('command-line');
   await expect(page.getByLabel('Store profile').locator('option', { hasText: 'silent bucket' })).toHaveCount(0);
-  await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^default/ })).toContainText('1 entry');
+  await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^default/ })).toContainText('2 versions'); // the store that was open, as it was
 });
 
 test('a folder that does not exist is refused with a clear error and not saved; a saved folder profile can be edited', async ({ page }) => {
