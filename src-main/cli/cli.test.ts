@@ -88,13 +88,16 @@ describe('cli', () => {
       details: {},
       key_roles: expect.arrayContaining([{ key: 'default/objects/b9/4d/b94d27b9934d3e08', role: 'content' }]),
       child_data: [],
+      // Added by retention (docs/retention.md): no policy, so kept forever.
+      expired: false,
+      expires_at: null,
     });
   });
 
   it('versions, namespaces and stats print the documented JSON', async () => {
     const versions = JSON.parse((await cli(['--store', store, '--json', 'versions', 'b94d27b9934d3e08'])).stdout);
     expect(versions).toMatchObject({ hash: 'b94d27b9934d3e08', count: 2 });
-    expect(Object.keys(versions.versions[0])).toEqual(['version', 'cache_id', 'stored_at', 'size', 'source']);
+    expect(Object.keys(versions.versions[0])).toEqual(['version', 'cache_id', 'stored_at', 'size', 'source', 'expired', 'expires_at']);
     const namespaces = JSON.parse((await cli(['--store', store, '--json', 'namespaces'])).stdout);
     expect(namespaces.namespaces.map((n: { name: string }) => n.name)).toEqual(['bin', 'default', 'js', 'tree']);
     expect(namespaces.namespaces[1]).toEqual({ name: 'default', entries: 1, versions: 2, bytes: 11 });
