@@ -130,7 +130,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
         progress?.done();
         print(c);
       },
-      onProgress: ({ done, total }) => progress?.count(`pruned ${done} of ${total}; versions`, done),
+      onProgress: ({ done, total }) => progress?.count(`versions pruned (of ${total.toLocaleString('en-US')}):`, done),
     });
     progress?.done();
     if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed } })}\n`);
