@@ -156,6 +156,22 @@ test('a silent S3 endpoint: "Connecting…" at once, Cancel works, then a clear 
   await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^default/ })).toContainText('2 versions'); // the store that was open, as it was
 });
 
+test('the store shows before its counts: namespace names and entries at once, counts filled in when the full listing is done', async ({ page }) => {
+  let countsDone!: () => void;
+  const counting = new Promise<void>((resolve) => (countsDone = resolve));
+  await page.route('**/api/call/namespaces', async (route) => {
+    await counting; // a store so big that counting it takes a while
+    await route.continue();
+  });
+  await page.goto(bridge.url);
+  const soon = { timeout: 3000 };
+  const namespaces = page.getByRole('region', { name: 'Namespaces' });
+  await expect(namespaces.getByRole('option', { name: /^default/ })).toContainText('counting…', soon);
+  await expect(page.getByRole('region', { name: 'Entries' }).getByRole('option').first()).toContainText(/[0-9a-f]{16}/, soon);
+  countsDone();
+  await expect(namespaces.getByRole('option', { name: /^default/ })).toContainText('2 versions');
+});
+
 test('a folder that does not exist is refused with a clear error and not saved; a saved folder profile can be edited', async ({ page }) => {
   const missing = path.join(root, 'no-such-folder');
   const first = mkdtempSync(path.join(root, 'first-'));
