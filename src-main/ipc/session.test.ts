@@ -4,6 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uploadQuerySchema } from '../../src-shared/contract';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
@@ -176,5 +177,21 @@ describe('profiles', () => {
     await restarted.save(await restarted.prepare({ ...bucket, name: 'renamed bucket', secretAccessKey: '' }, false, prepared.stored.id));
     await restarted.save(await restarted.prepare({ ...bucket, endpoint: 'https://s3.example.com', accessKeyId: '', secretAccessKey: '' }, false, prepared.stored.id, true));
     expect((await restarted.location(prepared.stored.id)).location).toMatchObject({ config: { endpoint: 'https://s3.example.com', credentials: { accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'entered-again' } } });
+  });
+});
+
+describe('store choices', () => {
+  it('a layout option the open layout does not take, or options that are not a map of text, store nothing', async () => {
+    const { dispatch } = await setup();
+    const file = path.join(dir, 'choice.txt');
+    writeFileSync(file, 'chosen');
+    expect(await dispatch('storeFile', { namespace: 'default', path: file, transferId: 'o1', options: { strategy: 'direct' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await dispatch('hashFile', { namespace: 'default', path: file, transferId: 'o2', options: { strategy: 'direct' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await dispatch('storeFile', { namespace: 'default', path: file, transferId: 'o3', options: { strategy: 42 } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+    for (const options of ['{', '"direct"', '{"strategy":1}', '[1]', 'x'.repeat(5000)]) {
+      expect(uploadQuerySchema.safeParse({ op: 'store', namespace: 'default', transferId: 'u1', options }).success, options.slice(0, 20)).toBe(false);
+    }
+    expect(uploadQuerySchema.parse({ op: 'store', namespace: 'default', transferId: 'u1', options: '{"strategy":"direct"}' }).options).toEqual({ strategy: 'direct' });
   });
 });
