@@ -266,6 +266,26 @@ test.describe('a service store', () => {
     await expect(entry).toContainText('(string)');
   });
 
+  test('pasted text is stored like a drop, as the JSON the operator chose', async ({ page }) => {
+    await page.goto(service.url);
+    await page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^TeamA/ }).click();
+    const transfers = page.getByRole('region', { name: 'Transfers' });
+    await transfers.getByLabel('Store as').selectOption('json');
+    await page.evaluate(() => {
+      const data = new DataTransfer();
+      data.setData('text/plain', '{"pasted": true, "n": 1}');
+      window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data }));
+    });
+    const row = transfers.getByRole('listitem', { name: 'Transfer pasted.txt' });
+    await expect(row).toContainText('into TeamA');
+    await expect(row).toContainText('new content');
+    const hash = (await row.locator('code').filter({ hasText: /^[0-9a-f]{16}$/ }).textContent())!.trim();
+    const lookup = page.getByLabel('Look up hash or cache id');
+    await lookup.fill(hash);
+    await lookup.press('Enter');
+    await expect(page.getByRole('region', { name: 'Entry' })).toContainText('(json)');
+  });
+
   test('in a native store the same name is refused by the native rules', async ({ page }) => {
     await page.goto(bridge.url);
     const namespaces = page.getByRole('region', { name: 'Namespaces' });

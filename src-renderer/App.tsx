@@ -102,15 +102,29 @@ export function App() {
           void storeFiles(files);
         });
     };
+    // Pasted outside a text field: files are stored as dropped, text as a file named pasted.txt.
+    const onPaste = (e: ClipboardEvent) => {
+      const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement;
+      const data = e.clipboardData;
+      if (typing || !data) return;
+      const text = data.getData('text/plain');
+      const files = data.files.length ? [...data.files] : text ? [new File([text], 'pasted.txt', { type: 'text/plain' })] : [];
+      if (!files.length) return;
+      e.preventDefault();
+      setTransfersOpen(true);
+      void storeFiles(files);
+    };
     window.addEventListener('dragenter', onEnter);
     window.addEventListener('dragleave', onLeave);
     window.addEventListener('dragover', onOver);
     window.addEventListener('drop', onDrop);
+    window.addEventListener('paste', onPaste);
     return () => {
       window.removeEventListener('dragenter', onEnter);
       window.removeEventListener('dragleave', onLeave);
       window.removeEventListener('dragover', onOver);
       window.removeEventListener('drop', onDrop);
+      window.removeEventListener('paste', onPaste);
     };
   }, [storeFiles]);
 

@@ -1,13 +1,21 @@
-import type { PreloadApi } from '../../src-shared/contract';
+import type { PreloadApi, Result } from '../../src-shared/contract';
 import type { CacheAdminClient } from './client';
+
+/** Pasted text has no file on disk, and main reads only files the operator chose there. */
+const NOT_ON_DISK: Result<never> = { ok: false, error: { code: 'invalid_input', message: 'the desktop app stores files from disk only: save the pasted text to a file and drop it' } };
 
 /** Electron: the preload's object; dropped files go to main as paths and main streams them. */
 export function preloadClient(preload: PreloadApi): CacheAdminClient {
+  // Each call asks for the path again: that is also what lets main read it (see PathGrants).
+  const withPath = <T,>(file: File, call: (path: string) => Promise<Result<T>>): Promise<Result<T>> => {
+    const path = preload.pathForFile(file);
+    return path ? call(path) : Promise.resolve(NOT_ON_DISK);
+  };
   return {
     api: preload,
     onEvent: (listener) => preload.onEvent(listener),
-    hashFile: (file, namespace, transferId, choice) => preload.hashFile({ namespace, path: preload.pathForFile(file), transferId, ...choice }),
-    storeFile: (file, namespace, transferId, choice) => preload.storeFile({ namespace, path: preload.pathForFile(file), transferId, ...choice }),
+    hashFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.hashFile({ namespace, path, transferId, ...choice })),
+    storeFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.storeFile({ namespace, path, transferId, ...choice })),
     cancel: (transferId) => preload.cancel({ transferId }),
     saveEntry: (namespace, ref) => preload.saveEntry({ namespace, ref }),
   };
