@@ -226,6 +226,31 @@ describe('local folder specifics', () => {
     expect(stats).toBe(2); // the content no index entry names, once for namespaces() and once for stats()
   });
 
+  for (const blockingIo of [false, true]) {
+    it(`pages through a big folder kept between pages and still sees what changed meanwhile, as S3 would (${blockingIo ? 'blocking' : 'thread-pool'} io)`, async () => {
+      const root = path.join(await tempRoot(), 'store');
+      const storage = await LocalFolderStorage.open(root, { blockingIo });
+      const names = Array.from({ length: 300 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+      for (const name of names) await storage.put(`ns/big/${name}`, new Uint8Array(1));
+      for (const name of ['a', 'b']) await storage.put(`ns/gone/${name}`, new Uint8Array(1));
+      await storage.put('ns/zz/last', new Uint8Array(1));
+      await new Promise((resolve) => setTimeout(resolve, 2100)); // old enough for its change time to be trusted
+      const first = await storage.listKeys('ns/', { limit: 100 });
+      expect(first.keys.at(-1)).toBe('ns/big/k099');
+      await storage.put('ns/big/k150x', new Uint8Array(1)); // after the cursor, in the folder the first page read
+      await storage.delete('ns/big/k200');
+      await fs.rm(path.join(root, 'ns', 'gone'), { recursive: true }); // a folder the walk has not reached yet
+      const rest: string[] = [];
+      for (let cursor = first.cursor; cursor !== undefined; ) {
+        const page = await storage.listKeys('ns/', { limit: 100, cursor });
+        rest.push(...page.keys);
+        cursor = page.cursor;
+      }
+      const expected = [...names.slice(100, 151), 'k150x', ...names.slice(151)].filter((n) => n !== 'k200').map((n) => `ns/big/${n}`);
+      expect(rest).toEqual([...expected, 'ns/zz/last']);
+    });
+  }
+
   it('prunes folders that a delete leaves empty', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

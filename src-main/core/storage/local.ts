@@ -310,6 +310,60 @@ export class StagingWriter {
   }
 }
 
+/** A folder's entry as a listing walks it. */
+interface FolderEntry {
+  name: string;
+  isDir: boolean;
+  /** Where S3 would sort it: a folder as its name plus "/". */
+  sortKey: string;
+}
+
+/** Folders read ahead of a walk in the app: its thread pool has 4 threads, and a listing must leave some to others. */
+const READ_AHEAD_FOLDERS = 2;
+/** Folders this big are kept sorted between pages (a stat to check one costs less than reading it again). */
+const KEPT_FOLDER_ENTRIES = 128;
+const KEPT_FOLDERS = 16;
+/** Change times are stamped with a coarse clock (up to 2 s on some file systems): only a folder settled this long is kept. */
+const SETTLED_FOLDER_MS = 2000;
+
+function sortedEntries(dirents: Dirent[]): FolderEntry[] {
+  const entries: FolderEntry[] = [];
+  for (const e of dirents) {
+    const isDir = e.isDirectory();
+    if (e.name.startsWith('.') || !(isDir || e.isFile())) continue;
+    entries.push({ name: e.name, isDir, sortKey: isDir ? `${e.name}/` : e.name });
+  }
+  return entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+}
+
+/**
+ * Where a walk of the folder at `key` starts: the first entry that may start with `filter` and may
+ * hold keys after `cursor` (a binary search, so a page deep into a big folder skips the rest at once).
+ */
+function firstAfter(entries: FolderEntry[], key: string, filter: string, cursor: string | undefined): number {
+  // The first entry whose sort key is at least `bound`.
+  const lowerBound = (bound: string, after: boolean) => {
+    let lo = 0;
+    let hi = entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = entries[mid]!.sortKey;
+      if (k < bound || (after && k === bound)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  let start = filter ? lowerBound(filter, false) : 0;
+  if (cursor !== undefined && cursor.startsWith(key)) {
+    const rest = cursor.slice(key.length);
+    let at = lowerBound(rest, true); // the first entry sorting after the cursor
+    const before = entries[at - 1];
+    if (before?.isDir && rest.startsWith(before.sortKey)) at--; // the cursor is inside this folder
+    start = Math.max(start, at);
+  }
+  return start;
+}
+
 /** Content too long to hold in memory, written to `.staging/` while it is hashed. */
 interface Spool {
   temp: string;
@@ -352,6 +406,8 @@ export class LocalFolderStorage implements StorageBackend {
    * (deleted, moved, unmounted) fails every call with storage_unreachable and is never made again.
    */
   private rootSeen: { dev: number; ino: number } | null = null;
+  /** Big folders' sorted entries from earlier listings, oldest first, with the change time they were read at. */
+  private readonly sortedFolders = new Map<string, { ino: number; ctimeMs: number; entries: FolderEntry[] }>();
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
@@ -585,10 +641,20 @@ export class LocalFolderStorage implements StorageBackend {
     const namePrefix = prefix.slice(dirKey.length);
     const cursor = options.cursor;
     const found: { key: string; isPrefix: boolean }[] = [];
+    // Only the app's thread pool gains from reading ahead: a blocking read has already finished.
+    const readAhead = this.io === threadPoolIo && !options.delimiter ? READ_AHEAD_FOLDERS : 0;
 
-    const walk = async (key: string, filter: string): Promise<boolean> => {
-      const entries = await this.readSortedDir(key, filter);
-      for (const { name, isDir } of entries) {
+    const walk = async (key: string, entries: FolderEntry[], filter: string): Promise<boolean> => {
+      const ahead = new Map<number, Promise<FolderEntry[]>>();
+      const read = (at: number): Promise<FolderEntry[]> => {
+        const reading = this.readSortedDir(`${key}${entries[at]!.name}/`);
+        reading.catch(() => undefined); // awaited when its turn comes; a page that fills first drops it
+        ahead.set(at, reading);
+        return reading;
+      };
+      for (let i = firstAfter(entries, key, filter, cursor); i < entries.length; i++) {
+        const { name, isDir } = entries[i]!;
+        if (!name.startsWith(filter)) break; // sorted: past the names that start with the filter
         const childKey = key + name;
         if (isDir) {
           const folder = `${childKey}/`;
@@ -598,7 +664,14 @@ export class LocalFolderStorage implements StorageBackend {
           } else {
             // Skip a whole folder when every key in it sorts before the cursor.
             if (cursor !== undefined && folder < cursor && !cursor.startsWith(folder)) continue;
-            if (await walk(folder, '')) return true;
+            const children = ahead.get(i) ?? read(i);
+            ahead.delete(i);
+            for (let j = i + 1, queued = ahead.size; j < entries.length && queued < readAhead; j++) {
+              if (!entries[j]!.isDir || ahead.has(j)) continue;
+              void read(j);
+              queued++;
+            }
+            if (await walk(folder, await children, '')) return true;
           }
         } else {
           if (cursor !== undefined && childKey <= cursor) continue;
@@ -608,7 +681,7 @@ export class LocalFolderStorage implements StorageBackend {
       }
       return false;
     };
-    await walk(dirKey, namePrefix);
+    await walk(dirKey, await this.readSortedDir(dirKey), namePrefix);
     if (found.length === 0) await this.checkRoot(); // an empty listing: an empty store, or one that is gone
 
     const more = found.length > limit;
@@ -630,19 +703,39 @@ export class LocalFolderStorage implements StorageBackend {
     }
   }
 
-  /** Folder entries in S3 key order (a folder sorts as its name plus "/"), temp and dot files hidden. */
-  private async readSortedDir(key: string, filter: string): Promise<{ name: string; isDir: boolean }[]> {
-    let entries: Dirent[];
+  /**
+   * Folder entries in S3 key order (a folder sorts as its name plus "/"), temp and dot files hidden.
+   * A big folder is kept between pages, and used again only while its change time says nothing was
+   * added or removed since: listing page after page re-reads only what changed.
+   */
+  private async readSortedDir(key: string): Promise<FolderEntry[]> {
+    const dir = key ? this.pathOf(key.slice(0, -1)) : this.root;
+    const kept = this.sortedFolders.get(dir);
     try {
-      entries = await this.io.readdir(key ? this.pathOf(key.slice(0, -1)) : this.root);
+      if (kept) {
+        const now = await this.io.stat(dir);
+        if (now && now.ino === kept.ino && now.ctimeMs === kept.ctimeMs) return kept.entries;
+        this.sortedFolders.delete(dir);
+      }
+      const readAt = Date.now();
+      const entries = sortedEntries(await this.io.readdir(dir));
+      if (entries.length >= KEPT_FOLDER_ENTRIES) await this.keepSorted(dir, entries, readAt);
+      return entries;
     } catch (err) {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return [];
       throw err;
     }
-    return entries
-      .filter((e) => !e.name.startsWith('.') && e.name.startsWith(filter) && (e.isDirectory() || e.isFile()))
-      .map((e) => ({ name: e.name, isDir: e.isDirectory(), sortKey: e.isDirectory() ? `${e.name}/` : e.name }))
-      .sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
+  }
+
+  /**
+   * Keeps a folder's sorted entries when its last change is older than the read by more than any
+   * file system's timestamp grain: any change after the read then moves its change time.
+   */
+  private async keepSorted(dir: string, entries: FolderEntry[], readAt: number): Promise<void> {
+    const st = await this.io.stat(dir);
+    if (!st || st.ctimeMs >= readAt - SETTLED_FOLDER_MS) return;
+    this.sortedFolders.set(dir, { ino: st.ino, ctimeMs: st.ctimeMs, entries });
+    if (this.sortedFolders.size > KEPT_FOLDERS) this.sortedFolders.delete(this.sortedFolders.keys().next().value!);
   }
 
   async delete(key: string): Promise<void> {
