@@ -16,6 +16,7 @@ import type {
   VersionItem,
 } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
+import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
@@ -170,12 +171,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         return result;
       });
     }
-    const api = new Proxy(client.api, {
-      get: (target, method: string) => {
-        const call = target[method as keyof CacheAdminApi] as (input: unknown) => Promise<Result<unknown>>;
-        return NOT_THE_OPEN_STORE.has(method) ? call : (input: unknown) => watched(() => call(input));
-      },
-    });
+    const api = Object.fromEntries(
+      METHOD_NAMES.map((method) => {
+        const call = client.api[method] as (input: unknown) => Promise<Result<unknown>>;
+        return [method, NOT_THE_OPEN_STORE.has(method) ? call : (input: unknown) => watched(() => call(input))];
+      }),
+    ) as CacheAdminApi;
 
     async function runTransfer(id: string): Promise<void> {
       const file = files.get(id);
