@@ -28,6 +28,8 @@ export const LIMITS = {
   pageSize: 1000,
   profileField: 256,
   secretLength: 512,
+  /** Rows of a prune plan sent to the renderer (the counts cover all of it). */
+  planRows: 200,
 } as const;
 
 const noNul = (s: string) => !s.includes('\u0000');
@@ -40,6 +42,10 @@ const ref = entryRefSchema;
 const storeAs = z.enum(['bytes', 'json', 'string']).default('bytes');
 /** The open layout's own store choices (Capabilities.storeOptions, e.g. the service's `strategy`); the layout checks them. */
 const storeOptions = z.record(z.string().max(64), z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL')).optional();
+/** Serve a version past its namespace's TTL anyway (else retrieve fails with `expired`, the service's 410). */
+const allowExpired = z.boolean().default(false);
+/** A retention value as the CLI takes it: AGE or a number, `none` or `default`; main parses it. */
+const ruleText = z.string().min(1).max(32);
 /** Chosen by the renderer so it can cancel and match progress events before the call returns. */
 export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'transfer ids are 1-64 letters, digits, - or _');
 /** A file on the machine running main: absolute, no NUL. Main only ever reads it. */
@@ -89,7 +95,7 @@ export const methods = {
   stats: { input: z.object({ namespace }).strict() },
   versions: { input: z.object({ namespace, hash: cacheHashSchema }).strict() },
   /** Metadata, storage keys and a bounded preview of one version (hash, cache id or SHA-256). */
-  entry: { input: z.object({ namespace, ref }).strict() },
+  entry: { input: z.object({ namespace, ref, allowExpired }).strict() },
   listKeys: {
     input: z
       .object({
@@ -124,18 +130,30 @@ export const methods = {
   /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
   storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
   /**
-   * Stop a hashFile/storeFile/upload/verify/connect (running, or not started yet: it then never
+   * Stop a hashFile/storeFile/upload/verify/prune/connect (running, or not started yet: it then never
    * starts) and say what happened: a store that had committed first is reported as stored.
    */
   cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
   /** Save a version's full content to a file the operator picks (main shows the dialog). */
-  saveEntry: { input: z.object({ namespace, ref }).strict() },
+  saveEntry: { input: z.object({ namespace, ref, allowExpired }).strict() },
   /** Check the store (or one namespace): see docs/verify.md. `repair` fixes only what is safe. */
   verify: {
     input: z
       .object({ namespace: namespace.optional(), sample: z.number().int().min(1).max(1_000_000_000).optional(), repair: z.boolean().default(false), transferId: transferIdSchema })
       .strict(),
   },
+  /** The retention policy (docs/retention.md): the store-wide rule and each namespace's own. */
+  policy: { input: z.object({}).strict() },
+  /**
+   * Changes one rule: the store-wide one, or `namespace`'s. `ttl` is an AGE (`90s`, `12h`, `30d`),
+   * `none` (keep forever) or `default` (a namespace follows the store-wide rule); `keepVersions`
+   * a whole number, `none` or `default`. Parsed in main, as the CLI's `policy set` does.
+   */
+  setPolicy: { input: z.object({ namespace: namespace.optional(), ttl: ruleText.optional(), keepVersions: ruleText.optional() }).strict() },
+  /** What the policy would prune in a namespace now (a dry run: listings and refs, no content read); at most LIMITS.planRows rows. */
+  prunePlan: { input: z.object({ namespace }).strict() },
+  /** Prunes a namespace by its policy, cancellable with `transferId`; progress counts versions pruned. */
+  prune: { input: z.object({ namespace, transferId: transferIdSchema }).strict() },
   profiles: { input: z.object({}).strict() },
   /**
    * Connects to the store a new or edited profile describes and saves the profile only once that
@@ -218,6 +236,9 @@ export interface VersionItem {
   stored_at: string;
   size: number | null;
   source: string;
+  /** Past its namespace's TTL; expires_at is null when the namespace keeps versions forever. */
+  expired: boolean;
+  expires_at: string | null;
 }
 
 /** One version's facts, the same fields in every layout, plus the layout's own in `details`. */
@@ -258,6 +279,62 @@ export interface EntryView {
   previewVerified: boolean;
   /** Set when the content cannot be served; the record is still shown, and the version can be verified or deleted. */
   contentProblem?: ContentProblem;
+  /** Past its namespace's TTL (expires_at null: kept forever). */
+  expired: boolean;
+  expires_at: string | null;
+  /** Set for an expired version asked for without allowExpired: no preview, and why (code `expired`). */
+  withheld?: ErrorInfo;
+}
+
+/** One retention rule: null keeps forever / every version. */
+export interface RetentionRuleView {
+  ttl_seconds: number | null;
+  keep_versions: number | null;
+}
+
+export interface PolicyView {
+  default: RetentionRuleView;
+  /** Each namespace's own rule: an absent field follows the store-wide one. */
+  namespaces: Record<string, Partial<RetentionRuleView>>;
+}
+
+export interface PruneRow {
+  hash: string;
+  cache_id: string;
+  version: number;
+  stored_at: string;
+  reason: 'older_than' | 'expired' | 'keep_versions';
+  /** Its hash's last version: the content goes with it. */
+  content_removed: boolean;
+  bytes_freed: number;
+}
+
+export interface PrunePlanView {
+  namespace: string;
+  /** When ages were measured from. */
+  now: string;
+  /** The rule applied (the namespace's own over the store-wide one). */
+  rule: RetentionRuleView;
+  versions: number;
+  hashes: number;
+  contentRemoved: number;
+  bytesFreed: number;
+  /** The oldest LIMITS.planRows versions; `more` says how many are not listed. */
+  rows: PruneRow[];
+  more: number;
+}
+
+export interface PruneResult {
+  namespace: string;
+  /** Versions the plan at the start of the run selected. */
+  planned: number;
+  pruned: number;
+  /** Planned but gone or changed meanwhile: left as they are. */
+  skipped: number;
+  contentRemoved: number;
+  bytesFreed: number;
+  /** Of those pruned, versions an interrupted earlier prune had left to do. */
+  resumed: number;
 }
 
 export interface StoredEntry {
@@ -378,6 +455,10 @@ export interface MethodResults {
   cancel: CancelOutcome;
   saveEntry: { saved: boolean; path?: string; bytes?: number };
   verify: VerifyResult;
+  policy: PolicyView;
+  setPolicy: PolicyView;
+  prunePlan: PrunePlanView;
+  prune: PruneResult;
   profiles: ProfilesView;
   saveProfile: { profile: ProfileSummary; capabilities: Capabilities };
   removeProfile: { removed: boolean };
@@ -386,8 +467,8 @@ export interface MethodResults {
 
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
-  /** For `verify`, bytesDone counts the keys checked so far. */
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify'; bytesDone: number; totalBytes: number | null }
+  /** For `verify`, bytesDone counts the keys checked so far; for `prune`, the versions pruned. */
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null }
   | { type: 'connected'; capabilities: Capabilities };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */

@@ -4,13 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { methods, type EntryView, type MethodName } from '../../src-shared/contract';
+import { methods, type EntryView, type MethodName, type PrunePlanView } from '../../src-shared/contract';
 import { FIXTURE_STORE } from '../core/formats/mgraph/fixture';
 import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
+import { populateNamespace } from '../test-support/fixture-store';
 import { PathGrants } from './path-grants';
 import { AppSession } from './session';
 
@@ -73,6 +74,10 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   cancel: { transferId: 't3' },
   saveEntry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
   verify: { namespace: 'default', transferId: 'v1' },
+  policy: {},
+  setPolicy: { namespace: 'default', ttl: '30d', keepVersions: 'none' },
+  prunePlan: { namespace: 'default' },
+  prune: { namespace: 'default', transferId: 'p1' },
   profiles: {},
   saveProfile: { profile: { kind: 's3', name: 'prod', bucket: 'my-bucket', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'secret/KEY' } },
   removeProfile: { id: 's3-abcdef12' },
@@ -400,6 +405,92 @@ describe('contract dispatch', () => {
       expect(saved).toMatchObject({ ok: true, value: { profile: { format: 'mgraph' }, capabilities: { format: 'mgraph' } } });
       expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'bad', dir: '/x', format: 'git' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
       await session.close();
+    });
+  });
+
+  describe('retention (issue #19)', () => {
+    /** A session on memory with old entries (stored from 2026-01-01 on, a second apart) in two namespaces. */
+    async function oldStore() {
+      const storage = new MemoryStorage();
+      const saveDir = mkdtempSync(path.join(dir, 'save-'));
+      const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
+      const session = new AppSession({
+        profiles: new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store')),
+        commandLine: { kind: 'memory' },
+        openBackend: async () => storage,
+        chooseSavePath: async () => path.join(saveDir, 'saved.txt'),
+      });
+      await session.start();
+      const alpha = await populateNamespace(storage, 'alpha', 250);
+      await populateNamespace(storage, 'beta', 5);
+      return { storage, saveDir, session, dispatch: createDispatcher(session), alpha };
+    }
+    const counts = async (dispatch: ReturnType<typeof createDispatcher>) => ((await dispatch('namespaces', {})) as { value: { namespaces: { name: string; versions: number }[] } }).value.namespaces.map((n) => `${n.name}:${n.versions}`);
+
+    it('a bad AGE or version count is invalid_input, names the value, and changes nothing', async () => {
+      const { dispatch, storage } = await oldStore();
+      expect(await dispatch('setPolicy', { namespace: 'alpha', ttl: '12h' })).toMatchObject({ ok: true, value: { namespaces: { alpha: { ttl_seconds: 43_200 } } } });
+      const keysBefore = (await storage.list('')).objects.map((o) => o.key);
+      for (const bad of [{ ttl: '12' }, { ttl: '-1d' }, { ttl: '1.5h' }, { ttl: '999999999d' }, { ttl: '30d', keepVersions: '0' }, { keepVersions: 'many' }]) {
+        const result = await dispatch('setPolicy', { namespace: 'alpha', ...bad });
+        expect(result).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+        expect((result as { error: { message: string } }).error.message).toContain(JSON.stringify(Object.values(bad).at(-1)));
+      }
+      expect(await dispatch('setPolicy', { ttl: 'default' })).toMatchObject({ ok: false, error: { code: 'invalid_input' } }); // the store-wide rule has no default to follow
+      expect((await storage.list('')).objects.map((o) => o.key)).toEqual(keysBefore);
+      expect(await dispatch('policy', {})).toEqual({ ok: true, value: { default: { ttl_seconds: null, keep_versions: null }, namespaces: { alpha: { ttl_seconds: 43_200 } } } });
+    });
+
+    it('versions and the entry say expired; its preview and Save are withheld unless asked for anyway', async () => {
+      const { dispatch, saveDir, alpha } = await oldStore();
+      const { hash, cache_id } = alpha[0]!;
+      const before = (await dispatch('entry', { namespace: 'alpha', ref: hash })) as { value: EntryView };
+      expect(before.value).toMatchObject({ expired: false, expires_at: null, previewVerified: true });
+      await dispatch('setPolicy', { ttl: '30d' });
+      expect(await dispatch('versions', { namespace: 'alpha', hash })).toMatchObject({ ok: true, value: { versions: [{ cache_id, expired: true, expires_at: '2026-01-31T00:00:00.000Z' }] } });
+      const withheld = (await dispatch('entry', { namespace: 'alpha', ref: hash })) as { value: EntryView };
+      expect(withheld.value).toMatchObject({ record: { cache_id }, expired: true, preview: '', withheld: { code: 'expired' } });
+      expect(await dispatch('saveEntry', { namespace: 'alpha', ref: hash })).toMatchObject({ ok: false, error: { code: 'expired' } });
+      expect(readdirSync(saveDir)).toEqual([]);
+      const anyway = (await dispatch('entry', { namespace: 'alpha', ref: hash, allowExpired: true })) as { value: EntryView };
+      expect(Buffer.from(anyway.value.preview, 'base64').toString()).toBe('fixture entry 0 of alpha\n');
+      expect(anyway.value).toMatchObject({ expired: true, previewVerified: true });
+      expect(anyway.value.withheld).toBeUndefined();
+      expect(await dispatch('saveEntry', { namespace: 'alpha', ref: hash, allowExpired: true })).toMatchObject({ ok: true, value: { saved: true, bytes: 25 } });
+    });
+
+    it('the plan lists what would go without deleting; prune of one namespace deletes that and leaves the others', async () => {
+      const { dispatch, storage } = await oldStore();
+      await dispatch('setPolicy', { ttl: '30d' });
+      const keysBefore = (await storage.list('')).objects.length;
+      const plan = await dispatch('prunePlan', { namespace: 'alpha' });
+      expect(plan).toMatchObject({ ok: true, value: { namespace: 'alpha', rule: { ttl_seconds: 2_592_000 }, versions: 250, hashes: 250, contentRemoved: 250, more: 50 } });
+      const view = (plan as { value: PrunePlanView }).value;
+      expect(view.rows).toHaveLength(200);
+      expect(view.rows[0]).toMatchObject({ reason: 'expired', content_removed: true, stored_at: '2026-01-01T00:00:00.000Z' });
+      expect(view.bytesFreed).toBeGreaterThan(0);
+      expect((await storage.list('')).objects.length).toBe(keysBefore); // a dry run
+      expect(await counts(dispatch)).toEqual(['alpha:250', 'beta:5']);
+
+      const pruned = await dispatch('prune', { namespace: 'alpha', transferId: 'prune1' });
+      expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0 } });
+      expect(await counts(dispatch)).toEqual(['beta:5']);
+      expect(await dispatch('prunePlan', { namespace: 'alpha' })).toMatchObject({ ok: true, value: { versions: 0, rows: [], more: 0 } });
+    });
+
+    it('prune reports progress, and a cancel stops it: the result says how many went, the rest stay', async () => {
+      const { dispatch, session } = await oldStore();
+      await dispatch('setPolicy', { namespace: 'alpha', ttl: '1d' });
+      let events = 0;
+      session.onEvent((e) => {
+        if (e.type === 'progress' && e.transferId === 'prune2' && e.phase === 'prune' && e.bytesDone > 0 && ++events === 1) void dispatch('cancel', { transferId: 'prune2' });
+      });
+      const result = await dispatch('prune', { namespace: 'alpha', transferId: 'prune2' });
+      expect(result).toMatchObject({ ok: false, error: { code: 'cancelled', message: expect.stringMatching(/^the prune was cancelled after \d+ of 250 versions$/) } });
+      const gone = Number(/after (\d+)/.exec((result as { error: { message: string } }).error.message)![1]);
+      expect(gone).toBeLessThan(250);
+      expect(await counts(dispatch)).toEqual([`alpha:${250 - gone}`, 'beta:5']);
+      expect(await dispatch('cancel', { transferId: 'prune2' })).toEqual({ ok: true, value: { cancelled: true } });
     });
   });
 });

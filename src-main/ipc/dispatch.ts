@@ -2,9 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type Result } from '../../src-shared/contract';
+import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
+import { Retention, parseAge, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
 import type { AppSession } from './session';
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
@@ -22,9 +23,35 @@ export async function hashReport(format: StoreFormat, namespace: string, input: 
   return { hash, sha256, size, existing: latest ? { cache_id: latest.cache_id, version: latest.version } : null };
 }
 
-/** Opens what the operator typed (hash, cache id, SHA-256 or storage key) in the open layout. */
-export async function retrieveRef(format: StoreFormat, namespace: string, ref: string, options?: { signal?: AbortSignal }) {
-  return format.retrieve(format.parseNamespace(namespace), await format.parseLookup(namespace, ref), options);
+/**
+ * Opens what the operator typed (hash, cache id, SHA-256 or storage key) in the open layout. A
+ * version past its namespace's TTL fails with `expired` (its stream closed unread) unless allowed.
+ */
+export async function retrieveRef(format: StoreFormat, namespace: string, ref: string, options: { signal?: AbortSignal; allowExpired?: boolean } = {}) {
+  const opened = await format.retrieve(format.parseNamespace(namespace), await format.parseLookup(namespace, ref), { signal: options.signal });
+  if (options.allowExpired) return opened;
+  try {
+    await new Retention(format).assertLive(opened.record.namespace, opened.record);
+  } catch (err) {
+    await closeUnread(opened.content);
+    throw err instanceof CacheError && err.code === 'expired' ? new CacheError('expired', `${err.message}; ask for it anyway to read it`) : err;
+  }
+  return opened;
+}
+
+async function closeUnread(content: AsyncIterable<Uint8Array>): Promise<void> {
+  await content[Symbol.asyncIterator]().return?.();
+}
+
+/** A retention value as the CLI's policy set takes it: the value, `none` (null) or `default`. */
+function ruleValue(text: string | undefined, parse: (text: string) => number): number | null | 'default' | undefined {
+  if (text === undefined || text === 'default') return text;
+  return text === 'none' ? null : parse(text);
+}
+
+function planView(namespace: string, plan: PrunePlan, rule: RetentionRule): PrunePlanView {
+  const rows = plan.versions.slice(0, LIMITS.planRows).map(({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }) => ({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }));
+  return { namespace, now: plan.now, rule, versions: plan.versions.length, hashes: plan.hashes, contentRemoved: plan.contentRemoved, bytesFreed: plan.bytesFreed, rows, more: plan.versions.length - rows.length };
 }
 
 /** A file name for saving a version: its source name, else its file id or cache id with an extension for its type. */
@@ -63,9 +90,12 @@ async function namespaceNames(format: StoreFormat): Promise<string[]> {
  * against the entry's hash (retrieve checks as it streams); content that is missing or corrupt
  * still shows the record, with `contentProblem` and no preview.
  */
-async function entryView(format: StoreFormat, namespace: string, ref: string): Promise<EntryView> {
+async function entryView(format: StoreFormat, namespace: string, ref: string, allowExpired: boolean): Promise<EntryView> {
   const ns = format.parseNamespace(namespace);
   const lookup = await format.parseLookup(namespace, ref);
+  const retention = new Retention(format);
+  const expiryOf = async (record: FormatRecord) => retention.expiryOf((await retention.getPolicy()).policy, record.namespace, record.stored_at);
+  const unread = { preview: '', previewTruncated: false, previewVerified: false };
   let opened;
   try {
     opened = await format.retrieve(ns, lookup);
@@ -73,9 +103,15 @@ async function entryView(format: StoreFormat, namespace: string, ref: string): P
     // The record without its content: the version exists, its bytes do not.
     if (!(err instanceof CacheError && err.code === 'not_found')) throw err;
     const record = await format.record(ns, lookup);
-    return { record, preview: '', previewTruncated: false, previewVerified: false, contentProblem: 'missing' };
+    return { record, ...unread, contentProblem: 'missing', ...(await expiryOf(record)) };
   }
   const { record, content } = opened;
+  const expiry = await expiryOf(record);
+  if (expiry.expired && !allowExpired) {
+    // The service's 410: the record shows, its content only when the operator asks for it anyway.
+    await closeUnread(content);
+    return { record, ...unread, ...expiry, withheld: { code: 'expired', message: `${record.cache_id} expired at ${expiry.expires_at}: its content is not served unless you ask for it anyway` } };
+  }
   const parts: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
@@ -93,14 +129,15 @@ async function entryView(format: StoreFormat, namespace: string, ref: string): P
     }
   } catch (err) {
     if (!(err instanceof CacheError && err.code === 'corrupt')) throw err;
-    return { record, preview: '', previewTruncated: false, previewVerified: false, contentProblem: 'corrupt' };
+    return { record, ...unread, contentProblem: 'corrupt', ...expiry };
   }
-  return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated, previewVerified: !truncated };
+  return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated, previewVerified: !truncated, ...expiry };
 }
 
 function handlers(session: AppSession): Handlers {
   const format = () => session.format;
   const ns = (namespace: string) => format().parseNamespace(namespace);
+  const retention = () => new Retention(format());
   const storeInput = (source: FormatStoreInput['source'], name: string, as: StoreAs, options: StoreOptions): FormatStoreInput => ({ source, name, as, options });
   return {
     capabilities: async () => session.capabilities(),
@@ -109,10 +146,13 @@ function handlers(session: AppSession): Handlers {
     checkNamespace: async ({ namespace }: { namespace: string }) => ({ namespace: ns(namespace) }),
     stats: async ({ namespace }: { namespace: string }) => format().stats(ns(namespace)),
     versions: async ({ namespace, hash }: { namespace: string; hash: string }) => {
-      const versions = await format().versions(ns(namespace), hash);
-      return { hash, versions, count: versions.length };
+      const name = ns(namespace);
+      const versions = await format().versions(name, hash);
+      const r = retention();
+      const { policy } = await r.getPolicy();
+      return { hash, versions: versions.map((v) => ({ ...v, ...r.expiryOf(policy, name, v.stored_at) })), count: versions.length };
     },
-    entry: async ({ namespace, ref }: { namespace: string; ref: string }) => entryView(format(), namespace, ref),
+    entry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => entryView(format(), namespace, ref, allowExpired),
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     entries: async ({ namespace, cursor, limit }: { namespace: string; cursor?: string; limit?: number }) => format().entriesPage(ns(namespace), { cursor, limit }),
@@ -135,10 +175,11 @@ function handlers(session: AppSession): Handlers {
       return session.transfer(transferId, 'store', chosen.size, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
     },
     cancel: async ({ transferId }: { transferId: string }) => session.cancel(transferId),
-    saveEntry: async ({ namespace, ref }: { namespace: string; ref: string }) => {
+    saveEntry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => {
       const choose = session.options.chooseSavePath;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');
       const record = await format().record(ns(namespace), await format().parseLookup(namespace, ref));
+      if (!allowExpired) await retention().assertLive(record.namespace, record); // before any dialog: nothing to save
       const target = await choose(suggestedFileName(record));
       if (!target) return { saved: false };
       // Written next to the target and renamed, so a failed save never leaves a half file.
@@ -164,6 +205,27 @@ function handlers(session: AppSession): Handlers {
       session.transfer(transferId, 'verify', null, ({ signal, onProgress }) =>
         format().verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
       ),
+    policy: async () => (await retention().getPolicy()).policy,
+    setPolicy: async ({ namespace, ttl, keepVersions }: { namespace?: string; ttl?: string; keepVersions?: string }) => {
+      // Every value is parsed before anything is written: a bad one changes nothing.
+      const change = { namespace: namespace === undefined ? undefined : ns(namespace), ttl_seconds: ruleValue(ttl, parseAge), keep_versions: ruleValue(keepVersions, parseKeepVersions) };
+      return (await retention().setPolicy(change)).policy;
+    },
+    prunePlan: async ({ namespace }: { namespace: string }) => {
+      const name = ns(namespace);
+      const r = retention();
+      const plan = await r.planPrune({ namespace: name });
+      return planView(name, plan, ruleFor((await r.getPolicy()).policy, name));
+    },
+    prune: async ({ namespace, transferId }: { namespace: string; transferId: string }) => {
+      const name = ns(namespace);
+      return session.transfer(transferId, 'prune', null, async ({ signal, onProgress }) => {
+        const r = retention();
+        const plan = await r.planPrune({ namespace: name }, { signal });
+        const summary = await r.prune(plan, { signal, onProgress: ({ done }) => onProgress(done) });
+        return { namespace: name, planned: plan.versions.length, ...summary };
+      });
+    },
     profiles: async () => session.profilesView(),
     saveProfile: async ({ profile, ...options }: { profile: never; id?: string; keepKeyId: boolean; allowPlaintextSecret: boolean; attemptId?: string }) => session.saveProfile(profile, options),
     removeProfile: async ({ id }: { id: string }) => {

@@ -202,7 +202,7 @@ export class AppSession {
    */
   async transfer<T>(
     transferId: string,
-    phase: 'hash' | 'store' | 'verify' | 'connect',
+    phase: 'hash' | 'store' | 'verify' | 'prune' | 'connect',
     totalBytes: number | null,
     run: (options: { signal: AbortSignal; onProgress: (bytesDone: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
