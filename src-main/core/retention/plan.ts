@@ -137,6 +137,7 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
     });
   } else {
     await forEachKey(storage, layout.objectsPrefix(ns), (key) => {
+      if (!key.includes('~')) return; // only index entries have one: content, records and latest are skipped unparsed
       const d = layout.describeKey(key);
       if (d?.kind === 'version_entry' && (!wanted || wanted.has(d.hash))) addEntry(d.hash, key);
     }, signal);
