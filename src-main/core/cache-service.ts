@@ -1,4 +1,4 @@
-import { forEachPage } from './storage/list-page';
+import { forEachKey, forEachPage, sizeOf } from './storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
@@ -425,46 +425,30 @@ export class CacheService {
   /**
    * Sizes come with the listing where it has them (S3, memory), else from an index-entry name
    * (`~<size>~`), so a local folder lists names only and stats nothing; content no index entry
-   * names (a store in flight, an orphan) is listed on its own.
+   * names (a store in flight, an orphan) is sized on its own.
    */
   private async count(prefix: string): Promise<Omit<NamespaceStats, 'namespace'>> {
     const counts = { entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} as Record<string, number> };
     const contentSizes = new Map<string, number | undefined>(); // content key -> size, if listed with one
     const namedSizes = new Map<string, number>(); // content key -> size its first index entry names
-    const listKeys = this.storage.listKeys?.bind(this.storage);
-    const list = async (options: ListOptions): Promise<{ objects: { key: string; size?: number }[]; cursor?: string }> => {
-      if (!listKeys) return this.storage.list(prefix, options);
-      const page = await listKeys(prefix, options);
-      return { objects: page.keys.map((key) => ({ key })), cursor: page.cursor };
-    };
-    let cursor: string | undefined;
-    do {
-      const page = await list({ cursor });
-      for (const o of page.objects) {
-        counts.objects++;
-        const described = this.layout.describeKey(o.key);
-        if (described?.kind === 'content') {
-          counts.entries++;
-          contentSizes.set(o.key, o.size);
-          const shard = o.key.split('/')[2] ?? '';
-          counts.shards[shard] = (counts.shards[shard] ?? 0) + 1;
-        } else if (described?.kind === 'record') {
-          counts.versions++;
-        } else if (described?.kind === 'version_entry') {
-          const contentKey = o.key.slice(0, o.key.indexOf('~', o.key.lastIndexOf('/'))); // the source in the name has its "~" encoded
-          const size = namedSizes.has(contentKey) ? undefined : this.layout.parseVersionEntry(described.hash, o.key)?.size;
-          if (size !== undefined) namedSizes.set(contentKey, size);
-        }
+    await forEachKey(this.storage, prefix, (key, size) => {
+      counts.objects++;
+      const described = this.layout.describeKey(key);
+      if (described?.kind === 'content') {
+        counts.entries++;
+        contentSizes.set(key, size);
+        const shard = key.split('/')[2] ?? '';
+        counts.shards[shard] = (counts.shards[shard] ?? 0) + 1;
+      } else if (described?.kind === 'record') {
+        counts.versions++;
+      } else if (described?.kind === 'version_entry') {
+        const contentKey = key.slice(0, key.indexOf('~', key.lastIndexOf('/'))); // the source in the name has its "~" encoded
+        const named = namedSizes.has(contentKey) ? undefined : this.layout.parseVersionEntry(described.hash, key)?.size;
+        if (named !== undefined) namedSizes.set(contentKey, named);
       }
-      cursor = page.cursor;
-    } while (cursor !== undefined);
-    for (const [key, size] of contentSizes) counts.bytes += size ?? namedSizes.get(key) ?? (await this.listedSize(key));
+    });
+    for (const [key, size] of contentSizes) counts.bytes += size ?? namedSizes.get(key) ?? (await sizeOf(this.storage, key));
     return counts;
-  }
-
-  /** One object's size from a listing (0 if it is gone meanwhile). */
-  private async listedSize(key: string): Promise<number> {
-    return (await this.storage.list(key, { limit: 1 })).objects.find((o) => o.key === key)?.size ?? 0;
   }
 
   /**

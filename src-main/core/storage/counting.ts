@@ -8,6 +8,8 @@ export class CountingStorage implements StorageBackend {
 
   /** Counted as a list: it is one (a local folder's, without the stat per key). */
   readonly listKeys?: (prefix: string, options?: ListOptions) => Promise<KeyPage>;
+  /** Counted as an existence check: it is one, with the size. */
+  readonly sizeOf?: (key: string) => Promise<number | null>;
 
   constructor(readonly inner: StorageBackend) {
     const listKeys = inner.listKeys?.bind(inner);
@@ -15,6 +17,13 @@ export class CountingStorage implements StorageBackend {
       this.listKeys = (prefix, options) => {
         this.counts.list++;
         return listKeys(prefix, options);
+      };
+    }
+    const sizeOf = inner.sizeOf?.bind(inner);
+    if (sizeOf) {
+      this.sizeOf = (key) => {
+        this.counts.exists++;
+        return sizeOf(key);
       };
     }
   }

@@ -39,6 +39,32 @@ export function pageFromSorted(
   return { objects, prefixes };
 }
 
+/**
+ * Visits every key under a prefix, with its size where the listing has it: names only where sizes
+ * cost a stat each (a local folder's listKeys), so callers ask sizeOf for the few they need.
+ */
+export async function forEachKey(storage: StorageBackend, prefix: string, visit: (key: string, size: number | undefined) => void): Promise<void> {
+  const listKeys = storage.listKeys?.bind(storage);
+  let cursor: string | undefined;
+  do {
+    if (listKeys) {
+      const page = await listKeys(prefix, { cursor });
+      for (const key of page.keys) visit(key, undefined);
+      cursor = page.cursor;
+    } else {
+      const page = await storage.list(prefix, { cursor });
+      for (const o of page.objects) visit(o.key, o.size);
+      cursor = page.cursor;
+    }
+  } while (cursor !== undefined);
+}
+
+/** One key's size: a stat where the backend has one, else from a listing; 0 when it is gone meanwhile. */
+export async function sizeOf(storage: StorageBackend, key: string): Promise<number> {
+  if (storage.sizeOf) return (await storage.sizeOf(key)) ?? 0;
+  return (await storage.list(key, { limit: 1 })).objects.find((o) => o.key === key)?.size ?? 0;
+}
+
 /** Visits every page under a prefix, following cursors to the end. */
 export async function forEachPage(storage: StorageBackend, prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
   let cursor: string | undefined;

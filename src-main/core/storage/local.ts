@@ -319,7 +319,7 @@ interface FolderEntry {
 }
 
 /** Folders read ahead of a walk in the app: its thread pool has 4 threads, and a listing must leave some to others. */
-const READ_AHEAD_FOLDERS = 2;
+const READ_AHEAD_FOLDERS = 4;
 /** Folders this big are kept sorted between pages (a stat to check one costs less than reading it again). */
 const KEPT_FOLDER_ENTRIES = 128;
 const KEPT_FOLDERS = 16;
@@ -691,6 +691,10 @@ export class LocalFolderStorage implements StorageBackend {
       prefixes: page.filter((f) => f.isPrefix).map((f) => f.key),
       cursor: more ? page[page.length - 1]!.key : undefined,
     };
+  }
+
+  async sizeOf(key: string): Promise<number | null> {
+    return (await this.info(key))?.size ?? null;
   }
 
   private async info(key: string): Promise<ObjectInfo | null> {

@@ -98,6 +98,8 @@ export interface StorageBackend {
    * folder: a stat per key). Absent where a listing carries them anyway (S3, memory).
    */
   listKeys?(prefix: string, options?: ListOptions): Promise<KeyPage>;
+  /** One key's size, or null when there is none: where a listing would cost more (a local folder: one stat). */
+  sizeOf?(key: string): Promise<number | null>;
   delete(key: string): Promise<void>;
   stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
   /**

@@ -1,5 +1,5 @@
 /** The Python cache service's layout as a store format, over any storage backend. */
-import { forEachPage } from '../../storage/list-page';
+import { forEachKey, forEachPage, sizeOf } from '../../storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -59,6 +59,8 @@ export interface MgraphFormatOptions {
 
 export const DEFAULT_MGRAPH_MAX_ENTRY_BYTES = 256 * 1024 ** 2;
 const LIST_CONCURRENCY = 8;
+/** Content files sized at once (a stat each on a local folder): the thread pool has 4 threads, shared with the entries listing. */
+const SIZE_CONCURRENCY = 2;
 
 const CONTENT_TYPES: Record<DataType, string> = { json: 'application/json', string: 'text/plain; charset=utf-8', binary: 'application/octet-stream' };
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -138,26 +140,30 @@ export class MgraphFormat implements StoreFormat {
     });
   }
 
-  /** Exact counts from one listing: entries = by-hash refs, versions = by-id refs, bytes = content files (every copy). */
+  /**
+   * Exact counts from one listing: entries = by-hash refs, versions = by-id refs, bytes = content
+   * files (every copy). Names only where sizes cost a stat each (a local folder): then only the
+   * content files are sized, a few at a time so the entries listing is not kept waiting.
+   */
   async stats(namespace: string): Promise<FormatStats> {
     const ns = parseServiceNamespace(namespace);
     const stats: FormatStats = { name: ns, entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} };
-    const dataFiles = new Map<string, number>();
+    const dataFiles = new Map<string, number | undefined>();
     const withSidecar = new Set<string>();
-    await this.forEachPage(`${ns}/`, (page) => {
-      for (const o of page.objects) {
-        stats.objects++;
-        const kind = classifyKey(o.key)?.kind;
-        if (kind === 'ref_by_hash') {
-          stats.entries++;
-          const shard = o.key.split('/')[3]!;
-          stats.shards[shard] = (stats.shards[shard] ?? 0) + 1;
-        } else if (kind === 'ref_by_id') stats.versions++;
-        else if (kind === 'data_file') dataFiles.set(o.key, o.size);
-        else if (kind) withSidecar.add(contentOfSidecar(o.key));
-      }
+    await forEachKey(this.storage, `${ns}/`, (key, size) => {
+      stats.objects++;
+      const kind = classifyKey(key)?.kind;
+      if (kind === 'ref_by_hash') {
+        stats.entries++;
+        const shard = key.split('/')[3]!;
+        stats.shards[shard] = (stats.shards[shard] ?? 0) + 1;
+      } else if (kind === 'ref_by_id') stats.versions++;
+      else if (kind === 'data_file') dataFiles.set(key, size);
+      else if (kind) withSidecar.add(contentOfSidecar(key));
     });
-    for (const [key, size] of dataFiles) if (withSidecar.has(key)) stats.bytes += size;
+    const content = [...dataFiles].filter(([key]) => withSidecar.has(key));
+    const sizes = await mapLimit(content, SIZE_CONCURRENCY, async ([key, size]) => size ?? (await sizeOf(this.storage, key)));
+    stats.bytes = sizes.reduce((sum, size) => sum + size, 0);
     return stats;
   }
 
