@@ -1,6 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
@@ -125,6 +126,27 @@ describe.each(backends)('service layout on %s', (_name, open) => {
     const report = await format.verify({ orphanGraceMs: 0 });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBeGreaterThanOrEqual(163);
+  });
+});
+
+describe('service layout stats on a local folder', () => {
+  it('list names only and stat just the content files, never a ref or a sidecar, with the same numbers', async () => {
+    const format = new MgraphFormat(await LocalFolderStorage.open(path.join(tmp, `store-${stores++}`)));
+    await loadFixture(format.storage);
+    const contentFiles = (await Promise.all(fixtureKeys().filter((k) => k.startsWith('reports/')).map((k) => format.describeKey(k)))).filter((k) => k.kind === 'content');
+    const fsPromises = createRequire(import.meta.url)('node:fs/promises') as typeof fs;
+    const lstat = fsPromises.lstat;
+    const statted: string[] = [];
+    fsPromises.lstat = ((...args: Parameters<typeof lstat>) => (statted.push(String(args[0])), lstat(...args))) as typeof lstat;
+    syncBuiltinESMExports();
+    try {
+      expect(await format.stats('reports')).toMatchObject({ entries: 14, versions: 14, bytes: 303564, objects: 99 });
+    } finally {
+      fsPromises.lstat = lstat;
+      syncBuiltinESMExports();
+    }
+    expect(statted.length).toBe(contentFiles.length);
+    expect(statted.filter((file) => file.includes('/refs/') || /\.(config|metadata)$/.test(file))).toEqual([]);
   });
 });
 
