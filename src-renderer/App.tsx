@@ -7,6 +7,7 @@ import { LookupBox } from './components/LookupBox';
 import { NamespacesPanel } from './components/NamespacesPanel';
 import { StatsPanel } from './components/StatsPanel';
 import { TransfersPanel } from './components/TransfersPanel';
+import { RetentionPanel } from './components/RetentionPanel';
 import { VerifyPanel } from './components/VerifyPanel';
 import { filesFromDrop } from './lib/drop';
 import { useApp } from './state/context';
@@ -17,6 +18,7 @@ const TABS: { id: Tab; label: string }[] = [
   { id: 'layout', label: 'Layout' },
   { id: 'stats', label: 'Stats' },
   { id: 'verify', label: 'Verify' },
+  { id: 'retention', label: 'Retention' },
 ];
 
 export function App() {
@@ -177,6 +179,7 @@ export function App() {
             {tab === 'layout' && <LayoutPanel />}
             {tab === 'stats' && <StatsPanel />}
             {tab === 'verify' && <VerifyPanel />}
+            {tab === 'retention' && <RetentionPanel />}
           </div>
         </main>
         <div className="transfers-side">

@@ -177,7 +177,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     let chunks: AsyncIterator<Uint8Array>;
     let first: IteratorResult<Uint8Array>;
     try {
-      const opened = await retrieveRef(session.format, namespace.data, ref.data);
+      // An expired version is refused (`expired`) unless the page asks for it anyway, as the entry panel does.
+      const opened = await retrieveRef(session.format, namespace.data, ref.data, { allowExpired: url.searchParams.get('allowExpired') === 'true' });
       record = opened.record;
       chunks = opened.content[Symbol.asyncIterator]();
       // Read before the status goes out: content that fails its check in the first read (all that

@@ -52,9 +52,9 @@ export function bridgeClient(): CacheAdminClient {
       if (!outcome.ok || outcome.value.cancelled) uploads.get(transferId)?.abort(); // the rest of the body is not needed
       return outcome;
     },
-    async saveEntry(namespace, ref) {
+    async saveEntry(namespace, ref, allowExpired) {
       const link = document.createElement('a');
-      link.href = `/api/content?${new URLSearchParams({ namespace, ref })}`;
+      link.href = `/api/content?${new URLSearchParams({ namespace, ref, ...(allowExpired ? { allowExpired: 'true' } : {}) })}`;
       link.download = '';
       link.click();
       return { ok: true, value: { saved: true } };

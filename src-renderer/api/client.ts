@@ -14,7 +14,8 @@ export interface CacheAdminClient {
   storeFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<StoredEntry>>;
   /** Main's word on what happened: cancelled with nothing stored, or stored before the cancel arrived. */
   cancel(transferId: string): Promise<Result<CancelOutcome>>;
-  saveEntry(namespace: string, ref: string): Promise<Result<{ saved: boolean }>>;
+  /** `allowExpired`: save a version past its namespace's TTL anyway (else it fails with `expired`). */
+  saveEntry(namespace: string, ref: string, allowExpired: boolean): Promise<Result<{ saved: boolean }>>;
 }
 
 export function failure(code: 'storage_unreachable' | 'cancelled' | 'internal', message: string): Result<never> {

@@ -17,6 +17,6 @@ export function preloadClient(preload: PreloadApi): CacheAdminClient {
     hashFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.hashFile({ namespace, path, transferId, ...choice })),
     storeFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.storeFile({ namespace, path, transferId, ...choice })),
     cancel: (transferId) => preload.cancel({ transferId }),
-    saveEntry: (namespace, ref) => preload.saveEntry({ namespace, ref }),
+    saveEntry: (namespace, ref, allowExpired) => preload.saveEntry({ namespace, ref, allowExpired }),
   };
 }

@@ -11,6 +11,7 @@ export function EntryPanel() {
   const describeKey = useApp((s) => s.describeKey);
   const deleteEntry = useApp((s) => s.deleteEntry);
   const runVerify = useApp((s) => s.runVerify);
+  const showExpiredAnyway = useApp((s) => s.showExpiredAnyway);
   const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
@@ -99,6 +100,18 @@ export function EntryPanel() {
           </div>
         </div>
       )}
+      {data?.withheld && (
+        <div className="confirm" role="status" data-testid="expired-withheld">
+          <p>
+            <strong>Expired:</strong> {data.withheld.message}.
+          </p>
+          <div className="row-actions">
+            <button type="button" onClick={() => void showExpiredAnyway()}>
+              Show anyway
+            </button>
+          </div>
+        </div>
+      )}
       {data && (
         <>
           <dl className="facts">
@@ -145,6 +158,10 @@ export function EntryPanel() {
             <dd>{data.record.source || <span className="muted">none</span>}</dd>
             <dt>Stored at</dt>
             <dd>{formatTime(data.record.stored_at)}</dd>
+            <dt>Expires</dt>
+            <dd data-testid="entry-expiry">
+              {data.expires_at === null ? 'never (no TTL)' : formatTime(data.expires_at)} {data.expired && <ExpiredBadge />}
+            </dd>
             <dt>Namespace</dt>
             <dd>{namespace}</dd>
             {Object.entries(data.record.details).map(([name, value]) => (
@@ -175,7 +192,7 @@ export function EntryPanel() {
               </ul>
             </>
           )}
-          {!data.contentProblem && (
+          {!data.contentProblem && !data.withheld && (
             <>
               <h3 id="preview-heading">
                 Preview
@@ -206,6 +223,15 @@ export function EntryPanel() {
         </>
       )}
     </Panel>
+  );
+}
+
+/** Past its namespace's TTL: retrieve refuses it (the service's 410) unless asked for anyway. */
+function ExpiredBadge() {
+  return (
+    <span className="badge warn" title="Past its namespace's TTL: served only when asked for anyway">
+      expired
+    </span>
   );
 }
 
@@ -271,7 +297,9 @@ export function VersionsPanel() {
                   <td>
                     <code>{v.cache_id}</code>
                   </td>
-                  <td>{formatTime(v.stored_at)}</td>
+                  <td>
+                    {formatTime(v.stored_at)} {v.expired && <ExpiredBadge />}
+                  </td>
                   <td>{v.size === null ? '' : formatBytes(v.size)}</td>
                   <td className="ellipsis">{v.source}</td>
                 </tr>

@@ -103,3 +103,18 @@ export function Modal({ label, onClose, className, children }: { label: string; 
     </dialog>
   );
 }
+
+/** A table's column headings. */
+export function TableHead({ columns }: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

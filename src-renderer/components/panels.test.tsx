@@ -43,6 +43,8 @@ const entryView = (over: Partial<EntryView['record']> = {}, preview = 'aGVsbG8='
   preview,
   previewTruncated: false,
   previewVerified: true,
+  expired: false,
+  expires_at: null,
 });
 
 describe('Namespaces', () => {
@@ -191,7 +193,7 @@ describe('Entry and versions', () => {
   });
 
   it('has one table row per version with the latest marked', () => {
-    const versions = Array.from({ length: 5 }, (_, i) => ({ version: i + 1, cache_id: `b94d27b9934d3e08-v${i + 1}` as never, stored_at: '2026-11-24T00:00:00.000Z', size: 5, source: 'a' }));
+    const versions = Array.from({ length: 5 }, (_, i) => ({ version: i + 1, cache_id: `b94d27b9934d3e08-v${i + 1}` as never, stored_at: '2026-11-24T00:00:00.000Z', size: 5, source: 'a', expired: false, expires_at: null }));
     renderWith(<VersionsPanel />, { state: { versions: { status: 'ready', data: { hash: 'b94d27b9934d3e08', versions } } } });
     const rows = within(screen.getByRole('region', { name: 'Versions' }).querySelector('tbody')!).getAllByRole('row');
     expect(rows).toHaveLength(5);

@@ -9,7 +9,10 @@ import type {
   MethodResults,
   NamespaceCounts,
   NamespaceStatsView,
+  PolicyView,
   ProfilesView,
+  PrunePlanView,
+  PruneResult,
   Result,
   StoredEntry,
   VerifyResult,
@@ -58,7 +61,7 @@ export interface EntriesList {
   error?: ErrorInfo;
 }
 
-export type Tab = 'browse' | 'layout' | 'stats' | 'verify';
+export type Tab = 'browse' | 'layout' | 'stats' | 'verify' | 'retention';
 
 export interface VerifyRun {
   status: 'idle' | 'running' | 'done' | 'error';
@@ -67,6 +70,22 @@ export interface VerifyRun {
   scope?: string;
   report?: VerifyResult;
   error?: ErrorInfo;
+}
+export interface PruneRun {
+  status: 'idle' | 'running' | 'done' | 'error';
+  /** Versions pruned so far (main's progress events). */
+  done: number;
+  transferId?: string;
+  namespace?: string;
+  result?: PruneResult;
+  error?: ErrorInfo;
+}
+
+/** The retention tab of the open namespace: the store's policy, what it would prune now, and a prune run. */
+export interface RetentionView {
+  policy: Load<PolicyView>;
+  plan: Load<PrunePlanView>;
+  prune: PruneRun;
 }
 export type Theme = 'system' | 'light' | 'dark';
 
@@ -86,6 +105,7 @@ export interface AppState {
   stats: Load<NamespaceStatsView>;
   keyInfo: Load<KeyInfo>;
   verify: VerifyRun;
+  retention: RetentionView;
   tab: Tab;
   theme: Theme;
   notice: string | null;
@@ -126,6 +146,14 @@ export interface AppActions {
   describeKey(key: string): Promise<void>;
   runVerify(options: { wholeStore: boolean; sample?: number; repair: boolean }): Promise<void>;
   cancelVerify(): Promise<void>;
+  /** Reads the policy and what it would prune in the open namespace now (a dry run). */
+  loadRetention(): Promise<void>;
+  /** Changes the store-wide rule or the open namespace's: values as the CLI takes them (`30d`, `none`, `default`). Null when saved, else why not. */
+  setPolicy(change: { scope: 'namespace' | 'store'; ttl?: string; keepVersions?: string }): Promise<ErrorInfo | null>;
+  runPrune(): Promise<void>;
+  cancelPrune(): Promise<void>;
+  /** Reads the shown expired version anyway: its preview, and Save, then serve it. */
+  showExpiredAnyway(): Promise<void>;
   saveEntry(): Promise<void>;
   /** Deletes the shown version, or every version of its hash; the bytes go with the last one. */
   deleteEntry(scope: 'version' | 'all'): Promise<void>;
@@ -145,6 +173,7 @@ const TRANSFER_CONCURRENCY = 3;
 /** Calls that are not about the open store: their `storage_unreachable` says nothing about it. */
 const NOT_THE_OPEN_STORE: ReadonlySet<string> = new Set(['connect', 'saveProfile', 'profiles', 'removeProfile', 'cancel']);
 const DEFAULT_CHOICE: StoreChoice = { as: 'bytes' };
+const NO_RETENTION: RetentionView = { policy: { status: 'idle' }, plan: { status: 'idle' }, prune: { status: 'idle', done: 0 } };
 
 function settle<T>(result: Result<T>): Load<T> {
   return result.ok ? { status: 'ready', data: result.value } : { status: 'error', error: result.error };
@@ -255,8 +284,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     }
 
     function switched(capabilities: Capabilities): void {
-      const { verify, tab } = get();
-      if (verify.status === 'running' && verify.transferId) void client.cancel(verify.transferId);
+      const { verify, retention, tab } = get();
+      for (const run of [verify, retention.prune]) if (run.status === 'running' && run.transferId) void client.cancel(run.transferId);
       // Every panel of the previous store goes at once; answers still on their way from it are dropped.
       set((s) => ({
         storeEpoch: s.storeEpoch + 1,
@@ -270,11 +299,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         stats: { status: 'idle' },
         keyInfo: { status: 'idle' },
         verify: { status: 'idle', checked: 0 },
+        retention: NO_RETENTION,
       }));
       resetEntries(get().namespace);
       void reloadProfiles();
       void get().refreshNamespaces();
       if (tab === 'layout' || tab === 'stats') void get().loadStats();
+      if (tab === 'retention') void get().loadRetention();
     }
 
     function resetEntries(namespace: string): void {
@@ -298,6 +329,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
       verify: { status: 'idle', checked: 0 },
+      retention: NO_RETENTION,
       tab: 'browse',
       theme: options.theme ?? 'system',
       notice: null,
@@ -314,6 +346,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           }
           if (event.phase === 'verify') {
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone) } }));
+            return;
+          }
+          if (event.phase === 'prune') {
+            if (event.transferId === get().retention.prune.transferId && get().retention.prune.status === 'running') set((s) => ({ retention: { ...s.retention, prune: { ...s.retention.prune, done: Math.max(s.retention.prune.done, event.bytesDone) } } }));
             return;
           }
           const id = event.transferId.slice(0, -1);
@@ -349,9 +385,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       selectNamespace(namespace) {
         if (namespace === get().namespace) return;
-        set({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null });
+        set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune } }));
         resetEntries(namespace);
         if (get().tab === 'layout' || get().tab === 'stats') void get().loadStats();
+        if (get().tab === 'retention') void get().loadRetention();
       },
 
       setNamespaceFilter: (namespaceFilter) => set({ namespaceFilter }),
@@ -511,11 +548,60 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (transferId && status === 'running') await client.cancel(transferId);
       },
 
+      async loadRetention() {
+        const { namespace, storeEpoch } = get();
+        const current = () => get().namespace === namespace && get().storeEpoch === storeEpoch;
+        set((s) => ({ retention: { ...s.retention, policy: { status: 'loading' }, plan: { status: 'loading' } } }));
+        const [policy, plan] = await Promise.all([api.policy({}), api.prunePlan({ namespace })]);
+        if (current()) set((s) => ({ retention: { ...s.retention, policy: settle(policy), plan: settle(plan) } }));
+      },
+
+      async setPolicy({ scope, ttl, keepVersions }) {
+        const { namespace } = get();
+        const result = await api.setPolicy({ namespace: scope === 'namespace' ? namespace : undefined, ttl, keepVersions });
+        if (!result.ok) return result.error;
+        // What is expired now, and the badges of what is shown, follow the new rule.
+        await get().loadRetention();
+        const { entry } = get();
+        if (entry.status === 'ready' && entry.data.record.namespace === namespace) await get().lookup(entry.data.record.cache_id);
+        return null;
+      },
+
+      async runPrune() {
+        const { namespace, storeEpoch } = get();
+        if (get().retention.prune.status === 'running') return;
+        const transferId = newId();
+        set((s) => ({ retention: { ...s.retention, prune: { status: 'running', done: 0, transferId, namespace } } }));
+        const result = await api.prune({ namespace, transferId });
+        if (get().storeEpoch !== storeEpoch || get().retention.prune.transferId !== transferId) return;
+        set((s) => ({ retention: { ...s.retention, prune: result.ok ? { ...s.retention.prune, status: 'done', result: result.value, done: result.value.pruned } : { ...s.retention.prune, status: 'error', error: result.error } } }));
+        // Cancelled part-way too: some versions may be gone, so every count and list is read again.
+        void get().refreshNamespaces();
+        if (get().entries.namespace === namespace) resetEntries(namespace);
+        if (get().namespace === namespace) {
+          set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
+          await get().loadRetention();
+        }
+      },
+
+      async cancelPrune() {
+        const { transferId, status } = get().retention.prune;
+        if (transferId && status === 'running') await client.cancel(transferId);
+      },
+
+      async showExpiredAnyway() {
+        const { entry, namespace, storeEpoch } = get();
+        if (entry.status !== 'ready') return;
+        const result = await api.entry({ namespace, ref: entry.data.record.cache_id, allowExpired: true });
+        if (get().storeEpoch === storeEpoch && get().entry === entry) set({ entry: settle(result) });
+      },
+
       async saveEntry() {
         const { entry, namespace } = get();
         if (entry.status !== 'ready') return;
         const { cache_id } = entry.data.record;
-        const result = await client.saveEntry(namespace, cache_id);
+        // An expired version shown anyway (no longer withheld) is saved anyway too.
+        const result = await client.saveEntry(namespace, cache_id, entry.data.expired && !entry.data.withheld);
         if (!result.ok && result.error.code === 'corrupt') {
           // Say so where the entry is shown too: its content must not be trusted.
           set((s) => ({ notice: `Nothing was saved: ${result.error.message}`, entry: s.entry.status === 'ready' && s.entry.data.record.cache_id === cache_id ? { status: 'ready', data: { ...s.entry.data, preview: '', previewVerified: false, contentProblem: 'corrupt' } } : s.entry }));
@@ -545,6 +631,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       setTab(tab) {
         set({ tab });
         if ((tab === 'layout' || tab === 'stats') && get().stats.status === 'idle') void get().loadStats();
+        if (tab === 'retention') void get().loadRetention();
       },
 
       setTheme: (theme) => set({ theme }),

@@ -26,7 +26,7 @@ export function fakeClient(answers: Partial<{ [M in keyof CacheAdminApi]: (input
     hashFile: (file, namespace, transferId, choice) => api.hashFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
     storeFile: (file, namespace, transferId, choice) => api.storeFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
     cancel: (transferId) => api.cancel({ transferId }),
-    saveEntry: (namespace, ref) => api.saveEntry({ namespace, ref }) as never,
+    saveEntry: (namespace, ref, allowExpired) => api.saveEntry({ namespace, ref, allowExpired }) as never,
   };
   return { client, calls, emit: (e: CacheAdminEvent) => listeners.forEach((l) => l(e)) };
 }

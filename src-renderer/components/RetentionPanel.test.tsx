@@ -1,0 +1,124 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EntryView, PolicyView, PrunePlanView, VersionItem } from '../../src-shared/contract';
+import { fail, fakeClient, ok, renderWith } from '../test/render';
+import { EntryPanel, VersionsPanel } from './EntryPanel';
+import { RetentionPanel } from './RetentionPanel';
+
+afterEach(cleanup);
+
+const POLICY: PolicyView = { default: { ttl_seconds: 2_592_000, keep_versions: null }, namespaces: { docs: { ttl_seconds: 43_200 } } };
+const row = (i: number) => ({ hash: `${i}`.padStart(16, '0'), cache_id: `${`${i}`.padStart(16, '0')}-v1`, version: 1, stored_at: '2026-01-01T00:00:00.000Z', reason: 'expired' as const, content_removed: true, bytes_freed: 100 });
+const plan = (versions: number, shown = Math.min(versions, 200)): PrunePlanView => ({
+  namespace: 'default',
+  now: '2026-12-02T00:00:00.000Z',
+  rule: POLICY.default,
+  versions,
+  hashes: versions,
+  contentRemoved: versions,
+  bytesFreed: versions * 100,
+  rows: Array.from({ length: shown }, (_, i) => row(i)),
+  more: versions - shown,
+});
+
+describe('Retention panel', () => {
+  it('shows the policy in effect and the plan, bounded with how many more', async () => {
+    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(250)) });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    expect(screen.getByTestId('store-ttl').textContent).toBe('30d');
+    expect(screen.getByTestId('namespace-ttl').textContent).toBe('store-wide');
+    expect(screen.getByTestId('plan-summary').textContent).toContain('250 versions of 250 hashes would go');
+    expect(within(screen.getByRole('table', { name: 'Versions to prune' })).getAllByRole('row')).toHaveLength(201);
+    expect(screen.getByText(/and 50 more versions/)).toBeTruthy();
+  });
+
+  it('a bad TTL shows main\'s typed error and keeps what was typed', async () => {
+    const { client, calls } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(0)), setPolicy: () => fail('invalid_input', '"12" is not an age: a whole number followed by s, m, h or d') });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    fireEvent.change(screen.getByLabelText('TTL'), { target: { value: '12' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('invalid_input "12" is not an age'));
+    expect(calls.find((c) => c.method === 'setPolicy')?.input).toEqual({ namespace: 'default', ttl: '12', keepVersions: undefined });
+    expect((screen.getByLabelText('TTL') as HTMLInputElement).value).toBe('12');
+    expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
+  });
+
+  it('prunes only after the confirmation, shows progress with Cancel, then the truth of what went and fresh counts', async () => {
+    let finish: (v: unknown) => void = () => {};
+    let plans = 0;
+    const { client, calls, emit } = fakeClient({
+      policy: () => ok(POLICY),
+      prunePlan: () => ok(plans++ === 0 ? plan(3) : plan(0)),
+      prune: () => new Promise((r) => (finish = r)),
+      cancel: () => ok({ cancelled: true }),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    act(() => void store.getState().init()); // main's progress events
+    await act(() => store.getState().loadRetention());
+    fireEvent.click(screen.getByRole('button', { name: 'Prune 3 versions…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Confirm prune' });
+    expect(dialog.textContent).toContain('Prune 3 versions from default?');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Keep them' }));
+    expect(calls.some((c) => c.method === 'prune')).toBe(false);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Prune 3 versions…' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm prune' })).getByRole('button', { name: 'Prune' }));
+    const prune = calls.find((c) => c.method === 'prune')!.input as { namespace: string; transferId: string };
+    expect(prune.namespace).toBe('default');
+    act(() => emit({ type: 'progress', transferId: prune.transferId, phase: 'prune', bytesDone: 2, totalBytes: null }));
+    expect(screen.getByText('Pruning default: 2 versions pruned…')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel prune' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'cancel' && (c.input as { transferId: string }).transferId === prune.transferId)).toBe(true));
+
+    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0 })));
+    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version changed meanwhile and was left.'));
+    expect(calls.filter((c) => c.method === 'namespaces')).toHaveLength(countsBefore + 1);
+    expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
+  });
+});
+
+describe('Expired badges', () => {
+  const view = (over: Partial<EntryView>): EntryView => ({
+    record: { format: 'native', namespace: 'default', hash: 'b94d27b9934d3e08', cache_id: 'b94d27b9934d3e08-v1', version: 1, latest_version: 1, sha256: null, size: 5, content_type: 'text/plain', data_type: 'binary', content_encoding: null, source: 'a.txt', stored_at: '2026-01-01T00:00:00.000Z', details: {}, keys: [], child_data: [] },
+    preview: '',
+    previewTruncated: false,
+    previewVerified: false,
+    expired: true,
+    expires_at: '2026-01-31T00:00:00.000Z',
+    ...over,
+  });
+
+  it('marks expired versions in the versions list', () => {
+    const versions: VersionItem[] = [
+      { version: 1, cache_id: 'b94d27b9934d3e08-v1', stored_at: '2026-01-01T00:00:00.000Z', size: 5, source: 'a', expired: true, expires_at: '2026-01-31T00:00:00.000Z' },
+      { version: 2, cache_id: 'b94d27b9934d3e08-v2', stored_at: '2026-12-01T00:00:00.000Z', size: 5, source: 'a', expired: false, expires_at: '2026-12-31T00:00:00.000Z' },
+    ];
+    renderWith(<VersionsPanel />, { state: { versions: { status: 'ready', data: { hash: 'b94d27b9934d3e08', versions } } } });
+    const rows = within(screen.getByRole('region', { name: 'Versions' }).querySelector('tbody')!).getAllByRole('row');
+    expect(rows.map((r) => r.textContent?.includes('expired'))).toEqual([false, true]);
+  });
+
+  it('an expired entry withholds its preview until Show anyway, which asks main with allowExpired; Save then asks anyway too', async () => {
+    const { client, calls } = fakeClient({
+      entry: () => ok(view({ preview: 'aGVsbG8=', previewVerified: true })),
+      saveEntry: () => ok({ saved: true }),
+    });
+    const { store } = renderWith(<EntryPanel />, { client, state: { entry: { status: 'ready', data: view({ withheld: { code: 'expired', message: 'b94d27b9934d3e08-v1 expired at 2026-01-31T00:00:00.000Z' } }) } } });
+    expect(screen.getByTestId('entry-expiry').textContent).toContain('expired');
+    expect(screen.getByTestId('expired-withheld').textContent).toContain('Expired: b94d27b9934d3e08-v1 expired at');
+    expect(screen.queryByLabelText('Preview')).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Show anyway' }));
+    await waitFor(() => expect(screen.getByLabelText('Preview').textContent).toBe('hello'));
+    expect(calls.find((c) => c.method === 'entry')?.input).toEqual({ namespace: 'default', ref: 'b94d27b9934d3e08-v1', allowExpired: true });
+    expect(screen.queryByTestId('expired-withheld')).toBeNull();
+    await act(() => store.getState().saveEntry());
+    expect(calls.find((c) => c.method === 'saveEntry')?.input).toEqual({ namespace: 'default', ref: 'b94d27b9934d3e08-v1', allowExpired: true });
+  });
+});

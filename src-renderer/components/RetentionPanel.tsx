@@ -1,0 +1,206 @@
+import { useState, type FormEvent } from 'react';
+import type { PolicyView, PrunePlanView, PruneResult, RetentionRuleView } from '../../src-shared/contract';
+import type { ErrorInfo } from '../../src-shared/errors';
+import { counted, formatAge, formatBytes, formatTime } from '../lib/format';
+import { useApp } from '../state/context';
+import { Empty, ErrorLine, Loading, Modal, Panel, TableHead } from './common';
+
+const REASONS: Record<PrunePlanView['rows'][number]['reason'], string> = {
+  expired: 'past its TTL',
+  older_than: 'older than asked',
+  keep_versions: 'beyond the versions kept',
+};
+
+function ttlText(ttl: number | null | undefined): string {
+  return ttl === undefined ? 'store-wide' : ttl === null ? 'keep forever' : formatAge(ttl);
+}
+
+function keepText(keep: number | null | undefined): string {
+  return keep === undefined ? 'store-wide' : keep === null ? 'every version' : String(keep);
+}
+
+/** A namespace's retention: the policy (store-wide and its own), what it would prune now, and prune with a confirmation. */
+export function RetentionPanel() {
+  const namespace = useApp((s) => s.namespace);
+  const { policy, plan, prune } = useApp((s) => s.retention);
+  const load = useApp((s) => s.loadRetention);
+  const runPrune = useApp((s) => s.runPrune);
+  const cancelPrune = useApp((s) => s.cancelPrune);
+  const [confirming, setConfirming] = useState(false);
+  const running = prune.status === 'running';
+  const planned = plan.status === 'ready' ? plan.data : null;
+
+  return (
+    <Panel
+      label="Retention"
+      title={`Retention of ${namespace}`}
+      actions={
+        <button type="button" onClick={() => void load()} disabled={running}>
+          Refresh
+        </button>
+      }
+    >
+      {policy.status === 'loading' && <Loading what="policy" />}
+      {policy.status === 'error' && <ErrorLine error={policy.error} />}
+      {policy.status === 'ready' && <PolicySection policy={policy.data} namespace={namespace} />}
+
+      <section aria-label="Expired now" className="retention-section">
+        <h3>What the policy would prune now</h3>
+        {plan.status === 'loading' && <Loading what="what is expired" />}
+        {plan.status === 'error' && <ErrorLine error={plan.error} />}
+        {planned && <PlanView plan={planned} />}
+        {planned && planned.versions > 0 && (
+          <button type="button" className="danger" disabled={running} onClick={() => setConfirming(true)}>
+            Prune {counted(planned.versions, 'version', 'versions')}…
+          </button>
+        )}
+      </section>
+
+      {running && (
+        <div className="row-actions">
+          <p role="status">
+            Pruning {prune.namespace}: {counted(prune.done, 'version', 'versions')} pruned…
+          </p>
+          <button type="button" onClick={() => void cancelPrune()}>
+            Cancel prune
+          </button>
+        </div>
+      )}
+      {prune.status === 'error' && prune.error && <ErrorLine error={prune.error} />}
+      {prune.status === 'done' && prune.result && <PruneSummary result={prune.result} />}
+
+      {confirming && planned && (
+        <Modal label="Confirm prune" onClose={() => setConfirming(false)}>
+          <h2>
+            Prune {counted(planned.versions, 'version', 'versions')} from <code>{planned.namespace}</code>?
+          </h2>
+          <p>
+            {counted(planned.hashes, 'hash', 'hashes')}; {counted(planned.contentRemoved, 'content is', 'contents are')} removed with their last version, freeing {formatBytes(planned.bytesFreed)}. Other namespaces are not touched. This cannot be undone.
+          </p>
+          <div className="row-actions">
+            <button
+              type="button"
+              className="danger"
+              onClick={() => {
+                setConfirming(false);
+                void runPrune();
+              }}
+            >
+              Prune
+            </button>
+            <button type="button" data-autofocus onClick={() => setConfirming(false)}>
+              Keep them
+            </button>
+          </div>
+        </Modal>
+      )}
+    </Panel>
+  );
+}
+
+function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: string }) {
+  const setPolicy = useApp((s) => s.setPolicy);
+  const own: Partial<RetentionRuleView> = Object.hasOwn(policy.namespaces, namespace) ? policy.namespaces[namespace]! : {};
+  const [scope, setScope] = useState<'namespace' | 'store'>('namespace');
+  const [ttl, setTtl] = useState('');
+  const [keep, setKeep] = useState('');
+  const [error, setError] = useState<ErrorInfo | null>(null);
+  const [saving, setSaving] = useState(false);
+
+  async function save(event: FormEvent) {
+    event.preventDefault();
+    setSaving(true);
+    const failed = await setPolicy({ scope, ttl: ttl.trim() || undefined, keepVersions: keep.trim() || undefined });
+    setSaving(false);
+    setError(failed);
+    if (!failed) {
+      setTtl('');
+      setKeep('');
+    }
+  }
+
+  return (
+    <section aria-label="Policy" className="retention-section">
+      <h3>Policy</h3>
+      <table className="policy">
+        <TableHead columns={['Rule', 'TTL', 'Keep versions per hash']} />
+        <tbody>
+          <tr>
+            <th scope="row">Store-wide</th>
+            <td data-testid="store-ttl">{ttlText(policy.default.ttl_seconds)}</td>
+            <td>{keepText(policy.default.keep_versions)}</td>
+          </tr>
+          <tr>
+            <th scope="row">
+              <code>{namespace}</code>
+            </th>
+            <td data-testid="namespace-ttl">{ttlText(own.ttl_seconds)}</td>
+            <td>{keepText(own.keep_versions)}</td>
+          </tr>
+        </tbody>
+      </table>
+      <form className="verify-form" onSubmit={(e) => void save(e)} aria-label="Change the policy">
+        <label className="check">
+          <input type="radio" name="policy-scope" checked={scope === 'namespace'} onChange={() => setScope('namespace')} /> Namespace <code>{namespace}</code>
+        </label>
+        <label className="check">
+          <input type="radio" name="policy-scope" checked={scope === 'store'} onChange={() => setScope('store')} /> Store-wide
+        </label>
+        <label className="check">
+          TTL
+          <input className="narrow" value={ttl} onChange={(e) => setTtl(e.target.value)} placeholder="30d" aria-describedby="policy-help" />
+        </label>
+        <label className="check">
+          Keep versions
+          <input className="narrow" value={keep} onChange={(e) => setKeep(e.target.value)} placeholder="—" inputMode="numeric" aria-describedby="policy-help" />
+        </label>
+        <button type="submit" className="primary" disabled={saving || (!ttl.trim() && !keep.trim())}>
+          Save policy
+        </button>
+      </form>
+      <p className="muted" id="policy-help">
+        TTL: a number and s, m, h or d (90s, 12h, 30d), or none to keep forever. Keep versions: a whole number, or none. For a namespace, default follows the store-wide rule.
+      </p>
+      {error && <ErrorLine error={error} />}
+    </section>
+  );
+}
+
+function PlanView({ plan }: { plan: PrunePlanView }) {
+  if (plan.versions === 0) return <Empty>Nothing to prune: no version in {plan.namespace} is past its TTL or beyond the versions kept.</Empty>;
+  return (
+    <>
+      <p role="status" data-testid="plan-summary">
+        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'content', 'contents')} removed, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.
+      </p>
+      <div className="table-scroll">
+        <table className="versions" aria-label="Versions to prune">
+          <TableHead columns={['Cache id', 'Stored at', 'Why', 'Content']} />
+          <tbody>
+            {plan.rows.map((r) => (
+              <tr key={r.cache_id}>
+                <td>
+                  <code>{r.cache_id}</code>
+                </td>
+                <td>{formatTime(r.stored_at)}</td>
+                <td>{REASONS[r.reason]}</td>
+                <td>{r.content_removed ? `removed, ${formatBytes(r.bytes_freed)}` : 'kept for other versions'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {plan.more > 0 && <p className="muted">…and {counted(plan.more, 'more version', 'more versions')} (the CLI lists them all: prune --dry-run).</p>}
+    </>
+  );
+}
+
+function PruneSummary({ result }: { result: PruneResult }) {
+  return (
+    <p role="status" className="ok-text" data-testid="prune-summary">
+      Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'content', 'contents')} removed, {formatBytes(result.bytesFreed)} freed)
+      {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} changed meanwhile and ${result.skipped === 1 ? 'was' : 'were'} left`}
+      {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.
+    </p>
+  );
+}
