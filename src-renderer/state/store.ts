@@ -165,6 +165,8 @@ export interface AppActions {
 export type AppStore = StoreApi<AppState & AppActions>;
 
 const ENTRY_PAGE = 1000;
+/** The first page fills a screen: a smaller listing shows the first rows sooner (a service store reads ~2 folders per 3 entries). */
+const FIRST_ENTRY_PAGE = 200;
 /** Lookup answers that mean the input itself was not understood: shown under the lookup box. */
 const REFUSED_INPUT = new Set(['invalid_hash', 'invalid_cache_id', 'invalid_key', 'invalid_namespace', 'invalid_input']);
 export const ACTIVE_PHASES: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
@@ -403,7 +405,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const items: EntryListItem[] = [];
         let result;
         do {
-          result = await api.entries({ namespace: entries.namespace, cursor, limit: ENTRY_PAGE });
+          result = await api.entries({ namespace: entries.namespace, cursor, limit: entries.items.length + items.length === 0 ? FIRST_ENTRY_PAGE : ENTRY_PAGE });
           if (request !== entriesRequest) return; // the namespace changed meanwhile
           if (!result.ok) break;
           items.push(...result.value.entries);
