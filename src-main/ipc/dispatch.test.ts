@@ -10,7 +10,7 @@ import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
-import { createDispatcher } from './dispatch';
+import { createDispatcher, retrieveRef } from './dispatch';
 import { populateNamespace } from '../test-support/fixture-store';
 import { PathGrants } from './path-grants';
 import { AppSession } from './session';
@@ -457,6 +457,18 @@ describe('contract dispatch', () => {
       expect(anyway.value).toMatchObject({ expired: true, previewVerified: true });
       expect(anyway.value.withheld).toBeUndefined();
       expect(await dispatch('saveEntry', { namespace: 'alpha', ref: hash, allowExpired: true })).toMatchObject({ ok: true, value: { saved: true, bytes: 25 } });
+    });
+
+    it('the bridge download (retrieveRef) refuses an expired version unless allowExpired', async () => {
+      const { dispatch, session, alpha } = await oldStore();
+      await dispatch('setPolicy', { namespace: 'alpha', ttl: '30d' });
+      await expect(retrieveRef(session.format, 'alpha', alpha[0]!.hash)).rejects.toMatchObject({ code: 'expired', message: expect.stringContaining('expired at 2026-01-31T00:00:00.000Z') });
+      const { content } = await retrieveRef(session.format, 'alpha', alpha[0]!.hash, { allowExpired: true });
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of content) chunks.push(chunk);
+      expect(Buffer.concat(chunks).toString()).toBe('fixture entry 0 of alpha\n');
+      const beta = (await session.format.entriesPage('beta', {})).entries[0]!.hash; // no TTL there: served as before
+      expect((await retrieveRef(session.format, 'beta', beta)).record.namespace).toBe('beta');
     });
 
     it('the plan lists what would go without deleting; prune of one namespace deletes that and leaves the others', async () => {
