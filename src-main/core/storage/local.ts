@@ -318,8 +318,10 @@ interface FolderEntry {
   sortKey: string;
 }
 
-/** Folders read ahead of a walk in the app: its thread pool has 4 threads, and a listing must leave some to others. */
+/** Folders read ahead by all of a store's walks at once in the app: its thread pool has 4 threads, shared with every other call. */
 const READ_AHEAD_FOLDERS = 4;
+/** How far along a folder's entries a walk looks for sibling folders to read ahead. */
+const READ_AHEAD_SCAN = 64;
 /** Folders this big are kept sorted between pages (a stat to check one costs less than reading it again). */
 const KEPT_FOLDER_ENTRIES = 128;
 const KEPT_FOLDERS = 16;
@@ -407,6 +409,8 @@ export class LocalFolderStorage implements StorageBackend {
    */
   private rootSeen: { dev: number; ino: number } | null = null;
   /** Big folders' sorted entries from earlier listings, oldest first, with the change time they were read at. */
+  /** Folder reads started ahead of their walks and not finished yet, across all listings. */
+  private foldersReadAhead = 0;
   private readonly sortedFolders = new Map<string, { ino: number; ctimeMs: number; entries: FolderEntry[] }>();
 
   constructor(root: string, options: LocalFolderOptions = {}) {
@@ -666,10 +670,11 @@ export class LocalFolderStorage implements StorageBackend {
             if (cursor !== undefined && folder < cursor && !cursor.startsWith(folder)) continue;
             const children = ahead.get(i) ?? read(i);
             ahead.delete(i);
-            for (let j = i + 1, queued = ahead.size; j < entries.length && queued < readAhead; j++) {
+            for (let j = i + 1; j < Math.min(entries.length, i + READ_AHEAD_SCAN) && this.foldersReadAhead < readAhead; j++) {
               if (!entries[j]!.isDir || ahead.has(j)) continue;
-              void read(j);
-              queued++;
+              this.foldersReadAhead++;
+              const done = () => void this.foldersReadAhead--;
+              read(j).then(done, done);
             }
             if (await walk(folder, await children, '')) return true;
           }
