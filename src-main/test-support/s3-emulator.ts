@@ -109,7 +109,12 @@ async function sharedRgw(dir: string): Promise<RgwState> {
       (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
     );
     // A failed start deletes the folder: the next file to ask tries again and reports its own failure.
-    if (mine) return startRgw({ dir });
+    if (mine) {
+      const rgw = await startRgw({ dir });
+      // Once per run, so a CI log says what the real server cost to start.
+      console.log(`S3 tests: ${rgw.name} started in ${(rgw.startupMs / 1000).toFixed(1)} s`);
+      return rgw;
+    }
     if (Date.now() > deadline) throw new Error(`the test run's Ceph RGW in ${dir} did not start within 120 s`);
     await new Promise((r) => setTimeout(r, 100));
   }
