@@ -229,7 +229,7 @@ export function EntryPanel() {
 /** Past its namespace's TTL: retrieve refuses it (the service's 410) unless asked for anyway. */
 function ExpiredBadge() {
   return (
-    <span className="badge warn" title="Past its namespace's TTL: served only when asked for anyway">
+    <span className="badge expired" title="Past its namespace's TTL: served only when asked for anyway">
       expired
     </span>
   );
