@@ -458,11 +458,16 @@ export class CacheService {
    * QUARANTINE_PREFIX instead of deleted. Runs holding the hash's deletion marker, so deleters in
    * other processes never interleave.
    */
-  async delete(namespace: string, lookup: { hash: CacheHash; version?: number }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
+  async delete(namespace: string, lookup: { hash: CacheHash; version?: number; storedAt?: string }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
     const ns = parseNamespace(namespace);
-    const { hash, version } = lookup;
+    const { hash, version, storedAt } = lookup;
+    if (storedAt !== undefined && version === undefined) throw new CacheError('invalid_input', 'a delete that names a store time must name its version');
     return this.allocation.run(`${ns}/${hash}`, () =>
       this.holdingDeletionMarker(ns, hash, async (inTime) => {
+        // Under the marker no other deleter runs, and a store cannot take this number while its record exists: the check holds until the delete.
+        if (storedAt !== undefined && (await this.tryReadRecord(this.layout.record(ns, hash, version!)))?.record.stored_at !== storedAt) {
+          throw new CacheError('not_found', `${makeCacheId(hash, version!)} in ${ns} is no longer the version stored at ${storedAt}`);
+        }
         const listed = await this.listHash(ns, hash);
         const versions: number[] = [];
         for (const [n, v] of listed.versions) {

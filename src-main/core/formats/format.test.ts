@@ -13,6 +13,22 @@ const layouts: [string, () => StoreFormat][] = [
 ];
 const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
 
+it('native: a delete that names a store time never takes a later store that took the same version number (a prune racing a delete and a store)', async () => {
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const storage = new MemoryStorage();
+  const format = new NativeFormat(new CacheService(storage, { now: () => new Date(clock) }));
+  const old = await format.store('docs', { source: text('reused') });
+  const oldAt = (await format.record('docs', { cacheId: old.cache_id })).stored_at;
+  await format.delete('docs', { hash: old.hash });
+  clock += 86_400_000;
+  // Another process, which finds no version left, takes the number again.
+  const again = await new NativeFormat(new CacheService(storage, { now: () => new Date(clock) })).store('docs', { source: text('reused') });
+  expect(again.cache_id).toBe(old.cache_id);
+  await expect(format.delete('docs', { hash: old.hash, version: 1, storedAt: oldAt })).rejects.toMatchObject({ code: 'not_found' });
+  expect((await format.versions('docs', old.hash)).map((v) => v.stored_at)).toEqual([new Date(clock).toISOString()]);
+  expect(await format.delete('docs', { hash: old.hash, version: 1, storedAt: new Date(clock).toISOString() })).toMatchObject({ contentRemoved: true });
+});
+
 describe.each(layouts)('the %s format', (name, make) => {
   it('stores, finds by hash and by cache id, versions oldest first, deletes back, verifies clean, and is detected', async () => {
     const format = make();

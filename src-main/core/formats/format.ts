@@ -17,7 +17,14 @@ export const FORMAT_NAMES: readonly FormatName[] = ['native', 'mgraph'];
 
 /** Which version of an entry: by hash (latest, or the n-th), or by a cache id. */
 export type FormatLookup =
-  | { hash: string; version?: number; /** When given, the entry must have exactly this SHA-256 (native). */ sha256?: string }
+  | {
+      hash: string;
+      version?: number;
+      /** When given, the entry must have exactly this SHA-256 (native). */
+      sha256?: string;
+      /** Delete only: the version must still be the one stored at this time (native numbers are taken again after a delete; GUIDs never are). */
+      storedAt?: string;
+    }
   | { cacheId: string };
 
 export interface FormatNamespace {

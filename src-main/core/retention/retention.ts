@@ -274,7 +274,7 @@ export class Retention {
         const storedAt = current.get(c.version) ?? (await this.format.record(namespace, { hash: c.hash, version: c.version })).stored_at;
         if (storedAt !== c.stored_at) return null;
       }
-      const result = await this.format.delete(namespace, current ? { hash: c.hash, version: c.version } : { cacheId: c.cache_id });
+      const result = await this.format.delete(namespace, current ? { hash: c.hash, version: c.version, storedAt: c.stored_at } : { cacheId: c.cache_id });
       return { contentRemoved: result.contentRemoved };
     } catch (err) {
       if (err instanceof CacheError && err.code === 'not_found') return null;

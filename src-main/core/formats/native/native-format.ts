@@ -130,7 +130,7 @@ export class NativeFormat implements StoreFormat {
 
   delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
     const { hash, version } = this.toLookup(lookup);
-    return this.cache.delete(namespace, { hash, version });
+    return this.cache.delete(namespace, { hash, version, storedAt: 'hash' in lookup ? lookup.storedAt : undefined });
   }
 
   verify(options?: FormatVerifyOptions): Promise<FormatVerifyReport> {
