@@ -438,16 +438,19 @@ export class LocalFolderStorage implements StorageBackend {
    * fine, and is taken as the store's once it exists.
    */
   private async checkRoot(): Promise<void> {
+    // What was known before the stat: a concurrent first write may make the root while it runs,
+    // and a root missing then is a new store, not a vanished one.
+    const seenBefore = this.rootSeen;
     let found: fsSync.Stats | undefined;
     try {
       found = await this.io.stat(this.root);
     } catch (err) {
       throw this.rootUnreachable(err);
     }
-    const seen = this.rootSeen;
-    if (!found && !seen) return;
-    if (!found?.isDirectory() || (seen && (found.dev !== seen.dev || found.ino !== seen.ino))) throw this.rootUnreachable();
-    this.rootSeen ??= { dev: found.dev, ino: found.ino };
+    if (!found && !seenBefore) return;
+    if (!found?.isDirectory()) throw this.rootUnreachable();
+    const seen = (this.rootSeen ??= { dev: found.dev, ino: found.ino });
+    if (found.dev !== seen.dev || found.ino !== seen.ino) throw this.rootUnreachable();
   }
 
   private rootUnreachable(cause?: unknown): CacheError {
