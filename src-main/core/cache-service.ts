@@ -11,6 +11,7 @@ import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
 import { KeyedLock, mapLimit } from './keyed-lock';
 import { KeyLayout } from './layout';
 import type { ContentSource, ListOptions, ListPage, ObjectInfo, StagedContent, StorageBackend } from './storage/types';
+import { readTokenFile } from './token-file';
 
 export type StoreAs = 'bytes' | 'json';
 
@@ -242,15 +243,8 @@ export class CacheService {
   }
 
   private async readDeletionMarker(key: string): Promise<DeletionMarker | null> {
-    const bytes = await this.storage.get(key);
-    if (!bytes) return null;
-    try {
-      const { token, since } = JSON.parse(new TextDecoder().decode(bytes)) as { token?: unknown; since?: unknown };
-      if (typeof token === 'string' && typeof since === 'string' && !Number.isNaN(Date.parse(since))) return { token, since: Date.parse(since) };
-    } catch {
-      // not a marker we wrote: treated as a crashed deleter's
-    }
-    return { token: '', since: 0 };
+    const found = await readTokenFile(this.storage, key, 'since');
+    return found && { token: found.token, since: found.at };
   }
 
   /**

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CacheError } from '../../../src-shared/errors';
 import type { StorageBackend } from '../storage/types';
+import { readTokenFile } from '../token-file';
 
 export const LEASE_STALE_MS = 30_000;
 const LEASE_REFRESH_MS = 5_000;
@@ -18,15 +19,8 @@ interface Lease {
 }
 
 async function readLease(storage: StorageBackend, key: string): Promise<Lease | null> {
-  const bytes = await storage.get(key);
-  if (!bytes) return null;
-  try {
-    const { token, refreshed } = JSON.parse(new TextDecoder().decode(bytes)) as { token?: unknown; refreshed?: unknown };
-    if (typeof token === 'string' && typeof refreshed === 'string' && !Number.isNaN(Date.parse(refreshed))) return { token, refreshed: Date.parse(refreshed) };
-  } catch {
-    // not a lease we wrote: taken for a dead one's
-  }
-  return { token: '', refreshed: 0 };
+  const found = await readTokenFile(storage, key, 'refreshed');
+  return found && { token: found.token, refreshed: found.at };
 }
 
 /** Runs `task` holding the lease at `key`, waiting for a live holder to finish (cancellable). */
