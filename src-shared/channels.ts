@@ -8,6 +8,7 @@ export const METHOD_NAMES = [
   'namespaceNames',
   'checkNamespace',
   'stats',
+  'shardCounts',
   'versions',
   'entry',
   'listKeys',

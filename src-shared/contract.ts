@@ -25,6 +25,10 @@ export const LIMITS = {
   /** Bytes stored straight from the renderer (pasted text, small drops); files go by path or stream. */
   inlineBytes: 1024 * 1024,
   previewBytes: 64 * 1024,
+  /** An image is previewed whole (and so hash-checked) up to this size; a larger one says to save it instead. */
+  imagePreviewBytes: 4 * 1024 * 1024,
+  /** First-level shards counted in one shardCounts call: the heatmap fills in and shows progress between calls. */
+  shardsPerCall: 16,
   pageSize: 1000,
   profileField: 256,
   secretLength: 512,
@@ -104,6 +108,12 @@ export const methods = {
         limit: z.number().int().min(1).max(LIMITS.pageSize).optional(),
         delimiter: z.boolean().optional(),
       })
+      .strict(),
+  },
+  /** Entries in some first-level shards ("00"…"ff") of a namespace, and where each is in the key tree: the heatmap asks shard range by shard range. */
+  shardCounts: {
+    input: z
+      .object({ namespace, shards: z.array(z.string().regex(/^[0-9a-f]{2}$/, 'a shard is two lower-case hex digits')).min(1).max(LIMITS.shardsPerCall) })
       .strict(),
   },
   /** A page of a namespace's entries (hash order); follow `cursor` for the next page. */
@@ -221,6 +231,13 @@ export interface NamespaceStatsView extends NamespaceCounts {
   shards: Record<string, number>;
 }
 
+export interface ShardCount {
+  shard: string;
+  /** The shard's folder in the key tree (the heatmap opens it there). */
+  prefix: string;
+  entries: number;
+}
+
 export interface EntryListItem {
   hash: string;
   /** Null where the layout cannot tell from a listing (the service keys content by cache id). */
@@ -272,7 +289,10 @@ export type ContentProblem = 'missing' | 'corrupt';
 
 export interface EntryView {
   record: EntryRecord;
-  /** The first bytes of what retrieve serves, as base64, at most LIMITS.previewBytes; empty with a content problem. */
+  /**
+   * The first bytes of what retrieve serves, as base64, at most LIMITS.previewBytes; an image (not
+   * SVG) up to LIMITS.imagePreviewBytes whole. Empty with a content problem.
+   */
   preview: string;
   previewTruncated: boolean;
   /** The preview is the whole content and it matched the entry's hash; false when truncated (the rest is not read, so not checked). */
@@ -443,6 +463,7 @@ export interface MethodResults {
   namespaceNames: { names: string[] };
   checkNamespace: { namespace: string };
   stats: NamespaceStatsView;
+  shardCounts: { shards: ShardCount[] };
   versions: { hash: string; versions: VersionItem[]; count: number };
   entry: EntryView;
   listKeys: KeyPage;

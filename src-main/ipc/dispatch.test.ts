@@ -62,6 +62,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   namespaceNames: {},
   checkNamespace: { namespace: 'default' },
   stats: { namespace: 'default' },
+  shardCounts: { namespace: 'default', shards: ['b9'] },
   versions: { namespace: 'default', hash: 'b94d27b9934d3e08' },
   entry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
   listKeys: { prefix: 'default/', limit: 10, delimiter: true },

@@ -5,8 +5,12 @@ import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
+import { mapLimit } from '../core/keyed-lock';
 import { Retention, parseAge, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
 import type { AppSession } from './session';
+
+/** Shard folders listed at once for one shardCounts call. */
+const SHARD_CONCURRENCY = 4;
 
 type Handlers = { [M in MethodName]: (input: never) => Promise<MethodResults[M]> };
 type StoreAs = FormatStoreInput['as'];
@@ -85,6 +89,14 @@ async function namespaceNames(format: StoreFormat): Promise<string[]> {
   return names;
 }
 
+/** Bytes a preview reads: an image whole (so it is hash-checked before it is shown) up to its own bound, anything else its first bytes. */
+function previewLimit(record: FormatRecord): number {
+  // SVG is a document that can hold script: it is previewed as text.
+  const image = record.content_type.startsWith('image/') && !record.content_type.startsWith('image/svg');
+  const served = servedSize(record);
+  return image && (served === null || served <= LIMITS.imagePreviewBytes) ? LIMITS.imagePreviewBytes : LIMITS.previewBytes;
+}
+
 /**
  * The record and a bounded preview. A preview that holds the whole content has been checked
  * against the entry's hash (retrieve checks as it streams); content that is missing or corrupt
@@ -112,18 +124,19 @@ async function entryView(format: StoreFormat, namespace: string, ref: string, al
     await closeUnread(content);
     return { record, ...unread, ...expiry, withheld: { code: 'expired', message: `${record.cache_id} expired at ${expiry.expires_at}: its content is not served unless you ask for it anyway` } };
   }
+  const limit = previewLimit(record);
   const parts: Uint8Array[] = [];
   let size = 0;
   let truncated = false;
   try {
     for await (const chunk of content) {
-      if (size >= LIMITS.previewBytes) {
+      if (size >= limit) {
         truncated = chunk.byteLength > 0;
         if (truncated) break; // stop reading: the rest is not needed
         continue;
       }
-      parts.push(chunk.subarray(0, LIMITS.previewBytes - size));
-      size += Math.min(chunk.byteLength, LIMITS.previewBytes - size);
+      parts.push(chunk.subarray(0, limit - size));
+      size += Math.min(chunk.byteLength, limit - size);
       truncated = chunk.byteLength > parts[parts.length - 1]!.byteLength;
       if (truncated) break;
     }
@@ -145,6 +158,10 @@ function handlers(session: AppSession): Handlers {
     namespaceNames: async () => ({ names: await namespaceNames(format()) }),
     checkNamespace: async ({ namespace }: { namespace: string }) => ({ namespace: ns(namespace) }),
     stats: async ({ namespace }: { namespace: string }) => format().stats(ns(namespace)),
+    shardCounts: async ({ namespace, shards }: { namespace: string; shards: string[] }) => {
+      const name = ns(namespace);
+      return { shards: await mapLimit(shards, SHARD_CONCURRENCY, (shard) => format().shardCount(name, shard)) };
+    },
     versions: async ({ namespace, hash }: { namespace: string; hash: string }) => {
       const name = ns(namespace);
       const versions = await format().versions(name, hash);

@@ -44,6 +44,13 @@ export interface FormatStats extends FormatNamespace {
   shards: Record<string, number>;
 }
 
+/** One first-level shard folder's entries, and the storage prefix it lives under (the layout tree opens it). */
+export interface FormatShardCount {
+  shard: string;
+  prefix: string;
+  entries: number;
+}
+
 export interface FormatEntrySummary {
   hash: string;
   /** Null where a listing cannot tell without reading (the service keys content by cache id). */
@@ -153,6 +160,8 @@ export interface StoreFormat {
   parseLookup(namespace: string, text: string): Promise<FormatLookup>;
   namespaces(): Promise<FormatNamespace[]>;
   stats(namespace: string): Promise<FormatStats>;
+  /** The entries of one first-level shard ("00"…"ff"), from one listing of its folder: the heatmap counts shard by shard. */
+  shardCount(namespace: string, shard: string): Promise<FormatShardCount>;
   /** One page of entries in hash order, from one listing, no content read. */
   entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }>;
   versions(namespace: string, hash: string): Promise<FormatVersion[]>;

@@ -17,6 +17,7 @@ import type {
   FormatLookup,
   FormatNamespace,
   FormatRecord,
+  FormatShardCount,
   FormatStats,
   FormatStoreInput,
   FormatStoreResult,
@@ -165,6 +166,15 @@ export class MgraphFormat implements StoreFormat {
     const sizes = await mapLimit(content, SIZE_CONCURRENCY, async ([key, size]) => size ?? (await sizeOf(this.storage, key)));
     stats.bytes = sizes.reduce((sum, size) => sum + size, 0);
     return stats;
+  }
+
+  async shardCount(namespace: string, shard: string): Promise<FormatShardCount> {
+    const prefix = `${parseServiceNamespace(namespace)}/refs/by-hash/${shard}/`;
+    let entries = 0;
+    await forEachKey(this.storage, prefix, (key) => {
+      if (classifyKey(key)?.kind === 'ref_by_hash') entries++;
+    });
+    return { shard, prefix, entries };
   }
 
   /** One page of by-hash refs: the hashes, in order, without reading anything. */

@@ -4,6 +4,7 @@ import { parseCacheHash, parseCacheId, parseEntryRef, parseNamespace } from '../
 import { CacheError } from '../../../../src-shared/errors';
 import type { CacheService, EntryLookup } from '../../cache-service';
 import { chunksOf } from '../../hashing';
+import { forEachKey } from '../../storage/list-page';
 import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
 import type {
@@ -15,6 +16,7 @@ import type {
   FormatLookup,
   FormatNamespace,
   FormatRecord,
+  FormatShardCount,
   FormatStats,
   FormatStoreInput,
   FormatStoreResult,
@@ -69,6 +71,15 @@ export class NativeFormat implements StoreFormat {
   async stats(namespace: string): Promise<FormatStats> {
     const { namespace: name, ...counts } = await this.cache.stats(namespace);
     return { name, ...counts };
+  }
+
+  async shardCount(namespace: string, shard: string): Promise<FormatShardCount> {
+    const prefix = `${this.cache.layout.objectsPrefix(parseNamespace(namespace))}${shard}/`;
+    let entries = 0;
+    await forEachKey(this.storage, prefix, (key) => {
+      if (this.cache.layout.describeKey(key)?.kind === 'content') entries++;
+    });
+    return { shard, prefix, entries };
   }
 
   entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }> {
