@@ -19,6 +19,8 @@ export const METHOD_NAMES = [
   'hashFile',
   'storeFile',
   'cancel',
+  'storePaths',
+  'cancelDrop',
   'saveEntry',
   'verify',
   'policy',

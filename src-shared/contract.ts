@@ -34,6 +34,8 @@ export const LIMITS = {
   secretLength: 512,
   /** Rows of a prune plan sent to the renderer (the counts cover all of it). */
   planRows: 200,
+  /** Files in one bulk-store call (a batch of a multi-file drop). */
+  batchFiles: 1000,
 } as const;
 
 const noNul = (s: string) => !s.includes('\u0000');
@@ -59,6 +61,16 @@ const filePath = z
   .max(LIMITS.pathLength)
   .refine(noNul, 'paths cannot contain NUL')
   .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path');
+/**
+ * The source name a dropped file is recorded under: its path inside the drop (`photos/2024/a.jpg`),
+ * as the CLI records a folder's files. Relative, `/`-separated, no empty, `.` or `..` part, no NUL.
+ */
+export const sourceNameSchema = z
+  .string()
+  .min(1, 'a source name cannot be empty')
+  .max(LIMITS.nameLength)
+  .refine(noNul, 'a source name cannot contain NUL')
+  .refine((name) => !/^[A-Za-z]:/.test(name) && name.split(/[\\/]/).every((part) => part !== '' && part !== '.' && part !== '..'), 'a source name is a relative path without empty, "." or ".." parts');
 const profileText = z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL');
 /** The layout a profile opens: detected from its keys (`auto`), or forced. */
 export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
@@ -140,6 +152,17 @@ export const methods = {
   /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
   storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
   /**
+   * Store a batch of a multi-file drop (files the operator chose, see PathGrants) on the bulk fast
+   * path, each under its path in the drop. All batches of one drop share `dropId` (cancelDrop).
+   */
+  storePaths: {
+    input: z
+      .object({ namespace, dropId: transferIdSchema, files: z.array(z.object({ path: filePath, name: sourceNameSchema }).strict()).min(1).max(LIMITS.batchFiles), as: storeAs, options: storeOptions })
+      .strict(),
+  },
+  /** Stop every batch of a drop (running, or sent later) and say how many of its files were stored all the same. */
+  cancelDrop: { input: z.object({ dropId: transferIdSchema }).strict() },
+  /**
    * Stop a hashFile/storeFile/upload/verify/prune/connect (running, or not started yet: it then never
    * starts) and say what happened: a store that had committed first is reported as stored.
    */
@@ -213,6 +236,9 @@ export const uploadQuerySchema = z
   })
   .strict();
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
+/** A batch of a drop over the bridge (`POST /api/batch`): the query carries these, the body the framed files (src-shared/batch-frame.ts). */
+export const batchQuerySchema = uploadQuerySchema.pick({ namespace: true, as: true, options: true }).extend({ dropId: transferIdSchema }).strict();
+export type BatchQuery = z.input<typeof batchQuerySchema>;
 
 export type MethodName = keyof typeof methods;
 export type MethodInput<M extends MethodName> = z.input<(typeof methods)[M]['input']>;
@@ -457,6 +483,19 @@ export interface CancelOutcome {
   stored?: StoredEntry;
 }
 
+/** What became of one file of a batch, in the order sent. */
+export type BatchOutcome = { name: string; stored: StoredEntry } | { name: string; error: ErrorInfo };
+
+export interface BatchStoreResult {
+  outcomes: BatchOutcome[];
+}
+
+/** A drop cancelled: once every batch under way has ended, how many of its files main stored (they stay) and how many failed. */
+export interface DropCancelOutcome {
+  stored: number;
+  failed: number;
+}
+
 export interface MethodResults {
   capabilities: Capabilities;
   namespaces: { namespaces: NamespaceCounts[] };
@@ -474,6 +513,8 @@ export interface MethodResults {
   hashFile: HashReport;
   storeFile: StoredEntry;
   cancel: CancelOutcome;
+  storePaths: BatchStoreResult;
+  cancelDrop: DropCancelOutcome;
   saveEntry: { saved: boolean; path?: string; bytes?: number };
   verify: VerifyResult;
   policy: PolicyView;
@@ -489,7 +530,8 @@ export interface MethodResults {
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
   /** For `verify`, bytesDone counts the keys checked so far; for `prune`, the versions pruned. */
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null }
+  /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null; filesDone?: number }
   | { type: 'connected'; capabilities: Capabilities };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */

@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
-import { entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
+import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
 import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import type { AppSession } from '../ipc/session';
+import { readBatch } from './batch-body';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -169,6 +170,28 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     sendJson(res, 200, result);
   }
 
+  /** A batch of a multi-file drop: framed files in the body (readBatch), stored by main on the bulk path. */
+  async function batch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const parsed = batchQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+    if (!parsed.success) return fail(res, 400, 'invalid_input', `batch: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
+    const { namespace, dropId, as, options } = parsed.data;
+    let result: Result<unknown>;
+    try {
+      const { format, drops } = session;
+      // Refused before any byte is read: a namespace the layout rejects, bad store choices, a cancelled drop.
+      const ns = format.parseNamespace(namespace);
+      format.checkStoreInput({ as, options });
+      drops.assertOpen(dropId);
+      result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId))) };
+    } catch (err) {
+      result = errorResult(err, 'batch');
+    }
+    res.on('finish', () => {
+      if (!req.complete) req.destroy();
+    });
+    sendJson(res, 200, result);
+  }
+
   async function download(res: ServerResponse, url: URL): Promise<void> {
     const namespace = namespaceTextSchema.safeParse(url.searchParams.get('namespace'));
     const ref = entryRefSchema.safeParse(url.searchParams.get('ref'));
@@ -249,6 +272,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (req.method === 'GET' && url.pathname === '/api/events') return events(req, res);
     if (req.method === 'GET' && url.pathname === '/api/content') return download(res, url);
     if (req.method === 'POST' && url.pathname === '/api/upload') return upload(req, res, url);
+    if (req.method === 'POST' && url.pathname === '/api/batch') return batch(req, res, url);
     const call = /^\/api\/call\/([A-Za-z]+)$/.exec(url.pathname);
     if (req.method !== 'POST' || !call) return fail(res, 404, 'not_found', 'no such endpoint');
     const body = await readBody(req, MAX_CALL_BODY);

@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { FormatName, FormatStoreInput, FormatStoreResult, StoreFormat } from '../core/formats/format';
 import { READ_CHUNK } from '../core/hashing';
+import type { ContentSource } from '../core/storage/types';
 import { mapLimit } from '../core/keyed-lock';
 
 export interface FileToStore {
@@ -114,43 +115,76 @@ export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedO
   return { files, passedOver };
 }
 
-/** Stores files in this thread. Every file gets an outcome: a failure stops nothing else. */
-export async function storeFiles(
+/** One piece of content for a bulk store: where its bytes come from, its source name and its size. */
+export interface ContentToStore<T> {
+  item: T;
+  source: ContentSource;
+  name: string;
+  size: number;
+}
+
+export interface BulkStoreOptions {
+  small: { count: number; bytes: number };
+  /** Bytes of one item read so far (the layout's progress). */
+  onBytes?: (done: number) => void;
+  /** Once aborted, stores not started yet fail with `cancelled`; those under way are told to stop. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The bulk store fast path: small contents in groups stored at once (in a local folder their
+ * flushes share one filesystem sync, see FlushGroup), big ones a few at a time. Every item gets an
+ * outcome: a failure stops nothing else.
+ */
+export async function storeContents<T>(
   format: StoreFormat,
   ns: string,
   choice: StoreChoice,
-  files: FileToStore[],
-  onOutcome: (file: FileToStore, outcome: FileOutcome) => void,
-  options: { small: { count: number; bytes: number }; onBytes?: (done: number) => void },
+  contents: ContentToStore<T>[],
+  onOutcome: (item: T, outcome: FileOutcome) => void,
+  options: BulkStoreOptions,
 ): Promise<void> {
-  const store = async (file: FileToStore) => {
+  const { signal } = options;
+  const store = async ({ item, source, name }: ContentToStore<T>) => {
     try {
-      const result = await format.store(ns, { ...choice, source: { kind: 'file', path: file.path }, name: file.name }, { onProgress: options.onBytes });
-      onOutcome(file, { result });
+      if (signal?.aborted) throw new CacheError('cancelled', `${name}: cancelled before it was stored`);
+      const result = await format.store(ns, { ...choice, source, name }, { onProgress: options.onBytes, signal });
+      onOutcome(item, { result });
     } catch (error) {
-      onOutcome(file, { error });
+      onOutcome(item, { error });
     }
   };
-  // A file that cannot be read counts as small and fails its own store.
-  const sized = files.map((file) => ({ file, size: fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0 }));
   const smallOnes = async () => {
-    // Groups of at most `count` files and `bytes` bytes, each stored at once.
-    let group: FileToStore[] = [];
+    // Groups of at most `count` items and `bytes` bytes, each stored at once.
+    let group: ContentToStore<T>[] = [];
     let groupBytes = 0;
     const storeGroup = async () => {
       await Promise.all(group.map(store));
       group = [];
       groupBytes = 0;
     };
-    for (const { file, size } of sized.filter((s) => s.size < READ_CHUNK)) {
-      if (group.length > 0 && (group.length >= options.small.count || groupBytes + size > options.small.bytes)) await storeGroup();
-      group.push(file);
-      groupBytes += size;
+    for (const content of contents.filter((c) => c.size < READ_CHUNK)) {
+      if (group.length > 0 && (group.length >= options.small.count || groupBytes + content.size > options.small.bytes)) await storeGroup();
+      group.push(content);
+      groupBytes += content.size;
     }
     await storeGroup();
   };
-  const bigOnes = sized.filter((s) => s.size >= READ_CHUNK).map((s) => s.file);
-  await Promise.all([smallOnes(), mapLimit(bigOnes, BIG_FILE_CONCURRENCY, store)]);
+  await Promise.all([smallOnes(), mapLimit(contents.filter((c) => c.size >= READ_CHUNK), BIG_FILE_CONCURRENCY, store)]);
+}
+
+/** Stores files in this thread, on the bulk fast path (storeContents). */
+export async function storeFiles(
+  format: StoreFormat,
+  ns: string,
+  choice: StoreChoice,
+  files: FileToStore[],
+  onOutcome: (file: FileToStore, outcome: FileOutcome) => void,
+  options: BulkStoreOptions,
+): Promise<void> {
+  // A file that cannot be read counts as small and fails its own store.
+  const contents = files.map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name, size: fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0 }));
+  await storeContents(format, ns, choice, contents, onOutcome, options);
 }
 
 /** What a store worker needs to open the same local folder, in the same layout, the CLI was given. */

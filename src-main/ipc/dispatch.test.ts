@@ -73,6 +73,8 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   hashFile: { namespace: 'default', path: FILE, transferId: 't1' },
   storeFile: { namespace: 'default', path: FILE, transferId: 't2', as: 'bytes' },
   cancel: { transferId: 't3' },
+  storePaths: { namespace: 'default', dropId: 'd1', files: [{ path: FILE, name: 'photos/a.txt' }], as: 'bytes' },
+  cancelDrop: { dropId: 'd2' },
   saveEntry: { namespace: 'default', ref: 'b94d27b9934d3e08' },
   verify: { namespace: 'default', transferId: 'v1' },
   policy: {},

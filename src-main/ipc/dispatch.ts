@@ -8,6 +8,9 @@ import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } fro
 import { mapLimit } from '../core/keyed-lock';
 import { Retention, parseAge, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
 import type { AppSession } from './session';
+import type { BatchItem } from './bulk-store';
+import { asCacheError } from '../cli/store-files';
+import type { ErrorInfo } from '../../src-shared/errors';
 
 /** Shard folders listed at once for one shardCounts call. */
 const SHARD_CONCURRENCY = 4;
@@ -147,6 +150,16 @@ async function entryView(format: StoreFormat, namespace: string, ref: string, al
   return { record, preview: Buffer.concat(parts).toString('base64'), previewTruncated: truncated, previewVerified: !truncated, ...expiry };
 }
 
+/** A chosen file of a desktop drop, or why it cannot be read (a file gone since the drop fails alone). */
+async function batchItemOf(session: AppSession, file: { path: string; name: string }): Promise<BatchItem> {
+  try {
+    const chosen = await session.readableFile(file.path);
+    return { name: file.name, size: chosen.size, source: { kind: 'file', path: chosen.path } };
+  } catch (err) {
+    return { name: file.name, error: asCacheError(err).toInfo() };
+  }
+}
+
 function handlers(session: AppSession): Handlers {
   const format = () => session.format;
   const ns = (namespace: string) => format().parseNamespace(namespace);
@@ -192,6 +205,17 @@ function handlers(session: AppSession): Handlers {
       return session.transfer(transferId, 'store', chosen.size, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
     },
     cancel: async ({ transferId }: { transferId: string }) => session.cancel(transferId),
+    storePaths: async ({ namespace, dropId, files, as, options }: { namespace: string; dropId: string; files: { path: string; name: string }[]; as: StoreAs; options: StoreOptions }) => {
+      const name = ns(namespace);
+      format().checkStoreInput({ as, options });
+      session.drops.assertOpen(dropId);
+      const items = await Promise.all(files.map((file) => batchItemOf(session, file)));
+      // A path the operator never chose refuses the whole batch: nothing of it is stored.
+      const refused = items.find((item): item is { name: string; error: ErrorInfo } => 'error' in item && item.error.code === 'access_denied');
+      if (refused) throw new CacheError('access_denied', refused.error.message);
+      return session.drops.store(dropId, format(), name, { as, options }, items);
+    },
+    cancelDrop: async ({ dropId }: { dropId: string }) => session.drops.cancel(dropId),
     saveEntry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => {
       const choose = session.options.chooseSavePath;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a file; download the content instead');

@@ -5,6 +5,7 @@ import type { FormatName, StoreFormat } from '../core/formats/format';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
 import { DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
+import { Drops } from './bulk-store';
 import type { PathGrants, ReadableFile } from './path-grants';
 
 /** A store given on the command line (`npm run web -- --store DIR`): active, but not saved as a profile. */
@@ -48,6 +49,8 @@ export class AppSession {
   /** What each recent transfer ended as; `beforeStart` marks one cancelled before it began. */
   private readonly outcomes = new Map<string, CancelOutcome & { beforeStart?: boolean }>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
+  /** Multi-file drops stored in batches (storePaths, the bridge's /api/batch). */
+  readonly drops = new Drops((event) => this.emit(event));
 
   constructor(readonly options: SessionOptions) {}
 
@@ -277,6 +280,7 @@ export class AppSession {
 
   async close(): Promise<void> {
     for (const { controller } of this.transfers.values()) controller.abort();
+    this.drops.abortAll();
     if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
     await this.commandLineStore?.format.storage.close();
     this.active = null;

@@ -1,0 +1,86 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { CacheAdminEvent } from '../../src-shared/contract';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { ProfileStore } from '../profiles/profiles';
+import { createDispatcher } from './dispatch';
+import { PathGrants } from './path-grants';
+import { AppSession } from './session';
+
+/** A desktop session on a local folder store: the operator dropped `dropped` (a folder of 120 files in two sub-folders). */
+async function setup() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bulk-store-'));
+  const dropped = path.join(dir, 'photos');
+  for (const sub of ['2024', '2025']) mkdirSync(path.join(dropped, sub), { recursive: true });
+  const files = Array.from({ length: 120 }, (_, i) => {
+    const name = `photos/${i % 2 ? '2025' : '2024'}/p${i}.txt`;
+    writeFileSync(path.join(dir, name), `picture ${i}\n`);
+    return { path: path.join(dir, name), name };
+  });
+  writeFileSync(path.join(dir, 'not-dropped.txt'), 'never chosen');
+  const grants = new PathGrants([path.join(dir, 'config')]);
+  grants.grant(dropped);
+  const profiles = new ProfileStore(path.join(dir, 'config', 'profiles.json'), NO_KEYRING, path.join(dir, 'default'));
+  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, pathGrants: grants });
+  await session.start();
+  const events: CacheAdminEvent[] = [];
+  session.onEvent((e) => events.push(e));
+  const dispatch = createDispatcher(session);
+  const entries = async () => {
+    const r = await dispatch('namespaces', {});
+    return r.ok ? ((r.value as { namespaces: { entries: number }[] }).namespaces[0]?.entries ?? 0) : -1;
+  };
+  return { dir, files, dispatch, entries, events, session };
+}
+
+describe('storePaths: a desktop drop stored by main in batches', () => {
+  it('stores every file under its path in the drop (as the CLI records a folder), with one progress stream for the drop', async () => {
+    const { files, dispatch, entries, events, session } = await setup();
+    const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-a', files });
+    expect(result.ok).toBe(true);
+    const outcomes = (result as { value: { outcomes: { name: string; stored?: { source: string; cache_id: string } }[] } }).value.outcomes;
+    expect(outcomes.map((o) => o.stored?.source)).toEqual(files.map((f) => f.name));
+    expect(await entries()).toBe(120);
+    const entry = await dispatch('entry', { namespace: 'default', ref: outcomes[3]!.stored!.cache_id });
+    expect(entry.ok && (entry.value as { record: { source: string } }).record.source).toBe('photos/2025/p3.txt');
+    const last = events.filter((e) => e.type === 'progress' && e.transferId === 'drop-a').at(-1);
+    expect(last).toMatchObject({ phase: 'store', filesDone: 120 });
+    await session.close();
+  });
+
+  it('refuses the whole batch when one path was never chosen, storing none of it', async () => {
+    const { dir, files, dispatch, entries, session } = await setup();
+    const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-b', files: [...files.slice(0, 10), { path: path.join(dir, 'not-dropped.txt'), name: 'not-dropped.txt' }] });
+    expect(result).toMatchObject({ ok: false, error: { code: 'access_denied' } });
+    expect(await entries()).toBe(0);
+    await session.close();
+  });
+
+  it('refuses a source name that leaves the drop (..) or holds NUL before anything is read', async () => {
+    const { files, dispatch, entries, session } = await setup();
+    for (const name of ['photos/../../x', 'a\u0000b', '/etc/passwd', 'photos//a']) {
+      const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-c', files: [files[0]!, { path: files[1]!.path, name }] });
+      expect(result).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    }
+    expect(await entries()).toBe(0);
+    await session.close();
+  });
+
+  it('fails a file gone since the drop alone; the others are stored', async () => {
+    const { dir, files, dispatch, entries, session } = await setup();
+    const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-d', files: [files[0]!, { path: path.join(dir, 'photos', 'gone.txt'), name: 'photos/gone.txt' }] });
+    expect(result.ok && (result.value as { outcomes: { error?: { code: string } }[] }).outcomes.map((o) => o.error?.code ?? 'stored')).toEqual(['stored', 'not_found']);
+    expect(await entries()).toBe(1);
+    await session.close();
+  });
+
+  it('a drop cancelled before its first batch never stores one, and cancelDrop says so', async () => {
+    const { files, dispatch, entries, session } = await setup();
+    expect(await dispatch('cancelDrop', { dropId: 'drop-e' })).toEqual({ ok: true, value: { stored: 0, failed: 0 } });
+    expect(await dispatch('storePaths', { namespace: 'default', dropId: 'drop-e', files })).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    expect(await entries()).toBe(0);
+    await session.close();
+  });
+});

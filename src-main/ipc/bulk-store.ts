@@ -1,0 +1,121 @@
+import type { BatchOutcome, BatchStoreResult, CacheAdminEvent, DropCancelOutcome } from '../../src-shared/contract';
+import type { ErrorInfo } from '../../src-shared/errors';
+import { CacheError } from '../../src-shared/errors';
+import { LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type ContentToStore, type StoreChoice, asCacheError, storeContents } from '../cli/store-files';
+import type { StoreFormat } from '../core/formats/format';
+import { LocalFolderStorage } from '../core/storage/local';
+
+/** A file of a batch: its content to store, or why it cannot be (found before anything was stored). */
+export type BatchItem = Omit<ContentToStore<number>, 'item'> | { name: string; error: ErrorInfo };
+
+/** Drops remembered for cancels that arrive late (or before their first batch). */
+const REMEMBERED_DROPS = 1000;
+/** Progress events per drop: at most one every this many ms. */
+const PROGRESS_EVERY_MS = 100;
+
+interface DropState {
+  controller: AbortController;
+  /** Batches under way: a cancel answers once they have all ended. */
+  running: Set<Promise<unknown>>;
+  stored: number;
+  failed: number;
+  bytesDone: number;
+  lastEvent: number;
+}
+
+/**
+ * Multi-file drops, stored by main in batches on the CLI's fast path (storeContents: grouped
+ * flushes into a local folder). The batches of one drop share its id: one progress stream (files
+ * and bytes done), one cancel that stops them all and says how many files were stored first.
+ */
+export class Drops {
+  private readonly drops = new Map<string, DropState>();
+
+  constructor(private readonly emit: (event: CacheAdminEvent) => void) {}
+
+  private state(dropId: string): DropState {
+    let drop = this.drops.get(dropId);
+    if (!drop) {
+      drop = { controller: new AbortController(), running: new Set(), stored: 0, failed: 0, bytesDone: 0, lastEvent: 0 };
+      this.drops.set(dropId, drop);
+      if (this.drops.size > REMEMBERED_DROPS) this.drops.delete(this.drops.keys().next().value!);
+    }
+    return drop;
+  }
+
+  /** Refuses a batch of a cancelled drop, before any of its bytes is read. */
+  assertOpen(dropId: string): void {
+    if (this.drops.get(dropId)?.controller.signal.aborted) throw new CacheError('cancelled', `drop ${dropId} was cancelled: this batch was not stored`);
+  }
+
+  /** Aborted when the drop is cancelled: for reads that must not outlast a cancel. */
+  signalOf(dropId: string): AbortSignal {
+    return this.state(dropId).controller.signal;
+  }
+
+  /** Stores one batch; every file gets an outcome, in the order given. */
+  async store(dropId: string, format: StoreFormat, ns: string, choice: StoreChoice, items: BatchItem[]): Promise<BatchStoreResult> {
+    this.assertOpen(dropId);
+    const drop = this.state(dropId);
+    const outcomes: BatchOutcome[] = new Array(items.length);
+    const progress = (force: boolean, partialBytes = 0) => {
+      const now = Date.now();
+      if (!force && now - drop.lastEvent < PROGRESS_EVERY_MS) return;
+      drop.lastEvent = now;
+      this.emit({ type: 'progress', transferId: dropId, phase: 'store', bytesDone: drop.bytesDone + partialBytes, totalBytes: null, filesDone: drop.stored + drop.failed });
+    };
+    const contents: ContentToStore<number>[] = [];
+    items.forEach((item, index) => {
+      if ('error' in item) {
+        outcomes[index] = item;
+        drop.failed++;
+      } else contents.push({ ...item, item: index });
+    });
+    const run = storeContents(
+      format,
+      ns,
+      choice,
+      contents,
+      (index, outcome) => {
+        const { name } = items[index]!;
+        if ('result' in outcome) {
+          outcomes[index] = { name, stored: outcome.result };
+          drop.stored++;
+          drop.bytesDone += outcome.result.size;
+        } else {
+          const error = asCacheError(outcome.error).toInfo();
+          outcomes[index] = { name, error };
+          // Stopped by the drop's cancel: not stored, but not a failure to retry either.
+          if (error.code !== 'cancelled') drop.failed++;
+        }
+        progress(false);
+      },
+      {
+        small: format.storage instanceof LocalFolderStorage ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
+        signal: drop.controller.signal,
+        // A big file travels alone: its bytes show while it streams.
+        onBytes: contents.length === 1 ? (done) => progress(false, done) : undefined,
+      },
+    );
+    drop.running.add(run);
+    try {
+      await run;
+    } finally {
+      drop.running.delete(run);
+    }
+    progress(true);
+    return { outcomes };
+  }
+
+  /** Stops the drop's batches (later ones are refused) and answers once those under way have ended. */
+  async cancel(dropId: string): Promise<DropCancelOutcome> {
+    const drop = this.state(dropId);
+    drop.controller.abort();
+    await Promise.allSettled([...drop.running]);
+    return { stored: drop.stored, failed: drop.failed };
+  }
+
+  abortAll(): void {
+    for (const drop of this.drops.values()) drop.controller.abort();
+  }
+}
