@@ -1,4 +1,5 @@
 import { Fragment, useMemo, useState } from 'react';
+import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
 import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
@@ -196,7 +197,7 @@ export function EntryPanel() {
             <>
               <h3 id="preview-heading">
                 Preview
-                {preview && (data.previewTruncated || (servedSize !== null && preview.shownBytes < servedSize)) && (
+                {preview && preview.kind !== 'too-big' && (data.previewTruncated || (servedSize !== null && preview.shownBytes < servedSize)) && (
                   <span className="muted">
                     {' '}
                     (first {formatBytes(preview.shownBytes)}
@@ -213,6 +214,13 @@ export function EntryPanel() {
               </h3>
               {preview?.kind === 'image' ? (
                 <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
+              ) : preview?.kind === 'too-big' ? (
+                <p className="preview-too-big" data-testid="preview-too-big">
+                  Too big to preview: {formatBytes(servedSize ?? data.record.size)} (images up to {formatBytes(LIMITS.imagePreviewBytes)} are shown).{' '}
+                  <button type="button" onClick={() => void save()}>
+                    Save instead…
+                  </button>
+                </p>
               ) : (
                 <pre className={`preview ${preview?.kind}`} aria-label="Preview">
                   {preview?.text}

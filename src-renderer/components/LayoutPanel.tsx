@@ -1,17 +1,33 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { KeyPage } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { counted, formatBytes, formatTime } from '../lib/format';
+import { SHARDS, heatmapKey } from '../state/heatmap';
 import { useApp, useClient } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
 
 const HEX = '0123456789abcdef';
 const NO_KEYS: { key: string }[] = [];
 
+/** What the tree opens to: every folder on the way to `paths` (an entry's keys, or a shard's folder), scrolling to `focus`. */
+interface Reveal {
+  paths: string[];
+  focus?: string;
+  /** Bumped on every request, so asking for the same place again opens it again. */
+  seq: number;
+}
+
 export function LayoutPanel() {
   const namespace = useApp((s) => s.namespace);
   const storeEpoch = useApp((s) => s.storeEpoch);
-  const entryKeys = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.keys : NO_KEYS)).map((k) => k.key);
+  const entryKeys = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.keys : NO_KEYS));
+  const [reveal, setReveal] = useState<Reveal>({ paths: [], seq: 0 });
+  // An entry shown: the tree opens down to its keys.
+  useEffect(() => {
+    const paths = entryKeys.map((k) => k.key);
+    if (paths.length) setReveal((r) => ({ paths, focus: paths[0], seq: r.seq + 1 }));
+  }, [entryKeys]);
+  const openShard = (prefix: string) => setReveal((r) => ({ paths: [prefix], focus: prefix, seq: r.seq + 1 }));
   return (
     <Panel label="Layout" title="Storage layout" className="layout-panel">
       <div className="layout-grid">
@@ -19,11 +35,11 @@ export function LayoutPanel() {
           <h3>Keys by prefix</h3>
           <ul role="tree" aria-label="Storage keys" className="tree">
             {/* A new store or namespace starts a new tree: nothing listed from the previous one stays. */}
-            <TreeNode key={`${storeEpoch}:${namespace}`} prefix={`${namespace}/`} label={`${namespace}/`} highlight={entryKeys} initiallyOpen />
+            <TreeNode key={`${storeEpoch}:${namespace}`} prefix={`${namespace}/`} label={`${namespace}/`} highlight={entryKeys.map((k) => k.key)} reveal={reveal} initiallyOpen />
           </ul>
         </div>
         <div>
-          <Heatmap />
+          <Heatmap openShard={openShard} />
           <KeyInfoView />
         </div>
       </div>
@@ -31,14 +47,18 @@ export function LayoutPanel() {
   );
 }
 
-function TreeNode({ prefix, label, highlight, initiallyOpen = false }: { prefix: string; label: string; highlight: string[]; initiallyOpen?: boolean }) {
+function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: { prefix: string; label: string; highlight: string[]; reveal: Reveal; initiallyOpen?: boolean }) {
   const client = useClient();
   const describeKey = useApp((s) => s.describeKey);
   const onPath = highlight.some((k) => k.startsWith(prefix));
   const [open, setOpen] = useState(initiallyOpen);
   const [pages, setPages] = useState<KeyPage[]>([]);
   const [state, setState] = useState<{ loading: boolean; error?: ErrorInfo }>({ loading: false });
+  const self = useRef<HTMLLIElement>(null);
   const cursor = pages.length ? pages[pages.length - 1]!.cursor : undefined;
+  const prefixes = pages.flatMap((p) => p.prefixes);
+  const objects = pages.flatMap((p) => p.objects);
+  const wanted = reveal.paths.filter((p) => p.startsWith(prefix));
 
   async function load(next?: string) {
     setState({ loading: true });
@@ -52,10 +72,20 @@ function TreeNode({ prefix, label, highlight, initiallyOpen = false }: { prefix:
     if (open && pages.length === 0) void load();
   }, [open]);
 
-  const prefixes = pages.flatMap((p) => p.prefixes);
-  const objects = pages.flatMap((p) => p.objects);
+  // On the way to what is to be revealed: open, and scroll to it once it is there.
+  useEffect(() => {
+    if (wanted.length) setOpen(true);
+    if (reveal.focus === prefix) self.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [reveal.seq]);
+
+  // A revealed key past the pages listed so far (they come sorted): list on until it is there or passed.
+  const pending = wanted.some((p) => p !== prefix && cursor !== undefined && p > cursor && !prefixes.some((c) => p.startsWith(c)));
+  useEffect(() => {
+    if (open && pending && !state.loading && !state.error) void load(cursor);
+  }, [open, pending, state.loading, cursor]);
+
   return (
-    <li role="treeitem" aria-expanded={open} aria-label={label} className={onPath ? 'on-path' : ''}>
+    <li role="treeitem" aria-expanded={open} aria-label={label} className={onPath ? 'on-path' : ''} ref={self}>
       <button type="button" className="tree-label" onClick={() => setOpen(!open)}>
         <span className="twisty" aria-hidden="true">
           {open ? '▾' : '▸'}
@@ -65,14 +95,10 @@ function TreeNode({ prefix, label, highlight, initiallyOpen = false }: { prefix:
       {open && (
         <ul role="group">
           {prefixes.map((p) => (
-            <TreeNode key={p} prefix={p} label={p.slice(prefix.length)} highlight={highlight} />
+            <TreeNode key={p} prefix={p} label={p.slice(prefix.length)} highlight={highlight} reveal={reveal} />
           ))}
           {objects.map((o) => (
-            <li role="treeitem" key={o.key} aria-label={o.key.slice(prefix.length)} className={highlight.includes(o.key) ? 'highlight' : ''}>
-              <button type="button" className="tree-leaf mono" onClick={() => void describeKey(o.key)}>
-                {o.key.slice(prefix.length)} <span className="muted">{formatBytes(o.size)}</span>
-              </button>
-            </li>
+            <TreeLeaf key={o.key} object={o} label={o.key.slice(prefix.length)} highlighted={highlight.includes(o.key)} focus={reveal.focus === o.key ? reveal.seq : 0} open={describeKey} />
           ))}
           {state.loading && (
             <li className="muted" role="none">
@@ -102,35 +128,65 @@ function TreeNode({ prefix, label, highlight, initiallyOpen = false }: { prefix:
   );
 }
 
-function Heatmap() {
-  const stats = useApp((s) => s.stats);
+/** A storage key in the tree; `focus` (a reveal's number) scrolls it into view when it is the one revealed. */
+function TreeLeaf({ object, label, highlighted, focus, open }: { object: KeyPage['objects'][number]; label: string; highlighted: boolean; focus: number; open: (key: string) => void }) {
+  const self = useRef<HTMLLIElement>(null);
+  useEffect(() => {
+    if (focus) self.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [focus]);
+  return (
+    <li role="treeitem" aria-label={label} className={highlighted ? 'highlight' : ''} ref={self}>
+      <button type="button" className="tree-leaf mono" onClick={() => void open(object.key)}>
+        {label} <span className="muted">{formatBytes(object.size)}</span>
+      </button>
+    </li>
+  );
+}
+
+/** Entries per first-level shard, counted a range at a time: progress at once, cells filling in, cached per store and namespace. */
+function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
   const namespace = useApp((s) => s.namespace);
+  const key = useApp((s) => heatmapKey(s, s.namespace));
+  const heatmap = useApp((s) => s.heatmaps[key]);
+  const generation = useApp((s) => s.heatmapGeneration);
+  const countHeatmap = useApp((s) => s.countHeatmap);
   const selectedShard = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.hash.slice(0, 2) : null));
-  if (stats.status === 'idle' || stats.status === 'loading') return <Loading what="shard counts" />;
-  if (stats.status === 'error') return <ErrorLine error={stats.error} />;
-  const counts = stats.data.shards;
-  const max = Math.max(1, ...Object.values(counts));
+  // Leaving the namespace or the store (or the tab) stops the count; a cached one is not counted again.
+  useEffect(() => countHeatmap(), [key, generation]);
+  const shards = heatmap?.shards ?? {};
+  const done = Object.keys(shards).length;
+  const entries = Object.values(shards).reduce((sum, s) => sum + s.entries, 0);
+  const max = Math.max(1, ...Object.values(shards).map((s) => s.entries));
+  const percent = Math.floor((done / SHARDS.length) * 100);
   return (
     <figure className="heatmap-figure">
       <figcaption>
-        Entries per first-level shard in <code>{namespace}</code> ({counted(stats.data.entries, 'entry', 'entries')})
+        Entries per first-level shard in <code>{namespace}</code> ({done < SHARDS.length ? `${counted(entries, 'entry', 'entries')} so far` : counted(entries, 'entry', 'entries')})
       </figcaption>
+      {heatmap?.status !== 'ready' && heatmap?.status !== 'error' && (
+        <p className="heat-progress" role="status">
+          <progress max={SHARDS.length} value={done} aria-label="Shards counted" /> Counting shards: {done} / {SHARDS.length} ({percent}%)
+        </p>
+      )}
+      {heatmap?.error && <ErrorLine error={heatmap.error} />}
       <div className="heatmap" role="grid" aria-label="Shard heatmap">
         {[...HEX].map((hi) => (
           <div role="row" key={hi} className="heat-row">
             {[...HEX].map((lo) => {
               const shard = hi + lo;
-              const n = counts[shard] ?? 0;
-              const level = n === 0 ? 0 : 1 + Math.round((n / max) * 4);
+              const found = shards[shard];
+              const n = found?.entries ?? 0;
+              const level = !found ? 'pending' : n === 0 ? 0 : 1 + Math.round((n / max) * 4);
+              const label = found ? `Shard ${shard}: ${counted(n, 'entry', 'entries')}` : `Shard ${shard}: not counted yet`;
               return (
-                <div
-                  role="gridcell"
-                  key={shard}
-                  className={`heat heat-${level} ${shard === selectedShard ? 'selected' : ''}`}
-                  aria-label={`Shard ${shard}: ${counted(n, 'entry', 'entries')}`}
-                  title={`${shard}: ${counted(n, 'entry', 'entries')}`}
-                >
-                  {shard}
+                <div role="gridcell" key={shard} className={`heat heat-${level} ${shard === selectedShard ? 'selected' : ''}`} aria-label={label} title={label}>
+                  {found ? (
+                    <button type="button" className="heat-open" aria-label={`Open shard ${shard} in the tree`} onClick={() => openShard(found.prefix)}>
+                      {shard}
+                    </button>
+                  ) : (
+                    shard
+                  )}
                 </div>
               );
             })}

@@ -262,13 +262,14 @@ describe('Transfers', () => {
 describe('Layout and stats', () => {
   const stats = { name: 'default', entries: 3, versions: 4, bytes: 30, objects: 17, shards: { b9: 2, '00': 1 } };
 
-  it('draws the 16x16 heatmap from shard counts and highlights the entry shard', () => {
-    const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: ['default/objects/', 'default/temporal/'] }) });
-    renderWith(<LayoutPanel />, { client, state: { stats: { status: 'ready', data: stats }, entry: { status: 'ready', data: entryView() } } });
+  it('draws the 16x16 heatmap from shard counts and highlights the entry shard', async () => {
+    const shardCounts = ({ shards }: { shards: string[] }) => ok({ shards: shards.map((shard) => ({ shard, prefix: `default/objects/${shard}/`, entries: (stats.shards as Record<string, number>)[shard] ?? 0 })) });
+    const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: ['default/objects/', 'default/temporal/'] }), shardCounts });
+    renderWith(<LayoutPanel />, { client, state: { entry: { status: 'ready', data: entryView() } } });
     expect(screen.getAllByRole('gridcell')).toHaveLength(256);
-    const cell = screen.getByRole('gridcell', { name: 'Shard b9: 2 entries' });
+    const cell = await screen.findByRole('gridcell', { name: 'Shard b9: 2 entries' });
     expect(cell.className).toContain('selected');
-    expect(screen.getByRole('gridcell', { name: 'Shard ff: 0 entries' }).className).toContain('heat-0');
+    expect((await screen.findByRole('gridcell', { name: 'Shard ff: 0 entries' })).className).toContain('heat-0');
   });
 
   it("explains a service key with the layout's own words and offers to open its version", () => {

@@ -45,19 +45,29 @@ export function base64ToBytes(base64: string): Uint8Array {
   return bytes;
 }
 
+/** Bytes a base64 text decodes to, without decoding it (a whole image can be megabytes). */
+function base64Length(base64: string): number {
+  return (base64.length / 4) * 3 - (base64.endsWith('==') ? 2 : base64.endsWith('=') ? 1 : 0);
+}
+
 /** Control characters other than tab, newlines, form feed: a sign of binary content. */
 function isControlByte(b: number): boolean {
   return b < 0x09 || (b > 0x0d && b < 0x20);
 }
 
 /** What to show, and how many of the content's bytes it shows. */
-export type Preview = ({ kind: 'json' | 'text' | 'hex'; text: string } | { kind: 'image'; src: string }) & { shownBytes: number };
+export type Preview = ({ kind: 'json' | 'text' | 'hex'; text: string } | { kind: 'image'; src: string } | { kind: 'too-big' }) & { shownBytes: number };
 
-/** How to show the first bytes of an entry: pretty JSON, text, an image, or hex for binary. */
+/**
+ * How to show the first bytes of an entry: pretty JSON, text, an image, or hex for binary. Main
+ * sends an image whole (and checked) up to LIMITS.imagePreviewBytes; one cut short is too big to show.
+ */
 export function previewOf(contentType: string, base64: string, truncated: boolean): Preview {
+  if (contentType.startsWith('image/') && !contentType.startsWith('image/svg')) {
+    return truncated ? { kind: 'too-big', shownBytes: 0 } : { kind: 'image', src: `data:${contentType};base64,${base64}`, shownBytes: base64Length(base64) };
+  }
   const bytes = base64ToBytes(base64);
   const shownBytes = bytes.length;
-  if (contentType.startsWith('image/') && !truncated && contentType !== 'image/svg+xml') return { kind: 'image', src: `data:${contentType};base64,${base64}`, shownBytes };
   let text: string | null = null;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -23,6 +23,7 @@ import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
+import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
 
 export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
 
@@ -89,7 +90,7 @@ export interface RetentionView {
 }
 export type Theme = 'system' | 'light' | 'dark';
 
-export interface AppState {
+export interface AppState extends HeatmapState {
   capabilities: Load<Capabilities>;
   profiles: Load<ProfilesView>;
   /** While counts load, rows carry only a name. */
@@ -119,7 +120,7 @@ export interface AppState {
   storeChoice: StoreChoice;
 }
 
-export interface AppActions {
+export interface AppActions extends HeatmapActions {
   init(): () => void;
   refreshNamespaces(): Promise<void>;
   selectNamespace(namespace: string): void;
@@ -244,6 +245,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     function refreshAfterStore(namespace: string): void {
       void get().refreshNamespaces();
       if (get().entries.namespace === namespace) resetEntries(namespace);
+      get().forgetHeatmap(namespace);
     }
 
     function pump(): void {
@@ -306,7 +308,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       resetEntries(get().namespace);
       void reloadProfiles();
       void get().refreshNamespaces();
-      if (tab === 'layout' || tab === 'stats') void get().loadStats();
+      // The layout tab counts shards itself (the heatmap): a full stats listing beside it would double the work.
+      if (tab === 'stats') void get().loadStats();
       if (tab === 'retention') void get().loadRetention();
     }
 
@@ -389,7 +392,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (namespace === get().namespace) return;
         set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune } }));
         resetEntries(namespace);
-        if (get().tab === 'layout' || get().tab === 'stats') void get().loadStats();
+        if (get().tab === 'stats') void get().loadStats();
         if (get().tab === 'retention') void get().loadRetention();
       },
 
@@ -580,6 +583,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // Cancelled part-way too: some versions may be gone, so every count and list is read again.
         void get().refreshNamespaces();
         if (get().entries.namespace === namespace) resetEntries(namespace);
+        get().forgetHeatmap(namespace);
         if (get().namespace === namespace) {
           set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
           await get().loadRetention();
@@ -626,18 +630,20 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the content stays for the other versions'}` });
         resetEntries(namespace);
         void get().refreshNamespaces();
+        get().forgetHeatmap(namespace);
         if (contentRemoved) set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
         else await get().lookup(hash); // the latest remaining version
       },
 
       setTab(tab) {
         set({ tab });
-        if ((tab === 'layout' || tab === 'stats') && get().stats.status === 'idle') void get().loadStats();
+        if (tab === 'stats' && get().stats.status === 'idle') void get().loadStats();
         if (tab === 'retention') void get().loadRetention();
       },
 
       setTheme: (theme) => set({ theme }),
       notify: (notice) => set({ notice }),
+      ...heatmapSlice(set, get, api),
     };
   });
   return store;

@@ -1,0 +1,66 @@
+// @vitest-environment happy-dom
+import { cleanup, fireEvent, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EntryView } from '../../src-shared/contract';
+import { fakeClient, ok, renderWith } from '../test/render';
+import { EntryPanel } from './EntryPanel';
+
+afterEach(cleanup);
+
+const PNG_HEAD = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+function imageView(size: number, shown: number, truncated: boolean, contentType = 'image/png'): EntryView {
+  const bytes = new Uint8Array(shown).map((_, i) => PNG_HEAD[i] ?? i % 251);
+  return {
+    record: {
+      format: 'native',
+      namespace: 'default',
+      hash: 'b94d27b9934d3e08',
+      cache_id: 'b94d27b9934d3e08-v1',
+      version: 1,
+      latest_version: 1,
+      sha256: null,
+      size,
+      content_type: contentType,
+      data_type: 'binary',
+      content_encoding: null,
+      source: 'photo.png',
+      stored_at: '2026-11-24T00:00:00.000Z',
+      details: {},
+      keys: [],
+      child_data: [],
+    },
+    preview: btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join('')),
+    previewTruncated: truncated,
+    previewVerified: !truncated,
+    expired: false,
+    expires_at: null,
+  };
+}
+
+describe('Entry preview of images (issue #17)', () => {
+  it('an image over 64 KiB sent whole is shown as an image, verified, with no "first … of" heading', () => {
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: imageView(200 * 1024, 200 * 1024, false) } } });
+    const image = screen.getByRole('img', { name: 'Preview of b94d27b9934d3e08-v1' }) as HTMLImageElement;
+    expect(image.src.startsWith('data:image/png;base64,iVBORw0KGgo')).toBe(true);
+    expect(screen.getByRole('heading', { name: /^Preview/ }).textContent).toBe('Previewverified');
+  });
+
+  it('an image too big to preview says so with its size and offers Save, never a hex dump of its start', () => {
+    const { client, calls } = fakeClient({ saveEntry: () => ok({ saved: true }) });
+    renderWith(<EntryPanel />, { client, state: { namespace: 'default', entry: { status: 'ready', data: imageView(5 * 1024 * 1024, 64 * 1024, true) } } });
+    expect(screen.queryByRole('img')).toBeNull();
+    expect(screen.queryByLabelText('Preview')).toBeNull();
+    expect(screen.getByTestId('preview-too-big').textContent).toContain('Too big to preview: 5.0 MiB (images up to 4.0 MiB are shown).');
+    fireEvent.click(screen.getByRole('button', { name: 'Save instead…' }));
+    expect(calls.find((c) => c.method === 'saveEntry')?.input).toEqual({ namespace: 'default', ref: 'b94d27b9934d3e08-v1', allowExpired: false });
+  });
+
+  it('SVG (a document that can hold script) is previewed as text, not drawn', () => {
+    const view = imageView(40, 0, false, 'image/svg+xml');
+    view.preview = btoa('<svg xmlns="http://www.w3.org/2000/svg"/>');
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: view } } });
+    expect(screen.queryByRole('img')).toBeNull();
+    expect(screen.getByLabelText('Preview').textContent).toBe('<svg xmlns="http://www.w3.org/2000/svg"/>');
+  });
+});
