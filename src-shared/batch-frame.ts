@@ -14,7 +14,7 @@ export const BATCH_MAX_BYTES = 16 * 1024 * 1024;
 const encoder = new TextEncoder();
 
 /** The header of one frame. */
-export function frameHeader(name: string, size: number): Uint8Array {
+export function frameHeader(name: string, size: number): Uint8Array<ArrayBuffer> {
   const nameBytes = encoder.encode(name);
   const header = new Uint8Array(4 + nameBytes.byteLength + 8);
   const view = new DataView(header.buffer);

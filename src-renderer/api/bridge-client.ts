@@ -1,5 +1,6 @@
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
+import { frameHeader } from '../../src-shared/batch-frame';
 import { failure, type CacheAdminClient, type StoreChoice } from './client';
 
 async function parse<T>(response: Response): Promise<Result<T>> {
@@ -29,11 +30,14 @@ export function bridgeClient(): CacheAdminClient {
 
   const api = Object.fromEntries(METHOD_NAMES.map((m) => [m, (input: unknown) => post(`/api/call/${m}`, JSON.stringify(input ?? {}))])) as CacheAdminApi;
 
+  /** The store choices as the upload and batch queries carry them. */
+  const choiceQuery = ({ as, options }: StoreChoice) => ({ ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }) });
+
   // A File body is read from disk by the browser as it is sent: never buffered here.
-  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, { as, options }: StoreChoice): Promise<Result<T>> {
+  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<T>> {
     const controller = new AbortController();
     uploads.set(transferId, controller);
-    const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }) });
+    const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...choiceQuery(choice) });
     return post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
   }
 
@@ -46,6 +50,9 @@ export function bridgeClient(): CacheAdminClient {
     },
     hashFile: (file, namespace, transferId, choice) => upload('hash', file, namespace, transferId, choice),
     storeFile: (file, namespace, transferId, choice) => upload('store', file, namespace, transferId, choice),
+    // One body of framed files: the Blob only refers to the Files, which the browser reads from disk as it sends.
+    storeBatch: (files, namespace, dropId, choice) =>
+      post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(files.flatMap(({ file, name }) => [frameHeader(name, file.size), file]))),
     async cancel(transferId) {
       // Main answers once the transfer has ended; a store that committed first keeps its answer coming.
       const outcome = await api.cancel({ transferId });

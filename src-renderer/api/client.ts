@@ -1,7 +1,13 @@
-import type { CacheAdminApi, CacheAdminEvent, CancelOutcome, HashReport, MethodInput, Result, StoredEntry } from '../../src-shared/contract';
+import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, CancelOutcome, HashReport, MethodInput, Result, StoredEntry } from '../../src-shared/contract';
 
 /** How a drop is stored, fixed when it is dropped: `as`, and the open layout's own options (the service's strategy). */
 export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options'>;
+
+/** A file of a multi-file drop and the name it is recorded under: its path inside the drop. */
+export interface DroppedFile {
+  file: File;
+  name: string;
+}
 
 /**
  * What the UI talks to: the contract's methods, main's events, and the two things that differ
@@ -12,6 +18,8 @@ export interface CacheAdminClient {
   onEvent(listener: (event: CacheAdminEvent) => void): () => void;
   hashFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<HashReport>>;
   storeFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<StoredEntry>>;
+  /** One batch of a multi-file drop (see src-shared/batch-frame.ts), stored by main on the bulk path; `dropId` is shared by the drop's batches. */
+  storeBatch(files: DroppedFile[], namespace: string, dropId: string, choice: StoreChoice): Promise<Result<BatchStoreResult>>;
   /** Main's word on what happened: cancelled with nothing stored, or stored before the cancel arrived. */
   cancel(transferId: string): Promise<Result<CancelOutcome>>;
   /** `allowExpired`: save a version past its namespace's TTL anyway (else it fails with `expired`). */

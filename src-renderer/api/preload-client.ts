@@ -16,6 +16,10 @@ export function preloadClient(preload: PreloadApi): CacheAdminClient {
     onEvent: (listener) => preload.onEvent(listener),
     hashFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.hashFile({ namespace, path, transferId, ...choice })),
     storeFile: (file, namespace, transferId, choice) => withPath(file, (path) => preload.storeFile({ namespace, path, transferId, ...choice })),
+    storeBatch: (files, namespace, dropId, choice) => {
+      const paths = files.map(({ file, name }) => ({ path: preload.pathForFile(file), name }));
+      return paths.every((p) => p.path) ? preload.storePaths({ namespace, dropId, files: paths, ...choice }) : Promise.resolve(NOT_ON_DISK);
+    },
     cancel: (transferId) => preload.cancel({ transferId }),
     saveEntry: (namespace, ref, allowExpired) => preload.saveEntry({ namespace, ref, allowExpired }),
   };

@@ -1,18 +1,21 @@
 import { useRef } from 'react';
 import type { StoreChoice } from '../api/client';
-import { formatBytes } from '../lib/format';
+import { counted, formatBytes, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
+import { dropProgress, type Drop } from '../state/drops';
 import { ACTIVE_PHASES as ACTIVE, type Transfer } from '../state/store';
 import { Empty, ErrorLine, Panel } from './common';
 
 export function TransfersPanel() {
   const transfers = useApp((s) => s.transfers);
+  const drops = useApp((s) => s.drops);
   const namespace = useApp((s) => s.namespace);
   const storeFiles = useApp((s) => s.storeFiles);
   const cancelAll = useApp((s) => s.cancelAll);
   const clearFinished = useApp((s) => s.clearFinished);
   const storeProblem = useApp((s) => s.storeProblem);
   const picker = useRef<HTMLInputElement>(null);
+  const folderPicker = useRef<HTMLInputElement>(null);
   const running = transfers.some((t) => ACTIVE.includes(t.phase));
   const choose = () => !storeProblem && picker.current?.click();
 
@@ -26,7 +29,7 @@ export function TransfersPanel() {
               Cancel all
             </button>
           )}
-          {transfers.some((t) => !ACTIVE.includes(t.phase)) && (
+          {(transfers.some((t) => !ACTIVE.includes(t.phase)) || drops.some((d) => d.status === 'done' || d.status === 'cancelled')) && (
             <button type="button" className="link" onClick={clearFinished}>
               Clear finished
             </button>
@@ -63,8 +66,28 @@ export function TransfersPanel() {
           }}
         />
       </div>
-      {transfers.length === 0 && <Empty>No transfers yet.</Empty>}
+      {!storeProblem && (
+        <button type="button" className="link" onClick={() => folderPicker.current?.click()}>
+          Choose a folder…
+        </button>
+      )}
+      {/* A folder keeps its files' paths inside it as their source names (webkitRelativePath). */}
+      <input
+        ref={folderPicker}
+        type="file"
+        aria-label="Folder to store"
+        hidden
+        {...{ webkitdirectory: '' }}
+        onChange={(e) => {
+          void storeFiles([...(e.target.files ?? [])]);
+          e.target.value = '';
+        }}
+      />
+      {transfers.length === 0 && drops.length === 0 && <Empty>No transfers yet.</Empty>}
       <ul className="transfers">
+        {drops.map((d) => (
+          <DropView key={d.id} drop={d} />
+        ))}
         {transfers.map((t) => (
           <TransferRow key={t.id} transfer={t} />
         ))}
@@ -173,6 +196,76 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
       )}
       {t.phase === 'cancelled' && <div className="muted">Cancelled: nothing was stored.</div>}
       {t.phase === 'failed' && t.error && <ErrorLine error={t.error} />}
+    </li>
+  );
+}
+
+function formatEta(seconds: number): string {
+  return seconds < 90 ? `about ${Math.max(1, Math.round(seconds))} s left` : `about ${Math.round(seconds / 60)} min left`;
+}
+
+/** Failures listed at once; the count covers them all. */
+const FAILURES_SHOWN = 50;
+
+/** One multi-file drop: files and bytes done of the total, rate, time left, Cancel all, and its failures with Retry failed. */
+function DropView({ drop: d }: { drop: Drop }) {
+  const cancelDrop = useApp((s) => s.cancelDrop);
+  const retryFailed = useApp((s) => s.retryFailed);
+  const { filesDone, bytesDone, rate, etaSeconds } = dropProgress(d);
+  const percent = Math.min(100, Math.round(d.bytes > 0 ? (bytesDone / d.bytes) * 100 : (filesDone / Math.max(1, d.files)) * 100));
+  const label = `Drop of ${counted(d.files, 'file', 'files')}`;
+  const active = d.status === 'running' || d.status === 'cancelling';
+  return (
+    <li className={`transfer drop ${d.status}`} aria-label={label}>
+      <div className="transfer-head">
+        <span className="name">{label}</span>
+        <span className="muted">{formatBytes(d.bytes)}</span>
+        {d.status === 'running' && (
+          <button type="button" className="link" onClick={() => void cancelDrop(d.id)}>
+            Cancel all
+          </button>
+        )}
+      </div>
+      <div className="transfer-target muted">
+        into <code>{d.namespace}</code>
+        {d.store && <> on {d.store}</>}
+        {d.choice.as && d.choice.as !== 'bytes' && <> · as {d.choice.as}</>}
+        {Object.entries(d.choice.options ?? {}).map(([name, value]) => ` · ${name} ${value}`)}
+      </div>
+      {active && (
+        <div className="progress" role="progressbar" aria-label={`${label} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
+          <div className="bar storing" style={{ width: `${percent}%` }} />
+        </div>
+      )}
+      <div className="transfer-status muted" role="status">
+        {d.status === 'cancelled'
+          ? d.storedBeforeCancel === undefined
+            ? 'Cancelled: main did not say what was stored; the counts show it.'
+            : `Cancelled: ${formatCount(d.storedBeforeCancel)} of ${counted(d.files, 'file was', 'files were')} stored (they stay); the rest were not.`
+          : d.status === 'done'
+            ? `Stored ${formatCount(d.stored)} of ${counted(d.files, 'file', 'files')} (${formatBytes(d.storedBytes)})`
+            : `${d.status === 'cancelling' ? 'Cancelling · ' : ''}${formatCount(filesDone)} of ${counted(d.files, 'file', 'files')} · ${formatBytes(bytesDone)} of ${formatBytes(d.bytes)}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}${etaSeconds !== null && filesDone > 0 ? ` · ${formatEta(etaSeconds)}` : ''}`}
+      </div>
+      {d.failures.length > 0 && (
+        <div className="drop-failures">
+          <div className="transfer-head">
+            <span className="warn-text">{counted(d.failures.length, 'file failed', 'files failed')}</span>
+            {!active && (
+              <button type="button" className="link" onClick={() => void retryFailed(d.id)}>
+                Retry failed
+              </button>
+            )}
+          </div>
+          <ul aria-label="Failed files">
+            {d.failures.slice(0, FAILURES_SHOWN).map((f) => (
+              <li key={f.name} className="muted ellipsis" title={`${f.name}: ${f.error.message}`}>
+                <code>{f.name}</code>: {f.error.message}
+              </li>
+            ))}
+            {d.failures.length > FAILURES_SHOWN && <li className="muted">and {formatCount(d.failures.length - FAILURES_SHOWN)} more</li>}
+          </ul>
+        </div>
+      )}
     </li>
   );
 }

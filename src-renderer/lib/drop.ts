@@ -1,3 +1,8 @@
+/** The name a dropped file is recorded under: its path inside a dropped folder (as the CLI records it), else its name. */
+export function sourceName(file: File): string {
+  return file.webkitRelativePath || file.name;
+}
+
 /** Files in a drop, folders included (walked recursively); each named by its path inside the drop. */
 export async function filesFromDrop(data: DataTransfer): Promise<File[]> {
   const entries = [...data.items].map((item) => (item.kind === 'file' ? item.webkitGetAsEntry?.() : null));

@@ -23,6 +23,7 @@ import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
+import { REFRESH_EVERY_MS, createDropRunner, isBulkDrop, throttled, type Drop } from './drops';
 import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
 
 export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
@@ -103,6 +104,8 @@ export interface AppState extends HeatmapState {
   entry: Load<EntryView>;
   versions: Load<{ hash: string; versions: VersionItem[] }>;
   transfers: Transfer[];
+  /** Multi-file drops (a folder, or BULK_MIN_FILES files or more): each one progress view, stored by main in batches. */
+  drops: Drop[];
   stats: Load<NamespaceStatsView>;
   keyInfo: Load<KeyInfo>;
   verify: VerifyRun;
@@ -132,6 +135,10 @@ export interface AppActions extends HeatmapActions {
   storeFiles(files: File[]): Promise<void>;
   cancelTransfer(id: string): Promise<void>;
   cancelAll(): Promise<void>;
+  /** Stops a drop's batches; its view then says how many files main stored first. */
+  cancelDrop(id: string): Promise<void>;
+  /** Stores a drop's failed files again, where and as the drop was stored. */
+  retryFailed(id: string): Promise<void>;
   clearFinished(): void;
   /** Switches store (or reopens the open one); on failure nothing changes and the error is returned (the caller shows it). */
   connect(profileId: string): Promise<ErrorInfo | null>;
@@ -248,6 +255,24 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       get().forgetHeatmap(namespace);
     }
 
+    // While drops run, counts and lists follow a few times a second, not once per file.
+    const droppedInto = new Set<string>();
+    const refreshDropped = throttled(() => {
+      void get().refreshNamespaces();
+      const shown = get().entries.namespace;
+      if (droppedInto.has(shown)) resetEntries(shown);
+      droppedInto.clear();
+    }, REFRESH_EVERY_MS);
+    const drops = createDropRunner({
+      client,
+      drops: () => get().drops,
+      setDrops: (update) => set((s) => ({ drops: update(s.drops) })),
+      stored: (namespace) => {
+        droppedInto.add(namespace);
+        refreshDropped();
+      },
+    });
+
     function pump(): void {
       while (running < TRANSFER_CONCURRENCY && queue.length) {
         const id = queue.shift()!;
@@ -273,7 +298,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     /** Why the store cannot be switched now: transfers still going into the open one. */
     function busyTransfers(): ErrorInfo | null {
-      const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length;
+      const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length + get().drops.filter((d) => d.status === 'running' || d.status === 'cancelling').length;
       return busy ? { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let them finish or cancel them before switching store` } : null;
     }
 
@@ -331,6 +356,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       entry: { status: 'idle' },
       versions: { status: 'idle' },
       transfers: [],
+      drops: [],
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
       verify: { status: 'idle', checked: 0 },
@@ -357,6 +383,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             if (event.transferId === get().retention.prune.transferId && get().retention.prune.status === 'running') set((s) => ({ retention: { ...s.retention, prune: { ...s.retention.prune, done: Math.max(s.retention.prune.done, event.bytesDone) } } }));
             return;
           }
+          if (drops.onProgress(event)) return;
           const id = event.transferId.slice(0, -1);
           updateTransfer(id, (t) => {
             const seconds = (Date.now() - t.phaseStartedAt) / 1000;
@@ -454,6 +481,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         const store = storeName();
+        if (isBulkDrop(dropped)) return drops.start(dropped, { namespace, store, choice });
         const added: Transfer[] = dropped.map((file) => {
           const id = newId();
           files.set(id, file);
@@ -482,10 +510,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async cancelAll() {
-        await Promise.all(get().transfers.map((t) => get().cancelTransfer(t.id)));
+        await Promise.all([...get().transfers.map((t) => get().cancelTransfer(t.id)), ...get().drops.map((d) => drops.cancel(d.id))]);
       },
 
-      clearFinished: () => set((s) => ({ transfers: s.transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)) })),
+      cancelDrop: (id) => drops.cancel(id),
+      retryFailed: (id) => drops.retryFailed(id),
+
+      clearFinished: () => {
+        const finished = new Set(get().drops.filter((d) => d.status === 'done' || d.status === 'cancelled').map((d) => d.id));
+        drops.forget(finished);
+        set((s) => ({ transfers: s.transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)), drops: s.drops.filter((d) => !finished.has(d.id)) }));
+      },
 
       async connect(profileId) {
         // Transfers are fixed to the store they were dropped on: never let one land in another.

@@ -25,6 +25,7 @@ export function fakeClient(answers: Partial<{ [M in keyof CacheAdminApi]: (input
     onEvent: (l) => (listeners.add(l), () => listeners.delete(l)),
     hashFile: (file, namespace, transferId, choice) => api.hashFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
     storeFile: (file, namespace, transferId, choice) => api.storeFile({ namespace, path: `/drop/${file.name}`, transferId, ...choice }),
+    storeBatch: (files, namespace, dropId, choice) => api.storePaths({ namespace, dropId, files: files.map(({ name }) => ({ path: `/drop/${name}`, name })), ...choice }),
     cancel: (transferId) => api.cancel({ transferId }),
     saveEntry: (namespace, ref, allowExpired) => api.saveEntry({ namespace, ref, allowExpired }) as never,
   };
