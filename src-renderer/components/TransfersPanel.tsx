@@ -141,6 +141,18 @@ function StoreChoiceFields() {
   );
 }
 
+/** Where a drop goes and how it is stored, fixed when it was dropped. */
+function TransferTarget({ target: t }: { target: Pick<Transfer, 'namespace' | 'store' | 'choice'> }) {
+  return (
+    <div className="transfer-target muted">
+      into <code>{t.namespace}</code>
+      {t.store && <> on {t.store}</>}
+      {t.choice.as && t.choice.as !== 'bytes' && <> · as {t.choice.as}</>}
+      {Object.entries(t.choice.options ?? {}).map(([name, value]) => ` · ${name} ${value}`)}
+    </div>
+  );
+}
+
 function TransferRow({ transfer: t }: { transfer: Transfer }) {
   const cancel = useApp((s) => s.cancelTransfer);
   const percent = t.size > 0 ? Math.min(100, Math.round((t.bytesDone / t.size) * 100)) : t.phase === 'done' ? 100 : 0;
@@ -158,12 +170,7 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
           </button>
         )}
       </div>
-      <div className="transfer-target muted">
-        into <code>{t.namespace}</code>
-        {t.store && <> on {t.store}</>}
-        {t.choice.as && t.choice.as !== 'bytes' && <> · as {t.choice.as}</>}
-        {Object.entries(t.choice.options ?? {}).map(([name, value]) => ` · ${name} ${value}`)}
-      </div>
+      <TransferTarget target={t} />
       {active && (
         <>
           <div className="progress" role="progressbar" aria-label={`${t.name} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
@@ -226,12 +233,7 @@ function DropView({ drop: d }: { drop: Drop }) {
           </button>
         )}
       </div>
-      <div className="transfer-target muted">
-        into <code>{d.namespace}</code>
-        {d.store && <> on {d.store}</>}
-        {d.choice.as && d.choice.as !== 'bytes' && <> · as {d.choice.as}</>}
-        {Object.entries(d.choice.options ?? {}).map(([name, value]) => ` · ${name} ${value}`)}
-      </div>
+      <TransferTarget target={d} />
       {active && (
         <div className="progress" role="progressbar" aria-label={`${label} progress`} aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent}>
           <div className="bar storing" style={{ width: `${percent}%` }} />
