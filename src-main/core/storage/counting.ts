@@ -8,6 +8,8 @@ export class CountingStorage implements StorageBackend {
 
   /** Counted as a list: it is one (a local folder's, without the stat per key). */
   readonly listKeys?: (prefix: string, options?: ListOptions) => Promise<KeyPage>;
+  /** Counted as a list: one walk of the folders under a prefix. */
+  readonly allKeys?: (prefix: string) => Promise<string[]>;
   /** Counted as an existence check: it is one, with the size. */
   readonly sizeOf?: (key: string) => Promise<number | null>;
 
@@ -17,6 +19,13 @@ export class CountingStorage implements StorageBackend {
       this.listKeys = (prefix, options) => {
         this.counts.list++;
         return listKeys(prefix, options);
+      };
+    }
+    const allKeys = inner.allKeys?.bind(inner);
+    if (allKeys) {
+      this.allKeys = (prefix) => {
+        this.counts.list++;
+        return allKeys(prefix);
       };
     }
     const sizeOf = inner.sizeOf?.bind(inner);

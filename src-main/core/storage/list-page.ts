@@ -40,10 +40,14 @@ export function pageFromSorted(
 }
 
 /**
- * Visits every key under a prefix, with its size where the listing has it: names only where sizes
- * cost a stat each (a local folder's listKeys), so callers ask sizeOf for the few they need.
+ * Visits every key under a prefix, in no particular order, with its size where the listing has it:
+ * names only where sizes cost a stat each (a local folder), so callers ask sizeOf for the few they need.
  */
 export async function forEachKey(storage: StorageBackend, prefix: string, visit: (key: string, size: number | undefined) => void): Promise<void> {
+  if (storage.allKeys) {
+    for (const key of await storage.allKeys(prefix)) visit(key, undefined);
+    return;
+  }
   const listKeys = storage.listKeys?.bind(storage);
   let cursor: string | undefined;
   do {

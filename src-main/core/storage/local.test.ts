@@ -207,7 +207,7 @@ describe('local folder specifics', () => {
     await storage.put('ns/objects/ab/cd/abcd000000000000', new Uint8Array(7)); // content no index entry names
     // The listing with a size per key, as before.
     const withSizes = new CountingStorage(storage);
-    (withSizes as { listKeys?: unknown }).listKeys = undefined;
+    Object.assign(withSizes, { listKeys: undefined, allKeys: undefined });
     const expected = { namespaces: await new CacheService(withSizes).namespaces(), stats: await new CacheService(withSizes).stats('ns') };
     expect(expected.stats).toMatchObject({ entries: 3, versions: 3, bytes: 33 + 0 + 7 });
 
@@ -224,6 +224,31 @@ describe('local folder specifics', () => {
       syncBuiltinESMExports();
     }
     expect(stats).toBe(2); // the content no index entry names, once for namespaces() and once for stats()
+  });
+
+  it('walks every key under a prefix in a walking thread: the keys the pages list, no temp or dot files, a gone store an error', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    const keys = ['ns/objects/ab/cd/abcd', 'ns/objects/ab/cd/abcd.v00000001.json', 'ns/objects/ef/01/ef01', 'ns/temporal/2026/x', 'ns2/objects/aa/bb/aabb', 'nsx'];
+    for (const key of keys) await storage.put(key, new Uint8Array(1));
+    await fs.writeFile(path.join(root, 'ns', 'objects', 'ab', 'cd', '.tmp-123-abc-0'), 'a store in flight');
+    await fs.mkdir(path.join(root, STAGING_DIR), { recursive: true });
+    await fs.writeFile(path.join(root, STAGING_DIR, '.tmp-1-a-0'), 'staged');
+    const paged = async (prefix: string) => {
+      const found: string[] = [];
+      for (let cursor: string | undefined, first = true; first || cursor !== undefined; first = false) {
+        const page = await storage.listKeys(prefix, { cursor });
+        found.push(...page.keys);
+        cursor = page.cursor;
+      }
+      return found;
+    };
+    for (const prefix of ['', 'ns/', 'ns', 'ns/objects/ab/', 'ns/objects/e', 'missing/']) {
+      expect((await storage.allKeys(prefix)).sort(), prefix).toEqual(await paged(prefix));
+    }
+    expect((await storage.allKeys('ns/')).sort()).toEqual(keys.filter((k) => k.startsWith('ns/')));
+    await fs.rm(root, { recursive: true });
+    await expect(storage.allKeys('ns/')).rejects.toMatchObject({ code: 'storage_unreachable' });
   });
 
   for (const blockingIo of [false, true]) {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
+import { walkFolder } from './folder-walk';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
@@ -699,6 +700,15 @@ export class LocalFolderStorage implements StorageBackend {
       prefixes: page.filter((f) => f.isPrefix).map((f) => f.key),
       cursor: more ? page[page.length - 1]!.key : undefined,
     };
+  }
+
+  /** One walk in a walking thread (direct system calls): the main thread gets the keys in one message. */
+  async allKeys(prefix: string): Promise<string[]> {
+    assertValidPrefix(prefix);
+    const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const keys = await walkFolder(dirKey ? this.pathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length));
+    if (keys.length === 0) await this.checkRoot(); // nothing: an empty store, or one that is gone
+    return keys;
   }
 
   async sizeOf(key: string): Promise<number | null> {

@@ -1,0 +1,106 @@
+import * as os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { CacheError } from '../../../src-shared/errors';
+
+/**
+ * The walking threads' code, plain JavaScript so it runs the same from the sources, the bundles
+ * and the tests. A request names a folder and which of its top entries to take; the answer is
+ * every file below them as a key (folder names joined by "/"), skipping what listings skip: dot
+ * names (temp files, `.staging`) and anything neither a file nor a folder. A folder gone meanwhile
+ * holds nothing; any other error is sent back with its code.
+ */
+const WALK_THREAD_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { readdirSync } = require('node:fs');
+parentPort.on('message', ({ id, dir, key, filter }) => {
+  const keys = [];
+  const walk = (dir, key, filter) => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return;
+      throw err;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.') || !e.name.startsWith(filter)) continue;
+      if (e.isDirectory()) walk(dir + '/' + e.name, key + e.name + '/', '');
+      else if (e.isFile()) keys.push(key + e.name);
+    }
+  };
+  try {
+    walk(dir, key, filter);
+    parentPort.postMessage({ id, keys });
+  } catch (err) {
+    parentPort.postMessage({ id, error: { code: err.code, message: err.message } });
+  }
+});`;
+
+type Pending = { resolve: (keys: string[]) => void; reject: (err: unknown) => void };
+
+/**
+ * Threads that walk folder trees with direct system calls and send back each tree's keys in one
+ * message, for counts over a whole namespace (100,000 entries: ~50,000 folders, 500,000 names).
+ * Through the thread pool every folder was a round trip and its names were turned into JS values
+ * on the main thread; here the main thread only receives the result. One thread per core, each
+ * started on first use and never keeping the process alive on its own.
+ */
+class WalkThreads {
+  private readonly threads: { worker: Worker; pending: Map<number, Pending> }[] = [];
+  private lastId = 0;
+
+  walk(dir: string, key: string, filter: string): Promise<string[]> {
+    const thread = this.leastBusy();
+    const id = ++this.lastId;
+    return new Promise((resolve, reject) => {
+      if (thread.pending.size === 0) thread.worker.ref(); // a walk in flight keeps the process alive
+      thread.pending.set(id, { resolve, reject });
+      thread.worker.postMessage({ id, dir, key, filter });
+    });
+  }
+
+  private leastBusy() {
+    const size = Math.max(1, os.availableParallelism());
+    if (this.threads.length < size && this.threads.every((t) => t.pending.size > 0)) return this.start();
+    return this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+  }
+
+  private start() {
+    const worker = new Worker(WALK_THREAD_SOURCE, { eval: true });
+    const thread = { worker, pending: new Map<number, Pending>() };
+    this.threads.push(thread);
+    worker.unref();
+    const settle = (id: number) => {
+      const waiter = thread.pending.get(id);
+      thread.pending.delete(id);
+      if (thread.pending.size === 0) worker.unref();
+      return waiter;
+    };
+    worker.on('message', ({ id, keys, error }: { id: number; keys?: string[]; error?: { code?: string; message: string } }) => {
+      const waiter = settle(id);
+      if (keys) waiter?.resolve(keys);
+      else waiter?.reject(Object.assign(new Error(error!.message), { code: error!.code }));
+    });
+    const gone = (err: unknown) => {
+      const at = this.threads.indexOf(thread);
+      if (at < 0) return; // an error, then its exit
+      this.threads.splice(at, 1);
+      const failure = new CacheError('internal', `a folder-walking thread stopped: ${(err as Error)?.message ?? String(err)}`);
+      for (const id of [...thread.pending.keys()]) settle(id)?.reject(failure);
+    };
+    worker.on('error', gone);
+    worker.on('exit', (code) => gone(new Error(`exit code ${code}`)));
+    return thread;
+  }
+}
+
+let threads: WalkThreads | null = null;
+
+/**
+ * Every file below the entries of folder `dir` whose names start with `filter`, as keys that start
+ * with `key`, in no particular order.
+ */
+export function walkFolder(dir: string, key: string, filter: string): Promise<string[]> {
+  threads ??= new WalkThreads();
+  return threads.walk(dir, key, filter);
+}
