@@ -287,7 +287,7 @@ async function benchHeatmap(o: BenchOptions): Promise<BenchRow> {
   }
   const ms = median(times);
   return {
-    name: `layout heatmap (shard counts) of a ${entries}-entry namespace (local folder, the app's thread-pool I/O)`,
+    name: `layout heatmap (shard counts) of a ${entries}-entry namespace (local folder as the app opens it; walked in a walking thread)`,
     ours: `${ms.toFixed(0)} ms, ${storage.counts.list} lists, ${storage.counts.get + storage.counts.getStream} content reads`,
     reference: 'target 5000 ms',
     ratio: ms / 5000,

@@ -1,10 +1,12 @@
+import type { Dirent } from 'node:fs';
+import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CacheError } from '../../../src-shared/errors';
 
 /**
  * The walking threads' code, plain JavaScript so it runs the same from the sources, the bundles
- * and the tests. A request names a folder and which of its top entries to take; the answer is
+ * and the tests. A request names folders and which of their top entries to take; the answer is
  * every file below them as a key (folder names joined by "/"), skipping what listings skip: dot
  * names (temp files, `.staging`) and anything neither a file nor a folder. A folder gone meanwhile
  * holds nothing; any other error is sent back with its code.
@@ -12,7 +14,7 @@ import { CacheError } from '../../../src-shared/errors';
 const WALK_THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { readdirSync } = require('node:fs');
-parentPort.on('message', ({ id, dir, key, filter }) => {
+parentPort.on('message', ({ id, roots }) => {
   const keys = [];
   const walk = (dir, key, filter) => {
     let entries;
@@ -29,7 +31,7 @@ parentPort.on('message', ({ id, dir, key, filter }) => {
     }
   };
   try {
-    walk(dir, key, filter);
+    for (const { dir, key, filter } of roots) walk(dir, key, filter);
     parentPort.postMessage({ id, keys });
   } catch (err) {
     parentPort.postMessage({ id, error: { code: err.code, message: err.message } });
@@ -49,19 +51,20 @@ class WalkThreads {
   private readonly threads: { worker: Worker; pending: Map<number, Pending> }[] = [];
   private lastId = 0;
 
-  walk(dir: string, key: string, filter: string): Promise<string[]> {
+  readonly size = Math.max(1, os.availableParallelism());
+
+  walk(roots: Root[]): Promise<string[]> {
     const thread = this.leastBusy();
     const id = ++this.lastId;
     return new Promise((resolve, reject) => {
       if (thread.pending.size === 0) thread.worker.ref(); // a walk in flight keeps the process alive
       thread.pending.set(id, { resolve, reject });
-      thread.worker.postMessage({ id, dir, key, filter });
+      thread.worker.postMessage({ id, roots });
     });
   }
 
   private leastBusy() {
-    const size = Math.max(1, os.availableParallelism());
-    if (this.threads.length < size && this.threads.every((t) => t.pending.size > 0)) return this.start();
+    if (this.threads.length < this.size && this.threads.every((t) => t.pending.size > 0)) return this.start();
     return this.threads.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
   }
 
@@ -94,13 +97,53 @@ class WalkThreads {
   }
 }
 
+/** A folder to walk: its path, the key its entries' keys start with, and the start of the names to take. */
+interface Root {
+  dir: string;
+  key: string;
+  filter: string;
+}
+
+/** A tree is split into at least this many subtrees per thread (from its top two levels), so one big namespace walks on every core. */
+const SUBTREES_PER_THREAD = 8;
+/** Walks per thread for one tree: each a message with a share of the subtrees. */
+const WALKS_PER_THREAD = 2;
+
 let threads: WalkThreads | null = null;
 
 /**
  * Every file below the entries of folder `dir` whose names start with `filter`, as keys that start
- * with `key`, in no particular order.
+ * with `key`, in no particular order. The top levels are read here (a few thread-pool trips) and
+ * their subtrees shared out among the threads.
  */
-export function walkFolder(dir: string, key: string, filter: string): Promise<string[]> {
+export async function walkFolder(dir: string, key: string, filter: string): Promise<string[]> {
   threads ??= new WalkThreads();
-  return threads.walk(dir, key, filter);
+  const keys: string[] = [];
+  let roots: Root[] = [{ dir, key, filter }];
+  for (let depth = 0; depth < 2 && roots.length < threads.size * SUBTREES_PER_THREAD; depth++) {
+    const next: Root[] = [];
+    for (const root of roots) {
+      for (const e of await readdirOrNothing(root.dir)) {
+        if (e.name.startsWith('.') || !e.name.startsWith(root.filter)) continue;
+        if (e.isDirectory()) next.push({ dir: `${root.dir}/${e.name}`, key: `${root.key}${e.name}/`, filter: '' });
+        else if (e.isFile()) keys.push(root.key + e.name);
+      }
+    }
+    roots = next;
+  }
+  const shares = Math.min(roots.length, threads.size * WALKS_PER_THREAD);
+  const walks = Array.from({ length: shares }, (_, i) => threads!.walk(roots.filter((_, j) => j % shares === i)));
+  for (const found of await Promise.all(walks)) for (const k of found) keys.push(k);
+  return keys;
+}
+
+/** A folder's entries; none when it is gone (or is not a folder), as a listing sees it. */
+async function readdirOrNothing(dir: string): Promise<Dirent[]> {
+  try {
+    return await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
 }
