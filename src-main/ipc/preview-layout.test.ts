@@ -7,7 +7,9 @@ import { LIMITS, type EntryView, type MethodResults, type Result } from '../../s
 import { loadFixture } from '../core/formats/mgraph/fixture';
 import { CacheService } from '../core/cache-service';
 import { NativeFormat } from '../core/formats/native/native-format';
+import { LocalFolderStorage } from '../core/storage/local';
 import { MemoryStorage } from '../core/storage/memory';
+import type { StorageBackend } from '../core/storage/types';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
@@ -15,7 +17,7 @@ import { AppSession } from './session';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'preview-layout-'));
 
-async function setup(storage = new MemoryStorage()) {
+async function setup(storage: StorageBackend = new MemoryStorage()) {
   const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
   const session = new AppSession({ profiles: new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store')), commandLine: { kind: 'memory' }, openBackend: async () => storage });
   await session.start();
@@ -52,19 +54,19 @@ describe('image previews (issue #17)', () => {
   });
 
   it('a corrupt image is marked corrupt with no bytes to show, never a picture of them', async () => {
-    const { dispatch, storage } = await setup();
-    const stored = value<MethodResults['storeBytes']>(await dispatch('storeBytes', { namespace: 'default', name: 'big.png', base64: png(200 * 1024).toString('base64') }));
-    const contentKey = stored.keys.find((k) => k.endsWith(stored.hash))!;
-    const bad = png(200 * 1024);
-    bad[150_000] = bad[150_000]! ^ 0xff; // past the first 64 KiB: only a whole read can find it
-    await storage.put(contentKey, bad);
+    // A local folder reads 1 MiB at a time: a preview cut at 64 KiB of a 3 MiB image never reaches its end, where the check is.
+    const { dispatch, storage } = await setup(await LocalFolderStorage.open(mkdtempSync(path.join(dir, 'store-'))));
+    const stored = await new NativeFormat(new CacheService(storage)).store('default', { source: { kind: 'bytes', bytes: png(3 * 1024 * 1024) }, name: 'big.png', as: 'bytes' });
+    const bad = png(3 * 1024 * 1024);
+    bad[2_500_000] = bad[2_500_000]! ^ 0xff;
+    await storage.put(stored.keys.find((k) => k.endsWith(stored.hash))!, bad);
     const view = value<EntryView>(await dispatch('entry', { namespace: 'default', ref: stored.cache_id }));
     expect(view).toMatchObject({ contentProblem: 'corrupt', preview: '', previewVerified: false });
   });
 
   it('an image over LIMITS.imagePreviewBytes is not read whole: its first bytes only, marked truncated', async () => {
     const { dispatch, storage } = await setup();
-    // Stored through the storage itself: storeBytes takes at most 1 MiB.
+    // Stored through the format itself: storeBytes takes at most 1 MiB.
     const native = new NativeFormat(new CacheService(storage));
     const huge = png(LIMITS.imagePreviewBytes + 1);
     const stored = await native.store('default', { source: { kind: 'bytes', bytes: huge }, name: 'huge.png', as: 'bytes' });
