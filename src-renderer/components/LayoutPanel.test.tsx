@@ -113,4 +113,18 @@ describe('Layout heatmap (issue #17)', () => {
     await waitFor(() => expect(held.calls.length).toBe(36));
     expect(held.calls[35]!.input.namespace).toBe('default');
   });
+
+  it('a store switch mid-count (even back to the same profile) stops it and counts the store now open', async () => {
+    const held = heldShardCounts();
+    const { client } = fakeClient({ shardCounts: held.shardCounts, listKeys });
+    const { store } = renderWith(<LayoutPanel />, { client });
+    await waitFor(() => expect(held.calls.length).toBe(2));
+    act(() => store.setState((s) => ({ storeEpoch: s.storeEpoch + 1 })));
+    await waitFor(() => expect(held.calls.length).toBe(4));
+    await act(async () => held.calls[0]!.answer(() => 99)); // the previous store's answer is dropped
+    expect(held.calls).toHaveLength(4);
+    expect(screen.getByRole('status').textContent).toContain('Counting shards: 0 / 256');
+    await act(async () => held.calls[2]!.answer());
+    expect(screen.getByRole('gridcell', { name: 'Shard 00: 1 entry' })).toBeTruthy();
+  });
 });

@@ -150,9 +150,10 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
   const heatmap = useApp((s) => s.heatmaps[key]);
   const generation = useApp((s) => s.heatmapGeneration);
   const countHeatmap = useApp((s) => s.countHeatmap);
+  const storeEpoch = useApp((s) => s.storeEpoch);
   const selectedShard = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.hash.slice(0, 2) : null));
   // Leaving the namespace or the store (or the tab) stops the count; a cached one is not counted again.
-  useEffect(() => countHeatmap(), [key, generation]);
+  useEffect(() => countHeatmap(), [key, generation, storeEpoch]);
   const shards = heatmap?.shards ?? {};
   const done = Object.keys(shards).length;
   const entries = Object.values(shards).reduce((sum, s) => sum + s.entries, 0);
