@@ -216,7 +216,8 @@ export function EntryPanel() {
                 <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
               ) : preview?.kind === 'too-big' ? (
                 <p className="preview-too-big" data-testid="preview-too-big">
-                  Too big to preview: {formatBytes(servedSize ?? data.record.size)} (images up to {formatBytes(LIMITS.imagePreviewBytes)} are shown).{' '}
+                  {/* Decoded content's size is not known up front: only that it passed the bound. */}
+                  Too big to preview: {servedSize === null ? `over ${formatBytes(LIMITS.imagePreviewBytes)}` : formatBytes(servedSize)} (images up to {formatBytes(LIMITS.imagePreviewBytes)} are shown).{' '}
                   <button type="button" onClick={() => void save()}>
                     Save instead…
                   </button>
