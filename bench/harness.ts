@@ -53,6 +53,22 @@ export function settleWrites(): void {
   spawnSync('sync');
 }
 
+/**
+ * Runs ours and the reference `runs` times, who goes first alternating: file creation on this disk
+ * slows down for a while after many writes or deletions, which hits whichever runs first most.
+ */
+export async function alternating(runs: number, reference: (run: number) => Promise<void>, ours: (run: number) => Promise<void>): Promise<void> {
+  for (let run = 0; run < runs; run++) {
+    if (run % 2 === 0) {
+      await reference(run);
+      await ours(run);
+    } else {
+      await ours(run);
+      await reference(run);
+    }
+  }
+}
+
 /** The value at quantile q (0..1) of already collected samples. */
 export function percentile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -14,8 +14,9 @@ import { populateServiceNamespace } from '../src-main/test-support/service-fixtu
 import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
 import { benchPrune } from './retention-row';
+import { benchDrop } from './drop-row';
 import { benchStart } from './start';
-import { type BenchRow, CLI, formatTable, hasCommand, machineFacts, median, settleWrites, timeCommand } from './harness';
+import { type BenchRow, CLI, alternating, formatTable, hasCommand, machineFacts, median, settleWrites, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 
@@ -51,18 +52,8 @@ export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
     settleWrites();
     ours.push(await timeCommand(process.execPath, [...CLI, '--store', path.join(o.work, `store-${run}`), '--json', 'store', path.join(o.work, 'small')]));
   };
-  // Who goes first alternates: file creation on this disk slows down for a minute after many
-  // deletions (the inode allocator steps over recently freed inodes), which hits the first runs most.
-  const runs = o.smoke ? o.runs : Math.max(o.runs, 4); // as many runs with each going first
-  for (let run = 0; run < runs; run++) {
-    if (run % 2 === 0) {
-      await runGit(run);
-      await runOurs(run);
-    } else {
-      await runOurs(run);
-      await runGit(run);
-    }
-  }
+  // As many runs with each going first (the inode allocator steps over recently freed inodes for a minute).
+  await alternating(o.smoke ? o.runs : Math.max(o.runs, 4), runGit, runOurs);
   const ratio = median(ours) / median(git);
   const flushedRatio = median(ours) / median(gitFlushed);
   return {
@@ -155,6 +146,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
   });
   await step(9, () => benchStart(o));
   await step(10, () => benchPrune(o));
+  await step(11, () => benchDrop(o));
   return rows;
 }
 
@@ -162,7 +154,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
-  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 10)) throw new Error(`--only takes row numbers 1-10, like --only 1,2 (got ${values.only})`);
+  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 11)) throw new Error(`--only takes row numbers 1-11, like --only 1,2 (got ${values.only})`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
     const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });

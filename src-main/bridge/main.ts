@@ -1,4 +1,6 @@
 // `npm run web`: the app in a browser, served on 127.0.0.1 with a per-run token.
+// Raise libuv's pool before the first fs call, as the CLI does: a dropped folder keeps many small writes and flushes in flight.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -11,7 +11,7 @@ import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
 import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import type { AppSession } from '../ipc/session';
-import { readBatch } from './batch-body';
+import { discardRefusedBody, readBatch } from './batch-body';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -185,6 +185,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId))) };
     } catch (err) {
       result = errorResult(err, 'batch');
+      await discardRefusedBody(req);
     }
     res.on('finish', () => {
       if (!req.complete) req.destroy();
