@@ -13,6 +13,8 @@ export const METHOD_NAMES = [
   'entry',
   'listKeys',
   'entries',
+  'deleteEntries',
+  'saveEntries',
   'describeKey',
   'delete',
   'storeBytes',

@@ -80,6 +80,29 @@ const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 /** Connecting is a cancellable attempt: `cancel` with this id stops it. */
 const attemptId = transferIdSchema.optional();
 
+/** The entries browser's columns: main sorts by any of them. */
+export const ENTRY_COLUMNS = ['hash', 'source', 'type', 'size', 'storedAt', 'versions'] as const;
+export type EntryColumn = (typeof ENTRY_COLUMNS)[number];
+const isoTime = z.string().max(40).refine((t) => !Number.isNaN(Date.parse(t)), 'not a date and time');
+/** What the entries browser shows: name (source or hash) substring, content type (`image` for every image/…), size and store-time bounds, inclusive. */
+export const entryFilterSchema = z
+  .object({
+    name: z.string().max(LIMITS.nameLength).refine(noNul, 'cannot contain NUL').default(''),
+    type: z.string().max(LIMITS.profileField).default(''),
+    minSize: z.number().int().min(0).optional(),
+    maxSize: z.number().int().min(0).optional(),
+    storedFrom: isoTime.optional(),
+    storedTo: isoTime.optional(),
+  })
+  .strict();
+export type EntryFilter = z.input<typeof entryFilterSchema>;
+/** Some entries by hash, or every entry the filter shows but those excepted (Ctrl+A): main resolves it, so a selection never lists a whole namespace. */
+export const entrySelectionSchema = z.union([
+  z.object({ hashes: z.array(cacheHashSchema).min(1).max(LIMITS.pageSize) }).strict(),
+  z.object({ filter: entryFilterSchema, except: z.array(cacheHashSchema).max(LIMITS.pageSize) }).strict(),
+]);
+export type EntrySelection = z.input<typeof entrySelectionSchema>;
+
 export const s3ProfileInputSchema = z
   .object({
     kind: z.literal('s3'),
@@ -128,10 +151,28 @@ export const methods = {
       .object({ namespace, shards: z.array(z.string().regex(/^[0-9a-f]{2}$/, 'a shard is two lower-case hex digits')).min(1).max(LIMITS.shardsPerCall) })
       .strict(),
   },
-  /** A page of a namespace's entries (hash order); follow `cursor` for the next page. */
+  /**
+   * One window [offset, offset+limit) of a namespace's entries, sorted and filtered by main (the
+   * entries browser); `locate` moves the window to a hash's row. `refresh` lists the namespace again.
+   */
   entries: {
-    input: z.object({ namespace, cursor: z.string().max(LIMITS.cursorLength).optional(), limit: z.number().int().min(1).max(LIMITS.pageSize).optional() }).strict(),
+    input: z
+      .object({
+        namespace,
+        offset: z.number().int().min(0).max(1_000_000_000).default(0),
+        limit: z.number().int().min(1).max(LIMITS.pageSize).default(200),
+        sort: z.enum(ENTRY_COLUMNS).default('hash'),
+        descending: z.boolean().default(false),
+        filter: entryFilterSchema.default({ name: '', type: '' }),
+        locate: cacheHashSchema.optional(),
+        refresh: z.boolean().default(false),
+      })
+      .strict(),
   },
+  /** Deletes every version of each selected entry; says how many went and why the others did not. */
+  deleteEntries: { input: z.object({ namespace, selection: entrySelectionSchema }).strict() },
+  /** Saves the selected entries' latest versions into a folder the operator picks (main shows the dialog); expired ones are skipped unless `includeExpired`. */
+  saveEntries: { input: z.object({ namespace, selection: entrySelectionSchema, includeExpired: z.boolean().default(false) }).strict() },
   /** What a storage key is: which entry and version it belongs to, and its size. */
   describeKey: { input: z.object({ key: z.string().min(1).max(LIMITS.keyLength).refine(isValidPrefix, { message: 'not a valid storage key' }) }).strict() },
   delete: { input: z.object({ namespace, ref }).strict() },
@@ -264,11 +305,46 @@ export interface ShardCount {
   entries: number;
 }
 
+/** One row of the entries browser: what the layout's key names carry (null where a listing cannot tell), and the latest version's expiry. */
 export interface EntryListItem {
   hash: string;
-  /** Null where the layout cannot tell from a listing (the service keys content by cache id). */
+  versions: number | null;
+  /** The latest version's store time. */
+  stored_at: string | null;
   size: number | null;
-  modified: string;
+  /** The latest version's source name ('' where the layout records none). */
+  source: string;
+  /** From the source name's extension; null when it says nothing. */
+  content_type: string | null;
+  /** The latest version is past its namespace's TTL (so every version is). */
+  expired: boolean;
+  expires_at: string | null;
+}
+
+export interface EntriesWindow {
+  namespace: string;
+  /** Entries the filter shows. */
+  total: number;
+  /** Entries in the namespace. */
+  knownTotal: number;
+  /** Where `rows` start (moved to the located row's window when `locate` was given). */
+  offset: number;
+  rows: EntryListItem[];
+  /** The located hash's index in the sorted, filtered list; null when it is not shown. */
+  located: number | null;
+  /** Every content type in the namespace, for the filter. */
+  types: string[];
+}
+
+/** A bulk action's truthful summary: what was done, what failed and why (the first LIMITS.pageSize failures listed). */
+export interface BulkOutcome {
+  done: number;
+  failed: number;
+  failures: { hash: string; error: ErrorInfo }[];
+  /** Expired entries left out (save without includeExpired). */
+  skippedExpired: number;
+  /** Where a save wrote; null when the operator chose no folder (nothing was saved). */
+  folder: string | null;
 }
 
 export interface VersionItem {
@@ -506,7 +582,9 @@ export interface MethodResults {
   versions: { hash: string; versions: VersionItem[]; count: number };
   entry: EntryView;
   listKeys: KeyPage;
-  entries: { entries: EntryListItem[]; cursor?: string };
+  entries: EntriesWindow;
+  deleteEntries: BulkOutcome;
+  saveEntries: BulkOutcome;
   describeKey: KeyInfo;
   delete: { deleted: string[]; contentRemoved: boolean };
   storeBytes: StoredEntry;

@@ -9,9 +9,14 @@ const MAGIC: [number[], string][] = [
   [[0x1f, 0x8b], 'application/gzip'],
 ];
 
+/** Content type from a file name's extension; null when it has no known one. */
+export function contentTypeOfName(name: string): string | null {
+  return name ? mime.getType(name) : null;
+}
+
 /** Content type from the file name when it has a known extension, else from the first bytes. */
 export function detectContentType(name: string | undefined, head: Uint8Array): string {
-  const byName = name ? mime.getType(name) : null;
+  const byName = contentTypeOfName(name ?? '');
   if (byName) return byName;
   for (const [magic, type] of MAGIC) {
     if (magic.every((b, i) => head[i] === b)) return type;

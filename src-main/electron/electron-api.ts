@@ -86,5 +86,8 @@ export interface ElectronMain {
   ipcMain: IpcMainLike;
   session: { defaultSession: SessionLike };
   safeStorage: SafeStorageLike;
-  dialog: { showSaveDialog(options: { defaultPath: string }): Promise<{ canceled: boolean; filePath?: string }> };
+  dialog: {
+    showSaveDialog(options: { defaultPath: string }): Promise<{ canceled: boolean; filePath?: string }>;
+    showOpenDialog(options: { title: string; properties: ('openDirectory' | 'createDirectory')[] }): Promise<{ canceled: boolean; filePaths: string[] }>;
+  };
 }

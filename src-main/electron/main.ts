@@ -38,6 +38,10 @@ async function start(): Promise<void> {
       const choice = await electron.dialog.showSaveDialog({ defaultPath: name });
       return choice.canceled || !choice.filePath ? null : choice.filePath;
     },
+    chooseSaveFolder: async (title) => {
+      const choice = await electron.dialog.showOpenDialog({ title, properties: ['openDirectory', 'createDirectory'] });
+      return choice.canceled ? null : (choice.filePaths[0] ?? null);
+    },
   });
   await session.start();
   registerIpc(electron.ipcMain, createDispatcher(session), (event) => registry.isTrustedSender(event));

@@ -68,6 +68,8 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   listKeys: { prefix: 'default/', limit: 10, delimiter: true },
   delete: { namespace: 'default', ref: 'b94d27b9934d3e08-v1' },
   entries: { namespace: 'default', limit: 100 },
+  deleteEntries: { namespace: 'default', selection: { hashes: ['b94d27b9934d3e08'] } },
+  saveEntries: { namespace: 'default', selection: { filter: {}, except: [] } },
   describeKey: { key: 'default/objects/b9/4d/b94d27b9934d3e08' },
   storeBytes: { namespace: 'default', name: 'a.txt', base64: Buffer.from('hello world').toString('base64'), as: 'bytes' },
   hashFile: { namespace: 'default', path: FILE, transferId: 't1' },
@@ -128,7 +130,7 @@ describe('contract dispatch', () => {
     expect(Buffer.from((entry as { value: { preview: string } }).value.preview, 'base64').toString()).toBe('hello world');
     expect(await dispatch('versions', VALID.versions)).toMatchObject({ ok: true, value: { count: 1 } });
     expect(await dispatch('listKeys', { prefix: '', delimiter: true })).toMatchObject({ ok: true, value: { prefixes: ['default/'] } });
-    expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { entries: [{ hash: 'b94d27b9934d3e08', size: 11 }] } });
+    expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { total: 1, rows: [{ hash: 'b94d27b9934d3e08', size: 11, source: 'a.txt' }] } });
     expect(await dispatch('describeKey', VALID.describeKey)).toMatchObject({ ok: true, value: { kind: 'content', hash: 'b94d27b9934d3e08', size: 11 } });
     expect(await dispatch('stats', { namespace: 'default' })).toMatchObject({ ok: true, value: { entries: 1, shards: { b9: 1 } } });
     expect(await dispatch('delete', VALID.delete)).toMatchObject({ ok: true, value: { contentRemoved: true } });
@@ -470,7 +472,7 @@ describe('contract dispatch', () => {
       const chunks: Uint8Array[] = [];
       for await (const chunk of content) chunks.push(chunk);
       expect(Buffer.concat(chunks).toString()).toBe('fixture entry 0 of alpha\n');
-      const beta = (await session.format.entriesPage('beta', {})).entries[0]!.hash; // no TTL there: served as before
+      const beta = (await session.format.entryRows('beta'))[0]!.hash; // no TTL there: served as before
       expect((await retrieveRef(session.format, 'beta', beta)).record.namespace).toBe('beta');
     });
 

@@ -6,7 +6,10 @@ import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type Ke
 import { CacheError } from '../../src-shared/errors';
 import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
+import type { EntrySelection } from '../../src-shared/contract';
+import { entryTablesOf, type EntryTables } from '../core/entry-table';
 import { Retention, parseAge, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
+import { deleteEntries, entriesWindow, saveEntriesToFolder, type EntriesInput } from './entries-browser';
 import type { AppSession } from './session';
 import type { BatchItem } from './bulk-store';
 import { asCacheError } from '../cli/store-files';
@@ -185,7 +188,15 @@ function handlers(session: AppSession): Handlers {
     entry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => entryView(format(), namespace, ref, allowExpired),
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
-    entries: async ({ namespace, cursor, limit }: { namespace: string; cursor?: string; limit?: number }) => format().entriesPage(ns(namespace), { cursor, limit }),
+    entries: async (input: EntriesInput) => entriesWindow(format(), input),
+    deleteEntries: async ({ namespace, selection }: { namespace: string; selection: EntrySelection }) => deleteEntries(format(), namespace, selection),
+    saveEntries: async ({ namespace, selection, includeExpired }: { namespace: string; selection: EntrySelection; includeExpired: boolean }) => {
+      const choose = session.options.chooseSaveFolder;
+      if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a folder; download the entries instead');
+      const folder = await choose(`Save entries of ${ns(namespace)} into`);
+      if (!folder) return { done: 0, failed: 0, failures: [], skippedExpired: 0, folder: null };
+      return saveEntriesToFolder(format(), namespace, selection, includeExpired, folder, suggestedFileName);
+    },
     describeKey: async ({ key }: { key: string }): Promise<KeyInfo> => format().describeKey(key),
     delete: async ({ namespace, ref }: { namespace: string; ref: string }) => {
       const result = await format().delete(ns(namespace), await format().parseLookup(namespace, ref));
@@ -281,6 +292,18 @@ const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invali
 
 export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unknown>>;
 
+/** Methods after which a namespace's entries may differ (verify only when it repairs, but it is rare enough to list again anyway). */
+const CHANGES_ENTRIES: ReadonlySet<MethodName> = new Set(['delete', 'storeBytes', 'storeFile', 'storePaths', 'prune', 'verify', 'deleteEntries'] as MethodName[]);
+
+/** The open store's entry tables; null with no store open. */
+export function entryTablesOfOpenStore(session: AppSession): EntryTables | null {
+  try {
+    return entryTablesOf(session.format);
+  } catch {
+    return null;
+  }
+}
+
 /** A thrown error as a Result: typed codes pass through, anything else is logged here and hidden. */
 export function errorResult(err: unknown, what: string): Result<never> {
   if (err instanceof CacheError) return { ok: false, error: err.toInfo() };
@@ -314,6 +337,9 @@ export function createDispatcher(session: AppSession): Dispatch {
       return { ok: true, value: await handler(parsed.data) };
     } catch (err) {
       return errorResult(err, method);
+    } finally {
+      // A call that may have changed entries (even one that failed part-way) makes the entries browser list again.
+      if (CHANGES_ENTRIES.has(method)) entryTablesOfOpenStore(session)?.changed((parsed.data as { namespace?: string }).namespace);
     }
   };
 }

@@ -26,6 +26,8 @@ export interface SessionOptions {
   openBackend?: (location: StoreLocation) => Promise<StorageBackend>;
   /** Asks the operator where to save content (Electron's save dialog); absent where main has no UI. */
   chooseSavePath?: (suggestedName: string) => Promise<string | null>;
+  /** Asks the operator for a folder to save several entries into (Electron's open dialog); absent where main has no UI. */
+  chooseSaveFolder?: (title: string) => Promise<string | null>;
   /** The files the operator chose (Electron drops and dialogs); absent, windows send files as uploads only. */
   pathGrants?: PathGrants;
   /** Default CONNECT_TIMEOUT_MS, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */

@@ -66,5 +66,12 @@ export function bridgeClient(): CacheAdminClient {
       link.click();
       return { ok: true, value: { saved: true } };
     },
+    async saveEntries(namespace, selection, includeExpired) {
+      const link = document.createElement('a');
+      link.href = `/api/entries-archive?${new URLSearchParams({ namespace, selection: JSON.stringify(selection), ...(includeExpired ? { includeExpired: 'true' } : {}) })}`;
+      link.download = '';
+      link.click();
+      return { ok: true, value: 'download' };
+    },
   };
 }

@@ -1,5 +1,7 @@
 import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, CancelOutcome, HashReport, MethodInput, Result, StoredEntry } from '../../src-shared/contract';
 
+import type { BulkOutcome, EntrySelection } from '../../src-shared/contract';
+
 /** How a drop is stored, fixed when it is dropped: `as`, and the open layout's own options (the service's strategy). */
 export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options'>;
 
@@ -24,6 +26,8 @@ export interface CacheAdminClient {
   cancel(transferId: string): Promise<Result<CancelOutcome>>;
   /** `allowExpired`: save a version past its namespace's TTL anyway (else it fails with `expired`). */
   saveEntry(namespace: string, ref: string, allowExpired: boolean): Promise<Result<{ saved: boolean }>>;
+  /** Saves a selection of entries: main writes them into a folder it asks for (desktop), or the browser downloads one tar (bridge). */
+  saveEntries(namespace: string, selection: EntrySelection, includeExpired: boolean): Promise<Result<BulkOutcome | 'download'>>;
 }
 
 export function failure(code: 'storage_unreachable' | 'cancelled' | 'internal', message: string): Result<never> {

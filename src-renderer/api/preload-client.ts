@@ -22,5 +22,6 @@ export function preloadClient(preload: PreloadApi): CacheAdminClient {
     },
     cancel: (transferId) => preload.cancel({ transferId }),
     saveEntry: (namespace, ref, allowExpired) => preload.saveEntry({ namespace, ref, allowExpired }),
+    saveEntries: (namespace, selection, includeExpired) => preload.saveEntries({ namespace, selection, includeExpired }),
   };
 }

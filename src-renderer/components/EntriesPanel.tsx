@@ -1,87 +1,219 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
+import type { EntryColumn, EntryFilter } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Panel } from './common';
+import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount } from '../state/entries-browser';
+import { Empty, ErrorLine, Modal, Panel } from './common';
 
 const ROW_HEIGHT = 30;
+const COLUMNS: [EntryColumn, string][] = [
+  ['hash', 'Hash'],
+  ['source', 'Name'],
+  ['type', 'Type'],
+  ['size', 'Size'],
+  ['versions', 'Versions'],
+  ['storedAt', 'Stored'],
+];
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
-/** Every entry of the selected namespace: virtualized, and paged from main as the operator scrolls. */
+/** `1.5 MB`, `200k`, `42`: bytes; undefined for empty or unreadable text (the field says so). */
+function parseSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit ? Math.round(Number(m[1]) * unit) : undefined;
+}
+
+/** Every entry of the selected namespace: main sorts and filters, the list fetches only the rows on show. */
 export function EntriesPanel() {
   const entries = useApp((s) => s.entries);
-  const total = useApp((s) => (s.namespaces.status === 'ready' ? s.namespaces.data.find((n) => n.name === s.namespace)?.entries : undefined));
-  const loadMore = useApp((s) => s.loadMoreEntries);
+  const loadRange = useApp((s) => s.loadEntryRange);
+  const setQuery = useApp((s) => s.setEntryQuery);
+  const locate = useApp((s) => s.locateEntry);
+  const setSelection = useApp((s) => s.setEntrySelection);
+  const selectEntryRange = useApp((s) => s.selectEntryRange);
+  const refresh = useApp((s) => s.refreshEntries);
   const lookup = useApp((s) => s.lookup);
   const setInput = useApp((s) => s.setLookupInput);
-  const shownHash = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.hash : null));
+  const notify = useApp((s) => s.notify);
+  const shownHash = useApp((s) => (s.entry.status === 'ready' && s.entry.data.record.namespace === s.entries.namespace ? s.entry.data.record.hash : null));
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
-  const rows = entries.items.length + (entries.done ? 0 : 1);
-  const virtualizer = useVirtualizer({ count: rows, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
+  const [anchor, setAnchor] = useState(0);
+  const [confirming, setConfirming] = useState<'delete' | 'save' | null>(null);
+  const total = entries.total ?? 0;
+  const virtualizer = useVirtualizer({ count: total, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
   const items = virtualizer.getVirtualItems();
-  const last = items[items.length - 1];
-
-  // The row of the entry on show is selected, however it was opened (a lookup, a version, a key).
-  const shownIndex = useMemo(() => entries.items.findIndex((e) => e.hash === shownHash), [entries.items, shownHash]);
-  useEffect(() => {
-    if (shownIndex < 0) return;
-    setActive(shownIndex);
-    virtualizer.scrollToIndex(shownIndex, { align: 'auto' });
-  }, [shownIndex, virtualizer]);
+  const firstShown = items[0]?.index ?? 0;
+  const lastShown = items[items.length - 1]?.index ?? 0;
 
   useEffect(() => {
-    if (last && last.index >= entries.items.length - 50 && !entries.done && entries.status === 'ready') void loadMore();
-  }, [last, entries.items.length, entries.done, entries.status, loadMore]);
+    if (total > 0) void loadRange(firstShown, lastShown);
+  }, [firstShown, lastShown, total, entries.generation, loadRange]);
+
+  function moveTo(index: number, select = true) {
+    setActive(index);
+    virtualizer.scrollToIndex(index, { align: 'auto' });
+    const row = rowAt(entries, index);
+    if (select && row) {
+      setAnchor(index);
+      setSelection({ all: false, hashes: [row.hash] });
+    }
+  }
+
+  // The entry on show is the selected row, however it was opened, even far from the rows fetched so far.
+  useEffect(() => {
+    if (!shownHash) return;
+    let stale = false;
+    void locate(shownHash).then((index) => {
+      if (stale || index === null) return;
+      setActive(index);
+      setAnchor(index);
+      virtualizer.scrollToIndex(index, { align: 'auto' });
+      setSelection({ all: false, hashes: [shownHash] });
+    });
+    return () => void (stale = true);
+  }, [shownHash, entries.generation, locate, setSelection, virtualizer]);
 
   function open(index: number) {
-    const entry = entries.items[index];
+    const entry = rowAt(entries, index);
     if (!entry) return;
-    setActive(index);
+    moveTo(index);
     setInput(entry.hash);
     void lookup(entry.hash);
   }
 
-  function onKey(event: KeyboardEvent) {
-    if (event.key === 'Enter') return open(active);
-    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
-    const moves: Record<string, number> = { ArrowDown: active + 1, ArrowUp: active - 1, PageDown: active + page, PageUp: active - page, Home: 0, End: entries.items.length - 1 };
-    const target = moves[event.key];
-    if (target === undefined) return;
-    event.preventDefault();
-    const next = Math.max(0, Math.min(entries.items.length - 1, target));
-    setActive(next);
-    virtualizer.scrollToIndex(next, { align: 'auto' });
+  function toggle(index: number) {
+    const row = rowAt(entries, index);
+    if (!row) return;
+    const { all, hashes } = entries.selection;
+    const next = hashes.includes(row.hash) ? hashes.filter((h) => h !== row.hash) : [...hashes, row.hash];
+    if (!all && next.length > MAX_PICKED) return notify(`At most ${formatCount(MAX_PICKED)} entries can be picked one by one: Ctrl+A selects every entry the filter shows`);
+    setAnchor(index);
+    setActive(index);
+    setSelection({ all, hashes: next });
   }
 
+  function selectRange(to: number) {
+    setActive(to);
+    void selectEntryRange(anchor, to);
+  }
+
+  function onClick(event: MouseEvent, index: number) {
+    if (event.shiftKey) return selectRange(index);
+    if (event.ctrlKey || event.metaKey) return toggle(index);
+    open(index);
+  }
+
+  function onKey(event: KeyboardEvent) {
+    if (event.key === 'Enter') return open(active);
+    if (event.key === ' ') {
+      event.preventDefault();
+      return toggle(active);
+    }
+    if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'a') {
+      event.preventDefault();
+      return setSelection({ all: true, hashes: [] });
+    }
+    if (event.key === 'Escape') return setSelection({ all: false, hashes: [] });
+    if (event.key === 'Delete' && selectedCount(entries) > 0) return setConfirming('delete');
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
+    const moves: Record<string, number> = { ArrowDown: active + 1, ArrowUp: active - 1, PageDown: active + page, PageUp: active - page, Home: 0, End: total - 1 };
+    const target = moves[event.key];
+    if (target === undefined || total === 0) return;
+    event.preventDefault();
+    const next = Math.max(0, Math.min(total - 1, target));
+    if (event.shiftKey) {
+      setActive(next);
+      virtualizer.scrollToIndex(next, { align: 'auto' });
+      return selectRange(next);
+    }
+    // The row is selected once its block is there (a jump to the end fetches one block).
+    moveTo(next);
+    if (!rowAt(entries, next)) void loadRange(next, next).then(() => moveTo(next));
+  }
+
+  const selected = selectedCount(entries);
+  const sortBy = (column: EntryColumn) => setQuery(entries.sort === column ? { descending: !entries.descending } : { sort: column, descending: false });
+  const counts = entries.total === null ? '' : entries.total === entries.knownTotal ? counted(entries.total, 'entry', 'entries') : `${formatCount(entries.total)} of ${counted(entries.knownTotal ?? 0, 'entry', 'entries')}`;
+
   return (
-    <Panel label="Entries" title={`Entries in ${entries.namespace}`} actions={<span className="muted">{total !== undefined ? counted(total, 'entry', 'entries') : `${formatCount(entries.items.length)}${entries.done ? '' : '+'} loaded`}</span>}>
+    <Panel
+      label="Entries"
+      title={`Entries in ${entries.namespace}`}
+      actions={
+        <>
+          <span className="muted" data-testid="entries-count">
+            {counts}
+            {selected > 0 && ` · ${formatCount(selected)} selected`}
+          </span>
+          <button type="button" onClick={refresh} title="List the namespace again (changes made by other programs)">
+            Refresh
+          </button>
+          <button type="button" disabled={selected === 0} onClick={() => setConfirming('save')}>
+            Save…
+          </button>
+          <button type="button" className="danger" disabled={selected === 0} onClick={() => setConfirming('delete')}>
+            Delete…
+          </button>
+        </>
+      }
+    >
+      <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} onChange={(filter) => setQuery({ filter })} />
+      <div className="entry-columns" role="group" aria-label="Sort entries by">
+        {COLUMNS.map(([column, label]) => (
+          <button key={column} type="button" className={`col-${column}`} aria-pressed={entries.sort === column} onClick={() => sortBy(column)} title={`Sort by ${label.toLowerCase()}`}>
+            {label}
+            {entries.sort === column ? (entries.descending ? ' ▼' : ' ▲') : ''}
+          </button>
+        ))}
+      </div>
       {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
-      {entries.done && entries.items.length === 0 && entries.status === 'ready' && <Empty>This namespace has no entries yet.</Empty>}
-      {rows > 0 && !(entries.done && entries.items.length === 0) && (
-        <div className="virtual-scroll" ref={scrollRef} role="listbox" aria-label="Entry list" tabIndex={0} onKeyDown={onKey} aria-activedescendant={entries.items[active] ? `entry-${active}` : undefined}>
+      {entries.status === 'ready' && entries.knownTotal === 0 && <Empty>This namespace has no entries yet.</Empty>}
+      {entries.status === 'ready' && entries.knownTotal !== 0 && total === 0 && <Empty>No entry matches the filter.</Empty>}
+      {(entries.status === 'idle' || entries.status === 'loading') && entries.total === null && <p className="muted" role="status">Listing the namespace…</p>}
+      {total > 0 && (
+        <div
+          className="virtual-scroll"
+          ref={scrollRef}
+          role="listbox"
+          aria-label="Entry list"
+          aria-multiselectable="true"
+          tabIndex={0}
+          onKeyDown={onKey}
+          aria-activedescendant={rowAt(entries, active) ? `entry-${active}` : undefined}
+        >
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {items.map((item) => {
-              const entry = entries.items[item.index];
+              const entry = rowAt(entries, item.index);
+              const picked = entry ? isSelected(entries, entry.hash) : false;
               return (
                 <div
                   key={item.key}
                   id={`entry-${item.index}`}
                   role="option"
-                  aria-selected={item.index === active}
-                  className={`entry-row ${item.index === active ? 'selected' : ''}`}
+                  aria-selected={picked}
+                  className={`entry-row ${picked ? 'selected' : ''} ${item.index === active ? 'active' : ''}`}
                   style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
-                  onClick={() => open(item.index)}
+                  onClick={(event) => onClick(event, item.index)}
                 >
                   {entry ? (
                     <>
                       <code className="hash">{entry.hash}</code>
+                      <span className="name" title={entry.source}>
+                        {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {entry.source}
+                      </span>
+                      <span className="type" title={entry.content_type ?? ''}>
+                        {entry.content_type ?? ''}
+                      </span>
                       <span className="size">{entry.size === null ? '' : formatBytes(entry.size)}</span>
-                      <span className="time" title={formatTime(entry.modified)}>
-                        {formatTime(entry.modified).slice(0, 16)}
+                      <span className="versions">{entry.versions ?? ''}</span>
+                      <span className="time" title={entry.stored_at ? formatTime(entry.stored_at) : ''}>
+                        {entry.stored_at ? formatTime(entry.stored_at).slice(0, 16) : ''}
                       </span>
                     </>
                   ) : (
-                    <span className="muted">Loading more…</span>
+                    <span className="muted">Loading rows {formatCount(Math.floor(item.index / ENTRY_BLOCK) * ENTRY_BLOCK + 1)}…</span>
                   )}
                 </div>
               );
@@ -89,6 +221,107 @@ export function EntriesPanel() {
           </div>
         </div>
       )}
+      {confirming === 'delete' && <ConfirmDelete count={selected} namespace={entries.namespace} onClose={() => setConfirming(null)} />}
+      {confirming === 'save' && <ConfirmSave count={selected} onClose={() => setConfirming(null)} />}
     </Panel>
+  );
+}
+
+/** Name, type, size and store-time bounds: applied by main as they are typed. */
+function EntryFilters({ filter, types, onChange }: { filter: EntryFilter; types: string[]; onChange: (filter: EntryFilter) => void }) {
+  const [name, setName] = useState(filter.name ?? '');
+  const [minSize, setMinSize] = useState('');
+  const [maxSize, setMaxSize] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
+  const [type, setType] = useState(filter.type ?? '');
+  const badSize = [minSize, maxSize].some((t) => t.trim() !== '' && parseSize(t) === undefined);
+  const next: EntryFilter = {
+    name,
+    type,
+    minSize: parseSize(minSize),
+    maxSize: parseSize(maxSize),
+    storedFrom: from ? new Date(`${from}T00:00:00`).toISOString() : undefined,
+    storedTo: to ? new Date(`${to}T23:59:59.999`).toISOString() : undefined,
+  };
+  const key = JSON.stringify(next);
+  useEffect(() => {
+    if (badSize || key === JSON.stringify({ ...{ name: '', type: '' }, ...filter })) return;
+    const timer = setTimeout(() => onChange(JSON.parse(key) as EntryFilter), 250); // a query per pause in typing, not per key
+    return () => clearTimeout(timer);
+  }, [key, badSize]); // onChange and filter are read when it fires
+  const majors = [...new Set(types.map((t) => t.split('/')[0]!))];
+  return (
+    <div className="entry-filters" role="search" aria-label="Filter entries">
+      <input type="search" aria-label="Filter by name or hash" placeholder="Name or hash" value={name} onChange={(e) => setName(e.target.value)} />
+      <select aria-label="Filter by type" value={type} onChange={(e) => setType(e.target.value)}>
+        <option value="">Any type</option>
+        {majors.map((m) => (
+          <option key={m} value={m}>
+            {m}/*
+          </option>
+        ))}
+        {types.map((t) => (
+          <option key={t} value={t}>
+            {t}
+          </option>
+        ))}
+      </select>
+      <input aria-label="Smallest size" placeholder="min size" value={minSize} onChange={(e) => setMinSize(e.target.value)} aria-invalid={minSize.trim() !== '' && parseSize(minSize) === undefined} />
+      <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
+      <input type="date" aria-label="Stored from" value={from} onChange={(e) => setFrom(e.target.value)} />
+      <input type="date" aria-label="Stored until" value={to} onChange={(e) => setTo(e.target.value)} />
+      {badSize && (
+        <span className="error" role="alert">
+          A size is a number of bytes, or with k, M or G.
+        </span>
+      )}
+    </div>
+  );
+}
+
+function ConfirmDelete({ count, namespace, onClose }: { count: number; namespace: string; onClose: () => void }) {
+  const deleteSelected = useApp((s) => s.deleteSelectedEntries);
+  const [busy, setBusy] = useState(false);
+  const what = counted(count, 'entry', 'entries');
+  return (
+    <Modal label={`Delete ${what}`} onClose={onClose}>
+      <h2>Delete {what}?</h2>
+      <p>
+        Every version of each of the {what} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
+      </p>
+      <div className="row-actions">
+        <button type="button" className="danger" disabled={busy} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
+          {busy ? 'Deleting…' : `Delete ${what}`}
+        </button>
+        <button type="button" data-autofocus onClick={onClose}>
+          Keep them
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
+function ConfirmSave({ count, onClose }: { count: number; onClose: () => void }) {
+  const saveSelected = useApp((s) => s.saveSelectedEntries);
+  const [includeExpired, setIncludeExpired] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const what = counted(count, 'entry', 'entries');
+  return (
+    <Modal label={`Save ${what}`} onClose={onClose}>
+      <h2>Save {what}</h2>
+      <p>Each entry’s latest version is saved under its name, checked against its hash as it is read: content that does not match is not saved.</p>
+      <label>
+        <input type="checkbox" checked={includeExpired} onChange={(e) => setIncludeExpired(e.target.checked)} /> Include expired entries
+      </label>
+      <div className="row-actions">
+        <button type="button" data-autofocus disabled={busy} onClick={() => (setBusy(true), void saveSelected(includeExpired).finally(onClose))}>
+          {busy ? 'Saving…' : 'Save'}
+        </button>
+        <button type="button" onClick={onClose}>
+          Cancel
+        </button>
+      </div>
+    </Modal>
   );
 }

@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EntryListItem, EntryView, NamespaceCounts } from '../../src-shared/contract';
+import type { EntryView, NamespaceCounts } from '../../src-shared/contract';
+import { emptyEntries } from '../state/entries-browser';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntriesPanel } from './EntriesPanel';
 import { EntryPanel, VersionsPanel } from './EntryPanel';
@@ -92,45 +93,6 @@ describe('Namespaces', () => {
     fireEvent.change(filter, { target: { value: '../etc' } });
     await screen.findByTestId('namespace-refused');
     expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();
-  });
-});
-
-describe('Entries', () => {
-  it('shows an error from main inline', () => {
-    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items: [], done: false, status: 'error', error: { code: 'throttled', message: 'slow down' } } } });
-    expect(screen.getByRole('alert').textContent).toContain('slow down');
-  });
-
-  it('says when the namespace is empty', () => {
-    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items: [], done: true, status: 'ready' } } });
-    expect(screen.getByText('This namespace has no entries yet.')).toBeTruthy();
-  });
-
-  it('renders only a window of a 100,000-entry list', () => {
-    // happy-dom lays nothing out: give elements the size a window would.
-    vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(600);
-    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
-    const items: EntryListItem[] = Array.from({ length: 100_000 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
-    renderWith(<EntriesPanel />, { state: { entries: { namespace: 'big', items, done: true, status: 'ready' } } });
-    const rows = screen.getAllByRole('option');
-    expect(rows.length).toBeGreaterThan(10);
-    expect(rows.length).toBeLessThan(100);
-    expect(rows[0]!.textContent).toContain(hashOf(0));
-  });
-
-  it('pages from main until the end of the list', async () => {
-    const pages: Record<string, { entries: EntryListItem[]; cursor?: string }> = {
-      start: { entries: [{ hash: hashOf(1) as never, size: 1, modified: '2026-11-24T00:00:00.000Z' }], cursor: 'c1' },
-      c1: { entries: [{ hash: hashOf(2) as never, size: 2, modified: '2026-11-24T00:00:00.000Z' }] },
-    };
-    const { client, calls } = fakeClient({ entries: (input) => ok(pages[input.cursor ?? 'start']) });
-    const { store } = renderWith(<EntriesPanel />, { client });
-    await act(() => store.getState().loadMoreEntries());
-    expect(store.getState().entries.done).toBe(false);
-    await act(() => store.getState().loadMoreEntries());
-    expect(store.getState().entries.done).toBe(true);
-    expect(store.getState().entries.items.map((e) => e.hash)).toEqual([hashOf(1), hashOf(2)]);
-    expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { cursor?: string }).cursor)).toEqual([undefined, 'c1']);
   });
 });
 
@@ -385,7 +347,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
       connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'] }),
       stats: () => late(),
       describeKey: () => late(),
-      entries: () => ok({ entries: [] }),
+      entries: () => ok({ namespace: 'default', total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
     });
     const report = { checked: 7, problems: [], notes: [] };
     vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(600);
@@ -401,7 +363,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
         client,
         state: {
           tab: 'stats',
-          entries: { namespace: 'default', items: [{ hash: hashOf(7) as never, size: 1, modified: '2026-11-24T00:00:00.000Z' }], done: true, status: 'ready' },
+          entries: { ...emptyEntries('default'), total: 1, knownTotal: 1, status: 'ready', blocks: { 0: [{ hash: hashOf(7), size: 1, stored_at: '2026-11-24T00:00:00.000Z', source: 'a.txt', content_type: 'text/plain', versions: 1, expired: false, expires_at: null }] } },
           entry: { status: 'ready', data: entryView() },
           verify: { status: 'done', checked: 7, scope: 'default', report },
         },
@@ -457,27 +419,6 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
 });
 
 describe('Issue 17: the entries browser', () => {
-  const items: EntryListItem[] = Array.from({ length: 500 }, (_, i) => ({ hash: hashOf(i) as never, size: i, modified: '2026-11-24T00:00:00.000Z' }));
-  // The list's current row, as assistive technology reads it (happy-dom does not scroll, so rows far down are not rendered).
-  const selected = () => screen.getByRole('listbox', { name: 'Entry list' }).getAttribute('aria-activedescendant');
-
-  it('selects the row of the entry a lookup shows, and moves with Home, End, PageDown and PageUp', () => {
-    vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(300);
-    vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
-    const { store } = renderWith(<EntriesPanel />, { state: { entries: { namespace: 'default', items, done: true, status: 'ready' } } });
-    act(() => store.setState({ entry: { status: 'ready', data: entryView({ hash: hashOf(42) as never }) } }));
-    expect(selected()).toBe('entry-42');
-    const list = screen.getByRole('listbox', { name: 'Entry list' });
-    fireEvent.keyDown(list, { key: 'End' });
-    expect(selected()).toBe('entry-499');
-    fireEvent.keyDown(list, { key: 'Home' });
-    expect(selected()).toBe('entry-0');
-    fireEvent.keyDown(list, { key: 'PageDown' }); // a page is the rows that fit: 300 px / 30 px, less one
-    expect(selected()).toBe('entry-9');
-    fireEvent.keyDown(list, { key: 'PageUp' });
-    expect(selected()).toBe('entry-0');
-  });
-
   it('Copy says Copied once the hash is on the clipboard', async () => {
     const writeText = vi.fn(async () => {});
     Object.defineProperty(navigator, 'clipboard', { value: { writeText }, configurable: true });
@@ -562,7 +503,7 @@ describe('Issue 17: the app tells the truth', () => {
     const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }] };
     const { client, calls } = fakeClient({
       profiles: () => ok(profiles),
-      entries: () => (gone ? fail('storage_unreachable', 'the store folder /s is gone') : ok({ entries: [] })),
+      entries: () => (gone ? fail('storage_unreachable', 'the store folder /s is gone') : ok({ namespace: 'default', total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] })),
       connect: () => ok(capabilities()),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: [] }),
@@ -574,7 +515,7 @@ describe('Issue 17: the app tells the truth', () => {
       </>,
       { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities() as never } } },
     );
-    await act(() => store.getState().loadMoreEntries());
+    await act(() => store.getState().loadEntryRange(0, 0));
     gone = false;
     expect(screen.getByTestId('store-problem').textContent).toBe('Store missing or unreachable: the store folder /s is gone');
     expect(screen.getByRole('button', { name: 'Drop files to store' }).getAttribute('aria-disabled')).toBe('true');

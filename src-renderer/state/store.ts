@@ -2,7 +2,6 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type {
   CacheAdminApi,
   Capabilities,
-  EntryListItem,
   EntryView,
   KeyInfo,
   MethodInput,
@@ -21,8 +20,9 @@ import type {
 import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
-import { counted } from '../lib/format';
+import { counted, formatCount } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
+import { MAX_PICKED, blockLoader, bulkSummary, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
 import { REFRESH_EVERY_MS, createDropRunner, isBulkDrop, throttled, type Drop } from './drops';
 import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
 
@@ -54,14 +54,6 @@ export interface Transfer {
 
 export type NamespaceRow = { name: string } & Partial<Omit<NamespaceCounts, 'name'>>;
 
-export interface EntriesList {
-  namespace: string;
-  items: EntryListItem[];
-  cursor?: string;
-  done: boolean;
-  status: 'idle' | 'loading' | 'ready' | 'error';
-  error?: ErrorInfo;
-}
 
 export type Tab = 'browse' | 'layout' | 'stats' | 'verify' | 'retention';
 
@@ -98,7 +90,7 @@ export interface AppState extends HeatmapState {
   namespaces: Load<NamespaceRow[]>;
   namespace: string;
   namespaceFilter: string;
-  entries: EntriesList;
+  entries: EntriesBrowser;
   lookupInput: string;
   lookupError: string | null;
   entry: Load<EntryView>;
@@ -128,7 +120,21 @@ export interface AppActions extends HeatmapActions {
   refreshNamespaces(): Promise<void>;
   selectNamespace(namespace: string): void;
   setNamespaceFilter(filter: string): void;
-  loadMoreEntries(): Promise<void>;
+  /** Rows [first, last] are on show: fetches the blocks of them not fetched yet. */
+  loadEntryRange(first: number, last: number): Promise<void>;
+  /** Sorts or filters the entries (main does both); the selection is cleared. */
+  setEntryQuery(change: Partial<Pick<EntriesBrowser, 'sort' | 'descending' | 'filter'>>): void;
+  /** The index of a hash's row in the list as sorted and filtered now, fetching its block; null when it is not shown. */
+  locateEntry(hash: string): Promise<number | null>;
+  setEntrySelection(selection: EntriesBrowser['selection']): void;
+  /** Selects rows from..to (either order), fetching the blocks between; at most MAX_PICKED. */
+  selectEntryRange(from: number, to: number): Promise<void>;
+  /** Lists the namespace again (changes made by other programs). */
+  refreshEntries(): void;
+  /** Deletes every version of each selected entry; the notice says what happened. */
+  deleteSelectedEntries(): Promise<void>;
+  /** Saves the selected entries (latest versions): expired ones only with includeExpired. */
+  saveSelectedEntries(includeExpired: boolean): Promise<void>;
   setLookupInput(input: string): void;
   lookup(input?: string): Promise<void>;
   clearLookup(): void;
@@ -172,9 +178,6 @@ export interface AppActions extends HeatmapActions {
 
 export type AppStore = StoreApi<AppState & AppActions>;
 
-const ENTRY_PAGE = 1000;
-/** The first page fills a screen: a smaller listing shows the first rows sooner (a service store reads ~2 folders per 3 entries). */
-const FIRST_ENTRY_PAGE = 200;
 /** Lookup answers that mean the input itself was not understood: shown under the lookup box. */
 const REFUSED_INPUT = new Set(['invalid_hash', 'invalid_cache_id', 'invalid_key', 'invalid_namespace', 'invalid_input']);
 export const ACTIVE_PHASES: Transfer['phase'][] = ['queued', 'hashing', 'storing'];
@@ -200,7 +203,6 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     const queue: string[] = [];
     const files = new Map<string, File>();
     let running = 0;
-    let entriesRequest = 0;
 
     /** Remembers that the open store is missing or unreachable when a call on it says so. */
     function watched<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
@@ -330,7 +332,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         verify: { status: 'idle', checked: 0 },
         retention: NO_RETENTION,
       }));
-      resetEntries(get().namespace);
+      resetEntries(get().namespace, 'plain');
       void reloadProfiles();
       void get().refreshNamespaces();
       // The layout tab counts shards itself (the heatmap): a full stats listing beside it would double the work.
@@ -338,10 +340,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (tab === 'retention') void get().loadRetention();
     }
 
-    function resetEntries(namespace: string): void {
-      entriesRequest++;
-      set({ entries: { namespace, items: [], done: false, status: 'idle' } });
-      void get().loadMoreEntries();
+    const entryBlocks = blockLoader(api, get, set);
+
+    /**
+     * The list is fetched afresh: the same namespace keeps its sort, filter, selection and count until
+     * main answers; another namespace or store (`plain`) starts plain. `refresh` has main list it again.
+     */
+    function resetEntries(namespace: string, how: 'keep' | 'refresh' | 'plain' = 'keep'): void {
+      const { entries } = get();
+      const generation = entries.generation + 1;
+      set({ entries: entries.namespace === namespace && how !== 'plain' ? { ...entries, blocks: {}, status: 'idle', generation } : emptyEntries(namespace, generation) });
+      void entryBlocks.first(how === 'refresh');
     }
 
     return {
@@ -350,7 +359,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       namespaces: { status: 'idle' },
       namespace: 'default',
       namespaceFilter: '',
-      entries: { namespace: 'default', items: [], done: false, status: 'idle' },
+      entries: emptyEntries('default'),
       lookupInput: '',
       lookupError: null,
       entry: { status: 'idle' },
@@ -425,25 +434,53 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       setNamespaceFilter: (namespaceFilter) => set({ namespaceFilter }),
 
-      async loadMoreEntries() {
+      async loadEntryRange(first, last) {
+        await entryBlocks.loadRange(first, last);
+      },
+
+      setEntryQuery(change) {
+        set((s) => ({ entries: { ...s.entries, ...change, selection: { all: false, hashes: [] } } }));
+        resetEntries(get().entries.namespace);
+      },
+
+      locateEntry: (hash) => entryBlocks.locate(hash),
+
+      async selectEntryRange(from, to) {
+        const [first, last] = from <= to ? [from, to] : [to, from];
+        if (last - first + 1 > MAX_PICKED) return set({ notice: `At most ${formatCount(MAX_PICKED)} entries can be picked as a range: Ctrl+A selects every entry the filter shows` });
+        await entryBlocks.loadRange(first, last);
         const { entries } = get();
-        if (entries.status === 'loading' || entries.done) return;
-        const request = entriesRequest;
-        set({ entries: { ...entries, status: 'loading' } });
-        // Pages of keys hold several keys per entry: keep reading until a page has entries or the end.
-        let cursor = entries.cursor;
-        const items: EntryListItem[] = [];
-        let result;
-        do {
-          result = await api.entries({ namespace: entries.namespace, cursor, limit: entries.items.length + items.length === 0 ? FIRST_ENTRY_PAGE : ENTRY_PAGE });
-          if (request !== entriesRequest) return; // the namespace changed meanwhile
-          if (!result.ok) break;
-          items.push(...result.value.entries);
-          cursor = result.value.cursor;
-        } while (items.length === 0 && cursor);
-        const current = get().entries;
-        if (!result.ok) set({ entries: { ...current, status: 'error', error: result.error } });
-        else set({ entries: { ...current, items: [...current.items, ...items], cursor, done: cursor === undefined, status: 'ready' } });
+        const hashes = Array.from({ length: last - first + 1 }, (_, i) => rowAt(entries, first + i)?.hash).filter((h): h is string => h !== undefined);
+        set({ entries: { ...entries, selection: { all: false, hashes } } });
+      },
+
+      setEntrySelection: (selection) => set((s) => ({ entries: { ...s.entries, selection } })),
+
+      refreshEntries: () => resetEntries(get().entries.namespace, 'refresh'),
+
+      async deleteSelectedEntries() {
+        const { entries, storeEpoch, entry } = get();
+        const selection = selectionOf(entries);
+        if (!selection) return;
+        const result = await api.deleteEntries({ namespace: entries.namespace, selection });
+        if (get().storeEpoch !== storeEpoch) return;
+        set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
+        resetEntries(entries.namespace);
+        void get().refreshNamespaces();
+        // The entry on show may be gone: look it up again (it says not found if so).
+        if (entry.status === 'ready' && entry.data.record.namespace === entries.namespace) await get().lookup(entry.data.record.hash);
+      },
+
+      async saveSelectedEntries(includeExpired) {
+        const { entries } = get();
+        const selection = selectionOf(entries);
+        if (!selection) return;
+        const result = await client.saveEntries(entries.namespace, selection, includeExpired);
+        if (!result.ok) return set({ notice: `Nothing was saved: ${result.error.message}` });
+        const { value } = result;
+        // The bridge streams a download: the browser has the rest to say.
+        if (value === 'download') return set({ notice: `Downloading ${counted(selectedCount(entries), 'entry', 'entries')} as one tar file${includeExpired ? '' : ' (expired ones left out: see its cache-admin-summary.json)'}` });
+        set({ notice: value.folder === null ? null : `${bulkSummary('Saved', value)} into ${value.folder}` });
       },
 
       setLookupInput: (lookupInput) => set({ lookupInput }),

@@ -28,6 +28,7 @@ export function fakeClient(answers: Partial<{ [M in keyof CacheAdminApi]: (input
     storeBatch: (files, namespace, dropId, choice) => api.storePaths({ namespace, dropId, files: files.map(({ name }) => ({ path: `/drop/${name}`, name })), ...choice }),
     cancel: (transferId) => api.cancel({ transferId }),
     saveEntry: (namespace, ref, allowExpired) => api.saveEntry({ namespace, ref, allowExpired }) as never,
+    saveEntries: (namespace, selection, includeExpired) => api.saveEntries({ namespace, selection, includeExpired }),
   };
   return { client, calls, emit: (e: CacheAdminEvent) => listeners.forEach((l) => l(e)) };
 }

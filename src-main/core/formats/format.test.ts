@@ -50,7 +50,7 @@ describe.each(layouts)('the %s format', (name, make) => {
     }
     expect(await format.record('docs', { cacheId: first.cache_id })).toMatchObject({ version: 1, latest_version: 2, format: name });
     expect(await format.namespaces()).toEqual([{ name: 'docs', entries: 1, versions: 2, bytes: expect.any(Number) }]);
-    expect((await format.entriesPage('docs')).entries.map((e) => e.hash)).toEqual([first.hash]);
+    expect((await format.entryRows('docs')).map((e) => e.hash)).toEqual([first.hash]);
     expect((await format.describeKey(first.keys[0]!)).kind).toBe('content');
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 

@@ -51,11 +51,18 @@ export interface FormatShardCount {
   entries: number;
 }
 
-export interface FormatEntrySummary {
+/** One hash of a namespace, from names-only listings: no record or ref is read. */
+export interface FormatEntryRow {
   hash: string;
-  /** Null where a listing cannot tell without reading (the service keys content by cache id). */
+  /** How many versions, and the latest's number; null where the listing cannot tell (the service keeps them in its by-hash ref). */
+  versions: number | null;
+  version: number | null;
+  /** The latest version's store time (the service: when its by-hash ref was last written); null when no version is listed. */
+  storedAt: string | null;
+  /** Bytes of the content; null where the listing cannot tell (the service keys content by cache id). */
   size: number | null;
-  modified: string;
+  /** The latest version's source name; '' where none is recorded (the service). */
+  source: string;
 }
 
 export interface FormatVersion {
@@ -162,8 +169,8 @@ export interface StoreFormat {
   stats(namespace: string): Promise<FormatStats>;
   /** The entries of one first-level shard ("00"…"ff"), from one listing of its folder: the heatmap counts shard by shard. */
   shardCount(namespace: string, shard: string): Promise<FormatShardCount>;
-  /** One page of entries in hash order, from one listing, no content read. */
-  entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }>;
+  /** Every hash of a namespace with what its key names carry, from one names-only listing pass (see entry-table.ts). */
+  entryRows(namespace: string): Promise<FormatEntryRow[]>;
   versions(namespace: string, hash: string): Promise<FormatVersion[]>;
   record(namespace: string, lookup: FormatLookup): Promise<FormatRecord>;
   /** What the layout's own reader serves, streamed. */

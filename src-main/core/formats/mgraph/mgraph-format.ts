@@ -11,7 +11,6 @@ import type {
   EntryKey,
   FormatCapabilities,
   FormatDeleteResult,
-  FormatEntrySummary,
   FormatHashResult,
   FormatKeyInfo,
   FormatLookup,
@@ -50,6 +49,7 @@ import {
   type FileType,
 } from './keys';
 import { RefWriter, configFile, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { serviceEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
 export interface MgraphFormatOptions {
@@ -177,16 +177,8 @@ export class MgraphFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  /** One page of by-hash refs: the hashes, in order, without reading anything. */
-  async entriesPage(namespace: string, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: FormatEntrySummary[]; cursor?: string }> {
-    const ns = parseServiceNamespace(namespace);
-    const page = await this.storage.list(`${ns}/refs/by-hash/`, options);
-    const entries: FormatEntrySummary[] = [];
-    for (const o of page.objects) {
-      const c = classifyKey(o.key);
-      if (c?.kind === 'ref_by_hash' && isServiceHash(c.id!)) entries.push({ hash: c.id!, size: null, modified: o.modified });
-    }
-    return { entries, cursor: page.cursor };
+  entryRows(namespace: string) {
+    return serviceEntryRows(this.storage, parseServiceNamespace(namespace));
   }
 
   readHashRef(ns: string, hash: string): Promise<HashRef | null> {

@@ -7,10 +7,10 @@ import { chunksOf } from '../../hashing';
 import { forEachKey } from '../../storage/list-page';
 import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
+import { nativeEntryRows } from './entry-rows';
 import type {
   FormatCapabilities,
   FormatDeleteResult,
-  FormatEntrySummary,
   FormatHashResult,
   FormatKeyInfo,
   FormatLookup,
@@ -82,8 +82,8 @@ export class NativeFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  entriesPage(namespace: string, options?: { cursor?: string; limit?: number }): Promise<{ entries: FormatEntrySummary[]; cursor?: string }> {
-    return this.cache.entriesPage(namespace, options);
+  entryRows(namespace: string) {
+    return nativeEntryRows(this.cache, namespace);
   }
 
   versions(namespace: string, hash: string): Promise<FormatVersion[]> {

@@ -1,0 +1,122 @@
+/** The entries browser's table, on both layouts, in memory and on a local folder. */
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CacheService } from './cache-service';
+import { EntryTables, type EntryQuery } from './entry-table';
+import type { StoreFormat } from './formats/format';
+import { MgraphFormat } from './formats/mgraph/mgraph-format';
+import { NativeFormat } from './formats/native/native-format';
+import { LocalFolderStorage } from './storage/local';
+import { MemoryStorage } from './storage/memory';
+import type { StorageBackend } from './storage/types';
+
+const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+const query: EntryQuery & { offset: number; limit: number } = { sort: 'hash', descending: false, filter: {}, offset: 0, limit: 100 };
+
+const backends: [string, () => Promise<StorageBackend>][] = [
+  ['memory', async () => new MemoryStorage()],
+  ['a local folder', async () => LocalFolderStorage.open(await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-table-')))],
+];
+
+/** A clock the test moves: each store is a day after the one before. */
+function days() {
+  let t = Date.parse('2026-01-01T00:00:00Z');
+  return { now: () => new Date((t += 86_400_000)) };
+}
+
+describe.each(backends)('on %s', (_where, open) => {
+  describe('the native layout', () => {
+    async function stocked() {
+      const format = new NativeFormat(new CacheService(await open(), days()));
+      const photo = await format.store('docs', { source: text('a picture, say'), name: 'holiday.PNG' });
+      await format.store('docs', { source: text('a picture, say'), name: 'holiday-again.png' }); // v2 of the same bytes
+      const notes = await format.store('docs', { source: text('some notes that are longer'), name: 'notes.txt' });
+      const blob = await format.store('docs', { source: text('x'), name: 'noextension' });
+      return { format, tables: new EntryTables(format), photo, notes, blob };
+    }
+
+    it('has one row per hash with its versions, and the latest version’s time, size, source and type, from key names only', async () => {
+      const { format, tables, photo, notes, blob } = await stocked();
+      let reads = 0;
+      const get = format.storage.get.bind(format.storage);
+      format.storage.get = (key) => (reads++, get(key));
+      const { rows, total, knownTotal, types } = await tables.window('docs', { ...query, sort: 'storedAt' });
+      expect(reads).toBe(0);
+      expect([total, knownTotal]).toEqual([3, 3]);
+      expect(rows).toEqual([
+        { hash: photo.hash, versions: 2, version: 2, storedAt: '2026-01-03T00:00:00.000Z', size: 14, source: 'holiday-again.png', type: 'image/png' },
+        { hash: notes.hash, versions: 1, version: 1, storedAt: '2026-01-04T00:00:00.000Z', size: 26, source: 'notes.txt', type: 'text/plain' },
+        { hash: blob.hash, versions: 1, version: 1, storedAt: '2026-01-05T00:00:00.000Z', size: 1, source: 'noextension', type: null },
+      ]);
+      expect(types).toEqual(['image/png', 'text/plain']);
+    });
+
+    it('sorts by any column either way, unknown values last, and filters by name, type, size and store time', async () => {
+      const { tables, photo, notes, blob } = await stocked();
+      const hashes = async (q: Partial<typeof query> & Record<string, unknown>) => (await tables.window('docs', { ...query, ...q })).rows.map((r) => r.hash);
+      expect(await hashes({ sort: 'size', descending: true })).toEqual([notes.hash, photo.hash, blob.hash]);
+      expect(await hashes({ sort: 'source' })).toEqual([photo.hash, blob.hash, notes.hash]);
+      expect(await hashes({ sort: 'type', descending: true })).toEqual([notes.hash, photo.hash, blob.hash]); // no type: last either way
+      expect(await hashes({ sort: 'type' })).toEqual([photo.hash, notes.hash, blob.hash]);
+      expect(await hashes({ filter: { name: 'HOLIDAY' } })).toEqual([photo.hash]);
+      expect(await hashes({ filter: { name: notes.hash.slice(0, 6) } })).toEqual([notes.hash]);
+      expect(await hashes({ filter: { type: 'image' } })).toEqual([photo.hash]);
+      expect(await hashes({ filter: { type: 'text/plain' } })).toEqual([notes.hash]);
+      expect(await hashes({ sort: 'size', filter: { minSize: 2, maxSize: 20 } })).toEqual([photo.hash]);
+      expect(await hashes({ sort: 'storedAt', filter: { storedFrom: '2026-01-04T00:00:00Z', storedTo: '2026-01-05T00:00:00Z' } })).toEqual([notes.hash, blob.hash]);
+    });
+
+    it('keeps the table until the app says the namespace changed, then lists it again', async () => {
+      const { format, tables } = await stocked();
+      expect((await tables.window('docs', query)).knownTotal).toBe(3);
+      const added = await format.store('docs', { source: text('new'), name: 'new.json' });
+      expect((await tables.window('docs', query)).knownTotal).toBe(3); // cached: one listing serves every window
+      tables.changed('docs');
+      const after = await tables.window('docs', { ...query, filter: { type: 'application/json' } });
+      expect(after.rows.map((r) => r.hash)).toEqual([added.hash]);
+      expect(after.knownTotal).toBe(4);
+      await format.delete('docs', { hash: added.hash });
+      tables.changed();
+      expect((await tables.window('docs', query)).knownTotal).toBe(3);
+    });
+
+    it('a selection resolves to the rows still there: some hashes, or all the filter shows but those excepted', async () => {
+      const { tables, photo, notes, blob } = await stocked();
+      expect((await tables.selected('docs', { hashes: [photo.hash.toUpperCase(), 'ffffffffffffffff'] })).map((r) => r.hash)).toEqual([photo.hash]);
+      const all = await tables.selected('docs', { filter: { name: '' }, except: [notes.hash] });
+      expect(all.map((r) => r.hash).sort()).toEqual([photo.hash, blob.hash].sort());
+    });
+  });
+
+  it('the service layout: a row per by-hash ref, with its time and nothing read (versions, size and source unknown)', async () => {
+    const format: StoreFormat = new MgraphFormat(await open());
+    const a = await format.store('Docs', { source: text('{"a":1}'), as: 'json' });
+    const b = await format.store('Docs', { source: text('plain'), as: 'string' });
+    const tables = new EntryTables(format);
+    let reads = 0;
+    const get = format.storage.get.bind(format.storage);
+    format.storage.get = (key) => (reads++, get(key));
+    const { rows, knownTotal } = await tables.window('Docs', query);
+    expect(reads).toBe(0);
+    expect(knownTotal).toBe(2);
+    expect(rows.map((r) => r.hash)).toEqual([a.hash, b.hash].sort());
+    for (const row of rows) expect(row).toMatchObject({ versions: null, size: null, source: '', type: null, storedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+  });
+});
+
+it('locating a hash moves the window to its row, anywhere in a long list', async () => {
+  const format = new NativeFormat(new CacheService(new MemoryStorage()));
+  const stored = [];
+  for (let i = 0; i < 300; i++) stored.push(await format.store('big', { source: text(`entry ${i}`), name: `e${i}.txt` }));
+  const tables = new EntryTables(format);
+  const last = [...stored].sort((x, y) => (x.hash < y.hash ? -1 : 1))[299]!;
+  const found = await tables.window('big', { ...query, limit: 50, locate: last.hash });
+  expect(found.located).toBe(299);
+  expect(found.rows.map((r) => r.hash)).toContain(last.hash);
+  expect(found.offset + found.rows.length).toBe(300);
+  const missing = await tables.window('big', { ...query, limit: 50, locate: 'ffffffffffffffff' });
+  expect([missing.located, missing.offset]).toEqual([null, 0]);
+  expect((await tables.window('big', { ...query, offset: 10_000 })).offset).toBe(299); // past the end: the last row
+});

@@ -1,0 +1,190 @@
+/** The entries browser's calls through the dispatcher (IPC) and the bridge's tar download (issue #17, #19). */
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contract';
+import { startBridge, type Bridge } from '../bridge/server';
+import { KeyLayout } from '../core/layout';
+import { MemoryStorage } from '../core/storage/memory';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { ProfileStore } from '../profiles/profiles';
+import { populateNamespace } from '../test-support/fixture-store';
+import { createDispatcher } from './dispatch';
+import { AppSession } from './session';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'entries-browser-'));
+const bridges: Bridge[] = [];
+afterEach(async () => {
+  for (const b of bridges.splice(0)) await b.close();
+});
+
+/** A memory store with `alpha` (stored from 2026-01-01, a second apart, entry-<i>.txt) and `beta`; saves go to a fresh folder. */
+async function setup(options: { folder?: boolean } = {}) {
+  const [storage, saveDir, home] = [new MemoryStorage(), mkdtempSync(path.join(dir, 'save-')), mkdtempSync(path.join(dir, 'home-'))];
+  const profiles = new ProfileStore(path.join(home, 'profiles.json'), NO_KEYRING, path.join(home, 'store'));
+  const chooseSaveFolder = options.folder === false ? undefined : async () => saveDir;
+  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: async () => storage, chooseSaveFolder });
+  await session.start();
+  const alpha = await populateNamespace(storage, 'alpha', 30);
+  await populateNamespace(storage, 'beta', 3);
+  const dispatch = createDispatcher(session);
+  const call = async <T,>(method: string, payload: unknown) => (await dispatch(method, payload)) as Result<T>;
+  const window = async (payload: Record<string, unknown>) => {
+    const r = await call<EntriesWindow>('entries', payload);
+    if (!r.ok) throw new Error(r.error.message);
+    return r.value;
+  };
+  return { storage, session, dispatch, call, window, alpha, saveDir };
+}
+
+describe('entries (a window of the sorted, filtered table)', () => {
+  it('is sized to the whole namespace and answers any window: sort, filter, locate', async () => {
+    const { window, alpha } = await setup();
+    const first = await window({ namespace: 'alpha', limit: 5, sort: 'storedAt', descending: true });
+    expect([first.total, first.knownTotal, first.rows.length]).toEqual([30, 30, 5]);
+    expect(first.rows[0]).toEqual({ hash: alpha[29]!.hash, versions: 1, stored_at: alpha[29]!.stored_at, size: alpha[29]!.size, source: 'entry-29.txt', content_type: 'text/plain', expired: false, expires_at: null });
+    const filtered = await window({ namespace: 'alpha', filter: { name: 'entry-2' }, sort: 'source' });
+    expect(filtered.rows.map((r) => r.source)).toEqual(['entry-2.txt', ...Array.from({ length: 10 }, (_, i) => `entry-2${i}.txt`)]);
+    expect([filtered.total, filtered.knownTotal]).toEqual([11, 30]);
+    const located = await window({ namespace: 'alpha', limit: 4, sort: 'storedAt', locate: alpha[20]!.hash });
+    expect(located.located).toBe(20);
+    expect(located.rows.map((r) => r.hash)).toContain(alpha[20]!.hash);
+  });
+
+  it('shows a change the app made at once: a store through the dispatcher is in the next window without a refresh', async () => {
+    const { window, call } = await setup();
+    expect((await window({ namespace: 'beta' })).knownTotal).toBe(3);
+    await call('storeBytes', { namespace: 'beta', name: 'new.json', base64: Buffer.from('{"new":1}').toString('base64') });
+    const after = await window({ namespace: 'beta', filter: { type: 'application/json' } });
+    expect(after.rows.map((r) => r.source)).toEqual(['new.json']);
+    expect(after.knownTotal).toBe(4);
+  });
+
+  it('marks rows expired once their namespace has a TTL they are past (#19); another namespace is not', async () => {
+    const { window, call } = await setup();
+    expect((await window({ namespace: 'alpha' })).rows.every((r) => !r.expired)).toBe(true);
+    await call('setPolicy', { namespace: 'alpha', ttl: '30d' });
+    const rows = (await window({ namespace: 'alpha' })).rows;
+    expect(rows.every((r) => r.expired && r.expires_at!.startsWith('2026-01-31'))).toBe(true);
+    expect((await window({ namespace: 'beta' })).rows.some((r) => r.expired)).toBe(false);
+  });
+
+  it('bad input is a typed error: an unknown column, a negative size, a bad time, a namespace the layout refuses', async () => {
+    const { call } = await setup();
+    for (const bad of [{ sort: 'secret' }, { filter: { minSize: -1 } }, { filter: { storedFrom: 'yesterday' } }, { filter: { extra: 1 } }, { limit: 100_000 }]) {
+      expect(await call('entries', { namespace: 'alpha', ...bad })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    }
+    expect(await call('entries', { namespace: '../etc' })).toMatchObject({ ok: false, error: { code: 'invalid_namespace' } });
+  });
+});
+
+describe('deleteEntries', () => {
+  it('deletes every selected entry (all the filter shows but those excepted), says how many, and the counts follow', async () => {
+    const { call, window, alpha } = await setup();
+    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { filter: { name: 'entry-1' }, except: [alpha[1]!.hash] } });
+    expect(result).toMatchObject({ ok: true, value: { done: 10, failed: 0, failures: [] } }); // entry-10..19
+    expect((await window({ namespace: 'alpha' })).knownTotal).toBe(20);
+    const counts = await call<{ namespaces: { name: string; entries: number }[] }>('namespaces', {});
+    expect(counts.ok && counts.value.namespaces.find((n) => n.name === 'alpha')?.entries).toBe(20);
+  });
+
+  it('a failure does not stop the others and is reported with its reason', async () => {
+    const { call, session, alpha } = await setup();
+    const format = session.format;
+    const realDelete = format.delete.bind(format);
+    format.delete = async (ns, lookup) => {
+      if ('hash' in lookup && lookup.hash === alpha[0]!.hash) throw new (await import('../../src-shared/errors')).CacheError('conflict', 'held by another deleter');
+      return realDelete(ns, lookup);
+    };
+    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[0]!.hash, error: { code: 'conflict', message: 'held by another deleter' } }] } });
+  });
+});
+
+describe('saveEntries (desktop: into a chosen folder)', () => {
+  it('writes each selected entry under its source name; expired ones only when asked; never a file outside the folder', async () => {
+    const { call, saveDir, alpha } = await setup();
+    await call('setPolicy', { namespace: 'alpha', ttl: '30d' });
+    const selection = { hashes: [alpha[0]!.hash, alpha[1]!.hash] };
+    expect(await call('saveEntries', { namespace: 'alpha', selection })).toMatchObject({ ok: true, value: { done: 0, skippedExpired: 2, folder: saveDir } });
+    expect(readdirSync(saveDir)).toEqual([]);
+    expect(await call('saveEntries', { namespace: 'alpha', selection, includeExpired: true })).toMatchObject({ ok: true, value: { done: 2, failed: 0 } });
+    expect(readdirSync(saveDir).sort()).toEqual(['entry-0.txt', 'entry-1.txt']);
+    expect(readFileSync(path.join(saveDir, 'entry-0.txt'), 'utf8')).toBe('fixture entry 0 of alpha\n');
+    // Saved again: the files there are kept, the new ones carry the hash.
+    await call('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash] }, includeExpired: true });
+    expect(readdirSync(saveDir).sort()).toEqual(['entry-0.txt', `entry-0-${alpha[0]!.hash}.txt`, 'entry-1.txt'].sort());
+  });
+
+  it('content that is corrupt fails loudly and leaves no file (not even a partial one)', async () => {
+    const { call, storage, saveDir, alpha } = await setup();
+    await storage.put(new KeyLayout().content(alpha[3]!.namespace, alpha[3]!.hash), Buffer.from('not what was stored\n'));
+    const result = await call<BulkOutcome>('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[3]!.hash, alpha[4]!.hash] } });
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[3]!.hash, error: { code: 'corrupt' } }] } });
+    expect(readdirSync(saveDir)).toEqual(['entry-4.txt']);
+  });
+
+  it('a source name that is not a plain file name is saved under the cache id, inside the folder', async () => {
+    const { call, saveDir } = await setup();
+    const stored = await call<{ hash: string; cache_id: string }>('storeBytes', { namespace: 'beta', name: '..', base64: Buffer.from('dots').toString('base64') });
+    if (!stored.ok) throw new Error(stored.error.message);
+    expect(await call('saveEntries', { namespace: 'beta', selection: { hashes: [stored.value.hash] } })).toMatchObject({ ok: true, value: { done: 1 } });
+    expect(readdirSync(saveDir)).toEqual([stored.value.cache_id]);
+    expect(existsSync(path.join(saveDir, '..', 'dots'))).toBe(false);
+  });
+
+  it('where main has no folder dialog (the bridge), it says to download instead and writes nothing', async () => {
+    const { call, alpha } = await setup({ folder: false });
+    expect(await call('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash] } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('download') } });
+  });
+});
+
+describe('the bridge: GET /api/entries-archive', () => {
+  async function bridged() {
+    const s = await setup({ folder: false });
+    const staticDir = mkdtempSync(path.join(dir, 'static-'));
+    const bridge = await startBridge({ session: s.session, dispatch: s.dispatch, staticDir });
+    bridges.push(bridge);
+    const get = (query: Record<string, string>) => fetch(`http://127.0.0.1:${bridge.port}/api/entries-archive?${new URLSearchParams(query)}`, { headers: { 'x-cache-admin-token': bridge.token } });
+    return { ...s, get };
+  }
+
+  async function members(res: Response): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    const body = Buffer.from(await res.arrayBuffer()); // rejects when the connection is cut
+    const extract = tar.extract();
+    Readable.from([body]).pipe(extract);
+    for await (const entry of extract) {
+      const parts: Buffer[] = [];
+      for await (const chunk of entry) parts.push(chunk as Buffer);
+      out[entry.header.name] = Buffer.concat(parts).toString();
+    }
+    return out;
+  }
+
+  it('streams the selection as one tar, expired entries left out and named in its summary', async () => {
+    const { get, call, alpha } = await bridged();
+    await call('setPolicy', { namespace: 'beta', ttl: '30d' });
+    const res = await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [alpha[5]!.hash, alpha[6]!.hash] }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-tar');
+    const files = await members(res);
+    expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', 'entry-5.txt', 'entry-6.txt']);
+    expect(files['entry-5.txt']).toBe('fixture entry 5 of alpha\n');
+    const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [] }) }));
+    expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
+    expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
+  });
+
+  it('corrupt content cuts the download (the browser reports it failed); a bad selection is a 400', async () => {
+    const { get, storage, alpha } = await bridged();
+    await storage.put(new KeyLayout().content(alpha[7]!.namespace, alpha[7]!.hash), Buffer.from('tampered bytes that do not match\n'));
+    const res = await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [alpha[7]!.hash] }) });
+    await expect(members(res)).rejects.toThrow();
+    expect((await get({ namespace: 'alpha', selection: '{"hashes":"nope"}' })).status).toBe(400);
+    expect((await get({ namespace: 'alpha', selection: 'not json' })).status).toBe(400);
+  });
+});

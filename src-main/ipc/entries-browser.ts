@@ -1,0 +1,165 @@
+/** The entries browser's calls in main: windows of the entry table, and bulk delete and save of a selection. */
+import { createWriteStream } from 'node:fs';
+import { link, rm } from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
+import { CacheError, type ErrorInfo } from '../../src-shared/errors';
+import { entryTablesOf } from '../core/entry-table';
+import { collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
+import { mapLimit } from '../core/keyed-lock';
+import { Retention } from '../core/retention/retention';
+
+/** Entries deleted or saved at once: enough to overlap storage round trips, few enough to leave the store to others. */
+const BULK_CONCURRENCY = 4;
+
+export interface EntriesInput {
+  namespace: string;
+  offset: number;
+  limit: number;
+  sort: EntryColumn;
+  descending: boolean;
+  filter: EntryFilter;
+  locate?: string;
+  refresh: boolean;
+}
+
+export async function entriesWindow(format: StoreFormat, input: EntriesInput): Promise<EntriesWindow> {
+  const namespace = format.parseNamespace(input.namespace);
+  const retention = new Retention(format);
+  const [window, { policy }] = await Promise.all([entryTablesOf(format).window(namespace, input), retention.getPolicy()]);
+  const rows = window.rows.map((r) => ({
+    hash: r.hash,
+    versions: r.versions,
+    stored_at: r.storedAt,
+    size: r.size,
+    source: r.source,
+    content_type: r.type,
+    ...(r.storedAt === null ? { expired: false, expires_at: null } : retention.expiryOf(policy, namespace, r.storedAt)),
+  }));
+  return { namespace, ...window, rows };
+}
+
+/** Runs one action per selected hash and says truthfully what came of each: a failure never stops the others. */
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<'done' | 'skipped'>, concurrency = BULK_CONCURRENCY): Promise<BulkOutcome> {
+  const rows = await entryTablesOf(format).selected(namespace, selection);
+  const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, folder: null };
+  await mapLimit(rows, concurrency, async ({ hash }) => {
+    try {
+      if ((await act(hash)) === 'done') outcome.done++;
+      else outcome.skippedExpired++;
+    } catch (err) {
+      outcome.failed++;
+      const error: ErrorInfo = err instanceof CacheError ? err.toInfo() : { code: 'internal', message: `${hash} failed unexpectedly` };
+      if (outcome.failures.length < LIMITS.pageSize) outcome.failures.push({ hash, error });
+    }
+  });
+  return outcome;
+}
+
+/** Every version of each selected entry; the table is listed again afterwards, whatever happened. */
+export async function deleteEntries(format: StoreFormat, namespace: string, selection: EntrySelection): Promise<BulkOutcome> {
+  const ns = format.parseNamespace(namespace);
+  try {
+    return await forEachSelected(format, ns, selection, async (hash) => {
+      await format.delete(ns, { hash });
+      return 'done';
+    });
+  } finally {
+    entryTablesOf(format).changed(ns);
+  }
+}
+
+/** A file name for content saved into a folder the operator chose: one plain name, never a path. */
+export function safeFileName(name: string, fallback: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
+  const cleaned = name.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_').slice(0, 200);
+  return cleaned === '' || cleaned === '.' || cleaned === '..' ? fallback : cleaned;
+}
+
+/**
+ * Saves each selected entry's latest version into `folder` through the checked read, so content
+ * that is corrupt fails (and leaves no file): written to a temp file, then linked under its name,
+ * which never replaces a file already there (the hash is added to the name instead).
+ */
+export async function saveEntriesToFolder(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, folder: string, suggestedName: (record: FormatRecord) => string): Promise<BulkOutcome> {
+  const ns = format.parseNamespace(namespace);
+  const retention = new Retention(format);
+  const { policy } = await retention.getPolicy();
+  const outcome = await forEachSelected(format, ns, selection, async (hash) => {
+    const { record, content } = await format.retrieve(ns, { hash });
+    if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) {
+      await content[Symbol.asyncIterator]().return?.();
+      return 'skipped';
+    }
+    const tmp = path.join(folder, `.${hash}.partial`);
+    try {
+      await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
+      const name = safeFileName(suggestedName(record), record.cache_id);
+      await link(tmp, path.join(folder, name)).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        const ext = path.extname(name);
+        await link(tmp, path.join(folder, `${name.slice(0, name.length - ext.length)}-${hash}${ext}`));
+      });
+    } catch (err) {
+      if (err instanceof CacheError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new CacheError(code === 'EEXIST' ? 'conflict' : code === 'ENOSPC' ? 'no_space' : code === 'EACCES' || code === 'EPERM' ? 'access_denied' : 'io_error', `${hash}: could not write into ${folder} (${code ?? (err as Error).message})`);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+    return 'done';
+  });
+  return { ...outcome, folder };
+}
+
+/**
+ * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download).
+ * Entries whose content is missing, and expired ones unless asked for, are left out and named in a
+ * last member, `cache-admin-summary.json`. Content found corrupt as it streams fails the whole
+ * stream, so the browser reports a failed download rather than keeping a file with bad bytes.
+ */
+export function archiveEntries(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, suggestedName: (record: FormatRecord) => string, servedSize: (record: FormatRecord) => number | null): tar.Pack {
+  const ns = format.parseNamespace(namespace);
+  const archive = tar.pack();
+  const retention = new Retention(format);
+  const names = new Set<string>();
+  /** A member half written leaves the tar unreadable past it: any failure there fails the whole stream. */
+  const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+    try {
+      await pipeline(content, archive.entry({ name, size, mtime: new Date() }));
+    } catch (err) {
+      archive.destroy(err as Error);
+      throw err;
+    }
+  };
+  void (async () => {
+    const { policy } = await retention.getPolicy();
+    const add = async (hash: string): Promise<'done' | 'skipped'> => {
+      if (archive.destroyed) throw new CacheError('cancelled', 'the download stopped');
+      const { record, content } = await format.retrieve(ns, { hash });
+      if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) {
+        await content[Symbol.asyncIterator]().return?.();
+        return 'skipped';
+      }
+      let name = safeFileName(suggestedName(record), record.cache_id);
+      if (names.has(name)) name = `${hash}-${name}`;
+      names.add(name);
+      const size = servedSize(record);
+      if (size !== null) await addFile(name, size, content);
+      else {
+        const whole = await collect(content); // decoded content's size is known only once read (service JSON and gzip, held in memory there anyway)
+        await addFile(name, whole.byteLength, [whole]);
+      }
+      return 'done';
+    };
+    // One member at a time: a tar is written in order.
+    const outcome = await forEachSelected(format, ns, selection, add, 1);
+    if (archive.destroyed) return;
+    const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
+    await addFile('cache-admin-summary.json', summary.byteLength, [summary]);
+    archive.finalize();
+  })().catch((err: unknown) => archive.destroy(err as Error));
+  return archive;
+}

@@ -1,0 +1,110 @@
+/**
+ * The entries browser's state: windows of main's sorted, filtered table, fetched a block at a time
+ * as the list scrolls (so a jump anywhere in 100,000 entries fetches one block), and a selection
+ * main resolves (some hashes, or all the filter shows but some) for bulk delete and save.
+ */
+import type { BulkOutcome, CacheAdminApi, EntriesWindow, EntryColumn, EntryFilter, EntryListItem, EntrySelection, Result } from '../../src-shared/contract';
+import type { ErrorInfo } from '../../src-shared/errors';
+import { counted, formatCount } from '../lib/format';
+
+/** Rows per fetch: a few screens, one contract page at most. */
+export const ENTRY_BLOCK = 200;
+/** Hashes one selection may name (LIMITS.pageSize); Ctrl+A selects any number. */
+export const MAX_PICKED = 1000;
+
+export interface EntriesBrowser {
+  namespace: string;
+  sort: EntryColumn;
+  descending: boolean;
+  filter: EntryFilter;
+  /** Entries the filter shows, and in the namespace; null until main has answered. */
+  total: number | null;
+  knownTotal: number | null;
+  types: string[];
+  /** Fetched blocks of rows, by block number. */
+  blocks: Record<number, EntryListItem[]>;
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  error?: ErrorInfo;
+  /** `all`: every entry the filter shows except `hashes`; else just `hashes`. */
+  selection: { all: boolean; hashes: string[] };
+  /** Bumped whenever the list must be fetched afresh: blocks of an older generation are dropped. */
+  generation: number;
+}
+
+export function emptyEntries(namespace: string, generation = 0): EntriesBrowser {
+  return { namespace, sort: 'hash', descending: false, filter: {}, total: null, knownTotal: null, types: [], blocks: {}, status: 'idle', selection: { all: false, hashes: [] }, generation };
+}
+
+export function rowAt(entries: EntriesBrowser, index: number): EntryListItem | undefined {
+  return entries.blocks[Math.floor(index / ENTRY_BLOCK)]?.[index % ENTRY_BLOCK];
+}
+
+export function isSelected(entries: EntriesBrowser, hash: string): boolean {
+  return entries.selection.all !== entries.selection.hashes.includes(hash);
+}
+
+export function selectedCount(entries: EntriesBrowser): number {
+  const { all, hashes } = entries.selection;
+  return all ? Math.max(0, (entries.total ?? 0) - hashes.length) : hashes.length;
+}
+
+export function selectionOf(entries: EntriesBrowser): EntrySelection | null {
+  const { all, hashes } = entries.selection;
+  if (all) return { filter: entries.filter, except: hashes };
+  return hashes.length ? { hashes } : null;
+}
+
+/** One line saying what a bulk action did: done, skipped as expired, failed with the first reasons. */
+export function bulkSummary(verb: string, outcome: BulkOutcome): string {
+  const parts = [`${verb} ${counted(outcome.done, 'entry', 'entries')}`];
+  if (outcome.skippedExpired) parts.push(`skipped ${formatCount(outcome.skippedExpired)} expired`);
+  if (outcome.failed) {
+    const reasons = [...new Set(outcome.failures.map((f) => `${f.hash}: ${f.error.message}`))].slice(0, 3).join('; ');
+    parts.push(`${formatCount(outcome.failed)} failed (${reasons}${outcome.failures.length > 3 ? '; …' : ''})`);
+  }
+  return parts.join(', ');
+}
+
+type Set_ = (change: (s: { entries: EntriesBrowser }) => { entries: EntriesBrowser }) => void;
+
+/** Fetches the blocks a visible range needs and are not there yet; answers for another generation or namespace are dropped. */
+export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBrowser }, set: Set_) {
+  const inFlight = new Set<string>();
+  async function fetchBlock(block: number, locate?: string, refresh = false): Promise<number | null> {
+    const { entries } = get();
+    const key = `${entries.namespace}:${entries.generation}:${block}:${locate ?? ''}`;
+    if (inFlight.has(key)) return null;
+    inFlight.add(key);
+    const { namespace, generation, sort, descending, filter } = entries;
+    if (entries.status === 'idle') set((s) => ({ entries: { ...s.entries, status: 'loading' } }));
+    const result: Result<EntriesWindow> = await api.entries({ namespace, offset: block * ENTRY_BLOCK, limit: ENTRY_BLOCK, sort, descending, filter, locate, refresh });
+    inFlight.delete(key);
+    const now = get().entries;
+    if (now.namespace !== namespace || now.generation !== generation) return null;
+    if (!result.ok) {
+      set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error } }));
+      return null;
+    }
+    const w = result.value;
+    const blocks = { ...now.blocks };
+    if (w.offset % ENTRY_BLOCK === 0) blocks[w.offset / ENTRY_BLOCK] = w.rows; // else past the end of a list that shrank: nothing to keep
+    set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, status: 'ready', error: undefined } }));
+    return w.located;
+  }
+  return {
+    /** Rows [first, last] on show: their blocks are fetched once each. */
+    loadRange(first: number, last: number): Promise<unknown> {
+      const { entries } = get();
+      const wanted: Promise<unknown>[] = [];
+      for (let b = Math.floor(Math.max(0, first) / ENTRY_BLOCK); b <= Math.floor(Math.max(0, last) / ENTRY_BLOCK); b++) {
+        if (!entries.blocks[b]) wanted.push(fetchBlock(b));
+      }
+      return Promise.all(wanted);
+    },
+    /** Where a hash is in the list as sorted and filtered now (its block fetched), or null when it is not shown. */
+    async locate(hash: string): Promise<number | null> {
+      return fetchBlock(0, hash);
+    },
+    first: (refresh: boolean) => fetchBlock(0, undefined, refresh),
+  };
+}
