@@ -10,7 +10,9 @@ import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchem
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
 import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
+import { entrySelectionSchema } from '../../src-shared/contract';
 import { discardRefusedBody, readBatch } from './batch-body';
 
 export const BRIDGE_HOST = '127.0.0.1';
@@ -232,6 +234,31 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     await pipeline(rest, res);
   }
 
+  /** The entries browser's bulk save: the selection as one tar download (archiveEntries). */
+  async function entriesArchive(res: ServerResponse, url: URL): Promise<void> {
+    const namespace = namespaceTextSchema.safeParse(url.searchParams.get('namespace'));
+    let selection;
+    try {
+      selection = entrySelectionSchema.safeParse(JSON.parse(url.searchParams.get('selection') ?? ''));
+    } catch {
+      selection = null;
+    }
+    if (!namespace.success || !selection?.success) return fail(res, 400, 'invalid_input', 'entries-archive: namespace and a selection (JSON) are required');
+    let archive;
+    try {
+      archive = archiveEntries(session.format, namespace.data, selection.data, url.searchParams.get('includeExpired') === 'true', suggestedFileName, servedSize);
+    } catch (err) {
+      return sendJson(res, 400, errorResult(err, 'entries-archive'));
+    }
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'Content-Type': 'application/x-tar',
+      'Content-Disposition': `attachment; filename*=UTF-8''${encodeURIComponent(`${namespace.data}-entries.tar`)}`,
+    });
+    // A failure part-way (corrupt content) cuts the connection: the browser reports a failed download.
+    await pipeline(archive, res).catch(() => res.destroy());
+  }
+
   function events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write(': connected\n\n');
@@ -272,6 +299,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!authorized(req)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
     if (req.method === 'GET' && url.pathname === '/api/events') return events(req, res);
     if (req.method === 'GET' && url.pathname === '/api/content') return download(res, url);
+    if (req.method === 'GET' && url.pathname === '/api/entries-archive') return entriesArchive(res, url);
     if (req.method === 'POST' && url.pathname === '/api/upload') return upload(req, res, url);
     if (req.method === 'POST' && url.pathname === '/api/batch') return batch(req, res, url);
     const call = /^\/api\/call\/([A-Za-z]+)$/.exec(url.pathname);
