@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, configure, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryView, KeyPage, MethodInput, Result, ShardCount } from '../../src-shared/contract';
 import { SHARDS } from '../state/heatmap';
@@ -7,6 +7,8 @@ import { fakeClient, ok, renderWith } from '../test/render';
 import { LayoutPanel } from './LayoutPanel';
 
 afterEach(cleanup);
+// A tree of 256 folders renders slowly on a loaded machine: wait for it as long as it takes.
+configure({ asyncUtilTimeout: 20_000 });
 
 type ShardCall = { input: MethodInput<'shardCounts'>; answer: (entriesOf?: (shard: string) => number) => void };
 
@@ -66,7 +68,7 @@ describe('Layout heatmap (issue #17)', () => {
     renderWith(<LayoutPanel />, { client });
     await waitFor(() => expect(screen.queryByRole('status')).toBeNull());
     fireEvent.click(screen.getByRole('button', { name: 'Open shard f3 in the tree' }));
-    await waitFor(() => expect(treeItem('f3/').getAttribute('aria-expanded')).toBe('true'), { timeout: 5000 });
+    await waitFor(() => expect(treeItem('f3/').getAttribute('aria-expanded')).toBe('true'));
     expect(treeItem('objects/').getAttribute('aria-expanded')).toBe('true');
     await waitFor(() => expect(within(treeItem('f3/')).getByRole('treeitem', { name: '00/' })).toBeTruthy());
     // f3 is on the second page of default/objects/: it was listed on its own, once.
@@ -79,7 +81,7 @@ describe('Layout heatmap (issue #17)', () => {
     const entry = { record: { hash: 'b94d27b9934d3e08', keys: [{ key: 'default/objects/b9/4d/b94d27b9934d3e08', role: 'content' }] } } as unknown as EntryView;
     const { store } = renderWith(<LayoutPanel />, { client });
     act(() => store.setState({ entry: { status: 'ready', data: entry } }));
-    await waitFor(() => expect(treeItem('b94d27b9934d3e08').className).toContain('highlight'), { timeout: 5000 });
+    await waitFor(() => expect(treeItem('b94d27b9934d3e08').className).toContain('highlight'));
     for (const folder of ['default/', 'objects/', 'b9/']) expect(treeItem(folder).getAttribute('aria-expanded')).toBe('true');
     expect(within(treeItem('b9/')).getByRole('treeitem', { name: '4d/' }).getAttribute('aria-expanded')).toBe('true');
     // The shard 4d (listed first) is not on the way: only b9/4d/ opened.

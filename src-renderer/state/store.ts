@@ -263,6 +263,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       void get().refreshNamespaces();
       const shown = get().entries.namespace;
       if (droppedInto.has(shown)) resetEntries(shown);
+      for (const namespace of droppedInto) get().forgetHeatmap(namespace);
       droppedInto.clear();
     }, REFRESH_EVERY_MS);
     const drops = createDropRunner({
@@ -467,6 +468,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
         resetEntries(entries.namespace);
         void get().refreshNamespaces();
+        get().forgetHeatmap(entries.namespace);
         // The entry on show may be gone: look it up again (it says not found if so).
         if (entry.status === 'ready' && entry.data.record.namespace === entries.namespace) await get().lookup(entry.data.record.hash);
       },
@@ -637,7 +639,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const { namespace } = get();
         const result = await api.setPolicy({ namespace: scope === 'namespace' ? namespace : undefined, ttl, keepVersions });
         if (!result.ok) return result.error;
-        // What is expired now, and the badges of what is shown, follow the new rule.
+        // What is expired now, and the badges of what is shown (the list's too), follow the new rule.
+        resetEntries(get().entries.namespace);
         await get().loadRetention();
         const { entry } = get();
         if (entry.status === 'ready' && entry.data.record.namespace === namespace) await get().lookup(entry.data.record.cache_id);
