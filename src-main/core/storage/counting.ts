@@ -9,7 +9,7 @@ export class CountingStorage implements StorageBackend {
   /** Counted as a list: it is one (a local folder's, without the stat per key). */
   readonly listKeys?: (prefix: string, options?: ListOptions) => Promise<KeyPage>;
   /** Counted as a list: one walk of the folders under a prefix. */
-  readonly allKeys?: (prefix: string) => Promise<string[]>;
+  readonly walkKeys?: (prefix: string, visit: (keys: string[]) => void) => Promise<void>;
   /** Counted as an existence check: it is one, with the size. */
   readonly sizeOf?: (key: string) => Promise<number | null>;
 
@@ -21,11 +21,11 @@ export class CountingStorage implements StorageBackend {
         return listKeys(prefix, options);
       };
     }
-    const allKeys = inner.allKeys?.bind(inner);
-    if (allKeys) {
-      this.allKeys = (prefix) => {
+    const walkKeys = inner.walkKeys?.bind(inner);
+    if (walkKeys) {
+      this.walkKeys = (prefix, visit) => {
         this.counts.list++;
-        return allKeys(prefix);
+        return walkKeys(prefix, visit);
       };
     }
     const sizeOf = inner.sizeOf?.bind(inner);

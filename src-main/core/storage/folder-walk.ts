@@ -4,18 +4,22 @@ import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CacheError } from '../../../src-shared/errors';
 
+/** Keys per message from a walking thread: a few MB of strings. */
+const KEYS_PER_MESSAGE = 50_000;
+
 /**
  * The walking threads' code, plain JavaScript so it runs the same from the sources, the bundles
  * and the tests. A request names folders and which of their top entries to take; the answer is
- * every file below them as a key (folder names joined by "/"), skipping what listings skip: dot
- * names (temp files, `.staging`) and anything neither a file nor a folder. A folder gone meanwhile
- * holds nothing; any other error is sent back with its code.
+ * every file below them as a key (folder names joined by "/"), in batches of KEYS_PER_MESSAGE (a
+ * huge namespace never sits in memory whole), skipping what listings skip: dot names (temp files,
+ * `.staging`) and anything neither a file nor a folder. A folder gone meanwhile holds nothing; any
+ * other error is sent back with its code.
  */
 const WALK_THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { readdirSync } = require('node:fs');
 parentPort.on('message', ({ id, roots }) => {
-  const keys = [];
+  let keys = [];
   const walk = (dir, key, filter) => {
     let entries;
     try {
@@ -27,22 +31,25 @@ parentPort.on('message', ({ id, roots }) => {
     for (const e of entries) {
       if (e.name.startsWith('.') || !e.name.startsWith(filter)) continue;
       if (e.isDirectory()) walk(dir + '/' + e.name, key + e.name + '/', '');
-      else if (e.isFile()) keys.push(key + e.name);
+      else if (e.isFile() && keys.push(key + e.name) >= ${KEYS_PER_MESSAGE}) {
+        parentPort.postMessage({ id, keys });
+        keys = [];
+      }
     }
   };
   try {
     for (const { dir, key, filter } of roots) walk(dir, key, filter);
-    parentPort.postMessage({ id, keys });
+    parentPort.postMessage({ id, keys, done: true });
   } catch (err) {
     parentPort.postMessage({ id, error: { code: err.code, message: err.message } });
   }
 });`;
 
-type Pending = { resolve: (keys: string[]) => void; reject: (err: unknown) => void };
+type Pending = { visit: (keys: string[]) => void; resolve: () => void; reject: (err: unknown) => void };
 
 /**
- * Threads that walk folder trees with direct system calls and send back each tree's keys in one
- * message, for counts over a whole namespace (100,000 entries: ~50,000 folders, 500,000 names).
+ * Threads that walk folder trees with direct system calls and send back their keys in a few big
+ * messages, for counts over a whole namespace (100,000 entries: ~50,000 folders, 500,000 names).
  * Through the thread pool every folder was a round trip and its names were turned into JS values
  * on the main thread; here the main thread only receives the result. One thread per core, each
  * started on first use and never keeping the process alive on its own.
@@ -53,12 +60,12 @@ class WalkThreads {
 
   readonly size = Math.max(1, os.availableParallelism());
 
-  walk(roots: Root[]): Promise<string[]> {
+  walk(roots: Root[], visit: (keys: string[]) => void): Promise<void> {
     const thread = this.leastBusy();
     const id = ++this.lastId;
     return new Promise((resolve, reject) => {
       if (thread.pending.size === 0) thread.worker.ref(); // a walk in flight keeps the process alive
-      thread.pending.set(id, { resolve, reject });
+      thread.pending.set(id, { visit, resolve, reject });
       thread.worker.postMessage({ id, roots });
     });
   }
@@ -79,10 +86,16 @@ class WalkThreads {
       if (thread.pending.size === 0) worker.unref();
       return waiter;
     };
-    worker.on('message', ({ id, keys, error }: { id: number; keys?: string[]; error?: { code?: string; message: string } }) => {
-      const waiter = settle(id);
-      if (keys) waiter?.resolve(keys);
-      else waiter?.reject(Object.assign(new Error(error!.message), { code: error!.code }));
+    worker.on('message', ({ id, keys, done, error }: { id: number; keys?: string[]; done?: boolean; error?: { code?: string; message: string } }) => {
+      const waiter = done || error ? settle(id) : thread.pending.get(id);
+      try {
+        if (keys) waiter?.visit(keys);
+      } catch (err) {
+        if (!done) settle(id); // the rest of this walk's keys go unvisited
+        return waiter?.reject(err);
+      }
+      if (error) waiter?.reject(Object.assign(new Error(error.message), { code: error.code }));
+      else if (done) waiter?.resolve();
     });
     const gone = (err: unknown) => {
       const at = this.threads.indexOf(thread);
@@ -112,11 +125,11 @@ const WALKS_PER_THREAD = 2;
 let threads: WalkThreads | null = null;
 
 /**
- * Every file below the entries of folder `dir` whose names start with `filter`, as keys that start
- * with `key`, in no particular order. The top levels are read here (a few thread-pool trips) and
- * their subtrees shared out among the threads.
+ * Visits every file below the entries of folder `dir` whose names start with `filter`, as keys that
+ * start with `key`, a batch at a time in no particular order. The top levels are read here (a few
+ * thread-pool trips) and their subtrees shared out among the threads.
  */
-export async function walkFolder(dir: string, key: string, filter: string): Promise<string[]> {
+export async function walkFolder(dir: string, key: string, filter: string, visit: (keys: string[]) => void): Promise<void> {
   threads ??= new WalkThreads();
   const keys: string[] = [];
   let roots: Root[] = [{ dir, key, filter }];
@@ -132,9 +145,8 @@ export async function walkFolder(dir: string, key: string, filter: string): Prom
     roots = next;
   }
   const shares = Math.min(roots.length, threads.size * WALKS_PER_THREAD);
-  const walks = Array.from({ length: shares }, (_, i) => threads!.walk(roots.filter((_, j) => j % shares === i)));
-  for (const found of await Promise.all(walks)) for (const k of found) keys.push(k);
-  return keys;
+  if (keys.length > 0) visit(keys);
+  await Promise.all(Array.from({ length: shares }, (_, i) => threads!.walk(roots.filter((_, j) => j % shares === i), visit)));
 }
 
 /** A folder's entries; none when it is gone (or is not a folder), as a listing sees it. */

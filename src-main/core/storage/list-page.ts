@@ -44,9 +44,10 @@ export function pageFromSorted(
  * names only where sizes cost a stat each (a local folder), so callers ask sizeOf for the few they need.
  */
 export async function forEachKey(storage: StorageBackend, prefix: string, visit: (key: string, size: number | undefined) => void): Promise<void> {
-  if (storage.allKeys) {
-    for (const key of await storage.allKeys(prefix)) visit(key, undefined);
-    return;
+  if (storage.walkKeys) {
+    return storage.walkKeys(prefix, (keys) => {
+      for (const key of keys) visit(key, undefined);
+    });
   }
   const listKeys = storage.listKeys?.bind(storage);
   let cursor: string | undefined;

@@ -703,12 +703,15 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   /** One walk in a walking thread (direct system calls): the main thread gets the keys in one message. */
-  async allKeys(prefix: string): Promise<string[]> {
+  async walkKeys(prefix: string, visit: (keys: string[]) => void): Promise<void> {
     assertValidPrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
-    const keys = await walkFolder(dirKey ? this.pathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length));
-    if (keys.length === 0) await this.checkRoot(); // nothing: an empty store, or one that is gone
-    return keys;
+    let found = false;
+    await walkFolder(dirKey ? this.pathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length), (keys) => {
+      found ||= keys.length > 0;
+      visit(keys);
+    });
+    if (!found) await this.checkRoot(); // nothing: an empty store, or one that is gone
   }
 
   async sizeOf(key: string): Promise<number | null> {

@@ -99,10 +99,11 @@ export interface StorageBackend {
    */
   listKeys?(prefix: string, options?: ListOptions): Promise<KeyPage>;
   /**
-   * Every key under a prefix in one call, names only and in no particular order, for counts: where
-   * that is cheaper than pages (a local folder, walked off the main thread). Absent on S3 and memory.
+   * Visits every key under a prefix, names only, a batch at a time in no particular order, for
+   * counts: where that is cheaper than pages (a local folder, walked off the main thread). Absent
+   * on S3 and memory.
    */
-  allKeys?(prefix: string): Promise<string[]>;
+  walkKeys?(prefix: string, visit: (keys: string[]) => void): Promise<void>;
   /** One key's size, or null when there is none: where a listing would cost more (a local folder: one stat). */
   sizeOf?(key: string): Promise<number | null>;
   delete(key: string): Promise<void>;
