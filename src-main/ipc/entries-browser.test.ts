@@ -2,8 +2,6 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import * as tar from 'tar-stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contract';
 import { startBridge, type Bridge } from '../bridge/server';
@@ -12,6 +10,7 @@ import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { populateNamespace } from '../test-support/fixture-store';
+import { tarMembers } from '../test-support/tar-members';
 import { createDispatcher } from './dispatch';
 import { AppSession } from './session';
 
@@ -152,18 +151,7 @@ describe('the bridge: GET /api/entries-archive', () => {
     return { ...s, get };
   }
 
-  async function members(res: Response): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    const body = Buffer.from(await res.arrayBuffer()); // rejects when the connection is cut
-    const extract = tar.extract();
-    Readable.from([body]).pipe(extract);
-    for await (const entry of extract) {
-      const parts: Buffer[] = [];
-      for await (const chunk of entry) parts.push(chunk as Buffer);
-      out[entry.header.name] = Buffer.concat(parts).toString();
-    }
-    return out;
-  }
+  const members = async (res: Response) => tarMembers(Buffer.from(await res.arrayBuffer())); // rejects when the connection is cut
 
   it('streams the selection as one tar, expired entries left out and named in its summary', async () => {
     const { get, call, alpha } = await bridged();

@@ -47,18 +47,20 @@ export function EntriesPanel() {
   const firstShown = items[0]?.index ?? 0;
   const lastShown = items[items.length - 1]?.index ?? 0;
 
+  // The rows on show, fetched a block at a time (the first block tells how many there are).
+  const unknown = entries.total === null && entries.status !== 'error';
   useEffect(() => {
-    if (total > 0) void loadRange(firstShown, lastShown);
-  }, [firstShown, lastShown, total, entries.generation, loadRange]);
+    if (unknown || total > 0) void loadRange(firstShown, lastShown);
+  }, [firstShown, lastShown, total, unknown, entries.generation, loadRange]);
 
-  function moveTo(index: number, select = true) {
+  function moveTo(index: number) {
     setActive(index);
     virtualizer.scrollToIndex(index, { align: 'auto' });
+    setAnchor(index);
     const row = rowAt(entries, index);
-    if (select && row) {
-      setAnchor(index);
-      setSelection({ all: false, hashes: [row.hash] });
-    }
+    // A row not fetched yet (a jump to the end) is selected once its block is there.
+    if (row) setSelection({ all: false, hashes: [row.hash] });
+    else void selectEntryRange(index, index);
   }
 
   // The entry on show is the selected row, however it was opened, even far from the rows fetched so far.
@@ -128,9 +130,7 @@ export function EntriesPanel() {
       virtualizer.scrollToIndex(next, { align: 'auto' });
       return selectRange(next);
     }
-    // The row is selected once its block is there (a jump to the end fetches one block).
     moveTo(next);
-    if (!rowAt(entries, next)) void loadRange(next, next).then(() => moveTo(next));
   }
 
   const selected = selectedCount(entries);
@@ -140,6 +140,7 @@ export function EntriesPanel() {
   return (
     <Panel
       label="Entries"
+      className="entries-panel"
       title={`Entries in ${entries.namespace}`}
       actions={
         <>
@@ -254,19 +255,12 @@ function EntryFilters({ filter, types, onChange }: { filter: EntryFilter; types:
   return (
     <div className="entry-filters" role="search" aria-label="Filter entries">
       <input type="search" aria-label="Filter by name or hash" placeholder="Name or hash" value={name} onChange={(e) => setName(e.target.value)} />
-      <select aria-label="Filter by type" value={type} onChange={(e) => setType(e.target.value)}>
-        <option value="">Any type</option>
-        {majors.map((m) => (
-          <option key={m} value={m}>
-            {m}/*
-          </option>
+      <input aria-label="Filter by type" placeholder="type, e.g. image" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
+      <datalist id="entry-types">
+        {[...majors, ...types].map((t) => (
+          <option key={t} value={t} />
         ))}
-        {types.map((t) => (
-          <option key={t} value={t}>
-            {t}
-          </option>
-        ))}
-      </select>
+      </datalist>
       <input aria-label="Smallest size" placeholder="min size" value={minSize} onChange={(e) => setMinSize(e.target.value)} aria-invalid={minSize.trim() !== '' && parseSize(minSize) === undefined} />
       <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
       <input type="date" aria-label="Stored from" value={from} onChange={(e) => setFrom(e.target.value)} />

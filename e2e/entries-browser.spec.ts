@@ -1,0 +1,143 @@
+import AxeBuilder from '@axe-core/playwright';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Page } from '@playwright/test';
+import { LocalFolderStorage } from '../src-main/core/storage/local';
+import { populateNamespace } from '../src-main/test-support/fixture-store';
+import { tarMembers } from '../src-main/test-support/tar-members';
+import { expect, screenshot, startWeb, test, type RunningBridge } from './bridge';
+
+// Issue #17 (and #19's badge in the list): columns, sort and filter by main, multi-select with
+// bulk delete and save, the expired badge, and a jump to the end of a 100,000-entry namespace.
+test.describe.configure({ mode: 'serial', timeout: 300_000 });
+
+let small: RunningBridge;
+let big: RunningBridge;
+
+test.beforeAll(async () => {
+  test.setTimeout(300_000); // `npm run web` builds the renderer first: slow on a loaded machine
+  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'browser-store-')));
+  await populateNamespace(storage, 'docs', 40).finally(() => storage.close()); // entry-<i>.txt, stored from 2026-01-01, a second apart
+  [small, big] = await Promise.all([startWeb(storage.root), startWeb(process.env.E2E_BIG_STORE!)]);
+});
+test.afterAll(async () => Promise.all([small?.stop(), big?.stop()]));
+
+async function noSeriousAxeViolations(page: Page, screen: string): Promise<void> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  expect(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${screen}: ${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+}
+
+async function openNamespace(page: Page, name: string) {
+  const namespaces = page.getByRole('region', { name: 'Namespaces' });
+  await namespaces.getByRole('option', { name: new RegExp(`^${name}`) }).click();
+  return page.getByRole('region', { name: 'Entries' });
+}
+
+test('columns, sort, filter, multi-select, bulk delete with a confirmation, bulk save, expired badges', async ({ page }) => {
+  await page.goto(small.url);
+  const entries = await openNamespace(page, 'docs');
+  const rows = entries.getByRole('option');
+  const count = entries.getByTestId('entries-count');
+  await expect(count).toHaveText('40 entries');
+  for (const column of ['Hash', 'Name', 'Type', 'Size', 'Versions', 'Stored']) await expect(entries.getByRole('button', { name: new RegExp(`^${column}`) })).toBeVisible();
+  await expect(rows.first()).toContainText('text/plain');
+
+  // Sorted by main: by name, then the other way.
+  await entries.getByRole('button', { name: /^Name/ }).click();
+  await expect(rows.first()).toContainText('entry-0.txt');
+  await expect(rows.nth(1)).toContainText('entry-1.txt');
+  await entries.getByRole('button', { name: /^Name/ }).click();
+  await expect(rows.first()).toContainText('entry-9.txt');
+  await entries.getByRole('button', { name: /^Stored/ }).click();
+  await expect(rows.first()).toContainText('entry-0.txt');
+
+  // Filtered by main: the count says how many of the namespace show.
+  await entries.getByLabel('Filter by name or hash').fill('entry-1');
+  await expect(count).toHaveText('11 of 40 entries');
+  await expect(rows).toHaveCount(11);
+  await expect(rows.first()).toContainText('entry-1.txt');
+  await screenshot(page, '17-entries-browser');
+  await noSeriousAxeViolations(page, 'entries browser');
+
+  // Click, Shift+click, Ctrl+click: three rows; Delete asks first, naming the count.
+  await rows.nth(0).click();
+  await rows.nth(3).click({ modifiers: ['Shift'] });
+  await expect(count).toHaveText('11 of 40 entries · 4 selected');
+  await rows.nth(1).click({ modifiers: ['Control'] });
+  await expect(count).toHaveText('11 of 40 entries · 3 selected');
+  await expect(entries.getByRole('option', { selected: true })).toHaveCount(3);
+  await entries.getByRole('button', { name: 'Delete…' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Delete 3 entries' });
+  await expect(confirm).toContainText('This cannot be undone');
+  await noSeriousAxeViolations(page, 'bulk delete dialog');
+  await confirm.getByRole('button', { name: 'Keep them' }).click();
+  await expect(count).toHaveText('11 of 40 entries · 3 selected'); // kept: nothing changed
+  await entries.getByRole('button', { name: 'Delete…' }).click();
+  await page.getByRole('dialog', { name: 'Delete 3 entries' }).getByRole('button', { name: 'Delete 3 entries' }).click();
+  await expect(page.getByText('Deleted 3 entries')).toBeVisible();
+  await expect(count).toHaveText('8 of 37 entries');
+  await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^docs/ })).toContainText('37 entries');
+
+  // Ctrl+A selects all the filter shows; Save streams them as one tar, each checked as read.
+  await entries.getByRole('listbox', { name: 'Entry list' }).focus();
+  await page.keyboard.press('Control+a');
+  await expect(count).toHaveText('8 of 37 entries · 8 selected');
+  await entries.getByRole('button', { name: 'Save…' }).click();
+  const save = page.getByRole('dialog', { name: 'Save 8 entries' });
+  await noSeriousAxeViolations(page, 'bulk save dialog');
+  const downloading = page.waitForEvent('download');
+  await save.getByRole('button', { name: 'Save', exact: true }).click();
+  const download = await downloading;
+  expect(download.suggestedFilename()).toBe('docs-entries.tar');
+  const files = await tarMembers(readFileSync((await download.path())!));
+  expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', ...['entry-10.txt', 'entry-13.txt', 'entry-14.txt', 'entry-15.txt', 'entry-16.txt', 'entry-17.txt', 'entry-18.txt', 'entry-19.txt']].sort());
+  expect(files['entry-15.txt']).toBe('fixture entry 15 of docs\n');
+
+  // A TTL makes the list say expired (#19); saving then leaves expired entries out unless asked.
+  await page.getByRole('tab', { name: 'Retention' }).click();
+  const retention = page.getByRole('region', { name: 'Retention' });
+  await retention.getByLabel('TTL').fill('30d');
+  await retention.getByRole('button', { name: 'Save policy' }).click();
+  await expect(retention.getByTestId('namespace-ttl')).toHaveText('30d');
+  await page.getByRole('tab', { name: 'Browse' }).click();
+  await expect(rows.first().locator('.badge.expired')).toHaveText('expired');
+  await expect(entries.locator('.badge.expired')).toHaveCount(8);
+  await noSeriousAxeViolations(page, 'expired badges in the list');
+  await entries.getByRole('listbox', { name: 'Entry list' }).focus();
+  await page.keyboard.press('Control+a');
+  await entries.getByRole('button', { name: 'Save…' }).click();
+  const skipping = page.waitForEvent('download');
+  await page.getByRole('dialog', { name: 'Save 8 entries' }).getByRole('button', { name: 'Save', exact: true }).click();
+  const summary = await tarMembers(readFileSync((await (await skipping).path())!));
+  expect(Object.keys(summary)).toEqual(['cache-admin-summary.json']);
+  expect(JSON.parse(summary['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 8 });
+});
+
+test('a 100,000-entry namespace: the scrollbar spans all of it, End jumps to the last row at once, a lookup selects its row', async ({ page }) => {
+  await page.goto(big.url);
+  const entries = await openNamespace(page, 'big');
+  await expect(entries.getByTestId('entries-count')).toHaveText('100,000 entries', { timeout: 60_000 });
+  const list = entries.getByRole('listbox', { name: 'Entry list' });
+  // Sized to the whole namespace, not to what was fetched.
+  expect(await list.evaluate((el) => el.scrollHeight)).toBeGreaterThan(100_000 * 29);
+  await entries.getByRole('button', { name: /^Stored/ }).click();
+  await expect(entries.getByRole('option').first()).toContainText('entry-0.txt');
+  await list.focus();
+  const started = Date.now();
+  await page.keyboard.press('End');
+  await expect(entries.getByRole('option', { selected: true })).toContainText('entry-99999.txt');
+  console.log(`End on 100,000 entries: the last row selected after ${Date.now() - started} ms`);
+  await page.keyboard.press('PageUp');
+  await page.keyboard.press('Home');
+  await expect(entries.getByRole('option', { selected: true })).toContainText('entry-0.txt');
+
+  // A lookup far from the rows fetched so far: its row is fetched, scrolled to and selected.
+  const lookup = page.getByLabel('Look up hash or cache id');
+  const hash = await entries.getByRole('option').first().locator('code').textContent();
+  await page.keyboard.press('End');
+  await expect(entries.getByRole('option', { selected: true })).toContainText('entry-99999.txt');
+  await lookup.fill(hash!.trim());
+  await lookup.press('Enter');
+  await expect(entries.getByRole('option', { selected: true })).toContainText('entry-0.txt');
+  await noSeriousAxeViolations(page, 'big namespace');
+});

@@ -1,0 +1,150 @@
+// @vitest-environment happy-dom
+import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { EntriesWindow, EntryListItem, MethodInput } from '../../src-shared/contract';
+import { fail, fakeClient, ok, renderWith } from '../test/render';
+import { EntriesPanel } from './EntriesPanel';
+
+const hashOf = (i: number) => i.toString(16).padStart(16, '0');
+const row = (i: number, over: Partial<EntryListItem> = {}): EntryListItem => ({
+  hash: hashOf(i),
+  versions: 1,
+  stored_at: '2026-11-24T00:00:00.000Z',
+  size: i,
+  source: `file-${i}.txt`,
+  content_type: 'text/plain',
+  expired: false,
+  expires_at: null,
+  ...over,
+});
+
+/** Main's side of `entries` over `total` rows (hash order), answering windows and locating hashes as main does. */
+function namespaceOf(total: number, over: (i: number) => Partial<EntryListItem> = () => ({})) {
+  return (input: MethodInput<'entries'>) => {
+    const limit = input.limit ?? 200;
+    const located = input.locate ? parseInt(input.locate, 16) : null;
+    const offset = located !== null ? Math.floor(located / limit) * limit : (input.offset ?? 0);
+    const rows = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, k) => row(offset + k, over(offset + k)));
+    return ok<EntriesWindow>({ namespace: input.namespace, total, knownTotal: total, offset, rows, located, types: ['text/plain'] });
+  };
+}
+
+beforeEach(() => {
+  // happy-dom lays nothing out: give elements the size a window would.
+  vi.spyOn(HTMLElement.prototype, 'clientHeight', 'get').mockReturnValue(300);
+  vi.spyOn(HTMLElement.prototype, 'clientWidth', 'get').mockReturnValue(600);
+});
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
+
+const list = () => screen.getByRole('listbox', { name: 'Entry list' });
+const active = () => list().getAttribute('aria-activedescendant');
+
+describe('the entries browser', () => {
+  it('shows every column and the expired badge (#19), sized to the whole namespace while fetching one block', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(100_000, (i) => (i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : {})) });
+    renderWith(<EntriesPanel />, { client });
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries'));
+    const first = (await screen.findAllByRole('option'))[0]!;
+    expect(first.textContent).toBe(`${hashOf(0)}expired file-0.txttext/plain0 B32026-11-24 00:00`);
+    expect(first.querySelector('.badge.expired')).not.toBeNull();
+    expect((list().firstElementChild as HTMLElement).style.height).toBe(`${100_000 * 30}px`);
+    expect(screen.getAllByRole('option').length).toBeLessThan(100);
+    expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0]);
+  });
+
+  it('End jumps to the last of 100,000 rows by fetching just that block, and selects it; Home goes back', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(100_000) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.keyDown(list(), { key: 'End' });
+    await waitFor(() => expect(active()).toBe('entry-99999'));
+    expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0, 99_800]);
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(99_999)] }); // happy-dom does not scroll: the row itself is not rendered
+    fireEvent.keyDown(list(), { key: 'Home' });
+    expect(active()).toBe('entry-0');
+    fireEvent.keyDown(list(), { key: 'PageDown' }); // a page is the rows that fit: 300 px / 30 px, less one
+    expect(active()).toBe('entry-9');
+  });
+
+  it('the row of the entry a lookup shows is located by main and selected, even far from the rows fetched', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(5000) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    const record = { namespace: 'default', hash: hashOf(4321) };
+    act(() => store.setState({ entry: { status: 'ready', data: { record } as never } }));
+    await waitFor(() => expect(active()).toBe('entry-4321'));
+    expect(calls.some((c) => c.method === 'entries' && (c.input as { locate?: string }).locate === hashOf(4321))).toBe(true);
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(4321)] });
+  });
+
+  it('sort and filter are asked of main, never done on fetched rows', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(50) });
+    renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.click(screen.getByRole('button', { name: /^Size/ }));
+    fireEvent.click(screen.getByRole('button', { name: /^Size/ }));
+    fireEvent.change(screen.getByLabelText('Filter by name or hash'), { target: { value: 'file-4' } });
+    fireEvent.change(screen.getByLabelText('Smallest size'), { target: { value: '1k' } });
+    await waitFor(() => expect(calls.filter((c) => c.method === 'entries').length).toBe(4));
+    const asked = calls.filter((c) => c.method === 'entries').map((c) => c.input as MethodInput<'entries'>);
+    expect(asked.slice(1, 3).map((i) => [i.sort, i.descending])).toEqual([
+      ['size', false],
+      ['size', true],
+    ]);
+    expect(asked[3]!.filter).toMatchObject({ name: 'file-4', minSize: 1024 });
+    fireEvent.change(screen.getByLabelText('Largest size'), { target: { value: 'lots' } });
+    expect(screen.getByRole('alert').textContent).toContain('A size is a number of bytes');
+  });
+
+  it('click, Ctrl+click and Shift+click select; Delete asks first, naming the count, and says what main did', async () => {
+    const { client, calls } = fakeClient({
+      entries: namespaceOf(20),
+      deleteEntries: () => ok({ done: 2, failed: 1, failures: [{ hash: hashOf(2), error: { code: 'conflict', message: 'held by another deleter' } }], skippedExpired: 0, folder: null }),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entry: () => new Promise(() => {}),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[0]!);
+    fireEvent.click(rows[2]!, { shiftKey: true });
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 3 selected'));
+    fireEvent.click(rows[1]!, { ctrlKey: true });
+    expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 2 selected');
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Delete 2 entries' });
+    expect(calls.some((c) => c.method === 'deleteEntries')).toBe(false); // asked first
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 2 entries' })));
+    expect(dialog.isConnected).toBe(false);
+    expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
+    expect(store.getState().notice).toBe(`Deleted 2 entries, 1 failed (${hashOf(2)}: held by another deleter)`);
+    expect(calls.some((c) => c.method === 'namespaces')).toBe(true); // the counts follow
+  });
+
+  it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, folder: '/home/me/out' }) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
+    expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries · 100,000 selected');
+    fireEvent.keyDown(list(), { key: ' ' });
+    expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries · 99,999 selected');
+    fireEvent.click(screen.getByRole('button', { name: 'Save…' }));
+    fireEvent.click(screen.getByLabelText('Include expired entries'));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    expect(calls.find((c) => c.method === 'saveEntries')!.input).toEqual({ namespace: 'default', selection: { filter: {}, except: [hashOf(0)] }, includeExpired: true });
+    expect(store.getState().notice).toBe('Saved 5 entries, skipped 99,994 expired into /home/me/out');
+  });
+
+  it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {
+    const { client } = fakeClient({ entries: () => fail('throttled', 'slow down') });
+    renderWith(<EntriesPanel />, { client });
+    expect((await screen.findByRole('alert')).textContent).toContain('slow down');
+    cleanup();
+    renderWith(<EntriesPanel />, { client: fakeClient({ entries: namespaceOf(0) }).client });
+    expect(await screen.findByText('This namespace has no entries yet.')).toBeTruthy();
+  });
+});
