@@ -119,7 +119,7 @@ test('switching store empties every panel at once, and a late answer from the pr
   // The previous store's shard counts arrive after the switch; the new store counts its namespaces slowly.
   let switched!: () => void;
   const afterSwitch = new Promise<void>((resolve) => (switched = resolve));
-  await page.route('**/api/call/stats', async (route) => {
+  await page.route('**/api/call/shardCounts', async (route) => {
     const response = await route.fetch();
     await afterSwitch;
     await route.fulfill({ response });
@@ -132,7 +132,7 @@ test('switching store empties every panel at once, and a late answer from the pr
   await entry.getByRole('list').getByRole('button').first().click(); // a storage key: opens it in Layout
   const layout = page.getByRole('region', { name: 'Layout' });
   await expect(layout.getByLabel('Key details')).toBeVisible();
-  await expect(layout).toContainText('Loading shard counts…');
+  await expect(layout).toContainText('Counting shards: 0 / 256');
 
   await page.getByRole('button', { name: 'Stores…' }).click();
   await page.getByRole('dialog', { name: 'Stores' }).getByRole('button', { name: 'Add local folder' }).click();
