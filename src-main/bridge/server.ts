@@ -9,7 +9,7 @@ import mime from 'mime';
 import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
-import { errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
@@ -165,6 +165,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, `upload ${op}`);
     }
+    // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
+    if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
     // Refused part-way (too large, cancelled): answer first, then drop the rest of the body.
     res.on('finish', () => {
       if (!req.complete) req.destroy();
@@ -189,6 +191,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       result = errorResult(err, 'batch');
       await discardRefusedBody(req);
     }
+    entryTablesOfOpenStore(session)?.changed(namespace);
     res.on('finish', () => {
       if (!req.complete) req.destroy();
     });

@@ -148,7 +148,7 @@ describe('the bridge: GET /api/entries-archive', () => {
     const bridge = await startBridge({ session: s.session, dispatch: s.dispatch, staticDir });
     bridges.push(bridge);
     const get = (query: Record<string, string>) => fetch(`http://127.0.0.1:${bridge.port}/api/entries-archive?${new URLSearchParams(query)}`, { headers: { 'x-cache-admin-token': bridge.token } });
-    return { ...s, get };
+    return { ...s, get, bridge };
   }
 
   const members = async (res: Response) => tarMembers(Buffer.from(await res.arrayBuffer())); // rejects when the connection is cut
@@ -165,6 +165,15 @@ describe('the bridge: GET /api/entries-archive', () => {
     const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [] }) }));
     expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
     expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
+  });
+
+  it('a file uploaded through the bridge is in the next window: the upload, not only the dispatcher, says the namespace changed', async () => {
+    const { window, bridge } = await bridged();
+    expect((await window({ namespace: 'beta' })).knownTotal).toBe(3);
+    const query = new URLSearchParams({ op: 'store', namespace: 'beta', name: 'up.json', transferId: 'up1' });
+    const res = await fetch(`http://127.0.0.1:${bridge.port}/api/upload?${query}`, { method: 'POST', headers: { 'x-cache-admin-token': bridge.token }, body: '{"up":1}' });
+    expect(((await res.json()) as { ok: boolean }).ok).toBe(true);
+    expect((await window({ namespace: 'beta', filter: { name: 'up.json' } })).rows.map((r) => r.source)).toEqual(['up.json']);
   });
 
   it('corrupt content cuts the download (the browser reports it failed); a bad selection is a 400', async () => {
