@@ -254,7 +254,7 @@ function EntryFilters({ filter, types, onChange }: { filter: EntryFilter; types:
   const majors = [...new Set(types.map((t) => t.split('/')[0]!))];
   return (
     <div className="entry-filters" role="search" aria-label="Filter entries">
-      <input type="search" aria-label="Filter by name or hash" placeholder="Name or hash" value={name} onChange={(e) => setName(e.target.value)} />
+      <input className="entry-name-filter" aria-label="Filter by name or hash" placeholder="Name or hash" value={name} onChange={(e) => setName(e.target.value)} />
       <input aria-label="Filter by type" placeholder="type, e.g. image" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
       <datalist id="entry-types">
         {[...majors, ...types].map((t) => (
