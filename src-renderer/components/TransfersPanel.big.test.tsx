@@ -1,0 +1,40 @@
+// @vitest-environment happy-dom
+import { act, cleanup, screen, waitFor } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HASH_FIRST_BELOW_BYTES } from '../state/store';
+import { fakeClient, ok, renderWith } from '../test/render';
+import { TransfersPanel } from './TransfersPanel';
+
+afterEach(cleanup);
+
+/** A dropped file that says it is `size` bytes (its bytes are never read here: main reads them). */
+function sized(name: string, size: number): File {
+  const file = new File([new Uint8Array(1)], name);
+  Object.defineProperty(file, 'size', { value: size });
+  return file;
+}
+
+describe('Transfers: one big file', () => {
+  it('is read once: stored without a hash first, and the store says it was a new version of content already there', async () => {
+    const { client, calls } = fakeClient({
+      hashFile: () => ok({ hash: 'b94d27b9934d3e08', sha256: 'x', size: 1, existing: null }),
+      storeFile: () => ok({ cache_id: 'b94d27b9934d3e08-v4', hash: 'b94d27b9934d3e08', version: 4, namespace: 'default', size: HASH_FIRST_BELOW_BYTES, source: 'disk.img', deduplicated: true, keys: [] }),
+      namespaces: () => ok({ namespaces: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([sized('disk.img', HASH_FIRST_BELOW_BYTES)]));
+    await waitFor(() => expect(screen.getByText('new version v4 of content already stored')).toBeTruthy());
+    expect(calls.filter((c) => c.method === 'hashFile' || c.method === 'storeFile').map((c) => c.method)).toEqual(['storeFile']);
+  });
+
+  it('a file just under the size is still hashed first, so the operator hears of a duplicate before it is stored', async () => {
+    const { client, calls } = fakeClient({ hashFile: () => new Promise(() => {}) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([sized('disk.img', HASH_FIRST_BELOW_BYTES - 1)]));
+    await waitFor(() => expect(calls.some((c) => c.method === 'hashFile')).toBe(true));
+    expect(calls.some((c) => c.method === 'storeFile')).toBe(false);
+  });
+});
