@@ -17,8 +17,8 @@ const WASM_PAGE = 1 << 16;
  * A few page-aligned buffers, reused in turn: one is read into while the others are hashed or
  * written, so a big store allocates nothing per chunk and can write with direct I/O. Page-aligned
  * because they are WebAssembly memories, which V8 maps on page boundaries (a Buffer's address has
- * no useful alignment). A buffer is handed out again only after the others have been, and not
- * before a write holding it has finished.
+ * no useful alignment); shared ones, so the hashing thread reads them in place. A buffer is handed
+ * out again only after the others have been, and not before everything holding it has finished.
  */
 export class BufferRing implements ChunkBuffers {
   private readonly buffers: Uint8Array[] = [];
@@ -35,7 +35,8 @@ export class BufferRing implements ChunkBuffers {
     this.turn = (k + 1) % this.count;
     await this.busy[k];
     // Allocated on first use: a file of one chunk needs one buffer.
-    this.buffers[k] ??= new Uint8Array(new WebAssembly.Memory({ initial: this.size / WASM_PAGE }).buffer);
+    const pages = this.size / WASM_PAGE;
+    this.buffers[k] ??= new Uint8Array(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer);
     return this.buffers[k];
   }
 
@@ -44,10 +45,10 @@ export class BufferRing implements ChunkBuffers {
     return chunk.byteOffset === 0 && this.buffers.some((b) => b.buffer === chunk.buffer);
   }
 
-  /** Keeps the buffer `chunk` lies in from being handed out again until `done` settles. */
+  /** Keeps the buffer `chunk` lies in from being handed out again until `done` settles (and what held it already). */
   holdUntil(chunk: Uint8Array, done: Promise<unknown>): void {
     const k = this.buffers.findIndex((b) => b.buffer === chunk.buffer);
-    if (k >= 0) this.busy[k] = done.catch(() => undefined);
+    if (k >= 0) this.busy[k] = Promise.allSettled([this.busy[k], done]);
   }
 }
 

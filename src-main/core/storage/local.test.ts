@@ -12,6 +12,7 @@ import { LocalFolderStorage, STAGING_DIR, StagingWriter } from './local';
 import type { StorageBackend } from './types';
 import { CountingStorage } from './counting';
 import { CacheService } from '../cache-service';
+import { nativeEntryRows, nativeSortedEntryRows } from '../formats/native/entry-rows';
 
 const made: string[] = [];
 async function tempRoot(): Promise<string> {
@@ -55,10 +56,10 @@ describe('local folder specifics', () => {
     await fs.mkdir(path.join(root, 'ns'), { recursive: true });
     await fs.writeFile(path.join(root, 'ns', '.tmp-123-abc'), 'partial');
     expect((await storage.list('ns/')).objects).toEqual([]);
-    // One chunk (held in memory) or several (spooled to .staging/), then the source fails.
+    // One 4 MiB buffer's worth (held in memory) or several (spooled to .staging/), then the source fails.
     for (const chunks of [1, 3]) {
       const failing = (async function* () {
-        for (let i = 0; i < chunks; i++) yield new Uint8Array(100_000);
+        for (let i = 0; i < chunks; i++) yield new Uint8Array(5 << 20);
         throw new Error('source broke');
       })();
       await expect(storage.stage({ kind: 'stream', stream: failing })).rejects.toThrow('source broke');
@@ -303,7 +304,8 @@ describe('local folder specifics', () => {
       const before = fsSync.existsSync(root) ? await tree(root) : null;
       const unreachable = { code: 'storage_unreachable', message: expect.stringContaining(`the store folder ${root} is gone`) };
       await expect(cache.namespaces()).rejects.toMatchObject(unreachable);
-      await expect(cache.entriesPage('docs')).rejects.toMatchObject(unreachable);
+      await expect(nativeEntryRows(cache, 'docs')).rejects.toMatchObject(unreachable); // the entries browser's table
+      await expect(nativeSortedEntryRows(cache, 'docs').next()).rejects.toMatchObject(unreachable); // and its first rows
       await expect(cache.record('docs', { hash: stored.hash })).rejects.toMatchObject(unreachable);
       await expect(cache.store('docs', { source: { kind: 'bytes', bytes: new TextEncoder().encode('new') } })).rejects.toMatchObject(unreachable);
       await expect(cache.store('docs', { source: { kind: 'bytes', bytes: Buffer.alloc(3 << 20, 1) } })).rejects.toMatchObject(unreachable); // staged in a file
