@@ -65,6 +65,13 @@ test('set a TTL, see expired badges, preview the prune, prune with confirmation,
   await page.getByLabel('Look up hash or cache id').fill(oldHash);
   await page.getByLabel('Look up hash or cache id').press('Enter');
   await page.getByRole('tab', { name: 'Browse' }).click();
+  // The entries list marks expired entries too (the row of the lookup), not the file dropped today.
+  const list = page.getByRole('listbox', { name: 'Entry list' });
+  await expect(list.getByRole('option', { name: new RegExp(oldHash) })).toContainText('expired');
+  await page.getByLabel('Filter by name or hash').fill('hello');
+  await expect(list.getByRole('option')).toHaveCount(1);
+  await expect(list.getByRole('option')).not.toContainText('expired');
+  await page.getByLabel('Filter by name or hash').fill('');
   const entry = page.getByRole('region', { name: 'Entry' });
   await expect(entry.getByTestId('entry-expiry')).toContainText('expired');
   await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody tr')).toContainText('expired');
