@@ -10,7 +10,8 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve(__dirname, 'src-main/electron/main.ts') } },
+      // The drops' store worker beside main's entry, where main looks for it (storeWorkerBeside).
+      rollupOptions: { input: { index: resolve(__dirname, 'src-main/electron/main.ts'), 'store-worker': resolve(__dirname, 'src-main/cli/store-worker.ts') } },
     },
   },
   preload: {

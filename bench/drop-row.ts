@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { BATCH_MAX_FILES, frameHeader, planBatches } from '../src-shared/batch-frame';
-import { type BenchRow, CLI, alternating, median, settleWrites, timeCommand } from './harness';
+import { type BenchRow, alternating, median, settleWrites, timeCliStore } from './harness';
 import { writeSmallFiles } from './fixtures';
 import type { BenchOptions } from './run';
 
@@ -84,8 +84,7 @@ export async function benchDrop(o: BenchOptions): Promise<BenchRow> {
     }
   };
   const runCli = async (run: number) => {
-    settleWrites();
-    cli.push(await timeCommand(process.execPath, [...CLI, '--store', path.join(o.work, `cli-store-${run}`), '--json', 'store', folder]));
+    cli.push(await timeCliStore(path.join(o.work, `cli-store-${run}`), folder));
   };
   await alternating(o.smoke ? o.runs : Math.max(o.runs, 4), runCli, runOurs);
   const ratio = median(ours) / median(cli);

@@ -53,6 +53,12 @@ export function settleWrites(): void {
   spawnSync('sync');
 }
 
+/** `cache-admin store <folder>` into a new store, the whole command timed (rows 1 and 11), after earlier writes settled. */
+export function timeCliStore(store: string, folder: string): Promise<number> {
+  settleWrites();
+  return timeCommand(process.execPath, [...CLI, '--store', store, '--json', 'store', folder]);
+}
+
 /**
  * Runs ours and the reference `runs` times, who goes first alternating: file creation on this disk
  * slows down for a while after many writes or deletions, which hits whichever runs first most.

@@ -16,7 +16,7 @@ import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, 
 import { benchPrune } from './retention-row';
 import { benchDrop } from './drop-row';
 import { benchStart } from './start';
-import { type BenchRow, CLI, alternating, formatTable, hasCommand, machineFacts, median, settleWrites, timeCommand } from './harness';
+import { type BenchRow, CLI, alternating, formatTable, hasCommand, machineFacts, median, settleWrites, timeCliStore, timeCommand } from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 
@@ -49,8 +49,7 @@ export async function benchBulkStore(o: BenchOptions): Promise<BenchRow> {
     gitFlushed.push(await hashObjects(`git-fsync-${run}`, ['-c', 'core.fsync=loose-object', '-c', 'core.fsyncMethod=batch']));
   };
   const runOurs = async (run: number) => {
-    settleWrites();
-    ours.push(await timeCommand(process.execPath, [...CLI, '--store', path.join(o.work, `store-${run}`), '--json', 'store', path.join(o.work, 'small')]));
+    ours.push(await timeCliStore(path.join(o.work, `store-${run}`), path.join(o.work, 'small')));
   };
   // As many runs with each going first (the inode allocator steps over recently freed inodes for a minute).
   await alternating(o.smoke ? o.runs : Math.max(o.runs, 4), runGit, runOurs);

@@ -10,12 +10,16 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** The bridge's entry (`npm run web`); it serves out/renderer, found from its own place. */
 export const BRIDGE_BUNDLE = path.join(REPO, 'out/bridge/main.js');
 
+/** The bridge bundle's entries: its main and the worker its drops are stored in. */
+const BRIDGE_ENTRIES = { main: 'src-main/bridge/main.ts', 'store-worker': 'src-main/cli/store-worker.ts' };
+
 /** What the app is built from and what it consists of, relative to the repository. */
 export function appBuild(root) {
   return {
     name: 'app',
     inputs: ['src-main', 'src-shared', 'src-renderer', ...topLevelFiles(root), 'node_modules/.package-lock.json', 'scripts/build-app.mjs', 'scripts/build-stamp.mjs'],
-    outputs: ['out/main/index.js', 'out/preload/index.cjs', 'out/renderer/index.html', 'out/bridge/main.js'],
+    // Electron main and the bridge each have the drops' store worker beside them (storeWorkerBeside).
+    outputs: ['out/main/index.js', 'out/main/store-worker.js', 'out/preload/index.cjs', 'out/renderer/index.html', 'out/bridge/main.js', 'out/bridge/store-worker.js'],
   };
 }
 
@@ -35,7 +39,7 @@ export function ensureAppBuilt(root = REPO) {
     build: async () => {
       console.error('Cache Admin: building the app (its sources changed since the last build)…');
       await electronViteBuild(root);
-      await bundleForNode(root, { main: 'src-main/bridge/main.ts' }, path.join(root, 'out/bridge'));
+      await bundleForNode(root, BRIDGE_ENTRIES, path.join(root, 'out/bridge'));
     },
   });
 }

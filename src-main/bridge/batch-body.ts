@@ -67,11 +67,15 @@ export async function readBatch(req: IncomingMessage, signal: AbortSignal): Prom
   const chunks = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   let held = Buffer.alloc(0);
   if (length <= MAX_HELD_BODY) {
-    const parts: Buffer[] = [];
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) parts.push(next.value);
-    held = Buffer.concat(parts);
-    if (held.byteLength !== length) throw bad(`the body has ${held.byteLength} bytes, not the ${length} announced`);
-    return parseHeldBatch(held);
+    // Its own memory, never a slice of Node's shared pool: the batch's files are moved to a store worker whole (StorePool).
+    const body = Buffer.allocUnsafeSlow(length);
+    let got = 0;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      if (got + next.value.byteLength <= length) next.value.copy(body, got);
+      got += next.value.byteLength;
+    }
+    if (got !== length) throw bad(`the body has ${got} bytes, not the ${length} announced`);
+    return parseHeldBatch(body);
   }
   // One big file: read its header, then hand the rest of the body over as its content.
   let frame: ReturnType<typeof header> | null = null;

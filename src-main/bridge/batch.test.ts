@@ -10,17 +10,19 @@ import { ProfileStore } from '../profiles/profiles';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { MAX_HELD_BODY } from './batch-body';
 import { startBridge, type Bridge } from './server';
+import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
 
 const running: { bridge: Bridge; session: AppSession }[] = [];
 
-/** A bridge on a fresh local folder store (the bulk path groups flushes there), as `npm run web -- --store DIR` runs. */
-async function setup(maxEntryBytes?: number) {
+/** A bridge on a fresh local folder store (the bulk path groups flushes there), as `npm run web -- --store DIR` runs, its drops stored by `storeWorker` if given. */
+async function setup(storeWorker: URL | undefined, maxEntryBytes?: number) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-batch-'));
+  mkdirSync(path.join(dir, 'store'));
   const staticDir = path.join(dir, 'renderer');
   mkdirSync(staticDir);
   writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
   const profiles = new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'default-store'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, cacheOptions: { maxEntryBytes } });
+  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, cacheOptions: { maxEntryBytes }, storeWorker });
   await session.start();
   const dispatch = createDispatcher(session);
   const bridge = await startBridge({ session, dispatch, staticDir });
@@ -56,9 +58,12 @@ afterEach(async () => {
   }
 });
 
-describe('bridge batches of a drop (POST /api/batch)', () => {
+describe.each([
+  { where: "main's thread", storeWorker: undefined },
+  { where: 'the store workers', storeWorker: BUILT_STORE_WORKER },
+])('bridge batches of a drop (POST /api/batch), stored in $where', ({ storeWorker }) => {
   it('stores 300 framed files of one request under their paths in the drop, in the order sent', async () => {
-    const { post, call, entryCount } = await setup();
+    const { post, call, entryCount } = await setup(storeWorker);
     const files = smallFiles(300);
     const { status, body } = await post({ namespace: 'default', dropId: 'drop1' }, framed(files));
     expect(status).toBe(200);
@@ -72,7 +77,7 @@ describe('bridge batches of a drop (POST /api/batch)', () => {
   });
 
   it('streams a big file sent alone and stores it whole', async () => {
-    const { post } = await setup();
+    const { post } = await setup(storeWorker);
     const big = Buffer.alloc(MAX_HELD_BODY + 3 * 1024 * 1024, 7);
     const { body } = await post({ namespace: 'default', dropId: 'drop2' }, framed([{ name: 'videos/big.bin', bytes: big }]));
     expect(body.value!.outcomes).toEqual([expect.objectContaining({ name: 'videos/big.bin', stored: expect.objectContaining({ size: big.byteLength, source: 'videos/big.bin' }) })]);
@@ -88,7 +93,7 @@ describe('bridge batches of a drop (POST /api/batch)', () => {
     ['a size past the body', () => Buffer.concat([framed(smallFiles(3)), frameHeader('x.txt', 2 ** 40)])],
     ['more files than a batch holds', () => framed(smallFiles(1001))],
   ])('refuses %s with invalid_input and stores nothing of the batch', async (_, body) => {
-    const { post, entryCount } = await setup();
+    const { post, entryCount } = await setup(storeWorker);
     const answer = await post({ namespace: 'default', dropId: 'bad' }, body());
     expect(answer.body.ok).toBe(false);
     expect(answer.body.error!.code).toBe('invalid_input');
@@ -97,7 +102,7 @@ describe('bridge batches of a drop (POST /api/batch)', () => {
   });
 
   it('refuses a bad query (no drop id, a namespace the layout refuses) before reading the body', async () => {
-    const { post, entryCount } = await setup();
+    const { post, entryCount } = await setup(storeWorker);
     expect((await post({ namespace: 'default' }, framed(smallFiles(2)))).status).toBe(400);
     const badNs = await post({ namespace: 'Not_Native', dropId: 'd' }, framed(smallFiles(2)));
     expect(badNs.body.error!.code).toBe('invalid_namespace');
@@ -105,7 +110,7 @@ describe('bridge batches of a drop (POST /api/batch)', () => {
   });
 
   it('fails a file over the size limit alone (too_large), with no partial entry; the rest are stored', async () => {
-    const { post, entryCount } = await setup(64);
+    const { post, entryCount } = await setup(storeWorker, 64);
     const files = [...smallFiles(2), { name: 'photos/too-big.txt', bytes: Buffer.alloc(200, 1) }];
     const { body } = await post({ namespace: 'default', dropId: 'limit' }, framed(files));
     expect(body.value!.outcomes.map((o) => o.error?.code ?? 'stored')).toEqual(['stored', 'stored', 'too_large']);
@@ -113,7 +118,7 @@ describe('bridge batches of a drop (POST /api/batch)', () => {
   });
 
   it('cancelDrop stops the batch under way and says how many files were stored; later batches are refused', async () => {
-    const { bridge, post, call, entryCount } = await setup();
+    const { bridge, post, call, entryCount } = await setup(storeWorker);
     expect((await post({ namespace: 'default', dropId: 'cx' }, framed(smallFiles(5)))).body.ok).toBe(true);
     // A big file whose bytes stop coming half-way: it is under way when the cancel arrives.
     const size = MAX_HELD_BODY + 1024 * 1024;

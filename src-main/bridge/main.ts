@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { appDataDir, defaultStoreDir } from '../core/open-store';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
+import { storeWorkerBeside } from '../cli/store-files';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined,
     commandLineFormat: formatChoice(values),
     cacheOptions: { maxEntryBytes: maxEntryBytesOf(values, process.env) },
+    // The bundle (scripts/build-app.mjs) has store-worker.js beside this file; from the sources, drops stay in this thread.
+    storeWorker: storeWorkerBeside(import.meta.url),
   });
   await session.start();
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: RENDERER_DIR, port }).catch((err: NodeJS.ErrnoException) => {

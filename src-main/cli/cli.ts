@@ -238,7 +238,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   // A folder may hold many files: start the workers while it is walked, where the layout lets several threads write.
   const { location } = ctx;
   const parallel = location.kind === 'local' && format.capabilities.parallelWriters && ctx.io.storeWorker && roots.some((r) => r.isFolder);
-  const pool = parallel ? new StorePool(ctx.io.storeWorker!, { dir: location.dir, format: format.name, ns: ctx.ns, ...input, maxEntryBytes: ctx.maxEntryBytes }) : null;
+  const pool = parallel ? new StorePool(ctx.io.storeWorker!, { dir: location.dir, format: format.name, maxEntryBytes: ctx.maxEntryBytes }) : null;
   const waiting = roots.length === 1 && roots[0]!.isPipe ? waitingNote(ctx.io, roots[0]!.arg) : null;
   const report = new StoreReport(ctx, line, progress);
   try {
@@ -246,7 +246,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     report.expect(files.length + passedOver.length);
     for (const item of passedOver) report.outcome(item.index, item.path, item.outcome);
     const onOutcome = (file: FileToStore, outcome: StoreOutcome) => report.outcome(file.index, file.path, outcome);
-    if (pool && files.length >= WORKER_MIN_FILES) await pool.run(files, onOutcome);
+    if (pool && files.length >= WORKER_MIN_FILES) await pool.storeFiles(ctx.ns, input, files, onOutcome);
     else {
       await storeFiles(format, ctx.ns, input, files, onOutcome, {
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,

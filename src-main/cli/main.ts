@@ -2,10 +2,11 @@
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
 import { runCli } from './cli';
+import { storeWorkerBeside } from './store-files';
 
 // The bundle (scripts/build-cli.mjs) has store-worker.js beside this file. Run from the sources
 // (tsx), there is no worker script, and bulk stores run in this thread.
-const storeWorker = import.meta.url.endsWith('.js') ? new URL('./store-worker.js', import.meta.url) : undefined;
+const storeWorker = storeWorkerBeside(import.meta.url);
 
 runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, storeWorker }).then(
   (code) => {

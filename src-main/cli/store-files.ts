@@ -3,7 +3,6 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isUtf8 } from 'node:buffer';
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { FormatName, FormatStoreInput, FormatStoreResult, StoreFormat } from '../core/formats/format';
@@ -173,6 +172,17 @@ export async function storeContents<T>(
   await Promise.all([smallOnes(), mapLimit(contents.filter((c) => c.size >= READ_CHUNK), BIG_FILE_CONCURRENCY, store)]);
 }
 
+/** A file to store as storeContents takes it: one that cannot be read counts as small and fails its own store. */
+export function contentOfFile<T>(item: T, file: string, name: string): ContentToStore<T> {
+  let size = 0;
+  try {
+    size = fsSync.statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+  } catch {
+    // Unreadable (no permission): its store says why.
+  }
+  return { item, source: { kind: 'file', path: file }, name, size };
+}
+
 /** Stores files in this thread, on the bulk fast path (storeContents). */
 export async function storeFiles(
   format: StoreFormat,
@@ -182,20 +192,28 @@ export async function storeFiles(
   onOutcome: (file: FileToStore, outcome: FileOutcome) => void,
   options: BulkStoreOptions,
 ): Promise<void> {
-  // A file that cannot be read counts as small and fails its own store.
-  const contents = files.map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name, size: fsSync.statSync(file.path, { throwIfNoEntry: false })?.size ?? 0 }));
-  await storeContents(format, ns, choice, contents, onOutcome, options);
+  await storeContents(format, ns, choice, files.map((file) => contentOfFile(file, file.path, file.name)), onOutcome, options);
 }
 
-/** What a store worker needs to open the same local folder, in the same layout, the CLI was given. */
-export interface StoreWorkerConfig extends StoreChoice {
+/** What a store worker needs to open the same local folder, in the same layout, as the thread that starts it. */
+export interface StoreWorkerConfig {
   dir: string;
   format: FormatName;
-  ns: string;
   maxEntryBytes?: number;
 }
 
+/** The store worker bundled beside an entry (out/cli, out/bridge, out/main); none when running from sources. */
+export function storeWorkerBeside(entryUrl: string): URL | undefined {
+  return entryUrl.endsWith('.js') ? new URL('./store-worker.js', entryUrl) : undefined;
+}
+
+/** One content of a job as a worker gets it: a file it reads itself, or bytes handed over. */
+export type WireContent = { index: number; name: string } & ({ path: string } | { bytes: Uint8Array });
 export type WireOutcome = { index: number; result: FormatStoreResult } | { index: number; error: ErrorInfo };
+/** What the pool tells a worker: store a job's contents, or stop one under way. */
+export type PoolRequest = { type: 'store'; job: number; ns: string; choice: StoreChoice; contents: WireContent[] } | { type: 'abort'; job: number };
+/** What a worker tells the pool: its store is open; some outcomes of a job (all of them sent once `done`). */
+export type PoolReply = { type: 'ready' } | { type: 'outcomes'; job: number; outcomes: WireOutcome[]; done: boolean };
 
 /** Any failure as a typed error (file system failures by their errno, the rest as internal). */
 export function asCacheError(err: unknown): CacheError {
@@ -204,54 +222,173 @@ export function asCacheError(err: unknown): CacheError {
   return isCacheError(typed) ? typed : new CacheError('internal', e?.message ?? String(err));
 }
 
-export function toWire(file: FileToStore, outcome: FileOutcome): WireOutcome {
-  if ('result' in outcome) return { index: file.index, result: outcome.result };
-  return { index: file.index, error: asCacheError(outcome.error).toInfo() };
+export function toWire(index: number, outcome: FileOutcome): WireOutcome {
+  if ('result' in outcome) return { index, result: outcome.result };
+  return { index, error: asCacheError(outcome.error).toInfo() };
 }
 
 function fromWire(info: ErrorInfo): CacheError {
   return new CacheError(ERROR_CODES.includes(info.code) ? info.code : 'internal', info.message);
 }
 
+interface PoolJob {
+  id: number;
+  request: Extract<PoolRequest, { type: 'store' }>;
+  /** Buffers moved to the worker with the request (not copied). */
+  transfer: ArrayBuffer[];
+  /** Contents with no outcome yet, by index: they fail with the worker's error if it stops. */
+  pending: Map<number, string>;
+  onOutcome: (index: number, outcome: FileOutcome) => void;
+  finish: () => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Its store opened: a worker that stops later is replaced, one that never got this far is not. */
+  ready: boolean;
+  job: PoolJob | null;
+  failure: Error | null;
+}
+
 /**
- * Worker threads that store files into one local folder, one batch at a time each. A bulk store of
- * small files is mostly system calls on one thread, so this uses every core; versions are still
- * allocated in storage, so workers never collide. Started before the file list is ready, so
- * their start-up overlaps the folder walk.
+ * Worker threads that store into one local folder, one job at a time each, taken from one queue
+ * (the CLI's folder, the app's drops). A bulk store of small files is mostly system calls on one
+ * thread, so this uses every core; versions are still allocated in storage, so workers never
+ * collide. A worker that stops fails only its own job's contents not reported yet.
  */
 export class StorePool {
-  private readonly workers: { worker: Worker; stopped: Promise<never> }[];
+  private readonly workers = new Set<PoolWorker>();
+  private readonly queue: PoolJob[] = [];
+  private nextJob = 0;
+  private closed = false;
+  /** Why the last worker stopped: what queued jobs fail with once none is left. */
+  private lastFailure = new CacheError('internal', 'no store worker is running');
 
-  constructor(workerUrl: URL, config: StoreWorkerConfig) {
+  /** Workers start at once, so their start-up overlaps whatever comes before the first job (the CLI's folder walk). */
+  constructor(
+    private readonly workerUrl: URL,
+    private readonly config: StoreWorkerConfig,
+  ) {
     const count = Math.max(1, Math.min(os.availableParallelism(), MAX_WORKERS));
-    this.workers = Array.from({ length: count }, () => {
-      const worker = new Worker(workerUrl, { workerData: config });
-      // Listening from the start: a worker that fails before its first batch fails the run, not the process.
-      const stopped = new Promise<never>((_, reject) => {
-        worker.on('error', reject);
-        worker.on('exit', (code) => reject(new CacheError('internal', `a store worker stopped unexpectedly (exit code ${code})`)));
-      });
-      stopped.catch(() => undefined);
-      return { worker, stopped };
+    for (let i = 0; i < count; i++) this.startWorker();
+  }
+
+  /** Every worker stopped before its store opened: nothing can be stored through this pool. */
+  get broken(): boolean {
+    return this.workers.size === 0;
+  }
+
+  private startWorker(): void {
+    const slot: PoolWorker = { worker: new Worker(this.workerUrl, { workerData: this.config }), ready: false, job: null, failure: null };
+    this.workers.add(slot);
+    slot.worker.on('message', (reply: PoolReply) => this.received(slot, reply));
+    // Listening from the start: a worker that fails fails its job, never the process.
+    slot.worker.on('error', (err) => (slot.failure = err));
+    slot.worker.on('exit', (code) => this.stopped(slot, code));
+  }
+
+  private received(slot: PoolWorker, reply: PoolReply): void {
+    if (reply.type === 'ready') {
+      slot.ready = true;
+      return;
+    }
+    const job = slot.job!;
+    for (const { index, ...outcome } of reply.outcomes) {
+      job.pending.delete(index);
+      job.onOutcome(index, 'error' in outcome ? { error: fromWire(outcome.error) } : outcome);
+    }
+    if (!reply.done) return;
+    slot.job = null;
+    job.finish();
+    this.dispatch();
+  }
+
+  private stopped(slot: PoolWorker, code: number): void {
+    this.workers.delete(slot);
+    const why = this.closed
+      ? new CacheError('cancelled', 'the store was closed')
+      : new CacheError('internal', `a store worker stopped unexpectedly (${slot.failure?.message ?? `exit code ${code}`})`);
+    this.lastFailure = why;
+    if (slot.job) this.fail(slot.job, (name) => `${name}: ${why.message}, before it reported this file`, why.code);
+    if (slot.ready && !this.closed) this.startWorker();
+    this.dispatch();
+  }
+
+  /** Gives every content of the job not reported yet the same failure, and ends the job. */
+  private fail(job: PoolJob, message: (name: string) => string, code: CacheError['code']): void {
+    for (const [index, name] of job.pending) job.onOutcome(index, { error: new CacheError(code, message(name)) });
+    job.pending.clear();
+    job.finish();
+  }
+
+  /** Hands queued jobs to idle workers; with no worker left, they fail. */
+  private dispatch(): void {
+    for (const slot of this.workers) {
+      if (slot.job) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      try {
+        slot.worker.postMessage(job.request, job.transfer);
+        slot.job = job;
+      } catch (err) {
+        // A buffer that cannot be moved (already moved elsewhere): this job fails, the worker stays free.
+        this.fail(job, (name) => `${name}: not stored: ${(err as Error).message}`, 'internal');
+      }
+    }
+    if (this.workers.size > 0) return;
+    for (const job of this.queue.splice(0)) this.fail(job, (name) => `${name}: not stored: ${this.lastFailure.message}`, this.lastFailure.code);
+  }
+
+  /**
+   * Stores contents in the next free worker; every one gets an outcome. A worker reads files
+   * itself; bytes are moved to it (their buffers are unusable here afterwards), never copied.
+   * Once `signal` aborts, a queued job fails as cancelled and one under way is told to stop.
+   */
+  store<T>(ns: string, choice: StoreChoice, contents: Omit<ContentToStore<T>, 'size'>[], onOutcome: (item: T, outcome: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
+    const transfer = new Set<ArrayBuffer>();
+    const wire = contents.map(({ source, name }, index): WireContent => {
+      if (source.kind === 'file') return { index, name, path: source.path };
+      if (source.kind !== 'bytes') throw new CacheError('internal', `${name}: streamed content is stored in the thread that reads it`);
+      if (source.bytes.buffer instanceof ArrayBuffer) transfer.add(source.bytes.buffer);
+      return { index, name, bytes: source.bytes };
+    });
+    const id = this.nextJob++;
+    return new Promise((resolve) => {
+      const abort = () => {
+        if (this.queue.includes(job)) {
+          this.queue.splice(this.queue.indexOf(job), 1);
+          this.fail(job, (name) => `${name}: cancelled before it was stored`, 'cancelled');
+        } else if (job.pending.size > 0) [...this.workers].find((w) => w.job === job)?.worker.postMessage({ type: 'abort', job: job.id } satisfies PoolRequest);
+      };
+      const job: PoolJob = {
+        id,
+        request: { type: 'store', job: id, ns, choice, contents: wire },
+        transfer: [...transfer],
+        pending: new Map(wire.map((c) => [c.index, c.name])),
+        onOutcome: (index, outcome) => onOutcome(contents[index]!.item, outcome),
+        finish: () => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        },
+      };
+      this.queue.push(job);
+      if (signal?.aborted) abort();
+      else signal?.addEventListener('abort', abort, { once: true });
+      this.dispatch();
     });
   }
 
-  async run(files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void): Promise<void> {
-    const byIndex = new Map(files.map((file) => [file.index, file]));
-    let next = 0;
-    const feed = async ({ worker, stopped }: { worker: Worker; stopped: Promise<never> }) => {
-      while (next < files.length) {
-        const batch = files.slice(next, (next += WORKER_BATCH));
-        const reply = once(worker, 'message') as Promise<[WireOutcome[]]>;
-        worker.postMessage(batch);
-        const [outcomes] = await Promise.race([reply, stopped]);
-        for (const outcome of outcomes) onOutcome(byIndex.get(outcome.index)!, 'error' in outcome ? { error: fromWire(outcome.error) } : { result: outcome.result });
-      }
-    };
-    await Promise.all(this.workers.map(feed));
+  /** The CLI's folder: its files spread over the workers, WORKER_BATCH at a time. */
+  async storeFiles(ns: string, choice: StoreChoice, files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (let at = 0; at < files.length; at += WORKER_BATCH) {
+      jobs.push(this.store(ns, choice, files.slice(at, at + WORKER_BATCH).map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name })), onOutcome));
+    }
+    await Promise.all(jobs);
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+    this.closed = true;
+    await Promise.all([...this.workers].map(({ worker }) => worker.terminate()));
   }
 }

@@ -4,7 +4,9 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoreResult } from '../../src-shared/domain';
 import { bundledCli } from '../test-support/cli-harness';
-import { StorePool, WORKER_MIN_FILES } from './store-files';
+import type { CacheError } from '../../src-shared/errors';
+import { CRASHING_STORE_WORKER } from '../test-support/pool-workers';
+import { type FileOutcome, StorePool, WORKER_MIN_FILES } from './store-files';
 
 const made: string[] = [];
 afterAll(async () => {
@@ -59,11 +61,31 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     expect(lines[failing]!.error!.code).toBe('too_large');
   });
 
-  it('a worker that fails to start fails the store with its error, and the process goes on', async () => {
-    const pool = new StorePool(new URL('data:text/javascript,throw new Error("worker broke")'), { dir: os.tmpdir(), format: 'native', ns: 'default', as: 'bytes', maxEntryBytes: 1024 });
+  it('a worker that fails to start fails each file given to the pool with its error (internal), and the process goes on', async () => {
+    const pool = new StorePool(new URL('data:text/javascript,throw new Error("worker broke")'), { dir: os.tmpdir(), format: 'native', maxEntryBytes: 1024 });
     try {
       await new Promise((resolve) => setTimeout(resolve, 300)); // the worker fails while the folder is still being walked
-      await expect(pool.run([{ index: 0, path: 'a.txt', name: 'a.txt' }], () => undefined)).rejects.toThrow('worker broke');
+      const outcomes: { path: string; code: string; message: string }[] = [];
+      await pool.storeFiles('default', { as: 'bytes' }, [{ index: 0, path: 'a.txt', name: 'a.txt' }], (file, outcome) => {
+        if ('error' in outcome) outcomes.push({ path: file.path, code: (outcome.error as CacheError).code, message: (outcome.error as Error).message });
+      });
+      expect(outcomes).toEqual([{ path: 'a.txt', code: 'internal', message: expect.stringMatching(/^a\.txt: .*a store worker stopped unexpectedly \(.*worker broke/) }]);
+      expect(pool.broken).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("a worker that dies mid-job fails only that job's files it had not reported; other jobs keep theirs, and a new worker takes the next job", async () => {
+    const pool = new StorePool(CRASHING_STORE_WORKER, { dir: os.tmpdir(), format: 'native' });
+    const bytes = (name: string) => ({ item: name, name, source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(name) } });
+    const seen = new Map<string, string>();
+    const record = (name: string, outcome: FileOutcome) => seen.set(name, 'result' in outcome ? 'stored' : (outcome.error as CacheError).code);
+    try {
+      await Promise.all([pool.store('default', { as: 'bytes' }, ['a1', 'crash', 'a3'].map(bytes), record), pool.store('default', { as: 'bytes' }, ['b1', 'b2'].map(bytes), record)]);
+      expect(Object.fromEntries(seen)).toEqual({ a1: 'stored', crash: 'internal', a3: 'internal', b1: 'stored', b2: 'stored' });
+      await pool.store('default', { as: 'bytes' }, ['c1', 'c2'].map(bytes), record);
+      expect([seen.get('c1'), seen.get('c2')]).toEqual(['stored', 'stored']);
     } finally {
       await pool.close();
     }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IPC_EVENT_CHANNEL, IPC_GRANT_CHANNEL } from '../../src-shared/channels';
 import { maxEntryBytesOf } from '../cli/store-options';
+import { storeWorkerBeside } from '../cli/store-files';
 import { createDispatcher } from '../ipc/dispatch';
 import { PathGrants } from '../ipc/path-grants';
 import { AppSession } from '../ipc/session';
@@ -33,6 +34,8 @@ async function start(): Promise<void> {
   const session = new AppSession({
     pathGrants,
     cacheOptions: { maxEntryBytes: maxEntryBytesOf({}, process.env) },
+    // electron.vite.config.ts builds store-worker.js beside this file.
+    storeWorker: storeWorkerBeside(import.meta.url),
     profiles: new ProfileStore(path.join(dataDir, 'profiles.json'), safeStorageBox(electron.safeStorage), path.join(dataDir, 'store')),
     chooseSavePath: async (name) => {
       const choice = await electron.dialog.showSaveDialog({ defaultPath: name });

@@ -8,10 +8,12 @@ import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
 import { PathGrants } from './path-grants';
 import { AppSession } from './session';
+import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
 
-/** A desktop session on a local folder store: the operator dropped `dropped` (a folder of 120 files in two sub-folders). */
-async function setup() {
+/** A desktop session on a local folder store (made), whose drops go to `storeWorker` if given: the operator dropped `dropped` (a folder of 120 files in two sub-folders). */
+async function setup(storeWorker?: URL) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bulk-store-'));
+  mkdirSync(path.join(dir, 'store'));
   const dropped = path.join(dir, 'photos');
   for (const sub of ['2024', '2025']) mkdirSync(path.join(dropped, sub), { recursive: true });
   const files = Array.from({ length: 120 }, (_, i) => {
@@ -23,7 +25,7 @@ async function setup() {
   const grants = new PathGrants([path.join(dir, 'config')]);
   grants.grant(dropped);
   const profiles = new ProfileStore(path.join(dir, 'config', 'profiles.json'), NO_KEYRING, path.join(dir, 'default'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, pathGrants: grants });
+  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, pathGrants: grants, storeWorker });
   await session.start();
   const events: CacheAdminEvent[] = [];
   session.onEvent((e) => events.push(e));
@@ -35,9 +37,12 @@ async function setup() {
   return { dir, files, dispatch, entries, events, session };
 }
 
-describe('storePaths: a desktop drop stored by main in batches', () => {
+describe.each([
+  { where: "main's thread", storeWorker: undefined },
+  { where: 'the store workers', storeWorker: BUILT_STORE_WORKER },
+])('storePaths: a desktop drop stored by main in batches, in $where', ({ storeWorker }) => {
   it('stores every file under its path in the drop (as the CLI records a folder), with one progress stream for the drop', async () => {
-    const { files, dispatch, entries, events, session } = await setup();
+    const { files, dispatch, entries, events, session } = await setup(storeWorker);
     const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-a', files });
     expect(result.ok).toBe(true);
     const outcomes = (result as { value: { outcomes: { name: string; stored?: { source: string; cache_id: string } }[] } }).value.outcomes;
@@ -51,7 +56,7 @@ describe('storePaths: a desktop drop stored by main in batches', () => {
   });
 
   it('refuses the whole batch when one path was never chosen, storing none of it', async () => {
-    const { dir, files, dispatch, entries, session } = await setup();
+    const { dir, files, dispatch, entries, session } = await setup(storeWorker);
     const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-b', files: [...files.slice(0, 10), { path: path.join(dir, 'not-dropped.txt'), name: 'not-dropped.txt' }] });
     expect(result).toMatchObject({ ok: false, error: { code: 'access_denied' } });
     expect(await entries()).toBe(0);
@@ -59,7 +64,7 @@ describe('storePaths: a desktop drop stored by main in batches', () => {
   });
 
   it('refuses a source name that leaves the drop (..) or holds NUL before anything is read', async () => {
-    const { files, dispatch, entries, session } = await setup();
+    const { files, dispatch, entries, session } = await setup(storeWorker);
     for (const name of ['photos/../../x', 'a\u0000b', '/etc/passwd', 'photos//a']) {
       const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-c', files: [files[0]!, { path: files[1]!.path, name }] });
       expect(result).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
@@ -69,7 +74,7 @@ describe('storePaths: a desktop drop stored by main in batches', () => {
   });
 
   it('fails a file gone since the drop alone; the others are stored', async () => {
-    const { dir, files, dispatch, entries, session } = await setup();
+    const { dir, files, dispatch, entries, session } = await setup(storeWorker);
     const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-d', files: [files[0]!, { path: path.join(dir, 'photos', 'gone.txt'), name: 'photos/gone.txt' }] });
     expect(result.ok && (result.value as { outcomes: { error?: { code: string } }[] }).outcomes.map((o) => o.error?.code ?? 'stored')).toEqual(['stored', 'not_found']);
     expect(await entries()).toBe(1);
@@ -77,7 +82,7 @@ describe('storePaths: a desktop drop stored by main in batches', () => {
   });
 
   it('a drop cancelled before its first batch never stores one, and cancelDrop says so', async () => {
-    const { files, dispatch, entries, session } = await setup();
+    const { files, dispatch, entries, session } = await setup(storeWorker);
     expect(await dispatch('cancelDrop', { dropId: 'drop-e' })).toEqual({ ok: true, value: { stored: 0, failed: 0 } });
     expect(await dispatch('storePaths', { namespace: 'default', dropId: 'drop-e', files })).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(await entries()).toBe(0);

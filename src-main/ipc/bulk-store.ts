@@ -1,7 +1,8 @@
+import * as fs from 'node:fs/promises';
 import type { BatchOutcome, BatchStoreResult, CacheAdminEvent, DropCancelOutcome } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { CacheError } from '../../src-shared/errors';
-import { LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type ContentToStore, type StoreChoice, asCacheError, storeContents } from '../cli/store-files';
+import { LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type ContentToStore, type FileOutcome, type StoreChoice, StorePool, asCacheError, storeContents } from '../cli/store-files';
 import type { StoreFormat } from '../core/formats/format';
 import { LocalFolderStorage } from '../core/storage/local';
 
@@ -23,15 +24,28 @@ interface DropState {
   lastEvent: number;
 }
 
+export interface DropsOptions {
+  /** The bundled store worker (storeWorkerBeside); absent (sources run with tsx, unit tests), batches are stored in this thread. */
+  storeWorker?: URL;
+  /** The session's size limit for one entry, which the workers' stores must apply too. */
+  maxEntryBytes?: number;
+}
+
 /**
  * Multi-file drops, stored by main in batches on the CLI's fast path (storeContents: grouped
- * flushes into a local folder). The batches of one drop share its id: one progress stream (files
- * and bytes done), one cancel that stops them all and says how many files were stored first.
+ * flushes into a local folder), in the CLI's worker threads where the store is a local folder
+ * whose layout takes parallel writers. The batches of one drop share its id: one progress stream
+ * (files and bytes done), one cancel that stops them all and says how many files were stored first.
  */
 export class Drops {
   private readonly drops = new Map<string, DropState>();
+  /** Workers of the store drops went to last, shared by every drop into it. */
+  private workers: { store: string; pool: StorePool } | null = null;
 
-  constructor(private readonly emit: (event: CacheAdminEvent) => void) {}
+  constructor(
+    private readonly emit: (event: CacheAdminEvent) => void,
+    private readonly options: DropsOptions = {},
+  ) {}
 
   private state(dropId: string): DropState {
     let drop = this.drops.get(dropId);
@@ -71,32 +85,30 @@ export class Drops {
         drop.failed++;
       } else contents.push({ ...item, item: index });
     });
-    const run = storeContents(
-      format,
-      ns,
-      choice,
-      contents,
-      (index, outcome) => {
-        const { name } = items[index]!;
-        if ('result' in outcome) {
-          outcomes[index] = { name, stored: outcome.result };
-          drop.stored++;
-          drop.bytesDone += outcome.result.size;
-        } else {
-          const error = asCacheError(outcome.error).toInfo();
-          outcomes[index] = { name, error };
-          // Stopped by the drop's cancel: not stored, but not a failure to retry either.
-          if (error.code !== 'cancelled') drop.failed++;
-        }
-        progress(false);
-      },
-      {
+    const onOutcome = (index: number, outcome: FileOutcome) => {
+      const { name } = items[index]!;
+      if ('result' in outcome) {
+        outcomes[index] = { name, stored: outcome.result };
+        drop.stored++;
+        drop.bytesDone += outcome.result.size;
+      } else {
+        const error = asCacheError(outcome.error).toInfo();
+        outcomes[index] = { name, error };
+        // Stopped by the drop's cancel: not stored, but not a failure to retry either.
+        if (error.code !== 'cancelled') drop.failed++;
+      }
+      progress(false);
+    };
+    const run = (async () => {
+      // A big file travels alone and streams here (its bytes show as they arrive); several files go to a worker.
+      const pool = contents.length > 1 && contents.every((c) => c.source.kind !== 'stream') ? await this.poolFor(format) : null;
+      if (pool) return pool.store(ns, choice, contents, onOutcome, drop.controller.signal);
+      await storeContents(format, ns, choice, contents, onOutcome, {
         small: format.storage instanceof LocalFolderStorage ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         signal: drop.controller.signal,
-        // A big file travels alone: its bytes show while it streams.
         onBytes: contents.length === 1 ? (done) => progress(false, done) : undefined,
-      },
-    );
+      });
+    })();
     drop.running.add(run);
     try {
       await run;
@@ -115,7 +127,28 @@ export class Drops {
     return { stored: drop.stored, failed: drop.failed };
   }
 
-  abortAll(): void {
+  /**
+   * The workers for a local folder store whose layout takes parallel writers, or null where batches
+   * stay in this thread. A store folder not made yet is made by this thread's store, which refuses
+   * to remake one it has seen vanish.
+   */
+  private async poolFor(format: StoreFormat): Promise<StorePool | null> {
+    const { storage } = format;
+    const { storeWorker, maxEntryBytes } = this.options;
+    if (!storeWorker || !(storage instanceof LocalFolderStorage) || !format.capabilities.parallelWriters) return null;
+    if (!(await fs.stat(storage.root).catch(() => null))) return null;
+    const store = `${format.name}:${storage.root}`;
+    if (this.workers?.store !== store || this.workers.pool.broken) {
+      void this.workers?.pool.close();
+      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, format: format.name, maxEntryBytes }) };
+    }
+    return this.workers.pool;
+  }
+
+  /** Stops every drop and the workers. */
+  async close(): Promise<void> {
     for (const drop of this.drops.values()) drop.controller.abort();
+    await this.workers?.pool.close();
+    this.workers = null;
   }
 }

@@ -32,6 +32,8 @@ export interface SessionOptions {
   pathGrants?: PathGrants;
   /** Default CONNECT_TIMEOUT_MS, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */
   connectTimeoutMs?: number;
+  /** The bundled store worker, for drops into a local folder (see Drops); absent, they are stored in main's thread. */
+  storeWorker?: URL;
 }
 
 interface RunningTransfer {
@@ -52,9 +54,11 @@ export class AppSession {
   private readonly outcomes = new Map<string, CancelOutcome & { beforeStart?: boolean }>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
   /** Multi-file drops stored in batches (storePaths, the bridge's /api/batch). */
-  readonly drops = new Drops((event) => this.emit(event));
+  readonly drops: Drops;
 
-  constructor(readonly options: SessionOptions) {}
+  constructor(readonly options: SessionOptions) {
+    this.drops = new Drops((event) => this.emit(event), { storeWorker: options.storeWorker, maxEntryBytes: options.cacheOptions?.maxEntryBytes });
+  }
 
   get profiles(): ProfileStore {
     return this.options.profiles;
@@ -282,7 +286,7 @@ export class AppSession {
 
   async close(): Promise<void> {
     for (const { controller } of this.transfers.values()) controller.abort();
-    this.drops.abortAll();
+    await this.drops.close();
     if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
     await this.commandLineStore?.format.storage.close();
     this.active = null;
