@@ -13,7 +13,7 @@ import { CountingStorage } from '../src-main/core/storage/counting';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { S3Storage } from '../src-main/core/storage/s3';
 import type { StorageBackend } from '../src-main/core/storage/types';
-import { createDispatcher } from '../src-main/ipc/dispatch';
+import { createDispatcher, entryTablesOfOpenStore } from '../src-main/ipc/dispatch';
 import { AppSession } from '../src-main/ipc/session';
 import { ProfileStore } from '../src-main/profiles/profiles';
 import { NO_KEYRING } from '../src-main/profiles/secret-box';
@@ -329,6 +329,7 @@ async function benchRendererOn(o: BenchOptions, { dir: localDir, namespace, form
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
   const browser = await chromium.launch({ executablePath, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
   const times: number[] = [];
+  let whileListing = 0; // runs whose first rows came while main was still listing
   try {
     const page = await browser.newPage();
     await page.goto(bridge.url);
@@ -341,19 +342,24 @@ async function benchRendererOn(o: BenchOptions, { dir: localDir, namespace, form
       await page.getByRole('region', { name: 'Entries' }).getByRole('heading', { name: 'Entries in small' }).waitFor();
       const big = list.getByRole('option', { name: new RegExp(`^${namespace}`) });
       await big.evaluate((el) => el.setAttribute('data-bench-target', ''));
+      // Every run is a first visit: main forgets the table it kept, so the namespace is listed again.
+      entryTablesOfOpenStore(session)?.changed();
       // An expression in source text: the TypeScript loader's helpers do not exist in the page.
-      const elapsed = (await page.evaluate(`new Promise((resolve) => {
+      const { elapsed, listing } = (await page.evaluate(`new Promise((resolve) => {
         const started = performance.now();
         document.querySelector('[data-bench-target]').click();
         const check = () => {
           const panel = document.querySelector('[aria-label="Entries"]');
           const row = panel && panel.querySelector('[role="option"] code');
-          if (panel && panel.querySelector('h2').textContent === 'Entries in ${namespace}' && row && row.textContent) resolve(performance.now() - started);
+          if (panel && panel.querySelector('h2').textContent === 'Entries in ${namespace}' && row && row.textContent) resolve({ elapsed: performance.now() - started, listing: !!panel.querySelector('[data-testid="entries-listing"]') });
           else requestAnimationFrame(check);
         };
         check();
-      })`)) as number;
+      })`)) as { elapsed: number; listing: boolean };
       times.push(elapsed);
+      if (listing) whileListing++;
+      // The next run starts once this listing has ended, not beside it.
+      await page.getByTestId('entries-listing').waitFor({ state: 'detached', timeout: 300_000 });
     }
   } finally {
     await browser.close();
@@ -361,5 +367,6 @@ async function benchRendererOn(o: BenchOptions, { dir: localDir, namespace, form
     await session.close();
   }
   const ms = median(times);
-  return { name, ours: `${ms.toFixed(0)} ms (median of ${times.length})`, reference: 'target 300 ms', ratio: ms / 300, target: '< 300 ms', pass: ms < 300 };
+  const note = `runs: ${times.map((t) => t.toFixed(0)).join(', ')} ms; ${whileListing} shown while main was still listing`;
+  return { name, ours: `${ms.toFixed(0)} ms (median of ${times.length})`, reference: 'target 300 ms', ratio: ms / 300, target: '< 300 ms', pass: ms < 300, note };
 }

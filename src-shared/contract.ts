@@ -334,6 +334,12 @@ export interface EntriesWindow {
   located: number | null;
   /** Every content type in the namespace, for the filter. */
   types: string[];
+  /**
+   * Present while the namespace is still being listed (ask again): `listed` entries so far. In hash
+   * order without a filter, `rows` are the first ones listed (that order is final); any other order
+   * or filter `waitsForAll` (no rows until the listing ends). `total` counts what is listed so far.
+   */
+  listing?: { listed: number; waitsForAll: boolean };
 }
 
 /** A bulk action's truthful summary: what was done, what failed and why (the first LIMITS.pageSize failures listed). */

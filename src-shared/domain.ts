@@ -194,13 +194,6 @@ export interface NamespaceStats {
   shards: Record<string, number>;
 }
 
-/** One entry of a namespace as listed from storage (no record read). */
-export interface EntrySummary {
-  hash: CacheHash;
-  size: number;
-  modified: string;
-}
-
 export interface StoreResult {
   cache_id: CacheId;
   hash: CacheHash;

@@ -2,7 +2,7 @@ import { forEachKey, forEachPage, sizeOf } from './storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
-import type { CacheHash, CacheId, EntrySummary, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
+import type { CacheHash, CacheId, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
 import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecordProblem } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
@@ -396,18 +396,6 @@ export class CacheService {
       const { entries, versions, bytes } = await this.count(this.layout.objectsPrefix(name));
       return { name, entries, versions, bytes };
     });
-  }
-
-  /** One page of a namespace's entries in hash order: one list call, no record read. */
-  async entriesPage(namespace: string, options: { cursor?: string; limit?: number } = {}): Promise<{ entries: EntrySummary[]; cursor?: string }> {
-    const ns = parseNamespace(namespace);
-    const page = await this.storage.list(this.layout.objectsPrefix(ns), options);
-    const entries: EntrySummary[] = [];
-    for (const o of page.objects) {
-      const described = this.layout.describeKey(o.key);
-      if (described?.kind === 'content') entries.push({ hash: described.hash, size: o.size, modified: o.modified });
-    }
-    return { entries, cursor: page.cursor };
   }
 
   /** Exact counts from one listing of the namespace: nothing multiplied, nothing downloaded. */

@@ -11,6 +11,7 @@ import { NativeFormat } from './formats/native/native-format';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import type { StorageBackend } from './storage/types';
+import { populateNamespace } from '../test-support/fixture-store';
 
 const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
 const query: EntryQuery & { offset: number; limit: number } = { sort: 'hash', descending: false, filter: {}, offset: 0, limit: 100 };
@@ -82,6 +83,18 @@ describe.each(backends)('on %s', (_where, open) => {
       expect((await tables.window('docs', query)).knownTotal).toBe(3);
     });
 
+    it('the sorted listing gives the same rows in hash order a page at a time, a hash split across pages included', async () => {
+      const { format } = await stocked();
+      const { storage } = format;
+      const [list, listKeys] = [storage.list.bind(storage), storage.listKeys?.bind(storage)];
+      storage.list = (prefix, options) => list(prefix, { ...options, limit: 3 });
+      if (listKeys) storage.listKeys = (prefix, options) => listKeys(prefix, { ...options, limit: 3 });
+      const pages = [];
+      for await (const page of format.sortedEntryRows('docs')) pages.push(page);
+      expect(pages.length).toBeGreaterThan(2);
+      expect(pages.flat()).toEqual((await format.entryRows('docs')).sort((a, b) => (a.hash < b.hash ? -1 : 1)));
+    });
+
     it('a selection resolves to the rows still there: some hashes, or all the filter shows but those excepted', async () => {
       const { tables, photo, notes, blob } = await stocked();
       expect((await tables.selected('docs', { hashes: [photo.hash.toUpperCase(), 'ffffffffffffffff'] })).map((r) => r.hash)).toEqual([photo.hash]);
@@ -111,6 +124,7 @@ it('locating a hash moves the window to its row, anywhere in a long list', async
   const stored = [];
   for (let i = 0; i < 300; i++) stored.push(await format.store('big', { source: text(`entry ${i}`), name: `e${i}.txt` }));
   const tables = new EntryTables(format);
+  await expect.poll(async () => (await tables.window('big', query)).listing).toBeUndefined(); // a row not listed yet is not located
   const last = [...stored].sort((x, y) => (x.hash < y.hash ? -1 : 1))[299]!;
   const found = await tables.window('big', { ...query, limit: 50, locate: last.hash });
   expect(found.located).toBe(299);
@@ -119,4 +133,60 @@ it('locating a hash moves the window to its row, anywhere in a long list', async
   const missing = await tables.window('big', { ...query, limit: 50, locate: 'ffffffffffffffff' });
   expect([missing.located, missing.offset]).toEqual([null, 0]);
   expect((await tables.window('big', { ...query, offset: 10_000 })).offset).toBe(299); // past the end: the last row
+});
+
+describe('while a big namespace is still being listed', () => {
+  /** 1,500 entries on a store that walks like a local folder, its walk held open until `open()` (a gate). */
+  async function gated() {
+    const storage: StorageBackend = new MemoryStorage();
+    const stored = await populateNamespace(storage, 'big', 1500);
+    const walks: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    storage.walkKeys = async (prefix, visit) => {
+      walks.push(prefix);
+      await gate;
+      for (let cursor: string | undefined, page; ; cursor = page.cursor) {
+        page = await storage.list(prefix, { cursor });
+        visit(page.objects.map((o) => o.key));
+        if (page.cursor === undefined) return;
+      }
+    };
+    const format = new NativeFormat(new CacheService(storage));
+    const sorted = stored.map((r) => r.hash).sort();
+    return { format, tables: new EntryTables(format), walks, open, sorted };
+  }
+  /** Fails rather than waiting for the gate: the answer must not need the whole listing. */
+  const soon = <T,>(answer: Promise<T>) => Promise.race([answer, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer before the listing ended')), 2000))]);
+
+  it('answers the first windows in hash order at once, says the listing is under way, and shares one listing', async () => {
+    const { tables, walks, open, sorted } = await gated();
+    const first = await soon(tables.window('big', { ...query, limit: 200 }));
+    expect(first.rows.map((r) => r.hash)).toEqual(sorted.slice(0, 200));
+    expect(first.rows[0]).toMatchObject({ versions: 1, source: expect.stringMatching(/^entry-\d+\.txt$/), type: 'text/plain' });
+    expect(first.listing).toEqual({ listed: first.total, waitsForAll: false });
+    const second = await soon(tables.window('big', { ...query, offset: 200, limit: 200 })); // scrolling on reads the next page
+    expect(second.rows.map((r) => r.hash)).toEqual(sorted.slice(200, 400));
+    // Another order or a filter needs every row: progress, never a wrong order.
+    const bySize = await soon(tables.window('big', { ...query, sort: 'size' }));
+    expect([bySize.rows, bySize.listing?.waitsForAll]).toEqual([[], true]);
+    expect((await soon(tables.window('big', { ...query, descending: true }))).rows).toEqual([]);
+    expect(walks).toHaveLength(1);
+    open();
+    await expect.poll(async () => (await tables.window('big', query)).listing).toBeUndefined();
+    const whole = await tables.window('big', { ...query, offset: 1400, limit: 200 });
+    expect([whole.total, whole.knownTotal, whole.rows.map((r) => r.hash)]).toEqual([1500, 1500, sorted.slice(1400)]);
+    expect(walks).toHaveLength(1);
+  });
+
+  it('a change during the listing is not lost: the namespace is listed again', async () => {
+    const { format, tables, walks, open } = await gated();
+    await soon(tables.window('big', query));
+    const added = await format.store('big', { source: text('stored while listing'), name: 'late.txt' });
+    tables.changed('big');
+    open();
+    await expect.poll(async () => (await tables.window('big', { ...query, filter: { name: 'late.txt' } })).rows.map((r) => r.hash)).toEqual([added.hash]);
+    expect((await tables.window('big', query)).knownTotal).toBe(1501);
+    expect(walks).toHaveLength(2);
+  });
 });

@@ -1,8 +1,11 @@
 /**
  * The entries browser's table: one compact row per hash of a namespace, built from one names-only
  * listing pass (StoreFormat.entryRows), sorted and filtered here so the renderer only ever asks for
- * the window it shows. Tables are kept per open store (a WeakMap on its format) and per namespace,
- * the few most recently used; the app calls `changed` after it stores, deletes or prunes.
+ * the window it shows. While that listing runs (100,000 entries: seconds), windows in hash order
+ * are served from a sorted listing read only as far as they reach (StoreFormat.sortedEntryRows);
+ * any other order or a filter waits for the table. Tables are kept per open store (a WeakMap on its
+ * format) and per namespace, the few most recently used; the app calls `changed` after it stores,
+ * deletes or prunes.
  */
 import type { EntryColumn, EntryFilter, EntrySelection } from '../../src-shared/contract';
 import { contentTypeOfName } from './content-type';
@@ -28,6 +31,7 @@ export interface EntryWindow {
   rows: EntryTableRow[];
   located: number | null;
   types: string[];
+  listing?: { listed: number; waitsForAll: boolean };
 }
 
 type SortKey = (row: EntryTableRow) => string | number | null;
@@ -94,34 +98,126 @@ function matcher(filter: EntryFilter): (row: EntryTableRow) => boolean {
   };
 }
 
+/** How long a window that needs the whole table waits for it before answering with the listing's progress. */
+const WAIT_FOR_TABLE_MS = 250;
+
+const typed = (r: FormatEntryRow): EntryTableRow => ({ ...r, type: contentTypeOfName(r.source) });
+const isHashOrder = (q: EntryQuery) => q.sort === 'hash' && !q.descending && Object.values(q.filter).every((v) => v === undefined || v === '');
+
+/**
+ * One namespace's listing: the full listing that builds the table, shared by every window asked for
+ * meanwhile, and beside it the first rows in hash order, read as far as windows ask (a few pages).
+ * The full listing starts once the first rows are read (it takes every core), or at once for a window
+ * that needs it; a sorted listing that reaches its end is the whole table, and then it never starts.
+ */
+class Listing {
+  /** Entries the full listing has found so far. */
+  private listedByAll = 0;
+  table: EntryTable | null = null;
+  readonly built: Promise<EntryTable>;
+  private settle!: (table: EntryTable) => void;
+  private fail!: (err: unknown) => void;
+  private head: EntryTableRow[] = [];
+  private headDone = false;
+  private readonly pages: AsyncIterator<FormatEntryRow[]>;
+  private reading: Promise<void> = Promise.resolve();
+  private fullStarted = false;
+
+  constructor(
+    private readonly format: StoreFormat,
+    private readonly namespace: string,
+    onFailed: () => void,
+  ) {
+    this.built = new Promise((resolve, reject) => ((this.settle = resolve), (this.fail = reject)));
+    this.built.catch(onFailed); // a listing that failed is not kept: the next call lists again
+    this.pages = format.sortedEntryRows(namespace)[Symbol.asyncIterator]();
+  }
+
+  /** The table, once the full listing (started now if it is not yet) or the sorted one has ended. */
+  whole(): Promise<EntryTable> {
+    if (!this.table && !this.fullStarted) {
+      this.fullStarted = true;
+      this.format.entryRows(this.namespace, (n) => (this.listedByAll = n)).then((rows) => this.done(new EntryTable(rows.map(typed))), this.fail);
+    }
+    return this.built;
+  }
+
+  get listed(): number {
+    return Math.max(this.listedByAll, this.head.length);
+  }
+
+  private done(table: EntryTable): void {
+    if (this.table) return;
+    this.table = table;
+    this.head = [];
+    void this.pages.return?.();
+    this.settle(table);
+  }
+
+  /** Reads the sorted listing until it holds `rows` rows or ends; reads never overlap. */
+  readHead(rows: number): Promise<void> {
+    const read = this.reading.then(async () => {
+      while (!this.table && !this.headDone && this.head.length < rows) {
+        const page = await this.pages.next();
+        if (page.done) this.headDone = true;
+        else for (const row of page.value) this.head.push(typed(row));
+      }
+      if (this.headDone) this.done(new EntryTable(this.head));
+    });
+    // A failed read fails the listing (it is dropped and the next call lists again).
+    this.reading = read.catch(this.fail);
+    return read;
+  }
+
+  /** What is listed so far in hash order: rows [offset, offset+limit), read on when they follow on from it. */
+  async partialWindow(query: EntryQuery & { offset: number; limit: number; locate?: string }): Promise<EntryWindow | null> {
+    const inOrder = isHashOrder(query);
+    // A window in hash order from the listed rows on waits for the sorted listing's next page, anything else for the table (a while).
+    const readsOn = inOrder && query.offset <= this.head.length;
+    if (!readsOn) void this.whole();
+    await Promise.race([this.built, readsOn ? this.readHead(query.offset + query.limit) : new Promise((resolve) => setTimeout(resolve, WAIT_FOR_TABLE_MS))]);
+    void this.whole(); // the first rows are read: the full listing may take every core now
+    if (this.table) return null;
+    const index = inOrder && query.locate !== undefined ? this.head.findIndex((r) => r.hash === query.locate) : -1;
+    const offset = index >= 0 ? Math.floor(index / query.limit) * query.limit : query.offset;
+    const rows = inOrder ? this.head.slice(offset, offset + query.limit) : [];
+    return { total: this.listed, knownTotal: this.listed, offset, rows, located: index >= 0 ? index : null, types: [], listing: { listed: this.listed, waitsForAll: !inOrder } };
+  }
+}
+
 export class EntryTables {
   /** Insertion order is use order: the first is the least recently used. */
-  private readonly tables = new Map<string, Promise<EntryTable>>();
+  private readonly listings = new Map<string, Listing>();
 
   constructor(private readonly format: StoreFormat) {}
 
-  private table(namespace: string, refresh: boolean): Promise<EntryTable> {
-    let table = refresh ? undefined : this.tables.get(namespace);
-    if (!table) {
-      table = this.format.entryRows(namespace).then((rows) => new EntryTable(rows.map((r) => ({ ...r, type: contentTypeOfName(r.source) }))));
-      // A listing that failed is not kept: the next call lists again.
-      table.catch(() => this.tables.get(namespace) === table && this.tables.delete(namespace));
+  private listing(namespace: string, refresh: boolean): Listing {
+    let listing = refresh ? undefined : this.listings.get(namespace);
+    if (!listing) {
+      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace));
+      listing = started;
     }
-    this.tables.delete(namespace);
-    this.tables.set(namespace, table);
-    if (this.tables.size > KEPT_TABLES) this.tables.delete(this.tables.keys().next().value!);
-    return table;
+    this.listings.delete(namespace);
+    this.listings.set(namespace, listing);
+    if (this.listings.size > KEPT_TABLES) this.listings.delete(this.listings.keys().next().value!);
+    return listing;
   }
 
-  /** The app changed a namespace (or, without one, anything): its table is listed again when next asked for. */
+  /** The app changed a namespace (or, without one, anything): it is listed afresh when next asked for (a listing under way is left to end unused). */
   changed(namespace?: string): void {
-    if (namespace === undefined) this.tables.clear();
-    else this.tables.delete(namespace);
+    if (namespace === undefined) this.listings.clear();
+    else this.listings.delete(namespace);
   }
 
-  /** Rows [offset, offset+limit) of the sorted, filtered list; with `locate`, the window that holds that hash's row. */
+  /**
+   * Rows [offset, offset+limit) of the sorted, filtered list; with `locate`, the window that holds
+   * that hash's row. While the namespace is still being listed, what is listed so far (`listing`).
+   */
   async window(namespace: string, query: EntryQuery & { offset: number; limit: number; locate?: string; refresh?: boolean }): Promise<EntryWindow> {
-    const table = await this.table(namespace, query.refresh ?? false);
+    const listing = this.listing(namespace, query.refresh ?? false);
+    const partial = listing.table ? null : await listing.partialWindow(query);
+    if (partial) return partial;
+    const table = listing.table!;
     const order = table.order(query);
     let located: number | null = null;
     let offset = query.offset;
@@ -140,7 +236,7 @@ export class EntryTables {
 
   /** The rows a selection names, in the table as it is now: hashes no longer there are left out. */
   async selected(namespace: string, selection: EntrySelection): Promise<EntryTableRow[]> {
-    const table = await this.table(namespace, false);
+    const table = await this.listing(namespace, false).whole();
     if ('hashes' in selection) {
       const wanted = new Set(selection.hashes.map((h) => h.toLowerCase()));
       return table.rows.filter((r) => wanted.has(r.hash));

@@ -12,6 +12,7 @@ import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher, retrieveRef } from './dispatch';
 import { populateNamespace } from '../test-support/fixture-store';
+import { memorySession } from '../test-support/memory-session';
 import { PathGrants } from './path-grants';
 import { AppSession } from './session';
 
@@ -26,15 +27,14 @@ writeFileSync(FILE, 'hello world');
  */
 async function setup({ realBackends = false } = {}) {
   const storage = new CountingStorage(new MemoryStorage());
-  const profilesDir = mkdtempSync(path.join(dir, 'profiles-'));
-  const profiles = new ProfileStore(path.join(profilesDir, 'profiles.json'), NO_KEYRING, path.join(profilesDir, 'store'));
-  const pathGrants = new PathGrants([profilesDir]);
-  pathGrants.grant(dir);
-  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: realBackends ? undefined : async () => storage, pathGrants });
-  await session.start();
+  let pathGrants!: PathGrants;
+  const { session, profiles, dispatch } = await memorySession(dir, realBackends ? null : storage, (home) => {
+    pathGrants = new PathGrants([home]);
+    pathGrants.grant(dir);
+    return { pathGrants };
+  });
   // Opening the store lists a few keys to detect its layout; count only what calls do after that.
   storage.counts.list = 0;
-  const dispatch = createDispatcher(session);
   const calls = () => Object.values(storage.counts).reduce((a, b) => a + b, 0);
   const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
   return { storage, session, dispatch, calls, profilesText, profiles, pathGrants };

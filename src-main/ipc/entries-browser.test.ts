@@ -7,12 +7,9 @@ import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contra
 import { startBridge, type Bridge } from '../bridge/server';
 import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
-import { NO_KEYRING } from '../profiles/secret-box';
-import { ProfileStore } from '../profiles/profiles';
 import { populateNamespace } from '../test-support/fixture-store';
+import { memorySession } from '../test-support/memory-session';
 import { tarMembers } from '../test-support/tar-members';
-import { createDispatcher } from './dispatch';
-import { AppSession } from './session';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'entries-browser-'));
 const bridges: Bridge[] = [];
@@ -22,14 +19,11 @@ afterEach(async () => {
 
 /** A memory store with `alpha` (stored from 2026-01-01, a second apart, entry-<i>.txt) and `beta`; saves go to a fresh folder. */
 async function setup(options: { folder?: boolean } = {}) {
-  const [storage, saveDir, home] = [new MemoryStorage(), mkdtempSync(path.join(dir, 'save-')), mkdtempSync(path.join(dir, 'home-'))];
-  const profiles = new ProfileStore(path.join(home, 'profiles.json'), NO_KEYRING, path.join(home, 'store'));
+  const [storage, saveDir] = [new MemoryStorage(), mkdtempSync(path.join(dir, 'save-'))];
   const chooseSaveFolder = options.folder === false ? undefined : async () => saveDir;
-  const session = new AppSession({ profiles, commandLine: { kind: 'memory' }, openBackend: async () => storage, chooseSaveFolder });
-  await session.start();
+  const { session, dispatch } = await memorySession(dir, storage, () => ({ chooseSaveFolder }));
   const alpha = await populateNamespace(storage, 'alpha', 30);
   await populateNamespace(storage, 'beta', 3);
-  const dispatch = createDispatcher(session);
   const call = async <T,>(method: string, payload: unknown) => (await dispatch(method, payload)) as Result<T>;
   const window = async (payload: Record<string, unknown>) => {
     const r = await call<EntriesWindow>('entries', payload);

@@ -139,6 +139,39 @@ describe('the entries browser', () => {
     expect(store.getState().notice).toBe('Saved 5 entries, skipped 99,994 expired into /home/me/out');
   });
 
+  it('while main lists the namespace: the first rows at once with "Listing… N so far", another order shows progress, End waits; then the whole list', async () => {
+    const whole = namespaceOf(100_000);
+    let listed: number | null = 12_000; // null: the listing is complete
+    const entries = (input: MethodInput<'entries'>) => {
+      if (listed === null) return whole(input);
+      const inOrder = (input.sort ?? 'hash') === 'hash' && !input.descending;
+      const offset = input.offset ?? 0;
+      const rows = inOrder && offset < 400 ? Array.from({ length: 200 }, (_, k) => row(offset + k)) : [];
+      return ok<EntriesWindow>({ namespace: input.namespace, total: listed, knownTotal: listed, offset, rows, located: null, types: [], listing: { listed, waitsForAll: !inOrder } });
+    };
+    const { client } = fakeClient({ entries });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    expect((await screen.findAllByRole('option'))[0]!.textContent).toContain(hashOf(0));
+    expect(screen.getByTestId('entries-listing').textContent).toBe('Listing… 12,000 so far');
+    listed = 40_000;
+    await waitFor(() => expect(screen.getByTestId('entries-listing').textContent).toBe('Listing… 40,000 so far')); // asked again
+    fireEvent.keyDown(list(), { key: 'End' });
+    expect(active()).toBe('entry-0'); // not the last of the rows listed so far
+    expect(screen.getByTestId('entries-listing').textContent).toContain('End goes to the last entry once all are listed');
+    fireEvent.keyDown(list(), { key: 'a', ctrlKey: true }); // a count of rows listed so far would misreport
+    expect(store.getState().entries.selection.all).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: /^Size/ }));
+    await waitFor(() => expect(screen.getByTestId('entries-listing').textContent).toBe('Sorting needs the full listing: 40,000 listed'));
+    expect(screen.queryByRole('listbox')).toBeNull(); // no order shown that is not the one asked for
+    fireEvent.click(screen.getByRole('button', { name: /^Hash/ }));
+    await screen.findAllByRole('option');
+    fireEvent.keyDown(list(), { key: 'End' });
+    listed = null;
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries'));
+    expect(screen.queryByTestId('entries-listing')).toBeNull();
+    await waitFor(() => expect(active()).toBe('entry-99999'));
+  });
+
   it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {
     const { client } = fakeClient({ entries: () => fail('throttled', 'slow down') });
     renderWith(<EntriesPanel />, { client });

@@ -17,6 +17,8 @@ const COLUMNS: [EntryColumn, string][] = [
 ];
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
+const hasFilter = (filter: EntryFilter) => Object.values(filter).some((v) => v !== undefined && v !== '');
+
 /** `1.5 MB`, `200k`, `42`: bytes; undefined for empty or unreadable text (the field says so). */
 function parseSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
@@ -41,7 +43,12 @@ export function EntriesPanel() {
   const [active, setActive] = useState(0);
   const [anchor, setAnchor] = useState(0);
   const [confirming, setConfirming] = useState<'delete' | 'save' | null>(null);
-  const total = entries.total ?? 0;
+  /** End pressed while main was still listing (in this generation of the list): the last row is gone to once the listing is complete. */
+  const [endPressedIn, setEndPressedIn] = useState<number | null>(null);
+  const endWanted = endPressedIn === entries.generation;
+  const { listing } = entries;
+  // An order or filter that waits for the whole listing has no rows to show yet, only its progress.
+  const total = listing?.waitsForAll ? 0 : (entries.total ?? 0);
   const virtualizer = useVirtualizer({ count: total, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
   const items = virtualizer.getVirtualItems();
   const firstShown = items[0]?.index ?? 0;
@@ -49,9 +56,10 @@ export function EntriesPanel() {
 
   // The rows on show, fetched a block at a time (the first block tells how many there are).
   const unknown = entries.total === null && entries.status !== 'error';
+  const complete = listing === null;
   useEffect(() => {
     if (unknown || total > 0) void loadRange(firstShown, lastShown);
-  }, [firstShown, lastShown, total, unknown, entries.generation, loadRange]);
+  }, [firstShown, lastShown, total, unknown, complete, entries.generation, loadRange]);
 
   function moveTo(index: number) {
     setActive(index);
@@ -75,7 +83,7 @@ export function EntriesPanel() {
       setSelection({ all: false, hashes: [shownHash] });
     });
     return () => void (stale = true);
-  }, [shownHash, entries.generation, locate, setSelection, virtualizer]);
+  }, [shownHash, entries.generation, complete, locate, setSelection, virtualizer]); // a row not listed yet is found once the listing is complete
 
   function open(index: number) {
     const entry = rowAt(entries, index);
@@ -115,6 +123,8 @@ export function EntriesPanel() {
     }
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'a') {
       event.preventDefault();
+      // Its count would be what is listed so far, not what a bulk action would act on.
+      if (listing) return notify('Every entry can be selected once the namespace is listed');
       return setSelection({ all: true, hashes: [] });
     }
     if (event.key === 'Escape') return setSelection({ all: false, hashes: [] });
@@ -124,6 +134,7 @@ export function EntriesPanel() {
     const target = moves[event.key];
     if (target === undefined || total === 0) return;
     event.preventDefault();
+    if (event.key === 'End' && listing) return setEndPressedIn(entries.generation);
     const next = Math.max(0, Math.min(total - 1, target));
     if (event.shiftKey) {
       setActive(next);
@@ -133,9 +144,15 @@ export function EntriesPanel() {
     moveTo(next);
   }
 
+  useEffect(() => {
+    if (!endWanted || !complete) return;
+    setEndPressedIn(null);
+    if (total > 0) moveTo(total - 1);
+  }, [endWanted, complete, total]); // moveTo reads the entries of this render
+
   const selected = selectedCount(entries);
   const sortBy = (column: EntryColumn) => setQuery(entries.sort === column ? { descending: !entries.descending } : { sort: column, descending: false });
-  const counts = entries.total === null ? '' : entries.total === entries.knownTotal ? counted(entries.total, 'entry', 'entries') : `${formatCount(entries.total)} of ${counted(entries.knownTotal ?? 0, 'entry', 'entries')}`;
+  const counts = entries.total === null || listing ? '' : entries.total === entries.knownTotal ? counted(entries.total, 'entry', 'entries') : `${formatCount(entries.total)} of ${counted(entries.knownTotal ?? 0, 'entry', 'entries')}`;
 
   return (
     <Panel
@@ -170,8 +187,14 @@ export function EntriesPanel() {
         ))}
       </div>
       {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
-      {entries.status === 'ready' && entries.knownTotal === 0 && <Empty>This namespace has no entries yet.</Empty>}
-      {entries.status === 'ready' && entries.knownTotal !== 0 && total === 0 && <Empty>No entry matches the filter.</Empty>}
+      {listing && (
+        <p className="muted" role="status" data-testid="entries-listing">
+          {listing.waitsForAll ? `${hasFilter(entries.filter) ? 'Filtering' : 'Sorting'} needs the full listing: ${formatCount(listing.listed)} listed` : `Listing… ${formatCount(listing.listed)} so far`}
+          {endWanted && ' (End goes to the last entry once all are listed)'}
+        </p>
+      )}
+      {entries.status === 'ready' && !listing && entries.knownTotal === 0 && <Empty>This namespace has no entries yet.</Empty>}
+      {entries.status === 'ready' && !listing && entries.knownTotal !== 0 && total === 0 && <Empty>No entry matches the filter.</Empty>}
       {(entries.status === 'idle' || entries.status === 'loading') && entries.total === null && <p className="muted" role="status">Listing the namespace…</p>}
       {total > 0 && (
         <div

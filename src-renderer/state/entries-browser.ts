@@ -11,6 +11,8 @@ import { counted, formatCount } from '../lib/format';
 export const ENTRY_BLOCK = 200;
 /** Hashes one selection may name (LIMITS.pageSize); Ctrl+A selects any number. */
 export const MAX_PICKED = 1000;
+/** How often a namespace still being listed is asked about again. */
+export const LISTING_POLL_MS = 400;
 
 export interface EntriesBrowser {
   namespace: string;
@@ -24,6 +26,8 @@ export interface EntriesBrowser {
   /** Fetched blocks of rows, by block number. */
   blocks: Record<number, EntryListItem[]>;
   status: 'idle' | 'loading' | 'ready' | 'error';
+  /** While main is still listing the namespace: how far it is, and whether this order or filter waits for all of it. */
+  listing: EntriesWindow['listing'] | null;
   error?: ErrorInfo;
   /** `all`: every entry the filter shows except `hashes`; else just `hashes`. */
   selection: { all: boolean; hashes: string[] };
@@ -32,7 +36,7 @@ export interface EntriesBrowser {
 }
 
 export function emptyEntries(namespace: string, generation = 0): EntriesBrowser {
-  return { namespace, sort: 'hash', descending: false, filter: {}, total: null, knownTotal: null, types: [], blocks: {}, status: 'idle', selection: { all: false, hashes: [] }, generation };
+  return { namespace, sort: 'hash', descending: false, filter: {}, total: null, knownTotal: null, types: [], blocks: {}, status: 'idle', listing: null, selection: { all: false, hashes: [] }, generation };
 }
 
 export function rowAt(entries: EntriesBrowser, index: number): EntryListItem | undefined {
@@ -86,10 +90,21 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
       return null;
     }
     const w = result.value;
-    const blocks = { ...now.blocks };
-    if (w.offset % ENTRY_BLOCK === 0) blocks[w.offset / ENTRY_BLOCK] = w.rows; // else past the end of a list that shrank: nothing to keep
-    set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, status: 'ready', error: undefined } }));
+    // The listing just ended: every block is fetched again from the whole table.
+    const blocks = now.listing && !w.listing ? {} : { ...now.blocks };
+    // Past the end of a list that shrank, or rows still being listed: nothing to keep.
+    if (w.offset % ENTRY_BLOCK === 0 && !(w.listing && w.rows.length === 0)) blocks[w.offset / ENTRY_BLOCK] = w.rows;
+    set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, listing: w.listing ?? null, status: 'ready', error: undefined } }));
+    if (w.listing) pollListing();
     return w.located;
+  }
+  let polling: ReturnType<typeof setTimeout> | null = null;
+  /** Asks again while main lists (whatever list is on show by then), until an answer says the listing is complete. */
+  function pollListing() {
+    polling ??= setTimeout(() => {
+      polling = null;
+      if (get().entries.listing) void fetchBlock(0);
+    }, LISTING_POLL_MS);
   }
   return {
     /** Rows [first, last] on show: their blocks are fetched once each. */

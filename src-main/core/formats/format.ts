@@ -169,8 +169,10 @@ export interface StoreFormat {
   stats(namespace: string): Promise<FormatStats>;
   /** The entries of one first-level shard ("00"…"ff"), from one listing of its folder: the heatmap counts shard by shard. */
   shardCount(namespace: string, shard: string): Promise<FormatShardCount>;
-  /** Every hash of a namespace with what its key names carry, from one names-only listing pass (see entry-table.ts). */
-  entryRows(namespace: string): Promise<FormatEntryRow[]>;
+  /** Every hash of a namespace with what its key names carry, from one names-only listing pass (see entry-table.ts); `onListed` hears how many so far. */
+  entryRows(namespace: string, onListed?: (hashes: number) => void): Promise<FormatEntryRow[]>;
+  /** The same rows in hash order, a listing page at a time (each row complete): the first windows while entryRows runs. */
+  sortedEntryRows(namespace: string): AsyncIterable<FormatEntryRow[]>;
   versions(namespace: string, hash: string): Promise<FormatVersion[]>;
   record(namespace: string, lookup: FormatLookup): Promise<FormatRecord>;
   /** What the layout's own reader serves, streamed. */

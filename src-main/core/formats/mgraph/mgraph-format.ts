@@ -49,7 +49,7 @@ import {
   type FileType,
 } from './keys';
 import { RefWriter, configFile, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
-import { serviceEntryRows } from './entry-rows';
+import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
 export interface MgraphFormatOptions {
@@ -177,8 +177,12 @@ export class MgraphFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  entryRows(namespace: string) {
-    return serviceEntryRows(this.storage, parseServiceNamespace(namespace));
+  entryRows(namespace: string, onListed?: (hashes: number) => void) {
+    return serviceEntryRows(this.storage, parseServiceNamespace(namespace), onListed);
+  }
+
+  sortedEntryRows(namespace: string) {
+    return serviceSortedEntryRows(this.storage, parseServiceNamespace(namespace));
   }
 
   readHashRef(ns: string, hash: string): Promise<HashRef | null> {

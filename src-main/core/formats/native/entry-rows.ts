@@ -1,30 +1,77 @@
-/** The native layout's entries browser rows: one names-only listing of `<ns>/objects/`, no record read. */
+/** The native layout's entries browser rows: names-only listings of `<ns>/objects/`, no record read. */
 import { parseNamespace } from '../../../../src-shared/domain';
 import type { CacheService } from '../../cache-service';
 import { forEachKey } from '../../storage/list-page';
 import type { FormatEntryRow } from '../format';
 
 /**
- * A hash is a row when its content is listed (as the namespace's entry count counts it); its index
- * entries (`<hash>~<ver>~<time>~<size>~<source>`) give the versions, and the latest's time, size and source.
+ * Folds listed keys into rows. A hash is a row when its content is listed (as the namespace's entry
+ * count counts it); its index entries (`<hash>~<ver>~<time>~<size>~<source>`) give the versions, and
+ * the latest's time, size and source.
  */
-export async function nativeEntryRows(cache: CacheService, namespace: string): Promise<FormatEntryRow[]> {
-  const { layout } = cache;
-  const listed = new Map<string, FormatEntryRow>();
-  const withContent: string[] = [];
-  await forEachKey(cache.storage, layout.objectsPrefix(parseNamespace(namespace)), (key) => {
+class RowFolder {
+  private readonly listed = new Map<string, FormatEntryRow>();
+  /** Hashes whose content is listed, in listing order. */
+  readonly withContent: string[] = [];
+
+  constructor(private readonly cache: CacheService) {}
+
+  /** The hash the key belongs to, or null for a key that is no part of an entry. */
+  add(key: string): string | null {
+    const { layout } = this.cache;
     const described = layout.describeKey(key);
-    if (described?.kind === 'content') withContent.push(described.hash);
-    if (described?.kind !== 'version_entry') return;
+    if (described?.kind === 'content') this.withContent.push(described.hash);
+    if (described?.kind !== 'version_entry') return described?.hash ?? null;
     const v = layout.parseVersionEntry(described.hash, key);
-    if (!v) return;
-    const row = listed.get(described.hash);
-    if (!row) listed.set(described.hash, { hash: described.hash, versions: 1, version: v.version, storedAt: v.stored_at, size: v.size, source: v.source });
+    if (!v) return described.hash;
+    const row = this.listed.get(described.hash);
+    if (!row) this.listed.set(described.hash, { hash: described.hash, versions: 1, version: v.version, storedAt: v.stored_at, size: v.size, source: v.source });
     else {
       row.versions!++;
       if (v.version > row.version!) Object.assign(row, { version: v.version, storedAt: v.stored_at, size: v.size, source: v.source });
     }
+    return described.hash;
+  }
+
+  /** The rows of the first `count` hashes with content, forgotten here. */
+  take(count = this.withContent.length): FormatEntryRow[] {
+    // Content no index entry names yet (a store in flight) is still an entry, with what is known.
+    return this.withContent.splice(0, count).map((hash) => {
+      const row = this.listed.get(hash) ?? { hash, versions: null, version: null, storedAt: null, size: null, source: '' };
+      this.listed.delete(hash);
+      return row;
+    });
+  }
+}
+
+/** Every row, from the fastest listing the storage has (a local folder: walking threads, in no order). */
+export async function nativeEntryRows(cache: CacheService, namespace: string, onListed?: (hashes: number) => void): Promise<FormatEntryRow[]> {
+  const rows = new RowFolder(cache);
+  let told = 0;
+  await forEachKey(cache.storage, cache.layout.objectsPrefix(parseNamespace(namespace)), (key) => {
+    rows.add(key);
+    // Told once per thousand: a walking thread's batch of keys arrives at once.
+    if (onListed && rows.withContent.length - told >= 1000) onListed((told = rows.withContent.length));
   });
-  // Content no index entry names yet (a store in flight) is still an entry, with what is known.
-  return withContent.map((hash) => listed.get(hash) ?? { hash, versions: null, version: null, storedAt: null, size: null, source: '' });
+  return rows.take();
+}
+
+/**
+ * The rows in hash order, a page of keys at a time: all of a hash's keys share its name as their
+ * prefix, so keys sort by hash and a row is complete once a later hash's key is listed.
+ */
+export async function* nativeSortedEntryRows(cache: CacheService, namespace: string): AsyncGenerator<FormatEntryRow[]> {
+  const { storage } = cache;
+  const prefix = cache.layout.objectsPrefix(parseNamespace(namespace));
+  const rows = new RowFolder(cache);
+  let cursor: string | undefined;
+  do {
+    const page = storage.listKeys ? await storage.listKeys(prefix, { cursor }) : await storage.list(prefix, { cursor });
+    let last: string | null = null;
+    for (const key of 'keys' in page ? page.keys : page.objects.map((o) => o.key)) last = rows.add(key) ?? last;
+    cursor = page.cursor;
+    // The last hash of a page may have more keys on the next one (its content key comes first: it is their prefix).
+    const pending = cursor !== undefined && last !== null && rows.withContent.at(-1) === last ? 1 : 0;
+    yield rows.take(rows.withContent.length - pending);
+  } while (cursor !== undefined);
 }

@@ -7,7 +7,7 @@ import { chunksOf } from '../../hashing';
 import { forEachKey } from '../../storage/list-page';
 import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
-import { nativeEntryRows } from './entry-rows';
+import { nativeEntryRows, nativeSortedEntryRows } from './entry-rows';
 import type {
   FormatCapabilities,
   FormatDeleteResult,
@@ -82,8 +82,12 @@ export class NativeFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  entryRows(namespace: string) {
-    return nativeEntryRows(this.cache, namespace);
+  entryRows(namespace: string, onListed?: (hashes: number) => void) {
+    return nativeEntryRows(this.cache, namespace, onListed);
+  }
+
+  sortedEntryRows(namespace: string) {
+    return nativeSortedEntryRows(this.cache, namespace);
   }
 
   versions(namespace: string, hash: string): Promise<FormatVersion[]> {
