@@ -367,6 +367,6 @@ async function benchRendererOn(o: BenchOptions, { dir: localDir, namespace, form
     await session.close();
   }
   const ms = median(times);
-  const note = `runs: ${times.map((t) => t.toFixed(0)).join(', ')} ms; ${whileListing} shown while main was still listing`;
-  return { name, ours: `${ms.toFixed(0)} ms (median of ${times.length})`, reference: 'target 300 ms', ratio: ms / 300, target: '< 300 ms', pass: ms < 300, note };
+  const runs = `${times.map((t) => t.toFixed(0)).join(', ')} ms; ${whileListing} shown while main was still listing`;
+  return { name, ours: `${ms.toFixed(0)} ms (median of ${times.length}: ${runs})`, reference: 'target 300 ms', ratio: ms / 300, target: '< 300 ms', pass: ms < 300 };
 }

@@ -12,7 +12,7 @@ export const ENTRY_BLOCK = 200;
 /** Hashes one selection may name (LIMITS.pageSize); Ctrl+A selects any number. */
 export const MAX_PICKED = 1000;
 /** How often a namespace still being listed is asked about again. */
-export const LISTING_POLL_MS = 400;
+const LISTING_POLL_MS = 400;
 
 export interface EntriesBrowser {
   namespace: string;
