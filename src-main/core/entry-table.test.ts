@@ -10,8 +10,9 @@ import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { NativeFormat } from './formats/native/native-format';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
-import type { StorageBackend } from './storage/types';
 import { populateNamespace } from '../test-support/fixture-store';
+import { populateServiceNamespace } from '../test-support/service-fixture-store';
+import { MAX_LIST_PAGE, type StorageBackend } from './storage/types';
 
 const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
 const query: EntryQuery & { offset: number; limit: number } = { sort: 'hash', descending: false, filter: {}, offset: 0, limit: 100 };
@@ -189,4 +190,20 @@ describe('while a big namespace is still being listed', () => {
     expect((await tables.window('big', query)).knownTotal).toBe(1501);
     expect(walks).toHaveLength(2);
   });
+});
+
+it('the service layout too: the first window in hash order while its refs are still listed', async () => {
+  const storage: StorageBackend = new MemoryStorage();
+  const hashes = (await populateServiceNamespace(storage, 'Big', 500)).sort();
+  // The table's listing takes full pages; hold those until the gate opens.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const list = storage.list.bind(storage);
+  storage.list = async (prefix, options) => ((options?.limit ?? MAX_LIST_PAGE) === MAX_LIST_PAGE && prefix.includes('/refs/by-hash/') ? (await gate, list(prefix, options)) : list(prefix, options));
+  const tables = new EntryTables(new MgraphFormat(storage));
+  const first = await Promise.race([tables.window('Big', { ...query, limit: 100 }), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer before the listing ended')), 2000))]);
+  expect(first.rows.map((r) => r.hash)).toEqual(hashes.slice(0, 100));
+  expect(first.listing?.waitsForAll).toBe(false);
+  open();
+  await expect.poll(async () => (await tables.window('Big', query)).knownTotal).toBe(500);
 });
