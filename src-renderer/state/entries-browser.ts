@@ -86,7 +86,7 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
     const now = get().entries;
     if (now.namespace !== namespace || now.generation !== generation) return null;
     if (!result.ok) {
-      set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error } }));
+      set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error, listing: null } }));
       return null;
     }
     const w = result.value;
