@@ -1,43 +1,14 @@
 /** Row 11: a folder of small files dropped through the bridge (its batch requests) vs the CLI storing the same folder. */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { BATCH_MAX_FILES, frameHeader, planBatches } from '../src-shared/batch-frame';
-import { type BenchRow, alternating, median, settleWrites, timeCliStore } from './harness';
+import { type BenchRow, alternating, median, settleWrites, startWebBridge, timeCliStore } from './harness';
 import { writeSmallFiles } from './fixtures';
 import type { BenchOptions } from './run';
 
-const REPO = path.resolve(import.meta.dirname, '..');
 /** Batch requests the renderer keeps in flight (src-renderer/state/drops.ts). */
 const BATCHES_IN_FLIGHT = 2;
 const TARGET = 1.5;
-
-/** `npm run web` on a fresh store folder, as an operator starts it; resolves with its base URL, token and a stop. */
-async function startBridge(o: BenchOptions, store: string): Promise<{ base: string; token: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(REPO, 'scripts/web.mjs'), '--store', store, '--port', '0'], {
-    env: { ...process.env, XDG_CONFIG_HOME: await fs.mkdtemp(path.join(o.work, 'config-')) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const url = await new Promise<URL>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const match = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out);
-      if (match) resolve(new URL(match[0]));
-    });
-    child.on('exit', (code) => reject(new Error(`npm run web exited with ${code}: ${stderr}`)));
-  });
-  return {
-    base: url.origin,
-    token: url.searchParams.get('token')!,
-    stop: async () => {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
 
 /**
  * The requests the renderer makes for a dropped folder: its files read from disk, framed into
@@ -75,7 +46,7 @@ export async function benchDrop(o: BenchOptions): Promise<BenchRow> {
   const ours: number[] = [];
   const cli: number[] = [];
   const runOurs = async (run: number) => {
-    const bridge = await startBridge(o, path.join(o.work, `drop-store-${run}`));
+    const bridge = await startWebBridge(o.work, path.join(o.work, `drop-store-${run}`));
     try {
       settleWrites();
       ours.push(await dropThroughBridge(bridge, folder, files));

@@ -1,4 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -101,4 +102,31 @@ export function formatTable(rows: BenchRow[]): string {
   ]);
   const lines = [header, header.map(() => '---'), ...body].map((cells) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`);
   return lines.join('\n');
+}
+
+/** `npm run web` on a fresh store folder, as an operator starts it; resolves with its base URL, token and a stop. */
+export async function startWebBridge(work: string, store: string): Promise<{ base: string; token: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../scripts/web.mjs'), '--store', store, '--port', '0'], {
+    env: { ...process.env, XDG_CONFIG_HOME: await fs.mkdtemp(path.join(work, 'config-')) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const url = await new Promise<URL>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const match = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out);
+      if (match) resolve(new URL(match[0]));
+    });
+    child.on('exit', (code) => reject(new Error(`npm run web exited with ${code}: ${stderr}`)));
+  });
+  return {
+    base: url.origin,
+    token: url.searchParams.get('token')!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
+  };
 }
