@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
-import { cacheHashSchema } from './domain';
+import { cacheHashSchema, type ProblemKind } from './domain';
 import type { ErrorInfo } from './errors';
 import { isValidPrefix } from './keys';
 
@@ -533,9 +533,6 @@ export interface ProfilesView {
   /** `backend`: the keyring's name, null where there is none at all (CLI, bridge). */
   keyring: { available: boolean; backend: string | null };
 }
-
-export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
-export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 
 export interface VerifyResult {
   checked: number;

@@ -205,3 +205,7 @@ export interface StoreResult {
   deduplicated: boolean;
   keys: string[];
 }
+
+/** What `verify` can find wrong, in the order its report lists them. */
+export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];

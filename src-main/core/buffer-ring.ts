@@ -27,7 +27,8 @@ export class BufferRing implements ChunkBuffers {
 
   constructor(
     private readonly count = 4,
-    private readonly size = RING_BUFFER_BYTES,
+    /** The bytes of each buffer. */
+    readonly size = RING_BUFFER_BYTES,
   ) {}
 
   async next(): Promise<Uint8Array> {

@@ -8,7 +8,7 @@ import { cacheHashOfSha256 } from './hashing';
 import { mapLimit } from './keyed-lock';
 import type { Leftover, ObjectInfo } from './storage/types';
 
-import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/contract';
+import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 
 export { PROBLEM_KINDS, type ProblemKind };
 

@@ -1,5 +1,6 @@
 import { useState } from 'react';
-import { PROBLEM_KINDS, type ProblemKind, type VerifyResult } from '../../src-shared/contract';
+import type { VerifyResult } from '../../src-shared/contract';
+import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 import { formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel } from './common';

@@ -7,7 +7,8 @@
  * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
-import type { ContentProblem, EntryRecord, ProblemKind, StoredEntry } from '../../../src-shared/contract';
+import type { ContentProblem, EntryRecord, StoredEntry } from '../../../src-shared/contract';
+import type { ProblemKind } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
 import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';

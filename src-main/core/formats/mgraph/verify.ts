@@ -3,7 +3,7 @@
  * to its cache hash the way the service hashed it, nothing under data/ is unclaimed. Repair only
  * rebuilds by-hash refs from the by-id refs (derivable without guessing); it never deletes content.
  */
-import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/contract';
+import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
 import { mapLimit } from '../../keyed-lock';
 import type { ObjectInfo } from '../../storage/types';
