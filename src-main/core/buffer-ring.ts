@@ -27,8 +27,7 @@ export class BufferRing implements ChunkBuffers {
 
   constructor(
     private readonly count = 4,
-    /** The bytes of each buffer. */
-    readonly size = RING_BUFFER_BYTES,
+    private readonly size = RING_BUFFER_BYTES,
   ) {}
 
   async next(): Promise<Uint8Array> {
