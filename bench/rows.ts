@@ -14,6 +14,7 @@ import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { S3Storage } from '../src-main/core/storage/s3';
 import type { StorageBackend } from '../src-main/core/storage/types';
 import { createDispatcher, entryTablesOfOpenStore } from '../src-main/ipc/dispatch';
+import { PathGrants } from '../src-main/ipc/path-grants';
 import { AppSession } from '../src-main/ipc/session';
 import { ProfileStore } from '../src-main/profiles/profiles';
 import { NO_KEYRING } from '../src-main/profiles/secret-box';
@@ -69,8 +70,36 @@ async function uploadThroughBridge(o: BenchOptions, file: string, run: number): 
   }
 }
 
+/**
+ * The same file dropped on the desktop app: Electron hands main the dropped file's path and main
+ * stores it (the dispatcher's storeFile, as the IPC adapter calls it) in the running app, so no
+ * process starts. Resolves with the ms of the call.
+ */
+async function dropOnDesktopApp(o: BenchOptions, file: string, run: number): Promise<number> {
+  const store = path.join(o.work, `drop-store-${run}`);
+  const home = await fs.mkdtemp(path.join(o.work, 'drop-home-'));
+  const pathGrants = new PathGrants([home]);
+  pathGrants.grant(file); // what the adapter does for a dropped file
+  const session = new AppSession({ profiles: new ProfileStore(path.join(home, 'profiles.json'), NO_KEYRING, path.join(home, 'store')), commandLine: { kind: 'local', dir: store }, pathGrants });
+  try {
+    await session.start();
+    const dispatch = createDispatcher(session);
+    settleWrites();
+    const started = performance.now();
+    const result = await dispatch('storeFile', { namespace: 'default', path: file, transferId: `drop${run}`, as: 'bytes', options: {} });
+    const ms = performance.now() - started;
+    if (!result.ok) throw new Error(`the app refused the drop: ${result.error.message}`);
+    return ms;
+  } finally {
+    await session.close();
+    await fs.rm(store, { recursive: true, force: true });
+    await fs.rm(home, { recursive: true, force: true });
+  }
+}
+
 async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]> {
   const name = `store of a ${mib} MiB file in the page cache (CLI, local folder; fsynced), from its path and from stdin, and peak RSS`;
+  const dropName = `the same ${mib} MiB file dropped on the desktop app (main stores it by path, in the running app)`;
   const uploadName = `the same ${mib} MiB file dropped on the app through the bridge (one streamed upload, sent by curl from this machine)`;
   const target = '<= 1.2x max(openssl dgst, dd direct+fsync) time; RSS <= 200 MB';
   const missing = ['/usr/bin/time', 'openssl', 'dd', 'curl'].find((c) => !hasCommand(c));
@@ -78,7 +107,7 @@ async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]>
   const file = path.join(o.work, 'big.bin');
   const copy = path.join(o.work, 'copy.bin');
   await writeRandomFile(file, mib);
-  const times = { file: [] as number[], stdin: [] as number[], upload: [] as number[], openssl: [] as number[], dd: [] as number[], cpSync: [] as number[] };
+  const times = { file: [] as number[], stdin: [] as number[], drop: [] as number[], upload: [] as number[], openssl: [] as number[], dd: [] as number[], cpSync: [] as number[] };
   let peakRssKb = 0;
   // Every timed command starts with no dirty pages left by the one before it (settleWrites).
   const timed = async (command: string, args: string[]) => {
@@ -98,6 +127,7 @@ async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]>
       peakRssKb = Math.max(peakRssKb, Number(/peak-rss-kb (\d+)/.exec(stderr)?.[1] ?? 0));
       await fs.rm(store, { recursive: true });
     }
+    times.drop.push(await dropOnDesktopApp(o, file, run));
     times.upload.push(await uploadThroughBridge(o, file, run));
   };
   const runReferences = async () => {
@@ -122,6 +152,7 @@ async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]>
   const ratio = Math.max(median(times.file), median(times.stdin)) / limit;
   const rssMb = peakRssKb / 1024;
   const reference = `openssl dgst -sha256 ${ms(times.openssl)}; dd bs=4M oflag=direct conv=fsync ${ms(times.dd)}; context: cp + sync --data ${ms(times.cpSync)}`;
+  const dropRatio = median(times.drop) / limit;
   const uploadRatio = median(times.upload) / limit;
   return [
     {
@@ -132,6 +163,7 @@ async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]>
       target,
       pass: ratio <= 1.2 && rssMb <= 200,
     },
+    { name: dropName, ours: ms(times.drop), reference, ratio: dropRatio, target: '<= 1.2x max(openssl dgst, dd direct+fsync) time', pass: dropRatio <= 1.2 },
     { name: uploadName, ours: ms(times.upload), reference, ratio: uploadRatio, target: '<= 1.2x max(openssl dgst, dd direct+fsync) time', pass: uploadRatio <= 1.2 },
   ];
 }
