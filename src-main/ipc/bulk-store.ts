@@ -13,6 +13,8 @@ export type BatchItem = Omit<ContentToStore<number>, 'item'> | { name: string; e
 const REMEMBERED_DROPS = 1000;
 /** Progress events per drop: at most one every this many ms. */
 const PROGRESS_EVERY_MS = 100;
+/** Store workers idle this long stop (the next drop starts them again): an idle app holds no threads for drops. */
+const WORKERS_IDLE_MS = 60_000;
 
 interface DropState {
   controller: AbortController;
@@ -29,6 +31,8 @@ export interface DropsOptions {
   storeWorker?: URL;
   /** The session's size limit for one entry, which the workers' stores must apply too. */
   maxEntryBytes?: number;
+  /** Default WORKERS_IDLE_MS (tests). */
+  workersIdleMs?: number;
 }
 
 /**
@@ -41,6 +45,9 @@ export class Drops {
   private readonly drops = new Map<string, DropState>();
   /** Workers of the store drops went to last, shared by every drop into it. */
   private workers: { store: string; pool: StorePool } | null = null;
+  /** Batches in the workers now, and what stops the workers once there have been none for a while. */
+  private batchesInWorkers = 0;
+  private idleStop: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly emit: (event: CacheAdminEvent) => void,
@@ -102,7 +109,7 @@ export class Drops {
     const run = (async () => {
       // A big file travels alone and streams here (its bytes show as they arrive); several files go to a worker.
       const pool = contents.length > 1 && contents.every((c) => c.source.kind !== 'stream') ? await this.poolFor(format) : null;
-      if (pool) return pool.store(ns, choice, contents, onOutcome, drop.controller.signal);
+      if (pool) return this.inWorkers(() => pool.store(ns, choice, contents, onOutcome, drop.controller.signal));
       await storeContents(format, ns, choice, contents, onOutcome, {
         small: format.storage instanceof LocalFolderStorage ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         signal: drop.controller.signal,
@@ -145,8 +152,25 @@ export class Drops {
     return this.workers.pool;
   }
 
+  private async inWorkers(store: () => Promise<void>): Promise<void> {
+    this.batchesInWorkers++;
+    clearTimeout(this.idleStop);
+    try {
+      await store();
+    } finally {
+      if (--this.batchesInWorkers === 0) {
+        this.idleStop = setTimeout(() => {
+          void this.workers?.pool.close();
+          this.workers = null;
+        }, this.options.workersIdleMs ?? WORKERS_IDLE_MS);
+        this.idleStop.unref();
+      }
+    }
+  }
+
   /** Stops every drop and the workers. */
   async close(): Promise<void> {
+    clearTimeout(this.idleStop);
     for (const drop of this.drops.values()) drop.controller.abort();
     await this.workers?.pool.close();
     this.workers = null;

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import type { BatchStoreResult, CacheAdminEvent } from '../../src-shared/contrac
 import { parseHeldBatch } from '../bridge/batch-body';
 import { openStore } from '../core/open-store';
 import { BUILT_STORE_WORKER, CRASHING_STORE_WORKER } from '../test-support/pool-workers';
-import { type BatchItem, Drops } from './bulk-store';
+import { type BatchItem, Drops, type DropsOptions } from './bulk-store';
 
 const opened: Drops[] = [];
 afterEach(async () => {
@@ -15,11 +15,11 @@ afterEach(async () => {
 });
 
 /** Drops into a fresh local folder store (made, as after the first drop), whose batches go to `worker`. */
-async function setup(worker: URL, onEvent: (e: CacheAdminEvent) => void = () => undefined) {
+async function setup(worker: URL, onEvent: (e: CacheAdminEvent) => void = () => undefined, options: DropsOptions = {}) {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'drops-workers-')), 'store');
   mkdirSync(dir);
   const { format } = await openStore({ kind: 'local', dir });
-  const drops = new Drops(onEvent, { storeWorker: worker });
+  const drops = new Drops(onEvent, { storeWorker: worker, ...options });
   opened.push(drops);
   const store = (dropId: string, items: BatchItem[]) => drops.store(dropId, format, 'default', { as: 'bytes' }, items);
   const entries = async () => (await format.stats('default')).entries;
@@ -51,6 +51,18 @@ describe('drops into a local folder, stored by the store workers', () => {
     const chunks: Uint8Array[] = [];
     for await (const chunk of content) chunks.push(chunk);
     expect(Buffer.concat(chunks).toString()).toBe('photos file 42\n');
+  });
+
+  it.runIf(process.platform === 'linux')('stops its worker threads once drops have been idle a while, and starts them again for the next drop', async () => {
+    const threads = () => readdirSync('/proc/self/task').length;
+    const { store, entries } = await setup(BUILT_STORE_WORKER, undefined, { workersIdleMs: 200 });
+    await store('d1', parseHeldBatch(batchBody(20, 'first')));
+    const busy = threads();
+    await expect.poll(threads, { timeout: 5000 }).toBeLessThan(busy);
+    const { outcomes } = await store('d2', parseHeldBatch(batchBody(20, 'second')));
+    expect(outcomes.every((o) => 'stored' in o)).toBe(true);
+    expect(threads()).toBeGreaterThan(busy - 1); // workers again
+    expect(await entries()).toBe(40);
   });
 
   it('cancel mid-drop stops the batches under way and queued in the workers, and reports exactly the files stored', async () => {
