@@ -12,9 +12,9 @@ export interface RunningBridge {
 }
 
 /** `npm run web` on a store folder, as an operator starts it; resolves with the URL it prints. */
-export async function startWeb(storeDir: string): Promise<RunningBridge> {
+export async function startWeb(storeDir: string, options: string[] = []): Promise<RunningBridge> {
   const configHome = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'config-'));
-  const child: ChildProcess = spawn('npm', ['run', '--silent', 'web', '--', '--store', storeDir, '--port', '0'], {
+  const child: ChildProcess = spawn('npm', ['run', '--silent', 'web', '--', '--store', storeDir, '--port', '0', ...options], {
     cwd: REPO_ROOT,
     env: { ...process.env, XDG_CONFIG_HOME: configHome },
     stdio: ['ignore', 'pipe', 'pipe'],

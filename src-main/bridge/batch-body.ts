@@ -48,15 +48,6 @@ export function parseHeldBatch(body: Buffer): BatchItem[] {
 }
 
 /**
- * Reads and drops the body of a batch refused before it was read, when it is small enough to hold:
- * the browser then gets the answer instead of a reset connection. A bigger one is cut off.
- */
-export async function discardRefusedBody(req: IncomingMessage): Promise<void> {
-  if (req.complete || !(Number(req.headers['content-length']) <= MAX_HELD_BODY)) return;
-  for await (const _ of req as AsyncIterable<Buffer>);
-}
-
-/**
  * The files of a batch request. A body up to MAX_HELD_BODY is read whole and checked frame by
  * frame; a bigger one must be exactly one frame (its header, then its bytes to the end), whose
  * content is streamed into the store as it arrives.

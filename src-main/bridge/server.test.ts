@@ -238,6 +238,12 @@ describe('loopback bridge', () => {
     expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
   });
 
+  it('lets an upload take as long as it needs (no 5-minute cut), while headers must still come in time', async () => {
+    const { bridge } = await setup();
+    expect(bridge.server.requestTimeout).toBe(0);
+    expect(bridge.server.headersTimeout).toBeGreaterThan(0);
+  });
+
   it('rejects upload parameters it cannot trust', async () => {
     const { base, headers, call } = await setup();
     for (const query of ['op=store&namespace=../etc&transferId=a', 'op=store&namespace=default&transferId=../a', 'op=rm&namespace=default&transferId=a', 'op=store&namespace=default&transferId=a&extra=1']) {

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +13,7 @@ import { entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSiz
 import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
-import { discardRefusedBody, readBatch } from './batch-body';
+import { readBatch } from './batch-body';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -36,6 +36,8 @@ export interface Bridge {
   address: string;
   port: number;
   token: string;
+  /** The HTTP server itself (its limits). */
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,22 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
   sendJson(res, status, { ok: false, error: { code, message } } satisfies Result<never>);
+}
+
+/** How long a client still sending a refused body is read from so it gets the answer (as nginx's lingering_time). */
+const LINGER_MS = 30_000;
+
+/**
+ * Lets the client of a request refused part-way (too large, no space) get the answer while its body
+ * still comes: the rest is read and dropped (for at most LINGER_MS), and the connection stays open.
+ * Closed with bytes unread, the kernel resets it, and Chromium then reports a failed request
+ * ("Failed to fetch") instead of the answer.
+ */
+function lingerAfterAnswer(req: IncomingMessage): void {
+  const cut = setTimeout(() => req.destroy(), LINGER_MS).unref();
+  req.on('end', () => clearTimeout(cut));
+  req.on('close', () => clearTimeout(cut));
+  req.resume();
 }
 
 /** The token cookie is per port: cookies are shared by every port of a host, bridges are not. */
@@ -148,7 +166,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
     const gone = new AbortController();
     res.on('close', () => gone.abort());
-    const source = { kind: 'stream' as const, stream: req as AsyncIterable<Uint8Array> };
+    // Not destroyed when the store stops reading it (refused part-way): lingerAfterAnswer reads the rest.
+    const source = { kind: 'stream' as const, stream: req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array> };
     let result: Result<unknown>;
     try {
       const value = await session.transfer(
@@ -167,10 +186,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     }
     // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
     if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
-    // Refused part-way (too large, cancelled): answer first, then drop the rest of the body.
-    res.on('finish', () => {
-      if (!req.complete) req.destroy();
-    });
+    if (!req.complete && !req.destroyed) lingerAfterAnswer(req);
     sendJson(res, 200, result);
   }
 
@@ -189,12 +205,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId))) };
     } catch (err) {
       result = errorResult(err, 'batch');
-      await discardRefusedBody(req);
     }
     entryTablesOfOpenStore(session)?.changed(namespace);
-    res.on('finish', () => {
-      if (!req.complete) req.destroy();
-    });
+    if (!req.complete && !req.destroyed) lingerAfterAnswer(req);
     sendJson(res, 200, result);
   }
 
@@ -318,7 +331,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     sendJson(res, 200, await dispatch(call[1], payload));
   }
 
-  const server = createServer((req, res) => {
+  // No limit on a whole request's time (Node's default cuts any request at 5 minutes): a big upload
+  // may take longer. Its headers still must come within a minute (Node's default, which a
+  // requestTimeout of 0 would otherwise switch off too).
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
     handle(req, res).catch((err) => {
       // A client that went away (or sent a body Node's parser refused) has nobody left to answer.
       if (res.headersSent || req.destroyed) res.destroy();
@@ -337,6 +353,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     url: `http://${BRIDGE_HOST}:${port}/?token=${token}`,
     port,
     token,
+    server,
     close: async () => {
       unsubscribe();
       for (const res of eventStreams) res.end();
