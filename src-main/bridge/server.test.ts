@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -263,6 +263,21 @@ describe('loopback bridge', () => {
     expect(ok.headers.get('content-type')).toBe('application/octet-stream');
     expect(ok.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''page.html");
     expect(await ok.text()).toBe('<script>alert(1)</script>');
+  });
+
+  it('stopped mid-upload (Ctrl+C), the bridge leaves no partial file: closing waits for the cancelled store to clean up', async () => {
+    const storeDir = path.join(dir, `stopped-${Date.now()}`);
+    const session = new AppSession({ profiles: new ProfileStore(path.join(dir, 'stopped-profiles.json'), NO_KEYRING, storeDir), commandLine: { kind: 'local', dir: storeDir } });
+    await session.start();
+    const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir });
+    const upload = request({ host: '127.0.0.1', port: bridge.port, method: 'POST', path: '/api/upload?op=store&namespace=default&transferId=stop1', headers: { 'x-cache-admin-token': bridge.token, 'content-length': String(64 << 20) } });
+    upload.on('error', () => undefined); // the bridge goes away mid-body
+    upload.write(Buffer.alloc(9 << 20, 3)); // two ring buffers: the second opens the spool file; the rest never comes
+    const staged = () => readdirSync(path.join(storeDir, '.staging')).length;
+    await expect.poll(() => (existsSync(path.join(storeDir, '.staging')) ? staged() : 0), { timeout: 10_000 }).toBe(1);
+    await bridge.close(); // what `npm run web` does on SIGINT/SIGTERM, then it exits
+    await session.close();
+    expect(staged()).toBe(0);
   });
 
   it('never serves corrupt content as a download: small content is an error answer, big content a cut connection', async () => {

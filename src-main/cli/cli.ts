@@ -12,7 +12,7 @@ import { type FormatLookup, type FormatStoreInput, type FormatStoreResult, type 
 import { type StoreLocation, openStore } from '../core/open-store';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
-import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
+import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
 import { RETENTION_OPTIONS, RETENTION_USAGE, cmdPolicy, cmdPrune, expiredKeys, expiryFields, refuseExpired, withExpiry } from './retention';
 
@@ -227,10 +227,27 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
   const line = (r: FormatStoreResult, name: string) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r, name));
+  // Ctrl+C (or TERM) cancels the stores under way, which remove what they had written; a second one kills, as usual.
+  const controller = new AbortController();
+  const stop = () => {
+    controller.abort();
+    ctx.io.stdin.destroy(); // a read waiting on a pipe ends now
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await storeAll(ctx, format, input, line, progress, controller.signal);
+  } finally {
+    process.removeListener('SIGINT', stop);
+    process.removeListener('SIGTERM', stop);
+  }
+}
+
+async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: (r: FormatStoreResult, name: string) => string, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     const { source, name } = sourceOf('-', ctx.io);
-    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n) }), name));
+    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name));
     progress?.done();
     return EXIT.ok;
   }
@@ -246,9 +263,10 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     report.expect(files.length + passedOver.length);
     for (const item of passedOver) report.outcome(item.index, item.path, item.outcome);
     const onOutcome = (file: FileToStore, outcome: StoreOutcome) => report.outcome(file.index, file.path, outcome);
-    if (pool && files.length >= WORKER_MIN_FILES) await pool.storeFiles(ctx.ns, input, files, onOutcome);
+    if (pool && files.length >= WORKER_MIN_FILES) await pool.storeFiles(ctx.ns, input, files, onOutcome, signal);
     else {
       await storeFiles(format, ctx.ns, input, files, onOutcome, {
+        signal,
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         onBytes: files.length === 1 ? (n) => (waiting?.arrived(), progress?.bytes(n)) : undefined,
       });

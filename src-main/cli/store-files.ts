@@ -379,10 +379,10 @@ export class StorePool {
   }
 
   /** The CLI's folder: its files spread over the workers, WORKER_BATCH at a time. */
-  async storeFiles(ns: string, choice: StoreChoice, files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void): Promise<void> {
+  async storeFiles(ns: string, choice: StoreChoice, files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
     const jobs: Promise<void>[] = [];
     for (let at = 0; at < files.length; at += WORKER_BATCH) {
-      jobs.push(this.store(ns, choice, files.slice(at, at + WORKER_BATCH).map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name })), onOutcome));
+      jobs.push(this.store(ns, choice, files.slice(at, at + WORKER_BATCH).map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name })), onOutcome, signal));
     }
     await Promise.all(jobs);
   }

@@ -12,6 +12,8 @@ import type { PathGrants, ReadableFile } from './path-grants';
 export const COMMAND_LINE_PROFILE = 'command-line';
 /** How long opening a store may take before the operator is told it did not answer. */
 export const CONNECT_TIMEOUT_MS = 20_000;
+/** How long closing waits for cancelled transfers to clean up (a read that ignores the cancel must not hold the app open). */
+const CLOSE_WAIT_MS = 5000;
 /** Outcomes kept for cancels that arrive late (or early): far more than transfers run at once. */
 const REMEMBERED_OUTCOMES = 1000;
 
@@ -284,8 +286,11 @@ export class AppSession {
     return grants.check(file);
   }
 
+  /** Cancels what is running and waits (a few seconds at most) for it to remove what it had written. */
   async close(): Promise<void> {
-    for (const { controller } of this.transfers.values()) controller.abort();
+    const running = [...this.transfers.values()];
+    for (const { controller } of running) controller.abort();
+    await Promise.race([Promise.all(running.map((r) => r.settled)), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
     await this.drops.close();
     if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
     await this.commandLineStore?.format.storage.close();
