@@ -58,7 +58,7 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
 export function parseAge(text: string): number {
   const m = AGE_RE.exec(text.trim());
   const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2]!]! : NaN;
-  if (!(seconds <= MAX_AGE_SECONDS)) throw new CacheError('invalid_input', `${JSON.stringify(text.slice(0, 40))} is not an age: a whole number followed by s, m, h or d (90s, 12h, 30d), at most 100 years`);
+  if (!(seconds <= MAX_AGE_SECONDS)) throw new CacheError('invalid_input', `${JSON.stringify(text.slice(0, 40))} is not an age: a whole number from 1 up, followed by s, m, h or d (90s, 12h, 30d), at most 100 years`);
   return seconds;
 }
 

@@ -151,7 +151,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
     if (leftover.inFlight) continue;
     report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
   }
-  notes.push('repair rebuilds by-hash refs only; it never deletes or rewrites content');
+  notes.push(options.repair ? 'repair rebuilt by-hash refs only; it never deletes or rewrites content' : '--repair would rebuild by-hash refs only; it never deletes or rewrites content');
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
 }
