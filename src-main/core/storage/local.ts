@@ -52,7 +52,7 @@ const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW 
  * after its parent. The root is never made here, so a root that is gone ends in ENOENT. Returns the
  * first folder created, undefined if `dir` was there.
  */
-async function makeFolders(dir: string, root: string): Promise<string | undefined> {
+async function makeFolders(dir: string, root: string, retries = 3): Promise<string | undefined> {
   if (dir === root) return undefined;
   const made = await fs.mkdir(dir).then(
     () => dir,
@@ -60,7 +60,13 @@ async function makeFolders(dir: string, root: string): Promise<string | undefine
   );
   if (made !== null) return made;
   const created = await makeFolders(path.dirname(dir), root);
-  await fs.mkdir(dir).catch(unlessExists); // ENOENT again: the parent cannot hold folders, or the root is gone
+  try {
+    await fs.mkdir(dir);
+  } catch (err) {
+    // ENOENT again: another process pruned the parent just made (try again), or the root is gone
+    if (errno(err) === 'ENOENT' && retries > 0) return makeFolders(dir, root, retries - 1);
+    unlessExists(err);
+  }
   return created ?? dir;
 }
 
