@@ -67,6 +67,19 @@ describe('cli', () => {
     expect(await fs.readFile(out)).toEqual(Buffer.from([0, 1, 2, 3]));
   });
 
+  it('get --out never replaces an existing file unless --force says so', async () => {
+    const [stored] = json((await cli(['--store', store, '--ns', 'bin', '--json', 'store', path.join(work, 'tree/a.bin')])).stdout);
+    const out = path.join(work, 'keep.txt');
+    await fs.writeFile(out, 'the operator’s own file');
+    const refused = await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', out]);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain(`conflict: cannot write ${out}: it already exists (--force replaces it)`);
+    expect(await fs.readFile(out, 'utf8')).toBe('the operator’s own file');
+    expect((await fs.readdir(work)).filter((n) => n.endsWith('.part'))).toEqual([]);
+    expect((await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', out, '--force'])).code).toBe(0);
+    expect(await fs.readFile(out)).toEqual(Buffer.from([0, 1, 2, 3]));
+  });
+
   it('info --json has every metadata field and the keys', async () => {
     const r = await cli(['--store', store, '--json', 'info', 'b94d27b9934d3e08-v1']);
     expect(JSON.parse(r.stdout)).toEqual({

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
-import { CacheError, INPUT_ERROR_CODES, fileSystemError } from '../../src-shared/errors';
+import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { Detection } from '../core/formats/detect';
 import { type FormatLookup, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
@@ -45,7 +45,7 @@ commands:
                                              store files (folders recursively); --as string and --strategy
                                              (direct, temporal, temporal_latest, temporal_versioned, key_based)
                                              in the service layout
-  get <hash|cache_id> [--version N] [--out FILE] [--allow-expired]
+  get <hash|cache_id> [--version N] [--out FILE [--force]] [--allow-expired]
   info <hash|cache_id> [--version N]
   versions <hash|cache_id>
   namespaces
@@ -63,6 +63,7 @@ const OPTIONS = {
   as: { type: 'string' },
   version: { type: 'string' },
   out: { type: 'string' },
+  force: { type: 'boolean' },
   delimiter: { type: 'boolean' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
@@ -344,10 +345,12 @@ class StoreReport {
 }
 
 async function cmdGet(ctx: Ctx): Promise<number> {
+  const out = ctx.values.out;
+  const force = ctx.values.force === true;
+  if (out && !force && (await fs.lstat(out).catch(() => null))) throw alreadyThere(out);
   const { record, content } = await ctx.format.retrieve(ctx.ns, await lookupOf(ctx));
   await refuseExpired(ctx, record, content);
   if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
-  const out = ctx.values.out;
   if (!out) {
     await pipeline(content, ctx.io.stdout, { end: false });
     return EXIT.ok;
@@ -356,12 +359,32 @@ async function cmdGet(ctx: Ctx): Promise<number> {
   const temp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.part`);
   try {
     await pipeline(content, createWriteStream(temp, { flags: 'wx' }));
-    await fs.rename(temp, out);
+    if (force) await fs.rename(temp, out);
+    else await placeWithoutReplacing(temp, out);
   } catch (err) {
     await fs.rm(temp, { force: true });
-    throw fileSystemError(err, `cannot write ${out}`);
+    throw isCacheError(err) ? err : fileSystemError(err, `cannot write ${out}`);
   }
   return EXIT.ok;
+}
+
+function alreadyThere(out: string): CacheError {
+  return new CacheError('conflict', `cannot write ${out}: it already exists (--force replaces it)`);
+}
+
+/** Renames `temp` to `out` unless something is at `out` by now (a hard link fails on an existing name; rename would replace it). */
+async function placeWithoutReplacing(temp: string, out: string): Promise<void> {
+  try {
+    await fs.link(temp, out);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw alreadyThere(out);
+    // A file system without hard links (FAT, some network shares): the check before the download stands.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    await fs.rename(temp, out);
+    return;
+  }
+  await fs.rm(temp);
 }
 
 async function cmdInfo(ctx: Ctx): Promise<number> {
