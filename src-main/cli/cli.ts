@@ -347,7 +347,9 @@ class StoreReport {
 async function cmdGet(ctx: Ctx): Promise<number> {
   const out = ctx.values.out;
   const force = ctx.values.force === true;
-  if (out && !force && (await fs.lstat(out).catch(() => null))) throw alreadyThere(out);
+  const there = out ? await fs.lstat(out).catch(() => null) : null;
+  if (there?.isDirectory()) throw new CacheError('io_error', `cannot write ${out}: it is a folder`);
+  if (there && !force) throw alreadyThere(out!);
   const { record, content } = await ctx.format.retrieve(ctx.ns, await lookupOf(ctx));
   await refuseExpired(ctx, record, content);
   if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);

@@ -258,7 +258,7 @@ export class CacheService {
     const waitingSince = Date.now();
     for (let attempt = 0; ; attempt++) {
       const body = new TextEncoder().encode(`${JSON.stringify({ token, since: new Date().toISOString() })}\n`);
-      if (await this.storage.put(key, body, { ifAbsent: true })) break;
+      if (await this.storage.put(key, body, { ifAbsent: true, freesSpace: true })) break;
       const other = await this.readDeletionMarker(key);
       if (other && isStale(other, waitingSince)) await this.storage.delete(key);
       else if (other) await sleep(pollDelay(attempt));

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -30,3 +31,22 @@ it('8 processes x 200 concurrent stores of one content get versions exactly 1..1
     await fs.rm(dir, { recursive: true, force: true });
   }
 }, 180_000);
+
+it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-same-'));
+  try {
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const big = path.join(dir, '..', `${path.basename(dir)}-big.bin`);
+    await fs.writeFile(big, randomBytes(3 << 20));
+    // Small content is placed from memory, a big file through .staging: both ways race here.
+    for (const [ns, source] of [['small', { kind: 'bytes', bytes: randomBytes(1000) }], ['big', { kind: 'file', path: big }]] as const) {
+      const results = await Promise.all(Array.from({ length: 4 }, () => cache.store(ns, { source, name: 'same.bin' })));
+      expect(results.map((r) => r.version).sort()).toEqual([1, 2, 3, 4]);
+      expect(results.filter((r) => !r.deduplicated)).toHaveLength(1);
+      expect(await cache.stats(ns)).toMatchObject({ entries: 1, versions: 4 });
+    }
+    await fs.rm(big);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { bundledCli } from '../test-support/cli-harness';
+import { SPACE_RESERVE } from './storage/local';
 
 const made: string[] = [];
 afterAll(async () => {
@@ -17,7 +18,7 @@ it("the default store starts on a fresh machine: the app's data folder is made w
   made.push(path.dirname(file));
   await fs.writeFile(file, 'hello world');
   expect(await bundledCli(['store', file], { env })).toMatchObject({ code: 0, stdout: expect.stringContaining('b94d27b9934d3e08-v1') });
-  expect(await fs.readdir(path.join(home, 'config', 'cache-admin', 'store'))).toEqual(['default']);
+  expect((await fs.readdir(path.join(home, 'config', 'cache-admin', 'store'))).sort()).toEqual([SPACE_RESERVE, 'default']);
 
   const elsewhere = path.join(home, 'no-such-folder', 'store');
   expect(await bundledCli(['--store', elsewhere, 'store', file], { env })).toMatchObject({ code: 3, stderr: expect.stringContaining(`cannot create the store folder ${elsewhere}`) });

@@ -27,7 +27,7 @@ async function readLease(storage: StorageBackend, key: string): Promise<Lease | 
 export async function holdingLease<T>(storage: StorageBackend, key: string, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
   const token = randomUUID();
   const body = () => new TextEncoder().encode(`${JSON.stringify({ token, refreshed: new Date().toISOString() })}\n`);
-  for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true })); attempt++) {
+  for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true, freesSpace: true })); attempt++) {
     const other = await readLease(storage, key);
     if (other && Date.now() - other.refreshed > LEASE_STALE_MS) await storage.delete(key);
     else {
@@ -37,7 +37,7 @@ export async function holdingLease<T>(storage: StorageBackend, key: string, sign
   }
   const refresh = setInterval(() => {
     void readLease(storage, key)
-      .then((current) => (current?.token === token ? storage.put(key, body()) : undefined))
+      .then((current) => (current?.token === token ? storage.put(key, body(), { freesSpace: true }) : undefined))
       .catch(() => undefined); // the next refresh tries again; a lease left stale is taken over, which the journal makes safe
   }, LEASE_REFRESH_MS);
   refresh.unref();

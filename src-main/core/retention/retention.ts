@@ -195,7 +195,7 @@ export class Retention {
     }
     if (versions.length === 0) return !run.signal?.aborted;
     const journal = `${JOURNAL_PREFIX}${namespace}/${planned.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
-    await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions })}\n`), { durable: true });
+    await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions })}\n`), { durable: true, freesSpace: true });
     const finished = await this.deleteAll(namespace, versions, { signal: run.signal, resuming: false }, (c, outcome) => {
       run.counted(c, outcome);
       run.progressed();

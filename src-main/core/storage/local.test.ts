@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
-import { LocalFolderStorage, STAGING_DIR, StagingWriter } from './local';
+import { LocalFolderStorage, SPACE_RESERVE, STAGING_DIR, StagingWriter } from './local';
 import type { StorageBackend } from './types';
 import { CountingStorage } from './counting';
 import { CacheService } from '../cache-service';
@@ -287,7 +287,7 @@ describe('local folder specifics', () => {
     const storage = await LocalFolderStorage.open(root);
     await storage.put('ns/content/ab/cd/abcd', new Uint8Array(1));
     await storage.delete('ns/content/ab/cd/abcd');
-    expect(await fs.readdir(root)).toEqual([]);
+    expect(await fs.readdir(root)).toEqual([SPACE_RESERVE]);
   });
 
   describe.each([
@@ -322,10 +322,10 @@ describe('local folder specifics', () => {
     expect(await fresh.list('')).toMatchObject({ objects: [], prefixes: [] }); // reads make nothing
     expect(await fs.readdir(parent)).toEqual([]);
     await fresh.put('ns/a', new Uint8Array(1));
-    expect(await tree(parent)).toEqual(['new-store', 'new-store/ns', 'new-store/ns/a']);
+    expect(await tree(parent)).toEqual(['new-store', `new-store/${SPACE_RESERVE}`, 'new-store/ns', 'new-store/ns/a']);
 
     const orphan = await LocalFolderStorage.open(path.join(parent, 'gone', 'store'));
     await expect(orphan.put('ns/a', new Uint8Array(1))).rejects.toMatchObject({ code: 'storage_unreachable', message: expect.stringContaining(`${path.join(parent, 'gone')}, does not exist`) });
-    expect(await tree(parent)).toEqual(['new-store', 'new-store/ns', 'new-store/ns/a']);
+    expect(await tree(parent)).toEqual(['new-store', `new-store/${SPACE_RESERVE}`, 'new-store/ns', 'new-store/ns/a']);
   });
 });

@@ -17,6 +17,12 @@ import { MAX_LIST_PAGE } from './types';
 export const STAGING_DIR = '.staging';
 /** Temp files start with "." so no valid key can name them; the rest marks them for `verify`. */
 export const TEMP_MARK = '.tmp-';
+/**
+ * Space kept aside in every store folder this app writes to, so that a delete or a prune can write
+ * its marker, lease or journal on a full disk and so free space (docs/storage-layout.md).
+ */
+export const SPACE_RESERVE = '.space-reserve';
+const SPACE_RESERVE_BYTES = 4 << 20;
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -71,7 +77,7 @@ async function makeFolders(dir: string, root: string, retries = 3): Promise<stri
 }
 
 /** The same in one go, without yielding: concurrent stores then find the folders their first sibling made. */
-function makeFoldersSync(dir: string, root: string): string | undefined {
+function makeFoldersSync(dir: string, root: string, retries = 3): string | undefined {
   if (dir === root) return undefined;
   let made: string | undefined | null;
   try {
@@ -85,6 +91,8 @@ function makeFoldersSync(dir: string, root: string): string | undefined {
   try {
     fsSync.mkdirSync(dir);
   } catch (err) {
+    // As in makeFolders: the parent just made may have been pruned by another process.
+    if (errno(err) === 'ENOENT' && retries > 0) return makeFoldersSync(dir, root, retries - 1);
     unlessExists(err);
   }
   return created ?? dir;
@@ -419,6 +427,8 @@ export class LocalFolderStorage implements StorageBackend {
   /** Folder reads started ahead of their walks and not finished yet, across all listings. */
   private foldersReadAhead = 0;
   private readonly sortedFolders = new Map<string, { ino: number; ctimeMs: number; entries: FolderEntry[] }>();
+  /** Whether this process saw or made the space reserve since it last released it. */
+  private spaceReserveSeen = false;
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
@@ -552,6 +562,49 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
+    if (!options.freesSpace) {
+      const placed = await this.putOnce(key, data, options);
+      await this.keepSpaceReserve();
+      return placed;
+    }
+    try {
+      return await this.putOnce(key, data, options);
+    } catch (err) {
+      if (!(err instanceof CacheError && err.code === 'no_space')) throw err;
+      // Released here or by another process just now: either way there may be room.
+      await this.releaseSpaceReserve();
+      return this.putOnce(key, data, options);
+    }
+  }
+
+  /**
+   * After a write that needed no help: makes the space reserve when it is missing, once per
+   * process and again after this process released it. Where it does not fit, it waits for a
+   * later release (a full disk is not made fuller by trying on every write).
+   */
+  private async keepSpaceReserve(): Promise<void> {
+    if (this.spaceReserveSeen) return;
+    this.spaceReserveSeen = true;
+    const file = path.join(this.root, SPACE_RESERVE);
+    if (await this.io.lstat(file)) return;
+    const temp = path.join(path.dirname(file), tempName());
+    try {
+      // Random bytes: a compressing file system would store zeros in no space at all.
+      await this.writeNew(temp, randomBytes(SPACE_RESERVE_BYTES), false);
+      await this.linkNew(temp, file);
+    } catch {
+      // No room (or no write access) for it now.
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  private async releaseSpaceReserve(): Promise<void> {
+    await fs.rm(path.join(this.root, SPACE_RESERVE), { force: true });
+    this.spaceReserveSeen = false;
+  }
+
+  private async putOnce(key: string, data: Uint8Array, options: PutOptions): Promise<boolean> {
     const file = this.pathOf(key);
     const temp = path.join(path.dirname(file), tempName());
     await this.writing(file, () => this.writeNew(temp, data, options.durable ?? false));
@@ -828,15 +881,12 @@ export class LocalFolderStorage implements StorageBackend {
       commit: async (key) => {
         const file = this.pathOf(key);
         if (await this.exists(key)) return 'exists';
-        return this.writing(file, async (): Promise<'created'> => {
+        return this.writing(file, async () => {
           // Most new hashes open a new shard folder: creating it first is cheaper than failing.
           await this.makeFolders(path.dirname(file));
           const temp = path.join(path.dirname(file), tempName());
           await this.writeNew(temp, bytes, true);
-          // Content keys are named by their bytes, so a writer that placed the key meanwhile placed
-          // the same bytes: a rename over it is harmless.
-          await this.withFolder(temp, file, () => this.io.rename(temp, file));
-          return 'created';
+          return this.placeContent(temp, file);
         });
       },
       discard: async () => {},
@@ -885,12 +935,26 @@ export class LocalFolderStorage implements StorageBackend {
           await discard();
           return 'exists';
         }
-        await this.writing(file, () => this.withFolder(temp, file, () => this.io.rename(temp, file)));
+        const placed = await this.writing(file, () => this.placeContent(temp, file));
         discarded = true;
-        return 'created';
+        return placed;
       },
       discard,
     };
+  }
+
+  /**
+   * Moves finished content to its key, create-only: of writers racing with the same bytes, exactly
+   * one reports new content. Something at the key that is not a file (a planted link) is replaced.
+   */
+  private async placeContent(temp: string, file: string): Promise<'created' | 'exists'> {
+    const placed = (await this.linkNew(temp, file)) ? 'created' : (await this.io.lstat(file))?.isFile() ? 'exists' : null;
+    if (placed === null) {
+      await this.io.rename(temp, file);
+      return 'created';
+    }
+    await this.io.unlink(temp).catch(() => undefined); // a temp file left behind is found by verify
+    return placed;
   }
 
   /** Temp files anywhere under the root; those of a live process are still being written. */

@@ -39,6 +39,12 @@ export interface PutOptions {
    * meanwhile, so one flush can serve both). If it rejects, nothing is written and put rejects.
    */
   after?: Promise<unknown>;
+  /**
+   * The write lets a delete or a prune go ahead (a deletion marker, a lease, a journal, a ref that
+   * shrinks). On a full disk a local folder gives up the space it keeps aside for this and tries
+   * once more (docs/storage-layout.md, "Space kept aside").
+   */
+  freesSpace?: boolean;
 }
 
 export interface CopyOptions {

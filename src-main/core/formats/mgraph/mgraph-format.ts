@@ -423,7 +423,7 @@ export class MgraphFormat implements StoreFormat {
           if (cacheIds.length === 0) return null;
           const latest = current.latest_id === cacheId ? cacheIds[cacheIds.length - 1]!.cache_id : current.latest_id;
           return { ...current, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
-        });
+        }, { freesSpace: true });
         contentRemoved = left === null;
       }
       await this.storage.delete(refByIdKey(ns, cacheId));

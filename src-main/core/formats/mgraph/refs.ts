@@ -99,11 +99,11 @@ export class RefWriter {
 
   constructor(private readonly storage: StorageBackend) {}
 
-  async update(key: string, change: (current: HashRef | null) => HashRef | null): Promise<HashRef | null> {
+  async update(key: string, change: (current: HashRef | null) => HashRef | null, options: { freesSpace?: boolean } = {}): Promise<HashRef | null> {
     if (isS3(this.storage) && this.storage.capabilities.conditionalWrites) return this.updateS3(this.storage, key, change);
     return this.lock.run(key, async () => {
       const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
-      if (next) await this.storage.put(key, dumps(next, 2));
+      if (next) await this.storage.put(key, dumps(next, 2), options);
       else await this.storage.delete(key);
       return next;
     });
