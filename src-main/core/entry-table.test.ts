@@ -192,6 +192,34 @@ describe('while a big namespace is still being listed', () => {
   });
 });
 
+it('a listing replaced by a change stops reading pages, and a window waiting on it is answered by the new one', async () => {
+  const storage: StorageBackend = new MemoryStorage();
+  await populateNamespace(storage, 'big', 1500);
+  // Pages of a bucket's LIST: one at a time, each a moment (as S3 answers).
+  let pages = 0;
+  const list = storage.list.bind(storage);
+  storage.list = async (prefix, options) => {
+    pages++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return list(prefix, options);
+  };
+  const format = new NativeFormat(new CacheService(storage));
+  const tables = new EntryTables(format);
+  expect((await tables.window('big', query)).listing).toMatchObject({ waitsForAll: false }); // the full listing has started
+  const bySize = tables.window('big', { ...query, sort: 'size' }); // waits for the whole table
+  const added = await format.store('big', { source: text('stored while listing'), name: 'late.txt' });
+  tables.changed('big');
+  const atChange = pages;
+  const answered = await bySize;
+  expect(answered.total).toBe(1501);
+  expect(answered.rows.map((r) => r.hash)).toContain(added.hash);
+  // Only the new listing read pages after the change: as many as one whole listing takes.
+  const afterChange = pages - atChange;
+  const before = pages;
+  await format.entryRows('big');
+  expect(afterChange).toBe(pages - before);
+});
+
 it('the service layout too: the first window in hash order while its refs are still listed', async () => {
   const storage: StorageBackend = new MemoryStorage();
   const hashes = (await populateServiceNamespace(storage, 'Big', 500)).sort();

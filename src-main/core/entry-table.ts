@@ -8,6 +8,7 @@
  * deletes or prunes.
  */
 import type { EntryColumn, EntryFilter, EntrySelection } from '../../src-shared/contract';
+import { CacheError } from '../../src-shared/errors';
 import { contentTypeOfName } from './content-type';
 import type { FormatEntryRow, StoreFormat } from './formats/format';
 
@@ -122,6 +123,7 @@ class Listing {
   private readonly pages: AsyncIterator<FormatEntryRow[]>;
   private reading: Promise<void> = Promise.resolve();
   private fullStarted = false;
+  private readonly stopper = new AbortController();
 
   constructor(
     private readonly format: StoreFormat,
@@ -137,9 +139,22 @@ class Listing {
   whole(): Promise<EntryTable> {
     if (!this.table && !this.fullStarted) {
       this.fullStarted = true;
-      this.format.entryRows(this.namespace, (n) => (this.listedByAll = n)).then((rows) => this.done(new EntryTable(rows.map(typed))), this.fail);
+      const options = { onListed: (n: number) => (this.listedByAll = n), signal: this.stopper.signal };
+      this.format.entryRows(this.namespace, options).then((rows) => this.done(new EntryTable(rows.map(typed))), this.fail);
     }
     return this.built;
+  }
+
+  /** Replaced or dropped: no further page is read, and whoever waits on it asks the new listing. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopper.abort(new CacheError('cancelled', `the listing of ${this.namespace} was replaced`));
+    void this.pages.return?.();
+    this.fail(this.stopper.signal.reason);
+  }
+
+  get stopped(): boolean {
+    return this.stopper.signal.aborted;
   }
 
   get listed(): number {
@@ -192,29 +207,49 @@ export class EntryTables {
   constructor(private readonly format: StoreFormat) {}
 
   private listing(namespace: string, refresh: boolean): Listing {
-    let listing = refresh ? undefined : this.listings.get(namespace);
-    if (!listing) {
+    let listing = this.listings.get(namespace);
+    if (refresh) this.drop(namespace);
+    if (!listing || refresh) {
       const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace));
       listing = started;
     }
     this.listings.delete(namespace);
     this.listings.set(namespace, listing);
-    if (this.listings.size > KEPT_TABLES) this.listings.delete(this.listings.keys().next().value!);
+    if (this.listings.size > KEPT_TABLES) this.drop(this.listings.keys().next().value!);
     return listing;
   }
 
-  /** The app changed a namespace (or, without one, anything): it is listed afresh when next asked for (a listing under way is left to end unused). */
+  /** Forgets a namespace's listing and stops it, if it is still reading. */
+  private drop(namespace: string): void {
+    this.listings.get(namespace)?.stop();
+    this.listings.delete(namespace);
+  }
+
+  /** The app changed a namespace (or, without one, anything): it is listed afresh when next asked for. */
   changed(namespace?: string): void {
-    if (namespace === undefined) this.listings.clear();
-    else this.listings.delete(namespace);
+    for (const ns of namespace === undefined ? [...this.listings.keys()] : [namespace]) this.drop(ns);
+  }
+
+  /** `read` on the namespace's listing; on the new one when the listing it started on was replaced meanwhile. */
+  private async onListing<T>(namespace: string, refresh: boolean, read: (listing: Listing) => Promise<T>): Promise<T> {
+    const listing = this.listing(namespace, refresh);
+    try {
+      return await read(listing);
+    } catch (err) {
+      if (listing.stopped) return this.onListing(namespace, false, read);
+      throw err;
+    }
   }
 
   /**
    * Rows [offset, offset+limit) of the sorted, filtered list; with `locate`, the window that holds
    * that hash's row. While the namespace is still being listed, what is listed so far (`listing`).
    */
-  async window(namespace: string, query: EntryQuery & { offset: number; limit: number; locate?: string; refresh?: boolean }): Promise<EntryWindow> {
-    const listing = this.listing(namespace, query.refresh ?? false);
+  window(namespace: string, query: EntryQuery & { offset: number; limit: number; locate?: string; refresh?: boolean }): Promise<EntryWindow> {
+    return this.onListing(namespace, query.refresh ?? false, (listing) => this.windowOf(listing, query));
+  }
+
+  private async windowOf(listing: Listing, query: EntryQuery & { offset: number; limit: number; locate?: string }): Promise<EntryWindow> {
     const partial = listing.table ? null : await listing.partialWindow(query);
     if (partial) return partial;
     const table = listing.table!;
@@ -236,7 +271,7 @@ export class EntryTables {
 
   /** The rows a selection names, in the table as it is now: hashes no longer there are left out. */
   async selected(namespace: string, selection: EntrySelection): Promise<EntryTableRow[]> {
-    const table = await this.listing(namespace, false).whole();
+    const table = await this.onListing(namespace, false, (listing) => listing.whole());
     if ('hashes' in selection) {
       const wanted = new Set(selection.hashes.map((h) => h.toLowerCase()));
       return table.rows.filter((r) => wanted.has(r.hash));

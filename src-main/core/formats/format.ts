@@ -158,6 +158,11 @@ export interface TransferOptions {
   onProgress?: (bytesDone: number) => void;
 }
 
+export interface EntryRowsOptions {
+  onListed?: (hashes: number) => void;
+  signal?: AbortSignal;
+}
+
 export interface StoreFormat {
   readonly name: FormatName;
   readonly storage: StorageBackend;
@@ -170,8 +175,11 @@ export interface StoreFormat {
   stats(namespace: string): Promise<FormatStats>;
   /** The entries of one first-level shard ("00"…"ff"), from one listing of its folder: the heatmap counts shard by shard. */
   shardCount(namespace: string, shard: string): Promise<FormatShardCount>;
-  /** Every hash of a namespace with what its key names carry, from one names-only listing pass (see entry-table.ts); `onListed` hears how many so far. */
-  entryRows(namespace: string, onListed?: (hashes: number) => void): Promise<FormatEntryRow[]>;
+  /**
+   * Every hash of a namespace with what its key names carry, from one names-only listing pass (see
+   * entry-table.ts); `onListed` hears how many so far; `signal` stops the listing (no more pages read).
+   */
+  entryRows(namespace: string, options?: EntryRowsOptions): Promise<FormatEntryRow[]>;
   /** The same rows in hash order, a listing page at a time (each row complete): the first windows while entryRows runs. */
   sortedEntryRows(namespace: string): AsyncIterable<FormatEntryRow[]>;
   versions(namespace: string, hash: string): Promise<FormatVersion[]>;

@@ -1,6 +1,6 @@
 /** The service layout's entries browser rows: listings of `<ns>/refs/by-hash/`, no ref read. */
 import { MAX_LIST_PAGE, type ListPage, type StorageBackend } from '../../storage/types';
-import type { FormatEntryRow } from '../format';
+import type { EntryRowsOptions, FormatEntryRow } from '../format';
 import { classifyKey, isServiceHash } from './keys';
 
 /** Keys per page of the sorted listing: by-hash refs sit two shard folders deep, so a page of 200 is ~130 folder reads (a screenful, fast). */
@@ -31,9 +31,10 @@ export async function* serviceSortedEntryRows(storage: StorageBackend, ns: strin
 }
 
 /** Every row, in full pages. */
-export async function serviceEntryRows(storage: StorageBackend, ns: string, onListed?: (hashes: number) => void): Promise<FormatEntryRow[]> {
+export async function serviceEntryRows(storage: StorageBackend, ns: string, { onListed, signal }: EntryRowsOptions = {}): Promise<FormatEntryRow[]> {
   const rows: FormatEntryRow[] = [];
   for await (const page of serviceSortedEntryRows(storage, ns, MAX_LIST_PAGE)) {
+    signal?.throwIfAborted(); // leaving the loop stops the listing: no further page is read
     rows.push(...page);
     onListed?.(rows.length);
   }

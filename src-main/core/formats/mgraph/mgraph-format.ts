@@ -9,6 +9,7 @@ import { mapLimit } from '../../keyed-lock';
 import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
 import type {
   EntryKey,
+  EntryRowsOptions,
   FormatCapabilities,
   FormatDeleteResult,
   FormatHashResult,
@@ -177,8 +178,8 @@ export class MgraphFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  entryRows(namespace: string, onListed?: (hashes: number) => void) {
-    return serviceEntryRows(this.storage, parseServiceNamespace(namespace), onListed);
+  entryRows(namespace: string, options?: EntryRowsOptions) {
+    return serviceEntryRows(this.storage, parseServiceNamespace(namespace), options);
   }
 
   sortedEntryRows(namespace: string) {

@@ -2,7 +2,7 @@
 import { parseNamespace } from '../../../../src-shared/domain';
 import type { CacheService } from '../../cache-service';
 import { forEachKey } from '../../storage/list-page';
-import type { FormatEntryRow } from '../format';
+import type { EntryRowsOptions, FormatEntryRow } from '../format';
 
 /**
  * Folds listed keys into rows. A hash is a row when its content is listed (as the namespace's entry
@@ -45,14 +45,15 @@ class RowFolder {
 }
 
 /** Every row, from the fastest listing the storage has (a local folder: walking threads, in no order). */
-export async function nativeEntryRows(cache: CacheService, namespace: string, onListed?: (hashes: number) => void): Promise<FormatEntryRow[]> {
+export async function nativeEntryRows(cache: CacheService, namespace: string, { onListed, signal }: EntryRowsOptions = {}): Promise<FormatEntryRow[]> {
   const rows = new RowFolder(cache);
   let told = 0;
-  await forEachKey(cache.storage, cache.layout.objectsPrefix(parseNamespace(namespace)), (key) => {
+  const visit = (key: string) => {
     rows.add(key);
     // Told once per thousand: a walking thread's batch of keys arrives at once.
     if (onListed && rows.withContent.length - told >= 1000) onListed((told = rows.withContent.length));
-  });
+  };
+  await forEachKey(cache.storage, cache.layout.objectsPrefix(parseNamespace(namespace)), visit, signal);
   return rows.take();
 }
 

@@ -9,6 +9,7 @@ import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
 import { nativeEntryRows, nativeSortedEntryRows } from './entry-rows';
 import type {
+  EntryRowsOptions,
   FormatCapabilities,
   FormatDeleteResult,
   FormatHashResult,
@@ -82,8 +83,8 @@ export class NativeFormat implements StoreFormat {
     return { shard, prefix, entries };
   }
 
-  entryRows(namespace: string, onListed?: (hashes: number) => void) {
-    return nativeEntryRows(this.cache, namespace, onListed);
+  entryRows(namespace: string, options?: EntryRowsOptions) {
+    return nativeEntryRows(this.cache, namespace, options);
   }
 
   sortedEntryRows(namespace: string) {
