@@ -127,6 +127,24 @@ describe('cli', () => {
     expect(JSON.parse(page.stdout).objects).toHaveLength(3);
     const folders = await cli(['--store', store, 'ls', '--delimiter']);
     expect(folders.stdout).toBe('bin/\ndefault/\njs/\ntree/\n');
+    // --ns lists under that namespace, a prefix within it
+    const inBin = (await cli(['--store', store, '--ns', 'bin', 'ls'])).stdout.trim().split('\n');
+    expect(inBin.length).toBeGreaterThan(0);
+    expect(inBin.every((line) => line.startsWith('bin/'))).toBe(true);
+    expect((await cli(['--store', store, '--ns', 'bin', 'ls', '--delimiter'])).stdout).toBe('bin/objects/\nbin/temporal/\n');
+  });
+
+  it('a lookup that misses the default namespace names the namespaces that hold the entry', async () => {
+    await fs.writeFile(path.join(work, 'only-in-one.txt'), 'kept in one namespace');
+    const [stored] = json((await cli(['--store', store, '--ns', 'one', '--json', 'store', path.join(work, 'only-in-one.txt')])).stdout);
+    for (const command of ['get', 'info', 'versions', 'delete']) {
+      expect(await cli(['--store', store, command, stored.hash])).toMatchObject({
+        code: 1,
+        stderr: `cache-admin: not_found: ${stored.hash} is not in namespace default; it is in namespace one (add --ns one)\n`,
+      });
+    }
+    expect((await cli(['--store', store, '--ns', 'one', 'info', stored.hash])).code).toBe(0); // the delete above did nothing
+    expect((await cli(['--store', store, 'info', '0000000000000000'])).stderr).toBe('cache-admin: not_found: 0000000000000000 is not in namespace default\n');
   });
 
   it('delete removes a version, then the entry', async () => {

@@ -10,6 +10,7 @@ import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '..
 import type { Detection } from '../core/formats/detect';
 import { type FormatLookup, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
+import { mapLimit } from '../core/keyed-lock';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
@@ -51,6 +52,7 @@ commands:
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
+                                             storage keys from the store's root (with --ns: under that namespace)
   delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}`;
@@ -111,7 +113,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
-      return await handler({ format, detection, location, maxEntryBytes, ns, values, args, io, write });
+      const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
+      try {
+        return await handler(ctx);
+      } catch (err) {
+        if (values.ns === undefined && LOOKUPS.has(command) && err instanceof CacheError && err.code === 'not_found') throw await withNamespaceHint(ctx, err);
+        throw err;
+      }
     } finally {
       await format.storage.close();
     }
@@ -462,7 +470,8 @@ async function cmdStats(ctx: Ctx): Promise<number> {
 
 async function cmdLs(ctx: Ctx): Promise<number> {
   if (ctx.args.length > 1) throw usageError('ls takes at most one prefix');
-  const prefix = ctx.args[0] ?? '';
+  // Both layouts keep a namespace under its own top-level folder.
+  const prefix = `${ctx.values.ns === undefined ? '' : `${ctx.ns}/`}${ctx.args[0] ?? ''}`;
   const limit = ctx.values.limit === undefined ? undefined : Number(ctx.values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError('--limit takes 1 to 1000');
   const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
@@ -498,6 +507,37 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
     ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
   }
   return EXIT.ok;
+}
+
+/** Commands that look an entry up in one namespace (--ns, else the default). */
+const LOOKUPS = new Set(['get', 'info', 'versions', 'delete']);
+/** Namespaces a missed lookup looks through for a hint, at most. */
+const HINT_NAMESPACES = 200;
+
+/** A lookup that missed the default namespace: says which other namespaces hold the entry. */
+async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheError> {
+  const top = await ctx.format.listKeys('', { delimiter: '/', limit: HINT_NAMESPACES + 1 }).catch(() => null);
+  const names = (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => name !== ctx.ns && isNamespace(ctx.format, name));
+  const holding = await mapLimit(names, 8, async (name) => {
+    try {
+      await ctx.format.record(name, await lookupOf({ ...ctx, ns: name }));
+      return name;
+    } catch {
+      return null;
+    }
+  });
+  const found = holding.filter((name) => name !== null);
+  if (found.length === 0) return missed;
+  return new CacheError('not_found', `${missed.message}; it is in namespace ${found.join(', ')} (add --ns ${found[0]})`);
+}
+
+function isNamespace(format: StoreFormat, name: string): boolean {
+  try {
+    format.parseNamespace(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
