@@ -246,10 +246,16 @@ describe('loopback bridge', () => {
 
   it('rejects upload parameters it cannot trust', async () => {
     const { base, headers, call } = await setup();
-    for (const query of ['op=store&namespace=../etc&transferId=a', 'op=store&namespace=default&transferId=../a', 'op=rm&namespace=default&transferId=a', 'op=store&namespace=default&transferId=a&extra=1']) {
+    for (const [query, code] of [
+      ['op=store&namespace=../etc&transferId=a', 'invalid_namespace'], // the code the CLI and the app's calls give
+      ['op=store&namespace=&transferId=a', 'invalid_namespace'],
+      ['op=store&namespace=default&transferId=../a', 'invalid_input'],
+      ['op=rm&namespace=default&transferId=a', 'invalid_input'],
+      ['op=store&namespace=default&transferId=a&extra=1', 'invalid_input'],
+    ]) {
       const res = await fetch(`${base}/api/upload?${query}`, { method: 'POST', headers, body: 'data' });
       expect(res.status).toBe(400);
-      expect(await res.json()).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+      expect(await res.json(), query).toMatchObject({ ok: false, error: { code } });
     }
     expect((await call('namespaces', {})).body).toEqual({ ok: true, value: { namespaces: [] } });
   });

@@ -6,10 +6,11 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
+import type { ZodError } from 'zod';
 import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
-import { entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { FIELD_CODES, entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
@@ -58,6 +59,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function fail(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
   sendJson(res, status, { ok: false, error: { code, message } } satisfies Result<never>);
+}
+
+/** A query the route's schema refused, with the code its field has everywhere (a namespace: invalid_namespace). */
+function failQuery(res: ServerResponse, route: string, error: ZodError): void {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') || 'query';
+  fail(res, 400, FIELD_CODES[field] ?? 'invalid_input', `${route}: ${field}: ${issue?.message ?? 'invalid'}`);
 }
 
 /** How long a client still sending a refused body is read from so it gets the answer (as nginx's lingering_time). */
@@ -154,12 +162,12 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
-    if (!parsed.success) return fail(res, 400, 'invalid_input', `upload: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success) return failQuery(res, 'upload', parsed.error);
     const { op, namespace, name, transferId, as, options } = parsed.data;
     try {
       session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
     } catch (err) {
-      return fail(res, 400, 'invalid_input', `upload: namespace: ${(err as Error).message}`);
+      return fail(res, 400, err instanceof CacheError ? err.code : 'invalid_input', `upload: namespace: ${(err as Error).message}`);
     }
     const length = Number(req.headers['content-length']);
     const total = Number.isSafeInteger(length) && length >= 0 ? length : null;
@@ -193,7 +201,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   /** A batch of a multi-file drop: framed files in the body (readBatch), stored by main on the bulk path. */
   async function batch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parsed = batchQuerySchema.safeParse(Object.fromEntries(url.searchParams));
-    if (!parsed.success) return fail(res, 400, 'invalid_input', `batch: ${parsed.error.issues[0]?.path.join('.') || 'query'}: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success) return failQuery(res, 'batch', parsed.error);
     const { namespace, dropId, as, options } = parsed.data;
     let result: Result<unknown>;
     try {

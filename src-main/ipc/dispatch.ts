@@ -288,7 +288,8 @@ function handlers(session: AppSession): Handlers {
   };
 }
 
-const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invalid_key'> = { namespace: 'invalid_namespace', hash: 'invalid_hash', prefix: 'invalid_key' };
+/** The error code a payload field's refusal has, where it is not invalid_input. */
+export const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invalid_key'> = { namespace: 'invalid_namespace', hash: 'invalid_hash', prefix: 'invalid_key' };
 
 export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unknown>>;
 
