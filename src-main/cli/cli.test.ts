@@ -76,6 +76,7 @@ describe('cli', () => {
     expect(refused.stderr).toContain(`conflict: cannot write ${out}: it already exists (--force replaces it)`);
     expect(await fs.readFile(out, 'utf8')).toBe('the operator’s own file');
     expect((await fs.readdir(work)).filter((n) => n.endsWith('.part'))).toEqual([]);
+    expect((await cli(['--store', store, '--ns', 'bin', 'get', '0000000000000000', '--out', out])).code).toBe(1); // a missing entry is said first
     expect((await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', out, '--force'])).code).toBe(0);
     expect(await fs.readFile(out)).toEqual(Buffer.from([0, 1, 2, 3]));
   });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { Detection } from '../core/formats/detect';
-import { type FormatLookup, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
+import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
 import { mapLimit } from '../core/keyed-lock';
 import type { ContentSource } from '../core/storage/types';
@@ -236,16 +236,24 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
   const line = (r: FormatStoreResult, name: string) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r, name));
-  // Ctrl+C (or TERM) cancels the stores under way, which remove what they had written; a second one kills, as usual.
+  // Ctrl+C (or TERM) cancels the stores under way, which remove what they had written.
+  return interruptible(
+    (signal) => storeAll(ctx, format, input, line, progress, signal),
+    () => ctx.io.stdin.destroy(), // a read waiting on a pipe ends now
+  );
+}
+
+/** Runs `task` with a signal that Ctrl+C (or TERM) aborts, and `onStop` then; a second one kills, as usual. */
+async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onStop?: () => void): Promise<T> {
   const controller = new AbortController();
   const stop = () => {
     controller.abort();
-    ctx.io.stdin.destroy(); // a read waiting on a pipe ends now
+    onStop?.();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
-    return await storeAll(ctx, format, input, line, progress, controller.signal);
+    return await task(controller.signal);
   } finally {
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
@@ -353,29 +361,41 @@ class StoreReport {
 }
 
 async function cmdGet(ctx: Ctx): Promise<number> {
+  const lookup = await lookupOf(ctx);
   const out = ctx.values.out;
-  const force = ctx.values.force === true;
-  const there = out ? await fs.lstat(out).catch(() => null) : null;
-  if (there?.isDirectory()) throw new CacheError('io_error', `cannot write ${out}: it is a folder`);
-  if (there && !force) throw alreadyThere(out!);
-  const { record, content } = await ctx.format.retrieve(ctx.ns, await lookupOf(ctx));
-  await refuseExpired(ctx, record, content);
-  if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
   if (!out) {
+    const { record, content } = await ctx.format.retrieve(ctx.ns, lookup);
+    await refuseExpired(ctx, record, content);
+    noteEncoding(ctx, record);
     await pipeline(content, ctx.io.stdout, { end: false });
     return EXIT.ok;
   }
-  // Write beside the target and rename, so an interrupted get never leaves a partial file.
+  // A missing or expired entry is said before anything about the file.
+  await refuseExpired(ctx, await ctx.format.record(ctx.ns, lookup));
+  const force = ctx.values.force === true;
+  const there = await fs.lstat(out).catch(() => null);
+  if (there?.isDirectory()) throw new CacheError('io_error', `cannot write ${out}: it is a folder`);
+  if (there && !force) throw alreadyThere(out);
+  // Written beside the target and renamed, so an interrupted get (Ctrl+C, TERM) leaves no partial file.
   const temp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.part`);
-  try {
-    await pipeline(content, createWriteStream(temp, { flags: 'wx' }));
-    if (force) await fs.rename(temp, out);
-    else await placeWithoutReplacing(temp, out);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw isCacheError(err) ? err : fileSystemError(err, `cannot write ${out}`);
-  }
-  return EXIT.ok;
+  return interruptible(async (signal) => {
+    try {
+      const { record, content } = await ctx.format.retrieve(ctx.ns, lookup, { signal });
+      noteEncoding(ctx, record);
+      await pipeline(content, createWriteStream(temp, { flags: 'wx' }), { signal });
+      if (force) await fs.rename(temp, out);
+      else await placeWithoutReplacing(temp, out);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      if (signal.aborted) throw new CacheError('cancelled', `get was cancelled: ${out} was not written`);
+      throw isCacheError(err) ? err : fileSystemError(err, `cannot write ${out}`);
+    }
+    return EXIT.ok;
+  });
+}
+
+function noteEncoding(ctx: Ctx, record: FormatRecord): void {
+  if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
 }
 
 function alreadyThere(out: string): CacheError {
@@ -528,7 +548,7 @@ async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheErr
   });
   const found = holding.filter((name) => name !== null);
   if (found.length === 0) return missed;
-  return new CacheError('not_found', `${missed.message}; it is in namespace ${found.join(', ')} (add --ns ${found[0]})`);
+  return new CacheError('not_found', `${missed.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')} (add --ns ${found[0]})`);
 }
 
 function isNamespace(format: StoreFormat, name: string): boolean {

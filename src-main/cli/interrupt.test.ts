@@ -1,6 +1,6 @@
 // Ctrl+C during a store, on the bundled CLI as an operator runs it.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,5 +23,32 @@ describe('cache-admin store, interrupted', () => {
     expect(stderr).toContain('cancelled');
     expect(staged()).toBe(0);
     expect(readdirSync(store).filter((name) => name !== '.staging' && !name.startsWith('_'))).toEqual([]);
+  });
+});
+
+describe('cache-admin get --out, interrupted', () => {
+  it('Ctrl+C while the content is still arriving: exit 130, and neither the file nor a partial one is left', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-get-'));
+    const store = path.join(work, 'store');
+    writeFileSync(path.join(work, 'hello.txt'), 'hello world');
+    execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', path.join(work, 'hello.txt')]);
+    // The content key becomes a pipe that gives 5 of its 11 bytes and then waits: a slow disk or bucket.
+    const content = path.join(store, 'default/objects/b9/4d/b94d27b9934d3e08');
+    rmSync(content);
+    execFileSync('mkfifo', [content]);
+    const out = path.join(work, 'out.txt');
+    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', store, 'get', 'b94d27b9934d3e08', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const writer = createWriteStream(content);
+    writer.write('hello');
+    const partial = () => readdirSync(work).filter((name) => name.endsWith('.part'));
+    await expect.poll(partial, { timeout: 15_000 }).toHaveLength(1);
+    child.kill('SIGINT');
+    await expect.poll(() => stderr, { timeout: 15_000 }).toContain(`cancelled: get was cancelled: ${out} was not written`);
+    expect(readdirSync(work).sort()).toEqual(['hello.txt', 'store']);
+    writer.destroy(); // the read under way returns, and the process ends
+    expect(await exited).toBe(130);
   });
 });

@@ -600,7 +600,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   private async releaseSpaceReserve(): Promise<void> {
-    await fs.rm(path.join(this.root, SPACE_RESERVE), { force: true });
+    await fs.rm(path.join(this.root, SPACE_RESERVE), { force: true }).catch(() => undefined); // not a file (planted): nothing to release
     this.spaceReserveSeen = false;
   }
 

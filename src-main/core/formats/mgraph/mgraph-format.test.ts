@@ -210,6 +210,14 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };
+    const results = await Promise.all(Array.from({ length: 4 }, () => format.store('Team_C', { source })));
+    expect(results.map((r) => r.version).sort()).toEqual([1, 2, 3, 4]);
+    expect(results.filter((r) => !r.deduplicated).map((r) => r.version)).toEqual([1]);
+  });
+
   it('refuses bad input with a typed error and writes nothing', async () => {
     const format = new MgraphFormat(await open());
     const src = { kind: 'bytes' as const, bytes: new TextEncoder().encode('{"a": 1}') };

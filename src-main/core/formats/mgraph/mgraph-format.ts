@@ -346,7 +346,7 @@ export class MgraphFormat implements StoreFormat {
     const fileId = givenFileId ?? cacheId;
     const prepared = prepareContent(await readAllBounded(input.source, this.maxEntryBytes, options.signal), as, { jsonFieldPath: jsonFieldPath ?? undefined, gzip });
     const byHash = refByHashKey(ns, prepared.hash);
-    const existing = await this.readHashRef(ns, prepared.hash); // an unreadable ref fails here, before anything is written
+    await this.readHashRef(ns, prepared.hash); // an unreadable ref fails here, before anything is written
     const now = this.now();
     const timestamp = now.getTime();
     const fileType: FileType = prepared.dataType === 'binary' ? 'binary' : 'json';
@@ -393,7 +393,8 @@ export class MgraphFormat implements StoreFormat {
       version: ref!.cache_ids.length,
       size: prepared.fileBytes.byteLength,
       source: '',
-      deduplicated: existing !== null,
+      // The ref as this store updated it: of stores racing with new content, only the first finds no version before its own.
+      deduplicated: ref!.cache_ids.length > 1,
       keys: [...paths.data, byId, byHash],
     };
   }
