@@ -82,6 +82,20 @@ describe.skipIf(!canMountTmpfs())('a store on a full disk (needs root to mount a
     await fs.rm(work, { recursive: true });
   });
 
+  it('with no reserve to release (a folder planted in its place), a delete says no_space', async () => {
+    const disk = await smallDisk();
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
+    const store = path.join(disk, 'store');
+    const { first } = await storeTwo(store, work, 'native');
+    await fs.rm(path.join(store, '.space-reserve'));
+    await fs.mkdir(path.join(store, '.space-reserve'));
+    await fillUp(disk);
+    const deleted = await cli(['--store', store, 'delete', first]);
+    expect([deleted.code, deleted.stderr]).toEqual([3, expect.stringMatching(/^cache-admin: no_space: cannot write .*\.deleting\.json: no space left on the device\n$/)]);
+    expect((await cli(['--store', store, 'info', first])).code).toBe(0);
+    await fs.rm(work, { recursive: true });
+  });
+
   it('prunes old versions', async () => {
     const disk = await smallDisk();
     const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
