@@ -163,6 +163,27 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   expect((await box('Transfers')).width).toBeGreaterThanOrEqual(340);
 });
 
+test('the entries list shows each column it keeps whole, at every window width from 1024 to 1920 px', async ({ page }) => {
+  await page.goto(bridge.url);
+  await SCREENS[0]!.open(page);
+  for (const width of [1024, 1280, 1366, 1440, 1600, 1920]) {
+    await page.setViewportSize({ width, height: 800 });
+    const shown = await page.evaluate(() => {
+      const list = document.querySelector('.entries-panel')!.getBoundingClientRect();
+      const visible = (e: Element) => getComputedStyle(e).display !== 'none';
+      const heads = [...document.querySelectorAll('.entry-columns button')].filter(visible);
+      const cells = [...document.querySelector('.entry-row')!.children].filter(visible);
+      return {
+        columns: heads.map((h) => h.textContent!.replace(/[▲▼]/g, '').trim()),
+        clipped: [...heads, ...cells].filter((e) => e.getBoundingClientRect().right > list.right).map((e) => e.textContent),
+      };
+    });
+    expect(shown.clipped, `${width} px`).toEqual([]);
+    // A narrow list drops only the Type column.
+    expect(shown.columns, `${width} px`).toEqual(expect.arrayContaining(['Hash', 'Name', 'Size', 'Versions', 'Stored']));
+  }
+});
+
 test('dialogs keep focus inside and give it back to what opened them', async ({ page }) => {
   await page.goto(bridge.url);
   const opener = page.getByRole('button', { name: 'Stores…' });
