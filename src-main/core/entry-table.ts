@@ -162,7 +162,8 @@ class Listing {
   }
 
   private done(table: EntryTable): void {
-    if (this.table) return;
+    // A stopped listing's sorted pages may end early (their reader was closed): that is no whole table.
+    if (this.table || this.stopped) return;
     this.table = table;
     this.head = [];
     void this.pages.return?.();
