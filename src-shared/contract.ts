@@ -5,9 +5,16 @@
  */
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
-import { cacheHashSchema, type ProblemKind } from './domain';
+import { HASH_RE, type CacheHash, type ProblemKind } from './domain';
 import type { ErrorInfo } from './errors';
 import { isValidPrefix } from './keys';
+
+const cacheHashSchema = z
+  .string()
+  .max(64)
+  .transform((s) => s.toLowerCase())
+  .refine((s) => HASH_RE.test(s), { message: 'a cache hash is exactly 16 hex characters' })
+  .transform((s) => s as CacheHash);
 
 /** The store layouts: this app's own, and the Python cache service's (mgraph_ai_service_cache). */
 export const STORE_LAYOUTS = ['native', 'mgraph'] as const;

@@ -1,4 +1,7 @@
-import { z } from 'zod';
+/*
+ * Plain checks, not zod: the CLI loads this module on every run, and zod's import alone costs it
+ * 50-100 ms. The contract (contract.ts) keeps zod for the channels' payloads.
+ */
 import { CacheError } from './errors';
 
 /** 16 lowercase hex chars: the first 64 bits of SHA-256. */
@@ -12,7 +15,7 @@ export const HASH_LENGTH = 16;
 /** Versions are zero-padded to this width in keys so that keys sort in version order. */
 export const MAX_VERSION = 99_999_999;
 
-const HASH_RE = /^[0-9a-f]{16}$/;
+export const HASH_RE = /^[0-9a-f]{16}$/;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const CACHE_ID_RE = /^([0-9a-f]{16})-v([1-9][0-9]{0,7})$/;
 const NAMESPACE_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -28,23 +31,15 @@ function describe(value: unknown): string {
   return JSON.stringify(shown);
 }
 
-export const cacheHashSchema = z
-  .string()
-  .max(64)
-  .transform((s) => s.toLowerCase())
-  .refine((s) => HASH_RE.test(s), { message: 'a cache hash is exactly 16 hex characters' })
-  .transform((s) => s as CacheHash);
+/** Why `name` is not a native namespace, or null when it is one. */
+function namespaceProblem(name: unknown): string | null {
+  if (typeof name !== 'string') return 'is not text';
+  if (name.length > 64) return 'a namespace is at most 64 characters';
+  if (!NAMESPACE_RE.test(name) || name.includes('..')) return 'a namespace is 1-64 characters of a-z, 0-9, "-", "_" and ".", starts with a letter or digit, and has no ".."';
+  return null;
+}
 
-export const namespaceSchema = z
-  .string()
-  .max(64, { message: 'a namespace is at most 64 characters' })
-  .refine((s) => NAMESPACE_RE.test(s) && !s.includes('..'), {
-    message:
-      'a namespace is 1-64 characters of a-z, 0-9, "-", "_" and ".", starts with a letter or digit, and has no ".."',
-  })
-  .transform((s) => s as Namespace);
-
-export const versionSchema = z.number().int().min(1).max(MAX_VERSION);
+const isVersion = (n: unknown): n is number => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_VERSION;
 
 /** Longest source name a version records, in UTF-16 code units. */
 export const MAX_SOURCE_NAME_LENGTH = 1024;
@@ -52,31 +47,36 @@ export const MAX_SOURCE_NAME_LENGTH = 1024;
 const LONE_SURROGATE_RE = /\p{Surrogate}/u;
 const STORED_AT_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Text a record can hold and a key can percent-encode: no lone surrogate (encodeURIComponent throws on one). */
-const wellFormedText = z.string().refine((s) => !LONE_SURROGATE_RE.test(s), { message: 'is not well-formed Unicode (it holds a lone surrogate)' });
+const isText = (v: unknown): v is string => typeof v === 'string';
 
-/** The shape every stored version record must have; anything else is damage that verify reports. */
-export const versionRecordSchema = z
-  .object({
-    namespace: namespaceSchema,
-    hash: z.string().regex(HASH_RE, { message: 'is not a cache hash' }),
-    cache_id: z.string(),
-    version: versionSchema,
-    sha256: z.string().regex(SHA256_RE, { message: 'is not a SHA-256' }),
-    size: z.number().int().min(0),
-    content_type: z.string(),
-    source: wellFormedText,
-    stored_at: z.string().refine((s) => STORED_AT_RE.test(s) && !Number.isNaN(Date.parse(s)), { message: 'is not a UTC time like 2026-11-23T23:22:46.123Z' }),
-  })
-  .refine((r) => r.cache_id === makeCacheId(r.hash as CacheHash, r.version), { message: 'cache_id does not match hash and version' })
-  .refine((r) => r.sha256.startsWith(r.hash), { message: 'hash is not the start of sha256' });
+/**
+ * The shape every stored version record must have, field by field in record order (the first
+ * problem is the one reported); anything else is damage that verify reports.
+ */
+const RECORD_FIELDS: [field: string, problem: (v: unknown) => string | null][] = [
+  ['namespace', namespaceProblem],
+  ['hash', (v) => (isText(v) && HASH_RE.test(v) ? null : 'is not a cache hash')],
+  ['cache_id', (v) => (isText(v) ? null : 'is not text')],
+  ['version', (v) => (isVersion(v) ? null : `is not a whole number from 1 to ${MAX_VERSION}`)],
+  ['sha256', (v) => (isText(v) && SHA256_RE.test(v) ? null : 'is not a SHA-256')],
+  ['size', (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'is not a whole number of bytes')],
+  ['content_type', (v) => (isText(v) ? null : 'is not text')],
+  // Text a key can percent-encode: no lone surrogate (encodeURIComponent throws on one).
+  ['source', (v) => (!isText(v) ? 'is not text' : LONE_SURROGATE_RE.test(v) ? 'is not well-formed Unicode (it holds a lone surrogate)' : null)],
+  ['stored_at', (v) => (isText(v) && STORED_AT_RE.test(v) && !Number.isNaN(Date.parse(v)) ? null : 'is not a UTC time like 2026-11-23T23:22:46.123Z')],
+];
 
 /** Why `value` is not a valid version record (field and reason), or null when it is one. */
 export function versionRecordProblem(value: unknown): string | null {
-  const result = versionRecordSchema.safeParse(value);
-  if (result.success) return null;
-  const issue = result.error.issues[0]!;
-  return issue.path.length > 0 ? `${issue.path.join('.')} ${issue.message}` : issue.message;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'expected object';
+  const r = value as Record<string, unknown>;
+  for (const [field, problem] of RECORD_FIELDS) {
+    const found = problem(r[field]);
+    if (found) return `${field} ${found}`;
+  }
+  if (r.cache_id !== makeCacheId(r.hash as CacheHash, r.version as number)) return 'cache_id does not match hash and version';
+  if (!(r.sha256 as string).startsWith(r.hash as string)) return 'hash is not the start of sha256';
+  return null;
 }
 
 /**
@@ -100,19 +100,14 @@ export function parseCacheHash(value: unknown): CacheHash {
 }
 
 export function parseNamespace(value: unknown): Namespace {
-  // Only strings reach zod: it can throw while describing some hostile objects.
-  const result = namespaceSchema.safeParse(typeof value === 'string' ? value : null);
-  if (result.success) return result.data;
-  throw new CacheError(
-    'invalid_namespace',
-    `${describe(value)} is not a valid namespace: ${result.error.issues[0]?.message ?? 'invalid'}`,
-  );
+  const problem = namespaceProblem(value);
+  if (problem === null) return value as Namespace;
+  throw new CacheError('invalid_namespace', `${describe(value)} is not a valid namespace: ${problem}`);
 }
 
 export function parseVersion(value: unknown): number {
   const n = typeof value === 'string' && /^[0-9]{1,9}$/.test(value) ? Number(value) : value;
-  const result = versionSchema.safeParse(typeof n === 'number' ? n : null);
-  if (result.success) return result.data;
+  if (isVersion(n)) return n;
   throw new CacheError('invalid_input', `${describe(value)} is not a version: expected a whole number from 1 to ${MAX_VERSION}`);
 }
 
