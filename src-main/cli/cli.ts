@@ -370,17 +370,20 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     await pipeline(content, ctx.io.stdout, { end: false });
     return EXIT.ok;
   }
-  // A missing or expired entry is said before anything about the file.
-  await refuseExpired(ctx, await ctx.format.record(ctx.ns, lookup));
   const force = ctx.values.force === true;
-  const there = await fs.lstat(out).catch(() => null);
-  if (there?.isDirectory()) throw new CacheError('io_error', `cannot write ${out}: it is a folder`);
-  if (there && !force) throw alreadyThere(out);
   // Written beside the target and renamed, so an interrupted get (Ctrl+C, TERM) leaves no partial file.
   const temp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.part`);
   return interruptible(async (signal) => {
     try {
+      // A missing or expired entry is said before anything about the file.
       const { record, content } = await ctx.format.retrieve(ctx.ns, lookup, { signal });
+      await refuseExpired(ctx, record, content);
+      const there = await fs.lstat(out).catch(() => null);
+      const refused = there?.isDirectory() ? new CacheError('io_error', `cannot write ${out}: it is a folder`) : there && !force ? alreadyThere(out) : null;
+      if (refused) {
+        (content as { destroy?: () => void }).destroy?.();
+        throw refused;
+      }
       noteEncoding(ctx, record);
       await pipeline(content, createWriteStream(temp, { flags: 'wx' }), { signal });
       if (force) await fs.rename(temp, out);
