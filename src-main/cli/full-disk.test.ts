@@ -23,11 +23,14 @@ function canMountTmpfs(): boolean {
 }
 
 const mounted: string[] = [];
+const made: string[] = [];
 afterEach(async () => {
   for (const dir of mounted.splice(0)) {
-    execFileSync('umount', [dir]);
+    // Lazy: a file the CLI closed without waiting (info's look at the content) may still be open for a moment.
+    execFileSync('umount', ['-l', dir]);
     await fs.rmdir(dir);
   }
+  for (const dir of made.splice(0)) await fs.rm(dir, { recursive: true, force: true });
 });
 
 /** A fresh 16 MiB file system. */
@@ -54,22 +57,23 @@ async function fillUp(dir: string): Promise<void> {
   }
 }
 
-async function storeTwo(store: string, work: string, format: 'native' | 'mgraph'): Promise<{ first: string; second: string }> {
+/** A store with two entries (200 and 100 kB) on a fresh 16 MiB file system, and a work folder beside it. */
+async function twoEntriesOnSmallDisk(format: 'native' | 'mgraph'): Promise<{ store: string; work: string; first: string; second: string }> {
+  const store = path.join(await smallDisk(), 'store');
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
+  made.push(work);
   await fs.writeFile(path.join(work, 'first.bin'), Buffer.alloc(200_000, 1));
   await fs.writeFile(path.join(work, 'second.bin'), Buffer.alloc(100_000, 2));
   const stored = await cli(['--store', store, '--format', format, '--json', 'store', path.join(work, 'first.bin'), path.join(work, 'second.bin')]);
   expect(stored.code).toBe(0);
   const [first, second] = stored.stdout.trim().split('\n').map((l) => JSON.parse(l) as { hash: string });
-  return { first: first!.hash, second: second!.hash };
+  return { store, work, first: first!.hash, second: second!.hash };
 }
 
 describe.skipIf(!canMountTmpfs())('a store on a full disk (needs root to mount a small tmpfs)', () => {
   it('deletes an entry, and the next store works', async () => {
-    const disk = await smallDisk();
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
-    const store = path.join(disk, 'store');
-    const { first, second } = await storeTwo(store, work, 'native');
-    await fillUp(disk);
+    const { store, work, first, second } = await twoEntriesOnSmallDisk('native');
+    await fillUp(path.dirname(store));
     expect((await cli(['--store', store, 'store', path.join(work, 'first.bin')])).stderr).toContain('no_space');
 
     const deleted = await cli(['--store', store, 'delete', first]);
@@ -79,48 +83,35 @@ describe.skipIf(!canMountTmpfs())('a store on a full disk (needs root to mount a
     await fs.writeFile(path.join(work, 'third.bin'), 'after the delete');
     expect((await cli(['--store', store, 'store', path.join(work, 'third.bin')])).code).toBe(0);
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
-    await fs.rm(work, { recursive: true });
   });
 
   it('with no reserve to release (a folder planted in its place), a delete says no_space', async () => {
-    const disk = await smallDisk();
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
-    const store = path.join(disk, 'store');
-    const { first } = await storeTwo(store, work, 'native');
+    const { store, first } = await twoEntriesOnSmallDisk('native');
     await fs.rm(path.join(store, '.space-reserve'));
     await fs.mkdir(path.join(store, '.space-reserve'));
-    await fillUp(disk);
+    await fillUp(path.dirname(store));
     const deleted = await cli(['--store', store, 'delete', first]);
     expect([deleted.code, deleted.stderr]).toEqual([3, expect.stringMatching(/^cache-admin: no_space: cannot write .*\.deleting\.json: no space left on the device\n$/)]);
     expect((await cli(['--store', store, 'info', first])).code).toBe(0);
-    await fs.rm(work, { recursive: true });
   });
 
   it('prunes old versions', async () => {
-    const disk = await smallDisk();
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
-    const store = path.join(disk, 'store');
-    await storeTwo(store, work, 'native');
-    await fillUp(disk);
+    const { store } = await twoEntriesOnSmallDisk('native');
+    await fillUp(path.dirname(store));
     await new Promise((r) => setTimeout(r, 1100));
     const pruned = await cli(['--store', store, 'prune', '--older-than', '1s']);
     expect(pruned.stderr).toBe('');
     expect(pruned.stdout).toContain('pruned 2 versions');
     expect((await cli(['--store', store, 'stats'])).stdout).toMatch(/versions\s+0\n/);
-    await fs.rm(work, { recursive: true });
   });
 
   it('deletes a version in the service layout (its by-hash ref is rewritten first)', async () => {
-    const disk = await smallDisk();
-    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-full-work-'));
-    const store = path.join(disk, 'store');
-    const { first } = await storeTwo(store, work, 'mgraph');
+    const { store, work, first } = await twoEntriesOnSmallDisk('mgraph');
     expect((await cli(['--store', store, 'store', path.join(work, 'first.bin')])).code).toBe(0); // a second version
-    await fillUp(disk);
+    await fillUp(path.dirname(store));
     const versions = async () => (JSON.parse((await cli(['--store', store, '--json', 'versions', first])).stdout) as { versions: { cache_id: string }[] }).versions;
     const [oldest, newest] = await versions();
     expect(await cli(['--store', store, 'delete', oldest!.cache_id])).toMatchObject({ code: 0, stderr: '' });
     expect((await versions()).map((v) => v.cache_id)).toEqual([newest!.cache_id]);
-    await fs.rm(work, { recursive: true });
   });
 });
