@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -15,6 +15,7 @@ import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
 import { readBatch } from './batch-body';
+import { receiveUploadsDirectly } from './upload-socket';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -51,33 +52,66 @@ const SECURITY_HEADERS = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
+const JSON_HEADERS = { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
+
+/** An answer with a JSON body. */
+interface Answer {
+  status: number;
+  body: Result<unknown>;
+}
+
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' });
-  res.end(text);
+  res.writeHead(status, JSON_HEADERS);
+  res.end(JSON.stringify(body));
+}
+
+function refusal(status: number, code: ErrorCode, message: string): Answer {
+  return { status, body: { ok: false, error: { code, message } } };
 }
 
 function fail(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
-  sendJson(res, status, { ok: false, error: { code, message } } satisfies Result<never>);
+  sendJson(res, status, refusal(status, code, message).body);
 }
 
 /** A query the route's schema refused, with the code its field has everywhere (a namespace: invalid_namespace). */
-function failQuery(res: ServerResponse, route: string, error: ZodError): void {
+function queryRefusal(route: string, error: ZodError): Answer {
   const issue = error.issues[0];
   const field = issue?.path.join('.') || 'query';
-  fail(res, 400, FIELD_CODES[field] ?? 'invalid_input', `${route}: ${field}: ${issue?.message ?? 'invalid'}`);
+  return refusal(400, FIELD_CODES[field] ?? 'invalid_input', `${route}: ${field}: ${issue?.message ?? 'invalid'}`);
+}
+
+function failQuery(res: ServerResponse, route: string, error: ZodError): void {
+  const { status, body } = queryRefusal(route, error);
+  sendJson(res, status, body);
 }
 
 /** How long a client still sending a refused body is read from so it gets the answer (as nginx's lingering_time). */
 const LINGER_MS = 30_000;
 
 /**
- * Lets the client of a request refused part-way (too large, no space) get the answer while its body
- * still comes: the rest is read and dropped (for at most LINGER_MS), and the connection stays open.
- * Closed with bytes unread, the kernel resets it, and Chromium then reports a failed request
- * ("Failed to fetch") instead of the answer.
+ * Each request on a connection of its own: a connection's first request head is where an upload can
+ * still be taken off Node's parser and read straight into the store's buffers
+ * (receiveUploadsDirectly), and a loopback connection costs a fraction of a millisecond. So answers
+ * say `Connection: close`, but only once the request's body is read: closed with bytes unread, the
+ * kernel resets the connection and the client sees that instead of the answer. A request whose body
+ * is left unread keeps its connection, and Node reads and drops the rest.
  */
-function lingerAfterAnswer(req: IncomingMessage): void {
+function closeWhenRead(req: IncomingMessage, res: ServerResponse, read: boolean): void {
+  if (read) res.setHeader('Connection', 'close');
+}
+
+function carriesBody(req: IncomingMessage): boolean {
+  return (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Lets the client of a request refused part-way (too large, no space) get the answer while its body
+ * still comes: the rest is read and dropped (for at most LINGER_MS), on a connection kept open.
+ * Called before the answer goes out.
+ */
+function lingerUnlessRead(req: IncomingMessage, res: ServerResponse): void {
+  closeWhenRead(req, res, req.complete);
+  if (req.complete || req.destroyed) return;
   const cut = setTimeout(() => req.destroy(), LINGER_MS).unref();
   req.on('end', () => clearTimeout(cut));
   req.on('close', () => clearTimeout(cut));
@@ -98,9 +132,9 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 }
 
 /** A browser says where a request comes from: Origin (any non-GET, every CORS request) and Sec-Fetch-Site. */
-function fromAnotherSite(req: IncomingMessage, ownOrigin: string): boolean {
-  const origin = req.headers.origin;
-  const site = req.headers['sec-fetch-site'];
+function fromAnotherSite(headers: IncomingHttpHeaders, ownOrigin: string): boolean {
+  const { origin } = headers;
+  const site = headers['sec-fetch-site'];
   return (origin !== undefined && origin !== ownOrigin) || (site !== undefined && site !== 'same-origin' && site !== 'none');
 }
 
@@ -133,7 +167,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     return bytes.length === tokenBytes.length && timingSafeEqual(bytes, tokenBytes);
   };
   // Scripts send the header; the page sends the cookie (EventSource and downloads cannot set headers).
-  const authorized = (req: IncomingMessage) => tokenMatches(String(req.headers['x-cache-admin-token'] ?? '')) || tokenMatches(cookieValue(req.headers.cookie, cookieName(port)));
+  const authorized = (headers: IncomingHttpHeaders) => tokenMatches(String(headers['x-cache-admin-token'] ?? '')) || tokenMatches(cookieValue(headers.cookie, cookieName(port)));
 
   const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
     const frame = `data: ${JSON.stringify(event)}\n\n`;
@@ -160,33 +194,33 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     await pipeline(createReadStream(file), res);
   }
 
-  async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /**
+   * One file streamed in a request body (`length`: its Content-Length, null when chunked), stored
+   * or hashed as the query says. Served on Node's HTTP server and, straight into the store's
+   * buffers, on the connections receiveUploadsDirectly takes.
+   */
+  async function upload(url: URL, length: number | null, body: AsyncIterable<Uint8Array>, gone: AbortSignal): Promise<Answer> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
-    if (!parsed.success) return failQuery(res, 'upload', parsed.error);
+    if (!parsed.success) return queryRefusal('upload', parsed.error);
     const { op, namespace, name, transferId, as, options } = parsed.data;
     try {
       session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
     } catch (err) {
-      return fail(res, 400, err instanceof CacheError ? err.code : 'invalid_input', `upload: namespace: ${(err as Error).message}`);
+      return refusal(400, err instanceof CacheError ? err.code : 'invalid_input', `upload: namespace: ${(err as Error).message}`);
     }
-    const length = Number(req.headers['content-length']);
-    const total = Number.isSafeInteger(length) && length >= 0 ? length : null;
-    // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    // Not destroyed when the store stops reading it (refused part-way): lingerAfterAnswer reads the rest.
-    const source = { kind: 'stream' as const, stream: req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array> };
+    const source = { kind: 'stream' as const, stream: body };
     let result: Result<unknown>;
     try {
+      // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
       const value = await session.transfer(
         transferId,
         op,
-        total,
+        length,
         async (transfer) =>
           op === 'store'
             ? session.format.store(session.format.parseNamespace(namespace), { source, name, as, options }, transfer)
             : hashReport(session.format, namespace, { source, as, options }, transfer),
-        gone.signal,
+        gone,
       );
       result = { ok: true, value };
     } catch (err) {
@@ -194,8 +228,18 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     }
     // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
     if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
-    if (!req.complete && !req.destroyed) lingerAfterAnswer(req);
-    sendJson(res, 200, result);
+    return { status: 200, body: result };
+  }
+
+  async function uploadOnNodeServer(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const length = Number(req.headers['content-length']);
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    // Not destroyed when the store stops reading it (refused part-way): lingerUnlessRead reads the rest.
+    const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+    const { status, body: result } = await upload(url, Number.isSafeInteger(length) && length >= 0 ? length : null, body, gone.signal);
+    lingerUnlessRead(req, res);
+    sendJson(res, status, result);
   }
 
   /** A batch of a multi-file drop: framed files in the body (readBatch), stored by main on the bulk path. */
@@ -215,7 +259,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       result = errorResult(err, 'batch');
     }
     entryTablesOfOpenStore(session)?.changed(namespace);
-    if (!req.complete && !req.destroyed) lingerAfterAnswer(req);
+    lingerUnlessRead(req, res);
     sendJson(res, 200, result);
   }
 
@@ -306,29 +350,41 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     res.end();
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** A request's URL, or why it is refused whatever it asks for. */
+  function admit(headers: IncomingHttpHeaders, target: string): URL | Answer {
     // DNS rebinding: a page on another name that resolves to 127.0.0.1 must not reach us.
-    const host = req.headers.host ?? '';
-    if (host !== `${BRIDGE_HOST}:${port}` && host !== `localhost:${port}`) return fail(res, 403, 'unauthorized', 'wrong host');
+    const host = headers.host ?? '';
+    if (host !== `${BRIDGE_HOST}:${port}` && host !== `localhost:${port}`) return refusal(403, 'unauthorized', 'wrong host');
     // CSRF: a page of another origin (or an opaque `null` one) gets nothing, whatever it carries.
-    if (fromAnotherSite(req, `http://${host}`)) return fail(res, 403, 'unauthorized', 'requests from other sites are refused');
-    const url = URL.parse(req.url ?? '/', `http://${host}`);
-    if (!url) return fail(res, 400, 'invalid_input', 'the URL is not valid');
+    if (fromAnotherSite(headers, `http://${host}`)) return refusal(403, 'unauthorized', 'requests from other sites are refused');
+    return URL.parse(target, `http://${host}`) ?? refusal(400, 'invalid_input', 'the URL is not valid');
+  }
+
+  /** The URL of an upload the bridge will take, or null. */
+  function uploadUrl(method: string, headers: IncomingHttpHeaders, target: string): URL | null {
+    const url = admit(headers, target);
+    return url instanceof URL && method === 'POST' && url.pathname === '/api/upload' && authorized(headers) ? url : null;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = admit(req.headers, req.url ?? '/');
+    if (!(url instanceof URL)) return sendJson(res, url.status, url.body);
     if (!url.pathname.startsWith('/api/')) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return fail(res, 405, 'invalid_input', 'method not allowed');
       const given = url.searchParams.get('token');
       if (url.pathname === '/' && given !== null) return signIn(res, given);
       return serveStatic(res, url.pathname);
     }
-    if (!authorized(req)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
+    if (!authorized(req.headers)) return fail(res, 401, 'unauthorized', 'missing or wrong token');
     if (req.method === 'GET' && url.pathname === '/api/events') return events(req, res);
     if (req.method === 'GET' && url.pathname === '/api/content') return download(res, url);
     if (req.method === 'GET' && url.pathname === '/api/entries-archive') return entriesArchive(res, url);
-    if (req.method === 'POST' && url.pathname === '/api/upload') return upload(req, res, url);
+    if (req.method === 'POST' && url.pathname === '/api/upload') return uploadOnNodeServer(req, res, url);
     if (req.method === 'POST' && url.pathname === '/api/batch') return batch(req, res, url);
     const call = /^\/api\/call\/([A-Za-z]+)$/.exec(url.pathname);
     if (req.method !== 'POST' || !call) return fail(res, 404, 'not_found', 'no such endpoint');
     const body = await readBody(req, MAX_CALL_BODY);
+    closeWhenRead(req, res, body !== null);
     if (body === null) return fail(res, 413, 'too_large', `a call carries at most ${MAX_CALL_BODY} bytes; send files as uploads`);
     let payload: unknown;
     try {
@@ -343,11 +399,20 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   // may take longer. Its headers still must come within a minute (Node's default, which a
   // requestTimeout of 0 would otherwise switch off too).
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
+    closeWhenRead(req, res, !carriesBody(req));
     handle(req, res).catch((err) => {
       // A client that went away (or sent a body Node's parser refused) has nobody left to answer.
       if (res.headersSent || req.destroyed) res.destroy();
       else sendJson(res, 500, errorResult(err, 'bridge request'));
     });
+  });
+  const direct = receiveUploadsDirectly(server, {
+    takes: (head) => uploadUrl(head.method, head.headers, head.target) !== null,
+    onUpload: ({ head, body, gone, answer }) => {
+      upload(uploadUrl(head.method, head.headers, head.target)!, head.length, body, gone)
+        .catch((err: unknown): Answer => ({ status: 500, body: errorResult(err, 'bridge request') }))
+        .then(({ status, body: result }) => answer(status, JSON_HEADERS, JSON.stringify(result), LINGER_MS));
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -366,6 +431,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       unsubscribe();
       for (const res of eventStreams) res.end();
       server.closeAllConnections();
+      direct.destroyAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -7,6 +7,18 @@ export interface ChunkBuffers {
   next(): Promise<Uint8Array>;
 }
 
+/**
+ * A stream that reads into the buffers it is handed (an upload read straight off its socket), so
+ * gathering it into the ring copies nothing. Yields each buffer filled, the last one in part.
+ */
+export interface ReadsInto {
+  readInto(buffers: ChunkBuffers): AsyncIterable<Uint8Array>;
+}
+
+export function readsInto(stream: object): stream is ReadsInto {
+  return typeof (stream as Partial<ReadsInto>).readInto === 'function';
+}
+
 /** Direct I/O wants addresses, lengths and file offsets aligned to the device block; a page covers them all. */
 export const IO_ALIGN = 4096;
 /** Direct writes run fastest in requests of a few MiB (2.5 GB/s at 4 MiB vs 1.8 at 1 MiB here). */

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import type { CacheHash } from '../../src-shared/domain';
 import { HASH_LENGTH } from '../../src-shared/domain';
 import { CacheError, fileSystemError } from '../../src-shared/errors';
-import { BufferRing, type ChunkBuffers, freshBuffers } from './buffer-ring';
+import { BufferRing, type ChunkBuffers, freshBuffers, readsInto } from './buffer-ring';
 import { WorkerHash } from './hash-worker';
 import type { ContentSource, StageOptions } from './storage/types';
 
@@ -57,8 +57,13 @@ function streamsIn(source: ContentSource): boolean {
 /**
  * A stream's chunks (64 KiB from a socket or a pipe) gathered into the ring's buffers: each is then
  * written whole, with direct I/O, and hashed in place on the hashing thread; 256 chunks a GiB, not 16,384.
+ * A stream that reads into buffers itself (an upload off its socket) fills them in place.
  */
 async function* gathered(stream: AsyncIterable<Uint8Array>, buffers: BufferRing): AsyncIterable<Uint8Array> {
+  if (readsInto(stream)) {
+    yield* stream.readInto(buffers);
+    return;
+  }
   let buffer: Buffer | null = null;
   let used = 0;
   for await (const raw of stream) {

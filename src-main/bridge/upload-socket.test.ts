@@ -1,0 +1,179 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BufferRing } from '../core/buffer-ring';
+import { createDispatcher } from '../ipc/dispatch';
+import { AppSession } from '../ipc/session';
+import { ProfileStore } from '../profiles/profiles';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { startBridge, type Bridge } from './server';
+import { UploadBody, parseRequestHead } from './upload-socket';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'upload-socket-'));
+const open: { bridge: Bridge; session: AppSession }[] = [];
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const { bridge, session } of open.splice(0)) {
+    await bridge.close();
+    await session.close();
+  }
+});
+
+/** A bridge on a local-folder store (the store that reads uploads into its ring buffers). */
+async function localBridge(maxEntryBytes?: number) {
+  const storeDir = mkdtempSync(path.join(dir, 'store-'));
+  const session = new AppSession({ profiles: new ProfileStore(path.join(storeDir, '..', `${path.basename(storeDir)}.json`), NO_KEYRING, storeDir), commandLine: { kind: 'local', dir: storeDir }, cacheOptions: { maxEntryBytes } });
+  await session.start();
+  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: dir });
+  open.push({ bridge, session });
+  const call = async (method: string, payload: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${bridge.port}/api/call/${method}`, { method: 'POST', headers: { 'x-cache-admin-token': bridge.token }, body: JSON.stringify(payload) });
+    return (await res.json()) as { ok: boolean; value?: Record<string, unknown> };
+  };
+  const uploadHead = (length: number, extra = '') =>
+    `POST /api/upload?op=store&namespace=default&name=f.bin&transferId=t${Math.random().toString(36).slice(2, 8)} HTTP/1.1\r\n` +
+    `Host: 127.0.0.1:${bridge.port}\r\nx-cache-admin-token: ${bridge.token}\r\nContent-Length: ${length}\r\n${extra}\r\n`;
+  return { bridge, session, storeDir, call, uploadHead };
+}
+
+/** A raw connection: what it received so far, and whether the server closed or reset it. */
+function client(port: number) {
+  const socket = connect(port, '127.0.0.1');
+  const state = { received: '', ended: false, reset: false, socket };
+  socket.on('data', (c: Buffer) => (state.received += c.toString('latin1')));
+  socket.on('end', () => (state.ended = true));
+  socket.on('error', () => (state.reset = true));
+  return state;
+}
+
+const writeSlowly = async (socket: Socket, bytes: Buffer, pieces: number[]) => {
+  let at = 0;
+  for (const size of pieces) {
+    socket.write(bytes.subarray(at, (at += size)));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  socket.write(bytes.subarray(at));
+};
+
+const answerOf = (received: string) => JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as { ok: boolean; value?: Record<string, unknown>; error?: { code: string } };
+
+describe('uploads read straight off their socket', () => {
+  it('parses only plain HTTP/1.1 heads with one Content-Length; anything else is left to Node', () => {
+    const head = (lines: string[]) => parseRequestHead(`${lines.join('\r\n')}\r\n\r\n`);
+    expect(head(['POST /api/upload?a=1 HTTP/1.1', 'Host: h', 'Content-Length: 12', 'X-Empty:'])).toEqual({
+      method: 'POST',
+      target: '/api/upload?a=1',
+      headers: { host: 'h', 'content-length': '12', 'x-empty': '' },
+      length: 12,
+    });
+    for (const lines of [
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12', 'content-length: 12'], // repeated: smuggling's first tool
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12', 'Transfer-Encoding: chunked'],
+      ['POST /api/upload HTTP/1.1', 'Transfer-Encoding: chunked'],
+      ['POST /api/upload HTTP/1.1'], // no length
+      ['POST /api/upload HTTP/1.1', 'Content-Length: -1'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 1e3'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 1234567890123456'],
+      ['POST /api/upload HTTP/1.0', 'Content-Length: 12'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12', ' folded'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12\nX: y'], // a bare line feed
+      ['POST /api/upload HTTP/1.1', 'Content-Length : 12'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12', 'Expect: something-else'],
+      ['POST /api/upload HTTP/1.1', 'Content-Length: 12', 'Upgrade: websocket'],
+      ['POST  /api/upload HTTP/1.1', 'Content-Length: 12'],
+    ]) {
+      expect(head(lines), lines.join(' | ')).toBeNull();
+    }
+  });
+
+  it('stores an upload sent in uneven pieces, after 100 Continue, byte for byte, read into the store ring buffers', async () => {
+    const { bridge, call, uploadHead } = await localBridge();
+    const readInto = vi.spyOn(UploadBody.prototype, 'readInto');
+    const content = randomBytes(9 * 1024 * 1024 + 12345); // two whole ring buffers and a tail
+    const c = client(bridge.port);
+    await writeSlowly(c.socket, Buffer.from(uploadHead(content.length, 'Expect: 100-continue\r\n')), [1, 1, 30, 7]); // a head in pieces
+    await expect.poll(() => c.received).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    await writeSlowly(c.socket, content, [3, 65536, 100_000, 4 << 20, 1]);
+    await expect.poll(() => c.ended, { timeout: 10_000 }).toBe(true);
+    const answer = answerOf(c.received.slice('HTTP/1.1 100 Continue\r\n\r\n'.length));
+    const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
+    expect(answer).toMatchObject({ ok: true, value: { hash, size: content.length } });
+    expect(c.received).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK\r\n[^]*Content-Security-Policy: /);
+    expect(readInto.mock.calls[0]?.[0]).toBeInstanceOf(BufferRing); // not a copy of each chunk
+    const back = await fetch(`http://127.0.0.1:${bridge.port}/api/content?namespace=default&ref=${hash}`, { headers: { 'x-cache-admin-token': bridge.token } });
+    expect(Buffer.from(await back.arrayBuffer()).equals(content)).toBe(true);
+    expect(await call('verify', { namespace: 'default', transferId: 'v1' })).toMatchObject({ ok: true, value: { problems: [] } });
+  });
+
+  it('a client that goes away mid-body stores nothing and leaves nothing staged', async () => {
+    const { bridge, storeDir, call, uploadHead } = await localBridge();
+    const c = client(bridge.port);
+    c.socket.write(uploadHead(64 << 20));
+    c.socket.write(randomBytes(9 << 20));
+    await expect.poll(() => existsSync(path.join(storeDir, '.staging')) && readdirSync(path.join(storeDir, '.staging')).length, { timeout: 10_000 }).toBe(1);
+    c.socket.destroy();
+    await expect.poll(() => readdirSync(path.join(storeDir, '.staging')).length, { timeout: 10_000 }).toBe(0);
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('answers an upload refused part-way while its body still comes, then closes; no reset', async () => {
+    const { bridge, call, uploadHead } = await localBridge(1 << 20);
+    const c = client(bridge.port);
+    c.socket.write(uploadHead(8 << 20));
+    for (let i = 0; i < 8; i++) {
+      c.socket.write(Buffer.alloc(1 << 20, i));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await expect.poll(() => c.ended, { timeout: 10_000 }).toBe(true);
+    expect(c.reset).toBe(false);
+    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'too_large' } });
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('leaves every other request to Node: chunked uploads, a wrong token, other routes, oversized heads', async () => {
+    const { bridge, uploadHead } = await localBridge();
+    const readInto = vi.spyOn(UploadBody.prototype, 'readInto');
+    const exchange = async (text: string) => {
+      const c = client(bridge.port);
+      c.socket.write(text);
+      await expect.poll(() => c.ended || c.reset, { timeout: 10_000 }).toBe(true);
+      return c.received;
+    };
+    const chunked = uploadHead(0).replace('Content-Length: 0\r\n', 'Transfer-Encoding: chunked\r\n');
+    expect(await exchange(`${chunked}5\r\nhello\r\n0\r\n\r\n`)).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\{"ok":true,"value":\{[^}]*"hash":"2cf24dba5fb0a30e"/);
+    expect(await exchange(`${uploadHead(5).replace(bridge.token, 'wrong')}hello`)).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await exchange(`${uploadHead(5).replace('Host: 127.0.0.1', 'Host: evil.example')}hello`)).toMatch(/^HTTP\/1\.1 403 /);
+    expect(await exchange(`GET /api/events?x HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await exchange(`${uploadHead(5, `X-Big: ${'a'.repeat(20_000)}\r\n`)}hello`)).toMatch(/^HTTP\/1\.1 431 /);
+    // A smuggling attempt: Node's parser refuses it, and nothing is read as a second request.
+    expect(await exchange(`${uploadHead(5, 'Content-Length: 40\r\n')}hello`)).toMatch(/^HTTP\/1\.1 400 /);
+    expect(readInto).not.toHaveBeenCalled();
+  });
+
+  it('closes a connection whose head does not come within headersTimeout', async () => {
+    const { bridge } = await localBridge();
+    bridge.server.headersTimeout = 300;
+    const c = client(bridge.port);
+    c.socket.write('POST /api/upload HTTP/1.1\r\nHost: 1');
+    await expect.poll(() => c.ended || c.reset || c.socket.destroyed, { timeout: 5_000 }).toBe(true);
+    expect(c.received).toBe('');
+  });
+});
+
+describe('connections', () => {
+  it('an answered upload leaves no socket open on the bridge once the client has closed', async () => {
+    const { bridge, uploadHead } = await localBridge();
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const before = sockets();
+    const c = client(bridge.port);
+    c.socket.end(`${uploadHead(5)}hello`);
+    await expect.poll(() => c.ended, { timeout: 5_000 }).toBe(true);
+    expect(answerOf(c.received)).toMatchObject({ ok: true });
+    c.socket.destroy();
+    await expect.poll(sockets, { timeout: 5_000 }).toBe(before);
+  });
+});

@@ -1,0 +1,280 @@
+import { STATUS_CODES, maxHeaderSize, type Server } from 'node:http';
+import { Socket, type SocketConstructorOpts } from 'node:net';
+import { type ChunkBuffers, type ReadsInto, freshBuffers } from '../core/buffer-ring';
+import { READ_CHUNK } from '../core/hashing';
+
+/**
+ * Uploads received straight into the store's buffers.
+ *
+ * Node's HTTP parser copies every piece of a request body into a new 64 KiB buffer. At a GiB that
+ * is 16,384 buffers, a full garbage collection every 64 MB of them, and pages given back to the
+ * kernel and faulted in again: the bridge spent twice the disk's time on a big upload. A socket
+ * built with `onread` reads into buffers its owner hands it, so an upload's body can land in the
+ * ring buffers it is hashed and written from. Node builds such sockets only for connections it
+ * makes, so the HTTP server's accepted sockets are taken over here: each connection's first request
+ * head is read and parsed, and a well-formed upload is served on that socket; anything else goes on
+ * to Node's HTTP server untouched, with the bytes already read.
+ */
+
+/** Where reads land while no body buffer waits: the request head, and one read per body buffer. */
+const SCRATCH_BYTES = 64 * 1024;
+
+export interface RequestHead {
+  method: string;
+  /** The request target as sent: path and query. */
+  target: string;
+  /** Header values by lowercase name; each name came once. */
+  headers: Record<string, string>;
+  /** The body's length, from Content-Length. */
+  length: number;
+}
+
+const REQUEST_LINE = /^([A-Z]+) ([\x21-\x7e]+) HTTP\/1\.1$/;
+const FIELD_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
+
+/**
+ * A request head (latin1, up to its blank line) in the plain form this path serves: HTTP/1.1, one
+ * Content-Length and no Transfer-Encoding, no repeated field, no folded line, no upgrade. Null for
+ * anything else, which Node's parser then answers as it always does.
+ */
+export function parseRequestHead(text: string): RequestHead | null {
+  const lines = text.split('\r\n');
+  if (lines.length < 3 || lines.pop() !== '' || lines.pop() !== '') return null;
+  const [requestLine = '', ...fieldLines] = lines;
+  const [, method, target] = REQUEST_LINE.exec(requestLine) ?? [];
+  if (method === undefined || target === undefined) return null;
+  const headers: Record<string, string> = Object.create(null);
+  for (const line of fieldLines) {
+    const [, name, value] = FIELD_LINE.exec(line) ?? [];
+    if (name === undefined || value === undefined || name.toLowerCase() in headers) return null;
+    headers[name.toLowerCase()] = value;
+  }
+  const { 'content-length': length, expect } = headers;
+  if (length === undefined || !/^\d{1,15}$/.test(length) || 'transfer-encoding' in headers || 'upgrade' in headers) return null;
+  if (expect !== undefined && expect.toLowerCase() !== '100-continue') return null;
+  return { method, target, headers, length: Number(length) };
+}
+
+export interface SocketUpload {
+  head: RequestHead;
+  /** The body, read into the buffers it is stored from (or, iterated, into buffers of its own). */
+  body: UploadBody;
+  /** Aborted when the client goes away. */
+  gone: AbortSignal;
+  /**
+   * Answers, reads and drops what the client still sends of its body (for at most `lingerMs`, so a
+   * client refused part-way gets the answer, not a reset), then closes the connection.
+   */
+  answer(status: number, headers: Record<string, string | number>, text: string, lingerMs: number): void;
+}
+
+/** An accepted socket's handle, which Node keeps private (`_handle`). */
+type WithHandle = Socket & { _handle: { useUserBuffer?: unknown } | null };
+
+/**
+ * Serves the uploads `takes` picks, on each connection's first request, itself (`onUpload`); every
+ * other request goes to `server`'s own HTTP handling. Returns what closes the taken connections.
+ */
+export function receiveUploadsDirectly(
+  server: Server,
+  options: { takes: (head: RequestHead) => boolean; onUpload: (upload: SocketUpload) => void },
+): { destroyAll(): void } {
+  const [nodeConnectionListener, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
+  const taken = new Set<Socket>();
+  if (!nodeConnectionListener || others.length > 0) throw new Error('receiveUploadsDirectly: the server must have only its own connection listener');
+  server.removeListener('connection', nodeConnectionListener);
+  server.on('connection', (accepted: WithHandle) => {
+    const handle = accepted._handle;
+    // Where a socket cannot read into given buffers (not a TCP socket of this Node), Node serves it all.
+    if (typeof handle?.useUserBuffer !== 'function') return nodeConnectionListener.call(server, accepted);
+    // The handle moves to a socket that reads where it is told. The socket Node built goes, with
+    // nothing of its own left to close, so the server's count of connections stays right.
+    accepted._handle = null;
+    accepted.destroy();
+    const connection = new Connection(handle);
+    const { socket } = connection;
+    // The head comes within the server's headersTimeout, as on Node's own connections.
+    const timer = setTimeout(() => socket.destroy(), server.headersTimeout).unref();
+    void connection.readHead().then(
+      (head) => {
+        clearTimeout(timer);
+        if (!head || !options.takes(head)) return connection.handOver(server, nodeConnectionListener);
+        taken.add(socket);
+        socket.on('close', () => taken.delete(socket));
+        options.onUpload(connection.upload(head));
+      },
+      () => socket.destroy(), // closed or timed out before its head came: nothing to answer
+    );
+  });
+  return {
+    destroyAll: () => {
+      for (const socket of taken) socket.destroy();
+    },
+  };
+}
+
+/** One connection read through `onread`: into a scratch buffer until a body buffer waits for the bytes. */
+class Connection {
+  readonly socket: Socket;
+  private readonly scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  /** Bytes read into the scratch buffer and not taken yet. */
+  private carry = Buffer.alloc(0);
+  /** The buffer reads land in, and how much of it is filled. */
+  private target: Uint8Array | null = null;
+  private filled = 0;
+  private satisfied: () => boolean = () => false;
+  private wake: (() => void) | null = null;
+  private failure: Error | null = null;
+  /** Node's HTTP server reads this socket now. */
+  private handedOver = false;
+  /** Answered and body read: what comes now is dropped. */
+  private finished = false;
+
+  constructor(handle: object) {
+    this.socket = new Socket({
+      handle,
+      allowHalfOpen: true, // as Node's HTTP server has its sockets
+      pauseOnCreate: true,
+      onread: { buffer: () => this.readTarget(), callback: (n: number, buffer: Uint8Array) => this.onRead(n, buffer) },
+    } as SocketConstructorOpts);
+    const fail = (err: Error) => {
+      this.failure ??= err;
+      this.wake?.();
+    };
+    this.socket.on('end', () => fail(new Error('the client closed the connection')));
+    this.socket.on('close', () => fail(new Error('the connection closed')));
+    this.socket.on('error', fail);
+  }
+
+  private readTarget(): Uint8Array {
+    return this.target && this.filled < this.target.byteLength ? this.target.subarray(this.filled) : this.scratch;
+  }
+
+  /** Node calls this after each read into the buffer readTarget gave; false stops reading. */
+  private onRead(n: number, buffer: Uint8Array): boolean {
+    if (this.finished) return true;
+    if (buffer === this.scratch) {
+      const read = Buffer.from(this.scratch.subarray(0, n)); // a copy: the scratch buffer is read into again
+      if (this.handedOver) return this.socket.push(read);
+      this.carry = this.carry.byteLength ? Buffer.concat([this.carry, read]) : read;
+    } else this.filled += n;
+    if (!this.satisfied()) return true;
+    this.wake?.();
+    return false;
+  }
+
+  /** Reads until `satisfied()` holds; fails if the connection ends first. */
+  private async until(satisfied: () => boolean): Promise<void> {
+    this.satisfied = satisfied;
+    try {
+      while (!satisfied()) {
+        if (this.failure) throw this.failure;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          this.socket.resume();
+        });
+      }
+    } finally {
+      this.wake = null;
+      this.satisfied = () => false;
+    }
+  }
+
+  /** The first request's head (null: none this path parses), its bytes left in `carry`. */
+  async readHead(): Promise<RequestHead | null> {
+    let end = -1;
+    await this.until(() => (end = this.carry.indexOf('\r\n\r\n')) >= 0 || this.carry.byteLength > maxHeaderSize);
+    // A head over Node's limit is Node's to refuse (431).
+    return end < 0 || end + 4 > maxHeaderSize ? null : parseRequestHead(this.carry.toString('latin1', 0, end + 4));
+  }
+
+  /** Node's HTTP server takes the connection, from its first byte. */
+  handOver(server: Server, nodeConnectionListener: (socket: Socket) => void): void {
+    this.handedOver = true;
+    if (this.carry.byteLength > 0) this.socket.unshift(this.carry);
+    this.carry = Buffer.alloc(0);
+    nodeConnectionListener.call(server, this.socket);
+    this.socket.resume();
+  }
+
+  /** Fills `target` from the bytes already read, then straight from the socket. */
+  async fill(target: Uint8Array): Promise<void> {
+    this.target = target;
+    this.filled = 0;
+    try {
+      await this.until(() => {
+        const n = Math.min(this.carry.byteLength, target.byteLength - this.filled);
+        if (n > 0) {
+          target.set(this.carry.subarray(0, n), this.filled);
+          this.carry = this.carry.subarray(n);
+          this.filled += n;
+        }
+        return this.filled === target.byteLength;
+      });
+    } finally {
+      this.target = null;
+    }
+  }
+
+  upload(head: RequestHead): SocketUpload {
+    const end = this.carry.indexOf('\r\n\r\n');
+    this.carry = this.carry.subarray(end + 4);
+    if (head.headers.expect !== undefined) this.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    const gone = new AbortController();
+    this.socket.on('close', () => gone.abort());
+    const body = new UploadBody(this, head.length);
+    return {
+      head,
+      body,
+      gone: gone.signal,
+      answer: (status, headers, text, lingerMs) => {
+        const fields = Object.entries({ ...headers, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
+        this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${fields.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${text}`);
+        // A client still sending its body gets lingerMs to finish it and close.
+        const cut = setTimeout(() => this.socket.destroy(), lingerMs).unref();
+        this.socket.on('close', () => clearTimeout(cut));
+        void body.dropRest().then(
+          () => {
+            // Read on (dropping anything) to see the client close its side, which closes the socket.
+            this.finished = true;
+            this.socket.end();
+            this.socket.resume();
+          },
+          () => this.socket.destroy(),
+        );
+      },
+    };
+  }
+}
+
+/** An upload's body of a known length, read off its connection. */
+export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
+  private remaining: number;
+
+  constructor(
+    private readonly connection: Connection,
+    length: number,
+  ) {
+    this.remaining = length;
+  }
+
+  async *readInto(buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
+    while (this.remaining > 0) {
+      const buffer = await buffers.next();
+      const n = Math.min(buffer.byteLength, this.remaining);
+      await this.connection.fill(buffer.subarray(0, n));
+      this.remaining -= n;
+      yield buffer.subarray(0, n);
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.readInto(freshBuffers(READ_CHUNK))[Symbol.asyncIterator]();
+  }
+
+  /** Reads what is left of the body and drops it. */
+  async dropRest(): Promise<void> {
+    const sink = Buffer.allocUnsafe(SCRATCH_BYTES);
+    for await (const chunk of this.readInto({ next: async () => sink })) void chunk;
+  }
+}
