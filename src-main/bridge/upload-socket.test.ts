@@ -120,6 +120,15 @@ describe('uploads read straight off their socket', () => {
     expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
   });
 
+  it('a body that ends before its Content-Length is refused, and nothing is stored', async () => {
+    const { bridge, call, uploadHead } = await localBridge();
+    const c = client(bridge.port);
+    c.socket.end(`${uploadHead(10 << 20)}${'x'.repeat(5 << 20)}`); // half of it, then the client's side closes
+    await expect.poll(() => c.ended, { timeout: 10_000 }).toBe(true);
+    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('ended before its Content-Length') } });
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
   it('answers an upload refused part-way while its body still comes, then closes; no reset', async () => {
     const { bridge, call, uploadHead } = await localBridge(1 << 20);
     const c = client(bridge.port);
@@ -140,7 +149,14 @@ describe('uploads read straight off their socket', () => {
     const exchange = async (text: string) => {
       const c = client(bridge.port);
       c.socket.write(text);
-      await expect.poll(() => c.ended || c.reset, { timeout: 10_000 }).toBe(true);
+      // The whole answer (a refused request whose body was not read keeps its connection open).
+      const whole = () => {
+        const end = c.received.indexOf('\r\n\r\n');
+        const length = /\r\nContent-Length: (\d+)/i.exec(c.received.slice(0, end));
+        return end >= 0 && (length ? c.received.length >= end + 4 + Number(length[1]) : c.received.endsWith('0\r\n\r\n'));
+      };
+      await expect.poll(() => whole() || c.ended || c.reset, { timeout: 10_000 }).toBe(true);
+      c.socket.destroy();
       return c.received;
     };
     const chunked = uploadHead(0).replace('Content-Length: 0\r\n', 'Transfer-Encoding: chunked\r\n');

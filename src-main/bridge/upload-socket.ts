@@ -2,6 +2,7 @@ import { STATUS_CODES, maxHeaderSize, type Server } from 'node:http';
 import { Socket, type SocketConstructorOpts } from 'node:net';
 import { type ChunkBuffers, type ReadsInto, freshBuffers } from '../core/buffer-ring';
 import { READ_CHUNK } from '../core/hashing';
+import { CacheError } from '../../src-shared/errors';
 
 /**
  * Uploads received straight into the store's buffers.
@@ -141,7 +142,7 @@ class Connection {
       this.failure ??= err;
       this.wake?.();
     };
-    this.socket.on('end', () => fail(new Error('the client closed the connection')));
+    this.socket.on('end', () => fail(new CacheError('invalid_input', 'the request body ended before its Content-Length')));
     this.socket.on('close', () => fail(new Error('the connection closed')));
     this.socket.on('error', fail);
   }
