@@ -34,6 +34,18 @@ describe('Retention panel', () => {
     expect(screen.getByText(/and 50 more versions/)).toBeTruthy();
   });
 
+  it("says what each version frees: the content with its last version, a version's own copy (service layout), or nothing", async () => {
+    const rows = [row(1), { ...row(2), content_removed: false, bytes_freed: 2048 }, { ...row(3), content_removed: false, bytes_freed: 0 }];
+    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), rows }) });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    const cells = within(screen.getByRole('table', { name: 'Versions to prune' }))
+      .getAllByRole('row')
+      .slice(1)
+      .map((r) => r.lastElementChild?.textContent);
+    expect(cells).toEqual(['removed, 100 B', 'its own copy removed, 2.0 KiB; the content stays for other versions', 'kept for other versions']);
+  });
+
   it('a bad TTL shows main\'s typed error and keeps what was typed', async () => {
     const { client, calls } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(0)), setPolicy: () => fail('invalid_input', '"12" is not an age: a whole number followed by s, m, h or d') });
     const { store } = renderWith(<RetentionPanel />, { client });

@@ -20,6 +20,15 @@ function keepText(keep: number | null | undefined): string {
 }
 
 /** A namespace's retention: the policy (store-wide and its own), what it would prune now, and prune with a confirmation. */
+/**
+ * What a pruned version's content comes to. In the native layout versions share one content file,
+ * freed with the last of them; in the service layout each version has its own, freed with it.
+ */
+function contentFate(r: { content_removed: boolean; bytes_freed: number }): string {
+  if (r.content_removed) return `removed, ${formatBytes(r.bytes_freed)}`;
+  return r.bytes_freed > 0 ? `its own copy removed, ${formatBytes(r.bytes_freed)}; the content stays for other versions` : 'kept for other versions';
+}
+
 export function RetentionPanel() {
   const namespace = useApp((s) => s.namespace);
   const { policy, plan, prune } = useApp((s) => s.retention);
@@ -184,7 +193,7 @@ function PlanView({ plan }: { plan: PrunePlanView }) {
                 </td>
                 <td>{formatTime(r.stored_at)}</td>
                 <td>{REASONS[r.reason]}</td>
-                <td>{r.content_removed ? `removed, ${formatBytes(r.bytes_freed)}` : 'kept for other versions'}</td>
+                <td>{contentFate(r)}</td>
               </tr>
             ))}
           </tbody>
