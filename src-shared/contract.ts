@@ -345,8 +345,11 @@ export interface EntriesWindow {
    * Present while the namespace is still being listed (ask again): `listed` entries so far. In hash
    * order without a filter, `rows` are the first ones listed (that order is final); any other order
    * or filter `waitsForAll` (no rows until the listing ends). `total` counts what is listed so far.
+   * `previous`: the rows are the namespace's last whole listing, shown while it is listed again
+   * after a change (`listed` counts the new listing so far, or the old table's rows when the new one
+   * starts at the next window).
    */
-  listing?: { listed: number; waitsForAll: boolean };
+  listing?: { listed: number; waitsForAll: boolean; previous?: boolean };
 }
 
 /** A bulk action's truthful summary: what was done, what failed and why (the first LIMITS.pageSize failures listed). */

@@ -5,7 +5,10 @@
  * are served from a sorted listing read only as far as they reach (StoreFormat.sortedEntryRows);
  * any other order or a filter waits for the table. Tables are kept per open store (a WeakMap on its
  * format) and per namespace, the few most recently used; the app calls `changed` after it stores,
- * deletes or prunes.
+ * deletes or prunes. A change does not restart a listing under way: it runs to its end, and then
+ * the namespace is listed again, with the last whole table shown meanwhile. So under a steady
+ * stream of changes (a big drop into the namespace on show) the view is never more than two
+ * listings old, instead of waiting for the changes to stop.
  */
 import type { EntryColumn, EntryFilter, EntrySelection } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
@@ -32,7 +35,7 @@ export interface EntryWindow {
   rows: EntryTableRow[];
   located: number | null;
   types: string[];
-  listing?: { listed: number; waitsForAll: boolean };
+  listing?: { listed: number; waitsForAll: boolean; previous?: boolean };
 }
 
 type SortKey = (row: EntryTableRow) => string | number | null;
@@ -124,11 +127,15 @@ class Listing {
   private reading: Promise<void> = Promise.resolve();
   private fullStarted = false;
   private readonly stopper = new AbortController();
+  /** The namespace changed since this listing started: its table may miss that. */
+  stale = false;
 
   constructor(
     private readonly format: StoreFormat,
     private readonly namespace: string,
     onFailed: () => void,
+    /** The last whole table of the namespace, shown while this listing runs. */
+    readonly previous: EntryTable | null,
   ) {
     this.built = new Promise((resolve, reject) => ((this.settle = resolve), (this.fail = reject)));
     this.built.catch(onFailed); // a listing that failed is not kept: the next call lists again
@@ -209,9 +216,16 @@ export class EntryTables {
 
   private listing(namespace: string, refresh: boolean): Listing {
     let listing = this.listings.get(namespace);
-    if (refresh) this.drop(namespace);
-    if (!listing || refresh) {
-      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace));
+    // Listed again: on a refresh, or once a listing a change made stale has ended (not before:
+    // restarted at every change, a listing under a steady stream of them would never end).
+    if (listing && (refresh || (listing.stale && listing.table))) {
+      const previous = listing.table ?? listing.previous;
+      this.drop(namespace);
+      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace), previous);
+      listing = started;
+    }
+    if (!listing) {
+      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace), null);
       listing = started;
     }
     this.listings.delete(namespace);
@@ -226,9 +240,12 @@ export class EntryTables {
     this.listings.delete(namespace);
   }
 
-  /** The app changed a namespace (or, without one, anything): it is listed afresh when next asked for. */
+  /** The app changed a namespace (or, without one, anything): it is listed again once its listing under way has ended. */
   changed(namespace?: string): void {
-    for (const ns of namespace === undefined ? [...this.listings.keys()] : [namespace]) this.drop(ns);
+    for (const ns of namespace === undefined ? [...this.listings.keys()] : [namespace]) {
+      const listing = this.listings.get(ns);
+      if (listing) listing.stale = true;
+    }
   }
 
   /** `read` on the namespace's listing; on the new one when the listing it started on was replaced meanwhile. */
@@ -251,28 +268,22 @@ export class EntryTables {
   }
 
   private async windowOf(listing: Listing, query: EntryQuery & { offset: number; limit: number; locate?: string }): Promise<EntryWindow> {
+    if (!listing.table && listing.previous) {
+      // Listed again after a change: the last whole table is shown until the new one is whole.
+      await Promise.race([listing.whole(), new Promise((resolve) => setTimeout(resolve, WAIT_FOR_TABLE_MS))]);
+      if (!listing.table) return { ...tableWindow(listing.previous, query), listing: { listed: listing.listed, waitsForAll: false, previous: true } };
+    }
     const partial = listing.table ? null : await listing.partialWindow(query);
     if (partial) return partial;
-    const table = listing.table!;
-    const order = table.order(query);
-    let located: number | null = null;
-    let offset = query.offset;
-    if (query.locate !== undefined) {
-      const index = order.findIndex((i) => table.rows[i]!.hash === query.locate);
-      if (index >= 0) {
-        located = index;
-        // Aligned to the window size, so a renderer keeping fixed blocks can keep this one.
-        offset = Math.floor(index / query.limit) * query.limit;
-      }
-    }
-    offset = Math.min(offset, Math.max(0, order.length - 1));
-    const rows = Array.from(order.subarray(offset, offset + query.limit), (i) => table.rows[i]!);
-    return { total: order.length, knownTotal: table.rows.length, offset, rows, located, types: table.types };
+    const window = tableWindow(listing.table!, query);
+    // Changed since this table was listed: shown, and the next window lists again (ask again).
+    return listing.stale ? { ...window, listing: { listed: window.knownTotal, waitsForAll: false, previous: true } } : window;
   }
 
   /** The rows a selection names, in the table as it is now: hashes no longer there are left out. */
   async selected(namespace: string, selection: EntrySelection): Promise<EntryTableRow[]> {
-    const table = await this.onListing(namespace, false, (listing) => listing.whole());
+    // Listed afresh if a change made the current listing stale: an action acts on what is there now.
+    const table = await this.onListing(namespace, this.listings.get(namespace)?.stale ?? false, (listing) => listing.whole());
     if ('hashes' in selection) {
       const wanted = new Set(selection.hashes.map((h) => h.toLowerCase()));
       return table.rows.filter((r) => wanted.has(r.hash));
@@ -280,6 +291,23 @@ export class EntryTables {
     const except = new Set(selection.except.map((h) => h.toLowerCase()));
     return table.rows.filter(matcher(selection.filter)).filter((r) => !except.has(r.hash));
   }
+}
+
+function tableWindow(table: EntryTable, query: EntryQuery & { offset: number; limit: number; locate?: string }): EntryWindow {
+  const order = table.order(query);
+  let located: number | null = null;
+  let offset = query.offset;
+  if (query.locate !== undefined) {
+    const index = order.findIndex((i) => table.rows[i]!.hash === query.locate);
+    if (index >= 0) {
+      located = index;
+      // Aligned to the window size, so a renderer keeping fixed blocks can keep this one.
+      offset = Math.floor(index / query.limit) * query.limit;
+    }
+  }
+  offset = Math.min(offset, Math.max(0, order.length - 1));
+  const rows = Array.from(order.subarray(offset, offset + query.limit), (i) => table.rows[i]!);
+  return { total: order.length, knownTotal: table.rows.length, offset, rows, located, types: table.types };
 }
 
 const kept = new WeakMap<StoreFormat, EntryTables>();

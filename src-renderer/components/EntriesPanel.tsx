@@ -189,7 +189,11 @@ export function EntriesPanel() {
       {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
       {listing && (
         <p className="muted" role="status" data-testid="entries-listing">
-          {listing.waitsForAll ? `${hasFilter(entries.filter) ? 'Filtering' : 'Sorting'} needs the full listing: ${formatCount(listing.listed)} listed` : `Listing… ${formatCount(listing.listed)} so far`}
+          {listing.previous
+            ? 'Changed since it was listed: showing the last full listing while the namespace is listed again…'
+            : listing.waitsForAll
+              ? `${hasFilter(entries.filter) ? 'Filtering' : 'Sorting'} needs the full listing: ${formatCount(listing.listed)} listed`
+              : `Listing… ${formatCount(listing.listed)} so far`}
           {endWanted && ' (End goes to the last entry once all are listed)'}
         </p>
       )}
