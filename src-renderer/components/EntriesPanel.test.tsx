@@ -172,6 +172,22 @@ describe('the entries browser', () => {
     await waitFor(() => expect(active()).toBe('entry-99999'));
   });
 
+  it('after a change, the last full listing shows with a note while main lists again, then the new one', async () => {
+    const whole = namespaceOf(300);
+    let previous = true;
+    const entries = (input: MethodInput<'entries'>) => {
+      const answer = whole(input);
+      return previous && answer.ok ? ok<EntriesWindow>({ ...answer.value, listing: { listed: 120, waitsForAll: false, previous: true } }) : answer;
+    };
+    const { client } = fakeClient({ entries });
+    renderWith(<EntriesPanel />, { client });
+    expect((await screen.findAllByRole('option')).length).toBeGreaterThan(0); // rows, not a wait
+    expect(screen.getByTestId('entries-listing').textContent).toBe('Changed since it was listed: showing the last full listing while the namespace is listed again…');
+    previous = false;
+    await waitFor(() => expect(screen.queryByTestId('entries-listing')).toBeNull()); // asked again
+    expect(screen.getByTestId('entries-count').textContent).toBe('300 entries');
+  });
+
   it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {
     const { client } = fakeClient({ entries: () => fail('throttled', 'slow down') });
     renderWith(<EntriesPanel />, { client });
