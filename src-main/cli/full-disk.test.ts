@@ -85,6 +85,17 @@ describe.skipIf(!canMountTmpfs())('a store on a full disk (needs root to mount a
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
   });
 
+  it('a delete makes the reserve again when it leaves room, so the next full-disk delete works too', async () => {
+    const { store, work, first, second } = await twoEntriesOnSmallDisk('native');
+    expect((await cli(['--store', store, 'store', path.join(work, 'first.bin')])).code).toBe(0); // v2 shares v1's content
+    await fillUp(path.dirname(store));
+    // Frees no content (v2 keeps it), but releases the reserve for its marker: 4 MiB free after it.
+    expect(await cli(['--store', store, 'delete', first, '--version', '1'])).toMatchObject({ code: 0, stderr: '' });
+    await fillUp(path.dirname(store)); // another program takes whatever is free
+    expect(await cli(['--store', store, 'delete', second])).toMatchObject({ code: 0, stderr: '' });
+    expect((await cli(['--store', store, 'verify'])).code).toBe(0);
+  });
+
   it('with no reserve to release (a folder planted in its place), a delete says no_space', async () => {
     const { store, first } = await twoEntriesOnSmallDisk('native');
     await fs.rm(path.join(store, '.space-reserve'));

@@ -838,6 +838,18 @@ export class LocalFolderStorage implements StorageBackend {
       }
       dir = path.dirname(dir);
     }
+    await this.remakeSpaceReserve();
+  }
+
+  /**
+   * After a delete: makes the space reserve again when it is missing and there is room for it now.
+   * Otherwise a delete that frees no content (a version whose content others keep), run on a full
+   * disk, would spend the reserve for its marker and leave none for the next delete.
+   */
+  private async remakeSpaceReserve(): Promise<void> {
+    if (this.spaceReserveSeen) return;
+    const { bavail, bsize } = await fs.statfs(this.root).catch(() => ({ bavail: 0, bsize: 0 }));
+    if (bavail * bsize >= SPACE_RESERVE_BYTES) await this.keepSpaceReserve();
   }
 
   /**
