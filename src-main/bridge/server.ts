@@ -407,6 +407,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     });
   });
   const direct = receiveUploadsDirectly(server, {
+    start: 'POST /api/upload',
     takes: (head) => uploadUrl(head.method, head.headers, head.target) !== null,
     onUpload: ({ head, body, gone, answer }) => {
       upload(uploadUrl(head.method, head.headers, head.target)!, head.length, body, gone)

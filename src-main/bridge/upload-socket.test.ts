@@ -170,13 +170,41 @@ describe('uploads read straight off their socket', () => {
     expect(readInto).not.toHaveBeenCalled();
   });
 
-  it('closes a connection whose head does not come within headersTimeout', async () => {
+  it('answers an upload head that does not come within headersTimeout with 408, as Node does, and closes', async () => {
     const { bridge } = await localBridge();
     bridge.server.headersTimeout = 300;
     const c = client(bridge.port);
     c.socket.write('POST /api/upload HTTP/1.1\r\nHost: 1');
-    await expect.poll(() => c.ended || c.reset || c.socket.destroyed, { timeout: 5_000 }).toBe(true);
-    expect(c.received).toBe('');
+    await expect.poll(() => c.ended, { timeout: 5_000 }).toBe(true);
+    expect(c.received).toBe('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n');
+  });
+
+  it("hands anything that is not an upload's plain head to Node at its first bytes: garbage, a bare line feed, TLS", async () => {
+    const { bridge } = await localBridge();
+    for (const bytes of ['HELLO THERE\r\n', `GET / HTTP/1.1\nHost: 127.0.0.1:${bridge.port}\n`, 'POST /api/upload HTTP/1.1\nHost: x\n', '\x16\x03\x01\x02\x00\x01\x00']) {
+      const c = client(bridge.port);
+      c.socket.write(Buffer.from(bytes, 'latin1')); // no blank line: the head never ends
+      await expect.poll(() => c.received, { timeout: 2_000 }).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      c.socket.destroy();
+    }
+  });
+
+  it('answers an upload head the client stops sending (half-closed) with 400', async () => {
+    const { bridge } = await localBridge();
+    const c = client(bridge.port);
+    c.socket.end('POST /api/upload?op=store HTTP/1.1\r\nHost: 127');
+    await expect.poll(() => c.ended, { timeout: 2_000 }).toBe(true);
+    expect(c.received).toBe('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+
+  it('closing the bridge closes connections still sending their head', async () => {
+    const { bridge } = await localBridge();
+    const idle = client(bridge.port);
+    const partial = client(bridge.port);
+    partial.socket.write('POST /api/upload HTTP/1.1\r\n');
+    await new Promise((r) => setTimeout(r, 100));
+    await bridge.close();
+    await expect.poll(() => idle.ended && partial.ended, { timeout: 1_000 }).toBe(true);
   });
 });
 

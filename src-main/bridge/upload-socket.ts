@@ -72,16 +72,23 @@ export interface SocketUpload {
 /** An accepted socket's handle, which Node keeps private (`_handle`). */
 type WithHandle = Socket & { _handle: { useUserBuffer?: unknown } | null };
 
+/** What Node's HTTP server answers to a head it cannot parse, and to one that does not come in time. */
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
+const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
+
 /**
  * Serves the uploads `takes` picks, on each connection's first request, itself (`onUpload`); every
- * other request goes to `server`'s own HTTP handling. Returns what closes the taken connections.
+ * other request goes to `server`'s own HTTP handling, as soon as its first bytes differ from
+ * `start` (the start of every request `takes` can pick, such as `POST /api/upload`). Returns what
+ * closes the connections it holds.
  */
 export function receiveUploadsDirectly(
   server: Server,
-  options: { takes: (head: RequestHead) => boolean; onUpload: (upload: SocketUpload) => void },
+  options: { start: string; takes: (head: RequestHead) => boolean; onUpload: (upload: SocketUpload) => void },
 ): { destroyAll(): void } {
   const [nodeConnectionListener, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
-  const taken = new Set<Socket>();
+  /** Connections waiting for their head or taken: Node's server neither counts nor closes them. */
+  const held = new Set<Socket>();
   if (!nodeConnectionListener || others.length > 0) throw new Error('receiveUploadsDirectly: the server must have only its own connection listener');
   server.removeListener('connection', nodeConnectionListener);
   server.on('connection', (accepted: WithHandle) => {
@@ -94,22 +101,30 @@ export function receiveUploadsDirectly(
     accepted.destroy();
     const connection = new Connection(handle);
     const { socket } = connection;
+    held.add(socket);
+    socket.on('close', () => held.delete(socket));
     // The head comes within the server's headersTimeout, as on Node's own connections.
-    const timer = setTimeout(() => socket.destroy(), server.headersTimeout).unref();
-    void connection.readHead().then(
+    const timer = setTimeout(() => socket.end(REQUEST_TIMEOUT).destroySoon(), server.headersTimeout).unref();
+    void connection.readHead(options.start).then(
       (head) => {
         clearTimeout(timer);
-        if (!head || !options.takes(head)) return connection.handOver(server, nodeConnectionListener);
-        taken.add(socket);
-        socket.on('close', () => taken.delete(socket));
+        if (head === 'not plain' || !options.takes(head)) {
+          held.delete(socket);
+          return connection.handOver(server, nodeConnectionListener);
+        }
         options.onUpload(connection.upload(head));
       },
-      () => socket.destroy(), // closed or timed out before its head came: nothing to answer
+      () => {
+        clearTimeout(timer);
+        // The client closed its side with the head unfinished (as Node answers it), or the connection is gone.
+        if (socket.writable) socket.end(BAD_REQUEST);
+        socket.destroySoon();
+      },
     );
   });
   return {
     destroyAll: () => {
-      for (const socket of taken) socket.destroy();
+      for (const socket of held) socket.destroy();
     },
   };
 }
@@ -181,12 +196,27 @@ class Connection {
     }
   }
 
-  /** The first request's head (null: none this path parses), its bytes left in `carry`. */
-  async readHead(): Promise<RequestHead | null> {
+  /**
+   * The first request's head, its bytes left in `carry`; 'not plain' as soon as the bytes read differ
+   * from `start`, hold a bare line feed, or pass Node's limit on a head (Node answers those: 400, 431).
+   */
+  async readHead(start: string): Promise<RequestHead | 'not plain'> {
     let end = -1;
-    await this.until(() => (end = this.carry.indexOf('\r\n\r\n')) >= 0 || this.carry.byteLength > maxHeaderSize);
-    // A head over Node's limit is Node's to refuse (431).
-    return end < 0 || end + 4 > maxHeaderSize ? null : parseRequestHead(this.carry.toString('latin1', 0, end + 4));
+    let scanned = 0; // a head trickled in byte by byte is scanned once, not once per byte
+    const headEnds = () => {
+      end = this.carry.indexOf('\r\n\r\n', Math.max(0, scanned - 3));
+      return end >= 0;
+    };
+    const plainSoFar = () => {
+      const n = Math.min(this.carry.byteLength, start.length);
+      if (this.carry.toString('latin1', 0, n) !== start.slice(0, n) || this.carry.byteLength > maxHeaderSize) return false;
+      for (let lf = this.carry.indexOf(10, scanned); lf >= 0; lf = this.carry.indexOf(10, lf + 1)) if (lf === 0 || this.carry[lf - 1] !== 13) return false;
+      scanned = this.carry.byteLength;
+      return true;
+    };
+    await this.until(() => headEnds() || !plainSoFar());
+    if (end < 0 || end + 4 > maxHeaderSize) return 'not plain';
+    return parseRequestHead(this.carry.toString('latin1', 0, end + 4)) ?? 'not plain';
   }
 
   /** Node's HTTP server takes the connection, from its first byte. */
@@ -229,7 +259,7 @@ class Connection {
       body,
       gone: gone.signal,
       answer: (status, headers, text, lingerMs) => {
-        const fields = Object.entries({ ...headers, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
+        const fields = Object.entries({ ...headers, Date: new Date().toUTCString(), 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
         this.socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${fields.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${text}`);
         // A client still sending its body gets lingerMs to finish it and close.
         const cut = setTimeout(() => this.socket.destroy(), lingerMs).unref();
