@@ -24,6 +24,14 @@ export const IO_ALIGN = 4096;
 /** Direct writes run fastest in requests of a few MiB (2.5 GB/s at 4 MiB vs 1.8 at 1 MiB here). */
 export const RING_BUFFER_BYTES = 4 << 20;
 const WASM_PAGE = 1 << 16;
+/**
+ * Buffers of rings released, by size, for the next ring to take. V8 does not count WebAssembly
+ * memory as memory pressure, so buffers merely dropped are freed only when something else brings a
+ * garbage collection: a long-running bridge or app grew by 16 MiB with every store.
+ */
+const idle = new Map<number, Uint8Array[]>();
+/** Idle buffers kept per size: a few concurrent stores' worth. */
+const IDLE_KEPT = 16;
 
 /**
  * A few page-aligned buffers, reused in turn: one is read into while the others are hashed or
@@ -46,10 +54,27 @@ export class BufferRing implements ChunkBuffers {
     const k = this.turn;
     this.turn = (k + 1) % this.count;
     await this.busy[k];
-    // Allocated on first use: a file of one chunk needs one buffer.
-    const pages = this.size / WASM_PAGE;
-    this.buffers[k] ??= new Uint8Array(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer);
+    // Taken on first use: a file of one chunk needs one buffer.
+    this.buffers[k] ??= idle.get(this.size)?.pop() ?? this.allocate();
     return this.buffers[k];
+  }
+
+  private allocate(): Uint8Array {
+    const pages = this.size / WASM_PAGE;
+    return new Uint8Array(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer);
+  }
+
+  /**
+   * Gives the buffers to the next ring, once everything holding them has finished. Only for an
+   * owner done with the ring that keeps no chunk of it (a view into a buffer given away would see
+   * another store's bytes).
+   */
+  async release(): Promise<void> {
+    const buffers = this.buffers.splice(0);
+    await Promise.allSettled(this.busy.splice(0));
+    let kept = idle.get(this.size);
+    if (!kept) idle.set(this.size, (kept = []));
+    for (const buffer of buffers) if (buffer && kept.length < IDLE_KEPT) kept.push(buffer);
   }
 
   /** Whether `chunk` starts one of these buffers, i.e. is page-aligned in memory. */

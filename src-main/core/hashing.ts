@@ -272,7 +272,8 @@ export type PumpOptions = StageOptions & ReadOptions;
 export async function pumpHashed(source: ContentSource, options: PumpOptions, sink?: HashedChunkSink): Promise<HashResult> {
   // Without a sink nothing keeps a chunk past its hashing, so two reused buffers serve a file of
   // any size (no garbage for the GC to catch up with).
-  if (!sink && !options.buffers) options = { ...options, buffers: new BufferRing(2, READ_CHUNK) };
+  const ownRing = !sink && !options.buffers ? new BufferRing(2, READ_CHUNK) : null;
+  if (ownRing) options = { ...options, buffers: ownRing };
   const ring = options.buffers instanceof BufferRing ? options.buffers : null;
   // Streamed content is gathered into the ring and hashed on the hashing thread while this thread
   // receives the next bytes; a file's reads leave this thread free to hash them itself (cheaper).
@@ -293,6 +294,8 @@ export async function pumpHashed(source: ContentSource, options: PumpOptions, si
   } catch (err) {
     offThread?.drop();
     throw err;
+  } finally {
+    await ownRing?.release();
   }
 }
 

@@ -152,6 +152,34 @@ describe('local folder specifics', () => {
     expect((await fs.readFile(path.join(dir, 'store', 'ns', 'big'))).equals(bytes.subarray(100))).toBe(true);
   });
 
+  it("stores reuse the ring's buffers (a long-running app does not grow by 16 MiB a store), and content held for its commit is not touched by the next store", async () => {
+    const dir = await tempRoot();
+    const storage = await LocalFolderStorage.open(path.join(dir, 'store'));
+    const Memory = WebAssembly.Memory;
+    let made = 0;
+    // Counts the ring's buffers as they are made (WebAssembly memories).
+    WebAssembly.Memory = function (descriptor: WebAssembly.MemoryDescriptor) {
+      made++;
+      return new Memory(descriptor);
+    } as unknown as typeof WebAssembly.Memory;
+    try {
+      const streamOf = (bytes: Buffer) => ({ kind: 'stream' as const, stream: (async function* () { for (let i = 0; i < bytes.length; i += 65536) yield bytes.subarray(i, i + 65536); })() });
+      const small = randomBytes(1 << 20); // one chunk: kept in memory until its commit
+      const held = await storage.stage(streamOf(small));
+      for (let i = 0; i < 8; i++) {
+        const big = randomBytes(2 * RING_BUFFER_BYTES + 5);
+        const staged = await storage.stage(streamOf(big));
+        await staged.commit(`ns/big${i}`);
+        expect((await fs.readFile(path.join(dir, 'store', 'ns', `big${i}`))).equals(big)).toBe(true);
+      }
+      expect(made).toBeLessThanOrEqual(4); // one ring's worth, for nine stores
+      await held.commit('ns/small');
+      expect((await fs.readFile(path.join(dir, 'store', 'ns', 'small'))).equals(small)).toBe(true);
+    } finally {
+      WebAssembly.Memory = Memory;
+    }
+  });
+
   const fincore = process.platform === 'linux' && ((): boolean => {
     try {
       return execFileSync('fincore', ['--version']).length > 0;

@@ -307,6 +307,7 @@ export class StagingWriter {
     while (this.inFlight.length > 0) await this.inFlight.shift();
     await this.flushing;
     await this.closeDirect();
+    await this.gatherBuffers.release();
     if (this.flushError) throw this.flushError;
   }
 
@@ -315,6 +316,7 @@ export class StagingWriter {
     await Promise.allSettled(this.inFlight.splice(0));
     await this.flushing;
     await this.closeDirect();
+    await this.gatherBuffers.release();
   }
 
   private async closeDirect(): Promise<void> {
@@ -877,13 +879,17 @@ export class LocalFolderStorage implements StorageBackend {
           await spool.writer.write(chunk);
         });
       });
-      if (!spool) return this.stagedInMemory(result, first ?? new Uint8Array(0));
+      // Kept until the commit: copied out of the ring, which goes to the next store.
+      const only = first as Uint8Array | null; // set in the callback above
+      if (!spool) return this.stagedInMemory(result, only === null ? new Uint8Array(0) : buffers.starts(only) ? new Uint8Array(only) : only);
       const written: Spool = spool;
       spool = null; // from here on finishSpool cleans up after itself
       return { ...result, ...(await this.writing(staging, () => this.finishSpool(written))) };
     } catch (err) {
       if (spool) await this.dropSpool(spool);
       throw err;
+    } finally {
+      await buffers.release();
     }
   }
 
