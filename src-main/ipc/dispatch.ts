@@ -1,5 +1,4 @@
-import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result } from '../../src-shared/contract';
@@ -234,8 +233,10 @@ function handlers(session: AppSession): Handlers {
       if (!allowExpired) await retention().assertLive(record.namespace, record); // before any dialog: nothing to save
       const target = await choose(suggestedFileName(record));
       if (!target) return { saved: false };
-      // Written next to the target and renamed, so a failed save never leaves a half file.
+      // Written next to the target and renamed, so a failed save never leaves a half file. Opened
+      // before any byte: a stream opening it itself could create it after a failure's cleanup.
       const tmp = `${target}.partial`;
+      const file = await open(tmp, 'wx');
       let bytes = 0;
       try {
         const { content } = await format().retrieve(record.namespace, { cacheId: record.cache_id });
@@ -245,9 +246,10 @@ function handlers(session: AppSession): Handlers {
             yield chunk;
           }
         };
-        await pipeline(counted, createWriteStream(tmp, { flags: 'wx' }));
+        await pipeline(counted, file.createWriteStream());
         await rename(tmp, target);
       } catch (err) {
+        await file.close().catch(() => undefined); // still open when the retrieve failed
         await rm(tmp, { force: true });
         throw err;
       }
