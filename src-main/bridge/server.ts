@@ -96,7 +96,7 @@ const LINGER_MS = 30_000;
  * kernel resets the connection and the client sees that instead of the answer. A request whose body
  * is left unread keeps its connection, and Node reads and drops the rest.
  */
-function closeWhenRead(req: IncomingMessage, res: ServerResponse, read: boolean): void {
+function closeWhenRead(res: ServerResponse, read: boolean): void {
   if (read) res.setHeader('Connection', 'close');
 }
 
@@ -110,7 +110,7 @@ function carriesBody(req: IncomingMessage): boolean {
  * Called before the answer goes out.
  */
 function lingerUnlessRead(req: IncomingMessage, res: ServerResponse): void {
-  closeWhenRead(req, res, req.complete);
+  closeWhenRead(res, req.complete);
   if (req.complete || req.destroyed) return;
   const cut = setTimeout(() => req.destroy(), LINGER_MS).unref();
   req.on('end', () => clearTimeout(cut));
@@ -384,7 +384,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const call = /^\/api\/call\/([A-Za-z]+)$/.exec(url.pathname);
     if (req.method !== 'POST' || !call) return fail(res, 404, 'not_found', 'no such endpoint');
     const body = await readBody(req, MAX_CALL_BODY);
-    closeWhenRead(req, res, body !== null);
+    closeWhenRead(res, body !== null);
     if (body === null) return fail(res, 413, 'too_large', `a call carries at most ${MAX_CALL_BODY} bytes; send files as uploads`);
     let payload: unknown;
     try {
@@ -399,7 +399,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   // may take longer. Its headers still must come within a minute (Node's default, which a
   // requestTimeout of 0 would otherwise switch off too).
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    closeWhenRead(req, res, !carriesBody(req));
+    closeWhenRead(res, !carriesBody(req));
     handle(req, res).catch((err) => {
       // A client that went away (or sent a body Node's parser refused) has nobody left to answer.
       if (res.headersSent || req.destroyed) res.destroy();
