@@ -216,16 +216,16 @@ export class EntryTables {
 
   private listing(namespace: string, refresh: boolean): Listing {
     let listing = this.listings.get(namespace);
+    let previous: EntryTable | null = null;
     // Listed again: on a refresh, or once a listing a change made stale has ended (not before:
     // restarted at every change, a listing under a steady stream of them would never end).
     if (listing && (refresh || (listing.stale && listing.table))) {
-      const previous = listing.table ?? listing.previous;
+      previous = listing.table ?? listing.previous;
       this.drop(namespace);
-      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace), previous);
-      listing = started;
+      listing = undefined;
     }
     if (!listing) {
-      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace), null);
+      const started: Listing = new Listing(this.format, namespace, () => this.listings.get(namespace) === started && this.listings.delete(namespace), previous);
       listing = started;
     }
     this.listings.delete(namespace);
