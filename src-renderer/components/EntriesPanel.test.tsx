@@ -188,6 +188,27 @@ describe('the entries browser', () => {
     expect(screen.getByTestId('entries-count').textContent).toBe('300 entries');
   });
 
+  it('a store into the namespace on show keeps its rows on screen, with the note, until main answers', async () => {
+    const whole = namespaceOf(300);
+    let answer: ((w: ReturnType<typeof whole>) => void) | null = null;
+    let held = false;
+    const entries = (input: MethodInput<'entries'>) => (held ? new Promise<ReturnType<typeof whole>>((resolve) => (answer = () => resolve(whole(input)))) : whole(input));
+    const stored = { cache_id: `${'1'.padStart(16, '0')}-v1`, hash: '1'.padStart(16, '0'), version: 1, namespace: 'default', size: 5, source: 'new.txt', deduplicated: false, keys: [] };
+    const { client } = fakeClient({ entries, storeFile: () => ok(stored), hashFile: () => ok({ hash: stored.hash, sha256: 'x', size: 5, existing: null }), namespaces: () => ok({ namespaces: [] }) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    store.getState().init();
+    await screen.findAllByRole('option');
+    held = true; // main is slow to answer after the store
+    await act(() => store.getState().storeFiles([new File(['hello'], 'new.txt')]));
+    await waitFor(() => expect(screen.getByTestId('entries-listing').textContent).toContain('Changed since it was listed'));
+    expect(screen.getAllByRole('option').length).toBeGreaterThan(0); // not blanked while main answers
+    expect(screen.queryByTestId('entries-count')?.textContent ?? '').not.toMatch(/entries/); // no count that may be stale
+    held = false;
+    act(() => answer?.(whole({ namespace: 'default', offset: 0, limit: 200 } as MethodInput<'entries'>)));
+    await waitFor(() => expect(screen.queryByTestId('entries-listing')).toBeNull());
+    expect(screen.getByTestId('entries-count').textContent).toBe('300 entries');
+  });
+
   it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {
     const { client } = fakeClient({ entries: () => fail('throttled', 'slow down') });
     renderWith(<EntriesPanel />, { client });

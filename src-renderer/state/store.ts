@@ -262,7 +262,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     /** Counts and the list move with what was stored (or was not). */
     function refreshAfterStore(namespace: string): void {
       void get().refreshNamespaces();
-      if (get().entries.namespace === namespace) resetEntries(namespace);
+      if (get().entries.namespace === namespace) resetEntries(namespace, 'changed');
       get().forgetHeatmap(namespace);
     }
 
@@ -271,7 +271,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     const refreshDropped = throttled(() => {
       void get().refreshNamespaces();
       const shown = get().entries.namespace;
-      if (droppedInto.has(shown)) resetEntries(shown);
+      if (droppedInto.has(shown)) resetEntries(shown, 'changed');
       for (const namespace of droppedInto) get().forgetHeatmap(namespace);
       droppedInto.clear();
     }, REFRESH_EVERY_MS);
@@ -355,9 +355,18 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     /**
      * The list is fetched afresh: the same namespace keeps its sort, filter, selection and count until
      * main answers; another namespace or store (`plain`) starts plain. `refresh` has main list it again.
+     * `changed` (this window stored into it) keeps the rows on show until main answers.
      */
-    function resetEntries(namespace: string, how: 'keep' | 'refresh' | 'plain' = 'keep'): void {
+    function resetEntries(namespace: string, how: 'keep' | 'changed' | 'refresh' | 'plain' = 'keep'): void {
       const { entries } = get();
+      if (how === 'changed' && entries.namespace === namespace && entries.status === 'ready') {
+        // Stored into the list on show: its rows stay, said to be the last full listing (the count
+        // hides), until main's answers replace them. Emptied at every store, a stream of them kept
+        // the list blank, each answer arriving after the next store had moved on.
+        set((s) => ({ entries: { ...s.entries, listing: s.entries.listing ?? { listed: s.entries.knownTotal ?? 0, waitsForAll: false, previous: true } } }));
+        void entryBlocks.first(false);
+        return;
+      }
       const generation = entries.generation + 1;
       set({ entries: entries.namespace === namespace && how !== 'plain' ? { ...entries, blocks: {}, status: 'idle', generation } : emptyEntries(namespace, generation) });
       void entryBlocks.first(how === 'refresh');
