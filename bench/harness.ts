@@ -130,3 +130,40 @@ export async function startWebBridge(work: string, store: string): Promise<{ bas
     },
   };
 }
+
+/**
+ * The least an upload's receiver can do: read an HTTP request body into one reused buffer and
+ * answer 200 (Python's `recv_into`, no parsing beyond `Content-Length`, nothing hashed or
+ * written). Timing curl into it beside `openssl dgst` of the same file shows what sending the
+ * bytes and hashing them cost together on this machine's cores, before any store does anything.
+ */
+const RECEIVE_ONLY = `
+import socket, sys
+server = socket.create_server(('127.0.0.1', 0))
+print(server.getsockname()[1], flush=True)
+buffer = memoryview(bytearray(4 << 20))
+while True:
+    conn, _ = server.accept()
+    head = b''
+    while b'\\r\\n\\r\\n' not in head:
+        head += conn.recv(4096)
+    head, body = head.split(b'\\r\\n\\r\\n', 1)
+    length = next(int(line.split(b':')[1]) for line in head.split(b'\\r\\n') if line.lower().startswith(b'content-length:'))
+    received = len(body)
+    while received < length:
+        n = conn.recv_into(buffer)
+        if not n:
+            break
+        received += n
+    conn.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n')
+    conn.close()
+`;
+
+export async function startReceiveOnlyReader(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn('python3', ['-c', RECEIVE_ONLY], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString().trim())));
+    child.once('exit', (code) => reject(new Error(`the receive-only reader exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+}
