@@ -623,9 +623,7 @@ export type CacheAdminEvent =
   /** For `verify`, bytesDone counts the keys checked so far; for `prune`, the versions pruned. */
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
   | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null; filesDone?: number }
-  | { type: 'connected'; capabilities: Capabilities }
-  /** A store, delete, prune or verify from any window or client may have changed `namespace`'s entries (null: any namespace's). */
-  | { type: 'entriesChanged'; namespace: string | null };
+  | { type: 'connected'; capabilities: Capabilities };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */
 export type CacheAdminApi = {

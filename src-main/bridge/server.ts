@@ -10,7 +10,7 @@ import type { ZodError } from 'zod';
 import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
-import { FIELD_CODES, entriesChanged, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { FIELD_CODES, entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
@@ -226,8 +226,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, `upload ${op}`);
     }
-    // Stored (or maybe, when cancelled late).
-    if (op === 'store') entriesChanged(session, namespace);
+    // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
+    if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
     return { status: 200, body: result };
   }
 
@@ -258,7 +258,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, 'batch');
     }
-    entriesChanged(session, namespace);
+    entryTablesOfOpenStore(session)?.changed(namespace);
     lingerUnlessRead(req, res);
     sendJson(res, 200, result);
   }

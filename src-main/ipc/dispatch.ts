@@ -295,9 +295,8 @@ export const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 
 
 export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unknown>>;
 
-/** Methods after which a namespace's entries may differ (verify only when it repairs). */
+/** Methods after which a namespace's entries may differ (verify only when it repairs, but it is rare enough to list again anyway). */
 const CHANGES_ENTRIES: ReadonlySet<MethodName> = new Set(['delete', 'storeBytes', 'storeFile', 'storePaths', 'prune', 'verify', 'deleteEntries'] as MethodName[]);
-const changesEntries = (method: MethodName, payload: { repair?: boolean }) => CHANGES_ENTRIES.has(method) && (method !== 'verify' || payload.repair === true);
 
 /** The open store's entry tables; null with no store open. */
 export function entryTablesOfOpenStore(session: AppSession): EntryTables | null {
@@ -306,16 +305,6 @@ export function entryTablesOfOpenStore(session: AppSession): EntryTables | null 
   } catch {
     return null;
   }
-}
-
-/**
- * After a call or an upload that may have changed entries (even one that failed part-way): the
- * entries browser lists again, and every window and bridge client hears it, so a list on show
- * follows stores from any client, a script's too. No namespace: any of them.
- */
-export function entriesChanged(session: AppSession, namespace?: string): void {
-  entryTablesOfOpenStore(session)?.changed(namespace);
-  session.emit({ type: 'entriesChanged', namespace: namespace ?? null });
 }
 
 /** A thrown error as a Result: typed codes pass through, anything else is logged here and hidden. */
@@ -352,8 +341,8 @@ export function createDispatcher(session: AppSession): Dispatch {
     } catch (err) {
       return errorResult(err, method);
     } finally {
-      const payload = parsed.data as { namespace?: string; repair?: boolean };
-      if (changesEntries(method, payload)) entriesChanged(session, payload.namespace);
+      // A call that may have changed entries (even one that failed part-way) makes the entries browser list again.
+      if (CHANGES_ENTRIES.has(method)) entryTablesOfOpenStore(session)?.changed((parsed.data as { namespace?: string }).namespace);
     }
   };
 }

@@ -209,23 +209,6 @@ describe('the entries browser', () => {
     expect(screen.getByTestId('entries-count').textContent).toBe('300 entries');
   });
 
-  it("another client's store into the namespace on show (a script's upload) brings its row and count without a Refresh", async () => {
-    let count = 300;
-    const entries = (input: MethodInput<'entries'>) => namespaceOf(count)(input);
-    const { client, calls, emit } = fakeClient({ entries, namespaces: () => ok({ namespaces: [] }) });
-    const { store } = renderWith(<EntriesPanel />, { client });
-    store.getState().init();
-    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('300 entries'));
-    const asked = () => calls.filter((c) => c.method === 'entries').length;
-    const before = asked();
-    act(() => emit({ type: 'entriesChanged', namespace: 'elsewhere' }));
-    count = 301;
-    act(() => emit({ type: 'entriesChanged', namespace: 'default' }));
-    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('301 entries'));
-    expect(asked()).toBeGreaterThan(before);
-    expect(calls.some((c) => c.method === 'namespaces')).toBe(true); // the counts follow too
-  });
-
   it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {
     const { client } = fakeClient({ entries: () => fail('throttled', 'slow down') });
     renderWith(<EntriesPanel />, { client });

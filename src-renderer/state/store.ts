@@ -403,12 +403,6 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             set({ capabilities: { status: 'ready', data: event.capabilities } });
             return;
           }
-          if (event.type === 'entriesChanged') {
-            // From any client (a script's curl too): counts and the list follow, as for a drop.
-            droppedInto.add(event.namespace ?? get().entries.namespace);
-            refreshDropped();
-            return;
-          }
           if (event.phase === 'verify') {
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone) } }));
             return;
