@@ -138,7 +138,7 @@ export async function startWebBridge(work: string, store: string): Promise<{ bas
  * bytes and hashing them cost together on this machine's cores, before any store does anything.
  */
 const RECEIVE_ONLY = `
-import socket, sys
+import socket
 server = socket.create_server(('127.0.0.1', 0))
 print(server.getsockname()[1], flush=True)
 buffer = memoryview(bytearray(4 << 20))
