@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -212,6 +213,45 @@ describe('loopback bridge', () => {
     const progress = sse.events.filter((e) => e.type === 'progress' && e.transferId === 'up1');
     expect(progress.length).toBeGreaterThan(1);
     expect(progress.at(-1)).toMatchObject({ bytesDone: content.length });
+  });
+
+  it('a page that stops reading its events is not queued every event, and gets each transfer\'s latest progress when it reads again', async () => {
+    const { bridge, session, headers } = await setup();
+    const socket = connect(bridge.port, '127.0.0.1');
+    socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\nx-cache-admin-token: ${headers['x-cache-admin-token']}\r\n\r\n`);
+    await new Promise((resolve) => socket.once('data', resolve)); // the stream is open
+    socket.pause();
+    // 300,000 progress events of two transfers (about 40 MB of frames), sent while the page reads nothing.
+    const events = 300_000;
+    for (let i = 1; i <= events; i++) session.emit({ type: 'progress', transferId: i % 2 ? 'odd' : 'even', phase: 'store', bytesDone: i, totalBytes: events });
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.resume();
+    const last = (id: string) => [...received.matchAll(new RegExp(`"transferId":"${id}","phase":"store","bytesDone":(\\d+)`, 'g'))].at(-1)?.[1];
+    await expect.poll(() => [last('odd'), last('even')], { timeout: 10_000 }).toEqual([String(events - 1), String(events)]);
+    // What a page that never reads costs the bridge: what its connection holds, not every frame.
+    expect(received.length).toBeLessThan(8 << 20);
+    socket.destroy();
+  });
+
+  it('a page stalled through more than a thousand transfers is cut off (its EventSource connects again)', async () => {
+    const { bridge, session, headers } = await setup();
+    const socket = connect(bridge.port, '127.0.0.1');
+    socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\nx-cache-admin-token: ${headers['x-cache-admin-token']}\r\n\r\n`);
+    await new Promise((resolve) => socket.once('data', resolve));
+    socket.pause();
+    const progress = (transferId: string, i: number) => session.emit({ type: 'progress', transferId, phase: 'store', bytesDone: i, totalBytes: null });
+    for (let i = 0; i < 300_000; i++) progress('big', i); // backs the connection up
+    for (let i = 0; i < 999; i++) progress(`t${i}`, 1);
+    const ended = new Promise((resolve) => socket.on('close', resolve));
+    socket.resume();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(socket.destroyed).toBe(false); // a thousand kinds wait: still connected
+    socket.pause();
+    for (let i = 0; i < 300_000; i++) progress('big', i);
+    for (let i = 0; i < 1_001; i++) progress(`u${i}`, 1);
+    socket.resume();
+    await ended;
   });
 
   it('an upload the client abandons stores nothing', async () => {

@@ -12,6 +12,7 @@ import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
 import { FIELD_CODES, entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
+import { EventStream } from './event-stream';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
 import { readBatch } from './batch-body';
@@ -159,7 +160,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   const token = options.token ?? randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
   const staticRoot = path.resolve(options.staticDir);
-  const eventStreams = new Set<ServerResponse>();
+  const eventStreams = new Map<ServerResponse, EventStream>();
   let port = 0;
 
   const tokenMatches = (given: string | undefined) => {
@@ -171,7 +172,8 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
     const frame = `data: ${JSON.stringify(event)}\n\n`;
-    for (const res of eventStreams) res.write(frame);
+    const kind = event.type === 'progress' ? `progress ${event.transferId}` : event.type;
+    for (const stream of eventStreams.values()) stream.send(kind, frame);
   });
 
   async function serveStatic(res: ServerResponse, pathname: string): Promise<void> {
@@ -330,8 +332,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   function events(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
     res.write(': connected\n\n');
-    eventStreams.add(res);
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+    const stream = new EventStream(res);
+    eventStreams.set(res, stream);
+    const heartbeat = setInterval(() => stream.send('heartbeat', ': heartbeat\n\n'), HEARTBEAT_MS);
     req.on('close', () => {
       clearInterval(heartbeat);
       eventStreams.delete(res);
@@ -430,7 +433,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     server,
     close: async () => {
       unsubscribe();
-      for (const res of eventStreams) res.end();
+      for (const res of eventStreams.keys()) res.end();
       server.closeAllConnections();
       direct.destroyAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
