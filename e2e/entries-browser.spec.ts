@@ -141,3 +141,23 @@ test('a 100,000-entry namespace: the scrollbar spans all of it, End jumps to the
   await expect(entries.getByRole('option', { selected: true })).toContainText('entry-0.txt');
   await noSeriousAxeViolations(page, 'big namespace');
 });
+
+test("a script's upload into the namespace on show appears in the list and its count, with no Refresh", async ({ page }) => {
+  const url = new URL(small.url);
+  const upload = async (name: string, text: string) => {
+    const res = await fetch(`${url.origin}/api/upload?${new URLSearchParams({ op: 'store', namespace: 'scripted', name, transferId: name.replace('.', '-') })}`, {
+      method: 'POST',
+      headers: { 'x-cache-admin-token': url.searchParams.get('token')! },
+      body: text,
+    });
+    expect(await res.json()).toMatchObject({ ok: true });
+  };
+  await upload('first.txt', 'stored by a script before the page opened');
+  await page.goto(small.url);
+  const entries = await openNamespace(page, 'scripted');
+  await expect(entries.getByTestId('entries-count')).toHaveText('1 entry');
+  await upload('second.txt', 'stored by a script while the page shows the namespace');
+  await expect(entries.getByRole('option', { name: /second\.txt/ })).toBeVisible();
+  await expect(entries.getByTestId('entries-count')).toHaveText('2 entries');
+  await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^scripted/ })).toContainText('2');
+});

@@ -623,7 +623,9 @@ export type CacheAdminEvent =
   /** For `verify`, bytesDone counts the keys checked so far; for `prune`, the versions pruned. */
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
   | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null; filesDone?: number }
-  | { type: 'connected'; capabilities: Capabilities };
+  | { type: 'connected'; capabilities: Capabilities }
+  /** Something stored, deleted, pruned or repaired `namespace`'s entries, from any window or client (null: any namespace's). */
+  | { type: 'entriesChanged'; namespace: string | null };
 
 /** What the renderer calls: the preload object and the bridge client both implement it. */
 export type CacheAdminApi = {

@@ -53,7 +53,7 @@ function raw(port: number, options: { path: string; method?: string; headers?: R
 async function listen(url: string, headers: Record<string, string>) {
   const controller = new AbortController();
   const res = await fetch(url, { headers, signal: controller.signal });
-  const events: { type: string; transferId?: string; bytesDone?: number }[] = [];
+  const events: { type: string; transferId?: string; bytesDone?: number; namespace?: string | null }[] = [];
   const reading = (async () => {
     let buffer = '';
     try {
@@ -252,6 +252,27 @@ describe('loopback bridge', () => {
     for (let i = 0; i < 1_001; i++) progress(`u${i}`, 1);
     socket.resume();
     await ended;
+  });
+
+  it("tells every client which namespace changed after a script's upload, a window's store or delete; a refused or failed call, or a verify that repaired nothing, tells nothing", async () => {
+    const { base, headers, call } = await setup();
+    const sse = await listen(`${base}/api/events`, headers);
+    const changes = () => sse.events.filter((e) => e.type === 'entriesChanged').map((e) => e.namespace);
+    const upload = (namespace: string, body: string) => fetch(`${base}/api/upload?op=store&namespace=${encodeURIComponent(namespace)}&name=a.txt&transferId=u${changes().length}`, { method: 'POST', headers, body });
+    expect(await (await upload('scripted', 'from a script')).json()).toMatchObject({ ok: true });
+    await expect.poll(changes).toEqual(['scripted']);
+    // Refused or failed: nothing changed, nothing is said.
+    expect(await (await upload('../x', 'refused')).json()).toMatchObject({ ok: false, error: { code: 'invalid_namespace' } });
+    expect((await call('storeBytes', { namespace: '<b>x</b>', name: 'b.txt', base64: 'eA==' })).body).toMatchObject({ ok: false });
+    expect((await call('delete', { namespace: 'scripted', ref: '0123456789abcdef' })).body).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    expect((await call('verify', { namespace: 'scripted', repair: true, transferId: 'v1' })).body).toMatchObject({ ok: true, value: { problems: [] } });
+    expect((await call('verify', { transferId: 'v2' })).body).toMatchObject({ ok: true });
+    const stored = await call('storeBytes', { namespace: 'docs', name: 'b.txt', base64: Buffer.from('from a window').toString('base64') });
+    expect(stored.body).toMatchObject({ ok: true });
+    await expect.poll(changes).toEqual(['scripted', 'docs']);
+    expect((await call('delete', { namespace: 'docs', ref: (stored.body.value as unknown as { hash: string }).hash })).body).toMatchObject({ ok: true });
+    await expect.poll(changes).toEqual(['scripted', 'docs', 'docs']);
+    await sse.stop();
   });
 
   it('an upload the client abandons stores nothing', async () => {

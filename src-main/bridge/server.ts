@@ -7,10 +7,10 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
 import type { ZodError } from 'zod';
-import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
+import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type BatchStoreResult, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
-import { FIELD_CODES, entryTablesOfOpenStore, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { FIELD_CODES, announceEntriesChanged, entryTablesOfOpenStore, storedAny, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import { EventStream } from './event-stream';
 import type { AppSession } from '../ipc/session';
@@ -230,6 +230,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     }
     // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
     if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
+    if (op === 'store' && (result.ok || result.error.code === 'cancelled')) announceEntriesChanged(session, namespace);
     return { status: 200, body: result };
   }
 
@@ -261,6 +262,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       result = errorResult(err, 'batch');
     }
     entryTablesOfOpenStore(session)?.changed(namespace);
+    if (result.ok ? storedAny(result.value as BatchStoreResult) : result.error.code === 'cancelled') announceEntriesChanged(session, namespace);
     lingerUnlessRead(req, res);
     sendJson(res, 200, result);
   }

@@ -76,12 +76,13 @@ describe.each(backends)('on %s', (_where, open) => {
       const added = await format.store('docs', { source: text('new'), name: 'new.json' });
       expect((await tables.window('docs', query)).knownTotal).toBe(3); // cached: one listing serves every window
       tables.changed('docs');
-      const after = await tables.window('docs', { ...query, filter: { type: 'application/json' } });
-      expect(after.rows.map((r) => r.hash)).toEqual([added.hash]);
-      expect(after.knownTotal).toBe(4);
+      // Listed again once the pacing allows (3 times the last listing's length: moments here).
+      const json = async () => tables.window('docs', { ...query, filter: { type: 'application/json' } });
+      await expect.poll(async () => (await json()).rows.map((r) => r.hash)).toEqual([added.hash]);
+      expect((await json()).knownTotal).toBe(4);
       await format.delete('docs', { hash: added.hash });
       tables.changed();
-      expect((await tables.window('docs', query)).knownTotal).toBe(3);
+      await expect.poll(async () => (await tables.window('docs', query)).knownTotal).toBe(3);
     });
 
     it('the sorted listing gives the same rows in hash order a page at a time, a hash split across pages included', async () => {
@@ -188,7 +189,8 @@ describe('while a big namespace is still being listed', () => {
     open();
     await expect.poll(async () => (await tables.window('big', { ...query, filter: { name: 'late.txt' } })).rows.map((r) => r.hash)).toEqual([added.hash]);
     expect((await tables.window('big', query)).knownTotal).toBe(1501);
-    expect(walks).toHaveLength(2);
+    // Stale, so listed again: once 3 times the first listing's length has passed since it ended.
+    await expect.poll(async () => (await tables.window('big', query), walks.length), { timeout: 10_000 }).toBe(2);
   });
 });
 
@@ -229,6 +231,25 @@ it('a change during a listing lets it end (its table shown as the previous listi
   expect(afterChange).toBeGreaterThanOrEqual(onePass);
   expect(afterChange).toBeLessThanOrEqual(2 * onePass);
 });
+
+it('a namespace a change made stale is listed again no sooner than 3 times its last listing took (the last listing is shown meanwhile)', async () => {
+  const { format, tables, counter } = await slowBucket();
+  const bySize = { ...query, sort: 'size' as const };
+  const began = Date.now();
+  await tables.window('big', bySize); // the whole table
+  const took = Date.now() - began;
+  const listedAt = Date.now();
+  await format.store('big', { source: text('stored after the listing'), name: 'late.txt' });
+  tables.changed('big');
+  const pagesBefore = counter.pages;
+  const relisted = async () => (await tables.window('big', bySize)).listing === undefined;
+  expect(await relisted()).toBe(false); // the last listing, said to be stale
+  expect(counter.pages).toBe(pagesBefore); // and no listing started yet
+  await expect.poll(relisted, { timeout: 20_000, interval: 20 }).toBe(true);
+  // A new listing began no sooner than 3 times the first one's length after it ended.
+  expect(Date.now() - listedAt).toBeGreaterThanOrEqual(3 * took * 0.9);
+  expect((await tables.window('big', bySize)).total).toBe(1501);
+}, 30_000);
 
 it('under a steady stream of changes a sorted view still fills, and catches up once they stop', async () => {
   const { format, tables } = await slowBucket();

@@ -104,6 +104,13 @@ function matcher(filter: EntryFilter): (row: EntryTableRow) => boolean {
 
 /** How long a window that needs the whole table waits for it before answering with the listing's progress. */
 const WAIT_FOR_TABLE_MS = 250;
+/**
+ * A namespace a change made stale is listed again no sooner than this many times its last listing
+ * took, after that listing ended: under a steady stream of stores into a 70,000-entry namespace (a
+ * listing of a second or two) the listing takes a quarter of the time, not all of it, and windows
+ * show the last listing, with its note, meanwhile.
+ */
+const RELIST_COST_FACTOR = 3;
 
 const typed = (r: FormatEntryRow): EntryTableRow => ({ ...r, type: contentTypeOfName(r.source) });
 const isHashOrder = (q: EntryQuery) => q.sort === 'hash' && !q.descending && Object.values(q.filter).every((v) => v === undefined || v === '');
@@ -129,6 +136,9 @@ class Listing {
   private readonly stopper = new AbortController();
   /** The namespace changed since this listing started: its table may miss that. */
   stale = false;
+  private readonly startedAt = Date.now();
+  /** When the table may be listed again after a change (see RELIST_COST_FACTOR). */
+  relistAt = Infinity;
 
   constructor(
     private readonly format: StoreFormat,
@@ -171,6 +181,8 @@ class Listing {
   private done(table: EntryTable): void {
     // A stopped listing's sorted pages may end early (their reader was closed): that is no whole table.
     if (this.table || this.stopped) return;
+    const ended = Date.now();
+    this.relistAt = ended + RELIST_COST_FACTOR * (ended - this.startedAt);
     this.table = table;
     this.head = [];
     void this.pages.return?.();
@@ -218,8 +230,9 @@ export class EntryTables {
     let listing = this.listings.get(namespace);
     let previous: EntryTable | null = null;
     // Listed again: on a refresh, or once a listing a change made stale has ended (not before:
-    // restarted at every change, a listing under a steady stream of them would never end).
-    if (listing && (refresh || (listing.stale && listing.table))) {
+    // restarted at every change, a listing under a steady stream of them would never end), paced by
+    // what that listing cost.
+    if (listing && (refresh || (listing.stale && listing.table && Date.now() >= listing.relistAt))) {
       previous = listing.table ?? listing.previous;
       this.drop(namespace);
       listing = undefined;

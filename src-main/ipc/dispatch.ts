@@ -1,7 +1,7 @@
 import { open, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result } from '../../src-shared/contract';
+import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result, type VerifyResult, type PruneResult, type BulkOutcome, type BatchStoreResult } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
@@ -298,6 +298,39 @@ export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unk
 /** Methods after which a namespace's entries may differ (verify only when it repairs, but it is rare enough to list again anyway). */
 const CHANGES_ENTRIES: ReadonlySet<MethodName> = new Set(['delete', 'storeBytes', 'storeFile', 'storePaths', 'prune', 'verify', 'deleteEntries'] as MethodName[]);
 
+/**
+ * Whether a call's answer says a namespace's entries changed: something was stored, deleted, pruned
+ * or repaired, or a cancel stopped it part-way. A refused or failed call, or a verify that repaired
+ * nothing, changed nothing to tell windows about.
+ */
+function changedEntries(method: MethodName, payload: { repair?: boolean }, result: Result<unknown>): boolean {
+  if (!CHANGES_ENTRIES.has(method)) return false;
+  if (!result.ok) return result.error.code === 'cancelled' && (method !== 'verify' || payload.repair === true);
+  const value = result.value as Partial<VerifyResult & PruneResult & BulkOutcome & BatchStoreResult>;
+  switch (method) {
+    case 'verify':
+      return (value.repaired?.length ?? 0) > 0;
+    case 'prune':
+      return (value.pruned ?? 0) > 0;
+    case 'deleteEntries':
+      return (value.done ?? 0) > 0;
+    case 'storePaths':
+      return storedAny(value as BatchStoreResult);
+    default:
+      return true;
+  }
+}
+
+export const storedAny = (result: BatchStoreResult): boolean => result.outcomes.some((o) => 'stored' in o);
+
+/**
+ * Tells every window and bridge client that `namespace`'s entries changed (null: any namespace's),
+ * so a list on show follows stores from any client: another window, a script's upload.
+ */
+export function announceEntriesChanged(session: AppSession, namespace: string | null): void {
+  session.emit({ type: 'entriesChanged', namespace });
+}
+
 /** The open store's entry tables; null with no store open. */
 export function entryTablesOfOpenStore(session: AppSession): EntryTables | null {
   try {
@@ -335,14 +368,17 @@ export function createDispatcher(session: AppSession): Dispatch {
       const field = issue?.path.join('.') || 'payload';
       return { ok: false, error: { code: FIELD_CODES[field] ?? 'invalid_input', message: `${method}: ${field}: ${issue?.message ?? 'invalid'}` } };
     }
+    let result: Result<unknown>;
     try {
       const handler = table[method] as (input: unknown) => Promise<unknown>;
-      return { ok: true, value: await handler(parsed.data) };
+      result = { ok: true, value: await handler(parsed.data) };
     } catch (err) {
-      return errorResult(err, method);
-    } finally {
-      // A call that may have changed entries (even one that failed part-way) makes the entries browser list again.
-      if (CHANGES_ENTRIES.has(method)) entryTablesOfOpenStore(session)?.changed((parsed.data as { namespace?: string }).namespace);
+      result = errorResult(err, method);
     }
+    const input = parsed.data as { namespace?: string; repair?: boolean };
+    // A call that may have changed entries (even one that failed part-way) makes the entries browser list again.
+    if (CHANGES_ENTRIES.has(method)) entryTablesOfOpenStore(session)?.changed(input.namespace);
+    if (changedEntries(method, input, result)) announceEntriesChanged(session, input.namespace ?? null);
+    return result;
   };
 }

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EntriesWindow, EntryListItem, MethodInput } from '../../src-shared/contract';
+import type { EntriesWindow, EntryListItem, EntryRecord, MethodInput } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntriesPanel } from './EntriesPanel';
 
@@ -121,7 +121,7 @@ describe('the entries browser', () => {
     expect(dialog.isConnected).toBe(false);
     expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
     expect(store.getState().notice).toBe(`Deleted 2 entries, 1 failed (${hashOf(2)}: held by another deleter)`);
-    expect(calls.some((c) => c.method === 'namespaces')).toBe(true); // the counts follow
+    expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
   });
 
   it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
@@ -207,6 +207,57 @@ describe('the entries browser', () => {
     act(() => answer?.(whole({ namespace: 'default', offset: 0, limit: 200 } as MethodInput<'entries'>)));
     await waitFor(() => expect(screen.queryByTestId('entries-listing')).toBeNull());
     expect(screen.getByTestId('entries-count').textContent).toBe('300 entries');
+  });
+
+  it("another client's store into the namespace on show brings its row and count without a Refresh; counts follow one namespace at a time, one call in flight", async () => {
+    let total = 300;
+    const counted: ((answer: unknown) => void)[] = [];
+    const { client, calls, emit } = fakeClient({
+      entries: (input) => namespaceOf(total)(input),
+      namespaces: () => ok({ namespaces: [{ name: 'default', entries: 300, versions: 300, bytes: 3000 }] }),
+      namespaceNames: () => ok({ names: ['default'] }),
+      stats: () => new Promise((resolve) => counted.push(resolve)),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    store.getState().init();
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('300 entries'));
+    await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
+    const wholeStoreCounts = calls.filter((c) => c.method === 'namespaces').length;
+    total = 301;
+    // A script's stream of uploads: 20 into the namespace on show, one elsewhere.
+    for (let i = 0; i < 20; i++) act(() => emit({ type: 'entriesChanged', namespace: 'default' }));
+    act(() => emit({ type: 'entriesChanged', namespace: 'other' }));
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('301 entries'));
+    await new Promise((resolve) => setTimeout(resolve, 700)); // past the half-second the changes are gathered over
+    expect(counted).toHaveLength(1); // one count in flight, whatever else changed meanwhile
+    const counts = (name: string, n: number) => ok({ name, entries: n, versions: n, bytes: n * 10, objects: 2 * n, shards: {} });
+    for (let k = 0; k < 3; k++) {
+      await waitFor(() => expect(counted.length).toBeGreaterThan(k), { timeout: 5_000 }); // paced: 3 times the last run's length after it
+      const namespace = (calls.filter((c) => c.method === 'stats')[k]!.input as { namespace: string }).namespace;
+      await act(async () => counted[k]!(namespace === 'default' ? counts('default', 301) : counts('other', 1)));
+    }
+    expect(calls.filter((c) => c.method === 'stats').map((c) => (c.input as { namespace: string }).namespace)).toEqual(['default', 'default', 'other']);
+    expect(store.getState().namespaces).toEqual({ status: 'ready', data: [{ name: 'default', entries: 301, versions: 301, bytes: 3010 }, { name: 'other', entries: 1, versions: 1, bytes: 10 }] });
+    expect(calls.filter((c) => c.method === 'namespaces')).toHaveLength(wholeStoreCounts); // never a count of the whole store
+  }, 15_000);
+
+  it('the entry on show follows a change from elsewhere: deleted there, it says not found here, on the same tab', async () => {
+    const record = { format: 'native' as const, namespace: 'default', hash: hashOf(3), cache_id: `${hashOf(3)}-v1`, version: 1, latest_version: 1, sha256: null, size: 10, content_type: 'text/plain', data_type: "string", content_encoding: null, source: "file-3", stored_at: '2026-11-24T00:00:00.000Z', details: {}, keys: [], child_data: [] } satisfies EntryRecord;
+    const { client, calls, emit } = fakeClient({
+      entries: namespaceOf(20),
+      entry: () => fail('not_found', `no version ${hashOf(3)}-v1 in default`),
+      versions: () => ok({ versions: [] }),
+      stats: () => ok({ name: 'default', entries: 19, versions: 19, bytes: 190, objects: 38, shards: {} }),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client, state: { tab: 'stats', entry: { status: 'ready', data: { record, preview: '', previewTruncated: false, previewVerified: true, expired: false, expires_at: null } } } });
+    store.getState().init();
+    act(() => emit({ type: 'entriesChanged', namespace: 'elsewhere' }));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(calls.some((c) => c.method === 'entry')).toBe(false); // another namespace: the entry stands
+    act(() => emit({ type: 'entriesChanged', namespace: 'default' }));
+    await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'error', error: { code: 'not_found' } }));
+    expect(calls.find((c) => c.method === 'entry')!.input).toEqual({ namespace: 'default', ref: `${hashOf(3)}-v1`, allowExpired: false });
+    expect(store.getState().tab).toBe('stats');
   });
 
   it('an error from main shows inline; an empty namespace and a filter that matches nothing say so', async () => {

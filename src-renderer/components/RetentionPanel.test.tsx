@@ -88,10 +88,10 @@ describe('Retention panel', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Cancel prune' }));
     await waitFor(() => expect(calls.some((c) => c.method === 'cancel' && (c.input as { transferId: string }).transferId === prune.transferId)).toBe(true));
 
-    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    const countsBefore = calls.filter((c) => c.method === 'stats').length;
     await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0 })));
     await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version changed meanwhile and was left.'));
-    expect(calls.filter((c) => c.method === 'namespaces')).toHaveLength(countsBefore + 1);
+    expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
   });
 });

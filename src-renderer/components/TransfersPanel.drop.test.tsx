@@ -46,7 +46,7 @@ describe('Transfers: a multi-file drop', () => {
     expect(batches.map((b) => b.files.length)).toEqual([512, 488]);
     expect(batches[0]!.files[3]!.name).toBe('photos/2024/p0003.jpg');
     expect(new Set(batches.map((b) => b.dropId)).size).toBe(1);
-    await new Promise((r) => setTimeout(r, 600)); // the last throttled refresh
+    await new Promise((r) => setTimeout(r, 600)); // the last paced refresh
     expect(reloads() - before).toBeLessThanOrEqual(6);
     expect(reloads() - before).toBeGreaterThan(0);
   });

@@ -461,12 +461,12 @@ describe('Issue 17: the app tells the truth', () => {
 
   it('a cancel that arrives after the version was committed says it was stored as vN, and the counts refresh', async () => {
     const { calls } = await storing((input) => ok(input.transferId.endsWith('s') ? { cancelled: false, stored: storedV3 } : { cancelled: false }));
-    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    const countsBefore = calls.filter((c) => c.method === 'stats').length;
     fireEvent.click(screen.getByRole('button', { name: 'Cancel a.bin' }));
     await waitFor(() => expect(screen.getByText('The cancel came after the version was committed: stored as v3.')).toBeTruthy());
     expect(screen.queryByText(/nothing was stored/)).toBeNull();
     expect(screen.getByText('b94d27b9934d3e08-v3')).toBeTruthy();
-    expect(calls.filter((c) => c.method === 'namespaces').length).toBeGreaterThan(countsBefore);
+    expect(calls.filter((c) => c.method === 'stats').length).toBeGreaterThan(countsBefore);
   });
 
   it('a cancel before commit says nothing was stored only once main says so, and the counts refresh', async () => {
@@ -475,10 +475,10 @@ describe('Issue 17: the app tells the truth', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Cancel a.bin' }));
     await waitFor(() => expect(screen.getByText(/Cancelling/)).toBeTruthy());
     expect(screen.queryByText(/nothing was stored/)).toBeNull(); // not before main has said so
-    const countsBefore = calls.filter((c) => c.method === 'namespaces').length;
+    const countsBefore = calls.filter((c) => c.method === 'stats').length;
     await act(async () => answer(ok({ cancelled: true })));
     await waitFor(() => expect(screen.getByText('Cancelled: nothing was stored.')).toBeTruthy());
-    expect(calls.filter((c) => c.method === 'namespaces').length).toBeGreaterThan(countsBefore);
+    expect(calls.filter((c) => c.method === 'stats').length).toBeGreaterThan(countsBefore);
   });
 
   it('connecting shows at once with a Cancel, which cancels that attempt; the store stays', async () => {

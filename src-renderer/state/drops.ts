@@ -8,8 +8,6 @@ import { sourceName } from '../lib/drop';
 export const BULK_MIN_FILES = 16;
 /** Batch requests in flight per drop: one being stored while the next is sent. */
 const BATCHES_IN_FLIGHT = 2;
-/** Lists and counts are read again at most this often while a drop runs. */
-export const REFRESH_EVERY_MS = 500;
 
 export function isBulkDrop(files: File[]): boolean {
   return files.length >= BULK_MIN_FILES || files.some((f) => f.webkitRelativePath);
@@ -49,31 +47,11 @@ export function dropProgress(d: Drop): { filesDone: number; bytesDone: number; r
   return { filesDone, bytesDone, rate, etaSeconds: rate > 0 && d.status === 'running' ? (d.bytes - bytesDone) / rate : null };
 }
 
-/** Calls `run` at once, then at most once per `ms` while calls keep coming (the last call is never lost). */
-export function throttled(run: () => void, ms: number): () => void {
-  let last = 0;
-  let timer: ReturnType<typeof setTimeout> | null = null;
-  return () => {
-    if (timer) return;
-    const wait = last + ms - Date.now();
-    if (wait <= 0) {
-      last = Date.now();
-      run();
-      return;
-    }
-    timer = setTimeout(() => {
-      timer = null;
-      last = Date.now();
-      run();
-    }, wait);
-  };
-}
-
 interface DropRunnerDeps {
   client: CacheAdminClient;
   drops: () => Drop[];
   setDrops: (update: (drops: Drop[]) => Drop[]) => void;
-  /** Main stored something into `namespace`: counts and lists should follow (throttled by the caller). */
+  /** Main stored something into `namespace`: counts and lists should follow (paced by the caller). */
   stored: (namespace: string) => void;
 }
 

@@ -23,7 +23,8 @@ import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted, formatCount } from '../lib/format';
 import { parseLookup } from '../lib/lookup';
 import { MAX_PICKED, blockLoader, bulkSummary, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
-import { REFRESH_EVERY_MS, createDropRunner, isBulkDrop, throttled, type Drop } from './drops';
+import { createDropRunner, isBulkDrop, type Drop } from './drops';
+import { FOLLOW_COST_FACTOR, FOLLOW_EVERY_MS, paced } from './paced';
 import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
 
 export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
@@ -198,6 +199,12 @@ function settle<T>(result: Result<T>): Load<T> {
   return result.ok ? { status: 'ready', data: result.value } : { status: 'error', error: result.error };
 }
 
+/** The namespace list with one namespace's counts in place (or added, in name order), or without it when nothing is left under it. */
+function withCounts(list: NamespaceRow[], counts: NamespaceCounts, exists: boolean): NamespaceRow[] {
+  const others = list.filter((n) => n.name !== counts.name);
+  return exists ? [...others, counts].sort((a, b) => a.name.localeCompare(b.name)) : others;
+}
+
 function newId(): string {
   return crypto.randomUUID().replace(/-/g, '');
 }
@@ -261,28 +268,73 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     /** Counts and the list move with what was stored (or was not). */
     function refreshAfterStore(namespace: string): void {
-      void get().refreshNamespaces();
-      if (get().entries.namespace === namespace) resetEntries(namespace, 'changed');
-      get().forgetHeatmap(namespace);
+      changed(namespace);
     }
 
-    // While drops run, counts and lists follow a few times a second, not once per file.
-    const droppedInto = new Set<string>();
-    const refreshDropped = throttled(() => {
-      void get().refreshNamespaces();
-      const shown = get().entries.namespace;
-      if (droppedInto.has(shown)) resetEntries(shown, 'changed');
-      for (const namespace of droppedInto) get().forgetHeatmap(namespace);
-      droppedInto.clear();
-    }, REFRESH_EVERY_MS);
+    /** The entry on show read again after a change from elsewhere: its versions now, or that it is gone. */
+    async function reloadShownEntry(): Promise<void> {
+      const { entry, storeEpoch } = get();
+      if (entry.status !== 'ready') return;
+      const { namespace, cache_id, hash } = entry.data.record;
+      const [next, versions] = await Promise.all([api.entry({ namespace, ref: cache_id, allowExpired: entry.data.expired && !entry.data.withheld }), api.versions({ namespace, hash })]);
+      if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
+      set({ entry: settle(next), versions: next.ok ? settle(versions) : { status: 'idle' } });
+    }
+
+    // What changed is followed by one run at a time: the counts of the namespaces that changed, each
+    // from its own `stats` (not a count of the whole store); the list on show, listed again; their
+    // heatmaps; the entry on show. Changes come from this window (its stores, drops, deletes) and
+    // from main, which announces what any window or client stores, deletes, prunes or repairs (a
+    // script's upload too). Runs are paced by what they cost: a count of a 70,000-entry namespace
+    // takes about a second of the bridge's time, and a stream of uploads into it must not be slowed
+    // much by a window that watches.
+    const countsDue = new Set<string>();
+    const changedIn = new Set<string>();
+    let changedAnywhere = false;
+    const follow = paced(async () => {
+      const counts = [...new Set([...countsDue, ...changedIn])];
+      const changes = new Set(changedIn);
+      const anywhere = changedAnywhere;
+      countsDue.clear();
+      changedIn.clear();
+      changedAnywhere = false;
+      const { entries, entry, storeEpoch } = get();
+      const work: Promise<unknown>[] = [];
+      if (anywhere) work.push(get().refreshNamespaces());
+      else
+        work.push(
+          (async () => {
+            for (const namespace of counts) {
+              const result = await api.stats({ namespace });
+              if (get().storeEpoch !== storeEpoch) return;
+              if (!result.ok) continue;
+              const { name, entries, versions, bytes, objects } = result.value;
+              set((s) => (s.namespaces.status === 'ready' ? { namespaces: { status: 'ready', data: withCounts(s.namespaces.data, { name, entries, versions, bytes }, objects > 0) } } : {}));
+            }
+          })(),
+        );
+      // Listed again by main, which paces that listing by its own cost.
+      if (anywhere || changes.has(entries.namespace)) resetEntries(entries.namespace, 'changed');
+      for (const namespace of anywhere ? [entries.namespace] : changes) get().forgetHeatmap(namespace);
+      if (entry.status === 'ready' && (anywhere || changes.has(entry.data.record.namespace))) work.push(reloadShownEntry());
+      await Promise.all(work);
+    }, FOLLOW_EVERY_MS, FOLLOW_COST_FACTOR);
+    /** `namespace`'s entries changed (null: any namespace's): counts, list, heatmap and entry follow. */
+    const changed = (namespace: string | null) => {
+      if (namespace === null) changedAnywhere = true;
+      else changedIn.add(namespace);
+      follow();
+    };
+    /** Only `namespace`'s counts are due (this window's own action has seen to its list). */
+    const recount = (namespace: string) => {
+      countsDue.add(namespace);
+      follow();
+    };
     const drops = createDropRunner({
       client,
       drops: () => get().drops,
       setDrops: (update) => set((s) => ({ drops: update(s.drops) })),
-      stored: (namespace) => {
-        droppedInto.add(namespace);
-        refreshDropped();
-      },
+      stored: changed,
     });
 
     function pump(): void {
@@ -326,6 +378,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     function switched(capabilities: Capabilities): void {
       const { verify, retention, tab } = get();
+      // Changes in the previous store.
+      countsDue.clear();
+      changedIn.clear();
+      changedAnywhere = false;
       for (const run of [verify, retention.prune]) if (run.status === 'running' && run.transferId) void client.cancel(run.transferId);
       // Every panel of the previous store goes at once; answers still on their way from it are dropped.
       set((s) => ({
@@ -403,6 +459,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             set({ capabilities: { status: 'ready', data: event.capabilities } });
             return;
           }
+          if (event.type === 'entriesChanged') return changed(event.namespace);
           if (event.phase === 'verify') {
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone) } }));
             return;
@@ -485,7 +542,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (get().storeEpoch !== storeEpoch) return;
         set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
         resetEntries(entries.namespace);
-        void get().refreshNamespaces();
+        recount(entries.namespace);
         get().forgetHeatmap(entries.namespace);
         // The entry on show may be gone: look it up again (it says not found if so).
         if (entry.status === 'ready' && entry.data.record.namespace === entries.namespace) await get().lookup(entry.data.record.hash);
@@ -637,7 +694,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const result = await api.verify({ namespace, sample, repair, transferId });
         if (get().verify.transferId !== transferId) return;
         set((s) => ({ verify: result.ok ? { ...s.verify, status: 'done', report: result.value, checked: result.value.checked } : { ...s.verify, status: 'error', error: result.error } }));
-        if (repair && result.ok) void get().refreshNamespaces();
+        if (repair && result.ok) changed(namespace ?? null);
       },
 
       async cancelVerify() {
@@ -674,7 +731,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (get().storeEpoch !== storeEpoch || get().retention.prune.transferId !== transferId) return;
         set((s) => ({ retention: { ...s.retention, prune: result.ok ? { ...s.retention.prune, status: 'done', result: result.value, done: result.value.pruned } : { ...s.retention.prune, status: 'error', error: result.error } } }));
         // Cancelled part-way too: some versions may be gone, so every count and list is read again.
-        void get().refreshNamespaces();
+        recount(namespace);
         if (get().entries.namespace === namespace) resetEntries(namespace);
         get().forgetHeatmap(namespace);
         if (get().namespace === namespace) {
@@ -722,7 +779,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const { deleted, contentRemoved } = result.value;
         set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the content stays for the other versions'}` });
         resetEntries(namespace);
-        void get().refreshNamespaces();
+        recount(namespace);
         get().forgetHeatmap(namespace);
         if (contentRemoved) set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
         else await get().lookup(hash); // the latest remaining version
