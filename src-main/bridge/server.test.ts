@@ -215,7 +215,7 @@ describe('loopback bridge', () => {
     expect(progress.at(-1)).toMatchObject({ bytesDone: content.length });
   });
 
-  it('a page that stops reading its events is not queued every event, and gets each transfer\'s latest progress when it reads again', async () => {
+  it('a page that stops reading its events is not queued every event, and gets each transfer\'s latest progress and every namespace\'s change when it reads again', async () => {
     const { bridge, session, headers } = await setup();
     const socket = connect(bridge.port, '127.0.0.1');
     socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${bridge.port}\r\nx-cache-admin-token: ${headers['x-cache-admin-token']}\r\n\r\n`);
@@ -224,11 +224,15 @@ describe('loopback bridge', () => {
     // 300,000 progress events of two transfers (about 40 MB of frames), sent while the page reads nothing.
     const events = 300_000;
     for (let i = 1; i <= events; i++) session.emit({ type: 'progress', transferId: i % 2 ? 'odd' : 'even', phase: 'store', bytesDone: i, totalBytes: events });
+    for (const namespace of ['big', 'other', 'big', null]) session.emit({ type: 'entriesChanged', namespace });
     let received = '';
     socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
     socket.resume();
     const last = (id: string) => [...received.matchAll(new RegExp(`"transferId":"${id}","phase":"store","bytesDone":(\\d+)`, 'g'))].at(-1)?.[1];
     await expect.poll(() => [last('odd'), last('even')], { timeout: 10_000 }).toEqual([String(events - 1), String(events)]);
+    // Each namespace's change is kept, not only the last change of any.
+    const changes = [...received.matchAll(/"type":"entriesChanged","namespace":("\w+"|null)/g)].map((m) => JSON.parse(m[1]!) as string | null);
+    expect(new Set(changes)).toEqual(new Set(['big', 'other', null]));
     // What a page that never reads costs the bridge: what its connection holds, not every frame.
     expect(received.length).toBeLessThan(8 << 20);
     socket.destroy();

@@ -172,7 +172,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
     const frame = `data: ${JSON.stringify(event)}\n\n`;
-    const kind = event.type === 'progress' ? `progress ${event.transferId}` : event.type;
+    const kind = event.type === 'progress' ? `progress ${event.transferId}` : event.type === 'entriesChanged' ? `entriesChanged ${event.namespace}` : event.type;
     for (const stream of eventStreams.values()) stream.send(kind, frame);
   });
 

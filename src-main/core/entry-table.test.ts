@@ -292,3 +292,36 @@ it('the service layout too: the first window in hash order while its refs are st
   open();
   await expect.poll(async () => (await tables.window('Big', query)).knownTotal).toBe(500);
 });
+
+it("a namespace's counts are one listing for every caller until the app changes it, or a few seconds pass", async () => {
+  const format = new NativeFormat(new CacheService(new MemoryStorage()));
+  await format.store('docs', { source: text('one'), name: 'a.txt' });
+  const tables = new EntryTables(format);
+  let walks = 0;
+  const stats = format.stats.bind(format);
+  format.stats = (namespace) => (walks++, stats(namespace));
+  // Two windows following the same change, and a window's store with main's announcement of it.
+  const [first, second] = await Promise.all([tables.stats('docs'), tables.stats('docs')]);
+  expect(await tables.stats('docs')).toEqual(first);
+  expect(second).toEqual(first);
+  expect(walks).toBe(1);
+  await format.store('docs', { source: text('two'), name: 'b.txt' });
+  tables.changed('docs');
+  expect(await tables.stats('docs')).toMatchObject({ entries: 2, versions: 2 });
+  expect(walks).toBe(2);
+  tables.changed(); // any namespace
+  await tables.stats('docs');
+  expect(walks).toBe(3);
+  tables.changed('other');
+  await tables.stats('docs'); // another namespace's change: still shared
+  expect(walks).toBe(3);
+  const later = Date.now() + 3_001; // another process's changes show after a few seconds
+  const now = Date.now;
+  Date.now = () => later;
+  try {
+    await tables.stats('docs');
+  } finally {
+    Date.now = now;
+  }
+  expect(walks).toBe(4);
+});

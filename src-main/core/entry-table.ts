@@ -13,7 +13,7 @@
 import type { EntryColumn, EntryFilter, EntrySelection } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import { contentTypeOfName } from './content-type';
-import type { FormatEntryRow, StoreFormat } from './formats/format';
+import type { FormatEntryRow, FormatStats, StoreFormat } from './formats/format';
 
 /** Namespaces whose tables are kept per store: a 100,000-entry table is ~20 MB. */
 const KEPT_TABLES = 4;
@@ -220,9 +220,16 @@ class Listing {
   }
 }
 
+/** How long a namespace's counts serve other callers, when nothing changed it through this app since they began. */
+const COUNTS_SHARED_MS = 3_000;
+
 export class EntryTables {
   /** Insertion order is use order: the first is the least recently used. */
   private readonly listings = new Map<string, Listing>();
+  /** Changes made through this app, per namespace and to any (`changed()`): counts begun before one are not shared after it. */
+  private readonly changes = new Map<string, number>();
+  private changesToAny = 0;
+  private readonly counts = new Map<string, { changes: number; began: number; stats: Promise<FormatStats> }>();
 
   constructor(private readonly format: StoreFormat) {}
 
@@ -255,10 +262,30 @@ export class EntryTables {
 
   /** The app changed a namespace (or, without one, anything): it is listed again once its listing under way has ended. */
   changed(namespace?: string): void {
+    if (namespace === undefined) this.changesToAny++;
+    else this.changes.set(namespace, (this.changes.get(namespace) ?? 0) + 1);
     for (const ns of namespace === undefined ? [...this.listings.keys()] : [namespace]) {
       const listing = this.listings.get(ns);
       if (listing) listing.stale = true;
     }
+  }
+
+  /**
+   * A namespace's counts (`StoreFormat.stats`: one listing of it), shared by whoever asks while it is
+   * under way, or within COUNTS_SHARED_MS after it began, when nothing changed the namespace through
+   * this app since: several windows following one stream of changes, or a window's own store and
+   * main's announcement of it, cost one listing, not one each (a second of the bridge's time for
+   * 70,000 entries). Another process's changes show after those few seconds.
+   */
+  stats(namespace: string): Promise<FormatStats> {
+    const changes = (this.changes.get(namespace) ?? 0) + this.changesToAny;
+    const shared = this.counts.get(namespace);
+    if (shared && shared.changes === changes && Date.now() - shared.began < COUNTS_SHARED_MS) return shared.stats;
+    const stats = this.format.stats(namespace);
+    const entry = { changes, began: Date.now(), stats };
+    this.counts.set(namespace, entry);
+    stats.catch(() => this.counts.get(namespace) === entry && this.counts.delete(namespace)); // a failed count is not shared
+    return stats;
   }
 
   /** `read` on the namespace's listing; on the new one when the listing it started on was replaced meanwhile. */

@@ -172,7 +172,7 @@ function handlers(session: AppSession): Handlers {
     namespaces: async () => ({ namespaces: await format().namespaces() }),
     namespaceNames: async () => ({ names: await namespaceNames(format()) }),
     checkNamespace: async ({ namespace }: { namespace: string }) => ({ namespace: ns(namespace) }),
-    stats: async ({ namespace }: { namespace: string }) => format().stats(ns(namespace)),
+    stats: async ({ namespace }: { namespace: string }) => entryTablesOf(format()).stats(ns(namespace)),
     shardCounts: async ({ namespace, shards }: { namespace: string; shards: string[] }) => {
       const name = ns(namespace);
       return { shards: await mapLimit(shards, SHARD_CONCURRENCY, (shard) => format().shardCount(name, shard)) };

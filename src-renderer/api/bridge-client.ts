@@ -46,6 +46,13 @@ export function bridgeClient(): CacheAdminClient {
     onEvent(listener) {
       const source = new EventSource('/api/events');
       source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
+      // Connected again (the bridge cut a page that fell far behind, or it restarted): what changed
+      // meanwhile was not heard, so anything may have.
+      let opened = false;
+      source.onopen = () => {
+        if (opened) listener({ type: 'entriesChanged', namespace: null });
+        opened = true;
+      };
       return () => source.close();
     },
     hashFile: (file, namespace, transferId, choice) => upload('hash', file, namespace, transferId, choice),

@@ -230,6 +230,7 @@ describe('the entries browser', () => {
     await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('301 entries'));
     await new Promise((resolve) => setTimeout(resolve, 700)); // past the half-second the changes are gathered over
     expect(counted).toHaveLength(1); // one count in flight, whatever else changed meanwhile
+    expect(store.getState().namespaces).toMatchObject({ data: [{ name: 'default', entries: 300, recounting: true }] }); // said to be updating
     const counts = (name: string, n: number) => ok({ name, entries: n, versions: n, bytes: n * 10, objects: 2 * n, shards: {} });
     for (let k = 0; k < 3; k++) {
       await waitFor(() => expect(counted.length).toBeGreaterThan(k), { timeout: 5_000 }); // paced: 3 times the last run's length after it
@@ -238,6 +239,7 @@ describe('the entries browser', () => {
     }
     expect(calls.filter((c) => c.method === 'stats').map((c) => (c.input as { namespace: string }).namespace)).toEqual(['default', 'default', 'other']);
     expect(store.getState().namespaces).toEqual({ status: 'ready', data: [{ name: 'default', entries: 301, versions: 301, bytes: 3010 }, { name: 'other', entries: 1, versions: 1, bytes: 10 }] });
+    expect(store.getState().namespaces).not.toMatchObject({ data: [{ recounting: true }, {}] });
     expect(calls.filter((c) => c.method === 'namespaces')).toHaveLength(wholeStoreCounts); // never a count of the whole store
   }, 15_000);
 

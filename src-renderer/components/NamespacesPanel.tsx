@@ -91,7 +91,7 @@ export function NamespacesPanel() {
             >
               <span className="ns-name">{n.name}</span>
               <span className="ns-meta">
-                {n.entries === undefined ? 'counting…' : `${counted(n.entries, 'entry', 'entries')} · ${counted(n.versions ?? 0, 'version', 'versions')} · ${formatBytes(n.bytes ?? 0)}`}
+                {n.entries === undefined ? 'counting…' : `${counted(n.entries, 'entry', 'entries')} · ${counted(n.versions ?? 0, 'version', 'versions')} · ${formatBytes(n.bytes ?? 0)}${n.recounting ? ' · updating…' : ''}`}
               </span>
             </li>
           ))}

@@ -53,7 +53,8 @@ export interface Transfer {
   error?: ErrorInfo;
 }
 
-export type NamespaceRow = { name: string } & Partial<Omit<NamespaceCounts, 'name'>>;
+/** `recounting`: it changed since these counts, which are being read again. */
+export type NamespaceRow = { name: string; recounting?: boolean } & Partial<Omit<NamespaceCounts, 'name'>>;
 
 
 export type Tab = 'browse' | 'layout' | 'stats' | 'verify' | 'retention';
@@ -200,7 +201,7 @@ function settle<T>(result: Result<T>): Load<T> {
 }
 
 /** The namespace list with one namespace's counts in place (or added, in name order), or without it when nothing is left under it. */
-function withCounts(list: NamespaceRow[], counts: NamespaceCounts, exists: boolean): NamespaceRow[] {
+function withCounts(list: NamespaceRow[], counts: NamespaceRow, exists: boolean): NamespaceRow[] {
   const others = list.filter((n) => n.name !== counts.name);
   return exists ? [...others, counts].sort((a, b) => a.name.localeCompare(b.name)) : others;
 }
@@ -307,9 +308,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             for (const namespace of counts) {
               const result = await api.stats({ namespace });
               if (get().storeEpoch !== storeEpoch) return;
-              if (!result.ok) continue;
+              if (!result.ok) {
+                markRecounting([namespace], false); // the counts stand as they were: nothing says they are being read
+                continue;
+              }
               const { name, entries, versions, bytes, objects } = result.value;
-              set((s) => (s.namespaces.status === 'ready' ? { namespaces: { status: 'ready', data: withCounts(s.namespaces.data, { name, entries, versions, bytes }, objects > 0) } } : {}));
+              // Changed again since this count began: still said to be updating, until the next run.
+              const recounting = countsDue.has(name) || changedIn.has(name) || undefined;
+              set((s) => (s.namespaces.status === 'ready' ? { namespaces: { status: 'ready', data: withCounts(s.namespaces.data, { name, entries, versions, bytes, recounting }, objects > 0) } } : {}));
             }
           })(),
         );
@@ -319,15 +325,21 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (entry.status === 'ready' && (anywhere || changes.has(entry.data.record.namespace))) work.push(reloadShownEntry());
       await Promise.all(work);
     }, FOLLOW_EVERY_MS, FOLLOW_COST_FACTOR);
+    /** Says on the namespace rows that their counts are being read again (or no longer). */
+    function markRecounting(namespaces: string[], recounting: boolean): void {
+      set((s) => (s.namespaces.status === 'ready' ? { namespaces: { status: 'ready', data: s.namespaces.data.map((n) => (namespaces.includes(n.name) ? { ...n, recounting } : n)) } } : {}));
+    }
     /** `namespace`'s entries changed (null: any namespace's): counts, list, heatmap and entry follow. */
     const changed = (namespace: string | null) => {
       if (namespace === null) changedAnywhere = true;
       else changedIn.add(namespace);
+      if (namespace !== null) markRecounting([namespace], true);
       follow();
     };
     /** Only `namespace`'s counts are due (this window's own action has seen to its list). */
     const recount = (namespace: string) => {
       countsDue.add(namespace);
+      markRecounting([namespace], true);
       follow();
     };
     const drops = createDropRunner({
@@ -541,7 +553,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const result = await api.deleteEntries({ namespace: entries.namespace, selection });
         if (get().storeEpoch !== storeEpoch) return;
         set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
-        resetEntries(entries.namespace);
+        resetEntries(entries.namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(entries.namespace);
         get().forgetHeatmap(entries.namespace);
         // The entry on show may be gone: look it up again (it says not found if so).
@@ -732,7 +744,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set((s) => ({ retention: { ...s.retention, prune: result.ok ? { ...s.retention.prune, status: 'done', result: result.value, done: result.value.pruned } : { ...s.retention.prune, status: 'error', error: result.error } } }));
         // Cancelled part-way too: some versions may be gone, so every count and list is read again.
         recount(namespace);
-        if (get().entries.namespace === namespace) resetEntries(namespace);
+        if (get().entries.namespace === namespace) resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         get().forgetHeatmap(namespace);
         if (get().namespace === namespace) {
           set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
@@ -778,7 +790,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         }
         const { deleted, contentRemoved } = result.value;
         set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the content stays for the other versions'}` });
-        resetEntries(namespace);
+        resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
         get().forgetHeatmap(namespace);
         if (contentRemoved) set({ entry: { status: 'idle' }, versions: { status: 'idle' } });

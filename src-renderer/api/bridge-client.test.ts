@@ -1,0 +1,33 @@
+// @vitest-environment happy-dom
+import { afterEach, expect, it, vi } from 'vitest';
+import type { CacheAdminEvent } from '../../src-shared/contract';
+import { bridgeClient } from './bridge-client';
+
+/** The one EventSource the client opens, driven by hand. */
+class FakeEventSource {
+  static last: FakeEventSource;
+  onopen: (() => void) | null = null;
+  onmessage: ((message: { data: string }) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeEventSource.last = this;
+  }
+  close() {}
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+it('events are passed on; a reconnect (a page the bridge cut off, a restarted bridge) says anything may have changed meanwhile', () => {
+  vi.stubGlobal('EventSource', FakeEventSource);
+  const heard: CacheAdminEvent[] = [];
+  bridgeClient().onEvent((event) => heard.push(event));
+  const source = FakeEventSource.last;
+  expect(source.url).toBe('/api/events');
+  source.onopen!(); // the first connection
+  source.onmessage!({ data: JSON.stringify({ type: 'entriesChanged', namespace: 'docs' }) });
+  expect(heard).toEqual([{ type: 'entriesChanged', namespace: 'docs' }]);
+  source.onopen!(); // connected again
+  expect(heard).toEqual([
+    { type: 'entriesChanged', namespace: 'docs' },
+    { type: 'entriesChanged', namespace: null },
+  ]);
+});
