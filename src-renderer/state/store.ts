@@ -257,19 +257,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       const transfer = get().transfers.find((t) => t.id === id);
       if (!transfer || transfer.phase === 'done') return;
       updateTransfer(id, { phase: 'done', result, bytesDone: result.size, storedBeforeCancel: transfer.cancelling ?? false, cancelling: false });
-      refreshAfterStore(transfer.namespace);
+      changed(transfer.namespace); // counts and the list move with what was stored (or was not)
     }
 
     function finish(id: string, error: ErrorInfo): void {
       const transfer = get().transfers.find((t) => t.id === id);
       if (!transfer || !ACTIVE_PHASES.includes(transfer.phase)) return;
       updateTransfer(id, error.code === 'cancelled' ? { phase: 'cancelled', cancelling: false } : { phase: 'failed', error, cancelling: false });
-      if (error.code === 'cancelled') refreshAfterStore(transfer.namespace);
-    }
-
-    /** Counts and the list move with what was stored (or was not). */
-    function refreshAfterStore(namespace: string): void {
-      changed(namespace);
+      if (error.code === 'cancelled') changed(transfer.namespace); // counts and the list move with what was stored (or was not)
     }
 
     /** The entry on show read again after a change from elsewhere: its versions now, or that it is gone. */
