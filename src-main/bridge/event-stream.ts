@@ -7,8 +7,8 @@ const MAX_WAITING = 1_000;
  * One page's Server-Sent Events. A page that stops reading (a frozen tab, a script that opened the
  * stream and never reads) is not queued every event: while its connection is backed up, only the
  * latest frame of each kind waits (one progress per transfer: a later one says all an earlier one
- * did; one change per namespace), and goes out when the connection drains. Before, a page that never read grew the bridge by
- * every progress event of every store.
+ * did; one change per namespace), and goes out when the connection drains. Before, a page that
+ * never read grew the bridge by every progress event of every store.
  */
 export class EventStream {
   /** Frames by kind, while the connection is backed up. */
