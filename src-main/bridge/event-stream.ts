@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import type { CacheAdminEvent } from '../../src-shared/contract';
 
 /** Distinct events a stalled page may have waiting before it is cut off (its EventSource reconnects). */
 const MAX_WAITING = 1_000;
@@ -10,6 +11,13 @@ const MAX_WAITING = 1_000;
  * did; one change per namespace), and goes out when the connection drains. Before, a page that
  * never read grew the bridge by every progress event of every store.
  */
+/** What a later event of the same kind makes redundant: a transfer's progress, a namespace's change. */
+export function kindOf(event: CacheAdminEvent): string {
+  if (event.type === 'progress') return `progress ${event.transferId}`;
+  if (event.type === 'entriesChanged') return `entriesChanged ${event.namespace}`;
+  return event.type;
+}
+
 export class EventStream {
   /** Frames by kind, while the connection is backed up. */
   private waiting: Map<string, string> | null = null;

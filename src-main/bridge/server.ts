@@ -7,12 +7,12 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime';
 import type { ZodError } from 'zod';
-import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type BatchStoreResult, type CacheAdminEvent, type Result } from '../../src-shared/contract';
+import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, type ErrorCode } from '../../src-shared/errors';
-import { FIELD_CODES, announceEntriesChanged, entryTablesOfOpenStore, storedAny, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { FIELD_CODES, afterEntriesCall, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
-import { EventStream } from './event-stream';
+import { EventStream, kindOf } from './event-stream';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
 import { readBatch } from './batch-body';
@@ -172,7 +172,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
 
   const unsubscribe = session.onEvent((event: CacheAdminEvent) => {
     const frame = `data: ${JSON.stringify(event)}\n\n`;
-    const kind = event.type === 'progress' ? `progress ${event.transferId}` : event.type === 'entriesChanged' ? `entriesChanged ${event.namespace}` : event.type;
+    const kind = kindOf(event);
     for (const stream of eventStreams.values()) stream.send(kind, frame);
   });
 
@@ -228,9 +228,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, `upload ${op}`);
     }
-    // Stored (or maybe, when cancelled late): the entries browser lists the namespace again.
-    if (op === 'store') entryTablesOfOpenStore(session)?.changed(namespace);
-    if (op === 'store' && (result.ok || result.error.code === 'cancelled')) announceEntriesChanged(session, namespace);
+    if (op === 'store') afterEntriesCall(session, 'storeFile', { namespace }, result);
     return { status: 200, body: result };
   }
 
@@ -261,8 +259,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       result = errorResult(err, 'batch');
     }
-    entryTablesOfOpenStore(session)?.changed(namespace);
-    if (result.ok ? storedAny(result.value as BatchStoreResult) : result.error.code === 'cancelled') announceEntriesChanged(session, namespace);
+    afterEntriesCall(session, 'storePaths', { namespace }, result);
     lingerUnlessRead(req, res);
     sendJson(res, 200, result);
   }

@@ -321,14 +321,18 @@ function changedEntries(method: MethodName, payload: { repair?: boolean }, resul
   }
 }
 
-export const storedAny = (result: BatchStoreResult): boolean => result.outcomes.some((o) => 'stored' in o);
+const storedAny = (result: BatchStoreResult): boolean => result.outcomes.some((o) => 'stored' in o);
 
 /**
- * Tells every window and bridge client that `namespace`'s entries changed (null: any namespace's),
- * so a list on show follows stores from any client: another window, a script's upload.
+ * After a call that may have changed entries (the bridge's upload and batch are `storeFile` and
+ * `storePaths` by another road): the entries browser lists the namespace again, even after a call
+ * that failed part-way; and when the answer says entries changed, every window and bridge client
+ * hears which namespace (null: any), so a list on show follows stores from any client.
  */
-export function announceEntriesChanged(session: AppSession, namespace: string | null): void {
-  session.emit({ type: 'entriesChanged', namespace });
+export function afterEntriesCall(session: AppSession, method: MethodName, input: { namespace?: string; repair?: boolean }, result: Result<unknown>): void {
+  if (!CHANGES_ENTRIES.has(method)) return;
+  entryTablesOfOpenStore(session)?.changed(input.namespace);
+  if (changedEntries(method, input, result)) session.emit({ type: 'entriesChanged', namespace: input.namespace ?? null });
 }
 
 /** The open store's entry tables; null with no store open. */
@@ -375,10 +379,7 @@ export function createDispatcher(session: AppSession): Dispatch {
     } catch (err) {
       result = errorResult(err, method);
     }
-    const input = parsed.data as { namespace?: string; repair?: boolean };
-    // A call that may have changed entries (even one that failed part-way) makes the entries browser list again.
-    if (CHANGES_ENTRIES.has(method)) entryTablesOfOpenStore(session)?.changed(input.namespace);
-    if (changedEntries(method, input, result)) announceEntriesChanged(session, input.namespace ?? null);
+    afterEntriesCall(session, method, parsed.data as { namespace?: string; repair?: boolean }, result);
     return result;
   };
 }

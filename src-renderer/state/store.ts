@@ -322,7 +322,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     }, FOLLOW_EVERY_MS, FOLLOW_COST_FACTOR);
     /** Says on the namespace rows that their counts are being read again (or no longer). */
     function markRecounting(namespaces: string[], recounting: boolean): void {
-      set((s) => (s.namespaces.status === 'ready' ? { namespaces: { status: 'ready', data: s.namespaces.data.map((n) => (namespaces.includes(n.name) ? { ...n, recounting } : n)) } } : {}));
+      const { namespaces: shown } = get();
+      // A drop says so once per batch: the rows change (and render) only when one is not marked yet.
+      if (shown.status !== 'ready' || !shown.data.some((n) => namespaces.includes(n.name) && Boolean(n.recounting) !== recounting)) return;
+      set({ namespaces: { status: 'ready', data: shown.data.map((n) => (namespaces.includes(n.name) ? { ...n, recounting } : n)) } });
     }
     /** `namespace`'s entries changed (null: any namespace's): counts, list, heatmap and entry follow. */
     const changed = (namespace: string | null) => {
