@@ -310,6 +310,16 @@ describe('local folder specifics', () => {
     });
   }
 
+  it('makes the space reserve of a new store while a big content streams in, before its record', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const file = path.join(await tempRoot(), 'big.bin');
+    await fs.writeFile(file, Buffer.alloc(9 << 20, 7));
+    const storage = await LocalFolderStorage.open(root);
+    const staged = await storage.stage({ kind: 'file', path: file });
+    expect((await fs.stat(path.join(root, SPACE_RESERVE))).size).toBe(4 << 20);
+    await staged.discard();
+  });
+
   it('prunes folders that a delete leaves empty', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

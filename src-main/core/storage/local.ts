@@ -23,6 +23,7 @@ export const TEMP_MARK = '.tmp-';
  */
 export const SPACE_RESERVE = '.space-reserve';
 const SPACE_RESERVE_BYTES = 4 << 20;
+const randomBytesAsync = promisify(randomBytes);
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -429,8 +430,8 @@ export class LocalFolderStorage implements StorageBackend {
   /** Folder reads started ahead of their walks and not finished yet, across all listings. */
   private foldersReadAhead = 0;
   private readonly sortedFolders = new Map<string, { ino: number; ctimeMs: number; entries: FolderEntry[] }>();
-  /** Whether this process saw or made the space reserve since it last released it. */
-  private spaceReserveSeen = false;
+  /** This process's making (or finding) of the space reserve since it last released it. */
+  private spaceReserve: Promise<void> | null = null;
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
@@ -582,28 +583,32 @@ export class LocalFolderStorage implements StorageBackend {
   /**
    * After a write that needed no help: makes the space reserve when it is missing, once per
    * process and again after this process released it. Where it does not fit, it waits for a
-   * later release (a full disk is not made fuller by trying on every write).
+   * later release (a full disk is not made fuller by trying on every write). Written through the
+   * thread pool, so a big store that starts it beside its content does not wait for it.
    */
-  private async keepSpaceReserve(): Promise<void> {
-    if (this.spaceReserveSeen) return;
-    this.spaceReserveSeen = true;
+  private keepSpaceReserve(): Promise<void> {
+    return (this.spaceReserve ??= this.makeSpaceReserve());
+  }
+
+  private async makeSpaceReserve(): Promise<void> {
     const file = path.join(this.root, SPACE_RESERVE);
-    if (await this.io.lstat(file)) return;
+    if (await this.io.lstat(file).catch(() => undefined)) return;
     const temp = path.join(path.dirname(file), tempName());
     try {
       // Random bytes: a compressing file system would store zeros in no space at all.
-      await this.writeNew(temp, randomBytes(SPACE_RESERVE_BYTES), false);
+      await fs.writeFile(temp, await randomBytesAsync(SPACE_RESERVE_BYTES), { flag: 'wx' });
       await this.linkNew(temp, file);
     } catch {
       // No room (or no write access) for it now.
     } finally {
-      await fs.rm(temp, { force: true });
+      await fs.rm(temp, { force: true }).catch(() => undefined);
     }
   }
 
   private async releaseSpaceReserve(): Promise<void> {
+    await this.spaceReserve; // one being made now would otherwise appear just after the release
     await fs.rm(path.join(this.root, SPACE_RESERVE), { force: true }).catch(() => undefined); // not a file (planted): nothing to release
-    this.spaceReserveSeen = false;
+    this.spaceReserve = null;
   }
 
   private async putOnce(key: string, data: Uint8Array, options: PutOptions): Promise<boolean> {
@@ -849,7 +854,7 @@ export class LocalFolderStorage implements StorageBackend {
    * disk, would spend the reserve for its marker and leave none for the next delete.
    */
   private async remakeSpaceReserve(): Promise<void> {
-    if (this.spaceReserveSeen) return;
+    if (this.spaceReserve) return;
     const { bavail, bsize } = await fs.statfs(this.root).catch(() => ({ bavail: 0, bsize: 0 }));
     if (bavail * bsize >= SPACE_RESERVE_BYTES) await this.keepSpaceReserve();
   }
@@ -873,6 +878,8 @@ export class LocalFolderStorage implements StorageBackend {
         await this.writing(staging, async () => {
           if (!spool) {
             spool = await this.openSpool(buffers);
+            // The store's folder exists now: the reserve is made while the content streams in.
+            void this.keepSpaceReserve();
             await spool.writer.write(first!);
             first = null;
           }
@@ -884,7 +891,9 @@ export class LocalFolderStorage implements StorageBackend {
       if (!spool) return this.stagedInMemory(result, only === null ? new Uint8Array(0) : buffers.starts(only) ? new Uint8Array(only) : only);
       const written: Spool = spool;
       spool = null; // from here on finishSpool cleans up after itself
-      return { ...result, ...(await this.writing(staging, () => this.finishSpool(written))) };
+      const finished = await this.writing(staging, () => this.finishSpool(written));
+      await this.keepSpaceReserve(); // long made, beside the content
+      return { ...result, ...finished };
     } catch (err) {
       if (spool) await this.dropSpool(spool);
       throw err;
