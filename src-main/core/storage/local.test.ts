@@ -9,6 +9,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { LocalFolderStorage, SPACE_RESERVE, STAGING_DIR, StagingWriter } from './local';
+import { KEYS_PER_VISIT } from './folder-walk';
 import type { StorageBackend } from './types';
 import { CountingStorage } from './counting';
 import { CacheService } from '../cache-service';
@@ -283,6 +284,31 @@ describe('local folder specifics', () => {
     expect(await walked('ns/')).toEqual(keys.filter((k) => k.startsWith('ns/')));
     await fs.rm(root, { recursive: true });
     await expect(walked('ns/')).rejects.toMatchObject({ code: 'storage_unreachable' });
+  });
+
+  it('walks a big namespace in batches with other work between them, so the process answers while it counts', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const folder = path.join(root, 'ns', 'objects', 'ab', 'cd');
+    await fs.mkdir(folder, { recursive: true });
+    const count = 2 * KEYS_PER_VISIT + 500;
+    for (let i = 0; i < count; i++) await fs.writeFile(path.join(folder, `k${i}`), '');
+    const storage = await LocalFolderStorage.open(root);
+    const batches: number[] = [];
+    let turnsBetween = 0;
+    let otherWork: NodeJS.Immediate | null = null;
+    const keepWorking = () => {
+      turnsBetween++;
+      otherWork = setImmediate(keepWorking);
+    };
+    await storage.walkKeys('ns/', (batch) => {
+      batches.push(batch.length);
+      if (batches.length === 1) keepWorking();
+      else expect(turnsBetween, 'other work ran since the last batch').toBeGreaterThan(0);
+      turnsBetween = 0;
+    });
+    clearImmediate(otherWork!);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(count);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(KEYS_PER_VISIT);
   });
 
   for (const blockingIo of [false, true]) {

@@ -768,7 +768,7 @@ export class LocalFolderStorage implements StorageBackend {
     };
   }
 
-  /** One walk in a walking thread (direct system calls): the main thread gets the keys in one message. */
+  /** One walk in a walking thread (direct system calls): the main thread gets the keys in batches, between its other work. */
   async walkKeys(prefix: string, visit: (keys: string[]) => void): Promise<void> {
     assertValidPrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
