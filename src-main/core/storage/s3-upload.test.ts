@@ -32,6 +32,9 @@ function fakeS3(options: { failPart?: number } = {}) {
       const n = command.input.PartNumber as number;
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
+      // Each part is held until another is sent beside it (or 200 ms, for a last part alone), so
+      // the count of parts in flight does not depend on how fast this machine reads the next one.
+      for (const started = Date.now(); maxInFlight < 2 && Date.now() - started < 200; ) await new Promise((r) => setTimeout(r, 1));
       await new Promise((r) => setTimeout(r, 2));
       inFlight--;
       if (n === options.failPart) throw Object.assign(new Error('connection reset'), { name: 'ECONNRESET' });
