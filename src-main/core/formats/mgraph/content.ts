@@ -12,11 +12,14 @@ export const serviceHash = (bytes: Uint8Array | string) => sha256Hex(bytes).slic
 /** Memory-FS's content__hash in .metadata: MD5, first 10 hex characters. */
 export const contentMd5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex').slice(0, 10);
 
+// JSON text drops a leading byte order mark, as JSON readers do; a string keeps every character, a
+// leading U+FEFF too, as the service's str does (dropping it would store other bytes under another hash).
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8KeepingBom = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function decodeText(bytes: Uint8Array, what: string): string {
+function decodeText(bytes: Uint8Array, what: 'JSON' | 'text'): string {
   try {
-    return utf8.decode(bytes);
+    return (what === 'JSON' ? utf8 : utf8KeepingBom).decode(bytes);
   } catch {
     throw new CacheError(what === 'JSON' ? 'invalid_json' : 'invalid_input', `${what} input is not valid UTF-8`);
   }

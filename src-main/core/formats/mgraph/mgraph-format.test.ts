@@ -210,6 +210,14 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it('a string keeps a leading byte order mark: the same hash as the service and the same text back', async () => {
+    const format = new MgraphFormat(await open());
+    const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('bom text')]);
+    const stored = await format.store('Team_B', { source: { kind: 'bytes', bytes }, as: 'string' });
+    expect(stored.hash).toBe('d3da2c78b011eb3a'); // Python: sha256('\ufeffbom text'.encode())[:16], as store_string hashes it
+    expect(Buffer.from(await collect((await format.retrieve('Team_B', { hash: stored.hash })).content))).toEqual(Buffer.from(bytes));
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };
