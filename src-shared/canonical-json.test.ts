@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import cases from '../test-fixtures/canonical-json.json';
 import vectors from '../test-fixtures/hash-vectors.json';
-import { canonicalJsonFromText, canonicalJsonFromValue, pythonFloatRepr } from './canonical-json';
+import { canonicalJsonFromText, pythonFloatRepr, pythonJsonDumpsValue } from './canonical-json';
+
+const canonicalJsonFromValue = (value: unknown) => pythonJsonDumpsValue(value, { sortKeys: true });
 
 const cacheHash = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
 

@@ -232,9 +232,26 @@ function fromValue(value: unknown, depth: number): Node {
   throw new CacheError('invalid_json', `a ${typeof value} cannot be stored as JSON`);
 }
 
-/** Canonical text of an in-memory value (numbers follow the integral-is-int rule above). */
-export function canonicalJsonFromValue(value: unknown): string {
-  return serialize(fromValue(value, 0));
+/** Python's str() of a number json.loads made: the repr, but nan and inf in lower case. */
+const PYTHON_STR_OF: Record<string, string> = { NaN: 'nan', Infinity: 'inf', '-Infinity': '-inf' };
+
+/**
+ * What Cache__Hash__Generator.from_json_field hashes for the field at a dot path of JSON text: a
+ * string as it is, a number or boolean as Python's str() gives it (exact for big integers, 2.0 as
+ * "2.0"), an object or array as json.dumps(sort_keys=True). Null when the field is absent or null.
+ */
+export function pythonJsonFieldText(text: string, fieldPath: string): string | null {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  let node: Node | undefined = new Parser(body).parseDocument();
+  for (const part of fieldPath.split('.')) {
+    if (!(node instanceof Map)) return null;
+    node = node.get(part);
+  }
+  if (node === undefined || node === null) return null;
+  if (typeof node === 'string') return node;
+  if (typeof node === 'boolean') return node ? 'True' : 'False';
+  if (node instanceof PyNumber) return PYTHON_STR_OF[node.text] ?? node.text;
+  return serialize(node);
 }
 
 /** Python's `json.dumps(json.loads(text), indent=…, sort_keys=…)`: how the Python service writes JSON files. */

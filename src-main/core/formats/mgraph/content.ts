@@ -1,7 +1,7 @@
 /** How the service turns what it stores into file bytes and a cache hash, and how to check both back. */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { canonicalJsonFromText, canonicalJsonFromValue, pythonFloatRepr, pythonJsonDumpsText, pythonJsonDumpsValue } from '../../../../src-shared/canonical-json';
+import { canonicalJsonFromText, pythonJsonDumpsText, pythonJsonDumpsValue, pythonJsonFieldText } from '../../../../src-shared/canonical-json';
 import { CacheError } from '../../../../src-shared/errors';
 
 export type DataType = 'binary' | 'json' | 'string';
@@ -25,23 +25,11 @@ function decodeText(bytes: Uint8Array, what: 'JSON' | 'text'): string {
   }
 }
 
-/** Python's str() of a JSON scalar, as hash_from_json_field hashes numbers and booleans. */
-function pythonStr(value: number | boolean): string {
-  if (typeof value === 'boolean') return value ? 'True' : 'False';
-  return Number.isInteger(value) ? BigInt(value).toString() : pythonFloatRepr(value);
-}
-
-/** Cache__Hash__Generator.from_json_field: the hash of one field, found by dot notation. */
-export function fieldHash(document: unknown, fieldPath: string): string {
-  let current: unknown = document;
-  for (const part of fieldPath.split('.')) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current)) throw new CacheError('invalid_input', `field ${fieldPath} is not in the JSON`);
-    current = (current as Record<string, unknown>)[part];
-  }
-  if (current === undefined || current === null) throw new CacheError('invalid_input', `field ${fieldPath} is not in the JSON`);
-  if (typeof current === 'string') return serviceHash(current);
-  if (typeof current === 'number' || typeof current === 'boolean') return serviceHash(pythonStr(current));
-  return serviceHash(canonicalJsonFromValue(current));
+/** Cache__Hash__Generator.from_json_field: the hash of one field of JSON text, found by dot notation. */
+export function fieldHash(text: string, fieldPath: string): string {
+  const field = pythonJsonFieldText(text, fieldPath);
+  if (field === null) throw new CacheError('invalid_input', `field ${fieldPath} is not in the JSON`);
+  return serviceHash(field);
 }
 
 export interface Prepared {
@@ -69,7 +57,7 @@ export function prepareContent(bytes: Uint8Array, as: DataType, options: { jsonF
   if (as === 'string') return { dataType: 'string', fileBytes: new TextEncoder().encode(pythonJsonDumpsValue(text, { indent: 2, sortKeys: false })), hash: serviceHash(text) };
   const fileText = pythonJsonDumpsText(text, { indent: 2, sortKeys: false });
   if (!fileText.startsWith('{')) throw new CacheError('invalid_json', 'the service stores JSON objects only ({…} at the top level)');
-  const hash = options.jsonFieldPath ? fieldHash(JSON.parse(text), options.jsonFieldPath) : serviceHash(canonicalJsonFromText(text));
+  const hash = options.jsonFieldPath ? fieldHash(text, options.jsonFieldPath) : serviceHash(canonicalJsonFromText(text));
   return { dataType: 'json', fileBytes: new TextEncoder().encode(fileText), hash };
 }
 
@@ -80,8 +68,8 @@ export function rehashFile(bytes: Uint8Array, fileType: 'json' | 'binary', meta:
     return { dataType: 'binary', hash: serviceHash(plain) };
   }
   const text = utf8.decode(bytes);
-  const value = JSON.parse(text) as unknown;
-  if (typeof value === 'string') return { dataType: 'string', hash: serviceHash(value) };
-  if (meta.jsonFieldPath) return { dataType: 'json', hash: fieldHash(value, meta.jsonFieldPath) };
+  // Read as Python reads it: exact big integers, NaN and Infinity, which JSON.parse refuses or rounds.
+  if (text.trimStart().startsWith('"')) return { dataType: 'string', hash: serviceHash(JSON.parse(text) as string) };
+  if (meta.jsonFieldPath) return { dataType: 'json', hash: fieldHash(text, meta.jsonFieldPath) };
   return { dataType: 'json', hash: serviceHash(canonicalJsonFromText(text)) };
 }

@@ -218,6 +218,32 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(Buffer.from(await collect((await format.retrieve('Team_B', { hash: stored.hash })).content))).toEqual(Buffer.from(bytes));
   });
 
+  it('hashes a json_field_path field as the service does, reads it back and verifies it clean (big integers, floats, NaN, nested)', async () => {
+    const format = new MgraphFormat(await open());
+    const bytes = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+    // Python: sha256(str(field)) for numbers and booleans, of json.dumps(field, sort_keys=True) for objects and arrays.
+    const cases: [string, string, string][] = [
+      ['{"id": 9007199254740993, "v": 1}', 'id', 'a1c367c29158357e'],
+      ['{"meta": {"ver": 2.0, "a": [1e16]}, "v": 2}', 'meta', '6de80d6e352e566d'],
+      ['{"tags": ["a", 3.0, -0.0], "v": 3}', 'tags', '5366a02457f6f225'],
+      ['{"f": 1e16}', 'f', 'a144838520595009'],
+      ['{"f": -0.0}', 'f', 'c26617c7ccbcaa66'],
+      ['{"f": NaN}', 'f', '9b2d5b4678781e53'],
+      ['{"f": 1e400}', 'f', 'e99270c4fa9f6ea7'],
+      ['{"x": {"b": true}}', 'x.b', '3cbc87c7681f34db'],
+    ];
+    for (const [json, field, hash] of cases) {
+      const stored = await format.store('Fields', { source: bytes(json), as: 'json', options: { strategy: 'direct', json_field_path: field } });
+      expect(stored.hash, json).toBe(hash);
+      await collect((await format.retrieve('Fields', { hash })).content); // served, not refused as corrupt
+    }
+    // NaN and Infinity outside a field path: stored, served and verified like any JSON.
+    const special = await format.store('Fields', { source: bytes('{"a": NaN, "b": 1e400}'), as: 'json' });
+    expect(special.hash).toBe('d273502f273fbed8'); // Python: json.dumps({'a': nan, 'b': inf}, sort_keys=True)
+    expect(utf8(await collect((await format.retrieve('Fields', { hash: special.hash })).content))).toBe('{\n  "a": NaN,\n  "b": Infinity\n}');
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };
