@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { ChannelMethod } from './channels';
 import { HASH_RE, type CacheHash, type ProblemKind } from './domain';
 import type { ErrorInfo } from './errors';
-import { isValidPrefix } from './keys';
+import { isReadablePrefix, isValidPrefix } from './keys';
 
 const cacheHashSchema = z
   .string()
@@ -145,7 +145,7 @@ export const methods = {
   listKeys: {
     input: z
       .object({
-        prefix: z.string().max(LIMITS.keyLength).refine(isValidPrefix, { message: 'not a valid storage key prefix' }),
+        prefix: z.string().max(LIMITS.keyLength).refine(isReadablePrefix, { message: 'not a valid storage key prefix' }),
         cursor: z.string().max(LIMITS.cursorLength).optional(),
         limit: z.number().int().min(1).max(LIMITS.pageSize).optional(),
         delimiter: z.boolean().optional(),
@@ -181,7 +181,7 @@ export const methods = {
   /** Saves the selected entries' latest versions into a folder the operator picks (main shows the dialog); expired ones are skipped unless `includeExpired`. */
   saveEntries: { input: z.object({ namespace, selection: entrySelectionSchema, includeExpired: z.boolean().default(false) }).strict() },
   /** What a storage key is: which entry and version it belongs to, and its size. */
-  describeKey: { input: z.object({ key: z.string().min(1).max(LIMITS.keyLength).refine(isValidPrefix, { message: 'not a valid storage key' }) }).strict() },
+  describeKey: { input: z.object({ key: z.string().min(1).max(LIMITS.keyLength).refine(isReadablePrefix, { message: 'not a valid storage key' }) }).strict() },
   delete: { input: z.object({ namespace, ref }).strict() },
   /** Small content from the renderer itself, base64 so it survives JSON transports. */
   storeBytes: {

@@ -7,6 +7,15 @@ import { CacheError } from '../../../src-shared/errors';
 
 /** Keys per message from a walking thread: a few MB of strings. */
 const KEYS_PER_MESSAGE = 50_000;
+
+/**
+ * What listings leave out: dot files (temp files) anywhere and dot names at the store's root
+ * (`.staging`, the space reserve). A dot folder deeper down is a key's folder: the service's cache
+ * keys may name one (`example.com/.well-known/…`).
+ */
+export function isHidden(name: string, isDir: boolean, atRoot: boolean): boolean {
+  return name.startsWith('.') && (atRoot || !isDir);
+}
 /**
  * Keys handed to a walk's visitor at a time, each batch in its own turn of the event loop. The
  * visitor classifies every key (~15 µs each): a message's 50,000 at once held the app's main
@@ -19,9 +28,9 @@ export const KEYS_PER_VISIT = 500;
  * The walking threads' code, plain JavaScript so it runs the same from the sources, the bundles
  * and the tests. A request names folders and which of their top entries to take; the answer is
  * every file below them as a key (folder names joined by "/"), in batches of KEYS_PER_MESSAGE (a
- * huge namespace never sits in memory whole), skipping what listings skip: dot names (temp files,
- * `.staging`) and anything neither a file nor a folder. A folder gone meanwhile holds nothing; any
- * other error is sent back with its code.
+ * huge namespace never sits in memory whole), skipping what listings skip (isHidden) and anything
+ * neither a file nor a folder. A folder gone meanwhile holds nothing; any other error is sent back
+ * with its code.
  */
 const WALK_THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -37,7 +46,7 @@ parentPort.on('message', ({ id, roots }) => {
       throw err;
     }
     for (const e of entries) {
-      if (e.name.startsWith('.') || !e.name.startsWith(filter)) continue;
+      if ((e.name.startsWith('.') && (key === '' || !e.isDirectory())) || !e.name.startsWith(filter)) continue; // isHidden
       if (e.isDirectory()) walk(dir + '/' + e.name, key + e.name + '/', '');
       else if (e.isFile() && keys.push(key + e.name) >= ${KEYS_PER_MESSAGE}) {
         parentPort.postMessage({ id, keys });
@@ -155,7 +164,7 @@ export async function walkFolder(dir: string, key: string, filter: string, visit
     const next: Root[] = [];
     for (const root of roots) {
       for (const e of await readdirOrNothing(root.dir)) {
-        if (e.name.startsWith('.') || !e.name.startsWith(root.filter)) continue;
+        if (isHidden(e.name, e.isDirectory(), root.key === '') || !e.name.startsWith(root.filter)) continue;
         if (e.isDirectory()) next.push({ dir: `${root.dir}/${e.name}`, key: `${root.key}${e.name}/`, filter: '' });
         else if (e.isFile()) keys.push(root.key + e.name);
       }

@@ -7,9 +7,9 @@ import * as path from 'node:path';
 import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
-import { walkFolder } from './folder-walk';
+import { isHidden, walkFolder } from './folder-walk';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
-import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
+import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
@@ -346,11 +346,11 @@ const KEPT_FOLDERS = 16;
 /** Change times are stamped with a coarse clock (up to 2 s on some file systems): only a folder settled this long is kept. */
 const SETTLED_FOLDER_MS = 2000;
 
-function sortedEntries(dirents: Dirent[]): FolderEntry[] {
+function sortedEntries(dirents: Dirent[], atRoot: boolean): FolderEntry[] {
   const entries: FolderEntry[] = [];
   for (const e of dirents) {
     const isDir = e.isDirectory();
-    if (e.name.startsWith('.') || !(isDir || e.isFile())) continue;
+    if (isHidden(e.name, isDir, atRoot) || !(isDir || e.isFile())) continue;
     entries.push({ name: e.name, isDir, sortKey: isDir ? `${e.name}/` : e.name });
   }
   return entries.sort((a, b) => (a.sortKey < b.sortKey ? -1 : a.sortKey > b.sortKey ? 1 : 0));
@@ -506,6 +506,16 @@ export class LocalFolderStorage implements StorageBackend {
     return full;
   }
 
+  /**
+   * The file a key names when it is read, listed or deleted: a key another writer made resolves as
+   * the service's own local store resolves it (resolveFoundKey).
+   */
+  private foundPathOf(key: string): string {
+    const resolved = resolveFoundKey(key);
+    if (path.sep !== '/' && resolved.includes('\\')) throw new CacheError('invalid_key', `${JSON.stringify(key.slice(0, 100))} holds a backslash, a folder separator here`);
+    return this.rootPrefix + (path.sep === '/' ? resolved : resolved.split('/').join(path.sep));
+  }
+
   /** Creates a file for writing, and its folder on first use (folders are not pre-created per write). */
   private async createFile(file: string): Promise<number> {
     for (let attempt = 0; ; attempt++) {
@@ -647,7 +657,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
-    const source = this.pathOf(from);
+    const source = this.foundPathOf(from);
     const target = this.pathOf(to);
     // Stored objects are never modified in place, so a hard link is a safe, cheap copy. A target
     // that does not exist yet is linked directly; an existing one is replaced through a temp link.
@@ -668,10 +678,10 @@ export class LocalFolderStorage implements StorageBackend {
 
   async get(key: string): Promise<Uint8Array | null> {
     try {
-      return await this.io.readFile(this.pathOf(key));
+      return await this.io.readFile(this.foundPathOf(key));
     } catch (err) {
       // ELOOP: a link where the store keeps a file, which counts as nothing there.
-      if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
       await this.checkRoot(); // nothing there: a missing key, unless the whole store is gone
       return null;
     }
@@ -680,9 +690,9 @@ export class LocalFolderStorage implements StorageBackend {
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(this.pathOf(key), READ_NO_FOLLOW);
+      handle = await fs.open(this.foundPathOf(key), READ_NO_FOLLOW);
     } catch (err) {
-      if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.pathOf(key)}`);
+      if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
       await this.checkRoot();
       return null;
     }
@@ -692,7 +702,7 @@ export class LocalFolderStorage implements StorageBackend {
   async exists(key: string): Promise<boolean> {
     let found: fsSync.Stats | undefined;
     try {
-      found = await this.io.lstat(this.pathOf(key));
+      found = await this.io.lstat(this.foundPathOf(key));
     } catch (err) {
       if (errno(err) !== 'ENOTDIR') throw err;
     }
@@ -709,7 +719,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   /** Names from the folders alone (their entries' types come with them): no stat per key. */
   async listKeys(prefix: string, options: ListOptions = {}): Promise<KeyPage> {
-    assertValidPrefix(prefix);
+    assertReadablePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     const namePrefix = prefix.slice(dirKey.length);
@@ -770,10 +780,10 @@ export class LocalFolderStorage implements StorageBackend {
 
   /** One walk in a walking thread (direct system calls): the main thread gets the keys in batches, between its other work. */
   async walkKeys(prefix: string, visit: (keys: string[]) => void): Promise<void> {
-    assertValidPrefix(prefix);
+    assertReadablePrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     let found = false;
-    await walkFolder(dirKey ? this.pathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length), (keys) => {
+    await walkFolder(dirKey ? this.foundPathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length), (keys) => {
       found ||= keys.length > 0;
       visit(keys);
     });
@@ -786,7 +796,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   private async info(key: string): Promise<ObjectInfo | null> {
     try {
-      const st = await fs.lstat(this.pathOf(key));
+      const st = await fs.lstat(this.foundPathOf(key));
       return { key, size: st.size, modified: st.mtime.toISOString() };
     } catch (err) {
       if (errno(err) === 'ENOENT') return null; // deleted while listing
@@ -800,7 +810,7 @@ export class LocalFolderStorage implements StorageBackend {
    * added or removed since: listing page after page re-reads only what changed.
    */
   private async readSortedDir(key: string): Promise<FolderEntry[]> {
-    const dir = key ? this.pathOf(key.slice(0, -1)) : this.root;
+    const dir = key ? this.foundPathOf(key.slice(0, -1)) : this.root;
     const kept = this.sortedFolders.get(dir);
     try {
       if (kept) {
@@ -809,7 +819,7 @@ export class LocalFolderStorage implements StorageBackend {
         this.sortedFolders.delete(dir);
       }
       const readAt = Date.now();
-      const entries = sortedEntries(await this.io.readdir(dir));
+      const entries = sortedEntries(await this.io.readdir(dir), key === '');
       if (entries.length >= KEPT_FOLDER_ENTRIES) await this.keepSorted(dir, entries, readAt);
       return entries;
     } catch (err) {
@@ -830,7 +840,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    const file = this.pathOf(key);
+    const file = this.foundPathOf(key);
     await this.checkRoot(); // a delete in a store that is gone would "succeed" on nothing
     await fs.rm(file, { force: true }).catch((err: unknown) => {
       throw fileSystemError(err, `cannot delete ${file}`);

@@ -1,6 +1,6 @@
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
-import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
+import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
 import { pageFromSorted } from './list-page';
 import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 
@@ -37,8 +37,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async get(key: string): Promise<Uint8Array | null> {
-    assertValidKey(key);
-    return this.objects.get(key)?.data ?? null;
+    return this.objects.get(resolveFoundKey(key))?.data ?? null;
   }
 
   async getStream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
@@ -50,12 +49,11 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async exists(key: string): Promise<boolean> {
-    assertValidKey(key);
-    return this.objects.has(key);
+    return this.objects.has(resolveFoundKey(key));
   }
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
-    assertValidPrefix(prefix);
+    assertReadablePrefix(prefix);
     this.sortedKeys ??= [...this.objects.keys()].sort();
     const objects = this.objects;
     const keys = this.sortedKeys;
@@ -71,8 +69,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    assertValidKey(key);
-    if (this.objects.delete(key)) this.sortedKeys = null;
+    if (this.objects.delete(resolveFoundKey(key))) this.sortedKeys = null;
   }
 
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {

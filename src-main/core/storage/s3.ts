@@ -19,7 +19,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { uploadContent } from './s3-upload';
-import { assertValidKey, assertValidPrefix } from '../../../src-shared/keys';
+import { assertReadablePrefix, assertValidKey, assertValidPrefix, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
@@ -189,6 +189,11 @@ export class S3Storage implements StorageBackend {
     return this.prefix + key;
   }
 
+  /** A key to read or delete, which another writer's layout may have spelled more freely (resolveFoundKey). */
+  private foundKey(key: string): string {
+    return this.prefix + resolveFoundKey(key);
+  }
+
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
     const Key = this.key(key);
     await options.after;
@@ -214,7 +219,7 @@ export class S3Storage implements StorageBackend {
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
-    const source = this.key(from);
+    const source = this.foundKey(from);
     if (options.ifAbsent) {
       // Create-only copies of small objects go through a conditional PUT: CopyObject ignores
       // If-None-Match on Ceph RGW 16.2 (see S3Capabilities), and a HEAD first would race.
@@ -246,7 +251,7 @@ export class S3Storage implements StorageBackend {
 
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }), { abortSignal: options.signal });
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }), { abortSignal: options.signal });
       return out.Body as AsyncIterable<Uint8Array>;
     } catch (err) {
       if (this.isNotFound(err)) return null;
@@ -256,7 +261,7 @@ export class S3Storage implements StorageBackend {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
       return true;
     } catch (err) {
       if (this.isNotFound(err)) return false;
@@ -266,7 +271,7 @@ export class S3Storage implements StorageBackend {
 
   /** One ListObjectsV2 call; the cursor is S3's continuation token. */
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    assertValidPrefix(prefix);
+    assertReadablePrefix(prefix);
     const limit = Math.max(1, Math.min(options.limit ?? MAX_LIST_PAGE, MAX_LIST_PAGE));
     try {
       const out = await this.client.send(
@@ -291,7 +296,7 @@ export class S3Storage implements StorageBackend {
 
   async delete(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.key(key) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
     } catch (err) {
       if (!this.isNotFound(err)) throw this.mapError(err, `delete ${key}`);
     }

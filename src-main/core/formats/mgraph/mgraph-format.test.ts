@@ -150,6 +150,37 @@ describe('service layout stats on a local folder', () => {
   });
 });
 
+describe('service cache keys Cache Admin never writes, on a local folder', () => {
+  it('opens a store whose cache keys hold a space, a backslash, a dot folder, ".." or "//": listed, served, deleted whole', async () => {
+    const root = path.join(tmp, `store-${stores++}`);
+    const format = new MgraphFormat(await LocalFolderStorage.open(root));
+    // As the service's local store leaves them: the ref keeps the cache key as given, the files sit at its abspath.
+    const keys: [string, string][] = [['pages/my page', 'pages/my page'], ['a\\b', 'a\\b'], ['example.com/.well-known/sec', 'example.com/.well-known/sec'], ['x/../y', 'y'], ['/lead//trail/', 'lead/trail']];
+    const ids: string[] = [];
+    for (const [i, [given, onDisk]] of keys.entries()) {
+      const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode(`{"n": ${i}}`) };
+      const stored = await format.store('site', { source, as: 'json', options: { strategy: 'key_based', cache_key: `k${i}`, file_id: `f${i}` } });
+      await fs.mkdir(path.join(root, 'site/data/key-based', onDisk), { recursive: true });
+      for (const ext of ['json', 'json.config', 'json.metadata']) await fs.rename(path.join(root, `site/data/key-based/k${i}/f${i}.${ext}`), path.join(root, 'site/data/key-based', onDisk, `f${i}.${ext}`));
+      await fs.rmdir(path.join(root, `site/data/key-based/k${i}`));
+      const refFile = path.join(root, `site/refs/by-id/${stored.cache_id.slice(0, 2)}/${stored.cache_id.slice(2, 4)}/${stored.cache_id}.json`);
+      const ref = JSON.parse(await fs.readFile(refFile, 'utf8')) as { all_paths: { data: string[] }; file_paths: { content_files: string[]; data_folders: string[] } };
+      const given_ = (key: string) => key.replace(`key-based/k${i}/`, `key-based/${given}/`);
+      ref.all_paths.data = ref.all_paths.data.map(given_);
+      ref.file_paths = { content_files: ref.file_paths.content_files.map(given_), data_folders: [given === onDisk ? given_(ref.file_paths.data_folders[0]!) : ''] };
+      await fs.writeFile(refFile, JSON.stringify(ref));
+      ids.push(stored.cache_id);
+    }
+    expect(await format.namespaces()).toMatchObject([{ name: 'site', entries: 5, versions: 5 }]);
+    for (const [i, id] of ids.entries()) expect(JSON.parse(utf8(await collect((await format.retrieve('site', { cacheId: id })).content)))).toEqual({ n: i });
+    for (const id of ids) await format.delete('site', { cacheId: id });
+    expect((await format.storage.list('site/')).objects).toEqual([]);
+    // A ref naming a file outside the root, or a top-level dot folder, is refused, and nothing is read.
+    await expect(format.storage.get('site/../../etc/passwd')).rejects.toMatchObject({ code: 'invalid_key' });
+    await expect(format.storage.get('.staging/x')).rejects.toMatchObject({ code: 'invalid_key' });
+  });
+});
+
 describe.each(backends)('verify on the service layout finds injected faults (%s)', (_name, open) => {
   it('a flipped byte in a second copy, a missing content file, a dangling ref, an orphan; repair rebuilds the ref only', async () => {
     const storage = await open();
@@ -242,6 +273,17 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(special.hash).toBe('d273502f273fbed8'); // Python: json.dumps({'a': nan, 'b': inf}, sort_keys=True)
     expect(utf8(await collect((await format.retrieve('Fields', { hash: special.hash })).content))).toBe('{\n  "a": NaN,\n  "b": Infinity\n}');
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
+  it("never serves another entry's content through a by-hash ref that names its cache id", async () => {
+    const format = new MgraphFormat(await open());
+    const bytes = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+    const mine = await format.store('Team_D', { source: bytes('mine') });
+    const theirs = await format.store('Team_D', { source: bytes('theirs') });
+    const refKey = `Team_D/refs/by-hash/${mine.hash.slice(0, 2)}/${mine.hash.slice(2, 4)}/${mine.hash}.json`;
+    const ref = utf8((await format.storage.get(refKey))!).replaceAll(mine.cache_id, theirs.cache_id);
+    await format.storage.put(refKey, new TextEncoder().encode(ref));
+    await expect(format.retrieve('Team_D', { hash: mine.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('damaged') });
   });
 
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {

@@ -49,7 +49,7 @@ import {
   strategyFolders,
   type FileType,
 } from './keys';
-import { RefWriter, configFile, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { RefWriter, configFile, dataFoldersOf, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
@@ -228,6 +228,8 @@ export class MgraphFormat implements StoreFormat {
     if (!picked) throw new CacheError('not_found', `${what} is not in namespace ${ns}`);
     const idRef = await this.readIdRef(ns, picked);
     if (!idRef) throw new CacheError('not_found', `${what} names ${picked}, whose by-id ref is missing (run verify)`);
+    // Followed, it would serve another entry's content under this hash.
+    if (idRef.cache_hash !== hash) throw new CacheError('internal', `the by-hash ref of ${hash} is damaged: it names ${picked}, an entry of ${idRef.cache_hash}; nothing was served (run verify)`);
     return { ...ordinals(hashRef, picked), hashRef, idRef, cacheId: picked };
   }
 
@@ -261,7 +263,7 @@ export class MgraphFormat implements StoreFormat {
     }
     const data = metadata?.data;
     const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : head && firstNonSpace(head) === 0x22 ? 'string' : 'json';
-    const childData = (await mapLimit(idRef.file_paths.data_folders, LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat();
+    const childData = (await mapLimit(dataFoldersOf(idRef), LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat();
     const record: FormatRecord = {
       format: 'mgraph',
       namespace: ns,
@@ -430,7 +432,7 @@ export class MgraphFormat implements StoreFormat {
       }
       await this.storage.delete(refByIdKey(ns, cacheId));
       if (!idRef) continue;
-      const children = (await mapLimit(idRef.file_paths.data_folders, LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
+      const children = (await mapLimit(dataFoldersOf(idRef), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
       for (const key of [...idRef.all_paths.data, ...children.map((c) => c.key)]) await this.storage.delete(key);
     }
     return { deleted: targets, contentRemoved };

@@ -78,6 +78,11 @@ export function parseJsonObject<T>(bytes: Uint8Array | null): T | null {
   }
 }
 
+/** Where an entry's child data may be; the service writes "" when it has no folder for it (a cache key with ".." or "//"). */
+export function dataFoldersOf(idRef: IdRef): string[] {
+  return idRef.file_paths.data_folders.filter((folder) => folder !== '');
+}
+
 export function isHashRef(value: HashRef | null): value is HashRef {
   return !!value && typeof value.latest_id === 'string' && Array.isArray(value.cache_ids) && value.cache_ids.every((e) => e && typeof e.cache_id === 'string');
 }

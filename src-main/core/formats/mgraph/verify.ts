@@ -11,7 +11,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { classifyKey, parseServiceNamespace, refByHashKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
@@ -94,7 +94,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const hash = ref.cache_hash;
       const idKey = idRefKeys.get(cacheId)!.key;
       for (const key of ref.all_paths.data) claimed.add(key);
-      dataFolders.push(...ref.file_paths.data_folders.map((f) => `${f}/`));
+      dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
       const byHash = hashRefs.get(hash);
       const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
       if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId)) {
