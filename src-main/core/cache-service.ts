@@ -330,9 +330,13 @@ export class CacheService {
     const ns = parseNamespace(namespace);
     const key = lookup.version === undefined ? this.layout.latest(ns, lookup.hash) : this.layout.record(ns, lookup.hash, lookup.version);
     const record = await this.readRecord(key);
-    const what = lookup.version === undefined ? lookup.hash : makeCacheId(lookup.hash, lookup.version);
+    const what = lookup.sha256 ?? (lookup.version === undefined ? lookup.hash : makeCacheId(lookup.hash, lookup.version));
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       throw new CacheError('not_found', `${what} is not in namespace ${ns}`);
+    }
+    // A record copied over another's key would serve that entry's bytes under this hash.
+    if (record.namespace !== ns || record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {
+      throw new CacheError('internal', `version record ${key} is damaged (it names another entry, ${record.cache_id}); nothing was served (run verify --repair)`);
     }
     return record;
   }

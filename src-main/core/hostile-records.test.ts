@@ -96,6 +96,19 @@ describe('hostile input: a store that fails half-way removes what it wrote', () 
   });
 });
 
+describe('hostile input: a whole record of another entry copied over a key', () => {
+  it('is never followed to serve that entry under this hash, by latest or by version', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const mine = await cache.store(NS, { source: bytes('mine') });
+    const theirs = await cache.store(NS, { source: bytes('theirs') });
+    const theirRecord = await cache.storage.get(cache.layout.record(NS, theirs.hash, 1));
+    await cache.storage.put(cache.layout.latest(NS, mine.hash), theirRecord!);
+    await expect(cache.retrieve(NS, { hash: mine.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('names another entry') });
+    await cache.storage.put(cache.layout.record(NS, mine.hash, 1), theirRecord!);
+    await expect(cache.retrieve(NS, { hash: mine.hash, version: 1 })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('names another entry') });
+  });
+});
+
 describe('hostile input: a damaged version record is reported, and verify goes on', () => {
   const cases: [string, Record<string, unknown> | string, RegExp][] = [
     ['a source with a lone surrogate', { source: '\ud800' }, /source is not well-formed Unicode/],

@@ -29,5 +29,5 @@ export function checkedContent(content: AsyncIterable<Uint8Array>, problem: (sha
 
 /** The one sentence every corrupt read says: which entry, what was expected, what was read. */
 export function corruptContent(cacheId: string, what: string, expected: string, actual: string): string {
-  return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; it was not served (run verify, then delete the version or store the content again)`;
+  return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; it was not served (run verify; a store of the same content keeps these bytes: delete every version of it, then store it again)`;
 }
