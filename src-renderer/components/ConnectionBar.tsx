@@ -64,7 +64,7 @@ export function ConnectionBar() {
       )}
       {storeProblem && !connecting && (
         <>
-          <span className="badge warn" role="alert" data-testid="store-problem">
+          <span className="badge warn problem" role="alert" data-testid="store-problem" title={storeProblem.message}>
             Store missing or unreachable: {storeProblem.message}
           </span>
           <button type="button" onClick={() => void connect(active).then((error) => error && notify(`Could not connect: ${error.message}`))}>

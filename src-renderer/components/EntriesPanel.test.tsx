@@ -124,6 +124,31 @@ describe('the entries browser', () => {
     expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
   });
 
+  it('once Delete is confirmed, Keep them and Escape no longer close the dialog: it stays until main has deleted them', async () => {
+    let finish = () => {};
+    const { client } = fakeClient({
+      entries: namespaceOf(5),
+      deleteEntries: () => new Promise((resolve) => (finish = () => resolve(ok({ done: 1, failed: 0, failures: [], skippedExpired: 0, folder: null })))),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entry: () => new Promise(() => {}),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[0]!);
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Delete 1 entry' });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 1 entry' })));
+    const keep = screen.getByRole('button', { name: 'Keep them' });
+    expect(keep).toHaveProperty('disabled', true);
+    fireEvent.click(keep);
+    fireEvent.keyDown(dialog, { key: 'Escape' });
+    expect(dialog.isConnected).toBe(true);
+    expect(screen.getByRole('status').textContent).toContain('Deleting 1 entry');
+    await act(async () => finish());
+    expect(dialog.isConnected).toBe(false);
+    expect(store.getState().notice).toBe('Deleted 1 entry');
+  });
+
   it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, folder: '/home/me/out' }) });
     const { store } = renderWith(<EntriesPanel />, { client });

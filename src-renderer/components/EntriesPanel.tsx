@@ -305,17 +305,20 @@ function ConfirmDelete({ count, namespace, onClose }: { count: number; namespace
   const deleteSelected = useApp((s) => s.deleteSelectedEntries);
   const [busy, setBusy] = useState(false);
   const what = counted(count, 'entry', 'entries');
+  // Once main is deleting, closing would look like keeping them while it goes on: the dialog stays until it is done.
+  const close = busy ? () => undefined : onClose;
   return (
-    <Modal label={`Delete ${what}`} onClose={onClose}>
+    <Modal label={`Delete ${what}`} onClose={close}>
       <h2>Delete {what}?</h2>
       <p>
         Every version of each of the {what} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
+      {busy && <p role="status">Deleting {what}; this window closes and says how many went when main has finished.</p>}
       <div className="row-actions">
         <button type="button" className="danger" disabled={busy} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
-        <button type="button" data-autofocus onClick={onClose}>
+        <button type="button" data-autofocus disabled={busy} onClick={close}>
           Keep them
         </button>
       </div>

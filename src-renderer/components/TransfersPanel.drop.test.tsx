@@ -83,6 +83,15 @@ describe('Transfers: a multi-file drop', () => {
     expect(within(view).queryByText(/failed/)).toBeNull();
   });
 
+  it('a Cancel all that comes after main stored every file says so, not that the rest were left', async () => {
+    const { client } = fakeClient({ storePaths: () => new Promise(() => {}), cancelDrop: () => ok({ stored: 20, failed: 0 }) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles(folder(20)));
+    const view = screen.getByRole('listitem', { name: 'Drop of 20 files' });
+    fireEvent.click(within(view).getByRole('button', { name: 'Cancel all' }));
+    await waitFor(() => expect(within(view).getByRole('status').textContent).toBe('The cancel came after the last file: all 20 files were stored.'));
+  });
+
   it('Cancel all stops the drop and says how many files main stored first', async () => {
     const { client, calls } = fakeClient({ storePaths: () => new Promise(() => {}), cancelDrop: () => ok({ stored: 37, failed: 0 }) });
     const { store } = renderWith(<TransfersPanel />, { client });

@@ -243,7 +243,9 @@ function DropView({ drop: d }: { drop: Drop }) {
         {d.status === 'cancelled'
           ? d.storedBeforeCancel === undefined
             ? 'Cancelled: main did not say what was stored; the counts show it.'
-            : `Cancelled: ${formatCount(d.storedBeforeCancel)} of ${counted(d.files, 'file was', 'files were')} stored (they stay); the rest were not.`
+            : d.storedBeforeCancel === d.files
+              ? `The cancel came after the last file: all ${counted(d.files, 'file was', 'files were')} stored.`
+              : `Cancelled: ${formatCount(d.storedBeforeCancel)} of ${counted(d.files, 'file was', 'files were')} stored (they stay); the rest were not.`
           : d.status === 'done'
             ? `Stored ${formatCount(d.stored)} of ${counted(d.files, 'file', 'files')} (${formatBytes(d.storedBytes)})`
             : `${d.status === 'cancelling' ? 'Cancelling · ' : ''}${formatCount(filesDone)} of ${counted(d.files, 'file', 'files')} · ${formatBytes(bytesDone)} of ${formatBytes(d.bytes)}${rate > 0 ? ` · ${formatBytes(rate)}/s` : ''}${etaSeconds !== null && filesDone > 0 ? ` · ${formatEta(etaSeconds)}` : ''}`}
