@@ -218,6 +218,15 @@ test('a store folder that disappears is shown as missing, drops are refused and 
   await expect(page.getByRole('region', { name: 'Transfers' }).getByRole('listitem')).toHaveCount(0);
   expect(existsSync(folder)).toBe(false);
   await screenshot(page, '32-store-missing');
+  // A long problem gives way: Reconnect, the store picker and the theme button stay on screen, whole.
+  for (const width of [1024, 1440]) {
+    await page.setViewportSize({ width, height: 800 });
+    for (const control of [page.getByRole('button', { name: 'Reconnect' }), page.getByRole('button', { name: /^Theme:/ }), page.locator('.profile select')]) {
+      const box = (await control.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(width);
+      expect(box.width).toBeGreaterThan(40);
+    }
+  }
 
   await page.getByRole('button', { name: 'Reconnect' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Could not connect' })).toContainText(`the store folder ${folder} is gone`);
