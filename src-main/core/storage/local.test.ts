@@ -51,6 +51,30 @@ describe('local folder specifics', () => {
     expect(await tree(outer)).toEqual(before);
   });
 
+  it('never writes or deletes through a folder that is a link inside the store (a namespace, a shard, the staging folder)', async () => {
+    const base = await tempRoot();
+    const root = path.join(base, 'store');
+    const outside = path.join(base, 'outside');
+    await fs.mkdir(outside);
+    await fs.writeFile(path.join(outside, 'victim'), 'theirs');
+    const storage = await LocalFolderStorage.open(root);
+    const data = (text: string) => new TextEncoder().encode(text);
+    await storage.put('kept/a', data('a'));
+    await fs.symlink(outside, path.join(root, 'linked'));
+    await fs.symlink(outside, path.join(root, 'kept', 'shard'));
+    const refused = { code: 'io_error', message: expect.stringContaining('is a link inside the store') };
+    await expect(storage.put('linked/objects/x', data('x'))).rejects.toMatchObject(refused);
+    await expect(storage.put('kept/shard/x', data('x'))).rejects.toMatchObject(refused);
+    await expect(storage.copy('kept/a', 'kept/shard/copy')).rejects.toMatchObject(refused);
+    const staged = await storage.stage({ kind: 'bytes', bytes: data('small') });
+    await expect(staged.commit('kept/shard/staged')).rejects.toMatchObject(refused);
+    await expect(storage.delete('linked/victim')).rejects.toMatchObject(refused);
+    await fs.symlink(outside, path.join(root, STAGING_DIR));
+    await expect(storage.stage({ kind: 'stream', stream: (async function* () { yield new Uint8Array(9 << 20); })() })).rejects.toMatchObject(refused);
+    expect(await fs.readdir(outside)).toEqual(['victim']);
+    expect(Buffer.from((await storage.get('kept/a'))!).toString()).toBe('a');
+  });
+
   it('hides temp files from listings and leaves none after a failed stage', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

@@ -636,10 +636,24 @@ export class LocalFolderStorage implements StorageBackend {
 
   /** A write's file system failures as typed errors naming the file (ENOSPC: no_space, EACCES: access_denied…). */
   private async writing<T>(file: string, write: () => Promise<T>): Promise<T> {
+    this.refuseLinkedFolders(path.dirname(file));
     try {
       return await write();
     } catch (err) {
       throw fileSystemError(err, `cannot write ${file}`);
+    }
+  }
+
+  /**
+   * Refuses to write or delete under a folder that is a link (`dir` or any folder between it and the
+   * root): the write would land wherever the link points, outside the store maybe. The root itself
+   * may be a link; nothing under it is followed. A few lstat calls, from the file's folder up.
+   */
+  private refuseLinkedFolders(dir: string): void {
+    for (let at = dir; at.startsWith(this.rootPrefix); at = path.dirname(at)) {
+      if (fsSync.lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new CacheError('io_error', `${at} is a link inside the store; links are never followed there, so nothing was written or deleted`);
+      }
     }
   }
 
@@ -659,6 +673,7 @@ export class LocalFolderStorage implements StorageBackend {
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
     const source = this.foundPathOf(from);
     const target = this.pathOf(to);
+    this.refuseLinkedFolders(path.dirname(target));
     // Stored objects are never modified in place, so a hard link is a safe, cheap copy. A target
     // that does not exist yet is linked directly; an existing one is replaced through a temp link.
     try {
@@ -841,6 +856,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   async delete(key: string): Promise<void> {
     const file = this.foundPathOf(key);
+    this.refuseLinkedFolders(path.dirname(file));
     await this.checkRoot(); // a delete in a store that is gone would "succeed" on nothing
     await fs.rm(file, { force: true }).catch((err: unknown) => {
       throw fileSystemError(err, `cannot delete ${file}`);
@@ -932,6 +948,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   private async openSpool(ring: BufferRing): Promise<Spool> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
+    this.refuseLinkedFolders(path.dirname(temp));
     const fd = await this.createFile(temp);
     const directFd = await openDirect(temp);
     return { temp, fd, writer: new StagingWriter(fd, { ring, directFd }) };
