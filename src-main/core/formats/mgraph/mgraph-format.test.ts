@@ -286,6 +286,19 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     await expect(format.retrieve('Team_D', { hash: mine.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('damaged') });
   });
 
+  it('deleting an entry whose key_based file a later store wrote over leaves that file to the later entry', async () => {
+    const format = new MgraphFormat(await open());
+    const json = (t: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(t) }, as: 'json' as const, options: { strategy: 'key_based', cache_key: 'site/a', file_id: 'page' } });
+    const first = await format.store('Team_E', json('{"v": 1}'));
+    const second = await format.store('Team_E', json('{"v": 2}')); // the same path: the service overwrites, and so do we
+    await expect(format.retrieve('Team_E', { cacheId: first.cache_id })).rejects.toMatchObject({ code: 'corrupt' });
+    await format.delete('Team_E', { cacheId: first.cache_id });
+    expect(JSON.parse(utf8(await collect((await format.retrieve('Team_E', { cacheId: second.cache_id })).content)))).toEqual({ v: 2 });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+    await format.delete('Team_E', { cacheId: second.cache_id }); // its own file: removed with it
+    expect((await format.storage.list('Team_E/data/')).objects).toEqual([]);
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };

@@ -66,6 +66,8 @@ const SIZE_CONCURRENCY = 2;
 
 const CONTENT_TYPES: Record<DataType, string> = { json: 'application/json', string: 'text/plain; charset=utf-8', binary: 'application/octet-stream' };
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Content files up to this size are checked for another entry's bytes before a delete removes them. */
+const OVERWRITE_CHECK_BYTES = 64 << 20;
 
 /** One version found: its refs, its ordinal and the latest's. */
 interface Resolved {
@@ -430,12 +432,47 @@ export class MgraphFormat implements StoreFormat {
         }, { freesSpace: true });
         contentRemoved = left === null;
       }
+      const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
       await this.storage.delete(refByIdKey(ns, cacheId));
       if (!idRef) continue;
       const children = (await mapLimit(dataFoldersOf(idRef), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
-      for (const key of [...idRef.all_paths.data, ...children.map((c) => c.key)]) await this.storage.delete(key);
+      for (const key of [...idRef.all_paths.data, ...children.map((c) => c.key)]) {
+        const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
+        if (!held) await this.storage.delete(key);
+      }
     }
     return { deleted: targets, contentRemoved };
+  }
+
+  /**
+   * Content files of an entry that another entry has written over since (the service's key_based
+   * strategy and explicit file ids reuse a path): they re-hash to that entry's hash, and its by-id
+   * ref names the same file. Deleting the older entry must leave them (and their sidecars and child
+   * data) to the one that holds them now. Files over OVERWRITE_CHECK_BYTES are not checked.
+   */
+  private async contentHeldByOthers(ns: string, cacheId: string, idRef: IdRef): Promise<string[]> {
+    const held: string[] = [];
+    for (const content of idRef.file_paths.content_files) {
+      const size = await sizeOf(this.storage, content);
+      if (size === null || size > OVERWRITE_CHECK_BYTES) continue;
+      const bytes = await this.storage.get(content);
+      const metadata = parseJsonObject<Metadata>(await this.storage.get(`${content}.metadata`))?.data;
+      let hash: string;
+      try {
+        hash = rehashFile(bytes ?? new Uint8Array(), idRef.file_type === 'binary' ? 'binary' : 'json', { contentEncoding: metadata?.content_encoding ?? null, jsonFieldPath: metadata?.json_field_path ?? null }).hash;
+      } catch {
+        continue; // unreadable: corrupt, not another entry's
+      }
+      if (hash === idRef.cache_hash) continue;
+      const others = (await this.readHashRef(ns, hash))?.cache_ids.filter((e) => e.cache_id !== cacheId) ?? [];
+      for (const other of others) {
+        if ((await this.readIdRef(ns, other.cache_id))?.file_paths.content_files.includes(content)) {
+          held.push(content);
+          break;
+        }
+      }
+    }
+    return held;
   }
 
   verify(options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
