@@ -340,6 +340,28 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     expect(calls.some((c) => c.method === 'connect')).toBe(false);
   });
 
+  it("after a switch the previous store's namespace gives way to one the new store holds, so a drop cannot go into it", async () => {
+    let names = ['logs', 'reports'];
+    const { client } = fakeClient({
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'] }),
+      namespaceNames: () => ok({ names }),
+      namespaces: () => ok({ namespaces: names.map((name) => ({ name, entries: 1, versions: 1, bytes: 1 })) }),
+      entries: (input: { namespace: string }) => ok({ namespace: input.namespace, total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
+    });
+    const { store } = renderWith(<NamespacesPanel />, { client, state: { namespace: 'logs' } });
+    names = ['alpha', 'beta'];
+    await act(async () => void (await store.getState().connect('other')));
+    await waitFor(() => expect(store.getState().namespace).toBe('alpha'));
+    names = [];
+    await act(async () => void (await store.getState().connect('empty')));
+    await waitFor(() => expect(store.getState().namespace).toBe('default'));
+    names = ['beta', 'default'];
+    store.getState().selectNamespace('beta');
+    await act(async () => void (await store.getState().connect('other')));
+    await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
+    expect(store.getState().namespace).toBe('beta'); // one the new store holds stays
+  });
+
   it('switching store clears every panel at once and drops a late answer from the previous store', async () => {
     const answers: ((value: unknown) => void)[] = [];
     const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));

@@ -386,6 +386,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       return result;
     }
 
+    /**
+     * After a switch the namespace on show is the previous store's until the new store's names come:
+     * then one the new store holds is shown instead (its first, or default in an empty store), so
+     * drops never go into a namespace the operator did not pick in this store.
+     */
+    let namespaceOfPreviousStore = false;
+
     function switched(capabilities: Capabilities): void {
       const { verify, retention, tab } = get();
       // Changes in the previous store.
@@ -409,6 +416,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         retention: NO_RETENTION,
       }));
       resetEntries(get().namespace, 'plain');
+      namespaceOfPreviousStore = true;
       void reloadProfiles();
       void get().refreshNamespaces();
       // The layout tab counts shards itself (the heatmap): a full stats listing beside it would double the work.
@@ -503,14 +511,18 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const current = get().namespaces;
         if (names.ok && current.status === 'loading') {
           const known = new Map((current.data ?? []).map((n) => [n.name, n]));
-          set({ namespaces: { status: 'loading', data: names.value.names.map((name) => known.get(name) ?? { name }).sort((a, b) => a.name.localeCompare(b.name)) } });
+          const sorted = [...names.value.names].sort((a, b) => a.localeCompare(b));
+          set({ namespaces: { status: 'loading', data: sorted.map((name) => known.get(name) ?? { name }) } });
+          if (namespaceOfPreviousStore && !sorted.includes(get().namespace)) get().selectNamespace(sorted[0] ?? 'default');
         }
+        if (names.ok) namespaceOfPreviousStore = false;
         const result = await counting;
         if (get().storeEpoch !== epoch) return;
         set({ namespaces: result.ok ? { status: 'ready', data: [...result.value.namespaces].sort((a, b) => a.name.localeCompare(b.name)) } : { status: 'error', error: result.error } });
       },
 
       selectNamespace(namespace) {
+        namespaceOfPreviousStore = false;
         if (namespace === get().namespace) return;
         set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune } }));
         resetEntries(namespace);
