@@ -149,6 +149,31 @@ describe('the entries browser', () => {
     expect(store.getState().notice).toBe('Deleted 1 entry');
   });
 
+  it('another namespace or filter starts at its first row, not where the last list was scrolled to', async () => {
+    const { client } = fakeClient({ entries: namespaceOf(5_000) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    list().scrollTop = 40_000;
+    act(() => store.getState().selectNamespace('other'));
+    await waitFor(() => expect(store.getState().entries.total).toBe(5_000));
+    expect(list().scrollTop).toBe(0);
+    list().scrollTop = 40_000;
+    fireEvent.change(screen.getByLabelText('Filter by name or hash'), { target: { value: 'file-1' } });
+    await waitFor(() => expect(store.getState().entries.filter).toMatchObject({ name: 'file-1' }));
+    await waitFor(() => expect(list().scrollTop).toBe(0));
+  });
+
+  it('Ctrl+A pressed while a clicked entry is still opening is kept when it opens', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(50), entry: () => new Promise(() => {}) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[3]!);
+    fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
+    act(() => store.setState({ entry: { status: 'ready', data: { record: { namespace: 'default', hash: hashOf(3) } } } as never })); // it opens
+    await waitFor(() => expect(calls.some((c) => c.method === 'entries' && (c.input as MethodInput<'entries'>).locate === hashOf(3))).toBe(true));
+    await act(async () => {}); // main's answer to the locate is in
+    expect(screen.getByTestId('entries-count').textContent).toBe('50 entries · 50 selected');
+  });
+
   it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, folder: '/home/me/out' }) });
     const { store } = renderWith(<EntriesPanel />, { client });

@@ -71,7 +71,16 @@ export function EntriesPanel() {
     else void selectEntryRange(index, index);
   }
 
-  // The entry on show is the selected row, however it was opened, even far from the rows fetched so far.
+  // Another namespace, filter or order starts at its first row, not where the last list was scrolled to.
+  const query = `${entries.namespace}\n${entries.sort}\n${entries.descending}\n${JSON.stringify(entries.filter)}`;
+  useEffect(() => {
+    if (scrollRef.current) scrollRef.current.scrollTop = 0;
+  }, [query]);
+
+  // The entry on show is the selected row, however it was opened, even far from the rows fetched so far;
+  // a selection that already holds it (Ctrl+A pressed while it was opening) is kept.
+  const entriesRef = useRef(entries);
+  entriesRef.current = entries;
   useEffect(() => {
     if (!shownHash) return;
     let stale = false;
@@ -80,7 +89,7 @@ export function EntriesPanel() {
       setActive(index);
       setAnchor(index);
       virtualizer.scrollToIndex(index, { align: 'auto' });
-      setSelection({ all: false, hashes: [shownHash] });
+      if (!isSelected(entriesRef.current, shownHash)) setSelection({ all: false, hashes: [shownHash] });
     });
     return () => void (stale = true);
   }, [shownHash, entries.generation, complete, locate, setSelection, virtualizer]); // a row not listed yet is found once the listing is complete
