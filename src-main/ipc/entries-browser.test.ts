@@ -129,6 +129,21 @@ describe('saveEntries (desktop: into a chosen folder)', () => {
     expect(existsSync(path.join(saveDir, '..', 'dots'))).toBe(false);
   });
 
+  it('a long non-ASCII source name is cut to whole characters that fit a file name, twice over with the hash added', async () => {
+    const { call, saveDir } = await setup();
+    for (const name of ['日'.repeat(120), '😀'.repeat(150)]) {
+      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'beta', name, base64: Buffer.from(name).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      for (let i = 0; i < 2; i++) expect(await call('saveEntries', { namespace: 'beta', selection: { hashes: [stored.value.hash] } })).toMatchObject({ ok: true, value: { done: 1, failed: 0 } });
+    }
+    const saved = readdirSync(saveDir);
+    expect(saved).toHaveLength(4);
+    for (const file of saved) {
+      expect(Buffer.byteLength(file)).toBeLessThanOrEqual(255);
+      expect(file).toBe(file.toWellFormed()); // no half of a character
+    }
+  });
+
   it('where main has no folder dialog (the bridge), it says to download instead and writes nothing', async () => {
     const { call, alpha } = await setup({ folder: false });
     expect(await call('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash] } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('download') } });

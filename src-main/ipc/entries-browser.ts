@@ -74,8 +74,23 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
 /** A file name for content saved into a folder the operator chose: one plain name, never a path. */
 export function safeFileName(name: string, fallback: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
-  const cleaned = name.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_').slice(0, 200);
+  const cleaned = cutToBytes(name.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_'), MAX_NAME_BYTES);
   return cleaned === '' || cleaned === '.' || cleaned === '..' ? fallback : cleaned;
+}
+
+/** File systems take names of 255 bytes; this leaves room for the hash added to a name already taken. */
+const MAX_NAME_BYTES = 200;
+
+/** The longest start of `text` of at most `max` UTF-8 bytes, whole characters only. */
+function cutToBytes(text: string, max: number): string {
+  let bytes = 0;
+  let out = '';
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (bytes > max) break;
+    out += char;
+  }
+  return out;
 }
 
 /**
