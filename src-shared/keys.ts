@@ -30,16 +30,13 @@ function assertKeyMatches(key: string, pattern: RegExp): void {
  */
 const FOUND_KEY_RE = /^[A-Za-z0-9_.~%!*'()+= \\/-]+$/;
 
-export function assertReadableKey(key: string): void {
-  resolveFoundKey(key);
-}
-
 /**
  * A found key resolved as the service's own local store resolves a path (os.path.abspath): a leading
  * "/", "." and empty segments dropped, ".." taking off the segment before it. Refused when it climbs
  * above the root, names a top-level dot folder (staging) or a dot file (temp files): none is a key.
  */
 export function resolveFoundKey(key: string): string {
+  if (typeof key === 'string' && key.length <= MAX_KEY_LENGTH && KEY_RE.test(key)) return key; // a key as stores write it: nothing to resolve
   assertKeyMatches(key, FOUND_KEY_RE);
   const segments: string[] = [];
   for (const segment of key.split('/')) {
@@ -60,10 +57,9 @@ export function assertValidPrefix(prefix: string): void {
   assertValidKey(trimmed);
 }
 
-/** A prefix to list what a store holds, keys it did not write included (assertReadableKey). */
+/** A prefix to list what a store holds, keys it did not write included (resolveFoundKey). */
 export function assertReadablePrefix(prefix: string): void {
-  if (prefix === '') return;
-  assertReadableKey(prefix);
+  if (prefix !== '') resolveFoundKey(prefix);
 }
 
 /** Whether a check passes, for schemas that refine with a predicate. */
