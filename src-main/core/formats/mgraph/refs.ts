@@ -139,7 +139,9 @@ export class RefWriter {
         return next;
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-        if (status !== 412 && status !== 409) throw s3Failure(err, key);
+        // 404 to an If-Match: the ref was deleted since it was read (Ceph RGW says NoSuchKey), a conflict like 412.
+        const deletedMeanwhile = status === 404 && current !== null;
+        if (status !== 412 && status !== 409 && !deletedMeanwhile) throw s3Failure(err, key);
       }
     }
     throw new CacheError('conflict', `${key} kept changing under concurrent writers; nothing was changed, try again`);
