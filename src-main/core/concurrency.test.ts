@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { REPO_ROOT } from '../test-support/cli-harness';
 import { CacheService } from './cache-service';
+import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { cacheHashOf } from './hashing';
 import { LocalFolderStorage } from './storage/local';
 
@@ -27,6 +28,26 @@ it('8 processes x 200 concurrent stores of one content get versions exactly 1..1
     expect((await cache.versions('default', hash)).map((v) => v.version)).toEqual(versions);
     expect((await cache.record('default', { hash })).version).toBe(1600);
     expect(await cache.stats('default')).toMatchObject({ entries: 1, versions: 1600, bytes: 9 });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}, 180_000);
+
+it('service layout on a local folder: 6 processes x 30 concurrent stores of one content keep all 180 cache ids in its by-hash ref', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-mgraph-procs-'));
+  try {
+    await fs.mkdir(path.join(dir, 'default', 'refs'), { recursive: true }); // a service store: no detection in the workers
+    const worker = path.join(REPO_ROOT, 'src-main/test-support/store-worker.ts');
+    const outputs = await Promise.all(
+      Array.from({ length: 6 }, () => run(process.execPath, ['--import', 'tsx', worker, 'mgraph', dir, '30', 'contended'], { cwd: REPO_ROOT })),
+    );
+    const stored = outputs.flatMap((o) => JSON.parse(o.stdout) as string[]);
+    const format = new MgraphFormat(await LocalFolderStorage.open(dir));
+    const kept = (await format.versions('default', cacheHashOf('contended'))).map((v) => v.cache_id);
+    expect(kept.sort()).toEqual(stored.sort());
+    expect(kept).toHaveLength(180);
+    // The leases that serialized the ref's updates are gone with them.
+    expect((await format.storage.list('_cache-admin.d/')).objects).toEqual([]);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

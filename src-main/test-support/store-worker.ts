@@ -1,12 +1,14 @@
 // Child process for the multi-process tests.
 //   store-worker.ts <dir> <count> <content>: stores one content N times concurrently into a folder,
 //     prints the versions it got as a JSON array.
+//   store-worker.ts mgraph <dir> <count> <content>: the same in the service layout, printing the cache ids.
 //   store-worker.ts race <storage JSON> <rounds> <seed>: two lanes of random stores and deletes of
 //     three small contents (see hostile-store-delete-race.test.ts), one JSON line per outcome.
 import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { seeded } from '../../bench/fixtures';
 import { CacheService } from '../core/cache-service';
+import { MgraphFormat } from '../core/formats/mgraph/mgraph-format';
 import { cacheHashOf } from '../core/hashing';
 import { LocalFolderStorage } from '../core/storage/local';
 import { S3Storage, type S3Config } from '../core/storage/s3';
@@ -67,6 +69,12 @@ const args = process.argv.slice(2);
 const isMain = import.meta.url === pathToFileURL(process.argv[1] ?? '').href; // tests import the helpers above
 if (isMain && args[0] === 'race') {
   await race(JSON.parse(args[1]!) as RaceStorage, Number(args[2]), Number(args[3]));
+} else if (isMain && args[0] === 'mgraph') {
+  const [, dir, countText, content] = args;
+  const format = new MgraphFormat(await LocalFolderStorage.open(dir!));
+  const bytes = new TextEncoder().encode(content);
+  const results = await Promise.all(Array.from({ length: Number(countText) }, () => format.store('default', { source: { kind: 'bytes', bytes } })));
+  process.stdout.write(JSON.stringify(results.map((r) => r.cache_id)));
 } else if (isMain) {
   const [dir, countText, content] = args;
   const cache = new CacheService(await LocalFolderStorage.open(dir!));

@@ -31,7 +31,7 @@ function run(args: string[]): Promise<Record<string, unknown>[]> {
 const cases: [string, 'native' | 'mgraph', () => WorkerStorage][] = [
   ['native, local folder', 'native', () => ({ dir: mkdtempSync(path.join(tmpdir(), 'prune-race-')) })],
   [`native, S3 (${s3ServerName()})`, 'native', () => ({ s3: s3.config() })],
-  // The service layout's by-hash ref is safe across processes only with conditional writes (docs/service-layout.md).
+  ['service layout, local folder', 'mgraph', () => ({ dir: mkdtempSync(path.join(tmpdir(), 'prune-race-')) })],
   [`service layout, S3 (${s3ServerName()})`, 'mgraph', () => ({ s3: s3.config() })],
 ];
 
@@ -63,7 +63,10 @@ describe.each(cases)('prune racing stores in other processes (%s)', (_name, layo
     }
     for (const text of RACE_CONTENTS) {
       const hash = stored.find((s) => s.sha256 === createHash('sha256').update(text).digest('hex'))!.hash;
-      expect((await format.versions(RACE_NS, hash)).every((v) => Date.parse(v.stored_at) >= cutoff)).toBe(true);
+      const versions = await format.versions(RACE_NS, hash);
+      expect(versions.every((v) => Date.parse(v.stored_at) >= cutoff)).toBe(true);
+      // Every store is found by its hash too: none was dropped from the hash's versions (the service layout's by-hash ref).
+      expect(versions.map((v) => v.cache_id).sort()).toEqual(stored.filter((s) => s.hash === hash).map((s) => s.stored).sort());
     }
     const problems = (await format.verify({ orphanGraceMs: 60_000 })).problems;
     expect(problems.filter((p) => ['dangling_ref', 'missing_content', 'corrupt'].includes(p.kind))).toEqual([]);

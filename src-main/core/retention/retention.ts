@@ -10,7 +10,7 @@ import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
 import type { NativeFormat } from '../formats/native/native-format';
 import type { StoreFormat } from '../formats/format';
 import { forEachPage } from '../storage/list-page';
-import { holdingLease } from './lease';
+import { holdingLease } from '../lease';
 import { planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
 import { ADMIN_PREFIX, formatAge, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
 
@@ -177,7 +177,10 @@ export class Retention {
     };
     for (const namespace of plan.namespaces) {
       const mine = plan.versions.filter((v) => v.namespace === namespace);
-      const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, options.signal, () => this.pruneNamespace(namespace, plan.now, mine, run));
+      const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
+        signal: options.signal,
+        cancelled: 'the prune was cancelled while another prune of the namespace ran',
+      });
       if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${plan.versions.length} versions`);
     }
     return summary;

@@ -328,4 +328,29 @@ describe('by-hash ref updates on S3', () => {
     expect(ids.sort()).toEqual(results.map((r) => r.cache_id).sort());
     expect(proxy.count((r) => r.status === 412)).toBeGreaterThan(0);
   });
+
+  it('a 404 to the If-Match write (Ceph RGW, when the ref was deleted since it was read) is a conflict: read again, and the store lands', async () => {
+    const format = new MgraphFormat(await backends[2]![1]());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('stored twice') };
+    const first = await format.store('race', { source });
+    proxy.inject({ match: ({ method, url }) => method === 'PUT' && url.includes('/refs/by-hash/'), action: { kind: 'status', status: 404 }, times: 1 });
+    const second = await format.store('race', { source });
+    expect(proxy.count((r) => r.status === 404 && r.method === 'PUT')).toBeGreaterThan(0);
+    expect((await format.versions('race', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, second.cache_id]);
+  });
+
+  it("a store landing while a delete removes the hash's last version (S3 deletes are unconditional) is kept: it waits for the delete's tombstone to go", async () => {
+    const storage = await backends[2]![1]();
+    const deleter = new MgraphFormat(storage);
+    const writer = new MgraphFormat(storage); // another process: no shared lock
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('deleted and stored at once') };
+    const old = await deleter.store('race', { source });
+    // The delete's removal of the ref is held 300 ms: the store reads, writes and returns meanwhile unless it waits.
+    proxy.inject({ match: ({ method, url }) => method === 'DELETE' && url.includes('/refs/by-hash/'), action: { kind: 'delay', ms: 300 }, times: 1 });
+    const deleting = deleter.delete('race', { cacheId: old.cache_id });
+    await new Promise((r) => setTimeout(r, 100));
+    const [stored] = await Promise.all([writer.store('race', { source }), deleting]);
+    expect((await writer.versions('race', old.hash)).map((v) => v.cache_id)).toEqual([stored.cache_id]);
+    expect((await writer.retrieve('race', { hash: old.hash })).record.cache_id).toBe(stored.cache_id);
+  });
 });

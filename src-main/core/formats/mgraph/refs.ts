@@ -2,9 +2,13 @@
  * The service's JSON files: its two refs and the .config/.metadata sidecars, byte for byte as it
  * writes them, and the read-modify-write of a by-hash ref.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pythonJsonDumpsValue } from '../../../../src-shared/canonical-json';
 import { CacheError } from '../../../../src-shared/errors';
+import { cacheHashOf } from '../../hashing';
 import { KeyedLock } from '../../keyed-lock';
+import { holdingLease } from '../../lease';
+import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
 import type { StorageBackend } from '../../storage/types';
 import type { FileType, Strategy } from './keys';
@@ -92,12 +96,15 @@ export function isIdRef(value: IdRef | null): value is IdRef {
 }
 
 const CONFLICT_RETRIES = 8;
+const TOMBSTONE_STALE_MS = 10_000;
+const TOMBSTONE_POLL_MS = 50;
 
 /**
  * Read-modify-write of one by-hash ref. On S3 with conditional writes it is an ETag-conditional
- * PUT (If-Match, or If-None-Match for a new ref), retried on conflict, so concurrent writers
- * anywhere never lose an update. Elsewhere it is serialized within this process only, as the
- * service itself does no better (see docs/service-layout.md). `change` returns null to delete.
+ * PUT (If-Match, or If-None-Match for a new ref), retried on conflict. Elsewhere (a local folder)
+ * it holds a lease on the ref (core/lease.ts) for the read and the write. Either way concurrent
+ * writers in any process never lose an update (see docs/service-layout.md). `change` returns
+ * null to delete.
  */
 export class RefWriter {
   private readonly lock = new KeyedLock();
@@ -106,46 +113,84 @@ export class RefWriter {
 
   async update(key: string, change: (current: HashRef | null) => HashRef | null, options: { freesSpace?: boolean } = {}): Promise<HashRef | null> {
     if (isS3(this.storage) && this.storage.capabilities.conditionalWrites) return this.updateS3(this.storage, key, change);
-    return this.lock.run(key, async () => {
-      const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
-      if (next) await this.storage.put(key, dumps(next, 2), options);
-      else await this.storage.delete(key);
-      return next;
-    });
+    return this.lock.run(key, () =>
+      holdingLease(this.storage, refLeaseKey(key), async () => {
+        const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
+        if (next) await this.storage.put(key, dumps(next, 2), options);
+        else await this.storage.delete(key);
+        return next;
+      }),
+    );
   }
 
+  /**
+   * S3 deletes are unconditional, so removing a ref's last cache id takes two steps: a tombstone
+   * (the ref with no cache ids, latest_id kept, which the service reads as the entry being gone)
+   * written If-Match, which fails if a store changed the ref since it was read, then the delete.
+   * Writers wait for a tombstone to go instead of writing over it; one that stays TOMBSTONE_STALE_MS
+   * belongs to a killed deleter and counts as no ref.
+   */
   private async updateS3(s3: S3Storage, key: string, change: (current: HashRef | null) => HashRef | null): Promise<HashRef | null> {
     // Loaded on demand, as open-store does: the SDK is slow to load and local folders never need it.
     const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
     const { bucket, prefix = '' } = s3.config;
     const Key = `${prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`}${key}`;
-    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
-      let current: { bytes: Uint8Array; etag: string } | null = null;
+    /** Writes `ref` if the object is still as read (`etag`, or absent when null); false when it changed meanwhile. */
+    const putIfUnchanged = async (ref: HashRef, etag: string | null): Promise<boolean> => {
       try {
-        const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key }));
-        current = { bytes: await out.Body!.transformToByteArray(), etag: out.ETag! };
-      } catch (err) {
-        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw s3Failure(err, key);
-      }
-      const next = change(current ? parseJsonObject<HashRef>(current.bytes) : null);
-      if (!next) {
-        await s3.delete(key);
-        return null;
-      }
-      try {
-        await s3.client.send(
-          new PutObjectCommand({ Bucket: bucket, Key, Body: dumps(next, 2), ContentType: 'application/json', ...(current ? { IfMatch: current.etag } : { IfNoneMatch: '*' }) }),
-        );
-        return next;
+        await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: dumps(ref, 2), ContentType: 'application/json', ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }) }));
+        return true;
       } catch (err) {
         const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
         // 404 to an If-Match: the ref was deleted since it was read (Ceph RGW says NoSuchKey), a conflict like 412.
-        const deletedMeanwhile = status === 404 && current !== null;
-        if (status !== 412 && status !== 409 && !deletedMeanwhile) throw s3Failure(err, key);
+        if (status === 412 || status === 409 || (status === 404 && etag !== null)) return false;
+        throw s3Failure(err, key);
       }
+    };
+    const readRef = async (): Promise<{ ref: HashRef | null; etag: string } | null> => {
+      try {
+        const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key }));
+        return { ref: parseJsonObject<HashRef>(await out.Body!.transformToByteArray()), etag: out.ETag! };
+      } catch (err) {
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw s3Failure(err, key);
+        return null;
+      }
+    };
+    let tombstoneSeen = null as { etag: string; since: number } | null;
+    for (let conflicts = 0; conflicts < CONFLICT_RETRIES; ) {
+      const read = await readRef();
+      let current = read?.ref ?? null;
+      if (read && isTombstone(current)) {
+        if (tombstoneSeen?.etag !== read.etag) tombstoneSeen = { etag: read.etag, since: Date.now() };
+        if (Date.now() - tombstoneSeen.since < TOMBSTONE_STALE_MS) {
+          await sleep(TOMBSTONE_POLL_MS);
+          continue;
+        }
+        current = null;
+      }
+      const next = change(current);
+      if (next) {
+        if (await putIfUnchanged(next, read?.etag ?? null)) return next;
+      } else if (!read) {
+        return null;
+      } else if (await putIfUnchanged({ ...(current ?? read.ref!), cache_ids: [], total_versions: 0 }, read.etag)) {
+        await s3.delete(key);
+        return null;
+      }
+      conflicts++;
     }
     throw new CacheError('conflict', `${key} kept changing under concurrent writers; nothing was changed, try again`);
   }
+}
+
+/** A ref whose last cache id a deleter is removing (see RefWriter.updateS3). */
+function isTombstone(ref: HashRef | null): boolean {
+  return isHashRef(ref) && ref.cache_ids.length === 0;
+}
+
+/** Flat, so taking and dropping a lease makes and prunes one folder at most. */
+function refLeaseKey(key: string): string {
+  return `${ADMIN_PREFIX}leases/refs/${cacheHashOf(key)}.json`;
 }
 
 function isS3(storage: StorageBackend): storage is S3Storage {

@@ -1,14 +1,13 @@
 /**
- * One prune per namespace at a time, across processes: a lease key written create-only and
- * refreshed while the prune runs. A lease not refreshed for LEASE_STALE_MS belongs to a killed
- * prune and is taken over. Two pruners would otherwise race each other's deletes: one could check
- * a version, the other delete it, a store take its number again, and the first delete the new one.
+ * A lock across processes over any backend: a lease key written create-only and refreshed while
+ * its task runs. A lease not refreshed for LEASE_STALE_MS belongs to a killed process and is taken
+ * over. Prunes hold one per namespace; service-layout stores and deletes one per by-hash ref.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CacheError } from '../../../src-shared/errors';
-import type { StorageBackend } from '../storage/types';
-import { readTokenFile } from '../token-file';
+import { CacheError } from '../../src-shared/errors';
+import type { StorageBackend } from './storage/types';
+import { readTokenFile } from './token-file';
 
 export const LEASE_STALE_MS = 30_000;
 const LEASE_REFRESH_MS = 5_000;
@@ -23,15 +22,15 @@ async function readLease(storage: StorageBackend, key: string): Promise<Lease | 
   return found && { token: found.token, refreshed: found.at };
 }
 
-/** Runs `task` holding the lease at `key`, waiting for a live holder to finish (cancellable). */
-export async function holdingLease<T>(storage: StorageBackend, key: string, signal: AbortSignal | undefined, task: () => Promise<T>): Promise<T> {
+/** Runs `task` holding the lease at `key`, waiting for a live holder to finish (cancellable: `waiting.signal` fails it with `waiting.cancelled`). */
+export async function holdingLease<T>(storage: StorageBackend, key: string, task: () => Promise<T>, waiting?: { signal?: AbortSignal; cancelled: string }): Promise<T> {
   const token = randomUUID();
   const body = () => new TextEncoder().encode(`${JSON.stringify({ token, refreshed: new Date().toISOString() })}\n`);
   for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true, freesSpace: true })); attempt++) {
     const other = await readLease(storage, key);
     if (other && Date.now() - other.refreshed > LEASE_STALE_MS) await storage.delete(key);
     else {
-      if (signal?.aborted) throw new CacheError('cancelled', 'the prune was cancelled while another prune of the namespace ran');
+      if (waiting?.signal?.aborted) throw new CacheError('cancelled', waiting.cancelled);
       await sleep(Math.min(1000, 25 * 2 ** attempt));
     }
   }
