@@ -1,6 +1,6 @@
 // Hostile input: names a record cannot hold, stores that fail half-way, and damaged version records
 // must never break verify or delete for the whole store (issue 15, item 3 and item 8's numeric source).
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -176,6 +176,29 @@ describe('hostile input: a damaged record through the CLI', () => {
     expect(report).toMatchObject({ code: 1, stderr: '' });
     expect(JSON.parse(report.stdout).problems).toEqual([expect.objectContaining({ kind: 'corrupt', key: recordKey })]);
     expect((await cli(['--store', dir, '--ns', NS, 'delete', hash])).code).toBe(0);
+    expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
+  });
+});
+
+describe('hostile input: stored content damaged on disk', () => {
+  it.each([
+    ['a flipped byte', (b: Buffer) => Buffer.from(b.map((x, i) => (i === 3 ? x ^ 0xff : x)))],
+    ['a torn copy', (b: Buffer) => b.subarray(0, b.length - 2)],
+  ])('with %s: get refuses it, storing the same bytes again puts them back, and every version reads back', async (_name, damage) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-content-'));
+    const source = path.join(dir, '..', `${path.basename(dir)}.txt`);
+    writeFileSync(source, 'the bytes the operator stored');
+    const first = await cli(['--store', dir, '--ns', NS, '--json', 'store', source]);
+    const { hash } = JSON.parse(first.stdout) as { hash: string };
+    const content = path.join(dir, new CacheService(new MemoryStorage()).layout.content(NS, hash as CacheHash));
+    writeFileSync(content, damage(readFileSync(content)));
+    expect(await cli(['--store', dir, '--ns', NS, 'get', hash])).toMatchObject({ code: 3, stdout: '', stderr: expect.stringContaining('is corrupt') });
+
+    const again = await cli(['--store', dir, '--ns', NS, '--json', 'store', source]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ version: 2, deduplicated: false });
+    for (const version of ['1', '2']) {
+      expect(await cli(['--store', dir, '--ns', NS, 'get', hash, '--version', version])).toMatchObject({ code: 0, stdout: 'the bytes the operator stored' });
+    }
     expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
   });
 });

@@ -189,6 +189,29 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       expect(await allKeys(s)).toEqual(['c/hw']);
     });
 
+    it('a commit over other bytes at its key (a torn copy, a flipped byte) replaces them, small or streamed', async () => {
+      const s = await factory.create();
+      const big = Uint8Array.from({ length: 3 << 20 }, (_, i) => (i * 7) % 251); // streamed in 1 MiB chunks: a local folder spools it
+      for (const [name, content] of [['small', bytes('hello world')], ['big', big]] as const) {
+        const flipped = Uint8Array.from(content);
+        flipped[5]! ^= 0xff;
+        for (const [how, bad] of [['torn', content.subarray(0, content.length - 1)], ['flipped', flipped]] as const) {
+          const key = `c/${name}-${how}`;
+          await s.put(key, bad);
+          const stream = (async function* () {
+            for (let at = 0; at < content.length; at += 1 << 20) yield content.subarray(at, at + (1 << 20));
+          })();
+          const staged = await s.stage({ kind: 'stream', stream });
+          expect(await staged.commit(key), key).toBe('created');
+          await staged.discard();
+          expect(Buffer.compare(Buffer.from((await s.get(key))!), Buffer.from(content)), key).toBe(0);
+          const again = await s.stage({ kind: 'bytes', bytes: content });
+          expect(await again.commit(key), key).toBe('exists');
+          await again.discard();
+        }
+      }
+    });
+
     it('stages files of every size around the read and write chunk boundaries byte-exact', async () => {
       const s = await factory.create();
       const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-sizes-'));

@@ -8,6 +8,7 @@ import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN } from '../buffer-ring';
 import { type HashResult, pumpHashed } from '../hashing';
 import { isHidden, walkFolder } from './folder-walk';
+import { heldContent } from './held-content';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
@@ -809,6 +810,13 @@ export class LocalFolderStorage implements StorageBackend {
     return (await this.info(key))?.size ?? null;
   }
 
+  /** A content key's size before a commit; a store whose folder is gone fails here, as `exists` does. */
+  private async contentSize(key: string): Promise<number | null> {
+    const size = await this.sizeOf(key);
+    if (size === null) await this.checkRoot();
+    return size;
+  }
+
   private async info(key: string): Promise<ObjectInfo | null> {
     try {
       const st = await fs.lstat(this.foundPathOf(key));
@@ -917,7 +925,7 @@ export class LocalFolderStorage implements StorageBackend {
       if (!spool) return this.stagedInMemory(result, only === null ? new Uint8Array(0) : buffers.starts(only) ? new Uint8Array(only) : only);
       const written: Spool = spool;
       spool = null; // from here on finishSpool cleans up after itself
-      const finished = await this.writing(staging, () => this.finishSpool(written));
+      const finished = await this.writing(staging, () => this.finishSpool(written, result));
       await this.keepSpaceReserve(); // long made, beside the content
       return { ...result, ...finished };
     } catch (err) {
@@ -933,13 +941,14 @@ export class LocalFolderStorage implements StorageBackend {
       ...result,
       commit: async (key) => {
         const file = this.pathOf(key);
-        if (await this.exists(key)) return 'exists';
+        const held = await heldContent(this, key, result, (k) => this.contentSize(k));
+        if (held === 'intact') return 'exists';
         return this.writing(file, async () => {
           // Most new hashes open a new shard folder: creating it first is cheaper than failing.
           await this.makeFolders(path.dirname(file));
           const temp = path.join(path.dirname(file), tempName());
           await this.writeNew(temp, bytes, true);
-          return this.placeContent(temp, file);
+          return this.placeContent(temp, file, held === 'corrupt');
         });
       },
       discard: async () => {},
@@ -961,7 +970,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   /** Waits for the last writes, closes and flushes the spooled file; then it can be renamed to its key. */
-  private async finishSpool(spool: Spool): Promise<Pick<StagedContent, 'commit' | 'discard'>> {
+  private async finishSpool(spool: Spool, content: HashResult): Promise<Pick<StagedContent, 'commit' | 'discard'>> {
     const { temp, fd, writer } = spool;
     try {
       await writer.finish();
@@ -985,11 +994,12 @@ export class LocalFolderStorage implements StorageBackend {
     return {
       commit: async (key) => {
         const file = this.pathOf(key);
-        if (await this.exists(key)) {
+        const held = await heldContent(this, key, content, (k) => this.contentSize(k));
+        if (held === 'intact') {
           await discard();
           return 'exists';
         }
-        const placed = await this.writing(file, () => this.placeContent(temp, file));
+        const placed = await this.writing(file, () => this.placeContent(temp, file, held === 'corrupt'));
         discarded = true;
         return placed;
       },
@@ -1001,7 +1011,12 @@ export class LocalFolderStorage implements StorageBackend {
    * Moves finished content to its key, create-only: of writers racing with the same bytes, exactly
    * one reports new content. Something at the key that is not a file (a planted link) is replaced.
    */
-  private async placeContent(temp: string, file: string): Promise<'created' | 'exists'> {
+  /** Links a finished temp file to its content key; `replace`: renames it over corrupt bytes there. */
+  private async placeContent(temp: string, file: string, replace = false): Promise<'created' | 'exists'> {
+    if (replace) {
+      await this.io.rename(temp, file);
+      return 'created';
+    }
     const placed = (await this.linkNew(temp, file)) ? 'created' : (await this.io.lstat(file))?.isFile() ? 'exists' : null;
     if (placed === null) {
       await this.io.rename(temp, file);

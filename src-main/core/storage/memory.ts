@@ -1,6 +1,7 @@
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
+import { heldContent } from './held-content';
 import { pageFromSorted } from './list-page';
 import type { ContentSource, CopyOptions, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 
@@ -82,7 +83,10 @@ export class MemoryStorage implements StorageBackend {
       ...result,
       commit: async (key) => {
         if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
-        return (await this.put(key, data, { ifAbsent: true })) ? 'created' : 'exists';
+        const held = await heldContent(this, key, result, async (k) => (await this.get(k))?.byteLength ?? null);
+        if (held === 'corrupt') await this.put(key, data);
+        else if (held === 'intact' || !(await this.put(key, data, { ifAbsent: true }))) return 'exists';
+        return 'created';
       },
       discard: async () => {},
     };

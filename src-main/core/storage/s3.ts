@@ -18,6 +18,7 @@ import { fromIni } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
+import { heldContent } from './held-content';
 import { uploadContent } from './s3-upload';
 import { assertReadablePrefix, assertValidKey, assertValidPrefix, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
@@ -260,11 +261,16 @@ export class S3Storage implements StorageBackend {
   }
 
   async exists(key: string): Promise<boolean> {
+    return (await this.headSize(key)) !== null;
+  }
+
+  /** One HEAD: the object's size, or null when there is none. */
+  private async headSize(key: string): Promise<number | null> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
-      return true;
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
+      return head.ContentLength ?? 0;
     } catch (err) {
-      if (this.isNotFound(err)) return false;
+      if (this.isNotFound(err)) return null;
       throw this.mapError(err, `check ${key}`);
     }
   }
@@ -335,7 +341,7 @@ export class S3Storage implements StorageBackend {
     return {
       ...result,
       commit: async (key, commitOptions = {}) => {
-        if (await this.exists(key)) return 'exists';
+        if ((await heldContent(this, key, result, (k) => this.headSize(k))) === 'intact') return 'exists';
         await this.upload(key, bytes ? { bytes } : { file: file! }, result, commitOptions);
         return 'created';
       },

@@ -71,7 +71,10 @@ export interface StagedContent {
   readonly size: number;
   /** The first bytes, for content sniffing. */
   readonly head: Uint8Array;
-  /** Place the content at `key` unless something is already there. */
+  /**
+   * Place the content at `key` unless it already holds these bytes ('exists'). Other bytes there
+   * are corrupt and are replaced ('created'): see heldContent.
+   */
   commit(key: string, options?: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void }): Promise<'created' | 'exists'>;
   /** Drop what was staged. Safe to call after commit. */
   discard(): Promise<void>;
