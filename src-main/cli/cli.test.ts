@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliProcess } from '../test-support/cli-harness';
+import { CLI_ENTRY, REPO_ROOT, cli, cliProcess } from '../test-support/cli-harness';
 
 let work: string;
 let store: string;
@@ -215,5 +216,19 @@ describe('cli', () => {
     const bad = await cliProcess(['get', 'xyz'], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('store - with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored', async () => {
+    const store = path.join(work, 'stdin-store');
+    const run = (redirect: string) =>
+      spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store - ${redirect}`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
+    for (const redirect of ['<&-', '</dev/null']) {
+      const closed = run(redirect);
+      expect(closed.status, redirect).toBe(2);
+      expect(closed.stderr, redirect).toContain('closed or /dev/null: nothing was read, so nothing was stored');
+    }
+    await expect(fs.readdir(store)).rejects.toThrow();
+    const piped = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" --store "$2" --json store -`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(JSON.parse(piped.stdout)).toMatchObject({ size: 0 });
   });
 });

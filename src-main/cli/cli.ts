@@ -31,6 +31,8 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** The store worker's script, when this process can start worker threads (the CLI binary). */
   storeWorker?: URL;
+  /** Standard input is /dev/null: closed (`<&-`, Node opens /dev/null in its place) or redirected from it. */
+  stdinIsNull?: boolean;
 }
 
 const USAGE = `usage: cache-admin [--store DIR | --memory | --s3-bucket B [S3 options]] [--format native|mgraph] [--ns NAMESPACE] [--json] <command> [args]
@@ -192,6 +194,9 @@ async function lookupOf(ctx: Ctx): Promise<FormatLookup> {
 }
 
 function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string } {
+  if (arg === '-' && io.stdinIsNull) {
+    throw usageError("- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (to store empty content, pipe it: printf '' | cache-admin store -)");
+  }
   if (arg === '-') return { source: { kind: 'stream', stream: io.stdin }, name: 'stdin' };
   return { source: { kind: 'file', path: arg }, name: path.basename(arg) };
 }

@@ -1,6 +1,7 @@
 // Raise libuv's pool before the first fs call: bulk stores keep many small writes and fsyncs in flight.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
+import { fstatSync, statSync } from 'node:fs';
 import { runCli } from './cli';
 import { storeWorkerBeside } from './store-files';
 
@@ -8,7 +9,18 @@ import { storeWorkerBeside } from './store-files';
 // (tsx), there is no worker script, and bulk stores run in this thread.
 const storeWorker = storeWorkerBeside(import.meta.url);
 
-runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, storeWorker }).then(
+/** `store -` with stdin closed would store empty content: Node puts /dev/null in its place. */
+function stdinIsDevNull(): boolean {
+  try {
+    const stdin = fstatSync(0);
+    return stdin.isCharacterDevice() && stdin.rdev === statSync('/dev/null').rdev;
+  } catch {
+    return false; // no /dev/null (Windows)
+  }
+}
+const stdinIsNull = stdinIsDevNull();
+
+runCli(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, storeWorker, stdinIsNull }).then(
   (code) => {
     process.exitCode = code;
   },
