@@ -150,6 +150,12 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   await screenshot(page, 'screen-1024x700-transfers-open');
   await page.getByRole('button', { name: 'Transfers' }).click(); // it lies over the view: fold it again
   await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
+  // Escape folds it too, from the button or from inside it, and leaves focus on the button.
+  await page.getByRole('button', { name: 'Transfers' }).click();
+  await page.getByRole('region', { name: 'Transfers' }).getByRole('button').first().focus();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
+  await expect(page.getByRole('button', { name: 'Transfers' })).toBeFocused();
 
   await page.getByRole('tab', { name: 'Layout' }).click();
   for (const label of ['Storage keys', 'Shard heatmap']) {

@@ -49,6 +49,14 @@ export function App() {
     tabsRef.current?.querySelector<HTMLElement>(`#tab-${next.id}`)?.focus();
   }
 
+  // Escape folds the transfers column that lies over the view (a narrow window), back to its button.
+  const transfersToggleRef = useRef<HTMLButtonElement>(null);
+  function onTransfersKey(event: ReactKeyboardEvent) {
+    if (event.key !== 'Escape' || !transfersOpen || event.defaultPrevented) return;
+    setTransfersOpen(false);
+    transfersToggleRef.current?.focus();
+  }
+
   useEffect(() => init(), [init]);
 
   useEffect(() => {
@@ -182,8 +190,8 @@ export function App() {
             {tab === 'retention' && <RetentionPanel />}
           </div>
         </main>
-        <div className="transfers-side">
-          <button type="button" className="transfers-toggle" aria-expanded={transfersOpen} aria-controls="transfers-column" onClick={() => setTransfersOpen(!transfersOpen)}>
+        <div className="transfers-side" onKeyDown={onTransfersKey}>
+          <button ref={transfersToggleRef} type="button" className="transfers-toggle" aria-expanded={transfersOpen} aria-controls="transfers-column" onClick={() => setTransfersOpen(!transfersOpen)}>
             Transfers{runningTransfers > 0 && ` (${runningTransfers})`}
           </button>
           <div className="transfers-column" id="transfers-column">

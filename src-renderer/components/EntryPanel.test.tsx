@@ -64,3 +64,18 @@ describe('Entry preview of images (issue #17)', () => {
     expect(screen.getByLabelText('Preview').textContent).toBe('<svg xmlns="http://www.w3.org/2000/svg"/>');
   });
 });
+
+describe('Deleting from the entry panel, by keyboard', () => {
+  it('Delete… asks with focus on Keep; Escape closes the question and gives focus back to Delete…, nothing deleted', () => {
+    const { client, calls } = fakeClient({});
+    renderWith(<EntryPanel />, { client, state: { namespace: 'default', entry: { status: 'ready', data: imageView(40, 40, false) } } });
+    const deleteButton = screen.getByRole('button', { name: 'Delete…' });
+    fireEvent.click(deleteButton);
+    const question = screen.getByRole('alertdialog', { name: 'Delete entry' });
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Keep' }));
+    fireEvent.keyDown(question, { key: 'Escape' });
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(document.activeElement).toBe(deleteButton);
+    expect(calls.some((c) => c.method.startsWith('delete'))).toBe(false);
+  });
+});

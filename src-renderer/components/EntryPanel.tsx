@@ -1,4 +1,4 @@
-import { Fragment, useMemo, useState } from 'react';
+import { Fragment, useEffect, useMemo, useRef, useState } from 'react';
 import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
@@ -16,6 +16,17 @@ export function EntryPanel() {
   const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
+  // The question takes focus on its safe answer; Keep or Escape gives it back to Delete….
+  const asking = !!data && confirming === data.record.cache_id;
+  const deleteRef = useRef<HTMLButtonElement>(null);
+  const keepRef = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (asking) keepRef.current?.focus();
+  }, [asking]);
+  const keep = () => {
+    setConfirming(null);
+    deleteRef.current?.focus();
+  };
   const openKey = (key: string) => {
     setTab('layout');
     void describeKey(key);
@@ -35,15 +46,15 @@ export function EntryPanel() {
                 Save to file…
               </button>
             )}
-            <button type="button" onClick={() => setConfirming(data.record.cache_id)}>
+            <button ref={deleteRef} type="button" onClick={() => setConfirming(data.record.cache_id)}>
               Delete…
             </button>
           </>
         )
       }
     >
-      {data && confirming === data.record.cache_id && (
-        <div className="confirm" role="alertdialog" aria-label="Delete entry">
+      {data && asking && (
+        <div className="confirm" role="alertdialog" aria-label="Delete entry" onKeyDown={(event) => event.key === 'Escape' && keep()}>
           <p>
             Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its bytes are removed with the last version of {data.record.hash}. This cannot be undone.
           </p>
@@ -56,7 +67,7 @@ export function EntryPanel() {
                 Delete all {versionCount} versions
               </button>
             )}
-            <button type="button" onClick={() => setConfirming(null)}>
+            <button ref={keepRef} type="button" onClick={keep}>
               Keep
             </button>
           </div>

@@ -94,6 +94,23 @@ describe('Retention panel', () => {
     expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
   });
+
+  it('a cancelled prune says so in one sentence, as a status and not an error', async () => {
+    const { client } = fakeClient({
+      policy: () => ok(POLICY),
+      prunePlan: () => ok(plan(3)),
+      prune: () => fail('cancelled', 'the prune was cancelled after 2 of 3 versions'),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    fireEvent.click(screen.getByRole('button', { name: 'Prune 3 versions…' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm prune' })).getByRole('button', { name: 'Prune' }));
+    await waitFor(() => expect(screen.getByText('The prune was cancelled after 2 of 3 versions.').getAttribute('role')).toBe('status'));
+    expect(screen.queryByRole('alert')).toBeNull();
+  });
 });
 
 describe('Expired badges', () => {

@@ -2,6 +2,15 @@ import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 
 import type { ErrorInfo } from '../../src-shared/errors';
 
 export function ErrorLine({ error }: { error: ErrorInfo }) {
+  // A cancel the operator asked for is no error: its message says what happened, as a sentence.
+  if (error.code === 'cancelled') {
+    return (
+      <p className="muted" role="status">
+        {error.message.charAt(0).toUpperCase()}
+        {error.message.slice(1).replace(/\.?$/, '.')}
+      </p>
+    );
+  }
   return (
     <p className="error" role="alert">
       <span className="code">{error.code}</span> {error.message}

@@ -293,14 +293,14 @@ describe('Verify', () => {
   });
 
   it('shows an error and refuses a bad sample size', async () => {
-    const { client } = fakeClient({ verify: () => fail('cancelled', 'verify was cancelled') });
+    const { client } = fakeClient({ verify: () => fail('storage_unreachable', 'the store did not answer') });
     renderWith(<VerifyPanel />, { client });
     fireEvent.change(screen.getByLabelText('Sample size'), { target: { value: '-3' } });
     expect(screen.getByRole('alert').textContent).toContain('whole number');
     expect((screen.getByRole('button', { name: 'Verify' }) as HTMLButtonElement).disabled).toBe(true);
     fireEvent.change(screen.getByLabelText('Sample size'), { target: { value: '' } });
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('verify was cancelled'));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('storage_unreachable the store did not answer'));
   });
 });
 
