@@ -210,7 +210,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     } catch (err) {
       return refusal(400, err instanceof CacheError ? err.code : 'invalid_input', `upload: namespace: ${(err as Error).message}`);
     }
-    const source = { kind: 'stream' as const, stream: body };
+    const source = { kind: 'stream' as const, stream: body, size: length ?? undefined };
     let result: Result<unknown>;
     try {
       // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.

@@ -143,6 +143,16 @@ describe('uploads read straight off their socket', () => {
     expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
   });
 
+  it('refuses an upload whose Content-Length is over the size limit at once, before any of its body is sent', async () => {
+    const { bridge, call, uploadHead } = await localBridge(1 << 20);
+    const c = client(bridge.port);
+    c.socket.write(uploadHead(8 * 2 ** 30)); // 8 GiB declared; not a byte of it sent
+    await expect.poll(() => c.received.includes('\r\n\r\n{'), { timeout: 5_000 }).toBe(true); // the answer, while the body would still come
+    c.socket.destroy();
+    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'too_large', message: expect.stringContaining('1048576-byte limit') } });
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
   it('leaves every other request to Node: chunked uploads, a wrong token, other routes, oversized heads', async () => {
     const { bridge, uploadHead } = await localBridge();
     const readInto = vi.spyOn(UploadBody.prototype, 'readInto');

@@ -244,15 +244,15 @@ export interface HashResult {
  * the sink, stops promptly on abort, and turns file errors into typed ones. Returns the size.
  */
 async function pumpChunks(source: ContentSource, options: PumpOptions, sink: HashedChunkSink): Promise<number> {
+  const tooLarge = () => new CacheError('too_large', `content is larger than the ${options.maxBytes}-byte limit for one entry`);
+  if (source.kind === 'stream' && options.maxBytes !== undefined && (source.size ?? 0) > options.maxBytes) throw tooLarge();
   let size = 0;
   try {
     for await (const raw of chunksOf(source, options)) {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
       const chunk = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
       size += chunk.byteLength;
-      if (options.maxBytes !== undefined && size > options.maxBytes) {
-        throw new CacheError('too_large', `content is larger than the ${options.maxBytes}-byte limit for one entry`);
-      }
+      if (options.maxBytes !== undefined && size > options.maxBytes) throw tooLarge();
       await sink(chunk);
       options.onProgress?.(size);
     }

@@ -56,7 +56,8 @@ export interface CopyOptions {
 export type ContentSource =
   | { kind: 'bytes'; bytes: Uint8Array }
   | { kind: 'file'; path: string }
-  | { kind: 'stream'; stream: AsyncIterable<Uint8Array> };
+  /** `size`: what the sender declared (an upload's Content-Length); over a limit it is refused before a byte is read. */
+  | { kind: 'stream'; stream: AsyncIterable<Uint8Array>; size?: number };
 
 export interface StageOptions {
   signal?: AbortSignal;
