@@ -85,6 +85,16 @@ describe.skipIf(!canMountTmpfs())('a store on a full disk (needs root to mount a
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
   });
 
+  it.each(['native', 'mgraph'] as const)('a store refused for space into a new namespace leaves no namespace behind (%s)', async (format) => {
+    const { store, work } = await twoEntriesOnSmallDisk(format);
+    await fillUp(path.dirname(store));
+    await fs.writeFile(path.join(work, 'third.bin'), 'never stored').catch(() => undefined);
+    const refused = await cli(['--store', store, '--ns', 'fresh', 'store', path.join(work, 'first.bin')]);
+    expect(refused.stderr).toContain('no_space');
+    expect((await cli(['--store', store, 'namespaces'])).stdout).not.toContain('fresh');
+    await expect(fs.readdir(path.join(store, 'fresh'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('a delete makes the reserve again when it leaves room, so the next full-disk delete works too', async () => {
     const { store, work, first, second } = await twoEntriesOnSmallDisk('native');
     expect((await cli(['--store', store, 'store', path.join(work, 'first.bin')])).code).toBe(0); // v2 shares v1's content

@@ -630,6 +630,7 @@ export class LocalFolderStorage implements StorageBackend {
       await options.after;
     } catch (err) {
       await this.io.unlink(temp).catch(() => undefined);
+      await this.pruneEmptyFolders(path.dirname(file));
       throw err;
     }
     return this.writing(file, () => this.place(temp, file, options.ifAbsent ?? false));
@@ -641,7 +642,20 @@ export class LocalFolderStorage implements StorageBackend {
     try {
       return await write();
     } catch (err) {
+      // A failed first write into a new namespace must not leave it listed, empty.
+      if (path.dirname(file) !== path.join(this.root, STAGING_DIR)) await this.pruneEmptyFolders(path.dirname(file));
       throw fileSystemError(err, `cannot write ${file}`);
+    }
+  }
+
+  /** Removes `dir` and the folders above it while they are empty, up to the root (kept), so the tree shows only what holds keys. */
+  private async pruneEmptyFolders(dir: string): Promise<void> {
+    for (; dir.startsWith(this.rootPrefix); dir = path.dirname(dir)) {
+      try {
+        await fs.rmdir(dir);
+      } catch {
+        return;
+      }
     }
   }
 
@@ -869,16 +883,7 @@ export class LocalFolderStorage implements StorageBackend {
     await fs.rm(file, { force: true }).catch((err: unknown) => {
       throw fileSystemError(err, `cannot delete ${file}`);
     });
-    // Prune folders left empty, so the tree shows only what holds keys.
-    let dir = path.dirname(file);
-    while (dir.startsWith(this.root + path.sep)) {
-      try {
-        await fs.rmdir(dir);
-      } catch {
-        break;
-      }
-      dir = path.dirname(dir);
-    }
+    await this.pruneEmptyFolders(path.dirname(file));
     await this.remakeSpaceReserve();
   }
 
