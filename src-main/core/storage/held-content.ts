@@ -20,9 +20,13 @@ export async function heldContent(
   if (size === null) return 'absent';
   if (size !== expected.size) return 'corrupt';
   if (size > CHECKED_CONTENT_BYTES) return 'intact';
-  const stream = await storage.getStream(key);
-  if (!stream) return 'absent';
   const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk);
+  try {
+    const stream = await storage.getStream(key);
+    if (!stream) return 'absent';
+    for await (const chunk of stream) hash.update(chunk);
+  } catch {
+    return 'corrupt'; // unreadable (no read permission, a failing disk): no copy to count on
+  }
   return hash.digest('hex') === expected.sha256 ? 'intact' : 'corrupt';
 }
