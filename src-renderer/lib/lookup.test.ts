@@ -16,6 +16,10 @@ describe('lookup input', () => {
     expect(result).toMatchObject({ ok: false, message: expect.stringMatching(/is a file path\. The lookup takes a cache hash .*GUID.*storage key/) });
   });
 
+  it('says what is wrong with text longer than any key (a pasted file), in words, before asking main', () => {
+    expect(parseLookup('x'.repeat(5000))).toMatchObject({ ok: false, message: expect.stringMatching(/^That is 5,000 characters; the longest storage key is 1,024\. The lookup takes a cache hash/) });
+  });
+
   it('asks for something when nothing is typed', () => {
     expect(parseLookup('  ')).toMatchObject({ ok: false, message: expect.stringMatching(/^Type a cache hash/) });
   });

@@ -1,3 +1,5 @@
+import { LIMITS } from '../../src-shared/contract';
+
 export type LookupTarget = { ok: true; ref: string; namespace?: string } | { ok: false; message: string };
 
 const ACCEPTED = 'a cache hash (16 hex digits), a cache id (<hash>-v2, or a GUID in a service store), a full SHA-256, or a storage key (<namespace>/…)';
@@ -10,6 +12,9 @@ const ACCEPTED = 'a cache hash (16 hex digits), a cache id (<hash>-v2, or a GUID
 export function parseLookup(input: string): LookupTarget {
   const text = input.trim();
   if (!text) return { ok: false, message: `Type ${ACCEPTED}.` };
+  if (text.length > LIMITS.keyLength) {
+    return { ok: false, message: `That is ${text.length.toLocaleString('en-US')} characters; the longest storage key is ${LIMITS.keyLength.toLocaleString('en-US')}. The lookup takes ${ACCEPTED}.` };
+  }
   // A file path is not a key: its first folder would read as a namespace (`/tmp/x` as `tmp`).
   if (/^(\/|~|\.{1,2}\/|[a-z]:[\\/])/i.test(text) || text.includes('\\')) {
     return { ok: false, message: `"${truncate(text)}" is a file path. The lookup takes ${ACCEPTED}. To store a file, drop it on the window.` };
