@@ -28,7 +28,12 @@ export interface UploadRequest {
   queueSize: number;
   signal?: AbortSignal;
   onProgress?: (bytesDone: number) => void;
+  /** Create-only (`If-None-Match: *`): another writer's object already there is left, and the upload says 'exists'. */
+  ifAbsent?: boolean;
 }
+
+const createOnly = (r: UploadRequest) => (r.ifAbsent ? { IfNoneMatch: '*' } : {});
+const isPreconditionFailed = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
 
 /**
  * Uploads content (content above one part as a multipart upload) from at most `queueSize` part
@@ -38,7 +43,7 @@ export interface UploadRequest {
  * rather than storing other bytes under its hash. After a failure or a cancel, the upload is
  * aborted once no part is in flight any more, so no parts are left behind.
  */
-export async function uploadContent(r: UploadRequest): Promise<void> {
+export async function uploadContent(r: UploadRequest): Promise<'created' | 'exists'> {
   const partSize = Math.max(r.partSize, Math.ceil(r.size / MAX_PARTS / MIB) * MIB);
   const source: PartSource =
     'file' in r.body ? { file: await open(r.body.file, 'r'), name: r.body.file, hash: createHash('sha256') } : { bytes: r.body.bytes };
@@ -46,11 +51,16 @@ export async function uploadContent(r: UploadRequest): Promise<void> {
     if (r.size <= partSize) {
       const body = await readPart(source, 0, r.size, () => Buffer.allocUnsafeSlow(r.size));
       checkUnchanged(source, r.sha256);
-      await r.client.send(new PutObjectCommand({ Bucket: r.bucket, Key: r.key, Body: body, ContentLength: r.size }), { abortSignal: r.signal });
+      try {
+        await r.client.send(new PutObjectCommand({ Bucket: r.bucket, Key: r.key, Body: body, ContentLength: r.size, ...createOnly(r) }), { abortSignal: r.signal });
+      } catch (err) {
+        if (isPreconditionFailed(err)) return 'exists';
+        throw err;
+      }
       r.onProgress?.(r.size);
-      return;
+      return 'created';
     }
-    await uploadParts(r, partSize, source);
+    return await uploadParts(r, partSize, source);
   } finally {
     if ('file' in source) await source.file.close();
   }
@@ -59,7 +69,7 @@ export async function uploadContent(r: UploadRequest): Promise<void> {
 /** Bytes in memory (what was hashed), or a file, hashed again as its parts are read in order. */
 type PartSource = { bytes: Uint8Array } | { file: FileHandle; name: string; hash: Hash };
 
-async function uploadParts(r: UploadRequest, partSize: number, source: PartSource): Promise<void> {
+async function uploadParts(r: UploadRequest, partSize: number, source: PartSource): Promise<'created' | 'exists'> {
   const { UploadId } = await r.client.send(new CreateMultipartUploadCommand({ Bucket: r.bucket, Key: r.key }), { abortSignal: r.signal });
   // One failed part stops the others at once.
   const stop = new AbortController();
@@ -101,12 +111,14 @@ async function uploadParts(r: UploadRequest, partSize: number, source: PartSourc
     if (r.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
     checkUnchanged(source, r.sha256);
     completed.sort((a, b) => a.PartNumber! - b.PartNumber!);
-    await r.client.send(new CompleteMultipartUploadCommand({ Bucket: r.bucket, Key: r.key, UploadId, MultipartUpload: { Parts: completed } }));
+    await r.client.send(new CompleteMultipartUploadCommand({ Bucket: r.bucket, Key: r.key, UploadId, MultipartUpload: { Parts: completed }, ...createOnly(r) }));
+    return 'created';
   } catch (err) {
     stop.abort();
     await Promise.all(inFlight);
     // Best effort: an upload that cannot be aborted now is listed by `verify` as a leftover.
     await r.client.send(new AbortMultipartUploadCommand({ Bucket: r.bucket, Key: r.key, UploadId })).catch(() => undefined);
+    if (isPreconditionFailed(err)) return 'exists';
     throw err;
   } finally {
     r.signal?.removeEventListener('abort', onCancel);

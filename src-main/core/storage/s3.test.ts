@@ -41,6 +41,25 @@ describe(`${SERVER} backend`, () => {
     }
   });
 
+  it('writers racing to place the same new content in one PUT each: exactly one reports it created (If-None-Match), and the bytes are whole', async () => {
+    const content = randomBytes(1000);
+    const shared = config(); // one prefix for all three
+    const writers = await Promise.all([1, 2, 3].map(() => S3Storage.open(shared)));
+    const staged = await Promise.all(writers.map((w) => w.stage({ kind: 'bytes', bytes: content })));
+    const placed = await Promise.all(staged.map((s) => s.commit('race/small')));
+    expect(placed.filter((p) => p === 'created')).toHaveLength(1);
+    expect(Buffer.compare(Buffer.from((await writers[0]!.get('race/small'))!), content)).toBe(0);
+  });
+
+  it('a multipart upload whose completion is refused because the content appeared meanwhile (412) reports it there, and is aborted', async () => {
+    const storage = await S3Storage.open(config({ partSize: 5 << 20 }));
+    const staged = await storage.stage({ kind: 'bytes', bytes: randomBytes(12 << 20) });
+    ctx.proxy.inject({ match: ({ method, url }) => method === 'POST' && url.includes('uploadId='), action: { kind: 'status', status: 412 }, times: 1 });
+    const aborts = ctx.proxy.count(isS3('DELETE', /uploadId=/));
+    expect(await staged.commit('race/big')).toBe('exists');
+    expect(ctx.proxy.count(isS3('DELETE', /uploadId=/))).toBe(aborts + 1);
+  });
+
   it('replaces an object only while it holds the ETag a read returned (If-Match, quoted as S3 returns it)', async () => {
     const storage = await S3Storage.open(config());
     const Key = `${storage.config.prefix}cas/ref.json`;
@@ -104,12 +123,13 @@ describe(`${SERVER} backend`, () => {
     const onProgress = () => {
       if (++reports === 2) controller.abort();
     };
+    const logged = ctx.proxy.log.length; // this upload's requests only, not other tests'
     const pending = cache.store('big', { source: { kind: 'bytes', bytes: other } }, { signal: controller.signal, onProgress });
     await expect(pending).rejects.toThrow(expect.objectContaining({ code: 'cancelled' }));
     // The cancelled upload's parts went out, then AbortMultipartUpload for that same upload id.
     const uploadIdOf = (url: string) => /uploadId=([^&]+)/.exec(url)?.[1];
-    const partIds = new Set(ctx.proxy.log.filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).map((r) => uploadIdOf(r.url)));
-    const aborted = ctx.proxy.log.filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).map((r) => uploadIdOf(r.url));
+    const partIds = new Set(ctx.proxy.log.slice(logged).filter((r) => r.method === 'PUT' && r.url.includes('partNumber=')).map((r) => uploadIdOf(r.url)));
+    const aborted = ctx.proxy.log.slice(logged).filter((r) => r.method === 'DELETE' && r.url.includes('uploadId=')).map((r) => uploadIdOf(r.url));
     expect(aborted.length).toBeGreaterThan(0);
     expect(new Set(aborted).size).toBe(1); // for that upload only
     expect(partIds.has(aborted[0])).toBe(true);

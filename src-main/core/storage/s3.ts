@@ -341,9 +341,11 @@ export class S3Storage implements StorageBackend {
     return {
       ...result,
       commit: async (key, commitOptions = {}) => {
-        if ((await heldContent(this, key, result, (k) => this.headSize(k))) === 'intact') return 'exists';
-        await this.upload(key, bytes ? { bytes } : { file: file! }, result, commitOptions);
-        return 'created';
+        const held = await heldContent(this, key, result, (k) => this.headSize(k));
+        if (held === 'intact') return 'exists';
+        // New content create-only where the server can: of writers racing with the same bytes, one reports new content.
+        const ifAbsent = held === 'absent' && this.capabilities.conditionalWrites;
+        return this.upload(key, bytes ? { bytes } : { file: file! }, result, { ...commitOptions, ifAbsent });
       },
       discard,
     };
@@ -353,11 +355,11 @@ export class S3Storage implements StorageBackend {
     key: string,
     body: { bytes: Uint8Array } | { file: string },
     content: { size: number; sha256: string },
-    options: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void },
-  ): Promise<void> {
+    options: { signal?: AbortSignal; onProgress?: (bytesDone: number) => void; ifAbsent?: boolean },
+  ): Promise<'created' | 'exists'> {
     try {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the upload was cancelled');
-      await uploadContent({
+      return await uploadContent({
         client: this.client,
         bucket: this.config.bucket,
         key: this.key(key),
