@@ -218,7 +218,7 @@ describe('cli', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('store - with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored', async () => {
+  it('store - with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored; hash - hashes /dev/null as empty', async () => {
     const store = path.join(work, 'stdin-store');
     const run = (redirect: string) =>
       spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store - ${redirect}`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -230,5 +230,8 @@ describe('cli', () => {
     await expect(fs.readdir(store)).rejects.toThrow();
     const piped = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" --store "$2" --json store -`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(JSON.parse(piped.stdout)).toMatchObject({ size: 0 });
+    // Hashing reads it as it is: /dev/null is empty content.
+    const hashed = spawnSync('sh', ['-c', `"$0" --import tsx "$1" hash - </dev/null`, process.execPath, CLI_ENTRY], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(hashed).toMatchObject({ status: 0, stdout: 'e3b0c44298fc1c14\n' });
   });
 });

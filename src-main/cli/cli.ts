@@ -194,9 +194,6 @@ async function lookupOf(ctx: Ctx): Promise<FormatLookup> {
 }
 
 function sourceOf(arg: string, io: CliIo): { source: ContentSource; name: string } {
-  if (arg === '-' && io.stdinIsNull) {
-    throw usageError("- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (to store empty content, pipe it: printf '' | cache-admin store -)");
-  }
   if (arg === '-') return { source: { kind: 'stream', stream: io.stdin }, name: 'stdin' };
   return { source: { kind: 'file', path: arg }, name: path.basename(arg) };
 }
@@ -268,6 +265,9 @@ async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onSto
 async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: (r: FormatStoreResult, name: string) => string, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
+    if (ctx.io.stdinIsNull) {
+      throw usageError("- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (to store empty content, pipe it: printf '' | cache-admin store -)");
+    }
     const { source, name } = sourceOf('-', ctx.io);
     ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name));
     progress?.done();

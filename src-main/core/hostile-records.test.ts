@@ -1,5 +1,6 @@
 // Hostile input: names a record cannot hold, stores that fail half-way, and damaged version records
 // must never break verify or delete for the whole store (issue 15, item 3 and item 8's numeric source).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -181,6 +182,18 @@ describe('hostile input: a damaged record through the CLI', () => {
 });
 
 describe('hostile input: stored content damaged on disk', () => {
+  it('a pipe planted at the name of empty content (the size it checks, 0) is replaced, never opened: the store does not hang', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-content-'));
+    const empty = path.join(dir, '..', `${path.basename(dir)}.empty`);
+    writeFileSync(empty, '');
+    const { hash } = JSON.parse((await cli(['--store', dir, '--ns', NS, '--json', 'store', empty])).stdout) as { hash: string };
+    const content = path.join(dir, new CacheService(new MemoryStorage()).layout.content(NS, hash as CacheHash));
+    rmSync(content);
+    execFileSync('mkfifo', [content]);
+    expect(JSON.parse((await cli(['--store', dir, '--ns', NS, '--json', 'store', empty])).stdout)).toMatchObject({ version: 2, deduplicated: false });
+    expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
+  }, 20_000);
+
   it.each([
     ['a flipped byte', (file: string) => writeFileSync(file, Buffer.from(readFileSync(file).map((x, i) => (i === 3 ? x ^ 0xff : x))))],
     ['a torn copy', (file: string) => writeFileSync(file, readFileSync(file).subarray(0, -2))],

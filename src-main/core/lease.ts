@@ -1,7 +1,13 @@
 /**
  * A lock across processes over any backend: a lease key written create-only and refreshed while
- * its task runs. A lease not refreshed for LEASE_STALE_MS belongs to a killed process and is taken
- * over. Prunes hold one per namespace; service-layout stores and deletes one per by-hash ref.
+ * its task runs. A lease that is not refreshed for its stale time belongs to a killed (or paused)
+ * process and is taken over: at once when its own time says so, else after this process has
+ * watched it unchanged that long (a holder whose clock runs ahead). Prunes hold one per namespace;
+ * service-layout stores and deletes one per by-hash ref.
+ *
+ * Taking over is a check and a write, and a paused holder wakes up still believing it holds the
+ * lease: so a task must ask `stillHeld()` right before the write the lease protects, and start
+ * again when it says no.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,40 +16,41 @@ import type { StorageBackend } from './storage/types';
 import { readTokenFile } from './token-file';
 
 export const LEASE_STALE_MS = 30_000;
-const LEASE_REFRESH_MS = 5_000;
 
-interface Lease {
-  token: string;
-  refreshed: number;
+export interface LeaseOptions {
+  /** Default LEASE_STALE_MS; the holder refreshes six times as often. */
+  staleMs?: number;
+  /** Stops the wait for another holder with a `cancelled` error saying `cancelled`. */
+  signal?: AbortSignal;
+  cancelled?: string;
 }
 
-async function readLease(storage: StorageBackend, key: string): Promise<Lease | null> {
-  const found = await readTokenFile(storage, key, 'refreshed');
-  return found && { token: found.token, refreshed: found.at };
-}
-
-/** Runs `task` holding the lease at `key`, waiting for a live holder to finish (cancellable: `waiting.signal` fails it with `waiting.cancelled`). */
-export async function holdingLease<T>(storage: StorageBackend, key: string, task: () => Promise<T>, waiting?: { signal?: AbortSignal; cancelled: string }): Promise<T> {
+/** Runs `task` holding the lease at `key`, waiting for a live holder to finish. */
+export async function holdingLease<T>(storage: StorageBackend, key: string, task: (stillHeld: () => Promise<boolean>) => Promise<T>, options: LeaseOptions = {}): Promise<T> {
+  const staleMs = options.staleMs ?? LEASE_STALE_MS;
   const token = randomUUID();
   const body = () => new TextEncoder().encode(`${JSON.stringify({ token, refreshed: new Date().toISOString() })}\n`);
+  const current = () => readTokenFile(storage, key, 'refreshed');
+  let watched: { token: string; at: number; since: number } | null = null;
   for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true, freesSpace: true })); attempt++) {
-    const other = await readLease(storage, key);
-    if (other && Date.now() - other.refreshed > LEASE_STALE_MS) await storage.delete(key);
+    const other = await current();
+    if (other && (other.token !== watched?.token || other.at !== watched.at)) watched = { ...other, since: Date.now() };
+    if (other && (Date.now() - other.at > staleMs || Date.now() - watched!.since > staleMs)) await storage.delete(key);
     else {
-      if (waiting?.signal?.aborted) throw new CacheError('cancelled', waiting.cancelled);
+      if (options.signal?.aborted) throw new CacheError('cancelled', options.cancelled ?? 'cancelled while waiting for another process');
       await sleep(Math.min(1000, 25 * 2 ** attempt));
     }
   }
   const refresh = setInterval(() => {
-    void readLease(storage, key)
-      .then((current) => (current?.token === token ? storage.put(key, body(), { freesSpace: true }) : undefined))
-      .catch(() => undefined); // the next refresh tries again; a lease left stale is taken over, which the journal makes safe
-  }, LEASE_REFRESH_MS);
+    void current()
+      .then((lease) => (lease?.token === token ? storage.put(key, body(), { freesSpace: true }) : undefined))
+      .catch(() => undefined); // the next refresh tries again; a lease left stale is taken over, which stillHeld makes safe
+  }, staleMs / 6);
   refresh.unref();
   try {
-    return await task();
+    return await task(async () => (await current())?.token === token);
   } finally {
     clearInterval(refresh);
-    if ((await readLease(storage, key))?.token === token) await storage.delete(key);
+    if ((await current())?.token === token) await storage.delete(key);
   }
 }

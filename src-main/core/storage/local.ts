@@ -824,11 +824,18 @@ export class LocalFolderStorage implements StorageBackend {
     return (await this.info(key))?.size ?? null;
   }
 
-  /** A content key's size before a commit; a store whose folder is gone fails here, as `exists` does. */
+  /**
+   * A content key's size before a commit; a store whose folder is gone fails here, as `exists`
+   * does. Anything but a regular file there (a pipe, a link, a folder) is no copy: size -1, never
+   * opened (a pipe would block the store).
+   */
   private async contentSize(key: string): Promise<number | null> {
-    const size = await this.sizeOf(key);
-    if (size === null) await this.checkRoot();
-    return size;
+    const found = await fs.lstat(this.foundPathOf(key)).catch((err: unknown) => {
+      if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
+      throw err;
+    });
+    if (!found) await this.checkRoot();
+    return found && (found.isFile() ? found.size : -1);
   }
 
   private async info(key: string): Promise<ObjectInfo | null> {

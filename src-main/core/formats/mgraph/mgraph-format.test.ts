@@ -319,6 +319,45 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
   });
 });
 
+describe('by-hash ref updates on a local folder', () => {
+  it('a writer paused past its lease (taken over meanwhile) reads the ref again before writing: no cache id is lost', async () => {
+    const root = path.join(tmp, `paused-${stores++}`);
+    const other = new MgraphFormat(await LocalFolderStorage.open(root));
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('written by two processes') };
+    const first = await other.store('race', { source });
+    // The paused process: its read of the ref inside the update (its second: the first checks it is readable) waits until released.
+    let paused!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => (paused = r));
+    const resume = new Promise<void>((r) => (release = r));
+    const local = await LocalFolderStorage.open(root);
+    let reads = 0;
+    const slow = new Proxy(local, {
+      get(target, name, receiver) {
+        if (name !== 'get') return Reflect.get(target, name, receiver) as unknown;
+        return async (key: string) => {
+          if (key.includes('/refs/by-hash/') && reads++ === 1) {
+            const bytes = await target.get(key);
+            paused();
+            await resume;
+            return bytes;
+          }
+          return target.get(key);
+        };
+      },
+    });
+    const storing = new MgraphFormat(slow).store('race', { source });
+    await reached;
+    // Its lease is taken over (as one left unrefreshed past the stale time is), and another store lands.
+    for (const lease of (await local.list('_cache-admin.d/leases/refs/')).objects) await local.delete(lease.key);
+    const meanwhile = await other.store('race', { source });
+    release();
+    const paused_ = await storing;
+    const kept = (await other.versions('race', first.hash)).map((v) => v.cache_id);
+    expect(kept.sort()).toEqual([first.cache_id, meanwhile.cache_id, paused_.cache_id].sort());
+  });
+});
+
 describe('by-hash ref updates on S3', () => {
   it('concurrent writers of the same content (separate processes, no shared lock) never lose a cache id: ETag-conditional, retried', async () => {
     const storage = await backends[2]![1]();

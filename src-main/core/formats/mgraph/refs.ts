@@ -98,6 +98,8 @@ export function isIdRef(value: IdRef | null): value is IdRef {
 const CONFLICT_RETRIES = 8;
 const TOMBSTONE_STALE_MS = 10_000;
 const TOMBSTONE_POLL_MS = 50;
+/** A ref update takes milliseconds: a lease left unrefreshed this long is a killed process's (the longest a store waits for one). */
+const REF_LEASE_STALE_MS = 10_000;
 
 /**
  * Read-modify-write of one by-hash ref. On S3 with conditional writes it is an ETag-conditional
@@ -113,14 +115,25 @@ export class RefWriter {
 
   async update(key: string, change: (current: HashRef | null) => HashRef | null, options: { freesSpace?: boolean } = {}): Promise<HashRef | null> {
     if (isS3(this.storage) && this.storage.capabilities.conditionalWrites) return this.updateS3(this.storage, key, change);
-    return this.lock.run(key, () =>
-      holdingLease(this.storage, refLeaseKey(key), async () => {
-        const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
-        if (next) await this.storage.put(key, dumps(next, 2), options);
-        else await this.storage.delete(key);
-        return next;
-      }),
-    );
+    return this.lock.run(key, async () => {
+      for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+        const done = await holdingLease(
+          this.storage,
+          refLeaseKey(key),
+          async (stillHeld) => {
+            const next = change(parseJsonObject<HashRef>(await this.storage.get(key)));
+            // Taken over while this process was paused: the ref may have changed since it was read.
+            if (!(await stillHeld())) return null;
+            if (next) await this.storage.put(key, dumps(next, 2), options);
+            else await this.storage.delete(key);
+            return { next };
+          },
+          { staleMs: REF_LEASE_STALE_MS },
+        );
+        if (done) return done.next;
+      }
+      throw new CacheError('conflict', `${key} kept changing under concurrent writers; nothing was changed, try again`);
+    });
   }
 
   /**
