@@ -182,9 +182,12 @@ test('the entries list shows each column it keeps whole, at every window width f
       return {
         columns: heads.map((h) => h.textContent!.replace(/[▲▼]/g, '').trim()),
         clipped: [...heads, ...cells].filter((e) => e.getBoundingClientRect().right > list.right).map((e) => e.textContent),
+        nameWidth: document.querySelector('.entry-row .name')!.getBoundingClientRect().width,
       };
     });
     expect(shown.clipped, `${width} px`).toEqual([]);
+    // Names keep room for ten characters (at 1024 px the store time shows its date only; before, 40 px).
+    expect(shown.nameWidth, `${width} px`).toBeGreaterThanOrEqual(70);
     // A narrow list drops only the Type column.
     expect(shown.columns, `${width} px`).toEqual(expect.arrayContaining(['Hash', 'Name', 'Size', 'Versions', 'Stored']));
   }

@@ -246,7 +246,12 @@ export function EntriesPanel() {
                       <span className="size">{entry.size === null ? '' : formatBytes(entry.size)}</span>
                       <span className="versions">{entry.versions ?? ''}</span>
                       <span className="time" title={entry.stored_at ? formatTime(entry.stored_at) : ''}>
-                        {entry.stored_at ? formatTime(entry.stored_at).slice(0, 16) : ''}
+                        {entry.stored_at && (
+                          <>
+                            {formatTime(entry.stored_at).slice(0, 10)}
+                            <span className="clock">{formatTime(entry.stored_at).slice(10, 16)}</span>
+                          </>
+                        )}
                       </span>
                     </>
                   ) : (
