@@ -9,6 +9,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { isPreconditionFailed } from './s3-errors';
 import { CacheError } from '../../../src-shared/errors';
 
 /** S3 takes at most this many parts per upload; bigger content gets bigger parts. */
@@ -33,7 +34,6 @@ export interface UploadRequest {
 }
 
 const createOnly = (r: UploadRequest) => (r.ifAbsent ? { IfNoneMatch: '*' } : {});
-const isPreconditionFailed = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 412;
 
 /**
  * Uploads content (content above one part as a multipart upload) from at most `queueSize` part

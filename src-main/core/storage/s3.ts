@@ -19,6 +19,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { heldContent } from './held-content';
+import { isNotFound, isPreconditionFailed, type AwsError } from './s3-errors';
 import { uploadContent } from './s3-upload';
 import { assertReadablePrefix, assertValidKey, assertValidPrefix, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
@@ -70,13 +71,6 @@ function isLoopback(endpoint: string | undefined): boolean {
   } catch {
     return false;
   }
-}
-
-interface AwsError {
-  name?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number };
-  message?: string;
 }
 
 /** An S3 bucket (or S3-compatible endpoint). Keys are those of the layout, under `prefix`. */
@@ -133,13 +127,13 @@ export class S3Storage implements StorageBackend {
     const refused = (request: Promise<unknown>) =>
       request.then(
         () => false,
-        (err: unknown) => this.isPreconditionFailed(err),
+        (err: unknown) => isPreconditionFailed(err),
       );
     try {
       await put(false);
       const conditionalWrites = await put(true).then(
         () => false,
-        (err: unknown) => (this.isPreconditionFailed(err) ? true : Promise.reject(err)),
+        (err: unknown) => (isPreconditionFailed(err) ? true : Promise.reject(err)),
       );
       const copy = new CopyObjectCommand({ Bucket, Key: key, CopySource: `${Bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' });
       const conditionalCopy = await refused(this.client.send(copy));
@@ -148,16 +142,6 @@ export class S3Storage implements StorageBackend {
     } catch (err) {
       throw this.mapError(err, 'open the store');
     }
-  }
-
-  private isPreconditionFailed(err: unknown): boolean {
-    const e = err as AwsError;
-    return e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412;
-  }
-
-  private isNotFound(err: unknown): boolean {
-    const e = err as AwsError;
-    return e.name === 'NoSuchKey' || e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404;
   }
 
   /**
@@ -214,7 +198,7 @@ export class S3Storage implements StorageBackend {
       );
       return true;
     } catch (err) {
-      if (options.ifAbsent && this.isPreconditionFailed(err)) return false;
+      if (options.ifAbsent && isPreconditionFailed(err)) return false;
       throw this.mapError(err, `write ${key}`);
     }
   }
@@ -233,7 +217,7 @@ export class S3Storage implements StorageBackend {
       await this.client.send(new CopyObjectCommand({ Bucket: this.config.bucket, Key: this.key(to), CopySource: `${this.config.bucket}/${encodeURI(source)}` }));
       return true;
     } catch (err) {
-      if (this.isNotFound(err)) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+      if (isNotFound(err)) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
       throw this.mapError(err, `copy ${from}`);
     }
   }
@@ -255,7 +239,7 @@ export class S3Storage implements StorageBackend {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }), { abortSignal: options.signal });
       return out.Body as AsyncIterable<Uint8Array>;
     } catch (err) {
-      if (this.isNotFound(err)) return null;
+      if (isNotFound(err)) return null;
       throw this.mapError(err, `read ${key}`);
     }
   }
@@ -270,7 +254,7 @@ export class S3Storage implements StorageBackend {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
       return head.ContentLength ?? 0;
     } catch (err) {
-      if (this.isNotFound(err)) return null;
+      if (isNotFound(err)) return null;
       throw this.mapError(err, `check ${key}`);
     }
   }
@@ -304,7 +288,7 @@ export class S3Storage implements StorageBackend {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
     } catch (err) {
-      if (!this.isNotFound(err)) throw this.mapError(err, `delete ${key}`);
+      if (!isNotFound(err)) throw this.mapError(err, `delete ${key}`);
     }
   }
 

@@ -10,6 +10,7 @@ import { KeyedLock } from '../../keyed-lock';
 import { holdingLease } from '../../lease';
 import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
+import { isNotFound, s3Status } from '../../storage/s3-errors';
 import type { StorageBackend } from '../../storage/types';
 import type { FileType, Strategy } from './keys';
 
@@ -154,7 +155,7 @@ export class RefWriter {
         await s3.client.send(new PutObjectCommand({ Bucket: bucket, Key, Body: dumps(ref, 2), ContentType: 'application/json', ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }) }));
         return true;
       } catch (err) {
-        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        const status = s3Status(err);
         // 404 to an If-Match: the ref was deleted since it was read (Ceph RGW says NoSuchKey), a conflict like 412.
         if (status === 412 || status === 409 || (status === 404 && etag !== null)) return false;
         throw s3Failure(err, key);
@@ -165,7 +166,7 @@ export class RefWriter {
         const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key }));
         return { ref: parseJsonObject<HashRef>(await out.Body!.transformToByteArray()), etag: out.ETag! };
       } catch (err) {
-        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw s3Failure(err, key);
+        if (!isNotFound(err)) throw s3Failure(err, key);
         return null;
       }
     };
