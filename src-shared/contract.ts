@@ -113,11 +113,11 @@ export type EntrySelection = z.input<typeof entrySelectionSchema>;
 export const s3ProfileInputSchema = z
   .object({
     kind: z.literal('s3'),
-    name: profileText.pipe(z.string().min(1)),
+    name: profileText.pipe(z.string().min(1, 'cannot be empty')),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name'),
-    prefix: profileText.refine((p) => p === '' || (p.endsWith('/') && isValidPrefix(p)), 'prefix is empty or ends in "/"').default(''),
+    prefix: profileText.refine((p) => p === '' || (p.endsWith('/') && isValidPrefix(p)), 'must be empty, or a key prefix that ends in "/"').default(''),
     region: profileText.default(''),
-    endpoint: profileText.refine((e) => e === '' || /^https?:\/\/[^\s/]+/.test(e), 'endpoint must be an http(s) URL').default(''),
+    endpoint: profileText.refine((e) => e === '' || /^https?:\/\/[^\s/]+/.test(e), 'must be an http(s) URL').default(''),
     pathStyle: z.boolean().default(false),
     /** A profile from the shared AWS config files; or keys below; or neither (default chain). */
     awsProfile: profileText.default(''),

@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { useApp } from '../state/context';
 import { Loading, Modal } from './common';
-import type { ProfileFormat, ProfileSummary, StoreLayout } from '../../src-shared/contract';
+import { methods, type ProfileFormat, type ProfileSummary, type StoreLayout } from '../../src-shared/contract';
 import type { AppActions, Theme } from '../state/store';
 
 const LAYOUT_NAMES: Record<StoreLayout, string> = { native: 'native', mgraph: 'Python cache service (mgraph)' };
@@ -231,6 +231,31 @@ interface FormProps {
 
 type ProfileInput = Parameters<AppActions['saveProfile']>[0];
 
+/** The forms' labels for the contract's profile fields. */
+const FIELD_LABELS: Record<string, string> = {
+  name: 'Name',
+  dir: 'Folder',
+  bucket: 'Bucket',
+  prefix: 'Prefix',
+  region: 'Region',
+  endpoint: 'Endpoint',
+  awsProfile: 'AWS profile',
+  accessKeyId: 'Access key id',
+  secretAccessKey: 'Secret key',
+};
+
+/**
+ * The first field main would refuse, checked by the same schema before anything is sent, so the
+ * operator reads "Folder: must be an absolute path", not the channel's own names for it.
+ */
+function fieldProblem(input: ProfileInput): { field: string; message: string } | null {
+  const parsed = methods.saveProfile.input.safeParse(input);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0]!;
+  const field = String(issue.path.at(-1) ?? '');
+  return { field, message: `${FIELD_LABELS[field] ?? field}: ${issue.message}` };
+}
+
 /**
  * Connects to the store the fields describe; main saves the profile only once that worked. A
  * failure stays in the form and nothing is kept; connecting shows at once and can be cancelled.
@@ -243,9 +268,16 @@ function ProfileForm({ title, editing, toInput, onCancel, onConnected, children 
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
+    const input = { ...toInput(new FormData(event.currentTarget)), id: editing?.id };
+    const problem = fieldProblem(input);
+    if (problem) {
+      setError(problem.message);
+      (event.currentTarget.elements.namedItem(problem.field) as HTMLElement | null)?.focus();
+      return;
+    }
     setBusy(true);
     setError(null);
-    const failed = await saveProfile({ ...toInput(new FormData(event.currentTarget)), id: editing?.id });
+    const failed = await saveProfile(input);
     setBusy(false);
     if (failed) setError(failed.message);
     else onConnected();

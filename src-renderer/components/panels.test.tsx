@@ -575,6 +575,34 @@ describe('Issue 17: the app tells the truth', () => {
     });
   });
 
+  it('names the field a profile form got wrong, in the words of its label, focuses it, and sends nothing', async () => {
+    const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }] };
+    const { client, calls } = fakeClient({ profiles: () => ok(profiles) });
+    renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities() as never } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Stores…' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Add local folder' }));
+    const folderForm = screen.getByRole('form', { name: 'Add local folder' });
+    fireEvent.change(within(folderForm).getByLabelText('Name'), { target: { value: 'second' } });
+    fireEvent.change(within(folderForm).getByLabelText('Folder'), { target: { value: 'relative/store' } });
+    fireEvent.submit(folderForm);
+    expect(within(folderForm).getByRole('alert').textContent).toBe('Folder: must be an absolute path');
+    expect(document.activeElement).toBe(within(folderForm).getByLabelText('Folder'));
+    fireEvent.click(within(folderForm).getByRole('button', { name: 'Back' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Add S3 bucket' }));
+    const bucketForm = screen.getByRole('form', { name: 'Add S3 bucket' });
+    fireEvent.change(within(bucketForm).getByLabelText('Name'), { target: { value: 'prod' } });
+    fireEvent.change(within(bucketForm).getByLabelText('Bucket'), { target: { value: 'prod-bucket' } });
+    fireEvent.change(within(bucketForm).getByLabelText('Prefix'), { target: { value: 'cache' } });
+    fireEvent.submit(bucketForm);
+    expect(within(bucketForm).getByRole('alert').textContent).toBe('Prefix: must be empty, or a key prefix that ends in "/"');
+    expect(document.activeElement).toBe(within(bucketForm).getByLabelText('Prefix'));
+    fireEvent.change(within(bucketForm).getByLabelText('Prefix'), { target: { value: 'cache/' } });
+    fireEvent.change(within(bucketForm).getByLabelText('Endpoint'), { target: { value: 'minio:9000' } });
+    fireEvent.submit(bucketForm);
+    expect(within(bucketForm).getByRole('alert').textContent).toBe('Endpoint: must be an http(s) URL');
+    expect(calls.some((c) => c.method === 'saveProfile')).toBe(false);
+  });
+
   it('"use new namespace" follows the open layout\'s rules as main checks them: upper case in a service store, refused in a native one', async () => {
     const { client } = fakeClient({ checkNamespace: (input) => (input.namespace === 'TeamB' ? ok({ namespace: 'TeamB' }) : fail('invalid_namespace', 'service namespaces are letters, digits, - and _')) });
     const { store } = renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default')] } } });
