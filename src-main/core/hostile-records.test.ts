@@ -1,7 +1,7 @@
 // Hostile input: names a record cannot hold, stores that fail half-way, and damaged version records
 // must never break verify or delete for the whole store (issue 15, item 3 and item 8's numeric source).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -192,6 +192,24 @@ describe('hostile input: stored content damaged on disk', () => {
     execFileSync('mkfifo', [content]);
     expect(JSON.parse((await cli(['--store', dir, '--ns', NS, '--json', 'store', empty])).stdout)).toMatchObject({ version: 2, deduplicated: false });
     expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
+  }, 20_000);
+
+  it('a folder planted at its name: the store says so and leaves nothing behind, small content or spooled', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-content-'));
+    for (const [name, bytes] of [['small.txt', 1_000], ['big.bin', 9 << 20]] as const) {
+      const source = path.join(dir, '..', `${path.basename(dir)}-${name}`);
+      writeFileSync(source, Buffer.alloc(bytes, name));
+      const { hash } = JSON.parse((await cli(['--store', dir, '--ns', NS, '--json', 'store', source])).stdout) as { hash: string };
+      const contentKey = new CacheService(new MemoryStorage()).layout.content(NS, hash as CacheHash);
+      const content = path.join(dir, contentKey);
+      rmSync(content);
+      mkdirSync(path.join(content, 'inside'), { recursive: true });
+      const before = readdirSync(dir, { recursive: true }).map(String).sort();
+      const refused = await cli(['--store', dir, '--ns', NS, 'store', source]);
+      expect(refused.code).toBeGreaterThan(0);
+      expect(refused.stderr).toContain(`${contentKey}: it is a folder`);
+      expect(readdirSync(dir, { recursive: true }).map(String).sort()).toEqual(before); // no temp file, no record
+    }
   }, 20_000);
 
   it.each([

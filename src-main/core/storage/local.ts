@@ -1020,22 +1020,22 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   /**
-   * Moves finished content to its key, create-only: of writers racing with the same bytes, exactly
-   * one reports new content. Something at the key that is not a file (a planted link) is replaced.
+   * Moves a finished temp file to its content key, create-only: of writers racing with the same
+   * bytes, exactly one reports new content. `replace`: corrupt bytes are there; they, or anything at
+   * the key that is not a file (a planted link), are renamed over.
    */
-  /** Links a finished temp file to its content key; `replace`: renames it over corrupt bytes there. */
   private async placeContent(temp: string, file: string, replace = false): Promise<'created' | 'exists'> {
-    if (replace) {
+    try {
+      if (!replace) {
+        if (await this.linkNew(temp, file)) return 'created';
+        if ((await this.io.lstat(file))?.isFile()) return 'exists';
+      }
       await this.io.rename(temp, file);
       return 'created';
+    } finally {
+      // Left after a link, or when nothing could be placed (a folder at the key); gone after a rename.
+      await this.io.unlink(temp).catch(() => undefined);
     }
-    const placed = (await this.linkNew(temp, file)) ? 'created' : (await this.io.lstat(file))?.isFile() ? 'exists' : null;
-    if (placed === null) {
-      await this.io.rename(temp, file);
-      return 'created';
-    }
-    await this.io.unlink(temp).catch(() => undefined); // a temp file left behind is found by verify
-    return placed;
   }
 
   /** Temp files anywhere under the root; those of a live process are still being written. */
