@@ -218,7 +218,7 @@ describe('cli', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('store - with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored; hash - hashes /dev/null as empty', async () => {
+  it('store - (or /dev/stdin) with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored; hash - hashes /dev/null as empty', async () => {
     const store = path.join(work, 'stdin-store');
     const run = (redirect: string) =>
       spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store - ${redirect}`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -226,6 +226,12 @@ describe('cli', () => {
       const closed = run(redirect);
       expect(closed.status, redirect).toBe(2);
       expect(closed.stderr, redirect).toContain('closed or /dev/null: nothing was read, so nothing was stored');
+    }
+    // The same input named as a path, as scripts often do, or /dev/null itself.
+    for (const [file, redirect] of [['/dev/stdin', '<&-'], ['/dev/stdin', '</dev/null'], ['/dev/null', '']] as const) {
+      const closed = spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store "$3" ${redirect}`, process.execPath, CLI_ENTRY, store, file], { cwd: REPO_ROOT, encoding: 'utf8' });
+      expect(closed.status, `${file} ${redirect}`).toBe(2);
+      expect(closed.stderr, `${file} ${redirect}`).toContain(`${file} is /dev/null (standard input closed?): it reads as nothing, so nothing was stored`);
     }
     await expect(fs.readdir(store)).rejects.toThrow();
     const piped = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" --store "$2" --json store -`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });

@@ -262,11 +262,13 @@ async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onSto
   }
 }
 
+const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store -";
+
 async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: (r: FormatStoreResult, name: string) => string, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     if (ctx.io.stdinIsNull) {
-      throw usageError("- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (to store empty content, pipe it: printf '' | cache-admin store -)");
+      throw usageError(`- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (${STORE_EMPTY})`);
     }
     const { source, name } = sourceOf('-', ctx.io);
     ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name));
@@ -274,6 +276,8 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
     return EXIT.ok;
   }
   const roots = await statRoots(ctx.args);
+  const nothing = roots.find((r) => r.isNullDevice);
+  if (nothing) throw usageError(`${nothing.arg} is /dev/null (standard input closed?): it reads as nothing, so nothing was stored (${STORE_EMPTY})`);
   // A folder may hold many files: start the workers while it is walked, where the layout lets several threads write.
   const { location } = ctx;
   const parallel = location.kind === 'local' && format.capabilities.parallelWriters && ctx.io.storeWorker && roots.some((r) => r.isFolder);

@@ -53,6 +53,16 @@ export interface StoreRoot {
   arg: string;
   isFolder: boolean;
   isPipe: boolean;
+  /** /dev/null itself, or /dev/stdin with standard input closed (Node puts /dev/null there). */
+  isNullDevice: boolean;
+}
+
+function nullDeviceId(): number | null {
+  try {
+    return fsSync.statSync('/dev/null').rdev;
+  } catch {
+    return null; // no /dev/null (Windows)
+  }
 }
 
 /** Each argument, which must exist (checked before anything is started or stored). */
@@ -61,7 +71,7 @@ export async function statRoots(args: string[]): Promise<StoreRoot[]> {
     args.map(async (arg) => {
       const st = await fs.stat(arg).catch(() => null);
       if (!st) throw new CacheError('not_found', `no such file or folder: ${arg}`);
-      return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO() };
+      return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO(), isNullDevice: st.isCharacterDevice() && st.rdev === nullDeviceId() };
     }),
   );
 }
