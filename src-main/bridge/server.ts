@@ -16,7 +16,7 @@ import { EventStream, kindOf } from './event-stream';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
 import { readBatch } from './batch-body';
-import { receiveUploadsDirectly } from './upload-socket';
+import { receiveUploadsDirectly, uploadStalled } from './upload-socket';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -31,6 +31,8 @@ export interface BridgeOptions {
   /** 0 picks a free port. */
   port?: number;
   token?: string;
+  /** How long an upload's client may send nothing before the upload is stopped (default a minute). */
+  uploadIdleMs?: number;
 }
 
 export interface Bridge {
@@ -88,6 +90,8 @@ function failQuery(res: ServerResponse, route: string, error: ZodError): void {
 
 /** How long a client still sending a refused body is read from so it gets the answer (as nginx's lingering_time). */
 const LINGER_MS = 30_000;
+/** An upload whose client sends nothing for this long is stopped: as long as a request head may take. */
+const UPLOAD_IDLE_MS = 60_000;
 
 /**
  * Each request on a connection of its own: a connection's first request head is where an upload can
@@ -117,6 +121,19 @@ function lingerUnlessRead(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => clearTimeout(cut));
   req.on('close', () => clearTimeout(cut));
   req.resume();
+}
+
+/** `chunks`, failing with `signal`'s reason once it aborts, even while a chunk is awaited. */
+async function* failingOnAbort(chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncIterable<Uint8Array> {
+  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
+  aborted.catch(() => undefined); // raced below; a body read to its end never needs it
+  const iterator = chunks[Symbol.asyncIterator]();
+  try {
+    for (let next = await Promise.race([iterator.next(), aborted]); !next.done; next = await Promise.race([iterator.next(), aborted])) yield next.value;
+  } finally {
+    // Not awaited: after an abort, a return waits behind the read still pending, which may never end.
+    iterator.return?.().catch(() => undefined);
+  }
 }
 
 /** The token cookie is per port: cookies are shared by every port of a host, bridges are not. */
@@ -156,7 +173,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | n
  * pushes events over Server-Sent Events.
  */
 export async function startBridge(options: BridgeOptions): Promise<Bridge> {
-  const { session, dispatch } = options;
+  const { session, dispatch, uploadIdleMs = UPLOAD_IDLE_MS } = options;
   const token = options.token ?? randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
   const staticRoot = path.resolve(options.staticDir);
@@ -237,7 +254,10 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const gone = new AbortController();
     res.on('close', () => gone.abort());
     // Not destroyed when the store stops reading it (refused part-way): lingerUnlessRead reads the rest.
-    const body = req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
+    // A client silent for uploadIdleMs (the connection's idle time) fails the body, and is answered.
+    const stalled = new AbortController();
+    req.setTimeout(uploadIdleMs, () => stalled.abort(uploadStalled(uploadIdleMs)));
+    const body = failingOnAbort(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, stalled.signal);
     const { status, body: result } = await upload(url, Number.isSafeInteger(length) && length >= 0 ? length : null, body, gone.signal);
     lingerUnlessRead(req, res);
     sendJson(res, status, result);
@@ -416,6 +436,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         .catch((err: unknown): Answer => ({ status: 500, body: errorResult(err, 'bridge request') }))
         .then(({ status, body: result }) => answer(status, JSON_HEADERS, JSON.stringify(result), LINGER_MS));
     },
+    idleMs: uploadIdleMs,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

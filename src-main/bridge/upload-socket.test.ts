@@ -24,11 +24,11 @@ afterEach(async () => {
 });
 
 /** A bridge on a local-folder store (the store that reads uploads into its ring buffers). */
-async function localBridge(maxEntryBytes?: number) {
+async function localBridge(maxEntryBytes?: number, uploadIdleMs?: number) {
   const storeDir = mkdtempSync(path.join(dir, 'store-'));
   const session = new AppSession({ profiles: new ProfileStore(path.join(storeDir, '..', `${path.basename(storeDir)}.json`), NO_KEYRING, storeDir), commandLine: { kind: 'local', dir: storeDir }, cacheOptions: { maxEntryBytes } });
   await session.start();
-  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: dir });
+  const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: dir, uploadIdleMs });
   open.push({ bridge, session });
   const call = async (method: string, payload: unknown) => {
     const res = await fetch(`http://127.0.0.1:${bridge.port}/api/call/${method}`, { method: 'POST', headers: { 'x-cache-admin-token': bridge.token }, body: JSON.stringify(payload) });
@@ -127,6 +127,42 @@ describe('uploads read straight off their socket', () => {
     await expect.poll(() => c.ended, { timeout: 10_000 }).toBe(true);
     expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('ended before its Content-Length') } });
     expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+
+  it('stops an upload whose client sends nothing for the idle limit, plain or chunked: refused, nothing stored or staged', async () => {
+    const { bridge, storeDir, call, uploadHead } = await localBridge(undefined, 500);
+    const readInto = vi.spyOn(UploadBody.prototype, 'readInto');
+    const chunked = uploadHead(0).replace('Content-Length: 0\r\n', 'Transfer-Encoding: chunked\r\n');
+    for (const [start, direct] of [
+      [`${uploadHead(64 << 20)}${'x'.repeat(9 << 20)}`, true],
+      [`${chunked}${(9 << 20).toString(16)}\r\n${'x'.repeat(9 << 20)}\r\n`, false],
+    ] as const) {
+      readInto.mockClear();
+      const c = client(bridge.port);
+      c.socket.write(start); // then nothing more, the connection left open
+      // Node's server answers the chunked upload in one chunk of its own.
+      await expect.poll(() => c.received.includes('}}'), { timeout: 10_000 }).toBe(true);
+      const answer = JSON.parse(c.received.slice(c.received.indexOf('{"ok"'), c.received.lastIndexOf('}}') + 2)) as unknown;
+      expect(answer).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('the upload stalled: nothing arrived for 0.5 s') } });
+      expect(readInto.mock.calls.length > 0).toBe(direct);
+      c.socket.destroy();
+    }
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+    expect(readdirSync(path.join(storeDir, '.staging'))).toEqual([]);
+  });
+
+  it('a client sending slowly, but never silent for the idle limit, stores its upload', async () => {
+    const { bridge, call, uploadHead } = await localBridge(undefined, 500);
+    const bytes = randomBytes(64 * 1024);
+    const c = client(bridge.port);
+    c.socket.write(uploadHead(bytes.byteLength));
+    for (let at = 0; at < bytes.byteLength; at += 16 * 1024) {
+      await new Promise((r) => setTimeout(r, 300));
+      c.socket.write(bytes.subarray(at, at + 16 * 1024));
+    }
+    await expect.poll(() => c.received.includes('\r\n\r\n{'), { timeout: 10_000 }).toBe(true);
+    expect(answerOf(c.received)).toMatchObject({ ok: true, value: { hash: createHash('sha256').update(bytes).digest('hex').slice(0, 16) } });
+    expect(await call('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'default', entries: 1 }] } });
   });
 
   it('answers an upload refused part-way while its body still comes, then closes; no reset', async () => {

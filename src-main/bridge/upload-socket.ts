@@ -72,6 +72,11 @@ export interface SocketUpload {
 /** An accepted socket's handle, which Node keeps private (`_handle`). */
 type WithHandle = Socket & { _handle: { useUserBuffer?: unknown } | null };
 
+/** Why an upload whose client sends nothing for `idleMs` fails: nothing of it is stored. */
+export function uploadStalled(idleMs: number): CacheError {
+  return new CacheError('invalid_input', `the upload stalled: nothing arrived for ${idleMs / 1000} s, so it was stopped and nothing was stored`);
+}
+
 /** What Node's HTTP server answers to a head it cannot parse, and to one that does not come in time. */
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
 const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n';
@@ -84,7 +89,7 @@ const REQUEST_TIMEOUT = 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r
  */
 export function receiveUploadsDirectly(
   server: Server,
-  options: { start: string; takes: (head: RequestHead) => boolean; onUpload: (upload: SocketUpload) => void },
+  options: { start: string; takes: (head: RequestHead) => boolean; onUpload: (upload: SocketUpload) => void; idleMs: number },
 ): { destroyAll(): void } {
   const [nodeConnectionListener, ...others] = server.listeners('connection') as ((socket: Socket) => void)[];
   /** Connections waiting for their head or taken: Node's server neither counts nor closes them. */
@@ -99,7 +104,7 @@ export function receiveUploadsDirectly(
     // nothing of its own left to close, so the server's count of connections stays right.
     accepted._handle = null;
     accepted.destroy();
-    const connection = new Connection(handle);
+    const connection = new Connection(handle, options.idleMs);
     const { socket } = connection;
     held.add(socket);
     socket.on('close', () => held.delete(socket));
@@ -146,7 +151,10 @@ class Connection {
   /** Answered and body read: what comes now is dropped. */
   private finished = false;
 
-  constructor(handle: object) {
+  constructor(
+    handle: object,
+    private readonly idleMs: number,
+  ) {
     this.socket = new Socket({
       handle,
       allowHalfOpen: true, // as Node's HTTP server has its sockets
@@ -160,6 +168,7 @@ class Connection {
     this.socket.on('end', () => fail(new CacheError('invalid_input', 'the request body ended before its Content-Length')));
     this.socket.on('close', () => fail(new Error('the connection closed')));
     this.socket.on('error', fail);
+    this.socket.on('timeout', () => fail(uploadStalled(idleMs)));
   }
 
   private readTarget(): Uint8Array {
@@ -228,10 +237,14 @@ class Connection {
     this.socket.resume();
   }
 
-  /** Fills `target` from the bytes already read, then straight from the socket. */
+  /**
+   * Fills `target` from the bytes already read, then straight from the socket. A client silent for
+   * idleMs meanwhile has stalled. Only here: while the store is busy, reads pause and the silence is ours.
+   */
   async fill(target: Uint8Array): Promise<void> {
     this.target = target;
     this.filled = 0;
+    this.socket.setTimeout(this.idleMs);
     try {
       await this.until(() => {
         const n = Math.min(this.carry.byteLength, target.byteLength - this.filled);
@@ -243,6 +256,7 @@ class Connection {
         return this.filled === target.byteLength;
       });
     } finally {
+      this.socket.setTimeout(0);
       this.target = null;
     }
   }
