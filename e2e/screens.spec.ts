@@ -143,6 +143,16 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   }
   // Nothing spills out of the window.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+  // The versions table fits its panel (about 330 px here, 390 at 1920): the cache id (shown in the
+  // Entry panel) moves into the version's tooltip, and the store time's clock into its own.
+  const versionsTable = async () =>
+    page.evaluate(() => {
+      const scroll = document.querySelector('.versions-panel .table-scroll')!;
+      const heads = [...scroll.querySelectorAll('th')].filter((h) => getComputedStyle(h).display !== 'none');
+      return { sideways: scroll.scrollWidth - scroll.clientWidth, columns: heads.map((h) => h.textContent) };
+    });
+  expect(await versionsTable()).toEqual({ sideways: 0, columns: ['Version', 'Stored at', 'Size', 'Source'] });
+  await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody td').first()).toHaveAttribute('title', /-v1$/);
   await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
   await page.getByRole('button', { name: 'Transfers' }).click();
   const transfers = await box('Transfers');
@@ -163,9 +173,11 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
     expect(b.width, `${label} width`).toBeGreaterThanOrEqual(280);
   }
 
-  // A big screen shows the transfers column beside the lists, no button needed.
+  // A big screen shows the transfers column beside the lists, no button needed; versions fit as well.
   await page.setViewportSize({ width: 1920, height: 1080 });
   await expect(page.getByRole('button', { name: 'Transfers' })).toBeHidden();
+  await page.getByRole('tab', { name: 'Browse' }).click();
+  expect(await versionsTable()).toEqual({ sideways: 0, columns: ['Version', 'Stored at', 'Size', 'Source'] });
   expect((await box('Transfers')).width).toBeGreaterThanOrEqual(340);
 });
 

@@ -284,7 +284,7 @@ export function VersionsPanel() {
   }
 
   return (
-    <Panel label="Versions" actions={versions.status === 'ready' && <span className="muted">{counted(list.length, 'version', 'versions')}</span>}>
+    <Panel label="Versions" className="versions-panel" actions={versions.status === 'ready' && <span className="muted">{counted(list.length, 'version', 'versions')}</span>}>
       {versions.status === 'idle' && <Empty>The versions of the looked-up hash appear here.</Empty>}
       {versions.status === 'loading' && <Loading what="versions" />}
       {versions.status === 'error' && <ErrorLine error={versions.error} />}
@@ -295,7 +295,9 @@ export function VersionsPanel() {
             <thead>
               <tr>
                 <th scope="col">Version</th>
-                <th scope="col">Cache id</th>
+                <th scope="col" className="cache-id">
+                  Cache id
+                </th>
                 <th scope="col">Stored at</th>
                 <th scope="col">Size</th>
                 <th scope="col">Source</th>
@@ -311,17 +313,20 @@ export function VersionsPanel() {
                   onClick={() => open(v.cache_id)}
                   onKeyDown={(e) => e.key === 'Enter' && open(v.cache_id)}
                 >
-                  <td>
+                  <td title={v.cache_id}>
                     v{v.version} {v.version === latest && <span className="badge ok">latest</span>}
                   </td>
-                  <td>
+                  <td className="cache-id">
                     <code>{v.cache_id}</code>
                   </td>
-                  <td>
-                    {formatTime(v.stored_at)} {v.expired && <ExpiredBadge />}
+                  <td title={formatTime(v.stored_at)}>
+                    {formatTime(v.stored_at).slice(0, 10)}
+                    <span className="clock">{formatTime(v.stored_at).slice(10)}</span> {v.expired && <ExpiredBadge />}
                   </td>
                   <td>{v.size === null ? '' : formatBytes(v.size)}</td>
-                  <td className="ellipsis">{v.source}</td>
+                  <td className="ellipsis source" title={v.source}>
+                    {v.source}
+                  </td>
                 </tr>
               ))}
             </tbody>
