@@ -156,6 +156,8 @@ async function benchBigFileOf(o: BenchOptions, mib: number): Promise<BenchRow[]>
   } finally {
     reader?.stop();
   }
+  // Each run, in order, beside the medians the table gives (a lane that varies shows it here).
+  console.error(`  ${mib} MiB runs (ms): ${Object.entries(times).map(([lane, values]) => `${lane} ${values.map(Math.round).join(', ')}`).join('; ')}`);
   await fs.rm(file);
   const ms = (values: number[]) => `${(median(values) / 1000).toFixed(2)} s`;
   const limit = Math.max(median(times.openssl), median(times.dd));
