@@ -57,11 +57,12 @@ export interface StoreRoot {
   isNullDevice: boolean;
 }
 
-function nullDeviceId(): number | null {
+/** Whether `st` is /dev/null's: what a closed standard input reads as (Node puts /dev/null there). */
+export function isNullDevice(st: fsSync.Stats): boolean {
   try {
-    return fsSync.statSync('/dev/null').rdev;
+    return st.isCharacterDevice() && st.rdev === fsSync.statSync('/dev/null').rdev;
   } catch {
-    return null; // no /dev/null (Windows)
+    return false; // no /dev/null (Windows)
   }
 }
 
@@ -71,7 +72,7 @@ export async function statRoots(args: string[]): Promise<StoreRoot[]> {
     args.map(async (arg) => {
       const st = await fs.stat(arg).catch(() => null);
       if (!st) throw new CacheError('not_found', `no such file or folder: ${arg}`);
-      return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO(), isNullDevice: st.isCharacterDevice() && st.rdev === nullDeviceId() };
+      return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO(), isNullDevice: isNullDevice(st) };
     }),
   );
 }
