@@ -64,7 +64,7 @@ export const transferIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'trans
 /** A file on the machine running main: absolute, no NUL. Main only ever reads it. */
 const filePath = z
   .string()
-  .min(1)
+  .min(1, 'cannot be empty')
   .max(LIMITS.pathLength)
   .refine(noNul, 'paths cannot contain NUL')
   .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path');
@@ -122,13 +122,13 @@ export const s3ProfileInputSchema = z
     /** A profile from the shared AWS config files; or keys below; or neither (default chain). */
     awsProfile: profileText.default(''),
     accessKeyId: z.string().regex(/^[A-Za-z0-9/+=]{0,128}$/, 'not an access key id').default(''),
-    secretAccessKey: z.string().max(LIMITS.secretLength).refine(noNul).default(''),
+    secretAccessKey: z.string().max(LIMITS.secretLength).refine(noNul, 'cannot contain NUL').default(''),
     format: profileFormat,
   })
   .strict();
 
 export const localProfileInputSchema = z
-  .object({ kind: z.literal('local'), name: profileText.pipe(z.string().min(1)), dir: filePath, format: profileFormat })
+  .object({ kind: z.literal('local'), name: profileText.pipe(z.string().min(1, 'cannot be empty')), dir: filePath, format: profileFormat })
   .strict();
 
 export const methods = {

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { LIMITS, sourceNameSchema } from '../../src-shared/contract';
 import { BATCH_MAX_BYTES, BATCH_MAX_FILES } from '../../src-shared/batch-frame';
+import { nextChunk } from './body-chunks';
 import { CacheError } from '../../src-shared/errors';
 import type { BatchItem } from '../ipc/bulk-store';
 
@@ -52,7 +53,7 @@ export function parseHeldBatch(body: Buffer): BatchItem[] {
  * frame; a bigger one must be exactly one frame (its header, then its bytes to the end), whose
  * content is streamed into the store as it arrives.
  */
-export async function readBatch(req: IncomingMessage, signal: AbortSignal): Promise<BatchItem[]> {
+export async function readBatch(req: IncomingMessage, signal: AbortSignal, idleMs: number): Promise<BatchItem[]> {
   const length = Number(req.headers['content-length']);
   if (!Number.isSafeInteger(length) || length <= 0) throw new CacheError('invalid_input', 'batch: the request needs a Content-Length');
   const chunks = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -61,7 +62,7 @@ export async function readBatch(req: IncomingMessage, signal: AbortSignal): Prom
     // Its own memory, never a slice of Node's shared pool: the batch's files are moved to a store worker whole (StorePool).
     const body = Buffer.allocUnsafeSlow(length);
     let got = 0;
-    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+    for (let next = await nextChunk(chunks, idleMs); !next.done; next = await nextChunk(chunks, idleMs)) {
       if (got + next.value.byteLength <= length) next.value.copy(body, got);
       got += next.value.byteLength;
     }
@@ -71,7 +72,7 @@ export async function readBatch(req: IncomingMessage, signal: AbortSignal): Prom
   // One big file: read its header, then hand the rest of the body over as its content.
   let frame: ReturnType<typeof header> | null = null;
   while (!frame) {
-    const next = await chunks.next();
+    const next = await nextChunk(chunks, idleMs);
     if (next.done) throw bad('the body ends inside a frame header');
     held = Buffer.concat([held, next.value]);
     try {
@@ -83,14 +84,11 @@ export async function readBatch(req: IncomingMessage, signal: AbortSignal): Prom
   const { name, size, start } = frame;
   if (start + size !== length) throw bad(`a body over ${MAX_HELD_BODY} bytes holds exactly one file (${name} does not fill it)`);
   const first = held.subarray(start);
-  // A cancel must not wait for a client that stopped sending.
-  const cancelled = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new CacheError('cancelled', `${name}: cancelled before it was stored`)), { once: true }));
-  cancelled.catch(() => undefined);
-  const nextChunk = () => Promise.race([chunks.next(), cancelled]);
+  const cancel = { signal, error: () => new CacheError('cancelled', `${name}: cancelled before it was stored`) };
   const stream = async function* () {
     let got = first.byteLength;
     if (got) yield first;
-    for (let next = await nextChunk(); !next.done; next = await nextChunk()) {
+    for (let next = await nextChunk(chunks, idleMs, cancel); !next.done; next = await nextChunk(chunks, idleMs, cancel)) {
       got += next.value.byteLength;
       yield next.value;
     }

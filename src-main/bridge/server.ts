@@ -16,7 +16,8 @@ import { EventStream, kindOf } from './event-stream';
 import type { AppSession } from '../ipc/session';
 import { entrySelectionSchema } from '../../src-shared/contract';
 import { readBatch } from './batch-body';
-import { receiveUploadsDirectly, uploadStalled } from './upload-socket';
+import { receiveUploadsDirectly } from './upload-socket';
+import { idleLimited } from './body-chunks';
 
 export const BRIDGE_HOST = '127.0.0.1';
 /** storeBytes carries up to 1 MiB as base64; nothing else comes close. */
@@ -121,19 +122,6 @@ function lingerUnlessRead(req: IncomingMessage, res: ServerResponse): void {
   req.on('end', () => clearTimeout(cut));
   req.on('close', () => clearTimeout(cut));
   req.resume();
-}
-
-/** `chunks`, failing with `signal`'s reason once it aborts, even while a chunk is awaited. */
-async function* failingOnAbort(chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncIterable<Uint8Array> {
-  const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true }));
-  aborted.catch(() => undefined); // raced below; a body read to its end never needs it
-  const iterator = chunks[Symbol.asyncIterator]();
-  try {
-    for (let next = await Promise.race([iterator.next(), aborted]); !next.done; next = await Promise.race([iterator.next(), aborted])) yield next.value;
-  } finally {
-    // Not awaited: after an abort, a return waits behind the read still pending, which may never end.
-    iterator.return?.().catch(() => undefined);
-  }
 }
 
 /** The token cookie is per port: cookies are shared by every port of a host, bridges are not. */
@@ -254,10 +242,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const gone = new AbortController();
     res.on('close', () => gone.abort());
     // Not destroyed when the store stops reading it (refused part-way): lingerUnlessRead reads the rest.
-    // A client silent for uploadIdleMs (the connection's idle time) fails the body, and is answered.
-    const stalled = new AbortController();
-    req.setTimeout(uploadIdleMs, () => stalled.abort(uploadStalled(uploadIdleMs)));
-    const body = failingOnAbort(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, stalled.signal);
+    const body = idleLimited(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, uploadIdleMs);
     const { status, body: result } = await upload(url, Number.isSafeInteger(length) && length >= 0 ? length : null, body, gone.signal);
     lingerUnlessRead(req, res);
     sendJson(res, status, result);
@@ -275,7 +260,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       const ns = format.parseNamespace(namespace);
       format.checkStoreInput({ as, options });
       drops.assertOpen(dropId);
-      result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId))) };
+      result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId), uploadIdleMs)) };
     } catch (err) {
       result = errorResult(err, 'batch');
     }

@@ -231,7 +231,8 @@ describe('cli', () => {
     for (const [file, redirect] of [['/dev/stdin', '<&-'], ['/dev/stdin', '</dev/null'], ['/dev/null', '']] as const) {
       const closed = spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store "$3" ${redirect}`, process.execPath, CLI_ENTRY, store, file], { cwd: REPO_ROOT, encoding: 'utf8' });
       expect(closed.status, `${file} ${redirect}`).toBe(2);
-      expect(closed.stderr, `${file} ${redirect}`).toContain(`${file} is /dev/null (standard input closed?): it reads as nothing, so nothing was stored`);
+      const why = file === '/dev/null' ? ' (/dev/null)' : ': standard input is closed or /dev/null';
+      expect(closed.stderr, `${file} ${redirect}`).toContain(`${file} reads as nothing${why}, so nothing was stored`);
     }
     await expect(fs.readdir(store)).rejects.toThrow();
     const piped = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" --store "$2" --json store -`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });

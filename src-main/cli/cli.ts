@@ -263,6 +263,8 @@ async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onSto
 }
 
 const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store -";
+/** Names scripts give standard input. */
+const STDIN_PATHS = ['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
 
 async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: (r: FormatStoreResult, name: string) => string, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
@@ -277,7 +279,10 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
   }
   const roots = await statRoots(ctx.args);
   const nothing = roots.find((r) => r.isNullDevice);
-  if (nothing) throw usageError(`${nothing.arg} is /dev/null (standard input closed?): it reads as nothing, so nothing was stored (${STORE_EMPTY})`);
+  if (nothing) {
+    const why = STDIN_PATHS.includes(nothing.arg) ? ': standard input is closed or /dev/null' : ' (/dev/null)';
+    throw usageError(`${nothing.arg} reads as nothing${why}, so nothing was stored (${STORE_EMPTY})`);
+  }
   // A folder may hold many files: start the workers while it is walked, where the layout lets several threads write.
   const { location } = ctx;
   const parallel = location.kind === 'local' && format.capabilities.parallelWriters && ctx.io.storeWorker && roots.some((r) => r.isFolder);

@@ -587,6 +587,9 @@ describe('Issue 17: the app tells the truth', () => {
     fireEvent.submit(folderForm);
     expect(within(folderForm).getByRole('alert').textContent).toBe('Folder: must be an absolute path');
     expect(document.activeElement).toBe(within(folderForm).getByLabelText('Folder'));
+    fireEvent.change(within(folderForm).getByLabelText('Name'), { target: { value: '   ' } }); // passes "required", trimmed to nothing
+    fireEvent.submit(folderForm);
+    expect(within(folderForm).getByRole('alert').textContent).toBe('Name: cannot be empty');
     fireEvent.click(within(folderForm).getByRole('button', { name: 'Back' }));
     fireEvent.click(screen.getByRole('button', { name: 'Add S3 bucket' }));
     const bucketForm = screen.getByRole('form', { name: 'Add S3 bucket' });

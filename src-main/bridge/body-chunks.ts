@@ -1,0 +1,37 @@
+import { uploadStalled } from './upload-socket';
+
+/**
+ * The next chunk of a request body read off Node's parser. Fails with uploadStalled when the client
+ * sends nothing for `idleMs` while the chunk is awaited (time the store spends between reads does
+ * not count), or with `cancel.error()` once `cancel.signal` aborts, so a cancel never waits for a
+ * client that stopped sending. Holds nothing once settled: a long body adds no listener per chunk.
+ */
+export function nextChunk<T>(chunks: AsyncIterator<T>, idleMs: number, cancel?: { signal: AbortSignal; error: () => Error }): Promise<IteratorResult<T>> {
+  return new Promise((resolve, reject) => {
+    const settle = (err: unknown, result?: IteratorResult<T>) => {
+      clearTimeout(timer);
+      cancel?.signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve(result!);
+      else reject(err);
+    };
+    const onAbort = () => settle(cancel!.error());
+    const timer = setTimeout(() => settle(uploadStalled(idleMs)), idleMs).unref();
+    if (cancel?.signal.aborted) return onAbort();
+    cancel?.signal.addEventListener('abort', onAbort, { once: true });
+    chunks.next().then(
+      (result) => settle(undefined, result),
+      (err: unknown) => settle(err ?? new Error('the request body failed')),
+    );
+  });
+}
+
+/** A request body's chunks, each awaited within `idleMs` (nextChunk). */
+export async function* idleLimited<T>(chunks: AsyncIterable<T>, idleMs: number): AsyncIterable<T> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  try {
+    for (let next = await nextChunk(iterator, idleMs); !next.done; next = await nextChunk(iterator, idleMs)) yield next.value;
+  } finally {
+    // Not awaited: after a stall, a return waits behind the read still pending, which may never end.
+    iterator.return?.().catch(() => undefined);
+  }
+}
