@@ -1,7 +1,13 @@
-import { uploadStalled } from './upload-socket';
+import { CacheError } from '../../src-shared/errors';
+
+/** Why a request body whose client sends nothing for `idleMs` fails: nothing of it is stored. */
+export function uploadStalled(idleMs: number): CacheError {
+  return new CacheError('invalid_input', `the upload stalled: nothing arrived for ${idleMs / 1000} s, so it was stopped and nothing was stored`);
+}
 
 /**
- * The next chunk of a request body read off Node's parser. Fails with uploadStalled when the client
+ * The next chunk of a request body read off Node's parser (the plain upload path counts the same
+ * way with its socket's timer, in Connection.fill). Fails with uploadStalled when the client
  * sends nothing for `idleMs` while the chunk is awaited (time the store spends between reads does
  * not count), or with `cancel.error()` once `cancel.signal` aborts, so a cancel never waits for a
  * client that stopped sending. Holds nothing once settled: a long body adds no listener per chunk.

@@ -3,6 +3,7 @@ import { Socket, type SocketConstructorOpts } from 'node:net';
 import { type ChunkBuffers, type ReadsInto, freshBuffers } from '../core/buffer-ring';
 import { READ_CHUNK } from '../core/hashing';
 import { CacheError } from '../../src-shared/errors';
+import { uploadStalled } from './body-chunks';
 
 /**
  * Uploads received straight into the store's buffers.
@@ -71,11 +72,6 @@ export interface SocketUpload {
 
 /** An accepted socket's handle, which Node keeps private (`_handle`). */
 type WithHandle = Socket & { _handle: { useUserBuffer?: unknown } | null };
-
-/** Why an upload whose client sends nothing for `idleMs` fails: nothing of it is stored. */
-export function uploadStalled(idleMs: number): CacheError {
-  return new CacheError('invalid_input', `the upload stalled: nothing arrived for ${idleMs / 1000} s, so it was stopped and nothing was stored`);
-}
 
 /** What Node's HTTP server answers to a head it cannot parse, and to one that does not come in time. */
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
