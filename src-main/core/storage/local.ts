@@ -942,6 +942,8 @@ export class LocalFolderStorage implements StorageBackend {
       return { ...result, ...finished };
     } catch (err) {
       if (spool) await this.dropSpool(spool);
+      // The reserve this store started is finished before its failure is reported: nothing is written after it.
+      await this.spaceReserve;
       throw err;
     } finally {
       await buffers.release();
