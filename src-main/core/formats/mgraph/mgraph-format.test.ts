@@ -241,6 +241,27 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it('a cancel before anything is written stores nothing; one after the first copy is written finishes the entry (no copy without its refs)', async () => {
+    const storage = await open();
+    const format = new MgraphFormat(storage);
+    const source = () => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode('three copies') });
+    const input = { as: 'string' as const, options: { strategy: 'temporal_versioned' } };
+    await expect(format.store('Team_C', { ...input, source: source() }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'cancelled' });
+    expect((await storage.list('Team_C/')).objects).toEqual([]);
+
+    const cancel = new AbortController();
+    const put = storage.put.bind(storage);
+    storage.put = async (...args) => {
+      const written = await put(...args);
+      cancel.abort(); // the operator presses Cancel while the first copy is being written
+      return written;
+    };
+    const stored = await format.store('Team_C', { ...input, source: source() }, { signal: cancel.signal });
+    expect(stored.keys.filter((k) => k.includes('/data/'))).toHaveLength(9); // three copies, each with .config and .metadata
+    expect(utf8(await collect((await format.retrieve('Team_C', { cacheId: stored.cache_id })).content))).toBe('three copies');
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('a string keeps a leading byte order mark: the same hash as the service and the same text back', async () => {
     const format = new MgraphFormat(await open());
     const bytes = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('bom text')]);

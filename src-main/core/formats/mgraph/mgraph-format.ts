@@ -357,9 +357,11 @@ export class MgraphFormat implements StoreFormat {
     const paths = entryPaths(strategyFolders(ns, strategy, fileId, cacheKey, now), fileId, fileType);
     const data = { cache_hash: prepared.hash, cache_key: cacheKey, cache_id: cacheId, content_encoding: gzip ? 'gzip' : null, file_id: fileId, file_type: fileType, json_field_path: jsonFieldPath, namespace: ns, stored_at: timestamp, strategy };
     const config = configFile(fileId, cacheKey, paths.folders, fileType);
+    // The last moment a cancel is honoured: once the first file is written the entry is finished
+    // (the content is in memory, a few writes remain), so a cancel leaves no copy without its refs.
+    if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
     let done = 0;
     for (const contentKey of paths.contentFiles) {
-      if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
       await this.storage.put(contentKey, prepared.fileBytes);
       // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
       // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
