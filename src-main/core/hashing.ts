@@ -307,13 +307,13 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 /** Collects a source into memory, failing with `too_large` past `maxBytes` (JSON must be parsed whole). */
-export async function readAllBounded(source: ContentSource, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
+export async function readAllBounded(source: ContentSource, maxBytes: number, options: Pick<StageOptions, 'signal' | 'onProgress'> = {}): Promise<Uint8Array> {
   if (source.kind === 'bytes') {
     if (source.bytes.byteLength > maxBytes) throw new CacheError('too_large', `JSON input is larger than ${maxBytes} bytes`);
     return source.bytes;
   }
   const parts: Uint8Array[] = [];
-  await pumpChunks(source, { maxBytes, signal }, (chunk) => {
+  await pumpChunks(source, { maxBytes, ...options }, (chunk) => {
     parts.push(chunk);
   });
   return Buffer.concat(parts);

@@ -2,6 +2,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
@@ -260,6 +261,15 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(stored.keys.filter((k) => k.includes('/data/'))).toHaveLength(9); // three copies, each with .config and .metadata
     expect(utf8(await collect((await format.retrieve('Team_C', { cacheId: stored.cache_id })).content))).toBe('three copies');
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
+  it("a big store's progress follows its reading, up to its size (not once per copy past it)", async () => {
+    const format = new MgraphFormat(await open());
+    const chunks = [1, 2, 3].map((n) => new Uint8Array(256 << 10).fill(n));
+    const progress: number[] = [];
+    const stored = await format.store('Team_C', { source: { kind: 'stream', stream: Readable.from(chunks) }, as: 'bytes', options: { strategy: 'temporal_versioned' } }, { onProgress: (done) => progress.push(done) });
+    expect(stored.size).toBe(768 << 10);
+    expect(progress).toEqual([256 << 10, 512 << 10, 768 << 10]);
   });
 
   it('a string keeps a leading byte order mark: the same hash as the service and the same text back', async () => {

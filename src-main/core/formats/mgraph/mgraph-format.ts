@@ -335,7 +335,7 @@ export class MgraphFormat implements StoreFormat {
   /** The service's hash of this content (json_field_path and gzip options apply), nothing stored. */
   async hash(input: FormatStoreInput, options: TransferOptions = {}): Promise<FormatHashResult> {
     const c = storeChoices(input);
-    const bytes = await readAllBounded(input.source, this.maxEntryBytes, options.signal);
+    const bytes = await readAllBounded(input.source, this.maxEntryBytes, options);
     return { hash: prepareContent(bytes, c.as, { jsonFieldPath: c.jsonFieldPath ?? undefined, gzip: c.gzip }).hash, size: bytes.byteLength, sha256: null };
   }
 
@@ -348,7 +348,8 @@ export class MgraphFormat implements StoreFormat {
     const { strategy, cacheKey, jsonFieldPath, gzip, as, fileId: givenFileId } = storeChoices(input);
     const cacheId = randomUUID();
     const fileId = givenFileId ?? cacheId;
-    const prepared = prepareContent(await readAllBounded(input.source, this.maxEntryBytes, options.signal), as, { jsonFieldPath: jsonFieldPath ?? undefined, gzip });
+    // Progress is the reading: the copies are written from memory after it.
+    const prepared = prepareContent(await readAllBounded(input.source, this.maxEntryBytes, options), as, { jsonFieldPath: jsonFieldPath ?? undefined, gzip });
     const byHash = refByHashKey(ns, prepared.hash);
     await this.readHashRef(ns, prepared.hash); // an unreadable ref fails here, before anything is written
     const now = this.now();
@@ -360,7 +361,6 @@ export class MgraphFormat implements StoreFormat {
     // The last moment a cancel is honoured: once the first file is written the entry is finished
     // (the content is in memory, a few writes remain), so a cancel leaves no copy without its refs.
     if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
-    let done = 0;
     for (const contentKey of paths.contentFiles) {
       await this.storage.put(contentKey, prepared.fileBytes);
       // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
@@ -371,7 +371,6 @@ export class MgraphFormat implements StoreFormat {
         ? { ...previous, data }
         : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
       await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
-      options.onProgress?.((done += prepared.fileBytes.byteLength));
     }
     const byId = refByIdKey(ns, cacheId);
     const idRef: IdRef = {
