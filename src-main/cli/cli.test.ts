@@ -218,7 +218,7 @@ describe('cli', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('store - (or /dev/stdin) with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored; hash - hashes /dev/null as empty', async () => {
+  it('store - (or /dev/stdin) with standard input closed (<&-) or /dev/null stores nothing and says why; piped empty content is stored; hash - hashes /dev/null as empty and notes it', async () => {
     const store = path.join(work, 'stdin-store');
     const run = (redirect: string) =>
       spawnSync('sh', ['-c', `"$0" --import tsx "$1" --store "$2" store - ${redirect}`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
@@ -237,8 +237,12 @@ describe('cli', () => {
     await expect(fs.readdir(store)).rejects.toThrow();
     const piped = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" --store "$2" --json store -`, process.execPath, CLI_ENTRY, store], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(JSON.parse(piped.stdout)).toMatchObject({ size: 0 });
-    // Hashing reads it as it is: /dev/null is empty content.
-    const hashed = spawnSync('sh', ['-c', `"$0" --import tsx "$1" hash - </dev/null`, process.execPath, CLI_ENTRY], { cwd: REPO_ROOT, encoding: 'utf8' });
-    expect(hashed).toMatchObject({ status: 0, stdout: 'e3b0c44298fc1c14\n' });
+    // Hashing reads it as it is: /dev/null is empty content, and the CLI says so.
+    for (const [arg, redirect] of [['-', '</dev/null'], ['-', '<&-'], ['/dev/stdin', '<&-']] as const) {
+      const hashed = spawnSync('sh', ['-c', `"$0" --import tsx "$1" hash "$2" ${redirect}`, process.execPath, CLI_ENTRY, arg], { cwd: REPO_ROOT, encoding: 'utf8' });
+      expect(hashed, `${arg} ${redirect}`).toMatchObject({ status: 0, stdout: 'e3b0c44298fc1c14\n', stderr: 'cache-admin: note: standard input is closed or /dev/null: this is the hash of empty content\n' });
+    }
+    const nullHash = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" hash -`, process.execPath, CLI_ENTRY], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(nullHash).toMatchObject({ status: 0, stdout: 'e3b0c44298fc1c14\n', stderr: '' }); // piped empty content: no note
   });
 });
