@@ -244,5 +244,10 @@ describe('cli', () => {
     }
     const nullHash = spawnSync('sh', ['-c', `printf '' | "$0" --import tsx "$1" hash -`, process.execPath, CLI_ENTRY], { cwd: REPO_ROOT, encoding: 'utf8' });
     expect(nullHash).toMatchObject({ status: 0, stdout: 'e3b0c44298fc1c14\n', stderr: '' }); // piped empty content: no note
+    // Empty input that cannot be hashed as asked: the error alone, no note about a hash never printed.
+    const asJson = spawnSync('sh', ['-c', `"$0" --import tsx "$1" hash - --as json </dev/null`, process.execPath, CLI_ENTRY], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(asJson.status).toBe(2);
+    expect(asJson.stderr).not.toContain('note');
+    expect(asJson.stderr.trim().split('\n')).toHaveLength(1);
   });
 });

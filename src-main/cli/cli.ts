@@ -208,12 +208,12 @@ async function cmdHash(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
   const arg = one(ctx.args, 'path');
   const { source, name } = sourceOf(arg, ctx.io);
-  // Hashing stores nothing, so nothing is refused; but a closed stdin should not pass for empty input unremarked.
-  if ((arg === '-' || STDIN_PATHS.includes(arg)) && ctx.io.stdinIsNull) ctx.io.stderr.write('cache-admin: note: standard input is closed or /dev/null: this is the hash of empty content\n');
   const waiting = arg !== '-' && (await fs.stat(arg).catch(() => null))?.isFIFO() ? waitingNote(ctx.io, arg) : null;
   try {
     const result = await ctx.format.hash({ source, name, as }, { onProgress: waiting?.arrived });
     ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
+    // Hashing stores nothing, so nothing is refused; but a closed stdin should not pass for empty input unremarked.
+    if ((arg === '-' || STDIN_PATHS.includes(arg)) && ctx.io.stdinIsNull) ctx.io.stderr.write('cache-admin: note: standard input is closed or /dev/null: this is the hash of empty content\n');
   } finally {
     waiting?.arrived();
   }

@@ -310,10 +310,11 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 export async function readAllBounded(source: ContentSource, maxBytes: number, options: Pick<StageOptions, 'signal' | 'onProgress'> = {}): Promise<Uint8Array> {
   if (source.kind === 'bytes') {
     if (source.bytes.byteLength > maxBytes) throw new CacheError('too_large', `JSON input is larger than ${maxBytes} bytes`);
+    options.onProgress?.(source.bytes.byteLength);
     return source.bytes;
   }
   const parts: Uint8Array[] = [];
-  await pumpChunks(source, { maxBytes, ...options }, (chunk) => {
+  await pumpChunks(source, { ...options, maxBytes }, (chunk) => {
     parts.push(chunk);
   });
   return Buffer.concat(parts);

@@ -941,9 +941,12 @@ export class LocalFolderStorage implements StorageBackend {
       await this.keepSpaceReserve(); // long made, beside the content
       return { ...result, ...finished };
     } catch (err) {
-      if (spool) await this.dropSpool(spool);
-      // The reserve this store started is finished before its failure is reported: nothing is written after it.
-      await this.spaceReserve;
+      try {
+        if (spool) await this.dropSpool(spool);
+      } finally {
+        // The reserve this store started is finished before its failure is reported: nothing is written after it.
+        await this.spaceReserve;
+      }
       throw err;
     } finally {
       await buffers.release();

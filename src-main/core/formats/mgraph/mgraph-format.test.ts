@@ -270,6 +270,9 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const stored = await format.store('Team_C', { source: { kind: 'stream', stream: Readable.from(chunks) }, as: 'bytes', options: { strategy: 'temporal_versioned' } }, { onProgress: (done) => progress.push(done) });
     expect(stored.size).toBe(768 << 10);
     expect(progress).toEqual([256 << 10, 512 << 10, 768 << 10]);
+    const small: number[] = []; // content given whole (a small file through the bridge): one step, to its size
+    await format.store('Team_C', { source: { kind: 'bytes', bytes: new Uint8Array(1000) }, as: 'bytes' }, { onProgress: (done) => small.push(done) });
+    expect(small).toEqual([1000]);
   });
 
   it('a string keeps a leading byte order mark: the same hash as the service and the same text back', async () => {
