@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BufferRing } from './buffer-ring';
+import { READ_CHUNK, chunksOf } from './hashing';
+
+/** Blocks this thread (as hashing a chunk does) until `done()` or 10 s; nothing queued on it runs meanwhile. */
+function holdThreadUntil(done: () => boolean): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (const deadline = Date.now() + 10_000; !done() && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 5);
+}
+
+describe('reading a big file', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const [kind, ring] of [
+    ['ring', () => new BufferRing(4, READ_CHUNK)],
+    ['new buffers', () => undefined],
+  ] as const) {
+    it(`reads the next chunk while the caller still works on the one before (${kind})`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-admin-read-'));
+      dirs.push(dir);
+      const file = path.join(dir, 'big.bin');
+      const chunkSize = READ_CHUNK; // smaller files are read in one call
+      const bytes = randomBytes(3 * chunkSize);
+      fs.writeFileSync(file, bytes);
+      const handedOut: Uint8Array[] = [];
+      const inner = ring();
+      const buffers = {
+        next: () => {
+          const buffer = inner ? (inner.next() as Uint8Array) : new Uint8Array(chunkSize);
+          handedOut.push(buffer);
+          return buffer;
+        },
+      };
+      const chunks = chunksOf({ kind: 'file', path: file }, { buffers })[Symbol.asyncIterator]();
+      const first = await chunks.next();
+      expect(Buffer.compare(first.value!, bytes.subarray(0, chunkSize))).toBe(0);
+      // The caller hashes the first chunk without yielding: the second must already be on its way,
+      // not wait until this thread is free (which made a big store read and hash in turn).
+      const secondArrived = () => handedOut.length >= 2 && Buffer.compare(handedOut[1]!.subarray(0, chunkSize), bytes.subarray(chunkSize, 2 * chunkSize)) === 0;
+      holdThreadUntil(secondArrived);
+      expect(secondArrived()).toBe(true);
+      const read = [Buffer.from(first.value!)];
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) read.push(Buffer.from(next.value));
+      expect(Buffer.compare(Buffer.concat(read), bytes)).toBe(0);
+    });
+  }
+});
