@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadQuerySchema } from '../../src-shared/contract';
+import { CacheError } from '../../src-shared/errors';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { createDispatcher } from './dispatch';
@@ -79,6 +80,21 @@ describe('cancel tells what really happened', () => {
     expect(await dispatch('cancel', { transferId: 'mid' })).toEqual({ ok: true, value: { cancelled: true } });
     await expect(storing).rejects.toMatchObject({ code: 'cancelled' });
     expect(await dispatch('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+  });
+  it('a store that fails after the last point a cancel is honoured reports its failure, not a cancel', async () => {
+    const { session, dispatch } = await setup();
+    let failing!: () => void;
+    const asked = new Promise<void>((resolve) => (failing = resolve));
+    // A service-layout store past its last cancel check: a disk fills while its copies are written.
+    const storing = session.transfer('full', 'store', null, async () => {
+      await asked;
+      throw new CacheError('no_space', 'no space left on the device for the second copy');
+    });
+    storing.catch(() => undefined);
+    const cancelling = dispatch('cancel', { transferId: 'full' });
+    failing();
+    await expect(storing).rejects.toMatchObject({ code: 'no_space' });
+    expect(await cancelling).toEqual({ ok: true, value: { cancelled: false } });
   });
 });
 

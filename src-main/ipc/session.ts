@@ -242,8 +242,11 @@ export class AppSession {
       if (phase !== 'connect') this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? 0, totalBytes });
       return result;
     } catch (err) {
-      this.remember(transferId, { cancelled: controller.signal.aborted });
-      if (controller.signal.aborted) throw isCancelled(err) ? err : this.cancelledError(transferId, phase);
+      // A cancel ends a run in `cancelled`, or in an untyped abort error of some library. A typed
+      // failure is what happened (a full disk after the last point a cancel is honoured): said as it is.
+      const cancelled = controller.signal.aborted && !(err instanceof CacheError && !isCancelled(err));
+      this.remember(transferId, { cancelled });
+      if (cancelled && !isCancelled(err)) throw this.cancelledError(transferId, phase);
       throw err;
     } finally {
       this.transfers.delete(transferId);
