@@ -96,7 +96,7 @@ export class CacheService {
   /** For `--as json`: the canonical text replaces the input bytes. */
   private async prepare(input: StoreInput, signal?: AbortSignal): Promise<ContentSource> {
     if (input.as !== 'json') return input.source;
-    const bytes = await readAllBounded(input.source, this.maxJsonBytes, { signal });
+    const bytes = await readAllBounded(input.source, this.maxJsonBytes, { signal }, 'JSON, which is parsed whole');
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BufferRing } from './buffer-ring';
-import { READ_CHUNK, chunksOf } from './hashing';
+import { READ_CHUNK, chunksOf, readAllBounded } from './hashing';
 
 /** Blocks this thread (as hashing a chunk does) until `done()` or 10 s; nothing queued on it runs meanwhile. */
 function holdThreadUntil(done: () => boolean): void {
@@ -51,4 +51,18 @@ describe('reading a big file', () => {
       expect(Buffer.compare(Buffer.concat(read), bytes)).toBe(0);
     });
   }
+});
+
+describe('content read whole', () => {
+  it('past its limit is refused with the same message whether it came whole or streamed, naming the limit', async () => {
+    async function* streamed() {
+      yield Buffer.alloc(8);
+      yield Buffer.alloc(8);
+    }
+    for (const source of [{ kind: 'bytes' as const, bytes: Buffer.alloc(16) }, { kind: 'stream' as const, stream: streamed() }]) {
+      await expect(readAllBounded(source, 10)).rejects.toMatchObject({ code: 'too_large', message: 'content is larger than the 10-byte limit for one entry' });
+      expect(await readAllBounded(source.kind === 'bytes' ? source : { kind: 'stream', stream: streamed() }, 16)).toHaveLength(16);
+    }
+    await expect(readAllBounded({ kind: 'bytes', bytes: Buffer.alloc(16) }, 10, {}, 'JSON, which is parsed whole')).rejects.toThrow('the 10-byte limit for JSON, which is parsed whole');
+  });
 });

@@ -245,8 +245,8 @@ export interface HashResult {
  * Reads a source once, handing each chunk to `sink`. Enforces `maxBytes` before a chunk reaches
  * the sink, stops promptly on abort, and turns file errors into typed ones. Returns the size.
  */
-async function pumpChunks(source: ContentSource, options: PumpOptions, sink: HashedChunkSink): Promise<number> {
-  const tooLarge = () => new CacheError('too_large', `content is larger than the ${options.maxBytes}-byte limit for one entry`);
+async function pumpChunks(source: ContentSource, options: PumpOptions, sink: HashedChunkSink, limit = 'one entry'): Promise<number> {
+  const tooLarge = () => tooLargeError(options.maxBytes!, limit);
   if (source.kind === 'stream' && options.maxBytes !== undefined && (source.size ?? 0) > options.maxBytes) throw tooLarge();
   let size = 0;
   try {
@@ -308,16 +308,28 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Collects a source into memory, failing with `too_large` past `maxBytes` (JSON must be parsed whole). */
-export async function readAllBounded(source: ContentSource, maxBytes: number, options: Pick<StageOptions, 'signal' | 'onProgress'> = {}): Promise<Uint8Array> {
+function tooLargeError(maxBytes: number, limit: string): CacheError {
+  return new CacheError('too_large', `content is larger than the ${maxBytes}-byte limit for ${limit}`);
+}
+
+/**
+ * Collects a source into memory (content parsed or rewritten whole), failing with `too_large` past
+ * `maxBytes`, which the error calls the limit for `limit`.
+ */
+export async function readAllBounded(source: ContentSource, maxBytes: number, options: Pick<StageOptions, 'signal' | 'onProgress'> = {}, limit = 'one entry'): Promise<Uint8Array> {
   if (source.kind === 'bytes') {
-    if (source.bytes.byteLength > maxBytes) throw new CacheError('too_large', `JSON input is larger than ${maxBytes} bytes`);
+    if (source.bytes.byteLength > maxBytes) throw tooLargeError(maxBytes, limit);
     options.onProgress?.(source.bytes.byteLength);
     return source.bytes;
   }
   const parts: Uint8Array[] = [];
-  await pumpChunks(source, { ...options, maxBytes }, (chunk) => {
-    parts.push(chunk);
-  });
+  await pumpChunks(
+    source,
+    { ...options, maxBytes },
+    (chunk) => {
+      parts.push(chunk);
+    },
+    limit,
+  );
   return Buffer.concat(parts);
 }

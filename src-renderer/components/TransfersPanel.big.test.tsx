@@ -37,4 +37,19 @@ describe('Transfers: one big file', () => {
     await waitFor(() => expect(calls.some((c) => c.method === 'hashFile')).toBe(true));
     expect(calls.some((c) => c.method === 'storeFile')).toBe(false);
   });
+
+  it('once every byte is read and the store still writes, it says so instead of a rate at 100%', async () => {
+    const size = 2 * HASH_FIRST_BELOW_BYTES;
+    const { client, calls, emit } = fakeClient({ storeFile: () => new Promise(() => {}) }); // still writing its copies
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([sized('disk.img', size)]));
+    await waitFor(() => expect(calls.some((c) => c.method === 'storeFile')).toBe(true));
+    const { transferId } = calls.find((c) => c.method === 'storeFile')!.input as { transferId: string };
+    act(() => emit({ type: 'progress', transferId, phase: 'store', bytesDone: size / 2, totalBytes: size }));
+    await waitFor(() => expect(screen.getByText(/^Storing · .* · 50%/)).toBeTruthy());
+    act(() => emit({ type: 'progress', transferId, phase: 'store', bytesDone: size, totalBytes: size }));
+    await waitFor(() => expect(screen.getByText(/^All read, writing it to the store · .* · 100%$/)).toBeTruthy());
+    expect(screen.getByRole('button', { name: 'Cancel disk.img' })).toBeTruthy(); // main answers what a cancel did
+  });
 });

@@ -157,6 +157,8 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
   const cancel = useApp((s) => s.cancelTransfer);
   const percent = t.size > 0 ? Math.min(100, Math.round((t.bytesDone / t.size) * 100)) : t.phase === 'done' ? 100 : 0;
   const active = ACTIVE.includes(t.phase);
+  // Every byte is read; the store still writes (copies in the service layout) and flushes them.
+  const writing = t.phase === 'storing' && t.size > 0 && t.bytesDone >= t.size;
   return (
     <li className={`transfer ${t.phase}`} aria-label={`Transfer ${t.name}`}>
       <div className="transfer-head">
@@ -177,8 +179,8 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
             <div className={`bar ${t.phase}`} style={{ width: `${percent}%` }} />
           </div>
           <div className="transfer-status muted">
-            {t.cancelling ? 'Cancelling' : t.phase === 'queued' ? 'Waiting' : t.phase === 'hashing' ? 'Hashing' : 'Storing'} · {formatBytes(t.bytesDone)} of {formatBytes(t.size)} · {percent}%
-            {t.rate > 0 && ` · ${formatBytes(t.rate)}/s`}
+            {t.cancelling ? 'Cancelling' : t.phase === 'queued' ? 'Waiting' : t.phase === 'hashing' ? 'Hashing' : writing ? 'All read, writing it to the store' : 'Storing'} · {formatBytes(t.bytesDone)} of{' '}
+            {formatBytes(t.size)} · {percent}%{t.rate > 0 && !writing && ` · ${formatBytes(t.rate)}/s`}
           </div>
         </>
       )}
