@@ -13,7 +13,7 @@ describe('buffer ring', () => {
     let release!: () => void;
     ring.holdUntil(a, new Promise<void>((resolve) => (release = resolve)));
     let handedOut: Uint8Array | null = null;
-    const third = Promise.resolve(ring.next()).then((buffer) => (handedOut = buffer));
+    const third = ring.next().then((buffer) => (handedOut = buffer));
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(handedOut).toBeNull(); // a is still being written
     release();

@@ -2,12 +2,9 @@
 export interface ChunkBuffers {
   /**
    * A buffer to read the next chunk into. A reader holds two at a time: the chunk its consumer
-   * works on and the one it reads ahead; a consumer that keeps a chunk longer must hold it. Given
-   * at once when free, so a read ahead starts before the consumer takes the thread to hash: behind
-   * an await, whether it did depended on how many ticks the consumer took to resume, and where it
-   * did not, reading and hashing took turns.
+   * works on and the one it reads ahead; a consumer that keeps a chunk longer must hold it.
    */
-  next(): Uint8Array | Promise<Uint8Array>;
+  next(): Promise<Uint8Array>;
 }
 
 /**
@@ -45,8 +42,7 @@ const IDLE_KEPT = 16;
  */
 export class BufferRing implements ChunkBuffers {
   private readonly buffers: Uint8Array[] = [];
-  /** What still holds each buffer; cleared once it settles, so a free buffer is handed out at once. */
-  private readonly busy: (Promise<void> | undefined)[] = [];
+  private readonly busy: Promise<unknown>[] = [];
   private turn = 0;
 
   constructor(
@@ -54,16 +50,13 @@ export class BufferRing implements ChunkBuffers {
     private readonly size = RING_BUFFER_BYTES,
   ) {}
 
-  next(): Uint8Array | Promise<Uint8Array> {
+  async next(): Promise<Uint8Array> {
     const k = this.turn;
     this.turn = (k + 1) % this.count;
-    const held = this.busy[k];
-    return held ? held.then(() => this.take(k)) : this.take(k);
-  }
-
-  /** Taken on first use: a file of one chunk needs one buffer. */
-  private take(k: number): Uint8Array {
-    return (this.buffers[k] ??= idle.get(this.size)?.pop() ?? this.allocate());
+    await this.busy[k];
+    // Taken on first use: a file of one chunk needs one buffer.
+    this.buffers[k] ??= idle.get(this.size)?.pop() ?? this.allocate();
+    return this.buffers[k];
   }
 
   private allocate(): Uint8Array {
@@ -92,13 +85,9 @@ export class BufferRing implements ChunkBuffers {
   /** Keeps the buffer `chunk` lies in from being handed out again until `done` settles (and what held it already). */
   holdUntil(chunk: Uint8Array, done: Promise<unknown>): void {
     const k = this.buffers.findIndex((b) => b.buffer === chunk.buffer);
-    if (k < 0) return;
-    const held: Promise<void> = Promise.allSettled([this.busy[k], done]).then(() => {
-      if (this.busy[k] === held) this.busy[k] = undefined;
-    });
-    this.busy[k] = held;
+    if (k >= 0) this.busy[k] = Promise.allSettled([this.busy[k], done]);
   }
 }
 
 /** A new buffer per chunk, for readers that keep chunks (uploads, in-memory stores). */
-export const freshBuffers = (size: number): ChunkBuffers => ({ next: () => Buffer.allocUnsafeSlow(size) });
+export const freshBuffers = (size: number): ChunkBuffers => ({ next: async () => Buffer.allocUnsafeSlow(size) });

@@ -32,8 +32,8 @@ describe('reading a big file', () => {
       const handedOut: Uint8Array[] = [];
       const inner = ring();
       const buffers = {
-        next: () => {
-          const buffer = inner ? (inner.next() as Uint8Array) : new Uint8Array(chunkSize);
+        next: async () => {
+          const buffer = inner ? await inner.next() : new Uint8Array(chunkSize);
           handedOut.push(buffer);
           return buffer;
         },

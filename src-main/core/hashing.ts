@@ -181,9 +181,7 @@ async function readUpTo(fd: number, data: Buffer, expected: number): Promise<num
  */
 async function* readRegularFile(fd: number, start: number | null, shortReadEnds: boolean, buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
   const readAt = async (position: number | null): Promise<{ chunk: Uint8Array; last: boolean }> => {
-    // A free buffer is read into before this returns, i.e. while the caller hashes the chunk before.
-    const free = buffers.next();
-    const buffer = free instanceof Uint8Array ? free : await free;
+    const buffer = await buffers.next();
     const { bytesRead } = await readAsync(fd, buffer, 0, buffer.byteLength, position);
     return { chunk: buffer.subarray(0, bytesRead), last: bytesRead === 0 || (shortReadEnds && bytesRead < buffer.byteLength) };
   };
