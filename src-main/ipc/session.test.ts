@@ -98,6 +98,30 @@ describe('cancel tells what really happened', () => {
   });
 });
 
+describe('transfer progress', () => {
+  it('goes out at most every 100 ms, but the event that says all was read goes at once, while the store still writes', async () => {
+    const { session } = await setup();
+    const seen: number[] = [];
+    session.onEvent((event) => {
+      if (event.type === 'progress' && event.transferId === 'p') seen.push(event.bytesDone);
+    });
+    let finish!: () => void;
+    const writing = new Promise<void>((resolve) => (finish = resolve));
+    let allSeen!: number[];
+    const storing = session.transfer('p', 'store', 30, async ({ onProgress }) => {
+      onProgress(10);
+      onProgress(20); // within 100 ms: dropped
+      onProgress(30);
+      allSeen = [...seen];
+      await writing; // the copies, the final flush
+      return 'stored';
+    });
+    finish();
+    expect(await storing).toBe('stored');
+    expect(allSeen).toEqual([10, 30]);
+  });
+});
+
 describe('connecting', () => {
   let silent: Server;
   let endpoint: string;

@@ -232,7 +232,9 @@ export class AppSession {
     let last = 0;
     const onProgress = (bytesDone: number) => {
       const now = Date.now();
-      if (now - last < 100 || phase === 'connect') return;
+      // The last one always goes: the operator sees that all was read while the store still writes.
+      const allRead = totalBytes !== null && bytesDone >= totalBytes;
+      if ((now - last < 100 && !allRead) || phase === 'connect') return;
       last = now;
       this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes });
     };

@@ -52,4 +52,36 @@ describe('Transfers: one big file', () => {
     await waitFor(() => expect(screen.getByText(/^All read, writing it to the store · .* · 100%$/)).toBeTruthy());
     expect(screen.getByRole('button', { name: 'Cancel disk.img' })).toBeTruthy(); // main answers what a cancel did
   });
+
+  it('a cancel that reaches a big store after it failed shows its failure, not "nothing was stored"', async () => {
+    let fail!: () => void;
+    const { client } = fakeClient({
+      storeFile: () => new Promise((resolve) => (fail = () => resolve({ ok: false, error: { code: 'no_space', message: 'no space left for the second copy' } }))),
+      // What main answers: a transfer never sent is cancelled for good; the store had already failed.
+      cancel: ({ transferId }) => ok(transferId.endsWith('h') ? { cancelled: true } : { cancelled: false }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([sized('disk.img', 2 * HASH_FIRST_BELOW_BYTES)]));
+    await waitFor(() => expect(store.getState().transfers[0]?.phase).toBe('storing'));
+    await act(async () => {
+      const cancelling = store.getState().cancelTransfer(store.getState().transfers[0]!.id);
+      fail();
+      await cancelling;
+    });
+    await waitFor(() => expect(screen.getByText(/no space left for the second copy/)).toBeTruthy());
+    expect(screen.queryByText(/nothing was stored/)).toBeNull();
+  });
+
+  it("a late event of the hash step does not move the store's bar", async () => {
+    const size = HASH_FIRST_BELOW_BYTES - 1;
+    const { client, calls, emit } = fakeClient({ hashFile: () => ok({ hash: 'b94d27b9934d3e08', sha256: 'x', size, existing: null }) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    store.getState().init();
+    await act(() => store.getState().storeFiles([sized('photos.tar', size)]));
+    await waitFor(() => expect(calls.some((c) => c.method === 'storeFile')).toBe(true));
+    const hashId = (calls.find((c) => c.method === 'hashFile')!.input as { transferId: string }).transferId;
+    act(() => emit({ type: 'progress', transferId: hashId, phase: 'hash', bytesDone: size, totalBytes: size }));
+    expect(screen.getByText(/^Storing · 0 B of .* · 0%$/)).toBeTruthy();
+  });
 });

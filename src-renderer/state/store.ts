@@ -489,6 +489,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           if (drops.onProgress(event)) return;
           const id = event.transferId.slice(0, -1);
           updateTransfer(id, (t) => {
+            // A late event of the hash (h) must not move the store's bar (s), nor the other way round.
+            if (event.transferId !== `${id}${t.phase === 'hashing' ? 'h' : 's'}`) return {};
             const seconds = (Date.now() - t.phaseStartedAt) / 1000;
             return { bytesDone: event.bytesDone, rate: seconds > 0.05 ? event.bytesDone / seconds : t.rate };
           });
@@ -638,8 +640,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         updateTransfer(id, { cancelling: true });
-        // Main answers once the transfer has ended: stopped before commit, or stored first.
-        const outcomes = await Promise.all([client.cancel(`${id}h`), client.cancel(`${id}s`)]);
+        // Main answers once the transfer has ended: stopped before commit, stored first, or failed
+        // (its own answer says how). While hashing, the store is cancelled too: it is then never sent.
+        // Once storing, only the store is asked: a hash never sent would answer "cancelled" for it.
+        const sent = transfer.phase === 'hashing' ? [`${id}h`, `${id}s`] : [`${id}s`];
+        const outcomes = await Promise.all(sent.map((transferId) => client.cancel(transferId)));
         const stored = outcomes.find((o) => o.ok && o.value.stored);
         if (stored?.ok && stored.value.stored) recordStored(id, stored.value.stored);
         else if (outcomes.every((o) => o.ok) && outcomes.some((o) => o.ok && o.value.cancelled)) finish(id, { code: 'cancelled', message: 'nothing was stored' });

@@ -296,7 +296,11 @@ export class S3Storage implements StorageBackend {
    * Hashes first, uploads on commit: S3 cannot rename, and uploading to a temp key then copying
    * would move every byte twice. A stream is spooled to a local temp file so it can be re-read.
    */
-  async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
+  async stage(source: ContentSource, stageOptions: StageOptions = {}): Promise<StagedContent> {
+    // Content is read twice: hashed here, uploaded by commit. Each pass is half of one progress,
+    // so a bar never runs to its end and back to the start.
+    const { onProgress } = stageOptions;
+    const options = { ...stageOptions, onProgress: onProgress && ((read: number) => onProgress(Math.floor(read / 2))) };
     let file: string | undefined;
     let spool: string | undefined;
     let result;
@@ -329,7 +333,10 @@ export class S3Storage implements StorageBackend {
         if (held === 'intact') return 'exists';
         // New content create-only where the server can: of writers racing with the same bytes, one reports new content.
         const ifAbsent = held === 'absent' && this.capabilities.conditionalWrites;
-        return this.upload(key, bytes ? { bytes } : { file: file! }, result, { ...commitOptions, ifAbsent });
+        const uploaded = commitOptions.onProgress;
+        const half = Math.floor(result.size / 2);
+        const onUploaded = uploaded && ((sent: number) => uploaded(half + Math.ceil(sent / 2)));
+        return this.upload(key, bytes ? { bytes } : { file: file! }, result, { ...commitOptions, onProgress: onUploaded, ifAbsent });
       },
       discard,
     };
