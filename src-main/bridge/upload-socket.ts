@@ -142,8 +142,6 @@ class Connection {
   private satisfied: () => boolean = () => false;
   private wake: (() => void) | null = null;
   private failure: Error | null = null;
-  /** Why the read waiting now ends early (interrupt); cleared when that read ends. */
-  private interrupted: Error | null = null;
   /** Node's HTTP server reads this socket now. */
   private handedOver = false;
   /** Answered and body read: what comes now is dropped. */
@@ -169,17 +167,6 @@ class Connection {
     this.socket.on('timeout', () => fail(uploadStalled(idleMs)));
   }
 
-  /**
-   * Ends a read waiting for bytes now, with `err` (a cancel: the client may never send more). The
-   * socket pauses and the rest of the body stays for the answer's dropRest; no wait, no effect.
-   */
-  interrupt(err: Error): void {
-    if (!this.wake) return;
-    this.interrupted = err;
-    this.socket.pause();
-    this.wake();
-  }
-
   private readTarget(): Uint8Array {
     return this.target && this.filled < this.target.byteLength ? this.target.subarray(this.filled) : this.scratch;
   }
@@ -203,7 +190,6 @@ class Connection {
     try {
       while (!satisfied()) {
         if (this.failure) throw this.failure;
-        if (this.interrupted) throw this.interrupted;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           this.socket.resume();
@@ -211,7 +197,6 @@ class Connection {
       }
     } finally {
       this.wake = null;
-      this.interrupted = null;
       this.satisfied = () => false;
     }
   }
@@ -326,11 +311,6 @@ export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return this.readInto(freshBuffers(READ_CHUNK))[Symbol.asyncIterator]();
-  }
-
-  /** Ends a read waiting for the client with `err` (a cancel); the rest of the body can still be dropped. */
-  interrupt(err: Error): void {
-    this.connection.interrupt(err);
   }
 
   /** Reads what is left of the body and drops it. */
