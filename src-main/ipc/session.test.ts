@@ -112,6 +112,8 @@ describe('transfer progress', () => {
       onProgress(10);
       onProgress(20); // within 100 ms: dropped
       onProgress(30);
+      onProgress(31); // a file that grew while read: past its size, throttled again
+      onProgress(32);
       allSeen = [...seen];
       await writing; // the copies, the final flush
       return 'stored';

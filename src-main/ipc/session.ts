@@ -230,11 +230,14 @@ export class AppSession {
     outerSignal?.addEventListener('abort', onOuterAbort);
     this.transfers.set(transferId, { controller, settled });
     let last = 0;
+    let allReadSent = false;
     const onProgress = (bytesDone: number) => {
       const now = Date.now();
-      // The last one always goes: the operator sees that all was read while the store still writes.
-      const allRead = totalBytes !== null && bytesDone >= totalBytes;
+      // The first that says all was read goes at once (the store may write on for a while); a file
+      // growing past its size is throttled as before.
+      const allRead = totalBytes !== null && bytesDone >= totalBytes && !allReadSent;
       if ((now - last < 100 && !allRead) || phase === 'connect') return;
+      allReadSent ||= allRead;
       last = now;
       this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes });
     };
