@@ -249,7 +249,8 @@ export class AppSession {
     } catch (err) {
       // A cancel ends a run in `cancelled`, or in an untyped abort error of some library. A typed
       // failure is what happened (a full disk after the last point a cancel is honoured): said as it is.
-      const cancelled = controller.signal.aborted && !(err instanceof CacheError && !isCancelled(err));
+      const typedFailure = err instanceof CacheError && !isCancelled(err);
+      const cancelled = controller.signal.aborted && !typedFailure;
       this.remember(transferId, { cancelled });
       if (cancelled && !isCancelled(err)) throw this.cancelledError(transferId, phase);
       throw err;
