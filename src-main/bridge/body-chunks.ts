@@ -31,11 +31,11 @@ export function nextChunk<T>(chunks: AsyncIterator<T>, idleMs: number, cancel?: 
   });
 }
 
-/** A request body's chunks, each awaited within `idleMs` (nextChunk). */
-export async function* idleLimited<T>(chunks: AsyncIterable<T>, idleMs: number): AsyncIterable<T> {
+/** A request body's chunks, each awaited within `idleMs` and until `cancel` (nextChunk). */
+export async function* idleLimited<T>(chunks: AsyncIterable<T>, idleMs: number, cancel?: { signal: AbortSignal; error: () => Error }): AsyncIterable<T> {
   const iterator = chunks[Symbol.asyncIterator]();
   try {
-    for (let next = await nextChunk(iterator, idleMs); !next.done; next = await nextChunk(iterator, idleMs)) yield next.value;
+    for (let next = await nextChunk(iterator, idleMs, cancel); !next.done; next = await nextChunk(iterator, idleMs, cancel)) yield next.value;
   } finally {
     // Not awaited: after a stall, a return waits behind the read still pending, which may never end.
     iterator.return?.().catch(() => undefined);

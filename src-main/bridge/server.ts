@@ -206,7 +206,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
    * or hashed as the query says. Served on Node's HTTP server and, straight into the store's
    * buffers, on the connections receiveUploadsDirectly takes.
    */
-  async function upload(url: URL, length: number | null, body: AsyncIterable<Uint8Array>, gone: AbortSignal): Promise<Answer> {
+  async function upload(url: URL, length: number | null, body: AsyncIterable<Uint8Array>, gone: AbortSignal, interruptBody: (err: Error) => void): Promise<Answer> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return queryRefusal('upload', parsed.error);
     const { op, namespace, name, transferId, as, options } = parsed.data;
@@ -223,10 +223,13 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
         transferId,
         op,
         length,
-        async (transfer) =>
-          op === 'store'
+        async (transfer) => {
+          // A cancel also ends a wait for bytes the client may never send (else it waits out the idle limit).
+          transfer.signal.addEventListener('abort', () => interruptBody(new CacheError('cancelled', `the ${op === 'store' ? 'store' : 'hash'} was cancelled`)), { once: true });
+          return op === 'store'
             ? session.format.store(session.format.parseNamespace(namespace), { source, name, as, options }, transfer)
-            : hashReport(session.format, namespace, { source, as, options }, transfer),
+            : hashReport(session.format, namespace, { source, as, options }, transfer);
+        },
         gone,
       );
       result = { ok: true, value };
@@ -242,8 +245,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const gone = new AbortController();
     res.on('close', () => gone.abort());
     // Not destroyed when the store stops reading it (refused part-way): lingerUnlessRead reads the rest.
-    const body = idleLimited(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, uploadIdleMs);
-    const { status, body: result } = await upload(url, Number.isSafeInteger(length) && length >= 0 ? length : null, body, gone.signal);
+    const cancel = new AbortController();
+    const body = idleLimited(req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>, uploadIdleMs, { signal: cancel.signal, error: () => cancel.signal.reason as Error });
+    const { status, body: result } = await upload(url, Number.isSafeInteger(length) && length >= 0 ? length : null, body, gone.signal, (err) => cancel.abort(err));
     lingerUnlessRead(req, res);
     sendJson(res, status, result);
   }
@@ -417,7 +421,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     start: 'POST /api/upload',
     takes: (head) => uploadUrl(head.method, head.headers, head.target) !== null,
     onUpload: ({ head, body, gone, answer }) => {
-      upload(uploadUrl(head.method, head.headers, head.target)!, head.length, body, gone)
+      upload(uploadUrl(head.method, head.headers, head.target)!, head.length, body, gone, (err) => body.interrupt(err))
         .catch((err: unknown): Answer => ({ status: 500, body: errorResult(err, 'bridge request') }))
         .then(({ status, body: result }) => answer(status, JSON_HEADERS, JSON.stringify(result), LINGER_MS));
     },

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -10,7 +11,7 @@ import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { startBridge, type Bridge } from './server';
-import { UploadBody, parseRequestHead } from './upload-socket';
+import { type SocketUpload, UploadBody, parseRequestHead, receiveUploadsDirectly } from './upload-socket';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'upload-socket-'));
 const open: { bridge: Bridge; session: AppSession }[] = [];
@@ -149,6 +150,77 @@ describe('uploads read straight off their socket', () => {
     }
     expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
     expect(readdirSync(path.join(storeDir, '.staging'))).toEqual([]);
+  });
+
+  it('a cancel of an upload whose client stopped sending answers at once, plain or chunked: cancelled, nothing stored or staged', async () => {
+    const { bridge, storeDir, call, uploadHead } = await localBridge(undefined, 60_000);
+    const chunked = uploadHead(0).replace('Content-Length: 0\r\n', 'Transfer-Encoding: chunked\r\n');
+    for (const start of [`${uploadHead(64 << 20)}${'x'.repeat(9 << 20)}`, `${chunked}${(9 << 20).toString(16)}\r\n${'x'.repeat(9 << 20)}\r\n`]) {
+      const transferId = /transferId=(\w+)/.exec(start)![1];
+      const c = client(bridge.port);
+      c.socket.write(start); // then nothing more, the connection left open: a page frozen mid-upload
+      await expect.poll(async () => readdirSync(path.join(storeDir, '.staging')).length, { timeout: 10_000 }).toBe(1); // storing
+      const asked = Date.now();
+      expect(await call('cancel', { transferId })).toEqual({ ok: true, value: { cancelled: true } });
+      await expect.poll(() => c.received.includes('}}'), { timeout: 10_000 }).toBe(true);
+      expect(Date.now() - asked).toBeLessThan(10_000); // not the idle limit's minute
+      const answer = JSON.parse(c.received.slice(c.received.indexOf('{"ok"'), c.received.lastIndexOf('}}') + 2)) as unknown;
+      expect(answer).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+      c.socket.destroy();
+    }
+    expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
+    expect(readdirSync(path.join(storeDir, '.staging'))).toEqual([]);
+  });
+
+  it('a cancel of an upload still coming answers cancelled, then reads and drops the rest: no reset', async () => {
+    const { bridge, call, uploadHead } = await localBridge(undefined, 60_000);
+    const head = uploadHead(64 << 20);
+    const transferId = /transferId=(\w+)/.exec(head)![1];
+    const c = client(bridge.port);
+    c.socket.write(head);
+    const sending = (async () => {
+      for (let sent = 0; sent < 64 << 20 && !c.received.includes('\r\n\r\n{'); sent += 256 << 10) {
+        c.socket.write(Buffer.alloc(256 << 10, 1));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await call('cancel', { transferId })).toEqual({ ok: true, value: { cancelled: true } });
+    await expect.poll(() => c.received.includes('\r\n\r\n{'), { timeout: 10_000 }).toBe(true);
+    await sending;
+    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+    expect(c.reset).toBe(false);
+    c.socket.destroy();
+  });
+
+  it("after a cancel, what the client still sends lands in the connection's own buffer, never in the buffer the store gave it", async () => {
+    const server = createServer();
+    let taken: (upload: SocketUpload) => void = () => undefined;
+    const upload = new Promise<SocketUpload>((resolve) => (taken = resolve));
+    const held = receiveUploadsDirectly(server, { start: 'POST /up', takes: () => true, onUpload: (u) => taken(u), idleMs: 60_000 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const c = client((server.address() as AddressInfo).port);
+    try {
+      c.socket.write(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 << 20}\r\n\r\n`);
+      c.socket.write(Buffer.alloc(1 << 20, 'x')); // a quarter of the store's buffer, then the client stops
+      const { body, answer } = await upload;
+      const storeBuffer = new Uint8Array(4 << 20); // the store's ring buffer, reused by another store after a cancel
+      const reading = (async () => {
+        for await (const chunk of body.readInto({ next: async () => storeBuffer })) void chunk;
+      })();
+      await expect.poll(() => storeBuffer[(1 << 20) - 1], { timeout: 10_000 }).toBe(0x78);
+      body.interrupt(new Error('cancelled'));
+      await expect(reading).rejects.toThrow('cancelled');
+      answer(200, {}, 'cancelled', 60_000); // reads and drops the rest of the body
+      c.socket.write(Buffer.alloc(3 << 20, 'Z'));
+      await expect.poll(() => c.ended || storeBuffer[1 << 20] !== 0, { timeout: 10_000 }).toBe(true);
+      expect(storeBuffer.subarray(1 << 20).every((b) => b === 0)).toBe(true);
+      expect(c.ended).toBe(true); // the body's rest read and dropped (its first MiB counted), the answer given, closed
+    } finally {
+      c.socket.destroy();
+      held.destroyAll();
+      server.close();
+    }
   });
 
   it('a client sending slowly, but never silent for the idle limit, stores its upload', async () => {

@@ -70,8 +70,13 @@ export interface SocketUpload {
   answer(status: number, headers: Record<string, string | number>, text: string, lingerMs: number): void;
 }
 
+/** A TCP handle's way to read into a given buffer: the socket reads into it until a read returns the next. */
+interface UserBufferHandle {
+  useUserBuffer(buffer: Uint8Array): void;
+}
+
 /** An accepted socket's handle, which Node keeps private (`_handle`). */
-type WithHandle = Socket & { _handle: { useUserBuffer?: unknown } | null };
+type WithHandle = Socket & { _handle: Partial<UserBufferHandle> | null };
 
 /** What Node's HTTP server answers to a head it cannot parse, and to one that does not come in time. */
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n';
@@ -100,7 +105,7 @@ export function receiveUploadsDirectly(
     // nothing of its own left to close, so the server's count of connections stays right.
     accepted._handle = null;
     accepted.destroy();
-    const connection = new Connection(handle, options.idleMs);
+    const connection = new Connection(handle as UserBufferHandle, options.idleMs);
     const { socket } = connection;
     held.add(socket);
     socket.on('close', () => held.delete(socket));
@@ -139,23 +144,30 @@ class Connection {
   /** The buffer reads land in, and how much of it is filled. */
   private target: Uint8Array | null = null;
   private filled = 0;
+  /**
+   * Where the handle's next read lands: Node asks readTarget for it right after each read and keeps
+   * it, so it outlives a fill that ends early (interrupt) and must then be taken back.
+   */
+  private reading: Uint8Array = this.scratch;
   private satisfied: () => boolean = () => false;
   private wake: (() => void) | null = null;
   private failure: Error | null = null;
+  /** Why the read waiting now ends early (interrupt); cleared when that read ends. */
+  private interrupted: Error | null = null;
   /** Node's HTTP server reads this socket now. */
   private handedOver = false;
   /** Answered and body read: what comes now is dropped. */
   private finished = false;
 
   constructor(
-    handle: object,
+    private readonly handle: UserBufferHandle,
     private readonly idleMs: number,
   ) {
     this.socket = new Socket({
       handle,
       allowHalfOpen: true, // as Node's HTTP server has its sockets
       pauseOnCreate: true,
-      onread: { buffer: () => this.readTarget(), callback: (n: number, buffer: Uint8Array) => this.onRead(n, buffer) },
+      onread: { buffer: () => this.readTarget(), callback: (n: number) => this.onRead(n) },
     } as SocketConstructorOpts);
     const fail = (err: Error) => {
       this.failure ??= err;
@@ -167,14 +179,30 @@ class Connection {
     this.socket.on('timeout', () => fail(uploadStalled(idleMs)));
   }
 
-  private readTarget(): Uint8Array {
-    return this.target && this.filled < this.target.byteLength ? this.target.subarray(this.filled) : this.scratch;
+  /**
+   * Ends a read waiting for bytes now, with `err` (a cancel: the client may never send more). The
+   * socket pauses and the rest of the body stays for the answer's dropRest; no wait, no effect.
+   */
+  interrupt(err: Error): void {
+    if (!this.wake) return;
+    this.interrupted = err;
+    this.socket.pause();
+    // The read Node has lined up would land in the target, a store's buffer about to be reused by
+    // another store: it goes to the scratch buffer instead.
+    this.handle.useUserBuffer(this.scratch);
+    this.reading = this.scratch;
+    this.wake();
   }
 
-  /** Node calls this after each read into the buffer readTarget gave; false stops reading. */
-  private onRead(n: number, buffer: Uint8Array): boolean {
+  private readTarget(): Uint8Array {
+    this.reading = this.target && this.filled < this.target.byteLength ? this.target.subarray(this.filled) : this.scratch;
+    return this.reading;
+  }
+
+  /** Node calls this after each read, with `n` bytes in `reading` (its own argument may be the buffer taken back); false stops reading. */
+  private onRead(n: number): boolean {
     if (this.finished) return true;
-    if (buffer === this.scratch) {
+    if (this.reading === this.scratch) {
       const read = Buffer.from(this.scratch.subarray(0, n)); // a copy: the scratch buffer is read into again
       if (this.handedOver) return this.socket.push(read);
       this.carry = this.carry.byteLength ? Buffer.concat([this.carry, read]) : read;
@@ -190,6 +218,7 @@ class Connection {
     try {
       while (!satisfied()) {
         if (this.failure) throw this.failure;
+        if (this.interrupted) throw this.interrupted;
         await new Promise<void>((resolve) => {
           this.wake = resolve;
           this.socket.resume();
@@ -197,6 +226,7 @@ class Connection {
       }
     } finally {
       this.wake = null;
+      this.interrupted = null;
       this.satisfied = () => false;
     }
   }
@@ -257,6 +287,11 @@ class Connection {
     }
   }
 
+  /** How much of the last fill's target was filled (all of it, unless the fill failed or was interrupted). */
+  get lastFilled(): number {
+    return this.filled;
+  }
+
   upload(head: RequestHead): SocketUpload {
     const end = this.carry.indexOf('\r\n\r\n');
     this.carry = this.carry.subarray(end + 4);
@@ -303,14 +338,23 @@ export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
     while (this.remaining > 0) {
       const buffer = await buffers.next();
       const n = Math.min(buffer.byteLength, this.remaining);
-      await this.connection.fill(buffer.subarray(0, n));
-      this.remaining -= n;
+      try {
+        await this.connection.fill(buffer.subarray(0, n));
+      } finally {
+        // A fill interrupted part-way took that much of the body: dropRest reads what is left after it.
+        this.remaining -= this.connection.lastFilled;
+      }
       yield buffer.subarray(0, n);
     }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     return this.readInto(freshBuffers(READ_CHUNK))[Symbol.asyncIterator]();
+  }
+
+  /** Ends a read waiting for the client with `err` (a cancel); the rest of the body can still be dropped. */
+  interrupt(err: Error): void {
+    this.connection.interrupt(err);
   }
 
   /** Reads what is left of the body and drops it. */
