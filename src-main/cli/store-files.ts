@@ -267,6 +267,28 @@ interface PoolWorker {
  * thread, so this uses every core; versions are still allocated in storage, so workers never
  * collide. A worker that stops fails only its own job's contents not reported yet.
  */
+/** A job in a StorePool: settles once every content in it has its outcome. */
+interface QueuedJob {
+  done: Promise<void>;
+  /** A queued job fails as cancelled; one under way is told to stop. */
+  abort(): void;
+}
+
+/**
+ * Waits for `jobs`, aborting them all once `signal` aborts: one listener on the caller's signal
+ * however many batches (eleven set off Node's warning of a listener leak on a big folder).
+ */
+async function untilDone(jobs: QueuedJob[], signal?: AbortSignal): Promise<void> {
+  const abort = () => jobs.forEach((job) => job.abort());
+  if (signal?.aborted) abort();
+  else signal?.addEventListener('abort', abort, { once: true });
+  try {
+    await Promise.all(jobs.map((job) => job.done));
+  } finally {
+    signal?.removeEventListener('abort', abort);
+  }
+}
+
 export class StorePool {
   private readonly workers = new Set<PoolWorker>();
   private readonly queue: PoolJob[] = [];
@@ -356,6 +378,27 @@ export class StorePool {
    * Once `signal` aborts, a queued job fails as cancelled and one under way is told to stop.
    */
   store<T>(ns: string, choice: StoreChoice, contents: Omit<ContentToStore<T>, 'size'>[], onOutcome: (item: T, outcome: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
+    return this.run([this.enqueue(ns, choice, contents, onOutcome)], signal);
+  }
+
+  /** The CLI's folder: its files spread over the workers, WORKER_BATCH at a time. */
+  storeFiles(ns: string, choice: StoreChoice, files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
+    const jobs: QueuedJob[] = [];
+    for (let at = 0; at < files.length; at += WORKER_BATCH) {
+      jobs.push(this.enqueue(ns, choice, files.slice(at, at + WORKER_BATCH).map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name })), onOutcome));
+    }
+    return this.run(jobs, signal);
+  }
+
+  /** Sends queued jobs to the workers, unless `signal` has already cancelled them. */
+  private run(jobs: QueuedJob[], signal?: AbortSignal): Promise<void> {
+    const done = untilDone(jobs, signal);
+    this.dispatch();
+    return done;
+  }
+
+  /** Queues `contents` as one job; run() sends it. */
+  private enqueue<T>(ns: string, choice: StoreChoice, contents: Omit<ContentToStore<T>, 'size'>[], onOutcome: (item: T, outcome: FileOutcome) => void): QueuedJob {
     const transfer = new Set<ArrayBuffer>();
     const wire = contents.map(({ source, name }, index): WireContent => {
       if (source.kind === 'file') return { index, name, path: source.path };
@@ -364,38 +407,25 @@ export class StorePool {
       return { index, name, bytes: source.bytes };
     });
     const id = this.nextJob++;
-    return new Promise((resolve) => {
-      const abort = () => {
-        if (this.queue.includes(job)) {
-          this.queue.splice(this.queue.indexOf(job), 1);
-          this.fail(job, (name) => `${name}: cancelled before it was stored`, 'cancelled');
-        } else if (job.pending.size > 0) [...this.workers].find((w) => w.job === job)?.worker.postMessage({ type: 'abort', job: job.id } satisfies PoolRequest);
-      };
-      const job: PoolJob = {
+    let job!: PoolJob;
+    const done = new Promise<void>((resolve) => {
+      job = {
         id,
         request: { type: 'store', job: id, ns, choice, contents: wire },
         transfer: [...transfer],
         pending: new Map(wire.map((c) => [c.index, c.name])),
         onOutcome: (index, outcome) => onOutcome(contents[index]!.item, outcome),
-        finish: () => {
-          signal?.removeEventListener('abort', abort);
-          resolve();
-        },
+        finish: resolve,
       };
-      this.queue.push(job);
-      if (signal?.aborted) abort();
-      else signal?.addEventListener('abort', abort, { once: true });
-      this.dispatch();
     });
-  }
-
-  /** The CLI's folder: its files spread over the workers, WORKER_BATCH at a time. */
-  async storeFiles(ns: string, choice: StoreChoice, files: FileToStore[], onOutcome: (file: FileToStore, outcome: FileOutcome) => void, signal?: AbortSignal): Promise<void> {
-    const jobs: Promise<void>[] = [];
-    for (let at = 0; at < files.length; at += WORKER_BATCH) {
-      jobs.push(this.store(ns, choice, files.slice(at, at + WORKER_BATCH).map((file) => ({ item: file, source: { kind: 'file' as const, path: file.path }, name: file.name })), onOutcome, signal));
-    }
-    await Promise.all(jobs);
+    this.queue.push(job);
+    const abort = () => {
+      if (this.queue.includes(job)) {
+        this.queue.splice(this.queue.indexOf(job), 1);
+        this.fail(job, (name) => `${name}: cancelled before it was stored`, 'cancelled');
+      } else if (job.pending.size > 0) [...this.workers].find((w) => w.job === job)?.worker.postMessage({ type: 'abort', job: job.id } satisfies PoolRequest);
+    };
+    return { done, abort };
   }
 
   async close(): Promise<void> {
