@@ -193,15 +193,26 @@ describe('uploads read straight off their socket', () => {
     c.socket.destroy();
   });
 
-  it("after a cancel, what the client still sends lands in the connection's own buffer, never in the buffer the store gave it", async () => {
+  /** An upload taken by receiveUploadsDirectly on a bare HTTP server, its head sent with `length`. */
+  async function directUpload(length: number, idleMs: number) {
     const server = createServer();
     let taken: (upload: SocketUpload) => void = () => undefined;
     const upload = new Promise<SocketUpload>((resolve) => (taken = resolve));
-    const held = receiveUploadsDirectly(server, { start: 'POST /up', takes: () => true, onUpload: (u) => taken(u), idleMs: 60_000 });
+    const held = receiveUploadsDirectly(server, { start: 'POST /up', takes: () => true, onUpload: (u) => taken(u), idleMs });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const c = client((server.address() as AddressInfo).port);
+    c.socket.write(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`);
+    const close = () => {
+      c.socket.destroy();
+      held.destroyAll();
+      server.close();
+    };
+    return { c, upload, close };
+  }
+
+  it("after a cancel, what the client still sends lands in the connection's own buffer, never in the buffer the store gave it", async () => {
+    const { c, upload, close } = await directUpload(4 << 20, 60_000);
     try {
-      c.socket.write(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 << 20}\r\n\r\n`);
       c.socket.write(Buffer.alloc(1 << 20, 'x')); // a quarter of the store's buffer, then the client stops
       const { body, answer } = await upload;
       const storeBuffer = new Uint8Array(4 << 20); // the store's ring buffer, reused by another store after a cancel
@@ -217,9 +228,46 @@ describe('uploads read straight off their socket', () => {
       expect(storeBuffer.subarray(1 << 20).every((b) => b === 0)).toBe(true);
       expect(c.ended).toBe(true); // the body's rest read and dropped (its first MiB counted), the answer given, closed
     } finally {
-      c.socket.destroy();
-      held.destroyAll();
-      server.close();
+      close();
+    }
+  });
+
+  it('after a stall, what the client sends at last never lands in the buffer the store gave it', async () => {
+    const { c, upload, close } = await directUpload(4 << 20, 300);
+    try {
+      c.socket.write(Buffer.alloc(1 << 20, 'x'));
+      const { body } = await upload;
+      const storeBuffer = new Uint8Array(4 << 20);
+      const reading = (async () => {
+        for await (const chunk of body.readInto({ next: async () => storeBuffer })) void chunk;
+      })();
+      await expect(reading).rejects.toThrow(/stalled/);
+      c.socket.write(Buffer.alloc(1 << 20, 'Z'));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(storeBuffer[1 << 20]).toBe(0);
+    } finally {
+      close();
+    }
+  });
+
+  it('a cancel that comes while the store is busy with the chunk before ends the next read at once', async () => {
+    const { c, upload, close } = await directUpload(8 << 20, 60_000);
+    try {
+      c.socket.write(Buffer.alloc(4 << 20, 'x')); // one whole chunk, then the client stops
+      const { body } = await upload;
+      let storeDone!: () => void;
+      const storing = new Promise<void>((resolve) => (storeDone = resolve));
+      let asked = 0;
+      // The second buffer is free only once the first chunk is stored: no read waits meanwhile.
+      const chunks = body.readInto({ next: async () => ((asked++ === 1 && (await storing)), new Uint8Array(4 << 20)) })[Symbol.asyncIterator]();
+      await chunks.next();
+      const second = chunks.next();
+      await new Promise((r) => setTimeout(r, 50));
+      body.interrupt(new Error('cancelled'));
+      storeDone();
+      await expect(second).rejects.toThrow('cancelled'); // not the idle limit's minute later
+    } finally {
+      close();
     }
   });
 

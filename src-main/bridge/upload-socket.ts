@@ -181,16 +181,12 @@ class Connection {
 
   /**
    * Ends a read waiting for bytes now, with `err` (a cancel: the client may never send more). The
-   * socket pauses and the rest of the body stays for the answer's dropRest; no wait, no effect.
+   * socket pauses and the rest of the body stays for the answer's dropRest; no read waiting, no effect.
    */
   interrupt(err: Error): void {
     if (!this.wake) return;
     this.interrupted = err;
     this.socket.pause();
-    // The read Node has lined up would land in the target, a store's buffer about to be reused by
-    // another store: it goes to the scratch buffer instead.
-    this.handle.useUserBuffer(this.scratch);
-    this.reading = this.scratch;
     this.wake();
   }
 
@@ -284,6 +280,13 @@ class Connection {
     } finally {
       this.socket.setTimeout(0);
       this.target = null;
+      if (this.reading !== this.scratch && !this.socket.destroyed) {
+        // Ended early (a cancel, a stall): the read Node has lined up would land in the target, a
+        // store's buffer soon another store's. It lands in the scratch buffer instead.
+        this.socket.pause();
+        this.handle.useUserBuffer(this.scratch);
+        this.reading = this.scratch;
+      }
     }
   }
 
@@ -326,6 +329,8 @@ class Connection {
 /** An upload's body of a known length, read off its connection. */
 export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
   private remaining: number;
+  /** A cancel: the reads of the body end with it, until the answer drops the rest. */
+  private interrupted: Error | null = null;
 
   constructor(
     private readonly connection: Connection,
@@ -337,6 +342,8 @@ export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
   async *readInto(buffers: ChunkBuffers): AsyncIterable<Uint8Array> {
     while (this.remaining > 0) {
       const buffer = await buffers.next();
+      // A cancel that came while no read waited (the chunk before was being stored) ends it here.
+      if (this.interrupted) throw this.interrupted;
       const n = Math.min(buffer.byteLength, this.remaining);
       try {
         await this.connection.fill(buffer.subarray(0, n));
@@ -354,11 +361,13 @@ export class UploadBody implements AsyncIterable<Uint8Array>, ReadsInto {
 
   /** Ends a read waiting for the client with `err` (a cancel); the rest of the body can still be dropped. */
   interrupt(err: Error): void {
+    this.interrupted = err;
     this.connection.interrupt(err);
   }
 
   /** Reads what is left of the body and drops it. */
   async dropRest(): Promise<void> {
+    this.interrupted = null;
     const sink = Buffer.allocUnsafe(SCRATCH_BYTES);
     for await (const chunk of this.readInto({ next: async () => sink })) void chunk;
   }
