@@ -87,6 +87,22 @@ describe('verify', () => {
     expect(await cache.namespaceNames()).toEqual(['ns']); // the quarantine is not a namespace
   });
 
+  it('finds a flipped last byte in content read whole (small) and streamed (over 1 MiB)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const contents = { small: Buffer.from('small content'), big: Buffer.alloc((1 << 20) + 1, 7) };
+    const keys: string[] = [];
+    for (const bytes of Object.values(contents)) {
+      const { hash } = await cache.store('ns', { source: { kind: 'bytes', bytes } });
+      const file = path.join(dir, ...cache.layout.content('ns' as never, hash).split('/'));
+      const damaged = readFileSync(file);
+      damaged[damaged.length - 1]! ^= 1;
+      writeFileSync(file, damaged);
+      keys.push(`corrupt ${cache.layout.content('ns' as never, hash)}`);
+    }
+    expect(summary((await verifyStore(cache)).problems)).toEqual(keys.sort());
+  });
+
   it('re-hashes only a sample when asked, but still checks every reference', async () => {
     const { cache, key } = await damagedStore();
     const report = await verifyStore(cache, { namespace: 'ns', sample: 1 });

@@ -152,7 +152,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       }
 
       if (k.content && (sampled === null || sampled.has(hash))) {
-        const sha256 = await sha256Of(cache, k.content.key, options.signal);
+        const sha256 = await sha256Of(cache, k.content, options.signal);
         if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
         else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
         else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
@@ -236,8 +236,15 @@ async function readRecord(storage: CacheService['storage'], key: string): Promis
   return decoded && 'record' in decoded ? decoded.record : null;
 }
 
-async function sha256Of(cache: CacheService, key: string, signal?: AbortSignal): Promise<string | null> {
-  const stream = await cache.storage.getStream(key, { signal });
+/** Small content is read whole (one read, no stream to set up: most of a store's entries); the rest streamed. */
+const READ_WHOLE_BYTES = 1 << 20;
+
+async function sha256Of(cache: CacheService, content: ObjectInfo, signal?: AbortSignal): Promise<string | null> {
+  if (content.size <= READ_WHOLE_BYTES) {
+    const bytes = await cache.storage.get(content.key);
+    return bytes && createHash('sha256').update(bytes).digest('hex');
+  }
+  const stream = await cache.storage.getStream(content.key, { signal });
   if (!stream) return null;
   const hash = createHash('sha256');
   for await (const chunk of stream) hash.update(chunk);
