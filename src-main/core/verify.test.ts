@@ -103,6 +103,25 @@ describe('verify', () => {
     expect(summary((await verifyStore(cache)).problems)).toEqual(keys.sort());
   });
 
+  it('goes by file times where it must: a fresh orphan or deletion marker is a write in flight, an old one is reported', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const file = (key: string) => path.join(dir, ...key.split('/'));
+    const hour = new Date(Date.now() - 3_600_000);
+    const keys: Record<string, string> = {};
+    for (const age of ['fresh', 'old']) {
+      const hash = hashOf(`${age} orphan`) as never;
+      keys[`${age} orphan`] = cache.layout.content('ns' as never, hash);
+      keys[`${age} marker`] = cache.layout.deletionMarker('ns' as never, hashOf(`${age} deleted`) as never);
+      for (const [key, text] of [[keys[`${age} orphan`]!, `${age} orphan`], [keys[`${age} marker`]!, '']] as const) {
+        mkdirSync(path.dirname(file(key)), { recursive: true });
+        writeFileSync(file(key), text);
+        if (age === 'old') utimesSync(file(key), hour, hour);
+      }
+    }
+    expect(summary((await verifyStore(cache)).problems)).toEqual([`orphan ${keys['old orphan']}`, `temp_leftover ${keys['old marker']}`]);
+  });
+
   it('re-hashes only a sample when asked, but still checks every reference', async () => {
     const { cache, key } = await damagedStore();
     const report = await verifyStore(cache, { namespace: 'ns', sample: 1 });
