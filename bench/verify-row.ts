@@ -1,4 +1,4 @@
-/** Row 12: verify of a local store in the app (through the bridge: thread-pool reads) vs `cache-admin verify`. */
+/** Row 12: verify of a local store in the app (through the bridge, which runs it in a store worker) vs `cache-admin verify`. */
 import * as path from 'node:path';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
@@ -31,7 +31,7 @@ export async function benchVerify(o: BenchOptions): Promise<BenchRow> {
   }
   const ratio = median(ours) / median(cli);
   return {
-    name: `verify of a ${entries}-entry local folder in the app (through the bridge; reads on Node's thread pool)`,
+    name: `verify of a ${entries}-entry local folder in the app (through the bridge, in a store worker)`,
     ours: `${median(ours).toFixed(0)} ms (the verify call)`,
     reference: `${median(cli).toFixed(0)} ms (cache-admin verify, the whole command)`,
     ratio,

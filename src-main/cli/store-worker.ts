@@ -1,7 +1,7 @@
 // A worker thread of a StorePool (CLI folder stores, the app's drops): stores the jobs it is sent.
 import { parentPort, workerData } from 'node:worker_threads';
 import { openStore } from '../core/open-store';
-import { type ContentToStore, type FileOutcome, LOCAL_SMALL_FILES, type PoolReply, type PoolRequest, type StoreWorkerConfig, type WireContent, type WireOutcome, contentOfFile, storeContents, toWire } from './store-files';
+import { type ContentToStore, type FileOutcome, LOCAL_SMALL_FILES, type PoolReply, type PoolRequest, type StoreWorkerConfig, type WireContent, type WireOutcome, asCacheError, contentOfFile, storeContents, toWire } from './store-files';
 
 const config = workerData as StoreWorkerConfig;
 const { format } = await openStore({ kind: 'local', dir: config.dir, blockingIo: true }, { format: config.format, maxEntryBytes: config.maxEntryBytes });
@@ -13,7 +13,32 @@ function contentOf(c: WireContent): ContentToStore<number> {
   return 'path' in c ? contentOfFile(c.index, c.path, c.name) : { item: c.index, source: { kind: 'bytes', bytes: c.bytes }, name: c.name, size: c.bytes.byteLength };
 }
 
+/** Verify progress goes out at most this often: the app's bar moves, and 100,000 entries are not 100,000 messages. */
+const PROGRESS_MS = 100;
+
+async function verify({ options, cancel }: Extract<PoolRequest, { type: 'verify' }>): Promise<void> {
+  const controller = new AbortController();
+  let sent = 0;
+  try {
+    const report = await format.verify({
+      ...options,
+      signal: controller.signal,
+      onProgress: ({ checked }) => {
+        if (Atomics.load(cancel, 0) === 1) controller.abort();
+        const now = performance.now();
+        if (now - sent < PROGRESS_MS) return;
+        sent = now;
+        reply({ type: 'verify-progress', checked });
+      },
+    });
+    reply({ type: 'verified', report });
+  } catch (err) {
+    reply({ type: 'verify-failed', error: asCacheError(err).toInfo() });
+  }
+}
+
 port.on('message', (request: PoolRequest) => {
+  if (request.type === 'verify') return void verify(request);
   if (request.type === 'abort') return void running.get(request.job)?.abort();
   const { job } = request;
   const controller = new AbortController();

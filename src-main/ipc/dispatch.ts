@@ -256,9 +256,7 @@ function handlers(session: AppSession): Handlers {
       return { saved: true, path: target, bytes };
     },
     verify: async ({ namespace, sample, repair, transferId }: { namespace?: string; sample?: number; repair: boolean; transferId: string }) =>
-      session.transfer(transferId, 'verify', null, ({ signal, onProgress }) =>
-        format().verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair, signal, onProgress: ({ checked }) => onProgress(checked) }),
-      ),
+      session.transfer(transferId, 'verify', null, (control) => session.verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair }, control)),
     policy: async () => (await retention().getPolicy()).policy,
     setPolicy: async ({ namespace, ttl, keepVersions }: { namespace?: string; ttl?: string; keepVersions?: string }) => {
       // Every value is parsed before anything is written: a bad one changes nothing.

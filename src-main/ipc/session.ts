@@ -1,7 +1,9 @@
 import type { CacheAdminEvent, CancelOutcome, Capabilities, ProfileSummary, ProfilesView, StoredEntry } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
-import type { FormatName, StoreFormat } from '../core/formats/format';
+import type { FormatName, FormatVerifyReport, StoreFormat } from '../core/formats/format';
+import { LocalFolderStorage } from '../core/storage/local';
+import { type WireVerifyOptions, verifyInWorker } from '../cli/store-files';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
 import { DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
@@ -34,7 +36,7 @@ export interface SessionOptions {
   pathGrants?: PathGrants;
   /** Default CONNECT_TIMEOUT_MS, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */
   connectTimeoutMs?: number;
-  /** The bundled store worker, for drops into a local folder (see Drops); absent, they are stored in main's thread. */
+  /** The bundled store worker, for drops into and verifies of a local folder (see Drops, verify); absent, they run in main's thread. */
   storeWorker?: URL;
 }
 
@@ -176,6 +178,16 @@ export class AppSession {
   get format(): StoreFormat {
     if (!this.active) throw new CacheError('storage_unreachable', 'no store is connected');
     return this.active.store.format;
+  }
+
+  /** Verifies the open store: a local folder's in a worker thread (verifyInWorker), any other here. */
+  verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number) => void }): Promise<FormatVerifyReport> {
+    const { format } = this;
+    const { storeWorker, cacheOptions } = this.options;
+    if (storeWorker && format.storage instanceof LocalFolderStorage) {
+      return verifyInWorker(storeWorker, { dir: format.storage.root, format: format.name, maxEntryBytes: cacheOptions?.maxEntryBytes }, options, control);
+    }
+    return format.verify({ ...options, signal: control.signal, onProgress: ({ checked }) => control.onProgress(checked) });
   }
 
   get activeProfileId(): string | null {

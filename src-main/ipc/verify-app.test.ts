@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CacheService } from '../core/cache-service';
+import { LocalFolderStorage } from '../core/storage/local';
+import { populateNamespace } from '../test-support/fixture-store';
+import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
+import { NO_KEYRING } from '../profiles/secret-box';
+import { ProfileStore } from '../profiles/profiles';
+import { createDispatcher } from './dispatch';
+import { AppSession } from './session';
+
+const sessions: AppSession[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const session of sessions.splice(0)) await session.close();
+});
+
+/** (verify counts each key listed and each entry checked: 6 per fixture entry.) The app on a local folder store with `entries` fixture entries in `checked`, verifying in main's thread or in a store worker. */
+async function app(storeWorker: URL | undefined, entries: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'verify-app-'));
+  const store = path.join(dir, 'store');
+  await populateNamespace(await LocalFolderStorage.open(store), 'checked', entries);
+  const session = new AppSession({ profiles: new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'default')), commandLine: { kind: 'local', dir: store }, storeWorker });
+  await session.start();
+  sessions.push(session);
+  return { store, dispatch: createDispatcher(session) };
+}
+
+describe.each([
+  { where: "main's thread", storeWorker: undefined },
+  { where: 'a store worker', storeWorker: BUILT_STORE_WORKER },
+])('verify in the app, in $where', ({ storeWorker }) => {
+  it('finds damage, repairs only what is safe, and the next verify sees the repair', async () => {
+    const { store, dispatch } = await app(storeWorker, 20);
+    const cache = new CacheService(await LocalFolderStorage.open(store));
+    const { hash } = await cache.store('checked', { source: { kind: 'bytes', bytes: Buffer.from('to be damaged') } });
+    const damaged = cache.layout.content('checked' as never, hash);
+    const file = (key: string) => path.join(store, ...key.split('/'));
+    const bytes = readFileSync(file(damaged));
+    bytes[0]! ^= 1;
+    writeFileSync(file(damaged), bytes);
+    const orphan = cache.layout.content('checked' as never, createHash('sha256').update('nobody').digest('hex').slice(0, 16) as never);
+    mkdirSync(path.dirname(file(orphan)), { recursive: true });
+    writeFileSync(file(orphan), 'nobody');
+    utimesSync(file(orphan), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+
+    const first = await dispatch('verify', { repair: true, transferId: 'v1' });
+    expect(first).toMatchObject({ ok: true, value: { checked: 20 * 6 + 6 + 2, repaired: [{ kind: 'orphan', key: orphan }] } });
+    const kinds = (first as { value: { problems: { kind: string; key: string }[] } }).value.problems.map((p) => `${p.kind} ${p.key}`).sort();
+    expect(kinds).toEqual([`corrupt ${damaged}`, `orphan ${orphan}`]);
+    expect(await dispatch('verify', { transferId: 'v2' })).toMatchObject({ ok: true, value: { problems: [{ kind: 'corrupt', key: damaged }] } });
+  });
+
+  it('a cancel stops it part-way and answers cancelled', async () => {
+    const { dispatch } = await app(storeWorker, 3000);
+    const verifying = dispatch('verify', { transferId: 'v3' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await dispatch('cancel', { transferId: 'v3' })).toMatchObject({ ok: true, value: { cancelled: true } });
+    expect(await verifying).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+  });
+});
+
+it("a local folder's verify in the app reads nothing in main's thread when a store worker is there (its thread pool costs more than the reads)", async () => {
+  const { dispatch } = await app(BUILT_STORE_WORKER, 50);
+  const reads = vi.spyOn(LocalFolderStorage.prototype, 'get');
+  expect(await dispatch('verify', { transferId: 'v4' })).toMatchObject({ ok: true, value: { checked: 50 * 6, problems: [] } });
+  expect(reads).not.toHaveBeenCalled();
+});
