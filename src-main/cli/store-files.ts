@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { FormatName, FormatStoreInput, FormatStoreResult, FormatVerifyOptions, FormatVerifyReport, StoreFormat } from '../core/formats/format';
 import { READ_CHUNK } from '../core/hashing';
+import type { RootIdentity } from '../core/storage/local';
 import type { ContentSource } from '../core/storage/types';
 import { mapLimit } from '../core/keyed-lock';
 
@@ -209,6 +210,8 @@ export async function storeFiles(
 /** What a store worker needs to open the same local folder, in the same layout, as the thread that starts it. */
 export interface StoreWorkerConfig {
   dir: string;
+  /** The root as the starting thread knows it (see LocalFolderStorage.checkedRoot): a vanished store stays vanished. */
+  knownRoot?: RootIdentity | null;
   format: FormatName;
   maxEntryBytes?: number;
 }

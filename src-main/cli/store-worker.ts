@@ -1,10 +1,11 @@
 // A worker thread of a StorePool (CLI folder stores, the app's drops): stores the jobs it is sent.
 import { parentPort, workerData } from 'node:worker_threads';
+import { CacheError } from '../../src-shared/errors';
 import { openStore } from '../core/open-store';
 import { type ContentToStore, type FileOutcome, LOCAL_SMALL_FILES, type PoolReply, type PoolRequest, type StoreWorkerConfig, type WireContent, type WireOutcome, asCacheError, contentOfFile, storeContents, toWire } from './store-files';
 
 const config = workerData as StoreWorkerConfig;
-const { format } = await openStore({ kind: 'local', dir: config.dir, blockingIo: true }, { format: config.format, maxEntryBytes: config.maxEntryBytes });
+const { format } = await openStore({ kind: 'local', dir: config.dir, blockingIo: true, knownRoot: config.knownRoot }, { format: config.format, maxEntryBytes: config.maxEntryBytes });
 const port = parentPort!;
 const running = new Map<number, AbortController>();
 const reply = (message: PoolReply) => port.postMessage(message);
@@ -18,13 +19,16 @@ const PROGRESS_MS = 100;
 
 async function verify({ options, cancel }: Extract<PoolRequest, { type: 'verify' }>): Promise<void> {
   const controller = new AbortController();
+  const cancelled = () => Atomics.load(cancel, 0) === 1;
+  // Read between entries (direct calls may never yield) and on a timer (a big entry streams for a while).
+  const poll = setInterval(() => cancelled() && controller.abort(), PROGRESS_MS);
   let sent = 0;
   try {
     const report = await format.verify({
       ...options,
       signal: controller.signal,
       onProgress: ({ checked }) => {
-        if (Atomics.load(cancel, 0) === 1) controller.abort();
+        if (cancelled()) controller.abort();
         const now = performance.now();
         if (now - sent < PROGRESS_MS) return;
         sent = now;
@@ -33,7 +37,11 @@ async function verify({ options, cancel }: Extract<PoolRequest, { type: 'verify'
     });
     reply({ type: 'verified', report });
   } catch (err) {
-    reply({ type: 'verify-failed', error: asCacheError(err).toInfo() });
+    // A read the cancel cut short fails as an abort: the verify was cancelled, not broken.
+    const failure = controller.signal.aborted ? new CacheError('cancelled', 'verify was cancelled') : asCacheError(err);
+    reply({ type: 'verify-failed', error: failure.toInfo() });
+  } finally {
+    clearInterval(poll);
   }
 }
 

@@ -6,7 +6,7 @@ import { type Detection, detectFormat } from './formats/detect';
 import type { FormatName, StoreFormat } from './formats/format';
 import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { NativeFormat } from './formats/native/native-format';
-import { LocalFolderStorage } from './storage/local';
+import { LocalFolderStorage, type RootIdentity } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import type { S3Config } from './storage/s3';
 import type { StorageBackend } from './storage/types';
@@ -28,7 +28,7 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
 export type StoreLocation =
   | { kind: 'memory' }
   /** blockingIo: small file operations as direct system calls (the CLI; see LocalFolderStorage). */
-  | { kind: 'local'; dir: string; blockingIo?: boolean }
+  | { kind: 'local'; dir: string; blockingIo?: boolean; knownRoot?: RootIdentity | null }
   | { kind: 's3'; config: S3Config };
 
 export async function openBackend(location: StoreLocation): Promise<StorageBackend> {
@@ -38,7 +38,7 @@ export async function openBackend(location: StoreLocation): Promise<StorageBacke
     case 'local':
       // A new store folder is made only inside a folder that exists; the app's own data folder is ours to make.
       if (path.resolve(location.dir) === path.join(appDataDir(), 'store')) await fs.mkdir(appDataDir(), { recursive: true });
-      return LocalFolderStorage.open(location.dir, { blockingIo: location.blockingIo });
+      return LocalFolderStorage.open(location.dir, { blockingIo: location.blockingIo, knownRoot: location.knownRoot });
     case 's3': {
       // Loaded on demand: the AWS SDK costs a local-folder CLI run a third of its start-up time.
       const { S3Storage } = await import('./storage/s3');

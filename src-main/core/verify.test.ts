@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cli } from '../test-support/cli-harness';
 import { CacheService, encodeRecord } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
@@ -135,6 +135,22 @@ describe('verify', () => {
     const controller = new AbortController();
     const run = verifyStore(cache, { signal: controller.signal, onProgress: () => controller.abort() });
     await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+  });
+
+  it('a cancel ends a content read that hangs (a stalled S3 server), not only the reads after it', async () => {
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage);
+    const { hash } = await cache.store('ns', bytes('stuck'));
+    const content = cache.layout.content('ns' as never, hash);
+    const get = storage.get.bind(storage);
+    // The content read never answers unless it is given a signal that aborts.
+    vi.spyOn(storage, 'get').mockImplementation((key, options) =>
+      key === content ? new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(new Error('aborted')))) : get(key),
+    );
+    const controller = new AbortController();
+    const run = verifyStore(cache, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 50);
+    await expect(run).rejects.toThrow('aborted');
   });
 
   it('CLI: --json report, exit 1 on problems, 0 when clean, 2 on bad input', async () => {

@@ -241,7 +241,7 @@ const READ_WHOLE_BYTES = 1 << 20;
 
 async function sha256Of(cache: CacheService, content: ObjectInfo, signal?: AbortSignal): Promise<string | null> {
   if (content.size <= READ_WHOLE_BYTES) {
-    const bytes = await cache.storage.get(content.key);
+    const bytes = await cache.storage.get(content.key, { signal });
     return bytes && createHash('sha256').update(bytes).digest('hex');
   }
   const stream = await cache.storage.getStream(content.key, { signal });

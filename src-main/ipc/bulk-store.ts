@@ -147,7 +147,7 @@ export class Drops {
     const store = `${format.name}:${storage.root}`;
     if (this.workers?.store !== store || this.workers.pool.broken) {
       void this.workers?.pool.close();
-      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, format: format.name, maxEntryBytes }) };
+      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, knownRoot: await storage.checkedRoot(), format: format.name, maxEntryBytes }) };
     }
     return this.workers.pool;
   }

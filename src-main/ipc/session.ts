@@ -181,11 +181,12 @@ export class AppSession {
   }
 
   /** Verifies the open store: a local folder's in a worker thread (verifyInWorker), any other here. */
-  verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number) => void }): Promise<FormatVerifyReport> {
+  async verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number) => void }): Promise<FormatVerifyReport> {
     const { format } = this;
     const { storeWorker, cacheOptions } = this.options;
     if (storeWorker && format.storage instanceof LocalFolderStorage) {
-      return verifyInWorker(storeWorker, { dir: format.storage.root, format: format.name, maxEntryBytes: cacheOptions?.maxEntryBytes }, options, control);
+      const knownRoot = await format.storage.checkedRoot();
+      return verifyInWorker(storeWorker, { dir: format.storage.root, knownRoot, format: format.name, maxEntryBytes: cacheOptions?.maxEntryBytes }, options, control);
     }
     return format.verify({ ...options, signal: control.signal, onProgress: ({ checked }) => control.onProgress(checked) });
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -26,7 +26,7 @@ async function app(storeWorker: URL | undefined, entries: number) {
   const session = new AppSession({ profiles: new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'default')), commandLine: { kind: 'local', dir: store }, storeWorker });
   await session.start();
   sessions.push(session);
-  return { store, dispatch: createDispatcher(session) };
+  return { store, session, dispatch: createDispatcher(session) };
 }
 
 describe.each([
@@ -60,6 +60,24 @@ describe.each([
     await new Promise((r) => setTimeout(r, 100));
     expect(await dispatch('cancel', { transferId: 'v3' })).toMatchObject({ ok: true, value: { cancelled: true } });
     expect(await verifying).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+  });
+
+  it('a cancel while big content streams answers cancelled', async () => {
+    const { store, session, dispatch } = await app(storeWorker, 1);
+    const cache = new CacheService(await LocalFolderStorage.open(store));
+    for (let i = 0; i < 4; i++) await cache.store('checked', { source: { kind: 'bytes', bytes: Buffer.alloc(128 << 20, i) } });
+    session.onEvent((e) => {
+      if (e.type === 'progress' && e.transferId === 'v5') void dispatch('cancel', { transferId: 'v5' });
+    });
+    expect(await dispatch('verify', { transferId: 'v5' })).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+  });
+
+  it('a store folder that vanished, or another folder in its place, is unreachable: never a clean report', async () => {
+    const { store, dispatch } = await app(storeWorker, 5);
+    renameSync(store, `${store}-moved`);
+    expect(await dispatch('verify', { transferId: 'v6' })).toMatchObject({ ok: false, error: { code: 'storage_unreachable' } });
+    mkdirSync(store);
+    expect(await dispatch('verify', { transferId: 'v7' })).toMatchObject({ ok: false, error: { code: 'storage_unreachable' } });
   });
 });
 

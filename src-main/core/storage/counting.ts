@@ -67,9 +67,9 @@ export class CountingStorage implements StorageBackend {
     this.counts.copy++;
     return this.inner.copy(from, to, options);
   }
-  get(key: string) {
+  get(key: string, options?: { signal?: AbortSignal }) {
     this.counts.get++;
-    return this.inner.get(key);
+    return this.inner.get(key, options);
   }
   getStream(key: string, options?: { signal?: AbortSignal }) {
     this.counts.getStream++;

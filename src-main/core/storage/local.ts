@@ -395,9 +395,17 @@ interface Spool {
   writer: StagingWriter;
 }
 
+/** Which folder a store's root is (its device and inode): another folder at the same path is not the store. */
+export interface RootIdentity {
+  dev: number;
+  ino: number;
+}
+
 export interface LocalFolderOptions {
   /** Small file operations as direct system calls (CLI bulk stores); see blockingIo. */
   blockingIo?: boolean;
+  /** The root as the thread that opened this store first has seen it (a worker's store): see checkedRoot. */
+  knownRoot?: RootIdentity | null;
   /** How to sync the whole filesystem for a group of flushes (tests replace it); null: never. */
   syncfs?: SyncFileSystem | null;
 }
@@ -429,7 +437,7 @@ export class LocalFolderStorage implements StorageBackend {
    * The root folder as this store first saw it. Once seen, a root that is gone or is another folder
    * (deleted, moved, unmounted) fails every call with storage_unreachable and is never made again.
    */
-  private rootSeen: { dev: number; ino: number } | null = null;
+  private rootSeen: RootIdentity | null;
   /** Big folders' sorted entries from earlier listings, oldest first, with the change time they were read at. */
   /** Folder reads started ahead of their walks and not finished yet, across all listings. */
   private foldersReadAhead = 0;
@@ -442,6 +450,7 @@ export class LocalFolderStorage implements StorageBackend {
     this.rootPrefix = this.root.endsWith(path.sep) ? this.root : this.root + path.sep;
     this.description = `local folder ${this.root}`;
     this.io = options.blockingIo ? blockingIo : threadPoolIo;
+    this.rootSeen = options.knownRoot ?? null;
     this.flushes = new FlushGroup(this.root, { syncfs: options.syncfs });
   }
 
@@ -475,6 +484,15 @@ export class LocalFolderStorage implements StorageBackend {
     if (!found?.isDirectory()) throw this.rootUnreachable();
     const seen = (this.rootSeen ??= { dev: found.dev, ino: found.ino });
     if (found.dev !== seen.dev || found.ino !== seen.ino) throw this.rootUnreachable();
+  }
+
+  /**
+   * The root's identity, checked now (storage_unreachable if it vanished or is another folder), for a
+   * worker thread that opens the same store: it then refuses a vanished root as this store does.
+   */
+  async checkedRoot(): Promise<RootIdentity | null> {
+    await this.checkRoot();
+    return this.rootSeen;
   }
 
   private rootUnreachable(cause?: unknown): CacheError {

@@ -222,8 +222,8 @@ export class S3Storage implements StorageBackend {
     }
   }
 
-  async get(key: string): Promise<Uint8Array | null> {
-    const stream = await this.getStream(key);
+  async get(key: string, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | null> {
+    const stream = await this.getStream(key, options);
     if (!stream) return null;
     const parts: Uint8Array[] = [];
     try {

@@ -97,8 +97,8 @@ export interface StorageBackend {
    * Fails with not_found if `from` is gone.
    */
   copy(from: string, to: string, options?: CopyOptions): Promise<boolean>;
-  /** A whole small object, or null when there is none. */
-  get(key: string): Promise<Uint8Array | null>;
+  /** A whole small object, or null when there is none. `signal` ends a remote read (a cancel); a local one is quick. */
+  get(key: string, options?: { signal?: AbortSignal }): Promise<Uint8Array | null>;
   /** A streamed object, or null when there is none. */
   getStream(key: string, options?: { signal?: AbortSignal }): Promise<AsyncIterable<Uint8Array> | null>;
   exists(key: string): Promise<boolean>;
