@@ -144,9 +144,9 @@ describe('verify', () => {
     const content = cache.layout.content('ns' as never, hash);
     const get = storage.get.bind(storage);
     // The content read never answers unless it is given a signal that aborts.
-    vi.spyOn(storage, 'get').mockImplementation((key, options) =>
-      key === content ? new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(new Error('aborted')))) : get(key),
-    );
+    const stalled = (key: string, options?: { signal?: AbortSignal }): Promise<Uint8Array | null> =>
+      key === content ? new Promise((_, reject) => options?.signal?.addEventListener('abort', () => reject(new Error('aborted')))) : get(key);
+    vi.spyOn(storage, 'get').mockImplementation(stalled);
     const controller = new AbortController();
     const run = verifyStore(cache, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
