@@ -144,10 +144,12 @@ export class Drops {
     const { storeWorker, maxEntryBytes } = this.options;
     if (!storeWorker || !(storage instanceof LocalFolderStorage) || !format.capabilities.parallelWriters) return null;
     if (!(await fs.stat(storage.root).catch(() => null))) return null;
+    // Awaited before the check below, which must run in one turn: concurrent batches share one pool.
+    const knownRoot = await storage.checkedRoot();
     const store = `${format.name}:${storage.root}`;
     if (this.workers?.store !== store || this.workers.pool.broken) {
       void this.workers?.pool.close();
-      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, knownRoot: await storage.checkedRoot(), format: format.name, maxEntryBytes }) };
+      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, knownRoot, format: format.name, maxEntryBytes }) };
     }
     return this.workers.pool;
   }
