@@ -224,7 +224,7 @@ export function storeWorkerBeside(entryUrl: string): URL | undefined {
 /** One content of a job as a worker gets it: a file it reads itself, or bytes handed over. */
 export type WireContent = { index: number; name: string } & ({ path: string } | { bytes: Uint8Array });
 export type WireOutcome = { index: number; result: FormatStoreResult } | { index: number; error: ErrorInfo };
-/** What verifyInWorker asks: the options that cross threads, and a flag set to 1 to cancel. */
+/** A verify's options that cross to a worker (its cancel is a shared flag in the request, see verifyInWorker). */
 export type WireVerifyOptions = Pick<FormatVerifyOptions, 'namespace' | 'sample' | 'repair'>;
 /** What the pool tells a worker: store a job's contents, or stop one under way; or verify the store. */
 export type PoolRequest =
@@ -309,12 +309,6 @@ interface PoolWorker {
   failure: Error | null;
 }
 
-/**
- * Worker threads that store into one local folder, one job at a time each, taken from one queue
- * (the CLI's folder, the app's drops). A bulk store of small files is mostly system calls on one
- * thread, so this uses every core; versions are still allocated in storage, so workers never
- * collide. A worker that stops fails only its own job's contents not reported yet.
- */
 /** A job in a StorePool: settles once every content in it has its outcome. */
 interface QueuedJob {
   done: Promise<void>;
@@ -337,6 +331,12 @@ async function untilDone(jobs: QueuedJob[], signal?: AbortSignal): Promise<void>
   }
 }
 
+/**
+ * Worker threads that store into one local folder, one job at a time each, taken from one queue
+ * (the CLI's folder, the app's drops). A bulk store of small files is mostly system calls on one
+ * thread, so this uses every core; versions are still allocated in storage, so workers never
+ * collide. A worker that stops fails only its own job's contents not reported yet.
+ */
 export class StorePool {
   private readonly workers = new Set<PoolWorker>();
   private readonly queue: PoolJob[] = [];
