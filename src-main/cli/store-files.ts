@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { FormatName, FormatStoreInput, FormatStoreResult, FormatVerifyOptions, FormatVerifyReport, StoreFormat } from '../core/formats/format';
 import { READ_CHUNK } from '../core/hashing';
-import type { RootIdentity } from '../core/storage/local';
+import type { LocalFolderStorage, RootIdentity } from '../core/storage/local';
 import type { ContentSource } from '../core/storage/types';
 import { mapLimit } from '../core/keyed-lock';
 
@@ -214,6 +214,11 @@ export interface StoreWorkerConfig {
   knownRoot?: RootIdentity | null;
   format: FormatName;
   maxEntryBytes?: number;
+}
+
+/** What a worker needs to open `storage` as `format` does, the root checked now (storage_unreachable if it vanished). */
+export async function workerConfigOf(format: StoreFormat, storage: LocalFolderStorage, maxEntryBytes?: number): Promise<StoreWorkerConfig> {
+  return { dir: storage.root, knownRoot: await storage.checkedRoot(), format: format.name, maxEntryBytes };
 }
 
 /** The store worker bundled beside an entry (out/cli, out/bridge, out/main); none when running from sources. */

@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import type { BatchOutcome, BatchStoreResult, CacheAdminEvent, DropCancelOutcome } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { CacheError } from '../../src-shared/errors';
-import { LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type ContentToStore, type FileOutcome, type StoreChoice, StorePool, asCacheError, storeContents } from '../cli/store-files';
+import { LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type ContentToStore, type FileOutcome, type StoreChoice, StorePool, asCacheError, storeContents, workerConfigOf } from '../cli/store-files';
 import type { StoreFormat } from '../core/formats/format';
 import { LocalFolderStorage } from '../core/storage/local';
 
@@ -145,11 +145,11 @@ export class Drops {
     if (!storeWorker || !(storage instanceof LocalFolderStorage) || !format.capabilities.parallelWriters) return null;
     if (!(await fs.stat(storage.root).catch(() => null))) return null;
     // Awaited before the check below, which must run in one turn: concurrent batches share one pool.
-    const knownRoot = await storage.checkedRoot();
+    const config = await workerConfigOf(format, storage, maxEntryBytes);
     const store = `${format.name}:${storage.root}`;
     if (this.workers?.store !== store || this.workers.pool.broken) {
       void this.workers?.pool.close();
-      this.workers = { store, pool: new StorePool(storeWorker, { dir: storage.root, knownRoot, format: format.name, maxEntryBytes }) };
+      this.workers = { store, pool: new StorePool(storeWorker, config) };
     }
     return this.workers.pool;
   }

@@ -3,7 +3,7 @@ import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
 import type { FormatName, FormatVerifyReport, StoreFormat } from '../core/formats/format';
 import { LocalFolderStorage } from '../core/storage/local';
-import { type WireVerifyOptions, verifyInWorker } from '../cli/store-files';
+import { type WireVerifyOptions, verifyInWorker, workerConfigOf } from '../cli/store-files';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
 import { DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
@@ -185,8 +185,7 @@ export class AppSession {
     const { format } = this;
     const { storeWorker, cacheOptions } = this.options;
     if (storeWorker && format.storage instanceof LocalFolderStorage) {
-      const knownRoot = await format.storage.checkedRoot();
-      return verifyInWorker(storeWorker, { dir: format.storage.root, knownRoot, format: format.name, maxEntryBytes: cacheOptions?.maxEntryBytes }, options, control);
+      return verifyInWorker(storeWorker, await workerConfigOf(format, format.storage, cacheOptions?.maxEntryBytes), options, control);
     }
     return format.verify({ ...options, signal: control.signal, onProgress: ({ checked }) => control.onProgress(checked) });
   }
