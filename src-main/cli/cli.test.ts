@@ -158,6 +158,20 @@ describe('cli', () => {
     expect((await cli(['--store', store, '--ns', 'del', 'get', 'b94d27b9934d3e08'])).code).toBe(1);
   });
 
+  it('a full SHA-256 names one content: delete and versions refuse one that shares only its first 16 characters', async () => {
+    await cli(['--store', store, '--ns', 'sha', 'store', path.join(work, 'hello.txt')]);
+    const sha256 = 'b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9';
+    const other = `b94d27b9934d3e08${'0'.repeat(48)}`;
+    for (const command of ['delete', 'versions', 'get']) {
+      const refused = await cli(['--store', store, '--ns', 'sha', command, other]);
+      expect([command, refused.code, refused.stderr]).toEqual([command, 1, `cache-admin: not_found: ${other} is not in namespace sha\n`]);
+    }
+    const missingVersion = await cli(['--store', store, '--ns', 'sha', 'versions', 'b94d27b9934d3e08-v99']);
+    expect(missingVersion).toMatchObject({ code: 1, stderr: 'cache-admin: not_found: b94d27b9934d3e08-v99 is not in namespace sha\n' });
+    expect((await cli(['--store', store, '--ns', 'sha', 'versions', sha256])).stdout).toContain('b94d27b9934d3e08-v1');
+    expect(await cli(['--store', store, '--ns', 'sha', 'delete', sha256])).toMatchObject({ code: 0, stdout: 'deleted b94d27b9934d3e08-v1 (content removed)\n' });
+  });
+
   it.each([
     [['get', 'nothexatall'], 2, 'invalid_hash'],
     [['get', 'b94d27b9934d3e08-v0'], 2, 'invalid_cache_id'],

@@ -475,7 +475,9 @@ async function cmdInfo(ctx: Ctx): Promise<number> {
 
 async function cmdVersions(ctx: Ctx): Promise<number> {
   const lookup = await ctx.format.parseLookup(ctx.ns, one(ctx.args, 'hash or cache id'));
-  const hash = 'cacheId' in lookup ? (await ctx.format.record(ctx.ns, lookup)).hash : lookup.hash;
+  // A cache id, version or SHA-256 must name an entry that is there, not only its hash's first 16 characters.
+  const plainHash = !('cacheId' in lookup) && lookup.version === undefined && lookup.sha256 === undefined;
+  const hash = plainHash ? lookup.hash : (await ctx.format.record(ctx.ns, lookup)).hash;
   const versions = await withExpiry(ctx, await ctx.format.versions(ctx.ns, hash));
   if (versions.length === 0) throw new CacheError('not_found', `${hash} is not in namespace ${ctx.ns}`);
   if (ctx.values.json) {
@@ -600,13 +602,12 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   const sample = ctx.values.sample === undefined ? undefined : Number(ctx.values.sample);
   if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1)) throw usageError('--sample takes a positive whole number');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
-  const report = await ctx.format.verify({
-    namespace: ctx.values.ns === undefined ? undefined : ctx.ns,
-    sample,
-    repair: ctx.values.repair,
-    onProgress: ({ checked }) => progress?.count('checked', checked),
-  });
-  progress?.done();
+  // Ctrl+C stops it between entries (a repair under way finishes); the error says what it had repaired.
+  const report = await interruptible((signal) =>
+    ctx.format
+      .verify({ namespace: ctx.values.ns === undefined ? undefined : ctx.ns, sample, repair: ctx.values.repair, signal, onProgress: ({ checked }) => progress?.count('checked', checked) })
+      .finally(() => progress?.done()),
+  );
   for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${printable(note)}\n`);
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}) })}\n`);

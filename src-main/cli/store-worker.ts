@@ -1,6 +1,5 @@
 // A worker thread of a StorePool (CLI folder stores, the app's drops): stores the jobs it is sent.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CacheError } from '../../src-shared/errors';
 import { openStore } from '../core/open-store';
 import { type ContentToStore, type FileOutcome, LOCAL_SMALL_FILES, type PoolReply, type PoolRequest, type StoreWorkerConfig, type WireContent, type WireOutcome, asCacheError, contentOfFile, storeContents, toWire } from './store-files';
 
@@ -37,9 +36,8 @@ async function verify({ options, cancel }: Extract<PoolRequest, { type: 'verify'
     });
     reply({ type: 'verified', report });
   } catch (err) {
-    // A read the cancel cut short fails as an abort: the verify was cancelled, not broken.
-    const failure = controller.signal.aborted ? new CacheError('cancelled', 'verify was cancelled') : asCacheError(err);
-    reply({ type: 'verify-failed', error: failure.toInfo() });
+    // The formats say what a cancelled verify had done (verifyCancelled).
+    reply({ type: 'verify-failed', error: asCacheError(err).toInfo() });
   } finally {
     clearInterval(poll);
   }

@@ -150,7 +150,40 @@ describe('verify', () => {
     const controller = new AbortController();
     const run = verifyStore(cache, { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
-    await expect(run).rejects.toThrow('aborted');
+    await expect(run).rejects.toMatchObject({ code: 'cancelled', message: expect.stringMatching(/^verify was cancelled after checking \d+ keys$/) });
+  });
+
+  it('a cancel while repairing says how many repairs it made, and exactly those are in the store', async () => {
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage);
+    const latestKeys = [];
+    for (let i = 0; i < 60; i++) latestKeys.push(cache.layout.latest('ns' as never, (await cache.store('ns', bytes(`entry ${i}`))).hash));
+    for (const key of latestKeys) await storage.delete(key);
+    // Each repair's write takes a while, as on a disk: several are under way when the cancel comes.
+    const copy = storage.copy.bind(storage);
+    vi.spyOn(storage, 'copy').mockImplementation(async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return copy(...args);
+    });
+    const controller = new AbortController();
+    let entries = 0;
+    const run = verifyStore(cache, {
+      repair: true,
+      concurrency: 4,
+      signal: controller.signal,
+      onProgress: ({ phase }) => phase === 'checking' && ++entries === 10 && controller.abort(),
+    });
+    const error = await run.then(
+      () => null,
+      (err: Error & { code: string }) => err,
+    );
+    expect(error?.code).toBe('cancelled');
+    const made = Number(/the (\d+) repairs made before it stopped \((\d+) stale_latest\) stand/.exec(error!.message)?.[1]);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // nothing it started may land after its answer
+    const restored = (await Promise.all(latestKeys.map((key) => storage.get(key)))).filter(Boolean).length;
+    expect(made).toBeGreaterThanOrEqual(10);
+    expect(made).toBeLessThan(60);
+    expect(restored).toBe(made);
   });
 
   it('CLI: --json report, exit 1 on problems, 0 when clean, 2 on bad input', async () => {

@@ -5,6 +5,7 @@ import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
 import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
+import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
 import type { Leftover, ObjectInfo } from './storage/types';
 
@@ -74,7 +75,10 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     checked += n;
     options.onProgress?.({ checked, phase });
   };
-  const throwIfCancelled = () => {
+  // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
+  const takeTurn = turnTaker();
+  const checkpoint = async () => {
+    await takeTurn();
     if (options.signal?.aborted) throw new CacheError('cancelled', 'verify was cancelled');
   };
   const repair = async (kind: ProblemKind, key: string, action: string, run: () => Promise<unknown>) => {
@@ -83,139 +87,160 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     repaired.push({ kind, key, action });
   };
 
-  const namespaces = options.namespace !== undefined ? [parseNamespace(options.namespace)] : await cache.namespaceNames();
+  try {
+    const namespaces = options.namespace !== undefined ? [parseNamespace(options.namespace)] : await cache.namespaceNames();
 
-  for (const ns of namespaces) {
-    // Pass 1: one listing of the namespace, every key sorted by the entry it belongs to.
-    const byHash = new Map<CacheHash, HashKeys>();
-    const keysOf = (hash: CacheHash) => {
-      let k = byHash.get(hash);
-      if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map() }));
-      return k;
-    };
-    const staleMarkers: ObjectInfo[] = [];
-    let cursor: string | undefined;
-    do {
-      throwIfCancelled();
-      const page = await storage.list(`${ns}/`, { cursor });
-      for (const o of page.objects) {
-        // A deleter holds its marker for a moment; one past its lifetime was left by a crash.
-        if (layout.isDeletionMarker(o.key)) {
-          if (Date.now() - Date.parse(o.modified) > DELETION_MARKER_LIFETIME_MS) staleMarkers.push(o);
-          continue;
+    for (const ns of namespaces) {
+      // Pass 1: one listing of the namespace, every key sorted by the entry it belongs to.
+      const byHash = new Map<CacheHash, HashKeys>();
+      const keysOf = (hash: CacheHash) => {
+        let k = byHash.get(hash);
+        if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map() }));
+        return k;
+      };
+      const staleMarkers: ObjectInfo[] = [];
+      let cursor: string | undefined;
+      do {
+        await checkpoint();
+        const page = await storage.list(`${ns}/`, { cursor });
+        for (const o of page.objects) {
+          // A deleter holds its marker for a moment; one past its lifetime was left by a crash.
+          if (layout.isDeletionMarker(o.key)) {
+            if (Date.now() - Date.parse(o.modified) > DELETION_MARKER_LIFETIME_MS) staleMarkers.push(o);
+            continue;
+          }
+          const described = layout.describeKey(o.key);
+          if (!described) {
+            report('misplaced', o.key, null, 'not a key of the cache layout');
+            continue;
+          }
+          const { hash, kind, version } = described;
+          const expectedFolder = kind === 'temporal' ? temporalFolder(ns, o.key) : layout.shardFolder(ns, hash);
+          if (!o.key.startsWith(expectedFolder) || o.key.slice(expectedFolder.length).includes('/')) {
+            report('misplaced', o.key, hash, `belongs under ${expectedFolder}`);
+            continue;
+          }
+          const k = keysOf(hash);
+          if (kind === 'content') k.content = o;
+          else if (kind === 'latest') k.latest = o;
+          else if (kind === 'record') k.records.set(version!, o);
+          else if (kind === 'version_entry') k.entries.set(version!, o);
+          else k.temporal.set(version!, o);
         }
-        const described = layout.describeKey(o.key);
-        if (!described) {
-          report('misplaced', o.key, null, 'not a key of the cache layout');
-          continue;
+        tick('listing', page.objects.length);
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+
+      const hashes = [...byHash.keys()];
+      const sampled = options.sample !== undefined ? new Set(shuffle(hashes.filter((h) => byHash.get(h)!.content)).slice(0, options.sample)) : null;
+
+      // Pass 2: each entry on its own, a few at a time.
+      await mapLimit(hashes, concurrency, async (hash) => {
+        await checkpoint();
+        const k = byHash.get(hash)!;
+        const records = new Map<number, VersionRecord>();
+        const damaged: number[] = [];
+        for (const [version, info] of k.records) {
+          const bytes = await storage.get(info.key);
+          if (!bytes) continue; // deleted while verifying
+          const decoded = decodeRecord(bytes);
+          const elsewhere = 'record' in decoded && (decoded.record.hash !== hash || decoded.record.version !== version || decoded.record.namespace !== ns);
+          if ('problem' in decoded || elsewhere) {
+            report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}`);
+            damaged.push(version);
+            continue;
+          }
+          const { record } = decoded;
+          records.set(version, record);
+          if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
+          else if (k.content.size !== record.size) report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
         }
-        const { hash, kind, version } = described;
-        const expectedFolder = kind === 'temporal' ? temporalFolder(ns, o.key) : layout.shardFolder(ns, hash);
-        if (!o.key.startsWith(expectedFolder) || o.key.slice(expectedFolder.length).includes('/')) {
-          report('misplaced', o.key, hash, `belongs under ${expectedFolder}`);
-          continue;
+
+        if (k.content && (sampled === null || sampled.has(hash))) {
+          const sha256 = await sha256Of(cache, k.content, options.signal);
+          if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
+          else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
+          else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
         }
-        const k = keysOf(hash);
-        if (kind === 'content') k.content = o;
-        else if (kind === 'latest') k.latest = o;
-        else if (kind === 'record') k.records.set(version!, o);
-        else if (kind === 'version_entry') k.entries.set(version!, o);
-        else k.temporal.set(version!, o);
-      }
-      tick('listing', page.objects.length);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
 
-    const hashes = [...byHash.keys()];
-    const sampled = options.sample !== undefined ? new Set(shuffle(hashes.filter((h) => byHash.get(h)!.content)).slice(0, options.sample)) : null;
+        for (const [version, info] of k.entries) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record`);
+        for (const [version, info] of k.temporal) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `temporal entry for v${version}, which has no record`);
 
-    // Pass 2: each entry on its own, a few at a time.
-    await mapLimit(hashes, concurrency, async (hash) => {
-      throwIfCancelled();
-      const k = byHash.get(hash)!;
-      const records = new Map<number, VersionRecord>();
-      const damaged: number[] = [];
-      for (const [version, info] of k.records) {
-        const bytes = await storage.get(info.key);
-        if (!bytes) continue; // deleted while verifying
-        const decoded = decodeRecord(bytes);
-        const elsewhere = 'record' in decoded && (decoded.record.hash !== hash || decoded.record.version !== version || decoded.record.namespace !== ns);
-        if ('problem' in decoded || elsewhere) {
-          report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}`);
-          damaged.push(version);
-          continue;
+        const newest = Math.max(0, ...records.keys());
+        const latestKey = layout.latest(ns, hash);
+        const latest = k.latest ? await readRecord(storage, latestKey) : null;
+        if (latest && !k.records.has(latest.version)) {
+          report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
+        } else if (newest > 0 && (!latest || latest.version !== newest)) {
+          const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
+          report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
+          const record = records.get(newest)!;
+          await repair('stale_latest', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
         }
-        const { record } = decoded;
-        records.set(version, record);
-        if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
-        else if (k.content.size !== record.size) report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
-      }
-
-      if (k.content && (sampled === null || sampled.has(hash))) {
-        const sha256 = await sha256Of(cache, k.content, options.signal);
-        if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
-        else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
-        else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
-      }
-
-      for (const [version, info] of k.entries) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record`);
-      for (const [version, info] of k.temporal) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `temporal entry for v${version}, which has no record`);
-
-      const newest = Math.max(0, ...records.keys());
-      const latestKey = layout.latest(ns, hash);
-      const latest = k.latest ? await readRecord(storage, latestKey) : null;
-      if (latest && !k.records.has(latest.version)) {
-        report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
-      } else if (newest > 0 && (!latest || latest.version !== newest)) {
-        const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
-        report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
-        const record = records.get(newest)!;
-        await repair('stale_latest', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
-      }
-      // Views of a record are derived from it: a crash between the record and its views leaves them missing.
-      for (const record of records.values()) {
-        for (const [view, have] of [
-          [layout.versionEntry(record), k.entries.has(record.version)],
-          [layout.temporal(record), k.temporal.has(record.version)],
-        ] as const) {
-          if (have) continue;
-          report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
-          await repair('stale_latest', view, 'rewrote the view from the record', () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) }));
+        // Views of a record are derived from it: a crash between the record and its views leaves them missing.
+        for (const record of records.values()) {
+          for (const [view, have] of [
+            [layout.versionEntry(record), k.entries.has(record.version)],
+            [layout.temporal(record), k.temporal.has(record.version)],
+          ] as const) {
+            if (have) continue;
+            report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
+            await repair('stale_latest', view, 'rewrote the view from the record', () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) }));
+          }
         }
-      }
 
-      if (k.content && k.records.size === 0 && !k.latest && k.entries.size === 0 && k.temporal.size === 0) {
-        if (Date.now() - Date.parse(k.content.modified) >= grace) {
-          const target = QUARANTINE_PREFIX + k.content.key;
-          report('orphan', k.content.key, hash, 'content no version references');
-          await repair('orphan', k.content.key, `moved to ${target}`, () => cache.quarantineOrphan(ns, hash));
+        if (k.content && k.records.size === 0 && !k.latest && k.entries.size === 0 && k.temporal.size === 0) {
+          if (Date.now() - Date.parse(k.content.modified) >= grace) {
+            const target = QUARANTINE_PREFIX + k.content.key;
+            report('orphan', k.content.key, hash, 'content no version references');
+            await repair('orphan', k.content.key, `moved to ${target}`, () => cache.quarantineOrphan(ns, hash));
+          }
         }
-      }
-      // Last, as it may take the bytes with it (to the quarantine) when no valid version is left.
-      for (const version of damaged) {
-        const key = layout.record(ns, hash, version);
-        await repair('corrupt', key, `removed v${version} (record moved to ${QUARANTINE_PREFIX}${key})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
-      }
-      tick('checking');
-    });
+        // Last, as it may take the bytes with it (to the quarantine) when no valid version is left.
+        for (const version of damaged) {
+          const key = layout.record(ns, hash, version);
+          await repair('corrupt', key, `removed v${version} (record moved to ${QUARANTINE_PREFIX}${key})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
+        }
+        tick('checking');
+      });
 
-    for (const marker of staleMarkers) {
-      report('temp_leftover', marker.key, null, `deletion marker of a deleter that stopped at ${marker.modified}`);
-      await repair('temp_leftover', marker.key, 'removed', () => storage.delete(marker.key));
+      for (const marker of staleMarkers) {
+        report('temp_leftover', marker.key, null, `deletion marker of a deleter that stopped at ${marker.modified}`);
+        await repair('temp_leftover', marker.key, 'removed', () => storage.delete(marker.key));
+      }
     }
-  }
 
-  const leftovers = await storage.leftovers();
-  if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
-  for (const leftover of leftovers ?? []) {
-    if (leftover.inFlight) continue;
-    if (options.namespace !== undefined && !inNamespaceOrShared(leftover, options.namespace)) continue;
-    report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
-    await repair('temp_leftover', leftover.id, 'removed', () => storage.removeLeftover(leftover));
+    const leftovers = await storage.leftovers();
+    if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
+    for (const leftover of leftovers ?? []) {
+      if (leftover.inFlight) continue;
+      if (options.namespace !== undefined && !inNamespaceOrShared(leftover, options.namespace)) continue;
+      report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
+      await repair('temp_leftover', leftover.id, 'removed', () => storage.removeLeftover(leftover));
+    }
+  } catch (err) {
+    // A read the cancel cut short fails as an abort, or the next entry sees the signal: either way, say what was done.
+    if (options.signal?.aborted) throw verifyCancelled(checked, options.repair ? repaired : null);
+    throw err;
   }
 
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
+}
+
+/**
+ * The error of a cancelled verify: how far it got and, when it was repairing, the repairs it had
+ * made (they stand), so the operator is never left thinking a stopped repair changed nothing.
+ */
+export function verifyCancelled(checked: number, repaired: readonly { kind: ProblemKind }[] | null): CacheError {
+  const count = (n: number, one: string) => `${n.toLocaleString('en-US')} ${one}${n === 1 ? '' : 's'}`;
+  let made = '';
+  if (repaired?.length === 0) made = '; nothing had been repaired';
+  else if (repaired) {
+    const kinds = PROBLEM_KINDS.map((kind) => [kind, repaired.filter((r) => r.kind === kind).length] as const).filter(([, n]) => n > 0);
+    made = `; the ${count(repaired.length, 'repair')} made before it stopped (${kinds.map(([kind, n]) => `${n.toLocaleString('en-US')} ${kind}`).join(', ')}) stand: verify again to see what is left`;
+  }
+  return new CacheError('cancelled', `verify was cancelled after checking ${count(checked, 'key')}${made}`);
 }
 
 function inNamespaceOrShared(leftover: Leftover, namespace: string): boolean {

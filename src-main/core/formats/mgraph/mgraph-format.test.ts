@@ -215,6 +215,25 @@ describe.each(backends)('verify on the service layout finds injected faults (%s)
   });
 });
 
+describe('verify on the service layout, cancelled', () => {
+  it('stops while it reads the refs, and says how far it got', async () => {
+    const storage = new MemoryStorage();
+    await loadFixture(storage);
+    const format = new MgraphFormat(storage);
+    const controller = new AbortController();
+    let readsAfterCancel = 0;
+    const get = storage.get.bind(storage);
+    storage.get = (key: string) => {
+      if (controller.signal.aborted) readsAfterCancel++;
+      return get(key);
+    };
+    // The first namespace's listing is one page: the cancel comes before any of its refs is read.
+    const run = format.verify({ signal: controller.signal, onProgress: ({ phase }) => phase === 'listing' && controller.abort() });
+    await expect(run).rejects.toMatchObject({ code: 'cancelled', message: expect.stringMatching(/^verify was cancelled after checking \d+ keys$/) });
+    expect(readsAfterCancel).toBe(0);
+  });
+});
+
 describe.each(backends)('storing into the service layout (%s)', (_name, open) => {
   it('stores every type and strategy, reads it back, dedups by appending a cache id, deletes back to the previous version', async () => {
     const format = new MgraphFormat(await open());

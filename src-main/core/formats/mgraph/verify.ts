@@ -5,8 +5,10 @@
  */
 import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
+import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import type { ObjectInfo } from '../../storage/types';
+import { verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
 import { classifyKey, parseServiceNamespace, refByHashKey } from './keys';
@@ -28,121 +30,133 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
     checked += n;
     options.onProgress?.({ checked, phase });
   };
-  const throwIfCancelled = () => {
-    if (options.signal?.aborted) throw new CacheError('cancelled', 'verify was cancelled');
+  const { signal } = options;
+  // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
+  const takeTurn = turnTaker();
+  const checkpoint = async () => {
+    await takeTurn();
+    if (signal?.aborted) throw new CacheError('cancelled', 'verify was cancelled');
   };
 
-  const namespaces = options.namespace !== undefined ? [parseServiceNamespace(options.namespace)] : await format.namespaceNames();
-  for (const ns of namespaces) {
-    // Pass 1: one listing of the namespace.
-    const hashRefKeys = new Map<string, ObjectInfo>();
-    const idRefKeys = new Map<string, ObjectInfo>();
-    const dataKeys = new Map<string, ObjectInfo>();
-    let cursor: string | undefined;
-    do {
-      throwIfCancelled();
-      const page = await storage.list(`${ns}/`, { cursor });
-      for (const o of page.objects) {
-        const c = classifyKey(o.key);
-        if (!c) report('misplaced', o.key, null, 'not a key of the service layout');
-        else if (c.kind === 'ref_by_hash') hashRefKeys.set(c.id!, o);
-        else if (c.kind === 'ref_by_id') idRefKeys.set(c.id!, o);
-        else dataKeys.set(o.key, o);
-      }
-      tick('listing', page.objects.length);
-      cursor = page.cursor;
-    } while (cursor !== undefined);
+  try {
+    const namespaces = options.namespace !== undefined ? [parseServiceNamespace(options.namespace)] : await format.namespaceNames();
+    for (const ns of namespaces) {
+      // Pass 1: one listing of the namespace.
+      const hashRefKeys = new Map<string, ObjectInfo>();
+      const idRefKeys = new Map<string, ObjectInfo>();
+      const dataKeys = new Map<string, ObjectInfo>();
+      let cursor: string | undefined;
+      do {
+        await checkpoint();
+        const page = await storage.list(`${ns}/`, { cursor });
+        for (const o of page.objects) {
+          const c = classifyKey(o.key);
+          if (!c) report('misplaced', o.key, null, 'not a key of the service layout');
+          else if (c.kind === 'ref_by_hash') hashRefKeys.set(c.id!, o);
+          else if (c.kind === 'ref_by_id') idRefKeys.set(c.id!, o);
+          else dataKeys.set(o.key, o);
+        }
+        tick('listing', page.objects.length);
+        cursor = page.cursor;
+      } while (cursor !== undefined);
 
-    // Pass 2: read every ref (small JSON files).
-    const hashRefs = new Map<string, HashRef>();
-    const idRefs = new Map<string, IdRef>();
-    await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
-      const ref = parseJsonObject<HashRef>(await storage.get(info.key));
-      if (isHashRef(ref)) hashRefs.set(hash, ref);
-      else report('corrupt', info.key, hash, 'the by-hash ref is not readable JSON of the expected shape');
-    });
-    await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
-      const ref = parseJsonObject<IdRef>(await storage.get(info.key));
-      if (isIdRef(ref)) idRefs.set(cacheId, ref);
-      else report('corrupt', info.key, null, 'the by-id ref is not readable JSON of the expected shape');
-    });
+      // Pass 2: read every ref (small JSON files).
+      const hashRefs = new Map<string, HashRef>();
+      const idRefs = new Map<string, IdRef>();
+      await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
+        await checkpoint();
+        const ref = parseJsonObject<HashRef>(await storage.get(info.key, { signal }));
+        if (isHashRef(ref)) hashRefs.set(hash, ref);
+        else report('corrupt', info.key, hash, 'the by-hash ref is not readable JSON of the expected shape');
+      });
+      await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
+        await checkpoint();
+        const ref = parseJsonObject<IdRef>(await storage.get(info.key, { signal }));
+        if (isIdRef(ref)) idRefs.set(cacheId, ref);
+        else report('corrupt', info.key, null, 'the by-id ref is not readable JSON of the expected shape');
+      });
 
-    // By-hash refs: every cache id listed has a by-id ref; latest is one of them.
-    const toRebuild = new Map<string, ProblemKind>();
-    for (const [hash, ref] of hashRefs) {
-      const key = refByHashKey(ns, hash);
-      const listed = ref.cache_ids.map((e) => e.cache_id);
-      for (const id of listed) {
-        if (!idRefKeys.has(id)) {
-          report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
-          toRebuild.set(hash, 'dangling_ref');
+      // By-hash refs: every cache id listed has a by-id ref; latest is one of them.
+      const toRebuild = new Map<string, ProblemKind>();
+      for (const [hash, ref] of hashRefs) {
+        const key = refByHashKey(ns, hash);
+        const listed = ref.cache_ids.map((e) => e.cache_id);
+        for (const id of listed) {
+          if (!idRefKeys.has(id)) {
+            report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
+            toRebuild.set(hash, 'dangling_ref');
+          }
+        }
+        if (!listed.includes(ref.latest_id) || ref.total_versions !== listed.length) {
+          report('stale_latest', key, hash, `latest_id ${ref.latest_id} / total_versions ${ref.total_versions} do not match the ${listed.length} cache ids listed`);
+          if (!toRebuild.has(hash)) toRebuild.set(hash, 'stale_latest');
         }
       }
-      if (!listed.includes(ref.latest_id) || ref.total_versions !== listed.length) {
-        report('stale_latest', key, hash, `latest_id ${ref.latest_id} / total_versions ${ref.total_versions} do not match the ${listed.length} cache ids listed`);
-        if (!toRebuild.has(hash)) toRebuild.set(hash, 'stale_latest');
+
+      // By-id refs: listed by their hash, every path present, every content copy re-hashes.
+      const claimed = new Set<string>();
+      const dataFolders: string[] = [];
+      const entries = [...idRefs];
+      const sampled = options.sample !== undefined ? new Set(shuffle(entries.map(([id]) => id)).slice(0, options.sample)) : null;
+      await mapLimit(entries, concurrency, async ([cacheId, ref]) => {
+        await checkpoint();
+        const hash = ref.cache_hash;
+        const idKey = idRefKeys.get(cacheId)!.key;
+        for (const key of ref.all_paths.data) claimed.add(key);
+        dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
+        const byHash = hashRefs.get(hash);
+        const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
+        if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId)) {
+          report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
+          toRebuild.set(hash, 'orphan');
+        }
+        for (const key of ref.all_paths.data) {
+          if (!dataKeys.has(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
+        }
+        if (sampled && !sampled.has(cacheId)) return tick('checking');
+        for (const contentKey of ref.file_paths.content_files) {
+          if (!dataKeys.has(contentKey)) continue;
+          const problem = await rehashProblem(format, contentKey, ref, dataKeys, signal);
+          if (problem) report('corrupt', contentKey, hash, problem);
+        }
+        tick('checking');
+      });
+
+      // Anything under data/ that no by-id ref claims, as content, sidecar or child data.
+      const now = Date.now();
+      for (const [key, info] of dataKeys) {
+        if (claimed.has(key) || dataFolders.some((f) => key.startsWith(f))) continue;
+        if (now - Date.parse(info.modified) < grace) continue; // may be a store in flight
+        report('orphan', key, null, 'no by-id ref claims it (content, sidecar or child data of a deleted or unfinished entry)');
+      }
+
+      if (options.repair) {
+        for (const [hash, kind] of toRebuild) {
+          await checkpoint();
+          if (hashRefKeys.has(hash) && !hashRefs.has(hash)) continue; // unreadable: not derivable without guessing
+          const key = refByHashKey(ns, hash);
+          const mine = [...idRefs].filter(([, r]) => r.cache_hash === hash);
+          let action = '';
+          await format.refs.update(key, (current) => {
+            const kept = (current?.cache_ids ?? []).filter((e) => idRefs.has(e.cache_id));
+            const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
+            const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
+            const dropped = (current?.cache_ids.length ?? 0) - kept.length;
+            action = `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
+            if (cacheIds.length === 0) {
+              action = 'removed: no by-id ref names this hash';
+              return null;
+            }
+            const latest = current && cacheIds.some((e) => e.cache_id === current.latest_id) ? current.latest_id : cacheIds[cacheIds.length - 1]!.cache_id;
+            return { cache_hash: hash, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
+          });
+          repaired.push({ kind, key, action });
+        }
       }
     }
-
-    // By-id refs: listed by their hash, every path present, every content copy re-hashes.
-    const claimed = new Set<string>();
-    const dataFolders: string[] = [];
-    const entries = [...idRefs];
-    const sampled = options.sample !== undefined ? new Set(shuffle(entries.map(([id]) => id)).slice(0, options.sample)) : null;
-    await mapLimit(entries, concurrency, async ([cacheId, ref]) => {
-      throwIfCancelled();
-      const hash = ref.cache_hash;
-      const idKey = idRefKeys.get(cacheId)!.key;
-      for (const key of ref.all_paths.data) claimed.add(key);
-      dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
-      const byHash = hashRefs.get(hash);
-      const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
-      if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId)) {
-        report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
-        toRebuild.set(hash, 'orphan');
-      }
-      for (const key of ref.all_paths.data) {
-        if (!dataKeys.has(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
-      }
-      if (sampled && !sampled.has(cacheId)) return tick('checking');
-      for (const contentKey of ref.file_paths.content_files) {
-        if (!dataKeys.has(contentKey)) continue;
-        const problem = await rehashProblem(format, contentKey, ref, dataKeys);
-        if (problem) report('corrupt', contentKey, hash, problem);
-      }
-      tick('checking');
-    });
-
-    // Anything under data/ that no by-id ref claims, as content, sidecar or child data.
-    const now = Date.now();
-    for (const [key, info] of dataKeys) {
-      if (claimed.has(key) || dataFolders.some((f) => key.startsWith(f))) continue;
-      if (now - Date.parse(info.modified) < grace) continue; // may be a store in flight
-      report('orphan', key, null, 'no by-id ref claims it (content, sidecar or child data of a deleted or unfinished entry)');
-    }
-
-    if (options.repair) {
-      for (const [hash, kind] of toRebuild) {
-        if (hashRefKeys.has(hash) && !hashRefs.has(hash)) continue; // unreadable: not derivable without guessing
-        const key = refByHashKey(ns, hash);
-        const mine = [...idRefs].filter(([, r]) => r.cache_hash === hash);
-        let action = '';
-        await format.refs.update(key, (current) => {
-          const kept = (current?.cache_ids ?? []).filter((e) => idRefs.has(e.cache_id));
-          const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
-          const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
-          const dropped = (current?.cache_ids.length ?? 0) - kept.length;
-          action = `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
-          if (cacheIds.length === 0) {
-            action = 'removed: no by-id ref names this hash';
-            return null;
-          }
-          const latest = current && cacheIds.some((e) => e.cache_id === current.latest_id) ? current.latest_id : cacheIds[cacheIds.length - 1]!.cache_id;
-          return { cache_hash: hash, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
-        });
-        repaired.push({ kind, key, action });
-      }
-    }
+  } catch (err) {
+    if (signal?.aborted) throw verifyCancelled(checked, options.repair ? repaired : null);
+    throw err;
   }
 
   const leftovers = await storage.leftovers();
@@ -157,8 +171,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
 }
 
 /** Why one content copy does not re-hash to its cache hash, or null when it does. */
-async function rehashProblem(format: MgraphFormat, contentKey: string, ref: IdRef, dataKeys: Map<string, ObjectInfo>): Promise<string | null> {
-  const bytes = await format.storage.get(contentKey);
+async function rehashProblem(format: MgraphFormat, contentKey: string, ref: IdRef, dataKeys: Map<string, ObjectInfo>, signal?: AbortSignal): Promise<string | null> {
+  const bytes = await format.storage.get(contentKey, { signal });
   if (!bytes) return 'vanished while verifying';
   // The copy's own .metadata, else any copy's: it says how the service hashed (encoding, field path).
   const metaKey = [contentKey, ...ref.file_paths.content_files].map((k) => `${k}.metadata`).find((k) => dataKeys.has(k));

@@ -144,8 +144,10 @@ export class NativeFormat implements StoreFormat {
     return { namespace: r.namespace, hash: r.hash, cache_id: r.cache_id, version: r.version, size: r.size, source: r.source, deduplicated: r.deduplicated, keys: r.keys };
   }
 
-  delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
-    const { hash, version } = this.toLookup(lookup);
+  async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
+    const { hash, version, sha256 } = this.toLookup(lookup);
+    // A SHA-256 names its content whole: its first 16 characters matching an entry is not enough.
+    if (sha256 !== undefined) await this.cache.record(namespace, { hash, version, sha256 });
     return this.cache.delete(namespace, { hash, version, storedAt: 'hash' in lookup ? lookup.storedAt : undefined });
   }
 
