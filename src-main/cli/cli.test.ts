@@ -3,6 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import { CLI_ENTRY, REPO_ROOT, cli, cliProcess } from '../test-support/cli-harness';
 
 let work: string;
@@ -51,6 +52,20 @@ describe('cli', () => {
   it('stores folders recursively, in path order, with relative source names', async () => {
     const r = await cli(['--store', store, '--ns', 'tree', '--json', 'store', path.join(work, 'tree')]);
     expect(json(r.stdout).map((o) => o.source)).toEqual(['tree/a.bin', 'tree/sub/b.json']);
+  });
+
+  it('a folder that holds the store is stored without the store folder itself, and a folder inside the store not at all', async () => {
+    const project = path.join(work, 'project');
+    const inner = path.join(project, 'cache');
+    await fs.mkdir(project);
+    await fs.writeFile(path.join(project, 'notes.txt'), 'notes');
+    const first = await cli(['--store', inner, '--json', 'store', path.join(project, 'notes.txt')]);
+    expect(first.code).toBe(0);
+    const r = await cli(['--store', inner, '--json', 'store', project]);
+    expect(json(r.stdout).map((o) => o.source ?? o.skipped)).toEqual(['the store folder itself (its files are the store, not content to store)', 'project/notes.txt']);
+    const within = await cli(['--store', inner, '--json', 'store', path.join(inner, 'default')]);
+    expect(json(within.stdout).map((o) => o.skipped)).toEqual(['the store folder itself (its files are the store, not content to store)']);
+    expect((await cli(['--store', inner, '--json', 'stats'])).stdout).toContain('"entries":1,');
   });
 
   it('store --as json stores the canonical text', async () => {
@@ -147,6 +162,40 @@ describe('cli', () => {
     }
     expect((await cli(['--store', store, '--ns', 'one', 'info', stored.hash])).code).toBe(0); // the delete above did nothing
     expect((await cli(['--store', store, 'info', '0000000000000000'])).stderr).toBe('cache-admin: not_found: 0000000000000000 is not in namespace default\n');
+  });
+
+  it('get --out refuses, even with --force, a path that is not a plain file, and one inside the store folder', async () => {
+    const [stored] = json((await cli(['--store', store, '--ns', 'bin', '--json', 'store', path.join(work, 'tree/a.bin')])).stdout);
+    const pipe = path.join(work, 'a-pipe');
+    spawnSync('mkfifo', [pipe]);
+    const link = path.join(work, 'a-link');
+    await fs.symlink(path.join(work, 'hello.txt'), link);
+    const content = path.join(store, 'bin/objects', stored.hash.slice(0, 2), stored.hash.slice(2, 4), stored.hash);
+    const cases = [
+      [pipe, 'conflict: cannot write', 'it is not a file (a device, pipe or socket): get without --out writes to standard output'],
+      [link, 'conflict: cannot write', 'it is a symbolic link (give the path it points to)'],
+      [content, 'invalid_input: cannot write', `it is inside the store folder ${store}, where it could replace stored content`],
+      [path.join(store, 'new-file'), 'invalid_input: cannot write', `it is inside the store folder ${store}, where it could replace stored content`],
+    ];
+    for (const [out, code, why] of cases) {
+      const refused = await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', out!, '--force']);
+      expect(refused.stderr).toBe(`cache-admin: ${code} ${out}: ${why}\n`);
+    }
+    expect((await fs.lstat(pipe)).isFIFO()).toBe(true);
+    expect(await fs.readlink(link)).toBe(path.join(work, 'hello.txt'));
+    expect(await fs.readFile(path.join(work, 'hello.txt'), 'utf8')).toBe('hello world');
+    expect(await fs.readFile(content)).toEqual(Buffer.from([0, 1, 2, 3]));
+    await expect(fs.stat(path.join(store, 'new-file'))).rejects.toThrow();
+    expect((await fs.readdir(work)).filter((n) => n.endsWith('.part'))).toEqual([]);
+  });
+
+  it('an empty --store (an unset variable in a script) is refused: the current folder does not become a store', async () => {
+    const here = await fs.mkdtemp(path.join(work, 'cwd-'));
+    for (const option of ['--store', '--s3-bucket']) {
+      const run = spawnSync(process.execPath, [CLI_BUNDLE, option, '', 'stats'], { cwd: here, encoding: 'utf8' });
+      expect([run.status, run.stderr]).toEqual([2, `cache-admin: invalid_input: ${option} was given an empty value (an unset variable?): nothing was opened\n`]);
+    }
+    expect(await fs.readdir(here)).toEqual([]);
   });
 
   it('delete removes a version, then the entry', async () => {

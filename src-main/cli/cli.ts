@@ -292,7 +292,7 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
   const waiting = roots.length === 1 && roots[0]!.isPipe ? waitingNote(ctx.io, roots[0]!.arg) : null;
   const report = new StoreReport(ctx, line, progress);
   try {
-    const { files, passedOver } = expandPaths(roots);
+    const { files, passedOver } = expandPaths(roots, location.kind === 'local' ? location.dir : undefined);
     report.expect(files.length + passedOver.length);
     for (const item of passedOver) report.outcome(item.index, item.path, item.outcome);
     const onOutcome = (file: FileToStore, outcome: StoreOutcome) => report.outcome(file.index, file.path, outcome);
@@ -395,7 +395,13 @@ async function cmdGet(ctx: Ctx): Promise<number> {
       const { record, content } = await ctx.format.retrieve(ctx.ns, lookup, { signal });
       await refuseExpired(ctx, record, content);
       const there = await fs.lstat(out).catch(() => null);
-      const refused = there?.isDirectory() ? new CacheError('io_error', `cannot write ${out}: it is a folder`) : there && !force ? alreadyThere(out) : null;
+      const refused = there?.isDirectory()
+        ? new CacheError('io_error', `cannot write ${out}: it is a folder`)
+        : there && !there.isFile()
+          ? new CacheError('conflict', `cannot write ${out}: it is ${there.isSymbolicLink() ? 'a symbolic link (give the path it points to)' : 'not a file (a device, pipe or socket): get without --out writes to standard output'}`)
+          : there && !force
+            ? alreadyThere(out)
+            : await insideStore(ctx.location, out);
       if (refused) {
         (content as { destroy?: () => void }).destroy?.();
         throw refused;
@@ -415,6 +421,14 @@ async function cmdGet(ctx: Ctx): Promise<number> {
 
 function noteEncoding(ctx: Ctx, record: FormatRecord): void {
   if (record.content_encoding) ctx.io.stderr.write(`cache-admin: note: ${record.cache_id} is stored ${record.content_encoding}-encoded; written decoded, as the service serves it\n`);
+}
+
+/** A file written into a local store's folder could replace stored content (or pass for it). */
+async function insideStore(location: StoreLocation, out: string): Promise<CacheError | null> {
+  if (location.kind !== 'local') return null;
+  const [root, folder] = await Promise.all([location.dir, path.dirname(path.resolve(out))].map((p) => fs.realpath(p).catch(() => null)));
+  if (!root || !folder || (folder !== root && !folder.startsWith(root + path.sep))) return null;
+  return new CacheError('invalid_input', `cannot write ${out}: it is inside the store folder ${location.dir}, where it could replace stored content`);
 }
 
 function alreadyThere(out: string): CacheError {

@@ -84,7 +84,11 @@ type Found = { path: string; name: string } | { path: string; outcome: PassedOve
  * Every entry under `dir`, recursively. Names are read as bytes: one that is not UTF-8 text
  * cannot be recorded as a source name, so it fails alone instead of turning into another path.
  */
-function walkFolder(dir: string, namePrefix: string, found: Found[]): void {
+function walkFolder(dir: string, namePrefix: string, found: Found[], isStoreFolder: (dir: string) => boolean): void {
+  if (isStoreFolder(dir)) {
+    found.push({ path: dir, outcome: { skipped: 'the store folder itself (its files are the store, not content to store)' } });
+    return;
+  }
   let entries: fsSync.Dirent<Buffer>[];
   try {
     entries = fsSync.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
@@ -96,7 +100,7 @@ function walkFolder(dir: string, namePrefix: string, found: Found[]): void {
     const name = entry.name.toString();
     const full = path.join(dir, name);
     if (!isUtf8(entry.name)) found.push({ path: full, outcome: { error: new CacheError('invalid_input', `${full}: the name is not valid UTF-8 text (rename it to store it)`) } });
-    else if (entry.isDirectory()) walkFolder(full, `${namePrefix}${name}/`, found);
+    else if (entry.isDirectory()) walkFolder(full, `${namePrefix}${name}/`, found, isStoreFolder);
     else if (entry.isFile()) found.push({ path: full, name: namePrefix + name });
     else found.push({ path: full, outcome: { skipped: entry.isSymbolicLink() ? 'a symbolic link (links in folders are not followed)' : 'not a regular file' } });
   }
@@ -106,7 +110,11 @@ function walkFolder(dir: string, namePrefix: string, found: Found[]): void {
  * Files to store, each root in turn, folders walked recursively in path order; and what in those
  * folders is not stored. Both share one sequence of indexes: the order results are reported in.
  */
-export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedOver: PassedOver[] } {
+export function expandPaths(roots: StoreRoot[], storeFolder?: string): { files: FileToStore[]; passedOver: PassedOver[] } {
+  const store = storeFolder === undefined ? null : identityOf(storeFolder);
+  const storeReal = store && fsSync.realpathSync.native(storeFolder!);
+  // The folder itself by device and inode (another path to it is seen too); a folder given inside it, by its real path.
+  const isStoreFolder = (dir: string) => store !== null && (sameIdentity(identityOf(dir), store) || fsSync.realpathSync.native(dir).startsWith(storeReal + path.sep));
   const files: FileToStore[] = [];
   const passedOver: PassedOver[] = [];
   let index = 0;
@@ -115,7 +123,7 @@ export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedO
     if (isFolder) {
       // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
       const folder = path.resolve(arg);
-      walkFolder(arg, `${path.relative(path.dirname(folder), folder).split(path.sep).join('/')}/`, found);
+      walkFolder(arg, `${path.relative(path.dirname(folder), folder).split(path.sep).join('/')}/`, found, isStoreFolder);
       found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     } else found.push({ path: arg, name: path.basename(arg) });
     for (const item of found) {
@@ -124,6 +132,15 @@ export function expandPaths(roots: StoreRoot[]): { files: FileToStore[]; passedO
     }
   }
   return { files, passedOver };
+}
+
+function identityOf(dir: string): { dev: number; ino: number } | null {
+  const st = fsSync.statSync(dir, { throwIfNoEntry: false });
+  return st ? { dev: st.dev, ino: st.ino } : null;
+}
+
+function sameIdentity(a: { dev: number; ino: number } | null, b: { dev: number; ino: number }): boolean {
+  return a !== null && a.dev === b.dev && a.ino === b.ino;
 }
 
 /** One piece of content for a bulk store: where its bytes come from, its source name and its size. */

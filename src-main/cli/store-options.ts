@@ -51,6 +51,10 @@ export function storeChosen(values: StoreValues): boolean {
 export function storeLocation(values: StoreValues, env: NodeJS.ProcessEnv): StoreLocation {
   const chosen = [values.store !== undefined, values.memory === true, values['s3-bucket'] !== undefined].filter(Boolean).length;
   if (chosen > 1) throw usageError('give one of --store, --memory or --s3-bucket');
+  // An unset variable in a script (`--store "$DIR"`) would otherwise make the current folder a store.
+  for (const option of ['store', 's3-bucket'] as const) {
+    if (values[option]?.trim() === '') throw usageError(`--${option} was given an empty value (an unset variable?): nothing was opened`);
+  }
   const s3Only = (['s3-prefix', 's3-endpoint', 's3-region', 's3-path-style', 's3-checksum', 'profile'] as const).filter((k) => values[k] !== undefined);
   if (values['s3-bucket'] === undefined) {
     if (s3Only.length) throw usageError(`--${s3Only[0]} needs --s3-bucket`);
