@@ -103,10 +103,14 @@ export const entryFilterSchema = z
   })
   .strict();
 export type EntryFilter = z.input<typeof entryFilterSchema>;
-/** Some entries by hash, or every entry the filter shows but those excepted (Ctrl+A): main resolves it, so a selection never lists a whole namespace. */
+/**
+ * Some entries by hash, or every entry the filter shows but those excepted (Ctrl+A): main resolves it,
+ * so a selection never lists a whole namespace. `count` is how many the operator saw selected: when
+ * the filter picks another number by then (a drop, a CLI store), main does nothing (`conflict`).
+ */
 export const entrySelectionSchema = z.union([
   z.object({ hashes: z.array(cacheHashSchema).min(1).max(LIMITS.pageSize) }).strict(),
-  z.object({ filter: entryFilterSchema, except: z.array(cacheHashSchema).max(LIMITS.pageSize) }).strict(),
+  z.object({ filter: entryFilterSchema, except: z.array(cacheHashSchema).max(LIMITS.pageSize), count: z.number().int().min(0) }).strict(),
 ]);
 export type EntrySelection = z.input<typeof entrySelectionSchema>;
 

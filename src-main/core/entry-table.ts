@@ -330,7 +330,11 @@ export class EntryTables {
       return table.rows.filter((r) => wanted.has(r.hash));
     }
     const except = new Set(selection.except.map((h) => h.toLowerCase()));
-    return table.rows.filter(matcher(selection.filter)).filter((r) => !except.has(r.hash));
+    const rows = table.rows.filter(matcher(selection.filter)).filter((r) => !except.has(r.hash));
+    if (rows.length !== selection.count) {
+      throw new CacheError('conflict', `the list changed since the selection was made: ${rows.length} entries match it now, ${selection.count} ${selection.count === 1 ? 'was' : 'were'} selected; nothing was done (select again)`);
+    }
+    return rows;
   }
 }
 

@@ -79,7 +79,7 @@ describe('entries (a window of the sorted, filtered table)', () => {
 describe('deleteEntries', () => {
   it('deletes every selected entry (all the filter shows but those excepted), says how many, and the counts follow', async () => {
     const { call, window, alpha } = await setup();
-    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { filter: { name: 'entry-1' }, except: [alpha[1]!.hash] } });
+    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { filter: { name: 'entry-1' }, except: [alpha[1]!.hash], count: 10 } });
     expect(result).toMatchObject({ ok: true, value: { done: 10, failed: 0, failures: [] } }); // entry-10..19
     expect((await window({ namespace: 'alpha', refresh: true })).knownTotal).toBe(20); // listed again at once when asked (else paced)
     const counts = await call<{ namespaces: { name: string; entries: number }[] }>('namespaces', {});
@@ -173,7 +173,7 @@ describe('the bridge: GET /api/entries-archive', () => {
     const files = await members(res);
     expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', 'entry-5.txt', 'entry-6.txt']);
     expect(files['entry-5.txt']).toBe('fixture entry 5 of alpha\n');
-    const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [] }) }));
+    const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [], count: 3 }) }));
     expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
     expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
   });

@@ -185,8 +185,22 @@ describe('the entries browser', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Save…' }));
     fireEvent.click(screen.getByLabelText('Include expired entries'));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
-    expect(calls.find((c) => c.method === 'saveEntries')!.input).toEqual({ namespace: 'default', selection: { filter: {}, except: [hashOf(0)] }, includeExpired: true });
+    expect(calls.find((c) => c.method === 'saveEntries')!.input).toEqual({ namespace: 'default', selection: { filter: {}, except: [hashOf(0)], count: 99_999 }, includeExpired: true });
     expect(store.getState().notice).toBe('Saved 5 entries, skipped 99,994 expired into /home/me/out');
+  });
+
+  it('a Ctrl+A selection is cleared when the list then shows another number (a drop stored one more): it never grows to rows not picked', async () => {
+    let total = 3;
+    const { client, calls } = fakeClient({ entries: (input) => namespaceOf(total)(input), deleteEntries: () => ok({ done: 3, failed: 0, failures: [], skippedExpired: 0, folder: null }) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
+    expect(screen.getByTestId('entries-count').textContent).toBe('3 entries · 3 selected');
+    total = 4;
+    await act(async () => store.getState().refreshEntries());
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('4 entries'));
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [] });
+    expect(calls.some((c) => c.method === 'deleteEntries')).toBe(false);
   });
 
   it('while main lists the namespace: the first rows at once with "Listing… N so far", another order shows progress, End waits; then the whole list', async () => {

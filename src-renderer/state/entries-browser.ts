@@ -54,7 +54,7 @@ export function selectedCount(entries: EntriesBrowser): number {
 
 export function selectionOf(entries: EntriesBrowser): EntrySelection | null {
   const { all, hashes } = entries.selection;
-  if (all) return { filter: entries.filter, except: hashes };
+  if (all) return { filter: entries.filter, except: hashes, count: selectedCount(entries) };
   return hashes.length ? { hashes } : null;
 }
 
@@ -94,7 +94,10 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
     const blocks = now.listing && !w.listing ? {} : { ...now.blocks };
     // Past the end of a list that shrank, or rows still being listed: nothing to keep.
     if (w.offset % ENTRY_BLOCK === 0 && !(w.listing && w.rows.length === 0)) blocks[w.offset / ENTRY_BLOCK] = w.rows;
-    set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, listing: w.listing ?? null, status: 'ready', error: undefined } }));
+    // Ctrl+A picked the entries on show: once a change (a drop, a store elsewhere) shows another number, it no longer says which.
+    const changed = now.selection.all && !w.listing && now.total !== null && w.total !== now.total;
+    const selection = changed ? { all: false, hashes: [] } : now.selection;
+    set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, listing: w.listing ?? null, status: 'ready', error: undefined, selection } }));
     if (w.listing) pollListing();
     return w.located;
   }
