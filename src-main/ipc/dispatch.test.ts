@@ -286,7 +286,7 @@ describe('contract dispatch', () => {
       expect(seenByRenderer).not.toContain('AKIAEXAMPLE12345');
     }
     expect(await profilesText()).not.toContain('secret/KEY');
-    const plain = await dispatch('saveProfile', { ...VALID.saveProfile, allowPlaintextSecret: true });
+    const plain = await dispatch('saveProfile', { ...VALID.saveProfile, id: (saved as { value: { profile: { id: string } } }).value.profile.id, allowPlaintextSecret: true });
     expect(plain).toMatchObject({ ok: true, value: { profile: { secret: 'plaintext' } } });
     expect(await profilesText()).toContain('secret/KEY');
     expect(statSync(profiles.file).mode & 0o077).toBe(0); // owner-only

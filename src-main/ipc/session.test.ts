@@ -201,7 +201,9 @@ describe('profiles', () => {
     const saved = (await dispatch('saveProfile', { profile: { kind: 'local', name: 'work', dir: first } })) as { ok: true; value: { profile: { id: string } } };
     const { id } = saved.value.profile;
     expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'work (moved)', dir: second } })).toMatchObject({ ok: true, value: { profile: { id, name: 'work (moved)', location: second }, capabilities: { profile: id } } });
-    expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'Local folder', dir: second } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named Local folder' } });
+    expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'Local folder', dir: second } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named Local folder: choose another name, or edit that one' } });
+    // Added anew under a name in use: refused too, and the profile of that name keeps its folder.
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'work (moved)', dir: first } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named work (moved): choose another name, or edit that one' } });
     const listed = (await dispatch('profiles', {})) as { ok: true; value: { profiles: { id: string; name: string }[] } };
     expect(listed.value.profiles.filter((p) => p.id === id)).toEqual([expect.objectContaining({ name: 'work (moved)' })]);
 

@@ -43,7 +43,7 @@ export const DEFAULT_PROFILE_ID = 'local-default';
 /** A profile checked by `prepare`, not saved yet. */
 export interface PreparedProfile {
   stored: StoredProfile;
-  /** The saved profile it replaces (the one edited, or the one with the same name). */
+  /** The saved profile it replaces (the one edited). */
   replaces?: string;
   /** A secret kept only for this run (no keyring, and plain text not allowed). */
   sessionSecret?: string;
@@ -125,7 +125,7 @@ export class ProfileStore {
 
   /**
    * Checks a new or edited profile and says where its store is, saving nothing: `save` keeps it
-   * once it has connected. Without `editId`, a profile with the same name is replaced. An edit
+   * once it has connected. A name another profile has is refused. An edit
    * that leaves the secret empty keeps the saved one for the same key id.
    */
   async prepare(input: S3Input | LocalInput, allowPlaintextSecret: boolean, editId?: string, keepKeyId = false): Promise<PreparedProfile> {
@@ -133,9 +133,10 @@ export class ProfileStore {
     const editing = editId === undefined ? undefined : data.profiles.find((p) => p.id === editId);
     if (editId !== undefined && !editing) throw new CacheError('not_found', `no profile ${editId}`);
     if (editing && editing.kind !== input.kind) throw new CacheError('invalid_input', `${editing.name} is a ${editing.kind === 's3' ? 'bucket' : 'folder'} profile: add a new profile for a ${input.kind === 's3' ? 'bucket' : 'folder'}`);
+    // A new profile never takes over a saved one by its name: that one's folder or bucket would be lost without a word.
     const sameName = data.profiles.find((p) => p.name === input.name);
-    if (editing && sameName && sameName.id !== editing.id) throw new CacheError('invalid_input', `another profile is already named ${input.name}`);
-    const existing = editing ?? sameName;
+    if (sameName && sameName.id !== editing?.id) throw new CacheError('invalid_input', `another profile is already named ${input.name}: choose another name, or edit that one`);
+    const existing = editing;
     const id = existing?.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
     const format = input.format ?? 'auto';
     if (input.kind === 'local') {
