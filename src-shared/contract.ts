@@ -471,7 +471,7 @@ export interface PruneResult {
   /** Versions the plan at the start of the run selected. */
   planned: number;
   pruned: number;
-  /** Planned but gone or changed meanwhile: left as they are. */
+  /** Planned but already gone when the run came to them (deleted meanwhile by someone else). */
   skipped: number;
   contentRemoved: number;
   bytesFreed: number;

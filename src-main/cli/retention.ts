@@ -131,10 +131,11 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
         print(c);
       },
       onProgress: ({ done, total }) => progress?.count(`versions pruned (of ${total.toLocaleString('en-US')}):`, done),
+      onWaiting: (namespace, until) => ctx.io.stderr.write(`cache-admin: note: another prune of ${namespace} holds it; waiting for it to finish (if it was killed, its hold runs out by ${until.toISOString()})\n`),
     });
     progress?.done();
     if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed } })}\n`);
-    else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} contents removed, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} changed meanwhile and were left` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}\n`);
+    else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} contents removed, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}\n`);
     return EXIT_OK;
   } finally {
     process.removeListener('SIGINT', stop);

@@ -16,6 +16,19 @@ describe('leases across processes', () => {
     expect(await storage.get(KEY)).toBeNull();
   });
 
+  it("a wait is told once, with when a killed holder's lease runs out; a lease already stale is taken with no wait told", async () => {
+    const storage = new MemoryStorage();
+    const refreshed = new Date(Date.now() - 100);
+    await storage.put(KEY, leaseOf('killed', refreshed));
+    const told: Date[] = [];
+    expect(await holdingLease(storage, KEY, async () => 'ran', { staleMs: 300, onWaiting: (until) => told.push(until) })).toBe('ran');
+    expect(told).toEqual([new Date(refreshed.getTime() + 300)]);
+    await storage.put(KEY, leaseOf('long dead', new Date(Date.now() - 60_000)));
+    told.length = 0;
+    expect(await holdingLease(storage, KEY, async () => 'ran', { staleMs: 300, onWaiting: (until) => told.push(until) })).toBe('ran');
+    expect(told).toEqual([]);
+  });
+
   it('a live holder is waited for, and the wait can be cancelled', async () => {
     const storage = new MemoryStorage();
     let release!: () => void;

@@ -23,6 +23,8 @@ export interface LeaseOptions {
   /** Stops the wait for another holder with a `cancelled` error saying `cancelled`. */
   signal?: AbortSignal;
   cancelled?: string;
+  /** Told once, when a holder is found: the wait lasts at most until `until` (when a killed holder's lease goes stale). */
+  onWaiting?: (until: Date) => void;
 }
 
 /** Runs `task` holding the lease at `key`, waiting for a live holder to finish. */
@@ -32,11 +34,14 @@ export async function holdingLease<T>(storage: StorageBackend, key: string, task
   const body = () => new TextEncoder().encode(`${JSON.stringify({ token, refreshed: new Date().toISOString() })}\n`);
   const current = () => readTokenFile(storage, key, 'refreshed');
   let watched: { token: string; at: number; since: number } | null = null;
+  let told = false;
   for (let attempt = 0; !(await storage.put(key, body(), { ifAbsent: true, freesSpace: true })); attempt++) {
     const other = await current();
     if (other && (other.token !== watched?.token || other.at !== watched.at)) watched = { ...other, since: Date.now() };
     if (other && (Date.now() - other.at > staleMs || Date.now() - watched!.since > staleMs)) await storage.delete(key);
     else {
+      if (other && !told) options.onWaiting?.(new Date(Math.min(other.at, watched!.since) + staleMs));
+      told ||= other !== null;
       if (options.signal?.aborted) throw new CacheError('cancelled', options.cancelled ?? 'cancelled while waiting for another process');
       await sleep(Math.min(1000, 25 * 2 ** attempt));
     }

@@ -90,7 +90,7 @@ describe('Retention panel', () => {
 
     const countsBefore = calls.filter((c) => c.method === 'stats').length;
     await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0 })));
-    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version changed meanwhile and was left.'));
+    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version was already gone (deleted meanwhile).'));
     expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
   });

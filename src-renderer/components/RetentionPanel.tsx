@@ -208,7 +208,7 @@ function PruneSummary({ result }: { result: PruneResult }) {
   return (
     <p role="status" className="ok-text" data-testid="prune-summary">
       Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'content', 'contents')} removed, {formatBytes(result.bytesFreed)} freed)
-      {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} changed meanwhile and ${result.skipped === 1 ? 'was' : 'were'} left`}
+      {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} ${result.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)`}
       {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.
     </p>
   );

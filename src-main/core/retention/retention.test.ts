@@ -228,6 +228,24 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect(await format.namespaces()).toEqual([expect.objectContaining({ name: 'other' })]);
     });
 
+    it('after a run killed part-way, the next one says what it did: no version of the killed run counted as left, one deleted meanwhile counted once', async () => {
+      const { time, format, retention } = await seeded();
+      for (let i = 0; i < 12; i++) await format.store('docs', { source: bytes(`more ${i}`) });
+      time.set(T0 + 10 * HOUR);
+      const killed = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+      expect(killed.versions).toHaveLength(16);
+      // The killed run: journal written, 5 versions deleted, then it died (its journal left, as a kill leaves it).
+      const journalKey = `${ADMIN_PREFIX}prune/docs/killed.json`;
+      await format.storage.put(journalKey, new TextEncoder().encode(JSON.stringify({ namespace: 'docs', versions: killed.versions })));
+      for (const v of killed.versions.slice(0, 5)) await format.delete('docs', { cacheId: v.cache_id });
+      const next = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+      expect(next.versions).toHaveLength(11);
+      // Someone else deletes one of what is left, after this plan: it is the one version said to be gone already.
+      await format.delete('docs', { cacheId: next.versions.at(-1)!.cache_id });
+      expect(await retention.prune(next)).toMatchObject({ pruned: 10, resumed: 10, skipped: 1 });
+      expect((await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 })).versions).toEqual([]);
+    });
+
     it('finishes the versions an interrupted prune had journaled, and only in the namespace it prunes', async () => {
       const { time, storage, format, retention, old1, single, other } = await seeded();
       time.set(T0 + 10 * HOUR);

@@ -56,11 +56,16 @@ export interface PruneRunOptions {
   onProgress?: (progress: PruneProgress) => void;
   /** Each version as it goes. */
   onPruned?: (version: PruneCandidate) => void;
+  /** Another prune of a namespace holds it (or a killed one did): this one waits, at most until `until`. */
+  onWaiting?: (namespace: string, until: Date) => void;
 }
 
 export interface PruneSummary {
   pruned: number;
-  /** Planned but gone or changed meanwhile (deleted by someone else, or its number taken again). */
+  /**
+   * Planned, but already gone when this run came to it: deleted by someone else (a newer store that
+   * took its number is left alone). Not those a killed run's journal had done, nor those this run did.
+   */
   skipped: number;
   contentRemoved: number;
   bytesFreed: number;
@@ -74,10 +79,11 @@ const LEASE_PREFIX = `${ADMIN_PREFIX}leases/prune/`;
 /** How a prune run hears of each version's outcome. */
 interface PruneRun {
   signal?: AbortSignal;
-  counted: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void;
-  resumed: () => void;
+  counted: (c: PruneCandidate, outcome: DeleteOutcome, resuming: boolean) => void;
   progressed: () => void;
 }
+/** Deleted, or null: the version planned is not there any more. */
+type DeleteOutcome = { contentRemoved: boolean } | null;
 const DELETE_CONCURRENCY = 8;
 
 export class Retention {
@@ -163,16 +169,23 @@ export class Retention {
   async prune(plan: PrunePlan, options: PruneRunOptions = {}): Promise<PruneSummary> {
     const summary: PruneSummary = { pruned: 0, skipped: 0, contentRemoved: 0, bytesFreed: 0, resumed: 0 };
     let done = 0;
+    // Versions this run deleted while finishing a killed run's journal: found gone in its own plan after, they are not news.
+    const deletedResuming = new Set<string>();
+    const versionKey = (c: PruneCandidate) => `${c.hash}/${c.version}/${c.cache_id}`;
     const run: PruneRun = {
       signal: options.signal,
-      counted: (c, outcome) => {
-        if (!outcome) return void summary.skipped++;
+      counted: (c, outcome, resuming) => {
+        // Gone from a journal: the killed run had deleted it before it stopped.
+        if (!outcome) return void (resuming || deletedResuming.has(versionKey(c)) || summary.skipped++);
+        if (resuming) {
+          summary.resumed++;
+          deletedResuming.add(versionKey(c));
+        }
         summary.pruned++;
         if (outcome.contentRemoved) summary.contentRemoved++;
         summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
         options.onPruned?.(c);
       },
-      resumed: () => void summary.resumed++,
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
     };
     for (const namespace of plan.namespaces) {
@@ -180,6 +193,7 @@ export class Retention {
       const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
         signal: options.signal,
         cancelled: 'the prune was cancelled while another prune of the namespace ran',
+        onWaiting: (until) => options.onWaiting?.(namespace, until),
       });
       if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${plan.versions.length} versions`);
     }
@@ -189,10 +203,7 @@ export class Retention {
   /** One namespace's part of a plan, holding its lease: journals of killed runs first, then its own. False when cancelled. */
   private async pruneNamespace(namespace: string, planned: string, versions: PruneCandidate[], run: PruneRun): Promise<boolean> {
     for (const journal of await this.journals(namespace)) {
-      const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), { signal: run.signal, resuming: true }, (c, outcome) => {
-        if (outcome) run.resumed();
-        run.counted(c, outcome);
-      });
+      const finished = await this.deleteAll(namespace, await this.readJournal(journal, namespace), { signal: run.signal, resuming: true }, (c, outcome) => run.counted(c, outcome, true));
       if (!finished) return false;
       await this.format.storage.delete(journal);
     }
@@ -200,7 +211,7 @@ export class Retention {
     const journal = `${JOURNAL_PREFIX}${namespace}/${planned.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
     await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions })}\n`), { durable: true, freesSpace: true });
     const finished = await this.deleteAll(namespace, versions, { signal: run.signal, resuming: false }, (c, outcome) => {
-      run.counted(c, outcome);
+      run.counted(c, outcome, false);
       run.progressed();
     });
     // Cancelled too: every delete under way has finished, so nothing is half done and the rest stays as it is.
@@ -229,13 +240,13 @@ export class Retention {
 
   /**
    * Deletes versions, hash by hash, up to 8 hashes at a time; `each` hears every version's
-   * outcome (null: skipped). False when cancelled before the end.
+   * outcome. False when cancelled before the end.
    */
   private async deleteAll(
     namespace: string,
     versions: PruneCandidate[],
     { signal, resuming }: { signal?: AbortSignal; resuming: boolean },
-    each: (c: PruneCandidate, outcome: { contentRemoved: boolean } | null) => void,
+    each: (c: PruneCandidate, outcome: DeleteOutcome) => void,
   ): Promise<boolean> {
     const groups = new Map<string, PruneCandidate[]>();
     for (const v of versions) groups.set(v.hash, [...(groups.get(v.hash) ?? []), v]);
@@ -270,7 +281,7 @@ export class Retention {
     }
   }
 
-  private async deleteIfUnchanged(namespace: string, c: PruneCandidate, current: Map<number, string> | null): Promise<{ contentRemoved: boolean } | null> {
+  private async deleteIfUnchanged(namespace: string, c: PruneCandidate, current: Map<number, string> | null): Promise<DeleteOutcome> {
     try {
       if (current) {
         // Not in the index: gone, or half deleted by a killed run (its record left): then the record says.
