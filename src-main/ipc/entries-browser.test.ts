@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contract';
+import type { CacheHash } from '../../src-shared/domain';
 import { startBridge, type Bridge } from '../bridge/server';
 import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
@@ -173,6 +174,12 @@ describe('the bridge: GET /api/entries-archive', () => {
     const files = await members(res);
     expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', 'entry-5.txt', 'entry-6.txt']);
     expect(files['entry-5.txt']).toBe('fixture entry 5 of alpha\n');
+    // An entry named like the summary keeps its own member: the summary's name is never taken.
+    const named = await call<{ hash: string }>('storeBytes', { namespace: 'alpha', name: 'cache-admin-summary.json', base64: Buffer.from('{"mine":1}').toString('base64') });
+    if (!named.ok) throw new Error(named.error.message);
+    const both = await members(await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [named.value.hash] }) }));
+    expect(both[`${named.value.hash}-cache-admin-summary.json`]).toBe('{"mine":1}');
+    expect(JSON.parse(both['cache-admin-summary.json']!)).toMatchObject({ done: 1 });
     const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [], count: 3 }) }));
     expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
     expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
@@ -187,10 +194,21 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect((await window({ namespace: 'beta', filter: { name: 'up.json' } })).rows.map((r) => r.source)).toEqual(['up.json']);
   });
 
-  it('corrupt content cuts the download (the browser reports it failed); a bad selection is a 400', async () => {
-    const { get, storage, alpha } = await bridged();
+  it('corrupt content is left out and named in the summary, the rest downloads; corrupt content over 16 MiB cuts the download; a bad selection is a 400', async () => {
+    const { get, storage, alpha, bridge } = await bridged();
     await storage.put(new KeyLayout().content(alpha[7]!.namespace, alpha[7]!.hash), Buffer.from('tampered bytes that do not match\n'));
-    const res = await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [alpha[7]!.hash] }) });
+    const files = await members(await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [alpha[6]!.hash, alpha[7]!.hash, alpha[8]!.hash] }) }));
+    expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', 'entry-6.txt', 'entry-8.txt']);
+    expect(JSON.parse(files['cache-admin-summary.json']!)).toMatchObject({ done: 2, failed: 1, failures: [{ hash: alpha[7]!.hash, error: { code: 'corrupt' } }] });
+
+    const big = Buffer.alloc((16 << 20) + 1, 1);
+    // Uploaded through the bridge, so the namespace's table knows it.
+    const upload = new URLSearchParams({ op: 'store', namespace: 'alpha', name: 'big.bin', transferId: 'big' });
+    const uploaded = await fetch(`http://127.0.0.1:${bridge.port}/api/upload?${upload}`, { method: 'POST', headers: { 'x-cache-admin-token': bridge.token }, body: big });
+    const { hash } = ((await uploaded.json()) as { value: { hash: CacheHash } }).value;
+    big[0] = 2;
+    await storage.put(new KeyLayout().content('alpha' as never, hash), big);
+    const res = await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [hash] }) });
     await expect(members(res)).rejects.toThrow();
     expect((await get({ namespace: 'alpha', selection: '{"hashes":"nope"}' })).status).toBe(400);
     expect((await get({ namespace: 'alpha', selection: 'not json' })).status).toBe(400);

@@ -129,17 +129,23 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
   return { ...outcome, folder };
 }
 
+const SUMMARY_MEMBER = 'cache-admin-summary.json';
+/** Content up to this size goes into a download only once it has been read whole and checked. */
+const CHECKED_WHOLE_BYTES = 16 << 20;
+
 /**
  * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download).
- * Entries whose content is missing, and expired ones unless asked for, are left out and named in a
- * last member, `cache-admin-summary.json`. Content found corrupt as it streams fails the whole
- * stream, so the browser reports a failed download rather than keeping a file with bad bytes.
+ * Entries whose content is missing or corrupt, and expired ones unless asked for, are left out and
+ * named in a last member, `cache-admin-summary.json` (a name no entry's member takes). Content up
+ * to 16 MiB is read whole and checked before its member starts; bigger content streams, and found
+ * corrupt it fails the whole stream, so the browser reports a failed download rather than keeping
+ * a file with bad bytes.
  */
 export function archiveEntries(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, suggestedName: (record: FormatRecord) => string, servedSize: (record: FormatRecord) => number | null): tar.Pack {
   const ns = format.parseNamespace(namespace);
   const archive = tar.pack();
   const retention = new Retention(format);
-  const names = new Set<string>();
+  const names = new Set<string>([SUMMARY_MEMBER]);
   /** A member half written leaves the tar unreadable past it: any failure there fails the whole stream. */
   const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
     try {
@@ -158,22 +164,20 @@ export function archiveEntries(format: StoreFormat, namespace: string, selection
         await content[Symbol.asyncIterator]().return?.();
         return 'skipped';
       }
+      const size = servedSize(record);
+      // Read whole, a corrupt one fails here, on its own, before its member starts. A decoded size is known only once read (service JSON and gzip, held in memory there anyway).
+      const whole = size === null || size <= CHECKED_WHOLE_BYTES ? await collect(content) : null;
       let name = safeFileName(suggestedName(record), record.cache_id);
       if (names.has(name)) name = `${hash}-${name}`;
       names.add(name);
-      const size = servedSize(record);
-      if (size !== null) await addFile(name, size, content);
-      else {
-        const whole = await collect(content); // decoded content's size is known only once read (service JSON and gzip, held in memory there anyway)
-        await addFile(name, whole.byteLength, [whole]);
-      }
+      await (whole ? addFile(name, whole.byteLength, [whole]) : addFile(name, size!, content));
       return 'done';
     };
     // One member at a time: a tar is written in order.
     const outcome = await forEachSelected(format, ns, selection, add, 1);
     if (archive.destroyed) return;
     const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
-    await addFile('cache-admin-summary.json', summary.byteLength, [summary]);
+    await addFile(SUMMARY_MEMBER, summary.byteLength, [summary]);
     archive.finalize();
   })().catch((err: unknown) => archive.destroy(err as Error));
   return archive;

@@ -580,7 +580,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (!result.ok) return set({ notice: `Nothing was saved: ${result.error.message}` });
         const { value } = result;
         // The bridge streams a download: the browser has the rest to say.
-        if (value === 'download') return set({ notice: `Downloading ${counted(selectedCount(entries), 'entry', 'entries')} as one tar file${includeExpired ? '' : ' (expired ones left out: see its cache-admin-summary.json)'}` });
+        if (value === 'download') return set({ notice: `Downloading ${counted(selectedCount(entries), 'entry', 'entries')} as one tar file: its cache-admin-summary.json lists any left out (${includeExpired ? '' : 'expired, '}missing or corrupt)` });
         set({ notice: value.folder === null ? null : `${bulkSummary('Saved', value)} into ${value.folder}` });
       },
 
