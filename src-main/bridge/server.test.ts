@@ -334,6 +334,15 @@ describe('loopback bridge', () => {
     expect(ok.headers.get('content-type')).toBe('application/octet-stream');
     expect(ok.headers.get('content-disposition')).toBe("attachment; filename*=UTF-8''page.html");
     expect(await ok.text()).toBe('<script>alert(1)</script>');
+    // A bad reference is the client's mistake (400), a missing one 404: never a server error.
+    for (const [query, status, code] of [
+      ['namespace=default&ref=../../etc/passwd', 400, 'invalid_hash'],
+      ['namespace=../etc&ref=' + hash, 400, 'invalid_namespace'],
+      ['namespace=default&ref=0000000000000000', 404, 'not_found'],
+    ] as const) {
+      const refused = await fetch(`${base}/api/content?${query}`, { headers });
+      expect([query, refused.status, ((await refused.json()) as { error: { code: string } }).error.code]).toEqual([query, status, code]);
+    }
   });
 
   it('stopped mid-upload (Ctrl+C), the bridge leaves no partial file: closing waits for the cancelled store to clean up', async () => {

@@ -9,7 +9,7 @@ import mime from 'mime';
 import type { ZodError } from 'zod';
 import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
-import { CacheError, type ErrorCode } from '../../src-shared/errors';
+import { CacheError, INPUT_ERROR_CODES, type ErrorCode } from '../../src-shared/errors';
 import { FIELD_CODES, afterEntriesCall, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import { EventStream, kindOf } from './event-stream';
@@ -71,6 +71,13 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function refusal(status: number, code: ErrorCode, message: string): Answer {
   return { status, body: { ok: false, error: { code, message } } };
+}
+
+/** A content download that could not start: a bad reference is the client's (400), a missing or expired version 404/410. */
+function contentFailureStatus(err: unknown): number {
+  if (!(err instanceof CacheError)) return 500;
+  if (INPUT_ERROR_CODES.has(err.code)) return 400;
+  return err.code === 'not_found' ? 404 : err.code === 'expired' ? 410 : 500;
 }
 
 function fail(res: ServerResponse, status: number, code: ErrorCode, message: string): void {
@@ -289,7 +296,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       // fits in one) is an error answer, never a 200 (a browser would save the answer as the file).
       first = await chunks.next();
     } catch (err) {
-      return sendJson(res, err instanceof CacheError && err.code === 'not_found' ? 404 : 500, errorResult(err, 'content'));
+      return sendJson(res, contentFailureStatus(err), errorResult(err, 'content'));
     }
     const filename = suggestedFileName(record);
     res.writeHead(200, {

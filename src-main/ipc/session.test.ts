@@ -194,6 +194,19 @@ describe('profiles', () => {
     expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({ ok: true, value: { profile: saved.value.profile.id } });
   });
 
+  it("refuses a store folder that holds the app's own settings (its folder or one above it), and saves nothing", async () => {
+    const { dispatch, profiles } = await setup();
+    const settings = path.dirname(profiles.file);
+    const before = await dispatch('profiles', {});
+    for (const folder of [settings, path.dirname(settings)]) {
+      expect(await dispatch('saveProfile', { profile: { kind: 'local', name: `over ${folder}`, dir: folder } })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_input', message: `${folder} holds Cache Admin's own settings (${settings}): choose a folder of its own for the store` },
+      });
+    }
+    expect(await dispatch('profiles', {})).toEqual(before);
+  });
+
   it('edits a profile: a new name and folder, then a secret re-entered after a restart', async () => {
     const { dispatch, profiles } = await setup();
     const first = mkdtempSync(path.join(dir, 'first-'));

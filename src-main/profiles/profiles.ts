@@ -123,6 +123,14 @@ export class ProfileStore {
     };
   }
 
+  /** A store folder that holds this app's own settings (profiles.json, its secrets) would list, store into and prune them. */
+  private async refuseSettingsFolder(dir: string): Promise<void> {
+    const [store, settings] = await Promise.all([fs.realpath(dir), fs.realpath(path.dirname(this.file)).catch(() => path.resolve(path.dirname(this.file)))]);
+    if (settings === store || settings.startsWith(store.endsWith(path.sep) ? store : store + path.sep)) {
+      throw new CacheError('invalid_input', `${dir} holds Cache Admin's own settings (${path.dirname(this.file)}): choose a folder of its own for the store`);
+    }
+  }
+
   /**
    * Checks a new or edited profile and says where its store is, saving nothing: `save` keeps it
    * once it has connected. A name another profile has is refused. An edit
@@ -141,6 +149,7 @@ export class ProfileStore {
     const format = input.format ?? 'auto';
     if (input.kind === 'local') {
       await checkStoreFolder(input.dir);
+      await this.refuseSettingsFolder(input.dir);
       const stored: StoredProfile = { id, kind: 'local', name: input.name, dir: input.dir, format };
       return { stored, replaces: existing?.id, location: locationOf(stored, undefined) };
     }
