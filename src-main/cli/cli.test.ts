@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
+import { formatBytes } from './progress';
 import { CLI_ENTRY, REPO_ROOT, cli, cliProcess } from '../test-support/cli-harness';
 
 let work: string;
@@ -66,6 +67,18 @@ describe('cli', () => {
     const within = await cli(['--store', inner, '--json', 'store', path.join(inner, 'default')]);
     expect(json(within.stdout).map((o) => o.skipped)).toEqual(['the store folder itself (its files are the store, not content to store)']);
     expect((await cli(['--store', inner, '--json', 'stats'])).stdout).toContain('"entries":1,');
+  });
+
+  it('the progress line on a terminal counts only stored files as stored', async () => {
+    const folder = path.join(work, 'mixed');
+    await fs.mkdir(folder);
+    await fs.writeFile(path.join(folder, 'a.txt'), 'a');
+    await fs.writeFile(path.join(folder, 'b.txt'), 'b');
+    await fs.writeFile(Buffer.concat([Buffer.from(`${folder}/`), Buffer.from([0x6e, 0xff, 0x2e, 0x74])]), 'not a UTF-8 name');
+    const r = await cli(['--store', path.join(work, 'mixed-store'), 'store', folder], { stderrIsTTY: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('3/3 files: 2 stored, 1 failed, 2 B');
+    expect(formatBytes(4.757656853999405)).toBe('5 B'); // a slow rate, in whole bytes
   });
 
   it('store --as json stores the canonical text', async () => {

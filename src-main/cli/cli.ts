@@ -344,7 +344,7 @@ class StoreReport {
       text += this.print(ready.path, ready.outcome);
     }
     if (text) this.ctx.write(text);
-    if (this.total > 1) this.progress?.files(this.next, this.total, this.bytes);
+    if (this.total > 1) this.progress?.files({ done: this.next, total: this.total, stored: this.stored, failed: this.failed }, this.bytes);
   }
 
   /** Writes notes and errors to stderr; returns what goes to stdout. */

@@ -23,8 +23,10 @@ export class ProgressLine {
     this.draw(`stored ${formatBytes(done)} (${this.rate(done)})`);
   }
 
-  files(done: number, total: number, bytes: number): void {
-    this.draw(`stored ${done}/${total} files, ${formatBytes(bytes)} (${this.rate(bytes)})`, done === total);
+  /** Files with an outcome of all: only those stored are said to be (a failed or cancelled one is not). */
+  files({ done, total, stored, failed }: { done: number; total: number; stored: number; failed: number }, bytes: number): void {
+    const count = (n: number) => n.toLocaleString('en-US');
+    this.draw(`${count(done)}/${count(total)} files: ${count(stored)} stored${failed ? `, ${count(failed)} failed` : ''}, ${formatBytes(bytes)} (${this.rate(bytes)})`, done === total);
   }
 
   count(what: string, n: number): void {
@@ -43,5 +45,5 @@ export function formatBytes(n: number): string {
     n /= 1024;
     i++;
   }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
+  return `${i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
 }

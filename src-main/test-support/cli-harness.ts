@@ -15,9 +15,9 @@ export interface CliResult {
 }
 
 /** Runs the CLI in this process with captured streams (fast; same code path as the binary). */
-export async function cli(args: string[], options: { stdin?: Uint8Array; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export async function cli(args: string[], options: { stdin?: Uint8Array; env?: NodeJS.ProcessEnv; stderrIsTTY?: boolean } = {}): Promise<CliResult> {
   const stdout = new PassThrough();
-  const stderr = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY: options.stderrIsTTY === true }); // a terminal gets the progress line
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));
