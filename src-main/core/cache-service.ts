@@ -127,8 +127,8 @@ export class CacheService {
     const source = await this.prepare(input, options.signal);
     const staged = await this.storage.stage(source, { ...options, maxBytes: this.maxEntryBytes });
     let placing: Promise<'created' | 'exists'> | undefined;
+    const hash = cacheHashOfSha256(staged.sha256);
     try {
-      const hash = cacheHashOfSha256(staged.sha256);
       const contentKey = this.layout.content(ns, hash);
       // The record is written while the content is placed (one flush can serve both); it appears
       // under its key only once the content is durable under its own.
@@ -149,6 +149,10 @@ export class CacheService {
         deduplicated: placed === 'exists',
         keys: placed === 'exists' ? keys.slice(1) : keys,
       };
+    } catch (err) {
+      // Its record could not be written (a full disk): bytes this store placed that no version uses go again, so a failed store leaves nothing.
+      if ((await placing?.catch(() => null)) === 'created') await this.removeUnreferenced(ns, hash, false).catch(() => undefined);
+      throw err;
     } finally {
       await placing?.catch(() => undefined); // settled before its staged bytes are dropped
       await staged.discard();
@@ -568,8 +572,13 @@ export class CacheService {
 
   /** verify --repair: moves content no version references to the quarantine, by the same handshake as delete. */
   quarantineOrphan(ns: Namespace, hash: CacheHash): Promise<boolean> {
+    return this.removeUnreferenced(ns, hash, true);
+  }
+
+  /** Removes (or quarantines) content while no version references it, by the same handshake as delete. */
+  private removeUnreferenced(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
     return this.allocation.run(`${ns}/${hash}`, () =>
-      this.holdingDeletionMarker(ns, hash, async (inTime) => (await this.recordVersions(ns, hash)).length === 0 && this.removeBytes(ns, hash, inTime, true)),
+      this.holdingDeletionMarker(ns, hash, async (inTime) => (await this.recordVersions(ns, hash)).length === 0 && this.removeBytes(ns, hash, inTime, quarantine)),
     );
   }
 
