@@ -66,6 +66,13 @@ test('columns, sort, filter, multi-select, bulk delete with a confirmation, bulk
   await rows.nth(1).click({ modifiers: ['Control'] });
   await expect(count).toHaveText('11 of 40 entries · 3 selected');
   await expect(entries.getByRole('option', { selected: true })).toHaveCount(3);
+  // A row Ctrl+clicked back in is under the pointer, and still looks selected, like the others.
+  await rows.nth(1).click({ modifiers: ['Control'] });
+  const background = (row: number) => rows.nth(row).evaluate((el) => getComputedStyle(el).backgroundColor);
+  expect(await background(1)).toBe(await background(0));
+  expect(await background(1)).not.toBe(await background(5));
+  await rows.nth(1).click({ modifiers: ['Control'] });
+  await expect(count).toHaveText('11 of 40 entries · 3 selected');
   await entries.getByRole('button', { name: 'Delete…' }).click();
   const confirm = page.getByRole('dialog', { name: 'Delete 3 entries' });
   await expect(confirm).toContainText('This cannot be undone');

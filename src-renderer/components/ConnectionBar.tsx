@@ -38,7 +38,7 @@ export function ConnectionBar() {
         <select
           aria-label="Store profile"
           value={active}
-          onChange={(e) => void connect(e.target.value).then((error) => error && notify(`Could not connect: ${error.message}`))}
+          onChange={(e) => void connect(e.target.value).then((error) => error && notify(connectFailure(error)))}
           disabled={profiles.status !== 'ready' || connecting !== null}
         >
           {profiles.status === 'ready' &&
@@ -67,7 +67,7 @@ export function ConnectionBar() {
           <span className="badge warn problem" role="alert" data-testid="store-problem" title={storeProblem.message}>
             Store missing or unreachable: {storeProblem.message}
           </span>
-          <button type="button" onClick={() => void connect(active).then((error) => error && notify(`Could not connect: ${error.message}`))}>
+          <button type="button" onClick={() => void connect(active).then((error) => error && notify(connectFailure(error)))}>
             Reconnect
           </button>
         </>
@@ -99,6 +99,11 @@ const SECRET_PLACES: Record<Exclude<ProfileSummary['secret'], 'none'>, string> =
 };
 
 /** Which credentials an S3 profile uses, never the secret itself. */
+/** A switch refused while transfers run is not a failure to connect: nothing was tried. */
+function connectFailure(error: { code: string; message: string }): string {
+  return `${error.code === 'conflict' ? 'Cannot switch store' : 'Could not connect'}: ${error.message}`;
+}
+
 function credentialsOf(p: ProfileSummary): string {
   if (p.kind !== 's3') return '';
   if (p.maskedKeyId) return `key ${p.maskedKeyId}${p.secret === 'none' ? '' : ` · ${SECRET_PLACES[p.secret]}`}`;
@@ -130,7 +135,7 @@ function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local')
 
   async function connectTo(id: string) {
     const failed = await connect(id);
-    if (failed) setError(`Could not connect: ${failed.message}`);
+    if (failed) setError(connectFailure(failed));
     else onClose();
   }
 

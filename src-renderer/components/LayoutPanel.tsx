@@ -201,6 +201,7 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
 function KeyInfoView() {
   const info = useApp((s) => s.keyInfo);
   const lookup = useApp((s) => s.lookup);
+  const setTab = useApp((s) => s.setTab);
   if (info.status === 'idle') return <Empty>Open a key in the tree to see what it is.</Empty>;
   if (info.status === 'loading') return <Loading what="key" />;
   if (info.status === 'error') return <ErrorLine error={info.error} />;
@@ -227,7 +228,13 @@ function KeyInfoView() {
         )}
       </dl>
       {ref && (
-        <button type="button" onClick={() => void lookup(`${k.key}`)}>
+        <button
+          type="button"
+          onClick={() => {
+            setTab('browse'); // the entry shows there
+            void lookup(k.key);
+          }}
+        >
           Open {ref}
         </button>
       )}

@@ -234,7 +234,7 @@ describe('Layout and stats', () => {
     expect((await screen.findByRole('gridcell', { name: 'Shard ff: 0 entries' })).className).toContain('heat-0');
   });
 
-  it("explains a service key with the layout's own words and offers to open its version", () => {
+  it("explains a service key with the layout's own words and offers to open its version in the Browse tab", async () => {
     const { client } = fakeClient({ listKeys: () => ok({ objects: [], prefixes: [] }) });
     const keyInfo = {
       key: 'TeamA/refs/by-id/0f/8a/0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b.json',
@@ -244,9 +244,12 @@ describe('Layout and stats', () => {
       hash: 'b94d27b9934d3e08',
       cache_id: '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b',
     };
-    renderWith(<LayoutPanel />, { client, state: { namespace: 'TeamA', stats: { status: 'ready', data: stats }, keyInfo: { status: 'ready', data: keyInfo } } });
+    const { store } = renderWith(<LayoutPanel />, { client, state: { namespace: 'TeamA', tab: 'layout', stats: { status: 'ready', data: stats }, keyInfo: { status: 'ready', data: keyInfo } } });
     expect(screen.getByTestId('key-explanation').textContent).toBe('by-id ref: where the content of this cache id is stored');
-    expect(screen.getByRole('button', { name: 'Open 0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b' })).toBeTruthy();
+    // Opening it shows the entry, in the Browse tab (the Layout tab has no entry panel).
+    fireEvent.click(screen.getByRole('button', { name: 'Open 0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b' }));
+    expect(store.getState().tab).toBe('browse');
+    await waitFor(() => expect(store.getState().lookupInput).toBe(keyInfo.key));
   });
 
   it('shows the tree error inline', async () => {
@@ -338,6 +341,16 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     const error = await store.getState().connect('other');
     expect(error?.message).toMatch(/1 transfer is still going into .*cancel/);
     expect(calls.some((c) => c.method === 'connect')).toBe(false);
+  });
+
+  it("a switch clears what was said and typed about the previous store: the notice and the lookup box", async () => {
+    const { client } = fakeClient({
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'] }),
+      namespaceNames: () => ok({ names: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client, state: { notice: 'Deleted f950f89e-78ea-431f-9fd5-7cd214c17eab', lookupInput: 'dups/refs/by-id/f9/50/f950f89e.json' } });
+    expect(await store.getState().connect('other')).toBeNull();
+    expect([store.getState().notice, store.getState().lookupInput]).toEqual([null, '']);
   });
 
   it("after a switch the previous store's namespace gives way to one the new store holds, so a drop cannot go into it", async () => {

@@ -407,6 +407,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         storeProblem: null,
         storeChoice: DEFAULT_CHOICE,
         namespaces: { status: 'loading' },
+        // What was said or typed about the previous store (a delete done, a refusal, a key) is not about this one.
+        notice: null,
+        lookupInput: '',
         lookupError: null,
         entry: { status: 'idle' },
         versions: { status: 'idle' },
@@ -526,7 +529,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       selectNamespace(namespace) {
         namespaceOfPreviousStore = false;
         if (namespace === get().namespace) return;
-        set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune } }));
+        set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune.status === 'running' ? s.retention.prune : NO_RETENTION.prune } }));
         resetEntries(namespace);
         if (get().tab === 'stats') void get().loadStats();
         if (get().tab === 'retention') void get().loadRetention();
