@@ -69,6 +69,8 @@ describe('verify', () => {
     ];
     const kinds = summary(report.problems);
     for (const line of expected) expect(kinds).toContain(line);
+    // Each damaged content once: the truncated file is one problem (its size), not also its hash.
+    expect(kinds.filter((k) => k === `corrupt ${key('truncate')}`)).toHaveLength(1);
     expect(kinds.filter((k) => k.startsWith('dangling_ref'))).toHaveLength(3); // latest, index entry, temporal entry
     expect(kinds).toContain(`stale_latest ${L.latest('ns' as never, h('stale'))}`);
     expect(kinds).toContain(`orphan ${orphanKey}`);

@@ -140,6 +140,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         const k = byHash.get(hash)!;
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
+        let wrongSize = false;
         for (const [version, info] of k.records) {
           const bytes = await storage.get(info.key);
           if (!bytes) continue; // deleted while verifying
@@ -153,10 +154,14 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const { record } = decoded;
           records.set(version, record);
           if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
-          else if (k.content.size !== record.size) report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
+          else if (k.content.size !== record.size && !wrongSize) {
+            report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
+            wrongSize = true;
+          }
         }
 
-        if (k.content && (sampled === null || sampled.has(hash))) {
+        // Content of the wrong size is corrupt already: re-hashing it would report the same bytes twice.
+        if (k.content && !wrongSize && (sampled === null || sampled.has(hash))) {
           const sha256 = await sha256Of(cache, k.content, options.signal);
           if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
-import { formatCount } from '../lib/format';
+import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel } from './common';
 
@@ -106,6 +106,12 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
           <h3>
             Repaired <span className="badge ok">{report.repaired.length}</span>
           </h3>
+          {report.problems.length > report.repaired.length && (
+            <p className="muted" data-testid="unrepaired">
+              {counted(report.problems.length - report.repaired.length, 'problem is', 'problems are')} not repaired: repair makes only safe changes and never
+              rewrites or deletes content. Delete a damaged version from its entry, or store the file again.
+            </p>
+          )}
           <ul className="problems">
             {report.repaired.map((r) => (
               <li key={`${r.kind}${r.key}`}>

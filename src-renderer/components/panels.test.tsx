@@ -295,6 +295,21 @@ describe('Verify', () => {
     expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: false });
   });
 
+  it('after a repair, says which problems were not repaired and what the operator can do', () => {
+    const { client } = fakeClient({});
+    const report = {
+      checked: 40,
+      notes: [],
+      problems: [
+        { kind: 'corrupt' as const, key: 'default/objects/b9/4d/b94d27b9934d3e08', hash: 'b94d27b9934d3e08', detail: 'content hashes to 0000000000000000' },
+        { kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', hash: '0011223344556677', detail: 'no latest pointer; the newest is v1' },
+      ],
+      repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
+    };
+    renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, report, scope: 'default' } } });
+    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^1 problem is not repaired: repair makes only safe changes and never\s+rewrites or deletes content\. Delete a damaged version from its entry, or store the file again\.$/);
+  });
+
   it('shows an error and refuses a bad sample size', async () => {
     const { client } = fakeClient({ verify: () => fail('storage_unreachable', 'the store did not answer') });
     renderWith(<VerifyPanel />, { client });
