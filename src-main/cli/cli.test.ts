@@ -229,7 +229,7 @@ describe('cli', () => {
       expect([command, refused.code, refused.stderr]).toEqual([command, 1, `cache-admin: not_found: ${other} is not in namespace sha\n`]);
     }
     const missingVersion = await cli(['--store', store, '--ns', 'sha', 'versions', 'b94d27b9934d3e08-v99']);
-    expect(missingVersion).toMatchObject({ code: 1, stderr: 'cache-admin: not_found: b94d27b9934d3e08-v99 is not in namespace sha\n' });
+    expect(missingVersion).toMatchObject({ code: 1, stderr: 'cache-admin: not_found: b94d27b9934d3e08-v99 is not in namespace sha (b94d27b9934d3e08 is there: its newest version is v1)\n' });
     expect((await cli(['--store', store, '--ns', 'sha', 'versions', sha256])).stdout).toContain('b94d27b9934d3e08-v1');
     expect(await cli(['--store', store, '--ns', 'sha', 'delete', sha256])).toMatchObject({ code: 0, stdout: 'deleted b94d27b9934d3e08-v1 (content removed)\n' });
   });

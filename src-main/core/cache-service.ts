@@ -336,7 +336,9 @@ export class CacheService {
     const record = await this.readRecord(key);
     const what = lookup.sha256 ?? (lookup.version === undefined ? lookup.hash : makeCacheId(lookup.hash, lookup.version));
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
-      throw new CacheError('not_found', `${what} is not in namespace ${ns}`);
+      // A version that is not there of an entry that is: say which versions it has.
+      const latest = !record && lookup.version !== undefined ? (await this.tryReadRecord(this.layout.latest(ns, lookup.hash)))?.record : null;
+      throw new CacheError('not_found', `${what} is not in namespace ${ns}${latest ? ` (${lookup.hash} is there: its newest version is v${latest.version})` : ''}`);
     }
     // A record copied over another's key would serve that entry's bytes under this hash.
     if (record.namespace !== ns || record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {
