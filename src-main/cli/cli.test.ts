@@ -243,11 +243,19 @@ describe('cli', () => {
     [['bogus'], 2, 'unknown command'],
     [['store', '--frobnicate', 'x'], 2, 'Unknown option'],
     [['store', '--as', 'xml', 'x'], 2, '--as takes'],
+    [['--ns', '-a', 'stats'], 2, "argument is ambiguous. Did you forget to specify the option argument for '--ns'? To specify"],
   ])('%j exits %i with one clear line on stderr', async (args, code, message) => {
     const r = await cli(['--store', store, ...args]);
     expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);
     expect(r.stderr.startsWith('cache-admin: ')).toBe(true);
+  });
+
+  it('a path whose symbolic links go round in a loop says so, not that it does not exist', async () => {
+    await fs.symlink(path.join(work, 'loop-b'), path.join(work, 'loop-a'));
+    await fs.symlink(path.join(work, 'loop-a'), path.join(work, 'loop-b'));
+    const r = await cli(['--store', store, 'store', path.join(work, 'loop-a')]);
+    expect([r.code, r.stderr]).toEqual([2, `cache-admin: invalid_input: cannot open ${path.join(work, 'loop-a')}: its symbolic links lead round in a loop\n`]);
   });
 
   it('a missing path among real ones stores nothing and exits 1', async () => {

@@ -95,7 +95,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
     } catch (err) {
-      throw new UsageTextError((err as Error).message);
+      throw new UsageTextError((err as Error).message.replace(/\n/g, ' ')); // one line: Node's own message spans several
     }
     const { values, positionals } = parsed;
     const [command, ...args] = positionals;

@@ -71,7 +71,11 @@ export function isNullDevice(st: fsSync.Stats): boolean {
 export async function statRoots(args: string[]): Promise<StoreRoot[]> {
   return Promise.all(
     args.map(async (arg) => {
-      const st = await fs.stat(arg).catch(() => null);
+      const st = await fs.stat(arg).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        if (err.code === 'ELOOP') throw new CacheError('invalid_input', `cannot open ${arg}: its symbolic links lead round in a loop`);
+        throw fileSystemError(err, `cannot open ${arg}`);
+      });
       if (!st) throw new CacheError('not_found', `no such file or folder: ${arg}`);
       return { arg, isFolder: st.isDirectory(), isPipe: st.isFIFO(), isNullDevice: isNullDevice(st) };
     }),
