@@ -331,9 +331,9 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     if (!namespace.success || !selection?.success) return fail(res, 400, 'invalid_input', 'entries-archive: namespace and a selection (JSON) are required');
     let archive;
     try {
-      archive = archiveEntries(session.format, namespace.data, selection.data, url.searchParams.get('includeExpired') === 'true', suggestedFileName, servedSize);
+      archive = await archiveEntries(session.format, namespace.data, selection.data, url.searchParams.get('includeExpired') === 'true', suggestedFileName, servedSize);
     } catch (err) {
-      return sendJson(res, 400, errorResult(err, 'entries-archive'));
+      return sendJson(res, err instanceof CacheError && err.code === 'conflict' ? 409 : 400, errorResult(err, 'entries-archive'));
     }
     res.writeHead(200, {
       ...SECURITY_HEADERS,

@@ -118,7 +118,14 @@ export function expandPaths(roots: StoreRoot[], storeFolder?: string): { files: 
   const store = storeFolder === undefined ? null : identityOf(storeFolder);
   const storeReal = store && fsSync.realpathSync.native(storeFolder!);
   // The folder itself by device and inode (another path to it is seen too); a folder given inside it, by its real path.
-  const isStoreFolder = (dir: string) => store !== null && (sameIdentity(identityOf(dir), store) || fsSync.realpathSync.native(dir).startsWith(storeReal + path.sep));
+  const isStoreFolder = (dir: string) => {
+    if (store === null) return false;
+    try {
+      return sameIdentity(identityOf(dir), store) || fsSync.realpathSync.native(dir).startsWith(storeReal + path.sep);
+    } catch {
+      return false; // unreadable or gone: its own walk says so, for it alone
+    }
+  };
   const files: FileToStore[] = [];
   const passedOver: PassedOver[] = [];
   let index = 0;

@@ -182,6 +182,10 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect(JSON.parse(both['cache-admin-summary.json']!)).toMatchObject({ done: 1 });
     const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [], count: 3 }) }));
     expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
+    // A Ctrl+A selection the list no longer matches is refused before the download starts, with the reason.
+    const stale = await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [], count: 2 }) });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'conflict', message: expect.stringContaining('the list changed since the selection was made') });
     expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
   });
 

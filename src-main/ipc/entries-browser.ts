@@ -42,8 +42,11 @@ export async function entriesWindow(format: StoreFormat, input: EntriesInput): P
 }
 
 /** Runs one action per selected hash and says truthfully what came of each: a failure never stops the others. */
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<'done' | 'skipped'>, concurrency = BULK_CONCURRENCY): Promise<BulkOutcome> {
-  const rows = await entryTablesOf(format).selected(namespace, selection);
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<'done' | 'skipped'>): Promise<BulkOutcome> {
+  return forEachRow(await entryTablesOf(format).selected(namespace, selection), act, BULK_CONCURRENCY);
+}
+
+async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<'done' | 'skipped'>, concurrency: number): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, folder: null };
   await mapLimit(rows, concurrency, async ({ hash }) => {
     try {
@@ -141,8 +144,10 @@ const CHECKED_WHOLE_BYTES = 16 << 20;
  * corrupt it fails the whole stream, so the browser reports a failed download rather than keeping
  * a file with bad bytes.
  */
-export function archiveEntries(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, suggestedName: (record: FormatRecord) => string, servedSize: (record: FormatRecord) => number | null): tar.Pack {
+export async function archiveEntries(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, suggestedName: (record: FormatRecord) => string, servedSize: (record: FormatRecord) => number | null): Promise<tar.Pack> {
   const ns = format.parseNamespace(namespace);
+  // Resolved before the answer starts: a selection the list no longer matches (`conflict`) is an error answer, not a cut download.
+  const rows = await entryTablesOf(format).selected(ns, selection);
   const archive = tar.pack();
   const retention = new Retention(format);
   const names = new Set<string>([SUMMARY_MEMBER]);
@@ -174,7 +179,7 @@ export function archiveEntries(format: StoreFormat, namespace: string, selection
       return 'done';
     };
     // One member at a time: a tar is written in order.
-    const outcome = await forEachSelected(format, ns, selection, add, 1);
+    const outcome = await forEachRow(rows, add, 1);
     if (archive.destroyed) return;
     const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
     await addFile(SUMMARY_MEMBER, summary.byteLength, [summary]);

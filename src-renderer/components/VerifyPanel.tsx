@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
-import { counted, formatCount } from '../lib/format';
+import { formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel } from './common';
 
@@ -106,10 +106,10 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
           <h3>
             Repaired <span className="badge ok">{report.repaired.length}</span>
           </h3>
-          {report.problems.length > report.repaired.length && (
+          {report.problems.length > 0 && (
             <p className="muted" data-testid="unrepaired">
-              {counted(report.problems.length - report.repaired.length, 'problem is', 'problems are')} not repaired: repair makes only safe changes and never
-              rewrites or deletes content. Delete a damaged version from its entry, or store the file again.
+              Repair makes only safe changes and never rewrites or deletes content (one repair may settle several problems): verify again to see
+              what is left. A damaged version is deleted from its entry, or its file stored again.
             </p>
           )}
           <ul className="problems">

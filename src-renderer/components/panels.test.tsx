@@ -295,7 +295,7 @@ describe('Verify', () => {
     expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: false });
   });
 
-  it('after a repair, says which problems were not repaired and what the operator can do', () => {
+  it('after a repair, says what repair does not do and what the operator can do', () => {
     const { client } = fakeClient({});
     const report = {
       checked: 40,
@@ -307,7 +307,7 @@ describe('Verify', () => {
       repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
     };
     renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, report, scope: 'default' } } });
-    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^1 problem is not repaired: repair makes only safe changes and never\s+rewrites or deletes content\. Delete a damaged version from its entry, or store the file again\.$/);
+    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^Repair makes only safe changes and never rewrites or deletes content \(one repair may settle several problems\): verify again to see\s+what is left\. A damaged version is deleted from its entry, or its file stored again\.$/);
   });
 
   it('shows an error and refuses a bad sample size', async () => {

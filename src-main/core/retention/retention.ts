@@ -171,7 +171,7 @@ export class Retention {
     let done = 0;
     // Versions this run deleted while finishing a killed run's journal: found gone in its own plan after, they are not news.
     const deletedResuming = new Set<string>();
-    const versionKey = (c: PruneCandidate) => `${c.hash}/${c.version}/${c.cache_id}`;
+    const versionKey = (c: PruneCandidate) => `${c.namespace}/${c.hash}/${c.version}/${c.stored_at}`;
     const run: PruneRun = {
       signal: options.signal,
       counted: (c, outcome, resuming) => {

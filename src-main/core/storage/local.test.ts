@@ -75,6 +75,22 @@ describe('local folder specifics', () => {
     expect(Buffer.from((await storage.get('kept/a'))!).toString()).toBe('a');
   });
 
+  it('big content found already there is kept staged until its store ends: if the bytes then go (the store that placed them failed), it places them again', async () => {
+    const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'));
+    const big = randomBytes(9 << 20);
+    const streamed = () => ({ kind: 'stream' as const, stream: (async function* () { yield big; })() }); // spooled (over a ring buffer), then moved into place, not copied
+    const first = await storage.stage(streamed());
+    expect(await first.commit('ns/objects/ab/cd/big')).toBe('created');
+    await first.discard();
+    const second = await storage.stage(streamed());
+    expect(await second.commit('ns/objects/ab/cd/big')).toBe('exists');
+    await storage.delete('ns/objects/ab/cd/big'); // the first store takes its bytes back
+    expect(await second.commit('ns/objects/ab/cd/big')).toBe('created');
+    await second.discard();
+    expect(Buffer.from((await storage.get('ns/objects/ab/cd/big'))!).equals(big)).toBe(true);
+    expect(await fs.readdir(path.join(storage.root, STAGING_DIR)).catch(() => [])).toEqual([]);
+  });
+
   it('hides temp files from listings and leaves none after a failed stage', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

@@ -1033,10 +1033,9 @@ export class LocalFolderStorage implements StorageBackend {
       commit: async (key) => {
         const file = this.pathOf(key);
         const held = await heldContent(this, key, content, (k) => this.contentSize(k));
-        if (held === 'intact') {
-          await discard();
-          return 'exists';
-        }
+        // Already there: the staged copy is kept until the store ends (it discards it), so this store can still place
+        // the bytes again if the store that placed them takes them back (a failed or cancelled store does).
+        if (held === 'intact') return 'exists';
         const placed = await this.writing(file, () => this.placeContent(temp, file, held === 'corrupt'));
         discarded = true;
         return placed;
