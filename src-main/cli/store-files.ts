@@ -90,7 +90,7 @@ type Found = { path: string; name: string } | { path: string; outcome: PassedOve
  */
 function walkFolder(dir: string, namePrefix: string, found: Found[], isStoreFolder: (dir: string) => boolean): void {
   if (isStoreFolder(dir)) {
-    found.push({ path: dir, outcome: { skipped: 'the store folder itself (its files are the store, not content to store)' } });
+    found.push({ path: dir, outcome: { skipped: STORE_FOLDER_SKIPPED } });
     return;
   }
   let entries: fsSync.Dirent<Buffer>[];
@@ -116,16 +116,11 @@ function walkFolder(dir: string, namePrefix: string, found: Found[], isStoreFold
  */
 export function expandPaths(roots: StoreRoot[], storeFolder?: string): { files: FileToStore[]; passedOver: PassedOver[] } {
   const store = storeFolder === undefined ? null : identityOf(storeFolder);
+  // Each folder walked, by device and inode (another path to the store folder is seen too): one stat a folder.
+  const isStoreFolder = (dir: string) => store !== null && sameIdentity(identityOf(dir), store);
+  // A folder given inside the store, by its real path: once per argument.
   const storeReal = store && fsSync.realpathSync.native(storeFolder!);
-  // The folder itself by device and inode (another path to it is seen too); a folder given inside it, by its real path.
-  const isStoreFolder = (dir: string) => {
-    if (store === null) return false;
-    try {
-      return sameIdentity(identityOf(dir), store) || fsSync.realpathSync.native(dir).startsWith(storeReal + path.sep);
-    } catch {
-      return false; // unreadable or gone: its own walk says so, for it alone
-    }
-  };
+  const insideStore = (dir: string) => storeReal !== null && fsSync.realpathSync.native(dir).startsWith(storeReal + path.sep);
   const files: FileToStore[] = [];
   const passedOver: PassedOver[] = [];
   let index = 0;
@@ -134,7 +129,8 @@ export function expandPaths(roots: StoreRoot[], storeFolder?: string): { files: 
     if (isFolder) {
       // Names are relative to the folder's parent, so `store photos` records `photos/a.jpg`.
       const folder = path.resolve(arg);
-      walkFolder(arg, `${path.relative(path.dirname(folder), folder).split(path.sep).join('/')}/`, found, isStoreFolder);
+      if (insideStore(arg)) found.push({ path: arg, outcome: { skipped: STORE_FOLDER_SKIPPED } });
+      else walkFolder(arg, `${path.relative(path.dirname(folder), folder).split(path.sep).join('/')}/`, found, isStoreFolder);
       found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     } else found.push({ path: arg, name: path.basename(arg) });
     for (const item of found) {
@@ -145,9 +141,16 @@ export function expandPaths(roots: StoreRoot[], storeFolder?: string): { files: 
   return { files, passedOver };
 }
 
+const STORE_FOLDER_SKIPPED = 'the store folder itself (its files are the store, not content to store)';
+
+/** Null when it cannot be looked at (gone, no permission): its own walk then says so, for it alone. */
 function identityOf(dir: string): { dev: number; ino: number } | null {
-  const st = fsSync.statSync(dir, { throwIfNoEntry: false });
-  return st ? { dev: st.dev, ino: st.ino } : null;
+  try {
+    const st = fsSync.statSync(dir, { throwIfNoEntry: false });
+    return st ? { dev: st.dev, ino: st.ino } : null;
+  } catch {
+    return null;
+  }
 }
 
 function sameIdentity(a: { dev: number; ino: number } | null, b: { dev: number; ino: number }): boolean {
