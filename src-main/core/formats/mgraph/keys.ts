@@ -8,6 +8,7 @@
  *   <content path without extension>/data/[<data_key>/]<data_file_id>.<json|txt|bin>   child data
  */
 import { CacheError } from '../../../../src-shared/errors';
+import { resolveFoundKey } from '../../../../src-shared/keys';
 
 export const STRATEGIES = ['direct', 'temporal', 'temporal_latest', 'temporal_versioned', 'key_based'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -129,6 +130,19 @@ export function entryPaths(folders: string[], fileId: string, fileType: FileType
 export type ServiceKeyKind = 'ref_by_hash' | 'ref_by_id' | 'content' | 'sidecar_config' | 'sidecar_metadata' | 'data_file';
 
 /** What a key is from its name alone; `data_file` (content or child data) needs a look at its sidecars. */
+/**
+ * Whether a path a ref names is a key of namespace `ns` (resolved as the service resolves it). A
+ * namespace copied by hand keeps the original's paths in its refs, and a hand-made ref can name
+ * anything: such paths are another entry's files or none.
+ */
+export function insideNamespace(ns: string, path: string): boolean {
+  try {
+    return resolveFoundKey(path).startsWith(`${ns}/`);
+  } catch {
+    return false;
+  }
+}
+
 export function classifyKey(key: string): { namespace: string; kind: ServiceKeyKind; id?: string } | null {
   const parts = key.split('/');
   const [namespace, tree, sub] = parts;

@@ -352,6 +352,45 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.storage.list('Team_E/data/')).objects).toEqual([]);
   });
 
+  it('deleting the older of two versions stored at one key_based path keeps the file the newer one names', async () => {
+    const format = new MgraphFormat(await open());
+    const page = { source: { kind: 'bytes' as const, bytes: new TextEncoder().encode('{"v": "two"}') }, as: 'json' as const, options: { strategy: 'key_based', cache_key: 'site/about', file_id: 'page' } };
+    const older = await format.store('Team_F', page);
+    const newer = await format.store('Team_F', page); // the same content at the same path: a second version naming one file
+    expect([newer.hash, newer.version]).toEqual([older.hash, 2]);
+    expect(await format.delete('Team_F', { cacheId: older.cache_id })).toEqual({ deleted: [older.cache_id], contentRemoved: false });
+    expect(JSON.parse(utf8(await collect((await format.retrieve('Team_F', { hash: newer.hash })).content)))).toEqual({ v: 'two' });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+    expect(await format.delete('Team_F', { hash: newer.hash })).toEqual({ deleted: [newer.cache_id], contentRemoved: true });
+    expect((await format.storage.list('Team_F/')).objects).toEqual([]);
+  });
+
+  it("a namespace copied by hand (its refs name the original's files): deleting there never touches the original", async () => {
+    const format = new MgraphFormat(await open());
+    const stored = await format.store('Team_G', { source: { kind: 'bytes', bytes: new TextEncoder().encode('the original') } });
+    for (const { key } of (await format.storage.list('Team_G/')).objects) await format.storage.put(key.replace(/^Team_G\//, 'Team_G_copy/'), (await format.storage.get(key))!);
+    const report = await format.verify({ namespace: 'Team_G_copy', orphanGraceMs: 0 });
+    expect(report.problems.map((p) => [p.kind, p.key])).toEqual(expect.arrayContaining([['misplaced', expect.stringMatching(/^Team_G_copy\/refs\/by-id\//)]]));
+    expect(report.problems.map((p) => p.kind)).not.toContain('missing_content');
+    await format.delete('Team_G_copy', { hash: stored.hash });
+    expect(utf8(await collect((await format.retrieve('Team_G', { hash: stored.hash })).content))).toBe('the original');
+    expect((await format.verify({ namespace: 'Team_G', orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
+  it('a by-id ref naming a path that leaves the store: the delete removes the entry and touches nothing outside it', async () => {
+    const format = new MgraphFormat(await open());
+    const stored = await format.store('Team_H', { source: { kind: 'bytes', bytes: new TextEncoder().encode('entry') } });
+    const idKey = stored.keys.find((k) => k.includes('/refs/by-id/'))!;
+    const idRef = JSON.parse(utf8((await format.storage.get(idKey))!)) as { all_paths: { data: string[] }; file_paths: { content_files: string[] } };
+    idRef.all_paths.data.push('../victim.txt', 'Team_H/../victim.txt');
+    idRef.file_paths.content_files.push('../victim.txt');
+    await format.storage.put(idKey, new TextEncoder().encode(JSON.stringify(idRef)));
+    await format.storage.put('victim.txt', new TextEncoder().encode('not an entry'));
+    expect(await format.delete('Team_H', { hash: stored.hash })).toEqual({ deleted: [stored.cache_id], contentRemoved: true });
+    expect(utf8((await format.storage.get('victim.txt'))!)).toBe('not an entry');
+    expect((await format.storage.list('Team_H/')).objects).toEqual([]);
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };

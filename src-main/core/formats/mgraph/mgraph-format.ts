@@ -36,6 +36,7 @@ import {
   classifyKey,
   contentOfSidecar,
   entryPaths,
+  insideNamespace,
   isGuid,
   isServiceNamespace,
   isServiceHash,
@@ -434,10 +435,14 @@ export class MgraphFormat implements StoreFormat {
         contentRemoved = left === null;
       }
       const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
+      if (heldByOthers.length > 0) contentRemoved = false;
       await this.storage.delete(refByIdKey(ns, cacheId));
       if (!idRef) continue;
-      const children = (await mapLimit(dataFoldersOf(idRef), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
-      for (const key of [...idRef.all_paths.data, ...children.map((c) => c.key)]) {
+      // Paths a ref names outside its own namespace (a namespace copied by hand keeps the original's
+      // paths) or outside the store are another entry's files or none: never deleted from here.
+      const ours = (key: string) => insideNamespace(ns, key);
+      const children = (await mapLimit(dataFoldersOf(idRef).filter(ours), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
+      for (const key of [...idRef.all_paths.data.filter(ours), ...children.map((c) => c.key)]) {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
         if (!held) await this.storage.delete(key);
       }
@@ -446,34 +451,44 @@ export class MgraphFormat implements StoreFormat {
   }
 
   /**
-   * Content files of an entry that another entry has written over since (the service's key_based
-   * strategy and explicit file ids reuse a path): they re-hash to that entry's hash, and its by-id
-   * ref names the same file. Deleting the older entry must leave them (and their sidecars and child
-   * data) to the one that holds them now. Files over OVERWRITE_CHECK_BYTES are not checked.
+   * Content files of an entry that another entry names too, which deleting this one must leave (with
+   * their sidecars and child data): the service's key_based strategy and explicit file ids reuse a
+   * path, so a second store of the same content there, or of other content written over it, names the
+   * same file. The file's current hash says which entries to ask: this entry's, and the hash of what
+   * was written over it. Files over OVERWRITE_CHECK_BYTES are not re-hashed.
    */
   private async contentHeldByOthers(ns: string, cacheId: string, idRef: IdRef): Promise<string[]> {
     const held: string[] = [];
-    for (const content of idRef.file_paths.content_files) {
-      const size = await sizeOf(this.storage, content);
-      if (size === null || size > OVERWRITE_CHECK_BYTES) continue;
-      const bytes = await this.storage.get(content);
-      const metadata = parseJsonObject<Metadata>(await this.storage.get(`${content}.metadata`))?.data;
-      let hash: string;
-      try {
-        hash = rehashFile(bytes ?? new Uint8Array(), idRef.file_type === 'binary' ? 'binary' : 'json', { contentEncoding: metadata?.content_encoding ?? null, jsonFieldPath: metadata?.json_field_path ?? null }).hash;
-      } catch {
-        continue; // unreadable: corrupt, not another entry's
-      }
-      if (hash === idRef.cache_hash) continue;
-      const others = (await this.readHashRef(ns, hash))?.cache_ids.filter((e) => e.cache_id !== cacheId) ?? [];
-      for (const other of others) {
-        if ((await this.readIdRef(ns, other.cache_id))?.file_paths.content_files.includes(content)) {
+    for (const content of idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c))) {
+      const hashes = new Set([idRef.cache_hash, ...(await this.overwrittenBy(content, idRef))]);
+      const named = async (hash: string) => {
+        for (const other of (await this.readHashRef(ns, hash))?.cache_ids ?? []) {
+          if (other.cache_id !== cacheId && (await this.readIdRef(ns, other.cache_id))?.file_paths.content_files.includes(content)) return true;
+        }
+        return false;
+      };
+      for (const hash of hashes) {
+        if (await named(hash)) {
           held.push(content);
           break;
         }
       }
     }
     return held;
+  }
+
+  /** The hash of other content written over this entry's file since (none when it still holds this entry's, or cannot be read). */
+  private async overwrittenBy(content: string, idRef: IdRef): Promise<string[]> {
+    const size = await sizeOf(this.storage, content);
+    if (size === null || size > OVERWRITE_CHECK_BYTES) return [];
+    const bytes = await this.storage.get(content);
+    const metadata = parseJsonObject<Metadata>(await this.storage.get(`${content}.metadata`))?.data;
+    try {
+      const { hash } = rehashFile(bytes ?? new Uint8Array(), idRef.file_type === 'binary' ? 'binary' : 'json', { contentEncoding: metadata?.content_encoding ?? null, jsonFieldPath: metadata?.json_field_path ?? null });
+      return hash === idRef.cache_hash ? [] : [hash];
+    } catch {
+      return []; // unreadable: corrupt, not another entry's
+    }
   }
 
   verify(options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {

@@ -11,7 +11,7 @@ import type { ObjectInfo } from '../../storage/types';
 import { verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
-import { classifyKey, parseServiceNamespace, refByHashKey } from './keys';
+import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
 import { dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
@@ -110,8 +110,13 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
           toRebuild.set(hash, 'orphan');
         }
+        const elsewhere = ref.all_paths.data.filter((key) => !insideNamespace(ns, key));
+        if (elsewhere.length > 0) {
+          // Not this namespace's files (a namespace copied by hand keeps the original's paths): a delete here leaves them alone.
+          report('misplaced', idKey, hash, `${cacheId} names ${elsewhere.length} path(s) outside namespace ${ns}, such as ${elsewhere[0]}: it reads another namespace's files (copied by hand?); deleting it here leaves them alone`);
+        }
         for (const key of ref.all_paths.data) {
-          if (!dataKeys.has(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
+          if (!dataKeys.has(key) && !elsewhere.includes(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
         if (sampled && !sampled.has(cacheId)) return tick('checking');
         for (const contentKey of ref.file_paths.content_files) {
