@@ -248,7 +248,8 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
   return new CacheError('cancelled', `verify was cancelled after checking ${count(checked, 'key')}${made}`);
 }
 
-function inNamespaceOrShared(leftover: Leftover, namespace: string): boolean {
+/** A leftover a verify of one namespace may remove: that namespace's, or the store's own (not another namespace's). */
+export function inNamespaceOrShared(leftover: Leftover, namespace: string): boolean {
   return leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');
 }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CacheError } from '../../../../src-shared/errors';
 import { FaultProxy } from '../../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
 import { LocalFolderStorage } from '../../storage/local';
@@ -127,6 +128,25 @@ describe.each(backends)('service layout on %s', (_name, open) => {
     const report = await format.verify({ orphanGraceMs: 0 });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBeGreaterThanOrEqual(163);
+  });
+});
+
+describe('verify --repair of a service store on a local folder', () => {
+  it("removes a killed write's temp files, in the namespace verified only", async () => {
+    const dir = path.join(tmp, `store-${stores++}`);
+    const format = new MgraphFormat(await LocalFolderStorage.open(dir));
+    await loadFixture(format.storage);
+    // Left by a writer that is gone (no process has this pid), in two namespaces' data folders.
+    const inReports = path.join(dir, 'reports/data/.tmp-999999999-abcdef-0');
+    const inDups = path.join(dir, 'dups/data/.tmp-999999999-abcdef-1');
+    for (const file of [inReports, inDups]) await fs.writeFile(file, 'half a write');
+    const leftovers = (report: { problems: { kind: string; key: string }[] }) => report.problems.filter((p) => p.kind === 'temp_leftover').map((p) => p.key);
+    expect(leftovers(await format.verify({ namespace: 'reports' }))).toEqual(['reports/data/.tmp-999999999-abcdef-0']);
+    const repaired = await format.verify({ namespace: 'reports', repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'temp_leftover', key: 'reports/data/.tmp-999999999-abcdef-0', action: 'removed' }]);
+    await expect(fs.access(inReports)).rejects.toThrow();
+    await fs.access(inDups); // another namespace's: left for its own verify
+    expect(leftovers(await format.verify())).toEqual(['dups/data/.tmp-999999999-abcdef-1']);
   });
 });
 
@@ -389,6 +409,33 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(await format.delete('Team_H', { hash: stored.hash })).toEqual({ deleted: [stored.cache_id], contentRemoved: true });
     expect(utf8((await format.storage.get('victim.txt'))!)).toBe('not an entry');
     expect((await format.storage.list('Team_H/')).objects).toEqual([]);
+  });
+
+  it('a store that fails part-way takes back what it wrote: no copy, sidecar or by-id ref is left for the service to read', async () => {
+    const format = new MgraphFormat(await open());
+    const { storage } = format;
+    const full = (key: string) => new CacheError('no_space', `no space left writing ${key}`);
+    // The by-hash ref, written last, cannot be written.
+    const update = format.refs.update.bind(format.refs);
+    format.refs.update = async (key) => Promise.reject(full(key));
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('never whole') };
+    await expect(format.store('Team_I', { source })).rejects.toMatchObject({ code: 'no_space' });
+    expect((await storage.list('Team_I/')).objects).toEqual([]);
+    format.refs.update = update;
+    // The second of temporal_versioned's copies fails: the first and its sidecars go too.
+    const put = storage.put.bind(storage);
+    let copies = 0;
+    let failOn = (key: string) => /\.bin$/.test(key) && ++copies === 2;
+    storage.put = async (key, data, options) => {
+      if (failOn(key)) throw full(key);
+      return put(key, data, options);
+    };
+    await expect(format.store('Team_I', { source, options: { strategy: 'temporal_versioned' } })).rejects.toMatchObject({ code: 'no_space' });
+    expect((await storage.list('Team_I/')).objects).toEqual([]);
+    failOn = () => false;
+    const stored = await format.store('Team_I', { source });
+    expect(stored.version).toBe(1);
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {

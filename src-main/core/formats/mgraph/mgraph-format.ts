@@ -362,36 +362,48 @@ export class MgraphFormat implements StoreFormat {
     // The last moment a cancel is honoured: once the first file is written the entry is finished
     // (the content is in memory, a few writes remain), so a cancel leaves no copy without its refs.
     if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
-    for (const contentKey of paths.contentFiles) {
-      await this.storage.put(contentKey, prepared.fileBytes);
-      // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
-      // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
-      await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
-      const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
-      const metadata: Metadata = previous
-        ? { ...previous, data }
-        : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
-      await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
-    }
+    // What this store wrote that no other entry can name (paths under its own cache id, its by-id
+    // ref): taken back if it fails, so a failed store leaves no entry the service would read by id.
+    const written: string[] = [];
+    const ownPaths = fileId === cacheId;
     const byId = refByIdKey(ns, cacheId);
-    const idRef: IdRef = {
-      all_paths: { data: paths.data, by_hash: [byHash], by_id: [byId] },
-      cache_id: cacheId,
-      cache_hash: prepared.hash,
-      file_paths: { content_files: paths.contentFiles, data_folders: paths.dataFolders },
-      file_type: fileType,
-      namespace: ns,
-      strategy,
-      timestamp,
-    };
-    // The service writes the by-hash ref first; we write it last, so a crash never leaves it naming a missing by-id ref.
-    await this.storage.put(byId, dumps(idRef, 2));
-    const ref = await this.refs.update(byHash, (current) => {
-      const entry = { cache_id: cacheId, timestamp };
-      if (!current) return { cache_hash: prepared.hash, cache_ids: [entry], latest_id: cacheId, total_versions: 1 };
-      if (!isHashRef(current)) throw new CacheError('conflict', `${byHash} became unreadable while storing; ${byId} is written, run verify --repair`);
-      return { cache_hash: current.cache_hash, cache_ids: [...current.cache_ids, entry], latest_id: cacheId, total_versions: current.total_versions + 1 };
-    });
+    let ref: HashRef | null;
+    try {
+      for (const contentKey of paths.contentFiles) {
+        if (ownPaths) written.push(contentKey, `${contentKey}.config`, `${contentKey}.metadata`);
+        await this.storage.put(contentKey, prepared.fileBytes);
+        // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
+        // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
+        await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
+        const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
+        const metadata: Metadata = previous
+          ? { ...previous, data }
+          : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
+        await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
+      }
+      const idRef: IdRef = {
+        all_paths: { data: paths.data, by_hash: [byHash], by_id: [byId] },
+        cache_id: cacheId,
+        cache_hash: prepared.hash,
+        file_paths: { content_files: paths.contentFiles, data_folders: paths.dataFolders },
+        file_type: fileType,
+        namespace: ns,
+        strategy,
+        timestamp,
+      };
+      written.push(byId);
+      // The service writes the by-hash ref first; we write it last, so a crash never leaves it naming a missing by-id ref.
+      await this.storage.put(byId, dumps(idRef, 2));
+      ref = await this.refs.update(byHash, (current) => {
+        const entry = { cache_id: cacheId, timestamp };
+        if (!current) return { cache_hash: prepared.hash, cache_ids: [entry], latest_id: cacheId, total_versions: 1 };
+        if (!isHashRef(current)) throw new CacheError('conflict', `${byHash} became unreadable while storing; ${byId} is written, run verify --repair`);
+        return { cache_hash: current.cache_hash, cache_ids: [...current.cache_ids, entry], latest_id: cacheId, total_versions: current.total_versions + 1 };
+      });
+    } catch (err) {
+      await this.takeBack(ns, prepared.hash, cacheId, written);
+      throw err;
+    }
     return {
       namespace: ns,
       hash: prepared.hash,
@@ -403,6 +415,17 @@ export class MgraphFormat implements StoreFormat {
       deduplicated: ref!.cache_ids.length > 1,
       keys: [...paths.data, byId, byHash],
     };
+  }
+
+  /**
+   * Removes what a failed store wrote (best effort: what cannot be removed is left for verify, which
+   * calls it orphan), unless the by-hash ref names the version after all (a write reported failed
+   * after it landed): then every file stays, as that ref needs them.
+   */
+  private async takeBack(ns: string, hash: string, cacheId: string, written: string[]): Promise<void> {
+    const listed = await this.readHashRef(ns, hash).catch(() => null);
+    if (listed?.cache_ids.some((e) => e.cache_id === cacheId)) return;
+    for (const key of written.reverse()) await this.storage.delete(key).catch(() => undefined);
   }
 
   /**
