@@ -438,6 +438,33 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it('verify calls a latest_id that is not the last cache id stale, and repair points it at the last one', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('twice') };
+    const first = await format.store('Team_J', { source });
+    const second = await format.store('Team_J', { source });
+    const refKey = second.keys.find((k) => k.includes('/refs/by-hash/'))!;
+    const ref = JSON.parse(utf8((await format.storage.get(refKey))!)) as { latest_id: string };
+    await format.storage.put(refKey, new TextEncoder().encode(JSON.stringify({ ...ref, latest_id: first.cache_id })));
+    expect((await format.verify({ namespace: 'Team_J' })).problems.map((p) => [p.kind, p.key])).toEqual([['stale_latest', refKey]]);
+    await format.verify({ namespace: 'Team_J', repair: true });
+    expect((await format.record('Team_J', { hash: second.hash })).cache_id).toBe(second.cache_id);
+    expect((await format.verify({ namespace: 'Team_J' })).problems).toEqual([]);
+  });
+
+  it('a delete whose data file cannot be removed says the version is gone and what is left, not that nothing happened', async () => {
+    const format = new MgraphFormat(await open());
+    const stored = await format.store('Team_K', { source: { kind: 'bytes', bytes: new TextEncoder().encode('stuck') } });
+    const { storage } = format;
+    const remove = storage.delete.bind(storage);
+    storage.delete = async (key) => (key.endsWith('.bin') ? Promise.reject(new CacheError('access_denied', `cannot delete ${key}`)) : remove(key));
+    await expect(format.delete('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({
+      code: 'access_denied',
+      message: expect.stringMatching(new RegExp(`^${stored.cache_id} is deleted \\(its refs are gone\\), but Team_K/data/.*\\.bin could not be removed: cannot delete .*; verify lists what is left as orphan$`)),
+    });
+    await expect(format.record('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };

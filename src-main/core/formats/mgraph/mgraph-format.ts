@@ -3,7 +3,7 @@ import { forEachKey, forEachPage, sizeOf } from '../../storage/list-page';
 import { randomUUID } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { CacheError } from '../../../../src-shared/errors';
+import { CacheError, isCacheError } from '../../../../src-shared/errors';
 import { cacheHashOfSha256, readAllBounded } from '../../hashing';
 import { mapLimit } from '../../keyed-lock';
 import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
@@ -467,7 +467,14 @@ export class MgraphFormat implements StoreFormat {
       const children = (await mapLimit(dataFoldersOf(idRef).filter(ours), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
       for (const key of [...idRef.all_paths.data.filter(ours), ...children.map((c) => c.key)]) {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
-        if (!held) await this.storage.delete(key);
+        if (held) continue;
+        try {
+          await this.storage.delete(key);
+        } catch (err) {
+          // The refs are gone already: say the version is, and what stays behind.
+          const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
+          throw new CacheError(why.code, `${cacheId} is deleted (its refs are gone), but ${key} could not be removed: ${why.message}; verify lists what is left as orphan`);
+        }
       }
     }
     return { deleted: targets, contentRemoved };

@@ -87,8 +87,9 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             toRebuild.set(hash, 'dangling_ref');
           }
         }
-        if (!listed.includes(ref.latest_id) || ref.total_versions !== listed.length) {
-          report('stale_latest', key, hash, `latest_id ${ref.latest_id} / total_versions ${ref.total_versions} do not match the ${listed.length} cache ids listed`);
+        // The service sets latest_id to the cache id it appends, and after a delete to the last one left.
+        if (ref.latest_id !== listed[listed.length - 1] || ref.total_versions !== listed.length) {
+          report('stale_latest', key, hash, `latest_id ${ref.latest_id} / total_versions ${ref.total_versions} do not match the ${listed.length} cache ids listed (the last: ${listed[listed.length - 1] ?? 'none'})`);
           if (!toRebuild.has(hash)) toRebuild.set(hash, 'stale_latest');
         }
       }
@@ -152,8 +153,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
               action = 'removed: no by-id ref names this hash';
               return null;
             }
-            const latest = current && cacheIds.some((e) => e.cache_id === current.latest_id) ? current.latest_id : cacheIds[cacheIds.length - 1]!.cache_id;
-            return { cache_hash: hash, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
+            return { cache_hash: hash, cache_ids: cacheIds, latest_id: cacheIds[cacheIds.length - 1]!.cache_id, total_versions: cacheIds.length };
           });
           repaired.push({ kind, key, action });
         }
