@@ -109,3 +109,19 @@ test('adds another local folder, refusing a relative path', async ({ page, bridg
   await expect(page.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText(`${helloHash}-v1`);
   expect(readFileSync(path.join(folder, 'default/objects', helloHash.slice(0, 2), helloHash.slice(2, 4), helloHash), 'utf8')).toBe(readFileSync(HELLO, 'utf8'));
 });
+
+test('a switch in one tab moves every other tab on the bridge to that store, and says so there', async ({ page, context, bridge }) => {
+  await page.goto(bridge.url);
+  const other = await context.newPage();
+  await other.goto(bridge.url);
+  await expect(other.getByLabel('Store profile').locator('option:checked')).toHaveText(/^second folder/);
+  await page.getByLabel('Store profile').selectOption('command-line');
+  await expect(page.getByLabel('Store profile')).toHaveValue('command-line');
+  // The other tab follows at once (it showed the second folder, and would have dropped into this store under that name).
+  await expect(other.getByText(/^Another window switched to .*: every panel here now shows that store\./)).toBeVisible();
+  await expect(other.getByLabel('Store profile')).toHaveValue('command-line');
+  await dropFiles(other, 'main', [HELLO]);
+  await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText(`${helloHash}-v1`);
+  expect(readFileSync(path.join(bridge.storeDir, 'default/objects', helloHash.slice(0, 2), helloHash.slice(2, 4), helloHash), 'utf8')).toBe(readFileSync(HELLO, 'utf8'));
+  await other.close();
+});

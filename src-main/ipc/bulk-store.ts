@@ -64,6 +64,13 @@ export class Drops {
     return drop;
   }
 
+  /** Drops with a batch being stored now. */
+  get running(): number {
+    let n = 0;
+    for (const drop of this.drops.values()) if (drop.running.size > 0) n++;
+    return n;
+  }
+
   /** Refuses a batch of a cancelled drop, before any of its bytes is read. */
   assertOpen(dropId: string): void {
     if (this.drops.get(dropId)?.controller.signal.aborted) throw new CacheError('cancelled', `drop ${dropId} was cancelled: this batch was not stored`);

@@ -28,6 +28,34 @@ async function setup(options: { connectTimeoutMs?: number } = {}) {
 
 const bytes = (text: string) => ({ kind: 'bytes' as const, bytes: Buffer.from(text) });
 
+describe('switching store while files go into the open one', () => {
+  it('is refused from any window until they end, so none goes on into a store no window shows', async () => {
+    const { session, dispatch } = await setup();
+    const folder = mkdtempSync(path.join(dir, 'other-'));
+    const saved = (await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: folder } })) as { ok: true; value: { profile: { id: string } } };
+    expect(await dispatch('connect', { id: 'command-line' })).toMatchObject({ ok: true });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    async function* heldSource() {
+      yield Buffer.from('going into the command-line store');
+      await held;
+    }
+    // Another window's upload, under way.
+    const storing = session.transfer('other-window', 'store', null, (options) => session.format.store('default', { source: { kind: 'stream', stream: heldSource() }, name: 'c.txt' }, options));
+    expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: expect.stringMatching(/^1 transfer is still going into .* \(from this or another window\): let them finish or cancel them before switching store$/) },
+    });
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'third', dir: folder } })).toMatchObject({ ok: false, error: { code: 'conflict' } });
+    expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
+    release();
+    await storing;
+    expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({ ok: true, value: { profile: saved.value.profile.id } });
+    expect(await dispatch('connect', { id: 'command-line' })).toMatchObject({ ok: true });
+    expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [{ name: 'default', versions: 1 }] } });
+  });
+});
+
 describe('cancel tells what really happened', () => {
   it('a cancel that arrives after the version was committed reports it as stored, with its version', async () => {
     const { session, dispatch } = await setup();

@@ -42,6 +42,7 @@ export interface SessionOptions {
 
 interface RunningTransfer {
   controller: AbortController;
+  phase: 'hash' | 'store' | 'verify' | 'prune' | 'connect';
   /** Settles (never rejects) once the transfer has ended and its outcome is recorded. */
   settled: Promise<void>;
 }
@@ -101,6 +102,7 @@ export class AppSession {
   }
 
   async connect(id: string, attemptId?: string): Promise<Capabilities> {
+    this.assertNothingGoingIn();
     const commandLine = this.commandLineProfile;
     if (id === COMMAND_LINE_PROFILE && commandLine) {
       // Kept open for the whole run, so switching back finds an in-memory store as it was left.
@@ -110,18 +112,26 @@ export class AppSession {
     }
     const { profile, location } = await this.profiles.location(id);
     // Open the new store before closing the old one: a profile that cannot connect changes nothing.
-    await this.activate({ profile, store: await this.opening(location, profile, attemptId) });
+    const store = await this.opening(location, profile, attemptId);
+    try {
+      await this.activate({ profile, store });
+    } catch (err) {
+      await store.format.storage.close();
+      throw err;
+    }
     await this.profiles.setActive(id);
     return this.capabilities();
   }
 
   /** Connects to the store a new or edited profile describes, and saves the profile only once that worked. */
   async saveProfile(input: ProfileInput, options: { id?: string; keepKeyId?: boolean; allowPlaintextSecret: boolean; attemptId?: string }): Promise<{ profile: ProfileSummary; capabilities: Capabilities }> {
+    this.assertNothingGoingIn();
     const prepared = await this.profiles.prepare(input as never, options.allowPlaintextSecret, options.id, options.keepKeyId);
     const summary = this.profiles.summary(prepared.stored);
     const store = await this.opening(prepared.location, summary, options.attemptId);
     let profile;
     try {
+      this.assertNothingGoingIn();
       profile = await this.profiles.save(prepared);
     } catch (err) {
       await store.format.storage.close();
@@ -167,7 +177,19 @@ export class AppSession {
     }
   }
 
+  /**
+   * Refuses a switch while files are being stored or hashed into the open store, from any window
+   * or bridge client: they would go on into a store no window shows (its connection closed).
+   */
+  private assertNothingGoingIn(): void {
+    const busy = [...this.transfers.values()].filter((t) => t.phase === 'store' || t.phase === 'hash').length + this.drops.running;
+    if (busy === 0 || !this.active) return;
+    const { name } = this.active.profile;
+    throw new CacheError('conflict', `${busy === 1 ? '1 transfer is' : `${busy} transfers are`} still going into ${name} (from this or another window): let them finish or cancel them before switching store`);
+  }
+
   private async activate(next: { profile: ProfileSummary; store: OpenedStore }): Promise<void> {
+    this.assertNothingGoingIn();
     const previous = this.active;
     this.active = next;
     if (previous && previous.store !== this.commandLineStore) await previous.store.format.storage.close();
@@ -240,7 +262,7 @@ export class AppSession {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     const onOuterAbort = () => controller.abort();
     outerSignal?.addEventListener('abort', onOuterAbort);
-    this.transfers.set(transferId, { controller, settled });
+    this.transfers.set(transferId, { controller, phase, settled });
     let last = 0;
     let allReadSent = false;
     const onProgress = (bytesDone: number) => {

@@ -477,6 +477,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       init() {
         const off = client.onEvent((event) => {
           if (event.type === 'connected') {
+            const shown = get().capabilities;
+            const elsewhere = shown.status === 'ready' && (shown.data.profile !== event.capabilities.profile || shown.data.store !== event.capabilities.store);
+            // Another window (or bridge tab) switched the store all windows share: this one follows, and says so.
+            if (elsewhere && !get().connecting) {
+              switched(event.capabilities);
+              set({ notice: `Another window switched to ${event.capabilities.store}: every panel here now shows that store.` });
+              return;
+            }
             set({ capabilities: { status: 'ready', data: event.capabilities } });
             return;
           }
