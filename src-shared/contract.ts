@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
-import { HASH_RE, type CacheHash, type ProblemKind } from './domain';
+import { HASH_RE, S3_BUCKET_RE, s3EndpointProblem, type CacheHash, type ProblemKind } from './domain';
 import type { ErrorInfo } from './errors';
 import { isReadablePrefix, isValidPrefix } from './keys';
 
@@ -118,10 +118,15 @@ export const s3ProfileInputSchema = z
   .object({
     kind: z.literal('s3'),
     name: profileText.pipe(z.string().min(1, 'cannot be empty')),
-    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'not an S3 bucket name'),
+    bucket: z.string().regex(S3_BUCKET_RE, 'not an S3 bucket name'),
     prefix: profileText.refine((p) => p === '' || (p.endsWith('/') && isValidPrefix(p)), 'must be empty, or a key prefix that ends in "/"').default(''),
     region: profileText.default(''),
-    endpoint: profileText.refine((e) => e === '' || /^https?:\/\/[^\s/]+/.test(e), 'must be an http(s) URL').default(''),
+    endpoint: profileText
+      .superRefine((e, ctx) => {
+        const problem = e === '' ? null : s3EndpointProblem(e);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .default(''),
     pathStyle: z.boolean().default(false),
     /** A profile from the shared AWS config files; or keys below; or neither (default chain). */
     awsProfile: profileText.default(''),

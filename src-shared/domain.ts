@@ -204,3 +204,24 @@ export interface StoreResult {
 /** What `verify` can find wrong, in the order its report lists them. */
 export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+/** An S3 bucket name as S3 takes it (lower case, digits, dots and hyphens, 3-63 characters). */
+export const S3_BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * Why `endpoint` is not an S3 endpoint to connect to, or null. Credentials and queries are refused:
+ * the endpoint is shown and kept in plain text (the connection bar, errors, profiles.json), so a
+ * secret written into it would leak there. The reason never repeats the value.
+ */
+export function s3EndpointProblem(endpoint: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return 'must be an http(s) URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return 'must be an http(s) URL';
+  if (url.username !== '' || url.password !== '') return 'must not hold a user name or password (give keys as keys, never in the URL)';
+  if (url.search !== '' || url.hash !== '' || endpoint.includes('?') || endpoint.includes('#')) return 'must not have a query or fragment';
+  return null;
+}

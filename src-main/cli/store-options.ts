@@ -1,3 +1,4 @@
+import { S3_BUCKET_RE, s3EndpointProblem } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import { FORMAT_NAMES, type FormatName } from '../core/formats/format';
 import { defaultStoreDir, type StoreLocation } from '../core/open-store';
@@ -64,7 +65,9 @@ export function storeLocation(values: StoreValues, env: NodeJS.ProcessEnv): Stor
   if (checksum !== undefined && checksum !== 'when_required' && checksum !== 'when_supported') {
     throw usageError('--s3-checksum takes when_required or when_supported');
   }
-  if (values['s3-endpoint'] !== undefined && !/^https?:\/\/[^\s/]+/.test(values['s3-endpoint'])) throw usageError('--s3-endpoint must be an http(s) URL');
+  const endpointProblem = values['s3-endpoint'] === undefined ? null : s3EndpointProblem(values['s3-endpoint']);
+  if (endpointProblem) throw usageError(`--s3-endpoint ${endpointProblem}`);
+  if (!S3_BUCKET_RE.test(values['s3-bucket'])) throw usageError('--s3-bucket is not an S3 bucket name (lower case letters, digits, dots and hyphens, 3-63 characters)');
   return {
     kind: 's3',
     config: {

@@ -56,6 +56,17 @@ describe('switching store while files go into the open one', () => {
   });
 });
 
+describe('an S3 profile whose endpoint holds a secret', () => {
+  it('is refused, and neither the answer nor profiles.json repeats it', async () => {
+    const { dispatch, profilesText } = await setup();
+    const secret = 'Zq8-never-echo-this-secret';
+    const refused = await dispatch('saveProfile', { profile: { kind: 's3', name: 'leaky', bucket: 'cache-admin', endpoint: `http://u:${secret}@127.0.0.1:9` } });
+    expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('must not hold a user name or password') } });
+    expect(JSON.stringify(refused)).not.toContain(secret);
+    expect(await profilesText()).not.toContain(secret);
+  });
+});
+
 describe('cancel tells what really happened', () => {
   it('a cancel that arrives after the version was committed reports it as stored, with its version', async () => {
     const { session, dispatch } = await setup();

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
@@ -224,6 +225,19 @@ describe(`${SERVER} backend`, () => {
     await expect(S3Storage.open(config({ endpoint: 'http://127.0.0.1:9', maxAttempts: 1 }))).rejects.toThrow(
       expect.objectContaining({ code: 'storage_unreachable', message: expect.stringContaining('unreachable (ECONNREFUSED)') }),
     );
+  });
+
+  it('a server that takes the connection and never answers fails the request after the idle limit, not never', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const started = Date.now();
+      await expect(S3Storage.open(config({ endpoint, maxAttempts: 2, idleTimeoutMs: 300 }))).rejects.toThrow(expect.objectContaining({ code: 'storage_unreachable' }));
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      silent.close();
+    }
   });
 
   it('stores a stream (spooled, not buffered) and cleans up its spool file', async () => {

@@ -52,6 +52,8 @@ export interface S3Config {
    */
   checksumMode?: ChecksumMode;
   maxAttempts?: number;
+  /** A request whose connection carries no byte this long fails (and is retried); default SOCKET_IDLE_MS. */
+  idleTimeoutMs?: number;
   partSize?: number;
   queueSize?: number;
 }
@@ -61,6 +63,12 @@ export interface S3Config {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
+/**
+ * A server that accepts a connection and then says nothing fails the request after this long
+ * without a byte either way. (The SDK's `requestTimeout` only logs a warning unless told to throw,
+ * and then bounds the whole request, which a big upload may rightly exceed.)
+ */
+const SOCKET_IDLE_MS = 60_000;
 const DEFAULT_QUEUE_SIZE = 4;
 
 function isLoopback(endpoint: string | undefined): boolean {
@@ -99,7 +107,7 @@ export class S3Storage implements StorageBackend {
       retryMode: 'standard',
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 60_000 }),
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, socketTimeout: config.idleTimeoutMs ?? SOCKET_IDLE_MS }),
       credentials: config.credentials ?? (config.profile ? fromIni({ profile: config.profile }) : undefined),
     };
     this.client = new S3Client(clientConfig);
