@@ -244,6 +244,22 @@ describe(`CLI on a service store at an S3 bucket's root (${s3ServerName()})`, ()
   });
 });
 
+describe(`CLI folder store into S3 (${s3ServerName()})`, () => {
+  it('40 files at once under one Ctrl+C signal: stored, and no "memory leak" warning on stderr', async () => {
+    const s3 = await startS3('cli-folder-s3');
+    try {
+      const folder = await fs.mkdtemp(path.join(os.tmpdir(), 'folder-s3-'));
+      for (let i = 0; i < 40; i++) await fs.writeFile(path.join(folder, `f${i}.txt`), `file ${i}`);
+      const env = { AWS_REGION: s3.region, ...(s3.credentials ? { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey } : {}) };
+      const run = await bundledCli(['--s3-bucket', s3.bucket, '--s3-endpoint', s3.endpoint, '--s3-path-style', '--s3-prefix', `folder-${Date.now()}/`, '--ns', 'w', 'store', folder], { env });
+      expect([run.code, run.stderr]).toEqual([0, '']);
+      expect(run.stdout.trim().split('\n')).toHaveLength(40);
+    } finally {
+      await s3.stop();
+    }
+  });
+});
+
 const RUN = process.env.CACHE_ADMIN_UPSTREAM_RUN;
 const NEEDS = 'needs the Python service (CACHE_ADMIN_UPSTREAM_RUN)';
 

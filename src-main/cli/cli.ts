@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -250,6 +251,8 @@ async function cmdStore(ctx: Ctx): Promise<number> {
 /** Runs `task` with a signal that Ctrl+C (or TERM) aborts, and `onStop` then; a second one kills, as usual. */
 async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onStop?: () => void): Promise<T> {
   const controller = new AbortController();
+  // Every request of the command listens to it (a folder into S3: dozens at once); that is no leak.
+  setMaxListeners(0, controller.signal);
   const stop = () => {
     controller.abort();
     onStop?.();

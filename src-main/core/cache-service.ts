@@ -462,6 +462,8 @@ export class CacheService {
         }
         const listed = await this.listHash(ns, hash);
         const versions: number[] = [];
+        /** Versions a store is still writing (a young record without its index entry): left to it. */
+        const storing: number[] = [];
         for (const [n, v] of listed.versions) {
           if (version !== undefined && n !== version) continue;
           // A version is listed by its index entry, written last. A record without one is a store in
@@ -472,6 +474,11 @@ export class CacheService {
             return data !== null && 'problem' in decodeRecord(data);
           };
           if (settled || (await damaged())) versions.push(n);
+          else storing.push(n);
+        }
+        if (versions.length === 0 && storing.length > 0) {
+          const ids = storing.map((n) => makeCacheId(hash, n)).join(', ');
+          throw new CacheError('conflict', `${ids} in ${ns} is being stored right now (its record is under a minute old and its index entry not written yet): nothing was deleted; try again in a minute`);
         }
         if (versions.length === 0 && (version !== undefined || !listed.latest)) {
           throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);

@@ -36,3 +36,20 @@ describe('a store that fails after its bytes were placed', () => {
     expect((await verifyStore(cache, { orphanGraceMs: 0 })).problems).toEqual([]);
   });
 });
+
+describe('a delete that meets a store still being written', () => {
+  it('says the version is being stored and deletes nothing (was "deleted" with an empty list)', async () => {
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage);
+    const stored = await cache.store('ns', bytes('mid-store'));
+    // As a store between its record and its index entry (or one killed there a moment ago) leaves it.
+    const entry = (await storage.list('ns/')).objects.map((o) => o.key).find((k) => k.includes('~'))!;
+    await storage.delete(entry);
+    const before = (await storage.list('ns/')).objects.map((o) => o.key);
+    await expect(cache.delete('ns', { hash: stored.hash as never })).rejects.toMatchObject({
+      code: 'conflict',
+      message: `${stored.cache_id} in ns is being stored right now (its record is under a minute old and its index entry not written yet): nothing was deleted; try again in a minute`,
+    });
+    expect((await storage.list('ns/')).objects.map((o) => o.key)).toEqual(before);
+  });
+});

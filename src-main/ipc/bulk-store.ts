@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs/promises';
 import type { BatchOutcome, BatchStoreResult, CacheAdminEvent, DropCancelOutcome } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
@@ -58,6 +59,8 @@ export class Drops {
     let drop = this.drops.get(dropId);
     if (!drop) {
       drop = { controller: new AbortController(), running: new Set(), stored: 0, failed: 0, bytesDone: 0, lastEvent: 0 };
+      // Every store of the drop listens to its cancel (into S3: dozens of requests at once); that is no leak.
+      setMaxListeners(0, drop.controller.signal);
       this.drops.set(dropId, drop);
       if (this.drops.size > REMEMBERED_DROPS) this.drops.delete(this.drops.keys().next().value!);
     }
