@@ -819,8 +819,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
         get().forgetHeatmap(namespace);
-        if (contentRemoved) set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
-        else await get().lookup(hash); // the latest remaining version
+        if (contentRemoved) {
+          // The entry is gone: it leaves the selection too (else a bulk Delete… offered it, and deleted nothing).
+          set((s) => ({ entry: { status: 'idle' }, versions: { status: 'idle' }, entries: { ...s.entries, selection: { ...s.entries.selection, hashes: s.entries.selection.hashes.filter((h) => h !== hash) } } }));
+        } else await get().lookup(hash); // the latest remaining version
       },
 
       setTab(tab) {
