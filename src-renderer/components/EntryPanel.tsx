@@ -41,7 +41,7 @@ export function EntryPanel() {
       actions={
         data && (
           <>
-            {!data.contentProblem && (
+            {!data.contentProblem && !data.withheld && (
               <button type="button" onClick={() => void save()}>
                 Save to file…
               </button>
@@ -115,7 +115,7 @@ export function EntryPanel() {
       {data?.withheld && (
         <div className="confirm" role="status" data-testid="expired-withheld">
           <p>
-            <strong>Expired:</strong> {data.withheld.message}.
+            <strong>Expired:</strong> {data.withheld.message}. Show it anyway to see or save it.
           </p>
           <div className="row-actions">
             <button type="button" onClick={() => void showExpiredAnyway()}>

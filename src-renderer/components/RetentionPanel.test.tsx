@@ -134,7 +134,7 @@ describe('Expired badges', () => {
     expect(rows.map((r) => r.textContent?.includes('expired'))).toEqual([false, true]);
   });
 
-  it('an expired entry withholds its preview until Show anyway, which asks main with allowExpired; Save then asks anyway too', async () => {
+  it('an expired entry withholds its preview and Save until Show anyway, which asks main with allowExpired; Save then asks anyway too', async () => {
     const { client, calls } = fakeClient({
       entry: () => ok(view({ preview: 'aGVsbG8=', previewVerified: true })),
       saveEntry: () => ok({ saved: true }),
@@ -143,8 +143,12 @@ describe('Expired badges', () => {
     expect(screen.getByTestId('entry-expiry').textContent).toContain('expired');
     expect(screen.getByTestId('expired-withheld').textContent).toContain('Expired: b94d27b9934d3e08-v1 expired at');
     expect(screen.queryByLabelText('Preview')).toBeNull();
+    // No Save while it is withheld (the bridge refuses an expired download with 410, which a browser drops silently).
+    expect(screen.queryByRole('button', { name: 'Save to file…' })).toBeNull();
+    expect(screen.getByTestId('expired-withheld').textContent).toContain('Show it anyway to see or save it.');
     fireEvent.click(screen.getByRole('button', { name: 'Show anyway' }));
     await waitFor(() => expect(screen.getByLabelText('Preview').textContent).toBe('hello'));
+    expect(screen.getByRole('button', { name: 'Save to file…' })).toBeTruthy();
     expect(calls.find((c) => c.method === 'entry')?.input).toEqual({ namespace: 'default', ref: 'b94d27b9934d3e08-v1', allowExpired: true });
     expect(screen.queryByTestId('expired-withheld')).toBeNull();
     await act(() => store.getState().saveEntry());
