@@ -32,6 +32,15 @@ test('a service store: the layout in the connection bar, its namespaces, a GUID 
   const namespaces = page.getByRole('region', { name: 'Namespaces' });
   await expect(namespaces.getByRole('option', { name: /^TeamA/ })).toContainText('2 entries');
   await namespaces.getByRole('option', { name: /^reports/ }).click();
+  // Its listing has GUIDs and hashes only: no type or size filter that would say "no entry matches" of entries that do.
+  const entries = page.getByRole('region', { name: 'Entries' });
+  await expect(entries.getByTestId('entries-count')).toHaveText('14 entries');
+  await expect(entries.getByLabel('Filter by type')).toHaveCount(0);
+  await expect(entries.getByLabel('Smallest size')).toHaveCount(0);
+  await expect(entries.getByTestId('unlisted-note')).toHaveText("This layout's listing has no names, types, sizes or version counts (they are in each entry's refs): look an entry up for them.");
+  await entries.getByLabel('Filter by name or hash').fill(HASH.slice(0, 6));
+  await expect(entries.getByTestId('entries-count')).toHaveText('1 of 14 entries');
+  await entries.getByLabel('Filter by name or hash').fill('');
 
   const lookup = page.getByLabel('Look up hash or cache id');
   await lookup.fill(GUID);

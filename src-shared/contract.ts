@@ -571,7 +571,12 @@ export interface Capabilities {
   storeAs: ('bytes' | 'json' | 'string')[];
   /** The layout's own store choices (`options`): allowed values, or null for free text (the service's `strategy`, `cache_key`…). */
   storeOptions: Record<string, string[] | null>;
+  /** Entry facts this layout's listing does not carry (the service keeps them in refs): the entries list cannot show or filter by them. */
+  unlisted: UnlistedField[];
 }
+
+export const UNLISTED_FIELDS = ['name', 'type', 'size', 'versions'] as const;
+export type UnlistedField = (typeof UNLISTED_FIELDS)[number];
 
 /** What a cancel did: stopped it before anything was stored, or came too late and the store's result stands. */
 export interface CancelOutcome {

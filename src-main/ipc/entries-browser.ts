@@ -27,6 +27,7 @@ export interface EntriesInput {
 
 export async function entriesWindow(format: StoreFormat, input: EntriesInput): Promise<EntriesWindow> {
   const namespace = format.parseNamespace(input.namespace);
+  refuseUnlistedFilter(format, input.filter);
   const retention = new Retention(format);
   const [window, { policy }] = await Promise.all([entryTablesOf(format).window(namespace, input), retention.getPolicy()]);
   const rows = window.rows.map((r) => ({
@@ -186,4 +187,16 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
     archive.finalize();
   })().catch((err: unknown) => archive.destroy(err as Error));
   return archive;
+}
+
+/**
+ * A filter on a fact this layout's listing does not carry would match nothing and say "no entry
+ * matches", which is false: it is refused, saying what the listing has.
+ */
+function refuseUnlistedFilter(format: StoreFormat, filter: EntryFilter): void {
+  const { unlisted } = format.capabilities;
+  const asked = [...(filter.type ? (['type'] as const) : []), ...(filter.minSize !== undefined || filter.maxSize !== undefined ? (['size'] as const) : [])];
+  const missing = asked.filter((field) => unlisted.includes(field));
+  if (missing.length === 0) return;
+  throw new CacheError('invalid_input', `this store's layout (${format.name}) lists no ${missing.join(' or ')} of its entries (they are in each entry's refs): filter by hash or store time, or look an entry up`);
 }

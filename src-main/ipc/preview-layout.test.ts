@@ -105,3 +105,19 @@ describe('shardCounts (issue #17 heatmap)', () => {
     expect(await dispatch('shardCounts', { namespace: 'default', shards: ['../'] })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('two lower-case hex digits') } });
   });
 });
+
+describe("the entries list of a service store, whose listing has no names, types, sizes or version counts", () => {
+  it('says so in the capabilities, and refuses a type or size filter instead of answering "no entry matches"', async () => {
+    const storage = new MemoryStorage();
+    await loadFixture(storage);
+    const { dispatch } = await setup(storage);
+    expect(value<MethodResults['capabilities']>(await dispatch('capabilities', {})).unlisted).toEqual(['name', 'type', 'size', 'versions']);
+    const query = { namespace: 'reports', offset: 0, limit: 50, sort: 'hash' as const, descending: false, refresh: false };
+    expect(await dispatch('entries', { ...query, filter: { name: '', type: 'application/json' } })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_input', message: "this store's layout (mgraph) lists no type of its entries (they are in each entry's refs): filter by hash or store time, or look an entry up" },
+    });
+    expect(await dispatch('entries', { ...query, filter: { name: '', type: '', minSize: 1024 } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    expect(value<MethodResults['entries']>(await dispatch('entries', { ...query, filter: { name: '', type: '' } })).total).toBe(14);
+  });
+});

@@ -228,6 +228,7 @@ export class AppSession {
       formatReason: detection.reason,
       storeAs: [...format.capabilities.storeAs],
       storeOptions: Object.fromEntries(Object.entries(format.capabilities.storeOptions).map(([name, values]) => [name, values && [...values]])),
+      unlisted: [...format.capabilities.unlisted],
     };
   }
 

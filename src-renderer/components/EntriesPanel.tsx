@@ -1,6 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
-import type { EntryColumn, EntryFilter } from '../../src-shared/contract';
+import type { EntryColumn, EntryFilter, UnlistedField } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount } from '../state/entries-browser';
@@ -33,6 +33,7 @@ export function EntriesPanel() {
   const setQuery = useApp((s) => s.setEntryQuery);
   const locate = useApp((s) => s.locateEntry);
   const setSelection = useApp((s) => s.setEntrySelection);
+  const unlisted = useApp((s) => (s.capabilities.status === 'ready' ? s.capabilities.data.unlisted : NONE_UNLISTED));
   const selectEntryRange = useApp((s) => s.selectEntryRange);
   const refresh = useApp((s) => s.refreshEntries);
   const lookup = useApp((s) => s.lookup);
@@ -186,7 +187,7 @@ export function EntriesPanel() {
         </>
       }
     >
-      <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} onChange={(filter) => setQuery({ filter })} />
+      <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} unlisted={unlisted} onChange={(filter) => setQuery({ filter })} />
       <div className="entry-columns" role="group" aria-label="Sort entries by">
         {COLUMNS.map(([column, label]) => (
           <button key={column} type="button" className={`col-${column}`} aria-pressed={entries.sort === column} onClick={() => sortBy(column)} title={`Sort by ${label.toLowerCase()}`}>
@@ -269,8 +270,13 @@ export function EntriesPanel() {
   );
 }
 
+/** One array for every render before capabilities come (a new one each time would re-render for ever). */
+const NONE_UNLISTED: readonly UnlistedField[] = [];
+const UNLISTED_WORDS: Record<UnlistedField, string> = { name: 'names', type: 'types', size: 'sizes', versions: 'version counts' };
+const listJoin = (words: string[]) => (words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`);
+
 /** Name, type, size and store-time bounds: applied by main as they are typed. */
-function EntryFilters({ filter, types, onChange }: { filter: EntryFilter; types: string[]; onChange: (filter: EntryFilter) => void }) {
+function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilter; types: string[]; unlisted: readonly UnlistedField[]; onChange: (filter: EntryFilter) => void }) {
   const [name, setName] = useState(filter.name ?? '');
   const [minSize, setMinSize] = useState('');
   const [maxSize, setMaxSize] = useState('');
@@ -296,16 +302,30 @@ function EntryFilters({ filter, types, onChange }: { filter: EntryFilter; types:
   return (
     <div className="entry-filters" role="search" aria-label="Filter entries">
       <input className="entry-name-filter" aria-label="Filter by name or hash" placeholder="Name or hash" value={name} onChange={(e) => setName(e.target.value)} />
-      <input aria-label="Filter by type" placeholder="type, e.g. image" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
-      <datalist id="entry-types">
-        {[...majors, ...types].map((t) => (
-          <option key={t} value={t} />
-        ))}
-      </datalist>
-      <input aria-label="Smallest size" placeholder="min size" value={minSize} onChange={(e) => setMinSize(e.target.value)} aria-invalid={minSize.trim() !== '' && parseSize(minSize) === undefined} />
-      <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
+      {/* A fact the layout's listing does not carry cannot be filtered by: every entry would seem to fail it. */}
+      {!unlisted.includes('type') && (
+        <>
+          <input aria-label="Filter by type" placeholder="type, e.g. image" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
+          <datalist id="entry-types">
+            {[...majors, ...types].map((t) => (
+              <option key={t} value={t} />
+            ))}
+          </datalist>
+        </>
+      )}
+      {!unlisted.includes('size') && (
+        <>
+          <input aria-label="Smallest size" placeholder="min size" value={minSize} onChange={(e) => setMinSize(e.target.value)} aria-invalid={minSize.trim() !== '' && parseSize(minSize) === undefined} />
+          <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
+        </>
+      )}
       <input type="date" aria-label="Stored from" value={from} onChange={(e) => setFrom(e.target.value)} />
       <input type="date" aria-label="Stored until" value={to} onChange={(e) => setTo(e.target.value)} />
+      {unlisted.length > 0 && (
+        <span className="muted" data-testid="unlisted-note">
+          This layout&apos;s listing has no {listJoin(unlisted.map((f) => UNLISTED_WORDS[f]))} (they are in each entry&apos;s refs): look an entry up for them.
+        </span>
+      )}
       {badSize && (
         <span className="error" role="alert">
           A size is a number of bytes, or with k, M or G.

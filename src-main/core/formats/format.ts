@@ -7,7 +7,7 @@
  * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
-import type { ContentProblem, EntryRecord, StoredEntry } from '../../../src-shared/contract';
+import type { ContentProblem, EntryRecord, StoredEntry, UnlistedField } from '../../../src-shared/contract';
 import type { ProblemKind } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
 import type { VerifyOptions } from '../verify';
@@ -143,6 +143,8 @@ export interface FormatCapabilities {
   storeAs: readonly NonNullable<FormatStoreInput['as']>[];
   /** The layout options store takes (FormatStoreInput.options): their allowed values, or null for free text. */
   storeOptions: Readonly<Record<string, readonly string[] | null>>;
+  /** Entry facts its entry rows never carry (null or '' in every row): not to be shown or filtered by. */
+  unlisted: readonly UnlistedField[];
 }
 
 export interface FormatHashResult {

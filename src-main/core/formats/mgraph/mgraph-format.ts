@@ -96,6 +96,8 @@ export class MgraphFormat implements StoreFormat {
     parallelWriters: false,
     storeAs: ['bytes', 'json', 'string'],
     storeOptions: { strategy: STRATEGIES, cache_key: null, file_id: null, json_field_path: null, content_encoding: ['gzip'] },
+    // Its keys are GUIDs and hashes: names, sizes and version counts are in the refs, read per entry.
+    unlisted: ['name', 'type', 'size', 'versions'],
   };
   readonly refs: RefWriter;
   private readonly now: () => Date;
