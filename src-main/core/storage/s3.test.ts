@@ -227,6 +227,15 @@ describe(`${SERVER} backend`, () => {
     );
   });
 
+  it('a region that is no region is bad input, and a profile that is not there says so (was "unreachable (network error)", "internal", or a bare error name)', async () => {
+    for (const region of ['not a region!', '']) {
+      await expect(S3Storage.open(config({ region }))).rejects.toThrow(expect.objectContaining({ code: 'invalid_input', message: expect.stringContaining('is not an S3 region name') }));
+    }
+    await expect(S3Storage.open(config({ credentials: undefined, profile: 'no-such-profile-here', maxAttempts: 1 }))).rejects.toThrow(
+      expect.objectContaining({ code: 'access_denied', message: expect.stringMatching(/^no credentials for bucket .*no-such-profile-here/) }),
+    );
+  });
+
   it('a server that takes the connection and never answers fails the request after the idle limit, not never', async () => {
     const silent = net.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

@@ -90,6 +90,10 @@ export class S3Storage implements StorageBackend {
   private readonly prefix: string;
 
   constructor(readonly config: S3Config) {
+    // The SDK puts the region in the host name: a bad one failed as "unreachable (network error)", an empty one as "internal".
+    if (config.region !== undefined && !/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/.test(config.region)) {
+      throw new CacheError('invalid_input', `${JSON.stringify(config.region.slice(0, 64))} is not an S3 region name (such as us-east-1 or eu-west-2)`);
+    }
     const prefix = config.prefix ?? '';
     if (prefix !== '') assertValidPrefix(prefix);
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
@@ -165,7 +169,9 @@ export class S3Storage implements StorageBackend {
     const name = (e.name && e.name !== 'Error' ? e.name : e.code) ?? '';
     if (name === 'AbortError') return new CacheError('cancelled', `${action} was cancelled`);
     if (name === 'NoSuchBucket') return new CacheError('no_such_bucket', `bucket ${where} does not exist`);
-    if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'CredentialsProviderError'].includes(name)) {
+    // No credentials found (a profile that is not there, no keys anywhere): the SDK's message says which; it holds no secret.
+    if (name === 'CredentialsProviderError') return new CacheError('access_denied', `no credentials for bucket ${where}: ${(e.message ?? '').split('\n')[0]!.slice(0, 200)}`);
+    if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken'].includes(name)) {
       return new CacheError('access_denied', `access to bucket ${where} was denied (${name || status}): check the credentials and permissions`);
     }
     if (status === 429 || status === 503 || ['SlowDown', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded'].includes(name)) {
