@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { Detection } from '../core/formats/detect';
-import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf } from '../core/formats/format';
+import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
-import { mapLimit } from '../core/keyed-lock';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
@@ -569,33 +568,11 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
 
 /** Commands that look an entry up in one namespace (--ns, else the default). */
 const LOOKUPS = new Set(['get', 'info', 'versions', 'delete']);
-/** Namespaces a missed lookup looks through for a hint, at most. */
-const HINT_NAMESPACES = 200;
-
 /** A lookup that missed the default namespace: says which other namespaces hold the entry. */
 async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheError> {
-  const top = await ctx.format.listKeys('', { delimiter: '/', limit: HINT_NAMESPACES + 1 }).catch(() => null);
-  const names = (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => name !== ctx.ns && isNamespace(ctx.format, name));
-  const holding = await mapLimit(names, 8, async (name) => {
-    try {
-      await ctx.format.record(name, await lookupOf({ ...ctx, ns: name }));
-      return name;
-    } catch {
-      return null;
-    }
-  });
-  const found = holding.filter((name) => name !== null);
+  const found = await namespacesHolding(ctx.format, ctx.ns, (ns) => lookupOf({ ...ctx, ns }));
   if (found.length === 0) return missed;
   return new CacheError('not_found', `${missed.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')} (add --ns ${found[0]})`);
-}
-
-function isNamespace(format: StoreFormat, name: string): boolean {
-  try {
-    format.parseNamespace(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {

@@ -137,6 +137,16 @@ describe('contract dispatch', () => {
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
+  it('a lookup that misses its namespace says which namespaces hold the entry (as the CLI does)', async () => {
+    const { dispatch } = await setup();
+    for (const namespace of ['big', 'other']) await dispatch('storeBytes', { ...VALID.storeBytes, namespace });
+    expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08' })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found', message: expect.stringMatching(/; it is in namespaces big, other$/) },
+    });
+    expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08-v2' })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.not.stringContaining('it is in') } });
+  });
+
   it('bounds the preview of big content', async () => {
     const { dispatch } = await setup();
     const big = Buffer.alloc(200_000, 7).toString('base64');

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result, type VerifyResult, type PruneResult, type BulkOutcome, type BatchStoreResult } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
-import type { FormatRecord, FormatStoreInput, StoreFormat, TransferOptions } from '../core/formats/format';
+import { namespacesHolding, type FormatRecord, type FormatStoreInput, type StoreFormat, type TransferOptions } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
 import type { EntrySelection } from '../../src-shared/contract';
 import { entryTablesOf, type EntryTables } from '../core/entry-table';
@@ -184,7 +184,17 @@ function handlers(session: AppSession): Handlers {
       const { policy } = await r.getPolicy();
       return { hash, versions: versions.map((v) => ({ ...v, ...r.expiryOf(policy, name, v.stored_at) })), count: versions.length };
     },
-    entry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => entryView(format(), namespace, ref, allowExpired),
+    entry: async ({ namespace, ref, allowExpired }: { namespace: string; ref: string; allowExpired: boolean }) => {
+      try {
+        return await entryView(format(), namespace, ref, allowExpired);
+      } catch (err) {
+        if (!(err instanceof CacheError && err.code === 'not_found')) throw err;
+        // Missed here: say which namespaces hold it, as the CLI does.
+        const found = await namespacesHolding(format(), namespace, (ns) => format().parseLookup(ns, ref));
+        if (found.length === 0) throw err;
+        throw new CacheError('not_found', `${err.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')}`);
+      }
+    },
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     entries: async (input: EntriesInput) => entriesWindow(format(), input),

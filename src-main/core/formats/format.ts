@@ -10,6 +10,7 @@
 import type { ContentProblem, EntryRecord, StoredEntry, UnlistedField } from '../../../src-shared/contract';
 import type { ProblemKind } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
+import { mapLimit } from '../keyed-lock';
 import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
 
@@ -222,5 +223,35 @@ export async function contentProblemOf(format: StoreFormat, record: FormatRecord
   } catch (err) {
     if (err instanceof CacheError && (err.code === 'not_found' || err.code === 'corrupt')) return err.code === 'corrupt' ? 'corrupt' : 'missing';
     throw err;
+  }
+}
+
+/** Namespaces a missed lookup looks through for a hint, at most. */
+const HINT_NAMESPACES = 200;
+
+/**
+ * The other namespaces that hold what a lookup missed in `except` (a hint: "it is in namespace
+ * big"): the store's top-level names, each asked for the record with `lookupIn` its lookup there.
+ */
+export async function namespacesHolding(format: StoreFormat, except: string, lookupIn: (ns: string) => Promise<FormatLookup>): Promise<string[]> {
+  const top = await format.listKeys('', { delimiter: '/', limit: HINT_NAMESPACES + 1 }).catch(() => null);
+  const names = (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => name !== except && isNamespaceOf(format, name));
+  const holding = await mapLimit(names, 8, async (name) => {
+    try {
+      await format.record(name, await lookupIn(name));
+      return name;
+    } catch {
+      return null;
+    }
+  });
+  return holding.filter((name) => name !== null);
+}
+
+function isNamespaceOf(format: StoreFormat, name: string): boolean {
+  try {
+    format.parseNamespace(name);
+    return true;
+  } catch {
+    return false;
   }
 }
