@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EMULATOR_CREDENTIALS, type S3Endpoint, startS3 } from '../src-main/test-support/s3-emulator';
 import { dropFiles, expect, screenshot, test } from './bridge';
@@ -120,8 +120,13 @@ test('a switch in one tab moves every other tab on the bridge to that store, and
   // The other tab follows at once (it showed the second folder, and would have dropped into this store under that name).
   await expect(other.getByText(/^Another window switched to .*: every panel here now shows that store\./)).toBeVisible();
   await expect(other.getByLabel('Store profile')).toHaveValue('command-line');
-  await dropFiles(other, 'main', [HELLO]);
-  await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText(`${helloHash}-v1`);
-  expect(readFileSync(path.join(bridge.storeDir, 'default/objects', helloHash.slice(0, 2), helloHash.slice(2, 4), helloHash), 'utf8')).toBe(readFileSync(HELLO, 'utf8'));
+  // Its drop goes into the store it now shows (content no other test of this bridge stores).
+  const dropped = path.join(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'tab-drop-')), 'tab-b.txt');
+  writeFileSync(dropped, `dropped from the other tab at ${Date.now()}\n`);
+  const hash = createHash('sha256').update(readFileSync(dropped)).digest('hex').slice(0, 16);
+  await dropFiles(other, 'main', [dropped]);
+  await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText(`${hash}-v1`);
+  await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText('on Command line');
+  expect(readFileSync(path.join(bridge.storeDir, 'default/objects', hash.slice(0, 2), hash.slice(2, 4), hash), 'utf8')).toBe(readFileSync(dropped, 'utf8'));
   await other.close();
 });
