@@ -141,8 +141,12 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
     expect(b.width, `${name} width`).toBeGreaterThanOrEqual(width);
     expect(b.height, `${name} height`).toBeGreaterThanOrEqual(height);
   }
-  // Nothing spills out of the window.
+  // Nothing spills out of the window, and the entry's storage keys wrap inside their panel.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+  const keysSpill = await page.evaluate(() =>
+    [...document.querySelectorAll('.keys .link')].filter((key) => key.getBoundingClientRect().right > key.closest('.keys')!.getBoundingClientRect().right + 1).map((key) => key.textContent),
+  );
+  expect(keysSpill).toEqual([]);
   // The versions table fits its panel (about 330 px here, 390 at 1920): the cache id (shown in the
   // Entry panel) moves into the version's tooltip, and the store time's clock into its own.
   const versionsTable = async () =>
