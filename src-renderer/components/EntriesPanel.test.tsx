@@ -203,6 +203,23 @@ describe('the entries browser', () => {
     expect(calls.some((c) => c.method === 'deleteEntries')).toBe(false);
   });
 
+  it('Ctrl+A while a change is listed again (the last whole listing on show) selects that listing; it stays when the new one has the same count', async () => {
+    const whole = namespaceOf(7);
+    let relisting = true;
+    const entries = (input: MethodInput<'entries'>) => {
+      const answer = whole(input);
+      return relisting && answer.ok ? ok<EntriesWindow>({ ...answer.value, listing: { listed: 3, waitsForAll: false, previous: true } }) : answer;
+    };
+    const { store } = renderWith(<EntriesPanel />, { client: fakeClient({ entries }).client });
+    await screen.findAllByRole('option');
+    expect(screen.getByTestId('entries-listing').textContent).toContain('showing the last full listing');
+    fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
+    expect(store.getState().entries.selection.all).toBe(true);
+    expect(store.getState().notice).toBeNull();
+    relisting = false;
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('7 entries · 7 selected')); // asked again: listed, same count
+  });
+
   it('while main lists the namespace: the first rows at once with "Listing… N so far", another order shows progress, End waits; then the whole list', async () => {
     const whole = namespaceOf(100_000);
     let listed: number | null = 12_000; // null: the listing is complete

@@ -133,8 +133,9 @@ export function EntriesPanel() {
     }
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'a') {
       event.preventDefault();
-      // Its count would be what is listed so far, not what a bulk action would act on.
-      if (listing) return notify('Every entry can be selected once the namespace is listed');
+      // Its count would be what is listed so far, not what a bulk action would act on. The last whole
+      // listing, on show while a change is listed again, is a count: if the new one differs, the selection goes.
+      if (listing && !listing.previous) return notify('Every entry can be selected once the namespace is listed');
       return setSelection({ all: true, hashes: [] });
     }
     if (event.key === 'Escape') return setSelection({ all: false, hashes: [] });
