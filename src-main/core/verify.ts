@@ -7,7 +7,7 @@ import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRec
 import { cacheHashOfSha256 } from './hashing';
 import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
-import type { Leftover, ObjectInfo } from './storage/types';
+import type { Leftover, ObjectInfo, StorageBackend } from './storage/types';
 
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 
@@ -215,14 +215,10 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       }
     }
 
-    const leftovers = await storage.leftovers();
-    if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
-    for (const leftover of leftovers ?? []) {
-      if (leftover.inFlight) continue;
-      if (options.namespace !== undefined && !inNamespaceOrShared(leftover, options.namespace)) continue;
-      report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
+    await checkLeftovers(storage, options.namespace, notes, async (leftover, why) => {
+      report('temp_leftover', leftover.id, null, why);
       await repair('temp_leftover', leftover.id, 'removed', () => storage.removeLeftover(leftover));
-    }
+    });
   } catch (err) {
     // A read the cancel cut short fails as an abort, or the next entry sees the signal: either way, say what was done.
     if (options.signal?.aborted) throw verifyCancelled(checked, options.repair ? repaired : null);
@@ -248,9 +244,18 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
   return new CacheError('cancelled', `verify was cancelled after checking ${count(checked, 'key')}${made}`);
 }
 
-/** A leftover a verify of one namespace may remove: that namespace's, or the store's own (not another namespace's). */
-export function inNamespaceOrShared(leftover: Leftover, namespace: string): boolean {
-  return leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');
+/**
+ * Each leftover of an interrupted write (not one still being written) a verify of `namespace` (or of
+ * the whole store) may remove: that namespace's, or the store's own, never another namespace's.
+ */
+export async function checkLeftovers(storage: StorageBackend, namespace: string | undefined, notes: string[], found: (leftover: Leftover, why: string) => Promise<void>): Promise<void> {
+  const leftovers = await storage.leftovers();
+  if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
+  for (const leftover of leftovers ?? []) {
+    if (leftover.inFlight) continue;
+    const ours = namespace === undefined || leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');
+    if (ours) await found(leftover, `left by an interrupted write at ${leftover.modified}`);
+  }
 }
 
 /** `<ns>/temporal/YYYY/MM/DD/HH/` from the time in a temporal key's name. */

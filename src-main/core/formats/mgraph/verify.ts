@@ -8,7 +8,7 @@ import { CacheError } from '../../../../src-shared/errors';
 import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import type { ObjectInfo } from '../../storage/types';
-import { inNamespaceOrShared, verifyCancelled } from '../../verify';
+import { checkLeftovers, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
 import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey } from './keys';
@@ -164,17 +164,13 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
     throw err;
   }
 
-  const leftovers = await storage.leftovers();
-  if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
-  for (const leftover of leftovers ?? []) {
-    if (leftover.inFlight) continue;
-    if (options.namespace !== undefined && !inNamespaceOrShared(leftover, options.namespace)) continue;
-    report('temp_leftover', leftover.id, null, `left by an interrupted write at ${leftover.modified}`);
+  await checkLeftovers(storage, options.namespace, notes, async (leftover, why) => {
+    report('temp_leftover', leftover.id, null, why);
     if (options.repair) {
       await storage.removeLeftover(leftover);
       repaired.push({ kind: 'temp_leftover', key: leftover.id, action: 'removed' });
     }
-  }
+  });
   notes.push(
     options.repair
       ? 'repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content'
