@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EntriesWindow, EntryListItem, EntryRecord, MethodInput } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
@@ -117,6 +117,8 @@ describe('the entries browser', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
     const dialog = screen.getByRole('dialog', { name: 'Delete 2 entries' });
     expect(calls.some((c) => c.method === 'deleteEntries')).toBe(false); // asked first
+    // A few picked one by one are named, so a slip of the mouse shows.
+    expect(within(dialog).getAllByRole('listitem').map((li) => li.textContent)).toEqual([`${hashOf(0)} file-0.txt`, `${hashOf(2)} file-2.txt`]);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 2 entries' })));
     expect(dialog.isConnected).toBe(false);
     expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });

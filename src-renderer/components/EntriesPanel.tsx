@@ -3,7 +3,7 @@ import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from
 import type { EntryColumn, EntryFilter, UnlistedField } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
-import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount } from '../state/entries-browser';
+import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
 import { Empty, ErrorLine, Modal, Panel } from './common';
 
 const ROW_HEIGHT = 30;
@@ -265,7 +265,7 @@ export function EntriesPanel() {
           </div>
         </div>
       )}
-      {confirming === 'delete' && <ConfirmDelete count={selected} namespace={entries.namespace} onClose={() => setConfirming(null)} />}
+      {confirming === 'delete' && <ConfirmDelete count={selected} named={namedPicks(entries)} namespace={entries.namespace} onClose={() => setConfirming(null)} />}
       {confirming === 'save' && <ConfirmSave count={selected} onClose={() => setConfirming(null)} />}
     </Panel>
   );
@@ -336,7 +336,16 @@ function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilt
   );
 }
 
-function ConfirmDelete({ count, namespace, onClose }: { count: number; namespace: string; onClose: () => void }) {
+/** Entries picked one by one, a few of them: named in the delete dialog, so a slip of the mouse shows before it costs anything. */
+const NAMED_PICKS = 5;
+function namedPicks(entries: EntriesBrowser): { hash: string; source: string }[] {
+  const { all, hashes } = entries.selection;
+  if (all || hashes.length > NAMED_PICKS) return [];
+  const shown = new Map(Object.values(entries.blocks).flatMap((rows) => rows.map((row) => [row.hash, row.source] as const)));
+  return hashes.map((hash) => ({ hash, source: shown.get(hash) ?? '' }));
+}
+
+function ConfirmDelete({ count, named, namespace, onClose }: { count: number; named: { hash: string; source: string }[]; namespace: string; onClose: () => void }) {
   const deleteSelected = useApp((s) => s.deleteSelectedEntries);
   const [busy, setBusy] = useState(false);
   const what = counted(count, 'entry', 'entries');
@@ -348,6 +357,15 @@ function ConfirmDelete({ count, namespace, onClose }: { count: number; namespace
       <p>
         Every version of each of the {what} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
+      {named.length > 0 && (
+        <ul className="named-picks" aria-label="Entries to delete">
+          {named.map(({ hash, source }) => (
+            <li key={hash}>
+              <code>{hash}</code> {source}
+            </li>
+          ))}
+        </ul>
+      )}
       {busy && <p role="status">Deleting {what}; this window closes and says how many went when main has finished.</p>}
       <div className="row-actions">
         <button type="button" className="danger" disabled={busy} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
