@@ -564,6 +564,8 @@ export interface Capabilities {
   profile: string;
   store: string;
   conditionalWrites: boolean;
+  /** Its credentials may read but not write (S3): browse, look up, save and verify; nothing is stored, deleted or repaired. */
+  readOnly: boolean;
   /** The layout open, and why (detected from which keys, or chosen). */
   format: StoreLayout;
   formatReason: string;

@@ -11,6 +11,7 @@ import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '..
 import type { Detection } from '../core/formats/detect';
 import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
+import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
@@ -237,6 +238,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   // The layout refuses what it cannot store (--strategy on a native store) before anything is read.
   format.checkStoreInput(input);
   if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
+  assertWritable(format.storage, 'store');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
   const line = (r: FormatStoreResult, name: string) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r, name));
@@ -561,7 +563,8 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
   } else {
     ctx.write(`store: ${printable(storage.description)}\n`);
     ctx.write(`layout: ${printable(ctx.detection.reason)}\n`);
-    ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
+    if (storage.capabilities.readOnly) ctx.write('read-only: these credentials may read but not write\n');
+    else ctx.write(storage.capabilities.conditionalWrites ? 'conditional writes: supported\n' : `${COLLISION_WARNING}\n`);
   }
   return EXIT.ok;
 }

@@ -7,6 +7,7 @@ import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRec
 import { cacheHashOfSha256 } from './hashing';
 import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
+import { assertWritable } from './storage/read-only';
 import type { Leftover, ObjectInfo, StorageBackend } from './storage/types';
 
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
@@ -64,6 +65,7 @@ interface HashKeys {
  */
 export async function verifyStore(cache: CacheService, options: VerifyOptions = {}): Promise<VerifyReport> {
   const { storage, layout } = cache;
+  if (options.repair) assertWritable(storage, 'repair');
   const problems: Problem[] = [];
   const repaired: RepairAction[] = [];
   const notes: string[] = [];
@@ -250,7 +252,7 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
  */
 export async function checkLeftovers(storage: StorageBackend, namespace: string | undefined, notes: string[], found: (leftover: Leftover, why: string) => Promise<void>): Promise<void> {
   const leftovers = await storage.leftovers();
-  if (leftovers === null) notes.push('this storage server cannot list unfinished uploads; temp leftovers were not checked');
+  if (leftovers === null) notes.push('unfinished uploads could not be listed (this server does not offer it, or these credentials may not); temp leftovers were not checked');
   for (const leftover of leftovers ?? []) {
     if (leftover.inFlight) continue;
     const ours = namespace === undefined || leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');

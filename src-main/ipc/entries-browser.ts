@@ -10,6 +10,7 @@ import { entryTablesOf } from '../core/entry-table';
 import { collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
 import { Retention } from '../core/retention/retention';
+import { assertWritable } from '../core/storage/read-only';
 
 /** Entries deleted or saved at once: enough to overlap storage round trips, few enough to leave the store to others. */
 const BULK_CONCURRENCY = 4;
@@ -65,6 +66,7 @@ async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promi
 /** Every version of each selected entry; the table is listed again afterwards, whatever happened. */
 export async function deleteEntries(format: StoreFormat, namespace: string, selection: EntrySelection): Promise<BulkOutcome> {
   const ns = format.parseNamespace(namespace);
+  assertWritable(format.storage, 'delete entries');
   try {
     return await forEachSelected(format, ns, selection, async (hash) => {
       await format.delete(ns, { hash });

@@ -2,7 +2,8 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isEmulatorEndpoint } from './s3-emulator';
 
-export type FaultAction = { kind: 'status'; status: number } | { kind: 'reset' } | { kind: 'delay'; ms: number };
+/** `code`: the S3 error code answered with the status (SlowDown for 503, else InternalError). */
+export type FaultAction = { kind: 'status'; status: number; code?: string } | { kind: 'reset' } | { kind: 'delay'; ms: number };
 
 export interface FaultRule {
   /** Which requests it applies to. */
@@ -90,7 +91,7 @@ export class FaultProxy {
       this.log.push({ method, url, status: fault.status });
       req.resume();
       res.writeHead(fault.status, { 'content-type': 'application/xml' });
-      res.end(`<?xml version="1.0"?><Error><Code>${fault.status === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>`);
+      res.end(`<?xml version="1.0"?><Error><Code>${fault.code ?? (fault.status === 503 ? 'SlowDown' : 'InternalError')}</Code><Message>injected</Message></Error>`);
       return;
     }
     // Listings and multipart parts are not one object's requests: they pass straight through.

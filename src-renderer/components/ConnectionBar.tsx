@@ -77,11 +77,16 @@ export function ConnectionBar() {
           layout: {LAYOUT_NAMES[capabilities.data.format]}
         </span>
       )}
-      {capabilities.status === 'ready' && (
-        <span className={`badge ${capabilities.data.conditionalWrites ? 'ok' : 'warn'}`} title={capabilities.data.store}>
-          {capabilities.data.conditionalWrites ? 'conditional writes: supported' : 'conditional writes: not supported — concurrent writers may collide'}
-        </span>
-      )}
+      {capabilities.status === 'ready' &&
+        (capabilities.data.readOnly ? (
+          <span className="badge warn" data-testid="read-only" title={capabilities.data.store}>
+            read-only: these credentials may read but not write
+          </span>
+        ) : (
+          <span className={`badge ${capabilities.data.conditionalWrites ? 'ok' : 'warn'}`} title={capabilities.data.store}>
+            {capabilities.data.conditionalWrites ? 'conditional writes: supported' : 'conditional writes: not supported — concurrent writers may collide'}
+          </span>
+        ))}
       {capabilities.status === 'error' && <span className="badge warn">{capabilities.error.message}</span>}
       <span className="spacer" />
       <button type="button" onClick={() => setTheme(NEXT_THEME[theme])} title="Switch theme">

@@ -548,6 +548,18 @@ describe('Issue 17: the app tells the truth', () => {
     expect(store.getState().notice).toContain('the store that was open stays open');
   });
 
+  it('a bucket open read-only says so in the connection bar, and a drop is refused there with nothing sent to main', async () => {
+    const profiles = { active: 's3-ro', keyring: { available: true, backend: null }, profiles: [{ id: 's3-ro', name: 'prod bucket', kind: 's3', location: 's3://prod/', removable: true, secret: 'none', format: 'auto' }] };
+    const { client, calls } = fakeClient({ profiles: () => ok(profiles), namespaces: () => ok({ namespaces: [] }), namespaceNames: () => ok({ names: [] }) });
+    const { store } = renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities({ profile: 's3-ro', store: 's3://prod/', conditionalWrites: false, readOnly: true }) as never } } });
+    expect(screen.getByTestId('read-only').textContent).toBe('read-only: these credentials may read but not write');
+    expect(screen.queryByText(/concurrent writers may collide/)).toBeNull();
+    await act(() => store.getState().storeFiles([file('a.bin')]));
+    expect(store.getState().notice).toBe('Nothing was stored: prod bucket is open read-only (its credentials may read but not write).');
+    expect(store.getState().transfers).toEqual([]);
+    expect(calls.some((c) => ['hashFile', 'storeFile', 'storeBatch'].includes(c.method))).toBe(false);
+  });
+
   it('a store found missing by any call is shown in the connection bar, and drops are refused until it is reconnected', async () => {
     let gone = true;
     const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }] };

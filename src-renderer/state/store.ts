@@ -624,9 +624,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       clearLookup: () => set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } }),
 
       async storeFiles(dropped) {
-        const { namespace, storeProblem, storeChoice: choice } = get();
+        const { namespace, storeProblem, storeChoice: choice, capabilities } = get();
         if (storeProblem) {
           set({ notice: `Nothing was stored: ${storeName()} is missing or unreachable (${storeProblem.message}). Reconnect, or pick another store.` });
+          return;
+        }
+        if (capabilities.status === 'ready' && capabilities.data.readOnly) {
+          set({ notice: `Nothing was stored: ${storeName()} is open read-only (its credentials may read but not write).` });
           return;
         }
         const store = storeName();

@@ -430,7 +430,7 @@ export class LocalFolderStorage implements StorageBackend {
   /** The root with a trailing separator: every file of the store starts with it. */
   private readonly rootPrefix: string;
   readonly description: string;
-  readonly capabilities = { conditionalWrites: true };
+  readonly capabilities = { conditionalWrites: true, readOnly: false };
   private readonly io: SmallIo;
   private readonly flushes: FlushGroup;
   /**

@@ -13,7 +13,7 @@ interface StoredObject {
 /** Everything in one Map: for tests and `--memory`. */
 export class MemoryStorage implements StorageBackend {
   readonly description = 'memory';
-  readonly capabilities = { conditionalWrites: true };
+  readonly capabilities = { conditionalWrites: true, readOnly: false };
   private readonly objects = new Map<string, StoredObject>();
   private sortedKeys: string[] | null = null;
 

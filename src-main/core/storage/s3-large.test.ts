@@ -62,7 +62,7 @@ describe(`S3 (${s3ServerName()})`, () => {
     expect(caps.code).toBe(0);
     // Ceph RGW refuses a second create of a key (If-None-Match) but not of a copy; s3rver does neither.
     const conditionalWrites = s3.kind === 'rgw';
-    expect(JSON.parse(caps.stdout)).toEqual({ store: `s3://${s3.bucket}/${prefix} at ${s3.endpoint}`, conditionalWrites, conditionalCopy: false, format: 'native', format_reason: expect.any(String) });
+    expect(JSON.parse(caps.stdout)).toEqual({ store: `s3://${s3.bucket}/${prefix} at ${s3.endpoint}`, conditionalWrites, conditionalCopy: false, readOnly: false, format: 'native', format_reason: expect.any(String) });
     const file = path.join(work, 'hello.txt');
     await fs.writeFile(file, 'hello world');
     const stored = await cliProcess([...s3Args, '--json', 'store', file], env);

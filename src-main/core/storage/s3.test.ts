@@ -10,6 +10,7 @@ import { s3ServerName, startEmulator } from '../../test-support/s3-emulator';
 import { useProxiedS3 } from '../../test-support/s3-proxied';
 import { storageConformance } from './conformance';
 import { S3Storage } from './s3';
+import { cli } from '../../test-support/cli-harness';
 
 // Ceph RGW where radosgw is installed, else the s3rver emulator (or the bucket configured): the name says which.
 const SERVER = `S3 (${s3ServerName()})`;
@@ -36,7 +37,7 @@ describe(`${SERVER} backend`, () => {
     const emulator = ctx.s3.kind === 'emulator' ? ctx.s3 : await startEmulator();
     try {
       const direct = await S3Storage.open({ ...config(), endpoint: emulator.endpoint, credentials: emulator.credentials });
-      expect(direct.capabilities).toEqual({ conditionalWrites: false, conditionalCopy: false });
+      expect(direct.capabilities).toEqual({ conditionalWrites: false, conditionalCopy: false, readOnly: false });
     } finally {
       if (emulator !== ctx.s3) await emulator.stop();
     }
@@ -209,6 +210,59 @@ describe(`${SERVER} backend`, () => {
     expect((await verifyStore(cache, { namespace: 'faults', orphanGraceMs: 0 })).problems).toEqual([]);
     expect(await storage.exists(cache.layout.content('faults' as never, createHash('sha256').update('new content').digest('hex').slice(0, 16) as never))).toBe(false);
     expect((await cache.record('faults', { hash: createHash('sha256').update('already here').digest('hex').slice(0, 16) as never })).version).toBe(1);
+  });
+
+  it('credentials that may read but not write open the bucket read-only: it lists, reads and verifies; every write is refused before it is sent, and nothing changes', async (context) => {
+    if (ctx.s3.real) context.skip(); // the proxy stands in for the bucket policy
+    const shared = config();
+    const writer = new CacheService(await S3Storage.open(shared));
+    const stored = await writer.store('ro', { source: { kind: 'bytes', bytes: bytes('read me') } });
+    const keysBefore = (await writer.storage.list('ro/')).objects.map((o) => o.key).sort();
+    const isWrite = (r: { method: string }) => ['PUT', 'POST', 'DELETE'].includes(r.method);
+    // What a read-only policy answers every write with.
+    ctx.proxy.inject({ match: isWrite, action: { kind: 'status', status: 403, code: 'AccessDenied' }, times: Infinity });
+    try {
+      const writesBefore = ctx.proxy.count(isWrite);
+      const storage = await S3Storage.open(shared);
+      expect(storage.capabilities).toMatchObject({ readOnly: true, conditionalWrites: false });
+      const reader = new CacheService(storage);
+      expect((await reader.record('ro', { hash: stored.hash })).version).toBe(1);
+      expect((await reader.namespaces()).map((n) => n.name)).toEqual(['ro']);
+      expect((await verifyStore(reader, { namespace: 'ro' })).problems).toEqual([]);
+
+      const readOnly = expect.objectContaining({ code: 'access_denied', message: expect.stringContaining('is open read-only (its credentials may read but not write); nothing was changed') });
+      await expect(reader.store('ro', { source: { kind: 'bytes', bytes: bytes('new content') } })).rejects.toThrow(readOnly);
+      await expect(reader.store('ro', { source: { kind: 'bytes', bytes: bytes('read me') } })).rejects.toThrow(readOnly);
+      await expect(reader.delete('ro', { hash: stored.hash })).rejects.toThrow(readOnly);
+      await expect(verifyStore(reader, { namespace: 'ro', repair: true })).rejects.toThrow(readOnly);
+      expect(ctx.proxy.count(isWrite) - writesBefore).toBe(1); // the open's probe, and nothing after it
+
+      // The CLI says so, and refuses a store before reading the file.
+      const { accessKeyId, secretAccessKey } = ctx.s3.credentials!;
+      const env = { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey };
+      const s3Args = ['--s3-bucket', shared.bucket, '--s3-endpoint', shared.endpoint!, '--s3-path-style', '--s3-region', shared.region!, '--s3-prefix', shared.prefix!];
+      const saved = { ...process.env };
+      Object.assign(process.env, env); // the SDK's credential chain reads this process's environment
+      try {
+        const capabilities = await cli([...s3Args, 'capabilities'], { env });
+        expect(capabilities.stdout).toContain('read-only: these credentials may read but not write\n');
+        const store = await cli([...s3Args, '--ns', 'ro', 'store', '-'], { env, stdin: bytes('from a script') });
+        expect(store.code).not.toBe(0);
+        expect(store.stderr).toMatch(/cannot store: s3:\/\/.* is open read-only \(its credentials may read but not write\); nothing was changed/);
+        expect(store.stderr).not.toContain(secretAccessKey);
+      } finally {
+        for (const key of Object.keys(env)) if (saved[key] === undefined) delete process.env[key];
+        Object.assign(process.env, saved);
+      }
+      expect(ctx.proxy.count(isWrite) - writesBefore).toBe(3); // and each CLI run's probe, nothing more
+
+      // Credentials that may not even list are refused at open, as before.
+      ctx.proxy.inject({ match: (r) => r.method === 'GET', action: { kind: 'status', status: 403, code: 'AccessDenied' }, times: 1 });
+      await expect(S3Storage.open(shared)).rejects.toThrow(expect.objectContaining({ code: 'access_denied' }));
+    } finally {
+      ctx.proxy.clearFaults();
+    }
+    expect((await writer.storage.list('ro/')).objects.map((o) => o.key).sort()).toEqual(keysBefore);
   });
 
   it('maps failures to typed errors that name the bucket and never the secret', async (context) => {

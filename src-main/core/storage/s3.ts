@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { fromIni } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { assertWritable } from './read-only';
 import { CacheError } from '../../../src-shared/errors';
 import { pumpHashed } from '../hashing';
 import { heldContent } from './held-content';
@@ -86,7 +87,7 @@ export class S3Storage implements StorageBackend {
   readonly description: string;
   readonly client: S3Client;
   /** Until the probe in open() says otherwise. */
-  capabilities: S3Capabilities = { conditionalWrites: false, conditionalCopy: false };
+  capabilities: S3Capabilities = { conditionalWrites: false, conditionalCopy: false, readOnly: false };
   private readonly prefix: string;
 
   constructor(readonly config: S3Config) {
@@ -124,7 +125,10 @@ export class S3Storage implements StorageBackend {
     );
   }
 
-  /** Connects, checks the bucket is reachable and writable, and probes for conditional writes. */
+  /**
+   * Connects, checks the bucket is reachable, and probes for conditional writes. Credentials that
+   * may list but not write open it read-only (browse, look up, verify without repair).
+   */
   static async open(config: S3Config): Promise<S3Storage> {
     const storage = new S3Storage(config);
     storage.capabilities = await storage.probe();
@@ -142,7 +146,16 @@ export class S3Storage implements StorageBackend {
         (err: unknown) => isPreconditionFailed(err),
       );
     try {
-      await put(false);
+      const written = await put(false).then(
+        () => true,
+        async (err: unknown) => {
+          if (this.mapError(err, 'open the store').code !== 'access_denied') throw err;
+          // Refused a write: credentials that may still list open the bucket read-only; others are refused with the write's error.
+          await this.client.send(new ListObjectsV2Command({ Bucket, Prefix: this.prefix, MaxKeys: 1 })).catch(() => Promise.reject(err));
+          return false;
+        },
+      );
+      if (!written) return { conditionalWrites: false, conditionalCopy: false, readOnly: true };
       const conditionalWrites = await put(true).then(
         () => false,
         (err: unknown) => (isPreconditionFailed(err) ? true : Promise.reject(err)),
@@ -150,7 +163,7 @@ export class S3Storage implements StorageBackend {
       const copy = new CopyObjectCommand({ Bucket, Key: key, CopySource: `${Bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' });
       const conditionalCopy = await refused(this.client.send(copy));
       await this.client.send(new DeleteObjectCommand({ Bucket, Key: key }));
-      return { conditionalWrites, conditionalCopy };
+      return { conditionalWrites, conditionalCopy, readOnly: false };
     } catch (err) {
       throw this.mapError(err, 'open the store');
     }
@@ -194,6 +207,7 @@ export class S3Storage implements StorageBackend {
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {
+    assertWritable(this, `write ${key}`);
     const Key = this.key(key);
     await options.after;
     try {
@@ -218,6 +232,7 @@ export class S3Storage implements StorageBackend {
   }
 
   async copy(from: string, to: string, options: CopyOptions = {}): Promise<boolean> {
+    assertWritable(this, `copy ${from}`);
     const source = this.foundKey(from);
     if (options.ifAbsent) {
       // Create-only copies of small objects go through a conditional PUT: CopyObject ignores
@@ -299,6 +314,7 @@ export class S3Storage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
+    assertWritable(this, `delete ${key}`);
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.foundKey(key) }));
     } catch (err) {
@@ -313,6 +329,7 @@ export class S3Storage implements StorageBackend {
   async stage(source: ContentSource, stageOptions: StageOptions = {}): Promise<StagedContent> {
     // Content is read twice: hashed here, uploaded by commit. Each pass is half of one progress,
     // so a bar never runs to its end and back to the start.
+    assertWritable(this, 'store content');
     const { onProgress } = stageOptions;
     const options = { ...stageOptions, onProgress: onProgress && ((read: number) => onProgress(Math.floor(read / 2))) };
     let file: string | undefined;
@@ -400,7 +417,8 @@ export class S3Storage implements StorageBackend {
         uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
       } while (keyMarker);
     } catch (err) {
-      if ((err as { name?: string }).name === 'NotImplemented') return null;
+      // A server without it, or credentials that may not list them (read-only ones often may not).
+      if ((err as { name?: string }).name === 'NotImplemented' || this.mapError(err, '').code === 'access_denied') return null;
       throw this.mapError(err, 'list unfinished uploads');
     }
     return found;
@@ -409,6 +427,7 @@ export class S3Storage implements StorageBackend {
   async removeLeftover(leftover: Leftover): Promise<void> {
     const [key, uploadId] = leftover.id.split('?uploadId=');
     if (!key || !uploadId) throw new CacheError('invalid_key', `${leftover.id} is not an unfinished upload`);
+    assertWritable(this, `abort the upload of ${key}`);
     try {
       await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key: this.key(key), UploadId: uploadId }));
     } catch (err) {

@@ -84,6 +84,8 @@ export interface StagedContent {
 export interface StorageCapabilities {
   /** Create-only writes are atomic: concurrent writers never collide on a version number. */
   conditionalWrites: boolean;
+  /** Its credentials may list and read but not write (found at open): every write is refused before it is sent. */
+  readOnly: boolean;
 }
 
 export interface StorageBackend {
@@ -120,7 +122,7 @@ export interface StorageBackend {
   stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
   /**
    * What interrupted writes left behind (temp files, unfinished multipart uploads), for `verify`.
-   * Null when the backend cannot list them (an S3 server without ListMultipartUploads).
+   * Null when the backend cannot list them (an S3 server without ListMultipartUploads, or credentials that may not).
    */
   leftovers(): Promise<Leftover[] | null>;
   removeLeftover(leftover: Leftover): Promise<void>;

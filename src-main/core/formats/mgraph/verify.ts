@@ -7,6 +7,7 @@ import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
 import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
+import { assertWritable } from '../../storage/read-only';
 import type { ObjectInfo } from '../../storage/types';
 import { checkLeftovers, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
@@ -19,6 +20,7 @@ const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
 export async function verifyServiceStore(format: MgraphFormat, options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
   const { storage } = format;
+  if (options.repair) assertWritable(storage, 'repair');
   const problems: FormatProblem[] = [];
   const repaired: { kind: ProblemKind; key: string; action: string }[] = [];
   const notes: string[] = [];
