@@ -40,8 +40,8 @@ async function main(): Promise<void> {
   const bridge = await startBridge({ session, dispatch: createDispatcher(session), staticDir: RENDERER_DIR, port }).catch((err: NodeJS.ErrnoException) => {
     throw err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: pass --port N (0 picks a free one)`) : err;
   });
-  const { store, format } = session.capabilities();
-  console.log(`Cache Admin bridge (${store}, ${format} layout): open ${bridge.url}`);
+  const { store, format, readOnly } = session.capabilities();
+  console.log(`Cache Admin bridge (${store}, ${format} layout${readOnly ? ', read-only' : ''}): open ${bridge.url}`);
   const stop = () => {
     void bridge.close().then(() => session.close()).then(() => process.exit(0));
   };

@@ -130,10 +130,15 @@ describe('CLI on a service store (read only)', () => {
     expect(JSON.parse((await run(['--ns', 'dups', '--json', 'info', DUPS_HASH, '--version', '1'])).stdout)).toMatchObject({ cache_id: DUPS_IDS[0], version: 1, latest_version: 3, details: { strategy: 'temporal' } });
   });
 
-  it('verifies the untouched store clean', async () => {
+  it('verifies the untouched store clean; --json carries the notes (they were on stderr only); one problem is "1 problem"', async () => {
     const r = await run(['verify']);
     expect(r).toMatchObject({ code: 0 });
     expect(r.stdout).toMatch(/^checked \d+ keys: no problems$/m);
+    expect(JSON.parse((await run(['--json', 'verify'])).stdout)).toMatchObject({ problems: [], notes: [expect.stringContaining('--repair would rebuild by-hash refs')] });
+    const store = await fixtureCopy();
+    await fs.writeFile(path.join(store, 'dups', 'stray.txt'), 'not the service layout');
+    const one = await cli(['--store', store, 'verify']);
+    expect(one.stdout).toMatch(/^misplaced {7}dups\/stray\.txt .*\nchecked \d+ keys: 1 problem\n$/s);
   });
 
   it('refuses bad lookups with typed errors and the usual exit codes', async () => {

@@ -607,11 +607,11 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   );
   for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${printable(note)}\n`);
   if (ctx.values.json) {
-    ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}) })}\n`);
+    ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}), notes: report.notes })}\n`);
   } else {
     for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${printable(p.key)}  ${printable(p.detail)}\n`);
     for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${printable(r.key)}  ${printable(r.action)}\n`);
-    ctx.write(`checked ${report.checked} keys: ${report.problems.length ? `${report.problems.length} problems` : 'no problems'}\n`);
+    ctx.write(`checked ${report.checked} keys: ${report.problems.length === 0 ? 'no problems' : report.problems.length === 1 ? '1 problem' : `${report.problems.length} problems`}\n`);
   }
   return report.problems.length ? EXIT.notFound : EXIT.ok;
 }

@@ -1,4 +1,5 @@
 import { forEachKey, forEachPage, sizeOf } from './storage/list-page';
+import { assertWritable } from './storage/read-only';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
@@ -454,6 +455,7 @@ export class CacheService {
     const ns = parseNamespace(namespace);
     const { hash, version, storedAt } = lookup;
     if (storedAt !== undefined && version === undefined) throw new CacheError('invalid_input', 'a delete that names a store time must name its version');
+    assertWritable(this.storage, `delete ${hash}${version === undefined ? '' : ` v${version}`}`);
     return this.allocation.run(`${ns}/${hash}`, () =>
       this.holdingDeletionMarker(ns, hash, async (inTime) => {
         // Under the marker no other deleter runs, and a store cannot take this number while its record exists: the check holds until the delete.

@@ -4,7 +4,7 @@ import type { EntryColumn, EntryFilter, UnlistedField } from '../../src-shared/c
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
-import { Empty, ErrorLine, Modal, Panel } from './common';
+import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 const ROW_HEIGHT = 30;
 const COLUMNS: [EntryColumn, string][] = [
@@ -39,6 +39,7 @@ export function EntriesPanel() {
   const lookup = useApp((s) => s.lookup);
   const setInput = useApp((s) => s.setLookupInput);
   const notify = useApp((s) => s.notify);
+  const readOnly = useReadOnly();
   const shownHash = useApp((s) => (s.entry.status === 'ready' && s.entry.data.record.namespace === s.entries.namespace ? s.entry.data.record.hash : null));
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
@@ -139,7 +140,7 @@ export function EntriesPanel() {
       return setSelection({ all: true, hashes: [] });
     }
     if (event.key === 'Escape') return setSelection({ all: false, hashes: [] });
-    if (event.key === 'Delete' && selectedCount(entries) > 0) return setConfirming('delete');
+    if (event.key === 'Delete' && selectedCount(entries) > 0 && !readOnly) return setConfirming('delete');
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
     const moves: Record<string, number> = { ArrowDown: active + 1, ArrowUp: active - 1, PageDown: active + page, PageUp: active - page, Home: 0, End: total - 1 };
     const target = moves[event.key];
@@ -182,7 +183,7 @@ export function EntriesPanel() {
           <button type="button" disabled={selected === 0} onClick={() => setConfirming('save')}>
             Save…
           </button>
-          <button type="button" className="danger" disabled={selected === 0} onClick={() => setConfirming('delete')}>
+          <button type="button" className="danger" disabled={selected === 0 || readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming('delete')}>
             Delete…
           </button>
         </>

@@ -2,7 +2,7 @@ import { Fragment, useEffect, useMemo, useRef, useState } from 'react';
 import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
-import { CopyButton, Empty, ErrorLine, Loading, Panel } from './common';
+import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 export function EntryPanel() {
   const entry = useApp((s) => s.entry);
@@ -10,6 +10,7 @@ export function EntryPanel() {
   const save = useApp((s) => s.saveEntry);
   const setTab = useApp((s) => s.setTab);
   const describeKey = useApp((s) => s.describeKey);
+  const readOnly = useReadOnly();
   const deleteEntry = useApp((s) => s.deleteEntry);
   const runVerify = useApp((s) => s.runVerify);
   const showExpiredAnyway = useApp((s) => s.showExpiredAnyway);
@@ -46,7 +47,7 @@ export function EntryPanel() {
                 Save to file…
               </button>
             )}
-            <button ref={deleteRef} type="button" onClick={() => setConfirming(data.record.cache_id)}>
+            <button ref={deleteRef} type="button" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(data.record.cache_id)}>
               Delete…
             </button>
           </>
@@ -106,7 +107,7 @@ export function EntryPanel() {
             >
               Verify {namespace}
             </button>
-            <button type="button" className="danger" onClick={() => setConfirming(data.record.cache_id)}>
+            <button type="button" className="danger" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(data.record.cache_id)}>
               Delete…
             </button>
           </div>

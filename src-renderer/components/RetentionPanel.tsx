@@ -3,7 +3,7 @@ import type { PolicyView, PrunePlanView, PruneResult, RetentionRuleView } from '
 import type { ErrorInfo } from '../../src-shared/errors';
 import { counted, formatAge, formatBytes, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Loading, Modal, Panel, TableHead } from './common';
+import { Empty, ErrorLine, Loading, Modal, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
 
 const REASONS: Record<PrunePlanView['rows'][number]['reason'], string> = {
   expired: 'past its TTL',
@@ -35,6 +35,7 @@ export function RetentionPanel() {
   const load = useApp((s) => s.loadRetention);
   const runPrune = useApp((s) => s.runPrune);
   const cancelPrune = useApp((s) => s.cancelPrune);
+  const readOnly = useReadOnly();
   const [confirming, setConfirming] = useState(false);
   const running = prune.status === 'running';
   const planned = plan.status === 'ready' ? plan.data : null;
@@ -59,7 +60,7 @@ export function RetentionPanel() {
         {plan.status === 'error' && <ErrorLine error={plan.error} />}
         {planned && <PlanView plan={planned} />}
         {planned && planned.versions > 0 && (
-          <button type="button" className="danger" disabled={running} onClick={() => setConfirming(true)}>
+          <button type="button" className="danger" disabled={running || readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(true)}>
             Prune {counted(planned.versions, 'version', 'versions')}…
           </button>
         )}
@@ -109,6 +110,7 @@ export function RetentionPanel() {
 
 function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: string }) {
   const setPolicy = useApp((s) => s.setPolicy);
+  const readOnly = useReadOnly();
   const own: Partial<RetentionRuleView> = Object.hasOwn(policy.namespaces, namespace) ? policy.namespaces[namespace]! : {};
   const [scope, setScope] = useState<'namespace' | 'store'>('namespace');
   const [ttl, setTtl] = useState('');
@@ -163,7 +165,7 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
           Keep versions
           <input className="narrow" value={keep} onChange={(e) => setKeep(e.target.value)} placeholder="—" inputMode="numeric" aria-describedby="policy-help" />
         </label>
-        <button type="submit" className="primary" disabled={saving || (!ttl.trim() && !keep.trim())}>
+        <button type="submit" className="primary" disabled={saving || (!ttl.trim() && !keep.trim()) || readOnly} title={readOnly ? READ_ONLY_REASON : undefined}>
           Save policy
         </button>
       </form>

@@ -4,7 +4,7 @@ import { counted, formatBytes, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { dropProgress, type Drop } from '../state/drops';
 import { ACTIVE_PHASES as ACTIVE, type Transfer } from '../state/store';
-import { Empty, ErrorLine, Panel } from './common';
+import { Empty, ErrorLine, Panel, useReadOnly } from './common';
 
 export function TransfersPanel() {
   const transfers = useApp((s) => s.transfers);
@@ -14,10 +14,12 @@ export function TransfersPanel() {
   const cancelAll = useApp((s) => s.cancelAll);
   const clearFinished = useApp((s) => s.clearFinished);
   const storeProblem = useApp((s) => s.storeProblem);
+  const readOnly = useReadOnly();
+  const refused = storeProblem !== null || readOnly;
   const picker = useRef<HTMLInputElement>(null);
   const folderPicker = useRef<HTMLInputElement>(null);
   const running = transfers.some((t) => ACTIVE.includes(t.phase));
-  const choose = () => !storeProblem && picker.current?.click();
+  const choose = () => !refused && picker.current?.click();
 
   return (
     <Panel
@@ -39,16 +41,18 @@ export function TransfersPanel() {
     >
       <StoreChoiceFields />
       <div
-        className={`dropzone ${storeProblem ? 'refused' : ''}`}
+        className={`dropzone ${refused ? 'refused' : ''}`}
         role="button"
         tabIndex={0}
         aria-label="Drop files to store"
-        aria-disabled={storeProblem !== null}
+        aria-disabled={refused}
         onClick={choose}
         onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && choose()}
       >
         {storeProblem ? (
           <span className="warn-text">Storing is off: the store is missing or unreachable. Reconnect, or pick another store.</span>
+        ) : readOnly ? (
+          <span className="warn-text">Storing is off: this store is open read-only (its credentials may read but not write).</span>
         ) : (
           <>
             <strong>Drop files or folders</strong> anywhere to store them in <code>{namespace}</code>
@@ -66,7 +70,7 @@ export function TransfersPanel() {
           }}
         />
       </div>
-      {!storeProblem && (
+      {!refused && (
         <button type="button" className="link" onClick={() => folderPicker.current?.click()}>
           Choose a folder…
         </button>

@@ -3,7 +3,7 @@ import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 import { formatCount } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Panel } from './common';
+import { Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 const KIND_TITLES: Record<ProblemKind, string> = {
   corrupt: 'Corrupt: bytes do not match their hash or record',
@@ -20,6 +20,7 @@ export function VerifyPanel() {
   const namespace = useApp((s) => s.namespace);
   const start = useApp((s) => s.runVerify);
   const cancel = useApp((s) => s.cancelVerify);
+  const readOnly = useReadOnly();
   const [wholeStore, setWholeStore] = useState(false);
   const [sample, setSample] = useState('');
   const running = run.status === 'running';
@@ -48,7 +49,7 @@ export function VerifyPanel() {
         <button type="submit" className="primary" disabled={running || !sampleValid}>
           Verify
         </button>
-        <button type="button" disabled={running || !sampleValid} onClick={() => void start({ wholeStore, sample: sampleNumber, repair: true })}>
+        <button type="button" disabled={running || !sampleValid || readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => void start({ wholeStore, sample: sampleNumber, repair: true })}>
           Verify and repair
         </button>
         {running && (

@@ -1,5 +1,14 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ErrorInfo } from '../../src-shared/errors';
+import { useApp } from '../state/context';
+
+/** Why a control that would write is off (the connection bar says it too). */
+export const READ_ONLY_REASON = 'This store is open read-only: its credentials may read but not write';
+
+/** The open store's credentials may read but not write: what would write is offered off, not refused after a confirmation. */
+export function useReadOnly(): boolean {
+  return useApp((s) => s.capabilities.status === 'ready' && s.capabilities.data.readOnly);
+}
 
 export function ErrorLine({ error }: { error: ErrorInfo }) {
   // A cancel the operator asked for is no error: its message says what happened, as a sentence.

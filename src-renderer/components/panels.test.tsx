@@ -360,7 +360,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
 
   it("a switch clears what was said and typed about the previous store: the notice and the lookup box", async () => {
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
       namespaceNames: () => ok({ names: [] }),
     });
     const { store } = renderWith(<TransfersPanel />, { client, state: { notice: 'Deleted f950f89e-78ea-431f-9fd5-7cd214c17eab', lookupInput: 'dups/refs/by-id/f9/50/f950f89e.json' } });
@@ -371,7 +371,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
   it("after a switch the previous store's namespace gives way to one the new store holds, so a drop cannot go into it", async () => {
     let names = ['logs', 'reports'];
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
       namespaceNames: () => ok({ names }),
       namespaces: () => ok({ namespaces: names.map((name) => ({ name, entries: 1, versions: 1, bytes: 1 })) }),
       entries: (input: { namespace: string }) => ok({ namespace: input.namespace, total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
@@ -394,7 +394,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     const answers: ((value: unknown) => void)[] = [];
     const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
       stats: () => late(),
       describeKey: () => late(),
       entries: () => ok({ namespace: 'default', total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
@@ -491,7 +491,7 @@ describe('Issue 17: the entries browser', () => {
 describe('Issue 17: the app tells the truth', () => {
   const file = (name: string, size = 10) => new File([new Uint8Array(size)], name);
   const storedV3 = { cache_id: 'b94d27b9934d3e08-v3', hash: 'b94d27b9934d3e08', version: 3, namespace: 'default', size: 10, source: 'a.bin', deduplicated: true, keys: [] };
-  const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], ...over });
+  const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], ...over });
 
   /** A drop whose store is under way (its answer still on the way), and main answering a cancel with `cancel`. */
   async function storing(cancel: (input: { transferId: string }) => unknown) {
@@ -548,14 +548,26 @@ describe('Issue 17: the app tells the truth', () => {
     expect(store.getState().notice).toContain('the store that was open stays open');
   });
 
-  it('a bucket open read-only says so in the connection bar, and a drop is refused there with nothing sent to main', async () => {
+  it('a bucket open read-only says so in the connection bar, offers no store or repair, and a drop is refused with nothing sent to main', async () => {
     const profiles = { active: 's3-ro', keyring: { available: true, backend: null }, profiles: [{ id: 's3-ro', name: 'prod bucket', kind: 's3', location: 's3://prod/', removable: true, secret: 'none', format: 'auto' }] };
     const { client, calls } = fakeClient({ profiles: () => ok(profiles), namespaces: () => ok({ namespaces: [] }), namespaceNames: () => ok({ names: [] }) });
-    const { store } = renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: capabilities({ profile: 's3-ro', store: 's3://prod/', conditionalWrites: false, readOnly: true }) as never } } });
+    const readOnly = capabilities({ profile: 's3-ro', store: 's3://prod/ at http://127.0.0.1:7480', conditionalWrites: false, readOnly: true });
+    const { store } = renderWith(
+      <>
+        <ConnectionBar />
+        <TransfersPanel />
+        <VerifyPanel />
+      </>,
+      { client, state: { profiles: { status: 'ready', data: profiles as never }, capabilities: { status: 'ready', data: readOnly as never } } },
+    );
     expect(screen.getByTestId('read-only').textContent).toBe('read-only: these credentials may read but not write');
     expect(screen.queryByText(/concurrent writers may collide/)).toBeNull();
+    expect(screen.getByRole('button', { name: 'Drop files to store' }).textContent).toBe('Storing is off: this store is open read-only (its credentials may read but not write).');
+    expect(screen.queryByRole('button', { name: 'Choose a folder…' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Verify and repair' })).toHaveProperty('disabled', true);
+    expect(screen.getByRole('button', { name: 'Verify' })).toHaveProperty('disabled', false);
     await act(() => store.getState().storeFiles([file('a.bin')]));
-    expect(store.getState().notice).toBe('Nothing was stored: prod bucket is open read-only (its credentials may read but not write).');
+    expect(store.getState().notice).toBe('Nothing was stored: s3://prod/ at http://127.0.0.1:7480 is open read-only (its credentials may read but not write).');
     expect(store.getState().transfers).toEqual([]);
     expect(calls.some((c) => ['hashFile', 'storeFile', 'storeBatch'].includes(c.method))).toBe(false);
   });

@@ -630,7 +630,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         if (capabilities.status === 'ready' && capabilities.data.readOnly) {
-          set({ notice: `Nothing was stored: ${storeName()} is open read-only (its credentials may read but not write).` });
+          set({ notice: `Nothing was stored: ${capabilities.data.store} is open read-only (its credentials may read but not write).` });
           return;
         }
         const store = storeName();

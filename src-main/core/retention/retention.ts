@@ -10,6 +10,7 @@ import type { MgraphFormat } from '../formats/mgraph/mgraph-format';
 import type { NativeFormat } from '../formats/native/native-format';
 import type { StoreFormat } from '../formats/format';
 import { forEachPage } from '../storage/list-page';
+import { assertWritable } from '../storage/read-only';
 import { holdingLease } from '../lease';
 import { planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
 import { ADMIN_PREFIX, formatAge, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
@@ -113,6 +114,7 @@ export class Retention {
   /** Applies one change; concurrent changes by other processes are kept (docs/retention.md). */
   async setPolicy(change: PolicyChange): Promise<StoredPolicy> {
     const namespace = change.namespace === undefined ? undefined : this.format.parseNamespace(change.namespace);
+    assertWritable(this.format.storage, 'change the retention policy');
     return writePolicy(this.format.storage, { ...change, namespace }, this.validNamespace, this.now());
   }
 
@@ -167,6 +169,7 @@ export class Retention {
    * of that namespace. Cancelling lets the deletes under way finish, then stops.
    */
   async prune(plan: PrunePlan, options: PruneRunOptions = {}): Promise<PruneSummary> {
+    assertWritable(this.format.storage, 'prune');
     const summary: PruneSummary = { pruned: 0, skipped: 0, contentRemoved: 0, bytesFreed: 0, resumed: 0 };
     let done = 0;
     // Versions this run deleted while finishing a killed run's journal: found gone in its own plan after, they are not news.

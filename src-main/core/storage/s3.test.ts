@@ -10,6 +10,8 @@ import { s3ServerName, startEmulator } from '../../test-support/s3-emulator';
 import { useProxiedS3 } from '../../test-support/s3-proxied';
 import { storageConformance } from './conformance';
 import { S3Storage } from './s3';
+import { formatOf } from '../open-store';
+import { Retention } from '../retention/retention';
 import { cli } from '../../test-support/cli-harness';
 
 // Ceph RGW where radosgw is installed, else the s3rver emulator (or the bucket configured): the name says which.
@@ -233,7 +235,10 @@ describe(`${SERVER} backend`, () => {
       const readOnly = expect.objectContaining({ code: 'access_denied', message: expect.stringContaining('is open read-only (its credentials may read but not write); nothing was changed') });
       await expect(reader.store('ro', { source: { kind: 'bytes', bytes: bytes('new content') } })).rejects.toThrow(readOnly);
       await expect(reader.store('ro', { source: { kind: 'bytes', bytes: bytes('read me') } })).rejects.toThrow(readOnly);
-      await expect(reader.delete('ro', { hash: stored.hash })).rejects.toThrow(readOnly);
+      await expect(reader.delete('ro', { hash: stored.hash })).rejects.toThrow(expect.objectContaining({ code: 'access_denied', message: expect.stringMatching(new RegExp(`^cannot delete ${stored.hash}: s3://.* is open read-only`)) }));
+      const retention = new Retention((await formatOf(storage)).format);
+      await expect(retention.setPolicy({ ttl_seconds: 86_400 })).rejects.toThrow(expect.objectContaining({ message: expect.stringMatching(/^cannot change the retention policy: .* is open read-only/) }));
+      await expect(retention.prune(await retention.planPrune({ namespace: 'ro', olderThanSeconds: 0 }))).rejects.toThrow(expect.objectContaining({ message: expect.stringMatching(/^cannot prune: .* is open read-only/) }));
       await expect(verifyStore(reader, { namespace: 'ro', repair: true })).rejects.toThrow(readOnly);
       expect(ctx.proxy.count(isWrite) - writesBefore).toBe(1); // the open's probe, and nothing after it
 
@@ -263,6 +268,29 @@ describe(`${SERVER} backend`, () => {
       ctx.proxy.clearFaults();
     }
     expect((await writer.storage.list('ro/')).objects.map((o) => o.key).sort()).toEqual(keysBefore);
+  });
+
+  it('credentials that may write but not delete open the bucket and store (the probe they leave is in the app folder, no namespace); a full bucket is no_space, not read-only', async (context) => {
+    if (ctx.s3.real) context.skip(); // the proxy stands in for the bucket policy and the quota
+    const shared = config();
+    ctx.proxy.inject({ match: (r) => r.method === 'DELETE', action: { kind: 'status', status: 403, code: 'AccessDenied' }, times: Infinity });
+    try {
+      const storage = await S3Storage.open(shared);
+      expect(storage.capabilities).toMatchObject({ readOnly: false, conditionalWrites: true });
+      const cache = new CacheService(storage);
+      await cache.store('docs', { source: { kind: 'bytes', bytes: bytes('write once') } });
+      expect((await cache.namespaces()).map((n) => n.name)).toEqual(['docs']);
+      expect((await storage.list('_cache-admin.d/probe/')).objects).toHaveLength(1);
+      expect((await storage.leftovers())?.filter((l) => l.id.startsWith('_cache-admin.d/probe/'))).toEqual([expect.objectContaining({ inFlight: true })]); // removed by a repair once an hour old
+    } finally {
+      ctx.proxy.clearFaults();
+    }
+    ctx.proxy.inject({ match: (r) => r.method === 'PUT', action: { kind: 'status', status: 403, code: 'QuotaExceeded' }, times: Infinity });
+    try {
+      await expect(S3Storage.open(shared)).rejects.toThrow(expect.objectContaining({ code: 'no_space', message: expect.stringContaining('is over its quota (QuotaExceeded)') }));
+    } finally {
+      ctx.proxy.clearFaults();
+    }
   });
 
   it('maps failures to typed errors that name the bucket and never the secret', async (context) => {

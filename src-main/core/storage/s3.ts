@@ -71,6 +71,10 @@ const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
  */
 const SOCKET_IDLE_MS = 60_000;
 const DEFAULT_QUEUE_SIZE = 4;
+/** The open's probe writes here: in the app's own folder, which no layout takes for a namespace. */
+const PROBE_PREFIX = '_cache-admin.d/probe/';
+/** A probe or an unfinished upload this old was abandoned (S3 cannot tell whether its writer is still at work). */
+const ABANDONED_AFTER_MS = 3_600_000;
 
 function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
@@ -136,7 +140,7 @@ export class S3Storage implements StorageBackend {
   }
 
   private async probe(): Promise<S3Capabilities> {
-    const key = `${this.prefix}_cache-admin-probe/${Date.now()}-${randomBytes(6).toString('hex')}`;
+    const key = `${this.prefix}${PROBE_PREFIX}${Date.now()}-${randomBytes(6).toString('hex')}`;
     const Bucket = this.config.bucket;
     const put = (conditional: boolean) => this.client.send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
     /** Whether the request was refused with 412 (any other failure: the server does not do it). */
@@ -149,8 +153,8 @@ export class S3Storage implements StorageBackend {
       const written = await put(false).then(
         () => true,
         async (err: unknown) => {
-          if (this.mapError(err, 'open the store').code !== 'access_denied') throw err;
-          // Refused a write: credentials that may still list open the bucket read-only; others are refused with the write's error.
+          // Refused by a policy (not a quota, not a bad signature): credentials that may still list open the bucket read-only.
+          if ((err as AwsError).name !== 'AccessDenied') throw err;
           await this.client.send(new ListObjectsV2Command({ Bucket, Prefix: this.prefix, MaxKeys: 1 })).catch(() => Promise.reject(err));
           return false;
         },
@@ -162,7 +166,10 @@ export class S3Storage implements StorageBackend {
       );
       const copy = new CopyObjectCommand({ Bucket, Key: key, CopySource: `${Bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' });
       const conditionalCopy = await refused(this.client.send(copy));
-      await this.client.send(new DeleteObjectCommand({ Bucket, Key: key }));
+      // Credentials that may write but not delete (write-once ones) still store: the probe stays, and verify --repair can remove it later.
+      await this.client.send(new DeleteObjectCommand({ Bucket, Key: key })).catch((err: unknown) => {
+        if ((err as AwsError).name !== 'AccessDenied') throw err;
+      });
       return { conditionalWrites, conditionalCopy, readOnly: false };
     } catch (err) {
       throw this.mapError(err, 'open the store');
@@ -184,6 +191,8 @@ export class S3Storage implements StorageBackend {
     if (name === 'NoSuchBucket') return new CacheError('no_such_bucket', `bucket ${where} does not exist`);
     // No credentials found (a profile that is not there, no keys anywhere): the SDK's message says which; it holds no secret.
     if (name === 'CredentialsProviderError') return new CacheError('access_denied', `no credentials for bucket ${where}: ${(e.message ?? '').split('\n')[0]!.slice(0, 200)}`);
+    // A 403 too (Ceph RGW, MinIO): the bucket is full for everyone, whatever the credentials.
+    if (name === 'QuotaExceeded') return new CacheError('no_space', `cannot ${action}: bucket ${where} is over its quota (QuotaExceeded); free space in it or raise the quota`);
     if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken'].includes(name)) {
       return new CacheError('access_denied', `access to bucket ${where} was denied (${name || status}): check the credentials and permissions`);
     }
@@ -397,7 +406,10 @@ export class S3Storage implements StorageBackend {
     }
   }
 
-  /** Unfinished multipart uploads under the prefix (their parts are billed until aborted). */
+  /**
+   * Unfinished multipart uploads under the prefix (their parts are billed until aborted), and probes
+   * an open could not delete (credentials that may write but not delete).
+   */
   async leftovers(): Promise<Leftover[] | null> {
     const found: Leftover[] = [];
     let keyMarker: string | undefined;
@@ -411,7 +423,7 @@ export class S3Storage implements StorageBackend {
           if (!u.Key || !u.UploadId) continue;
           // S3 cannot tell whether a writer is still sending parts: only uploads idle for an hour count as abandoned.
           const initiated = u.Initiated ?? new Date(0);
-          found.push({ id: `${u.Key.slice(this.prefix.length)}?uploadId=${u.UploadId}`, modified: initiated.toISOString(), inFlight: Date.now() - initiated.getTime() < 3_600_000 });
+          found.push({ id: `${u.Key.slice(this.prefix.length)}?uploadId=${u.UploadId}`, modified: initiated.toISOString(), inFlight: Date.now() - initiated.getTime() < ABANDONED_AFTER_MS });
         }
         keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
         uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
@@ -421,10 +433,18 @@ export class S3Storage implements StorageBackend {
       if ((err as { name?: string }).name === 'NotImplemented' || this.mapError(err, '').code === 'access_denied') return null;
       throw this.mapError(err, 'list unfinished uploads');
     }
+    let cursor: string | undefined;
+    do {
+      const page = await this.list(PROBE_PREFIX, { cursor });
+      // Another open's probe is deleted by that open a moment later.
+      for (const o of page.objects) found.push({ id: o.key, modified: o.modified, inFlight: Date.now() - Date.parse(o.modified) < ABANDONED_AFTER_MS });
+      cursor = page.cursor;
+    } while (cursor);
     return found;
   }
 
   async removeLeftover(leftover: Leftover): Promise<void> {
+    if (leftover.id.startsWith(PROBE_PREFIX)) return this.delete(leftover.id);
     const [key, uploadId] = leftover.id.split('?uploadId=');
     if (!key || !uploadId) throw new CacheError('invalid_key', `${leftover.id} is not an unfinished upload`);
     assertWritable(this, `abort the upload of ${key}`);

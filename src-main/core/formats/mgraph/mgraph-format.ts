@@ -1,5 +1,6 @@
 /** The Python cache service's layout as a store format, over any storage backend. */
 import { forEachKey, forEachPage, sizeOf } from '../../storage/list-page';
+import { assertWritable } from '../../storage/read-only';
 import { randomUUID } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -437,6 +438,7 @@ export class MgraphFormat implements StoreFormat {
    */
   async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
     const ns = parseServiceNamespace(namespace);
+    assertWritable(this.storage, `delete ${'cacheId' in lookup ? lookup.cacheId : lookup.hash}`);
     let targets: string[];
     if ('hash' in lookup && lookup.version === undefined) {
       const ref = await this.readHashRef(ns, lookup.hash.toLowerCase());
