@@ -176,6 +176,23 @@ describe('the entries browser', () => {
     expect(screen.getByTestId('entries-count').textContent).toBe('50 entries · 50 selected');
   });
 
+  it('rows picked after an entry opened stay picked through a Refresh: the entry on show does not take the selection back', async () => {
+    const { client } = fakeClient({ entries: namespaceOf(20), entry: () => new Promise(() => {}) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[4]!);
+    act(() => store.setState({ entry: { status: 'ready', data: { record: { namespace: 'default', hash: hashOf(4) } } } as never })); // it opens
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 1 selected'));
+    fireEvent.click(rows[4]!, { ctrlKey: true });
+    fireEvent.click(rows[7]!, { ctrlKey: true });
+    fireEvent.click(rows[9]!, { ctrlKey: true });
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(7), hashOf(9)] });
+    await act(async () => store.getState().refreshEntries());
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 2 selected'));
+    await act(async () => {}); // the entry on show located again
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(7), hashOf(9)] });
+  });
+
   it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, folder: '/home/me/out' }) });
     const { store } = renderWith(<EntriesPanel />, { client });

@@ -80,17 +80,22 @@ export function EntriesPanel() {
   }, [query]);
 
   // The entry on show is the selected row, however it was opened, even far from the rows fetched so far;
-  // a selection that already holds it (Ctrl+A pressed while it was opening) is kept.
+  // a selection that already holds it (Ctrl+A pressed while it was opening) is kept. Found again in a
+  // list fetched afresh (a Refresh, a change, another order), it is scrolled to, and the rows picked
+  // since it opened stay picked.
   const entriesRef = useRef(entries);
   entriesRef.current = entries;
+  const selectedFor = useRef<string | null>(null);
   useEffect(() => {
-    if (!shownHash) return;
+    if (!shownHash) return void (selectedFor.current = null);
     let stale = false;
     void locate(shownHash).then((index) => {
       if (stale || index === null) return;
       setActive(index);
       setAnchor(index);
       virtualizer.scrollToIndex(index, { align: 'auto' });
+      if (selectedFor.current === shownHash) return;
+      selectedFor.current = shownHash;
       if (!isSelected(entriesRef.current, shownHash)) setSelection({ all: false, hashes: [shownHash] });
     });
     return () => void (stale = true);
