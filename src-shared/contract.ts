@@ -368,6 +368,8 @@ export interface BulkOutcome {
   failures: { hash: string; error: ErrorInfo }[];
   /** Expired entries left out (save without includeExpired). */
   skippedExpired: number;
+  /** Entries picked that are no longer there (deleted elsewhere since they were listed): nothing to do for them. */
+  gone: number;
   /** Where a save wrote; null when the operator chose no folder (nothing was saved). */
   folder: string | null;
 }

@@ -203,7 +203,7 @@ function handlers(session: AppSession): Handlers {
       const choose = session.options.chooseSaveFolder;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a folder; download the entries instead');
       const folder = await choose(`Save entries of ${ns(namespace)} into`);
-      if (!folder) return { done: 0, failed: 0, failures: [], skippedExpired: 0, folder: null };
+      if (!folder) return { done: 0, failed: 0, failures: [], skippedExpired: 0, gone: 0, folder: null };
       return saveEntriesToFolder(format(), namespace, selection, includeExpired, folder, suggestedFileName);
     },
     describeKey: async ({ key }: { key: string }): Promise<KeyInfo> => format().describeKey(key),

@@ -87,6 +87,21 @@ describe('deleteEntries', () => {
     expect(counts.ok && counts.value.namespaces.find((n) => n.name === 'alpha')?.entries).toBe(20);
   });
 
+  it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {
+    const { call, session, alpha } = await setup();
+    await session.format.delete('alpha', { hash: alpha[0]!.hash }); // another window, before the list knows
+    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 0, gone: 1 } });
+    // Gone between the listing and its own delete (another deleter got there first): gone too, not a failure.
+    const format = session.format;
+    const realDelete = format.delete.bind(format);
+    format.delete = async (ns, lookup) => {
+      await realDelete(ns, lookup);
+      return realDelete(ns, lookup);
+    };
+    expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[2]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 0, gone: 1 } });
+  });
+
   it('a failure does not stop the others and is reported with its reason', async () => {
     const { call, session, alpha } = await setup();
     const format = session.format;

@@ -44,15 +44,26 @@ export async function entriesWindow(format: StoreFormat, input: EntriesInput): P
 }
 
 /** Runs one action per selected hash and says truthfully what came of each: a failure never stops the others. */
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<'done' | 'skipped'>): Promise<BulkOutcome> {
-  return forEachRow(await entryTablesOf(format).selected(namespace, selection), act, BULK_CONCURRENCY);
+/** What one entry of a bulk action came to; `gone`: deleted meanwhile. */
+type RowOutcome = 'done' | 'skipped' | 'gone';
+
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<RowOutcome>): Promise<BulkOutcome> {
+  const rows = await entryTablesOf(format).selected(namespace, selection);
+  return forEachRow(rows, act, BULK_CONCURRENCY, picksGone(selection, rows));
 }
 
-async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<'done' | 'skipped'>, concurrency: number): Promise<BulkOutcome> {
-  const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, folder: null };
+/** Hashes picked one by one that the namespace no longer holds (deleted elsewhere since the list showed them). */
+function picksGone(selection: EntrySelection, rows: { hash: string }[]): number {
+  return 'hashes' in selection ? new Set(selection.hashes.map((h) => h.toLowerCase())).size - rows.length : 0;
+}
+
+async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number): Promise<BulkOutcome> {
+  const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, gone, folder: null };
   await mapLimit(rows, concurrency, async ({ hash }) => {
     try {
-      if ((await act(hash)) === 'done') outcome.done++;
+      const result = await act(hash);
+      if (result === 'done') outcome.done++;
+      else if (result === 'gone') outcome.gone++;
       else outcome.skippedExpired++;
     } catch (err) {
       outcome.failed++;
@@ -69,8 +80,14 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   assertWritable(format.storage, 'delete entries');
   try {
     return await forEachSelected(format, ns, selection, async (hash) => {
-      await format.delete(ns, { hash });
-      return 'done';
+      try {
+        await format.delete(ns, { hash });
+        return 'done';
+      } catch (err) {
+        // Deleted by someone else since it was listed: what was asked for is done, and said so.
+        if (err instanceof CacheError && err.code === 'not_found') return 'gone';
+        throw err;
+      }
     });
   } finally {
     entryTablesOf(format).changed(ns);
@@ -165,7 +182,7 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
   };
   void (async () => {
     const { policy } = await retention.getPolicy();
-    const add = async (hash: string): Promise<'done' | 'skipped'> => {
+    const add = async (hash: string): Promise<RowOutcome> => {
       if (archive.destroyed) throw new CacheError('cancelled', 'the download stopped');
       const { record, content } = await format.retrieve(ns, { hash });
       if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) {
@@ -182,7 +199,7 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       return 'done';
     };
     // One member at a time: a tar is written in order.
-    const outcome = await forEachRow(rows, add, 1);
+    const outcome = await forEachRow(rows, add, 1, picksGone(selection, rows));
     if (archive.destroyed) return;
     const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
     await addFile(SUMMARY_MEMBER, summary.byteLength, [summary]);

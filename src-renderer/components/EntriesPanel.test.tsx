@@ -102,7 +102,7 @@ describe('the entries browser', () => {
   it('click, Ctrl+click and Shift+click select; Delete asks first, naming the count, and says what main did', async () => {
     const { client, calls } = fakeClient({
       entries: namespaceOf(20),
-      deleteEntries: () => ok({ done: 2, failed: 1, failures: [{ hash: hashOf(2), error: { code: 'conflict', message: 'held by another deleter' } }], skippedExpired: 0, folder: null }),
+      deleteEntries: () => ok({ done: 2, failed: 1, failures: [{ hash: hashOf(2), error: { code: 'conflict', message: 'held by another deleter' } }], skippedExpired: 0, gone: 1, folder: null }),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: [] }),
       entry: () => new Promise(() => {}),
@@ -122,15 +122,28 @@ describe('the entries browser', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 2 entries' })));
     expect(dialog.isConnected).toBe(false);
     expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
-    expect(store.getState().notice).toBe(`Deleted 2 entries, 1 failed (${hashOf(2)}: held by another deleter)`);
+    expect(store.getState().notice).toBe(`Deleted 2 entries, 1 already gone (deleted elsewhere), 1 failed (${hashOf(2)}: held by another deleter)`);
     expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
+  });
+
+  it('seven picks: the delete dialog names the first five and says how many more; picks that go while it is open leave Delete off', async () => {
+    const { client } = fakeClient({ entries: namespaceOf(20), entry: () => new Promise(() => {}) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    for (const i of [1, 2, 3, 4, 5, 6, 7]) fireEvent.click(rows[i]!, { ctrlKey: true });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Delete 7 entries' });
+    expect(within(dialog).getAllByRole('listitem').map((li) => li.textContent)).toEqual([1, 2, 3, 4, 5].map((i) => `${hashOf(i)} file-${i}.txt`).concat('and 2 more'));
+    act(() => store.getState().setEntrySelection({ all: false, hashes: [] })); // deleted by another window meanwhile
+    expect(within(screen.getByRole('dialog')).getByRole('status').textContent).toBe('Nothing is selected any more: the list changed since they were chosen.');
+    expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
   it('once Delete is confirmed, Keep them and Escape no longer close the dialog: it stays until main has deleted them', async () => {
     let finish = () => {};
     const { client } = fakeClient({
       entries: namespaceOf(5),
-      deleteEntries: () => new Promise((resolve) => (finish = () => resolve(ok({ done: 1, failed: 0, failures: [], skippedExpired: 0, folder: null })))),
+      deleteEntries: () => new Promise((resolve) => (finish = () => resolve(ok({ done: 1, failed: 0, failures: [], skippedExpired: 0, gone: 0, folder: null })))),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: [] }),
       entry: () => new Promise(() => {}),
@@ -194,7 +207,7 @@ describe('the entries browser', () => {
   });
 
   it('Ctrl+A selects every entry the filter shows (main resolves it); Space toggles one back out; Save offers expired ones', async () => {
-    const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, folder: '/home/me/out' }) });
+    const { client, calls } = fakeClient({ entries: namespaceOf(100_000), saveEntries: () => ok({ done: 5, failed: 0, failures: [], skippedExpired: 99_994, gone: 0, folder: '/home/me/out' }) });
     const { store } = renderWith(<EntriesPanel />, { client });
     await screen.findAllByRole('option');
     fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
@@ -210,7 +223,7 @@ describe('the entries browser', () => {
 
   it('a Ctrl+A selection is cleared when the list then shows another number (a drop stored one more): it never grows to rows not picked', async () => {
     let total = 3;
-    const { client, calls } = fakeClient({ entries: (input) => namespaceOf(total)(input), deleteEntries: () => ok({ done: 3, failed: 0, failures: [], skippedExpired: 0, folder: null }) });
+    const { client, calls } = fakeClient({ entries: (input) => namespaceOf(total)(input), deleteEntries: () => ok({ done: 3, failed: 0, failures: [], skippedExpired: 0, gone: 0, folder: null }) });
     const { store } = renderWith(<EntriesPanel />, { client });
     await screen.findAllByRole('option');
     fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
@@ -222,21 +235,22 @@ describe('the entries browser', () => {
     expect(calls.some((c) => c.method === 'deleteEntries')).toBe(false);
   });
 
-  it('Ctrl+A while a change is listed again (the last whole listing on show) selects that listing; it stays when the new one has the same count', async () => {
-    const whole = namespaceOf(7);
+  it('Ctrl+A while a change is listed again (the last whole listing on show) selects every entry once the new listing is whole, with its count', async () => {
+    let total = 7;
     let relisting = true;
     const entries = (input: MethodInput<'entries'>) => {
-      const answer = whole(input);
+      const answer = namespaceOf(total)(input);
       return relisting && answer.ok ? ok<EntriesWindow>({ ...answer.value, listing: { listed: 3, waitsForAll: false, previous: true } }) : answer;
     };
     const { store } = renderWith(<EntriesPanel />, { client: fakeClient({ entries }).client });
     await screen.findAllByRole('option');
     expect(screen.getByTestId('entries-listing').textContent).toContain('showing the last full listing');
     fireEvent.keyDown(list(), { key: 'a', ctrlKey: true });
-    expect(store.getState().entries.selection.all).toBe(true);
-    expect(store.getState().notice).toBeNull();
+    expect(store.getState().notice).toBeNull(); // not refused
+    expect(store.getState().entries.selection.all).toBe(false); // not the old listing's 7
+    total = 6; // the change: one entry fewer
     relisting = false;
-    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('7 entries · 7 selected')); // asked again: listed, same count
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('6 entries · 6 selected')); // asked again: listed, all of it
   });
 
   it('while main lists the namespace: the first rows at once with "Listing… N so far", another order shows progress, End waits; then the whole list', async () => {

@@ -48,6 +48,8 @@ export function EntriesPanel() {
   /** End pressed while main was still listing (in this generation of the list): the last row is gone to once the listing is complete. */
   const [endPressedIn, setEndPressedIn] = useState<number | null>(null);
   const endWanted = endPressedIn === entries.generation;
+  /** Ctrl+A pressed while a change was listed again: every entry is selected once the listing is whole (its count is then known). */
+  const [selectAllPending, setSelectAllPending] = useState(false);
   const { listing } = entries;
   // An order or filter that waits for the whole listing has no rows to show yet, only its progress.
   const total = listing?.waitsForAll ? 0 : (entries.total ?? 0);
@@ -64,6 +66,7 @@ export function EntriesPanel() {
   }, [firstShown, lastShown, total, unknown, complete, entries.generation, loadRange]);
 
   function moveTo(index: number) {
+    setSelectAllPending(false);
     setActive(index);
     virtualizer.scrollToIndex(index, { align: 'auto' });
     setAnchor(index);
@@ -77,7 +80,13 @@ export function EntriesPanel() {
   const query = `${entries.namespace}\n${entries.sort}\n${entries.descending}\n${JSON.stringify(entries.filter)}`;
   useEffect(() => {
     if (scrollRef.current) scrollRef.current.scrollTop = 0;
+    setSelectAllPending(false);
   }, [query]);
+  useEffect(() => {
+    if (!selectAllPending || !complete) return;
+    setSelectAllPending(false);
+    setSelection({ all: true, hashes: [] });
+  }, [selectAllPending, complete, setSelection]);
 
   // The entry on show is the selected row, however it was opened, even far from the rows fetched so far;
   // a selection that already holds it (Ctrl+A pressed while it was opening) is kept. Found again in a
@@ -113,6 +122,7 @@ export function EntriesPanel() {
     const row = rowAt(entries, index);
     if (!row) return;
     const { all, hashes } = entries.selection;
+    setSelectAllPending(false);
     const next = hashes.includes(row.hash) ? hashes.filter((h) => h !== row.hash) : [...hashes, row.hash];
     if (!all && next.length > MAX_PICKED) return notify(`At most ${formatCount(MAX_PICKED)} entries can be picked one by one: Ctrl+A selects every entry the filter shows`);
     setAnchor(index);
@@ -121,6 +131,7 @@ export function EntriesPanel() {
   }
 
   function selectRange(to: number) {
+    setSelectAllPending(false);
     setActive(to);
     void selectEntryRange(anchor, to);
   }
@@ -139,12 +150,16 @@ export function EntriesPanel() {
     }
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'a') {
       event.preventDefault();
-      // Its count would be what is listed so far, not what a bulk action would act on. The last whole
-      // listing, on show while a change is listed again, is a count: if the new one differs, the selection goes.
+      // Its count would be what is listed so far, not what a bulk action would act on.
       if (listing && !listing.previous) return notify('Every entry can be selected once the namespace is listed');
+      // A change is being listed: the rows on show are the last whole listing, about to be replaced.
+      if (listing) return setSelectAllPending(true);
       return setSelection({ all: true, hashes: [] });
     }
-    if (event.key === 'Escape') return setSelection({ all: false, hashes: [] });
+    if (event.key === 'Escape') {
+      setSelectAllPending(false);
+      return setSelection({ all: false, hashes: [] });
+    }
     if (event.key === 'Delete' && selectedCount(entries) > 0 && !readOnly) return setConfirming('delete');
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 0) / ROW_HEIGHT) - 1);
     const moves: Record<string, number> = { ArrowDown: active + 1, ArrowUp: active - 1, PageDown: active + page, PageUp: active - page, Home: 0, End: total - 1 };
@@ -342,16 +357,20 @@ function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilt
   );
 }
 
-/** Entries picked one by one, a few of them: named in the delete dialog, so a slip of the mouse shows before it costs anything. */
+/** Entries picked one by one are named in the delete dialog (the first few), so a slip of the mouse shows before it costs anything. */
 const NAMED_PICKS = 5;
-function namedPicks(entries: EntriesBrowser): { hash: string; source: string }[] {
+interface NamedPicks {
+  shown: { hash: string; source: string }[];
+  more: number;
+}
+function namedPicks(entries: EntriesBrowser): NamedPicks {
   const { all, hashes } = entries.selection;
-  if (all || hashes.length > NAMED_PICKS) return [];
-  const shown = new Map(Object.values(entries.blocks).flatMap((rows) => rows.map((row) => [row.hash, row.source] as const)));
-  return hashes.map((hash) => ({ hash, source: shown.get(hash) ?? '' }));
+  if (all) return { shown: [], more: 0 };
+  const listed = new Map(Object.values(entries.blocks).flatMap((rows) => rows.map((row) => [row.hash, row.source] as const)));
+  return { shown: hashes.slice(0, NAMED_PICKS).map((hash) => ({ hash, source: listed.get(hash) ?? '' })), more: Math.max(0, hashes.length - NAMED_PICKS) };
 }
 
-function ConfirmDelete({ count, named, namespace, onClose }: { count: number; named: { hash: string; source: string }[]; namespace: string; onClose: () => void }) {
+function ConfirmDelete({ count, named, namespace, onClose }: { count: number; named: NamedPicks; namespace: string; onClose: () => void }) {
   const deleteSelected = useApp((s) => s.deleteSelectedEntries);
   const [busy, setBusy] = useState(false);
   const what = counted(count, 'entry', 'entries');
@@ -363,18 +382,21 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
       <p>
         Every version of each of the {what} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
-      {named.length > 0 && (
+      {named.shown.length > 0 && (
         <ul className="named-picks" aria-label="Entries to delete">
-          {named.map(({ hash, source }) => (
+          {named.shown.map(({ hash, source }) => (
             <li key={hash}>
               <code>{hash}</code> {source}
             </li>
           ))}
+          {named.more > 0 && <li>and {formatCount(named.more)} more</li>}
         </ul>
       )}
+      {/* The list changed under the dialog (another window deleted them): nothing is left to delete. */}
+      {count === 0 && !busy && <p role="status">Nothing is selected any more: the list changed since they were chosen.</p>}
       {busy && <p role="status">Deleting {what}; this window closes and says how many went when main has finished.</p>}
       <div className="row-actions">
-        <button type="button" className="danger" disabled={busy} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
+        <button type="button" className="danger" disabled={busy || count === 0} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
         <button type="button" data-autofocus disabled={busy} onClick={close}>

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { cleanup, fireEvent, screen } from '@testing-library/react';
+import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryView } from '../../src-shared/contract';
 import { fakeClient, ok, renderWith } from '../test/render';
@@ -77,5 +77,20 @@ describe('Deleting from the entry panel, by keyboard', () => {
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(document.activeElement).toBe(deleteButton);
     expect(calls.some((c) => c.method.startsWith('delete'))).toBe(false);
+  });
+
+  it('deleting the entry on show (its last version) puts focus on the entries list, not the page', async () => {
+    const { client } = fakeClient({ delete: () => ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true }) });
+    renderWith(
+      <>
+        <div role="listbox" aria-label="Entry list" tabIndex={0} />
+        <EntryPanel />
+      </>,
+      { client, state: { namespace: 'default', entry: { status: 'ready', data: imageView(40, 40, false) } } },
+    );
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete v1' })));
+    await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('listbox', { name: 'Entry list' })));
+    expect(screen.queryByRole('button', { name: 'Delete…' })).toBeNull();
   });
 });

@@ -4,6 +4,9 @@ import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
 import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
+/** The entries list (EntriesPanel), where focus goes when the entry on show is deleted. */
+const ENTRY_LIST = '[role="listbox"][aria-label="Entry list"]';
+
 export function EntryPanel() {
   const entry = useApp((s) => s.entry);
   const namespace = useApp((s) => s.namespace);
@@ -27,6 +30,12 @@ export function EntryPanel() {
   const keep = () => {
     setConfirming(null);
     deleteRef.current?.focus();
+  };
+  const remove = async (scope: 'version' | 'all') => {
+    await deleteEntry(scope);
+    setConfirming(null);
+    // Focus stays in the panel when a version is left to show; the entry gone, it goes to the list it was picked from, not the page.
+    requestAnimationFrame(() => (deleteRef.current ?? document.querySelector<HTMLElement>(ENTRY_LIST))?.focus());
   };
   const openKey = (key: string) => {
     setTab('layout');
@@ -60,11 +69,11 @@ export function EntryPanel() {
             Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its bytes are removed with the last version of {data.record.hash}. This cannot be undone.
           </p>
           <div className="row-actions">
-            <button type="button" className="danger" onClick={() => void deleteEntry('version').then(() => setConfirming(null))}>
+            <button type="button" className="danger" onClick={() => void remove('version')}>
               Delete v{data.record.version}
             </button>
             {versionCount !== null && versionCount > 1 && (
-              <button type="button" className="danger" onClick={() => void deleteEntry('all').then(() => setConfirming(null))}>
+              <button type="button" className="danger" onClick={() => void remove('all')}>
                 Delete all {versionCount} versions
               </button>
             )}

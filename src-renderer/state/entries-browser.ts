@@ -62,6 +62,7 @@ export function selectionOf(entries: EntriesBrowser): EntrySelection | null {
 export function bulkSummary(verb: string, outcome: BulkOutcome): string {
   const parts = [`${verb} ${counted(outcome.done, 'entry', 'entries')}`];
   if (outcome.skippedExpired) parts.push(`skipped ${formatCount(outcome.skippedExpired)} expired`);
+  if (outcome.gone) parts.push(`${formatCount(outcome.gone)} already gone (deleted elsewhere)`);
   if (outcome.failed) {
     const reasons = [...new Set(outcome.failures.map((f) => `${f.hash}: ${f.error.message}`))].slice(0, 3).join('; ');
     parts.push(`${formatCount(outcome.failed)} failed (${reasons}${outcome.failures.length > 3 ? '; …' : ''})`);
