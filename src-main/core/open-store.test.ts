@@ -24,3 +24,26 @@ it("the default store starts on a fresh machine: the app's data folder is made w
   expect(await bundledCli(['--store', elsewhere, 'store', file], { env })).toMatchObject({ code: 3, stderr: expect.stringContaining(`cannot create the store folder ${elsewhere}`) });
   expect(await fs.readdir(home)).toEqual(['config']);
 });
+
+it("a namespace's own folder is refused as a store (native and the service's layout): a drop there would file keys inside that namespace", async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-nested-'));
+  made.push(root);
+  const file = path.join(root, 'hello.txt');
+  await fs.writeFile(file, 'hello world');
+  const store = path.join(root, 'store');
+  expect(await bundledCli(['--store', store, 'store', file])).toMatchObject({ code: 0 });
+  const before = await fs.readdir(path.join(store, 'default'), { recursive: true });
+  const nested = path.join(store, 'default');
+  expect(await bundledCli(['--store', nested, 'store', file])).toMatchObject({
+    code: 2,
+    stderr: expect.stringContaining(`cannot use ${nested} as a store folder: it is the folder of namespace "default" in the store at ${store}; open that store instead`),
+  });
+  expect(await fs.readdir(path.join(store, 'default'), { recursive: true })).toEqual(before);
+  const service = path.join(root, 'service', 'TeamA');
+  await fs.mkdir(path.join(service, 'refs', 'by-hash'), { recursive: true });
+  expect(await bundledCli(['--store', service, 'namespaces'])).toMatchObject({ code: 2, stderr: expect.stringContaining('it is the folder of namespace "TeamA"') });
+  // A store whose namespace is called objects is a store, not a namespace folder.
+  const objectsNs = path.join(root, 'objects-store');
+  expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0 });
+  expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('-v2') });
+});

@@ -1113,9 +1113,26 @@ async function checkStoreRoot(root: string): Promise<void> {
     if (st || path.dirname(existing) === existing) break;
     existing = path.dirname(existing);
   }
+  if (existing === root && (await isNamespaceFolder(root))) {
+    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
+  }
   if (process.platform !== 'linux') return;
   const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
   if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
+}
+
+/**
+ * A namespace's own folder inside a store: `objects/` holding shards or content (native), or
+ * `refs/by-hash/` or `refs/by-id/` (the service's layout). A store root holds namespaces, never these:
+ * a namespace named `objects` or `refs` has its own folders inside, not shards.
+ */
+async function isNamespaceFolder(dir: string): Promise<boolean> {
+  const objects = await fs.readdir(path.join(dir, 'objects')).catch(() => [] as string[]);
+  if (objects.some((name) => /^[0-9a-f]{2}$|^[0-9a-f]{16}/.test(name))) return true;
+  for (const refs of ['by-hash', 'by-id']) {
+    if ((await fs.stat(path.join(dir, 'refs', refs)).catch(() => null))?.isDirectory()) return true;
+  }
+  return false;
 }
 
 function isAlive(pid: number): boolean {
