@@ -47,7 +47,11 @@ export const LIMITS = {
 
 const noNul = (s: string) => !s.includes('\u0000');
 /** Bounded text only: each layout checks its own naming rules (native lower case, the service's upper case and `_`). */
-export const namespaceTextSchema = z.string().min(1, 'a namespace cannot be empty').max(LIMITS.namespaceLength).refine(noNul, 'a namespace cannot contain NUL');
+export const namespaceTextSchema = z
+  .string()
+  .min(1, 'a namespace cannot be empty')
+  .max(LIMITS.namespaceLength, `a namespace is at most ${LIMITS.namespaceLength} characters in any layout`)
+  .refine(noNul, 'a namespace cannot contain NUL');
 /** A cache hash, a cache id (native `<hash>-v<n>`, service GUID), a SHA-256 or a storage key: the layout parses it. */
 export const entryRefSchema = z.string().min(1).max(LIMITS.keyLength).refine(noNul, 'cannot contain NUL');
 const namespace = namespaceTextSchema;
@@ -78,7 +82,7 @@ export const sourceNameSchema = z
   .max(LIMITS.nameLength)
   .refine(noNul, 'a source name cannot contain NUL')
   .refine((name) => !/^[A-Za-z]:/.test(name) && name.split(/[\\/]/).every((part) => part !== '' && part !== '.' && part !== '..'), 'a source name is a relative path without empty, "." or ".." parts');
-const profileText = z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL');
+const profileText = z.string().max(LIMITS.profileField, `at most ${LIMITS.profileField} characters`).refine(noNul, 'cannot contain NUL');
 /** The layout a profile opens: detected from its keys (`auto`), or forced. */
 export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];

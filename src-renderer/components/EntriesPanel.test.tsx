@@ -97,6 +97,13 @@ describe('the entries browser', () => {
     expect(asked[3]!.filter).toMatchObject({ name: 'file-4', minSize: 1024 });
     fireEvent.change(screen.getByLabelText('Largest size'), { target: { value: 'lots' } });
     expect(screen.getByRole('alert').textContent).toContain('A size is a number of bytes');
+    // Past what a number holds exactly, the field says so here; main was sent it and answered in its payload check's words.
+    const before = calls.length;
+    fireEvent.change(screen.getByLabelText('Largest size'), { target: { value: '' } });
+    fireEvent.change(screen.getByLabelText('Smallest size'), { target: { value: '99999999999999999999' } });
+    expect(screen.getByRole('alert').textContent).toContain('A size is a number of bytes');
+    await act(async () => {});
+    expect(calls.slice(before).some((c) => c.method === 'entries' && (c.input as MethodInput<'entries'>).filter?.minSize === 1e20)).toBe(false);
   });
 
   it('click, Ctrl+click and Shift+click select; Delete asks first, naming the count, and says what main did', async () => {

@@ -23,7 +23,8 @@ const hasFilter = (filter: EntryFilter) => Object.values(filter).some((v) => v !
 function parseSize(text: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
   const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-  return m && unit ? Math.round(Number(m[1]) * unit) : undefined;
+  const bytes = m && unit ? Math.round(Number(m[1]) * unit) : undefined;
+  return bytes !== undefined && Number.isSafeInteger(bytes) ? bytes : undefined; // beyond that, no size: the field says so
 }
 
 /** Every entry of the selected namespace: main sorts and filters, the list fetches only the rows on show. */

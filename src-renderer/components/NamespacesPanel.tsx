@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Loading, Panel } from './common';
@@ -24,6 +25,8 @@ export function NamespacesPanel() {
   const [checked, setChecked] = useState<{ name: string; refused: string | null } | null>(null);
   useEffect(() => {
     if (!typed || known) return setChecked(null);
+    // Longer than any layout takes: said here, not in the words of main's payload check.
+    if (typed.length > LIMITS.namespaceLength) return setChecked({ name: typed, refused: `a namespace is at most ${LIMITS.namespaceLength} characters in any layout` });
     let current = true;
     void checkNamespace(typed).then((refused) => current && setChecked({ name: typed, refused: refused?.message ?? null }));
     return () => {

@@ -93,6 +93,9 @@ describe('Namespaces', () => {
     fireEvent.change(filter, { target: { value: '../etc' } });
     await screen.findByTestId('namespace-refused');
     expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();
+    // Longer than any layout takes: said plainly, not in the words of main's payload check.
+    fireEvent.change(filter, { target: { value: 'a'.repeat(300) } });
+    await waitFor(() => expect(screen.getByTestId('namespace-refused').textContent).toBe(`“${'a'.repeat(300)}” cannot be a namespace here: a namespace is at most 128 characters in any layout`));
   });
 });
 
