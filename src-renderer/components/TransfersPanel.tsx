@@ -1,4 +1,5 @@
 import { useRef } from 'react';
+import type { StoredEntry } from '../../src-shared/contract';
 import type { StoreChoice } from '../api/client';
 import { counted, formatBytes, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
@@ -202,15 +203,20 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
       {t.phase === 'done' && t.result && (
         <div className="transfer-result">
           <code>{t.result.hash}</code> <code>{t.result.cache_id}</code>{' '}
-          <span className={`badge ${t.result.version > 1 ? '' : 'ok'}`}>
-            {t.result.version > 1 ? `new version v${t.result.version} of content already stored` : 'new content'}
-          </span>
+          <span className={`badge ${t.result.version > 1 ? '' : 'ok'}`}>{resultBadge(t.result)}</span>
         </div>
       )}
       {t.phase === 'cancelled' && <div className="muted">Cancelled: nothing was stored.</div>}
       {t.phase === 'failed' && t.error && <ErrorLine error={t.error} />}
     </li>
   );
+}
+
+/** What the store did; a later version whose content the store did not hold whole (missing, or damaged and replaced) says so. */
+function resultBadge(result: StoredEntry): string {
+  if (result.version === 1) return 'new content';
+  if (result.deduplicated) return `new version v${result.version} of content already stored`;
+  return `new version v${result.version}; its content was missing or damaged, and is stored again`;
 }
 
 function formatEta(seconds: number): string {

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
-import { formatCount } from '../lib/format';
+import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
@@ -80,7 +80,7 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
   return (
     <div aria-label="Verify report">
       <p className={report.problems.length ? 'error' : 'ok-text'} role="status">
-        {report.problems.length ? `${report.problems.length} problems` : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked).
+        {report.problems.length ? counted(report.problems.length, 'problem', 'problems') : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked).
       </p>
       {report.notes.map((n) => (
         <p key={n} className="muted">
@@ -110,7 +110,7 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
           {report.problems.length > 0 && (
             <p className="muted" data-testid="unrepaired">
               Repair makes only safe changes and never rewrites or deletes content (one repair may settle several problems): verify again to see
-              what is left. A damaged version is deleted from its entry, or its file stored again.
+              what is left. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again.
             </p>
           )}
           <ul className="problems">

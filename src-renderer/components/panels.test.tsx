@@ -213,6 +213,18 @@ describe('Transfers', () => {
     await waitFor(() => expect(screen.getByText('new version v4 of content already stored')).toBeTruthy());
   });
 
+  it('a new version whose content the store had lost or found damaged says its content is stored again', async () => {
+    const { client } = fakeClient({
+      hashFile: () => ok({ hash: 'b94d27b9934d3e08', sha256: 'x', size: 10, existing: { cache_id: 'b94d27b9934d3e08-v1', version: 1 } }),
+      storeFile: () => ok({ cache_id: 'b94d27b9934d3e08-v2', hash: 'b94d27b9934d3e08', version: 2, namespace: 'default', size: 10, source: 'a.bin', deduplicated: false, keys: [] }),
+      namespaces: () => ok({ namespaces: [] }),
+      entries: () => ok({ entries: [] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([file('a.bin', 10)]));
+    await waitFor(() => expect(screen.getByText('new version v2; its content was missing or damaged, and is stored again')).toBeTruthy());
+  });
+
   it('cancels a row, and shows failures inline', async () => {
     const { client, calls } = fakeClient({ hashFile: (input) => (input.path.endsWith('bad.bin') ? fail('too_large', 'bigger than the 1 GiB limit') : new Promise(() => {})), cancel: () => ok({ cancelled: true }) });
     const { store } = renderWith(<TransfersPanel />, { client });
@@ -310,7 +322,7 @@ describe('Verify', () => {
       repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
     };
     renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, report, scope: 'default' } } });
-    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^Repair makes only safe changes and never rewrites or deletes content \(one repair may settle several problems\): verify again to see\s+what is left\. A damaged version is deleted from its entry, or its file stored again\.$/);
+    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^Repair makes only safe changes and never rewrites or deletes content \(one repair may settle several problems\): verify again to see\s+what is left\. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again\.$/);
   });
 
   it('shows an error and refuses a bad sample size', async () => {
