@@ -1,5 +1,5 @@
 // Ctrl+C during a store, on the bundled CLI as an operator runs it.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +24,16 @@ describe('cache-admin store, interrupted', () => {
     expect(staged()).toBe(0);
     // No namespace: only the staging folder and the 4 MiB kept aside while the content streamed in.
     expect(readdirSync(store).filter((name) => name !== '.staging' && name !== '.space-reserve' && !name.startsWith('_'))).toEqual([]);
+  });
+});
+
+describe('cache-admin on a stream that fails before its first chunk', () => {
+  // The hashing thread's port kept such a process alive after it had said why it stopped (so did a Ctrl+C before a pipe's first byte).
+  it('`hash --as string` of text that is not UTF-8 says so and exits 2', () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'bad-utf8-'));
+    writeFileSync(path.join(work, 'bad.txt'), Buffer.from([0xff, 0xfe]));
+    const run = spawnSync(process.execPath, [CLI_BUNDLE, '--memory', 'hash', '--as', 'string', path.join(work, 'bad.txt')], { encoding: 'utf8', timeout: 10_000 });
+    expect([run.status, run.stderr]).toEqual([2, 'cache-admin: invalid_input: the input is not valid UTF-8 text\n']);
   });
 });
 

@@ -1,4 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BufferRing } from './buffer-ring';
 import { WorkerHash } from './hash-worker';
@@ -16,6 +20,19 @@ async function* inChunks(bytes: Uint8Array, sizes: number[]): AsyncIterable<Uint
 }
 
 describe('hashing streamed content on the hashing thread', () => {
+  it('a process whose streamed content failed before its first chunk (a Ctrl+C, bad input) ends: the thread never holds it open', () => {
+    const script = `
+      import { pumpHashed } from ${JSON.stringify(path.join(import.meta.dirname, 'hashing.ts'))};
+      async function* failing() { throw new Error('stopped'); }
+      await pumpHashed({ kind: 'stream', stream: failing() }, {}).catch((err) => console.log(err.message));
+    `;
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'hash-thread-')), 'failing.mts'); // (run with -e, it ended either way)
+    writeFileSync(file, script);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 20_000 });
+    rmSync(path.dirname(file), { recursive: true });
+    expect([run.signal, run.status, run.stdout]).toEqual([null, 0, 'stopped\n']);
+  });
+
   it('two hashes at once, from shared and ordinary chunks, each give the SHA-256 of their own bytes', async () => {
     const ring = new BufferRing(2, 1 << 16);
     const shared = await ring.next();

@@ -35,7 +35,6 @@ class HashThread {
   private waiting = 0;
 
   constructor(onExit: () => void) {
-    this.worker.unref();
     this.worker.on('message', ({ job, digest }: { job: number; digest?: string }) => {
       const queue = this.pending.get(job)!;
       queue.shift()!.resolve(digest);
@@ -50,6 +49,9 @@ class HashThread {
     };
     this.worker.on('error', fail);
     this.worker.on('exit', (code) => fail(`exit code ${code}`));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a process whose
+    // only job failed before its first chunk (bad UTF-8 in `hash --as string`) then never exited.
+    this.worker.unref();
   }
 
   send(job: number, chunk: Uint8Array | null, end?: 'digest' | 'drop'): Promise<string | undefined> {
