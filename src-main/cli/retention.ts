@@ -19,7 +19,7 @@ export const RETENTION_OPTIONS = {
 } as const;
 
 export const RETENTION_USAGE = `  policy get                                 the retention policy: store-wide and per namespace (--ns)
-  policy set [--ns NS] --ttl AGE|none|default [--keep-versions N|none|default]
+  policy set [--ns NS] [--ttl AGE|none|default] [--keep-versions N|none|default]
                                              AGE: a number and s, m, h or d (90s, 12h, 30d); none: keep forever;
                                              default: drop the namespace's own rule (without --ns: store-wide)
   prune [--older-than AGE | --expired] [--keep-versions N] [--dry-run]
