@@ -98,7 +98,7 @@ test('adds another local folder, refusing a relative path', async ({ page, bridg
   await form.getByLabel('Name').fill('second folder');
   await form.getByLabel('Folder').fill('relative/store');
   await form.getByRole('button', { name: 'Save and connect' }).click();
-  await expect(form.getByRole('alert')).toHaveText('Folder: must be an absolute path');
+  await expect(form.getByRole('alert')).toHaveText('Folder: must be an absolute path (a ~ is not expanded: write the folder out, such as /home/me/cache)');
   await expect(form.getByLabel('Folder')).toBeFocused();
   await form.getByLabel('Folder').fill(folder);
   await form.getByRole('button', { name: 'Save and connect' }).click();

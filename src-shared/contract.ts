@@ -71,7 +71,7 @@ const filePath = z
   .min(1, 'cannot be empty')
   .max(LIMITS.pathLength)
   .refine(noNul, 'paths cannot contain NUL')
-  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path');
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), 'must be an absolute path (a ~ is not expanded: write the folder out, such as /home/me/cache)');
 /**
  * The source name a dropped file is recorded under: its path inside the drop (`photos/2024/a.jpg`),
  * as the CLI records a folder's files. Relative, `/`-separated, no empty, `.` or `..` part, no NUL.

@@ -44,7 +44,7 @@ describe('switching store while files go into the open one', () => {
     const storing = session.transfer('other-window', 'store', null, (options) => session.format.store('default', { source: { kind: 'stream', stream: heldSource() }, name: 'c.txt' }, options));
     expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({
       ok: false,
-      error: { code: 'conflict', message: expect.stringMatching(/^1 transfer is still going into .* \(from this or another window\): let them finish or cancel them before switching store$/) },
+      error: { code: 'conflict', message: expect.stringMatching(/^1 transfer is still going into .* \(from this or another window\): let it finish or cancel it before switching store$/) },
     });
     expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'third', dir: folder } })).toMatchObject({ ok: false, error: { code: 'conflict' } });
     expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { profile: 'command-line' } });
@@ -258,6 +258,10 @@ describe('profiles', () => {
     expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'work (moved)', dir: first } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named work (moved): choose another name, or edit that one' } });
     const listed = (await dispatch('profiles', {})) as { ok: true; value: { profiles: { id: string; name: string }[] } };
     expect(listed.value.profiles.filter((p) => p.id === id)).toEqual([expect.objectContaining({ name: 'work (moved)' })]);
+    // The same folder spelled another way is the same folder: one profile opens it.
+    const spelled = `${path.dirname(second)}/../${path.basename(path.dirname(second))}/${path.basename(second)}/`;
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'again', dir: spelled } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: `the profile work (moved) already opens ${second}: choose it, or edit it` } });
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'home', dir: '~/cache' } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('must be an absolute path (a ~ is not expanded') } });
 
     // A bucket whose secret was kept only for the run: after a restart it must be entered again.
     const bucket = { kind: 's3' as const, name: 'bucket', bucket: 'my-bucket', prefix: '', region: 'us-east-1', endpoint: '', pathStyle: false, awsProfile: '', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'kept-for-the-run' };

@@ -185,7 +185,7 @@ export class AppSession {
     const busy = [...this.transfers.values()].filter((t) => t.phase === 'store' || t.phase === 'hash').length + this.drops.running;
     if (busy === 0 || !this.active) return;
     const { name } = this.active.profile;
-    throw new CacheError('conflict', `${busy === 1 ? '1 transfer is' : `${busy} transfers are`} still going into ${name} (from this or another window): let them finish or cancel them before switching store`);
+    throw new CacheError('conflict', `${busy === 1 ? '1 transfer is' : `${busy} transfers are`} still going into ${name} (from this or another window): let ${busy === 1 ? 'it' : 'them'} finish or cancel ${busy === 1 ? 'it' : 'them'} before switching store`);
   }
 
   private async activate(next: { profile: ProfileSummary; store: OpenedStore }): Promise<void> {

@@ -148,9 +148,13 @@ export class ProfileStore {
     const id = existing?.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
     const format = input.format ?? 'auto';
     if (input.kind === 'local') {
-      await checkStoreFolder(input.dir);
-      await this.refuseSettingsFolder(input.dir);
-      const stored: StoredProfile = { id, kind: 'local', name: input.name, dir: input.dir, format };
+      // `/srv/a/../a/` is /srv/a: one folder, one profile (two would open one store as two).
+      const dir = path.resolve(input.dir);
+      const sameFolder = data.profiles.find((p) => p.kind === 'local' && path.resolve(p.dir) === dir && p.id !== editing?.id);
+      if (sameFolder) throw new CacheError('invalid_input', `the profile ${sameFolder.name} already opens ${dir}: choose it, or edit it`);
+      await checkStoreFolder(dir);
+      await this.refuseSettingsFolder(dir);
+      const stored: StoredProfile = { id, kind: 'local', name: input.name, dir, format };
       return { stored, replaces: existing?.id, location: locationOf(stored, undefined) };
     }
     const { secretAccessKey, ...rest } = keepKeyId && editing?.kind === 's3' ? { ...input, accessKeyId: editing.accessKeyId } : input;

@@ -652,7 +652,7 @@ describe('Issue 17: the app tells the truth', () => {
     fireEvent.change(within(folderForm).getByLabelText('Name'), { target: { value: 'second' } });
     fireEvent.change(within(folderForm).getByLabelText('Folder'), { target: { value: 'relative/store' } });
     fireEvent.submit(folderForm);
-    expect(within(folderForm).getByRole('alert').textContent).toBe('Folder: must be an absolute path');
+    expect(within(folderForm).getByRole('alert').textContent).toBe('Folder: must be an absolute path (a ~ is not expanded: write the folder out, such as /home/me/cache)');
     expect(document.activeElement).toBe(within(folderForm).getByLabelText('Folder'));
     fireEvent.change(within(folderForm).getByLabelText('Name'), { target: { value: '   ' } }); // passes "required", trimmed to nothing
     fireEvent.submit(folderForm);

@@ -373,7 +373,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     /** Why the store cannot be switched now: transfers still going into the open one. */
     function busyTransfers(): ErrorInfo | null {
       const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length + get().drops.filter((d) => d.status === 'running' || d.status === 'cancelling').length;
-      return busy ? { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let them finish or cancel them before switching store` } : null;
+      const them = busy === 1 ? 'it' : 'them';
+      return busy ? { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let ${them} finish or cancel ${them} before switching store` } : null;
     }
 
     /** Runs one connect attempt, shown at once as "Connecting…" with a Cancel, and switches every panel when it worked. */
