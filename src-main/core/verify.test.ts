@@ -193,7 +193,7 @@ describe('verify', () => {
     const dirty = await cli(['--store', dir, '--json', 'verify']);
     expect(dirty.code).toBe(1);
     const parsed = JSON.parse(dirty.stdout) as { checked: number; problems: Problem[] };
-    expect(Object.keys(parsed)).toEqual(['checked', 'problems']);
+    expect(Object.keys(parsed)).toEqual(['checked', 'problems', 'notes']);
     expect(Object.keys(parsed.problems[0]!)).toEqual(['kind', 'key', 'hash', 'detail']);
     expect((await cli(['--store', dir, 'verify', '--sample', '0'])).code).toBe(2);
     expect((await cli(['--store', dir, '--ns', '../x', 'verify'])).code).toBe(2);
