@@ -47,3 +47,30 @@ it("a namespace's own folder is refused as a store (native and the service's lay
   expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0 });
   expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('-v2') });
 });
+
+it("a forced layout never starts a second layout in a store that holds only the other one; it picks among the layouts a store holds, and sets an empty store's", async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-forced-'));
+  made.push(root);
+  const file = path.join(root, 'hello.txt');
+  await fs.writeFile(file, 'hello world');
+  const listing = (dir: string) => fs.readdir(dir, { recursive: true }).then((names) => names.sort());
+  for (const [layout, other, marker] of [
+    ['native', 'mgraph', 'docs/objects/, docs/temporal/'],
+    ['mgraph', 'native', 'docs/data/, docs/refs/'],
+  ] as const) {
+    const store = path.join(root, layout);
+    expect(await bundledCli(['--store', store, '--format', layout, '--ns', 'docs', 'store', file])).toMatchObject({ code: 0 });
+    const before = await listing(store);
+    const refused = await bundledCli(['--store', store, '--format', other, '--ns', 'docs', 'store', file]);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining(`(found ${marker}`) });
+    expect(refused.stderr).toContain('it would show none of its entries and write a second layout beside them');
+    expect(await listing(store)).toEqual(before);
+    // Its own layout, forced, opens as before.
+    expect(await bundledCli(['--store', store, '--format', layout, '--ns', 'docs', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringMatching(/-v2 |new version of content already stored/) });
+  }
+  // A store holding both (made by hand here) opens in either, as asked.
+  const mixed = path.join(root, 'mixed');
+  await fs.cp(path.join(root, 'native'), mixed, { recursive: true });
+  await fs.cp(path.join(root, 'mgraph', 'docs'), path.join(mixed, 'other'), { recursive: true });
+  for (const layout of ['native', 'mgraph']) expect(await bundledCli(['--store', mixed, '--format', layout, 'namespaces'])).toMatchObject({ code: 0 });
+});

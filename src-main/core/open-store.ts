@@ -2,7 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CacheService, type CacheServiceOptions } from './cache-service';
-import { type Detection, detectFormat } from './formats/detect';
+import { type Detection, LAYOUT_LABELS, detectFormat } from './formats/detect';
+import { CacheError } from '../../src-shared/errors';
 import type { FormatName, StoreFormat } from './formats/format';
 import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { NativeFormat } from './formats/native/native-format';
@@ -63,9 +64,23 @@ export interface OpenedStore {
   detection: Detection;
 }
 
-/** The layout over an open backend: forced by `format`, else detected from a few listings. */
+/**
+ * The layout over an open backend: forced by `format`, else detected from a few listings. A forced
+ * layout picks one of the layouts a store holds, or the layout of an empty store; a store holding
+ * only the other layout is refused, as it would show none of its entries and take a second layout's
+ * keys beside them.
+ */
 export async function formatOf(storage: StorageBackend, options: OpenFormatOptions = {}): Promise<OpenedStore> {
-  const detection = options.format ? { format: options.format, reason: `${options.format}, as chosen (not detected)` } : await detectFormat(storage);
+  const detected = await detectFormat(storage);
+  const forced = options.format;
+  const other = forced && Object.keys(detected.found).find((f): f is FormatName => f !== forced);
+  if (forced && other && !detected.found[forced]) {
+    throw new CacheError(
+      'invalid_input',
+      `this store holds ${LAYOUT_LABELS[other]} only (found ${detected.found[other]!.join(', ')}): opened as ${LAYOUT_LABELS[forced]} it would show none of its entries and write a second layout beside them; open it with its layout detected from its keys`,
+    );
+  }
+  const detection = forced ? { ...detected, format: forced, reason: `${forced}, as chosen (not detected)` } : detected;
   const { format: _forced, ...cacheOptions } = options;
   const format = detection.format === 'mgraph' ? new MgraphFormat(storage, { maxEntryBytes: options.maxEntryBytes, now: options.now }) : new NativeFormat(new CacheService(storage, cacheOptions));
   return { format, detection };

@@ -412,12 +412,15 @@ describe('contract dispatch', () => {
       await session.close();
     });
 
-    it('a profile (or --format) that forces the native layout opens the same folder as native', async () => {
-      const { dispatch, session, copy } = await serviceSession('native');
-      expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { format: 'native', formatReason: expect.stringContaining('chosen') } });
-      expect(await dispatch('profiles', {})).toMatchObject({ ok: true, value: { profiles: expect.arrayContaining([expect.objectContaining({ id: 'command-line', format: 'native' })]) } });
+    it('a profile (or --format) that forces the layout the store does not hold is refused and not kept; forcing its own opens it', async () => {
+      await expect(serviceSession('native')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("this store holds the Python cache service's layout only") });
+      const { dispatch, session, copy, profiles } = await serviceSession();
+      const refused = await dispatch('saveProfile', { profile: { kind: 'local', name: 'svc-native', dir: copy, format: 'native' } });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('would show none of its entries') } });
+      expect((await profiles.view()).profiles.map((p) => p.name)).not.toContain('svc-native');
+      expect(await dispatch('capabilities', {})).toMatchObject({ ok: true, value: { format: 'mgraph' } });
       const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'svc', dir: copy, format: 'mgraph' } });
-      expect(saved).toMatchObject({ ok: true, value: { profile: { format: 'mgraph' }, capabilities: { format: 'mgraph' } } });
+      expect(saved).toMatchObject({ ok: true, value: { profile: { format: 'mgraph' }, capabilities: { format: 'mgraph', formatReason: expect.stringContaining('chosen') } } });
       expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'bad', dir: '/x', format: 'git' } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
       await session.close();
     });

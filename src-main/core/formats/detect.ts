@@ -11,7 +11,11 @@ export interface Detection {
   format: FormatName;
   /** Why, in one line (shown by the CLI and the connection bar). */
   reason: string;
+  /** Each layout whose keys were found, with up to three of its folders. */
+  found: Partial<Record<FormatName, string[]>>;
 }
+
+export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native layout', mgraph: "the Python cache service's layout" };
 
 /**
  * Which layout a store holds, from a few listings: `<ns>/objects/…` and `<ns>/temporal/…` are
@@ -29,9 +33,10 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
       if (format) votes[format].push(sub);
     }
   }
+  const found: Detection['found'] = {};
+  for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
-  if (votes.native.length === 0 && votes.mgraph.length === 0) return { format: fallback, reason: `no layout keys found: ${fallback} (the default)` };
+  if (votes.native.length === 0 && votes.mgraph.length === 0) return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found };
   const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
-  const label = format === 'mgraph' ? "the Python cache service's layout" : 'the native layout';
-  return { format, reason: `${label}: found ${votes[format].slice(0, 3).join(', ')}` };
+  return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found };
 }
