@@ -339,6 +339,8 @@ export interface EntryListItem {
   /** The latest version is past its namespace's TTL (so every version is). */
   expired: boolean;
   expires_at: string | null;
+  /** Versions are listed but the content is not in the store (lost or deleted by hand). */
+  content_missing: boolean;
 }
 
 export interface EntriesWindow {

@@ -418,7 +418,8 @@ export class CacheService {
   /**
    * Sizes come with the listing where it has them (S3, memory), else from an index-entry name
    * (`~<size>~`), so a local folder lists names only and stats nothing; content no index entry
-   * names (a store in flight, an orphan) is sized on its own.
+   * names (a store in flight, an orphan) is sized on its own. Entries are hashes with content or an
+   * index entry, as the entries list has them.
    */
   private async count(prefix: string): Promise<Omit<NamespaceStats, 'namespace'>> {
     const counts = { entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} as Record<string, number> };
@@ -441,6 +442,8 @@ export class CacheService {
       }
     });
     for (const [key, size] of contentSizes) counts.bytes += size ?? namedSizes.get(key) ?? (await sizeOf(this.storage, key));
+    // An entry whose content is lost is still an entry (the entries list shows it, marked).
+    for (const key of namedSizes.keys()) if (!contentSizes.has(key)) counts.entries++;
     return counts;
   }
 

@@ -97,6 +97,22 @@ describe.each(backends)('on %s', (_where, open) => {
       expect(pages.flat()).toEqual((await format.entryRows('docs')).sort((a, b) => (a.hash < b.hash ? -1 : 1)));
     });
 
+    it('an entry whose content was lost stays a row, marked, in both listings and in the counts', async () => {
+      const { format, notes } = await stocked();
+      await format.storage.delete(notes.keys[0]!); // the content key, as if removed by hand
+      const rows = await format.entryRows('docs');
+      expect(rows.find((r) => r.hash === notes.hash)).toMatchObject({ versions: 1, size: 26, source: 'notes.txt', contentMissing: true });
+      expect(rows.filter((r) => r.contentMissing)).toHaveLength(1);
+      const { storage } = format;
+      const [list, listKeys] = [storage.list.bind(storage), storage.listKeys?.bind(storage)];
+      storage.list = (prefix, options) => list(prefix, { ...options, limit: 2 });
+      if (listKeys) storage.listKeys = (prefix, options) => listKeys(prefix, { ...options, limit: 2 });
+      const sorted = [];
+      for await (const page of format.sortedEntryRows('docs')) sorted.push(...page);
+      expect(sorted).toEqual(rows.sort((a, b) => (a.hash < b.hash ? -1 : 1)));
+      expect(await format.namespaces()).toMatchObject([{ name: 'docs', entries: 3, versions: 4 }]);
+    });
+
     it('a selection resolves to the rows still there: some hashes, or all the filter shows but those excepted', async () => {
       const { tables, photo, notes, blob } = await stocked();
       expect((await tables.selected('docs', { hashes: [photo.hash.toUpperCase(), 'ffffffffffffffff'] })).map((r) => r.hash)).toEqual([photo.hash]);

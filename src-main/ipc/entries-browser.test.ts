@@ -39,7 +39,7 @@ describe('entries (a window of the sorted, filtered table)', () => {
     const { window, alpha } = await setup();
     const first = await window({ namespace: 'alpha', limit: 5, sort: 'storedAt', descending: true });
     expect([first.total, first.knownTotal, first.rows.length]).toEqual([30, 30, 5]);
-    expect(first.rows[0]).toEqual({ hash: alpha[29]!.hash, versions: 1, stored_at: alpha[29]!.stored_at, size: alpha[29]!.size, source: 'entry-29.txt', content_type: 'text/plain', expired: false, expires_at: null });
+    expect(first.rows[0]).toEqual({ hash: alpha[29]!.hash, versions: 1, stored_at: alpha[29]!.stored_at, size: alpha[29]!.size, source: 'entry-29.txt', content_type: 'text/plain', expired: false, expires_at: null, content_missing: false });
     const filtered = await window({ namespace: 'alpha', filter: { name: 'entry-2' }, sort: 'source' });
     expect(filtered.rows.map((r) => r.source)).toEqual(['entry-2.txt', ...Array.from({ length: 10 }, (_, i) => `entry-2${i}.txt`)]);
     expect([filtered.total, filtered.knownTotal]).toEqual([11, 30]);

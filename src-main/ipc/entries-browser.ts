@@ -38,6 +38,7 @@ export async function entriesWindow(format: StoreFormat, input: EntriesInput): P
     size: r.size,
     source: r.source,
     content_type: r.type,
+    content_missing: r.contentMissing === true,
     ...(r.storedAt === null ? { expired: false, expires_at: null } : retention.expiryOf(policy, namespace, r.storedAt)),
   }));
   return { namespace, ...window, rows };

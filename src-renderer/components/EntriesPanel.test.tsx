@@ -15,6 +15,7 @@ const row = (i: number, over: Partial<EntryListItem> = {}): EntryListItem => ({
   content_type: 'text/plain',
   expired: false,
   expires_at: null,
+  content_missing: false,
   ...over,
 });
 
@@ -43,13 +44,18 @@ const list = () => screen.getByRole('listbox', { name: 'Entry list' });
 const active = () => list().getAttribute('aria-activedescendant');
 
 describe('the entries browser', () => {
-  it('shows every column and the expired badge (#19), sized to the whole namespace while fetching one block', async () => {
-    const { client, calls } = fakeClient({ entries: namespaceOf(100_000, (i) => (i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : {})) });
+  it('shows every column, the expired badge (#19) and a content-missing badge, sized to the whole namespace while fetching one block', async () => {
+    const { client, calls } = fakeClient({
+      entries: namespaceOf(100_000, (i) => (i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : i === 1 ? { content_missing: true } : {})),
+    });
     renderWith(<EntriesPanel />, { client });
     await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries'));
-    const first = (await screen.findAllByRole('option'))[0]!;
-    expect(first.textContent).toBe(`${hashOf(0)}expired file-0.txttext/plain0 B32026-11-24 00:00`);
-    expect(first.querySelector('.badge.expired')).not.toBeNull();
+    const [first, second, third] = await screen.findAllByRole('option');
+    expect(first!.textContent).toBe(`${hashOf(0)}expired file-0.txttext/plain0 B32026-11-24 00:00`);
+    expect(first!.querySelector('.badge.expired')).not.toBeNull();
+    // Content lost from the store: the entry stays listed, and says so.
+    expect(second!.textContent).toBe(`${hashOf(1)}content missing file-1.txttext/plain1 B12026-11-24 00:00`);
+    expect(third!.textContent).not.toContain('missing');
     expect((list().firstElementChild as HTMLElement).style.height).toBe(`${100_000 * 30}px`);
     expect(screen.getAllByRole('option').length).toBeLessThan(100);
     expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0]);

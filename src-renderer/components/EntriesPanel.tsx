@@ -262,6 +262,11 @@ export function EntriesPanel() {
                     <>
                       <code className="hash">{entry.hash}</code>
                       <span className="name" title={entry.source}>
+                        {entry.content_missing && (
+                          <span className="badge expired" title="Its content is not in the store (lost or deleted by hand): open it to verify or delete it">
+                            content missing
+                          </span>
+                        )}
                         {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {entry.source}
                       </span>
                       <span className="type" title={entry.content_type ?? ''}>

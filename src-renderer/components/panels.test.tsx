@@ -428,7 +428,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
         client,
         state: {
           tab: 'stats',
-          entries: { ...emptyEntries('default'), total: 1, knownTotal: 1, status: 'ready', blocks: { 0: [{ hash: hashOf(7), size: 1, stored_at: '2026-11-24T00:00:00.000Z', source: 'a.txt', content_type: 'text/plain', versions: 1, expired: false, expires_at: null }] } },
+          entries: { ...emptyEntries('default'), total: 1, knownTotal: 1, status: 'ready', blocks: { 0: [{ hash: hashOf(7), size: 1, stored_at: '2026-11-24T00:00:00.000Z', source: 'a.txt', content_type: 'text/plain', versions: 1, expired: false, expires_at: null, content_missing: false }] } },
           entry: { status: 'ready', data: entryView() },
           verify: { status: 'done', checked: 7, scope: 'default', report },
         },

@@ -65,6 +65,8 @@ export interface FormatEntryRow {
   size: number | null;
   /** The latest version's source name; '' where none is recorded (the service). */
   source: string;
+  /** Versions are listed but the content is not in the store (lost or deleted by hand): verify reports it. */
+  contentMissing?: true;
 }
 
 export interface FormatVersion {

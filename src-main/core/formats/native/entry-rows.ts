@@ -5,25 +5,36 @@ import { forEachKey } from '../../storage/list-page';
 import type { EntryRowsOptions, FormatEntryRow } from '../format';
 
 /**
- * Folds listed keys into rows. A hash is a row when its content is listed (as the namespace's entry
- * count counts it); its index entries (`<hash>~<ver>~<time>~<size>~<source>`) give the versions, and
- * the latest's time, size and source.
+ * Folds listed keys into rows. A hash is a row when its content or an index entry
+ * (`<hash>~<ver>~<time>~<size>~<source>`) is listed, as the namespace's entry count counts it: the
+ * index entries give the versions, and the latest's time, size and source. An index entry without
+ * its content (content lost: a store writes its content first and a delete removes it last) is a
+ * row marked `contentMissing`, so a loss shows in the list instead of hiding the entry.
  */
 class RowFolder {
   private readonly listed = new Map<string, FormatEntryRow>();
-  /** Hashes whose content is listed, in listing order. */
-  readonly withContent: string[] = [];
+  private readonly withContent = new Set<string>();
+  /** Hashes that are rows, in listing order. */
+  readonly hashes: string[] = [];
 
   constructor(private readonly cache: CacheService) {}
+
+  private seen(hash: string): void {
+    if (!this.withContent.has(hash) && !this.listed.has(hash)) this.hashes.push(hash);
+  }
 
   /** The hash the key belongs to, or null for a key that is no part of an entry. */
   add(key: string): string | null {
     const { layout } = this.cache;
     const described = layout.describeKey(key);
-    if (described?.kind === 'content') this.withContent.push(described.hash);
+    if (described?.kind === 'content') {
+      this.seen(described.hash);
+      this.withContent.add(described.hash);
+    }
     if (described?.kind !== 'version_entry') return described?.hash ?? null;
     const v = layout.parseVersionEntry(described.hash, key);
     if (!v) return described.hash;
+    this.seen(described.hash);
     const row = this.listed.get(described.hash);
     if (!row) this.listed.set(described.hash, { hash: described.hash, versions: 1, version: v.version, storedAt: v.stored_at, size: v.size, source: v.source });
     else {
@@ -33,11 +44,12 @@ class RowFolder {
     return described.hash;
   }
 
-  /** The rows of the first `count` hashes with content, forgotten here. */
-  take(count = this.withContent.length): FormatEntryRow[] {
-    // Content no index entry names yet (a store in flight) is still an entry, with what is known.
-    return this.withContent.splice(0, count).map((hash) => {
+  /** The rows of the first `count` hashes, forgotten here. */
+  take(count = this.hashes.length): FormatEntryRow[] {
+    return this.hashes.splice(0, count).map((hash) => {
+      // Content no index entry names yet (a store in flight) is still an entry, with what is known.
       const row = this.listed.get(hash) ?? { hash, versions: null, version: null, storedAt: null, size: null, source: '' };
+      if (!this.withContent.delete(hash)) row.contentMissing = true;
       this.listed.delete(hash);
       return row;
     });
@@ -51,7 +63,7 @@ export async function nativeEntryRows(cache: CacheService, namespace: string, { 
   const visit = (key: string) => {
     rows.add(key);
     // Told once per thousand: a walking thread's batch of keys arrives at once.
-    if (onListed && rows.withContent.length - told >= 1000) onListed((told = rows.withContent.length));
+    if (onListed && rows.hashes.length - told >= 1000) onListed((told = rows.hashes.length));
   };
   await forEachKey(cache.storage, cache.layout.objectsPrefix(parseNamespace(namespace)), visit, signal);
   return rows.take();
@@ -72,7 +84,7 @@ export async function* nativeSortedEntryRows(cache: CacheService, namespace: str
     for (const key of 'keys' in page ? page.keys : page.objects.map((o) => o.key)) last = rows.add(key) ?? last;
     cursor = page.cursor;
     // The last hash of a page may have more keys on the next one (its content key comes first: it is their prefix).
-    const pending = cursor !== undefined && last !== null && rows.withContent.at(-1) === last ? 1 : 0;
-    yield rows.take(rows.withContent.length - pending);
+    const pending = cursor !== undefined && last !== null && rows.hashes.at(-1) === last ? 1 : 0;
+    yield rows.take(rows.hashes.length - pending);
   } while (cursor !== undefined);
 }
