@@ -385,6 +385,22 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.storage.list('Team_F/')).objects).toEqual([]);
   });
 
+  it("a JSON and a binary stored at one key_based path share a data folder: deleting one keeps the other's child data", async () => {
+    const format = new MgraphFormat(await open());
+    const at = { strategy: 'key_based', cache_key: 'p/q', file_id: 'f' };
+    const json = await format.store('k', { source: { kind: 'bytes', bytes: new TextEncoder().encode('{"v": 1}') }, as: 'json', options: at });
+    const binary = await format.store('k', { source: { kind: 'bytes', bytes: new Uint8Array([0, 1, 2]) }, as: 'bytes', options: at });
+    // Child data the service stored under the binary entry (its store_data): the folder is named after the file's stem.
+    const child = 'k/data/key-based/p/q/f/data/child1.txt';
+    await format.storage.put(child, new TextEncoder().encode('"child"'));
+    expect((await format.record('k', { cacheId: binary.cache_id })).child_data.map((c) => c.key)).toEqual([child]);
+    await format.delete('k', { cacheId: json.cache_id });
+    expect(await format.storage.exists(child)).toBe(true);
+    expect(Array.from(Buffer.from((await collect((await format.retrieve('k', { cacheId: binary.cache_id })).content))))).toEqual([0, 1, 2]);
+    await format.delete('k', { cacheId: binary.cache_id }); // the last entry naming the folder: its child data goes with it
+    expect((await format.storage.list('k/data/')).objects).toEqual([]);
+  });
+
   it("a namespace copied by hand (its refs name the original's files): deleting there never touches the original", async () => {
     const format = new MgraphFormat(await open());
     const stored = await format.store('Team_G', { source: { kind: 'bytes', bytes: new TextEncoder().encode('the original') } });

@@ -468,8 +468,8 @@ export class MgraphFormat implements StoreFormat {
       // Paths a ref names outside its own namespace (a namespace copied by hand keeps the original's
       // paths) or outside the store are another entry's files or none: never deleted from here.
       const ours = (key: string) => insideNamespace(ns, key);
-      const children = (await mapLimit(dataFoldersOf(idRef).filter(ours), LIST_CONCURRENCY, (f) => this.listAll(`${f}/`))).flat();
-      for (const key of [...idRef.all_paths.data.filter(ours), ...children.map((c) => c.key)]) {
+      const folders = await mapLimit(dataFoldersOf(idRef).filter(ours), LIST_CONCURRENCY, async (f) => ((await this.dataFolderShared(f, idRef)) ? [] : this.listAll(`${f}/`)));
+      for (const key of [...idRef.all_paths.data.filter(ours), ...folders.flat().map((c) => c.key)]) {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
         if (held) continue;
         try {
@@ -509,6 +509,20 @@ export class MgraphFormat implements StoreFormat {
       }
     }
     return held;
+  }
+
+  /**
+   * Whether a data folder (`<stem>/data`) is another entry's too: the service names it after a
+   * content file without its extension, so a JSON and a binary stored under one key_based path or
+   * file id (`<stem>.json`, `<stem>.bin`) share it. Any content file of that stem other than this
+   * entry's own keeps the folder, child data and all (one this entry shares with another is kept by
+   * contentHeldByOthers).
+   */
+  private async dataFolderShared(folder: string, idRef: IdRef): Promise<boolean> {
+    const stem = folder.slice(0, -'/data'.length);
+    const own = new Set(idRef.file_paths.content_files);
+    const siblings = await this.listAll(`${stem}.`);
+    return siblings.some(({ key }) => !key.slice(stem.length + 1).includes('/') && classifyKey(key)?.kind === 'data_file' && !own.has(key));
   }
 
   /** The hash of other content written over this entry's file since (none when it still holds this entry's, or cannot be read). */
