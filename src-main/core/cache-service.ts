@@ -72,6 +72,8 @@ interface HashListing {
 export interface DeleteResult {
   deleted: CacheId[];
   contentRemoved: boolean;
+  /** Where a quarantining delete (verify --repair) put the records and bytes it took. */
+  quarantined?: string[];
 }
 
 /** The cache: content-addressed entries with versions, over any storage backend. Pure Node. */
@@ -517,6 +519,7 @@ export class CacheService {
    */
   private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listed: HashListing, inTime: () => boolean, quarantine = false): Promise<DeleteResult> {
     const deleted: CacheId[] = [];
+    const quarantined: string[] = [];
     for (const version of versions) {
       const recordKey = this.layout.record(ns, hash, version);
       const entries = listed.versions.get(version)?.entries ?? [];
@@ -527,22 +530,28 @@ export class CacheService {
       const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
       // References go first and the record last, so no reference ever points at a missing record.
       for (const key of views) await this.storage.delete(key);
-      if (quarantine) await this.copyIfPresent(recordKey, QUARANTINE_PREFIX + recordKey);
+      const aside = quarantine ? await this.quarantineCopy(recordKey) : null;
+      if (aside) quarantined.push(aside);
       await this.storage.delete(recordKey);
       deleted.push(makeCacheId(hash, version));
     }
     // Listed afresh after the marker was taken: the deleter's half of the handshake in docs/storage-layout.md.
     const left = await this.recordVersions(ns, hash);
-    if (left.length === 0) return { deleted, contentRemoved: await this.removeBytes(ns, hash, inTime, quarantine) };
+    const result = (contentRemoved: boolean) => ({ deleted, contentRemoved, ...(quarantine && { quarantined }) });
+    if (left.length === 0) {
+      const bytes = await this.removeBytes(ns, hash, inTime, quarantine);
+      if (bytes.aside) quarantined.push(bytes.aside);
+      return result(bytes.removed);
+    }
     for (const version of left.reverse()) {
       const newest = await this.tryReadRecord(this.layout.record(ns, hash, version));
       if (newest) {
         await this.publishLatest(newest.record, newest.data);
-        return { deleted, contentRemoved: false };
+        return result(false);
       }
     }
     await this.storage.delete(this.layout.latest(ns, hash)); // only damaged records are left: verify reports them
-    return { deleted, contentRemoved: false };
+    return result(false);
   }
 
   /** Version numbers that have a record, ascending: one LIST per 1,000 versions. */
@@ -561,17 +570,28 @@ export class CacheService {
    * Removes latest and the bytes of a hash whose records were just listed as none, holding its
    * deletion marker; false (the bytes stay) when the marker is held too long to do it safely.
    */
-  private async removeBytes(ns: Namespace, hash: CacheHash, inTime: () => boolean, quarantine: boolean): Promise<boolean> {
+  private async removeBytes(ns: Namespace, hash: CacheHash, inTime: () => boolean, quarantine: boolean): Promise<{ removed: boolean; aside: string | null }> {
     const contentKey = this.layout.content(ns, hash);
-    const aside = QUARANTINE_PREFIX + contentKey;
-    const copied = quarantine && (await this.copyIfPresent(contentKey, aside));
+    const aside = quarantine ? await this.quarantineCopy(contentKey) : null;
     if (!inTime()) {
-      if (copied) await this.storage.delete(aside);
-      return false;
+      if (aside) await this.storage.delete(aside);
+      return { removed: false, aside: null };
     }
     await this.storage.delete(this.layout.latest(ns, hash));
     await this.storage.delete(contentKey);
-    return true;
+    return { removed: true, aside };
+  }
+
+  /**
+   * Copies a key into the quarantine under the first name there not taken (`_quarantine/<key>`,
+   * then `<…>.2`, `<…>.3`), so a later repair never replaces what an earlier one kept; null when
+   * the key is gone.
+   */
+  private async quarantineCopy(key: string): Promise<string | null> {
+    for (let n = 1; ; n++) {
+      const aside = `${QUARANTINE_PREFIX}${key}${n === 1 ? '' : `.${n}`}`;
+      if (!(await this.storage.exists(aside))) return (await this.copyIfPresent(key, aside)) ? aside : null;
+    }
   }
 
   private async copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
@@ -584,15 +604,19 @@ export class CacheService {
     }
   }
 
-  /** verify --repair: moves content no version references to the quarantine, by the same handshake as delete. */
-  quarantineOrphan(ns: Namespace, hash: CacheHash): Promise<boolean> {
-    return this.removeUnreferenced(ns, hash, true);
+  /**
+   * verify --repair: moves content no version references to the quarantine, by the same handshake
+   * as delete; where it went, or null when it stays (a store took it meanwhile).
+   */
+  async quarantineOrphan(ns: Namespace, hash: CacheHash): Promise<string | null> {
+    const { removed, aside } = await this.removeUnreferenced(ns, hash, true);
+    return removed ? aside : null;
   }
 
   /** Removes (or quarantines) content while no version references it, by the same handshake as delete. */
-  private removeUnreferenced(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<boolean> {
+  private removeUnreferenced(ns: Namespace, hash: CacheHash, quarantine: boolean): Promise<{ removed: boolean; aside: string | null }> {
     return this.allocation.run(`${ns}/${hash}`, () =>
-      this.holdingDeletionMarker(ns, hash, async (inTime) => (await this.recordVersions(ns, hash)).length === 0 && this.removeBytes(ns, hash, inTime, quarantine)),
+      this.holdingDeletionMarker(ns, hash, async (inTime) => ((await this.recordVersions(ns, hash)).length === 0 ? this.removeBytes(ns, hash, inTime, quarantine) : { removed: false, aside: null })),
     );
   }
 

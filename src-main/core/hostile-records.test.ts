@@ -157,15 +157,24 @@ describe('hostile input: a damaged version record is reported, and verify goes o
     expect((await cache.record(NS, { hash })).version).toBe(2);
   });
 
-  it('verify --repair moves the broken record (and bytes no valid version uses) to the quarantine', async () => {
+  it('verify --repair moves the broken record (and bytes no valid version uses) to the quarantine; a second repair of the same keys keeps the first one\'s copies', async () => {
     const { cache, hash, recordKey } = await storeWithDamagedRecord({ source: 42 });
-    const repaired = await verifyStore(cache, { repair: true });
-    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: `removed v1 (record moved to ${QUARANTINE_PREFIX}${recordKey})` }]);
     const contentKey = cache.layout.content(NS, hash as CacheHash);
-    expect(await cache.storage.exists(`${QUARANTINE_PREFIX}${recordKey}`)).toBe(true);
+    const repaired = await verifyStore(cache, { repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: `removed v1 (moved to ${QUARANTINE_PREFIX}${recordKey}, ${QUARANTINE_PREFIX}${contentKey})` }]);
+    const first = await cache.storage.get(`${QUARANTINE_PREFIX}${recordKey}`);
     expect(await cache.storage.exists(`${QUARANTINE_PREFIX}${contentKey}`)).toBe(true);
     expect(await cache.storage.exists(contentKey)).toBe(false);
     expect((await verifyStore(cache)).problems).toEqual([]);
+
+    // The same entry stored and damaged again: its copies go beside the first ones, never over them.
+    await cache.store(NS, { source: bytes('damaged entry'), name: 'again.txt' });
+    await cache.storage.put(recordKey, new TextEncoder().encode('{"damaged": "round 2'));
+    const again = await verifyStore(cache, { repair: true });
+    expect(again.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: `removed v1 (moved to ${QUARANTINE_PREFIX}${recordKey}.2, ${QUARANTINE_PREFIX}${contentKey}.2)` }]);
+    expect(await cache.storage.get(`${QUARANTINE_PREFIX}${recordKey}`)).toEqual(first);
+    expect(new TextDecoder().decode((await cache.storage.get(`${QUARANTINE_PREFIX}${recordKey}.2`))!)).toBe('{"damaged": "round 2');
+    expect(await cache.storage.exists(`${QUARANTINE_PREFIX}${contentKey}.2`)).toBe(true);
   });
 });
 

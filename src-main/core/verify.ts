@@ -83,10 +83,12 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     await takeTurn();
     if (options.signal?.aborted) throw new CacheError('cancelled', 'verify was cancelled');
   };
-  const repair = async (kind: ProblemKind, key: string, action: string, run: () => Promise<unknown>) => {
+  /** Runs a repair; `action` says what it did (a string, or from its result: null when it found nothing to do). */
+  const repair = async <T>(kind: ProblemKind, key: string, action: string | ((result: T) => string | null), run: () => Promise<T>) => {
     if (!options.repair) return;
-    await run();
-    repaired.push({ kind, key, action });
+    const result = await run();
+    const said = typeof action === 'string' ? action : action(result);
+    if (said !== null) repaired.push({ kind, key, action: said });
   };
 
   try {
@@ -198,15 +200,14 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
         if (k.content && k.records.size === 0 && !k.latest && k.entries.size === 0 && k.temporal.size === 0) {
           if (Date.now() - Date.parse(k.content.modified) >= grace) {
-            const target = QUARANTINE_PREFIX + k.content.key;
             report('orphan', k.content.key, hash, 'content no version references');
-            await repair('orphan', k.content.key, `moved to ${target}`, () => cache.quarantineOrphan(ns, hash));
+            await repair('orphan', k.content.key, (aside) => aside && `moved to ${aside}`, () => cache.quarantineOrphan(ns, hash));
           }
         }
         // Last, as it may take the bytes with it (to the quarantine) when no valid version is left.
         for (const version of damaged) {
           const key = layout.record(ns, hash, version);
-          await repair('corrupt', key, `removed v${version} (record moved to ${QUARANTINE_PREFIX}${key})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
+          await repair('corrupt', key, ({ quarantined = [] }) => `removed v${version} (${quarantined.length ? `moved to ${quarantined.join(', ')}` : 'its record was gone already'})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
         }
         tick('checking');
       });
