@@ -474,8 +474,10 @@ export class CacheService {
         for (const [n, v] of listed.versions) {
           if (version !== undefined && n !== version) continue;
           // A version is listed by its index entry, written last. A record without one is a store in
-          // flight, unless it is damaged or old (a failed store's).
-          const settled = v.entries.length > 0 || Date.now() - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS;
+          // flight, unless it is damaged or old (a failed store's), or the caller names its store time
+          // (checked above): a prune's journal, written once the version was listed, whose killed run
+          // deleted the views first.
+          const settled = storedAt !== undefined || v.entries.length > 0 || Date.now() - Date.parse(v.record!.modified) >= IN_FLIGHT_RECORD_MS;
           const damaged = async () => {
             const data = await this.storage.get(v.record!.key);
             return data !== null && 'problem' in decodeRecord(data);

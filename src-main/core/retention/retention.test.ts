@@ -301,3 +301,24 @@ describe('the policy folder and layout detection', () => {
     expect((await detectFormat(storage)).format).toBe('mgraph');
   });
 });
+
+it('a prune resumed right after a killed one finishes the versions it half deleted (views gone, record left), though their records are under a minute old', async () => {
+  const time = clock();
+  const storage = new MemoryStorage();
+  const cache = new CacheService(storage, { now: time.now });
+  const format = new NativeFormat(cache);
+  const retention = new Retention(format);
+  const v1 = await format.store('docs', { source: bytes('kept twice') });
+  time.set(T0 + HOUR);
+  const v2 = await format.store('docs', { source: bytes('kept twice') });
+  const plan = await retention.planPrune({ namespace: 'docs', keepVersions: 1 });
+  expect(plan.versions.map((v) => v.cache_id)).toEqual([v1.cache_id]);
+  // The killed run: its journal written, v1's views deleted, then it died before the record went.
+  await storage.put(`${ADMIN_PREFIX}prune/docs/killed.json`, new TextEncoder().encode(JSON.stringify({ namespace: 'docs', versions: plan.versions })));
+  const record = await cache.record('docs', { hash: v1.hash as never, version: 1 });
+  for (const view of [cache.layout.versionEntry(record), cache.layout.temporal(record)]) await storage.delete(view);
+  expect(await retention.prune(await retention.planPrune({ namespace: 'docs', keepVersions: 1 }))).toMatchObject({ pruned: 1, resumed: 1 });
+  expect((await format.versions('docs', v1.hash)).map((v) => v.cache_id)).toEqual([v2.cache_id]);
+  expect(await storage.exists(cache.layout.record('docs' as never, v1.hash as never, 1))).toBe(false);
+  expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+});
