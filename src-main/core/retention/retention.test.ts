@@ -322,3 +322,21 @@ it('a prune resumed right after a killed one finishes the versions it half delet
   expect(await storage.exists(cache.layout.record('docs' as never, v1.hash as never, 1))).toBe(false);
   expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 });
+
+it("the service layout: a prune says the bytes it freed, not a file another version still names (one key_based path stored twice)", async () => {
+  const time = clock();
+  const format = new MgraphFormat(new MemoryStorage(), { now: time.now });
+  const retention = new Retention(format, { now: time.now });
+  const page = { source: bytes('{"v": 1}'), as: 'json' as const, options: { strategy: 'key_based', cache_key: 'p/q', file_id: 'f' } };
+  await format.store('k', page);
+  time.set(T0 + HOUR);
+  const newer = await format.store('k', page); // the same file, named by both cache ids
+  expect(await retention.prune(await retention.planPrune({ namespace: 'k', keepVersions: 1 }))).toMatchObject({ pruned: 1, contentRemoved: 0, bytesFreed: 0 });
+  expect(JSON.parse(new TextDecoder().decode(await collect((await format.retrieve('k', { cacheId: newer.cache_id })).content)))).toEqual({ v: 1 });
+  // Its last version takes the file: those bytes are freed.
+  time.set(T0 + 2 * HOUR);
+  const other = await format.store('k', { source: bytes('{"other": true}') });
+  const fileSize = (await format.storage.get(newer.keys.find((k) => k.endsWith('f.json'))!))!.length;
+  expect(await retention.prune(await retention.planPrune({ namespace: 'k', olderThanSeconds: 1800 }))).toMatchObject({ pruned: 1, contentRemoved: 1, bytesFreed: fileSize });
+  expect((await format.record('k', { cacheId: other.cache_id })).hash).toBe(other.hash);
+});

@@ -84,7 +84,7 @@ interface PruneRun {
   progressed: () => void;
 }
 /** Deleted, or null: the version planned is not there any more. */
-type DeleteOutcome = { contentRemoved: boolean } | null;
+type DeleteOutcome = { contentRemoved: boolean; bytesFreed?: number } | null;
 const DELETE_CONCURRENCY = 8;
 
 export class Retention {
@@ -186,7 +186,7 @@ export class Retention {
         }
         summary.pruned++;
         if (outcome.contentRemoved) summary.contentRemoved++;
-        summary.bytesFreed += outcome.contentRemoved || this.format.name !== 'native' ? c.bytes_freed : 0;
+        summary.bytesFreed += outcome.bytesFreed ?? (outcome.contentRemoved ? c.bytes_freed : 0);
         options.onPruned?.(c);
       },
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
@@ -292,7 +292,7 @@ export class Retention {
         if (storedAt !== c.stored_at) return null;
       }
       const result = await this.format.delete(namespace, current ? { hash: c.hash, version: c.version, storedAt: c.stored_at } : { cacheId: c.cache_id });
-      return { contentRemoved: result.contentRemoved };
+      return { contentRemoved: result.contentRemoved, bytesFreed: result.bytesFreed };
     } catch (err) {
       if (err instanceof CacheError && err.code === 'not_found') return null;
       throw err;

@@ -273,10 +273,10 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 
     const removed = await format.delete('Team_B', { cacheId: again.cache_id });
-    expect(removed).toEqual({ deleted: [again.cache_id], contentRemoved: false });
+    expect(removed).toEqual({ deleted: [again.cache_id], contentRemoved: false, bytesFreed: expect.any(Number) });
     expect((await format.record('Team_B', { hash: text.hash })).cache_id).toBe(text.cache_id);
     expect(await format.storage.exists(again.keys[0]!)).toBe(false);
-    expect(await format.delete('Team_B', { hash: text.hash })).toEqual({ deleted: [text.cache_id], contentRemoved: true });
+    expect(await format.delete('Team_B', { hash: text.hash })).toMatchObject({ deleted: [text.cache_id], contentRemoved: true });
     await expect(format.record('Team_B', { hash: text.hash })).rejects.toMatchObject({ code: 'not_found' });
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
@@ -378,10 +378,10 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const older = await format.store('Team_F', page);
     const newer = await format.store('Team_F', page); // the same content at the same path: a second version naming one file
     expect([newer.hash, newer.version]).toEqual([older.hash, 2]);
-    expect(await format.delete('Team_F', { cacheId: older.cache_id })).toEqual({ deleted: [older.cache_id], contentRemoved: false });
+    expect(await format.delete('Team_F', { cacheId: older.cache_id })).toEqual({ deleted: [older.cache_id], contentRemoved: false, bytesFreed: 0 }); // the file stays, named by the newer
     expect(JSON.parse(utf8(await collect((await format.retrieve('Team_F', { hash: newer.hash })).content)))).toEqual({ v: 'two' });
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
-    expect(await format.delete('Team_F', { hash: newer.hash })).toEqual({ deleted: [newer.cache_id], contentRemoved: true });
+    expect(await format.delete('Team_F', { hash: newer.hash })).toMatchObject({ deleted: [newer.cache_id], contentRemoved: true, bytesFreed: expect.any(Number) });
     expect((await format.storage.list('Team_F/')).objects).toEqual([]);
   });
 
@@ -422,7 +422,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     idRef.file_paths.content_files.push('../victim.txt');
     await format.storage.put(idKey, new TextEncoder().encode(JSON.stringify(idRef)));
     await format.storage.put('victim.txt', new TextEncoder().encode('not an entry'));
-    expect(await format.delete('Team_H', { hash: stored.hash })).toEqual({ deleted: [stored.cache_id], contentRemoved: true });
+    expect(await format.delete('Team_H', { hash: stored.hash })).toMatchObject({ deleted: [stored.cache_id], contentRemoved: true });
     expect(utf8((await format.storage.get('victim.txt'))!)).toBe('not an entry');
     expect((await format.storage.list('Team_H/')).objects).toEqual([]);
   });

@@ -448,6 +448,7 @@ export class MgraphFormat implements StoreFormat {
       targets = [(await this.resolve(ns, lookup)).cacheId];
     }
     let contentRemoved = false;
+    let bytesFreed = 0;
     for (const cacheId of targets) {
       const idRef = await this.readIdRef(ns, cacheId);
       const hash = idRef?.cache_hash ?? ('hash' in lookup ? lookup.hash.toLowerCase() : null);
@@ -473,7 +474,9 @@ export class MgraphFormat implements StoreFormat {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
         if (held) continue;
         try {
+          const size = idRef.file_paths.content_files.includes(key) ? await sizeOf(this.storage, key) : null;
           await this.storage.delete(key);
+          bytesFreed += size ?? 0;
         } catch (err) {
           // The refs are gone already: say the version is, and what stays behind.
           const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
@@ -481,7 +484,7 @@ export class MgraphFormat implements StoreFormat {
         }
       }
     }
-    return { deleted: targets, contentRemoved };
+    return { deleted: targets, contentRemoved, bytesFreed };
   }
 
   /**
