@@ -412,6 +412,16 @@ describe('contract dispatch', () => {
       await session.close();
     });
 
+    it('a JSON or text entry whose file was changed shows its record, marked corrupt, as a binary one does (not only an error)', async () => {
+      const { dispatch, session, copy } = await serviceSession();
+      const before = (await dispatch('entry', { namespace: 'reports', ref: GUID })) as { ok: true; value: EntryView };
+      const contentKey = before.value.record.keys.find((k) => k.role === 'content')!.key;
+      writeFileSync(path.join(copy, contentKey), '{"title": "changed by hand"}');
+      const after = await dispatch('entry', { namespace: 'reports', ref: GUID });
+      expect(after).toMatchObject({ ok: true, value: { record: { cache_id: GUID, hash: HASH }, preview: '', contentProblem: 'corrupt' } });
+      await session.close();
+    });
+
     it('a profile (or --format) that forces the layout the store does not hold is refused and not kept; forcing its own opens it', async () => {
       await expect(serviceSession('native')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("this store holds the Python cache service's layout only") });
       const { dispatch, session, copy, profiles } = await serviceSession();

@@ -117,10 +117,11 @@ async function entryView(format: StoreFormat, namespace: string, ref: string, al
   try {
     opened = await format.retrieve(ns, lookup);
   } catch (err) {
-    // The record without its content: the version exists, its bytes do not.
-    if (!(err instanceof CacheError && err.code === 'not_found')) throw err;
+    // The record without its content: the version exists, its bytes do not, or do not match its
+    // hash (the service layout checks JSON and text whole, before it serves a byte).
+    if (!(err instanceof CacheError && (err.code === 'not_found' || err.code === 'corrupt'))) throw err;
     const record = await format.record(ns, lookup);
-    return { record, ...unread, contentProblem: 'missing', ...(await expiryOf(record)) };
+    return { record, ...unread, contentProblem: err.code === 'corrupt' ? 'corrupt' : 'missing', ...(await expiryOf(record)) };
   }
   const { record, content } = opened;
   const expiry = await expiryOf(record);
