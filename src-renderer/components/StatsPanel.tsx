@@ -22,7 +22,7 @@ export function StatsPanel() {
               <dd>{formatCount(stats.data.entries)}</dd>
               <dt>Versions</dt>
               <dd>{formatCount(stats.data.versions)}</dd>
-              <dt>Unique bytes</dt>
+              <dt title="Bytes of the content files in the store: once per hash in the native layout, every copy the service's layout keeps">Content bytes stored</dt>
               <dd>{formatBytes(stats.data.bytes)}</dd>
               <dt>Storage objects</dt>
               <dd>{formatCount(stats.data.objects)}</dd>
@@ -40,7 +40,7 @@ export function StatsPanel() {
             <dd>{formatCount(totals.entries)}</dd>
             <dt>Versions</dt>
             <dd>{formatCount(totals.versions)}</dd>
-            <dt>Unique bytes</dt>
+            <dt title="Bytes of the content files in the store: once per hash in the native layout, every copy the service's layout keeps">Content bytes stored</dt>
             <dd>{formatBytes(totals.bytes)}</dd>
           </dl>
         </div>

@@ -277,6 +277,8 @@ describe('Layout and stats', () => {
     renderWith(<StatsPanel />, { state: { stats: { status: 'ready', data: stats }, namespaces: { status: 'ready', data: [ns('default', 3), ns('other', 7)] } } });
     expect(screen.getByLabelText('Namespace stats').textContent).toContain('Objects17'.replace('Objects', 'Storage objects'));
     expect(screen.getByLabelText('Store stats').textContent).toContain('Entries10');
+    // Not "unique": the service's layout keeps a copy per strategy path, and every copy is counted.
+    expect(screen.getAllByText('Content bytes stored')[0]!.getAttribute('title')).toMatch(/once per hash in the native layout, every copy the service's layout keeps/);
   });
 });
 
