@@ -89,6 +89,17 @@ describe('Layout heatmap (issue #17)', () => {
     expect(screen.getByRole('gridcell', { name: 'Shard b9: not counted yet' }).className).toContain('selected');
   });
 
+  it("another namespace clears the key on show: its details (and Open) belonged to the namespace left", async () => {
+    const key = 'default/objects/b9/4d/b94d27b9934d3e08';
+    const { client } = fakeClient({ listKeys, describeKey: () => ok({ key, kind: 'content', namespace: 'default', hash: 'b94d27b9934d3e08', explanation: 'the bytes of an entry' }) });
+    const { store } = renderWith(<LayoutPanel />, { client });
+    await act(() => store.getState().describeKey(key));
+    expect(screen.getByLabelText('Key details').textContent).toContain(key);
+    act(() => store.getState().selectNamespace('other'));
+    expect(screen.queryByLabelText('Key details')).toBeNull();
+    expect(screen.getByText('Open a key in the tree to see what it is.')).toBeTruthy();
+  });
+
   it('coming back to a namespace shows its cached heatmap at once; leaving stops the count; storing into it counts again', async () => {
     const held = heldShardCounts();
     const { client } = fakeClient({ shardCounts: held.shardCounts, listKeys });

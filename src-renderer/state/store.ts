@@ -538,7 +538,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       selectNamespace(namespace) {
         namespaceOfPreviousStore = false;
         if (namespace === get().namespace) return;
-        set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune.status === 'running' ? s.retention.prune : NO_RETENTION.prune } }));
+        set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, keyInfo: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune.status === 'running' ? s.retention.prune : NO_RETENTION.prune } }));
         resetEntries(namespace);
         if (get().tab === 'stats') void get().loadStats();
         if (get().tab === 'retention') void get().loadRetention();
@@ -724,10 +724,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async describeKey(key) {
-        const { storeEpoch } = get();
+        const { storeEpoch, namespace } = get();
         set({ keyInfo: { status: 'loading' } });
         const result = await api.describeKey({ key });
-        if (get().storeEpoch === storeEpoch) set({ keyInfo: settle(result) });
+        if (get().storeEpoch === storeEpoch && get().namespace === namespace) set({ keyInfo: settle(result) });
       },
 
       async runVerify({ wholeStore, sample, repair }) {
