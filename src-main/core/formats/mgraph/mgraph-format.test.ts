@@ -401,6 +401,18 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.storage.list('k/data/')).objects).toEqual([]);
   });
 
+  it('a damaged by-hash ref leaves its entries readable and deletable by cache id, as the service reads them by id', async () => {
+    const format = new MgraphFormat(await open());
+    const stored = await format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('same') } });
+    const hashRefKey = stored.keys.find((k) => k.includes('/refs/by-hash/'))!;
+    await format.storage.put(hashRefKey, new TextEncoder().encode('{"cache_hash": "truncat'));
+    await expect(format.record('Team_D', { hash: stored.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('run verify') });
+    expect(await format.record('Team_D', { cacheId: stored.cache_id })).toMatchObject({ cache_id: stored.cache_id, hash: stored.hash, version: 0 });
+    expect(utf8(await collect((await format.retrieve('Team_D', { cacheId: stored.cache_id })).content))).toBe('same');
+    expect(await format.delete('Team_D', { cacheId: stored.cache_id })).toMatchObject({ deleted: [stored.cache_id] });
+    await expect(format.record('Team_D', { cacheId: stored.cache_id })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
   it("a namespace copied by hand (its refs name the original's files): deleting there never touches the original", async () => {
     const format = new MgraphFormat(await open());
     const stored = await format.store('Team_G', { source: { kind: 'bytes', bytes: new TextEncoder().encode('the original') } });
