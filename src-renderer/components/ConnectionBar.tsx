@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { useApp } from '../state/context';
 import { Loading, Modal } from './common';
 import { methods, type ProfileFormat, type ProfileSummary, type StoreLayout } from '../../src-shared/contract';
@@ -134,7 +134,16 @@ function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local')
   const connect = useApp((s) => s.connect);
   const removeProfile = useApp((s) => s.removeProfile);
   const [confirming, setConfirming] = useState<string | null>(null);
+  /** The row whose Remove gets focus back when it shows again (Keep). */
+  const [kept, setKept] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const table = useRef<HTMLTableElement>(null);
+  // The Remove pressed gives way to Confirm removal and Keep: focus goes to Keep, and back to Remove after it.
+  useEffect(() => {
+    const target = confirming ? '[data-keep]' : kept ? `[data-remove="${CSS.escape(kept)}"]` : null;
+    if (target) table.current?.querySelector<HTMLElement>(target)?.focus();
+  }, [confirming, kept]);
   if (profiles.status !== 'ready') return <Loading what="stores" />;
   const { active } = profiles.data;
 
@@ -148,12 +157,15 @@ function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local')
     setConfirming(null);
     const result = await removeProfile(id);
     setError(result.ok ? null : result.error.message);
+    heading.current?.focus(); // its row is gone: focus stays in the dialog, at its top
   }
 
   return (
     <>
-      <h2>Stores</h2>
-      <table className="profiles">
+      <h2 ref={heading} tabIndex={-1}>
+        Stores
+      </h2>
+      <table className="profiles" ref={table}>
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -181,7 +193,10 @@ function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local')
                     <button type="button" className="danger" onClick={() => void remove(p.id)}>
                       Confirm removal
                     </button>
-                    <button type="button" onClick={() => setConfirming(null)}>
+                    <button type="button" data-keep onClick={() => {
+                        setConfirming(null);
+                        setKept(p.id);
+                      }}>
                       Keep
                     </button>
                   </>
@@ -198,7 +213,7 @@ function ProfileList({ onAdd, onEdit, onClose }: { onAdd: (kind: 's3' | 'local')
                       </button>
                     )}
                     {p.removable && p.id !== active && (
-                      <button type="button" onClick={() => setConfirming(p.id)}>
+                      <button type="button" data-remove={p.id} onClick={() => setConfirming(p.id)}>
                         Remove<span className="visually-hidden"> {p.name}</span>
                       </button>
                     )}

@@ -644,6 +644,25 @@ describe('Issue 17: the app tells the truth', () => {
     });
   });
 
+  it('removing a store keeps focus in the Stores dialog: on Keep when asked, back on Remove after Keep, on the heading once removed', async () => {
+    const spare = { id: 'spare', name: 'spare', kind: 'local', location: '/spare', removable: true, secret: 'none', format: 'auto' };
+    const local = { id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' };
+    let listed = [local, spare];
+    const { client, calls } = fakeClient({ profiles: () => ok({ active: 'local', keyring: { available: true, backend: null }, profiles: listed }), removeProfile: () => ((listed = [local]), ok({})) });
+    const { store } = renderWith(<ConnectionBar />, { client, state: { profiles: { status: 'ready', data: { active: 'local', keyring: { available: true, backend: null }, profiles: listed } as never }, capabilities: { status: 'ready', data: capabilities() as never } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Stores…' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Remove spare' }));
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Keep' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Keep' }));
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Remove spare' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Remove spare' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Confirm removal' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'removeProfile')).toBe(true));
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Remove spare' })).toBeNull());
+    expect(document.activeElement).toBe(screen.getByRole('heading', { name: 'Stores' }));
+    expect(store.getState().profiles).toMatchObject({ status: 'ready' });
+  });
+
   it('names the field a profile form got wrong, in the words of its label, focuses it, and sends nothing', async () => {
     const profiles = { active: 'local', keyring: { available: true, backend: null }, profiles: [{ id: 'local', name: 'Local folder', kind: 'local', location: '/s', removable: false, secret: 'none', format: 'auto' }] };
     const { client, calls } = fakeClient({ profiles: () => ok(profiles) });
