@@ -65,6 +65,7 @@ describe('Retention panel', () => {
       policy: () => ok(POLICY),
       prunePlan: () => ok(plans++ === 0 ? plan(3) : plan(0)),
       prune: () => new Promise((r) => (finish = r)),
+      setPolicy: () => ok(POLICY),
       cancel: () => ok({ cancelled: true }),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: [] }),
@@ -93,6 +94,11 @@ describe('Retention panel', () => {
     await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version was already gone (deleted meanwhile).'));
     expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
+    // A new policy brings a new plan: the last prune's result, about the plan before, goes.
+    fireEvent.change(screen.getByLabelText('TTL'), { target: { value: '1s' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    await waitFor(() => expect(calls.some((c) => c.method === 'setPolicy')).toBe(true));
+    await waitFor(() => expect(screen.queryByTestId('prune-summary')).toBeNull());
   });
 
   it('a cancelled prune says so in one sentence, as a status and not an error', async () => {

@@ -757,8 +757,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const { namespace } = get();
         const result = await api.setPolicy({ namespace: scope === 'namespace' ? namespace : undefined, ttl, keepVersions });
         if (!result.ok) return result.error;
-        // What is expired now, and the badges of what is shown (the list's too), follow the new rule.
+        // What is expired now, and the badges of what is shown (the list's too), follow the new rule;
+        // a finished prune's result was about the plan before it.
         resetEntries(get().entries.namespace);
+        if (get().retention.prune.status !== 'running') set((s) => ({ retention: { ...s.retention, prune: NO_RETENTION.prune } }));
         await get().loadRetention();
         const { entry } = get();
         if (entry.status === 'ready' && entry.data.record.namespace === namespace) await get().lookup(entry.data.record.cache_id);
