@@ -173,11 +173,9 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       repaired.push({ kind: 'temp_leftover', key: leftover.id, action: 'removed' });
     }
   });
-  notes.push(
-    options.repair
-      ? 'repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content'
-      : '--repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content',
-  );
+  // What a repair does here, said where it matters: after one, or beside problems it may or may not mend.
+  if (options.repair) notes.push('repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content');
+  else if (problems.length > 0) notes.push('a repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content');
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
 }
