@@ -193,8 +193,11 @@ describe('CLI storing into and deleting from a service store', () => {
     const store = path.join(work, `bulk-store-${copies++}`);
     const r = await bundledCli(['--store', store, '--format', 'mgraph', '--ns', 'Bulk', '--json', 'store', folder]);
     expect(r.code, r.stderr).toBe(0);
-    const ids = r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { cache_id: string }).cache_id);
+    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { cache_id: string; source: string });
+    const ids = results.map((result) => result.cache_id);
     expect(ids).toHaveLength(WORKER_MIN_FILES);
+    // Each line names the file it stored, in order, though the service's layout records no name.
+    expect(results.slice(0, 2).map((result) => result.source)).toEqual([`${path.basename(folder)}/f0000.txt`, `${path.basename(folder)}/f0001.txt`]);
     // Threads each updating the one by-hash ref would lose cache ids; one thread serializes the updates.
     const versions = JSON.parse((await cli(['--store', store, '--ns', 'Bulk', '--json', 'versions', ids[0]!])).stdout);
     expect(versions.count).toBe(WORKER_MIN_FILES);

@@ -418,7 +418,8 @@ export class MgraphFormat implements StoreFormat {
       cache_id: cacheId,
       version: ref!.cache_ids.length,
       size: prepared.fileBytes.byteLength,
-      source: '',
+      // Not recorded by this layout, but what a script needs to tell one result of a folder's store from another.
+      source: input.name ?? '',
       // The ref as this store updated it: of stores racing with new content, only the first finds no version before its own.
       deduplicated: ref!.cache_ids.length > 1,
       keys: [...paths.data, byId, byHash],
