@@ -87,7 +87,7 @@ export function parseSourceName(value: unknown): string {
   if (typeof value !== 'string') throw new CacheError('invalid_input', `${describe(value)} is not a source name: expected text`);
   if (LONE_SURROGATE_RE.test(value)) throw new CacheError('invalid_input', 'the source name is not well-formed Unicode (it holds a lone surrogate)');
   if (value.includes('\u0000')) throw new CacheError('invalid_input', 'the source name holds a NUL character, which no file name can');
-  if (value.length > MAX_SOURCE_NAME_LENGTH) throw new CacheError('invalid_input', `the source name is ${value.length} characters; at most ${MAX_SOURCE_NAME_LENGTH} are kept`);
+  if (value.length > MAX_SOURCE_NAME_LENGTH) throw new CacheError('invalid_input', `the source name is ${value.length} characters, over the ${MAX_SOURCE_NAME_LENGTH} an entry can record: nothing was stored`);
   return value;
 }
 
