@@ -37,6 +37,7 @@ test('a service store: the layout in the connection bar, its namespaces, a GUID 
   await expect(entries.getByTestId('entries-count')).toHaveText('14 entries');
   await expect(entries.getByLabel('Filter by type')).toHaveCount(0);
   await expect(entries.getByLabel('Smallest size')).toHaveCount(0);
+  await expect(entries.getByRole('button', { name: /^Size/ })).toBeDisabled();
   await expect(entries.getByTestId('unlisted-note')).toHaveText("This layout's listing has no names, types, sizes or version counts (they are in each entry's refs): look an entry up for them.");
   await entries.getByLabel('Filter by name or hash').fill(HASH.slice(0, 6));
   await expect(entries.getByTestId('entries-count')).toHaveText('1 of 14 entries');

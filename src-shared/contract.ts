@@ -587,6 +587,8 @@ export interface Capabilities {
 
 export const UNLISTED_FIELDS = ['name', 'type', 'size', 'versions'] as const;
 export type UnlistedField = (typeof UNLISTED_FIELDS)[number];
+/** The listing fact each entries column shows (hash and store time are in every layout's listing). */
+export const COLUMN_FIELD: Partial<Record<EntryColumn, UnlistedField>> = { source: 'name', type: 'type', size: 'size', versions: 'versions' };
 
 /** What a cancel did: stopped it before anything was stored, or came too late and the store's result stands. */
 export interface CancelOutcome {

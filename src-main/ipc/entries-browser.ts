@@ -4,7 +4,7 @@ import { link, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
+import { COLUMN_FIELD, LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
 import { CacheError, type ErrorInfo } from '../../src-shared/errors';
 import { entryTablesOf } from '../core/entry-table';
 import { collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
@@ -28,7 +28,7 @@ export interface EntriesInput {
 
 export async function entriesWindow(format: StoreFormat, input: EntriesInput): Promise<EntriesWindow> {
   const namespace = format.parseNamespace(input.namespace);
-  refuseUnlistedFilter(format, input.filter);
+  refuseUnlisted(format, input);
   const retention = new Retention(format);
   const [window, { policy }] = await Promise.all([entryTablesOf(format).window(namespace, input), retention.getPolicy()]);
   const rows = window.rows.map((r) => ({
@@ -211,10 +211,15 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
 
 /**
  * A filter on a fact this layout's listing does not carry would match nothing and say "no entry
- * matches", which is false: it is refused, saying what the listing has.
+ * matches", and a sort by it would leave the list as it was: both false, so both are refused,
+ * saying what the listing has.
  */
-function refuseUnlistedFilter(format: StoreFormat, filter: EntryFilter): void {
+function refuseUnlisted(format: StoreFormat, { filter, sort }: EntriesInput): void {
   const { unlisted } = format.capabilities;
+  const sortField = COLUMN_FIELD[sort];
+  if (sortField && unlisted.includes(sortField)) {
+    throw new CacheError('invalid_input', `this store's layout (${format.name}) lists no ${sortField} of its entries (they are in each entry's refs): sort by hash or store time`);
+  }
   const asked = [...(filter.type ? (['type'] as const) : []), ...(filter.minSize !== undefined || filter.maxSize !== undefined ? (['size'] as const) : [])];
   const missing = asked.filter((field) => unlisted.includes(field));
   if (missing.length === 0) return;

@@ -107,7 +107,7 @@ describe('shardCounts (issue #17 heatmap)', () => {
 });
 
 describe("the entries list of a service store, whose listing has no names, types, sizes or version counts", () => {
-  it('says so in the capabilities, and refuses a type or size filter instead of answering "no entry matches"', async () => {
+  it('says so in the capabilities, and refuses a type or size filter ("no entry matches") or a sort by them (nothing moves)', async () => {
     const storage = new MemoryStorage();
     await loadFixture(storage);
     const { dispatch } = await setup(storage);
@@ -118,6 +118,11 @@ describe("the entries list of a service store, whose listing has no names, types
       error: { code: 'invalid_input', message: "this store's layout (mgraph) lists no type of its entries (they are in each entry's refs): filter by hash or store time, or look an entry up" },
     });
     expect(await dispatch('entries', { ...query, filter: { name: '', type: '', minSize: 1024 } })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    // A sort by a fact every row lacks would leave the list as it was, as if sorted.
+    for (const sort of ['source', 'type', 'size', 'versions'] as const) {
+      expect(await dispatch('entries', { ...query, sort, filter: { name: '', type: '' } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringMatching(/lists no .* sort by hash or store time$/) } });
+    }
+    expect(value<MethodResults['entries']>(await dispatch('entries', { ...query, sort: 'storedAt', descending: true, filter: { name: '', type: '' } })).total).toBe(14);
     expect(value<MethodResults['entries']>(await dispatch('entries', { ...query, filter: { name: '', type: '' } })).total).toBe(14);
   });
 });

@@ -112,6 +112,20 @@ describe('the entries browser', () => {
     expect(calls.slice(before).some((c) => c.method === 'entries' && (c.input as MethodInput<'entries'>).filter?.minSize === 1e20)).toBe(false);
   });
 
+  it("in a layout whose listing has no names, types, sizes or version counts, those columns cannot be sorted by (every row would tie); hash and store time can", async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(50) });
+    const service = { profile: 'svc', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'mgraph', formatReason: 'found', storeAs: ['bytes'], storeOptions: {}, unlisted: ['name', 'type', 'size', 'versions'] };
+    renderWith(<EntriesPanel />, { client, state: { capabilities: { status: 'ready', data: service as never } } });
+    await screen.findAllByRole('option');
+    for (const name of ['Name', 'Type', 'Size', 'Versions']) {
+      const button = screen.getByRole('button', { name: new RegExp(`^${name}`) });
+      expect(button).toHaveProperty('disabled', true);
+      expect(button.getAttribute('title')).toMatch(/^This layout's listing has no .*: sort by hash or store time$/);
+    }
+    fireEvent.click(screen.getByRole('button', { name: /^Stored/ }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as MethodInput<'entries'>).sort)).toEqual(['hash', 'storedAt']));
+  });
+
   it('click, Ctrl+click and Shift+click select; Delete asks first, naming the count, and says what main did', async () => {
     const { client, calls } = fakeClient({
       entries: namespaceOf(20),

@@ -1,6 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
-import type { EntryColumn, EntryFilter, UnlistedField } from '../../src-shared/contract';
+import { COLUMN_FIELD, type EntryColumn, type EntryFilter, type UnlistedField } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
@@ -212,12 +212,25 @@ export function EntriesPanel() {
     >
       <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} unlisted={unlisted} onChange={(filter) => setQuery({ filter })} />
       <div className="entry-columns" role="group" aria-label="Sort entries by">
-        {COLUMNS.map(([column, label]) => (
-          <button key={column} type="button" className={`col-${column}`} aria-pressed={entries.sort === column} onClick={() => sortBy(column)} title={`Sort by ${label.toLowerCase()}`}>
-            {label}
-            {entries.sort === column ? (entries.descending ? ' ▼' : ' ▲') : ''}
-          </button>
-        ))}
+        {COLUMNS.map(([column, label]) => {
+          // A fact the layout's listing does not carry sorts nothing: every row would tie.
+          const field = COLUMN_FIELD[column];
+          const unsortable = field !== undefined && unlisted.includes(field);
+          return (
+            <button
+              key={column}
+              type="button"
+              className={`col-${column}`}
+              aria-pressed={entries.sort === column}
+              disabled={unsortable}
+              onClick={() => sortBy(column)}
+              title={unsortable ? `This layout's listing has no ${UNLISTED_WORDS[field]}: sort by hash or store time` : `Sort by ${label.toLowerCase()}`}
+            >
+              {label}
+              {entries.sort === column ? (entries.descending ? ' ▼' : ' ▲') : ''}
+            </button>
+          );
+        })}
       </div>
       {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
       {listing && (
