@@ -406,7 +406,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const stored = await format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('same') } });
     const hashRefKey = stored.keys.find((k) => k.includes('/refs/by-hash/'))!;
     await format.storage.put(hashRefKey, new TextEncoder().encode('{"cache_hash": "truncat'));
-    await expect(format.record('Team_D', { hash: stored.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('run verify') });
+    await expect(format.record('Team_D', { hash: stored.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('verify --repair rebuilds it') });
     expect(await format.record('Team_D', { cacheId: stored.cache_id })).toMatchObject({ cache_id: stored.cache_id, hash: stored.hash, version: 0 });
     expect(utf8(await collect((await format.retrieve('Team_D', { cacheId: stored.cache_id })).content))).toBe('same');
     expect(await format.delete('Team_D', { cacheId: stored.cache_id })).toMatchObject({ deleted: [stored.cache_id] });
@@ -478,6 +478,37 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     await format.verify({ namespace: 'Team_J', repair: true });
     expect((await format.record('Team_J', { hash: second.hash })).cache_id).toBe(second.cache_id);
     expect((await format.verify({ namespace: 'Team_J' })).problems).toEqual([]);
+  });
+
+  it('an unreadable by-hash ref blocks its hash until verify --repair rebuilds it from the by-id refs (one with no by-id ref is removed); then lookups and stores work', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('ref damaged') };
+    const first = await format.store('Team_L', { source });
+    const second = await format.store('Team_L', { source });
+    const refKey = second.keys.find((k) => k.includes('/refs/by-hash/'))!;
+    await format.storage.put(refKey, new TextEncoder().encode('{"cache_ids": 7'));
+    const stray = 'Team_L/refs/by-hash/ab/cd/abcdabcdabcdabcd.json';
+    await format.storage.put(stray, new TextEncoder().encode('not json'));
+    await expect(format.record('Team_L', { hash: first.hash })).rejects.toThrow(/is not a readable by-hash ref \(verify --repair rebuilds it from the by-id refs\)$/);
+    await expect(format.store('Team_L', { source })).rejects.toThrow(/is not a readable by-hash ref/);
+    expect((await format.verify({ namespace: 'Team_L' })).problems.map((p) => [p.kind, p.key]).sort()).toEqual([
+      ['corrupt', refKey],
+      ['corrupt', stray],
+    ].sort());
+
+    const repair = await format.verify({ namespace: 'Team_L', repair: true });
+    expect(repair.repaired).toHaveLength(2);
+    expect(repair.repaired).toEqual(
+      expect.arrayContaining([
+        { kind: 'corrupt', key: refKey, action: 'rebuilt from the by-id refs in place of the unreadable one: 2 cache id(s)' },
+        { kind: 'corrupt', key: stray, action: 'removed: it was unreadable, and no by-id ref names this hash' },
+      ]),
+    );
+    expect((await format.versions('Team_L', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, second.cache_id]);
+    expect((await format.record('Team_L', { hash: first.hash })).cache_id).toBe(second.cache_id);
+    expect((await format.store('Team_L', { source })).version).toBe(3);
+    expect(await format.storage.exists(stray)).toBe(false);
+    expect((await format.verify({ namespace: 'Team_L' })).problems).toEqual([]);
   });
 
   it('a delete whose data file cannot be removed says the version is gone and what is left, not that nothing happened', async () => {

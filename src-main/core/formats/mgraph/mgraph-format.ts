@@ -204,7 +204,8 @@ export class MgraphFormat implements StoreFormat {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
     const ref = parseJsonObject<T>(bytes);
-    if (!valid(ref)) throw new CacheError('internal', `${key} is not a readable ${what} ref (run verify)`);
+    // A by-hash ref is derived from the by-id refs, so a repair can rebuild it; a by-id ref is the record itself.
+    if (!valid(ref)) throw new CacheError('internal', `${key} is not a readable ${what} ref (${what === 'by-hash' ? 'verify --repair rebuilds it from the by-id refs' : 'run verify'})`);
     return ref;
   }
 

@@ -62,14 +62,19 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         cursor = page.cursor;
       } while (cursor !== undefined);
 
-      // Pass 2: read every ref (small JSON files).
+      // Pass 2: read every ref (small JSON files). A by-hash ref is derived from the by-id refs, so
+      // any that is wrong, unreadable included, can be rebuilt from them.
+      const toRebuild = new Map<string, ProblemKind>();
       const hashRefs = new Map<string, HashRef>();
       const idRefs = new Map<string, IdRef>();
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
         await checkpoint();
         const ref = parseJsonObject<HashRef>(await storage.get(info.key, { signal }));
         if (isHashRef(ref)) hashRefs.set(hash, ref);
-        else report('corrupt', info.key, hash, 'the by-hash ref is not readable JSON of the expected shape');
+        else {
+          report('corrupt', info.key, hash, 'the by-hash ref is not readable JSON of the expected shape');
+          toRebuild.set(hash, 'corrupt');
+        }
       });
       await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
         await checkpoint();
@@ -79,7 +84,6 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       });
 
       // By-hash refs: every cache id listed has a by-id ref; latest is one of them.
-      const toRebuild = new Map<string, ProblemKind>();
       for (const [hash, ref] of hashRefs) {
         const key = refByHashKey(ns, hash);
         const listed = ref.cache_ids.map((e) => e.cache_id);
@@ -141,18 +145,20 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       if (options.repair) {
         for (const [hash, kind] of toRebuild) {
           await checkpoint();
-          if (hashRefKeys.has(hash) && !hashRefs.has(hash)) continue; // unreadable: not derivable without guessing
           const key = refByHashKey(ns, hash);
           const mine = [...idRefs].filter(([, r]) => r.cache_hash === hash);
           let action = '';
-          await format.refs.update(key, (current) => {
+          await format.refs.update(key, (found) => {
+            // An unreadable ref names nothing that can be trusted: every cache id comes from the by-id refs.
+            const current = isHashRef(found) ? found : null;
+            const replaced = kind === 'corrupt' && !current;
             const kept = (current?.cache_ids ?? []).filter((e) => idRefs.has(e.cache_id));
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
             const dropped = (current?.cache_ids.length ?? 0) - kept.length;
-            action = `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
+            action = replaced ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)` : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
             if (cacheIds.length === 0) {
-              action = 'removed: no by-id ref names this hash';
+              action = replaced ? 'removed: it was unreadable, and no by-id ref names this hash' : 'removed: no by-id ref names this hash';
               return null;
             }
             return { cache_hash: hash, cache_ids: cacheIds, latest_id: cacheIds[cacheIds.length - 1]!.cache_id, total_versions: cacheIds.length };
