@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
@@ -52,6 +52,21 @@ describe('verify', () => {
     const report = await verifyStore(cache);
     expect(report.problems).toEqual([]);
     expect(report.checked).toBeGreaterThan(20 * 4);
+  });
+
+  it('reports a link inside the store (nothing behind it is listed or checked) and never removes it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-link-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    await cache.store('ns', bytes('beside a link'));
+    const outside = mkdtempSync(path.join(tmpdir(), 'verify-outside-'));
+    writeFileSync(path.join(outside, 'theirs'), 'not the cache');
+    symlinkSync(outside, path.join(dir, 'ns', 'linked'));
+    symlinkSync(outside, path.join(dir, 'elsewhere'));
+    const report = await verifyStore(cache, { namespace: 'ns', repair: true });
+    expect(report.problems.map((p) => [p.kind, p.key])).toEqual([['misplaced', 'ns/linked']]);
+    expect(report.repaired).toEqual([]);
+    expect((await verifyStore(cache)).problems.map((p) => p.key)).toEqual(['elsewhere', 'ns/linked']);
+    expect(readFileSync(path.join(dir, 'ns', 'linked', 'theirs'), 'utf8')).toBe('not the cache');
   });
 
   it('finds every kind of damage, and repairs only the safe ones', async () => {

@@ -221,7 +221,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     await checkLeftovers(storage, options.namespace, notes, async (leftover, why) => {
       report('temp_leftover', leftover.id, null, why);
       await repair('temp_leftover', leftover.id, 'removed', () => storage.removeLeftover(leftover));
-    });
+    }, (key, why) => report('misplaced', key, null, why));
   } catch (err) {
     // A read the cancel cut short fails as an abort, or the next entry sees the signal: either way, say what was done.
     if (options.signal?.aborted) throw verifyCancelled(checked, options.repair ? repaired : null);
@@ -249,15 +249,26 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
 
 /**
  * Each leftover of an interrupted write (not one still being written) a verify of `namespace` (or of
- * the whole store) may remove: that namespace's, or the store's own, never another namespace's.
+ * the whole store) may remove: that namespace's, or the store's own, never another namespace's. A
+ * link inside the store is reported as misplaced: nothing behind it is listed or checked.
  */
-export async function checkLeftovers(storage: StorageBackend, namespace: string | undefined, notes: string[], found: (leftover: Leftover, why: string) => Promise<void>): Promise<void> {
+export async function checkLeftovers(
+  storage: StorageBackend,
+  namespace: string | undefined,
+  notes: string[],
+  found: (leftover: Leftover, why: string) => Promise<void>,
+  misplaced: (key: string, why: string) => void,
+): Promise<void> {
   const leftovers = await storage.leftovers();
   if (leftovers === null) notes.push('unfinished uploads could not be listed (this server does not offer it, or these credentials may not); temp leftovers were not checked');
   for (const leftover of leftovers ?? []) {
     if (leftover.inFlight) continue;
-    const ours = namespace === undefined || leftover.id.startsWith(`${namespace}/`) || !leftover.id.includes('/') || leftover.id.startsWith('.');
-    if (ours) await found(leftover, `left by an interrupted write at ${leftover.modified}`);
+    const inNamespace = namespace === undefined || leftover.id.startsWith(`${namespace}/`);
+    if (leftover.link) {
+      if (inNamespace || leftover.id === namespace) misplaced(leftover.id, 'a link inside the store: stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)');
+    } else if (inNamespace || !leftover.id.includes('/') || leftover.id.startsWith('.')) {
+      await found(leftover, `left by an interrupted write at ${leftover.modified}`);
+    }
   }
 }
 

@@ -1072,7 +1072,10 @@ export class LocalFolderStorage implements StorageBackend {
       for (const e of entries) {
         const full = path.join(dir, e.name);
         if (e.isDirectory()) await walk(full);
-        else if (e.name.startsWith(TEMP_MARK)) {
+        else if (e.isSymbolicLink()) {
+          const st = await fs.lstat(full).catch(() => null);
+          if (st) found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: st.mtime.toISOString(), inFlight: false, link: true });
+        } else if (e.name.startsWith(TEMP_MARK)) {
           const st = await fs.stat(full).catch(() => null);
           if (!st) continue;
           const pid = Number(e.name.slice(TEMP_MARK.length).split('-')[0]);
@@ -1085,6 +1088,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async removeLeftover(leftover: Leftover): Promise<void> {
+    if (leftover.link) throw new CacheError('invalid_key', `${leftover.id} is a link, not a temp file: it is never removed`);
     const name = path.basename(leftover.id);
     const full = path.resolve(this.root, leftover.id);
     // Only temp files, only under the root.

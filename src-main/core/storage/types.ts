@@ -135,6 +135,11 @@ export interface Leftover {
   modified: string;
   /** Its writer is still running (a live process id): never removed. */
   inFlight: boolean;
+  /**
+   * Not a temp file but a link inside a local folder store: listings, stores and deletes never follow
+   * one, so what it points at would go unseen. Reported, never removed.
+   */
+  link?: true;
 }
 
 export const MAX_LIST_PAGE = 1000;

@@ -148,6 +148,25 @@ describe('verify --repair of a service store on a local folder', () => {
     await fs.access(inDups); // another namespace's: left for its own verify
     expect(leftovers(await format.verify())).toEqual(['dups/data/.tmp-999999999-abcdef-1']);
   });
+
+  it('a data folder replaced by a link: the delete that cannot go through it says so, and verify reports the link (repair leaves it)', async () => {
+    const dir = path.join(tmp, `store-${stores++}`);
+    const format = new MgraphFormat(await LocalFolderStorage.open(dir));
+    const stored = await format.store('Team_S', { source: { kind: 'bytes', bytes: new TextEncoder().encode('behind a link') }, options: { strategy: 'temporal' } });
+    const content = stored.keys.find((k) => k.endsWith('.bin'))!;
+    const folder = path.dirname(path.join(dir, content));
+    const outside = path.join(tmp, `outside-${stores++}`);
+    await fs.rename(folder, outside);
+    await fs.symlink(outside, folder);
+    await expect(format.delete('Team_S', { cacheId: stored.cache_id })).rejects.toThrow(/is a link inside the store; .*; verify lists what is left$/);
+    const link = path.relative(dir, folder);
+    const misplaced = [['misplaced', link, expect.stringMatching(/^a link inside the store: .* nothing behind it is listed or checked/)]];
+    expect((await format.verify({ namespace: 'Team_S' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual(misplaced);
+    expect((await format.verify({ namespace: 'Team_S', repair: true })).repaired).toEqual([]);
+    expect((await format.verify({ namespace: 'other' })).problems).toEqual([]);
+    expect(await fs.readdir(outside)).toHaveLength(3); // the content and its two sidecars, untouched
+    expect((await fs.lstat(folder)).isSymbolicLink()).toBe(true);
+  });
 });
 
 describe('service layout stats on a local folder', () => {
@@ -519,7 +538,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     storage.delete = async (key) => (key.endsWith('.bin') ? Promise.reject(new CacheError('access_denied', `cannot delete ${key}`)) : remove(key));
     await expect(format.delete('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({
       code: 'access_denied',
-      message: expect.stringMatching(new RegExp(`^${stored.cache_id} is deleted \\(its refs are gone\\), but Team_K/data/.*\\.bin could not be removed: cannot delete .*; verify lists what is left as orphan$`)),
+      message: expect.stringMatching(new RegExp(`^${stored.cache_id} is deleted \\(its refs are gone\\), but Team_K/data/.*\\.bin could not be removed: cannot delete .*; verify lists what is left$`)),
     });
     await expect(format.record('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({ code: 'not_found' });
   });

@@ -487,7 +487,7 @@ export class MgraphFormat implements StoreFormat {
         } catch (err) {
           // The refs are gone already: say the version is, and what stays behind.
           const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
-          throw new CacheError(why.code, `${cacheId} is deleted (its refs are gone), but ${key} could not be removed: ${why.message}; verify lists what is left as orphan`);
+          throw new CacheError(why.code, `${cacheId} is deleted (its refs are gone), but ${key} could not be removed: ${why.message}; verify lists what is left`);
         }
       }
     }

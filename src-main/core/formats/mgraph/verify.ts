@@ -178,7 +178,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       await storage.removeLeftover(leftover);
       repaired.push({ kind: 'temp_leftover', key: leftover.id, action: 'removed' });
     }
-  });
+  }, (key, why) => report('misplaced', key, null, why));
   // What a repair does here, said where it matters: after one, or beside problems it may or may not mend.
   if (options.repair) notes.push('repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content');
   else if (problems.length > 0) notes.push('a repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content');
