@@ -169,6 +169,18 @@ describe('verify --repair of a service store on a local folder', () => {
   });
 });
 
+describe('service layout on a local folder, big files', () => {
+  it('deleting an entry whose key_based file (over 64 MiB, not re-hashed) a later store wrote over leaves that file to the later entry', async () => {
+    const format = new MgraphFormat(await LocalFolderStorage.open(path.join(tmp, `store-${stores++}`)));
+    const big = (fill: number) => ({ source: { kind: 'bytes' as const, bytes: new Uint8Array(65 << 20).fill(fill) }, options: { strategy: 'key_based', cache_key: 'big/k', file_id: 'f' } });
+    const first = await format.store('kb', big(1));
+    const second = await format.store('kb', big(2));
+    await format.delete('kb', { cacheId: first.cache_id });
+    const kept = await collect((await format.retrieve('kb', { hash: second.hash })).content);
+    expect([kept.length, kept[0], kept[kept.length - 1]]).toEqual([65 << 20, 2, 2]);
+  });
+});
+
 describe('service layout stats on a local folder', () => {
   it('list names only and stat just the content files, never a ref or a sidecar, with the same numbers', async () => {
     const format = new MgraphFormat(await LocalFolderStorage.open(path.join(tmp, `store-${stores++}`)));
@@ -420,6 +432,46 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.storage.list('k/data/')).objects).toEqual([]);
   });
 
+  it("an entry stored inside another's child data folder (a key_based cache key can point there) is neither its child data nor deleted with it", async () => {
+    const format = new MgraphFormat(await open());
+    const json = (text: string, cache_key: string, file_id: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(text) }, as: 'json' as const, options: { strategy: 'key_based', cache_key, file_id } });
+    const outer = await format.store('kb', json('{"a": 1}', 'site', 'page'));
+    const inner = await format.store('kb', json('{"b": 2}', 'site/page/data', 'x')); // lands in kb/data/key-based/site/page/data/
+    const child = 'kb/data/key-based/site/page/data/note.txt';
+    await format.storage.put(child, new TextEncoder().encode('outer child'));
+    expect((await format.record('kb', { cacheId: outer.cache_id })).child_data.map((c) => c.key)).toEqual([child]);
+    await format.delete('kb', { cacheId: outer.cache_id });
+    expect(await format.storage.exists(child)).toBe(false);
+    expect(JSON.parse(utf8(await collect((await format.retrieve('kb', { hash: inner.hash })).content)))).toEqual({ b: 2 });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
+  it('a by-id ref naming a data folder that is not its own (damaged) is not followed: a delete removes only its own files', async () => {
+    const format = new MgraphFormat(await open());
+    await loadFixture(format.storage);
+    const refKey = 'reports/refs/by-id/67/3b/673ba2a8-1dd7-4ecc-b702-9cc49e44f642.json';
+    const ref = JSON.parse(utf8((await format.storage.get(refKey))!));
+    ref.file_paths.data_folders = ['reports/refs'];
+    await format.storage.put(refKey, new TextEncoder().encode(JSON.stringify(ref)));
+    const before = (await format.storage.list('reports/refs/')).objects.length;
+    await format.delete('reports', { cacheId: '673ba2a8-1dd7-4ecc-b702-9cc49e44f642' });
+    expect((await format.storage.list('reports/refs/')).objects).toHaveLength(before - 2); // its own by-id and by-hash refs
+    expect((await format.namespaces()).find((n) => n.name === 'reports')).toMatchObject({ entries: 13 });
+  });
+
+  it('a delete by hash with one version whose by-id ref is unreadable changes nothing: the by-hash ref still lists every version', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('two versions') };
+    const first = await format.store('Team_M', { source });
+    const second = await format.store('Team_M', { source });
+    const hashRef = first.keys.find((k) => k.includes('/refs/by-hash/'))!;
+    const before = utf8((await format.storage.get(hashRef))!);
+    await format.storage.put(second.keys.find((k) => k.includes('/refs/by-id/'))!, new TextEncoder().encode('{"cache_id": "trunc'));
+    await expect(format.delete('Team_M', { hash: first.hash })).rejects.toThrow(/is not a readable by-id ref/);
+    expect(utf8((await format.storage.get(hashRef))!)).toBe(before);
+    expect(utf8(await collect((await format.retrieve('Team_M', { cacheId: first.cache_id })).content))).toBe('two versions');
+  });
+
   it('a damaged by-hash ref leaves its entries readable and deletable by cache id, as the service reads them by id', async () => {
     const format = new MgraphFormat(await open());
     const stored = await format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('same') } });
@@ -503,6 +555,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('ref damaged') };
     const first = await format.store('Team_L', { source });
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a rebuild orders cache ids by their times: not the same millisecond
     const second = await format.store('Team_L', { source });
     const refKey = second.keys.find((k) => k.includes('/refs/by-hash/'))!;
     await format.storage.put(refKey, new TextEncoder().encode('{"cache_ids": 7'));

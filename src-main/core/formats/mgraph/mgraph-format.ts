@@ -71,6 +71,28 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Content files up to this size are checked for another entry's bytes before a delete removes them. */
 const OVERWRITE_CHECK_BYTES = 64 << 20;
 
+/** A content file's path without its extension: its child data folder is `<stem>/data`. */
+const stemOf = (content: string) => content.slice(0, content.lastIndexOf('.'));
+
+/** An entry's data folders: `<stem>/data` of its own content files, the only ones the service makes (a damaged ref naming others is not followed). */
+function ownDataFolders(idRef: IdRef): string[] {
+  const stems = new Set(idRef.file_paths.content_files.map(stemOf));
+  return dataFoldersOf(idRef).filter((f) => f.endsWith('/data') && stems.has(f.slice(0, -'/data'.length)));
+}
+
+/**
+ * Of the files listed under an entry's data folders, its child data: never another entry's content
+ * stored inside one (a key_based cache key can point there), that content's sidecars or its own child
+ * data. Content is known by its sidecars: the service writes them beside every content file, never
+ * beside child data.
+ */
+function childDataIn(found: ObjectInfo[]): ObjectInfo[] {
+  const present = new Set(found.map((o) => o.key));
+  const contents = [...present].filter((key) => present.has(`${key}.config`) || present.has(`${key}.metadata`));
+  const theirs = (key: string) => contents.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
+  return found.filter((o) => !theirs(o.key));
+}
+
 /** One version found: its refs, its ordinal and the latest's. */
 interface Resolved {
   hashRef: HashRef | null;
@@ -275,7 +297,7 @@ export class MgraphFormat implements StoreFormat {
     }
     const data = metadata?.data;
     const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : head && firstNonSpace(head) === 0x22 ? 'string' : 'json';
-    const childData = (await mapLimit(dataFoldersOf(idRef), LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat();
+    const childData = childDataIn((await mapLimit(ownDataFolders(idRef), LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat());
     const record: FormatRecord = {
       format: 'mgraph',
       namespace: ns,
@@ -454,11 +476,18 @@ export class MgraphFormat implements StoreFormat {
     } else {
       targets = [(await this.resolve(ns, lookup)).cacheId];
     }
+    // Every ref of the versions to delete is read before anything changes: an unreadable one refuses
+    // the delete whole (a by-hash ref rewritten and then an error would hide a healthy version).
+    const idRefs = new Map<string, IdRef | null>();
+    for (const cacheId of targets) idRefs.set(cacheId, await this.readIdRef(ns, cacheId));
     let contentRemoved = false;
     let bytesFreed = 0;
     for (const cacheId of targets) {
-      const idRef = await this.readIdRef(ns, cacheId);
+      const idRef = idRefs.get(cacheId)!;
       const hash = idRef?.cache_hash ?? ('hash' in lookup ? lookup.hash.toLowerCase() : null);
+      // Decided before this version's refs change: what other entries hold, and its child data.
+      const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
+      const childData = idRef ? await this.childDataOf(ns, idRef) : [];
       if (hash) {
         const left = await this.refs.update(refByHashKey(ns, hash), (current) => {
           if (!current || !isHashRef(current)) return current;
@@ -469,16 +498,13 @@ export class MgraphFormat implements StoreFormat {
         }, { freesSpace: true });
         contentRemoved = left === null;
       }
-      const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
       if (heldByOthers.length > 0) contentRemoved = false;
       await this.storage.delete(refByIdKey(ns, cacheId));
       if (!idRef) continue;
       // Paths a ref names outside its own namespace (a namespace copied by hand keeps the original's
       // paths) or outside the store are another entry's files or none: never deleted from here.
-      const ours = (key: string) => insideNamespace(ns, key);
-      const folders = await mapLimit(dataFoldersOf(idRef).filter(ours), LIST_CONCURRENCY, async (f) => ((await this.dataFolderShared(f, idRef)) ? [] : this.listAll(`${f}/`)));
-      for (const key of [...idRef.all_paths.data.filter(ours), ...folders.flat().map((c) => c.key)]) {
-        const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${content.slice(0, content.lastIndexOf('.'))}/data/`));
+      for (const key of [...idRef.all_paths.data.filter((key) => insideNamespace(ns, key)), ...childData]) {
+        const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {
           const size = idRef.file_paths.content_files.includes(key) ? await sizeOf(this.storage, key) : null;
@@ -499,15 +525,20 @@ export class MgraphFormat implements StoreFormat {
    * their sidecars and child data): the service's key_based strategy and explicit file ids reuse a
    * path, so a second store of the same content there, or of other content written over it, names the
    * same file. The file's current hash says which entries to ask: this entry's, and the hash of what
-   * was written over it. Files over OVERWRITE_CHECK_BYTES are not re-hashed.
+   * was written over it (overwrittenBy). An unreadable ref that may name the file keeps it.
    */
   private async contentHeldByOthers(ns: string, cacheId: string, idRef: IdRef): Promise<string[]> {
     const held: string[] = [];
     for (const content of idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c))) {
       const hashes = new Set([idRef.cache_hash, ...(await this.overwrittenBy(content, idRef))]);
       const named = async (hash: string) => {
-        for (const other of (await this.readHashRef(ns, hash))?.cache_ids ?? []) {
-          if (other.cache_id !== cacheId && (await this.readIdRef(ns, other.cache_id))?.file_paths.content_files.includes(content)) return true;
+        const ref = await this.readHashRef(ns, hash).catch(() => 'unreadable' as const);
+        if (ref === 'unreadable') return true;
+        for (const other of ref?.cache_ids ?? []) {
+          if (other.cache_id === cacheId) continue;
+          // A ref that cannot be read may name the file: it is kept (a leftover verify shows, not a loss).
+          const theirs = await this.readIdRef(ns, other.cache_id).catch(() => 'unreadable' as const);
+          if (theirs === 'unreadable' || theirs?.file_paths.content_files.includes(content)) return true;
         }
         return false;
       };
@@ -519,6 +550,13 @@ export class MgraphFormat implements StoreFormat {
       }
     }
     return held;
+  }
+
+  /** An entry's child data to delete with it: none from a data folder another entry shares, none outside its namespace. */
+  private async childDataOf(ns: string, idRef: IdRef): Promise<string[]> {
+    const folders = ownDataFolders(idRef).filter((f) => insideNamespace(ns, f));
+    const found = await mapLimit(folders, LIST_CONCURRENCY, async (f) => ((await this.dataFolderShared(f, idRef)) ? [] : this.listAll(`${f}/`)));
+    return childDataIn(found.flat()).map((o) => o.key);
   }
 
   /**
@@ -535,18 +573,26 @@ export class MgraphFormat implements StoreFormat {
     return siblings.some(({ key }) => !key.slice(stem.length + 1).includes('/') && classifyKey(key)?.kind === 'data_file' && !own.has(key));
   }
 
-  /** The hash of other content written over this entry's file since (none when it still holds this entry's, or cannot be read). */
+  /**
+   * The hashes of other content written over this entry's file since (none when it still holds this
+   * entry's, or cannot be read): the one its .metadata sidecar names (the service rewrites it with
+   * every store), and, up to OVERWRITE_CHECK_BYTES, the file's own, re-hashed.
+   */
   private async overwrittenBy(content: string, idRef: IdRef): Promise<string[]> {
-    const size = await sizeOf(this.storage, content);
-    if (size === null || size > OVERWRITE_CHECK_BYTES) return [];
-    const bytes = await this.storage.get(content);
     const metadata = parseJsonObject<Metadata>(await this.storage.get(`${content}.metadata`))?.data;
-    try {
-      const { hash } = rehashFile(bytes ?? new Uint8Array(), idRef.file_type === 'binary' ? 'binary' : 'json', { contentEncoding: metadata?.content_encoding ?? null, jsonFieldPath: metadata?.json_field_path ?? null });
-      return hash === idRef.cache_hash ? [] : [hash];
-    } catch {
-      return []; // unreadable: corrupt, not another entry's
+    const hashes = new Set<string>();
+    if (typeof metadata?.cache_hash === 'string' && isServiceHash(metadata.cache_hash)) hashes.add(metadata.cache_hash);
+    const size = await sizeOf(this.storage, content);
+    if (size !== null && size <= OVERWRITE_CHECK_BYTES) {
+      const bytes = await this.storage.get(content);
+      try {
+        hashes.add(rehashFile(bytes ?? new Uint8Array(), idRef.file_type === 'binary' ? 'binary' : 'json', { contentEncoding: metadata?.content_encoding ?? null, jsonFieldPath: metadata?.json_field_path ?? null }).hash);
+      } catch {
+        // unreadable: corrupt, not another entry's
+      }
     }
+    hashes.delete(idRef.cache_hash);
+    return [...hashes];
   }
 
   verify(options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
