@@ -136,6 +136,7 @@ describe('CLI on a service store (read only)', () => {
     expect(r.stdout).toMatch(/^checked \d+ keys: no problems$/m);
     expect(JSON.parse((await run(['--json', 'verify'])).stdout)).toMatchObject({ problems: [], notes: [] });
     const store = await fixtureCopy();
+    expect(await cli(['--store', store, 'verify', '--repair'])).toMatchObject({ code: 0, stderr: '' }); // it rebuilt nothing: no note that it did
     await fs.writeFile(path.join(store, 'dups', 'stray.txt'), 'not the service layout');
     const one = await cli(['--store', store, 'verify']);
     expect(one.stdout).toMatch(/^misplaced {7}dups\/stray\.txt .*\nchecked \d+ keys: 1 problem\n$/s);

@@ -65,7 +65,9 @@ describe('verify', () => {
     const report = await verifyStore(cache, { namespace: 'ns', repair: true });
     expect(report.problems.map((p) => [p.kind, p.key])).toEqual([['misplaced', 'ns/linked']]);
     expect(report.repaired).toEqual([]);
-    expect((await verifyStore(cache)).problems.map((p) => p.key)).toEqual(['elsewhere', 'ns/linked']);
+    const plain = await verifyStore(cache);
+    expect(plain.problems.map((p) => p.key)).toEqual(['elsewhere', 'ns/linked']);
+    expect(plain.notes).toEqual([expect.stringMatching(/^a repair would move orphans and damaged records to _quarantine\/ \(never deleting them\)/)]);
     expect(readFileSync(path.join(dir, 'ns', 'linked', 'theirs'), 'utf8')).toBe('not the cache');
   });
 

@@ -228,6 +228,10 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     throw err;
   }
 
+  // What a repair would do, said beside the problems it may or may not mend (each repair made says its own action).
+  if (problems.length > 0 && !options.repair) {
+    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views and remove temp leftovers; bad or missing content is reported only');
+  }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
 }

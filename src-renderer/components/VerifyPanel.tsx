@@ -5,14 +5,15 @@ import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
+/** What each kind means in any layout; what a repair does with it is in the report (its notes, each repair's action). */
 const KIND_TITLES: Record<ProblemKind, string> = {
-  corrupt: 'Corrupt: bytes do not match their hash or record',
+  corrupt: 'Corrupt: bytes that do not match their hash or record, or a record or ref that cannot be read',
   missing_content: 'Missing content: a version points at bytes that are not there',
-  dangling_ref: 'Dangling references: views naming a version that has no record',
-  orphan: 'Orphans: content no version references (repair moves them to _quarantine/)',
-  misplaced: 'Misplaced: keys in the wrong shard or outside the layout',
-  stale_latest: 'Stale views: latest or index entries behind the records (repair rewrites them)',
-  temp_leftover: 'Temp leftovers of interrupted writes (repair removes them)',
+  dangling_ref: 'Dangling references: views or refs naming a version that has no record',
+  orphan: 'Orphans: content or records nothing else points at',
+  misplaced: 'Misplaced: keys in the wrong place or outside the layout, and links inside the store',
+  stale_latest: 'Stale views: latest pointers or indexes behind the records',
+  temp_leftover: 'Temp leftovers of interrupted writes',
 };
 
 export function VerifyPanel() {

@@ -266,6 +266,35 @@ describe.each(backends)('verify on the service layout finds injected faults (%s)
   });
 });
 
+describe.each(backends)('verify on the service layout, what the service itself would fail on (%s)', (_name, open) => {
+  it('a sidecar that is not JSON is corrupt (the service cannot retrieve the entry)', async () => {
+    const storage = await open();
+    await loadFixture(storage);
+    const metadata = 'TeamA/data/direct/ca/6b/ca6b4776-dd48-4740-903c-914a78e90da3.json.metadata';
+    await storage.put(metadata, new TextEncoder().encode('garbage{'));
+    expect((await new MgraphFormat(storage).verify({ namespace: 'TeamA' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual([
+      ['corrupt', metadata, 'the sidecar is not readable JSON: the service cannot retrieve ca6b4776-dd48-4740-903c-914a78e90da3'],
+    ]);
+  });
+
+  it('a delete stopped part-way (its files gone and the by-hash ref updated, its by-id ref left) is not listed again by a repair', async () => {
+    const storage = await open();
+    await loadFixture(storage);
+    const format = new MgraphFormat(storage);
+    const gone = '5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65';
+    for (const ext of ['', '.config', '.metadata']) await storage.delete(`dups/data/direct/5e/c7/${gone}.json${ext}`);
+    const refKey = 'dups/refs/by-hash/1f/59/1f59c04c6c23d303.json';
+    const ref = JSON.parse(utf8((await storage.get(refKey))!));
+    const left = ref.cache_ids.filter((e: { cache_id: string }) => e.cache_id !== gone);
+    await storage.put(refKey, new TextEncoder().encode(JSON.stringify({ ...ref, cache_ids: left, latest_id: left.at(-1).cache_id, total_versions: 2 })));
+    const report = await format.verify({ namespace: 'dups', repair: true });
+    expect(report.problems.map((p) => p.kind)).toEqual(['missing_content', 'missing_content', 'missing_content', 'orphan']); // its three files, and its ref
+    expect(report.problems[3]).toMatchObject({ key: `dups/refs/by-id/5e/c7/${gone}.json`, detail: expect.stringContaining('its content is gone') });
+    expect(report.repaired).toEqual([]);
+    expect((await format.record('dups', { hash: '1f59c04c6c23d303' })).cache_id).toBe('f950f89e-78ea-431f-9fd5-7cd214c17eab');
+  });
+});
+
 describe('verify on the service layout, cancelled', () => {
   it('stops while it reads the refs, and says how far it got', async () => {
     const storage = new MemoryStorage();

@@ -102,6 +102,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
 
       // By-id refs: listed by their hash, every path present, every content copy re-hashes.
       const claimed = new Set<string>();
+      /** By-id refs none of whose content files exist: a delete stopped part-way (files gone, ref left). */
+      const contentless = new Set<string>();
       const dataFolders: string[] = [];
       const entries = [...idRefs];
       const sampled = options.sample !== undefined ? new Set(shuffle(entries.map(([id]) => id)).slice(0, options.sample)) : null;
@@ -113,9 +115,17 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
         const byHash = hashRefs.get(hash);
         const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
+        const ownContent = ref.file_paths.content_files.filter((key) => insideNamespace(ns, key));
+        const contentGone = ownContent.length > 0 && ownContent.every((key) => !dataKeys.has(key));
+        if (contentGone) contentless.add(cacheId);
         if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId)) {
-          report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
-          toRebuild.set(hash, 'orphan');
+          if (contentGone) {
+            // A delete stopped part-way (files gone, this ref left): listing it again would make it the latest, and every read by hash would fail.
+            report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}, and its content is gone (a delete stopped part-way?): a repair leaves it out`);
+          } else {
+            report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
+            toRebuild.set(hash, 'orphan');
+          }
         }
         const elsewhere = ref.all_paths.data.filter((key) => !insideNamespace(ns, key));
         if (elsewhere.length > 0) {
@@ -126,6 +136,11 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (!dataKeys.has(key) && !elsewhere.includes(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
         if (sampled && !sampled.has(cacheId)) return tick('checking');
+        // The service reads both sidecars to retrieve an entry: one that is not JSON fails it there.
+        for (const key of ref.all_paths.data.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
+          const bytes = await storage.get(key, { signal });
+          if (bytes && !parseJsonObject(bytes)) report('corrupt', key, hash, `the sidecar is not readable JSON: the service cannot retrieve ${cacheId}`);
+        }
         for (const contentKey of ref.file_paths.content_files) {
           if (!dataKeys.has(contentKey)) continue;
           const problem = await rehashProblem(format, contentKey, ref, dataKeys, signal);
@@ -146,7 +161,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         for (const [hash, kind] of toRebuild) {
           await checkpoint();
           const key = refByHashKey(ns, hash);
-          const mine = [...idRefs].filter(([, r]) => r.cache_hash === hash);
+          // A by-id ref whose content is gone is not added back: it would become the latest, and every read by hash would fail.
+          const mine = [...idRefs].filter(([id, r]) => r.cache_hash === hash && !contentless.has(id));
           let action = '';
           await format.refs.update(key, (found) => {
             // An unreadable ref names nothing that can be trusted: every cache id comes from the by-id refs.
@@ -179,9 +195,14 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       repaired.push({ kind: 'temp_leftover', key: leftover.id, action: 'removed' });
     }
   }, (key, why) => report('misplaced', key, null, why));
-  // What a repair does here, said where it matters: after one, or beside problems it may or may not mend.
-  if (options.repair) notes.push('repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content');
-  else if (problems.length > 0) notes.push('a repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content');
+  // What a repair does here, said beside problems it may or may not mend (a clean store verifies quietly).
+  if (problems.length > 0) {
+    notes.push(
+      options.repair
+        ? 'repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content'
+        : 'a repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content',
+    );
+  }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
 }
