@@ -41,6 +41,17 @@ async function tree(dir: string): Promise<string[]> {
 }
 
 describe('local folder specifics', () => {
+  it.each([false, true])('a pipe planted at a key reads as nothing there, at once, never waiting for a writer (blocking io: %s)', async (blockingIo) => {
+    const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'), { blockingIo });
+    await storage.put('ns/empty', new Uint8Array(0));
+    await storage.put('ns/pipe', new Uint8Array(1));
+    await fs.rm(path.join(storage.root, 'ns', 'pipe'));
+    execFileSync('mkfifo', [path.join(storage.root, 'ns', 'pipe')]);
+    expect(await storage.get('ns/pipe')).toBeNull();
+    expect(await storage.getStream('ns/pipe')).toBeNull();
+    expect((await storage.get('ns/empty'))?.length).toBe(0); // an empty file is still a file
+  });
+
   it('never creates anything outside its root, whatever the key', async () => {
     const outer = await tempRoot();
     const storage = await LocalFolderStorage.open(path.join(outer, 'store'));

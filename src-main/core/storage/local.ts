@@ -51,8 +51,17 @@ interface SmallIo {
 
 const writeCb = promisify(fsSync.write);
 
-/** Reads never follow a link at a key's name: the store makes none, so one is planted. */
-const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW ?? 0);
+/**
+ * Reads never follow a link at a key's name (the store makes none, so one is planted), and never wait
+ * on a pipe planted there: opening one without O_NONBLOCK blocks until a writer comes, for ever, in a
+ * thread no signal reaches. O_NONBLOCK changes nothing for a regular file.
+ */
+const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW ?? 0) | (fsSync.constants.O_NONBLOCK ?? 0);
+
+/** A pipe, socket or device at a key's name: no copy of anything, so nothing there (as a link or a folder). */
+const notAFile = (file: string) => Object.assign(new Error(`${file} is not a file`), { code: 'EFTYPE' });
+/** What a read at a key's name may find instead of a file: each counts as nothing there. */
+const NOTHING_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EFTYPE'];
 
 /**
  * mkdir -p below `root` with a bounded number of calls (Node's recursive mkdir retries forever where
@@ -133,7 +142,12 @@ const threadPoolIo: SmallIo = {
       throw err;
     }),
   // The callback form: no FileHandle to build and close, 30% less time a file (a verify reads thousands).
-  readFile: (file) => readFileCb(file, { flag: READ_NO_FOLLOW }),
+  readFile: async (file) => {
+    const bytes = await readFileCb(file, { flag: READ_NO_FOLLOW });
+    // A pipe opened without waiting reads as empty: only then is one more call needed to tell it from an empty file.
+    if (bytes.length === 0 && !(await fs.lstat(file)).isFile()) throw notAFile(file);
+    return bytes;
+  },
   readdir: (dir) => fs.readdir(dir, { withFileTypes: true }),
 };
 // Node takes numeric open flags here as in fs.promises; only its types say a string.
@@ -166,6 +180,7 @@ const blockingIo: SmallIo = {
   async readFile(file) {
     const fd = fsSync.openSync(file, READ_NO_FOLLOW);
     try {
+      if (!fsSync.fstatSync(fd).isFile()) throw notAFile(file);
       return fsSync.readFileSync(fd);
     } finally {
       fsSync.closeSync(fd);
@@ -731,8 +746,7 @@ export class LocalFolderStorage implements StorageBackend {
     try {
       return await this.io.readFile(this.foundPathOf(key));
     } catch (err) {
-      // ELOOP: a link where the store keeps a file, which counts as nothing there.
-      if (!['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
+      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
       await this.checkRoot(); // nothing there: a missing key, unless the whole store is gone
       return null;
     }
@@ -742,8 +756,12 @@ export class LocalFolderStorage implements StorageBackend {
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(this.foundPathOf(key), READ_NO_FOLLOW);
+      if (!(await handle.stat()).isFile()) {
+        await handle.close();
+        throw notAFile(this.foundPathOf(key));
+      }
     } catch (err) {
-      if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
+      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
       await this.checkRoot();
       return null;
     }
