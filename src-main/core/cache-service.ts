@@ -335,8 +335,17 @@ export class CacheService {
   /** Metadata of one version: one read. */
   async record(namespace: string, lookup: EntryLookup): Promise<VersionRecord> {
     const ns = parseNamespace(namespace);
-    const key = lookup.version === undefined ? this.layout.latest(ns, lookup.hash) : this.layout.record(ns, lookup.hash, lookup.version);
-    const record = await this.readRecord(key);
+    let key = lookup.version === undefined ? this.layout.latest(ns, lookup.hash) : this.layout.record(ns, lookup.hash, lookup.version);
+    let record = await this.readRecord(key);
+    if (!record && lookup.version === undefined) {
+      // No latest pointer (a crash before it was written, or removed by hand; verify --repair rewrites
+      // it): the versions index still names the newest version whose record is there.
+      for (const { version } of (await this.versions(ns, lookup.hash)).reverse()) {
+        key = this.layout.record(ns, lookup.hash, version);
+        record = await this.readRecord(key);
+        if (record) break;
+      }
+    }
     const what = lookup.sha256 ?? (lookup.version === undefined ? lookup.hash : makeCacheId(lookup.hash, lookup.version));
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       // A version that is not there of an entry that is: say which versions it has.
