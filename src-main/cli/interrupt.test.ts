@@ -1,10 +1,13 @@
 // Ctrl+C during a store, on the bundled CLI as an operator runs it.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
+import { FaultProxy } from '../test-support/fault-proxy';
+import { startS3 } from '../test-support/s3-emulator';
 
 describe('cache-admin store, interrupted', () => {
   it('Ctrl+C while a pipe is still being stored cancels it: exit 130, nothing stored, no partial file left', async () => {
@@ -38,29 +41,32 @@ describe('cache-admin on a stream that fails before its first chunk', () => {
 });
 
 describe('cache-admin get --out, interrupted', () => {
-  it('Ctrl+C while the content is still arriving: exit 130, and neither the file nor a partial one is left', async () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-get-'));
-    const store = path.join(work, 'store');
-    writeFileSync(path.join(work, 'hello.txt'), 'hello world');
-    execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', path.join(work, 'hello.txt')]);
-    // The content key becomes a pipe that gives 5 of its 11 bytes and then waits: a slow disk or bucket.
-    const content = path.join(store, 'default/objects/b9/4d/b94d27b9934d3e08');
-    rmSync(content);
-    execFileSync('mkfifo', [content]);
-    const out = path.join(work, 'out.txt');
-    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', store, 'get', 'b94d27b9934d3e08', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const writer = createWriteStream(content);
-    writer.write('hello');
-    const partial = () => readdirSync(work).filter((name) => name.endsWith('.part'));
-    await expect.poll(partial, { timeout: 15_000 }).toHaveLength(1);
-    child.kill('SIGINT');
-    await expect.poll(() => stderr, { timeout: 15_000 }).toContain(`cancelled: get was cancelled: ${out} was not written`);
-    expect(readdirSync(work).sort()).toEqual(['hello.txt', 'store']);
-    writer.destroy(); // the read under way returns, and the process ends
-    expect(await exited).toBe(130);
+  it('Ctrl+C while the content is still arriving (a bucket gone quiet mid-body): exit 130, and neither the file nor a partial one is left', async () => {
+    const s3 = await startS3('interrupt-get');
+    const proxy = await new FaultProxy(s3.endpoint).start();
+    try {
+      const work = mkdtempSync(path.join(tmpdir(), 'interrupt-get-'));
+      writeFileSync(path.join(work, 'hello.txt'), 'hello world');
+      const env = { ...process.env, AWS_REGION: s3.region, ...(s3.credentials ? { AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey } : {}) };
+      const bucket = ['--s3-bucket', s3.bucket, '--s3-prefix', `interrupt-${Date.now()}`, '--s3-endpoint', proxy.endpoint, '--s3-path-style'];
+      await promisify(execFile)(process.execPath, [CLI_BUNDLE, ...bucket, 'store', path.join(work, 'hello.txt')], { env }); // not execFileSync: the proxy answers from this process
+      // The content's GET gives 5 of its 11 bytes, then nothing: a slow disk or bucket.
+      proxy.inject({ match: (r) => r.method === 'GET' && r.url.split('?')[0]!.endsWith('/default/objects/b9/4d/b94d27b9934d3e08'), action: { kind: 'stall', afterBytes: 5 }, times: 1 });
+      const out = path.join(work, 'out.txt');
+      const child = spawn(process.execPath, [CLI_BUNDLE, ...bucket, 'get', 'b94d27b9934d3e08', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'], env });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      const partial = () => readdirSync(work).filter((name) => name.endsWith('.part'));
+      await expect.poll(partial, { timeout: 15_000 }).toHaveLength(1);
+      child.kill('SIGINT');
+      await expect.poll(() => stderr, { timeout: 15_000 }).toContain(`cancelled: get was cancelled: ${out} was not written`);
+      expect(readdirSync(work).sort()).toEqual(['hello.txt']);
+      expect(await exited).toBe(130);
+    } finally {
+      await proxy.stop();
+      await s3.stop();
+    }
   });
 });
 

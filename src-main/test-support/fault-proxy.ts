@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { isEmulatorEndpoint } from './s3-emulator';
 
 /** `code`: the S3 error code answered with the status (SlowDown for 503, else InternalError). */
-export type FaultAction = { kind: 'status'; status: number; code?: string } | { kind: 'reset' } | { kind: 'delay'; ms: number };
+/** `stall`: the answer's first `afterBytes` bytes, then nothing, the connection held open (a server or network gone quiet mid-body). */
+export type FaultAction = { kind: 'status'; status: number; code?: string } | { kind: 'reset' } | { kind: 'delay'; ms: number } | { kind: 'stall'; afterBytes: number };
 
 export interface FaultRule {
   /** Which requests it applies to. */
@@ -94,6 +95,7 @@ export class FaultProxy {
       res.end(`<?xml version="1.0"?><Error><Code>${fault.code ?? (fault.status === 503 ? 'SlowDown' : 'InternalError')}</Code><Message>injected</Message></Error>`);
       return;
     }
+    if (fault?.kind === 'stall') return this.forward(req, res, method, url, fault.afterBytes);
     // Listings and multipart parts are not one object's requests: they pass straight through.
     if (!this.emulating || url.includes('list-type=') || url.includes('uploadId=') || url.includes('?uploads')) return this.forward(req, res, method, url);
     // Only PutObject: CopyObject ignores If-None-Match on Ceph RGW 16.2, and so does this stand-in.
@@ -135,12 +137,20 @@ export class FaultProxy {
     });
   }
 
-  private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, url: string): Promise<void> {
+  private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, url: string, stallAfter?: number): Promise<void> {
     return new Promise((resolve) => {
       const target = new URL(url, this.upstream);
       const upstream = http.request(target, { method, headers: req.headers }, (up) => {
         this.log.push({ method, url, status: up.statusCode ?? 0 });
         res.writeHead(up.statusCode ?? 502, up.headers);
+        if (stallAfter !== undefined) {
+          up.once('readable', () => {
+            const head = up.read(stallAfter) ?? up.read(); // what there is, when the body is shorter
+            if (head) res.write(head);
+            resolve(); // and nothing more: the client waits until it gives up
+          });
+          return;
+        }
         up.pipe(res);
         up.on('end', resolve);
         up.on('error', () => resolve());
