@@ -336,7 +336,8 @@ export class CacheService {
   async record(namespace: string, lookup: EntryLookup): Promise<VersionRecord> {
     const ns = parseNamespace(namespace);
     let key = lookup.version === undefined ? this.layout.latest(ns, lookup.hash) : this.layout.record(ns, lookup.hash, lookup.version);
-    let record = await this.readRecord(key);
+    // The latest pointer is a view of a record: a damaged one is passed over like a missing one.
+    let record = lookup.version === undefined ? (await this.tryReadRecord(key))?.record : await this.readRecord(key);
     if (!record && lookup.version === undefined) {
       // No latest pointer (a crash before it was written, or removed by hand; verify --repair rewrites
       // it): the versions index still names the newest version whose record is there.

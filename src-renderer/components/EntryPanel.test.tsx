@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryView } from '../../src-shared/contract';
 import { fakeClient, ok, renderWith } from '../test/render';
-import { EntryPanel } from './EntryPanel';
+import { EntryPanel, VersionsPanel } from './EntryPanel';
 
 afterEach(cleanup);
 
@@ -62,6 +62,23 @@ describe('Entry preview of images (issue #17)', () => {
     renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: view } } });
     expect(screen.queryByRole('img')).toBeNull();
     expect(screen.getByLabelText('Preview').textContent).toBe('<svg xmlns="http://www.w3.org/2000/svg"/>');
+  });
+});
+
+describe('A version whose number is unknown (its hash\'s list of versions is missing or unreadable)', () => {
+  it('says so, and how to mend it, instead of "Version 0 latest" and "No versions."', () => {
+    const view = imageView(10, 10, false);
+    view.record = { ...view.record, format: 'mgraph', cache_id: 'c5379289-113b-4c33-96ac-ad1364ba4a71', version: 0, latest_version: 0 };
+    renderWith(
+      <>
+        <EntryPanel />
+        <VersionsPanel />
+      </>,
+      { state: { entry: { status: 'ready', data: view }, versions: { status: 'ready', data: { namespace: 'default', hash: view.record.hash, versions: [] } as never } } },
+    );
+    expect(screen.getByTestId('version-unknown').textContent).toMatch(/^unknown: no readable list of this hash's versions names it/);
+    expect(screen.queryByText('latest')).toBeNull();
+    expect(screen.getByText(/^No readable list of this hash’s versions: Verify reports why, and repair rebuilds it\.$/)).toBeTruthy();
   });
 });
 

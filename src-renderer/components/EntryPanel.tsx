@@ -147,11 +147,20 @@ export function EntryPanel() {
             </dd>
             <dt>Version</dt>
             <dd>
-              {data.record.version}{' '}
-              {data.record.version === data.record.latest_version ? (
-                <span className="badge ok">latest</span>
+              {data.record.version === 0 ? (
+                // Version 0: no readable list of this hash's versions says which this is.
+                <span className="muted" data-testid="version-unknown">
+                  unknown: no readable list of this hash&apos;s versions names it (Verify reports why; repair rebuilds the list)
+                </span>
               ) : (
-                <span className="badge">latest is v{data.record.latest_version}</span>
+                <>
+                  {data.record.version}{' '}
+                  {data.record.version === data.record.latest_version ? (
+                    <span className="badge ok">latest</span>
+                  ) : (
+                    <span className="badge">latest is v{data.record.latest_version}</span>
+                  )}
+                </>
               )}
             </dd>
             {data.record.sha256 && (
@@ -298,7 +307,7 @@ export function VersionsPanel() {
       {versions.status === 'idle' && <Empty>The versions of the looked-up hash appear here.</Empty>}
       {versions.status === 'loading' && <Loading what="versions" />}
       {versions.status === 'error' && <ErrorLine error={versions.error} />}
-      {versions.status === 'ready' && list.length === 0 && <Empty>No versions.</Empty>}
+      {versions.status === 'ready' && list.length === 0 && <Empty>{shown !== null ? 'No readable list of this hash’s versions: Verify reports why, and repair rebuilds it.' : 'No versions.'}</Empty>}
       {list.length > 0 && (
         <div className="table-scroll">
           <table className="versions">

@@ -63,12 +63,15 @@ describe.each(layouts)('the %s format', (name, make) => {
   });
 });
 
-it('native: an entry whose latest pointer is gone (a crash before it was written) is still found by hash and by cache id, as its newest record', async () => {
+it('native: an entry whose latest pointer is gone (a crash before it was written) or damaged is still found by hash and by cache id, as its newest record', async () => {
   const cache = new CacheService(new MemoryStorage());
   const format = new NativeFormat(cache);
   const first = await format.store('docs', { source: text('pointer lost') });
   const second = await format.store('docs', { source: text('pointer lost') });
-  await cache.storage.delete(cache.layout.latest('docs' as never, first.hash as never));
+  const latest = cache.layout.latest('docs' as never, first.hash as never);
+  await cache.storage.put(latest, new TextEncoder().encode('{"damaged": '));
+  expect(await format.record('docs', { cacheId: first.cache_id })).toMatchObject({ version: 1, latest_version: 2 }); // a damaged pointer, passed over
+  await cache.storage.delete(latest);
   expect(await format.record('docs', { hash: first.hash })).toMatchObject({ cache_id: second.cache_id, version: 2, latest_version: 2 });
   expect(await format.record('docs', { cacheId: first.cache_id })).toMatchObject({ version: 1, latest_version: 2 });
   expect(new TextDecoder().decode(await collect((await format.retrieve('docs', { hash: first.hash })).content))).toBe('pointer lost');

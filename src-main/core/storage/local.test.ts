@@ -49,6 +49,12 @@ describe('local folder specifics', () => {
     execFileSync('mkfifo', [path.join(storage.root, 'ns', 'pipe')]);
     expect(await storage.get('ns/pipe')).toBeNull();
     expect(await storage.getStream('ns/pipe')).toBeNull();
+    const writer = fsSync.openSync(path.join(storage.root, 'ns', 'pipe'), fsSync.constants.O_RDWR); // a writer that has written nothing yet
+    try {
+      expect(await storage.get('ns/pipe')).toBeNull();
+    } finally {
+      fsSync.closeSync(writer);
+    }
     expect((await storage.get('ns/empty'))?.length).toBe(0); // an empty file is still a file
   });
 

@@ -143,7 +143,8 @@ const threadPoolIo: SmallIo = {
     }),
   // The callback form: no FileHandle to build and close, 30% less time a file (a verify reads thousands).
   readFile: async (file) => {
-    const bytes = await readFileCb(file, { flag: READ_NO_FOLLOW });
+    // EAGAIN: a pipe with a writer and nothing written yet (a file never answers so).
+    const bytes = await readFileCb(file, { flag: READ_NO_FOLLOW }).catch((err: unknown) => Promise.reject(errno(err) === 'EAGAIN' ? notAFile(file) : err));
     // A pipe opened without waiting reads as empty: only then is one more call needed to tell it from an empty file.
     if (bytes.length === 0 && !(await fs.lstat(file)).isFile()) throw notAFile(file);
     return bytes;

@@ -129,7 +129,6 @@ export function entryPaths(folders: string[], fileId: string, fileType: FileType
 
 export type ServiceKeyKind = 'ref_by_hash' | 'ref_by_id' | 'content' | 'sidecar_config' | 'sidecar_metadata' | 'data_file';
 
-/** What a key is from its name alone; `data_file` (content or child data) needs a look at its sidecars. */
 /**
  * Whether a path a ref names is a key of namespace `ns` (resolved as the service resolves it). A
  * namespace copied by hand keeps the original's paths in its refs, and a hand-made ref can name
@@ -143,6 +142,7 @@ export function insideNamespace(ns: string, path: string): boolean {
   }
 }
 
+/** What a key is from its name alone; `data_file` (content or child data) needs a look at its sidecars. */
 export function classifyKey(key: string): { namespace: string; kind: ServiceKeyKind; id?: string } | null {
   const parts = key.split('/');
   const [namespace, tree, sub] = parts;

@@ -267,14 +267,21 @@ describe.each(backends)('verify on the service layout finds injected faults (%s)
 });
 
 describe.each(backends)('verify on the service layout, what the service itself would fail on (%s)', (_name, open) => {
-  it('a sidecar that is not JSON is corrupt (the service cannot retrieve the entry)', async () => {
+  it('a .metadata sidecar without its "data" object is corrupt (the service cannot retrieve the entry), a .config that is not JSON too', async () => {
     const storage = await open();
     await loadFixture(storage);
+    const format = new MgraphFormat(storage);
     const metadata = 'TeamA/data/direct/ca/6b/ca6b4776-dd48-4740-903c-914a78e90da3.json.metadata';
-    await storage.put(metadata, new TextEncoder().encode('garbage{'));
-    expect((await new MgraphFormat(storage).verify({ namespace: 'TeamA' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual([
-      ['corrupt', metadata, 'the sidecar is not readable JSON: the service cannot retrieve ca6b4776-dd48-4740-903c-914a78e90da3'],
-    ]);
+    for (const damage of ['garbage{', '{}', '{"data": [1]}']) {
+      await storage.put(metadata, new TextEncoder().encode(damage));
+      expect((await format.verify({ namespace: 'TeamA' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual([
+        ['corrupt', metadata, 'the sidecar is not JSON with a "data" object: the service cannot retrieve ca6b4776-dd48-4740-903c-914a78e90da3'],
+      ]);
+    }
+    await loadFixture(storage);
+    const config = metadata.replace(/metadata$/, 'config');
+    await storage.put(config, new TextEncoder().encode('not json'));
+    expect((await format.verify({ namespace: 'TeamA' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual([['corrupt', config, 'the sidecar is not readable JSON']]);
   });
 
   it('a delete stopped part-way (its files gone and the by-hash ref updated, its by-id ref left) is not listed again by a repair', async () => {
@@ -475,16 +482,19 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
-  it('a by-id ref naming a data folder that is not its own (damaged) is not followed: a delete removes only its own files', async () => {
+  it('a by-id ref naming a data folder or data paths that are not its own (damaged) is not followed: a delete removes only its own files', async () => {
     const format = new MgraphFormat(await open());
     await loadFixture(format.storage);
     const refKey = 'reports/refs/by-id/67/3b/673ba2a8-1dd7-4ecc-b702-9cc49e44f642.json';
     const ref = JSON.parse(utf8((await format.storage.get(refKey))!));
     ref.file_paths.data_folders = ['reports/refs'];
+    const others = (await format.storage.list('reports/')).objects.map((o) => o.key).filter((k) => !k.includes('673ba2a8') && !k.includes('a2a0c3b8c3a32ed2'));
+    ref.all_paths.data.push(...others.filter((k) => k.includes('/refs/')).slice(0, 5), ...others.filter((k) => k.includes('/data/')).slice(0, 15));
     await format.storage.put(refKey, new TextEncoder().encode(JSON.stringify(ref)));
     const before = (await format.storage.list('reports/refs/')).objects.length;
     await format.delete('reports', { cacheId: '673ba2a8-1dd7-4ecc-b702-9cc49e44f642' });
     expect((await format.storage.list('reports/refs/')).objects).toHaveLength(before - 2); // its own by-id and by-hash refs
+    for (const key of others) expect(await format.storage.exists(key)).toBe(true);
     expect((await format.namespaces()).find((n) => n.name === 'reports')).toMatchObject({ entries: 13 });
   });
 
@@ -602,7 +612,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(repair.repaired).toEqual(
       expect.arrayContaining([
         { kind: 'corrupt', key: refKey, action: 'rebuilt from the by-id refs in place of the unreadable one: 2 cache id(s)' },
-        { kind: 'corrupt', key: stray, action: 'removed: it was unreadable, and no by-id ref names this hash' },
+        { kind: 'corrupt', key: stray, action: 'removed: it was unreadable, and no by-id ref whose content is there names this hash' },
       ]),
     );
     expect((await format.versions('Team_L', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, second.cache_id]);

@@ -74,6 +74,17 @@ const OVERWRITE_CHECK_BYTES = 64 << 20;
 /** A content file's path without its extension: its child data folder is `<stem>/data`. */
 const stemOf = (content: string) => content.slice(0, content.lastIndexOf('.'));
 
+/**
+ * The data files a delete removes: the entry's content files under its namespace's data/ and their
+ * two sidecars, as far as its ref lists them. Any other path a ref lists (one outside its namespace:
+ * a namespace copied by hand keeps the original's paths; or a damaged ref naming refs or another
+ * entry's sidecars) is never deleted from here.
+ */
+function ownDataFiles(ns: string, idRef: IdRef): string[] {
+  const own = new Set(idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c) && classifyKey(c)?.kind === 'data_file').flatMap((c) => [c, `${c}.config`, `${c}.metadata`]));
+  return idRef.all_paths.data.filter((key) => own.has(key));
+}
+
 /** An entry's data folders: `<stem>/data` of its own content files, the only ones the service makes (a damaged ref naming others is not followed). */
 function ownDataFolders(idRef: IdRef): string[] {
   const stems = new Set(idRef.file_paths.content_files.map(stemOf));
@@ -499,11 +510,10 @@ export class MgraphFormat implements StoreFormat {
         contentRemoved = left === null;
       }
       if (heldByOthers.length > 0) contentRemoved = false;
-      await this.storage.delete(refByIdKey(ns, cacheId));
+      // No ref read: nothing of this version's is there to delete (or something that is no ref, left as found).
       if (!idRef) continue;
-      // Paths a ref names outside its own namespace (a namespace copied by hand keeps the original's
-      // paths) or outside the store are another entry's files or none: never deleted from here.
-      for (const key of [...idRef.all_paths.data.filter((key) => insideNamespace(ns, key)), ...childData]) {
+      await this.storage.delete(refByIdKey(ns, cacheId));
+      for (const key of [...ownDataFiles(ns, idRef), ...childData]) {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {

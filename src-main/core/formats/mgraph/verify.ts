@@ -136,10 +136,14 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (!dataKeys.has(key) && !elsewhere.includes(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
         if (sampled && !sampled.has(cacheId)) return tick('checking');
-        // The service reads both sidecars to retrieve an entry: one that is not JSON fails it there.
         for (const key of ref.all_paths.data.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
           const bytes = await storage.get(key, { signal });
-          if (bytes && !parseJsonObject(bytes)) report('corrupt', key, hash, `the sidecar is not readable JSON: the service cannot retrieve ${cacheId}`);
+          const sidecar = bytes && parseJsonObject<Metadata>(bytes);
+          if (!bytes) continue; // deleted while verifying
+          // The service's retrieve reads .metadata's `data` (a broken .config it does without).
+          if (key.endsWith('.metadata') && !(sidecar && typeof sidecar.data === 'object' && sidecar.data !== null && !Array.isArray(sidecar.data))) {
+            report('corrupt', key, hash, `the sidecar is not JSON with a "data" object: the service cannot retrieve ${cacheId}`);
+          } else if (!sidecar) report('corrupt', key, hash, 'the sidecar is not readable JSON');
         }
         for (const contentKey of ref.file_paths.content_files) {
           if (!dataKeys.has(contentKey)) continue;
@@ -174,7 +178,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             const dropped = (current?.cache_ids.length ?? 0) - kept.length;
             action = replaced ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)` : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
             if (cacheIds.length === 0) {
-              action = replaced ? 'removed: it was unreadable, and no by-id ref names this hash' : 'removed: no by-id ref names this hash';
+              action = `removed${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
               return null;
             }
             return { cache_hash: hash, cache_ids: cacheIds, latest_id: cacheIds[cacheIds.length - 1]!.cache_id, total_versions: cacheIds.length };
