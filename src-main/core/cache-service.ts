@@ -454,8 +454,13 @@ export class CacheService {
       }
     });
     for (const [key, size] of contentSizes) counts.bytes += size ?? namedSizes.get(key) ?? (await sizeOf(this.storage, key));
-    // An entry whose content is lost is still an entry (the entries list shows it, marked).
-    for (const key of namedSizes.keys()) if (!contentSizes.has(key)) counts.entries++;
+    // An entry whose content is lost is still an entry (the entries list shows it, marked), in its shard too.
+    for (const key of namedSizes.keys()) {
+      if (contentSizes.has(key)) continue;
+      counts.entries++;
+      const shard = key.split('/')[2] ?? '';
+      counts.shards[shard] = (counts.shards[shard] ?? 0) + 1;
+    }
     return counts;
   }
 

@@ -71,6 +71,17 @@ describe('verify', () => {
     expect(readFileSync(path.join(dir, 'ns', 'linked', 'theirs'), 'utf8')).toBe('not the cache');
   });
 
+  it('a size that disagrees is blamed on the record when the content hashes right (an operator told "bad content" would throw good bytes away)', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('six b.'));
+    const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    await cache.storage.put(recordKey, encodeRecord({ ...record, size: 5 }));
+    expect((await verifyStore(cache)).problems.filter((p) => p.kind === 'corrupt').map((p) => [p.key, p.detail])).toEqual([
+      [recordKey, 'v1 records 5 bytes, but its content is 6 bytes and hashes right: the record is wrong, not the content'],
+    ]);
+  });
+
   it('finds every kind of damage, and repairs only the safe ones', async () => {
     const { cache, key, wrongShard, orphanKey, dir, temp } = await damagedStore();
     const L = cache.layout;

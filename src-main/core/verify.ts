@@ -159,12 +159,16 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           records.set(version, record);
           if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
           else if (k.content.size !== record.size && !wrongSize) {
-            report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
             wrongSize = true;
+            // Which is wrong, the bytes or the record? Content that hashes to what the record says is right.
+            const sha256 = await sha256Of(cache, k.content, options.signal);
+            if (sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash) {
+              report('corrupt', info.key, hash, `v${version} records ${record.size} bytes, but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
+            } else report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
           }
         }
 
-        // Content of the wrong size is corrupt already: re-hashing it would report the same bytes twice.
+        // Content of the wrong size was re-hashed above: doing it again would report the same bytes twice.
         if (k.content && !wrongSize && (sampled === null || sampled.has(hash))) {
           const sha256 = await sha256Of(cache, k.content, options.signal);
           if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');

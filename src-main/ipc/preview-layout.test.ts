@@ -77,10 +77,12 @@ describe('image previews (issue #17)', () => {
 });
 
 describe('shardCounts (issue #17 heatmap)', () => {
-  it('counts a range of shards with each shard folder, the same numbers as stats', async () => {
-    const { dispatch } = await setup();
+  it('counts a range of shards with each shard folder, the same numbers as stats, an entry whose content is lost included', async () => {
+    const { dispatch, storage } = await setup();
     for (const text of ['hello world', 'a', 'b', 'c', 'd', 'e', 'f', 'g']) await dispatch('storeBytes', { namespace: 'default', name: `${text}.txt`, base64: Buffer.from(text).toString('base64') });
+    await storage.delete('default/objects/b9/4d/b94d27b9934d3e08'); // content lost: still an entry, in its shard too
     const stats = value<MethodResults['stats']>(await dispatch('stats', { namespace: 'default' }));
+    expect([stats.entries, Object.values(stats.shards).reduce((a, b) => a + b, 0)]).toEqual([8, 8]);
     const shards = Object.keys(stats.shards);
     const counted = value<MethodResults['shardCounts']>(await dispatch('shardCounts', { namespace: 'default', shards: [...shards, 'ff'] }));
     expect(counted.shards).toEqual([...shards.map((shard) => ({ shard, prefix: `default/objects/${shard}/`, entries: stats.shards[shard] })), { shard: 'ff', prefix: 'default/objects/ff/', entries: 0 }]);

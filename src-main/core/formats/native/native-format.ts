@@ -76,11 +76,13 @@ export class NativeFormat implements StoreFormat {
 
   async shardCount(namespace: string, shard: string): Promise<FormatShardCount> {
     const prefix = `${this.cache.layout.objectsPrefix(parseNamespace(namespace))}${shard}/`;
-    let entries = 0;
+    // Entries as the stats and the entries list count them: hashes with content or an index entry (content lost is still an entry).
+    const hashes = new Set<string>();
     await forEachKey(this.storage, prefix, (key) => {
-      if (this.cache.layout.describeKey(key)?.kind === 'content') entries++;
+      const described = this.cache.layout.describeKey(key);
+      if (described?.kind === 'content' || described?.kind === 'version_entry') hashes.add(described.hash);
     });
-    return { shard, prefix, entries };
+    return { shard, prefix, entries: hashes.size };
   }
 
   entryRows(namespace: string, options?: EntryRowsOptions) {
