@@ -82,6 +82,18 @@ describe('A version whose number is unknown (its hash\'s list of versions is mis
   });
 });
 
+describe('The delete question', () => {
+  it('says what goes in any layout: the content unless another version uses it, and the child data with its count', () => {
+    const view = imageView(10, 10, false);
+    view.record = { ...view.record, child_data: [{ key: 'a/data/note.txt', size: 3 }, { key: 'a/data/b.json', size: 2 }] };
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: view } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    expect(screen.getByRole('alertdialog', { name: 'Delete entry' }).querySelector('p')!.textContent).toBe(
+      'Delete b94d27b9934d3e08-v1 from default? Its content goes with it unless another version still uses it, and so does its child data (2 files). This cannot be undone.',
+    );
+  });
+});
+
 describe('Deleting from the entry panel, by keyboard', () => {
   it('Delete… asks with focus on Keep; Escape closes the question and gives focus back to Delete…, nothing deleted', () => {
     const { client, calls } = fakeClient({});

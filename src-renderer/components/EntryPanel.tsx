@@ -66,7 +66,8 @@ export function EntryPanel() {
       {data && asking && (
         <div className="confirm" role="alertdialog" aria-label="Delete entry" onKeyDown={(event) => event.key === 'Escape' && keep()}>
           <p>
-            Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its bytes are removed with the last version of {data.record.hash}. This cannot be undone.
+            Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its content goes with it unless another version still uses it
+            {data.record.child_data.length > 0 && <>, and so does its child data ({counted(data.record.child_data.length, 'file', 'files')})</>}. This cannot be undone.
           </p>
           <div className="row-actions">
             <button type="button" className="danger" onClick={() => void remove('version')}>
