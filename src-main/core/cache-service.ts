@@ -174,6 +174,7 @@ export class CacheService {
       let taken = Math.max(latest?.record.version ?? 0, this.allocated.get(lockKey) ?? 0);
       // Content with no version yet almost always gets version 1: try it first, the create-only write decides.
       let probe = taken > 0;
+      let indexRead = false;
       for (;;) {
         // Latest may lag behind other writers: skip past the versions they already took.
         if (probe) taken = await this.highestVersionFrom(ns, hash, taken);
@@ -198,6 +199,12 @@ export class CacheService {
           return { record: candidate, data: bytes };
         }
         taken = version;
+        if (!latest && !indexRead) {
+          // Versions exist but no latest pointer (lost): the index may name newer versions whose records
+          // went too; a number it names is never given to other content's record.
+          indexRead = true;
+          taken = Math.max(taken, ...(await this.versions(ns, hash)).map((v) => v.version));
+        }
       }
     });
     const recordKey = this.layout.record(ns, hash, record.version);

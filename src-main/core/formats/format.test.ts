@@ -77,3 +77,15 @@ it('native: an entry whose latest pointer is gone (a crash before it was written
   expect(new TextDecoder().decode(await collect((await format.retrieve('docs', { hash: first.hash })).content))).toBe('pointer lost');
   await expect(format.record('docs', { hash: '0123456789abcdef' })).rejects.toMatchObject({ code: 'not_found' });
 });
+
+it('native: with the latest pointer and the newest record both lost, a new store takes the next number the index has not used (it reused the lost one)', async () => {
+  const cache = new CacheService(new MemoryStorage());
+  const format = new NativeFormat(cache);
+  for (let i = 0; i < 3; i++) await format.store('docs', { source: text('numbers') });
+  const { hash } = await format.store('docs', { source: text('numbers') });
+  await cache.storage.delete(cache.layout.latest('docs' as never, hash as never));
+  await cache.storage.delete(cache.layout.record('docs' as never, hash as never, 4));
+  const another = new NativeFormat(new CacheService(cache.storage)); // another process: it knows no number it took
+  expect((await another.store('docs', { source: text('numbers') })).version).toBe(5);
+  expect((await format.versions('docs', hash)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
+});
