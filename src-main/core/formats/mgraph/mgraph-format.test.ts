@@ -498,6 +498,20 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.namespaces()).find((n) => n.name === 'reports')).toMatchObject({ entries: 13 });
   });
 
+  it('a store that stops answering while a delete checks the other versions fails the delete with nothing changed (not taken for an unreadable ref)', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('asked of a store gone quiet') };
+    const first = await format.store('Team_N', { source });
+    const second = await format.store('Team_N', { source });
+    const secondRef = second.keys.find((k) => k.includes('/refs/by-id/'))!;
+    const before = (await format.storage.list('Team_N/')).objects.map((o) => o.key);
+    const get = format.storage.get.bind(format.storage);
+    format.storage.get = async (key, options) => (key === secondRef ? Promise.reject(new CacheError('storage_unreachable', 'the store did not answer')) : get(key, options));
+    await expect(format.delete('Team_N', { cacheId: first.cache_id })).rejects.toMatchObject({ code: 'storage_unreachable' });
+    format.storage.get = get;
+    expect((await format.storage.list('Team_N/')).objects.map((o) => o.key)).toEqual(before);
+  });
+
   it('a delete by hash with one version whose by-id ref is unreadable changes nothing: the by-hash ref still lists every version', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('two versions') };

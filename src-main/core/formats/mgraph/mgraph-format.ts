@@ -71,6 +71,12 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Content files up to this size are checked for another entry's bytes before a delete removes them. */
 const OVERWRITE_CHECK_BYTES = 64 << 20;
 
+/** A ref that is there but cannot be read (`internal`) as a value; any other failure (the store unreachable) is thrown. */
+function unreadableRef(err: unknown): 'unreadable' {
+  if (isCacheError(err) && err.code === 'internal') return 'unreadable';
+  throw err;
+}
+
 /** A content file's path without its extension: its child data folder is `<stem>/data`. */
 const stemOf = (content: string) => content.slice(0, content.lastIndexOf('.'));
 
@@ -542,12 +548,12 @@ export class MgraphFormat implements StoreFormat {
     for (const content of idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c))) {
       const hashes = new Set([idRef.cache_hash, ...(await this.overwrittenBy(content, idRef))]);
       const named = async (hash: string) => {
-        const ref = await this.readHashRef(ns, hash).catch(() => 'unreadable' as const);
+        const ref = await this.readHashRef(ns, hash).catch(unreadableRef);
         if (ref === 'unreadable') return true;
         for (const other of ref?.cache_ids ?? []) {
           if (other.cache_id === cacheId) continue;
           // A ref that cannot be read may name the file: it is kept (a leftover verify shows, not a loss).
-          const theirs = await this.readIdRef(ns, other.cache_id).catch(() => 'unreadable' as const);
+          const theirs = await this.readIdRef(ns, other.cache_id).catch(unreadableRef);
           if (theirs === 'unreadable' || theirs?.file_paths.content_files.includes(content)) return true;
         }
         return false;
