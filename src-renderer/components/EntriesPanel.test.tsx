@@ -205,6 +205,40 @@ describe('the entries browser', () => {
     await waitFor(() => expect(list().scrollTop).toBe(0));
   });
 
+  it('the entry panel follows the row the arrow keys rest on, with one read for it, not one per row passed', async () => {
+    const detail = (hash: string) => ok({ record: { namespace: 'default', hash }, preview: '', previewTruncated: false, previewVerified: true, expired: false, expires_at: null });
+    const { client, calls } = fakeClient({ entries: namespaceOf(50), entry: (input) => detail(input.ref), versions: () => ok([]) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    for (let i = 0; i < 3; i++) fireEvent.keyDown(list(), { key: 'ArrowDown' });
+    expect(active()).toBe('entry-3');
+    await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { hash: hashOf(3) } } }));
+    expect(calls.filter((c) => c.method === 'entry').map((c) => (c.input as MethodInput<'entry'>).ref)).toEqual([hashOf(3)]);
+    expect(store.getState().lookupInput).toBe(hashOf(3));
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(3)] });
+    // Shift+arrow picks a range and opens nothing; nor does a row left at once for another control.
+    fireEvent.keyDown(list(), { key: 'ArrowDown', shiftKey: true });
+    fireEvent.keyDown(list(), { key: 'ArrowDown' });
+    fireEvent.blur(list());
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls.filter((c) => c.method === 'entry')).toHaveLength(1);
+  });
+
+  it('an entry read that answers after a newer one does not replace it or pull the list back', async () => {
+    const answers: Record<string, (value: unknown) => void> = {};
+    const { client } = fakeClient({ entries: namespaceOf(50), entry: (input) => new Promise((resolve) => (answers[input.ref] = resolve)), versions: () => ok([]) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[2]!);
+    fireEvent.click(rows[5]!);
+    const detail = (hash: string) => ok({ record: { namespace: 'default', hash }, preview: '', previewTruncated: false, previewVerified: true, expired: false, expires_at: null });
+    await act(async () => answers[hashOf(5)]!(detail(hashOf(5))));
+    await act(async () => answers[hashOf(2)]!(detail(hashOf(2)))); // the older read, slower
+    expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { hash: hashOf(5) } } });
+    expect(active()).toBe('entry-5');
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(5)] });
+  });
+
   it('Ctrl+A pressed while a clicked entry is still opening is kept when it opens', async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(50), entry: () => new Promise(() => {}) });
     const { store } = renderWith(<EntriesPanel />, { client });

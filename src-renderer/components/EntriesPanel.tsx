@@ -7,6 +7,8 @@ import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type Entries
 import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 const ROW_HEIGHT = 30;
+/** How long keys rest on a row before the entry panel opens it. */
+const FOLLOW_DELAY_MS = 150;
 const COLUMNS: [EntryColumn, string][] = [
   ['hash', 'Hash'],
   ['source', 'Name'],
@@ -82,12 +84,29 @@ export function EntriesPanel() {
   useEffect(() => {
     if (scrollRef.current) scrollRef.current.scrollTop = 0;
     setSelectAllPending(false);
+    setFollowing(null);
   }, [query]);
   useEffect(() => {
     if (!selectAllPending || !complete) return;
     setSelectAllPending(false);
     setSelection({ all: true, hashes: [] });
   }, [selectAllPending, complete, setSelection]);
+
+  // The entry panel follows the row the keys move to once they rest (holding a key opens no entry per row
+  // passed); a row far away opens once its block is fetched.
+  const [following, setFollowing] = useState<number | null>(null);
+  const followingRef = useRef(following);
+  followingRef.current = following;
+  const followedHash = following === null ? null : (rowAt(entries, following)?.hash ?? null);
+  useEffect(() => {
+    if (followedHash === null) return;
+    const timer = setTimeout(() => {
+      setFollowing(null);
+      setInput(followedHash);
+      void lookup(followedHash);
+    }, FOLLOW_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [followedHash, lookup, setInput]);
 
   // The entry on show is the selected row, however it was opened, even far from the rows fetched so far;
   // a selection that already holds it (Ctrl+A pressed while it was opening) is kept. Found again in a
@@ -98,6 +117,7 @@ export function EntriesPanel() {
   const selectedFor = useRef<string | null>(null);
   useEffect(() => {
     if (!shownHash) return void (selectedFor.current = null);
+    if (followingRef.current !== null) return; // keys moved on since: an older entry arriving does not pull the list back
     let stale = false;
     void locate(shownHash).then((index) => {
       if (stale || index === null) return;
@@ -112,6 +132,7 @@ export function EntriesPanel() {
   }, [shownHash, entries.generation, complete, locate, setSelection, virtualizer]); // a row not listed yet is found once the listing is complete
 
   function open(index: number) {
+    setFollowing(null);
     const entry = rowAt(entries, index);
     if (!entry) return;
     moveTo(index);
@@ -123,6 +144,7 @@ export function EntriesPanel() {
     const row = rowAt(entries, index);
     if (!row) return;
     const { all, hashes } = entries.selection;
+    setFollowing(null);
     setSelectAllPending(false);
     const next = hashes.includes(row.hash) ? hashes.filter((h) => h !== row.hash) : [...hashes, row.hash];
     if (!all && next.length > MAX_PICKED) return notify(`At most ${formatCount(MAX_PICKED)} entries can be picked one by one: Ctrl+A selects every entry the filter shows`);
@@ -132,6 +154,7 @@ export function EntriesPanel() {
   }
 
   function selectRange(to: number) {
+    setFollowing(null);
     setSelectAllPending(false);
     setActive(to);
     void selectEntryRange(anchor, to);
@@ -175,12 +198,16 @@ export function EntriesPanel() {
       return selectRange(next);
     }
     moveTo(next);
+    setFollowing(next);
   }
 
   useEffect(() => {
     if (!endWanted || !complete) return;
     setEndPressedIn(null);
-    if (total > 0) moveTo(total - 1);
+    if (total > 0) {
+      moveTo(total - 1);
+      setFollowing(total - 1);
+    }
   }, [endWanted, complete, total]); // moveTo reads the entries of this render
 
   const selected = selectedCount(entries);
@@ -255,6 +282,7 @@ export function EntriesPanel() {
           aria-multiselectable="true"
           tabIndex={0}
           onKeyDown={onKey}
+          onBlur={() => setFollowing(null)} // the operator went elsewhere (the lookup box): the row left is not opened over it
           aria-activedescendant={rowAt(entries, active) ? `entry-${active}` : undefined}
         >
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>

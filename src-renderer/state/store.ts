@@ -393,6 +393,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
      * drops never go into a namespace the operator did not pick in this store.
      */
     let namespaceOfPreviousStore = false;
+    /** The newest lookup: an older one's answer, arriving after it, is dropped (the entry on show is the last asked for). */
+    let lookupsStarted = 0;
 
     function switched(capabilities: Capabilities): void {
       const { verify, retention, tab } = get();
@@ -601,12 +603,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async lookup(input = get().lookupInput) {
         const target = parseLookup(input);
         if (!target.ok) {
+          lookupsStarted++;
           set({ lookupError: target.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
           return;
         }
         const { storeEpoch, namespace: from } = get();
         const namespace = target.namespace ?? from;
-        const current = () => get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
+        const asked = ++lookupsStarted;
+        const current = () => asked === lookupsStarted && get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
         set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
         // Main parses the input in the open layout; the versions follow from the hash it found.
         const entry = await api.entry({ namespace, ref: target.ref });
@@ -622,7 +626,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set({ entry: settle(entry), versions: versions.ok ? { status: 'ready', data: versions.value } : { status: 'error', error: versions.error } });
       },
 
-      clearLookup: () => set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } }),
+      clearLookup: () => {
+        lookupsStarted++;
+        set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } });
+      },
 
       async storeFiles(dropped) {
         const { namespace, storeProblem, storeChoice: choice, capabilities } = get();
