@@ -9,6 +9,7 @@ import { FaultProxy } from '../../../test-support/fault-proxy';
 import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
 import { LocalFolderStorage } from '../../storage/local';
 import { MemoryStorage } from '../../storage/memory';
+import { CountingStorage } from '../../storage/counting';
 import { S3Storage } from '../../storage/s3';
 import type { StorageBackend } from '../../storage/types';
 import { detectFormat } from '../detect';
@@ -124,10 +125,19 @@ describe.each(backends)('service layout on %s', (_name, open) => {
     expect(parent.stored_at).toBe('2026-12-02T10:47:05.143Z');
   });
 
-  it('verifies the untouched store clean', async () => {
-    const report = await format.verify({ orphanGraceMs: 0 });
+  it('verifies the untouched store clean, reading each file once (a sidecar is not read again for the re-hash)', async () => {
+    const reads: string[] = [];
+    const recording = new (class extends CountingStorage {
+      override get(key: string, options?: Parameters<StorageBackend['get']>[1]) {
+        reads.push(key);
+        return super.get(key, options);
+      }
+    })(format.storage);
+    const report = await new MgraphFormat(recording).verify({ orphanGraceMs: 0 });
     expect(report.problems).toEqual([]);
     expect(report.checked).toBeGreaterThanOrEqual(163);
+    expect(reads.filter((key) => key.endsWith('.metadata')).length).toBeGreaterThan(10);
+    expect(reads.filter((key, i) => reads.indexOf(key) !== i)).toEqual([]);
   });
 });
 

@@ -136,10 +136,13 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (!dataKeys.has(key) && !elsewhere.includes(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
         if (sampled && !sampled.has(cacheId)) return tick('checking');
+        /** The sidecars read here, parsed (null: not JSON): the re-hash reads how the service hashed from them. */
+        const sidecars = new Map<string, Metadata | null>();
         for (const key of ref.all_paths.data.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
           const bytes = await storage.get(key, { signal });
           const sidecar = bytes && parseJsonObject<Metadata>(bytes);
           if (!bytes) continue; // deleted while verifying
+          sidecars.set(key, sidecar);
           // The service's retrieve reads .metadata's `data` (a broken .config it does without).
           if (key.endsWith('.metadata') && !(sidecar && typeof sidecar.data === 'object' && sidecar.data !== null && !Array.isArray(sidecar.data))) {
             report('corrupt', key, hash, `the sidecar is not JSON with a "data" object: the service cannot retrieve ${cacheId}`);
@@ -147,7 +150,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         }
         for (const contentKey of ref.file_paths.content_files) {
           if (!dataKeys.has(contentKey)) continue;
-          const problem = await rehashProblem(format, contentKey, ref, dataKeys, signal);
+          const problem = await rehashProblem(format, contentKey, ref, dataKeys, sidecars, signal);
           if (problem) report('corrupt', contentKey, hash, problem);
         }
         tick('checking');
@@ -212,12 +215,13 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
 }
 
 /** Why one content copy does not re-hash to its cache hash, or null when it does. */
-async function rehashProblem(format: MgraphFormat, contentKey: string, ref: IdRef, dataKeys: Map<string, ObjectInfo>, signal?: AbortSignal): Promise<string | null> {
+async function rehashProblem(format: MgraphFormat, contentKey: string, ref: IdRef, dataKeys: Map<string, ObjectInfo>, sidecars: Map<string, Metadata | null>, signal?: AbortSignal): Promise<string | null> {
   const bytes = await format.storage.get(contentKey, { signal });
   if (!bytes) return 'vanished while verifying';
   // The copy's own .metadata, else any copy's: it says how the service hashed (encoding, field path).
   const metaKey = [contentKey, ...ref.file_paths.content_files].map((k) => `${k}.metadata`).find((k) => dataKeys.has(k));
-  const meta = metaKey ? parseJsonObject<Metadata>(await format.storage.get(metaKey))?.data : undefined;
+  const sidecar = !metaKey ? null : sidecars.has(metaKey) ? sidecars.get(metaKey)! : parseJsonObject<Metadata>(await format.storage.get(metaKey, { signal }));
+  const meta = sidecar?.data;
   try {
     const { hash, dataType } = rehashFile(bytes, ref.file_type, { contentEncoding: meta?.content_encoding ?? null, jsonFieldPath: meta?.json_field_path ?? null });
     return hash === ref.cache_hash ? null : `${dataType} content re-hashes to ${hash}, not ${ref.cache_hash}`;
