@@ -126,6 +126,18 @@ describe('local folder specifics', () => {
     expect((await storage.leftovers()).map((l) => l.id)).toEqual(['ns/.tmp-123-abc']); // only the one planted above
   });
 
+  it('a write or copy onto a key where a folder stands fails, leaving the folder and no temp file', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    await storage.put('ns/record', new TextEncoder().encode('{"version":1}'));
+    await fs.mkdir(path.join(root, 'ns', 'ref', 'inside'), { recursive: true });
+    await expect(storage.put('ns/ref', new TextEncoder().encode('{}'))).rejects.toThrow(/cannot write .*ref/);
+    await expect(storage.copy('ns/record', 'ns/ref')).rejects.toThrow(/cannot write .*ref/);
+    expect(await fs.readdir(path.join(root, 'ns'))).toEqual(['record', 'ref']);
+    expect(await fs.readdir(path.join(root, 'ns', 'ref'))).toEqual(['inside']);
+    expect(await storage.leftovers()).toEqual([]);
+  });
+
   it('leaves no temp link when a copy replaces a key that already is the same file', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

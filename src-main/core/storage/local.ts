@@ -712,7 +712,12 @@ export class LocalFolderStorage implements StorageBackend {
   /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
   private async place(temp: string, file: string, ifAbsent: boolean): Promise<boolean> {
     if (!ifAbsent) {
-      await this.io.rename(temp, file);
+      try {
+        await this.io.rename(temp, file);
+      } catch (err) {
+        await this.io.unlink(temp).catch(() => undefined); // nothing placed (a folder at the key): no temp file left behind either
+        throw err;
+      }
       return true;
     }
     try {
@@ -733,9 +738,12 @@ export class LocalFolderStorage implements StorageBackend {
       if (options.ifAbsent) return false;
       const link = path.join(path.dirname(target), tempName());
       await this.linkNew(source, link);
-      await this.io.rename(link, target);
-      // When the target already was this very file, rename does nothing and the temp link stays.
-      await this.io.unlink(link).catch(() => undefined);
+      try {
+        await this.io.rename(link, target);
+      } finally {
+        // Left when the target already was this very file (rename does nothing) or could not be replaced (a folder).
+        await this.io.unlink(link).catch(() => undefined);
+      }
       return true;
     } catch (err) {
       if (errno(err) === 'ENOENT') throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
