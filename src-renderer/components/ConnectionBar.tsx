@@ -103,12 +103,12 @@ const SECRET_PLACES: Record<Exclude<ProfileSummary['secret'], 'none'>, string> =
   session: 'secret kept until the app exits',
 };
 
-/** Which credentials an S3 profile uses, never the secret itself. */
 /** A switch refused while transfers run is not a failure to connect: nothing was tried. */
 function connectFailure(error: { code: string; message: string }): string {
   return `${error.code === 'conflict' ? 'Cannot switch store' : 'Could not connect'}: ${error.message}`;
 }
 
+/** Which credentials an S3 profile uses, never the secret itself. */
 function credentialsOf(p: ProfileSummary): string {
   if (p.kind !== 's3') return '';
   if (p.maskedKeyId) return `key ${p.maskedKeyId}${p.secret === 'none' ? '' : ` · ${SECRET_PLACES[p.secret]}`}`;
@@ -309,7 +309,8 @@ function ProfileForm({ title, editing, toInput, onCancel, onConnected, children 
   }
 
   return (
-    <form aria-label={title} onSubmit={(e) => void submit(e)}>
+    // An edit answers the error: it no longer describes what the fields say.
+    <form aria-label={title} onSubmit={(e) => void submit(e)} onChange={() => setError(null)}>
       <h2>{title}</h2>
       {children}
       {error && (

@@ -675,6 +675,8 @@ describe('Issue 17: the app tells the truth', () => {
     fireEvent.submit(folderForm);
     expect(within(folderForm).getByRole('alert').textContent).toBe('Folder: must be an absolute path (a ~ is not expanded: write the folder out, such as /home/me/cache)');
     expect(document.activeElement).toBe(within(folderForm).getByLabelText('Folder'));
+    fireEvent.change(within(folderForm).getByLabelText('Folder'), { target: { value: '/srv/store' } });
+    expect(within(folderForm).queryByRole('alert')).toBeNull(); // the error was about what the field said before
     fireEvent.change(within(folderForm).getByLabelText('Name'), { target: { value: '   ' } }); // passes "required", trimmed to nothing
     fireEvent.submit(folderForm);
     expect(within(folderForm).getByRole('alert').textContent).toBe('Name: cannot be empty');
