@@ -50,6 +50,16 @@ export function resolveFoundKey(key: string): string {
   return segments.join('/');
 }
 
+/**
+ * A found key as an object store holds it: verbatim. The service's S3 store writes a path's text as
+ * the object's name, so there `x/../y/v.json` is an object of its own; resolved as a folder path it
+ * would name another entry's object.
+ */
+export function literalFoundKey(key: string): string {
+  resolveFoundKey(key); // refused where a folder refuses it (above the root, a dot file): some servers resolve ".." themselves
+  return key;
+}
+
 /** A list prefix is a key prefix: it may end in "/" or part-way through a segment. */
 export function assertValidPrefix(prefix: string): void {
   if (prefix === '') return;

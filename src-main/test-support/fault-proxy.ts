@@ -139,8 +139,9 @@ export class FaultProxy {
 
   private forward(req: http.IncomingMessage, res: http.ServerResponse, method: string, url: string, stallAfter?: number): Promise<void> {
     return new Promise((resolve) => {
-      const target = new URL(url, this.upstream);
-      const upstream = http.request(target, { method, headers: req.headers }, (up) => {
+      // The path as sent, never normalized (new URL would take "x/../y" to "y"): on S3 it is an object's name.
+      const { hostname, port } = new URL(this.upstream);
+      const upstream = http.request({ hostname, port, path: url, method, headers: req.headers }, (up) => {
         this.log.push({ method, url, status: up.statusCode ?? 0 });
         res.writeHead(up.statusCode ?? 502, up.headers);
         if (stallAfter !== undefined) {

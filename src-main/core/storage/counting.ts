@@ -45,6 +45,10 @@ export class CountingStorage implements StorageBackend {
     return this.inner.capabilities;
   }
 
+  addressOf(key: string): string {
+    return this.inner.addressOf(key);
+  }
+
   reset(): void {
     for (const k of Object.keys(this.counts) as StorageCall[]) this.counts[k] = 0;
   }

@@ -544,13 +544,16 @@ export class LocalFolderStorage implements StorageBackend {
     return full;
   }
 
-  /**
-   * The file a key names when it is read, listed or deleted: a key another writer made resolves as
-   * the service's own local store resolves it (resolveFoundKey).
-   */
-  private foundPathOf(key: string): string {
+  /** Resolved as the service's own local store resolves a path (resolveFoundKey): `x/../y` is `y` on disk. */
+  addressOf(key: string): string {
     const resolved = resolveFoundKey(key);
     if (path.sep !== '/' && resolved.includes('\\')) throw new CacheError('invalid_key', `${JSON.stringify(key.slice(0, 100))} holds a backslash, a folder separator here`);
+    return resolved;
+  }
+
+  /** The file a key names when it is read, listed or deleted, another writer's spelling included (addressOf). */
+  private foundPathOf(key: string): string {
+    const resolved = this.addressOf(key);
     return this.rootPrefix + (path.sep === '/' ? resolved : resolved.split('/').join(path.sep));
   }
 

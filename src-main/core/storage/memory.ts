@@ -37,8 +37,13 @@ export class MemoryStorage implements StorageBackend {
     this.objects.set(key, { data: Uint8Array.from(data), modified: new Date().toISOString() });
   }
 
+  /** Resolved as a folder resolves it: this store stands in for a local one in tests. */
+  addressOf(key: string): string {
+    return resolveFoundKey(key);
+  }
+
   async get(key: string): Promise<Uint8Array | null> {
-    return this.objects.get(resolveFoundKey(key))?.data ?? null;
+    return this.objects.get(this.addressOf(key))?.data ?? null;
   }
 
   async getStream(key: string): Promise<AsyncIterable<Uint8Array> | null> {
@@ -50,7 +55,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async exists(key: string): Promise<boolean> {
-    return this.objects.has(resolveFoundKey(key));
+    return this.objects.has(this.addressOf(key));
   }
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
@@ -70,7 +75,7 @@ export class MemoryStorage implements StorageBackend {
   }
 
   async delete(key: string): Promise<void> {
-    if (this.objects.delete(resolveFoundKey(key))) this.sortedKeys = null;
+    if (this.objects.delete(this.addressOf(key))) this.sortedKeys = null;
   }
 
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {

@@ -22,7 +22,7 @@ import { pumpHashed } from '../hashing';
 import { heldContent } from './held-content';
 import { isNotFound, isPreconditionFailed, type AwsError } from './s3-errors';
 import { uploadContent } from './s3-upload';
-import { assertReadablePrefix, assertValidKey, assertValidPrefix, resolveFoundKey } from '../../../src-shared/keys';
+import { assertReadablePrefix, assertValidKey, assertValidPrefix, literalFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, Leftover, StorageCapabilities, ListOptions, ListPage, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
 
@@ -210,9 +210,13 @@ export class S3Storage implements StorageBackend {
     return this.prefix + key;
   }
 
-  /** A key to read or delete, which another writer's layout may have spelled more freely (resolveFoundKey). */
+  addressOf(key: string): string {
+    return literalFoundKey(key);
+  }
+
+  /** A key to read or delete, which another writer's layout may have spelled more freely (addressOf). */
   private foundKey(key: string): string {
-    return this.prefix + resolveFoundKey(key);
+    return this.prefix + this.addressOf(key);
   }
 
   async put(key: string, data: Uint8Array, options: PutOptions = {}): Promise<boolean> {

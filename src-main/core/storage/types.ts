@@ -118,6 +118,13 @@ export interface StorageBackend {
   walkKeys?(prefix: string, visit: (keys: string[]) => void): Promise<void>;
   /** One key's size, or null when there is none: where a listing would cost more (a local folder: one stat). */
   sizeOf?(key: string): Promise<number | null>;
+  /**
+   * The key this backend reads or deletes for one found in another writer's files (a service ref's
+   * path): resolved as a folder resolves it (local folder, memory), verbatim on S3, where the service
+   * names objects by the path's text. Two spellings of one file give one key. invalid_key when it
+   * names nothing this backend may touch.
+   */
+  addressOf(key: string): string;
   delete(key: string): Promise<void>;
   stage(source: ContentSource, options?: StageOptions): Promise<StagedContent>;
   /**

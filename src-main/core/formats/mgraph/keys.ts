@@ -136,7 +136,8 @@ export type ServiceKeyKind = 'ref_by_hash' | 'ref_by_id' | 'content' | 'sidecar_
  */
 export function insideNamespace(ns: string, path: string): boolean {
   try {
-    return resolveFoundKey(path).startsWith(`${ns}/`);
+    // As written too: on S3 a path is its object's name, and `other/../ns/x` is an object under other/.
+    return path.startsWith(`${ns}/`) && resolveFoundKey(path).startsWith(`${ns}/`);
   } catch {
     return false;
   }

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { Readable } from 'node:stream';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../../../src-shared/errors';
 import { FaultProxy } from '../../../test-support/fault-proxy';
@@ -138,6 +139,54 @@ describe.each(backends)('service layout on %s', (_name, open) => {
     expect(report.checked).toBeGreaterThanOrEqual(163);
     expect(reads.filter((key) => key.endsWith('.metadata')).length).toBeGreaterThan(10);
     expect(reads.filter((key, i) => reads.indexOf(key) !== i)).toEqual([]);
+  });
+});
+
+describe('paths the service spelled with ".." (its cache keys take them)', () => {
+  const json = (text: string, cacheKey: string, fileId: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(text) }, as: 'json' as const, options: { strategy: 'key_based', cache_key: cacheKey, file_id: fileId } });
+  /** Rewrites an entry's by-id ref (and, with `move`, its objects) as the service writes cache key `spelled` where we stored `written`. */
+  async function respell(format: MgraphFormat, cacheId: string, written: string, spelled: string, move?: (from: string, to: string) => Promise<void>) {
+    const refKey = `dots/refs/by-id/${cacheId.slice(0, 2)}/${cacheId.slice(2, 4)}/${cacheId}.json`;
+    const ref = new TextDecoder().decode((await format.storage.get(refKey))!);
+    const keys = (JSON.parse(ref) as { all_paths: { data: string[] } }).all_paths.data;
+    if (move) for (const key of keys) await move(key, key.replace(written, spelled));
+    await format.storage.put(refKey, new TextEncoder().encode(ref.split(written).join(spelled)));
+  }
+
+  it('on S3 a path is its object\'s name: "x/../y/v.json" is read and deleted as itself, never as y/v.json, another entry\'s', async () => {
+    const storage = await backends[2]![1]();
+    const format = new MgraphFormat(storage);
+    const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3.credentials });
+    const victim = await format.store('dots', json('{"victim": true}', 'y', 'v'));
+    const mine = await format.store('dots', json('{"a": 1}', 'x', 'v'));
+    // As the service's S3 store writes cache key "x/../y": the path's text is the object's name.
+    await respell(format, mine.cache_id, 'key-based/x/', 'key-based/x/../y/', async (from, to) => {
+      await raw.send(new PutObjectCommand({ Bucket: s3.bucket, Key: to, Body: (await storage.get(from))! }));
+      await storage.delete(from);
+    });
+    expect(JSON.parse(new TextDecoder().decode(await collect((await format.retrieve('dots', { hash: mine.hash })).content)))).toEqual({ a: 1 });
+    expect((await format.verify({ namespace: 'dots', orphanGraceMs: 0 })).problems).toEqual([]);
+    await format.delete('dots', { hash: mine.hash });
+    expect(JSON.parse(new TextDecoder().decode(await collect((await format.retrieve('dots', { hash: victim.hash })).content)))).toEqual({ victim: true });
+    const left = (await storage.list('dots/data/')).objects.map((o) => o.key);
+    expect(left.some((key) => key.includes('/x/'))).toBe(false); // its own objects went
+    raw.destroy();
+  });
+
+  it.each([0, 1])('in a folder one file is one file however spelled: a delete keeps what another entry names, and never deletes a ref through a data path (%#)', async (backend) => {
+    const format = new MgraphFormat(await backends[backend]![1]());
+    const victim = await format.store('dots', json('{"victim": true}', 'y', 'v'));
+    // Two stores at one key_based path share its file (the service's quirk); one names it "x/../y".
+    const mine = await format.store('dots', json('{"victim": true}', 'y', 'v'));
+    await respell(format, mine.cache_id, 'key-based/y/', 'key-based/x/../y/');
+    // A cache key that climbs into refs/: in a folder its content path is another hash's by-hash ref.
+    const other = await format.store('dots', json('{"b": 2}', 'z', 'w'));
+    const victimRef = `dots/refs/by-hash/${victim.hash.slice(0, 2)}/${victim.hash.slice(2, 4)}/${victim.hash}.json`;
+    await respell(format, other.cache_id, 'dots/data/key-based/z/w.json', `dots/data/key-based/../../${victimRef.slice('dots/'.length)}`);
+    await format.delete('dots', { cacheId: mine.cache_id });
+    await format.delete('dots', { cacheId: other.cache_id });
+    expect(await format.storage.exists(victimRef)).toBe(true);
+    expect(JSON.parse(new TextDecoder().decode(await collect((await format.retrieve('dots', { cacheId: victim.cache_id })).content)))).toEqual({ victim: true });
   });
 });
 

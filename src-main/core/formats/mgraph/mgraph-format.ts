@@ -51,7 +51,7 @@ import {
   strategyFolders,
   type FileType,
 } from './keys';
-import { RefWriter, configFile, dataFoldersOf, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { RefWriter, addressedIdRef, configFile, dataFoldersOf, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
@@ -235,8 +235,9 @@ export class MgraphFormat implements StoreFormat {
     return this.readRef(refByHashKey(ns, hash), isHashRef, 'by-hash');
   }
 
-  readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
-    return this.readRef(refByIdKey(ns, cacheId), isIdRef, 'by-id');
+  async readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
+    const ref = await this.readRef(refByIdKey(ns, cacheId), isIdRef, 'by-id');
+    return ref && addressedIdRef(ref, this.storage);
   }
 
   private async readRef<T>(key: string, valid: (ref: T | null) => ref is T, what: string): Promise<T | null> {

@@ -96,6 +96,26 @@ export function isIdRef(value: IdRef | null): value is IdRef {
   return !!value && typeof value.cache_hash === 'string' && Array.isArray(value.file_paths?.content_files) && Array.isArray(value.all_paths?.data);
 }
 
+/**
+ * A by-id ref read from `storage`, every data path as that backend addresses it (addressOf): one file
+ * is one key however the service spelled it (`x/../y` is `y` in a folder, an object of its own on S3),
+ * so no check compares two spellings of one file, or reads one file for another. A path that names
+ * nothing the backend may touch is kept as written: it is inside no namespace (insideNamespace).
+ * Only for reading: refs are written from what a store computes, never from this.
+ */
+export function addressedIdRef(ref: IdRef, storage: Pick<StorageBackend, 'addressOf'>): IdRef {
+  const at = (key: string) => {
+    if (typeof key !== 'string' || key === '') return key; // "": the service's "no folder" (dataFoldersOf)
+    try {
+      return storage.addressOf(key);
+    } catch {
+      return key;
+    }
+  };
+  const dataFolders = Array.isArray(ref.file_paths.data_folders) ? ref.file_paths.data_folders.map(at) : [];
+  return { ...ref, file_paths: { ...ref.file_paths, content_files: ref.file_paths.content_files.map(at), data_folders: dataFolders }, all_paths: { ...ref.all_paths, data: ref.all_paths.data.map(at) } };
+}
+
 const CONFLICT_RETRIES = 8;
 const TOMBSTONE_STALE_MS = 10_000;
 const TOMBSTONE_POLL_MS = 50;

@@ -14,7 +14,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { addressedIdRef, dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
@@ -79,7 +79,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
         await checkpoint();
         const ref = parseJsonObject<IdRef>(await storage.get(info.key, { signal }));
-        if (isIdRef(ref)) idRefs.set(cacheId, ref);
+        if (isIdRef(ref)) idRefs.set(cacheId, addressedIdRef(ref, storage));
         else report('corrupt', info.key, null, 'the by-id ref is not readable JSON of the expected shape');
       });
 
