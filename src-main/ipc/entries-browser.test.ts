@@ -1,4 +1,5 @@
 /** The entries browser's calls through the dispatcher (IPC) and the bridge's tar download (issue #17, #19). */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -193,7 +194,7 @@ describe('the bridge: GET /api/entries-archive', () => {
     const named = await call<{ hash: string }>('storeBytes', { namespace: 'alpha', name: 'cache-admin-summary.json', base64: Buffer.from('{"mine":1}').toString('base64') });
     if (!named.ok) throw new Error(named.error.message);
     const both = await members(await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [named.value.hash] }) }));
-    expect(both[`${named.value.hash}-cache-admin-summary.json`]).toBe('{"mine":1}');
+    expect(both[`cache-admin-summary-${named.value.hash}.json`]).toBe('{"mine":1}');
     expect(JSON.parse(both['cache-admin-summary.json']!)).toMatchObject({ done: 1 });
     const expired = await members(await get({ namespace: 'beta', selection: JSON.stringify({ filter: {}, except: [], count: 3 }) }));
     expect(Object.keys(expired)).toEqual(['cache-admin-summary.json']);
@@ -202,6 +203,24 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect(stale.status).toBe(409);
     expect(((await stale.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'conflict', message: expect.stringContaining('the list changed since the selection was made') });
     expect(JSON.parse(expired['cache-admin-summary.json']!)).toMatchObject({ done: 0, skippedExpired: 3 });
+  });
+
+  it('entries whose names clash, even with the name a clash gives, each keep a member of their own: nothing is overwritten when it is extracted', async () => {
+    const { get, call } = await bridged();
+    const store = async (name: string, text: string) => {
+      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'clash', name, base64: Buffer.from(text).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      return stored.value.hash;
+    };
+    const hashes = [await store('report.txt', 'first\n'), await store('report.txt', 'second\n')];
+    // Members go in hash order: the later of the two clashes, and the names its clash could take are already taken by then.
+    const later = hashes.sort()[1]!;
+    const sooner = (text: string) => [...Array(64).keys()].map((n) => `${text} ${n}\n`).find((t) => createHash('sha256').update(t).digest('hex').slice(0, 16) < later)!;
+    for (const name of [`${later}-report.txt`, `report-${later}.txt`]) hashes.push(await store(name, sooner(name)));
+    const files = await members(await get({ namespace: 'clash', selection: JSON.stringify({ hashes }) }));
+    expect(Object.keys(files)).toHaveLength(5);
+    expect(Object.values(files).filter((text) => !text.startsWith('{')).sort()).toEqual([sooner(`${later}-report.txt`), sooner(`report-${later}.txt`), 'first\n', 'second\n'].sort());
+    expect(JSON.parse(files['cache-admin-summary.json']!)).toMatchObject({ done: 4 });
   });
 
   it('a file uploaded through the bridge is in the next window: the upload, not only the dispatcher, says the namespace changed', async () => {

@@ -102,6 +102,15 @@ export function safeFileName(name: string, fallback: string): string {
   return cleaned === '' || cleaned === '.' || cleaned === '..' ? fallback : cleaned;
 }
 
+/** The names an entry's file may take, in order: its own, then with its hash, then numbered; a name already taken is never reused. */
+function* namesFor(name: string, hash: string): Generator<string> {
+  yield name;
+  const ext = path.extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  yield `${stem}-${hash}${ext}`;
+  for (let n = 2; ; n++) yield `${stem}-${hash}-${n}${ext}`;
+}
+
 /** File systems take names of 255 bytes; this leaves room for the hash added to a name already taken. */
 const MAX_NAME_BYTES = 200;
 
@@ -135,12 +144,13 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
     const tmp = path.join(folder, `.${hash}.partial`);
     try {
       await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
-      const name = safeFileName(suggestedName(record), record.cache_id);
-      await link(tmp, path.join(folder, name)).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw err;
-        const ext = path.extname(name);
-        await link(tmp, path.join(folder, `${name.slice(0, name.length - ext.length)}-${hash}${ext}`));
-      });
+      for (const name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) {
+        const linked = await link(tmp, path.join(folder, name)).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
+        );
+        if (linked) break;
+      }
     } catch (err) {
       if (err instanceof CacheError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
@@ -193,8 +203,8 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       const size = servedSize(record);
       // Read whole, a corrupt one fails here, on its own, before its member starts. A decoded size is known only once read (service JSON and gzip, held in memory there anyway).
       const whole = size === null || size <= CHECKED_WHOLE_BYTES ? await collect(content) : null;
-      let name = safeFileName(suggestedName(record), record.cache_id);
-      if (names.has(name)) name = `${hash}-${name}`;
+      let name = '';
+      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) if (!names.has(name)) break;
       names.add(name);
       await (whole ? addFile(name, whole.byteLength, [whole]) : addFile(name, size!, content));
       return 'done';
