@@ -280,6 +280,17 @@ describe('profiles', () => {
   });
 });
 
+describe('a damaged profiles.json', () => {
+  it('is named in the error, never with the text around the fault (a secret kept in plain text)', async () => {
+    const file = path.join(mkdtempSync(path.join(dir, 'damaged-')), 'profiles.json');
+    writeFileSync(file, '{"version": 1, "profiles": [{"id": "b", "plaintext": BYiRCjpTqSsecretsecret"}]}');
+    const error = await new ProfileStore(file, NO_KEYRING, path.join(dir, 'store')).view().catch((err: unknown) => err as CacheError);
+    expect(error).toMatchObject({ code: 'invalid_input' });
+    expect((error as Error).message).toMatch(/profiles\.json is not valid JSON: fix it/);
+    expect((error as Error).message).not.toContain('BYiRCjp');
+  });
+});
+
 describe('store choices', () => {
   it('a layout option the open layout does not take, or options that are not a map of text, store nothing', async () => {
     const { dispatch } = await setup();

@@ -84,7 +84,7 @@ export class ProfileStore {
       this.data = { version: 1, active: DEFAULT_PROFILE_ID, profiles: [{ id: DEFAULT_PROFILE_ID, kind: 'local', name: 'Local folder', dir: this.defaultStoreDir, format: 'auto' }] };
       return this.data;
     }
-    const parsed = profilesFile.safeParse(JSON.parse(text));
+    const parsed = profilesFile.safeParse(parseJson(text, this.file));
     if (!parsed.success) throw new CacheError('invalid_input', `${this.file} is not a valid profiles file`);
     this.data = parsed.data;
     return this.data;
@@ -249,4 +249,13 @@ async function checkStoreFolder(dir: string, code: 'invalid_input' | 'storage_un
   });
   if (!found) throw new CacheError(code, code === 'invalid_input' ? `the folder ${dir} does not exist: create it first, or choose another` : `the store folder ${dir} is gone (moved or deleted?): put it back, or pick another store`);
   if (!found.isDirectory()) throw new CacheError(code, `${dir} is not a folder`);
+}
+
+/** JSON.parse's own message quotes the text around the fault, which may be a secret kept in plain text: not repeated. */
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new CacheError('invalid_input', `${file} is not valid JSON: fix it, or move it away to start with the default store`);
+  }
 }

@@ -1,4 +1,6 @@
 import * as net from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as fs from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { randomBytes, createHash } from 'node:crypto';
@@ -316,6 +318,29 @@ describe(`${SERVER} backend`, () => {
     await expect(S3Storage.open(config({ credentials: undefined, profile: 'no-such-profile-here', maxAttempts: 1 }))).rejects.toThrow(
       expect.objectContaining({ code: 'access_denied', message: expect.stringMatching(/^no credentials for bucket .*no-such-profile-here/) }),
     );
+  });
+
+  it('a profile whose keys come from a command or an AWS service: the command line is never repeated, and no AWS service is asked for a loopback endpoint', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'aws-profiles-'));
+    writeFileSync(path.join(folder, 'credentials'), '[keys]\naws_access_key_id = AKIAFAKEFAKEFAKE\naws_secret_access_key = fake\n[process]\ncredential_process = sh -c "echo TOPSECRETproc >&2; exit 1" --token TOPSECRETarg\n');
+    writeFileSync(path.join(folder, 'config'), '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = keys\n');
+    const saved = { credentials: process.env.AWS_SHARED_CREDENTIALS_FILE, config: process.env.AWS_CONFIG_FILE };
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(folder, 'credentials');
+    process.env.AWS_CONFIG_FILE = path.join(folder, 'config');
+    try {
+      const failed = await S3Storage.open(config({ credentials: undefined, profile: 'process', maxAttempts: 1 })).catch((err: Error) => err);
+      expect(failed).toMatchObject({ code: 'access_denied' });
+      expect((failed as Error).message).toMatch(/credential_process command failed \(its command line and output are not shown\)$/);
+      expect((failed as Error).message).not.toContain('TOPSECRET');
+      const role = await S3Storage.open(config({ credentials: undefined, profile: 'role', maxAttempts: 1 })).catch((err: Error) => err);
+      expect(role).toMatchObject({ code: 'access_denied' });
+      expect((role as Error).message).toMatch(/^profile role would get its keys from an AWS service \(STS for a role, SSO or web identity\), which is never asked for a bucket at a loopback endpoint/);
+    } finally {
+      for (const [name, value] of [['AWS_SHARED_CREDENTIALS_FILE', saved.credentials], ['AWS_CONFIG_FILE', saved.config]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('a server that takes the connection and never answers fails the request after the idle limit, not never', async () => {

@@ -14,7 +14,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { fromIni } from '@aws-sdk/credential-providers';
+import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { assertWritable } from './read-only';
 import { CacheError } from '../../../src-shared/errors';
@@ -76,6 +76,27 @@ const PROBE_PREFIX = '_cache-admin.d/probe/';
 /** A probe or an unfinished upload this old was abandoned (S3 cannot tell whether its writer is still at work). */
 const ABANDONED_AFTER_MS = 3_600_000;
 
+/** What the SDK says when it found no credentials; a credential_process's command line (which may hold a token) is left out. */
+function credentialsProblem(message: string): string {
+  const said = message.split('\n')[0]!;
+  return /command failed|credential_process/i.test(said) ? "the profile's credential_process command failed (its command line and output are not shown)" : said.slice(0, 200);
+}
+
+/**
+ * The credential chain: a profile's, or the SDK's default. For a loopback endpoint the services a
+ * profile may ask for credentials (STS for a role, SSO, web identity) are refused before any request:
+ * they are off the machine, and a local server needs keys.
+ */
+function credentialsFor(config: S3Config) {
+  const offMachine = isLoopback(config.endpoint) ? { clientConfig: { requestHandler: { handle: () => Promise.reject(offMachineRefused(config)) } } } : {};
+  return config.profile ? fromIni({ profile: config.profile, ...offMachine }) : isLoopback(config.endpoint) ? fromNodeProviderChain(offMachine) : undefined;
+}
+
+function offMachineRefused(config: S3Config): CacheError {
+  const who = config.profile ? `profile ${config.profile}` : 'the default AWS credentials';
+  return new CacheError('access_denied', `${who} would get its keys from an AWS service (STS for a role, SSO or web identity), which is never asked for a bucket at a loopback endpoint (${config.endpoint}): use keys, or a profile that holds them`);
+}
+
 function isLoopback(endpoint: string | undefined): boolean {
   if (!endpoint) return false;
   try {
@@ -117,7 +138,7 @@ export class S3Storage implements StorageBackend {
       requestChecksumCalculation: checksum,
       responseChecksumValidation: checksum,
       requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, socketTimeout: config.idleTimeoutMs ?? SOCKET_IDLE_MS }),
-      credentials: config.credentials ?? (config.profile ? fromIni({ profile: config.profile }) : undefined),
+      credentials: config.credentials ?? credentialsFor(config),
     };
     this.client = new S3Client(clientConfig);
     this.client.middlewareStack.add(
@@ -190,7 +211,7 @@ export class S3Storage implements StorageBackend {
     if (name === 'AbortError') return new CacheError('cancelled', `${action} was cancelled`);
     if (name === 'NoSuchBucket') return new CacheError('no_such_bucket', `bucket ${where} does not exist`);
     // No credentials found (a profile that is not there, no keys anywhere): the SDK's message says which; it holds no secret.
-    if (name === 'CredentialsProviderError') return new CacheError('access_denied', `no credentials for bucket ${where}: ${(e.message ?? '').split('\n')[0]!.slice(0, 200)}`);
+    if (name === 'CredentialsProviderError') return new CacheError('access_denied', `no credentials for bucket ${where}: ${credentialsProblem(e.message ?? '')}`);
     // A 403 too (Ceph RGW, MinIO): the bucket is full for everyone, whatever the credentials.
     if (name === 'QuotaExceeded') return new CacheError('no_space', `cannot ${action}: bucket ${where} is over its quota (QuotaExceeded); free space in it or raise the quota`);
     if (status === 403 || ['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken'].includes(name)) {
