@@ -140,7 +140,7 @@ test('deletes one version, then the last one with its bytes, after asking', asyn
   await entry.getByRole('button', { name: 'Delete…' }).click();
   await confirm.getByRole('button', { name: 'Delete v2' }).click();
   const notice = page.getByRole('status').filter({ hasText: 'Deleted' });
-  await expect(notice).toContainText(`Deleted ${helloHash}-v2: the content stays for the other versions`);
+  await expect(notice).toContainText(`Deleted ${helloHash}-v2: the other versions stay`);
   await expect(entry.getByTestId('entry-cache-id')).toHaveText(`${helloHash}-v1`);
   await expect(entry).toContainText('latest');
   await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody').getByRole('row')).toHaveCount(1);

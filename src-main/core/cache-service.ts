@@ -13,6 +13,7 @@ import { KeyedLock, mapLimit } from './keyed-lock';
 import { KeyLayout } from './layout';
 import type { ContentSource, ListOptions, ListPage, ObjectInfo, StagedContent, StorageBackend } from './storage/types';
 import { readTokenFile } from './token-file';
+import { CHECKED_CONTENT_BYTES } from './storage/held-content';
 
 export type StoreAs = 'bytes' | 'json';
 
@@ -48,6 +49,8 @@ export interface CacheServiceOptions {
 export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_MAX_JSON_BYTES = 256 * 1024 ** 2;
 const LIST_CONCURRENCY = 8;
+/** What mends corrupt content here: one copy per hash, replaced by the next store (bigger content is checked only after a delete). */
+const NATIVE_MEND = `storing the same content again replaces these bytes; over ${CHECKED_CONTENT_BYTES >> 20} MiB, delete every version of it first`;
 /** Quarantined objects go under this prefix (not a namespace, so never listed as entries); never deleted by the app. */
 export const QUARANTINE_PREFIX = '_quarantine/';
 /**
@@ -376,9 +379,9 @@ export class CacheService {
     const stored = await this.storage.getStream(this.layout.content(record.namespace, record.hash), options);
     if (!stored) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage`);
     const content = checkedContent(stored, (sha256) => {
-      if (sha256 !== record.sha256) return corruptContent(record.cache_id, 'SHA-256', record.sha256, sha256);
+      if (sha256 !== record.sha256) return corruptContent(record.cache_id, 'SHA-256', record.sha256, sha256, NATIVE_MEND);
       const hash = cacheHashOfSha256(sha256);
-      return hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash);
+      return hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, NATIVE_MEND);
     });
     return { record, content };
   }

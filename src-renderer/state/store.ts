@@ -829,7 +829,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         const { deleted, contentRemoved } = result.value;
-        set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the content stays for the other versions'}` });
+        set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}` });
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
         get().forgetHeatmap(namespace);

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { CacheError } from '../../../src-shared/errors';
-import { CHECKED_CONTENT_BYTES } from '../storage/held-content';
 
 /**
  * Serves `content` while hashing it, holding the last chunk back until the whole SHA-256 is known:
@@ -28,7 +27,7 @@ export function checkedContent(content: AsyncIterable<Uint8Array>, problem: (sha
   return pipeline(content, checker, () => undefined);
 }
 
-/** The one sentence every corrupt read says: which entry, what was expected, what was read. */
-export function corruptContent(cacheId: string, what: string, expected: string, actual: string): string {
-  return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; it was not served (run verify; storing the same content again replaces these bytes; over ${CHECKED_CONTENT_BYTES >> 20} MiB, delete every version of it first)`;
+/** The one sentence every corrupt read says: which entry, what was expected, what was read, and what mends it in its layout. */
+export function corruptContent(cacheId: string, what: string, expected: string, actual: string, mend: string): string {
+  return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; it was not served (run verify; ${mend})`;
 }

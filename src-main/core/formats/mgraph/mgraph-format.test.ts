@@ -490,7 +490,10 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const json = (t: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(t) }, as: 'json' as const, options: { strategy: 'key_based', cache_key: 'site/a', file_id: 'page' } });
     const first = await format.store('Team_E', json('{"v": 1}'));
     const second = await format.store('Team_E', json('{"v": 2}')); // the same path: the service overwrites, and so do we
-    await expect(format.retrieve('Team_E', { cacheId: first.cache_id })).rejects.toMatchObject({ code: 'corrupt' });
+    // The advice fits the layout: storing again would add a version beside this one, not mend it.
+    const corrupt = await format.retrieve('Team_E', { cacheId: first.cache_id }).catch((err: Error) => err);
+    expect(corrupt).toMatchObject({ code: 'corrupt' });
+    expect((corrupt as Error).message).toMatch(/\(run verify; delete this version, and store the content again if it is wanted: each version has a copy of its own\)$/);
     await format.delete('Team_E', { cacheId: first.cache_id });
     expect(JSON.parse(utf8(await collect((await format.retrieve('Team_E', { cacheId: second.cache_id })).content)))).toEqual({ v: 2 });
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);

@@ -358,7 +358,8 @@ export class MgraphFormat implements StoreFormat {
     const ns = parseServiceNamespace(namespace);
     const { record, contentKey, head } = await this.readEntry(ns, await this.resolve(ns, lookup));
     if (!contentKey) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage (run verify)`);
-    const wrongHash = (hash: string) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash));
+    // Every version has a copy of its own: storing the content again adds a version beside the corrupt one.
+    const wrongHash = (hash: string) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, 'delete this version, and store the content again if it is wanted: each version has a copy of its own'));
     if (head) {
       // Read whole already: checked before a byte is served.
       let hash: string;
