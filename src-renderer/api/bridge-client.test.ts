@@ -31,3 +31,15 @@ it('events are passed on; a reconnect (a page the bridge cut off, a restarted br
     { type: 'entriesChanged', namespace: null },
   ]);
 });
+
+it('a save whose entry is gone meanwhile says why, and starts no download', async () => {
+  const fetched: string[] = [];
+  vi.stubGlobal('fetch', async (url: string) => {
+    fetched.push(url);
+    return new Response(JSON.stringify({ ok: false, error: { code: 'not_found', message: 'no version 8f16e07c32aa6ec4-v1 in default' } }));
+  });
+  const clicks = vi.spyOn(HTMLAnchorElement.prototype, 'click');
+  expect(await bridgeClient().saveEntry('default', '8f16e07c32aa6ec4-v1', false)).toEqual({ ok: false, error: { code: 'not_found', message: 'no version 8f16e07c32aa6ec4-v1 in default' } });
+  expect(fetched).toEqual(['/api/call/entry']);
+  expect(clicks).not.toHaveBeenCalled();
+});

@@ -67,6 +67,9 @@ export function bridgeClient(): CacheAdminClient {
       return outcome;
     },
     async saveEntry(namespace, ref, allowExpired) {
+      // How a download ends is the browser's to show; one that cannot start (deleted meanwhile) is said here.
+      const there = await api.entry({ namespace, ref });
+      if (!there.ok) return there;
       const link = document.createElement('a');
       link.href = `/api/content?${new URLSearchParams({ namespace, ref, ...(allowExpired ? { allowExpired: 'true' } : {}) })}`;
       link.download = '';

@@ -25,7 +25,7 @@ export interface CacheAdminClient {
   /** Main's word on what happened: cancelled with nothing stored, or stored before the cancel arrived. */
   cancel(transferId: string): Promise<Result<CancelOutcome>>;
   /** `allowExpired`: save a version past its namespace's TTL anyway (else it fails with `expired`). */
-  saveEntry(namespace: string, ref: string, allowExpired: boolean): Promise<Result<{ saved: boolean }>>;
+  saveEntry(namespace: string, ref: string, allowExpired: boolean): Promise<Result<{ saved: boolean; path?: string }>>;
   /** Saves a selection of entries: main writes them into a folder it asks for (desktop), or the browser downloads one tar (bridge). */
   saveEntries(namespace: string, selection: EntrySelection, includeExpired: boolean): Promise<Result<BulkOutcome | 'download'>>;
 }

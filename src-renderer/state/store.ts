@@ -815,7 +815,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set((s) => ({ notice: `Nothing was saved: ${result.error.message}`, entry: s.entry.status === 'ready' && s.entry.data.record.cache_id === cache_id ? { status: 'ready', data: { ...s.entry.data, preview: '', previewVerified: false, contentProblem: 'corrupt' } } : s.entry }));
           return;
         }
-        set({ notice: result.ok ? (result.value.saved ? `Saving ${cache_id}` : null) : `Could not save: ${result.error.message}` });
+        if (!result.ok) return set({ notice: `Could not save: ${result.error.message}` });
+        const { saved, path } = result.value;
+        // Main wrote the file (the desktop app), or the browser downloads it (the bridge) and shows how that ends.
+        set({ notice: !saved ? null : path ? `Saved ${cache_id} to ${path}` : `Downloading ${cache_id}: the browser shows how the download ends` });
       },
 
       async deleteEntry(scope) {
