@@ -190,6 +190,48 @@ describe('paths the service spelled with ".." (its cache keys take them)', () =>
   });
 });
 
+describe('verify --repair while stores run (the service layout has no lock across processes)', () => {
+  const text = (t: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(t) } });
+  const hashRefKey = (hash: string) => `race/refs/by-hash/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}.json`;
+  async function addToHashRef(storage: StorageBackend, hash: string, entry: { cache_id: string; timestamp: number }) {
+    const ref = JSON.parse(utf8((await storage.get(hashRefKey(hash)))!)) as { cache_ids: unknown[]; latest_id: string; total_versions: number };
+    ref.cache_ids.push(entry);
+    Object.assign(ref, { latest_id: entry.cache_id, total_versions: ref.cache_ids.length });
+    await storage.put(hashRefKey(hash), new TextEncoder().encode(JSON.stringify(ref)));
+  }
+
+  it('a store that ends after verify listed the namespace keeps its version when the repair rebuilds that by-hash ref', async () => {
+    const inner = new MemoryStorage();
+    const first = await new MgraphFormat(inner).store('race', text('same bytes'));
+    // A cache id an interrupted delete left behind, long ago: the repair has this ref to rebuild.
+    await addToHashRef(inner, first.hash, { cache_id: '00000000-0000-4000-8000-000000000000', timestamp: Date.now() - 3_600_000 });
+    let later: string | undefined;
+    const racing = new (class extends CountingStorage {
+      override async list(prefix: string, options?: Parameters<StorageBackend['list']>[1]) {
+        const page = await super.list(prefix, options);
+        // Another process's store of the same bytes ends just after the listing.
+        if (prefix === 'race/' && page.cursor === undefined && !later) later = (await new MgraphFormat(inner).store('race', text('same bytes'))).cache_id;
+        return page;
+      }
+    })(inner);
+    const report = await new MgraphFormat(racing).verify({ namespace: 'race', repair: true });
+    expect(report.problems.map((p) => p.kind)).toEqual(['dangling_ref']);
+    expect((await new MgraphFormat(inner).versions('race', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, later]);
+  });
+
+  it('a cache id stored just now, its by-id ref not written yet (the service writes the by-hash ref first), or its by-hash ref not yet (we write the by-id ref first), is no problem and is kept', async () => {
+    const storage = new MemoryStorage();
+    const format = new MgraphFormat(storage);
+    const stored = await format.store('race', text('bytes'));
+    await addToHashRef(storage, stored.hash, { cache_id: '11111111-1111-4111-8111-111111111111', timestamp: Date.now() });
+    const other = await format.store('race', text('other bytes'));
+    await storage.delete(hashRefKey(other.hash));
+    expect((await format.verify({ namespace: 'race' })).problems).toEqual([]);
+    expect((await format.verify({ namespace: 'race', repair: true })).repaired).toEqual([]);
+    expect((await format.versions('race', stored.hash)).map((v) => v.cache_id)).toEqual([stored.cache_id, '11111111-1111-4111-8111-111111111111']);
+  });
+});
+
 describe('verify --repair of a service store on a local folder', () => {
   it("removes a killed write's temp files, in the namespace verified only", async () => {
     const dir = path.join(tmp, `store-${stores++}`);

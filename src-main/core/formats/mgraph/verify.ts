@@ -12,7 +12,7 @@ import type { ObjectInfo } from '../../storage/types';
 import { checkLeftovers, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
-import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey } from './keys';
+import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
 import { addressedIdRef, dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
@@ -83,12 +83,16 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         else report('corrupt', info.key, null, 'the by-id ref is not readable JSON of the expected shape');
       });
 
+      // A store in flight: the service writes the by-hash ref first, we write the by-id ref first.
+      const startedAt = Date.now();
+      const fresh = (timestamp: unknown) => typeof timestamp === 'number' && startedAt - timestamp < grace;
+
       // By-hash refs: every cache id listed has a by-id ref; latest is one of them.
       for (const [hash, ref] of hashRefs) {
         const key = refByHashKey(ns, hash);
         const listed = ref.cache_ids.map((e) => e.cache_id);
-        for (const id of listed) {
-          if (!idRefKeys.has(id)) {
+        for (const { cache_id: id, timestamp } of ref.cache_ids) {
+          if (!idRefKeys.has(id) && !fresh(timestamp)) {
             report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
             toRebuild.set(hash, 'dangling_ref');
           }
@@ -118,7 +122,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const ownContent = ref.file_paths.content_files.filter((key) => insideNamespace(ns, key));
         const contentGone = ownContent.length > 0 && ownContent.every((key) => !dataKeys.has(key));
         if (contentGone) contentless.add(cacheId);
-        if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId)) {
+        if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId) && !fresh(ref.timestamp)) {
           if (contentGone) {
             // A delete stopped part-way (files gone, this ref left): listing it again would make it the latest, and every read by hash would fail.
             report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}, and its content is gone (a delete stopped part-way?): a repair leaves it out`);
@@ -170,12 +174,18 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           const key = refByHashKey(ns, hash);
           // A by-id ref whose content is gone is not added back: it would become the latest, and every read by hash would fail.
           const mine = [...idRefs].filter(([id, r]) => r.cache_hash === hash && !contentless.has(id));
+          // Only a cache id found without its by-id ref now, and not stored just now, is dropped: a store
+          // that ended after the listing, or is still writing, keeps its version.
+          const gone = new Set<string>();
+          for (const { cache_id: id, timestamp } of hashRefs.get(hash)?.cache_ids ?? []) {
+            if (!idRefs.has(id) && !fresh(timestamp) && !(await storage.exists(refByIdKey(ns, id)))) gone.add(id);
+          }
           let action = '';
           await format.refs.update(key, (found) => {
             // An unreadable ref names nothing that can be trusted: every cache id comes from the by-id refs.
             const current = isHashRef(found) ? found : null;
             const replaced = kind === 'corrupt' && !current;
-            const kept = (current?.cache_ids ?? []).filter((e) => idRefs.has(e.cache_id));
+            const kept = (current?.cache_ids ?? []).filter((e) => !gone.has(e.cache_id));
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
             const dropped = (current?.cache_ids.length ?? 0) - kept.length;
