@@ -1,4 +1,4 @@
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { dropFiles, expect, startWeb, test } from './bridge';
 
@@ -17,6 +17,29 @@ test('a big drop the store refuses part-way shows why, and the store stays usabl
     await expect(row).toContainText('too_large', { timeout: 30_000 });
     await expect(row).not.toContainText('not reachable');
     await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
+  } finally {
+    await bridge.stop();
+  }
+});
+
+// The same file in a folder: sent alone in its own batch, refused as too big, said so (not "not reachable"); the others stored.
+test('a folder holding a file over the limit stores the rest and says why that file was not, offering no retry of it', async ({ page }) => {
+  const root = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'refused-folder-'));
+  const folder = path.join(root, 'mix');
+  mkdirSync(folder);
+  for (const name of ['a1.txt', 'a2.txt']) writeFileSync(path.join(folder, name), `${name}\n`);
+  writeFileSync(path.join(folder, 'zero.txt'), '');
+  writeFileSync(path.join(folder, 'big.bin'), '');
+  truncateSync(path.join(folder, 'big.bin'), 200 * 1024 * 1024);
+  const bridge = await startWeb(path.join(root, 'store'), ['--max-entry-size', '1M']);
+  try {
+    await page.goto(bridge.url);
+    await page.getByRole('region', { name: 'Transfers' }).locator('input[aria-label="Folder to store"]').setInputFiles(folder);
+    const transfers = page.getByRole('region', { name: 'Transfers' });
+    await expect(transfers).toContainText('Stored 3 of 4 files', { timeout: 60_000 });
+    await expect(transfers).toContainText('mix/big.bin: content is larger than the 1048576-byte limit for one entry');
+    await expect(transfers).not.toContainText('not reachable');
+    await expect(transfers.getByRole('button', { name: 'Retry failed' })).toHaveCount(0); // it would be refused again
   } finally {
     await bridge.stop();
   }

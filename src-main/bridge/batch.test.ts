@@ -117,6 +117,13 @@ describe.each([
     expect(await entryCount()).toBe(2);
   });
 
+  it('a big file sent alone over the size limit is too_large, answered as soon as its size is read, and the answer arrives', async () => {
+    const { post, entryCount } = await setup(storeWorker, 1024 * 1024);
+    const { body } = await post({ namespace: 'default', dropId: 'big-limit' }, framed([{ name: 'videos/too-big.bin', bytes: Buffer.alloc(MAX_HELD_BODY + 3 * 1024 * 1024, 7) }]));
+    expect(body.value!.outcomes).toEqual([expect.objectContaining({ name: 'videos/too-big.bin', error: expect.objectContaining({ code: 'too_large' }) })]);
+    expect(await entryCount()).toBe(0);
+  });
+
   it('cancelDrop stops the batch under way and says how many files were stored; later batches are refused', async () => {
     const { bridge, post, call, entryCount } = await setup(storeWorker);
     expect((await post({ namespace: 'default', dropId: 'cx' }, framed(smallFiles(5)))).body.ok).toBe(true);

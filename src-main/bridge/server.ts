@@ -128,6 +128,10 @@ function lingerUnlessRead(req: IncomingMessage, res: ServerResponse): void {
   const cut = setTimeout(() => req.destroy(), LINGER_MS).unref();
   req.on('end', () => clearTimeout(cut));
   req.on('close', () => clearTimeout(cut));
+  // A body read through an async iterator that stopped part-way (a batch's file refused) is left in
+  // 'readable' mode, where resume() reads nothing: the client, still sending, was reset after LINGER_MS.
+  req.removeAllListeners('readable');
+  req.on('data', () => undefined);
   req.resume();
 }
 

@@ -83,6 +83,27 @@ describe('Transfers: a multi-file drop', () => {
     expect(within(view).queryByText(/failed/)).toBeNull();
   });
 
+  it('Retry failed does not send again a file refused as such (over the size limit): it stays listed, and alone it offers no retry', async () => {
+    let failing = true;
+    let n = 0;
+    const { client, calls } = fakeClient({
+      storePaths: (input: MethodInput<'storePaths'>) =>
+        ok({ outcomes: input.files.map((f) => (f.name.endsWith('big.bin') ? { name: f.name, error: { code: 'too_large', message: 'content is larger than the 1048576-byte limit for one entry' } } : failing && f.name.endsWith('7.jpg') ? { name: f.name, error: { code: 'io_error', message: 'the disk said no' } } : { name: f.name, stored: storedAs(f.name, n++) })) }),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: ['default'] }),
+    });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([...folder(20), inFolder('photos/big.bin')]));
+    const view = screen.getByRole('listitem', { name: 'Drop of 21 files' });
+    await waitFor(() => expect(within(view).getByText('3 files failed')).toBeTruthy());
+    failing = false;
+    fireEvent.click(within(view).getByRole('button', { name: 'Retry failed' }));
+    await waitFor(() => expect(within(view).getByRole('status').textContent).toBe('Stored 20 of 21 files (200 B)'));
+    expect((calls.filter((c) => c.method === 'storePaths').at(-1)!.input as MethodInput<'storePaths'>).files.map((f) => f.name)).toEqual(['photos/2024/p0007.jpg', 'photos/2024/p0017.jpg']);
+    expect(within(view).getByRole('list', { name: 'Failed files' }).textContent).toBe('photos/big.bin: content is larger than the 1048576-byte limit for one entry');
+    expect(within(view).queryByRole('button', { name: 'Retry failed' })).toBeNull();
+  });
+
   it('a Cancel all that comes after main stored every file says so, not that the rest were left', async () => {
     const { client } = fakeClient({ storePaths: () => new Promise(() => {}), cancelDrop: () => ok({ stored: 20, failed: 0 }) });
     const { store } = renderWith(<TransfersPanel />, { client });

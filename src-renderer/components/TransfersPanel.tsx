@@ -3,7 +3,7 @@ import type { StoredEntry } from '../../src-shared/contract';
 import type { StoreChoice } from '../api/client';
 import { counted, formatBytes, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
-import { dropProgress, type Drop } from '../state/drops';
+import { dropProgress, retryable, type Drop } from '../state/drops';
 import { ACTIVE_PHASES as ACTIVE, type Transfer } from '../state/store';
 import { Empty, ErrorLine, Panel, useReadOnly } from './common';
 
@@ -266,7 +266,7 @@ function DropView({ drop: d }: { drop: Drop }) {
         <div className="drop-failures">
           <div className="transfer-head">
             <span className="warn-text">{counted(d.failures.length, 'file failed', 'files failed')}</span>
-            {!active && (
+            {!active && d.failures.some(retryable) && (
               <button type="button" className="link" onClick={() => void retryFailed(d.id)}>
                 Retry failed
               </button>

@@ -59,6 +59,10 @@ function newId(): string {
   return crypto.randomUUID().replace(/-/g, '');
 }
 
+/** Failures a retry would meet again, the file itself refused (over the size limit, a name the layout refuses): not sent again. */
+const REFUSED_FILE = new Set(['too_large', 'invalid_input']);
+export const retryable = (failure: { error: { code: string } }) => !REFUSED_FILE.has(failure.error.code);
+
 /**
  * Runs multi-file drops: the files go to main in batches (src-shared/batch-frame.ts), a few in
  * flight, all under one drop id main knows; Cancel all stops them and shows main's count of what
@@ -126,8 +130,9 @@ export function createDropRunner({ client, drops, setDrops, stored }: DropRunner
       const drop = find(id);
       const files = runs.get(id)?.files;
       if (!drop || !files || drop.status === 'running' || drop.status === 'cancelling' || drop.failures.length === 0) return Promise.resolve();
-      const again = drop.failures.map((f) => files.get(f.name)).filter((f): f is File => f !== undefined);
-      update(id, () => ({ failures: [], status: 'running', storedBeforeCancel: undefined, liveFiles: 0, liveBytes: 0 }));
+      const again = drop.failures.filter(retryable).map((f) => files.get(f.name)).filter((f): f is File => f !== undefined);
+      if (again.length === 0) return Promise.resolve();
+      update(id, (d) => ({ failures: d.failures.filter((f) => !retryable(f)), status: 'running', storedBeforeCancel: undefined, liveFiles: 0, liveBytes: 0 }));
       return run(id, again);
     },
 
