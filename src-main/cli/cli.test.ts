@@ -211,6 +211,16 @@ describe('cli', () => {
     expect(await fs.readdir(here)).toEqual([]);
   });
 
+  it('an option given twice is refused, nothing opened or stored (the last one silently won: --store A --store B stored into B)', async () => {
+    const here = await fs.mkdtemp(path.join(work, 'twice-'));
+    const file = path.join(here, 'f.txt');
+    await fs.writeFile(file, 'once\n');
+    const run = spawnSync(process.execPath, [CLI_BUNDLE, '--store', path.join(here, 'A'), '--store', path.join(here, 'B'), 'store', file], { cwd: here, encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--store is given more than once: give it once');
+    expect(await fs.readdir(here)).toEqual(['f.txt']);
+  });
+
   it('an S3 endpoint holding a secret (user:password@, ?query) or a bucket S3 would not take is refused before any request, the secret never echoed', async () => {
     const secret = 'Zq8-never-echo-this-secret';
     for (const [args, why] of [

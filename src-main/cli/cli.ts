@@ -94,10 +94,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
     } catch (err) {
       throw new UsageTextError((err as Error).message.replace(/\n/g, ' ')); // one line: Node's own message spans several
     }
+    // parseArgs keeps the last of a repeated option: `--store A --store B` would act on B without a word.
+    const given = parsed.tokens.filter((t) => t.kind === 'option').map((t) => t.name);
+    const twice = given.find((name, i) => given.indexOf(name) !== i);
+    if (twice) throw new UsageTextError(`--${twice} is given more than once: give it once`);
     const { values, positionals } = parsed;
     const [command, ...args] = positionals;
     if (values.help || !command) {

@@ -137,6 +137,15 @@ describe('contract dispatch', () => {
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
+  it('base64 cut short or badly padded is refused, not stored as whatever part of it decodes', async () => {
+    const { dispatch } = await setup();
+    for (const base64 of ['aGVsbG8', 'aGVsbG8gd', 'aGVsbA=', 'aGVs bG8=']) {
+      expect(await dispatch('storeBytes', { ...VALID.storeBytes, base64 })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('content must be base64') } });
+    }
+    expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { total: 0 } });
+    expect(await dispatch('storeBytes', { ...VALID.storeBytes, base64: 'aGVsbG8=' })).toMatchObject({ ok: true, value: { size: 5 } });
+  });
+
   it('a lookup that misses its namespace says which namespaces hold the entry (as the CLI does)', async () => {
     const { dispatch } = await setup();
     for (const namespace of ['big', 'other']) await dispatch('storeBytes', { ...VALID.storeBytes, namespace });
