@@ -250,6 +250,15 @@ describe('the entries browser', () => {
     expect(screen.getByTestId('entries-count').textContent).toBe('50 entries · 50 selected');
   });
 
+  it('Refresh counts the namespace again too: the sidebar does not keep the old count beside a new list', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(22), stats: () => ok({ name: 'default', entries: 22, versions: 22, bytes: 231, objects: 44, shards: {} }) });
+    const { store } = renderWith(<EntriesPanel />, { client, state: { namespaces: { status: 'ready', data: [{ name: 'default', entries: 21, versions: 21, bytes: 210 }] } } as never });
+    await screen.findAllByRole('option');
+    fireEvent.click(screen.getByRole('button', { name: 'Refresh' }));
+    await waitFor(() => expect(calls.filter((c) => c.method === 'stats').map((c) => c.input)).toEqual([{ namespace: 'default' }]));
+    await waitFor(() => expect(store.getState().namespaces).toMatchObject({ status: 'ready', data: [{ name: 'default', entries: 22 }] }));
+  });
+
   it('rows picked after an entry opened stay picked through a Refresh: the entry on show does not take the selection back', async () => {
     const { client } = fakeClient({ entries: namespaceOf(20), entry: () => new Promise(() => {}) });
     const { store } = renderWith(<EntriesPanel />, { client });

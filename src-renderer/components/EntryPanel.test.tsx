@@ -122,4 +122,20 @@ describe('Deleting from the entry panel, by keyboard', () => {
     await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('listbox', { name: 'Entry list' })));
     expect(screen.queryByRole('button', { name: 'Delete…' })).toBeNull();
   });
+
+  it('a delete that finds the entry gone (deleted by another program) says so, and the panel and counts follow the store', async () => {
+    const { client, calls } = fakeClient({
+      delete: () => ({ ok: false, error: { code: 'not_found', message: 'b94d27b9934d3e08 is not in namespace default' } }),
+      entry: () => ({ ok: false, error: { code: 'not_found', message: 'b94d27b9934d3e08 is not in namespace default' } }),
+      versions: () => ({ ok: false, error: { code: 'not_found', message: 'b94d27b9934d3e08 is not in namespace default' } }),
+      stats: () => ok({ name: 'default', entries: 0, versions: 0, bytes: 0, objects: 0, shards: {} }),
+      entries: () => ok({ namespace: 'default', total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
+    });
+    const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entry: { status: 'ready', data: imageView(40, 40, false) } } });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete v1' })));
+    expect(store.getState().notice).toBe('Could not delete: b94d27b9934d3e08 is not in namespace default');
+    await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'error', error: { code: 'not_found' } }));
+    expect(calls.filter((c) => c.method === 'stats').map((c) => c.input)).toEqual([{ namespace: 'default' }]);
+  });
 });

@@ -570,7 +570,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       setEntrySelection: (selection) => set((s) => ({ entries: { ...s.entries, selection } })),
 
-      refreshEntries: () => resetEntries(get().entries.namespace, 'refresh'),
+      // Changes made by other programs: the namespace's counts and heatmap are read again with its list.
+      refreshEntries: () => {
+        const { namespace } = get().entries;
+        resetEntries(namespace, 'refresh');
+        recount(namespace);
+        get().forgetHeatmap(namespace);
+      },
 
       async deleteSelectedEntries() {
         const { entries, storeEpoch, entry } = get();
@@ -829,6 +835,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });
+          // Gone already (deleted by another program): the entry, list and counts follow the store.
+          if (result.error.code === 'not_found') changed(namespace);
           return;
         }
         const { deleted, contentRemoved } = result.value;
