@@ -150,6 +150,23 @@ describe(`${SERVER} backend`, () => {
     }
   });
 
+  it('a store cancelled while the server answers its content upload leaves no content without a version (the server may have kept it)', async () => {
+    const storage = await S3Storage.open(config());
+    const cache = new CacheService(storage);
+    const data = bytes('stored by the server, its answer never seen');
+    const hash = createHash('sha256').update(data).digest('hex').slice(0, 16);
+    const content = /objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}(\?|$)/;
+    ctx.proxy.inject({ match: isS3('PUT', content), action: { kind: 'stall', afterBytes: 0 }, times: 1 });
+    const logged = ctx.proxy.count(isS3('PUT', content));
+    const controller = new AbortController();
+    const pending = cache.store('cut', { source: { kind: 'bytes', bytes: data } }, { signal: controller.signal });
+    while (ctx.proxy.count(isS3('PUT', content)) === logged) await new Promise((r) => setTimeout(r, 10)); // the server has it
+    controller.abort();
+    await expect(pending).rejects.toThrow(expect.objectContaining({ code: 'cancelled' }));
+    expect(await storage.exists(`cut/objects/${hash.slice(0, 2)}/${hash.slice(2, 4)}/${hash}`)).toBe(false);
+    expect((await cache.stats('cut')).entries).toBe(0);
+  });
+
   it('retries 5xx, throttling and dropped connections within a bounded number of attempts', async () => {
     const cache = new CacheService(await S3Storage.open(config()));
     ctx.proxy.inject({ match: isS3('PUT', /\.v00000001\.json/), action: { kind: 'status', status: 503 }, times: 1 });
