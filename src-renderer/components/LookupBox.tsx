@@ -18,7 +18,7 @@ export const LookupBox = forwardRef<HTMLInputElement>(function LookupBox(_props,
       <input
         ref={ref}
         aria-label="Look up hash or cache id"
-        placeholder="Look up a cache hash, cache id (hash-v2), SHA-256 or storage key   ( / or Ctrl+K )"
+        placeholder="Look up a cache hash, cache id or storage key   ( / or Ctrl+K )"
         value={input}
         spellCheck={false}
         aria-invalid={error ? true : undefined}
