@@ -139,7 +139,7 @@ describe('contract dispatch', () => {
 
   it('base64 cut short or badly padded is refused, not stored as whatever part of it decodes', async () => {
     const { dispatch } = await setup();
-    for (const base64 of ['aGVsbG8', 'aGVsbG8gd', 'aGVsbA=', 'aGVs bG8=']) {
+    for (const base64 of ['aGVsbG8', 'aGVsbG8gd', 'aGVsbA=', 'aGVs bG8=', 'YR==', 'aGVsbG8=aGVsbG8=', 'aGVsbG8-']) {
       expect(await dispatch('storeBytes', { ...VALID.storeBytes, base64 })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('content must be base64') } });
     }
     expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { total: 0 } });

@@ -213,9 +213,10 @@ function handlers(session: AppSession): Handlers {
       return { deleted: result.deleted, contentRemoved: result.contentRemoved };
     },
     storeBytes: async ({ namespace, name, base64, as, options }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions }) => {
-      // Whole groups of four: Buffer.from would drop a cut or badly padded tail without a word.
-      if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(base64)) throw new CacheError('invalid_input', 'content must be base64 (padded, whole groups of four characters)');
-      return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes: Buffer.from(base64, 'base64') }, name, as, options));
+      // Buffer.from skips what is not base64 and drops a cut tail without a word: only text that encodes back to itself is taken.
+      const bytes = Buffer.from(base64, 'base64');
+      if (bytes.toString('base64') !== base64) throw new CacheError('invalid_input', 'content must be base64 (padded, whole groups of four characters)');
+      return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes }, name, as, options));
     },
     hashFile: async ({ namespace, path: file, transferId, as, options }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions }) => {
       format().checkStoreInput({ as, options });

@@ -340,7 +340,8 @@ describe(`${SERVER} backend`, () => {
   it('a profile whose keys come from a command or an AWS service: the command line is never repeated, and no AWS service is asked for a loopback endpoint', async () => {
     const folder = mkdtempSync(path.join(os.tmpdir(), 'aws-profiles-'));
     writeFileSync(path.join(folder, 'credentials'), '[keys]\naws_access_key_id = AKIAFAKEFAKEFAKE\naws_secret_access_key = fake\n[process]\ncredential_process = sh -c "echo TOPSECRETproc >&2; exit 1" --token TOPSECRETarg\n');
-    writeFileSync(path.join(folder, 'config'), '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = keys\n');
+    writeFileSync(path.join(folder, 'token'), 'not a real token');
+    writeFileSync(path.join(folder, 'config'), `[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = keys\n[profile web]\nrole_arn = arn:aws:iam::123456789012:role/x\nweb_identity_token_file = ${path.join(folder, 'token')}\n[profile sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = x\n`);
     const saved = { credentials: process.env.AWS_SHARED_CREDENTIALS_FILE, config: process.env.AWS_CONFIG_FILE };
     process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(folder, 'credentials');
     process.env.AWS_CONFIG_FILE = path.join(folder, 'config');
@@ -349,9 +350,13 @@ describe(`${SERVER} backend`, () => {
       expect(failed).toMatchObject({ code: 'access_denied' });
       expect((failed as Error).message).toMatch(/credential_process command failed \(its command line and output are not shown\)$/);
       expect((failed as Error).message).not.toContain('TOPSECRET');
-      const role = await S3Storage.open(config({ credentials: undefined, profile: 'role', maxAttempts: 1 })).catch((err: Error) => err);
-      expect(role).toMatchObject({ code: 'access_denied' });
-      expect((role as Error).message).toMatch(/^profile role would get its keys from an AWS service \(STS for a role, SSO or web identity\), which is never asked for a bucket at a loopback endpoint/);
+      for (const profile of ['role', 'web']) {
+        const refused = await S3Storage.open(config({ credentials: undefined, profile, maxAttempts: 1 })).catch((err: Error) => err);
+        expect(refused).toMatchObject({ code: 'access_denied' });
+        expect((refused as Error).message).toMatch(new RegExp(`^profile ${profile} would get its keys from an AWS service \\(STS for a role, SSO or web identity\\), which is never asked for a bucket at a loopback endpoint .*: use keys, or a profile that holds them$`));
+      }
+      // SSO without a cached token fails before any request; with one it would be refused as above.
+      expect(await S3Storage.open(config({ credentials: undefined, profile: 'sso', maxAttempts: 1 })).catch((err: Error) => err)).toMatchObject({ code: 'access_denied' });
     } finally {
       for (const [name, value] of [['AWS_SHARED_CREDENTIALS_FILE', saved.credentials], ['AWS_CONFIG_FILE', saved.config]] as const) {
         if (value === undefined) delete process.env[name];

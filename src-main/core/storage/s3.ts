@@ -88,8 +88,20 @@ function credentialsProblem(message: string): string {
  * they are off the machine, and a local server needs keys.
  */
 function credentialsFor(config: S3Config) {
-  const offMachine = isLoopback(config.endpoint) ? { clientConfig: { requestHandler: { handle: () => Promise.reject(offMachineRefused(config)) } } } : {};
-  return config.profile ? fromIni({ profile: config.profile, ...offMachine }) : isLoopback(config.endpoint) ? fromNodeProviderChain(offMachine) : undefined;
+  if (!isLoopback(config.endpoint)) return config.profile ? fromIni({ profile: config.profile }) : undefined;
+  let refused: CacheError | null = null;
+  const refuse = () => Promise.reject((refused = offMachineRefused(config)));
+  // Role assumers (STS, web identity) replaced, and every inner client's requests (SSO) refused.
+  const offMachine = { roleAssumer: refuse, roleAssumerWithWebIdentity: refuse, clientConfig: { requestHandler: { handle: refuse } } };
+  const provider = config.profile ? fromIni({ profile: config.profile, ...offMachine }) : fromNodeProviderChain(offMachine);
+  // The SDK wraps what an inner client throws: the refusal is said as it is, not inside its message.
+  return async (options?: Parameters<typeof provider>[0]) => {
+    try {
+      return await provider(options);
+    } catch (err) {
+      throw refused ?? err;
+    }
+  };
 }
 
 function offMachineRefused(config: S3Config): CacheError {

@@ -219,6 +219,25 @@ describe('verify --repair while stores run (the service layout has no lock acros
     expect((await new MgraphFormat(inner).versions('race', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, later]);
   });
 
+  it('a store whose files land after verify listed data/ but whose by-id ref is listed is no missing_content', async () => {
+    const inner = new MemoryStorage();
+    const stored = await new MgraphFormat(inner).store('race', text('landing late'));
+    const files = stored.keys.filter((key) => key.includes('/data/'));
+    const held = new Map<string, Uint8Array>();
+    for (const key of files) held.set(key, (await inner.get(key))!);
+    for (const key of files) await inner.delete(key);
+    const late = new (class extends CountingStorage {
+      override async list(prefix: string, options?: Parameters<StorageBackend['list']>[1]) {
+        const page = await super.list(prefix, options);
+        for (const [key, bytes] of held) await inner.put(key, bytes); // written just after the listing passed them
+        held.clear();
+        return page;
+      }
+    })(inner);
+    expect((await new MgraphFormat(late).verify({ namespace: 'race' })).problems).toEqual([]);
+    expect((await new MgraphFormat(inner).verify({ namespace: 'race', orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('a cache id stored just now, its by-id ref not written yet (the service writes the by-hash ref first), or its by-hash ref not yet (we write the by-id ref first), is no problem and is kept', async () => {
     const storage = new MemoryStorage();
     const format = new MgraphFormat(storage);

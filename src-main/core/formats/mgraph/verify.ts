@@ -137,7 +137,10 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           report('misplaced', idKey, hash, `${cacheId} names ${elsewhere.length} path(s) outside namespace ${ns}, such as ${elsewhere[0]}: it reads another namespace's files (copied by hand?); deleting it here leaves them alone`);
         }
         for (const key of ref.all_paths.data) {
-          if (!dataKeys.has(key) && !elsewhere.includes(key)) report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
+          if (dataKeys.has(key) || elsewhere.includes(key)) continue;
+          // A store in flight may write its files after the listing passed data/ and its by-id ref before it reached refs/.
+          if (fresh(ref.timestamp) && (await storage.exists(key))) continue;
+          report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
         if (sampled && !sampled.has(cacheId)) return tick('checking');
         /** The sidecars read here, parsed (null: not JSON): the re-hash reads how the service hashed from them. */
