@@ -69,6 +69,8 @@ interface DeletionMarker {
 /** A hash's keys from one listing: whether latest exists, and each version's record and index entries. */
 interface HashListing {
   latest: boolean;
+  /** The content object, when listed. */
+  content?: ObjectInfo;
   versions: Map<number, { record?: ObjectInfo; entries: string[] }>;
 }
 
@@ -516,6 +518,14 @@ export class CacheService {
           const ids = storing.map((n) => makeCacheId(hash, n)).join(', ');
           throw new CacheError('conflict', `${ids} in ${ns} is being stored right now (its record is under a minute old and its index entry not written yet): nothing was deleted; try again in a minute`);
         }
+        if (versions.length === 0 && version === undefined && !listed.latest && listed.content) {
+          // Content no version uses, listed as an entry: a store killed before its record (verify's orphan), or one writing it now.
+          if (Date.now() - Date.parse(listed.content.modified) < IN_FLIGHT_RECORD_MS) {
+            throw new CacheError('conflict', `${hash} in ${ns} has content and no version yet (a store may be writing it): nothing was deleted; try again in a minute`);
+          }
+          const { removed, aside } = await this.removeBytes(ns, hash, inTime, options.quarantine ?? false);
+          if (removed) return { deleted: [], contentRemoved: true, ...(options.quarantine && { quarantined: aside ? [aside] : [] }) };
+        }
         if (versions.length === 0 && (version !== undefined || !listed.latest)) {
           throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
         }
@@ -532,6 +542,7 @@ export class CacheService {
         const described = this.layout.describeKey(o.key);
         if (described?.hash !== hash) continue;
         if (described.kind === 'latest') listed.latest = true;
+        if (described.kind === 'content') listed.content = o;
         if (described.version === undefined || described.kind === 'temporal') continue;
         const v = listed.versions.get(described.version) ?? { entries: [] };
         if (described.kind === 'record') v.record = o;

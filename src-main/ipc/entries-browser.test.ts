@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contract';
 import type { CacheHash } from '../../src-shared/domain';
 import { startBridge, type Bridge } from '../bridge/server';
@@ -101,6 +101,24 @@ describe('deleteEntries', () => {
       return realDelete(ns, lookup);
     };
     expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[2]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 0, gone: 1 } });
+  });
+
+  it('content no version uses (a store killed before its record) is listed, and deleting its row deletes it: not "already gone"', async () => {
+    const { call, window, storage } = await setup();
+    const bytes = Buffer.from('placed, never recorded\n');
+    const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16) as CacheHash;
+    await storage.put(new KeyLayout().content('alpha' as never, hash), bytes);
+    expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows.map((r) => r.hash)).toEqual([hash]);
+    // A minute later (younger, it may be a store in flight, which keeps it).
+    expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 1, failed: 0, gone: 0 } });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await storage.exists(new KeyLayout().content('alpha' as never, hash))).toBe(false);
+    expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([]);
   });
 
   it('a failure does not stop the others and is reported with its reason', async () => {

@@ -70,7 +70,7 @@ describe(`S3 (${s3ServerName()})`, () => {
     else expect(stored.stderr).toContain('concurrent writers may collide');
     expect(JSON.parse(stored.stdout)).toMatchObject({ cache_id: 'b94d27b9934d3e08-v1' });
     expect(await cliProcess([...s3Args, 'get', 'b94d27b9934d3e08'], env)).toMatchObject({ code: 0, stdout: 'hello world' });
-    const denied = await cliProcess([...s3Args, '--s3-bucket', 'missing-bucket', 'stats'], env);
+    const denied = await cliProcess(['--s3-bucket', 'missing-bucket', ...s3Args.slice(2), 'stats'], env);
     expect(denied.code).toBe(3);
     expect(denied.stderr).toMatch(/^cache-admin: no_such_bucket: bucket missing-bucket[^\n]*\n$/);
     expect(denied.stderr).not.toContain(s3.credentials!.secretAccessKey);
