@@ -241,6 +241,20 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect(JSON.parse(files['cache-admin-summary.json']!)).toMatchObject({ done: 4 });
   });
 
+  it('names that differ only in case or Unicode form get members of their own names: a case-insensitive disk keeps every file when it is extracted', async () => {
+    const { get, call } = await bridged();
+    const hashes: string[] = [];
+    for (const [name, text] of [['Report.txt', 'upper\n'], ['report.txt', 'lower\n'], ['caf\u00e9.txt', 'composed\n'], ['cafe\u0301.txt', 'decomposed\n']]) {
+      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'cases', name, base64: Buffer.from(text!).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      hashes.push(stored.value.hash);
+    }
+    const files = await members(await get({ namespace: 'cases', selection: JSON.stringify({ hashes }) }));
+    const folded = Object.keys(files).map((name) => name.normalize('NFC').toLowerCase());
+    expect(new Set(folded).size).toBe(5);
+    expect(Object.values(files).filter((text) => !text.startsWith('{')).sort()).toEqual(['composed\n', 'decomposed\n', 'lower\n', 'upper\n']);
+  });
+
   it('a file uploaded through the bridge is in the next window: the upload, not only the dispatcher, says the namespace changed', async () => {
     const { window, bridge } = await bridged();
     expect((await window({ namespace: 'beta' })).knownTotal).toBe(3);

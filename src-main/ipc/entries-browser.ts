@@ -111,6 +111,11 @@ function* namesFor(name: string, hash: string): Generator<string> {
   for (let n = 2; ; n++) yield `${stem}-${hash}-${n}${ext}`;
 }
 
+/** A name as a case-insensitive, normalizing file system compares it: `A.txt`, `a.txt` and `a.txt` in NFD are one file there. */
+function foldName(name: string): string {
+  return name.normalize('NFC').toLowerCase();
+}
+
 /** File systems take names of 255 bytes; this leaves room for the hash added to a name already taken. */
 const MAX_NAME_BYTES = 200;
 
@@ -181,7 +186,8 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
   const rows = await entryTablesOf(format).selected(ns, selection);
   const archive = tar.pack();
   const retention = new Retention(format);
-  const names = new Set<string>([SUMMARY_MEMBER]);
+  // Names are compared as a case-insensitive disk (macOS, Windows) would see them, so extracting there loses no member.
+  const taken = new Set<string>([foldName(SUMMARY_MEMBER)]);
   /** A member half written leaves the tar unreadable past it: any failure there fails the whole stream. */
   const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
     try {
@@ -204,8 +210,8 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       // Read whole, a corrupt one fails here, on its own, before its member starts. A decoded size is known only once read (service JSON and gzip, held in memory there anyway).
       const whole = size === null || size <= CHECKED_WHOLE_BYTES ? await collect(content) : null;
       let name = '';
-      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) if (!names.has(name)) break;
-      names.add(name);
+      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) if (!taken.has(foldName(name))) break;
+      taken.add(foldName(name));
       await (whole ? addFile(name, whole.byteLength, [whole]) : addFile(name, size!, content));
       return 'done';
     };

@@ -166,7 +166,7 @@ describe('the entries browser', () => {
     expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
-  it('once Delete is confirmed, Keep them and Escape no longer close the dialog: it stays until main has deleted them', async () => {
+  it('once Delete is confirmed, Keep it and Escape no longer close the dialog: it stays until main has deleted them', async () => {
     let finish = () => {};
     const { client } = fakeClient({
       entries: namespaceOf(5),
@@ -179,8 +179,10 @@ describe('the entries browser', () => {
     fireEvent.click((await screen.findAllByRole('option'))[0]!);
     fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
     const dialog = screen.getByRole('dialog', { name: 'Delete 1 entry' });
+    // One entry is spoken of as one ("each of the 1 entry" read as a slip).
+    expect(dialog.textContent).toContain('Every version of this entry goes from default');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 1 entry' })));
-    const keep = screen.getByRole('button', { name: 'Keep them' });
+    const keep = screen.getByRole('button', { name: 'Keep it' });
     expect(keep).toHaveProperty('disabled', true);
     fireEvent.click(keep);
     fireEvent.keyDown(dialog, { key: 'Escape' });

@@ -427,7 +427,7 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
     <Modal label={`Delete ${what}`} onClose={close}>
       <h2>Delete {what}?</h2>
       <p>
-        Every version of each of the {what} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
+        Every version of {count === 1 ? 'this entry' : `each of the ${what}`} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
       {named.shown.length > 0 && (
         <ul className="named-picks" aria-label="Entries to delete">
@@ -447,7 +447,7 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
         <button type="button" data-autofocus disabled={busy} onClick={close}>
-          Keep them
+          {count === 1 ? 'Keep it' : 'Keep them'}
         </button>
       </div>
     </Modal>
