@@ -103,6 +103,8 @@ describe('the entries browser', () => {
     expect(asked[3]!.filter).toMatchObject({ name: 'file-4', minSize: 1024 });
     fireEvent.change(screen.getByLabelText('Largest size'), { target: { value: 'lots' } });
     expect(screen.getByRole('alert').textContent).toContain('A size is a number of bytes');
+    // The count beside it is the last filter's: the operator is told so rather than left to read it as this one's.
+    expect(screen.getByRole('alert').textContent).toContain('The list and its count are still those of the filter before this one');
     // Past what a number holds exactly, the field says so here; main was sent it and answered in its payload check's words.
     const before = calls.length;
     fireEvent.change(screen.getByLabelText('Largest size'), { target: { value: '' } });

@@ -397,7 +397,7 @@ function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilt
       )}
       {badSize && (
         <span className="error" role="alert">
-          A size is a number of bytes, or with k, M or G.
+          A size is a number of bytes, or with k, M or G. The list and its count are still those of the filter before this one.
         </span>
       )}
     </div>

@@ -72,7 +72,8 @@ export function NamespacesPanel() {
       {data && data.length > 0 && visible.length === 0 && <Empty>No namespace matches “{filter}”.</Empty>}
       {candidate &&
         (candidate.refused === null ? (
-          <button type="button" className="link new-ns" onClick={() => select(candidate.name)}>
+          // The filter has done its job: the new namespace is listed beside the others, not alone.
+          <button type="button" className="link new-ns" onClick={() => (select(candidate.name), setFilter(''))}>
             Use new namespace “{candidate.name}”
           </button>
         ) : (

@@ -407,6 +407,21 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     expect(store.getState().namespace).toBe('beta'); // one the new store holds stays
   });
 
+  it('the app opens on a namespace the store holds: its first when it has no default, default when it has one', async () => {
+    for (const [names, opened] of [
+      [['alpha', 'beta'], 'alpha'],
+      [['alpha', 'default'], 'default'],
+      [[], 'default'],
+    ] as const) {
+      const { client } = fakeClient({ namespaceNames: () => ok({ names: [...names] }), namespaces: () => ok({ namespaces: names.map((name) => ({ name, entries: 1, versions: 1, bytes: 1 })) }) });
+      const { store, unmount } = renderWith(<NamespacesPanel />, { client });
+      act(() => store.getState().init());
+      await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
+      expect(store.getState().namespace).toBe(opened);
+      unmount();
+    }
+  });
+
   it('switching store clears every panel at once and drops a late answer from the previous store', async () => {
     const answers: ((value: unknown) => void)[] = [];
     const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));
@@ -702,6 +717,8 @@ describe('Issue 17: the app tells the truth', () => {
     act(() => store.getState().setNamespaceFilter('TeamB'));
     fireEvent.click(await screen.findByRole('button', { name: 'Use new namespace “TeamB”' }));
     expect(store.getState().namespace).toBe('TeamB');
+    // The filter that named it is cleared: the new namespace shows among the others, not alone.
+    expect(screen.getAllByRole('option').map((o) => o.querySelector('.ns-name')!.textContent)).toEqual(['default', 'TeamB']);
     act(() => store.getState().setNamespaceFilter('a.b'));
     expect((await screen.findByTestId('namespace-refused')).textContent).toBe('“a.b” cannot be a namespace here: service namespaces are letters, digits, - and _');
     expect(screen.queryByRole('button', { name: /Use new namespace/ })).toBeNull();

@@ -388,11 +388,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     }
 
     /**
-     * After a switch the namespace on show is the previous store's until the new store's names come:
-     * then one the new store holds is shown instead (its first, or default in an empty store), so
-     * drops never go into a namespace the operator did not pick in this store.
+     * Until the operator picks one, the namespace on show is a stand-in (default at start, the
+     * previous store's after a switch): when the store's names come, one the store holds is shown
+     * instead (its first, or default in an empty store), so the app never opens on a namespace
+     * that is not there, and drops never go into one the operator did not pick in this store.
      */
-    let namespaceOfPreviousStore = false;
+    let namespaceIsStandIn = true;
     /** The newest lookup: an older one's answer, arriving after it, is dropped (the entry on show is the last asked for). */
     let lookupsStarted = 0;
 
@@ -422,7 +423,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         retention: NO_RETENTION,
       }));
       resetEntries(get().namespace, 'plain');
-      namespaceOfPreviousStore = true;
+      namespaceIsStandIn = true;
       void reloadProfiles();
       void get().refreshNamespaces();
       // The layout tab counts shards itself (the heatmap): a full stats listing beside it would double the work.
@@ -529,16 +530,16 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           const known = new Map((current.data ?? []).map((n) => [n.name, n]));
           const sorted = [...names.value.names].sort((a, b) => a.localeCompare(b));
           set({ namespaces: { status: 'loading', data: sorted.map((name) => known.get(name) ?? { name }) } });
-          if (namespaceOfPreviousStore && !sorted.includes(get().namespace)) get().selectNamespace(sorted[0] ?? 'default');
+          if (namespaceIsStandIn && !sorted.includes(get().namespace)) get().selectNamespace(sorted[0] ?? 'default');
         }
-        if (names.ok) namespaceOfPreviousStore = false;
+        if (names.ok) namespaceIsStandIn = false;
         const result = await counting;
         if (get().storeEpoch !== epoch) return;
         set({ namespaces: result.ok ? { status: 'ready', data: [...result.value.namespaces].sort((a, b) => a.name.localeCompare(b.name)) } : { status: 'error', error: result.error } });
       },
 
       selectNamespace(namespace) {
-        namespaceOfPreviousStore = false;
+        namespaceIsStandIn = false;
         if (namespace === get().namespace) return;
         set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, keyInfo: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune.status === 'running' ? s.retention.prune : NO_RETENTION.prune } }));
         resetEntries(namespace);
