@@ -64,9 +64,12 @@ describe('Layout heatmap (issue #17)', () => {
   });
 
   it('a cell opens its shard in the tree, listing on past the first page to reach it', async () => {
-    const { client, calls } = fakeClient({ shardCounts: ({ namespace, shards }) => ok({ shards: shards.map((shard) => ({ shard, prefix: `${namespace}/objects/${shard}/`, entries: 1 })) }), listKeys });
+    const { client, calls } = fakeClient({ shardCounts: ({ namespace, shards }) => ok({ shards: shards.map((shard) => ({ shard, prefix: `${namespace}/objects/${shard}/`, entries: shard === '0a' ? 0 : 1 })) }), listKeys });
     renderWith(<LayoutPanel />, { client });
     await waitFor(() => expect(screen.queryByRole('status')).toBeNull());
+    // An empty shard's cell offers nothing to open.
+    expect(within(screen.getByRole('gridcell', { name: 'Shard 0a: 0 entries' })).queryByRole('button')).toBeNull();
+    expect(screen.getAllByRole('button', { name: /^Open shard/ })).toHaveLength(255);
     fireEvent.click(screen.getByRole('button', { name: 'Open shard f3 in the tree' }));
     await waitFor(() => expect(treeItem('f3/').getAttribute('aria-expanded')).toBe('true'));
     expect(treeItem('objects/').getAttribute('aria-expanded')).toBe('true');

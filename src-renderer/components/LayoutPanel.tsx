@@ -181,7 +181,8 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
               const label = found ? `Shard ${shard}: ${counted(n, 'entry', 'entries')}` : `Shard ${shard}: not counted yet`;
               return (
                 <div role="gridcell" key={shard} className={`heat heat-${level} ${shard === selectedShard ? 'selected' : ''}`} aria-label={label} title={label}>
-                  {found ? (
+                  {/* An empty shard has nothing to open: its cell is not a button that would lead nowhere. */}
+                  {found && n > 0 ? (
                     <button type="button" className="heat-open" aria-label={`Open shard ${shard} in the tree`} onClick={() => openShard(found.prefix)}>
                       {shard}
                     </button>
