@@ -7,7 +7,7 @@ export const ERROR_CODES = [
   'not_found',
   /** The version is older than its namespace's retention TTL (the service's 410 Gone); `get --allow-expired` still serves it. */
   'expired',
-  /** Stored content that does not re-hash to its entry's hash: never served. */
+  /** Stored content that does not re-hash to its entry's hash, or a record or ref that is damaged: never served. */
   'corrupt',
   'cancelled',
   'conflict',

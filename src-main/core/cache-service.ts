@@ -335,7 +335,7 @@ export class CacheService {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
     const decoded = decodeRecord(bytes);
-    if ('problem' in decoded) throw new CacheError('internal', `version record ${key} is damaged (${decoded.problem}); delete the version or run verify --repair`);
+    if ('problem' in decoded) throw new CacheError('corrupt', `version record ${key} is damaged (${decoded.problem}); delete the version, or run verify with repair`);
     return decoded.record;
   }
 
@@ -369,7 +369,7 @@ export class CacheService {
     }
     // A record copied over another's key would serve that entry's bytes under this hash.
     if (record.namespace !== ns || record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {
-      throw new CacheError('internal', `version record ${key} is damaged (it names another entry, ${record.cache_id}); nothing was served (run verify --repair)`);
+      throw new CacheError('corrupt', `version record ${key} is damaged (it names another entry, ${record.cache_id}); nothing was served (run verify with repair)`);
     }
     return record;
   }

@@ -104,9 +104,9 @@ describe('hostile input: a whole record of another entry copied over a key', () 
     const theirs = await cache.store(NS, { source: bytes('theirs') });
     const theirRecord = await cache.storage.get(cache.layout.record(NS, theirs.hash, 1));
     await cache.storage.put(cache.layout.latest(NS, mine.hash), theirRecord!);
-    await expect(cache.retrieve(NS, { hash: mine.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('names another entry') });
+    await expect(cache.retrieve(NS, { hash: mine.hash })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('names another entry') });
     await cache.storage.put(cache.layout.record(NS, mine.hash, 1), theirRecord!);
-    await expect(cache.retrieve(NS, { hash: mine.hash, version: 1 })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('names another entry') });
+    await expect(cache.retrieve(NS, { hash: mine.hash, version: 1 })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('names another entry') });
   });
 });
 
@@ -138,7 +138,7 @@ describe('hostile input: a damaged version record is reported, and verify goes o
 
   it.each(cases)('%s: delete removes the broken version and its bytes', async (_what, damage) => {
     const { cache, hash } = await storeWithDamagedRecord(damage);
-    await expect(cache.record(NS, { hash, version: 1 })).rejects.toMatchObject({ code: 'internal', message: expect.stringMatching(/damaged/) });
+    await expect(cache.record(NS, { hash, version: 1 })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/damaged/) });
     expect(await cache.delete(NS, { hash })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true });
     expect((await allKeys(cache)).filter((k) => k.includes(hash))).toEqual([]);
     expect((await verifyStore(cache)).problems).toEqual([]);

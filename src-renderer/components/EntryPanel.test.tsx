@@ -139,3 +139,41 @@ describe('Deleting from the entry panel, by keyboard', () => {
     expect(calls.filter((c) => c.method === 'stats').map((c) => c.input)).toEqual([{ namespace: 'default' }]);
   });
 });
+
+describe('A listed version that would not open (its record damaged, or gone with its listing left)', () => {
+  const item = (version: number) => ({ version, cache_id: `b94d27b9934d3e08-v${version}`, stored_at: '2026-11-24T00:00:00.000Z', size: 40, source: 'photo.png', expired: false, expires_at: null });
+  const latest = () => {
+    const view = imageView(40, 40, false);
+    view.record = { ...view.record, cache_id: 'b94d27b9934d3e08-v2', version: 2, latest_version: 2 };
+    return view;
+  };
+
+  it.each([
+    ['corrupt', 'version record default/objects/b9/4d/b94d27b9934d3e08.v00000001.json is damaged (not JSON)', 'its record is damaged'],
+    ['not_found', 'b94d27b9934d3e08-v1 is not in namespace default (b94d27b9934d3e08 is there: its newest version is v2)', 'has no record'],
+  ])('%s: the versions stay listed and the panel offers to delete it, which deletes that version only', async (code, message, said) => {
+    let deleted = false;
+    const { client, calls } = fakeClient({
+      entry: ({ ref }) => (ref === 'b94d27b9934d3e08-v1' ? { ok: false, error: { code, message } } : ok(latest())),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: deleted ? [item(2)] : [item(1), item(2)], count: deleted ? 1 : 2 }),
+      delete: () => ((deleted = true), ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: false })),
+    });
+    const { store } = renderWith(
+      <>
+        <EntryPanel />
+        <VersionsPanel />
+      </>,
+      { client, state: { namespace: 'default' } },
+    );
+    await act(() => store.getState().lookup('b94d27b9934d3e08'));
+    fireEvent.click(screen.getByText('b94d27b9934d3e08-v1'));
+    await waitFor(() => expect(screen.getByTestId('unopened-version').textContent).toContain(`v1 is listed among the versions but ${said}`));
+    expect(screen.getAllByRole('row')).toHaveLength(3); // the versions are still on show, header and two
+    fireEvent.click(screen.getByRole('button', { name: 'Delete v1…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete v1' })));
+    expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: 'b94d27b9934d3e08-v1' }]);
+    expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v1: the other versions stay');
+    await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { version: 2 } } }));
+    expect(screen.getAllByRole('row')).toHaveLength(2);
+  });
+});

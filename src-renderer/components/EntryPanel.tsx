@@ -2,6 +2,7 @@ import { Fragment, useEffect, useMemo, useRef, useState } from 'react';
 import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { useApp } from '../state/context';
+import { unopenedVersion } from '../state/store';
 import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 /** The entries list (EntriesPanel), where focus goes when the entry on show is deleted. */
@@ -20,8 +21,11 @@ export function EntryPanel() {
   const versionCount = useApp((s) => (s.versions.status === 'ready' ? s.versions.data.versions.length : null));
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
+  const unopened = useApp(unopenedVersion);
+  // What Delete… deletes: the version on show, or a listed one that would not open.
+  const target = data ? { cacheId: data.record.cache_id, version: data.record.version, childFiles: data.record.child_data.length } : unopened && { cacheId: unopened.cache_id, version: unopened.version, childFiles: 0 };
   // The question takes focus on its safe answer; Keep or Escape gives it back to Delete….
-  const asking = !!data && confirming === data.record.cache_id;
+  const asking = !!target && confirming === target.cacheId;
   const deleteRef = useRef<HTMLButtonElement>(null);
   const keepRef = useRef<HTMLButtonElement>(null);
   useEffect(() => {
@@ -63,15 +67,15 @@ export function EntryPanel() {
         )
       }
     >
-      {data && asking && (
+      {target && asking && (
         <div className="confirm" role="alertdialog" aria-label="Delete entry" onKeyDown={(event) => event.key === 'Escape' && keep()}>
           <p>
-            Delete <code>{data.record.cache_id}</code> from <code>{namespace}</code>? Its content goes with it unless another version still uses it
-            {data.record.child_data.length > 0 && <>, and so does its child data ({counted(data.record.child_data.length, 'file', 'files')})</>}. This cannot be undone.
+            Delete <code>{target.cacheId}</code> from <code>{namespace}</code>? Its content goes with it unless another version still uses it
+            {target.childFiles > 0 && <>, and so does its child data ({counted(target.childFiles, 'file', 'files')})</>}. This cannot be undone.
           </p>
           <div className="row-actions">
             <button type="button" className="danger" onClick={() => void remove('version')}>
-              Delete v{data.record.version}
+              Delete v{target.version}
             </button>
             {versionCount !== null && versionCount > 1 && (
               <button type="button" className="danger" onClick={() => void remove('all')}>
@@ -94,6 +98,16 @@ export function EntryPanel() {
         ) : (
           <ErrorLine error={entry.error} />
         ))}
+      {unopened && !asking && (
+        <div className="row-actions" data-testid="unopened-version">
+          <p className="muted">
+            v{unopened.version} is listed among the versions but {entry.status === 'error' && entry.error.code === 'not_found' ? 'has no record' : 'its record is damaged'}: deleting it removes what is left of it.
+          </p>
+          <button ref={deleteRef} type="button" className="danger" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(unopened.cache_id)}>
+            Delete v{unopened.version}…
+          </button>
+        </div>
+      )}
       {data?.contentProblem && (
         <div className="confirm" role="alert" data-testid="content-problem">
           <p>

@@ -196,6 +196,16 @@ const NOT_THE_OPEN_STORE: ReadonlySet<string> = new Set(['connect', 'saveProfile
 const DEFAULT_CHOICE: StoreChoice = { as: 'bytes' };
 const NO_RETENTION: RetentionView = { policy: { status: 'idle' }, plan: { status: 'idle' }, prune: { status: 'idle', done: 0 } };
 
+/**
+ * A version listed for the hash on show that would not open (its record is damaged, or gone with
+ * its listing left): the versions stay on show, and it can be deleted from the entry panel.
+ */
+export function unopenedVersion({ entry, versions, lookupInput }: Pick<AppState, 'entry' | 'versions' | 'lookupInput'>): VersionItem | null {
+  if (entry.status !== 'error' || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found') || versions.status !== 'ready') return null;
+  const asked = lookupInput.trim().toLowerCase();
+  return versions.data.versions.find((v) => v.cache_id.toLowerCase() === asked) ?? null;
+}
+
 function settle<T>(result: Result<T>): Load<T> {
   return result.ok ? { status: 'ready', data: result.value } : { status: 'error', error: result.error };
 }
@@ -624,7 +634,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (!current()) return;
         if (!entry.ok) {
           if (REFUSED_INPUT.has(entry.error.code)) return set({ lookupError: entry.error.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
-          return set({ entry: settle(entry), versions: { status: 'idle' } });
+          const failed = { entry: { status: 'error' as const, error: entry.error }, versions: get().versions, lookupInput: input };
+          return set({ entry: failed.entry, versions: unopenedVersion(failed) ? failed.versions : { status: 'idle' } });
         }
         const versions = await api.versions({ namespace, hash: entry.value.record.hash });
         if (!current()) return;
@@ -829,9 +840,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async deleteEntry(scope) {
-        const { entry, namespace, storeEpoch } = get();
-        if (entry.status !== 'ready') return;
-        const { hash, cache_id } = entry.data.record;
+        const { entry, versions, namespace, storeEpoch } = get();
+        const unopened = unopenedVersion(get());
+        const target = entry.status === 'ready' ? entry.data.record : unopened && versions.status === 'ready' ? { hash: versions.data.hash, cache_id: unopened.cache_id } : null;
+        if (!target) return;
+        const { hash, cache_id } = target;
         const result = await api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {

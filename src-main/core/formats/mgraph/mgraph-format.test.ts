@@ -543,7 +543,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const refKey = `Team_D/refs/by-hash/${mine.hash.slice(0, 2)}/${mine.hash.slice(2, 4)}/${mine.hash}.json`;
     const ref = utf8((await format.storage.get(refKey))!).replaceAll(mine.cache_id, theirs.cache_id);
     await format.storage.put(refKey, new TextEncoder().encode(ref));
-    await expect(format.retrieve('Team_D', { hash: mine.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('damaged') });
+    await expect(format.retrieve('Team_D', { hash: mine.hash })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('damaged') });
   });
 
   it('deleting an entry whose key_based file a later store wrote over leaves that file to the later entry', async () => {
@@ -653,7 +653,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     const stored = await format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('same') } });
     const hashRefKey = stored.keys.find((k) => k.includes('/refs/by-hash/'))!;
     await format.storage.put(hashRefKey, new TextEncoder().encode('{"cache_hash": "truncat'));
-    await expect(format.record('Team_D', { hash: stored.hash })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('verify --repair rebuilds it') });
+    await expect(format.record('Team_D', { hash: stored.hash })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('verify with repair rebuilds it') });
     expect(await format.record('Team_D', { cacheId: stored.cache_id })).toMatchObject({ cache_id: stored.cache_id, hash: stored.hash, version: 0 });
     expect(utf8(await collect((await format.retrieve('Team_D', { cacheId: stored.cache_id })).content))).toBe('same');
     expect(await format.delete('Team_D', { cacheId: stored.cache_id })).toMatchObject({ deleted: [stored.cache_id] });
@@ -737,7 +737,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     await format.storage.put(refKey, new TextEncoder().encode('{"cache_ids": 7'));
     const stray = 'Team_L/refs/by-hash/ab/cd/abcdabcdabcdabcd.json';
     await format.storage.put(stray, new TextEncoder().encode('not json'));
-    await expect(format.record('Team_L', { hash: first.hash })).rejects.toThrow(/is not a readable by-hash ref \(verify --repair rebuilds it from the by-id refs\)$/);
+    await expect(format.record('Team_L', { hash: first.hash })).rejects.toThrow(/is not a readable by-hash ref \(verify with repair rebuilds it from the by-id refs\)$/);
     await expect(format.store('Team_L', { source })).rejects.toThrow(/is not a readable by-hash ref/);
     expect((await format.verify({ namespace: 'Team_L' })).problems.map((p) => [p.kind, p.key]).sort()).toEqual([
       ['corrupt', refKey],

@@ -71,9 +71,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** Content files up to this size are checked for another entry's bytes before a delete removes them. */
 const OVERWRITE_CHECK_BYTES = 64 << 20;
 
-/** A ref that is there but cannot be read (`internal`) as a value; any other failure (the store unreachable) is thrown. */
+/** A ref that is there but cannot be read (`corrupt`) as a value; any other failure (the store unreachable) is thrown. */
 function unreadableRef(err: unknown): 'unreadable' {
-  if (isCacheError(err) && err.code === 'internal') return 'unreadable';
+  if (isCacheError(err) && err.code === 'corrupt') return 'unreadable';
   throw err;
 }
 
@@ -245,7 +245,7 @@ export class MgraphFormat implements StoreFormat {
     if (!bytes) return null;
     const ref = parseJsonObject<T>(bytes);
     // A by-hash ref is derived from the by-id refs, so a repair can rebuild it; a by-id ref is the record itself.
-    if (!valid(ref)) throw new CacheError('internal', `${key} is not a readable ${what} ref (${what === 'by-hash' ? 'verify --repair rebuilds it from the by-id refs' : 'run verify'})`);
+    if (!valid(ref)) throw new CacheError('corrupt', `${key} is not a readable ${what} ref (${what === 'by-hash' ? 'verify with repair rebuilds it from the by-id refs' : 'run verify'})`);
     return ref;
   }
 
@@ -267,7 +267,7 @@ export class MgraphFormat implements StoreFormat {
       // The by-id ref is enough to serve, show and delete the entry, as the service's retrieve by id
       // does: a damaged by-hash ref (verify reports it) costs only its version numbers (0, unknown).
       hashRef = await this.readHashRef(ns, idRef.cache_hash).catch((err: unknown) => {
-        if (isCacheError(err) && err.code === 'internal') return null;
+        if (isCacheError(err) && err.code === 'corrupt') return null;
         throw err;
       });
       return { ...ordinals(hashRef, cacheId), hashRef, idRef, cacheId };
@@ -281,7 +281,7 @@ export class MgraphFormat implements StoreFormat {
     const idRef = await this.readIdRef(ns, picked);
     if (!idRef) throw new CacheError('not_found', `${what} names ${picked}, whose by-id ref is missing (run verify)`);
     // Followed, it would serve another entry's content under this hash.
-    if (idRef.cache_hash !== hash) throw new CacheError('internal', `the by-hash ref of ${hash} is damaged: it names ${picked}, an entry of ${idRef.cache_hash}; nothing was served (run verify)`);
+    if (idRef.cache_hash !== hash) throw new CacheError('corrupt', `the by-hash ref of ${hash} is damaged: it names ${picked}, an entry of ${idRef.cache_hash}; nothing was served (run verify)`);
     return { ...ordinals(hashRef, picked), hashRef, idRef, cacheId: picked };
   }
 
