@@ -46,16 +46,20 @@ const active = () => list().getAttribute('aria-activedescendant');
 describe('the entries browser', () => {
   it('shows every column, the expired badge (#19) and a content-missing badge, sized to the whole namespace while fetching one block', async () => {
     const { client, calls } = fakeClient({
-      entries: namespaceOf(100_000, (i) => (i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : i === 1 ? { content_missing: true } : {})),
+      entries: namespaceOf(100_000, (i) =>
+        i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : i === 1 ? { content_missing: true } : i === 3 ? { versions: 0, source: '', content_type: null, stored_at: null } : {},
+      ),
     });
     renderWith(<EntriesPanel />, { client });
     await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries'));
-    const [first, second, third] = await screen.findAllByRole('option');
+    const [first, second, third, fourth] = await screen.findAllByRole('option');
     expect(first!.textContent).toBe(`${hashOf(0)}expired file-0.txttext/plain0 B32026-11-24 00:00`);
     expect(first!.querySelector('.badge.expired')).not.toBeNull();
     // Content lost from the store: the entry stays listed, and says so.
     expect(second!.textContent).toBe(`${hashOf(1)}content missing file-1.txttext/plain1 B12026-11-24 00:00`);
     expect(third!.textContent).not.toContain('missing');
+    // Content no version uses (a store stopped before its record) says what it is, not a blank row.
+    expect(fourth!.textContent).toBe(`${hashOf(3)}no version 3 B0`);
     expect((list().firstElementChild as HTMLElement).style.height).toBe(`${100_000 * 30}px`);
     expect(screen.getAllByRole('option').length).toBeLessThan(100);
     expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0]);

@@ -308,6 +308,11 @@ export function EntriesPanel() {
                             content missing
                           </span>
                         )}
+                        {entry.versions === 0 && (
+                          <span className="badge expired" title="Content that no version uses: a store stopped before its record (or one still writing it). Delete it, or Verify and repair moves it to the quarantine">
+                            no version
+                          </span>
+                        )}
                         {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {entry.source}
                       </span>
                       <span className="type" title={entry.content_type ?? ''}>
