@@ -19,6 +19,7 @@ let bridge: RunningBridge;
 let storeDir: string;
 let goodPng: string;
 let badPng: string;
+let textPng: string;
 let manyHash: string;
 
 /** A real PNG of random RGB pixels (so it does not compress): `width` x 256 is about width x 768 bytes. */
@@ -48,6 +49,7 @@ test.beforeAll(async () => {
   expect(good.length).toBeGreaterThan(200 * 1024);
   goodPng = (await cache.store('images', { source: { kind: 'bytes', bytes: good }, name: 'photo.png' })).hash;
   badPng = (await cache.store('images', { source: { kind: 'bytes', bytes: randomPng(280) }, name: 'broken.png' })).hash;
+  textPng = (await cache.store('images', { source: { kind: 'bytes', bytes: Buffer.from('not a picture at all\n') }, name: 'notes.png' })).hash;
   manyHash = (await populateNamespace(storage, 'many', 600))[0]!.hash;
   await storage.close();
   // One byte flipped past the first 64 KiB, on disk: only a whole, checked read finds it.
@@ -85,6 +87,12 @@ test('a 200 KiB PNG is previewed as an image, verified; a corrupt one is marked 
   await expect(entry.getByTestId('content-problem')).toContainText('Corrupt:');
   await expect(entry.getByRole('img')).toHaveCount(0);
   await expect(entry.getByRole('button', { name: 'Save to file…' })).toHaveCount(0);
+
+  // Named .png, it is text: Chromium cannot draw it, so its bytes show, and the panel says why.
+  await lookUp(page, textPng);
+  await expect(entry.getByTestId('not-an-image')).toContainText('its name says image/png');
+  await expect(entry.getByRole('img')).toHaveCount(0);
+  await expect(entry.getByLabel('Preview')).toHaveText('not a picture at all');
 });
 
 test('the heatmap shows progress then fills; a cell opens its shard; an entry opens the tree to its keys; coming back is instant', async ({ page }) => {

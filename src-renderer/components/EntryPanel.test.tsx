@@ -56,6 +56,16 @@ describe('Entry preview of images (issue #17)', () => {
     expect(calls.find((c) => c.method === 'saveEntry')?.input).toEqual({ namespace: 'default', ref: 'b94d27b9934d3e08-v1', allowExpired: false });
   });
 
+  it('bytes named .png that are no image the window can draw are shown as bytes, saying so, not as a broken image', () => {
+    const view = imageView(11, 11, false);
+    view.preview = btoa('hello world');
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: view } } });
+    fireEvent.error(screen.getByRole('img', { name: 'Preview of b94d27b9934d3e08-v1' }));
+    expect(screen.queryByRole('img')).toBeNull();
+    expect(screen.getByTestId('not-an-image').textContent).toBe('Not an image this window can draw, although its name says image/png: its bytes are shown instead.');
+    expect(screen.getByLabelText('Preview').textContent).toBe('hello world');
+  });
+
   it('SVG (a document that can hold script) is previewed as text, not drawn', () => {
     const view = imageView(40, 0, false, 'image/svg+xml');
     view.preview = btoa('<svg xmlns="http://www.w3.org/2000/svg"/>');

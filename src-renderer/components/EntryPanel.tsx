@@ -47,7 +47,11 @@ export function EntryPanel() {
   };
   // Decoded (gzip) or unquoted (string) content is not the stored size: its length is unknown here.
   const servedSize = data && !data.record.content_encoding && data.record.data_type !== 'string' ? data.record.size : null;
-  const preview = useMemo(() => (data ? previewOf(data.record.content_type, data.preview, data.previewTruncated) : null), [data]);
+  // An image type comes from the name: bytes the browser cannot draw as one are shown as bytes instead.
+  const [undrawable, setUndrawable] = useState<string | null>(null); // the image source that failed to draw
+  const drawn = useMemo(() => (data ? previewOf(data.record.content_type, data.preview, data.previewTruncated) : null), [data]);
+  const notAnImage = drawn?.kind === 'image' && drawn.src === undrawable;
+  const preview = useMemo(() => (data && notAnImage ? previewOf('application/octet-stream', data.preview, data.previewTruncated) : drawn), [data, drawn, notAnImage]);
 
   return (
     <Panel
@@ -257,8 +261,13 @@ export function EntryPanel() {
                   </span>
                 )}
               </h3>
+              {notAnImage && (
+                <p className="muted" data-testid="not-an-image">
+                  Not an image this window can draw, although its name says {data.record.content_type}: its bytes are shown instead.
+                </p>
+              )}
               {preview?.kind === 'image' ? (
-                <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} />
+                <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} onError={() => setUndrawable(preview.src)} />
               ) : preview?.kind === 'too-big' ? (
                 <p className="preview-too-big" data-testid="preview-too-big">
                   {/* Decoded content's size is not known up front: only that it passed the bound. */}
