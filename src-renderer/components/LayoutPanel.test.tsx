@@ -61,6 +61,11 @@ describe('Layout heatmap (issue #17)', () => {
     await waitFor(() => expect(screen.queryByRole('status')).toBeNull());
     expect(held.calls.flatMap((c) => c.input.shards)).toEqual(SHARDS);
     expect(screen.getByRole('figure').textContent).toContain('(260 entries)');
+    // Another program stored meanwhile: Count again counts every shard afresh.
+    fireEvent.click(screen.getByRole('button', { name: 'Count again' }));
+    expect(screen.getByRole('status').textContent).toContain('Counting shards: 0 / 256 (0%)');
+    await waitFor(() => expect(held.calls.length).toBe(34));
+    expect(held.calls[32]!.input.shards).toEqual(SHARDS.slice(0, 8));
   });
 
   it('a cell opens its shard in the tree, listing on past the first page to reach it', async () => {

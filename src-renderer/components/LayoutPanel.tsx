@@ -150,6 +150,7 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
   const heatmap = useApp((s) => s.heatmaps[key]);
   const generation = useApp((s) => s.heatmapGeneration);
   const countHeatmap = useApp((s) => s.countHeatmap);
+  const forgetHeatmap = useApp((s) => s.forgetHeatmap);
   const storeEpoch = useApp((s) => s.storeEpoch);
   const selectedShard = useApp((s) => (s.entry.status === 'ready' ? s.entry.data.record.hash.slice(0, 2) : null));
   // Leaving the namespace or the store (or the tab) stops the count; a cached one is not counted again.
@@ -163,6 +164,12 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
     <figure className="heatmap-figure">
       <figcaption>
         Entries per first-level shard in <code>{namespace}</code> ({done < SHARDS.length ? `${counted(entries, 'entry', 'entries')} so far` : counted(entries, 'entry', 'entries')})
+        {/* Counts are kept per namespace; another program's stores and deletes show only when counted again. */}
+        {(heatmap?.status === 'ready' || heatmap?.status === 'error') && (
+          <button type="button" className="link" onClick={() => forgetHeatmap(namespace)}>
+            Count again
+          </button>
+        )}
       </figcaption>
       {heatmap?.status !== 'ready' && heatmap?.status !== 'error' && (
         <p className="heat-progress" role="status">
