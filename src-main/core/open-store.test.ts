@@ -48,6 +48,31 @@ it("a namespace's own folder is refused as a store (native and the service's lay
   expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('-v2') });
 });
 
+it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-above-'));
+  made.push(root);
+  const file = path.join(root, 'hello.txt');
+  await fs.writeFile(file, 'hello world');
+  expect(await bundledCli(['--store', path.join(root, 'mine'), '--ns', 'docs', 'store', file])).toMatchObject({ code: 0 });
+  await fs.cp(path.join(import.meta.dirname, '../../test-fixtures/mgraph/store'), path.join(root, 'service'), { recursive: true });
+  const listing = () => fs.readdir(root, { recursive: true }).then((names) => names.sort());
+  const before = await listing();
+  for (const [folder, marker] of [
+    ['mine/', "the native layout: found mine/docs/objects/"],
+    ['service/', "the Python cache service's layout: found service/"],
+  ] as const) {
+    const above = await fs.mkdtemp(path.join(root, 'above-'));
+    await fs.rename(path.join(root, folder), path.join(above, folder));
+    const refused = await bundledCli(['--store', above, 'store', file]);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining(`no store is here, but ${folder} holds one (${marker}`) });
+    expect(refused.stderr).toContain(`open ${folder} as the store instead`);
+    expect(await fs.readdir(above)).toEqual([folder.slice(0, -1)]);
+    await fs.rename(path.join(above, folder), path.join(root, folder));
+    await fs.rm(above, { recursive: true });
+  }
+  expect(await listing()).toEqual(before);
+});
+
 it("a forced layout never starts a second layout in a store that holds only the other one; it picks among the layouts a store holds, and sets an empty store's", async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-forced-'));
   made.push(root);

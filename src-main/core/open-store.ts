@@ -80,6 +80,13 @@ export async function formatOf(storage: StorageBackend, options: OpenFormatOptio
       `this store holds ${LAYOUT_LABELS[other]} only (found ${detected.found[other]!.join(', ')}): opened as ${LAYOUT_LABELS[forced]} it would show none of its entries and write a second layout beside them; open it with its layout detected from its keys`,
     );
   }
+  if (detected.nested) {
+    const { folder, format, found } = detected.nested;
+    throw new CacheError(
+      'invalid_input',
+      `no store is here, but ${folder} holds one (${LAYOUT_LABELS[format]}: found ${found.join(', ')}): open ${folder} as the store instead; opened here it would list ${folder} as a namespace and file new keys beside that store`,
+    );
+  }
   const detection = forced ? { ...detected, format: forced, reason: `${forced}, as chosen (not detected)` } : detected;
   const { format: _forced, ...cacheOptions } = options;
   const format = detection.format === 'mgraph' ? new MgraphFormat(storage, { maxEntryBytes: options.maxEntryBytes, now: options.now }) : new NativeFormat(new CacheService(storage, cacheOptions));

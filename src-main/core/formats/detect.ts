@@ -6,6 +6,8 @@ import type { FormatName } from './format';
 const MARKERS: Record<string, FormatName> = { 'objects/': 'native', 'temporal/': 'native', 'refs/': 'mgraph', 'data/': 'mgraph' };
 /** Namespaces looked into before deciding: a handful of LIST calls at most. */
 const NAMESPACES_PROBED = 8;
+/** When the root holds no layout's keys: top-level folders, and folders in each, looked into for a store one level down. */
+const NESTED_PROBED = 4;
 
 export interface Detection {
   format: FormatName;
@@ -13,6 +15,8 @@ export interface Detection {
   reason: string;
   /** Each layout whose keys were found, with up to three of its folders. */
   found: Partial<Record<FormatName, string[]>>;
+  /** No layout's keys at the root, but a folder one level down holds a store: the folder, its layout and what gave it away. */
+  nested?: { folder: string; format: FormatName; found: string[] };
 }
 
 export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native layout', mgraph: "the Python cache service's layout" };
@@ -24,19 +28,40 @@ export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native l
  */
 export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName } = {}): Promise<Detection> {
   const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED * 4 });
-  const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
   // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe.
-  for (const ns of root.prefixes.filter((p) => p !== ADMIN_PREFIX).slice(0, NAMESPACES_PROBED)) {
+  const folders = root.prefixes.filter((p) => p !== ADMIN_PREFIX);
+  const votes = await markersIn(storage, folders.slice(0, NAMESPACES_PROBED));
+  const found: Detection['found'] = {};
+  for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
+  const fallback = options.emptyAs ?? 'native';
+  if (votes.native.length === 0 && votes.mgraph.length === 0) {
+    const nested = await storeOneLevelDown(storage, folders.slice(0, NESTED_PROBED));
+    return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, ...(nested && { nested }) };
+  }
+  const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
+  return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found };
+}
+
+/** The layout folders (`objects/`, `refs/`, …) found directly under each of these namespace folders. */
+async function markersIn(storage: StorageBackend, namespaces: string[]): Promise<Record<FormatName, string[]>> {
+  const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
+  for (const ns of namespaces) {
     const page = await storage.list(ns, { delimiter: '/', limit: 16 });
     for (const sub of page.prefixes) {
       const format = MARKERS[sub.slice(ns.length)];
       if (format) votes[format].push(sub);
     }
   }
-  const found: Detection['found'] = {};
-  for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
-  const fallback = options.emptyAs ?? 'native';
-  if (votes.native.length === 0 && votes.mgraph.length === 0) return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found };
-  const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
-  return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found };
+  return votes;
+}
+
+/** A top-level folder whose folders are a store's namespaces (the operator opened the folder above a store). */
+async function storeOneLevelDown(storage: StorageBackend, folders: string[]): Promise<Detection['nested'] | undefined> {
+  for (const folder of folders) {
+    const page = await storage.list(folder, { delimiter: '/', limit: NESTED_PROBED });
+    const votes = await markersIn(storage, page.prefixes);
+    const format = votes.mgraph.length > votes.native.length ? 'mgraph' : votes.native.length > 0 ? 'native' : null;
+    if (format) return { folder, format, found: votes[format].slice(0, 3) };
+  }
+  return undefined;
 }
