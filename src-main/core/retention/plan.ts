@@ -47,6 +47,8 @@ interface ListedVersion {
   stored_at: string;
   /** Content bytes this version's removal frees on its own (service layout), else 0. */
   ownBytes: number;
+  /** Never pruned: its by-id ref is missing or unreadable (service layout; verify reports it). */
+  unreadable?: boolean;
 }
 
 interface ListedHash {
@@ -66,6 +68,7 @@ export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>):
   for (const h of hashes) {
     const versions = [...h.versions].sort((a, b) => a.version - b.version);
     const reasons = versions.map((v, i): PruneReason | null => {
+      if (v.unreadable) return null;
       if (cut.cutoffMs !== null && v.storedAtMs < cut.cutoffMs) return cut.cutoffReason;
       if (cut.keep !== null && versions.length - i > cut.keep) return 'keep_versions';
       return null;
@@ -167,12 +170,24 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   const sizes = new Map<string, number>();
   await forEachPage(storage, `${ns}/data/`, (page) => page.objects.forEach((o) => sizes.set(o.key, o.size)));
   const own = new Map<string, number>();
+  // A version's age is its by-id ref's time (what a lookup shows), not the by-hash ref's copy of it;
+  // one without a readable by-id ref is verify's to report, and is not pruned.
+  const storedAt = new Map<string, number | null>();
   await mapLimit(selected, CONCURRENCY, async (c) => {
     checkSignal(signal);
     const idRef = await format.readIdRef(ns, c.cache_id).catch(() => null);
     own.set(c.cache_id, (idRef?.file_paths.content_files ?? []).reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0));
+    storedAt.set(c.cache_id, idRef?.timestamp ?? null);
   });
-  for (const h of found) for (const v of h.versions) v.ownBytes = own.get(v.cache_id) ?? 0;
+  for (const h of found) {
+    for (const v of h.versions) {
+      v.ownBytes = own.get(v.cache_id) ?? 0;
+      const ms = storedAt.get(v.cache_id);
+      if (ms === undefined) continue;
+      if (ms === null) v.unreadable = true;
+      else [v.storedAtMs, v.stored_at] = [ms, new Date(ms).toISOString()];
+    }
+  }
   return found;
 }
 

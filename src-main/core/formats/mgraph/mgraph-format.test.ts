@@ -737,7 +737,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     await format.storage.put(refKey, new TextEncoder().encode('{"cache_ids": 7'));
     const stray = 'Team_L/refs/by-hash/ab/cd/abcdabcdabcdabcd.json';
     await format.storage.put(stray, new TextEncoder().encode('not json'));
-    await expect(format.record('Team_L', { hash: first.hash })).rejects.toThrow(/is not a readable by-hash ref \(verify with repair rebuilds it from the by-id refs\)$/);
+    await expect(format.record('Team_L', { hash: first.hash })).rejects.toThrow(/is not a readable by-hash ref: not JSON of the expected shape \(verify with repair rebuilds it from the by-id refs\)$/);
     await expect(format.store('Team_L', { source })).rejects.toThrow(/is not a readable by-hash ref/);
     expect((await format.verify({ namespace: 'Team_L' })).problems.map((p) => [p.kind, p.key]).sort()).toEqual([
       ['corrupt', refKey],

@@ -51,7 +51,7 @@ import {
   strategyFolders,
   type FileType,
 } from './keys';
-import { RefWriter, addressedIdRef, configFile, dataFoldersOf, dumps, isHashRef, isIdRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { RefWriter, addressedIdRef, configFile, dataFoldersOf, dumps, hashRefProblem, idRefProblem, isHashRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
@@ -232,21 +232,22 @@ export class MgraphFormat implements StoreFormat {
   }
 
   readHashRef(ns: string, hash: string): Promise<HashRef | null> {
-    return this.readRef(refByHashKey(ns, hash), isHashRef, 'by-hash');
+    return this.readRef(refByHashKey(ns, hash), hashRefProblem, 'by-hash');
   }
 
   async readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
-    const ref = await this.readRef(refByIdKey(ns, cacheId), isIdRef, 'by-id');
+    const ref = await this.readRef<IdRef>(refByIdKey(ns, cacheId), idRefProblem, 'by-id');
     return ref && addressedIdRef(ref, this.storage);
   }
 
-  private async readRef<T>(key: string, valid: (ref: T | null) => ref is T, what: string): Promise<T | null> {
+  private async readRef<T>(key: string, problemOf: (ref: T | null) => string | null, what: string): Promise<T | null> {
     const bytes = await this.storage.get(key);
     if (!bytes) return null;
     const ref = parseJsonObject<T>(bytes);
+    const problem = problemOf(ref);
     // A by-hash ref is derived from the by-id refs, so a repair can rebuild it; a by-id ref is the record itself.
-    if (!valid(ref)) throw new CacheError('corrupt', `${key} is not a readable ${what} ref (${what === 'by-hash' ? 'verify with repair rebuilds it from the by-id refs' : 'run verify'})`);
-    return ref;
+    if (problem) throw new CacheError('corrupt', `${key} is not a readable ${what} ref: ${problem} (${what === 'by-hash' ? 'verify with repair rebuilds it from the by-id refs' : 'run verify'})`);
+    return ref as T;
   }
 
   /** A hash's versions: the cache ids of its by-hash ref, oldest first, numbered 1..n. One read. */
@@ -447,7 +448,7 @@ export class MgraphFormat implements StoreFormat {
       ref = await this.refs.update(byHash, (current) => {
         const entry = { cache_id: cacheId, timestamp };
         if (!current) return { cache_hash: prepared.hash, cache_ids: [entry], latest_id: cacheId, total_versions: 1 };
-        if (!isHashRef(current)) throw new CacheError('conflict', `${byHash} became unreadable while storing; ${byId} is written, run verify --repair`);
+        if (!isHashRef(current)) throw new CacheError('conflict', `${byHash} became unreadable while storing; ${byId} is written, run verify with repair`);
         return { cache_hash: current.cache_hash, cache_ids: [...current.cache_ids, entry], latest_id: cacheId, total_versions: current.total_versions + 1 };
       });
     } catch (err) {

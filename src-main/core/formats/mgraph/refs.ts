@@ -12,7 +12,7 @@ import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
 import { isNotFound, s3Status } from '../../storage/s3-errors';
 import type { StorageBackend } from '../../storage/types';
-import type { FileType, Strategy } from './keys';
+import { EXTENSION, type FileType, type Strategy } from './keys';
 
 export interface HashRef {
   cache_hash: string;
@@ -88,13 +88,31 @@ export function dataFoldersOf(idRef: IdRef): string[] {
   return idRef.file_paths.data_folders.filter((folder) => folder !== '');
 }
 
-export function isHashRef(value: HashRef | null): value is HashRef {
-  return !!value && typeof value.latest_id === 'string' && Array.isArray(value.cache_ids) && value.cache_ids.every((e) => e && typeof e.cache_id === 'string');
+/** A time as the service writes one: milliseconds since 1970, a number a date can hold. */
+function isServiceTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= 8.64e15;
 }
 
-export function isIdRef(value: IdRef | null): value is IdRef {
-  return !!value && typeof value.cache_hash === 'string' && Array.isArray(value.file_paths?.content_files) && Array.isArray(value.all_paths?.data);
+/** What is wrong with a by-hash ref, in a few words, or null when it has the shape the service writes. */
+export function hashRefProblem(value: HashRef | null): string | null {
+  if (!value || typeof value.latest_id !== 'string' || !Array.isArray(value.cache_ids)) return 'not JSON of the expected shape';
+  const bad = value.cache_ids.find((e) => !e || typeof e.cache_id !== 'string' || !isServiceTime(e.timestamp));
+  if (bad) return `a cache id is listed without a time (${JSON.stringify(bad).slice(0, 80)})`;
+  return null;
 }
+
+/** What is wrong with a by-id ref, in a few words, or null when it has the shape the service writes. */
+export function idRefProblem(value: IdRef | null): string | null {
+  if (!value || typeof value.cache_hash !== 'string' || !Array.isArray(value.file_paths?.content_files) || !Array.isArray(value.all_paths?.data)) return 'not JSON of the expected shape';
+  // Without these, its content cannot be told apart from corrupt content, nor its age from any other.
+  if (value.file_paths.content_files.length === 0) return 'it lists no content file';
+  if (!Object.hasOwn(EXTENSION, String(value.file_type))) return `its file_type is ${JSON.stringify(value.file_type) ?? 'missing'}, not json or binary`;
+  if (!isServiceTime(value.timestamp)) return `its timestamp is ${JSON.stringify(value.timestamp) ?? 'missing'}, not a time`;
+  return null;
+}
+
+export const isHashRef = (value: HashRef | null): value is HashRef => hashRefProblem(value) === null;
+export const isIdRef = (value: IdRef | null): value is IdRef => idRefProblem(value) === null;
 
 /**
  * A by-id ref read from `storage`, every data path as that backend addresses it (addressOf): one file

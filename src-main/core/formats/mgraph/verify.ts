@@ -14,7 +14,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { addressedIdRef, dataFoldersOf, isHashRef, isIdRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { addressedIdRef, dataFoldersOf, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
@@ -70,17 +70,19 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
         await checkpoint();
         const ref = parseJsonObject<HashRef>(await storage.get(info.key, { signal }));
-        if (isHashRef(ref)) hashRefs.set(hash, ref);
+        const problem = hashRefProblem(ref);
+        if (!problem) hashRefs.set(hash, ref!);
         else {
-          report('corrupt', info.key, hash, 'the by-hash ref is not readable JSON of the expected shape');
+          report('corrupt', info.key, hash, `the by-hash ref is unreadable: ${problem}`);
           toRebuild.set(hash, 'corrupt');
         }
       });
       await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
         await checkpoint();
         const ref = parseJsonObject<IdRef>(await storage.get(info.key, { signal }));
-        if (isIdRef(ref)) idRefs.set(cacheId, addressedIdRef(ref, storage));
-        else report('corrupt', info.key, null, 'the by-id ref is not readable JSON of the expected shape');
+        const problem = idRefProblem(ref);
+        if (!problem) idRefs.set(cacheId, addressedIdRef(ref!, storage));
+        else report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
       });
 
       // A store in flight: the service writes the by-hash ref first, we write the by-id ref first.
@@ -119,6 +121,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
         const byHash = hashRefs.get(hash);
         const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
+        // Its age is the by-id ref's (what a lookup shows); a by-hash ref that says otherwise would have prune judge it by another.
+        const listedAt = byHash?.cache_ids.find((e) => e.cache_id === cacheId)?.timestamp;
+        if (listedAt !== undefined && listedAt !== ref.timestamp) {
+          report('corrupt', refByHashKey(ns, hash), hash, `lists ${cacheId} as stored at ${new Date(listedAt).toISOString()}, its by-id ref at ${new Date(ref.timestamp).toISOString()}: the by-id ref's time is the entry's`);
+          if (!toRebuild.has(hash)) toRebuild.set(hash, 'corrupt');
+        }
         const ownContent = ref.file_paths.content_files.filter((key) => insideNamespace(ns, key));
         const contentGone = ownContent.length > 0 && ownContent.every((key) => !dataKeys.has(key));
         if (contentGone) contentless.add(cacheId);
@@ -188,11 +196,15 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             // An unreadable ref names nothing that can be trusted: every cache id comes from the by-id refs.
             const current = isHashRef(found) ? found : null;
             const replaced = kind === 'corrupt' && !current;
-            const kept = (current?.cache_ids ?? []).filter((e) => !gone.has(e.cache_id));
+            // Each version's time is its by-id ref's, as a lookup shows it.
+            const kept = (current?.cache_ids ?? []).filter((e) => !gone.has(e.cache_id)).map((e) => ({ ...e, timestamp: idRefs.get(e.cache_id)?.timestamp ?? e.timestamp }));
+            const retimed = kept.filter((e, i) => e.timestamp !== current!.cache_ids.filter((c) => !gone.has(c.cache_id))[i]!.timestamp).length;
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
             const dropped = (current?.cache_ids.length ?? 0) - kept.length;
-            action = replaced ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)` : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added`;
+            action = replaced
+              ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)`
+              : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
             if (cacheIds.length === 0) {
               action = `removed${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
               return null;

@@ -1,0 +1,78 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Retention } from '../../retention/retention';
+import { MemoryStorage } from '../../storage/memory';
+import { loadFixture } from './fixture';
+import { MgraphFormat } from './mgraph-format';
+
+// Refs of the service's fixture, changed by hand (or by a tool) so that their times or types are
+// wrong: nothing is read as fact that the rest of the tool reads otherwise, and verify says so.
+const NS = 'dups';
+const HASH = '1f59c04c6c23d303';
+const FIRST = '59e56740-d55a-4365-8c4c-072ad8a41514';
+const BY_HASH = `${NS}/refs/by-hash/1f/59/${HASH}.json`;
+const BY_ID = `${NS}/refs/by-id/59/e5/${FIRST}.json`;
+const DAY = 86_400_000;
+
+let storage: MemoryStorage;
+let format: MgraphFormat;
+beforeEach(async () => {
+  storage = new MemoryStorage();
+  await loadFixture(storage);
+  format = new MgraphFormat(storage);
+});
+
+async function edit(key: string, change: (ref: Record<string, unknown>) => void): Promise<void> {
+  const ref = JSON.parse(Buffer.from((await storage.get(key))!).toString('utf8')) as Record<string, unknown>;
+  change(ref);
+  await storage.put(key, Buffer.from(JSON.stringify(ref, null, 2)));
+}
+const firstListed = (ref: Record<string, unknown>) => (ref.cache_ids as { cache_id: string; timestamp: unknown }[]).find((e) => e.cache_id === FIRST)!;
+
+describe('the service layout with refs that disagree or are damaged', () => {
+  it('a by-hash ref that dates a version years earlier than its by-id ref: prune goes by the by-id time (what info shows), verify reports it and repair makes them agree', async () => {
+    const storedAt = (await format.record(NS, { cacheId: FIRST })).stored_at;
+    await edit(BY_HASH, (ref) => (firstListed(ref).timestamp = Date.parse('2020-01-01T00:00:00Z')));
+    const retention = new Retention(format, { now: () => new Date(Date.parse(storedAt) + DAY) });
+    await retention.setPolicy({ namespace: NS, ttl_seconds: 30 * 86_400 });
+    expect((await retention.planPrune({ namespace: NS, expired: true })).versions).toEqual([]);
+    expect((await retention.planPrune({ namespace: NS, olderThanSeconds: 3600 })).versions.map((v) => [v.cache_id, v.stored_at])).toContainEqual([FIRST, storedAt]);
+    const report = await format.verify({ namespace: NS });
+    expect(report.problems).toEqual([{ kind: 'corrupt', key: BY_HASH, hash: HASH, detail: `lists ${FIRST} as stored at 2020-01-01T00:00:00.000Z, its by-id ref at ${storedAt}: the by-id ref's time is the entry's` }]);
+    const repaired = await format.verify({ namespace: NS, repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: BY_HASH, action: expect.stringContaining("1 given their by-id ref's time") }]);
+    expect((await format.verify({ namespace: NS })).problems).toEqual([]);
+    expect((await format.versions(NS, HASH)).find((v) => v.cache_id === FIRST)!.stored_at).toBe(storedAt);
+  });
+
+  it.each([
+    ['null', null],
+    ['text', 'abc'],
+    ['past what a date holds', 1e20],
+  ])('a by-hash ref listing a version with a time that is %s: a typed error naming the ref, verify reports it, the rest of the namespace prunes, repair rebuilds it', async (_what, value) => {
+    await edit(BY_HASH, (ref) => (firstListed(ref).timestamp = value));
+    await expect(format.versions(NS, HASH)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(`${BY_HASH} is not a readable by-hash ref: a cache id is listed without a time`) });
+    expect((await format.verify({ namespace: NS })).problems).toEqual([{ kind: 'corrupt', key: BY_HASH, hash: HASH, detail: expect.stringContaining('a cache id is listed without a time') }]);
+    // Its versions are left alone; the namespace's other entries still prune.
+    const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
+    expect(plan.versions.length).toBeGreaterThan(0);
+    expect(plan.versions.some((v) => v.hash === HASH)).toBe(false);
+    await format.verify({ namespace: NS, repair: true });
+    expect((await format.verify({ namespace: NS })).problems).toEqual([]);
+    expect((await format.versions(NS, HASH)).map((v) => v.cache_id)).toContain(FIRST);
+  });
+
+  it.each([
+    ['no timestamp', (ref: Record<string, unknown>) => delete ref.timestamp, 'its timestamp is missing, not a time'],
+    ['a timestamp that is text', (ref: Record<string, unknown>) => (ref.timestamp = '1796208425343'), 'its timestamp is "1796208425343", not a time'],
+    ['no file_type', (ref: Record<string, unknown>) => delete ref.file_type, 'its file_type is missing, not json or binary'],
+    ['an unknown file_type', (ref: Record<string, unknown>) => (ref.file_type = 'xml'), 'its file_type is "xml", not json or binary'],
+    ['no content file', (ref: Record<string, unknown>) => ((ref.file_paths as { content_files: string[] }).content_files = []), 'it lists no content file'],
+  ])('a by-id ref with %s: reading it names the ref and what is wrong (never "corrupt content, delete it"), verify reports it, prune leaves it', async (_what, change, problem) => {
+    await edit(BY_ID, change);
+    await expect(format.retrieve(NS, { cacheId: FIRST })).rejects.toMatchObject({ code: 'corrupt', message: `${BY_ID} is not a readable by-id ref: ${problem} (run verify)` });
+    expect((await format.verify({ namespace: NS })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: null, detail: `the by-id ref is unreadable: ${problem}` });
+    const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
+    expect(plan.versions.map((v) => v.cache_id)).not.toContain(FIRST);
+    expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
+  });
+});
