@@ -15,7 +15,8 @@ import { forEachPage } from '../storage/list-page';
  */
 export const ADMIN_PREFIX = '_cache-admin.d/';
 export const POLICY_PREFIX = `${ADMIN_PREFIX}retention/`;
-const POLICY_NAME_RE = /^policy\.(\d{8})\.json$/;
+// Eight digits at least (padded, so names sort by generation), more past 99,999,999.
+const POLICY_NAME_RE = /^policy\.(\d{8,15})\.json$/;
 const POLICY_FORMAT = 'cache-admin.retention/1';
 /** Concurrent policy writers retry this often before giving up with `conflict`. */
 const WRITE_ATTEMPTS = 8;

@@ -135,6 +135,16 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect(await retention.setPolicy({ namespace: 'docs', ttl_seconds: 120 })).toMatchObject({ generation: 3, policy: { default: { ttl_seconds: null }, namespaces: { docs: { ttl_seconds: 120 } } } });
     });
 
+    it('goes on past generation 99,999,999 (nine digits): a change made there is the one read back, never said done and lost', async () => {
+      const { storage, retention } = await seeded();
+      await retention.setPolicy({ ttl_seconds: 60 });
+      await storage.put(`${POLICY_PREFIX}policy.99999999.json`, (await storage.get(`${POLICY_PREFIX}policy.00000001.json`))!);
+      expect(await retention.setPolicy({ ttl_seconds: null })).toMatchObject({ generation: 100_000_000 });
+      expect(await retention.getPolicy()).toMatchObject({ generation: 100_000_000, policy: { default: { ttl_seconds: null } } });
+      expect(await retention.setPolicy({ ttl_seconds: 5 * 86_400 })).toMatchObject({ generation: 100_000_001 });
+      expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(5 * 86_400);
+    });
+
     it('keeps every concurrent policy change (create-only generations)', async () => {
       const { storage, retention } = await seeded();
       const writers = Array.from({ length: 6 }, (_, i) => new Retention(formatOf(layout, storage, () => new Date())).setPolicy({ namespace: `ns${i}`, ttl_seconds: 60 * (i + 1) }));
