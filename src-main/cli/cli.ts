@@ -8,6 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
+import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
 import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, openStore } from '../core/open-store';
@@ -151,16 +152,6 @@ function exitCodeOf(error: CacheError): number {
   return INPUT_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
 }
 
-const ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * Text for a terminal line with its control characters (and bidi overrides) escaped, like
- * `ls -b`: a file name cannot start a new output line or send a terminal escape.
- */
-export function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex -- finding control characters is the point
-  return text.replace(/[\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => ESCAPES[c] ?? (c < '\u0100' ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`));
-}
 
 interface Ctx {
   format: StoreFormat;

@@ -181,6 +181,16 @@ describe('saveEntries (desktop: into a chosen folder)', () => {
     }
   });
 
+  it('a long name keeps its extension when cut; control and bidi-override characters are replaced, so a name cannot pass for another', async () => {
+    const { call, saveDir } = await setup();
+    for (const name of [`${'L'.repeat(300)}.txt`, 'invoice\u202Egpj.exe', 'line\nbreak.txt']) {
+      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'beta', name, base64: Buffer.from(name).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      expect(await call('saveEntries', { namespace: 'beta', selection: { hashes: [stored.value.hash] } })).toMatchObject({ ok: true, value: { done: 1 } });
+    }
+    expect(readdirSync(saveDir).sort()).toEqual([`${'L'.repeat(196)}.txt`, 'invoice_gpj.exe', 'line_break.txt']);
+  });
+
   it('where main has no folder dialog (the bridge), it says to download instead and writes nothing', async () => {
     const { call, alpha } = await setup({ folder: false });
     expect(await call('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash] } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('download') } });

@@ -95,11 +95,18 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   }
 }
 
-/** A file name for content saved into a folder the operator chose: one plain name, never a path. */
+/**
+ * A file name for content saved into a folder the operator chose: one plain name, never a path.
+ * Control and bidirectional-override characters go too (as a browser's download does), so
+ * `invoice\u202Egpj.exe` cannot pass for `invoiceexe.jpg` once saved.
+ */
 export function safeFileName(name: string, fallback: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what a file name must not hold
-  const cleaned = cutToBytes(name.replace(/[<>:"/\\|?*\u0000-\u001f]/g, '_'), MAX_NAME_BYTES);
-  return cleaned === '' || cleaned === '.' || cleaned === '..' ? fallback : cleaned;
+  const cleaned = name.replace(/[<>:"/\\|?*\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '_');
+  // Cut to fit, keeping a short extension: it is what opens the file.
+  const ext = Buffer.byteLength(path.extname(cleaned)) <= 16 ? path.extname(cleaned) : '';
+  const fitted = Buffer.byteLength(cleaned) <= MAX_NAME_BYTES ? cleaned : cutToBytes(cleaned.slice(0, cleaned.length - ext.length), MAX_NAME_BYTES - Buffer.byteLength(ext)) + ext;
+  return fitted === '' || fitted === '.' || fitted === '..' ? fallback : fitted;
 }
 
 /** The names an entry's file may take, in order: its own, then with its hash, then numbered; a name already taken is never reused. */

@@ -47,12 +47,12 @@ describe('the entries browser', () => {
   it('shows every column, the expired badge (#19) and a content-missing badge, sized to the whole namespace while fetching one block', async () => {
     const { client, calls } = fakeClient({
       entries: namespaceOf(100_000, (i) =>
-        i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : i === 1 ? { content_missing: true } : i === 3 ? { versions: 0, source: '', content_type: null, stored_at: null } : {},
+        i === 0 ? { expired: true, expires_at: '2026-12-01T00:00:00.000Z', versions: 3 } : i === 1 ? { content_missing: true } : i === 3 ? { versions: 0, source: '', content_type: null, stored_at: null } : i === 4 ? { source: 'invoice\u202Egpj.exe\n' } : {},
       ),
     });
     renderWith(<EntriesPanel />, { client });
     await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('100,000 entries'));
-    const [first, second, third, fourth] = await screen.findAllByRole('option');
+    const [first, second, third, fourth, fifth] = await screen.findAllByRole('option');
     expect(first!.textContent).toBe(`${hashOf(0)}expired file-0.txttext/plain0 B32026-11-24 00:00`);
     expect(first!.querySelector('.badge.expired')).not.toBeNull();
     // Content lost from the store: the entry stays listed, and says so.
@@ -60,6 +60,8 @@ describe('the entries browser', () => {
     expect(third!.textContent).not.toContain('missing');
     // Content no version uses (a store stopped before its record) says what it is, not a blank row.
     expect(fourth!.textContent).toBe(`${hashOf(3)}no version 3 B0`);
+    // A bidi override or a new line in a name is shown as an escape: it cannot pass for another name.
+    expect(fifth!.querySelector('.name')!.textContent).toBe(' invoice\\u202egpj.exe\\n');
     expect((list().firstElementChild as HTMLElement).style.height).toBe(`${100_000 * 30}px`);
     expect(screen.getAllByRole('option').length).toBeLessThan(100);
     expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0]);

@@ -2,6 +2,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import { COLUMN_FIELD, type EntryColumn, type EntryFilter, type UnlistedField } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
+import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
 import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
@@ -302,7 +303,7 @@ export function EntriesPanel() {
                   {entry ? (
                     <>
                       <code className="hash">{entry.hash}</code>
-                      <span className="name" title={entry.source}>
+                      <span className="name" title={shownName(entry.source)}>
                         {entry.content_missing && (
                           <span className="badge expired" title="Its content is not in the store (lost or deleted by hand): open it to verify or delete it">
                             content missing
@@ -313,7 +314,7 @@ export function EntriesPanel() {
                             no version
                           </span>
                         )}
-                        {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {entry.source}
+                        {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {shownName(entry.source)}
                       </span>
                       <span className="type" title={entry.content_type ?? ''}>
                         {entry.content_type ?? ''}
@@ -438,7 +439,7 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
         <ul className="named-picks" aria-label="Entries to delete">
           {named.shown.map(({ hash, source }) => (
             <li key={hash}>
-              <code>{hash}</code> {source}
+              <code>{hash}</code> {shownName(source)}
             </li>
           ))}
           {named.more > 0 && <li>and {formatCount(named.more)} more</li>}

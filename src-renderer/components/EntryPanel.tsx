@@ -1,6 +1,7 @@
 import { Fragment, useEffect, useMemo, useRef, useState } from 'react';
 import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
+import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
 import { unopenedVersion } from '../state/store';
 import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
@@ -205,7 +206,7 @@ export function EntryPanel() {
               </>
             )}
             <dt>Source</dt>
-            <dd>{data.record.source || <span className="muted">none</span>}</dd>
+            <dd>{shownName(data.record.source) || <span className="muted">none</span>}</dd>
             <dt>Stored at</dt>
             <dd>{formatTime(data.record.stored_at)}</dd>
             <dt>Expires</dt>
@@ -367,8 +368,8 @@ export function VersionsPanel() {
                     <span className="clock">{formatTime(v.stored_at).slice(10)}</span> {v.expired && <ExpiredBadge />}
                   </td>
                   <td>{v.size === null ? '' : formatBytes(v.size)}</td>
-                  <td className="ellipsis source" title={v.source}>
-                    {v.source}
+                  <td className="ellipsis source" title={shownName(v.source)}>
+                    {shownName(v.source)}
                   </td>
                 </tr>
               ))}
