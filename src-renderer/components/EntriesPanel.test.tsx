@@ -299,6 +299,11 @@ describe('the entries browser', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
     expect(calls.find((c) => c.method === 'saveEntries')!.input).toEqual({ namespace: 'default', selection: { filter: {}, except: [hashOf(0)], count: 99_999 }, includeExpired: true });
     expect(store.getState().notice).toBe('Saved 5 entries, skipped 99,994 expired into /home/me/out');
+    // Over the bridge, a download: the notice claims no number saved (expired ones, not asked for, are left out).
+    client.saveEntries = async () => ok('download' as const);
+    fireEvent.click(screen.getByRole('button', { name: 'Save…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
+    expect(store.getState().notice).toBe('Downloading a tar file of the 99,999 entries picked: any expired, missing or corrupt are left out, and named in its cache-admin-summary.json');
   });
 
   it('a Ctrl+A selection is cleared when the list then shows another number (a drop stored one more): it never grows to rows not picked', async () => {

@@ -610,8 +610,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const result = await client.saveEntries(entries.namespace, selection, includeExpired);
         if (!result.ok) return set({ notice: `Nothing was saved: ${result.error.message}` });
         const { value } = result;
-        // The bridge streams a download: the browser has the rest to say.
-        if (value === 'download') return set({ notice: `Downloading ${counted(selectedCount(entries), 'entry', 'entries')} as one tar file: its cache-admin-summary.json lists any left out (${includeExpired ? '' : 'expired, '}missing or corrupt)` });
+        // The bridge streams a download: how many go into it only its summary can say, so no number is claimed.
+        if (value === 'download') {
+          const left = `${includeExpired ? '' : 'expired, '}missing or corrupt`;
+          return set({ notice: `Downloading a tar file of the ${counted(selectedCount(entries), 'entry', 'entries')} picked: any ${left} are left out, and named in its cache-admin-summary.json` });
+        }
         set({ notice: value.folder === null ? null : `${bulkSummary('Saved', value)} into ${value.folder}` });
       },
 
