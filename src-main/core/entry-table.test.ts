@@ -66,6 +66,9 @@ describe.each(backends)('on %s', (_where, open) => {
       expect(await hashes({ filter: { name: notes.hash.slice(0, 6) } })).toEqual([notes.hash]);
       expect(await hashes({ filter: { type: 'image' } })).toEqual([photo.hash]);
       expect(await hashes({ filter: { type: 'text/plain' } })).toEqual([notes.hash]);
+      // Any part of it, in any case: "json" finds application/json as "image" finds image/png.
+      expect(await hashes({ filter: { type: 'PNG' } })).toEqual([photo.hash]);
+      expect(await hashes({ filter: { type: 'plain' } })).toEqual([notes.hash]);
       expect(await hashes({ sort: 'size', filter: { minSize: 2, maxSize: 20 } })).toEqual([photo.hash]);
       expect(await hashes({ sort: 'storedAt', filter: { storedFrom: '2026-01-04T00:00:00Z', storedTo: '2026-01-05T00:00:00Z' } })).toEqual([notes.hash, blob.hash]);
     });

@@ -85,13 +85,14 @@ class EntryTable {
 
 function matcher(filter: EntryFilter): (row: EntryTableRow) => boolean {
   const name = (filter.name ?? '').toLowerCase();
-  const type = filter.type ?? '';
+  const type = (filter.type ?? '').toLowerCase();
   const from = filter.storedFrom ? new Date(filter.storedFrom).toISOString() : null;
   const to = filter.storedTo ? new Date(filter.storedTo).toISOString() : null;
   const { minSize, maxSize } = filter;
   return (row) => {
     if (name && !row.source.toLowerCase().includes(name) && !row.hash.includes(name)) return false;
-    if (type && row.type !== type && !row.type?.startsWith(`${type}/`)) return false;
+    // Any part of the type: `image` (the major type), `json` (application/json), `text/plain`.
+    if (type && !row.type?.toLowerCase().includes(type)) return false;
     if ((minSize !== undefined || maxSize !== undefined) && row.size === null) return false;
     if (minSize !== undefined && row.size! < minSize) return false;
     if (maxSize !== undefined && row.size! > maxSize) return false;

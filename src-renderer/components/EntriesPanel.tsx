@@ -380,7 +380,7 @@ function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilt
       {/* A fact the layout's listing does not carry cannot be filtered by: every entry would seem to fail it. */}
       {!unlisted.includes('type') && (
         <>
-          <input aria-label="Filter by type" placeholder="type, e.g. image" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
+          <input aria-label="Filter by type" placeholder="type, e.g. image or json" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
           <datalist id="entry-types">
             {[...majors, ...types].map((t) => (
               <option key={t} value={t} />
