@@ -583,7 +583,11 @@ export interface Capabilities {
   storeOptions: Record<string, string[] | null>;
   /** Entry facts this layout's listing does not carry (the service keeps them in refs): the entries list cannot show or filter by them. */
   unlisted: UnlistedField[];
+  /** What the entries list's time is: the latest version's store time, or when the entry's by-hash ref was last written (the service's listing: reset by a copy of the store, moved by a delete). */
+  listedTime: ListedTime;
 }
+
+export type ListedTime = 'stored' | 'ref_written';
 
 export const UNLISTED_FIELDS = ['name', 'type', 'size', 'versions'] as const;
 export type UnlistedField = (typeof UNLISTED_FIELDS)[number];

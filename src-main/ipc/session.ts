@@ -229,6 +229,7 @@ export class AppSession {
       storeAs: [...format.capabilities.storeAs],
       storeOptions: Object.fromEntries(Object.entries(format.capabilities.storeOptions).map(([name, values]) => [name, values && [...values]])),
       unlisted: [...format.capabilities.unlisted],
+      listedTime: format.capabilities.listedTime,
     };
   }
 

@@ -120,9 +120,9 @@ describe('the entries browser', () => {
     expect(calls.slice(before).some((c) => c.method === 'entries' && (c.input as MethodInput<'entries'>).filter?.minSize === 1e20)).toBe(false);
   });
 
-  it("in a layout whose listing has no names, types, sizes or version counts, those columns cannot be sorted by (every row would tie); hash and store time can", async () => {
+  it("in a layout whose listing has no names, types, sizes or version counts, those columns cannot be sorted by (every row would tie); hash and the listed time can, named for what it is", async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(50) });
-    const service = { profile: 'svc', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'mgraph', formatReason: 'found', storeAs: ['bytes'], storeOptions: {}, unlisted: ['name', 'type', 'size', 'versions'] };
+    const service = { profile: 'svc', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'mgraph', formatReason: 'found', storeAs: ['bytes'], storeOptions: {}, unlisted: ['name', 'type', 'size', 'versions'], listedTime: 'ref_written' };
     renderWith(<EntriesPanel />, { client, state: { capabilities: { status: 'ready', data: service as never } } });
     await screen.findAllByRole('option');
     for (const name of ['Name', 'Type', 'Size', 'Versions']) {
@@ -130,7 +130,11 @@ describe('the entries browser', () => {
       expect(button).toHaveProperty('disabled', true);
       expect(button.getAttribute('title')).toMatch(/^This layout's listing has no .*: sort by hash or store time$/);
     }
-    fireEvent.click(screen.getByRole('button', { name: /^Stored/ }));
+    // The service's listing dates its by-hash refs, not its versions: the column and the date filter say so.
+    expect(screen.queryByRole('button', { name: /^Stored/ })).toBeNull();
+    expect(screen.getByLabelText('Ref written from')).toBeTruthy();
+    expect(screen.getByRole('button', { name: /^Ref written/ }).getAttribute('title')).toContain("when each entry's by-hash ref was last written");
+    fireEvent.click(screen.getByRole('button', { name: /^Ref written/ }));
     await waitFor(() => expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as MethodInput<'entries'>).sort)).toEqual(['hash', 'storedAt']));
   });
 

@@ -1,6 +1,6 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
-import { COLUMN_FIELD, type EntryColumn, type EntryFilter, type UnlistedField } from '../../src-shared/contract';
+import { COLUMN_FIELD, type EntryColumn, type EntryFilter, type ListedTime, type UnlistedField } from '../../src-shared/contract';
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
@@ -38,6 +38,7 @@ export function EntriesPanel() {
   const locate = useApp((s) => s.locateEntry);
   const setSelection = useApp((s) => s.setEntrySelection);
   const unlisted = useApp((s) => (s.capabilities.status === 'ready' ? s.capabilities.data.unlisted : NONE_UNLISTED));
+  const listedTime = useApp((s) => (s.capabilities.status === 'ready' ? s.capabilities.data.listedTime : 'stored'));
   const selectEntryRange = useApp((s) => s.selectEntryRange);
   const refresh = useApp((s) => s.refreshEntries);
   const lookup = useApp((s) => s.lookup);
@@ -238,12 +239,13 @@ export function EntriesPanel() {
         </>
       }
     >
-      <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} unlisted={unlisted} onChange={(filter) => setQuery({ filter })} />
+      <EntryFilters key={`${entries.namespace}:${entries.generation === 0}`} filter={entries.filter} types={entries.types} unlisted={unlisted} timeLabel={TIME_LABEL[listedTime]} onChange={(filter) => setQuery({ filter })} />
       <div className="entry-columns" role="group" aria-label="Sort entries by">
-        {COLUMNS.map(([column, label]) => {
+        {COLUMNS.map(([column, columnLabel]) => {
           // A fact the layout's listing does not carry sorts nothing: every row would tie.
           const field = COLUMN_FIELD[column];
           const unsortable = field !== undefined && unlisted.includes(field);
+          const label = column === 'storedAt' ? TIME_LABEL[listedTime] : columnLabel;
           return (
             <button
               key={column}
@@ -252,7 +254,7 @@ export function EntriesPanel() {
               aria-pressed={entries.sort === column}
               disabled={unsortable}
               onClick={() => sortBy(column)}
-              title={unsortable ? `This layout's listing has no ${UNLISTED_WORDS[field]}: sort by hash or store time` : `Sort by ${label.toLowerCase()}`}
+              title={unsortable ? `This layout's listing has no ${UNLISTED_WORDS[field]}: sort by hash or store time` : column === 'storedAt' && listedTime === 'ref_written' ? REF_WRITTEN_MEANS : `Sort by ${label.toLowerCase()}`}
             >
               {label}
               {entries.sort === column ? (entries.descending ? ' ▼' : ' ▲') : ''}
@@ -347,11 +349,15 @@ export function EntriesPanel() {
 
 /** One array for every render before capabilities come (a new one each time would re-render for ever). */
 const NONE_UNLISTED: readonly UnlistedField[] = [];
+/** The entries list's time, by what the layout's listing carries. */
+const TIME_LABEL: Record<ListedTime, string> = { stored: 'Stored', ref_written: 'Ref written' };
+const REF_WRITTEN_MEANS =
+  "Sort by when each entry's by-hash ref was last written: the service writes it when a version is stored or deleted, and a copied store shows the copy's time. The versions' own store times are in the entry panel.";
 const UNLISTED_WORDS: Record<UnlistedField, string> = { name: 'names', type: 'types', size: 'sizes', versions: 'version counts' };
 const listJoin = (words: string[]) => (words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}`);
 
 /** Name, type, size and store-time bounds: applied by main as they are typed. */
-function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilter; types: string[]; unlisted: readonly UnlistedField[]; onChange: (filter: EntryFilter) => void }) {
+function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter: EntryFilter; types: string[]; unlisted: readonly UnlistedField[]; timeLabel: string; onChange: (filter: EntryFilter) => void }) {
   const [name, setName] = useState(filter.name ?? '');
   const [minSize, setMinSize] = useState('');
   const [maxSize, setMaxSize] = useState('');
@@ -394,8 +400,8 @@ function EntryFilters({ filter, types, unlisted, onChange }: { filter: EntryFilt
           <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
         </>
       )}
-      <input type="date" aria-label="Stored from" value={from} onChange={(e) => setFrom(e.target.value)} />
-      <input type="date" aria-label="Stored until" value={to} onChange={(e) => setTo(e.target.value)} />
+      <input type="date" aria-label={`${timeLabel} from`} value={from} onChange={(e) => setFrom(e.target.value)} />
+      <input type="date" aria-label={`${timeLabel} until`} value={to} onChange={(e) => setTo(e.target.value)} />
       {unlisted.length > 0 && (
         <span className="muted" data-testid="unlisted-note">
           This layout&apos;s listing has no {listJoin(unlisted.map((f) => UNLISTED_WORDS[f]))} (they are in each entry&apos;s refs): look an entry up for them.

@@ -377,7 +377,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
 
   it("a switch clears what was said and typed about the previous store: the notice and the lookup box", async () => {
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' }),
       namespaceNames: () => ok({ names: [] }),
     });
     const { store } = renderWith(<TransfersPanel />, { client, state: { notice: 'Deleted f950f89e-78ea-431f-9fd5-7cd214c17eab', lookupInput: 'dups/refs/by-id/f9/50/f950f89e.json' } });
@@ -388,7 +388,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
   it("after a switch the previous store's namespace gives way to one the new store holds, so a drop cannot go into it", async () => {
     let names = ['logs', 'reports'];
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' }),
       namespaceNames: () => ok({ names }),
       namespaces: () => ok({ namespaces: names.map((name) => ({ name, entries: 1, versions: 1, bytes: 1 })) }),
       entries: (input: { namespace: string }) => ok({ namespace: input.namespace, total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
@@ -426,7 +426,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     const answers: ((value: unknown) => void)[] = [];
     const late = <T,>() => new Promise<T>((resolve) => answers.push(resolve as (value: unknown) => void));
     const { client } = fakeClient({
-      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] }),
+      connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' }),
       stats: () => late(),
       describeKey: () => late(),
       entries: () => ok({ namespace: 'default', total: 0, knownTotal: 0, offset: 0, rows: [], located: null, types: [] }),
@@ -523,7 +523,7 @@ describe('Issue 17: the entries browser', () => {
 describe('Issue 17: the app tells the truth', () => {
   const file = (name: string, size = 10) => new File([new Uint8Array(size)], name);
   const storedV3 = { cache_id: 'b94d27b9934d3e08-v3', hash: 'b94d27b9934d3e08', version: 3, namespace: 'default', size: 10, source: 'a.bin', deduplicated: true, keys: [] };
-  const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], ...over });
+  const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored', ...over });
 
   /** A drop whose store is under way (its answer still on the way), and main answering a cancel with `cancel`. */
   async function storing(cancel: (input: { transferId: string }) => unknown) {

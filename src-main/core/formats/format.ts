@@ -7,7 +7,7 @@
  * A cache id is an opaque string (native `<hash>-v<n>`, the Python service's GUIDs); `version` is
  * its ordinal among the hash's versions, oldest first, numbered from 1.
  */
-import type { ContentProblem, EntryRecord, StoredEntry, UnlistedField } from '../../../src-shared/contract';
+import type { ContentProblem, EntryRecord, ListedTime, StoredEntry, UnlistedField } from '../../../src-shared/contract';
 import type { ProblemKind } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
 import { mapLimit } from '../keyed-lock';
@@ -150,6 +150,8 @@ export interface FormatCapabilities {
   storeOptions: Readonly<Record<string, readonly string[] | null>>;
   /** Entry facts its entry rows never carry (null or '' in every row): not to be shown or filtered by. */
   unlisted: readonly UnlistedField[];
+  /** What its entry rows' time (stored_at) is: see Capabilities.listedTime. */
+  listedTime: ListedTime;
 }
 
 export interface FormatHashResult {

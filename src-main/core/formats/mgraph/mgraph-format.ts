@@ -138,6 +138,8 @@ export class MgraphFormat implements StoreFormat {
     storeOptions: { strategy: STRATEGIES, cache_key: null, file_id: null, json_field_path: null, content_encoding: ['gzip'] },
     // Its keys are GUIDs and hashes: names, sizes and version counts are in the refs, read per entry.
     unlisted: ['name', 'type', 'size', 'versions'],
+    // A listing carries each by-hash ref's modified time; the versions' own times are in the refs.
+    listedTime: 'ref_written',
   };
   readonly refs: RefWriter;
   private readonly now: () => Date;

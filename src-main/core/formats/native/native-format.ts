@@ -38,7 +38,7 @@ const EXPLANATIONS: Record<string, string> = {
 
 export class NativeFormat implements StoreFormat {
   readonly name = 'native' as const;
-  readonly capabilities: FormatCapabilities = { parallelWriters: true, storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [] };
+  readonly capabilities: FormatCapabilities = { parallelWriters: true, storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' };
 
   constructor(readonly cache: CacheService) {}
 
