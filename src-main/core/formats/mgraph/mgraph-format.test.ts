@@ -111,6 +111,10 @@ describe.each(backends)('service layout on %s', (_name, open) => {
     const latest = await format.record('dups', { hash: '1f59c04c6c23d303' });
     expect([latest.version, latest.latest_version, latest.details.strategy]).toEqual([3, 3, 'direct']);
     expect((await format.record('dups', { hash: '1f59c04c6c23d303', version: 1 })).details.strategy).toBe('temporal');
+    // <hash>-v<N>, as the Versions table numbers them, is looked up too.
+    expect((await format.record('dups', await format.parseLookup('dups', '1f59c04c6c23d303-V1'))).details.strategy).toBe('temporal');
+    expect((await format.record('dups', await format.parseLookup('dups', '1f59c04c6c23d303-v3'))).cache_id).toBe(latest.cache_id);
+    await expect(format.record('dups', await format.parseLookup('dups', '1f59c04c6c23d303-v9'))).rejects.toMatchObject({ code: 'not_found' });
     await expect(format.record('dups', { cacheId: 'e89cc78d-2c0b-4503-92ec-9d293d2f9f9c' })).rejects.toMatchObject({ code: 'not_found' });
   });
 

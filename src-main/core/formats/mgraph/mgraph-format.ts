@@ -164,12 +164,15 @@ export class MgraphFormat implements StoreFormat {
     const lower = value.toLowerCase();
     if (isServiceHash(lower)) return { hash: lower };
     if (isGuid(lower)) return { cacheId: lower };
+    // `<hash>-v<N>`: the Nth of the hash's versions now, as Versions numbers them (a delete renumbers those after it).
+    const numbered = /^([0-9a-f]{16})-v([1-9][0-9]{0,7})$/.exec(lower);
+    if (numbered) return { hash: numbered[1]!, version: Number(numbered[2]) };
     if (value.includes('/')) {
       const info = await this.describeKey(value);
       if (info.cache_id) return { cacheId: info.cache_id };
       if (info.hash) return { hash: info.hash };
     }
-    throw new CacheError('invalid_hash', `${JSON.stringify(value.slice(0, 80))} is not a cache hash (16 hex characters), a cache id (a GUID) or a storage key of an entry`);
+    throw new CacheError('invalid_hash', `${JSON.stringify(value.slice(0, 80))} is not a cache hash (16 hex characters), a cache id (a GUID), <hash>-v<N> or a storage key of an entry`);
   }
 
   private forEachPage(prefix: string, visit: (page: ListPage) => void, options: ListOptions = {}): Promise<void> {
