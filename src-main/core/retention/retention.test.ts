@@ -238,6 +238,16 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect(await format.namespaces()).toEqual([expect.objectContaining({ name: 'other' })]);
     });
 
+    it('a cancel that comes after the last version went is no cancel: the prune says it finished', async () => {
+      const { time, retention } = await seeded();
+      time.set(T0 + 10 * HOUR);
+      const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+      const controller = new AbortController();
+      const summary = await retention.prune(plan, { signal: controller.signal, onProgress: ({ done, total }) => done === total && controller.abort() });
+      expect(summary).toMatchObject({ pruned: plan.versions.length });
+      expect((await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 })).versions).toEqual([]);
+    });
+
     it('after a run killed part-way, the next one says what it did: no version of the killed run counted as left, one deleted meanwhile counted once', async () => {
       const { time, format, retention } = await seeded();
       for (let i = 0; i < 12; i++) await format.store('docs', { source: bytes(`more ${i}`) });

@@ -243,7 +243,7 @@ export class Retention {
 
   /**
    * Deletes versions, hash by hash, up to 8 hashes at a time; `each` hears every version's
-   * outcome. False when cancelled before the end.
+   * outcome. False when cancelled with hashes left.
    */
   private async deleteAll(
     namespace: string,
@@ -262,7 +262,8 @@ export class Retention {
       }
     };
     await Promise.all(Array.from({ length: DELETE_CONCURRENCY }, worker));
-    return !signal?.aborted;
+    // A cancel after the last hash was taken stopped nothing: every version was dealt with.
+    return queue.length === 0;
   }
 
   /** Native version numbers can be taken again once deleted: what each number holds now (one LIST). */
