@@ -188,6 +188,8 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
 test('the entries list shows each column it keeps whole, at every window width from 1024 to 1920 px', async ({ page }) => {
   await page.goto(bridge.url);
   await SCREENS[0]!.open(page);
+  // The widest badge a row shows ("content missing"), put before the first row's name as the list does.
+  await page.evaluate(() => document.querySelector('.entry-row .name')!.insertAdjacentHTML('afterbegin', '<span class="badge expired" data-short="!">content missing</span>'));
   for (const width of [1024, 1280, 1366, 1440, 1600, 1920]) {
     await page.setViewportSize({ width, height: 800 });
     const shown = await page.evaluate(() => {
@@ -199,8 +201,11 @@ test('the entries list shows each column it keeps whole, at every window width f
         columns: heads.map((h) => h.textContent!.replace(/[▲▼]/g, '').trim()),
         clipped: [...heads, ...cells].filter((e) => e.getBoundingClientRect().right > list.right).map((e) => e.textContent),
         nameWidth: document.querySelector('.entry-row .name')!.getBoundingClientRect().width,
+        badgeWidth: document.querySelector('.entry-row .name .badge')!.getBoundingClientRect().width,
       };
     });
+    // Beside a badge, the name still shows (at 1024 px the badge shrinks to its mark).
+    expect(shown.nameWidth - shown.badgeWidth, `${width} px`).toBeGreaterThanOrEqual(45);
     expect(shown.clipped, `${width} px`).toEqual([]);
     // Names keep room for ten characters (at 1024 px the store time shows its date only; before, 40 px).
     expect(shown.nameWidth, `${width} px`).toBeGreaterThanOrEqual(70);

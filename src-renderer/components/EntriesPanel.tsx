@@ -307,16 +307,16 @@ export function EntriesPanel() {
                       <code className="hash">{entry.hash}</code>
                       <span className="name" title={shownName(entry.source)}>
                         {entry.content_missing && (
-                          <span className="badge expired" title="Its content is not in the store (lost or deleted by hand): open it to verify or delete it">
+                          <span className="badge expired" data-short="!" title="Its content is not in the store (lost or deleted by hand): open it to verify or delete it">
                             content missing
                           </span>
                         )}
                         {entry.versions === 0 && (
-                          <span className="badge expired" title="Content that no version uses: a store stopped before its record (or one still writing it). Delete it, or Verify and repair moves it to the quarantine">
+                          <span className="badge expired" data-short="∅" title="Content that no version uses: a store stopped before its record (or one still writing it). Delete it, or Verify and repair moves it to the quarantine">
                             no version
                           </span>
                         )}
-                        {entry.expired && <span className="badge expired" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {shownName(entry.source)}
+                        {entry.expired && <span className="badge expired" data-short="exp" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {shownName(entry.source)}
                       </span>
                       <span className="type" title={entry.content_type ?? ''}>
                         {entry.content_type ?? ''}
