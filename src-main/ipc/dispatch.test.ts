@@ -404,7 +404,9 @@ describe('contract dispatch', () => {
       const { dispatch, session } = await serviceSession();
       expect(await dispatch('stats', { namespace: 'TeamA' })).toMatchObject({ ok: true, value: { name: 'TeamA', entries: 2 } });
       expect(await dispatch('stats', { namespace: 'a.b' })).toMatchObject({ ok: false, error: { code: 'invalid_namespace', message: expect.stringContaining('service namespace') } });
-      expect(await dispatch('entry', { namespace: 'reports', ref: 'b94d27b9934d3e08-v2' })).toMatchObject({ ok: false, error: { code: 'invalid_hash' } });
+      // <hash>-v<N> names the Nth version here too (as Versions numbers them): a hash not in the namespace is not found.
+      expect(await dispatch('entry', { namespace: 'reports', ref: 'b94d27b9934d3e08-v2' })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+      expect(await dispatch('entry', { namespace: 'reports', ref: 'b94d27b9934d3e08-x2' })).toMatchObject({ ok: false, error: { code: 'invalid_hash' } });
       await session.close();
     });
 
