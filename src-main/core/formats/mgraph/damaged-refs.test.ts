@@ -76,3 +76,29 @@ describe('the service layout with refs that disagree or are damaged', () => {
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
   });
 });
+
+describe('a service-layout delete stopped part-way', () => {
+  it('leaves the by-id ref naming what is left, so deleting again (or a resumed prune) finishes, not files no ref claims', async () => {
+    const failing = new Set<string>();
+    class FailingStorage extends MemoryStorage {
+      override async delete(key: string): Promise<void> {
+        if (failing.has(key)) throw new Error(`EIO: ${key}`);
+        return super.delete(key);
+      }
+    }
+    const store = new FailingStorage();
+    await loadFixture(store);
+    const service = new MgraphFormat(store);
+    const { keys } = await service.record(NS, { cacheId: FIRST });
+    const sidecar = keys.map((k) => k.key).find((k) => k.endsWith('.metadata'))!;
+    failing.add(sidecar);
+    await expect(service.delete(NS, { cacheId: FIRST })).rejects.toMatchObject({ message: expect.stringContaining(`${FIRST} is not deleted whole: ${sidecar} could not be removed`) });
+    expect(await store.exists(BY_ID)).toBe(true);
+    expect((await service.versions(NS, HASH)).map((v) => v.cache_id)).not.toContain(FIRST);
+    failing.clear();
+    expect(await service.delete(NS, { cacheId: FIRST })).toMatchObject({ deleted: [FIRST] });
+    expect(await store.exists(sidecar)).toBe(false);
+    expect(await store.exists(BY_ID)).toBe(false);
+    expect((await service.verify({ namespace: NS, orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+});

@@ -282,7 +282,7 @@ describe('verify --repair of a service store on a local folder', () => {
     const outside = path.join(tmp, `outside-${stores++}`);
     await fs.rename(folder, outside);
     await fs.symlink(outside, folder);
-    await expect(format.delete('Team_S', { cacheId: stored.cache_id })).rejects.toThrow(/is a link inside the store; .*; verify lists what is left$/);
+    await expect(format.delete('Team_S', { cacheId: stored.cache_id })).rejects.toThrow(/is a link inside the store; .*\); its by-id ref names what is left, delete it again to finish$/);
     const link = path.relative(dir, folder);
     const misplaced = [['misplaced', link, expect.stringMatching(/^a link inside the store: .* nothing behind it is listed or checked/)]];
     expect((await format.verify({ namespace: 'Team_S' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual(misplaced);
@@ -763,7 +763,7 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ namespace: 'Team_L' })).problems).toEqual([]);
   });
 
-  it('a delete whose data file cannot be removed says the version is gone and what is left, not that nothing happened', async () => {
+  it('a delete whose data file cannot be removed says what is left and keeps the by-id ref naming it, so deleting again finishes', async () => {
     const format = new MgraphFormat(await open());
     const stored = await format.store('Team_K', { source: { kind: 'bytes', bytes: new TextEncoder().encode('stuck') } });
     const { storage } = format;
@@ -771,9 +771,13 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     storage.delete = async (key) => (key.endsWith('.bin') ? Promise.reject(new CacheError('access_denied', `cannot delete ${key}`)) : remove(key));
     await expect(format.delete('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({
       code: 'access_denied',
-      message: expect.stringMatching(new RegExp(`^${stored.cache_id} is deleted \\(its refs are gone\\), but Team_K/data/.*\\.bin could not be removed: cannot delete .*; verify lists what is left$`)),
+      message: expect.stringMatching(new RegExp(`^${stored.cache_id} is not deleted whole: Team_K/data/.*\\.bin could not be removed \\(cannot delete .*\\); its by-id ref names what is left, delete it again to finish$`)),
     });
+    expect(await format.versions('Team_K', stored.hash)).toEqual([]);
+    storage.delete = remove;
+    expect(await format.delete('Team_K', { cacheId: stored.cache_id })).toMatchObject({ deleted: [stored.cache_id] });
     await expect(format.record('Team_K', { cacheId: stored.cache_id })).rejects.toMatchObject({ code: 'not_found' });
+    expect((await storage.list('Team_K/')).objects).toEqual([]);
   });
 
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {

@@ -526,20 +526,24 @@ export class MgraphFormat implements StoreFormat {
       if (heldByOthers.length > 0) contentRemoved = false;
       // No ref read: nothing of this version's is there to delete (or something that is no ref, left as found).
       if (!idRef) continue;
-      await this.storage.delete(refByIdKey(ns, cacheId));
-      for (const key of [...ownDataFiles(ns, idRef), ...childData]) {
+      // Its files go before its by-id ref, content first: a delete stopped part-way (killed, or a file
+      // that cannot be removed) leaves the by-id ref naming what is left, so deleting it again finishes
+      // (verify calls it an orphan whose content is gone), rather than files no ref claims.
+      const contentFiles = new Set(idRef.file_paths.content_files);
+      const files = [...ownDataFiles(ns, idRef), ...childData].sort((a, b) => Number(contentFiles.has(b)) - Number(contentFiles.has(a)));
+      for (const key of files) {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {
-          const size = idRef.file_paths.content_files.includes(key) ? await sizeOf(this.storage, key) : null;
+          const size = contentFiles.has(key) ? await sizeOf(this.storage, key) : null;
           await this.storage.delete(key);
           bytesFreed += size ?? 0;
         } catch (err) {
-          // The refs are gone already: say the version is, and what stays behind.
           const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
-          throw new CacheError(why.code, `${cacheId} is deleted (its refs are gone), but ${key} could not be removed: ${why.message}; verify lists what is left`);
+          throw new CacheError(why.code, `${cacheId} is not deleted whole: ${key} could not be removed (${why.message}); its by-id ref names what is left, delete it again to finish`);
         }
       }
+      await this.storage.delete(refByIdKey(ns, cacheId));
     }
     return { deleted: targets, contentRemoved, bytesFreed };
   }

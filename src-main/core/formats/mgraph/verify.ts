@@ -133,7 +133,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         if (!unreadable && !byHash?.cache_ids.some((e) => e.cache_id === cacheId) && !fresh(ref.timestamp)) {
           if (contentGone) {
             // A delete stopped part-way (files gone, this ref left): listing it again would make it the latest, and every read by hash would fail.
-            report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}, and its content is gone (a delete stopped part-way?): a repair leaves it out`);
+            report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}, and its content is gone (a delete stopped part-way?): a repair leaves it out; delete ${cacheId} to finish it`);
           } else {
             report('orphan', idKey, hash, `no by-hash ref lists ${cacheId}: the service finds it by id only`);
             toRebuild.set(hash, 'orphan');
