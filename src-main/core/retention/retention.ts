@@ -193,6 +193,8 @@ export class Retention {
     };
     for (const namespace of plan.namespaces) {
       const mine = plan.versions.filter((v) => v.namespace === namespace);
+      // Cancelled with none of the plan's versions left here: the cancel stops nothing of this run.
+      if (options.signal?.aborted && mine.length === 0) continue;
       const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
         signal: options.signal,
         cancelled: 'the prune was cancelled while another prune of the namespace ran',
@@ -210,7 +212,7 @@ export class Retention {
       if (!finished) return false;
       await this.format.storage.delete(journal);
     }
-    if (versions.length === 0) return !run.signal?.aborted;
+    if (versions.length === 0) return true;
     const journal = `${JOURNAL_PREFIX}${namespace}/${planned.replace(/[-:.]/g, '')}-${randomUUID()}.json`;
     await this.format.storage.put(journal, new TextEncoder().encode(`${JSON.stringify({ namespace, versions })}\n`), { durable: true, freesSpace: true });
     const finished = await this.deleteAll(namespace, versions, { signal: run.signal, resuming: false }, (c, outcome) => {
