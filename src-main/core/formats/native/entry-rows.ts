@@ -47,8 +47,8 @@ class RowFolder {
   /** The rows of the first `count` hashes, forgotten here. */
   take(count = this.hashes.length): FormatEntryRow[] {
     return this.hashes.splice(0, count).map((hash) => {
-      // Content no index entry names yet (a store in flight) is still an entry, with what is known.
-      const row = this.listed.get(hash) ?? { hash, versions: null, version: null, storedAt: null, size: null, source: '' };
+      // Content no index entry names (a store in flight, or one killed before its record) is still an entry, with what is known: no version.
+      const row = this.listed.get(hash) ?? { hash, versions: 0, version: null, storedAt: null, size: null, source: '' };
       if (!this.withContent.delete(hash)) row.contentMissing = true;
       this.listed.delete(hash);
       return row;
