@@ -93,6 +93,21 @@ export async function dropFiles(page: Page, target: string, files: string[]): Pr
   await zone.dispatchEvent('drop', { dataTransfer });
 }
 
+/**
+ * Shows namespace `name`, the drop target, whether or not anything is stored in it yet (the app
+ * opens on a namespace the store holds, and this worker's store is shared by its tests).
+ */
+export async function openNamespace(page: Page, name: string): Promise<void> {
+  const namespaces = page.getByRole('region', { name: 'Namespaces' });
+  await namespaces.getByLabel('Filter namespaces').fill(name);
+  const listed = namespaces.getByRole('option', { name: new RegExp(`^${name}\\b`) });
+  const fresh = namespaces.getByRole('button', { name: `Use new namespace “${name}”` });
+  await expect(listed.or(fresh).first()).toBeVisible();
+  await ((await fresh.isVisible()) ? fresh : listed).click();
+  await namespaces.getByLabel('Filter namespaces').fill('');
+  await expect(namespaces.getByRole('option', { name: new RegExp(`^${name}\\b`) })).toHaveAttribute('aria-selected', 'true');
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(REPO_ROOT, 'test-results', 'screenshots', `${name}.png`) });
 }

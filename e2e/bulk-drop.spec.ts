@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Page, Route } from '@playwright/test';
-import { expect, screenshot, test } from './bridge';
+import { expect, openNamespace, screenshot, test } from './bridge';
 
 // Issue 17, "bulk drops at the CLI's speed": a folder dropped on the window is stored by main in
 // batches, shown as one progress view, under each file's path in the folder.
@@ -43,6 +43,7 @@ test('a folder of 600 files is one progress view, stored in batches under its pa
   const unreachable = { ok: false, error: { code: 'storage_unreachable', message: 'the store did not answer' } };
   await page.route('**/api/batch?**', (route: Route) => (++batches === 2 ? route.fulfill({ contentType: 'application/json', body: JSON.stringify(unreachable) }) : route.continue()));
   await page.goto(bridge.url);
+  await openNamespace(page, 'default');
   await chooseFolder(page, folder);
   const transfers = page.getByRole('region', { name: 'Transfers' });
   const view = transfers.getByRole('listitem', { name: 'Drop of 600 files' });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { EMULATOR_CREDENTIALS, type S3Endpoint, startS3 } from '../src-main/test-support/s3-emulator';
-import { dropFiles, expect, screenshot, test } from './bridge';
+import { dropFiles, expect, openNamespace, screenshot, test } from './bridge';
 
 const HELLO = path.join(import.meta.dirname, 'files/hello.txt');
 const helloHash = createHash('sha256').update(readFileSync(HELLO)).digest('hex').slice(0, 16);
@@ -124,6 +124,7 @@ test('a switch in one tab moves every other tab on the bridge to that store, and
   const dropped = path.join(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'tab-drop-')), 'tab-b.txt');
   writeFileSync(dropped, `dropped from the other tab at ${Date.now()}\n`);
   const hash = createHash('sha256').update(readFileSync(dropped)).digest('hex').slice(0, 16);
+  await openNamespace(other, 'default');
   await dropFiles(other, 'main', [dropped]);
   await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText(`${hash}-v1`);
   await expect(other.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first()).toContainText('on Command line');

@@ -2,6 +2,7 @@ import { useRef } from 'react';
 import type { StoredEntry } from '../../src-shared/contract';
 import type { StoreChoice } from '../api/client';
 import { counted, formatBytes, formatCount } from '../lib/format';
+import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
 import { dropProgress, retryable, type Drop } from '../state/drops';
 import { ACTIVE_PHASES as ACTIVE, type Transfer } from '../state/store';
@@ -167,8 +168,8 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
   return (
     <li className={`transfer ${t.phase}`} aria-label={`Transfer ${t.name}`}>
       <div className="transfer-head">
-        <span className="name ellipsis" title={t.name}>
-          {t.name}
+        <span className="name ellipsis" title={shownName(t.name)}>
+          {shownName(t.name)}
         </span>
         <span className="muted">{formatBytes(t.size)}</span>
         {active && !t.cancelling && (
@@ -274,8 +275,8 @@ function DropView({ drop: d }: { drop: Drop }) {
           </div>
           <ul aria-label="Failed files">
             {d.failures.slice(0, FAILURES_SHOWN).map((f) => (
-              <li key={f.name} className="muted ellipsis" title={`${f.name}: ${f.error.message}`}>
-                <code>{f.name}</code>: {f.error.message}
+              <li key={f.name} className="muted ellipsis" title={`${shownName(f.name)}: ${f.error.message}`}>
+                <code>{shownName(f.name)}</code>: {f.error.message}
               </li>
             ))}
             {d.failures.length > FAILURES_SHOWN && <li className="muted">and {formatCount(d.failures.length - FAILURES_SHOWN)} more</li>}

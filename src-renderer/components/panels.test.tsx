@@ -525,6 +525,13 @@ describe('Issue 17: the app tells the truth', () => {
   const storedV3 = { cache_id: 'b94d27b9934d3e08-v3', hash: 'b94d27b9934d3e08', version: 3, namespace: 'default', size: 10, source: 'a.bin', deduplicated: true, keys: [] };
   const capabilities = (over: object = {}) => ({ profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored', ...over });
 
+  it('a dropped file named with a bidi override or a new line is shown escaped, so it cannot pass for another name', async () => {
+    const { client } = fakeClient({ hashFile: () => new Promise(() => {}) });
+    const { store } = renderWith(<TransfersPanel />, { client });
+    await act(() => store.getState().storeFiles([file('bill\u202Efdp.exe'), file('two\nlines.txt')]));
+    expect(screen.getAllByRole('listitem').map((li) => li.querySelector('.name')!.textContent)).toEqual(['bill\\u202efdp.exe', 'two\\nlines.txt']);
+  });
+
   /** A drop whose store is under way (its answer still on the way), and main answering a cancel with `cancel`. */
   async function storing(cancel: (input: { transferId: string }) => unknown) {
     const { client, calls } = fakeClient({
