@@ -120,11 +120,15 @@ export interface ParsedCacheId {
   version: number;
 }
 
+/** A native cache id's hash and version, or null when `text` is not one. */
+export function cacheIdParts(text: string): ParsedCacheId | null {
+  const m = CACHE_ID_RE.exec(text.toLowerCase());
+  return m ? { hash: m[1] as CacheHash, version: Number(m[2]) } : null;
+}
+
 export function parseCacheId(value: unknown): ParsedCacheId {
-  if (typeof value === 'string') {
-    const m = CACHE_ID_RE.exec(value.toLowerCase());
-    if (m) return { hash: m[1] as CacheHash, version: Number(m[2]) };
-  }
+  const parts = typeof value === 'string' ? cacheIdParts(value) : null;
+  if (parts) return parts;
   throw new CacheError('invalid_cache_id', `${describe(value)} is not a cache id: expected <16 hex chars>-v<version>`);
 }
 

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { CacheError, isCacheError } from '../../../../src-shared/errors';
+import { cacheIdParts } from '../../../../src-shared/domain';
 import { cacheHashOfSha256, readAllBounded } from '../../hashing';
 import { mapLimit } from '../../keyed-lock';
 import type { ListOptions, ListPage, ObjectInfo, StorageBackend } from '../../storage/types';
@@ -165,8 +166,8 @@ export class MgraphFormat implements StoreFormat {
     if (isServiceHash(lower)) return { hash: lower };
     if (isGuid(lower)) return { cacheId: lower };
     // `<hash>-v<N>`: the Nth of the hash's versions now, as Versions numbers them (a delete renumbers those after it).
-    const numbered = /^([0-9a-f]{16})-v([1-9][0-9]{0,7})$/.exec(lower);
-    if (numbered) return { hash: numbered[1]!, version: Number(numbered[2]) };
+    const numbered = cacheIdParts(lower);
+    if (numbered) return numbered;
     if (value.includes('/')) {
       const info = await this.describeKey(value);
       if (info.cache_id) return { cacheId: info.cache_id };

@@ -197,8 +197,14 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             const current = isHashRef(found) ? found : null;
             const replaced = kind === 'corrupt' && !current;
             // Each version's time is its by-id ref's, as a lookup shows it.
-            const kept = (current?.cache_ids ?? []).filter((e) => !gone.has(e.cache_id)).map((e) => ({ ...e, timestamp: idRefs.get(e.cache_id)?.timestamp ?? e.timestamp }));
-            const retimed = kept.filter((e, i) => e.timestamp !== current!.cache_ids.filter((c) => !gone.has(c.cache_id))[i]!.timestamp).length;
+            let retimed = 0;
+            const kept = (current?.cache_ids ?? [])
+              .filter((e) => !gone.has(e.cache_id))
+              .map((e) => {
+                const timestamp = idRefs.get(e.cache_id)?.timestamp ?? e.timestamp;
+                if (timestamp !== e.timestamp) retimed++;
+                return { ...e, timestamp };
+              });
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
             const dropped = (current?.cache_ids.length ?? 0) - kept.length;
