@@ -474,6 +474,8 @@ export interface PrunePlanView {
   hashes: number;
   contentRemoved: number;
   bytesFreed: number;
+  /** Refs that could not be read (service layout): the versions they name were not judged, and are left alone. */
+  unreadableRefs: number;
   /** The oldest LIMITS.planRows versions; `more` says how many are not listed. */
   rows: PruneRow[];
   more: number;
@@ -490,6 +492,8 @@ export interface PruneResult {
   bytesFreed: number;
   /** Of those pruned, versions an interrupted earlier prune had left to do. */
   resumed: number;
+  /** As in the plan: versions left alone because their refs could not be read. */
+  unreadableRefs: number;
 }
 
 export interface StoredEntry {

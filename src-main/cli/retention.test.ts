@@ -81,7 +81,7 @@ describe('cache-admin prune', () => {
     expect(lines).toEqual([
       expect.objectContaining({ cache_id: old1.cache_id, reason: 'older_than', content_removed: false, bytes_freed: 0 }),
       expect.objectContaining({ cache_id: gone.cache_id, reason: 'older_than', content_removed: true, bytes_freed: 4 }),
-      { summary: { dry_run: true, versions: 2, hashes: 2, content_removed: 1, bytes_freed: 4 } },
+      { summary: { dry_run: true, versions: 2, hashes: 2, content_removed: 1, bytes_freed: 4, unreadable_refs: 0 } },
     ]);
     expect((await run('ls', 'docs/')).stdout).toBe(before);
 
@@ -89,7 +89,7 @@ describe('cache-admin prune', () => {
     expect(real.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ cache_id: old1.cache_id }),
       expect.objectContaining({ cache_id: gone.cache_id }),
-      { summary: { dry_run: false, pruned: 2, skipped: 0, resumed: 0, content_removed: 1, bytes_freed: 4 } },
+      { summary: { dry_run: false, pruned: 2, skipped: 0, resumed: 0, content_removed: 1, bytes_freed: 4, unreadable_refs: 0 } },
     ]);
     expect((await run('--ns', 'docs', 'versions', old1.hash)).stdout).toMatch(new RegExp(`^2  ${old2.cache_id}  `));
     expect((await run('--ns', 'docs', 'get', gone.hash)).code).toBe(1);

@@ -116,11 +116,12 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
   process.once('SIGINT', stop);
   try {
     const plan = await retention.planPrune(selection, { signal: controller.signal });
-    const planned = { versions: plan.versions.length, hashes: plan.hashes, content_removed: plan.contentRemoved, bytes_freed: plan.bytesFreed };
+    const planned = { versions: plan.versions.length, hashes: plan.hashes, content_removed: plan.contentRemoved, bytes_freed: plan.bytesFreed, unreadable_refs: plan.unreadableRefs };
+    const leftAlone = plan.unreadableRefs ? `; ${plan.unreadableRefs === 1 ? '1 ref could not be read, so the versions it names were' : `${plan.unreadableRefs} refs could not be read, so the versions they name were`} left alone (run verify)` : '';
     if (ctx.values['dry-run']) {
       plan.versions.forEach(print);
       if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: true, ...planned } })}\n`);
-      else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} contents removed, ${planned.bytes_freed} bytes freed)\n`);
+      else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} contents removed, ${planned.bytes_freed} bytes freed)${leftAlone}\n`);
       return EXIT_OK;
     }
     const progress = !json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
@@ -134,8 +135,8 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
       onWaiting: (namespace, until) => ctx.io.stderr.write(`cache-admin: note: another prune of ${namespace} holds it; waiting for it to finish (if it was killed, its hold runs out by ${until.toISOString()})\n`),
     });
     progress?.done();
-    if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed } })}\n`);
-    else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} contents removed, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}\n`);
+    if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs } })}\n`);
+    else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} contents removed, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
     return EXIT_OK;
   } finally {
     process.removeListener('SIGINT', stop);

@@ -524,7 +524,7 @@ describe('contract dispatch', () => {
       expect(await counts(dispatch)).toEqual(['alpha:250', 'beta:5']);
 
       const pruned = await dispatch('prune', { namespace: 'alpha', transferId: 'prune1' });
-      expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0 } });
+      expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0, unreadableRefs: 0 } });
       expect(await counts(dispatch)).toEqual(['beta:5']);
       expect(await dispatch('prunePlan', { namespace: 'alpha' })).toMatchObject({ ok: true, value: { versions: 0, rows: [], more: 0 } });
     });

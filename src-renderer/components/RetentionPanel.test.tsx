@@ -18,6 +18,7 @@ const plan = (versions: number, shown = Math.min(versions, 200)): PrunePlanView 
   hashes: versions,
   contentRemoved: versions,
   bytesFreed: versions * 100,
+  unreadableRefs: 0,
   rows: Array.from({ length: shown }, (_, i) => row(i)),
   more: versions - shown,
 });
@@ -32,6 +33,17 @@ describe('Retention panel', () => {
     expect(screen.getByTestId('plan-summary').textContent).toContain('250 versions of 250 hashes would go');
     expect(within(screen.getByRole('table', { name: 'Versions to prune' })).getAllByRole('row')).toHaveLength(201);
     expect(screen.getByText(/and 50 more versions/)).toBeTruthy();
+  });
+
+  it('says when refs could not be read and their versions were left alone, in the plan, with nothing else to prune, and after the run', async () => {
+    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unreadableRefs: 2 }) });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    expect(screen.getByTestId('plan-summary').textContent).toContain('would go (3 contents removed, 300 B freed), as of 2026-12-02 00:00:00Z. 2 refs could not be read, so the versions they name were left alone (run Verify).');
+    cleanup();
+    const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unreadableRefs: 1 }) });
+    await act(() => renderWith(<RetentionPanel />, { client: empty.client }).store.getState().loadRetention());
+    expect(screen.getByText(/Nothing to prune/).textContent).toContain('1 ref could not be read, so the versions it names were left alone (run Verify).');
   });
 
   it("says what each version frees: the content with its last version, a version's own copy (service layout), or nothing", async () => {
@@ -90,8 +102,8 @@ describe('Retention panel', () => {
     await waitFor(() => expect(calls.some((c) => c.method === 'cancel' && (c.input as { transferId: string }).transferId === prune.transferId)).toBe(true));
 
     const countsBefore = calls.filter((c) => c.method === 'stats').length;
-    await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0 })));
-    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version was already gone (deleted meanwhile).'));
+    await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0, unreadableRefs: 1 })));
+    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version was already gone (deleted meanwhile). 1 ref could not be read, so the versions it names were left alone (run Verify).'));
     expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
     // A new policy brings a new plan: the last prune's result, about the plan before, goes.

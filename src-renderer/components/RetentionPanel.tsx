@@ -177,12 +177,17 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
   );
 }
 
+/** Versions a plan could not judge: said wherever its outcome is. */
+function leftAlone(unreadableRefs: number): string {
+  return unreadableRefs > 0 ? ` ${counted(unreadableRefs, 'ref', 'refs')} could not be read, so the versions ${unreadableRefs === 1 ? 'it names were' : 'they name were'} left alone (run Verify).` : '';
+}
+
 function PlanView({ plan }: { plan: PrunePlanView }) {
-  if (plan.versions === 0) return <Empty>Nothing to prune: no version in {plan.namespace} is past its TTL or beyond the versions kept.</Empty>;
+  if (plan.versions === 0) return <Empty>Nothing to prune: no version in {plan.namespace} is past its TTL or beyond the versions kept.{leftAlone(plan.unreadableRefs)}</Empty>;
   return (
     <>
       <p role="status" data-testid="plan-summary">
-        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'content', 'contents')} removed, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.
+        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'content', 'contents')} removed, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.{leftAlone(plan.unreadableRefs)}
       </p>
       <div className="table-scroll">
         <table className="versions" aria-label="Versions to prune">
@@ -211,7 +216,7 @@ function PruneSummary({ result }: { result: PruneResult }) {
     <p role="status" className="ok-text" data-testid="prune-summary">
       Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'content', 'contents')} removed, {formatBytes(result.bytesFreed)} freed)
       {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} ${result.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)`}
-      {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.
+      {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.{leftAlone(result.unreadableRefs)}
     </p>
   );
 }

@@ -85,10 +85,17 @@ export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>):
   return out.sort((a, b) => (a.stored_at < b.stored_at ? -1 : a.stored_at > b.stored_at ? 1 : 0));
 }
 
-export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<PruneCandidate[]> {
-  if (cut.cutoffMs === null && cut.keep === null) return [];
-  const hashes = format.name === 'native' ? await listNative(format as NativeFormat, cut, signal) : await listService(format as MgraphFormat, cut, signal);
-  return selectVersions(cut, hashes);
+/** A namespace's candidates, and how many refs that may have named more could not be read (those versions are left alone). */
+export interface NamespacePlan {
+  candidates: PruneCandidate[];
+  unreadableRefs: number;
+}
+
+export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<NamespacePlan> {
+  if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0 };
+  if (format.name === 'native') return { candidates: selectVersions(cut, await listNative(format as NativeFormat, cut, signal)), unreadableRefs: 0 };
+  const { hashes, unreadableRefs } = await listService(format as MgraphFormat, cut, signal);
+  return { candidates: selectVersions(cut, hashes), unreadableRefs };
 }
 
 function checkSignal(signal?: AbortSignal): void {
@@ -148,7 +155,8 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
   return [...byHash.values()];
 }
 
-async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<ListedHash[]> {
+/** Its hashes, and the refs it could not read: damaged by-hash refs, and candidates' by-id refs missing or damaged. */
+async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<{ hashes: ListedHash[]; unreadableRefs: number }> {
   const { storage } = format;
   const ns = cut.namespace;
   const hashes: string[] = [];
@@ -156,9 +164,11 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
     const c = classifyKey(key);
     if (c?.kind === 'ref_by_hash' && isServiceHash(c.id!)) hashes.push(c.id!);
   }, signal);
+  let unreadableRefs = 0;
   const listed = await mapLimit(hashes, CONCURRENCY, async (hash): Promise<ListedHash | null> => {
     checkSignal(signal);
-    const ref = await format.readHashRef(ns, hash).catch(() => null); // an unreadable ref is verify's to report, not ours to prune
+    // A damaged ref is verify's to report (and repair's to rebuild), not ours to prune; one gone was deleted meanwhile.
+    const ref = await format.readHashRef(ns, hash).catch(() => void unreadableRefs++);
     if (!ref) return null;
     const versions = ref.cache_ids.map((e, i) => ({ version: i + 1, cache_id: e.cache_id, storedAtMs: e.timestamp, stored_at: new Date(e.timestamp).toISOString(), ownBytes: 0 }));
     return { hash, versions, contentBytes: 0 };
@@ -166,7 +176,7 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   const found = listed.filter((h): h is ListedHash => h !== null);
   // Each cache id has its own content files: their sizes, from the by-id refs (refs, never content) and one listing.
   const selected = selectVersions(cut, found);
-  if (selected.length === 0) return found;
+  if (selected.length === 0) return { hashes: found, unreadableRefs };
   const sizes = new Map<string, number>();
   await forEachPage(storage, `${ns}/data/`, (page) => page.objects.forEach((o) => sizes.set(o.key, o.size)));
   const own = new Map<string, number>();
@@ -184,10 +194,12 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
       v.ownBytes = own.get(v.cache_id) ?? 0;
       const ms = storedAt.get(v.cache_id);
       if (ms === undefined) continue;
-      if (ms === null) v.unreadable = true;
-      else [v.storedAtMs, v.stored_at] = [ms, new Date(ms).toISOString()];
+      if (ms === null) {
+        v.unreadable = true;
+        unreadableRefs++;
+      } else [v.storedAtMs, v.stored_at] = [ms, new Date(ms).toISOString()];
     }
   }
-  return found;
+  return { hashes: found, unreadableRefs };
 }
 

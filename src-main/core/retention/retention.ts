@@ -45,6 +45,8 @@ export interface PrunePlan {
   hashes: number;
   contentRemoved: number;
   bytesFreed: number;
+  /** Refs that could not be read (service layout: damaged, or a by-id ref gone): the versions they name are left alone. */
+  unreadableRefs: number;
 }
 
 export interface PruneProgress {
@@ -147,6 +149,7 @@ export class Retention {
     const byPolicy = selection.olderThanSeconds === undefined && !selection.expired && selection.keepVersions === undefined;
     const policy = selection.expired || byPolicy ? (await this.getPolicy()).policy : null;
     const versions: PruneCandidate[] = [];
+    let unreadableRefs = 0;
     for (const namespace of namespaces) {
       const rule = policy ? ruleFor(policy, namespace) : null;
       const cut: NamespaceCut = {
@@ -155,11 +158,13 @@ export class Retention {
         cutoffReason: selection.olderThanSeconds !== undefined ? 'older_than' : 'expired',
         keep: selection.keepVersions ?? (byPolicy ? rule!.keep_versions : null),
       };
-      versions.push(...(await planNamespace(this.format, cut, options.signal)));
+      const planned = await planNamespace(this.format, cut, options.signal);
+      versions.push(...planned.candidates);
+      unreadableRefs += planned.unreadableRefs;
     }
     const hashes = new Set(versions.map((v) => `${v.namespace}/${v.hash}`)).size;
     const contentRemoved = versions.filter((v) => v.content_removed).length;
-    return { now: now.toISOString(), namespaces, versions, hashes, contentRemoved, bytesFreed: versions.reduce((sum, v) => sum + v.bytes_freed, 0) };
+    return { now: now.toISOString(), namespaces, versions, hashes, contentRemoved, bytesFreed: versions.reduce((sum, v) => sum + v.bytes_freed, 0), unreadableRefs };
   }
 
   /**

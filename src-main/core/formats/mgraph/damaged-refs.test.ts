@@ -56,6 +56,7 @@ describe('the service layout with refs that disagree or are damaged', () => {
     const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
     expect(plan.versions.length).toBeGreaterThan(0);
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(false);
+    expect(plan.unreadableRefs).toBe(1); // said, not silently passed over
     await format.verify({ namespace: NS, repair: true });
     expect((await format.verify({ namespace: NS })).problems).toEqual([]);
     expect((await format.versions(NS, HASH)).map((v) => v.cache_id)).toContain(FIRST);
@@ -74,6 +75,7 @@ describe('the service layout with refs that disagree or are damaged', () => {
     const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
     expect(plan.versions.map((v) => v.cache_id)).not.toContain(FIRST);
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
+    expect(plan.unreadableRefs).toBe(1);
   });
 });
 
