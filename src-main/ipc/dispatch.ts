@@ -115,7 +115,7 @@ async function entryView(format: StoreFormat, namespace: string, ref: string, al
   const unread = { preview: '', previewTruncated: false, previewVerified: false };
   let opened;
   try {
-    opened = await format.retrieve(ns, lookup);
+    opened = await format.retrieve(ns, lookup, { previewBytes: previewLimit });
   } catch (err) {
     // The record without its content: the version exists, its bytes do not, or do not match its
     // hash (the service layout checks JSON and text whole, before it serves a byte).

@@ -162,6 +162,17 @@ export interface FormatHashResult {
   sha256: string | null;
 }
 
+export interface RetrieveOptions {
+  signal?: AbortSignal;
+  /**
+   * A look: the caller reads at most this many bytes of the record's content (0: none, only whether
+   * it can be served). Content a layout checks only whole (the service's JSON) and too big to read
+   * whole for a look is then served unchecked, as its first bytes: more of them than this, so the
+   * caller sees it cut.
+   */
+  previewBytes?: (record: FormatRecord) => number;
+}
+
 export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: (bytesDone: number) => void;
@@ -194,7 +205,7 @@ export interface StoreFormat {
   versions(namespace: string, hash: string): Promise<FormatVersion[]>;
   record(namespace: string, lookup: FormatLookup): Promise<FormatRecord>;
   /** What the layout's own reader serves, streamed. */
-  retrieve(namespace: string, lookup: FormatLookup, options?: { signal?: AbortSignal }): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }>;
+  retrieve(namespace: string, lookup: FormatLookup, options?: RetrieveOptions): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }>;
   /**
    * Refuses what this layout cannot store (an `as` or a layout option it does not take, a bad value)
    * with a typed error, before anything is read or written. `store` checks the same.
@@ -219,11 +230,12 @@ export async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffe
 
 /**
  * Whether a version's content can be served, without reading it (JSON in the service layout is
- * read whole, so checked): 'missing' when its file is gone, 'corrupt' when found so, else null.
+ * read whole, so checked, unless too big for a look): 'missing' when its file is gone, 'corrupt'
+ * when found so, else null.
  */
 export async function contentProblemOf(format: StoreFormat, record: FormatRecord): Promise<ContentProblem | null> {
   try {
-    const { content } = await format.retrieve(record.namespace, { cacheId: record.cache_id });
+    const { content } = await format.retrieve(record.namespace, { cacheId: record.cache_id }, { previewBytes: () => 0 });
     await content[Symbol.asyncIterator]().return?.(); // closes the stored file unread
     return null;
   } catch (err) {

@@ -26,6 +26,7 @@ import type {
   FormatVerifyOptions,
   FormatVerifyReport,
   FormatVersion,
+  RetrieveOptions,
   StoreFormat,
   TransferOptions,
 } from '../format';
@@ -71,6 +72,8 @@ const CONTENT_TYPES: Record<DataType, string> = { json: 'application/json', stri
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Content files up to this size are checked for another entry's bytes before a delete removes them. */
 const OVERWRITE_CHECK_BYTES = 64 << 20;
+/** JSON up to this size is checked whole before a look at it (a preview); bigger JSON is previewed unchecked (get and verify check it). */
+const CHECKED_LOOK_BYTES = 16 << 20;
 
 /** A ref that is there but cannot be read (`corrupt`) as a value; any other failure (the store unreachable) is thrown. */
 function unreadableRef(err: unknown): 'unreadable' {
@@ -302,14 +305,15 @@ export class MgraphFormat implements StoreFormat {
    * first listed. With no copy left the record is still read (contentKey null), so the entry can
    * be shown and deleted.
    */
-  private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string | null; head: Uint8Array | null }> {
+  private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string | null }> {
     const { idRef } = r;
     const copies = idRef.file_paths.content_files;
     let contentKey: string | null = null;
-    let head: Uint8Array | null = null;
+    // A JSON file's first character tells a string from other JSON: the file is never read whole here.
+    let first: number | null | undefined;
     for (const key of copies) {
-      head = idRef.file_type === 'json' ? await this.storage.get(key) : (await this.storage.exists(key)) ? new Uint8Array() : null;
-      if (head) {
+      first = idRef.file_type === 'json' ? await this.firstCharOf(key) : (await this.storage.exists(key)) ? undefined : null;
+      if (first !== null) {
         contentKey = key;
         break;
       }
@@ -321,7 +325,7 @@ export class MgraphFormat implements StoreFormat {
       if (metadata) break;
     }
     const data = metadata?.data;
-    const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : head && firstNonSpace(head) === 0x22 ? 'string' : 'json';
+    const dataType: DataType = idRef.file_type === 'binary' ? 'binary' : first === 0x22 ? 'string' : 'json';
     const childData = childDataIn((await mapLimit(ownDataFolders(idRef), LIST_CONCURRENCY, (folder) => this.listAll(`${folder}/`))).flat());
     const record: FormatRecord = {
       format: 'mgraph',
@@ -330,7 +334,7 @@ export class MgraphFormat implements StoreFormat {
       cache_id: r.cacheId,
       version: r.version,
       latest_version: r.latestVersion,
-      size: metadata?.content__size ?? head?.byteLength ?? 0,
+      size: metadata?.content__size ?? (contentKey ? ((await sizeOf(this.storage, contentKey)) ?? 0) : 0),
       stored_at: iso(idRef.timestamp),
       content_type: CONTENT_TYPES[dataType],
       data_type: dataType,
@@ -348,7 +352,49 @@ export class MgraphFormat implements StoreFormat {
       keys: entryKeys(idRef),
       child_data: childData.map((o) => ({ key: o.key, size: o.size })),
     };
-    return { record, contentKey, head: idRef.file_type === 'json' ? head : null };
+    return { record, contentKey };
+  }
+
+  /**
+   * A look at big JSON without parsing it whole: the file's first bytes as stored, a string's
+   * decoded; more than `previewBytes` of them, so the reader sees them cut (and so unchecked).
+   */
+  private async firstBytesUnchecked(key: string, dataType: DataType, previewBytes: number, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
+    const stream = await this.storage.getStream(key, { signal });
+    if (!stream) throw new CacheError('not_found', `${key} vanished while reading it`);
+    if (dataType !== 'string') return stream;
+    // An escape is at most 6 bytes of file for 1 of text: this many bytes of file give more text than asked for.
+    const wanted = 6 * (previewBytes + 1) + 2;
+    const parts: Uint8Array[] = [];
+    let read = 0;
+    const chunks = stream[Symbol.asyncIterator]();
+    try {
+      while (read < wanted) {
+        const next = await chunks.next();
+        if (next.done) break;
+        parts.push(next.value);
+        read += next.value.byteLength;
+      }
+    } finally {
+      await chunks.return?.();
+    }
+    return Readable.from([new TextEncoder().encode(jsonStringPrefix(Buffer.concat(parts).subarray(0, wanted)))]);
+  }
+
+  /** The first character of a file that is not white space (undefined: none), or null when there is no file: one chunk read, the rest left unread. */
+  private async firstCharOf(key: string): Promise<number | null | undefined> {
+    const stream = await this.storage.getStream(key);
+    if (!stream) return null;
+    const chunks = stream[Symbol.asyncIterator]();
+    try {
+      for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+        const found = firstNonSpace(next.value);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    } finally {
+      await chunks.return?.();
+    }
   }
 
   private async listAll(prefix: string): Promise<ObjectInfo[]> {
@@ -361,27 +407,34 @@ export class MgraphFormat implements StoreFormat {
    * What the service's retrieve serves: binary bytes (gzip decoded), a string's text, JSON as
    * stored; checked against the cache hash by verify's rules, so wrong content fails `corrupt`.
    */
-  async retrieve(namespace: string, lookup: FormatLookup, options: { signal?: AbortSignal } = {}): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }> {
+  async retrieve(namespace: string, lookup: FormatLookup, options: RetrieveOptions = {}): Promise<{ record: FormatRecord; content: AsyncIterable<Uint8Array> }> {
     const ns = parseServiceNamespace(namespace);
-    const { record, contentKey, head } = await this.readEntry(ns, await this.resolve(ns, lookup));
+    const { record, contentKey } = await this.readEntry(ns, await this.resolve(ns, lookup));
     if (!contentKey) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage (run verify)`);
+    const vanished = () => new CacheError('not_found', `the content of ${record.cache_id} vanished while reading it`);
     // Every version has a copy of its own: storing the content again adds a version beside the corrupt one.
     const wrongHash = (hash: string) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, 'delete this version, and store the content again if it is wanted: each version has a copy of its own'));
-    if (head) {
-      // Read whole already: checked before a byte is served.
+    if (record.details.file_type === 'json') {
+      const look = options.previewBytes?.(record);
+      if (look !== undefined && ((await sizeOf(this.storage, contentKey)) ?? 0) > Math.max(look, CHECKED_LOOK_BYTES)) {
+        return { record, content: await this.firstBytesUnchecked(contentKey, record.data_type, look, options.signal) };
+      }
+      // JSON hashes from its parsed value: read whole and checked before a byte is served.
+      const stored = await this.storage.get(contentKey, options);
+      if (!stored) throw vanished();
       let hash: string;
       try {
-        hash = rehashFile(head, 'json', { contentEncoding: record.content_encoding, jsonFieldPath: fieldPathOf(record) }).hash;
+        hash = rehashFile(stored, 'json', { contentEncoding: record.content_encoding, jsonFieldPath: fieldPathOf(record) }).hash;
       } catch (err) {
         throw new CacheError('corrupt', `the content of ${record.cache_id} is corrupt: it cannot be read back as JSON (${(err as Error).message.slice(0, 100)}); it was not served (run verify)`);
       }
       const wrong = wrongHash(hash);
       if (wrong) throw new CacheError('corrupt', wrong);
-      const bytes = record.data_type === 'string' ? new TextEncoder().encode(JSON.parse(new TextDecoder().decode(head)) as string) : head;
+      const bytes = record.data_type === 'string' ? new TextEncoder().encode(JSON.parse(new TextDecoder().decode(stored)) as string) : stored;
       return { record, content: Readable.from([bytes]) };
     }
     const stream = await this.storage.getStream(contentKey, options);
-    if (!stream) throw new CacheError('not_found', `the content of ${record.cache_id} vanished while reading it`);
+    if (!stream) throw vanished();
     const served = record.content_encoding === 'gzip' ? gunzipped(stream, record.cache_id) : stream;
     return { record, content: checkedContent(served, (sha256) => wrongHash(cacheHashOfSha256(sha256))) };
   }
@@ -707,6 +760,23 @@ function fieldPathOf(record: FormatRecord): string | null {
 function ordinals(ref: HashRef | null, cacheId: string): { version: number; latestVersion: number } {
   const ids = ref?.cache_ids.map((e) => e.cache_id) ?? [];
   return { version: ids.indexOf(cacheId) + 1, latestVersion: ids.indexOf(ref?.latest_id ?? '') + 1 };
+}
+
+/** The text of a JSON string's first bytes (`"…`, cut anywhere): escapes decoded; an escape or a UTF-8 sequence cut short is left out. */
+export function jsonStringPrefix(bytes: Uint8Array): string {
+  const text = new TextDecoder().decode(bytes, { stream: true }); // holds back a cut UTF-8 sequence
+  const start = text.indexOf('"') + 1;
+  let end = start;
+  while (end < text.length && text[end] !== '"') {
+    const length = text[end] !== '\\' ? 1 : text[end + 1] === 'u' ? 6 : 2;
+    if (end + length > text.length) break;
+    end += length;
+  }
+  try {
+    return JSON.parse(`"${text.slice(start, end)}"`) as string;
+  } catch {
+    return ''; // not a JSON string: verify and get say what is wrong with it
+  }
 }
 
 function firstNonSpace(bytes: Uint8Array): number | undefined {

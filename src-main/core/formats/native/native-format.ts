@@ -26,6 +26,7 @@ import type {
   FormatVersion,
   StoreFormat,
   TransferOptions,
+  RetrieveOptions,
 } from '../format';
 
 const EXPLANATIONS: Record<string, string> = {
@@ -101,8 +102,9 @@ export class NativeFormat implements StoreFormat {
     return this.toRecord(await this.cache.record(namespace, this.toLookup(lookup)));
   }
 
-  async retrieve(namespace: string, lookup: FormatLookup, options?: { signal?: AbortSignal }) {
-    const { record, content } = await this.cache.retrieve(namespace, this.toLookup(lookup), options);
+  /** Checked as it streams, so a preview costs what it reads. */
+  async retrieve(namespace: string, lookup: FormatLookup, options: RetrieveOptions = {}) {
+    const { record, content } = await this.cache.retrieve(namespace, this.toLookup(lookup), { signal: options.signal });
     return { record: await this.toRecord(record), content };
   }
 
