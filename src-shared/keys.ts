@@ -35,7 +35,7 @@ const FOUND_KEY_RE = /^[A-Za-z0-9_.~%!*'()+= \\/-]+$/;
  * "/", "." and empty segments dropped, ".." taking off the segment before it. Refused when it climbs
  * above the root, names a top-level dot folder (staging) or a dot file (temp files): none is a key.
  */
-export function resolveFoundKey(key: string): string {
+export function resolveFoundKey(key: string, options: { prefix?: boolean } = {}): string {
   if (typeof key === 'string' && key.length <= MAX_KEY_LENGTH && KEY_RE.test(key)) return key; // a key as stores write it: nothing to resolve
   assertKeyMatches(key, FOUND_KEY_RE);
   const segments: string[] = [];
@@ -44,7 +44,8 @@ export function resolveFoundKey(key: string): string {
     if (segment === '..') segments.pop();
     else if (segment !== '' && segment !== '.') segments.push(segment);
   }
-  if (segments.length === 0 || segments[0]!.startsWith('.') || segments[segments.length - 1]!.startsWith('.')) {
+  // A prefix may end in a dot folder below the root (a key's folder, as listings show it: isHidden); a key may not end in a dot file.
+  if (segments.length === 0 || segments[0]!.startsWith('.') || (!options.prefix && segments[segments.length - 1]!.startsWith('.'))) {
     throw new CacheError('invalid_key', `${JSON.stringify(key.slice(0, 100))} names no key: a store keeps its own files (staging, temp files) under names starting with "."`);
   }
   return segments.join('/');
@@ -69,7 +70,7 @@ export function assertValidPrefix(prefix: string): void {
 
 /** A prefix to list what a store holds, keys it did not write included (resolveFoundKey). */
 export function assertReadablePrefix(prefix: string): void {
-  if (prefix !== '') resolveFoundKey(prefix);
+  if (prefix !== '') resolveFoundKey(prefix, { prefix: true });
 }
 
 /** Whether a check passes, for schemas that refine with a predicate. */

@@ -557,6 +557,13 @@ export class LocalFolderStorage implements StorageBackend {
     return this.rootPrefix + (path.sep === '/' ? resolved : resolved.split('/').join(path.sep));
   }
 
+  /** The folder a listing's folder key (`a/b/`, '' for the root) names: a dot folder below the root is a key's folder (isHidden). */
+  private folderPathOf(dirKey: string): string {
+    if (!dirKey) return this.root;
+    const resolved = resolveFoundKey(dirKey, { prefix: true });
+    return this.rootPrefix + (path.sep === '/' ? resolved : resolved.split('/').join(path.sep));
+  }
+
   /** Creates a file for writing, and its folder on first use (folders are not pre-created per write). */
   private async createFile(file: string): Promise<number> {
     for (let attempt = 0; ; attempt++) {
@@ -864,7 +871,7 @@ export class LocalFolderStorage implements StorageBackend {
     assertReadablePrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     let found = false;
-    await walkFolder(dirKey ? this.foundPathOf(dirKey.slice(0, -1)) : this.root, dirKey, prefix.slice(dirKey.length), (keys) => {
+    await walkFolder(this.folderPathOf(dirKey), dirKey, prefix.slice(dirKey.length), (keys) => {
       found ||= keys.length > 0;
       visit(keys);
     });
@@ -905,7 +912,7 @@ export class LocalFolderStorage implements StorageBackend {
    * added or removed since: listing page after page re-reads only what changed.
    */
   private async readSortedDir(key: string): Promise<FolderEntry[]> {
-    const dir = key ? this.foundPathOf(key.slice(0, -1)) : this.root;
+    const dir = this.folderPathOf(key);
     const kept = this.sortedFolders.get(dir);
     try {
       if (kept) {

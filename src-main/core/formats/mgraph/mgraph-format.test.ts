@@ -349,6 +349,10 @@ describe('service cache keys Cache Admin never writes, on a local folder', () =>
     }
     expect(await format.namespaces()).toMatchObject([{ name: 'site', entries: 5, versions: 5 }]);
     for (const [i, id] of ids.entries()) expect(JSON.parse(utf8(await collect((await format.retrieve('site', { cacheId: id })).content)))).toEqual({ n: i });
+    // Verify, and a listing folder by folder, go into the dot folder (they refused the whole store).
+    expect((await format.verify()).problems).toEqual([]);
+    expect((await format.listKeys('site/data/key-based/example.com/', { delimiter: '/' })).prefixes).toEqual(['site/data/key-based/example.com/.well-known/']);
+    expect((await format.listKeys('site/data/key-based/example.com/.well-known/', { delimiter: '/' })).prefixes).toEqual(['site/data/key-based/example.com/.well-known/sec/']);
     for (const id of ids) await format.delete('site', { cacheId: id });
     expect((await format.storage.list('site/')).objects).toEqual([]);
     // A ref naming a file outside the root, or a top-level dot folder, is refused, and nothing is read.
