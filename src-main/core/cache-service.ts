@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { canonicalJsonFromText } from '../../src-shared/canonical-json';
 import type { CacheHash, CacheId, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
 import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecordProblem } from '../../src-shared/domain';
-import { CacheError } from '../../src-shared/errors';
+import { CacheError, isCacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
 import { checkedContent, corruptContent } from './formats/checked-content';
 import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
@@ -225,8 +225,12 @@ export class CacheService {
       const failed = (await Promise.allSettled([writeViews(), this.keepContent(record, data, staged, signal)])).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     } catch (err) {
-      await this.allocation.run(lockKey, () => this.holdingDeletionMarker(ns, hash, async (inTime) => this.removeVersions(ns, hash, [record.version], await this.listHash(ns, hash), inTime))).catch(() => undefined);
-      throw err;
+      const takenBack = await this.allocation
+        .run(lockKey, () => this.holdingDeletionMarker(ns, hash, async (inTime) => this.removeVersions(ns, hash, [record.version], await this.listHash(ns, hash), inTime, { takingBack: true })))
+        .then(() => true, () => false);
+      if (takenBack) throw err;
+      const said = isCacheError(err) ? err : new CacheError('internal', (err as Error).message);
+      throw new CacheError(said.code, `${said.message}; its version ${record.cache_id} was written and could not be taken back (run verify)`, { cause: err });
     }
     return record;
   }
@@ -529,7 +533,7 @@ export class CacheService {
         if (versions.length === 0 && (version !== undefined || !listed.latest)) {
           throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
         }
-        return this.removeVersions(ns, hash, versions, listed, inTime, options.quarantine);
+        return this.removeVersions(ns, hash, versions, listed, inTime, { quarantine: options.quarantine });
       }),
     );
   }
@@ -557,7 +561,11 @@ export class CacheService {
    * Removes versions, holding the hash's deletion marker: each one's views, then its record. Then
    * latest names the newest version left; with none left, latest and the bytes go too.
    */
-  private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listed: HashListing, inTime: () => boolean, quarantine = false): Promise<DeleteResult> {
+  /**
+   * `takingBack`: a failed store's own version. Its views are removed where they can be: one that
+   * cannot (behind a link, under a file) was never written, and must not keep the record served.
+   */
+  private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listed: HashListing, inTime: () => boolean, { quarantine = false, takingBack = false } = {}): Promise<DeleteResult> {
     const deleted: CacheId[] = [];
     const quarantined: string[] = [];
     for (const version of versions) {
@@ -569,7 +577,7 @@ export class CacheService {
       const known = stored ?? (summary ? { ...summary, namespace: ns, hash, sha256: '', content_type: '' } : null);
       const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
       // References go first and the record last, so no reference ever points at a missing record.
-      for (const key of views) await this.storage.delete(key);
+      for (const key of views) await this.storage.delete(key).catch((err: unknown) => (takingBack ? undefined : Promise.reject(err)));
       const aside = quarantine ? await this.quarantineCopy(recordKey) : null;
       if (aside) quarantined.push(aside);
       await this.storage.delete(recordKey);

@@ -1,6 +1,10 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { CacheError } from '../../src-shared/errors';
 import { CacheService } from './cache-service';
+import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import { verifyStore } from './verify';
 
@@ -34,6 +38,37 @@ describe('a store that fails after its bytes were placed', () => {
     vi.restoreAllMocks();
     expect(Buffer.from((await storage.get(cache.layout.content('ns' as never, first.hash)))!).toString()).toBe('kept');
     expect((await verifyStore(cache, { orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+});
+
+describe('a store that fails while writing its views (a local folder)', () => {
+  it.each([
+    ['a file where the temporal folder goes', (dir: string) => fs.writeFile(path.join(dir, 'ns', 'temporal'), '')],
+    ['a link where the temporal folder goes', (dir: string) => fs.symlink(os.tmpdir(), path.join(dir, 'ns', 'temporal'))],
+  ])('%s: the store fails and takes its version back, so nothing is served (get served it, versions did not know it)', async (_what, plant) => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'failed-view-'));
+    await fs.mkdir(path.join(dir, 'ns'));
+    await plant(dir);
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    await expect(cache.store('ns', bytes('view cannot be written'))).rejects.toMatchObject({ code: 'io_error' });
+    expect((await fs.readdir(path.join(dir, 'ns'), { recursive: true })).filter((name) => name.startsWith('objects'))).toEqual([]);
+    // Nothing but what was planted (verify reports a link inside the store).
+    expect((await verifyStore(cache, { orphanGraceMs: 0 })).problems.filter((p) => p.key !== 'ns/temporal')).toEqual([]);
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('one whose version cannot be taken back says so, with the version, instead of "nothing was written"', async () => {
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage);
+    const copy = storage.copy.bind(storage);
+    vi.spyOn(storage, 'copy').mockImplementation(async (from, to, options) => {
+      if (to.includes('/temporal/')) throw new CacheError('io_error', `cannot write ${to}`);
+      return copy(from, to, options);
+    });
+    const remove = storage.delete.bind(storage);
+    vi.spyOn(storage, 'delete').mockImplementation(async (key) => (key.includes('.v0') ? Promise.reject(new CacheError('io_error', `cannot delete ${key}`)) : remove(key)));
+    await expect(cache.store('ns', bytes('stuck'))).rejects.toMatchObject({ code: 'io_error', message: expect.stringMatching(/^cannot write ns\/temporal\/.*; its version [0-9a-f]{16}-v1 was written and could not be taken back \(run verify\)$/) });
+    vi.restoreAllMocks();
   });
 });
 

@@ -713,7 +713,14 @@ export class LocalFolderStorage implements StorageBackend {
    */
   private refuseLinkedFolders(dir: string): void {
     for (let at = dir; at.startsWith(this.rootPrefix); at = path.dirname(at)) {
-      if (fsSync.lstatSync(at, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      let found: fsSync.Stats | undefined;
+      try {
+        found = fsSync.lstatSync(at, { throwIfNoEntry: false });
+      } catch (err) {
+        if (errno(err) === 'ENOTDIR') continue; // a file where a folder goes, further up: the write or delete itself says so
+        throw fileSystemError(err, `cannot lstat ${at}`);
+      }
+      if (found?.isSymbolicLink()) {
         throw new CacheError('io_error', `${at} is a link inside the store; links are never followed there, so nothing was written or deleted`);
       }
     }
@@ -946,6 +953,7 @@ export class LocalFolderStorage implements StorageBackend {
     this.refuseLinkedFolders(path.dirname(file));
     await this.checkRoot(); // a delete in a store that is gone would "succeed" on nothing
     await fs.rm(file, { force: true }).catch((err: unknown) => {
+      if (errno(err) === 'ENOTDIR') return; // a file where one of its folders goes: the key cannot be there
       throw fileSystemError(err, `cannot delete ${file}`);
     });
     await this.pruneEmptyFolders(path.dirname(file));
