@@ -265,6 +265,7 @@ describe('cli', () => {
     [['bogus'], 2, 'unknown command'],
     [['store', '--frobnicate', 'x'], 2, 'Unknown option'],
     [['store', '--as', 'xml', 'x'], 2, '--as takes'],
+    [['store', '--as', 'string', 'x'], 2, "--as string is not taken by this store's layout (native): it takes bytes, json"],
     [['--ns', '-a', 'stats'], 2, "argument is ambiguous. Did you forget to specify the option argument for '--ns'? To specify"],
   ])('%j exits %i with one clear line on stderr', async (args, code, message) => {
     const r = await cli(['--store', store, ...args]);
@@ -303,6 +304,8 @@ describe('cli', () => {
       expect(r.code, bad).toBe(2);
       expect(r.stderr).toMatch(bad === '-5' ? /--max-entry-size/ : /--max-entry-size takes a size/);
     }
+    // A bad value in the environment is named as the environment's, not as a flag never given.
+    expect((await cli(['--store', limited, 'namespaces'], { env: { CACHE_ADMIN_MAX_ENTRY_SIZE: 'bogus' } })).stderr).toBe('cache-admin: invalid_input: $CACHE_ADMIN_MAX_ENTRY_SIZE takes a size such as 1048576, 512M or 2G, not "bogus"\n');
   });
 
   it('invalid input writes nothing to the store', async () => {

@@ -174,10 +174,12 @@ function one(args: string[], what: string): string {
 
 type StoreAs = NonNullable<FormatStoreInput['as']>;
 
-function storeAs(value: string | undefined, allowed: readonly StoreAs[]): StoreAs {
+/** `layout`: the open store's, when it takes fewer than every kind (string is the service layout's). */
+function storeAs(value: string | undefined, allowed: readonly StoreAs[], layout?: string): StoreAs {
   const as = value ?? 'bytes';
-  if (!(allowed as readonly string[]).includes(as)) throw usageError(`--as takes ${allowed.join(', ')}`);
-  return as as StoreAs;
+  if ((allowed as readonly string[]).includes(as)) return as as StoreAs;
+  const known = (['bytes', 'string', 'json'] as const).includes(as as StoreAs);
+  throw usageError(known && layout ? `--as ${as} is not taken by this store's layout (${layout}): it takes ${allowed.join(', ')}` : `--as takes ${allowed.join(', ')}`);
 }
 
 /** A hash, cache id, SHA-256 or entry key argument (as the layout reads them) plus an optional --version. */
@@ -228,7 +230,7 @@ function waitingNote(io: CliIo, file: string): { arrived: () => void } {
 
 async function cmdStore(ctx: Ctx): Promise<number> {
   const { format } = ctx;
-  const as = storeAs(ctx.values.as, format.capabilities.storeAs);
+  const as = storeAs(ctx.values.as, format.capabilities.storeAs, format.name);
   const input = { as, options: ctx.values.strategy === undefined ? undefined : { strategy: ctx.values.strategy } };
   // The layout refuses what it cannot store (--strategy on a native store) before anything is read.
   format.checkStoreInput(input);

@@ -28,11 +28,13 @@ const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 10
 
 /** `--max-entry-size 512M` (or `$CACHE_ADMIN_MAX_ENTRY_SIZE`): bytes, or K/M/G/T (binary units). */
 export function maxEntryBytesOf(values: StoreValues, env: NodeJS.ProcessEnv): number | undefined {
-  const text = values['max-entry-size'] ?? env.CACHE_ADMIN_MAX_ENTRY_SIZE;
+  const given = values['max-entry-size'];
+  const text = given ?? env.CACHE_ADMIN_MAX_ENTRY_SIZE;
   if (text === undefined) return undefined;
+  const named = given === undefined ? '$CACHE_ADMIN_MAX_ENTRY_SIZE' : '--max-entry-size';
   const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
   const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : Number.NaN;
-  if (!Number.isSafeInteger(bytes) || bytes < 1) throw usageError(`--max-entry-size takes a size such as 1048576, 512M or 2G, not ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw usageError(`${named} takes a size such as 1048576, 512M or 2G, not ${JSON.stringify(text)}`);
   return bytes;
 }
 

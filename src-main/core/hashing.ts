@@ -30,6 +30,8 @@ export interface ReadOptions {
   buffers?: ChunkBuffers;
   /** Stops a read that waits (a pipe with no writer yet). */
   signal?: AbortSignal;
+  /** Hears a regular file's size before its first read (to refuse it unread); the reads still go to its end. */
+  onFileSize?: (size: number) => void;
 }
 
 /** The bytes of a source as a stream of chunks (big files are read in chunks, never whole). */
@@ -110,6 +112,7 @@ async function* readStreamFile(stream: AsyncIterable<Uint8Array>, fd: number, op
     yield* stream;
     return;
   }
+  options.onFileSize?.(stats.size);
   yield* readRegularFile(fd, null, stats.size > 0, options.buffers ?? freshBuffers(READ_CHUNK));
 }
 
@@ -143,6 +146,7 @@ async function* readFileChunks(file: string, options: ReadOptions): AsyncIterabl
       yield* readDevice(file, buffers);
       return;
     }
+    options.onFileSize?.(stats.size);
     let position = 0;
     if (stats.size > 0 && stats.size < READ_CHUNK) {
       const data = Buffer.allocUnsafe(stats.size + 1);
@@ -247,8 +251,12 @@ async function pumpChunks(source: ContentSource, options: PumpOptions, sink: Has
   const tooLarge = () => tooLargeError(options.maxBytes!, limit);
   if (source.kind === 'stream' && options.maxBytes !== undefined && (source.size ?? 0) > options.maxBytes) throw tooLarge();
   let size = 0;
+  // A file that says it is over the limit is refused before a byte of it is read or written.
+  const onFileSize = (fileSize: number) => {
+    if (options.maxBytes !== undefined && fileSize > options.maxBytes) throw tooLarge();
+  };
   try {
-    for await (const raw of chunksOf(source, options)) {
+    for await (const raw of chunksOf(source, { ...options, onFileSize })) {
       if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
       const chunk = raw instanceof Uint8Array ? raw : new Uint8Array(raw as ArrayBuffer);
       size += chunk.byteLength;

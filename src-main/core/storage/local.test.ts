@@ -291,6 +291,21 @@ describe('local folder specifics', () => {
     expect(openFiles()).toBe(before); // the source, the spool and its direct-I/O twin all closed
   });
 
+  it('a file that says it is over the limit is refused before a byte of it is read or staged (was read and written up to the limit)', async () => {
+    const dir = await tempRoot();
+    const source = path.join(dir, 'sparse');
+    await fs.writeFile(source, '');
+    await fs.truncate(source, 64 * RING_BUFFER_BYTES);
+    const storage = await LocalFolderStorage.open(path.join(dir, 'store'));
+    let read = 0;
+    await expect(storage.stage({ kind: 'file', path: source }, { maxBytes: RING_BUFFER_BYTES, onProgress: (done) => (read = done) })).rejects.toMatchObject({
+      code: 'too_large',
+      message: `content is larger than the ${RING_BUFFER_BYTES}-byte limit for one entry`,
+    });
+    expect(read).toBe(0);
+    expect(await fs.readdir(path.join(dir, 'store', STAGING_DIR)).catch(() => [])).toEqual([]);
+  });
+
   it('counts namespaces and stats from names alone: no stat per key, the same numbers as from sizes', async () => {
     const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'));
     const cache = new CacheService(storage);
