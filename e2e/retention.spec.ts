@@ -56,7 +56,7 @@ test('set a TTL, see expired badges, preview the prune, prune with confirmation,
   await panel.getByRole('button', { name: 'Save policy' }).click();
   await expect(panel.getByTestId('store-ttl')).toHaveText('30d');
   await expect(panel.getByTestId('namespace-ttl')).toHaveText('store-wide');
-  await expect(panel.getByTestId('plan-summary')).toContainText('30 versions of 30 hashes would go (30 contents removed');
+  await expect(panel.getByTestId('plan-summary')).toContainText('30 versions of 30 hashes would go (30 hashes gone entirely');
   await expect(panel.getByRole('table', { name: 'Versions to prune' }).locator('tbody tr')).toHaveCount(30);
   await screenshot(page, '19-retention-plan');
   await noSeriousAxeViolations(page, 'retention');
@@ -89,7 +89,7 @@ test('set a TTL, see expired badges, preview the prune, prune with confirmation,
   await expect(dialog.getByRole('button', { name: 'Keep them' })).toBeFocused();
   await noSeriousAxeViolations(page, 'prune confirmation');
   await dialog.getByRole('button', { name: 'Prune', exact: true }).click();
-  await expect(panel.getByTestId('prune-summary')).toHaveText(/^Pruned 30 versions from old \(30 contents removed, [\d.]+ [kK]?B freed\)\.$/);
+  await expect(panel.getByTestId('prune-summary')).toHaveText(/^Pruned 30 versions from old \(30 hashes gone entirely, [\d.]+ [kK]?B freed\)\.$/);
   await expect(panel.getByText(/Nothing to prune/)).toBeVisible();
   await expect(row('old')).toContainText('1 entry');
   await expect(row('other')).toContainText('3 entries');

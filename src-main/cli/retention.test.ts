@@ -95,7 +95,7 @@ describe('cache-admin prune', () => {
     expect((await run('--ns', 'docs', 'get', gone.hash)).code).toBe(1);
     expect((await run('verify')).stdout).toMatch(/: no problems\n$/);
     expect(existsSync(path.join(dir, '_cache-admin.d', 'prune'))).toBe(false);
-    expect((await run('--ns', 'docs', 'prune', '--expired')).stdout).toBe('pruned 0 versions (0 contents removed, 0 bytes freed)\n');
+    expect((await run('--ns', 'docs', 'prune', '--expired')).stdout).toBe('pruned 0 versions (0 hashes gone entirely, 0 bytes freed)\n');
   });
 
   it('refuses a bad age, and an age with --expired, with invalid_input (exit 2)', async () => {

@@ -23,7 +23,7 @@ async function renderExample(): Promise<string> {
   const record = new TextDecoder().decode((await storage.get(first.keys[1]!))!);
   return [
     START,
-    '`cache-admin store greeting.txt` (new content) writes these keys, in this order:',
+    '`cache-admin store greeting.txt` (new content) writes these keys: content, record, then the temporal entry and latest together, the index entry last:',
     '',
     '```',
     ...first.keys,

@@ -39,7 +39,7 @@ describe('Retention panel', () => {
     const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unreadableRefs: 2 }) });
     const { store } = renderWith(<RetentionPanel />, { client });
     await act(() => store.getState().loadRetention());
-    expect(screen.getByTestId('plan-summary').textContent).toContain('would go (3 contents removed, 300 B freed), as of 2026-12-02 00:00:00Z. 2 refs could not be read, so the versions they name were left alone (run Verify).');
+    expect(screen.getByTestId('plan-summary').textContent).toContain('would go (3 hashes gone entirely, 300 B freed), as of 2026-12-02 00:00:00Z. 2 refs could not be read, so the versions they name were left alone (run Verify).');
     cleanup();
     const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unreadableRefs: 1 }) });
     await act(() => renderWith(<RetentionPanel />, { client: empty.client }).store.getState().loadRetention());
@@ -103,7 +103,7 @@ describe('Retention panel', () => {
 
     const countsBefore = calls.filter((c) => c.method === 'stats').length;
     await act(async () => finish(ok({ namespace: 'default', planned: 3, pruned: 2, skipped: 1, contentRemoved: 2, bytesFreed: 200, resumed: 0, unreadableRefs: 1 })));
-    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 contents removed, 200 B freed); 1 version was already gone (deleted meanwhile). 1 ref could not be read, so the versions it names were left alone (run Verify).'));
+    await waitFor(() => expect(screen.getByTestId('prune-summary').textContent).toBe('Pruned 2 versions from default (2 hashes gone entirely, 200 B freed); 1 version was already gone (deleted meanwhile). 1 ref could not be read, so the versions it names were left alone (run Verify).'));
     expect(calls.filter((c) => c.method === 'stats')).toHaveLength(countsBefore + 1);
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
     // A new policy brings a new plan: the last prune's result, about the plan before, goes.

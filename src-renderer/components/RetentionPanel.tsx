@@ -85,7 +85,7 @@ export function RetentionPanel() {
             Prune {counted(planned.versions, 'version', 'versions')} from <code>{planned.namespace}</code>?
           </h2>
           <p>
-            {counted(planned.hashes, 'hash', 'hashes')}; {counted(planned.contentRemoved, 'content is', 'contents are')} removed with their last version, freeing {formatBytes(planned.bytesFreed)}. Other namespaces are not touched. This cannot be undone.
+            {counted(planned.hashes, 'hash', 'hashes')}; {counted(planned.contentRemoved, 'hash goes', 'hashes go')} entirely with {planned.contentRemoved === 1 ? 'its' : 'their'} last version, freeing {formatBytes(planned.bytesFreed)}. Other namespaces are not touched. This cannot be undone.
           </p>
           <div className="row-actions">
             <button
@@ -187,7 +187,7 @@ function PlanView({ plan }: { plan: PrunePlanView }) {
   return (
     <>
       <p role="status" data-testid="plan-summary">
-        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'content', 'contents')} removed, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.{leftAlone(plan.unreadableRefs)}
+        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'hash', 'hashes')} gone entirely, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.{leftAlone(plan.unreadableRefs)}
       </p>
       <div className="table-scroll">
         <table className="versions" aria-label="Versions to prune">
@@ -214,7 +214,7 @@ function PlanView({ plan }: { plan: PrunePlanView }) {
 function PruneSummary({ result }: { result: PruneResult }) {
   return (
     <p role="status" className="ok-text" data-testid="prune-summary">
-      Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'content', 'contents')} removed, {formatBytes(result.bytesFreed)} freed)
+      Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'hash', 'hashes')} gone entirely, {formatBytes(result.bytesFreed)} freed)
       {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} ${result.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)`}
       {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.{leftAlone(result.unreadableRefs)}
     </p>
