@@ -106,15 +106,43 @@ describe('verify', () => {
     expect(new Set(report.problems.map((p) => p.kind))).toEqual(new Set(['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover']));
 
     const repaired = await verifyStore(cache, { namespace: 'ns', repair: true });
-    expect(repaired.repaired?.map((r) => r.kind).sort()).toEqual(['orphan', 'stale_latest', 'temp_leftover']);
+    expect(repaired.repaired?.map((r) => r.kind).sort()).toEqual(['dangling_ref', 'orphan', 'stale_latest', 'temp_leftover']);
     expect(existsSync(temp)).toBe(false);
     expect(await cache.storage.exists(`_quarantine/${orphanKey}`)).toBe(true); // moved, never deleted
     expect((await cache.record('ns', { hash: h('stale') })).version).toBe(2);
+    // The record removed by hand is back, from its index entry (a copy of it): its views are whole again.
+    expect(await cache.record('ns', { hash: h('unrecord'), version: 1 })).toMatchObject({ version: 1, source: 'unrecord.txt' });
 
     const after = await verifyStore(cache, { namespace: 'ns' });
-    expect(new Set(after.problems.map((p) => p.kind))).toEqual(new Set(['corrupt', 'missing_content', 'dangling_ref', 'misplaced']));
-    expect(summary(after.problems)).toEqual(summary(report.problems.filter((p) => ['corrupt', 'missing_content', 'dangling_ref', 'misplaced'].includes(p.kind))));
+    expect(new Set(after.problems.map((p) => p.kind))).toEqual(new Set(['corrupt', 'missing_content', 'misplaced']));
+    expect(summary(after.problems)).toEqual(summary(report.problems.filter((p) => ['corrupt', 'missing_content', 'misplaced'].includes(p.kind))));
     expect(await cache.namespaceNames()).toEqual(['ns']); // the quarantine is not a namespace
+  });
+
+  it('a latest pointer naming a version that has no record: repair points it at the newest there is (the app showed the missing one)', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('pointed'));
+    const latestKey = cache.layout.latest('ns' as never, stored.hash);
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    await cache.storage.put(latestKey, encodeRecord({ ...record, version: 7, cache_id: `${stored.hash}-v7` as never }));
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.problems.map((p) => [p.kind, p.key, p.detail])).toEqual([['dangling_ref', latestKey, 'latest names v7, which has no record; the newest is v1']]);
+    expect(report.repaired).toEqual([{ kind: 'dangling_ref', key: latestKey, action: 'pointed latest at v1' }]);
+    expect((await cache.record('ns', { hash: stored.hash })).version).toBe(1);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
+  it('an index entry that does not agree with its own name or the bytes is not taken for the lost record', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('six b.'));
+    const entry = (await cache.storage.list('ns/')).objects.map((o) => o.key).find((k) => k.includes('~'))!;
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
+    await cache.storage.put(entry, encodeRecord({ ...record, size: 5 }));
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.problems).toContainEqual({ kind: 'dangling_ref', key: entry, hash: stored.hash, detail: 'version index entry for v1, which has no record' });
+    expect(report.repaired?.filter((r) => r.kind === 'dangling_ref')).toEqual([]);
+    expect(await cache.storage.exists(cache.layout.record('ns' as never, stored.hash, 1))).toBe(false);
   });
 
   it('finds a flipped last byte in content read whole (small) and streamed (over 1 MiB)', async () => {
@@ -231,6 +259,6 @@ describe('verify', () => {
     expect(ok).toMatchObject({ code: 0 });
     expect(ok.stdout).toMatch(/no problems/);
     const repaired = await cli(['--store', dir, '--json', 'verify', '--repair']);
-    expect(JSON.parse(repaired.stdout).repaired).toHaveLength(3);
+    expect(JSON.parse(repaired.stdout).repaired).toHaveLength(4); // a stale latest, an orphan, a temp leftover, a record restored from its index entry
   });
 });

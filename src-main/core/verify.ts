@@ -9,6 +9,7 @@ import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
 import { assertWritable } from './storage/read-only';
 import type { Leftover, ObjectInfo, StorageBackend } from './storage/types';
+import type { KeyLayout } from './layout';
 
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 
@@ -57,6 +58,17 @@ interface HashKeys {
   records: Map<number, ObjectInfo>;
   entries: Map<number, ObjectInfo>;
   temporal: Map<number, ObjectInfo>;
+}
+
+/** The record a version index entry holds, when it is that version's and agrees with the entry's name and the content's size. */
+async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: string, expected: { ns: string; hash: CacheHash; version: number; size: number }): Promise<{ record: VersionRecord; bytes: Uint8Array } | null> {
+  const named = layout.parseVersionEntry(expected.hash, key);
+  const bytes = await storage.get(key);
+  const decoded = bytes && decodeRecord(bytes);
+  if (!named || !decoded || 'problem' in decoded) return null;
+  const { record } = decoded;
+  const agrees = record.namespace === expected.ns && record.hash === expected.hash && record.version === expected.version && record.size === expected.size && record.size === named.size && record.stored_at === named.stored_at;
+  return agrees ? { record, bytes: bytes! } : null;
 }
 
 /**
@@ -164,6 +176,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             const sha256 = await sha256Of(cache, k.content, options.signal);
             if (sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash) {
               report('corrupt', info.key, hash, `v${version} records ${record.size} bytes, but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
+              const fixed = { ...record, size: k.content.size };
+              await repair('corrupt', info.key, `rewrote v${version}'s size as ${fixed.size} bytes (its content hashes right)`, async () => {
+                const data = encodeRecord(fixed);
+                await storage.put(info.key, data, { durable: true });
+                // Its views are copies of it (hard links in a folder, which the new record no longer is).
+                const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === version ? [layout.latest(ns, hash)] : [])];
+                for (const view of views) await storage.copy(info.key, view, { data });
+                records.set(version, fixed);
+              });
             } else report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
           }
         }
@@ -176,14 +197,29 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
         }
 
-        for (const [version, info] of k.entries) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record`);
+        // A record gone (by hand) while its index entry is left: the entry is a copy of the record, its
+        // name carries the version, time and size, so a copy that agrees with it and with the bytes brings the version back.
+        for (const [version, info] of k.entries) {
+          if (k.records.has(version)) continue;
+          const copy = k.content ? await recordCopyIn(storage, layout, info.key, { ns, hash, version, size: k.content.size }) : null;
+          report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record${copy ? '; it holds a copy of the record, which a repair restores' : ''}`);
+          if (!copy) continue;
+          const recordKey = layout.record(ns, hash, version);
+          await repair('dangling_ref', info.key, `restored the record of v${version} from it`, async () => {
+            await storage.put(recordKey, copy.bytes, { ifAbsent: true, durable: true });
+            records.set(version, copy.record);
+            k.records.set(version, { ...info, key: recordKey });
+          });
+        }
         for (const [version, info] of k.temporal) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `temporal entry for v${version}, which has no record`);
 
         const newest = Math.max(0, ...records.keys());
         const latestKey = layout.latest(ns, hash);
         const latest = k.latest ? await readRecord(storage, latestKey) : null;
         if (latest && !k.records.has(latest.version)) {
-          report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record`);
+          report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record${newest > 0 ? `; the newest is v${newest}` : ''}`);
+          const record = records.get(newest);
+          if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
         } else if (newest > 0 && (!latest || latest.version !== newest)) {
           const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
           report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
