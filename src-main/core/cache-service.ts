@@ -635,21 +635,12 @@ export class CacheService {
    * then `<…>.2`, `<…>.3`), so a later repair never replaces what an earlier one kept; null when
    * the key is gone.
    */
-  private async quarantineCopy(key: string): Promise<string | null> {
-    for (let n = 1; ; n++) {
-      const aside = `${QUARANTINE_PREFIX}${key}${n === 1 ? '' : `.${n}`}`;
-      if (!(await this.storage.exists(aside))) return (await this.copyIfPresent(key, aside)) ? aside : null;
-    }
+  private quarantineCopy(key: string): Promise<string | null> {
+    return quarantineCopy(this.storage, key);
   }
 
-  private async copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
-    try {
-      await this.storage.copy(from, to, { data });
-      return true;
-    } catch (err) {
-      if (err instanceof CacheError && err.code === 'not_found') return false;
-      throw err;
-    }
+  private copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
+    return copyIfPresent(this.storage, from, to, data);
   }
 
   /**
@@ -674,6 +665,24 @@ export class CacheService {
 
   keysOf(record: VersionRecord): string[] {
     return this.layout.keysOf(record);
+  }
+}
+
+/** A copy of `key` under the quarantine (`.2`, `.3` … beside earlier ones); null when there is no such key. */
+export async function quarantineCopy(storage: StorageBackend, key: string, quarantine = QUARANTINE_PREFIX): Promise<string | null> {
+  for (let n = 1; ; n++) {
+    const aside = `${quarantine}${key}${n === 1 ? '' : `.${n}`}`;
+    if (!(await storage.exists(aside))) return (await copyIfPresent(storage, key, aside)) ? aside : null;
+  }
+}
+
+async function copyIfPresent(storage: StorageBackend, from: string, to: string, data?: Uint8Array): Promise<boolean> {
+  try {
+    await storage.copy(from, to, { data });
+    return true;
+  } catch (err) {
+    if (err instanceof CacheError && err.code === 'not_found') return false;
+    throw err;
   }
 }
 

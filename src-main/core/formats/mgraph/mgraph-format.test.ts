@@ -757,14 +757,18 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect(repair.repaired).toEqual(
       expect.arrayContaining([
         { kind: 'corrupt', key: refKey, action: 'rebuilt from the by-id refs in place of the unreadable one: 2 cache id(s)' },
-        { kind: 'corrupt', key: stray, action: 'removed: it was unreadable, and no by-id ref whose content is there names this hash' },
+        { kind: 'corrupt', key: stray, action: `moved to _cache-admin.d/quarantine/${stray}: it was unreadable, and no by-id ref whose content is there names this hash` },
       ]),
     );
     expect((await format.versions('Team_L', first.hash)).map((v) => v.cache_id)).toEqual([first.cache_id, second.cache_id]);
     expect((await format.record('Team_L', { hash: first.hash })).cache_id).toBe(second.cache_id);
     expect((await format.store('Team_L', { source })).version).toBe(3);
     expect(await format.storage.exists(stray)).toBe(false);
+    // Moved, never deleted (it was deleted outright), and where no namespace is listed.
+    expect(new TextDecoder().decode((await format.storage.get(`_cache-admin.d/quarantine/${stray}`))!)).toBe('not json');
+    expect((await format.namespaces()).map((n) => n.name)).toEqual(['Team_L']);
     expect((await format.verify({ namespace: 'Team_L' })).problems).toEqual([]);
+    expect((await format.verify()).problems).toEqual([]);
   });
 
   it('a delete whose data file cannot be removed says what is left and keeps the by-id ref naming it, so deleting again finishes', async () => {

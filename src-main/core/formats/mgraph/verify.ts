@@ -5,6 +5,10 @@
  */
 import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
+import { quarantineCopy } from '../../cache-service';
+import { ADMIN_PREFIX } from '../../retention/policy';
+
+const SERVICE_QUARANTINE_PREFIX = `${ADMIN_PREFIX}quarantine/`;
 import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import { assertWritable } from '../../storage/read-only';
@@ -191,6 +195,10 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           for (const { cache_id: id, timestamp } of hashRefs.get(hash)?.cache_ids ?? []) {
             if (!idRefs.has(id) && !fresh(timestamp) && !(await storage.exists(refByIdKey(ns, id)))) gone.add(id);
           }
+          // A ref the rebuild may remove goes to the quarantine first: a repair never deletes what it cannot rebuild.
+          // (Under the tool's own folder: `_quarantine` would be a valid service namespace.)
+          const aside = mine.length === 0 ? await quarantineCopy(storage, key, SERVICE_QUARANTINE_PREFIX) : null;
+          let removed = false;
           let action = '';
           await format.refs.update(key, (found) => {
             // An unreadable ref names nothing that can be trusted: every cache id comes from the by-id refs.
@@ -212,11 +220,13 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
               ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)`
               : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
             if (cacheIds.length === 0) {
-              action = `removed${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
+              removed = true;
+              action = `moved to ${aside}${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
               return null;
             }
             return { cache_hash: hash, cache_ids: cacheIds, latest_id: cacheIds[cacheIds.length - 1]!.cache_id, total_versions: cacheIds.length };
           });
+          if (aside && !removed) await storage.delete(aside); // rebuilt after all (a store landed meanwhile)
           repaired.push({ kind, key, action });
         }
       }
