@@ -64,6 +64,9 @@ test('a service store: the layout in the connection bar, its namespaces, a GUID 
 test('a file dropped on a service store is stored the service way', async ({ page }) => {
   await page.goto(bridge.url);
   await page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^TeamA/ }).click();
+  // Service namespaces are case-sensitive (TeamA and teama are two): headings show them as they are, not upper-cased.
+  await expect(page.getByRole('region', { name: 'Entries' }).getByRole('heading')).toHaveText('Entries in TeamA');
+  expect(await page.getByRole('region', { name: 'Entries' }).getByRole('heading').evaluate((h) => (h as HTMLElement).innerText)).toBe('ENTRIES IN TeamA');
   await dropFiles(page, 'main', [dropped]);
   const transfers = page.getByRole('region', { name: 'Transfers' });
   await expect(transfers.getByText('new content', { exact: true })).toHaveCount(1);

@@ -238,6 +238,19 @@ describe('the entries browser', () => {
     expect(calls.filter((c) => c.method === 'entry')).toHaveLength(1);
   });
 
+  it('Ctrl+arrows move focus without selecting, and Space adds the row: rows apart are picked from the keyboard', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(50) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.keyDown(list(), { key: ' ' });
+    for (let i = 0; i < 3; i++) fireEvent.keyDown(list(), { key: 'ArrowDown', ctrlKey: true });
+    expect(active()).toBe('entry-3');
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(0)] });
+    fireEvent.keyDown(list(), { key: ' ' });
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(0), hashOf(3)] });
+    expect(calls.filter((c) => c.method === 'entry')).toHaveLength(0); // focus moves open nothing
+  });
+
   it('an entry read that answers after a newer one does not replace it or pull the list back', async () => {
     const answers: Record<string, (value: unknown) => void> = {};
     const { client } = fakeClient({ entries: namespaceOf(50), entry: (input) => new Promise((resolve) => (answers[input.ref] = resolve)), versions: () => ok([]) });

@@ -5,7 +5,7 @@ import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
-import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
+import { AsIs, Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 const ROW_HEIGHT = 30;
 /** How long keys rest on a row before the entry panel opens it. */
@@ -199,6 +199,12 @@ export function EntriesPanel() {
       virtualizer.scrollToIndex(next, { align: 'auto' });
       return selectRange(next);
     }
+    if (event.ctrlKey || event.metaKey) {
+      // Moves focus only, as a listbox does: Space then adds the row, so rows apart are picked from the keyboard.
+      setFollowing(null);
+      setActive(next);
+      return virtualizer.scrollToIndex(next, { align: 'auto' });
+    }
     moveTo(next);
     setFollowing(next);
   }
@@ -220,7 +226,11 @@ export function EntriesPanel() {
     <Panel
       label="Entries"
       className="entries-panel"
-      title={`Entries in ${entries.namespace}`}
+      title={
+        <>
+          Entries in <AsIs>{entries.namespace}</AsIs>
+        </>
+      }
       actions={
         <>
           <span className="muted" data-testid="entries-count">

@@ -3,7 +3,7 @@ import type { PolicyView, PrunePlanView, PruneResult, RetentionRuleView } from '
 import type { ErrorInfo } from '../../src-shared/errors';
 import { counted, formatAge, formatBytes, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Loading, Modal, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
+import { AsIs, Empty, ErrorLine, Loading, Modal, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
 
 const REASONS: Record<PrunePlanView['rows'][number]['reason'], string> = {
   expired: 'past its TTL',
@@ -43,7 +43,11 @@ export function RetentionPanel() {
   return (
     <Panel
       label="Retention"
-      title={`Retention of ${namespace}`}
+      title={
+        <>
+          Retention of <AsIs>{namespace}</AsIs>
+        </>
+      }
       actions={
         <button type="button" onClick={() => void load()} disabled={running}>
           Refresh

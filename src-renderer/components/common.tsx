@@ -39,7 +39,7 @@ export function Loading({ what }: { what: string }) {
   );
 }
 
-export function Panel({ label, title, actions, children, className }: { label: string; title?: string; actions?: ReactNode; children: ReactNode; className?: string }) {
+export function Panel({ label, title, actions, children, className }: { label: string; title?: ReactNode; actions?: ReactNode; children: ReactNode; className?: string }) {
   return (
     <section aria-label={label} className={`panel ${className ?? ''}`}>
       <header className="panel-head">
@@ -49,6 +49,11 @@ export function Panel({ label, title, actions, children, className }: { label: s
       <div className="panel-body">{children}</div>
     </section>
   );
+}
+
+/** A name in a panel heading, shown as it is (headings are upper-cased; a service namespace is case-sensitive). */
+export function AsIs({ children }: { children: ReactNode }) {
+  return <span className="as-is">{children}</span>;
 }
 
 /** Copies `text`; the button says "Copied" (or that it could not) for a moment, so the operator knows. */
