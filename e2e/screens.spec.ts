@@ -200,6 +200,7 @@ test('the entries list shows each column it keeps whole, at every window width f
       return {
         columns: heads.map((h) => h.textContent!.replace(/[▲▼]/g, '').trim()),
         clipped: [...heads, ...cells].filter((e) => e.getBoundingClientRect().right > list.right).map((e) => e.textContent),
+        cutHeads: heads.filter((h) => h.scrollWidth > h.clientWidth + 1).map((h) => h.textContent),
         nameWidth: document.querySelector('.entry-row .name')!.getBoundingClientRect().width,
         badgeWidth: document.querySelector('.entry-row .name .badge')!.getBoundingClientRect().width,
       };
@@ -207,6 +208,8 @@ test('the entries list shows each column it keeps whole, at every window width f
     // Beside a badge, the name still shows (at 1024 px the badge shrinks to its mark).
     expect(shown.nameWidth - shown.badgeWidth, `${width} px`).toBeGreaterThanOrEqual(45);
     expect(shown.clipped, `${width} px`).toEqual([]);
+    // A wide list shows every head whole ("Versions" read "Ver" at 1920 px beside an empty name column).
+    if (width >= 1920) expect(shown.cutHeads, `${width} px`).toEqual([]);
     // Names keep room for ten characters (at 1024 px the store time shows its date only; before, 40 px).
     expect(shown.nameWidth, `${width} px`).toBeGreaterThanOrEqual(70);
     // A narrow list drops only the Type column.

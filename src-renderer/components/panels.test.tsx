@@ -17,6 +17,7 @@ import { VerifyPanel } from './VerifyPanel';
 afterEach(() => {
   cleanup();
   vi.restoreAllMocks();
+  sessionStorage.clear(); // the namespace a test opened would be reopened by the next
 });
 
 const ns = (name: string, entries = 1): NamespaceCounts => ({ name, entries, versions: entries, bytes: entries * 100 });
@@ -419,7 +420,26 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
       await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
       expect(store.getState().namespace).toBe(opened);
       unmount();
+      sessionStorage.clear(); // each a new window
     }
+  });
+
+  it('a reload reopens the namespace that was open (when the store still holds it), not the first', async () => {
+    const names = ['alpha', 'beta', 'gamma'];
+    const open = async () => {
+      const { client } = fakeClient({ namespaceNames: () => ok({ names }), namespaces: () => ok({ namespaces: names.map((name) => ({ name, entries: 1, versions: 1, bytes: 1 })) }) });
+      const rendered = renderWith(<NamespacesPanel />, { client });
+      act(() => rendered.store.getState().init());
+      await waitFor(() => expect(rendered.store.getState().namespaces.status).toBe('ready'));
+      return rendered;
+    };
+    const first = await open();
+    act(() => first.store.getState().selectNamespace('beta'));
+    first.unmount();
+    expect((await open()).store.getState().namespace).toBe('beta');
+    cleanup();
+    sessionStorage.setItem('cache-admin-namespace', 'gone');
+    expect((await open()).store.getState().namespace).toBe('alpha');
   });
 
   it('switching store clears every panel at once and drops a late answer from the previous store', async () => {

@@ -27,6 +27,24 @@ import { createDropRunner, isBulkDrop, type Drop } from './drops';
 import { FOLLOW_COST_FACTOR, FOLLOW_EVERY_MS, paced } from './paced';
 import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
 
+
+/** The namespace on show in this window, kept across a reload (sessionStorage: this tab only), so a reload reopens it. */
+const NAMESPACE_KEY = 'cache-admin-namespace';
+function rememberedNamespace(): string | null {
+  try {
+    return sessionStorage.getItem(NAMESPACE_KEY);
+  } catch {
+    return null; // storage refused (a sandboxed page): a reload opens the store's first namespace
+  }
+}
+function rememberNamespace(namespace: string): void {
+  try {
+    sessionStorage.setItem(NAMESPACE_KEY, namespace);
+  } catch {
+    // as above
+  }
+}
+
 export type Load<T> = { status: 'idle' } | { status: 'loading'; data?: T } | { status: 'ready'; data: T } | { status: 'error'; error: ErrorInfo; data?: T };
 
 export interface Transfer {
@@ -540,7 +558,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           const known = new Map((current.data ?? []).map((n) => [n.name, n]));
           const sorted = [...names.value.names].sort((a, b) => a.localeCompare(b));
           set({ namespaces: { status: 'loading', data: sorted.map((name) => known.get(name) ?? { name }) } });
-          if (namespaceIsStandIn && !sorted.includes(get().namespace)) get().selectNamespace(sorted[0] ?? 'default');
+          if (namespaceIsStandIn) {
+            const reopened = [rememberedNamespace(), get().namespace].find((name) => name !== null && sorted.includes(name));
+            if (reopened !== get().namespace) get().selectNamespace(reopened ?? sorted[0] ?? 'default');
+          }
         }
         if (names.ok) namespaceIsStandIn = false;
         const result = await counting;
@@ -550,6 +571,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       selectNamespace(namespace) {
         namespaceIsStandIn = false;
+        rememberNamespace(namespace);
         if (namespace === get().namespace) return;
         set((s) => ({ namespace, entry: { status: 'idle' }, versions: { status: 'idle' }, stats: { status: 'idle' }, keyInfo: { status: 'idle' }, lookupError: null, retention: { ...NO_RETENTION, prune: s.retention.prune.status === 'running' ? s.retention.prune : NO_RETENTION.prune } }));
         resetEntries(namespace);
