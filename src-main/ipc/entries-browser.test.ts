@@ -252,6 +252,18 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect(JSON.parse(files['cache-admin-summary.json']!)).toMatchObject({ done: 4 });
   });
 
+  it('an entry stored under folders (a folder drop) keeps them in the archive, with nothing that climbs out of it', async () => {
+    const { get, call } = await bridged();
+    const hashes: string[] = [];
+    for (const [name, text] of [['photos/2024/a.txt', 'deep\n'], ['photos/b.txt', 'shallow\n'], ['../../etc/x.txt', 'climber\n'], ['/abs/./y.txt', 'rooted\n']]) {
+      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'tree', name, base64: Buffer.from(text!).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      hashes.push(stored.value.hash);
+    }
+    const files = await members(await get({ namespace: 'tree', selection: JSON.stringify({ hashes }) }));
+    expect(files).toMatchObject({ 'photos/2024/a.txt': 'deep\n', 'photos/b.txt': 'shallow\n', 'etc/x.txt': 'climber\n', 'abs/y.txt': 'rooted\n' });
+  });
+
   it('names that differ only in case or Unicode form get members of their own names: a case-insensitive disk keeps every file when it is extracted', async () => {
     const { get, call } = await bridged();
     const hashes: string[] = [];

@@ -110,12 +110,22 @@ export function safeFileName(name: string, fallback: string): string {
 }
 
 /** The names an entry's file may take, in order: its own, then with its hash, then numbered; a name already taken is never reused. */
-function* namesFor(name: string, hash: string): Generator<string> {
-  yield name;
+function* namesFor(name: string, hash: string, folder = ''): Generator<string> {
+  yield `${folder}${name}`;
   const ext = path.extname(name);
   const stem = name.slice(0, name.length - ext.length);
-  yield `${stem}-${hash}${ext}`;
-  for (let n = 2; ; n++) yield `${stem}-${hash}-${n}${ext}`;
+  yield `${folder}${stem}-${hash}${ext}`;
+  for (let n = 2; ; n++) yield `${folder}${stem}-${hash}-${n}${ext}`;
+}
+
+/**
+ * The folders an entry was stored under (a folder drop's `photos/2024/a.jpg`: `photos/2024/`), each a
+ * safe name, none that climbs or roots the path: an archive keeps a dropped tree, and extracts inside
+ * its own folder.
+ */
+function foldersOf(source: string): string {
+  const parts = source.split(/[\\/]/).slice(0, -1).filter((part) => part !== '' && part !== '.' && part !== '..');
+  return parts.map((part) => `${safeFileName(part, '_')}/`).join('');
 }
 
 /** A name as a case-insensitive, normalizing file system compares it: `A.txt`, `a.txt` and `a.txt` in NFD are one file there. */
@@ -180,7 +190,8 @@ const SUMMARY_MEMBER = 'cache-admin-summary.json';
 const CHECKED_WHOLE_BYTES = 16 << 20;
 
 /**
- * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download).
+ * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download),
+ * each under the folders it was stored under (foldersOf).
  * Entries whose content is missing or corrupt, and expired ones unless asked for, are left out and
  * named in a last member, `cache-admin-summary.json` (a name no entry's member takes). Content up
  * to 16 MiB is read whole and checked before its member starts; bigger content streams, and found
@@ -217,7 +228,7 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       // Read whole, a corrupt one fails here, on its own, before its member starts. A decoded size is known only once read (service JSON and gzip, held in memory there anyway).
       const whole = size === null || size <= CHECKED_WHOLE_BYTES ? await collect(content) : null;
       let name = '';
-      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) if (!taken.has(foldName(name))) break;
+      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash, foldersOf(record.source))) if (!taken.has(foldName(name))) break;
       taken.add(foldName(name));
       await (whole ? addFile(name, whole.byteLength, [whole]) : addFile(name, size!, content));
       return 'done';
