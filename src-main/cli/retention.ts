@@ -92,7 +92,7 @@ export async function cmdPolicy(ctx: RetentionCtx): Promise<number> {
 }
 
 function candidateLine(c: PruneCandidate): string {
-  const content = c.content_removed ? `  content removed, ${c.bytes_freed} bytes` : c.bytes_freed ? `  ${c.bytes_freed} bytes` : '';
+  const content = c.content_removed ? `  hash gone entirely, ${c.bytes_freed} bytes` : c.bytes_freed ? `  ${c.bytes_freed} bytes` : '';
   return `${c.namespace}  ${c.cache_id}  ${c.hash}  ${c.stored_at}  ${c.reason}${content}\n`;
 }
 

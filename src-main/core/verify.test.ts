@@ -138,7 +138,7 @@ describe('verify', () => {
     const entry = (await cache.storage.list('ns/')).objects.map((o) => o.key).find((k) => k.includes('~'))!;
     const record = await cache.record('ns', { hash: stored.hash, version: 1 });
     await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
-    await cache.storage.put(entry, encodeRecord({ ...record, size: 5 }));
+    await cache.storage.put(entry, encodeRecord({ ...record, source: 'evil.txt' })); // its name says the source it was stored from
     const report = await verifyStore(cache, { repair: true });
     expect(report.problems).toContainEqual({ kind: 'dangling_ref', key: entry, hash: stored.hash, detail: 'version index entry for v1, which has no record' });
     expect(report.repaired?.filter((r) => r.kind === 'dangling_ref')).toEqual([]);

@@ -60,14 +60,17 @@ interface HashKeys {
   temporal: Map<number, ObjectInfo>;
 }
 
-/** The record a version index entry holds, when it is that version's and agrees with the entry's name and the content's size. */
-async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: string, expected: { ns: string; hash: CacheHash; version: number; size: number }): Promise<{ record: VersionRecord; bytes: Uint8Array } | null> {
-  const named = layout.parseVersionEntry(expected.hash, key);
+/**
+ * The record a version index entry holds, when it is that version's and agrees with everything the
+ * entry's name carries (namespace, hash, version, time, size, source: its key is the one the record
+ * gives) and with the content's size.
+ */
+async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: string, expected: { hash: CacheHash; version: number; size: number }): Promise<{ record: VersionRecord; bytes: Uint8Array } | null> {
   const bytes = await storage.get(key);
   const decoded = bytes && decodeRecord(bytes);
-  if (!named || !decoded || 'problem' in decoded) return null;
+  if (!decoded || 'problem' in decoded) return null;
   const { record } = decoded;
-  const agrees = record.namespace === expected.ns && record.hash === expected.hash && record.version === expected.version && record.size === expected.size && record.size === named.size && record.stored_at === named.stored_at;
+  const agrees = layout.versionEntry(record) === key && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
   return agrees ? { record, bytes: bytes! } : null;
 }
 
@@ -201,7 +204,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         // name carries the version, time and size, so a copy that agrees with it and with the bytes brings the version back.
         for (const [version, info] of k.entries) {
           if (k.records.has(version)) continue;
-          const copy = k.content ? await recordCopyIn(storage, layout, info.key, { ns, hash, version, size: k.content.size }) : null;
+          const copy = k.content ? await recordCopyIn(storage, layout, info.key, { hash, version, size: k.content.size }) : null;
           report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record${copy ? '; it holds a copy of the record, which a repair restores' : ''}`);
           if (!copy) continue;
           const recordKey = layout.record(ns, hash, version);
@@ -270,7 +273,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
   // What a repair would do, said beside the problems it may or may not mend (each repair made says its own action).
   if (problems.length > 0 && !options.repair) {
-    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views and remove temp leftovers; bad or missing content is reported only');
+    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views, point latest at the newest record, restore a record lost beside its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };

@@ -1,6 +1,28 @@
-import { expect, it } from 'vitest';
-import { formatBytes } from './format';
+import { describe, expect, it } from 'vitest';
+import { previewOf } from './format';
 
-it('byte counts and rates under 1 KiB show whole bytes (a slow rate is not 4.757656853999405 B/s)', () => {
-  expect([formatBytes(0), formatBytes(4.757656853999405), formatBytes(1023.6), formatBytes(1536), formatBytes(300 * 1024 * 1024)]).toEqual(['0 B', '5 B', '1024 B', '1.5 KiB', '300 MiB']);
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+describe('previewOf', () => {
+  it.each([
+    ['a 3-byte character (CJK), 1 byte of it left', '日本語のテキスト', 1],
+    ['a 3-byte character, 2 bytes of it left', '日本語のテキスト', 2],
+    ['a 4-byte character (emoji), 3 bytes of it left', 'ok 😀😀', 3],
+  ])('text cut inside %s is still text, up to the last whole character (it was shown as hex)', (_what, text, kept) => {
+    const whole = Buffer.from(text);
+    const lastStart = whole.length - Buffer.from([...text].pop()!).length;
+    const cut = whole.subarray(0, lastStart + kept);
+    expect(previewOf('text/plain', base64(cut), true)).toMatchObject({ kind: 'text', text: [...text].slice(0, -1).join('') });
+  });
+
+  it('bytes that are not UTF-8 are hex, cut or whole', () => {
+    const bytes = Uint8Array.from([0x61, 0xff, 0xfe, 0x62]);
+    expect(previewOf('application/octet-stream', base64(bytes), false).kind).toBe('hex');
+    expect(previewOf('application/octet-stream', base64(bytes), true).kind).toBe('hex');
+  });
+
+  it('whole text ending in a cut character is not text: nothing was cut to explain it', () => {
+    expect(previewOf('text/plain', base64(Buffer.from('ab').subarray(0, 2)), false)).toMatchObject({ kind: 'text', text: 'ab' });
+    expect(previewOf('text/plain', base64(Buffer.from('a日').subarray(0, 2)), false).kind).toBe('hex');
+  });
 });

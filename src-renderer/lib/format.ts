@@ -70,16 +70,10 @@ export function previewOf(contentType: string, base64: string, truncated: boolea
   const shownBytes = bytes.length;
   let text: string | null = null;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    // Cut at the preview limit, a multi-byte character may be cut too: streaming, the decoder holds back its start.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes, { stream: truncated });
   } catch {
-    // a multi-byte character cut at the preview limit is still text
-    if (truncated) {
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, Math.max(0, bytes.length - 3)));
-      } catch {
-        text = null;
-      }
-    }
+    text = null;
   }
   if (text === null || bytes.some(isControlByte)) return { kind: 'hex', text: hexDump(bytes), shownBytes: Math.min(shownBytes, HEX_PREVIEW_BYTES) };
   if (!truncated && (contentType.includes('json') || /^\s*[[{]/.test(text))) {

@@ -247,8 +247,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   if (problems.length > 0) {
     notes.push(
       options.repair
-        ? 'repair rebuilt by-hash refs and removed temp leftovers only; it never deletes or rewrites content'
-        : 'a repair would rebuild by-hash refs and remove temp leftovers only; it never deletes or rewrites content',
+        ? 'repair rebuilt by-hash refs (moving one it could not rebuild to _cache-admin.d/quarantine/) and removed temp leftovers only; it never deletes or rewrites content'
+        : 'a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and remove temp leftovers only; it never deletes or rewrites content',
     );
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
