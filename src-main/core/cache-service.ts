@@ -326,7 +326,7 @@ export class CacheService {
     const latestKey = this.layout.latest(record.namespace, record.hash);
     let current = record;
     for (let currentData = data; ; currentData = encodeRecord(current)) {
-      if (!(await this.copyIfPresent(this.layout.record(current.namespace, current.hash, current.version), latestKey, currentData))) return; // deleted meanwhile: its deleter fixes latest
+      if (!(await copyIfPresent(this.storage, this.layout.record(current.namespace, current.hash, current.version), latestKey, currentData))) return; // deleted meanwhile: its deleter fixes latest
       const top = await this.highestVersionFrom(current.namespace, current.hash, current.version);
       if (top === current.version) return;
       const newer = await this.tryReadRecord(this.layout.record(current.namespace, current.hash, top));
@@ -560,8 +560,6 @@ export class CacheService {
   /**
    * Removes versions, holding the hash's deletion marker: each one's views, then its record. Then
    * latest names the newest version left; with none left, latest and the bytes go too.
-   */
-  /**
    * `takingBack`: a failed store's own version. Its views are removed where they can be: one that
    * cannot (behind a link, under a file) was never written, and must not keep the record served.
    */
@@ -578,7 +576,7 @@ export class CacheService {
       const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
       // References go first and the record last, so no reference ever points at a missing record.
       for (const key of views) await this.storage.delete(key).catch((err: unknown) => (takingBack ? undefined : Promise.reject(err)));
-      const aside = quarantine ? await this.quarantineCopy(recordKey) : null;
+      const aside = quarantine ? await quarantineCopy(this.storage, recordKey) : null;
       if (aside) quarantined.push(aside);
       await this.storage.delete(recordKey);
       deleted.push(makeCacheId(hash, version));
@@ -620,7 +618,7 @@ export class CacheService {
    */
   private async removeBytes(ns: Namespace, hash: CacheHash, inTime: () => boolean, quarantine: boolean): Promise<{ removed: boolean; aside: string | null }> {
     const contentKey = this.layout.content(ns, hash);
-    const aside = quarantine ? await this.quarantineCopy(contentKey) : null;
+    const aside = quarantine ? await quarantineCopy(this.storage, contentKey) : null;
     if (!inTime()) {
       if (aside) await this.storage.delete(aside);
       return { removed: false, aside: null };
@@ -628,19 +626,6 @@ export class CacheService {
     await this.storage.delete(this.layout.latest(ns, hash));
     await this.storage.delete(contentKey);
     return { removed: true, aside };
-  }
-
-  /**
-   * Copies a key into the quarantine under the first name there not taken (`_quarantine/<key>`,
-   * then `<…>.2`, `<…>.3`), so a later repair never replaces what an earlier one kept; null when
-   * the key is gone.
-   */
-  private quarantineCopy(key: string): Promise<string | null> {
-    return quarantineCopy(this.storage, key);
-  }
-
-  private copyIfPresent(from: string, to: string, data?: Uint8Array): Promise<boolean> {
-    return copyIfPresent(this.storage, from, to, data);
   }
 
   /**
@@ -668,7 +653,10 @@ export class CacheService {
   }
 }
 
-/** A copy of `key` under the quarantine (`.2`, `.3` … beside earlier ones); null when there is no such key. */
+/**
+ * Copies a key into the quarantine under the first name there not taken (`_quarantine/<key>`, then
+ * `<…>.2`, `<…>.3`), so a later repair never replaces what an earlier one kept; null when the key is gone.
+ */
 export async function quarantineCopy(storage: StorageBackend, key: string, quarantine = QUARANTINE_PREFIX): Promise<string | null> {
   for (let n = 1; ; n++) {
     const aside = `${quarantine}${key}${n === 1 ? '' : `.${n}`}`;

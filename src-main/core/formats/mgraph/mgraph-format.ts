@@ -361,7 +361,7 @@ export class MgraphFormat implements StoreFormat {
    */
   private async firstBytesUnchecked(key: string, dataType: DataType, previewBytes: number, signal?: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
     const stream = await this.storage.getStream(key, { signal });
-    if (!stream) throw new CacheError('not_found', `${key} vanished while reading it`);
+    if (!stream) throw new CacheError('not_found', `the content at ${key} vanished while reading it`);
     if (dataType !== 'string') return stream;
     // An escape is at most 6 bytes of file for 1 of text: this many bytes of file give more text than asked for.
     const wanted = 6 * (previewBytes + 1) + 2;
@@ -420,7 +420,7 @@ export class MgraphFormat implements StoreFormat {
         return { record, content: await this.firstBytesUnchecked(contentKey, record.data_type, look, options.signal) };
       }
       // JSON hashes from its parsed value: read whole and checked before a byte is served.
-      const stored = await this.storage.get(contentKey, options);
+      const stored = await this.storage.get(contentKey, { signal: options.signal });
       if (!stored) throw vanished();
       let hash: string;
       try {
