@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createHash, randomBytes } from 'node:crypto';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
-import { LocalFolderStorage, SPACE_RESERVE, STAGING_DIR, StagingWriter } from './local';
+import { FLUSH_EVERY, LocalFolderStorage, SPACE_RESERVE, STAGING_DIR, StagingWriter, WRITES_IN_FLIGHT } from './local';
 import { KEYS_PER_VISIT } from './folder-walk';
 import type { StorageBackend } from './types';
 import { CountingStorage } from './counting';
@@ -194,13 +194,52 @@ describe('local folder specifics', () => {
       },
     });
     const writer = new StagingWriter(fd, { ring });
-    const chunks = [0, 1, 2, 3].map(() => randomBytes(IO_ALIGN * 64));
+    const chunks = Array.from({ length: WRITES_IN_FLIGHT * 3 }, () => randomBytes(IO_ALIGN * 64));
     for (const chunk of chunks) await writer.write(chunk);
     await writer.finish();
     fsSync.closeSync(fd);
     expect(pendingAtSubmit[1]).toBe(1); // the second write starts while the first still runs
-    expect(Math.max(...pendingAtSubmit)).toBe(1); // and never more than two at once
+    expect(Math.max(...pendingAtSubmit)).toBe(WRITES_IN_FLIGHT - 1); // and never more than WRITES_IN_FLIGHT at once
     expect(fsSync.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
+  });
+
+  it('flushes big content as it is written while the disk would idle, direct writes too, and fails the store on an early flush error', async () => {
+    const chunks = Array.from({ length: (3 * FLUSH_EVERY) / RING_BUFFER_BYTES }, () => new Uint8Array(RING_BUFFER_BYTES));
+    for (const failing of [false, true]) {
+      const file = path.join(await tempRoot(), 'spool');
+      const fd = fsSync.openSync(file, 'wx');
+      const directFd = fsSync.openSync(file, fsSync.constants.O_WRONLY | (fsSync.constants.O_DIRECT ?? 0));
+      // Content that arrives slower than the disk takes it (an upload): each chunk comes once the
+      // writes before it are done.
+      const writes: Promise<unknown>[] = [];
+      const ring = new BufferRing(WRITES_IN_FLIGHT + 2);
+      const holdUntil = ring.holdUntil.bind(ring);
+      ring.holdUntil = (chunk, done) => (writes.push(done), holdUntil(chunk, done));
+      let flushes = 0;
+      const flush = async () => {
+        flushes++;
+        if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      };
+      const writer = new StagingWriter(fd, { ring, directFd, flush });
+      const staging = (async () => {
+        for (const chunk of chunks) {
+          await Promise.allSettled(writes);
+          const buffer = await ring.next(); // read into the ring, as a big file or an upload is
+          buffer.set(chunk);
+          await writer.write(buffer);
+        }
+        await writer.finish();
+      })();
+      if (failing) {
+        await expect(staging).rejects.toMatchObject({ code: 'EIO' });
+        await writer.settle();
+      } else {
+        await staging;
+        // 192 MiB: flushed at 64 and 128 MiB at least, not only at the end (the caller's flush).
+        expect(flushes).toBeGreaterThanOrEqual(2);
+      }
+      fsSync.closeSync(fd);
+    }
   });
 
   it('reads stdin redirected from a file as a file: 4 MiB reads, from where stdin stands', async () => {
@@ -222,7 +261,7 @@ describe('local folder specifics', () => {
     expect((await fs.readFile(path.join(dir, 'store', 'ns', 'big'))).equals(bytes.subarray(100))).toBe(true);
   });
 
-  it("stores reuse the ring's buffers (a long-running app does not grow by 16 MiB a store), and content held for its commit is not touched by the next store", async () => {
+  it("stores reuse the ring's buffers (a long-running app does not grow by a ring of buffers a store), and content held for its commit is not touched by the next store", async () => {
     const dir = await tempRoot();
     const storage = await LocalFolderStorage.open(path.join(dir, 'store'));
     const Memory = WebAssembly.Memory;
