@@ -52,7 +52,7 @@ export function chunksOf(source: ContentSource, options: ReadOptions = {}): Asyn
 }
 
 /** Whether a source arrives in a stream's small chunks (an upload, a pipe) rather than read from a file. */
-function streamsIn(source: ContentSource): boolean {
+export function streamsIn(source: ContentSource): boolean {
   return source.kind === 'stream' && unreadFileStreamFd(source.stream) === null;
 }
 

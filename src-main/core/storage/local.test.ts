@@ -194,12 +194,12 @@ describe('local folder specifics', () => {
       },
     });
     const writer = new StagingWriter(fd, { ring });
-    const chunks = Array.from({ length: WRITES_IN_FLIGHT * 3 }, () => randomBytes(IO_ALIGN * 64));
+    const chunks = Array.from({ length: WRITES_IN_FLIGHT.read * 3 }, () => randomBytes(IO_ALIGN * 64));
     for (const chunk of chunks) await writer.write(chunk);
     await writer.finish();
     fsSync.closeSync(fd);
     expect(pendingAtSubmit[1]).toBe(1); // the second write starts while the first still runs
-    expect(Math.max(...pendingAtSubmit)).toBe(WRITES_IN_FLIGHT - 1); // and never more than WRITES_IN_FLIGHT at once
+    expect(Math.max(...pendingAtSubmit)).toBe(WRITES_IN_FLIGHT.read - 1); // and never more than that at once
     expect(fsSync.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
   });
 
@@ -212,7 +212,7 @@ describe('local folder specifics', () => {
       // Content that arrives slower than the disk takes it (an upload): each chunk comes once the
       // writes before it are done.
       const writes: Promise<unknown>[] = [];
-      const ring = new BufferRing(WRITES_IN_FLIGHT + 2);
+      const ring = new BufferRing(WRITES_IN_FLIGHT.streamed + 2);
       const holdUntil = ring.holdUntil.bind(ring);
       ring.holdUntil = (chunk, done) => (writes.push(done), holdUntil(chunk, done));
       let flushes = 0;
@@ -220,7 +220,7 @@ describe('local folder specifics', () => {
         flushes++;
         if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       };
-      const writer = new StagingWriter(fd, { ring, directFd, flush });
+      const writer = new StagingWriter(fd, { ring, directFd, flush, writesInFlight: WRITES_IN_FLIGHT.streamed });
       const staging = (async () => {
         for (const chunk of chunks) {
           await Promise.allSettled(writes);

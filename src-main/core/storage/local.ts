@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN } from '../buffer-ring';
-import { type HashResult, pumpHashed } from '../hashing';
+import { type HashResult, pumpHashed, streamsIn } from '../hashing';
 import { isHidden, walkFolder } from './folder-walk';
 import { heldContent } from './held-content';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
@@ -200,11 +200,12 @@ async function writeAllAt(fd: number, data: Uint8Array, position: number): Promi
 }
 
 /**
- * Writes queued at once: with the next write in hand the disk never waits for the thread that
- * submits it, and the content arriving while an early flush holds the disk (40-60 ms per 64 MiB
- * on the VMs measured) finds buffers free to land in, so an upload does not stop for it.
+ * Writes queued at once, so the disk never waits for the thread that submits the next one. A file
+ * is read faster than the disk writes: two keep it busy. Content streamed in (an upload, a pipe)
+ * comes slower, so the disk has time for early flushes, and what arrives while one holds the disk
+ * (40-60 ms per 64 MiB on the VMs measured) needs free buffers to land in, or the upload stops.
  */
-export const WRITES_IN_FLIGHT = 6;
+export const WRITES_IN_FLIGHT = { read: 2, streamed: 6 };
 
 /**
  * Big content is flushed as it is written, direct or not, so the disk persists it while we hash
@@ -218,6 +219,8 @@ export interface StagingWriterOptions {
   ring?: BufferRing;
   /** The same file opened for direct I/O, if its filesystem allows. */
   directFd?: number | null;
+  /** WRITES_IN_FLIGHT.read unless the content streams in. */
+  writesInFlight?: number;
   /** How the file is flushed as it is written (tests count and fail these). */
   flush?: (fd: number) => Promise<void>;
 }
@@ -257,7 +260,8 @@ export class StagingWriter {
   private position = 0;
   /** The buffer streamed chunks are being gathered into, and how much of it is used. */
   private gathering: { buffer: Uint8Array; used: number } | null = null;
-  private readonly gatherBuffers = new BufferRing(WRITES_IN_FLIGHT + 1);
+  private readonly writesInFlight: number;
+  private readonly gatherBuffers: BufferRing;
   private readonly readBuffers: BufferRing | null;
   private directFd: number | null;
   /** The filesystem opened `directFd` but refused a direct write (EINVAL). */
@@ -271,6 +275,8 @@ export class StagingWriter {
     this.readBuffers = options.ring ?? null;
     this.directFd = options.directFd ?? null;
     this.flush = options.flush ?? datasync;
+    this.writesInFlight = options.writesInFlight ?? WRITES_IN_FLIGHT.read;
+    this.gatherBuffers = new BufferRing(this.writesInFlight + 1);
   }
 
   /** Resolves once `chunk` is written or copied, so the caller may hash the next one meanwhile. */
@@ -298,12 +304,12 @@ export class StagingWriter {
   }
 
   /**
-   * Starts writing `data` once fewer than WRITES_IN_FLIGHT writes are pending; its buffer is held
+   * Starts writing `data` once fewer than `writesInFlight` writes are pending; its buffer is held
    * until it is written. With the next write already queued, the disk never waits for this thread
    * to wake up and submit it (a wait of 10-50 ms per write on a busy machine).
    */
   private async submit(data: Uint8Array): Promise<void> {
-    if (this.inFlight.length >= WRITES_IN_FLIGHT) await this.inFlight.shift();
+    if (this.inFlight.length >= this.writesInFlight) await this.inFlight.shift();
     const at = this.position;
     this.position += data.byteLength;
     this.writesPending++;
@@ -1002,8 +1008,9 @@ export class LocalFolderStorage implements StorageBackend {
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
     let first: Uint8Array | null = null;
     let spool: Spool | null = null;
+    const writesInFlight = streamsIn(source) ? WRITES_IN_FLIGHT.streamed : WRITES_IN_FLIGHT.read;
     // One buffer read into, one hashed, the rest being written.
-    const buffers = new BufferRing(WRITES_IN_FLIGHT + 2);
+    const buffers = new BufferRing(writesInFlight + 2);
     try {
       const staging = path.join(this.root, STAGING_DIR);
       const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo, buffers }, async (chunk) => {
@@ -1013,7 +1020,7 @@ export class LocalFolderStorage implements StorageBackend {
         }
         await this.writing(staging, async () => {
           if (!spool) {
-            spool = await this.openSpool(buffers);
+            spool = await this.openSpool({ ring: buffers, writesInFlight });
             // The store's folder exists now: the reserve is made while the content streams in.
             void this.keepSpaceReserve();
             await spool.writer.write(first!);
@@ -1062,12 +1069,12 @@ export class LocalFolderStorage implements StorageBackend {
     };
   }
 
-  private async openSpool(ring: BufferRing): Promise<Spool> {
+  private async openSpool(options: StagingWriterOptions): Promise<Spool> {
     const temp = path.join(this.root, STAGING_DIR, tempName());
     this.refuseLinkedFolders(path.dirname(temp));
     const fd = await this.createFile(temp);
     const directFd = await openDirect(temp);
-    return { temp, fd, writer: new StagingWriter(fd, { ring, directFd }) };
+    return { temp, fd, writer: new StagingWriter(fd, { ...options, directFd }) };
   }
 
   private async dropSpool({ temp, fd, writer }: Spool): Promise<void> {
