@@ -211,6 +211,19 @@ describe('cli', () => {
     expect(await fs.readdir(here)).toEqual([]);
   });
 
+  it('a command reading a --store folder that does not exist says so and creates nothing (a typo read as an empty store: verify said "no problems")', async () => {
+    const here = await fs.mkdtemp(path.join(work, 'typo-'));
+    const missing = path.join(here, 'no-such-store');
+    for (const command of [['verify'], ['ls'], ['namespaces'], ['stats'], ['get', 'b94d27b9934d3e08'], ['prune', '--dry-run']]) {
+      const run = await cli(['--store', missing, ...command]);
+      expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `cache-admin: not_found: no store at ${missing}: no such folder (a store's folder is made by its first store)\n`]);
+    }
+    expect(await fs.readdir(here)).toEqual([]);
+    // The first store makes it.
+    expect((await cli(['--store', missing, 'store', path.join(work, 'hello.txt')])).code).toBe(0);
+    expect((await cli(['--store', missing, 'verify'])).code).toBe(0);
+  });
+
   it('an option given twice is refused, nothing opened or stored (the last one silently won: --store A --store B stored into B)', async () => {
     const here = await fs.mkdtemp(path.join(work, 'twice-'));
     const file = path.join(here, 'f.txt');

@@ -11,7 +11,7 @@ import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '..
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
 import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesHolding } from '../core/formats/format';
-import { type StoreLocation, openStore } from '../core/open-store';
+import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
 import { ProgressLine } from './progress';
@@ -116,8 +116,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
     const maxEntryBytes = maxEntryBytesOf(values, io.env);
+    const formatChosen = formatChoice(values);
+    if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
     // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
-    const { format, detection } = await openStore(location.kind === 'local' ? { ...location, blockingIo: true } : location, { format: formatChoice(values), maxEntryBytes });
+    const { format, detection } = await openStore(location.kind === 'local' ? { ...location, blockingIo: true } : location, { format: formatChosen, maxEntryBytes });
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
@@ -569,6 +571,19 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
 
 /** Commands that look an entry up in one namespace (--ns, else the default). */
 const LOOKUPS = new Set(['get', 'info', 'versions', 'delete']);
+/** Commands that act on what a store holds: on a folder that does not exist they would report an empty store. */
+const READS_A_STORE = new Set([...LOOKUPS, 'namespaces', 'stats', 'ls', 'verify', 'prune']);
+
+/**
+ * A mistyped --store (or $CACHE_ADMIN_STORE) names a folder that does not exist: said so, rather
+ * than "checked 0 keys: no problems" or an empty listing. The app's own store, not made until its
+ * first store, reads as empty.
+ */
+async function refuseMissingStoreFolder(location: StoreLocation, env: NodeJS.ProcessEnv): Promise<void> {
+  if (location.kind !== 'local' || path.resolve(location.dir) === path.join(appDataDir(env), 'store')) return;
+  const found = await fs.stat(location.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : undefined));
+  if (found === null) throw new CacheError('not_found', `no store at ${location.dir}: no such folder (a store's folder is made by its first store)`);
+}
 /** A lookup that missed the default namespace: says which other namespaces hold the entry. */
 async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheError> {
   const found = await namespacesHolding(ctx.format, ctx.ns, (ns) => lookupOf({ ...ctx, ns }));
