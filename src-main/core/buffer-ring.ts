@@ -30,7 +30,7 @@ const WASM_PAGE = 1 << 16;
  * garbage collection: a long-running bridge or app grew by 16 MiB with every store.
  */
 const idle = new Map<number, Uint8Array[]>();
-/** Idle buffers kept per size: a few concurrent stores' worth. */
+/** Idle buffers kept per size: two streamed stores' worth (the app sends big files two at a time), four of files. */
 const IDLE_KEPT = 16;
 
 /**

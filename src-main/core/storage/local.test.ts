@@ -221,9 +221,11 @@ describe('local folder specifics', () => {
         if (failing) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
       };
       const writer = new StagingWriter(fd, { ring, directFd, flush, writesInFlight: WRITES_IN_FLIGHT.streamed });
+      let written = 0;
       const staging = (async () => {
         for (const chunk of chunks) {
           await Promise.allSettled(writes);
+          written++;
           const buffer = await ring.next(); // read into the ring, as a big file or an upload is
           buffer.set(chunk);
           await writer.write(buffer);
@@ -232,6 +234,7 @@ describe('local folder specifics', () => {
       })();
       if (failing) {
         await expect(staging).rejects.toMatchObject({ code: 'EIO' });
+        expect(written).toBeLessThan(chunks.length / 2); // failed at the next write, not once all was in
         await writer.settle();
       } else {
         await staging;
@@ -339,7 +342,7 @@ describe('local folder specifics', () => {
     let read = 0;
     await expect(storage.stage({ kind: 'file', path: source }, { maxBytes: RING_BUFFER_BYTES, onProgress: (done) => (read = done) })).rejects.toMatchObject({
       code: 'too_large',
-      message: `content is larger than the ${RING_BUFFER_BYTES}-byte limit for one entry`,
+      message: `content is larger than the 4 MiB limit for one entry`,
     });
     expect(read).toBe(0);
     expect(await fs.readdir(path.join(dir, 'store', STAGING_DIR)).catch(() => [])).toEqual([]);

@@ -310,6 +310,8 @@ export class StagingWriter {
    */
   private async submit(data: Uint8Array): Promise<void> {
     if (this.inFlight.length >= this.writesInFlight) await this.inFlight.shift();
+    // A failed early flush fails the store now, as a failed write does, not once the rest is in.
+    if (this.flushError) throw this.flushError;
     const at = this.position;
     this.position += data.byteLength;
     this.writesPending++;
