@@ -37,7 +37,7 @@ test('a folder holding a file over the limit stores the rest and says why that f
     await page.getByRole('region', { name: 'Transfers' }).locator('input[aria-label="Folder to store"]').setInputFiles(folder);
     const transfers = page.getByRole('region', { name: 'Transfers' });
     await expect(transfers).toContainText('Stored 3 of 4 files', { timeout: 60_000 });
-    await expect(transfers).toContainText('mix/big.bin: content is larger than the 1048576-byte limit for one entry');
+    await expect(transfers).toContainText('mix/big.bin: content is larger than the 1 MiB limit for one entry');
     await expect(transfers).not.toContainText('not reachable');
     await expect(transfers.getByRole('button', { name: 'Retry failed' })).toHaveCount(0); // it would be refused again
   } finally {

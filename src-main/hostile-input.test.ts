@@ -239,7 +239,7 @@ describe('hostile files and paths', () => {
           const run = await cliWatchingMemory(['--store', devices, '--max-entry-size', '300M', command, device], 250);
           expect(run.peakMb, `${command} ${device}`).toBeLessThan(250);
           expect(run.code, `${command} ${device}`).toBe(2);
-          expect(run.stderr).toBe(`cache-admin: too_large: ${command === 'store' ? `${device}: ` : ''}content is larger than the 314572800-byte limit for one entry\n`);
+          expect(run.stderr).toBe(`cache-admin: too_large: ${command === 'store' ? `${device}: ` : ''}content is larger than the 300 MiB limit for one entry\n`);
         }
       }
       expect((await cli(['--store', devices, 'ls', ''])).stdout).toBe('');

@@ -305,7 +305,7 @@ describe('uploads read straight off their socket', () => {
     c.socket.write(uploadHead(8 * 2 ** 30)); // 8 GiB declared; not a byte of it sent
     await expect.poll(() => c.received.includes('\r\n\r\n{'), { timeout: 5_000 }).toBe(true); // the answer, while the body would still come
     c.socket.destroy();
-    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'too_large', message: expect.stringContaining('1048576-byte limit') } });
+    expect(answerOf(c.received)).toMatchObject({ ok: false, error: { code: 'too_large', message: expect.stringContaining('1 MiB limit') } });
     expect(await call('namespaces', {})).toEqual({ ok: true, value: { namespaces: [] } });
   });
 

@@ -57,7 +57,7 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     const run = await bundledCli(['--store', path.join(root, 'store'), '--max-entry-size', '1K', '--json', 'store', dir]);
     expect(run.code).toBe(2);
     const failed = path.join(dir, `f${String(failing).padStart(5, '0')}.txt`);
-    expect(run.stderr.split('\n')).toEqual([`cache-admin: too_large: ${failed}: content is larger than the 1024-byte limit for one entry`, `cache-admin: too_large: 1 of ${count} paths not stored (each named above)`, '']);
+    expect(run.stderr.split('\n')).toEqual([`cache-admin: too_large: ${failed}: content is larger than the 1 KiB limit for one entry`, `cache-admin: too_large: 1 of ${count} paths not stored (each named above)`, '']);
     const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as StoreResult & { path?: string; error?: { code: string } });
     expect(lines.map((l) => l.source ?? l.path)).toEqual(Array.from({ length: count }, (_, i) => (i === failing ? failed : `files/f${String(i).padStart(5, '0')}.txt`)));
     expect(lines[failing]!.error!.code).toBe('too_large');

@@ -64,5 +64,8 @@ describe('content read whole', () => {
       expect(await readAllBounded(source.kind === 'bytes' ? source : { kind: 'stream', stream: streamed() }, 16)).toHaveLength(16);
     }
     await expect(readAllBounded({ kind: 'bytes', bytes: Buffer.alloc(16) }, 10, {}, 'JSON, which is parsed whole')).rejects.toThrow('the 10-byte limit for JSON, which is parsed whole');
+    // The limit as an operator gives it (--max-entry-size 3M), not as 3145728 bytes.
+    await expect(readAllBounded({ kind: 'bytes', bytes: Buffer.alloc((3 << 20) + 1) }, 3 << 20)).rejects.toThrow('content is larger than the 3 MiB limit for one entry');
+    await expect(readAllBounded({ kind: 'bytes', bytes: Buffer.alloc(1501) }, 1500)).rejects.toThrow('content is larger than the 1,500-byte limit for one entry');
   });
 });
