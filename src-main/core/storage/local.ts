@@ -208,9 +208,9 @@ async function writeAllAt(fd: number, data: Uint8Array, position: number): Promi
 export const WRITES_IN_FLIGHT = { read: 2, streamed: 6 };
 
 /**
- * Big content is flushed as it is written, direct or not, so the disk persists it while we hash
- * or receive the rest: the flush at the end, which nothing can overlap, is then ~1 ms instead of
- * 0.6 s a GiB (bench/analysis.md, session 32).
+ * Big content is flushed as it is written, direct or not, while the disk would otherwise idle, so
+ * it persists the start while we receive the rest: an upload's flush at the end, which nothing can
+ * overlap, is then ~1 ms instead of 0.6 s a GiB (bench/analysis.md, session 32).
  */
 export const FLUSH_EVERY = 64 * 1024 * 1024;
 
@@ -331,7 +331,7 @@ export class StagingWriter {
     // read faster than the disk writes, whose store would grow by each flush).
     if (this.unflushed >= FLUSH_EVERY && !this.flushing && this.writesPending === 1) {
       this.unflushed = 0;
-      // A flush error is kept for finish(): Linux reports a writeback error to one flush only.
+      // Kept for the next write or finish() to throw: Linux reports a writeback error to one flush only.
       this.flushing = this.flush(this.fd).then(
         () => void (this.flushing = null),
         (err: unknown) => void ((this.flushError = err), (this.flushing = null)),
