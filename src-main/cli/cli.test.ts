@@ -219,6 +219,10 @@ describe('cli', () => {
       expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `cache-admin: not_found: no store at ${missing}: no such folder (a store's folder is made by its first store)\n`]);
     }
     expect(await fs.readdir(here)).toEqual([]);
+    // Bad input is still named as such first; the app's own store, not made yet, reads as empty.
+    expect((await cli(['--store', missing, '--ns', 'Bad/Name', 'ls'])).code).toBe(2);
+    const config = path.join(here, 'config');
+    expect(await cli(['ls'], { env: { XDG_CONFIG_HOME: config } })).toMatchObject({ code: 0, stdout: '', stderr: '' });
     // The first store makes it.
     expect((await cli(['--store', missing, 'store', path.join(work, 'hello.txt')])).code).toBe(0);
     expect((await cli(['--store', missing, 'verify'])).code).toBe(0);

@@ -116,13 +116,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
     const maxEntryBytes = maxEntryBytesOf(values, io.env);
-    const formatChosen = formatChoice(values);
-    if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
     // A CLI run owns its process: direct system calls beat thread-pool trips for bulk stores.
-    const { format, detection } = await openStore(location.kind === 'local' ? { ...location, blockingIo: true } : location, { format: formatChosen, maxEntryBytes });
+    const { format, detection } = await openStore(location.kind === 'local' ? { ...location, blockingIo: true } : location, { format: formatChoice(values), maxEntryBytes });
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
+      if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
       try {
         return await handler(ctx);
@@ -580,7 +579,7 @@ const READS_A_STORE = new Set([...LOOKUPS, 'namespaces', 'stats', 'ls', 'verify'
  * first store, reads as empty.
  */
 async function refuseMissingStoreFolder(location: StoreLocation, env: NodeJS.ProcessEnv): Promise<void> {
-  if (location.kind !== 'local' || path.resolve(location.dir) === path.join(appDataDir(env), 'store')) return;
+  if (location.kind !== 'local' || path.resolve(location.dir) === path.resolve(appDataDir(env), 'store')) return;
   const found = await fs.stat(location.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : undefined));
   if (found === null) throw new CacheError('not_found', `no store at ${location.dir}: no such folder (a store's folder is made by its first store)`);
 }

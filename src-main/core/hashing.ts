@@ -318,7 +318,7 @@ function tooLargeError(maxBytes: number, limit: string): CacheError {
   return new CacheError('too_large', `content is larger than the ${limitText(maxBytes)} limit for ${limit}`);
 }
 
-/** A limit as an operator gives it (`--max-entry-size 300M`: "300 MiB", not "314572800-byte"). */
+/** A limit in the largest binary unit that divides it (`--max-entry-size 300M`: "300 MiB", not "314572800-byte"). */
 function limitText(bytes: number): string {
   for (const [unit, size] of [['TiB', 2 ** 40], ['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`;

@@ -241,12 +241,11 @@ async function openDirect(file: string): Promise<number | null> {
 
 /**
  * Writes staged content one buffer behind the hashing. Chunks read into the ring's buffers are
- * written as they are; any other chunks (streamed input: uploads, stdin) are first gathered into
- * 4 MiB buffers of its own, so a stream of 64 KiB chunks costs 512 writes per 2 GiB, not 32,768.
- * Whole aligned buffers go straight to the disk (direct I/O); the rest (the tail, a filesystem
- * without direct I/O) goes through the page cache. Either way the file is flushed every 64 MiB as
- * it goes, so a big store takes about as long as its hashing (or receiving), not that plus one
- * long flush at the end.
+ * written as they are; any other chunks are first gathered into 4 MiB buffers of its own, so 64 KiB
+ * chunks cost 512 writes per 2 GiB, not 32,768. Whole aligned buffers go straight to the disk (direct
+ * I/O); the rest (the tail, a filesystem without direct I/O) goes through the page cache, flushed
+ * every 64 MiB as it goes. Direct writes are flushed early too where the disk would idle (an upload),
+ * so such a store takes about as long as its receiving, not that plus one long flush at the end.
  */
 export class StagingWriter {
   /** Writes submitted and not yet awaited, oldest first. */
@@ -324,12 +323,13 @@ export class StagingWriter {
 
   private async writeAt(data: Uint8Array, at: number): Promise<void> {
     const aligned = (this.readBuffers?.starts(data) || this.gatherBuffers.starts(data)) && at % IO_ALIGN === 0 && data.byteLength % IO_ALIGN === 0;
-    await this.writeDirectOrCached(data, at, aligned);
+    const direct = await this.writeDirectOrCached(data, at, aligned);
     this.unflushed += data.byteLength;
-    // Only while no other write waits: a flush holds the disk, so it belongs where the disk would
-    // idle (an upload arriving slower than the disk takes it), not ahead of queued writes (a file
-    // read faster than the disk writes, whose store would grow by each flush).
-    if (this.unflushed >= FLUSH_EVERY && !this.flushing && this.writesPending === 1) {
+    // Direct writes only while no other write waits: a flush holds the disk, so it belongs where the
+    // disk would idle (an upload arriving slower than the disk takes it), not ahead of queued writes
+    // (a file read faster than the disk writes, whose store would grow by each flush). The page
+    // cache is flushed regardless, so its dirty pages never pile up.
+    if (this.unflushed >= FLUSH_EVERY && !this.flushing && (!direct || this.writesPending === 1)) {
       this.unflushed = 0;
       // Kept for the next write or finish() to throw: Linux reports a writeback error to one flush only.
       this.flushing = this.flush(this.fd).then(
@@ -339,10 +339,12 @@ export class StagingWriter {
     }
   }
 
-  private async writeDirectOrCached(data: Uint8Array, at: number, aligned: boolean): Promise<void> {
+  /** Whether `data` went past the page cache. */
+  private async writeDirectOrCached(data: Uint8Array, at: number, aligned: boolean): Promise<boolean> {
     if (this.directFd !== null && !this.directRefused && aligned) {
       try {
-        return await writeAllAt(this.directFd, data, at);
+        await writeAllAt(this.directFd, data, at);
+        return true;
       } catch (err) {
         if (errno(err) !== 'EINVAL') throw err;
         // A filesystem that opens for direct I/O but will not do it: the page cache then (the
@@ -351,6 +353,7 @@ export class StagingWriter {
       }
     }
     await writeAllAt(this.fd, data, at);
+    return false;
   }
 
   /** Every byte written (not yet flushed: the caller does that once the file is closed). */
