@@ -88,7 +88,7 @@ describe('Transfers: a multi-file drop', () => {
     let n = 0;
     const { client, calls } = fakeClient({
       storePaths: (input: MethodInput<'storePaths'>) =>
-        ok({ outcomes: input.files.map((f) => (f.name.endsWith('big.bin') ? { name: f.name, error: { code: 'too_large', message: 'content is larger than the 1048576-byte limit for one entry' } } : failing && f.name.endsWith('7.jpg') ? { name: f.name, error: { code: 'io_error', message: 'the disk said no' } } : { name: f.name, stored: storedAs(f.name, n++) })) }),
+        ok({ outcomes: input.files.map((f) => (f.name.endsWith('big.bin') ? { name: f.name, error: { code: 'too_large', message: 'content is larger than the 1 MiB limit for one entry' } } : failing && f.name.endsWith('7.jpg') ? { name: f.name, error: { code: 'io_error', message: 'the disk said no' } } : { name: f.name, stored: storedAs(f.name, n++) })) }),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: ['default'] }),
     });
@@ -100,7 +100,7 @@ describe('Transfers: a multi-file drop', () => {
     fireEvent.click(within(view).getByRole('button', { name: 'Retry failed' }));
     await waitFor(() => expect(within(view).getByRole('status').textContent).toBe('Stored 20 of 21 files (200 B)'));
     expect((calls.filter((c) => c.method === 'storePaths').at(-1)!.input as MethodInput<'storePaths'>).files.map((f) => f.name)).toEqual(['photos/2024/p0007.jpg', 'photos/2024/p0017.jpg']);
-    expect(within(view).getByRole('list', { name: 'Failed files' }).textContent).toBe('photos/big.bin: content is larger than the 1048576-byte limit for one entry');
+    expect(within(view).getByRole('list', { name: 'Failed files' }).textContent).toBe('photos/big.bin: content is larger than the 1 MiB limit for one entry');
     expect(within(view).queryByRole('button', { name: 'Retry failed' })).toBeNull();
   });
 
