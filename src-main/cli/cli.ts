@@ -583,6 +583,7 @@ async function refuseMissingStoreFolder(location: StoreLocation, env: NodeJS.Pro
   const found = await fs.stat(location.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : undefined));
   if (found === null) throw new CacheError('not_found', `no store at ${location.dir}: no such folder (a store's folder is made by its first store)`);
 }
+
 /** A lookup that missed the default namespace: says which other namespaces hold the entry. */
 async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheError> {
   const found = await namespacesHolding(ctx.format, ctx.ns, (ns) => lookupOf({ ...ctx, ns }));

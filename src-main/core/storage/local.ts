@@ -208,9 +208,9 @@ async function writeAllAt(fd: number, data: Uint8Array, position: number): Promi
 export const WRITES_IN_FLIGHT = { read: 2, streamed: 6 };
 
 /**
- * Big content is flushed as it is written, direct or not, while the disk would otherwise idle, so
- * it persists the start while we receive the rest: an upload's flush at the end, which nothing can
- * overlap, is then ~1 ms instead of 0.6 s a GiB (bench/analysis.md, session 32).
+ * Big content is flushed as it is written (direct writes only while the disk would otherwise idle),
+ * so the disk persists the start while we receive the rest: an upload's flush at the end, which
+ * nothing can overlap, is then ~1 ms instead of 0.6 s a GiB (bench/analysis.md, session 32).
  */
 export const FLUSH_EVERY = 64 * 1024 * 1024;
 
