@@ -254,6 +254,7 @@ async function pumpChunks(source: ContentSource, options: PumpOptions, sink: Has
   // A file that says it is over the limit is refused before a byte of it is read or written.
   const onFileSize = (fileSize: number) => {
     if (options.maxBytes !== undefined && fileSize > options.maxBytes) throw tooLarge();
+    options.onFileSize?.(fileSize);
   };
   try {
     for await (const raw of chunksOf(source, { ...options, onFileSize })) {

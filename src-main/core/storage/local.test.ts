@@ -108,6 +108,33 @@ describe('local folder specifics', () => {
     expect(await fs.readdir(path.join(storage.root, STAGING_DIR)).catch(() => [])).toEqual([]);
   });
 
+  it('a file longer than one buffer is written from its first chunk on; one that fits one stays in memory until its key is known', async () => {
+    const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'));
+    const staging = path.join(storage.root, STAGING_DIR);
+    const files = await tempRoot();
+    for (const [bytes, spooledAtFirstChunk] of [
+      [RING_BUFFER_BYTES + 1, 1],
+      [RING_BUFFER_BYTES, 0],
+    ] as const) {
+      const file = path.join(files, `f${bytes}`);
+      const content = randomBytes(bytes);
+      await fs.writeFile(file, content);
+      let atFirstChunk: string[] | null = null;
+      const onProgress = () => void (atFirstChunk ??= fsSync.existsSync(staging) ? fsSync.readdirSync(staging) : []);
+      const staged = await storage.stage({ kind: 'file', path: file }, { onProgress });
+      expect(atFirstChunk).toHaveLength(spooledAtFirstChunk);
+      expect(await staged.commit(`ns/f${bytes}`)).toBe('created');
+      await staged.discard();
+      expect(Buffer.from((await storage.get(`ns/f${bytes}`))!).equals(content)).toBe(true);
+    }
+    // Cancelled once its spool is open: nothing is left in .staging/.
+    const big = path.join(files, 'big');
+    await fs.writeFile(big, randomBytes(3 * RING_BUFFER_BYTES));
+    const cancel = new AbortController();
+    await expect(storage.stage({ kind: 'file', path: big }, { signal: cancel.signal, onProgress: () => cancel.abort() })).rejects.toMatchObject({ code: 'cancelled' });
+    expect(await fs.readdir(staging)).toEqual([]);
+  });
+
   it('hides temp files from listings and leaves none after a failed stage', async () => {
     const root = path.join(await tempRoot(), 'store');
     const storage = await LocalFolderStorage.open(root);

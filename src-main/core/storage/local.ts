@@ -5,7 +5,7 @@ import * as fs from 'node:fs/promises';
 import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { CacheError, fileSystemError } from '../../../src-shared/errors';
-import { BufferRing, IO_ALIGN } from '../buffer-ring';
+import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { type HashResult, pumpHashed, streamsIn } from '../hashing';
 import { isHidden, walkFolder } from './folder-walk';
 import { heldContent } from './held-content';
@@ -1012,39 +1012,46 @@ export class LocalFolderStorage implements StorageBackend {
    */
   async stage(source: ContentSource, options: StageOptions = {}): Promise<StagedContent> {
     let first: Uint8Array | null = null;
-    let spool: Spool | null = null;
+    let spool: Promise<Spool> | null = null;
     const writesInFlight = streamsIn(source) ? WRITES_IN_FLIGHT.streamed : WRITES_IN_FLIGHT.read;
     // One buffer read into, one hashed, the rest being written.
     const buffers = new BufferRing(writesInFlight + 2);
+    const staging = path.join(this.root, STAGING_DIR);
+    const openSpool = () =>
+      (spool ??= this.writing(staging, async () => {
+        const opened = await this.openSpool({ ring: buffers, writesInFlight });
+        // The store's folder exists now: the reserve is made while the content streams in.
+        void this.keepSpaceReserve();
+        return opened;
+      }));
+    // A file whose size says it fills more than one buffer is spooled from its first chunk on: its
+    // writes start as soon as that chunk is read, not after the second is.
+    const onFileSize = (size: number) => void (size > RING_BUFFER_BYTES && openSpool().catch(() => undefined));
     try {
-      const staging = path.join(this.root, STAGING_DIR);
-      const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo, buffers }, async (chunk) => {
+      const result = await pumpHashed(source, { ...options, blockingReads: this.io === blockingIo, buffers, onFileSize }, async (chunk) => {
         if (!spool && !first) {
           first = chunk;
           return;
         }
+        const { writer } = await openSpool();
         await this.writing(staging, async () => {
-          if (!spool) {
-            spool = await this.openSpool({ ring: buffers, writesInFlight });
-            // The store's folder exists now: the reserve is made while the content streams in.
-            void this.keepSpaceReserve();
-            await spool.writer.write(first!);
-            first = null;
-          }
-          await spool.writer.write(chunk);
+          if (first) await writer.write(first);
+          first = null;
+          await writer.write(chunk);
         });
       });
       // Kept until the commit: copied out of the ring, which goes to the next store.
       const only = first as Uint8Array | null; // set in the callback above
       if (!spool) return this.stagedInMemory(result, only === null ? new Uint8Array(0) : buffers.starts(only) ? new Uint8Array(only) : only);
-      const written: Spool = spool;
+      const written: Spool = await spool;
       spool = null; // from here on finishSpool cleans up after itself
       const finished = await this.writing(staging, () => this.finishSpool(written, result));
       await this.keepSpaceReserve(); // long made, beside the content
       return { ...result, ...finished };
     } catch (err) {
       try {
-        if (spool) await this.dropSpool(spool);
+        const opened = await (spool as Promise<Spool> | null)?.catch(() => null);
+        if (opened) await this.dropSpool(opened);
       } finally {
         // The reserve this store started is finished before its failure is reported: nothing is written after it.
         await this.spaceReserve;
