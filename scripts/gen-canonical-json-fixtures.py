@@ -1,7 +1,8 @@
 """Regenerates test-fixtures/canonical-json.json from Python's json module (the reference).
 
 Run: python3 scripts/gen-canonical-json-fixtures.py > test-fixtures/canonical-json.json
-Each case is JSON source text; Python parses it and prints json.dumps(value, sort_keys=True).
+Each case is JSON source text; Python parses it and prints json.dumps(value, sort_keys=True), and
+json.dumps(value, indent=2) (how the service writes a JSON file: keys in their order, repeats in the first place).
 """
 import hashlib
 import json
@@ -17,6 +18,7 @@ CASES = [
     '"\\u0000\\u001f\\u007f\\u0080\\u00ff"', '"\\b\\f"', '{"\\uff61": 1, "😀": 2, "a": 3, "\\ud800": 4, "é": 5}',
     '{"a": 1, "a": 2}', '{"B": 1, "a": 2, "_": 3, "1": 4, "": 5}', '  {"spaced" : [ 1 , 2 ] }  ',
     '[[[[[]]]]]', '{"k": {"k": {"k": {}}}}', '"line\\u2028sep"', '-0.0', '[1E+2, 1e+2, 1.5E-10]',
+    '{"b": 1, "a": 2, "b": {"z": 1, "y": 2}}', '{"\\u00e9": 1, "e": [], "\\ud83d\\ude00": {}, "\\uffff": 2}',
 ]
 
 
@@ -71,6 +73,7 @@ for text in CASES:
     out.append({
         'input': text,
         'canonical': canonical,
+        'indented': json.dumps(json.loads(text), indent=2),
         'hash': hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:16],
     })
 print(json.dumps({'generated_by': 'scripts/gen-canonical-json-fixtures.py', 'cases': out}, indent=1, ensure_ascii=False))

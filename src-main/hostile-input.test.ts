@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canonicalJsonFromText } from '../src-shared/canonical-json';
+import { canonicalJsonBytes } from '../src-shared/canonical-json';
 import { METHOD_NAMES } from '../src-shared/channels';
 import { parseCacheHash, parseCacheId, parseEntryRef, parseNamespace } from '../src-shared/domain';
 import { CacheError, ERROR_CODES } from '../src-shared/errors';
@@ -128,7 +128,7 @@ describe('hostile input', () => {
     fc.assert(
       fc.property(text, (t) => {
         try {
-          canonicalJsonFromText(t);
+          canonicalJsonBytes(t);
         } catch (err) {
           expect((err as CacheError).code).toBe('invalid_json');
         }

@@ -3,20 +3,16 @@
  * Separators ", " and ": ", keys sorted by code point, every character outside printable ASCII
  * escaped as \uXXXX (UTF-16 surrogate pairs above U+FFFF), floats written as Python's repr.
  *
- * Text is parsed here rather than with JSON.parse so that number lexemes survive: Python keeps
+ * Text is read here rather than with JSON.parse so that number lexemes survive: Python keeps
  * `1.0` a float ("1.0") and `1` an int ("1"), which JSON.parse cannot tell apart.
  */
 import { CacheError } from './errors';
 
-/** A number already in its Python text form. */
-class PyNumber {
-  constructor(readonly text: string) {}
-}
-
-type Node = null | boolean | string | PyNumber | Node[] | Map<string, Node>;
-
 /** Python's repr() of a float. */
 export function pythonFloatRepr(x: number): string {
+  // Both give the shortest digits that round-trip; between 1e-4 and 1e16 both write them plainly.
+  const abs = Math.abs(x);
+  if (abs >= 1e-4 && abs < 1e16 && !Number.isInteger(x)) return String(x);
   if (Number.isNaN(x)) return 'NaN';
   if (x === Infinity) return 'Infinity';
   if (x === -Infinity) return '-Infinity';
@@ -51,15 +47,17 @@ function compareCodePoints(a: string, b: string): number {
 
 const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
 
+/** One UTF-16 code unit as json.dumps writes it inside a string (ensure_ascii). */
+function quoteChar(c: number): string {
+  const short = SHORT_ESCAPES[c];
+  if (short) return short;
+  if (c >= 0x20 && c <= 0x7e) return String.fromCharCode(c);
+  return `\\u${c.toString(16).padStart(4, '0')}`;
+}
+
 function quote(s: string): string {
   let out = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    const short = SHORT_ESCAPES[c];
-    if (short) out += short;
-    else if (c >= 0x20 && c <= 0x7e) out += s[i];
-    else out += `\\u${c.toString(16).padStart(4, '0')}`;
-  }
+  for (let i = 0; i < s.length; i++) out += quoteChar(s.charCodeAt(i));
   return `${out}"`;
 }
 
@@ -69,38 +67,99 @@ export interface DumpsOptions {
   sortKeys: boolean;
 }
 
-function serialize(node: Node, options: DumpsOptions = { sortKeys: true }, level = 0): string {
-  if (node === null) return 'null';
-  if (node === true) return 'true';
-  if (node === false) return 'false';
-  if (typeof node === 'string') return quote(node);
-  if (node instanceof PyNumber) return node.text;
-  const items = Array.isArray(node)
-    ? node.map((v) => serialize(v, options, level + 1))
-    : (options.sortKeys ? [...node.keys()].sort(compareCodePoints) : [...node.keys()]).map((k) => `${quote(k)}: ${serialize(node.get(k)!, options, level + 1)}`);
-  const [open, close] = Array.isArray(node) ? ['[', ']'] : ['{', '}'];
-  if (items.length === 0) return `${open}${close}`;
-  if (options.indent === undefined) return `${open}${items.join(', ')}${close}`;
-  const inner = `\n${' '.repeat(options.indent * (level + 1))}`;
-  return `${open}${inner}${items.join(`,${inner}`)}\n${' '.repeat(options.indent * level)}${close}`;
+/** An array's or object's output from its items' (members as `"key": value`), for in-memory values. */
+function container(items: string[], options: DumpsOptions, level: number, open: string, close: string): string {
+  if (items.length === 0) return open + close;
+  if (options.indent === undefined) return open + items.join(', ') + close;
+  const inner = '\n' + ' '.repeat(options.indent * (level + 1));
+  return open + inner + items.join(',' + inner) + '\n' + ' '.repeat(options.indent * level) + close;
 }
 
 /** Deeper documents are refused rather than risking the stack (Python's own limit is near 1,000). */
 const MAX_DEPTH = 1000;
 const NUMBER_RE = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?/y;
+/** A run of string characters Python writes as they are: printable ASCII but `"` and `\`. */
+const PLAIN_RUN_RE = /[\x20\x21\x23-\x5b\x5d-\x7e]*/y;
+const ESCAPED: Record<string, number> = { '"': 0x22, '\\': 0x5c, '/': 0x2f, b: 0x08, f: 0x0c, n: 0x0a, r: 0x0d, t: 0x09 };
+const latin1 = new TextDecoder('latin1');
+/** The literal a value starting with this character must be. */
+const WORDS: Record<number, string> = { 0x6e: 'null', 0x74: 'true', 0x66: 'false', 0x4e: 'NaN', 0x49: 'Infinity' };
 
-/** A parser with the grammar of Python's json.loads (including NaN and +/-Infinity). */
-class Parser {
+/**
+ * json.dumps' output, which is ASCII (ensure_ascii), as bytes: appended as it is made, so a 100 MB
+ * document costs its output's size, not a string or object per value.
+ */
+class AsciiOut {
+  bytes = new Uint8Array(1 << 16);
+  length = 0;
+
+  room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.bytes.length * 2, this.length + n));
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  char(c: number): void {
+    this.room(1);
+    this.bytes[this.length++] = c;
+  }
+
+  /** ASCII text (from..to of it). */
+  text(s: string, from = 0, to = s.length): void {
+    this.room(to - from);
+    for (let i = from; i < to; i++) this.bytes[this.length++] = s.charCodeAt(i);
+  }
+
+  read(from: number, to: number): string {
+    return latin1.decode(this.bytes.subarray(from, to));
+  }
+
+  done(): Uint8Array {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+/** An object's member as written: its key (decoded, for sorting) and where its `"key": value` lies. */
+interface Member {
+  key: string;
+  start: number;
+  end: number;
+}
+
+/** Where reorder keeps an object's members while it writes them again (one at a time: it does not nest). */
+let scratchBytes = new Uint8Array(0);
+function scratch(size: number): Uint8Array {
+  if (scratchBytes.length < size) scratchBytes = new Uint8Array(Math.max(size, 2 * scratchBytes.length, 1 << 16));
+  return scratchBytes;
+}
+
+const byKey = (plain: boolean) => (a: Member, b: Member) => (plain ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : compareCodePoints(a.key, b.key));
+
+/**
+ * JSON text (the grammar of Python's json.loads, NaN and ±Infinity included) to the bytes of
+ * json.dumps' text for it, in one pass with no tree in between: a sorted object's members are
+ * written as they come and put in order at its end, a move of bytes already written.
+ */
+class Dumper {
   private pos = 0;
   private depth = 0;
-  constructor(private readonly text: string) {}
+  private readonly out = new AsciiOut();
+  /** With a field path: the output for the value at that path (its last occurrence), if any. */
+  found: string | undefined;
 
-  parseDocument(): Node {
+  constructor(
+    private readonly text: string,
+    private readonly options: DumpsOptions,
+    private readonly fieldPath: string[] = [],
+  ) {}
+
+  dumpDocument(): Uint8Array {
     this.skipWhitespace();
-    const value = this.parseValue();
+    this.dumpValue(0, this.fieldPath.length > 0 ? 0 : -1);
     this.skipWhitespace();
     if (this.pos !== this.text.length) this.fail('unexpected text after the JSON value');
-    return value;
+    return this.out.done();
   }
 
   private fail(what: string): never {
@@ -123,114 +182,184 @@ class Parser {
     return false;
   }
 
-  private parseValue(): Node {
-    const c = this.text[this.pos];
-    if (c === '{' || c === '[') {
+  /** `pathAt`: how much of the field path leads here (-1: off it). */
+  private dumpValue(level: number, pathAt: number): void {
+    const c = this.text.charCodeAt(this.pos);
+    if (c === 0x7b || c === 0x5b) {
       if (++this.depth > MAX_DEPTH) this.fail('nested too deeply');
-      const node = c === '{' ? this.parseObject() : this.parseArray();
+      if (c === 0x7b) this.dumpObject(level, pathAt);
+      else this.dumpArray(level);
       this.depth--;
-      return node;
+      return;
     }
-    if (c === '"') return this.parseString();
-    if (this.consume('null')) return null;
-    if (this.consume('true')) return true;
-    if (this.consume('false')) return false;
-    if (this.consume('NaN')) return new PyNumber('NaN');
-    if (this.consume('Infinity')) return new PyNumber('Infinity');
-    if (this.consume('-Infinity')) return new PyNumber('-Infinity');
+    if (c === 0x22) return void this.dumpString();
+    const word = WORDS[c];
+    if (word !== undefined && this.consume(word)) return this.out.text(word);
+    if (c === 0x2d && this.consume('-Infinity')) return this.out.text('-Infinity');
     NUMBER_RE.lastIndex = this.pos;
     const m = NUMBER_RE.exec(this.text);
     if (!m) this.fail('expected a value');
     this.pos += m[0].length;
-    const isFloat = m[1] !== undefined || m[2] !== undefined;
-    return new PyNumber(isFloat ? pythonFloatRepr(Number(m[0])) : BigInt(m[0]).toString());
+    if (m[1] !== undefined || m[2] !== undefined) this.out.text(pythonFloatRepr(Number(m[0])));
+    else this.out.text(m[0] === '-0' ? '0' : m[0]); // an integer's digits are already Python's, any length
   }
 
-  private parseArray(): Node[] {
+  /** What goes between items at `level`: ", ", or a line break and the next item's indent. */
+  private separator(level: number): string {
+    return this.options.indent === undefined ? ', ' : ',\n' + ' '.repeat(this.options.indent * (level + 1));
+  }
+
+  /** Before an item: the separator, or for the first a line break and indent (indent only). */
+  private beforeItem(first: boolean, level: number): void {
+    if (!first) this.out.text(this.separator(level));
+    else if (this.options.indent !== undefined) this.out.text('\n' + ' '.repeat(this.options.indent * (level + 1)));
+  }
+
+  private close(any: boolean, level: number, c: number): void {
+    if (any && this.options.indent !== undefined) this.out.text('\n' + ' '.repeat(this.options.indent * level));
+    this.out.char(c);
+  }
+
+  private dumpArray(level: number): void {
     this.pos++;
-    const items: Node[] = [];
+    this.out.char(0x5b);
     this.skipWhitespace();
-    if (this.consume(']')) return items;
-    for (;;) {
-      this.skipWhitespace();
-      items.push(this.parseValue());
-      this.skipWhitespace();
-      if (this.consume(']')) return items;
-      if (!this.consume(',')) this.fail('expected "," or "]"');
+    let any = false;
+    if (!this.consume(']')) {
+      for (;;) {
+        this.skipWhitespace();
+        this.beforeItem(!any, level);
+        any = true;
+        this.dumpValue(level + 1, -1);
+        this.skipWhitespace();
+        if (this.consume(']')) break;
+        if (!this.consume(',')) this.fail('expected "," or "]"');
+      }
     }
+    this.close(any, level, 0x5d);
   }
 
-  private parseObject(): Map<string, Node> {
+  private dumpObject(level: number, pathAt: number): void {
     this.pos++;
-    const map = new Map<string, Node>();
+    this.out.char(0x7b);
+    // A repeated key keeps its first place and its last value, as in Python's dict.
+    const members = new Map<string, Member>();
+    let ordered = true;
+    let plainKeys = true;
+    let previous: string | null = null;
+    let firstStart = 0;
     this.skipWhitespace();
-    if (this.consume('}')) return map;
-    for (;;) {
-      this.skipWhitespace();
-      if (this.text[this.pos] !== '"') this.fail('expected a string key');
-      const key = this.parseString();
-      this.skipWhitespace();
-      if (!this.consume(':')) this.fail('expected ":"');
-      this.skipWhitespace();
-      map.set(key, this.parseValue()); // a repeated key keeps its last value, as in Python
-      this.skipWhitespace();
-      if (this.consume('}')) return map;
-      if (!this.consume(',')) this.fail('expected "," or "}"');
+    if (!this.consume('}')) {
+      for (;;) {
+        this.skipWhitespace();
+        if (this.text.charCodeAt(this.pos) !== 0x22) this.fail('expected a string key');
+        this.beforeItem(members.size === 0, level);
+        const start = this.out.length;
+        if (members.size === 0) firstStart = start;
+        const keyAt = this.pos;
+        const plain = this.dumpString();
+        // A plain key is the text between its quotes; any other is read back from what was written.
+        const key = plain ? this.text.slice(keyAt + 1, this.pos - 1) : (JSON.parse(this.out.read(start, this.out.length)) as string);
+        plainKeys &&= plain;
+        this.skipWhitespace();
+        if (!this.consume(':')) this.fail('expected ":"');
+        this.skipWhitespace();
+        this.out.text(': ');
+        const onPath = pathAt >= 0 && key === this.fieldPath[pathAt] ? pathAt + 1 : -1;
+        if (onPath > 0) this.found = undefined; // a later repeat of this key replaces what the earlier one held
+        const valueStart = this.out.length;
+        this.dumpValue(level + 1, onPath === this.fieldPath.length ? -1 : onPath);
+        if (onPath === this.fieldPath.length) this.found = this.out.read(valueStart, this.out.length);
+        if (members.has(key) || (this.options.sortKeys && previous !== null && key < previous)) ordered = false;
+        previous = key;
+        members.set(key, { key, start, end: this.out.length });
+        this.skipWhitespace();
+        if (this.consume('}')) break;
+        if (!this.consume(',')) this.fail('expected "," or "}"');
+      }
     }
+    if (this.options.sortKeys && !plainKeys) ordered = false; // code units are not code points there: sorted below
+    if (!ordered) this.reorder([...members.values()], firstStart, plainKeys, level);
+    this.close(members.size > 0, level, 0x7d);
   }
 
-  private parseString(): string {
-    this.pos++;
-    let out = '';
+  /**
+   * Writes an object's members again, sorted (sort_keys) and without the values a repeated key
+   * replaced. Printable ASCII keys sort alike by code unit and code point; others go by code point
+   * (U+10000 and up, a surrogate pair in UTF-16, after U+E000-U+FFFF).
+   */
+  private reorder(members: Member[], from: number, plainKeys: boolean, level: number): void {
+    if (this.options.sortKeys) members.sort(byKey(plainKeys));
+    const written = scratch(this.out.length - from);
+    written.set(this.out.bytes.subarray(from, this.out.length));
+    this.out.length = from;
+    members.forEach((m, i) => {
+      if (i > 0) this.out.text(this.separator(level));
+      const bytes = written.subarray(m.start - from, m.end - from);
+      this.out.room(bytes.length);
+      this.out.bytes.set(bytes, this.out.length);
+      this.out.length += bytes.length;
+    });
+  }
+
+  /** Writes a string as json.dumps does (every character outside printable ASCII escaped); returns whether it was written as it came. */
+  private dumpString(): boolean {
+    const start = this.pos++;
+    PLAIN_RUN_RE.lastIndex = this.pos;
+    PLAIN_RUN_RE.test(this.text);
+    this.pos = PLAIN_RUN_RE.lastIndex;
+    if (this.text.charCodeAt(this.pos) === 0x22) {
+      this.out.text(this.text, start, ++this.pos);
+      return true;
+    }
+    this.out.text(this.text, start, this.pos);
     for (;;) {
       if (this.pos >= this.text.length) this.fail('unterminated string');
       const c = this.text.charCodeAt(this.pos);
       if (c === 0x22) {
         this.pos++;
-        return out;
+        this.out.char(0x22);
+        return false;
       }
       if (c < 0x20) this.fail('control character in string');
-      if (c !== 0x5c) {
-        out += this.text[this.pos++];
-        continue;
+      if (c === 0x5c) this.out.text(quoteChar(this.escape()));
+      else {
+        this.out.text(quoteChar(c));
+        this.pos++;
       }
-      const esc = this.text[this.pos + 1];
-      const simple: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-      if (esc !== undefined && esc in simple) {
-        out += simple[esc];
-        this.pos += 2;
-      } else if (esc === 'u' && /^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) {
-        out += String.fromCharCode(parseInt(this.text.slice(this.pos + 2, this.pos + 6), 16));
-        this.pos += 6;
-      } else {
-        this.fail('invalid escape');
-      }
+      const runStart = this.pos;
+      PLAIN_RUN_RE.lastIndex = this.pos;
+      PLAIN_RUN_RE.test(this.text);
+      this.pos = PLAIN_RUN_RE.lastIndex;
+      this.out.text(this.text, runStart, this.pos);
     }
   }
+
+  /** The character code of the escape at pos (after it). */
+  private escape(): number {
+    const esc = this.text[this.pos + 1];
+    if (esc !== undefined && esc in ESCAPED) {
+      this.pos += 2;
+      return ESCAPED[esc]!;
+    }
+    const hex = this.text.slice(this.pos + 2, this.pos + 6);
+    if (esc !== 'u' || !/^[0-9a-fA-F]{4}$/.test(hex)) this.fail('invalid escape');
+    this.pos += 6;
+    return parseInt(hex, 16);
+  }
 }
 
-/** Canonical text of JSON source text (bytes already decoded). */
-export function canonicalJsonFromText(text: string): string {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  return serialize(new Parser(body).parseDocument());
+/** The canonical JSON of JSON source text (bytes already decoded): json.dumps(sort_keys=True), as bytes. */
+export function canonicalJsonBytes(text: string): Uint8Array {
+  return pythonJsonDumpsBytes(text, { sortKeys: true });
 }
 
-function fromValue(value: unknown, depth: number): Node {
-  if (depth > MAX_DEPTH) throw new CacheError('invalid_json', 'JSON value is nested too deeply');
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
-  if (typeof value === 'number') {
-    // A JS number cannot say whether it was written 1 or 1.0: integral values are Python ints.
-    return new PyNumber(Number.isInteger(value) ? BigInt(value).toString() : pythonFloatRepr(value));
-  }
-  if (typeof value === 'bigint') return new PyNumber(value.toString());
-  if (Array.isArray(value)) return value.map((v) => fromValue(v, depth + 1));
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const map = new Map<string, Node>();
-    for (const [k, v] of Object.entries(value)) map.set(k, fromValue(v, depth + 1));
-    return map;
-  }
-  throw new CacheError('invalid_json', `a ${typeof value} cannot be stored as JSON`);
+/** Python's `json.dumps(json.loads(text), indent=…, sort_keys=…)` as bytes: how the Python service writes JSON files. */
+export function pythonJsonDumpsBytes(text: string, options: DumpsOptions): Uint8Array {
+  return new Dumper(withoutBom(text), options).dumpDocument();
 }
+
+const withoutBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 
 /** Python's str() of a number json.loads made: the repr, but nan and inf in lower case. */
 const PYTHON_STR_OF: Record<string, string> = { NaN: 'nan', Infinity: 'inf', '-Infinity': '-inf' };
@@ -241,26 +370,35 @@ const PYTHON_STR_OF: Record<string, string> = { NaN: 'nan', Infinity: 'inf', '-I
  * "2.0"), an object or array as json.dumps(sort_keys=True). Null when the field is absent or null.
  */
 export function pythonJsonFieldText(text: string, fieldPath: string): string | null {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let node: Node | undefined = new Parser(body).parseDocument();
-  for (const part of fieldPath.split('.')) {
-    if (!(node instanceof Map)) return null;
-    node = node.get(part);
-  }
-  if (node === undefined || node === null) return null;
-  if (typeof node === 'string') return node;
-  if (typeof node === 'boolean') return node ? 'True' : 'False';
-  if (node instanceof PyNumber) return PYTHON_STR_OF[node.text] ?? node.text;
-  return serialize(node);
-}
-
-/** Python's `json.dumps(json.loads(text), indent=…, sort_keys=…)`: how the Python service writes JSON files. */
-export function pythonJsonDumpsText(text: string, options: DumpsOptions): string {
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  return serialize(new Parser(body).parseDocument(), options);
+  const dumper = new Dumper(withoutBom(text), { sortKeys: true }, fieldPath.split('.'));
+  dumper.dumpDocument();
+  const field = dumper.found;
+  if (field === undefined || field === 'null') return null;
+  if (field.startsWith('"')) return JSON.parse(field) as string;
+  if (field === 'true' || field === 'false') return field === 'true' ? 'True' : 'False';
+  if (field.startsWith('{') || field.startsWith('[')) return field;
+  return PYTHON_STR_OF[field] ?? field;
 }
 
 /** Python's `json.dumps(value, indent=…, sort_keys=…)` of an in-memory value (integral numbers are ints). */
 export function pythonJsonDumpsValue(value: unknown, options: DumpsOptions): string {
-  return serialize(fromValue(value, 0), options);
+  return dumpValue(value, options, 0);
+}
+
+function dumpValue(value: unknown, options: DumpsOptions, level: number): string {
+  if (level > MAX_DEPTH) throw new CacheError('invalid_json', 'JSON value is nested too deeply');
+  if (value === null) return 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return quote(value);
+  // A JS number cannot say whether it was written 1 or 1.0: integral values are Python ints.
+  if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value).toString() : pythonFloatRepr(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return container(value.map((v) => dumpValue(v, options, level + 1)), options, level, '[', ']');
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const keys = Object.keys(value);
+    if (options.sortKeys) keys.sort(compareCodePoints);
+    const members = keys.map((k) => `${quote(k)}: ${dumpValue((value as Record<string, unknown>)[k], options, level + 1)}`);
+    return container(members, options, level, '{', '}');
+  }
+  throw new CacheError('invalid_json', `a ${typeof value} cannot be stored as JSON`);
 }

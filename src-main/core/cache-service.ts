@@ -2,7 +2,7 @@ import { forEachKey, forEachPage, sizeOf } from './storage/list-page';
 import { assertWritable } from './storage/read-only';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { canonicalJsonFromText } from '../../src-shared/canonical-json';
+import { canonicalJsonBytes } from '../../src-shared/canonical-json';
 import type { CacheHash, CacheId, Namespace, NamespaceStats, NamespaceSummary, StoreResult, VersionRecord, VersionSummary } from '../../src-shared/domain';
 import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecordProblem } from '../../src-shared/domain';
 import { CacheError, isCacheError } from '../../src-shared/errors';
@@ -111,7 +111,7 @@ export class CacheService {
     } catch {
       throw new CacheError('invalid_json', 'JSON input is not valid UTF-8');
     }
-    return { kind: 'bytes', bytes: new TextEncoder().encode(canonicalJsonFromText(text)) };
+    return { kind: 'bytes', bytes: canonicalJsonBytes(text) };
   }
 
   /** Hash without storing. */

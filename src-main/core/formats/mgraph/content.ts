@@ -1,7 +1,7 @@
 /** How the service turns what it stores into file bytes and a cache hash, and how to check both back. */
 import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
-import { canonicalJsonFromText, pythonJsonDumpsText, pythonJsonDumpsValue, pythonJsonFieldText } from '../../../../src-shared/canonical-json';
+import { canonicalJsonBytes, pythonJsonDumpsBytes, pythonJsonDumpsValue, pythonJsonFieldText } from '../../../../src-shared/canonical-json';
 import { CacheError } from '../../../../src-shared/errors';
 
 export type DataType = 'binary' | 'json' | 'string';
@@ -55,10 +55,10 @@ export function prepareContent(bytes: Uint8Array, as: DataType, options: { jsonF
   }
   const text = decodeText(bytes, as === 'json' ? 'JSON' : 'text');
   if (as === 'string') return { dataType: 'string', fileBytes: new TextEncoder().encode(pythonJsonDumpsValue(text, { indent: 2, sortKeys: false })), hash: serviceHash(text) };
-  const fileText = pythonJsonDumpsText(text, { indent: 2, sortKeys: false });
-  if (!fileText.startsWith('{')) throw new CacheError('invalid_json', 'the service stores JSON objects only ({…} at the top level)');
-  const hash = options.jsonFieldPath ? fieldHash(text, options.jsonFieldPath) : serviceHash(canonicalJsonFromText(text));
-  return { dataType: 'json', fileBytes: new TextEncoder().encode(fileText), hash };
+  const fileBytes = pythonJsonDumpsBytes(text, { indent: 2, sortKeys: false });
+  if (fileBytes[0] !== 0x7b) throw new CacheError('invalid_json', 'the service stores JSON objects only ({…} at the top level)');
+  const hash = options.jsonFieldPath ? fieldHash(text, options.jsonFieldPath) : serviceHash(canonicalJsonBytes(text));
+  return { dataType: 'json', fileBytes, hash };
 }
 
 /** What a content file holds and the hash it re-hashes to (verify), as the service's retrieve reads it. */
@@ -71,5 +71,5 @@ export function rehashFile(bytes: Uint8Array, fileType: 'json' | 'binary', meta:
   // Read as Python reads it: exact big integers, NaN and Infinity, which JSON.parse refuses or rounds.
   if (text.trimStart().startsWith('"')) return { dataType: 'string', hash: serviceHash(JSON.parse(text) as string) };
   if (meta.jsonFieldPath) return { dataType: 'json', hash: fieldHash(text, meta.jsonFieldPath) };
-  return { dataType: 'json', hash: serviceHash(canonicalJsonFromText(text)) };
+  return { dataType: 'json', hash: serviceHash(canonicalJsonBytes(text)) };
 }
