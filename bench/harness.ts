@@ -28,16 +28,18 @@ export async function timeCommand(command: string, args: string[], options: { cw
   return (await runTimed(command, args, options)).ms;
 }
 
-/** Like timeCommand, also returning what the command wrote to stderr. */
-export function runTimed(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ ms: number; stderr: string }> {
+/** Like timeCommand, also returning what the command wrote to stderr (and to stdout, when asked). */
+export function runTimed(command: string, args: string[], options: { cwd?: string; stdin?: string; env?: NodeJS.ProcessEnv; stdout?: boolean } = {}): Promise<{ ms: number; stderr: string; stdout: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: 'pipe' });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => void (options.stdout && (stdout += c.toString())));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) resolve({ ms: performance.now() - started, stderr });
+      if (code === 0) resolve({ ms: performance.now() - started, stderr, stdout });
       else reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 500)}`));
     });
     // A command that never reads its stdin may exit before we close it: its exit code decides, not EPIPE.

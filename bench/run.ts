@@ -15,6 +15,7 @@ import { writeSmallFiles } from './fixtures';
 import { benchBigFile, benchHash, benchLookups, benchNamespaces, benchRenderer, benchVersions } from './rows';
 import { benchPrune } from './retention-row';
 import { benchDrop } from './drop-row';
+import { benchJson } from './json-row';
 import { benchVerify } from './verify-row';
 import { benchStart } from './start';
 import { type BenchRow, CLI, alternating, formatTable, hasCommand, machineFacts, median, settleWrites, timeCliStore, timeCommand } from './harness';
@@ -148,6 +149,7 @@ export async function runBench(o: BenchOptions): Promise<BenchRow[]> {
   await step(10, () => benchPrune(o));
   await step(11, () => benchDrop(o));
   await step(12, () => benchVerify(o));
+  await step(13, () => benchJson(o));
   return rows;
 }
 
@@ -155,7 +157,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { smoke: { type: 'boolean' }, runs: { type: 'string' }, only: { type: 'string' } } });
   const smoke = values.smoke ?? false;
   const only = values.only === undefined ? undefined : new Set(values.only.split(',').map(Number));
-  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 12)) throw new Error(`--only takes row numbers 1-12, like --only 1,2 (got ${values.only})`);
+  if (only && [...only].some((row) => !Number.isInteger(row) || row < 1 || row > 13)) throw new Error(`--only takes row numbers 1-13, like --only 1,2 (got ${values.only})`);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-bench-'));
   try {
     const rows = await runBench({ smoke, runs: Number(values.runs ?? (smoke ? 1 : 3)), work, only });

@@ -152,15 +152,17 @@ describe('CLI on a service store (read only)', () => {
 });
 
 describe('CLI prune on a service store with a damaged ref', () => {
-  it('says how many refs it could not read, in the dry run and the run, and leaves their versions', async () => {
+  it('says how many refs it could not read, in the dry run and the run, leaves their versions, and exits 1 as verify does on problems', async () => {
     const store = await fixtureCopy();
     const byId = path.join(store, 'dups', 'refs', 'by-id', '59', 'e5', `${DUPS_IDS[0]}.json`);
     await fs.writeFile(byId, '{ not json');
     const run = (args: string[]) => cli(['--store', store, '--ns', 'dups', ...args]);
     const dry = await run(['prune', '--older-than', '1s', '--dry-run']);
+    expect(dry.code).toBe(1);
     expect(dry.stdout).toMatch(/would prune 4 versions of 2 hashes \(.*\); 1 ref could not be read, so the versions it names were left alone \(run verify\)\n$/);
     expect(JSON.parse((await run(['--json', 'prune', '--older-than', '1s', '--dry-run'])).stdout.trim().split('\n').pop()!)).toMatchObject({ summary: { versions: 4, unreadable_refs: 1 } });
     const real = await run(['prune', '--older-than', '1s']);
+    expect(real.code).toBe(1);
     expect(real.stdout).toMatch(/pruned 4 versions .*; 1 ref could not be read, so the versions it names were left alone \(run verify\)\n$/);
     expect(await fs.readFile(byId, 'utf8')).toBe('{ not json');
   });

@@ -36,6 +36,8 @@ export interface RetentionCtx {
 }
 
 const EXIT_OK = 0;
+/** A prune that had to leave versions alone (refs it could not read) ends as a verify with problems does. */
+const EXIT_PROBLEMS = 1;
 
 function text(values: Record<string, unknown>, name: string): string | undefined {
   const v = values[name];
@@ -122,7 +124,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
       plan.versions.forEach(print);
       if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: true, ...planned } })}\n`);
       else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} hashes gone entirely, ${planned.bytes_freed} bytes freed)${leftAlone}\n`);
-      return EXIT_OK;
+      return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
     }
     const progress = !json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
     const summary = await retention.prune(plan, {
@@ -137,7 +139,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
     progress?.done();
     if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs } })}\n`);
     else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} hashes gone entirely, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
-    return EXIT_OK;
+    return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
   } finally {
     process.removeListener('SIGINT', stop);
   }
