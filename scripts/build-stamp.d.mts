@@ -2,10 +2,7 @@
 export function topLevelFiles(root: string): string[];
 /** SHA-256 over each input's path and bytes; folders are read recursively, test files left out. */
 export function sourceDigest(root: string, inputs: string[]): string;
-/**
- * Runs `build` unless the stamp matches the inputs' digest and every output exists; resolves to whether it built.
- * `clockMargin` (tests only): how long ago an input must have last changed for its stats to stand for its content.
- */
-export function buildIfStale(options: { root: string; name: string; inputs: string[]; outputs: string[]; build: () => Promise<void>; clockMargin?: number }): Promise<boolean>;
+/** Runs `build` unless the stamp matches the inputs' digest and every output exists; resolves to whether it built. */
+export function buildIfStale(options: { root: string; name: string; inputs: string[]; outputs: string[]; build: () => Promise<void> }): Promise<boolean>;
 /** Bundles TypeScript entry points for Node with esbuild (dependencies stay in node_modules). */
 export function bundleForNode(root: string, entryPoints: Record<string, string>, outdir: string): Promise<void>;

@@ -1,16 +1,10 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appBuild } from './build-app.mjs';
 import { cliBuild } from './build-cli.mjs';
 import { buildIfStale } from './build-stamp.mjs';
-
-// Every file read is seen (to tell a start that read the sources from one that trusted their stats).
-vi.mock('node:fs', async (original) => {
-  const fs = await original<typeof import('node:fs')>();
-  return { ...fs, readFileSync: vi.fn(fs.readFileSync) };
-});
 
 // A repository in miniature: the real lists of what each build reads, a counting stand-in for the build.
 let root: string;
@@ -34,21 +28,15 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-const builds = [
+describe.each([
   ['app (npm start, npm run web)', appBuild, ['src-main/bridge/main.ts', 'src-shared/domain.ts', 'src-renderer/index.html', 'src-renderer/app.tsx', 'electron.vite.config.ts', 'tsconfig.json', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json']],
   ['cli (npm run cli)', cliBuild, ['src-main/cli/main.ts', 'src-shared/domain.ts', 'tsconfig.json', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json']],
-] as const;
-// Sources just written are read on every start (clock margin 3 s); with no margin their stats are trusted at once.
-describe.each([
-  ...builds.map(([name, spec, sources]) => [`${name}, sources read`, spec, sources, undefined] as const),
-  ...builds.map(([name, spec, sources]) => [`${name}, sources trusted by their stats`, spec, sources, 0] as const),
-])('the %s build', (_name, spec, sources, clockMargin) => {
+])('the %s build', (_name, spec, sources) => {
   let builds = 0;
   const start = () =>
     buildIfStale({
       root,
       ...spec(root),
-      clockMargin,
       build: async () => {
         builds++;
         for (const output of spec(root).outputs) write(output, `built ${builds}`);
@@ -128,27 +116,5 @@ describe.each([
     const results = await Promise.all([start(), start(), start()]);
     expect(results.filter(Boolean)).toHaveLength(1);
     expect(builds).toBe(1);
-  });
-});
-
-describe('a start with nothing changed', () => {
-  const sourcesRead = () => vi.mocked(readFileSync).mock.calls.filter(([file]) => String(file).includes('src-')).length;
-  const start = (clockMargin?: number) => buildIfStale({ root, ...cliBuild(root), clockMargin, build: async () => cliBuild(root).outputs.forEach((o) => write(o, 'built')) });
-
-  it('reads no source once their stats have settled, and reads them again after an edit', async () => {
-    expect(await start(0)).toBe(true);
-    vi.mocked(readFileSync).mockClear();
-    expect(await start(0)).toBe(false);
-    expect(sourcesRead()).toBe(0);
-    write('src-shared/domain.ts', 'export const a = 9;');
-    expect(await start(0)).toBe(true);
-    expect(sourcesRead()).toBeGreaterThan(0);
-  });
-
-  it('reads the sources while one changed within the clock margin: an edit in the same clock tick as the stats must not pass unseen', async () => {
-    expect(await start()).toBe(true);
-    vi.mocked(readFileSync).mockClear();
-    expect(await start()).toBe(false);
-    expect(sourcesRead()).toBeGreaterThan(0);
   });
 });

@@ -66,6 +66,11 @@ describe('canonical JSON matches Python json.dumps(sort_keys=True)', () => {
     expect(() => canonicalJsonFromText(text)).toThrow(expect.objectContaining({ code: 'invalid_json' }));
   });
 
+  it('refuses a byte order mark left in the text, as json.loads refuses it in a str (decoding bytes drops one)', () => {
+    expect(() => canonicalJsonFromText('\ufeff{}')).toThrow(expect.objectContaining({ code: 'invalid_json' }));
+    expect(canonicalJsonFromText(new TextDecoder().decode(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])))).toBe('{}');
+  });
+
   it('rejects values JSON cannot hold', () => {
     expect(() => canonicalJsonFromValue({ f: () => 1 })).toThrow(expect.objectContaining({ code: 'invalid_json' }));
     expect(() => canonicalJsonFromValue(new Date())).toThrow(expect.objectContaining({ code: 'invalid_json' }));

@@ -127,13 +127,6 @@ interface Member {
   end: number;
 }
 
-/** Where reorder keeps an object's members while it writes them again (one at a time: it does not nest). */
-let scratchBytes = new Uint8Array(0);
-function scratch(size: number): Uint8Array {
-  if (scratchBytes.length < size) scratchBytes = new Uint8Array(Math.max(size, 2 * scratchBytes.length, 1 << 16));
-  return scratchBytes;
-}
-
 const byKey = (plain: boolean) => (a: Member, b: Member) => (plain ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : compareCodePoints(a.key, b.key));
 
 /**
@@ -145,6 +138,8 @@ class Dumper {
   private pos = 0;
   private depth = 0;
   private readonly out = new AsciiOut();
+  /** Where reorder keeps an object's members while it writes them again (one object at a time: reorders do not nest). */
+  private scratch = new Uint8Array(0);
   /** With a field path: the output for the value at that path (its last occurrence), if any. */
   found: string | undefined;
 
@@ -290,7 +285,8 @@ class Dumper {
    */
   private reorder(members: Member[], from: number, plainKeys: boolean, level: number): void {
     if (this.options.sortKeys) members.sort(byKey(plainKeys));
-    const written = scratch(this.out.length - from);
+    if (this.scratch.length < this.out.length - from) this.scratch = new Uint8Array(Math.max(this.out.length - from, 2 * this.scratch.length, 1 << 12));
+    const written = this.scratch;
     written.set(this.out.bytes.subarray(from, this.out.length));
     this.out.length = from;
     members.forEach((m, i) => {
@@ -349,17 +345,18 @@ class Dumper {
   }
 }
 
-/** The canonical JSON of JSON source text (bytes already decoded): json.dumps(sort_keys=True), as bytes. */
+/**
+ * The canonical JSON of JSON source text: json.dumps(sort_keys=True), as bytes. The text is decoded
+ * bytes (a decoder drops one BOM, as json.loads does for bytes); a BOM left in it is refused, as json.loads refuses it in a str.
+ */
 export function canonicalJsonBytes(text: string): Uint8Array {
   return pythonJsonDumpsBytes(text, { sortKeys: true });
 }
 
 /** Python's `json.dumps(json.loads(text), indent=…, sort_keys=…)` as bytes: how the Python service writes JSON files. */
 export function pythonJsonDumpsBytes(text: string, options: DumpsOptions): Uint8Array {
-  return new Dumper(withoutBom(text), options).dumpDocument();
+  return new Dumper(text, options).dumpDocument();
 }
-
-const withoutBom = (text: string) => (text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
 
 /** Python's str() of a number json.loads made: the repr, but nan and inf in lower case. */
 const PYTHON_STR_OF: Record<string, string> = { NaN: 'nan', Infinity: 'inf', '-Infinity': '-inf' };
@@ -370,7 +367,7 @@ const PYTHON_STR_OF: Record<string, string> = { NaN: 'nan', Infinity: 'inf', '-I
  * "2.0"), an object or array as json.dumps(sort_keys=True). Null when the field is absent or null.
  */
 export function pythonJsonFieldText(text: string, fieldPath: string): string | null {
-  const dumper = new Dumper(withoutBom(text), { sortKeys: true }, fieldPath.split('.'));
+  const dumper = new Dumper(text, { sortKeys: true }, fieldPath.split('.'));
   dumper.dumpDocument();
   const field = dumper.found;
   if (field === undefined || field === 'null') return null;
