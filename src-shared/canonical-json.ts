@@ -242,6 +242,7 @@ class Dumper {
     let ordered = true;
     let plainKeys = true;
     let previous: string | null = null;
+    let previousPlain = true;
     let firstStart = 0;
     this.skipWhitespace();
     if (!this.consume('}')) {
@@ -265,15 +266,15 @@ class Dumper {
         const valueStart = this.out.length;
         this.dumpValue(level + 1, onPath === this.fieldPath.length ? -1 : onPath);
         if (onPath === this.fieldPath.length) this.found = this.out.read(valueStart, this.out.length);
-        if (members.has(key) || (this.options.sortKeys && previous !== null && key < previous)) ordered = false;
+        if (members.has(key) || (this.options.sortKeys && previous !== null && (plain && previousPlain ? key < previous : compareCodePoints(key, previous) < 0))) ordered = false;
         previous = key;
+        previousPlain = plain;
         members.set(key, { key, start, end: this.out.length });
         this.skipWhitespace();
         if (this.consume('}')) break;
         if (!this.consume(',')) this.fail('expected "," or "}"');
       }
     }
-    if (this.options.sortKeys && !plainKeys) ordered = false; // code units are not code points there: sorted below
     if (!ordered) this.reorder([...members.values()], firstStart, plainKeys, level);
     this.close(members.size > 0, level, 0x7d);
   }
