@@ -67,12 +67,15 @@ export interface DumpsOptions {
   sortKeys: boolean;
 }
 
+/** With indent: a line break and the indent of `level` (before an item, or a closing bracket); without, nothing. */
+const lineAt = (options: DumpsOptions, level: number) => (options.indent === undefined ? '' : '\n' + ' '.repeat(options.indent * level));
+/** What goes between the items of a container at `level`. */
+const separatorAt = (options: DumpsOptions, level: number) => (options.indent === undefined ? ', ' : ',' + lineAt(options, level + 1));
+
 /** An array's or object's output from its items' (members as `"key": value`), for in-memory values. */
 function container(items: string[], options: DumpsOptions, level: number, open: string, close: string): string {
   if (items.length === 0) return open + close;
-  if (options.indent === undefined) return open + items.join(', ') + close;
-  const inner = '\n' + ' '.repeat(options.indent * (level + 1));
-  return open + inner + items.join(',' + inner) + '\n' + ' '.repeat(options.indent * level) + close;
+  return open + lineAt(options, level + 1) + items.join(separatorAt(options, level)) + lineAt(options, level) + close;
 }
 
 /** Deeper documents are refused rather than risking the stack (Python's own limit is near 1,000). */
@@ -123,11 +126,14 @@ class AsciiOut {
 /** An object's member as written: its key (decoded, for sorting) and where its `"key": value` lies. */
 interface Member {
   key: string;
+  /** Printable ASCII, where code units sort as code points. */
+  plain: boolean;
   start: number;
   end: number;
 }
 
-const byKey = (plain: boolean) => (a: Member, b: Member) => (plain ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : compareCodePoints(a.key, b.key));
+/** Python's key order: by code point (U+10000 and up, a surrogate pair in UTF-16, after U+E000-U+FFFF). */
+const compareKeys = (a: Member, b: Member) => (a.plain && b.plain ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : compareCodePoints(a.key, b.key));
 
 /**
  * JSON text (the grammar of Python's json.loads, NaN and ±Infinity included) to the bytes of
@@ -199,19 +205,12 @@ class Dumper {
     else this.out.text(m[0] === '-0' ? '0' : m[0]); // an integer's digits are already Python's, any length
   }
 
-  /** What goes between items at `level`: ", ", or a line break and the next item's indent. */
-  private separator(level: number): string {
-    return this.options.indent === undefined ? ', ' : ',\n' + ' '.repeat(this.options.indent * (level + 1));
-  }
-
-  /** Before an item: the separator, or for the first a line break and indent (indent only). */
   private beforeItem(first: boolean, level: number): void {
-    if (!first) this.out.text(this.separator(level));
-    else if (this.options.indent !== undefined) this.out.text('\n' + ' '.repeat(this.options.indent * (level + 1)));
+    this.out.text(first ? lineAt(this.options, level + 1) : separatorAt(this.options, level));
   }
 
   private close(any: boolean, level: number, c: number): void {
-    if (any && this.options.indent !== undefined) this.out.text('\n' + ' '.repeat(this.options.indent * level));
+    if (any) this.out.text(lineAt(this.options, level));
     this.out.char(c);
   }
 
@@ -240,9 +239,7 @@ class Dumper {
     // A repeated key keeps its first place and its last value, as in Python's dict.
     const members = new Map<string, Member>();
     let ordered = true;
-    let plainKeys = true;
-    let previous: string | null = null;
-    let previousPlain = true;
+    let previous: Member | null = null;
     let firstStart = 0;
     this.skipWhitespace();
     if (!this.consume('}')) {
@@ -256,7 +253,6 @@ class Dumper {
         const plain = this.dumpString();
         // A plain key is the text between its quotes; any other is read back from what was written.
         const key = plain ? this.text.slice(keyAt + 1, this.pos - 1) : (JSON.parse(this.out.read(start, this.out.length)) as string);
-        plainKeys &&= plain;
         this.skipWhitespace();
         if (!this.consume(':')) this.fail('expected ":"');
         this.skipWhitespace();
@@ -266,32 +262,31 @@ class Dumper {
         const valueStart = this.out.length;
         this.dumpValue(level + 1, onPath === this.fieldPath.length ? -1 : onPath);
         if (onPath === this.fieldPath.length) this.found = this.out.read(valueStart, this.out.length);
-        if (members.has(key) || (this.options.sortKeys && previous !== null && (plain && previousPlain ? key < previous : compareCodePoints(key, previous) < 0))) ordered = false;
-        previous = key;
-        previousPlain = plain;
-        members.set(key, { key, start, end: this.out.length });
+        const member = { key, plain, start, end: this.out.length };
+        if (members.has(key) || (this.options.sortKeys && previous !== null && compareKeys(member, previous) < 0)) ordered = false;
+        previous = member;
+        members.set(key, member);
         this.skipWhitespace();
         if (this.consume('}')) break;
         if (!this.consume(',')) this.fail('expected "," or "}"');
       }
     }
-    if (!ordered) this.reorder([...members.values()], firstStart, plainKeys, level);
+    if (!ordered) this.reorder([...members.values()], firstStart, level);
     this.close(members.size > 0, level, 0x7d);
   }
 
   /**
    * Writes an object's members again, sorted (sort_keys) and without the values a repeated key
-   * replaced. Printable ASCII keys sort alike by code unit and code point; others go by code point
-   * (U+10000 and up, a surrogate pair in UTF-16, after U+E000-U+FFFF).
+   * replaced.
    */
-  private reorder(members: Member[], from: number, plainKeys: boolean, level: number): void {
-    if (this.options.sortKeys) members.sort(byKey(plainKeys));
+  private reorder(members: Member[], from: number, level: number): void {
+    if (this.options.sortKeys) members.sort(compareKeys);
     if (this.scratch.length < this.out.length - from) this.scratch = new Uint8Array(Math.max(this.out.length - from, 2 * this.scratch.length, 1 << 12));
     const written = this.scratch;
     written.set(this.out.bytes.subarray(from, this.out.length));
     this.out.length = from;
     members.forEach((m, i) => {
-      if (i > 0) this.out.text(this.separator(level));
+      if (i > 0) this.out.text(separatorAt(this.options, level));
       const bytes = written.subarray(m.start - from, m.end - from);
       this.out.room(bytes.length);
       this.out.bytes.set(bytes, this.out.length);
