@@ -363,3 +363,15 @@ it("the service layout: a prune says the bytes it freed, not a file another vers
   expect(await retention.prune(await retention.planPrune({ namespace: 'k', olderThanSeconds: 1800 }))).toMatchObject({ pruned: 1, contentRemoved: 1, bytesFreed: fileSize });
   expect((await format.record('k', { cacheId: other.cache_id })).hash).toBe(other.hash);
 });
+
+it('a cancelled prune of thousands of versions gives its counts as the progress line does (1,200, not 1200)', async () => {
+  const time = clock();
+  const format = formatOf('native', new MemoryStorage(), time.now);
+  const retention = new Retention(format, { now: time.now });
+  for (let i = 0; i < 1200; i++) await format.store('docs', { source: bytes(`entry ${i}`) });
+  time.set(T0 + HOUR);
+  const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+  const controller = new AbortController();
+  const run = retention.prune(plan, { signal: controller.signal, onProgress: ({ done }) => done === 1001 && controller.abort() });
+  await expect(run).rejects.toMatchObject({ code: 'cancelled', message: expect.stringMatching(/^the prune was cancelled after 1,\d{3} of 1,200 versions$/) });
+});

@@ -205,7 +205,7 @@ export class Retention {
         cancelled: 'the prune was cancelled while another prune of the namespace ran',
         onWaiting: (until) => options.onWaiting?.(namespace, until),
       });
-      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned} of ${plan.versions.length} versions`);
+      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned.toLocaleString('en-US')} of ${plan.versions.length.toLocaleString('en-US')} versions`);
     }
     return summary;
   }
