@@ -1,6 +1,6 @@
 /** The entries browser's calls through the dispatcher (IPC) and the bridge's tar download (issue #17, #19). */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -32,7 +32,17 @@ async function setup(options: { folder?: boolean } = {}) {
     if (!r.ok) throw new Error(r.error.message);
     return r.value;
   };
-  return { storage, session, dispatch, call, window, alpha, saveDir };
+  /** Stores each [name, text] in `namespace` as the app stores bytes; their hashes, in order. */
+  const storeTexts = async (namespace: string, entries: [string, string][]) => {
+    const hashes: CacheHash[] = [];
+    for (const [name, text] of entries) {
+      const stored = await call<{ hash: CacheHash }>('storeBytes', { namespace, name, base64: Buffer.from(text).toString('base64') });
+      if (!stored.ok) throw new Error(stored.error.message);
+      hashes.push(stored.value.hash);
+    }
+    return hashes;
+  };
+  return { storage, session, dispatch, call, window, alpha, saveDir, storeTexts };
 }
 
 describe('entries (a window of the sorted, filtered table)', () => {
@@ -192,6 +202,36 @@ describe('saveEntries (desktop: into a chosen folder)', () => {
     expect(readdirSync(saveDir).sort()).toEqual([`${'L'.repeat(196)}.txt`, 'invoice_gpj.exe', 'line_break.txt']);
   });
 
+  it('keeps the folders an entry was stored under (a folder drop), as the download does, and nothing climbs out of the folder', async () => {
+    const { call, saveDir, storeTexts } = await setup();
+    const hashes = await storeTexts('beta', [['photos/2024/a.txt', 'a of 2024'], ['photos/2023/a.txt', 'a of 2023'], ['../../up/b.txt', 'climbing'], ['/etc/c.txt', 'rooted']]);
+    expect(await call('saveEntries', { namespace: 'beta', selection: { hashes } })).toMatchObject({ ok: true, value: { done: 4, failed: 0 } });
+    expect(readFileSync(path.join(saveDir, 'photos/2024/a.txt'), 'utf8')).toBe('a of 2024');
+    expect(readFileSync(path.join(saveDir, 'photos/2023/a.txt'), 'utf8')).toBe('a of 2023');
+    expect(readFileSync(path.join(saveDir, 'up/b.txt'), 'utf8')).toBe('climbing');
+    expect(readFileSync(path.join(saveDir, 'etc/c.txt'), 'utf8')).toBe('rooted');
+    expect(readdirSync(saveDir).sort()).toEqual(['etc', 'photos', 'up']);
+  });
+
+  it('a stored folder that is a link or a file in the chosen folder fails that entry, writes nothing through it and leaves no folder of its own', async () => {
+    const { call, storage, saveDir, storeTexts } = await setup();
+    const outside = mkdtempSync(path.join(dir, 'outside-'));
+    symlinkSync(outside, path.join(saveDir, 'linked'));
+    writeFileSync(path.join(saveDir, 'plain'), 'a file of the operator');
+    const hashes = await storeTexts('beta', ['linked/a.txt', 'new/deeper/b.txt', 'kept/c.txt', 'plain/d.txt'].map((name) => [name, name]));
+    mkdirSync(path.join(saveDir, 'kept'));
+    await storage.put(new KeyLayout().content('beta' as never, hashes[1]!), Buffer.from('not what was stored\n')); // corrupt: fails after its folders were made
+    const result = await call<BulkOutcome>('saveEntries', { namespace: 'beta', selection: { hashes } });
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 3 } });
+    const failures = (result as { value: BulkOutcome }).value.failures;
+    expect(failures).toEqual(expect.arrayContaining([hashes[0]!, hashes[3]!].map((hash) => ({ hash, error: { code: 'conflict', message: expect.stringContaining('not a folder') } }))));
+    expect(failures).toEqual(expect.arrayContaining([expect.objectContaining({ hash: hashes[1]!, error: expect.objectContaining({ code: 'corrupt' }) })]));
+    expect(readdirSync(outside)).toEqual([]);
+    expect(readdirSync(saveDir).sort()).toEqual(['kept', 'linked', 'plain']);
+    expect(readFileSync(path.join(saveDir, 'plain'), 'utf8')).toBe('a file of the operator');
+    expect(readFileSync(path.join(saveDir, 'kept/c.txt'), 'utf8')).toBe('kept/c.txt');
+  });
+
   it('where main has no folder dialog (the bridge), it says to download instead and writes nothing', async () => {
     const { call, alpha } = await setup({ folder: false });
     expect(await call('saveEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash] } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('download') } });
@@ -253,13 +293,8 @@ describe('the bridge: GET /api/entries-archive', () => {
   });
 
   it('an entry stored under folders (a folder drop) keeps them in the archive, with nothing that climbs out of it', async () => {
-    const { get, call } = await bridged();
-    const hashes: string[] = [];
-    for (const [name, text] of [['photos/2024/a.txt', 'deep\n'], ['photos/b.txt', 'shallow\n'], ['../../etc/x.txt', 'climber\n'], ['/abs/./y.txt', 'rooted\n']]) {
-      const stored = await call<{ hash: string }>('storeBytes', { namespace: 'tree', name, base64: Buffer.from(text!).toString('base64') });
-      if (!stored.ok) throw new Error(stored.error.message);
-      hashes.push(stored.value.hash);
-    }
+    const { get, storeTexts } = await bridged();
+    const hashes = await storeTexts('tree', [['photos/2024/a.txt', 'deep\n'], ['photos/b.txt', 'shallow\n'], ['../../etc/x.txt', 'climber\n'], ['/abs/./y.txt', 'rooted\n']]);
     const files = await members(await get({ namespace: 'tree', selection: JSON.stringify({ hashes }) }));
     expect(files).toMatchObject({ 'photos/2024/a.txt': 'deep\n', 'photos/b.txt': 'shallow\n', 'etc/x.txt': 'climber\n', 'abs/y.txt': 'rooted\n' });
   });

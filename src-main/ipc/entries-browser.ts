@@ -1,6 +1,6 @@
 /** The entries browser's calls in main: windows of the entry table, and bulk delete and save of a selection. */
 import { createWriteStream } from 'node:fs';
-import { link, rm } from 'node:fs/promises';
+import { link, lstat, mkdir, rm, rmdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
@@ -149,9 +149,10 @@ function cutToBytes(text: string, max: number): string {
 }
 
 /**
- * Saves each selected entry's latest version into `folder` through the checked read, so content
- * that is corrupt fails (and leaves no file): written to a temp file, then linked under its name,
- * which never replaces a file already there (the hash is added to the name instead).
+ * Saves each selected entry's latest version into `folder`, under the folders it was stored under
+ * (foldersOf), through the checked read, so content that is corrupt fails (and leaves no file):
+ * written to a temp file, then linked under its name, which never replaces a file already there
+ * (the hash is added to the name instead).
  */
 export async function saveEntriesToFolder(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, folder: string, suggestedName: (record: FormatRecord) => string): Promise<BulkOutcome> {
   const ns = format.parseNamespace(namespace);
@@ -163,26 +164,51 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
       await content[Symbol.asyncIterator]().return?.();
       return 'skipped';
     }
-    const tmp = path.join(folder, `.${hash}.partial`);
+    const made: string[] = [];
+    let into = folder;
+    let tmp: string | null = null;
     try {
+      into = await subfolderOf(folder, foldersOf(record.source), made);
+      tmp = path.join(into, `.${hash}.partial`);
       await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
       for (const name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) {
-        const linked = await link(tmp, path.join(folder, name)).then(
+        const linked = await link(tmp, path.join(into, name)).then(
           () => true,
           (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
         );
         if (linked) break;
       }
+      made.length = 0; // they hold the file now
     } catch (err) {
       if (err instanceof CacheError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
-      throw new CacheError(code === 'EEXIST' ? 'conflict' : code === 'ENOSPC' ? 'no_space' : code === 'EACCES' || code === 'EPERM' ? 'access_denied' : 'io_error', `${hash}: could not write into ${folder} (${code ?? (err as Error).message})`);
+      throw new CacheError(code === 'EEXIST' ? 'conflict' : code === 'ENOSPC' ? 'no_space' : code === 'EACCES' || code === 'EPERM' ? 'access_denied' : 'io_error', `${hash}: could not write into ${into} (${code ?? (err as Error).message})`);
     } finally {
-      await rm(tmp, { force: true });
+      if (tmp) await rm(tmp, { force: true });
+      // A failed save leaves no folder of its own making behind (one another entry filled meanwhile stays).
+      for (const dir of made.reverse()) await rmdir(dir).catch(() => undefined);
     }
     return 'done';
   });
   return { ...outcome, folder };
+}
+
+/**
+ * `folder` joined with `folders` (foldersOf's safe names), each level made when missing and pushed
+ * to `made`; a level that is a link or a file is refused, so nothing lands outside the folder chosen.
+ */
+async function subfolderOf(folder: string, folders: string, made: string[]): Promise<string> {
+  let dir = folder;
+  for (const part of folders.split('/').filter(Boolean)) {
+    dir = path.join(dir, part);
+    const created = await mkdir(dir).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
+    );
+    if (created) made.push(dir);
+    else if (!(await lstat(dir)).isDirectory()) throw new CacheError('conflict', `${dir} is a file or a link, not a folder: the entry stored under it was not saved`);
+  }
+  return dir;
 }
 
 const SUMMARY_MEMBER = 'cache-admin-summary.json';
