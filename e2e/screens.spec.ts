@@ -143,6 +143,18 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   }
   // Nothing spills out of the window, and the entry's storage keys wrap inside their panel.
   expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1024);
+  // The top bar keeps one row (the theme toggle beside the store picker), and the date filter's two
+  // fields stay together on one line, after the word that says what they filter.
+  const spread = (selector: string) =>
+    page.evaluate((s) => {
+      const middles = [...document.querySelectorAll(s)].filter((e) => e.getBoundingClientRect().height > 0).map((e) => e.getBoundingClientRect().top + e.getBoundingClientRect().height / 2);
+      return { count: middles.length, spread: Math.max(...middles) - Math.min(...middles) };
+    }, selector);
+  expect((await spread('.topbar > *')).spread).toBeLessThan(8);
+  const dates = await spread('.entry-date-range > *');
+  expect(dates.count).toBe(4);
+  expect(dates.spread).toBeLessThan(8);
+  await expect(page.locator('.entry-date-range')).toContainText('Stored');
   const keysSpill = await page.evaluate(() =>
     [...document.querySelectorAll('.keys .link')].filter((key) => key.getBoundingClientRect().right > key.closest('.keys')!.getBoundingClientRect().right + 1).map((key) => key.textContent),
   );

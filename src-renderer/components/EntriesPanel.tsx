@@ -396,7 +396,7 @@ function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter
       {/* A fact the layout's listing does not carry cannot be filtered by: every entry would seem to fail it. */}
       {!unlisted.includes('type') && (
         <>
-          <input aria-label="Filter by type" placeholder="type, e.g. image or json" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
+          <input aria-label="Filter by type" placeholder="type" list="entry-types" value={type} onChange={(e) => setType(e.target.value)} />
           <datalist id="entry-types">
             {[...majors, ...types].map((t) => (
               <option key={t} value={t} />
@@ -410,8 +410,15 @@ function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter
           <input aria-label="Largest size" placeholder="max size" value={maxSize} onChange={(e) => setMaxSize(e.target.value)} aria-invalid={maxSize.trim() !== '' && parseSize(maxSize) === undefined} />
         </>
       )}
-      <input type="date" aria-label={`${timeLabel} from`} value={from} onChange={(e) => setFrom(e.target.value)} />
-      <input type="date" aria-label={`${timeLabel} until`} value={to} onChange={(e) => setTo(e.target.value)} />
+      {/* One group, so the two dates wrap together and say which is which. */}
+      <span className="entry-date-range">
+        <span className="muted">{timeLabel}</span>
+        <input type="date" aria-label={`${timeLabel} from`} value={from} onChange={(e) => setFrom(e.target.value)} />
+        <span className="muted" aria-hidden="true">
+          to
+        </span>
+        <input type="date" aria-label={`${timeLabel} until`} value={to} onChange={(e) => setTo(e.target.value)} />
+      </span>
       {unlisted.length > 0 && (
         <span className="muted" data-testid="unlisted-note">
           This layout&apos;s listing has no {listJoin(unlisted.map((f) => UNLISTED_WORDS[f]))} (they are in each entry&apos;s refs): look an entry up for them.
