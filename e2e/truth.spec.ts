@@ -126,6 +126,36 @@ test('a corrupt entry is marked, not previewed or saved, and can be deleted; a m
   await expect(entry.getByTestId('content-problem')).toContainText(`Missing: the content of ${hashOf(missing)}-v1 is not in the store`);
 });
 
+test('a hash whose newest record is damaged keeps its versions in reach: the older opens, the damaged one can be deleted', async ({ page }) => {
+  const twice = fileWith('twice.txt', 'stored twice, then its second record is broken\n');
+  const hash = hashOf(twice);
+  await page.goto(bridge.url);
+  const transfers = page.getByRole('region', { name: 'Transfers' });
+  await dropFiles(page, 'main', [twice]);
+  await expect(transfers.getByText(`${hash}-v1`)).toBeVisible();
+  await dropFiles(page, 'main', [twice]);
+  await expect(transfers.getByText(`${hash}-v2`)).toBeVisible();
+  writeFileSync(`${path.dirname(contentFile(bridge.storeDir, hash))}/${hash}.v00000002.json`, '{bad');
+
+  const lookup = page.getByLabel('Look up hash or cache id');
+  const entry = page.getByRole('region', { name: 'Entry' });
+  const versions = page.getByRole('region', { name: 'Versions' });
+  await lookup.fill(hash);
+  await lookup.press('Enter');
+  await expect(entry.getByRole('alert')).toContainText('is damaged');
+  // The key in the message is one long word: it wraps inside the box, not past the panel's edge.
+  expect(await entry.getByRole('alert').evaluate((e) => e.scrollWidth - e.clientWidth)).toBeLessThanOrEqual(0);
+  await expect(entry.getByTestId('other-versions')).toBeVisible();
+  await expect(versions.locator('tbody').getByRole('row')).toHaveCount(2);
+  await versions.locator('tbody').getByRole('row').last().click(); // newest first: v2, then v1
+  await expect(entry.getByTestId('entry-cache-id')).toHaveText(`${hash}-v1`);
+  await versions.locator('tbody').getByRole('row').first().click();
+  await entry.getByRole('button', { name: 'Delete v2…' }).click();
+  await entry.getByRole('alertdialog', { name: 'Delete entry' }).getByRole('button', { name: 'Delete v2' }).click();
+  await expect(page.getByRole('status').filter({ hasText: `Deleted ${hash}-v2` })).toBeVisible();
+  await expect(entry.getByTestId('entry-cache-id')).toHaveText(`${hash}-v1`);
+});
+
 test('a silent S3 endpoint: "Connecting…" at once, Cancel works, then a clear timeout; the open store stays and nothing is saved', async ({ page }) => {
   await page.goto(bridge.url);
   const form = await openStoresForm(page, 'Add S3 bucket');

@@ -150,6 +150,17 @@ describe('Deleting from the entry panel, by keyboard', () => {
   });
 });
 
+/** The entry panel beside the versions list, on namespace `default`. */
+function renderEntryAndVersions(client: ReturnType<typeof fakeClient>['client']) {
+  return renderWith(
+    <>
+      <EntryPanel />
+      <VersionsPanel />
+    </>,
+    { client, state: { namespace: 'default' } },
+  );
+}
+
 describe('A listed version that would not open (its record damaged, or gone with its listing left)', () => {
   const item = (version: number) => ({ version, cache_id: `b94d27b9934d3e08-v${version}`, stored_at: '2026-11-24T00:00:00.000Z', size: 40, source: 'photo.png', expired: false, expires_at: null });
   const latest = () => {
@@ -168,13 +179,7 @@ describe('A listed version that would not open (its record damaged, or gone with
       versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: deleted ? [item(2)] : [item(1), item(2)], count: deleted ? 1 : 2 }),
       delete: () => ((deleted = true), ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: false })),
     });
-    const { store } = renderWith(
-      <>
-        <EntryPanel />
-        <VersionsPanel />
-      </>,
-      { client, state: { namespace: 'default' } },
-    );
+    const { store } = renderEntryAndVersions(client);
     await act(() => store.getState().lookup('b94d27b9934d3e08'));
     fireEvent.click(screen.getByText('b94d27b9934d3e08-v1'));
     await waitFor(() => expect(screen.getByTestId('unopened-version').textContent).toContain(`v1 is listed among the versions but ${said}`));
@@ -185,5 +190,28 @@ describe('A listed version that would not open (its record damaged, or gone with
     expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v1: the other versions stay');
     await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { version: 2 } } }));
     expect(screen.getAllByRole('row')).toHaveLength(2);
+  });
+
+  it('a hash whose newest record is damaged keeps its versions in reach: the older one opens, the damaged one offers its delete', async () => {
+    const older = () => {
+      const view = imageView(40, 40, false);
+      view.record = { ...view.record, cache_id: 'b94d27b9934d3e08-v1', version: 1, latest_version: 2 };
+      return view;
+    };
+    const damaged = { ok: false, error: { code: 'corrupt', message: 'version record default/objects/b9/4d/b94d27b9934d3e08.v00000002.json is damaged (is not JSON)' } };
+    const { client } = fakeClient({
+      entry: ({ ref }) => (ref === 'b94d27b9934d3e08-v1' ? ok(older()) : damaged),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: [item(1), item(2)], count: 2 }),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup('b94d27b9934d3e08'));
+    expect(screen.getByRole('alert').textContent).toContain('is damaged');
+    expect(screen.getByTestId('other-versions').textContent).toContain('open another from there');
+    expect(screen.getAllByRole('row')).toHaveLength(3);
+    fireEvent.click(screen.getByText('b94d27b9934d3e08-v1'));
+    await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { version: 1 } } }));
+    fireEvent.click(screen.getByText('b94d27b9934d3e08-v2'));
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Delete v2…' })).toBeTruthy());
+    expect(screen.getByTestId('unopened-version').textContent).toContain('v2 is listed among the versions but its record is damaged');
   });
 });

@@ -103,6 +103,11 @@ export function EntryPanel() {
         ) : (
           <ErrorLine error={entry.error} />
         ))}
+      {entry.status === 'error' && !unopened && versionCount !== null && (
+        <p className="muted" data-testid="other-versions">
+          Its versions are listed in Versions: open another from there, or pick the one that failed to delete it.
+        </p>
+      )}
       {unopened && !asking && (
         <div className="row-actions" data-testid="unopened-version">
           <p className="muted">

@@ -2,7 +2,7 @@ import { LIMITS } from '../../src-shared/contract';
 
 export type LookupTarget = { ok: true; ref: string; namespace?: string } | { ok: false; message: string };
 
-const ACCEPTED = 'a cache hash (16 hex digits), a cache id (<hash>-v2, or a GUID in a service store), a full SHA-256, or a storage key (<namespace>/…)';
+const ACCEPTED = 'a cache hash (16 hex digits), a cache id (<hash>-v2, or a GUID in a service store), a full SHA-256 (native stores), or a storage key (<namespace>/…)';
 
 /**
  * What the operator typed in the lookup box. Main parses it in the open layout (hash, cache id,

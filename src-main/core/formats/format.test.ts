@@ -89,3 +89,26 @@ it('native: with the latest pointer and the newest record both lost, a new store
   expect((await another.store('docs', { source: text('numbers') })).version).toBe(5);
   expect((await format.versions('docs', hash)).map((v) => v.version)).toEqual([1, 2, 3, 4, 5]);
 });
+
+it('native: an older version still opens when the newest record is damaged (on disk the latest view is the same file, so both are); the hash lookup says which record is', async () => {
+  const cache = new CacheService(new MemoryStorage());
+  const format = new NativeFormat(cache);
+  const first = await format.store('docs', { source: text('kept twice') });
+  await format.store('docs', { source: text('kept twice') });
+  for (const key of [cache.layout.latest('docs' as never, first.hash as never), cache.layout.record('docs' as never, first.hash as never, 2)]) await cache.storage.put(key, new TextEncoder().encode('{bad'));
+  expect(await format.record('docs', { cacheId: first.cache_id })).toMatchObject({ version: 1, latest_version: 2 });
+  expect(new TextDecoder().decode(await collect((await format.retrieve('docs', { cacheId: first.cache_id })).content))).toBe('kept twice');
+  await expect(format.record('docs', { hash: first.hash })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('.v00000002.json is damaged') });
+  expect((await format.versions('docs', first.hash)).map((v) => v.version)).toEqual([1, 2]);
+});
+
+it('a lookup it cannot take says every form it takes, and what to type instead: a folder key, a full SHA-256 where only the cache hash is kept', async () => {
+  const native = new NativeFormat(new CacheService(new MemoryStorage()));
+  await expect(native.parseLookup('docs', 'xyz')).rejects.toMatchObject({ code: 'invalid_hash', message: expect.stringContaining('or the storage key of an entry (<namespace>/…)') });
+  await expect(native.parseLookup('docs', 'docs/objects/')).rejects.toMatchObject({ code: 'invalid_key', message: expect.stringContaining('is not the storage key of an entry') });
+  await expect(native.parseLookup('docs', 'ab12cd34ef567890-v0')).rejects.toMatchObject({ code: 'invalid_cache_id' });
+  const sha256 = 'ab12cd34ef567890'.padEnd(64, '0');
+  expect(await native.parseLookup('docs', sha256)).toEqual({ hash: 'ab12cd34ef567890', sha256 });
+  const service = new MgraphFormat(new MemoryStorage());
+  await expect(service.parseLookup('docs', sha256.toUpperCase())).rejects.toMatchObject({ code: 'invalid_hash', message: expect.stringContaining('look up its first 16 characters, ab12cd34ef567890') });
+});

@@ -171,6 +171,10 @@ export class MgraphFormat implements StoreFormat {
     // `<hash>-v<N>`: the Nth of the hash's versions now, as Versions numbers them (a delete renumbers those after it).
     const numbered = cacheIdParts(lower);
     if (numbered) return numbered;
+    // The service keeps no full SHA-256 to check the rest of one against: say what to type instead.
+    if (/^[0-9a-f]{64}$/.test(lower)) {
+      throw new CacheError('invalid_hash', `a full SHA-256 cannot be checked in the service's layout (its refs keep only the cache hash): look up its first 16 characters, ${lower.slice(0, 16)}`);
+    }
     if (value.includes('/')) {
       const info = await this.describeKey(value);
       if (info.cache_id) return { cacheId: info.cache_id };

@@ -1,7 +1,7 @@
 /** The native layout as a store format: CacheService and verifyStore, wrapped, their behaviour unchanged. */
 import type { VersionRecord } from '../../../../src-shared/domain';
 import { parseCacheHash, parseCacheId, parseEntryRef, parseNamespace } from '../../../../src-shared/domain';
-import { CacheError } from '../../../../src-shared/errors';
+import { CacheError, isCacheError } from '../../../../src-shared/errors';
 import type { CacheService, EntryLookup } from '../../cache-service';
 import { chunksOf } from '../../hashing';
 import { forEachKey } from '../../storage/list-page';
@@ -37,6 +37,8 @@ const EXPLANATIONS: Record<string, string> = {
   temporal: 'temporal view of a version (UTC)',
 };
 
+const HASH_OR_SHA256 = /^([0-9a-f]{16}|[0-9a-f]{64})$/i;
+
 export class NativeFormat implements StoreFormat {
   readonly name = 'native' as const;
   readonly capabilities: FormatCapabilities = { parallelWriters: true, storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' };
@@ -53,9 +55,17 @@ export class NativeFormat implements StoreFormat {
 
   async parseLookup(namespace: string, text: string): Promise<FormatLookup> {
     parseNamespace(namespace);
-    const described = text.includes('/') ? this.cache.layout.describeKey(text.trim()) : null;
-    if (described) return { hash: described.hash, version: described.version };
-    const ref = parseEntryRef(text);
+    const value = text.trim();
+    if (value.includes('/')) {
+      const described = this.cache.layout.describeKey(value);
+      if (described) return { hash: described.hash, version: described.version };
+      throw new CacheError('invalid_key', `${JSON.stringify(value.slice(0, 80))} is not the storage key of an entry (a folder, or a key no entry has): look up a key under it, or a cache hash`);
+    }
+    // A cache id's own problem (`-v0`) says itself; anything else is told every form the box takes.
+    if (!/-v/i.test(value) && !HASH_OR_SHA256.test(value)) {
+      throw new CacheError('invalid_hash', `${JSON.stringify(value.slice(0, 80))} is not a cache hash (16 hex characters), a cache id (<hash>-v<n>), a SHA-256 (64 hex characters) or the storage key of an entry (<namespace>/…)`);
+    }
+    const ref = parseEntryRef(value);
     if (ref.kind === 'cache_id') return { hash: ref.hash, version: ref.version };
     if (ref.kind === 'sha256') return { hash: ref.hash, sha256: ref.sha256 };
     return { hash: ref.hash };
@@ -109,14 +119,21 @@ export class NativeFormat implements StoreFormat {
   }
 
   private async toRecord(r: VersionRecord): Promise<FormatRecord> {
-    const latest = await this.cache.record(r.namespace, { hash: r.hash });
+    const latestVersion = await this.cache.record(r.namespace, { hash: r.hash }).then(
+      (latest) => latest.version,
+      async (err: unknown) => {
+        // The newest record damaged: this version still opens, and the versions index names the newest.
+        if (!isCacheError(err) || err.code !== 'corrupt') throw err;
+        return (await this.cache.versions(r.namespace, r.hash)).at(-1)?.version ?? r.version;
+      },
+    );
     return {
       format: 'native',
       namespace: r.namespace,
       hash: r.hash,
       cache_id: r.cache_id,
       version: r.version,
-      latest_version: latest.version,
+      latest_version: latestVersion,
       size: r.size,
       stored_at: r.stored_at,
       content_type: r.content_type,
