@@ -63,6 +63,7 @@ test('columns, sort, filter, multi-select, bulk delete with a confirmation, bulk
   await rows.nth(0).click();
   await rows.nth(3).click({ modifiers: ['Shift'] });
   await expect(count).toHaveText('11 of 40 entries · 4 selected');
+  expect(await page.evaluate(() => String(window.getSelection()))).toBe(''); // rows picked, not their text highlighted
   await rows.nth(1).click({ modifiers: ['Control'] });
   await expect(count).toHaveText('11 of 40 entries · 3 selected');
   await expect(entries.getByRole('option', { selected: true })).toHaveCount(3);

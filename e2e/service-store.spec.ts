@@ -67,8 +67,14 @@ test('a file dropped on a service store is stored the service way', async ({ pag
   // Service namespaces are case-sensitive (TeamA and teama are two): headings show them as they are, not upper-cased.
   await expect(page.getByRole('region', { name: 'Entries' }).getByRole('heading')).toHaveText('Entries in TeamA');
   expect(await page.getByRole('region', { name: 'Entries' }).getByRole('heading').evaluate((h) => (h as HTMLElement).innerText)).toBe('ENTRIES IN TeamA');
-  await dropFiles(page, 'main', [dropped]);
   const transfers = page.getByRole('region', { name: 'Transfers' });
+  // The layout's own choices fit the column at 1440 px (a long option no longer pushes a field past its edge).
+  const column = (await transfers.boundingBox())!;
+  for (const field of ['Store as', 'Strategy']) {
+    const box = (await transfers.getByLabel(field).boundingBox())!;
+    expect(box.x + box.width, field).toBeLessThanOrEqual(column.x + column.width);
+  }
+  await dropFiles(page, 'main', [dropped]);
   await expect(transfers.getByText('new content', { exact: true })).toHaveCount(1);
   await expect(transfers.getByRole('listitem')).toContainText('into TeamA');
   droppedHash = (await transfers.getByRole('listitem').locator('code').filter({ hasText: /^[0-9a-f]{16}$/ }).textContent())!.trim();

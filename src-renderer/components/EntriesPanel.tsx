@@ -310,6 +310,7 @@ export function EntriesPanel() {
                   aria-selected={picked}
                   className={`entry-row ${picked ? 'selected' : ''} ${item.index === active ? 'active' : ''}`}
                   style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
+                  onMouseDown={(event) => event.shiftKey && event.preventDefault()} // Shift+click picks rows, not their text
                   onClick={(event) => onClick(event, item.index)}
                 >
                   {entry ? (
