@@ -67,6 +67,20 @@ describe('the entries browser', () => {
     expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as { offset: number }).offset)).toEqual([0]);
   });
 
+  it('a store gone when the list is refreshed: no rows left waiting as "loading", no count, one short line (the bar above says why)', async () => {
+    let gone = false;
+    const listed = namespaceOf(14);
+    const { client } = fakeClient({ entries: (input) => (gone ? fail('storage_unreachable', 'the store folder /srv/store is missing (moved or deleted)') : listed(input)) });
+    renderWith(<EntriesPanel />, { client });
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('14 entries'));
+    gone = true;
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Refresh' })));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toBe('Not listed: the store is missing or unreachable.'));
+    expect(screen.getByTestId('entries-count').textContent).toBe('');
+    expect(screen.queryByText(/Loading rows/)).toBeNull();
+    expect(screen.queryAllByRole('option')).toEqual([]);
+  });
+
   it('End jumps to the last of 100,000 rows by fetching just that block, and selects it; Home goes back', async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(100_000) });
     const { store } = renderWith(<EntriesPanel />, { client });

@@ -272,7 +272,16 @@ export function EntriesPanel() {
           );
         })}
       </div>
-      {entries.status === 'error' && entries.error && <ErrorLine error={entries.error} />}
+      {entries.status === 'error' &&
+        entries.error &&
+        // The bar above says why, with Reconnect: the list only says what it could not do.
+        (entries.error.code === 'storage_unreachable' ? (
+          <p className="error" role="alert">
+            Not listed: the store is missing or unreachable.
+          </p>
+        ) : (
+          <ErrorLine error={entries.error} />
+        ))}
       {listing && (
         <p className="muted" role="status" data-testid="entries-listing">
           {listing.previous
@@ -344,7 +353,9 @@ export function EntriesPanel() {
                       </span>
                     </>
                   ) : (
-                    <span className="muted">Loading rows {formatCount(Math.floor(item.index / ENTRY_BLOCK) * ENTRY_BLOCK + 1)}…</span>
+                    <span className="muted">
+                      {entries.status === 'error' ? 'Not listed' : 'Loading'} rows {formatCount(Math.floor(item.index / ENTRY_BLOCK) * ENTRY_BLOCK + 1)}…
+                    </span>
                   )}
                 </div>
               );

@@ -87,7 +87,8 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
     const now = get().entries;
     if (now.namespace !== namespace || now.generation !== generation) return null;
     if (!result.ok) {
-      set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error, listing: null } }));
+      // Nothing of this listing came: the count it had is no longer known (no rows wait as "loading").
+      set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error, listing: null, ...(Object.keys(s.entries.blocks).length === 0 && { total: null, knownTotal: null }) } }));
       return null;
     }
     const w = result.value;
