@@ -123,6 +123,21 @@ test('the heatmap shows progress then fills; a cell opens its shard; an entry op
   await expect(shardItem).toHaveAttribute('aria-expanded', 'true');
   await expect(shardItem).toBeInViewport();
   await screenshot(page, '17-heatmap-shard-open');
+  // The last shard, far down the tree: it scrolls to the top of the tree, the heatmap and the cell
+  // just clicked stay where they were, and a key opened there shows its details in view beside it.
+  const farCell = layout.getByRole('button', { name: /^Open shard [0-9a-f]{2} in the tree$/ }).last();
+  const far = /shard ([0-9a-f]{2})/.exec((await farCell.getAttribute('aria-label'))!)![1]!;
+  await farCell.click();
+  const farItem = layout.getByRole('treeitem', { name: `${far}/`, exact: true }).first();
+  await expect(farItem).toHaveAttribute('aria-expanded', 'true');
+  await expect(farItem).toBeInViewport();
+  await expect(farCell).toBeInViewport();
+  const sub = farItem.getByRole('treeitem').first();
+  await sub.getByRole('button').first().click();
+  const key = sub.getByRole('treeitem').first();
+  await key.getByRole('button').click();
+  await expect(layout.getByLabel('Key details')).toBeInViewport();
+  await expect(key).toBeInViewport();
 
   await lookUp(page, manyHash);
   const leaf = layout.getByRole('treeitem', { name: manyHash, exact: true });

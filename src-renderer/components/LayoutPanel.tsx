@@ -75,7 +75,8 @@ function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: {
   // On the way to what is to be revealed: open, and scroll to it once it is there.
   useEffect(() => {
     if (wanted.length) setOpen(true);
-    if (reveal.focus === prefix) self.current?.scrollIntoView?.({ block: 'nearest' });
+    // A shard opened from the heatmap: to the top, so what it holds shows below it.
+    if (reveal.focus === prefix) self.current?.scrollIntoView?.({ block: 'start' });
   }, [reveal.seq]);
 
   // A revealed key past the pages listed so far (they come sorted): list on until it is there or passed.
@@ -207,6 +208,20 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
 }
 
 function KeyInfoView() {
+  const info = useApp((s) => s.keyInfo);
+  const self = useRef<HTMLDivElement>(null);
+  // A key opened in the tree: its details come into view below the heatmap.
+  useEffect(() => {
+    if (info.status !== 'idle') self.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [info]);
+  return (
+    <div ref={self}>
+      <KeyInfo />
+    </div>
+  );
+}
+
+function KeyInfo() {
   const info = useApp((s) => s.keyInfo);
   const lookup = useApp((s) => s.lookup);
   const setTab = useApp((s) => s.setTab);
