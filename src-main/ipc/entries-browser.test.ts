@@ -11,7 +11,7 @@ import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
 import { populateNamespace } from '../test-support/fixture-store';
 import { memorySession } from '../test-support/memory-session';
-import { tarMembers } from '../test-support/tar-members';
+import { tarEntries, tarMembers } from '../test-support/tar-members';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'entries-browser-'));
 const bridges: Bridge[] = [];
@@ -256,9 +256,13 @@ describe('the bridge: GET /api/entries-archive', () => {
     const res = await get({ namespace: 'alpha', selection: JSON.stringify({ hashes: [alpha[5]!.hash, alpha[6]!.hash] }) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-tar');
-    const files = await members(res);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const files = await tarMembers(bytes);
     expect(Object.keys(files).sort()).toEqual(['cache-admin-summary.json', 'entry-5.txt', 'entry-6.txt']);
     expect(files['entry-5.txt']).toBe('fixture entry 5 of alpha\n');
+    // Extracted, each file is dated when its entry was stored (tar keeps whole seconds).
+    const dated = (await tarEntries(bytes)).filter((e) => e.header.name.startsWith('entry-'));
+    expect(dated.map((e) => e.header.mtime?.toISOString())).toEqual([alpha[5]!.stored_at, alpha[6]!.stored_at].map((t) => new Date(Math.floor(Date.parse(t) / 1000) * 1000).toISOString()));
     // An entry named like the summary keeps its own member: the summary's name is never taken.
     const named = await call<{ hash: string }>('storeBytes', { namespace: 'alpha', name: 'cache-admin-summary.json', base64: Buffer.from('{"mine":1}').toString('base64') });
     if (!named.ok) throw new Error(named.error.message);

@@ -233,9 +233,9 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
   // Names are compared as a case-insensitive disk (macOS, Windows) would see them, so extracting there loses no member.
   const taken = new Set<string>([foldName(SUMMARY_MEMBER)]);
   /** A member half written leaves the tar unreadable past it: any failure there fails the whole stream. */
-  const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+  const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, mtime = new Date()) => {
     try {
-      await pipeline(content, archive.entry({ name, size, mtime: new Date() }));
+      await pipeline(content, archive.entry({ name, size, mtime }));
     } catch (err) {
       archive.destroy(err as Error);
       throw err;
@@ -256,7 +256,10 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       let name = '';
       for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash, foldersOf(record.source))) if (!taken.has(foldName(name))) break;
       taken.add(foldName(name));
-      await (whole ? addFile(name, whole.byteLength, [whole]) : addFile(name, size!, content));
+      // Extracted, each file is dated when it was stored, not when it was downloaded.
+      const storedAt = new Date(record.stored_at);
+      const mtime = Number.isNaN(storedAt.getTime()) ? undefined : storedAt;
+      await (whole ? addFile(name, whole.byteLength, [whole], mtime) : addFile(name, size!, content, mtime));
       return 'done';
     };
     // One member at a time: a tar is written in order.

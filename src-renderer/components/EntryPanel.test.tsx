@@ -66,6 +66,18 @@ describe('Entry preview of images (issue #17)', () => {
     expect(screen.getByLabelText('Preview').textContent).toBe('hello world');
   });
 
+  it.each([
+    ['text/plain', 'empty.txt'],
+    ['image/png', 'empty.png'],
+  ])('empty content (%s) says it is empty, not a blank box or a broken image', (contentType, source) => {
+    const view = imageView(0, 0, false, contentType);
+    view.record = { ...view.record, source };
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: view } } });
+    expect(screen.getByTestId('preview-empty').textContent).toBe('Empty: this version holds no bytes.');
+    expect(screen.queryByRole('img')).toBeNull();
+    expect(screen.queryByLabelText('Preview')).toBeNull();
+  });
+
   it('SVG (a document that can hold script) is previewed as text, not drawn', () => {
     const view = imageView(40, 0, false, 'image/svg+xml');
     view.preview = btoa('<svg xmlns="http://www.w3.org/2000/svg"/>');

@@ -272,7 +272,11 @@ export function EntryPanel() {
                   Not an image this window can draw, although its name says {data.record.content_type}: its bytes are shown instead.
                 </p>
               )}
-              {preview?.kind === 'image' ? (
+              {preview && preview.shownBytes === 0 && !data.previewTruncated && preview.kind !== 'too-big' ? (
+                <p className="muted" data-testid="preview-empty">
+                  Empty: this version holds no bytes.
+                </p>
+              ) : preview?.kind === 'image' ? (
                 <img className="preview-image" src={preview.src} alt={`Preview of ${data.record.cache_id}`} onError={() => setUndrawable(preview.src)} />
               ) : preview?.kind === 'too-big' ? (
                 <p className="preview-too-big" data-testid="preview-too-big">
