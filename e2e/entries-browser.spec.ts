@@ -64,6 +64,10 @@ test('columns, sort, filter, multi-select, bulk delete with a confirmation, bulk
   await rows.nth(3).click({ modifiers: ['Shift'] });
   await expect(count).toHaveText('11 of 40 entries · 4 selected');
   expect(await page.evaluate(() => String(window.getSelection()))).toBe(''); // rows picked, not their text highlighted
+  // Shift+clicked from elsewhere (the lookup box), the list takes the keys that follow.
+  await page.getByLabel('Look up hash or cache id').focus();
+  await rows.nth(3).click({ modifiers: ['Shift'] });
+  await expect(entries.getByRole('listbox', { name: 'Entry list' })).toBeFocused();
   await rows.nth(1).click({ modifiers: ['Control'] });
   await expect(count).toHaveText('11 of 40 entries · 3 selected');
   await expect(entries.getByRole('option', { selected: true })).toHaveCount(3);

@@ -336,7 +336,7 @@ describe('loopback bridge', () => {
     expect(await ok.text()).toBe('<script>alert(1)</script>');
     // A bad reference is the client's mistake (400), a missing one 404: never a server error.
     for (const [query, status, code] of [
-      ['namespace=default&ref=../../etc/passwd', 400, 'invalid_hash'],
+      ['namespace=default&ref=../../etc/passwd', 400, 'invalid_key'],
       ['namespace=../etc&ref=' + hash, 400, 'invalid_namespace'],
       ['namespace=default&ref=0000000000000000', 404, 'not_found'],
     ] as const) {

@@ -214,20 +214,45 @@ describe('saveEntries (desktop: into a chosen folder)', () => {
   });
 
   it('a stored folder that is a link or a file in the chosen folder fails that entry, writes nothing through it and leaves no folder of its own', async () => {
-    const { call, storage, saveDir, storeTexts } = await setup();
+    const { call, storage, saveDir, storeTexts, session } = await setup();
     const outside = mkdtempSync(path.join(dir, 'outside-'));
     symlinkSync(outside, path.join(saveDir, 'linked'));
     writeFileSync(path.join(saveDir, 'plain'), 'a file of the operator');
-    const hashes = await storeTexts('beta', ['linked/a.txt', 'new/deeper/b.txt', 'kept/c.txt', 'plain/d.txt'].map((name) => [name, name]));
+    const hashes = await storeTexts('beta', ['linked/a.txt', 'new/deeper/b.txt', 'kept/c.txt', 'plain/d.txt', 'shared/bad.txt', 'shared/good.txt'].map((name) => [name, name]));
+    // Every content opened is closed again, read or not (a refused folder must not hold a file or a bucket's connection).
+    const open = new Set<string>();
+    const realRetrieve = session.format.retrieve.bind(session.format);
+    session.format.retrieve = async (ns, lookup, options) => {
+      const found = await realRetrieve(ns, lookup, options);
+      const hash = found.record.hash;
+      open.add(hash);
+      const content = found.content;
+      const settled = () => open.delete(hash); // read to its end or its error, or closed unread
+      return {
+        ...found,
+        content: {
+          [Symbol.asyncIterator]: () => {
+            const it = content[Symbol.asyncIterator]();
+            return {
+              next: () => it.next().then((r) => (r.done && settled(), r), (err: unknown) => (settled(), Promise.reject(err))),
+              return: async () => (settled(), (await it.return?.()) ?? { done: true as const, value: undefined }),
+            };
+          },
+        },
+      };
+    };
     mkdirSync(path.join(saveDir, 'kept'));
-    await storage.put(new KeyLayout().content('beta' as never, hashes[1]!), Buffer.from('not what was stored\n')); // corrupt: fails after its folders were made
+    // Corrupt: each fails after its folders were made; the one beside a good entry leaves that one saved.
+    for (const bad of [hashes[1]!, hashes[4]!]) await storage.put(new KeyLayout().content('beta' as never, bad), Buffer.from('not what was stored\n'));
     const result = await call<BulkOutcome>('saveEntries', { namespace: 'beta', selection: { hashes } });
-    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 3 } });
+    expect(result).toMatchObject({ ok: true, value: { done: 2, failed: 4 } });
+    expect(open).toEqual(new Set());
     const failures = (result as { value: BulkOutcome }).value.failures;
     expect(failures).toEqual(expect.arrayContaining([hashes[0]!, hashes[3]!].map((hash) => ({ hash, error: { code: 'conflict', message: expect.stringContaining('not a folder') } }))));
     expect(failures).toEqual(expect.arrayContaining([expect.objectContaining({ hash: hashes[1]!, error: expect.objectContaining({ code: 'corrupt' }) })]));
     expect(readdirSync(outside)).toEqual([]);
-    expect(readdirSync(saveDir).sort()).toEqual(['kept', 'linked', 'plain']);
+    expect(readdirSync(saveDir).sort()).toEqual(['kept', 'linked', 'plain', 'shared']);
+    expect(readdirSync(path.join(saveDir, 'shared'))).toEqual(['good.txt']);
     expect(readFileSync(path.join(saveDir, 'plain'), 'utf8')).toBe('a file of the operator');
     expect(readFileSync(path.join(saveDir, 'kept/c.txt'), 'utf8')).toBe('kept/c.txt');
   });

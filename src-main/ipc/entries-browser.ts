@@ -1,4 +1,5 @@
 /** The entries browser's calls in main: windows of the entry table, and bulk delete and save of a selection. */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, lstat, mkdir, rm, rmdir } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -158,39 +159,44 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
   const ns = format.parseNamespace(namespace);
   const retention = new Retention(format);
   const { policy } = await retention.getPolicy();
-  const outcome = await forEachSelected(format, ns, selection, async (hash) => {
-    const { record, content } = await format.retrieve(ns, { hash });
-    if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) {
-      await content[Symbol.asyncIterator]().return?.();
-      return 'skipped';
-    }
-    const made: string[] = [];
-    let into = folder;
-    let tmp: string | null = null;
-    try {
-      into = await subfolderOf(folder, foldersOf(record.source), made);
-      tmp = path.join(into, `.${hash}.partial`);
-      await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
-      for (const name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) {
-        const linked = await link(tmp, path.join(into, name)).then(
-          () => true,
-          (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
-        );
-        if (linked) break;
+  // Folders this save made: those left empty go once every entry is done (removed as one entry
+  // failed, they could go from under another being saved into them).
+  const made: string[] = [];
+  try {
+    const outcome = await forEachSelected(format, ns, selection, async (hash) => {
+      const { record, content } = await format.retrieve(ns, { hash });
+      let piped = false;
+      let into = folder;
+      let tmp: string | null = null;
+      try {
+        if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) return 'skipped';
+        into = await subfolderOf(folder, foldersOf(record.source), made);
+        // Its own name: a temp file a killed save left behind blocks nothing.
+        tmp = path.join(into, `.${hash}.${randomBytes(4).toString('hex')}.partial`);
+        piped = true;
+        await pipeline(content, createWriteStream(tmp, { flags: 'wx' }));
+        for (const name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash)) {
+          const linked = await link(tmp, path.join(into, name)).then(
+            () => true,
+            (err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? false : Promise.reject(err)),
+          );
+          if (linked) break;
+        }
+      } catch (err) {
+        if (err instanceof CacheError) throw err;
+        const { code, path: where } = err as NodeJS.ErrnoException;
+        throw new CacheError(code === 'EEXIST' ? 'conflict' : code === 'ENOSPC' ? 'no_space' : code === 'EACCES' || code === 'EPERM' ? 'access_denied' : 'io_error', `${hash}: could not write into ${where ?? into} (${code ?? (err as Error).message})`);
+      } finally {
+        if (!piped) await content[Symbol.asyncIterator]().return?.(); // a file handle or a bucket's connection held otherwise
+        if (tmp) await rm(tmp, { force: true });
       }
-      made.length = 0; // they hold the file now
-    } catch (err) {
-      if (err instanceof CacheError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new CacheError(code === 'EEXIST' ? 'conflict' : code === 'ENOSPC' ? 'no_space' : code === 'EACCES' || code === 'EPERM' ? 'access_denied' : 'io_error', `${hash}: could not write into ${into} (${code ?? (err as Error).message})`);
-    } finally {
-      if (tmp) await rm(tmp, { force: true });
-      // A failed save leaves no folder of its own making behind (one another entry filled meanwhile stays).
-      for (const dir of made.reverse()) await rmdir(dir).catch(() => undefined);
-    }
-    return 'done';
-  });
-  return { ...outcome, folder };
+      return 'done';
+    });
+    return { ...outcome, folder };
+  } finally {
+    // Deepest first (a folder is made after its parent); one that holds a file stays.
+    for (const dir of made.reverse()) await rmdir(dir).catch(() => undefined);
+  }
 }
 
 /**

@@ -319,7 +319,11 @@ export function EntriesPanel() {
                   aria-selected={picked}
                   className={`entry-row ${picked ? 'selected' : ''} ${item.index === active ? 'active' : ''}`}
                   style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
-                  onMouseDown={(event) => event.shiftKey && event.preventDefault()} // Shift+click picks rows, not their text
+                  onMouseDown={(event) => {
+                    if (!event.shiftKey) return;
+                    event.preventDefault(); // Shift+click picks rows, not their text; the list still takes the keys that follow
+                    scrollRef.current?.focus({ preventScroll: true });
+                  }}
                   onClick={(event) => onClick(event, item.index)}
                 >
                   {entry ? (

@@ -103,9 +103,9 @@ export function EntryPanel() {
         ) : (
           <ErrorLine error={entry.error} />
         ))}
-      {entry.status === 'error' && !unopened && versionCount !== null && (
+      {entry.status === 'error' && !unopened && versionCount !== null && (entry.error.code === 'corrupt' || entry.error.code === 'not_found') && (
         <p className="muted" data-testid="other-versions">
-          Its versions are listed in Versions: open another from there, or pick the one that failed to delete it.
+          {entry.error.code === 'corrupt' ? 'Its versions are listed in Versions: open another from there, or pick the damaged one to delete it.' : 'Its versions are listed in Versions: open one from there.'}
         </p>
       )}
       {unopened && !asking && (

@@ -210,9 +210,11 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
 function KeyInfoView() {
   const info = useApp((s) => s.keyInfo);
   const self = useRef<HTMLDivElement>(null);
-  // A key opened in the tree: its details come into view below the heatmap.
+  const shown = useRef(info);
+  // A key opened in the tree: its details come into view below the heatmap (coming back to the tab moves nothing).
   useEffect(() => {
-    if (info.status !== 'idle') self.current?.scrollIntoView?.({ block: 'nearest' });
+    if (info !== shown.current && info.status !== 'idle') self.current?.scrollIntoView?.({ block: 'nearest' });
+    shown.current = info;
   }, [info]);
   return (
     <div ref={self}>

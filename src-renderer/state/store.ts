@@ -661,13 +661,15 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           if (REFUSED_INPUT.has(entry.error.code)) return set({ lookupError: entry.error.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
           const failed = { entry: { status: 'error' as const, error: entry.error }, versions: get().versions, lookupInput: input };
           if (unopenedVersion(failed)) return set({ entry: failed.entry });
+          set({ entry: failed.entry, versions: { status: 'idle' } });
           // A hash whose newest record is damaged or gone keeps its versions in reach: the others open
           // from the list, and the broken one, picked there, offers its delete. (A hash, a native cache
-          // id and a SHA-256 all start with the hash.)
-          const hash = /^[0-9a-f]{16}/i.exec(target.ref)?.[0].toLowerCase();
-          const listed = hash && (entry.error.code === 'corrupt' || entry.error.code === 'not_found') ? await api.versions({ namespace, hash }) : null;
-          if (!current()) return;
-          return set({ entry: failed.entry, versions: listed?.ok && listed.value.versions.length > 0 ? { status: 'ready', data: listed.value } : { status: 'idle' } });
+          // id and a SHA-256 all start with the hash; a storage key starts with its namespace.)
+          const hash = target.namespace === undefined ? /^[0-9a-f]{16}/i.exec(target.ref)?.[0].toLowerCase() : undefined;
+          if (!hash || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found')) return;
+          const listed = await api.versions({ namespace, hash });
+          if (current() && listed.ok && listed.value.versions.length > 0) set({ versions: { status: 'ready', data: listed.value } });
+          return;
         }
         const versions = await api.versions({ namespace, hash: entry.value.record.hash });
         if (!current()) return;

@@ -173,7 +173,7 @@ export class MgraphFormat implements StoreFormat {
     if (numbered) return numbered;
     // The service keeps no full SHA-256 to check the rest of one against: say what to type instead.
     if (/^[0-9a-f]{64}$/.test(lower)) {
-      throw new CacheError('invalid_hash', `a full SHA-256 cannot be checked in the service's layout (its refs keep only the cache hash): look up its first 16 characters, ${lower.slice(0, 16)}`);
+      throw new CacheError('invalid_hash', `a full SHA-256 cannot be checked in the service's layout (its refs keep only the cache hash): look up its first 16 characters, ${lower.slice(0, 16)}, if it is the SHA-256 of what the service hashed (the bytes, or a JSON entry's sorted JSON text)`);
     }
     if (value.includes('/')) {
       const info = await this.describeKey(value);
