@@ -160,7 +160,7 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   );
   expect(keysSpill).toEqual([]);
   // The versions table fits its panel (about 330 px here, 390 at 1920): the cache id (shown in the
-  // Entry panel) moves into the version's tooltip, and the store time's clock into its own.
+  // Entry panel) moves into the version's tooltip, and the store time's clock goes under its date.
   const versionsTable = async () =>
     page.evaluate(() => {
       const scroll = document.querySelector('.versions-panel .table-scroll')!;
@@ -168,6 +168,7 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
       return { sideways: scroll.scrollWidth - scroll.clientWidth, columns: heads.map((h) => h.textContent) };
     });
   expect(await versionsTable()).toEqual({ sideways: 0, columns: ['Version', 'Stored at', 'Size', 'Source'] });
+  await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody .clock').first()).toBeVisible();
   await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody td').first()).toHaveAttribute('title', /-v1$/);
   await expect(page.getByRole('region', { name: 'Transfers' })).toBeHidden();
   await page.getByRole('button', { name: 'Transfers' }).click();
@@ -194,6 +195,7 @@ test('at 1024x700 every panel keeps a usable size, and the transfers column fold
   await expect(page.getByRole('button', { name: 'Transfers' })).toBeHidden();
   await page.getByRole('tab', { name: 'Browse' }).click();
   expect(await versionsTable()).toEqual({ sideways: 0, columns: ['Version', 'Stored at', 'Size', 'Source'] });
+  await expect(page.getByRole('region', { name: 'Versions' }).locator('tbody .clock').first()).toBeVisible();
   expect((await box('Transfers')).width).toBeGreaterThanOrEqual(340);
 });
 

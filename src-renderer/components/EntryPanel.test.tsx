@@ -227,3 +227,44 @@ describe('A listed version that would not open (its record damaged, or gone with
     expect(screen.getByTestId('unopened-version').textContent).toContain('v2 is listed among the versions but its record is damaged');
   });
 });
+
+describe('Deleting a middle version where versions are numbered by position (the service layout)', () => {
+  const ids = ['0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a61', '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a62', '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a63', '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a64'];
+  const item = (cache_id: string, version: number) => ({ version, cache_id, stored_at: '2026-11-24T00:00:00.000Z', size: 40, source: 'photo.png', expired: false, expires_at: null });
+  const view = (cache_id: string, version: number, latest: number) => {
+    const shown = imageView(40, 40, false);
+    shown.record = { ...shown.record, format: 'mgraph', cache_id, version, latest_version: latest };
+    return shown;
+  };
+
+  it('the notice says which versions now carry another number, as the list shows them', async () => {
+    let remaining = ids;
+    const { client } = fakeClient({
+      entry: ({ ref }) => {
+        const at = remaining.indexOf(ref);
+        return ok(at >= 0 ? view(ref, at + 1, remaining.length) : view(remaining.at(-1)!, remaining.length, remaining.length));
+      },
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: remaining.map((id, i) => item(id, i + 1)), count: remaining.length }),
+      delete: ({ ref }) => ((remaining = remaining.filter((id) => id !== ref)), ok({ deleted: [ref], contentRemoved: false })),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup(ids[1]));
+    await act(() => store.getState().deleteEntry('version'));
+    expect(store.getState().notice).toBe(`Deleted ${ids[1]}: the other versions stay, numbered anew: v3 is now v2, v4 is now v3`);
+    await waitFor(() => expect(screen.getAllByRole('row')).toHaveLength(4));
+  });
+
+  it('says nothing more where the numbers stay (the native layout)', async () => {
+    let remaining = [1, 2, 3];
+    const native = (v: number) => `b94d27b9934d3e08-v${v}`;
+    const { client } = fakeClient({
+      entry: ({ ref }) => ok(view(ref.includes('-v') ? ref : native(remaining.at(-1)!), ref.includes('-v') ? Number(ref.split('-v')[1]) : remaining.at(-1)!, remaining.at(-1)!)),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: remaining.map((v) => item(native(v), v)), count: remaining.length }),
+      delete: ({ ref }) => ((remaining = remaining.filter((v) => native(v) !== ref)), ok({ deleted: [ref], contentRemoved: false })),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup(native(2)));
+    await act(() => store.getState().deleteEntry('version'));
+    expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v2: the other versions stay');
+  });
+});

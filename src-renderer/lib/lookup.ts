@@ -1,4 +1,5 @@
 import { LIMITS } from '../../src-shared/contract';
+import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
 
 export type LookupTarget = { ok: true; ref: string; namespace?: string } | { ok: false; message: string };
 
@@ -21,6 +22,15 @@ export function parseLookup(input: string): LookupTarget {
   }
   if (text.includes('/')) return { ok: true, ref: text, namespace: text.slice(0, text.indexOf('/')) };
   return { ok: true, ref: text };
+}
+
+/** The cache hash a typed hash, native cache id or SHA-256 names; a GUID or a storage key names none. */
+export function hashNamedBy(ref: string): CacheHash | undefined {
+  try {
+    return parseEntryRef(ref).hash;
+  } catch {
+    return undefined;
+  }
 }
 
 function truncate(text: string): string {

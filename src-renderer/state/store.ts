@@ -21,7 +21,7 @@ import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted, formatCount } from '../lib/format';
-import { parseLookup } from '../lib/lookup';
+import { hashNamedBy, parseLookup } from '../lib/lookup';
 import { MAX_PICKED, blockLoader, bulkSummary, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
 import { createDropRunner, isBulkDrop, type Drop } from './drops';
 import { FOLLOW_COST_FACTOR, FOLLOW_EVERY_MS, paced } from './paced';
@@ -663,9 +663,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           if (unopenedVersion(failed)) return set({ entry: failed.entry });
           set({ entry: failed.entry, versions: { status: 'idle' } });
           // A hash whose newest record is damaged or gone keeps its versions in reach: the others open
-          // from the list, and the broken one, picked there, offers its delete. (A hash, a native cache
-          // id and a SHA-256 all start with the hash; a storage key starts with its namespace.)
-          const hash = target.namespace === undefined ? /^[0-9a-f]{16}/i.exec(target.ref)?.[0].toLowerCase() : undefined;
+          // from the list, and the broken one, picked there, offers its delete.
+          const hash = target.namespace === undefined ? hashNamedBy(target.ref) : undefined;
           if (!hash || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found')) return;
           const listed = await api.versions({ namespace, hash });
           if (current() && listed.ok && listed.value.versions.length > 0) set({ versions: { status: 'ready', data: listed.value } });
@@ -888,14 +887,26 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         const { deleted, contentRemoved } = result.value;
-        set({ notice: `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}` });
+        const notice = `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}`;
+        set({ notice });
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
         get().forgetHeatmap(namespace);
         if (contentRemoved) {
           // The entry is gone: it leaves the selection too (else a bulk Delete… offered it, and deleted nothing).
           set((s) => ({ entry: { status: 'idle' }, versions: { status: 'idle' }, entries: { ...s.entries, selection: { ...s.entries.selection, hashes: s.entries.selection.hashes.filter((h) => h !== hash) } } }));
-        } else await get().lookup(hash); // the latest remaining version
+          return;
+        }
+        await get().lookup(hash); // the latest remaining version
+        // A layout that numbers versions by position (the service's) moves the later ones down: the
+        // operator about to act on "v3" is told it is v2 now.
+        const after = get().versions;
+        if (versions.status !== 'ready' || after.status !== 'ready' || get().notice !== notice) return;
+        const renumbered = after.data.versions.flatMap((v) => {
+          const was = versions.data.versions.find((old) => old.cache_id === v.cache_id)?.version;
+          return was !== undefined && was !== v.version ? [`v${was} is now v${v.version}`] : [];
+        });
+        if (renumbered.length > 0) set({ notice: `${notice}, numbered anew: ${renumbered.slice(0, 3).join(', ')}${renumbered.length > 3 ? ', …' : ''}` });
       },
 
       setTab(tab) {
