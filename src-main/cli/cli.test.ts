@@ -377,3 +377,27 @@ describe('cli', () => {
     expect(asJson.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
+
+describe('an option the command does not take', () => {
+  it('is refused before anything is done: delete --dry-run deletes nothing, store --dry-run stores nothing', async () => {
+    const own = path.join(work, 'options-store');
+    const hello = path.join(work, 'hello.txt');
+    expect(await cli(['--store', own, 'store', '--dry-run', hello])).toMatchObject({ code: 2, stdout: '', stderr: 'cache-admin: invalid_input: store does not take --dry-run (it takes --as, --strategy): nothing was done\n' });
+    await expect(fs.stat(own)).rejects.toMatchObject({ code: 'ENOENT' });
+    const stored = json((await cli(['--store', own, '--json', 'store', hello])).stdout)[0];
+    expect((await cli(['--store', own, 'delete', stored.hash, '--dry-run'])).stderr).toBe('cache-admin: invalid_input: delete does not take --dry-run (it takes --version): nothing was done\n');
+    expect((await cli(['--store', own, 'verify', '--repair', '--dry-run'])).stderr).toContain('verify does not take --dry-run (it takes --sample, --repair)');
+    expect((await cli(['--store', own, 'policy', 'set', '--ttl', '5d', '--dry-run'])).code).toBe(2);
+    expect((await cli(['--store', own, 'versions', stored.hash, '--version', '1'])).stderr).toContain('versions does not take --version (it takes none of its own)');
+    expect((await cli(['--store', own, 'namespaces', '--out', path.join(work, 'x')])).code).toBe(2);
+    // Nothing of it happened: the entry and the store's policy are as they were.
+    expect((await cli(['--store', own, 'versions', stored.hash])).stdout.trim().split('\n')).toHaveLength(1);
+    expect((await cli(['--store', own, 'policy', 'get'])).stdout).toBe('store-wide  ttl none  keep-versions none\n');
+    // Options every command takes still go with any of them.
+    expect(await cli(['--store', own, '--ns', 'default', '--json', '--format', 'native', 'versions', stored.hash])).toMatchObject({ code: 0 });
+  });
+
+  it('a name that is no command (even one every JavaScript object has) is an unknown command', async () => {
+    expect(await cli(['toString'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "toString"') });
+  });
+});

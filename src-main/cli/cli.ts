@@ -85,12 +85,16 @@ type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositi
 
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
-  // A reader that goes away (`ls | head -1`) ends the command quietly: stop writing, exit 0.
-  let stdoutError: NodeJS.ErrnoException | null = null;
-  io.stdout.on('error', (err: NodeJS.ErrnoException) => void (stdoutError ??= err));
+  // Output that cannot be written: a reader that went away (`ls | head -1`) ends a command that only
+  // reads, quietly with 0; a command that changes the store does its work to the end (stopped
+  // half-way it would leave some of it undone) and is judged by it. Any other failure (a full disk)
+  // fails the command, once its work is done.
+  let outputLost = null as NodeJS.ErrnoException | null; // set by the listener below
+  let changesStore = false;
+  io.stdout.on('error', (err: NodeJS.ErrnoException) => void (outputLost ??= err));
   const write = (text: string) => {
-    if (stdoutError) throw stdoutError;
-    io.stdout.write(text);
+    if (!outputLost) io.stdout.write(text);
+    else if (!changesStore) throw outputLost;
   };
   try {
     let parsed;
@@ -110,9 +114,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       write(`${USAGE}\n`);
       return EXIT.ok;
     }
-    const handler = COMMANDS[command];
-    if (!handler) throw new UsageTextError(`unknown command "${command}"`);
-    if (values.strategy !== undefined && command !== 'store') throw usageError('--strategy applies to store only');
+    if (!Object.hasOwn(COMMANDS, command)) throw new UsageTextError(`unknown command "${command}"`);
+    const handler = COMMANDS[command as CommandName];
+    refuseOptionsNotTaken(command as CommandName, given);
+    changesStore = CHANGES_STORE.has(command) || (command === 'verify' && values.repair === true);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
     const maxEntryBytes = maxEntryBytesOf(values, io.env);
@@ -124,7 +129,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
       try {
-        return await handler(ctx);
+        const code = await handler(ctx);
+        await new Promise((resolve) => io.stdout.write('', resolve)); // its last line written, or failed
+        if (outputLost && outputLost.code !== 'EPIPE') throw outputLost;
+        return code;
       } catch (err) {
         if (values.ns === undefined && LOOKUPS.has(command) && err instanceof CacheError && err.code === 'not_found') throw await withNamespaceHint(ctx, err);
         throw err;
@@ -133,10 +141,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       await format.storage.close();
     }
   } catch (err) {
-    if ((stdoutError ?? (err as NodeJS.ErrnoException))?.code === 'EPIPE') return EXIT.ok;
+    if (!changesStore && (outputLost ?? (err as NodeJS.ErrnoException))?.code === 'EPIPE') return EXIT.ok;
+    if (err === outputLost) {
+      const { code, message } = err as NodeJS.ErrnoException;
+      const done = changesStore ? 'the command did its work, but what it printed is lost' : 'the output is incomplete';
+      return reportError(new CacheError(code === 'ENOSPC' ? 'no_space' : 'io_error', `could not write to standard output (${message}): ${done}`), io);
+    }
     return reportError(err, io);
   }
 }
+
+/** Commands that change the store (policy set, verify --repair too): a lost reader does not stop them half-way. */
+const CHANGES_STORE: ReadonlySet<string> = new Set(['store', 'delete', 'prune', 'policy']);
 
 const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';
 
@@ -591,7 +607,35 @@ async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheErr
   return new CacheError('not_found', `${missed.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')} (add --ns ${found[0]})`);
 }
 
-const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
+/** Options every command takes: where the store is, its layout and limits, the namespace, the output. */
+const GLOBAL_OPTIONS: ReadonlySet<string> = new Set(['ns', 'json', 'help', ...Object.keys(STORE_OPTIONS)]);
+
+/** What each command takes beside those. Any other is refused before the store opens: `delete --dry-run` deletes nothing. */
+const COMMAND_OPTIONS: Record<CommandName, readonly (keyof typeof OPTIONS)[]> = {
+  capabilities: [],
+  hash: ['as'],
+  store: ['as', 'strategy'],
+  get: ['version', 'out', 'force', 'allow-expired'],
+  info: ['version'],
+  versions: [],
+  namespaces: [],
+  stats: [],
+  ls: ['delimiter', 'limit', 'cursor'],
+  delete: ['version'],
+  verify: ['sample', 'repair'],
+  policy: ['ttl', 'keep-versions'],
+  prune: ['older-than', 'expired', 'keep-versions', 'dry-run'],
+};
+
+function refuseOptionsNotTaken(command: CommandName, given: string[]): void {
+  const own: readonly string[] = COMMAND_OPTIONS[command];
+  const stray = given.find((name) => !GLOBAL_OPTIONS.has(name) && !own.includes(name));
+  if (stray === undefined) return;
+  const takes = own.length ? `it takes ${own.map((name) => `--${name}`).join(', ')}` : 'it takes none of its own';
+  throw usageError(`${command} does not take --${stray} (${takes}): nothing was done`);
+}
+
+const COMMANDS = {
   capabilities: cmdCapabilities,
   hash: cmdHash,
   store: cmdStore,
@@ -605,7 +649,8 @@ const COMMANDS: Record<string, (ctx: Ctx) => Promise<number>> = {
   verify: cmdVerify,
   policy: cmdPolicy,
   prune: cmdPrune,
-};
+} satisfies Record<string, (ctx: Ctx) => Promise<number>>;
+type CommandName = keyof typeof COMMANDS;
 
 async function cmdVerify(ctx: Ctx): Promise<number> {
   if (ctx.args.length) throw usageError('verify takes no arguments (use --ns to check one namespace)');

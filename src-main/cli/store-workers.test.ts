@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoreResult } from '../../src-shared/domain';
+import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import { bundledCli } from '../test-support/cli-harness';
 import type { CacheError } from '../../src-shared/errors';
 import { CRASHING_STORE_WORKER } from '../test-support/pool-workers';
@@ -90,6 +93,32 @@ describe('bulk store in worker threads (bundled CLI)', () => {
       expect([seen.get('c1'), seen.get('c2')]).toEqual(['stored', 'stored']);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('a reader that goes away (`| head -1`) stops nothing: every file is stored, no temp file is left, and it exits 0', async () => {
+    const { dir, root } = await folderOfFiles(count);
+    const store = path.join(root, 'store');
+    const piped = spawnSync('bash', ['-c', '"$0" "$1" --store "$2" store "$3" | head -1; echo "exit ${PIPESTATUS[0]}" >&2', process.execPath, CLI_BUNDLE, store, dir], { encoding: 'utf8' });
+    expect(piped.stdout).toMatch(/^[0-9a-f]{16}-v1 {2}14 bytes {2}files\/f00000\.txt {2}\(new content\)\n$/);
+    expect(piped.stderr).toBe('exit 0\n');
+    expect(JSON.parse((await bundledCli(['--store', store, '--json', 'stats'])).stdout)).toMatchObject({ entries: count });
+    expect(await bundledCli(['--store', store, 'verify'])).toMatchObject({ code: 0, stdout: expect.stringContaining('no problems') });
+  });
+
+  it('output that cannot be written (a full disk) fails the command once its work is done, and says so', async () => {
+    const { dir, root } = await folderOfFiles(count);
+    const store = path.join(root, 'store');
+    const full = openSync('/dev/full', 'w');
+    try {
+      const stored = spawnSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', dir], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(stored.stderr).toMatch(/^cache-admin: no_space: could not write to standard output \(ENOSPC: .*\): the command did its work, but what it printed is lost\n$/);
+      expect(stored.status).toBe(3);
+      expect(JSON.parse((await bundledCli(['--store', store, '--json', 'stats'])).stdout)).toMatchObject({ entries: count });
+      const listed = spawnSync(process.execPath, [CLI_BUNDLE, '--store', store, 'ls'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(listed).toMatchObject({ status: 3, stderr: expect.stringContaining('could not write to standard output (ENOSPC') });
+    } finally {
+      closeSync(full);
     }
   });
 });
