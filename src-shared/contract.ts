@@ -476,6 +476,8 @@ export interface PrunePlanView {
   bytesFreed: number;
   /** Refs that could not be read (service layout): the versions they name were not judged, and are left alone. */
   unreadableRefs: number;
+  /** Versions another prune planned and has not finished (killed, or still running): a real prune deletes them first. */
+  unfinished: number;
   /** The oldest LIMITS.planRows versions; `more` says how many are not listed. */
   rows: PruneRow[];
   more: number;

@@ -1,5 +1,5 @@
 /** The CLI's retention commands, and what get, info, versions and ls show of expired versions. */
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -81,7 +81,7 @@ describe('cache-admin prune', () => {
     expect(lines).toEqual([
       expect.objectContaining({ cache_id: old1.cache_id, reason: 'older_than', content_removed: false, bytes_freed: 0 }),
       expect.objectContaining({ cache_id: gone.cache_id, reason: 'older_than', content_removed: true, bytes_freed: 4 }),
-      { summary: { dry_run: true, versions: 2, hashes: 2, content_removed: 1, bytes_freed: 4, unreadable_refs: 0 } },
+      { summary: { dry_run: true, versions: 2, hashes: 2, content_removed: 1, bytes_freed: 4, unreadable_refs: 0, unfinished: 0 } },
     ]);
     expect((await run('ls', 'docs/')).stdout).toBe(before);
 
@@ -96,6 +96,20 @@ describe('cache-admin prune', () => {
     expect((await run('verify')).stdout).toMatch(/: no problems\n$/);
     expect(existsSync(path.join(dir, '_cache-admin.d', 'prune'))).toBe(false);
     expect((await run('--ns', 'docs', 'prune', '--expired')).stdout).toBe('pruned 0 versions (0 hashes gone entirely, 0 bytes freed)\n');
+  });
+
+  it('a dry run after a killed prune says that the next real run finishes the killed one first', async () => {
+    const { dir, run, old1 } = await store();
+    // A prune killed after writing its journal (as `kill -9` leaves it): the next prune of docs deletes what it names.
+    const journal = path.join(dir, '_cache-admin.d', 'prune', 'docs', 'killed.json');
+    mkdirSync(path.dirname(journal), { recursive: true });
+    const { stored_at } = JSON.parse((await run('--json', '--ns', 'docs', 'info', old1.cache_id)).stdout) as { stored_at: string };
+    writeFileSync(journal, `${JSON.stringify({ namespace: 'docs', versions: [{ hash: old1.hash, cache_id: old1.cache_id, version: 1, stored_at, reason: 'older_than' }] })}\n`);
+    const dry = await run('--ns', 'docs', 'prune', '--older-than', '100d', '--dry-run');
+    expect(dry.stdout).toBe("would prune 0 versions of 0 hashes (0 hashes gone entirely, 0 bytes freed); before those, a real prune finishes another prune's plan (killed, or still running): up to 1 more version\n");
+    expect((await run('--ns', 'docs', 'versions', old1.hash)).stdout.trim().split('\n')).toHaveLength(2);
+    expect((await run('--ns', 'docs', 'prune', '--older-than', '100d')).stdout).toBe(`docs  ${old1.cache_id}  ${old1.hash}  ${stored_at}  older_than\npruned 1 versions (0 hashes gone entirely, 0 bytes freed); finished 1 of an interrupted prune\n`);
+    expect((await run('--ns', 'docs', 'prune', '--older-than', '100d', '--dry-run')).stdout).toBe('would prune 0 versions of 0 hashes (0 hashes gone entirely, 0 bytes freed)\n');
   });
 
   it('refuses a bad age, and an age with --expired, with invalid_input (exit 2)', async () => {

@@ -118,12 +118,12 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
   process.once('SIGINT', stop);
   try {
     const plan = await retention.planPrune(selection, { signal: controller.signal });
-    const planned = { versions: plan.versions.length, hashes: plan.hashes, content_removed: plan.contentRemoved, bytes_freed: plan.bytesFreed, unreadable_refs: plan.unreadableRefs };
+    const planned = { versions: plan.versions.length, hashes: plan.hashes, content_removed: plan.contentRemoved, bytes_freed: plan.bytesFreed, unreadable_refs: plan.unreadableRefs, unfinished: plan.unfinished };
     const leftAlone = plan.unreadableRefs ? `; ${plan.unreadableRefs === 1 ? '1 ref could not be read, so the versions it names were' : `${plan.unreadableRefs} refs could not be read, so the versions they name were`} left alone (run verify)` : '';
     if (ctx.values['dry-run']) {
       plan.versions.forEach(print);
       if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: true, ...planned } })}\n`);
-      else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} hashes gone entirely, ${planned.bytes_freed} bytes freed)${leftAlone}\n`);
+      else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} hashes gone entirely, ${planned.bytes_freed} bytes freed)${unfinishedNote(plan.unfinished)}${leftAlone}\n`);
       return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
     }
     const progress = !json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
@@ -196,4 +196,10 @@ export async function expiredKeys(ctx: RetentionCtx, page: ListPage): Promise<Se
     if (retention.expiryOf(policy, m![1]!, expandTime(compact)).expired) expired.add(o.key);
   }
   return expired;
+}
+
+/** A dry run's word on what another prune left planned: a real run deletes those first. */
+function unfinishedNote(unfinished: number): string {
+  if (!unfinished) return '';
+  return `; before those, a real prune finishes another prune's plan (killed, or still running): up to ${unfinished} more ${unfinished === 1 ? 'version' : 'versions'}`;
 }

@@ -60,7 +60,7 @@ function ruleValue(text: string | undefined, parse: (text: string) => number): n
 
 function planView(namespace: string, plan: PrunePlan, rule: RetentionRule): PrunePlanView {
   const rows = plan.versions.slice(0, LIMITS.planRows).map(({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }) => ({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }));
-  return { namespace, now: plan.now, rule, versions: plan.versions.length, hashes: plan.hashes, contentRemoved: plan.contentRemoved, bytesFreed: plan.bytesFreed, unreadableRefs: plan.unreadableRefs, rows, more: plan.versions.length - rows.length };
+  return { namespace, now: plan.now, rule, versions: plan.versions.length, hashes: plan.hashes, contentRemoved: plan.contentRemoved, bytesFreed: plan.bytesFreed, unreadableRefs: plan.unreadableRefs, unfinished: plan.unfinished, rows, more: plan.versions.length - rows.length };
 }
 
 /** A file name for saving a version: its source name, else its file id or cache id with an extension for its type. */

@@ -19,6 +19,7 @@ const plan = (versions: number, shown = Math.min(versions, 200)): PrunePlanView 
   contentRemoved: versions,
   bytesFreed: versions * 100,
   unreadableRefs: 0,
+  unfinished: 0,
   rows: Array.from({ length: shown }, (_, i) => row(i)),
   more: versions - shown,
 });
@@ -33,6 +34,18 @@ describe('Retention panel', () => {
     expect(screen.getByTestId('plan-summary').textContent).toContain('250 versions of 250 hashes would go');
     expect(within(screen.getByRole('table', { name: 'Versions to prune' })).getAllByRole('row')).toHaveLength(201);
     expect(screen.getByText(/and 50 more versions/)).toBeTruthy();
+  });
+
+  it('says when another prune has not ended: the next prune deletes what it planned first', async () => {
+    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unfinished: 40 }) });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    expect(screen.getByTestId('plan-summary').textContent).toContain('as of 2026-12-02 00:00:00Z. Before those, Prune finishes what another prune that has not ended (killed, or still running) planned up to 40 more versions.');
+    cleanup();
+    const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unfinished: 1 }) });
+    const again = renderWith(<RetentionPanel />, { client: empty.client });
+    await act(() => again.store.getState().loadRetention());
+    expect(screen.getByText(/Nothing to prune/).textContent).toContain("But another prune that has not ended (killed, or still running) planned up to 1 more version: the next prune of default deletes them first (the CLI's prune --ns default runs one now).");
   });
 
   it('says when refs could not be read and their versions were left alone, in the plan, with nothing else to prune, and after the run', async () => {

@@ -186,12 +186,19 @@ function leftAlone(unreadableRefs: number): string {
   return unreadableRefs > 0 ? ` ${counted(unreadableRefs, 'ref', 'refs')} could not be read, so the versions ${unreadableRefs === 1 ? 'it names were' : 'they name were'} left alone (run Verify).` : '';
 }
 
+/** Another prune's plan, which the next prune of the namespace finishes before its own. */
+function unfinished(plan: PrunePlanView): string {
+  if (plan.unfinished === 0) return '';
+  const what = `another prune that has not ended (killed, or still running) planned up to ${counted(plan.unfinished, 'more version', 'more versions')}`;
+  return plan.versions > 0 ? ` Before those, Prune finishes what ${what}.` : ` But ${what}: the next prune of ${plan.namespace} deletes them first (the CLI's prune --ns ${plan.namespace} runs one now).`;
+}
+
 function PlanView({ plan }: { plan: PrunePlanView }) {
-  if (plan.versions === 0) return <Empty>Nothing to prune: no version in {plan.namespace} is past its TTL or beyond the versions kept.{leftAlone(plan.unreadableRefs)}</Empty>;
+  if (plan.versions === 0) return <Empty>Nothing to prune: no version in {plan.namespace} is past its TTL or beyond the versions kept.{unfinished(plan)}{leftAlone(plan.unreadableRefs)}</Empty>;
   return (
     <>
       <p role="status" data-testid="plan-summary">
-        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'hash', 'hashes')} gone entirely, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.{leftAlone(plan.unreadableRefs)}
+        {counted(plan.versions, 'version', 'versions')} of {counted(plan.hashes, 'hash', 'hashes')} would go ({counted(plan.contentRemoved, 'hash', 'hashes')} gone entirely, {formatBytes(plan.bytesFreed)} freed), as of {formatTime(plan.now)}.{unfinished(plan)}{leftAlone(plan.unreadableRefs)}
       </p>
       <div className="table-scroll">
         <table className="versions" aria-label="Versions to prune">

@@ -47,6 +47,11 @@ export interface PrunePlan {
   bytesFreed: number;
   /** Refs that could not be read (service layout: damaged, or a by-id ref gone): the versions they name are left alone. */
   unreadableRefs: number;
+  /**
+   * Versions in the journals of prunes of these namespaces that have not finished (killed, or still
+   * running): a real prune finishes those first (some may be gone already), so a dry run says so.
+   */
+  unfinished: number;
 }
 
 export interface PruneProgress {
@@ -150,7 +155,9 @@ export class Retention {
     const policy = selection.expired || byPolicy ? (await this.getPolicy()).policy : null;
     const versions: PruneCandidate[] = [];
     let unreadableRefs = 0;
+    let unfinished = 0;
     for (const namespace of namespaces) {
+      for (const journal of await this.journals(namespace)) unfinished += (await this.readJournal(journal, namespace)).length;
       const rule = policy ? ruleFor(policy, namespace) : null;
       const cut: NamespaceCut = {
         namespace,
@@ -164,7 +171,7 @@ export class Retention {
     }
     const hashes = new Set(versions.map((v) => `${v.namespace}/${v.hash}`)).size;
     const contentRemoved = versions.filter((v) => v.content_removed).length;
-    return { now: now.toISOString(), namespaces, versions, hashes, contentRemoved, bytesFreed: versions.reduce((sum, v) => sum + v.bytes_freed, 0), unreadableRefs };
+    return { now: now.toISOString(), namespaces, versions, hashes, contentRemoved, bytesFreed: versions.reduce((sum, v) => sum + v.bytes_freed, 0), unreadableRefs, unfinished };
   }
 
   /**
