@@ -401,3 +401,15 @@ describe('an option the command does not take', () => {
     expect(await cli(['toString'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "toString"') });
   });
 });
+
+describe('a namespace that holds nothing', () => {
+  it('is named in a note by the commands over a whole namespace (a typo would pass as "no problems"), which still run', async () => {
+    const own = path.join(work, 'typo-store');
+    await cli(['--store', own, '--ns', 'reports', 'store', path.join(work, 'hello.txt')]);
+    const typo = await cli(['--store', own, '--ns', 'reportz', 'verify']);
+    expect(typo).toMatchObject({ code: 0, stdout: 'checked 0 keys: no problems\n', stderr: 'cache-admin: note: namespace reportz holds nothing in this store (its namespaces: reports)\n' });
+    expect((await cli(['--store', own, '--ns', 'reportz', 'prune', '--older-than', '1d', '--dry-run'])).stderr).toContain('note: namespace reportz holds nothing');
+    expect(await cli(['--store', own, '--ns', 'reports', 'verify'])).toMatchObject({ code: 0, stderr: '' });
+    expect((await cli(['--store', own, '--ns', 'reports', 'stats'])).stderr).toBe('');
+  });
+});

@@ -128,6 +128,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
       if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
+      if (values.ns !== undefined && NAMESPACE_WIDE.has(command)) await noteEmptyNamespace(ctx);
       try {
         const code = await handler(ctx);
         await new Promise((resolve) => io.stdout.write('', resolve)); // its last line written, or failed
@@ -605,6 +606,17 @@ async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheErr
   const found = await namespacesHolding(ctx.format, ctx.ns, (ns) => lookupOf({ ...ctx, ns }));
   if (found.length === 0) return missed;
   return new CacheError('not_found', `${missed.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')} (add --ns ${found[0]})`);
+}
+
+/** Commands over a whole namespace: given one that holds nothing (a typo), they say so, else `verify --ns reportz` passes as "no problems". */
+const NAMESPACE_WIDE: ReadonlySet<string> = new Set(['verify', 'prune', 'stats', 'ls', 'policy']);
+
+async function noteEmptyNamespace(ctx: Ctx): Promise<void> {
+  // Both layouts keep a namespace under its own top-level folder.
+  const page = await ctx.format.listKeys(`${ctx.ns}/`, { limit: 1 });
+  if (page.objects.length > 0 || page.prefixes.length > 0) return;
+  const names = (await ctx.format.namespaces()).map((n) => printable(n.name));
+  ctx.io.stderr.write(`cache-admin: note: namespace ${printable(ctx.ns)} holds nothing in this store (${names.length ? `its namespaces: ${names.join(', ')}` : 'it holds no namespace'})\n`);
 }
 
 /** Options every command takes: where the store is, its layout and limits, the namespace, the output. */
