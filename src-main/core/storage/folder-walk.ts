@@ -11,11 +11,16 @@ const KEYS_PER_MESSAGE = 50_000;
 /**
  * What listings leave out: dot files (temp files) anywhere and dot names at the store's root
  * (`.staging`, the space reserve). A dot folder deeper down is a key's folder: the service's cache
- * keys may name one (`example.com/.well-known/…`).
+ * keys may name one (`example.com/.well-known/…`). Also names no key can have (`café.txt`, a name
+ * that is not UTF-8): a file someone put there is no part of the store, and would fail every
+ * listing that came to it.
  */
 export function isHidden(name: string, isDir: boolean, atRoot: boolean): boolean {
-  return name.startsWith('.') && (atRoot || !isDir);
+  return (name.startsWith('.') && (atRoot || !isDir)) || !KEY_NAME.test(name);
 }
+
+/** The characters of a key's segment as any layout writes or the service's paths hold (src-shared/keys.ts). */
+const KEY_NAME = /^[A-Za-z0-9_.~%!*'()+= \\-]+$/;
 /**
  * Keys handed to a walk's visitor at a time, each batch in its own turn of the event loop. The
  * visitor classifies every key (~15 µs each): a message's 50,000 at once held the app's main
@@ -46,7 +51,7 @@ parentPort.on('message', ({ id, roots }) => {
       throw err;
     }
     for (const e of entries) {
-      if ((e.name.startsWith('.') && (key === '' || !e.isDirectory())) || !e.name.startsWith(filter)) continue; // isHidden
+      if ((e.name.startsWith('.') && (key === '' || !e.isDirectory())) || !${KEY_NAME}.test(e.name) || !e.name.startsWith(filter)) continue; // isHidden
       if (e.isDirectory()) walk(dir + '/' + e.name, key + e.name + '/', '');
       else if (e.isFile() && keys.push(key + e.name) >= ${KEYS_PER_MESSAGE}) {
         parentPort.postMessage({ id, keys });

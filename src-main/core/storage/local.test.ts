@@ -439,6 +439,26 @@ describe('local folder specifics', () => {
     await expect(walked('ns/')).rejects.toMatchObject({ code: 'storage_unreachable' });
   });
 
+  it('leaves out names no key can have (a stray `café.txt`, a name that is not UTF-8), which failed every listing that came to them', async () => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    const cache = new CacheService(storage);
+    const stored = await cache.store('ns', { source: { kind: 'bytes', bytes: Buffer.from('kept') } });
+    await fs.writeFile(path.join(root, 'café.txt'), 'dropped here by hand');
+    const shard = path.join(root, 'ns', 'objects', stored.hash.slice(0, 2));
+    fsSync.writeFileSync(Buffer.concat([Buffer.from(`${shard}/bad`), Buffer.from([0xff]), Buffer.from('.txt')]), 'not UTF-8');
+    // A service path may hold a backslash: still a key.
+    await fs.writeFile(path.join(root, 'ns', 'back\\slash'), 'a service key');
+    const listed = (await storage.list('')).objects.map((o) => o.key);
+    expect(listed).toContain('ns/back\\slash');
+    expect(listed.filter((k) => !/^[\x20-\x7e]+$/.test(k))).toEqual([]);
+    const walked: string[] = [];
+    await storage.walkKeys('', (batch) => walked.push(...batch));
+    expect(walked.sort()).toEqual([...listed].sort());
+    expect((await cache.namespaces()).map((n) => n.name)).toEqual(['ns']);
+    expect((await cache.retrieve('ns', { hash: stored.hash })).record.size).toBe(4);
+  });
+
   it('walks a big namespace in batches with other work between them, so the process answers while it counts', async () => {
     const root = path.join(await tempRoot(), 'store');
     const folder = path.join(root, 'ns', 'objects', 'ab', 'cd');
