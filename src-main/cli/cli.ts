@@ -343,6 +343,8 @@ class StoreReport {
   private bytes = 0;
   private stored = 0;
   private failed = 0;
+  /** Of those failed, how many a Ctrl+C stopped: said once at the end, not a line each. */
+  private cancelled: string[] = [];
   private firstFailure: CacheError | null = null;
 
   constructor(
@@ -382,7 +384,9 @@ class StoreReport {
     this.failed++;
     this.firstFailure ??= error;
     const message = error.message.includes(file) ? error.message : `${file}: ${error.message}`;
-    this.ctx.io.stderr.write(`cache-admin: ${error.code}: ${printable(message)}\n`);
+    const line = `cache-admin: ${error.code}: ${printable(message)}\n`;
+    if (error.code === 'cancelled') this.cancelled.push(line);
+    else this.ctx.io.stderr.write(line);
     return json ? `${JSON.stringify({ path: file, error: { code: error.code, message } })}\n` : '';
   }
 
@@ -390,7 +394,12 @@ class StoreReport {
   finish(): number {
     if (!this.firstFailure) return EXIT.ok;
     const attempted = this.stored + this.failed;
-    if (attempted > 1) this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} paths not stored (each named above)\n`);
+    if (attempted === 1) this.ctx.io.stderr.write(this.cancelled.join(''));
+    else {
+      const named = this.failed - this.cancelled.length;
+      const which = this.cancelled.length === 0 ? 'each named above' : `${named ? `${named} named above, ` : ''}${this.cancelled.length} cancelled before ${this.cancelled.length === 1 ? 'it was' : 'they were'} stored${this.ctx.values.json ? ': each named in the output' : ''}`;
+      this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} paths not stored (${which})\n`);
+    }
     return exitCodeOf(this.firstFailure);
   }
 }

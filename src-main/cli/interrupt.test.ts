@@ -30,6 +30,28 @@ describe('cache-admin store, interrupted', () => {
   });
 });
 
+describe('cache-admin store <folder>, interrupted', () => {
+  it('Ctrl+C says once how many paths were not stored, not a line for each (thousands of lines before)', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-folder-'));
+    const folder = path.join(work, 'files');
+    mkdirSync(folder);
+    for (let i = 0; i < 6000; i++) writeFileSync(path.join(folder, `f${String(i).padStart(5, '0')}.txt`), `file ${i}\n`);
+    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', path.join(work, 'store'), 'store', folder], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdout.once('data', () => child.kill('SIGINT'));
+    expect(await exited).toBe(130);
+    const stored = stdout.trim().split('\n').length;
+    const summary = /^cache-admin: cancelled: (\d+) of 6000 paths not stored \(\1 cancelled before they were stored\)\n$/.exec(stderr);
+    expect(summary, stderr.slice(0, 500)).not.toBeNull();
+    expect(Number(summary![1]) + stored).toBe(6000);
+    rmSync(work, { recursive: true, force: true });
+  });
+});
+
 describe('cache-admin on a stream that fails before its first chunk', () => {
   // The hashing thread's port kept such a process alive after it had said why it stopped (so did a Ctrl+C before a pipe's first byte).
   it('`hash --as string` of text that is not UTF-8 says so and exits 2', () => {
