@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EntriesWindow, EntryListItem, EntryRecord, MethodInput } from '../../src-shared/contract';
+import type { EntriesWindow, EntryListItem, EntryRecord, EntryView, MethodInput } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntriesPanel } from './EntriesPanel';
 
@@ -177,6 +177,32 @@ describe('the entries browser', () => {
     expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
     expect(store.getState().notice).toBe(`Deleted 2 entries, 1 already gone (deleted elsewhere), 1 failed (${hashOf(2)}: held by another deleter)`);
     expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
+  });
+
+  const entryViewOf = (i: number): EntryView => ({
+    record: { format: 'native', namespace: 'default', hash: hashOf(i), cache_id: `${hashOf(i)}-v1`, version: 1, latest_version: 1, sha256: null, size: 1, content_type: 'text/plain', data_type: 'binary', content_encoding: null, source: `file-${i}.txt`, stored_at: '2026-11-24T00:00:00.000Z', details: {}, keys: [], child_data: [] },
+    preview: 'eA==',
+    previewTruncated: false,
+    previewVerified: true,
+    expired: false,
+    expires_at: null,
+  });
+
+  it('a bulk delete that took the entry on show clears the entry panel, as a single delete does', async () => {
+    let deleted = false;
+    const { client } = fakeClient({
+      entries: namespaceOf(20),
+      deleteEntries: () => ((deleted = true), ok({ done: 1, failed: 0, failures: [], skippedExpired: 0, gone: 0, folder: null })),
+      entry: () => (deleted ? { ok: false, error: { code: 'not_found', message: `${hashOf(0)} is not in namespace default` } } : ok(entryViewOf(0))),
+      versions: () => ok({ namespace: 'default', hash: hashOf(0), versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[0]!); // picked, and opened in the entry panel
+    await waitFor(() => expect(store.getState().entry.status).toBe('ready'));
+    await act(() => store.getState().deleteSelectedEntries());
+    expect(store.getState().notice).toBe('Deleted 1 entry');
+    expect(store.getState().entry).toEqual({ status: 'idle' });
+    expect(store.getState().versions).toEqual({ status: 'idle' });
   });
 
   it('seven picks: the delete dialog names the first five and says how many more; picks that go while it is open leave Delete off', async () => {

@@ -268,3 +268,18 @@ describe('Deleting a middle version where versions are numbered by position (the
     expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v2: the other versions stay');
   });
 });
+
+describe('A SHA-256 that matches nothing', () => {
+  it('lists no versions: another content may share its first 16 digits (they are not its versions)', async () => {
+    const sha256 = `b94d27b9934d3e08${'0'.repeat(48)}`;
+    const { client, calls } = fakeClient({
+      entry: () => ({ ok: false, error: { code: 'not_found', message: `no version of b94d27b9934d3e08 has the SHA-256 ${sha256}` } }),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: [], count: 0 }),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup(sha256));
+    expect(screen.getByRole('alert').textContent).toContain('Nothing found');
+    expect(calls.filter((c) => c.method === 'versions')).toEqual([]);
+    expect(screen.queryByTestId('other-versions')).toBeNull();
+  });
+});

@@ -24,10 +24,15 @@ export function parseLookup(input: string): LookupTarget {
   return { ok: true, ref: text };
 }
 
-/** The cache hash a typed hash, native cache id or SHA-256 names; a GUID or a storage key names none. */
+/**
+ * The cache hash a typed hash or native cache id names. A SHA-256 names none: one that matched
+ * nothing may share its first 16 digits with other content, whose versions are not its own; nor does
+ * a GUID or a storage key.
+ */
 export function hashNamedBy(ref: string): CacheHash | undefined {
   try {
-    return parseEntryRef(ref).hash;
+    const named = parseEntryRef(ref);
+    return named.kind === 'sha256' ? undefined : named.hash;
   } catch {
     return undefined;
   }

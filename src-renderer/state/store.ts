@@ -621,8 +621,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         resetEntries(entries.namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(entries.namespace);
         get().forgetHeatmap(entries.namespace);
-        // The entry on show may be gone: look it up again (it says not found if so).
-        if (entry.status === 'ready' && entry.data.record.namespace === entries.namespace) await get().lookup(entry.data.record.hash);
+        // The entry on show may be gone: looked up again, it goes from the panel as after a single
+        // delete (not "Nothing found" beside "Deleted 10 entries").
+        if (entry.status !== 'ready' || entry.data.record.namespace !== entries.namespace) return;
+        await get().lookup(entry.data.record.hash);
+        const after = get().entry;
+        if (after.status === 'error' && after.error.code === 'not_found') set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
       },
 
       async saveSelectedEntries(includeExpired) {
