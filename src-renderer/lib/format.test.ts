@@ -26,3 +26,31 @@ describe('previewOf', () => {
     expect(previewOf('text/plain', base64(Buffer.from('a日').subarray(0, 2)), false).kind).toBe('hex');
   });
 });
+
+describe('a JSON preview', () => {
+  it('shows every value as stored, only laid out: numbers a parse would change, escapes, strings holding JSON punctuation', () => {
+    const stored = '{"big": 12345678901234567890, "f": 1.10, "z": 1e2, "n": -0.0, "s": "a, b: {c} [d] \\"e\\" \\\\", "u": "caf\\u00e9", "e": {}, "l": [], "x": [1, {"y": null}]}';
+    const shown = previewOf('application/json', base64(Buffer.from(stored)), false);
+    expect(shown).toMatchObject({ kind: 'json' });
+    expect((shown as { text: string }).text).toBe(
+      [
+        '{',
+        '  "big": 12345678901234567890,',
+        '  "f": 1.10,',
+        '  "z": 1e2,',
+        '  "n": -0.0,',
+        '  "s": "a, b: {c} [d] \\"e\\" \\\\",',
+        '  "u": "caf\\u00e9",',
+        '  "e": {},',
+        '  "l": [],',
+        '  "x": [',
+        '    1,',
+        '    {',
+        '      "y": null',
+        '    }',
+        '  ]',
+        '}',
+      ].join('\n'),
+    );
+  });
+});

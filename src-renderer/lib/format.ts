@@ -78,12 +78,48 @@ export function previewOf(contentType: string, base64: string, truncated: boolea
   if (text === null || bytes.some(isControlByte)) return { kind: 'hex', text: hexDump(bytes), shownBytes: Math.min(shownBytes, HEX_PREVIEW_BYTES) };
   if (!truncated && (contentType.includes('json') || /^\s*[[{]/.test(text))) {
     try {
-      return { kind: 'json', text: JSON.stringify(JSON.parse(text), null, 2), shownBytes };
+      JSON.parse(text); // JSON, so it is shown indented: its tokens as stored
+      return { kind: 'json', text: indentJson(text), shownBytes };
     } catch {
       // not JSON after all
     }
   }
   return { kind: 'text', text, shownBytes };
+}
+
+/**
+ * Valid JSON laid out two spaces a level, every token as written: re-printing a parsed value would
+ * show 12345678901234567890 as 12345678901234567000 and 1.10 as 1.1, values that hash otherwise.
+ */
+export function indentJson(text: string): string {
+  let out = '';
+  let depth = 0;
+  const newline = () => `\n${'  '.repeat(depth)}`;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let end = i + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      out += text.slice(i, end + 1);
+      i = end;
+    } else if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      const next = text.slice(i + 1).search(/\S/) + i + 1;
+      if (text[next] === close) {
+        out += c + close; // an empty one stays on its line
+        i = next;
+      } else {
+        depth++;
+        out += c + newline();
+      }
+    } else if (c === '}' || c === ']') {
+      depth--;
+      out += newline() + c;
+    } else if (c === ',') out += `,${newline()}`;
+    else if (c === ':') out += ': ';
+    else if (!/\s/.test(c)) out += c;
+  }
+  return out;
 }
 
 const AGE_UNITS: [string, number][] = [
