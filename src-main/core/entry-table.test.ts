@@ -73,6 +73,15 @@ describe.each(backends)('on %s', (_where, open) => {
       expect(await hashes({ sort: 'storedAt', filter: { storedFrom: '2026-01-04T00:00:00Z', storedTo: '2026-01-05T00:00:00Z' } })).toEqual([notes.hash, blob.hash]);
     });
 
+    it('a name too long for its key keeps its extension where it is cut: the row has its type, and a filter by it finds it', async () => {
+      const { format, tables } = await stocked();
+      const name = `отчёты/квартал/${'Годовой отчёт о работе '.repeat(4)}.pdf`;
+      const report = await format.store('docs', { source: text('a long report'), name });
+      const [row] = (await tables.window('docs', { ...query, filter: { name: 'pdf' } })).rows;
+      expect(row).toMatchObject({ hash: report.hash, type: 'application/pdf', source: expect.stringMatching(/^отчёты\/квартал\/Годов.*….pdf$/) });
+      expect((await format.record('docs', { hash: report.hash })).source).toBe(name); // the record has it whole
+    });
+
     it('keeps the table until the app says the namespace changed, then lists it again', async () => {
       const { format, tables } = await stocked();
       expect((await tables.window('docs', query)).knownTotal).toBe(3);

@@ -89,9 +89,14 @@ export class KeyLayout {
     return `${this.content(ns, hash)}~`;
   }
 
-  versionEntry(record: VersionRecord): string {
-    const fields = [padVersion(record.version), compactTime(record.stored_at), String(record.size), encodeSource(record.source)];
+  versionEntry(record: VersionRecord, keepExtension = true): string {
+    const fields = [padVersion(record.version), compactTime(record.stored_at), String(record.size), encodeSource(record.source, keepExtension)];
     return `${this.versionsPrefix(record.namespace, record.hash)}${fields.join('~')}`;
+  }
+
+  /** Whether `key` is the index entry of `record`, as written now or before a cut name kept its extension. */
+  isVersionEntryOf(key: string, record: VersionRecord): boolean {
+    return key === this.versionEntry(record) || key === this.versionEntry(record, false);
   }
 
   temporal(record: VersionRecord): string {
@@ -168,14 +173,19 @@ export function expandTime(compact: string): string {
   return `${c.slice(0, 4)}-${c.slice(4, 6)}-${c.slice(6, 8)}T${c.slice(9, 11)}:${c.slice(11, 13)}:${c.slice(13, 15)}.${c.slice(15, 18)}Z`;
 }
 
-/** Percent-encodes a source name for a key ("~" too: it separates fields), cut to fit a file name. */
-export function encodeSource(source: string): string {
+/**
+ * Percent-encodes a source name for a key ("~" too: it separates fields), cut to fit a file name.
+ * A cut keeps the name's extension (`Годовой отчё….pdf`): listings read the type and filter names from it
+ * (stores written before that end the cut with `…`).
+ */
+function encodeSource(source: string, keepExtension: boolean): string {
   const encoded = encodeURIComponent(source).replace(/~/g, '%7E');
   if (encoded.length <= SOURCE_IN_KEY_MAX) return encoded;
-  let cut = encoded.slice(0, SOURCE_IN_KEY_MAX - TRUNCATED_MARK.length);
+  const extension = keepExtension ? (/\.[A-Za-z0-9]{1,10}$/.exec(source)?.[0] ?? '') : '';
+  let cut = encoded.slice(0, SOURCE_IN_KEY_MAX - TRUNCATED_MARK.length - extension.length);
   cut = cut.replace(/%[0-9A-F]?$/, ''); // never split an escape
   while (!decodes(cut)) cut = cut.slice(0, -3); // nor a multi-byte character
-  return cut + TRUNCATED_MARK;
+  return cut + TRUNCATED_MARK + extension;
 }
 
 function decodes(encoded: string): boolean {

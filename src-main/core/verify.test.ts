@@ -132,6 +132,25 @@ describe('verify', () => {
     expect((await verifyStore(cache)).problems).toEqual([]);
   });
 
+  it('a long name cut the way stores wrote it before (no extension kept) is still its version\'s index entry: clean, and a lost record comes back from it', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const name = `${'Годовой отчёт '.repeat(8)}.pdf`;
+    const stored = await cache.store('ns', { ...bytes('an old long name'), name });
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    const written = cache.layout.versionEntry(record);
+    expect(decodeURIComponent(written.split('~').at(-1)!)).toMatch(/….pdf$/);
+    // The entry as a store written before this change has it.
+    const before = cache.layout.versionEntry(record, false);
+    expect(decodeURIComponent(before.split('~').at(-1)!)).toMatch(/[^f]…$/);
+    await cache.storage.put(before, (await cache.storage.get(written))!);
+    await cache.storage.delete(written);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+    await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.repaired?.map((r) => r.kind)).toContain('dangling_ref');
+    expect((await cache.record('ns', { hash: stored.hash, version: 1 })).source).toBe(name);
+  });
+
   it('an index entry that does not agree with its own name or the bytes is not taken for the lost record', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));

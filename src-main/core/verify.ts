@@ -70,7 +70,7 @@ async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: str
   const decoded = bytes && decodeRecord(bytes);
   if (!decoded || 'problem' in decoded) return null;
   const { record } = decoded;
-  const agrees = layout.versionEntry(record) === key && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
+  const agrees = layout.isVersionEntryOf(key, record) && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
   return agrees ? { record, bytes: bytes! } : null;
 }
 
