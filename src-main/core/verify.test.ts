@@ -151,6 +151,20 @@ describe('verify', () => {
     expect((await cache.record('ns', { hash: stored.hash, version: 1 })).source).toBe(name);
   });
 
+  it('a damaged record whose index entry holds a good copy (views are copies, as on S3) is restored from it, not removed with its content', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('kept whole'));
+    const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+    await cache.storage.put(recordKey, Buffer.from('{"not": "a record"'));
+    const looked = await verifyStore(cache);
+    expect(looked.problems).toContainEqual({ kind: 'corrupt', key: recordKey, hash: stored.hash, detail: 'the version record is not JSON; its index entry holds a good copy, which a repair restores' });
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: "restored v1's record from its index entry" }]);
+    expect((await cache.retrieve('ns', { hash: stored.hash })).record.version).toBe(1);
+    expect((await cache.storage.list('_quarantine/')).objects).toEqual([]);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
   it('an index entry that does not agree with its own name or the bytes is not taken for the lost record', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));

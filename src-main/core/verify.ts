@@ -166,8 +166,16 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const decoded = decodeRecord(bytes);
           const elsewhere = 'record' in decoded && (decoded.record.hash !== hash || decoded.record.version !== version || decoded.record.namespace !== ns);
           if ('problem' in decoded || elsewhere) {
-            report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}`);
-            damaged.push(version);
+            // Where the views are copies, not links of the record (S3, a folder copied file by file), its
+            // index entry may still hold it whole: the version is restored from that, not removed.
+            const entry = k.entries.get(version);
+            const copy = entry && k.content ? await recordCopyIn(storage, layout, entry.key, { hash, version, size: k.content.size }) : null;
+            report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
+            if (!copy) damaged.push(version);
+            else if (options.repair) {
+              await repair('corrupt', info.key, `restored v${version}'s record from its index entry`, () => storage.put(info.key, copy.bytes, { durable: true }));
+              records.set(version, copy.record);
+            }
             continue;
           }
           const { record } = decoded;
@@ -273,7 +281,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
   // What a repair would do, said beside the problems it may or may not mend (each repair made says its own action).
   if (problems.length > 0 && !options.repair) {
-    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views, point latest at the newest record, restore a record lost beside its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
+    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views, point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
