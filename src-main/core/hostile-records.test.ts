@@ -168,8 +168,10 @@ describe('hostile input: a damaged version record is reported, and verify goes o
     expect((await verifyStore(cache)).problems).toEqual([]);
 
     // The same entry stored and damaged again: its copies go beside the first ones, never over them.
-    await cache.store(NS, { source: bytes('damaged entry'), name: 'again.txt' });
-    await cache.storage.put(recordKey, new TextEncoder().encode('{"damaged": "round 2'));
+    const stored = await cache.store(NS, { source: bytes('damaged entry'), name: 'again.txt' });
+    // Its index entry too (in a local folder they are one file): no good copy to restore it from.
+    const entryKey = stored.keys.find((key) => key.startsWith(cache.layout.versionsPrefix(NS, stored.hash)))!;
+    for (const key of [recordKey, entryKey]) await cache.storage.put(key, new TextEncoder().encode('{"damaged": "round 2'));
     const again = await verifyStore(cache, { repair: true });
     expect(again.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: `removed v1 (moved to ${QUARANTINE_PREFIX}${recordKey}.2, ${QUARANTINE_PREFIX}${contentKey}.2)` }]);
     expect(await cache.storage.get(`${QUARANTINE_PREFIX}${recordKey}`)).toEqual(first);
