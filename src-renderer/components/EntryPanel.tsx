@@ -198,7 +198,7 @@ export function EntryPanel() {
             )}
             <dt>Size</dt>
             <dd>
-              {formatBytes(data.record.size)} ({data.record.size.toLocaleString('en-US')} bytes{data.record.content_encoding && `, ${data.record.content_encoding}-encoded`})
+              {formatBytes(data.record.size)} ({counted(data.record.size, 'byte', 'bytes')}{data.record.content_encoding && `, ${data.record.content_encoding}-encoded`})
             </dd>
             <dt>Content type</dt>
             <dd>

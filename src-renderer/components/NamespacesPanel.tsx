@@ -38,8 +38,8 @@ export function NamespacesPanel() {
 
   function onKey(event: KeyboardEvent) {
     const index = visible.findIndex((n) => n.name === selected);
-    const next = event.key === 'ArrowDown' ? index + 1 : event.key === 'ArrowUp' ? index - 1 : -2;
-    if (next === -2 || !visible.length) return;
+    const next = ({ ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: visible.length - 1 } as Record<string, number>)[event.key];
+    if (next === undefined || !visible.length) return;
     event.preventDefault();
     const target = visible[Math.max(0, Math.min(visible.length - 1, next))]!;
     select(target.name);

@@ -73,7 +73,7 @@ describe('Namespaces', () => {
     expect(screen.getByText(/Nothing stored yet/)).toBeTruthy();
   });
 
-  it('lists many namespaces, filters them, and moves the selection with arrow keys', () => {
+  it('lists many namespaces, filters them, and moves the selection with arrow keys, Home and End', () => {
     const data = Array.from({ length: 1000 }, (_, i) => ns(`ns-${String(i).padStart(4, '0')}`, i));
     const { store } = renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data }, namespace: 'ns-0000' } });
     const list = screen.getByRole('listbox', { name: 'Namespace list' });
@@ -81,6 +81,10 @@ describe('Namespaces', () => {
     expect(within(list).getAllByRole('option')[1]!.textContent).toMatch(/^ns-0001/);
     fireEvent.keyDown(list, { key: 'ArrowDown' });
     expect(store.getState().namespace).toBe('ns-0001');
+    fireEvent.keyDown(list, { key: 'End' });
+    expect(store.getState().namespace).toBe('ns-0999');
+    fireEvent.keyDown(list, { key: 'Home' });
+    expect(store.getState().namespace).toBe('ns-0000');
     fireEvent.change(screen.getByLabelText('Filter namespaces'), { target: { value: '099' } });
     expect(within(list).getAllByRole('option').map((o) => o.textContent?.slice(0, 7))).toEqual(['ns-0099', 'ns-0990', 'ns-0991', 'ns-0992', 'ns-0993', 'ns-0994', 'ns-0995', 'ns-0996', 'ns-0997', 'ns-0998', 'ns-0999']);
   });
