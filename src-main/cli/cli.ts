@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -14,6 +13,7 @@ import { type FormatLookup, type FormatRecord, type FormatStoreInput, type Forma
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
+import { interruptible } from './interruptible';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
@@ -262,25 +262,6 @@ async function cmdStore(ctx: Ctx): Promise<number> {
     (signal) => storeAll(ctx, format, input, line, progress, signal),
     () => ctx.io.stdin.destroy(), // a read waiting on a pipe ends now
   );
-}
-
-/** Runs `task` with a signal that Ctrl+C (or TERM) aborts, and `onStop` then; a second one kills, as usual. */
-async function interruptible<T>(task: (signal: AbortSignal) => Promise<T>, onStop?: () => void): Promise<T> {
-  const controller = new AbortController();
-  // Every request of the command listens to it (a folder into S3: dozens at once); that is no leak.
-  setMaxListeners(0, controller.signal);
-  const stop = () => {
-    controller.abort();
-    onStop?.();
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await task(controller.signal);
-  } finally {
-    process.removeListener('SIGINT', stop);
-    process.removeListener('SIGTERM', stop);
-  }
 }
 
 const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store -";

@@ -1,7 +1,7 @@
 // Ctrl+C during a store, on the bundled CLI as an operator runs it.
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,34 @@ describe('cache-admin store <folder>, interrupted', () => {
     const summary = /^cache-admin: cancelled: (\d+) of 6000 paths not stored \(\1 cancelled before they were stored\)\n$/.exec(stderr);
     expect(summary, stderr.slice(0, 500)).not.toBeNull();
     expect(Number(summary![1]) + stored).toBe(6000);
+    rmSync(work, { recursive: true, force: true });
+  });
+});
+
+describe('cache-admin prune, stopped by TERM (a cron job\'s timeout)', () => {
+  it('stops cleanly as on Ctrl+C: exit 130, what it deleted said, no plan left for the next prune to finish', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-prune-'));
+    const folder = path.join(work, 'files');
+    mkdirSync(folder);
+    for (let i = 0; i < 3000; i++) writeFileSync(path.join(folder, `f${String(i).padStart(5, '0')}.txt`), `file ${i}\n`);
+    const store = path.join(work, 'store');
+    execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', folder], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // every version over a second old
+    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', store, 'prune', '--older-than', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stdout.once('data', () => child.kill('SIGTERM'));
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/^cache-admin: cancelled: /);
+    const pruned = stdout.trim().split('\n').length;
+    expect(pruned).toBeLessThan(3000);
+    const journals = path.join(store, '_cache-admin.d', 'prune');
+    expect(existsSync(journals) ? readdirSync(journals, { recursive: true }).filter((name) => String(name).endsWith('.json')) : []).toEqual([]);
+    const left = spawnSync(process.execPath, [CLI_BUNDLE, '--store', store, '--json', 'stats'], { encoding: 'utf8' });
+    expect(JSON.parse(left.stdout).entries).toBe(3000 - pruned);
     rmSync(work, { recursive: true, force: true });
   });
 });

@@ -5,6 +5,7 @@ import type { FormatRecord, FormatVersion, StoreFormat } from '../core/formats/f
 import { Retention, formatAge, parseAge, parseKeepVersions, type PruneCandidate, type PruneSelection, type RetentionPolicy, type RetentionRule } from '../core/retention/retention';
 import { expandTime } from '../core/layout';
 import type { ListPage } from '../core/storage/types';
+import { interruptible } from './interruptible';
 import { ProgressLine } from './progress';
 import { usageError } from './store-options';
 
@@ -112,12 +113,9 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
   const json = ctx.values.json === true;
   const print = (c: PruneCandidate) => ctx.write(json ? `${JSON.stringify(c)}\n` : candidateLine(c));
   const retention = new Retention(ctx.format);
-  const controller = new AbortController();
-  // The first Ctrl+C stops cleanly (deletes under way finish); a second one kills, as usual.
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  try {
-    const plan = await retention.planPrune(selection, { signal: controller.signal });
+  // The first Ctrl+C (or TERM: a cron job's timeout) stops cleanly, the deletes under way finishing; a second one kills.
+  return interruptible(async (signal) => {
+    const plan = await retention.planPrune(selection, { signal });
     const planned = { versions: plan.versions.length, hashes: plan.hashes, content_removed: plan.contentRemoved, bytes_freed: plan.bytesFreed, unreadable_refs: plan.unreadableRefs, unfinished: plan.unfinished };
     const leftAlone = plan.unreadableRefs ? `; ${plan.unreadableRefs === 1 ? '1 ref could not be read, so the versions it names were' : `${plan.unreadableRefs} refs could not be read, so the versions they name were`} left alone (run verify)` : '';
     if (ctx.values['dry-run']) {
@@ -128,7 +126,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
     }
     const progress = !json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
     const summary = await retention.prune(plan, {
-      signal: controller.signal,
+      signal,
       onPruned: (c) => {
         progress?.done();
         print(c);
@@ -140,9 +138,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
     if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs } })}\n`);
     else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} hashes gone entirely, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
     return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
-  } finally {
-    process.removeListener('SIGINT', stop);
-  }
+  });
 }
 
 /** get: an expired version fails with `expired` (the service's 410) unless --allow-expired; the stream is closed unread. */
