@@ -30,20 +30,32 @@ describe('cache-admin store, interrupted', () => {
   });
 });
 
+/** A folder of `count` small files in a new work folder. */
+function workWithFiles(count: number): { work: string; folder: string } {
+  const work = mkdtempSync(path.join(tmpdir(), 'interrupt-files-'));
+  const folder = path.join(work, 'files');
+  mkdirSync(folder);
+  for (let i = 0; i < count; i++) writeFileSync(path.join(folder, `f${String(i).padStart(5, '0')}.txt`), `file ${i}\n`);
+  return { work, folder };
+}
+
+/** The bundled CLI, sent `signal` once its first output line is out; resolves with how it ended. */
+async function stoppedAtFirstLine(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI_BUNDLE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdout.once('data', () => child.kill(signal));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
 describe('cache-admin store <folder>, interrupted', () => {
   it('Ctrl+C says once how many paths were not stored, not a line for each (thousands of lines before)', async () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-folder-'));
-    const folder = path.join(work, 'files');
-    mkdirSync(folder);
-    for (let i = 0; i < 6000; i++) writeFileSync(path.join(folder, `f${String(i).padStart(5, '0')}.txt`), `file ${i}\n`);
-    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', path.join(work, 'store'), 'store', folder], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stdout.once('data', () => child.kill('SIGINT'));
-    expect(await exited).toBe(130);
+    const { work, folder } = workWithFiles(6000);
+    const { code, stdout, stderr } = await stoppedAtFirstLine(['--store', path.join(work, 'store'), 'store', folder], 'SIGINT');
+    expect(code).toBe(130);
     const stored = stdout.trim().split('\n').length;
     const summary = /^cache-admin: cancelled: (\d+) of 6000 paths not stored \(\1 cancelled before they were stored\)\n$/.exec(stderr);
     expect(summary, stderr.slice(0, 500)).not.toBeNull();
@@ -54,21 +66,12 @@ describe('cache-admin store <folder>, interrupted', () => {
 
 describe('cache-admin prune, stopped by TERM (a cron job\'s timeout)', () => {
   it('stops cleanly as on Ctrl+C: exit 130, what it deleted said, no plan left for the next prune to finish', async () => {
-    const work = mkdtempSync(path.join(tmpdir(), 'interrupt-prune-'));
-    const folder = path.join(work, 'files');
-    mkdirSync(folder);
-    for (let i = 0; i < 3000; i++) writeFileSync(path.join(folder, `f${String(i).padStart(5, '0')}.txt`), `file ${i}\n`);
+    const { work, folder } = workWithFiles(3000);
     const store = path.join(work, 'store');
     execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', folder], { stdio: 'ignore' });
     await new Promise((resolve) => setTimeout(resolve, 1100)); // every version over a second old
-    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', store, 'prune', '--older-than', '1s'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.stdout.once('data', () => child.kill('SIGTERM'));
-    expect(await exited).toBe(130);
+    const { code, stdout, stderr } = await stoppedAtFirstLine(['--store', store, 'prune', '--older-than', '1s'], 'SIGTERM');
+    expect(code).toBe(130);
     expect(stderr).toMatch(/^cache-admin: cancelled: /);
     const pruned = stdout.trim().split('\n').length;
     expect(pruned).toBeLessThan(3000);
