@@ -310,7 +310,7 @@ test.describe('a service store', () => {
     await lookup.press('Enter');
     const entry = page.getByRole('region', { name: 'Entry' });
     await expect(entry.getByTestId('entry-detail-strategy')).toHaveText('direct');
-    await expect(entry).toContainText('(string)');
+    await expect(entry).toContainText('(stored as a string)');
   });
 
   test('pasted text is stored like a drop, as the JSON the operator chose', async ({ page }) => {
@@ -330,7 +330,7 @@ test.describe('a service store', () => {
     const lookup = page.getByLabel('Look up hash or cache id');
     await lookup.fill(hash);
     await lookup.press('Enter');
-    await expect(page.getByRole('region', { name: 'Entry' })).toContainText('(json)');
+    await expect(page.getByRole('region', { name: 'Entry' })).toContainText('(stored as JSON)');
   });
 
   test('in a native store the same name is refused by the native rules', async ({ page }) => {
