@@ -6,9 +6,9 @@ import { useApp } from '../state/context';
 import { unopenedVersion } from '../state/store';
 import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
-
 /** How the entry's bytes were stored (`data_type`): text/plain content stored as bytes is no contradiction. */
 const DATA_TYPE_NAMES: Record<string, string> = { binary: 'bytes', string: 'a string', json: 'JSON' };
+
 /** The entries list (EntriesPanel), where focus goes when the entry on show is deleted. */
 const ENTRY_LIST = '[role="listbox"][aria-label="Entry list"]';
 
