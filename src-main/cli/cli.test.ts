@@ -411,5 +411,7 @@ describe('a namespace that holds nothing', () => {
     expect((await cli(['--store', own, '--ns', 'reportz', 'prune', '--older-than', '1d', '--dry-run'])).stderr).toContain('note: namespace reportz holds nothing');
     expect(await cli(['--store', own, '--ns', 'reports', 'verify'])).toMatchObject({ code: 0, stderr: '' });
     expect((await cli(['--store', own, '--ns', 'reports', 'stats'])).stderr).toBe('');
+    // A rule set up before a namespace's first entry is no typo.
+    expect(await cli(['--store', own, '--ns', 'newteam', 'policy', 'set', '--ttl', '1d'])).toMatchObject({ code: 0, stderr: '' });
   });
 });

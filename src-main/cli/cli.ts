@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
-import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesHolding } from '../core/formats/format';
+import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
@@ -92,6 +92,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let outputLost = null as NodeJS.ErrnoException | null; // set by the listener below
   let changesStore = false;
   io.stdout.on('error', (err: NodeJS.ErrnoException) => void (outputLost ??= err));
+  // Notes and errors that find no reader (`2>&1 | head -1`) are dropped: they never stop the command.
+  io.stderr.on('error', () => undefined);
   const write = (text: string) => {
     if (!outputLost) io.stdout.write(text);
     else if (!changesStore) throw outputLost;
@@ -117,7 +119,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (!Object.hasOwn(COMMANDS, command)) throw new UsageTextError(`unknown command "${command}"`);
     const handler = COMMANDS[command as CommandName];
     refuseOptionsNotTaken(command as CommandName, given);
-    changesStore = CHANGES_STORE.has(command) || (command === 'verify' && values.repair === true);
+    changesStore = changesTheStore(command, args, values);
     // Validate what can be validated before the store is opened, so bad input creates nothing.
     const location = storeLocation(values, io.env);
     const maxEntryBytes = maxEntryBytesOf(values, io.env);
@@ -132,8 +134,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       try {
         const code = await handler(ctx);
         await new Promise((resolve) => io.stdout.write('', resolve)); // its last line written, or failed
-        if (outputLost && outputLost.code !== 'EPIPE') throw outputLost;
-        return code;
+        if (!outputLost || outputLost.code === 'EPIPE') return code;
+        // Said, but the command's own failure (prune that left versions alone, paths not stored) keeps its code.
+        const failed = reportOutputLost(outputLost, changesStore && code === EXIT.ok, io);
+        return code === EXIT.ok ? failed : code;
       } catch (err) {
         if (values.ns === undefined && LOOKUPS.has(command) && err instanceof CacheError && err.code === 'not_found') throw await withNamespaceHint(ctx, err);
         throw err;
@@ -143,17 +147,23 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     }
   } catch (err) {
     if (!changesStore && (outputLost ?? (err as NodeJS.ErrnoException))?.code === 'EPIPE') return EXIT.ok;
-    if (err === outputLost) {
-      const { code, message } = err as NodeJS.ErrnoException;
-      const done = changesStore ? 'the command did its work, but what it printed is lost' : 'the output is incomplete';
-      return reportError(new CacheError(code === 'ENOSPC' ? 'no_space' : 'io_error', `could not write to standard output (${message}): ${done}`), io);
-    }
+    if (outputLost && err === outputLost) return reportOutputLost(outputLost, false, io);
     return reportError(err, io);
   }
 }
 
-/** Commands that change the store (policy set, verify --repair too): a lost reader does not stop them half-way. */
-const CHANGES_STORE: ReadonlySet<string> = new Set(['store', 'delete', 'prune', 'policy']);
+function reportOutputLost({ code, message }: NodeJS.ErrnoException, workDone: boolean, io: CliIo): number {
+  const what = workDone ? 'the command did its work, but what it printed is lost' : 'the output is incomplete';
+  return reportError(new CacheError(code === 'ENOSPC' ? 'no_space' : 'io_error', `could not write to standard output (${message}): ${what}`), io);
+}
+
+/** Whether the command changes the store: a lost reader does not stop it half-way. */
+function changesTheStore(command: string, args: string[], values: Values): boolean {
+  if (command === 'store' || command === 'delete') return true;
+  if (command === 'prune') return values['dry-run'] !== true;
+  if (command === 'policy') return args[0] === 'set';
+  return command === 'verify' && values.repair === true;
+}
 
 const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';
 
@@ -599,14 +609,22 @@ async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheErr
 }
 
 /** Commands over a whole namespace: given one that holds nothing (a typo), they say so, else `verify --ns reportz` passes as "no problems". */
-const NAMESPACE_WIDE: ReadonlySet<string> = new Set(['verify', 'prune', 'stats', 'ls', 'policy']);
+const NAMESPACE_WIDE: ReadonlySet<string> = new Set(['verify', 'prune', 'stats', 'ls']);
+/** Namespaces a note names at most. */
+const NAMES_IN_NOTE = 10;
 
+/** Two listings at most (one key of the namespace, then the store's top folders); a note is no reason to fail the command. */
 async function noteEmptyNamespace(ctx: Ctx): Promise<void> {
-  // Both layouts keep a namespace under its own top-level folder.
-  const page = await ctx.format.listKeys(`${ctx.ns}/`, { limit: 1 });
-  if (page.objects.length > 0 || page.prefixes.length > 0) return;
-  const names = (await ctx.format.namespaces()).map((n) => printable(n.name));
-  ctx.io.stderr.write(`cache-admin: note: namespace ${printable(ctx.ns)} holds nothing in this store (${names.length ? `its namespaces: ${names.join(', ')}` : 'it holds no namespace'})\n`);
+  try {
+    // Both layouts keep a namespace under its own top-level folder.
+    const page = await ctx.format.listKeys(`${ctx.ns}/`, { limit: 1 });
+    if (page.objects.length > 0 || page.prefixes.length > 0) return;
+    const names = (await namespacesAtTop(ctx.format, NAMES_IN_NOTE + 1)).map(printable);
+    const listed = names.length > NAMES_IN_NOTE ? `${names.slice(0, NAMES_IN_NOTE).join(', ')}, …` : names.join(', ');
+    ctx.io.stderr.write(`cache-admin: note: namespace ${printable(ctx.ns)} holds nothing in this store (${names.length ? `its namespaces: ${listed}` : 'it holds no namespace'})\n`);
+  } catch {
+    // The command says what it finds.
+  }
 }
 
 /** Options every command takes: where the store is, its layout and limits, the namespace, the output. */

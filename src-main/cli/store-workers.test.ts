@@ -106,6 +106,15 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     expect(await bundledCli(['--store', store, 'verify'])).toMatchObject({ code: 0, stdout: expect.stringContaining('no problems') });
   });
 
+  it('notes on stderr that find no reader (`2>&1 | head -1`) stop nothing either', async () => {
+    const { dir, root } = await folderOfFiles(count);
+    await fs.symlink(path.join(dir, 'f00000.txt'), path.join(dir, 'zz-link.txt')); // skipped, with a note on stderr
+    const store = path.join(root, 'store');
+    const piped = spawnSync('bash', ['-c', '"$0" "$1" --store "$2" store "$3" 2>&1 | head -1 > /dev/null; echo "exit ${PIPESTATUS[0]}"', process.execPath, CLI_BUNDLE, store, dir], { encoding: 'utf8' });
+    expect(piped.stdout).toBe('exit 0\n');
+    expect(JSON.parse((await bundledCli(['--store', store, '--json', 'stats'])).stdout)).toMatchObject({ entries: count });
+  });
+
   it('output that cannot be written (a full disk) fails the command once its work is done, and says so', async () => {
     const { dir, root } = await folderOfFiles(count);
     const store = path.join(root, 'store');
@@ -117,6 +126,9 @@ describe('bulk store in worker threads (bundled CLI)', () => {
       expect(JSON.parse((await bundledCli(['--store', store, '--json', 'stats'])).stdout)).toMatchObject({ entries: count });
       const listed = spawnSync(process.execPath, [CLI_BUNDLE, '--store', store, 'ls'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
       expect(listed).toMatchObject({ status: 3, stderr: expect.stringContaining('could not write to standard output (ENOSPC') });
+      // What policy get prints is its whole work: not "did its work".
+      const policy = spawnSync(process.execPath, [CLI_BUNDLE, '--store', store, 'policy', 'get'], { stdio: ['ignore', full, 'pipe'], encoding: 'utf8' });
+      expect(policy).toMatchObject({ status: 3, stderr: expect.stringMatching(/: the output is incomplete\n$/) });
     } finally {
       closeSync(full);
     }

@@ -252,8 +252,7 @@ const HINT_NAMESPACES = 200;
  * big"): the store's top-level names, each asked for the record with `lookupIn` its lookup there.
  */
 export async function namespacesHolding(format: StoreFormat, except: string, lookupIn: (ns: string) => Promise<FormatLookup>): Promise<string[]> {
-  const top = await format.listKeys('', { delimiter: '/', limit: HINT_NAMESPACES + 1 }).catch(() => null);
-  const names = (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => name !== except && isNamespaceOf(format, name));
+  const names = (await namespacesAtTop(format, HINT_NAMESPACES + 1)).filter((name) => name !== except);
   const holding = await mapLimit(names, 8, async (name) => {
     try {
       await format.record(name, await lookupIn(name));
@@ -263,6 +262,12 @@ export async function namespacesHolding(format: StoreFormat, except: string, loo
     }
   });
   return holding.filter((name) => name !== null);
+}
+
+/** Up to `limit` namespaces from one listing of the store's top folders (no counting): none where it cannot be listed. */
+export async function namespacesAtTop(format: StoreFormat, limit: number): Promise<string[]> {
+  const top = await format.listKeys('', { delimiter: '/', limit }).catch(() => null);
+  return (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => isNamespaceOf(format, name));
 }
 
 function isNamespaceOf(format: StoreFormat, name: string): boolean {
