@@ -197,5 +197,5 @@ export async function expiredKeys(ctx: RetentionCtx, page: ListPage): Promise<Se
 /** A dry run's word on what another prune left planned: a real run deletes those first. */
 function unfinishedNote(unfinished: number): string {
   if (!unfinished) return '';
-  return `; before those, a real prune finishes another prune's plan (killed, or still running): up to ${unfinished} more ${unfinished === 1 ? 'version' : 'versions'}`;
+  return `; up to ${unfinished} more ${unfinished === 1 ? 'version' : 'versions'} that another prune planned and has not finished (killed, or still running) would go too: a real prune finishes them first, or waits for that prune`;
 }

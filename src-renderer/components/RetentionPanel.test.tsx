@@ -40,12 +40,12 @@ describe('Retention panel', () => {
     const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unfinished: 40 }) });
     const { store } = renderWith(<RetentionPanel />, { client });
     await act(() => store.getState().loadRetention());
-    expect(screen.getByTestId('plan-summary').textContent).toContain('as of 2026-12-02 00:00:00Z. Before those, Prune finishes what another prune that has not ended (killed, or still running) planned up to 40 more versions.');
+    expect(screen.getByTestId('plan-summary').textContent).toContain('as of 2026-12-02 00:00:00Z. And another prune that has not ended (killed, or still running) planned up to 40 more versions: Prune finishes them first, or waits for that prune.');
     cleanup();
     const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unfinished: 1 }) });
     const again = renderWith(<RetentionPanel />, { client: empty.client });
     await act(() => again.store.getState().loadRetention());
-    expect(screen.getByText(/Nothing to prune/).textContent).toContain("But another prune that has not ended (killed, or still running) planned up to 1 more version: the next prune of default deletes them first (the CLI's prune --ns default runs one now).");
+    expect(screen.getByText(/Nothing to prune/).textContent).toContain("But another prune that has not ended (killed, or still running) planned up to 1 version: the next prune of default finishes them, or waits for that prune (the CLI's prune --ns default runs one now).");
   });
 
   it('says when refs could not be read and their versions were left alone, in the plan, with nothing else to prune, and after the run', async () => {

@@ -189,8 +189,10 @@ function leftAlone(unreadableRefs: number): string {
 /** Another prune's plan, which the next prune of the namespace finishes before its own. */
 function unfinished(plan: PrunePlanView): string {
   if (plan.unfinished === 0) return '';
-  const what = `another prune that has not ended (killed, or still running) planned up to ${counted(plan.unfinished, 'more version', 'more versions')}`;
-  return plan.versions > 0 ? ` Before those, Prune finishes what ${what}.` : ` But ${what}: the next prune of ${plan.namespace} deletes them first (the CLI's prune --ns ${plan.namespace} runs one now).`;
+  const what = `another prune that has not ended (killed, or still running) planned up to ${counted(plan.unfinished, plan.versions > 0 ? 'more version' : 'version', plan.versions > 0 ? 'more versions' : 'versions')}`;
+  return plan.versions > 0
+    ? ` And ${what}: Prune finishes them first, or waits for that prune.`
+    : ` But ${what}: the next prune of ${plan.namespace} finishes them, or waits for that prune (the CLI's prune --ns ${plan.namespace} runs one now).`;
 }
 
 function PlanView({ plan }: { plan: PrunePlanView }) {

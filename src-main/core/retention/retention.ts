@@ -49,7 +49,8 @@ export interface PrunePlan {
   unreadableRefs: number;
   /**
    * Versions in the journals of prunes of these namespaces that have not finished (killed, or still
-   * running): a real prune finishes those first (some may be gone already), so a dry run says so.
+   * running), beyond those this plan holds: a real prune finishes those first, or waits for the prune
+   * still running (some may be gone already), so a dry run says so.
    */
   unfinished: number;
 }
@@ -157,7 +158,8 @@ export class Retention {
     let unreadableRefs = 0;
     let unfinished = 0;
     for (const namespace of namespaces) {
-      for (const journal of await this.journals(namespace)) unfinished += (await this.readJournal(journal, namespace)).length;
+      const journaled: PruneCandidate[] = [];
+      for (const journal of await this.journals(namespace)) journaled.push(...(await this.readJournal(journal, namespace)));
       const rule = policy ? ruleFor(policy, namespace) : null;
       const cut: NamespaceCut = {
         namespace,
@@ -168,6 +170,9 @@ export class Retention {
       const planned = await planNamespace(this.format, cut, options.signal);
       versions.push(...planned.candidates);
       unreadableRefs += planned.unreadableRefs;
+      // Those this plan holds too are counted once, in the plan.
+      const inPlan = new Set(planned.candidates.map((v) => `${v.cache_id} ${v.stored_at}`));
+      unfinished += journaled.filter((v) => !inPlan.has(`${v.cache_id} ${v.stored_at}`)).length;
     }
     const hashes = new Set(versions.map((v) => `${v.namespace}/${v.hash}`)).size;
     const contentRemoved = versions.filter((v) => v.content_removed).length;
