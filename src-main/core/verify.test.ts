@@ -82,6 +82,20 @@ describe('verify', () => {
     ]);
   });
 
+  it('a wrong size in the record and in its index entry\'s name: the repair leaves one index entry, named with the right size', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('six b.'));
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    const wrong = { ...record, size: 5 };
+    await cache.storage.put(cache.layout.record('ns' as never, stored.hash, 1), encodeRecord(wrong));
+    await cache.storage.delete(cache.layout.versionEntry(record));
+    await cache.storage.put(cache.layout.versionEntry(wrong), encodeRecord(wrong));
+    await verifyStore(cache, { repair: true });
+    const entries = (await cache.storage.list(cache.layout.versionsPrefix('ns' as never, stored.hash))).objects.map((o) => o.key);
+    expect(entries).toEqual([cache.layout.versionEntry(record)]);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
   it('finds every kind of damage, and repairs only the safe ones', async () => {
     const { cache, key, wrongShard, orphanKey, dir, temp } = await damagedStore();
     const L = cache.layout;
@@ -153,14 +167,16 @@ describe('verify', () => {
 
   it('a damaged record whose index entry holds a good copy (views are copies, as on S3) is restored from it, not removed with its content', async () => {
     const cache = new CacheService(new MemoryStorage());
-    const stored = await cache.store('ns', bytes('kept whole'));
-    const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+    await cache.store('ns', bytes('kept whole'));
+    const stored = await cache.store('ns', bytes('kept whole')); // v2, the newest, is the damaged one
+    const recordKey = cache.layout.record('ns' as never, stored.hash, 2);
     await cache.storage.put(recordKey, Buffer.from('{"not": "a record"'));
     const looked = await verifyStore(cache);
-    expect(looked.problems).toContainEqual({ kind: 'corrupt', key: recordKey, hash: stored.hash, detail: 'the version record is not JSON; its index entry holds a good copy, which a repair restores' });
+    expect(looked.problems).toEqual([{ kind: 'corrupt', key: recordKey, hash: stored.hash, detail: 'the version record is not JSON; its index entry holds a good copy, which a repair restores' }]);
     const report = await verifyStore(cache, { repair: true });
-    expect(report.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: "restored v1's record from its index entry" }]);
-    expect((await cache.retrieve('ns', { hash: stored.hash })).record.version).toBe(1);
+    expect(report.problems).toEqual(looked.problems); // the report before said what the repair found, no more
+    expect(report.repaired).toEqual([{ kind: 'corrupt', key: recordKey, action: "restored v2's record from its index entry" }]);
+    expect((await cache.retrieve('ns', { hash: stored.hash })).record.version).toBe(2);
     expect((await cache.storage.list('_quarantine/')).objects).toEqual([]);
     expect((await verifyStore(cache)).problems).toEqual([]);
   });

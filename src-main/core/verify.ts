@@ -171,11 +171,13 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             const entry = k.entries.get(version);
             const copy = entry && k.content ? await recordCopyIn(storage, layout, entry.key, { hash, version, size: k.content.size }) : null;
             report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
-            if (!copy) damaged.push(version);
-            else if (options.repair) {
-              await repair('corrupt', info.key, `restored v${version}'s record from its index entry`, () => storage.put(info.key, copy.bytes, { durable: true }));
-              records.set(version, copy.record);
+            if (!copy) {
+              damaged.push(version);
+              continue;
             }
+            await repair('corrupt', info.key, `restored v${version}'s record from its index entry`, () => storage.put(info.key, copy.bytes, { durable: true }));
+            // Checked as the version it is (restored, or to be): a report says no more than a repair would mend.
+            records.set(version, copy.record);
             continue;
           }
           const { record } = decoded;
@@ -194,6 +196,9 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
                 // Its views are copies of it (hard links in a folder, which the new record no longer is).
                 const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === version ? [layout.latest(ns, hash)] : [])];
                 for (const view of views) await storage.copy(info.key, view, { data });
+                // The index entry's name carries the size: the one naming the wrong size goes.
+                const stale = k.entries.get(version)?.key;
+                if (stale && stale !== layout.versionEntry(fixed)) await storage.delete(stale);
                 records.set(version, fixed);
               });
             } else report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
