@@ -199,7 +199,11 @@ describe('the entries browser', () => {
     const { store } = renderWith(<EntriesPanel />, { client });
     fireEvent.click((await screen.findAllByRole('option'))[0]!); // picked, and opened in the entry panel
     await waitFor(() => expect(store.getState().entry.status).toBe('ready'));
+    const shown: string[] = [];
+    const stop = store.subscribe((state) => shown.push(state.entry.status));
     await act(() => store.getState().deleteSelectedEntries());
+    stop();
+    expect(shown).not.toContain('error'); // no red "Nothing found" on the way
     expect(store.getState().notice).toBe('Deleted 1 entry');
     expect(store.getState().entry).toEqual({ status: 'idle' });
     expect(store.getState().versions).toEqual({ status: 'idle' });

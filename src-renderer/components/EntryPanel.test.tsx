@@ -282,4 +282,15 @@ describe('A SHA-256 that matches nothing', () => {
     expect(calls.filter((c) => c.method === 'versions')).toEqual([]);
     expect(screen.queryByTestId('other-versions')).toBeNull();
   });
+
+  it('but one whose newest record is damaged keeps its versions in reach, as a hash does', async () => {
+    const sha256 = `b94d27b9934d3e08${'0'.repeat(48)}`;
+    const { client } = fakeClient({
+      entry: () => ({ ok: false, error: { code: 'corrupt', message: 'version record default/objects/b9/4d/b94d27b9934d3e08.v00000002.json is damaged (is not JSON)' } }),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: [1, 2].map((v) => ({ version: v, cache_id: `b94d27b9934d3e08-v${v}`, stored_at: '2026-11-24T00:00:00.000Z', size: 40, source: 'a.txt', expired: false, expires_at: null })), count: 2 }),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup(sha256));
+    await waitFor(() => expect(screen.getByTestId('other-versions')).toBeTruthy());
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hashNamedBy, parseLookup } from './lookup';
+import { entryRefOf, parseLookup } from './lookup';
 
 describe('lookup input', () => {
   it.each([
@@ -25,13 +25,13 @@ describe('lookup input', () => {
   });
 
   it.each([
-    ['B94D27B9934D3E08', 'b94d27b9934d3e08'],
-    ['b94d27b9934d3e08-v12', 'b94d27b9934d3e08'],
-    ['b94d27b9934d3e08' + 'a'.repeat(48), undefined],
+    ['B94D27B9934D3E08', { kind: 'hash', hash: 'b94d27b9934d3e08' }],
+    ['b94d27b9934d3e08-v12', { kind: 'cache_id', hash: 'b94d27b9934d3e08', version: 12 }],
+    ['b94d27b9934d3e08' + 'a'.repeat(48), { kind: 'sha256', hash: 'b94d27b9934d3e08' }],
     ['0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b', undefined],
     ['b94d27b9934d3e08zz', undefined],
     ['b94d27b9934d3e08-v0', undefined],
-  ])('%s names the hash %s (whose versions a failed lookup still lists; a SHA-256 that matched nothing, none)', (ref, hash) => {
-    expect(hashNamedBy(ref)).toBe(hash);
+  ])('%s names %o (whose versions a failed lookup may still list)', (ref, named) => {
+    expect(entryRefOf(ref)).toEqual(named === undefined ? undefined : expect.objectContaining(named));
   });
 });

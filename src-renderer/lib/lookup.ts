@@ -1,5 +1,5 @@
 import { LIMITS } from '../../src-shared/contract';
-import { parseEntryRef, type CacheHash } from '../../src-shared/domain';
+import { parseEntryRef, type EntryRef } from '../../src-shared/domain';
 
 export type LookupTarget = { ok: true; ref: string; namespace?: string } | { ok: false; message: string };
 
@@ -24,15 +24,10 @@ export function parseLookup(input: string): LookupTarget {
   return { ok: true, ref: text };
 }
 
-/**
- * The cache hash a typed hash or native cache id names. A SHA-256 names none: one that matched
- * nothing may share its first 16 digits with other content, whose versions are not its own; nor does
- * a GUID or a storage key.
- */
-export function hashNamedBy(ref: string): CacheHash | undefined {
+/** What a typed hash, native cache id or SHA-256 names (its hash among it); a GUID or a storage key names none here. */
+export function entryRefOf(ref: string): EntryRef | undefined {
   try {
-    const named = parseEntryRef(ref);
-    return named.kind === 'sha256' ? undefined : named.hash;
+    return parseEntryRef(ref);
   } catch {
     return undefined;
   }

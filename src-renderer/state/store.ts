@@ -21,7 +21,7 @@ import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted, formatCount } from '../lib/format';
-import { hashNamedBy, parseLookup } from '../lib/lookup';
+import { entryRefOf, parseLookup } from '../lib/lookup';
 import { MAX_PICKED, blockLoader, bulkSummary, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
 import { createDropRunner, isBulkDrop, type Drop } from './drops';
 import { FOLLOW_COST_FACTOR, FOLLOW_EVERY_MS, paced } from './paced';
@@ -624,9 +624,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // The entry on show may be gone: looked up again, it goes from the panel as after a single
         // delete (not "Nothing found" beside "Deleted 10 entries").
         if (entry.status !== 'ready' || entry.data.record.namespace !== entries.namespace) return;
-        await get().lookup(entry.data.record.hash);
-        const after = get().entry;
-        if (after.status === 'error' && after.error.code === 'not_found') set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
+        const { hash } = entry.data.record;
+        const still = await api.entry({ namespace: entries.namespace, ref: hash });
+        if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
+        if (!still.ok && still.error.code === 'not_found') set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
+        else await get().lookup(hash);
       },
 
       async saveSelectedEntries(includeExpired) {
@@ -668,8 +670,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set({ entry: failed.entry, versions: { status: 'idle' } });
           // A hash whose newest record is damaged or gone keeps its versions in reach: the others open
           // from the list, and the broken one, picked there, offers its delete.
-          const hash = target.namespace === undefined ? hashNamedBy(target.ref) : undefined;
-          if (!hash || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found')) return;
+          const named = target.namespace === undefined ? entryRefOf(target.ref) : undefined;
+          // A SHA-256 that matched nothing may share its first 16 digits with other content: not its versions.
+          const keeps = entry.error.code === 'corrupt' || (entry.error.code === 'not_found' && named?.kind !== 'sha256');
+          if (!named || !keeps) return;
+          const { hash } = named;
           const listed = await api.versions({ namespace, hash });
           if (current() && listed.ok && listed.value.versions.length > 0) set({ versions: { status: 'ready', data: listed.value } });
           return;
