@@ -28,8 +28,8 @@ describe('previewOf', () => {
 });
 
 describe('a JSON preview', () => {
-  it('shows every value as stored, only laid out: numbers a parse would change, escapes, strings holding JSON punctuation', () => {
-    const stored = '{"big": 12345678901234567890, "f": 1.10, "z": 1e2, "n": -0.0, "s": "a, b: {c} [d] \\"e\\" \\\\", "u": "caf\\u00e9", "e": {}, "l": [], "x": [1, {"y": null}]}';
+  it('shows every value as stored, only laid out: numbers a parse would change, strings holding JSON punctuation', () => {
+    const stored = '{"big": 12345678901234567890, "f": 1.10, "z": 1e2, "n": -0.0, "s": "a, b: {c} [d] \\"e\\" \\\\", "u": "caf\\u00e9 \\ud83d\\ude00 \\u0022 \\u202e \\\\u00e9", "e": {}, "l": [], "x": [1, {"y": null}]}';
     const shown = previewOf('application/json', base64(Buffer.from(stored)), false);
     expect(shown).toMatchObject({ kind: 'json' });
     expect((shown as { text: string }).text).toBe(
@@ -40,7 +40,8 @@ describe('a JSON preview', () => {
         '  "z": 1e2,',
         '  "n": -0.0,',
         '  "s": "a, b: {c} [d] \\"e\\" \\\\",',
-        '  "u": "caf\\u00e9",',
+        // Escapes of printable characters written out (the same string); a quote, an override and an escaped backslash stay.
+        '  "u": "café 😀 \\u0022 \\u202e \\\\u00e9",',
         '  "e": {},',
         '  "l": [],',
         '  "x": [',

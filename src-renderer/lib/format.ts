@@ -100,7 +100,7 @@ export function indentJson(text: string): string {
     if (c === '"') {
       let end = i + 1;
       while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
-      out += text.slice(i, end + 1);
+      out += readableEscapes(text.slice(i, end + 1));
       i = end;
     } else if (c === '{' || c === '[') {
       const close = c === '{' ? '}' : ']';
@@ -120,6 +120,18 @@ export function indentJson(text: string): string {
     else if (!/\s/.test(c)) out += c;
   }
   return out;
+}
+
+/**
+ * A JSON string with its `\\uXXXX` escapes of printable characters written out (the service stores
+ * `"\\u0413\\u043e\\u0434"` for "Год"): the same value, readable. ASCII, control and format
+ * characters (a quote, a right-to-left override) stay escaped, as does an escaped backslash.
+ */
+function readableEscapes(token: string): string {
+  return token.replace(/\\(?:u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|u([0-9a-f]{4})|.)/gi, (escape, high?: string, low?: string, one?: string) => {
+    const char = high && low ? String.fromCharCode(parseInt(high, 16), parseInt(low, 16)) : one ? String.fromCharCode(parseInt(one, 16)) : null;
+    return char !== null && char.codePointAt(0)! >= 0xa0 && !/[\p{C}\p{Z}]/u.test(char) ? char : escape;
+  });
 }
 
 const AGE_UNITS: [string, number][] = [
