@@ -91,10 +91,13 @@ export function previewOf(contentType: string, base64: string, truncated: boolea
  * Valid JSON laid out two spaces a level, every token as written: re-printing a parsed value would
  * show 12345678901234567890 as 12345678901234567000 and 1.10 as 1.1, values that hash otherwise.
  */
+const INDENTED_LEVELS = 64;
+
 export function indentJson(text: string): string {
   let out = '';
   let depth = 0;
-  const newline = () => `\n${'  '.repeat(depth)}`;
+  // Past this depth the rest stays on one line: 30,000 levels fit in a 64 KiB preview, and indenting each would take gigabytes.
+  const newline = () => (depth > INDENTED_LEVELS ? '' : `\n${'  '.repeat(depth)}`);
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === '"') {
