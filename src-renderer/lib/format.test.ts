@@ -57,7 +57,9 @@ describe('a JSON preview', () => {
 
   it('nesting too deep to indent (30,000 levels fit in a preview) stays on one line past 64 levels, its text intact', () => {
     const deep = `${'['.repeat(30_000)}1${']'.repeat(30_000)}`;
-    const shown = (previewOf('application/json', base64(Buffer.from(deep)), false) as { text: string }).text;
+    const preview = previewOf('application/json', base64(Buffer.from(deep)), false);
+    expect(preview.kind).toBe('json');
+    const shown = (preview as { text: string }).text;
     expect(shown.length).toBeLessThan(100_000);
     expect(shown.replace(/\s/g, '')).toBe(deep);
   });
