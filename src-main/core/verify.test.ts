@@ -8,6 +8,7 @@ import { CacheService, encodeRecord } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import { verifyStore, type Problem } from './verify';
+import { NativeFormat } from './formats/native/native-format';
 
 const bytes = (text: string) => ({ source: { kind: 'bytes' as const, bytes: Buffer.from(text) } });
 const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -159,6 +160,8 @@ describe('verify', () => {
     await cache.storage.put(before, (await cache.storage.get(written))!);
     await cache.storage.delete(written);
     expect((await verifyStore(cache)).problems).toEqual([]);
+    // The entry panel and `info` name the index entry that is there.
+    expect((await new NativeFormat(cache).record('ns', { hash: stored.hash })).keys).toContainEqual({ key: before, role: 'versions index entry' });
     await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
     const report = await verifyStore(cache, { repair: true });
     expect(report.repaired?.map((r) => r.kind)).toContain('dangling_ref');

@@ -118,6 +118,14 @@ export class NativeFormat implements StoreFormat {
     return { record: await this.toRecord(record), content };
   }
 
+  /** A version's keys; a long name cut before cuts kept its extension has its index entry under the older name. */
+  private async keysOf(r: VersionRecord): Promise<string[]> {
+    const keys = this.cache.keysOf(r);
+    const older = this.cache.layout.versionEntry(r, false);
+    if (keys[2] !== older && !(await this.cache.storage.exists(keys[2]!)) && (await this.cache.storage.exists(older))) keys[2] = older;
+    return keys;
+  }
+
   private async toRecord(r: VersionRecord): Promise<FormatRecord> {
     const latestVersion = await this.cache.record(r.namespace, { hash: r.hash }).then(
       (latest) => latest.version,
@@ -142,7 +150,7 @@ export class NativeFormat implements StoreFormat {
       sha256: r.sha256,
       source: r.source,
       details: {},
-      keys: this.cache.keysOf(r).map((key, i) => ({ key, role: ['content', 'version record', 'versions index entry', 'latest view', 'temporal view'][i]! })),
+      keys: (await this.keysOf(r)).map((key, i) => ({ key, role: ['content', 'version record', 'versions index entry', 'latest view', 'temporal view'][i]! })),
       child_data: [],
     };
   }
