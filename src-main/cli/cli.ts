@@ -334,8 +334,9 @@ class StoreReport {
   private bytes = 0;
   private stored = 0;
   private failed = 0;
-  /** Of those failed, how many a Ctrl+C stopped: said once at the end, not a line each. */
-  private cancelled: string[] = [];
+  /** Of those failed, how many a Ctrl+C stopped: said once at the end, not a line each (the first kept for a single path). */
+  private cancelled = 0;
+  private firstCancelled = '';
   private firstFailure: CacheError | null = null;
 
   constructor(
@@ -376,8 +377,8 @@ class StoreReport {
     this.firstFailure ??= error;
     const message = error.message.includes(file) ? error.message : `${file}: ${error.message}`;
     const line = `cache-admin: ${error.code}: ${printable(message)}\n`;
-    if (error.code === 'cancelled') this.cancelled.push(line);
-    else this.ctx.io.stderr.write(line);
+    if (error.code !== 'cancelled') this.ctx.io.stderr.write(line);
+    else if (this.cancelled++ === 0) this.firstCancelled = line;
     return json ? `${JSON.stringify({ path: file, error: { code: error.code, message } })}\n` : '';
   }
 
@@ -385,10 +386,10 @@ class StoreReport {
   finish(): number {
     if (!this.firstFailure) return EXIT.ok;
     const attempted = this.stored + this.failed;
-    if (attempted === 1) this.ctx.io.stderr.write(this.cancelled.join(''));
+    if (attempted === 1) this.ctx.io.stderr.write(this.firstCancelled);
     else {
-      const named = this.failed - this.cancelled.length;
-      const which = this.cancelled.length === 0 ? 'each named above' : `${named ? `${named} named above, ` : ''}${this.cancelled.length} cancelled before ${this.cancelled.length === 1 ? 'it was' : 'they were'} stored${this.ctx.values.json ? ': each named in the output' : ''}`;
+      const named = this.failed - this.cancelled;
+      const which = this.cancelled === 0 ? 'each named above' : `${named ? `${named} named above, ` : ''}${this.cancelled} cancelled before ${this.cancelled === 1 ? 'it was' : 'they were'} stored${this.ctx.values.json ? ': each named in the output' : ''}`;
       this.ctx.io.stderr.write(`cache-admin: ${this.firstFailure.code}: ${this.failed} of ${attempted} paths not stored (${which})\n`);
     }
     return exitCodeOf(this.firstFailure);
