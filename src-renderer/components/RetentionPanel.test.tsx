@@ -24,6 +24,13 @@ const plan = (versions: number, shown = Math.min(versions, 200)): PrunePlanView 
   more: versions - shown,
 });
 
+/** The panel with the policy above and `shown` as main's plan. */
+async function showPlan(shown: PrunePlanView) {
+  const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(shown) });
+  const { store } = renderWith(<RetentionPanel />, { client });
+  await act(() => store.getState().loadRetention());
+}
+
 describe('Retention panel', () => {
   it('shows the policy in effect and the plan, bounded with how many more', async () => {
     const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(250)) });
@@ -37,25 +44,18 @@ describe('Retention panel', () => {
   });
 
   it('says when another prune has not ended: the next prune deletes what it planned first', async () => {
-    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unfinished: 40 }) });
-    const { store } = renderWith(<RetentionPanel />, { client });
-    await act(() => store.getState().loadRetention());
+    await showPlan({ ...plan(3), unfinished: 40 });
     expect(screen.getByTestId('plan-summary').textContent).toContain('as of 2026-12-02 00:00:00Z. And another prune that has not ended (killed, or still running) planned up to 40 more versions: Prune finishes them first, or waits for that prune.');
     cleanup();
-    const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unfinished: 1 }) });
-    const again = renderWith(<RetentionPanel />, { client: empty.client });
-    await act(() => again.store.getState().loadRetention());
+    await showPlan({ ...plan(0), unfinished: 1 });
     expect(screen.getByText(/Nothing to prune/).textContent).toContain("But another prune that has not ended (killed, or still running) planned up to 1 version: the next prune of default finishes them, or waits for that prune (the CLI's prune --ns default runs one now).");
   });
 
   it('says when refs could not be read and their versions were left alone, in the plan, with nothing else to prune, and after the run', async () => {
-    const { client } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(3), unreadableRefs: 2 }) });
-    const { store } = renderWith(<RetentionPanel />, { client });
-    await act(() => store.getState().loadRetention());
+    await showPlan({ ...plan(3), unreadableRefs: 2 });
     expect(screen.getByTestId('plan-summary').textContent).toContain('would go (3 hashes gone entirely, 300 B freed), as of 2026-12-02 00:00:00Z. 2 refs could not be read, so the versions they name were left alone (run Verify).');
     cleanup();
-    const empty = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok({ ...plan(0), unreadableRefs: 1 }) });
-    await act(() => renderWith(<RetentionPanel />, { client: empty.client }).store.getState().loadRetention());
+    await showPlan({ ...plan(0), unreadableRefs: 1 });
     expect(screen.getByText(/Nothing to prune/).textContent).toContain('1 ref could not be read, so the versions it names were left alone (run Verify).');
   });
 
