@@ -175,7 +175,10 @@ describe('the entries browser', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 2 entries' })));
     expect(dialog.isConnected).toBe(false);
     expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
-    expect(store.getState().notice).toBe(`Deleted 2 entries, 1 already gone (deleted elsewhere), 1 failed (${hashOf(2)}: held by another deleter)`);
+    expect(store.getState().notice).toBe(`Deleted 2 entries from namespace default, 1 already gone (deleted elsewhere), 1 failed (${hashOf(2)}: held by another deleter)`);
+    // The notice stays while another namespace opens: it says which one it was about.
+    act(() => store.getState().selectNamespace('other'));
+    expect(store.getState().notice).toMatch(/^Deleted 2 entries from namespace default,/);
     expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
   });
 
@@ -204,7 +207,7 @@ describe('the entries browser', () => {
     await act(() => store.getState().deleteSelectedEntries());
     stop();
     expect(shown).not.toContain('error'); // no red "Nothing found" on the way
-    expect(store.getState().notice).toBe('Deleted 1 entry');
+    expect(store.getState().notice).toBe('Deleted 1 entry from namespace default');
     expect(store.getState().entry).toEqual({ status: 'idle' });
     expect(store.getState().versions).toEqual({ status: 'idle' });
   });
@@ -246,7 +249,7 @@ describe('the entries browser', () => {
     expect(screen.getByRole('status').textContent).toContain('Deleting 1 entry');
     await act(async () => finish());
     expect(dialog.isConnected).toBe(false);
-    expect(store.getState().notice).toBe('Deleted 1 entry');
+    expect(store.getState().notice).toBe('Deleted 1 entry from namespace default');
   });
 
   it('another namespace or filter starts at its first row, not where the last list was scrolled to', async () => {
@@ -359,7 +362,7 @@ describe('the entries browser', () => {
     fireEvent.click(screen.getByLabelText('Include expired entries'));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
     expect(calls.find((c) => c.method === 'saveEntries')!.input).toEqual({ namespace: 'default', selection: { filter: {}, except: [hashOf(0)], count: 99_999 }, includeExpired: true });
-    expect(store.getState().notice).toBe('Saved 5 entries, skipped 99,994 expired into /home/me/out');
+    expect(store.getState().notice).toBe('Saved 5 entries of namespace default into /home/me/out, skipped 99,994 expired');
     // Over the bridge, a download: the notice claims no number saved (expired ones, not asked for, are left out).
     client.saveEntries = async () => ok('download' as const);
     fireEvent.click(screen.getByRole('button', { name: 'Save…' }));

@@ -58,9 +58,12 @@ export function selectionOf(entries: EntriesBrowser): EntrySelection | null {
   return hashes.length ? { hashes } : null;
 }
 
-/** One line saying what a bulk action did: done, skipped as expired, failed with the first reasons. */
-export function bulkSummary(verb: string, outcome: BulkOutcome): string {
-  const parts = [`${verb} ${counted(outcome.done, 'entry', 'entries')}`];
+/**
+ * One line saying what a bulk action did: done (`where`: which namespace, as the notice stays while
+ * the operator opens another), skipped as expired, failed with the first reasons.
+ */
+export function bulkSummary(verb: string, outcome: BulkOutcome, where: string): string {
+  const parts = [`${verb} ${counted(outcome.done, 'entry', 'entries')} ${where}`];
   if (outcome.skippedExpired) parts.push(`skipped ${formatCount(outcome.skippedExpired)} expired`);
   if (outcome.gone) parts.push(`${formatCount(outcome.gone)} already gone (deleted elsewhere)`);
   if (outcome.failed) {

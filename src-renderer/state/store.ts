@@ -617,7 +617,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (!selection) return;
         const result = await api.deleteEntries({ namespace: entries.namespace, selection });
         if (get().storeEpoch !== storeEpoch) return;
-        set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
+        set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value, `from namespace ${entries.namespace}`) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
         resetEntries(entries.namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(entries.namespace);
         get().forgetHeatmap(entries.namespace);
@@ -643,7 +643,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           const left = `${includeExpired ? '' : 'expired, '}missing or corrupt`;
           return set({ notice: `Downloading a tar file of the ${counted(selectedCount(entries), 'entry', 'entries')} picked: any ${left} are left out, and named in its cache-admin-summary.json` });
         }
-        set({ notice: value.folder === null ? null : `${bulkSummary('Saved', value)} into ${value.folder}` });
+        set({ notice: value.folder === null ? null : bulkSummary('Saved', value, `of namespace ${entries.namespace} into ${value.folder}`) });
       },
 
       setLookupInput: (lookupInput) => set({ lookupInput }),
