@@ -13,7 +13,7 @@ import { type FormatLookup, type FormatRecord, type FormatStoreInput, type Forma
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
-import { interruptible } from './interruptible';
+import { interruptible, stopSignal } from './interruptible';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
@@ -61,7 +61,8 @@ commands:
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}`;
 
-export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130 } as const;
+/** Cancelled: 128 + the signal's number, as a shell reports a command the signal killed (SIGINT 2, SIGTERM 15). */
+export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130, terminated: 143 } as const;
 
 const OPTIONS = {
   ns: { type: 'string' },
@@ -176,7 +177,7 @@ function reportError(err: unknown, io: CliIo): number {
 
 function exitCodeOf(error: CacheError): number {
   if (error.code === 'not_found') return EXIT.notFound;
-  if (error.code === 'cancelled') return EXIT.cancelled;
+  if (error.code === 'cancelled') return stopSignal() === 'SIGTERM' ? EXIT.terminated : EXIT.cancelled;
   return INPUT_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
 }
 

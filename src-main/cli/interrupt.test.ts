@@ -65,13 +65,13 @@ describe('cache-admin store <folder>, interrupted', () => {
 });
 
 describe('cache-admin prune, stopped by TERM (a cron job\'s timeout)', () => {
-  it('stops cleanly as on Ctrl+C: exit 130, what it deleted said, no plan left for the next prune to finish', async () => {
+  it('stops cleanly as on Ctrl+C: exit 143 (TERM\'s 128 + 15), what it deleted said, no plan left for the next prune to finish', async () => {
     const { work, folder } = workWithFiles(3000);
     const store = path.join(work, 'store');
     execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', folder], { stdio: 'ignore' });
     await new Promise((resolve) => setTimeout(resolve, 1100)); // every version over a second old
     const { code, stdout, stderr } = await stoppedAtFirstLine(['--store', store, 'prune', '--older-than', '1s'], 'SIGTERM');
-    expect(code).toBe(130);
+    expect(code).toBe(143);
     expect(stderr).toMatch(/^cache-admin: cancelled: /);
     const pruned = stdout.trim().split('\n').length;
     expect(pruned).toBeLessThan(3000);
