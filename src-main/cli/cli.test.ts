@@ -94,6 +94,10 @@ describe('cli', () => {
     const out = path.join(work, 'out.bin');
     expect((await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--version', '1', '--out', out])).code).toBe(0);
     expect(await fs.readFile(out)).toEqual(Buffer.from([0, 1, 2, 3]));
+    // Asked for JSON, it says what it wrote where: one line, as every command's --json output.
+    const again = path.join(work, 'again.bin');
+    const said = await cli(['--store', store, '--ns', 'bin', '--json', 'get', stored.hash, '--out', again]);
+    expect(json(said.stdout)).toEqual([{ out: again, cache_id: stored.cache_id, hash: stored.hash, version: 1, bytes: 4 }]);
   });
 
   it('get --out never replaces an existing file unless --force says so', async () => {

@@ -428,9 +428,12 @@ async function cmdGet(ctx: Ctx): Promise<number> {
         throw refused;
       }
       noteEncoding(ctx, record);
-      await pipeline(content, createWriteStream(temp, { flags: 'wx' }), { signal });
+      const file = createWriteStream(temp, { flags: 'wx' });
+      await pipeline(content, file, { signal });
       if (force) await fs.rename(temp, out);
       else await placeWithoutReplacing(temp, out);
+      // A script asked for JSON learns what was written where (the bytes, decoded, may differ from the stored size).
+      if (ctx.values.json) ctx.write(`${JSON.stringify({ out: path.resolve(out), cache_id: record.cache_id, hash: record.hash, version: record.version, bytes: file.bytesWritten })}\n`);
     } catch (err) {
       await fs.rm(temp, { force: true });
       if (signal.aborted) throw new CacheError('cancelled', `get was cancelled: ${out} was not written`);
