@@ -72,6 +72,28 @@ describe('verify', () => {
     expect(readFileSync(path.join(dir, 'ns', 'linked', 'theirs'), 'utf8')).toBe('not the cache');
   });
 
+  it('reports files and folders with names no key can have (no listing shows them), in their namespace, and never removes them', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-stray-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const stored = await cache.store('ns', bytes('beside strays'));
+    writeFileSync(path.join(dir, 'ns', 'notes for café.txt'), 'dropped here by hand');
+    mkdirSync(path.join(dir, 'ns', 'données'));
+    writeFileSync(path.join(dir, 'ns', 'données', 'a.txt'), 'inside a stray folder');
+    writeFileSync(Buffer.concat([Buffer.from(`${dir}/ns/`), Buffer.from([0x66, 0xff, 0x2e, 0x62, 0x69, 0x6e])]), 'a name that is not UTF-8');
+    writeFileSync(path.join(dir, 'ünicode-at-root'), 'no namespace');
+    const report = await verifyStore(cache, { namespace: 'ns', repair: true });
+    expect(report.problems.map((p) => [p.kind, p.key])).toEqual([
+      ['misplaced', 'ns/données'],
+      ['misplaced', 'ns/f\ufffd.bin'],
+      ['misplaced', 'ns/notes for café.txt'],
+    ]);
+    expect(report.problems[0]!.detail).toMatch(/^a name no key can have .*: no listing shows it/);
+    expect(report.repaired).toEqual([]);
+    expect(readFileSync(path.join(dir, 'ns', 'données', 'a.txt'), 'utf8')).toBe('inside a stray folder');
+    expect((await verifyStore(cache)).problems.map((p) => p.key)).toEqual(['ns/données', 'ns/f\ufffd.bin', 'ns/notes for café.txt', 'ünicode-at-root']);
+    expect((await cache.retrieve('ns', { hash: stored.hash })).record.hash).toBe(stored.hash);
+  });
+
   it('a size that disagrees is blamed on the record when the content hashes right (an operator told "bad content" would throw good bytes away)', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));

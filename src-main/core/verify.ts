@@ -307,10 +307,15 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
   return new CacheError('cancelled', `verify was cancelled after checking ${count(checked, 'key')}${made}`);
 }
 
+const UNLISTED = {
+  link: 'a link inside the store: stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)',
+  name: 'a name no key can have (characters outside keys, or not UTF-8): no listing shows it, so nothing counts, reads or prunes it (move it out of the store)',
+};
+
 /**
  * Each leftover of an interrupted write (not one still being written) a verify of `namespace` (or of
- * the whole store) may remove: that namespace's, or the store's own, never another namespace's. A
- * link inside the store is reported as misplaced: nothing behind it is listed or checked.
+ * the whole store) may remove: that namespace's, or the store's own, never another namespace's. What
+ * listings never show (a link, a name no key can have) is reported as misplaced, never removed.
  */
 export async function checkLeftovers(
   storage: StorageBackend,
@@ -324,8 +329,8 @@ export async function checkLeftovers(
   for (const leftover of leftovers ?? []) {
     if (leftover.inFlight) continue;
     const inNamespace = namespace === undefined || leftover.id.startsWith(`${namespace}/`);
-    if (leftover.link) {
-      if (inNamespace || leftover.id === namespace) misplaced(leftover.id, 'a link inside the store: stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)');
+    if (leftover.unlisted) {
+      if (inNamespace || leftover.id === namespace) misplaced(leftover.id, UNLISTED[leftover.unlisted]);
     } else if (inNamespace || !leftover.id.includes('/') || leftover.id.startsWith('.')) {
       await found(leftover, `left by an interrupted write at ${leftover.modified}`);
     }

@@ -16,7 +16,12 @@ const KEYS_PER_MESSAGE = 50_000;
  * listing that came to it.
  */
 export function isHidden(name: string, isDir: boolean, atRoot: boolean): boolean {
-  return (name.startsWith('.') && (atRoot || !isDir)) || !KEY_NAME.test(name);
+  return (name.startsWith('.') && (atRoot || !isDir)) || isStrayName(name);
+}
+
+/** A name no key can have, which no listing shows (a dot name is the store's own or a key's folder). */
+export function isStrayName(name: string): boolean {
+  return !KEY_NAME.test(name) && !name.startsWith('.');
 }
 
 /** The characters of a key's segment as any layout writes or the service's paths hold (src-shared/keys.ts). */

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { type HashResult, pumpHashed, streamsIn } from '../hashing';
-import { isHidden, walkFolder } from './folder-walk';
+import { isHidden, isStrayName, walkFolder } from './folder-walk';
 import { heldContent } from './held-content';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
@@ -1151,19 +1151,26 @@ export class LocalFolderStorage implements StorageBackend {
     }
   }
 
-  /** Temp files anywhere under the root; those of a live process are still being written. */
+  /**
+   * Temp files anywhere under the root (those of a live process are still being written), and what
+   * listings never show: links, and files or folders named as no key can be (not their insides).
+   */
   async leftovers(): Promise<Leftover[]> {
     await this.checkRoot();
     const found: Leftover[] = [];
+    const unlisted = async (full: string, why: 'link' | 'name') => {
+      const st = await fs.lstat(full).catch(() => null);
+      // A name that is not UTF-8 reaches us with U+FFFD in it, which names no file: reported all the same.
+      found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: (st?.mtime ?? new Date(0)).toISOString(), inFlight: false, unlisted: why });
+    };
     const walk = async (dir: string): Promise<void> => {
       const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
       for (const e of entries) {
         const full = path.join(dir, e.name);
-        if (e.isDirectory()) await walk(full);
-        else if (e.isSymbolicLink()) {
-          const st = await fs.lstat(full).catch(() => null);
-          if (st) found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: st.mtime.toISOString(), inFlight: false, link: true });
-        } else if (e.name.startsWith(TEMP_MARK)) {
+        if (e.isSymbolicLink()) await unlisted(full, 'link');
+        else if (isStrayName(e.name)) await unlisted(full, 'name');
+        else if (e.isDirectory()) await walk(full);
+        else if (e.name.startsWith(TEMP_MARK)) {
           const st = await fs.stat(full).catch(() => null);
           if (!st) continue;
           const pid = Number(e.name.slice(TEMP_MARK.length).split('-')[0]);
@@ -1176,7 +1183,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async removeLeftover(leftover: Leftover): Promise<void> {
-    if (leftover.link) throw new CacheError('invalid_key', `${leftover.id} is a link, not a temp file: it is never removed`);
+    if (leftover.unlisted) throw new CacheError('invalid_key', `${leftover.id} is ${leftover.unlisted === 'link' ? 'a link' : 'named as no key can be'}, not a temp file: it is never removed`);
     const name = path.basename(leftover.id);
     const full = path.resolve(this.root, leftover.id);
     // Only temp files, only under the root.

@@ -143,10 +143,11 @@ export interface Leftover {
   /** Its writer is still running (a live process id): never removed. */
   inFlight: boolean;
   /**
-   * Not a temp file but a link inside a local folder store: listings, stores and deletes never follow
-   * one, so what it points at would go unseen. Reported, never removed.
+   * Not a temp file but something of a local folder that listings never show, so it would go unseen:
+   * a link (stores, deletes and listings never follow one) or a file or folder with a name no key
+   * can have (`isHidden`). Reported, never removed.
    */
-  link?: true;
+  unlisted?: 'link' | 'name';
 }
 
 export const MAX_LIST_PAGE = 1000;
