@@ -1,7 +1,7 @@
 // Ctrl+C during a store, on the bundled CLI as an operator runs it.
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +27,33 @@ describe('cache-admin store, interrupted', () => {
     expect(staged()).toBe(0);
     // No namespace: only the staging folder and the 4 MiB kept aside while the content streamed in.
     expect(readdirSync(store).filter((name) => name !== '.staging' && name !== '.space-reserve' && !name.startsWith('_'))).toEqual([]);
+  });
+
+  it('a store killed outright (SIGKILL) leaves its staging file, which a later big store removes once it has lain there 10 minutes', async () => {
+    const store = mkdtempSync(path.join(tmpdir(), 'killed-'));
+    const staging = path.join(store, '.staging');
+    const child = spawn(process.execPath, [CLI_BUNDLE, '--store', store, 'store', '-'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.stdin.on('error', () => undefined);
+    child.stdin.write(Buffer.alloc(9 << 20, 7));
+    await expect.poll(() => (existsSync(staging) ? readdirSync(staging).length : 0), { timeout: 15_000 }).toBe(1);
+    child.kill('SIGKILL');
+    await exited;
+    const [abandoned] = readdirSync(staging);
+    // Another writer's file, still being written (its process is gone as far as this machine can tell: a shared folder).
+    const recent = path.join(staging, `.tmp-${child.pid}-000000000000-1`);
+    writeFileSync(recent, 'written a moment ago');
+    const big = path.join(store, '..', `${path.basename(store)}-big.bin`);
+    writeFileSync(big, Buffer.alloc(9 << 20, 8));
+    const storeBig = () => execFileSync(process.execPath, [CLI_BUNDLE, '--store', store, 'store', big], { stdio: 'ignore' });
+    storeBig();
+    expect(readdirSync(staging).sort()).toEqual([abandoned, path.basename(recent)].sort()); // not 10 minutes old yet: kept
+    const longAgo = new Date(Date.now() - 11 * 60_000);
+    utimesSync(path.join(staging, abandoned!), longAgo, longAgo);
+    writeFileSync(big, Buffer.alloc(9 << 20, 9));
+    storeBig();
+    expect(readdirSync(staging)).toEqual([path.basename(recent)]);
+    rmSync(big);
   });
 });
 

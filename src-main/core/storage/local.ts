@@ -466,6 +466,9 @@ const PID = process.pid; // read once: each read of process.pid is a system call
 const TEMP_PREFIX = `${TEMP_MARK}${PID}-${randomBytes(6).toString('hex')}-`;
 let tempCount = 0;
 
+/** How long a staging file of a process that is gone must have been left alone before it is removed. */
+export const ABANDONED_STAGING_MS = 10 * 60_000;
+
 function tempName(): string {
   return `${TEMP_PREFIX}${(tempCount++).toString(36)}`;
 }
@@ -494,6 +497,8 @@ export class LocalFolderStorage implements StorageBackend {
   private readonly sortedFolders = new Map<string, { ino: number; ctimeMs: number; entries: FolderEntry[] }>();
   /** This process's making (or finding) of the space reserve since it last released it. */
   private spaceReserve: Promise<void> | null = null;
+  /** When abandoned staging files were last looked for (removeAbandonedStaging). */
+  private stagingSweptAt = -Infinity;
 
   constructor(root: string, options: LocalFolderOptions = {}) {
     this.root = path.resolve(root);
@@ -1022,6 +1027,7 @@ export class LocalFolderStorage implements StorageBackend {
         const opened = await this.openSpool({ ring: buffers, writesInFlight });
         // The store's folder exists now: the reserve is made while the content streams in.
         void this.keepSpaceReserve();
+        void this.removeAbandonedStaging(staging);
         return opened;
       }));
     // A file whose size says it fills more than one buffer is spooled from its first chunk on: its
@@ -1079,6 +1085,24 @@ export class LocalFolderStorage implements StorageBackend {
       },
       discard: async () => {},
     };
+  }
+
+  /**
+   * Removes (at most every ABANDONED_STAGING_MS) the staging files of processes killed while storing (a
+   * crash, SIGKILL): big content nobody will finish, which only a repairing verify removed before.
+   * A file counts as abandoned when its writer's process is gone and nothing wrote it for a while,
+   * so a store written from another machine into a shared folder (whose pid means nothing here) is
+   * left alone while it is written.
+   */
+  private async removeAbandonedStaging(staging: string): Promise<void> {
+    if (Date.now() - this.stagingSweptAt < ABANDONED_STAGING_MS) return;
+    this.stagingSweptAt = Date.now();
+    for (const name of await fs.readdir(staging).catch(() => [] as string[])) {
+      if (!name.startsWith(TEMP_MARK) || isAlive(Number(name.slice(TEMP_MARK.length).split('-')[0]))) continue;
+      const file = path.join(staging, name);
+      const st = await fs.lstat(file).catch(() => null);
+      if (st?.isFile() && Date.now() - st.mtimeMs >= ABANDONED_STAGING_MS) await fs.rm(file, { force: true }).catch(() => undefined);
+    }
   }
 
   private async openSpool(options: StagingWriterOptions): Promise<Spool> {
