@@ -47,7 +47,11 @@ interface ListedVersion {
   stored_at: string;
   /** Content bytes this version's removal frees on its own (service layout), else 0. */
   ownBytes: number;
-  /** Never pruned: its by-id ref is missing or unreadable (service layout; verify reports it). */
+  /**
+   * Never pruned, nor counted among the versions kept: its record is missing (native: an index
+   * entry with no record beside it) or its by-id ref is missing or unreadable (service layout).
+   * Verify reports it, and may restore it.
+   */
   unreadable?: boolean;
 }
 
@@ -62,17 +66,22 @@ const CONCURRENCY = 8;
 /** Up to this many candidate hashes are confirmed one LIST each; more, by one listing of the namespace. */
 const PER_HASH_LISTS_MAX = 64;
 const TEMPORAL_NAME_RE = /\/(\d{8}T\d{9}Z)~([0-9a-f]{16})-v(\d+)$/;
+const RECORD_NAME_RE = /\.v\d{8}\.json$/;
 
 export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>): PruneCandidate[] {
   const out: PruneCandidate[] = [];
   for (const h of hashes) {
     const versions = [...h.versions].sort((a, b) => a.version - b.version);
-    const reasons = versions.map((v, i): PruneReason | null => {
+    // The versions kept are the newest readable ones: one without a record is no version to keep.
+    let newerReadable = 0;
+    const newestFirst = [...versions].reverse().map((v): PruneReason | null => {
       if (v.unreadable) return null;
+      const newer = newerReadable++;
       if (cut.cutoffMs !== null && v.storedAtMs < cut.cutoffMs) return cut.cutoffReason;
-      if (cut.keep !== null && versions.length - i > cut.keep) return 'keep_versions';
+      if (cut.keep !== null && newer >= cut.keep) return 'keep_versions';
       return null;
     });
+    const reasons = newestFirst.reverse();
     const all = reasons.every((r) => r !== null);
     const last = reasons.findLastIndex((r) => r !== null);
     versions.forEach((v, i) => {
@@ -93,7 +102,11 @@ export interface NamespacePlan {
 
 export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<NamespacePlan> {
   if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0 };
-  if (format.name === 'native') return { candidates: selectVersions(cut, await listNative(format as NativeFormat, cut, signal)), unreadableRefs: 0 };
+  if (format.name === 'native') {
+    const hashes = await listNative(format as NativeFormat, cut, signal);
+    const unreadableRefs = hashes.reduce((n, h) => n + h.versions.filter((v) => v.unreadable).length, 0);
+    return { candidates: selectVersions(cut, hashes), unreadableRefs };
+  }
   const { hashes, unreadableRefs } = await listService(format as MgraphFormat, cut, signal);
   return { candidates: selectVersions(cut, hashes), unreadableRefs };
 }
@@ -133,25 +146,29 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
     if (wanted.size === 0) return [];
   }
   const byHash = new Map<string, ListedHash>();
-  const addEntry = (hash: string, key: string) => {
-    const v = layout.parseVersionEntry(hash as CacheHash, key);
+  /** `<hash>-v<n>` of each version record listed: an index entry without one is a version lost (or no version at all). */
+  const records = new Set<string>();
+  const addKey = (key: string) => {
+    // Index entries have a "~", records end in ".v<8 digits>.json": content and latest are skipped unparsed.
+    if (!key.includes('~') && !RECORD_NAME_RE.test(key)) return;
+    const d = layout.describeKey(key);
+    if (!d || (wanted && !wanted.has(d.hash))) return;
+    if (d.kind === 'record') return void records.add(`${d.hash}-v${d.version}`);
+    if (d.kind !== 'version_entry') return;
+    const v = layout.parseVersionEntry(d.hash, key);
     if (!v) return;
-    const listed = byHash.get(hash) ?? { hash, versions: [], contentBytes: v.size };
+    const listed = byHash.get(d.hash) ?? { hash: d.hash, versions: [], contentBytes: v.size };
     listed.versions.push({ version: v.version, cache_id: v.cache_id, stored_at: v.stored_at, storedAtMs: Date.parse(v.stored_at), ownBytes: 0 });
-    byHash.set(hash, listed);
+    byHash.set(d.hash, listed);
   };
   if (wanted && wanted.size <= PER_HASH_LISTS_MAX) {
     await mapLimit([...wanted], CONCURRENCY, async (hash) => {
       checkSignal(signal);
-      await forEachPage(storage, layout.versionsPrefix(ns, hash as CacheHash), (page) => page.objects.forEach((o) => addEntry(hash, o.key)));
+      // The hash's own keys: its records beside its index entries (and its content and latest).
+      await forEachPage(storage, layout.content(ns, hash as CacheHash), (page) => page.objects.forEach((o) => addKey(o.key)));
     });
-  } else {
-    await forEachKey(storage, layout.objectsPrefix(ns), (key) => {
-      if (!key.includes('~')) return; // only index entries have one: content, records and latest are skipped unparsed
-      const d = layout.describeKey(key);
-      if (d?.kind === 'version_entry' && (!wanted || wanted.has(d.hash))) addEntry(d.hash, key);
-    }, signal);
-  }
+  } else await forEachKey(storage, layout.objectsPrefix(ns), addKey, signal);
+  for (const listed of byHash.values()) for (const v of listed.versions) if (!records.has(v.cache_id)) v.unreadable = true;
   return [...byHash.values()];
 }
 

@@ -348,6 +348,54 @@ it('a prune resumed right after a killed one finishes the versions it half delet
   expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 });
 
+describe('native: a version whose record is lost (an index entry with no record beside it)', () => {
+  async function twoVersionsNewestLost() {
+    const time = clock();
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage, { now: time.now });
+    const format = new NativeFormat(cache);
+    const v1 = await format.store('docs', { source: bytes('twice') });
+    time.set(T0 + HOUR);
+    await format.store('docs', { source: bytes('twice') });
+    await storage.delete(cache.layout.record('docs' as never, v1.hash as never, 2));
+    time.set(T0 + 3 * HOUR);
+    return { storage, cache, format, v1, retention: new Retention(format, { now: time.now }) };
+  }
+
+  it('is neither pruned nor counted among the versions kept: keep 1 keeps the only readable version and its bytes', async () => {
+    const { format, v1, retention } = await twoVersionsNewestLost();
+    const plan = await retention.planPrune({ namespace: 'docs', keepVersions: 1 });
+    expect(plan.versions).toEqual([]);
+    expect(plan.unreadableRefs).toBe(1); // said: "1 ref could not be read, so the versions it names were left alone (run verify)"
+    await retention.prune(plan);
+    expect(Buffer.from(await collect((await format.retrieve('docs', { hash: v1.hash })).content)).toString()).toBe('twice');
+  });
+
+  it('an age cut takes the readable old version, never the content the lost one still names', async () => {
+    const { format, v1, retention } = await twoVersionsNewestLost();
+    const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 2 * 3600 });
+    expect(plan.versions.map((v) => [v.cache_id, v.content_removed])).toEqual([[v1.cache_id, false]]);
+    expect(plan.unreadableRefs).toBe(1);
+    await retention.prune(plan);
+    // Verify can still bring the lost version back from its index entry: its bytes are there.
+    const report = await format.verify({ repair: true, orphanGraceMs: 0 });
+    expect(report.repaired?.map((r) => r.action)).toContain('restored the record of v2 from it');
+    expect(Buffer.from(await collect((await format.retrieve('docs', { hash: v1.hash })).content)).toString()).toBe('twice');
+  });
+
+  it('an index entry put there by someone else (no record, no version) does not count as the newest version', async () => {
+    const time = clock();
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage, { now: time.now });
+    const format = new NativeFormat(cache);
+    const only = await format.store('docs', { source: bytes('once') });
+    await storage.put(`${cache.layout.versionsPrefix('docs' as never, only.hash as never)}00000007~20261206T000000000Z~18~other`, new TextEncoder().encode('not a record'));
+    const plan = await new Retention(format).planPrune({ namespace: 'docs', keepVersions: 1 });
+    expect(plan.versions).toEqual([]);
+    expect(plan.unreadableRefs).toBe(1);
+  });
+});
+
 it("the service layout: a prune says the bytes it freed, not a file another version still names (one key_based path stored twice)", async () => {
   const time = clock();
   const format = new MgraphFormat(new MemoryStorage(), { now: time.now });
