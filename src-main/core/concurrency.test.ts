@@ -36,7 +36,7 @@ it('8 processes x 200 concurrent stores of one content get versions exactly 1..1
 it('service layout on a local folder: 6 processes x 30 concurrent stores of one content keep all 180 cache ids in its by-hash ref', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-mgraph-procs-'));
   try {
-    await fs.mkdir(path.join(dir, 'default', 'refs'), { recursive: true }); // a service store: no detection in the workers
+    await fs.mkdir(path.join(dir, 'default', 'refs', 'by-hash'), { recursive: true }); // a service store: no detection in the workers
     const worker = path.join(REPO_ROOT, 'src-main/test-support/store-worker.ts');
     const outputs = await Promise.all(
       Array.from({ length: 6 }, () => run(process.execPath, ['--import', 'tsx', worker, 'mgraph', dir, '30', 'contended'], { cwd: REPO_ROOT })),

@@ -80,6 +80,12 @@ export async function formatOf(storage: StorageBackend, options: OpenFormatOptio
       `this store holds ${LAYOUT_LABELS[other]} only (found ${detected.found[other]!.join(', ')}): opened as ${LAYOUT_LABELS[forced]} it would show none of its entries and write a second layout beside them; open it with its layout detected from its keys`,
     );
   }
+  if (!forced && detected.found.native && detected.found.mgraph) {
+    throw new CacheError(
+      'invalid_input',
+      `this store holds both layouts (${LAYOUT_LABELS.native}: found ${detected.found.native.join(', ')}; ${LAYOUT_LABELS.mgraph}: found ${detected.found.mgraph.join(', ')}): choose the one to open (--format native or --format mgraph; in the app, the store's layout), as the other's entries are not shown`,
+    );
+  }
   if (detected.nested) {
     const { folder, format, found } = detected.nested;
     throw new CacheError(

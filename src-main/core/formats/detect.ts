@@ -1,11 +1,23 @@
+import { isReadablePrefix } from '../../../src-shared/keys';
 import { ADMIN_PREFIX } from '../retention/policy';
 import type { StorageBackend } from '../storage/types';
 import type { FormatName } from './format';
 
-/** Folders directly under a namespace that only one layout writes. */
-const MARKERS: Record<string, FormatName> = { 'objects/': 'native', 'temporal/': 'native', 'refs/': 'mgraph', 'data/': 'mgraph' };
-/** Namespaces looked into before deciding: a handful of LIST calls at most. */
-const NAMESPACES_PROBED = 8;
+/**
+ * Folders directly under a namespace that only one layout writes, each with the folders one of
+ * which it holds in that layout: a shared bucket's own `data/` or `objects/` (analytics/data/…) is
+ * no sign of a layout.
+ */
+const MARKERS: Record<string, { format: FormatName; holds: RegExp }> = {
+  'objects/': { format: 'native', holds: /^[0-9a-f]{2}\/$/ },
+  'temporal/': { format: 'native', holds: /^\d{4}\/$/ },
+  'refs/': { format: 'mgraph', holds: /^by-(hash|id)\/$/ },
+  'data/': { format: 'mgraph', holds: /^(direct|temporal|temporal-latest|temporal-versioned|key-based)\/$/ },
+};
+/** Top-level folders looked into at a time, until one holds a layout's keys: a handful of LIST calls in a store. */
+const NAMESPACES_PER_ROUND = 8;
+/** Top-level folders looked into at most (a bucket of other folders than namespaces: 8 rounds of LISTs). */
+const NAMESPACES_PROBED = 64;
 /** When the root holds no layout's keys: top-level folders, and folders in each, looked into for a store one level down. */
 const NESTED_PROBED = 4;
 
@@ -27,10 +39,16 @@ export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native l
  * neither) is `emptyAs`, native unless told.
  */
 export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName } = {}): Promise<Detection> {
-  const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED * 4 });
-  // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe.
-  const folders = root.prefixes.filter((p) => p !== ADMIN_PREFIX);
-  const votes = await markersIn(storage, folders.slice(0, NAMESPACES_PROBED));
+  const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED });
+  // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe; nor does a
+  // folder named as no key can be (`.git/`, `é/`, put there by another tool), which cannot be listed.
+  const folders = root.prefixes.filter((p) => p !== ADMIN_PREFIX && isReadablePrefix(p));
+  const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
+  for (let at = 0; at < folders.length && votes.native.length + votes.mgraph.length === 0; at += NAMESPACES_PER_ROUND) {
+    const round = await markersIn(storage, folders.slice(at, at + NAMESPACES_PER_ROUND));
+    votes.native.push(...round.native);
+    votes.mgraph.push(...round.mgraph);
+  }
   const found: Detection['found'] = {};
   for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
@@ -42,16 +60,22 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
   return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found };
 }
 
-/** The layout folders (`objects/`, `refs/`, …) found directly under each of these namespace folders. */
+/** The layout folders (`objects/`, `refs/`, …) found directly under each of these namespace folders, holding what that layout puts there. */
 async function markersIn(storage: StorageBackend, namespaces: string[]): Promise<Record<FormatName, string[]>> {
   const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
-  for (const ns of namespaces) {
-    const page = await storage.list(ns, { delimiter: '/', limit: 16 });
-    for (const sub of page.prefixes) {
-      const format = MARKERS[sub.slice(ns.length)];
-      if (format) votes[format].push(sub);
-    }
-  }
+  await Promise.all(
+    namespaces.filter(isReadablePrefix).map(async (ns) => {
+      const page = await storage.list(ns, { delimiter: '/', limit: 16 });
+      for (const sub of page.prefixes) {
+        const marker = MARKERS[sub.slice(ns.length)];
+        if (!marker) continue;
+        const inside = await storage.list(sub, { delimiter: '/', limit: 16 });
+        if (inside.prefixes.some((p) => marker.holds.test(p.slice(sub.length)))) votes[marker.format].push(sub);
+      }
+    }),
+  );
+  // In the order the folders were listed, whichever answered first.
+  for (const list of Object.values(votes)) list.sort();
   return votes;
 }
 

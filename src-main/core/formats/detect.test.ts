@@ -1,0 +1,59 @@
+/** Layout detection in a shared bucket: other tools' folders beside a store never decide its layout, nor stop it opening. */
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describe, expect, it } from 'vitest';
+import { useProxiedS3 } from '../../test-support/s3-proxied';
+import { CacheService } from '../cache-service';
+import { formatOf } from '../open-store';
+import { MemoryStorage } from '../storage/memory';
+import { S3Storage } from '../storage/s3';
+import { detectFormat } from './detect';
+import { loadFixture } from './mgraph/fixture';
+import { MgraphFormat } from './mgraph/mgraph-format';
+import { NativeFormat } from './native/native-format';
+
+const text = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });
+const put = (storage: MemoryStorage, key: string) => storage.put(key, new TextEncoder().encode('not the cache'));
+
+describe('layout detection beside other folders', () => {
+  it("a native store stays native beside folders that hold a data/ folder of their own (analytics/data/…), and stores native keys", async () => {
+    const storage = new MemoryStorage();
+    const stored = await new NativeFormat(new CacheService(storage)).store('votes', { source: text('mine') });
+    for (const folder of ['analytics', 'logs', 'ml']) await put(storage, `${folder}/data/2024.csv`);
+    const { format, detection } = await formatOf(storage);
+    expect(detection).toMatchObject({ format: 'native', found: { native: ['votes/objects/', 'votes/temporal/'] } });
+    expect((await format.record('votes', { hash: stored.hash })).cache_id).toBe(stored.cache_id);
+  });
+
+  it("the service's store is found past ten other folders that sort first, so nothing opens it as an empty native store", async () => {
+    const storage = new MemoryStorage();
+    await loadFixture(storage);
+    for (let i = 0; i < 10; i++) await put(storage, `Backup${i}/readme.txt`);
+    const { format, detection } = await formatOf(storage);
+    expect(format.name).toBe('mgraph');
+    expect(detection.found.native).toBeUndefined();
+  });
+
+  it('a store holding both layouts opens only with the layout chosen: detection cannot tell which is meant', async () => {
+    const storage = new MemoryStorage();
+    await new NativeFormat(new CacheService(storage)).store('mine', { source: text('native') });
+    await new MgraphFormat(storage).store('theirs', { source: text('service') });
+    await expect(formatOf(storage)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^this store holds both layouts .*mine\/objects\/.*theirs\/data\/.*: choose the one to open \(--format native or --format mgraph/) });
+    expect((await formatOf(storage, { format: 'mgraph' })).format.name).toBe('mgraph');
+    expect((await formatOf(storage, { format: 'native' })).format.name).toBe('native');
+  });
+});
+
+describe('layout detection in a bucket other tools write to', () => {
+  const s3 = useProxiedS3();
+
+  it('top-level folders no key can name (.git/, é/, a#b/) are passed over: the store opens, detected, and lists its namespaces', async () => {
+    const config = s3.config();
+    const storage = await S3Storage.open(config);
+    await new NativeFormat(new CacheService(storage)).store('docs', { source: text('mine') });
+    const raw = new S3Client({ endpoint: config.endpoint, region: config.region, forcePathStyle: true, credentials: config.credentials });
+    for (const key of ['.git/HEAD', 'a#b/x', 'é/x']) await raw.send(new PutObjectCommand({ Bucket: config.bucket, Key: `${config.prefix}${key}`, Body: 'not the cache' }));
+    expect((await detectFormat(storage)).format).toBe('native');
+    const { format } = await formatOf(storage);
+    expect((await format.namespaces()).map((n) => n.name)).toEqual(['docs']);
+  });
+});
