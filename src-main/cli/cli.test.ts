@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import { formatBytes } from './progress';
-import { CLI_ENTRY, REPO_ROOT, cli, cliProcess } from '../test-support/cli-harness';
+import { CLI_ENTRY, REPO_ROOT, bundledCli, cli, cliProcess } from '../test-support/cli-harness';
 
 let work: string;
 let store: string;
@@ -251,6 +252,22 @@ describe('cli', () => {
     ] as const) {
       const run = spawnSync(process.execPath, [CLI_BUNDLE, ...args, 'stats'], { encoding: 'utf8' });
       expect([run.status, run.stderr, run.stdout]).toEqual([2, `cache-admin: invalid_input: ${why}\n`, '']);
+    }
+  });
+
+  it('an S3 endpoint that takes connections and never answers fails within the connect limit (20 s; five idle minutes before), exit 3', async () => {
+    const silent = net.createServer(() => undefined); // accepts, reads nothing, answers nothing
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const started = Date.now();
+      const run = await bundledCli(['--s3-bucket', 'cache-admin', '--s3-endpoint', endpoint, '--s3-path-style', 'namespaces'], {
+        env: { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret', CACHE_ADMIN_CONNECT_TIMEOUT_MS: '1500' },
+      });
+      expect([run.code, run.stderr]).toEqual([3, `cache-admin: storage_unreachable: cannot open the store: cache-admin at ${endpoint} did not answer within 1.5 s\n`]);
+      expect(Date.now() - started).toBeLessThan(15_000); // and the process ends: no retry left waiting
+    } finally {
+      silent.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
 import type { FormatName, FormatVerifyReport, StoreFormat } from '../core/formats/format';
 import { LocalFolderStorage } from '../core/storage/local';
+import { connectTimeoutMs } from '../core/storage/s3';
 import { type WireVerifyOptions, verifyInWorker, workerConfigOf } from '../cli/store-files';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
@@ -12,8 +13,6 @@ import type { PathGrants, ReadableFile } from './path-grants';
 
 /** A store given on the command line (`npm run web -- --store DIR`): active, but not saved as a profile. */
 export const COMMAND_LINE_PROFILE = 'command-line';
-/** How long opening a store may take before the operator is told it did not answer. */
-export const CONNECT_TIMEOUT_MS = 20_000;
 /** How long closing waits for cancelled transfers to clean up (a read that ignores the cancel must not hold the app open). */
 const CLOSE_WAIT_MS = 5000;
 /** Outcomes kept for cancels that arrive late (or early): far more than transfers run at once. */
@@ -34,7 +33,7 @@ export interface SessionOptions {
   chooseSaveFolder?: (title: string) => Promise<string | null>;
   /** The files the operator chose (Electron drops and dialogs); absent, windows send files as uploads only. */
   pathGrants?: PathGrants;
-  /** Default CONNECT_TIMEOUT_MS, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */
+  /** Default connectTimeoutMs(): 20 s, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS` (tests). */
   connectTimeoutMs?: number;
   /** The bundled store worker, for drops into and verifies of a local folder (see Drops, verify); absent, they run in main's thread. */
   storeWorker?: URL;
@@ -146,7 +145,7 @@ export class AppSession {
    * answers after the limit or the cancel is closed as soon as it does.
    */
   private async opening(location: StoreLocation, profile: ProfileSummary, attemptId?: string): Promise<OpenedStore> {
-    const limit = this.options.connectTimeoutMs ?? (Number(process.env.CACHE_ADMIN_CONNECT_TIMEOUT_MS) || CONNECT_TIMEOUT_MS);
+    const limit = this.options.connectTimeoutMs ?? connectTimeoutMs();
     const opening = this.openStore(location, profile);
     let timer: NodeJS.Timeout | undefined;
     const run = async ({ signal }: { signal: AbortSignal }) => {

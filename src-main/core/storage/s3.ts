@@ -55,6 +55,11 @@ export interface S3Config {
   maxAttempts?: number;
   /** A request whose connection carries no byte this long fails (and is retried); default SOCKET_IDLE_MS. */
   idleTimeoutMs?: number;
+  /**
+   * How long opening (its probe of the bucket, retries included) may take before the bucket counts
+   * as unreachable: default connectTimeoutMs().
+   */
+  openTimeoutMs?: number;
   partSize?: number;
   queueSize?: number;
 }
@@ -70,6 +75,8 @@ const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
  * and then bounds the whole request, which a big upload may rightly exceed.)
  */
 const SOCKET_IDLE_MS = 60_000;
+/** How long opening a store may take before it counts as unreachable (the app's connect, a bucket's probe): 20 s, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS`. */
+export const connectTimeoutMs = (): number => Number(process.env.CACHE_ADMIN_CONNECT_TIMEOUT_MS) || 20_000;
 const DEFAULT_QUEUE_SIZE = 4;
 /** The open's probe writes here: in the app's own folder, which no layout takes for a namespace. */
 const PROBE_PREFIX = '_cache-admin.d/probe/';
@@ -175,7 +182,11 @@ export class S3Storage implements StorageBackend {
   private async probe(): Promise<S3Capabilities> {
     const key = `${this.prefix}${PROBE_PREFIX}${Date.now()}-${randomBytes(6).toString('hex')}`;
     const Bucket = this.config.bucket;
-    const put = (conditional: boolean) => this.client.send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
+    // A server that takes connections and never answers would hold each attempt for the idle timeout (5 x 60 s).
+    const limitMs = this.config.openTimeoutMs ?? connectTimeoutMs();
+    const abortSignal = AbortSignal.timeout(limitMs);
+    const send: S3Client['send'] = (command: Parameters<S3Client['send']>[0]) => this.client.send(command, { abortSignal });
+    const put = (conditional: boolean) => send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
     /** Whether the request was refused with 412 (any other failure: the server does not do it). */
     const refused = (request: Promise<unknown>) =>
       request.then(
@@ -188,7 +199,7 @@ export class S3Storage implements StorageBackend {
         async (err: unknown) => {
           // Refused by a policy (not a quota, not a bad signature): credentials that may still list open the bucket read-only.
           if ((err as AwsError).name !== 'AccessDenied') throw err;
-          await this.client.send(new ListObjectsV2Command({ Bucket, Prefix: this.prefix, MaxKeys: 1 })).catch(() => Promise.reject(err));
+          await send(new ListObjectsV2Command({ Bucket, Prefix: this.prefix, MaxKeys: 1 })).catch(() => Promise.reject(err));
           return false;
         },
       );
@@ -198,15 +209,21 @@ export class S3Storage implements StorageBackend {
         (err: unknown) => (isPreconditionFailed(err) ? true : Promise.reject(err)),
       );
       const copy = new CopyObjectCommand({ Bucket, Key: key, CopySource: `${Bucket}/${encodeURI(key)}`, MetadataDirective: 'REPLACE', IfNoneMatch: '*' });
-      const conditionalCopy = await refused(this.client.send(copy));
+      const conditionalCopy = await refused(send(copy));
       // Credentials that may write but not delete (write-once ones) still store: the probe stays, and verify --repair can remove it later.
-      await this.client.send(new DeleteObjectCommand({ Bucket, Key: key })).catch((err: unknown) => {
+      await send(new DeleteObjectCommand({ Bucket, Key: key })).catch((err: unknown) => {
         if ((err as AwsError).name !== 'AccessDenied') throw err;
       });
       return { conditionalWrites, conditionalCopy, readOnly: false };
     } catch (err) {
+      if (abortSignal.aborted) throw new CacheError('storage_unreachable', `cannot open the store: ${this.where()} did not answer within ${limitMs / 1000} s`);
       throw this.mapError(err, 'open the store');
     }
+  }
+
+  /** The bucket, and its endpoint when it is not AWS's: what errors name. */
+  private where(): string {
+    return `${this.config.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}`;
   }
 
   /**
@@ -217,7 +234,7 @@ export class S3Storage implements StorageBackend {
     if (err instanceof CacheError) return err;
     const e = err as AwsError;
     const status = e.$metadata?.httpStatusCode;
-    const where = `${this.config.bucket}${this.config.endpoint ? ` at ${this.config.endpoint}` : ''}`;
+    const where = this.where();
     // Network failures arrive as a plain Error whose code says what happened (ECONNREFUSED...).
     const name = (e.name && e.name !== 'Error' ? e.name : e.code) ?? '';
     if (name === 'AbortError') return new CacheError('cancelled', `${action} was cancelled`);
