@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import * as net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -99,6 +100,17 @@ describe('cli', () => {
     const again = path.join(work, 'again.bin');
     const said = await cli(['--store', store, '--ns', 'bin', '--json', 'get', stored.hash, '--out', again]);
     expect(json(said.stdout)).toEqual([{ out: again, cache_id: stored.cache_id, hash: stored.hash, version: 1, bytes: 4 }]);
+  });
+
+  it('get of content gone bad writes none of it to standard output (4 MiB of it reached a pipe before the error)', async () => {
+    const file = path.join(work, 'rots.bin');
+    await fs.writeFile(file, randomBytes(5_000_000));
+    const [stored] = json((await cli(['--store', store, '--ns', 'rot', '--json', 'store', file])).stdout);
+    const contentFile = path.join(store, 'rot', 'objects', stored.hash.slice(0, 2), stored.hash.slice(2, 4), stored.hash);
+    await fs.writeFile(contentFile, randomBytes(5_000_000)); // the same size, other bytes
+    const got = await cli(['--store', store, '--ns', 'rot', 'get', stored.hash]);
+    expect([got.code, got.stdoutBytes.length]).toEqual([3, 0]);
+    expect(got.stderr).toMatch(/^cache-admin: corrupt: /);
   });
 
   it('get --out never replaces an existing file unless --force says so', async () => {

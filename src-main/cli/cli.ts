@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
-import { type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
+import { CHECKED_WHOLE_BYTES, collect, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
@@ -404,7 +404,9 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     const { record, content } = await ctx.format.retrieve(ctx.ns, lookup);
     await refuseExpired(ctx, record, content);
     noteEncoding(ctx, record);
-    await pipeline(content, ctx.io.stdout, { end: false });
+    // Small content is checked whole first, so a pipe never gets bad bytes before the error.
+    const whole = !record.content_encoding && record.size <= CHECKED_WHOLE_BYTES ? [await collect(content)] : content;
+    await pipeline(whole, ctx.io.stdout, { end: false });
     return EXIT.ok;
   }
   const force = ctx.values.force === true;

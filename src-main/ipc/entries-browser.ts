@@ -8,7 +8,7 @@ import * as tar from 'tar-stream';
 import { COLUMN_FIELD, LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
 import { CacheError, type ErrorInfo } from '../../src-shared/errors';
 import { entryTablesOf } from '../core/entry-table';
-import { collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
+import { CHECKED_WHOLE_BYTES, collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
 import { Retention } from '../core/retention/retention';
 import { assertWritable } from '../core/storage/read-only';
@@ -218,8 +218,6 @@ async function subfolderOf(folder: string, folders: string, made: string[]): Pro
 }
 
 const SUMMARY_MEMBER = 'cache-admin-summary.json';
-/** Content up to this size goes into a download only once it has been read whole and checked. */
-const CHECKED_WHOLE_BYTES = 16 << 20;
 
 /**
  * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download),

@@ -221,6 +221,12 @@ export interface StoreFormat {
   listKeys(prefix: string, options?: ListOptions): Promise<ListPage>;
 }
 
+/**
+ * Content up to this size is read whole, and so checked against its hash, before any of it is
+ * handed on (a download, standard output): a corrupt one fails with nothing written.
+ */
+export const CHECKED_WHOLE_BYTES = 16 << 20;
+
 /** Reads a whole small stream (tests, previews). */
 export async function collect(content: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = [];
