@@ -200,8 +200,15 @@ export async function writePolicy(storage: StorageBackend, change: PolicyChange,
     const policy = applyChange(current?.policy ?? EMPTY_POLICY, change);
     const key = policyKey(generation + 1);
     if (await storage.put(key, encodePolicy(policy, now), { ifAbsent: true, durable: true })) {
+      const listed = await generations(storage);
+      // A writer slow between its read and its write can create a number that cleanup had already
+      // removed, below newer generations that lack its change: readers never see it, so it is taken back and made again on top.
+      if (listed[0]! > generation + 1) {
+        await storage.delete(key);
+        continue;
+      }
       // Older generations are history: keep the one before, in case a reader listed it a moment ago.
-      for (const old of (await generations(storage)).filter((g) => g < generation)) await storage.delete(policyKey(old));
+      for (const old of listed.filter((g) => g < generation)) await storage.delete(policyKey(old));
       return { policy, generation: generation + 1, key };
     }
   }

@@ -13,7 +13,7 @@ import { CountingStorage } from '../storage/counting';
 import { LocalFolderStorage } from '../storage/local';
 import { MemoryStorage } from '../storage/memory';
 import { S3Storage } from '../storage/s3';
-import type { StorageBackend } from '../storage/types';
+import type { PutOptions, StorageBackend } from '../storage/types';
 import { s3ServerName } from '../../test-support/s3-emulator';
 import { useProxiedS3 } from '../../test-support/s3-proxied';
 import { ADMIN_PREFIX, POLICY_PREFIX, Retention, parseAge } from './retention';
@@ -346,6 +346,30 @@ it('a prune resumed right after a killed one finishes the versions it half delet
   expect((await format.versions('docs', v1.hash)).map((v) => v.cache_id)).toEqual([v2.cache_id]);
   expect(await storage.exists(cache.layout.record('docs' as never, v1.hash as never, 1))).toBe(false);
   expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+});
+
+it('a policy writer slow between reading and writing never loses its change, though cleanup had freed the generation it writes', async () => {
+  const storage = new MemoryStorage();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let paused: () => void;
+  const reachedPut = new Promise<void>((resolve) => (paused = resolve));
+  class SlowPut extends CountingStorage {
+    override async put(key: string, data: Uint8Array, options?: PutOptions) {
+      if (this.counts.put === 0) {
+        paused();
+        await released;
+      }
+      return super.put(key, data, options);
+    }
+  }
+  const slow = new Retention(new NativeFormat(new CacheService(new SlowPut(storage)))).setPolicy({ namespace: 'slow', ttl_seconds: 60 });
+  await reachedPut; // it read generation 0 and will write generation 1
+  const others = new Retention(new NativeFormat(new CacheService(storage)));
+  for (const namespace of ['a', 'b', 'c']) await others.setPolicy({ namespace, ttl_seconds: 120 }); // generations 1-3; 1 is cleaned up
+  release();
+  await slow;
+  expect(Object.keys((await others.getPolicy()).policy.namespaces).sort()).toEqual(['a', 'b', 'c', 'slow']);
 });
 
 describe('native: a version whose record is lost (an index entry with no record beside it)', () => {
