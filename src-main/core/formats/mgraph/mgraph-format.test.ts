@@ -450,6 +450,22 @@ describe('verify on the service layout, cancelled', () => {
 });
 
 describe.each(backends)('storing into the service layout (%s)', (_name, open) => {
+  it('temporal_latest with a fixed file id: the earlier entry reads from its own hour copy (the later one wrote latest/ over it), and verify is clean', async () => {
+    let now = Date.parse('2026-01-05T00:00:00Z');
+    const format = new MgraphFormat(await open(), { now: () => new Date(now) });
+    const daily = (report: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(JSON.stringify({ report })) }, as: 'json' as const, options: { strategy: 'temporal_latest', file_id: 'daily' } });
+    const jan = await format.store('r', daily('jan'));
+    now += 2 * 3_600_000;
+    const feb = await format.store('r', daily('february'));
+    for (const [entry, report] of [[jan, 'jan'], [feb, 'february']] as const) {
+      expect(JSON.parse(utf8(await collect((await format.retrieve('r', { cacheId: entry.cache_id })).content)))).toEqual({ report });
+    }
+    expect((await format.record('r', { cacheId: jan.cache_id })).size).toBeLessThan((await format.record('r', { cacheId: feb.cache_id })).size); // its own copy's size, not february's
+    const report = await format.verify({ orphanGraceMs: 0 });
+    expect(report.problems).toEqual([]);
+    expect(report.notes).toEqual([expect.stringMatching(/^1 content copy was written over by a later entry with the same file id/)]);
+  });
+
   it('stores every type and strategy, reads it back, dedups by appending a cache id, deletes back to the previous version', async () => {
     const format = new MgraphFormat(await open());
     const bytes = (t: string) => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode(t) });

@@ -306,25 +306,31 @@ export class MgraphFormat implements StoreFormat {
 
   /**
    * The record, and which content copy is served: the first that exists, as the service reads the
-   * first listed. With no copy left the record is still read (contentKey null), so the entry can
-   * be shown and deleted.
+   * first listed, passing over a copy another entry has written since (its .metadata names that
+   * entry: a fixed file id shared by both, as temporal_latest's `latest/` copy is). With no copy
+   * left the record is still read (contentKey null), so the entry can be shown and deleted.
    */
   private async readEntry(ns: string, r: Resolved): Promise<{ record: FormatRecord; contentKey: string | null }> {
     const { idRef } = r;
     const copies = idRef.file_paths.content_files;
-    let contentKey: string | null = null;
-    // A JSON file's first character tells a string from other JSON: the file is never read whole here.
-    let first: number | null | undefined;
+    let served: { key: string; first: number | undefined; metadata: Metadata | null } | null = null;
     for (const key of copies) {
-      first = idRef.file_type === 'json' ? await this.firstCharOf(key) : (await this.storage.exists(key)) ? undefined : null;
-      if (first !== null) {
-        contentKey = key;
+      // A JSON file's first character tells a string from other JSON: the file is never read whole here.
+      const first = idRef.file_type === 'json' ? await this.firstCharOf(key) : (await this.storage.exists(key)) ? undefined : null;
+      if (first === null) continue;
+      const copy = { key, first, metadata: parseJsonObject<Metadata>(await this.storage.get(`${key}.metadata`)) };
+      const writer = copy.metadata?.data?.cache_id;
+      served ??= copy; // every copy another entry's: the first, as the service serves it
+      if (writer === undefined || writer === r.cacheId) {
+        served = copy;
         break;
       }
     }
+    const contentKey = served?.key ?? null;
+    const first = served?.first;
     // The served copy's own .metadata, else any copy's, as verify reads them: it says how the service hashed.
-    let metadata: Metadata | null = null;
-    for (const key of contentKey ? [contentKey, ...copies] : copies) {
+    let metadata: Metadata | null = served?.metadata ?? null;
+    for (const key of metadata ? [] : copies) {
       metadata = parseJsonObject<Metadata>(await this.storage.get(`${key}.metadata`));
       if (metadata) break;
     }
@@ -338,7 +344,8 @@ export class MgraphFormat implements StoreFormat {
       cache_id: r.cacheId,
       version: r.version,
       latest_version: r.latestVersion,
-      size: metadata?.content__size ?? (contentKey ? ((await sizeOf(this.storage, contentKey)) ?? 0) : 0),
+      // The file's own size: a .metadata kept from an earlier entry at the same path keeps its size (a service quirk).
+      size: (contentKey ? await sizeOf(this.storage, contentKey) : null) ?? metadata?.content__size ?? 0,
       stored_at: iso(idRef.timestamp),
       content_type: CONTENT_TYPES[dataType],
       data_type: dataType,

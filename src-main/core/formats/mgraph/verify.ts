@@ -31,6 +31,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   const concurrency = options.concurrency ?? 8;
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
   let checked = 0;
+  /** Copies a later entry with the same file id wrote over, passed over for an entry that has its own. */
+  let sharedCopies = 0;
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
   const tick = (phase: 'listing' | 'checking', n = 1) => {
     checked += n;
@@ -167,11 +169,20 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             report('corrupt', key, hash, `the sidecar is not JSON with a "data" object: the service cannot retrieve ${cacheId}`);
           } else if (!sidecar) report('corrupt', key, hash, 'the sidecar is not readable JSON');
         }
-        for (const contentKey of ref.file_paths.content_files) {
-          if (!dataKeys.has(contentKey)) continue;
+        const present = ref.file_paths.content_files.filter((key) => dataKeys.has(key));
+        // A copy a later entry wrote over (a fixed file id both share, as temporal_latest's `latest/`
+        // copy is) holds that entry's content, and is checked as that entry's.
+        const writerOf = (key: string) => sidecars.get(`${key}.metadata`)?.data?.cache_id;
+        const overwritten = present.filter((key) => {
+          const writer = writerOf(key);
+          return writer !== undefined && writer !== cacheId && idRefs.get(writer)?.file_paths.content_files.includes(key) === true;
+        });
+        for (const contentKey of present) {
+          if (overwritten.includes(contentKey) && overwritten.length < present.length) continue;
           const problem = await rehashProblem(format, contentKey, ref, dataKeys, sidecars, signal);
-          if (problem) report('corrupt', contentKey, hash, problem);
+          if (problem) report('corrupt', contentKey, hash, overwritten.includes(contentKey) ? `${problem}: ${writerOf(contentKey)} (the same file id) wrote it since, and ${cacheId} has no copy of its own left` : problem);
         }
+        if (overwritten.length > 0 && overwritten.length < present.length) sharedCopies += overwritten.length;
         tick('checking');
       });
 
@@ -243,6 +254,9 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       repaired.push({ kind: 'temp_leftover', key: leftover.id, action: 'removed' });
     }
   }, (key, why) => report('misplaced', key, null, why));
+  if (sharedCopies > 0) {
+    notes.push(`${sharedCopies === 1 ? '1 content copy was' : `${sharedCopies} content copies were`} written over by a later entry with the same file id (temporal_latest's latest/ copy, as the service does): checked as that entry's; the earlier entry is read from its own copy`);
+  }
   // What a repair does here, said beside problems it may or may not mend (a clean store verifies quietly).
   if (problems.length > 0) {
     notes.push(
