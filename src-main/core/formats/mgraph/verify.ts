@@ -71,6 +71,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       // Pass 2: read every ref (small JSON files). A by-hash ref is derived from the by-id refs, so
       // any that is wrong, unreadable included, can be rebuilt from them.
       const toRebuild = new Map<string, ProblemKind>();
+      /** By-id refs that cannot be read: what they name is unknown, so nothing unclaimed is moved aside. */
+      let unreadableIdRefs = 0;
       const hashRefs = new Map<string, HashRef>();
       const idRefs = new Map<string, IdRef>();
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
@@ -88,7 +90,10 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const ref = parseJsonObject<IdRef>(await storage.get(info.key, { signal }));
         const problem = idRefProblem(ref);
         if (!problem) idRefs.set(cacheId, addressedIdRef(ref!, storage));
-        else report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
+        else {
+          report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
+          unreadableIdRefs++;
+        }
       });
 
       // A store in flight: the service writes the by-hash ref first, we write the by-id ref first.
@@ -191,7 +196,20 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       for (const [key, info] of dataKeys) {
         if (claimed.has(key) || dataFolders.some((f) => key.startsWith(f))) continue;
         if (now - Date.parse(info.modified) < grace) continue; // may be a store in flight
-        report('orphan', key, null, 'no by-id ref claims it (content, sidecar or child data of a deleted or unfinished entry)');
+        // Child data left by the service's own delete (it removes the entry's files, not its `<file id>/data/`):
+        // no content file of that name is left, so nothing can name it again. Moved aside by a repair, never deleted.
+        const stem = /^(.+)\/data\/[^/].*$/.exec(key.slice(`${ns}/data/`.length))?.[1];
+        const leftChild = stem !== undefined && unreadableIdRefs === 0 && !['json', 'bin'].some((ext) => dataKeys.has(`${ns}/data/${stem}.${ext}`));
+        if (!leftChild) {
+          report('orphan', key, null, 'no by-id ref claims it (content, sidecar or child data of a deleted or unfinished entry)');
+          continue;
+        }
+        report('orphan', key, null, `child data of a deleted entry (${ns}/data/${stem} is gone: the service's delete leaves its child data): a repair moves it to ${SERVICE_QUARANTINE_PREFIX}`);
+        const aside = options.repair ? await quarantineCopy(storage, key, SERVICE_QUARANTINE_PREFIX) : null;
+        if (aside) {
+          await storage.delete(key);
+          repaired.push({ kind: 'orphan', key, action: `moved to ${aside}` });
+        }
       }
 
       if (options.repair) {
@@ -261,8 +279,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   if (problems.length > 0) {
     notes.push(
       options.repair
-        ? 'repair rebuilt by-hash refs (moving one it could not rebuild to _cache-admin.d/quarantine/) and removed temp leftovers only; it never deletes or rewrites content'
-        : 'a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and remove temp leftovers only; it never deletes or rewrites content',
+        ? 'repair rebuilt by-hash refs (moving one it could not rebuild to _cache-admin.d/quarantine/), moved child data of deleted entries there and removed temp leftovers only; it never deletes or rewrites content'
+        : 'a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/), move child data of deleted entries there and remove temp leftovers only; it never deletes or rewrites content',
     );
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
