@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CacheError } from '../../../src-shared/errors';
 import { CacheService } from '../cache-service';
 import { detectFormat } from '../formats/detect';
 import { collect, type StoreFormat } from '../formats/format';
@@ -370,6 +371,34 @@ it('a policy writer slow between reading and writing never loses its change, tho
   release();
   await slow;
   expect(Object.keys((await others.getPolicy()).policy.namespaces).sort()).toEqual(['a', 'b', 'c', 'slow']);
+});
+
+it('a prune cut short by a store gone unreachable says how far it got, and the next prune finishes it', async () => {
+  const time = clock();
+  const storage = new MemoryStorage();
+  let deletesLeft = Infinity;
+  class GoesAway extends CountingStorage {
+    override async delete(key: string) {
+      if (!key.startsWith(ADMIN_PREFIX) && deletesLeft-- <= 0) throw new CacheError('storage_unreachable', 'cannot delete: bucket b is unreachable (ECONNRESET)');
+      return super.delete(key);
+    }
+  }
+  const flaky = new GoesAway(storage);
+  const format = new NativeFormat(new CacheService(flaky, { now: time.now }));
+  for (let i = 0; i < 30; i++) await format.store('docs', { source: bytes(`version ${i}`) });
+  time.set(T0 + HOUR);
+  const retention = new Retention(format, { now: time.now });
+  const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+  deletesLeft = 40;
+  const pruned: string[] = [];
+  const failed = await retention.prune(plan, { onPruned: (c) => pruned.push(c.cache_id) }).catch((err: unknown) => err);
+  expect(failed).toMatchObject({ code: 'storage_unreachable', message: `cannot delete: bucket b is unreachable (ECONNRESET); the prune stopped after ${pruned.length} of 30 versions: prune again to finish` });
+  expect(pruned.length).toBeLessThan(30);
+  deletesLeft = Infinity;
+  await retention.prune(await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 }));
+  // Every version gone; what is left are the markers of deletes the failure cut short, which expire (verify then removes them).
+  expect(await format.namespaces()).toEqual([{ name: 'docs', entries: 0, versions: 0, bytes: 0 }]);
+  expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 });
 
 describe('native: a version whose record is lost (an index entry with no record beside it)', () => {

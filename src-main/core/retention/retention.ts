@@ -208,16 +208,23 @@ export class Retention {
       },
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
     };
-    for (const namespace of plan.namespaces) {
-      const mine = plan.versions.filter((v) => v.namespace === namespace);
-      // Cancelled with none of the plan's versions left here: the cancel stops nothing of this run.
-      if (options.signal?.aborted && mine.length === 0) continue;
-      const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
-        signal: options.signal,
-        cancelled: 'the prune was cancelled while another prune of the namespace ran',
-        onWaiting: (until) => options.onWaiting?.(namespace, until),
-      });
-      if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${summary.pruned.toLocaleString('en-US')} of ${plan.versions.length.toLocaleString('en-US')} versions`);
+    const sofar = () => `${summary.pruned.toLocaleString('en-US')} of ${plan.versions.length.toLocaleString('en-US')} versions`;
+    try {
+      for (const namespace of plan.namespaces) {
+        const mine = plan.versions.filter((v) => v.namespace === namespace);
+        // Cancelled with none of the plan's versions left here: the cancel stops nothing of this run.
+        if (options.signal?.aborted && mine.length === 0) continue;
+        const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
+          signal: options.signal,
+          cancelled: 'the prune was cancelled while another prune of the namespace ran',
+          onWaiting: (until) => options.onWaiting?.(namespace, until),
+        });
+        if (!finished) throw new CacheError('cancelled', `the prune was cancelled after ${sofar()}`);
+      }
+    } catch (err) {
+      // A failure part-way (a store gone unreachable) says how far it got: what it pruned stands, and its journal lets the next prune finish.
+      if (!(err instanceof CacheError) || err.code === 'cancelled') throw err;
+      throw new CacheError(err.code, `${err.message}; the prune stopped after ${sofar()}: prune again to finish`);
     }
     return summary;
   }
@@ -273,14 +280,21 @@ export class Retention {
     const groups = new Map<string, PruneCandidate[]>();
     for (const v of versions) groups.set(v.hash, [...(groups.get(v.hash) ?? []), v]);
     const queue = [...groups.values()];
+    /** Once one fails, the other workers take no further hash, and finish the one they hold. */
+    const failures: unknown[] = [];
     const worker = async () => {
-      for (let group = queue.shift(); group && !signal?.aborted; group = queue.shift()) {
-        const current = await this.currentVersions(namespace, group[0]!.hash);
-        for (const c of group) each(c, await this.deleteIfUnchanged(namespace, c, current));
-        if (resuming && current?.size === 0) await this.finishBytes(namespace, group[0]!.hash);
+      try {
+        for (let group = queue.shift(); group && !signal?.aborted && failures.length === 0; group = queue.shift()) {
+          const current = await this.currentVersions(namespace, group[0]!.hash);
+          for (const c of group) each(c, await this.deleteIfUnchanged(namespace, c, current));
+          if (resuming && current?.size === 0) await this.finishBytes(namespace, group[0]!.hash);
+        }
+      } catch (err) {
+        failures.push(err);
       }
     };
     await Promise.all(Array.from({ length: DELETE_CONCURRENCY }, worker));
+    if (failures.length > 0) throw failures[0];
     // A cancel after the last hash was taken stopped nothing: every version was dealt with.
     return queue.length === 0;
   }
