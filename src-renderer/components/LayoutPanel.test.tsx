@@ -97,6 +97,14 @@ describe('Layout heatmap (issue #17)', () => {
     expect(screen.getByRole('gridcell', { name: 'Shard b9: not counted yet' }).className).toContain('selected');
   });
 
+  it('a folder another tool named as no key can be (é/) says so when opened, and is not asked for (its listing failed with a raw invalid_key)', async () => {
+    const { client, calls } = fakeClient({ listKeys: ({ prefix }: MethodInput<'listKeys'>) => ok({ objects: [], prefixes: prefix === 'default/' ? ['default/objects/', 'default/é/'] : [] }) });
+    renderWith(<LayoutPanel />, { client });
+    fireEvent.click(within(await screen.findByRole('treeitem', { name: 'é/' })).getByRole('button'));
+    expect(within(treeItem('é/')).getByText(/^A folder named as no key can be \(put here by another tool\): it cannot be listed here/)).toBeTruthy();
+    expect(calls.filter((c) => c.method === 'listKeys').map((c) => (c.input as MethodInput<'listKeys'>).prefix)).toEqual(['default/']);
+  });
+
   it("another namespace clears the key on show: its details (and Open) belonged to the namespace left", async () => {
     const key = 'default/objects/b9/4d/b94d27b9934d3e08';
     const { client } = fakeClient({ listKeys, describeKey: () => ok({ key, kind: 'content', namespace: 'default', hash: 'b94d27b9934d3e08', explanation: 'the bytes of an entry' }) });

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { KeyPage } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
+import { isReadablePrefix } from '../../src-shared/keys';
 import { counted, formatBytes, formatTime } from '../lib/format';
 import { SHARDS, heatmapKey } from '../state/heatmap';
 import { useApp, useClient } from '../state/context';
@@ -68,8 +69,10 @@ function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: {
     setState({ loading: false });
   }
 
+  // A folder another tool named as no key can be (`é/`, `.git/`) cannot be listed: said, not asked for.
+  const listable = isReadablePrefix(prefix);
   useEffect(() => {
-    if (open && pages.length === 0) void load();
+    if (open && listable && pages.length === 0) void load();
   }, [open]);
 
   // On the way to what is to be revealed: open, and scroll to it once it is there.
@@ -95,6 +98,11 @@ function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: {
       </button>
       {open && (
         <ul role="group">
+          {!listable && (
+            <li className="muted" role="none">
+              A folder named as no key can be (put here by another tool): it cannot be listed here; verify names its keys as misplaced.
+            </li>
+          )}
           {prefixes.map((p) => (
             <TreeNode key={p} prefix={p} label={p.slice(prefix.length)} highlight={highlight} reveal={reveal} />
           ))}
