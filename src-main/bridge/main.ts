@@ -7,6 +7,8 @@ import { parseArgs } from 'node:util';
 import { appDataDir, defaultStoreDir } from '../core/open-store';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
 import { storeWorkerBeside } from '../cli/store-files';
+import { EXIT, exitCodeOf } from '../cli/exit-codes';
+import { isCacheError } from '../../src-shared/errors';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
@@ -51,5 +53,6 @@ async function main(): Promise<void> {
 
 main().catch((err: Error) => {
   console.error(`cache-admin web: ${err.message}`);
-  process.exit(2);
+  // As the CLI exits for the same store: 2 for bad input (an unknown option too), 3 for a store that cannot be opened.
+  process.exit(isCacheError(err) ? exitCodeOf(err) : EXIT.usage);
 });

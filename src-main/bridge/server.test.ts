@@ -422,4 +422,15 @@ describe('loopback bridge', () => {
       child.kill('SIGTERM');
     }
   });
+
+  it('`npm run web` on a store it cannot open exits as the CLI does: 3 (it was 2, which says bad input)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', '--s3-bucket', 'cache-admin', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style', '--port', '0'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, XDG_CONFIG_HOME: dir, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect([code, stderr]).toEqual([3, 'cache-admin web: cannot open the store: bucket cache-admin at http://127.0.0.1:9 is unreachable (ECONNREFUSED)\n']);
+  });
 });

@@ -6,14 +6,15 @@ import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
-import { CacheError, INPUT_ERROR_CODES, fileSystemError, isCacheError } from '../../src-shared/errors';
+import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
 import { CHECKED_WHOLE_BYTES, collect, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
-import { interruptible, stopSignal } from './interruptible';
+import { interruptible } from './interruptible';
+import { EXIT, exitCodeOf } from './exit-codes';
 import { ProgressLine } from './progress';
 import { type FileToStore, LOCAL_SMALL_FILES, REMOTE_SMALL_FILES, type StoreChoice, type StoreOutcome, StorePool, WORKER_MIN_FILES, asCacheError, expandPaths, statRoots, storeFiles } from './store-files';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeLocation, usageError } from './store-options';
@@ -61,8 +62,6 @@ commands:
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}`;
 
-/** Cancelled: 128 + the signal's number, as a shell reports a command the signal killed (SIGINT 2, SIGTERM 15). */
-export const EXIT = { ok: 0, notFound: 1, usage: 2, failure: 3, cancelled: 130, terminated: 143 } as const;
 
 const OPTIONS = {
   ns: { type: 'string' },
@@ -175,11 +174,6 @@ function reportError(err: unknown, io: CliIo): number {
   return exitCodeOf(error);
 }
 
-function exitCodeOf(error: CacheError): number {
-  if (error.code === 'not_found') return EXIT.notFound;
-  if (error.code === 'cancelled') return stopSignal() === 'SIGTERM' ? EXIT.terminated : EXIT.cancelled;
-  return INPUT_ERROR_CODES.has(error.code) ? EXIT.usage : EXIT.failure;
-}
 
 
 interface Ctx {
