@@ -656,7 +656,7 @@ export interface MethodResults {
 
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
-  /** For `verify`, bytesDone counts the keys checked so far; for `prune`, the versions pruned. */
+  /** For `verify`, bytesDone counts the keys checked so far and totalBytes the keys listed so far; for `prune`, the versions pruned. */
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
   | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null; filesDone?: number }
   | { type: 'connected'; capabilities: Capabilities }

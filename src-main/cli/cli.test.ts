@@ -105,10 +105,11 @@ describe('cli', () => {
   it('get of content gone bad writes none of it to standard output (4 MiB of it reached a pipe before the error)', async () => {
     const file = path.join(work, 'rots.bin');
     await fs.writeFile(file, randomBytes(5_000_000));
-    const [stored] = json((await cli(['--store', store, '--ns', 'rot', '--json', 'store', file])).stdout);
-    const contentFile = path.join(store, 'rot', 'objects', stored.hash.slice(0, 2), stored.hash.slice(2, 4), stored.hash);
+    const own = path.join(work, 'rot-store');
+    const [stored] = json((await cli(['--store', own, '--json', 'store', file])).stdout);
+    const contentFile = path.join(own, 'default', 'objects', stored.hash.slice(0, 2), stored.hash.slice(2, 4), stored.hash);
     await fs.writeFile(contentFile, randomBytes(5_000_000)); // the same size, other bytes
-    const got = await cli(['--store', store, '--ns', 'rot', 'get', stored.hash]);
+    const got = await cli(['--store', own, 'get', stored.hash]);
     expect([got.code, got.stdoutBytes.length]).toEqual([3, 0]);
     expect(got.stderr).toMatch(/^cache-admin: corrupt: /);
   });

@@ -271,7 +271,7 @@ export type PoolRequest =
 export type PoolReply =
   | { type: 'ready' }
   | { type: 'outcomes'; job: number; outcomes: WireOutcome[]; done: boolean }
-  | { type: 'verify-progress'; checked: number }
+  | { type: 'verify-progress'; checked: number; listed: number }
   | { type: 'verified'; report: FormatVerifyReport }
   | { type: 'verify-failed'; error: ErrorInfo };
 
@@ -302,7 +302,7 @@ export function verifyInWorker(
   url: URL,
   config: StoreWorkerConfig,
   options: WireVerifyOptions,
-  control: { signal?: AbortSignal; onProgress?: (checked: number) => void } = {},
+  control: { signal?: AbortSignal; onProgress?: (checked: number, listed: number) => void } = {},
 ): Promise<FormatVerifyReport> {
   const { signal, onProgress } = control;
   const cancel = new Int32Array(new SharedArrayBuffer(4));
@@ -314,7 +314,7 @@ export function verifyInWorker(
       if (reply.type === 'ready') {
         if (signal?.aborted) reject(new CacheError('cancelled', 'verify was cancelled'));
         else worker.postMessage({ type: 'verify', options, cancel } satisfies PoolRequest);
-      } else if (reply.type === 'verify-progress') onProgress?.(reply.checked);
+      } else if (reply.type === 'verify-progress') onProgress?.(reply.checked, reply.listed);
       else if (reply.type === 'verified') resolve(reply.report);
       else if (reply.type === 'verify-failed') reject(fromWire(reply.error));
     });

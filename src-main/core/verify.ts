@@ -36,6 +36,13 @@ export interface VerifyReport {
   notes: string[];
 }
 
+/** How far a verify is: keys listed so far, and of those, keys checked (each key once, with its entry). */
+export interface VerifyProgress {
+  phase: 'listing' | 'checking';
+  listed: number;
+  checked: number;
+}
+
 export interface VerifyOptions {
   namespace?: string;
   /** Re-hash only this many entries' content (picked at random); every other check still covers all. */
@@ -45,7 +52,7 @@ export interface VerifyOptions {
   /** Content younger than this with no version yet may be a store in flight: not an orphan. */
   orphanGraceMs?: number;
   signal?: AbortSignal;
-  onProgress?: (progress: { checked: number; phase: 'listing' | 'checking' }) => void;
+  onProgress?: (progress: VerifyProgress) => void;
 }
 
 /** Orphans (and damaged versions' records) are moved here by --repair, never deleted. */
@@ -86,11 +93,13 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
   const notes: string[] = [];
   const concurrency = options.concurrency ?? 8;
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  let listed = 0;
   let checked = 0;
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
-  const tick = (phase: 'listing' | 'checking', n = 1) => {
+  /** `n` more keys checked (a key outside any entry as it is listed, an entry's keys once it is checked). */
+  const tick = (phase: 'listing' | 'checking', n: number) => {
     checked += n;
-    options.onProgress?.({ checked, phase });
+    options.onProgress?.({ phase, listed, checked });
   };
   // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
   const takeTurn = turnTaker();
@@ -122,21 +131,26 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       do {
         await checkpoint();
         const page = await storage.list(`${ns}/`, { cursor });
+        listed += page.objects.length;
+        let judged = 0;
         for (const o of page.objects) {
           // A deleter holds its marker for a moment; one past its lifetime was left by a crash.
           if (layout.isDeletionMarker(o.key)) {
             if (Date.now() - Date.parse(o.modified) > DELETION_MARKER_LIFETIME_MS) staleMarkers.push(o);
+            judged++;
             continue;
           }
           const described = layout.describeKey(o.key);
           if (!described) {
             report('misplaced', o.key, null, 'not a key of the cache layout');
+            judged++;
             continue;
           }
           const { hash, kind, version } = described;
           const expectedFolder = kind === 'temporal' ? temporalFolder(ns, o.key) : layout.shardFolder(ns, hash);
           if (!o.key.startsWith(expectedFolder) || o.key.slice(expectedFolder.length).includes('/')) {
             report('misplaced', o.key, hash, `belongs under ${expectedFolder}`);
+            judged++;
             continue;
           }
           const k = keysOf(hash);
@@ -146,7 +160,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           else if (kind === 'version_entry') k.entries.set(version!, o);
           else k.temporal.set(version!, o);
         }
-        tick('listing', page.objects.length);
+        tick('listing', judged);
         cursor = page.cursor;
       } while (cursor !== undefined);
 
@@ -157,6 +171,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       await mapLimit(hashes, concurrency, async (hash) => {
         await checkpoint();
         const k = byHash.get(hash)!;
+        // Its keys as listed (a repair may add a record to k below).
+        const keys = (k.content ? 1 : 0) + (k.latest ? 1 : 0) + k.records.size + k.entries.size + k.temporal.size;
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
         let wrongSize = false;
@@ -265,7 +281,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const key = layout.record(ns, hash, version);
           await repair('corrupt', key, ({ quarantined = [] }) => `removed v${version} (${quarantined.length ? `moved to ${quarantined.join(', ')}` : 'its record was gone already'})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
         }
-        tick('checking');
+        tick('checking', keys);
       });
 
       for (const marker of staleMarkers) {

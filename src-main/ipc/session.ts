@@ -202,13 +202,13 @@ export class AppSession {
   }
 
   /** Verifies the open store: a local folder's in a worker thread (verifyInWorker), any other here. */
-  async verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number) => void }): Promise<FormatVerifyReport> {
+  async verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number, listed: number) => void }): Promise<FormatVerifyReport> {
     const { format } = this;
     const { storeWorker, cacheOptions } = this.options;
     if (storeWorker && format.storage instanceof LocalFolderStorage) {
       return verifyInWorker(storeWorker, await workerConfigOf(format, format.storage, cacheOptions?.maxEntryBytes), options, control);
     }
-    return format.verify({ ...options, signal: control.signal, onProgress: ({ checked }) => control.onProgress(checked) });
+    return format.verify({ ...options, signal: control.signal, onProgress: ({ checked, listed }) => control.onProgress(checked, listed) });
   }
 
   get activeProfileId(): string | null {
@@ -250,7 +250,7 @@ export class AppSession {
     transferId: string,
     phase: 'hash' | 'store' | 'verify' | 'prune' | 'connect',
     totalBytes: number | null,
-    run: (options: { signal: AbortSignal; onProgress: (bytesDone: number) => void }) => Promise<T>,
+    run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
     if (this.transfers.has(transferId)) throw new CacheError('invalid_input', `transfer ${transferId} is already running`);
@@ -266,7 +266,8 @@ export class AppSession {
     this.transfers.set(transferId, { controller, phase, settled });
     let last = 0;
     let allReadSent = false;
-    const onProgress = (bytesDone: number) => {
+    /** `total`: a total the run learns as it goes (a verify's keys listed so far). */
+    const onProgress = (bytesDone: number, total?: number) => {
       const now = Date.now();
       // The first that says all was read goes at once (the store may write on for a while); a file
       // growing past its size is throttled as before.
@@ -274,7 +275,7 @@ export class AppSession {
       if ((now - last < 100 && !allRead) || phase === 'connect') return;
       allReadSent ||= allRead;
       last = now;
-      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes });
+      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: total ?? totalBytes });
     };
     try {
       const result = await run({ signal: controller.signal, onProgress });

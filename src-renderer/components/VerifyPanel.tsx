@@ -67,7 +67,7 @@ export function VerifyPanel() {
       {run.status === 'idle' && <Empty>Verify re-hashes content and checks every reference. Nothing is changed unless you choose repair.</Empty>}
       {running && (
         <p role="status">
-          Verifying {run.scope}: {formatCount(run.checked)} keys checked…
+          Verifying {run.scope}: {formatCount(run.checked)} of {formatCount(run.listed)} keys checked…
         </p>
       )}
       {run.status === 'error' && run.error && <ErrorLine error={run.error} />}

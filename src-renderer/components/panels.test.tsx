@@ -296,8 +296,8 @@ describe('Verify', () => {
     expect(screen.getByText(/Nothing is changed unless you choose repair/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
     const transferId = store.getState().verify.transferId!;
-    act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: null }));
-    expect(screen.getByRole('status').textContent).toContain('1,234 keys checked');
+    act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: 1900 }));
+    expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,234 of 1,900 keys checked…');
     await act(async () =>
       finish(
         ok({
@@ -328,7 +328,7 @@ describe('Verify', () => {
       ],
       repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
     };
-    renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, report, scope: 'default' } } });
+    renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, listed: 40, report, scope: 'default' } } });
     expect(screen.getByTestId('unrepaired').textContent).toMatch(/^Repair makes only safe changes and never rewrites or deletes content \(one repair may settle several problems\): verify again to see\s+what is left\. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again\.$/);
   });
 
@@ -471,7 +471,7 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
           tab: 'stats',
           entries: { ...emptyEntries('default'), total: 1, knownTotal: 1, status: 'ready', blocks: { 0: [{ hash: hashOf(7), size: 1, stored_at: '2026-11-24T00:00:00.000Z', source: 'a.txt', content_type: 'text/plain', versions: 1, expired: false, expires_at: null, content_missing: false }] } },
           entry: { status: 'ready', data: entryView() },
-          verify: { status: 'done', checked: 7, scope: 'default', report },
+          verify: { status: 'done', checked: 7, listed: 7, scope: 'default', report },
         },
       },
     );

@@ -80,6 +80,8 @@ export type Tab = 'browse' | 'layout' | 'stats' | 'verify' | 'retention';
 export interface VerifyRun {
   status: 'idle' | 'running' | 'done' | 'error';
   checked: number;
+  /** Keys listed so far: the keys checked are of these. */
+  listed: number;
   transferId?: string;
   scope?: string;
   report?: VerifyResult;
@@ -447,7 +449,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         versions: { status: 'idle' },
         stats: { status: 'idle' },
         keyInfo: { status: 'idle' },
-        verify: { status: 'idle', checked: 0 },
+        verify: { status: 'idle', checked: 0, listed: 0 },
         retention: NO_RETENTION,
       }));
       resetEntries(get().namespace, 'plain');
@@ -496,7 +498,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       drops: [],
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
-      verify: { status: 'idle', checked: 0 },
+      verify: { status: 'idle', checked: 0, listed: 0 },
       retention: NO_RETENTION,
       tab: 'browse',
       theme: options.theme ?? 'system',
@@ -522,7 +524,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           }
           if (event.type === 'entriesChanged') return changed(event.namespace);
           if (event.phase === 'verify') {
-            if (event.transferId === get().verify.transferId && get().verify.status === 'running') set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone) } }));
+            if (event.transferId === get().verify.transferId && get().verify.status === 'running') {
+              set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone), listed: Math.max(s.verify.listed, event.totalBytes ?? 0) } }));
+            }
             return;
           }
           if (event.phase === 'prune') {
@@ -800,7 +804,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async runVerify({ wholeStore, sample, repair }) {
         const transferId = newId();
         const namespace = wholeStore ? undefined : get().namespace;
-        set({ verify: { status: 'running', checked: 0, transferId, scope: namespace ?? 'the whole store' } });
+        set({ verify: { status: 'running', checked: 0, listed: 0, transferId, scope: namespace ?? 'the whole store' } });
         const result = await api.verify({ namespace, sample, repair, transferId });
         if (get().verify.transferId !== transferId) return;
         set((s) => ({ verify: result.ok ? { ...s.verify, status: 'done', report: result.value, checked: result.value.checked } : { ...s.verify, status: 'error', error: result.error } }));

@@ -30,6 +30,20 @@ it('native: a delete that names a store time never takes a later store that took
 });
 
 describe.each(layouts)('the %s format', (name, make) => {
+  it('verify counts each key once (it counted each entry once more), and its progress ends at that number', async () => {
+    const format = make();
+    for (let i = 0; i < 7; i++) await format.store('docs', { source: text(`k${i % 3}`) });
+    await format.storage.put('docs/stray.txt', new TextEncoder().encode('not of the layout'));
+    const keys = (await format.storage.list('docs/')).objects.length;
+    const seen: { listed: number; checked: number }[] = [];
+    const report = await format.verify({ orphanGraceMs: 0, onProgress: ({ listed, checked }) => seen.push({ listed, checked }) });
+    expect(report.problems.map((p) => [p.kind, p.key])).toEqual([['misplaced', 'docs/stray.txt']]);
+    expect(report.checked).toBe(keys);
+    expect(seen[seen.length - 1]).toEqual({ listed: keys, checked: keys });
+    expect(seen.filter((p) => p.checked > p.listed)).toEqual([]);
+    expect((await format.verify({ orphanGraceMs: 0, sample: 1 })).checked).toBe(keys);
+  });
+
   it('stores, finds by hash and by cache id, versions oldest first, deletes back, verifies clean, and is detected', async () => {
     const format = make();
     expect(await detectFormat(format.storage)).toMatchObject({ format: 'native' }); // empty: native unless told

@@ -30,13 +30,15 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   const notes: string[] = [];
   const concurrency = options.concurrency ?? 8;
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+  let listed = 0;
   let checked = 0;
   /** Copies a later entry with the same file id wrote over, passed over for an entry that has its own. */
   let sharedCopies = 0;
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
-  const tick = (phase: 'listing' | 'checking', n = 1) => {
+  /** `n` more keys checked: each once, a key outside the layout as it is listed, the others once what they belong to is checked. */
+  const tick = (phase: 'listing' | 'checking', n: number) => {
     checked += n;
-    options.onProgress?.({ checked, phase });
+    options.onProgress?.({ phase, listed, checked });
   };
   const { signal } = options;
   // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
@@ -57,14 +59,18 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       do {
         await checkpoint();
         const page = await storage.list(`${ns}/`, { cursor });
+        listed += page.objects.length;
+        let misplaced = 0;
         for (const o of page.objects) {
           const c = classifyKey(o.key);
-          if (!c) report('misplaced', o.key, null, 'not a key of the service layout');
-          else if (c.kind === 'ref_by_hash') hashRefKeys.set(c.id!, o);
+          if (!c) {
+            report('misplaced', o.key, null, 'not a key of the service layout');
+            misplaced++;
+          } else if (c.kind === 'ref_by_hash') hashRefKeys.set(c.id!, o);
           else if (c.kind === 'ref_by_id') idRefKeys.set(c.id!, o);
           else dataKeys.set(o.key, o);
         }
-        tick('listing', page.objects.length);
+        tick('listing', misplaced);
         cursor = page.cursor;
       } while (cursor !== undefined);
 
@@ -83,6 +89,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         else {
           report('corrupt', info.key, hash, `the by-hash ref is unreadable: ${problem}`);
           toRebuild.set(hash, 'corrupt');
+          tick('checking', 1);
         }
       });
       await mapLimit([...idRefKeys], concurrency, async ([cacheId, info]) => {
@@ -93,6 +100,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         else {
           report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
           unreadableIdRefs++;
+          tick('checking', 1);
         }
       });
 
@@ -115,6 +123,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           report('stale_latest', key, hash, `latest_id ${ref.latest_id} / total_versions ${ref.total_versions} do not match the ${listed.length} cache ids listed (the last: ${listed[listed.length - 1] ?? 'none'})`);
           if (!toRebuild.has(hash)) toRebuild.set(hash, 'stale_latest');
         }
+        tick('checking', 1);
       }
 
       // By-id refs: listed by their hash, every path present, every content copy re-hashes.
@@ -124,6 +133,14 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const dataFolders: string[] = [];
       const entries = [...idRefs];
       const sampled = options.sample !== undefined ? new Set(shuffle(entries.map(([id]) => id)).slice(0, options.sample)) : null;
+      /** Data keys counted as checked: a copy two entries share (a fixed file id) counts once. */
+      const countedData = new Set<string>();
+      /** The by-id ref and its files not counted yet, checked. */
+      const entryChecked = (ref: IdRef) => {
+        const mine = ref.all_paths.data.filter((key) => dataKeys.has(key) && !countedData.has(key));
+        for (const key of mine) countedData.add(key);
+        tick('checking', 1 + mine.length);
+      };
       await mapLimit(entries, concurrency, async ([cacheId, ref]) => {
         await checkpoint();
         const hash = ref.cache_hash;
@@ -161,7 +178,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (fresh(ref.timestamp) && (await storage.exists(key))) continue;
           report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
         }
-        if (sampled && !sampled.has(cacheId)) return tick('checking');
+        if (sampled && !sampled.has(cacheId)) return entryChecked(ref);
         /** The sidecars read here, parsed (null: not JSON): the re-hash reads how the service hashed from them. */
         const sidecars = new Map<string, Metadata | null>();
         for (const key of ref.all_paths.data.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
@@ -188,11 +205,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (problem) report('corrupt', contentKey, hash, overwritten.includes(contentKey) ? `${problem}: ${writerOf(contentKey)} (the same file id) wrote it since, and ${cacheId} has no copy of its own left` : problem);
         }
         if (overwritten.length > 0 && overwritten.length < present.length) sharedCopies += overwritten.length;
-        tick('checking');
+        entryChecked(ref);
       });
 
       // Anything under data/ that no by-id ref claims, as content, sidecar or child data.
       const now = Date.now();
+      tick('checking', [...dataKeys.keys()].filter((key) => !countedData.has(key)).length); // child data and files no ref names
       for (const [key, info] of dataKeys) {
         if (claimed.has(key) || dataFolders.some((f) => key.startsWith(f))) continue;
         if (now - Date.parse(info.modified) < grace) continue; // may be a store in flight
