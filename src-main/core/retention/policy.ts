@@ -4,6 +4,7 @@
  * sees the same one. Each change is a new generation written create-only, so two writers never
  * lose one another's change (see docs/retention.md).
  */
+import { randomBytes } from 'node:crypto';
 import { CacheError } from '../../../src-shared/errors';
 import type { StorageBackend } from '../storage/types';
 import { forEachPage } from '../storage/list-page';
@@ -20,6 +21,8 @@ const POLICY_NAME_RE = /^policy\.(\d{8,15})\.json$/;
 const POLICY_FORMAT = 'cache-admin.retention/1';
 /** Concurrent policy writers retry this often before giving up with `conflict`. */
 const WRITE_ATTEMPTS = 8;
+/** Ids of the generations a policy was built on, newest first, that it keeps (its own first). */
+const LINEAGE = 32;
 const MAX_AGE_SECONDS = 100 * 365 * 86_400;
 const MAX_KEEP_VERSIONS = 99_999_999;
 
@@ -98,15 +101,15 @@ function ruleProblem(rule: unknown, partial: boolean): string | null {
   return null;
 }
 
-/** A stored policy, checked; what is wrong with it otherwise. */
-export function decodePolicy(bytes: Uint8Array, validNamespace: (name: string) => boolean): { policy: RetentionPolicy } | { problem: string } {
+/** A stored policy, checked, and its lineage; what is wrong with it otherwise. */
+export function decodePolicy(bytes: Uint8Array, validNamespace: (name: string) => boolean): { policy: RetentionPolicy; lineage: string[] } | { problem: string } {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     return { problem: 'is not JSON' };
   }
-  const v = value as { format?: unknown; default?: unknown; namespaces?: unknown } | null;
+  const v = value as { format?: unknown; default?: unknown; namespaces?: unknown; lineage?: unknown } | null;
   if (!v || typeof v !== 'object' || v.format !== POLICY_FORMAT) return { problem: `is not a ${POLICY_FORMAT} policy` };
   const problem = ruleProblem(v.default, false);
   if (problem) return { problem: `default: ${problem}` };
@@ -118,12 +121,15 @@ export function decodePolicy(bytes: Uint8Array, validNamespace: (name: string) =
     if (p) return { problem: `${name}: ${p}` };
     namespaces[name] = rule as NamespaceRule;
   }
-  return { policy: { default: v.default as RetentionRule, namespaces } };
+  // Written before lineages were (or by hand): a line of its own.
+  const lineage = Array.isArray(v.lineage) ? v.lineage.filter((id): id is string => typeof id === 'string').slice(0, LINEAGE) : [];
+  return { policy: { default: v.default as RetentionRule, namespaces }, lineage };
 }
 
-export function encodePolicy(policy: RetentionPolicy, updatedAt: Date): Uint8Array {
+/** `lineage`: this generation's id, then those of the generations it was built on, newest first. */
+export function encodePolicy(policy: RetentionPolicy, updatedAt: Date, lineage: string[] = []): Uint8Array {
   const namespaces = Object.fromEntries(Object.entries(policy.namespaces).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return new TextEncoder().encode(`${JSON.stringify({ format: POLICY_FORMAT, default: policy.default, namespaces, updated_at: updatedAt.toISOString() }, null, 2)}\n`);
+  return new TextEncoder().encode(`${JSON.stringify({ format: POLICY_FORMAT, default: policy.default, namespaces, updated_at: updatedAt.toISOString(), lineage }, null, 2)}\n`);
 }
 
 /** The policy with one change applied; the change's values must already be parsed. */
@@ -153,6 +159,8 @@ export interface StoredPolicy {
   generation: number;
   /** The key it was read from, if any. */
   key: string | null;
+  /** Its id and those of the generations it was built on, newest first. */
+  lineage: string[];
 }
 
 export function policyKey(generation: number): string {
@@ -175,13 +183,13 @@ async function generations(storage: StorageBackend): Promise<number[]> {
 export async function readPolicy(storage: StorageBackend, validNamespace: (name: string) => boolean): Promise<StoredPolicy> {
   for (;;) {
     const [newest] = await generations(storage);
-    if (newest === undefined) return { policy: EMPTY_POLICY, generation: 0, key: null };
+    if (newest === undefined) return { policy: EMPTY_POLICY, generation: 0, key: null, lineage: [] };
     const key = policyKey(newest);
     const bytes = await storage.get(key);
     if (!bytes) continue; // replaced and cleaned up between the listing and the read
     const decoded = decodePolicy(bytes, validNamespace);
     if ('problem' in decoded) throw new CacheError('internal', `the retention policy ${key} ${decoded.problem}; replace it with policy set`);
-    return { policy: decoded.policy, generation: newest, key };
+    return { policy: decoded.policy, generation: newest, key, lineage: decoded.lineage };
   }
 }
 
@@ -199,17 +207,19 @@ export async function writePolicy(storage: StorageBackend, change: PolicyChange,
     const generation = current?.generation ?? (await generations(storage))[0] ?? 0;
     const policy = applyChange(current?.policy ?? EMPTY_POLICY, change);
     const key = policyKey(generation + 1);
-    if (await storage.put(key, encodePolicy(policy, now), { ifAbsent: true, durable: true })) {
-      const listed = await generations(storage);
+    const lineage = [randomBytes(8).toString('hex'), ...(current?.lineage ?? [])].slice(0, LINEAGE);
+    if (await storage.put(key, encodePolicy(policy, now, lineage), { ifAbsent: true, durable: true })) {
       // A writer slow between its read and its write can create a number that cleanup had already
-      // removed, below newer generations that lack its change: readers never see it, so it is taken back and made again on top.
-      if (listed[0]! > generation + 1) {
+      // removed, below newer generations that lack its change: readers never see it, so it is taken
+      // back and made again on top. One that others have built on since is in the current line.
+      const newest = await readPolicy(storage, validNamespace).catch(() => null);
+      if (newest && !newest.lineage.includes(lineage[0]!)) {
         await storage.delete(key);
         continue;
       }
       // Older generations are history: keep the one before, in case a reader listed it a moment ago.
-      for (const old of listed.filter((g) => g < generation)) await storage.delete(policyKey(old));
-      return { policy, generation: generation + 1, key };
+      for (const old of (await generations(storage)).filter((g) => g < generation)) await storage.delete(policyKey(old));
+      return { policy, generation: generation + 1, key, lineage };
     }
   }
   throw new CacheError('conflict', 'the retention policy kept changing under other writers; nothing was changed, try again');

@@ -401,6 +401,31 @@ it('a prune cut short by a store gone unreachable says how far it got, and the n
   expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 });
 
+it('a policy writer slow after its write keeps the change another writer made on top of it (it took its generation back and undid that change)', async () => {
+  const storage = new MemoryStorage();
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let paused: () => void;
+  const wrote = new Promise<void>((resolve) => (paused = resolve));
+  class SlowAfterPut extends CountingStorage {
+    override async put(key: string, data: Uint8Array, options?: PutOptions) {
+      const done = await super.put(key, data, options);
+      if (this.counts.put === 1) {
+        paused();
+        await released;
+      }
+      return done;
+    }
+  }
+  const first = new Retention(new NativeFormat(new CacheService(new SlowAfterPut(storage)))).setPolicy({ namespace: 'x', ttl_seconds: 60 });
+  await wrote; // generation 1 is written; its writer has not looked again yet
+  const other = new Retention(new NativeFormat(new CacheService(storage)));
+  await other.setPolicy({ namespace: 'x', ttl_seconds: 120 }); // read generation 1, wrote generation 2
+  release();
+  await first;
+  expect((await other.getPolicy()).policy.namespaces.x).toEqual({ ttl_seconds: 120 });
+});
+
 describe('native: a version whose record is lost (an index entry with no record beside it)', () => {
   async function twoVersionsNewestLost() {
     const time = clock();
