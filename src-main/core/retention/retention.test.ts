@@ -349,26 +349,29 @@ it('a prune resumed right after a killed one finishes the versions it half delet
   expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
 });
 
+/** Where a test holds a writer: `hold()` says it is there (`reached`) and waits until the test calls `open()`. */
+function gate() {
+  let open!: () => void;
+  let reach!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const reached = new Promise<void>((resolve) => (reach = resolve));
+  return { reached, open, hold: () => (reach(), opened) };
+}
+
 it('a policy writer slow between reading and writing never loses its change, though cleanup had freed the generation it writes', async () => {
   const storage = new MemoryStorage();
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let paused: () => void;
-  const reachedPut = new Promise<void>((resolve) => (paused = resolve));
+  const beforePut = gate();
   class SlowPut extends CountingStorage {
     override async put(key: string, data: Uint8Array, options?: PutOptions) {
-      if (this.counts.put === 0) {
-        paused();
-        await released;
-      }
+      if (this.counts.put === 0) await beforePut.hold();
       return super.put(key, data, options);
     }
   }
   const slow = new Retention(new NativeFormat(new CacheService(new SlowPut(storage)))).setPolicy({ namespace: 'slow', ttl_seconds: 60 });
-  await reachedPut; // it read generation 0 and will write generation 1
+  await beforePut.reached; // it read generation 0 and will write generation 1
   const others = new Retention(new NativeFormat(new CacheService(storage)));
   for (const namespace of ['a', 'b', 'c']) await others.setPolicy({ namespace, ttl_seconds: 120 }); // generations 1-3; 1 is cleaned up
-  release();
+  beforePut.open();
   await slow;
   expect(Object.keys((await others.getPolicy()).policy.namespaces).sort()).toEqual(['a', 'b', 'c', 'slow']);
 });
@@ -403,25 +406,19 @@ it('a prune cut short by a store gone unreachable says how far it got, and the n
 
 it('a policy writer slow after its write keeps the change another writer made on top of it (it took its generation back and undid that change)', async () => {
   const storage = new MemoryStorage();
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let paused: () => void;
-  const wrote = new Promise<void>((resolve) => (paused = resolve));
+  const afterPut = gate();
   class SlowAfterPut extends CountingStorage {
     override async put(key: string, data: Uint8Array, options?: PutOptions) {
       const done = await super.put(key, data, options);
-      if (this.counts.put === 1) {
-        paused();
-        await released;
-      }
+      if (this.counts.put === 1) await afterPut.hold();
       return done;
     }
   }
   const first = new Retention(new NativeFormat(new CacheService(new SlowAfterPut(storage)))).setPolicy({ namespace: 'x', ttl_seconds: 60 });
-  await wrote; // generation 1 is written; its writer has not looked again yet
+  await afterPut.reached; // generation 1 is written; its writer has not looked again yet
   const other = new Retention(new NativeFormat(new CacheService(storage)));
   await other.setPolicy({ namespace: 'x', ttl_seconds: 120 }); // read generation 1, wrote generation 2
-  release();
+  afterPut.open();
   await first;
   expect((await other.getPolicy()).policy.namespaces.x).toEqual({ ttl_seconds: 120 });
 });
