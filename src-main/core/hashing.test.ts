@@ -7,9 +7,11 @@ import { BufferRing } from './buffer-ring';
 import { READ_CHUNK, chunksOf, readAllBounded } from './hashing';
 
 /** Blocks this thread (as hashing a chunk does) until `done()` or 10 s; nothing queued on it runs meanwhile. */
-function holdThreadUntil(done: () => boolean): void {
+/** Holds this thread (no callback, no promise runs) until `done()`, for up to 10 s; whether it was seen done. */
+function holdThreadUntil(done: () => boolean): boolean {
   const nap = new Int32Array(new SharedArrayBuffer(4));
-  for (const deadline = Date.now() + 10_000; !done() && Date.now() < deadline; ) Atomics.wait(nap, 0, 0, 5);
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; Atomics.wait(nap, 0, 0, 5)) if (done()) return true;
+  return false;
 }
 
 describe('reading a big file', () => {
@@ -44,8 +46,7 @@ describe('reading a big file', () => {
       // The caller hashes the first chunk without yielding: the second must already be on its way,
       // not wait until this thread is free (which made a big store read and hash in turn).
       const secondArrived = () => handedOut.length >= 2 && Buffer.compare(handedOut[1]!.subarray(0, chunkSize), bytes.subarray(chunkSize, 2 * chunkSize)) === 0;
-      holdThreadUntil(secondArrived);
-      expect(secondArrived()).toBe(true);
+      expect(holdThreadUntil(secondArrived)).toBe(true);
       const read = [Buffer.from(first.value!)];
       for (let next = await chunks.next(); !next.done; next = await chunks.next()) read.push(Buffer.from(next.value));
       expect(Buffer.compare(Buffer.concat(read), bytes)).toBe(0);
