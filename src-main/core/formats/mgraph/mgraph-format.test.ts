@@ -17,6 +17,7 @@ import { detectFormat } from '../detect';
 import { collect } from '../format';
 import { expectedContent, fixtureKeys, loadFixture, readJsonl, storedByCacheId } from './fixture';
 import { MgraphFormat } from './mgraph-format';
+import { refByHashKey, refByIdKey } from './keys';
 
 let s3: S3Endpoint;
 let proxy: FaultProxy;
@@ -450,6 +451,20 @@ describe('verify on the service layout, cancelled', () => {
 });
 
 describe.each(backends)('storing into the service layout (%s)', (_name, open) => {
+  it('content under a cache key with a data/ folder in it is never taken for child data a repair moves aside, its refs lost or not', async () => {
+    const format = new MgraphFormat(await open());
+    const keyed = (cacheKey: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(`{"at": "${cacheKey}"}`) }, as: 'json' as const, options: { strategy: 'key_based', cache_key: cacheKey, file_id: 'f' } });
+    const idLost = await format.store('r', keyed('reports/data/2024'));
+    const bothLost = await format.store('r', keyed('archive/data/2023'));
+    await format.storage.delete(refByIdKey('r', idLost.cache_id));
+    await format.storage.delete(refByIdKey('r', bothLost.cache_id));
+    await format.storage.delete(refByHashKey('r', bothLost.hash));
+    const report = await format.verify({ orphanGraceMs: 0, repair: true });
+    expect(report.problems.filter((p) => /^child data of a deleted entry/.test(p.detail))).toEqual([]);
+    expect(report.repaired?.filter((r) => r.key.includes('/data/'))).toEqual([]); // the refs may be rebuilt, no content moved
+    for (const entry of [idLost, bothLost]) for (const key of entry.keys.filter((k) => k.includes('/data/'))) expect(await format.storage.exists(key)).toBe(true);
+  });
+
   it('temporal_latest with a fixed file id: the earlier entry reads from its own hour copy (the later one wrote latest/ over it), and verify is clean', async () => {
     let now = Date.parse('2026-01-05T00:00:00Z');
     const format = new MgraphFormat(await open(), { now: () => new Date(now) });

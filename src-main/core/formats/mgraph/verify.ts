@@ -16,7 +16,7 @@ import type { ObjectInfo } from '../../storage/types';
 import { checkLeftovers, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
-import { classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
+import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
 import { addressedIdRef, dataFoldersOf, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
@@ -77,8 +77,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       // Pass 2: read every ref (small JSON files). A by-hash ref is derived from the by-id refs, so
       // any that is wrong, unreadable included, can be rebuilt from them.
       const toRebuild = new Map<string, ProblemKind>();
-      /** By-id refs that cannot be read: what they name is unknown, so nothing unclaimed is moved aside. */
-      let unreadableIdRefs = 0;
+      /** By-id refs that cannot be read, or that a by-hash ref names and are missing: what they name is unknown, so nothing unclaimed is moved aside. */
+      let unknownIdRefs = 0;
       const hashRefs = new Map<string, HashRef>();
       const idRefs = new Map<string, IdRef>();
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
@@ -99,7 +99,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         if (!problem) idRefs.set(cacheId, addressedIdRef(ref!, storage));
         else {
           report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
-          unreadableIdRefs++;
+          unknownIdRefs++;
           tick('checking', 1);
         }
       });
@@ -113,6 +113,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const key = refByHashKey(ns, hash);
         const listed = ref.cache_ids.map((e) => e.cache_id);
         for (const { cache_id: id, timestamp } of ref.cache_ids) {
+          if (!idRefKeys.has(id)) unknownIdRefs++;
           if (!idRefKeys.has(id) && !fresh(timestamp)) {
             report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
             toRebuild.set(hash, 'dangling_ref');
@@ -215,14 +216,16 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         if (claimed.has(key) || dataFolders.some((f) => key.startsWith(f))) continue;
         if (now - Date.parse(info.modified) < grace) continue; // may be a store in flight
         // Child data left by the service's own delete (it removes the entry's files, not its `<file id>/data/`):
-        // no content file of that name is left, so nothing can name it again. Moved aside by a repair, never deleted.
-        const stem = /^(.+)\/data\/[^/].*$/.exec(key.slice(`${ns}/data/`.length))?.[1];
-        const leftChild = stem !== undefined && unreadableIdRefs === 0 && !['json', 'bin'].some((ext) => dataKeys.has(`${ns}/data/${stem}.${ext}`));
+        // no content file any of its folders could belong to is left, so nothing can name it again. Content
+        // has sidecars (child data has none) and is never taken for it. Moved aside by a repair, never deleted.
+        const stems = childDataStems(key).filter((stem) => stem.startsWith(`${ns}/data/`));
+        const isContent = /\.(config|metadata)$/.test(key) || dataKeys.has(`${key}.metadata`) || dataKeys.has(`${key}.config`);
+        const leftChild = stems.length > 0 && !isContent && unknownIdRefs === 0 && !stems.some((stem) => ['json', 'bin'].some((ext) => dataKeys.has(`${stem}.${ext}`)));
         if (!leftChild) {
           report('orphan', key, null, 'no by-id ref claims it (content, sidecar or child data of a deleted or unfinished entry)');
           continue;
         }
-        report('orphan', key, null, `child data of a deleted entry (${ns}/data/${stem} is gone: the service's delete leaves its child data): a repair moves it to ${SERVICE_QUARANTINE_PREFIX}`);
+        report('orphan', key, null, `child data of a deleted entry (${stems[0]} is gone: the service's delete leaves its child data): a repair moves it to ${SERVICE_QUARANTINE_PREFIX}`);
         const aside = options.repair ? await quarantineCopy(storage, key, SERVICE_QUARANTINE_PREFIX) : null;
         if (aside) {
           await storage.delete(key);
