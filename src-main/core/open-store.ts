@@ -71,13 +71,13 @@ export interface OpenedStore {
  * keys beside them.
  */
 export async function formatOf(storage: StorageBackend, options: OpenFormatOptions = {}): Promise<OpenedStore> {
-  const detected = await detectFormat(storage);
   const forced = options.format;
+  const detected = await detectFormat(storage, { lookFor: forced });
   const other = forced && Object.keys(detected.found).find((f): f is FormatName => f !== forced);
   if (forced && other && !detected.found[forced]) {
     throw new CacheError(
       'invalid_input',
-      `this store holds ${LAYOUT_LABELS[other]} only (found ${detected.found[other]!.join(', ')}): opened as ${LAYOUT_LABELS[forced]} it would show none of its entries and write a second layout beside them; open it with its layout detected from its keys`,
+      `this store holds ${LAYOUT_LABELS[other]} (found ${detected.found[other]!.join(', ')}) and none of ${LAYOUT_LABELS[forced]} in the ${detected.probed} top-level folders looked into: opened as ${LAYOUT_LABELS[forced]} it would show none of its entries and write a second layout beside them; open it with its layout detected from its keys`,
     );
   }
   if (!forced && detected.found.native && detected.found.mgraph) {

@@ -434,7 +434,7 @@ describe('contract dispatch', () => {
     });
 
     it('a profile (or --format) that forces the layout the store does not hold is refused and not kept; forcing its own opens it', async () => {
-      await expect(serviceSession('native')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("this store holds the Python cache service's layout only") });
+      await expect(serviceSession('native')).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("this store holds the Python cache service's layout (found ") });
       const { dispatch, session, copy, profiles } = await serviceSession();
       const refused = await dispatch('saveProfile', { profile: { kind: 'local', name: 'svc-native', dir: copy, format: 'native' } });
       expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('would show none of its entries') } });

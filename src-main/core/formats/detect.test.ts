@@ -33,6 +33,14 @@ describe('layout detection beside other folders', () => {
     expect(detection.found.native).toBeUndefined();
   });
 
+  it('a chosen layout is looked for past the folders of the other (eight service namespaces before a native one)', async () => {
+    const storage = new MemoryStorage();
+    for (const ns of 'abcdefgh') await new MgraphFormat(storage).store(`${ns}_svc`, { source: text(ns) });
+    const mine = await new NativeFormat(new CacheService(storage)).store('zz', { source: text('native') });
+    const { format } = await formatOf(storage, { format: 'native' });
+    expect((await format.record('zz', { hash: mine.hash })).cache_id).toBe(mine.cache_id);
+  });
+
   it('a store holding both layouts opens only with the layout chosen: detection cannot tell which is meant', async () => {
     const storage = new MemoryStorage();
     await new NativeFormat(new CacheService(storage)).store('mine', { source: text('native') });

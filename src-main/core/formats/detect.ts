@@ -29,6 +29,8 @@ export interface Detection {
   found: Partial<Record<FormatName, string[]>>;
   /** No layout's keys at the root, but a folder one level down holds a store: the folder, its layout and what gave it away. */
   nested?: { folder: string; format: FormatName; found: string[] };
+  /** Top-level folders looked into. */
+  probed: number;
 }
 
 export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native layout', mgraph: "the Python cache service's layout" };
@@ -38,26 +40,30 @@ export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native l
  * native; `<ns>/refs/…` and `<ns>/data/…` are the Python service's. An empty store (or one with
  * neither) is `emptyAs`, native unless told.
  */
-export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName } = {}): Promise<Detection> {
+export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName; lookFor?: FormatName } = {}): Promise<Detection> {
   const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED });
   // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe; nor does a
   // folder named as no key can be (`.git/`, `é/`, put there by another tool), which cannot be listed.
   const folders = root.prefixes.filter((p) => p !== ADMIN_PREFIX && isReadablePrefix(p));
   const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
-  for (let at = 0; at < folders.length && votes.native.length + votes.mgraph.length === 0; at += NAMESPACES_PER_ROUND) {
-    const round = await markersIn(storage, folders.slice(at, at + NAMESPACES_PER_ROUND));
+  // Until a layout is found; a layout chosen (`lookFor`) is looked for on past the other's folders.
+  const done = () => (options.lookFor ? votes[options.lookFor].length > 0 : votes.native.length + votes.mgraph.length > 0);
+  let probed = 0;
+  for (; probed < folders.length && !done(); probed += NAMESPACES_PER_ROUND) {
+    const round = await markersIn(storage, folders.slice(probed, probed + NAMESPACES_PER_ROUND));
     votes.native.push(...round.native);
     votes.mgraph.push(...round.mgraph);
   }
+  probed = Math.min(probed, folders.length);
   const found: Detection['found'] = {};
   for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
   if (votes.native.length === 0 && votes.mgraph.length === 0) {
     const nested = await storeOneLevelDown(storage, folders.slice(0, NESTED_PROBED));
-    return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, ...(nested && { nested }) };
+    return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };
   }
   const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
-  return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found };
+  return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found, probed };
 }
 
 /** The layout folders (`objects/`, `refs/`, …) found directly under each of these namespace folders, holding what that layout puts there. */
