@@ -55,6 +55,18 @@ describe('verify', () => {
     expect(report.checked).toBeGreaterThan(20 * 4);
   });
 
+  it('counts a second index entry of one version (an old cut name beside the new one) among the keys checked', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('named twice'));
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    const entry = cache.layout.versionEntry(record);
+    await cache.storage.put(`${entry}.old`, (await cache.storage.get(entry))!);
+    const keys = (await cache.storage.list('ns/')).objects.length;
+    const seen: number[] = [];
+    expect((await verifyStore(cache, { onProgress: ({ checked }) => seen.push(checked) })).checked).toBe(keys);
+    expect(seen[seen.length - 1]).toBe(keys);
+  });
+
   it('reports a link inside the store (nothing behind it is listed or checked) and never removes it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'verify-link-'));
     const cache = new CacheService(await LocalFolderStorage.open(dir));

@@ -65,6 +65,8 @@ interface HashKeys {
   records: Map<number, ObjectInfo>;
   entries: Map<number, ObjectInfo>;
   temporal: Map<number, ObjectInfo>;
+  /** Its keys as listed (two index entries of one version, an old cut name beside a new one, are one in `entries`). */
+  listed: number;
 }
 
 /**
@@ -123,7 +125,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       const byHash = new Map<CacheHash, HashKeys>();
       const keysOf = (hash: CacheHash) => {
         let k = byHash.get(hash);
-        if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map() }));
+        if (!k) byHash.set(hash, (k = { records: new Map(), entries: new Map(), temporal: new Map(), listed: 0 }));
         return k;
       };
       const staleMarkers: ObjectInfo[] = [];
@@ -154,6 +156,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             continue;
           }
           const k = keysOf(hash);
+          k.listed++;
           if (kind === 'content') k.content = o;
           else if (kind === 'latest') k.latest = o;
           else if (kind === 'record') k.records.set(version!, o);
@@ -171,8 +174,6 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       await mapLimit(hashes, concurrency, async (hash) => {
         await checkpoint();
         const k = byHash.get(hash)!;
-        // Its keys as listed (a repair may add a record to k below).
-        const keys = (k.content ? 1 : 0) + (k.latest ? 1 : 0) + k.records.size + k.entries.size + k.temporal.size;
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
         let wrongSize = false;
@@ -281,7 +282,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const key = layout.record(ns, hash, version);
           await repair('corrupt', key, ({ quarantined = [] }) => `removed v${version} (${quarantined.length ? `moved to ${quarantined.join(', ')}` : 'its record was gone already'})`, () => cache.delete(ns, { hash, version }, { quarantine: true }));
         }
-        tick('checking', keys);
+        tick('checking', k.listed);
       });
 
       for (const marker of staleMarkers) {

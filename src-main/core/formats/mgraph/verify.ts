@@ -138,7 +138,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const countedData = new Set<string>();
       /** The by-id ref and its files not counted yet, checked. */
       const entryChecked = (ref: IdRef) => {
-        const mine = ref.all_paths.data.filter((key) => dataKeys.has(key) && !countedData.has(key));
+        const mine = [...new Set(ref.all_paths.data)].filter((key) => dataKeys.has(key) && !countedData.has(key));
         for (const key of mine) countedData.add(key);
         tick('checking', 1 + mine.length);
       };
