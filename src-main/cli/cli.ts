@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
-import { CHECKED_WHOLE_BYTES, collect, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
+import { CHECKED_WHOLE_BYTES, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
@@ -398,9 +398,7 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     const { record, content } = await ctx.format.retrieve(ctx.ns, lookup);
     await refuseExpired(ctx, record, content);
     noteEncoding(ctx, record);
-    // Small content is checked whole first, so a pipe never gets bad bytes before the error.
-    const whole = !record.content_encoding && record.size <= CHECKED_WHOLE_BYTES ? [await collect(content)] : content;
-    await pipeline(whole, ctx.io.stdout, { end: false });
+    await pipeline(heldWhileSmall(content, CHECKED_WHOLE_BYTES), ctx.io.stdout, { end: false });
     return EXIT.ok;
   }
   const force = ctx.values.force === true;
@@ -437,6 +435,28 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     }
     return EXIT.ok;
   });
+}
+
+/**
+ * Content held back until it ends, so a corrupt one (checked as it ends) fails before a pipe gets
+ * a byte of it; past `limit` bytes, what was held and the rest go on as they come.
+ */
+async function* heldWhileSmall(content: AsyncIterable<Uint8Array>, limit: number): AsyncIterable<Uint8Array> {
+  let held: Uint8Array[] | null = [];
+  let size = 0;
+  for await (const chunk of content) {
+    if (!held) {
+      yield chunk;
+      continue;
+    }
+    held.push(chunk);
+    size += chunk.byteLength;
+    if (size > limit) {
+      yield* held;
+      held = null;
+    }
+  }
+  if (held) yield* held;
 }
 
 function noteEncoding(ctx: Ctx, record: FormatRecord): void {
