@@ -76,7 +76,11 @@ const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
  */
 const SOCKET_IDLE_MS = 60_000;
 /** How long opening a store may take before it counts as unreachable (the app's connect, a bucket's probe): 20 s, or `$CACHE_ADMIN_CONNECT_TIMEOUT_MS`. */
-export const connectTimeoutMs = (): number => Number(process.env.CACHE_ADMIN_CONNECT_TIMEOUT_MS) || 20_000;
+export function connectTimeoutMs(): number {
+  const ms = Number(process.env.CACHE_ADMIN_CONNECT_TIMEOUT_MS);
+  // A value that is no number of milliseconds (negative, Infinity, text) leaves the default.
+  return Number.isSafeInteger(ms) && ms > 0 ? ms : 20_000;
+}
 const DEFAULT_QUEUE_SIZE = 4;
 /** The open's probe writes here: in the app's own folder, which no layout takes for a namespace. */
 const PROBE_PREFIX = '_cache-admin.d/probe/';
