@@ -423,6 +423,33 @@ it('a policy writer slow after its write keeps the change another writer made on
   expect((await other.getPolicy()).policy.namespaces.x).toEqual({ ttl_seconds: 120 });
 });
 
+it("a prune that stops part-way counts the plan's versions apart from those an interrupted prune had left (it said 5 of 1)", async () => {
+  const time = clock();
+  const storage = new MemoryStorage();
+  let failing = '';
+  class FailsOneHash extends CountingStorage {
+    override async delete(key: string) {
+      if (failing && key.includes(failing)) throw new CacheError('storage_unreachable', 'cannot delete: bucket b is unreachable (ECONNRESET)');
+      return super.delete(key);
+    }
+  }
+  const format = new NativeFormat(new CacheService(new FailsOneHash(storage), { now: time.now }));
+  const retention = new Retention(format, { now: time.now });
+  for (let i = 0; i < 5; i++) await format.store('docs', { source: bytes(`left ${i}`) });
+  time.set(T0 + HOUR);
+  const killed = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 60 });
+  await storage.put(`${ADMIN_PREFIX}prune/docs/killed.json`, new TextEncoder().encode(JSON.stringify({ namespace: 'docs', versions: killed.versions })));
+  const twice = await format.store('docs', { source: bytes('twice') });
+  await format.store('docs', { source: bytes('twice') });
+  const plan = await retention.planPrune({ namespace: 'docs', keepVersions: 1 });
+  expect(plan.versions.map((v) => v.cache_id)).toEqual([twice.cache_id]);
+  failing = twice.hash;
+  await expect(retention.prune(plan)).rejects.toMatchObject({
+    code: 'storage_unreachable',
+    message: 'cannot delete: bucket b is unreachable (ECONNRESET); the prune stopped after 0 of 1 versions (and finished 5 an interrupted prune had left): prune again to finish',
+  });
+});
+
 describe('native: a version whose record is lost (an index entry with no record beside it)', () => {
   async function twoVersionsNewestLost() {
     const time = clock();

@@ -208,7 +208,9 @@ export class Retention {
       },
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
     };
-    const sofar = () => `${summary.pruned.toLocaleString('en-US')} of ${plan.versions.length.toLocaleString('en-US')} versions`;
+    const count = (n: number) => n.toLocaleString('en-US');
+    // The plan's versions dealt with; those an interrupted prune had left are said apart (never more than the plan's total).
+    const sofar = () => `${count(done)} of ${count(plan.versions.length)} versions${summary.resumed ? ` (and finished ${count(summary.resumed)} an interrupted prune had left)` : ''}`;
     try {
       for (const namespace of plan.namespaces) {
         const mine = plan.versions.filter((v) => v.namespace === namespace);
