@@ -8,7 +8,7 @@ import { appDataDir, defaultStoreDir } from '../core/open-store';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
 import { storeWorkerBeside } from '../cli/store-files';
 import { EXIT, exitCodeOf } from '../cli/exit-codes';
-import { isCacheError } from '../../src-shared/errors';
+import { CacheError, isCacheError } from '../../src-shared/errors';
 import { createDispatcher } from '../ipc/dispatch';
 import { AppSession } from '../ipc/session';
 import { ProfileStore } from '../profiles/profiles';
@@ -26,9 +26,9 @@ async function main(): Promise<void> {
     return;
   }
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CacheError('invalid_input', `--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
   // Saved profiles carry their own format: --format applies to the store given here.
-  if (values.format !== undefined && !storeChosen(values)) throw new Error(`--format needs --store, --memory or --s3-bucket (a saved profile has its own format)\n${USAGE}`);
+  if (values.format !== undefined && !storeChosen(values)) throw new CacheError('invalid_input', `--format needs --store, --memory or --s3-bucket (a saved profile has its own format)\n${USAGE}`);
   const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir());
   const session = new AppSession({
     profiles,
@@ -51,8 +51,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err: Error) => {
+main().catch((err: NodeJS.ErrnoException) => {
   console.error(`cache-admin web: ${err.message}`);
-  // As the CLI exits for the same store: 2 for bad input (an unknown option too), 3 for a store that cannot be opened.
-  process.exit(isCacheError(err) ? exitCodeOf(err) : EXIT.usage);
+  // As the CLI exits: 2 for bad input (an unknown option too), 3 for a store that cannot be opened or any other failure.
+  const badOption = typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS_');
+  process.exit(isCacheError(err) ? exitCodeOf(err) : badOption ? EXIT.usage : EXIT.failure);
 });

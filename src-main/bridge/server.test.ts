@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { connect } from 'node:net';
+import { createServer, request } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -423,14 +423,28 @@ describe('loopback bridge', () => {
     }
   });
 
-  it('`npm run web` on a store it cannot open exits as the CLI does: 3 (it was 2, which says bad input)', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', '--s3-bucket', 'cache-admin', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style', '--port', '0'], {
+  /** `npm run web` with these arguments, run to its end: its exit code and what it said on stderr. */
+  async function webEnds(args: string[]): Promise<[number | null, string]> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', ...args], {
       cwd: REPO_ROOT,
       env: { ...process.env, XDG_CONFIG_HOME: dir, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret' },
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    expect([code, stderr]).toEqual([3, 'cache-admin web: cannot open the store: bucket cache-admin at http://127.0.0.1:9 is unreachable (ECONNREFUSED)\n']);
+    return [code, stderr];
+  }
+
+  it('`npm run web` ends with the CLI\'s exit codes: 3 for a store it cannot open or a port taken (it was 2, which says bad input), 2 for bad input', async () => {
+    expect(await webEnds(['--s3-bucket', 'cache-admin', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style', '--port', '0'])).toEqual([3, 'cache-admin web: cannot open the store: bucket cache-admin at http://127.0.0.1:9 is unreachable (ECONNREFUSED)\n']);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      expect(await webEnds(['--memory', '--port', String(port)])).toEqual([3, `cache-admin web: port ${port} is in use: pass --port N (0 picks a free one)\n`]);
+    } finally {
+      taken.close();
+    }
+    expect((await webEnds(['--memory', '--port', '99999']))[0]).toBe(2);
   });
 });
