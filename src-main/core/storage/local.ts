@@ -467,7 +467,7 @@ const TEMP_PREFIX = `${TEMP_MARK}${PID}-${randomBytes(6).toString('hex')}-`;
 let tempCount = 0;
 
 /** How long a staging file of a process that is gone must have been left alone before it is removed. */
-export const ABANDONED_STAGING_MS = 10 * 60_000;
+export const ABANDONED_STAGING_MS = 60 * 60_000;
 
 function tempName(): string {
   return `${TEMP_PREFIX}${(tempCount++).toString(36)}`;
