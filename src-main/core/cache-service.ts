@@ -10,7 +10,7 @@ import { detectContentType } from './content-type';
 import { checkedContent, corruptContent } from './formats/checked-content';
 import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
 import { KeyedLock, mapLimit } from './keyed-lock';
-import { KeyLayout } from './layout';
+import { KeyLayout, padVersion } from './layout';
 import type { ContentSource, ListOptions, ListPage, ObjectInfo, StagedContent, StorageBackend } from './storage/types';
 import { readTokenFile } from './token-file';
 import { CHECKED_CONTENT_BYTES } from './storage/held-content';
@@ -366,6 +366,10 @@ export class CacheService {
       }
     }
     const what = lookup.sha256 ?? (lookup.version === undefined ? lookup.hash : makeCacheId(lookup.hash, lookup.version));
+    if (!record && lookup.version !== undefined && (await this.storage.list(`${this.layout.versionsPrefix(ns, lookup.hash)}${padVersion(lookup.version)}~`, { limit: 1 })).objects.length > 0) {
+      // Listed among the versions (a record is written before its index entry and deleted after it): its record was lost.
+      throw new CacheError('not_found', `${what}'s record is missing, though its versions index lists it (lost, or removed by hand); verify with repair restores it from the index entry when that holds a good copy, or delete the version`);
+    }
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       // A version that is not there of an entry that is: say which versions it has.
       const latest = !record && lookup.version !== undefined ? (await this.tryReadRecord(this.layout.latest(ns, lookup.hash)))?.record : null;

@@ -55,6 +55,21 @@ describe('verify', () => {
     expect(report.checked).toBeGreaterThan(20 * 4);
   });
 
+  it('a version its index lists whose record is lost is said to be so when opened (it said "not in namespace"), and can be deleted', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('twice'));
+    await cache.store('ns', bytes('twice'));
+    await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 2));
+    expect((await cache.versions('ns', stored.hash)).map((v) => v.version)).toEqual([1, 2]);
+    await expect(cache.record('ns', { hash: stored.hash, version: 2 })).rejects.toMatchObject({
+      code: 'not_found',
+      message: `${stored.hash}-v2's record is missing, though its versions index lists it (lost, or removed by hand); verify with repair restores it from the index entry when that holds a good copy, or delete the version`,
+    });
+    await expect(cache.record('ns', { hash: stored.hash, version: 3 })).rejects.toMatchObject({ code: 'not_found' });
+    await cache.delete('ns', { hash: stored.hash, version: 2 });
+    expect((await cache.versions('ns', stored.hash)).map((v) => v.version)).toEqual([1]);
+  });
+
   it('counts a second index entry of one version (an old cut name beside the new one) among the keys checked', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('named twice'));
