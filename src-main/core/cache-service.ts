@@ -588,7 +588,9 @@ export class CacheService {
     // Listed afresh after the marker was taken: the deleter's half of the handshake in docs/storage-layout.md.
     const left = await this.recordVersions(ns, hash);
     const result = (contentRemoved: boolean) => ({ deleted, contentRemoved, ...(quarantine && { quarantined }) });
-    if (left.length === 0 && (await this.hasIndexEntries(ns, hash))) {
+    // From the listing taken under the marker: a store adding a version meanwhile writes its record first, which `left` sees.
+    const entriesLeft = [...listed.versions].some(([n, v]) => !versions.includes(n) && v.entries.some((key) => this.layout.parseVersionEntry(hash, key) !== null));
+    if (left.length === 0 && entriesLeft) {
       // Another version's record is lost and its index entry left (a copy of the record, which verify
       // --repair restores): its bytes stay for it. Latest can name no record now.
       await this.storage.delete(this.layout.latest(ns, hash));
@@ -608,15 +610,6 @@ export class CacheService {
     }
     await this.storage.delete(this.layout.latest(ns, hash)); // only damaged records are left: verify reports them
     return result(false);
-  }
-
-  /** Whether any version index entry of the hash is left (a key someone else put beside them is none). */
-  private async hasIndexEntries(ns: Namespace, hash: CacheHash): Promise<boolean> {
-    let found = false;
-    await this.forEachPage(this.layout.versionsPrefix(ns, hash), (page) => {
-      found ||= page.objects.some((o) => this.layout.parseVersionEntry(hash, o.key) !== null);
-    });
-    return found;
   }
 
   /** Version numbers that have a record, ascending: one LIST per 1,000 versions. */

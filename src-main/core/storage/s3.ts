@@ -55,11 +55,6 @@ export interface S3Config {
   maxAttempts?: number;
   /** A request whose connection carries no byte this long fails (and is retried); default SOCKET_IDLE_MS. */
   idleTimeoutMs?: number;
-  /**
-   * How long opening (its probe of the bucket, retries included) may take before the bucket counts
-   * as unreachable: default connectTimeoutMs().
-   */
-  openTimeoutMs?: number;
   partSize?: number;
   queueSize?: number;
 }
@@ -187,7 +182,8 @@ export class S3Storage implements StorageBackend {
     const key = `${this.prefix}${PROBE_PREFIX}${Date.now()}-${randomBytes(6).toString('hex')}`;
     const Bucket = this.config.bucket;
     // A server that takes connections and never answers would hold each attempt for the idle timeout (5 x 60 s).
-    const limitMs = this.config.openTimeoutMs ?? connectTimeoutMs();
+    // Opening (the probe, retries included) takes at most the connect limit.
+    const limitMs = connectTimeoutMs();
     const abortSignal = AbortSignal.timeout(limitMs);
     const send: S3Client['send'] = (command: Parameters<S3Client['send']>[0]) => this.client.send(command, { abortSignal });
     const put = (conditional: boolean) => send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe', IfNoneMatch: conditional ? '*' : undefined }));
