@@ -14,7 +14,7 @@ test('a big drop the store refuses part-way shows why, and the store stays usabl
     await page.goto(bridge.url);
     await dropFiles(page, '[aria-label="Drop files to store"]', [big]);
     const row = page.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first();
-    await expect(row).toContainText('too_large', { timeout: 30_000 });
+    await expect(row).toContainText('Too large: ', { timeout: 30_000 });
     await expect(row).not.toContainText('not reachable');
     await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
   } finally {

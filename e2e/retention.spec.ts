@@ -48,7 +48,7 @@ test('set a TTL, see expired badges, preview the prune, prune with confirmation,
   // A bad AGE is refused by main with its typed error; nothing changes.
   await panel.getByLabel('TTL').fill('12');
   await panel.getByRole('button', { name: 'Save policy' }).click();
-  await expect(panel.getByRole('alert')).toContainText('invalid_input');
+  await expect(panel.getByRole('alert')).toContainText('Invalid input: ');
   await expect(panel.getByTestId('store-ttl')).toHaveText('keep forever');
 
   await panel.getByLabel('Store-wide').check();

@@ -77,7 +77,7 @@ describe('Retention panel', () => {
     await act(() => store.getState().loadRetention());
     fireEvent.change(screen.getByLabelText('TTL'), { target: { value: '12' } });
     fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('invalid_input "12" is not an age'));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Invalid input: "12" is not an age'));
     expect(calls.find((c) => c.method === 'setPolicy')?.input).toEqual({ namespace: 'default', ttl: '12', keepVersions: undefined });
     expect((screen.getByLabelText('TTL') as HTMLInputElement).value).toBe('12');
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();

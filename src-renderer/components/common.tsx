@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { ErrorInfo } from '../../src-shared/errors';
+import { ERROR_TITLES } from '../lib/format';
 import { useApp } from '../state/context';
 
 /** Why a control that would write is off (the connection bar says it too). */
@@ -21,8 +22,11 @@ export function ErrorLine({ error }: { error: ErrorInfo }) {
     );
   }
   return (
-    <p className="error" role="alert">
-      <span className="code">{error.code}</span> {error.message}
+    <p className="error" role="alert" data-code={error.code}>
+      <span className="code" title={`Error code: ${error.code}`}>
+        {ERROR_TITLES[error.code] ?? error.code}:
+      </span>{' '}
+      {error.message}
     </p>
   );
 }

@@ -113,7 +113,10 @@ describe('Entry and versions', () => {
     act(() => store.setState({ entry: { status: 'error', error: { code: 'not_found', message: 'b94d27b9934d3e08 is not in namespace default' } } }));
     expect(screen.getByRole('alert').textContent).toBe('Nothing found: b94d27b9934d3e08 is not in namespace default.');
     act(() => store.setState({ entry: { status: 'error', error: { code: 'access_denied', message: 'no permission' } } }));
-    expect(screen.getByRole('alert').textContent).toContain('access_denied');
+    // The line leads with what the code means in words; the code stays on it for scripts and support.
+    expect(screen.getByRole('alert').textContent).toBe('Access denied: no permission');
+    expect(screen.getByRole('alert').dataset.code).toBe('access_denied');
+    expect(screen.getByTitle('Error code: access_denied')).toBeTruthy();
   });
 
   it('shows every fact, the keys and a pretty JSON preview; marks an older version', () => {
@@ -340,7 +343,7 @@ describe('Verify', () => {
     expect((screen.getByRole('button', { name: 'Verify' }) as HTMLButtonElement).disabled).toBe(true);
     fireEvent.change(screen.getByLabelText('Sample size'), { target: { value: '' } });
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
-    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('storage_unreachable the store did not answer'));
+    await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('Store unreachable: the store did not answer'));
   });
 });
 

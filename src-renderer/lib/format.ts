@@ -1,3 +1,29 @@
+import type { ErrorCode } from '../../src-shared/errors';
+
+/** What each error code means, as an error line's lead (the code itself stays on the line for scripts and support). */
+export const ERROR_TITLES: Record<ErrorCode, string> = {
+  invalid_hash: 'Not a cache hash',
+  invalid_cache_id: 'Not a cache id',
+  invalid_namespace: 'Not a namespace name',
+  invalid_key: 'Not a usable name',
+  invalid_input: 'Invalid input',
+  invalid_json: 'Not valid JSON',
+  too_large: 'Too large',
+  not_found: 'Not found',
+  expired: 'Expired',
+  corrupt: 'Damaged',
+  cancelled: 'Cancelled',
+  conflict: 'Conflict',
+  access_denied: 'Access denied',
+  no_space: 'Out of space',
+  io_error: 'Read or write failed',
+  no_such_bucket: 'No such bucket',
+  storage_unreachable: 'Store unreachable',
+  throttled: 'The store asked to slow down',
+  unauthorized: 'Not allowed',
+  internal: 'Unexpected failure',
+};
+
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
 export function formatBytes(n: number): string {
