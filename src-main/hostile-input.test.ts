@@ -418,4 +418,21 @@ describe('hostile files and paths', () => {
     expect(lstatSync(contentFile).isFile()).toBe(true);
     expect((await cli(['--store', linked, 'get', result.hash])).stdout).toBe('public');
   });
+
+  it('a pipe in place of content: verify says what is there (it said the file did not exist) and never blocks on it', async () => {
+    const store = path.join(work, 'piped-store');
+    writeFileSync(path.join(work, 'piped.txt'), 'piped');
+    const result = JSON.parse((await cli(['--store', store, '--json', 'store', path.join(work, 'piped.txt')])).stdout);
+    const contentKey = `default/objects/${result.hash.slice(0, 2)}/${result.hash.slice(2, 4)}/${result.hash}`;
+    rmSync(path.join(store, contentKey));
+    execFileSync('mkfifo', [path.join(store, contentKey)]);
+    const verify = await cli(['--store', store, 'verify']);
+    expect(verify.code).toBe(1);
+    expect(verify.stdout).toContain(`missing_content default/objects/${result.hash.slice(0, 2)}/${result.hash.slice(2, 4)}/${result.hash}.v00000001.json  v1 points at ${contentKey}, which is missing`);
+    expect(verify.stdout).toContain(`${contentKey}  not a regular file (a pipe, socket or device)`);
+    expect(verify.stdout).not.toContain('does not exist');
+    // A repair leaves it where it is: only temp files are ever removed.
+    await cli(['--store', store, 'verify', '--repair']);
+    expect(lstatSync(path.join(store, contentKey)).isFIFO()).toBe(true);
+  });
 });

@@ -199,7 +199,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           }
           const { record } = decoded;
           records.set(version, record);
-          if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which does not exist`);
+          if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which is missing`);
           else if (k.content.size !== record.size && !wrongSize) {
             wrongSize = true;
             // Which is wrong, the bytes or the record? Content that hashes to what the record says is right.
@@ -326,6 +326,7 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
 
 const UNLISTED = {
   link: 'a link inside the store: stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)',
+  special: 'not a regular file (a pipe, socket or device): no listing shows it and nothing reads it, so content meant to be there is missing (move it out of the store)',
   name: 'a name no key can have (characters outside keys, or not UTF-8): no listing shows it, so nothing counts, reads or prunes it (move it out of the store)',
 };
 

@@ -61,6 +61,8 @@ const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW 
 /** A pipe, socket or device at a key's name: no copy of anything, so nothing there (as a link or a folder). */
 const notAFile = (file: string) => Object.assign(new Error(`${file} is not a file`), { code: 'EFTYPE' });
 /** What a read at a key's name may find instead of a file: each counts as nothing there. */
+const UNLISTED_WHAT = { link: 'a link', name: 'named as no key can be', special: 'not a regular file' } as const;
+
 const NOTHING_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EFTYPE'];
 
 /**
@@ -1177,12 +1179,13 @@ export class LocalFolderStorage implements StorageBackend {
 
   /**
    * Temp files anywhere under the root (those of a live process are still being written), and what
-   * listings never show: links, and files or folders named as no key can be (not their insides).
+   * listings never show: links, pipes, sockets and devices, and files or folders named as no key can
+   * be (not their insides).
    */
   async leftovers(): Promise<Leftover[]> {
     await this.checkRoot();
     const found: Leftover[] = [];
-    const unlisted = async (full: string, why: 'link' | 'name') => {
+    const unlisted = async (full: string, why: NonNullable<Leftover['unlisted']>) => {
       const st = await fs.lstat(full).catch(() => null);
       // A name that is not UTF-8 reaches us with U+FFFD in it, which names no file: reported all the same.
       found.push({ id: path.relative(this.root, full).split(path.sep).join('/'), modified: (st?.mtime ?? new Date(0)).toISOString(), inFlight: false, unlisted: why });
@@ -1194,6 +1197,7 @@ export class LocalFolderStorage implements StorageBackend {
         if (e.isSymbolicLink()) await unlisted(full, 'link');
         else if (isStrayName(e.name)) await unlisted(full, 'name');
         else if (e.isDirectory()) await walk(full);
+        else if (!e.isFile()) await unlisted(full, 'special');
         else if (e.name.startsWith(TEMP_MARK)) {
           const st = await fs.stat(full).catch(() => null);
           if (!st) continue;
@@ -1207,7 +1211,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async removeLeftover(leftover: Leftover): Promise<void> {
-    if (leftover.unlisted) throw new CacheError('invalid_key', `${leftover.id} is ${leftover.unlisted === 'link' ? 'a link' : 'named as no key can be'}, not a temp file: it is never removed`);
+    if (leftover.unlisted) throw new CacheError('invalid_key', `${leftover.id} is ${UNLISTED_WHAT[leftover.unlisted]}, not a temp file: it is never removed`);
     const name = path.basename(leftover.id);
     const full = path.resolve(this.root, leftover.id);
     // Only temp files, only under the root.

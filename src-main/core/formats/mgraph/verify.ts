@@ -177,7 +177,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           if (dataKeys.has(key) || elsewhere.includes(key)) continue;
           // A store in flight may write its files after the listing passed data/ and its by-id ref before it reached refs/.
           if (fresh(ref.timestamp) && (await storage.exists(key))) continue;
-          report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it does not exist`);
+          report('missing_content', key, hash, `${cacheId} (${ref.strategy}) lists it, and it is missing`);
         }
         if (sampled && !sampled.has(cacheId)) return entryChecked(ref);
         /** The sidecars read here, parsed (null: not JSON): the re-hash reads how the service hashed from them. */
