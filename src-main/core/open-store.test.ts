@@ -10,6 +10,15 @@ afterAll(async () => {
   await Promise.all(made.map((d) => fs.rm(d, { recursive: true, force: true })));
 });
 
+/** A fresh folder (removed after the tests) holding hello.txt, the file each test stores. */
+async function rootWithFile(name: string): Promise<{ root: string; file: string }> {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), `cache-admin-${name}-`));
+  made.push(root);
+  const file = path.join(root, 'hello.txt');
+  await fs.writeFile(file, 'hello world');
+  return { root, file };
+}
+
 it("the default store starts on a fresh machine: the app's data folder is made with it, any other store folder only inside one that exists", async () => {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-fresh-'));
   made.push(home);
@@ -26,10 +35,7 @@ it("the default store starts on a fresh machine: the app's data folder is made w
 });
 
 it("a namespace's own folder is refused as a store (native and the service's layout): a drop there would file keys inside that namespace", async () => {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-nested-'));
-  made.push(root);
-  const file = path.join(root, 'hello.txt');
-  await fs.writeFile(file, 'hello world');
+  const { root, file } = await rootWithFile('nested');
   const store = path.join(root, 'store');
   expect(await bundledCli(['--store', store, 'store', file])).toMatchObject({ code: 0 });
   const before = await fs.readdir(path.join(store, 'default'), { recursive: true });
@@ -48,11 +54,36 @@ it("a namespace's own folder is refused as a store (native and the service's lay
   expect(await bundledCli(['--store', objectsNs, '--ns', 'objects', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('-v2') });
 });
 
+it("a folder inside a namespace's layout folders is refused too, naming the store: it wrote a whole second store inside the namespace", async () => {
+  const { root, file } = await rootWithFile('below');
+  const store = path.join(root, 'store');
+  expect(await bundledCli(['--store', store, '--ns', 'alpha', 'store', file])).toMatchObject({ code: 0 });
+  await fs.cp(path.join(import.meta.dirname, '../../test-fixtures/mgraph/store'), path.join(root, 'service'), { recursive: true });
+  const listing = () => fs.readdir(root, { recursive: true }).then((names) => names.sort());
+  const before = await listing();
+  for (const [inside, namespace, storeAt] of [
+    ['store/alpha/objects', 'alpha', store],
+    ['store/alpha/objects/b9/4d', 'alpha', store],
+    ['store/alpha/temporal', 'alpha', store],
+    ['store/alpha/objects/new-folder', 'alpha', store],
+    ['service/TeamA/data/direct', 'TeamA', path.join(root, 'service')],
+  ]) {
+    const folder = path.join(root, inside!);
+    expect(await bundledCli(['--store', folder, 'store', file])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining(`cannot use ${folder} as a store folder: it is ${path.relative(storeAt!, folder)} in the store at ${storeAt}, a folder of its namespace "${namespace}"; open that store instead`),
+    });
+  }
+  expect(await listing()).toEqual(before);
+  // A folder beside a look-alike's objects/ (a bare git repository) is no namespace's: a store opens there.
+  const repo = path.join(root, 'repo.git');
+  await fs.mkdir(path.join(repo, 'objects', 'ab'), { recursive: true });
+  await fs.mkdir(path.join(repo, 'cache'));
+  expect(await bundledCli(['--store', path.join(repo, 'cache'), 'store', file])).toMatchObject({ code: 0 });
+});
+
 it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-above-'));
-  made.push(root);
-  const file = path.join(root, 'hello.txt');
-  await fs.writeFile(file, 'hello world');
+  const { root, file } = await rootWithFile('above');
   expect(await bundledCli(['--store', path.join(root, 'mine'), '--ns', 'docs', 'store', file])).toMatchObject({ code: 0 });
   await fs.cp(path.join(import.meta.dirname, '../../test-fixtures/mgraph/store'), path.join(root, 'service'), { recursive: true });
   const listing = () => fs.readdir(root, { recursive: true }).then((names) => names.sort());
@@ -74,10 +105,7 @@ it('the folder above a store (native or the service\'s) is refused, naming the s
 });
 
 it("a forced layout never starts a second layout in a store that holds only the other one; it picks among the layouts a store holds, and sets an empty store's", async () => {
-  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-forced-'));
-  made.push(root);
-  const file = path.join(root, 'hello.txt');
-  await fs.writeFile(file, 'hello world');
+  const { root, file } = await rootWithFile('forced');
   const listing = (dir: string) => fs.readdir(dir, { recursive: true }).then((names) => names.sort());
   for (const [layout, other, marker] of [
     ['native', 'mgraph', 'docs/objects/, docs/temporal/'],

@@ -1240,12 +1240,34 @@ async function checkStoreRoot(root: string): Promise<void> {
     if (st || path.dirname(existing) === existing) break;
     existing = path.dirname(existing);
   }
-  if (existing === root && (await isNamespaceFolder(root))) {
+  const namespace = await namespaceFolderAtOrAbove(existing);
+  if (namespace === root) {
     throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
+  }
+  if (namespace) {
+    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
   }
   if (process.platform !== 'linux') return;
   const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
   if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
+}
+
+/** How far below its namespace folder a layout's folders go: `objects/ab/cd`, `temporal/YYYY/MM/DD/HH`, the service's `data/temporal-versioned/versions/vN`. */
+const LAYOUT_DEPTH = 5;
+/** The folders a namespace's folder holds in either layout. */
+const LAYOUT_FOLDERS = new Set(['objects', 'temporal', 'refs', 'data']);
+
+/**
+ * `dir`, or the folder above it (up to LAYOUT_DEPTH levels) whose layout folder `dir` lies in, that
+ * is a namespace's folder in a store; null if none is. A folder beside the layout's (a store kept
+ * in a bare git repository, whose `objects/` looks like shards) is no part of it.
+ */
+async function namespaceFolderAtOrAbove(dir: string): Promise<string | null> {
+  if (await isNamespaceFolder(dir)) return dir;
+  for (let below = dir, at = path.dirname(dir), level = 1; level <= LAYOUT_DEPTH && at !== below; below = at, at = path.dirname(at), level++) {
+    if (LAYOUT_FOLDERS.has(path.basename(below)) && (await isNamespaceFolder(at))) return at;
+  }
+  return null;
 }
 
 /**
