@@ -232,7 +232,7 @@ describe('cli', () => {
   it('a command reading a --store folder that does not exist says so and creates nothing (a typo read as an empty store: verify said "no problems")', async () => {
     const here = await fs.mkdtemp(path.join(work, 'typo-'));
     const missing = path.join(here, 'no-such-store');
-    for (const command of [['verify'], ['ls'], ['namespaces'], ['stats'], ['get', 'b94d27b9934d3e08'], ['prune', '--dry-run']]) {
+    for (const command of [['verify'], ['ls'], ['namespaces'], ['stats'], ['get', 'b94d27b9934d3e08'], ['prune', '--dry-run'], ['capabilities'], ['policy', 'get']]) {
       const run = await cli(['--store', missing, ...command]);
       expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `cache-admin: not_found: no store at ${missing}: no such folder (a store's folder is made by its first store)\n`]);
     }
@@ -431,6 +431,15 @@ describe('an option the command does not take', () => {
     expect(await cli(['--store', own, '--ns', 'default', '--json', '--format', 'native', 'versions', stored.hash])).toMatchObject({ code: 0 });
   });
 
+  it('ls --ns takes a key it printed back as a prefix (it looked for NS/NS/… and found nothing)', async () => {
+    const own = path.join(work, 'ls-store');
+    const stored = JSON.parse((await cli(['--store', own, '--ns', 'alpha', '--json', 'store', path.join(work, 'hello.txt')])).stdout);
+    const shard = `alpha/objects/${stored.hash.slice(0, 2)}/${stored.hash.slice(2, 4)}/`;
+    const listed = (await cli(['--store', own, '--ns', 'alpha', 'ls', shard])).stdout;
+    expect(listed).toContain(`${shard}${stored.hash}\t`);
+    expect((await cli(['--store', own, '--ns', 'alpha', 'ls', shard.slice('alpha/'.length)])).stdout).toBe(listed);
+  });
+
   it('a name that is no command (even one every JavaScript object has) is an unknown command', async () => {
     expect(await cli(['toString'])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "toString"') });
   });
@@ -445,6 +454,10 @@ describe('a namespace that holds nothing', () => {
     expect((await cli(['--store', own, '--ns', 'reportz', 'prune', '--older-than', '1d', '--dry-run'])).stderr).toContain('note: namespace reportz holds nothing');
     expect(await cli(['--store', own, '--ns', 'reports', 'verify'])).toMatchObject({ code: 0, stderr: '' });
     expect((await cli(['--store', own, '--ns', 'reports', 'stats'])).stderr).toBe('');
+    // stats without --ns reads the default namespace, which this store lacks: all zeros said so, not silently.
+    expect(await cli(['--store', own, 'stats'])).toMatchObject({ code: 0, stdout: expect.stringContaining('entries   0'), stderr: 'cache-admin: note: namespace default holds nothing in this store (its namespaces: reports)\n' });
+    // A store that holds no namespace yet needs no note.
+    expect(await cli(['--store', await fs.mkdtemp(path.join(work, 'empty-store-')), 'stats'])).toMatchObject({ code: 0, stderr: '' });
     // A rule set up before a namespace's first entry is no typo.
     expect(await cli(['--store', own, '--ns', 'newteam', 'policy', 'set', '--ttl', '1d'])).toMatchObject({ code: 0, stderr: '' });
   });

@@ -57,7 +57,8 @@ commands:
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
-                                             storage keys from the store's root (with --ns: under that namespace)
+                                             storage keys from the store's root (with --ns: under that namespace,
+                                             the prefix taken from there unless it starts with the namespace)
   delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}`;
@@ -128,9 +129,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
-      if (READS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
+      if (READS_A_STORE.has(command) || (command === 'policy' && !changesStore)) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
-      if (values.ns !== undefined && NAMESPACE_WIDE.has(command)) await noteEmptyNamespace(ctx);
+      // stats without --ns reads the default namespace, which a store of other namespaces may lack.
+      if (NAMESPACE_WIDE.has(command) && (values.ns !== undefined || command === 'stats')) await noteEmptyNamespace(ctx, values.ns === undefined);
       try {
         const code = await handler(ctx);
         await new Promise((resolve) => io.stdout.write('', resolve)); // its last line written, or failed
@@ -565,8 +567,10 @@ async function cmdStats(ctx: Ctx): Promise<number> {
 
 async function cmdLs(ctx: Ctx): Promise<number> {
   if (ctx.args.length > 1) throw usageError('ls takes at most one prefix');
-  // Both layouts keep a namespace under its own top-level folder.
-  const prefix = `${ctx.values.ns === undefined ? '' : `${ctx.ns}/`}${ctx.args[0] ?? ''}`;
+  // Both layouts keep a namespace under its own top-level folder. A prefix that starts with it (a key
+  // as ls prints them, pasted back) is taken as it is: no layout keeps a folder named as its namespace.
+  const given = ctx.args[0] ?? '';
+  const prefix = ctx.values.ns === undefined || given.startsWith(`${ctx.ns}/`) ? given : `${ctx.ns}/${given}`;
   const limit = ctx.values.limit === undefined ? undefined : Number(ctx.values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError('--limit takes 1 to 1000');
   const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
@@ -608,8 +612,8 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
 
 /** Commands that look an entry up in one namespace (--ns, else the default). */
 const LOOKUPS = new Set(['get', 'info', 'versions', 'delete']);
-/** Commands that act on what a store holds: on a folder that does not exist they would report an empty store. */
-const READS_A_STORE = new Set([...LOOKUPS, 'namespaces', 'stats', 'ls', 'verify', 'prune']);
+/** Commands that read what a store holds or is: on a folder that does not exist they would report an empty store (or a layout it does not have). */
+const READS_A_STORE = new Set([...LOOKUPS, 'capabilities', 'namespaces', 'stats', 'ls', 'verify', 'prune']);
 
 /**
  * A mistyped --store (or $CACHE_ADMIN_STORE) names a folder that does not exist: said so, rather
@@ -634,13 +638,18 @@ const NAMESPACE_WIDE: ReadonlySet<string> = new Set(['verify', 'prune', 'stats',
 /** Namespaces a note names at most. */
 const NAMES_IN_NOTE = 10;
 
-/** Two listings at most (one key of the namespace, then the store's top folders); a note is no reason to fail the command. */
-async function noteEmptyNamespace(ctx: Ctx): Promise<void> {
+/**
+ * Two listings at most (one key of the namespace, then the store's top folders); a note is no
+ * reason to fail the command. `unasked`: the namespace is the default, not named by the operator, so
+ * a store that holds no namespace at all needs no note.
+ */
+async function noteEmptyNamespace(ctx: Ctx, unasked: boolean): Promise<void> {
   try {
     // Both layouts keep a namespace under its own top-level folder.
     const page = await ctx.format.listKeys(`${ctx.ns}/`, { limit: 1 });
     if (page.objects.length > 0 || page.prefixes.length > 0) return;
     const names = (await namespacesAtTop(ctx.format, NAMES_IN_NOTE + 1)).map(printable);
+    if (unasked && names.length === 0) return;
     const listed = names.length > NAMES_IN_NOTE ? `${names.slice(0, NAMES_IN_NOTE).join(', ')}, …` : names.join(', ');
     ctx.io.stderr.write(`cache-admin: note: namespace ${printable(ctx.ns)} holds nothing in this store (${names.length ? `its namespaces: ${listed}` : 'it holds no namespace'})\n`);
   } catch {
