@@ -195,11 +195,12 @@ describe('CLI storing into and deleting from a service store', () => {
     const store = await fixtureCopy();
     const run = (args: string[]) => cli(['--store', store, '--ns', 'dups', ...args]);
     const deleted = await run(['--json', 'delete', DUPS_IDS[2]!]);
-    expect(JSON.parse(deleted.stdout)).toEqual({ deleted: [DUPS_IDS[2]], content_removed: false });
+    // Its own content file went (26 bytes); the hash keeps its other versions.
+    expect(JSON.parse(deleted.stdout)).toEqual({ namespace: 'dups', deleted: [DUPS_IDS[2]], content_removed: false, bytes_freed: 26 });
     expect(JSON.parse((await run(['--json', 'info', DUPS_HASH])).stdout)).toMatchObject({ cache_id: DUPS_IDS[1], version: 2, latest_version: 2 });
     expect((await run(['get', DUPS_IDS[2]!])).code).toBe(1);
     expect((await filesUnder(store)).filter((k) => k.includes(DUPS_IDS[2]!))).toEqual([]);
-    expect((await run(['delete', DUPS_HASH])).stdout).toBe(`deleted ${DUPS_IDS[0]}, ${DUPS_IDS[1]} (content removed)\n`);
+    expect((await run(['delete', DUPS_HASH])).stdout).toBe(`deleted ${DUPS_IDS[0]}, ${DUPS_IDS[1]} (content removed): 52 bytes freed\n`);
     expect((await run(['get', DUPS_HASH])).code).toBe(1);
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
   });
@@ -243,6 +244,7 @@ describe('CLI storing into and deleting from a service store', () => {
     expect(JSON.parse((await cli(['--store', fresh, '--json', 'capabilities'])).stdout)).toMatchObject({ format: 'mgraph' });
     expect(JSON.parse((await cli(['--store', fresh, '--json', 'namespaces'])).stdout).namespaces).toEqual([{ name: 'New_NS', entries: 1, versions: 1, bytes: stored.size }]);
     const empty = path.join(work, `empty-${copies++}`);
+    await fs.mkdir(empty);
     expect(JSON.parse((await cli(['--store', empty, '--json', 'capabilities'])).stdout)).toMatchObject({ format: 'native' });
     expect(await cli(['--store', empty, '--format', 'python', 'namespaces'])).toMatchObject({ code: 2, stderr: expect.stringContaining('--format takes native or mgraph') });
     expect(await filesUnder(empty)).toEqual([]);

@@ -591,9 +591,9 @@ async function cmdLs(ctx: Ctx): Promise<number> {
 
 async function cmdDelete(ctx: Ctx): Promise<number> {
   const result = await ctx.format.delete(ctx.ns, await lookupOf(ctx));
-  if (ctx.values.json) ctx.write(`${JSON.stringify({ deleted: result.deleted, content_removed: result.contentRemoved })}\n`);
+  if (ctx.values.json) ctx.write(`${JSON.stringify({ namespace: ctx.ns, deleted: result.deleted, content_removed: result.contentRemoved, bytes_freed: result.bytesFreed })}\n`);
   else if (result.deleted.length === 0) ctx.write('deleted content that no version used\n');
-  else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}\n`);
+  else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}${result.bytesFreed ? `: ${result.bytesFreed} bytes freed` : ''}\n`);
   return EXIT.ok;
 }
 

@@ -77,6 +77,8 @@ interface HashListing {
 export interface DeleteResult {
   deleted: CacheId[];
   contentRemoved: boolean;
+  /** Content bytes removed: the content's size when it went with the last version, else 0. */
+  bytesFreed: number;
   /** Where a quarantining delete (verify --repair) put the records and bytes it took. */
   quarantined?: string[];
 }
@@ -532,7 +534,7 @@ export class CacheService {
             throw new CacheError('conflict', `${hash} in ${ns} has content and no version yet (a store may be writing it): nothing was deleted; try again in a minute`);
           }
           const { removed, aside } = await this.removeBytes(ns, hash, inTime, options.quarantine ?? false);
-          if (removed) return { deleted: [], contentRemoved: true, ...(options.quarantine && { quarantined: aside ? [aside] : [] }) };
+          if (removed) return { deleted: [], contentRemoved: true, bytesFreed: listed.content.size, ...(options.quarantine && { quarantined: aside ? [aside] : [] }) };
         }
         if (versions.length === 0 && (version !== undefined || !listed.latest)) {
           throw new CacheError('not_found', `${version === undefined ? hash : makeCacheId(hash, version)} is not in namespace ${ns}`);
@@ -587,7 +589,7 @@ export class CacheService {
     }
     // Listed afresh after the marker was taken: the deleter's half of the handshake in docs/storage-layout.md.
     const left = await this.recordVersions(ns, hash);
-    const result = (contentRemoved: boolean) => ({ deleted, contentRemoved, ...(quarantine && { quarantined }) });
+    const result = (contentRemoved: boolean) => ({ deleted, contentRemoved, bytesFreed: contentRemoved ? (listed.content?.size ?? 0) : 0, ...(quarantine && { quarantined }) });
     // From the listing taken under the marker: a store adding a version meanwhile writes its record first, which `left` sees.
     const entriesLeft = [...listed.versions].some(([n, v]) => !versions.includes(n) && v.entries.some((key) => this.layout.parseVersionEntry(hash, key) !== null));
     if (left.length === 0 && entriesLeft) {

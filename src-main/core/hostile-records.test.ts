@@ -139,7 +139,7 @@ describe('hostile input: a damaged version record is reported, and verify goes o
   it.each(cases)('%s: delete removes the broken version and its bytes', async (_what, damage) => {
     const { cache, hash } = await storeWithDamagedRecord(damage);
     await expect(cache.record(NS, { hash, version: 1 })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringMatching(/damaged/) });
-    expect(await cache.delete(NS, { hash })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true });
+    expect(await cache.delete(NS, { hash })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true, bytesFreed: 'damaged entry'.length });
     expect((await allKeys(cache)).filter((k) => k.includes(hash))).toEqual([]);
     expect((await verifyStore(cache)).problems).toEqual([]);
   });
@@ -152,7 +152,7 @@ describe('hostile input: a damaged version record is reported, and verify goes o
     const v1 = { ...(await cache.record(NS, { hash, version: 2 })), version: 1, cache_id: `${hash}-v1`, stored_at: '2026-01-02T03:04:05.006Z' } as never;
     await cache.storage.put(cache.layout.versionEntry(v1), encodeRecord(v1));
     await cache.storage.put(cache.layout.temporal(v1), encodeRecord(v1));
-    expect(await cache.delete(NS, { hash, version: 1 })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: false });
+    expect(await cache.delete(NS, { hash, version: 1 })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: false, bytesFreed: 0 });
     expect((await verifyStore(cache)).problems).toEqual([]);
     expect((await cache.record(NS, { hash })).version).toBe(2);
   });

@@ -102,8 +102,8 @@ export interface FormatDeleteResult {
   deleted: string[];
   /** The hash has no version left. */
   contentRemoved: boolean;
-  /** Content bytes the delete removed, where the layout counts them itself (the service's: each cache id has its own files, some shared). */
-  bytesFreed?: number;
+  /** Content bytes the delete removed (native: the content, with the last version; the service's: each cache id's own files, but those another entry shares). */
+  bytesFreed: number;
 }
 
 export interface FormatKeyInfo {
