@@ -288,6 +288,22 @@ describe('verify', () => {
     expect(report.problems.some((p) => p.kind === 'missing_content')).toBe(true);
   });
 
+  it('a sample says how much content it re-hashed, so its "no problems" is not read as the whole store\'s (CLI and report)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cache-admin-sample-'));
+    try {
+      const cache = new CacheService(new LocalFolderStorage(dir));
+      for (let i = 0; i < 5; i++) await cache.store('ns', bytes(`entry ${i}`));
+      const victim = await cache.store('ns', bytes('the one that rots'));
+      writeFileSync(path.join(dir, cache.layout.content('ns' as never, victim.hash)), 'the one that ROTS');
+      expect((await verifyStore(cache, { sample: 2 })).sampled).toEqual({ rehashed: 2, of: 6 });
+      expect((await verifyStore(cache)).sampled).toBeUndefined();
+      const run = await cli(['--store', dir, 'verify', '--sample', '1']);
+      expect(run.stdout).toMatch(/(^|\n)checked 30 keys \(content re-hashed for a sample of 1 of 6 entries\): (no problems|1 problem)\n$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('can be cancelled', async () => {
     const cache = new CacheService(new MemoryStorage());
     for (let i = 0; i < 50; i++) await cache.store('ns', bytes(`x${i}`));

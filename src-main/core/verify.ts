@@ -30,6 +30,8 @@ export interface RepairAction {
 
 export interface VerifyReport {
   checked: number;
+  /** With a sample: entries whose content was re-hashed, of those that have content (the rest had every other check). */
+  sampled?: { rehashed: number; of: number };
   problems: Problem[];
   repaired?: RepairAction[];
   /** Checks that could not run (e.g. an S3 server that cannot list unfinished uploads). */
@@ -97,6 +99,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
   let listed = 0;
   let checked = 0;
+  const sample = { rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
   /** `n` more keys checked (a key outside any entry as it is listed, an entry's keys once it is checked). */
   const tick = (phase: 'listing' | 'checking', n: number) => {
@@ -168,7 +171,10 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
       } while (cursor !== undefined);
 
       const hashes = [...byHash.keys()];
-      const sampled = options.sample !== undefined ? new Set(shuffle(hashes.filter((h) => byHash.get(h)!.content)).slice(0, options.sample)) : null;
+      const withContent = hashes.filter((h) => byHash.get(h)!.content);
+      const sampled = options.sample !== undefined ? new Set(shuffle(withContent).slice(0, options.sample)) : null;
+      sample.rehashed += sampled?.size ?? 0;
+      sample.of += withContent.length;
 
       // Pass 2: each entry on its own, a few at a time.
       await mapLimit(hashes, concurrency, async (hash) => {
@@ -306,7 +312,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views, point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
-  return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
+  return { checked, ...(options.sample !== undefined && { sampled: sample }), problems, ...(options.repair ? { repaired } : {}), notes };
 }
 
 /**

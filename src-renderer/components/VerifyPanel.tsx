@@ -67,7 +67,7 @@ export function VerifyPanel() {
       {run.status === 'idle' && <Empty>Verify re-hashes content and checks every reference. Nothing is changed unless you choose repair.</Empty>}
       {running && (
         <p role="status">
-          Verifying {run.scope}: {formatCount(run.checked)} of {formatCount(run.listed)} keys checked…
+          Verifying {run.scope}: {formatCount(run.checked)} keys checked of {formatCount(run.listed)} listed so far…
         </p>
       )}
       {run.status === 'error' && run.error && <ErrorLine error={run.error} />}
@@ -81,7 +81,8 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
   return (
     <div aria-label="Verify report">
       <p className={report.problems.length ? 'error' : 'ok-text'} role="status">
-        {report.problems.length ? counted(report.problems.length, 'problem', 'problems') : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked).
+        {report.problems.length ? counted(report.problems.length, 'problem', 'problems') : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked
+        {report.sampled && `; content re-hashed for a sample of ${formatCount(report.sampled.rehashed)} of ${counted(report.sampled.of, 'entry', 'entries')}, the rest's not read`}).
       </p>
       {report.notes.map((n) => (
         <p key={n} className="muted">

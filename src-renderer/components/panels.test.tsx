@@ -300,7 +300,8 @@ describe('Verify', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Verify' }));
     const transferId = store.getState().verify.transferId!;
     act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: 1900 }));
-    expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,234 of 1,900 keys checked…');
+    // 1,900 is what the listing has found so far, not a total.
+    expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,234 keys checked of 1,900 listed so far…');
     await act(async () =>
       finish(
         ok({
@@ -318,6 +319,12 @@ describe('Verify', () => {
     expect(within(screen.getByRole('region', { name: 'orphan' })).getAllByRole('listitem')).toHaveLength(2);
     expect(within(screen.getByRole('region', { name: 'corrupt' })).getByText(/hashes to 0000000000000000/)).toBeTruthy();
     expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: false });
+  });
+
+  it('a sampled run says how much content it re-hashed: its "No problems" covers only that', () => {
+    const report = { checked: 237, sampled: { rehashed: 2, of: 39 }, notes: [], problems: [] };
+    renderWith(<VerifyPanel />, { client: fakeClient({}).client, state: { verify: { status: 'done', checked: 237, listed: 237, report, scope: 'bigfiles' } } });
+    expect(screen.getByLabelText('Verify report').textContent).toContain("No problems in bigfiles (237 keys checked; content re-hashed for a sample of 2 of 39 entries, the rest's not read).");
   });
 
   it('after a repair, says what repair does not do and what the operator can do', () => {

@@ -34,6 +34,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   let checked = 0;
   /** Copies a later entry with the same file id wrote over, passed over for an entry that has its own. */
   let sharedCopies = 0;
+  const sample = { rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
   /** `n` more keys checked: each once, a key outside the layout as it is listed, the others once what they belong to is checked. */
   const tick = (phase: 'listing' | 'checking', n: number) => {
@@ -134,6 +135,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const dataFolders: string[] = [];
       const entries = [...idRefs];
       const sampled = options.sample !== undefined ? new Set(shuffle(entries.map(([id]) => id)).slice(0, options.sample)) : null;
+      sample.rehashed += sampled?.size ?? 0;
+      sample.of += entries.length;
       /** Data keys counted as checked: a copy two entries share (a fixed file id) counts once. */
       const countedData = new Set<string>();
       /** The by-id ref and its files not counted yet, checked. */
@@ -305,7 +308,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
     );
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
-  return { checked, problems, ...(options.repair ? { repaired } : {}), notes };
+  return { checked, ...(options.sample !== undefined && { sampled: sample }), problems, ...(options.repair ? { repaired } : {}), notes };
 }
 
 /** Why one content copy does not re-hash to its cache hash, or null when it does. */
