@@ -367,7 +367,9 @@ describe('the entries browser', () => {
     client.saveEntries = async () => ok('download' as const);
     fireEvent.click(screen.getByRole('button', { name: 'Save…' }));
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Save' })));
-    expect(store.getState().notice).toBe('Downloading a tar file of the 99,999 entries picked: any expired, missing or corrupt are left out, and named in its cache-admin-summary.json');
+    expect(store.getState().notice).toBe(
+      'Downloading a tar file of the 99,999 entries picked: any expired, missing or corrupt are left out, and named in its cache-admin-summary.json; content over 16 MiB found corrupt as it is sent stops the download, which the browser then shows as failed',
+    );
   });
 
   it('a Ctrl+A selection is cleared when the list then shows another number (a drop stored one more): it never grows to rows not picked', async () => {

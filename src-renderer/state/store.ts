@@ -645,7 +645,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // The bridge streams a download: how many go into it only its summary can say, so no number is claimed.
         if (value === 'download') {
           const left = `${includeExpired ? '' : 'expired, '}missing or corrupt`;
-          return set({ notice: `Downloading a tar file of the ${counted(selectedCount(entries), 'entry', 'entries')} picked: any ${left} are left out, and named in its cache-admin-summary.json` });
+          // Content over CHECKED_WHOLE_BYTES streams unchecked into its member: found corrupt at its end, it can only cut the download.
+          return set({
+            notice: `Downloading a tar file of the ${counted(selectedCount(entries), 'entry', 'entries')} picked: any ${left} are left out, and named in its cache-admin-summary.json; content over 16 MiB found corrupt as it is sent stops the download, which the browser then shows as failed`,
+          });
         }
         set({ notice: value.folder === null ? null : bulkSummary('Saved', value, `of namespace ${entries.namespace} into ${value.folder}`) });
       },
