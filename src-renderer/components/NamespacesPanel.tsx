@@ -46,6 +46,16 @@ export function NamespacesPanel() {
     listRef.current?.querySelector<HTMLElement>(`[data-name="${target.name}"]`)?.scrollIntoView({ block: 'nearest' });
   }
 
+  /** Enter in the filter opens what it names: the namespace typed, the only one it matches, or the new one it offers. */
+  function onFilterKey(event: KeyboardEvent) {
+    if (event.key !== 'Enter') return;
+    const target = visible.find((n) => n.name === typed)?.name ?? (visible.length === 1 ? visible[0]!.name : visible.length === 0 && candidate?.refused === null ? candidate.name : null);
+    if (!target) return;
+    event.preventDefault();
+    select(target);
+    setFilter('');
+  }
+
   return (
     <Panel
       label="Namespaces"
@@ -55,7 +65,7 @@ export function NamespacesPanel() {
         </button>
       }
     >
-      <input className="filter" aria-label="Filter namespaces" placeholder="Filter" value={filter} onChange={(e) => setFilter(e.target.value)} />
+      <input className="filter" aria-label="Filter namespaces" placeholder="Filter" value={filter} onChange={(e) => setFilter(e.target.value)} onKeyDown={onFilterKey} />
       {namespaces.status === 'error' && <ErrorLine error={namespaces.error} />}
       {!data && namespaces.status !== 'error' && (
         <>
@@ -70,17 +80,6 @@ export function NamespacesPanel() {
       )}
       {listed && listed.length === 0 && <Empty>Nothing stored yet. Drop files to store them in “{selected}”.</Empty>}
       {data && data.length > 0 && visible.length === 0 && <Empty>No namespace matches “{filter}”.</Empty>}
-      {candidate &&
-        (candidate.refused === null ? (
-          // The filter has done its job: the new namespace is listed beside the others, not alone.
-          <button type="button" className="link new-ns" onClick={() => (select(candidate.name), setFilter(''))}>
-            Use new namespace “{candidate.name}”
-          </button>
-        ) : (
-          <p className="muted new-ns" data-testid="namespace-refused">
-            “{candidate.name}” cannot be a namespace here: {candidate.refused}
-          </p>
-        ))}
       {visible.length > 0 && (
         <ul className="ns-list" role="listbox" aria-label="Namespace list" tabIndex={0} ref={listRef} onKeyDown={onKey} aria-activedescendant={`ns-${selected}`}>
           {visible.map((n) => (
@@ -101,6 +100,17 @@ export function NamespacesPanel() {
           ))}
         </ul>
       )}
+      {candidate &&
+        (candidate.refused === null ? (
+          // Below the namespaces the filter matches, which come first; once used, the new one is listed beside the others.
+          <button type="button" className="link new-ns" onClick={() => (select(candidate.name), setFilter(''))}>
+            Use new namespace “{candidate.name}”
+          </button>
+        ) : (
+          <p className="muted new-ns" data-testid="namespace-refused">
+            “{candidate.name}” cannot be a namespace here: {candidate.refused}
+          </p>
+        ))}
     </Panel>
   );
 }

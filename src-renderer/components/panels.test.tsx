@@ -102,6 +102,29 @@ describe('Namespaces', () => {
     fireEvent.change(filter, { target: { value: 'a'.repeat(300) } });
     await waitFor(() => expect(screen.getByTestId('namespace-refused').textContent).toBe(`“${'a'.repeat(300)}” cannot be a namespace here: a namespace is at most 128 characters in any layout`));
   });
+
+  it('Enter in the filter opens the one namespace it matches (it did nothing), and the new one offered comes after the matches', async () => {
+    const { client } = fakeClient({ checkNamespace: (input) => ok({ namespace: input.namespace }) });
+    const { store } = renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default'), ns('reports'), ns('reruns')] } } });
+    const filter = screen.getByLabelText('Filter namespaces');
+    fireEvent.change(filter, { target: { value: 'rep' } });
+    const offer = await screen.findByRole('button', { name: 'Use new namespace “rep”' });
+    const match = screen.getByRole('option', { name: /^reports/ });
+    expect(match.compareDocumentPosition(offer) & Node.DOCUMENT_POSITION_FOLLOWING).toBeTruthy();
+    fireEvent.keyDown(filter, { key: 'Enter' });
+    expect(store.getState().namespace).toBe('reports');
+    expect((filter as HTMLInputElement).value).toBe('');
+    // Two matches and none named exactly: Enter picks neither.
+    fireEvent.change(filter, { target: { value: 're' } });
+    fireEvent.keyDown(filter, { key: 'Enter' });
+    expect(store.getState().namespace).toBe('reports');
+    expect((filter as HTMLInputElement).value).toBe('re');
+    // No match: Enter takes the new namespace offered.
+    fireEvent.change(filter, { target: { value: 'fresh' } });
+    await screen.findByRole('button', { name: 'Use new namespace “fresh”' });
+    fireEvent.keyDown(filter, { key: 'Enter' });
+    expect(store.getState().namespace).toBe('fresh');
+  });
 });
 
 describe('Entry and versions', () => {
