@@ -121,6 +121,7 @@ test('columns, sort, filter, multi-select, bulk delete with a confirmation, bulk
   const retention = page.getByRole('region', { name: 'Retention' });
   await retention.getByLabel('TTL').fill('30d');
   await retention.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByRole('dialog', { name: 'Confirm TTL' }).getByRole('button', { name: 'Save policy' }).click();
   await expect(retention.getByTestId('namespace-ttl')).toHaveText('30d');
   await page.getByRole('tab', { name: 'Browse' }).click();
   await expect(rows.first().locator('.badge.expired')).toHaveText('expired');

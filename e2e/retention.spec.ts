@@ -54,6 +54,7 @@ test('set a TTL, see expired badges, preview the prune, prune with confirmation,
   await panel.getByLabel('Store-wide').check();
   await panel.getByLabel('TTL').fill('30d');
   await panel.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByRole('dialog', { name: 'Confirm TTL' }).getByRole('button', { name: 'Save policy' }).click();
   await expect(panel.getByTestId('store-ttl')).toHaveText('30d');
   await expect(panel.getByTestId('namespace-ttl')).toHaveText('store-wide');
   await expect(panel.getByTestId('plan-summary')).toContainText('30 versions of 30 hashes would go (30 hashes gone entirely');

@@ -2,7 +2,8 @@
 import type { Writable } from 'node:stream';
 import { CacheError } from '../../src-shared/errors';
 import type { FormatRecord, FormatVersion, StoreFormat } from '../core/formats/format';
-import { Retention, formatAge, parseAge, parseKeepVersions, type PruneCandidate, type PruneSelection, type RetentionPolicy, type RetentionRule } from '../core/retention/retention';
+import { formatAge, parseAge } from '../../src-shared/age';
+import { Retention, parseKeepVersions, type PruneCandidate, type PruneSelection, type RetentionPolicy, type RetentionRule } from '../core/retention/retention';
 import { expandTime } from '../core/layout';
 import type { ListPage } from '../core/storage/types';
 import { interruptible } from './interruptible';

@@ -7,7 +7,8 @@ import { namespacesHolding, type FormatRecord, type FormatStoreInput, type Store
 import { mapLimit } from '../core/keyed-lock';
 import type { EntrySelection } from '../../src-shared/contract';
 import { entryTablesOf, type EntryTables } from '../core/entry-table';
-import { Retention, parseAge, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
+import { parseAge } from '../../src-shared/age';
+import { Retention, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
 import { deleteEntries, entriesWindow, saveEntriesToFolder, type EntriesInput } from './entries-browser';
 import type { AppSession } from './session';
 import type { BatchItem } from './bulk-store';

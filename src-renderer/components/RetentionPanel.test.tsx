@@ -83,6 +83,29 @@ describe('Retention panel', () => {
     expect(screen.getByText(/Nothing to prune/)).toBeTruthy();
   });
 
+  it('a TTL is saved only after a question that says what expires at once (a store-wide 5m made every entry unreadable without one)', async () => {
+    const { client, calls } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(0)), setPolicy: () => ok(POLICY) });
+    const { store } = renderWith(<RetentionPanel />, { client });
+    await act(() => store.getState().loadRetention());
+    fireEvent.click(screen.getByLabelText('Store-wide'));
+    fireEvent.change(screen.getByLabelText('TTL'), { target: { value: '5m' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    const dialog = screen.getByRole('dialog', { name: 'Confirm TTL' });
+    expect(dialog.textContent).toContain('Set a TTL of 5m store-wide?');
+    expect(dialog.textContent).toContain('Versions stored more than 5m ago expire as soon as it is saved');
+    expect(dialog.textContent).toContain('every namespace without a TTL of its own');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Keep the current policy' }));
+    expect(calls.some((c) => c.method === 'setPolicy')).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm TTL' })).getByRole('button', { name: 'Save policy' }));
+    await waitFor(() => expect(calls.find((c) => c.method === 'setPolicy')?.input).toEqual({ ttl: '5m', keepVersions: undefined }));
+    // Keeping forever takes nothing away: no question.
+    fireEvent.change(screen.getByLabelText('TTL'), { target: { value: 'none' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    expect(screen.queryByRole('dialog', { name: 'Confirm TTL' })).toBeNull();
+    await waitFor(() => expect(calls.filter((c) => c.method === 'setPolicy')).toHaveLength(2));
+  });
+
   it('prunes only after the confirmation, shows progress with Cancel, then the truth of what went and fresh counts', async () => {
     let finish: (v: unknown) => void = () => {};
     let plans = 0;
@@ -122,6 +145,7 @@ describe('Retention panel', () => {
     // A new policy brings a new plan: the last prune's result, about the plan before, goes.
     fireEvent.change(screen.getByLabelText('TTL'), { target: { value: '1s' } });
     fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm TTL' })).getByRole('button', { name: 'Save policy' }));
     await waitFor(() => expect(calls.some((c) => c.method === 'setPolicy')).toBe(true));
     await waitFor(() => expect(screen.queryByTestId('prune-summary')).toBeNull());
   });

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import type { PolicyView, PrunePlanView, PruneResult, RetentionRuleView } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
-import { counted, formatAge, formatBytes, formatTime } from '../lib/format';
+import { ageSeconds, formatAge } from '../../src-shared/age';
+import { counted, formatBytes, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { AsIs, Empty, ErrorLine, Loading, Modal, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
 
@@ -121,9 +122,18 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
   const [keep, setKeep] = useState('');
   const [error, setError] = useState<ErrorInfo | null>(null);
   const [saving, setSaving] = useState(false);
+  /** A TTL takes effect the moment it is saved (what is older stops being served): asked first. */
+  const [confirmingTtl, setConfirmingTtl] = useState(false);
 
-  async function save(event: FormEvent) {
+  function submit(event: FormEvent) {
     event.preventDefault();
+    // none and default keep or widen what is served: no question.
+    if (ageSeconds(ttl) !== null) setConfirmingTtl(true);
+    else void save();
+  }
+
+  async function save() {
+    setConfirmingTtl(false);
     setSaving(true);
     const failed = await setPolicy({ scope, ttl: ttl.trim() || undefined, keepVersions: keep.trim() || undefined });
     setSaving(false);
@@ -154,7 +164,7 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
           </tr>
         </tbody>
       </table>
-      <form className="verify-form" onSubmit={(e) => void save(e)} aria-label="Change the policy">
+      <form className="verify-form" onSubmit={submit} aria-label="Change the policy">
         <label className="check">
           <input type="radio" name="policy-scope" checked={scope === 'namespace'} onChange={() => setScope('namespace')} /> Namespace <code>{namespace}</code>
         </label>
@@ -177,6 +187,26 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
         TTL: a number and s, m, h or d (90s, 12h, 30d), or none to keep forever. Keep versions: a whole number, or none. For a namespace, default follows the store-wide rule.
       </p>
       {error && <ErrorLine error={error} />}
+      {confirmingTtl && (
+        <Modal label="Confirm TTL" onClose={() => setConfirmingTtl(false)}>
+          <h2>
+            Set a TTL of {ttl.trim()} {scope === 'store' ? 'store-wide' : <>for <code>{namespace}</code></>}?
+          </h2>
+          <p>
+            Versions stored more than {ttl.trim()} ago expire as soon as it is saved: they are no longer served (a lookup says expired, Save leaves them out) until the policy changes, and
+            Prune can then remove them. Saving deletes nothing.
+            {scope === 'store' && ' Store-wide, it applies to every namespace without a TTL of its own, not only this one.'}
+          </p>
+          <div className="row-actions">
+            <button type="button" className="primary" onClick={() => void save()}>
+              Save policy
+            </button>
+            <button type="button" data-autofocus onClick={() => setConfirmingTtl(false)}>
+              Keep the current policy
+            </button>
+          </div>
+        </Modal>
+      )}
     </section>
   );
 }

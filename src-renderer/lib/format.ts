@@ -163,14 +163,3 @@ function readableEscapes(token: string): string {
   });
 }
 
-const AGE_UNITS: [string, number][] = [
-  ['d', 86_400],
-  ['h', 3600],
-  ['m', 60],
-];
-
-/** An age as the CLI writes it (AGE): 86400 -> "1d", 90 -> "90s". */
-export function formatAge(seconds: number): string {
-  const unit = AGE_UNITS.find(([, size]) => seconds % size === 0);
-  return unit ? `${seconds / unit[1]}${unit[0]}` : `${seconds}s`;
-}

@@ -5,6 +5,7 @@
  * lose one another's change (see docs/retention.md).
  */
 import { randomBytes } from 'node:crypto';
+import { MAX_AGE_SECONDS } from '../../../src-shared/age';
 import { CacheError } from '../../../src-shared/errors';
 import type { StorageBackend } from '../storage/types';
 import { forEachPage } from '../storage/list-page';
@@ -23,7 +24,6 @@ const POLICY_FORMAT = 'cache-admin.retention/1';
 const WRITE_ATTEMPTS = 8;
 /** Ids of the generations a policy was built on, newest first, that it keeps (its own first). */
 const LINEAGE = 32;
-const MAX_AGE_SECONDS = 100 * 365 * 86_400;
 const MAX_KEEP_VERSIONS = 99_999_999;
 
 /** One rule: null keeps forever / keeps every version. */
@@ -53,23 +53,6 @@ export interface PolicyChange {
   namespace?: string;
   ttl_seconds?: number | null | 'default';
   keep_versions?: number | null | 'default';
-}
-
-const AGE_RE = /^([1-9][0-9]{0,9})([smhd])$/;
-const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
-/** `90s`, `12h`, `30d`: a whole number and one of s, m, h, d. */
-export function parseAge(text: string): number {
-  const m = AGE_RE.exec(text.trim());
-  const seconds = m ? Number(m[1]) * UNIT_SECONDS[m[2]!]! : NaN;
-  if (!(seconds <= MAX_AGE_SECONDS)) throw new CacheError('invalid_input', `${JSON.stringify(text.slice(0, 40))} is not an age: a whole number from 1 up, followed by s, m, h or d (90s, 12h, 30d), at most 100 years`);
-  return seconds;
-}
-
-/** The shortest exact AGE for a number of seconds: 86400 -> "1d". */
-export function formatAge(seconds: number): string {
-  for (const unit of ['d', 'h', 'm'] as const) if (seconds % UNIT_SECONDS[unit]! === 0) return `${seconds / UNIT_SECONDS[unit]!}${unit}`;
-  return `${seconds}s`;
 }
 
 export function parseKeepVersions(text: string): number {

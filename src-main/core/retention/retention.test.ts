@@ -17,7 +17,8 @@ import { S3Storage } from '../storage/s3';
 import type { PutOptions, StorageBackend } from '../storage/types';
 import { s3ServerName } from '../../test-support/s3-emulator';
 import { useProxiedS3 } from '../../test-support/s3-proxied';
-import { ADMIN_PREFIX, POLICY_PREFIX, Retention, parseAge } from './retention';
+import { parseAge } from '../../../src-shared/age';
+import { ADMIN_PREFIX, POLICY_PREFIX, Retention } from './retention';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-06-01T00:00:00.000Z');

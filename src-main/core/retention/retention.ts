@@ -13,11 +13,12 @@ import { forEachPage } from '../storage/list-page';
 import { assertWritable } from '../storage/read-only';
 import { holdingLease } from '../lease';
 import { planNamespace, type NamespaceCut, type PruneCandidate } from './plan';
-import { ADMIN_PREFIX, formatAge, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
+import { formatAge } from '../../../src-shared/age';
+import { ADMIN_PREFIX, readPolicy, ruleFor, writePolicy, type PolicyChange, type RetentionPolicy, type StoredPolicy } from './policy';
 
 export type { PruneCandidate, PruneReason } from './plan';
 export type { PolicyChange, RetentionPolicy, RetentionRule, StoredPolicy } from './policy';
-export { ADMIN_PREFIX, POLICY_PREFIX, formatAge, parseAge, parseKeepVersions, ruleFor } from './policy';
+export { ADMIN_PREFIX, POLICY_PREFIX, parseKeepVersions, ruleFor } from './policy';
 
 export interface Expiry {
   expired: boolean;
