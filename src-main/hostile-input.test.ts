@@ -345,12 +345,12 @@ describe('hostile files and paths', () => {
     });
   });
 
-  it('get --out to a missing folder or onto a folder is io_error naming the path, exit 3', async () => {
+  it('get --out to a missing folder is io_error naming the path, exit 3; onto a folder, bad input, exit 2', async () => {
     writeFileSync(path.join(work, 'abc.txt'), 'abc');
     await cli(['--store', store, '--ns', 'out', 'store', path.join(work, 'abc.txt')]);
     const missing = path.join(work, 'no-such-folder', 'out.bin');
     expect(await cli(['--store', store, '--ns', 'out', 'get', ABC, '--out', missing])).toMatchObject({ code: 3, stderr: `cache-admin: io_error: cannot write ${missing}: no such file or folder\n` });
-    expect(await cli(['--store', store, '--ns', 'out', 'get', ABC, '--out', work])).toMatchObject({ code: 3, stderr: `cache-admin: io_error: cannot write ${work}: it is a folder\n` });
+    expect(await cli(['--store', store, '--ns', 'out', 'get', ABC, '--out', work])).toMatchObject({ code: 2, stderr: `cache-admin: invalid_input: cannot write ${work}: it is a folder (give a file name in it)\n` });
   });
 
   it('a full disk is no_space, exit 3, and leaves no file behind (needs root to mount a 256 KiB tmpfs, else skipped)', async (test) => {

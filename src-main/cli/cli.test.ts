@@ -40,6 +40,7 @@ describe('cli', () => {
     const first = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
     const second = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
     expect(first[0]).toEqual({
+      path: path.join(work, 'hello.txt'),
       cache_id: 'b94d27b9934d3e08-v1',
       hash: 'b94d27b9934d3e08',
       version: 1,
@@ -55,6 +56,8 @@ describe('cli', () => {
   it('stores folders recursively, in path order, with relative source names', async () => {
     const r = await cli(['--store', store, '--ns', 'tree', '--json', 'store', path.join(work, 'tree')]);
     expect(json(r.stdout).map((o) => o.source)).toEqual(['tree/a.bin', 'tree/sub/b.json']);
+    // Each line names its path as a failed or skipped file's line does: a script joins results to its input.
+    expect(json(r.stdout).map((o) => o.path)).toEqual([path.join(work, 'tree/a.bin'), path.join(work, 'tree/sub/b.json')]);
   });
 
   it('a folder that holds the store is stored without the store folder itself, and a folder inside the store not at all', async () => {
@@ -100,6 +103,22 @@ describe('cli', () => {
     const again = path.join(work, 'again.bin');
     const said = await cli(['--store', store, '--ns', 'bin', '--json', 'get', stored.hash, '--out', again]);
     expect(json(said.stdout)).toEqual([{ out: again, cache_id: stored.cache_id, hash: stored.hash, version: 1, bytes: 4 }]);
+    // - is standard output, as it is standard input for store and hash (it made a file named -).
+    const dash = await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', '-']);
+    expect([dash.code, dash.stdoutBytes]).toEqual([0, Buffer.from([0, 1, 2, 3])]);
+    await expect(fs.access(path.resolve('-'))).rejects.toThrow();
+  });
+
+  it('get refuses an empty --out (an unset $OUT sent the bytes to the terminal) and --force without a file to replace', async () => {
+    const [stored] = json((await cli(['--store', store, '--ns', 'bin', '--json', 'store', path.join(work, 'tree/a.bin')])).stdout);
+    expect(await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--out', ''])).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: 'cache-admin: invalid_input: --out was given an empty value (an unset variable?): nothing was written (- writes to standard output)\n',
+    });
+    expect(await cli(['--store', store, '--ns', 'bin', 'get', stored.hash, '--force'])).toMatchObject({ code: 2, stdout: '', stderr: 'cache-admin: invalid_input: --force goes with --out FILE: it lets get replace that file\n' });
+    // An empty path (an unset variable) is bad input, not a file that is missing.
+    expect(await cli(['--store', store, 'store', '', path.join(work, 'hello.txt')])).toMatchObject({ code: 2, stderr: 'cache-admin: invalid_input: a path given is empty (an unset variable?): nothing was stored\n' });
   });
 
   it('get of content gone bad writes none of it to standard output (4 MiB of it reached a pipe before the error)', async () => {

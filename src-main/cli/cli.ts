@@ -51,7 +51,7 @@ commands:
                                              store files (folders recursively); --as string and --strategy
                                              (direct, temporal, temporal_latest, temporal_versioned, key_based)
                                              in the service layout
-  get <hash|cache_id> [--version N] [--out FILE [--force]] [--allow-expired]
+  get <hash|cache_id> [--version N] [--out FILE|- [--force]] [--allow-expired]
   info <hash|cache_id> [--version N]
   versions <hash|cache_id>
   namespaces
@@ -61,7 +61,9 @@ commands:
                                              the prefix taken from there unless it starts with the namespace)
   delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
-${RETENTION_USAGE}`;
+${RETENTION_USAGE}
+Exit codes: 0 done, 1 not found (verify: problems found), 2 invalid input or usage, 3 other failures,
+  130 stopped by Ctrl+C, 143 by TERM`;
 
 
 const OPTIONS = {
@@ -260,10 +262,12 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   // The layout refuses what it cannot store (--strategy on a native store) before anything is read.
   format.checkStoreInput(input);
   if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
+  if (ctx.args.includes('')) throw usageError('a path given is empty (an unset variable?): nothing was stored');
   assertWritable(format.storage, 'store');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
-  const line = (r: FormatStoreResult, name: string) => (ctx.values.json ? `${JSON.stringify(r)}\n` : storeLine(r, name));
+  // In JSON each result names its path as given (- for standard input), as a failure's or a skip's line does, so a script can join them to its input.
+  const line: StoreLine = (r, name, given) => (ctx.values.json ? `${JSON.stringify({ path: given, ...r })}\n` : storeLine(r, name));
   // Ctrl+C (or TERM) cancels the stores under way, which remove what they had written.
   return interruptible(
     (signal) => storeAll(ctx, format, input, line, progress, signal),
@@ -271,18 +275,21 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   );
 }
 
+/** One store result as output: `name` shown where the layout records none, `given` the path as the command line or the folder walk gave it. */
+type StoreLine = (r: FormatStoreResult, name: string, given: string) => string;
+
 const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store -";
 /** Names scripts give standard input. */
 const STDIN_PATHS = ['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
 
-async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: (r: FormatStoreResult, name: string) => string, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
+async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: StoreLine, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
     if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     if (ctx.io.stdinIsNull) {
       throw usageError(`- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (${STORE_EMPTY})`);
     }
     const { source, name } = sourceOf('-', ctx.io);
-    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name));
+    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name, '-'));
     progress?.done();
     return EXIT.ok;
   }
@@ -338,7 +345,7 @@ class StoreReport {
 
   constructor(
     private readonly ctx: Ctx,
-    private readonly line: (r: FormatStoreResult, name: string) => string,
+    private readonly line: StoreLine,
     private readonly progress: ProgressLine | null,
   ) {}
 
@@ -363,7 +370,7 @@ class StoreReport {
     if ('result' in outcome) {
       this.stored++;
       this.bytes += outcome.result.size;
-      return this.line(outcome.result, file);
+      return this.line(outcome.result, file, file);
     }
     if ('skipped' in outcome) {
       this.ctx.io.stderr.write(`cache-admin: note: skipped ${printable(file)}: ${outcome.skipped}\n`);
@@ -394,16 +401,19 @@ class StoreReport {
 }
 
 async function cmdGet(ctx: Ctx): Promise<number> {
+  const { out, force: forced } = ctx.values;
+  // An unset variable ($OUT) must not send the bytes to the terminal, or a script's pipe, unasked.
+  if (out?.trim() === '') throw usageError('--out was given an empty value (an unset variable?): nothing was written (- writes to standard output)');
+  if (forced && (out === undefined || out === '-')) throw usageError('--force goes with --out FILE: it lets get replace that file');
   const lookup = await lookupOf(ctx);
-  const out = ctx.values.out;
-  if (!out) {
+  if (out === undefined || out === '-') {
     const { record, content } = await ctx.format.retrieve(ctx.ns, lookup);
     await refuseExpired(ctx, record, content);
     noteEncoding(ctx, record);
     await pipeline(heldWhileSmall(content, CHECKED_WHOLE_BYTES), ctx.io.stdout, { end: false });
     return EXIT.ok;
   }
-  const force = ctx.values.force === true;
+  const force = forced === true;
   // Written beside the target and renamed, so an interrupted get (Ctrl+C, TERM) leaves no partial file.
   const temp = path.join(path.dirname(path.resolve(out)), `.${path.basename(out)}.${randomBytes(4).toString('hex')}.part`);
   return interruptible(async (signal) => {
@@ -413,7 +423,7 @@ async function cmdGet(ctx: Ctx): Promise<number> {
       await refuseExpired(ctx, record, content);
       const there = await fs.lstat(out).catch(() => null);
       const refused = there?.isDirectory()
-        ? new CacheError('io_error', `cannot write ${out}: it is a folder`)
+        ? new CacheError('invalid_input', `cannot write ${out}: it is a folder (give a file name in it)`)
         : there && !there.isFile()
           ? new CacheError('conflict', `cannot write ${out}: it is ${there.isSymbolicLink() ? 'a symbolic link (give the path it points to)' : 'not a file (a device, pipe or socket): get without --out writes to standard output'}`)
           : there && !force
@@ -715,7 +725,7 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   );
   for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${printable(note)}\n`);
   if (ctx.values.json) {
-    ctx.write(`${JSON.stringify({ checked: report.checked, problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}), notes: report.notes })}\n`);
+    ctx.write(`${JSON.stringify({ checked: report.checked, ...(report.sampled && { sampled: report.sampled }), problems: report.problems, ...(report.repaired ? { repaired: report.repaired } : {}), notes: report.notes })}\n`);
   } else {
     for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${printable(p.key)}  ${printable(p.detail)}\n`);
     for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${printable(r.key)}  ${printable(r.action)}\n`);

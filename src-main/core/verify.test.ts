@@ -299,6 +299,7 @@ describe('verify', () => {
       expect((await verifyStore(cache)).sampled).toBeUndefined();
       const run = await cli(['--store', dir, 'verify', '--sample', '1']);
       expect(run.stdout).toMatch(/(^|\n)checked 30 keys \(content re-hashed for a sample of 1 of 6 entries\): (no problems|1 problem)\n$/);
+      expect(JSON.parse((await cli(['--store', dir, '--json', 'verify', '--sample', '1'])).stdout)).toMatchObject({ checked: 30, sampled: { rehashed: 1, of: 6 } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
