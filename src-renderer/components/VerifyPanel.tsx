@@ -3,7 +3,7 @@ import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
+import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 /** What each kind means in any layout; what a repair does with it is in the report (its notes, each repair's action). */
 const KIND_TITLES: Record<ProblemKind, string> = {
@@ -24,6 +24,8 @@ export function VerifyPanel() {
   const readOnly = useReadOnly();
   const [wholeStore, setWholeStore] = useState(false);
   const [sample, setSample] = useState('');
+  /** Repair moves things out of the store's listing (orphans, damaged records): asked first. */
+  const [confirmingRepair, setConfirmingRepair] = useState(false);
   const running = run.status === 'running';
   const sampleNumber = sample.trim() === '' ? undefined : Number(sample);
   const sampleValid = sampleNumber === undefined || (Number.isInteger(sampleNumber) && sampleNumber >= 1);
@@ -50,8 +52,8 @@ export function VerifyPanel() {
         <button type="submit" className="primary" disabled={running || !sampleValid}>
           Verify
         </button>
-        <button type="button" disabled={running || !sampleValid || readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => void start({ wholeStore, sample: sampleNumber, repair: true })}>
-          Verify and repair
+        <button type="button" disabled={running || !sampleValid || readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirmingRepair(true)}>
+          Verify and repair…
         </button>
         {running && (
           <button type="button" onClick={() => void cancel()}>
@@ -72,6 +74,30 @@ export function VerifyPanel() {
       )}
       {run.status === 'error' && run.error && <ErrorLine error={run.error} />}
       {run.status === 'done' && run.report && <VerifyReport report={run.report} scope={run.scope ?? ''} />}
+      {confirmingRepair && (
+        <Modal label="Confirm repair" onClose={() => setConfirmingRepair(false)}>
+          <h2>Verify and repair {wholeStore ? 'the whole store' : <code>{namespace}</code>}?</h2>
+          <p>
+            Repair makes only the changes verify can make safely: stale views and refs are rewritten, temp leftovers removed, and orphans and damaged records moved to the store&apos;s
+            quarantine folder, where they stay (nothing is deleted). An entry whose only record is damaged leaves the list with it. Corrupt or missing content is only reported.
+          </p>
+          <div className="row-actions">
+            <button
+              type="button"
+              className="primary"
+              onClick={() => {
+                setConfirmingRepair(false);
+                void start({ wholeStore, sample: sampleNumber, repair: true });
+              }}
+            >
+              Verify and repair
+            </button>
+            <button type="button" data-autofocus onClick={() => setConfirmingRepair(false)}>
+              Keep it as it is
+            </button>
+          </div>
+        </Modal>
+      )}
     </Panel>
   );
 }
@@ -111,8 +137,8 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
           </h3>
           {report.problems.length > 0 && (
             <p className="muted" data-testid="unrepaired">
-              Repair makes only safe changes and never rewrites or deletes content (one repair may settle several problems): verify again to see
-              what is left. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again.
+              Repair makes only safe changes and never rewrites content or deletes anything: what it takes out goes to the quarantine folder (one repair may
+              settle several problems). Verify again to see what is left. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again.
             </p>
           )}
           <ul className="problems">

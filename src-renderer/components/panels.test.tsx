@@ -364,7 +364,24 @@ describe('Verify', () => {
       repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
     };
     renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, listed: 40, report, scope: 'default' } } });
-    expect(screen.getByTestId('unrepaired').textContent).toMatch(/^Repair makes only safe changes and never rewrites or deletes content \(one repair may settle several problems\): verify again to see\s+what is left\. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again\.$/);
+    expect(screen.getByTestId('unrepaired').textContent).toMatch(
+      /^Repair makes only safe changes and never rewrites content or deletes anything: what it takes out goes to the quarantine folder \(one repair may\s+settle several problems\)\. Verify again to see what is left\. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again\.$/,
+    );
+  });
+
+  it('repairs only after a question that says what repair moves out of the list (it ran at once, and an entry vanished)', async () => {
+    const { client, calls } = fakeClient({ verify: () => ok({ checked: 1, problems: [], repaired: [], notes: [] }) });
+    const { store } = renderWith(<VerifyPanel />, { client });
+    act(() => void store.getState().init());
+    fireEvent.click(screen.getByRole('button', { name: 'Verify and repair…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Confirm repair' });
+    expect(dialog.textContent).toContain('Verify and repair default?');
+    expect(dialog.textContent).toContain('An entry whose only record is damaged leaves the list with it');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Keep it as it is' }));
+    expect(calls.some((c) => c.method === 'verify')).toBe(false);
+    fireEvent.click(screen.getByRole('button', { name: 'Verify and repair…' }));
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm repair' })).getByRole('button', { name: 'Verify and repair' }));
+    await waitFor(() => expect(calls.find((c) => c.method === 'verify')?.input).toMatchObject({ namespace: 'default', repair: true }));
   });
 
   it('shows an error and refuses a bad sample size', async () => {
@@ -662,7 +679,7 @@ describe('Issue 17: the app tells the truth', () => {
     expect(screen.queryByText(/concurrent writers may collide/)).toBeNull();
     expect(screen.getByRole('button', { name: 'Drop files to store' }).textContent).toBe('Storing is off: this store is open read-only (its credentials may read but not write).');
     expect(screen.queryByRole('button', { name: 'Choose a folder…' })).toBeNull();
-    expect(screen.getByRole('button', { name: 'Verify and repair' })).toHaveProperty('disabled', true);
+    expect(screen.getByRole('button', { name: 'Verify and repair…' })).toHaveProperty('disabled', true);
     expect(screen.getByRole('button', { name: 'Verify' })).toHaveProperty('disabled', false);
     await act(() => store.getState().storeFiles([file('a.bin')]));
     expect(store.getState().notice).toBe('Nothing was stored: s3://prod/ at http://127.0.0.1:7480 is open read-only (its credentials may read but not write).');
