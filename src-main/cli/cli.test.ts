@@ -36,6 +36,19 @@ describe('cli', () => {
     await expect(fs.readdir(store)).rejects.toThrow();
   });
 
+  it('hash takes several paths, a "<hash>  <path>" line each as sha256sum prints them, and goes on past one it cannot read', async () => {
+    const hello = path.join(work, 'hello.txt');
+    const missing = path.join(work, 'no-such-file');
+    const data = path.join(work, 'data.json');
+    const r = await cli(['hash', hello, missing, data]);
+    expect(r).toMatchObject({ code: 1, stdout: `b94d27b9934d3e08  ${hello}\n${(await cli(['hash', data])).stdout.trim()}  ${data}\n`, stderr: `cache-admin: not_found: no such file: ${missing}\n` });
+    expect(json((await cli(['--json', 'hash', hello, data])).stdout).map((o) => [o.path, o.hash])).toEqual([
+      [hello, 'b94d27b9934d3e08'],
+      [data, expect.stringMatching(/^[0-9a-f]{16}$/)],
+    ]);
+    expect((await cli(['hash', hello, '-'])).code).toBe(2);
+  });
+
   it('store --json prints one object per file with the documented fields', async () => {
     const first = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
     const second = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);

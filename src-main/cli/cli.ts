@@ -9,7 +9,7 @@ import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
-import { CHECKED_WHOLE_BYTES, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
+import { CHECKED_WHOLE_BYTES, type FormatHashResult, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
@@ -46,7 +46,7 @@ S3 options: --s3-prefix P --s3-endpoint URL --s3-region R --s3-path-style --s3-c
   (credentials: the AWS SDK's usual chain: environment, shared config/credentials files, SSO)
 commands:
   capabilities                               the layout open and what the store supports (conditional writes)
-  hash <path|-> [--as bytes|string|json]     print the cache hash without storing
+  hash <path...|-> [--as bytes|string|json]  print the cache hash without storing (several: "<hash>  <path>" lines)
   store <path...|-> [--as bytes|json|string] [--strategy S]
                                              store files (folders recursively); --as string and --strategy
                                              (direct, temporal, temporal_latest, temporal_versioned, key_based)
@@ -231,18 +231,39 @@ function storeLine(r: FormatStoreResult, name: string): string {
 
 async function cmdHash(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
-  const arg = one(ctx.args, 'path');
+  if (ctx.args.length === 0) throw usageError('hash needs at least one path, or - for standard input');
+  if (ctx.args.includes('-') && ctx.args.length > 1) throw usageError('- (standard input) cannot be combined with paths');
+  if (ctx.args.includes('')) throw usageError('a path given is empty (an unset variable?)');
+  // Several paths: a line each, "<hash>  <path>" as sha256sum prints them; one path: the hash alone.
+  const several = ctx.args.length > 1;
+  let firstFailure: CacheError | null = null;
+  for (const arg of ctx.args) {
+    try {
+      const result = await hashOne(ctx, arg, as);
+      ctx.write(ctx.values.json ? `${JSON.stringify({ path: arg, ...result })}\n` : several ? `${result.hash}  ${printable(arg)}\n` : `${result.hash}\n`);
+    } catch (err) {
+      // One path that cannot be hashed stops none of the others; the command exits as the first failure did.
+      if (!several) throw err;
+      const error = asCacheError(err);
+      const said = error.message.includes(arg) ? error.message : `${arg}: ${error.message}`; // named once, whichever check failed
+      ctx.io.stderr.write(`cache-admin: ${error.code}: ${printable(said)}\n`);
+      firstFailure ??= error;
+    }
+  }
+  return firstFailure ? exitCodeOf(firstFailure) : EXIT.ok;
+}
+
+async function hashOne(ctx: Ctx, arg: string, as: StoreAs): Promise<FormatHashResult> {
   const { source, name } = sourceOf(arg, ctx.io);
   const waiting = arg !== '-' && (await fs.stat(arg).catch(() => null))?.isFIFO() ? waitingNote(ctx.io, arg) : null;
   try {
     const result = await ctx.format.hash({ source, name, as }, { onProgress: waiting?.arrived });
-    ctx.write(ctx.values.json ? `${JSON.stringify(result)}\n` : `${result.hash}\n`);
     // Hashing stores nothing, so nothing is refused; but a closed stdin should not pass for empty input unremarked.
     if ((arg === '-' || STDIN_PATHS.includes(arg)) && ctx.io.stdinIsNull) ctx.io.stderr.write('cache-admin: note: standard input is closed or /dev/null: this is the hash of empty content\n');
+    return result;
   } finally {
     waiting?.arrived();
   }
-  return EXIT.ok;
 }
 
 /** How long a pipe may stay silent before the CLI says what it waits for. */
