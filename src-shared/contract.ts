@@ -570,7 +570,7 @@ export interface ProfilesView {
 export interface VerifyResult {
   checked: number;
   /** With a sample: entries whose content was re-hashed, of those that have content (every other check covered all). */
-  sampled?: { rehashed: number; of: number };
+  sampled?: { perNamespace: number; rehashed: number; of: number };
   problems: { kind: ProblemKind; key: string; hash: string | null; detail: string }[];
   repaired?: { kind: ProblemKind; key: string; action: string }[];
   notes: string[];

@@ -470,6 +470,11 @@ describe('an option the command does not take', () => {
     const listed = (await cli(['--store', own, '--ns', 'alpha', 'ls', shard])).stdout;
     expect(listed).toContain(`${shard}${stored.hash}\t`);
     expect((await cli(['--store', own, '--ns', 'alpha', 'ls', shard.slice('alpha/'.length)])).stdout).toBe(listed);
+    // A namespace named as a layout folder: objects/ under it is its own, not taken as written.
+    await cli(['--store', own, '--ns', 'objects', 'store', path.join(work, 'hello.txt')]);
+    const inner = (await cli(['--store', own, '--ns', 'objects', 'ls', 'objects/'])).stdout.trim().split('\n');
+    expect(inner.length).toBeGreaterThan(0);
+    for (const line of inner) expect(line.startsWith('objects/objects/')).toBe(true);
   });
 
   it('a name that is no command (even one every JavaScript object has) is an unknown command', async () => {

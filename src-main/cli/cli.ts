@@ -57,12 +57,12 @@ commands:
   namespaces
   stats
   ls [prefix] [--delimiter] [--limit N] [--cursor KEY]
-                                             storage keys from the store's root (with --ns: under that namespace,
-                                             the prefix taken from there unless it starts with the namespace)
+                                             storage keys from the store's root (with --ns: under that namespace;
+                                             a prefix NS/… that names nothing there is taken as written)
   delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}
-Exit codes: 0 done, 1 not found (verify: problems found), 2 invalid input or usage, 3 other failures,
+Exit codes: 0 done, 1 not found (verify: problems found; prune: versions left alone), 2 invalid input or usage, 3 other failures,
   130 stopped by Ctrl+C, 143 by TERM`;
 
 
@@ -131,7 +131,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
-      if (READS_A_STORE.has(command) || (command === 'policy' && !changesStore)) await refuseMissingStoreFolder(location, io.env);
+      if (READS_A_STORE.has(command) || (command === 'policy' && (args[0] ?? 'get') === 'get')) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
       // stats without --ns reads the default namespace, which a store of other namespaces may lack.
       if (NAMESPACE_WIDE.has(command) && (values.ns !== undefined || command === 'stats')) await noteEmptyNamespace(ctx, values.ns === undefined);
@@ -598,13 +598,18 @@ async function cmdStats(ctx: Ctx): Promise<number> {
 
 async function cmdLs(ctx: Ctx): Promise<number> {
   if (ctx.args.length > 1) throw usageError('ls takes at most one prefix');
-  // Both layouts keep a namespace under its own top-level folder. A prefix that starts with it (a key
-  // as ls prints them, pasted back) is taken as it is: no layout keeps a folder named as its namespace.
+  // Both layouts keep a namespace under its own top-level folder.
   const given = ctx.args[0] ?? '';
-  const prefix = ctx.values.ns === undefined || given.startsWith(`${ctx.ns}/`) ? given : `${ctx.ns}/${given}`;
+  let prefix = ctx.values.ns === undefined ? given : `${ctx.ns}/${given}`;
+  const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
   const limit = ctx.values.limit === undefined ? undefined : Number(ctx.values.limit);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError('--limit takes 1 to 1000');
-  const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
+  // A prefix that starts with the namespace (a key as ls prints them, pasted back) and names nothing
+  // under it is taken as written: one LIST more, only then (a namespace called objects has objects/).
+  if (ctx.values.ns !== undefined && given.startsWith(`${ctx.ns}/`)) {
+    const under = await ctx.format.listKeys(prefix, { delimiter, limit: 1 });
+    if (under.objects.length === 0 && under.prefixes.length === 0) prefix = given;
+  }
   let cursor = ctx.values.cursor;
   do {
     const page = await ctx.format.listKeys(prefix, { delimiter, cursor, limit });
@@ -623,7 +628,7 @@ async function cmdLs(ctx: Ctx): Promise<number> {
 async function cmdDelete(ctx: Ctx): Promise<number> {
   const result = await ctx.format.delete(ctx.ns, await lookupOf(ctx));
   if (ctx.values.json) ctx.write(`${JSON.stringify({ namespace: ctx.ns, deleted: result.deleted, content_removed: result.contentRemoved, bytes_freed: result.bytesFreed })}\n`);
-  else if (result.deleted.length === 0) ctx.write('deleted content that no version used\n');
+  else if (result.deleted.length === 0) ctx.write(`deleted content that no version used: ${result.bytesFreed} bytes freed\n`);
   else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}${result.bytesFreed ? `: ${result.bytesFreed} bytes freed` : ''}\n`);
   return EXIT.ok;
 }
@@ -751,7 +756,7 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
     for (const p of report.problems) ctx.write(`${p.kind.padEnd(16)}${printable(p.key)}  ${printable(p.detail)}\n`);
     for (const r of report.repaired ?? []) ctx.write(`repaired ${r.kind.padEnd(16)}${printable(r.key)}  ${printable(r.action)}\n`);
     // A sample's "no problems" covers only the content it re-hashed: the line says how much that was.
-    const sampled = report.sampled ? ` (content re-hashed for a sample of ${report.sampled.rehashed} of ${report.sampled.of} entries)` : '';
+    const sampled = report.sampled ? ` (content re-hashed for a sample of ${report.sampled.perNamespace} per namespace: ${report.sampled.rehashed} of ${report.sampled.of})` : '';
     ctx.write(`checked ${report.checked} keys${sampled}: ${report.problems.length === 0 ? 'no problems' : report.problems.length === 1 ? '1 problem' : `${report.problems.length} problems`}\n`);
   }
   return report.problems.length ? EXIT.notFound : EXIT.ok;

@@ -66,6 +66,7 @@ it("a folder inside a namespace's layout folders is refused too, naming the stor
     ['store/alpha/objects/b9/4d', 'alpha', store],
     ['store/alpha/temporal', 'alpha', store],
     ['store/alpha/objects/new-folder', 'alpha', store],
+    ['store/alpha/temporal/2026/12/06/09/deep/new', 'alpha', store],
     ['service/TeamA/data/direct', 'TeamA', path.join(root, 'service')],
   ]) {
     const folder = path.join(root, inside!);
@@ -75,11 +76,12 @@ it("a folder inside a namespace's layout folders is refused too, naming the stor
     });
   }
   expect(await listing()).toEqual(before);
-  // A folder beside a look-alike's objects/ (a bare git repository) is no namespace's: a store opens there.
+  // A folder beside a look-alike's objects/ (a bare git repository) is no namespace's: a store opens there, made by its first store or made before.
   const repo = path.join(root, 'repo.git');
   await fs.mkdir(path.join(repo, 'objects', 'ab'), { recursive: true });
-  await fs.mkdir(path.join(repo, 'cache'));
   expect(await bundledCli(['--store', path.join(repo, 'cache'), 'store', file])).toMatchObject({ code: 0 });
+  await fs.mkdir(path.join(repo, 'made'));
+  expect(await bundledCli(['--store', path.join(repo, 'made'), 'store', file])).toMatchObject({ code: 0 });
 });
 
 it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {

@@ -295,11 +295,11 @@ describe('verify', () => {
       for (let i = 0; i < 5; i++) await cache.store('ns', bytes(`entry ${i}`));
       const victim = await cache.store('ns', bytes('the one that rots'));
       writeFileSync(path.join(dir, cache.layout.content('ns' as never, victim.hash)), 'the one that ROTS');
-      expect((await verifyStore(cache, { sample: 2 })).sampled).toEqual({ rehashed: 2, of: 6 });
+      expect((await verifyStore(cache, { sample: 2 })).sampled).toEqual({ perNamespace: 2, rehashed: 2, of: 6 });
       expect((await verifyStore(cache)).sampled).toBeUndefined();
       const run = await cli(['--store', dir, 'verify', '--sample', '1']);
-      expect(run.stdout).toMatch(/(^|\n)checked 30 keys \(content re-hashed for a sample of 1 of 6 entries\): (no problems|1 problem)\n$/);
-      expect(JSON.parse((await cli(['--store', dir, '--json', 'verify', '--sample', '1'])).stdout)).toMatchObject({ checked: 30, sampled: { rehashed: 1, of: 6 } });
+      expect(run.stdout).toMatch(/(^|\n)checked 30 keys \(content re-hashed for a sample of 1 per namespace: 1 of 6\): (no problems|1 problem)\n$/);
+      expect(JSON.parse((await cli(['--store', dir, '--json', 'verify', '--sample', '1'])).stdout)).toMatchObject({ checked: 30, sampled: { perNamespace: 1, rehashed: 1, of: 6 } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

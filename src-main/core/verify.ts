@@ -31,7 +31,7 @@ export interface RepairAction {
 export interface VerifyReport {
   checked: number;
   /** With a sample: entries whose content was re-hashed, of those that have content (the rest had every other check). */
-  sampled?: { rehashed: number; of: number };
+  sampled?: { perNamespace: number; rehashed: number; of: number };
   problems: Problem[];
   repaired?: RepairAction[];
   /** Checks that could not run (e.g. an S3 server that cannot list unfinished uploads). */
@@ -99,7 +99,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
   const grace = options.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
   let listed = 0;
   let checked = 0;
-  const sample = { rehashed: 0, of: 0 };
+  const sample = { perNamespace: options.sample ?? 0, rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
   /** `n` more keys checked (a key outside any entry as it is listed, an entry's keys once it is checked). */
   const tick = (phase: 'listing' | 'checking', n: number) => {

@@ -99,6 +99,12 @@ describe('Retention panel', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
     fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm TTL' })).getByRole('button', { name: 'Save policy' }));
     await waitFor(() => expect(calls.find((c) => c.method === 'setPolicy')?.input).toEqual({ ttl: '5m', keepVersions: undefined }));
+    // A namespace's default narrows what is served when the store-wide rule has a TTL: asked too.
+    fireEvent.click(screen.getByLabelText(/^Namespace/));
+    fireEvent.change(screen.getByLabelText('TTL'), { target: { value: 'default' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));
+    expect(screen.getByRole('dialog', { name: 'Confirm TTL' }).textContent).toContain('Set a TTL of 30d for default, the store-wide one?');
+    fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm TTL' })).getByRole('button', { name: 'Keep the current policy' }));
     // Keeping forever takes nothing away: no question.
     fireEvent.change(screen.getByLabelText('TTL'), { target: { value: 'none' } });
     fireEvent.click(screen.getByRole('button', { name: 'Save policy' }));

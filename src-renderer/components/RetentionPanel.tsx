@@ -124,11 +124,13 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
   const [saving, setSaving] = useState(false);
   /** A TTL takes effect the moment it is saved (what is older stops being served): asked first. */
   const [confirmingTtl, setConfirmingTtl] = useState(false);
+  // The TTL the save would set: an age, or a namespace's default when the store-wide rule has one (none keeps everything: no question).
+  const inherited = policy.default.ttl_seconds;
+  const newTtl = ageSeconds(ttl) !== null ? ttl.trim() : scope === 'namespace' && ttl.trim() === 'default' && inherited !== null ? formatAge(inherited) : null;
 
   function submit(event: FormEvent) {
     event.preventDefault();
-    // none and default keep or widen what is served: no question.
-    if (ageSeconds(ttl) !== null) setConfirmingTtl(true);
+    if (newTtl !== null) setConfirmingTtl(true);
     else void save();
   }
 
@@ -187,13 +189,14 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
         TTL: a number and s, m, h or d (90s, 12h, 30d), or none to keep forever. Keep versions: a whole number, or none. For a namespace, default follows the store-wide rule.
       </p>
       {error && <ErrorLine error={error} />}
-      {confirmingTtl && (
+      {confirmingTtl && newTtl && (
         <Modal label="Confirm TTL" onClose={() => setConfirmingTtl(false)}>
           <h2>
-            Set a TTL of {ttl.trim()} {scope === 'store' ? 'store-wide' : <>for <code>{namespace}</code></>}?
+            Set a TTL of {newTtl} {scope === 'store' ? 'store-wide' : <>for <code>{namespace}</code></>}
+            {ttl.trim() === 'default' && ', the store-wide one'}?
           </h2>
           <p>
-            Versions stored more than {ttl.trim()} ago expire as soon as it is saved: they are no longer served (a lookup says expired, Save leaves them out) until the policy changes, and
+            Versions stored more than {newTtl} ago expire as soon as it is saved: they are no longer served (a lookup says expired, Save leaves them out) until the policy changes, and
             Prune can then remove them. Saving deletes nothing.
             {scope === 'store' && ' Store-wide, it applies to every namespace without a TTL of its own, not only this one.'}
           </p>

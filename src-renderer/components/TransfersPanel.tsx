@@ -191,7 +191,7 @@ function TransferRow({ transfer: t }: { transfer: Transfer }) {
         </>
       )}
       {/* No warning: the same content is kept once and gets a version; once done, the result's badge says so. */}
-      {t.existing && t.phase !== 'done' && <div className="muted">Same content as v{t.existing.version} in this namespace: storing it as a new version (its bytes are kept once).</div>}
+      {t.existing && active && <div className="muted">Same content as v{t.existing.version} in this namespace: storing it as a new version (its bytes are kept once).</div>}
       {t.phase === 'done' && t.result && t.storedBeforeCancel && (
         <div className="note" role="status">
           The cancel came after the version was committed: stored as v{t.result.version}.

@@ -108,7 +108,7 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
     <div aria-label="Verify report">
       <p className={report.problems.length ? 'error' : 'ok-text'} role="status">
         {report.problems.length ? counted(report.problems.length, 'problem', 'problems') : 'No problems'} in {scope} ({formatCount(report.checked)} keys checked
-        {report.sampled && `; content re-hashed for a sample of ${formatCount(report.sampled.rehashed)} of ${counted(report.sampled.of, 'entry', 'entries')}, the rest's not read`}).
+        {report.sampled && `; content re-hashed for a sample of ${formatCount(report.sampled.perNamespace)} per namespace: ${formatCount(report.sampled.rehashed)} of ${formatCount(report.sampled.of)}, the rest not re-hashed`}).
       </p>
       {report.notes.map((n) => (
         <p key={n} className="muted">

@@ -347,9 +347,9 @@ describe('Verify', () => {
   });
 
   it('a sampled run says how much content it re-hashed: its "No problems" covers only that', () => {
-    const report = { checked: 237, sampled: { rehashed: 2, of: 39 }, notes: [], problems: [] };
+    const report = { checked: 237, sampled: { perNamespace: 2, rehashed: 2, of: 39 }, notes: [], problems: [] };
     renderWith(<VerifyPanel />, { client: fakeClient({}).client, state: { verify: { status: 'done', checked: 237, listed: 237, report, scope: 'bigfiles' } } });
-    expect(screen.getByLabelText('Verify report').textContent).toContain("No problems in bigfiles (237 keys checked; content re-hashed for a sample of 2 of 39 entries, the rest's not read).");
+    expect(screen.getByLabelText('Verify report').textContent).toContain('No problems in bigfiles (237 keys checked; content re-hashed for a sample of 2 per namespace: 2 of 39, the rest not re-hashed).');
   });
 
   it('after a repair, says what repair does not do and what the operator can do', () => {
@@ -462,6 +462,13 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     await act(async () => void (await store.getState().connect('other')));
     await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
     expect(store.getState().namespace).toBe('beta'); // one the new store holds stays
+    // A store with a default namespace opens on it, as the app does at start (it opened on its first).
+    names = ['alpha', 'default'];
+    store.getState().selectNamespace('beta');
+    sessionStorage.clear();
+    await act(async () => void (await store.getState().connect('third')));
+    await waitFor(() => expect(store.getState().namespaces.status).toBe('ready'));
+    expect(store.getState().namespace).toBe('default');
   });
 
   it('the app opens on a namespace the store holds: its first when it has no default, default when it has one', async () => {

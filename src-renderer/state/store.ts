@@ -420,7 +420,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     /**
      * Until the operator picks one, the namespace on show is a stand-in (default at start, the
      * previous store's after a switch): when the store's names come, one the store holds is shown
-     * instead (its first, or default in an empty store), so the app never opens on a namespace
+     * instead (default if it holds one, else its first; default in an empty store), so the app never opens on a namespace
      * that is not there, and drops never go into one the operator did not pick in this store.
      */
     let namespaceIsStandIn = true;
@@ -563,7 +563,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           const sorted = [...names.value.names].sort((a, b) => a.localeCompare(b));
           set({ namespaces: { status: 'loading', data: sorted.map((name) => known.get(name) ?? { name }) } });
           if (namespaceIsStandIn) {
-            const reopened = [rememberedNamespace(), get().namespace].find((name) => name !== null && sorted.includes(name));
+            // The namespace last open in this store, else the one open before, else default (as at start), else the first.
+            const reopened = [rememberedNamespace(), get().namespace, 'default'].find((name) => name !== null && sorted.includes(name));
             if (reopened !== get().namespace) get().selectNamespace(reopened ?? sorted[0] ?? 'default');
           }
         }

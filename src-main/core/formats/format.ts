@@ -130,7 +130,7 @@ export interface FormatProblem {
 export interface FormatVerifyReport {
   checked: number;
   /** With a sample: entries whose content was re-hashed, of those that have content. */
-  sampled?: { rehashed: number; of: number };
+  sampled?: { perNamespace: number; rehashed: number; of: number };
   problems: FormatProblem[];
   repaired?: { kind: ProblemKind; key: string; action: string }[];
   notes: string[];

@@ -93,7 +93,7 @@ interface PruneRun {
   progressed: () => void;
 }
 /** Deleted, or null: the version planned is not there any more. */
-type DeleteOutcome = { contentRemoved: boolean; bytesFreed?: number } | null;
+type DeleteOutcome = { contentRemoved: boolean; bytesFreed: number } | null;
 const DELETE_CONCURRENCY = 8;
 
 export class Retention {
@@ -204,7 +204,7 @@ export class Retention {
         }
         summary.pruned++;
         if (outcome.contentRemoved) summary.contentRemoved++;
-        summary.bytesFreed += outcome.bytesFreed ?? (outcome.contentRemoved ? c.bytes_freed : 0);
+        summary.bytesFreed += outcome.bytesFreed;
         options.onPruned?.(c);
       },
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),

@@ -358,10 +358,10 @@ export function storageConformance(name: string, factory: BackendFactory): void 
       await cache.store('default', { ...src('del'), name: 'v1' });
       await cache.store('default', { ...src('del'), name: 'v2' });
       const hash = cacheHashOf('del');
-      expect(await cache.delete('default', { hash, version: 2 })).toEqual({ deleted: [`${hash}-v2`], contentRemoved: false });
+      expect(await cache.delete('default', { hash, version: 2 })).toEqual({ deleted: [`${hash}-v2`], contentRemoved: false, bytesFreed: 0 });
       expect((await cache.record('default', { hash })).source).toBe('v1');
       expect((await cache.versions('default', hash)).map((v) => v.version)).toEqual([1]);
-      expect(await cache.delete('default', { hash, version: 1 })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true });
+      expect(await cache.delete('default', { hash, version: 1 })).toEqual({ deleted: [`${hash}-v1`], contentRemoved: true, bytesFreed: 'del'.length });
       expect(await allKeys(counting)).toEqual([]);
       await expect(cache.delete('default', { hash })).rejects.toThrow(code('not_found'));
     });

@@ -61,9 +61,9 @@ const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW 
 /** A pipe, socket or device at a key's name: no copy of anything, so nothing there (as a link or a folder). */
 const notAFile = (file: string) => Object.assign(new Error(`${file} is not a file`), { code: 'EFTYPE' });
 /** What a read at a key's name may find instead of a file: each counts as nothing there. */
-const UNLISTED_WHAT = { link: 'a link', name: 'named as no key can be', special: 'not a regular file' } as const;
-
 const NOTHING_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EFTYPE'];
+/** What a leftover that listings never show is, in words. */
+const UNLISTED_WHAT = { link: 'a link', name: 'named as no key can be', special: 'not a regular file' } as const;
 
 /**
  * mkdir -p below `root` with a bounded number of calls (Node's recursive mkdir retries forever where
@@ -1240,7 +1240,8 @@ async function checkStoreRoot(root: string): Promise<void> {
     if (st || path.dirname(existing) === existing) break;
     existing = path.dirname(existing);
   }
-  const namespace = await namespaceFolderAtOrAbove(existing);
+  // From the folder asked for, made or not: a new folder beside a namespace's layout folders is no part of them.
+  const namespace = await namespaceFolderAtOrAbove(root);
   if (namespace === root) {
     throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
   }
@@ -1252,19 +1253,18 @@ async function checkStoreRoot(root: string): Promise<void> {
   if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
 }
 
-/** How far below its namespace folder a layout's folders go: `objects/ab/cd`, `temporal/YYYY/MM/DD/HH`, the service's `data/temporal-versioned/versions/vN`. */
-const LAYOUT_DEPTH = 5;
 /** The folders a namespace's folder holds in either layout. */
 const LAYOUT_FOLDERS = new Set(['objects', 'temporal', 'refs', 'data']);
 
 /**
- * `dir`, or the folder above it (up to LAYOUT_DEPTH levels) whose layout folder `dir` lies in, that
- * is a namespace's folder in a store; null if none is. A folder beside the layout's (a store kept
- * in a bare git repository, whose `objects/` looks like shards) is no part of it.
+ * `dir`, or a folder above it whose layout folder `dir` lies in, that is a namespace's folder in a
+ * store; null if none is. Only a folder above one named as a layout folder is looked into, so a
+ * store beside a look-alike's `objects/` (a bare git repository) is no part of it, and a path of
+ * ordinary folders costs no call.
  */
 async function namespaceFolderAtOrAbove(dir: string): Promise<string | null> {
   if (await isNamespaceFolder(dir)) return dir;
-  for (let below = dir, at = path.dirname(dir), level = 1; level <= LAYOUT_DEPTH && at !== below; below = at, at = path.dirname(at), level++) {
+  for (let below = dir, at = path.dirname(dir); at !== below; below = at, at = path.dirname(at)) {
     if (LAYOUT_FOLDERS.has(path.basename(below)) && (await isNamespaceFolder(at))) return at;
   }
   return null;

@@ -34,7 +34,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   let checked = 0;
   /** Copies a later entry with the same file id wrote over, passed over for an entry that has its own. */
   let sharedCopies = 0;
-  const sample = { rehashed: 0, of: 0 };
+  const sample = { perNamespace: options.sample ?? 0, rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
   /** `n` more keys checked: each once, a key outside the layout as it is listed, the others once what they belong to is checked. */
   const tick = (phase: 'listing' | 'checking', n: number) => {
