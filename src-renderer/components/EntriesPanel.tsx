@@ -261,6 +261,7 @@ export function EntriesPanel() {
               key={column}
               type="button"
               className={`col-${column}`}
+              data-short={column === 'versions' ? '#' : undefined}
               aria-pressed={entries.sort === column}
               disabled={unsortable}
               onClick={() => sortBy(column)}
