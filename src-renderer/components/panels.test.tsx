@@ -206,6 +206,9 @@ describe('Lookup', () => {
     fireEvent.submit(input);
     await waitFor(() => expect(screen.getByRole('alert').textContent).toContain('is not a cache hash'));
     expect(calls.map((c) => c.method)).toEqual(['entry']);
+    // Edited, the text is no longer what was refused: the error goes (it stayed above every tab until the next lookup).
+    fireEvent.change(input, { target: { value: 'xyz0' } });
+    expect(screen.queryByRole('alert')).toBeNull();
   });
 
   it('a GUID goes to main as typed, and the versions load for the hash main found', async () => {

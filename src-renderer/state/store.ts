@@ -654,7 +654,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         set({ notice: value.folder === null ? null : bulkSummary('Saved', value, `of namespace ${entries.namespace} into ${value.folder}`) });
       },
 
-      setLookupInput: (lookupInput) => set({ lookupInput }),
+      // The error was about the text it replaces: it goes as the operator edits (it stayed above every tab until the next lookup).
+      setLookupInput: (lookupInput) => set({ lookupInput, lookupError: null }),
 
       async lookup(input = get().lookupInput) {
         const target = parseLookup(input);
