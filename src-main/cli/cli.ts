@@ -231,9 +231,7 @@ function storeLine(r: FormatStoreResult, name: string): string {
 
 async function cmdHash(ctx: Ctx): Promise<number> {
   const as = storeAs(ctx.values.as, ['bytes', 'string', 'json']);
-  if (ctx.args.length === 0) throw usageError('hash needs at least one path, or - for standard input');
-  if (ctx.args.includes('-') && ctx.args.length > 1) throw usageError('- (standard input) cannot be combined with paths');
-  if (ctx.args.includes('')) throw usageError('a path given is empty (an unset variable?)');
+  checkPaths('hash', ctx.args);
   // Several paths: a line each, "<hash>  <path>" as sha256sum prints them; one path: the hash alone.
   const several = ctx.args.length > 1;
   let firstFailure: CacheError | null = null;
@@ -251,6 +249,13 @@ async function cmdHash(ctx: Ctx): Promise<number> {
     }
   }
   return firstFailure ? exitCodeOf(firstFailure) : EXIT.ok;
+}
+
+/** The paths store and hash read: at least one, none empty (an unset variable), and - (standard input) alone. */
+function checkPaths(command: 'store' | 'hash', args: string[]): void {
+  if (args.length === 0) throw usageError(`${command} needs at least one path, or - for standard input`);
+  if (args.includes('')) throw usageError(`a path given is empty (an unset variable?): nothing was ${command === 'store' ? 'stored' : 'hashed'}`);
+  if (args.includes('-') && args.length > 1) throw usageError('- (standard input) cannot be combined with paths');
 }
 
 async function hashOne(ctx: Ctx, arg: string, as: StoreAs): Promise<FormatHashResult> {
@@ -282,8 +287,7 @@ async function cmdStore(ctx: Ctx): Promise<number> {
   const input = { as, options: ctx.values.strategy === undefined ? undefined : { strategy: ctx.values.strategy } };
   // The layout refuses what it cannot store (--strategy on a native store) before anything is read.
   format.checkStoreInput(input);
-  if (ctx.args.length === 0) throw usageError('store needs at least one path, or - for standard input');
-  if (ctx.args.includes('')) throw usageError('a path given is empty (an unset variable?): nothing was stored');
+  checkPaths('store', ctx.args);
   assertWritable(format.storage, 'store');
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   if (!format.storage.capabilities.conditionalWrites) ctx.io.stderr.write(`cache-admin: warning: ${COLLISION_WARNING}\n`);
@@ -305,7 +309,6 @@ const STDIN_PATHS = ['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
 
 async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line: StoreLine, progress: ProgressLine | null, signal: AbortSignal): Promise<number> {
   if (ctx.args.includes('-')) {
-    if (ctx.args.length !== 1) throw usageError('- (standard input) cannot be combined with paths');
     if (ctx.io.stdinIsNull) {
       throw usageError(`- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (${STORE_EMPTY})`);
     }
