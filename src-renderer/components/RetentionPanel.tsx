@@ -4,7 +4,7 @@ import type { ErrorInfo } from '../../src-shared/errors';
 import { ageSeconds, formatAge } from '../../src-shared/age';
 import { counted, formatBytes, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
-import { AsIs, Empty, ErrorLine, Loading, Modal, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
+import { AsIs, ConfirmDialog, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
 
 const REASONS: Record<PrunePlanView['rows'][number]['reason'], string> = {
   expired: 'past its TTL',
@@ -85,29 +85,21 @@ export function RetentionPanel() {
       {prune.status === 'done' && prune.result && <PruneSummary result={prune.result} />}
 
       {confirming && planned && (
-        <Modal label="Confirm prune" onClose={() => setConfirming(false)}>
-          <h2>
-            Prune {counted(planned.versions, 'version', 'versions')} from <code>{planned.namespace}</code>?
-          </h2>
-          <p>
-            {counted(planned.hashes, 'hash', 'hashes')}; {counted(planned.contentRemoved, 'hash goes', 'hashes go')} entirely with {planned.contentRemoved === 1 ? 'its' : 'their'} last version, freeing {formatBytes(planned.bytesFreed)}. Other namespaces are not touched. This cannot be undone.
-          </p>
-          <div className="row-actions">
-            <button
-              type="button"
-              className="danger"
-              onClick={() => {
-                setConfirming(false);
-                void runPrune();
-              }}
-            >
-              Prune
-            </button>
-            <button type="button" data-autofocus onClick={() => setConfirming(false)}>
-              Keep them
-            </button>
-          </div>
-        </Modal>
+        <ConfirmDialog
+          label="Confirm prune"
+          title={
+            <>
+              Prune {counted(planned.versions, 'version', 'versions')} from <code>{planned.namespace}</code>?
+            </>
+          }
+          action="Prune"
+          keep="Keep them"
+          danger
+          onConfirm={() => void runPrune()}
+          onClose={() => setConfirming(false)}
+        >
+          {counted(planned.hashes, 'hash', 'hashes')}; {counted(planned.contentRemoved, 'hash goes', 'hashes go')} entirely with {planned.contentRemoved === 1 ? 'its' : 'their'} last version, freeing {formatBytes(planned.bytesFreed)}. Other namespaces are not touched. This cannot be undone.
+        </ConfirmDialog>
       )}
     </Panel>
   );
@@ -135,7 +127,6 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
   }
 
   async function save() {
-    setConfirmingTtl(false);
     setSaving(true);
     const failed = await setPolicy({ scope, ttl: ttl.trim() || undefined, keepVersions: keep.trim() || undefined });
     setSaving(false);
@@ -190,25 +181,23 @@ function PolicySection({ policy, namespace }: { policy: PolicyView; namespace: s
       </p>
       {error && <ErrorLine error={error} />}
       {confirmingTtl && newTtl && (
-        <Modal label="Confirm TTL" onClose={() => setConfirmingTtl(false)}>
-          <h2>
-            Set a TTL of {newTtl} {scope === 'store' ? 'store-wide' : <>for <code>{namespace}</code></>}
-            {ttl.trim() === 'default' && ', the store-wide one'}?
-          </h2>
-          <p>
-            Versions stored more than {newTtl} ago expire as soon as it is saved: they are no longer served (a lookup says expired, Save leaves them out) until the policy changes, and
-            Prune can then remove them. Saving deletes nothing.
-            {scope === 'store' && ' Store-wide, it applies to every namespace without a TTL of its own, not only this one.'}
-          </p>
-          <div className="row-actions">
-            <button type="button" className="primary" onClick={() => void save()}>
-              Save policy
-            </button>
-            <button type="button" data-autofocus onClick={() => setConfirmingTtl(false)}>
-              Keep the current policy
-            </button>
-          </div>
-        </Modal>
+        <ConfirmDialog
+          label="Confirm TTL"
+          title={
+            <>
+              Set a TTL of {newTtl} {scope === 'store' ? 'store-wide' : <>for <code>{namespace}</code></>}
+              {ttl.trim() === 'default' && ', the store-wide one'}?
+            </>
+          }
+          action="Save policy"
+          keep="Keep the current policy"
+          onConfirm={() => void save()}
+          onClose={() => setConfirmingTtl(false)}
+        >
+          Versions stored more than {newTtl} ago expire as soon as it is saved: they are no longer served (a lookup says expired, Save leaves them out) until the policy changes, and Prune
+          can then remove them. Saving deletes nothing.
+          {scope === 'store' && ' Store-wide, it applies to every namespace without a TTL of its own, not only this one.'}
+        </ConfirmDialog>
       )}
     </section>
   );

@@ -3,7 +3,7 @@ import type { VerifyResult } from '../../src-shared/contract';
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
-import { Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
+import { ConfirmDialog, Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 /** What each kind means in any layout; what a repair does with it is in the report (its notes, each repair's action). */
 const KIND_TITLES: Record<ProblemKind, string> = {
@@ -75,28 +75,17 @@ export function VerifyPanel() {
       {run.status === 'error' && run.error && <ErrorLine error={run.error} />}
       {run.status === 'done' && run.report && <VerifyReport report={run.report} scope={run.scope ?? ''} />}
       {confirmingRepair && (
-        <Modal label="Confirm repair" onClose={() => setConfirmingRepair(false)}>
-          <h2>Verify and repair {wholeStore ? 'the whole store' : <code>{namespace}</code>}?</h2>
-          <p>
-            Repair makes only the changes verify can make safely: stale views and refs are rewritten, temp leftovers removed, and orphans and damaged records moved to the store&apos;s
-            quarantine folder, where they stay (nothing is deleted). An entry whose only record is damaged leaves the list with it. Corrupt or missing content is only reported.
-          </p>
-          <div className="row-actions">
-            <button
-              type="button"
-              className="primary"
-              onClick={() => {
-                setConfirmingRepair(false);
-                void start({ wholeStore, sample: sampleNumber, repair: true });
-              }}
-            >
-              Verify and repair
-            </button>
-            <button type="button" data-autofocus onClick={() => setConfirmingRepair(false)}>
-              Keep it as it is
-            </button>
-          </div>
-        </Modal>
+        <ConfirmDialog
+          label="Confirm repair"
+          title={<>Verify and repair {wholeStore ? 'the whole store' : <code>{namespace}</code>}?</>}
+          action="Verify and repair"
+          keep="Keep it as it is"
+          onConfirm={() => void start({ wholeStore, sample: sampleNumber, repair: true })}
+          onClose={() => setConfirmingRepair(false)}
+        >
+          Repair makes only the changes verify can make safely: stale views and refs are rewritten, temp leftovers removed, and orphans and damaged records moved to the store&apos;s
+          quarantine folder, where they stay (nothing is deleted). An entry whose only record is damaged leaves the list with it. Corrupt or missing content is only reported.
+        </ConfirmDialog>
       )}
     </Panel>
   );

@@ -90,6 +90,34 @@ const FOCUSABLE = 'button:not([disabled]), input:not([disabled]):not([type="hidd
  * A modal dialog (the platform's: the rest of the page is inert). Focus starts on `[data-autofocus]`
  * or the first control, Tab cycles inside, Escape calls `onClose`, and focus returns to the opener.
  */
+/**
+ * A question before an action that changes the store: what it will do, the action, and a way out,
+ * which the focus starts on. Either button closes it; the action runs after.
+ */
+export function ConfirmDialog({ label, title, children, action, keep, danger = false, onConfirm, onClose }: { label: string; title: ReactNode; children: ReactNode; action: string; keep: string; danger?: boolean; onConfirm: () => void; onClose: () => void }) {
+  return (
+    <Modal label={label} onClose={onClose}>
+      <h2>{title}</h2>
+      <p>{children}</p>
+      <div className="row-actions">
+        <button
+          type="button"
+          className={danger ? 'danger' : 'primary'}
+          onClick={() => {
+            onClose();
+            onConfirm();
+          }}
+        >
+          {action}
+        </button>
+        <button type="button" data-autofocus onClick={onClose}>
+          {keep}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
 export function Modal({ label, onClose, className, children }: { label: string; onClose: () => void; className?: string; children: ReactNode }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [opener] = useState(() => document.activeElement); // read before any child takes focus
