@@ -53,6 +53,19 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     expect(verify.code).toBe(0);
   });
 
+  it.runIf(process.platform === 'linux')("a filesystem sync held up by other programs' data neither holds up the store nor keeps the CLI from exiting", async () => {
+    const { dir, root } = await folderOfFiles(count);
+    // A `sync` that takes a minute, as behind a big copy or other containers' writes on a shared disk.
+    const slowSync = path.join(root, 'bin');
+    await fs.mkdir(slowSync);
+    await fs.writeFile(path.join(slowSync, 'sync'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    const started = Date.now();
+    const run = await bundledCli(['--store', path.join(root, 'store'), 'store', dir], { env: { PATH: `${slowSync}${path.delimiter}${process.env.PATH}` } });
+    expect([run.code, run.stderr]).toEqual([0, '']);
+    expect(run.stdout.trim().split('\n')).toHaveLength(count);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 45_000);
+
   it('a failure stops nothing: every other file is stored and printed in order, the failure named at its place', async () => {
     const { dir, root } = await folderOfFiles(count);
     const failing = 700;

@@ -22,6 +22,15 @@ async function writeFiles(dir: string, count: number): Promise<string[]> {
   return files;
 }
 
+/** Flushes a burst of 40 files and one that is not there: flushed file by file, only that one fails. */
+async function expectFlushedFileByFile(group: FlushGroup, dir: string): Promise<string[]> {
+  const files = await writeFiles(dir, 40);
+  const results = await Promise.allSettled([...files, path.join(dir, 'missing')].map((f) => group.flush(f)));
+  expect(results.slice(0, 40).every((r) => r.status === 'fulfilled')).toBe(true);
+  expect(results[40]).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT' } });
+  return files;
+}
+
 describe('FlushGroup', () => {
   it('serves a burst of flush requests with one filesystem sync', async () => {
     const dir = await tempDir();
@@ -50,13 +59,28 @@ describe('FlushGroup', () => {
         throw new Error('sync: error syncing: Input/output error');
       },
     });
-    const files = await writeFiles(dir, 40);
-    const results = await Promise.allSettled([...files, path.join(dir, 'missing')].map((f) => group.flush(f)));
-    expect(results.slice(0, 40).every((r) => r.status === 'fulfilled')).toBe(true);
-    expect(results[40]).toMatchObject({ status: 'rejected', reason: { code: 'ENOENT' } });
+    const files = await expectFlushedFileByFile(group, dir);
     // It does not try the failing sync again for every batch.
     await Promise.all(files.map((f) => group.flush(f)));
     expect(attempts).toBe(1);
+  });
+
+  it("flushes file by file when the filesystem sync is slow (a disk busy with other programs' data), and syncs again once it is done", async () => {
+    const dir = await tempDir();
+    let attempts = 0;
+    let finishSlowSync!: () => void;
+    const group = new FlushGroup(dir, {
+      patienceMs: 50,
+      syncfs: () => (++attempts === 1 ? new Promise<void>((resolve) => (finishSlowSync = resolve)) : Promise.resolve()),
+    });
+    const files = await expectFlushedFileByFile(group, dir);
+    // No second sync queues behind the slow one.
+    await Promise.all(files.map((f) => group.flush(f)));
+    expect(attempts).toBe(1);
+    finishSlowSync();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    await Promise.all(files.map((f) => group.flush(f)));
+    expect(attempts).toBe(2);
   });
 
   it.runIf(process.platform === 'linux')("syncs a real filesystem with coreutils' sync --file-system", async () => {
