@@ -185,3 +185,34 @@ test("a script's upload into the namespace on show appears in the list and its c
   await expect(entries.getByTestId('entries-count')).toHaveText('2 entries');
   await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^scripted/ })).toContainText('2');
 });
+
+test('a bulk delete of thousands shows how far it has got, and Stop keeps the rest, saying how many went', async ({ page }) => {
+  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'bulk-delete-store-')));
+  await populateNamespace(storage, 'bulk', 4000).finally(() => storage.close());
+  const bridge = await startWeb(storage.root);
+  try {
+    await page.goto(bridge.url);
+    const entries = await openNamespace(page, 'bulk');
+    const count = entries.getByTestId('entries-count');
+    await expect(count).toHaveText('4,000 entries');
+    await entries.getByRole('listbox', { name: 'Entry list' }).focus();
+    await page.keyboard.press('Control+a');
+    await expect(count).toHaveText('4,000 entries · 4,000 selected');
+    await entries.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete 4,000 entries' });
+    await dialog.getByRole('button', { name: 'Delete 4,000 entries' }).click();
+    await expect(dialog.getByRole('progressbar', { name: 'Entries deleted' })).toBeVisible();
+    await expect(dialog.getByRole('status')).toContainText('of 4,000 entries done.');
+    await dialog.getByRole('button', { name: 'Stop' }).click();
+    await expect(dialog).toBeHidden();
+    const said = /^Deleting in namespace bulk stopped as asked: ([\d,]+) of 4,000 entries deleted; the ([\d,]+) not reached are kept/;
+    const notice = page.getByRole('status').filter({ hasText: 'stopped as asked' });
+    await expect(notice).toHaveText(said);
+    const [deleted, kept] = said.exec((await notice.textContent())!)!.slice(1).map((n) => Number(n.replace(/,/g, '')));
+    expect(deleted! + kept!).toBe(4000);
+    expect(kept).toBeGreaterThan(0);
+    await expect(count).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
+  } finally {
+    await bridge.stop();
+  }
+});

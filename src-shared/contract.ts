@@ -189,8 +189,11 @@ export const methods = {
       })
       .strict(),
   },
-  /** Deletes every version of each selected entry; says how many went and why the others did not. */
-  deleteEntries: { input: z.object({ namespace, selection: entrySelectionSchema }).strict() },
+  /**
+   * Deletes every version of each selected entry; says how many went and why the others did not.
+   * Stoppable with `transferId` (what is under way finishes); progress counts the entries settled.
+   */
+  deleteEntries: { input: z.object({ namespace, selection: entrySelectionSchema, transferId: transferIdSchema }).strict() },
   /** Saves the selected entries' latest versions into a folder the operator picks (main shows the dialog); expired ones are skipped unless `includeExpired`. */
   saveEntries: { input: z.object({ namespace, selection: entrySelectionSchema, includeExpired: z.boolean().default(false) }).strict() },
   /** What a storage key is: which entry and version it belongs to, and its size. */
@@ -658,9 +661,9 @@ export interface MethodResults {
 
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
-  /** For `verify`, bytesDone counts the keys checked so far and totalBytes the keys listed so far; for `prune`, the versions pruned. */
+  /** For `verify`, bytesDone counts the keys checked so far and totalBytes the keys listed so far; for `prune`, the versions pruned; for `delete` (deleteEntries), the entries settled of totalBytes picked. */
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune'; bytesDone: number; totalBytes: number | null; filesDone?: number }
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number }
   | { type: 'connected'; capabilities: Capabilities }
   /** Something stored, deleted, pruned or repaired `namespace`'s entries, from any window or client (null: any namespace's). */
   | { type: 'entriesChanged'; namespace: string | null };

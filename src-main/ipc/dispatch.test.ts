@@ -68,7 +68,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   listKeys: { prefix: 'default/', limit: 10, delimiter: true },
   delete: { namespace: 'default', ref: 'b94d27b9934d3e08-v1' },
   entries: { namespace: 'default', limit: 100 },
-  deleteEntries: { namespace: 'default', selection: { hashes: ['b94d27b9934d3e08'] } },
+  deleteEntries: { namespace: 'default', selection: { hashes: ['b94d27b9934d3e08'] }, transferId: 't-delete' },
   saveEntries: { namespace: 'default', selection: { filter: {}, except: [], count: 0 } },
   describeKey: { key: 'default/objects/b9/4d/b94d27b9934d3e08' },
   storeBytes: { namespace: 'default', name: 'a.txt', base64: Buffer.from('hello world').toString('base64'), as: 'bytes' },

@@ -200,7 +200,8 @@ function handlers(session: AppSession): Handlers {
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     entries: async (input: EntriesInput) => entriesWindow(format(), input),
-    deleteEntries: async ({ namespace, selection }: { namespace: string; selection: EntrySelection }) => deleteEntries(format(), namespace, selection),
+    deleteEntries: async ({ namespace, selection, transferId }: { namespace: string; selection: EntrySelection; transferId: string }) =>
+      session.transfer(transferId, 'delete', null, ({ signal, onProgress }) => deleteEntries(format(), namespace, selection, { signal, onProgress })),
     saveEntries: async ({ namespace, selection, includeExpired }: { namespace: string; selection: EntrySelection; includeExpired: boolean }) => {
       const choose = session.options.chooseSaveFolder;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a folder; download the entries instead');

@@ -27,6 +27,8 @@ async function setup(options: { folder?: boolean } = {}) {
   const alpha = await populateNamespace(storage, 'alpha', 30);
   await populateNamespace(storage, 'beta', 3);
   const call = async <T,>(method: string, payload: unknown) => (await dispatch(method, payload)) as Result<T>;
+  let transfers = 0;
+  const deleteEntries = (payload: Record<string, unknown>, transferId = `delete-${++transfers}`) => call<BulkOutcome>('deleteEntries', { transferId, ...payload });
   const window = async (payload: Record<string, unknown>) => {
     const r = await call<EntriesWindow>('entries', payload);
     if (!r.ok) throw new Error(r.error.message);
@@ -42,7 +44,7 @@ async function setup(options: { folder?: boolean } = {}) {
     }
     return hashes;
   };
-  return { storage, session, dispatch, call, window, alpha, saveDir, storeTexts };
+  return { storage, session, dispatch, call, deleteEntries, window, alpha, saveDir, storeTexts };
 }
 
 describe('entries (a window of the sorted, filtered table)', () => {
@@ -90,8 +92,8 @@ describe('entries (a window of the sorted, filtered table)', () => {
 
 describe('deleteEntries', () => {
   it('deletes every selected entry (all the filter shows but those excepted), says how many, and the counts follow', async () => {
-    const { call, window, alpha } = await setup();
-    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { filter: { name: 'entry-1' }, except: [alpha[1]!.hash], count: 10 } });
+    const { call, deleteEntries, window, alpha } = await setup();
+    const result = await deleteEntries({ namespace: 'alpha', selection: { filter: { name: 'entry-1' }, except: [alpha[1]!.hash], count: 10 } });
     expect(result).toMatchObject({ ok: true, value: { done: 10, failed: 0, failures: [] } }); // entry-10..19
     expect((await window({ namespace: 'alpha', refresh: true })).knownTotal).toBe(20); // listed again at once when asked (else paced)
     const counts = await call<{ namespaces: { name: string; entries: number }[] }>('namespaces', {});
@@ -99,9 +101,9 @@ describe('deleteEntries', () => {
   });
 
   it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {
-    const { call, session, alpha } = await setup();
+    const { deleteEntries, session, alpha } = await setup();
     await session.format.delete('alpha', { hash: alpha[0]!.hash }); // another window, before the list knows
-    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
+    const result = await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
     expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 0, gone: 1 } });
     // Gone between the listing and its own delete (another deleter got there first): gone too, not a failure.
     const format = session.format;
@@ -110,21 +112,21 @@ describe('deleteEntries', () => {
       await realDelete(ns, lookup);
       return realDelete(ns, lookup);
     };
-    expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[2]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 0, gone: 1 } });
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[2]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 0, gone: 1 } });
   });
 
   it('content no version uses (a store killed before its record) is listed, and deleting its row deletes it: not "already gone"', async () => {
-    const { call, window, storage } = await setup();
+    const { deleteEntries, window, storage } = await setup();
     const bytes = Buffer.from('placed, never recorded\n');
     const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16) as CacheHash;
     await storage.put(new KeyLayout().content('alpha' as never, hash), bytes);
     // Listed as what it is: no version (the list marks it so), not a row of unknowns.
     expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([expect.objectContaining({ hash, versions: 0, source: '' })]);
     // A minute later (younger, it may be a store in flight, which keeps it).
-    expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
     try {
-      expect(await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 1, failed: 0, gone: 0 } });
+      expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 1, failed: 0, gone: 0 } });
     } finally {
       vi.useRealTimers();
     }
@@ -133,15 +135,39 @@ describe('deleteEntries', () => {
   });
 
   it('a failure does not stop the others and is reported with its reason', async () => {
-    const { call, session, alpha } = await setup();
+    const { deleteEntries, session, alpha } = await setup();
     const format = session.format;
     const realDelete = format.delete.bind(format);
     format.delete = async (ns, lookup) => {
       if ('hash' in lookup && lookup.hash === alpha[0]!.hash) throw new (await import('../../src-shared/errors')).CacheError('conflict', 'held by another deleter');
       return realDelete(ns, lookup);
     };
-    const result = await call<BulkOutcome>('deleteEntries', { namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
+    const result = await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[0]!.hash, alpha[1]!.hash] } });
     expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[0]!.hash, error: { code: 'conflict', message: 'held by another deleter' } }] } });
+  });
+  it('stops when asked: what is under way finishes, the rest are kept, and the answer says how many went; progress counts them', async () => {
+    const { call, deleteEntries, session, alpha } = await setup();
+    const progress: number[] = [];
+    session.onEvent((e) => e.type === 'progress' && e.phase === 'delete' && e.totalBytes === 30 && progress.push(e.bytesDone));
+    const format = session.format;
+    const realDelete = format.delete.bind(format);
+    let started = 0;
+    format.delete = async (ns, lookup) => {
+      // The operator presses Stop while the sixth is under way.
+      if (++started === 6) void call('cancel', { transferId: 'stoppable' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return realDelete(ns, lookup);
+    };
+    const result = await deleteEntries({ namespace: 'alpha', selection: { filter: {}, except: [], count: 30 } }, 'stoppable');
+    const left = await call<{ namespaces: { name: string; entries: number }[] }>('namespaces', {});
+    const kept = left.ok ? left.value.namespaces.find((n) => n.name === 'alpha')!.entries : -1;
+    expect(kept).toBeGreaterThan(20);
+    expect(result).toEqual({ ok: false, error: { code: 'cancelled', message: `stopped as asked: ${30 - kept} of 30 entries deleted; the ${kept} not reached are kept` } });
+    expect(started).toBe(30 - kept); // none started after the stop
+    // Told at once how many it is working through (then at most every 100 ms).
+    expect(progress[0]).toBe(0);
+    expect(Math.max(...progress)).toBeLessThanOrEqual(30 - kept);
+    expect(alpha).toHaveLength(30);
   });
 });
 

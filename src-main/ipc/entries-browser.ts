@@ -49,9 +49,17 @@ export async function entriesWindow(format: StoreFormat, input: EntriesInput): P
 /** What one entry of a bulk action came to; `gone`: deleted meanwhile. */
 type RowOutcome = 'done' | 'skipped' | 'gone';
 
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<RowOutcome>): Promise<BulkOutcome> {
+/** A bulk action's stop button and progress: `onProgress(settled, total)` counts entries done, gone or failed. */
+export interface BulkControl {
+  signal?: AbortSignal;
+  onProgress?: (settled: number, total: number) => void;
+  /** What a stopped action's message says of the entries it did: "120 of 10,000 entries deleted". */
+  done?: string;
+}
+
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
   const rows = await entryTablesOf(format).selected(namespace, selection);
-  return forEachRow(rows, act, BULK_CONCURRENCY, picksGone(selection, rows));
+  return forEachRow(rows, act, BULK_CONCURRENCY, picksGone(selection, rows), control);
 }
 
 /** Hashes picked one by one that the namespace no longer holds (deleted elsewhere since the list showed them). */
@@ -59,9 +67,15 @@ function picksGone(selection: EntrySelection, rows: { hash: string }[]): number 
   return 'hashes' in selection ? new Set(selection.hashes.map((h) => h.toLowerCase())).size - rows.length : 0;
 }
 
-async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number): Promise<BulkOutcome> {
+async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number, { signal, onProgress, done = 'done' }: BulkControl = {}): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, gone, folder: null };
+  const total = rows.length + gone;
+  const settled = () => outcome.done + outcome.failed + outcome.skippedExpired + outcome.gone;
+  onProgress?.(settled(), total);
+  // Stopped: what is under way finishes, nothing more starts, and the error says what was done.
+  const stopped = new CacheError('cancelled', 'stopped as asked');
   await mapLimit(rows, concurrency, async ({ hash }) => {
+    if (signal?.aborted) throw stopped;
     try {
       const result = await act(hash);
       if (result === 'done') outcome.done++;
@@ -72,12 +86,19 @@ async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promi
       const error: ErrorInfo = err instanceof CacheError ? err.toInfo() : { code: 'internal', message: `${hash} failed unexpectedly` };
       if (outcome.failures.length < LIMITS.pageSize) outcome.failures.push({ hash, error });
     }
+    onProgress?.(settled(), total);
+  }).catch((err: unknown) => {
+    if (err !== stopped) throw err;
+    // Counted once every entry under way has settled.
+    const count = (n: number) => n.toLocaleString('en-US');
+    const failed = outcome.failed ? ` (${count(outcome.failed)} failed)` : '';
+    throw new CacheError('cancelled', `stopped as asked: ${count(outcome.done)} of ${count(total)} entries ${done}${failed}; the ${count(total - settled())} not reached are kept`);
   });
   return outcome;
 }
 
 /** Every version of each selected entry; the table is listed again afterwards, whatever happened. */
-export async function deleteEntries(format: StoreFormat, namespace: string, selection: EntrySelection): Promise<BulkOutcome> {
+export async function deleteEntries(format: StoreFormat, namespace: string, selection: EntrySelection, control: BulkControl = {}): Promise<BulkOutcome> {
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
@@ -90,7 +111,7 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
         if (err instanceof CacheError && err.code === 'not_found') return 'gone';
         throw err;
       }
-    });
+    }, { ...control, done: 'deleted' });
   } finally {
     entryTablesOf(format).changed(ns);
   }

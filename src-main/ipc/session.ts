@@ -41,7 +41,7 @@ export interface SessionOptions {
 
 interface RunningTransfer {
   controller: AbortController;
-  phase: 'hash' | 'store' | 'verify' | 'prune' | 'connect';
+  phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete' | 'connect';
   /** Settles (never rejects) once the transfer has ended and its outcome is recorded. */
   settled: Promise<void>;
 }
@@ -248,7 +248,7 @@ export class AppSession {
    */
   async transfer<T>(
     transferId: string,
-    phase: 'hash' | 'store' | 'verify' | 'prune' | 'connect',
+    phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete' | 'connect',
     totalBytes: number | null,
     run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,

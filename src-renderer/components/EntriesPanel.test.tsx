@@ -174,7 +174,7 @@ describe('the entries browser', () => {
     expect(within(dialog).getAllByRole('listitem').map((li) => li.textContent)).toEqual([`${hashOf(0)} file-0.txt`, `${hashOf(2)} file-2.txt`]);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 2 entries' })));
     expect(dialog.isConnected).toBe(false);
-    expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] } });
+    expect(calls.find((c) => c.method === 'deleteEntries')!.input).toEqual({ namespace: 'default', selection: { hashes: [hashOf(0), hashOf(2)] }, transferId: expect.any(String) });
     expect(store.getState().notice).toBe(`Deleted 2 entries from namespace default, 1 already gone (deleted elsewhere), 1 failed (${hashOf(2)}: held by another deleter)`);
     // The notice stays while another namespace opens: it says which one it was about.
     act(() => store.getState().selectNamespace('other'));
@@ -225,7 +225,7 @@ describe('the entries browser', () => {
     expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
-  it('once Delete is confirmed, Keep it and Escape no longer close the dialog: it stays until main has deleted them', async () => {
+  it('once Delete is confirmed, Escape no longer closes the dialog and Keep it gives way to Stop: it stays until main has deleted them', async () => {
     let finish = () => {};
     const { client } = fakeClient({
       entries: namespaceOf(5),
@@ -241,15 +241,57 @@ describe('the entries browser', () => {
     // One entry is spoken of as one ("each of the 1 entry" read as a slip).
     expect(dialog.textContent).toContain('Every version of this entry goes from default');
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 1 entry' })));
-    const keep = screen.getByRole('button', { name: 'Keep it' });
-    expect(keep).toHaveProperty('disabled', true);
-    fireEvent.click(keep);
+    expect(within(dialog).queryByRole('button', { name: 'Keep it' })).toBeNull();
     fireEvent.keyDown(dialog, { key: 'Escape' });
     expect(dialog.isConnected).toBe(true);
     expect(screen.getByRole('status').textContent).toContain('Deleting 1 entry');
     await act(async () => finish());
     expect(dialog.isConnected).toBe(false);
     expect(store.getState().notice).toBe('Deleted 1 entry from namespace default');
+  });
+
+  it('a bulk delete shows how far main has got, and Stop stops it: the notice says how many went and that the rest are kept', async () => {
+    let finish = (_: unknown) => {};
+    const { client, calls, emit } = fakeClient({
+      entries: namespaceOf(20),
+      deleteEntries: () => new Promise((resolve) => (finish = resolve)),
+      cancel: () => (finish(fail('cancelled', 'stopped as asked: 7 of 20 entries deleted; the 13 not reached are kept')), ok({ cancelled: true })),
+      namespaces: () => ok({ namespaces: [] }),
+      namespaceNames: () => ok({ names: [] }),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    store.getState().init(); // main's events
+    await screen.findAllByRole('option');
+    act(() => store.getState().setEntrySelection({ all: true, hashes: [] }));
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    const dialog = screen.getByRole('dialog', { name: 'Delete 20 entries' });
+    await act(async () => fireEvent.click(within(dialog).getByRole('button', { name: 'Delete 20 entries' })));
+    const { transferId } = calls.find((c) => c.method === 'deleteEntries')!.input as { transferId: string };
+    act(() => emit({ type: 'progress', transferId, phase: 'delete', bytesDone: 6, totalBytes: 20 }));
+    expect(within(dialog).getByRole('status').textContent).toContain('6 of 20 entries done.');
+    expect(within(dialog).getByRole('progressbar', { name: 'Entries deleted' })).toHaveProperty('value', 6);
+    // Another transfer's progress moves nothing here.
+    act(() => emit({ type: 'progress', transferId: 'other', phase: 'delete', bytesDone: 19, totalBytes: 20 }));
+    expect(within(dialog).getByRole('status').textContent).toContain('6 of 20 entries done.');
+    await act(async () => fireEvent.click(within(dialog).getByRole('button', { name: 'Stop' })));
+    expect(calls.find((c) => c.method === 'cancel')!.input).toEqual({ transferId });
+    expect(dialog.isConnected).toBe(false);
+    expect(store.getState().notice).toBe('Deleting in namespace default stopped as asked: 7 of 20 entries deleted; the 13 not reached are kept');
+    expect(store.getState().entryDeletion).toBeNull();
+  });
+
+  it('a bulk delete still running when another window switches store is stopped: it would go on in a store no panel shows', async () => {
+    const { client, calls, emit } = fakeClient({ entries: namespaceOf(20), deleteEntries: () => new Promise(() => {}), cancel: () => ok({ cancelled: true }) });
+    const local = { profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes'], storeOptions: {}, unlisted: [], listedTime: 'stored' };
+    const { store } = renderWith(<EntriesPanel />, { client });
+    store.getState().init();
+    store.setState({ capabilities: { status: 'ready', data: local as never } });
+    fireEvent.click((await screen.findAllByRole('option'))[0]!);
+    void store.getState().deleteSelectedEntries();
+    const { transferId } = calls.find((c) => c.method === 'deleteEntries')!.input as { transferId: string };
+    act(() => emit({ type: 'connected', capabilities: { ...local, profile: 'bucket', store: 's3://other' } as never }));
+    expect(calls.filter((c) => c.method === 'cancel').map((c) => c.input)).toEqual([{ transferId }]);
+    expect(store.getState().entryDeletion).toBeNull();
   });
 
   it('another namespace or filter starts at its first row, not where the last list was scrolled to', async () => {

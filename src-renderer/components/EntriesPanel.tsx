@@ -465,7 +465,10 @@ function namedPicks(entries: EntriesBrowser): NamedPicks {
 
 function ConfirmDelete({ count, named, namespace, onClose }: { count: number; named: NamedPicks; namespace: string; onClose: () => void }) {
   const deleteSelected = useApp((s) => s.deleteSelectedEntries);
+  const stop = useApp((s) => s.stopEntryDeletion);
+  const deletion = useApp((s) => s.entryDeletion);
   const [busy, setBusy] = useState(false);
+  const [stopping, setStopping] = useState(false);
   const what = counted(count, 'entry', 'entries');
   // Once main is deleting, closing would look like keeping them while it goes on: the dialog stays until it is done.
   const close = busy ? () => undefined : onClose;
@@ -487,14 +490,26 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
       )}
       {/* The list changed under the dialog (another window deleted them): nothing is left to delete. */}
       {count === 0 && !busy && <p role="status">Nothing is selected any more: the list changed since they were chosen.</p>}
-      {busy && <p role="status">Deleting {what}; this window closes and says how many went when main has finished.</p>}
+      {busy && (
+        <p role="status">
+          {stopping ? 'Stopping: the entries under way finish, the rest are kept.' : deletion?.total ? `${formatCount(deletion.settled)} of ${counted(deletion.total, 'entry', 'entries')} done.` : `Deleting ${what}.`} This window closes and says how many went when main has
+          finished.
+        </p>
+      )}
+      {busy && deletion?.total ? <progress max={deletion.total} value={deletion.settled} aria-label="Entries deleted" /> : null}
       <div className="row-actions">
         <button type="button" className="danger" disabled={busy || count === 0} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
-        <button type="button" data-autofocus disabled={busy} onClick={close}>
-          {count === 1 ? 'Keep it' : 'Keep them'}
-        </button>
+        {busy ? (
+          <button type="button" disabled={stopping} onClick={() => (setStopping(true), void stop())}>
+            Stop
+          </button>
+        ) : (
+          <button type="button" data-autofocus onClick={close}>
+            {count === 1 ? 'Keep it' : 'Keep them'}
+          </button>
+        )}
       </div>
     </Modal>
   );

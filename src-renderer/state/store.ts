@@ -123,6 +123,8 @@ export interface AppState extends HeatmapState {
   stats: Load<NamespaceStatsView>;
   keyInfo: Load<KeyInfo>;
   verify: VerifyRun;
+  /** The selected entries being deleted: how many have settled (deleted, gone or failed) of how many picked. */
+  entryDeletion: { transferId: string; settled: number; total: number | null } | null;
   retention: RetentionView;
   tab: Tab;
   theme: Theme;
@@ -155,6 +157,8 @@ export interface AppActions extends HeatmapActions {
   refreshEntries(): void;
   /** Deletes every version of each selected entry; the notice says what happened. */
   deleteSelectedEntries(): Promise<void>;
+  /** Stops that: entries under way finish, the rest are kept. */
+  stopEntryDeletion(): Promise<void>;
   /** Saves the selected entries (latest versions): expired ones only with includeExpired. */
   saveSelectedEntries(includeExpired: boolean): Promise<void>;
   setLookupInput(input: string): void;
@@ -434,6 +438,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       changedIn.clear();
       changedAnywhere = false;
       for (const run of [verify, retention.prune]) if (run.status === 'running' && run.transferId) void client.cancel(run.transferId);
+      const deletion = get().entryDeletion;
+      if (deletion) void client.cancel(deletion.transferId);
       // Every panel of the previous store goes at once; answers still on their way from it are dropped.
       set((s) => ({
         storeEpoch: s.storeEpoch + 1,
@@ -450,6 +456,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         stats: { status: 'idle' },
         keyInfo: { status: 'idle' },
         verify: { status: 'idle', checked: 0, listed: 0 },
+        entryDeletion: null,
         retention: NO_RETENTION,
       }));
       resetEntries(get().namespace, 'plain');
@@ -499,6 +506,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
       verify: { status: 'idle', checked: 0, listed: 0 },
+      entryDeletion: null,
       retention: NO_RETENTION,
       tab: 'browse',
       theme: options.theme ?? 'system',
@@ -527,6 +535,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') {
               set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone), listed: Math.max(s.verify.listed, event.totalBytes ?? 0) } }));
             }
+            return;
+          }
+          if (event.phase === 'delete') {
+            const deletion = get().entryDeletion;
+            if (event.transferId === deletion?.transferId) set({ entryDeletion: { ...deletion, settled: Math.max(deletion.settled, event.bytesDone), total: event.totalBytes ?? deletion.total } });
             return;
           }
           if (event.phase === 'prune') {
@@ -619,10 +632,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async deleteSelectedEntries() {
         const { entries, storeEpoch, entry } = get();
         const selection = selectionOf(entries);
-        if (!selection) return;
-        const result = await api.deleteEntries({ namespace: entries.namespace, selection });
+        if (!selection || get().entryDeletion) return;
+        const transferId = newId();
+        set({ entryDeletion: { transferId, settled: 0, total: null } });
+        const result = await api.deleteEntries({ namespace: entries.namespace, selection, transferId }).finally(() => get().entryDeletion?.transferId === transferId && set({ entryDeletion: null }));
         if (get().storeEpoch !== storeEpoch) return;
-        set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value, `from namespace ${entries.namespace}`) : `Nothing was deleted: ${result.error.message}`, entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
+        // Stopped part-way, main says how many went and how many are kept.
+        const failed = (error: ErrorInfo) => (error.code === 'cancelled' ? `Deleting in namespace ${entries.namespace} ${error.message}` : `Nothing was deleted: ${error.message}`);
+        set((s) => ({ notice: result.ok ? bulkSummary('Deleted', result.value, `from namespace ${entries.namespace}`) : failed(result.error), entries: { ...s.entries, selection: { all: false, hashes: [] } } }));
         resetEntries(entries.namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(entries.namespace);
         get().forgetHeatmap(entries.namespace);
@@ -634,6 +651,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
         if (!still.ok && still.error.code === 'not_found') set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
         else await get().lookup(hash);
+      },
+
+      async stopEntryDeletion() {
+        const deletion = get().entryDeletion;
+        if (deletion) await client.cancel(deletion.transferId);
       },
 
       async saveSelectedEntries(includeExpired) {
