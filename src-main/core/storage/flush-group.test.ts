@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { CacheService } from '../cache-service';
 import { FlushGroup, MIN_SYNCFS_BATCH, coreutilsSyncfs } from './flush-group';
 import { LocalFolderStorage } from './local';
@@ -74,13 +74,30 @@ describe('FlushGroup', () => {
       syncfs: () => (++attempts === 1 ? new Promise<void>((resolve) => (finishSlowSync = resolve)) : Promise.resolve()),
     });
     const files = await expectFlushedFileByFile(group, dir);
-    // No second sync queues behind the slow one.
+    // No second sync starts beside the slow one.
     await Promise.all(files.map((f) => group.flush(f)));
     expect(attempts).toBe(1);
     finishSlowSync();
     await new Promise((resolve) => setTimeout(resolve, 10));
     await Promise.all(files.map((f) => group.flush(f)));
     expect(attempts).toBe(2);
+  });
+
+  it('runs one filesystem sync at a time: a burst made while one runs waits for it, then gets its own', async () => {
+    const dir = await tempDir();
+    const syncs: (() => void)[] = [];
+    const group = new FlushGroup(dir, { patienceMs: 60_000, syncfs: () => new Promise<void>((resolve) => syncs.push(resolve)) });
+    const files = await writeFiles(dir, 40);
+    const first = Promise.all(files.map((f) => group.flush(f)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const second = Promise.all(files.map((f) => group.flush(f)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(syncs).toHaveLength(1); // the second burst's writes may postdate it: it waits, and syncs again
+    syncs[0]!();
+    await first;
+    await vi.waitFor(() => expect(syncs).toHaveLength(2));
+    syncs[1]!();
+    await second;
   });
 
   it.runIf(process.platform === 'linux')("syncs a real filesystem with coreutils' sync --file-system", async () => {

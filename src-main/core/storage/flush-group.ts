@@ -66,8 +66,10 @@ export class FlushGroup {
   private pending: Waiter[] = [];
   private syncfs: SyncFileSystem | null;
   private readonly patienceMs: number;
-  /** A sync that outlived its patience and still runs: the disk is busy with other programs' data. */
-  private slowSync: Promise<unknown> | null = null;
+  /** The sync under way, from its start to its end: one at a time, and none while a slow one still runs. */
+  private syncing: Promise<unknown> | null = null;
+  /** Settles once the sync under way ends or outlives its patience: a big batch made meanwhile waits for it. */
+  private deciding: Promise<unknown> | null = null;
 
   constructor(
     private readonly dir: string,
@@ -85,23 +87,26 @@ export class FlushGroup {
   }
 
   private async flushPending(): Promise<void> {
+    if (this.deciding && this.pending.length >= MIN_SYNCFS_BATCH) await this.deciding;
     const batch = this.pending;
     this.pending = [];
-    if (this.syncfs && !this.slowSync && batch.length >= MIN_SYNCFS_BATCH) {
+    if (this.syncfs && !this.syncing && batch.length >= MIN_SYNCFS_BATCH) {
       // No `sync` command, or an I/O error: from now on flush file by file, which reports the
       // error to exactly the writes it concerns.
       const sync = this.syncfs(this.dir).then(
         () => 'synced' as const,
         () => ((this.syncfs = null), 'failed' as const),
       );
+      this.syncing = sync.finally(() => (this.syncing = null));
       let patience: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([sync, new Promise<'slow'>((resolve) => (patience = setTimeout(resolve, this.patienceMs, 'slow')))]);
+      this.deciding = Promise.race([sync, new Promise<'slow'>((resolve) => (patience = setTimeout(resolve, this.patienceMs, 'slow')))]);
+      const outcome = await this.deciding;
+      this.deciding = null;
       clearTimeout(patience);
       if (outcome === 'synced') {
         for (const w of batch) w.resolve();
         return;
       }
-      if (outcome === 'slow') this.slowSync = sync.finally(() => (this.slowSync = null));
     }
     await Promise.all(batch.map((w) => datasyncFile(w.file).then(w.resolve, w.reject)));
   }
