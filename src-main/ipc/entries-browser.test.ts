@@ -146,7 +146,7 @@ describe('deleteEntries', () => {
     expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[0]!.hash, error: { code: 'conflict', message: 'held by another deleter' } }] } });
   });
   it('stops when asked: what is under way finishes, the rest are kept, and the answer says how many went; progress counts them', async () => {
-    const { call, deleteEntries, session, alpha } = await setup();
+    const { call, deleteEntries, session } = await setup();
     const progress: number[] = [];
     session.onEvent((e) => e.type === 'progress' && e.phase === 'delete' && e.totalBytes === 30 && progress.push(e.bytesDone));
     const format = session.format;
@@ -162,12 +162,37 @@ describe('deleteEntries', () => {
     const left = await call<{ namespaces: { name: string; entries: number }[] }>('namespaces', {});
     const kept = left.ok ? left.value.namespaces.find((n) => n.name === 'alpha')!.entries : -1;
     expect(kept).toBeGreaterThan(20);
-    expect(result).toEqual({ ok: false, error: { code: 'cancelled', message: `stopped as asked: ${30 - kept} of 30 entries deleted; the ${kept} not reached are kept` } });
+    expect(result).toEqual({ ok: false, error: { code: 'cancelled', message: `stopped as asked: deleted ${30 - kept} entries of the 30 picked; the ${kept} not reached are kept` } });
     expect(started).toBe(30 - kept); // none started after the stop
     // Told at once how many it is working through (then at most every 100 ms).
     expect(progress[0]).toBe(0);
-    expect(Math.max(...progress)).toBeLessThanOrEqual(30 - kept);
-    expect(alpha).toHaveLength(30);
+  });
+
+  it('stopped, it names what failed and what was already gone beside what it deleted; stopped before it began, it says nothing was', async () => {
+    const { call, deleteEntries, session, alpha } = await setup();
+    await session.format.delete('alpha', { hash: alpha[0]!.hash }); // by another window, after the list showed it
+    const format = session.format;
+    const realDelete = format.delete.bind(format);
+    format.delete = async (ns, lookup) => {
+      if ('hash' in lookup && lookup.hash === alpha[1]!.hash) {
+        void call('cancel', { transferId: 'mixed' });
+        throw new (await import('../../src-shared/errors')).CacheError('conflict', 'held by another deleter');
+      }
+      return realDelete(ns, lookup);
+    };
+    const picks = alpha.slice(0, 12).map((r) => r.hash);
+    const result = await deleteEntries({ namespace: 'alpha', selection: { hashes: picks } }, 'mixed');
+    expect(result.ok).toBe(false);
+    const said = (!result.ok && /^stopped as asked: deleted (\d+) entries of the 12 picked, 1 already gone \(deleted elsewhere\), 1 failed \((\w+): held by another deleter\); the (\d+) not reached are kept$/.exec(result.error.message)) || null;
+    expect(said, !result.ok ? result.error.message : '').not.toBeNull();
+    const [deleted, failedHash, notReached] = [Number(said![1]), said![2], Number(said![3])];
+    expect(failedHash).toBe(alpha[1]!.hash);
+    expect(deleted + 2 + notReached).toBe(12);
+    const left = await Promise.all(picks.map((hash) => format.record('alpha', { hash }).then(() => true, () => false)));
+    expect(left.filter(Boolean)).toHaveLength(notReached + 1); // and the one that failed
+
+    await call('cancel', { transferId: 'early' });
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: picks } }, 'early')).toEqual({ ok: false, error: { code: 'cancelled', message: 'stopped as asked before it began: nothing was deleted' } });
   });
 });
 

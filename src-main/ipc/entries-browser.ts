@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { COLUMN_FIELD, LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
+import { bulkSummary } from '../../src-shared/bulk-summary';
 import { CacheError, type ErrorInfo } from '../../src-shared/errors';
 import { entryTablesOf } from '../core/entry-table';
 import { CHECKED_WHOLE_BYTES, collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
@@ -53,7 +54,7 @@ type RowOutcome = 'done' | 'skipped' | 'gone';
 export interface BulkControl {
   signal?: AbortSignal;
   onProgress?: (settled: number, total: number) => void;
-  /** What a stopped action's message says of the entries it did: "120 of 10,000 entries deleted". */
+  /** What a stopped action's message says it did: "deleted 120 entries of the 10,000 picked". */
   done?: string;
 }
 
@@ -89,10 +90,9 @@ async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promi
     onProgress?.(settled(), total);
   }).catch((err: unknown) => {
     if (err !== stopped) throw err;
-    // Counted once every entry under way has settled.
+    // Said once every entry under way has settled.
     const count = (n: number) => n.toLocaleString('en-US');
-    const failed = outcome.failed ? ` (${count(outcome.failed)} failed)` : '';
-    throw new CacheError('cancelled', `stopped as asked: ${count(outcome.done)} of ${count(total)} entries ${done}${failed}; the ${count(total - settled())} not reached are kept`);
+    throw new CacheError('cancelled', `stopped as asked: ${bulkSummary(done, outcome, `of the ${count(total)} picked`)}; the ${count(total - settled())} not reached are kept`);
   });
   return outcome;
 }

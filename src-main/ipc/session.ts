@@ -298,7 +298,10 @@ export class AppSession {
   }
 
   private cancelledError(transferId: string, phase: string): CacheError {
-    return new CacheError('cancelled', phase === 'store' ? `transfer ${transferId} was cancelled; nothing was stored` : `${phase} was cancelled`);
+    if (phase === 'store') return new CacheError('cancelled', `transfer ${transferId} was cancelled; nothing was stored`);
+    // Said after "Deleting in namespace <ns>", as a delete stopped part-way says what it did.
+    if (phase === 'delete') return new CacheError('cancelled', 'stopped as asked before it began: nothing was deleted');
+    return new CacheError('cancelled', `${phase} was cancelled`);
   }
 
   private remember(transferId: string, outcome: CancelOutcome & { beforeStart?: boolean }): void {

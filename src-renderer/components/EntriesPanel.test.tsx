@@ -255,7 +255,7 @@ describe('the entries browser', () => {
     const { client, calls, emit } = fakeClient({
       entries: namespaceOf(20),
       deleteEntries: () => new Promise((resolve) => (finish = resolve)),
-      cancel: () => (finish(fail('cancelled', 'stopped as asked: 7 of 20 entries deleted; the 13 not reached are kept')), ok({ cancelled: true })),
+      cancel: () => (finish(fail('cancelled', 'stopped as asked: deleted 7 entries of the 20 picked; the 13 not reached are kept')), ok({ cancelled: true })),
       namespaces: () => ok({ namespaces: [] }),
       namespaceNames: () => ok({ names: [] }),
     });
@@ -265,18 +265,23 @@ describe('the entries browser', () => {
     act(() => store.getState().setEntrySelection({ all: true, hashes: [] }));
     fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
     const dialog = screen.getByRole('dialog', { name: 'Delete 20 entries' });
-    await act(async () => fireEvent.click(within(dialog).getByRole('button', { name: 'Delete 20 entries' })));
+    const confirm = within(dialog).getByRole('button', { name: 'Delete 20 entries' });
+    confirm.focus(); // as from the keyboard
+    await act(async () => fireEvent.click(confirm));
     const { transferId } = calls.find((c) => c.method === 'deleteEntries')!.input as { transferId: string };
+    // Delete went off as it started: focus is on Stop, not lost behind the dialog.
+    expect(document.activeElement).toBe(within(dialog).getByRole('button', { name: 'Stop' }));
     act(() => emit({ type: 'progress', transferId, phase: 'delete', bytesDone: 6, totalBytes: 20 }));
-    expect(within(dialog).getByRole('status').textContent).toContain('6 of 20 entries done.');
+    expect(within(dialog).getByText('6 of 20 entries done')).toBeTruthy();
     expect(within(dialog).getByRole('progressbar', { name: 'Entries deleted' })).toHaveProperty('value', 6);
+    expect(within(dialog).getByRole('status').textContent).toContain('Deleting 20 entries.'); // the live text does not move with each step
     // Another transfer's progress moves nothing here.
     act(() => emit({ type: 'progress', transferId: 'other', phase: 'delete', bytesDone: 19, totalBytes: 20 }));
-    expect(within(dialog).getByRole('status').textContent).toContain('6 of 20 entries done.');
+    expect(within(dialog).getByText('6 of 20 entries done')).toBeTruthy();
     await act(async () => fireEvent.click(within(dialog).getByRole('button', { name: 'Stop' })));
     expect(calls.find((c) => c.method === 'cancel')!.input).toEqual({ transferId });
     expect(dialog.isConnected).toBe(false);
-    expect(store.getState().notice).toBe('Deleting in namespace default stopped as asked: 7 of 20 entries deleted; the 13 not reached are kept');
+    expect(store.getState().notice).toBe('Deleting in namespace default stopped as asked: deleted 7 entries of the 20 picked; the 13 not reached are kept');
     expect(store.getState().entryDeletion).toBeNull();
   });
 

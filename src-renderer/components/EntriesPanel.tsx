@@ -469,6 +469,11 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
   const deletion = useApp((s) => s.entryDeletion);
   const [busy, setBusy] = useState(false);
   const [stopping, setStopping] = useState(false);
+  const stopButton = useRef<HTMLButtonElement>(null);
+  // Delete is disabled as it starts: focus goes to Stop, not to the page behind the dialog.
+  useEffect(() => {
+    if (busy) stopButton.current?.focus();
+  }, [busy]);
   const what = counted(count, 'entry', 'entries');
   // Once main is deleting, closing would look like keeping them while it goes on: the dialog stays until it is done.
   const close = busy ? () => undefined : onClose;
@@ -492,17 +497,30 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
       {count === 0 && !busy && <p role="status">Nothing is selected any more: the list changed since they were chosen.</p>}
       {busy && (
         <p role="status">
-          {stopping ? 'Stopping: the entries under way finish, the rest are kept.' : deletion?.total ? `${formatCount(deletion.settled)} of ${counted(deletion.total, 'entry', 'entries')} done.` : `Deleting ${what}.`} This window closes and says how many went when main has
-          finished.
+          {stopping ? 'Stopping: the entries under way finish, the rest are kept.' : `Deleting ${what}.`} This window closes and says how many went when main has finished.
         </p>
       )}
-      {busy && deletion?.total ? <progress max={deletion.total} value={deletion.settled} aria-label="Entries deleted" /> : null}
+      {/* The count moves every 100 ms: outside the status, so a screen reader is not told each step. */}
+      {busy && deletion?.total ? (
+        <p>
+          <progress max={deletion.total} value={deletion.settled} aria-label="Entries deleted" /> {formatCount(deletion.settled)} of {counted(deletion.total, 'entry', 'entries')} done
+        </p>
+      ) : null}
       <div className="row-actions">
         <button type="button" className="danger" disabled={busy || count === 0} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
         {busy ? (
-          <button type="button" disabled={stopping} onClick={() => (setStopping(true), void stop())}>
+          <button
+            ref={stopButton}
+            type="button"
+            aria-disabled={stopping}
+            onClick={() => {
+              if (stopping) return;
+              setStopping(true);
+              void stop().then((asked) => asked || setStopping(false)); // not asked: Stop again
+            }}
+          >
             Stop
           </button>
         ) : (

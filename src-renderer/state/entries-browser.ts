@@ -3,9 +3,8 @@
  * as the list scrolls (so a jump anywhere in 100,000 entries fetches one block), and a selection
  * main resolves (some hashes, or all the filter shows but some) for bulk delete and save.
  */
-import type { BulkOutcome, CacheAdminApi, EntriesWindow, EntryColumn, EntryFilter, EntryListItem, EntrySelection, Result } from '../../src-shared/contract';
+import type { CacheAdminApi, EntriesWindow, EntryColumn, EntryFilter, EntryListItem, EntrySelection, Result } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
-import { counted, formatCount } from '../lib/format';
 
 /** Rows per fetch: a few screens, one contract page at most. */
 export const ENTRY_BLOCK = 200;
@@ -56,21 +55,6 @@ export function selectionOf(entries: EntriesBrowser): EntrySelection | null {
   const { all, hashes } = entries.selection;
   if (all) return { filter: entries.filter, except: hashes, count: selectedCount(entries) };
   return hashes.length ? { hashes } : null;
-}
-
-/**
- * One line saying what a bulk action did: done (`where`: which namespace, as the notice stays while
- * the operator opens another), skipped as expired, failed with the first reasons.
- */
-export function bulkSummary(verb: string, outcome: BulkOutcome, where: string): string {
-  const parts = [`${verb} ${counted(outcome.done, 'entry', 'entries')} ${where}`];
-  if (outcome.skippedExpired) parts.push(`skipped ${formatCount(outcome.skippedExpired)} expired`);
-  if (outcome.gone) parts.push(`${formatCount(outcome.gone)} already gone (deleted elsewhere)`);
-  if (outcome.failed) {
-    const reasons = [...new Set(outcome.failures.map((f) => `${f.hash}: ${f.error.message}`))].slice(0, 3).join('; ');
-    parts.push(`${formatCount(outcome.failed)} failed (${reasons}${outcome.failures.length > 3 ? '; …' : ''})`);
-  }
-  return parts.join(', ');
 }
 
 type Set_ = (change: (s: { entries: EntriesBrowser }) => { entries: EntriesBrowser }) => void;

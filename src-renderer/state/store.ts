@@ -17,12 +17,13 @@ import type {
   VerifyResult,
   VersionItem,
 } from '../../src-shared/contract';
+import { bulkSummary } from '../../src-shared/bulk-summary';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted, formatCount } from '../lib/format';
 import { entryRefOf, parseLookup } from '../lib/lookup';
-import { MAX_PICKED, blockLoader, bulkSummary, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
+import { MAX_PICKED, blockLoader, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
 import { createDropRunner, isBulkDrop, type Drop } from './drops';
 import { FOLLOW_COST_FACTOR, FOLLOW_EVERY_MS, paced } from './paced';
 import { heatmapSlice, type HeatmapActions, type HeatmapState } from './heatmap';
@@ -157,8 +158,8 @@ export interface AppActions extends HeatmapActions {
   refreshEntries(): void;
   /** Deletes every version of each selected entry; the notice says what happened. */
   deleteSelectedEntries(): Promise<void>;
-  /** Stops that: entries under way finish, the rest are kept. */
-  stopEntryDeletion(): Promise<void>;
+  /** Stops that: entries under way finish, the rest are kept. False when main could not be asked (the notice says why). */
+  stopEntryDeletion(): Promise<boolean>;
   /** Saves the selected entries (latest versions): expired ones only with includeExpired. */
   saveSelectedEntries(includeExpired: boolean): Promise<void>;
   setLookupInput(input: string): void;
@@ -655,7 +656,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async stopEntryDeletion() {
         const deletion = get().entryDeletion;
-        if (deletion) await client.cancel(deletion.transferId);
+        if (!deletion) return true;
+        const asked = await client.cancel(deletion.transferId);
+        if (!asked.ok) set({ notice: `Could not stop deleting: ${asked.error.message}` });
+        return asked.ok;
       },
 
       async saveSelectedEntries(includeExpired) {
