@@ -285,6 +285,26 @@ describe('the entries browser', () => {
     expect(store.getState().entryDeletion).toBeNull();
   });
 
+  it('a Stop main could not be asked says why and can be pressed again; while stopping it keeps the focus', async () => {
+    let answer = fail('storage_unreachable', 'the bridge is gone');
+    const { client, calls } = fakeClient({ entries: namespaceOf(20), deleteEntries: () => new Promise(() => {}), cancel: () => answer });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[0]!);
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete 1 entry' })));
+    const stop = screen.getByRole('button', { name: 'Stop' });
+    await act(async () => fireEvent.click(stop));
+    expect(store.getState().notice).toBe('Could not stop deleting: the bridge is gone');
+    expect(stop.getAttribute('aria-disabled')).toBe('false');
+    answer = ok({ cancelled: true }) as never;
+    await act(async () => fireEvent.click(stop));
+    expect(calls.filter((c) => c.method === 'cancel')).toHaveLength(2);
+    expect(stop.getAttribute('aria-disabled')).toBe('true');
+    expect(screen.getByRole('status').textContent).toContain('Stopping: the entries under way finish, the rest are kept.');
+    await act(async () => fireEvent.click(stop)); // pressed again while stopping: nothing more is asked
+    expect(calls.filter((c) => c.method === 'cancel')).toHaveLength(2);
+  });
+
   it('a bulk delete still running when another window switches store is stopped: it would go on in a store no panel shows', async () => {
     const { client, calls, emit } = fakeClient({ entries: namespaceOf(20), deleteEntries: () => new Promise(() => {}), cancel: () => ok({ cancelled: true }) });
     const local = { profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes'], storeOptions: {}, unlisted: [], listedTime: 'stored' };
