@@ -108,7 +108,7 @@ describe('cache-admin prune', () => {
     const dry = await run('--ns', 'docs', 'prune', '--older-than', '100d', '--dry-run');
     expect(dry.stdout).toBe('would prune 0 versions of 0 hashes (0 hashes gone entirely, 0 bytes freed); up to 1 more version that another prune planned and has not finished (killed, or still running) would go too: a real prune finishes them first, or waits for that prune\n');
     expect((await run('--ns', 'docs', 'versions', old1.hash)).stdout.trim().split('\n')).toHaveLength(2);
-    expect((await run('--ns', 'docs', 'prune', '--older-than', '100d')).stdout).toBe(`docs  ${old1.cache_id}  ${old1.hash}  ${stored_at}  older_than\npruned 1 versions (0 hashes gone entirely, 0 bytes freed); finished 1 of an interrupted prune\n`);
+    expect((await run('--ns', 'docs', 'prune', '--older-than', '100d')).stdout).toBe(`docs  ${old1.cache_id}  ${old1.hash}  ${stored_at}  older_than\npruned 1 version (0 hashes gone entirely, 0 bytes freed); finished 1 of an interrupted prune\n`);
     expect((await run('--ns', 'docs', 'prune', '--older-than', '100d', '--dry-run')).stdout).toBe('would prune 0 versions of 0 hashes (0 hashes gone entirely, 0 bytes freed)\n');
   });
 

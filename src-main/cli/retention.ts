@@ -100,6 +100,16 @@ function candidateLine(c: PruneCandidate): string {
   return `${c.namespace}  ${c.cache_id}  ${c.hash}  ${c.stored_at}  ${c.reason}${content}\n`;
 }
 
+/** `1 version`, `2 versions`, `1,000 hashes`. */
+function counted(n: number, one: string): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : one.endsWith('h') ? `${one}es` : `${one}s`}`;
+}
+
+/** What a prune's summary says went with the versions: `1 hash gone entirely, 3 bytes freed`. */
+function gone(hashes: number, bytes: number): string {
+  return `${counted(hashes, 'hash')} gone entirely, ${counted(bytes, 'byte')} freed`;
+}
+
 export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
   if (ctx.args.length) throw usageError('prune takes no arguments (use --ns, --older-than, --expired, --keep-versions)');
   const olderThan = text(ctx.values, 'older-than');
@@ -122,7 +132,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
     if (ctx.values['dry-run']) {
       plan.versions.forEach(print);
       if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: true, ...planned } })}\n`);
-      else ctx.write(`would prune ${planned.versions} versions of ${planned.hashes} hashes (${planned.content_removed} hashes gone entirely, ${planned.bytes_freed} bytes freed)${unfinishedNote(plan.unfinished)}${leftAlone}\n`);
+      else ctx.write(`would prune ${counted(planned.versions, 'version')} of ${counted(planned.hashes, 'hash')} (${gone(planned.content_removed, planned.bytes_freed)})${unfinishedNote(plan.unfinished)}${leftAlone}\n`);
       return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
     }
     const progress = !json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
@@ -137,7 +147,7 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
     });
     progress?.done();
     if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs } })}\n`);
-    else ctx.write(`pruned ${summary.pruned} versions (${summary.contentRemoved} hashes gone entirely, ${summary.bytesFreed} bytes freed)${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
+    else ctx.write(`pruned ${counted(summary.pruned, 'version')} (${gone(summary.contentRemoved, summary.bytesFreed)})${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
     return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
   });
 }
