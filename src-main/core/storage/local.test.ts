@@ -40,6 +40,44 @@ async function tree(dir: string): Promise<string[]> {
   return (await fs.readdir(dir, { recursive: true })).map(String).sort();
 }
 
+/**
+ * Makes `file` one this process cannot delete: immutable (chattr +i) as root, else a read-only
+ * folder; false where neither can be done (no chattr, a filesystem without the attribute).
+ */
+function undeletable(file: string): (() => void) | false {
+  if (process.getuid?.() !== 0) {
+    fsSync.chmodSync(path.dirname(file), 0o555);
+    return () => fsSync.chmodSync(path.dirname(file), 0o755);
+  }
+  try {
+    execFileSync('chattr', ['+i', file], { stdio: 'ignore' });
+    return () => execFileSync('chattr', ['-i', file], { stdio: 'ignore' });
+  } catch {
+    return false;
+  }
+}
+
+describe('a delete the filesystem refuses', () => {
+  it('fails as refused and leaves the file; a content delete that failed so is never reported as done', async (ctx) => {
+    const root = path.join(await tempRoot(), 'store');
+    const storage = await LocalFolderStorage.open(root);
+    const cache = new CacheService(storage);
+    const stored = await cache.store('default', { source: { kind: 'bytes', bytes: new TextEncoder().encode('refused') } });
+    const content = path.join(root, new (await import('../layout')).KeyLayout().content('default' as never, stored.hash));
+    const restore = undeletable(content);
+    if (!restore) return ctx.skip();
+    try {
+      await expect(storage.delete(path.relative(root, content))).rejects.toMatchObject({ code: expect.stringMatching(/^(access_denied|io_error)$/) });
+      expect(fsSync.existsSync(content)).toBe(true);
+      // Deleting the entry: its versions go, its bytes cannot, and the delete says so instead of "content removed".
+      await expect(cache.delete('default', { hash: stored.hash })).rejects.toMatchObject({ message: expect.stringContaining(`cannot delete ${content}`) });
+      expect(fsSync.existsSync(content)).toBe(true);
+    } finally {
+      restore();
+    }
+  });
+});
+
 describe('local folder specifics', () => {
   it.each([false, true])('a pipe planted at a key reads as nothing there, at once, never waiting for a writer (blocking io: %s)', async (blockingIo) => {
     const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'), { blockingIo });

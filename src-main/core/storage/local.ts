@@ -993,8 +993,10 @@ export class LocalFolderStorage implements StorageBackend {
     const file = this.foundPathOf(key);
     this.refuseLinkedFolders(path.dirname(file));
     await this.checkRoot(); // a delete in a store that is gone would "succeed" on nothing
-    await fs.rm(file, { force: true }).catch((err: unknown) => {
-      if (errno(err) === 'ENOTDIR') return; // a file where one of its folders goes: the key cannot be there
+    // unlink, not rm: rm answers a refused unlink (EPERM, EACCES) with its rmdir's ENOTDIR, which read as "not there".
+    await fs.unlink(file).catch((err: unknown) => {
+      const code = errno(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return; // gone already, or a file where one of its folders goes: the key cannot be there
       throw fileSystemError(err, `cannot delete ${file}`);
     });
     await this.pruneEmptyFolders(path.dirname(file));
