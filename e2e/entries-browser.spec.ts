@@ -212,6 +212,10 @@ test('a bulk delete of thousands shows how far it has got, and Stop keeps the re
     expect(deleted! + kept!).toBe(4000);
     expect(kept).toBeGreaterThan(0);
     await expect(count).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
+    // Nothing picked now: Delete… is off, and looks it.
+    const deleteButton = entries.getByRole('button', { name: 'Delete…' });
+    await expect(deleteButton).toBeDisabled();
+    await expect(deleteButton).toHaveCSS('opacity', '0.5');
   } finally {
     await bridge.stop();
   }

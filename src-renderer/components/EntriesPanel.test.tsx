@@ -269,8 +269,11 @@ describe('the entries browser', () => {
     confirm.focus(); // as from the keyboard
     await act(async () => fireEvent.click(confirm));
     const { transferId } = calls.find((c) => c.method === 'deleteEntries')!.input as { transferId: string };
-    // Delete went off as it started: focus is on Stop, not lost behind the dialog.
-    expect(document.activeElement).toBe(within(dialog).getByRole('button', { name: 'Stop' }));
+    // Delete went off as it started: focus is on what is happening, not lost behind the dialog (nor on Stop, which a second Enter would press).
+    expect(document.activeElement).toBe(within(dialog).getByRole('status'));
+    expect(within(dialog).getByRole('heading').textContent).toBe('Deleting 20 entries');
+    act(() => store.getState().setEntrySelection({ all: false, hashes: [] })); // another window's change clears the picks: this run is still of 20
+    expect(within(dialog).getByRole('status').textContent).toContain('Deleting 20 entries.');
     act(() => emit({ type: 'progress', transferId, phase: 'delete', bytesDone: 6, totalBytes: 20 }));
     expect(within(dialog).getByText('6 of 20 entries done')).toBeTruthy();
     expect(within(dialog).getByRole('progressbar', { name: 'Entries deleted' })).toHaveProperty('value', 6);

@@ -467,19 +467,22 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
   const deleteSelected = useApp((s) => s.deleteSelectedEntries);
   const stop = useApp((s) => s.stopEntryDeletion);
   const deletion = useApp((s) => s.entryDeletion);
-  const [busy, setBusy] = useState(false);
+  // The count confirmed: the selection may change while they are deleted (another window), what is said of this run does not.
+  const [started, setStarted] = useState<number | null>(null);
+  const busy = started !== null;
   const [stopping, setStopping] = useState(false);
-  const stopButton = useRef<HTMLButtonElement>(null);
-  // Delete is disabled as it starts: focus goes to Stop, not to the page behind the dialog.
+  const status = useRef<HTMLParagraphElement>(null);
+  // Delete is disabled as it starts: focus goes to what is happening, not to the page behind the dialog
+  // (nor to Stop, which a second Enter would press).
   useEffect(() => {
-    if (busy) stopButton.current?.focus();
+    if (busy) status.current?.focus();
   }, [busy]);
-  const what = counted(count, 'entry', 'entries');
+  const what = counted(started ?? count, 'entry', 'entries');
   // Once main is deleting, closing would look like keeping them while it goes on: the dialog stays until it is done.
   const close = busy ? () => undefined : onClose;
   return (
     <Modal label={`Delete ${what}`} onClose={close}>
-      <h2>Delete {what}?</h2>
+      <h2>{busy ? `Deleting ${what}` : `Delete ${what}?`}</h2>
       <p>
         Every version of {count === 1 ? 'this entry' : `each of the ${what}`} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
@@ -496,8 +499,8 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
       {/* The list changed under the dialog (another window deleted them): nothing is left to delete. */}
       {count === 0 && !busy && <p role="status">Nothing is selected any more: the list changed since they were chosen.</p>}
       {busy && (
-        <p role="status">
-          {stopping ? 'Stopping: the entries under way finish, the rest are kept.' : `Deleting ${what}.`} This window closes and says how many went when main has finished.
+        <p role="status" tabIndex={-1} ref={status}>
+          {stopping ? 'Stopping: the entries under way finish, the rest are kept.' : `Deleting ${what}.`} This window closes and says how many went when it has finished.
         </p>
       )}
       {/* The count moves every 100 ms: outside the status, so a screen reader is not told each step. */}
@@ -507,12 +510,11 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
         </p>
       ) : null}
       <div className="row-actions">
-        <button type="button" className="danger" disabled={busy || count === 0} onClick={() => (setBusy(true), void deleteSelected().finally(onClose))}>
+        <button type="button" className="danger" disabled={busy || count === 0} onClick={() => (setStarted(count), void deleteSelected().finally(onClose))}>
           {busy ? 'Deleting…' : `Delete ${what}`}
         </button>
         {busy ? (
           <button
-            ref={stopButton}
             type="button"
             aria-disabled={stopping}
             onClick={() => {

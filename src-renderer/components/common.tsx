@@ -21,12 +21,15 @@ export function ErrorLine({ error }: { error: ErrorInfo }) {
       </p>
     );
   }
+  const title = ERROR_TITLES[error.code] ?? error.code;
+  // A message that starts with its title ("not valid JSON: …") says it once.
+  const rest = error.message.toLowerCase().startsWith(`${title.toLowerCase()}: `) ? error.message.slice(title.length + 2) : error.message;
   return (
     <p className="error" role="alert" data-code={error.code}>
       <span className="code" title={`Error code: ${error.code}`}>
-        {ERROR_TITLES[error.code] ?? error.code}:
+        {title}:
       </span>{' '}
-      {error.message}
+      {rest}
     </p>
   );
 }

@@ -871,3 +871,16 @@ describe('Issue 17: corrupt and missing content', () => {
     expect(screen.queryByRole('button', { name: 'Save to file…' })).toBeNull();
   });
 });
+
+describe('error lines', () => {
+  it('lead with words, and a message that starts with the same words says them once', async () => {
+    const { ErrorLine } = await import('./common');
+    const { container } = renderWith(
+      <>
+        <ErrorLine error={{ code: 'invalid_json', message: 'not valid JSON: expected a value at character 0' }} />
+        <ErrorLine error={{ code: 'invalid_json', message: 'the file holds no JSON value' }} />
+      </>,
+    );
+    expect([...container.querySelectorAll('[role="alert"]')].map((p) => p.textContent)).toEqual(['Not valid JSON: expected a value at character 0', 'Not valid JSON: the file holds no JSON value']);
+  });
+});
