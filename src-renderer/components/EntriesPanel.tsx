@@ -477,14 +477,15 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
   useEffect(() => {
     if (busy) status.current?.focus();
   }, [busy]);
-  const what = counted(started ?? count, 'entry', 'entries');
+  const picked = started ?? count;
+  const what = counted(picked, 'entry', 'entries');
   // Once main is deleting, closing would look like keeping them while it goes on: the dialog stays until it is done.
   const close = busy ? () => undefined : onClose;
   return (
     <Modal label={`Delete ${what}`} onClose={close}>
       <h2>{busy ? `Deleting ${what}` : `Delete ${what}?`}</h2>
       <p>
-        Every version of {count === 1 ? 'this entry' : `each of the ${what}`} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
+        Every version of {picked === 1 ? 'this entry' : `each of the ${what}`} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
       </p>
       {named.shown.length > 0 && (
         <ul className="named-picks" aria-label="Entries to delete">
