@@ -54,13 +54,12 @@ type RowOutcome = 'done' | 'skipped' | 'gone';
 export interface BulkControl {
   signal?: AbortSignal;
   onProgress?: (settled: number, total: number) => void;
-  /** What a stopped action's message says it did: "deleted 120 entries of the 10,000 picked". */
-  done?: string;
 }
 
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, act: (hash: string) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
+/** `done`: what the action does to an entry, as a stopped one's message says it ("deleted 120 entries of the 10,000 picked"). */
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (hash: string) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
   const rows = await entryTablesOf(format).selected(namespace, selection);
-  return forEachRow(rows, act, BULK_CONCURRENCY, picksGone(selection, rows), control);
+  return forEachRow(rows, done, act, BULK_CONCURRENCY, picksGone(selection, rows), control);
 }
 
 /** Hashes picked one by one that the namespace no longer holds (deleted elsewhere since the list showed them). */
@@ -68,7 +67,7 @@ function picksGone(selection: EntrySelection, rows: { hash: string }[]): number 
   return 'hashes' in selection ? new Set(selection.hashes.map((h) => h.toLowerCase())).size - rows.length : 0;
 }
 
-async function forEachRow(rows: { hash: string }[], act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number, { signal, onProgress, done = 'done' }: BulkControl = {}): Promise<BulkOutcome> {
+async function forEachRow(rows: { hash: string }[], done: string, act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number, { signal, onProgress }: BulkControl = {}): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, gone, folder: null };
   const total = rows.length + gone;
   const settled = () => outcome.done + outcome.failed + outcome.skippedExpired + outcome.gone;
@@ -102,7 +101,7 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
-    return await forEachSelected(format, ns, selection, async (hash) => {
+    return await forEachSelected(format, ns, selection, 'deleted', async (hash) => {
       try {
         await format.delete(ns, { hash });
         return 'done';
@@ -111,7 +110,7 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
         if (err instanceof CacheError && err.code === 'not_found') return 'gone';
         throw err;
       }
-    }, { ...control, done: 'deleted' });
+    }, control);
   } finally {
     entryTablesOf(format).changed(ns);
   }
@@ -184,7 +183,7 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
   // failed, they could go from under another being saved into them).
   const made: string[] = [];
   try {
-    const outcome = await forEachSelected(format, ns, selection, async (hash) => {
+    const outcome = await forEachSelected(format, ns, selection, 'saved', async (hash) => {
       const { record, content } = await format.retrieve(ns, { hash });
       let piped = false;
       let into = folder;
@@ -288,7 +287,7 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       return 'done';
     };
     // One member at a time: a tar is written in order.
-    const outcome = await forEachRow(rows, add, 1, picksGone(selection, rows));
+    const outcome = await forEachRow(rows, 'saved', add, 1, picksGone(selection, rows));
     if (archive.destroyed) return;
     const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
     await addFile(SUMMARY_MEMBER, summary.byteLength, [summary]);
