@@ -186,6 +186,40 @@ test("a script's upload into the namespace on show appears in the list and its c
   await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^scripted/ })).toContainText('2');
 });
 
+test('a bulk delete goes on in main through a reload: the reloaded page shows how far it has got, and its Stop keeps the rest', async ({ page }) => {
+  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'reload-delete-store-')));
+  await populateNamespace(storage, 'bulk', 8000).finally(() => storage.close());
+  const bridge = await startWeb(storage.root);
+  try {
+    await page.goto(bridge.url);
+    const entries = await openNamespace(page, 'bulk');
+    await expect(entries.getByTestId('entries-count')).toHaveText('8,000 entries');
+    await entries.getByRole('listbox', { name: 'Entry list' }).focus();
+    await page.keyboard.press('Control+a');
+    await entries.getByRole('button', { name: 'Delete…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete 8,000 entries' });
+    await dialog.getByRole('button', { name: 'Delete 8,000 entries' }).click();
+    await expect(dialog.getByText(/of 8,000 entries done$/)).toBeVisible();
+    await page.reload();
+    const running = page.getByRole('region', { name: 'Also running, started in another window or before this page was reloaded' });
+    await expect(running.getByText('Deleting picked entries in namespace bulk')).toBeVisible();
+    await expect(running.getByRole('progressbar', { name: 'Deleting picked entries in namespace bulk: progress' })).toBeVisible();
+    await expect(running.getByText(/^[\d,]+ of 8,000 entries done$/)).toBeVisible();
+    await screenshot(page, 'entries-delete-after-reload');
+    await running.getByRole('button', { name: 'Stop deleting picked entries in namespace bulk' }).click();
+    await expect(running).toBeHidden();
+    const said = /^Deleting picked entries in namespace bulk \(started in another window or before a reload\): stopped as asked: deleted ([\d,]+) entries of the 8,000 picked; the ([\d,]+) not reached are kept/;
+    const notice = page.getByRole('status').filter({ hasText: 'stopped as asked' });
+    await expect(notice).toHaveText(said);
+    const [deleted, kept] = said.exec((await notice.textContent())!)!.slice(1).map((n) => Number(n.replace(/,/g, '')));
+    expect(deleted! + kept!).toBe(8000);
+    expect(kept).toBeGreaterThan(0);
+    await expect(page.getByRole('region', { name: 'Entries' }).getByTestId('entries-count')).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
+  } finally {
+    await bridge.stop();
+  }
+});
+
 test('a bulk delete of thousands shows how far it has got, and Stop keeps the rest, saying how many went', async ({ page }) => {
   const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'bulk-delete-store-')));
   await populateNamespace(storage, 'bulk', 4000).finally(() => storage.close());

@@ -8,6 +8,7 @@ import { NamespacesPanel } from './components/NamespacesPanel';
 import { StatsPanel } from './components/StatsPanel';
 import { TransfersPanel } from './components/TransfersPanel';
 import { RetentionPanel } from './components/RetentionPanel';
+import { RunningElsewhere } from './components/RunningElsewhere';
 import { VerifyPanel } from './components/VerifyPanel';
 import { filesFromDrop } from './lib/drop';
 import { useApp } from './state/context';
@@ -141,6 +142,7 @@ export function App() {
   return (
     <div className={`app ${dragging ? 'dragging' : ''}`}>
       <ConnectionBar />
+      <RunningElsewhere />
       {notice && (
         <div className="notice" role="status">
           {notice}

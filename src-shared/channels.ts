@@ -21,6 +21,7 @@ export const METHOD_NAMES = [
   'hashFile',
   'storeFile',
   'cancel',
+  'operations',
   'storePaths',
   'cancelDrop',
   'saveEntry',

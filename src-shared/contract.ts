@@ -227,10 +227,12 @@ export const methods = {
   /** Stop every batch of a drop (running, or sent later) and say how many of its files were stored all the same. */
   cancelDrop: { input: z.object({ dropId: transferIdSchema }).strict() },
   /**
-   * Stop a hashFile/storeFile/upload/verify/prune/connect (running, or not started yet: it then never
+   * Stop a hashFile/storeFile/upload/verify/prune/deleteEntries/connect (running, or not started yet: it then never
    * starts) and say what happened: a store that had committed first is reported as stored.
    */
   cancel: { input: z.object({ transferId: transferIdSchema }).strict() },
+  /** What main is doing now for any window or client (a page reloaded mid-prune finds its prune here); `cancel` stops each. */
+  operations: { input: z.object({}).strict() },
   /** Save a version's full content to a file the operator picks (main shows the dialog). */
   saveEntry: { input: z.object({ namespace, ref, allowExpired }).strict() },
   /** Check the store (or one namespace): see docs/verify.md. `repair` fixes only what is safe. */
@@ -613,6 +615,33 @@ export interface CancelOutcome {
   stored?: StoredEntry;
 }
 
+/**
+ * Work main is doing for a window or client, listed to every window: one started in another window,
+ * or by this page before it was reloaded, can be followed there and stopped (`cancel` with its id).
+ */
+export interface RunningOperation {
+  /** The transferId it runs under. */
+  id: string;
+  kind: 'hash' | 'store' | 'verify' | 'prune' | 'delete';
+  /** The namespace it works in; null for a verify of the whole store. */
+  namespace: string | null;
+  /** The file's name (hash, store; '' when none was given); a verify's `repair` as 'repair'; otherwise ''. */
+  subject: string;
+  /** When main started it (ms since the epoch). */
+  startedAt: number;
+  /** How far it has got, counted as its progress events count (bytes; keys checked of keys listed; versions pruned; entries settled). */
+  done: number;
+  total: number | null;
+}
+
+/** How an operation ended, told to every window with the list of what still runs. */
+export interface OperationEnd {
+  id: string;
+  outcome: 'finished' | 'stopped' | 'failed';
+  /** Why it failed. */
+  message?: string;
+}
+
 /** What became of one file of a batch, in the order sent. */
 export type BatchOutcome = { name: string; stored: StoredEntry } | { name: string; error: ErrorInfo };
 
@@ -645,6 +674,8 @@ export interface MethodResults {
   hashFile: HashReport;
   storeFile: StoredEntry;
   cancel: CancelOutcome;
+  /** `seq` numbers the list: a higher one is newer (events carry it too). */
+  operations: { seq: number; operations: RunningOperation[] };
   storePaths: BatchStoreResult;
   cancelDrop: DropCancelOutcome;
   saveEntry: { saved: boolean; path?: string; bytes?: number };
@@ -665,6 +696,8 @@ export type CacheAdminEvent =
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
   | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number }
   | { type: 'connected'; capabilities: Capabilities }
+  /** Sent when an operation starts or ends (`ended`): every one running now. */
+  | { type: 'operations'; seq: number; operations: RunningOperation[]; ended?: OperationEnd }
   /** Something stored, deleted, pruned or repaired `namespace`'s entries, from any window or client (null: any namespace's). */
   | { type: 'entriesChanged'; namespace: string | null };
 

@@ -232,8 +232,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
       // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
       const value = await session.transfer(
         transferId,
-        op,
-        length,
+        { phase: op, namespace, subject: name, total: length },
         async (transfer) => {
           // A cancel also ends a wait for bytes the client may never send (else it waits out the idle limit).
           transfer.signal.addEventListener('abort', () => interruptBody(new CacheError('cancelled', `the ${op === 'store' ? 'store' : 'hash'} was cancelled`)), { once: true });

@@ -75,6 +75,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   hashFile: { namespace: 'default', path: FILE, transferId: 't1' },
   storeFile: { namespace: 'default', path: FILE, transferId: 't2', as: 'bytes' },
   cancel: { transferId: 't3' },
+  operations: {},
   storePaths: { namespace: 'default', dropId: 'd1', files: [{ path: FILE, name: 'photos/a.txt' }], as: 'bytes' },
   cancelDrop: { dropId: 'd2' },
   saveEntry: { namespace: 'default', ref: 'b94d27b9934d3e08' },

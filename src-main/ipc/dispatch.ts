@@ -201,7 +201,7 @@ function handlers(session: AppSession): Handlers {
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     entries: async (input: EntriesInput) => entriesWindow(format(), input),
     deleteEntries: async ({ namespace, selection, transferId }: { namespace: string; selection: EntrySelection; transferId: string }) =>
-      session.transfer(transferId, 'delete', null, ({ signal, onProgress }) => deleteEntries(format(), namespace, selection, { signal, onProgress })),
+      session.transfer(transferId, { phase: 'delete', namespace, total: null }, ({ signal, onProgress }) => deleteEntries(format(), namespace, selection, { signal, onProgress })),
     saveEntries: async ({ namespace, selection, includeExpired }: { namespace: string; selection: EntrySelection; includeExpired: boolean }) => {
       const choose = session.options.chooseSaveFolder;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a folder; download the entries instead');
@@ -223,13 +223,14 @@ function handlers(session: AppSession): Handlers {
     hashFile: async ({ namespace, path: file, transferId, as, options }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions }) => {
       format().checkStoreInput({ as, options });
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'hash', chosen.size, (transfer) => hashReport(format(), namespace, storeInput({ kind: 'file', path: chosen.path }, '', as, options), transfer));
+      return session.transfer(transferId, { phase: 'hash', namespace, subject: path.basename(file), total: chosen.size }, (transfer) => hashReport(format(), namespace, storeInput({ kind: 'file', path: chosen.path }, '', as, options), transfer));
     },
     storeFile: async ({ namespace, path: file, transferId, as, options }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions }) => {
       const chosen = await session.readableFile(file);
-      return session.transfer(transferId, 'store', chosen.size, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
+      return session.transfer(transferId, { phase: 'store', namespace, subject: path.basename(file), total: chosen.size }, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
     },
     cancel: async ({ transferId }: { transferId: string }) => session.cancel(transferId),
+    operations: async () => session.operations(),
     storePaths: async ({ namespace, dropId, files, as, options }: { namespace: string; dropId: string; files: { path: string; name: string }[]; as: StoreAs; options: StoreOptions }) => {
       const name = ns(namespace);
       format().checkStoreInput({ as, options });
@@ -271,7 +272,7 @@ function handlers(session: AppSession): Handlers {
       return { saved: true, path: target, bytes };
     },
     verify: async ({ namespace, sample, repair, transferId }: { namespace?: string; sample?: number; repair: boolean; transferId: string }) =>
-      session.transfer(transferId, 'verify', null, (control) => session.verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair }, control)),
+      session.transfer(transferId, { phase: 'verify', namespace: namespace ?? null, subject: repair ? 'repair' : '', total: null }, (control) => session.verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair }, control)),
     policy: async () => (await retention().getPolicy()).policy,
     setPolicy: async ({ namespace, ttl, keepVersions }: { namespace?: string; ttl?: string; keepVersions?: string }) => {
       // Every value is parsed before anything is written: a bad one changes nothing.
@@ -286,7 +287,7 @@ function handlers(session: AppSession): Handlers {
     },
     prune: async ({ namespace, transferId }: { namespace: string; transferId: string }) => {
       const name = ns(namespace);
-      return session.transfer(transferId, 'prune', null, async ({ signal, onProgress }) => {
+      return session.transfer(transferId, { phase: 'prune', namespace: name, total: null }, async ({ signal, onProgress }) => {
         const r = retention();
         const plan = await r.planPrune({ namespace: name }, { signal });
         const summary = await r.prune(plan, { signal, onProgress: ({ done }) => onProgress(done) });

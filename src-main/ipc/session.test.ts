@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { uploadQuerySchema } from '../../src-shared/contract';
+import { type CacheAdminEvent, uploadQuerySchema } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
@@ -41,7 +41,7 @@ describe('switching store while files go into the open one', () => {
       await held;
     }
     // Another window's upload, under way.
-    const storing = session.transfer('other-window', 'store', null, (options) => session.format.store('default', { source: { kind: 'stream', stream: heldSource() }, name: 'c.txt' }, options));
+    const storing = session.transfer('other-window', { phase: 'store', namespace: 'default', total: null }, (options) => session.format.store('default', { source: { kind: 'stream', stream: heldSource() }, name: 'c.txt' }, options));
     expect(await dispatch('connect', { id: saved.value.profile.id })).toMatchObject({
       ok: false,
       error: { code: 'conflict', message: expect.stringMatching(/^1 transfer is still going into .* \(from this or another window\): let it finish or cancel it before switching store$/) },
@@ -75,7 +75,7 @@ describe('cancel tells what really happened', () => {
     let committed!: () => void;
     const commit = new Promise<void>((resolve) => (committed = resolve));
     // The store commits, then its answer is still on its way when the operator clicks Cancel.
-    const storing = session.transfer('late', 'store', null, async ({ signal }) => {
+    const storing = session.transfer('late', { phase: 'store', namespace: 'default', total: null }, async ({ signal }) => {
       const stored = await session.format.store('default', { source: bytes('committed first'), name: 'a.txt' }, { signal });
       committed();
       await answering;
@@ -113,7 +113,7 @@ describe('cancel tells what really happened', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
       yield Buffer.from('second part');
     }
-    const storing = session.transfer('mid', 'store', null, (options) => session.format.store('default', { source: { kind: 'stream', stream: slowSource() }, name: 'b.txt' }, options));
+    const storing = session.transfer('mid', { phase: 'store', namespace: 'default', total: null }, (options) => session.format.store('default', { source: { kind: 'stream', stream: slowSource() }, name: 'b.txt' }, options));
     storing.catch(() => undefined);
     await started;
     expect(await dispatch('cancel', { transferId: 'mid' })).toEqual({ ok: true, value: { cancelled: true } });
@@ -125,7 +125,7 @@ describe('cancel tells what really happened', () => {
     let failing!: () => void;
     const asked = new Promise<void>((resolve) => (failing = resolve));
     // A service-layout store past its last cancel check: a disk fills while its copies are written.
-    const storing = session.transfer('full', 'store', null, async () => {
+    const storing = session.transfer('full', { phase: 'store', namespace: 'default', total: null }, async () => {
       await asked;
       throw new CacheError('no_space', 'no space left on the device for the second copy');
     });
@@ -147,7 +147,7 @@ describe('transfer progress', () => {
     let finish!: () => void;
     const writing = new Promise<void>((resolve) => (finish = resolve));
     let allSeen!: number[];
-    const storing = session.transfer('p', 'store', 30, async ({ onProgress }) => {
+    const storing = session.transfer('p', { phase: 'store', namespace: 'default', total: 30 }, async ({ onProgress }) => {
       onProgress(10);
       onProgress(20); // within 100 ms: dropped
       onProgress(30);
@@ -160,6 +160,68 @@ describe('transfer progress', () => {
     finish();
     expect(await storing).toBe('stored');
     expect(allSeen).toEqual([10, 30]);
+  });
+});
+
+describe('operations running in main', () => {
+  /** A run that goes on until its signal aborts, then fails as a cancelled run does. */
+  const untilStopped = (message: string) => ({ signal }: { signal: AbortSignal }) =>
+    new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new CacheError('cancelled', message)), { once: true }));
+
+  it('are listed to every window with how far they have got, and each end is told with how it ended', async () => {
+    const { session, dispatch } = await setup();
+    const events: CacheAdminEvent[] = [];
+    session.onEvent((event) => event.type === 'operations' && events.push(event));
+    const prune = session.transfer('prune-1', { phase: 'prune', namespace: 'logs', total: null }, async (control) => {
+      control.onProgress(12);
+      return untilStopped('the prune was cancelled after pruning 12 versions')(control);
+    });
+    let fail!: (err: Error) => void;
+    const store = session.transfer('up-1', { phase: 'store', namespace: 'default', subject: 'big.bin', total: 100 }, () => new Promise((_, reject) => (fail = reject)));
+    const listed = await dispatch('operations', {});
+    expect(listed).toEqual({
+      ok: true,
+      value: {
+        seq: 2,
+        operations: [
+          { id: 'prune-1', kind: 'prune', namespace: 'logs', subject: '', startedAt: expect.any(Number), done: 12, total: null },
+          { id: 'up-1', kind: 'store', namespace: 'default', subject: 'big.bin', startedAt: expect.any(Number), done: 0, total: 100 },
+        ],
+      },
+    });
+    expect(events.map((e) => e.type === 'operations' && e.operations.map((o) => o.id))).toEqual([['prune-1'], ['prune-1', 'up-1']]);
+    expect(await dispatch('cancel', { transferId: 'prune-1' })).toEqual({ ok: true, value: { cancelled: true } });
+    await expect(prune).rejects.toThrow('after pruning 12 versions');
+    fail(new CacheError('no_space', 'the disk is full'));
+    await expect(store).rejects.toThrow('the disk is full');
+    expect(events.slice(2)).toEqual([
+      { type: 'operations', seq: 3, operations: [expect.objectContaining({ id: 'up-1' })], ended: { id: 'prune-1', outcome: 'stopped', message: 'the prune was cancelled after pruning 12 versions' } },
+      { type: 'operations', seq: 4, operations: [], ended: { id: 'up-1', outcome: 'failed', message: 'the disk is full' } },
+    ]);
+    const done = await session.transfer('v-1', { phase: 'verify', namespace: null, subject: 'repair', total: null }, async () => 'checked');
+    expect(done).toBe('checked');
+    expect(events.at(-1)).toEqual({ type: 'operations', seq: 6, operations: [], ended: { id: 'v-1', outcome: 'finished' } });
+    // A connect is the connecting window's own: never listed.
+    await dispatch('connect', { id: 'command-line', attemptId: 'a1' });
+    expect(events).toHaveLength(6);
+  });
+
+  it("a store switch stops the previous store's verify, prune and delete, from any window, before that store closes", async () => {
+    const { session, dispatch } = await setup();
+    const folder = mkdtempSync(path.join(dir, 'switch-'));
+    const order: string[] = [];
+    session.onEvent((event) => {
+      if (event.type === 'operations' && event.ended) order.push(`${event.ended.id} ${event.ended.outcome}`);
+      if (event.type === 'connected') order.push(`connected ${event.capabilities.profile}`);
+    });
+    const verify = session.transfer('verify-1', { phase: 'verify', namespace: null, total: null }, untilStopped('verify was cancelled'));
+    const deleting = session.transfer('delete-1', { phase: 'delete', namespace: 'default', total: null }, untilStopped('stopped as asked'));
+    const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: folder } });
+    expect(saved).toMatchObject({ ok: true });
+    await expect(verify).rejects.toThrow('verify was cancelled');
+    await expect(deleting).rejects.toThrow('stopped as asked');
+    expect(order).toEqual(['verify-1 stopped', 'delete-1 stopped', expect.stringMatching(/^connected /)]);
+    expect(session.operations().operations).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { CacheAdminEvent, CancelOutcome, Capabilities, ProfileSummary, ProfilesView, StoredEntry } from '../../src-shared/contract';
+import type { CacheAdminEvent, CancelOutcome, Capabilities, OperationEnd, ProfileSummary, ProfilesView, RunningOperation, StoredEntry } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
 import type { FormatName, FormatVerifyReport, StoreFormat } from '../core/formats/format';
@@ -39,9 +39,24 @@ export interface SessionOptions {
   storeWorker?: URL;
 }
 
+/** What a transfer is, for its progress events and the list of operations every window sees. */
+export interface TransferWork {
+  phase: RunningOperation['kind'] | 'connect';
+  /** The namespace it works in (null: the whole store, or none). */
+  namespace: string | null;
+  /** See RunningOperation.subject. */
+  subject?: string;
+  /** Its total, when known at the start (a file's size). */
+  total: number | null;
+}
+
 interface RunningTransfer {
   controller: AbortController;
-  phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete' | 'connect';
+  work: TransferWork;
+  startedAt: number;
+  /** The last progress sent: a window opened meanwhile starts from it. */
+  done: number;
+  total: number | null;
   /** Settles (never rejects) once the transfer has ended and its outcome is recorded. */
   settled: Promise<void>;
 }
@@ -54,6 +69,8 @@ export class AppSession {
   private active: { profile: ProfileSummary; store: OpenedStore } | null = null;
   private commandLineStore: OpenedStore | null = null;
   private readonly transfers = new Map<string, RunningTransfer>();
+  /** Bumped whenever an operation starts or ends (see operations()). */
+  private operationsSeq = 0;
   /** What each recent transfer ended as; `beforeStart` marks one cancelled before it began. */
   private readonly outcomes = new Map<string, CancelOutcome & { beforeStart?: boolean }>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
@@ -156,7 +173,7 @@ export class AppSession {
       return Promise.race([opening, stopped]);
     };
     try {
-      return await (attemptId ? this.transfer(attemptId, 'connect', null, run) : run({ signal: new AbortController().signal }));
+      return await (attemptId ? this.transfer(attemptId, { phase: 'connect', namespace: null, total: null }, run) : run({ signal: new AbortController().signal }));
     } catch (err) {
       void opening.then((late) => late.format.storage.close(), () => undefined);
       throw err;
@@ -181,7 +198,7 @@ export class AppSession {
    * or bridge client: they would go on into a store no window shows (its connection closed).
    */
   private assertNothingGoingIn(): void {
-    const busy = [...this.transfers.values()].filter((t) => t.phase === 'store' || t.phase === 'hash').length + this.drops.running;
+    const busy = [...this.transfers.values()].filter((t) => t.work.phase === 'store' || t.work.phase === 'hash').length + this.drops.running;
     if (busy === 0 || !this.active) return;
     const { name } = this.active.profile;
     throw new CacheError('conflict', `${busy === 1 ? '1 transfer is' : `${busy} transfers are`} still going into ${name} (from this or another window): let ${busy === 1 ? 'it' : 'them'} finish or cancel ${busy === 1 ? 'it' : 'them'} before switching store`);
@@ -191,6 +208,8 @@ export class AppSession {
     this.assertNothingGoingIn();
     const previous = this.active;
     this.active = next;
+    // A verify, prune or bulk delete of the previous store (from any window) stops with it, before its connection closes.
+    if (previous) await this.stopAll((t) => t.work.phase !== 'connect');
     if (previous && previous.store !== this.commandLineStore) await previous.store.format.storage.close();
     this.emit({ type: 'connected', capabilities: this.capabilities() });
   }
@@ -248,11 +267,11 @@ export class AppSession {
    */
   async transfer<T>(
     transferId: string,
-    phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete' | 'connect',
-    totalBytes: number | null,
+    work: TransferWork,
     run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
+    const { phase, total: totalBytes } = work;
     if (this.transfers.has(transferId)) throw new CacheError('invalid_input', `transfer ${transferId} is already running`);
     if (this.outcomes.get(transferId)?.beforeStart) {
       this.outcomes.delete(transferId);
@@ -263,7 +282,9 @@ export class AppSession {
     const settled = new Promise<void>((resolve) => (settle = resolve));
     const onOuterAbort = () => controller.abort();
     outerSignal?.addEventListener('abort', onOuterAbort);
-    this.transfers.set(transferId, { controller, phase, settled });
+    const running: RunningTransfer = { controller, work, startedAt: Date.now(), done: 0, total: totalBytes, settled };
+    this.transfers.set(transferId, running);
+    if (phase !== 'connect') this.emit({ type: 'operations', ...this.operations(true) });
     let last = 0;
     let allReadSent = false;
     /** `total`: a total the run learns as it goes (a verify's keys listed so far). */
@@ -275,8 +296,11 @@ export class AppSession {
       if ((now - last < 100 && !allRead) || phase === 'connect') return;
       allReadSent ||= allRead;
       last = now;
-      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: total ?? totalBytes });
+      running.done = bytesDone;
+      running.total = total ?? totalBytes;
+      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: running.total });
     };
+    let ended: OperationEnd = { id: transferId, outcome: 'finished' };
     try {
       const result = await run({ signal: controller.signal, onProgress });
       this.remember(transferId, phase === 'store' ? { cancelled: false, stored: result as StoredEntry } : { cancelled: false });
@@ -288,13 +312,37 @@ export class AppSession {
       const typedFailure = err instanceof CacheError && !isCancelled(err);
       const cancelled = controller.signal.aborted && !typedFailure;
       this.remember(transferId, { cancelled });
+      ended = cancelled || isCancelled(err) ? { id: transferId, outcome: 'stopped', message: (err as Error).message } : { id: transferId, outcome: 'failed', message: (err as Error).message };
       if (cancelled && !isCancelled(err)) throw this.cancelledError(transferId, phase);
       throw err;
     } finally {
       this.transfers.delete(transferId);
       outerSignal?.removeEventListener('abort', onOuterAbort);
+      if (phase !== 'connect') this.emit({ type: 'operations', ...this.operations(true), ended });
       settle();
     }
+  }
+
+  /**
+   * What runs now for any window or client, oldest first (connects are each window's own), and the
+   * list's number: `changed` when one started or ended. A window keeps the highest numbered list it
+   * has, whichever way it came (its events and its calls travel apart over the bridge).
+   */
+  operations(changed = false): { seq: number; operations: RunningOperation[] } {
+    if (changed) this.operationsSeq++;
+    const operations: RunningOperation[] = [];
+    for (const [id, { work, startedAt, done, total }] of this.transfers) {
+      if (work.phase === 'connect') continue;
+      operations.push({ id, kind: work.phase, namespace: work.namespace, subject: work.subject ?? '', startedAt, done, total });
+    }
+    return { seq: this.operationsSeq, operations };
+  }
+
+  /** Stops the transfers `which` picks and waits (a few seconds at most) for them to remove what they had written. */
+  private async stopAll(which: (transfer: RunningTransfer) => boolean): Promise<void> {
+    const stopping = [...this.transfers.values()].filter(which);
+    for (const { controller } of stopping) controller.abort();
+    await Promise.race([Promise.all(stopping.map((r) => r.settled)), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
   }
 
   private cancelledError(transferId: string, phase: string): CacheError {
@@ -336,9 +384,7 @@ export class AppSession {
 
   /** Cancels what is running and waits (a few seconds at most) for it to remove what it had written. */
   async close(): Promise<void> {
-    const running = [...this.transfers.values()];
-    for (const { controller } of running) controller.abort();
-    await Promise.race([Promise.all(running.map((r) => r.settled)), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
+    await this.stopAll(() => true);
     await this.drops.close();
     if (this.active?.store !== this.commandLineStore) await this.active?.store.format.storage.close();
     await this.commandLineStore?.format.storage.close();

@@ -13,6 +13,8 @@ import type {
   PrunePlanView,
   PruneResult,
   Result,
+  OperationEnd,
+  RunningOperation,
   StoredEntry,
   VerifyResult,
   VersionItem,
@@ -22,6 +24,7 @@ import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
 import { counted, formatCount } from '../lib/format';
+import { describeOperation, endedText } from '../lib/operations';
 import { entryRefOf, parseLookup } from '../lib/lookup';
 import { MAX_PICKED, blockLoader, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
 import { createDropRunner, isBulkDrop, type Drop } from './drops';
@@ -124,6 +127,8 @@ export interface AppState extends HeatmapState {
   stats: Load<NamespaceStatsView>;
   keyInfo: Load<KeyInfo>;
   verify: VerifyRun;
+  /** What main runs that this page did not start, with how far it has got: it can be followed and stopped here. */
+  elsewhere: ElsewhereOperation[];
   /** The selected entries being deleted: how many have settled (deleted, gone or failed) of how many picked. */
   entryDeletion: { transferId: string; settled: number; total: number | null } | null;
   retention: RetentionView;
@@ -160,6 +165,8 @@ export interface AppActions extends HeatmapActions {
   deleteSelectedEntries(): Promise<void>;
   /** Stops that: entries under way finish, the rest are kept. False when main could not be asked (the notice says why). */
   stopEntryDeletion(): Promise<boolean>;
+  /** Stops an operation started elsewhere; the notice says how it ended (or why it could not be asked). */
+  stopElsewhere(id: string): Promise<void>;
   /** Saves the selected entries (latest versions): expired ones only with includeExpired. */
   saveSelectedEntries(includeExpired: boolean): Promise<void>;
   setLookupInput(input: string): void;
@@ -241,12 +248,19 @@ function withCounts(list: NamespaceRow[], counts: NamespaceRow, exists: boolean)
   return exists ? [...others, counts].sort((a, b) => a.name.localeCompare(b.name)) : others;
 }
 
-function newId(): string {
+function randomHex(): string {
   return crypto.randomUUID().replace(/-/g, '');
 }
 
+/** An operation main runs that this page did not start (another window's, or this page's before a reload). */
+export type ElsewhereOperation = RunningOperation & { stopping?: boolean };
+
 export function createAppStore(client: CacheAdminClient, options: { theme?: Theme } = {}): AppStore {
   const store = createStore<AppState & AppActions>()((set, get) => {
+    // Every id this page sends starts with its own prefix: what main runs under any other id was
+    // started elsewhere (another window, or this page before a reload).
+    const page = randomHex().slice(0, 8);
+    const newId = () => page + randomHex().slice(8);
     const updateTransfer = (id: string, change: Partial<Transfer> | ((t: Transfer) => Partial<Transfer>)) =>
       set((s) => ({ transfers: s.transfers.map((t) => (t.id === id ? { ...t, ...(typeof change === 'function' ? change(t) : change) } : t)) }));
     const queue: string[] = [];
@@ -382,6 +396,26 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       stored: changed,
     });
 
+    /**
+     * The operations main runs now, as it lists them. How one ended is said in the notice when it is
+     * a verify, prune or delete, or when this page asked to stop it; another window's files stored
+     * (each its own transfer) are that window's to report.
+     */
+    let operationsSeq = -1;
+    function followOperations({ seq, operations, ended }: { seq: number; operations: RunningOperation[]; ended?: OperationEnd }): void {
+      if (seq <= operationsSeq) return; // older than the list already shown
+      operationsSeq = seq;
+      const before = get().elsewhere;
+      const gone = ended && before.find((o) => o.id === ended.id && (o.stopping || (o.kind !== 'hash' && o.kind !== 'store')));
+      const elsewhere = operations.filter((o) => !o.id.startsWith(page)).map((o) => ({ ...o, ...before.find((b) => b.id === o.id && b.stopping && { stopping: true }) }));
+      set(gone ? { elsewhere, notice: `${describeOperation(gone).title} (started in another window or before a reload): ${endedText(ended)}` } : { elsewhere });
+    }
+
+    async function syncOperations(): Promise<void> {
+      const listed = await client.api.operations({});
+      if (listed.ok) followOperations(listed.value);
+    }
+
     function pump(): void {
       while (running < TRANSFER_CONCURRENCY && queue.length) {
         const id = queue.shift()!;
@@ -433,14 +467,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     let lookupsStarted = 0;
 
     function switched(capabilities: Capabilities): void {
-      const { verify, retention, tab } = get();
+      // Main has stopped the previous store's verify, prune or delete (from any window) before it switched.
+      const { tab } = get();
       // Changes in the previous store.
       countsDue.clear();
       changedIn.clear();
       changedAnywhere = false;
-      for (const run of [verify, retention.prune]) if (run.status === 'running' && run.transferId) void client.cancel(run.transferId);
-      const deletion = get().entryDeletion;
-      if (deletion) void client.cancel(deletion.transferId);
       // Every panel of the previous store goes at once; answers still on their way from it are dropped.
       set((s) => ({
         storeEpoch: s.storeEpoch + 1,
@@ -507,6 +539,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       stats: { status: 'idle' },
       keyInfo: { status: 'idle' },
       verify: { status: 'idle', checked: 0, listed: 0 },
+      elsewhere: [],
       entryDeletion: null,
       retention: NO_RETENTION,
       tab: 'browse',
@@ -531,7 +564,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             set({ capabilities: { status: 'ready', data: event.capabilities } });
             return;
           }
-          if (event.type === 'entriesChanged') return changed(event.namespace);
+          if (event.type === 'operations') return followOperations(event);
+          if (event.type === 'entriesChanged') {
+            // Null also when the page heard nothing for a while (the bridge's events reconnected): what runs may have changed too.
+            if (event.namespace === null) void syncOperations();
+            return changed(event.namespace);
+          }
+          const other = get().elsewhere.find((o) => o.id === event.transferId);
+          if (other) {
+            set((s) => ({ elsewhere: s.elsewhere.map((o) => (o === other ? { ...o, done: Math.max(o.done, event.bytesDone), total: event.totalBytes } : o)) }));
+            return;
+          }
           if (event.phase === 'verify') {
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') {
               set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone), listed: Math.max(s.verify.listed, event.totalBytes ?? 0) } }));
@@ -558,6 +601,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         });
         set({ capabilities: { status: 'loading' }, profiles: { status: 'loading' } });
         void api.capabilities({}).then((r) => set({ capabilities: settle(r) }));
+        void syncOperations();
         void reloadProfiles();
         void get().refreshNamespaces();
         resetEntries(get().namespace);
@@ -660,6 +704,16 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const asked = await client.cancel(deletion.transferId);
         if (!asked.ok) set({ notice: `Could not stop deleting: ${asked.error.message}` });
         return asked.ok;
+      },
+
+      async stopElsewhere(id) {
+        const operation = get().elsewhere.find((o) => o.id === id);
+        if (!operation || operation.stopping) return;
+        set((s) => ({ elsewhere: s.elsewhere.map((o) => (o.id === id ? { ...o, stopping: true } : o)) }));
+        // How it ended comes with main's list of what runs (the notice says it); only a refusal is said here.
+        const asked = await client.cancel(id);
+        if (asked.ok) return;
+        set((s) => ({ notice: `Could not stop ${describeOperation(operation).title.toLowerCase()}: ${asked.error.message}`, elsewhere: s.elsewhere.map((o) => (o.id === id ? { ...o, stopping: false } : o)) }));
       },
 
       async saveSelectedEntries(includeExpired) {
