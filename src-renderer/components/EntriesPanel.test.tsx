@@ -146,10 +146,27 @@ describe('the entries browser', () => {
     }
     // The service's listing dates its by-hash refs, not its versions: the column and the date filter say so.
     expect(screen.queryByRole('button', { name: /^Stored/ })).toBeNull();
-    expect(screen.getByLabelText('Ref written from')).toBeTruthy();
+    expect(screen.getByLabelText('Ref written from (UTC)')).toBeTruthy();
     expect(screen.getByRole('button', { name: /^Ref written/ }).getAttribute('title')).toContain("when each entry's by-hash ref was last written");
     fireEvent.click(screen.getByRole('button', { name: /^Ref written/ }));
     await waitFor(() => expect(calls.filter((c) => c.method === 'entries').map((c) => (c.input as MethodInput<'entries'>).sort)).toEqual(['hash', 'storedAt']));
+  });
+
+  it('the date filter takes days as the list shows them, in UTC, on a machine in any time zone', async () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York'; // the list shows 2026-03-01 00:30 (UTC) for what is Feb 28 there
+    try {
+      const { client, calls } = fakeClient({ entries: namespaceOf(5) });
+      renderWith(<EntriesPanel />, { client });
+      await screen.findAllByRole('option');
+      expect(screen.getByRole('button', { name: /^Stored/ }).getAttribute('title')).toBe('Sort by stored (times in UTC)');
+      fireEvent.change(screen.getByLabelText('Stored from (UTC)'), { target: { value: '2026-03-01' } });
+      fireEvent.change(screen.getByLabelText('Stored until (UTC)'), { target: { value: '2026-03-01' } });
+      await waitFor(() => expect((calls.at(-1)!.input as MethodInput<'entries'>).filter).toMatchObject({ storedFrom: '2026-03-01T00:00:00.000Z', storedTo: '2026-03-01T23:59:59.999Z' }));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 
   it('click, Ctrl+click and Shift+click select; Delete asks first, naming the count, and says what main did', async () => {

@@ -265,7 +265,7 @@ export function EntriesPanel() {
               aria-pressed={entries.sort === column}
               disabled={unsortable}
               onClick={() => sortBy(column)}
-              title={unsortable ? `This layout's listing has no ${UNLISTED_WORDS[field]}: sort by hash or store time` : column === 'storedAt' && listedTime === 'ref_written' ? REF_WRITTEN_MEANS : `Sort by ${label.toLowerCase()}`}
+              title={unsortable ? `This layout's listing has no ${UNLISTED_WORDS[field]}: sort by hash or store time` : column === 'storedAt' ? `${listedTime === 'ref_written' ? REF_WRITTEN_MEANS : `Sort by ${label.toLowerCase()}`} (times in UTC)` : `Sort by ${label.toLowerCase()}`}
             >
               {label}
               {entries.sort === column ? (entries.descending ? ' ▼' : ' ▲') : ''}
@@ -397,8 +397,9 @@ function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter
     type,
     minSize: parseSize(minSize),
     maxSize: parseSize(maxSize),
-    storedFrom: from ? new Date(`${from}T00:00:00`).toISOString() : undefined,
-    storedTo: to ? new Date(`${to}T23:59:59.999`).toISOString() : undefined,
+    // Days as the list shows times: in UTC, whatever this machine's time zone.
+    storedFrom: from ? `${from}T00:00:00.000Z` : undefined,
+    storedTo: to ? `${to}T23:59:59.999Z` : undefined,
   };
   const key = JSON.stringify(next);
   useEffect(() => {
@@ -429,12 +430,12 @@ function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter
       )}
       {/* One group, so the two dates wrap together and say which is which. */}
       <span className="entry-date-range">
-        <span className="muted">{timeLabel}</span>
-        <input type="date" aria-label={`${timeLabel} from`} value={from} onChange={(e) => setFrom(e.target.value)} />
+        <span className="muted">{timeLabel} (UTC)</span>
+        <input type="date" aria-label={`${timeLabel} from (UTC)`} value={from} onChange={(e) => setFrom(e.target.value)} />
         <span className="muted" aria-hidden="true">
           to
         </span>
-        <input type="date" aria-label={`${timeLabel} until`} value={to} onChange={(e) => setTo(e.target.value)} />
+        <input type="date" aria-label={`${timeLabel} until (UTC)`} value={to} onChange={(e) => setTo(e.target.value)} />
       </span>
       {unlisted.length > 0 && (
         <span className="muted" data-testid="unlisted-note">
