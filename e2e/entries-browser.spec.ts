@@ -206,6 +206,7 @@ test('a bulk delete goes on in main through a reload: the reloaded page shows ho
     await expect(running.getByRole('progressbar', { name: 'Deleting picked entries in namespace bulk: progress' })).toBeVisible();
     await expect(running.getByText(/^[\d,]+ of 8,000 entries done$/)).toBeVisible();
     await screenshot(page, 'entries-delete-after-reload');
+    await noSeriousAxeViolations(page, 'a delete running from before a reload');
     await running.getByRole('button', { name: 'Stop deleting picked entries in namespace bulk' }).click();
     await expect(running).toBeHidden();
     const said = /^Deleting picked entries in namespace bulk \(started in another window or before a reload\): stopped as asked: deleted ([\d,]+) entries of the 8,000 picked; the ([\d,]+) not reached are kept/;
