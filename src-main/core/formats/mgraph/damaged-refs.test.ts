@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { Retention } from '../../retention/retention';
+import { collect } from '../format';
 import { MemoryStorage } from '../../storage/memory';
 import { loadFixture } from './fixture';
 import { MgraphFormat } from './mgraph-format';
@@ -76,6 +77,52 @@ describe('the service layout with refs that disagree or are damaged', () => {
     expect(plan.versions.map((v) => v.cache_id)).not.toContain(FIRST);
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
     expect(plan.unreadableRefs).toBe(1);
+  });
+});
+
+describe('a by-hash ref that lists a cache id again (the service retrying a store under the id it was given)', () => {
+  /** The ref as the service leaves it: the first version listed a second time, last, and latest. */
+  async function listedAgain(): Promise<string[]> {
+    let ids: string[] = [];
+    await edit(BY_HASH, (ref) => {
+      const listed = ref.cache_ids as { cache_id: string; timestamp: number }[];
+      ids = listed.map((e) => e.cache_id);
+      listed.push({ ...firstListed(ref), timestamp: firstListed(ref).timestamp as number });
+      ref.latest_id = FIRST;
+      ref.total_versions = listed.length;
+    });
+    expect(ids[0]).toBe(FIRST);
+    return ids;
+  }
+  const content = async (ref: { cacheId: string } | { hash: string }) => Buffer.from(await collect((await format.retrieve(NS, ref)).content)).toString('utf8');
+
+  it('counts it as one version, the newest: a prune keeping 1 version keeps it and its content (it took every version before)', async () => {
+    const before = await content({ cacheId: FIRST });
+    const ids = await listedAgain();
+    expect((await format.versions(NS, HASH)).map((v) => [v.version, v.cache_id])).toEqual([...ids.slice(1), FIRST].map((id, i) => [i + 1, id]));
+    const retention = new Retention(format);
+    const plan = await retention.planPrune({ namespace: NS, keepVersions: 1 });
+    expect(plan.versions.filter((v) => v.hash === HASH).map((v) => v.cache_id).sort()).toEqual(ids.slice(1).sort());
+    await retention.prune(plan);
+    expect((await format.versions(NS, HASH)).map((v) => v.cache_id)).toEqual([FIRST]);
+    expect(await content({ hash: HASH })).toBe(before);
+  });
+
+  it('verify reports it, a repair lists it once, and a delete of that version takes every listing and all its files', async () => {
+    await listedAgain();
+    expect((await format.verify({ namespace: NS })).problems).toEqual([{ kind: 'corrupt', key: BY_HASH, hash: HASH, detail: expect.stringMatching(new RegExp(`^lists ${FIRST} more than once`)) }]);
+    const repaired = await format.verify({ namespace: NS, repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: BY_HASH, action: expect.stringContaining('1 listed again merged') }]);
+    const ref = JSON.parse(Buffer.from((await storage.get(BY_HASH))!).toString('utf8')) as { cache_ids: { cache_id: string }[]; total_versions: number };
+    expect(ref.cache_ids.filter((e) => e.cache_id === FIRST)).toHaveLength(1);
+    expect(ref.total_versions).toBe(ref.cache_ids.length);
+    expect((await format.verify({ namespace: NS })).problems).toEqual([]);
+    // Listed again, then deleted by its version number: no listing of it, and none of its files, are left.
+    await listedAgain();
+    const versions = await format.versions(NS, HASH);
+    expect(await format.delete(NS, { hash: HASH, version: versions.length })).toMatchObject({ deleted: [FIRST] });
+    expect((await format.versions(NS, HASH)).map((v) => v.cache_id)).not.toContain(FIRST);
+    expect((await format.verify({ namespace: NS, orphanGraceMs: 0 })).problems).toEqual([]);
   });
 });
 

@@ -53,7 +53,7 @@ import {
   strategyFolders,
   type FileType,
 } from './keys';
-import { RefWriter, addressedIdRef, configFile, dataFoldersOf, dumps, hashRefProblem, idRefProblem, isHashRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { RefWriter, addressedIdRef, configFile, dataFoldersOf, distinctVersions, dumps, hashRefProblem, idRefProblem, isHashRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
@@ -244,8 +244,10 @@ export class MgraphFormat implements StoreFormat {
     return serviceSortedEntryRows(this.storage, parseServiceNamespace(namespace));
   }
 
-  readHashRef(ns: string, hash: string): Promise<HashRef | null> {
-    return this.readRef(refByHashKey(ns, hash), hashRefProblem, 'by-hash');
+  /** A hash's by-hash ref, its versions each listed once (distinctVersions): a prune or a delete counts versions by it. */
+  async readHashRef(ns: string, hash: string): Promise<HashRef | null> {
+    const ref = await this.readRef<HashRef>(refByHashKey(ns, hash), hashRefProblem, 'by-hash');
+    return ref && { ...ref, cache_ids: distinctVersions(ref) };
   }
 
   async readIdRef(ns: string, cacheId: string): Promise<IdRef | null> {
@@ -529,12 +531,12 @@ export class MgraphFormat implements StoreFormat {
       namespace: ns,
       hash: prepared.hash,
       cache_id: cacheId,
-      version: ref!.cache_ids.length,
+      version: distinctVersions(ref!).length,
       size: prepared.fileBytes.byteLength,
       // Not recorded by this layout, but what a script needs to tell one result of a folder's store from another.
       source: input.name ?? '',
       // The ref as this store updated it: of stores racing with new content, only the first finds no version before its own.
-      deduplicated: ref!.cache_ids.length > 1,
+      deduplicated: distinctVersions(ref!).length > 1,
       keys: [...paths.data, byId, byHash],
     };
   }

@@ -21,6 +21,16 @@ export interface HashRef {
   total_versions: number;
 }
 
+/**
+ * A by-hash ref's versions: each cache id once, where it was listed last. The service appends a
+ * store again under a cache id it is given (a retry), so a ref can list one id twice; it is still one
+ * version (one by-id ref, one set of files), and the service's latest_id is the last one listed.
+ */
+export function distinctVersions(ref: HashRef): HashRef['cache_ids'] {
+  const last = new Map(ref.cache_ids.map((e, i) => [e.cache_id, i]));
+  return ref.cache_ids.filter((e, i) => last.get(e.cache_id) === i);
+}
+
 export interface IdRef {
   all_paths: { data: string[]; by_hash: string[]; by_id: string[] };
   cache_id: string;

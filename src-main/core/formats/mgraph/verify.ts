@@ -18,7 +18,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { addressedIdRef, dataFoldersOf, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { addressedIdRef, dataFoldersOf, distinctVersions, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
@@ -119,6 +119,11 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
             toRebuild.set(hash, 'dangling_ref');
           }
+        }
+        const twice = [...new Set(listed.filter((id, i) => listed.indexOf(id) !== i))];
+        if (twice.length > 0) {
+          report('corrupt', key, hash, `lists ${twice.join(', ')} more than once (a store the service retried under the same cache id?): each cache id is one version, one by-id ref and one set of files, whose latest listing counts`);
+          if (!toRebuild.has(hash)) toRebuild.set(hash, 'corrupt');
         }
         // The service sets latest_id to the cache id it appends, and after a delete to the last one left.
         if (ref.latest_id !== listed[listed.length - 1] || ref.total_versions !== listed.length) {
@@ -259,7 +264,9 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             const replaced = kind === 'corrupt' && !current;
             // Each version's time is its by-id ref's, as a lookup shows it.
             let retimed = 0;
-            const kept = (current?.cache_ids ?? [])
+            const distinct = current ? distinctVersions(current) : [];
+            const merged = (current?.cache_ids.length ?? 0) - distinct.length;
+            const kept = distinct
               .filter((e) => !gone.has(e.cache_id))
               .map((e) => {
                 const timestamp = idRefs.get(e.cache_id)?.timestamp ?? e.timestamp;
@@ -268,10 +275,10 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
               });
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
-            const dropped = (current?.cache_ids.length ?? 0) - kept.length;
+            const dropped = distinct.length - kept.length;
             action = replaced
               ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)`
-              : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
+              : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added${merged ? `, ${merged} listed again merged` : ''}${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
             if (cacheIds.length === 0) {
               removed = true;
               action = `moved to ${aside}${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
