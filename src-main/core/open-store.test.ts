@@ -84,6 +84,33 @@ it("a folder inside a namespace's layout folders is refused too, naming the stor
   expect(await bundledCli(['--store', path.join(repo, 'made'), 'store', file])).toMatchObject({ code: 0 });
 });
 
+it("a new folder in a store's own folder, in a namespace's folder beside its layout folders, or the store's admin folders, is refused: it was made a store whose keys the outer store lists as misplaced", async () => {
+  const { root, file } = await rootWithFile('inside');
+  const store = path.join(root, 'store');
+  expect(await bundledCli(['--store', store, '--ns', 'alpha', 'store', file])).toMatchObject({ code: 0 });
+  expect(await bundledCli(['--store', store, 'policy', 'set', '--ttl', '30d'])).toMatchObject({ code: 0 });
+  const service = path.join(root, 'service');
+  await fs.cp(path.join(import.meta.dirname, '../../test-fixtures/mgraph/store'), service, { recursive: true });
+  await fs.mkdir(path.join(store, 'empty'));
+  const listing = () => fs.readdir(root, { recursive: true }).then((names) => names.sort());
+  const before = await listing();
+  for (const [inside, said] of [
+    ['service/TeamA/newstore', `it is TeamA/newstore in the store at ${service}, a folder of its namespace "TeamA"`],
+    ['store/alpha/newdir', `it is alpha/newdir in the store at ${store}, a folder of its namespace "alpha"`],
+    ['store/newdir', `it is inside the store at ${store}, which would list it as namespace "newdir"`],
+    ['store/newdir/deeper', `it is inside the store at ${store}, which would list it as namespace "newdir"`],
+    ['store/empty', `it is inside the store at ${store}, which would list it as namespace "empty"`],
+    ['store/_cache-admin.d', `it is inside the store at ${store}, which would list it as namespace "_cache-admin.d"`],
+    ['service/newdir', `it is inside the store at ${service}, which would list it as namespace "newdir"`],
+  ]) {
+    const folder = path.join(root, inside!);
+    expect(await bundledCli(['--store', folder, 'store', file]), inside).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot use ${folder} as a store folder: ${said}`) });
+  }
+  expect(await listing()).toEqual(before);
+  // Beside a store, not in it: a store opens as before.
+  expect(await bundledCli(['--store', path.join(root, 'second'), 'store', file])).toMatchObject({ code: 0 });
+});
+
 it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {
   const { root, file } = await rootWithFile('above');
   expect(await bundledCli(['--store', path.join(root, 'mine'), '--ns', 'docs', 'store', file])).toMatchObject({ code: 0 });

@@ -10,6 +10,8 @@ import { type HashResult, pumpHashed, streamsIn } from '../hashing';
 import { isHidden, isStrayName, walkFolder } from './folder-walk';
 import { heldContent } from './held-content';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
+import { QUARANTINE_PREFIX } from '../cache-service';
+import { ADMIN_PREFIX } from '../retention/policy';
 import { assertReadablePrefix, assertValidKey, resolveFoundKey } from '../../../src-shared/keys';
 import type { ContentSource, CopyOptions, KeyPage, Leftover, ListOptions, ListPage, ObjectInfo, PutOptions, StageOptions, StagedContent, StorageBackend } from './types';
 import { MAX_LIST_PAGE } from './types';
@@ -1250,6 +1252,12 @@ async function checkStoreRoot(root: string): Promise<void> {
   if (namespace) {
     throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
   }
+  // A new store (a folder not made yet, or empty) right in a store's folder, or in its admin folders, would be listed there as a namespace, its keys misplaced.
+  const holder = existing === root ? path.dirname(root) : existing;
+  const isNew = existing !== root || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
+  if ((isNew || STORE_OWN_FOLDERS.has(path.basename(root))) && holder !== root && (await isStoreFolder(holder))) {
+    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is inside the store at ${holder}, which would list it as namespace "${path.relative(holder, root).split(path.sep)[0]}"; open that store instead, or choose a folder outside it`);
+  }
   if (process.platform !== 'linux') return;
   const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
   if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
@@ -1267,9 +1275,37 @@ const LAYOUT_FOLDERS = new Set(['objects', 'temporal', 'refs', 'data']);
 async function namespaceFolderAtOrAbove(dir: string): Promise<string | null> {
   if (await isNamespaceFolder(dir)) return dir;
   for (let below = dir, at = path.dirname(dir); at !== below; below = at, at = path.dirname(at)) {
-    if (LAYOUT_FOLDERS.has(path.basename(below)) && (await isNamespaceFolder(at))) return at;
+    // Beside its layout folders, only a folder that is surely a namespace's counts (a new folder there is listed as keys of it).
+    if (LAYOUT_FOLDERS.has(path.basename(below)) ? await isNamespaceFolder(at) : await isSurelyNamespaceFolder(at)) return at;
   }
   return null;
+}
+
+/**
+ * A namespace's folder by what no look-alike holds: the service's `refs/by-hash/` or `refs/by-id/`,
+ * or native shards two levels deep (`objects/b9/4d/`; a git repository's `objects/ab/` holds files).
+ */
+async function isSurelyNamespaceFolder(dir: string): Promise<boolean> {
+  for (const refs of ['by-hash', 'by-id']) {
+    if ((await fs.stat(path.join(dir, 'refs', refs)).catch(() => null))?.isDirectory()) return true;
+  }
+  const shards = (await fs.readdir(path.join(dir, 'objects')).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{2}$/.test(name));
+  for (const shard of shards.slice(0, 3)) {
+    const inside = await fs.readdir(path.join(dir, 'objects', shard), { withFileTypes: true }).catch(() => [] as Dirent[]);
+    if (inside.some((e) => e.isDirectory() && /^[0-9a-f]{2}$/.test(e.name))) return true;
+  }
+  return false;
+}
+
+/** What a store keeps for itself beside its namespaces. */
+const STORE_OWN_FOLDERS = new Set([ADMIN_PREFIX, QUARANTINE_PREFIX].map((prefix) => prefix.slice(0, -1)));
+
+/** A store's own folder: its admin folder or its space reserve, or a namespace's folder in it. */
+async function isStoreFolder(dir: string): Promise<boolean> {
+  for (const marker of [...STORE_OWN_FOLDERS, SPACE_RESERVE]) if (await fs.stat(path.join(dir, marker)).catch(() => null)) return true;
+  const children = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
+  for (const child of children) if (child.isDirectory() && (await isSurelyNamespaceFolder(path.join(dir, child.name)))) return true;
+  return false;
 }
 
 /**
