@@ -71,7 +71,7 @@ export const test = base.extend<object, { bridge: RunningBridge }>({
 export { expect };
 
 /** Drops files from disk onto `target` the way a browser delivers an OS drop: a DataTransfer of real Files. */
-export async function dropFiles(page: Page, target: string, files: string[]): Promise<void> {
+export async function dropFiles(page: Page, target: string, files: string[], options: { beforeDrop?: () => Promise<void> } = {}): Promise<void> {
   const input = await page.evaluateHandle(() => {
     const el = document.createElement('input');
     el.type = 'file';
@@ -87,6 +87,7 @@ export async function dropFiles(page: Page, target: string, files: string[]): Pr
     el.remove();
     return dt;
   }, input);
+  await options.beforeDrop?.(); // the Files are picked: what happens to them on disk now, the browser learns as it reads them
   const zone = page.locator(target);
   await zone.dispatchEvent('dragenter', { dataTransfer });
   await zone.dispatchEvent('dragover', { dataTransfer });

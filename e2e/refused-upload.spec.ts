@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { dropFiles, expect, startWeb, test } from './bridge';
 
@@ -40,6 +41,39 @@ test('a folder holding a file over the limit stores the rest and says why that f
     await expect(transfers).toContainText('mix/big.bin: content is larger than the 1 MiB limit for one entry');
     await expect(transfers).not.toContainText('not reachable');
     await expect(transfers.getByRole('button', { name: 'Retry failed' })).toHaveCount(0); // it would be refused again
+  } finally {
+    await bridge.stop();
+  }
+});
+
+// A file still being written (a log) after it was dropped: the browser refuses to send it, and its
+// fetch fails as if the bridge were gone (one removed: bridge-client.test). It was said to be "Store unreachable", storing
+// was turned off, and in a drop of many files every file of its batch failed with it.
+test('a dropped file changed or removed on disk before it was sent fails alone, saying so; the rest are stored and the store stays usable', async ({ page }) => {
+  const root = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'changed-'));
+  const one = path.join(root, 'growing.log');
+  writeFileSync(one, 'line 1\n');
+  const many = Array.from({ length: 20 }, (_, i) => path.join(root, `t${i}.txt`));
+  for (const file of many) writeFileSync(file, `${path.basename(file)}\n`);
+  const bridge = await startWeb(path.join(root, 'store'));
+  const changed = (description: string) => new RegExp(`${description} changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again`);
+  try {
+    await page.goto(bridge.url);
+    const transfers = page.getByRole('region', { name: 'Transfers' });
+    await dropFiles(page, '[aria-label="Drop files to store"]', [one], { beforeDrop: async () => (await sleep(50), appendFileSync(one, 'line 2\n')) });
+    await expect(transfers.getByRole('listitem').first()).toContainText(changed('growing\\.log'), { timeout: 30_000 });
+    await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
+    await dropFiles(page, '[aria-label="Drop files to store"]', many, {
+      beforeDrop: async () => {
+        await sleep(50);
+        appendFileSync(many[3]!, 'more\n');
+        appendFileSync(many[7]!, 'more\n');
+      },
+    });
+    await expect(transfers).toContainText('Stored 18 of 20 files', { timeout: 60_000 });
+    await expect(transfers).toContainText(changed('t3\\.txt'));
+    await expect(transfers).toContainText(changed('t7\\.txt'));
+    await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
   } finally {
     await bridge.stop();
   }

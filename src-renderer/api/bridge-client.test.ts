@@ -43,3 +43,30 @@ it('a save whose entry is gone meanwhile says why, and starts no download', asyn
   expect(fetched).toEqual(['/api/call/entry']);
   expect(clicks).not.toHaveBeenCalled();
 });
+
+/** A dropped File as Chromium holds it once the file is removed from disk: its size as dropped, its bytes none. */
+function removedFile(name: string, size: number): File {
+  const file = new File(['x'.repeat(size)], name);
+  vi.spyOn(file, 'slice').mockReturnValue(new Blob([]));
+  return file;
+}
+
+it("a dropped file removed from disk before it was sent fails alone, as the file's failure: not sent at all (in a batch, it went as no bytes and misframed the files after it)", async () => {
+  const bodies: { url: string; body: string }[] = [];
+  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+    const body = init.body instanceof Blob ? await init.body.text() : String(init.body);
+    bodies.push({ url, body });
+    const names = ['a.txt', 'b.txt', 'c.txt'].filter((name) => body.includes(name)); // the frames' names
+    return new Response(JSON.stringify({ ok: true, value: { outcomes: names.map((name) => ({ name, stored: { name } })) } }));
+  });
+  const client = bridgeClient();
+  const gone = removedFile('b.txt', 5);
+  const changed = { code: 'io_error', message: 'b.txt changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again' };
+  expect(await client.storeFile(gone, 'default', 't1', {})).toEqual({ ok: false, error: changed });
+  expect(bodies).toEqual([]);
+  const files = ['a.txt', 'b.txt', 'c.txt'].map((name) => ({ name, file: name === 'b.txt' ? gone : new File([`${name}\n`], name) }));
+  const result = await client.storeBatch(files, 'default', 'd1', {});
+  expect(result).toEqual({ ok: true, value: { outcomes: [{ name: 'a.txt', stored: { name: 'a.txt' } }, { name: 'b.txt', error: changed }, { name: 'c.txt', stored: { name: 'c.txt' } }] } });
+  expect(bodies).toHaveLength(1);
+  expect(bodies[0]!.body).not.toContain('b.txt');
+});

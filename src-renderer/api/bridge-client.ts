@@ -1,7 +1,7 @@
 import { METHOD_NAMES } from '../../src-shared/channels';
-import type { CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
+import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
 import { frameHeader } from '../../src-shared/batch-frame';
-import { failure, type CacheAdminClient, type StoreChoice } from './client';
+import { failure, type CacheAdminClient, type DroppedFile, type StoreChoice } from './client';
 
 async function parse<T>(response: Response): Promise<Result<T>> {
   if (response.status === 401) return { ok: false, error: { code: 'unauthorized', message: 'the bridge refused the token: open the URL it printed' } };
@@ -11,6 +11,22 @@ async function parse<T>(response: Response): Promise<Result<T>> {
     return failure('internal', `the bridge answered ${response.status}`);
   }
 }
+
+/**
+ * Whether the browser can still read a dropped file as it was when dropped. One changed on disk since
+ * then is refused (NotReadableError), and a fetch sending it fails as if the bridge were gone; one
+ * removed reads as no bytes, and Chromium sends it as no bytes inside a batch's body, which would
+ * misframe the files after it.
+ */
+async function readable(file: File): Promise<boolean> {
+  try {
+    return (await file.slice(0, 1).arrayBuffer()).byteLength === Math.min(1, file.size);
+  } catch {
+    return false;
+  }
+}
+
+const changedSinceDropped = (name: string) => ({ code: 'io_error' as const, message: `${name} changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again` });
 
 /**
  * The browser: the same contract over the loopback bridge; files are streamed as upload bodies.
@@ -34,11 +50,32 @@ export function bridgeClient(): CacheAdminClient {
   const choiceQuery = ({ as, options }: StoreChoice) => ({ ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }) });
 
   // A File body is read from disk by the browser as it is sent: never buffered here.
-  function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<T>> {
+  async function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<T>> {
     const controller = new AbortController();
     uploads.set(transferId, controller);
     const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...choiceQuery(choice) });
-    return post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
+    // A file the browser will not send fails as the file's, not as the store's: it is not down.
+    const unsent = { ok: false as const, error: changedSinceDropped(file.name) };
+    if (!(await readable(file))) return uploads.delete(transferId), unsent;
+    const sent = await post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
+    // Changed between that check and its send (it failed the fetch).
+    return !sent.ok && sent.error.code === 'storage_unreachable' && !(await readable(file)) ? unsent : sent;
+  }
+
+  /**
+   * One body of framed files: the Blob only refers to the Files, which the browser reads from disk as
+   * it sends. A file it can no longer read would cut the whole body off, files before it stored and
+   * the rest not: so each is tried first, and one that cannot be read fails alone.
+   */
+  async function storeBatch(files: DroppedFile[], namespace: string, dropId: string, choice: StoreChoice): Promise<Result<BatchStoreResult>> {
+    const ok = await Promise.all(files.map(({ file }) => readable(file)));
+    const sending = files.filter((_, i) => ok[i]);
+    const sent: Result<BatchStoreResult> = sending.length
+      ? await post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(sending.flatMap(({ file, name }) => [frameHeader(name, file.size), file])))
+      : { ok: true, value: { outcomes: [] } };
+    if (!sent.ok || sending.length === files.length) return sent;
+    const outcomes = sent.value.outcomes.values();
+    return { ok: true, value: { outcomes: files.map(({ name }, i) => (ok[i] ? outcomes.next().value! : { name, error: changedSinceDropped(name) })) } };
   }
 
   return {
@@ -57,9 +94,7 @@ export function bridgeClient(): CacheAdminClient {
     },
     hashFile: (file, namespace, transferId, choice) => upload('hash', file, namespace, transferId, choice),
     storeFile: (file, namespace, transferId, choice) => upload('store', file, namespace, transferId, choice),
-    // One body of framed files: the Blob only refers to the Files, which the browser reads from disk as it sends.
-    storeBatch: (files, namespace, dropId, choice) =>
-      post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(files.flatMap(({ file, name }) => [frameHeader(name, file.size), file]))),
+    storeBatch,
     async cancel(transferId) {
       // Main answers once the transfer has ended; a store that committed first keeps its answer coming.
       const outcome = await api.cancel({ transferId });
