@@ -233,17 +233,49 @@ describe('verify', () => {
     expect((await verifyStore(cache)).problems).toEqual([]);
   });
 
-  it('an index entry that does not agree with its own name or the bytes is not taken for the lost record', async () => {
+  it('an index entry that does not agree with its own name or the bytes is not taken for the lost record; a temporal entry or latest that does is', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));
-    const entry = (await cache.storage.list('ns/')).objects.map((o) => o.key).find((k) => k.includes('~'))!;
+    const entry = (await cache.storage.list('ns/')).objects.map((o) => o.key).find((k) => k.includes('~') && !k.includes('/temporal/'))!;
     const record = await cache.record('ns', { hash: stored.hash, version: 1 });
-    await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
+    const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+    const temporal = cache.layout.temporal(record);
+    const latest = cache.layout.latest('ns' as never, stored.hash);
+    await cache.storage.delete(recordKey);
     await cache.storage.put(entry, encodeRecord({ ...record, source: 'evil.txt' })); // its name says the source it was stored from
+    const views = { temporal: await cache.storage.get(temporal), latest: await cache.storage.get(latest) };
+    await cache.storage.delete(temporal);
+    await cache.storage.delete(latest);
     const report = await verifyStore(cache, { repair: true });
-    expect(report.problems).toContainEqual({ kind: 'dangling_ref', key: entry, hash: stored.hash, detail: 'version index entry for v1, which has no record' });
-    expect(report.repaired?.filter((r) => r.kind === 'dangling_ref')).toEqual([]);
-    expect(await cache.storage.exists(cache.layout.record('ns' as never, stored.hash, 1))).toBe(false);
+    expect(report.problems).toEqual([{ kind: 'dangling_ref', key: entry, hash: stored.hash, detail: 'version index entry for v1, which has no record' }]);
+    expect(report.repaired).toEqual([]); // the content is there: left as found
+    expect(await cache.storage.exists(recordKey)).toBe(false);
+    // Its temporal entry, or latest, holding a good copy brings it back (a file system's views are links of one file).
+    for (const [view, key] of [['temporal', temporal], ['latest', latest]] as const) {
+      await cache.storage.put(key, views[view]!);
+      const mended = await verifyStore(cache, { repair: true });
+      expect(mended.repaired).toContainEqual({ kind: 'dangling_ref', key: entry, action: `restored the record of v1 from ${key}` });
+      expect(await cache.record('ns', { hash: stored.hash, version: 1 })).toMatchObject({ source: record.source, stored_at: record.stored_at });
+      await cache.storage.delete(recordKey);
+      await cache.storage.delete(key);
+    }
+  });
+
+  it("views of a version whose record and content are both gone (a delete finished by hand) are moved aside by a repair: it could never clear them", async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('gone by hand'));
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    const { layout } = cache;
+    const entry = layout.versionEntry(record);
+    await cache.storage.delete(layout.record('ns' as never, stored.hash, 1));
+    await cache.storage.delete(layout.content('ns' as never, stored.hash));
+    const report = await verifyStore(cache, { repair: true });
+    const temporal = layout.temporal(record);
+    const latest = layout.latest('ns' as never, stored.hash);
+    expect(report.problems.map((p) => [p.kind, p.key]).sort()).toEqual([['dangling_ref', entry], ['dangling_ref', latest], ['dangling_ref', temporal]].sort());
+    expect(report.repaired).toEqual([entry, temporal, latest].map((key) => ({ kind: 'dangling_ref', key, action: `moved to _quarantine/${key}` })));
+    expect((await verifyStore(cache)).problems).toEqual([]);
+    expect(await cache.storage.exists(`_quarantine/${temporal}`)).toBe(true);
   });
 
   it('finds a flipped last byte in content read whole (small) and streamed (over 1 MiB)', async () => {

@@ -3,13 +3,12 @@ import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domai
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
-import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord } from './cache-service';
+import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, quarantineCopy } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
 import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
 import { assertWritable } from './storage/read-only';
 import type { Leftover, ObjectInfo, StorageBackend } from './storage/types';
-import type { KeyLayout } from './layout';
 
 import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 
@@ -76,13 +75,13 @@ interface HashKeys {
  * entry's name carries (namespace, hash, version, time, size, source: its key is the one the record
  * gives) and with the content's size.
  */
-async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: string, expected: { hash: CacheHash; version: number; size: number }): Promise<{ record: VersionRecord; bytes: Uint8Array } | null> {
+async function recordCopyIn(storage: StorageBackend, key: string, fits: (record: VersionRecord) => boolean, expected: { hash: CacheHash; version: number; size: number }): Promise<{ key: string; record: VersionRecord; bytes: Uint8Array } | null> {
   const bytes = await storage.get(key);
   const decoded = bytes && decodeRecord(bytes);
   if (!decoded || 'problem' in decoded) return null;
   const { record } = decoded;
-  const agrees = layout.isVersionEntryOf(key, record) && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
-  return agrees ? { record, bytes: bytes! } : null;
+  const agrees = fits(record) && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
+  return agrees ? { key, record, bytes: bytes! } : null;
 }
 
 /**
@@ -118,6 +117,14 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     const result = await run();
     const said = typeof action === 'string' ? action : action(result);
     if (said !== null) repaired.push({ kind, key, action: said });
+  };
+
+  /** Moves a key to the quarantine (a repair never deletes what it cannot rebuild); says where. */
+  const setAside = async (key: string, after: () => void) => {
+    const aside = await quarantineCopy(storage, key);
+    await storage.delete(key);
+    after();
+    return aside ?? 'nowhere: it was gone already';
   };
 
   try {
@@ -192,7 +199,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             // Where the views are copies, not links of the record (S3, a folder copied file by file), its
             // index entry may still hold it whole: the version is restored from that, not removed.
             const entry = k.entries.get(version);
-            const copy = entry && k.content ? await recordCopyIn(storage, layout, entry.key, { hash, version, size: k.content.size }) : null;
+            const copy = entry && k.content ? await recordCopyIn(storage, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content.size }) : null;
             report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
             if (!copy) {
               damaged.push(version);
@@ -236,29 +243,52 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
         }
 
-        // A record gone (by hand) while its index entry is left: the entry is a copy of the record, its
-        // name carries the version, time and size, so a copy that agrees with it and with the bytes brings the version back.
-        for (const [version, info] of k.entries) {
-          if (k.records.has(version)) continue;
-          const copy = k.content ? await recordCopyIn(storage, layout, info.key, { hash, version, size: k.content.size }) : null;
-          report('dangling_ref', info.key, hash, `version index entry for v${version}, which has no record${copy ? '; it holds a copy of the record, which a repair restores' : ''}`);
-          if (!copy) continue;
-          const recordKey = layout.record(ns, hash, version);
-          await repair('dangling_ref', info.key, `restored the record of v${version} from it`, async () => {
-            await storage.put(recordKey, copy.bytes, { ifAbsent: true, durable: true });
-            records.set(version, copy.record);
-            k.records.set(version, { ...info, key: recordKey });
-          });
+        // A record gone (by hand) while a view of it is left: its index entry, its temporal entry and
+        // latest are each a copy of the record, whose key says which version it is (the index entry's
+        // name carries its time and size too), so a copy that agrees with its key and with the bytes
+        // brings the version back. A view with no record and no content (a delete finished by hand, say)
+        // names nothing: a repair moves it to the quarantine. With the content there, it is left as found.
+        const latestKey = layout.latest(ns, hash);
+        const latestCopy = k.latest ? await readRecord(storage, latestKey) : null;
+        // Latest is a copy to restore from, never the only sign of a version (one naming a version no other view names is pointed at the newest, below).
+        const lost = [...new Set([...k.entries.keys(), ...k.temporal.keys()])].filter((v) => !k.records.has(v)).sort((a, b) => a - b);
+        for (const version of lost) {
+          const views = [
+            { info: k.entries.get(version), what: 'version index entry', fits: (key: string, r: VersionRecord) => layout.isVersionEntryOf(key, r) },
+            { info: k.temporal.get(version), what: 'temporal entry', fits: (key: string, r: VersionRecord) => layout.temporal(r) === key },
+            { info: latestCopy?.version === version ? k.latest : undefined, what: 'latest', fits: () => true },
+          ].filter((view): view is typeof view & { info: ObjectInfo } => view.info !== undefined);
+          let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
+          for (const view of views) {
+            copy = k.content ? await recordCopyIn(storage, view.info.key, (r) => view.fits(view.info.key, r), { hash, version, size: k.content.size }) : null;
+            if (copy) break;
+          }
+          // Latest is reported below, with the version it should name.
+          views.filter((view) => view.info !== k.latest).forEach((view, i) => report('dangling_ref', view.info.key, hash, `${view.what} for v${version}, which has no record${copy && i === 0 ? '; it holds a copy of the record, which a repair restores' : ''}`));
+          const [first] = views;
+          if (copy) {
+            const restored = copy;
+            const recordKey = layout.record(ns, hash, version);
+            await repair('dangling_ref', first!.info.key, `restored the record of v${version} from ${restored.key === first!.info.key ? 'it' : restored.key}`, async () => {
+              await storage.put(recordKey, restored.bytes, { ifAbsent: true, durable: true });
+              records.set(version, restored.record);
+              k.records.set(version, { ...first!.info, key: recordKey });
+            });
+          } else if (!k.content) {
+            // Nothing brings it back: its index and temporal entries go aside (latest is pointed at the newest version below, or goes aside too).
+            for (const [view, of] of [[k.entries.get(version), k.entries], [k.temporal.get(version), k.temporal]] as const) {
+              if (view) await repair('dangling_ref', view.key, (aside) => `moved to ${aside}`, () => setAside(view.key, () => of.delete(version)));
+            }
+          }
         }
-        for (const [version, info] of k.temporal) if (!k.records.has(version)) report('dangling_ref', info.key, hash, `temporal entry for v${version}, which has no record`);
 
         const newest = Math.max(0, ...records.keys());
-        const latestKey = layout.latest(ns, hash);
-        const latest = k.latest ? await readRecord(storage, latestKey) : null;
+        const latest = latestCopy;
         if (latest && !k.records.has(latest.version)) {
           report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record${newest > 0 ? `; the newest is v${newest}` : ''}`);
           const record = records.get(newest);
           if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
+          else if (!k.content) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
         } else if (newest > 0 && (!latest || latest.version !== newest)) {
           const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
           report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
