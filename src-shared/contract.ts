@@ -693,8 +693,9 @@ export interface MethodResults {
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
   /** For `verify`, bytesDone counts the keys checked so far and totalBytes the keys listed so far; for `prune`, the versions pruned; for `delete` (deleteEntries), the entries settled of totalBytes picked. */
-  /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. */
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number }
+  /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. For `prune`, the plan's versions dealt with (pruned, or gone meanwhile) of its total. */
+  /** `note`: why it does not move now (a prune waiting for another prune of its namespace); the next progress without one clears it. */
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number; note?: string }
   | { type: 'connected'; capabilities: Capabilities }
   /** Sent when an operation starts or ends (`ended`): every one running now. */
   | { type: 'operations'; seq: number; operations: RunningOperation[]; ended?: OperationEnd }

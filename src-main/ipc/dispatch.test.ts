@@ -10,6 +10,7 @@ import { CountingStorage } from '../core/storage/counting';
 import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
+import { holdingLease } from '../core/lease';
 import { createDispatcher, retrieveRef } from './dispatch';
 import { populateNamespace } from '../test-support/fixture-store';
 import { memorySession } from '../test-support/memory-session';
@@ -528,6 +529,28 @@ describe('contract dispatch', () => {
       expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0, unreadableRefs: 0 } });
       expect(await counts(dispatch)).toEqual(['beta:5']);
       expect(await dispatch('prunePlan', { namespace: 'alpha' })).toMatchObject({ ok: true, value: { versions: 0, rows: [], more: 0 } });
+    });
+
+    it('a prune waiting for another prune of its namespace says so in its progress, then counts the plan done of its total', async () => {
+      const { dispatch, session } = await oldStore();
+      await dispatch('setPolicy', { namespace: 'alpha', ttl: '1d' });
+      const seen: { done: number; total: number | null; note?: string }[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let holding!: () => void;
+      const taken = new Promise<void>((resolve) => (holding = resolve));
+      const other = holdingLease(session.format.storage, '_cache-admin.d/leases/prune/alpha.json', async () => (holding(), held));
+      await taken;
+      session.onEvent((e) => {
+        if (e.type !== 'progress' || e.transferId !== 'prune3') return;
+        seen.push({ done: e.bytesDone, total: e.totalBytes, ...(e.note !== undefined && { note: e.note }) });
+        if (e.note) release();
+      });
+      expect(await dispatch('prune', { namespace: 'alpha', transferId: 'prune3' })).toMatchObject({ ok: true, value: { pruned: 250 } });
+      await other;
+      expect(seen[0]).toEqual({ done: 0, total: 250, note: expect.stringMatching(/^waiting for another prune of alpha to finish \(if it was killed, its hold runs out by \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/) });
+      expect(seen.slice(1).filter((p) => p.note !== undefined || p.total !== 250)).toEqual([]);
+      expect(seen.at(-1)).toMatchObject({ done: 250 });
     });
 
     it('prune reports progress, and a cancel stops it: the result says how many went, the rest stay', async () => {

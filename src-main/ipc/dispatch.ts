@@ -290,7 +290,12 @@ function handlers(session: AppSession): Handlers {
       return session.transfer(transferId, { phase: 'prune', namespace: name, total: null }, async ({ signal, onProgress }) => {
         const r = retention();
         const plan = await r.planPrune({ namespace: name }, { signal });
-        const summary = await r.prune(plan, { signal, onProgress: ({ done }) => onProgress(done) });
+        let done = 0;
+        const summary = await r.prune(plan, {
+          signal,
+          onProgress: (progress) => onProgress((done = progress.done), progress.total),
+          onWaiting: (ns, until) => onProgress(done, plan.versions.length, `waiting for another prune of ${ns} to finish (if it was killed, its hold runs out by ${until.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`),
+        });
         return { namespace: name, planned: plan.versions.length, ...summary, unreadableRefs: plan.unreadableRefs };
       });
     },

@@ -268,7 +268,7 @@ export class AppSession {
   async transfer<T>(
     transferId: string,
     work: TransferWork,
-    run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number) => void }) => Promise<T>,
+    run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number, note?: string) => void }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
     const { phase, total: totalBytes } = work;
@@ -287,24 +287,24 @@ export class AppSession {
     if (phase !== 'connect') this.emit({ type: 'operations', ...this.operations(true) });
     let last = 0;
     let allReadSent = false;
-    /** `total`: a total the run learns as it goes (a verify's keys listed so far). */
-    const onProgress = (bytesDone: number, total?: number) => {
+    /** `total`: a total the run learns as it goes (a verify's keys listed so far); `note`: why it waits (always sent). */
+    const onProgress = (bytesDone: number, total?: number, note?: string) => {
       const now = Date.now();
+      running.done = bytesDone;
+      running.total = total ?? totalBytes;
       // The first that says all was read goes at once (the store may write on for a while); a file
       // growing past its size is throttled as before.
       const allRead = totalBytes !== null && bytesDone >= totalBytes && !allReadSent;
-      if ((now - last < 100 && !allRead) || phase === 'connect') return;
+      if ((now - last < 100 && !allRead && note === undefined) || phase === 'connect') return;
       allReadSent ||= allRead;
       last = now;
-      running.done = bytesDone;
-      running.total = total ?? totalBytes;
-      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: running.total });
+      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: running.total, ...(note !== undefined && { note }) });
     };
     let ended: OperationEnd = { id: transferId, outcome: 'finished' };
     try {
       const result = await run({ signal: controller.signal, onProgress });
       this.remember(transferId, phase === 'store' ? { cancelled: false, stored: result as StoredEntry } : { cancelled: false });
-      if (phase !== 'connect') this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? 0, totalBytes });
+      if (phase !== 'connect') this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? running.done, totalBytes: running.total });
       return result;
     } catch (err) {
       // A cancel ends a run in `cancelled`, or in an untyped abort error of some library. A typed

@@ -138,8 +138,13 @@ describe('Retention panel', () => {
     fireEvent.click(within(screen.getByRole('dialog', { name: 'Confirm prune' })).getByRole('button', { name: 'Prune' }));
     const prune = calls.find((c) => c.method === 'prune')!.input as { namespace: string; transferId: string };
     expect(prune.namespace).toBe('default');
-    act(() => emit({ type: 'progress', transferId: prune.transferId, phase: 'prune', bytesDone: 2, totalBytes: null }));
-    expect(screen.getByText('Pruning default: 2 versions pruned…')).toBeTruthy();
+    // Waiting for another prune of the namespace: said, not a count that stands still.
+    act(() => emit({ type: 'progress', transferId: prune.transferId, phase: 'prune', bytesDone: 0, totalBytes: 3, note: 'waiting for another prune of default to finish (if it was killed, its hold runs out by 2026-12-06 15:10:31Z)' }));
+    expect(screen.getByText(/^Pruning default/).textContent).toBe('Pruning default: waiting for another prune of default to finish (if it was killed, its hold runs out by 2026-12-06 15:10:31Z)');
+    act(() => emit({ type: 'progress', transferId: prune.transferId, phase: 'prune', bytesDone: 2, totalBytes: 3 }));
+    expect(screen.getByText(/^Pruning default/).textContent).toBe('Pruning default…');
+    expect(screen.getByText('2 of 3 versions done')).toBeTruthy();
+    expect(screen.getByRole('progressbar', { name: 'Versions dealt with' })).toHaveProperty('value', 2);
     fireEvent.click(screen.getByRole('button', { name: 'Cancel prune' }));
     await waitFor(() => expect(calls.some((c) => c.method === 'cancel' && (c.input as { transferId: string }).transferId === prune.transferId)).toBe(true));
 

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { PolicyView, PrunePlanView, PruneResult, RetentionRuleView } from '../../src-shared/contract';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { ageSeconds, formatAge } from '../../src-shared/age';
-import { counted, formatBytes, formatTime } from '../lib/format';
+import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { useApp } from '../state/context';
 import { AsIs, ConfirmDialog, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, TableHead, useReadOnly } from './common';
 
@@ -74,8 +74,14 @@ export function RetentionPanel() {
       {running && (
         <div className="row-actions">
           <p role="status">
-            Pruning {prune.namespace}: {counted(prune.done, 'version', 'versions')} pruned…
+            Pruning {prune.namespace}
+            {prune.note ? `: ${prune.note}` : '…'}
           </p>
+          {prune.total ? (
+            <span className="muted">
+              <progress max={prune.total} value={Math.min(prune.done, prune.total)} aria-label="Versions dealt with" /> {formatCount(prune.done)} of {counted(prune.total, 'version', 'versions')} done
+            </span>
+          ) : null}
           <button type="button" onClick={() => void cancelPrune()}>
             Cancel prune
           </button>

@@ -16,9 +16,9 @@ describe('operations main runs that this page did not start', () => {
     act(() => void store.getState().init());
     const region = await screen.findByRole('region', { name: 'Also running, started in another window or before this page was reloaded' });
     expect(within(region).getByText('Pruning namespace logs')).toBeTruthy();
-    expect(within(region).getByText('40 versions pruned so far')).toBeTruthy();
-    act(() => emit({ type: 'progress', transferId: 'before-reload', phase: 'prune', bytesDone: 75, totalBytes: null }));
-    expect(within(region).getByText('75 versions pruned so far')).toBeTruthy();
+    expect(within(region).getByText('40 versions done so far')).toBeTruthy();
+    act(() => emit({ type: 'progress', transferId: 'before-reload', phase: 'prune', bytesDone: 75, totalBytes: 200 }));
+    expect(within(region).getByText('75 of 200 versions done')).toBeTruthy();
     await act(async () => fireEvent.click(within(region).getByRole('button', { name: 'Stop pruning namespace logs' })));
     expect(calls.filter((c) => c.method === 'cancel').map((c) => c.input)).toEqual([{ transferId: 'before-reload' }]);
     expect(within(region).getByText('stopping…')).toBeTruthy();
@@ -35,7 +35,7 @@ describe('operations main runs that this page did not start', () => {
     await act(async () => fireEvent.click(stop));
     expect(store.getState().notice).toBe('Could not stop pruning namespace logs: the bridge is gone');
     expect(stop.getAttribute('aria-disabled')).toBe('false');
-    expect(screen.getByText('3 versions pruned so far')).toBeTruthy();
+    expect(screen.getByText('3 versions done so far')).toBeTruthy();
   });
 
   it("lists neither this page's own work nor another window's file before it has taken a second; a file's end is its window's to tell", async () => {

@@ -17,7 +17,7 @@ export function describeOperation(op: RunningOperation): { title: string; progre
         progress: `${counted(op.done, 'key', 'keys')} checked${op.total === null ? '' : ` of ${formatCount(op.total)} listed so far`}`,
       };
     case 'prune':
-      return { title: `Pruning ${where}`, progress: `${counted(op.done, 'version', 'versions')} pruned so far` };
+      return { title: `Pruning ${where}`, progress: op.total === null ? `${counted(op.done, 'version', 'versions')} done so far` : `${formatCount(op.done)} of ${counted(op.total, 'version', 'versions')} done` };
     case 'delete':
       return { title: `Deleting picked entries in ${where}`, progress: op.total === null ? 'finding the entries picked' : `${formatCount(op.done)} of ${counted(op.total, 'entry', 'entries')} done` };
   }

@@ -93,8 +93,11 @@ export interface VerifyRun {
 }
 export interface PruneRun {
   status: 'idle' | 'running' | 'done' | 'error';
-  /** Versions pruned so far (main's progress events). */
+  /** The plan's versions dealt with so far (pruned, or found gone), of `total` (main's progress events). */
   done: number;
+  total?: number | null;
+  /** Why it does not move now: waiting for another prune of the namespace. */
+  note?: string;
   transferId?: string;
   namespace?: string;
   result?: PruneResult;
@@ -587,7 +590,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             return;
           }
           if (event.phase === 'prune') {
-            if (event.transferId === get().retention.prune.transferId && get().retention.prune.status === 'running') set((s) => ({ retention: { ...s.retention, prune: { ...s.retention.prune, done: Math.max(s.retention.prune.done, event.bytesDone) } } }));
+            if (event.transferId === get().retention.prune.transferId && get().retention.prune.status === 'running') {
+              set((s) => ({ retention: { ...s.retention, prune: { ...s.retention.prune, done: Math.max(s.retention.prune.done, event.bytesDone), total: event.totalBytes, note: event.note } } }));
+            }
             return;
           }
           if (drops.onProgress(event)) return;
