@@ -316,6 +316,12 @@ describe('profiles', () => {
     const { id } = saved.value.profile;
     expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'work (moved)', dir: second } })).toMatchObject({ ok: true, value: { profile: { id, name: 'work (moved)', location: second }, capabilities: { profile: id } } });
     expect(await dispatch('saveProfile', { id, profile: { kind: 'local', name: 'Local folder', dir: second } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named Local folder: choose another name, or edit that one' } });
+    // Names differ as an operator reads them: not by case alone, and never the command-line store's (rows would not say which store).
+    const third = mkdtempSync(path.join(dir, 'third-'));
+    expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'WORK (Moved)', dir: third } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named work (moved): choose another name, or edit that one' } });
+    for (const name of ['Command line', 'command LINE']) {
+      expect(await dispatch('saveProfile', { profile: { kind: 'local', name, dir: third } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'Command line is the name of the store given on the command line (--store, --s3-bucket): choose another name' } });
+    }
     // Added anew under a name in use: refused too, and the profile of that name keeps its folder.
     expect(await dispatch('saveProfile', { profile: { kind: 'local', name: 'work (moved)', dir: first } })).toMatchObject({ ok: false, error: { code: 'invalid_input', message: 'another profile is already named work (moved): choose another name, or edit that one' } });
     const listed = (await dispatch('profiles', {})) as { ok: true; value: { profiles: { id: string; name: string }[] } };

@@ -7,7 +7,7 @@ import { connectTimeoutMs } from '../core/storage/s3';
 import { type WireVerifyOptions, verifyInWorker, workerConfigOf } from '../cli/store-files';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
-import { DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
+import { COMMAND_LINE_NAME, DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
 import { Drops } from './bulk-store';
 import type { PathGrants, ReadableFile } from './path-grants';
 
@@ -107,7 +107,7 @@ export class AppSession {
     const location = this.options.commandLine;
     if (!location) return null;
     const where = location.kind === 'local' ? location.dir : location.kind === 's3' ? `s3://${location.config.bucket}/${location.config.prefix ?? ''}` : 'memory';
-    return { id: COMMAND_LINE_PROFILE, name: 'Command line', kind: location.kind, location: where, secret: 'none', removable: false, format: this.options.commandLineFormat ?? 'auto' };
+    return { id: COMMAND_LINE_PROFILE, name: COMMAND_LINE_NAME, kind: location.kind, location: where, secret: 'none', removable: false, format: this.options.commandLineFormat ?? 'auto' };
   }
 
   /** The saved profiles, plus the command-line store when this run has one. */

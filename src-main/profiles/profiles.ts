@@ -8,6 +8,9 @@ import { CacheError, fileSystemError } from '../../src-shared/errors';
 import type { StoreLocation } from '../core/open-store';
 import type { SecretBox } from './secret-box';
 
+/** What the store given on the command line is called in the store list (never saved). */
+export const COMMAND_LINE_NAME = 'Command line';
+
 type ProfileFormat = (typeof PROFILE_FORMATS)[number];
 /** As validated by the contract; `format` may be left out (auto). */
 type S3Input = Omit<z.output<typeof s3ProfileInputSchema>, 'format'> & { format?: ProfileFormat };
@@ -142,8 +145,11 @@ export class ProfileStore {
     if (editId !== undefined && !editing) throw new CacheError('not_found', `no profile ${editId}`);
     if (editing && editing.kind !== input.kind) throw new CacheError('invalid_input', `${editing.name} is a ${editing.kind === 's3' ? 'bucket' : 'folder'} profile: add a new profile for a ${input.kind === 's3' ? 'bucket' : 'folder'}`);
     // A new profile never takes over a saved one by its name: that one's folder or bucket would be lost without a word.
-    const sameName = data.profiles.find((p) => p.name === input.name);
-    if (sameName && sameName.id !== editing?.id) throw new CacheError('invalid_input', `another profile is already named ${input.name}: choose another name, or edit that one`);
+    // Names are told apart as an operator reads them: in any case, and never the command-line store's.
+    const named = (name: string) => name.toLowerCase() === input.name.toLowerCase();
+    if (named(COMMAND_LINE_NAME)) throw new CacheError('invalid_input', `${COMMAND_LINE_NAME} is the name of the store given on the command line (--store, --s3-bucket): choose another name`);
+    const sameName = data.profiles.find((p) => named(p.name));
+    if (sameName && sameName.id !== editing?.id) throw new CacheError('invalid_input', `another profile is already named ${sameName.name}: choose another name, or edit that one`);
     const existing = editing;
     const id = existing?.id ?? `${input.kind}-${randomBytes(4).toString('hex')}`;
     const format = input.format ?? 'auto';
