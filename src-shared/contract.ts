@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { ChannelMethod } from './channels';
-import { HASH_RE, S3_BUCKET_RE, s3EndpointProblem, type CacheHash, type ProblemKind } from './domain';
+import { HASH_RE, MAX_VERIFY_SAMPLE, S3_BUCKET_RE, s3EndpointProblem, type CacheHash, type ProblemKind } from './domain';
 import type { ErrorInfo } from './errors';
 import { isReadablePrefix, isValidPrefix } from './keys';
 
@@ -238,7 +238,7 @@ export const methods = {
   /** Check the store (or one namespace): see docs/verify.md. `repair` fixes only what is safe. */
   verify: {
     input: z
-      .object({ namespace: namespace.optional(), sample: z.number().int().min(1).max(1_000_000_000).optional(), repair: z.boolean().default(false), transferId: transferIdSchema })
+      .object({ namespace: namespace.optional(), sample: z.number().int().min(1).max(MAX_VERIFY_SAMPLE).optional(), repair: z.boolean().default(false), transferId: transferIdSchema })
       .strict(),
   },
   /** The retention policy (docs/retention.md): the store-wide rule and each namespace's own. */

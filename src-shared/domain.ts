@@ -206,6 +206,9 @@ export interface StoreResult {
 }
 
 /** What `verify` can find wrong, in the order its report lists them. */
+/** Entries a verify re-hashes as a sample, at most (app and CLI). */
+export const MAX_VERIFY_SAMPLE = 1_000_000_000;
+
 export const PROBLEM_KINDS = ['corrupt', 'missing_content', 'dangling_ref', 'orphan', 'misplaced', 'stale_latest', 'temp_leftover'] as const;
 export type ProblemKind = (typeof PROBLEM_KINDS)[number];
 

@@ -205,6 +205,12 @@ describe('cli', () => {
     const page = await cli(['--store', store, '--json', 'ls', 'default/', '--limit', '3']);
     expect(JSON.parse(page.stdout)).toMatchObject({ objects: expect.any(Array), cursor: expect.any(String) });
     expect(JSON.parse(page.stdout).objects).toHaveLength(3);
+    // A count is written in digits: what Number() also reads (1e2, 0x5, 2.0, a space) is refused, as --version and --keep-versions refuse it.
+    for (const [command, option, max] of [['ls', '--limit', '1,000'], ['verify', '--sample', '1,000,000,000']] as const) {
+      for (const bad of ['1e2', '0x5', '2.0', ' 3', '0', '10000000000']) {
+        expect(await cli(['--store', store, command, option, bad]), `${option} ${bad}`).toMatchObject({ code: 2, stdout: '', stderr: `cache-admin: invalid_input: ${option} takes a whole number from 1 to ${max}\n` });
+      }
+    }
     const folders = await cli(['--store', store, 'ls', '--delimiter']);
     expect(folders.stdout).toBe('bin/\ndefault/\njs/\ntree/\n');
     // --ns lists under that namespace, a prefix within it

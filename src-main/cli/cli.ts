@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_NAMESPACE, parseVersion } from '../../src-shared/domain';
+import { DEFAULT_NAMESPACE, MAX_VERIFY_SAMPLE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
@@ -156,6 +156,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+
+/** A count option, written in digits as a person writes one (`1e2`, `0x10`, `2.0` and ` 5` are refused, as `--version` and `--keep-versions` refuse them). */
+function wholeNumberOption(name: string, text: string | undefined, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = /^[0-9]{1,10}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) throw usageError(`--${name} takes a whole number from 1 to ${max.toLocaleString('en-US')}`);
+  return n;
+}
 function reportOutputLost({ code, message }: NodeJS.ErrnoException, workDone: boolean, io: CliIo): number {
   const what = workDone ? 'the command did its work, but what it printed is lost' : 'the output is incomplete';
   return reportError(new CacheError(code === 'ENOSPC' ? 'no_space' : 'io_error', `could not write to standard output (${message}): ${what}`), io);
@@ -605,8 +613,7 @@ async function cmdLs(ctx: Ctx): Promise<number> {
   const given = ctx.args[0] ?? '';
   let prefix = ctx.values.ns === undefined ? given : `${ctx.ns}/${given}`;
   const delimiter = ctx.values.delimiter ? ('/' as const) : undefined;
-  const limit = ctx.values.limit === undefined ? undefined : Number(ctx.values.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw usageError('--limit takes 1 to 1000');
+  const limit = wholeNumberOption('limit', ctx.values.limit, 1000);
   // A prefix that starts with the namespace (a key as ls prints them, pasted back) and names nothing
   // under it is taken as written: one LIST more, only then (a namespace called objects has objects/).
   if (ctx.values.ns !== undefined && given.startsWith(`${ctx.ns}/`)) {
@@ -743,8 +750,7 @@ type CommandName = keyof typeof COMMANDS;
 
 async function cmdVerify(ctx: Ctx): Promise<number> {
   if (ctx.args.length) throw usageError('verify takes no arguments (use --ns to check one namespace)');
-  const sample = ctx.values.sample === undefined ? undefined : Number(ctx.values.sample);
-  if (sample !== undefined && !(Number.isInteger(sample) && sample >= 1)) throw usageError('--sample takes a positive whole number');
+  const sample = wholeNumberOption('sample', ctx.values.sample, MAX_VERIFY_SAMPLE);
   const progress = !ctx.values.json && ctx.io.stderr.isTTY ? new ProgressLine(ctx.io.stderr) : null;
   // Ctrl+C stops it between entries (a repair under way finishes); the error says what it had repaired.
   const report = await interruptible((signal) =>

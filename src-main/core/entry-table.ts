@@ -333,7 +333,7 @@ export class EntryTables {
     const except = new Set(selection.except.map((h) => h.toLowerCase()));
     const rows = table.rows.filter(matcher(selection.filter)).filter((r) => !except.has(r.hash));
     if (rows.length !== selection.count) {
-      throw new CacheError('conflict', `the list changed since the selection was made: ${rows.length} entries match it now, ${selection.count} ${selection.count === 1 ? 'was' : 'were'} selected; nothing was done (select again)`);
+      throw new CacheError('conflict', `the list changed since the selection was made: ${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'entry matches' : 'entries match'} it now, ${selection.count.toLocaleString('en-US')} ${selection.count === 1 ? 'was' : 'were'} selected; nothing was done (select again)`);
     }
     return rows;
   }

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { VerifyResult } from '../../src-shared/contract';
-import { PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
+import { MAX_VERIFY_SAMPLE, PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
 import { counted, formatCount } from '../lib/format';
 import { useApp } from '../state/context';
 import { ConfirmDialog, Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
@@ -27,8 +27,8 @@ export function VerifyPanel() {
   /** Repair moves things out of the store's listing (orphans, damaged records): asked first. */
   const [confirmingRepair, setConfirmingRepair] = useState(false);
   const running = run.status === 'running';
-  const sampleNumber = sample.trim() === '' ? undefined : Number(sample);
-  const sampleValid = sampleNumber === undefined || (Number.isInteger(sampleNumber) && sampleNumber >= 1);
+  const sampleNumber = sample.trim() === '' ? undefined : /^\s*[0-9]{1,10}\s*$/.test(sample) ? Number(sample) : NaN;
+  const sampleValid = sampleNumber === undefined || (sampleNumber >= 1 && sampleNumber <= MAX_VERIFY_SAMPLE);
 
   return (
     <Panel label="Verify" title="Verify integrity">
@@ -63,7 +63,7 @@ export function VerifyPanel() {
       </form>
       {!sampleValid && (
         <p className="error" role="alert">
-          The sample is a whole number of entries, 1 or more.
+          The sample is a whole number of entries, from 1 to {formatCount(MAX_VERIFY_SAMPLE)}.
         </p>
       )}
       {run.status === 'idle' && <Empty>Verify re-hashes content and checks every reference. Nothing is changed unless you choose repair.</Empty>}

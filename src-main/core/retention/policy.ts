@@ -57,7 +57,7 @@ export interface PolicyChange {
 
 export function parseKeepVersions(text: string): number {
   const n = /^[1-9][0-9]{0,7}$/.test(text.trim()) ? Number(text) : NaN;
-  if (!(n <= MAX_KEEP_VERSIONS)) throw new CacheError('invalid_input', `${JSON.stringify(text.slice(0, 40))} is not a number of versions to keep: a whole number from 1`);
+  if (!(n <= MAX_KEEP_VERSIONS)) throw new CacheError('invalid_input', `${JSON.stringify(text.slice(0, 40))} is not a number of versions to keep: a whole number from 1 to ${MAX_KEEP_VERSIONS.toLocaleString('en-US')}`);
   return n;
 }
 
