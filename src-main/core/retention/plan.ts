@@ -98,17 +98,20 @@ export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>):
 export interface NamespacePlan {
   candidates: PruneCandidate[];
   unreadableRefs: number;
+  /** The cache ids of every version the plan listed (null: none was listed, there being no rule). */
+  listed: ReadonlySet<string> | null;
 }
 
 export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<NamespacePlan> {
-  if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0 };
+  if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0, listed: null };
+  const listedIds = (hashes: ListedHash[]) => new Set(hashes.flatMap((h) => h.versions.map((v) => v.cache_id)));
   if (format.name === 'native') {
     const hashes = await listNative(format as NativeFormat, cut, signal);
     const unreadableRefs = hashes.reduce((n, h) => n + h.versions.filter((v) => v.unreadable).length, 0);
-    return { candidates: selectVersions(cut, hashes), unreadableRefs };
+    return { candidates: selectVersions(cut, hashes), unreadableRefs, listed: listedIds(hashes) };
   }
   const { hashes, unreadableRefs } = await listService(format as MgraphFormat, cut, signal);
-  return { candidates: selectVersions(cut, hashes), unreadableRefs };
+  return { candidates: selectVersions(cut, hashes), unreadableRefs, listed: listedIds(hashes) };
 }
 
 function checkSignal(signal?: AbortSignal): void {
