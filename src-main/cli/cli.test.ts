@@ -46,6 +46,13 @@ describe('cli', () => {
       [hello, 'b94d27b9934d3e08'],
       [data, expect.stringMatching(/^[0-9a-f]{16}$/)],
     ]);
+    // --json: an object for the path that cannot be read too, as store --json writes one.
+    const partly = await cli(['--json', 'hash', hello, missing]);
+    expect(partly.code).toBe(1);
+    expect(json(partly.stdout)).toEqual([
+      { path: hello, hash: 'b94d27b9934d3e08', sha256: expect.any(String), size: 11 },
+      { path: missing, error: { code: 'not_found', message: `no such file: ${missing}` } },
+    ]);
     expect((await cli(['hash', hello, '-'])).code).toBe(2);
   });
 

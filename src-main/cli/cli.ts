@@ -253,6 +253,8 @@ async function cmdHash(ctx: Ctx): Promise<number> {
       const error = asCacheError(err);
       const said = error.message.includes(arg) ? error.message : `${arg}: ${error.message}`; // named once, whichever check failed
       ctx.io.stderr.write(`cache-admin: ${error.code}: ${printable(said)}\n`);
+      // --json: one object per path, as store --json writes them.
+      if (ctx.values.json) ctx.write(`${JSON.stringify({ path: arg, error: { code: error.code, message: said } })}\n`);
       firstFailure ??= error;
     }
   }
