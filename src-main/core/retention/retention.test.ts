@@ -86,6 +86,17 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       return { time, storage, format, old1, single, old2, fresh, other, retention: new Retention(format, { now: time.now }) };
     }
 
+    it('a prune with nothing to do writes nothing: a store that takes no writes says it pruned nothing (it failed, "prune again to finish")', async () => {
+      const { storage, retention } = await seeded();
+      const plan = await retention.planPrune({ olderThanSeconds: 365 * 86_400 });
+      expect(plan.versions).toEqual([]);
+      const refuse = async () => {
+        throw new CacheError('access_denied', 'this store takes no writes');
+      };
+      Object.assign(storage, { put: refuse, delete: refuse, copy: refuse });
+      expect(await retention.prune(plan)).toMatchObject({ pruned: 0, skipped: 0 });
+    });
+
     it('keeps the policy in the store under a key that is no namespace, and every process reads the same one', async () => {
       const { format, storage, retention } = await seeded();
       expect((await retention.getPolicy()).policy).toEqual({ default: { ttl_seconds: null, keep_versions: null }, namespaces: {} });

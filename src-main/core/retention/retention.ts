@@ -217,6 +217,9 @@ export class Retention {
         const mine = plan.versions.filter((v) => v.namespace === namespace);
         // Cancelled with none of the plan's versions left here: the cancel stops nothing of this run.
         if (options.signal?.aborted && mine.length === 0) continue;
+        // Nothing planned here and no journal to finish: nothing to hold the namespace for (a store that takes no
+        // writes said "the prune stopped after 0 of 0 versions: prune again to finish", exit 3).
+        if (mine.length === 0 && (await this.journals(namespace)).length === 0) continue;
         const finished = await holdingLease(this.format.storage, `${LEASE_PREFIX}${namespace}.json`, () => this.pruneNamespace(namespace, plan.now, mine, run), {
           signal: options.signal,
           cancelled: 'the prune was cancelled while another prune of the namespace ran',
