@@ -199,7 +199,7 @@ function Heatmap({ openShard }: { openShard: (prefix: string) => void }) {
                 <div role="gridcell" key={shard} className={`heat heat-${level} ${shard === selectedShard ? 'selected' : ''}`} aria-label={label} title={label}>
                   {/* An empty shard has nothing to open: its cell is not a button that would lead nowhere. */}
                   {found && n > 0 ? (
-                    <button type="button" className="heat-open" aria-label={`Open shard ${shard} in the tree`} onClick={() => openShard(found.prefix)}>
+                    <button type="button" className="heat-open" aria-label={`Open shard ${shard} in the tree (${counted(n, 'entry', 'entries')})`} onClick={() => openShard(found.prefix)}>
                       {shard}
                     </button>
                   ) : (
