@@ -375,7 +375,9 @@ export class CacheService {
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       // A version that is not there of an entry that is: say which versions it has.
       const latest = !record && lookup.version !== undefined ? (await this.tryReadRecord(this.layout.latest(ns, lookup.hash)))?.record : null;
-      throw new CacheError('not_found', `${what} is not in namespace ${ns}${latest ? ` (${lookup.hash} is there: its newest version is v${latest.version})` : ''}`);
+      // A SHA-256 whose cache hash is there with other bytes: the first 16 characters match, the rest do not (a mistyped or other file's hash).
+      const other = record && lookup.sha256 !== undefined ? ` (${lookup.hash} is there, with another SHA-256: ${record.sha256})` : '';
+      throw new CacheError('not_found', `${what} is not in namespace ${ns}${latest ? ` (${lookup.hash} is there: its newest version is v${latest.version})` : other}`);
     }
     // A record copied over another's key would serve that entry's bytes under this hash.
     if (record.namespace !== ns || record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {

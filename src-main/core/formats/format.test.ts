@@ -126,3 +126,16 @@ it('a lookup it cannot take says every form it takes, and what to type instead: 
   const service = new MgraphFormat(new MemoryStorage());
   await expect(service.parseLookup('docs', sha256.toUpperCase())).rejects.toMatchObject({ code: 'invalid_hash', message: expect.stringContaining('look up its first 16 characters, ab12cd34ef567890') });
 });
+
+it('native: a full SHA-256 whose first 16 characters are an entry there with other bytes says so (it said only "not in namespace")', async () => {
+  const cache = new CacheService(new MemoryStorage());
+  const native = new NativeFormat(cache);
+  const stored = await native.store('docs', { source: text('the real bytes') });
+  const { sha256 } = await cache.record('docs', { hash: stored.hash as never });
+  const other = `${stored.hash}${'0'.repeat(48)}`;
+  expect(other).not.toBe(sha256);
+  await expect(native.record('docs', await native.parseLookup('docs', other))).rejects.toMatchObject({
+    code: 'not_found',
+    message: `${other} is not in namespace docs (${stored.hash} is there, with another SHA-256: ${sha256})`,
+  });
+});
