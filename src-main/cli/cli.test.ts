@@ -344,7 +344,7 @@ describe('cli', () => {
     const other = `b94d27b9934d3e08${'0'.repeat(48)}`;
     for (const command of ['delete', 'versions', 'get']) {
       const refused = await cli(['--store', store, '--ns', 'sha', command, other]);
-      expect([command, refused.code, refused.stderr]).toEqual([command, 1, `cache-admin: not_found: ${other} is not in namespace sha\n`]);
+      expect([command, refused.code, refused.stderr]).toEqual([command, 1, `cache-admin: not_found: ${other} is not in namespace sha (b94d27b9934d3e08 is there, with another SHA-256: ${sha256})\n`]);
     }
     const missingVersion = await cli(['--store', store, '--ns', 'sha', 'versions', 'b94d27b9934d3e08-v99']);
     expect(missingVersion).toMatchObject({ code: 1, stderr: 'cache-admin: not_found: b94d27b9934d3e08-v99 is not in namespace sha (b94d27b9934d3e08 is there: its newest version is v1)\n' });

@@ -98,20 +98,25 @@ export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>):
 export interface NamespacePlan {
   candidates: PruneCandidate[];
   unreadableRefs: number;
-  /** The cache ids of every version the plan listed (null: none was listed, there being no rule). */
-  listed: ReadonlySet<string> | null;
+  /** Whether a version (another prune's journaled one) may still be there, by what this plan listed. */
+  present: (version: { cache_id: string; stored_at: string }) => boolean;
 }
 
 export async function planNamespace(format: StoreFormat, cut: NamespaceCut, signal?: AbortSignal): Promise<NamespacePlan> {
-  if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0, listed: null };
+  if (cut.cutoffMs === null && cut.keep === null) return { candidates: [], unreadableRefs: 0, present: () => true };
   const listedIds = (hashes: ListedHash[]) => new Set(hashes.flatMap((h) => h.versions.map((v) => v.cache_id)));
   if (format.name === 'native') {
     const hashes = await listNative(format as NativeFormat, cut, signal);
     const unreadableRefs = hashes.reduce((n, h) => n + h.versions.filter((v) => v.unreadable).length, 0);
-    return { candidates: selectVersions(cut, hashes), unreadableRefs, listed: listedIds(hashes) };
+    const listed = listedIds(hashes);
+    // A cutoff alone lists only the hashes with a version stored before it (by the temporal view): of a version
+    // stored after it, the listing says nothing.
+    const unlistedAfter = cut.keep === null && cut.cutoffMs !== null ? new Date(cut.cutoffMs).toISOString() : null;
+    return { candidates: selectVersions(cut, hashes), unreadableRefs, present: (v) => listed.has(v.cache_id) || (unlistedAfter !== null && v.stored_at >= unlistedAfter) };
   }
   const { hashes, unreadableRefs } = await listService(format as MgraphFormat, cut, signal);
-  return { candidates: selectVersions(cut, hashes), unreadableRefs, listed: listedIds(hashes) };
+  const listed = listedIds(hashes); // every hash's ref
+  return { candidates: selectVersions(cut, hashes), unreadableRefs, present: (v) => listed.has(v.cache_id) };
 }
 
 function checkSignal(signal?: AbortSignal): void {

@@ -173,7 +173,7 @@ export class Retention {
       unreadableRefs += planned.unreadableRefs;
       // Those this plan holds too are counted once, in the plan; those it did not find are gone (pruned by a prune still running).
       const inPlan = new Set(planned.candidates.map((v) => `${v.cache_id} ${v.stored_at}`));
-      unfinished += journaled.filter((v) => !inPlan.has(`${v.cache_id} ${v.stored_at}`) && (planned.listed?.has(v.cache_id) ?? true)).length;
+      unfinished += journaled.filter((v) => !inPlan.has(`${v.cache_id} ${v.stored_at}`) && planned.present(v)).length;
     }
     const hashes = new Set(versions.map((v) => `${v.namespace}/${v.hash}`)).size;
     const contentRemoved = versions.filter((v) => v.content_removed).length;
