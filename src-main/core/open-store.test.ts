@@ -100,7 +100,9 @@ it("a new folder in a store's own folder, in a namespace's folder beside its lay
     ['store/newdir', `it is inside the store at ${store}, which would list it as namespace "newdir"`],
     ['store/newdir/deeper', `it is inside the store at ${store}, which would list it as namespace "newdir"`],
     ['store/empty', `it is inside the store at ${store}, which would list it as namespace "empty"`],
-    ['store/_cache-admin.d', `it is inside the store at ${store}, which would list it as namespace "_cache-admin.d"`],
+    ['store/_cache-admin.d', `it is in _cache-admin.d, the folder the store at ${store} keeps for itself`],
+    ['store/_cache-admin.d/newdir', `it is in _cache-admin.d, the folder the store at ${store} keeps for itself`],
+    ['store/empty/deeper', `it is inside the store at ${store}, which would list it as namespace "empty"`],
     ['service/newdir', `it is inside the store at ${service}, which would list it as namespace "newdir"`],
   ]) {
     const folder = path.join(root, inside!);

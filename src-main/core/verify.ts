@@ -119,6 +119,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
     if (said !== null) repaired.push({ kind, key, action: said });
   };
 
+  /** Older than the grace: no store or delete in flight wrote it. */
+  const settled = (o: ObjectInfo) => Date.now() - Date.parse(o.modified) >= grace;
   /** Moves a key to the quarantine (a repair never deletes what it cannot rebuild); says where. */
   const setAside = async (key: string, after: () => void) => {
     const aside = await quarantineCopy(storage, key);
@@ -264,7 +266,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             if (copy) break;
           }
           // Latest is reported below, with the version it should name.
-          views.filter((view) => view.info !== k.latest).forEach((view, i) => report('dangling_ref', view.info.key, hash, `${view.what} for v${version}, which has no record${copy && i === 0 ? '; it holds a copy of the record, which a repair restores' : ''}`));
+          const restorable = copy && `; ${copy.key === views[0]!.info.key ? 'it holds' : `${copy.key} holds`} a copy of the record, which a repair restores`;
+          views.filter((view) => view.info !== k.latest).forEach((view, i) => report('dangling_ref', view.info.key, hash, `${view.what} for v${version}, which has no record${restorable && i === 0 ? restorable : ''}`));
           const [first] = views;
           if (copy) {
             const restored = copy;
@@ -275,9 +278,11 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
               k.records.set(version, { ...first!.info, key: recordKey });
             });
           } else if (!k.content) {
-            // Nothing brings it back: its index and temporal entries go aside (latest is pointed at the newest version below, or goes aside too).
+            // Nothing brings it back: its index and temporal entries go aside (latest is pointed at the newest version below,
+            // or goes aside too). Not one of the last minute: a store that committed after this listing passed its record
+            // shows here as its views alone.
             for (const [view, of] of [[k.entries.get(version), k.entries], [k.temporal.get(version), k.temporal]] as const) {
-              if (view) await repair('dangling_ref', view.key, (aside) => `moved to ${aside}`, () => setAside(view.key, () => of.delete(version)));
+              if (view && settled(view)) await repair('dangling_ref', view.key, (aside) => `moved to ${aside}`, () => setAside(view.key, () => of.delete(version)));
             }
           }
         }
@@ -288,7 +293,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record${newest > 0 ? `; the newest is v${newest}` : ''}`);
           const record = records.get(newest);
           if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
-          else if (!k.content) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
+          else if (!k.content && settled(k.latest!)) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
         } else if (newest > 0 && (!latest || latest.version !== newest)) {
           const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
           report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);

@@ -172,6 +172,9 @@ describe('operations running in main', () => {
     const { session, dispatch } = await setup();
     const events: CacheAdminEvent[] = [];
     session.onEvent((event) => event.type === 'operations' && events.push(event));
+    // Numbered from the clock: a bridge started later numbers its lists above this one's.
+    const base = session.operations().seq;
+    expect(base).toBeGreaterThanOrEqual((Date.now() - 60_000) * 1000);
     const prune = session.transfer('prune-1', { phase: 'prune', namespace: 'logs', total: null }, async (control) => {
       control.onProgress(12);
       return untilStopped('the prune was cancelled after pruning 12 versions')(control);
@@ -182,7 +185,7 @@ describe('operations running in main', () => {
     expect(listed).toEqual({
       ok: true,
       value: {
-        seq: 2,
+        seq: base + 2,
         operations: [
           { id: 'prune-1', kind: 'prune', namespace: 'logs', subject: '', startedAt: expect.any(Number), done: 12, total: null },
           { id: 'up-1', kind: 'store', namespace: 'default', subject: 'big.bin', startedAt: expect.any(Number), done: 0, total: 100 },
@@ -195,12 +198,12 @@ describe('operations running in main', () => {
     fail(new CacheError('no_space', 'the disk is full'));
     await expect(store).rejects.toThrow('the disk is full');
     expect(events.slice(2)).toEqual([
-      { type: 'operations', seq: 3, operations: [expect.objectContaining({ id: 'up-1' })], ended: { id: 'prune-1', outcome: 'stopped', message: 'the prune was cancelled after pruning 12 versions' } },
-      { type: 'operations', seq: 4, operations: [], ended: { id: 'up-1', outcome: 'failed', message: 'the disk is full' } },
+      { type: 'operations', seq: base + 3, operations: [expect.objectContaining({ id: 'up-1' })], ended: { id: 'prune-1', outcome: 'stopped', message: 'the prune was cancelled after pruning 12 versions' } },
+      { type: 'operations', seq: base + 4, operations: [], ended: { id: 'up-1', outcome: 'failed', message: 'the disk is full' } },
     ]);
     const done = await session.transfer('v-1', { phase: 'verify', namespace: null, subject: 'repair', total: null }, async () => 'checked');
     expect(done).toBe('checked');
-    expect(events.at(-1)).toEqual({ type: 'operations', seq: 6, operations: [], ended: { id: 'v-1', outcome: 'finished' } });
+    expect(events.at(-1)).toEqual({ type: 'operations', seq: base + 6, operations: [], ended: { id: 'v-1', outcome: 'finished' } });
     // A connect is the connecting window's own: never listed.
     await dispatch('connect', { id: 'command-line', attemptId: 'a1' });
     expect(events).toHaveLength(6);
@@ -214,13 +217,23 @@ describe('operations running in main', () => {
       if (event.type === 'operations' && event.ended) order.push(`${event.ended.id} ${event.ended.outcome}`);
       if (event.type === 'connected') order.push(`connected ${event.capabilities.profile}`);
     });
-    const verify = session.transfer('verify-1', { phase: 'verify', namespace: null, total: null }, untilStopped('verify was cancelled'));
-    const deleting = session.transfer('delete-1', { phase: 'delete', namespace: 'default', total: null }, untilStopped('stopped as asked'));
+    // This one takes a while to stop (a read under way): meanwhile the previous store is still the open one, and nothing new starts.
+    let duringStop: unknown[] = [];
+    const verify = session.transfer('verify-1', { phase: 'verify', namespace: null, total: null }, ({ signal }) =>
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', async () => {
+          duringStop = [session.capabilities().profile, await session.transfer('late', { phase: 'prune', namespace: 'default', total: null }, async () => 'ran').catch((err: CacheError) => err.code)];
+          setTimeout(() => reject(new CacheError('cancelled', 'verify was cancelled')), 100);
+        }),
+      ),
+    );
+    const deleting = session.transfer('delete-1', { phase: 'delete', namespace: 'default', total: null }, untilStopped('stopped as asked')).catch((err: Error) => err.message);
     const saved = await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: folder } });
     expect(saved).toMatchObject({ ok: true });
+    expect(duringStop).toEqual(['command-line', 'conflict']);
     await expect(verify).rejects.toThrow('verify was cancelled');
-    await expect(deleting).rejects.toThrow('stopped as asked');
-    expect(order).toEqual(['verify-1 stopped', 'delete-1 stopped', expect.stringMatching(/^connected /)]);
+    expect(await deleting).toBe('stopped as asked');
+    expect(order).toEqual(['delete-1 stopped', 'verify-1 stopped', expect.stringMatching(/^connected /)]);
     expect(session.operations().operations).toEqual([]);
   });
 });

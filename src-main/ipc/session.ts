@@ -69,8 +69,10 @@ export class AppSession {
   private active: { profile: ProfileSummary; store: OpenedStore } | null = null;
   private commandLineStore: OpenedStore | null = null;
   private readonly transfers = new Map<string, RunningTransfer>();
-  /** Bumped whenever an operation starts or ends (see operations()). */
-  private operationsSeq = 0;
+  /** Bumped whenever an operation starts or ends (see operations()); from the clock, so a restarted bridge's lists count as newer. */
+  private operationsSeq = Date.now() * 1000;
+  /** The open store's operations are being stopped for a switch: none starts meanwhile. */
+  private switching = false;
   /** What each recent transfer ended as; `beforeStart` marks one cancelled before it began. */
   private readonly outcomes = new Map<string, CancelOutcome & { beforeStart?: boolean }>();
   private readonly listeners = new Set<(event: CacheAdminEvent) => void>();
@@ -207,10 +209,18 @@ export class AppSession {
   private async activate(next: { profile: ProfileSummary; store: OpenedStore }): Promise<void> {
     this.assertNothingGoingIn();
     const previous = this.active;
+    if (previous && previous.store !== next.store) {
+      // A verify, prune or bulk delete of the previous store (from any window) stops before the switch, while every
+      // window still shows that store; none starts meanwhile.
+      this.switching = true;
+      try {
+        await this.stopAll((t) => t.work.phase !== 'connect');
+      } finally {
+        this.switching = false;
+      }
+    }
     this.active = next;
-    // A verify, prune or bulk delete of the previous store (from any window) stops with it, before its connection closes.
-    if (previous) await this.stopAll((t) => t.work.phase !== 'connect');
-    if (previous && previous.store !== this.commandLineStore) await previous.store.format.storage.close();
+    if (previous && previous.store !== this.commandLineStore && previous.store !== next.store) await previous.store.format.storage.close();
     this.emit({ type: 'connected', capabilities: this.capabilities() });
   }
 
@@ -273,6 +283,7 @@ export class AppSession {
   ): Promise<T> {
     const { phase, total: totalBytes } = work;
     if (this.transfers.has(transferId)) throw new CacheError('invalid_input', `transfer ${transferId} is already running`);
+    if (this.switching && phase !== 'connect') throw new CacheError('conflict', 'the store is being switched (its verify, prune and delete are stopping): nothing was started; try again once it has');
     if (this.outcomes.get(transferId)?.beforeStart) {
       this.outcomes.delete(transferId);
       throw this.cancelledError(transferId, phase);

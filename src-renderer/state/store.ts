@@ -410,7 +410,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       operationsSeq = seq;
       const before = get().elsewhere;
       const gone = ended && before.find((o) => o.id === ended.id && (o.stopping || (o.kind !== 'hash' && o.kind !== 'store')));
-      const elsewhere = operations.filter((o) => !o.id.startsWith(page)).map((o) => ({ ...o, ...before.find((b) => b.id === o.id && b.stopping && { stopping: true }) }));
+      const stopping = new Set(before.filter((b) => b.stopping).map((b) => b.id));
+      const elsewhere = operations.filter((o) => !o.id.startsWith(page)).map((o) => (stopping.has(o.id) ? { ...o, stopping: true } : o));
       set(gone ? { elsewhere, notice: `${describeOperation(gone).title} (started in another window or before a reload): ${endedText(ended)}` } : { elsewhere });
     }
 

@@ -1252,11 +1252,18 @@ async function checkStoreRoot(root: string): Promise<void> {
   if (namespace) {
     throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
   }
-  // A new store (a folder not made yet, or empty) right in a store's folder, or in its admin folders, would be listed there as a namespace, its keys misplaced.
-  const holder = existing === root ? path.dirname(root) : existing;
+  // A new store (a folder not made yet, or empty) anywhere in a store's folder would be listed there as a namespace
+  // (or sit in the folders it keeps for itself), its keys misplaced.
   const isNew = existing !== root || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
-  if ((isNew || STORE_OWN_FOLDERS.has(path.basename(root))) && holder !== root && (await isStoreFolder(holder))) {
-    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is inside the store at ${holder}, which would list it as namespace "${path.relative(holder, root).split(path.sep)[0]}"; open that store instead, or choose a folder outside it`);
+  if (isNew || STORE_OWN_FOLDERS.has(path.basename(root))) {
+    for (let at = path.dirname(root); ; at = path.dirname(at)) {
+      if (await isStoreFolder(at)) {
+        const first = path.relative(at, root).split(path.sep)[0]!;
+        const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
+        throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
+      }
+      if (path.dirname(at) === at) break;
+    }
   }
   if (process.platform !== 'linux') return;
   const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
