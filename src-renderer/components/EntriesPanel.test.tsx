@@ -325,8 +325,8 @@ describe('the entries browser', () => {
     expect(calls.filter((c) => c.method === 'cancel')).toHaveLength(2);
   });
 
-  it('a bulk delete still running when another window switches store leaves the panel (main stops it before the switch: session.test)', async () => {
-    const { client, calls, emit } = fakeClient({ entries: namespaceOf(20), deleteEntries: () => new Promise(() => {}) });
+  it('a bulk delete still running when another window switches store is stopped, and leaves the panel (main stops it too: session.test)', async () => {
+    const { client, calls, emit } = fakeClient({ entries: namespaceOf(20), deleteEntries: () => new Promise(() => {}), cancel: () => ok({ cancelled: true }) });
     const local = { profile: 'local', store: 'local folder /s', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes'], storeOptions: {}, unlisted: [], listedTime: 'stored' };
     const { store } = renderWith(<EntriesPanel />, { client });
     store.getState().init();
@@ -336,6 +336,7 @@ describe('the entries browser', () => {
     const { transferId } = calls.find((c) => c.method === 'deleteEntries')!.input as { transferId: string };
     expect(store.getState().entryDeletion).toMatchObject({ transferId });
     act(() => emit({ type: 'connected', capabilities: { ...local, profile: 'bucket', store: 's3://other' } as never }));
+    expect(calls.filter((c) => c.method === 'cancel').map((c) => c.input)).toEqual([{ transferId }]);
     expect(store.getState().entryDeletion).toBeNull();
   });
 

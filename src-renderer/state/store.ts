@@ -471,8 +471,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     let lookupsStarted = 0;
 
     function switched(capabilities: Capabilities): void {
-      // Main has stopped the previous store's verify, prune or delete (from any window) before it switched.
-      const { tab } = get();
+      // Main has stopped the previous store's verify, prune or delete (from any window) before it switched; this
+      // window's own are stopped here too, as their panels go: a reconnect to the same store keeps them running in main.
+      const { verify, retention, entryDeletion, tab } = get();
+      for (const id of [verify.status === 'running' && verify.transferId, retention.prune.status === 'running' && retention.prune.transferId, entryDeletion?.transferId]) if (id) void client.cancel(id);
       // Changes in the previous store.
       countsDue.clear();
       changedIn.clear();
