@@ -52,7 +52,7 @@ export const test = base.extend<object, { bridge: RunningBridge }>({
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`));
     page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+      if (message.type() === 'error') errors.push(`console: ${message.text()} (${message.location().url})`);
     });
     await use(page);
     expect(errors, 'errors in the page').toEqual([]);

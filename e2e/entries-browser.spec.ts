@@ -1,7 +1,7 @@
 import AxeBuilder from '@axe-core/playwright';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { tarMembers } from '../src-main/test-support/tar-members';
@@ -186,20 +186,44 @@ test("a script's upload into the namespace on show appears in the list and its c
   await expect(page.getByRole('region', { name: 'Namespaces' }).getByRole('option', { name: /^scripted/ })).toContainText('2');
 });
 
-test('a bulk delete goes on in main through a reload: the reloaded page shows how far it has got, and its Stop keeps the rest', async ({ page }) => {
-  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'reload-delete-store-')));
-  await populateNamespace(storage, 'bulk', 8000).finally(() => storage.close());
+/**
+ * A bridge on a fresh store of `count` entries in namespace bulk, all of them picked (Ctrl+A) and their delete
+ * confirmed and under way; `run` goes on from there.
+ */
+async function deletingAll(page: Page, count: number, run: (dialog: Locator, entries: Locator) => Promise<void>): Promise<void> {
+  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'bulk-delete-store-')));
+  await populateNamespace(storage, 'bulk', count).finally(() => storage.close());
   const bridge = await startWeb(storage.root);
+  const n = count.toLocaleString('en-US');
   try {
     await page.goto(bridge.url);
     const entries = await openNamespace(page, 'bulk');
-    await expect(entries.getByTestId('entries-count')).toHaveText('8,000 entries');
+    await expect(entries.getByTestId('entries-count')).toHaveText(`${n} entries`);
     await entries.getByRole('listbox', { name: 'Entry list' }).focus();
     await page.keyboard.press('Control+a');
+    await expect(entries.getByTestId('entries-count')).toHaveText(`${n} entries · ${n} selected`);
     await entries.getByRole('button', { name: 'Delete…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete 8,000 entries' });
-    await dialog.getByRole('button', { name: 'Delete 8,000 entries' }).click();
-    await expect(dialog.getByText(/of 8,000 entries done$/)).toBeVisible();
+    const dialog = page.getByRole('dialog', { name: `Delete ${n} entries` });
+    await dialog.getByRole('button', { name: `Delete ${n} entries` }).click();
+    await expect(dialog.getByText(new RegExp(`of ${n} entries done$`))).toBeVisible();
+    await run(dialog, entries);
+  } finally {
+    await bridge.stop();
+  }
+}
+
+/** A stopped bulk delete's notice (`said` captures how many went and how many are kept): they add up to `picked`, some are kept, and the list counts those. */
+async function stoppedPartWay(page: Page, said: RegExp, picked: number): Promise<void> {
+  const notice = page.getByRole('status').filter({ hasText: 'stopped as asked' });
+  await expect(notice).toHaveText(said);
+  const [deleted, kept] = said.exec((await notice.textContent())!)!.slice(1).map((n) => Number(n.replace(/,/g, '')));
+  expect(deleted! + kept!).toBe(picked);
+  expect(kept).toBeGreaterThan(0);
+  await expect(page.getByRole('region', { name: 'Entries' }).getByTestId('entries-count')).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
+}
+
+test('a bulk delete goes on in main through a reload: the reloaded page shows how far it has got, and its Stop keeps the rest', async ({ page }) => {
+  await deletingAll(page, 8000, async () => {
     await page.reload();
     const running = page.getByRole('region', { name: 'Also running, started in another window or before this page was reloaded' });
     await expect(running.getByText('Deleting picked entries in namespace bulk')).toBeVisible();
@@ -209,49 +233,19 @@ test('a bulk delete goes on in main through a reload: the reloaded page shows ho
     await noSeriousAxeViolations(page, 'a delete running from before a reload');
     await running.getByRole('button', { name: 'Stop deleting picked entries in namespace bulk' }).click();
     await expect(running).toBeHidden();
-    const said = /^Deleting picked entries in namespace bulk \(started in another window or before a reload\): stopped as asked: deleted ([\d,]+) entries of the 8,000 picked; the ([\d,]+) not reached are kept/;
-    const notice = page.getByRole('status').filter({ hasText: 'stopped as asked' });
-    await expect(notice).toHaveText(said);
-    const [deleted, kept] = said.exec((await notice.textContent())!)!.slice(1).map((n) => Number(n.replace(/,/g, '')));
-    expect(deleted! + kept!).toBe(8000);
-    expect(kept).toBeGreaterThan(0);
-    await expect(page.getByRole('region', { name: 'Entries' }).getByTestId('entries-count')).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
-  } finally {
-    await bridge.stop();
-  }
+    await stoppedPartWay(page, /^Deleting picked entries in namespace bulk \(started in another window or before a reload\): stopped as asked: deleted ([\d,]+) entries of the 8,000 picked; the ([\d,]+) not reached are kept/, 8000);
+  });
 });
 
 test('a bulk delete of thousands shows how far it has got, and Stop keeps the rest, saying how many went', async ({ page }) => {
-  const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'bulk-delete-store-')));
-  await populateNamespace(storage, 'bulk', 4000).finally(() => storage.close());
-  const bridge = await startWeb(storage.root);
-  try {
-    await page.goto(bridge.url);
-    const entries = await openNamespace(page, 'bulk');
-    const count = entries.getByTestId('entries-count');
-    await expect(count).toHaveText('4,000 entries');
-    await entries.getByRole('listbox', { name: 'Entry list' }).focus();
-    await page.keyboard.press('Control+a');
-    await expect(count).toHaveText('4,000 entries · 4,000 selected');
-    await entries.getByRole('button', { name: 'Delete…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Delete 4,000 entries' });
-    await dialog.getByRole('button', { name: 'Delete 4,000 entries' }).click();
+  await deletingAll(page, 4000, async (dialog, entries) => {
     await expect(dialog.getByRole('progressbar', { name: 'Entries deleted' })).toBeVisible();
-    await expect(dialog.getByText(/of 4,000 entries done$/)).toBeVisible();
     await dialog.getByRole('button', { name: 'Stop' }).click();
     await expect(dialog).toBeHidden();
-    const said = /^Deleting in namespace bulk stopped as asked: deleted ([\d,]+) entries of the 4,000 picked; the ([\d,]+) not reached are kept/;
-    const notice = page.getByRole('status').filter({ hasText: 'stopped as asked' });
-    await expect(notice).toHaveText(said);
-    const [deleted, kept] = said.exec((await notice.textContent())!)!.slice(1).map((n) => Number(n.replace(/,/g, '')));
-    expect(deleted! + kept!).toBe(4000);
-    expect(kept).toBeGreaterThan(0);
-    await expect(count).toHaveText(`${kept!.toLocaleString('en-US')} ${kept === 1 ? 'entry' : 'entries'}`);
+    await stoppedPartWay(page, /^Deleting in namespace bulk stopped as asked: deleted ([\d,]+) entries of the 4,000 picked; the ([\d,]+) not reached are kept/, 4000);
     // Nothing picked now: Delete… is off, and looks it.
     const deleteButton = entries.getByRole('button', { name: 'Delete…' });
     await expect(deleteButton).toBeDisabled();
     await expect(deleteButton).toHaveCSS('opacity', '0.5');
-  } finally {
-    await bridge.stop();
-  }
+  });
 });

@@ -255,20 +255,21 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         // Latest is a copy to restore from, never the only sign of a version (one naming a version no other view names is pointed at the newest, below).
         const lost = [...new Set([...k.entries.keys(), ...k.temporal.keys()])].filter((v) => !k.records.has(v)).sort((a, b) => a - b);
         for (const version of lost) {
+          // Its views (one at least: it is lost only where one names it), then latest, as copies to restore from.
           const views = [
             { info: k.entries.get(version), what: 'version index entry', fits: (key: string, r: VersionRecord) => layout.isVersionEntryOf(key, r) },
             { info: k.temporal.get(version), what: 'temporal entry', fits: (key: string, r: VersionRecord) => layout.temporal(r) === key },
-            { info: latestCopy?.version === version ? k.latest : undefined, what: 'latest', fits: () => true },
           ].filter((view): view is typeof view & { info: ObjectInfo } => view.info !== undefined);
+          const sources = [...views, ...(latestCopy?.version === version ? [{ info: k.latest!, fits: () => true }] : [])];
           let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
-          for (const view of views) {
-            copy = k.content ? await recordCopyIn(storage, view.info.key, (r) => view.fits(view.info.key, r), { hash, version, size: k.content.size }) : null;
+          for (const source of sources) {
+            copy = k.content ? await recordCopyIn(storage, source.info.key, (r) => source.fits(source.info.key, r), { hash, version, size: k.content.size }) : null;
             if (copy) break;
           }
-          // Latest is reported below, with the version it should name.
-          const restorable = copy && `; ${copy.key === views[0]!.info.key ? 'it holds' : `${copy.key} holds`} a copy of the record, which a repair restores`;
-          views.filter((view) => view.info !== k.latest).forEach((view, i) => report('dangling_ref', view.info.key, hash, `${view.what} for v${version}, which has no record${restorable && i === 0 ? restorable : ''}`));
           const [first] = views;
+          // Latest is reported below, with the version it should name.
+          const restorable = copy && `; ${copy.key === first!.info.key ? 'it holds' : `${copy.key} holds`} a copy of the record, which a repair restores`;
+          views.forEach((view, i) => report('dangling_ref', view.info.key, hash, `${view.what} for v${version}, which has no record${restorable && i === 0 ? restorable : ''}`));
           if (copy) {
             const restored = copy;
             const recordKey = layout.record(ns, hash, version);

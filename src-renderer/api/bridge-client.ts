@@ -51,12 +51,12 @@ export function bridgeClient(): CacheAdminClient {
 
   // A File body is read from disk by the browser as it is sent: never buffered here.
   async function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<T>> {
+    // A file the browser will not send fails as the file's, not as the store's: it is not down.
+    const unsent = { ok: false as const, error: changedSinceDropped(file.name) };
+    if (!(await readable(file))) return unsent;
     const controller = new AbortController();
     uploads.set(transferId, controller);
     const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...choiceQuery(choice) });
-    // A file the browser will not send fails as the file's, not as the store's: it is not down.
-    const unsent = { ok: false as const, error: changedSinceDropped(file.name) };
-    if (!(await readable(file))) return uploads.delete(transferId), unsent;
     const sent = await post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
     // Changed between that check and its send (it failed the fetch).
     return !sent.ok && sent.error.code === 'storage_unreachable' && !(await readable(file)) ? unsent : sent;

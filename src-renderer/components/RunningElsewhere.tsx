@@ -17,14 +17,13 @@ export function RunningElsewhere() {
   const elsewhere = useApp((s) => s.elsewhere);
   const stop = useApp((s) => s.stopElsewhere);
   const [now, setNow] = useState(() => Date.now());
-  const waiting = elsewhere.filter((op) => !shownNow(op, now));
-  // Shows each file still running when its time comes.
+  // Shows each file still running when its time comes (one timer, for the next of them).
+  const nextShown = Math.min(...elsewhere.filter((op) => !shownNow(op, now)).map((op) => op.startedAt + FILE_SHOWN_AFTER_MS));
   useEffect(() => {
-    if (waiting.length === 0) return;
-    const next = Math.min(...waiting.map((op) => op.startedAt + FILE_SHOWN_AFTER_MS));
-    const timer = setTimeout(() => setNow(Date.now()), Math.max(0, next - Date.now()));
+    if (nextShown === Infinity) return;
+    const timer = setTimeout(() => setNow(Date.now()), Math.max(0, nextShown - Date.now()));
     return () => clearTimeout(timer);
-  }, [waiting]);
+  }, [nextShown]);
   const shown = elsewhere.filter((op) => shownNow(op, now));
   if (shown.length === 0) return null;
   return (
