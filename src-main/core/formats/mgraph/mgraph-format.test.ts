@@ -725,6 +725,23 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.storage.list('Team_H/')).objects).toEqual([]);
   });
 
+  it('a by-id ref naming only paths outside the namespace: the delete does not say it removed content it left', async () => {
+    const format = new MgraphFormat(await open());
+    const stored = await format.store('Team_H2', { source: { kind: 'bytes', bytes: new TextEncoder().encode('entry') } });
+    const idKey = stored.keys.find((k) => k.includes('/refs/by-id/'))!;
+    const idRef = JSON.parse(utf8((await format.storage.get(idKey))!)) as { all_paths: { data: string[] }; file_paths: { content_files: string[] } };
+    const content = idRef.file_paths.content_files[0]!;
+    idRef.all_paths.data = ['../victim.txt'];
+    idRef.file_paths.content_files = ['../victim.txt'];
+    await format.storage.put(idKey, new TextEncoder().encode(JSON.stringify(idRef)));
+    await format.storage.put('victim.txt', new TextEncoder().encode('not an entry'));
+    expect(await format.delete('Team_H2', { hash: stored.hash })).toEqual({ deleted: [stored.cache_id], contentRemoved: false, bytesFreed: 0 });
+    expect(utf8((await format.storage.get('victim.txt'))!)).toBe('not an entry');
+    // The entry's own content stays, no ref names it: verify calls it an orphan.
+    expect(await format.storage.exists(content)).toBe(true);
+    expect((await format.verify({ namespace: 'Team_H2', orphanGraceMs: 0 })).problems.map((p) => [p.kind, p.key])).toContainEqual(['orphan', content]);
+  });
+
   it('a store that fails part-way takes back what it wrote: no copy, sidecar or by-id ref is left for the service to read', async () => {
     const format = new MgraphFormat(await open());
     const { storage } = format;

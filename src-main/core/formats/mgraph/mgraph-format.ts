@@ -573,6 +573,7 @@ export class MgraphFormat implements StoreFormat {
     const idRefs = new Map<string, IdRef | null>();
     for (const cacheId of targets) idRefs.set(cacheId, await this.readIdRef(ns, cacheId));
     let contentRemoved = false;
+    let removedContent = false;
     let bytesFreed = 0;
     for (const cacheId of targets) {
       const idRef = idRefs.get(cacheId)!;
@@ -580,6 +581,7 @@ export class MgraphFormat implements StoreFormat {
       // Decided before this version's refs change: what other entries hold, and its child data.
       const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
       const childData = idRef ? await this.childDataOf(ns, idRef) : [];
+      let hashRefGone = false;
       if (hash) {
         const left = await this.refs.update(refByHashKey(ns, hash), (current) => {
           if (!current || !isHashRef(current)) return current;
@@ -588,11 +590,13 @@ export class MgraphFormat implements StoreFormat {
           const latest = current.latest_id === cacheId ? cacheIds[cacheIds.length - 1]!.cache_id : current.latest_id;
           return { ...current, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
         }, { freesSpace: true });
-        contentRemoved = left === null;
+        hashRefGone = left === null;
       }
-      if (heldByOthers.length > 0) contentRemoved = false;
       // No ref read: nothing of this version's is there to delete (or something that is no ref, left as found).
-      if (!idRef) continue;
+      if (!idRef) {
+        contentRemoved = false;
+        continue;
+      }
       // Its files go before its by-id ref, content first: a delete stopped part-way (killed, or a file
       // that cannot be removed) leaves the by-id ref naming what is left, so deleting it again finishes
       // (verify calls it an orphan whose content is gone), rather than files no ref claims.
@@ -602,15 +606,20 @@ export class MgraphFormat implements StoreFormat {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {
-          const size = contentFiles.has(key) ? await sizeOf(this.storage, key) : null;
+          const present = contentFiles.has(key) && (await this.storage.exists(key));
+          const size = present ? await sizeOf(this.storage, key) : 0;
           await this.storage.delete(key);
-          bytesFreed += size ?? 0;
+          bytesFreed += size;
+          removedContent ||= present;
         } catch (err) {
           const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
           throw new CacheError(why.code, `${cacheId} is not deleted whole: ${key} could not be removed (${why.message}); its by-id ref names what is left, delete it again to finish`);
         }
       }
       await this.storage.delete(refByIdKey(ns, cacheId));
+      // Removed only where a content file of the entry's own went with the last ref to its hash: a ref
+      // naming only files outside the namespace, or content already gone, removed none.
+      contentRemoved = hashRefGone && heldByOthers.length === 0 && removedContent;
     }
     return { deleted: targets, contentRemoved, bytesFreed };
   }
