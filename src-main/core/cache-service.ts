@@ -372,6 +372,10 @@ export class CacheService {
       // Listed among the versions (a record is written before its index entry and deleted after it): its record was lost.
       throw new CacheError('not_found', `${what}'s record is missing, though its versions index lists it (lost, or removed by hand); verify with repair restores it from the index entry when that holds a good copy, or delete the version`);
     }
+    if (!record && lookup.version === undefined && lookup.sha256 === undefined && (await this.storage.exists(this.layout.content(ns, lookup.hash)))) {
+      // Listed as an entry by its content (the entries browser's "no version" row): say why it does not open.
+      throw new CacheError('not_found', `${what} in ${ns} is content no version uses (a store stopped before its record, or one writing it now): it has no entry to open; verify with repair moves it to the quarantine once it is a minute old, or delete ${what} removes it`);
+    }
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       // A version that is not there of an entry that is: say which versions it has.
       const latest = !record && lookup.version !== undefined ? (await this.tryReadRecord(this.layout.latest(ns, lookup.hash)))?.record : null;

@@ -116,12 +116,14 @@ describe('deleteEntries', () => {
   });
 
   it('content no version uses (a store killed before its record) is listed, and deleting its row deletes it: not "already gone"', async () => {
-    const { deleteEntries, window, storage } = await setup();
+    const { deleteEntries, window, storage, call } = await setup();
     const bytes = Buffer.from('placed, never recorded\n');
     const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16) as CacheHash;
     await storage.put(new KeyLayout().content('alpha' as never, hash), bytes);
     // Listed as what it is: no version (the list marks it so), not a row of unknowns.
     expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([expect.objectContaining({ hash, versions: 0, source: '' })]);
+    // Opened, it says what it is rather than that nothing is there.
+    expect(await call('entry', { namespace: 'alpha', ref: hash })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining(`${hash} in alpha is content no version uses`) } });
     // A minute later (younger, it may be a store in flight, which keeps it).
     expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });

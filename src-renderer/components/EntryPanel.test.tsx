@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryView } from '../../src-shared/contract';
 import { fakeClient, ok, renderWith } from '../test/render';
 import { EntryPanel, VersionsPanel } from './EntryPanel';
+import { emptyEntries } from '../state/entries-browser';
 
 afterEach(cleanup);
 
@@ -225,6 +226,41 @@ describe('A listed version that would not open (its record damaged, or gone with
     fireEvent.click(screen.getByText('b94d27b9934d3e08-v2'));
     await waitFor(() => expect(screen.getByRole('button', { name: 'Delete v2…' })).toBeTruthy());
     expect(screen.getByTestId('unopened-version').textContent).toContain('v2 is listed among the versions but its record is damaged');
+  });
+});
+
+describe('A listed row of content no version uses (a store stopped before its record)', () => {
+  const hash = 'b94d27b9934d3e08';
+  const row = { hash, versions: 0, stored_at: null, size: 2048, source: '', content_type: null, expired: false, expires_at: null, content_missing: false };
+  const entries = { ...emptyEntries('default'), status: 'ready' as const, total: 1, knownTotal: 1, blocks: { 0: [row] } };
+
+  it('opens to say what it is and offers to delete the content, which deletes it by its hash', async () => {
+    const { client, calls } = fakeClient({
+      entry: () => ({ ok: false, error: { code: 'not_found', message: `${hash} is not in namespace default` } }),
+      versions: () => ok({ namespace: 'default', hash, versions: [], count: 0 }),
+      delete: () => ok({ deleted: [], contentRemoved: true }),
+    });
+    const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entries } });
+    await act(() => store.getState().lookup(hash));
+    expect(screen.getByTestId('unversioned-content').textContent).toContain(`${hash} is content (2.0 KiB) that no version uses`);
+    expect(screen.queryByText(/Nothing found/)).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Delete the content…' }));
+    expect(screen.getByRole('alertdialog').textContent).toContain(`Delete the content of ${hash} from default? No version uses it.`);
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete the content' })));
+    expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: hash }]);
+    expect(store.getState().notice).toBe(`Deleted the content of ${hash}, which no version used`);
+    expect(store.getState().entry).toEqual({ status: 'idle' });
+  });
+
+  it('a hash typed that no listed row shows is simply not found: nothing to delete is offered', async () => {
+    const { client } = fakeClient({
+      entry: () => ({ ok: false, error: { code: 'not_found', message: `${hash} is not in namespace default` } }),
+      versions: () => ok({ namespace: 'default', hash, versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entries: { ...entries, blocks: { 0: [{ ...row, versions: 1 }] } } } });
+    await act(() => store.getState().lookup(hash));
+    expect(screen.getByRole('alert').textContent).toContain('Nothing found');
+    expect(screen.queryByRole('button', { name: /Delete/ })).toBeNull();
   });
 });
 

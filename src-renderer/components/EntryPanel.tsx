@@ -3,7 +3,7 @@ import { LIMITS } from '../../src-shared/contract';
 import { counted, formatBytes, formatTime, previewOf } from '../lib/format';
 import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
-import { unopenedVersion } from '../state/store';
+import { unopenedVersion, unversionedContent } from '../state/store';
 import { CopyButton, Empty, ErrorLine, Loading, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
 /** How the entry's bytes were stored (`data_type`): text/plain content stored as bytes is no contradiction. */
@@ -26,8 +26,13 @@ export function EntryPanel() {
   const [confirming, setConfirming] = useState<string | null>(null); // the cache id asked about
   const data = entry.status === 'ready' ? entry.data : null;
   const unopened = useApp(unopenedVersion);
-  // What Delete… deletes: the version on show, or a listed one that would not open.
-  const target = data ? { cacheId: data.record.cache_id, version: data.record.version, childFiles: data.record.child_data.length } : unopened && { cacheId: unopened.cache_id, version: unopened.version, childFiles: 0 };
+  const unversioned = useApp(unversionedContent);
+  // What Delete… deletes: the version on show, a listed one that would not open, or content no version uses (version null).
+  const target = data
+    ? { cacheId: data.record.cache_id, version: data.record.version, childFiles: data.record.child_data.length }
+    : unopened
+      ? { cacheId: unopened.cache_id, version: unopened.version, childFiles: 0 }
+      : unversioned && { cacheId: unversioned.hash, version: null, childFiles: 0 };
   // The question takes focus on its safe answer; Keep or Escape gives it back to Delete….
   const asking = !!target && confirming === target.cacheId;
   const deleteRef = useRef<HTMLButtonElement>(null);
@@ -77,13 +82,19 @@ export function EntryPanel() {
     >
       {target && asking && (
         <div className="confirm" role="alertdialog" aria-label="Delete entry" onKeyDown={(event) => event.key === 'Escape' && keep()}>
-          <p>
-            Delete <code>{target.cacheId}</code> from <code>{namespace}</code>? Its content goes with it unless another version still uses it
-            {target.childFiles > 0 && <>, and so does its child data ({counted(target.childFiles, 'file', 'files')})</>}. This cannot be undone.
-          </p>
+          {target.version === null ? (
+            <p>
+              Delete the content of <code>{target.cacheId}</code> from <code>{namespace}</code>? No version uses it. This cannot be undone.
+            </p>
+          ) : (
+            <p>
+              Delete <code>{target.cacheId}</code> from <code>{namespace}</code>? Its content goes with it unless another version still uses it
+              {target.childFiles > 0 && <>, and so does its child data ({counted(target.childFiles, 'file', 'files')})</>}. This cannot be undone.
+            </p>
+          )}
           <div className="row-actions">
             <button type="button" className="danger" onClick={() => void remove('version')}>
-              Delete v{target.version}
+              {target.version === null ? 'Delete the content' : `Delete v${target.version}`}
             </button>
             {versionCount !== null && versionCount > 1 && (
               <button type="button" className="danger" onClick={() => void remove('all')}>
@@ -99,6 +110,7 @@ export function EntryPanel() {
       {entry.status === 'idle' && <Empty>Look up a hash, or pick an entry in the list, to see it here.</Empty>}
       {entry.status === 'loading' && <Loading what="entry" />}
       {entry.status === 'error' &&
+        !unversioned &&
         (entry.error.code === 'not_found' ? (
           <p className="error" role="alert">
             Nothing found: {entry.error.message}.
@@ -118,6 +130,17 @@ export function EntryPanel() {
           </p>
           <button ref={deleteRef} type="button" className="danger" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(unopened.cache_id)}>
             Delete v{unopened.version}…
+          </button>
+        </div>
+      )}
+      {unversioned && !asking && (
+        <div className="row-actions" data-testid="unversioned-content">
+          <p className="muted">
+            <code>{unversioned.hash}</code> is content{unversioned.size === null ? '' : ` (${formatBytes(unversioned.size)})`} that no version uses: a store stopped before it wrote its
+            record, or one writing it now. It has no entry to open. Verify with repair moves it to the quarantine once it is a minute old, or delete it here.
+          </p>
+          <button ref={deleteRef} type="button" className="danger" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(unversioned.hash)}>
+            Delete the content…
           </button>
         </div>
       )}

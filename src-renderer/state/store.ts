@@ -2,6 +2,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type {
   CacheAdminApi,
   Capabilities,
+  EntryListItem,
   EntryView,
   KeyInfo,
   MethodInput,
@@ -239,6 +240,20 @@ export function unopenedVersion({ entry, versions, lookupInput }: Pick<AppState,
   if (entry.status !== 'error' || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found') || versions.status !== 'ready') return null;
   const asked = lookupInput.trim().toLowerCase();
   return versions.data.versions.find((v) => v.cache_id.toLowerCase() === asked) ?? null;
+}
+
+/**
+ * Content a listed row shows with no version (a store stopped before its record, or one writing it):
+ * the lookup of its hash finds no entry, and the entry panel offers to delete the content instead.
+ */
+export function unversionedContent({ entry, entries, namespace, lookupInput }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookupInput'>): EntryListItem | null {
+  if (entry.status !== 'error' || entry.error.code !== 'not_found' || entries.namespace !== namespace) return null;
+  const asked = lookupInput.trim().toLowerCase();
+  for (const block of Object.values(entries.blocks)) {
+    const row = block.find((r) => r.hash === asked);
+    if (row) return row.versions === 0 ? row : null;
+  }
+  return null;
 }
 
 function settle<T>(result: Result<T>): Load<T> {
@@ -981,10 +996,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       async deleteEntry(scope) {
         const { entry, versions, namespace, storeEpoch } = get();
         const unopened = unopenedVersion(get());
-        const target = entry.status === 'ready' ? entry.data.record : unopened && versions.status === 'ready' ? { hash: versions.data.hash, cache_id: unopened.cache_id } : null;
+        const unversioned = unversionedContent(get());
+        const target =
+          entry.status === 'ready' ? entry.data.record : unopened && versions.status === 'ready' ? { hash: versions.data.hash, cache_id: unopened.cache_id } : unversioned && { hash: unversioned.hash, cache_id: unversioned.hash };
         if (!target) return;
         const { hash, cache_id } = target;
-        const result = await api.delete({ namespace, ref: scope === 'all' ? hash : cache_id });
+        const result = await api.delete({ namespace, ref: scope === 'all' || unversioned ? hash : cache_id });
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });
@@ -993,7 +1010,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         const { deleted, contentRemoved } = result.value;
-        const notice = `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}`;
+        const notice =
+          deleted.length === 0 ? `Deleted the content of ${hash}, which no version used` : `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}`;
         set({ notice });
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
