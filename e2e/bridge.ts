@@ -44,6 +44,21 @@ export async function startWeb(storeDir: string, options: string[] = []): Promis
 }
 
 /**
+ * Runs `use` on a bridge of its own over `storeDir`, and leaves it before stopping it: a request the
+ * page had in flight when its bridge stopped (a poll, a count) failed the test as a console error
+ * (net::ERR_EMPTY_RESPONSE), now and then.
+ */
+export async function onOwnBridge(page: Page, storeDir: string, options: string[], use: (bridge: RunningBridge) => Promise<void>): Promise<void> {
+  const bridge = await startWeb(storeDir, options);
+  try {
+    await use(bridge);
+  } finally {
+    await page.goto('about:blank');
+    await bridge.stop();
+  }
+}
+
+/**
  * A fresh temporary store per test file, served by `npm run web`. Every page fails its test if it
  * throws or logs an error (a failed request, a React warning): an operator would see it in the console.
  */

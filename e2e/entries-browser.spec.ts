@@ -5,7 +5,7 @@ import type { Locator, Page } from '@playwright/test';
 import { LocalFolderStorage } from '../src-main/core/storage/local';
 import { populateNamespace } from '../src-main/test-support/fixture-store';
 import { tarMembers } from '../src-main/test-support/tar-members';
-import { expect, screenshot, startWeb, test, type RunningBridge } from './bridge';
+import { expect, onOwnBridge, screenshot, startWeb, test, type RunningBridge } from './bridge';
 
 // Issue #17 (and #19's badge in the list): columns, sort and filter by main, multi-select with
 // bulk delete and save, the expired badge, and a jump to the end of a 100,000-entry namespace.
@@ -193,9 +193,8 @@ test("a script's upload into the namespace on show appears in the list and its c
 async function deletingAll(page: Page, count: number, run: (dialog: Locator, entries: Locator) => Promise<void>): Promise<void> {
   const storage = await LocalFolderStorage.open(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'bulk-delete-store-')));
   await populateNamespace(storage, 'bulk', count).finally(() => storage.close());
-  const bridge = await startWeb(storage.root);
   const n = count.toLocaleString('en-US');
-  try {
+  await onOwnBridge(page, storage.root, [], async (bridge) => {
     await page.goto(bridge.url);
     const entries = await openNamespace(page, 'bulk');
     await expect(entries.getByTestId('entries-count')).toHaveText(`${n} entries`);
@@ -207,9 +206,7 @@ async function deletingAll(page: Page, count: number, run: (dialog: Locator, ent
     await dialog.getByRole('button', { name: `Delete ${n} entries` }).click();
     await expect(dialog.getByText(new RegExp(`of ${n} entries done$`))).toBeVisible();
     await run(dialog, entries);
-  } finally {
-    await bridge.stop();
-  }
+  });
 }
 
 /** A stopped bulk delete's notice (`said` captures how many went and how many are kept): they add up to `picked`, some are kept, and the list counts those. */

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
-import { dropFiles, expect, startWeb, test } from './bridge';
+import { dropFiles, expect, onOwnBridge, test } from './bridge';
 
 // A bridge whose entries may be at most 1 MiB, and a file far bigger than that: Chromium is still
 // sending it when the bridge refuses it.
@@ -10,17 +10,14 @@ test('a big drop the store refuses part-way shows why, and the store stays usabl
   const big = path.join(root, 'too-big.bin');
   writeFileSync(big, '');
   truncateSync(big, 200 * 1024 * 1024);
-  const bridge = await startWeb(path.join(root, 'store'), ['--max-entry-size', '1M']);
-  try {
+  await onOwnBridge(page, path.join(root, 'store'), ['--max-entry-size', '1M'], async (bridge) => {
     await page.goto(bridge.url);
     await dropFiles(page, '[aria-label="Drop files to store"]', [big]);
     const row = page.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first();
     await expect(row).toContainText('Too large: ', { timeout: 30_000 });
     await expect(row).not.toContainText('not reachable');
     await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
-  } finally {
-    await bridge.stop();
-  }
+  });
 });
 
 // The same file in a folder: sent alone in its own batch, refused as too big, said so (not "not reachable"); the others stored.
@@ -32,8 +29,7 @@ test('a folder holding a file over the limit stores the rest and says why that f
   writeFileSync(path.join(folder, 'zero.txt'), '');
   writeFileSync(path.join(folder, 'big.bin'), '');
   truncateSync(path.join(folder, 'big.bin'), 200 * 1024 * 1024);
-  const bridge = await startWeb(path.join(root, 'store'), ['--max-entry-size', '1M']);
-  try {
+  await onOwnBridge(page, path.join(root, 'store'), ['--max-entry-size', '1M'], async (bridge) => {
     await page.goto(bridge.url);
     await page.getByRole('region', { name: 'Transfers' }).locator('input[aria-label="Folder to store"]').setInputFiles(folder);
     const transfers = page.getByRole('region', { name: 'Transfers' });
@@ -41,9 +37,7 @@ test('a folder holding a file over the limit stores the rest and says why that f
     await expect(transfers).toContainText('mix/big.bin: content is larger than the 1 MiB limit for one entry');
     await expect(transfers).not.toContainText('not reachable');
     await expect(transfers.getByRole('button', { name: 'Retry failed' })).toHaveCount(0); // it would be refused again
-  } finally {
-    await bridge.stop();
-  }
+  });
 });
 
 // A file still being written (a log) after it was dropped: the browser refuses to send it, and its
@@ -55,9 +49,8 @@ test('a dropped file changed or removed on disk before it was sent fails alone, 
   writeFileSync(one, 'line 1\n');
   const many = Array.from({ length: 20 }, (_, i) => path.join(root, `t${i}.txt`));
   for (const file of many) writeFileSync(file, `${path.basename(file)}\n`);
-  const bridge = await startWeb(path.join(root, 'store'));
   const changed = (description: string) => new RegExp(`${description} changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again`);
-  try {
+  await onOwnBridge(page, path.join(root, 'store'), [], async (bridge) => {
     await page.goto(bridge.url);
     const transfers = page.getByRole('region', { name: 'Transfers' });
     await dropFiles(page, '[aria-label="Drop files to store"]', [one], { beforeDrop: async () => (await sleep(50), appendFileSync(one, 'line 2\n')) });
@@ -74,7 +67,5 @@ test('a dropped file changed or removed on disk before it was sent fails alone, 
     await expect(transfers).toContainText(changed('t3\\.txt'));
     await expect(transfers).toContainText(changed('t7\\.txt'));
     await expect(page.getByText('Store missing or unreachable')).toHaveCount(0);
-  } finally {
-    await bridge.stop();
-  }
+  });
 });
