@@ -272,6 +272,11 @@ describe('cli', () => {
       expect([run.status, run.stderr]).toEqual([2, `cache-admin: invalid_input: ${option} was given an empty value (an unset variable?): nothing was opened\n`]);
     }
     expect(await fs.readdir(here)).toEqual([]);
+    // The same for $CACHE_ADMIN_STORE set empty: not the default store in the data folder.
+    const config = await fs.mkdtemp(path.join(work, 'config-'));
+    const run = spawnSync(process.execPath, [CLI_BUNDLE, 'store', '-'], { cwd: here, input: 'x', encoding: 'utf8', env: { ...process.env, CACHE_ADMIN_STORE: ' ', XDG_CONFIG_HOME: config } });
+    expect([run.status, run.stderr]).toEqual([2, 'cache-admin: invalid_input: CACHE_ADMIN_STORE is set but empty (an unset variable?): nothing was opened; unset it to use the default store\n']);
+    expect([await fs.readdir(here), await fs.readdir(config)]).toEqual([[], []]);
   });
 
   it('a command reading a --store folder that does not exist says so and creates nothing (a typo read as an empty store: verify said "no problems")', async () => {

@@ -23,7 +23,11 @@ export function appDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJ
 
 /** `$CACHE_ADMIN_STORE`, else `store/` in the app's data folder. */
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.CACHE_ADMIN_STORE || path.join(appDataDir(env), 'store');
+  const chosen = env.CACHE_ADMIN_STORE;
+  if (chosen === undefined) return path.join(appDataDir(env), 'store');
+  // Set from an unset variable in a script: storing into the default store instead would misfile.
+  if (chosen.trim() === '') throw new CacheError('invalid_input', 'CACHE_ADMIN_STORE is set but empty (an unset variable?): nothing was opened; unset it to use the default store');
+  return chosen;
 }
 
 export type StoreLocation =
