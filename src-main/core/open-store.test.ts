@@ -22,7 +22,7 @@ async function rootWithFile(name: string): Promise<{ root: string; file: string 
 it("the default store starts on a fresh machine: the app's data folder is made with it, any other store folder only inside one that exists", async () => {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-fresh-'));
   made.push(home);
-  const env = { XDG_CONFIG_HOME: path.join(home, 'config'), CACHE_ADMIN_STORE: '' };
+  const env = { XDG_CONFIG_HOME: path.join(home, 'config'), CACHE_ADMIN_STORE: undefined };
   const file = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'cache-admin-input-')), 'hello.txt');
   made.push(path.dirname(file));
   await fs.writeFile(file, 'hello world');
