@@ -265,6 +265,12 @@ describe('cli', () => {
     expect((await fs.readdir(work)).filter((n) => n.endsWith('.part'))).toEqual([]);
   });
 
+  it('--version alone prints the program version (with a command it names an entry version)', async () => {
+    const { version } = JSON.parse(await fs.readFile(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(await cli(['--version'])).toMatchObject({ code: 0, stdout: `cache-admin ${version}\n` });
+    expect(await cli(['--memory', 'get', 'b94d27b9934d3e08', '--version', '2'])).toMatchObject({ code: 1, stderr: expect.stringContaining('b94d27b9934d3e08-v2 is not in namespace default') });
+  });
+
   it('an empty --store (an unset variable in a script) is refused: the current folder does not become a store', async () => {
     const here = await fs.mkdtemp(path.join(work, 'cwd-'));
     for (const option of ['--store', '--s3-bucket']) {

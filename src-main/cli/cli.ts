@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { version as PROGRAM_VERSION } from '../../package.json';
 import { DEFAULT_NAMESPACE, MAX_VERIFY_SAMPLE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable } from '../../src-shared/printable';
@@ -62,6 +63,7 @@ commands:
   delete <hash|cache_id> [--version N]
   verify [--sample N] [--repair]             check every byte and reference (all namespaces unless --ns)
 ${RETENTION_USAGE}
+cache-admin --version prints the program's version.
 Exit codes: 0 done, 1 not found (verify: problems found; prune: versions left alone), 2 invalid input or usage, 3 other failures,
   130 stopped by Ctrl+C, 143 by TERM`;
 
@@ -102,6 +104,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     else if (!changesStore) throw outputLost;
   };
   try {
+    // Alone, the program's version (for a bug report); with a command, --version N names an entry's version.
+    if (argv.length === 1 && argv[0] === '--version') {
+      write(`cache-admin ${PROGRAM_VERSION}\n`);
+      return EXIT.ok;
+    }
     let parsed;
     try {
       parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
