@@ -690,12 +690,19 @@ export interface MethodResults {
   connect: Capabilities;
 }
 
+/** Big content a verify re-hashes now (it streams; the keys checked stand still meanwhile): bytes hashed of its size. */
+export interface RehashProgress {
+  key: string;
+  done: number;
+  size: number;
+}
+
 /** Events main pushes to every window / bridge client. */
 export type CacheAdminEvent =
   /** For `verify`, bytesDone counts the keys checked so far and totalBytes the keys listed so far; for `prune`, the versions pruned; for `delete` (deleteEntries), the entries settled of totalBytes picked. */
   /** For a drop (transferId: its dropId), `filesDone` counts its files stored or failed. For `prune`, the plan's versions dealt with (pruned, or gone meanwhile) of its total. */
-  /** `note`: why it does not move now (a prune waiting for another prune of its namespace); the next progress without one clears it. */
-  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number; note?: string }
+  /** `note`: why it does not move now (a prune waiting for another prune of its namespace); `rehashing`: a verify's big content under way. The next progress without one clears it. */
+  | { type: 'progress'; transferId: string; phase: 'hash' | 'store' | 'verify' | 'prune' | 'delete'; bytesDone: number; totalBytes: number | null; filesDone?: number; note?: string; rehashing?: RehashProgress }
   | { type: 'connected'; capabilities: Capabilities }
   /** Sent when an operation starts or ends (`ended`): every one running now. */
   | { type: 'operations'; seq: number; operations: RunningOperation[]; ended?: OperationEnd }

@@ -764,7 +764,13 @@ async function cmdVerify(ctx: Ctx): Promise<number> {
   // Ctrl+C stops it between entries (a repair under way finishes); the error says what it had repaired.
   const report = await interruptible((signal) =>
     ctx.format
-      .verify({ namespace: ctx.values.ns === undefined ? undefined : ctx.ns, sample, repair: ctx.values.repair, signal, onProgress: ({ checked, listed }) => progress?.count(`keys checked (of ${listed.toLocaleString('en-US')} listed so far):`, checked) })
+      .verify({
+        namespace: ctx.values.ns === undefined ? undefined : ctx.ns,
+        sample,
+        repair: ctx.values.repair,
+        signal,
+        onProgress: ({ checked, listed, rehashing: r }) => progress?.count(`keys checked (of ${listed.toLocaleString('en-US')} listed so far):`, checked, r && { what: `re-hashing ${printable(r.key)}`, done: r.done, of: r.size }),
+      })
       .finally(() => progress?.done()),
   );
   for (const note of report.notes) ctx.io.stderr.write(`cache-admin: note: ${printable(note)}\n`);

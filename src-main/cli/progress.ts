@@ -29,8 +29,9 @@ export class ProgressLine {
     this.draw(`${count(done)}/${count(total)} files: ${count(stored)} stored${failed ? `, ${count(failed)} failed` : ''}, ${formatBytes(bytes)} (${this.rate(bytes)})`, done === total);
   }
 
-  count(what: string, n: number): void {
-    this.draw(`${what} ${n.toLocaleString('en-US')}`);
+  /** `then`: what the count waits on now (big content a verify re-hashes). */
+  count(what: string, n: number, then?: { what: string; done: number; of: number }): void {
+    this.draw(`${what} ${n.toLocaleString('en-US')}${then ? `; ${then.what}: ${formatBytes(then.done)} of ${formatBytes(then.of)}` : ''}`);
   }
 
   done(): void {

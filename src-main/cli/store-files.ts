@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import { Worker } from 'node:worker_threads';
 import { CacheError, ERROR_CODES, type ErrorInfo, fileSystemError, isCacheError } from '../../src-shared/errors';
 import type { FormatName, FormatStoreInput, FormatStoreResult, FormatVerifyOptions, FormatVerifyReport, StoreFormat } from '../core/formats/format';
+import type { VerifyProgress } from '../core/verify';
 import { READ_CHUNK } from '../core/hashing';
 import type { LocalFolderStorage, RootIdentity } from '../core/storage/local';
 import type { ContentSource } from '../core/storage/types';
@@ -271,7 +272,7 @@ export type PoolRequest =
 export type PoolReply =
   | { type: 'ready' }
   | { type: 'outcomes'; job: number; outcomes: WireOutcome[]; done: boolean }
-  | { type: 'verify-progress'; checked: number; listed: number }
+  | { type: 'verify-progress'; checked: number; listed: number; rehashing?: VerifyProgress['rehashing'] }
   | { type: 'verified'; report: FormatVerifyReport }
   | { type: 'verify-failed'; error: ErrorInfo };
 
@@ -302,7 +303,7 @@ export function verifyInWorker(
   url: URL,
   config: StoreWorkerConfig,
   options: WireVerifyOptions,
-  control: { signal?: AbortSignal; onProgress?: (checked: number, listed: number) => void } = {},
+  control: { signal?: AbortSignal; onProgress?: (progress: Omit<VerifyProgress, 'phase'>) => void } = {},
 ): Promise<FormatVerifyReport> {
   const { signal, onProgress } = control;
   const cancel = new Int32Array(new SharedArrayBuffer(4));
@@ -314,7 +315,7 @@ export function verifyInWorker(
       if (reply.type === 'ready') {
         if (signal?.aborted) reject(new CacheError('cancelled', 'verify was cancelled'));
         else worker.postMessage({ type: 'verify', options, cancel } satisfies PoolRequest);
-      } else if (reply.type === 'verify-progress') onProgress?.(reply.checked, reply.listed);
+      } else if (reply.type === 'verify-progress') onProgress?.(reply);
       else if (reply.type === 'verified') resolve(reply.report);
       else if (reply.type === 'verify-failed') reject(fromWire(reply.error));
     });

@@ -26,12 +26,12 @@ async function verify({ options, cancel }: Extract<PoolRequest, { type: 'verify'
     const report = await format.verify({
       ...options,
       signal: controller.signal,
-      onProgress: ({ checked, listed }) => {
+      onProgress: ({ checked, listed, rehashing }) => {
         if (cancelled()) controller.abort();
         const now = performance.now();
         if (now - sent < PROGRESS_MS) return;
         sent = now;
-        reply({ type: 'verify-progress', checked, listed });
+        reply({ type: 'verify-progress', checked, listed, ...(rehashing && { rehashing }) });
       },
     });
     reply({ type: 'verified', report });

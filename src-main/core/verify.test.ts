@@ -7,7 +7,7 @@ import { cli } from '../test-support/cli-harness';
 import { CacheService, encodeRecord } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
-import { verifyStore, type Problem } from './verify';
+import { verifyStore, type Problem, type VerifyProgress } from './verify';
 import { NativeFormat } from './formats/native/native-format';
 
 const bytes = (text: string) => ({ source: { kind: 'bytes' as const, bytes: Buffer.from(text) } });
@@ -80,6 +80,22 @@ describe('verify', () => {
     const seen: number[] = [];
     expect((await verifyStore(cache, { onProgress: ({ checked }) => seen.push(checked) })).checked).toBe(keys);
     expect(seen[seen.length - 1]).toBe(keys);
+  });
+
+  it('while big content is re-hashed, its progress says how many of its bytes are done (the keys checked stand still meanwhile)', async () => {
+    const cache = new CacheService(await LocalFolderStorage.open(mkdtempSync(path.join(tmpdir(), 'verify-big-'))));
+    const big = Buffer.alloc(6 << 20, 7);
+    const stored = await cache.store('ns', { source: { kind: 'bytes', bytes: big } });
+    await cache.store('ns', bytes('small'));
+    const seen: VerifyProgress[] = [];
+    await verifyStore(cache, { onProgress: (p) => seen.push(p) });
+    const rehashing = seen.flatMap((p) => (p.rehashing ? [p.rehashing] : []));
+    const key = cache.layout.content('ns' as never, stored.hash);
+    expect(new Set(rehashing.map((r) => `${r.key} ${r.size}`))).toEqual(new Set([`${key} ${big.byteLength}`])); // the small one reads whole, unannounced
+    expect(rehashing.length).toBeGreaterThan(2);
+    expect(rehashing.map((r) => r.done)).toEqual([...rehashing.map((r) => r.done)].sort((a, b) => a - b));
+    expect(rehashing.at(-1)!.done).toBe(big.byteLength);
+    expect(seen.at(-1)!.rehashing).toBeUndefined(); // done: the last progress names none
   });
 
   it('reports a link inside the store (nothing behind it is listed or checked) and never removes it', async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { RehashProgress } from '../../src-shared/contract';
 import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domain';
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
@@ -42,6 +43,8 @@ export interface VerifyProgress {
   phase: 'listing' | 'checking';
   listed: number;
   checked: number;
+  /** While big content is re-hashed: the one with the most left. */
+  rehashing?: RehashProgress;
 }
 
 export interface VerifyOptions {
@@ -100,10 +103,27 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
   let checked = 0;
   const sample = { perNamespace: options.sample ?? 0, rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
+  /** Streamed re-hashes under way, by key. */
+  const rehashing = new Map<string, RehashProgress>();
+  const progress = (phase: 'listing' | 'checking') => {
+    const mostLeft = [...rehashing.values()].reduce<VerifyProgress['rehashing']>((most, r) => (!most || r.size - r.done > most.size - most.done ? r : most), undefined);
+    options.onProgress?.({ phase, listed, checked, ...(mostLeft && { rehashing: { ...mostLeft } }) });
+  };
   /** `n` more keys checked (a key outside any entry as it is listed, an entry's keys once it is checked). */
   const tick = (phase: 'listing' | 'checking', n: number) => {
     checked += n;
-    options.onProgress?.({ phase, listed, checked });
+    progress(phase);
+  };
+  /** The SHA-256 of stored content (null: gone), its progress told as it streams. */
+  const rehash = async (content: ObjectInfo) => {
+    try {
+      return await sha256Of(cache, content, options.signal, (done) => {
+        rehashing.set(content.key, { key: content.key, done, size: content.size });
+        progress('checking');
+      });
+    } finally {
+      rehashing.delete(content.key);
+    }
   };
   // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
   const takeTurn = turnTaker();
@@ -218,7 +238,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           else if (k.content.size !== record.size && !wrongSize) {
             wrongSize = true;
             // Which is wrong, the bytes or the record? Content that hashes to what the record says is right.
-            const sha256 = await sha256Of(cache, k.content, options.signal);
+            const sha256 = await rehash(k.content);
             if (sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash) {
               report('corrupt', info.key, hash, `v${version} records ${record.size} bytes, but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
               const fixed = { ...record, size: k.content.size };
@@ -239,7 +259,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
         // Content of the wrong size was re-hashed above: doing it again would report the same bytes twice.
         if (k.content && !wrongSize && (sampled === null || sampled.has(hash))) {
-          const sha256 = await sha256Of(cache, k.content, options.signal);
+          const sha256 = await rehash(k.content);
           if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
           else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
@@ -414,7 +434,8 @@ async function readRecord(storage: CacheService['storage'], key: string): Promis
 /** Small content is read whole (one read, no stream to set up: most of a store's entries); the rest streamed. */
 const READ_WHOLE_BYTES = 1 << 20;
 
-async function sha256Of(cache: CacheService, content: ObjectInfo, signal?: AbortSignal): Promise<string | null> {
+/** `onBytes` hears the bytes hashed so far of content that streams (over READ_WHOLE_BYTES). */
+async function sha256Of(cache: CacheService, content: ObjectInfo, signal: AbortSignal | undefined, onBytes: (done: number) => void): Promise<string | null> {
   if (content.size <= READ_WHOLE_BYTES) {
     const bytes = await cache.storage.get(content.key, { signal });
     return bytes && createHash('sha256').update(bytes).digest('hex');
@@ -422,7 +443,11 @@ async function sha256Of(cache: CacheService, content: ObjectInfo, signal?: Abort
   const stream = await cache.storage.getStream(content.key, { signal });
   if (!stream) return null;
   const hash = createHash('sha256');
-  for await (const chunk of stream) hash.update(chunk);
+  let done = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    onBytes((done += chunk.byteLength));
+  }
   return hash.digest('hex');
 }
 

@@ -294,7 +294,7 @@ function handlers(session: AppSession): Handlers {
         const summary = await r.prune(plan, {
           signal,
           onProgress: (progress) => onProgress((done = progress.done), progress.total),
-          onWaiting: (ns, until) => onProgress(done, plan.versions.length, `waiting for another prune of ${ns} to finish (if it was killed, its hold runs out by ${until.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})`),
+          onWaiting: (ns, until) => onProgress(done, plan.versions.length, { note: `waiting for another prune of ${ns} to finish (if it was killed, its hold runs out by ${until.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})` }),
         });
         return { namespace: name, planned: plan.versions.length, ...summary, unreadableRefs: plan.unreadableRefs };
       });

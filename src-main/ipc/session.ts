@@ -1,4 +1,4 @@
-import type { CacheAdminEvent, CancelOutcome, Capabilities, OperationEnd, ProfileSummary, ProfilesView, RunningOperation, StoredEntry } from '../../src-shared/contract';
+import type { CacheAdminEvent, CancelOutcome, Capabilities, OperationEnd, ProfileSummary, ProfilesView, RehashProgress, RunningOperation, StoredEntry } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
 import type { FormatName, FormatVerifyReport, StoreFormat } from '../core/formats/format';
@@ -7,6 +7,7 @@ import { connectTimeoutMs } from '../core/storage/s3';
 import { type WireVerifyOptions, verifyInWorker, workerConfigOf } from '../cli/store-files';
 import { formatOf, openBackend, type OpenedStore, type StoreLocation } from '../core/open-store';
 import type { StorageBackend } from '../core/storage/types';
+import type { VerifyProgress } from '../core/verify';
 import { COMMAND_LINE_NAME, DEFAULT_PROFILE_ID, type ProfileInput, type ProfileStore } from '../profiles/profiles';
 import { Drops } from './bulk-store';
 import type { PathGrants, ReadableFile } from './path-grants';
@@ -40,6 +41,9 @@ export interface SessionOptions {
 }
 
 /** What a transfer is, for its progress events and the list of operations every window sees. */
+/** How far a transfer is: done of `total` (a total learned as it goes), and what it waits on now. */
+export type OnProgress = (done: number, total?: number, detail?: { note?: string; rehashing?: RehashProgress }) => void;
+
 export interface TransferWork {
   phase: RunningOperation['kind'] | 'connect';
   /** The namespace it works in (null: the whole store, or none). */
@@ -231,13 +235,14 @@ export class AppSession {
   }
 
   /** Verifies the open store: a local folder's in a worker thread (verifyInWorker), any other here. */
-  async verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: (checked: number, listed: number) => void }): Promise<FormatVerifyReport> {
+  async verify(options: WireVerifyOptions, control: { signal: AbortSignal; onProgress: OnProgress }): Promise<FormatVerifyReport> {
     const { format } = this;
     const { storeWorker, cacheOptions } = this.options;
+    const onProgress = ({ checked, listed, rehashing }: Omit<VerifyProgress, 'phase'>) => control.onProgress(checked, listed, { rehashing });
     if (storeWorker && format.storage instanceof LocalFolderStorage) {
-      return verifyInWorker(storeWorker, await workerConfigOf(format, format.storage, cacheOptions?.maxEntryBytes), options, control);
+      return verifyInWorker(storeWorker, await workerConfigOf(format, format.storage, cacheOptions?.maxEntryBytes), options, { signal: control.signal, onProgress });
     }
-    return format.verify({ ...options, signal: control.signal, onProgress: ({ checked, listed }) => control.onProgress(checked, listed) });
+    return format.verify({ ...options, signal: control.signal, onProgress });
   }
 
   get activeProfileId(): string | null {
@@ -278,7 +283,7 @@ export class AppSession {
   async transfer<T>(
     transferId: string,
     work: TransferWork,
-    run: (options: { signal: AbortSignal; onProgress: (bytesDone: number, total?: number, note?: string) => void }) => Promise<T>,
+    run: (options: { signal: AbortSignal; onProgress: OnProgress }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
     const { phase, total: totalBytes } = work;
@@ -298,18 +303,20 @@ export class AppSession {
     if (phase !== 'connect') this.emit({ type: 'operations', ...this.operations(true) });
     let last = 0;
     let allReadSent = false;
-    /** `total`: a total the run learns as it goes (a verify's keys listed so far); `note`: why it waits (always sent). */
-    const onProgress = (bytesDone: number, total?: number, note?: string) => {
+    let noted = false;
+    /** `total`: a total the run learns as it goes (a verify's keys listed so far). */
+    const onProgress: OnProgress = (bytesDone, total, { note, rehashing } = {}) => {
       const now = Date.now();
       running.done = bytesDone;
       running.total = total ?? totalBytes;
       // The first that says all was read goes at once (the store may write on for a while); a file
-      // growing past its size is throttled as before.
+      // growing past its size is throttled as before. A note (why it waits) goes at once, and so does its end.
       const allRead = totalBytes !== null && bytesDone >= totalBytes && !allReadSent;
-      if ((now - last < 100 && !allRead && note === undefined) || phase === 'connect') return;
+      if ((now - last < 100 && !allRead && noted === (note !== undefined)) || phase === 'connect') return;
       allReadSent ||= allRead;
+      noted = note !== undefined;
       last = now;
-      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: running.total, ...(note !== undefined && { note }) });
+      this.emit({ type: 'progress', transferId, phase, bytesDone, totalBytes: running.total, ...(note !== undefined && { note }), ...(rehashing && { rehashing }) });
     };
     let ended: OperationEnd = { id: transferId, outcome: 'finished' };
     try {

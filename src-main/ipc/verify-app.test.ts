@@ -9,6 +9,7 @@ import { populateNamespace } from '../test-support/fixture-store';
 import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
+import type { CacheAdminEvent } from '../../src-shared/contract';
 import { createDispatcher } from './dispatch';
 import { AppSession } from './session';
 
@@ -70,6 +71,21 @@ describe.each([
       if (e.type === 'progress' && e.transferId === 'v5') void dispatch('cancel', { transferId: 'v5' });
     });
     expect(await dispatch('verify', { transferId: 'v5' })).toMatchObject({ ok: false, error: { code: 'cancelled' } });
+  });
+
+  it('while big content is re-hashed, the progress names it and how many of its bytes are done', async () => {
+    const { store, session, dispatch } = await app(storeWorker, 1);
+    const cache = new CacheService(await LocalFolderStorage.open(store));
+    const size = 384 << 20;
+    const { hash } = await cache.store('checked', { source: { kind: 'bytes', bytes: Buffer.alloc(size, 1) } });
+    const told: CacheAdminEvent[] = [];
+    session.onEvent((e) => e.type === 'progress' && e.transferId === 'v8' && told.push(e));
+    expect(await dispatch('verify', { transferId: 'v8' })).toMatchObject({ ok: true, value: { problems: [] } });
+    const rehashing = told.flatMap((e) => (e.type === 'progress' && e.rehashing ? [e.rehashing] : []));
+    expect(rehashing.length).toBeGreaterThan(0);
+    for (const r of rehashing) expect(r).toEqual({ key: cache.layout.content('checked' as never, hash), size, done: expect.any(Number) });
+    expect(rehashing.every((r) => r.done > 0 && r.done <= size)).toBe(true);
+    expect(told.at(-1)).not.toHaveProperty('rehashing'); // finished: the last progress names none
   });
 
   it('a store folder that vanished, or another folder in its place, is unreachable: never a clean report', async () => {

@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import type { VerifyResult } from '../../src-shared/contract';
 import { MAX_VERIFY_SAMPLE, PROBLEM_KINDS, type ProblemKind } from '../../src-shared/domain';
-import { counted, formatCount } from '../lib/format';
+import { counted, formatBytes, formatCount } from '../lib/format';
+import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
 import { ConfirmDialog, Empty, ErrorLine, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
@@ -69,7 +70,14 @@ export function VerifyPanel() {
       {run.status === 'idle' && <Empty>Verify re-hashes content and checks every reference. Nothing is changed unless you choose repair.</Empty>}
       {running && (
         <p role="status">
-          Verifying {run.scope}: {formatCount(run.checked)} keys checked of {formatCount(run.listed)} listed so far…
+          Verifying {run.scope}: {formatCount(run.checked)} keys checked of {formatCount(run.listed)} listed so far
+          {run.rehashing ? (
+            <>
+              ; re-hashing <code>{shownName(run.rehashing.key)}</code>: {formatBytes(run.rehashing.done)} of {formatBytes(run.rehashing.size)}
+            </>
+          ) : (
+            '…'
+          )}
         </p>
       )}
       {run.status === 'error' && run.error && <ErrorLine error={run.error} />}

@@ -330,6 +330,12 @@ describe('Verify', () => {
     act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: 1900 }));
     // 1,900 is what the listing has found so far, not a total.
     expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,234 keys checked of 1,900 listed so far…');
+    // Big content streams through the hash: the keys checked stand still, its bytes move.
+    const rehashing = { key: 'default/objects/b9/4d/b94d27b9934d3e08', done: 3 * 2 ** 30, size: 10 * 2 ** 30 };
+    act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1234, totalBytes: 1900, rehashing }));
+    expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,234 keys checked of 1,900 listed so far; re-hashing default/objects/b9/4d/b94d27b9934d3e08: 3.0 GiB of 10.0 GiB');
+    act(() => emit({ type: 'progress', transferId, phase: 'verify', bytesDone: 1240, totalBytes: 1900 }));
+    expect(screen.getByRole('status').textContent).toBe('Verifying default: 1,240 keys checked of 1,900 listed so far…');
     await act(async () =>
       finish(
         ok({

@@ -13,6 +13,7 @@ import type {
   ProfilesView,
   PrunePlanView,
   PruneResult,
+  RehashProgress,
   Result,
   OperationEnd,
   RunningOperation,
@@ -87,6 +88,8 @@ export interface VerifyRun {
   checked: number;
   /** Keys listed so far: the keys checked are of these. */
   listed: number;
+  /** Big content being re-hashed now (the keys checked stand still meanwhile). */
+  rehashing?: RehashProgress;
   transferId?: string;
   scope?: string;
   report?: VerifyResult;
@@ -598,7 +601,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           }
           if (event.phase === 'verify') {
             if (event.transferId === get().verify.transferId && get().verify.status === 'running') {
-              set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone), listed: Math.max(s.verify.listed, event.totalBytes ?? 0) } }));
+              set((s) => ({ verify: { ...s.verify, checked: Math.max(s.verify.checked, event.bytesDone), listed: Math.max(s.verify.listed, event.totalBytes ?? 0), rehashing: event.rehashing } }));
             }
             return;
           }
