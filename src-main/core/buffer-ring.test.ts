@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { BufferRing, IO_ALIGN } from './buffer-ring';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BufferRing, IO_ALIGN, SURPLUS_KEPT_MS } from './buffer-ring';
 
 describe('buffer ring', () => {
   it('hands its buffers out in turn and never one that a write still holds', async () => {
@@ -21,6 +21,31 @@ describe('buffer ring', () => {
     expect(ring.starts(a)).toBe(true);
     expect(ring.starts(a.subarray(IO_ALIGN))).toBe(false);
     expect(ring.starts(new Uint8Array(16))).toBe(false);
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('rounds of four stores at once reuse the first round\'s buffers (none made and dropped each round); a quiet while later the surplus goes', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const size = 3 << 16; // a size no other test uses: the pool is per size
+    const made = vi.spyOn(WebAssembly, 'Memory');
+    const round = async () => {
+      const rings = Array.from({ length: 4 }, () => new BufferRing(8, size));
+      for (const ring of rings) for (let i = 0; i < 8; i++) await ring.next();
+      await Promise.all(rings.map((ring) => ring.release()));
+    };
+    await round();
+    expect(made).toHaveBeenCalledTimes(32);
+    await round();
+    await round();
+    expect(made).toHaveBeenCalledTimes(32);
+    // No store for a while: 16 are kept, so the next round makes the other 16 again.
+    vi.advanceTimersByTime(SURPLUS_KEPT_MS);
+    await round();
+    expect(made).toHaveBeenCalledTimes(48);
   });
 
   it('a failed write releases its buffer too', async () => {

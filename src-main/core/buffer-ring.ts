@@ -30,8 +30,15 @@ const WASM_PAGE = 1 << 16;
  * garbage collection: a long-running bridge or app grew by 16 MiB with every store.
  */
 const idle = new Map<number, Uint8Array[]>();
-/** Idle buffers kept per size: two streamed stores' worth (the app sends big files two at a time), four of files. */
+/** Idle buffers kept per size for good: two streamed stores' worth (the app sends big files two at a time), four of files. */
 const IDLE_KEPT = 16;
+/**
+ * Buffers released beyond IDLE_KEPT are kept until no ring of their size has been released for this
+ * long. Dropped at once, four uploads at a time (a script) dropped 16 buffers a round and made 16 new
+ * ones the next: the bridge grew by 64 MiB a round, to a GiB before anything collected them.
+ */
+export const SURPLUS_KEPT_MS = 30_000;
+const surplusTimers = new Map<number, NodeJS.Timeout>();
 
 /**
  * A few page-aligned buffers, reused in turn: one is read into while the others are hashed or
@@ -74,7 +81,11 @@ export class BufferRing implements ChunkBuffers {
     await Promise.allSettled(this.busy.splice(0));
     let kept = idle.get(this.size);
     if (!kept) idle.set(this.size, (kept = []));
-    for (const buffer of buffers) if (buffer && kept.length < IDLE_KEPT) kept.push(buffer);
+    for (const buffer of buffers) if (buffer) kept.push(buffer);
+    clearTimeout(surplusTimers.get(this.size));
+    if (kept.length <= IDLE_KEPT) return;
+    const pool = kept;
+    surplusTimers.set(this.size, setTimeout(() => pool.splice(IDLE_KEPT), SURPLUS_KEPT_MS).unref());
   }
 
   /** Whether `chunk` starts one of these buffers, i.e. is page-aligned in memory. */
