@@ -393,6 +393,11 @@ describe('hostile files and paths', () => {
     expect([...info.stdout].filter((c) => c !== '\n' && (c < ' ' || c === '\x7f'))).toEqual([]);
     const json = await cli(['--store', store, '--ns', 'names', '--json', 'info', cacheHashOf('forged')]);
     expect(JSON.parse(json.stdout).source).toBe(`names/${forged}`);
+    // An error line escapes them too, and a value the message quotes JSON-style is escaped once, not twice ("a\\tb").
+    const bad = await cli(['--store', store, '--ns', 'a\tb\x1b', 'stats']);
+    expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('cache-admin: invalid_namespace: "a\\tb\\u001b" is not a valid namespace: ') });
+    expect([...bad.stderr.trimEnd()].filter((c) => c < ' ')).toEqual([]);
+    expect(await cli(['--store', store, 'store', path.join(dir, 'no\nsuch\x1b')])).toMatchObject({ code: 1, stderr: `cache-admin: not_found: no such file or folder: ${dir}/no\\nsuch\\x1b\n` });
   });
 
   it('a content file replaced by a link inside the store is never followed: not served, and the next store of those bytes replaces it', async () => {

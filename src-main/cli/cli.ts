@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { version as PROGRAM_VERSION } from '../../package.json';
 import { DEFAULT_NAMESPACE, MAX_VERIFY_SAMPLE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
-import { printable } from '../../src-shared/printable';
+import { printable, shownName } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
 import { CHECKED_WHOLE_BYTES, type FormatHashResult, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
 import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
@@ -186,10 +186,19 @@ function changesTheStore(command: string, args: string[], values: Values): boole
 
 const COLLISION_WARNING = 'conditional writes: not supported: concurrent writers may collide on version numbers';
 
+/**
+ * An error's line on stderr. Controls are escaped (a name cannot start a line or send an escape), but
+ * backslashes are not doubled as in listings: a message quotes a bad value JSON-style ("a\tb"), and
+ * doubling showed it escaped twice.
+ */
+function errorLine(code: string, message: string): string {
+  return `cache-admin: ${code}: ${shownName(message)}\n`;
+}
+
 /** One line on stderr, and the exit code for it. */
 function reportError(err: unknown, io: CliIo): number {
   const error = asCacheError(err);
-  io.stderr.write(`cache-admin: ${error.code}: ${printable(error.message)}\n${error instanceof UsageTextError ? `${USAGE}\n` : ''}`);
+  io.stderr.write(`${errorLine(error.code, error.message)}${error instanceof UsageTextError ? `${USAGE}\n` : ''}`);
   return exitCodeOf(error);
 }
 
@@ -259,7 +268,7 @@ async function cmdHash(ctx: Ctx): Promise<number> {
       if (!several) throw err;
       const error = asCacheError(err);
       const said = error.message.includes(arg) ? error.message : `${arg}: ${error.message}`; // named once, whichever check failed
-      ctx.io.stderr.write(`cache-admin: ${error.code}: ${printable(said)}\n`);
+      ctx.io.stderr.write(errorLine(error.code, said));
       // --json: one object per path, as store --json writes them.
       if (ctx.values.json) ctx.write(`${JSON.stringify({ path: arg, error: { code: error.code, message: said } })}\n`);
       firstFailure ??= error;
@@ -421,7 +430,7 @@ class StoreReport {
     this.failed++;
     this.firstFailure ??= error;
     const message = error.message.includes(file) ? error.message : `${file}: ${error.message}`;
-    const line = `cache-admin: ${error.code}: ${printable(message)}\n`;
+    const line = errorLine(error.code, message);
     if (error.code !== 'cancelled') this.ctx.io.stderr.write(line);
     else if (this.cancelled++ === 0) this.firstCancelled = line;
     return json ? `${JSON.stringify({ path: file, error: { code: error.code, message } })}\n` : '';
