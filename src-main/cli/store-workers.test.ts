@@ -58,12 +58,19 @@ describe('bulk store in worker threads (bundled CLI)', () => {
     // A `sync` that takes a minute, as behind a big copy or other containers' writes on a shared disk.
     const slowSync = path.join(root, 'bin');
     await fs.mkdir(slowSync);
-    await fs.writeFile(path.join(slowSync, 'sync'), '#!/bin/sh\nexec sleep 60\n', { mode: 0o755 });
+    const pidFile = path.join(root, 'sync.pid');
+    await fs.writeFile(path.join(slowSync, 'sync'), `#!/bin/sh\necho $$ >> '${pidFile}'\nexec sleep 60\n`, { mode: 0o755 });
     const started = Date.now();
-    const run = await bundledCli(['--store', path.join(root, 'store'), 'store', dir], { env: { PATH: `${slowSync}${path.delimiter}${process.env.PATH}` } });
-    expect([run.code, run.stderr]).toEqual([0, '']);
-    expect(run.stdout.trim().split('\n')).toHaveLength(count);
-    expect(Date.now() - started).toBeLessThan(30_000);
+    try {
+      const run = await bundledCli(['--store', path.join(root, 'store'), 'store', dir], { env: { PATH: `${slowSync}${path.delimiter}${process.env.PATH}` } });
+      expect([run.code, run.stderr]).toEqual([0, '']);
+      expect(run.stdout.trim().split('\n')).toHaveLength(count);
+      expect(Date.now() - started).toBeLessThan(30_000);
+    } finally {
+      // The slow syncs (one per batch) outlive the CLI, as meant: none is left sleeping after the test.
+      const pids = (await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number);
+      for (const pid of pids) process.kill(pid);
+    }
   }, 45_000);
 
   it('a failure stops nothing: every other file is stored and printed in order, the failure named at its place', async () => {
