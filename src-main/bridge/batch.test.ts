@@ -101,6 +101,22 @@ describe.each([
     expect(await entryCount()).toBe(0);
   });
 
+  it.each([
+    ['small files (held whole, checked before any is stored)', () => framed(smallFiles(50))],
+    ['one big file (streamed)', () => framed([{ name: 'videos/big.bin', bytes: Buffer.alloc(MAX_HELD_BODY + 3 * 1024 * 1024, 7) }])],
+  ])('a batch of %s whose sender stops part-way (a file the browser could no longer read) stores nothing: the page may send it again', async (_, body) => {
+    const { base, headers, entryCount } = await setup(storeWorker);
+    const bytes = body();
+    await new Promise<void>((resolve) => {
+      const req = request(`${base}/api/batch?${new URLSearchParams({ namespace: 'default', dropId: 'cut' })}`, { method: 'POST', headers: { ...headers, 'content-length': bytes.byteLength } });
+      req.on('error', () => resolve());
+      req.on('close', () => resolve());
+      req.write(bytes.subarray(0, Math.floor(bytes.byteLength * 0.8)), () => setTimeout(() => req.destroy(), 200));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await entryCount()).toBe(0);
+  });
+
   it('refuses a bad query (no drop id, a namespace the layout refuses) before reading the body', async () => {
     const { post, entryCount } = await setup(storeWorker);
     expect((await post({ namespace: 'default' }, framed(smallFiles(2)))).status).toBe(400);

@@ -70,3 +70,27 @@ it("a dropped file removed from disk before it was sent fails alone, as the file
   expect(bodies).toHaveLength(1);
   expect(bodies[0]!.body).not.toContain('b.txt');
 });
+
+it('a file of a batch that changes while the batch is sent fails alone: the batch, of which nothing was stored, goes again without it; a send that fails with no file changed is the bridge gone', async () => {
+  const files = ['a.txt', 'b.txt', 'c.txt'].map((name) => ({ name, file: new File([`${name}\n`], name) }));
+  const bodies: string[] = [];
+  vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+    const body = await (init.body as Blob).text();
+    bodies.push(body);
+    if (bodies.length === 1) {
+      vi.spyOn(files[1]!.file, 'slice').mockReturnValue(new Blob([])); // b.txt changed as it was read for the send
+      throw new TypeError('Failed to fetch');
+    }
+    const names = ['a.txt', 'b.txt', 'c.txt'].filter((name) => body.includes(name));
+    return new Response(JSON.stringify({ ok: true, value: { outcomes: names.map((name) => ({ name, stored: { name } })) } }));
+  });
+  const client = bridgeClient();
+  const changed = { code: 'io_error', message: 'b.txt changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again' };
+  expect(await client.storeBatch(files, 'default', 'd1', {})).toEqual({ ok: true, value: { outcomes: [{ name: 'a.txt', stored: { name: 'a.txt' } }, { name: 'b.txt', error: changed }, { name: 'c.txt', stored: { name: 'c.txt' } }] } });
+  expect(bodies).toHaveLength(2);
+  expect(bodies[1]).not.toContain('b.txt');
+
+  vi.stubGlobal('fetch', async () => Promise.reject(new TypeError('Failed to fetch')));
+  const others = ['d.txt', 'e.txt'].map((name) => ({ name, file: new File([`${name}\n`], name) }));
+  expect(await client.storeBatch(others, 'default', 'd2', {})).toEqual({ ok: false, error: { code: 'storage_unreachable', message: 'the bridge is not reachable (Failed to fetch)' } });
+});

@@ -64,18 +64,32 @@ export function bridgeClient(): CacheAdminClient {
 
   /**
    * One body of framed files: the Blob only refers to the Files, which the browser reads from disk as
-   * it sends. A file it can no longer read would cut the whole body off, files before it stored and
-   * the rest not: so each is tried first, and one that cannot be read fails alone.
+   * it sends. A file it can no longer read cuts the whole body off, so each is tried first, and one
+   * that cannot be read fails alone. One that changes after that fails the send as if the bridge were
+   * gone; the bridge checks a batch's body whole before storing any of it (a one-file batch streams,
+   * and a cut one is not stored), so nothing was stored, and the batch goes again without it.
    */
   async function storeBatch(files: DroppedFile[], namespace: string, dropId: string, choice: StoreChoice): Promise<Result<BatchStoreResult>> {
-    const ok = await Promise.all(files.map(({ file }) => readable(file)));
-    const sending = files.filter((_, i) => ok[i]);
-    const sent: Result<BatchStoreResult> = sending.length
-      ? await post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(sending.flatMap(({ file, name }) => [frameHeader(name, file.size), file])))
-      : { ok: true, value: { outcomes: [] } };
-    if (!sent.ok || sending.length === files.length) return sent;
-    const outcomes = sent.value.outcomes.values();
-    return { ok: true, value: { outcomes: files.map(({ name }, i) => (ok[i] ? outcomes.next().value! : { name, error: changedSinceDropped(name) })) } };
+    const changed = new Set<DroppedFile>();
+    let unreachable: Result<BatchStoreResult> | null = null;
+    for (let sending = files; ; ) {
+      const ok = await Promise.all(sending.map(({ file }) => readable(file)));
+      const readableNow = sending.filter((_, i) => ok[i]);
+      for (const dropped of sending) if (!readableNow.includes(dropped)) changed.add(dropped);
+      // The send failed, and no file changed since: the bridge is not reachable.
+      if (unreachable && readableNow.length === sending.length) return unreachable;
+      const sent: Result<BatchStoreResult> = readableNow.length
+        ? await post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(readableNow.flatMap(({ file, name }) => [frameHeader(name, file.size), file])))
+        : { ok: true, value: { outcomes: [] } };
+      if (!sent.ok && sent.error.code === 'storage_unreachable') {
+        unreachable = sent;
+        sending = readableNow;
+        continue;
+      }
+      if (!sent.ok || changed.size === 0) return sent;
+      const outcomes = sent.value.outcomes.values();
+      return { ok: true, value: { outcomes: files.map((dropped) => (changed.has(dropped) ? { name: dropped.name, error: changedSinceDropped(dropped.name) } : outcomes.next().value!)) } };
+    }
   }
 
   return {
