@@ -59,6 +59,36 @@ export interface VerifyOptions {
   onProgress?: (progress: VerifyProgress) => void;
 }
 
+/** Content up to this size is read whole to be re-hashed; bigger content streams through the hash, its progress told. */
+export const READ_WHOLE_BYTES = 1 << 20;
+
+/**
+ * A verify's progress with the big content it re-hashes now: `told` hears the one with the most left
+ * (or none), each time one moves or ends.
+ */
+export class Rehashes {
+  private readonly underWay = new Map<string, RehashProgress>();
+
+  constructor(private readonly told: (mostLeft: RehashProgress | undefined) => void) {}
+
+  /** Runs `hash` on the content at `key`, telling its bytes hashed (`onBytes`) as it goes. */
+  async track<T>(key: string, size: number, hash: (onBytes: (done: number) => void) => Promise<T>): Promise<T> {
+    try {
+      return await hash((done) => {
+        this.underWay.set(key, { key, done, size });
+        this.told(this.mostLeft());
+      });
+    } finally {
+      this.underWay.delete(key);
+    }
+  }
+
+  mostLeft(): RehashProgress | undefined {
+    const all = [...this.underWay.values()];
+    return all.reduce<RehashProgress | undefined>((most, r) => (!most || r.size - r.done > most.size - most.done ? { ...r } : most), undefined);
+  }
+}
+
 /** Orphans (and damaged versions' records) are moved here by --repair, never deleted. */
 export { QUARANTINE_PREFIX };
 const DEFAULT_ORPHAN_GRACE_MS = 60_000;
@@ -103,28 +133,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
   let checked = 0;
   const sample = { perNamespace: options.sample ?? 0, rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
-  /** Streamed re-hashes under way, by key. */
-  const rehashing = new Map<string, RehashProgress>();
-  const progress = (phase: 'listing' | 'checking') => {
-    const mostLeft = [...rehashing.values()].reduce<VerifyProgress['rehashing']>((most, r) => (!most || r.size - r.done > most.size - most.done ? r : most), undefined);
-    options.onProgress?.({ phase, listed, checked, ...(mostLeft && { rehashing: { ...mostLeft } }) });
-  };
+  const rehashes = new Rehashes((rehashing) => options.onProgress?.({ phase: 'checking', listed, checked, ...(rehashing && { rehashing }) }));
   /** `n` more keys checked (a key outside any entry as it is listed, an entry's keys once it is checked). */
   const tick = (phase: 'listing' | 'checking', n: number) => {
     checked += n;
-    progress(phase);
+    const rehashing = rehashes.mostLeft();
+    options.onProgress?.({ phase, listed, checked, ...(rehashing && { rehashing }) });
   };
   /** The SHA-256 of stored content (null: gone), its progress told as it streams. */
-  const rehash = async (content: ObjectInfo) => {
-    try {
-      return await sha256Of(cache, content, options.signal, (done) => {
-        rehashing.set(content.key, { key: content.key, done, size: content.size });
-        progress('checking');
-      });
-    } finally {
-      rehashing.delete(content.key);
-    }
-  };
+  const rehash = (content: ObjectInfo) => rehashes.track(content.key, content.size, (onBytes) => sha256Of(cache, content, options.signal, onBytes));
   // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
   const takeTurn = turnTaker();
   const checkpoint = async () => {
@@ -431,10 +448,10 @@ async function readRecord(storage: CacheService['storage'], key: string): Promis
   return decoded && 'record' in decoded ? decoded.record : null;
 }
 
-/** Small content is read whole (one read, no stream to set up: most of a store's entries); the rest streamed. */
-const READ_WHOLE_BYTES = 1 << 20;
-
-/** `onBytes` hears the bytes hashed so far of content that streams (over READ_WHOLE_BYTES). */
+/**
+ * Small content is read whole (one read, no stream to set up: most of a store's entries); the rest
+ * streamed, `onBytes` hearing the bytes hashed so far.
+ */
 async function sha256Of(cache: CacheService, content: ObjectInfo, signal: AbortSignal | undefined, onBytes: (done: number) => void): Promise<string | null> {
   if (content.size <= READ_WHOLE_BYTES) {
     const bytes = await cache.storage.get(content.key, { signal });

@@ -2,7 +2,9 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../../../src-shared/errors';
@@ -428,6 +430,43 @@ describe.each(backends)('verify on the service layout, what the service itself w
     expect(report.problems[3]).toMatchObject({ key: `dups/refs/by-id/5e/c7/${gone}.json`, detail: expect.stringContaining('its content is gone') });
     expect(report.repaired).toEqual([]);
     expect((await format.record('dups', { hash: '1f59c04c6c23d303' })).cache_id).toBe('f950f89e-78ea-431f-9fd5-7cd214c17eab');
+  });
+});
+
+describe.each(backends)('verify on the service layout, big binary content (%s)', (_name, open) => {
+  it('streams it through the hash, plain or gzip, its progress told, never reading it whole; a flipped byte and bytes that are not gzip are found', async () => {
+    const storage = await open();
+    const format = new MgraphFormat(storage);
+    const data = randomBytes(3 << 20);
+    const plain = await format.store('Big', { source: { kind: 'bytes', bytes: data } });
+    const zipped = await format.store('Big', { source: { kind: 'bytes', bytes: gzipSync(randomBytes(3 << 20)) }, options: { content_encoding: 'gzip' } });
+    const contentOf = (stored: { keys: string[] }) => stored.keys.find((k) => k.endsWith('.bin'))!;
+    const readWhole: string[] = [];
+    const streamed: string[] = [];
+    const [get, getStream] = [storage.get.bind(storage), storage.getStream.bind(storage)];
+    storage.get = (key, options) => (readWhole.push(key), get(key, options));
+    storage.getStream = (key, options) => (streamed.push(key), getStream(key, options));
+    const told = new Map<string, number>();
+    // One at a time: the progress names the one with the most left of those under way.
+    const report = await format.verify({ concurrency: 1, onProgress: ({ rehashing }) => rehashing && told.set(rehashing.key, Math.max(told.get(rehashing.key) ?? 0, rehashing.done)) });
+    expect(report.problems).toEqual([]);
+    const big = [contentOf(plain), contentOf(zipped)];
+    expect(streamed.filter((k) => big.includes(k)).sort()).toEqual([...big].sort());
+    if (!(storage instanceof MemoryStorage)) expect(readWhole.filter((k) => big.includes(k))).toEqual([]); // (a memory store's stream is its get)
+    expect(told).toEqual(new Map([[contentOf(plain), 3 << 20], [contentOf(zipped), (await storage.list(contentOf(zipped))).objects[0]!.size]]));
+    Object.assign(storage, { get, getStream });
+
+    const flipped = Buffer.from(data);
+    flipped[12345]! ^= 1;
+    await storage.put(contentOf(plain), flipped);
+    await storage.put(contentOf(zipped), randomBytes(2 << 20));
+    const found = (await format.verify()).problems.map((p) => [p.kind, p.key, p.detail.replace(/re-hashes to [0-9a-f]{16}/, 're-hashes to H').replace(/: .*/, '')]);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        ['corrupt', contentOf(plain), `binary content re-hashes to H, not ${plain.hash}`],
+        ['corrupt', contentOf(zipped), 'cannot be read back as binary (gzip)'],
+      ]),
+    );
   });
 });
 

@@ -3,7 +3,10 @@
  * to its cache hash the way the service hashed it, nothing under data/ is unclaimed. Repair only
  * rebuilds by-hash refs from the by-id refs (derivable without guessing); it never deletes content.
  */
-import { PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { HASH_LENGTH, PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
 import { quarantineCopy } from '../../cache-service';
 import { ADMIN_PREFIX } from '../../retention/policy';
@@ -13,7 +16,7 @@ import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import { assertWritable } from '../../storage/read-only';
 import type { ObjectInfo } from '../../storage/types';
-import { checkLeftovers, verifyCancelled } from '../../verify';
+import { READ_WHOLE_BYTES, Rehashes, checkLeftovers, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
@@ -36,10 +39,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   let sharedCopies = 0;
   const sample = { perNamespace: options.sample ?? 0, rehashed: 0, of: 0 };
   const report = (kind: ProblemKind, key: string, hash: string | null, detail: string) => problems.push({ kind, key, hash, detail });
+  const rehashes = new Rehashes((rehashing) => options.onProgress?.({ phase: 'checking', listed, checked, ...(rehashing && { rehashing }) }));
   /** `n` more keys checked: each once, a key outside the layout as it is listed, the others once what they belong to is checked. */
   const tick = (phase: 'listing' | 'checking', n: number) => {
     checked += n;
-    options.onProgress?.({ phase, listed, checked });
+    const rehashing = rehashes.mostLeft();
+    options.onProgress?.({ phase, listed, checked, ...(rehashing && { rehashing }) });
   };
   const { signal } = options;
   // Direct calls never let the event loop turn: one now and then lets a Ctrl+C or a worker's cancel be seen.
@@ -210,7 +215,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         });
         for (const contentKey of present) {
           if (overwritten.includes(contentKey) && overwritten.length < present.length) continue;
-          const problem = await rehashProblem(format, contentKey, ref, dataKeys, sidecars, signal);
+          const problem = await rehashProblem(format, contentKey, ref, dataKeys, sidecars, rehashes, signal);
           if (problem) report('corrupt', contentKey, hash, overwritten.includes(contentKey) ? `${problem}: ${writerOf(contentKey)} (the same file id) wrote it since, and ${cacheId} has no copy of its own left` : problem);
         }
         if (overwritten.length > 0 && overwritten.length < present.length) sharedCopies += overwritten.length;
@@ -318,14 +323,38 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   return { checked, ...(options.sample !== undefined && { sampled: sample }), problems, ...(options.repair ? { repaired } : {}), notes };
 }
 
-/** Why one content copy does not re-hash to its cache hash, or null when it does. */
-async function rehashProblem(format: MgraphFormat, contentKey: string, ref: IdRef, dataKeys: Map<string, ObjectInfo>, sidecars: Map<string, Metadata | null>, signal?: AbortSignal): Promise<string | null> {
-  const bytes = await format.storage.get(contentKey, { signal });
-  if (!bytes) return 'vanished while verifying';
+/**
+ * Why one content copy does not re-hash to its cache hash, or null when it does. Big binary content
+ * streams through the hash (its progress told); JSON is read whole, as the service must parse it.
+ */
+async function rehashProblem(
+  format: MgraphFormat,
+  contentKey: string,
+  ref: IdRef,
+  dataKeys: Map<string, ObjectInfo>,
+  sidecars: Map<string, Metadata | null>,
+  rehashes: Rehashes,
+  signal?: AbortSignal,
+): Promise<string | null> {
   // The copy's own .metadata, else any copy's: it says how the service hashed (encoding, field path).
   const metaKey = [contentKey, ...ref.file_paths.content_files].map((k) => `${k}.metadata`).find((k) => dataKeys.has(k));
   const sidecar = !metaKey ? null : sidecars.has(metaKey) ? sidecars.get(metaKey)! : parseJsonObject<Metadata>(await format.storage.get(metaKey, { signal }));
   const meta = sidecar?.data;
+  const size = dataKeys.get(contentKey)?.size ?? 0;
+  if (ref.file_type === 'binary' && size > READ_WHOLE_BYTES) {
+    const gzip = meta?.content_encoding === 'gzip';
+    try {
+      const sha256 = await rehashes.track(contentKey, size, (onBytes) => streamedSha256(format, contentKey, gzip, signal, onBytes));
+      if (sha256 === null) return 'vanished while verifying';
+      const hash = sha256.slice(0, HASH_LENGTH);
+      return hash === ref.cache_hash ? null : `binary content re-hashes to ${hash}, not ${ref.cache_hash}`;
+    } catch (err) {
+      if (!isZlibError(err)) throw err;
+      return `cannot be read back as binary (gzip): ${(err as Error).message.slice(0, 100)}`;
+    }
+  }
+  const bytes = await format.storage.get(contentKey, { signal });
+  if (!bytes) return 'vanished while verifying';
   try {
     const { hash, dataType } = rehashFile(bytes, ref.file_type, { contentEncoding: meta?.content_encoding ?? null, jsonFieldPath: meta?.json_field_path ?? null });
     return hash === ref.cache_hash ? null : `${dataType} content re-hashes to ${hash}, not ${ref.cache_hash}`;
@@ -340,4 +369,30 @@ function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
+}
+
+/** The SHA-256 of stored binary content read as a stream, gunzipped first where it is stored so; null when it is gone. */
+async function streamedSha256(format: MgraphFormat, key: string, gzip: boolean, signal: AbortSignal | undefined, onBytes: (done: number) => void): Promise<string | null> {
+  const stream = await format.storage.getStream(key, { signal });
+  if (!stream) return null;
+  const hash = createHash('sha256');
+  let done = 0;
+  async function* counted() {
+    for await (const chunk of stream!) {
+      yield chunk;
+      onBytes((done += chunk.byteLength));
+    }
+  }
+  const consume = async (plain: AsyncIterable<Uint8Array>) => {
+    for await (const chunk of plain) hash.update(chunk);
+  };
+  if (gzip) await pipeline(counted(), createGunzip(), consume);
+  else await consume(counted());
+  return hash.digest('hex');
+}
+
+/** A failure of zlib reading the bytes (not gzip, cut short): the content's problem, not the store's. */
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
 }
