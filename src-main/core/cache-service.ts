@@ -358,10 +358,13 @@ export class CacheService {
     let key = lookup.version === undefined ? this.layout.latest(ns, lookup.hash) : this.layout.record(ns, lookup.hash, lookup.version);
     // The latest pointer is a view of a record: a damaged one is passed over like a missing one.
     let record = lookup.version === undefined ? (await this.tryReadRecord(key))?.record : await this.readRecord(key);
+    let listed: number | null = null; // versions the index names, when they were read
     if (!record && lookup.version === undefined) {
       // No latest pointer (a crash before it was written, or removed by hand; verify --repair rewrites
       // it): the versions index still names the newest version whose record is there.
-      for (const { version } of (await this.versions(ns, lookup.hash)).reverse()) {
+      const versions = await this.versions(ns, lookup.hash);
+      listed = versions.length;
+      for (const { version } of versions.reverse()) {
         key = this.layout.record(ns, lookup.hash, version);
         record = await this.readRecord(key);
         if (record) break;
@@ -372,7 +375,10 @@ export class CacheService {
       // Listed among the versions (a record is written before its index entry and deleted after it): its record was lost.
       throw new CacheError('not_found', `${what}'s record is missing, though its versions index lists it (lost, or removed by hand); verify with repair restores it from the index entry when that holds a good copy, or delete the version`);
     }
-    if (!record && lookup.version === undefined && lookup.sha256 === undefined && (await this.storage.exists(this.layout.content(ns, lookup.hash)))) {
+    if (!record && listed && lookup.sha256 === undefined) {
+      throw new CacheError('not_found', `${what}'s version records are missing, though its versions index lists ${listed === 1 ? '1 version' : `${listed} versions`} (lost, or removed by hand); verify with repair restores them from the index entries that hold good copies, or delete ${what}`);
+    }
+    if (!record && listed === 0 && lookup.sha256 === undefined && (await this.storage.exists(this.layout.content(ns, lookup.hash)))) {
       // Listed as an entry by its content (the entries browser's "no version" row): say why it does not open.
       throw new CacheError('not_found', `${what} in ${ns} is content no version uses (a store stopped before its record, or one writing it now): it has no entry to open; verify with repair moves it to the quarantine once it is a minute old, or delete ${what} removes it`);
     }

@@ -70,6 +70,20 @@ describe('verify', () => {
     expect((await cache.versions('ns', stored.hash)).map((v) => v.version)).toEqual([1]);
   });
 
+  it('a hash whose every record is lost, its index entries left, says so when looked up (not that it is not there, nor that no version uses its content)', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('records lost'));
+    await cache.storage.delete(cache.layout.record('ns' as never, stored.hash, 1));
+    await cache.storage.delete(cache.layout.latest('ns' as never, stored.hash));
+    await expect(cache.record('ns', { hash: stored.hash })).rejects.toMatchObject({
+      code: 'not_found',
+      message: `${stored.hash}'s version records are missing, though its versions index lists 1 version (lost, or removed by hand); verify with repair restores them from the index entries that hold good copies, or delete ${stored.hash}`,
+    });
+    // As said: a repair brings it back from its index entry.
+    expect((await verifyStore(cache, { repair: true })).repaired).toContainEqual(expect.objectContaining({ action: 'restored the record of v1 from it' }));
+    expect((await cache.record('ns', { hash: stored.hash })).version).toBe(1);
+  });
+
   it('counts a second index entry of one version (an old cut name beside the new one) among the keys checked', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('named twice'));
