@@ -380,7 +380,7 @@ export class CacheService {
     }
     if (!record && listed === 0 && lookup.sha256 === undefined && (await this.storage.exists(this.layout.content(ns, lookup.hash)))) {
       // Listed as an entry by its content (the entries browser's "no version" row): say why it does not open.
-      throw new CacheError('not_found', `${what} in ${ns} is content no version uses (a store stopped before its record, or one writing it now): it has no entry to open; verify with repair moves it to the quarantine once it is a minute old, or delete ${what} removes it`);
+      throw new CacheError('not_found', `${what} in ${ns} is content no version uses (a store stopped before its record, or one writing it now): it has no entry to open; once it is a minute old (until then a store may still be writing it), verify with repair moves it to the quarantine, or delete ${what} removes it`);
     }
     if (!record || (lookup.sha256 !== undefined && record.sha256 !== lookup.sha256)) {
       // A version that is not there of an entry that is: say which versions it has.

@@ -120,8 +120,8 @@ describe('deleteEntries', () => {
     const bytes = Buffer.from('placed, never recorded\n');
     const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16) as CacheHash;
     await storage.put(new KeyLayout().content('alpha' as never, hash), bytes);
-    // Listed as what it is: no version (the list marks it so), not a row of unknowns.
-    expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([expect.objectContaining({ hash, versions: 0, source: '' })]);
+    // Listed as what it is: no version (the list marks it so), with its size and write time, not a row of unknowns.
+    expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([expect.objectContaining({ hash, versions: 0, source: '', size: bytes.byteLength, stored_at: expect.stringMatching(/^\d{4}-/) })]);
     // Opened, it says what it is rather than that nothing is there.
     expect(await call('entry', { namespace: 'alpha', ref: hash })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining(`${hash} in alpha is content no version uses`) } });
     // A minute later (younger, it may be a store in flight, which keeps it).

@@ -23,7 +23,8 @@ const row = (i: number, over: Partial<EntryListItem> = {}): EntryListItem => ({
 function namespaceOf(total: number, over: (i: number) => Partial<EntryListItem> = () => ({})) {
   return (input: MethodInput<'entries'>) => {
     const limit = input.limit ?? 200;
-    const located = input.locate ? parseInt(input.locate, 16) : null;
+    const asked = input.locate ? parseInt(input.locate, 16) : null;
+    const located = asked !== null && asked < total ? asked : null; // a hash past the rows is not listed
     const offset = located !== null ? Math.floor(located / limit) * limit : (input.offset ?? 0);
     const rows = Array.from({ length: Math.max(0, Math.min(limit, total - offset)) }, (_, k) => row(offset + k, over(offset + k)));
     return ok<EntriesWindow>({ namespace: input.namespace, total, knownTotal: total, offset, rows, located, types: ['text/plain'] });
@@ -371,6 +372,29 @@ describe('the entries browser', () => {
     fireEvent.blur(list());
     await new Promise((r) => setTimeout(r, 300));
     expect(calls.filter((c) => c.method === 'entry')).toHaveLength(1);
+  });
+
+  it('the row picked is what the entry panel is about: a looked-up hash of content no version uses picks its row; one that is not listed picks none, and leaves rows the operator picked', async () => {
+    const detail = (hash: string) => ok({ record: { namespace: 'default', hash }, preview: '', previewTruncated: false, previewVerified: true, expired: false, expires_at: null });
+    const { client } = fakeClient({
+      entries: namespaceOf(50, (i) => (i === 7 ? { versions: 0, source: '', stored_at: null } : {})),
+      entry: (input) => (input.ref === hashOf(2) ? detail(hashOf(2)) : fail('not_found', `${input.ref} is not in namespace default`)),
+      versions: () => ok({ namespace: 'default', hash: hashOf(7), versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[2]!);
+    await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2)] }));
+    await act(() => store.getState().lookup(hashOf(7)));
+    await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(7)] }));
+    expect(rows[7]!.textContent).toContain('no version'); // no name beside it: the badge says its words
+    await act(() => store.getState().lookup('00000000000fffff'));
+    await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [] }));
+    fireEvent.click(rows[2]!);
+    await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2)] }));
+    fireEvent.click(rows[4]!, { ctrlKey: true });
+    await act(() => store.getState().lookup('00000000000fffff'));
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2), hashOf(4)] });
   });
 
   it('Ctrl+arrows move focus without selecting, and Space adds the row: rows apart are picked from the keyboard', async () => {

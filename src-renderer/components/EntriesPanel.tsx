@@ -4,6 +4,7 @@ import { COLUMN_FIELD, type EntryColumn, type EntryFilter, type ListedTime, type
 import { counted, formatBytes, formatCount, formatTime } from '../lib/format';
 import { shownName } from '../../src-shared/printable';
 import { useApp } from '../state/context';
+import { shownEntryHash } from '../state/store';
 import { ENTRY_BLOCK, MAX_PICKED, isSelected, rowAt, selectedCount, type EntriesBrowser } from '../state/entries-browser';
 import { AsIs, Empty, ErrorLine, Modal, Panel, READ_ONLY_REASON, useReadOnly } from './common';
 
@@ -45,7 +46,9 @@ export function EntriesPanel() {
   const setInput = useApp((s) => s.setLookupInput);
   const notify = useApp((s) => s.notify);
   const readOnly = useReadOnly();
-  const shownHash = useApp((s) => (s.entry.status === 'ready' && s.entry.data.record.namespace === s.entries.namespace ? s.entry.data.record.hash : null));
+  const shownHash = useApp(shownEntryHash);
+  /** The entry panel has settled on what it shows (not loading the next one). */
+  const entrySettled = useApp((s) => s.entry.status !== 'loading');
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
   const [anchor, setAnchor] = useState(0);
@@ -118,11 +121,20 @@ export function EntriesPanel() {
   entriesRef.current = entries;
   const selectedFor = useRef<string | null>(null);
   useEffect(() => {
-    if (!shownHash) return void (selectedFor.current = null);
+    // The panel is about no row of the list now (nothing found, or cleared): the row picked only for
+    // what was on show is picked no more, so the list's Delete… never acts on another entry than the one shown.
+    const release = () => {
+      const { all, hashes } = entriesRef.current.selection;
+      if (!all && hashes.length === 1 && hashes[0] === selectedFor.current) setSelection({ all: false, hashes: [] });
+      selectedFor.current = null;
+    };
+    if (!entrySettled) return;
+    if (!shownHash) return release();
     if (followingRef.current !== null) return; // keys moved on since: an older entry arriving does not pull the list back
     let stale = false;
     void locate(shownHash).then((index) => {
-      if (stale || index === null) return;
+      if (stale) return;
+      if (index === null) return release();
       setActive(index);
       setAnchor(index);
       virtualizer.scrollToIndex(index, { align: 'auto' });
@@ -131,7 +143,7 @@ export function EntriesPanel() {
       if (!isSelected(entriesRef.current, shownHash)) setSelection({ all: false, hashes: [shownHash] });
     });
     return () => void (stale = true);
-  }, [shownHash, entries.generation, complete, locate, setSelection, virtualizer]); // a row not listed yet is found once the listing is complete
+  }, [shownHash, entrySettled, entries.generation, complete, locate, setSelection, virtualizer]); // a row not listed yet is found once the listing is complete
 
   function open(index: number) {
     setFollowing(null);
@@ -337,7 +349,7 @@ export function EntriesPanel() {
                           </span>
                         )}
                         {entry.versions === 0 && (
-                          <span className="badge expired" data-short="∅" title="Content that no version uses: a store stopped before its record (or one still writing it). Delete it, or Verify and repair moves it to the quarantine">
+                          <span className="badge expired" data-short={entry.source ? '∅' : undefined} title="Content that no version uses: a store stopped before its record (or one still writing it). Delete it, or Verify and repair moves it to the quarantine">
                             no version
                           </span>
                         )}

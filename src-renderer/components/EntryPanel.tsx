@@ -137,7 +137,8 @@ export function EntryPanel() {
         <div className="row-actions" data-testid="unversioned-content">
           <p className="muted">
             <code>{unversioned.hash}</code> is content{unversioned.size === null ? '' : ` (${formatBytes(unversioned.size)})`} that no version uses: a store stopped before it wrote its
-            record, or one writing it now. It has no entry to open. Verify with repair moves it to the quarantine once it is a minute old, or delete it here.
+            record, or one writing it now. It has no entry to open. Once it is a minute old (until then a store may still be writing it), Verify with repair moves it to the
+            quarantine, or delete it here.
           </p>
           <button ref={deleteRef} type="button" className="danger" disabled={readOnly} title={readOnly ? READ_ONLY_REASON : undefined} onClick={() => setConfirming(unversioned.hash)}>
             Delete the content…

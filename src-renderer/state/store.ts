@@ -250,13 +250,24 @@ export function unopenedVersion({ entry, versions, lookupInput }: Pick<AppState,
  * the lookup of its hash finds no entry, and the entry panel offers to delete the content instead.
  */
 export function unversionedContent({ entry, entries, namespace, lookupInput }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookupInput'>): EntryListItem | null {
-  if (entry.status !== 'error' || entry.error.code !== 'not_found' || entries.namespace !== namespace) return null;
-  const asked = lookupInput.trim().toLowerCase();
+  const asked = shownEntryHash({ entry, entries, namespace, lookupInput });
+  if (entry.status !== 'error' || asked === null) return null;
   for (const block of Object.values(entries.blocks)) {
     const row = block.find((r) => r.hash === asked);
     if (row) return row.versions === 0 ? row : null;
   }
   return null;
+}
+
+/**
+ * The hash the entry panel is about, in the list's namespace: the entry on show, or a hash looked up
+ * that opened no entry (content no version uses, records lost), whose row the list still has.
+ */
+export function shownEntryHash({ entry, entries, namespace, lookupInput }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookupInput'>): string | null {
+  if (entry.status === 'ready') return entry.data.record.namespace === entries.namespace ? entry.data.record.hash : null;
+  if (entry.status !== 'error' || entry.error.code !== 'not_found' || namespace !== entries.namespace) return null;
+  const named = entryRefOf(lookupInput);
+  return named?.kind === 'hash' ? named.hash : null;
 }
 
 function settle<T>(result: Result<T>): Load<T> {

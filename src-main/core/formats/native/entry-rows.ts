@@ -1,6 +1,7 @@
 /** The native layout's entries browser rows: names-only listings of `<ns>/objects/`, no record read. */
-import { parseNamespace } from '../../../../src-shared/domain';
+import { type CacheHash, parseNamespace } from '../../../../src-shared/domain';
 import type { CacheService } from '../../cache-service';
+import { mapLimit } from '../../keyed-lock';
 import { forEachKey } from '../../storage/list-page';
 import type { EntryRowsOptions, FormatEntryRow } from '../format';
 
@@ -56,6 +57,24 @@ class RowFolder {
   }
 }
 
+/**
+ * Rows of content no version uses, with their content's size and write time (one listing each: they
+ * are rare, a store stopped before its record), so the list says how big and how old they are.
+ */
+async function withContentFacts(cache: CacheService, namespace: string, rows: FormatEntryRow[]): Promise<FormatEntryRow[]> {
+  const ns = parseNamespace(namespace);
+  await mapLimit(
+    rows.filter((row) => row.versions === 0),
+    4,
+    async (row) => {
+      const key = cache.layout.content(ns, row.hash as CacheHash);
+      const found = (await cache.storage.list(key, { limit: 1 })).objects.find((o) => o.key === key);
+      if (found) Object.assign(row, { size: found.size, storedAt: found.modified });
+    },
+  );
+  return rows;
+}
+
 /** Every row, from the fastest listing the storage has (a local folder: walking threads, in no order). */
 export async function nativeEntryRows(cache: CacheService, namespace: string, { onListed, signal }: EntryRowsOptions = {}): Promise<FormatEntryRow[]> {
   const rows = new RowFolder(cache);
@@ -66,7 +85,7 @@ export async function nativeEntryRows(cache: CacheService, namespace: string, { 
     if (onListed && rows.hashes.length - told >= 1000) onListed((told = rows.hashes.length));
   };
   await forEachKey(cache.storage, cache.layout.objectsPrefix(parseNamespace(namespace)), visit, signal);
-  return rows.take();
+  return withContentFacts(cache, namespace, rows.take());
 }
 
 /**
@@ -85,6 +104,6 @@ export async function* nativeSortedEntryRows(cache: CacheService, namespace: str
     cursor = page.cursor;
     // The last hash of a page may have more keys on the next one (its content key comes first: it is their prefix).
     const pending = cursor !== undefined && last !== null && rows.hashes.at(-1) === last ? 1 : 0;
-    yield rows.take(rows.hashes.length - pending);
+    yield await withContentFacts(cache, namespace, rows.take(rows.hashes.length - pending));
   } while (cursor !== undefined);
 }
