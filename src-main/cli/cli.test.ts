@@ -104,6 +104,7 @@ describe('cli', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('3/3 files: 2 stored, 1 failed, 2 B');
     expect(formatBytes(4.757656853999405)).toBe('5 B'); // a slow rate, in whole bytes
+    expect(formatBytes(3 * 2 ** 30)).toBe('3.0 GiB'); // binary units, named so
   });
 
   it('store --as json stores the canonical text', async () => {
@@ -263,6 +264,11 @@ describe('cli', () => {
     expect(await fs.readFile(content)).toEqual(Buffer.from([0, 1, 2, 3]));
     await expect(fs.stat(path.join(store, 'new-file'))).rejects.toThrow();
     expect((await fs.readdir(work)).filter((n) => n.endsWith('.part'))).toEqual([]);
+  });
+
+  it('namespaces of a store that holds none prints none, and a note naming the store looked at (the default one, when none is given)', async () => {
+    expect(await cli(['--memory', 'namespaces'])).toMatchObject({ code: 0, stdout: '', stderr: 'cache-admin: note: no namespace in memory\n' });
+    expect(await cli(['--memory', '--json', 'namespaces'])).toMatchObject({ code: 0, stdout: '{"namespaces":[],"format":"native"}\n' });
   });
 
   it('--version alone prints the program version (with a command it names an entry version)', async () => {

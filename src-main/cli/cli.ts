@@ -609,6 +609,8 @@ async function cmdNamespaces(ctx: Ctx): Promise<number> {
   const namespaces = await ctx.format.namespaces();
   if (ctx.values.json) ctx.write(`${JSON.stringify({ namespaces, format: ctx.format.name })}\n`);
   else for (const n of namespaces) ctx.write(`${n.name}  ${n.entries} entries  ${n.versions} versions  ${n.bytes} bytes\n`);
+  // Nothing printed would not say which store was looked at (the default one, when none is given).
+  if (namespaces.length === 0) ctx.io.stderr.write(`cache-admin: note: no namespace in ${printable(ctx.format.storage.description)}\n`);
   return EXIT.ok;
 }
 

@@ -39,8 +39,9 @@ export class ProgressLine {
   }
 }
 
+/** Binary units, named so (KiB, MiB, GiB), as the app shows them. */
 export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) {
     n /= 1024;
