@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
+import { KeyLayout } from '../core/layout';
 import { formatBytes } from './progress';
 import { CLI_ENTRY, REPO_ROOT, bundledCli, cli, cliProcess } from '../test-support/cli-harness';
 
@@ -269,6 +270,17 @@ describe('cli', () => {
   it('namespaces of a store that holds none prints none, and a note naming the store looked at (the default one, when none is given)', async () => {
     expect(await cli(['--memory', 'namespaces'])).toMatchObject({ code: 0, stdout: '', stderr: 'cache-admin: note: no namespace in memory\n' });
     expect(await cli(['--memory', '--json', 'namespaces'])).toMatchObject({ code: 0, stdout: '{"namespaces":[],"format":"native"}\n' });
+  });
+
+  it('get, info and versions of content no version uses (a store stopped before its record) say what it is, not that nothing is there', async () => {
+    const dir = await fs.mkdtemp(path.join(work, 'unversioned-'));
+    const hash = (await cli(['hash', '-'], { stdin: new TextEncoder().encode('placed, never recorded') })).stdout.trim();
+    const content = path.join(dir, new KeyLayout().content('default' as never, hash as never));
+    await fs.mkdir(path.dirname(content), { recursive: true });
+    await fs.writeFile(content, 'placed, never recorded');
+    for (const command of ['get', 'info', 'versions']) {
+      expect(await cli(['--store', dir, command, hash])).toMatchObject({ code: 1, stderr: expect.stringContaining(`cache-admin: not_found: ${hash} in default is content no version uses`) });
+    }
   });
 
   it('--version alone prints the program version (with a command it names an entry version)', async () => {

@@ -595,7 +595,11 @@ async function cmdVersions(ctx: Ctx): Promise<number> {
   const plainHash = !('cacheId' in lookup) && lookup.version === undefined && lookup.sha256 === undefined;
   const hash = plainHash ? lookup.hash : (await ctx.format.record(ctx.ns, lookup)).hash;
   const versions = await withExpiry(ctx, await ctx.format.versions(ctx.ns, hash));
-  if (versions.length === 0) throw new CacheError('not_found', `${hash} is not in namespace ${ctx.ns}`);
+  if (versions.length === 0) {
+    // Said as a lookup of it says it (content no version uses, say), where it is more than not there.
+    await ctx.format.record(ctx.ns, { hash });
+    throw new CacheError('not_found', `${hash} is not in namespace ${ctx.ns}`);
+  }
   if (ctx.values.json) {
     ctx.write(`${JSON.stringify({ hash, versions, count: versions.length, format: ctx.format.name })}\n`);
   } else {
