@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { Readable, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { version as PROGRAM_VERSION } from '../../package.json';
+import packageJson from '../../package.json' with { type: 'json' };
 import { DEFAULT_NAMESPACE, MAX_VERIFY_SAMPLE, parseVersion } from '../../src-shared/domain';
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable, shownName } from '../../src-shared/printable';
@@ -106,7 +106,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     // Alone, the program's version (for a bug report); with a command, --version N names an entry's version.
     if (argv.length === 1 && argv[0] === '--version') {
-      write(`cache-admin ${PROGRAM_VERSION}\n`);
+      write(`cache-admin ${packageJson.version}\n`);
       return EXIT.ok;
     }
     let parsed;
