@@ -157,7 +157,7 @@ test('a hash whose newest record is damaged keeps its versions in reach: the old
   // Gone with its last version: the namespace is as the tests after this one expect it.
   await entry.getByRole('button', { name: 'Delete…' }).click();
   await entry.getByRole('alertdialog', { name: 'Delete entry' }).getByRole('button', { name: 'Delete v1' }).click();
-  await expect(page.getByRole('status').filter({ hasText: `Deleted ${hash}-v1: its content is gone from the store` })).toBeVisible();
+  await expect(page.getByRole('status').filter({ hasText: `Deleted ${hash}-v1: no version of it is left` })).toBeVisible();
 });
 
 test('a silent S3 endpoint: "Connecting…" at once, Cancel works, then a clear timeout; the open store stays and nothing is saved', async ({ page }) => {

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CacheError('invalid_input', `--port takes 0-65535 (0 picks a free port)\n${USAGE}`);
   // Saved profiles carry their own format: --format applies to the store given here.
   if (values.format !== undefined && !storeChosen(values)) throw new CacheError('invalid_input', `--format needs --store, --memory or --s3-bucket (a saved profile has its own format)\n${USAGE}`);
-  const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir());
+  // An empty $CACHE_ADMIN_STORE is refused where it would pick the store: not beside a store given here.
+  const env = storeChosen(values) && process.env.CACHE_ADMIN_STORE?.trim() === '' ? { ...process.env, CACHE_ADMIN_STORE: undefined } : process.env;
+  const profiles = new ProfileStore(path.join(appDataDir(), 'profiles.json'), NO_KEYRING, defaultStoreDir(env));
   const session = new AppSession({
     profiles,
     commandLine: storeChosen(values) ? storeLocation(values, process.env) : undefined,

@@ -424,10 +424,10 @@ describe('loopback bridge', () => {
   });
 
   /** `npm run web` with these arguments, run to its end: its exit code and what it said on stderr. */
-  async function webEnds(args: string[]): Promise<[number | null, string]> {
+  async function webEnds(args: string[], env: Record<string, string> = {}): Promise<[number | null, string]> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', ...args], {
       cwd: REPO_ROOT,
-      env: { ...process.env, XDG_CONFIG_HOME: dir, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret' },
+      env: { ...process.env, XDG_CONFIG_HOME: dir, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret', ...env },
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -446,5 +446,12 @@ describe('loopback bridge', () => {
       taken.close();
     }
     expect((await webEnds(['--memory', '--port', '99999']))[0]).toBe(2);
+  });
+
+  it('`npm run web` refuses an empty $CACHE_ADMIN_STORE (an unset variable in a script) where it would pick the store, and minds it not beside a store given', async () => {
+    const empty = { CACHE_ADMIN_STORE: '' };
+    expect(await webEnds(['--port', '0'], empty)).toEqual([2, 'cache-admin web: CACHE_ADMIN_STORE is set but empty (an unset variable?): nothing was opened; unset it to use the default store\n']);
+    // Past the variable, to opening the store given (here one that is not there).
+    expect(await webEnds(['--s3-bucket', 'cache-admin', '--s3-endpoint', 'http://127.0.0.1:9', '--s3-path-style', '--port', '0'], empty)).toEqual([3, expect.stringContaining('cannot open the store')]);
   });
 });

@@ -200,7 +200,7 @@ describe('CLI storing into and deleting from a service store', () => {
     expect(JSON.parse((await run(['--json', 'info', DUPS_HASH])).stdout)).toMatchObject({ cache_id: DUPS_IDS[1], version: 2, latest_version: 2 });
     expect((await run(['get', DUPS_IDS[2]!])).code).toBe(1);
     expect((await filesUnder(store)).filter((k) => k.includes(DUPS_IDS[2]!))).toEqual([]);
-    expect((await run(['delete', DUPS_HASH])).stdout).toBe(`deleted ${DUPS_IDS[0]}, ${DUPS_IDS[1]} (content removed): 52 bytes freed\n`);
+    expect((await run(['delete', DUPS_HASH])).stdout).toBe(`deleted ${DUPS_IDS[0]}, ${DUPS_IDS[1]} (no version left): 52 bytes freed\n`);
     expect((await run(['get', DUPS_HASH])).code).toBe(1);
     expect((await cli(['--store', store, 'verify'])).code).toBe(0);
   });

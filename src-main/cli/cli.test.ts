@@ -362,7 +362,7 @@ describe('cli', () => {
     await cli(['--store', store, '--ns', 'del', 'store', path.join(work, 'hello.txt')]);
     expect(await cli(['--store', store, '--ns', 'del', 'delete', 'b94d27b9934d3e08'])).toMatchObject({
       code: 0,
-      stdout: 'deleted b94d27b9934d3e08-v1 (content removed): 11 bytes freed\n',
+      stdout: 'deleted b94d27b9934d3e08-v1 (no version left): 11 bytes freed\n',
     });
     expect((await cli(['--store', store, '--ns', 'del', 'get', 'b94d27b9934d3e08'])).code).toBe(1);
   });
@@ -378,7 +378,7 @@ describe('cli', () => {
     const missingVersion = await cli(['--store', store, '--ns', 'sha', 'versions', 'b94d27b9934d3e08-v99']);
     expect(missingVersion).toMatchObject({ code: 1, stderr: 'cache-admin: not_found: b94d27b9934d3e08-v99 is not in namespace sha (b94d27b9934d3e08 is there: its newest version is v1)\n' });
     expect((await cli(['--store', store, '--ns', 'sha', 'versions', sha256])).stdout).toContain('b94d27b9934d3e08-v1');
-    expect(await cli(['--store', store, '--ns', 'sha', 'delete', sha256])).toMatchObject({ code: 0, stdout: 'deleted b94d27b9934d3e08-v1 (content removed): 11 bytes freed\n' });
+    expect(await cli(['--store', store, '--ns', 'sha', 'delete', sha256])).toMatchObject({ code: 0, stdout: 'deleted b94d27b9934d3e08-v1 (no version left): 11 bytes freed\n' });
   });
 
   it.each([

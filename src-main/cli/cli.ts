@@ -663,7 +663,7 @@ async function cmdDelete(ctx: Ctx): Promise<number> {
   const result = await ctx.format.delete(ctx.ns, await lookupOf(ctx));
   if (ctx.values.json) ctx.write(`${JSON.stringify({ namespace: ctx.ns, deleted: result.deleted, content_removed: result.contentRemoved, bytes_freed: result.bytesFreed })}\n`);
   else if (result.deleted.length === 0) ctx.write(`deleted content that no version used: ${result.bytesFreed} bytes freed\n`);
-  else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (content removed)' : ''}${result.bytesFreed ? `: ${result.bytesFreed} bytes freed` : ''}\n`);
+  else ctx.write(`deleted ${result.deleted.join(', ')}${result.contentRemoved ? ' (no version left)' : ''}${result.bytesFreed ? `: ${result.bytesFreed} bytes freed` : ''}\n`);
   return EXIT.ok;
 }
 

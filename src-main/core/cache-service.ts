@@ -507,10 +507,11 @@ export class CacheService {
    * QUARANTINE_PREFIX instead of deleted. Runs holding the hash's deletion marker, so deleters in
    * other processes never interleave.
    */
-  async delete(namespace: string, lookup: { hash: CacheHash; version?: number; storedAt?: string }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
+  async delete(namespace: string, lookup: { hash: CacheHash; version?: number; storedAt?: string; unversioned?: boolean }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
     const ns = parseNamespace(namespace);
-    const { hash, version, storedAt } = lookup;
+    const { hash, version, storedAt, unversioned } = lookup;
     if (storedAt !== undefined && version === undefined) throw new CacheError('invalid_input', 'a delete that names a store time must name its version');
+    if (unversioned && version !== undefined) throw new CacheError('invalid_input', 'a delete of content no version uses names no version');
     assertWritable(this.storage, `delete ${hash}${version === undefined ? '' : ` v${version}`}`);
     return this.allocation.run(`${ns}/${hash}`, () =>
       this.holdingDeletionMarker(ns, hash, async (inTime) => {
@@ -535,6 +536,10 @@ export class CacheService {
           };
           if (settled || (await damaged())) versions.push(n);
           else storing.push(n);
+        }
+        // Asked to delete content no version uses (as it was shown): a version stored since is not the operator's to lose.
+        if (unversioned && (versions.length > 0 || storing.length > 0 || listed.latest)) {
+          throw new CacheError('conflict', `${hash} in ${ns} has a version now (stored since it was shown with none): nothing was deleted; look it up again`);
         }
         if (versions.length === 0 && storing.length > 0) {
           const ids = storing.map((n) => makeCacheId(hash, n)).join(', ');

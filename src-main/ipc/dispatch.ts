@@ -210,8 +210,10 @@ function handlers(session: AppSession): Handlers {
       return saveEntriesToFolder(format(), namespace, selection, includeExpired, folder, suggestedFileName);
     },
     describeKey: async ({ key }: { key: string }): Promise<KeyInfo> => format().describeKey(key),
-    delete: async ({ namespace, ref }: { namespace: string; ref: string }) => {
-      const result = await format().delete(ns(namespace), await format().parseLookup(namespace, ref));
+    delete: async ({ namespace, ref, unversioned }: { namespace: string; ref: string; unversioned?: true }) => {
+      const lookup = await format().parseLookup(namespace, ref);
+      if (unversioned && !('hash' in lookup && lookup.version === undefined && lookup.sha256 === undefined)) throw new CacheError('invalid_input', 'delete: content no version uses is named by its hash alone');
+      const result = await format().delete(ns(namespace), unversioned ? { ...lookup, unversioned } : lookup);
       return { deleted: result.deleted, contentRemoved: result.contentRemoved };
     },
     storeBytes: async ({ namespace, name, base64, as, options }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions }) => {

@@ -136,6 +136,27 @@ describe('deleteEntries', () => {
     expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([]);
   });
 
+  it("the entry panel's delete of content no version uses deletes only that: a version stored since it was shown refuses it, whole", async () => {
+    const { storage, call, storeTexts } = await setup();
+    const text = 'placed, then stored';
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 16) as CacheHash;
+    await storage.put(new KeyLayout().content('alpha' as never, hash), Buffer.from(text));
+    const later = () => vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      later();
+      expect(await call('delete', { namespace: 'alpha', ref: hash, unversioned: true })).toEqual({ ok: true, value: { deleted: [], contentRemoved: true } });
+      vi.useRealTimers();
+      await storage.put(new KeyLayout().content('alpha' as never, hash), Buffer.from(text));
+      expect(await storeTexts('alpha', [['stored.txt', text]])).toEqual([hash]); // a store lands meanwhile, on the same bytes
+      later();
+      expect(await call('delete', { namespace: 'alpha', ref: hash, unversioned: true })).toMatchObject({ ok: false, error: { code: 'conflict', message: expect.stringContaining('has a version now') } });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(await call('entry', { namespace: 'alpha', ref: hash })).toMatchObject({ ok: true, value: { record: { hash, version: 1 } } });
+    expect(await call('delete', { namespace: 'alpha', ref: `${hash}-v1`, unversioned: true })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+  });
+
   it('a failure does not stop the others and is reported with its reason', async () => {
     const { deleteEntries, session, alpha } = await setup();
     const format = session.format;

@@ -390,11 +390,30 @@ describe('the entries browser', () => {
     expect(rows[7]!.textContent).toContain('no version'); // no name beside it: the badge says its words
     await act(() => store.getState().lookup('00000000000fffff'));
     await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [] }));
+    // Typing another hash without looking it up picks nothing, and the panel is still about the last lookup.
+    act(() => store.getState().setLookupInput(hashOf(7)));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [] });
     fireEvent.click(rows[2]!);
     await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2)] }));
     fireEvent.click(rows[4]!, { ctrlKey: true });
     await act(() => store.getState().lookup('00000000000fffff'));
     expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2), hashOf(4)] });
+  });
+
+  it("the shown entry's row stays picked when the list cannot say where it is (a failed or unfinished listing): only a list that does not have it unpicks it", async () => {
+    const detail = (hash: string) => ok({ record: { namespace: 'default', hash }, preview: '', previewTruncated: false, previewVerified: true, expired: false, expires_at: null });
+    let failing = false;
+    const listed = namespaceOf(50);
+    const { client } = fakeClient({ entries: (input) => (failing ? fail('storage_unreachable', 'the store is gone for a moment') : listed(input)), entry: (input) => detail(input.ref), versions: () => ok([]) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[2]!);
+    await waitFor(() => expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2)] }));
+    failing = true;
+    await act(async () => void (await store.getState().refreshEntries()));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(store.getState().entries.selection).toEqual({ all: false, hashes: [hashOf(2)] });
   });
 
   it('Ctrl+arrows move focus without selecting, and Space adds the row: rows apart are picked from the keyboard', async () => {

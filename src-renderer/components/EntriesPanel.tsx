@@ -133,7 +133,7 @@ export function EntriesPanel() {
     if (followingRef.current !== null) return; // keys moved on since: an older entry arriving does not pull the list back
     let stale = false;
     void locate(shownHash).then((index) => {
-      if (stale) return;
+      if (stale || index === undefined) return;
       if (index === null) return release();
       setActive(index);
       setAnchor(index);

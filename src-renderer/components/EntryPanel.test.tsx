@@ -247,7 +247,7 @@ describe('A listed row of content no version uses (a store stopped before its re
     fireEvent.click(screen.getByRole('button', { name: 'Delete the content…' }));
     expect(screen.getByRole('alertdialog').textContent).toContain(`Delete the content of ${hash} from default? No version uses it.`);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete the content' })));
-    expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: hash }]);
+    expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: hash, unversioned: true }]);
     expect(store.getState().notice).toBe(`Deleted the content of ${hash}, which no version used`);
     expect(store.getState().entry).toEqual({ status: 'idle' });
   });
@@ -260,6 +260,18 @@ describe('A listed row of content no version uses (a store stopped before its re
     const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entries: { ...entries, blocks: { 0: [{ ...row, versions: 1 }] } } } });
     await act(() => store.getState().lookup(hash));
     expect(screen.getByRole('alert').textContent).toContain('Nothing found');
+    expect(screen.queryByRole('button', { name: /Delete/ })).toBeNull();
+  });
+
+  it('typed in the box but not looked up, it offers nothing: the panel is about the last lookup', async () => {
+    const { client } = fakeClient({
+      entry: () => ({ ok: false, error: { code: 'not_found', message: 'ffffffffffffffff is not in namespace default' } }),
+      versions: () => ok({ namespace: 'default', hash: 'ffffffffffffffff', versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entries } });
+    await act(() => store.getState().lookup('ffffffffffffffff'));
+    act(() => store.getState().setLookupInput(hash));
+    expect(screen.queryByTestId('unversioned-content')).toBeNull();
     expect(screen.queryByRole('button', { name: /Delete/ })).toBeNull();
   });
 });

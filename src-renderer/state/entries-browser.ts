@@ -62,21 +62,22 @@ type Set_ = (change: (s: { entries: EntriesBrowser }) => { entries: EntriesBrows
 /** Fetches the blocks a visible range needs and are not there yet; answers for another generation or namespace are dropped. */
 export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBrowser }, set: Set_) {
   const inFlight = new Set<string>();
-  async function fetchBlock(block: number, locate?: string, refresh = false): Promise<number | null> {
+  /** The located hash's index; null: not in the list as shown (listed whole); undefined: no answer (asked already, another list by now, a failure, still listing). */
+  async function fetchBlock(block: number, locate?: string, refresh = false): Promise<number | null | undefined> {
     const { entries } = get();
     const key = `${entries.namespace}:${entries.generation}:${block}:${locate ?? ''}`;
-    if (inFlight.has(key)) return null;
+    if (inFlight.has(key)) return undefined;
     inFlight.add(key);
     const { namespace, generation, sort, descending, filter } = entries;
     if (entries.status === 'idle') set((s) => ({ entries: { ...s.entries, status: 'loading' } }));
     const result: Result<EntriesWindow> = await api.entries({ namespace, offset: block * ENTRY_BLOCK, limit: ENTRY_BLOCK, sort, descending, filter, locate, refresh });
     inFlight.delete(key);
     const now = get().entries;
-    if (now.namespace !== namespace || now.generation !== generation) return null;
+    if (now.namespace !== namespace || now.generation !== generation) return undefined;
     if (!result.ok) {
       // Nothing of this listing came: the count it had is no longer known (no rows wait as "loading").
       set((s) => ({ entries: { ...s.entries, status: 'error', error: result.error, listing: null, ...(Object.keys(s.entries.blocks).length === 0 && { total: null, knownTotal: null }) } }));
-      return null;
+      return undefined;
     }
     const w = result.value;
     // The listing just ended: every block is fetched again from the whole table.
@@ -88,7 +89,7 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
     const selection = changed ? { all: false, hashes: [] } : now.selection;
     set((s) => ({ entries: { ...s.entries, blocks, total: w.total, knownTotal: w.knownTotal, types: w.types, listing: w.listing ?? null, status: 'ready', error: undefined, selection } }));
     if (w.listing) pollListing();
-    return w.located;
+    return w.located ?? (w.listing ? undefined : null);
   }
   let polling: ReturnType<typeof setTimeout> | null = null;
   /** Asks again while main lists (whatever list is on show by then), until an answer says the listing is complete. */
@@ -108,8 +109,8 @@ export function blockLoader(api: CacheAdminApi, get: () => { entries: EntriesBro
       }
       return Promise.all(wanted);
     },
-    /** Where a hash is in the list as sorted and filtered now (its block fetched), or null when it is not shown. */
-    async locate(hash: string): Promise<number | null> {
+    /** Where a hash is in the list as sorted and filtered now (its block fetched): see fetchBlock. */
+    async locate(hash: string): Promise<number | null | undefined> {
       return fetchBlock(0, hash);
     },
     first: (refresh: boolean) => fetchBlock(0, undefined, refresh),

@@ -125,6 +125,8 @@ export interface AppState extends HeatmapState {
   namespaceFilter: string;
   entries: EntriesBrowser;
   lookupInput: string;
+  /** What the last lookup asked for (the box may hold other text since): what the entry panel is about. */
+  lookedUp: string;
   lookupError: string | null;
   entry: Load<EntryView>;
   versions: Load<{ hash: string; versions: VersionItem[] }>;
@@ -162,7 +164,8 @@ export interface AppActions extends HeatmapActions {
   /** Sorts or filters the entries (main does both); the selection is cleared. */
   setEntryQuery(change: Partial<Pick<EntriesBrowser, 'sort' | 'descending' | 'filter'>>): void;
   /** The index of a hash's row in the list as sorted and filtered now, fetching its block; null when it is not shown. */
-  locateEntry(hash: string): Promise<number | null>;
+  /** Where a hash is in the list as shown: null when it is not there (listed whole), undefined when that is not known now. */
+  locateEntry(hash: string): Promise<number | null | undefined>;
   setEntrySelection(selection: EntriesBrowser['selection']): void;
   /** Selects rows from..to (either order), fetching the blocks between; at most MAX_PICKED. */
   selectEntryRange(from: number, to: number): Promise<void>;
@@ -239,9 +242,9 @@ const NO_RETENTION: RetentionView = { policy: { status: 'idle' }, plan: { status
  * A version listed for the hash on show that would not open (its record is damaged, or gone with
  * its listing left): the versions stay on show, and it can be deleted from the entry panel.
  */
-export function unopenedVersion({ entry, versions, lookupInput }: Pick<AppState, 'entry' | 'versions' | 'lookupInput'>): VersionItem | null {
+export function unopenedVersion({ entry, versions, lookedUp }: Pick<AppState, 'entry' | 'versions' | 'lookedUp'>): VersionItem | null {
   if (entry.status !== 'error' || (entry.error.code !== 'corrupt' && entry.error.code !== 'not_found') || versions.status !== 'ready') return null;
-  const asked = lookupInput.trim().toLowerCase();
+  const asked = lookedUp.trim().toLowerCase();
   return versions.data.versions.find((v) => v.cache_id.toLowerCase() === asked) ?? null;
 }
 
@@ -249,8 +252,8 @@ export function unopenedVersion({ entry, versions, lookupInput }: Pick<AppState,
  * Content a listed row shows with no version (a store stopped before its record, or one writing it):
  * the lookup of its hash finds no entry, and the entry panel offers to delete the content instead.
  */
-export function unversionedContent({ entry, entries, namespace, lookupInput }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookupInput'>): EntryListItem | null {
-  const asked = shownEntryHash({ entry, entries, namespace, lookupInput });
+export function unversionedContent({ entry, entries, namespace, lookedUp }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp'>): EntryListItem | null {
+  const asked = shownEntryHash({ entry, entries, namespace, lookedUp });
   if (entry.status !== 'error' || asked === null) return null;
   for (const block of Object.values(entries.blocks)) {
     const row = block.find((r) => r.hash === asked);
@@ -263,10 +266,10 @@ export function unversionedContent({ entry, entries, namespace, lookupInput }: P
  * The hash the entry panel is about, in the list's namespace: the entry on show, or a hash looked up
  * that opened no entry (content no version uses, records lost), whose row the list still has.
  */
-export function shownEntryHash({ entry, entries, namespace, lookupInput }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookupInput'>): string | null {
+export function shownEntryHash({ entry, entries, namespace, lookedUp }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp'>): string | null {
   if (entry.status === 'ready') return entry.data.record.namespace === entries.namespace ? entry.data.record.hash : null;
   if (entry.status !== 'error' || entry.error.code !== 'not_found' || namespace !== entries.namespace) return null;
-  const named = entryRefOf(lookupInput);
+  const named = entryRefOf(lookedUp);
   return named?.kind === 'hash' ? named.hash : null;
 }
 
@@ -518,6 +521,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // What was said or typed about the previous store (a delete done, a refusal, a key) is not about this one.
         notice: null,
         lookupInput: '',
+        lookedUp: '',
         lookupError: null,
         entry: { status: 'idle' },
         versions: { status: 'idle' },
@@ -566,6 +570,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       namespaceFilter: '',
       entries: emptyEntries('default'),
       lookupInput: '',
+      lookedUp: '',
       lookupError: null,
       entry: { status: 'idle' },
       versions: { status: 'idle' },
@@ -785,13 +790,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const namespace = target.namespace ?? from;
         const asked = ++lookupsStarted;
         const current = () => asked === lookupsStarted && get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
-        set({ lookupInput: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
+        set({ lookupInput: input, lookedUp: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
         // Main parses the input in the open layout; the versions follow from the hash it found.
         const entry = await api.entry({ namespace, ref: target.ref });
         if (!current()) return;
         if (!entry.ok) {
           if (REFUSED_INPUT.has(entry.error.code)) return set({ lookupError: entry.error.message, entry: { status: 'idle' }, versions: { status: 'idle' } });
-          const failed = { entry: { status: 'error' as const, error: entry.error }, versions: get().versions, lookupInput: input };
+          const failed = { entry: { status: 'error' as const, error: entry.error }, versions: get().versions, lookedUp: input };
           if (unopenedVersion(failed)) return set({ entry: failed.entry });
           set({ entry: failed.entry, versions: { status: 'idle' } });
           // A hash whose newest record is damaged or gone keeps its versions in reach: the others open
@@ -814,7 +819,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       clearLookup: () => {
         lookupsStarted++;
-        set({ lookupInput: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } });
+        set({ lookupInput: '', lookedUp: '', lookupError: null, entry: { status: 'idle' }, versions: { status: 'idle' } });
       },
 
       async storeFiles(dropped) {
@@ -1015,7 +1020,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           entry.status === 'ready' ? entry.data.record : unopened && versions.status === 'ready' ? { hash: versions.data.hash, cache_id: unopened.cache_id } : unversioned && { hash: unversioned.hash, cache_id: unversioned.hash };
         if (!target) return;
         const { hash, cache_id } = target;
-        const result = await api.delete({ namespace, ref: scope === 'all' || unversioned ? hash : cache_id });
+        const result = await api.delete(unversioned ? { namespace, ref: hash, unversioned: true } : { namespace, ref: scope === 'all' ? hash : cache_id });
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });
@@ -1025,7 +1030,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         }
         const { deleted, contentRemoved } = result.value;
         const notice =
-          deleted.length === 0 ? `Deleted the content of ${hash}, which no version used` : `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'its content is gone from the store' : 'the other versions stay'}`;
+          deleted.length === 0 ? `Deleted the content of ${hash}, which no version used` : `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'no version of it is left' : 'the other versions stay'}`;
         set({ notice });
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);

@@ -26,6 +26,8 @@ export type FormatLookup =
       sha256?: string;
       /** Delete only: the version must still be the one stored at this time (native numbers are taken again after a delete; GUIDs never are). */
       storedAt?: string;
+      /** Delete only: content no version uses, and only that: a version of it stored since refuses the delete (`conflict`). */
+      unversioned?: boolean;
     }
   | { cacheId: string };
 

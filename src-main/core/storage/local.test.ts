@@ -69,7 +69,7 @@ describe('a delete the filesystem refuses', () => {
     try {
       await expect(storage.delete(path.relative(root, content))).rejects.toMatchObject({ code: expect.stringMatching(/^(access_denied|io_error)$/) });
       expect(fsSync.existsSync(content)).toBe(true);
-      // Deleting the entry: its versions go, its bytes cannot, and the delete says so instead of "content removed".
+      // Deleting the entry: its versions go, its bytes cannot, and the delete fails saying so rather than report it done.
       await expect(cache.delete('default', { hash: stored.hash })).rejects.toMatchObject({ message: expect.stringContaining(`cannot delete ${content}`) });
       expect(fsSync.existsSync(content)).toBe(true);
     } finally {

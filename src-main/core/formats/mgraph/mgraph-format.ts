@@ -561,6 +561,8 @@ export class MgraphFormat implements StoreFormat {
     const ns = parseServiceNamespace(namespace);
     assertWritable(this.storage, `delete ${'cacheId' in lookup ? lookup.cacheId : lookup.hash}`);
     let targets: string[];
+    // The service layout lists no content without a version (its rows are by-hash refs): nothing to delete so.
+    if ('hash' in lookup && lookup.unversioned) throw new CacheError('not_found', `${lookup.hash} in ${ns}: the service layout lists no content without a version`);
     if ('hash' in lookup && lookup.version === undefined) {
       const ref = await this.readHashRef(ns, lookup.hash.toLowerCase());
       if (!ref) throw new CacheError('not_found', `${lookup.hash} is not in namespace ${ns}`);
@@ -573,7 +575,6 @@ export class MgraphFormat implements StoreFormat {
     const idRefs = new Map<string, IdRef | null>();
     for (const cacheId of targets) idRefs.set(cacheId, await this.readIdRef(ns, cacheId));
     let contentRemoved = false;
-    let removedContent = false;
     let bytesFreed = 0;
     for (const cacheId of targets) {
       const idRef = idRefs.get(cacheId)!;
@@ -581,7 +582,6 @@ export class MgraphFormat implements StoreFormat {
       // Decided before this version's refs change: what other entries hold, and its child data.
       const heldByOthers = idRef ? await this.contentHeldByOthers(ns, cacheId, idRef) : [];
       const childData = idRef ? await this.childDataOf(ns, idRef) : [];
-      let hashRefGone = false;
       if (hash) {
         const left = await this.refs.update(refByHashKey(ns, hash), (current) => {
           if (!current || !isHashRef(current)) return current;
@@ -590,13 +590,12 @@ export class MgraphFormat implements StoreFormat {
           const latest = current.latest_id === cacheId ? cacheIds[cacheIds.length - 1]!.cache_id : current.latest_id;
           return { ...current, cache_ids: cacheIds, latest_id: latest, total_versions: cacheIds.length };
         }, { freesSpace: true });
-        hashRefGone = left === null;
+        // The hash has no version left (as in the native layout; the bytes freed say what went, which
+        // is nothing where another entry holds its file, or its ref named none of its own).
+        contentRemoved = left === null;
       }
       // No ref read: nothing of this version's is there to delete (or something that is no ref, left as found).
-      if (!idRef) {
-        contentRemoved = false;
-        continue;
-      }
+      if (!idRef) continue;
       // Its files go before its by-id ref, content first: a delete stopped part-way (killed, or a file
       // that cannot be removed) leaves the by-id ref naming what is left, so deleting it again finishes
       // (verify calls it an orphan whose content is gone), rather than files no ref claims.
@@ -606,20 +605,15 @@ export class MgraphFormat implements StoreFormat {
         const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {
-          const present = contentFiles.has(key) && (await this.storage.exists(key));
-          const size = present ? await sizeOf(this.storage, key) : 0;
+          const size = contentFiles.has(key) ? await sizeOf(this.storage, key) : null;
           await this.storage.delete(key);
-          bytesFreed += size;
-          removedContent ||= present;
+          bytesFreed += size ?? 0;
         } catch (err) {
           const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
           throw new CacheError(why.code, `${cacheId} is not deleted whole: ${key} could not be removed (${why.message}); its by-id ref names what is left, delete it again to finish`);
         }
       }
       await this.storage.delete(refByIdKey(ns, cacheId));
-      // Removed only where a content file of the entry's own went with the last ref to its hash: a ref
-      // naming only files outside the namespace, or content already gone, removed none.
-      contentRemoved = hashRefGone && heldByOthers.length === 0 && removedContent;
     }
     return { deleted: targets, contentRemoved, bytesFreed };
   }

@@ -324,8 +324,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
 }
 
 /**
- * Why one content copy does not re-hash to its cache hash, or null when it does. Big binary content
- * streams through the hash (its progress told); JSON is read whole, as the service must parse it.
+ * Why one content copy does not re-hash to its cache hash, or null when it does. Big or gzip binary
+ * content streams through the hash (its progress told); JSON is read whole, as the service must parse it.
  */
 async function rehashProblem(
   format: MgraphFormat,
@@ -341,8 +341,9 @@ async function rehashProblem(
   const sidecar = !metaKey ? null : sidecars.has(metaKey) ? sidecars.get(metaKey)! : parseJsonObject<Metadata>(await format.storage.get(metaKey, { signal }));
   const meta = sidecar?.data;
   const size = dataKeys.get(contentKey)?.size ?? 0;
-  if (ref.file_type === 'binary' && size > READ_WHOLE_BYTES) {
-    const gzip = meta?.content_encoding === 'gzip';
+  const gzip = meta?.content_encoding === 'gzip';
+  // Gzip always streams: a small file may inflate to GiBs.
+  if (ref.file_type === 'binary' && (gzip || size > READ_WHOLE_BYTES)) {
     try {
       const sha256 = await rehashes.track(contentKey, size, (onBytes) => streamedSha256(format, contentKey, gzip, signal, onBytes));
       if (sha256 === null) return 'vanished while verifying';
