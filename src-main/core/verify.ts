@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import type { RehashProgress } from '../../src-shared/contract';
 import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domain';
 import { parseNamespace } from '../../src-shared/domain';
@@ -457,14 +459,29 @@ async function sha256Of(cache: CacheService, content: ObjectInfo, signal: AbortS
     const bytes = await cache.storage.get(content.key, { signal });
     return bytes && createHash('sha256').update(bytes).digest('hex');
   }
-  const stream = await cache.storage.getStream(content.key, { signal });
+  return streamedSha256(cache.storage, content.key, { signal, onBytes });
+}
+
+/**
+ * The SHA-256 of stored content read as a stream (null when it is gone), gunzipped first when
+ * `gzip`; `onBytes` hears the stored bytes read so far. A gzip error is thrown as zlib's (`Z_…`).
+ */
+export async function streamedSha256(storage: StorageBackend, key: string, { gzip = false, signal, onBytes }: { gzip?: boolean; signal?: AbortSignal; onBytes: (done: number) => void }): Promise<string | null> {
+  const stream = await storage.getStream(key, { signal });
   if (!stream) return null;
   const hash = createHash('sha256');
   let done = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    onBytes((done += chunk.byteLength));
+  async function* counted() {
+    for await (const chunk of stream!) {
+      yield chunk;
+      onBytes((done += chunk.byteLength));
+    }
   }
+  const consume = async (plain: AsyncIterable<Uint8Array>) => {
+    for await (const chunk of plain) hash.update(chunk);
+  };
+  if (gzip) await pipeline(counted(), createGunzip(), consume);
+  else await consume(counted());
   return hash.digest('hex');
 }
 

@@ -3,9 +3,6 @@
  * to its cache hash the way the service hashed it, nothing under data/ is unclaimed. Repair only
  * rebuilds by-hash refs from the by-id refs (derivable without guessing); it never deletes content.
  */
-import { createHash } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { HASH_LENGTH, PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
 import { quarantineCopy } from '../../cache-service';
@@ -16,7 +13,7 @@ import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import { assertWritable } from '../../storage/read-only';
 import type { ObjectInfo } from '../../storage/types';
-import { READ_WHOLE_BYTES, Rehashes, checkLeftovers, verifyCancelled } from '../../verify';
+import { READ_WHOLE_BYTES, Rehashes, checkLeftovers, streamedSha256, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
@@ -345,7 +342,7 @@ async function rehashProblem(
   // Gzip always streams: a small file may inflate to GiBs.
   if (ref.file_type === 'binary' && (gzip || size > READ_WHOLE_BYTES)) {
     try {
-      const sha256 = await rehashes.track(contentKey, size, (onBytes) => streamedSha256(format, contentKey, gzip, signal, onBytes));
+      const sha256 = await rehashes.track(contentKey, size, (onBytes) => streamedSha256(format.storage, contentKey, { gzip, signal, onBytes }));
       if (sha256 === null) return 'vanished while verifying';
       const hash = sha256.slice(0, HASH_LENGTH);
       return hash === ref.cache_hash ? null : `binary content re-hashes to ${hash}, not ${ref.cache_hash}`;
@@ -370,26 +367,6 @@ function shuffle<T>(items: T[]): T[] {
     [items[i], items[j]] = [items[j]!, items[i]!];
   }
   return items;
-}
-
-/** The SHA-256 of stored binary content read as a stream, gunzipped first where it is stored so; null when it is gone. */
-async function streamedSha256(format: MgraphFormat, key: string, gzip: boolean, signal: AbortSignal | undefined, onBytes: (done: number) => void): Promise<string | null> {
-  const stream = await format.storage.getStream(key, { signal });
-  if (!stream) return null;
-  const hash = createHash('sha256');
-  let done = 0;
-  async function* counted() {
-    for await (const chunk of stream!) {
-      yield chunk;
-      onBytes((done += chunk.byteLength));
-    }
-  }
-  const consume = async (plain: AsyncIterable<Uint8Array>) => {
-    for await (const chunk of plain) hash.update(chunk);
-  };
-  if (gzip) await pipeline(counted(), createGunzip(), consume);
-  else await consume(counted());
-  return hash.digest('hex');
 }
 
 /** A failure of zlib reading the bytes (not gzip, cut short): the content's problem, not the store's. */
