@@ -40,10 +40,10 @@ export interface SessionOptions {
   storeWorker?: URL;
 }
 
-/** What a transfer is, for its progress events and the list of operations every window sees. */
 /** How far a transfer is: done of `total` (a total learned as it goes), and what it waits on now. */
 export type OnProgress = (done: number, total?: number, detail?: { note?: string; rehashing?: RehashProgress }) => void;
 
+/** What a transfer is, for its progress events and the list of operations every window sees. */
 export interface TransferWork {
   phase: RunningOperation['kind'] | 'connect';
   /** The namespace it works in (null: the whole store, or none). */
