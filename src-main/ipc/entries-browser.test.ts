@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contract';
 import type { CacheHash } from '../../src-shared/domain';
 import { startBridge, type Bridge } from '../bridge/server';
+import { CacheService } from '../core/cache-service';
 import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
 import { populateNamespace } from '../test-support/fixture-store';
@@ -155,6 +156,23 @@ describe('deleteEntries', () => {
     }
     expect(await call('entry', { namespace: 'alpha', ref: hash })).toMatchObject({ ok: true, value: { record: { hash, version: 1 } } });
     expect(await call('delete', { namespace: 'alpha', ref: `${hash}-v1`, unversioned: true })).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+  });
+
+  it('a picked row of content no version uses deletes as it was shown: a version another program stored since is kept, and the failure says why', async () => {
+    const { deleteEntries, window, storage } = await setup();
+    const text = 'placed, then stored by another program';
+    const hash = createHash('sha256').update(text).digest('hex').slice(0, 16) as CacheHash;
+    await storage.put(new KeyLayout().content('alpha' as never, hash), Buffer.from(text));
+    expect((await window({ namespace: 'alpha', refresh: true, filter: { name: hash } })).rows).toEqual([expect.objectContaining({ hash, versions: 0 })]);
+    // Another process (the CLI, another app) stores the same bytes: no change event reaches this list.
+    await new CacheService(storage).store('alpha', { source: { kind: 'bytes', bytes: Buffer.from(text) } });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1, failures: [{ hash, error: { code: 'conflict', message: expect.stringContaining('has a version now') } }] } });
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await new CacheService(storage).record('alpha', { hash })).version).toBe(1);
   });
 
   it('a failure does not stop the others and is reported with its reason', async () => {

@@ -8,7 +8,7 @@ import * as tar from 'tar-stream';
 import { COLUMN_FIELD, LIMITS, type BulkOutcome, type EntriesWindow, type EntryColumn, type EntryFilter, type EntrySelection } from '../../src-shared/contract';
 import { bulkSummary } from '../../src-shared/bulk-summary';
 import { CacheError, type ErrorInfo } from '../../src-shared/errors';
-import { entryTablesOf } from '../core/entry-table';
+import { type EntryTableRow, entryTablesOf } from '../core/entry-table';
 import { CHECKED_WHOLE_BYTES, collect, type FormatRecord, type StoreFormat } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
 import { Retention } from '../core/retention/retention';
@@ -57,7 +57,7 @@ export interface BulkControl {
 }
 
 /** `done`: what the action does to an entry, as a stopped one's message says it ("deleted 120 entries of the 10,000 picked"). */
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (hash: string) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (row: EntryTableRow) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
   const rows = await entryTablesOf(format).selected(namespace, selection);
   return forEachRow(rows, done, act, BULK_CONCURRENCY, picksGone(selection, rows), control);
 }
@@ -67,17 +67,18 @@ function picksGone(selection: EntrySelection, rows: { hash: string }[]): number 
   return 'hashes' in selection ? new Set(selection.hashes.map((h) => h.toLowerCase())).size - rows.length : 0;
 }
 
-async function forEachRow(rows: { hash: string }[], done: string, act: (hash: string) => Promise<RowOutcome>, concurrency: number, gone: number, { signal, onProgress }: BulkControl = {}): Promise<BulkOutcome> {
+async function forEachRow<R extends { hash: string }>(rows: R[], done: string, act: (row: R) => Promise<RowOutcome>, concurrency: number, gone: number, { signal, onProgress }: BulkControl = {}): Promise<BulkOutcome> {
   const outcome: BulkOutcome = { done: 0, failed: 0, failures: [], skippedExpired: 0, gone, folder: null };
   const total = rows.length + gone;
   const settled = () => outcome.done + outcome.failed + outcome.skippedExpired + outcome.gone;
   onProgress?.(settled(), total);
   // Stopped: what is under way finishes, nothing more starts, and the error says what was done.
   const stopped = new CacheError('cancelled', 'stopped as asked');
-  await mapLimit(rows, concurrency, async ({ hash }) => {
+  await mapLimit(rows, concurrency, async (row) => {
+    const { hash } = row;
     if (signal?.aborted) throw stopped;
     try {
-      const result = await act(hash);
+      const result = await act(row);
       if (result === 'done') outcome.done++;
       else if (result === 'gone') outcome.gone++;
       else outcome.skippedExpired++;
@@ -101,9 +102,10 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
-    return await forEachSelected(format, ns, selection, 'deleted', async (hash) => {
+    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions }) => {
       try {
-        await format.delete(ns, { hash });
+        // A row listed with no version deletes as it was shown: a version stored since refuses it (conflict).
+        await format.delete(ns, { hash, ...(versions === 0 && { unversioned: true }) });
         return 'done';
       } catch (err) {
         // Deleted by someone else since it was listed: what was asked for is done, and said so.
@@ -183,7 +185,7 @@ export async function saveEntriesToFolder(format: StoreFormat, namespace: string
   // failed, they could go from under another being saved into them).
   const made: string[] = [];
   try {
-    const outcome = await forEachSelected(format, ns, selection, 'saved', async (hash) => {
+    const outcome = await forEachSelected(format, ns, selection, 'saved', async ({ hash }) => {
       const { record, content } = await format.retrieve(ns, { hash });
       let piped = false;
       let into = folder;
@@ -267,7 +269,7 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
   };
   void (async () => {
     const { policy } = await retention.getPolicy();
-    const add = async (hash: string): Promise<RowOutcome> => {
+    const add = async ({ hash }: { hash: string }): Promise<RowOutcome> => {
       if (archive.destroyed) throw new CacheError('cancelled', 'the download stopped');
       const { record, content } = await format.retrieve(ns, { hash });
       if (!includeExpired && retention.expiryOf(policy, ns, record.stored_at).expired) {
