@@ -231,6 +231,24 @@ test('the entries list shows each column it keeps whole, at every window width f
   }
 });
 
+test("the lookup box's hint shows whole at every window width from 1024 to 1920 px, and its shortcut is said", async ({ page }) => {
+  await page.goto(bridge.url);
+  for (const width of [1024, 1280, 1366, 1440, 1600, 1920]) {
+    await page.setViewportSize({ width, height: 800 });
+    const fit = await page.evaluate(() => {
+      const input = document.querySelector<HTMLInputElement>('form[role="search"] input')!;
+      const style = getComputedStyle(input);
+      const context = document.createElement('canvas').getContext('2d')!;
+      context.font = style.font;
+      const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+      return { text: context.measureText(input.placeholder).width, room };
+    });
+    // At 1440 px the hint, with its shortcut, was cut after "( / or"; at 1024 px after "storage".
+    expect(fit.text, `${width} px`).toBeLessThanOrEqual(fit.room);
+  }
+  await expect(page.getByRole('searchbox', { name: 'Look up hash or cache id' }).or(page.getByRole('textbox', { name: 'Look up hash or cache id' }))).toHaveAttribute('aria-keyshortcuts', '/ Control+K');
+});
+
 test('dialogs keep focus inside and give it back to what opened them', async ({ page }) => {
   await page.goto(bridge.url);
   const opener = page.getByRole('button', { name: 'Stores…' });

@@ -18,7 +18,10 @@ export const LookupBox = forwardRef<HTMLInputElement>(function LookupBox(_props,
       <input
         ref={ref}
         aria-label="Look up hash or cache id"
-        placeholder="Look up a cache hash, cache id or storage key   ( / or Ctrl+K )"
+        placeholder="Look up a hash, cache id or storage key"
+        // The shortcut is said where it does not cut the hint short in a narrow window.
+        title="A cache hash, cache id, SHA-256 or storage key (/ or Ctrl+K comes here)"
+        aria-keyshortcuts="/ Control+K"
         value={input}
         spellCheck={false}
         aria-invalid={error ? true : undefined}
