@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { dropFiles, expect, screenshot, test } from './bridge';
 
@@ -148,7 +148,7 @@ test('deletes one version, then the last one with its bytes, after asking', asyn
   await entry.getByRole('button', { name: 'Delete…' }).click();
   await expect(confirm.getByRole('button', { name: /Delete all/ })).toHaveCount(0);
   await confirm.getByRole('button', { name: 'Delete v1' }).click();
-  await expect(notice).toContainText(`Deleted ${helloHash}-v1: no version of it is left`);
+  await expect(notice).toContainText(`Deleted ${helloHash}-v1: no version of it is left, ${statSync(HELLO).size} B freed`);
   expect(existsSync(path.join(bridge.storeDir, 'default/objects', helloHash.slice(0, 2), helloHash.slice(2, 4), helloHash))).toBe(false);
   await expect(page.getByRole('region', { name: 'Entries' })).toContainText('no entries');
   await lookup.fill(helloHash);

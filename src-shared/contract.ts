@@ -670,7 +670,8 @@ export interface MethodResults {
   deleteEntries: BulkOutcome;
   saveEntries: BulkOutcome;
   describeKey: KeyInfo;
-  delete: { deleted: string[]; contentRemoved: boolean };
+  /** `contentRemoved`: the hash has no version left; `bytesFreed`: content bytes the delete removed. */
+  delete: { deleted: string[]; contentRemoved: boolean; bytesFreed: number };
   storeBytes: StoredEntry;
   hashFile: HashReport;
   storeFile: StoredEntry;

@@ -198,7 +198,7 @@ describe('contract dispatch', () => {
     expect(missing.value).toMatchObject({ record: { cache_id: 'b94d27b9934d3e08-v1', size: 11 }, preview: '', previewVerified: false, contentProblem: 'missing' });
     expect(await dispatch('saveEntry', VALID.saveEntry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(readdirSync(saveDir)).toEqual([]);
-    expect(await dispatch('delete', { namespace: 'default', ref: 'b94d27b9934d3e08' })).toEqual({ ok: true, value: { deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true } });
+    expect(await dispatch('delete', { namespace: 'default', ref: 'b94d27b9934d3e08' })).toEqual({ ok: true, value: { deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true, bytesFreed: 0 } }); // its content was gone already
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 

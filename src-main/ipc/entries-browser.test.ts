@@ -145,7 +145,7 @@ describe('deleteEntries', () => {
     const later = () => vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
     try {
       later();
-      expect(await call('delete', { namespace: 'alpha', ref: hash, unversioned: true })).toEqual({ ok: true, value: { deleted: [], contentRemoved: true } });
+      expect(await call('delete', { namespace: 'alpha', ref: hash, unversioned: true })).toEqual({ ok: true, value: { deleted: [], contentRemoved: true, bytesFreed: Buffer.byteLength(text) } });
       vi.useRealTimers();
       await storage.put(new KeyLayout().content('alpha' as never, hash), Buffer.from(text));
       expect(await storeTexts('alpha', [['stored.txt', text]])).toEqual([hash]); // a store lands meanwhile, on the same bytes

@@ -132,8 +132,8 @@ describe('Deleting from the entry panel, by keyboard', () => {
   });
 
   it('deleting the entry on show (its last version) puts focus on the entries list, not the page', async () => {
-    const { client } = fakeClient({ delete: () => ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true }) });
-    renderWith(
+    const { client } = fakeClient({ delete: () => ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: true, bytesFreed: 5120 }) });
+    const { store } = renderWith(
       <>
         <div role="listbox" aria-label="Entry list" tabIndex={0} />
         <EntryPanel />
@@ -144,6 +144,8 @@ describe('Deleting from the entry panel, by keyboard', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete v1' })));
     await waitFor(() => expect(document.activeElement).toBe(screen.getByRole('listbox', { name: 'Entry list' })));
     expect(screen.queryByRole('button', { name: 'Delete…' })).toBeNull();
+    // Said as the CLI says it: what went, and the bytes it freed.
+    expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v1: no version of it is left, 5.0 KiB freed');
   });
 
   it('a delete that finds the entry gone (deleted by another program) says so, and the panel and counts follow the store', async () => {
@@ -190,7 +192,7 @@ describe('A listed version that would not open (its record damaged, or gone with
     const { client, calls } = fakeClient({
       entry: ({ ref }) => (ref === 'b94d27b9934d3e08-v1' ? { ok: false, error: { code, message } } : ok(latest())),
       versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: deleted ? [item(2)] : [item(1), item(2)], count: deleted ? 1 : 2 }),
-      delete: () => ((deleted = true), ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: false })),
+      delete: () => ((deleted = true), ok({ deleted: ['b94d27b9934d3e08-v1'], contentRemoved: false, bytesFreed: 0 })),
     });
     const { store } = renderEntryAndVersions(client);
     await act(() => store.getState().lookup('b94d27b9934d3e08'));
@@ -238,7 +240,7 @@ describe('A listed row of content no version uses (a store stopped before its re
     const { client, calls } = fakeClient({
       entry: () => ({ ok: false, error: { code: 'not_found', message: `${hash} is not in namespace default` } }),
       versions: () => ok({ namespace: 'default', hash, versions: [], count: 0 }),
-      delete: () => ok({ deleted: [], contentRemoved: true }),
+      delete: () => ok({ deleted: [], contentRemoved: true, bytesFreed: 2048 }),
     });
     const { store } = renderWith(<EntryPanel />, { client, state: { namespace: 'default', entries } });
     await act(() => store.getState().lookup(hash));
@@ -248,7 +250,7 @@ describe('A listed row of content no version uses (a store stopped before its re
     expect(screen.getByRole('alertdialog').textContent).toContain(`Delete the content of ${hash} from default? No version uses it.`);
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete the content' })));
     expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: hash, unversioned: true }]);
-    expect(store.getState().notice).toBe(`Deleted the content of ${hash}, which no version used`);
+    expect(store.getState().notice).toBe(`Deleted the content of ${hash}, which no version used, 2.0 KiB freed`);
     expect(store.getState().entry).toEqual({ status: 'idle' });
   });
 
@@ -293,7 +295,7 @@ describe('Deleting a middle version where versions are numbered by position (the
         return ok(at >= 0 ? view(ref, at + 1, remaining.length) : view(remaining.at(-1)!, remaining.length, remaining.length));
       },
       versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: remaining.map((id, i) => item(id, i + 1)), count: remaining.length }),
-      delete: ({ ref }) => ((remaining = remaining.filter((id) => id !== ref)), ok({ deleted: [ref], contentRemoved: false })),
+      delete: ({ ref }) => ((remaining = remaining.filter((id) => id !== ref)), ok({ deleted: [ref], contentRemoved: false, bytesFreed: 0 })),
     });
     const { store } = renderEntryAndVersions(client);
     await act(() => store.getState().lookup(ids[1]));
@@ -308,7 +310,7 @@ describe('Deleting a middle version where versions are numbered by position (the
     const { client } = fakeClient({
       entry: ({ ref }) => ok(view(ref.includes('-v') ? ref : native(remaining.at(-1)!), ref.includes('-v') ? Number(ref.split('-v')[1]) : remaining.at(-1)!, remaining.at(-1)!)),
       versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: remaining.map((v) => item(native(v), v)), count: remaining.length }),
-      delete: ({ ref }) => ((remaining = remaining.filter((v) => native(v) !== ref)), ok({ deleted: [ref], contentRemoved: false })),
+      delete: ({ ref }) => ((remaining = remaining.filter((v) => native(v) !== ref)), ok({ deleted: [ref], contentRemoved: false, bytesFreed: 0 })),
     });
     const { store } = renderEntryAndVersions(client);
     await act(() => store.getState().lookup(native(2)));

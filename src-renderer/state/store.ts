@@ -25,7 +25,7 @@ import { bulkSummary } from '../../src-shared/bulk-summary';
 import type { ErrorInfo } from '../../src-shared/errors';
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { CacheAdminClient, StoreChoice } from '../api/client';
-import { counted, formatCount } from '../lib/format';
+import { counted, formatBytes, formatCount } from '../lib/format';
 import { describeOperation, endedText } from '../lib/operations';
 import { entryRefOf, parseLookup } from '../lib/lookup';
 import { MAX_PICKED, blockLoader, emptyEntries, rowAt, selectedCount, selectionOf, type EntriesBrowser } from './entries-browser';
@@ -1028,9 +1028,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           if (result.error.code === 'not_found') changed(namespace);
           return;
         }
-        const { deleted, contentRemoved } = result.value;
+        const { deleted, contentRemoved, bytesFreed } = result.value;
+        const freed = bytesFreed > 0 ? `, ${formatBytes(bytesFreed)} freed` : '';
         const notice =
-          deleted.length === 0 ? `Deleted the content of ${hash}, which no version used` : `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'no version of it is left' : 'the other versions stay'}`;
+          deleted.length === 0 ? `Deleted the content of ${hash}, which no version used${freed}` : `Deleted ${deleted.join(', ')}: ${contentRemoved ? 'no version of it is left' : 'the other versions stay'}${freed}`;
         set({ notice });
         resetEntries(namespace, 'refresh'); // this window's change: listed at once, not paced
         recount(namespace);
