@@ -133,7 +133,9 @@ test('the heatmap shows progress then fills; a cell opens its shard; an entry op
   await expect(farItem).toBeInViewport();
   await expect(farCell).toBeInViewport();
   const sub = farItem.getByRole('treeitem').first();
-  await sub.getByRole('button').first().click();
+  await expect(sub).toBeVisible();
+  // A shard holding one folder opened it too (a shard of one entry); with more, the operator picks one.
+  if ((await sub.getAttribute('aria-expanded')) === 'false') await sub.getByRole('button').first().click();
   const key = sub.getByRole('treeitem').first();
   await key.getByRole('button').click();
   await expect(layout.getByLabel('Key details')).toBeInViewport();

@@ -78,7 +78,9 @@ describe('Layout heatmap (issue #17)', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Open shard f3 in the tree (1 entry)' })); // the count said too: the cell's color alone showed it
     await waitFor(() => expect(treeItem('f3/').getAttribute('aria-expanded')).toBe('true'));
     expect(treeItem('objects/').getAttribute('aria-expanded')).toBe('true');
-    await waitFor(() => expect(within(treeItem('f3/')).getByRole('treeitem', { name: '00/' })).toBeTruthy());
+    // f3/ holds one folder only: it opens too, down to the shard's key (the operator asked to see what the shard holds).
+    await waitFor(() => expect(within(treeItem('f3/')).getByRole('treeitem', { name: 'f300000000000000' })).toBeTruthy());
+    expect(within(treeItem('f3/')).getByRole('treeitem', { name: '00/' }).getAttribute('aria-expanded')).toBe('true');
     // f3 is on the second page of default/objects/: it was listed on its own, once.
     expect(calls.filter((c) => c.method === 'listKeys' && (c.input as { prefix: string }).prefix === 'default/objects/')).toHaveLength(2);
     expect(treeItem('f2/').getAttribute('aria-expanded')).toBe('false');

@@ -48,7 +48,8 @@ export function LayoutPanel() {
   );
 }
 
-function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: { prefix: string; label: string; highlight: string[]; reveal: Reveal; initiallyOpen?: boolean }) {
+/** `unfold`: opened for the operator (a heatmap shard), so a folder that holds only one folder opens that one too, down to keys. */
+function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false, unfold = false }: { prefix: string; label: string; highlight: string[]; reveal: Reveal; initiallyOpen?: boolean; unfold?: boolean }) {
   const client = useClient();
   const describeKey = useApp((s) => s.describeKey);
   const onPath = highlight.some((k) => k.startsWith(prefix));
@@ -60,6 +61,7 @@ function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: {
   const prefixes = pages.flatMap((p) => p.prefixes);
   const objects = pages.flatMap((p) => p.objects);
   const wanted = reveal.paths.filter((p) => p.startsWith(prefix));
+  const onlyFolder = (unfold || reveal.focus === prefix) && prefixes.length === 1 && objects.length === 0 && cursor === undefined ? prefixes[0] : undefined;
 
   async function load(next?: string) {
     setState({ loading: true });
@@ -104,7 +106,7 @@ function TreeNode({ prefix, label, highlight, reveal, initiallyOpen = false }: {
             </li>
           )}
           {prefixes.map((p) => (
-            <TreeNode key={p} prefix={p} label={p.slice(prefix.length)} highlight={highlight} reveal={reveal} />
+            <TreeNode key={p} prefix={p} label={p.slice(prefix.length)} highlight={highlight} reveal={reveal} initiallyOpen={p === onlyFolder} unfold={p === onlyFolder} />
           ))}
           {objects.map((o) => (
             <TreeLeaf key={o.key} object={o} label={o.key.slice(prefix.length)} highlighted={highlight.includes(o.key)} focus={reveal.focus === o.key ? reveal.seq : 0} open={describeKey} />
