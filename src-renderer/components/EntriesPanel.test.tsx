@@ -243,6 +243,23 @@ describe('the entries browser', () => {
     expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
+  it('the delete dialog says what goes of rows listed with no version: their content, not versions', async () => {
+    const { client } = fakeClient({ entries: namespaceOf(20, (i) => (i === 3 || i === 5 ? { versions: 0, source: '', stored_at: null } : {})), entry: () => new Promise(() => {}) });
+    renderWith(<EntriesPanel />, { client });
+    const rows = await screen.findAllByRole('option');
+    fireEvent.click(rows[3]!);
+    fireEvent.click(rows[5]!, { ctrlKey: true });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    let dialog = screen.getByRole('dialog', { name: 'Delete 2 entries' });
+    expect(dialog.textContent).toContain('The content of each of the 2 entries goes from default: no version uses it.');
+    expect(within(dialog).getAllByRole('listitem').map((li) => li.textContent)).toEqual([`${hashOf(3)} (no version)`, `${hashOf(5)} (no version)`]);
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Keep them' }));
+    fireEvent.click(rows[2]!, { ctrlKey: true });
+    fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
+    dialog = screen.getByRole('dialog', { name: 'Delete 3 entries' });
+    expect(dialog.textContent).toContain('Every version of each of the 3 entries goes from default, with its bytes (2 of them are content no version uses, which goes too).');
+  });
+
   it('once Delete is confirmed, Escape no longer closes the dialog and Keep it gives way to Stop: it stays until main has deleted them', async () => {
     let finish = () => {};
     const { client } = fakeClient({

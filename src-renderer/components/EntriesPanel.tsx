@@ -466,14 +466,29 @@ function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter
 /** Entries picked one by one are named in the delete dialog (the first few), so a slip of the mouse shows before it costs anything. */
 const NAMED_PICKS = 5;
 interface NamedPicks {
-  shown: { hash: string; source: string }[];
+  shown: { hash: string; source: string; unversioned: boolean }[];
   more: number;
+  /** Picks listed as content no version uses: what goes of them is that content, not versions. */
+  unversioned: number;
 }
 function namedPicks(entries: EntriesBrowser): NamedPicks {
   const { all, hashes } = entries.selection;
-  if (all) return { shown: [], more: 0 };
-  const listed = new Map(Object.values(entries.blocks).flatMap((rows) => rows.map((row) => [row.hash, row.source] as const)));
-  return { shown: hashes.slice(0, NAMED_PICKS).map((hash) => ({ hash, source: listed.get(hash) ?? '' })), more: Math.max(0, hashes.length - NAMED_PICKS) };
+  if (all) return { shown: [], more: 0, unversioned: 0 };
+  const listed = new Map(Object.values(entries.blocks).flatMap((rows) => rows.map((row) => [row.hash, row] as const)));
+  const unversioned = (hash: string) => listed.get(hash)?.versions === 0;
+  return {
+    shown: hashes.slice(0, NAMED_PICKS).map((hash) => ({ hash, source: listed.get(hash)?.source ?? '', unversioned: unversioned(hash) })),
+    more: Math.max(0, hashes.length - NAMED_PICKS),
+    unversioned: hashes.filter(unversioned).length,
+  };
+}
+
+/** What the delete takes, as the picked rows were listed: versions with their bytes, or content no version uses. */
+function whatGoes(picked: number, what: string, unversioned: number, namespace: string) {
+  const ns = <code>{namespace}</code>;
+  if (unversioned > 0 && unversioned >= picked) return <>The content of {picked === 1 ? 'this entry' : `each of the ${what}`} goes from {ns}: no version uses it. This cannot be undone.</>;
+  const also = unversioned > 0 ? ` (${counted(unversioned, 'of them is', 'of them are')} content no version uses, which goes too)` : '';
+  return <>Every version of {picked === 1 ? 'this entry' : `each of the ${what}`} goes from {ns}, with its bytes{also}. This cannot be undone.</>;
 }
 
 function ConfirmDelete({ count, named, namespace, onClose }: { count: number; named: NamedPicks; namespace: string; onClose: () => void }) {
@@ -497,14 +512,12 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
   return (
     <Modal label={`Delete ${what}`} onClose={close}>
       <h2>{busy ? `Deleting ${what}` : `Delete ${what}?`}</h2>
-      <p>
-        Every version of {picked === 1 ? 'this entry' : `each of the ${what}`} goes from <code>{namespace}</code>, with its bytes. This cannot be undone.
-      </p>
+      <p>{whatGoes(picked, what, named.unversioned, namespace)}</p>
       {named.shown.length > 0 && (
         <ul className="named-picks" aria-label="Entries to delete">
-          {named.shown.map(({ hash, source }) => (
+          {named.shown.map(({ hash, source, unversioned }) => (
             <li key={hash}>
-              <code>{hash}</code> {shownName(source)}
+              <code>{hash}</code> {unversioned ? '(no version)' : shownName(source)}
             </li>
           ))}
           {named.more > 0 && <li>and {formatCount(named.more)} more</li>}
