@@ -243,7 +243,7 @@ describe('the entries browser', () => {
     expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
-  it('the delete dialog says what goes of rows listed with no version: their content, not versions', async () => {
+  it('the delete and save dialogs say what becomes of rows listed with no version: their content goes; a save leaves them out', async () => {
     const { client } = fakeClient({ entries: namespaceOf(20, (i) => (i === 3 || i === 5 ? { versions: 0, source: '', stored_at: null } : {})), entry: () => new Promise(() => {}) });
     renderWith(<EntriesPanel />, { client });
     const rows = await screen.findAllByRole('option');
@@ -258,6 +258,10 @@ describe('the entries browser', () => {
     fireEvent.click(screen.getByRole('button', { name: 'Delete…' }));
     dialog = screen.getByRole('dialog', { name: 'Delete 3 entries' });
     expect(dialog.textContent).toContain('Every version of each of the 3 entries goes from default, with its bytes (2 of them are content no version uses, which goes too).');
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Keep them' }));
+    // Save… takes latest versions: it says before it starts that those rows are left out.
+    fireEvent.click(screen.getByRole('button', { name: 'Save…' }));
+    expect(screen.getByRole('dialog', { name: 'Save 3 entries' }).textContent).toContain('2 of them have no version, and are left out: content no version uses has no record to save it by');
   });
 
   it('once Delete is confirmed, Escape no longer closes the dialog and Keep it gives way to Stop: it stays until main has deleted them', async () => {

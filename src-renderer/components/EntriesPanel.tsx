@@ -381,7 +381,7 @@ export function EntriesPanel() {
         </div>
       )}
       {confirming === 'delete' && <ConfirmDelete count={selected} named={namedPicks(entries)} namespace={entries.namespace} onClose={() => setConfirming(null)} />}
-      {confirming === 'save' && <ConfirmSave count={selected} onClose={() => setConfirming(null)} />}
+      {confirming === 'save' && <ConfirmSave count={selected} unversioned={namedPicks(entries).unversioned} onClose={() => setConfirming(null)} />}
     </Panel>
   );
 }
@@ -562,7 +562,8 @@ function ConfirmDelete({ count, named, namespace, onClose }: { count: number; na
   );
 }
 
-function ConfirmSave({ count, onClose }: { count: number; onClose: () => void }) {
+/** `unversioned`: picks listed as content no version uses, which a save (of latest versions) leaves out. */
+function ConfirmSave({ count, unversioned, onClose }: { count: number; unversioned: number; onClose: () => void }) {
   const saveSelected = useApp((s) => s.saveSelectedEntries);
   const [includeExpired, setIncludeExpired] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -571,6 +572,12 @@ function ConfirmSave({ count, onClose }: { count: number; onClose: () => void })
     <Modal label={`Save ${what}`} onClose={onClose}>
       <h2>Save {what}</h2>
       <p>Each entry’s latest version is saved under its name, checked against its hash as it is read: content that does not match is not saved.</p>
+      {unversioned > 0 && (
+        <p>
+          {unversioned >= count ? `${count === 1 ? 'It has' : 'They have'} no version, so nothing is saved` : `${counted(unversioned, 'of them has', 'of them have')} no version, and ${unversioned === 1 ? 'is' : 'are'} left out`}: content
+          no version uses has no record to save it by (look it up to delete it).
+        </p>
+      )}
       <label>
         <input type="checkbox" checked={includeExpired} onChange={(e) => setIncludeExpired(e.target.checked)} /> Include expired entries
       </label>
