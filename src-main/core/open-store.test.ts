@@ -135,6 +135,17 @@ it('the folder above a store (native or the service\'s) is refused, naming the s
   expect(await listing()).toEqual(before);
 });
 
+it("a store whose every entry a repair moved to its quarantine still opens (the quarantine holds namespaces, as a store below it would)", async () => {
+  const { root, file } = await rootWithFile('quarantined');
+  const store = path.join(root, 'store');
+  const stored = await bundledCli(['--store', store, '--ns', 'docs', '--json', 'store', file]);
+  const { hash } = JSON.parse(stored.stdout) as { hash: string };
+  await fs.writeFile(path.join(store, 'docs/objects', hash.slice(0, 2), hash.slice(2, 4), `${hash}.v00000001.json`), 'not json');
+  expect(await bundledCli(['--store', store, 'verify', '--repair'])).toMatchObject({ stdout: expect.stringContaining('moved to _quarantine/docs/objects/') });
+  for (const args of [['namespaces'], ['--format', 'native', 'namespaces'], ['verify']]) expect(await bundledCli(['--store', store, ...args]), args.join(' ')).toMatchObject({ code: 0 });
+  expect(await bundledCli(['--store', store, '--ns', 'docs', 'store', file])).toMatchObject({ code: 0, stdout: expect.stringContaining('(new content)') });
+});
+
 it("a forced layout never starts a second layout in a store that holds only the other one; it picks among the layouts a store holds, and sets an empty store's", async () => {
   const { root, file } = await rootWithFile('forced');
   const listing = (dir: string) => fs.readdir(dir, { recursive: true }).then((names) => names.sort());

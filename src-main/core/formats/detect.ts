@@ -1,4 +1,5 @@
 import { isReadablePrefix } from '../../../src-shared/keys';
+import { QUARANTINE_PREFIX } from '../cache-service';
 import { ADMIN_PREFIX } from '../retention/policy';
 import type { StorageBackend } from '../storage/types';
 import type { FormatName } from './format';
@@ -59,7 +60,8 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
   for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
   if (votes.native.length === 0 && votes.mgraph.length === 0) {
-    const nested = await storeOneLevelDown(storage, folders.slice(0, NESTED_PROBED));
+    // A repair's quarantine holds namespaces as a store does: it is this store's, not one below it.
+    const nested = await storeOneLevelDown(storage, folders.filter((f) => f !== QUARANTINE_PREFIX).slice(0, NESTED_PROBED));
     return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };
   }
   const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
