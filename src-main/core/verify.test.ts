@@ -162,6 +162,34 @@ describe('verify', () => {
     ]);
   });
 
+  it('a size out of range (-1, past 2^53) is rewritten from content that hashes right, as a wrong size is: the version is kept, not quarantined', async () => {
+    for (const size of ['-1', '100000000000000000000']) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'verify-size-'));
+      try {
+        const cache = new CacheService(await LocalFolderStorage.open(dir));
+        const stored = await cache.store('ns', bytes('six b.'));
+        const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+        const file = path.join(dir, ...recordKey.split('/'));
+        // Edited in place, as by hand: the hard-linked views (index entry, temporal, latest) change with it.
+        writeFileSync(file, readFileSync(file, 'utf8').replace('"size":6', `"size":${size}`));
+        expect((await verifyStore(cache)).problems.map((p) => [p.kind, p.key, p.detail]), size).toEqual([
+          ['corrupt', recordKey, `the version record size is not a whole number of bytes (${JSON.stringify(JSON.parse(size))}), but its content is 6 bytes and hashes right: the record is wrong, not the content`],
+          ['stale_latest', cache.layout.latest('ns' as never, stored.hash), 'latest is not a valid record; the newest is v1'],
+        ]);
+        const repaired = await verifyStore(cache, { repair: true });
+        expect(repaired.repaired).toEqual([
+          { kind: 'corrupt', key: recordKey, action: "rewrote v1's size as 6 bytes (its content hashes right)" },
+          { kind: 'stale_latest', key: cache.layout.latest('ns' as never, stored.hash), action: 'pointed latest at v1' },
+        ]);
+        expect((await verifyStore(cache)).problems).toEqual([]);
+        expect((await cache.retrieve('ns', { hash: stored.hash })).record.size).toBe(6);
+        expect(existsSync(path.join(dir, '_quarantine'))).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
   it('a wrong size in the record and in its index entry\'s name: the repair leaves one index entry, named with the right size', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));

@@ -231,16 +231,44 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
         let wrongSize = false;
+        const hashesRight = async (content: ObjectInfo, record: VersionRecord) => {
+          const sha256 = await rehash(content);
+          return sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash;
+        };
+        /** A record whose content disproves its size, rewritten with the content's size, and its views with it. */
+        const rewriteSize = (key: string, record: VersionRecord, size: number) => {
+          const fixed = { ...record, size };
+          return repair('corrupt', key, `rewrote v${record.version}'s size as ${size} bytes (its content hashes right)`, async () => {
+            const data = encodeRecord(fixed);
+            await storage.put(key, data, { durable: true });
+            // Its views are copies of it (hard links in a folder, which the new record no longer is).
+            const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === record.version ? [layout.latest(ns, hash)] : [])];
+            for (const view of views) await storage.copy(key, view, { data });
+            // The index entry's name carries the size: the one naming the wrong size goes.
+            const stale = k.entries.get(record.version)?.key;
+            if (stale && stale !== layout.versionEntry(fixed)) await storage.delete(stale);
+            records.set(record.version, fixed);
+          });
+        };
         for (const [version, info] of k.records) {
           const bytes = await storage.get(info.key);
           if (!bytes) continue; // deleted while verifying
           const decoded = decodeRecord(bytes);
-          const elsewhere = 'record' in decoded && (decoded.record.hash !== hash || decoded.record.version !== version || decoded.record.namespace !== ns);
+          const read = 'record' in decoded ? decoded.record : decoded.sizeOnly;
+          const elsewhere = read !== undefined && (read.hash !== hash || read.version !== version || read.namespace !== ns);
           if ('problem' in decoded || elsewhere) {
             // Where the views are copies, not links of the record (S3, a folder copied file by file), its
             // index entry may still hold it whole: the version is restored from that, not removed.
             const entry = k.entries.get(version);
             const copy = entry && k.content ? await recordCopyIn(storage, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content.size }) : null;
+            // A size alone out of range (-1, past 2^53): content that hashes right gives it back, as a wrong size is.
+            if (!copy && !elsewhere && 'problem' in decoded && decoded.sizeOnly && k.content && !wrongSize && (await hashesRight(k.content, decoded.sizeOnly))) {
+              wrongSize = true;
+              report('corrupt', info.key, hash, `the version record ${decoded.problem} (${JSON.stringify(decoded.sizeOnly.size)}), but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
+              records.set(version, { ...decoded.sizeOnly, size: k.content.size }); // checked as the version it is to be
+              await rewriteSize(info.key, decoded.sizeOnly, k.content.size);
+              continue;
+            }
             report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
             if (!copy) {
               damaged.push(version);
@@ -257,21 +285,9 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           else if (k.content.size !== record.size && !wrongSize) {
             wrongSize = true;
             // Which is wrong, the bytes or the record? Content that hashes to what the record says is right.
-            const sha256 = await rehash(k.content);
-            if (sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash) {
+            if (await hashesRight(k.content, record)) {
               report('corrupt', info.key, hash, `v${version} records ${record.size} bytes, but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
-              const fixed = { ...record, size: k.content.size };
-              await repair('corrupt', info.key, `rewrote v${version}'s size as ${fixed.size} bytes (its content hashes right)`, async () => {
-                const data = encodeRecord(fixed);
-                await storage.put(info.key, data, { durable: true });
-                // Its views are copies of it (hard links in a folder, which the new record no longer is).
-                const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === version ? [layout.latest(ns, hash)] : [])];
-                for (const view of views) await storage.copy(info.key, view, { data });
-                // The index entry's name carries the size: the one naming the wrong size goes.
-                const stale = k.entries.get(version)?.key;
-                if (stale && stale !== layout.versionEntry(fixed)) await storage.delete(stale);
-                records.set(version, fixed);
-              });
+              await rewriteSize(info.key, record, k.content.size);
             } else report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
           }
         }
