@@ -422,7 +422,7 @@ export function verifyCancelled(checked: number, repaired: readonly { kind: Prob
 }
 
 const UNLISTED = {
-  link: 'a link inside the store: stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)',
+  link: 'a link inside the store: reads, stores, deletes and listings never follow it, so nothing behind it is listed or checked (replace it with what it points at, or remove it)',
   special: 'not a regular file (a pipe, socket or device): no listing shows it and nothing reads it, so content meant to be there is missing (move it out of the store)',
   name: 'a name no key can have (characters outside keys, or not UTF-8): no listing shows it, so nothing counts, reads or prunes it (move it out of the store)',
 };

@@ -130,6 +130,43 @@ describe('local folder specifics', () => {
     expect(Buffer.from((await storage.get('kept/a'))!).toString()).toBe('a');
   });
 
+  it('never reads or lists through a folder that is a link inside the store (a namespace, a shard): what it leads to is not the store\'s', async () => {
+    const base = await tempRoot();
+    const root = path.join(base, 'store');
+    const outside = path.join(base, 'outside');
+    await fs.mkdir(path.join(outside, 'objects'), { recursive: true });
+    await fs.writeFile(path.join(outside, 'objects', 'secret'), 'theirs');
+    const storage = await LocalFolderStorage.open(root);
+    await storage.put('kept/a', new TextEncoder().encode('a'));
+    await fs.symlink(outside, path.join(root, 'linked'));
+    await fs.symlink(path.join(outside, 'objects'), path.join(root, 'kept', 'shard'));
+    const refused = { code: 'io_error', message: expect.stringMatching(/is a link inside the store; links are never followed there, so nothing was read$/) };
+    for (const key of ['linked/objects/secret', 'kept/shard/secret']) {
+      await expect(storage.get(key), key).rejects.toMatchObject(refused);
+      await expect(storage.getStream(key), key).rejects.toMatchObject(refused);
+      expect(await storage.exists(key), key).toBe(false); // not the store's, as a link at the key itself is not
+    }
+    for (const prefix of ['linked/', 'linked/objects/', 'kept/shard/']) {
+      await expect(storage.list(prefix), prefix).rejects.toMatchObject(refused);
+      await expect(storage.walkKeys(prefix, () => undefined), prefix).rejects.toMatchObject(refused);
+    }
+    // The store's own keys read as ever; a listing of the store passes the links by; a key not there is not there.
+    expect(Buffer.from((await storage.get('kept/a'))!).toString()).toBe('a');
+    expect((await storage.list('')).objects.map((o) => o.key)).toEqual(['kept/a']);
+    expect(await storage.get('kept/b')).toBeNull();
+    expect(await storage.exists('elsewhere/b')).toBe(false);
+  });
+
+  it('a store whose root is itself a link reads as any store', async () => {
+    const base = await tempRoot();
+    await fs.mkdir(path.join(base, 'real'));
+    await fs.symlink(path.join(base, 'real'), path.join(base, 'store'));
+    const storage = await LocalFolderStorage.open(path.join(base, 'store'));
+    await storage.put('ns/a', new TextEncoder().encode('a'));
+    expect(Buffer.from((await storage.get('ns/a'))!).toString()).toBe('a');
+    expect((await storage.list('ns/')).objects.map((o) => o.key)).toEqual(['ns/a']);
+  });
+
   it('big content found already there is kept staged until its store ends: if the bytes then go (the store that placed them failed), it places them again', async () => {
     const storage = await LocalFolderStorage.open(path.join(await tempRoot(), 'store'));
     const big = randomBytes(9 << 20);

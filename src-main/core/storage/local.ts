@@ -495,6 +495,8 @@ export class LocalFolderStorage implements StorageBackend {
    * (deleted, moved, unmounted) fails every call with storage_unreachable and is never made again.
    */
   private rootSeen: RootIdentity | null;
+  /** The root with every link in its own path resolved (the root may be a link): where reads must lead. */
+  private rootReal: string | undefined;
   /** Big folders' sorted entries from earlier listings, oldest first, with the change time they were read at. */
   /** Folder reads started ahead of their walks and not finished yet, across all listings. */
   private foldersReadAhead = 0;
@@ -754,7 +756,7 @@ export class LocalFolderStorage implements StorageBackend {
    * root): the write would land wherever the link points, outside the store maybe. The root itself
    * may be a link; nothing under it is followed. A few lstat calls, from the file's folder up.
    */
-  private refuseLinkedFolders(dir: string): void {
+  private refuseLinkedFolders(dir: string, what = 'nothing was written or deleted'): void {
     for (let at = dir; at.startsWith(this.rootPrefix); at = path.dirname(at)) {
       let found: fsSync.Stats | undefined;
       try {
@@ -764,9 +766,32 @@ export class LocalFolderStorage implements StorageBackend {
         throw fileSystemError(err, `cannot lstat ${at}`);
       }
       if (found?.isSymbolicLink()) {
-        throw new CacheError('io_error', `${at} is a link inside the store; links are never followed there, so nothing was written or deleted`);
+        throw new CacheError('io_error', `${at} is a link inside the store; links are never followed there, so ${what}`);
       }
     }
+  }
+
+  /**
+   * Refuses to read under a folder that is a link, as writes refuse to: what it leads to is not the
+   * store's (another folder, outside the root maybe). One realpath while all is well; the link is
+   * looked for (and named) only when the folder is not where the store's own folders lead.
+   */
+  private async refuseLinkedReads(dir: string): Promise<void> {
+    const real = await this.ledAwayTo(dir);
+    if (real === null) return;
+    this.refuseLinkedFolders(dir, 'nothing was read');
+    throw new CacheError('io_error', `${dir} leads to ${real}, outside the store's own folders: nothing was read`);
+  }
+
+  /** Where `dir` really is when a link on the way leads elsewhere than the store's own folders; null when it is where it says (or not there). */
+  private async ledAwayTo(dir: string): Promise<string | null> {
+    const real = await fs.realpath(dir).catch((err: unknown) => {
+      if (NOTHING_THERE.includes(errno(err)!)) return null; // not there: the read says so
+      throw fileSystemError(err, `cannot read ${dir}`);
+    });
+    if (real === null) return null;
+    this.rootReal ??= await fs.realpath(this.root);
+    return real === this.rootReal + dir.slice(this.root.length) ? null : real;
   }
 
   /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
@@ -813,6 +838,7 @@ export class LocalFolderStorage implements StorageBackend {
 
   async get(key: string): Promise<Uint8Array | null> {
     try {
+      await this.refuseLinkedReads(path.dirname(this.foundPathOf(key)));
       return await this.io.readFile(this.foundPathOf(key));
     } catch (err) {
       if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
@@ -824,6 +850,7 @@ export class LocalFolderStorage implements StorageBackend {
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
     let handle: fs.FileHandle;
     try {
+      await this.refuseLinkedReads(path.dirname(this.foundPathOf(key)));
       handle = await fs.open(this.foundPathOf(key), READ_NO_FOLLOW);
       if (!(await handle.stat()).isFile()) {
         await handle.close();
@@ -844,7 +871,8 @@ export class LocalFolderStorage implements StorageBackend {
     } catch (err) {
       if (errno(err) !== 'ENOTDIR') throw err;
     }
-    if (found?.isFile()) return true;
+    // A file behind a linked folder is not the store's: absent, as a link at the key itself is (a missing key costs no more).
+    if (found?.isFile()) return (await this.ledAwayTo(path.dirname(this.foundPathOf(key)))) === null;
     await this.checkRoot();
     return false;
   }
@@ -865,6 +893,8 @@ export class LocalFolderStorage implements StorageBackend {
     const found: { key: string; isPrefix: boolean }[] = [];
     // Only the app's thread pool gains from reading ahead: a blocking read has already finished.
     const readAhead = this.io === threadPoolIo && !options.delimiter ? READ_AHEAD_FOLDERS : 0;
+    // The walk itself never enters a link (a linked folder is no folder to it): only the way to its start is looked at.
+    await this.refuseLinkedReads(this.folderPathOf(dirKey));
 
     const walk = async (key: string, entries: FolderEntry[], filter: string): Promise<boolean> => {
       const ahead = new Map<number, Promise<FolderEntry[]>>();
@@ -921,6 +951,7 @@ export class LocalFolderStorage implements StorageBackend {
     assertReadablePrefix(prefix);
     const dirKey = prefix.slice(0, prefix.lastIndexOf('/') + 1);
     let found = false;
+    await this.refuseLinkedReads(this.folderPathOf(dirKey));
     await walkFolder(this.folderPathOf(dirKey), dirKey, prefix.slice(dirKey.length), (keys) => {
       found ||= keys.length > 0;
       visit(keys);

@@ -144,7 +144,7 @@ export interface Leftover {
   inFlight: boolean;
   /**
    * Not a temp file but something of a local folder that listings never show, so it would go unseen:
-   * a link (stores, deletes and listings never follow one), a pipe, socket or device ('special': never
+   * a link (reads, stores, deletes and listings never follow one), a pipe, socket or device ('special': never
    * read), or a file or folder with a name no key can have (`isHidden`). Reported, never removed.
    */
   unlisted?: 'link' | 'name' | 'special';

@@ -276,7 +276,7 @@ describe('verify --repair of a service store on a local folder', () => {
     expect(leftovers(await format.verify())).toEqual(['dups/data/.tmp-999999999-abcdef-1']);
   });
 
-  it('a data folder replaced by a link: the delete that cannot go through it says so, and verify reports the link (repair leaves it)', async () => {
+  it('a data folder replaced by a link: the delete that cannot go through it says so, and verify reports the link and the files it hides (repair leaves them)', async () => {
     const dir = path.join(tmp, `store-${stores++}`);
     const format = new MgraphFormat(await LocalFolderStorage.open(dir));
     const stored = await format.store('Team_S', { source: { kind: 'bytes', bytes: new TextEncoder().encode('behind a link') }, options: { strategy: 'temporal' } });
@@ -285,9 +285,12 @@ describe('verify --repair of a service store on a local folder', () => {
     const outside = path.join(tmp, `outside-${stores++}`);
     await fs.rename(folder, outside);
     await fs.symlink(outside, folder);
-    await expect(format.delete('Team_S', { cacheId: stored.cache_id })).rejects.toThrow(/is a link inside the store; .*\); its by-id ref names what is left, delete it again to finish$/);
+    await expect(format.delete('Team_S', { cacheId: stored.cache_id })).rejects.toThrow(/is a link inside the store; links are never followed there, so nothing was (read|written or deleted)/);
     const link = path.relative(dir, folder);
-    const misplaced = [['misplaced', link, expect.stringMatching(/^a link inside the store: .* nothing behind it is listed or checked/)]];
+    // What is behind the link is not the store's: its files are missing from the store, and the link is named.
+    const missing = stored.keys.filter((k) => k.startsWith(`${link}/`)).sort().map((key) => ['missing_content', key, `${stored.cache_id} (temporal) lists it, and it is missing`]);
+    expect(missing).toHaveLength(3);
+    const misplaced = [...missing, ['misplaced', link, expect.stringMatching(/^a link inside the store: reads, .* nothing behind it is listed or checked/)]];
     expect((await format.verify({ namespace: 'Team_S' })).problems.map((p) => [p.kind, p.key, p.detail])).toEqual(misplaced);
     expect((await format.verify({ namespace: 'Team_S', repair: true })).repaired).toEqual([]);
     expect((await format.verify({ namespace: 'other' })).problems).toEqual([]);
