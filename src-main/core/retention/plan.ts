@@ -67,6 +67,7 @@ const CONCURRENCY = 8;
 const PER_HASH_LISTS_MAX = 64;
 const TEMPORAL_NAME_RE = /\/(\d{8}T\d{9}Z)~([0-9a-f]{16})-v(\d+)$/;
 const RECORD_NAME_RE = /\.v\d{8}\.json$/;
+const CONTENT_NAME_RE = /\/objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}$/;
 
 export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>): PruneCandidate[] {
   const out: PruneCandidate[] = [];
@@ -156,8 +157,11 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
   const byHash = new Map<string, ListedHash>();
   /** `<hash>-v<n>` of each version record listed: an index entry without one is a version lost (or no version at all). */
   const records = new Set<string>();
+  /** Hashes whose content is listed: content already missing frees nothing when its last version goes. */
+  const contentListed = new Set<string>();
   const addKey = (key: string) => {
-    // Index entries have a "~", records end in ".v<8 digits>.json": content and latest are skipped unparsed.
+    // Index entries have a "~", records end in ".v<8 digits>.json", content is named by its hash alone: latest is skipped unparsed.
+    if (CONTENT_NAME_RE.test(key)) return void contentListed.add(key.slice(-16));
     if (!key.includes('~') && !RECORD_NAME_RE.test(key)) return;
     const d = layout.describeKey(key);
     if (!d || (wanted && !wanted.has(d.hash))) return;
@@ -176,7 +180,10 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
       await forEachPage(storage, layout.content(ns, hash as CacheHash), (page) => page.objects.forEach((o) => addKey(o.key)));
     });
   } else await forEachKey(storage, layout.objectsPrefix(ns), addKey, signal);
-  for (const listed of byHash.values()) for (const v of listed.versions) if (!records.has(v.cache_id)) v.unreadable = true;
+  for (const listed of byHash.values()) {
+    for (const v of listed.versions) if (!records.has(v.cache_id)) v.unreadable = true;
+    if (!contentListed.has(listed.hash)) listed.contentBytes = 0;
+  }
   return [...byHash.values()];
 }
 

@@ -512,6 +512,28 @@ describe('native: a version whose record is lost (an index entry with no record 
   });
 });
 
+it('native: content already missing counts 0 bytes freed, in the plan (dry run) and the run alike, and the lines add up to the summary', async () => {
+  for (const hashesAtOnce of ['few', 'many'] as const) {
+    const time = clock();
+    const storage = new MemoryStorage();
+    const cache = new CacheService(storage, { now: time.now });
+    const format = new NativeFormat(cache);
+    const lost = await format.store('docs', { source: bytes('x'.repeat(5000)) });
+    const kept = await format.store('docs', { source: bytes('y'.repeat(19)) });
+    // Past the per-hash listings: the plan lists the whole namespace instead.
+    if (hashesAtOnce === 'many') for (let i = 0; i < 70; i++) await format.store('docs', { source: bytes(`filler ${i}`) });
+    await storage.delete(cache.layout.content('docs' as never, lost.hash as never));
+    time.set(T0 + 3 * HOUR);
+    const retention = new Retention(format, { now: time.now });
+    const plan = await retention.planPrune({ namespace: 'docs', olderThanSeconds: 3600 });
+    const freed = (hash: string) => plan.versions.find((v) => v.hash === hash)?.bytes_freed;
+    expect([freed(lost.hash), freed(kept.hash)], hashesAtOnce).toEqual([0, 19]);
+    const summary = await retention.prune(plan);
+    expect(summary.bytesFreed, hashesAtOnce).toBe(plan.bytesFreed);
+    expect(plan.bytesFreed).toBe(plan.versions.reduce((sum, v) => sum + v.bytes_freed, 0));
+  }
+});
+
 it("the service layout: a prune says the bytes it freed, not a file another version still names (one key_based path stored twice)", async () => {
   const time = clock();
   const format = new MgraphFormat(new MemoryStorage(), { now: time.now });
