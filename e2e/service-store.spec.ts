@@ -82,7 +82,15 @@ test('a file dropped on a service store is stored the service way', async ({ pag
   const lookup = page.getByLabel('Look up hash or cache id');
   await lookup.fill(droppedHash);
   await lookup.press('Enter');
-  await expect(page.getByRole('region', { name: 'Entry' }).getByTestId('entry-detail-strategy')).toHaveText('temporal');
+  const entry = page.getByRole('region', { name: 'Entry' });
+  await expect(entry.getByTestId('entry-detail-strategy')).toHaveText('temporal');
+  // The long key it is served from wraps inside the panel at 1440 px (it ran past the edge, cut off).
+  const served = entry.getByTestId('entry-detail-served_from');
+  await expect(served).toContainText(`TeamA/data/temporal/`);
+  const panel = (await entry.boundingBox())!;
+  const box = (await served.boundingBox())!;
+  expect(box.x + box.width).toBeLessThanOrEqual(panel.x + panel.width);
+  expect(await served.evaluate((dd) => dd.scrollWidth - dd.clientWidth)).toBeLessThanOrEqual(0);
 });
 
 test('the real Python service retrieves the dropped file by hash, byte-exact (needs CACHE_ADMIN_UPSTREAM_RUN)', async () => {
