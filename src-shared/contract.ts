@@ -639,7 +639,7 @@ export interface RunningOperation {
 export interface OperationEnd {
   id: string;
   outcome: 'finished' | 'stopped' | 'failed';
-  /** Why it failed. */
+  /** Why it failed or stopped; what a finished verify, prune or bulk delete came to ("1 problem (corrupt) in 99 keys checked"). */
   message?: string;
 }
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_BUNDLE } from '../../scripts/build-cli.mjs';
 import { KeyLayout } from '../core/layout';
-import { formatBytes } from './progress';
+import { formatBytes } from '../../src-shared/units';
 import { CLI_ENTRY, REPO_ROOT, bundledCli, cli, cliProcess } from '../test-support/cli-harness';
 
 let work: string;

@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { formatBytes } from '../../src-shared/units';
 
 /** One self-overwriting status line on a terminal's stderr, redrawn at most 10 times a second. */
 export class ProgressLine {
@@ -39,13 +40,3 @@ export class ProgressLine {
   }
 }
 
-/** Binary units, named so (KiB, MiB, GiB), as the app shows them. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${i === 0 ? Math.round(n) : n.toFixed(1)} ${units[i]}`;
-}

@@ -14,6 +14,8 @@ import type { AppSession } from './session';
 import type { BatchItem } from './bulk-store';
 import { asCacheError } from '../cli/store-files';
 import type { ErrorInfo } from '../../src-shared/errors';
+import { bulkSummary } from '../../src-shared/bulk-summary';
+import { counted, formatBytes, formatCount } from '../../src-shared/units';
 
 /** Shard folders listed at once for one shardCounts call. */
 const SHARD_CONCURRENCY = 4;
@@ -201,7 +203,9 @@ function handlers(session: AppSession): Handlers {
       format().listKeys(input.prefix, { cursor: input.cursor, limit: input.limit, delimiter: input.delimiter ? '/' : undefined }),
     entries: async (input: EntriesInput) => entriesWindow(format(), input),
     deleteEntries: async ({ namespace, selection, transferId }: { namespace: string; selection: EntrySelection; transferId: string }) =>
-      session.transfer(transferId, { phase: 'delete', namespace, total: null }, ({ signal, onProgress }) => deleteEntries(format(), namespace, selection, { signal, onProgress })),
+      session.transfer(transferId, { phase: 'delete', namespace, total: null, said: (outcome) => bulkSummary('deleted', outcome, `from namespace ${namespace}`) }, ({ signal, onProgress }) =>
+        deleteEntries(format(), namespace, selection, { signal, onProgress }),
+      ),
     saveEntries: async ({ namespace, selection, includeExpired }: { namespace: string; selection: EntrySelection; includeExpired: boolean }) => {
       const choose = session.options.chooseSaveFolder;
       if (!choose) throw new CacheError('invalid_input', 'this window cannot choose a folder; download the entries instead');
@@ -274,7 +278,7 @@ function handlers(session: AppSession): Handlers {
       return { saved: true, path: target, bytes };
     },
     verify: async ({ namespace, sample, repair, transferId }: { namespace?: string; sample?: number; repair: boolean; transferId: string }) =>
-      session.transfer(transferId, { phase: 'verify', namespace: namespace ?? null, subject: repair ? 'repair' : '', total: null }, (control) => session.verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair }, control)),
+      session.transfer(transferId, { phase: 'verify', namespace: namespace ?? null, subject: repair ? 'repair' : '', total: null, said: verifySaid }, (control) => session.verify({ namespace: namespace === undefined ? undefined : ns(namespace), sample, repair }, control)),
     policy: async () => (await retention().getPolicy()).policy,
     setPolicy: async ({ namespace, ttl, keepVersions }: { namespace?: string; ttl?: string; keepVersions?: string }) => {
       // Every value is parsed before anything is written: a bad one changes nothing.
@@ -289,7 +293,7 @@ function handlers(session: AppSession): Handlers {
     },
     prune: async ({ namespace, transferId }: { namespace: string; transferId: string }) => {
       const name = ns(namespace);
-      return session.transfer(transferId, { phase: 'prune', namespace: name, total: null }, async ({ signal, onProgress }) => {
+      return session.transfer(transferId, { phase: 'prune', namespace: name, total: null, said: pruneSaid }, async ({ signal, onProgress }) => {
         const r = retention();
         const plan = await r.planPrune({ namespace: name }, { signal });
         let done = 0;
@@ -403,4 +407,15 @@ export function createDispatcher(session: AppSession): Dispatch {
     afterEntriesCall(session, method, parsed.data as { namespace?: string; repair?: boolean }, result);
     return result;
   };
+}
+
+/** A verify's outcome in a line, for the windows that did not start it: problems found are never just "finished". */
+function verifySaid({ checked, problems, repaired }: VerifyResult): string {
+  const kinds = [...new Set(problems.map((p) => p.kind))].join(', ');
+  const found = problems.length ? `${counted(problems.length, 'problem', 'problems')} (${kinds})` : 'no problems';
+  return `${found} in ${counted(checked, 'key', 'keys')} checked${repaired?.length ? `, ${counted(repaired.length, 'repair', 'repairs')} made` : ''}`;
+}
+
+function pruneSaid({ pruned, contentRemoved, bytesFreed, skipped }: PruneResult): string {
+  return `pruned ${counted(pruned, 'version', 'versions')} (${counted(contentRemoved, 'hash', 'hashes')} gone entirely, ${formatBytes(bytesFreed)} freed)${skipped ? `, ${formatCount(skipped)} already gone` : ''}`;
 }

@@ -282,7 +282,7 @@ export class AppSession {
    */
   async transfer<T>(
     transferId: string,
-    work: TransferWork,
+    work: TransferWork & { said?: (result: T) => string },
     run: (options: { signal: AbortSignal; onProgress: OnProgress }) => Promise<T>,
     outerSignal?: AbortSignal,
   ): Promise<T> {
@@ -321,6 +321,8 @@ export class AppSession {
     let ended: OperationEnd = { id: transferId, outcome: 'finished' };
     try {
       const result = await run({ signal: controller.signal, onProgress });
+      // What it came to, for the windows that did not start it (another window, this one reloaded).
+      if (work.said) ended = { ...ended, message: work.said(result) };
       this.remember(transferId, phase === 'store' ? { cancelled: false, stored: result as StoredEntry } : { cancelled: false });
       if (phase !== 'connect') this.emit({ type: 'progress', transferId, phase, bytesDone: totalBytes ?? running.done, totalBytes: running.total });
       return result;

@@ -35,7 +35,7 @@ describe.each([
   { where: 'a store worker', storeWorker: BUILT_STORE_WORKER },
 ])('verify in the app, in $where', ({ storeWorker }) => {
   it('finds damage, repairs only what is safe, and the next verify sees the repair', async () => {
-    const { store, dispatch } = await app(storeWorker, 20);
+    const { store, session, dispatch } = await app(storeWorker, 20);
     const cache = new CacheService(await LocalFolderStorage.open(store));
     const { hash } = await cache.store('checked', { source: { kind: 'bytes', bytes: Buffer.from('to be damaged') } });
     const damaged = cache.layout.content('checked' as never, hash);
@@ -48,11 +48,18 @@ describe.each([
     writeFileSync(file(orphan), 'nobody');
     utimesSync(file(orphan), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
 
+    const ended: unknown[] = [];
+    session.onEvent((event) => event.type === 'operations' && event.ended && ended.push(event.ended));
     const first = await dispatch('verify', { repair: true, transferId: 'v1' });
     expect(first).toMatchObject({ ok: true, value: { checked: 20 * 5 + 5 + 1, repaired: [{ kind: 'orphan', key: orphan }] } });
     const kinds = (first as { value: { problems: { kind: string; key: string }[] } }).value.problems.map((p) => `${p.kind} ${p.key}`).sort();
     expect(kinds).toEqual([`corrupt ${damaged}`, `orphan ${orphan}`]);
     expect(await dispatch('verify', { transferId: 'v2' })).toMatchObject({ ok: true, value: { problems: [{ kind: 'corrupt', key: damaged }] } });
+    // Every window is told what it came to (one reloaded, another watching): problems found are never a bare "finished".
+    expect(ended).toEqual([
+      { id: 'v1', outcome: 'finished', message: '2 problems (corrupt, orphan) in 106 keys checked, 1 repair made' },
+      { id: 'v2', outcome: 'finished', message: '1 problem (corrupt) in 105 keys checked' },
+    ]);
   });
 
   it('a cancel stops it part-way and answers cancelled', async () => {

@@ -60,6 +60,11 @@ describe('operations main runs that this page did not start', () => {
     act(() => emit({ type: 'operations', seq: 3, operations: [{ ...prune(0), id: own }], ended: { id: 'other-delete', outcome: 'failed', message: 'the store is unreachable' } }));
     expect(screen.queryByRole('region')).toBeNull();
     expect(store.getState().notice).toBe('Deleting picked entries in namespace default (started in another window or before a reload): failed: the store is unreachable');
+    // A verify that found problems says so: "finished" alone read as clean.
+    const verifying: RunningOperation = { id: 'other-verify', kind: 'verify', namespace: 'reports', subject: '', startedAt: Date.now(), done: 29, total: 99 };
+    act(() => emit({ type: 'operations', seq: 4, operations: [{ ...prune(0), id: own }, verifying] }));
+    act(() => emit({ type: 'operations', seq: 5, operations: [{ ...prune(0), id: own }], ended: { id: 'other-verify', outcome: 'finished', message: '1 problem (corrupt) in 99 keys checked' } }));
+    expect(store.getState().notice).toBe('Verifying namespace reports (started in another window or before a reload): finished: 1 problem (corrupt) in 99 keys checked');
   });
 
   it("keeps main's newest list: an answer to the page's own question that left before the latest event does not undo it", async () => {

@@ -25,7 +25,7 @@ export function describeOperation(op: RunningOperation): { title: string; progre
 
 /** How it ended, as a notice ends: `finished`, `stopped: the prune was cancelled after …`, `failed: …`. */
 export function endedText({ outcome, message }: OperationEnd): string {
-  if (outcome === 'finished') return 'finished';
+  if (outcome === 'finished') return message ? `finished: ${message}` : 'finished';
   if (outcome === 'failed') return `failed: ${message ?? 'no reason given'}`;
   if (!message) return 'stopped';
   return message.startsWith('stopped') ? message : `stopped: ${message}`;
