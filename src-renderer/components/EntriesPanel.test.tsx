@@ -243,6 +243,22 @@ describe('the entries browser', () => {
     expect(screen.getByRole('button', { name: 'Delete 0 entries' })).toHaveProperty('disabled', true);
   });
 
+  it("a namespace's first view in a page has main list it afresh (another program's changes show after a reload); coming back to it in the page does not", async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(5), namespaceNames: () => ok({ names: ['default', 'other'] }), namespaces: () => ok({ namespaces: [] }) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    act(() => void store.getState().init()); // the page opening
+    await screen.findAllByRole('option');
+    const asked = () => calls.filter((c) => c.method === 'entries').map((c) => c.input as MethodInput<'entries'>);
+    await waitFor(() => expect(asked()).toContainEqual(expect.objectContaining({ namespace: 'default', refresh: true })));
+    act(() => store.getState().selectNamespace('other'));
+    await waitFor(() => expect(asked().some((input) => input.namespace === 'other')).toBe(true));
+    expect(asked().find((input) => input.namespace === 'other')).toMatchObject({ refresh: true });
+    const before = asked().length;
+    act(() => store.getState().selectNamespace('default'));
+    await waitFor(() => expect(asked().length).toBeGreaterThan(before));
+    expect(asked().slice(before)).toEqual([expect.objectContaining({ namespace: 'default', refresh: false })]);
+  });
+
   it('the delete and save dialogs say what becomes of rows listed with no version: their content goes; a save leaves them out', async () => {
     const { client } = fakeClient({ entries: namespaceOf(20, (i) => (i === 3 || i === 5 ? { versions: 0, source: '', stored_at: null } : {})), entry: () => new Promise(() => {}) });
     renderWith(<EntriesPanel />, { client });

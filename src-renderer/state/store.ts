@@ -499,6 +499,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
      * that is not there, and drops never go into one the operator did not pick in this store.
      */
     let namespaceIsStandIn = true;
+    /**
+     * Namespaces this page has had main list afresh in the store open. Main keeps a namespace's list
+     * between pages, and sees only its own changes: the first view of each in a page (after a reload,
+     * say) is listed again, so another program's stores and deletes show without a Refresh.
+     */
+    const listedAfresh = new Set<string>();
     /** The newest lookup: an older one's answer, arriving after it, is dropped (the entry on show is the last asked for). */
     let lookupsStarted = 0;
 
@@ -510,6 +516,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       // Changes in the previous store.
       countsDue.clear();
       changedIn.clear();
+      listedAfresh.clear();
       changedAnywhere = false;
       // Every panel of the previous store goes at once; answers still on their way from it are dropped.
       set((s) => ({
@@ -549,6 +556,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
      */
     function resetEntries(namespace: string, how: 'keep' | 'changed' | 'refresh' | 'plain' = 'keep'): void {
       const { entries } = get();
+      if (how === 'keep' && !listedAfresh.has(namespace)) how = 'refresh';
+      if (how !== 'changed') listedAfresh.add(namespace); // 'plain': a store just opened lists afresh anyway
       if (how === 'changed' && entries.namespace === namespace && entries.status === 'ready') {
         // Stored into the list on show: its rows stay, said to be the last full listing (the count
         // hides), until main's answers replace them. Emptied at every store, a stream of them kept
