@@ -460,6 +460,7 @@ describe('cli', () => {
       const closed = run(redirect);
       expect(closed.status, redirect).toBe(2);
       expect(closed.stderr, redirect).toContain('closed or /dev/null: nothing was read, so nothing was stored');
+      expect(closed.stderr, redirect).toContain("(the native layout takes it; the service's layout stores no empty content)"); // its hint fails there
     }
     // The same input named as a path, as scripts often do, or /dev/null itself.
     for (const [file, redirect] of [['/dev/stdin', '<&-'], ['/dev/stdin', '</dev/null'], ['/dev/null', '']] as const) {

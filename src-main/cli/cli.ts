@@ -329,7 +329,8 @@ async function cmdStore(ctx: Ctx): Promise<number> {
 /** One store result as output: `name` shown where the layout records none, `given` the path as the command line or the folder walk gave it. */
 type StoreLine = (r: FormatStoreResult, name: string, given: string) => string;
 
-const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store -";
+// Said of both layouts: the service's refuses empty content whichever way it comes.
+const STORE_EMPTY = "to store empty content, pipe it: printf '' | cache-admin store - (the native layout takes it; the service's layout stores no empty content)";
 /** Names scripts give standard input. */
 const STDIN_PATHS = ['/dev/stdin', '/dev/fd/0', '/proc/self/fd/0'];
 
