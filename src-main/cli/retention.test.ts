@@ -89,7 +89,7 @@ describe('cache-admin prune', () => {
     expect(real.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)).toEqual([
       expect.objectContaining({ cache_id: old1.cache_id }),
       expect.objectContaining({ cache_id: gone.cache_id }),
-      { summary: { dry_run: false, pruned: 2, skipped: 0, resumed: 0, content_removed: 1, bytes_freed: 4, unreadable_refs: 0 } },
+      { summary: { dry_run: false, versions: 2, hashes: 2, pruned: 2, skipped: 0, resumed: 0, content_removed: 1, bytes_freed: 4, unreadable_refs: 0, unfinished: 0 } },
     ]);
     expect((await run('--ns', 'docs', 'versions', old1.hash)).stdout).toMatch(new RegExp(`^2  ${old2.cache_id}  `));
     expect((await run('--ns', 'docs', 'get', gone.hash)).code).toBe(1);

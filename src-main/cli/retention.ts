@@ -146,7 +146,8 @@ export async function cmdPrune(ctx: RetentionCtx): Promise<number> {
       onWaiting: (namespace, until) => ctx.io.stderr.write(`cache-admin: note: another prune of ${namespace} holds it; waiting for it to finish (if it was killed, its hold runs out by ${until.toISOString()})\n`),
     });
     progress?.done();
-    if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs } })}\n`);
+    // The dry run's keys too (what the plan held), so a script reads `.summary.versions` from either run.
+    if (json) ctx.write(`${JSON.stringify({ summary: { dry_run: false, versions: planned.versions, hashes: planned.hashes, pruned: summary.pruned, skipped: summary.skipped, resumed: summary.resumed, content_removed: summary.contentRemoved, bytes_freed: summary.bytesFreed, unreadable_refs: plan.unreadableRefs, unfinished: plan.unfinished } })}\n`);
     else ctx.write(`pruned ${counted(summary.pruned, 'version')} (${gone(summary.contentRemoved, summary.bytesFreed)})${summary.skipped ? `; ${summary.skipped} ${summary.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)` : ''}${summary.resumed ? `; finished ${summary.resumed} of an interrupted prune` : ''}${leftAlone}\n`);
     return plan.unreadableRefs ? EXIT_PROBLEMS : EXIT_OK;
   });
