@@ -29,6 +29,11 @@ export const EXTENSION: Record<FileType, string> = { json: 'json', binary: 'bin'
 const ID_RE = /^[A-Za-z0-9_-]{1,128}$/;
 const GUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const HASH_RE = /^[0-9a-f]{16}$/;
+// What the service takes as a cache id when it reads one back (Random_Guid's is_guid: a UUID as
+// str(uuid) spells it, either case), and as a cache hash (Safe_Str__Cache_Hash: any length it is
+// configured to); read from a ref, nothing else is a key to build, however it would resolve.
+const SERVICE_CACHE_ID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SERVICE_CACHE_HASH_RE = /^[0-9a-f]{10,96}$/;
 // Its Safe_Str__File__Path also allows spaces, backslashes and ".." segments; a key may hold none of those.
 const CACHE_KEY_SEGMENT_RE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 const FIELD_PATH_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
@@ -69,6 +74,16 @@ export function isGuid(value: string): boolean {
 
 export function isServiceHash(value: string): boolean {
   return HASH_RE.test(value);
+}
+
+/** A cache id as a ref may list one: a GUID the service made or was given (see SERVICE_CACHE_ID_RE). */
+export function isServiceCacheId(value: unknown): boolean {
+  return typeof value === 'string' && SERVICE_CACHE_ID_RE.test(value);
+}
+
+/** A cache hash as a by-id ref may name one (see SERVICE_CACHE_HASH_RE). */
+export function isServiceCacheHash(value: unknown): boolean {
+  return typeof value === 'string' && SERVICE_CACHE_HASH_RE.test(value);
 }
 
 /** Path__Handler__Hash_Sharded: two levels of two characters (fewer for a short id). */

@@ -12,7 +12,7 @@ import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
 import { isNotFound, s3Status } from '../../storage/s3-errors';
 import type { StorageBackend } from '../../storage/types';
-import { EXTENSION, type FileType, type Strategy } from './keys';
+import { EXTENSION, isServiceCacheHash, isServiceCacheId, type FileType, type Strategy } from './keys';
 
 export interface HashRef {
   cache_hash: string;
@@ -108,12 +108,19 @@ export function hashRefProblem(value: HashRef | null): string | null {
   if (!value || typeof value.latest_id !== 'string' || !Array.isArray(value.cache_ids)) return 'not JSON of the expected shape';
   const bad = value.cache_ids.find((e) => !e || typeof e.cache_id !== 'string' || !isServiceTime(e.timestamp));
   if (bad) return `a cache id is listed without a time (${JSON.stringify(bad).slice(0, 80)})`;
+  // Each names a by-id ref to read and delete: one that is no cache id (a path, say) is damage, never a key.
+  const notIds = value.cache_ids.filter((e) => !isServiceCacheId(e.cache_id));
+  if (notIds.length > 0) return `it lists ${JSON.stringify(notIds[0]!.cache_id.slice(0, 80))}${notIds.length > 1 ? ` and ${notIds.length - 1} more` : ''} as a cache id, not a GUID`;
+  // "": none (the service's retrieve by hash finds nothing); a by-hash ref it writes always has one.
+  if (value.latest_id !== '' && !isServiceCacheId(value.latest_id)) return `its latest_id is ${JSON.stringify(value.latest_id.slice(0, 80))}, not a cache id (a GUID)`;
   return null;
 }
 
 /** What is wrong with a by-id ref, in a few words, or null when it has the shape the service writes. */
 export function idRefProblem(value: IdRef | null): string | null {
   if (!value || typeof value.cache_hash !== 'string' || !Array.isArray(value.file_paths?.content_files) || !Array.isArray(value.all_paths?.data)) return 'not JSON of the expected shape';
+  // It names the entry's by-hash ref, which a delete and a repair rewrite: one that is no cache hash (a path, say) is never followed.
+  if (!isServiceCacheHash(value.cache_hash)) return `its cache_hash is ${JSON.stringify(value.cache_hash.slice(0, 80))}, not a cache hash (10-96 hex characters)`;
   // Without these, its content cannot be told apart from corrupt content, nor its age from any other.
   if (value.file_paths.content_files.length === 0) return 'it lists no content file';
   if (!Object.hasOwn(EXTENSION, String(value.file_type))) return `its file_type is ${JSON.stringify(value.file_type) ?? 'missing'}, not json or binary`;
