@@ -204,6 +204,98 @@ describe('verify', () => {
     expect((await verifyStore(cache)).problems).toEqual([]);
   });
 
+  it('an index entry whose name says another time, size or source than its record (listings read the name): reported, and a repair renames it, keeping the version (local folder: entries are links of the record)', async () => {
+    const variants: Record<string, (name: { time: string; size: string; source: string }) => { time: string; size: string; source: string }> = {
+      'all three': () => ({ time: '20200101T000000000Z', size: '5000000000', source: 'evil.exe' }),
+      time: (n) => ({ ...n, time: '20200101T000000000Z' }),
+      size: (n) => ({ ...n, size: '5000000000' }),
+      source: (n) => ({ ...n, source: 'evil.exe' }),
+      'a size past any number': (n) => ({ ...n, size: '99999999999999999999' }),
+    };
+    for (const [what, rename] of Object.entries(variants)) {
+      const dir = mkdtempSync(path.join(tmpdir(), 'verify-renamed-'));
+      try {
+        const cache = new CacheService(await LocalFolderStorage.open(dir));
+        const stored = await cache.store('ns', { ...bytes('content 1\n'), name: 'c1.txt' });
+        const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+        const right = cache.layout.versionEntry(record);
+        const [head, version, time, size, source] = right.split('~'); // <folder>/<hash>~<version>~<time>~<size>~<source>
+        const to = rename({ time: time!, size: size!, source: source! });
+        const wrong = [head, version, to.time, to.size, to.source].join('~');
+        const file = (key: string) => path.join(dir, ...key.split('/'));
+        renameSync(file(right), file(wrong)); // as `mv` by hand: still a link of the record
+        expect((await cache.versions('ns', stored.hash)).map((v) => [v.version, v.size, v.source, v.stored_at]), what).not.toEqual([[1, 10, 'c1.txt', record.stored_at]]);
+
+        const looked = await verifyStore(cache);
+        expect(looked.problems.map((p) => [p.kind, p.key]), what).toEqual([['stale_latest', wrong]]);
+        expect(looked.problems[0]!.detail, what).toMatch(/^v1's index entry is named with .*, but its record says .* \(listings read the name\): its name should be /);
+        const repaired = await verifyStore(cache, { repair: true });
+        expect(repaired.problems, what).toEqual(looked.problems); // the report before said what the repair found, no more
+        expect(repaired.repaired, what).toEqual([{ kind: 'stale_latest', key: wrong, action: `renamed to ${right}` }]);
+        expect((await cache.storage.list(cache.layout.versionsPrefix('ns' as never, stored.hash))).objects.map((o) => o.key), what).toEqual([right]);
+        expect(await cache.versions('ns', stored.hash), what).toEqual([{ version: 1, cache_id: record.cache_id, stored_at: record.stored_at, size: 10, source: 'c1.txt' }]);
+        expect((await cache.stats('ns')).bytes, what).toBe(10);
+        expect((await cache.retrieve('ns', { hash: stored.hash })).record, what).toEqual(record);
+        expect((await verifyStore(cache)).problems, what).toEqual([]);
+        expect(existsSync(path.join(dir, '_quarantine')), what).toBe(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('a wrong-named index entry beside the right one, and a temporal entry named with another time: reported and removed or renamed, each version kept (memory store: views are copies)', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const { layout, storage } = cache;
+    const stored = await cache.store('ns', { ...bytes('kept'), name: 'kept.txt' });
+    await cache.store('ns', { ...bytes('kept'), name: 'again.txt' });
+    const [v1, v2] = [await cache.record('ns', { hash: stored.hash, version: 1 }), await cache.record('ns', { hash: stored.hash, version: 2 })];
+    // v1: a copy named with another source beside its right entry, sorted before and after it.
+    const before = `${layout.versionsPrefix('ns' as never, stored.hash)}00000001~00000000T000000000Z~4~kept.txt`;
+    const after = `${layout.versionEntry(v1)}.exe`;
+    for (const key of [before, after]) await storage.put(key, (await storage.get(layout.versionEntry(v1)))!);
+    // v2: its temporal entry moved to another time of the same hour.
+    const temporal = layout.temporal(v2);
+    const movedTemporal = temporal.replace(/(\d{8}T\d{2})\d{7}Z~/, '$10000000Z~');
+    expect(movedTemporal).not.toBe(temporal);
+    await storage.put(movedTemporal, (await storage.get(temporal))!);
+    await storage.delete(temporal);
+
+    const looked = await verifyStore(cache);
+    expect(looked.problems.map((p) => [p.kind, p.key])).toEqual([['stale_latest', before], ['stale_latest', after], ['stale_latest', movedTemporal]].sort((a, b) => a[1]!.localeCompare(b[1]!)));
+    expect(looked.problems.find((p) => p.key === movedTemporal)!.detail).toMatch(new RegExp(`^v2's temporal entry is named with time .*, but its record says ${v2.stored_at.replace(/\./g, '\\.')} `));
+    const repaired = await verifyStore(cache, { repair: true });
+    expect(repaired.repaired?.map((r) => [r.key, r.action]).sort()).toEqual([
+      [before, `removed (${layout.versionEntry(v1)} is v1's index entry)`],
+      [after, `removed (${layout.versionEntry(v1)} is v1's index entry)`],
+      [movedTemporal, `renamed to ${temporal}`],
+    ].sort());
+    expect((await cache.versions('ns', stored.hash)).map((v) => [v.version, v.source])).toEqual([[1, 'kept.txt'], [2, 'again.txt']]);
+    expect(await storage.exists(temporal)).toBe(true);
+    expect(await storage.exists(movedTemporal)).toBe(false);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
+  it('a lost record whose index entry was renamed: restored from its temporal entry, and the entry renamed to the name the record gives', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const { layout, storage } = cache;
+    const stored = await cache.store('ns', { ...bytes('six b.'), name: 'six.txt' });
+    const record = await cache.record('ns', { hash: stored.hash, version: 1 });
+    const right = layout.versionEntry(record);
+    const wrong = right.replace(/~6~six\.txt$/, '~99999999999999999999~evil.exe');
+    await storage.put(wrong, (await storage.get(right))!);
+    await storage.delete(right);
+    await storage.delete(layout.record('ns' as never, stored.hash, 1));
+    const repaired = await verifyStore(cache, { repair: true });
+    expect(repaired.repaired).toEqual([
+      { kind: 'dangling_ref', key: wrong, action: `restored the record of v1 from ${layout.temporal(record)}` },
+      { kind: 'stale_latest', key: wrong, action: `renamed to ${right}` },
+    ]);
+    expect(await cache.record('ns', { hash: stored.hash, version: 1 })).toEqual(record);
+    expect((await storage.list(layout.versionsPrefix('ns' as never, stored.hash))).objects.map((o) => o.key)).toEqual([right]);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+  });
+
   it('finds every kind of damage, and repairs only the safe ones', async () => {
     const { cache, key, wrongShard, orphanKey, dir, temp } = await damagedStore();
     const L = cache.layout;

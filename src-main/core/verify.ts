@@ -8,6 +8,7 @@ import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
 import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, quarantineCopy } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
+import { decodeSource, expandTime } from './layout';
 import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
 import { assertWritable } from './storage/read-only';
@@ -99,10 +100,55 @@ interface HashKeys {
   content?: ObjectInfo;
   latest?: ObjectInfo;
   records: Map<number, ObjectInfo>;
-  entries: Map<number, ObjectInfo>;
-  temporal: Map<number, ObjectInfo>;
-  /** Its keys as listed (two index entries of one version, an old cut name beside a new one, are one in `entries`). */
+  /** Each version's index entries as listed: one, or more when a name was changed beside it (an old cut name, a name edited by hand). */
+  entries: Map<number, ObjectInfo[]>;
+  /** Each version's temporal entries as listed (the version is in the name; so is a time, which may disagree). */
+  temporal: Map<number, ObjectInfo[]>;
+  /** Its keys as listed. */
   listed: number;
+}
+
+function addView(views: Map<number, ObjectInfo[]>, version: number, info: ObjectInfo): void {
+  const listed = views.get(version);
+  if (listed) listed.push(info);
+  else views.set(version, [info]);
+}
+
+function dropView(views: Map<number, ObjectInfo[]>, version: number, key: string): void {
+  const left = (views.get(version) ?? []).filter((o) => o.key !== key);
+  if (left.length > 0) views.set(version, left);
+  else views.delete(version);
+}
+
+/**
+ * What a view's name says that its record does not (listings, stats and prune read the names, never
+ * the records): "time …, size …, source …" of the name, and of the record; null when they agree.
+ */
+function nameDisagreement(layout: CacheService['layout'], kind: 'index' | 'temporal', key: string, record: VersionRecord): { named: string; recorded: string } | null {
+  if (kind === 'index' ? layout.isVersionEntryOf(key, record) : layout.temporal(record) === key) return null;
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const time = (compact: string) => (/^\d{8}T\d{9}Z$/.test(compact) ? expandTime(compact) : JSON.stringify(compact));
+  if (kind === 'temporal') return { named: `time ${time(name.slice(0, name.indexOf('~')))}`, recorded: record.stored_at };
+  // <hash>~<version>~<time>~<size>~<source>: the source has its own "~" encoded.
+  const [, , named, size, ...source] = name.split('~');
+  const fieldsOf = (keepExtension: boolean) => layout.versionEntry(record, keepExtension).slice(layout.versionsPrefix(record.namespace, record.hash).length).split('~');
+  const expected = fieldsOf(true);
+  const said: string[] = [];
+  const says: string[] = [];
+  if (named !== expected[1]) {
+    said.push(`time ${time(named ?? '')}`);
+    says.push(record.stored_at);
+  }
+  if (size !== expected[2]) {
+    said.push(/^\d+$/.test(size ?? '') ? `${size} bytes` : `size ${JSON.stringify(size ?? '')}`);
+    says.push(`${record.size} bytes`);
+  }
+  // A long name cut the way stores wrote it before (no extension kept) is its source too.
+  if (said.length === 0 || (source.join('~') !== expected[3] && source.join('~') !== fieldsOf(false)[3])) {
+    said.push(`source ${JSON.stringify(decodeSource(source.join('~')))}`);
+    says.push(JSON.stringify(record.source));
+  }
+  return { named: said.join(', '), recorded: says.join(', ') };
 }
 
 /**
@@ -211,8 +257,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           if (kind === 'content') k.content = o;
           else if (kind === 'latest') k.latest = o;
           else if (kind === 'record') k.records.set(version!, o);
-          else if (kind === 'version_entry') k.entries.set(version!, o);
-          else k.temporal.set(version!, o);
+          else if (kind === 'version_entry') addView(k.entries, version!, o);
+          else addView(k.temporal, version!, o);
         }
         tick('listing', judged);
         cursor = page.cursor;
@@ -231,6 +277,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
         let wrongSize = false;
+        /** Versions whose index entry a size repair renames (its name carries the size): not reported again for their names. */
+        const sizeRewritten = new Set<number>();
         const hashesRight = async (content: ObjectInfo, record: VersionRecord) => {
           const sha256 = await rehash(content);
           return sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash;
@@ -238,15 +286,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         /** A record whose content disproves its size, rewritten with the content's size, and its views with it. */
         const rewriteSize = (key: string, record: VersionRecord, size: number) => {
           const fixed = { ...record, size };
+          sizeRewritten.add(record.version);
           return repair('corrupt', key, `rewrote v${record.version}'s size as ${size} bytes (its content hashes right)`, async () => {
             const data = encodeRecord(fixed);
             await storage.put(key, data, { durable: true });
             // Its views are copies of it (hard links in a folder, which the new record no longer is).
             const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === record.version ? [layout.latest(ns, hash)] : [])];
             for (const view of views) await storage.copy(key, view, { data });
-            // The index entry's name carries the size: the one naming the wrong size goes.
-            const stale = k.entries.get(record.version)?.key;
-            if (stale && stale !== layout.versionEntry(fixed)) await storage.delete(stale);
+            // The index entry's name carries the size: those naming another (a wrong size, or anything else) go.
+            for (const stale of k.entries.get(record.version) ?? []) if (stale.key !== layout.versionEntry(fixed)) await storage.delete(stale.key);
             records.set(record.version, fixed);
           });
         };
@@ -259,8 +307,11 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           if ('problem' in decoded || elsewhere) {
             // Where the views are copies, not links of the record (S3, a folder copied file by file), its
             // index entry may still hold it whole: the version is restored from that, not removed.
-            const entry = k.entries.get(version);
-            const copy = entry && k.content ? await recordCopyIn(storage, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content.size }) : null;
+            let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
+            for (const entry of k.content ? (k.entries.get(version) ?? []) : []) {
+              copy = await recordCopyIn(storage, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content!.size });
+              if (copy) break;
+            }
             // A size alone out of range (-1, past 2^53): content that hashes right gives it back, as a wrong size is.
             if (!copy && !elsewhere && 'problem' in decoded && decoded.sizeOnly && k.content && !wrongSize && (await hashesRight(k.content, decoded.sizeOnly))) {
               wrongSize = true;
@@ -312,9 +363,9 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         for (const version of lost) {
           // Its views (one at least: it is lost only where one names it), then latest, as copies to restore from.
           const views = [
-            { info: k.entries.get(version), what: 'version index entry', fits: (key: string, r: VersionRecord) => layout.isVersionEntryOf(key, r) },
-            { info: k.temporal.get(version), what: 'temporal entry', fits: (key: string, r: VersionRecord) => layout.temporal(r) === key },
-          ].filter((view): view is typeof view & { info: ObjectInfo } => view.info !== undefined);
+            ...(k.entries.get(version) ?? []).map((info) => ({ info, what: 'version index entry', fits: (key: string, r: VersionRecord) => layout.isVersionEntryOf(key, r) })),
+            ...(k.temporal.get(version) ?? []).map((info) => ({ info, what: 'temporal entry', fits: (key: string, r: VersionRecord) => layout.temporal(r) === key })),
+          ];
           const sources = [...views, ...(latestCopy?.version === version ? [{ info: k.latest!, fits: () => true }] : [])];
           let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
           for (const source of sources) {
@@ -337,8 +388,10 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             // Nothing brings it back: its index and temporal entries go aside (latest is pointed at the newest version below,
             // or goes aside too). Not one of the last minute: a store that committed after this listing passed its record
             // shows here as its views alone.
-            for (const [view, of] of [[k.entries.get(version), k.entries], [k.temporal.get(version), k.temporal]] as const) {
-              if (view && settled(view)) await repair('dangling_ref', view.key, (aside) => `moved to ${aside}`, () => setAside(view.key, () => of.delete(version)));
+            for (const of of [k.entries, k.temporal]) {
+              for (const view of of.get(version) ?? []) {
+                if (settled(view)) await repair('dangling_ref', view.key, (aside) => `moved to ${aside}`, () => setAside(view.key, () => dropView(of, version, view.key)));
+              }
             }
           }
         }
@@ -357,14 +410,34 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           await repair('stale_latest', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
         }
         // Views of a record are derived from it: a crash between the record and its views leaves them missing.
+        // Their names carry facts listings read without the record (an index entry's time, size and source,
+        // a temporal entry's time): a name the record does not give (edited by hand, another tool's) is
+        // renamed to the one it gives, the right view written before the wrong one goes, so the version is
+        // never without it. The record is the truth here: a damaged one was handled above.
         for (const record of records.values()) {
-          for (const [view, have] of [
-            [layout.versionEntry(record), k.entries.has(record.version)],
-            [layout.temporal(record), k.temporal.has(record.version)],
+          for (const [view, listedViews, what, kind] of [
+            [layout.versionEntry(record), k.entries.get(record.version) ?? [], 'index entry', 'index'],
+            [layout.temporal(record), k.temporal.get(record.version) ?? [], 'temporal entry', 'temporal'],
           ] as const) {
-            if (have) continue;
-            report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
-            await repair('stale_latest', view, 'rewrote the view from the record', () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) }));
+            const write = () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) });
+            if (listedViews.length === 0) {
+              report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
+              await repair('stale_latest', view, 'rewrote the view from the record', write);
+              continue;
+            }
+            // A size repair above renames the index entry already (its name carries the size).
+            if (kind === 'index' && sizeRewritten.has(record.version)) continue;
+            const named = listedViews.filter((o) => !nameDisagreement(layout, kind, o.key, record));
+            for (const wrong of listedViews) {
+              const disagreement = nameDisagreement(layout, kind, wrong.key, record);
+              if (!disagreement) continue;
+              report('stale_latest', wrong.key, hash, `v${record.version}'s ${what} is named with ${disagreement.named}, but its record says ${disagreement.recorded} (listings read the name): its name should be ${view}`);
+              await repair('stale_latest', wrong.key, named.length > 0 ? `removed (${named[0]!.key} is v${record.version}'s ${what})` : `renamed to ${view}`, async () => {
+                await write();
+                named.push({ ...wrong, key: view });
+                await storage.delete(wrong.key);
+              });
+            }
           }
         }
 
@@ -400,7 +473,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
   // What a repair would do, said beside the problems it may or may not mend (each repair made says its own action).
   if (problems.length > 0 && !options.repair) {
-    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views, point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
+    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views (and rename those named other than their record gives), point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, ...(options.sample !== undefined && { sampled: sample }), problems, ...(options.repair ? { repaired } : {}), notes };
