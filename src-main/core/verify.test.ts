@@ -190,6 +190,28 @@ describe('verify', () => {
     }
   });
 
+  it('every version of a hash whose size is wrong or out of range is rewritten: none is lost to the quarantine', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-sizes-'));
+    try {
+      const cache = new CacheService(await LocalFolderStorage.open(dir));
+      const stored = await cache.store('ns', bytes('six b.'));
+      await cache.store('ns', bytes('six b.'));
+      await cache.store('ns', bytes('six b.'));
+      const recordKey = (v: number) => cache.layout.record('ns' as never, stored.hash, v);
+      for (const [v, size] of [[1, '-1'], [2, '-1'], [3, '5']] as const) {
+        const file = path.join(dir, ...recordKey(v).split('/'));
+        writeFileSync(file, readFileSync(file, 'utf8').replace('"size":6', `"size":${size}`));
+      }
+      const repaired = await verifyStore(cache, { repair: true });
+      expect(repaired.repaired?.filter((r) => r.kind === 'corrupt').map((r) => r.action)).toEqual([1, 2, 3].map((v) => `rewrote v${v}'s size as 6 bytes (its content hashes right)`));
+      expect((await verifyStore(cache)).problems).toEqual([]);
+      expect((await cache.versions('ns', stored.hash)).map((v) => [v.version, v.size])).toEqual([[1, 6], [2, 6], [3, 6]]);
+      expect(existsSync(path.join(dir, '_quarantine'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a wrong size in the record and in its index entry\'s name: the repair leaves one index entry, named with the right size', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('six b.'));

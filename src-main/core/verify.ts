@@ -276,11 +276,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         const k = byHash.get(hash)!;
         const records = new Map<number, VersionRecord>();
         const damaged: number[] = [];
-        let wrongSize = false;
+        /** The content's SHA-256, re-hashed once for the hash however many versions ask (null: it vanished). */
+        let contentSha: Promise<string | null> | undefined;
+        const contentSha256 = (content: ObjectInfo) => (contentSha ??= rehash(content));
+        /** The content was found not to be what a record of the wrong size says: reported once, not again below. */
+        let contentBlamed = false;
         /** Versions whose index entry a size repair renames (its name carries the size): not reported again for their names. */
         const sizeRewritten = new Set<number>();
         const hashesRight = async (content: ObjectInfo, record: VersionRecord) => {
-          const sha256 = await rehash(content);
+          const sha256 = await contentSha256(content);
           return sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash;
         };
         /** A record whose content disproves its size, rewritten with the content's size, and its views with it. */
@@ -313,8 +317,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
               if (copy) break;
             }
             // A size alone out of range (-1, past 2^53): content that hashes right gives it back, as a wrong size is.
-            if (!copy && !elsewhere && 'problem' in decoded && decoded.sizeOnly && k.content && !wrongSize && (await hashesRight(k.content, decoded.sizeOnly))) {
-              wrongSize = true;
+            if (!copy && !elsewhere && 'problem' in decoded && decoded.sizeOnly && k.content && (await hashesRight(k.content, decoded.sizeOnly))) {
               report('corrupt', info.key, hash, `the version record ${decoded.problem} (${JSON.stringify(decoded.sizeOnly.size)}), but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
               records.set(version, { ...decoded.sizeOnly, size: k.content.size }); // checked as the version it is to be
               await rewriteSize(info.key, decoded.sizeOnly, k.content.size);
@@ -333,19 +336,21 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const { record } = decoded;
           records.set(version, record);
           if (!k.content) report('missing_content', info.key, hash, `v${version} points at ${layout.content(ns, hash)}, which is missing`);
-          else if (k.content.size !== record.size && !wrongSize) {
-            wrongSize = true;
-            // Which is wrong, the bytes or the record? Content that hashes to what the record says is right.
+          else if (k.content.size !== record.size) {
+            // Which is wrong, the bytes or the record? Content that hashes to what the record says is right (each version judged: -1 written into every record loses none).
             if (await hashesRight(k.content, record)) {
               report('corrupt', info.key, hash, `v${version} records ${record.size} bytes, but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
               await rewriteSize(info.key, record, k.content.size);
-            } else report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
+            } else if (!contentBlamed) {
+              contentBlamed = true;
+              report('corrupt', k.content.key, hash, `content is ${k.content.size} bytes, v${version} recorded ${record.size}`);
+            }
           }
         }
 
-        // Content of the wrong size was re-hashed above: doing it again would report the same bytes twice.
-        if (k.content && !wrongSize && (sampled === null || sampled.has(hash))) {
-          const sha256 = await rehash(k.content);
+        // Content blamed above is reported once; content re-hashed above is not hashed again.
+        if (k.content && !contentBlamed && (sampled === null || sampled.has(hash) || contentSha !== undefined)) {
+          const sha256 = await contentSha256(k.content);
           if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
           else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
