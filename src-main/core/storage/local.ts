@@ -49,6 +49,8 @@ interface SmallIo {
   readFile(file: string): Promise<Buffer>;
   /** A folder's entries with their types (no stat). */
   readdir(dir: string): Promise<Dirent[]>;
+  /** Where a folder really is, every link on the way resolved. */
+  realpath(dir: string): Promise<string>;
 }
 
 const writeCb = promisify(fsSync.write);
@@ -64,6 +66,11 @@ const READ_NO_FOLLOW = fsSync.constants.O_RDONLY | (fsSync.constants.O_NOFOLLOW 
 const notAFile = (file: string) => Object.assign(new Error(`${file} is not a file`), { code: 'EFTYPE' });
 /** What a read at a key's name may find instead of a file: each counts as nothing there. */
 const NOTHING_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EFTYPE'];
+/** Case-insensitive disks (macOS, Windows) give a folder's own spelling back: `Docs` is the folder `docs` there. */
+const FOLDED_NAMES = process.platform === 'darwin' || process.platform === 'win32';
+function sameFolderName(a: string, b: string): boolean {
+  return FOLDED_NAMES ? a.normalize('NFC').toLowerCase() === b.normalize('NFC').toLowerCase() : a === b;
+}
 /** What a leftover that listings never show is, in words. */
 const UNLISTED_WHAT = { link: 'a link', name: 'named as no key can be', special: 'not a regular file' } as const;
 
@@ -133,6 +140,7 @@ const threadPoolIo: SmallIo = {
   close: (fd) => promisify(fsSync.close)(fd),
   mkdirp: makeFolders,
   link: (from, to) => fs.link(from, to),
+  realpath: (dir) => fs.realpath(dir),
   rename: (from, to) => fs.rename(from, to),
   unlink: (file) => fs.unlink(file),
   lstat: (file) =>
@@ -171,6 +179,7 @@ const blockingIo: SmallIo = {
   close: async (fd) => fsSync.closeSync(fd),
   mkdirp: async (dir, root) => makeFoldersSync(dir, root),
   link: async (from, to) => fsSync.linkSync(from, to),
+  realpath: async (dir) => fsSync.realpathSync.native(dir),
   rename: async (from, to) => fsSync.renameSync(from, to),
   unlink: async (file) => fsSync.unlinkSync(file),
   lstat: async (file) => fsSync.lstatSync(file, { throwIfNoEntry: false }),
@@ -785,13 +794,13 @@ export class LocalFolderStorage implements StorageBackend {
 
   /** Where `dir` really is when a link on the way leads elsewhere than the store's own folders; null when it is where it says (or not there). */
   private async ledAwayTo(dir: string): Promise<string | null> {
-    const real = await fs.realpath(dir).catch((err: unknown) => {
+    const real = await this.io.realpath(dir).catch((err: unknown) => {
       if (NOTHING_THERE.includes(errno(err)!)) return null; // not there: the read says so
       throw fileSystemError(err, `cannot read ${dir}`);
     });
     if (real === null) return null;
-    this.rootReal ??= await fs.realpath(this.root);
-    return real === this.rootReal + dir.slice(this.root.length) ? null : real;
+    this.rootReal ??= await this.io.realpath(this.root);
+    return sameFolderName(real, this.rootReal + dir.slice(this.root.length)) ? null : real;
   }
 
   /** Moves a finished temp file to its final name: a link for create-only, else a rename. */
