@@ -67,7 +67,8 @@ const CONCURRENCY = 8;
 const PER_HASH_LISTS_MAX = 64;
 const TEMPORAL_NAME_RE = /\/(\d{8}T\d{9}Z)~([0-9a-f]{16})-v(\d+)$/;
 const RECORD_NAME_RE = /\.v\d{8}\.json$/;
-const CONTENT_NAME_RE = /\/objects\/[0-9a-f]{2}\/[0-9a-f]{2}\/[0-9a-f]{16}$/;
+/** A content key's name: its hash alone (the layout says whether it sits where content goes). */
+const HASH_NAME_RE = /\/[0-9a-f]{16}$/;
 
 export function selectVersions(cut: NamespaceCut, hashes: Iterable<ListedHash>): PruneCandidate[] {
   const out: PruneCandidate[] = [];
@@ -161,7 +162,7 @@ async function listNative(format: NativeFormat, cut: NamespaceCut, signal?: Abor
   const contentListed = new Set<string>();
   const addKey = (key: string) => {
     // Index entries have a "~", records end in ".v<8 digits>.json", content is named by its hash alone: latest is skipped unparsed.
-    if (CONTENT_NAME_RE.test(key)) return void contentListed.add(key.slice(-16));
+    if (HASH_NAME_RE.test(key) && layout.describeKey(key)?.kind === 'content') return void contentListed.add(key.slice(-16));
     if (!key.includes('~') && !RECORD_NAME_RE.test(key)) return;
     const d = layout.describeKey(key);
     if (!d || (wanted && !wanted.has(d.hash))) return;
