@@ -246,10 +246,12 @@ describe('the entries browser', () => {
   it("a namespace's first view in a page has main list it afresh (another program's changes show after a reload); coming back to it in the page does not", async () => {
     const { client, calls } = fakeClient({ entries: namespaceOf(5), namespaceNames: () => ok({ names: ['default', 'other'] }), namespaces: () => ok({ namespaces: [] }) });
     const { store } = renderWith(<EntriesPanel />, { client });
+    sessionStorage.clear(); // no namespace remembered from an earlier page: it opens on default
     act(() => void store.getState().init()); // the page opening
     await screen.findAllByRole('option');
     const asked = () => calls.filter((c) => c.method === 'entries').map((c) => c.input as MethodInput<'entries'>);
     await waitFor(() => expect(asked()).toContainEqual(expect.objectContaining({ namespace: 'default', refresh: true })));
+    expect(asked().filter((input) => input.refresh)).toHaveLength(1); // once: not for the stand-in, then again once the names came
     act(() => store.getState().selectNamespace('other'));
     await waitFor(() => expect(asked().some((input) => input.namespace === 'other')).toBe(true));
     expect(asked().find((input) => input.namespace === 'other')).toMatchObject({ refresh: true });
@@ -257,6 +259,19 @@ describe('the entries browser', () => {
     act(() => store.getState().selectNamespace('default'));
     await waitFor(() => expect(asked().length).toBeGreaterThan(before));
     expect(asked().slice(before)).toEqual([expect.objectContaining({ namespace: 'default', refresh: false })]);
+  });
+
+  it('a page that reopens on another namespace than default lists only that one afresh, not the stand-in it started on', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(5), namespaceNames: () => ok({ names: ['default', 'other'] }), namespaces: () => ok({ namespaces: [] }) });
+    sessionStorage.clear();
+    sessionStorage.setItem('cache-admin-namespace', 'other');
+    const { store } = renderWith(<EntriesPanel />, { client });
+    act(() => void store.getState().init());
+    await waitFor(() => expect(store.getState().namespace).toBe('other'));
+    const asked = () => calls.filter((c) => c.method === 'entries').map((c) => c.input as MethodInput<'entries'>);
+    await waitFor(() => expect(asked()).toContainEqual(expect.objectContaining({ namespace: 'other', refresh: true })));
+    expect(asked().filter((input) => input.namespace === 'default' && input.refresh)).toEqual([]);
+    sessionStorage.clear();
   });
 
   it('the delete and save dialogs say what becomes of rows listed with no version: their content goes; a save leaves them out', async () => {

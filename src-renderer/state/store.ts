@@ -556,8 +556,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
      */
     function resetEntries(namespace: string, how: 'keep' | 'changed' | 'refresh' | 'plain' = 'keep'): void {
       const { entries } = get();
-      if (how === 'keep' && !listedAfresh.has(namespace)) how = 'refresh';
-      if (how !== 'changed') listedAfresh.add(namespace); // 'plain': a store just opened lists afresh anyway
+      // Not the stand-in a page starts on (it may show another once the store's names come: refreshNamespaces).
+      if (how === 'keep' && !listedAfresh.has(namespace) && !namespaceIsStandIn) how = 'refresh';
+      if (how === 'refresh' || how === 'plain') listedAfresh.add(namespace); // 'plain': a store just opened lists afresh anyway
       if (how === 'changed' && entries.namespace === namespace && entries.status === 'ready') {
         // Stored into the list on show: its rows stay, said to be the last full listing (the count
         // hides), until main's answers replace them. Emptied at every store, a stream of them kept
@@ -675,6 +676,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             // The namespace last open in this store, else the one open before, else default (as at start), else the first.
             const reopened = [rememberedNamespace(), get().namespace, 'default'].find((name) => name !== null && sorted.includes(name));
             if (reopened !== get().namespace) get().selectNamespace(reopened ?? sorted[0] ?? 'default');
+            else if (!listedAfresh.has(reopened)) resetEntries(reopened, 'refresh'); // the stand-in stays: its first view, listed afresh
           }
         }
         if (names.ok) namespaceIsStandIn = false;
