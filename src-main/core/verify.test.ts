@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { cli } from '../test-support/cli-harness';
+import { CacheError } from '../../src-shared/errors';
 import { CacheService, encodeRecord } from './cache-service';
 import { LocalFolderStorage } from './storage/local';
 import { MemoryStorage } from './storage/memory';
@@ -264,6 +265,24 @@ describe('verify', () => {
         rmSync(dir, { recursive: true, force: true });
       }
     }
+  });
+
+  it('a view a repair would write for a version deleted meanwhile is not put back, nor said to be, and the run goes on', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const gone = await cache.store('ns', bytes('deleted meanwhile'));
+    const kept = await cache.store('ns', bytes('kept'));
+    const record = await cache.record('ns', { hash: gone.hash, version: 1 });
+    await cache.storage.delete(cache.layout.versionEntry(record));
+    // The delete's turn comes between verify's read of the record and its write of the view.
+    const copy = cache.storage.copy.bind(cache.storage);
+    cache.storage.copy = async (from, to, options) => {
+      if (to === cache.layout.versionEntry(record)) throw new CacheError('not_found', `cannot copy ${from}: it does not exist`);
+      return copy(from, to, options);
+    };
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.problems.map((p) => [p.kind, p.key])).toEqual([['stale_latest', cache.layout.versionEntry(record)]]);
+    expect(report.repaired).toEqual([]);
+    expect((await cache.retrieve('ns', { hash: kept.hash })).record.hash).toBe(kept.hash);
   });
 
   it('a wrong-named index entry beside the right one, and a temporal entry named with another time: reported and removed or renamed, each version kept (memory store: views are copies)', async () => {

@@ -424,10 +424,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             [layout.versionEntry(record), k.entries.get(record.version) ?? [], 'index entry', 'index'],
             [layout.temporal(record), k.temporal.get(record.version) ?? [], 'temporal entry', 'temporal'],
           ] as const) {
-            const write = () => storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) });
+            // False when the record went meanwhile (a delete under way): its view is not put back, nor said to be.
+            const write = () =>
+              storage.copy(layout.record(ns, hash, record.version), view, { ifAbsent: true, data: encodeRecord(record) }).then(
+                () => true,
+                (err: unknown) => (err instanceof CacheError && err.code === 'not_found' ? false : Promise.reject(err)),
+              );
             if (listedViews.length === 0) {
               report('stale_latest', view, hash, `v${record.version} lacks this view (written after its record)`);
-              await repair('stale_latest', view, 'rewrote the view from the record', write);
+              await repair('stale_latest', view, (written) => (written ? 'rewrote the view from the record' : null), write);
               continue;
             }
             // A size repair above renames the index entry already (its name carries the size).
@@ -437,10 +442,12 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
               const disagreement = nameDisagreement(layout, kind, wrong.key, record);
               if (!disagreement) continue;
               report('stale_latest', wrong.key, hash, `v${record.version}'s ${what} is named with ${disagreement.named}, but its record says ${disagreement.recorded} (listings read the name): its name should be ${view}`);
-              await repair('stale_latest', wrong.key, named.length > 0 ? `removed (${named[0]!.key} is v${record.version}'s ${what})` : `renamed to ${view}`, async () => {
-                await write();
+              const said = named.length > 0 ? `removed (${named[0]!.key} is v${record.version}'s ${what})` : `renamed to ${view}`;
+              await repair('stale_latest', wrong.key, (done) => (done ? said : null), async () => {
+                if (!(await write())) return false; // the version is being deleted: its views are that delete's
                 named.push({ ...wrong, key: view });
                 await storage.delete(wrong.key);
+                return true;
               });
             }
           }
