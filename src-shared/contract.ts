@@ -58,7 +58,12 @@ const namespace = namespaceTextSchema;
 const ref = entryRefSchema;
 const storeAs = z.enum(['bytes', 'json', 'string']).default('bytes');
 /** The open layout's own store choices (Capabilities.storeOptions, e.g. the service's `strategy`); the layout checks them. */
-const storeOptions = z.record(z.string().max(64), z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL')).optional();
+const optionRecord = z.record(z.string().max(64), z.string().max(LIMITS.profileField).refine(noNul, 'cannot contain NUL'));
+// JSON.parse makes "__proto__" an own key, which a record drops without a word (the store then took its defaults): refused.
+const storeOptions = z
+  .custom<z.input<typeof optionRecord>>((value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')), 'an option cannot be named __proto__')
+  .pipe(optionRecord)
+  .optional();
 /** Serve a version past its namespace's TTL anyway (else retrieve fails with `expired`, the service's 410). */
 const allowExpired = z.boolean().default(false);
 /** A retention value as the CLI takes it: AGE or a number, `none` or `default`; main parses it. */

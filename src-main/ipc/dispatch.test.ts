@@ -139,6 +139,13 @@ describe('contract dispatch', () => {
     expect(await dispatch('entry', VALID.entry)).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
+  it('store options named __proto__ (JSON.parse makes it an own key) are refused, not dropped for the defaults', async () => {
+    const { dispatch } = await setup();
+    const options = JSON.parse('{"__proto__": {"strategy": "direct"}}') as Record<string, string>;
+    expect(await dispatch('storeBytes', { ...VALID.storeBytes, options })).toEqual({ ok: false, error: { code: 'invalid_input', message: 'storeBytes: options: an option cannot be named __proto__' } });
+    expect(await dispatch('entries', VALID.entries)).toMatchObject({ ok: true, value: { total: 0 } });
+  });
+
   it('base64 cut short or badly padded is refused, not stored as whatever part of it decodes', async () => {
     const { dispatch } = await setup();
     for (const base64 of ['aGVsbG8', 'aGVsbG8gd', 'aGVsbA=', 'aGVs bG8=', 'YR==', 'aGVsbG8=aGVsbG8=', 'aGVsbG8-']) {
