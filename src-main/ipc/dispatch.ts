@@ -217,8 +217,7 @@ function handlers(session: AppSession): Handlers {
     delete: async ({ namespace, ref, unversioned }: { namespace: string; ref: string; unversioned?: true }) => {
       const lookup = await format().parseLookup(namespace, ref);
       if (unversioned && !('hash' in lookup && lookup.version === undefined && lookup.sha256 === undefined)) throw new CacheError('invalid_input', 'delete: content no version uses is named by its hash alone');
-      const result = await format().delete(ns(namespace), unversioned ? { ...lookup, unversioned } : lookup);
-      return { deleted: result.deleted, contentRemoved: result.contentRemoved, bytesFreed: result.bytesFreed };
+      return format().delete(ns(namespace), unversioned ? { ...lookup, unversioned } : lookup);
     },
     storeBytes: async ({ namespace, name, base64, as, options }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions }) => {
       // Buffer.from skips what is not base64 and drops a cut tail without a word: only text that encodes back to itself is taken.

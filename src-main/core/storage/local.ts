@@ -846,27 +846,29 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async get(key: string): Promise<Uint8Array | null> {
+    const file = this.foundPathOf(key);
     try {
-      await this.refuseLinkedReads(path.dirname(this.foundPathOf(key)));
-      return await this.io.readFile(this.foundPathOf(key));
+      await this.refuseLinkedReads(path.dirname(file));
+      return await this.io.readFile(file);
     } catch (err) {
-      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
+      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${file}`);
       await this.checkRoot(); // nothing there: a missing key, unless the whole store is gone
       return null;
     }
   }
 
   async getStream(key: string, options: { signal?: AbortSignal } = {}): Promise<AsyncIterable<Uint8Array> | null> {
+    const file = this.foundPathOf(key);
     let handle: fs.FileHandle;
     try {
-      await this.refuseLinkedReads(path.dirname(this.foundPathOf(key)));
-      handle = await fs.open(this.foundPathOf(key), READ_NO_FOLLOW);
+      await this.refuseLinkedReads(path.dirname(file));
+      handle = await fs.open(file, READ_NO_FOLLOW);
       if (!(await handle.stat()).isFile()) {
         await handle.close();
-        throw notAFile(this.foundPathOf(key));
+        throw notAFile(file);
       }
     } catch (err) {
-      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${this.foundPathOf(key)}`);
+      if (!NOTHING_THERE.includes(errno(err)!)) throw fileSystemError(err, `cannot read ${file}`);
       await this.checkRoot();
       return null;
     }
@@ -874,14 +876,15 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async exists(key: string): Promise<boolean> {
+    const file = this.foundPathOf(key);
     let found: fsSync.Stats | undefined;
     try {
-      found = await this.io.lstat(this.foundPathOf(key));
+      found = await this.io.lstat(file);
     } catch (err) {
       if (errno(err) !== 'ENOTDIR') throw err;
     }
     // A file behind a linked folder is not the store's: absent, as a link at the key itself is (a missing key costs no more).
-    if (found?.isFile()) return (await this.ledAwayTo(path.dirname(this.foundPathOf(key)))) === null;
+    if (found?.isFile()) return (await this.ledAwayTo(path.dirname(file))) === null;
     await this.checkRoot();
     return false;
   }
