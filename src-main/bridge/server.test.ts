@@ -184,6 +184,9 @@ describe('loopback bridge', () => {
     const { base, headers } = await setup();
     const notJson = await fetch(`${base}/api/call/namespaces`, { method: 'POST', headers, body: '{' });
     expect(await notJson.json()).toMatchObject({ ok: false, error: { code: 'invalid_input' } });
+    // JSON's 1e400 parses to Infinity: a number out of range, said as such (zod says "received number").
+    const infinite = await fetch(`${base}/api/call/entries`, { method: 'POST', headers, body: '{"namespace":"default","offset":1e400}' });
+    expect(await infinite.json()).toEqual({ ok: false, error: { code: 'invalid_input', message: 'entries: offset: expected a finite number' } });
     const huge = await fetch(`${base}/api/call/storeBytes`, { method: 'POST', headers, body: 'x'.repeat(3 * 1024 * 1024) });
     expect(huge.status).toBe(413);
   });

@@ -10,7 +10,7 @@ import type { ZodError } from 'zod';
 import { batchQuerySchema, entryRefSchema, namespaceTextSchema, uploadQuerySchema, type CacheAdminEvent, type Result } from '../../src-shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../src-shared/csp';
 import { CacheError, INPUT_ERROR_CODES, type ErrorCode } from '../../src-shared/errors';
-import { FIELD_CODES, afterEntriesCall, errorResult, hashReport, retrieveRef, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
+import { afterEntriesCall, errorResult, hashReport, retrieveRef, schemaRefusal, servedSize, suggestedFileName, type Dispatch } from '../ipc/dispatch';
 import { archiveEntries } from '../ipc/entries-browser';
 import { EventStream, kindOf } from './event-stream';
 import type { AppSession } from '../ipc/session';
@@ -86,9 +86,8 @@ function fail(res: ServerResponse, status: number, code: ErrorCode, message: str
 
 /** A query the route's schema refused, with the code its field has everywhere (a namespace: invalid_namespace). */
 function queryRefusal(route: string, error: ZodError): Answer {
-  const issue = error.issues[0];
-  const field = issue?.path.join('.') || 'query';
-  return refusal(400, FIELD_CODES[field] ?? 'invalid_input', `${route}: ${field}: ${issue?.message ?? 'invalid'}`);
+  const { code, message } = schemaRefusal(route, error);
+  return refusal(400, code, message);
 }
 
 function failQuery(res: ServerResponse, route: string, error: ZodError): void {

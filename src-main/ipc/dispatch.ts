@@ -13,7 +13,8 @@ import { deleteEntries, entriesWindow, saveEntriesToFolder, type EntriesInput } 
 import type { AppSession } from './session';
 import type { BatchItem } from './bulk-store';
 import { asCacheError } from '../cli/store-files';
-import type { ErrorInfo } from '../../src-shared/errors';
+import type { ErrorCode, ErrorInfo } from '../../src-shared/errors';
+import type { ZodError } from 'zod';
 import { bulkSummary } from '../../src-shared/bulk-summary';
 import { counted, formatBytes, formatCount } from '../../src-shared/units';
 
@@ -315,7 +316,16 @@ function handlers(session: AppSession): Handlers {
 }
 
 /** The error code a payload field's refusal has, where it is not invalid_input. */
-export const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invalid_key'> = { namespace: 'invalid_namespace', hash: 'invalid_hash', prefix: 'invalid_key' };
+const FIELD_CODES: Record<string, 'invalid_namespace' | 'invalid_hash' | 'invalid_key'> = { namespace: 'invalid_namespace', hash: 'invalid_hash', prefix: 'invalid_key' };
+
+/** What a schema refused, as the caller sees it: the first field at fault, with the code that field has everywhere. */
+export function schemaRefusal(route: string, error: ZodError): { code: ErrorCode; message: string } {
+  const issue = error.issues[0];
+  const field = issue?.path.join('.') || 'payload';
+  // zod calls Infinity (JSON's 1e400) and NaN "received number" against "expected number".
+  const nonFinite = issue?.code === 'invalid_type' && issue.expected === 'number' && 'received' in issue && (issue.received === 'Infinity' || issue.received === 'NaN');
+  return { code: FIELD_CODES[field] ?? 'invalid_input', message: `${route}: ${field}: ${nonFinite ? 'expected a finite number' : (issue?.message ?? 'invalid')}` };
+}
 
 export type Dispatch = (method: unknown, payload: unknown) => Promise<Result<unknown>>;
 
@@ -391,11 +401,7 @@ export function createDispatcher(session: AppSession): Dispatch {
       // zod can throw on objects built to break it (a null-prototype `constructor`): still bad input.
       return { ok: false, error: { code: 'invalid_input', message: `${method}: the payload is not valid` } };
     }
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const field = issue?.path.join('.') || 'payload';
-      return { ok: false, error: { code: FIELD_CODES[field] ?? 'invalid_input', message: `${method}: ${field}: ${issue?.message ?? 'invalid'}` } };
-    }
+    if (!parsed.success) return { ok: false, error: schemaRefusal(method, parsed.error) };
     let result: Result<unknown>;
     try {
       const handler = table[method] as (input: unknown) => Promise<unknown>;
