@@ -145,6 +145,7 @@ describe('local folder specifics', () => {
       await expect(storage.get(key), key).rejects.toMatchObject(refused);
       await expect(storage.getStream(key), key).rejects.toMatchObject(refused);
       expect(await storage.exists(key), key).toBe(false); // not the store's, as a link at the key itself is not
+      expect(await storage.sizeOf(key), key).toBeNull();
     }
     for (const prefix of ['linked/', 'linked/objects/', 'kept/shard/']) {
       await expect(storage.list(prefix), prefix).rejects.toMatchObject(refused);

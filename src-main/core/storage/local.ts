@@ -876,6 +876,14 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async exists(key: string): Promise<boolean> {
+    return (await this.ownFile(key)) !== null;
+  }
+
+  /**
+   * The key's regular file, when the store's own folders lead to it. A file behind a linked folder
+   * is not the store's: absent, as a link at the key itself is (a missing key costs no more).
+   */
+  private async ownFile(key: string): Promise<fsSync.Stats | null> {
     const file = this.foundPathOf(key);
     let found: fsSync.Stats | undefined;
     try {
@@ -883,10 +891,9 @@ export class LocalFolderStorage implements StorageBackend {
     } catch (err) {
       if (errno(err) !== 'ENOTDIR') throw err;
     }
-    // A file behind a linked folder is not the store's: absent, as a link at the key itself is (a missing key costs no more).
-    if (found?.isFile()) return (await this.ledAwayTo(path.dirname(file))) === null;
+    if (found?.isFile()) return (await this.ledAwayTo(path.dirname(file))) === null ? found : null;
     await this.checkRoot();
-    return false;
+    return null;
   }
 
   async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
@@ -972,7 +979,7 @@ export class LocalFolderStorage implements StorageBackend {
   }
 
   async sizeOf(key: string): Promise<number | null> {
-    return (await this.info(key))?.size ?? null;
+    return (await this.ownFile(key))?.size ?? null;
   }
 
   /**
