@@ -108,6 +108,7 @@ export function formatTable(rows: BenchRow[]): string {
 
 /** `npm run web` on a fresh store folder, as an operator starts it; resolves with its base URL, token and a stop. */
 export async function startWebBridge(work: string, store: string): Promise<{ base: string; token: string; stop: () => Promise<void> }> {
+  await fs.mkdir(store, { recursive: true }); // the bridge opens no folder that is not there
   const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '../scripts/web.mjs'), '--store', store, '--port', '0'], {
     env: { ...process.env, XDG_CONFIG_HOME: await fs.mkdtemp(path.join(work, 'config-')) },
     stdio: ['ignore', 'pipe', 'pipe'],

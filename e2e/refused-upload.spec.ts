@@ -3,6 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { dropFiles, expect, onOwnBridge, test } from './bridge';
 
+/** An empty store folder: the bridge opens none that is not there. */
+function storeIn(root: string): string {
+  const dir = path.join(root, 'store');
+  mkdirSync(dir);
+  return dir;
+}
+
 // A bridge whose entries may be at most 1 MiB, and a file far bigger than that: Chromium is still
 // sending it when the bridge refuses it.
 test('a big drop the store refuses part-way shows why, and the store stays usable', async ({ page }) => {
@@ -10,7 +17,7 @@ test('a big drop the store refuses part-way shows why, and the store stays usabl
   const big = path.join(root, 'too-big.bin');
   writeFileSync(big, '');
   truncateSync(big, 200 * 1024 * 1024);
-  await onOwnBridge(page, path.join(root, 'store'), ['--max-entry-size', '1M'], async (bridge) => {
+  await onOwnBridge(page, storeIn(root), ['--max-entry-size', '1M'], async (bridge) => {
     await page.goto(bridge.url);
     await dropFiles(page, '[aria-label="Drop files to store"]', [big]);
     const row = page.getByRole('region', { name: 'Transfers' }).getByRole('listitem').first();
@@ -29,7 +36,7 @@ test('a folder holding a file over the limit stores the rest and says why that f
   writeFileSync(path.join(folder, 'zero.txt'), '');
   writeFileSync(path.join(folder, 'big.bin'), '');
   truncateSync(path.join(folder, 'big.bin'), 200 * 1024 * 1024);
-  await onOwnBridge(page, path.join(root, 'store'), ['--max-entry-size', '1M'], async (bridge) => {
+  await onOwnBridge(page, storeIn(root), ['--max-entry-size', '1M'], async (bridge) => {
     await page.goto(bridge.url);
     await page.getByRole('region', { name: 'Transfers' }).locator('input[aria-label="Folder to store"]').setInputFiles(folder);
     const transfers = page.getByRole('region', { name: 'Transfers' });
@@ -50,7 +57,7 @@ test('a dropped file changed or removed on disk before it was sent fails alone, 
   const many = Array.from({ length: 20 }, (_, i) => path.join(root, `t${i}.txt`));
   for (const file of many) writeFileSync(file, `${path.basename(file)}\n`);
   const changed = (description: string) => new RegExp(`${description} changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again`);
-  await onOwnBridge(page, path.join(root, 'store'), [], async (bridge) => {
+  await onOwnBridge(page, storeIn(root), [], async (bridge) => {
     await page.goto(bridge.url);
     const transfers = page.getByRole('region', { name: 'Transfers' });
     await dropFiles(page, '[aria-label="Drop files to store"]', [one], { beforeDrop: async () => (await sleep(50), appendFileSync(one, 'line 2\n')) });

@@ -451,6 +451,34 @@ describe('loopback bridge', () => {
     expect((await webEnds(['--memory', '--port', '99999']))[0]).toBe(2);
   });
 
+  it('`npm run web --store DIR` on a folder that does not exist does not start (exit 3) and makes no folder: it was served as an empty store the first drop created', async () => {
+    const missing = path.join(dir, 'no-such-parent', 'store');
+    expect(await webEnds(['--store', missing, '--port', '0'])).toEqual([3, `cache-admin web: cannot open the store: the folder ${missing} does not exist: create it first, or choose another\n`]);
+    expect(existsSync(path.join(dir, 'no-such-parent'))).toBe(false);
+    // Bad input is still said as bad input (exit 2), before the folder is looked at.
+    expect((await webEnds(['--store', missing, '--port', '0', '--max-entry-size', '0']))[0]).toBe(2);
+  });
+
+  it('`npm run web` with no --store starts on a fresh machine (no app data folder yet), and so does --store naming the app\'s own store folder', async () => {
+    for (const args of [[], ['--store', path.join(dir, 'fresh-2', 'cache-admin', 'store')]]) {
+      const configHome = path.join(dir, args.length ? 'fresh-2' : 'fresh-1');
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', ...args, '--port', '0'], { cwd: REPO_ROOT, env: { ...process.env, XDG_CONFIG_HOME: configHome, CACHE_ADMIN_STORE: undefined } });
+      try {
+        const line = await new Promise<string>((resolve, reject) => {
+          let out = '';
+          child.stdout.on('data', (c: Buffer) => {
+            out += c.toString();
+            if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+          });
+          child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+        });
+        expect(line).toContain(`local folder ${path.join(configHome, 'cache-admin', 'store')}, native layout): open http://127.0.0.1:`);
+      } finally {
+        child.kill('SIGTERM');
+      }
+    }
+  });
+
   it('`npm run web` refuses an empty $CACHE_ADMIN_STORE (an unset variable in a script) where it would pick the store, and minds it not beside a store given', async () => {
     const empty = { CACHE_ADMIN_STORE: '' };
     expect(await webEnds(['--port', '0'], empty)).toEqual([2, 'cache-admin web: CACHE_ADMIN_STORE is set but empty (an unset variable?): nothing was opened; unset it to use the default store\n']);

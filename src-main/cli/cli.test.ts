@@ -320,6 +320,19 @@ describe('cli', () => {
     expect((await cli(['--store', missing, 'verify'])).code).toBe(0);
   });
 
+  it('policy set on a --store folder that does not exist is refused as reads and delete are, and creates nothing (it made the folder and wrote a policy)', async () => {
+    const here = await fs.mkdtemp(path.join(work, 'typo-policy-'));
+    const missing = path.join(here, 'no-such-store');
+    for (const command of [['policy', 'set', '--ttl', '1d'], ['--ns', 'docs', 'policy', 'set', '--keep-versions', '3'], ['delete', 'b94d27b9934d3e08']]) {
+      const run = await cli(['--store', missing, ...command]);
+      expect([run.code, run.stdout, run.stderr]).toEqual([1, '', `cache-admin: not_found: no store at ${missing}: no such folder (a store's folder is made by its first store)\n`]);
+    }
+    expect(await fs.readdir(here)).toEqual([]);
+    // The app's own store, not made yet, takes a policy as it takes a first store (a real process: its data folder comes from its environment).
+    const config = path.join(here, 'config');
+    expect(await bundledCli(['policy', 'set', '--ttl', '1d'], { env: { XDG_CONFIG_HOME: config, CACHE_ADMIN_STORE: undefined } })).toMatchObject({ code: 0, stdout: 'store-wide  ttl 1d  keep-versions none\n', stderr: '' });
+  });
+
   it('an option given twice is refused, nothing opened or stored (the last one silently won: --store A --store B stored into B)', async () => {
     const here = await fs.mkdtemp(path.join(work, 'twice-'));
     const file = path.join(here, 'f.txt');

@@ -138,7 +138,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     try {
       // Namespace rules are the layout's (the service's allow upper case and "_"); opening wrote nothing.
       const ns = format.parseNamespace(values.ns ?? DEFAULT_NAMESPACE);
-      if (READS_A_STORE.has(command) || (command === 'policy' && (args[0] ?? 'get') === 'get')) await refuseMissingStoreFolder(location, io.env);
+      if (NEEDS_A_STORE.has(command)) await refuseMissingStoreFolder(location, io.env);
       const ctx: Ctx = { format, detection, location, maxEntryBytes, ns, values, args, io, write };
       // stats without --ns reads the default namespace, which a store of other namespaces may lack.
       if (NAMESPACE_WIDE.has(command) && (values.ns !== undefined || command === 'stats')) await noteEmptyNamespace(ctx, values.ns === undefined);
@@ -683,8 +683,12 @@ async function cmdCapabilities(ctx: Ctx): Promise<number> {
 
 /** Commands that look an entry up in one namespace (--ns, else the default). */
 const LOOKUPS = new Set(['get', 'info', 'versions', 'delete']);
-/** Commands that read what a store holds or is: on a folder that does not exist they would report an empty store (or a layout it does not have). */
-const READS_A_STORE = new Set([...LOOKUPS, 'capabilities', 'namespaces', 'stats', 'ls', 'verify', 'prune']);
+/**
+ * Commands that read what a store holds or is (on a folder that does not exist they would report an
+ * empty store, or a layout it does not have), and a policy set, which would make the folder for a
+ * policy alone: only `store` makes a store's folder.
+ */
+const NEEDS_A_STORE = new Set([...LOOKUPS, 'capabilities', 'namespaces', 'stats', 'ls', 'verify', 'prune', 'policy']);
 
 /**
  * A mistyped --store (or $CACHE_ADMIN_STORE) names a folder that does not exist: said so, rather
