@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
@@ -408,14 +408,7 @@ describe('loopback bridge', () => {
   it('`npm run web` prints one line with the URL and serves the contract', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', '--memory', '--port', '0'], { cwd: REPO_ROOT, env: { ...process.env, XDG_CONFIG_HOME: dir } });
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (c: Buffer) => {
-          out += c.toString();
-          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
-        });
-        child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-      });
+      const line = await firstLine(child);
       const url = new URL(/http:\S+/.exec(line)![0]);
       expect(url.hostname).toBe('127.0.0.1');
       const token = url.searchParams.get('token')!;
@@ -425,6 +418,18 @@ describe('loopback bridge', () => {
       child.kill('SIGTERM');
     }
   });
+
+  /** The first line a started `npm run web` prints (its URL); fails if it exits first. */
+  function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+  }
 
   /** `npm run web` with these arguments, run to its end: its exit code and what it said on stderr. */
   async function webEnds(args: string[], env: Record<string, string> = {}): Promise<[number | null, string]> {
@@ -464,14 +469,7 @@ describe('loopback bridge', () => {
       const configHome = path.join(dir, args.length ? 'fresh-2' : 'fresh-1');
       const child = spawn(process.execPath, ['--import', 'tsx', 'src-main/bridge/main.ts', ...args, '--port', '0'], { cwd: REPO_ROOT, env: { ...process.env, XDG_CONFIG_HOME: configHome, CACHE_ADMIN_STORE: undefined } });
       try {
-        const line = await new Promise<string>((resolve, reject) => {
-          let out = '';
-          child.stdout.on('data', (c: Buffer) => {
-            out += c.toString();
-            if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
-          });
-          child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-        });
+        const line = await firstLine(child);
         expect(line).toContain(`local folder ${path.join(configHome, 'cache-admin', 'store')}, native layout): open http://127.0.0.1:`);
       } finally {
         child.kill('SIGTERM');
