@@ -14,15 +14,15 @@ import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
 
 const running: { bridge: Bridge; session: AppSession }[] = [];
 
-/** A bridge on a fresh local folder store (the bulk path groups flushes there), as `npm run web -- --store DIR` runs, its drops stored by `storeWorker` if given. */
-async function setup(storeWorker: URL | undefined, maxEntryBytes?: number) {
+/** A bridge on a fresh local folder store (the bulk path groups flushes there; in `format`'s layout), as `npm run web -- --store DIR` runs, its drops stored by `storeWorker` if given. */
+async function setup(storeWorker: URL | undefined, maxEntryBytes?: number, format?: 'mgraph') {
   const dir = mkdtempSync(path.join(tmpdir(), 'bridge-batch-'));
   mkdirSync(path.join(dir, 'store'));
   const staticDir = path.join(dir, 'renderer');
   mkdirSync(staticDir);
   writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
   const profiles = new ProfileStore(path.join(dir, 'profiles.json'), NO_KEYRING, path.join(dir, 'default-store'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, cacheOptions: { maxEntryBytes }, storeWorker });
+  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, commandLineFormat: format, cacheOptions: { maxEntryBytes }, storeWorker });
   await session.start();
   const dispatch = createDispatcher(session);
   const bridge = await startBridge({ session, dispatch, staticDir });
@@ -138,6 +138,22 @@ describe.each([
     const { body } = await post({ namespace: 'default', dropId: 'big-limit' }, framed([{ name: 'videos/too-big.bin', bytes: Buffer.alloc(MAX_HELD_BODY + 3 * 1024 * 1024, 7) }]));
     expect(body.value!.outcomes).toEqual([expect.objectContaining({ name: 'videos/too-big.bin', error: expect.objectContaining({ code: 'too_large' }) })]);
     expect(await entryCount()).toBe(0);
+  });
+
+  it('in a service store, refuses a batch of several files sharing file_id (it names one file), storing none; a later batch of one in the same drop is refused too', async () => {
+    const { post, call, entryCount } = await setup(storeWorker, undefined, 'mgraph');
+    const options = JSON.stringify({ strategy: 'key_based', cache_key: 'k', file_id: 'samefid' });
+    const several = await post({ namespace: 'default', dropId: 'fid', options }, framed(smallFiles(3)));
+    expect(several.body).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('file_id names one file: 3 files cannot share it') } });
+    expect(await entryCount()).toBe(0);
+    // A big file travels alone (streamed): its batch of one takes the file_id; the next file of the drop would overwrite it.
+    const big = Buffer.alloc(MAX_HELD_BODY + 1024, 7);
+    const first = await post({ namespace: 'default', dropId: 'fid', options }, framed([{ name: 'videos/big.bin', bytes: big }]));
+    expect(first.body.value!.outcomes).toEqual([expect.objectContaining({ name: 'videos/big.bin', stored: expect.objectContaining({ size: big.byteLength }) })]);
+    const second = await post({ namespace: 'default', dropId: 'fid', options }, framed(smallFiles(1)));
+    expect(second.body).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('photos/2024/file-0000.txt was not stored') } });
+    expect(await entryCount()).toBe(1);
+    expect(await call('verify', { namespace: 'default', transferId: 'verify-fid' })).toMatchObject({ problems: [] });
   });
 
   it('cancelDrop stops the batch under way and says how many files were stored; later batches are refused', async () => {

@@ -10,8 +10,8 @@ import { PathGrants } from './path-grants';
 import { AppSession } from './session';
 import { BUILT_STORE_WORKER } from '../test-support/pool-workers';
 
-/** A desktop session on a local folder store (made), whose drops go to `storeWorker` if given: the operator dropped `dropped` (a folder of 120 files in two sub-folders). */
-async function setup(storeWorker?: URL) {
+/** A desktop session on a local folder store (made; in `format`'s layout), whose drops go to `storeWorker` if given: the operator dropped `dropped` (a folder of 120 files in two sub-folders). */
+async function setup(storeWorker?: URL, format?: 'mgraph') {
   const dir = mkdtempSync(path.join(tmpdir(), 'bulk-store-'));
   mkdirSync(path.join(dir, 'store'));
   const dropped = path.join(dir, 'photos');
@@ -25,7 +25,7 @@ async function setup(storeWorker?: URL) {
   const grants = new PathGrants([path.join(dir, 'config')]);
   grants.grant(dropped);
   const profiles = new ProfileStore(path.join(dir, 'config', 'profiles.json'), NO_KEYRING, path.join(dir, 'default'));
-  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, pathGrants: grants, storeWorker });
+  const session = new AppSession({ profiles, commandLine: { kind: 'local', dir: path.join(dir, 'store') }, commandLineFormat: format, pathGrants: grants, storeWorker });
   await session.start();
   const events: CacheAdminEvent[] = [];
   session.onEvent((e) => events.push(e));
@@ -78,6 +78,24 @@ describe.each([
     const result = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-d', files: [files[0]!, { path: path.join(dir, 'photos', 'gone.txt'), name: 'photos/gone.txt' }] });
     expect(result.ok && (result.value as { outcomes: { error?: { code: string } }[] }).outcomes.map((o) => o.error?.code ?? 'stored')).toEqual(['stored', 'not_found']);
     expect(await entries()).toBe(1);
+    await session.close();
+  });
+
+  it.each([
+    { strategy: 'key_based', cache_key: 'k', file_id: 'samefid' },
+    { strategy: 'temporal', file_id: 'samefid' },
+  ])('in a service store, refuses a batch of several files sharing file_id %o (it names one file), storing none; one file takes it once per drop', async (options) => {
+    const { files, dispatch, entries, session } = await setup(storeWorker, 'mgraph');
+    const several = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-f', files: files.slice(0, 3), options });
+    expect(several).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining('file_id names one file: 3 files cannot share it') } });
+    expect(await entries()).toBe(0);
+    const one = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-f', files: files.slice(0, 1), options });
+    expect(one).toMatchObject({ ok: true, value: { outcomes: [{ name: files[0]!.name, stored: expect.anything() }] } });
+    // A later batch of the same drop would go to the same path and overwrite it.
+    const again = await dispatch('storePaths', { namespace: 'default', dropId: 'drop-f', files: files.slice(1, 2), options });
+    expect(again).toMatchObject({ ok: false, error: { code: 'invalid_input', message: expect.stringContaining(`${files[1]!.name} was not stored`) } });
+    expect(await entries()).toBe(1);
+    expect(await dispatch('verify', { namespace: 'default', transferId: 'verify-f' })).toMatchObject({ ok: true, value: { problems: [] } });
     await session.close();
   });
 

@@ -25,6 +25,8 @@ interface DropState {
   failed: number;
   bytesDone: number;
   lastEvent: number;
+  /** The file_id store options of the drop's batches under way or stored: a file_id names one file, so a drop uses each once. */
+  fileIds: Set<string>;
 }
 
 export interface DropsOptions {
@@ -58,7 +60,7 @@ export class Drops {
   private state(dropId: string): DropState {
     let drop = this.drops.get(dropId);
     if (!drop) {
-      drop = { controller: new AbortController(), running: new Set(), stored: 0, failed: 0, bytesDone: 0, lastEvent: 0 };
+      drop = { controller: new AbortController(), running: new Set(), stored: 0, failed: 0, bytesDone: 0, lastEvent: 0, fileIds: new Set() };
       // Every store of the drop listens to its cancel (into S3: dozens of requests at once); that is no leak.
       setMaxListeners(0, drop.controller.signal);
       this.drops.set(dropId, drop);
@@ -88,6 +90,13 @@ export class Drops {
   async store(dropId: string, format: StoreFormat, ns: string, choice: StoreChoice, items: BatchItem[]): Promise<BatchStoreResult> {
     this.assertOpen(dropId);
     const drop = this.state(dropId);
+    const fileId = choice.options?.file_id;
+    if (fileId) {
+      if (items.length > 1) throw new CacheError('invalid_input', `file_id names one file: ${items.length} files cannot share it; store them one at a time or leave file_id out (none of them was stored)`);
+      // A batch of one sent after another of the same drop (big files travel alone) would go to the same path.
+      if (drop.fileIds.has(fileId)) throw new CacheError('invalid_input', `file_id names one file: this drop already has one under ${JSON.stringify(fileId)}, so ${items[0]!.name} was not stored; store it on its own or leave file_id out`);
+      drop.fileIds.add(fileId);
+    }
     const outcomes: BatchOutcome[] = new Array(items.length);
     const progress = (force: boolean, partialBytes = 0) => {
       const now = Date.now();
@@ -131,6 +140,8 @@ export class Drops {
       await run;
     } finally {
       drop.running.delete(run);
+      // A file_id nothing was stored under is free again: a retry of the failed file may take it.
+      if (fileId && !outcomes.some((o) => 'stored' in o)) drop.fileIds.delete(fileId);
     }
     progress(true);
     return { outcomes };

@@ -434,6 +434,43 @@ describe('the bridge: GET /api/entries-archive', () => {
     expect(Object.values(files).filter((text) => !text.startsWith('{')).sort()).toEqual(['composed\n', 'decomposed\n', 'lower\n', 'upper\n']);
   });
 
+  it('a file never shares its name with a folder of another member, in either order or case: every file extracts, under the name the summary gives', async () => {
+    const { get, storeTexts } = await bridged();
+    const cacheHash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+    // Members go in hash order: `text`, numbered if need be, so that it comes after the entry of `hash`.
+    const after = (text: string, hash: string) => [...Array(256).keys()].map((n) => `${text} ${n}\n`).find((t) => cacheHash(t) > hash)!;
+    const texts: [string, string][] = [['a', 'file named a\n']];
+    // The file first, then members under a folder of its name; a folder first, then a file of its name (in another case).
+    texts.push(['a/b', after('file b in folder a', cacheHash(texts[0]![1]))], ['a/c', after('file c in folder a', cacheHash(texts[0]![1]))]);
+    texts.push(['c/d', 'file d in folder c\n']);
+    texts.push(['C', after('file named C', cacheHash(texts[3]![1]))]);
+    const hashes = await storeTexts('arch', texts);
+    const res = await get({ namespace: 'arch', selection: JSON.stringify({ hashes }) });
+    const members = await tarEntries(Buffer.from(await res.arrayBuffer()));
+    // Extracted as a case-insensitive disk would: a member whose path a file or a folder already holds fails.
+    const out = mkdtempSync(path.join(dir, 'extracted-'));
+    const onDisk = (name: string) => path.join(out, name.toLowerCase());
+    for (const { header, text } of members) {
+      mkdirSync(path.dirname(onDisk(header.name)), { recursive: true });
+      writeFileSync(onDisk(header.name), text, { flag: 'wx' });
+    }
+    const summary = JSON.parse(readFileSync(onDisk('cache-admin-summary.json'), 'utf8')) as BulkOutcome & { renamed: { hash: string; name: string; member: string }[] };
+    expect(summary).toMatchObject({ done: 5, failed: 0 });
+    // The entries of folder a/ stay together, in a folder named as a clashing file would be.
+    const moved = summary.renamed.find((r) => r.name === 'a/b')!.member.split('/')[0];
+    expect([`a-${hashes[1]}`, `a-${hashes[2]}`]).toContain(moved);
+    expect(summary.renamed).toHaveLength(3);
+    expect(summary.renamed).toEqual(expect.arrayContaining([
+      { hash: hashes[1], name: 'a/b', member: `${moved}/b` },
+      { hash: hashes[2], name: 'a/c', member: `${moved}/c` },
+      { hash: hashes[4], name: 'C', member: `C-${hashes[4]}` },
+    ]));
+    texts.forEach(([name, text], i) => {
+      const member = summary.renamed.find((r) => r.hash === hashes[i])?.member ?? name;
+      expect(readFileSync(onDisk(member), 'utf8')).toBe(text);
+    });
+  });
+
   it('a file uploaded through the bridge is in the next window: the upload, not only the dispatcher, says the namespace changed', async () => {
     const { window, bridge } = await bridged();
     expect((await window({ namespace: 'beta' })).knownTotal).toBe(3);

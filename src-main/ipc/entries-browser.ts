@@ -151,6 +151,43 @@ function foldersOf(source: string): string {
   return parts.map((part) => `${safeFileName(part, '_')}/`).join('');
 }
 
+/**
+ * The member names of an archive, each of which extracts beside every member named before it:
+ * compared as a case-insensitive disk (macOS, Windows) would see them, no member file is another's
+ * folder, and no two members are one file there.
+ */
+class MemberNames {
+  /** Folded names of the member files, and of the folders they are under (`a/`, `a/b/`). */
+  private readonly files = new Set<string>();
+  private readonly folders = new Set<string>();
+  /** Folders an entry was stored under that a member file holds the name of, and where their entries go instead. */
+  private readonly moved = new Map<string, string>();
+
+  constructor(reserved: string) {
+    this.files.add(foldName(reserved));
+  }
+
+  /** The member for an entry's file `name` under the folders `under` (foldersOf): its own path, else the next namesFor gives, for a folder as for the file. */
+  take(name: string, hash: string, under: string): string {
+    let [folder, asked] = ['', ''];
+    for (const part of under.split('/').filter(Boolean)) {
+      asked += `${part}/`;
+      let dir = this.moved.get(asked);
+      if (!dir) {
+        for (dir of namesFor(part, hash, folder)) if (!this.files.has(foldName(dir))) break;
+        dir = `${dir!}/`;
+        if (dir !== `${folder}${part}/`) this.moved.set(asked, dir);
+      }
+      folder = dir;
+      this.folders.add(foldName(folder));
+    }
+    let member = '';
+    for (member of namesFor(name, hash, folder)) if (!this.files.has(foldName(member)) && !this.folders.has(foldName(`${member}/`))) break;
+    this.files.add(foldName(member));
+    return member;
+  }
+}
+
 /** A name as a case-insensitive, normalizing file system compares it: `A.txt`, `a.txt` and `a.txt` in NFD are one file there. */
 function foldName(name: string): string {
   return name.normalize('NFC').toLowerCase();
@@ -243,9 +280,11 @@ const SUMMARY_MEMBER = 'cache-admin-summary.json';
 
 /**
  * The selected entries' latest versions as one tar stream (the bridge's bulk save: one download),
- * each under the folders it was stored under (foldersOf).
+ * each under the folders it was stored under (foldersOf), or another name where that would not
+ * extract beside the members before it (MemberNames).
  * Entries whose content is missing or corrupt, and expired ones unless asked for, are left out and
- * named in a last member, `cache-admin-summary.json` (a name no entry's member takes). Content up
+ * named in a last member, `cache-admin-summary.json` (a name no entry's member takes), which also
+ * lists, under `renamed`, each entry whose member is not the name it was stored under. Content up
  * to 16 MiB is read whole and checked before its member starts; bigger content streams, and found
  * corrupt it fails the whole stream, so the browser reports a failed download rather than keeping
  * a file with bad bytes.
@@ -256,8 +295,9 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
   const rows = await entryTablesOf(format).selected(ns, selection);
   const archive = tar.pack();
   const retention = new Retention(format);
-  // Names are compared as a case-insensitive disk (macOS, Windows) would see them, so extracting there loses no member.
-  const taken = new Set<string>([foldName(SUMMARY_MEMBER)]);
+  const names = new MemberNames(SUMMARY_MEMBER);
+  // Entries whose member is not the name they were stored under: the summary says where each went.
+  const renamed: { hash: string; name: string; member: string }[] = [];
   /** A member half written leaves the tar unreadable past it: any failure there fails the whole stream. */
   const addFile = async (name: string, size: number, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, mtime = new Date()) => {
     try {
@@ -279,19 +319,19 @@ export async function archiveEntries(format: StoreFormat, namespace: string, sel
       const size = servedSize(record);
       // Read whole, a corrupt one fails here, on its own, before its member starts. A decoded size is known only once read (service JSON and gzip, held in memory there anyway).
       const whole = size === null || size <= CHECKED_WHOLE_BYTES ? await collect(content) : null;
-      let name = '';
-      for (name of namesFor(safeFileName(suggestedName(record), record.cache_id), hash, foldersOf(record.source))) if (!taken.has(foldName(name))) break;
-      taken.add(foldName(name));
+      const [fileName, under] = [safeFileName(suggestedName(record), record.cache_id), foldersOf(record.source)];
+      const name = names.take(fileName, hash, under);
       // Extracted, each file is dated when it was stored, not when it was downloaded.
       const storedAt = new Date(record.stored_at);
       const mtime = Number.isNaN(storedAt.getTime()) ? undefined : storedAt;
       await (whole ? addFile(name, whole.byteLength, [whole], mtime) : addFile(name, size!, content, mtime));
+      if (name !== `${under}${fileName}`) renamed.push({ hash, name: `${under}${fileName}`, member: name });
       return 'done';
     };
     // One member at a time: a tar is written in order.
     const outcome = await forEachRow(rows, 'saved', add, 1, picksGone(selection, rows));
     if (archive.destroyed) return;
-    const summary = Buffer.from(`${JSON.stringify(outcome, null, 2)}\n`);
+    const summary = Buffer.from(`${JSON.stringify({ ...outcome, renamed }, null, 2)}\n`);
     await addFile(SUMMARY_MEMBER, summary.byteLength, [summary]);
     archive.finalize();
   })().catch((err: unknown) => archive.destroy(err as Error));
