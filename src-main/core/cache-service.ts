@@ -342,14 +342,14 @@ export class CacheService {
     if (!bytes) return null;
     const decoded = decodeRecord(bytes);
     if ('problem' in decoded) throw new CacheError('corrupt', `version record ${key} is damaged (${decoded.problem}); delete the version, or run verify with repair`);
-    return decoded.record;
+    return filedIn(this.layout, key, decoded.record);
   }
 
   /** A record and its bytes; null when it is missing or damaged. */
   private async tryReadRecord(key: string): Promise<{ record: VersionRecord; data: Uint8Array } | null> {
     const data = await this.storage.get(key);
     const decoded = data && decodeRecord(data);
-    return decoded && 'record' in decoded ? { record: decoded.record, data } : null;
+    return decoded && 'record' in decoded ? { record: filedIn(this.layout, key, decoded.record), data } : null;
   }
 
   /** Metadata of one version: one read. */
@@ -390,7 +390,7 @@ export class CacheService {
       throw new CacheError('not_found', `${what} is not in namespace ${ns}${latest ? ` (${lookup.hash} is there: its newest version is v${latest.version})` : other}`);
     }
     // A record copied over another's key would serve that entry's bytes under this hash.
-    if (record.namespace !== ns || record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {
+    if (record.hash !== lookup.hash || (lookup.version !== undefined && record.version !== lookup.version)) {
       throw new CacheError('corrupt', `version record ${key} is damaged (it names another entry, ${record.cache_id}); nothing was served (run verify with repair)`);
     }
     return record;
@@ -711,6 +711,16 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
 
 /** A stored record, or what is wrong with it (verify reports those as corrupt). */
 /** `sizeOnly`: a record whose one flaw is its size (-1, past 2^53), which its content can give back. */
+/**
+ * A record as filed: in the namespace its key is in. A namespace folder renamed or copied by hand
+ * keeps records that name the namespace they were stored in; its keys (and content) are here, and
+ * every key derived from the record must be too (verify --repair rewrites the field).
+ */
+export function filedIn(layout: KeyLayout, key: string, record: VersionRecord): VersionRecord {
+  const ns = layout.namespaceOf(key);
+  return record.namespace === ns ? record : { ...record, namespace: ns };
+}
+
 export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; sizeOnly?: VersionRecord } {
   let value: unknown;
   try {

@@ -105,6 +105,11 @@ export class KeyLayout {
     return `${record.namespace}/temporal/${folder}/${compactTime(t)}~${record.cache_id}`;
   }
 
+  /** The namespace a key is filed in: its top folder. */
+  namespaceOf(key: string): Namespace {
+    return key.slice(0, key.indexOf('/')) as Namespace;
+  }
+
   objectsPrefix(ns: Namespace): string {
     return `${ns}/objects/`;
   }

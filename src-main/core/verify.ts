@@ -6,9 +6,9 @@ import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domai
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
-import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, quarantineCopy } from './cache-service';
+import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, filedIn, quarantineCopy } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
-import { decodeSource, expandTime } from './layout';
+import { decodeSource, expandTime, type KeyLayout } from './layout';
 import { turnTaker } from './event-loop';
 import { mapLimit } from './keyed-lock';
 import { assertWritable } from './storage/read-only';
@@ -156,13 +156,15 @@ function nameDisagreement(layout: CacheService['layout'], kind: 'index' | 'tempo
  * entry's name carries (namespace, hash, version, time, size, source: its key is the one the record
  * gives) and with the content's size.
  */
-async function recordCopyIn(storage: StorageBackend, key: string, fits: (record: VersionRecord) => boolean, expected: { hash: CacheHash; version: number; size: number }): Promise<{ key: string; record: VersionRecord; bytes: Uint8Array } | null> {
+async function recordCopyIn(storage: StorageBackend, layout: KeyLayout, key: string, fits: (record: VersionRecord) => boolean, expected: { hash: CacheHash; version: number; size: number }): Promise<{ key: string; record: VersionRecord; bytes: Uint8Array } | null> {
   const bytes = await storage.get(key);
   const decoded = bytes && decodeRecord(bytes);
   if (!decoded || 'problem' in decoded) return null;
-  const { record } = decoded;
+  const record = filedIn(layout, key, decoded.record);
   const agrees = fits(record) && record.hash === expected.hash && record.version === expected.version && record.size === expected.size;
-  return agrees ? { key, record, bytes: bytes! } : null;
+  if (!agrees) return null;
+  // A copy from a folder renamed by hand is restored as filed here.
+  return { key, record, bytes: record === decoded.record ? bytes! : encodeRecord(record) };
 }
 
 /**
@@ -289,31 +291,41 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         };
         /** A record whose content disproves its size, rewritten with the content's size, and its views with it. */
         const rewriteSize = (key: string, record: VersionRecord, size: number) => {
-          const fixed = { ...record, size };
           sizeRewritten.add(record.version);
-          return repair('corrupt', key, `rewrote v${record.version}'s size as ${size} bytes (its content hashes right)`, async () => {
+          return rewrite(key, { ...record, size }, `rewrote v${record.version}'s size as ${size} bytes (its content hashes right)`);
+        };
+        /** A record rewritten as `fixed`, and its views with it. */
+        const rewrite = (key: string, fixed: VersionRecord, said: string) =>
+          repair('corrupt', key, said, async () => {
             const data = encodeRecord(fixed);
             await storage.put(key, data, { durable: true });
             // Its views are copies of it (hard links in a folder, which the new record no longer is).
-            const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout.latest(ns, hash)))?.version === record.version ? [layout.latest(ns, hash)] : [])];
+            const views = [layout.versionEntry(fixed), layout.temporal(fixed), ...((await readRecord(storage, layout, layout.latest(ns, hash)))?.version === fixed.version ? [layout.latest(ns, hash)] : [])];
             for (const view of views) await storage.copy(key, view, { data });
             // The index entry's name carries the size: those naming another (a wrong size, or anything else) go.
-            for (const stale of k.entries.get(record.version) ?? []) if (stale.key !== layout.versionEntry(fixed)) await storage.delete(stale.key);
-            records.set(record.version, fixed);
+            for (const stale of k.entries.get(fixed.version) ?? []) if (stale.key !== layout.versionEntry(fixed)) await storage.delete(stale.key);
+            records.set(fixed.version, fixed);
           });
-        };
         for (const [version, info] of k.records) {
           const bytes = await storage.get(info.key);
           if (!bytes) continue; // deleted while verifying
           const decoded = decodeRecord(bytes);
           const read = 'record' in decoded ? decoded.record : decoded.sizeOnly;
-          const elsewhere = read !== undefined && (read.hash !== hash || read.version !== version || read.namespace !== ns);
+          const elsewhere = read !== undefined && (read.hash !== hash || read.version !== version);
+          if (read !== undefined && !elsewhere && read.namespace !== ns) {
+            // Its namespace folder was renamed or copied by hand: reads take the folder's name, and so does the record once repaired.
+            const filed = { ...read, namespace: ns };
+            if ('record' in decoded) decoded.record = filed;
+            else decoded.sizeOnly = filed;
+            report('corrupt', info.key, hash, `v${version}'s record names namespace ${read.namespace}, but it is filed in ${ns} (a folder renamed or copied by hand): reads take ${ns}`);
+            if ('record' in decoded) await rewrite(info.key, filed, `rewrote v${version}'s namespace as ${ns}`);
+          }
           if ('problem' in decoded || elsewhere) {
             // Where the views are copies, not links of the record (S3, a folder copied file by file), its
             // index entry may still hold it whole: the version is restored from that, not removed.
             let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
             for (const entry of k.content ? (k.entries.get(version) ?? []) : []) {
-              copy = await recordCopyIn(storage, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content!.size });
+              copy = await recordCopyIn(storage, layout, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content!.size });
               if (copy) break;
             }
             // A size alone out of range (-1, past 2^53): content that hashes right gives it back, as a wrong size is.
@@ -362,7 +374,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         // brings the version back. A view with no record and no content (a delete finished by hand, say)
         // names nothing: a repair moves it to the quarantine. With the content there, it is left as found.
         const latestKey = layout.latest(ns, hash);
-        const latestCopy = k.latest ? await readRecord(storage, latestKey) : null;
+        const latestCopy = k.latest ? await readRecord(storage, layout, latestKey) : null;
         // Latest is a copy to restore from, never the only sign of a version (one naming a version no other view names is pointed at the newest, below).
         const lost = [...new Set([...k.entries.keys(), ...k.temporal.keys()])].filter((v) => !k.records.has(v)).sort((a, b) => a - b);
         for (const version of lost) {
@@ -374,7 +386,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const sources = [...views, ...(latestCopy?.version === version ? [{ info: k.latest!, fits: () => true }] : [])];
           let copy: Awaited<ReturnType<typeof recordCopyIn>> = null;
           for (const source of sources) {
-            copy = k.content ? await recordCopyIn(storage, source.info.key, (r) => source.fits(source.info.key, r), { hash, version, size: k.content.size }) : null;
+            copy = k.content ? await recordCopyIn(storage, layout, source.info.key, (r) => source.fits(source.info.key, r), { hash, version, size: k.content.size }) : null;
             if (copy) break;
           }
           const [first] = views;
@@ -485,7 +497,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
   // What a repair would do, said beside the problems it may or may not mend (each repair made says its own action).
   if (problems.length > 0 && !options.repair) {
-    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views (and rename those named other than their record gives), point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves and remove temp leftovers; bad or missing content is reported only');
+    notes.push('a repair would move orphans and damaged records to _quarantine/ (never deleting them), rewrite stale views (and rename those named other than their record gives), point latest at the newest record, restore a record lost or damaged beside a good copy in its index entry, rewrite a size its content disproves or a namespace its folder disproves, and remove temp leftovers; bad or missing content is reported only');
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
   return { checked, ...(options.sample !== undefined && { sampled: sample }), problems, ...(options.repair ? { repaired } : {}), notes };
@@ -545,10 +557,10 @@ function temporalFolder(ns: Namespace, key: string): string {
 }
 
 /** A valid record, or null when it is missing or damaged. */
-async function readRecord(storage: CacheService['storage'], key: string): Promise<VersionRecord | null> {
+async function readRecord(storage: CacheService['storage'], layout: KeyLayout, key: string): Promise<VersionRecord | null> {
   const bytes = await storage.get(key);
   const decoded = bytes && decodeRecord(bytes);
-  return decoded && 'record' in decoded ? decoded.record : null;
+  return decoded && 'record' in decoded ? filedIn(layout, key, decoded.record) : null;
 }
 
 /**
