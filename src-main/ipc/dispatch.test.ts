@@ -34,8 +34,9 @@ async function setup({ realBackends = false } = {}) {
     pathGrants.grant(dir);
     return { pathGrants };
   });
-  // Opening the store lists a few keys to detect its layout; count only what calls do after that.
+  // Opening the store lists a few keys to detect its layout (and reads an empty one's mark); count only what calls do after that.
   storage.counts.list = 0;
+  storage.counts.get = 0;
   const calls = () => Object.values(storage.counts).reduce((a, b) => a + b, 0);
   const profilesText = () => readFile(profiles.file, 'utf8').catch(() => '');
   return { storage, session, dispatch, calls, profilesText, profiles, pathGrants };

@@ -51,6 +51,31 @@ describe('layout detection beside other folders', () => {
   });
 });
 
+describe('a service store with no entries left', () => {
+  it('still opens in the service layout once its last entry is deleted (it opened as native and took native keys the service never reads)', async () => {
+    const storage = new MemoryStorage();
+    const stored = await new MgraphFormat(storage).store('default', { source: text('hello') });
+    expect((await formatOf(storage)).format.name).toBe('mgraph');
+    await (await formatOf(storage)).format.delete('default', { hash: stored.hash });
+    const reopened = await formatOf(storage);
+    expect(reopened.detection).toMatchObject({ format: 'mgraph', reason: expect.stringContaining('no entries, and _cache-admin.d/layout.json says so') });
+    const again = await reopened.format.store('default', { source: text('hello') });
+    expect(again.cache_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/); // a service cache id, filed where the service reads it
+    expect((await detectFormat(storage)).found).toEqual({ mgraph: ['default/data/', 'default/refs/'] });
+  });
+
+  it("a store the service wrote, emptied here by a delete, stays the service's too; opening it as native is refused as for its keys", async () => {
+    const storage = new MemoryStorage();
+    await loadFixture(storage);
+    const { format } = await formatOf(storage);
+    for (const { name } of await format.namespaces()) {
+      for (const row of await format.entryRows(name)) await format.delete(name, { hash: row.hash });
+    }
+    expect((await formatOf(storage)).detection).toMatchObject({ format: 'mgraph', found: { mgraph: ['_cache-admin.d/layout.json'] } });
+    await expect(formatOf(storage, { format: 'native' })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("holds the Python cache service's layout (found _cache-admin.d/layout.json)") });
+  });
+});
+
 describe('layout detection in a bucket other tools write to', () => {
   const s3 = useProxiedS3();
 

@@ -15,6 +15,30 @@ const MARKERS: Record<string, { format: FormatName; holds: RegExp }> = {
   'refs/': { format: 'mgraph', holds: /^by-(hash|id)\/$/ },
   'data/': { format: 'mgraph', holds: /^(direct|temporal|temporal-latest|temporal-versioned|key-based)\/$/ },
 };
+/**
+ * Where a store in the service's layout says so: with its last entry deleted it holds no layout
+ * keys, and would open as native (the default) and take native keys the service never reads. A
+ * native store needs no mark: native is what an unmarked empty store opens as.
+ */
+export const LAYOUT_MARK_KEY = `${ADMIN_PREFIX}layout.json`;
+
+/** Writes the mark once (create-only); `freesSpace` for a delete, which must go ahead on a full disk. */
+export async function markLayout(storage: StorageBackend, format: FormatName, options: { freesSpace?: boolean } = {}): Promise<void> {
+  await storage.put(LAYOUT_MARK_KEY, new TextEncoder().encode(`${JSON.stringify({ layout: format })}\n`), { ifAbsent: true, freesSpace: options.freesSpace });
+}
+
+/** The layout a store's mark names; null without one (or one this version cannot read, which the keys decide past). */
+async function markedLayout(storage: StorageBackend): Promise<FormatName | null> {
+  const bytes = await storage.get(LAYOUT_MARK_KEY);
+  if (!bytes) return null;
+  try {
+    const layout = (JSON.parse(new TextDecoder().decode(bytes)) as { layout?: unknown }).layout;
+    return layout === 'native' || layout === 'mgraph' ? layout : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Top-level folders looked into at a time, until one holds a layout's keys: a handful of LIST calls in a store. */
 const NAMESPACES_PER_ROUND = 8;
 /** Top-level folders looked into at most (a bucket of other folders than namespaces: 8 rounds of LISTs). */
@@ -38,8 +62,8 @@ export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native l
 
 /**
  * Which layout a store holds, from a few listings: `<ns>/objects/…` and `<ns>/temporal/…` are
- * native; `<ns>/refs/…` and `<ns>/data/…` are the Python service's. An empty store (or one with
- * neither) is `emptyAs`, native unless told.
+ * native; `<ns>/refs/…` and `<ns>/data/…` are the Python service's. A store with neither is the
+ * layout its mark names (LAYOUT_MARK_KEY), else `emptyAs`, native unless told.
  */
 export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName; lookFor?: FormatName } = {}): Promise<Detection> {
   const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED });
@@ -60,6 +84,8 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
   for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
   if (votes.native.length === 0 && votes.mgraph.length === 0) {
+    const marked = await markedLayout(storage);
+    if (marked) return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
     // A repair's quarantine holds namespaces as a store does: it is this store's, not one below it.
     const nested = await storeOneLevelDown(storage, folders.filter((f) => f !== QUARANTINE_PREFIX).slice(0, NESTED_PROBED));
     return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };

@@ -31,6 +31,7 @@ import type {
   TransferOptions,
 } from '../format';
 import { checkedContent, corruptContent } from '../checked-content';
+import { markLayout } from '../detect';
 import { contentMd5, prepareContent, rehashFile, type DataType } from './content';
 import {
   DEFAULT_STRATEGY,
@@ -146,6 +147,8 @@ export class MgraphFormat implements StoreFormat {
     listedTime: 'ref_written',
   };
   readonly refs: RefWriter;
+  /** The store's layout mark, written before this process first changes the store (detect.ts). */
+  private marked: Promise<void> | undefined;
   private readonly now: () => Date;
   private readonly maxEntryBytes: number;
 
@@ -485,6 +488,7 @@ export class MgraphFormat implements StoreFormat {
     // The last moment a cancel is honoured: once the first file is written the entry is finished
     // (the content is in memory, a few writes remain), so a cancel leaves no copy without its refs.
     if (options.signal?.aborted) throw new CacheError('cancelled', 'the store was cancelled');
+    await this.keepLayoutMark();
     // What this store wrote that no other entry can name (paths under its own cache id, its by-id
     // ref): taken back if it fails, so a failed store leaves no entry the service would read by id.
     const written: string[] = [];
@@ -557,6 +561,14 @@ export class MgraphFormat implements StoreFormat {
    * removed) and also the entry's child data, which the service leaves behind. Refs go first, so
    * a crash leaves orphan content (verify reports it), never a ref to missing content.
    */
+  private keepLayoutMark(options: { freesSpace?: boolean } = {}): Promise<void> {
+    this.marked ??= markLayout(this.storage, 'mgraph', options).catch((err: unknown) => {
+      this.marked = undefined; // tried again by the next write
+      throw err;
+    });
+    return this.marked;
+  }
+
   async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
     const ns = parseServiceNamespace(namespace);
     assertWritable(this.storage, `delete ${'cacheId' in lookup ? lookup.cacheId : lookup.hash}`);
@@ -574,6 +586,7 @@ export class MgraphFormat implements StoreFormat {
     // the delete whole (a by-hash ref rewritten and then an error would hide a healthy version).
     const idRefs = new Map<string, IdRef | null>();
     for (const cacheId of targets) idRefs.set(cacheId, await this.readIdRef(ns, cacheId));
+    await this.keepLayoutMark({ freesSpace: true }); // the last entry deleted, the store still opens in this layout
     let contentRemoved = false;
     let bytesFreed = 0;
     for (const cacheId of targets) {
