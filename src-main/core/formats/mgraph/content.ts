@@ -27,9 +27,13 @@ function decodeText(bytes: Uint8Array, what: 'JSON' | 'text'): string {
 
 /** Cache__Hash__Generator.from_json_field: the hash of one field of JSON text, found by dot notation. */
 export function fieldHash(text: string, fieldPath: string): string {
+  return serviceHash(fieldText(text, fieldPath));
+}
+
+function fieldText(text: string, fieldPath: string): string {
   const field = pythonJsonFieldText(text, fieldPath);
   if (field === null) throw new CacheError('invalid_input', `field ${fieldPath} is not in the JSON`);
-  return serviceHash(field);
+  return field;
 }
 
 export interface Prepared {
@@ -57,8 +61,11 @@ export function prepareContent(bytes: Uint8Array, as: DataType, options: { jsonF
   if (as === 'string') return { dataType: 'string', fileBytes: new TextEncoder().encode(pythonJsonDumpsValue(text, { indent: 2, sortKeys: false })), hash: serviceHash(text) };
   const fileBytes = pythonJsonDumpsBytes(text, { indent: 2, sortKeys: false });
   if (fileBytes[0] !== 0x7b) throw new CacheError('invalid_json', 'the service stores JSON objects only ({…} at the top level)');
-  const hash = options.jsonFieldPath ? fieldHash(text, options.jsonFieldPath) : serviceHash(canonicalJsonBytes(text));
-  return { dataType: 'json', fileBytes, hash };
+  if (!options.jsonFieldPath) return { dataType: 'json', fileBytes, hash: serviceHash(canonicalJsonBytes(text)) };
+  const field = fieldText(text, options.jsonFieldPath);
+  // The service's field hash takes non-empty text only (Raw_Str__Non_Empty): it refuses this store.
+  if (field === '') throw new CacheError('invalid_input', `field ${options.jsonFieldPath} is an empty string: the service hashes no empty text, so it stores no entry by it`);
+  return { dataType: 'json', fileBytes, hash: serviceHash(field) };
 }
 
 /** What a content file holds and the hash it re-hashes to (verify), as the service's retrieve reads it. */

@@ -101,6 +101,20 @@ describe('interop with the Python cache service', () => {
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it.skipIf(!RUN)(`a json_field_path store is taken or refused as the service takes or refuses it, under the same hash (an empty string field was stored here, refused there) (${NEEDS})`, async () => {
+    const { dir, format } = await fresh();
+    const values = ['', 'x', 0, false, [], {}, null, 1.5];
+    const theirs = service(dir, values.map((u) => ({ op: 'store', type: 'json', namespace: 'F', json_field_path: 'u', data: { u } })));
+    for (const [i, u] of values.entries()) {
+      const ours = await format.store('F', { source: bytes(JSON.stringify({ u })), as: 'json', options: { json_field_path: 'u' } }).then(
+        (r) => ({ stored: true, hash: r.hash }),
+        (err: { code: string }) => ({ stored: false, hash: err.code }),
+      );
+      expect(ours, JSON.stringify(u)).toEqual(theirs[i]!.stored ? { stored: true, hash: theirs[i]!.cache_hash } : { stored: false, hash: 'invalid_input' });
+    }
+    expect(theirs.filter((r) => !r.stored)).toHaveLength(2); // the empty string and null
+  });
+
   it.skipIf(!RUN)(`delete with Cache Admin: the service no longer finds the version and the hash falls back to the previous one (${NEEDS})`, async () => {
     const { dir, format } = await fresh();
     const stores = service(dir, [1, 2, 3].map(() => ({ op: 'store', type: 'json', namespace: 'D', data: { same: true } })));
