@@ -157,13 +157,17 @@ describe('contract dispatch', () => {
   });
 
   it('a lookup that misses its namespace says which namespaces hold the entry (as the CLI does)', async () => {
-    const { dispatch } = await setup();
+    const { dispatch, storage } = await setup();
     for (const namespace of ['big', 'other']) await dispatch('storeBytes', { ...VALID.storeBytes, namespace });
     expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08' })).toMatchObject({
       ok: false,
       error: { code: 'not_found', message: expect.stringMatching(/; it is in namespaces big, other$/) },
     });
     expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08-v2' })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.not.stringContaining('it is in') } });
+    // A damaged record is still its namespace's entry (it opens there, to be verified or deleted): named too.
+    for (const key of ['other/objects/b9/4d/b94d27b9934d3e08.latest.json', 'other/objects/b9/4d/b94d27b9934d3e08.v00000001.json']) await storage.put(key, new TextEncoder().encode('garbage'));
+    expect(await dispatch('entry', { namespace: 'other', ref: 'b94d27b9934d3e08' })).toMatchObject({ ok: false, error: { code: 'corrupt' } });
+    expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/; it is in namespaces big, other$/) } });
   });
 
   it('bounds the preview of big content', async () => {

@@ -61,7 +61,8 @@ export function EntriesPanel() {
   const { listing } = entries;
   // An order or filter that waits for the whole listing has no rows to show yet, only its progress.
   const total = listing?.waitsForAll ? 0 : (entries.total ?? 0);
-  const virtualizer = useVirtualizer({ count: total, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
+  // Off with no rows (no scroll box), so it forgets its offset: re-applied to the box that comes back, the browser clamped it unsaid and the rows sat out of sight.
+  const virtualizer = useVirtualizer({ count: total, enabled: total > 0, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 20, initialRect: { width: 600, height: 600 } });
   const items = virtualizer.getVirtualItems();
   const firstShown = items[0]?.index ?? 0;
   const lastShown = items[items.length - 1]?.index ?? 0;

@@ -566,7 +566,11 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
   });
 
   it('a storage key of a namespace that does not exist says not found and creates no namespace', async () => {
-    const { client } = fakeClient({ entry: () => fail('not_found', 'b94d27b9934d3e08 is not in namespace tmp'), versions: () => ok({ hash: 'b94d27b9934d3e08', versions: [] }) });
+    const { client } = fakeClient({
+      entry: () => fail('not_found', 'b94d27b9934d3e08 is not in namespace tmp'),
+      describeKey: ({ key }) => ok({ key, kind: 'content', explanation: 'content', namespace: 'tmp', hash: 'b94d27b9934d3e08' }),
+      versions: () => ok({ hash: 'b94d27b9934d3e08', versions: [] }),
+    });
     const { store } = renderWith(<NamespacesPanel />, { client, state: { namespaces: { status: 'ready', data: [ns('default')] } } });
     await act(() => store.getState().lookup('tmp/objects/b9/4d/b94d27b9934d3e08'));
     expect(store.getState().namespace).toBe('default');

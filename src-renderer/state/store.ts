@@ -252,9 +252,9 @@ export function unopenedVersion({ entry, versions, lookedUp }: Pick<AppState, 'e
  * Content a listed row shows with no version (a store stopped before its record, or one writing it):
  * the lookup of its hash finds no entry, and the entry panel offers to delete the content instead.
  */
-export function unversionedContent({ entry, entries, namespace, lookedUp }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp'>): EntryListItem | null {
-  const asked = shownEntryHash({ entry, entries, namespace, lookedUp });
-  if (entry.status !== 'error' || asked === null) return null;
+export function unversionedContent({ entry, entries, namespace, lookedUp, versions }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp' | 'versions'>): EntryListItem | null {
+  const asked = shownEntryHash({ entry, entries, namespace, lookedUp, versions });
+  if (entry.status !== 'error' || entry.error.code !== 'not_found' || asked === null) return null; // a damaged record is a version's, not content without one
   for (const block of Object.values(entries.blocks)) {
     const row = block.find((r) => r.hash === asked);
     if (row) return row.versions === 0 ? row : null;
@@ -263,13 +263,16 @@ export function unversionedContent({ entry, entries, namespace, lookedUp }: Pick
 }
 
 /**
- * The hash the entry panel is about, in the list's namespace: the entry on show, or a hash looked up
- * that opened no entry (content no version uses, records lost), whose row the list still has.
+ * The hash the entry panel is about, in the list's namespace: the entry on show, a damaged one (by
+ * hash, cache id or storage key: its versions name it), or a hash looked up that opened no entry
+ * (content no version uses, records lost), whose row the list still has.
  */
-export function shownEntryHash({ entry, entries, namespace, lookedUp }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp'>): string | null {
+export function shownEntryHash({ entry, entries, namespace, lookedUp, versions }: Pick<AppState, 'entry' | 'entries' | 'namespace' | 'lookedUp' | 'versions'>): string | null {
   if (entry.status === 'ready') return entry.data.record.namespace === entries.namespace ? entry.data.record.hash : null;
-  if (entry.status !== 'error' || entry.error.code !== 'not_found' || namespace !== entries.namespace) return null;
+  if (entry.status !== 'error' || namespace !== entries.namespace) return null;
   const named = entryRefOf(lookedUp);
+  if (entry.error.code === 'corrupt') return named?.hash ?? (versions.status === 'ready' ? versions.data.hash : null);
+  if (entry.error.code !== 'not_found') return null;
   return named?.kind === 'hash' ? named.hash : null;
 }
 
@@ -316,6 +319,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         return [method, NOT_THE_OPEN_STORE.has(method) ? call : (input: unknown) => watched(() => call(input))];
       }),
     ) as CacheAdminApi;
+
+    /** The hash a lookup that opened no entry names: as typed, or, for a storage key, as main reads the key; none to list versions of otherwise. */
+    async function missedHash(ref: string, isKey: boolean, code: 'corrupt' | 'not_found'): Promise<string | undefined> {
+      if (isKey) {
+        const described = await api.describeKey({ key: ref });
+        return described.ok ? described.value.hash : undefined;
+      }
+      const named = entryRefOf(ref);
+      // A SHA-256 that matched nothing may share its first 16 digits with other content: not its versions.
+      return named && (code === 'corrupt' || named.kind !== 'sha256') ? named.hash : undefined;
+    }
 
     async function runTransfer(id: string): Promise<void> {
       const file = files.get(id);
@@ -812,13 +826,19 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set({ entry: failed.entry, versions: { status: 'idle' } });
           // A hash whose newest record is damaged or gone keeps its versions in reach: the others open
           // from the list, and the broken one, picked there, offers its delete.
-          const named = target.namespace === undefined ? entryRefOf(target.ref) : undefined;
-          // A SHA-256 that matched nothing may share its first 16 digits with other content: not its versions.
-          const keeps = entry.error.code === 'corrupt' || (entry.error.code === 'not_found' && named?.kind !== 'sha256');
-          if (!named || !keeps) return;
-          const { hash } = named;
+          const { code } = entry.error;
+          if (code !== 'corrupt' && code !== 'not_found') return;
+          const hash = await missedHash(target.ref, target.namespace !== undefined, code);
+          if (!hash || !current()) return;
           const listed = await api.versions({ namespace, hash });
-          if (current() && listed.ok && listed.value.versions.length > 0) set({ versions: { status: 'ready', data: listed.value } });
+          if (!current()) return;
+          const found = listed.ok && listed.value.versions.length > 0;
+          // A storage key of a damaged entry (or one with versions) moves to its namespace, as a healthy one does: the entry is there.
+          if (namespace !== from && (found || code === 'corrupt')) {
+            get().selectNamespace(namespace);
+            set({ entry: failed.entry });
+          }
+          if (found) set({ versions: { status: 'ready', data: listed.value } });
           return;
         }
         const versions = await api.versions({ namespace, hash: entry.value.record.hash });

@@ -267,8 +267,9 @@ export async function namespacesHolding(format: StoreFormat, except: string, loo
     try {
       await format.record(name, await lookupIn(name));
       return name;
-    } catch {
-      return null;
+    } catch (err) {
+      // A damaged record is still that namespace's entry (it opens there, to be verified or deleted).
+      return err instanceof CacheError && err.code === 'corrupt' ? name : null;
     }
   });
   return holding.filter((name) => name !== null);
