@@ -342,14 +342,23 @@ export class CacheService {
     if (!bytes) return null;
     const decoded = decodeRecord(bytes);
     if ('problem' in decoded) throw new CacheError('corrupt', `version record ${key} is damaged (${decoded.problem}); delete the version, or run verify with repair`);
-    return filedIn(this.layout, key, decoded.record);
+    const filed = await this.filed(key, decoded.record, bytes);
+    if (!filed) throw new CacheError('corrupt', `version record ${key} names namespace ${decoded.record.namespace}, not ${this.layout.namespaceOf(key)}: it was copied in from there, and nothing was served (run verify with repair)`);
+    return filed;
   }
 
   /** A record and its bytes; null when it is missing or damaged. */
   private async tryReadRecord(key: string): Promise<{ record: VersionRecord; data: Uint8Array } | null> {
     const data = await this.storage.get(key);
     const decoded = data && decodeRecord(data);
-    return decoded && 'record' in decoded ? { record: filedIn(this.layout, key, decoded.record), data } : null;
+    const filed = decoded && 'record' in decoded ? await this.filed(key, decoded.record, data) : null;
+    return filed && { record: filed, data: data! };
+  }
+
+  /** A record as filed at `key` (see filedIn); null for one copied in alone from another namespace, which is damage. */
+  private async filed(key: string, record: VersionRecord, bytes: Uint8Array): Promise<VersionRecord | null> {
+    if (record.namespace === this.layout.namespaceOf(key)) return record;
+    return (await movedWithItsFolder(this.storage, this.layout, this.layout.namespaceOf(key), record, bytes)) ? filedIn(this.layout, key, record) : null;
   }
 
   /** Metadata of one version: one read. */
@@ -719,6 +728,21 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
 export function filedIn(layout: KeyLayout, key: string, record: VersionRecord): VersionRecord {
   const ns = layout.namespaceOf(key);
   return record.namespace === ns ? record : { ...record, namespace: ns };
+}
+
+/**
+ * Whether a record naming another namespace than `ns`, where it is filed, came with its folder
+ * (renamed or copied by hand): its version's index entry here holds the same bytes (a link of it, or
+ * a copy made with it). A record copied in alone from another namespace does not: it would pass that
+ * namespace's time, name and size off as this one's.
+ */
+export async function movedWithItsFolder(storage: StorageBackend, layout: KeyLayout, ns: Namespace, record: VersionRecord, bytes: Uint8Array): Promise<boolean> {
+  const entries = await storage.list(`${layout.versionsPrefix(ns, record.hash)}${padVersion(record.version)}~`, { limit: 4 });
+  for (const { key } of entries.objects) {
+    const entry = await storage.get(key);
+    if (entry && Buffer.from(entry).equals(bytes)) return true;
+  }
+  return false;
 }
 
 export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; sizeOnly?: VersionRecord } {

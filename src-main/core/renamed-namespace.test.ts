@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, readdirSync, renameSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,33 @@ describe('a namespace folder renamed or copied by hand', () => {
     expect((await verifyStore(cache)).problems).toEqual([]);
     expect(await read(cache, 'archive2025', one, 1)).toEqual({ namespace: 'archive2025', version: 1, text: 'one' });
     expect((await cache.versions('archive2025', one)).map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it("a record copied in alone from another namespace is damage, not a rename: never served, and the repair restores the namespace's own from its index entry", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'foreign-record-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const theirs = await cache.store('a', bytes('same', 'f.txt'));
+    await cache.store('a', bytes('same', 'f-again.txt'));
+    await cache.store('b', bytes('same', 'g.txt'));
+    const ours = await cache.record('b', { hash: theirs.hash as CacheHash, version: 1 });
+    const file = (ns: string, name: string) => path.join(dir, ns, 'objects', theirs.hash.slice(0, 2), theirs.hash.slice(2, 4), `${theirs.hash}${name}`);
+    // Replaced, not written through: the index entry is a link of b's own record.
+    for (const name of ['.v00000001.json', '.latest.json']) {
+      rmSync(file('b', name));
+      copyFileSync(file('a', name), file('b', name));
+    }
+    const hash = theirs.hash as CacheHash;
+    await expect(cache.record('b', { hash, version: 1 })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('names namespace a, not b: it was copied in from there') });
+    // Latest names a's v2, which b never had: passed over for b's own newest.
+    expect((await cache.versions('b', hash)).map((v) => v.version)).toEqual([1]);
+
+    const found = await verifyStore(cache, { namespace: 'b' });
+    expect(found.problems.map((p) => p.detail)).toContain('the version record names namespace a (copied in from there); its index entry holds a good copy, which a repair restores');
+    await verifyStore(cache, { namespace: 'b', repair: true });
+    expect((await verifyStore(cache)).problems).toEqual([]);
+    const record = await cache.record('b', { hash, version: 1 });
+    expect({ source: record.source, stored_at: record.stored_at }).toEqual({ source: 'g.txt', stored_at: ours.stored_at });
+    expect(existsSync(path.join(dir, '_quarantine'))).toBe(false);
   });
 
   it("a copy's versions are its own: storing, deleting and verifying in the copy never touch the namespace it was copied from", async () => {

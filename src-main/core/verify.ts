@@ -6,7 +6,7 @@ import type { CacheHash, Namespace, VersionRecord } from '../../src-shared/domai
 import { parseNamespace } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheService } from './cache-service';
-import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, filedIn, quarantineCopy } from './cache-service';
+import { DELETION_MARKER_LIFETIME_MS, QUARANTINE_PREFIX, decodeRecord, encodeRecord, filedIn, movedWithItsFolder, quarantineCopy } from './cache-service';
 import { cacheHashOfSha256 } from './hashing';
 import { decodeSource, expandTime, type KeyLayout } from './layout';
 import { turnTaker } from './event-loop';
@@ -311,9 +311,12 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           if (!bytes) continue; // deleted while verifying
           const decoded = decodeRecord(bytes);
           const read = 'record' in decoded ? decoded.record : decoded.sizeOnly;
-          const elsewhere = read !== undefined && (read.hash !== hash || read.version !== version);
-          if (read !== undefined && !elsewhere && read.namespace !== ns) {
-            // Its namespace folder was renamed or copied by hand: reads take the folder's name, and so does the record once repaired.
+          const otherVersion = read !== undefined && (read.hash !== hash || read.version !== version);
+          // Its namespace folder renamed or copied by hand (the index entry came with it): reads take the folder's name, and so does the record once repaired.
+          const moved = read !== undefined && !otherVersion && read.namespace !== ns && (await movedWithItsFolder(storage, layout, ns, read, bytes));
+          // Another entry's record, or one copied in alone from another namespace.
+          const elsewhere = otherVersion || (read !== undefined && read.namespace !== ns && !moved);
+          if (moved) {
             const filed = { ...read, namespace: ns };
             if ('record' in decoded) decoded.record = filed;
             else decoded.sizeOnly = filed;
@@ -335,7 +338,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
               await rewriteSize(info.key, decoded.sizeOnly, k.content.size);
               continue;
             }
-            report('corrupt', info.key, hash, `the version record ${'problem' in decoded ? decoded.problem : 'names another entry'}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
+            const said = 'problem' in decoded ? decoded.problem : otherVersion ? 'names another entry' : `names namespace ${read!.namespace} (copied in from there)`;
+            report('corrupt', info.key, hash, `the version record ${said}${copy ? '; its index entry holds a good copy, which a repair restores' : ''}`);
             if (!copy) {
               damaged.push(version);
               continue;
