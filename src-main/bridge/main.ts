@@ -1,11 +1,10 @@
 // `npm run web`: the app in a browser, served on 127.0.0.1 with a per-run token.
 // Raise libuv's pool before the first fs call, as the CLI does: a dropped folder keeps many small writes and flushes in flight.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type StoreLocation, appDataDir, defaultStoreDir } from '../core/open-store';
+import { appDataDir, defaultStoreDir, missingStoreFolder } from '../core/open-store';
 import { STORE_OPTIONS, formatChoice, maxEntryBytesOf, storeChosen, storeLocation } from '../cli/store-options';
 import { storeWorkerBeside } from '../cli/store-files';
 import { EXIT, exitCodeOf } from '../cli/exit-codes';
@@ -36,8 +35,10 @@ async function main(): Promise<void> {
   const commandLine = storeChosen(values) ? storeLocation(values, process.env) : undefined;
   const commandLineFormat = formatChoice(values);
   const maxEntryBytes = maxEntryBytesOf(values, process.env);
-  // Bad input is said first (exit 2), then a store that is not there (exit 3).
-  if (commandLine) await refuseMissingStoreFolder(commandLine);
+  // Bad input is said first (exit 2), then a store folder that is not there (exit 3): given here, or by $CACHE_ADMIN_STORE.
+  const named = commandLine ?? (env.CACHE_ADMIN_STORE === undefined ? undefined : { kind: 'local' as const, dir: defaultStoreDir(env) });
+  const missing = named ? await missingStoreFolder(named) : null;
+  if (missing !== null) throw new CacheError('storage_unreachable', `cannot open the store: the folder ${missing} does not exist: create it first, or choose another`);
   const session = new AppSession({
     profiles,
     commandLine,
@@ -57,21 +58,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-}
-
-/**
- * A --store folder that does not exist (a typo) is refused, as the app's Stores dialog refuses one,
- * rather than served as an empty store that the first drop would create. The app's own store folder
- * (the default) is made on first run, so it may be named before it exists.
- */
-async function refuseMissingStoreFolder(location: StoreLocation): Promise<void> {
-  if (location.kind !== 'local' || path.resolve(location.dir) === path.resolve(appDataDir(), 'store')) return;
-  const missing = await fs.stat(location.dir).then(
-    () => false,
-    (err: NodeJS.ErrnoException) => err.code === 'ENOENT' || err.code === 'ENOTDIR',
-  );
-  // Exit 3, as for any store that cannot be opened; what else stat says (denied) the store's own open reports.
-  if (missing) throw new CacheError('storage_unreachable', `cannot open the store: the folder ${location.dir} does not exist: create it first, or choose another`);
 }
 
 main().catch((err: NodeJS.ErrnoException) => {

@@ -462,6 +462,9 @@ describe('loopback bridge', () => {
     expect(existsSync(path.join(dir, 'no-such-parent'))).toBe(false);
     // Bad input is still said as bad input (exit 2), before the folder is looked at.
     expect((await webEnds(['--store', missing, '--port', '0', '--max-entry-size', '0']))[0]).toBe(2);
+    // Named by $CACHE_ADMIN_STORE instead (the CLI refuses it there too).
+    expect(await webEnds(['--port', '0'], { CACHE_ADMIN_STORE: missing })).toEqual([3, `cache-admin web: cannot open the store: the folder ${missing} does not exist: create it first, or choose another\n`]);
+    expect(existsSync(path.join(dir, 'no-such-parent'))).toBe(false);
   });
 
   it('`npm run web` with no --store starts on a fresh machine (no app data folder yet), and so does --store naming the app\'s own store folder', async () => {

@@ -11,7 +11,7 @@ import { CacheError, fileSystemError, isCacheError } from '../../src-shared/erro
 import { printable, shownName } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
 import { CHECKED_WHOLE_BYTES, type FormatHashResult, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
-import { type StoreLocation, appDataDir, openStore } from '../core/open-store';
+import { type StoreLocation, missingStoreFolder, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
 import { interruptible } from './interruptible';
@@ -696,9 +696,8 @@ const NEEDS_A_STORE = new Set([...LOOKUPS, 'capabilities', 'namespaces', 'stats'
  * first store, reads as empty.
  */
 async function refuseMissingStoreFolder(location: StoreLocation, env: NodeJS.ProcessEnv): Promise<void> {
-  if (location.kind !== 'local' || path.resolve(location.dir) === path.resolve(appDataDir(env), 'store')) return;
-  const found = await fs.stat(location.dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : undefined));
-  if (found === null) throw new CacheError('not_found', `no store at ${location.dir}: no such folder (a store's folder is made by its first store)`);
+  const missing = await missingStoreFolder(location, env);
+  if (missing !== null) throw new CacheError('not_found', `no store at ${missing}: no such folder (a store's folder is made by its first store)`);
 }
 
 /** A lookup that missed the default namespace: says which other namespaces hold the entry. */

@@ -7,7 +7,7 @@ import { CacheError } from '../../src-shared/errors';
 import type { FormatName, StoreFormat } from './formats/format';
 import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { NativeFormat } from './formats/native/native-format';
-import { LocalFolderStorage, type RootIdentity } from './storage/local';
+import { LocalFolderStorage, sameFolderName, type RootIdentity } from './storage/local';
 import { MemoryStorage } from './storage/memory';
 import type { S3Config } from './storage/s3';
 import type { StorageBackend } from './storage/types';
@@ -28,6 +28,20 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   // Set from an unset variable in a script: storing into the default store instead would misfile.
   if (chosen.trim() === '') throw new CacheError('invalid_input', 'CACHE_ADMIN_STORE is set but empty (an unset variable?): nothing was opened; unset it to use the default store');
   return chosen;
+}
+
+/**
+ * A local store folder that is not there (a mistyped --store or $CACHE_ADMIN_STORE): commands that
+ * read a store, and the bridge, refuse it rather than read it as an empty store or make it. The
+ * app's own store folder (the default) is made on first run, so it may be named before it exists.
+ */
+export async function missingStoreFolder(location: StoreLocation, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  if (location.kind !== 'local' || sameFolderName(path.resolve(location.dir), path.resolve(appDataDir(env), 'store'))) return null;
+  const { dir } = location;
+  return fs.stat(dir).then(
+    () => null,
+    (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' || err.code === 'ENOTDIR' ? dir : null), // what else stat says (denied), opening the store reports
+  );
 }
 
 export type StoreLocation =

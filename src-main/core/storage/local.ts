@@ -68,7 +68,7 @@ const notAFile = (file: string) => Object.assign(new Error(`${file} is not a fil
 const NOTHING_THERE = ['ENOENT', 'ENOTDIR', 'EISDIR', 'ELOOP', 'EFTYPE'];
 /** Case-insensitive disks (macOS, Windows) give a folder's own spelling back: `Docs` is the folder `docs` there. */
 const FOLDED_NAMES = process.platform === 'darwin' || process.platform === 'win32';
-function sameFolderName(a: string, b: string): boolean {
+export function sameFolderName(a: string, b: string): boolean {
   return FOLDED_NAMES ? a.normalize('NFC').toLowerCase() === b.normalize('NFC').toLowerCase() : a === b;
 }
 /** What a leftover that listings never show is, in words. */
