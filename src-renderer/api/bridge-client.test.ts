@@ -5,8 +5,11 @@ import { bridgeClient } from './bridge-client';
 
 /** The one EventSource the client opens, driven by hand. */
 class FakeEventSource {
+  static readonly CLOSED = 2;
   static last: FakeEventSource;
+  readyState = 0;
   onopen: (() => void) | null = null;
+  onerror: (() => void) | null = null;
   onmessage: ((message: { data: string }) => void) | null = null;
   constructor(readonly url: string) {
     FakeEventSource.last = this;
@@ -30,6 +33,25 @@ it('events are passed on; a reconnect (a page the bridge cut off, a restarted br
     { type: 'entriesChanged', namespace: 'docs' },
     { type: 'entriesChanged', namespace: null },
   ]);
+});
+
+it("a restarted bridge's refusal is heard at once, from a call or from the event stream it ended (the browser gives that up unsaid)", async () => {
+  vi.stubGlobal('EventSource', FakeEventSource);
+  const fetched: string[] = [];
+  vi.stubGlobal('fetch', async (url: string) => (fetched.push(url), new Response('{"ok":false}', { status: 401 })));
+  const client = bridgeClient();
+  const refusals: string[] = [];
+  client.onRefused!((error) => refusals.push(`${error.code}: ${error.message}`));
+  client.onEvent(() => undefined);
+  const source = FakeEventSource.last;
+  source.readyState = FakeEventSource.CLOSED; // answered 401 on reconnecting
+  source.onerror!();
+  await vi.waitFor(() => expect(refusals).toHaveLength(1));
+  expect(fetched).toEqual(['/api/call/capabilities']);
+  expect(refusals[0]).toBe("unauthorized: the bridge refused this page's token (it was restarted, or its token changed): open the URL it printed");
+  expect(await client.api.namespaceNames({})).toEqual({ ok: false, error: { code: 'unauthorized', message: expect.stringContaining('open the URL it printed') } });
+  expect(refusals).toHaveLength(2);
+  expect(FakeEventSource.last).toBe(source); // not opened again: it would be refused again
 });
 
 it('a save whose entry is gone meanwhile says why, and starts no download', async () => {

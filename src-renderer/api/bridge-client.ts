@@ -1,10 +1,16 @@
 import { METHOD_NAMES } from '../../src-shared/channels';
 import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, Result } from '../../src-shared/contract';
+import type { ErrorInfo } from '../../src-shared/errors';
 import { frameHeader } from '../../src-shared/batch-frame';
 import { failure, type CacheAdminClient, type DroppedFile, type StoreChoice } from './client';
 
+/** A 401: the bridge this page's cookie was made for has gone (a new run has a new token), or its cookie has. */
+export const TOKEN_REFUSED = { code: 'unauthorized' as const, message: "the bridge refused this page's token (it was restarted, or its token changed): open the URL it printed" };
+/** How long the event stream waits before it is opened again when it ended for another reason (the bridge's retry is the browser's 3 s). */
+const REOPEN_EVENTS_MS = 3000;
+
 async function parse<T>(response: Response): Promise<Result<T>> {
-  if (response.status === 401) return { ok: false, error: { code: 'unauthorized', message: 'the bridge refused the token: open the URL it printed' } };
+  if (response.status === 401) return { ok: false, error: TOKEN_REFUSED };
   try {
     return (await response.json()) as Result<T>;
   } catch {
@@ -34,10 +40,14 @@ const changedSinceDropped = (name: string) => ({ code: 'io_error' as const, mess
  */
 export function bridgeClient(): CacheAdminClient {
   const uploads = new Map<string, AbortController>();
+  const refusedListeners = new Set<(error: ErrorInfo) => void>();
 
   async function post<T>(url: string, body: BodyInit, signal?: AbortSignal): Promise<Result<T>> {
     try {
-      return await parse<T>(await fetch(url, { method: 'POST', body, signal }));
+      const result = await parse<T>(await fetch(url, { method: 'POST', body, signal }));
+      // Whatever asked (a background count, a poll), the page hears it at once: every call after it fails the same way.
+      if (!result.ok && result.error === TOKEN_REFUSED) for (const listener of refusedListeners) listener(TOKEN_REFUSED);
+      return result;
     } catch (err) {
       if (signal?.aborted) return failure('cancelled', 'cancelled');
       return failure('storage_unreachable', `the bridge is not reachable (${(err as Error).message})`);
@@ -95,16 +105,40 @@ export function bridgeClient(): CacheAdminClient {
   return {
     api,
     onEvent(listener) {
-      const source = new EventSource('/api/events');
-      source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
-      // Connected again (the bridge cut a page that fell far behind, or it restarted): what changed
-      // meanwhile was not heard, so anything may have.
       let opened = false;
-      source.onopen = () => {
-        if (opened) listener({ type: 'entriesChanged', namespace: null });
-        opened = true;
+      let closed = false;
+      let source: EventSource;
+      let reopening: ReturnType<typeof setTimeout> | undefined;
+      const open = () => {
+        source = new EventSource('/api/events');
+        source.onmessage = (message) => listener(JSON.parse(message.data as string) as CacheAdminEvent);
+        // Connected again (the bridge cut a page that fell far behind, or it restarted): what changed
+        // meanwhile was not heard, so anything may have.
+        source.onopen = () => {
+          if (opened) listener({ type: 'entriesChanged', namespace: null });
+          opened = true;
+        };
+        // The browser reconnects by itself while the bridge is away; an answer that is not the stream (a
+        // restarted bridge's 401) ends it for good, unsaid. A call says why: refused, the page hears it
+        // (post); anything else, the stream is opened again.
+        source.onerror = () => {
+          if (source.readyState !== EventSource.CLOSED || closed) return;
+          void post('/api/call/capabilities', '{}').then((answer) => {
+            if (closed || (!answer.ok && answer.error === TOKEN_REFUSED)) return;
+            reopening = setTimeout(() => closed || open(), REOPEN_EVENTS_MS);
+          });
+        };
       };
-      return () => source.close();
+      open();
+      return () => {
+        closed = true;
+        clearTimeout(reopening);
+        source.close();
+      };
+    },
+    onRefused(listener) {
+      refusedListeners.add(listener);
+      return () => refusedListeners.delete(listener);
     },
     hashFile: (file, namespace, transferId, choice) => upload('hash', file, namespace, transferId, choice),
     storeFile: (file, namespace, transferId, choice) => upload('store', file, namespace, transferId, choice),

@@ -1,5 +1,6 @@
 import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, CancelOutcome, HashReport, MethodInput, Result, StoredEntry } from '../../src-shared/contract';
 
+import type { ErrorInfo } from '../../src-shared/errors';
 import type { BulkOutcome, EntrySelection } from '../../src-shared/contract';
 
 /** How a drop is stored, fixed when it is dropped: `as`, and the open layout's own options (the service's strategy). */
@@ -18,6 +19,8 @@ export interface DroppedFile {
 export interface CacheAdminClient {
   api: CacheAdminApi;
   onEvent(listener: (event: CacheAdminEvent) => void): () => void;
+  /** Main refused this page for good (the bridge's token: it was restarted), whatever call or event stream heard it first. */
+  onRefused?(listener: (error: ErrorInfo) => void): () => void;
   hashFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<HashReport>>;
   storeFile(file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<StoredEntry>>;
   /** One batch of a multi-file drop (see src-shared/batch-frame.ts), stored by main on the bulk path; `dropId` is shared by the drop's batches. */

@@ -19,6 +19,7 @@ export function ConnectionBar() {
   const connecting = useApp((s) => s.connecting);
   const cancelConnect = useApp((s) => s.cancelConnect);
   const storeProblem = useApp((s) => s.storeProblem);
+  const accessRefused = useApp((s) => s.accessRefused);
   const theme = useApp((s) => s.theme);
   const setTheme = useApp((s) => s.setTheme);
   const notify = useApp((s) => s.notify);
@@ -62,7 +63,13 @@ export function ConnectionBar() {
           </button>
         </>
       )}
-      {storeProblem && !connecting && (
+      {/* Refused, nothing here works (Reconnect neither): the page says so at once, not on the next click. */}
+      {accessRefused && (
+        <span className="badge warn problem" role="alert" data-testid="access-refused" title={accessRefused.message}>
+          Not connected: {accessRefused.message}
+        </span>
+      )}
+      {storeProblem && !connecting && !accessRefused && (
         <>
           <span className="badge warn problem" role="alert" data-testid="store-problem" title={storeProblem.message}>
             Store missing or unreachable: {storeProblem.message}
@@ -72,12 +79,13 @@ export function ConnectionBar() {
           </button>
         </>
       )}
-      {capabilities.status === 'ready' && (
+      {capabilities.status === 'ready' && !accessRefused && (
         <span className="badge" data-testid="store-layout" title={capabilities.data.formatReason}>
           layout: {LAYOUT_NAMES[capabilities.data.format]}
         </span>
       )}
       {capabilities.status === 'ready' &&
+        !accessRefused &&
         (capabilities.data.readOnly ? (
           <span className="badge warn" data-testid="read-only" title={capabilities.data.store}>
             read-only: these credentials may read but not write

@@ -354,10 +354,10 @@ export function EntriesPanel() {
                             no version
                           </span>
                         )}
-                        {entry.expired && <span className="badge expired" data-short="exp" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} {shownName(entry.source)}
+                        {entry.expired && <span className="badge expired" data-short="exp" title={`expired at ${entry.expires_at ? formatTime(entry.expires_at) : ''}`}>expired</span>} <ShownName name={shownName(entry.source)} />
                       </span>
                       <span className="type" title={entry.content_type ?? ''}>
-                        {entry.content_type ?? ''}
+                        <ShownType type={entry.content_type ?? ''} />
                       </span>
                       <span className="size">{entry.size === null ? '' : formatBytes(entry.size)}</span>
                       <span className="versions">{entry.versions ?? ''}</span>
@@ -384,6 +384,29 @@ export function EntriesPanel() {
       {confirming === 'delete' && <ConfirmDelete count={selected} named={namedPicks(entries)} namespace={entries.namespace} onClose={() => setConfirming(null)} />}
       {confirming === 'save' && <ConfirmSave count={selected} unversioned={namedPicks(entries).unversioned} onClose={() => setConfirming(null)} />}
     </Panel>
+  );
+}
+
+/**
+ * A name cut to its cell from its start (`…/2024/summer/beach-001.jpg`): its end, the file's name, is what
+ * tells the files of one folder drop apart. The text is the whole name (title, screen readers, copy).
+ */
+function ShownName({ name }: { name: string }) {
+  return (
+    <span className="name-text">
+      <bdi>{name}</bdi>
+    </span>
+  );
+}
+
+/** A type whose major part (`image/`) a narrow list leaves out: `jpeg`, `plain` and `pdf` tell rows apart, `image/j…` did not. */
+function ShownType({ type }: { type: string }) {
+  const slash = type.indexOf('/') + 1;
+  return (
+    <>
+      {slash > 0 && <span className="type-major">{type.slice(0, slash)}</span>}
+      {type.slice(slash)}
+    </>
   );
 }
 

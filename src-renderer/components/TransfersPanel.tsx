@@ -16,8 +16,9 @@ export function TransfersPanel() {
   const cancelAll = useApp((s) => s.cancelAll);
   const clearFinished = useApp((s) => s.clearFinished);
   const storeProblem = useApp((s) => s.storeProblem);
+  const accessRefused = useApp((s) => s.accessRefused);
   const readOnly = useReadOnly();
-  const refused = storeProblem !== null || readOnly;
+  const refused = storeProblem !== null || accessRefused !== null || readOnly;
   const picker = useRef<HTMLInputElement>(null);
   const folderPicker = useRef<HTMLInputElement>(null);
   const running = transfers.some((t) => ACTIVE.includes(t.phase));
@@ -51,7 +52,9 @@ export function TransfersPanel() {
         onClick={choose}
         onKeyDown={(e) => (e.key === 'Enter' || e.key === ' ') && choose()}
       >
-        {storeProblem ? (
+        {accessRefused ? (
+          <span className="warn-text">Storing is off: {accessRefused.message}.</span>
+        ) : storeProblem ? (
           <span className="warn-text">Storing is off: the store is missing or unreachable. Reconnect, or pick another store.</span>
         ) : readOnly ? (
           <span className="warn-text">Storing is off: this store is open read-only (its credentials may read but not write).</span>

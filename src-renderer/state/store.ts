@@ -150,6 +150,8 @@ export interface AppState extends HeatmapState {
   connecting: { name: string; attemptId: string } | null;
   /** Set when a call finds the open store missing or unreachable: drops are refused until the operator reconnects or picks another store. */
   storeProblem: ErrorInfo | null;
+  /** Set when main refuses this page for good (a restarted bridge's new token): nothing it asks will work until the printed URL is opened. */
+  accessRefused: ErrorInfo | null;
   /** How the next drops are stored. */
   storeChoice: StoreChoice;
 }
@@ -305,18 +307,26 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     const files = new Map<string, File>();
     let running = 0;
 
+    /** Remembers that main refused this page (any call, the open store's or not), once. */
+    const refused = (error: ErrorInfo) => {
+      if (!get().accessRefused) set({ accessRefused: error });
+    };
+    function heard<T>(result: Result<T>): Result<T> {
+      if (!result.ok && result.error.code === 'unauthorized') refused(result.error);
+      return result;
+    }
     /** Remembers that the open store is missing or unreachable when a call on it says so. */
     function watched<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
       const epoch = get().storeEpoch;
       return call().then((result) => {
         if (!result.ok && result.error.code === 'storage_unreachable' && get().storeEpoch === epoch && !get().storeProblem) set({ storeProblem: result.error });
-        return result;
+        return heard(result);
       });
     }
     const api = Object.fromEntries(
       METHOD_NAMES.map((method) => {
         const call = client.api[method] as (input: unknown) => Promise<Result<unknown>>;
-        return [method, NOT_THE_OPEN_STORE.has(method) ? call : (input: unknown) => watched(() => call(input))];
+        return [method, NOT_THE_OPEN_STORE.has(method) ? (input: unknown) => call(input).then(heard) : (input: unknown) => watched(() => call(input))];
       }),
     ) as CacheAdminApi;
 
@@ -612,9 +622,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       storeEpoch: 0,
       connecting: null,
       storeProblem: null,
+      accessRefused: null,
       storeChoice: DEFAULT_CHOICE,
 
       init() {
+        // The event stream, or a call this page did not make itself (the bridge client's own), heard it first.
+        const offRefused = client.onRefused?.(refused);
         const off = client.onEvent((event) => {
           if (event.type === 'connected') {
             const shown = get().capabilities;
@@ -671,7 +684,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         void reloadProfiles();
         void get().refreshNamespaces();
         resetEntries(get().namespace);
-        return off;
+        return () => {
+          off();
+          offRefused?.();
+        };
       },
 
       async refreshNamespaces() {
@@ -854,7 +870,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async storeFiles(dropped) {
-        const { namespace, storeProblem, storeChoice: choice, capabilities } = get();
+        const { namespace, storeProblem, accessRefused, storeChoice: choice, capabilities } = get();
+        if (accessRefused) {
+          set({ notice: `Nothing was stored: ${accessRefused.message}.` });
+          return;
+        }
         if (storeProblem) {
           set({ notice: `Nothing was stored: ${storeName()} is missing or unreachable (${storeProblem.message}). Reconnect, or pick another store.` });
           return;
