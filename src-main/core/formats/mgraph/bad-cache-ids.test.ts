@@ -7,7 +7,7 @@ import { Retention } from '../../retention/retention';
 import { LocalFolderStorage } from '../../storage/local';
 import { MemoryStorage } from '../../storage/memory';
 import type { StorageBackend } from '../../storage/types';
-import { loadFixture } from './fixture';
+import { editJson, loadFixture } from './fixture';
 import { refByHashKey, refByIdKey } from './keys';
 import { hashRefProblem, idRefProblem, type HashRef, type IdRef } from './refs';
 import { MgraphFormat } from './mgraph-format';
@@ -54,11 +54,7 @@ describe.each(backends)('ids in the service refs that are not ids but paths (%s)
     format = new MgraphFormat(storage);
   });
 
-  async function edit(key: string, change: (ref: Record<string, unknown>) => void): Promise<void> {
-    const ref = JSON.parse(utf8(await storage.get(key))) as Record<string, unknown>;
-    change(ref);
-    await storage.put(key, Buffer.from(JSON.stringify(ref, null, 2)));
-  }
+  const edit = (key: string, change: (ref: Record<string, unknown>) => void) => editJson(storage, key, change);
   /** The tester's edit: the id listed last, with a time, and made the latest. */
   const listLatest = (id: string) =>
     edit(REF, (ref) => {

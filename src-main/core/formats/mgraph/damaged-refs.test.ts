@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { Retention } from '../../retention/retention';
 import { collect } from '../format';
 import { MemoryStorage } from '../../storage/memory';
-import { loadFixture } from './fixture';
+import { editJson, loadFixture } from './fixture';
 import { MgraphFormat } from './mgraph-format';
 
 // Refs of the service's fixture, changed by hand (or by a tool) so that their times or types are
@@ -22,11 +22,7 @@ beforeEach(async () => {
   format = new MgraphFormat(storage);
 });
 
-async function edit(key: string, change: (ref: Record<string, unknown>) => void): Promise<void> {
-  const ref = JSON.parse(Buffer.from((await storage.get(key))!).toString('utf8')) as Record<string, unknown>;
-  change(ref);
-  await storage.put(key, Buffer.from(JSON.stringify(ref, null, 2)));
-}
+const edit = (key: string, change: (ref: Record<string, unknown>) => void) => editJson(storage, key, change);
 const firstListed = (ref: Record<string, unknown>) => (ref.cache_ids as { cache_id: string; timestamp: unknown }[]).find((e) => e.cache_id === FIRST)!;
 
 describe('the service layout with refs that disagree or are damaged', () => {

@@ -22,6 +22,13 @@ export async function loadFixture(storage: StorageBackend): Promise<number> {
   return keys.length;
 }
 
+/** Rewrites one JSON file of a store (a ref) by hand, as a tester or a broken tool would, in the service's indent. */
+export async function editJson(storage: StorageBackend, key: string, change: (json: Record<string, unknown>) => void): Promise<void> {
+  const json = JSON.parse(Buffer.from((await storage.get(key))!).toString('utf8')) as Record<string, unknown>;
+  change(json);
+  await storage.put(key, Buffer.from(JSON.stringify(json, null, 2)));
+}
+
 export function readJsonl<T = Record<string, unknown>>(name: string): T[] {
   return fs
     .readFileSync(path.join(FIXTURE_DIR, name), 'utf8')
