@@ -529,8 +529,8 @@ export class LocalFolderStorage implements StorageBackend {
    * trace. A root that could never hold a store fails here, with invalid_input.
    */
   static async open(root: string, options: LocalFolderOptions = {}): Promise<LocalFolderStorage> {
-    await checkStoreRoot(path.resolve(root));
     const storage = new LocalFolderStorage(root, options);
+    await checkStoreRoot(storage.root, storage.io);
     await storage.checkRoot();
     return storage;
   }
@@ -1283,7 +1283,7 @@ const PSEUDO_FILE_SYSTEMS = new Map([
 ]);
 
 /** The root, or the nearest folder above it that exists, must be a folder on a file system that holds files. */
-async function checkStoreRoot(root: string): Promise<void> {
+async function checkStoreRoot(root: string, io: SmallIo): Promise<void> {
   let existing = root;
   for (;;) {
     const st = await fs.stat(existing).catch((err: unknown) => {
@@ -1295,7 +1295,7 @@ async function checkStoreRoot(root: string): Promise<void> {
     existing = path.dirname(existing);
   }
   // From the folder asked for, made or not: a new folder beside a namespace's layout folders is no part of them.
-  const namespace = await namespaceFolderAtOrAbove(root);
+  const namespace = await namespaceFolderAtOrAbove(io, root);
   if (namespace === root) {
     throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
   }
@@ -1306,13 +1306,16 @@ async function checkStoreRoot(root: string): Promise<void> {
   // (or sit in the folders it keeps for itself), its keys misplaced.
   const isNew = existing !== root || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
   if (isNew || STORE_OWN_FOLDERS.has(path.basename(root))) {
-    for (let at = path.dirname(root); ; at = path.dirname(at)) {
-      if (await isStoreFolder(at)) {
-        const first = path.relative(at, root).split(path.sep)[0]!;
-        const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
-        throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
-      }
-      if (path.dirname(at) === at) break;
+    const above: string[] = [];
+    for (let at = path.dirname(root); !above.includes(at); at = path.dirname(at)) above.push(at);
+    // Every folder above and their children at once, through the store's own I/O (direct calls in the CLI): one
+    // thread-pool trip after another, a new store under a /tmp of 140 folders took 30-37 ms to open (now 6 ms).
+    const stores = await Promise.all(above.map((dir) => isStoreFolder(io, dir)));
+    const at = above.find((_, i) => stores[i]);
+    if (at !== undefined) {
+      const first = path.relative(at, root).split(path.sep)[0]!;
+      const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
+      throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
     }
   }
   if (process.platform !== 'linux') return;
@@ -1323,17 +1326,21 @@ async function checkStoreRoot(root: string): Promise<void> {
 /** The folders a namespace's folder holds in either layout. */
 const LAYOUT_FOLDERS = new Set(['objects', 'temporal', 'refs', 'data']);
 
+/** A folder's entries, none if it is missing or unreadable: how checkStoreRoot looks around (any folder may be unreadable). */
+const entriesOf = (io: SmallIo, dir: string): Promise<Dirent[]> => io.readdir(dir).catch(() => []);
+const statOf = (io: SmallIo, file: string) => io.stat(file).catch(() => undefined);
+
 /**
  * `dir`, or a folder above it whose layout folder `dir` lies in, that is a namespace's folder in a
  * store; null if none is. Only a folder above one named as a layout folder is looked into, so a
  * store beside a look-alike's `objects/` (a bare git repository) is no part of it, and a path of
  * ordinary folders costs no call.
  */
-async function namespaceFolderAtOrAbove(dir: string): Promise<string | null> {
-  if (await isNamespaceFolder(dir)) return dir;
+async function namespaceFolderAtOrAbove(io: SmallIo, dir: string): Promise<string | null> {
+  if (await isNamespaceFolder(io, dir)) return dir;
   for (let below = dir, at = path.dirname(dir); at !== below; below = at, at = path.dirname(at)) {
     // Beside its layout folders, only a folder that is surely a namespace's counts (a new folder there is listed as keys of it).
-    if (LAYOUT_FOLDERS.has(path.basename(below)) ? await isNamespaceFolder(at) : await isSurelyNamespaceFolder(at)) return at;
+    if (LAYOUT_FOLDERS.has(path.basename(below)) ? await isNamespaceFolder(io, at) : await isSurelyNamespaceFolder(io, at)) return at;
   }
   return null;
 }
@@ -1342,26 +1349,36 @@ async function namespaceFolderAtOrAbove(dir: string): Promise<string | null> {
  * A namespace's folder by what no look-alike holds: the service's `refs/by-hash/` or `refs/by-id/`,
  * or native shards two levels deep (`objects/b9/4d/`; a git repository's `objects/ab/` holds files).
  */
-async function isSurelyNamespaceFolder(dir: string): Promise<boolean> {
-  for (const refs of ['by-hash', 'by-id']) {
-    if ((await fs.stat(path.join(dir, 'refs', refs)).catch(() => null))?.isDirectory()) return true;
-  }
-  const shards = (await fs.readdir(path.join(dir, 'objects')).catch(() => [] as string[])).filter((name) => /^[0-9a-f]{2}$/.test(name));
-  for (const shard of shards.slice(0, 3)) {
-    const inside = await fs.readdir(path.join(dir, 'objects', shard), { withFileTypes: true }).catch(() => [] as Dirent[]);
-    if (inside.some((e) => e.isDirectory() && /^[0-9a-f]{2}$/.test(e.name))) return true;
-  }
-  return false;
+async function isSurelyNamespaceFolder(io: SmallIo, dir: string): Promise<boolean> {
+  const [refs, objects] = await Promise.all([hasRefsFolder(io, dir), entriesOf(io, path.join(dir, 'objects'))]);
+  if (refs) return true;
+  const shards = objects.filter((e) => /^[0-9a-f]{2}$/.test(e.name)).slice(0, 3);
+  const insides = await Promise.all(shards.map((shard) => entriesOf(io, path.join(dir, 'objects', shard.name))));
+  return insides.some((inside) => inside.some((e) => e.isDirectory() && /^[0-9a-f]{2}$/.test(e.name)));
 }
+
+/** The service layout's `refs/by-hash/` or `refs/by-id/` in `dir`. */
+async function hasRefsFolder(io: SmallIo, dir: string): Promise<boolean> {
+  const found = await Promise.all(['by-hash', 'by-id'].map(async (refs) => (await statOf(io, path.join(dir, 'refs', refs)))?.isDirectory()));
+  return found.includes(true);
+}
+
+/** Folders looked into at once when a folder's children are checked (a home folder may hold thousands). */
+const CHILDREN_AT_ONCE = 64;
 
 /** What a store keeps for itself beside its namespaces. */
 const STORE_OWN_FOLDERS = new Set([ADMIN_PREFIX, QUARANTINE_PREFIX].map((prefix) => prefix.slice(0, -1)));
 
 /** A store's own folder: its admin folder or its space reserve, or a namespace's folder in it. */
-async function isStoreFolder(dir: string): Promise<boolean> {
-  for (const marker of [...STORE_OWN_FOLDERS, SPACE_RESERVE]) if (await fs.stat(path.join(dir, marker)).catch(() => null)) return true;
-  const children = await fs.readdir(dir, { withFileTypes: true }).catch(() => [] as Dirent[]);
-  for (const child of children) if (child.isDirectory() && (await isSurelyNamespaceFolder(path.join(dir, child.name)))) return true;
+async function isStoreFolder(io: SmallIo, dir: string): Promise<boolean> {
+  const markers = [...STORE_OWN_FOLDERS, SPACE_RESERVE].map(async (marker) => (await statOf(io, path.join(dir, marker))) !== undefined);
+  const [children, ...marked] = await Promise.all([entriesOf(io, dir), ...markers]);
+  if (marked.includes(true)) return true;
+  const folders = children.filter((child) => child.isDirectory());
+  for (let i = 0; i < folders.length; i += CHILDREN_AT_ONCE) {
+    const batch = folders.slice(i, i + CHILDREN_AT_ONCE).map((child) => isSurelyNamespaceFolder(io, path.join(dir, child.name)));
+    if ((await Promise.all(batch)).includes(true)) return true;
+  }
   return false;
 }
 
@@ -1370,13 +1387,10 @@ async function isStoreFolder(dir: string): Promise<boolean> {
  * `refs/by-hash/` or `refs/by-id/` (the service's layout). A store root holds namespaces, never these:
  * a namespace named `objects` or `refs` has its own folders inside, not shards.
  */
-async function isNamespaceFolder(dir: string): Promise<boolean> {
-  const objects = await fs.readdir(path.join(dir, 'objects')).catch(() => [] as string[]);
-  if (objects.some((name) => /^[0-9a-f]{2}$|^[0-9a-f]{16}/.test(name))) return true;
-  for (const refs of ['by-hash', 'by-id']) {
-    if ((await fs.stat(path.join(dir, 'refs', refs)).catch(() => null))?.isDirectory()) return true;
-  }
-  return false;
+async function isNamespaceFolder(io: SmallIo, dir: string): Promise<boolean> {
+  const objects = await entriesOf(io, path.join(dir, 'objects'));
+  if (objects.some((e) => /^[0-9a-f]{2}$|^[0-9a-f]{16}/.test(e.name))) return true;
+  return hasRefsFolder(io, dir);
 }
 
 function isAlive(pid: number): boolean {
