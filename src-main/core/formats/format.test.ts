@@ -75,6 +75,25 @@ describe.each(layouts)('the %s format', (name, make) => {
     await expect(format.parseLookup('docs', 'not a hash')).rejects.toMatchObject({ code: 'invalid_hash' });
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
+
+  it("a storage key is looked up only in its own namespace: a delete by another namespace's key removed this namespace's entry of the same bytes", async () => {
+    const format = make();
+    const mine = await format.store('docs', { source: text('same bytes') });
+    const theirs = await format.store('archive', { source: text('same bytes') });
+    for (const key of theirs.keys) {
+      await expect(format.parseLookup('docs', key)).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining('is a key of namespace "archive", not of "docs"') });
+      expect((await format.record('archive', await format.parseLookup('archive', key))).hash).toBe(theirs.hash);
+    }
+    expect((await format.versions('docs', mine.hash)).map((v) => v.cache_id)).toEqual([mine.cache_id]);
+  });
+});
+
+it("native: an object key in another hash's shard folders is no entry's key (it was taken as the hash's)", async () => {
+  const native = layouts[0]![1]();
+  const stored = await native.store('docs', { source: text('same bytes') });
+  const misfiled = stored.keys[0]!.replace(/\/objects\/[0-9a-f]{2}\/[0-9a-f]{2}\//, '/objects/00/00/');
+  expect(misfiled).not.toBe(stored.keys[0]);
+  await expect(native.parseLookup('docs', misfiled)).rejects.toMatchObject({ code: 'invalid_key' });
 });
 
 it('native: an entry whose latest pointer is gone (a crash before it was written) or damaged is still found by hash and by cache id, as its newest record', async () => {

@@ -289,3 +289,11 @@ function isNamespaceOf(format: StoreFormat, name: string): boolean {
     return false;
   }
 }
+
+/**
+ * A storage key looked up in a namespace other than its own. Never taken as its hash or id in the
+ * namespace asked about: a delete by another namespace's key would remove this namespace's entry.
+ */
+export function keyOfAnotherNamespace(key: string, keyNamespace: string, namespace: string): CacheError {
+  return new CacheError('not_found', `${JSON.stringify(key.slice(0, 120))} is a key of namespace "${keyNamespace}", not of "${namespace}"`);
+}

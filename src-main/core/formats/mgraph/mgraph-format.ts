@@ -30,6 +30,7 @@ import type {
   StoreFormat,
   TransferOptions,
 } from '../format';
+import { keyOfAnotherNamespace } from '../format';
 import { checkedContent, corruptContent } from '../checked-content';
 import { markLayout } from '../detect';
 import { contentMd5, prepareContent, rehashFile, type DataType } from './content';
@@ -166,7 +167,7 @@ export class MgraphFormat implements StoreFormat {
   }
 
   async parseLookup(namespace: string, text: string): Promise<FormatLookup> {
-    parseServiceNamespace(namespace);
+    const ns = parseServiceNamespace(namespace);
     const value = text.trim();
     const lower = value.toLowerCase();
     if (isServiceHash(lower)) return { hash: lower };
@@ -180,6 +181,7 @@ export class MgraphFormat implements StoreFormat {
     }
     if (value.includes('/')) {
       const info = await this.describeKey(value);
+      if (info.namespace !== undefined && info.namespace !== ns) throw keyOfAnotherNamespace(value, info.namespace, ns);
       if (info.cache_id) return { cacheId: info.cache_id };
       if (info.hash) return { hash: info.hash };
     }

@@ -28,6 +28,7 @@ import type {
   TransferOptions,
   RetrieveOptions,
 } from '../format';
+import { keyOfAnotherNamespace } from '../format';
 
 const EXPLANATIONS: Record<string, string> = {
   content: 'content: the bytes, once per namespace and hash',
@@ -54,11 +55,13 @@ export class NativeFormat implements StoreFormat {
   }
 
   async parseLookup(namespace: string, text: string): Promise<FormatLookup> {
-    parseNamespace(namespace);
+    const ns = parseNamespace(namespace);
     const value = text.trim();
     if (value.includes('/')) {
       const described = this.cache.layout.describeKey(value);
-      if (described) return { hash: described.hash, version: described.version };
+      if (described && described.namespace !== ns) throw keyOfAnotherNamespace(value, described.namespace, ns);
+      // An object key under another hash's shard folders is no key any entry has.
+      if (described && (described.kind === 'temporal' || value.startsWith(this.cache.layout.content(ns, described.hash)))) return { hash: described.hash, version: described.version };
       throw new CacheError('invalid_key', `${JSON.stringify(value.slice(0, 80))} is not the storage key of an entry (a folder, or a key no entry has): look up a key under it, or a cache hash`);
     }
     // A cache id's own problem (`-v0`) says itself; anything else is told every form the box takes.
