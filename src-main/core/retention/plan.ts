@@ -212,27 +212,24 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   if (selected.length === 0) return { hashes: found, unreadableRefs };
   const sizes = new Map<string, number>();
   await forEachPage(storage, `${ns}/data/`, (page) => page.objects.forEach((o) => sizes.set(o.key, o.size)));
-  const own = new Map<string, number>();
   // A version's age is its by-id ref's time (what a lookup shows), not the by-hash ref's copy of it;
-  // one without a readable by-id ref is verify's to report, and is not pruned.
-  const storedAt = new Map<string, number | null>();
-  await mapLimit(selected, CONCURRENCY, async (c) => {
+  // one without a readable by-id ref is verify's to report, and is not pruned. So is one whose by-id
+  // ref is another hash's entry (a damaged by-hash ref lists it): pruned, that other entry would go.
+  // Every version of a hash with a candidate is read: a newer one that is no version to keep leaves
+  // its place to the next older (it was kept in place of the hash's last real version).
+  const candidateHashes = new Set(selected.map((c) => c.hash));
+  const toRead = found.filter((h) => candidateHashes.has(h.hash)).flatMap((h) => h.versions.map((version) => ({ hash: h.hash, version })));
+  await mapLimit(toRead, CONCURRENCY, async ({ hash, version: v }) => {
     checkSignal(signal);
-    const idRef = await format.readIdRef(ns, c.cache_id).catch(() => null);
-    own.set(c.cache_id, (idRef?.file_paths.content_files ?? []).reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0));
-    storedAt.set(c.cache_id, idRef?.timestamp ?? null);
-  });
-  for (const h of found) {
-    for (const v of h.versions) {
-      v.ownBytes = own.get(v.cache_id) ?? 0;
-      const ms = storedAt.get(v.cache_id);
-      if (ms === undefined) continue;
-      if (ms === null) {
-        v.unreadable = true;
-        unreadableRefs++;
-      } else [v.storedAtMs, v.stored_at] = [ms, new Date(ms).toISOString()];
+    const read = await format.readIdRef(ns, v.cache_id).catch(() => null);
+    if (read?.cache_hash !== hash) {
+      v.unreadable = true;
+      unreadableRefs++;
+      return;
     }
-  }
+    v.ownBytes = read.file_paths.content_files.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0);
+    [v.storedAtMs, v.stored_at] = [read.timestamp, new Date(read.timestamp).toISOString()];
+  });
   return { hashes: found, unreadableRefs };
 }
 

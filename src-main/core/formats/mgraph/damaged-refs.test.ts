@@ -76,6 +76,54 @@ describe('the service layout with refs that disagree or are damaged', () => {
   });
 });
 
+describe("a by-hash ref that lists another hash's entry (edited by hand or by a tool)", () => {
+  const MINE = '5fb4d69c74831135';
+  const MY_ID = '46cd84b5-6103-4cbe-9ad8-d7d1d63f5825';
+  const OTHER = 'c8c69f7dec1641f2';
+  const OTHER_ID = 'ca6b4776-dd48-4740-903c-914a78e90da3';
+  const MY_REF = `TeamA/refs/by-hash/5f/b4/${MINE}.json`;
+  const listForeign = (where: 'first' | 'last') =>
+    edit(MY_REF, (ref) => {
+      const ids = ref.cache_ids as { cache_id: string; timestamp: number }[];
+      if (where === 'last') ids.push({ cache_id: OTHER_ID, timestamp: ids[0]!.timestamp + 1 });
+      else ids.unshift({ cache_id: OTHER_ID, timestamp: ids[0]!.timestamp - 1 });
+      ref.latest_id = ids[ids.length - 1]!.cache_id;
+      ref.total_versions = ids.length;
+    });
+  const bothWhole = async () => {
+    expect((await format.record('TeamA', { hash: OTHER })).cache_id).toBe(OTHER_ID);
+    expect((await format.record('TeamA', { cacheId: MY_ID })).hash).toBe(MINE);
+  };
+
+  it('a delete of the hash refuses whole (it deleted the other entry, and said the hash had no version left)', async () => {
+    await listForeign('last');
+    const before = await storage.list('TeamA/');
+    await expect(format.delete('TeamA', { hash: MINE })).rejects.toMatchObject({ code: 'corrupt', message: `the by-hash ref of ${MINE} is damaged: it names ${OTHER_ID}, an entry of ${OTHER}; nothing was deleted (run verify)` });
+    expect(await storage.list('TeamA/')).toEqual(before);
+    await bothWhole();
+  });
+
+  it.each(['first', 'last'] as const)('listed %s: a prune keeping 1 version prunes neither entry, and says a ref needs verify (it pruned one of them)', async (where) => {
+    await listForeign(where);
+    const retention = new Retention(format);
+    const plan = await retention.planPrune({ namespace: 'TeamA', keepVersions: 1 });
+    expect(plan.versions).toEqual([]);
+    expect(plan.unreadableRefs).toBe(1);
+    await retention.prune(plan);
+    await bothWhole();
+  });
+
+  it("verify reports it, and a repair drops it from the ref, leaving the other entry its own hash's", async () => {
+    await listForeign('last');
+    expect((await format.verify({ namespace: 'TeamA' })).problems).toEqual([{ kind: 'corrupt', key: MY_REF, hash: MINE, detail: `lists ${OTHER_ID}, an entry of ${OTHER}: a repair drops it from this ref (the entry stays its own hash's)` }]);
+    const repaired = await format.verify({ namespace: 'TeamA', repair: true });
+    expect(repaired.repaired).toEqual([{ kind: 'corrupt', key: MY_REF, action: expect.stringContaining('1 of other hashes dropped') }]);
+    expect((await format.verify({ namespace: 'TeamA' })).problems).toEqual([]);
+    expect((await format.versions('TeamA', MINE)).map((v) => v.cache_id)).toEqual([MY_ID]);
+    await bothWhole();
+  });
+});
+
 describe('a by-hash ref that lists a cache id again (the service retrying a store under the id it was given)', () => {
   /** The ref as the service leaves it: the first version listed a second time, last, and latest. */
   async function listedAgain(): Promise<string[]> {

@@ -588,6 +588,10 @@ export class MgraphFormat implements StoreFormat {
     // the delete whole (a by-hash ref rewritten and then an error would hide a healthy version).
     const idRefs = new Map<string, IdRef | null>();
     for (const cacheId of targets) idRefs.set(cacheId, await this.readIdRef(ns, cacheId));
+    // A damaged by-hash ref may list another hash's entry: deleted as this hash's version, that entry would go.
+    const asked = 'hash' in lookup ? lookup.hash.toLowerCase() : null;
+    const foreign = [...idRefs].find(([, idRef]) => asked !== null && idRef !== null && idRef.cache_hash !== asked);
+    if (foreign) throw new CacheError('corrupt', `the by-hash ref of ${asked} is damaged: it names ${foreign[0]}, an entry of ${foreign[1]!.cache_hash}; nothing was deleted (run verify)`);
     await this.keepLayoutMark({ freesSpace: true }); // the last entry deleted, the store still opens in this layout
     let contentRemoved = false;
     let bytesFreed = 0;

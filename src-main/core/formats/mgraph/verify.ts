@@ -107,6 +107,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         }
       });
 
+      /** Whether `id` is listed by the by-hash ref of `hash` though its by-id ref is another hash's entry. */
+      const isForeign = (hash: string, id: string) => {
+        const idRef = idRefs.get(id);
+        return idRef !== undefined && idRef.cache_hash !== hash;
+      };
+
       // A store in flight: the service writes the by-hash ref first, we write the by-id ref first.
       const startedAt = Date.now();
       const fresh = (timestamp: unknown) => typeof timestamp === 'number' && startedAt - timestamp < grace;
@@ -121,6 +127,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
             toRebuild.set(hash, 'dangling_ref');
           }
+        }
+        // Another hash's entry listed here: a delete or prune of this hash would take it (they refuse now).
+        const foreign = [...new Set(listed.filter((id) => isForeign(hash, id)))];
+        if (foreign.length > 0) {
+          report('corrupt', key, hash, `lists ${foreign.map((id) => `${id}, an entry of ${idRefs.get(id)!.cache_hash}`).join('; ')}: a repair drops it from this ref (the entry stays its own hash's)`);
+          if (!toRebuild.has(hash)) toRebuild.set(hash, 'corrupt');
         }
         const twice = [...new Set(listed.filter((id, i) => listed.indexOf(id) !== i))];
         if (twice.length > 0) {
@@ -269,7 +281,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             const distinct = current ? distinctVersions(current) : [];
             const merged = (current?.cache_ids.length ?? 0) - distinct.length;
             const kept = distinct
-              .filter((e) => !gone.has(e.cache_id))
+              .filter((e) => !gone.has(e.cache_id) && !isForeign(hash, e.cache_id))
               .map((e) => {
                 const timestamp = idRefs.get(e.cache_id)?.timestamp ?? e.timestamp;
                 if (timestamp !== e.timestamp) retimed++;
@@ -278,9 +290,10 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             const added = mine.filter(([id]) => !kept.some((e) => e.cache_id === id)).map(([id, r]) => ({ cache_id: id, timestamp: r.timestamp }));
             const cacheIds = [...kept, ...added].sort((a, b) => a.timestamp - b.timestamp);
             const dropped = distinct.length - kept.length;
+            const foreign = distinct.filter((e) => isForeign(hash, e.cache_id)).length;
             action = replaced
               ? `rebuilt from the by-id refs in place of the unreadable one: ${cacheIds.length} cache id(s)`
-              : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped} without a by-id ref dropped, ${added.length} added${merged ? `, ${merged} listed again merged` : ''}${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
+              : `rebuilt from the by-id refs: ${cacheIds.length} cache id(s), ${dropped - foreign} without a by-id ref dropped, ${added.length} added${foreign ? `, ${foreign} of other hashes dropped` : ''}${merged ? `, ${merged} listed again merged` : ''}${retimed ? `, ${retimed} given their by-id ref's time` : ''}`;
             if (cacheIds.length === 0) {
               removed = true;
               action = `moved to ${aside}${replaced ? ': it was unreadable, and' : ':'} no by-id ref whose content is there names this hash`;
