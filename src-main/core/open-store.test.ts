@@ -113,6 +113,29 @@ it("a new folder in a store's own folder, in a namespace's folder beside its lay
   expect(await bundledCli(['--store', path.join(root, 'second'), 'store', file])).toMatchObject({ code: 0 });
 });
 
+it("a link to a folder inside a store is refused as the folder itself is, naming the store it is really in (it was taken for a new store)", async () => {
+  const { root: made, file } = await rootWithFile('linked');
+  const root = await fs.realpath(made);
+  const store = path.join(root, 'store');
+  expect(await bundledCli(['--store', store, '--ns', 'alpha', 'store', file])).toMatchObject({ code: 0 });
+  expect(await bundledCli(['--store', store, 'policy', 'set', '--ttl', '30d'])).toMatchObject({ code: 0 });
+  await fs.mkdir(path.join(store, 'empty'));
+  await fs.mkdir(path.join(root, 'links'));
+  const before = await fs.readdir(store, { recursive: true });
+  for (const [target, said] of [
+    ['store/empty', `it is inside the store at ${store}, which would list it as namespace "empty"`],
+    ['store/alpha', `it is the folder of namespace "alpha" in the store at ${store}`],
+    ['store/_cache-admin.d', `it is in _cache-admin.d, the folder the store at ${store} keeps for itself`],
+  ]) {
+    const link = path.join(root, 'links', path.basename(target!));
+    await fs.symlink(path.join(root, target!), link);
+    expect(await bundledCli(['--store', link, 'store', file]), target).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot use ${link} as a store folder: ${said}`) });
+    // A new folder made through the link is just as much inside the store.
+    expect(await bundledCli(['--store', path.join(link, 'newdir'), 'store', file]), target).toMatchObject({ code: 2 });
+  }
+  expect(await fs.readdir(store, { recursive: true })).toEqual(before);
+});
+
 it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {
   const { root, file } = await rootWithFile('above');
   expect(await bundledCli(['--store', path.join(root, 'mine'), '--ns', 'docs', 'store', file])).toMatchObject({ code: 0 });

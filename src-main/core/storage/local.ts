@@ -1283,28 +1283,30 @@ const PSEUDO_FILE_SYSTEMS = new Map([
 ]);
 
 /** The root, or the nearest folder above it that exists, must be a folder on a file system that holds files. */
-async function checkStoreRoot(root: string, io: SmallIo): Promise<void> {
-  let existing = root;
+async function checkStoreRoot(asked: string, io: SmallIo): Promise<void> {
+  let existing = asked;
   for (;;) {
     const st = await fs.stat(existing).catch((err: unknown) => {
       if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
-      throw fileSystemError(err, `cannot open the store folder ${root}`);
+      throw fileSystemError(err, `cannot open the store folder ${asked}`);
     });
-    if (st && !st.isDirectory()) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is not a folder`);
+    if (st && !st.isDirectory()) throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: ${existing} is not a folder`);
     if (st || path.dirname(existing) === existing) break;
     existing = path.dirname(existing);
   }
+  // Judged where it really is: through a link, a folder inside another store passed for a new one.
+  const root = path.join(await fs.realpath(existing).catch(() => existing), path.relative(existing, asked));
   // From the folder asked for, made or not: a new folder beside a namespace's layout folders is no part of them.
   const namespace = await namespaceFolderAtOrAbove(io, root);
   if (namespace === root) {
-    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
+    throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is the folder of namespace "${path.basename(root)}" in the store at ${path.dirname(root)}; open that store instead (a store here would file its keys inside that namespace)`);
   }
   if (namespace) {
-    throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
+    throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
   }
   // A new store (a folder not made yet, or empty) anywhere in a store's folder would be listed there as a namespace
   // (or sit in the folders it keeps for itself), its keys misplaced.
-  const isNew = existing !== root || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
+  const isNew = existing !== asked || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
   if (isNew || STORE_OWN_FOLDERS.has(path.basename(root))) {
     const above: string[] = [];
     for (let at = path.dirname(root); !above.includes(at); at = path.dirname(at)) above.push(at);
@@ -1315,12 +1317,12 @@ async function checkStoreRoot(root: string, io: SmallIo): Promise<void> {
     if (at !== undefined) {
       const first = path.relative(at, root).split(path.sep)[0]!;
       const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
-      throw new CacheError('invalid_input', `cannot use ${root} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
+      throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
     }
   }
   if (process.platform !== 'linux') return;
   const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
-  if (fileSystem) throw new CacheError('invalid_input', `cannot use ${root} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
+  if (fileSystem) throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
 }
 
 /** The folders a namespace's folder holds in either layout. */
