@@ -19,6 +19,8 @@ export const ADMIN_PREFIX = '_cache-admin.d/';
 export const POLICY_PREFIX = `${ADMIN_PREFIX}retention/`;
 // Eight digits at least (padded, so names sort by generation), more past 99,999,999.
 const POLICY_NAME_RE = /^policy\.(\d{8,15})\.json$/;
+/** The last generation a name holds (15 digits: every one an exact number). */
+const LAST_GENERATION = 10 ** 15 - 1;
 const POLICY_FORMAT = 'cache-admin.retention/1';
 /** Concurrent policy writers retry this often before giving up with `conflict`. */
 const WRITE_ATTEMPTS = 8;
@@ -188,6 +190,8 @@ export async function writePolicy(storage: StorageBackend, change: PolicyChange,
       throw err;
     });
     const generation = current?.generation ?? (await generations(storage))[0] ?? 0;
+    // Reached only by a file renamed by hand: the next name would be one no reader takes, which looked like a race lost 8 times.
+    if (generation >= LAST_GENERATION) throw new CacheError('internal', `the retention policy ${policyKey(generation)} is the last generation a policy file can be numbered (renamed by hand?): rename it to ${policyKey(1).slice(POLICY_PREFIX.length)} and set the policy again`);
     const policy = applyChange(current?.policy ?? EMPTY_POLICY, change);
     const key = policyKey(generation + 1);
     const lineage = [randomBytes(8).toString('hex'), ...(current?.lineage ?? [])].slice(0, LINEAGE);

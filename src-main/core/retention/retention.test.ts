@@ -158,6 +158,17 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(5 * 86_400);
     });
 
+    it('at the last generation a file name holds (renamed by hand), a change is refused saying so, not as a race lost to other writers', async () => {
+      const { storage, retention } = await seeded();
+      await retention.setPolicy({ ttl_seconds: 60 });
+      await storage.put(`${POLICY_PREFIX}policy.999999999999999.json`, (await storage.get(`${POLICY_PREFIX}policy.00000001.json`))!);
+      await storage.delete(`${POLICY_PREFIX}policy.00000001.json`);
+      const before = await allKeys(storage, POLICY_PREFIX);
+      await expect(retention.setPolicy({ ttl_seconds: null })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('policy.999999999999999.json is the last generation a policy file can be numbered') });
+      expect(await allKeys(storage, POLICY_PREFIX)).toEqual(before);
+      expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(60);
+    });
+
     it('keeps every concurrent policy change (create-only generations)', async () => {
       const { storage, retention } = await seeded();
       const writers = Array.from({ length: 6 }, (_, i) => new Retention(formatOf(layout, storage, () => new Date())).setPolicy({ namespace: `ns${i}`, ttl_seconds: 60 * (i + 1) }));
