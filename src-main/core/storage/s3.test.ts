@@ -180,9 +180,11 @@ describe(`${SERVER} backend`, () => {
     ctx.proxy.clearFaults();
 
     ctx.proxy.inject({ match: isS3('GET', /\.latest\.json/), action: { kind: 'status', status: 500 }, times: Infinity });
-    const before = ctx.proxy.count();
+    // Only the reads retried are counted: a request the store above left in flight may still arrive (it made this 4 once).
+    const latestReads = () => ctx.proxy.count(isS3('GET', /\.latest\.json/));
+    const before = latestReads();
     await expect(cache.record('retry', { hash: stored.hash })).rejects.toThrow(expect.objectContaining({ code: 'storage_unreachable' }));
-    expect(ctx.proxy.count() - before).toBe(3); // maxAttempts
+    expect(latestReads() - before).toBe(3); // maxAttempts
     ctx.proxy.clearFaults();
   });
 
