@@ -127,13 +127,19 @@ it("a link to a folder inside a store is refused as the folder itself is, naming
     ['store/alpha', `it is the folder of namespace "alpha" in the store at ${store}`],
     ['store/_cache-admin.d', `it is in _cache-admin.d, the folder the store at ${store} keeps for itself`],
   ]) {
-    const link = path.join(root, 'links', path.basename(target!));
+    const link = path.join(root, 'links', `to-${path.basename(target!)}`);
     await fs.symlink(path.join(root, target!), link);
     expect(await bundledCli(['--store', link, 'store', file]), target).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot use ${link} as a store folder: ${said}`) });
     // A new folder made through the link is just as much inside the store.
     expect(await bundledCli(['--store', path.join(link, 'newdir'), 'store', file]), target).toMatchObject({ code: 2 });
   }
   expect(await fs.readdir(store, { recursive: true })).toEqual(before);
+  // And a link inside the store to an empty folder elsewhere: the store would list it as a namespace.
+  await fs.mkdir(path.join(root, 'elsewhere'));
+  await fs.symlink(path.join(root, 'elsewhere'), path.join(store, 'linked'));
+  const inside = path.join(store, 'linked');
+  expect(await bundledCli(['--store', inside, 'store', file])).toMatchObject({ code: 2, stderr: expect.stringContaining(`cannot use ${inside} as a store folder: it is inside the store at ${store}, which would list it as namespace "linked"`) });
+  expect(await fs.readdir(path.join(root, 'elsewhere'))).toEqual([]);
 });
 
 it('the folder above a store (native or the service\'s) is refused, naming the store inside, and nothing is written there', async () => {

@@ -1294,8 +1294,20 @@ async function checkStoreRoot(asked: string, io: SmallIo): Promise<void> {
     if (st || path.dirname(existing) === existing) break;
     existing = path.dirname(existing);
   }
-  // Judged where it really is: through a link, a folder inside another store passed for a new one.
-  const root = path.join(await fs.realpath(existing).catch(() => existing), path.relative(existing, asked));
+  // A new store (a folder not made yet, or empty) anywhere in a store's folder would be listed there as a namespace
+  // (or sit in the folders it keeps for itself), its keys misplaced.
+  const isNew = existing !== asked || (await fs.readdir(asked).catch(() => ['unreadable'])).length === 0;
+  // Judged as given and where it really is: a link inside a store, or one to a folder inside a store, is no new store either.
+  const real = path.join(await fs.realpath(existing).catch(() => existing), path.relative(existing, asked));
+  await refuseInNamespace(asked, real, io);
+  for (const root of real === asked ? [asked] : [asked, real]) if (isNew || STORE_OWN_FOLDERS.has(path.basename(root))) await refuseInStore(asked, root, io);
+  if (process.platform !== 'linux') return;
+  const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
+  if (fileSystem) throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
+}
+
+/** Refuses the store folder `asked` for, really at `root`, in a namespace's folder (where the keys it files would land). */
+async function refuseInNamespace(asked: string, root: string, io: SmallIo): Promise<void> {
   // From the folder asked for, made or not: a new folder beside a namespace's layout folders is no part of them.
   const namespace = await namespaceFolderAtOrAbove(io, root);
   if (namespace === root) {
@@ -1304,25 +1316,20 @@ async function checkStoreRoot(asked: string, io: SmallIo): Promise<void> {
   if (namespace) {
     throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is ${path.relative(path.dirname(namespace), root)} in the store at ${path.dirname(namespace)}, a folder of its namespace "${path.basename(namespace)}"; open that store instead (a store here would file its keys inside that namespace)`);
   }
-  // A new store (a folder not made yet, or empty) anywhere in a store's folder would be listed there as a namespace
-  // (or sit in the folders it keeps for itself), its keys misplaced.
-  const isNew = existing !== asked || (await fs.readdir(root).catch(() => ['unreadable'])).length === 0;
-  if (isNew || STORE_OWN_FOLDERS.has(path.basename(root))) {
-    const above: string[] = [];
-    for (let at = path.dirname(root); !above.includes(at); at = path.dirname(at)) above.push(at);
-    // Every folder above and their children at once, through the store's own I/O (direct calls in the CLI): one
-    // thread-pool trip after another, a new store under a /tmp of 140 folders took 30-37 ms to open (now 6 ms).
-    const stores = await Promise.all(above.map((dir) => isStoreFolder(io, dir)));
-    const at = above.find((_, i) => stores[i]);
-    if (at !== undefined) {
-      const first = path.relative(at, root).split(path.sep)[0]!;
-      const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
-      throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
-    }
-  }
-  if (process.platform !== 'linux') return;
-  const fileSystem = PSEUDO_FILE_SYSTEMS.get((await fs.statfs(existing)).type);
-  if (fileSystem) throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: ${existing} is on ${fileSystem}, which cannot hold files`);
+}
+
+/** Refuses a new store folder (`asked` for, at `root` as given or where it really is) anywhere inside a store's folder. */
+async function refuseInStore(asked: string, root: string, io: SmallIo): Promise<void> {
+  const above: string[] = [];
+  for (let at = path.dirname(root); !above.includes(at); at = path.dirname(at)) above.push(at);
+  // Every folder above and their children at once, through the store's own I/O (direct calls in the CLI): one
+  // thread-pool trip after another, a new store under a /tmp of 140 folders took 30-37 ms to open (now 6 ms).
+  const stores = await Promise.all(above.map((dir) => isStoreFolder(io, dir)));
+  const at = above.find((_, i) => stores[i]);
+  if (at === undefined) return;
+  const first = path.relative(at, root).split(path.sep)[0]!;
+  const where = STORE_OWN_FOLDERS.has(first) ? `in ${first}, the folder the store at ${at} keeps for itself` : `inside the store at ${at}, which would list it as namespace "${first}"`;
+  throw new CacheError('invalid_input', `cannot use ${asked} as a store folder: it is ${where}; open that store instead, or choose a folder outside it`);
 }
 
 /** The folders a namespace's folder holds in either layout. */
