@@ -158,15 +158,20 @@ describe.each(backends)('retention on %s', (_backend, open) => {
       expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(5 * 86_400);
     });
 
-    it('at the last generation a file name holds (renamed by hand), a change is refused saying so, not as a race lost to other writers', async () => {
+    it('at the last generation a file name holds (renamed by hand), a change is refused saying so, not as a race lost to other writers, and the rename it advises keeps that policy', async () => {
       const { storage, retention } = await seeded();
-      await retention.setPolicy({ ttl_seconds: 60 });
-      await storage.put(`${POLICY_PREFIX}policy.999999999999999.json`, (await storage.get(`${POLICY_PREFIX}policy.00000001.json`))!);
-      await storage.delete(`${POLICY_PREFIX}policy.00000001.json`);
+      for (const days of [10, 20, 30]) await retention.setPolicy({ ttl_seconds: days * 86_400 });
+      const newest = `${POLICY_PREFIX}policy.00000003.json`;
+      const last = `${POLICY_PREFIX}policy.999999999999999.json`;
+      await storage.put(last, (await storage.get(newest))!);
+      await storage.delete(newest);
       const before = await allKeys(storage, POLICY_PREFIX);
-      await expect(retention.setPolicy({ ttl_seconds: null })).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('policy.999999999999999.json is the last generation a policy file can be numbered') });
+      const refused = retention.setPolicy({ ttl_seconds: null });
+      await expect(refused).rejects.toMatchObject({ code: 'internal', message: expect.stringContaining('policy.999999999999999.json is the last generation a policy file can be numbered (renamed by hand?): rename it to policy.00000003.json') });
       expect(await allKeys(storage, POLICY_PREFIX)).toEqual(before);
-      expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(60);
+      await storage.put(newest, (await storage.get(last))!);
+      await storage.delete(last);
+      expect((await retention.getPolicy()).policy.default.ttl_seconds).toBe(30 * 86_400);
     });
 
     it('keeps every concurrent policy change (create-only generations)', async () => {
