@@ -94,7 +94,8 @@ export class Rehashes {
 
 /** Orphans (and damaged versions' records) are moved here by --repair, never deleted. */
 export { QUARANTINE_PREFIX };
-const DEFAULT_ORPHAN_GRACE_MS = 60_000;
+/** How long a write may look unfinished (a store in flight, in this process or another) before it is judged. */
+export const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
 interface HashKeys {
   content?: ObjectInfo;

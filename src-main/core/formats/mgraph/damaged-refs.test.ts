@@ -113,6 +113,22 @@ describe("a by-hash ref that lists another hash's entry (edited by hand or by a 
     await bothWhole();
   });
 
+  it('a newer cache id with no by-id ref yet (a service store in flight) is kept as listed, with no damage reported; one listed long ago is damage, and keeps the version before it', async () => {
+    const listNewer = (timestamp: number) =>
+      edit(MY_REF, (ref) => {
+        const ids = ref.cache_ids as { cache_id: string; timestamp: number }[];
+        ids.push({ cache_id: '00000000-0000-4000-8000-000000000001', timestamp });
+        ref.latest_id = ids[ids.length - 1]!.cache_id;
+        ref.total_versions = ids.length;
+      });
+    await listNewer(Date.now());
+    const inFlight = await new Retention(format).planPrune({ namespace: 'TeamA', keepVersions: 1 });
+    expect([inFlight.versions.map((v) => v.cache_id), inFlight.unreadableRefs]).toEqual([[MY_ID], 0]);
+    await edit(MY_REF, (ref) => ((ref.cache_ids as { timestamp: number }[])[1]!.timestamp = Date.now() - 3_600_000));
+    const lost = await new Retention(format).planPrune({ namespace: 'TeamA', keepVersions: 1 });
+    expect([lost.versions, lost.unreadableRefs]).toEqual([[], 1]);
+  });
+
   it("verify reports it, and a repair drops it from the ref, leaving the other entry its own hash's", async () => {
     await listForeign('last');
     expect((await format.verify({ namespace: 'TeamA' })).problems).toEqual([{ kind: 'corrupt', key: MY_REF, hash: MINE, detail: `lists ${OTHER_ID}, an entry of ${OTHER}: a repair drops it from this ref (the entry stays its own hash's)` }]);

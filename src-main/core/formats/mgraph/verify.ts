@@ -13,14 +13,13 @@ import { turnTaker } from '../../event-loop';
 import { mapLimit } from '../../keyed-lock';
 import { assertWritable } from '../../storage/read-only';
 import type { ObjectInfo } from '../../storage/types';
-import { READ_WHOLE_BYTES, Rehashes, checkLeftovers, streamedSha256, verifyCancelled } from '../../verify';
+import { DEFAULT_ORPHAN_GRACE_MS, READ_WHOLE_BYTES, Rehashes, checkLeftovers, streamedSha256, verifyCancelled } from '../../verify';
 import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../format';
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
 import { addressedIdRef, dataFoldersOf, distinctVersions, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
-const DEFAULT_ORPHAN_GRACE_MS = 60_000;
 
 export async function verifyServiceStore(format: MgraphFormat, options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
   const { storage } = format;
