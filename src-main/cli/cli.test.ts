@@ -57,6 +57,19 @@ describe('cli', () => {
     expect((await cli(['hash', hello, '-'])).code).toBe(2);
   });
 
+  it("delete and info by another namespace's storage key refuse, naming its namespace: the delete removed this namespace's entry of the same bytes", async () => {
+    const own = path.join(work, 'keys-store');
+    const file = path.join(work, 'hello.txt');
+    expect(await cli(['--store', own, 'store', file])).toMatchObject({ code: 0 });
+    const stored = json((await cli(['--store', own, '--ns', 'archive', '--json', 'store', file])).stdout)[0];
+    for (const key of stored.keys as string[]) {
+      for (const command of ['delete', 'info']) {
+        expect(await cli(['--store', own, command, key]), `${command} ${key}`).toMatchObject({ code: 1, stderr: expect.stringContaining(`is a key of namespace "archive", not of "default"`) });
+      }
+    }
+    expect((await cli(['--store', own, 'namespaces'])).stdout).toMatch(/archive +1 entries[\s\S]*default +1 entries/);
+  });
+
   it('store --json prints one object per file with the documented fields', async () => {
     const first = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
     const second = json((await cli(['--store', store, '--json', 'store', path.join(work, 'hello.txt')])).stdout);
