@@ -603,7 +603,9 @@ export class CacheService {
       const entries = listed.versions.get(version)?.entries ?? [];
       // A damaged record still has its views found: the index entry by listing, the temporal one from the entry's time.
       const summary = entries.map((key) => this.layout.parseVersionEntry(hash, key)).find((s) => s !== null);
-      const stored = (await this.tryReadRecord(recordKey))?.record;
+      const read = (await this.tryReadRecord(recordKey))?.record;
+      // A record naming another entry (a copy of another's) is as damaged: its fields would name that entry's views.
+      const stored = read?.hash === hash && read.version === version ? { ...read, namespace: ns } : null;
       const known = stored ?? (summary ? { ...summary, namespace: ns, hash, sha256: '', content_type: '' } : null);
       const views = new Set([...entries, ...(known ? [this.layout.versionEntry(known), this.layout.temporal(known)] : [])]);
       // References go first and the record last, so no reference ever points at a missing record.

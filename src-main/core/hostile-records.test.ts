@@ -108,6 +108,27 @@ describe('hostile input: a whole record of another entry copied over a key', () 
     await cache.storage.put(cache.layout.record(NS, mine.hash, 1), theirRecord!);
     await expect(cache.retrieve(NS, { hash: mine.hash, version: 1 })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('names another entry') });
   });
+
+  it.each([
+    ['another hash', (mine: string, theirs: string) => [theirs, 2]],
+    ['another version of the same hash', (mine: string) => [mine, 1]],
+  ] as const)("deleting the version it lies at removes that version's own views, never those of the entry it names (%s)", async (_what, source) => {
+    const cache = new CacheService(new MemoryStorage());
+    const mine = (await cache.store(NS, { source: bytes('mine') })).hash;
+    await cache.store(NS, { source: bytes('mine') });
+    const theirs = (await cache.store(NS, { source: bytes('theirs') })).hash;
+    await cache.store(NS, { source: bytes('theirs') });
+    const [hash, version] = source(mine, theirs) as [CacheHash, number];
+    const before = await allKeys(cache);
+    await cache.storage.put(cache.layout.record(NS, mine, 2), (await cache.storage.get(cache.layout.record(NS, hash, version)))!);
+    expect((await cache.delete(NS, { hash: mine, version: 2 })).deleted).toEqual([`${mine}-v2`]);
+    // Exactly mine-v2's record and views went: every other version still listed, with its views.
+    const gone = before.filter((key) => !key.endsWith(`~${mine}-v2`) && !key.includes(`/${mine}~00000002~`) && !key.endsWith(`${mine}.v00000002.json`));
+    expect((await allKeys(cache)).filter((key) => !key.endsWith('.latest.json'))).toEqual(gone.filter((key) => !key.endsWith('.latest.json')));
+    expect((await cache.versions(NS, theirs)).map((v) => v.version)).toEqual([1, 2]);
+    expect((await cache.versions(NS, mine)).map((v) => v.version)).toEqual([1]);
+    expect((await verifyStore(cache, { orphanGraceMs: 0 })).problems).toEqual([]);
+  });
 });
 
 describe('hostile input: a damaged version record is reported, and verify goes on', () => {
