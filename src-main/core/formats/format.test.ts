@@ -88,6 +88,21 @@ describe.each(layouts)('the %s format', (name, make) => {
   });
 });
 
+it('native: a delete by the latest view takes the version it is, and by a temporal key only the version stored at its time (it took every version, or a version stored at another time)', async () => {
+  const native = layouts[0]![1]();
+  const stored = [];
+  for (let i = 0; i < 3; i++) stored.push(await native.store('docs', { source: text('three times') }));
+  const { hash } = stored[0]!;
+  const latestKey = stored[2]!.keys.find((k) => k.endsWith('.latest.json'))!;
+  expect(await native.delete('docs', await native.parseLookup('docs', latestKey))).toMatchObject({ deleted: [`${hash}-v3`], contentRemoved: false });
+  const temporal = stored[0]!.keys.find((k) => k.includes('/temporal/'))!;
+  const madeUp = temporal.replace(/\/\d{8}T\d{9}Z~/, '/19990101T000000000Z~');
+  await expect(native.delete('docs', await native.parseLookup('docs', madeUp))).rejects.toMatchObject({ code: 'not_found' });
+  expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([1, 2]);
+  expect(await native.delete('docs', await native.parseLookup('docs', temporal))).toMatchObject({ deleted: [`${hash}-v1`] });
+  expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([2]);
+});
+
 it("native: an object key in another hash's shard folders is no entry's key (it was taken as the hash's)", async () => {
   const native = layouts[0]![1]();
   const stored = await native.store('docs', { source: text('same bytes') });

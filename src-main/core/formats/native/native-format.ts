@@ -7,6 +7,7 @@ import { chunksOf } from '../../hashing';
 import { forEachKey } from '../../storage/list-page';
 import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
+import { expandTime } from '../../layout';
 import { nativeEntryRows, nativeSortedEntryRows } from './entry-rows';
 import type {
   EntryRowsOptions,
@@ -60,8 +61,14 @@ export class NativeFormat implements StoreFormat {
     if (value.includes('/')) {
       const described = this.cache.layout.describeKey(value);
       if (described && described.namespace !== ns) throw keyOfAnotherNamespace(value, described.namespace, ns);
+      // A temporal key names a version by its store time too: a delete by it takes that version only while it is the one stored then.
+      if (described?.kind === 'temporal') return { hash: described.hash, version: described.version, storedAt: expandTime(value.slice(value.lastIndexOf('/') + 1).split('~')[0]!) };
       // An object key under another hash's shard folders is no key any entry has.
-      if (described && (described.kind === 'temporal' || value.startsWith(this.cache.layout.content(ns, described.hash)))) return { hash: described.hash, version: described.version };
+      if (described && value.startsWith(this.cache.layout.content(ns, described.hash))) {
+        // The latest view is one version's record: a delete by it takes that version, not every version of the hash.
+        if (described.kind === 'latest') return { hash: described.hash, version: (await this.cache.record(ns, { hash: described.hash })).version };
+        return { hash: described.hash, version: described.version };
+      }
       throw new CacheError('invalid_key', `${JSON.stringify(value.slice(0, 80))} is not the storage key of an entry (a folder, or a key no entry has): look up a key under it, or a cache hash`);
     }
     // A cache id's own problem (`-v0`) says itself; anything else is told every form the box takes.
