@@ -607,3 +607,26 @@ describe('verify', () => {
     expect(JSON.parse(repaired.stdout).repaired).toHaveLength(4); // a stale latest, an orphan, a temp leftover, a record restored from its index entry
   });
 });
+
+it('a store that lands while verify --repair runs is no dangling latest: latest was pointed back at the older version, after a false report', async () => {
+  /** The store's next version lands just as verify reads latest, after it listed the records. */
+  class LandingStorage extends MemoryStorage {
+    landing: (() => Promise<unknown>) | null = null;
+    override async get(key: string, options?: Parameters<MemoryStorage['get']>[1]) {
+      const land = key.endsWith('.latest.json') ? this.landing : null;
+      if (land) {
+        this.landing = null;
+        await land();
+      }
+      return super.get(key, options);
+    }
+  }
+  const storage = new LandingStorage();
+  const cache = new CacheService(storage);
+  const first = await cache.store('ns', bytes('landing'));
+  storage.landing = () => new CacheService(storage).store('ns', bytes('landing'));
+  const report = await verifyStore(cache, { repair: true, orphanGraceMs: 0 });
+  expect(report.problems).toEqual([]);
+  expect(report.repaired).toEqual([]);
+  expect((await cache.record('ns', { hash: first.hash })).version).toBe(2);
+});
