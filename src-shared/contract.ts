@@ -257,8 +257,11 @@ export const methods = {
   setPolicy: { input: z.object({ namespace: namespace.optional(), ttl: ruleText.optional(), keepVersions: ruleText.optional() }).strict() },
   /** What the policy would prune in a namespace now (a dry run: listings and refs, no content read); at most LIMITS.planRows rows. */
   prunePlan: { input: z.object({ namespace }).strict() },
-  /** Prunes a namespace by its policy, cancellable with `transferId`; progress counts versions pruned. */
-  prune: { input: z.object({ namespace, transferId: transferIdSchema }).strict() },
+  /**
+   * Prunes a namespace by its policy, cancellable with `transferId`; progress counts versions pruned. Only
+   * versions of the plan `planId` (the one prunePlan showed, which the operator confirmed) that still qualify go.
+   */
+  prune: { input: z.object({ namespace, transferId: transferIdSchema, planId: z.string().regex(/^[0-9a-f-]{36}$/, 'not the id of a plan prunePlan gave') }).strict() },
   profiles: { input: z.object({}).strict() },
   /**
    * Connects to the store a new or edited profile describes and saves the profile only once that
@@ -492,6 +495,8 @@ export interface PrunePlanView {
   /** The oldest LIMITS.planRows versions; `more` says how many are not listed. */
   rows: PruneRow[];
   more: number;
+  /** What prune takes to delete this plan's versions, and no others. */
+  planId: string;
 }
 
 export interface PruneResult {
@@ -507,6 +512,8 @@ export interface PruneResult {
   resumed: number;
   /** As in the plan: versions left alone because their refs could not be read. */
   unreadableRefs: number;
+  /** Versions that qualify now but were not in the plan confirmed (stored or aged since it was shown): left for the next prune. */
+  notConfirmed: number;
 }
 
 export interface StoredEntry {

@@ -85,7 +85,7 @@ const VALID: { [M in MethodName]: Record<string, unknown> } = {
   policy: {},
   setPolicy: { namespace: 'default', ttl: '30d', keepVersions: 'none' },
   prunePlan: { namespace: 'default' },
-  prune: { namespace: 'default', transferId: 'p1' },
+  prune: { namespace: 'default', transferId: 'p1', planId: '00000000-0000-4000-8000-000000000001' },
   profiles: {},
   saveProfile: { profile: { kind: 's3', name: 'prod', bucket: 'my-bucket', accessKeyId: 'AKIAEXAMPLE12345', secretAccessKey: 'secret/KEY' } },
   removeProfile: { id: 's3-abcdef12' },
@@ -478,6 +478,7 @@ describe('contract dispatch', () => {
       await populateNamespace(storage, 'beta', 5);
       return { storage, saveDir, session, dispatch: createDispatcher(session), alpha };
     }
+    const planIdOf = async (dispatch: ReturnType<typeof createDispatcher>, namespace: string) => ((await dispatch('prunePlan', { namespace })) as { value: PrunePlanView }).value.planId;
     const counts = async (dispatch: ReturnType<typeof createDispatcher>) => ((await dispatch('namespaces', {})) as { value: { namespaces: { name: string; versions: number }[] } }).value.namespaces.map((n) => `${n.name}:${n.versions}`);
 
     it('a bad AGE or version count is invalid_input, names the value, and changes nothing', async () => {
@@ -537,10 +538,26 @@ describe('contract dispatch', () => {
       expect((await storage.list('')).objects.length).toBe(keysBefore); // a dry run
       expect(await counts(dispatch)).toEqual(['alpha:250', 'beta:5']);
 
-      const pruned = await dispatch('prune', { namespace: 'alpha', transferId: 'prune1' });
-      expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0, unreadableRefs: 0 } });
+      const pruned = await dispatch('prune', { namespace: 'alpha', transferId: 'prune1', planId: view.planId });
+      expect(pruned).toEqual({ ok: true, value: { namespace: 'alpha', planned: 250, pruned: 250, skipped: 0, contentRemoved: 250, bytesFreed: view.bytesFreed, resumed: 0, unreadableRefs: 0, notConfirmed: 0 } });
       expect(await counts(dispatch)).toEqual(['beta:5']);
       expect(await dispatch('prunePlan', { namespace: 'alpha' })).toMatchObject({ ok: true, value: { versions: 0, rows: [], more: 0 } });
+    });
+
+    it('prune deletes only versions of the plan confirmed: a version that came to qualify since is left and said (it was pruned too), and a plan not shown here prunes nothing', async () => {
+      const { dispatch, storage } = await oldStore();
+      const store = () => dispatch('storeBytes', { namespace: 'gamma', name: 'kept.txt', base64: Buffer.from('kept twice').toString('base64'), as: 'bytes' });
+      for (let i = 0; i < 3; i++) await store();
+      await dispatch('setPolicy', { namespace: 'gamma', keepVersions: '2' });
+      const shown = ((await dispatch('prunePlan', { namespace: 'gamma' })) as { value: PrunePlanView }).value;
+      expect(shown.rows.map((r) => r.version)).toEqual([1]);
+      await store(); // v4: v2 now qualifies too, after the operator confirmed v1 alone
+      const keys = (await storage.list('')).objects.length;
+      expect(await dispatch('prune', { namespace: 'gamma', transferId: 'stale', planId: '00000000-0000-4000-8000-000000000009' })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining('nothing was pruned') } });
+      expect(await dispatch('prune', { namespace: 'beta', transferId: 'other', planId: shown.planId })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+      expect((await storage.list('')).objects.length).toBe(keys);
+      expect(await dispatch('prune', { namespace: 'gamma', transferId: 'confirmed', planId: shown.planId })).toMatchObject({ ok: true, value: { planned: 1, pruned: 1, notConfirmed: 1 } });
+      expect(((await dispatch('versions', { namespace: 'gamma', hash: shown.rows[0]!.hash })) as { value: { versions: { version: number }[] } }).value.versions.map((v) => v.version)).toEqual([2, 3, 4]);
     });
 
     it('a prune waiting for another prune of its namespace says so in its progress, then counts the plan done of its total', async () => {
@@ -558,7 +575,7 @@ describe('contract dispatch', () => {
         seen.push({ done: e.bytesDone, total: e.totalBytes, ...(e.note !== undefined && { note: e.note }) });
         if (e.note) release();
       });
-      expect(await dispatch('prune', { namespace: 'alpha', transferId: 'prune3' })).toMatchObject({ ok: true, value: { pruned: 250 } });
+      expect(await dispatch('prune', { namespace: 'alpha', transferId: 'prune3', planId: await planIdOf(dispatch, 'alpha') })).toMatchObject({ ok: true, value: { pruned: 250 } });
       await other;
       expect(seen[0]).toEqual({ done: 0, total: 250, note: expect.stringMatching(/^waiting for another prune of alpha to finish \(if it was killed, its hold runs out by \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\)$/) });
       expect(seen.slice(1).filter((p) => p.note !== undefined || p.total !== 250)).toEqual([]);
@@ -572,7 +589,7 @@ describe('contract dispatch', () => {
       session.onEvent((e) => {
         if (e.type === 'progress' && e.transferId === 'prune2' && e.phase === 'prune' && e.bytesDone > 0 && ++events === 1) void dispatch('cancel', { transferId: 'prune2' });
       });
-      const result = await dispatch('prune', { namespace: 'alpha', transferId: 'prune2' });
+      const result = await dispatch('prune', { namespace: 'alpha', transferId: 'prune2', planId: await planIdOf(dispatch, 'alpha') });
       expect(result).toMatchObject({ ok: false, error: { code: 'cancelled', message: expect.stringMatching(/^the prune was cancelled after \d+ of 250 versions$/) } });
       const gone = Number(/after (\d+)/.exec((result as { error: { message: string } }).error.message)![1]);
       expect(gone).toBeLessThan(250);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { open, rename, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -62,7 +63,7 @@ function ruleValue(text: string | undefined, parse: (text: string) => number): n
   return text === 'none' ? null : parse(text);
 }
 
-function planView(namespace: string, plan: PrunePlan, rule: RetentionRule): PrunePlanView {
+function planView(namespace: string, plan: PrunePlan, rule: RetentionRule): Omit<PrunePlanView, 'planId'> {
   const rows = plan.versions.slice(0, LIMITS.planRows).map(({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }) => ({ hash, cache_id, version, stored_at, reason, content_removed, bytes_freed }));
   return { namespace, now: plan.now, rule, versions: plan.versions.length, hashes: plan.hashes, contentRemoved: plan.contentRemoved, bytesFreed: plan.bytesFreed, unreadableRefs: plan.unreadableRefs, unfinished: plan.unfinished, rows, more: plan.versions.length - rows.length };
 }
@@ -167,7 +168,13 @@ async function batchItemOf(session: AppSession, file: { path: string; name: stri
   }
 }
 
+/** Plans shown and kept for their prune: the newest few (a plan of 100,000 versions keeps ~10 MB of ids). */
+const PLANS_KEPT = 8;
+const versionOf = (v: { cache_id: string; stored_at: string }) => `${v.cache_id} ${v.stored_at}`;
+
 function handlers(session: AppSession): Handlers {
+  /** The versions of each plan shown (prunePlan), by its id: a prune deletes none the operator was not shown. */
+  const shownPlans = new Map<string, { format: StoreFormat; namespace: string; versions: Set<string> }>();
   const format = () => session.format;
   const ns = (namespace: string) => format().parseNamespace(namespace);
   const retention = () => new Retention(format());
@@ -289,20 +296,31 @@ function handlers(session: AppSession): Handlers {
       const name = ns(namespace);
       const r = retention();
       const plan = await r.planPrune({ namespace: name });
-      return planView(name, plan, ruleFor((await r.getPolicy()).policy, name));
+      const planId = randomUUID();
+      shownPlans.set(planId, { format: format(), namespace: name, versions: new Set(plan.versions.map(versionOf)) });
+      for (const old of [...shownPlans.keys()].slice(0, -PLANS_KEPT)) shownPlans.delete(old);
+      return { ...planView(name, plan, ruleFor((await r.getPolicy()).policy, name)), planId };
     },
-    prune: async ({ namespace, transferId }: { namespace: string; transferId: string }) => {
+    prune: async ({ namespace, transferId, planId }: { namespace: string; transferId: string; planId: string }) => {
       const name = ns(namespace);
+      const shown = shownPlans.get(planId);
+      if (!shown || shown.format !== format() || shown.namespace !== name) {
+        throw new CacheError('not_found', `the plan this prune was confirmed on is not known here (shown before main restarted, or for another store or namespace): nothing was pruned; look at the plan again`);
+      }
+      shownPlans.delete(planId);
       return session.transfer(transferId, { phase: 'prune', namespace: name, total: null, said: pruneSaid }, async ({ signal, onProgress }) => {
         const r = retention();
-        const plan = await r.planPrune({ namespace: name }, { signal });
+        // Planned again, so a version changed since (deleted, stored again, its policy changed) is judged as it is now; of
+        // those, only the ones shown go: a version that came to qualify meanwhile was never confirmed.
+        const fresh = await r.planPrune({ namespace: name }, { signal });
+        const plan = { ...fresh, versions: fresh.versions.filter((v) => shown.versions.has(versionOf(v))) };
         let done = 0;
         const summary = await r.prune(plan, {
           signal,
           onProgress: (progress) => onProgress((done = progress.done), progress.total),
           onWaiting: (ns, until) => onProgress(done, plan.versions.length, { note: `waiting for another prune of ${ns} to finish (if it was killed, its hold runs out by ${until.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')})` }),
         });
-        return { namespace: name, planned: plan.versions.length, ...summary, unreadableRefs: plan.unreadableRefs };
+        return { namespace: name, planned: plan.versions.length, ...summary, unreadableRefs: plan.unreadableRefs, notConfirmed: fresh.versions.length - plan.versions.length };
       });
     },
     profiles: async () => session.profilesView(),
@@ -421,6 +439,7 @@ function verifySaid({ checked, problems, repaired }: VerifyResult): string {
   return `${found} in ${counted(checked, 'key', 'keys')} checked${repaired?.length ? `, ${counted(repaired.length, 'repair', 'repairs')} made` : ''}`;
 }
 
-function pruneSaid({ pruned, contentRemoved, bytesFreed, skipped }: PruneResult): string {
-  return `pruned ${counted(pruned, 'version', 'versions')} (${counted(contentRemoved, 'hash', 'hashes')} gone entirely, ${formatBytes(bytesFreed)} freed)${skipped ? `, ${formatCount(skipped)} already gone` : ''}`;
+function pruneSaid({ pruned, contentRemoved, bytesFreed, skipped, notConfirmed }: PruneResult): string {
+  const later = notConfirmed ? `; ${counted(notConfirmed, 'version qualifies', 'versions qualify')} now that the plan confirmed did not list, left for the next prune` : '';
+  return `pruned ${counted(pruned, 'version', 'versions')} (${counted(contentRemoved, 'hash', 'hashes')} gone entirely, ${formatBytes(bytesFreed)} freed)${skipped ? `, ${formatCount(skipped)} already gone` : ''}${later}`;
 }

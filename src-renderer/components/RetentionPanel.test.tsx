@@ -22,6 +22,7 @@ const plan = (versions: number, shown = Math.min(versions, 200)): PrunePlanView 
   unfinished: 0,
   rows: Array.from({ length: shown }, (_, i) => row(i)),
   more: versions - shown,
+  planId: '00000000-0000-4000-8000-000000000001',
 });
 
 /** The panel with the policy above and `shown` as main's plan. */

@@ -257,7 +257,8 @@ function PruneSummary({ result }: { result: PruneResult }) {
     <p role="status" className="ok-text" data-testid="prune-summary">
       Pruned {counted(result.pruned, 'version', 'versions')} from {result.namespace} ({counted(result.contentRemoved, 'hash', 'hashes')} gone entirely, {formatBytes(result.bytesFreed)} freed)
       {result.skipped > 0 && `; ${counted(result.skipped, 'version', 'versions')} ${result.skipped === 1 ? 'was' : 'were'} already gone (deleted meanwhile)`}
-      {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}.{leftAlone(result.unreadableRefs)}
+      {result.resumed > 0 && `; ${result.resumed} of them finished an interrupted prune`}
+      {result.notConfirmed > 0 && `; ${counted(result.notConfirmed, 'version qualifies', 'versions qualify')} now that the plan you confirmed did not list (stored or aged since), left for the next prune`}.{leftAlone(result.unreadableRefs)}
     </p>
   );
 }

@@ -1017,11 +1017,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async runPrune() {
-        const { namespace, storeEpoch } = get();
-        if (get().retention.prune.status === 'running') return;
+        const { namespace, storeEpoch, retention } = get();
+        // The plan shown is the one confirmed: main prunes its versions only.
+        if (retention.prune.status === 'running' || retention.plan.status !== 'ready') return;
+        const { planId } = retention.plan.data;
         const transferId = newId();
         set((s) => ({ retention: { ...s.retention, prune: { status: 'running', done: 0, transferId, namespace } } }));
-        const result = await api.prune({ namespace, transferId });
+        const result = await api.prune({ namespace, transferId, planId });
         if (get().storeEpoch !== storeEpoch || get().retention.prune.transferId !== transferId) return;
         set((s) => ({ retention: { ...s.retention, prune: result.ok ? { ...s.retention.prune, status: 'done', result: result.value, done: result.value.pruned } : { ...s.retention.prune, status: 'error', error: result.error } } }));
         // Cancelled part-way too: some versions may be gone, so every count and list is read again.
