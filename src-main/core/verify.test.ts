@@ -612,13 +612,13 @@ it('a store that lands while verify --repair runs is no dangling latest: latest 
   /** The store's next version lands just as verify reads latest, after it listed the records. */
   class LandingStorage extends MemoryStorage {
     landing: (() => Promise<unknown>) | null = null;
-    override async get(key: string, options?: Parameters<MemoryStorage['get']>[1]) {
+    override async get(key: string) {
       const land = key.endsWith('.latest.json') ? this.landing : null;
       if (land) {
         this.landing = null;
         await land();
       }
-      return super.get(key, options);
+      return super.get(key);
     }
   }
   const storage = new LandingStorage();
