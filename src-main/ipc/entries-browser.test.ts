@@ -101,6 +101,17 @@ describe('deleteEntries', () => {
     expect(counts.ok && counts.value.namespaces.find((n) => n.name === 'alpha')?.entries).toBe(20);
   });
 
+  it('a row another program stored a version of since it was listed is refused, whole (its new version was deleted unseen); the rows as listed go', async () => {
+    const { deleteEntries, window, session, alpha } = await setup();
+    await window({ namespace: 'alpha', refresh: true });
+    const elsewhere = await session.format.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 3 of alpha\n') }, name: 'payroll.txt' }); // the list has not seen it
+    expect([elsewhere.hash, elsewhere.version]).toEqual([alpha[3]!.hash, 2]);
+    const result = await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[3]!.hash, alpha[4]!.hash] } });
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[3]!.hash, error: { code: 'conflict', message: expect.stringContaining('changed since it was listed (2 versions now, 1 listed): nothing of it was deleted') } }] } });
+    expect((await session.format.versions('alpha', alpha[3]!.hash)).map((v) => v.version)).toEqual([1, 2]);
+    expect(await session.format.versions('alpha', alpha[4]!.hash)).toEqual([]);
+  });
+
   it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {
     const { deleteEntries, session, alpha } = await setup();
     await session.format.delete('alpha', { hash: alpha[0]!.hash }); // another window, before the list knows

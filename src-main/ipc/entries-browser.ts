@@ -102,9 +102,17 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
-    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions }) => {
+    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version }) => {
       try {
-        // A row listed with no version deletes as it was shown: a version stored since refuses it (conflict).
+        // A row deletes as it was listed: a version stored since (by another program: the list has not seen it) is not
+        // the operator's to lose, so the row is refused. A row listed with no version is checked by the delete itself;
+        // one whose listing cannot count its versions (the service's layout) is deleted whole.
+        if (versions !== null && versions > 0) {
+          const now = await format.versions(ns, hash);
+          if (now.length > 0 && (now.length !== versions || now[now.length - 1]!.version !== version)) {
+            throw new CacheError('conflict', `${hash} changed since it was listed (${now.length} versions now, ${versions} listed): nothing of it was deleted; refresh and pick it again`);
+          }
+        }
         await format.delete(ns, { hash, ...(versions === 0 && { unversioned: true }) });
         return 'done';
       } catch (err) {
