@@ -564,6 +564,12 @@ describe('a namespace that holds nothing', () => {
     expect(await cli(['--store', own, 'stats'])).toMatchObject({ code: 0, stdout: expect.stringContaining('entries   0'), stderr: 'cache-admin: note: namespace default holds nothing in this store (its namespaces: reports)\n' });
     // A store that holds no namespace yet needs no note.
     expect(await cli(['--store', await fs.mkdtemp(path.join(work, 'empty-store-')), 'stats'])).toMatchObject({ code: 0, stderr: '' });
+    // Past ten namespaces the note says it names only some; the store's own folder takes no namespace's place (it left one out unsaid).
+    const many = await fs.mkdtemp(path.join(work, 'many-store-'));
+    for (const name of 'abcdefghijk') await cli(['--store', many, '--ns', `ns-${name}`, 'store', path.join(work, 'hello.txt')]);
+    expect(await cli(['--store', many, 'policy', 'set', '--ttl', '30d'])).toMatchObject({ code: 0 });
+    const listed = 'abcdefghij'.split('').map((name) => `ns-${name}`).join(', ');
+    expect((await cli(['--store', many, '--ns', 'typo', 'stats'])).stderr).toBe(`cache-admin: note: namespace typo holds nothing in this store (its namespaces: ${listed}, …)\n`);
     // A rule set up before a namespace's first entry is no typo.
     expect(await cli(['--store', own, '--ns', 'newteam', 'policy', 'set', '--ttl', '1d'])).toMatchObject({ code: 0, stderr: '' });
   });

@@ -277,8 +277,15 @@ export async function namespacesHolding(format: StoreFormat, except: string, loo
 
 /** Up to `limit` namespaces from one listing of the store's top folders (no counting): none where it cannot be listed. */
 export async function namespacesAtTop(format: StoreFormat, limit: number): Promise<string[]> {
-  const top = await format.listKeys('', { delimiter: '/', limit }).catch(() => null);
-  return (top?.prefixes ?? []).map((p) => p.slice(0, -1)).filter((name) => isNamespaceOf(format, name));
+  const names: string[] = [];
+  // Paged until `limit` namespaces: the store's own folders (_cache-admin.d, _quarantine) are listed too, and took their places.
+  for (let cursor: string | undefined, first = true; (first || cursor !== undefined) && names.length < limit; first = false) {
+    const page = await format.listKeys('', { delimiter: '/', limit, cursor }).catch(() => null);
+    if (!page) break;
+    names.push(...page.prefixes.map((p) => p.slice(0, -1)).filter((name) => isNamespaceOf(format, name)));
+    cursor = page.cursor;
+  }
+  return names.slice(0, limit);
 }
 
 function isNamespaceOf(format: StoreFormat, name: string): boolean {
