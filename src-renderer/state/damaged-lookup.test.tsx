@@ -51,3 +51,17 @@ describe('a damaged entry looked up leaves the operator where they can act on it
     expect(shownEntryHash(store.getState())).toBeNull();
   });
 });
+
+it.each(['stats', 'verify', 'retention'] as const)('a lookup from the %s tab shows its answer on Browse, where the entry panel is (from Verify and Retention nothing showed)', async (tab) => {
+  const { client } = fakeClient({ entry: () => fail('not_found', `ffffffffffffffff is not in namespace default`), versions: () => ok({ hash: 'ffffffffffffffff', versions: [], count: 0 }) });
+  const { store } = renderWith(<div />, { client, state: { tab } });
+  await act(() => store.getState().lookup('ffffffffffffffff'));
+  expect(store.getState()).toMatchObject({ tab: 'browse', entry: { status: 'error', error: { code: 'not_found' } } });
+});
+
+it('a lookup from Layout stays there: its tree opens at the entry', async () => {
+  const { client } = fakeClient({ entry: () => fail('not_found', 'ffffffffffffffff is not in namespace default'), versions: () => ok({ hash: 'ffffffffffffffff', versions: [], count: 0 }) });
+  const { store } = renderWith(<div />, { client, state: { tab: 'layout' } });
+  await act(() => store.getState().lookup('ffffffffffffffff'));
+  expect(store.getState().tab).toBe('layout');
+});

@@ -831,7 +831,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const namespace = target.namespace ?? from;
         const asked = ++lookupsStarted;
         const current = () => asked === lookupsStarted && get().storeEpoch === storeEpoch && get().namespace === from; // else the operator moved on meanwhile
-        set({ lookupInput: input, lookedUp: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'stats' ? 'browse' : get().tab });
+        // Shown where the entry panel is (a miss too): Layout opens its tree at the entry; from any other tab it was hidden.
+        set({ lookupInput: input, lookedUp: input, lookupError: null, entry: { status: 'loading' }, tab: get().tab === 'layout' ? 'layout' : 'browse' });
         // Main parses the input in the open layout; the versions follow from the hash it found.
         const entry = await api.entry({ namespace, ref: target.ref });
         if (!current()) return;
