@@ -230,6 +230,27 @@ describe('the entries browser', () => {
     expect(store.getState().versions).toEqual({ status: 'idle' });
   });
 
+  it("a bulk delete whose news reached the entry panel first (it showed the entry's miss) clears it too: a red \"Nothing found\" stayed beside \"Deleted 2 entries\"", async () => {
+    let deleted = false;
+    const missing = { ok: false as const, error: { code: 'not_found' as const, message: `${hashOf(0)} is not in namespace default` } };
+    const { client } = fakeClient({
+      entries: namespaceOf(20),
+      deleteEntries: () => {
+        deleted = true;
+        // Main's news of the delete, followed before its answer came: the panel shows the entry's miss.
+        store.setState({ entry: { status: 'error', error: missing.error } });
+        return ok({ done: 2, failed: 0, failures: [], skippedExpired: 0, gone: 0, folder: null });
+      },
+      entry: () => (deleted ? missing : ok(entryViewOf(0))),
+      versions: () => ok({ namespace: 'default', hash: hashOf(0), versions: [], count: 0 }),
+    });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[0]!);
+    await waitFor(() => expect(store.getState().entry.status).toBe('ready'));
+    await act(() => store.getState().deleteSelectedEntries());
+    expect(store.getState().entry).toEqual({ status: 'idle' });
+  });
+
   it('seven picks: the delete dialog names the first five and says how many more; picks that go while it is open leave Delete off', async () => {
     const { client } = fakeClient({ entries: namespaceOf(20), entry: () => new Promise(() => {}) });
     const { store } = renderWith(<EntriesPanel />, { client });

@@ -377,8 +377,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
     /** The entry on show read again after a change from elsewhere: its versions now, or that it is gone. */
     async function reloadShownEntry(): Promise<void> {
-      const { entry, storeEpoch } = get();
-      if (entry.status !== 'ready') return;
+      const { entry, storeEpoch, entryDeletion } = get();
+      // This window's bulk delete sees to the entry on show when it ends (a miss would show beside "Deleted 10 entries").
+      if (entry.status !== 'ready' || entryDeletion) return;
       const { namespace, cache_id, hash } = entry.data.record;
       const [next, versions] = await Promise.all([api.entry({ namespace, ref: cache_id, allowExpired: entry.data.expired && !entry.data.withheld }), api.versions({ namespace, hash })]);
       if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
@@ -758,7 +759,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async deleteSelectedEntries() {
-        const { entries, storeEpoch, entry } = get();
+        const { entries, storeEpoch, entry, lookedUp } = get();
         const selection = selectionOf(entries);
         if (!selection || get().entryDeletion) return;
         const transferId = newId();
@@ -776,7 +777,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         if (entry.status !== 'ready' || entry.data.record.namespace !== entries.namespace) return;
         const { hash } = entry.data.record;
         const still = await api.entry({ namespace: entries.namespace, ref: hash });
-        if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
+        // The panel may have followed main's news of the delete to this entry's own miss: that goes too.
+        const shown = get().entry;
+        const followedToMiss = shown.status === 'error' && shown.error.code === 'not_found' && get().lookedUp === lookedUp;
+        if (get().storeEpoch !== storeEpoch || (shown !== entry && !followedToMiss)) return; // the operator moved on meanwhile
         if (!still.ok && still.error.code === 'not_found') set({ entry: { status: 'idle' }, versions: { status: 'idle' } });
         else await get().lookup(hash);
       },
