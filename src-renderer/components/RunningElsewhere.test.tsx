@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunningOperation } from '../../src-shared/contract';
+import type { PrunePlanView, RunningOperation } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { RunningElsewhere } from './RunningElsewhere';
 
@@ -42,6 +42,9 @@ describe('operations main runs that this page did not start', () => {
     const { client, calls, emit } = fakeClient({ operations: () => ok({ seq: 0, operations: [] }) });
     const { store } = renderWith(<RunningElsewhere />, { client });
     act(() => void store.getState().init());
+    // A prune is run on the plan shown.
+    const plan = { namespace: 'default', planId: '00000000-0000-4000-8000-000000000001' } as PrunePlanView;
+    act(() => store.setState((s) => ({ retention: { ...s.retention, plan: { status: 'ready', data: plan } } })));
     act(() => void store.getState().runPrune());
     const own = (calls.find((c) => c.method === 'prune')!.input as { transferId: string }).transferId;
     const upload: RunningOperation = { id: 'other-tab', kind: 'store', namespace: 'default', subject: 'big.iso', startedAt: Date.now() - 400, done: 0, total: 4096 };

@@ -309,6 +309,23 @@ describe('Layout and stats', () => {
     await waitFor(() => expect(screen.getByText(/list denied/)).toBeTruthy());
   });
 
+  it('follows a change to its namespace from elsewhere, as the sidebar does, keeping the counts on show until the new ones come (they stayed stale)', async () => {
+    let entries = 4;
+    const { client, emit, calls } = fakeClient({ stats: ({ namespace }) => ok({ ...stats, name: namespace, entries }) });
+    const { store } = renderWith(<StatsPanel />, { client, state: { tab: 'stats', namespaces: { status: 'ready', data: [ns('default', 4)] } } });
+    store.getState().init();
+    await act(() => store.getState().loadStats());
+    expect(screen.getByLabelText('Namespace stats').textContent).toContain('Entries4');
+    entries = 5;
+    const seen: string[] = [];
+    const stop = store.subscribe((state) => seen.push(state.stats.status));
+    act(() => emit({ type: 'entriesChanged', namespace: 'default' }));
+    await waitFor(() => expect(screen.getByLabelText('Namespace stats').textContent).toContain('Entries5'));
+    stop();
+    expect(seen).not.toContain('loading');
+    expect(calls.filter((c) => c.method === 'stats').length).toBeGreaterThan(1);
+  });
+
   it('shows namespace and store totals', () => {
     renderWith(<StatsPanel />, { state: { stats: { status: 'ready', data: stats }, namespaces: { status: 'ready', data: [ns('default', 3), ns('other', 7)] } } });
     expect(screen.getByLabelText('Namespace stats').textContent).toContain('Objects17'.replace('Objects', 'Storage objects'));

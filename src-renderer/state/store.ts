@@ -202,7 +202,8 @@ export interface AppActions extends HeatmapActions {
   checkNamespace(name: string): Promise<ErrorInfo | null>;
   setStoreChoice(choice: StoreChoice): void;
   removeProfile(profileId: string): Promise<Result<MethodResults['removeProfile']>>;
-  loadStats(): Promise<void>;
+  /** `quiet`: read again after a change, the counts on show staying until the new ones come. */
+  loadStats(options?: { quiet?: boolean }): Promise<void>;
   describeKey(key: string): Promise<void>;
   runVerify(options: { wholeStore: boolean; sample?: number; repair: boolean }): Promise<void>;
   cancelVerify(): Promise<void>;
@@ -427,6 +428,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (anywhere || changes.has(entries.namespace)) resetEntries(entries.namespace, 'changed');
       for (const namespace of anywhere ? [entries.namespace] : changes) get().forgetHeatmap(namespace);
       if (entry.status === 'ready' && (anywhere || changes.has(entry.data.record.namespace))) work.push(reloadShownEntry());
+      // The Stats tab follows its namespace's counts as the sidebar does; read when next opened if it is not on show.
+      if (anywhere || counts.includes(get().namespace)) {
+        if (get().tab === 'stats') work.push(get().loadStats({ quiet: true }));
+        else if (get().stats.status !== 'idle') set({ stats: { status: 'idle' } });
+      }
       await Promise.all(work);
     }, FOLLOW_EVERY_MS, FOLLOW_COST_FACTOR);
     /** Says on the namespace rows that their counts are being read again (or no longer). */
@@ -970,9 +976,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         return result;
       },
 
-      async loadStats() {
+      async loadStats({ quiet = false } = {}) {
         const { namespace, storeEpoch } = get();
-        set({ stats: { status: 'loading' } });
+        if (!quiet) set({ stats: { status: 'loading' } });
         const result = await api.stats({ namespace });
         if (get().namespace === namespace && get().storeEpoch === storeEpoch) set({ stats: settle(result) });
       },
