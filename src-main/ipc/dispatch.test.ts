@@ -11,7 +11,7 @@ import { MemoryStorage } from '../core/storage/memory';
 import { NO_KEYRING } from '../profiles/secret-box';
 import { ProfileStore } from '../profiles/profiles';
 import { holdingLease } from '../core/lease';
-import { createDispatcher, retrieveRef } from './dispatch';
+import { createDispatcher, retrieveRef, suggestedFileName } from './dispatch';
 import { populateNamespace } from '../test-support/fixture-store';
 import { memorySession } from '../test-support/memory-session';
 import { PathGrants } from './path-grants';
@@ -597,4 +597,12 @@ describe('contract dispatch', () => {
       expect(await dispatch('cancel', { transferId: 'prune2' })).toEqual({ ok: true, value: { cancelled: true } });
     });
   });
+});
+
+it('a saved version without a source name is named by its id, with the extension its content type or data type gives', () => {
+  const record = { source: '', details: {}, cache_id: 'b94d27b9934d3e08-v1', data_type: 'binary', content_type: 'application/json' } as unknown as Parameters<typeof suggestedFileName>[0];
+  expect(suggestedFileName(record)).toBe('b94d27b9934d3e08-v1.json');
+  expect(suggestedFileName({ ...record, content_type: 'application/octet-stream' })).toBe('b94d27b9934d3e08-v1');
+  expect(suggestedFileName({ ...record, content_type: 'text/plain', data_type: 'string' })).toBe('b94d27b9934d3e08-v1.txt');
+  expect(suggestedFileName({ ...record, source: 'reports/q3.csv' })).toBe('q3.csv');
 });

@@ -73,7 +73,7 @@ export function suggestedFileName(record: FormatRecord): string {
   const source = record.source.split(/[\\/]/).pop();
   if (source) return source;
   const stem = typeof record.details.file_id === 'string' && record.details.file_id ? record.details.file_id : record.cache_id;
-  return `${stem}${{ json: '.json', string: '.txt', binary: '' }[record.data_type]}`;
+  return `${stem}${record.data_type === 'json' || record.content_type === 'application/json' ? '.json' : record.data_type === 'string' ? '.txt' : ''}`;
 }
 
 /** The bytes retrieve serves for a record, when known up front (decoded or unquoted content differs from what is stored). */

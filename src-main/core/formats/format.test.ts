@@ -103,6 +103,14 @@ it('native: a delete by the latest view takes the version it is, and by a tempor
   expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([2]);
 });
 
+it('native: JSON stored as bytes is not said to be stored as JSON: the record keeps its bytes either way (both said "stored as JSON", whose hash only one has)', async () => {
+  const native = layouts[0]![1]();
+  const raw = await native.store('docs', { source: text('{"b": 1, "a": 2}'), name: 'report.json' });
+  const sorted = await native.store('docs', { source: text('{"b": 1, "a": 2}'), name: 'report.json', as: 'json' });
+  expect(raw.hash).not.toBe(sorted.hash);
+  for (const stored of [raw, sorted]) expect(await native.record('docs', { hash: stored.hash })).toMatchObject({ content_type: 'application/json', data_type: 'binary' });
+});
+
 it("native: an object key in another hash's shard folders is no entry's key (it was taken as the hash's)", async () => {
   const native = layouts[0]![1]();
   const stored = await native.store('docs', { source: text('same bytes') });

@@ -155,7 +155,9 @@ export class NativeFormat implements StoreFormat {
       size: r.size,
       stored_at: r.stored_at,
       content_type: r.content_type,
-      data_type: r.content_type === 'application/json' ? 'json' : 'binary',
+      // Its bytes as they were given (JSON stored as JSON is its sorted text): the record keeps no other way, so JSON
+      // stored as bytes and as JSON were both said to be "stored as JSON", whose hash only the second has.
+      data_type: 'binary',
       content_encoding: null,
       sha256: r.sha256,
       source: r.source,
