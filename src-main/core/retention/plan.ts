@@ -219,17 +219,16 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   // Every version of a hash with a candidate is read: a newer one that is no version to keep leaves
   // its place to the next older (it was kept in place of the hash's last real version).
   const candidateHashes = new Set(selected.map((c) => c.hash));
-  const candidates = new Set(selected.map((c) => c.cache_id));
   const toRead = found.filter((h) => candidateHashes.has(h.hash)).flatMap((h) => h.versions.map((version) => ({ hash: h.hash, version })));
   const listedAt = Date.now();
   await mapLimit(toRead, CONCURRENCY, async ({ hash, version: v }) => {
     checkSignal(signal);
     const read = await format.readIdRef(ns, v.cache_id).catch(() => undefined); // undefined: damaged
-    // A store in flight (the service writes the by-hash ref first): a version kept as listed, no damage to report.
-    if (read === null && !candidates.has(v.cache_id) && listedAt - v.storedAtMs < DEFAULT_ORPHAN_GRACE_MS) return;
     if (read?.cache_hash !== hash) {
+      // Not a version to prune or to keep in place of another; unless it is a store in flight (the service writes the
+      // by-hash ref first, listed within the last minute, by a clock near this one's), it is damage for verify to report.
       v.unreadable = true;
-      unreadableRefs++;
+      if (read !== null || Math.abs(listedAt - v.storedAtMs) >= DEFAULT_ORPHAN_GRACE_MS) unreadableRefs++;
       return;
     }
     v.ownBytes = read.file_paths.content_files.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0);

@@ -113,7 +113,7 @@ describe("a by-hash ref that lists another hash's entry (edited by hand or by a 
     await bothWhole();
   });
 
-  it('a newer cache id with no by-id ref yet (a service store in flight) is kept as listed, with no damage reported; one listed long ago is damage, and keeps the version before it', async () => {
+  it('a newer cache id with no by-id ref yet (a service store in flight) is no damage to report, and takes no real version\'s place among those kept; one listed long ago, or at a time far ahead, is damage', async () => {
     const listNewer = (timestamp: number) =>
       edit(MY_REF, (ref) => {
         const ids = ref.cache_ids as { cache_id: string; timestamp: number }[];
@@ -123,10 +123,14 @@ describe("a by-hash ref that lists another hash's entry (edited by hand or by a 
       });
     await listNewer(Date.now());
     const inFlight = await new Retention(format).planPrune({ namespace: 'TeamA', keepVersions: 1 });
-    expect([inFlight.versions.map((v) => v.cache_id), inFlight.unreadableRefs]).toEqual([[MY_ID], 0]);
-    await edit(MY_REF, (ref) => ((ref.cache_ids as { timestamp: number }[])[1]!.timestamp = Date.now() - 3_600_000));
-    const lost = await new Retention(format).planPrune({ namespace: 'TeamA', keepVersions: 1 });
-    expect([lost.versions, lost.unreadableRefs]).toEqual([[], 1]);
+    expect([inFlight.versions, inFlight.unreadableRefs]).toEqual([[], 0]);
+    for (const skewed of [Date.now() - 3_600_000, Date.now() + 10 * 365 * 86_400_000]) {
+      await edit(MY_REF, (ref) => ((ref.cache_ids as { timestamp: number }[])[1]!.timestamp = skewed));
+      const lost = await new Retention(format).planPrune({ namespace: 'TeamA', keepVersions: 1 });
+      expect([lost.versions, lost.unreadableRefs]).toEqual([[], 1]);
+    }
+    // Verify says so too: a time far ahead is no store in flight.
+    expect((await format.verify({ namespace: 'TeamA' })).problems).toContainEqual(expect.objectContaining({ kind: 'dangling_ref', key: MY_REF }));
   });
 
   it("verify reports it, and a repair drops it from the ref, leaving the other entry its own hash's", async () => {

@@ -114,7 +114,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
 
       // A store in flight: the service writes the by-hash ref first, we write the by-id ref first.
       const startedAt = Date.now();
-      const fresh = (timestamp: unknown) => typeof timestamp === 'number' && startedAt - timestamp < grace;
+      // Within the grace either way: a time far ahead (a clock wrong, a ref edited) is no store in flight, forever.
+      const fresh = (timestamp: unknown) => typeof timestamp === 'number' && Math.abs(startedAt - timestamp) < grace;
 
       // By-hash refs: every cache id listed has a by-id ref; latest is one of them.
       for (const [hash, ref] of hashRefs) {
