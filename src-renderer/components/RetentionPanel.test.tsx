@@ -191,6 +191,15 @@ describe('Expired badges', () => {
     ...over,
   });
 
+  it('a policy saved on the Retention tab reads the entry on show again where it is (it jumped to Browse)', async () => {
+    const { client, calls } = fakeClient({ policy: () => ok(POLICY), prunePlan: () => ok(plan(0)), setPolicy: () => ok(POLICY), entry: () => ok(view({ expired: true })), versions: () => ok({ hash: 'b94d27b9934d3e08', versions: [] }) });
+    const { store } = renderWith(<RetentionPanel />, { client, state: { tab: 'retention', entry: { status: 'ready', data: view({ expired: false }) } } });
+    expect(await act(() => store.getState().setPolicy({ scope: 'namespace', ttl: '1d' }))).toBeNull();
+    expect(store.getState().tab).toBe('retention');
+    expect(calls.filter((c) => c.method === 'entry')).toHaveLength(1);
+    expect(store.getState().entry).toMatchObject({ status: 'ready', data: { expired: true } });
+  });
+
   it('marks expired versions in the versions list', () => {
     const versions: VersionItem[] = [
       { version: 1, cache_id: 'b94d27b9934d3e08-v1', stored_at: '2026-01-01T00:00:00.000Z', size: 5, source: 'a', expired: true, expires_at: '2026-01-31T00:00:00.000Z' },

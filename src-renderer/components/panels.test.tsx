@@ -326,6 +326,18 @@ describe('Layout and stats', () => {
     expect(calls.filter((c) => c.method === 'stats').length).toBeGreaterThan(1);
   });
 
+  it('an older stats read that answers last does not put back counts from before a change', async () => {
+    const answers: ((v: unknown) => void)[] = [];
+    const { client } = fakeClient({ stats: () => new Promise((resolve) => answers.push(resolve)) });
+    const { store } = renderWith(<StatsPanel />, { client, state: { tab: 'stats' } });
+    const older = store.getState().loadStats({ quiet: true });
+    const newer = store.getState().loadStats();
+    await act(async () => answers[1]!(ok({ ...stats, entries: 5 })));
+    await act(async () => answers[0]!(ok({ ...stats, entries: 4 })));
+    await act(() => Promise.all([older, newer]));
+    expect(store.getState().stats).toMatchObject({ status: 'ready', data: { entries: 5 } });
+  });
+
   it('shows namespace and store totals', () => {
     renderWith(<StatsPanel />, { state: { stats: { status: 'ready', data: stats }, namespaces: { status: 'ready', data: [ns('default', 3), ns('other', 7)] } } });
     expect(screen.getByLabelText('Namespace stats').textContent).toContain('Objects17'.replace('Objects', 'Storage objects'));

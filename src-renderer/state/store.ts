@@ -139,7 +139,7 @@ export interface AppState extends HeatmapState {
   /** What main runs that this page did not start, with how far it has got: it can be followed and stopped here. */
   elsewhere: ElsewhereOperation[];
   /** The selected entries being deleted: how many have settled (deleted, gone or failed) of how many picked. */
-  entryDeletion: { transferId: string; settled: number; total: number | null } | null;
+  entryDeletion: { transferId: string; namespace: string; settled: number; total: number | null } | null;
   retention: RetentionView;
   tab: Tab;
   theme: Theme;
@@ -380,7 +380,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     async function reloadShownEntry(): Promise<void> {
       const { entry, storeEpoch, entryDeletion } = get();
       // This window's bulk delete sees to the entry on show when it ends (a miss would show beside "Deleted 10 entries").
-      if (entry.status !== 'ready' || entryDeletion) return;
+      if (entry.status !== 'ready' || entryDeletion?.namespace === entry.data.record.namespace) return;
       const { namespace, cache_id, hash } = entry.data.record;
       const [next, versions] = await Promise.all([api.entry({ namespace, ref: cache_id, allowExpired: entry.data.expired && !entry.data.withheld }), api.versions({ namespace, hash })]);
       if (get().storeEpoch !== storeEpoch || get().entry !== entry) return; // the operator moved on meanwhile
@@ -538,6 +538,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     const listedAfresh = new Set<string>();
     /** The newest lookup: an older one's answer, arriving after it, is dropped (the entry on show is the last asked for). */
     let lookupsStarted = 0;
+    /** Stats reads started: each knows whether a newer one began after it. */
+    let statsAsked = 0;
 
     function switched(capabilities: Capabilities): void {
       // Main has stopped the previous store's verify, prune or delete (from any window) before it switched; this
@@ -769,7 +771,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         const selection = selectionOf(entries);
         if (!selection || get().entryDeletion) return;
         const transferId = newId();
-        set({ entryDeletion: { transferId, settled: 0, total: null } });
+        set({ entryDeletion: { transferId, namespace: entries.namespace, settled: 0, total: null } });
         const result = await api.deleteEntries({ namespace: entries.namespace, selection, transferId }).finally(() => get().entryDeletion?.transferId === transferId && set({ entryDeletion: null }));
         if (get().storeEpoch !== storeEpoch) return;
         // Stopped part-way, main says how many went and how many are kept.
@@ -978,9 +980,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
 
       async loadStats({ quiet = false } = {}) {
         const { namespace, storeEpoch } = get();
+        const asked = ++statsAsked;
         if (!quiet) set({ stats: { status: 'loading' } });
         const result = await api.stats({ namespace });
-        if (get().namespace === namespace && get().storeEpoch === storeEpoch) set({ stats: settle(result) });
+        // Only the newest read is shown: a slower older one (a quiet follow) would put back counts before a change.
+        if (asked === statsAsked && get().namespace === namespace && get().storeEpoch === storeEpoch) set({ stats: settle(result) });
       },
 
       async describeKey(key) {
@@ -1022,8 +1026,9 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         resetEntries(get().entries.namespace);
         if (get().retention.prune.status !== 'running') set((s) => ({ retention: { ...s.retention, prune: NO_RETENTION.prune } }));
         await get().loadRetention();
+        // The entry on show read again (expired or not now), where it is: a lookup would move the operator to Browse.
         const { entry } = get();
-        if (entry.status === 'ready' && entry.data.record.namespace === namespace) await get().lookup(entry.data.record.cache_id);
+        if (entry.status === 'ready' && entry.data.record.namespace === namespace) await reloadShownEntry();
         return null;
       },
 
