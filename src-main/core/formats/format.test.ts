@@ -101,6 +101,14 @@ it('native: a delete by the latest view takes the version it is, and by a tempor
   expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([1, 2]);
   expect(await native.delete('docs', await native.parseLookup('docs', temporal))).toMatchObject({ deleted: [`${hash}-v1`] });
   expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([2]);
+  // An index entry names its time as well: one of a version deleted since takes no later version of that number.
+  const entryKey = stored[1]!.keys.find((k) => k.includes('~00000002~'))!;
+  await native.delete('docs', { hash, version: 2 });
+  const another = new NativeFormat(new CacheService(native.storage)); // another process: the numbers are free again
+  expect((await another.store('docs', { source: text('three times') })).version).toBe(1);
+  expect((await another.store('docs', { source: text('three times') })).version).toBe(2);
+  await expect(native.delete('docs', await native.parseLookup('docs', entryKey))).rejects.toMatchObject({ code: 'not_found' });
+  expect((await native.versions('docs', hash)).map((v) => v.version)).toEqual([1, 2]);
 });
 
 it('native: JSON stored as bytes is not said to be stored as JSON: the record keeps its bytes either way (both said "stored as JSON", whose hash only one has)', async () => {

@@ -67,6 +67,9 @@ export class NativeFormat implements StoreFormat {
       if (described && value.startsWith(this.cache.layout.content(ns, described.hash))) {
         // The latest view is one version's record: a delete by it takes that version, not every version of the hash.
         if (described.kind === 'latest') return { hash: described.hash, version: (await this.cache.record(ns, { hash: described.hash })).version };
+        // An index entry names its store time too, as a temporal key does.
+        const entry = described.kind === 'version_entry' ? this.cache.layout.parseVersionEntry(described.hash, value) : null;
+        if (entry) return { hash: described.hash, version: entry.version, storedAt: entry.stored_at };
         return { hash: described.hash, version: described.version };
       }
       throw new CacheError('invalid_key', `${JSON.stringify(value.slice(0, 80))} is not the storage key of an entry (a folder, or a key no entry has): look up a key under it, or a cache hash`);
