@@ -174,7 +174,7 @@ const versionOf = (v: { cache_id: string; stored_at: string }) => `${v.cache_id}
 
 function handlers(session: AppSession): Handlers {
   /** The versions of each plan shown (prunePlan), by its id: a prune deletes none the operator was not shown. */
-  const shownPlans = new Map<string, { format: StoreFormat; namespace: string; versions: Set<string> }>();
+  const shownPlans = new Map<string, { store: string; namespace: string; versions: Set<string> }>();
   const format = () => session.format;
   const ns = (namespace: string) => format().parseNamespace(namespace);
   const retention = () => new Retention(format());
@@ -297,15 +297,16 @@ function handlers(session: AppSession): Handlers {
       const r = retention();
       const plan = await r.planPrune({ namespace: name });
       const planId = randomUUID();
-      shownPlans.set(planId, { format: format(), namespace: name, versions: new Set(plan.versions.map(versionOf)) });
+      // By the store's description, not its format: a plan kept must not keep a closed store (and its entry tables) alive.
+      shownPlans.set(planId, { store: format().storage.description, namespace: name, versions: new Set(plan.versions.map(versionOf)) });
       for (const old of [...shownPlans.keys()].slice(0, -PLANS_KEPT)) shownPlans.delete(old);
       return { ...planView(name, plan, ruleFor((await r.getPolicy()).policy, name)), planId };
     },
     prune: async ({ namespace, transferId, planId }: { namespace: string; transferId: string; planId: string }) => {
       const name = ns(namespace);
       const shown = shownPlans.get(planId);
-      if (!shown || shown.format !== format() || shown.namespace !== name) {
-        throw new CacheError('not_found', `the plan this prune was confirmed on is not known here (shown before main restarted, or for another store or namespace): nothing was pruned; look at the plan again`);
+      if (!shown || shown.store !== format().storage.description || shown.namespace !== name) {
+        throw new CacheError('not_found', `the plan this prune was confirmed on is no longer kept (a plan prunes once; main keeps the ${PLANS_KEPT} newest shown, and none from before it restarted) or was for another store or namespace: nothing was pruned; look at the plan again`);
       }
       shownPlans.delete(planId);
       return session.transfer(transferId, { phase: 'prune', namespace: name, total: null, said: pruneSaid }, async ({ signal, onProgress }) => {

@@ -8,6 +8,7 @@ import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contra
 import type { CacheHash } from '../../src-shared/domain';
 import { startBridge, type Bridge } from '../bridge/server';
 import { CacheService } from '../core/cache-service';
+import { NativeFormat } from '../core/formats/native/native-format';
 import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
 import { populateNamespace } from '../test-support/fixture-store';
@@ -102,7 +103,7 @@ describe('deleteEntries', () => {
   });
 
   it('a row another program stored a version of since it was listed is refused, whole (its new version was deleted unseen); the rows as listed go', async () => {
-    const { deleteEntries, window, session, alpha } = await setup();
+    const { deleteEntries, window, session, alpha, storage } = await setup();
     await window({ namespace: 'alpha', refresh: true });
     const elsewhere = await session.format.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 3 of alpha\n') }, name: 'payroll.txt' }); // the list has not seen it
     expect([elsewhere.hash, elsewhere.version]).toEqual([alpha[3]!.hash, 2]);
@@ -110,6 +111,13 @@ describe('deleteEntries', () => {
     expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: alpha[3]!.hash, error: { code: 'conflict', message: expect.stringContaining('changed since it was listed (2 versions now, 1 listed): nothing of it was deleted') } }] } });
     expect((await session.format.versions('alpha', alpha[3]!.hash)).map((v) => v.version)).toEqual([1, 2]);
     expect(await session.format.versions('alpha', alpha[4]!.hash)).toEqual([]);
+    // A version number deleted and taken again since (another process): the same count and number, another version.
+    await window({ namespace: 'alpha', refresh: true });
+    const other = new NativeFormat(new CacheService(storage));
+    await other.delete('alpha', { hash: alpha[5]!.hash });
+    expect((await other.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 5 of alpha\n') }, name: 'new.txt' })).version).toBe(1);
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[5]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
+    expect(await other.versions('alpha', alpha[5]!.hash)).toHaveLength(1);
   });
 
   it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {

@@ -102,14 +102,16 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
-    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version }) => {
+    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version, storedAt }) => {
       try {
         // A row deletes as it was listed: a version stored since (by another program: the list has not seen it) is not
         // the operator's to lose, so the row is refused. A row listed with no version is checked by the delete itself;
         // one whose listing cannot count its versions (the service's layout) is deleted whole.
         if (versions !== null && versions > 0) {
           const now = await format.versions(ns, hash);
-          if (now.length > 0 && (now.length !== versions || now[now.length - 1]!.version !== version)) {
+          const newest = now[now.length - 1];
+          // The newest one's time too: a number deleted and taken again since is another version.
+          if (newest && (now.length !== versions || newest.version !== version || newest.stored_at !== storedAt)) {
             throw new CacheError('conflict', `${hash} changed since it was listed (${now.length} versions now, ${versions} listed): nothing of it was deleted; refresh and pick it again`);
           }
         }
