@@ -33,10 +33,12 @@ export interface KeyDescription {
   kind: KeyKind;
   hash: CacheHash;
   version?: number;
+  /** The version's store time, where the key's name carries it (an index entry, a temporal key). */
+  storedAt?: string;
 }
 
 const OBJECT_NAME_RE = /^([0-9a-f]{16})(?:(\.latest\.json)|\.v(\d{8})\.json|~(\d{8})~.*)?$/;
-const TEMPORAL_NAME_RE = /^\d{8}T\d{9}Z~([0-9a-f]{16})-v(\d+)$/;
+const TEMPORAL_NAME_RE = /^(\d{8}T\d{9}Z)~([0-9a-f]{16})-v(\d+)$/;
 
 export class KeyLayout {
   constructor(readonly shards: ShardSpec = DEFAULT_SHARDS) {
@@ -153,12 +155,12 @@ export class KeyLayout {
       const hash = m[1] as CacheHash;
       if (m[2]) return { namespace, kind: 'latest', hash };
       if (m[3]) return { namespace, kind: 'record', hash, version: Number(m[3]) };
-      if (m[4]) return { namespace, kind: 'version_entry', hash, version: Number(m[4]) };
+      if (m[4]) return { namespace, kind: 'version_entry', hash, version: Number(m[4]), storedAt: this.parseVersionEntry(hash, key)?.stored_at };
       return { namespace, kind: 'content', hash };
     }
     if (tree === 'temporal' && parts.length === 7) {
       const m = TEMPORAL_NAME_RE.exec(name);
-      if (m) return { namespace, kind: 'temporal', hash: m[1] as CacheHash, version: Number(m[2]) };
+      if (m) return { namespace, kind: 'temporal', hash: m[2] as CacheHash, version: Number(m[3]), storedAt: expandTime(m[1]!) };
     }
     return null;
   }

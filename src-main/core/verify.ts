@@ -420,15 +420,14 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
 
         const newest = Math.max(0, ...records.keys());
         const latest = latestCopy;
-        // A store that landed after the records were listed: latest names its record, which is there now.
-        const landed = latest !== null && !k.records.has(latest.version) && (await storage.exists(layout.record(ns, hash, latest.version)));
-        if (landed) {
-          // left as found: the store publishes its own latest
-        } else if (latest && !k.records.has(latest.version)) {
-          report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record${newest > 0 ? `; the newest is v${newest}` : ''}`);
-          const record = records.get(newest);
-          if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
-          else if (!k.content && settled(k.latest!)) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
+        if (latest && !k.records.has(latest.version)) {
+          // A store that landed after the records were listed: latest names its record, which is there now (left as found).
+          if (!(await storage.exists(layout.record(ns, hash, latest.version)))) {
+            report('dangling_ref', latestKey, hash, `latest names v${latest.version}, which has no record${newest > 0 ? `; the newest is v${newest}` : ''}`);
+            const record = records.get(newest);
+            if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
+            else if (!k.content && settled(k.latest!)) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
+          }
         } else if (newest > 0 && (!latest || latest.version !== newest)) {
           const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
           report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);

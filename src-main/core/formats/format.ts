@@ -279,12 +279,13 @@ export async function namespacesHolding(format: StoreFormat, except: string, loo
 export async function namespacesAtTop(format: StoreFormat, limit: number): Promise<string[]> {
   const names: string[] = [];
   // Paged until `limit` namespaces: the store's own folders (_cache-admin.d, _quarantine) are listed too, and took their places.
-  for (let cursor: string | undefined, first = true; (first || cursor !== undefined) && names.length < limit; first = false) {
+  let cursor: string | undefined;
+  do {
     const page = await format.listKeys('', { delimiter: '/', limit, cursor }).catch(() => null);
     if (!page) break;
     names.push(...page.prefixes.map((p) => p.slice(0, -1)).filter((name) => isNamespaceOf(format, name)));
     cursor = page.cursor;
-  }
+  } while (cursor !== undefined && names.length < limit);
   return names.slice(0, limit);
 }
 

@@ -189,11 +189,10 @@ export async function writePolicy(storage: StorageBackend, change: PolicyChange,
       if (err instanceof CacheError && err.code === 'internal') return null;
       throw err;
     });
-    const listed = await generations(storage);
-    const generation = current?.generation ?? listed[0] ?? 0;
+    const generation = current?.generation ?? (await generations(storage))[0] ?? 0;
     // Reached only by a file renamed by hand: the next name would be one no reader takes, which looked like a race lost 8 times.
     if (generation >= LAST_GENERATION) {
-      const below = listed.find((g) => g < generation) ?? 0; // renamed to just above it, it stays the newest
+      const below = (await generations(storage)).find((g) => g < generation) ?? 0; // renamed to just above it, it stays the newest
       throw new CacheError('internal', `the retention policy ${policyKey(generation)} is the last generation a policy file can be numbered (renamed by hand?): rename it to ${policyKey(below + 1).slice(POLICY_PREFIX.length)} and set the policy again`);
     }
     const policy = applyChange(current?.policy ?? EMPTY_POLICY, change);

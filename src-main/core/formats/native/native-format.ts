@@ -7,7 +7,6 @@ import { chunksOf } from '../../hashing';
 import { forEachKey } from '../../storage/list-page';
 import type { ContentSource, ListOptions, ListPage } from '../../storage/types';
 import { verifyStore } from '../../verify';
-import { expandTime } from '../../layout';
 import { nativeEntryRows, nativeSortedEntryRows } from './entry-rows';
 import type {
   EntryRowsOptions,
@@ -61,16 +60,13 @@ export class NativeFormat implements StoreFormat {
     if (value.includes('/')) {
       const described = this.cache.layout.describeKey(value);
       if (described && described.namespace !== ns) throw keyOfAnotherNamespace(value, described.namespace, ns);
-      // A temporal key names a version by its store time too: a delete by it takes that version only while it is the one stored then.
-      if (described?.kind === 'temporal') return { hash: described.hash, version: described.version, storedAt: expandTime(value.slice(value.lastIndexOf('/') + 1).split('~')[0]!) };
       // An object key under another hash's shard folders is no key any entry has.
-      if (described && value.startsWith(this.cache.layout.content(ns, described.hash))) {
+      if (described && (described.kind === 'temporal' || value.startsWith(this.cache.layout.content(ns, described.hash)))) {
         // The latest view is one version's record: a delete by it takes that version, not every version of the hash.
         if (described.kind === 'latest') return { hash: described.hash, version: (await this.cache.record(ns, { hash: described.hash })).version };
-        // An index entry names its store time too, as a temporal key does.
-        const entry = described.kind === 'version_entry' ? this.cache.layout.parseVersionEntry(described.hash, value) : null;
-        if (entry) return { hash: described.hash, version: entry.version, storedAt: entry.stored_at };
-        return { hash: described.hash, version: described.version };
+        // A key that names its version's store time (an index entry, a temporal key): a delete by it takes that version only while it is the one stored then.
+        const { hash, version, storedAt } = described;
+        return { hash, version, ...(storedAt !== undefined && { storedAt }) };
       }
       throw new CacheError('invalid_key', `${JSON.stringify(value.slice(0, 80))} is not the storage key of an entry (a folder, or a key no entry has): look up a key under it, or a cache hash`);
     }
