@@ -356,12 +356,13 @@ describe('cli', () => {
     expect(await fs.readdir(here)).toEqual(['f.txt']);
   });
 
-  it('an S3 endpoint holding a secret (user:password@, ?query) or a bucket S3 would not take is refused before any request, the secret never echoed', async () => {
+  it('an S3 endpoint holding a secret (user:password@, ?query), a bucket S3 would not take or a prefix that is no key prefix is refused before any request, naming its option, the secret never echoed', async () => {
     const secret = 'Zq8-never-echo-this-secret';
     for (const [args, why] of [
       [['--s3-bucket', 'cache-admin', '--s3-endpoint', `http://u:${secret}@127.0.0.1:9`], '--s3-endpoint must not hold a user name or password (give keys as keys, never in the URL)'],
       [['--s3-bucket', 'cache-admin', '--s3-endpoint', `http://127.0.0.1:9/?X-Amz-Signature=${secret}`], '--s3-endpoint must not have a query or fragment'],
       [['--s3-bucket', 'Bad_Bucket!'], '--s3-bucket is not an S3 bucket name (lower case letters, digits, dots and hyphens, 3-63 characters)'],
+      [['--s3-bucket', 'cache-admin', '--s3-prefix', '../other-team/'], '--s3-prefix is not a key prefix: folder names joined by "/" (such as team/cache/), none empty, "." or "..", none starting with "."'],
     ] as const) {
       const run = spawnSync(process.execPath, [CLI_BUNDLE, ...args, 'stats'], { encoding: 'utf8' });
       expect([run.status, run.stderr, run.stdout]).toEqual([2, `cache-admin: invalid_input: ${why}\n`, '']);

@@ -1,5 +1,6 @@
 import { S3_BUCKET_RE, s3EndpointProblem } from '../../src-shared/domain';
 import { CacheError } from '../../src-shared/errors';
+import { isValidPrefix } from '../../src-shared/keys';
 import { FORMAT_NAMES, type FormatName } from '../core/formats/format';
 import { defaultStoreDir, type StoreLocation } from '../core/open-store';
 
@@ -69,12 +70,16 @@ export function storeLocation(values: StoreValues, env: NodeJS.ProcessEnv): Stor
   }
   const endpointProblem = values['s3-endpoint'] === undefined ? null : s3EndpointProblem(values['s3-endpoint']);
   if (endpointProblem) throw usageError(`--s3-endpoint ${endpointProblem}`);
+  const prefix = values['s3-prefix'];
+  if (prefix !== undefined && !isValidPrefix(prefix)) {
+    throw usageError('--s3-prefix is not a key prefix: folder names joined by "/" (such as team/cache/), none empty, "." or "..", none starting with "."');
+  }
   if (!S3_BUCKET_RE.test(values['s3-bucket'])) throw usageError('--s3-bucket is not an S3 bucket name (lower case letters, digits, dots and hyphens, 3-63 characters)');
   return {
     kind: 's3',
     config: {
       bucket: values['s3-bucket'],
-      prefix: values['s3-prefix'],
+      prefix,
       endpoint: values['s3-endpoint'],
       region: values['s3-region'] ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
       forcePathStyle: values['s3-path-style'],

@@ -369,6 +369,31 @@ describe(`${SERVER} backend`, () => {
     }
   });
 
+  it('a key with a line break or a no-break space (pasted from a page) is bad input, said without the key: no request is sent (was "unreachable (TypeError)")', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'aws-profiles-'));
+    writeFileSync(path.join(folder, 'credentials'), '[pasted]\naws_access_key_id = AKIA\u00a0FAKE\naws_secret_access_key = fake\n');
+    const saved = { credentials: process.env.AWS_SHARED_CREDENTIALS_FILE, id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+    process.env.AWS_SHARED_CREDENTIALS_FILE = path.join(folder, 'credentials');
+    try {
+      // The endpoint answers nothing: a request sent would fail as unreachable, not as bad input.
+      const where = { credentials: undefined, endpoint: 'http://127.0.0.1:9', maxAttempts: 1 };
+      process.env.AWS_ACCESS_KEY_ID = 'AKIAFAKEKEYIDHERE\n';
+      process.env.AWS_SECRET_ACCESS_KEY = 'fake';
+      const fromEnv = await S3Storage.open(config(where)).catch((err: Error) => err);
+      expect(fromEnv).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^the access key id from the default AWS credentials .* has a space, line break or other character no key has .*: nothing was sent$/) });
+      expect((fromEnv as Error).message).not.toContain('AKIAFAKEKEYIDHERE');
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      const fromProfile = await S3Storage.open(config({ ...where, profile: 'pasted' })).catch((err: Error) => err);
+      expect(fromProfile).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^the access key id from profile pasted has /) });
+    } finally {
+      for (const [name, value] of [['AWS_SHARED_CREDENTIALS_FILE', saved.credentials], ['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
+
   it('a server that takes the connection and never answers fails the request after the idle limit, not never', async () => {
     const silent = net.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));

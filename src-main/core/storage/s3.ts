@@ -94,20 +94,33 @@ function credentialsProblem(message: string): string {
  * they are off the machine, and a local server needs keys.
  */
 function credentialsFor(config: S3Config) {
-  if (!isLoopback(config.endpoint)) return config.profile ? fromIni({ profile: config.profile }) : undefined;
   let refused: CacheError | null = null;
   const refuse = () => Promise.reject((refused = offMachineRefused(config)));
   // Role assumers (STS, web identity) replaced, and every inner client's requests (SSO) refused.
-  const offMachine = { roleAssumer: refuse, roleAssumerWithWebIdentity: refuse, clientConfig: { requestHandler: { handle: refuse } } };
+  const offMachine = isLoopback(config.endpoint) ? { roleAssumer: refuse, roleAssumerWithWebIdentity: refuse, clientConfig: { requestHandler: { handle: refuse } } } : {};
   const provider = config.profile ? fromIni({ profile: config.profile, ...offMachine }) : fromNodeProviderChain(offMachine);
   // The SDK wraps what an inner client throws: the refusal is said as it is, not inside its message.
   return async (options?: Parameters<typeof provider>[0]) => {
+    let found;
     try {
-      return await provider(options);
+      found = await provider(options);
     } catch (err) {
       throw refused ?? err;
     }
+    return checkedCredentials(found, config);
   };
+}
+
+/**
+ * Keys travel in request headers, where a line break or another control character makes Node refuse
+ * the request (a TypeError that read as "unreachable"); no key has one. Neither value is shown.
+ */
+function checkedCredentials<T extends { accessKeyId: string; sessionToken?: string }>(found: T, config: S3Config): T {
+  const unfit = (value: string | undefined) => value !== undefined && /[^\x21-\x7e]/.test(value);
+  const which = unfit(found.accessKeyId) ? 'access key id' : unfit(found.sessionToken) ? 'session token' : null;
+  if (which === null) return found;
+  const from = config.profile ? `profile ${config.profile}` : 'the default AWS credentials (AWS_ACCESS_KEY_ID, AWS_SESSION_TOKEN or ~/.aws)';
+  throw new CacheError('invalid_input', `the ${which} from ${from} has a space, line break or other character no key has (a value pasted with its line end?): nothing was sent`);
 }
 
 function offMachineRefused(config: S3Config): CacheError {
