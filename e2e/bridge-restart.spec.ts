@@ -43,3 +43,24 @@ test('a bridge restarted on the same port: the connection bar says the token was
     await bridge?.stop();
   }
 });
+
+test('a bridge stopped: the connection bar says so with no click, not that the store is missing, and takes no drop', async ({ page }) => {
+  test.setTimeout(300_000);
+  const store = mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'stopped-'));
+  const bridge = await startWeb(store);
+  try {
+    await page.goto(bridge.url);
+    const bar = page.getByRole('banner');
+    await expect(bar.getByTestId('store-layout')).toBeVisible();
+    await bridge.stop();
+
+    // The event stream's retries find no bridge: said at once ("Store missing or unreachable: … Failed to fetch" before).
+    const gone = bar.getByTestId('access-refused');
+    await expect(gone).toHaveText('Not connected: the bridge has stopped (npm run web is no longer running): start it again and open the URL it prints', { timeout: 20_000 });
+    await expect(bar.getByTestId('store-problem')).toHaveCount(0);
+    await expect(bar.getByTestId('store-layout')).toHaveCount(0);
+    await expect(page.getByRole('button', { name: 'Drop files to store' })).toHaveAttribute('aria-disabled', 'true');
+  } finally {
+    await page.goto('about:blank');
+  }
+});

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'storage_unreachable',
   'throttled',
   'unauthorized',
+  /** The page lost the app behind it (the bridge it was served by stopped): nothing can be called. */
+  'disconnected',
   'internal',
 ] as const;
 

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { afterEach, expect, it, vi } from 'vitest';
 import type { CacheAdminEvent } from '../../src-shared/contract';
-import { bridgeClient } from './bridge-client';
+import { BRIDGE_GONE, bridgeClient } from './bridge-client';
 
 /** The one EventSource the client opens, driven by hand. */
 class FakeEventSource {
@@ -114,5 +114,30 @@ it('a file of a batch that changes while the batch is sent fails alone: the batc
 
   vi.stubGlobal('fetch', async () => Promise.reject(new TypeError('Failed to fetch')));
   const others = ['d.txt', 'e.txt'].map((name) => ({ name, file: new File([`${name}\n`], name) }));
-  expect(await client.storeBatch(others, 'default', 'd2', {})).toEqual({ ok: false, error: { code: 'storage_unreachable', message: 'the bridge is not reachable (Failed to fetch)' } });
+  expect(await client.storeBatch(others, 'default', 'd2', {})).toEqual({ ok: false, error: BRIDGE_GONE });
+});
+
+it('a bridge that stopped is said as that, not as the store missing, and heard at once from the event stream the browser retries; a request cut off while the bridge stays is its own failure', async () => {
+  vi.stubGlobal('EventSource', FakeEventSource);
+  let bridgeUp = true;
+  const fetched: string[] = [];
+  vi.stubGlobal('fetch', async (url: string) => {
+    fetched.push(url);
+    if (!bridgeUp || url === '/api/call/stats') throw new TypeError('Failed to fetch');
+    return new Response(JSON.stringify({ ok: true, value: {} }));
+  });
+  const client = bridgeClient();
+  const refusals: unknown[] = [];
+  client.onRefused!((error) => refusals.push(error));
+  client.onEvent(() => undefined);
+  // Cut off while the bridge answers the call that checks: that request's failure, not the bridge's.
+  expect(await client.api.stats({ namespace: 'default' })).toEqual({ ok: false, error: { code: 'io_error', message: 'the request was cut off before the bridge answered (Failed to fetch): whether it was done is not known' } });
+  expect(fetched).toEqual(['/api/call/stats', '/api/call/capabilities']);
+  expect(refusals).toEqual([]);
+
+  bridgeUp = false; // npm run web stopped: the browser retries the stream, and the page hears it with no click
+  FakeEventSource.last.onerror!();
+  await vi.waitFor(() => expect(refusals).toEqual([BRIDGE_GONE]));
+  expect(BRIDGE_GONE).toEqual({ code: 'disconnected', message: 'the bridge has stopped (npm run web is no longer running): start it again and open the URL it prints' });
+  expect(await client.api.namespaceNames({})).toEqual({ ok: false, error: BRIDGE_GONE });
 });

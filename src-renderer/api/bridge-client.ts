@@ -6,6 +6,8 @@ import { failure, type CacheAdminClient, type DroppedFile, type StoreChoice } fr
 
 /** A 401: the bridge this page's cookie was made for has gone (a new run has a new token), or its cookie has. */
 export const TOKEN_REFUSED = { code: 'unauthorized' as const, message: "the bridge refused this page's token (it was restarted, or its token changed): open the URL it printed" };
+/** No answer at all: `npm run web` was stopped (a bridge started again has a new token, so this page cannot get it back). */
+export const BRIDGE_GONE = { code: 'disconnected' as const, message: 'the bridge has stopped (npm run web is no longer running): start it again and open the URL it prints' };
 /** How long the event stream waits before it is opened again when it ended for another reason (the bridge's retry is the browser's 3 s). */
 const REOPEN_EVENTS_MS = 3000;
 
@@ -32,6 +34,11 @@ async function readable(file: File): Promise<boolean> {
   }
 }
 
+/** Failures of requests that got no answer from a bridge still there (a dropped file that changed as it was read cuts its send off). */
+const cutOffRequests = new WeakSet<ErrorInfo>();
+/** A send that got no answer: the bridge gone, or the request cut off. */
+const unsentFailure = (error: ErrorInfo) => error === BRIDGE_GONE || cutOffRequests.has(error);
+
 const changedSinceDropped = (name: string) => ({ code: 'io_error' as const, message: `${name} changed or was removed after it was dropped, so the browser will not send it: nothing of it was stored; drop it again` });
 
 /**
@@ -42,16 +49,30 @@ export function bridgeClient(): CacheAdminClient {
   const uploads = new Map<string, AbortController>();
   const refusedListeners = new Set<(error: ErrorInfo) => void>();
 
+  /** Whatever asked (a background count, a poll), the page hears it at once: every call after it fails the same way. */
+  function cutOff<T>(result: Result<T>): Result<T> {
+    if (!result.ok && (result.error === TOKEN_REFUSED || result.error === BRIDGE_GONE)) for (const listener of refusedListeners) listener(result.error);
+    return result;
+  }
+
+  /** After a request got no answer: the bridge gone, or refusing this page now, or only that request cut off. */
+  async function unanswered<T>(err: unknown): Promise<Result<T>> {
+    const probe = await fetch('/api/call/capabilities', { method: 'POST', body: '{}' }).catch(() => null);
+    if (probe === null) return cutOff({ ok: false, error: BRIDGE_GONE });
+    if (probe.status === 401) return cutOff({ ok: false, error: TOKEN_REFUSED });
+    const error = { code: 'io_error' as const, message: `the request was cut off before the bridge answered (${(err as Error).message}): whether it was done is not known` };
+    cutOffRequests.add(error);
+    return { ok: false, error };
+  }
+
   async function post<T>(url: string, body: BodyInit, signal?: AbortSignal): Promise<Result<T>> {
+    let response: Response;
     try {
-      const result = await parse<T>(await fetch(url, { method: 'POST', body, signal }));
-      // Whatever asked (a background count, a poll), the page hears it at once: every call after it fails the same way.
-      if (!result.ok && result.error === TOKEN_REFUSED) for (const listener of refusedListeners) listener(TOKEN_REFUSED);
-      return result;
+      response = await fetch(url, { method: 'POST', body, signal });
     } catch (err) {
-      if (signal?.aborted) return failure('cancelled', 'cancelled');
-      return failure('storage_unreachable', `the bridge is not reachable (${(err as Error).message})`);
+      return signal?.aborted ? failure('cancelled', 'cancelled') : unanswered(err);
     }
+    return cutOff(await parse<T>(response));
   }
 
   const api = Object.fromEntries(METHOD_NAMES.map((m) => [m, (input: unknown) => post(`/api/call/${m}`, JSON.stringify(input ?? {}))])) as CacheAdminApi;
@@ -69,7 +90,7 @@ export function bridgeClient(): CacheAdminClient {
     const query = new URLSearchParams({ op, namespace, name: file.name, transferId, ...choiceQuery(choice) });
     const sent = await post<T>(`/api/upload?${query}`, file, controller.signal).finally(() => uploads.delete(transferId));
     // Changed between that check and its send (it failed the fetch).
-    return !sent.ok && sent.error.code === 'storage_unreachable' && !(await readable(file)) ? unsent : sent;
+    return !sent.ok && unsentFailure(sent.error) && !(await readable(file)) ? unsent : sent;
   }
 
   /**
@@ -86,12 +107,12 @@ export function bridgeClient(): CacheAdminClient {
       const ok = await Promise.all(sending.map(({ file }) => readable(file)));
       const readableNow = sending.filter((_, i) => ok[i]);
       for (const dropped of sending) if (!readableNow.includes(dropped)) changed.add(dropped);
-      // The send failed, and no file changed since: the bridge is not reachable.
+      // The send got no answer, and no file changed since: the bridge's failure, said as it is.
       if (unreachable && readableNow.length === sending.length) return unreachable;
       const sent: Result<BatchStoreResult> = readableNow.length
         ? await post(`/api/batch?${new URLSearchParams({ namespace, dropId, ...choiceQuery(choice) })}`, new Blob(readableNow.flatMap(({ file, name }) => [frameHeader(name, file.size), file])))
         : { ok: true, value: { outcomes: [] } };
-      if (!sent.ok && sent.error.code === 'storage_unreachable') {
+      if (!sent.ok && unsentFailure(sent.error)) {
         unreachable = sent;
         sending = readableNow;
         continue;
@@ -118,13 +139,14 @@ export function bridgeClient(): CacheAdminClient {
           if (opened) listener({ type: 'entriesChanged', namespace: null });
           opened = true;
         };
-        // The browser reconnects by itself while the bridge is away; an answer that is not the stream (a
-        // restarted bridge's 401) ends it for good, unsaid. A call says why: refused, the page hears it
-        // (post); anything else, the stream is opened again.
+        // The browser reconnects by itself while the bridge is away, and a call says whether it stopped
+        // (the page hears it: post). An answer that is not the stream (a restarted bridge's 401) ends it
+        // for good, unsaid: a call says why; refused, the page hears it; anything else, it is opened again.
         source.onerror = () => {
-          if (source.readyState !== EventSource.CLOSED || closed) return;
+          if (closed) return;
+          const retrying = source.readyState !== EventSource.CLOSED;
           void post('/api/call/capabilities', '{}').then((answer) => {
-            if (closed || (!answer.ok && answer.error === TOKEN_REFUSED)) return;
+            if (retrying || closed || (!answer.ok && (answer.error === TOKEN_REFUSED || answer.error === BRIDGE_GONE))) return;
             reopening = setTimeout(() => closed || open(), REOPEN_EVENTS_MS);
           });
         };

@@ -21,6 +21,7 @@ export const ERROR_TITLES: Record<ErrorCode, string> = {
   storage_unreachable: 'Store unreachable',
   throttled: 'The store asked to slow down',
   unauthorized: 'Not allowed',
+  disconnected: 'Not connected',
   internal: 'Unexpected failure',
 };
 

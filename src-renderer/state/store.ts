@@ -150,7 +150,7 @@ export interface AppState extends HeatmapState {
   connecting: { name: string; attemptId: string } | null;
   /** Set when a call finds the open store missing or unreachable: drops are refused until the operator reconnects or picks another store. */
   storeProblem: ErrorInfo | null;
-  /** Set when main refuses this page for good (a restarted bridge's new token): nothing it asks will work until the printed URL is opened. */
+  /** Set when main refuses this page for good (a restarted bridge's new token) or is gone (the bridge stopped): nothing it asks will work until a printed URL is opened. */
   accessRefused: ErrorInfo | null;
   /** How the next drops are stored. */
   storeChoice: StoreChoice;
@@ -308,12 +308,16 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     const files = new Map<string, File>();
     let running = 0;
 
-    /** Remembers that main refused this page (any call, the open store's or not), once. */
+    /**
+     * Remembers that main refused this page, or is gone (any call, the open store's or not), once; a
+     * bridge gone and then back refusing this page's token is said as the refusal (open its new URL).
+     */
     const refused = (error: ErrorInfo) => {
-      if (!get().accessRefused) set({ accessRefused: error });
+      const said = get().accessRefused;
+      if (!said || (said.code === 'disconnected' && error.code !== 'disconnected')) set({ accessRefused: error });
     };
     function heard<T>(result: Result<T>): Result<T> {
-      if (!result.ok && result.error.code === 'unauthorized') refused(result.error);
+      if (!result.ok && (result.error.code === 'unauthorized' || result.error.code === 'disconnected')) refused(result.error);
       return result;
     }
     /** Remembers that the open store is missing or unreachable when a call on it says so. */
