@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { appBuild } from './build-app.mjs';
 import { cliBuild } from './build-cli.mjs';
 import { buildIfStale } from './build-stamp.mjs';
@@ -76,6 +76,26 @@ describe.each([
     utimesSync(path.join(root, 'src-shared/domain.ts'), new Date(), new Date(Date.now() + 60_000));
     write('src-shared/domain.test.ts', 'it()');
     expect(await start()).toBe(false);
+  });
+
+  it('with its sources settled, is reused on what stat says, and still rebuilt after an edit that keeps the size and puts the modification time back', async () => {
+    await start(); // sources written just now: their change times cannot yet tell a later write apart, so nothing but the digest is stamped
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 60_000); // a minute later: settled
+      expect(await start()).toBe(false); // read once more, and their signature stamped
+      expect(await start()).toBe(false); // stat alone
+      const stamp = JSON.parse(readFileSync(path.join(root, 'out/.stamps', `${spec(root).name}.json`), 'utf8')) as { signature: string | null };
+      expect(stamp.signature).toMatch(/^[0-9a-f]{64}$/);
+      const source = path.join(root, 'src-shared/domain.ts');
+      const { mtime } = statSync(source);
+      write('src-shared/domain.ts', 'export const a = 5;'); // the same size, its time put back (cp -p, tar)
+      utimesSync(source, mtime, mtime);
+      expect(await start()).toBe(true);
+      expect(builds).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('is rebuilt when one of its outputs is missing', async () => {
