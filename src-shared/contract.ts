@@ -203,8 +203,21 @@ export const methods = {
   saveEntries: { input: z.object({ namespace, selection: entrySelectionSchema, includeExpired: z.boolean().default(false) }).strict() },
   /** What a storage key is: which entry and version it belongs to, and its size. */
   describeKey: { input: z.object({ key: z.string().min(1).max(LIMITS.keyLength).refine(isReadablePrefix, { message: 'not a valid storage key' }) }).strict() },
-  /** `unversioned`: the content of a hash no version uses, and only that (a version stored since refuses it: `conflict`). */
-  delete: { input: z.object({ namespace, ref, unversioned: z.literal(true).optional() }).strict() },
+  /**
+   * `unversioned`: the content of a hash no version uses, and only that (a version stored since refuses it: `conflict`).
+   * `shown`: a whole hash's versions as the operator was shown them (how many, the newest's number and time); a
+   * version stored or deleted since refuses the delete (`conflict`).
+   */
+  delete: {
+    input: z
+      .object({
+        namespace,
+        ref,
+        unversioned: z.literal(true).optional(),
+        shown: z.object({ versions: z.number().int().min(1), version: z.number().int().min(0), storedAt: z.string().max(64) }).strict().optional(),
+      })
+      .strict(),
+  },
   /** Small content from the renderer itself, base64 so it survives JSON transports. */
   storeBytes: {
     input: z

@@ -92,6 +92,39 @@ describe('entries (a window of the sorted, filtered table)', () => {
   });
 });
 
+describe('delete of all an entry\'s versions, as the entry panel showed them', () => {
+  it.each(['native', 'mgraph'] as const)('%s layout: a version another program stored since refuses it, whole; as shown, they all go', async (layout) => {
+    const store = mkdtempSync(path.join(dir, `shown-${layout}-`));
+    const { session, dispatch } = await memorySession(dir, null, () => ({ commandLine: { kind: 'local', dir: store }, commandLineFormat: layout }));
+    const bytes = Buffer.from('quarterly numbers\n');
+    const store1 = (name: string) => dispatch('storeBytes', { namespace: 'reports', name, base64: bytes.toString('base64') });
+    await store1('a.txt');
+    await store1('b.txt');
+    const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    const versions = await session.format.versions('reports', hash);
+    const shown = { versions: 2, version: versions[1]!.version, storedAt: versions[1]!.stored_at };
+    // Another program (the CLI, the service) stores a third version after the panel showed two.
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a time of its own
+    await session.format.store('reports', { source: { kind: 'bytes', bytes }, name: 'c.txt' });
+    expect(await dispatch('delete', { namespace: 'reports', ref: hash, shown })).toEqual({
+      ok: false,
+      error: { code: 'conflict', message: `${hash} changed since it was shown (3 versions now, 2 shown): nothing of it was deleted; look at its versions again` },
+    });
+    expect(await session.format.versions('reports', hash)).toHaveLength(3);
+    // Shown anew: all three go.
+    const now = await session.format.versions('reports', hash);
+    const deleted = await dispatch('delete', { namespace: 'reports', ref: hash, shown: { versions: 3, version: now[2]!.version, storedAt: now[2]!.stored_at } });
+    expect(deleted).toMatchObject({ ok: true, value: { contentRemoved: true } });
+    expect((deleted as { value: { deleted: string[] } }).value.deleted).toHaveLength(3);
+    expect(await session.format.versions('reports', hash)).toEqual([]);
+    // Only a whole hash is deleted as shown.
+    await store1('d.txt');
+    const [only] = await session.format.versions('reports', hash);
+    expect(await dispatch('delete', { namespace: 'reports', ref: only!.cache_id, shown })).toEqual({ ok: false, error: { code: 'invalid_input', message: 'delete: an entry as shown is named by its hash alone' } });
+    expect(await session.format.versions('reports', hash)).toHaveLength(1);
+  });
+});
+
 describe('deleteEntries', () => {
   it('deletes every selected entry (all the filter shows but those excepted), says how many, and the counts follow', async () => {
     const { call, deleteEntries, window, alpha } = await setup();

@@ -1093,12 +1093,17 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           entry.status === 'ready' ? entry.data.record : unopened && versions.status === 'ready' ? { hash: versions.data.hash, cache_id: unopened.cache_id } : unversioned && { hash: unversioned.hash, cache_id: unversioned.hash };
         if (!target) return;
         const { hash, cache_id } = target;
-        const result = await api.delete(unversioned ? { namespace, ref: hash, unversioned: true } : { namespace, ref: scope === 'all' ? hash : cache_id });
+        // All versions: those on show, and no other (main refuses if one was stored or deleted since).
+        const shownVersions = versions.status === 'ready' ? versions.data.versions : [];
+        const newest = shownVersions[shownVersions.length - 1];
+        const shown = newest && { versions: shownVersions.length, version: newest.version, storedAt: newest.stored_at };
+        if (scope === 'all' && !shown) return;
+        const result = await api.delete(unversioned ? { namespace, ref: hash, unversioned: true } : scope === 'all' ? { namespace, ref: hash, shown } : { namespace, ref: cache_id });
         if (get().storeEpoch !== storeEpoch) return;
         if (!result.ok) {
           set({ notice: `Could not delete: ${result.error.message}` });
-          // Gone already (deleted by another program): the entry, list and counts follow the store.
-          if (result.error.code === 'not_found') changed(namespace);
+          // Gone already, or changed by another program since it was shown: the entry, list and counts follow the store.
+          if (result.error.code === 'not_found' || result.error.code === 'conflict') changed(namespace);
           return;
         }
         const { deleted, contentRemoved, bytesFreed } = result.value;
