@@ -8,6 +8,7 @@ import { MAX_VERSION, makeCacheId, parseNamespace, parseSourceName, versionRecor
 import { CacheError, isCacheError } from '../../src-shared/errors';
 import { detectContentType } from './content-type';
 import { checkedContent, corruptContent } from './formats/checked-content';
+import { changedSinceSeen, type VersionsSeen } from './formats/format';
 import { cacheHashOfSha256, pumpHashed, readAllBounded } from './hashing';
 import { KeyedLock, mapLimit } from './keyed-lock';
 import { KeyLayout, padVersion } from './layout';
@@ -516,11 +517,11 @@ export class CacheService {
    * QUARANTINE_PREFIX instead of deleted. Runs holding the hash's deletion marker, so deleters in
    * other processes never interleave.
    */
-  async delete(namespace: string, lookup: { hash: CacheHash; version?: number; storedAt?: string; unversioned?: boolean }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
+  async delete(namespace: string, lookup: { hash: CacheHash; version?: number; storedAt?: string; unversioned?: boolean; seen?: VersionsSeen }, options: { quarantine?: boolean } = {}): Promise<DeleteResult> {
     const ns = parseNamespace(namespace);
-    const { hash, version, storedAt, unversioned } = lookup;
+    const { hash, version, storedAt, unversioned, seen } = lookup;
     if (storedAt !== undefined && version === undefined) throw new CacheError('invalid_input', 'a delete that names a store time must name its version');
-    if (unversioned && version !== undefined) throw new CacheError('invalid_input', 'a delete of content no version uses names no version');
+    if ((unversioned || seen) && version !== undefined) throw new CacheError('invalid_input', `a delete of ${unversioned ? 'content no version uses' : 'versions as seen'} names no version`);
     assertWritable(this.storage, `delete ${hash}${version === undefined ? '' : ` v${version}`}`);
     return this.allocation.run(`${ns}/${hash}`, () =>
       this.holdingDeletionMarker(ns, hash, async (inTime) => {
@@ -545,6 +546,14 @@ export class CacheService {
           };
           if (settled || (await damaged())) versions.push(n);
           else storing.push(n);
+        }
+        // Compared with what the operator saw under the marker, where no version can be listed or taken
+        // away by another deleter (a store finishing meanwhile writes its index entry last: not taken).
+        if (seen && versions.length > 0) {
+          // Counted as lists count them: by index entry (a failed store's old record has none).
+          const indexed = versions.flatMap((n) => listed.versions.get(n)!.entries.flatMap((key) => this.layout.parseVersionEntry(hash, key) ?? []));
+          const newest = indexed.reduce<VersionSummary | undefined>((a, b) => (a && a.version > b.version ? a : b), undefined);
+          if (indexed.length !== seen.versions || newest?.version !== seen.version || newest?.stored_at !== seen.storedAt) throw changedSinceSeen(hash, seen, indexed.length);
         }
         // Asked to delete content no version uses (as it was shown): a version stored since is not the operator's to lose.
         if (unversioned && (versions.length > 0 || storing.length > 0 || listed.latest)) {

@@ -10,7 +10,7 @@ import type { EntrySelection } from '../../src-shared/contract';
 import { entryTablesOf, type EntryTables } from '../core/entry-table';
 import { parseAge } from '../../src-shared/age';
 import { Retention, parseKeepVersions, ruleFor, type PrunePlan, type RetentionRule } from '../core/retention/retention';
-import { assertVersionsAsSeen, deleteEntries, entriesWindow, saveEntriesToFolder, type EntriesInput, type VersionsSeen } from './entries-browser';
+import { deleteEntries, entriesWindow, saveEntriesToFolder, type EntriesInput } from './entries-browser';
 import type { AppSession } from './session';
 import type { BatchItem } from './bulk-store';
 import { asCacheError } from '../cli/store-files';
@@ -222,12 +222,11 @@ function handlers(session: AppSession): Handlers {
       return saveEntriesToFolder(format(), namespace, selection, includeExpired, folder, suggestedFileName);
     },
     describeKey: async ({ key }: { key: string }): Promise<KeyInfo> => format().describeKey(key),
-    delete: async ({ namespace, ref, unversioned, shown }: { namespace: string; ref: string; unversioned?: true; shown?: VersionsSeen }) => {
+    delete: async ({ namespace, ref, unversioned, shown }: { namespace: string; ref: string; unversioned?: true; shown?: { versions: number; version: number; storedAt: string } }) => {
       const lookup = await format().parseLookup(namespace, ref);
-      const wholeHash = 'hash' in lookup && lookup.version === undefined && lookup.sha256 === undefined ? lookup.hash : null;
-      if ((unversioned || shown) && wholeHash === null) throw new CacheError('invalid_input', `delete: ${unversioned ? 'content no version uses' : 'an entry as shown'} is named by its hash alone`);
-      if (shown && wholeHash !== null) await assertVersionsAsSeen(format(), ns(namespace), wholeHash, shown, { seen: 'shown', then: 'look at its versions again' });
-      return format().delete(ns(namespace), unversioned ? { ...lookup, unversioned } : lookup);
+      const wholeHash = 'hash' in lookup && lookup.version === undefined && lookup.sha256 === undefined;
+      if ((unversioned || shown) && !wholeHash) throw new CacheError('invalid_input', `delete: ${unversioned ? 'content no version uses' : 'an entry as shown'} is named by its hash alone`);
+      return format().delete(ns(namespace), { ...lookup, ...(unversioned && { unversioned }), ...(shown && { seen: { ...shown, as: 'shown' as const } }) });
     },
     storeBytes: async ({ namespace, name, base64, as, options }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions }) => {
       // Buffer.from skips what is not base64 and drops a cut tail without a word: only text that encodes back to itself is taken.

@@ -8,6 +8,7 @@ import type { BulkOutcome, EntriesWindow, Result } from '../../src-shared/contra
 import type { CacheHash } from '../../src-shared/domain';
 import { startBridge, type Bridge } from '../bridge/server';
 import { CacheService } from '../core/cache-service';
+import { MgraphFormat } from '../core/formats/mgraph/mgraph-format';
 import { NativeFormat } from '../core/formats/native/native-format';
 import { KeyLayout } from '../core/layout';
 import { MemoryStorage } from '../core/storage/memory';
@@ -151,6 +152,42 @@ describe('deleteEntries', () => {
     expect((await other.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 5 of alpha\n') }, name: 'new.txt' })).version).toBe(1);
     expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[5]!.hash] } })).toMatchObject({ ok: true, value: { done: 0, failed: 1 } });
     expect(await other.versions('alpha', alpha[5]!.hash)).toHaveLength(1);
+  });
+
+  it('a version another process finishes storing as the delete begins (after any check outside the delete) is not deleted: the row is refused', async () => {
+    const { deleteEntries, window, alpha, storage } = await setup();
+    await window({ namespace: 'alpha', refresh: true });
+    const other = new NativeFormat(new CacheService(storage)); // another process on the same store
+    const put = storage.put.bind(storage);
+    let raced = false;
+    // The other store lands just before this delete takes the hash's deletion marker.
+    vi.spyOn(storage, 'put').mockImplementation(async (key, data, options) => {
+      if (key.endsWith(`${alpha[6]!.hash}.deleting.json`) && !raced) {
+        raced = true;
+        expect((await other.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 6 of alpha\n') }, name: 'late.txt' })).version).toBe(2);
+      }
+      return put(key, data, options);
+    });
+    const result = await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[6]!.hash] } });
+    expect(raced).toBe(true);
+    expect(result).toMatchObject({ ok: true, value: { done: 0, failed: 1, failures: [{ hash: alpha[6]!.hash, error: { code: 'conflict', message: expect.stringContaining('changed since it was listed (2 versions now, 1 listed): nothing of it was deleted') } }] } });
+    expect((await other.versions('alpha', alpha[6]!.hash)).map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it("service layout: a row whose by-hash ref another process wrote since it was listed (a version stored) is refused whole; rows as listed go", async () => {
+    const storage = new MemoryStorage();
+    const { dispatch } = await memorySession(dir, storage, () => ({ commandLineFormat: 'mgraph' }));
+    const other = new MgraphFormat(storage); // the service, or the CLI, in another process
+    const text = (t: string) => ({ source: { kind: 'bytes' as const, bytes: Buffer.from(t) }, name: `${t}.txt` });
+    const [kept, gone] = [await other.store('reports', text('q1')), await other.store('reports', text('q2'))];
+    const listed = (await dispatch('entries', { namespace: 'reports', refresh: true })) as Result<EntriesWindow>;
+    expect(listed.ok && listed.value.rows.map((r) => r.versions)).toEqual([null, null]);
+    await new Promise((resolve) => setTimeout(resolve, 5)); // a write time of its own
+    await other.store('reports', text('q1')); // a second version of the first, unseen by the list
+    const result = (await dispatch('deleteEntries', { namespace: 'reports', selection: { hashes: [kept.hash, gone.hash] }, transferId: 'svc-delete' })) as Result<BulkOutcome>;
+    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: kept.hash, error: { code: 'conflict', message: `${kept.hash} changed since it was listed (its by-hash ref was written since): nothing of it was deleted; refresh and pick it again` } }] } });
+    expect(await other.versions('reports', kept.hash)).toHaveLength(2);
+    expect(await other.versions('reports', gone.hash)).toEqual([]);
   });
 
   it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {

@@ -97,27 +97,6 @@ async function forEachRow<R extends { hash: string }>(rows: R[], done: string, a
   return outcome;
 }
 
-/** An entry's versions as the operator saw them: how many, and the newest one's number and time. */
-export interface VersionsSeen {
-  versions: number;
-  version: number | null;
-  storedAt: string | null;
-}
-
-/**
- * Refuses (conflict) when `hash` no longer has the versions the operator saw, so a delete of it takes
- * nothing they were not shown: a version stored since by another program (the CLI, the service) is
- * not theirs to lose. The newest one's time too: a number deleted and taken again since is another
- * version. With no version left, the delete itself says what is there.
- */
-export async function assertVersionsAsSeen(format: StoreFormat, namespace: string, hash: string, seen: VersionsSeen, how: { seen: 'listed' | 'shown'; then: string }): Promise<void> {
-  const now = await format.versions(namespace, hash);
-  const newest = now[now.length - 1];
-  if (newest && (now.length !== seen.versions || newest.version !== seen.version || newest.stored_at !== seen.storedAt)) {
-    throw new CacheError('conflict', `${hash} changed since it was ${how.seen} (${now.length} versions now, ${seen.versions} ${how.seen}): nothing of it was deleted; ${how.then}`);
-  }
-}
-
 /** Every version of each selected entry; the table is listed again afterwards, whatever happened. */
 export async function deleteEntries(format: StoreFormat, namespace: string, selection: EntrySelection, control: BulkControl = {}): Promise<BulkOutcome> {
   const ns = format.parseNamespace(namespace);
@@ -125,10 +104,8 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   try {
     return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version, storedAt }) => {
       try {
-        // A row deletes as it was listed. A row listed with no version is checked by the delete itself;
-        // one whose listing cannot count its versions (the service's layout) is deleted whole.
-        if (versions !== null && versions > 0) await assertVersionsAsSeen(format, ns, hash, { versions, version, storedAt }, { seen: 'listed', then: 'refresh and pick it again' });
-        await format.delete(ns, { hash, ...(versions === 0 && { unversioned: true }) });
+        // A row deletes as it was listed, and a row listed with no version deletes content no version uses.
+        await format.delete(ns, versions === 0 ? { hash, unversioned: true } : { hash, seen: { versions, version, storedAt, as: 'listed' } });
         return 'done';
       } catch (err) {
         // Deleted by someone else since it was listed: what was asked for is done, and said so.

@@ -28,8 +28,33 @@ export type FormatLookup =
       storedAt?: string;
       /** Delete only: content no version uses, and only that: a version of it stored since refuses the delete (`conflict`). */
       unversioned?: boolean;
+      /** Delete only, of a whole hash: its versions as the operator saw them; finding others refuses the delete whole (`conflict`). */
+      seen?: VersionsSeen;
     }
   | { cacheId: string };
+
+/**
+ * An entry's versions as the operator saw them: how many, and the newest one's number and store
+ * time. The service's listing cannot count them: its rows say only when their by-hash ref was
+ * written (`storedAt`), and `versions` and `version` are null.
+ */
+export interface VersionsSeen {
+  versions: number | null;
+  version: number | null;
+  storedAt: string | null;
+  /** Where: in a list, or shown in the entry panel (the refusal says so, and what to do). */
+  as: 'listed' | 'shown';
+}
+
+/**
+ * The refusal of a delete that found other versions than those seen, checked where no other
+ * deleter runs: a version stored since by another program (the CLI, the service) is not the
+ * operator's to lose, nor is a number deleted and taken again since.
+ */
+export function changedSinceSeen(hash: string, seen: VersionsSeen, versionsNow: number | null): CacheError {
+  const what = versionsNow === null || seen.versions === null ? 'its by-hash ref was written since' : `${versionsNow} versions now, ${seen.versions} ${seen.as}`;
+  return new CacheError('conflict', `${hash} changed since it was ${seen.as} (${what}): nothing of it was deleted; ${seen.as === 'listed' ? 'refresh and pick it again' : 'look at its versions again'}`);
+}
 
 export interface FormatNamespace {
   name: string;

@@ -30,7 +30,7 @@ import type {
   StoreFormat,
   TransferOptions,
 } from '../format';
-import { keyOfAnotherNamespace } from '../format';
+import { changedSinceSeen, keyOfAnotherNamespace, type VersionsSeen } from '../format';
 import { checkedContent, corruptContent } from '../checked-content';
 import { markLayout } from '../detect';
 import { contentMd5, prepareContent, rehashFile, type DataType } from './content';
@@ -571,6 +571,22 @@ export class MgraphFormat implements StoreFormat {
     return this.marked;
   }
 
+  /**
+   * Refuses a delete of `ref`'s versions unless they are those seen: in the entry panel, their count
+   * and newest; in a list, which cannot count them, their by-hash ref as it was written then (read
+   * before this looks, so a rewrite since the read is caught too).
+   */
+  private async assertAsSeen(ns: string, hash: string, ref: HashRef, seen: VersionsSeen): Promise<void> {
+    const newest = ref.cache_ids[ref.cache_ids.length - 1];
+    if (seen.versions !== null) {
+      if (ref.cache_ids.length !== seen.versions || seen.version !== ref.cache_ids.length || !newest || iso(newest.timestamp) !== seen.storedAt) throw changedSinceSeen(hash, seen, ref.cache_ids.length);
+      return;
+    }
+    const key = refByHashKey(ns, hash);
+    const written = (await this.storage.list(key, { limit: 1 })).objects.find((o) => o.key === key)?.modified;
+    if (written !== seen.storedAt) throw changedSinceSeen(hash, seen, null);
+  }
+
   async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
     const ns = parseServiceNamespace(namespace);
     assertWritable(this.storage, `delete ${'cacheId' in lookup ? lookup.cacheId : lookup.hash}`);
@@ -581,6 +597,7 @@ export class MgraphFormat implements StoreFormat {
       const ref = await this.readHashRef(ns, lookup.hash.toLowerCase());
       if (!ref) throw new CacheError('not_found', `${lookup.hash} is not in namespace ${ns}`);
       targets = ref.cache_ids.map((e) => e.cache_id);
+      if (lookup.seen) await this.assertAsSeen(ns, lookup.hash.toLowerCase(), ref, lookup.seen);
     } else {
       targets = [(await this.resolve(ns, lookup)).cacheId];
     }

@@ -188,7 +188,7 @@ export class NativeFormat implements StoreFormat {
     const { hash, version, sha256 } = this.toLookup(lookup);
     // A SHA-256 names its content whole: its first 16 characters matching an entry is not enough.
     if (sha256 !== undefined) await this.cache.record(namespace, { hash, version, sha256 });
-    return this.cache.delete(namespace, { hash, version, ...('hash' in lookup && { storedAt: lookup.storedAt, unversioned: lookup.unversioned }) });
+    return this.cache.delete(namespace, { hash, version, ...('hash' in lookup && { storedAt: lookup.storedAt, unversioned: lookup.unversioned, seen: lookup.seen }) });
   }
 
   verify(options?: FormatVerifyOptions): Promise<FormatVerifyReport> {
