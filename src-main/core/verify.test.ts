@@ -374,6 +374,22 @@ describe('verify', () => {
     expect(await cache.namespaceNames()).toEqual(['ns']); // the quarantine is not a namespace
   });
 
+  it('a store that lands while verify lists (its views listed, its record passed by): nothing is reported or repaired (was dangling_ref, and a repair "restored" it)', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const stored = await cache.store('ns', bytes('landing'));
+    await cache.store('ns', bytes('landing'));
+    const recordKey = cache.layout.record('ns' as never, stored.hash, 2);
+    // The listing passed the record's place before the store wrote it, and its views after.
+    const list = cache.storage.list.bind(cache.storage);
+    vi.spyOn(cache.storage, 'list').mockImplementation(async (prefix, options) => {
+      const page = await list(prefix, options);
+      return { ...page, objects: page.objects.filter((o) => o.key !== recordKey) };
+    });
+    const report = await verifyStore(cache, { repair: true });
+    expect(report.problems).toEqual([]);
+    expect(report.repaired).toEqual([]);
+  });
+
   it('a latest pointer naming a version that has no record: repair points it at the newest there is (the app showed the missing one)', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('pointed'));

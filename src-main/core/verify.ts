@@ -383,6 +383,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         // Latest is a copy to restore from, never the only sign of a version (one naming a version no other view names is pointed at the newest, below).
         const lost = [...new Set([...k.entries.keys(), ...k.temporal.keys()])].filter((v) => !k.records.has(v)).sort((a, b) => a - b);
         for (const version of lost) {
+          // A store that landed while this listing passed its record: the record is there now (left as found).
+          if (await storage.exists(layout.record(ns, hash, version))) continue;
           // Its views (one at least: it is lost only where one names it), then latest, as copies to restore from.
           const views = [
             ...(k.entries.get(version) ?? []).map((info) => ({ info, what: 'version index entry', fits: (key: string, r: VersionRecord) => layout.isVersionEntryOf(key, r) })),
