@@ -200,6 +200,19 @@ describe('the entries browser', () => {
     expect(calls.some((c) => c.method === 'stats' && (c.input as { namespace: string }).namespace === 'default')).toBe(true); // its count follows
   });
 
+  it("Shift+click in another namespace picks from no row of the last one's list: the clicked row alone (was a range from the old row, refused as over 1,000)", async () => {
+    const { client } = fakeClient({ entries: namespaceOf(20), entry: () => new Promise(() => {}), namespaces: () => ok({ namespaces: [] }), namespaceNames: () => ok({ names: [] }) });
+    const { store } = renderWith(<EntriesPanel />, { client });
+    fireEvent.click((await screen.findAllByRole('option'))[15]!);
+    act(() => store.getState().selectNamespace('other'));
+    await waitFor(() => expect(store.getState().entries.namespace).toBe('other'));
+    fireEvent.click((await screen.findAllByRole('option'))[5]!, { shiftKey: true });
+    await waitFor(() => expect(store.getState().entries.selection.hashes).toEqual([hashOf(5)]));
+    // From there a range works as ever.
+    fireEvent.click(screen.getAllByRole('option')[7]!, { shiftKey: true });
+    await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 3 selected'));
+  });
+
   const entryViewOf = (i: number): EntryView => ({
     record: { format: 'native', namespace: 'default', hash: hashOf(i), cache_id: `${hashOf(i)}-v1`, version: 1, latest_version: 1, sha256: null, size: 1, content_type: 'text/plain', data_type: 'binary', content_encoding: null, source: `file-${i}.txt`, stored_at: '2026-11-24T00:00:00.000Z', details: {}, keys: [], child_data: [] },
     preview: 'eA==',

@@ -51,7 +51,8 @@ export function EntriesPanel() {
   const entrySettled = useApp((s) => s.entry.status !== 'loading');
   const scrollRef = useRef<HTMLDivElement>(null);
   const [active, setActive] = useState(0);
-  const [anchor, setAnchor] = useState(0);
+  /** Where a Shift-click or Shift+arrow range starts, in this list (another namespace, filter or order has none yet). */
+  const [anchor, setAnchor] = useState<number | null>(null);
   const [confirming, setConfirming] = useState<'delete' | 'save' | null>(null);
   /** End pressed while main was still listing (in this generation of the list): the last row is gone to once the listing is complete. */
   const [endPressedIn, setEndPressedIn] = useState<number | null>(null);
@@ -91,6 +92,7 @@ export function EntriesPanel() {
     if (scrollRef.current) scrollRef.current.scrollTop = 0;
     setSelectAllPending(false);
     setFollowing(null);
+    setAnchor(null);
   }, [query]);
   useEffect(() => {
     if (!selectAllPending || !complete) return;
@@ -168,11 +170,15 @@ export function EntriesPanel() {
     setSelection({ all, hashes: next });
   }
 
-  function selectRange(to: number) {
+  /** Picks the rows from the anchor to `to`; with no anchor in this list, from `start` (the keys' row), or, clicked, the row alone. */
+  function selectRange(to: number, start: number | null = null) {
+    const from = anchor ?? start;
+    if (from === null) return open(to);
+    setAnchor(from);
     setFollowing(null);
     setSelectAllPending(false);
     setActive(to);
-    void selectEntryRange(anchor, to);
+    void selectEntryRange(from, to);
   }
 
   function onClick(event: MouseEvent, index: number) {
@@ -210,7 +216,7 @@ export function EntriesPanel() {
     if (event.shiftKey) {
       setActive(next);
       virtualizer.scrollToIndex(next, { align: 'auto' });
-      return selectRange(next);
+      return selectRange(next, active);
     }
     if (event.ctrlKey || event.metaKey) {
       // Moves focus only, as a listbox does: Space then adds the row, so rows apart are picked from the keyboard.
