@@ -2,6 +2,7 @@
 import { act, cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EntriesWindow, EntryListItem, EntryRecord, EntryView, MethodInput } from '../../src-shared/contract';
+import { AppContext } from '../state/context';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntriesPanel } from './EntriesPanel';
 
@@ -211,6 +212,26 @@ describe('the entries browser', () => {
     // From there a range works as ever.
     fireEvent.click(screen.getAllByRole('option')[7]!, { shiftKey: true });
     await waitFor(() => expect(screen.getByTestId('entries-count').textContent).toBe('20 entries · 3 selected'));
+  });
+
+  it('its size and date filters are there again after another tab (they came back empty, and cleared the filter and the selection)', async () => {
+    const { client, calls } = fakeClient({ entries: namespaceOf(20) });
+    const { store, rerender } = renderWith(<EntriesPanel />, { client });
+    await screen.findAllByRole('option');
+    fireEvent.change(screen.getByLabelText('Smallest size'), { target: { value: '1k' } });
+    fireEvent.change(screen.getByLabelText('Stored from (UTC)'), { target: { value: '2026-03-01' } });
+    await waitFor(() => expect(store.getState().entries.filter).toMatchObject({ minSize: 1024, storedFrom: '2026-03-01T00:00:00.000Z' }));
+    act(() => store.getState().setEntrySelection({ all: false, hashes: [hashOf(3)] }));
+    const shown = (panel: boolean) => <AppContext.Provider value={{ store, client }}>{panel && <EntriesPanel />}</AppContext.Provider>;
+    rerender(shown(false)); // the Retention tab
+    rerender(shown(true));
+    expect((screen.getByLabelText('Smallest size') as HTMLInputElement).value).toBe('1024');
+    expect((screen.getByLabelText('Stored from (UTC)') as HTMLInputElement).value).toBe('2026-03-01');
+    const asked = calls.length;
+    await new Promise((resolve) => setTimeout(resolve, 400)); // past the filter's pause
+    expect(store.getState().entries.filter).toMatchObject({ minSize: 1024, storedFrom: '2026-03-01T00:00:00.000Z' });
+    expect(store.getState().entries.selection.hashes).toEqual([hashOf(3)]);
+    expect(calls.slice(asked).some((c) => c.method === 'entries' && (c.input as MethodInput<'entries'>).filter?.minSize === undefined)).toBe(false);
   });
 
   const entryViewOf = (i: number): EntryView => ({

@@ -427,11 +427,12 @@ const listJoin = (words: string[]) => (words.length < 2 ? words.join('') : `${wo
 
 /** Name, type, size and store-time bounds: applied by main as they are typed. */
 function EntryFilters({ filter, types, unlisted, timeLabel, onChange }: { filter: EntryFilter; types: string[]; unlisted: readonly UnlistedField[]; timeLabel: string; onChange: (filter: EntryFilter) => void }) {
+  // Shown again as the list is filtered (back from another tab): fields left empty would clear the filter, and the selection with it.
   const [name, setName] = useState(filter.name ?? '');
-  const [minSize, setMinSize] = useState('');
-  const [maxSize, setMaxSize] = useState('');
-  const [from, setFrom] = useState('');
-  const [to, setTo] = useState('');
+  const [minSize, setMinSize] = useState(filter.minSize === undefined ? '' : String(filter.minSize));
+  const [maxSize, setMaxSize] = useState(filter.maxSize === undefined ? '' : String(filter.maxSize));
+  const [from, setFrom] = useState(filter.storedFrom?.slice(0, 10) ?? '');
+  const [to, setTo] = useState(filter.storedTo?.slice(0, 10) ?? '');
   const [type, setType] = useState(filter.type ?? '');
   const badSize = [minSize, maxSize].some((t) => t.trim() !== '' && parseSize(t) === undefined);
   const next: EntryFilter = {
