@@ -11,6 +11,7 @@ export function NamespacesPanel() {
   const setFilter = useApp((s) => s.setNamespaceFilter);
   const select = useApp((s) => s.selectNamespace);
   const refresh = useApp((s) => s.refreshNamespaces);
+  const refreshEntries = useApp((s) => s.refreshEntries);
   const checkNamespace = useApp((s) => s.checkNamespace);
   const listRef = useRef<HTMLUListElement>(null);
   const listed = 'data' in namespaces ? namespaces.data : undefined;
@@ -60,7 +61,17 @@ export function NamespacesPanel() {
     <Panel
       label="Namespaces"
       actions={
-        <button type="button" className="link" onClick={() => void refresh()} aria-label="Refresh namespaces">
+        // Other programs' changes: the open list is read again with the counts, or the two would disagree.
+        <button
+          type="button"
+          className="link"
+          onClick={() => {
+            void refresh();
+            refreshEntries();
+          }}
+          aria-label="Refresh namespaces"
+          title="Read the namespaces, their counts and the open list again (changes other programs made)"
+        >
           ↻
         </button>
       }

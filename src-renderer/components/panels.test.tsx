@@ -68,6 +68,14 @@ describe('Namespaces', () => {
     expect(options()).toEqual(['default1 entry · 1 version · 100 B', 'docs3 entries · 3 versions · 300 B']);
   });
 
+  it('↻ reads the open list again with the counts: changes another program made show in both (the list kept rows the counts no longer had)', async () => {
+    const { client, calls } = fakeClient({ namespaceNames: () => ok({ names: ['default'] }), namespaces: () => ok({ namespaces: [ns('default', 3)] }) });
+    renderWith(<NamespacesPanel />, { client });
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Refresh namespaces' })));
+    await waitFor(() => expect(calls.some((c) => c.method === 'entries' && (c.input as { namespace: string; refresh?: boolean }).refresh === true)).toBe(true));
+    expect(calls.some((c) => c.method === 'namespaces')).toBe(true);
+  });
+
   it('says when nothing is stored yet', () => {
     renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [] } } });
     expect(screen.getByText(/Nothing stored yet/)).toBeTruthy();
