@@ -66,6 +66,19 @@ it('a save whose entry is gone meanwhile says why, and starts no download', asyn
   expect(clicks).not.toHaveBeenCalled();
 });
 
+it('a save whose content was lost or damaged since it was shown says why, and starts no download (the browser showed a failed content.json)', async () => {
+  const clicks = vi.spyOn(HTMLAnchorElement.prototype, 'click');
+  const record = { cache_id: '8f16e07c32aa6ec4-v1' };
+  for (const [contentProblem, error] of [
+    ['missing', { code: 'not_found', message: 'the content of 8f16e07c32aa6ec4-v1 is missing from the store: nothing was saved (verify reports it)' }],
+    ['corrupt', { code: 'corrupt', message: 'the content of 8f16e07c32aa6ec4-v1 is corrupt: nothing was saved' }],
+  ] as const) {
+    vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ ok: true, value: { record, contentProblem, preview: '' } })));
+    expect(await bridgeClient().saveEntry('default', '8f16e07c32aa6ec4-v1', false)).toEqual({ ok: false, error });
+  }
+  expect(clicks).not.toHaveBeenCalled();
+});
+
 /** A dropped File as Chromium holds it once the file is removed from disk: its size as dropped, its bytes none. */
 function removedFile(name: string, size: number): File {
   const file = new File(['x'.repeat(size)], name);

@@ -173,8 +173,12 @@ export function bridgeClient(): CacheAdminClient {
     },
     async saveEntry(namespace, ref, allowExpired) {
       // How a download ends is the browser's to show; one that cannot start (deleted meanwhile) is said here.
-      const there = await api.entry({ namespace, ref });
+      const there = await api.entry({ namespace, ref, allowExpired });
       if (!there.ok) return there;
+      // Lost or damaged since it was shown: the browser would report a failed download of no file, with no reason.
+      const { contentProblem, record } = there.value;
+      if (contentProblem === 'missing') return { ok: false, error: { code: 'not_found', message: `the content of ${record.cache_id} is missing from the store: nothing was saved (verify reports it)` } };
+      if (contentProblem === 'corrupt') return { ok: false, error: { code: 'corrupt', message: `the content of ${record.cache_id} is corrupt: nothing was saved` } };
       const link = document.createElement('a');
       link.href = `/api/content?${new URLSearchParams({ namespace, ref, ...(allowExpired ? { allowExpired: 'true' } : {}) })}`;
       link.download = '';

@@ -1079,7 +1079,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set((s) => ({ notice: `Nothing was saved: ${result.error.message}`, entry: s.entry.status === 'ready' && s.entry.data.record.cache_id === cache_id ? { status: 'ready', data: { ...s.entry.data, preview: '', previewVerified: false, contentProblem: 'corrupt' } } : s.entry }));
           return;
         }
-        if (!result.ok) return set({ notice: `Could not save: ${result.error.message}` });
+        if (!result.ok) {
+          set({ notice: `Could not save: ${result.error.message}` });
+          if (result.error.code === 'not_found') changed(namespace); // gone, or its content lost, since it was shown: the panel follows the store
+          return;
+        }
         const { saved, path } = result.value;
         // Main wrote the file (the desktop app), or the browser downloads it (the bridge) and shows how that ends.
         set({ notice: !saved ? null : path ? `Saved ${cache_id} to ${path}` : `Downloading ${cache_id}: the browser shows how the download ends` });
