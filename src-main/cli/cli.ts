@@ -307,6 +307,9 @@ function waitingNote(io: CliIo, file: string): { arrived: () => void } {
   return { arrived: () => clearTimeout(timer) };
 }
 
+/** A store held up by another process's delete says so (else it sat silent up to 30 s behind a killed one). */
+const noteWaiting = (io: CliIo) => (why: string) => void io.stderr.write(`cache-admin: note: ${why}\n`);
+
 async function cmdStore(ctx: Ctx): Promise<number> {
   const { format } = ctx;
   const as = storeAs(ctx.values.as, format.capabilities.storeAs, format.name);
@@ -340,7 +343,7 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
       throw usageError(`- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (${STORE_EMPTY})`);
     }
     const { source, name } = sourceOf('-', ctx.io);
-    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal }), name, '-'));
+    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal, onWaiting: noteWaiting(ctx.io) }), name, '-'));
     progress?.done();
     return EXIT.ok;
   }
@@ -367,6 +370,7 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
         signal,
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         onBytes: files.length === 1 ? (n) => (waiting?.arrived(), progress?.bytes(n)) : undefined,
+        onWaiting: noteWaiting(ctx.io),
       });
     }
   } finally {

@@ -172,6 +172,8 @@ export interface BulkStoreOptions {
   onBytes?: (done: number) => void;
   /** Once aborted, stores not started yet fail with `cancelled`; those under way are told to stop. */
   signal?: AbortSignal;
+  /** Hears why a store waits (another process's delete of the same content holds it). */
+  onWaiting?: (why: string) => void;
 }
 
 /**
@@ -191,7 +193,7 @@ export async function storeContents<T>(
   const store = async ({ item, source, name }: ContentToStore<T>) => {
     try {
       if (signal?.aborted) throw new CacheError('cancelled', `${name}: cancelled before it was stored`);
-      const result = await format.store(ns, { ...choice, source, name }, { onProgress: options.onBytes, signal });
+      const result = await format.store(ns, { ...choice, source, name }, { onProgress: options.onBytes, signal, onWaiting: options.onWaiting });
       onOutcome(item, { result });
     } catch (error) {
       onOutcome(item, { error });

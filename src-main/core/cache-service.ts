@@ -28,6 +28,8 @@ export interface StoreInput {
 export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: (bytesDone: number) => void;
+  /** Hears why the store waits (a delete of the same content holds it), once, if it waits long enough to notice. */
+  onWaiting?: (why: string) => void;
 }
 
 export interface EntryLookup {
@@ -59,6 +61,8 @@ export const QUARANTINE_PREFIX = '_quarantine/';
  * and deleters replace it. A live deleter gives up removing bytes after half of it.
  */
 export const DELETION_MARKER_LIFETIME_MS = 30_000;
+/** A store waiting for a deleter this long says why (onWaiting). */
+const WAIT_SAID_AFTER_MS = 1_000;
 /** A record without its index entry younger than this is a store in flight, not yet a version a delete may take. */
 const IN_FLIGHT_RECORD_MS = 60_000;
 
@@ -146,7 +150,7 @@ export class CacheService {
       placing = staged.commit(contentKey, options);
       placing.catch(() => undefined); // awaited below; until then a failure must not count as unhandled
       const contentType = input.as === 'json' ? 'application/json' : detectContentType(sourceName || undefined, staged.head);
-      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing, options.signal);
+      const record = await this.addVersion(ns, hash, staged, contentType, sourceName, placing, options);
       const placed = await placing;
       const { layout } = this;
       const keys = [contentKey, layout.record(ns, hash, record.version), layout.temporal(record), layout.latest(ns, hash), layout.versionEntry(record)]; // in the order written
@@ -177,7 +181,7 @@ export class CacheService {
    * that fails after its record was linked removes the version again, so no record outlives it
    * without its views or its bytes.
    */
-  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, placing: Promise<unknown>, signal?: AbortSignal): Promise<VersionRecord> {
+  private async addVersion(ns: Namespace, hash: CacheHash, staged: StagedContent, contentType: string, source: string, placing: Promise<unknown>, { signal, onWaiting }: TransferOptions): Promise<VersionRecord> {
     const lockKey = `${ns}/${hash}`;
     const { record, data } = await this.allocation.run(lockKey, async () => {
       const latest = await this.tryReadRecord(this.layout.latest(ns, hash));
@@ -225,7 +229,7 @@ export class CacheService {
     };
     try {
       // The handshake needs only the record written first, so it runs beside the views.
-      const failed = (await Promise.allSettled([writeViews(), this.keepContent(record, data, staged, signal)])).find((r) => r.status === 'rejected');
+      const failed = (await Promise.allSettled([writeViews(), this.keepContent(record, data, staged, { signal, onWaiting })])).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
     } catch (err) {
       const takenBack = await this.allocation
@@ -243,8 +247,8 @@ export class CacheService {
    * version"), run once the record is written: wait out a deleter holding the marker, then make
    * sure the bytes are there, placing them again if a deleter removed them.
    */
-  private async keepContent(record: VersionRecord, data: Uint8Array, staged: StagedContent, signal?: AbortSignal): Promise<void> {
-    await this.waitForDeleter(record.namespace, record.hash);
+  private async keepContent(record: VersionRecord, data: Uint8Array, staged: StagedContent, { signal, onWaiting }: TransferOptions): Promise<void> {
+    await this.waitForDeleter(record.namespace, record.hash, onWaiting);
     const contentKey = this.layout.content(record.namespace, record.hash);
     if (await this.storage.exists(contentKey)) return;
     try {
@@ -258,13 +262,19 @@ export class CacheService {
   }
 
   /** Returns once the deleter holding the hash's marker (if any) has finished or is taken for crashed. */
-  private async waitForDeleter(ns: Namespace, hash: CacheHash): Promise<void> {
+  private async waitForDeleter(ns: Namespace, hash: CacheHash, onWaiting?: (why: string) => void): Promise<void> {
     const key = this.layout.deletionMarker(ns, hash);
     const firstSeen = Date.now();
     const first = await this.readDeletionMarker(key);
     if (!first) return;
     // Only the deleter seen first may have listed the versions before this one was linked.
-    for (let current: DeletionMarker | null = first, attempt = 0; current?.token === first.token && !isStale(current, firstSeen); attempt++) {
+    for (let current: DeletionMarker | null = first, attempt = 0, said = false; current?.token === first.token && !isStale(current, firstSeen); attempt++) {
+      // A live delete takes milliseconds; one killed holds its marker until it runs out (up to 30 s), which is said.
+      if (!said && Date.now() - firstSeen >= WAIT_SAID_AFTER_MS) {
+        said = true;
+        const until = new Date(Math.min(first.since, firstSeen) + DELETION_MARKER_LIFETIME_MS);
+        onWaiting?.(`a delete of ${hash} in ${ns} holds it; waiting for it to finish (if it was killed, its hold runs out by ${until.toISOString()})`);
+      }
       await sleep(pollDelay(attempt));
       current = await this.readDeletionMarker(key);
     }

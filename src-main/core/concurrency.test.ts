@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { REPO_ROOT } from '../test-support/cli-harness';
 import { CacheService } from './cache-service';
+import { MemoryStorage } from './storage/memory';
 import { MgraphFormat } from './formats/mgraph/mgraph-format';
 import { cacheHashOf } from './hashing';
 import { LocalFolderStorage } from './storage/local';
@@ -70,4 +71,20 @@ it('concurrent stores of the same new content: one reports new content, the othe
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+it("a store held up by a killed delete's marker says why, once, and ends when the marker goes (it sat silent up to 30 s)", async () => {
+  const cache = new CacheService(new MemoryStorage());
+  const bytes = Buffer.from('held up\n');
+  const first = await cache.store('ns', { source: { kind: 'bytes', bytes } });
+  const marker = cache.layout.deletionMarker('ns' as never, first.hash);
+  const since = new Date();
+  await cache.storage.put(marker, Buffer.from(`${JSON.stringify({ token: 'killed-deleter', since: since.toISOString() })}\n`)); // what a killed delete leaves
+  const heard: string[] = [];
+  const storing = cache.store('ns', { source: { kind: 'bytes', bytes } }, { onWaiting: (why) => heard.push(why) });
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  expect(heard).toEqual([`a delete of ${first.hash} in ns holds it; waiting for it to finish (if it was killed, its hold runs out by ${new Date(since.getTime() + 30_000).toISOString()})`]);
+  await cache.storage.delete(marker); // the deleter ends
+  expect((await storing).version).toBe(2);
+  expect(heard).toHaveLength(1);
 });

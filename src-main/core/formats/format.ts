@@ -205,6 +205,8 @@ export interface RetrieveOptions {
 export interface TransferOptions {
   signal?: AbortSignal;
   onProgress?: (bytesDone: number) => void;
+  /** Hears why a store waits (another process's delete of the same content holds it), once it has waited a moment. */
+  onWaiting?: (why: string) => void;
 }
 
 export interface EntryRowsOptions {
