@@ -101,6 +101,8 @@ export function VerifyPanel() {
 
 function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }) {
   const groups = PROBLEM_KINDS.map((kind) => ({ kind, problems: report.problems.filter((p) => p.kind === kind) })).filter((g) => g.problems.length);
+  // Each problem a repair acted on is marked so; the rest are what is left, unless a repair elsewhere settled them.
+  const repairedKeys = new Set(report.repaired?.map((r) => r.key));
   return (
     <div aria-label="Verify report">
       <p className={report.problems.length ? 'error' : 'ok-text'} role="status">
@@ -120,7 +122,7 @@ function VerifyReport({ report, scope }: { report: VerifyResult; scope: string }
           <ul className="problems">
             {g.problems.slice(0, 500).map((p) => (
               <li key={`${p.kind}${p.key}`}>
-                <code className="wrap">{p.key}</code> <span className="muted">{p.detail}</span>
+                {repairedKeys.has(p.key) && <span className="badge ok">repaired</span>} <code className="wrap">{p.key}</code> <span className="muted">{p.detail}</span>
               </li>
             ))}
             {g.problems.length > 500 && <li className="muted">…and {g.problems.length - 500} more (the CLI prints them all: verify --json)</li>}

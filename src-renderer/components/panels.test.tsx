@@ -413,6 +413,9 @@ describe('Verify', () => {
       repaired: [{ kind: 'stale_latest' as const, key: 'default/objects/00/11/0011223344556677.latest.json', action: 'pointed latest at v1' }],
     };
     renderWith(<VerifyPanel />, { client, state: { verify: { status: 'done', checked: 40, listed: 40, report, scope: 'default' } } });
+    // Which problem the repair acted on, and which is left (all were listed alike).
+    expect(within(screen.getByRole('region', { name: 'stale_latest' })).getByRole('listitem').textContent).toMatch(/^repaired /);
+    expect(within(screen.getByRole('region', { name: 'corrupt' })).getByRole('listitem').textContent).not.toContain('repaired');
     expect(screen.getByTestId('unrepaired').textContent).toMatch(
       /^Repair makes only safe changes and never rewrites content or deletes anything: what it takes out goes to the quarantine folder \(one repair may\s+settle several problems\)\. Verify again to see what is left\. What repair leaves is yours to mend: delete a damaged version from its entry, or store its file again\.$/,
     );
