@@ -79,6 +79,18 @@ describe('Namespaces', () => {
     expect(calls.slice(before).some((c) => c.method === 'namespaces')).toBe(true);
   });
 
+  it('a bridge out of reach a moment (a sleep, a network change) is "stopped" only until it answers again', async () => {
+    let reachable = false;
+    const answer = <T,>(value: T) => (reachable ? ok(value) : fail('disconnected', 'the bridge has stopped (npm run web is no longer running): start it again and open the URL it prints'));
+    const { client } = fakeClient({ namespaceNames: () => answer({ names: [] }), namespaces: () => answer({ namespaces: [] }) });
+    const { store } = renderWith(<NamespacesPanel />, { client });
+    await act(() => store.getState().refreshNamespaces());
+    expect(store.getState().accessRefused?.code).toBe('disconnected');
+    reachable = true;
+    await act(() => store.getState().refreshNamespaces());
+    expect(store.getState().accessRefused).toBeNull();
+  });
+
   it('says when nothing is stored yet', () => {
     renderWith(<NamespacesPanel />, { state: { namespaces: { status: 'ready', data: [] } } });
     expect(screen.getByText(/Nothing stored yet/)).toBeTruthy();

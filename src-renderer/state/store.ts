@@ -318,7 +318,12 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
     };
     function heard<T>(result: Result<T>): Result<T> {
       if (!result.ok && (result.error.code === 'unauthorized' || result.error.code === 'disconnected')) refused(result.error);
+      else answered();
       return result;
+    }
+    /** The bridge answers again (it was out of reach a moment: a sleep, a network change): "stopped" is no longer true. */
+    function answered(): void {
+      if (get().accessRefused?.code === 'disconnected') set({ accessRefused: null });
     }
     /** Remembers that the open store is missing or unreachable when a call on it says so. */
     function watched<T>(call: () => Promise<Result<T>>): Promise<Result<T>> {
@@ -642,6 +647,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         // The event stream, or a call this page did not make itself (the bridge client's own), heard it first.
         const offRefused = client.onRefused?.(refused);
         const off = client.onEvent((event) => {
+          answered(); // the event stream is open again
           if (event.type === 'connected') {
             const shown = get().capabilities;
             const elsewhere = shown.status === 'ready' && (shown.data.profile !== event.capabilities.profile || shown.data.store !== event.capabilities.store);
