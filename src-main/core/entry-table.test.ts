@@ -127,9 +127,9 @@ describe.each(backends)('on %s', (_where, open) => {
 
     it('a selection resolves to the rows still there: some hashes, or all the filter shows but those excepted', async () => {
       const { tables, photo, notes, blob } = await stocked();
-      expect((await tables.selected('docs', { hashes: [photo.hash.toUpperCase(), 'ffffffffffffffff'] })).map((r) => r.hash)).toEqual([photo.hash]);
+      expect((await tables.selected('docs', { hashes: [photo.hash.toUpperCase(), 'ffffffffffffffff'] })).rows.map((r) => r.hash)).toEqual([photo.hash]);
       const all = await tables.selected('docs', { filter: { name: '' }, except: [notes.hash], count: 2 });
-      expect(all.map((r) => r.hash).sort()).toEqual([photo.hash, blob.hash].sort());
+      expect(all.rows.map((r) => r.hash).sort()).toEqual([photo.hash, blob.hash].sort());
       // The operator saw 1 selected; the filter picks 2 now (stored meanwhile): nothing is acted on.
       await expect(tables.selected('docs', { filter: { name: '' }, except: [notes.hash], count: 1 })).rejects.toMatchObject({
         code: 'conflict',

@@ -53,7 +53,11 @@ class EntryTable {
   /** The last sorted, filtered order asked for: scrolling asks for the same one window after window. */
   private view: { key: string; order: Uint32Array } | null = null;
 
-  constructor(readonly rows: EntryTableRow[]) {
+  constructor(
+    readonly rows: EntryTableRow[],
+    /** When the listing these rows came from began (ms): what was written after it may be missing. */
+    readonly listedFrom: number,
+  ) {
     this.types = [...new Set(rows.map((r) => r.type).filter((t): t is string => t !== null))].sort();
   }
 
@@ -159,7 +163,7 @@ class Listing {
     if (!this.table && !this.fullStarted) {
       this.fullStarted = true;
       const options = { onListed: (n: number) => (this.listedByAll = n), signal: this.stopper.signal };
-      this.format.entryRows(this.namespace, options).then((rows) => this.done(new EntryTable(rows.map(typed))), this.fail);
+      this.format.entryRows(this.namespace, options).then((rows) => this.done(new EntryTable(rows.map(typed), this.startedAt)), this.fail);
     }
     return this.built;
   }
@@ -199,7 +203,7 @@ class Listing {
         if (page.done) this.headDone = true;
         else for (const row of page.value) this.head.push(typed(row));
       }
-      if (this.headDone) this.done(new EntryTable(this.head));
+      if (this.headDone) this.done(new EntryTable(this.head, this.startedAt));
     });
     // A failed read fails the listing (it is dropped and the next call lists again).
     this.reading = read.catch(this.fail);
@@ -323,19 +327,21 @@ export class EntryTables {
   }
 
   /** The rows a selection names, in the table as it is now: hashes no longer there are left out. */
-  async selected(namespace: string, selection: EntrySelection): Promise<EntryTableRow[]> {
+  /** The rows a selection names, and when their listing began. */
+  async selected(namespace: string, selection: EntrySelection): Promise<{ rows: EntryTableRow[]; listedFrom: number }> {
     // Listed afresh if a change made the current listing stale: an action acts on what is there now.
     const table = await this.onListing(namespace, this.listings.get(namespace)?.stale ?? false, (listing) => listing.whole());
+    const { listedFrom } = table;
     if ('hashes' in selection) {
       const wanted = new Set(selection.hashes.map((h) => h.toLowerCase()));
-      return table.rows.filter((r) => wanted.has(r.hash));
+      return { rows: table.rows.filter((r) => wanted.has(r.hash)), listedFrom };
     }
     const except = new Set(selection.except.map((h) => h.toLowerCase()));
     const rows = table.rows.filter(matcher(selection.filter)).filter((r) => !except.has(r.hash));
     if (rows.length !== selection.count) {
       throw new CacheError('conflict', `the list changed since the selection was made: ${rows.length.toLocaleString('en-US')} ${rows.length === 1 ? 'entry matches' : 'entries match'} it now, ${selection.count.toLocaleString('en-US')} ${selection.count === 1 ? 'was' : 'were'} selected; nothing was done (select again)`);
     }
-    return rows;
+    return { rows, listedFrom };
   }
 }
 

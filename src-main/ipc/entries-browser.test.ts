@@ -180,14 +180,23 @@ describe('deleteEntries', () => {
     const other = new MgraphFormat(storage); // the service, or the CLI, in another process
     const text = (t: string) => ({ source: { kind: 'bytes' as const, bytes: Buffer.from(t) }, name: `${t}.txt` });
     const [kept, gone] = [await other.store('reports', text('q1')), await other.store('reports', text('q2'))];
-    const listed = (await dispatch('entries', { namespace: 'reports', refresh: true })) as Result<EntriesWindow>;
-    expect(listed.ok && listed.value.rows.map((r) => r.versions)).toEqual([null, null]);
-    await new Promise((resolve) => setTimeout(resolve, 5)); // a write time of its own
+    const second = () => new Promise((resolve) => setTimeout(resolve, 1100)); // past the tick of the store's clock (S3: a second)
+    await second();
+    const list = async () => ((await dispatch('entries', { namespace: 'reports', refresh: true })) as Result<EntriesWindow> & { ok: true }).value;
+    expect((await list()).rows.map((r) => r.versions)).toEqual([null, null]);
     await other.store('reports', text('q1')); // a second version of the first, unseen by the list
-    const result = (await dispatch('deleteEntries', { namespace: 'reports', selection: { hashes: [kept.hash, gone.hash] }, transferId: 'svc-delete' })) as Result<BulkOutcome>;
-    expect(result).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [{ hash: kept.hash, error: { code: 'conflict', message: `${kept.hash} changed since it was listed (its by-hash ref was written since): nothing of it was deleted; refresh and pick it again` } }] } });
+    const remove = async (hashes: string[]) => (await dispatch('deleteEntries', { namespace: 'reports', selection: { hashes }, transferId: `svc-${hashes.join('-')}` })) as Result<BulkOutcome>;
+    const refused = (hash: string) => ({ hash, error: { code: 'conflict', message: `${hash} changed since it was listed (its by-hash ref was written since, or as it was listed): nothing of it was deleted; refresh and pick it again` } });
+    expect(await remove([kept.hash, gone.hash])).toMatchObject({ ok: true, value: { done: 1, failed: 1, failures: [refused(kept.hash)] } });
     expect(await other.versions('reports', kept.hash)).toHaveLength(2);
     expect(await other.versions('reports', gone.hash)).toEqual([]);
+    // Listed in the second its ref was written: a write after the listing in that second would look the same, so it is refused too.
+    await list();
+    expect(await remove([kept.hash])).toMatchObject({ ok: true, value: { done: 0, failures: [refused(kept.hash)] } });
+    await second();
+    await list();
+    expect(await remove([kept.hash])).toMatchObject({ ok: true, value: { done: 1, failed: 0 } });
+    expect(await other.versions('reports', kept.hash)).toEqual([]);
   });
 
   it('picks deleted elsewhere since the list showed them are counted as already gone, not as nothing said', async () => {

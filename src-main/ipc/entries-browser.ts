@@ -57,9 +57,9 @@ export interface BulkControl {
 }
 
 /** `done`: what the action does to an entry, as a stopped one's message says it ("deleted 120 entries of the 10,000 picked"). */
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (row: EntryTableRow) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
-  const rows = await entryTablesOf(format).selected(namespace, selection);
-  return forEachRow(rows, done, act, BULK_CONCURRENCY, picksGone(selection, rows), control);
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (row: EntryTableRow, listedFrom: number) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
+  const { rows, listedFrom } = await entryTablesOf(format).selected(namespace, selection);
+  return forEachRow(rows, done, (row) => act(row, listedFrom), BULK_CONCURRENCY, picksGone(selection, rows), control);
 }
 
 /** Hashes picked one by one that the namespace no longer holds (deleted elsewhere since the list showed them). */
@@ -102,10 +102,10 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
   const ns = format.parseNamespace(namespace);
   assertWritable(format.storage, 'delete entries');
   try {
-    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version, storedAt }) => {
+    return await forEachSelected(format, ns, selection, 'deleted', async ({ hash, versions, version, storedAt }, listedFrom) => {
       try {
         // A row deletes as it was listed, and a row listed with no version deletes content no version uses.
-        await format.delete(ns, versions === 0 ? { hash, unversioned: true } : { hash, seen: { versions, version, storedAt, as: 'listed' } });
+        await format.delete(ns, versions === 0 ? { hash, unversioned: true } : { hash, seen: { versions, version, storedAt, as: 'listed', listedFrom } });
         return 'done';
       } catch (err) {
         // Deleted by someone else since it was listed: what was asked for is done, and said so.
@@ -292,7 +292,7 @@ const SUMMARY_MEMBER = 'cache-admin-summary.json';
 export async function archiveEntries(format: StoreFormat, namespace: string, selection: EntrySelection, includeExpired: boolean, suggestedName: (record: FormatRecord) => string, servedSize: (record: FormatRecord) => number | null): Promise<tar.Pack> {
   const ns = format.parseNamespace(namespace);
   // Resolved before the answer starts: a selection the list no longer matches (`conflict`) is an error answer, not a cut download.
-  const rows = await entryTablesOf(format).selected(ns, selection);
+  const { rows } = await entryTablesOf(format).selected(ns, selection);
   const archive = tar.pack();
   const retention = new Retention(format);
   const names = new MemberNames(SUMMARY_MEMBER);

@@ -44,6 +44,8 @@ export interface VersionsSeen {
   storedAt: string | null;
   /** Where: in a list, or shown in the entry panel (the refusal says so, and what to do). */
   as: 'listed' | 'shown';
+  /** When the list's listing began (ms): a by-hash ref written in the second before may have been written again unseen. */
+  listedFrom?: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export interface VersionsSeen {
  * operator's to lose, nor is a number deleted and taken again since.
  */
 export function changedSinceSeen(hash: string, seen: VersionsSeen, versionsNow: number | null): CacheError {
-  const what = versionsNow === null || seen.versions === null ? 'its by-hash ref was written since' : `${versionsNow} versions now, ${seen.versions} ${seen.as}`;
+  const what = versionsNow === null || seen.versions === null ? `its by-hash ref was written since, or as it was ${seen.as}` : `${versionsNow} versions now, ${seen.versions} ${seen.as}`;
   return new CacheError('conflict', `${hash} changed since it was ${seen.as} (${what}): nothing of it was deleted; ${seen.as === 'listed' ? 'refresh and pick it again' : 'look at its versions again'}`);
 }
 

@@ -67,6 +67,8 @@ export interface MgraphFormatOptions {
 
 export const DEFAULT_MGRAPH_MAX_ENTRY_BYTES = 256 * 1024 ** 2;
 const LIST_CONCURRENCY = 8;
+/** The coarsest clock a store stamps writes with: S3's LastModified keeps whole seconds. */
+const REF_TIME_GRAIN_MS = 1000;
 /** Content files sized at once (a stat each on a local folder): the thread pool has 4 threads, shared with the entries listing. */
 const SIZE_CONCURRENCY = 2;
 
@@ -584,7 +586,10 @@ export class MgraphFormat implements StoreFormat {
     }
     const key = refByHashKey(ns, hash);
     const written = (await this.storage.list(key, { limit: 1 })).objects.find((o) => o.key === key)?.modified;
-    if (written !== seen.storedAt) throw changedSinceSeen(hash, seen, null);
+    // Two writes in one tick of the store's clock (S3 keeps whole seconds) look alike: a ref written in the second
+    // before the listing began may have been written again after it, unseen. A list taken later tells them apart.
+    const racy = written !== undefined && seen.listedFrom !== undefined && Date.parse(written) >= seen.listedFrom - REF_TIME_GRAIN_MS;
+    if (written !== seen.storedAt || racy) throw changedSinceSeen(hash, seen, null);
   }
 
   async delete(namespace: string, lookup: FormatLookup): Promise<FormatDeleteResult> {
