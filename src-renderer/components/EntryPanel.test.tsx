@@ -2,7 +2,7 @@
 import { act, cleanup, fireEvent, screen, waitFor } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EntryView } from '../../src-shared/contract';
-import { fakeClient, ok, renderWith } from '../test/render';
+import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { EntryPanel, VersionsPanel } from './EntryPanel';
 import { emptyEntries } from '../state/entries-browser';
 
@@ -205,6 +205,27 @@ describe('A listed version that would not open (its record damaged, or gone with
     expect(store.getState().notice).toBe('Deleted b94d27b9934d3e08-v1: the other versions stay');
     await waitFor(() => expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { version: 2 } } }));
     expect(screen.getAllByRole('row')).toHaveLength(2);
+  });
+
+  it('Delete all N refused as changed since shown (another program stored one) reads the versions again: the question then names them all', async () => {
+    let storedElsewhere = false;
+    const { client, calls } = fakeClient({
+      entry: ({ ref }) => (ref === 'b94d27b9934d3e08-v1' ? { ok: false, error: { code: 'corrupt', message: 'version record is damaged (not JSON)' } } : ok(latest())),
+      versions: () => ok({ namespace: 'default', hash: 'b94d27b9934d3e08', versions: storedElsewhere ? [item(1), item(2), item(3)] : [item(1), item(2)], count: storedElsewhere ? 3 : 2 }),
+      delete: () => fail('conflict', 'b94d27b9934d3e08 changed since it was shown (3 versions now, 2 shown): nothing of it was deleted; look at its versions again'),
+    });
+    const { store } = renderEntryAndVersions(client);
+    await act(() => store.getState().lookup('b94d27b9934d3e08'));
+    fireEvent.click(screen.getByText('b94d27b9934d3e08-v1'));
+    await waitFor(() => expect(screen.getByTestId('unopened-version')).toBeTruthy());
+    storedElsewhere = true;
+    fireEvent.click(screen.getByRole('button', { name: 'Delete v1…' }));
+    await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Delete all 2 versions' })));
+    expect(calls.filter((c) => c.method === 'delete').map((c) => c.input)).toEqual([{ namespace: 'default', ref: 'b94d27b9934d3e08', shown: { versions: 2, version: 2, storedAt: '2026-11-24T00:00:00.000Z' } }]);
+    expect(store.getState().notice).toMatch(/^Could not delete: b94d27b9934d3e08 changed since it was shown/);
+    await waitFor(() => expect(screen.getAllByRole('row')).toHaveLength(4)); // header and three
+    fireEvent.click(screen.getByRole('button', { name: 'Delete v1…' }));
+    expect(screen.getByRole('button', { name: 'Delete all 3 versions' })).toBeTruthy();
   });
 
   it('a hash whose newest record is damaged keeps its versions in reach: the older one opens, the damaged one offers its delete', async () => {

@@ -1114,6 +1114,11 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           set({ notice: `Could not delete: ${result.error.message}` });
           // Gone already, or changed by another program since it was shown: the entry, list and counts follow the store.
           if (result.error.code === 'not_found' || result.error.code === 'conflict') changed(namespace);
+          // The versions on show too, where no entry opened (a damaged one picked): else "Delete all N" asked about the old N again.
+          if (result.error.code === 'conflict' && scope === 'all' && entry.status !== 'ready') {
+            const listed = await api.versions({ namespace, hash });
+            if (get().storeEpoch === storeEpoch && listed.ok) set({ versions: { status: 'ready', data: listed.value } });
+          }
           return;
         }
         const { deleted, contentRemoved, bytesFreed } = result.value;
