@@ -560,7 +560,12 @@ export class CacheService {
         // Compared with what the operator saw under the marker, where no version can be listed or taken
         // away by another deleter (a store finishing meanwhile writes its index entry last: not taken).
         if (seen && versions.length > 0) {
-          // Counted as lists count them: by index entry (a failed store's old record has none).
+          // Lists show versions by their index entries: one without (a store killed before it, or lost by hand) was never seen.
+          const unlisted = versions.filter((n) => listed.versions.get(n)!.entries.length === 0);
+          if (unlisted.length > 0) {
+            const ids = unlisted.map((n) => makeCacheId(hash, n)).join(', ');
+            throw new CacheError('conflict', `${ids} in ${ns} has no index entry, so no list shows it: nothing of ${hash} was deleted; verify --repair writes its index entry back, or delete it by its cache id`);
+          }
           const indexed = versions.flatMap((n) => listed.versions.get(n)!.entries.flatMap((key) => this.layout.parseVersionEntry(hash, key) ?? []));
           const newest = indexed.reduce<VersionSummary | undefined>((a, b) => (a && a.version > b.version ? a : b), undefined);
           if (indexed.length !== seen.versions || newest?.version !== seen.version || newest?.stored_at !== seen.storedAt) throw changedSinceSeen(hash, seen, indexed.length);

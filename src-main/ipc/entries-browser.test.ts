@@ -126,6 +126,28 @@ describe('delete of all an entry\'s versions, as the entry panel showed them', (
   });
 });
 
+describe('delete as seen, of a version no list shows', () => {
+  it('a readable version without its index entry (no list shows it) refuses the delete, naming it and the fix: it went unseen', async () => {
+    const { session, storage, alpha, deleteEntries, window } = await setup();
+    const hash = alpha[7]!.hash as CacheHash;
+    const cache = new CacheService(storage);
+    await cache.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 7 of alpha\n') }, name: 'second.txt' });
+    const v2 = (await cache.versions('alpha', hash))[1]!;
+    await storage.delete(cache.layout.versionEntry({ ...(await cache.record('alpha', { hash, version: 2 })), namespace: 'alpha' as never })); // lost by hand
+    await window({ namespace: 'alpha', refresh: true }); // lists v1 only
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 120_000); // a record without its index entry this old is no store in flight
+      const refused = `${hash}-v2 in alpha has no index entry, so no list shows it: nothing of ${hash} was deleted; verify --repair writes its index entry back, or delete it by its cache id`;
+      expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [hash] } })).toMatchObject({ ok: true, value: { done: 0, failures: [{ hash, error: { code: 'conflict', message: refused } }] } });
+      expect(await cache.record('alpha', { hash, version: 2 })).toMatchObject({ stored_at: v2.stored_at });
+      expect((await session.format.versions('alpha', hash)).map((v) => v.version)).toEqual([1]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
 describe('deleteEntries', () => {
   it('deletes every selected entry (all the filter shows but those excepted), says how many, and the counts follow', async () => {
     const { call, deleteEntries, window, alpha } = await setup();
