@@ -86,8 +86,11 @@ function holderAlive(lock) {
   }
 }
 
-/** Runs fn holding `lock` (a file naming its holder's pid); a lock left by a dead process is taken over. */
-async function withLock(lock, fn) {
+/**
+ * Runs fn holding `lock` (a file naming its holder's pid); a lock left by a dead process is taken over.
+ * With `wait: false`, a lock held by a live process skips fn (resolves to undefined).
+ */
+async function withLock(lock, fn, { wait = true } = {}) {
   // The pid is written first and linked into place, so the lock never exists without its holder.
   const mine = `${lock}.${randomUUID()}`;
   writeFileSync(mine, String(process.pid));
@@ -99,6 +102,7 @@ async function withLock(lock, fn) {
       } catch (err) {
         if (err.code !== 'EEXIST') throw err;
       }
+      if (holderAlive(lock) && !wait) return undefined;
       if (holderAlive(lock)) await sleep(100);
       else rmSync(lock, { force: true });
     }
@@ -120,27 +124,38 @@ export async function buildIfStale({ root, name, inputs, outputs, build }) {
   const stampDir = path.join(root, 'out/.stamps');
   const stamp = path.join(stampDir, `${name}.json`);
   /**
-   * Null when the outputs are those of the inputs as they are; else the stamp to write once they are
-   * built. The signature is taken before the digest: a file written after it changes it.
+   * Whether the outputs are those of the inputs as they are, and the stamp that says so of them. The
+   * signature is taken before the digest: a file written after it changes it.
    */
-  const staleness = () => {
+  const check = () => {
     const stamped = readStamp(stamp);
     const outputsThere = outputs.every((o) => existsSync(path.join(root, o)));
     const signature = statSignature(root, inputs);
-    if (outputsThere && signature !== null && signature === stamped.signature) return null;
+    if (outputsThere && signature !== null && signature === stamped.signature) return { fresh: true, resign: false };
     const digest = sourceDigest(root, inputs);
-    if (!outputsThere || digest !== stamped.digest) return { digest, signature };
-    if (signature !== null) writeStamp(stamp, { digest, signature }); // the same bytes written again (a checkout): next time stat says so
-    return null;
+    const fresh = outputsThere && digest === stamped.digest;
+    return { fresh, resign: fresh && signature !== null, stamp: { digest, signature } };
   };
-  if (staleness() === null) return false;
+  const lock = path.join(stampDir, `${name}.lock`);
+  const first = check();
+  if (first.fresh) {
+    // The same bytes written again (a checkout): stamped with what stat says now, so the next start reads none of them.
+    // Best effort (a read-only checkout still starts), and never while a build runs (one that fails must not pass for done).
+    if (first.resign) {
+      await withLock(lock, () => {
+        const again = check();
+        if (again.resign) writeStamp(stamp, again.stamp);
+      }, { wait: false }).catch(() => undefined);
+    }
+    return false;
+  }
   mkdirSync(stampDir, { recursive: true });
-  return withLock(path.join(stampDir, `${name}.lock`), async () => {
-    const stale = staleness();
-    if (stale === null) return false; // built by another start while this one waited
+  return withLock(lock, async () => {
+    const stale = check();
+    if (stale.fresh) return false; // built by another start while this one waited
     rmSync(stamp, { force: true }); // an interrupted or failed build must not pass for a finished one
     await build();
-    writeStamp(stamp, stale);
+    writeStamp(stamp, stale.stamp);
     return true;
   });
 }

@@ -6,6 +6,12 @@ import { appBuild } from './build-app.mjs';
 import { cliBuild } from './build-cli.mjs';
 import { buildIfStale } from './build-stamp.mjs';
 
+// Which files a start reads (the stamp alone, while stat says nothing changed).
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  return { ...actual, readFileSync: vi.fn(actual.readFileSync) };
+});
+
 // A repository in miniature: the real lists of what each build reads, a counting stand-in for the build.
 let root: string;
 const write = (rel: string, text: string) => {
@@ -84,7 +90,9 @@ describe.each([
     try {
       vi.setSystemTime(Date.now() + 60_000); // a minute later: settled
       expect(await start()).toBe(false); // read once more, and their signature stamped
-      expect(await start()).toBe(false); // stat alone
+      vi.mocked(readFileSync).mockClear();
+      expect(await start()).toBe(false); // stat alone: no source is read, only the stamp
+      expect(vi.mocked(readFileSync).mock.calls.map(([file]) => path.relative(root, String(file)))).toEqual([`out/.stamps/${spec(root).name}.json`]);
       const stamp = JSON.parse(readFileSync(path.join(root, 'out/.stamps', `${spec(root).name}.json`), 'utf8')) as { signature: string | null };
       expect(stamp.signature).toMatch(/^[0-9a-f]{64}$/);
       const source = path.join(root, 'src-shared/domain.ts');
