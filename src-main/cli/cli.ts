@@ -307,8 +307,16 @@ function waitingNote(io: CliIo, file: string): { arrived: () => void } {
   return { arrived: () => clearTimeout(timer) };
 }
 
-/** A store held up by another process's delete says so (else it sat silent up to 30 s behind a killed one). */
-const noteWaiting = (io: CliIo) => (why: string) => void io.stderr.write(`cache-admin: note: ${why}\n`);
+/** A store held up by another process's delete says so (else it sat silent up to 30 s behind a killed one), once per delete, on a line of its own. */
+function noteWaiting(io: CliIo, progress: ProgressLine | null): (why: string) => void {
+  const said = new Set<string>();
+  return (why) => {
+    if (said.has(why)) return;
+    said.add(why);
+    progress?.done(); // the status line is drawn again after it
+    io.stderr.write(`cache-admin: note: ${why}\n`);
+  };
+}
 
 async function cmdStore(ctx: Ctx): Promise<number> {
   const { format } = ctx;
@@ -343,7 +351,7 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
       throw usageError(`- reads standard input, and it is closed or /dev/null: nothing was read, so nothing was stored (${STORE_EMPTY})`);
     }
     const { source, name } = sourceOf('-', ctx.io);
-    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal, onWaiting: noteWaiting(ctx.io) }), name, '-'));
+    ctx.write(line(await format.store(ctx.ns, { ...input, source, name }, { onProgress: (n) => progress?.bytes(n), signal, onWaiting: noteWaiting(ctx.io, progress) }), name, '-'));
     progress?.done();
     return EXIT.ok;
   }
@@ -370,7 +378,7 @@ async function storeAll(ctx: Ctx, format: StoreFormat, input: StoreChoice, line:
         signal,
         small: location.kind === 'local' ? LOCAL_SMALL_FILES : REMOTE_SMALL_FILES,
         onBytes: files.length === 1 ? (n) => (waiting?.arrived(), progress?.bytes(n)) : undefined,
-        onWaiting: noteWaiting(ctx.io),
+        onWaiting: noteWaiting(ctx.io, progress),
       });
     }
   } finally {
