@@ -362,7 +362,7 @@ describe('cli', () => {
       [['--s3-bucket', 'cache-admin', '--s3-endpoint', `http://u:${secret}@127.0.0.1:9`], '--s3-endpoint must not hold a user name or password (give keys as keys, never in the URL)'],
       [['--s3-bucket', 'cache-admin', '--s3-endpoint', `http://127.0.0.1:9/?X-Amz-Signature=${secret}`], '--s3-endpoint must not have a query or fragment'],
       [['--s3-bucket', 'Bad_Bucket!'], '--s3-bucket is not an S3 bucket name (lower case letters, digits, dots and hyphens, 3-63 characters)'],
-      [['--s3-bucket', 'cache-admin', '--s3-prefix', '../other-team/'], '--s3-prefix is not a key prefix: folder names joined by "/" (such as team/cache/), none empty, "." or "..", none starting with "."'],
+      [['--s3-bucket', 'cache-admin', '--s3-prefix', '../other-team/'], `--s3-prefix is not a key prefix: folder names of letters, digits and _ . ~ % ! * ' ( ) + = - joined by "/" (such as team/cache/), none empty or starting with "."`],
     ] as const) {
       const run = spawnSync(process.execPath, [CLI_BUNDLE, ...args, 'stats'], { encoding: 'utf8' });
       expect([run.status, run.stderr, run.stdout]).toEqual([2, `cache-admin: invalid_input: ${why}\n`, '']);

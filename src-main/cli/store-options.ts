@@ -72,7 +72,7 @@ export function storeLocation(values: StoreValues, env: NodeJS.ProcessEnv): Stor
   if (endpointProblem) throw usageError(`--s3-endpoint ${endpointProblem}`);
   const prefix = values['s3-prefix'];
   if (prefix !== undefined && !isValidPrefix(prefix)) {
-    throw usageError('--s3-prefix is not a key prefix: folder names joined by "/" (such as team/cache/), none empty, "." or "..", none starting with "."');
+    throw usageError(`--s3-prefix is not a key prefix: folder names of letters, digits and _ . ~ % ! * ' ( ) + = - joined by "/" (such as team/cache/), none empty or starting with "."`);
   }
   if (!S3_BUCKET_RE.test(values['s3-bucket'])) throw usageError('--s3-bucket is not an S3 bucket name (lower case letters, digits, dots and hyphens, 3-63 characters)');
   return {

@@ -225,6 +225,7 @@ function handlers(session: AppSession): Handlers {
     delete: async ({ namespace, ref, unversioned, shown }: { namespace: string; ref: string; unversioned?: true; shown?: { versions: number; version: number; storedAt: string } }) => {
       const lookup = await format().parseLookup(namespace, ref);
       const wholeHash = 'hash' in lookup && lookup.version === undefined && lookup.sha256 === undefined;
+      if (unversioned && shown) throw new CacheError('invalid_input', 'delete: content no version uses has no versions to have been shown');
       if ((unversioned || shown) && !wholeHash) throw new CacheError('invalid_input', `delete: ${unversioned ? 'content no version uses' : 'an entry as shown'} is named by its hash alone`);
       return format().delete(ns(namespace), { ...lookup, ...(unversioned && { unversioned }), ...(shown && { seen: { ...shown, as: 'shown' as const } }) });
     },

@@ -71,7 +71,7 @@ it('a save whose content was lost or damaged since it was shown says why, and st
   const record = { cache_id: '8f16e07c32aa6ec4-v1' };
   for (const [contentProblem, error] of [
     ['missing', { code: 'not_found', message: 'the content of 8f16e07c32aa6ec4-v1 is missing from the store: nothing was saved (verify reports it)' }],
-    ['corrupt', { code: 'corrupt', message: 'the content of 8f16e07c32aa6ec4-v1 is corrupt: nothing was saved' }],
+    ['corrupt', { code: 'corrupt', message: "the content of 8f16e07c32aa6ec4-v1 is corrupt (it does not hash to its entry's hash)" }],
   ] as const) {
     vi.stubGlobal('fetch', async () => new Response(JSON.stringify({ ok: true, value: { record, contentProblem, preview: '' } })));
     expect(await bridgeClient().saveEntry('default', '8f16e07c32aa6ec4-v1', false)).toEqual({ ok: false, error });

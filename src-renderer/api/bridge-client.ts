@@ -178,7 +178,7 @@ export function bridgeClient(): CacheAdminClient {
       // Lost or damaged since it was shown: the browser would report a failed download of no file, with no reason.
       const { contentProblem, record } = there.value;
       if (contentProblem === 'missing') return { ok: false, error: { code: 'not_found', message: `the content of ${record.cache_id} is missing from the store: nothing was saved (verify reports it)` } };
-      if (contentProblem === 'corrupt') return { ok: false, error: { code: 'corrupt', message: `the content of ${record.cache_id} is corrupt: nothing was saved` } };
+      if (contentProblem === 'corrupt') return { ok: false, error: { code: 'corrupt', message: `the content of ${record.cache_id} is corrupt (it does not hash to its entry's hash)` } };
       const link = document.createElement('a');
       link.href = `/api/content?${new URLSearchParams({ namespace, ref, ...(allowExpired ? { allowExpired: 'true' } : {}) })}`;
       link.download = '';

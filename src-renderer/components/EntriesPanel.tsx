@@ -93,6 +93,7 @@ export function EntriesPanel() {
     setSelectAllPending(false);
     setFollowing(null);
     setAnchor(null);
+    setActive(0);
   }, [query]);
   useEffect(() => {
     if (!selectAllPending || !complete) return;

@@ -54,7 +54,12 @@ export interface VersionsSeen {
  * operator's to lose, nor is a number deleted and taken again since.
  */
 export function changedSinceSeen(hash: string, seen: VersionsSeen, versionsNow: number | null): CacheError {
-  const what = versionsNow === null || seen.versions === null ? `its by-hash ref was written since, or as it was ${seen.as}` : `${versionsNow} versions now, ${seen.versions} ${seen.as}`;
+  const what =
+    versionsNow === null || seen.versions === null
+      ? `its by-hash ref was written since, or as it was ${seen.as}`
+      : versionsNow === seen.versions
+        ? `its newest version is not the v${seen.version} ${seen.as}: one was deleted and another stored since`
+        : `${versionsNow} versions now, ${seen.versions} ${seen.as}`;
   return new CacheError('conflict', `${hash} changed since it was ${seen.as} (${what}): nothing of it was deleted; ${seen.as === 'listed' ? 'refresh and pick it again' : 'look at its versions again'}`);
 }
 

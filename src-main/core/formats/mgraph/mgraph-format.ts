@@ -598,6 +598,7 @@ export class MgraphFormat implements StoreFormat {
     let targets: string[];
     // The service layout lists no content without a version (its rows are by-hash refs): nothing to delete so.
     if ('hash' in lookup && lookup.unversioned) throw new CacheError('not_found', `${lookup.hash} in ${ns}: the service layout lists no content without a version`);
+    if ('hash' in lookup && lookup.seen && lookup.version !== undefined) throw new CacheError('invalid_input', 'a delete of versions as seen names no version');
     if ('hash' in lookup && lookup.version === undefined) {
       const ref = await this.readHashRef(ns, lookup.hash.toLowerCase());
       if (!ref) throw new CacheError('not_found', `${lookup.hash} is not in namespace ${ns}`);
