@@ -1,13 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { dropFiles, expect, test } from './bridge';
 
 // "Delete all 2 versions" deleted a third one another program (the CLI, the service) had stored since
 // the panel showed two: the operator lost a version they were never shown.
-const HELLO = path.join(import.meta.dirname, 'files/hello.txt');
-const helloHash = createHash('sha256').update(readFileSync(HELLO)).digest('hex').slice(0, 16);
+// Content of its own: the worker's store is shared with other spec files.
+const text = `quarterly numbers ${randomUUID()}\n`;
+const HELLO = path.join(mkdtempSync(path.join(process.env.E2E_ROOT ?? '/tmp', 'shown-')), 'report.txt');
+writeFileSync(HELLO, text);
+const helloHash = createHash('sha256').update(text).digest('hex').slice(0, 16);
 const CLI = path.resolve(import.meta.dirname, '../scripts/cli.mjs');
 
 test('Delete all N versions deletes those shown: one stored since by another program refuses it, and the panel then shows it', async ({ page, bridge }) => {
