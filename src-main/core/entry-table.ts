@@ -327,10 +327,16 @@ export class EntryTables {
   }
 
   /** The rows a selection names, in the table as it is now: hashes no longer there are left out. */
-  /** The rows a selection names, and when their listing began. */
-  async selected(namespace: string, selection: EntrySelection): Promise<{ rows: EntryTableRow[]; listedFrom: number }> {
-    // Listed afresh if a change made the current listing stale: an action acts on what is there now.
-    const table = await this.onListing(namespace, this.listings.get(namespace)?.stale ?? false, (listing) => listing.whole());
+  /**
+   * The rows a selection names, and when their listing began. Listed afresh if a change made the
+   * current listing stale (an action acts on what is there now), unless `asShown`: then from the
+   * table the lists were last shown (a delete compares each row with what is there now, and one
+   * listed afresh here would take what the operator never saw for what they saw).
+   */
+  async selected(namespace: string, selection: EntrySelection, { asShown = false } = {}): Promise<{ rows: EntryTableRow[]; listedFrom: number }> {
+    const current = this.listings.get(namespace);
+    const shown = asShown ? (current?.table ?? current?.previous) : undefined;
+    const table = shown ?? (await this.onListing(namespace, current?.stale ?? false, (listing) => listing.whole()));
     const { listedFrom } = table;
     if ('hashes' in selection) {
       const wanted = new Set(selection.hashes.map((h) => h.toLowerCase()));

@@ -176,6 +176,21 @@ describe('deleteEntries', () => {
     expect(await other.versions('alpha', alpha[5]!.hash)).toHaveLength(1);
   });
 
+  it('after a change made the listing stale, rows are judged by the table the list showed, not one listed afresh at the delete (it took a version stored since for one seen)', async () => {
+    const { deleteEntries, window, alpha, storage } = await setup();
+    await window({ namespace: 'alpha', refresh: true });
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[8]!.hash] } })).toMatchObject({ ok: true, value: { done: 1 } }); // the listing is stale now
+    const other = new NativeFormat(new CacheService(storage));
+    expect((await other.store('alpha', { source: { kind: 'bytes', bytes: Buffer.from('fixture entry 9 of alpha\n') }, name: 'late.txt' })).version).toBe(2);
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[9]!.hash] } })).toMatchObject({
+      ok: true,
+      value: { done: 0, failures: [{ hash: alpha[9]!.hash, error: { code: 'conflict', message: expect.stringContaining('changed since it was listed (2 versions now, 1 listed)') } }] },
+    });
+    expect((await other.versions('alpha', alpha[9]!.hash)).map((v) => v.version)).toEqual([1, 2]);
+    await window({ namespace: 'alpha', refresh: true }); // shown again: now it goes
+    expect(await deleteEntries({ namespace: 'alpha', selection: { hashes: [alpha[9]!.hash] } })).toMatchObject({ ok: true, value: { done: 1 } });
+  });
+
   it('a version another process finishes storing as the delete begins (after any check outside the delete) is not deleted: the row is refused', async () => {
     const { deleteEntries, window, alpha, storage } = await setup();
     await window({ namespace: 'alpha', refresh: true });

@@ -57,8 +57,8 @@ export interface BulkControl {
 }
 
 /** `done`: what the action does to an entry, as a stopped one's message says it ("deleted 120 entries of the 10,000 picked"). */
-async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (row: EntryTableRow, listedFrom: number) => Promise<RowOutcome>, control: BulkControl = {}): Promise<BulkOutcome> {
-  const { rows, listedFrom } = await entryTablesOf(format).selected(namespace, selection);
+async function forEachSelected(format: StoreFormat, namespace: string, selection: EntrySelection, done: string, act: (row: EntryTableRow, listedFrom: number) => Promise<RowOutcome>, control: BulkControl & { asShown?: boolean } = {}): Promise<BulkOutcome> {
+  const { rows, listedFrom } = await entryTablesOf(format).selected(namespace, selection, { asShown: control.asShown });
   return forEachRow(rows, done, (row) => act(row, listedFrom), BULK_CONCURRENCY, picksGone(selection, rows), control);
 }
 
@@ -112,7 +112,7 @@ export async function deleteEntries(format: StoreFormat, namespace: string, sele
         if (err instanceof CacheError && err.code === 'not_found') return 'gone';
         throw err;
       }
-    }, control);
+    }, { ...control, asShown: true });
   } finally {
     entryTablesOf(format).changed(ns);
   }
