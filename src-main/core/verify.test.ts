@@ -390,6 +390,19 @@ describe('verify', () => {
     expect(report.repaired).toEqual([]);
   });
 
+  it('an entry deleted while verify reads its content is no missing_content (a bulk delete beside verify reported hundreds); content gone under its records still is', async () => {
+    const cache = new CacheService(new MemoryStorage());
+    const [deleted, lost] = [await cache.store('ns', bytes('deleted meanwhile')), await cache.store('ns', bytes('lost by hand'))];
+    const get = cache.storage.get.bind(cache.storage);
+    vi.spyOn(cache.storage, 'get').mockImplementation(async (key, options) => {
+      if (key === cache.layout.content('ns' as never, deleted.hash)) await cache.delete('ns', { hash: deleted.hash }); // a delete lands as verify reads
+      if (key === cache.layout.content('ns' as never, lost.hash)) await cache.storage.delete(key); // bytes gone, records left
+      return get(key, options);
+    });
+    const report = await verifyStore(cache);
+    expect(report.problems.map((p) => [p.kind, p.key, p.detail])).toEqual([['missing_content', cache.layout.content('ns' as never, lost.hash), 'content vanished while verifying']]);
+  });
+
   it('a latest pointer naming a version that has no record: repair points it at the newest there is (the app showed the missing one)', async () => {
     const cache = new CacheService(new MemoryStorage());
     const stored = await cache.store('ns', bytes('pointed'));

@@ -368,7 +368,11 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
         // Content blamed above is reported once; content re-hashed above is not hashed again.
         if (k.content && !contentBlamed && (sampled === null || sampled.has(hash) || contentSha !== undefined)) {
           const sha256 = await contentSha256(k.content);
-          if (sha256 === null) report('missing_content', k.content.key, hash, 'content vanished while verifying');
+          if (sha256 === null) {
+            // Deleted while this ran (a delete takes the records first, then the bytes): gone whole, nothing missing.
+            const stillThere = await Promise.all([...k.records.values()].map((r) => storage.exists(r.key)));
+            if (stillThere.some(Boolean)) report('missing_content', k.content.key, hash, 'content vanished while verifying');
+          }
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
           else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
         }
@@ -430,7 +434,8 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             if (record) await repair('dangling_ref', latestKey, `pointed latest at v${newest}`, () => storage.copy(layout.record(ns, hash, newest), latestKey, { data: encodeRecord(record) }));
             else if (!k.content && settled(k.latest!)) await repair('dangling_ref', latestKey, (aside) => `moved to ${aside}`, () => setAside(latestKey, () => (k.latest = undefined)));
           }
-        } else if (newest > 0 && (!latest || latest.version !== newest)) {
+        } else if (newest > 0 && (!latest || latest.version !== newest) && (await storage.exists(layout.record(ns, hash, newest)))) {
+          // (A newest record gone since it was listed is a delete that ran beside this: nothing stale to report.)
           const detail = latest ? `latest names v${latest.version}` : k.latest ? 'latest is not a valid record' : 'no latest pointer';
           report('stale_latest', latestKey, hash, `${detail}; the newest is v${newest}`);
           const record = records.get(newest)!;
