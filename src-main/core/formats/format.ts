@@ -10,6 +10,7 @@
 import type { ContentProblem, EntryRecord, ListedTime, StoredEntry, UnlistedField } from '../../../src-shared/contract';
 import type { ProblemKind } from '../../../src-shared/domain';
 import { CacheError } from '../../../src-shared/errors';
+import type { TransferOptions } from '../cache-service';
 import { mapLimit } from '../keyed-lock';
 import type { VerifyOptions } from '../verify';
 import type { ContentSource, ListOptions, ListPage, StorageBackend } from '../storage/types';
@@ -209,12 +210,8 @@ export interface RetrieveOptions {
   previewBytes?: (record: FormatRecord) => number;
 }
 
-export interface TransferOptions {
-  signal?: AbortSignal;
-  onProgress?: (bytesDone: number) => void;
-  /** Hears why a store waits (another process's delete of the same content holds it), once it has waited a moment. */
-  onWaiting?: (why: string) => void;
-}
+/** What a store or a hash is told and asks as it goes: one set for every layout. */
+export type { TransferOptions };
 
 export interface EntryRowsOptions {
   onListed?: (hashes: number) => void;
