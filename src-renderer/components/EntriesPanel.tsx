@@ -257,7 +257,7 @@ export function EntriesPanel() {
             {counts}
             {selected > 0 && ` · ${formatCount(selected)} selected`}
           </span>
-          <button type="button" onClick={refresh} title="List the namespace again (changes made by other programs)">
+          <button type="button" onClick={() => refresh()} title="List the namespace again (changes made by other programs)">
             Refresh
           </button>
           <button type="button" disabled={selected === 0} onClick={() => setConfirming('save')}>

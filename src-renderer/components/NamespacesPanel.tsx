@@ -67,7 +67,7 @@ export function NamespacesPanel() {
           className="link"
           onClick={() => {
             void refresh();
-            refreshEntries();
+            refreshEntries({ counted: true }); // refresh() counts every namespace
           }}
           aria-label="Refresh namespaces"
           title="Read the namespaces, their counts and the open list again (changes other programs made)"

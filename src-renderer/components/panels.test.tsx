@@ -77,6 +77,7 @@ describe('Namespaces', () => {
     await act(async () => fireEvent.click(screen.getByRole('button', { name: 'Refresh namespaces' })));
     await waitFor(() => expect(calls.slice(before).some((c) => c.method === 'entries' && (c.input as { namespace: string; refresh?: boolean }).refresh === true)).toBe(true));
     expect(calls.slice(before).some((c) => c.method === 'namespaces')).toBe(true);
+    expect(calls.slice(before).some((c) => c.method === 'stats')).toBe(false); // counted once, with every namespace
   });
 
   it('a bridge out of reach a moment (a sleep, a network change) is "stopped" only until it answers again', async () => {

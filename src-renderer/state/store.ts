@@ -171,8 +171,8 @@ export interface AppActions extends HeatmapActions {
   setEntrySelection(selection: EntriesBrowser['selection']): void;
   /** Selects rows from..to (either order), fetching the blocks between; at most MAX_PICKED. */
   selectEntryRange(from: number, to: number): Promise<void>;
-  /** Lists the namespace again (changes made by other programs). */
-  refreshEntries(): void;
+  /** Lists the namespace again (changes made by other programs); `counted`: its counts are being read already (every namespace's). */
+  refreshEntries(options?: { counted?: boolean }): void;
   /** Deletes every version of each selected entry; the notice says what happened. */
   deleteSelectedEntries(): Promise<void>;
   /** Stops that: entries under way finish, the rest are kept. False when main could not be asked (the notice says why). */
@@ -769,10 +769,10 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       setEntrySelection: (selection) => set((s) => ({ entries: { ...s.entries, selection } })),
 
       // Changes made by other programs: the namespace's counts and heatmap are read again with its list.
-      refreshEntries: () => {
+      refreshEntries: ({ counted = false } = {}) => {
         const { namespace } = get().entries;
         resetEntries(namespace, 'refresh');
-        recount(namespace);
+        if (!counted) recount(namespace);
         get().forgetHeatmap(namespace);
       },
 
