@@ -24,13 +24,29 @@ describe('layout detection beside other folders', () => {
     expect((await format.record('votes', { hash: stored.hash })).cache_id).toBe(stored.cache_id);
   });
 
-  it("the service's store is found past ten other folders that sort first, so nothing opens it as an empty native store", async () => {
+  it("the service's store is found past a thousand other folders that sort first (a root listed page by page), so nothing opens it as an empty native store", async () => {
     const storage = new MemoryStorage();
     await loadFixture(storage);
-    for (let i = 0; i < 10; i++) await put(storage, `Backup${i}/readme.txt`);
+    for (let i = 0; i < 1100; i++) await put(storage, `Backup${String(i).padStart(4, '0')}/readme.txt`);
     const { format, detection } = await formatOf(storage);
     expect(format.name).toBe('mgraph');
     expect(detection.found.native).toBeUndefined();
+  });
+
+  it('a native store past 70 other folders that sort first is no empty store: opening it in the service layout is refused, and no layout mark is written', async () => {
+    const storage = new MemoryStorage();
+    await new NativeFormat(new CacheService(storage)).store('default', { source: text('mine') });
+    for (let i = 0; i < 70; i++) await put(storage, `Backup${String(i).padStart(2, '0')}/readme.txt`);
+    expect((await detectFormat(storage)).found).toEqual({ native: ['default/objects/', 'default/temporal/'] });
+    await expect(formatOf(storage, { format: 'mgraph' })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('this store holds the native layout (found default/objects/') });
+    expect(await storage.exists('_cache-admin.d/layout.json')).toBe(false);
+  });
+
+  it('the folder above a store is refused past other folders that sort first (Docs/, Music/, … before store/)', async () => {
+    const storage = new MemoryStorage();
+    for (const folder of ['Docs', 'Music', 'Photos', 'Projects', 'Videos', 'archive', 'notes']) await put(storage, `${folder}/readme.txt`);
+    await put(storage, 'store/default/objects/b9/4d/b94d27b9934d3e08');
+    await expect(formatOf(storage)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('no store is here, but store/ holds one (the native layout: found store/default/objects/)') });
   });
 
   it('a chosen layout is looked for past the folders of the other (eight service namespaces before a native one)', async () => {

@@ -40,11 +40,9 @@ async function markedLayout(storage: StorageBackend): Promise<FormatName | null>
 }
 
 /** Top-level folders looked into at a time, until one holds a layout's keys: a handful of LIST calls in a store. */
-const NAMESPACES_PER_ROUND = 8;
-/** Top-level folders looked into at most (a bucket of other folders than namespaces: 8 rounds of LISTs). */
-const NAMESPACES_PROBED = 64;
-/** When the root holds no layout's keys: top-level folders, and folders in each, looked into for a store one level down. */
-const NESTED_PROBED = 4;
+const FOLDERS_PER_ROUND = 8;
+/** When the root holds no layout keys: folders looked into in each top-level folder, for a store one level down. */
+const NESTED_NAMESPACES_PROBED = 4;
 
 export interface Detection {
   format: FormatName;
@@ -66,20 +64,19 @@ export const LAYOUT_LABELS: Record<FormatName, string> = { native: 'the native l
  * layout its mark names (LAYOUT_MARK_KEY), else `emptyAs`, native unless told.
  */
 export async function detectFormat(storage: StorageBackend, options: { emptyAs?: FormatName; lookFor?: FormatName } = {}): Promise<Detection> {
-  const root = await storage.list('', { delimiter: '/', limit: NAMESPACES_PROBED });
-  // Cache Admin's own folder (the retention policy) is no namespace: it takes no probe; nor does a
-  // folder named as no key can be (`.git/`, `é/`, put there by another tool), which cannot be listed.
-  const folders = root.prefixes.filter((p) => p !== ADMIN_PREFIX && isReadablePrefix(p));
+  // Every top-level folder may be the first namespace: other tools' folders sorting first (Backup/,
+  // Docs/) must not hide a store, so the root is listed on, page by page, until a layout is found.
+  const root = topLevelFolders(storage);
   const votes: Record<FormatName, string[]> = { native: [], mgraph: [] };
   // Until a layout is found; a layout chosen (`lookFor`) is looked for on past the other's folders.
   const done = () => (options.lookFor ? votes[options.lookFor].length > 0 : votes.native.length + votes.mgraph.length > 0);
   let probed = 0;
-  for (; probed < folders.length && !done(); probed += NAMESPACES_PER_ROUND) {
-    const round = await markersIn(storage, folders.slice(probed, probed + NAMESPACES_PER_ROUND));
-    votes.native.push(...round.native);
-    votes.mgraph.push(...round.mgraph);
+  for (let round = await root.next(FOLDERS_PER_ROUND); round.length > 0 && !done(); round = await root.next(FOLDERS_PER_ROUND)) {
+    const found = await markersIn(storage, round);
+    votes.native.push(...found.native);
+    votes.mgraph.push(...found.mgraph);
+    probed += round.length;
   }
-  probed = Math.min(probed, folders.length);
   const found: Detection['found'] = {};
   for (const format of ['native', 'mgraph'] as const) if (votes[format].length > 0) found[format] = votes[format].slice(0, 3);
   const fallback = options.emptyAs ?? 'native';
@@ -87,11 +84,37 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
     const marked = await markedLayout(storage);
     if (marked) return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
     // A repair's quarantine holds namespaces as a store does: it is this store's, not one below it.
-    const nested = await storeOneLevelDown(storage, folders.filter((f) => f !== QUARANTINE_PREFIX).slice(0, NESTED_PROBED));
+    const nested = await storeOneLevelDown(storage, root.seen.filter((f) => f !== QUARANTINE_PREFIX));
     return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };
   }
   const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
   return { format, reason: `${LAYOUT_LABELS[format]}: found ${found[format]!.join(', ')}`, found, probed };
+}
+
+/**
+ * The root's folders that may be namespaces, listed a page at a time as they are asked for:
+ * Cache Admin's own folder (the retention policy) takes no probe, nor does a folder named as no
+ * key can be (`.git/`, `é/`, put there by another tool), which cannot be listed.
+ */
+function topLevelFolders(storage: StorageBackend): { next(count: number): Promise<string[]>; seen: string[] } {
+  const seen: string[] = [];
+  let handed = 0;
+  let cursor: string | undefined;
+  let listedAll = false;
+  return {
+    seen,
+    async next(count) {
+      while (!listedAll && seen.length < handed + count) {
+        const page = await storage.list('', { delimiter: '/', cursor });
+        seen.push(...page.prefixes.filter((p) => p !== ADMIN_PREFIX && isReadablePrefix(p)));
+        cursor = page.cursor;
+        listedAll = cursor === undefined;
+      }
+      const round = seen.slice(handed, handed + count);
+      handed += round.length;
+      return round;
+    },
+  };
 }
 
 /** The layout folders (`objects/`, `refs/`, …) found directly under each of these namespace folders, holding what that layout puts there. */
@@ -113,13 +136,22 @@ async function markersIn(storage: StorageBackend, namespaces: string[]): Promise
   return votes;
 }
 
-/** A top-level folder whose folders are a store's namespaces (the operator opened the folder above a store). */
+/**
+ * A top-level folder whose folders are a store's namespaces (the operator opened the folder above
+ * a store), looked for in every top-level folder, a round at a time: the first in listing order.
+ */
 async function storeOneLevelDown(storage: StorageBackend, folders: string[]): Promise<Detection['nested'] | undefined> {
-  for (const folder of folders) {
-    const page = await storage.list(folder, { delimiter: '/', limit: NESTED_PROBED });
-    const votes = await markersIn(storage, page.prefixes);
-    const format = votes.mgraph.length > votes.native.length ? 'mgraph' : votes.native.length > 0 ? 'native' : null;
-    if (format) return { folder, format, found: votes[format].slice(0, 3) };
+  for (let at = 0; at < folders.length; at += FOLDERS_PER_ROUND) {
+    const round = await Promise.all(
+      folders.slice(at, at + FOLDERS_PER_ROUND).map(async (folder): Promise<Detection['nested']> => {
+        const page = await storage.list(folder, { delimiter: '/', limit: NESTED_NAMESPACES_PROBED });
+        const votes = await markersIn(storage, page.prefixes);
+        const format: FormatName | null = votes.mgraph.length > votes.native.length ? 'mgraph' : votes.native.length > 0 ? 'native' : null;
+        return format ? { folder, format, found: votes[format].slice(0, 3) } : undefined;
+      }),
+    );
+    const nested = round.find((n) => n !== undefined);
+    if (nested) return nested;
   }
   return undefined;
 }

@@ -221,6 +221,7 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   const candidateHashes = new Set(selected.map((c) => c.hash));
   const toRead = found.filter((h) => candidateHashes.has(h.hash)).flatMap((h) => h.versions.map((version) => ({ hash: h.hash, version })));
   const listedAt = Date.now();
+  const contentFiles = new Map<ListedVersion, string[]>();
   await mapLimit(toRead, CONCURRENCY, async ({ hash, version: v }) => {
     checkSignal(signal);
     const read = await format.readIdRef(ns, v.cache_id).catch(() => undefined); // undefined: damaged
@@ -231,9 +232,22 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
       if (read !== null || Math.abs(listedAt - v.storedAtMs) >= DEFAULT_ORPHAN_GRACE_MS) unreadableRefs++;
       return;
     }
-    v.ownBytes = read.file_paths.content_files.reduce((sum, key) => sum + (sizes.get(key) ?? 0), 0);
+    contentFiles.set(v, read.file_paths.content_files);
     [v.storedAtMs, v.stored_at] = [read.timestamp, new Date(read.timestamp).toISOString()];
   });
+  // A file two versions name (key_based, a fixed file id) is freed with the last of them, and not at
+  // all while one is kept: counted once, for the last version pruned (in the plan's order) that names it.
+  const pruned = new Set(selectVersions(cut, found).map((c) => c.cache_id));
+  const lastPrunedNaming = new Map<string, ListedVersion>();
+  const kept = new Set<string>();
+  const byAge = [...contentFiles.keys()].sort((a, b) => a.storedAtMs - b.storedAtMs);
+  for (const v of byAge) {
+    for (const key of contentFiles.get(v)!) {
+      if (pruned.has(v.cache_id)) lastPrunedNaming.set(key, v);
+      else kept.add(key);
+    }
+  }
+  for (const [key, v] of lastPrunedNaming) if (!kept.has(key)) v.ownBytes += sizes.get(key) ?? 0;
   return { hashes: found, unreadableRefs };
 }
 

@@ -558,7 +558,12 @@ it("the service layout: a prune says the bytes it freed, not a file another vers
   await format.store('k', page);
   time.set(T0 + HOUR);
   const newer = await format.store('k', page); // the same file, named by both cache ids
-  expect(await retention.prune(await retention.planPrune({ namespace: 'k', keepVersions: 1 }))).toMatchObject({ pruned: 1, contentRemoved: 0, bytesFreed: 0 });
+  // The plan (a dry run) and each version as it goes say so too: they said the file's size.
+  const keepOne = await retention.planPrune({ namespace: 'k', keepVersions: 1 });
+  expect([keepOne.bytesFreed, keepOne.versions.map((v) => v.bytes_freed)]).toEqual([0, [0]]);
+  const told: number[] = [];
+  expect(await retention.prune(keepOne, { onPruned: (v) => told.push(v.bytes_freed) })).toMatchObject({ pruned: 1, contentRemoved: 0, bytesFreed: 0 });
+  expect(told).toEqual([0]);
   expect(JSON.parse(new TextDecoder().decode(await collect((await format.retrieve('k', { cacheId: newer.cache_id })).content)))).toEqual({ v: 1 });
   // Its last version takes the file: those bytes are freed.
   time.set(T0 + 2 * HOUR);
@@ -566,6 +571,22 @@ it("the service layout: a prune says the bytes it freed, not a file another vers
   const fileSize = (await format.storage.get(newer.keys.find((k) => k.endsWith('f.json'))!))!.length;
   expect(await retention.prune(await retention.planPrune({ namespace: 'k', olderThanSeconds: 1800 }))).toMatchObject({ pruned: 1, contentRemoved: 1, bytesFreed: fileSize });
   expect((await format.record('k', { cacheId: other.cache_id })).hash).toBe(other.hash);
+});
+
+it('the service layout: two versions pruned together that name one file free it once, as the plan says', async () => {
+  const time = clock();
+  const format = new MgraphFormat(new MemoryStorage(), { now: time.now });
+  const retention = new Retention(format, { now: time.now });
+  const page = { source: bytes('{"v": 2}'), as: 'json' as const, options: { strategy: 'key_based', cache_key: 'p/q', file_id: 'f' } };
+  const first = await format.store('k', page);
+  await format.store('k', page);
+  const fileSize = (await format.storage.get(first.keys.find((k) => k.endsWith('f.json'))!))!.length;
+  time.set(T0 + 2 * HOUR);
+  const plan = await retention.planPrune({ namespace: 'k', olderThanSeconds: 1800 });
+  expect([plan.bytesFreed, plan.versions.map((v) => v.bytes_freed)]).toEqual([fileSize, [0, fileSize]]);
+  const told: number[] = [];
+  expect(await retention.prune(plan, { onPruned: (v) => told.push(v.bytes_freed) })).toMatchObject({ pruned: 2, contentRemoved: 1, bytesFreed: fileSize });
+  expect(told).toEqual([0, fileSize]);
 });
 
 it('a cancelled prune of thousands of versions gives its counts as the progress line does (1,200, not 1200)', async () => {

@@ -64,7 +64,7 @@ export interface PruneProgress {
 export interface PruneRunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: PruneProgress) => void;
-  /** Each version as it goes. */
+  /** Each version as it goes, with what its delete removed (the plan's figures were what it would). */
   onPruned?: (version: PruneCandidate) => void;
   /** Another prune of a namespace holds it (or a killed one did): this one waits, at most until `until`. */
   onWaiting?: (namespace: string, until: Date) => void;
@@ -205,7 +205,7 @@ export class Retention {
         summary.pruned++;
         if (outcome.contentRemoved) summary.contentRemoved++;
         summary.bytesFreed += outcome.bytesFreed;
-        options.onPruned?.(c);
+        options.onPruned?.({ ...c, content_removed: outcome.contentRemoved, bytes_freed: outcome.bytesFreed });
       },
       progressed: () => options.onProgress?.({ done: ++done, total: plan.versions.length }),
     };

@@ -304,7 +304,10 @@ describe(`${SERVER} backend`, () => {
       await cache.store('docs', { source: { kind: 'bytes', bytes: bytes('write once') } });
       expect((await cache.namespaces()).map((n) => n.name)).toEqual(['docs']);
       expect((await storage.list('_cache-admin.d/probe/')).objects).toHaveLength(1);
-      expect((await storage.leftovers())?.filter((l) => l.id.startsWith('_cache-admin.d/probe/'))).toEqual([expect.objectContaining({ inFlight: true })]); // removed by a repair once an hour old
+      // Removed by a repair once an hour old; the s3rver emulator cannot list unfinished uploads, so it gives no leftovers at all.
+      const left = await storage.leftovers();
+      if (ctx.s3.kind === 'emulator') expect(left).toBeNull();
+      else expect(left?.filter((l) => l.id.startsWith('_cache-admin.d/probe/'))).toEqual([expect.objectContaining({ inFlight: true })]);
     } finally {
       ctx.proxy.clearFaults();
     }

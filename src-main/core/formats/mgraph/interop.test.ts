@@ -131,6 +131,24 @@ describe('interop with the Python cache service', () => {
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it.skipIf(!RUN)(`the service's stores at one path again (a fixed file id, temporal_latest's latest/): our refs list what the service's list, and our delete of the hash leaves no file (${NEEDS})`, async () => {
+    const theirs = await fresh();
+    const ops = [
+      ...[1, 2].map(() => ({ op: 'store', type: 'binary', namespace: 't', strategy: 'direct', file_id: 'D', data_b64: 'AAEC' })),
+      ...[1, 2].map(() => ({ op: 'store', type: 'json', namespace: 't', strategy: 'temporal_latest', file_id: 'L', data: { t: 1 } })),
+    ];
+    const stored = service(theirs.dir, ops);
+    const ours = await fresh();
+    const listedBy = async (format: MgraphFormat, cacheId: string) => (JSON.parse(Buffer.from((await format.storage.get(`t/refs/by-id/${cacheId.slice(0, 2)}/${cacheId.slice(2, 4)}/${cacheId}.json`))!).toString()) as { all_paths: { data: string[] } }).all_paths.data;
+    for (const [i, op] of ops.entries()) {
+      const mine = await ours.format.store('t', 'data_b64' in op ? { source: bytes(Buffer.from(op.data_b64, 'base64')), options: { strategy: op.strategy, file_id: op.file_id } } : { source: bytes(JSON.stringify(op.data)), as: 'json', options: { strategy: op.strategy, file_id: op.file_id } });
+      expect(await listedBy(ours.format, mine.cache_id), `store ${i}`).toEqual(await listedBy(theirs.format, String(stored[i]!.cache_id)));
+    }
+    for (const hash of new Set(stored.map((s) => String(s.cache_hash)))) await theirs.format.delete('t', { hash });
+    expect(await fs.readdir(theirs.dir, { recursive: true }).then((names) => names.filter((n) => n.startsWith(`t${path.sep}data`) && n.includes('.')))).toEqual([]);
+    expect((await theirs.format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it.skipIf(!RUN)(`the service's delete leaves an entry's child data: verify names it, a repair moves it aside, and the next verify is clean (${NEEDS})`, async () => {
     const { dir, format } = await fresh();
     const [stored] = service(dir, [{ op: 'store', type: 'json', data: { p: 1 }, namespace: 'c', strategy: 'direct' }]);

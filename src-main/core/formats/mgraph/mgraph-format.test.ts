@@ -9,7 +9,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheError } from '../../../../src-shared/errors';
 import { FaultProxy } from '../../../test-support/fault-proxy';
-import { startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
+import { EMULATOR_NAME, s3ServerName, startS3, type S3Endpoint } from '../../../test-support/s3-emulator';
 import { LocalFolderStorage } from '../../storage/local';
 import { MemoryStorage } from '../../storage/memory';
 import { CountingStorage } from '../../storage/counting';
@@ -160,7 +160,8 @@ describe('paths the service spelled with ".." (its cache keys take them)', () =>
     await format.storage.put(refKey, new TextEncoder().encode(ref.split(written).join(spelled)));
   }
 
-  it('on S3 a path is its object\'s name: "x/../y/v.json" is read and deleted as itself, never as y/v.json, another entry\'s', async () => {
+  // The s3rver emulator takes "x/../y/v.json" for y/v.json, so only a real S3 server can hold the service's spelling.
+  it.skipIf(s3ServerName() === EMULATOR_NAME)('on S3 a path is its object\'s name: "x/../y/v.json" is read and deleted as itself, never as y/v.json, another entry\'s (needs a real S3 server, not the s3rver emulator)', async () => {
     const storage = await backends[2]![1]();
     const format = new MgraphFormat(storage);
     const raw = new S3Client({ endpoint: s3.endpoint, region: s3.region, forcePathStyle: true, credentials: s3.credentials });
@@ -510,6 +511,19 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     for (const entry of [idLost, bothLost]) for (const key of entry.keys.filter((k) => k.includes('/data/'))) expect(await format.storage.exists(key)).toBe(true);
   });
 
+  it('the same content stored twice at one path (a fixed file id): the second ref lists only the content, as the service writes it, and deleting the hash leaves no file (its sidecars stayed behind)', async () => {
+    const format = new MgraphFormat(await open());
+    const fixed = { source: { kind: 'bytes' as const, bytes: new Uint8Array([0, 1, 2]) }, options: { strategy: 'direct', file_id: 'D' } };
+    const first = await format.store('r', fixed);
+    const second = await format.store('r', fixed);
+    const listed = async (cacheId: string) => (JSON.parse(utf8((await format.storage.get(refByIdKey('r', cacheId)))!)) as { all_paths: { data: string[] } }).all_paths.data;
+    expect(await listed(first.cache_id)).toEqual(['r/data/direct/D/D.bin', 'r/data/direct/D/D.bin.config', 'r/data/direct/D/D.bin.metadata']);
+    expect(await listed(second.cache_id)).toEqual(['r/data/direct/D/D.bin']);
+    await format.delete('r', { hash: first.hash });
+    expect((await format.storage.list('r/')).objects.map((o) => o.key)).toEqual([]);
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('temporal_latest with a fixed file id: the earlier entry reads from its own hour copy (the later one wrote latest/ over it), and verify is clean', async () => {
     let now = Date.parse('2026-01-05T00:00:00Z');
     const format = new MgraphFormat(await open(), { now: () => new Date(now) });
@@ -523,7 +537,8 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.record('r', { cacheId: jan.cache_id })).size).toBeLessThan((await format.record('r', { cacheId: feb.cache_id })).size); // its own copy's size, not february's
     const report = await format.verify({ orphanGraceMs: 0 });
     expect(report.problems).toEqual([]);
-    expect(report.notes).toEqual([expect.stringMatching(/^1 content copy was written over by a later entry with the same file id/)]);
+    // (The s3rver emulator cannot list unfinished uploads, which verify notes too.)
+    expect(report.notes.filter((note) => !note.startsWith('unfinished uploads could not be listed'))).toEqual([expect.stringMatching(/^1 content copy was written over by a later entry with the same file id/)]);
   });
 
   it('stores every type and strategy, reads it back, dedups by appending a cache id, deletes back to the previous version', async () => {

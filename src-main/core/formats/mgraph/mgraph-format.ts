@@ -55,7 +55,7 @@ import {
   strategyFolders,
   type FileType,
 } from './keys';
-import { RefWriter, addressedIdRef, configFile, dataFoldersOf, distinctVersions, dumps, hashRefProblem, idRefProblem, isHashRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { RefWriter, addressedIdRef, configFile, dataFilesOf, dataFoldersOf, distinctVersions, dumps, hashRefProblem, idRefProblem, isHashRef, metadataFile, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 import { serviceEntryRows, serviceSortedEntryRows } from './entry-rows';
 import { verifyServiceStore } from './verify';
 
@@ -89,14 +89,14 @@ function unreadableRef(err: unknown): 'unreadable' {
 const stemOf = (content: string) => content.slice(0, content.lastIndexOf('.'));
 
 /**
- * The data files a delete removes: the entry's content files under its namespace's data/ and their
- * two sidecars, as far as its ref lists them. Any other path a ref lists (one outside its namespace:
- * a namespace copied by hand keeps the original's paths; or a damaged ref naming refs or another
- * entry's sidecars) is never deleted from here.
+ * The data files a delete removes: of the entry's data files (dataFilesOf), its content files under
+ * its namespace's data/ and their two sidecars. Any other path a ref lists (one outside its
+ * namespace: a namespace copied by hand keeps the original's paths; or a damaged ref naming refs or
+ * another entry's sidecars) is never deleted from here.
  */
 function ownDataFiles(ns: string, idRef: IdRef): string[] {
   const own = new Set(idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c) && classifyKey(c)?.kind === 'data_file').flatMap((c) => [c, `${c}.config`, `${c}.metadata`]));
-  return idRef.all_paths.data.filter((key) => own.has(key));
+  return dataFilesOf(idRef).filter((key) => own.has(key));
 }
 
 /** An entry's data folders: `<stem>/data` of its own content files, the only ones the service makes (a damaged ref naming others is not followed). */
@@ -498,6 +498,9 @@ export class MgraphFormat implements StoreFormat {
     const written: string[] = [];
     const ownPaths = fileId === cacheId;
     const byId = refByIdKey(ns, cacheId);
+    // The sidecars found already there (a path reused by key_based or a file id): the service's ref
+    // lists a sidecar only when its store created it.
+    const found = new Set<string>();
     let ref: HashRef | null;
     try {
       for (const contentKey of paths.contentFiles) {
@@ -505,15 +508,17 @@ export class MgraphFormat implements StoreFormat {
         await this.storage.put(contentKey, prepared.fileBytes);
         // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
         // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
-        await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
-        const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
+        if (!(await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true }))) found.add(`${contentKey}.config`);
+        const previousBytes = await this.storage.get(`${contentKey}.metadata`);
+        if (previousBytes) found.add(`${contentKey}.metadata`);
+        const previous = parseJsonObject<Metadata>(previousBytes);
         const metadata: Metadata = previous
           ? { ...previous, data }
           : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
         await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
       }
       const idRef: IdRef = {
-        all_paths: { data: paths.data, by_hash: [byHash], by_id: [byId] },
+        all_paths: { data: paths.data.filter((key) => !found.has(key)), by_hash: [byHash], by_id: [byId] },
         cache_id: cacheId,
         cache_hash: prepared.hash,
         file_paths: { content_files: paths.contentFiles, data_folders: paths.dataFolders },
@@ -843,7 +848,7 @@ function firstNonSpace(bytes: Uint8Array): number | undefined {
 
 function entryKeys(idRef: IdRef): EntryKey[] {
   const copyOf = (key: string) => (key.includes('/latest/') ? ' (latest copy)' : key.includes('/versions/') ? ' (versions copy)' : '');
-  const data = idRef.all_paths.data.map((key) => ({
+  const data = dataFilesOf(idRef).map((key) => ({
     key,
     role: key.endsWith('.config') ? `config sidecar${copyOf(key)}` : key.endsWith('.metadata') ? `metadata sidecar${copyOf(key)}` : `content${copyOf(key)}`,
   }));

@@ -93,6 +93,17 @@ export function parseJsonObject<T>(bytes: Uint8Array | null): T | null {
   }
 }
 
+/**
+ * An entry's data files: what its ref lists, and the two sidecars of each content file it lists,
+ * listed or not (the service lists a sidecar only in the ref of the store that created it, not in
+ * those of later stores at the same path: a key_based cache key or a file id stored again).
+ */
+export function dataFilesOf(ref: IdRef): string[] {
+  const files = new Set(ref.all_paths.data);
+  for (const content of ref.file_paths.content_files.filter((c) => files.has(c))) files.add(`${content}.config`).add(`${content}.metadata`);
+  return [...files];
+}
+
 /** Where an entry's child data may be; the service writes "" when it has no folder for it (a cache key with ".." or "//"). */
 export function dataFoldersOf(idRef: IdRef): string[] {
   return idRef.file_paths.data_folders.filter((folder) => folder !== '');

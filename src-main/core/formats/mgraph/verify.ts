@@ -18,7 +18,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { addressedIdRef, dataFoldersOf, distinctVersions, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { addressedIdRef, dataFilesOf, dataFoldersOf, distinctVersions, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
 
 
 export async function verifyServiceStore(format: MgraphFormat, options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
@@ -160,7 +160,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const countedData = new Set<string>();
       /** The by-id ref and its files not counted yet, checked. */
       const entryChecked = (ref: IdRef) => {
-        const mine = [...new Set(ref.all_paths.data)].filter((key) => dataKeys.has(key) && !countedData.has(key));
+        const mine = dataFilesOf(ref).filter((key) => dataKeys.has(key) && !countedData.has(key));
         for (const key of mine) countedData.add(key);
         tick('checking', 1 + mine.length);
       };
@@ -168,7 +168,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         await checkpoint();
         const hash = ref.cache_hash;
         const idKey = idRefKeys.get(cacheId)!.key;
-        for (const key of ref.all_paths.data) claimed.add(key);
+        const files = dataFilesOf(ref);
+        for (const key of files) claimed.add(key);
         dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
         const byHash = hashRefs.get(hash);
         const unreadable = hashRefKeys.has(hash) && !byHash; // reported above
@@ -190,12 +191,12 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
             toRebuild.set(hash, 'orphan');
           }
         }
-        const elsewhere = ref.all_paths.data.filter((key) => !insideNamespace(ns, key));
+        const elsewhere = files.filter((key) => !insideNamespace(ns, key));
         if (elsewhere.length > 0) {
           // Not this namespace's files (a namespace copied by hand keeps the original's paths): a delete here leaves them alone.
           report('misplaced', idKey, hash, `${cacheId} names ${elsewhere.length} path(s) outside namespace ${ns}, such as ${elsewhere[0]}: it reads another namespace's files (copied by hand?); deleting it here leaves them alone`);
         }
-        for (const key of ref.all_paths.data) {
+        for (const key of files) {
           if (dataKeys.has(key) || elsewhere.includes(key)) continue;
           // A store in flight may write its files after the listing passed data/ and its by-id ref before it reached refs/.
           if (fresh(ref.timestamp) && (await storage.exists(key))) continue;
@@ -204,7 +205,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         if (sampled && !sampled.has(cacheId)) return entryChecked(ref);
         /** The sidecars read here, parsed (null: not JSON): the re-hash reads how the service hashed from them. */
         const sidecars = new Map<string, Metadata | null>();
-        for (const key of ref.all_paths.data.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
+        for (const key of files.filter((k) => /\.(config|metadata)$/.test(k) && dataKeys.has(k))) {
           const bytes = await storage.get(key, { signal });
           const sidecar = bytes && parseJsonObject<Metadata>(bytes);
           if (!bytes) continue; // deleted while verifying
