@@ -64,6 +64,12 @@ const storeOptions = z
   .custom<z.input<typeof optionRecord>>((value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')), 'an option cannot be named __proto__')
   .pipe(optionRecord)
   .optional();
+const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
+/**
+ * The store a drop was made on (Capabilities.profile when it was dropped): a store switched since,
+ * from any window, refuses it (`conflict`) rather than filing it in a store the operator did not drop on.
+ */
+const droppedOn = profileId.optional();
 /** Serve a version past its namespace's TTL anyway (else retrieve fails with `expired`, the service's 410). */
 const allowExpired = z.boolean().default(false);
 /** A retention value as the CLI takes it: AGE or a number, `none` or `default`; main parses it. */
@@ -92,7 +98,6 @@ const profileText = z.string().max(LIMITS.profileField, `at most ${LIMITS.profil
 export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
 const profileFormat = z.enum(PROFILE_FORMATS).default('auto');
-const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 /** Connecting is a cancellable attempt: `cancel` with this id stops it. */
 const attemptId = transferIdSchema.optional();
 
@@ -227,20 +232,21 @@ export const methods = {
         base64: z.string().max(Math.ceil(LIMITS.inlineBytes / 3) * 4),
         as: storeAs,
         options: storeOptions,
+        profile: droppedOn,
       })
       .strict(),
   },
   /** Hash a file the operator chose (see PathGrants), and say whether the namespace already holds it; stores nothing. */
-  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
+  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, profile: droppedOn }).strict() },
   /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
-  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions }).strict() },
+  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, profile: droppedOn }).strict() },
   /**
    * Store a batch of a multi-file drop (files the operator chose, see PathGrants) on the bulk fast
    * path, each under its path in the drop. All batches of one drop share `dropId` (cancelDrop).
    */
   storePaths: {
     input: z
-      .object({ namespace, dropId: transferIdSchema, files: z.array(z.object({ path: filePath, name: sourceNameSchema }).strict()).min(1).max(LIMITS.batchFiles), as: storeAs, options: storeOptions })
+      .object({ namespace, dropId: transferIdSchema, files: z.array(z.object({ path: filePath, name: sourceNameSchema }).strict()).min(1).max(LIMITS.batchFiles), as: storeAs, options: storeOptions, profile: droppedOn })
       .strict(),
   },
   /** Stop every batch of a drop (running, or sent later) and say how many of its files were stored all the same. */
@@ -321,11 +327,12 @@ export const uploadQuerySchema = z
       })
       .pipe(storeOptions)
       .optional(),
+    profile: droppedOn,
   })
   .strict();
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
 /** A batch of a drop over the bridge (`POST /api/batch`): the query carries these, the body the framed files (src-shared/batch-frame.ts). */
-export const batchQuerySchema = uploadQuerySchema.pick({ namespace: true, as: true, options: true }).extend({ dropId: transferIdSchema }).strict();
+export const batchQuerySchema = uploadQuerySchema.pick({ namespace: true, as: true, options: true, profile: true }).extend({ dropId: transferIdSchema }).strict();
 export type BatchQuery = z.input<typeof batchQuerySchema>;
 
 export type MethodName = keyof typeof methods;

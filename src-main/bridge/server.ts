@@ -219,7 +219,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   async function upload(url: URL, length: number | null, body: AsyncIterable<Uint8Array>, gone: AbortSignal, interruptBody: (err: Error) => void): Promise<Answer> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return queryRefusal('upload', parsed.error);
-    const { op, namespace, name, transferId, as, options } = parsed.data;
+    const { op, namespace, name, transferId, as, options, profile } = parsed.data;
     try {
       session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
     } catch (err) {
@@ -228,6 +228,7 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
     const source = { kind: 'stream' as const, stream: body, size: length ?? undefined };
     let result: Result<unknown>;
     try {
+      session.assertDroppedHere(profile);
       // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
       const value = await session.transfer(
         transferId,
@@ -265,15 +266,18 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   async function batch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parsed = batchQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return failQuery(res, 'batch', parsed.error);
-    const { namespace, dropId, as, options } = parsed.data;
+    const { namespace, dropId, as, options, profile } = parsed.data;
     let result: Result<unknown>;
     try {
       const { format, drops } = session;
-      // Refused before any byte is read: a namespace the layout rejects, bad store choices, a cancelled drop.
+      // Refused before any byte is read: a namespace the layout rejects, bad store choices, a cancelled drop, another store.
       const ns = format.parseNamespace(namespace);
       format.checkStoreInput({ as, options });
       drops.assertOpen(dropId);
-      result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, await readBatch(req, drops.signalOf(dropId), uploadIdleMs)) };
+      session.assertDroppedHere(profile);
+      const items = await readBatch(req, drops.signalOf(dropId), uploadIdleMs);
+      session.assertDroppedHere(profile); // switched while the batch was read: it goes nowhere
+      result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, items) };
     } catch (err) {
       result = errorResult(err, 'batch');
     }

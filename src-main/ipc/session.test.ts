@@ -56,6 +56,25 @@ describe('switching store while files go into the open one', () => {
   });
 });
 
+describe('a drop made on one store, arriving after another window switched store', () => {
+  it("is refused by each way a drop reaches main (a file, a batch, a hash, bytes), and goes into no store; on the store it was dropped on it is stored", async () => {
+    const { dispatch } = await setup();
+    const folder = mkdtempSync(path.join(dir, 'switched-to-'));
+    const file = path.join(mkdtempSync(path.join(dir, 'dropped-')), 'a.txt');
+    writeFileSync(file, 'dropped on the command-line store');
+    await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: folder } });
+    const onCommandLine = { namespace: 'default', profile: 'command-line' };
+    const refused = { ok: false, error: { code: 'conflict', message: expect.stringContaining('a window switched store since, so nothing of it was stored here') } };
+    expect(await dispatch('storeFile', { ...onCommandLine, path: file, transferId: 's1' })).toMatchObject(refused);
+    expect(await dispatch('storePaths', { ...onCommandLine, dropId: 'd1', files: [{ path: file, name: 'a.txt' }] })).toMatchObject(refused);
+    expect(await dispatch('hashFile', { ...onCommandLine, path: file, transferId: 'h1' })).toMatchObject(refused);
+    expect(await dispatch('storeBytes', { ...onCommandLine, name: 'pasted.txt', base64: Buffer.from('pasted').toString('base64') })).toMatchObject(refused);
+    expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [] } });
+    await dispatch('connect', { id: 'command-line' });
+    expect(await dispatch('storeFile', { ...onCommandLine, path: file, transferId: 's2' })).toMatchObject({ ok: true, value: { version: 1 } });
+  });
+});
+
 describe('an S3 profile whose endpoint holds a secret', () => {
   it('is refused, and neither the answer nor profiles.json repeats it', async () => {
     const { dispatch, profilesText } = await setup();

@@ -249,6 +249,19 @@ export class AppSession {
     return this.active?.profile.id ?? null;
   }
 
+  /**
+   * Refuses to store or hash what was dropped on another store than the open one (`profile`: the
+   * store it was dropped on; a window switched it since), or while a switch is under way: filed in
+   * the store switched to, it would land where the operator did not drop it. Called right before
+   * the work is registered, with no wait between, so no switch slips in after the check.
+   */
+  assertDroppedHere(profile: string | undefined): void {
+    if (this.switching) throw new CacheError('conflict', 'the store is being switched: nothing of this drop was stored; drop it again once it has');
+    if (profile === undefined || profile === this.activeProfileId) return;
+    const open = this.active ? ` (${this.active.profile.name} is open now)` : '';
+    throw new CacheError('conflict', `this was dropped on another store than the one open now${open}: a window switched store since, so nothing of it was stored here; drop it again to store it here`);
+  }
+
   capabilities(): Capabilities {
     const { profile, store } = this.active ?? {};
     if (!profile || !store) throw new CacheError('storage_unreachable', 'no store is connected');

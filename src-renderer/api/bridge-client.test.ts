@@ -154,3 +154,15 @@ it('a bridge that stopped is said as that, not as the store missing, and heard a
   expect(BRIDGE_GONE).toEqual({ code: 'disconnected', message: 'the bridge has stopped (npm run web is no longer running): start it again and open the URL it prints' });
   expect(await client.api.namespaceNames({})).toEqual({ ok: false, error: BRIDGE_GONE });
 });
+
+it('an upload and a batch name the store they were dropped on, so main refuses them once another window has switched store', async () => {
+  const urls: string[] = [];
+  vi.stubGlobal('fetch', async (url: string) => {
+    urls.push(url);
+    return new Response(JSON.stringify({ ok: true, value: { outcomes: [] } }));
+  });
+  const client = bridgeClient();
+  await client.storeFile(new File(['a'], 'a.txt'), 'default', 't1', { profile: 'local-default' });
+  await client.storeBatch([{ name: 'b.txt', file: new File(['b'], 'b.txt') }], 'default', 'd1', { profile: 'local-default' });
+  expect(urls.map((url) => new URL(url, 'http://bridge').searchParams.get('profile'))).toEqual(['local-default', 'local-default']);
+});

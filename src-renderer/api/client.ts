@@ -3,8 +3,12 @@ import type { BatchStoreResult, CacheAdminApi, CacheAdminEvent, CancelOutcome, H
 import type { ErrorInfo } from '../../src-shared/errors';
 import type { BulkOutcome, EntrySelection } from '../../src-shared/contract';
 
-/** How a drop is stored, fixed when it is dropped: `as`, and the open layout's own options (the service's strategy). */
-export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options'>;
+/**
+ * How a drop is stored, fixed when it is dropped: `as`, the open layout's own options (the
+ * service's strategy), and the store it was dropped on (`profile`: main refuses it once another
+ * window has switched store).
+ */
+export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options' | 'profile'>;
 
 /** A file of a multi-file drop and the name it is recorded under: its path inside the drop. */
 export interface DroppedFile {

@@ -893,7 +893,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async storeFiles(dropped) {
-        const { namespace, storeProblem, accessRefused, storeChoice: choice, capabilities } = get();
+        const { namespace, storeProblem, accessRefused, storeChoice, capabilities } = get();
         if (accessRefused) {
           set({ notice: `Nothing was stored: ${accessRefused.message}.` });
           return;
@@ -907,6 +907,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
           return;
         }
         const store = storeName();
+        // Fixed with the drop, as its namespace is: a store switched since (from any window) refuses it.
+        const choice = { ...storeChoice, ...(capabilities.status === 'ready' && { profile: capabilities.data.profile }) };
         if (isBulkDrop(dropped)) return drops.start(dropped, { namespace, store, choice });
         const added: Transfer[] = dropped.map((file) => {
           const id = newId();
