@@ -185,7 +185,10 @@ export class CacheService {
     const lockKey = `${ns}/${hash}`;
     const { record, data } = await this.allocation.run(lockKey, async () => {
       const latest = await this.tryReadRecord(this.layout.latest(ns, hash));
-      let taken = Math.max(latest?.record.version ?? 0, this.allocated.get(lockKey) ?? 0);
+      // With no latest the hash has no version left (deleted, here or by another process): the numbers
+      // this process took are free again, so it counts from 0 as a fresh process would (a stale count
+      // gave v2, "content missing or damaged", after every version was deleted).
+      let taken = latest ? Math.max(latest.record.version, this.allocated.get(lockKey) ?? 0) : 0;
       // Content with no version yet almost always gets version 1: try it first, the create-only write decides.
       let probe = taken > 0;
       let indexRead = false;
@@ -620,6 +623,7 @@ export class CacheService {
    * cannot (behind a link, under a file) was never written, and must not keep the record served.
    */
   private async removeVersions(ns: Namespace, hash: CacheHash, versions: number[], listed: HashListing, inTime: () => boolean, { quarantine = false, takingBack = false } = {}): Promise<DeleteResult> {
+    this.allocated.delete(`${ns}/${hash}`); // numbers freed: the next store finds the highest left
     const deleted: CacheId[] = [];
     const quarantined: string[] = [];
     for (const version of versions) {

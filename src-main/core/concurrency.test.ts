@@ -88,3 +88,14 @@ it("a store held up by a killed delete's marker says why, once, and ends when th
   expect((await storing).version).toBe(2);
   expect(heard).toHaveLength(1);
 });
+
+it('a store after every version was deleted in the same process is v1, new content, as in a fresh process (it was v2, taken for damaged content restored)', async () => {
+  const cache = new CacheService(new MemoryStorage());
+  const source = () => ({ kind: 'bytes' as const, bytes: new TextEncoder().encode('stored, deleted, stored again') });
+  const first = await cache.store('default', { source: source() });
+  await cache.store('default', { source: source() });
+  await cache.delete('default', { hash: first.hash, version: 2 });
+  expect(await cache.store('default', { source: source() })).toMatchObject({ version: 2, deduplicated: true });
+  await cache.delete('default', { hash: first.hash });
+  expect(await cache.store('default', { source: source() })).toMatchObject({ version: 1, deduplicated: false });
+});

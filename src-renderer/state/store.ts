@@ -653,8 +653,14 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             const elsewhere = shown.status === 'ready' && (shown.data.profile !== event.capabilities.profile || shown.data.store !== event.capabilities.store);
             // Another window (or bridge tab) switched the store all windows share: this one follows, and says so.
             if (elsewhere && !get().connecting) {
+              // Main stopped this page's verify and prune of the previous store before it switched: said, not just cleared.
+              const { verify, retention } = get();
+              const stopped = [
+                ...(verify.status === 'running' ? [`the verify of ${verify.scope} this page ran was stopped after ${verify.checked.toLocaleString('en-US')} keys checked`] : []),
+                ...(retention.prune.status === 'running' ? [`the prune of ${retention.prune.namespace} this page ran was stopped after ${retention.prune.done.toLocaleString('en-US')} versions (what it pruned stays pruned)`] : []),
+              ];
               switched(event.capabilities);
-              set({ notice: `Another window switched to ${event.capabilities.store}: every panel here now shows that store.` });
+              set({ notice: `Another window switched to ${event.capabilities.store}: every panel here now shows that store${stopped.length ? `; ${stopped.join('; ')}` : ''}.` });
               return;
             }
             set({ capabilities: { status: 'ready', data: event.capabilities } });
