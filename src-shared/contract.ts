@@ -66,10 +66,11 @@ const storeOptions = z
   .optional();
 const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 /**
- * The store a drop was made on (Capabilities.profile when it was dropped): a store switched since,
- * from any window, refuses it (`conflict`) rather than filing it in a store the operator did not drop on.
+ * The store a drop was made on (Capabilities.opened when it was dropped): a store switched since, or
+ * its profile edited, from any window, refuses it (`conflict`) rather than filing it in a store the
+ * operator did not drop on.
  */
-const droppedOn = profileId.optional();
+const droppedOn = z.string().regex(/^[0-9a-f-]{36}$/, 'not a store opening (Capabilities.opened)').optional();
 /** Serve a version past its namespace's TTL anyway (else retrieve fails with `expired`, the service's 410). */
 const allowExpired = z.boolean().default(false);
 /** A retention value as the CLI takes it: AGE or a number, `none` or `default`; main parses it. */
@@ -232,21 +233,21 @@ export const methods = {
         base64: z.string().max(Math.ceil(LIMITS.inlineBytes / 3) * 4),
         as: storeAs,
         options: storeOptions,
-        profile: droppedOn,
+        opened: droppedOn,
       })
       .strict(),
   },
   /** Hash a file the operator chose (see PathGrants), and say whether the namespace already holds it; stores nothing. */
-  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, profile: droppedOn }).strict() },
+  hashFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, opened: droppedOn }).strict() },
   /** Store a file main streams from disk: Electron drops arrive as paths, only chosen ones are read. */
-  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, profile: droppedOn }).strict() },
+  storeFile: { input: z.object({ namespace, path: filePath, transferId: transferIdSchema, as: storeAs, options: storeOptions, opened: droppedOn }).strict() },
   /**
    * Store a batch of a multi-file drop (files the operator chose, see PathGrants) on the bulk fast
    * path, each under its path in the drop. All batches of one drop share `dropId` (cancelDrop).
    */
   storePaths: {
     input: z
-      .object({ namespace, dropId: transferIdSchema, files: z.array(z.object({ path: filePath, name: sourceNameSchema }).strict()).min(1).max(LIMITS.batchFiles), as: storeAs, options: storeOptions, profile: droppedOn })
+      .object({ namespace, dropId: transferIdSchema, files: z.array(z.object({ path: filePath, name: sourceNameSchema }).strict()).min(1).max(LIMITS.batchFiles), as: storeAs, options: storeOptions, opened: droppedOn })
       .strict(),
   },
   /** Stop every batch of a drop (running, or sent later) and say how many of its files were stored all the same. */
@@ -327,12 +328,12 @@ export const uploadQuerySchema = z
       })
       .pipe(storeOptions)
       .optional(),
-    profile: droppedOn,
+    opened: droppedOn,
   })
   .strict();
 export type UploadQuery = z.input<typeof uploadQuerySchema>;
 /** A batch of a drop over the bridge (`POST /api/batch`): the query carries these, the body the framed files (src-shared/batch-frame.ts). */
-export const batchQuerySchema = uploadQuerySchema.pick({ namespace: true, as: true, options: true, profile: true }).extend({ dropId: transferIdSchema }).strict();
+export const batchQuerySchema = uploadQuerySchema.pick({ namespace: true, as: true, options: true, opened: true }).extend({ dropId: transferIdSchema }).strict();
 export type BatchQuery = z.input<typeof batchQuerySchema>;
 
 export type MethodName = keyof typeof methods;
@@ -616,6 +617,8 @@ export interface VerifyResult {
 
 export interface Capabilities {
   profile: string;
+  /** This opening of the store: new with every switch, reconnect or edit of the open profile (drops carry it). */
+  opened: string;
   store: string;
   conditionalWrites: boolean;
   /** Its credentials may read but not write (S3): browse, look up, save and verify; nothing is stored, deleted or repaired. */

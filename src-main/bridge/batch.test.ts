@@ -189,15 +189,16 @@ describe('a drop made on one store, sent after another window switched store', (
     const { base, headers, post, call, entryCount } = await setup(undefined);
     const other = mkdtempSync(path.join(tmpdir(), 'bridge-other-'));
     // The page dropped on the command-line store; before its first batch arrived, another tab switched store.
+    const { opened } = (await call('capabilities', {})) as { opened: string };
     await call('saveProfile', { profile: { kind: 'local', name: 'other', dir: other } });
     const refused = { ok: false, error: { code: 'conflict', message: expect.stringContaining('this was dropped on another store than the one open now (other is open now)') } };
-    expect((await post({ namespace: 'default', dropId: 'late', profile: 'command-line' }, framed(smallFiles(3)))).body).toMatchObject(refused);
-    const upload = await fetch(`${base}/api/upload?${new URLSearchParams({ op: 'store', namespace: 'default', name: 'a.txt', transferId: 'late1', profile: 'command-line' })}`, { method: 'POST', headers, body: 'dropped on the command-line store' });
+    expect((await post({ namespace: 'default', dropId: 'late', opened }, framed(smallFiles(3)))).body).toMatchObject(refused);
+    const upload = await fetch(`${base}/api/upload?${new URLSearchParams({ op: 'store', namespace: 'default', name: 'a.txt', transferId: 'late1', opened })}`, { method: 'POST', headers, body: 'dropped on the command-line store' });
     expect(await upload.json()).toMatchObject(refused);
     expect(await entryCount()).toBe(0);
     // Back on the store it was dropped on, the same drop is stored there.
-    await call('connect', { id: 'command-line' });
-    expect((await post({ namespace: 'default', dropId: 'again', profile: 'command-line' }, framed(smallFiles(3)))).body).toMatchObject({ ok: true });
+    const back = (await call('connect', { id: 'command-line' })) as { opened: string };
+    expect((await post({ namespace: 'default', dropId: 'again', opened: back.opened }, framed(smallFiles(3)))).body).toMatchObject({ ok: true });
     expect(await entryCount()).toBe(3);
   });
 });

@@ -219,16 +219,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   async function upload(url: URL, length: number | null, body: AsyncIterable<Uint8Array>, gone: AbortSignal, interruptBody: (err: Error) => void): Promise<Answer> {
     const parsed = uploadQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return queryRefusal('upload', parsed.error);
-    const { op, namespace, name, transferId, as, options, profile } = parsed.data;
+    const { op, namespace, name, transferId, as, options, opened } = parsed.data;
     try {
-      session.format.parseNamespace(namespace); // by the open layout's rules, before any byte is read
+      // By the open layout's rules, before any byte is read (a drop made on another store is refused below as such).
+      if (session.droppedHere(opened)) session.format.parseNamespace(namespace);
     } catch (err) {
       return refusal(400, err instanceof CacheError ? err.code : 'invalid_input', `upload: namespace: ${(err as Error).message}`);
     }
     const source = { kind: 'stream' as const, stream: body, size: length ?? undefined };
     let result: Result<unknown>;
     try {
-      session.assertDroppedHere(profile);
+      session.assertDroppedHere(opened);
       // A client that goes away mid-upload cancels the transfer: nothing half-stored remains.
       const value = await session.transfer(
         transferId,
@@ -266,17 +267,17 @@ export async function startBridge(options: BridgeOptions): Promise<Bridge> {
   async function batch(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const parsed = batchQuerySchema.safeParse(Object.fromEntries(url.searchParams));
     if (!parsed.success) return failQuery(res, 'batch', parsed.error);
-    const { namespace, dropId, as, options, profile } = parsed.data;
+    const { namespace, dropId, as, options, opened } = parsed.data;
     let result: Result<unknown>;
     try {
+      // Refused before any byte is read: a drop made on another store, a namespace the layout rejects, bad store choices, a cancelled drop.
+      session.assertDroppedHere(opened);
       const { format, drops } = session;
-      // Refused before any byte is read: a namespace the layout rejects, bad store choices, a cancelled drop, another store.
       const ns = format.parseNamespace(namespace);
       format.checkStoreInput({ as, options });
       drops.assertOpen(dropId);
-      session.assertDroppedHere(profile);
       const items = await readBatch(req, drops.signalOf(dropId), uploadIdleMs);
-      session.assertDroppedHere(profile); // switched while the batch was read: it goes nowhere
+      session.assertDroppedHere(opened); // switched while the batch was read: it goes nowhere
       result = { ok: true, value: await drops.store(dropId, format, ns, { as, options }, items) };
     } catch (err) {
       result = errorResult(err, 'batch');

@@ -229,27 +229,30 @@ function handlers(session: AppSession): Handlers {
       if ((unversioned || shown) && !wholeHash) throw new CacheError('invalid_input', `delete: ${unversioned ? 'content no version uses' : 'an entry as shown'} is named by its hash alone`);
       return format().delete(ns(namespace), { ...lookup, ...(unversioned && { unversioned }), ...(shown && { seen: { ...shown, as: 'shown' as const } }) });
     },
-    storeBytes: async ({ namespace, name, base64, as, options, profile }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions; profile?: string }) => {
+    storeBytes: async ({ namespace, name, base64, as, options, opened }: { namespace: string; name: string; base64: string; as: StoreAs; options: StoreOptions; opened?: string }) => {
+      session.assertDroppedHere(opened);
       // Buffer.from skips what is not base64 and drops a cut tail without a word: only text that encodes back to itself is taken.
       const bytes = Buffer.from(base64, 'base64');
       if (bytes.toString('base64') !== base64) throw new CacheError('invalid_input', 'content must be base64 (padded, whole groups of four characters)');
-      session.assertDroppedHere(profile);
       return format().store(ns(namespace), storeInput({ kind: 'bytes', bytes }, name, as, options));
     },
-    hashFile: async ({ namespace, path: file, transferId, as, options, profile }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions; profile?: string }) => {
+    hashFile: async ({ namespace, path: file, transferId, as, options, opened }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions; opened?: string }) => {
+      session.assertDroppedHere(opened); // before the open layout judges choices made for another
       format().checkStoreInput({ as, options });
       const chosen = await session.readableFile(file);
-      session.assertDroppedHere(profile);
+      session.assertDroppedHere(opened);
       return session.transfer(transferId, { phase: 'hash', namespace, subject: path.basename(file), total: chosen.size }, (transfer) => hashReport(format(), namespace, storeInput({ kind: 'file', path: chosen.path }, '', as, options), transfer));
     },
-    storeFile: async ({ namespace, path: file, transferId, as, options, profile }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions; profile?: string }) => {
+    storeFile: async ({ namespace, path: file, transferId, as, options, opened }: { namespace: string; path: string; transferId: string; as: StoreAs; options: StoreOptions; opened?: string }) => {
+      session.assertDroppedHere(opened);
       const chosen = await session.readableFile(file);
-      session.assertDroppedHere(profile);
+      session.assertDroppedHere(opened);
       return session.transfer(transferId, { phase: 'store', namespace, subject: path.basename(file), total: chosen.size }, (transfer) => format().store(ns(namespace), storeInput({ kind: 'file', path: chosen.path }, path.basename(file), as, options), transfer));
     },
     cancel: async ({ transferId }: { transferId: string }) => session.cancel(transferId),
     operations: async () => session.operations(),
-    storePaths: async ({ namespace, dropId, files, as, options, profile }: { namespace: string; dropId: string; files: { path: string; name: string }[]; as: StoreAs; options: StoreOptions; profile?: string }) => {
+    storePaths: async ({ namespace, dropId, files, as, options, opened }: { namespace: string; dropId: string; files: { path: string; name: string }[]; as: StoreAs; options: StoreOptions; opened?: string }) => {
+      session.assertDroppedHere(opened);
       const name = ns(namespace);
       format().checkStoreInput({ as, options });
       session.drops.assertOpen(dropId);
@@ -257,7 +260,7 @@ function handlers(session: AppSession): Handlers {
       // A path the operator never chose refuses the whole batch: nothing of it is stored.
       const refused = items.find((item): item is { name: string; error: ErrorInfo } => 'error' in item && item.error.code === 'access_denied');
       if (refused) throw new CacheError('access_denied', refused.error.message);
-      session.assertDroppedHere(profile);
+      session.assertDroppedHere(opened);
       return session.drops.store(dropId, format(), name, { as, options }, items);
     },
     cancelDrop: async ({ dropId }: { dropId: string }) => session.drops.cancel(dropId),

@@ -57,21 +57,35 @@ describe('switching store while files go into the open one', () => {
 });
 
 describe('a drop made on one store, arriving after another window switched store', () => {
-  it("is refused by each way a drop reaches main (a file, a batch, a hash, bytes), and goes into no store; on the store it was dropped on it is stored", async () => {
+  const refused = { ok: false, error: { code: 'conflict', message: expect.stringContaining('a window switched store since, so nothing of it was stored here') } };
+  const openedNow = async (dispatch: ReturnType<typeof createDispatcher>) => ((await dispatch('capabilities', {})) as { value: { opened: string } }).value.opened;
+
+  it("is refused by each way a drop reaches main (a file, a batch, a hash, bytes), before the layout switched to judges its choices, and goes into no store; on the store it was dropped on it is stored", async () => {
     const { dispatch } = await setup();
     const folder = mkdtempSync(path.join(dir, 'switched-to-'));
     const file = path.join(mkdtempSync(path.join(dir, 'dropped-')), 'a.txt');
     writeFileSync(file, 'dropped on the command-line store');
+    const opened = await openedNow(dispatch);
     await dispatch('saveProfile', { profile: { kind: 'local', name: 'other', dir: folder } });
-    const onCommandLine = { namespace: 'default', profile: 'command-line' };
-    const refused = { ok: false, error: { code: 'conflict', message: expect.stringContaining('a window switched store since, so nothing of it was stored here') } };
+    // The service layout's choices, which the native store switched to would refuse as bad input.
+    const onCommandLine = { namespace: 'default', opened, options: { strategy: 'direct' } };
     expect(await dispatch('storeFile', { ...onCommandLine, path: file, transferId: 's1' })).toMatchObject(refused);
     expect(await dispatch('storePaths', { ...onCommandLine, dropId: 'd1', files: [{ path: file, name: 'a.txt' }] })).toMatchObject(refused);
     expect(await dispatch('hashFile', { ...onCommandLine, path: file, transferId: 'h1' })).toMatchObject(refused);
     expect(await dispatch('storeBytes', { ...onCommandLine, name: 'pasted.txt', base64: Buffer.from('pasted').toString('base64') })).toMatchObject(refused);
     expect(await dispatch('namespaces', {})).toMatchObject({ ok: true, value: { namespaces: [] } });
-    await dispatch('connect', { id: 'command-line' });
-    expect(await dispatch('storeFile', { ...onCommandLine, path: file, transferId: 's2' })).toMatchObject({ ok: true, value: { version: 1 } });
+    const back = ((await dispatch('connect', { id: 'command-line' })) as { value: { opened: string } }).value.opened;
+    expect(await dispatch('storeFile', { namespace: 'default', opened: back, path: file, transferId: 's2' })).toMatchObject({ ok: true, value: { version: 1 } });
+  });
+
+  it('is refused when another window edited the open profile to another folder (its id stays, its store does not)', async () => {
+    const { dispatch } = await setup();
+    const [first, second] = [mkdtempSync(path.join(dir, 'edited-from-')), mkdtempSync(path.join(dir, 'edited-to-'))];
+    const saved = (await dispatch('saveProfile', { profile: { kind: 'local', name: 'mine', dir: first } })) as { value: { profile: { id: string } } };
+    const opened = await openedNow(dispatch);
+    await dispatch('saveProfile', { id: saved.value.profile.id, profile: { kind: 'local', name: 'mine', dir: second } });
+    expect(await dispatch('storeBytes', { namespace: 'default', opened, name: 'a.txt', base64: Buffer.from('a').toString('base64') })).toMatchObject(refused);
+    expect(existsSync(path.join(second, 'default'))).toBe(false);
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CacheAdminEvent, CancelOutcome, Capabilities, OperationEnd, ProfileSummary, ProfilesView, RehashProgress, RunningOperation, StoredEntry } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
 import type { CacheServiceOptions } from '../core/cache-service';
@@ -70,7 +71,8 @@ interface RunningTransfer {
  * transfers. The dispatcher calls into it; Electron IPC and the bridge forward its events.
  */
 export class AppSession {
-  private active: { profile: ProfileSummary; store: OpenedStore } | null = null;
+  /** `opened`: this opening of the store (Capabilities.opened), new with every activation. */
+  private active: { profile: ProfileSummary; store: OpenedStore; opened: string } | null = null;
   private commandLineStore: OpenedStore | null = null;
   private readonly transfers = new Map<string, RunningTransfer>();
   /** Bumped whenever an operation starts or ends (see operations()); from the clock, so a restarted bridge's lists count as newer. */
@@ -223,7 +225,9 @@ export class AppSession {
         this.switching = false;
       }
     }
-    this.active = next;
+    // The same store under the same profile is the same opening: drops on it go on.
+    const same = previous && previous.store === next.store && previous.profile.id === next.profile.id;
+    this.active = { ...next, opened: same ? previous.opened : randomUUID() };
     if (previous && previous.store !== this.commandLineStore && previous.store !== next.store) await previous.store.format.storage.close();
     this.emit({ type: 'connected', capabilities: this.capabilities() });
   }
@@ -250,16 +254,22 @@ export class AppSession {
   }
 
   /**
-   * Refuses to store or hash what was dropped on another store than the open one (`profile`: the
-   * store it was dropped on; a window switched it since), or while a switch is under way: filed in
-   * the store switched to, it would land where the operator did not drop it. Called right before
-   * the work is registered, with no wait between, so no switch slips in after the check.
+   * Refuses to store or hash what was dropped on another opening of the store than the one open now
+   * (`opened`: Capabilities.opened when it was dropped; a window switched store, reconnected or edited
+   * the open profile since), or while a switch is under way: filed in the store open now, it would land
+   * where the operator did not drop it. Called first, so no other answer hides this one, and again right
+   * before the work is registered, with no wait between, so no switch slips in after the check.
    */
-  assertDroppedHere(profile: string | undefined): void {
+  assertDroppedHere(opened: string | undefined): void {
     if (this.switching) throw new CacheError('conflict', 'the store is being switched: nothing of this drop was stored; drop it again once it has');
-    if (profile === undefined || profile === this.activeProfileId) return;
+    if (this.droppedHere(opened)) return;
     const open = this.active ? ` (${this.active.profile.name} is open now)` : '';
     throw new CacheError('conflict', `this was dropped on another store than the one open now${open}: a window switched store since, so nothing of it was stored here; drop it again to store it here`);
+  }
+
+  /** Whether a drop made on `opened` (absent: not said) goes into the store open now (see assertDroppedHere). */
+  droppedHere(opened: string | undefined): boolean {
+    return !this.switching && (opened === undefined || opened === this.active?.opened);
   }
 
   capabilities(): Capabilities {
@@ -268,6 +278,7 @@ export class AppSession {
     const { format, detection } = store;
     return {
       profile: profile.id,
+      opened: this.active!.opened,
       store: format.storage.description,
       ...format.storage.capabilities,
       format: format.name,

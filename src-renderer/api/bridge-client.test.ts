@@ -162,7 +162,8 @@ it('an upload and a batch name the store they were dropped on, so main refuses t
     return new Response(JSON.stringify({ ok: true, value: { outcomes: [] } }));
   });
   const client = bridgeClient();
-  await client.storeFile(new File(['a'], 'a.txt'), 'default', 't1', { profile: 'local-default' });
-  await client.storeBatch([{ name: 'b.txt', file: new File(['b'], 'b.txt') }], 'default', 'd1', { profile: 'local-default' });
-  expect(urls.map((url) => new URL(url, 'http://bridge').searchParams.get('profile'))).toEqual(['local-default', 'local-default']);
+  const opened = '0b3c9f5e-4a1d-4c2e-9f00-5e6d7c8b9a01';
+  await client.storeFile(new File(['a'], 'a.txt'), 'default', 't1', { opened });
+  await client.storeBatch([{ name: 'b.txt', file: new File(['b'], 'b.txt') }], 'default', 'd1', { opened });
+  expect(urls.map((url) => new URL(url, 'http://bridge').searchParams.get('opened'))).toEqual([opened, opened]);
 });

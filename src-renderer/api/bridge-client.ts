@@ -78,7 +78,7 @@ export function bridgeClient(): CacheAdminClient {
   const api = Object.fromEntries(METHOD_NAMES.map((m) => [m, (input: unknown) => post(`/api/call/${m}`, JSON.stringify(input ?? {}))])) as CacheAdminApi;
 
   /** The store choices as the upload and batch queries carry them. */
-  const choiceQuery = ({ as, options, profile }: StoreChoice) => ({ ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }), ...(profile && { profile }) });
+  const choiceQuery = ({ as, options, opened }: StoreChoice) => ({ ...(as && { as }), ...(options && Object.keys(options).length && { options: JSON.stringify(options) }), ...(opened && { opened }) });
 
   // A File body is read from disk by the browser as it is sent: never buffered here.
   async function upload<T>(op: 'hash' | 'store', file: File, namespace: string, transferId: string, choice: StoreChoice): Promise<Result<T>> {

@@ -5,10 +5,10 @@ import type { BulkOutcome, EntrySelection } from '../../src-shared/contract';
 
 /**
  * How a drop is stored, fixed when it is dropped: `as`, the open layout's own options (the
- * service's strategy), and the store it was dropped on (`profile`: main refuses it once another
- * window has switched store).
+ * service's strategy), and the store it was dropped on (`opened`: main refuses it once another
+ * window has switched store or edited its profile).
  */
-export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options' | 'profile'>;
+export type StoreChoice = Pick<MethodInput<'storeFile'>, 'as' | 'options' | 'opened'>;
 
 /** A file of a multi-file drop and the name it is recorded under: its path inside the drop. */
 export interface DroppedFile {

@@ -653,11 +653,13 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
             const elsewhere = shown.status === 'ready' && (shown.data.profile !== event.capabilities.profile || shown.data.store !== event.capabilities.store);
             // Another window (or bridge tab) switched the store all windows share: this one follows, and says so.
             if (elsewhere && !get().connecting) {
-              // Main stopped this page's verify and prune of the previous store before it switched: said, not just cleared.
+              // Main stopped this page's verify and prune of the previous store before it switched (their
+              // answers, cancelled, may come before this event or after it): said, not just cleared.
               const { verify, retention } = get();
+              const stoppedBySwitch = (run: { status: string; error?: ErrorInfo }) => run.status === 'running' || (run.status === 'error' && run.error?.code === 'cancelled');
               const stopped = [
-                ...(verify.status === 'running' ? [`the verify of ${verify.scope} this page ran was stopped after ${verify.checked.toLocaleString('en-US')} keys checked`] : []),
-                ...(retention.prune.status === 'running' ? [`the prune of ${retention.prune.namespace} this page ran was stopped after ${retention.prune.done.toLocaleString('en-US')} versions (what it pruned stays pruned)`] : []),
+                ...(stoppedBySwitch(verify) ? [`the verify of ${verify.scope} this page ran was stopped after ${verify.checked.toLocaleString('en-US')} keys checked`] : []),
+                ...(stoppedBySwitch(retention.prune) ? [`the prune of ${retention.prune.namespace} this page ran was stopped after ${retention.prune.done.toLocaleString('en-US')} versions (what it pruned stays pruned)`] : []),
               ];
               switched(event.capabilities);
               set({ notice: `Another window switched to ${event.capabilities.store}: every panel here now shows that store${stopped.length ? `; ${stopped.join('; ')}` : ''}.` });
@@ -914,7 +916,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
         }
         const store = storeName();
         // Fixed with the drop, as its namespace is: a store switched since (from any window) refuses it.
-        const choice = { ...storeChoice, ...(capabilities.status === 'ready' && { profile: capabilities.data.profile }) };
+        const choice = { ...storeChoice, ...(capabilities.status === 'ready' && { opened: capabilities.data.opened }) };
         if (isBulkDrop(dropped)) return drops.start(dropped, { namespace, store, choice });
         const added: Transfer[] = dropped.map((file) => {
           const id = newId();

@@ -43,6 +43,11 @@ async function markedLayout(storage: StorageBackend): Promise<FormatName | null>
 const FOLDERS_PER_ROUND = 8;
 /** When the root holds no layout keys: folders looked into in each top-level folder, for a store one level down. */
 const NESTED_NAMESPACES_PROBED = 4;
+/**
+ * Top-level folders looked into for a store one level down (a guard against a mistake, not a
+ * layout's keys: it need not see them all, and each costs up to five LISTs).
+ */
+const NESTED_FOLDERS_PROBED = 64;
 
 export interface Detection {
   format: FormatName;
@@ -71,7 +76,9 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
   // Until a layout is found; a layout chosen (`lookFor`) is looked for on past the other's folders.
   const done = () => (options.lookFor ? votes[options.lookFor].length > 0 : votes.native.length + votes.mgraph.length > 0);
   let probed = 0;
-  for (let round = await root.next(FOLDERS_PER_ROUND); round.length > 0 && !done(); round = await root.next(FOLDERS_PER_ROUND)) {
+  while (!done()) {
+    const round = await root.next(FOLDERS_PER_ROUND);
+    if (round.length === 0) break;
     const found = await markersIn(storage, round);
     votes.native.push(...found.native);
     votes.mgraph.push(...found.mgraph);
@@ -84,7 +91,7 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
     const marked = await markedLayout(storage);
     if (marked) return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
     // A repair's quarantine holds namespaces as a store does: it is this store's, not one below it.
-    const nested = await storeOneLevelDown(storage, root.seen.filter((f) => f !== QUARANTINE_PREFIX));
+    const nested = await storeOneLevelDown(storage, root.seen.filter((f) => f !== QUARANTINE_PREFIX).slice(0, NESTED_FOLDERS_PROBED));
     return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };
   }
   const format: FormatName = votes.mgraph.length > votes.native.length ? 'mgraph' : 'native';
@@ -138,7 +145,7 @@ async function markersIn(storage: StorageBackend, namespaces: string[]): Promise
 
 /**
  * A top-level folder whose folders are a store's namespaces (the operator opened the folder above
- * a store), looked for in every top-level folder, a round at a time: the first in listing order.
+ * a store), looked for a round at a time: the first in listing order.
  */
 async function storeOneLevelDown(storage: StorageBackend, folders: string[]): Promise<Detection['nested'] | undefined> {
   for (let at = 0; at < folders.length; at += FOLDERS_PER_ROUND) {

@@ -240,7 +240,7 @@ async function listService(format: MgraphFormat, cut: NamespaceCut, signal?: Abo
   const pruned = new Set(selectVersions(cut, found).map((c) => c.cache_id));
   const lastPrunedNaming = new Map<string, ListedVersion>();
   const kept = new Set<string>();
-  const byAge = [...contentFiles.keys()].sort((a, b) => a.storedAtMs - b.storedAtMs);
+  const byAge = [...contentFiles.keys()].sort((a, b) => a.storedAtMs - b.storedAtMs || a.version - b.version);
   for (const v of byAge) {
     for (const key of contentFiles.get(v)!) {
       if (pruned.has(v.cache_id)) lastPrunedNaming.set(key, v);

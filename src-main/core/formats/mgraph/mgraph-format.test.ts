@@ -524,6 +524,22 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it("temporal_latest with a fixed file id, stored again hours later: as the service, the new hour copy gets no .config and the ref lists no sidecar (latest/'s are there); verify is clean, and deleting both leaves no file", async () => {
+    let now = Date.parse('2026-01-05T00:10:00Z');
+    const format = new MgraphFormat(await open(), { now: () => new Date(now) });
+    const daily = (report: string) => ({ source: { kind: 'bytes' as const, bytes: new TextEncoder().encode(JSON.stringify({ report })) }, as: 'json' as const, options: { strategy: 'temporal_latest', file_id: 'L' } });
+    const first = await format.store('r', daily('one'));
+    now += 3 * 3_600_000;
+    const second = await format.store('r', daily('two'));
+    const listed = async (cacheId: string) => (JSON.parse(utf8((await format.storage.get(refByIdKey('r', cacheId)))!)) as { all_paths: { data: string[] } }).all_paths.data;
+    expect(await listed(second.cache_id)).toEqual(['r/data/temporal-latest/2026/01/05/03/L.json', 'r/data/temporal-latest/latest/L.json']);
+    expect(await format.storage.exists('r/data/temporal-latest/2026/01/05/03/L.json.config')).toBe(false);
+    expect(await format.storage.exists('r/data/temporal-latest/2026/01/05/03/L.json.metadata')).toBe(true);
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+    for (const entry of [first, second]) await format.delete('r', { hash: entry.hash });
+    expect((await format.storage.list('r/')).objects.map((o) => o.key)).toEqual([]);
+  });
+
   it('temporal_latest with a fixed file id: the earlier entry reads from its own hour copy (the later one wrote latest/ over it), and verify is clean', async () => {
     let now = Date.parse('2026-01-05T00:00:00Z');
     const format = new MgraphFormat(await open(), { now: () => new Date(now) });

@@ -498,9 +498,11 @@ export class MgraphFormat implements StoreFormat {
     const written: string[] = [];
     const ownPaths = fileId === cacheId;
     const byId = refByIdKey(ns, cacheId);
-    // The sidecars found already there (a path reused by key_based or a file id): the service's ref
-    // lists a sidecar only when its store created it.
-    const found = new Set<string>();
+    // Memory-FS asks whether a sidecar exists of all the entry's copies at once: with one there (a path
+    // reused by key_based or a file id, temporal_latest's latest/), it writes no .config to any copy,
+    // and its ref lists neither kind (each .metadata is still written).
+    const sidecarThere = async (suffix: string) => !ownPaths && (await Promise.all(paths.contentFiles.map((c) => this.storage.exists(`${c}${suffix}`)))).some(Boolean);
+    const [configThere, metadataThere] = [await sidecarThere('.config'), await sidecarThere('.metadata')];
     let ref: HashRef | null;
     try {
       for (const contentKey of paths.contentFiles) {
@@ -508,17 +510,15 @@ export class MgraphFormat implements StoreFormat {
         await this.storage.put(contentKey, prepared.fileBytes);
         // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
         // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
-        if (!(await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true }))) found.add(`${contentKey}.config`);
-        const previousBytes = await this.storage.get(`${contentKey}.metadata`);
-        if (previousBytes) found.add(`${contentKey}.metadata`);
-        const previous = parseJsonObject<Metadata>(previousBytes);
+        if (!configThere) await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
+        const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
         const metadata: Metadata = previous
           ? { ...previous, data }
           : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
         await this.storage.put(`${contentKey}.metadata`, metadataFile(metadata));
       }
       const idRef: IdRef = {
-        all_paths: { data: paths.data.filter((key) => !found.has(key)), by_hash: [byHash], by_id: [byId] },
+        all_paths: { data: paths.data.filter((key) => !(configThere && key.endsWith('.config')) && !(metadataThere && key.endsWith('.metadata'))), by_hash: [byHash], by_id: [byId] },
         cache_id: cacheId,
         cache_hash: prepared.hash,
         file_paths: { content_files: paths.contentFiles, data_folders: paths.dataFolders },
@@ -848,7 +848,7 @@ function firstNonSpace(bytes: Uint8Array): number | undefined {
 
 function entryKeys(idRef: IdRef): EntryKey[] {
   const copyOf = (key: string) => (key.includes('/latest/') ? ' (latest copy)' : key.includes('/versions/') ? ' (versions copy)' : '');
-  const data = dataFilesOf(idRef).map((key) => ({
+  const data = idRef.all_paths.data.map((key) => ({
     key,
     role: key.endsWith('.config') ? `config sidecar${copyOf(key)}` : key.endsWith('.metadata') ? `metadata sidecar${copyOf(key)}` : `content${copyOf(key)}`,
   }));

@@ -96,7 +96,8 @@ export function parseJsonObject<T>(bytes: Uint8Array | null): T | null {
 /**
  * An entry's data files: what its ref lists, and the two sidecars of each content file it lists,
  * listed or not (the service lists a sidecar only in the ref of the store that created it, not in
- * those of later stores at the same path: a key_based cache key or a file id stored again).
+ * those of later stores at the same path: a key_based cache key or a file id stored again; and it
+ * may not have written one, so these may be absent).
  */
 export function dataFilesOf(ref: IdRef): string[] {
   const files = new Set(ref.all_paths.data);

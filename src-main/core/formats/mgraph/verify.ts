@@ -196,7 +196,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           // Not this namespace's files (a namespace copied by hand keeps the original's paths): a delete here leaves them alone.
           report('misplaced', idKey, hash, `${cacheId} names ${elsewhere.length} path(s) outside namespace ${ns}, such as ${elsewhere[0]}: it reads another namespace's files (copied by hand?); deleting it here leaves them alone`);
         }
-        for (const key of files) {
+        // Only what the ref lists is missing when absent: a sidecar it does not list may never have been written.
+        for (const key of ref.all_paths.data) {
           if (dataKeys.has(key) || elsewhere.includes(key)) continue;
           // A store in flight may write its files after the listing passed data/ and its by-id ref before it reached refs/.
           if (fresh(ref.timestamp) && (await storage.exists(key))) continue;
