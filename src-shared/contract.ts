@@ -64,7 +64,6 @@ const storeOptions = z
   .custom<z.input<typeof optionRecord>>((value) => !(typeof value === 'object' && value !== null && Object.hasOwn(value, '__proto__')), 'an option cannot be named __proto__')
   .pipe(optionRecord)
   .optional();
-const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 /**
  * The store a drop was made on (Capabilities.opened when it was dropped): a store switched since, or
  * its profile edited, from any window, refuses it (`conflict`) rather than filing it in a store the
@@ -99,6 +98,7 @@ const profileText = z.string().max(LIMITS.profileField, `at most ${LIMITS.profil
 export const PROFILE_FORMATS = ['auto', ...STORE_LAYOUTS] as const;
 export type ProfileFormat = (typeof PROFILE_FORMATS)[number];
 const profileFormat = z.enum(PROFILE_FORMATS).default('auto');
+const profileId = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a profile id');
 /** Connecting is a cancellable attempt: `cancel` with this id stops it. */
 const attemptId = transferIdSchema.optional();
 

@@ -500,18 +500,19 @@ export class MgraphFormat implements StoreFormat {
     const byId = refByIdKey(ns, cacheId);
     // Memory-FS asks whether a sidecar exists of all the entry's copies at once: with one there (a path
     // reused by key_based or a file id, temporal_latest's latest/), it writes no .config to any copy,
-    // and its ref lists neither kind (each .metadata is still written).
-    const sidecarThere = async (suffix: string) => !ownPaths && (await Promise.all(paths.contentFiles.map((c) => this.storage.exists(`${c}${suffix}`)))).some(Boolean);
-    const [configThere, metadataThere] = [await sidecarThere('.config'), await sidecarThere('.metadata')];
+    // and its ref lists neither kind (each .metadata is still written). Paths under a new cache id hold none.
+    const previousMetadata = ownPaths ? [] : await Promise.all(paths.contentFiles.map((c) => this.storage.get(`${c}.metadata`)));
+    const metadataThere = previousMetadata.some((bytes) => bytes !== null);
+    const configThere = !ownPaths && (await Promise.all(paths.contentFiles.map((c) => this.storage.exists(`${c}.config`)))).some(Boolean);
     let ref: HashRef | null;
     try {
-      for (const contentKey of paths.contentFiles) {
+      for (const [i, contentKey] of paths.contentFiles.entries()) {
         if (ownPaths) written.push(contentKey, `${contentKey}.config`, `${contentKey}.metadata`);
         await this.storage.put(contentKey, prepared.fileBytes);
         // Memory-FS creates .config and .metadata only when absent, then rewrites the metadata's data section:
         // an overwritten key_based or explicit file id keeps the old content__hash and size (a service quirk we keep).
         if (!configThere) await this.storage.put(`${contentKey}.config`, config, { ifAbsent: true });
-        const previous = parseJsonObject<Metadata>(await this.storage.get(`${contentKey}.metadata`));
+        const previous = parseJsonObject<Metadata>(previousMetadata[i] ?? null);
         const metadata: Metadata = previous
           ? { ...previous, data }
           : { content__hash: contentMd5(prepared.fileBytes), chain_hash: null, previous_version_path: null, content__size: prepared.fileBytes.byteLength, tags: [], timestamp, data };
