@@ -52,8 +52,8 @@ export interface CacheServiceOptions {
 export const DEFAULT_MAX_ENTRY_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_MAX_JSON_BYTES = 256 * 1024 ** 2;
 const LIST_CONCURRENCY = 8;
-/** What mends corrupt content here: one copy per hash, replaced by the next store (bigger content is checked only after a delete). */
-const NATIVE_MEND = `storing the same content again replaces these bytes; over ${CHECKED_CONTENT_BYTES >> 20} MiB, delete every version of it first`;
+/** What mends corrupt content here: one copy per hash, replaced by the next store (S3 judges a big copy by its size, so only after a delete). */
+const NATIVE_MEND = `storing the same content again replaces these bytes; on S3, over ${CHECKED_CONTENT_BYTES >> 20} MiB, delete every version of it first`;
 /** Quarantined objects go under this prefix (not a namespace, so never listed as entries); never deleted by the app. */
 export const QUARANTINE_PREFIX = '_quarantine/';
 /**

@@ -270,4 +270,27 @@ describe('hostile input: stored content damaged on disk', () => {
     }
     expect(await cli(['--store', dir, 'verify'])).toMatchObject({ code: 0 });
   });
+
+  it.each([
+    ['bytes that arrive in one piece', (_file: string, big: Buffer) => ({ kind: 'bytes' as const, bytes: big })],
+    ['a file, spooled as it is hashed', (file: string) => ({ kind: 'file' as const, path: file })],
+  ])('over 64 MiB, where a same-size copy is judged by its size: storing the same content again mends a flipped byte (%s)', async (_how, sourceOf) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-content-'));
+    const cache = new CacheService(await LocalFolderStorage.open(dir));
+    const big = Buffer.alloc(65 << 20, 'big content ');
+    const file = `${dir}.bin`;
+    writeFileSync(file, big);
+    const source = () => sourceOf(file, big);
+    const first = await cache.store(NS, { source: source() });
+    const content = path.join(dir, cache.layout.content(NS, first.hash));
+    writeFileSync(content, Buffer.from(readFileSync(content).map((x, i) => (i === 3 ? x ^ 0xff : x))));
+    const read = async (version: number) => Buffer.concat(await (await cache.retrieve(NS, { hash: first.hash, version })).content.toArray());
+    await expect(read(1)).rejects.toMatchObject({ code: 'corrupt' });
+
+    expect(await cache.store(NS, { source: source() })).toMatchObject({ version: 2, deduplicated: true });
+    for (const version of [1, 2]) expect((await read(version)).equals(big)).toBe(true);
+    expect((await verifyStore(cache)).problems).toEqual([]);
+    expect(readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes('.tmp-'))).toEqual([]); // no staged copy or temp link left
+    rmSync(file);
+  }, 20_000);
 });

@@ -8,7 +8,7 @@ import { CacheError, fileSystemError } from '../../../src-shared/errors';
 import { BufferRing, IO_ALIGN, RING_BUFFER_BYTES } from '../buffer-ring';
 import { type HashResult, pumpHashed, streamsIn } from '../hashing';
 import { isHidden, isStrayName, walkFolder } from './folder-walk';
-import { heldContent } from './held-content';
+import { CHECKED_CONTENT_BYTES, heldContent } from './held-content';
 import { FlushGroup, type SyncFileSystem } from './flush-group';
 import { QUARANTINE_PREFIX } from '../cache-service';
 import { ADMIN_PREFIX } from '../retention/policy';
@@ -1130,14 +1130,16 @@ export class LocalFolderStorage implements StorageBackend {
       commit: async (key) => {
         const file = this.pathOf(key);
         const held = await heldContent(this, key, result, (k) => this.contentSize(k));
-        if (held === 'intact') return 'exists';
-        return this.writing(file, async () => {
+        // A copy over the checked size was judged by its size alone: these bytes, known good, take its place (as in finishSpool).
+        if (held === 'intact' && result.size <= CHECKED_CONTENT_BYTES) return 'exists';
+        const placed = await this.writing(file, async () => {
           // Most new hashes open a new shard folder: creating it first is cheaper than failing.
           await this.makeFolders(path.dirname(file));
           const temp = path.join(path.dirname(file), tempName());
           await this.writeNew(temp, bytes, true);
-          return this.placeContent(temp, file, held === 'corrupt');
+          return this.placeContent(temp, file, held !== 'absent');
         });
+        return held === 'intact' ? 'exists' : placed;
       },
       discard: async () => {},
     };
@@ -1203,6 +1205,12 @@ export class LocalFolderStorage implements StorageBackend {
         const held = await heldContent(this, key, content, (k) => this.contentSize(k));
         // Already there: the staged copy is kept until the store ends (it discards it), so this store can still place
         // the bytes again if the store that placed them takes them back (a failed or cancelled store does).
+        if (held === 'intact' && content.size > CHECKED_CONTENT_BYTES) {
+          // A copy this big was judged by its size alone (reading it back would double every repeated store): the
+          // staged copy, hashed as it was written and flushed, takes its place, so storing again mends a damaged one.
+          await this.writing(file, () => this.renewContent(temp, file));
+          return 'exists';
+        }
         if (held === 'intact') return 'exists';
         const placed = await this.writing(file, () => this.placeContent(temp, file, held === 'corrupt'));
         discarded = true;
@@ -1210,6 +1218,20 @@ export class LocalFolderStorage implements StorageBackend {
       },
       discard,
     };
+  }
+
+  /**
+   * Renames a second link of the staged file over the content at `file`, keeping the staged file for a later
+   * placing. Gone meanwhile (a deleter took it): nothing is renamed; the store's handshake places it again.
+   */
+  private async renewContent(temp: string, file: string): Promise<void> {
+    const link = path.join(path.dirname(temp), tempName());
+    await this.io.link(temp, link);
+    try {
+      if ((await this.io.lstat(file))?.isFile()) await this.io.rename(link, file);
+    } finally {
+      await this.io.unlink(link).catch(() => undefined); // gone after the rename
+    }
   }
 
   /**
