@@ -1,11 +1,15 @@
 // @vitest-environment happy-dom
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { PrunePlanView, RunningOperation } from '../../src-shared/contract';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
 import { RunningElsewhere } from './RunningElsewhere';
 
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+});
 
 const prune = (done: number): RunningOperation => ({ id: 'before-reload', kind: 'prune', namespace: 'logs', subject: '', startedAt: Date.now() - 60_000, done, total: null });
 
@@ -68,6 +72,23 @@ describe('operations main runs that this page did not start', () => {
     act(() => emit({ type: 'operations', seq: 4, operations: [{ ...prune(0), id: own }, verifying] }));
     act(() => emit({ type: 'operations', seq: 5, operations: [{ ...prune(0), id: own }], ended: { id: 'other-verify', outcome: 'finished', message: '1 problem (corrupt) in 99 keys checked' } }));
     expect(store.getState().notice).toBe('Verifying namespace reports (started in another window or before a reload): finished: 1 problem (corrupt) in 99 keys checked');
+  });
+
+  it("shows another window's file when its second is up, though the timer fires a millisecond early by the clock", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(1_000_000);
+    const { client, emit } = fakeClient({ operations: () => ok({ seq: 0, operations: [] }) });
+    const { store } = renderWith(<RunningElsewhere />, { client });
+    act(() => void store.getState().init());
+    const upload: RunningOperation = { id: 'other-tab', kind: 'store', namespace: 'default', subject: 'big.iso', startedAt: 1_000_000 - 400, done: 0, total: 4096 };
+    act(() => emit({ type: 'operations', seq: 1, operations: [upload] }));
+    expect(screen.queryByRole('region')).toBeNull();
+    // Timers and the wall clock tick apart: the timer set for 600 ms runs when the clock says 599 have passed.
+    clock.mockReturnValue(1_000_000 + 599);
+    act(() => vi.advanceTimersByTime(600));
+    clock.mockReturnValue(1_000_000 + 5_000);
+    act(() => vi.advanceTimersByTime(5_000));
+    expect(screen.getByText('Storing big.iso into namespace default')).toBeTruthy();
   });
 
   it("keeps main's newest list: an answer to the page's own question that left before the latest event does not undo it", async () => {

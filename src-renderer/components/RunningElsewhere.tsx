@@ -21,7 +21,8 @@ export function RunningElsewhere() {
   const nextShown = Math.min(...elsewhere.filter((op) => !shownNow(op, now)).map((op) => op.startedAt + FILE_SHOWN_AFTER_MS));
   useEffect(() => {
     if (nextShown === Infinity) return;
-    const timer = setTimeout(() => setNow(Date.now()), Math.max(0, nextShown - Date.now()));
+    // At least its time: a timer may run a millisecond early by the clock, and no other would be set for it.
+    const timer = setTimeout(() => setNow(Math.max(Date.now(), nextShown)), Math.max(0, nextShown - Date.now()));
     return () => clearTimeout(timer);
   }, [nextShown]);
   const shown = elsewhere.filter((op) => shownNow(op, now));
