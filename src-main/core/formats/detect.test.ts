@@ -90,6 +90,20 @@ describe('a service store with no entries left', () => {
     expect((await formatOf(storage)).detection).toMatchObject({ format: 'mgraph', found: { mgraph: ['_cache-admin.d/layout.json'] } });
     await expect(formatOf(storage, { format: 'native' })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining("holds the Python cache service's layout (found _cache-admin.d/layout.json)") });
   });
+
+  it.each([
+    ['a layout this version does not know', '{"layout":"mgraph2"}'],
+    ['damaged', '{"layout":"mgr'],
+  ])('with its layout mark %s, it is not opened as native (it was, and took native keys): the operator chooses', async (_what, mark) => {
+    const storage = new MemoryStorage();
+    const stored = await new MgraphFormat(storage).store('default', { source: text('hello') });
+    await (await formatOf(storage)).format.delete('default', { hash: stored.hash });
+    await storage.put('_cache-admin.d/layout.json', new TextEncoder().encode(mark));
+    await expect(formatOf(storage)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('its layout mark _cache-admin.d/layout.json is damaged or names a layout this version does not know: nothing was opened') });
+    expect((await storage.list('')).objects.map((o) => o.key)).toEqual(['_cache-admin.d/layout.json']);
+    const chosen = await formatOf(storage, { format: 'mgraph' });
+    expect((await chosen.format.store('default', { source: text('hello') })).cache_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+  });
 });
 
 describe('layout detection in a bucket other tools write to', () => {

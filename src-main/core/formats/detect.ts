@@ -1,3 +1,4 @@
+import { CacheError } from '../../../src-shared/errors';
 import { isReadablePrefix } from '../../../src-shared/keys';
 import { QUARANTINE_PREFIX } from '../cache-service';
 import { ADMIN_PREFIX } from '../retention/policy';
@@ -27,15 +28,15 @@ export async function markLayout(storage: StorageBackend, format: FormatName, op
   await storage.put(LAYOUT_MARK_KEY, new TextEncoder().encode(`${JSON.stringify({ layout: format })}\n`), { ifAbsent: true, freesSpace: options.freesSpace });
 }
 
-/** The layout a store's mark names; null without one (or one this version cannot read, which the keys decide past). */
-async function markedLayout(storage: StorageBackend): Promise<FormatName | null> {
+/** The layout a store's mark names; null without one, 'unknown' for one damaged or of a layout this version does not know. */
+async function markedLayout(storage: StorageBackend): Promise<FormatName | 'unknown' | null> {
   const bytes = await storage.get(LAYOUT_MARK_KEY);
   if (!bytes) return null;
   try {
     const layout = (JSON.parse(new TextDecoder().decode(bytes)) as { layout?: unknown }).layout;
-    return layout === 'native' || layout === 'mgraph' ? layout : null;
+    return layout === 'native' || layout === 'mgraph' ? layout : 'unknown';
   } catch {
-    return null;
+    return 'unknown';
   }
 }
 
@@ -89,7 +90,14 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
   const fallback = options.emptyAs ?? 'native';
   if (votes.native.length === 0 && votes.mgraph.length === 0) {
     const marked = await markedLayout(storage);
-    if (marked) return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
+    // Only a mark says which layout an empty store is: guessed, a service store would take native keys the service never reads.
+    if (marked === 'unknown' && !options.lookFor) {
+      throw new CacheError(
+        'corrupt',
+        `this store holds no entries, and its layout mark ${LAYOUT_MARK_KEY} is damaged or names a layout this version does not know: nothing was opened, as the wrong layout would file new keys where the store's own tool never reads them; choose the store's layout (--format native or --format mgraph; in the app, the store's layout)`,
+      );
+    }
+    if (marked && marked !== 'unknown') return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
     // A repair's quarantine holds namespaces as a store does: it is this store's, not one below it.
     const nested = await storeOneLevelDown(storage, root.seen.filter((f) => f !== QUARANTINE_PREFIX).slice(0, NESTED_FOLDERS_PROBED));
     return { format: fallback, reason: `no layout keys found: ${fallback} (the default)`, found, probed, ...(nested && { nested }) };
