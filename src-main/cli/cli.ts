@@ -473,7 +473,21 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     const { record, content } = await ctx.format.retrieve(ctx.ns, lookup);
     await refuseExpired(ctx, record, content);
     noteEncoding(ctx, record);
-    await pipeline(heldWhileSmall(content, CHECKED_WHOLE_BYTES), ctx.io.stdout, { end: false });
+    let written = 0;
+    const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        yield chunk;
+        written += chunk.byteLength;
+      }
+    };
+    try {
+      await pipeline(counted(heldWhileSmall(content, CHECKED_WHOLE_BYTES)), ctx.io.stdout, { end: false });
+    } catch (err) {
+      if (!isCacheError(err) || err.code !== 'corrupt') throw err;
+      // The core says what it released; what reached the pipe is this command's to tell.
+      const stdout = written === 0 ? 'nothing of it went to standard output' : `its first ${written.toLocaleString('en-US')} bytes had gone to standard output before the damage showed (content over ${CHECKED_WHOLE_BYTES >> 20} MiB streams as it is checked): they are not the content, discard them`;
+      throw new CacheError('corrupt', `${err.message}; ${stdout}`, { cause: err });
+    }
     return EXIT.ok;
   }
   const force = forced === true;

@@ -427,10 +427,10 @@ export class CacheService {
     const record = await this.record(namespace, lookup);
     const stored = await this.storage.getStream(this.layout.content(record.namespace, record.hash), options);
     if (!stored) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage`);
-    const content = checkedContent(stored, (sha256) => {
-      if (sha256 !== record.sha256) return corruptContent(record.cache_id, 'SHA-256', record.sha256, sha256, NATIVE_MEND);
+    const content = checkedContent(stored, (sha256, served) => {
+      if (sha256 !== record.sha256) return corruptContent(record.cache_id, 'SHA-256', record.sha256, sha256, NATIVE_MEND, served);
       const hash = cacheHashOfSha256(sha256);
-      return hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, NATIVE_MEND);
+      return hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, NATIVE_MEND, served);
     });
     return { record, content };
   }

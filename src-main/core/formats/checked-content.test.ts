@@ -88,7 +88,11 @@ describe.each(layouts)('the %s layout', (layout, makeFormat) => {
       const { released, error } = await readBack(format, 'checked', stored.cache_id);
       expect(error).toMatchObject({ code: 'corrupt', message: expect.stringContaining(stored.cache_id) });
       const message = (error as Error).message;
-      if (!/cannot be read back|does not decode/.test(message)) expect(message).toContain(`should be ${stored.hash}`);
+      if (!/cannot be read back|does not decode/.test(message)) {
+        expect(message).toContain(`should be ${stored.hash}`);
+        // What it says was served is what the reader got.
+        expect(message).toContain(released === 0 ? 'it was not served' : `its end was held back, after ${released.toLocaleString('en-US')} bytes were served (run verify`);
+      }
       expect(released).toBeLessThan(intact.released);
     });
   });
@@ -109,8 +113,21 @@ describe.each(layouts)('the %s layout', (layout, makeFormat) => {
     expect(JSON.parse(info.stdout)).not.toHaveProperty('content_problem'); // a binary is not read for info
 
     const toStdout = await cli(args);
-    expect(toStdout).toMatchObject({ code: 3, stderr: expect.stringMatching(/^cache-admin: corrupt: .*\n$/) });
-    expect(toStdout.stdoutBytes.byteLength).toBeLessThan(BIG.byteLength);
+    expect(toStdout).toMatchObject({ code: 3, stderr: expect.stringMatching(/^cache-admin: corrupt: .*; nothing of it went to standard output\n$/) });
+    expect(toStdout.stdoutBytes.byteLength).toBe(0);
+  });
+
+  it('CLI get to stdout of corrupt content over 16 MiB (streamed as it is checked): stderr says how many bytes went out, which is what the pipe got', async () => {
+    const dir = path.join(tmp, `cli-streamed-${layout}`);
+    const format = makeFormat(await LocalFolderStorage.open(dir));
+    const stored = await format.store('default', { source: bytes(Buffer.alloc(18 << 20, 'streamed')) });
+    await tamper(format, await contentKeyOf(format, 'default', stored.cache_id), flipMiddleByte);
+    const got = await cli(['--store', dir, '--format', layout, 'get', stored.cache_id]);
+    const said = /its first ([\d,]+) bytes had gone to standard output before the damage showed \(content over 16 MiB streams as it is checked\): they are not the content, discard them\n$/.exec(got.stderr);
+    expect(got.code, got.stderr).toBe(3);
+    expect(said, got.stderr).not.toBeNull();
+    expect(Number(said?.[1]?.replaceAll(',', ''))).toBe(got.stdoutBytes.byteLength);
+    expect(got.stdoutBytes.byteLength).toBeGreaterThan(16 << 20);
   });
 
   it('a version whose content file is gone still opens (record, CLI info marked content_problem: missing), get says not_found, and it can be deleted', async () => {

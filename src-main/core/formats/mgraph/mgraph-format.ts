@@ -433,7 +433,7 @@ export class MgraphFormat implements StoreFormat {
     if (!contentKey) throw new CacheError('not_found', `the content of ${record.cache_id} is missing from storage (run verify)`);
     const vanished = () => new CacheError('not_found', `the content of ${record.cache_id} vanished while reading it`);
     // Every version has a copy of its own: storing the content again adds a version beside the corrupt one.
-    const wrongHash = (hash: string) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, 'delete this version, and store the content again if it is wanted: each version has a copy of its own'));
+    const wrongHash = (hash: string, served: number) => (hash === record.hash ? null : corruptContent(record.cache_id, 'cache hash', record.hash, hash, 'delete this version, and store the content again if it is wanted: each version has a copy of its own', served));
     if (record.details.file_type === 'json') {
       const look = options.previewBytes?.(record);
       if (look !== undefined && ((await sizeOf(this.storage, contentKey)) ?? 0) > Math.max(look, CHECKED_LOOK_BYTES)) {
@@ -448,7 +448,7 @@ export class MgraphFormat implements StoreFormat {
       } catch (err) {
         throw new CacheError('corrupt', `the content of ${record.cache_id} is corrupt: it cannot be read back as JSON (${(err as Error).message.slice(0, 100)}); it was not served (run verify)`);
       }
-      const wrong = wrongHash(hash);
+      const wrong = wrongHash(hash, 0);
       if (wrong) throw new CacheError('corrupt', wrong);
       const bytes = record.data_type === 'string' ? new TextEncoder().encode(JSON.parse(new TextDecoder().decode(stored)) as string) : stored;
       return { record, content: Readable.from([bytes]) };
@@ -456,7 +456,7 @@ export class MgraphFormat implements StoreFormat {
     const stream = await this.storage.getStream(contentKey, options);
     if (!stream) throw vanished();
     const served = record.content_encoding === 'gzip' ? gunzipped(stream, record.cache_id) : stream;
-    return { record, content: checkedContent(served, (sha256) => wrongHash(cacheHashOfSha256(sha256))) };
+    return { record, content: checkedContent(served, (sha256, bytesServed) => wrongHash(cacheHashOfSha256(sha256), bytesServed)) };
   }
 
   checkStoreInput(input: Pick<FormatStoreInput, 'as' | 'options'>): void {
