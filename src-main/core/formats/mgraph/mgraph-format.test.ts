@@ -912,6 +912,25 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await storage.list('Team_K/')).objects).toEqual([]);
   });
 
+  it('a delete of every version stopped at the second by its by-id ref says the first went, and what is left; deleting again finishes', async () => {
+    const format = new MgraphFormat(await open());
+    const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('twice') };
+    const first = await format.store('Team_R', { source });
+    const second = await format.store('Team_R', { source });
+    const { storage } = format;
+    const remove = storage.delete.bind(storage);
+    const stuck = refByIdKey('Team_R', second.cache_id);
+    storage.delete = async (key) => (key === stuck ? Promise.reject(new CacheError('access_denied', `cannot delete ${key}`)) : remove(key));
+    await expect(format.delete('Team_R', { hash: first.hash })).rejects.toMatchObject({
+      code: 'access_denied',
+      message: `${second.cache_id} is not deleted whole: its files are gone, but its by-id ref ${stuck} could not be removed (cannot delete ${stuck}); delete it again to finish; deleted before it: ${first.cache_id}`,
+    });
+    expect(await format.versions('Team_R', first.hash)).toEqual([]);
+    storage.delete = remove;
+    expect(await format.delete('Team_R', { cacheId: second.cache_id })).toMatchObject({ deleted: [second.cache_id] });
+    expect((await storage.list('Team_R/')).objects).toEqual([]);
+  });
+
   it('concurrent stores of the same new content: one reports new content, the others a new version of it', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('the same bytes, four times at once') };

@@ -624,7 +624,8 @@ export class MgraphFormat implements StoreFormat {
     await this.keepLayoutMark({ freesSpace: true }); // the last entry deleted, the store still opens in this layout
     let contentRemoved = false;
     let bytesFreed = 0;
-    for (const cacheId of targets) {
+    const typed = (err: unknown) => (isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err)));
+    const deleteVersion = async (cacheId: string) => {
       const idRef = idRefs.get(cacheId)!;
       const hash = idRef?.cache_hash ?? ('hash' in lookup ? lookup.hash.toLowerCase() : null);
       // Decided before this version's refs change: what other entries hold, and its child data.
@@ -643,7 +644,7 @@ export class MgraphFormat implements StoreFormat {
         contentRemoved = left === null;
       }
       // No ref read: nothing of this version's is there to delete (or something that is no ref, left as found).
-      if (!idRef) continue;
+      if (!idRef) return;
       // Its files go before its by-id ref, content first: a delete stopped part-way (killed, or a file
       // that cannot be removed) leaves the by-id ref naming what is left, so deleting it again finishes
       // (verify calls it an orphan whose content is gone), rather than files no ref claims.
@@ -657,11 +658,25 @@ export class MgraphFormat implements StoreFormat {
           await this.storage.delete(key);
           bytesFreed += size ?? 0;
         } catch (err) {
-          const why = isCacheError(err) ? err : new CacheError('internal', err instanceof Error ? err.message : String(err));
+          const why = typed(err);
           throw new CacheError(why.code, `${cacheId} is not deleted whole: ${key} could not be removed (${why.message}); its by-id ref names what is left, delete it again to finish`);
         }
       }
-      await this.storage.delete(refByIdKey(ns, cacheId));
+      await this.storage.delete(refByIdKey(ns, cacheId)).catch((err: unknown) => {
+        const why = typed(err);
+        throw new CacheError(why.code, `${cacheId} is not deleted whole: its files are gone, but its by-id ref ${refByIdKey(ns, cacheId)} could not be removed (${why.message}); delete it again to finish`);
+      });
+    };
+    const deleted: string[] = [];
+    for (const cacheId of targets) {
+      try {
+        await deleteVersion(cacheId);
+      } catch (err) {
+        // Versions deleted before this one are gone: the error says so, as no listing shows them any more.
+        if (deleted.length === 0 || !isCacheError(err)) throw err;
+        throw new CacheError(err.code, `${err.message}; deleted before it: ${deleted.join(', ')}`, { cause: err });
+      }
+      deleted.push(cacheId);
     }
     return { deleted: targets, contentRemoved, bytesFreed };
   }
