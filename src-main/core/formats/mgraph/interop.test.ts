@@ -131,6 +131,21 @@ describe('interop with the Python cache service', () => {
     expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
   });
 
+  it.skipIf(!RUN)(`two key_based stores of the same content share a file: deleting the newer with Cache Admin leaves the service and us naming the older as the file's entry (${NEEDS})`, async () => {
+    const { dir, format } = await fresh();
+    const stores = service(dir, [1, 2].map(() => ({ op: 'store', type: 'json', namespace: 'K', strategy: 'key_based', cache_key: 'site/page', file_id: 'f1', data: { a: 1 } })));
+    const [first, second] = stores.map((s) => String(s.cache_id));
+    expect(await format.delete('K', { cacheId: second! })).toMatchObject({ deleted: [second] });
+    const [byHash, byId] = service(dir, [
+      { op: 'retrieve_by_hash', hash: stores[0]!.cache_hash, namespace: 'K' },
+      { op: 'retrieve_by_id', cache_id: first, namespace: 'K' },
+    ]);
+    expect(byHash).toMatchObject({ found: true, cache_id: first, data: { a: 1 } }); // it named the deleted one
+    expect(byId).toMatchObject({ found: true, cache_id: first });
+    expect(await format.describeKey('K/data/key-based/site/page/f1.json')).toMatchObject({ kind: 'content', cache_id: first }); // it was not_found
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it.skipIf(!RUN)(`the service's stores at one path again (a fixed file id, temporal_latest's latest/): our refs list what the service's list, and our delete of the hash leaves no file (${NEEDS})`, async () => {
     const theirs = await fresh();
     const ops = [

@@ -912,6 +912,19 @@ describe.each(backends)('storing into the service layout (%s)', (_name, open) =>
     expect((await storage.list('Team_K/')).objects).toEqual([]);
   });
 
+  it('deleting the newer of two key_based stores sharing a file points its .metadata at the older, which keeps the file', async () => {
+    const format = new MgraphFormat(await open());
+    const store = () => format.store('Team_M', { source: { kind: 'bytes', bytes: new TextEncoder().encode('{"a": 1}') }, as: 'json', options: { strategy: 'key_based', cache_key: 'site/page', file_id: 'f1' } });
+    const first = await store();
+    const second = await store();
+    await format.delete('Team_M', { cacheId: second.cache_id });
+    const file = 'Team_M/data/key-based/site/page/f1.json';
+    const metadata = JSON.parse(new TextDecoder().decode((await format.storage.get(`${file}.metadata`))!)) as { data: { cache_id: string; stored_at: number } };
+    expect(metadata.data.cache_id).toBe(first.cache_id);
+    expect(await format.describeKey(file)).toMatchObject({ kind: 'content', cache_id: first.cache_id });
+    expect((await format.verify({ orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('a delete of every version stopped at the second by its by-id ref says the first went, and what is left; deleting again finishes', async () => {
     const format = new MgraphFormat(await open());
     const source = { kind: 'bytes' as const, bytes: new TextEncoder().encode('twice') };

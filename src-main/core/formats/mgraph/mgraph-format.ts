@@ -137,6 +137,12 @@ interface StoreChoices {
   as: DataType;
 }
 
+/** A content file an entry being deleted shares: `holder` is the newest other entry naming it (null: a ref that may, unreadable). */
+interface HeldContent {
+  content: string;
+  holder: IdRef | null;
+}
+
 export class MgraphFormat implements StoreFormat {
   readonly name = 'mgraph' as const;
   readonly capabilities: FormatCapabilities = {
@@ -651,7 +657,7 @@ export class MgraphFormat implements StoreFormat {
       const contentFiles = new Set(idRef.file_paths.content_files);
       const files = [...ownDataFiles(ns, idRef), ...childData].sort((a, b) => Number(contentFiles.has(b)) - Number(contentFiles.has(a)));
       for (const key of files) {
-        const held = heldByOthers.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
+        const held = heldByOthers.some(({ content }) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
         if (held) continue;
         try {
           const size = contentFiles.has(key) ? await sizeOf(this.storage, key) : null;
@@ -661,6 +667,13 @@ export class MgraphFormat implements StoreFormat {
           const why = typed(err);
           throw new CacheError(why.code, `${cacheId} is not deleted whole: ${key} could not be removed (${why.message}); its by-id ref names what is left, delete it again to finish`);
         }
+      }
+      for (const { content, holder } of heldByOthers) {
+        if (!holder) continue;
+        await this.metadataToHolder(content, idRef, holder).catch((err: unknown) => {
+          const why = typed(err);
+          throw new CacheError(why.code, `${cacheId} is not deleted whole: ${content}.metadata, which names it, could not be pointed at ${holder.cache_id}, which keeps the file (${why.message}); delete it again to finish`);
+        });
       }
       await this.storage.delete(refByIdKey(ns, cacheId)).catch((err: unknown) => {
         const why = typed(err);
@@ -688,29 +701,43 @@ export class MgraphFormat implements StoreFormat {
    * same file. The file's current hash says which entries to ask: this entry's, and the hash of what
    * was written over it (overwrittenBy). An unreadable ref that may name the file keeps it.
    */
-  private async contentHeldByOthers(ns: string, cacheId: string, idRef: IdRef): Promise<string[]> {
-    const held: string[] = [];
+  private async contentHeldByOthers(ns: string, cacheId: string, idRef: IdRef): Promise<HeldContent[]> {
+    const held: HeldContent[] = [];
     for (const content of idRef.file_paths.content_files.filter((c) => insideNamespace(ns, c))) {
       const hashes = new Set([idRef.cache_hash, ...(await this.overwrittenBy(content, idRef))]);
-      const named = async (hash: string) => {
+      /** The newest other entry of `hash` naming the file; null when one may (its ref unreadable); false when none does. */
+      const holderOf = async (hash: string): Promise<IdRef | null | false> => {
         const ref = await this.readHashRef(ns, hash).catch(unreadableRef);
-        if (ref === 'unreadable') return true;
-        for (const other of ref?.cache_ids ?? []) {
+        if (ref === 'unreadable') return null;
+        for (const other of [...(ref?.cache_ids ?? [])].reverse()) {
           if (other.cache_id === cacheId) continue;
           // A ref that cannot be read may name the file: it is kept (a leftover verify shows, not a loss).
           const theirs = await this.readIdRef(ns, other.cache_id).catch(unreadableRef);
-          if (theirs === 'unreadable' || theirs?.file_paths.content_files.includes(content)) return true;
+          if (theirs === 'unreadable') return null;
+          if (theirs?.file_paths.content_files.includes(content)) return theirs;
         }
         return false;
       };
       for (const hash of hashes) {
-        if (await named(hash)) {
-          held.push(content);
-          break;
-        }
+        const holder = await holderOf(hash);
+        if (holder === false) continue;
+        held.push({ content, holder });
+        break;
       }
     }
     return held;
+  }
+
+  /**
+   * A file another entry keeps names, in its .metadata, the entry that stored it last: with that one
+   * deleted it names the newest entry of the same content that holds it, as the service reads it
+   * (its retrieve_by_hash gave the deleted cache id, and a lookup by the file's key found nothing).
+   */
+  private async metadataToHolder(content: string, deleted: IdRef, holder: IdRef): Promise<void> {
+    const key = `${content}.metadata`;
+    const metadata = parseJsonObject<Metadata>(await this.storage.get(key));
+    if (metadata?.data?.cache_id !== deleted.cache_id || holder.cache_hash !== deleted.cache_hash) return;
+    await this.storage.put(key, metadataFile({ ...metadata, data: { ...metadata.data, cache_id: holder.cache_id, stored_at: holder.timestamp } }), { freesSpace: true });
   }
 
   /** An entry's child data to delete with it: none from a data folder another entry shares, none outside its namespace. */
