@@ -136,15 +136,17 @@ describe.each(backends)('ids in the service refs that are not ids but paths (%s)
     expect((await format.record(NS, { hash: HASH })).cache_id).toBe(GOOD);
   });
 
-  it("a by-id ref whose cache_hash is a path: verify reports the by-id ref, and a repair writes no by-hash ref where that path leads (another namespace's)", async () => {
+  it("a by-id ref whose cache_hash is a path: verify reports the by-id ref, and a repair rebuilds it from its file's .metadata, writing no by-hash ref where that path leads (another namespace's)", async () => {
     await edit(GOOD_BY_ID, (ref) => (ref.cache_hash = CLIMB_TO_OTHER_BY_HASH));
     const other = utf8(await storage.get(OTHER_BY_HASH));
     const report = await format.verify({ namespace: NS });
-    expect(report.problems).toContainEqual({ kind: 'corrupt', key: GOOD_BY_ID, hash: null, detail: expect.stringContaining(JSON.stringify(CLIMB_TO_OTHER_BY_HASH)) });
+    expect(report.problems).toContainEqual({ kind: 'corrupt', key: GOOD_BY_ID, hash: expect.any(String), detail: expect.stringContaining(JSON.stringify(CLIMB_TO_OTHER_BY_HASH)) });
+    await expect(format.record(NS, { cacheId: GOOD })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(`${GOOD_BY_ID} is not a readable by-id ref`) });
     await format.verify({ namespace: NS, repair: true });
     expect(utf8(await storage.get(OTHER_BY_HASH))).toBe(other);
-    await expect(format.record(NS, { cacheId: GOOD })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(`${GOOD_BY_ID} is not a readable by-id ref`) });
-    expect(await format.delete(NS, { cacheId: GOOD }).catch((err: unknown) => err)).toMatchObject({ code: 'corrupt' });
+    // Its file's .metadata names its own hash: read and deleted as any entry, and the other namespace's ref untouched.
+    expect((await format.record(NS, { cacheId: GOOD })).hash).not.toContain('/');
+    expect(await format.delete(NS, { cacheId: GOOD })).toMatchObject({ deleted: [GOOD] });
     expect(utf8(await storage.get(OTHER_BY_HASH))).toBe(other);
     expect((await format.verify({ namespace: 'dups' })).problems).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { Retention } from '../../retention/retention';
 import { collect } from '../format';
 import { MemoryStorage } from '../../storage/memory';
-import { editJson, loadFixture } from './fixture';
+import { editJson, fixtureKeys, loadFixture } from './fixture';
 import { MgraphFormat } from './mgraph-format';
 
 // Refs of the service's fixture, changed by hand (or by a tool) so that their times or types are
@@ -68,7 +68,7 @@ describe('the service layout with refs that disagree or are damaged', () => {
   ])('a by-id ref with %s: reading it names the ref and what is wrong (never "corrupt content, delete it"), verify reports it, prune leaves it', async (_what, change, problem) => {
     await edit(BY_ID, change);
     await expect(format.retrieve(NS, { cacheId: FIRST })).rejects.toMatchObject({ code: 'corrupt', message: `${BY_ID} is not a readable by-id ref: ${problem} (run verify)` });
-    expect((await format.verify({ namespace: NS })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: null, detail: `the by-id ref is unreadable: ${problem}` });
+    expect((await format.verify({ namespace: NS })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: HASH, detail: expect.stringContaining(`the by-id ref is unreadable: ${problem}; its entry's files are there`) });
     const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
     expect(plan.versions.map((v) => v.cache_id)).not.toContain(FIRST);
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
@@ -213,5 +213,41 @@ describe('a service-layout delete stopped part-way', () => {
     expect(await store.exists(sidecar)).toBe(false);
     expect(await store.exists(BY_ID)).toBe(false);
     expect((await service.verify({ namespace: NS, orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+});
+
+describe('an unreadable by-id ref', () => {
+  it("of each of the service's entries: verify says its files are there, not orphans; a repair rebuilds the ref byte for byte as the service wrote it, and the entry deletes", async () => {
+    const refs = fixtureKeys().filter((key) => key.includes('/refs/by-id/'));
+    expect(refs.length).toBeGreaterThan(20);
+    for (const key of refs) {
+      storage = new MemoryStorage();
+      await loadFixture(storage);
+      format = new MgraphFormat(storage);
+      const original = Buffer.from((await storage.get(key))!);
+      await storage.put(key, original.subarray(0, 50)); // torn
+      const found = await format.verify({ orphanGraceMs: 0 });
+      expect(found.problems, key).toEqual([{ kind: 'corrupt', key, hash: expect.any(String), detail: expect.stringMatching(/^the by-id ref is unreadable: .*; its entry's files are there \(.*\): a repair rebuilds the ref from them$/) }]);
+      const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
+      expect(repaired.repaired, key).toEqual([{ kind: 'corrupt', key, action: expect.stringMatching(/^rebuilt from the \.metadata of its (content file|\d content files) \(the unreadable one moved to _cache-admin\.d\/quarantine\//) }]);
+      expect(repaired.notes, key).toContainEqual(expect.stringMatching(/^repair made 1 change: /));
+      expect(Buffer.from((await storage.get(key))!).equals(original), key).toBe(true);
+      expect((await format.verify({ orphanGraceMs: 0 })).problems, key).toEqual([]);
+      const cacheId = key.slice(key.lastIndexOf('/') + 1, -'.json'.length);
+      expect(await format.delete(key.split('/')[0]!, { cacheId }), key).toMatchObject({ deleted: [cacheId] });
+    }
+  }, 60_000);
+
+  it('whose files another entry wrote over since (one key_based path): reported as beyond rebuilding, and a repair says it changed nothing', async () => {
+    format = new MgraphFormat(new MemoryStorage());
+    const store = () => format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('{"a": 1}') }, as: 'json', options: { strategy: 'key_based', cache_key: 'k', file_id: 'f' } });
+    const first = await store();
+    await store();
+    const key = `Team_D/refs/by-id/${first.cache_id.slice(0, 2)}/${first.cache_id.slice(2, 4)}/${first.cache_id}.json`;
+    await format.storage.put(key, new TextEncoder().encode('{"cache_id": '));
+    const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
+    expect(repaired.problems).toEqual([{ kind: 'corrupt', key, hash: null, detail: `the by-id ref is unreadable: not JSON of the expected shape; no file's .metadata names ${first.cache_id} as it needs, so nothing rebuilds it` }]);
+    expect(repaired.repaired).toEqual([]);
+    expect(repaired.notes).toContainEqual(expect.stringMatching(/^repair changed nothing: /)); // it said it rebuilt refs
   });
 });

@@ -12,7 +12,7 @@ import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
 import { isNotFound, s3Status } from '../../storage/s3-errors';
 import type { StorageBackend } from '../../storage/types';
-import { EXTENSION, isServiceCacheHash, isServiceCacheId, type FileType, type Strategy } from './keys';
+import { EXTENSION, STRATEGIES, entryPaths, isServiceCacheHash, isServiceCacheId, refByHashKey, refByIdKey, strategyFolders, type FileType, type Strategy } from './keys';
 
 export interface HashRef {
   cache_hash: string;
@@ -91,6 +91,34 @@ export function parseJsonObject<T>(bytes: Uint8Array | null): T | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A by-id ref rebuilt from the files of its entry (content files whose .metadata names its cache id,
+ * as every store rewrites it): what the service wrote for the strategy, when those files are where it
+ * puts them, else the files found. Null when their sidecars do not say what the ref needs.
+ */
+export function idRefFromSidecars(ns: string, cacheId: string, found: { content: string; data: MetadataData }[], exists: (key: string) => boolean): IdRef | null {
+  const [first] = found;
+  if (!first) return null;
+  const { cache_hash: hash, strategy, file_type: fileType, stored_at: timestamp, file_id: fileId, cache_key: cacheKey } = first.data;
+  const agree = found.every(({ data }) => data.cache_hash === hash && data.strategy === strategy && data.file_type === fileType);
+  if (!agree || !isServiceCacheHash(hash) || !(STRATEGIES as readonly string[]).includes(strategy) || !(fileType in EXTENSION) || typeof timestamp !== 'number') return null;
+  const contents = found.map((f) => f.content);
+  const expected = typeof fileId === 'string' && typeof cacheKey === 'string' ? entryPaths(strategyFolders(ns, strategy, fileId, cacheKey, new Date(timestamp)), fileId, fileType) : null;
+  // The copies found are the strategy's (a temporal folder is the host's local time, which may have moved since).
+  const whole = expected !== null && contents.length === expected.contentFiles.length && contents.every((c) => expected.contentFiles.includes(c));
+  const contentFiles = whole ? expected.contentFiles : [...contents].sort();
+  return {
+    all_paths: { data: contentFiles.flatMap((c) => [c, `${c}.config`, `${c}.metadata`]).filter(exists).sort(), by_hash: [refByHashKey(ns, hash)], by_id: [refByIdKey(ns, cacheId)] },
+    cache_id: cacheId,
+    cache_hash: hash,
+    file_paths: { content_files: contentFiles, data_folders: contentFiles.map((c) => `${c.slice(0, c.lastIndexOf('.'))}/data`) },
+    file_type: fileType,
+    namespace: ns,
+    strategy,
+    timestamp,
+  };
 }
 
 /**

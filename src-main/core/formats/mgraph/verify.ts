@@ -1,7 +1,8 @@
 /**
  * Verify for the service layout: every ref points at something real, every content copy re-hashes
  * to its cache hash the way the service hashed it, nothing under data/ is unclaimed. Repair only
- * rebuilds by-hash refs from the by-id refs (derivable without guessing); it never deletes content.
+ * rebuilds refs from what they are derived from (by-hash refs from the by-id refs, an unreadable
+ * by-id ref from its files' .metadata) and moves left child data aside; it never deletes content.
  */
 import { HASH_LENGTH, PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
@@ -18,7 +19,7 @@ import type { FormatProblem, FormatVerifyOptions, FormatVerifyReport } from '../
 import { rehashFile } from './content';
 import { childDataStems, classifyKey, insideNamespace, parseServiceNamespace, refByHashKey, refByIdKey } from './keys';
 import type { MgraphFormat } from './mgraph-format';
-import { addressedIdRef, dataFilesOf, dataFoldersOf, distinctVersions, hashRefProblem, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata } from './refs';
+import { addressedIdRef, dataFilesOf, dataFoldersOf, distinctVersions, dumps, hashRefProblem, idRefFromSidecars, idRefProblem, isHashRef, parseJsonObject, type HashRef, type IdRef, type Metadata, type MetadataData } from './refs';
 
 
 export async function verifyServiceStore(format: MgraphFormat, options: FormatVerifyOptions = {}): Promise<FormatVerifyReport> {
@@ -83,6 +84,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       let unknownIdRefs = 0;
       const hashRefs = new Map<string, HashRef>();
       const idRefs = new Map<string, IdRef>();
+      const damagedIdRefs = new Map<string, { info: ObjectInfo; problem: string }>();
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
         await checkpoint();
         const ref = parseJsonObject<HashRef>(await storage.get(info.key, { signal }));
@@ -100,7 +102,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const problem = idRefProblem(ref);
         if (!problem) idRefs.set(cacheId, addressedIdRef(ref!, storage));
         else {
-          report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}`);
+          damagedIdRefs.set(cacheId, { info, problem }); // reported once its entry's files are looked for
           unknownIdRefs++;
           tick('checking', 1);
         }
@@ -233,6 +235,35 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         entryChecked(ref);
       });
 
+      // An unreadable by-id ref: its entry's files are known by their .metadata, which every store rewrites
+      // with its cache id (the service cannot read the entry either, and without the ref nothing could delete it).
+      const writtenFor = new Map<string, { content: string; data: MetadataData }[]>();
+      if (damagedIdRefs.size > 0) {
+        const unclaimed = [...dataKeys.keys()].filter((key) => !claimed.has(key) && !/\.(config|metadata)$/.test(key) && dataKeys.has(`${key}.metadata`));
+        await mapLimit(unclaimed, concurrency, async (content) => {
+          const data = parseJsonObject<Metadata>(await storage.get(`${content}.metadata`, { signal }))?.data;
+          if (typeof data?.cache_id !== 'string' || !damagedIdRefs.has(data.cache_id)) return;
+          writtenFor.set(data.cache_id, [...(writtenFor.get(data.cache_id) ?? []), { content, data }]);
+        });
+      }
+      for (const [cacheId, { info, problem }] of damagedIdRefs) {
+        await checkpoint();
+        const rebuilt = idRefFromSidecars(ns, cacheId, writtenFor.get(cacheId) ?? [], (key) => dataKeys.has(key));
+        if (!rebuilt) {
+          report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}; no file's .metadata names ${cacheId} as it needs, so nothing rebuilds it`);
+          continue;
+        }
+        for (const key of dataFilesOf(rebuilt)) claimed.add(key);
+        dataFolders.push(...dataFoldersOf(rebuilt).map((f) => `${f}/`));
+        const files = rebuilt.file_paths.content_files;
+        report('corrupt', info.key, rebuilt.cache_hash, `the by-id ref is unreadable: ${problem}; its entry's files are there (${files.join(', ')}, whose .metadata names ${cacheId}): a repair rebuilds the ref from them`);
+        if (!options.repair) continue;
+        const aside = await quarantineCopy(storage, info.key, SERVICE_QUARANTINE_PREFIX);
+        if (!aside) continue; // deleted meanwhile
+        await storage.put(info.key, dumps(rebuilt, 2));
+        repaired.push({ kind: 'corrupt', key: info.key, action: `rebuilt from the .metadata of ${files.length === 1 ? 'its content file' : `its ${files.length} content files`} (the unreadable one moved to ${aside})` });
+      }
+
       // Anything under data/ that no by-id ref claims, as content, sidecar or child data.
       const now = Date.now();
       tick('checking', [...dataKeys.keys()].filter((key) => !countedData.has(key)).length); // child data and files no ref names
@@ -327,8 +358,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   if (problems.length > 0) {
     notes.push(
       options.repair
-        ? 'repair rebuilt by-hash refs (moving one it could not rebuild to _cache-admin.d/quarantine/), moved child data of deleted entries there and removed temp leftovers only; it never deletes or rewrites content'
-        : 'a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/), move child data of deleted entries there and remove temp leftovers only; it never deletes or rewrites content',
+        ? `${repaired.length === 0 ? 'repair changed nothing' : `repair made ${repaired.length === 1 ? '1 change' : `${repaired.length} changes`}`}: a repair rebuilds by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable by-id refs from their files' .metadata, moves child data of deleted entries there and removes temp leftovers only; it never deletes or rewrites content`
+        : "a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable by-id refs from their files' .metadata, move child data of deleted entries there and remove temp leftovers only; it never deletes or rewrites content",
     );
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
