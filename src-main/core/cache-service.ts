@@ -749,7 +749,6 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
 }
 
 /** A stored record, or what is wrong with it (verify reports those as corrupt). */
-/** `sizeOnly`: a record whose one flaw is its size (-1, past 2^53), which its content can give back. */
 /**
  * A record as filed: in the namespace its key is in. A namespace folder renamed or copied by hand
  * keeps records that name the namespace they were stored in; its keys (and content) are here, and
@@ -775,7 +774,11 @@ export async function movedWithItsFolder(storage: StorageBackend, layout: KeyLay
   return false;
 }
 
-export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; sizeOnly?: VersionRecord } {
+/**
+ * `fromContent`: a record whose only flaws are in what its content gives back, its size (-1, past
+ * 2^53) and its SHA-256 (not 64 hex characters, or not starting with its hash).
+ */
+export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; fromContent?: VersionRecord } {
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -784,8 +787,10 @@ export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { p
   }
   const problem = versionRecordProblem(value);
   if (problem === null) return { record: value as VersionRecord };
-  const sizeOnly = typeof value === 'object' && value !== null && !Array.isArray(value) && versionRecordProblem({ ...value, size: 0 }) === null;
-  return sizeOnly ? { problem, sizeOnly: value as VersionRecord } : { problem };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { problem };
+  const hash = (value as { hash?: unknown }).hash;
+  const fromContent = typeof hash === 'string' && versionRecordProblem({ ...value, size: 0, sha256: hash.padEnd(64, '0') }) === null;
+  return fromContent ? { problem, fromContent: value as VersionRecord } : { problem };
 }
 
 function isStale(marker: DeletionMarker, waitingSince: number): boolean {

@@ -191,6 +191,30 @@ describe('verify', () => {
     }
   });
 
+  it.each([
+    ['none at all (not 64 hex characters)', () => 'not a digest', () => `the version record sha256 is not a SHA-256, but its content (6 bytes) hashes to its key: the record is wrong, not the content`],
+    ['another digest that starts with its hash', (sha256: string) => `${sha256.slice(0, 16)}${'0'.repeat(48)}`, (v: number) => `v${v} records another SHA-256, but its content hashes to its key: the record is wrong, not the content`],
+  ])("a record's SHA-256 that is %s is rewritten from content that hashes to its key: the version is kept, not quarantined (it was, with its good bytes)", async (_what, damage, said) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-sha-'));
+    try {
+      const cache = new CacheService(await LocalFolderStorage.open(dir));
+      const stored = await cache.store('ns', bytes('six b.'));
+      const { sha256 } = await cache.record('ns', { hash: stored.hash, version: 1 });
+      const recordKey = cache.layout.record('ns' as never, stored.hash, 1);
+      const file = path.join(dir, ...recordKey.split('/'));
+      // Edited in place, as by hand: the hard-linked views change with it.
+      writeFileSync(file, readFileSync(file, 'utf8').replace(`"sha256":"${sha256}"`, `"sha256":"${damage(sha256)}"`));
+      expect((await verifyStore(cache)).problems.filter((p) => p.kind === 'corrupt').map((p) => [p.key, p.detail])).toEqual([[recordKey, said(1)]]);
+      const repaired = await verifyStore(cache, { repair: true });
+      expect(repaired.repaired).toContainEqual({ kind: 'corrupt', key: recordKey, action: "rewrote v1's SHA-256 from its content (which hashes to its key)" });
+      expect((await verifyStore(cache)).problems).toEqual([]);
+      expect((await cache.retrieve('ns', { hash: stored.hash })).record.sha256).toBe(sha256);
+      expect(existsSync(path.join(dir, '_quarantine'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every version of a hash whose size is wrong or out of range is rewritten: none is lost to the quarantine', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'verify-sizes-'));
     try {

@@ -290,6 +290,17 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const sha256 = await contentSha256(content);
           return sha256 === record.sha256 && cacheHashOfSha256(sha256) === hash;
         };
+        /** The content is what its key names (its SHA-256 starts with the hash): a record that disagrees is wrong. */
+        const keyedRight = async (content: ObjectInfo) => {
+          const sha256 = await contentSha256(content);
+          return sha256 !== null && cacheHashOfSha256(sha256) === hash;
+        };
+        /** A record whose SHA-256 its content (which hashes to its key) disproves, rewritten with the content's, and its views with it. */
+        const rewriteSha256 = (key: string, record: VersionRecord, sha256: string) => {
+          const fixed = { ...record, sha256 };
+          records.set(record.version, fixed); // checked as the version it is to be
+          return rewrite(key, fixed, `rewrote v${record.version}'s SHA-256 from its content (which hashes to its key)`);
+        };
         /** A record whose content disproves its size, rewritten with the content's size, and its views with it. */
         const rewriteSize = (key: string, record: VersionRecord, size: number) => {
           sizeRewritten.add(record.version);
@@ -311,7 +322,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           const bytes = await storage.get(info.key);
           if (!bytes) continue; // deleted while verifying
           const decoded = decodeRecord(bytes);
-          const read = 'record' in decoded ? decoded.record : decoded.sizeOnly;
+          const read = 'record' in decoded ? decoded.record : decoded.fromContent;
           const otherVersion = read !== undefined && (read.hash !== hash || read.version !== version);
           // Its namespace folder renamed or copied by hand (the index entry came with it): reads take the folder's name, and so does the record once repaired.
           const moved = read !== undefined && !otherVersion && read.namespace !== ns && (await movedWithItsFolder(storage, layout, ns, read, bytes));
@@ -320,7 +331,7 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           if (moved) {
             const filed = { ...read, namespace: ns };
             if ('record' in decoded) decoded.record = filed;
-            else decoded.sizeOnly = filed;
+            else decoded.fromContent = filed;
             report('corrupt', info.key, hash, `v${version}'s record names namespace ${read.namespace}, but it is filed in ${ns} (a folder renamed or copied by hand): reads take ${ns}`);
             if ('record' in decoded) await rewrite(info.key, filed, `rewrote v${version}'s namespace as ${ns}`);
           }
@@ -332,11 +343,19 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
               copy = await recordCopyIn(storage, layout, entry.key, (r) => layout.isVersionEntryOf(entry.key, r), { hash, version, size: k.content!.size });
               if (copy) break;
             }
-            // A size alone out of range (-1, past 2^53): content that hashes right gives it back, as a wrong size is.
-            if (!copy && !elsewhere && 'problem' in decoded && decoded.sizeOnly && k.content && (await hashesRight(k.content, decoded.sizeOnly))) {
-              report('corrupt', info.key, hash, `the version record ${decoded.problem} (${JSON.stringify(decoded.sizeOnly.size)}), but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
-              records.set(version, { ...decoded.sizeOnly, size: k.content.size }); // checked as the version it is to be
-              await rewriteSize(info.key, decoded.sizeOnly, k.content.size);
+            // A size out of range (-1, past 2^53), or a SHA-256 that is none: content that hashes to its key gives them back, as a wrong size is.
+            const flaw = 'problem' in decoded ? decoded : null;
+            const fromContent = !copy && !elsewhere ? flaw?.fromContent : undefined;
+            if (flaw && fromContent && k.content && (await keyedRight(k.content))) {
+              const sha256 = (await contentSha256(k.content))!;
+              if (fromContent.sha256 === sha256) {
+                report('corrupt', info.key, hash, `the version record ${flaw.problem} (${JSON.stringify(fromContent.size)}), but its content is ${k.content.size} bytes and hashes right: the record is wrong, not the content`);
+                records.set(version, { ...fromContent, size: k.content.size }); // checked as the version it is to be
+                await rewriteSize(info.key, fromContent, k.content.size);
+              } else {
+                report('corrupt', info.key, hash, `the version record ${flaw.problem}, but its content (${k.content.size} bytes) hashes to its key: the record is wrong, not the content`);
+                await rewriteSha256(info.key, { ...fromContent, size: k.content.size }, sha256);
+              }
               continue;
             }
             const said = 'problem' in decoded ? decoded.problem : otherVersion ? 'names another entry' : `names namespace ${read!.namespace} (copied in from there)`;
@@ -374,7 +393,12 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             if (stillThere.some(Boolean)) report('missing_content', k.content.key, hash, 'content vanished while verifying');
           }
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
-          else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
+          else {
+            for (const r of [...records.values()].filter((r) => r.sha256 !== sha256)) {
+              report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256, but its content hashes to its key: the record is wrong, not the content`);
+              await rewriteSha256(layout.record(ns, hash, r.version), r, sha256);
+            }
+          }
         }
 
         // A record gone (by hand) while a view of it is left: its index entry, its temporal entry and
