@@ -217,7 +217,11 @@ describe('a service-layout delete stopped part-way', () => {
 });
 
 describe('an unreadable by-id ref', () => {
-  it("of each of the service's entries: verify says its files are there, not orphans; a repair rebuilds the ref byte for byte as the service wrote it, and the entry deletes", async () => {
+  it.each([
+    ['torn', async (key: string, original: Buffer) => storage.put(key, original.subarray(0, 50)), 'corrupt', /^the by-id ref is unreadable: .*; its entry's files are there \(.*\): a repair rebuilds the ref from them$/, /^rebuilt from the \.metadata of its (content file|\d content files) \(the unreadable one moved to _cache-admin\.d\/quarantine\//],
+    // It hid the entry: the by-hash ref went to the quarantine, as naming nothing left.
+    ['deleted', async (key: string) => storage.delete(key), 'dangling_ref', /^names [-0-9a-f]+, whose by-id ref is missing; its entry's files are there \(.*\): a repair rebuilds the by-id ref from them$/, /^rebuilt from the \.metadata of its (content file|\d content files): .*refs\/by-hash\/.* names [-0-9a-f]+ again$/],
+  ] as const)("%s, of each of the service's entries: verify says its files are there, not orphans; a repair rebuilds the ref byte for byte as the service wrote it, and the entry deletes", async (_how, damage, kind, said, done) => {
     const refs = fixtureKeys().filter((key) => key.includes('/refs/by-id/'));
     expect(refs.length).toBeGreaterThan(20);
     for (const key of refs) {
@@ -225,11 +229,11 @@ describe('an unreadable by-id ref', () => {
       await loadFixture(storage);
       format = new MgraphFormat(storage);
       const original = Buffer.from((await storage.get(key))!);
-      await storage.put(key, original.subarray(0, 50)); // torn
+      await damage(key, original);
       const found = await format.verify({ orphanGraceMs: 0 });
-      expect(found.problems, key).toEqual([{ kind: 'corrupt', key, hash: expect.any(String), detail: expect.stringMatching(/^the by-id ref is unreadable: .*; its entry's files are there \(.*\): a repair rebuilds the ref from them$/) }]);
+      expect(found.problems, key).toEqual([{ kind, key: kind === 'corrupt' ? key : expect.stringContaining('/refs/by-hash/'), hash: expect.any(String), detail: expect.stringMatching(said) }]);
       const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
-      expect(repaired.repaired, key).toEqual([{ kind: 'corrupt', key, action: expect.stringMatching(/^rebuilt from the \.metadata of its (content file|\d content files) \(the unreadable one moved to _cache-admin\.d\/quarantine\//) }]);
+      expect(repaired.repaired, key).toEqual([{ kind, key, action: expect.stringMatching(done) }]);
       expect(repaired.notes, key).toContainEqual(expect.stringMatching(/^repair made 1 change: /));
       expect(Buffer.from((await storage.get(key))!).equals(original), key).toBe(true);
       expect((await format.verify({ orphanGraceMs: 0 })).problems, key).toEqual([]);

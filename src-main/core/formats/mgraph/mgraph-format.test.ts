@@ -369,7 +369,7 @@ describe('service cache keys Cache Admin never writes, on a local folder', () =>
 });
 
 describe.each(backends)('verify on the service layout finds injected faults (%s)', (_name, open) => {
-  it('a flipped byte in a second copy, a missing content file, a dangling ref, an orphan; repair rebuilds the ref only', async () => {
+  it('a flipped byte in a second copy, a missing content file, a dangling ref, an orphan; repair rebuilds the missing by-id ref from its files only', async () => {
     const storage = await open();
     await loadFixture(storage);
     const format = new MgraphFormat(storage);
@@ -380,6 +380,7 @@ describe.each(backends)('verify on the service layout finds injected faults (%s)
     const missing = 'reports/data/temporal/2026/12/02/10/797a926d-cc60-4aee-b745-edf95f190b5c.json';
     await storage.delete(missing);
     const byId = 'dups/refs/by-id/f9/50/f950f89e-78ea-431f-9fd5-7cd214c17eab.json';
+    const lost = Buffer.from((await storage.get(byId))!);
     await storage.delete(byId);
     const orphan = 'site-cache/data/direct/zz/zz/stray.json';
     await storage.put(orphan, new TextEncoder().encode('{}'));
@@ -390,13 +391,14 @@ describe.each(backends)('verify on the service layout finds injected faults (%s)
     expect(found).toContain(`missing_content ${missing}`);
     expect(found).toContain('dangling_ref dups/refs/by-hash/1f/59/1f59c04c6c23d303.json');
     expect(found).toContain(`orphan ${orphan}`);
-    expect(found).toContain('orphan dups/data/temporal/2026/12/02/10/f950f89e-78ea-431f-9fd5-7cd214c17eab.json'); // its ref is gone
+    expect(found).not.toContain('orphan dups/data/temporal/2026/12/02/10/f950f89e-78ea-431f-9fd5-7cd214c17eab.json'); // its ref is gone, its .metadata names it
 
     const before = (await storage.list('dups/data/')).objects.length;
     const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
-    expect(repaired.repaired).toEqual([expect.objectContaining({ kind: 'dangling_ref', key: 'dups/refs/by-hash/1f/59/1f59c04c6c23d303.json' })]);
+    expect(repaired.repaired).toEqual([expect.objectContaining({ kind: 'dangling_ref', key: byId })]);
+    expect(Buffer.from((await storage.get(byId))!).equals(lost)).toBe(true);
     expect((await storage.list('dups/data/')).objects).toHaveLength(before);
-    expect((await format.versions('dups', '1f59c04c6c23d303')).map((v) => v.cache_id)).toEqual(['59e56740-d55a-4365-8c4c-072ad8a41514', '5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65']);
+    expect((await format.versions('dups', '1f59c04c6c23d303')).map((v) => v.cache_id)).toEqual(['59e56740-d55a-4365-8c4c-072ad8a41514', 'f950f89e-78ea-431f-9fd5-7cd214c17eab', '5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65']);
     expect((await format.verify({ orphanGraceMs: 0 })).problems.filter((p) => p.kind === 'dangling_ref')).toEqual([]);
   });
 });

@@ -85,6 +85,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       const hashRefs = new Map<string, HashRef>();
       const idRefs = new Map<string, IdRef>();
       const damagedIdRefs = new Map<string, { info: ObjectInfo; problem: string }>();
+      /** Cache ids a by-hash ref lists whose by-id ref is missing (and not a store in flight), with that by-hash ref. */
+      const missingIdRefs = new Map<string, { hash: string; key: string }>();
       await mapLimit([...hashRefKeys], concurrency, async ([hash, info]) => {
         await checkpoint();
         const ref = parseJsonObject<HashRef>(await storage.get(info.key, { signal }));
@@ -125,10 +127,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const listed = ref.cache_ids.map((e) => e.cache_id);
         for (const { cache_id: id, timestamp } of ref.cache_ids) {
           if (!idRefKeys.has(id)) unknownIdRefs++;
-          if (!idRefKeys.has(id) && !fresh(timestamp)) {
-            report('dangling_ref', key, hash, `names ${id}, whose by-id ref is missing`);
-            toRebuild.set(hash, 'dangling_ref');
-          }
+          // Reported once its entry's files are looked for (below): they may rebuild it.
+          if (!idRefKeys.has(id) && !fresh(timestamp)) missingIdRefs.set(id, { hash, key });
         }
         // Another hash's entry listed here: a delete or prune of this hash would take it (they refuse now).
         const foreign = [...new Set(listed.filter((id) => isForeign(hash, id)))];
@@ -235,33 +235,54 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         entryChecked(ref);
       });
 
-      // An unreadable by-id ref: its entry's files are known by their .metadata, which every store rewrites
-      // with its cache id (the service cannot read the entry either, and without the ref nothing could delete it).
+      // An unreadable or missing by-id ref: its entry's files are known by their .metadata, which every store
+      // rewrites with its cache id (the service cannot read the entry either, and without the ref nothing could delete it).
       const writtenFor = new Map<string, { content: string; data: MetadataData }[]>();
-      if (damagedIdRefs.size > 0) {
+      if (damagedIdRefs.size + missingIdRefs.size > 0) {
         const unclaimed = [...dataKeys.keys()].filter((key) => !claimed.has(key) && !/\.(config|metadata)$/.test(key) && dataKeys.has(`${key}.metadata`));
         await mapLimit(unclaimed, concurrency, async (content) => {
           const data = parseJsonObject<Metadata>(await storage.get(`${content}.metadata`, { signal }))?.data;
-          if (typeof data?.cache_id !== 'string' || !damagedIdRefs.has(data.cache_id)) return;
+          if (typeof data?.cache_id !== 'string' || !(damagedIdRefs.has(data.cache_id) || missingIdRefs.has(data.cache_id))) return;
           writtenFor.set(data.cache_id, [...(writtenFor.get(data.cache_id) ?? []), { content, data }]);
         });
       }
+      const rebuildFromFiles = (cacheId: string) => {
+        const rebuilt = idRefFromSidecars(ns, cacheId, writtenFor.get(cacheId) ?? [], (key) => dataKeys.has(key));
+        if (!rebuilt) return null;
+        for (const key of dataFilesOf(rebuilt)) claimed.add(key);
+        dataFolders.push(...dataFoldersOf(rebuilt).map((f) => `${f}/`));
+        return rebuilt;
+      };
+      const filesSaid = (ref: IdRef) => `its entry's files are there (${ref.file_paths.content_files.join(', ')}, whose .metadata names ${ref.cache_id})`;
+      const rebuiltFrom = (ref: IdRef) => `rebuilt from the .metadata of ${ref.file_paths.content_files.length === 1 ? 'its content file' : `its ${ref.file_paths.content_files.length} content files`}`;
+      for (const [cacheId, { hash, key }] of missingIdRefs) {
+        await checkpoint();
+        const rebuilt = rebuildFromFiles(cacheId);
+        if (!rebuilt || rebuilt.cache_hash !== hash) {
+          report('dangling_ref', key, hash, `names ${cacheId}, whose by-id ref is missing`);
+          toRebuild.set(hash, 'dangling_ref');
+          continue;
+        }
+        const idKey = refByIdKey(ns, cacheId);
+        report('dangling_ref', key, hash, `names ${cacheId}, whose by-id ref is missing; ${filesSaid(rebuilt)}: a repair rebuilds the by-id ref from them`);
+        if (!options.repair) continue;
+        // Create-only: a store or repair that wrote it meanwhile is not overwritten.
+        if (await storage.put(idKey, dumps(rebuilt, 2), { ifAbsent: true })) repaired.push({ kind: 'dangling_ref', key: idKey, action: `${rebuiltFrom(rebuilt)}: ${key} names ${cacheId} again` });
+        idRefs.set(cacheId, rebuilt);
+      }
       for (const [cacheId, { info, problem }] of damagedIdRefs) {
         await checkpoint();
-        const rebuilt = idRefFromSidecars(ns, cacheId, writtenFor.get(cacheId) ?? [], (key) => dataKeys.has(key));
+        const rebuilt = rebuildFromFiles(cacheId);
         if (!rebuilt) {
           report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}; no file's .metadata names ${cacheId} as it needs, so nothing rebuilds it`);
           continue;
         }
-        for (const key of dataFilesOf(rebuilt)) claimed.add(key);
-        dataFolders.push(...dataFoldersOf(rebuilt).map((f) => `${f}/`));
-        const files = rebuilt.file_paths.content_files;
-        report('corrupt', info.key, rebuilt.cache_hash, `the by-id ref is unreadable: ${problem}; its entry's files are there (${files.join(', ')}, whose .metadata names ${cacheId}): a repair rebuilds the ref from them`);
+        report('corrupt', info.key, rebuilt.cache_hash, `the by-id ref is unreadable: ${problem}; ${filesSaid(rebuilt)}: a repair rebuilds the ref from them`);
         if (!options.repair) continue;
         const aside = await quarantineCopy(storage, info.key, SERVICE_QUARANTINE_PREFIX);
         if (!aside) continue; // deleted meanwhile
         await storage.put(info.key, dumps(rebuilt, 2));
-        repaired.push({ kind: 'corrupt', key: info.key, action: `rebuilt from the .metadata of ${files.length === 1 ? 'its content file' : `its ${files.length} content files`} (the unreadable one moved to ${aside})` });
+        repaired.push({ kind: 'corrupt', key: info.key, action: `${rebuiltFrom(rebuilt)} (the unreadable one moved to ${aside})` });
       }
 
       // Anything under data/ that no by-id ref claims, as content, sidecar or child data.
