@@ -2,7 +2,7 @@
 import { act, cleanup } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fail, fakeClient, ok, renderWith } from '../test/render';
-import { shownEntryHash } from './store';
+import { shownEntryHash, unopenedVersion } from './store';
 
 afterEach(cleanup);
 
@@ -64,4 +64,21 @@ it('a lookup from Layout stays there: its tree opens at the entry', async () => 
   const { store } = renderWith(<div />, { client, state: { tab: 'layout' } });
   await act(() => store.getState().lookup('ffffffffffffffff'));
   expect(store.getState().tab).toBe('layout');
+});
+
+it("a version that would not open, looked up, is looked up again once a repair has run: its Delete offer goes with the damage (it stayed, and deleted the restored version)", async () => {
+  let repaired = false;
+  const record = { format: 'native' as const, namespace: 'default', hash: HASH, cache_id: `${HASH}-v2`, version: 2, latest_version: 2, sha256: `${HASH}${'0'.repeat(48)}`, size: 5, content_type: 'text/plain', data_type: 'binary' as const, content_encoding: null, source: 'a.txt', stored_at: '2026-01-01T00:00:00.000Z', details: {}, keys: [], child_data: [] };
+  const { client } = fakeClient({
+    entry: () => (repaired ? ok({ record, preview: 'aGVsbG8=', previewTruncated: false, previewVerified: true, expired: false, expires_at: null }) : fail('not_found', `${HASH}-v2's record is missing, though its versions index lists it`)),
+    versions: () => ok({ hash: HASH, versions: [1, 2, 3].map(version), count: 3 }),
+    verify: () => ((repaired = true), ok({ checked: 9, problems: [], repaired: [{ kind: 'dangling_ref', key: KEY, action: 'restored the record of v2' }], notes: [] })),
+  });
+  const { store } = renderWith(<div />, { client });
+  await act(() => store.getState().lookup(`${HASH}-v2`));
+  expect(unopenedVersion(store.getState())).toMatchObject({ version: 2 });
+  await act(() => store.getState().runVerify({ wholeStore: false, repair: true }));
+  await act(() => new Promise((resolve) => setTimeout(resolve, 50)));
+  expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { cache_id: `${HASH}-v2` } } });
+  expect(unopenedVersion(store.getState())).toBeNull();
 });

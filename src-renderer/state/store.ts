@@ -385,6 +385,23 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (error.code === 'cancelled') changed(transfer.namespace); // counts and the list move with what was stored (or was not)
     }
 
+    /**
+     * A lookup that opened no entry (a damaged or missing version, content without one) looked up again
+     * after a change: a repair, a store or a delete elsewhere may have mended or taken it. Its Delete
+     * offer stood after a repair, and deleted the version the repair had just restored.
+     */
+    async function reloadDamagedLookup(): Promise<void> {
+      const { entry, versions, lookedUp, namespace, storeEpoch } = get();
+      const target = parseLookup(lookedUp);
+      if (entry.status !== 'error' || !target.ok) return;
+      const at = target.namespace ?? namespace;
+      const next = await api.entry({ namespace: at, ref: target.ref });
+      const hash = next.ok ? next.value.record.hash : versions.status === 'ready' ? versions.data.hash : null;
+      const listed = hash === null ? null : await api.versions({ namespace: at, hash });
+      if (get().storeEpoch !== storeEpoch || get().entry !== entry || get().lookedUp !== lookedUp) return; // the operator moved on meanwhile
+      set({ entry: settle(next), versions: listed?.ok && (next.ok || listed.value.versions.length > 0) ? { status: 'ready', data: listed.value } : { status: 'idle' } });
+    }
+
     /** The entry on show read again after a change from elsewhere: its versions now, or that it is gone. */
     async function reloadShownEntry(): Promise<void> {
       const { entry, storeEpoch, entryDeletion } = get();
@@ -437,6 +454,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (anywhere || changes.has(entries.namespace)) resetEntries(entries.namespace, 'changed');
       for (const namespace of anywhere ? [entries.namespace] : changes) get().forgetHeatmap(namespace);
       if (entry.status === 'ready' && (anywhere || changes.has(entry.data.record.namespace))) work.push(reloadShownEntry());
+      if (entry.status === 'error' && (anywhere || changes.has(get().namespace))) work.push(reloadDamagedLookup());
       // The Stats tab follows its namespace's counts as the sidebar does; read when next opened if it is not on show.
       if (anywhere || counts.includes(get().namespace)) {
         if (get().tab === 'stats') work.push(get().loadStats({ quiet: true }));
