@@ -500,6 +500,24 @@ describe('Issue 17: data goes where the operator put it, and nothing stale is sh
     expect(calls.some((c) => c.method === 'connect')).toBe(false);
   });
 
+  it("refuses to switch store while this page's prune, bulk delete or verify runs there: a switch stopped it part-way without a word", async () => {
+    const { client, calls } = fakeClient({});
+    const { store } = renderWith(<TransfersPanel />, { client });
+    const idle = store.getState();
+    const running = [
+      [{ retention: { ...idle.retention, prune: { status: 'running' as const, done: 320, transferId: 'p', namespace: 'bulk' } } }, 'the prune of bulk is'],
+      [{ entryDeletion: { transferId: 'd', namespace: 'logs', settled: 3, total: 10 } }, 'the delete of picked entries in logs is'],
+      [{ verify: { status: 'running' as const, checked: 5613, listed: 9000, transferId: 'v', scope: 'the whole store' } }, 'the verify of the whole store is'],
+    ] as const;
+    for (const [state, said] of running) {
+      act(() => store.setState(state));
+      const error = await store.getState().connect('other');
+      expect(error).toMatchObject({ code: 'conflict', message: expect.stringMatching(new RegExp(`^${said} still running in .*: let it finish or stop it before switching store \\(a switch would stop it part-way\\)$`)) });
+      act(() => store.setState({ retention: idle.retention, entryDeletion: null, verify: idle.verify }));
+    }
+    expect(calls.some((c) => c.method === 'connect' || c.method === 'cancel')).toBe(false);
+  });
+
   it("a switch clears what was said and typed about the previous store: the notice and the lookup box", async () => {
     const { client } = fakeClient({
       connect: () => ok({ store: 'other', profile: 'other', conditionalWrites: true, readOnly: false, format: 'native', formatReason: 'empty', storeAs: ['bytes', 'json'], storeOptions: {}, unlisted: [], listedTime: 'stored' }),

@@ -533,11 +533,22 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       set({ profiles: settle(await client.api.profiles({})) });
     }
 
-    /** Why the store cannot be switched now: transfers still going into the open one. */
-    function busyTransfers(): ErrorInfo | null {
+    /**
+     * Why the store cannot be switched now: transfers still going into the open one, or this page's
+     * prune, delete or verify of it, which a switch stops part-way (it did, without a word).
+     */
+    function busyWork(): ErrorInfo | null {
       const busy = get().transfers.filter((t) => ACTIVE_PHASES.includes(t.phase)).length + get().drops.filter((d) => d.status === 'running' || d.status === 'cancelling').length;
       const them = busy === 1 ? 'it' : 'them';
-      return busy ? { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let ${them} finish or cancel ${them} before switching store` } : null;
+      if (busy) return { code: 'conflict', message: `${counted(busy, 'transfer is', 'transfers are')} still going into ${storeName()}: let ${them} finish or cancel ${them} before switching store` };
+      const { retention, entryDeletion, verify } = get();
+      const running = [
+        ...(retention.prune.status === 'running' ? [`the prune of ${retention.prune.namespace}`] : []),
+        ...(entryDeletion ? [`the delete of picked entries in ${entryDeletion.namespace}`] : []),
+        ...(verify.status === 'running' ? [`the verify of ${verify.scope}`] : []),
+      ];
+      const those = running.length === 1 ? 'it' : 'them';
+      return running.length ? { code: 'conflict', message: `${running.join(' and ')} ${running.length === 1 ? 'is' : 'are'} still running in ${storeName()}: let ${those} finish or stop ${those} before switching store (a switch would stop ${those} part-way)` } : null;
     }
 
     /** Runs one connect attempt, shown at once as "Connecting…" with a Cancel, and switches every panel when it worked. */
@@ -980,8 +991,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async connect(profileId) {
-        // Transfers are fixed to the store they were dropped on: never let one land in another.
-        const busy = busyTransfers();
+        // Transfers are fixed to the store they were dropped on: never let one land in another; work under way is not stopped unasked.
+        const busy = busyWork();
         if (busy) return busy;
         const { profiles } = get();
         const name = (profiles.status === 'ready' && profiles.data.profiles.find((p) => p.id === profileId)?.name) || profileId;
@@ -995,7 +1006,7 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       },
 
       async saveProfile(input) {
-        const busy = busyTransfers();
+        const busy = busyWork();
         if (busy) return busy;
         const saved = await connecting(input.profile.name, (attemptId) => client.api.saveProfile({ ...input, attemptId }), (value) => value.capabilities);
         if (saved.ok) return null;
