@@ -225,11 +225,15 @@ export function EntryPanel() {
             )}
             <dt>Size</dt>
             <dd>
-              {formatBytes(data.record.size)} ({counted(data.record.size, 'byte', 'bytes')}{data.record.content_encoding && `, ${data.record.content_encoding}-encoded`})
+              {formatBytes(data.record.size)} ({counted(data.record.size, 'byte', 'bytes')}
+              {data.record.content_encoding && `, ${data.record.content_encoding}-encoded`}
+              {data.record.data_type === 'string' && ' stored, the text quoted as a JSON string'})
             </dd>
             <dt>Content type</dt>
             <dd>
-              {data.record.content_type} <span className="muted">(stored as {DATA_TYPE_NAMES[data.record.data_type] ?? data.record.data_type})</span>
+              {data.record.content_type}
+              {/* The native layout stores bytes, whatever they were stored as: said only where the layout records it. */}
+              {data.record.format !== 'native' && <span className="muted"> (stored as {DATA_TYPE_NAMES[data.record.data_type] ?? data.record.data_type})</span>}
             </dd>
             {data.record.content_encoding && (
               <>
@@ -403,9 +407,10 @@ export function VersionsPanel() {
                     {formatTime(v.stored_at).slice(0, 10)}
                     <span className="clock">{formatTime(v.stored_at).slice(10)}</span> {v.expired && <ExpiredBadge />}
                   </td>
-                  <td>{v.size === null ? '' : formatBytes(v.size)}</td>
-                  <td className="ellipsis source" title={shownName(v.source)}>
-                    {shownName(v.source)}
+                  {/* The service layout's refs hold neither: said, not left blank. */}
+                  <td title={v.size === null ? 'not in the refs of this layout: open the version for its size' : undefined}>{v.size === null ? '—' : formatBytes(v.size)}</td>
+                  <td className="ellipsis source" title={v.source ? shownName(v.source) : 'no source name is recorded for it'}>
+                    {v.source ? shownName(v.source) : '—'}
                   </td>
                 </tr>
               ))}

@@ -175,6 +175,25 @@ describe('Entry and versions', () => {
     expect(screen.getByLabelText('Preview').textContent).toBe('{\n  "b": 1,\n  "a": [\n    1,\n    2\n  ]\n}');
   });
 
+  it("says what a size and a content type are of: a native entry stored as JSON is not said to be stored as bytes, a service string's size is its quoted text's", () => {
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/json' }) } } });
+    const region = screen.getByRole('region', { name: 'Entry' });
+    expect(region.textContent).toContain('application/json');
+    expect(region.textContent).not.toContain('stored as');
+    cleanup();
+    renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ format: 'mgraph', cache_id: '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b', data_type: 'string', size: 18 }) } } });
+    expect(screen.getByRole('region', { name: 'Entry' }).textContent).toContain('18 B (18 bytes stored, the text quoted as a JSON string)');
+    expect(screen.getByRole('region', { name: 'Entry' }).textContent).toContain('(stored as a string)');
+  });
+
+  it('a version whose size and source its layout does not record says so instead of a blank', () => {
+    const versions = [{ version: 1, cache_id: '0f8a3c2e-5b1d-4e6f-9a7b-1c2d3e4f5a6b', stored_at: '2026-11-24T00:00:00.000Z', size: null, source: '', expired: false, expires_at: null }];
+    renderWith(<VersionsPanel />, { state: { versions: { status: 'ready', data: { hash: 'b94d27b9934d3e08', versions } } } });
+    const cells = screen.getAllByRole('cell').map((c) => c.textContent);
+    expect(cells.slice(-2)).toEqual(['—', '—']);
+    expect(screen.getByTitle('not in the refs of this layout: open the version for its size')).toBeTruthy();
+  });
+
   it('shows binary content as hex', () => {
     renderWith(<EntryPanel />, { state: { entry: { status: 'ready', data: entryView({ content_type: 'application/octet-stream' }, btoa('\u0000\u0001\u0002AB')) } } });
     expect(screen.getByLabelText('Preview').textContent).toContain('00 01 02 41 42');
