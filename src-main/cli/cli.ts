@@ -10,7 +10,7 @@ import { DEFAULT_NAMESPACE, MAX_VERIFY_SAMPLE, parseVersion } from '../../src-sh
 import { CacheError, fileSystemError, isCacheError } from '../../src-shared/errors';
 import { printable, shownName } from '../../src-shared/printable';
 import type { Detection } from '../core/formats/detect';
-import { CHECKED_WHOLE_BYTES, type FormatHashResult, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding } from '../core/formats/format';
+import { CHECKED_WHOLE_BYTES, type FormatHashResult, type FormatLookup, type FormatRecord, type FormatStoreInput, type FormatStoreResult, type StoreFormat, contentProblemOf, namespacesAtTop, namespacesHolding, withNamespacesHolding } from '../core/formats/format';
 import { type StoreLocation, missingStoreFolder, openStore } from '../core/open-store';
 import { assertWritable } from '../core/storage/read-only';
 import type { ContentSource } from '../core/storage/types';
@@ -729,8 +729,7 @@ async function refuseMissingStoreFolder(location: StoreLocation, env: NodeJS.Pro
 /** A lookup that missed the default namespace: says which other namespaces hold the entry. */
 async function withNamespaceHint(ctx: Ctx, missed: CacheError): Promise<CacheError> {
   const found = await namespacesHolding(ctx.format, ctx.ns, (ns) => lookupOf({ ...ctx, ns }));
-  if (found.length === 0) return missed;
-  return new CacheError('not_found', `${missed.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')} (add --ns ${found[0]})`);
+  return withNamespacesHolding(missed, found, ` (add --ns ${found[0]})`);
 }
 
 /** Commands over a whole namespace: given one that holds nothing (a typo), they say so, else `verify --ns reportz` passes as "no problems". */

@@ -168,6 +168,12 @@ describe('contract dispatch', () => {
     for (const key of ['other/objects/b9/4d/b94d27b9934d3e08.latest.json', 'other/objects/b9/4d/b94d27b9934d3e08.v00000001.json']) await storage.put(key, new TextEncoder().encode('garbage'));
     expect(await dispatch('entry', { namespace: 'other', ref: 'b94d27b9934d3e08' })).toMatchObject({ ok: false, error: { code: 'corrupt' } });
     expect(await dispatch('entry', { namespace: 'docs', ref: 'b94d27b9934d3e08' })).toMatchObject({ ok: false, error: { message: expect.stringMatching(/; it is in namespaces big, other$/) } });
+    // Here, with its records lost: the hint says the others hold it too (it read as if the entry were elsewhere).
+    for (const key of ['big/objects/b9/4d/b94d27b9934d3e08.latest.json', 'big/objects/b9/4d/b94d27b9934d3e08.v00000001.json']) await storage.delete(key);
+    expect(await dispatch('entry', { namespace: 'big', ref: 'b94d27b9934d3e08' })).toMatchObject({
+      ok: false,
+      error: { code: 'not_found', message: expect.stringMatching(/^b94d27b9934d3e08's version records are missing, .*; it is also in namespace other$/) },
+    });
   });
 
   it('bounds the preview of big content', async () => {

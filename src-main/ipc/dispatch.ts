@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LIMITS, isMethodName, methods, type EntryView, type HashReport, type KeyInfo, type MethodName, type MethodResults, type PrunePlanView, type Result, type VerifyResult, type PruneResult, type BulkOutcome, type BatchStoreResult } from '../../src-shared/contract';
 import { CacheError } from '../../src-shared/errors';
-import { namespacesHolding, type FormatRecord, type FormatStoreInput, type StoreFormat, type TransferOptions } from '../core/formats/format';
+import { namespacesHolding, withNamespacesHolding, type FormatRecord, type FormatStoreInput, type StoreFormat, type TransferOptions } from '../core/formats/format';
 import { mapLimit } from '../core/keyed-lock';
 import type { EntrySelection } from '../../src-shared/contract';
 import { entryTablesOf, type EntryTables } from '../core/entry-table';
@@ -202,9 +202,7 @@ function handlers(session: AppSession): Handlers {
       } catch (err) {
         if (!(err instanceof CacheError && err.code === 'not_found')) throw err;
         // Missed here: say which namespaces hold it, as the CLI does.
-        const found = await namespacesHolding(format(), namespace, (ns) => format().parseLookup(ns, ref));
-        if (found.length === 0) throw err;
-        throw new CacheError('not_found', `${err.message}; it is in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')}`);
+        throw withNamespacesHolding(err, await namespacesHolding(format(), namespace, (ns) => format().parseLookup(ns, ref)));
       }
     },
     listKeys: async (input: { prefix: string; cursor?: string; limit?: number; delimiter?: boolean }) =>

@@ -306,6 +306,17 @@ export async function namespacesHolding(format: StoreFormat, except: string, loo
   return holding.filter((name) => name !== null);
 }
 
+/**
+ * A missed lookup's error with the namespaces that hold it named: "it is in namespace big" where
+ * the namespace asked holds nothing of it, "also in" where it holds the entry damaged (records lost,
+ * content without a version), which read as if the entry were elsewhere.
+ */
+export function withNamespacesHolding(missed: CacheError, found: string[], then = ''): CacheError {
+  if (found.length === 0) return missed;
+  const also = / is not in namespace [^;]*$/.test(missed.message) ? '' : 'also ';
+  return new CacheError('not_found', `${missed.message}; it is ${also}in namespace${found.length > 1 ? 's' : ''} ${found.join(', ')}${then}`);
+}
+
 /** Up to `limit` namespaces from one listing of the store's top folders (no counting): none where it cannot be listed. */
 export async function namespacesAtTop(format: StoreFormat, limit: number): Promise<string[]> {
   const names: string[] = [];
