@@ -82,3 +82,15 @@ it("a version that would not open, looked up, is looked up again once a repair h
   expect(store.getState().entry).toMatchObject({ status: 'ready', data: { record: { cache_id: `${HASH}-v2` } } });
   expect(unopenedVersion(store.getState())).toBeNull();
 });
+
+it("a listed version whose record is gone, looked up by its cache id, is its entry's: the list picks the entry's row (none was picked)", async () => {
+  const { client } = fakeClient({
+    entry: () => fail('not_found', `${HASH}-v2's record is missing, though its versions index lists it`),
+    versions: () => ok({ hash: HASH, versions: [1, 2, 3].map(version), count: 3 }),
+  });
+  const { store } = renderWith(<div />, { client });
+  await act(() => store.getState().lookup(HASH));
+  await act(() => store.getState().lookup(`${HASH}-v2`));
+  expect(unopenedVersion(store.getState())).toMatchObject({ version: 2 });
+  expect(shownEntryHash(store.getState())).toBe(HASH);
+});

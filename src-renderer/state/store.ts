@@ -276,7 +276,9 @@ export function shownEntryHash({ entry, entries, namespace, lookedUp, versions }
   const named = entryRefOf(lookedUp);
   if (entry.error.code === 'corrupt') return named?.hash ?? (versions.status === 'ready' ? versions.data.hash : null);
   if (entry.error.code !== 'not_found') return null;
-  return named?.kind === 'hash' ? named.hash : null;
+  if (named?.kind === 'hash') return named.hash;
+  // A listed version whose record is gone, looked up by its cache id: its entry's row (none was picked).
+  return unopenedVersion({ entry, versions, lookedUp }) && versions.status === 'ready' ? versions.data.hash : null;
 }
 
 function settle<T>(result: Result<T>): Load<T> {
