@@ -140,7 +140,7 @@ describe('CLI on a service store (read only)', () => {
     await fs.writeFile(path.join(store, 'dups', 'stray.txt'), 'not the service layout');
     const one = await cli(['--store', store, 'verify']);
     expect(one.stdout).toMatch(/^misplaced {7}dups\/stray\.txt .*\nchecked \d+ keys: 1 problem\n$/s);
-    expect(one.stderr).toContain("a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable by-id refs from their files' .metadata, move child data of deleted entries there and remove temp leftovers only");
+    expect(one.stderr).toContain("a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable or missing by-id refs from their files' .metadata, move child data of deleted entries there and remove temp leftovers only");
   });
 
   it('refuses bad lookups with typed errors and the usual exit codes', async () => {

@@ -139,10 +139,10 @@ describe.each(backends)('ids in the service refs that are not ids but paths (%s)
   it("a by-id ref whose cache_hash is a path: verify reports the by-id ref, and a repair rebuilds it from its file's .metadata, writing no by-hash ref where that path leads (another namespace's)", async () => {
     await edit(GOOD_BY_ID, (ref) => (ref.cache_hash = CLIMB_TO_OTHER_BY_HASH));
     const other = utf8(await storage.get(OTHER_BY_HASH));
-    const report = await format.verify({ namespace: NS });
+    const report = await format.verify({ namespace: NS, orphanGraceMs: 0 });
     expect(report.problems).toContainEqual({ kind: 'corrupt', key: GOOD_BY_ID, hash: expect.any(String), detail: expect.stringContaining(JSON.stringify(CLIMB_TO_OTHER_BY_HASH)) });
     await expect(format.record(NS, { cacheId: GOOD })).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining(`${GOOD_BY_ID} is not a readable by-id ref`) });
-    await format.verify({ namespace: NS, repair: true });
+    await format.verify({ namespace: NS, repair: true, orphanGraceMs: 0 });
     expect(utf8(await storage.get(OTHER_BY_HASH))).toBe(other);
     // Its file's .metadata names its own hash: read and deleted as any entry, and the other namespace's ref untouched.
     expect((await format.record(NS, { cacheId: GOOD })).hash).not.toContain('/');

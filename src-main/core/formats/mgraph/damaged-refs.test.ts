@@ -68,7 +68,8 @@ describe('the service layout with refs that disagree or are damaged', () => {
   ])('a by-id ref with %s: reading it names the ref and what is wrong (never "corrupt content, delete it"), verify reports it, prune leaves it', async (_what, change, problem) => {
     await edit(BY_ID, change);
     await expect(format.retrieve(NS, { cacheId: FIRST })).rejects.toMatchObject({ code: 'corrupt', message: `${BY_ID} is not a readable by-id ref: ${problem} (run verify)` });
-    expect((await format.verify({ namespace: NS })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: HASH, detail: expect.stringContaining(`the by-id ref is unreadable: ${problem}; its entry's files are there`) });
+    expect((await format.verify({ namespace: NS })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: null, detail: `the by-id ref is unreadable: ${problem}` }); // just written: a store's, maybe, not rebuilt
+    expect((await format.verify({ namespace: NS, orphanGraceMs: 0 })).problems).toContainEqual({ kind: 'corrupt', key: BY_ID, hash: HASH, detail: expect.stringContaining(`the by-id ref is unreadable: ${problem}; its entry's files are there`) });
     const plan = await new Retention(format, { now: () => new Date(Date.parse('2100-01-01T00:00:00Z')) }).planPrune({ namespace: NS, olderThanSeconds: 60 });
     expect(plan.versions.map((v) => v.cache_id)).not.toContain(FIRST);
     expect(plan.versions.some((v) => v.hash === HASH)).toBe(true); // its hash's other versions still prune
@@ -242,6 +243,31 @@ describe('an unreadable by-id ref', () => {
     }
   }, 60_000);
 
+  it("whose file's .metadata names another hash (planted or damaged): not rebuilt there, as no by-hash ref of that hash lists it; the entry stays its hash's", async () => {
+    const byId = 'dups/refs/by-id/5e/c7/5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65.json';
+    await storage.put(byId, Buffer.from((await storage.get(byId))!).subarray(0, 50));
+    await edit('dups/data/direct/5e/c7/5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65.json.metadata', (m) => ((m.data as Record<string, unknown>).cache_hash = '559c25c42410b1bc'));
+    for (let run = 0; run < 2; run++) {
+      const repaired = await format.verify({ namespace: NS, orphanGraceMs: 0, repair: true });
+      expect(repaired.problems).toContainEqual(expect.objectContaining({ kind: 'corrupt', key: byId, detail: expect.stringContaining('so nothing rebuilds it') }));
+      expect(repaired.repaired?.filter((r) => r.key === byId)).toEqual([]);
+    }
+    const other = await storage.get(`${NS}/refs/by-hash/55/9c/559c25c42410b1bc.json`);
+    expect(other && Buffer.from(other).toString()).not.toContain('5ec74ec7');
+    expect(JSON.parse(Buffer.from((await storage.get(BY_HASH))!).toString()).cache_ids.map((e: { cache_id: string }) => e.cache_id)).toContain('5ec74ec7-9f7c-41e1-bd38-3b94a8a6ff65');
+  });
+
+  it('beside an unreadable by-hash ref of its own hash: one repair rebuilds both, and the entry is found by hash (the by-hash ref went to the quarantine)', async () => {
+    const byId = 'TeamA/refs/by-id/46/cd/46cd84b5-6103-4cbe-9ad8-d7d1d63f5825.json';
+    const byHash = 'TeamA/refs/by-hash/5f/b4/5fb4d69c74831135.json';
+    await storage.put(byId, Buffer.from((await storage.get(byId))!).subarray(0, 50));
+    await storage.put(byHash, new TextEncoder().encode('{"cache_hash": '));
+    const repaired = await format.verify({ namespace: 'TeamA', orphanGraceMs: 0, repair: true });
+    expect(repaired.repaired?.map((r) => r.key).sort()).toEqual([byHash, byId].sort());
+    expect((await format.record('TeamA', { hash: '5fb4d69c74831135' })).cache_id).toBe('46cd84b5-6103-4cbe-9ad8-d7d1d63f5825');
+    expect((await format.verify({ namespace: 'TeamA', orphanGraceMs: 0 })).problems).toEqual([]);
+  });
+
   it('whose files another entry wrote over since (one key_based path): reported as beyond rebuilding, and a repair says it changed nothing', async () => {
     format = new MgraphFormat(new MemoryStorage());
     const store = () => format.store('Team_D', { source: { kind: 'bytes', bytes: new TextEncoder().encode('{"a": 1}') }, as: 'json', options: { strategy: 'key_based', cache_key: 'k', file_id: 'f' } });
@@ -250,7 +276,7 @@ describe('an unreadable by-id ref', () => {
     const key = `Team_D/refs/by-id/${first.cache_id.slice(0, 2)}/${first.cache_id.slice(2, 4)}/${first.cache_id}.json`;
     await format.storage.put(key, new TextEncoder().encode('{"cache_id": '));
     const repaired = await format.verify({ orphanGraceMs: 0, repair: true });
-    expect(repaired.problems).toEqual([{ kind: 'corrupt', key, hash: null, detail: `the by-id ref is unreadable: not JSON of the expected shape; no file's .metadata names ${first.cache_id} as it needs, so nothing rebuilds it` }]);
+    expect(repaired.problems).toEqual([{ kind: 'corrupt', key, hash: null, detail: `the by-id ref is unreadable: not JSON of the expected shape; no files whose .metadata names ${first.cache_id} give a by-id ref a by-hash ref lists, so nothing rebuilds it` }]);
     expect(repaired.repaired).toEqual([]);
     expect(repaired.notes).toContainEqual(expect.stringMatching(/^repair changed nothing: /)); // it said it rebuilt refs
   });

@@ -246,9 +246,16 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           writtenFor.set(data.cache_id, [...(writtenFor.get(data.cache_id) ?? []), { content, data }]);
         });
       }
+      /**
+       * The by-id ref the files of `cacheId` give, when it is a valid one and the by-hash ref of its hash lists the cache id,
+       * or is there unreadable (rebuilt from the by-id refs below): a .metadata alone, planted or damaged, would move an
+       * entry to another hash.
+       */
       const rebuildFromFiles = (cacheId: string) => {
         const rebuilt = idRefFromSidecars(ns, cacheId, writtenFor.get(cacheId) ?? [], (key) => dataKeys.has(key));
-        if (!rebuilt) return null;
+        const hashRef = rebuilt && hashRefs.get(rebuilt.cache_hash);
+        const listed = rebuilt !== null && (hashRef ? hashRef.cache_ids.some((e) => e.cache_id === cacheId) : hashRefKeys.has(rebuilt.cache_hash));
+        if (!rebuilt || idRefProblem(rebuilt) !== null || !listed) return null;
         for (const key of dataFilesOf(rebuilt)) claimed.add(key);
         dataFolders.push(...dataFoldersOf(rebuilt).map((f) => `${f}/`));
         return rebuilt;
@@ -259,6 +266,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         await checkpoint();
         const rebuilt = rebuildFromFiles(cacheId);
         if (!rebuilt || rebuilt.cache_hash !== hash) {
+          if (rebuilt) for (const key of dataFilesOf(rebuilt)) claimed.delete(key); // another hash's files: as found
           report('dangling_ref', key, hash, `names ${cacheId}, whose by-id ref is missing`);
           toRebuild.set(hash, 'dangling_ref');
           continue;
@@ -272,9 +280,11 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
       }
       for (const [cacheId, { info, problem }] of damagedIdRefs) {
         await checkpoint();
-        const rebuilt = rebuildFromFiles(cacheId);
+        // One written just now may be a store's still being written (the service writes in place): reported, not rebuilt.
+        const writing = Date.now() - Date.parse(info.modified) < grace;
+        const rebuilt = writing ? null : rebuildFromFiles(cacheId);
         if (!rebuilt) {
-          report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}; no file's .metadata names ${cacheId} as it needs, so nothing rebuilds it`);
+          report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}${writing ? '' : `; no files whose .metadata names ${cacheId} give a by-id ref a by-hash ref lists, so nothing rebuilds it`}`);
           continue;
         }
         report('corrupt', info.key, rebuilt.cache_hash, `the by-id ref is unreadable: ${problem}; ${filesSaid(rebuilt)}: a repair rebuilds the ref from them`);
@@ -282,6 +292,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         const aside = await quarantineCopy(storage, info.key, SERVICE_QUARANTINE_PREFIX);
         if (!aside) continue; // deleted meanwhile
         await storage.put(info.key, dumps(rebuilt, 2));
+        idRefs.set(cacheId, rebuilt); // its by-hash ref, rebuilt below, keeps it
         repaired.push({ kind: 'corrupt', key: info.key, action: `${rebuiltFrom(rebuilt)} (the unreadable one moved to ${aside})` });
       }
 
@@ -379,8 +390,8 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
   if (problems.length > 0) {
     notes.push(
       options.repair
-        ? `${repaired.length === 0 ? 'repair changed nothing' : `repair made ${repaired.length === 1 ? '1 change' : `${repaired.length} changes`}`}: a repair rebuilds by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable by-id refs from their files' .metadata, moves child data of deleted entries there and removes temp leftovers only; it never deletes or rewrites content`
-        : "a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable by-id refs from their files' .metadata, move child data of deleted entries there and remove temp leftovers only; it never deletes or rewrites content",
+        ? `${repaired.length === 0 ? 'repair changed nothing' : `repair made ${repaired.length === 1 ? '1 change' : `${repaired.length} changes`}`}: a repair rebuilds by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable or missing by-id refs from their files' .metadata, moves child data of deleted entries there and removes temp leftovers only; it never deletes or rewrites content`
+        : "a repair would rebuild by-hash refs (moving one it cannot rebuild to _cache-admin.d/quarantine/) and unreadable or missing by-id refs from their files' .metadata, move child data of deleted entries there and remove temp leftovers only; it never deletes or rewrites content",
     );
   }
   problems.sort((a, b) => PROBLEM_KINDS.indexOf(a.kind) - PROBLEM_KINDS.indexOf(b.kind) || a.key.localeCompare(b.key));
