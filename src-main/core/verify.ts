@@ -306,9 +306,15 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
           sizeRewritten.add(record.version);
           return rewrite(key, { ...record, size }, `rewrote v${record.version}'s size as ${size} bytes (its content hashes right)`);
         };
+        /** Each record's bytes as read: a rewrite goes ahead only while they are still there (not deleted or rewritten meanwhile). */
+        const recordBytes = new Map<number, Uint8Array>();
         /** A record rewritten as `fixed`, and its views with it. */
         const rewrite = (key: string, fixed: VersionRecord, said: string) =>
-          repair('corrupt', key, said, async () => {
+          repair('corrupt', key, (done) => (done ? said : null), async () => {
+            const now = await storage.get(key);
+            const read = recordBytes.get(fixed.version);
+            // A delete ran since it was read (a rewrite would bring the version back), or a store or repair rewrote it.
+            if (!now || !read || !Buffer.from(now).equals(Buffer.from(read))) return false;
             const data = encodeRecord(fixed);
             await storage.put(key, data, { durable: true });
             // Its views are copies of it (hard links in a folder, which the new record no longer is).
@@ -317,10 +323,12 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             // The index entry's name carries the size: those naming another (a wrong size, or anything else) go.
             for (const stale of k.entries.get(fixed.version) ?? []) if (stale.key !== layout.versionEntry(fixed)) await storage.delete(stale.key);
             records.set(fixed.version, fixed);
+            return true;
           });
         for (const [version, info] of k.records) {
           const bytes = await storage.get(info.key);
           if (!bytes) continue; // deleted while verifying
+          recordBytes.set(version, bytes);
           const decoded = decodeRecord(bytes);
           const read = 'record' in decoded ? decoded.record : decoded.fromContent;
           const otherVersion = read !== undefined && (read.hash !== hash || read.version !== version);
@@ -393,12 +401,9 @@ export async function verifyStore(cache: CacheService, options: VerifyOptions = 
             if (stillThere.some(Boolean)) report('missing_content', k.content.key, hash, 'content vanished while verifying');
           }
           else if (cacheHashOfSha256(sha256) !== hash) report('corrupt', k.content.key, hash, `content hashes to ${cacheHashOfSha256(sha256)}`);
-          else {
-            for (const r of [...records.values()].filter((r) => r.sha256 !== sha256)) {
-              report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256, but its content hashes to its key: the record is wrong, not the content`);
-              await rewriteSha256(layout.record(ns, hash, r.version), r, sha256);
-            }
-          }
+          // Reported only: a cache hash is 64 bits, so a record and content that share one and not their SHA-256 may be
+          // another content's bytes placed over these (a collision), which a rewrite would serve as this version.
+          else for (const r of records.values()) if (r.sha256 !== sha256) report('corrupt', layout.record(ns, hash, r.version), hash, `v${r.version} records another SHA-256`);
         }
 
         // A record gone (by hand) while a view of it is left: its index entry, its temporal entry and
