@@ -166,9 +166,9 @@ export class CacheService {
       };
     } catch (err) {
       // Its record could not be written (a full disk): bytes this store placed that no version uses go again, so a failed store leaves nothing.
-      // A placing that failed may have placed them all the same (S3 kept an upload whose answer a cancel cut off).
-      const placed = await placing?.catch(() => 'unknown' as const);
-      if (placed === 'created' || placed === 'unknown') await this.removeUnreferenced(ns, hash, false).catch(() => undefined);
+      // A placing that failed may have placed them all the same (S3 kept an upload whose answer a cancel cut off), and
+      // one that found them there may have put them back (a local folder renews a big copy as a delete takes it).
+      if (placing) await this.removeUnreferenced(ns, hash, false).catch(() => undefined);
       throw err;
     } finally {
       await placing?.catch(() => undefined); // settled before its staged bytes are dropped

@@ -293,4 +293,29 @@ describe('hostile input: stored content damaged on disk', () => {
     expect(readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes('.tmp-'))).toEqual([]); // no staged copy or temp link left
     rmSync(file);
   }, 20_000);
+
+  it.each([
+    ['bytes that arrive in one piece', (_file: string, big: Buffer) => ({ kind: 'bytes' as const, bytes: big })],
+    ['a file, spooled as it is hashed', (file: string) => ({ kind: 'file' as const, path: file })],
+  ])('over 64 MiB, a renewal of the copy there that fails (a rename refused) still stores the version, counting on that copy as before (%s)', async (_how, sourceOf) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'hostile-content-'));
+    const storage = await LocalFolderStorage.open(dir);
+    const cache = new CacheService(storage);
+    const big = Buffer.alloc(65 << 20, 'renewed ');
+    const file = `${dir}.bin`;
+    writeFileSync(file, big);
+    const first = await cache.store(NS, { source: sourceOf(file, big) });
+    const io = (storage as unknown as { io: { rename: (from: string, to: string) => Promise<void> } }).io;
+    const rename = io.rename;
+    const content = path.join(dir, cache.layout.content(NS, first.hash));
+    io.rename = async (from, to) => (to === content ? Promise.reject(Object.assign(new Error('EPERM: operation not permitted'), { code: 'EPERM' })) : rename(from, to));
+    try {
+      expect(await cache.store(NS, { source: sourceOf(file, big) })).toMatchObject({ version: 2, deduplicated: true });
+    } finally {
+      io.rename = rename;
+    }
+    expect(readFileSync(content).equals(big)).toBe(true);
+    expect(readdirSync(dir, { recursive: true }).map(String).filter((name) => name.includes('.tmp-'))).toEqual([]);
+    rmSync(file);
+  }, 20_000);
 });

@@ -1130,16 +1130,19 @@ export class LocalFolderStorage implements StorageBackend {
       commit: async (key) => {
         const file = this.pathOf(key);
         const held = await heldContent(this, key, result, (k) => this.contentSize(k));
-        // A copy over the checked size was judged by its size alone: these bytes, known good, take its place (as in finishSpool).
-        if (held === 'intact' && result.size <= CHECKED_CONTENT_BYTES) return 'exists';
-        const placed = await this.writing(file, async () => {
-          // Most new hashes open a new shard folder: creating it first is cheaper than failing.
-          await this.makeFolders(path.dirname(file));
-          const temp = path.join(path.dirname(file), tempName());
-          await this.writeNew(temp, bytes, true);
-          return this.placeContent(temp, file, held !== 'absent');
-        });
-        return held === 'intact' ? 'exists' : placed;
+        const place = () =>
+          this.writing(file, async () => {
+            // Most new hashes open a new shard folder: creating it first is cheaper than failing.
+            await this.makeFolders(path.dirname(file));
+            const temp = path.join(path.dirname(file), tempName());
+            await this.writeNew(temp, bytes, true);
+            return this.placeContent(temp, file, held !== 'absent');
+          });
+        if (held !== 'intact') return place();
+        // A copy over the checked size was judged by its size alone: these bytes, known good, take its place (as in
+        // finishSpool), best effort: it was counted on before, and still is when this fails.
+        if (result.size > CHECKED_CONTENT_BYTES) await place().catch(() => undefined);
+        return 'exists';
       },
       discard: async () => {},
     };
@@ -1208,7 +1211,7 @@ export class LocalFolderStorage implements StorageBackend {
         if (held === 'intact' && content.size > CHECKED_CONTENT_BYTES) {
           // A copy this big was judged by its size alone (reading it back would double every repeated store): the
           // staged copy, hashed as it was written and flushed, takes its place, so storing again mends a damaged one.
-          await this.writing(file, () => this.renewContent(temp, file));
+          await this.renewContent(temp, file);
           return 'exists';
         }
         if (held === 'intact') return 'exists';
@@ -1222,13 +1225,16 @@ export class LocalFolderStorage implements StorageBackend {
 
   /**
    * Renames a second link of the staged file over the content at `file`, keeping the staged file for a later
-   * placing. Gone meanwhile (a deleter took it): nothing is renamed; the store's handshake places it again.
+   * placing. Best effort: the copy there was counted on before, and still is when this fails (its folder gone
+   * with a delete, a rename refused); gone meanwhile, the store's handshake places it again.
    */
   private async renewContent(temp: string, file: string): Promise<void> {
     const link = path.join(path.dirname(temp), tempName());
-    await this.io.link(temp, link);
     try {
+      await this.io.link(temp, link);
       if ((await this.io.lstat(file))?.isFile()) await this.io.rename(link, file);
+    } catch {
+      // as before this renewal: the copy there is counted on
     } finally {
       await this.io.unlink(link).catch(() => undefined); // gone after the rename
     }
