@@ -520,6 +520,7 @@ async function cmdGet(ctx: Ctx): Promise<number> {
     } catch (err) {
       await fs.rm(temp, { force: true });
       if (signal.aborted) throw new CacheError('cancelled', `get was cancelled: ${out} was not written`);
+      if (isCacheError(err) && err.code === 'corrupt') throw new CacheError('corrupt', `${err.message}; ${out} was not written`, { cause: err });
       throw isCacheError(err) ? err : fileSystemError(err, `cannot write ${out}`);
     }
     return EXIT.ok;

@@ -91,7 +91,7 @@ describe.each(layouts)('the %s layout', (layout, makeFormat) => {
       if (!/cannot be read back|does not decode/.test(message)) {
         expect(message).toContain(`should be ${stored.hash}`);
         // What it says was served is what the reader got.
-        expect(message).toContain(released === 0 ? 'it was not served' : `its end was held back, after ${released.toLocaleString('en-US')} bytes were served (run verify`);
+        expect(message).toContain(released === 0 ? 'it was not served (run verify' : 'its end was held back (run verify');
       }
       expect(released).toBeLessThan(intact.released);
     });
@@ -106,7 +106,7 @@ describe.each(layouts)('the %s layout', (layout, makeFormat) => {
 
     const out = path.join(tmp, `out-${layout}.bin`);
     const toFile = await cli([...args, '--out', out]);
-    expect(toFile).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(new RegExp(`^cache-admin: corrupt: the content of ${stored.cache_id} is corrupt`)) });
+    expect(toFile).toMatchObject({ code: 3, stdout: '', stderr: expect.stringMatching(new RegExp(`^cache-admin: corrupt: the content of ${stored.cache_id} is corrupt.*; ${out.replaceAll('.', '\\.')} was not written\n$`)) });
     expect(await fs.readdir(tmp)).not.toContainEqual(expect.stringContaining(`out-${layout}`));
 
     const info = await cli(['--store', dir, '--format', layout, '--json', 'info', stored.cache_id]);

@@ -30,10 +30,11 @@ export function checkedContent(content: AsyncIterable<Uint8Array>, problem: (sha
 }
 
 /**
- * The one sentence every corrupt read says: which entry, what was expected, what was read, what of it was
- * served (a long one streams as it is checked), and what mends it in its layout.
+ * The one sentence every corrupt read says: which entry, what was expected, what was read, whether any of
+ * it was released (a long one streams as it is checked), and what mends it in its layout.
  */
 export function corruptContent(cacheId: string, what: string, expected: string, actual: string, mend: string, served: number): string {
-  const howMuch = served === 0 ? 'it was not served' : `its end was held back, after ${served.toLocaleString('en-US')} bytes were served`;
+  // Where the bytes released went (a pipe, a temp file removed, a preview) is the reader's to say.
+  const howMuch = served === 0 ? 'it was not served' : 'its end was held back';
   return `the content of ${cacheId} is corrupt: its ${what} should be ${expected}, the stored bytes give ${actual}; ${howMuch} (run verify; ${mend})`;
 }
