@@ -102,7 +102,11 @@ describe('a service store with no entries left', () => {
     await expect(formatOf(storage)).rejects.toMatchObject({ code: 'corrupt', message: expect.stringContaining('its layout mark _cache-admin.d/layout.json is damaged or names a layout this version does not know: nothing was opened') });
     expect((await storage.list('')).objects.map((o) => o.key)).toEqual(['_cache-admin.d/layout.json']);
     const chosen = await formatOf(storage, { format: 'mgraph' });
-    expect((await chosen.format.store('default', { source: text('hello') })).cache_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    const again = await chosen.format.store('default', { source: text('hello') });
+    expect(again.cache_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    // Its mark is written anew: emptied again, the store still opens in the service's layout (the damaged mark stayed).
+    await chosen.format.delete('default', { hash: again.hash });
+    expect((await formatOf(storage)).detection).toMatchObject({ format: 'mgraph', reason: expect.stringContaining('_cache-admin.d/layout.json says so') });
   });
 });
 

@@ -23,9 +23,14 @@ const MARKERS: Record<string, { format: FormatName; holds: RegExp }> = {
  */
 export const LAYOUT_MARK_KEY = `${ADMIN_PREFIX}layout.json`;
 
-/** Writes the mark once (create-only); `freesSpace` for a delete, which must go ahead on a full disk. */
+/**
+ * Writes the mark once (create-only), or over one that is damaged or names a layout this version does not know (the
+ * layout chosen for the store takes its place); `freesSpace` for a delete, which must go ahead on a full disk.
+ */
 export async function markLayout(storage: StorageBackend, format: FormatName, options: { freesSpace?: boolean } = {}): Promise<void> {
-  await storage.put(LAYOUT_MARK_KEY, new TextEncoder().encode(`${JSON.stringify({ layout: format })}\n`), { ifAbsent: true, freesSpace: options.freesSpace });
+  const mark = new TextEncoder().encode(`${JSON.stringify({ layout: format })}\n`);
+  if (await storage.put(LAYOUT_MARK_KEY, mark, { ifAbsent: true, freesSpace: options.freesSpace })) return;
+  if ((await markedLayout(storage)) === 'unknown') await storage.put(LAYOUT_MARK_KEY, mark, { freesSpace: options.freesSpace });
 }
 
 /** The layout a store's mark names; null without one, 'unknown' for one damaged or of a layout this version does not know. */
@@ -94,7 +99,7 @@ export async function detectFormat(storage: StorageBackend, options: { emptyAs?:
     if (marked === 'unknown' && !options.lookFor) {
       throw new CacheError(
         'corrupt',
-        `this store holds no entries, and its layout mark ${LAYOUT_MARK_KEY} is damaged or names a layout this version does not know: nothing was opened, as the wrong layout would file new keys where the store's own tool never reads them; choose the store's layout (--format native or --format mgraph; in the app, the store's layout)`,
+        `this store holds no entries, and its layout mark ${LAYOUT_MARK_KEY} is damaged or names a layout this version does not know: nothing was opened, as the wrong layout would file new keys where the store's own tool never reads them; choose the store's layout (--format native or --format mgraph; in the app, the store's layout): the service's layout writes its mark anew with its next store or delete; a native store needs none (remove the file)`,
       );
     }
     if (marked && marked !== 'unknown') return { format: marked, reason: `${LAYOUT_LABELS[marked]}: no entries, and ${LAYOUT_MARK_KEY} says so`, found: { [marked]: [LAYOUT_MARK_KEY] }, probed };
