@@ -7,5 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['vitest.global-setup.ts'],
+    // The service files temporal entries under the host's local hour; the fixture's were written in UTC.
+    env: { TZ: 'UTC' },
   },
 });

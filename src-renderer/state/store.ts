@@ -456,7 +456,8 @@ export function createAppStore(client: CacheAdminClient, options: { theme?: Them
       if (anywhere || changes.has(entries.namespace)) resetEntries(entries.namespace, 'changed');
       for (const namespace of anywhere ? [entries.namespace] : changes) get().forgetHeatmap(namespace);
       if (entry.status === 'ready' && (anywhere || changes.has(entry.data.record.namespace))) work.push(reloadShownEntry());
-      if (entry.status === 'error' && (anywhere || changes.has(get().namespace))) work.push(reloadDamagedLookup());
+      const looked = parseLookup(get().lookedUp);
+      if (entry.status === 'error' && (anywhere || changes.has((looked.ok && looked.namespace) || get().namespace))) work.push(reloadDamagedLookup());
       // The Stats tab follows its namespace's counts as the sidebar does; read when next opened if it is not on show.
       if (anywhere || counts.includes(get().namespace)) {
         if (get().tab === 'stats') work.push(get().loadStats({ quiet: true }));

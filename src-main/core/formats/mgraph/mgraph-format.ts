@@ -686,8 +686,9 @@ export class MgraphFormat implements StoreFormat {
         await deleteVersion(cacheId);
       } catch (err) {
         // Versions deleted before this one are gone: the error says so, as no listing shows them any more.
-        if (deleted.length === 0 || !isCacheError(err)) throw err;
-        throw new CacheError(err.code, `${err.message}; deleted before it: ${deleted.join(', ')}`, { cause: err });
+        if (deleted.length === 0) throw err;
+        const why = typed(err);
+        throw new CacheError(why.code, `${why.message}; deleted before it: ${deleted.join(', ')}`, { cause: err });
       }
       deleted.push(cacheId);
     }
