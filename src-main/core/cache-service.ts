@@ -748,7 +748,6 @@ export function encodeRecord(record: VersionRecord): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(record)}\n`);
 }
 
-/** A stored record, or what is wrong with it (verify reports those as corrupt). */
 /**
  * A record as filed: in the namespace its key is in. A namespace folder renamed or copied by hand
  * keeps records that name the namespace they were stored in; its keys (and content) are here, and
@@ -775,8 +774,9 @@ export async function movedWithItsFolder(storage: StorageBackend, layout: KeyLay
 }
 
 /**
- * `fromContent`: a record whose only flaws are in what its content gives back, its size (-1, past
- * 2^53) and its SHA-256 (not 64 hex characters, or not starting with its hash).
+ * A stored record, or what is wrong with it (verify reports those as corrupt). `fromContent`: a record
+ * whose only flaws are in what its content gives back, its size (-1, past 2^53) and its SHA-256 (not
+ * 64 hex characters, or not starting with its hash).
  */
 export function decodeRecord(bytes: Uint8Array): { record: VersionRecord } | { problem: string; fromContent?: VersionRecord } {
   let value: unknown;
