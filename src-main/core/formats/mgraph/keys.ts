@@ -175,8 +175,8 @@ export function classifyKey(key: string): { namespace: string; kind: ServiceKeyK
   return { namespace, kind: 'data_file' };
 }
 
-/** The content file a sidecar belongs to. */
-export function contentOfSidecar(key: string): string {
+/** A key without its last extension: the content file a sidecar belongs to, or a content file's stem (its child data is under `<stem>/data/`). */
+export function withoutExtension(key: string): string {
   return key.slice(0, key.lastIndexOf('.'));
 }
 

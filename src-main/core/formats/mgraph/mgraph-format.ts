@@ -39,7 +39,7 @@ import {
   STRATEGIES,
   childDataStems,
   classifyKey,
-  contentOfSidecar,
+  withoutExtension,
   entryPaths,
   insideNamespace,
   isGuid,
@@ -86,7 +86,6 @@ function unreadableRef(err: unknown): 'unreadable' {
 }
 
 /** A content file's path without its extension: its child data folder is `<stem>/data`. */
-const stemOf = (content: string) => content.slice(0, content.lastIndexOf('.'));
 
 /**
  * The data files a delete removes: of the entry's data files (dataFilesOf), its content files under
@@ -101,7 +100,7 @@ function ownDataFiles(ns: string, idRef: IdRef): string[] {
 
 /** An entry's data folders: `<stem>/data` of its own content files, the only ones the service makes (a damaged ref naming others is not followed). */
 function ownDataFolders(idRef: IdRef): string[] {
-  const stems = new Set(idRef.file_paths.content_files.map(stemOf));
+  const stems = new Set(idRef.file_paths.content_files.map(withoutExtension));
   return dataFoldersOf(idRef).filter((f) => f.endsWith('/data') && stems.has(f.slice(0, -'/data'.length)));
 }
 
@@ -114,7 +113,7 @@ function ownDataFolders(idRef: IdRef): string[] {
 function childDataIn(found: ObjectInfo[]): ObjectInfo[] {
   const present = new Set(found.map((o) => o.key));
   const contents = [...present].filter((key) => present.has(`${key}.config`) || present.has(`${key}.metadata`));
-  const theirs = (key: string) => contents.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
+  const theirs = (key: string) => contents.some((content) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${withoutExtension(content)}/data/`));
   return found.filter((o) => !theirs(o.key));
 }
 
@@ -232,7 +231,7 @@ export class MgraphFormat implements StoreFormat {
         stats.shards[shard] = (stats.shards[shard] ?? 0) + 1;
       } else if (kind === 'ref_by_id') stats.versions++;
       else if (kind === 'data_file') dataFiles.set(key, size);
-      else if (kind) withSidecar.add(contentOfSidecar(key));
+      else if (kind) withSidecar.add(withoutExtension(key));
     });
     const content = [...dataFiles].filter(([key]) => withSidecar.has(key));
     const sizes = await mapLimit(content, SIZE_CONCURRENCY, async ([key, size]) => size ?? (await sizeOf(this.storage, key)));
@@ -657,7 +656,7 @@ export class MgraphFormat implements StoreFormat {
       const contentFiles = new Set(idRef.file_paths.content_files);
       const files = [...ownDataFiles(ns, idRef), ...childData].sort((a, b) => Number(contentFiles.has(b)) - Number(contentFiles.has(a)));
       for (const key of files) {
-        const held = heldByOthers.some(({ content }) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${stemOf(content)}/data/`));
+        const held = heldByOthers.some(({ content }) => key === content || key.startsWith(`${content}.`) || key.startsWith(`${withoutExtension(content)}/data/`));
         if (held) continue;
         try {
           const size = contentFiles.has(key) ? await sizeOf(this.storage, key) : null;
@@ -802,7 +801,7 @@ export class MgraphFormat implements StoreFormat {
       return { ...base, kind: c.kind, namespace: ns, cache_id: c.id, hash: ref?.cache_hash, explanation: `by-id ref of ${c.id}: its hash, strategy and every path it uses` };
     }
     if (c.kind === 'sidecar_config' || c.kind === 'sidecar_metadata') {
-      const content = contentOfSidecar(key);
+      const content = withoutExtension(key);
       const ids = await this.idsOfContent(content);
       const what = c.kind === 'sidecar_config' ? 'config sidecar (file id, paths, type)' : 'metadata sidecar (cache hash, id, strategy, encoding, size)';
       return { ...base, kind: c.kind, namespace: ns, ...ids, explanation: `${what} of ${content}` };

@@ -12,7 +12,7 @@ import { ADMIN_PREFIX } from '../../retention/policy';
 import type { S3Storage } from '../../storage/s3';
 import { isNotFound, s3Status } from '../../storage/s3-errors';
 import type { StorageBackend } from '../../storage/types';
-import { EXTENSION, STRATEGIES, entryPaths, isServiceCacheHash, isServiceCacheId, refByHashKey, refByIdKey, strategyFolders, type FileType, type Strategy } from './keys';
+import { EXTENSION, STRATEGIES, entryPaths, isServiceCacheHash, isServiceCacheId, refByHashKey, refByIdKey, strategyFolders, withoutExtension, type FileType, type Strategy } from './keys';
 
 export interface HashRef {
   cache_hash: string;
@@ -113,7 +113,7 @@ export function idRefFromSidecars(ns: string, cacheId: string, found: { content:
     all_paths: { data: contentFiles.flatMap((c) => [c, `${c}.config`, `${c}.metadata`]).filter(exists).sort(), by_hash: [refByHashKey(ns, hash)], by_id: [refByIdKey(ns, cacheId)] },
     cache_id: cacheId,
     cache_hash: hash,
-    file_paths: { content_files: contentFiles, data_folders: contentFiles.map((c) => `${c.slice(0, c.lastIndexOf('.'))}/data`) },
+    file_paths: { content_files: contentFiles, data_folders: contentFiles.map((c) => `${withoutExtension(c)}/data`) },
     file_type: fileType,
     namespace: ns,
     strategy,

@@ -1,8 +1,8 @@
 /**
  * Verify for the service layout: every ref points at something real, every content copy re-hashes
  * to its cache hash the way the service hashed it, nothing under data/ is unclaimed. Repair only
- * rebuilds refs from what they are derived from (by-hash refs from the by-id refs, an unreadable
- * by-id ref from its files' .metadata) and moves left child data aside; it never deletes content.
+ * rebuilds refs from what they are derived from (by-hash refs from the by-id refs, an unreadable or
+ * missing by-id ref from its files' .metadata) and moves left child data aside; it never deletes content.
  */
 import { HASH_LENGTH, PROBLEM_KINDS, type ProblemKind } from '../../../../src-shared/domain';
 import { CacheError } from '../../../../src-shared/errors';
@@ -253,12 +253,14 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
        */
       const rebuildFromFiles = (cacheId: string) => {
         const rebuilt = idRefFromSidecars(ns, cacheId, writtenFor.get(cacheId) ?? [], (key) => dataKeys.has(key));
-        const hashRef = rebuilt && hashRefs.get(rebuilt.cache_hash);
-        const listed = rebuilt !== null && (hashRef ? hashRef.cache_ids.some((e) => e.cache_id === cacheId) : hashRefKeys.has(rebuilt.cache_hash));
-        if (!rebuilt || idRefProblem(rebuilt) !== null || !listed) return null;
-        for (const key of dataFilesOf(rebuilt)) claimed.add(key);
-        dataFolders.push(...dataFoldersOf(rebuilt).map((f) => `${f}/`));
-        return rebuilt;
+        if (!rebuilt || idRefProblem(rebuilt) !== null) return null;
+        const hashRef = hashRefs.get(rebuilt.cache_hash);
+        return (hashRef ? hashRef.cache_ids.some((e) => e.cache_id === cacheId) : hashRefKeys.has(rebuilt.cache_hash)) ? rebuilt : null;
+      };
+      /** A rebuilt ref's files and child data are its entry's, not orphans. */
+      const claim = (ref: IdRef) => {
+        for (const key of dataFilesOf(ref)) claimed.add(key);
+        dataFolders.push(...dataFoldersOf(ref).map((f) => `${f}/`));
       };
       const filesSaid = (ref: IdRef) => `its entry's files are there (${ref.file_paths.content_files.join(', ')}, whose .metadata names ${ref.cache_id})`;
       const rebuiltFrom = (ref: IdRef) => `rebuilt from the .metadata of ${ref.file_paths.content_files.length === 1 ? 'its content file' : `its ${ref.file_paths.content_files.length} content files`}`;
@@ -266,11 +268,11 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
         await checkpoint();
         const rebuilt = rebuildFromFiles(cacheId);
         if (!rebuilt || rebuilt.cache_hash !== hash) {
-          if (rebuilt) for (const key of dataFilesOf(rebuilt)) claimed.delete(key); // another hash's files: as found
           report('dangling_ref', key, hash, `names ${cacheId}, whose by-id ref is missing`);
           toRebuild.set(hash, 'dangling_ref');
           continue;
         }
+        claim(rebuilt);
         const idKey = refByIdKey(ns, cacheId);
         report('dangling_ref', key, hash, `names ${cacheId}, whose by-id ref is missing; ${filesSaid(rebuilt)}: a repair rebuilds the by-id ref from them`);
         if (!options.repair) continue;
@@ -287,6 +289,7 @@ export async function verifyServiceStore(format: MgraphFormat, options: FormatVe
           report('corrupt', info.key, null, `the by-id ref is unreadable: ${problem}${writing ? '' : `; no files whose .metadata names ${cacheId} give a by-id ref a by-hash ref lists, so nothing rebuilds it`}`);
           continue;
         }
+        claim(rebuilt);
         report('corrupt', info.key, rebuilt.cache_hash, `the by-id ref is unreadable: ${problem}; ${filesSaid(rebuilt)}: a repair rebuilds the ref from them`);
         if (!options.repair) continue;
         const aside = await quarantineCopy(storage, info.key, SERVICE_QUARANTINE_PREFIX);
